@@ -1,0 +1,76 @@
+//! x86_64: boot, CPU setup, traps, user entry, port I/O. The only home of inline assembly.
+
+mod boot;
+pub mod cpu;
+pub mod fault;
+pub mod gdt;
+pub mod port;
+pub mod trap;
+pub mod usercopy;
+
+use x86_64::registers::model_specific::{FsBase, KernelGsBase};
+use x86_64::VirtAddr;
+
+/// Brings up this CPU: GDT/TSS, IDT, SSE/AVX, the SYSCALL path; masks the legacy PIC, whose
+/// interrupts would otherwise arrive on exception vectors.
+pub fn init() -> cpu::Features {
+    gdt::init();
+    fault::init();
+    let features = cpu::init();
+    trap::init();
+    port::outb(0x21, 0xff);
+    port::outb(0xa1, 0xff);
+    features
+}
+
+/// Sets the user FS base (the kernel never uses FS, so it is written at once).
+pub fn set_user_fs_base(base: u64) {
+    FsBase::write(VirtAddr::new_truncate(base));
+}
+
+/// The user FS base.
+pub fn user_fs_base() -> u64 {
+    FsBase::read().as_u64()
+}
+
+/// Sets the user GS base: while in the kernel it sits in KERNEL_GS_BASE, swapped in on exit.
+pub fn set_user_gs_base(base: u64) {
+    KernelGsBase::write(VirtAddr::new_truncate(base));
+}
+
+/// The user GS base.
+pub fn user_gs_base() -> u64 {
+    KernelGsBase::read().as_u64()
+}
+
+/// The current frame pointer, for backtraces.
+pub fn frame_pointer() -> u64 {
+    let rbp: u64;
+    // SAFETY: reads a register; no memory access.
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) rbp, options(nomem, nostack, preserves_flags))
+    };
+    rbp
+}
+
+extern "C" {
+    static __data_start: u8;
+    static __stack_guard: u8;
+    static __stack_bottom: u8;
+    static __kernel_end: u8;
+}
+
+/// Whether `[addr, addr+len)` lies in kernel memory that holds stacks and is mapped (the data
+/// and bss segments, the boot stack above its guard page).
+pub fn stack_range_contains(addr: u64, len: u64) -> bool {
+    let (data, guard, bottom, end) = (
+        (&raw const __data_start) as u64,
+        (&raw const __stack_guard) as u64,
+        (&raw const __stack_bottom) as u64,
+        (&raw const __kernel_end) as u64,
+    );
+    let Some(last) = addr.checked_add(len) else {
+        return false;
+    };
+    (addr >= data && last <= guard) || (addr >= bottom && last <= end)
+}

@@ -1,0 +1,104 @@
+//! The host channels: program stdout/stderr, the kernel log and control records.
+//!
+//! Each channel is an `isa-debugcon` port (see docs/guest-protocol.md). Output is written with
+//! one `rep outsb` per buffer, never byte by byte, so a VM exit is paid per write, not per byte.
+
+use core::fmt::{self, Write};
+
+use spin::Mutex;
+
+use crate::arch::port;
+
+const PORT_STDOUT: u16 = 0xe9;
+const PORT_STDERR: u16 = 0xea;
+const PORT_LOG: u16 = 0xeb;
+const PORT_CONTROL: u16 = 0xec;
+
+/// Where a program's output goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Writes program output to the host, unchanged.
+pub fn write_stream(stream: Stream, data: &[u8]) {
+    let port = match stream {
+        Stream::Stdout => PORT_STDOUT,
+        Stream::Stderr => PORT_STDERR,
+    };
+    port::outsb(port, data);
+}
+
+/// A line buffer in front of a port: formatting writes many small pieces, the port gets one
+/// `rep outsb` per line (or per 256 bytes).
+struct LineWriter {
+    port: u16,
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl LineWriter {
+    const fn new(port: u16) -> Self {
+        Self {
+            port,
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+
+    fn flush(&mut self) {
+        port::outsb(self.port, &self.buf[..self.len]);
+        self.len = 0;
+    }
+}
+
+impl Write for LineWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            if self.len == self.buf.len() {
+                self.flush();
+            }
+            self.buf[self.len] = b;
+            self.len += 1;
+            if b == b'\n' {
+                self.flush();
+            }
+        }
+        Ok(())
+    }
+}
+
+static LOG: Mutex<LineWriter> = Mutex::new(LineWriter::new(PORT_LOG));
+static CONTROL: Mutex<LineWriter> = Mutex::new(LineWriter::new(PORT_CONTROL));
+
+/// Writes one line to the kernel log.
+pub fn log_line(args: fmt::Arguments<'_>) {
+    let mut log = LOG.lock();
+    let _ = log.write_fmt(args);
+    let _ = log.write_str("\n");
+}
+
+/// Writes to the kernel log from a fault or panic handler: never waits for the lock, which the
+/// failing code may hold, and takes the buffer over instead.
+pub fn log_line_emergency(args: fmt::Arguments<'_>) {
+    // SAFETY: only called on the way to stopping the VM; the CPU that held the lock (this one,
+    // the only one) will never release it, so taking it over cannot race.
+    if LOG.is_locked() {
+        unsafe { LOG.force_unlock() };
+    }
+    log_line(args);
+}
+
+/// Writes one control record (docs/guest-protocol.md).
+pub fn control(args: fmt::Arguments<'_>) {
+    let mut ctl = CONTROL.lock();
+    let _ = ctl.write_fmt(args);
+    let _ = ctl.write_str("\n");
+}
+
+/// `log!("...", args)`: one line on the kernel log.
+#[macro_export]
+macro_rules! log {
+    ($($arg:tt)*) => { $crate::console::log_line(format_args!($($arg)*)) };
+}

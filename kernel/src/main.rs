@@ -1,0 +1,95 @@
+//! The Coracle kernel: boots through PVH, loads one Linux program from the initrd, runs it in
+//! ring 3 and serves its system calls through the portable `coracle-syscalls` crate.
+//!
+//! All `unsafe` code of Coracle lives in this crate, mostly under `arch/` and `mm/`, each
+//! block with the invariant it relies on.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64/mod.rs")]
+mod arch;
+mod console;
+mod mm;
+mod panic;
+mod platform;
+mod pvh;
+mod task;
+mod time;
+
+pub use panic::fatal;
+
+use task::Config;
+
+/// Parses the `key=value` tokens of the command line (docs/guest-protocol.md).
+fn parse_cmdline(cmdline: &[u8]) -> (Config, u64) {
+    let mut config = Config {
+        cpus: 1,
+        ..Config::default()
+    };
+    let mut epoch = 0;
+    for token in cmdline.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
+        let mut kv = token.splitn(2, |&b| b == b'=');
+        let (key, value) = (kv.next().unwrap_or_default(), kv.next().unwrap_or_default());
+        let number = || {
+            core::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        match key {
+            b"coracle.tty" => config.tty = value == b"1",
+            b"coracle.stdin" => config.stdin = value == b"1",
+            b"coracle.verbose" => config.verbose = value == b"1",
+            b"coracle.timing" => config.timing = value == b"1",
+            b"coracle.epoch" => epoch = number().unwrap_or(0),
+            b"coracle.cpus" => config.cpus = number().unwrap_or(1) as u32,
+            b"coracle.selftest" if value == b"fault" => selftest_fault(),
+            _ => log!(
+                "ignoring kernel argument {}",
+                core::str::from_utf8(token).unwrap_or("?")
+            ),
+        }
+    }
+    (config, epoch)
+}
+
+/// A deliberate kernel fault, so tests can check the fault report and the failure status.
+fn selftest_fault() {
+    log!("selftest: reading an unmapped kernel address");
+    // SAFETY: deliberately unsound: this read faults, and the fault handler stops the VM.
+    let v = unsafe { core::ptr::read_volatile(0xffff_ff00_dead_0000 as *const u64) };
+    log!("selftest: read {v} without a fault");
+}
+
+/// Entered from the boot assembly on the boot stack, in long mode, on the boot page tables.
+#[no_mangle]
+extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
+    let features = arch::init();
+    let Some(boot) = pvh::parse(start_info) else {
+        fatal(format_args!("no PVH start_info at {start_info:#x}"));
+    };
+    mm::init(&boot, start_info);
+    mm::paging::init();
+    let (config, epoch) = parse_cmdline(boot.cmdline);
+    time::init(boot_tsc, epoch);
+    let Some((initrd_start, initrd_len)) = boot.initrd else {
+        fatal(format_args!("no initrd: the program to run comes in it"));
+    };
+    // SAFETY: the initrd module is RAM reserved in mm::init, mapped by the direct map, and
+    // never written.
+    let initrd = unsafe {
+        core::slice::from_raw_parts(
+            mm::phys_to_virt(initrd_start) as *const u8,
+            initrd_len as usize,
+        )
+    };
+    let status = task::run(initrd, &config, features);
+    let khz = if config.timing {
+        time::tsc_khz()
+    } else {
+        time::tsc_khz_if_known()
+    };
+    console::control(format_args!("exit status={status} tsc_khz={khz}"));
+    arch::cpu::exit_vm(0)
+}

@@ -1,0 +1,212 @@
+//! Page tables: the kernel's own mapping with exact permissions, and user mappings.
+//!
+//! One address space: the kernel half (direct map at `PHYS_OFFSET`, image at `KERNEL_VMA`) is
+//! supervisor-only and shared; the user half holds the application's pages with the
+//! USER bit. The kernel image is mapped with 4 KiB pages so that text is read-only and
+//! executable, rodata read-only, data and bss read-write and no-execute: nothing is both
+//! writable and executable. A guard page below the boot stack stays unmapped.
+
+use spin::Mutex;
+use x86_64::registers::control::{Cr3, Cr3Flags, Cr4, Cr4Flags};
+use x86_64::structures::paging::mapper::{MapToError, Translate};
+use x86_64::structures::paging::{
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as F, PhysFrame,
+    Size4KiB,
+};
+use x86_64::{PhysAddr, VirtAddr};
+
+use super::{frame, phys_to_virt, KERNEL_VMA, PAGE_SIZE, PHYS_OFFSET};
+use coracle_syscalls::Perms;
+
+/// Physical address of the live PML4.
+static ROOT: Mutex<Option<PhysFrame>> = Mutex::new(None);
+
+struct Frames;
+
+// SAFETY: `frame::alloc_zeroed` returns frames that are unused and zeroed.
+unsafe impl FrameAllocator<Size4KiB> for Frames {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        frame::alloc_zeroed()
+    }
+}
+
+fn mapper(root: PhysFrame) -> OffsetPageTable<'static> {
+    let table = phys_to_virt(root.start_address().as_u64()) as *mut PageTable;
+    // SAFETY: `root` is the live PML4, all of physical memory page tables live in is mapped at
+    // PHYS_OFFSET, and callers hold the ROOT lock, so no two mappers alias the table.
+    unsafe { OffsetPageTable::new(&mut *table, VirtAddr::new(PHYS_OFFSET)) }
+}
+
+extern "C" {
+    static __text_start: u8;
+    static __text_end: u8;
+    static __rodata_end: u8;
+    static __stack_guard: u8;
+    static __stack_bottom: u8;
+    static __kernel_end: u8;
+}
+
+fn sym(s: *const u8) -> u64 {
+    s as u64
+}
+
+/// Replaces the boot page tables with the kernel's own: the direct map is kept, the kernel
+/// image is remapped page by page with exact permissions, the identity map is dropped.
+pub fn init() {
+    let (text, text_end, ro_end, guard, stack_bottom, end) = (
+        sym(&raw const __text_start),
+        sym(&raw const __text_end),
+        sym(&raw const __rodata_end),
+        sym(&raw const __stack_guard),
+        sym(&raw const __stack_bottom),
+        sym(&raw const __kernel_end),
+    );
+    // SAFETY: CR4.PGE only makes global pages survive CR3 reloads; enabling it is always sound.
+    unsafe { Cr4::update(|f| f.insert(Cr4Flags::PAGE_GLOBAL)) };
+    let root = frame::alloc_zeroed()
+        .unwrap_or_else(|| crate::fatal(format_args!("no memory for page tables")));
+    let (boot_root, _) = Cr3::read();
+    let boot = phys_to_virt(boot_root.start_address().as_u64()) as *const PageTable;
+    let new = phys_to_virt(root.start_address().as_u64()) as *mut PageTable;
+    // SAFETY: both tables are live page-table frames in the direct map; the new one is not in
+    // use yet. Entry 256 is the boot direct map, which stays valid (it lies in the reserved
+    // boot region).
+    unsafe { (&mut *new)[256] = (&(*boot))[256].clone() };
+
+    let mut m = mapper(root);
+    let mut va = text;
+    while va < end {
+        let flags = if va < text_end {
+            F::PRESENT | F::GLOBAL
+        } else if va < ro_end {
+            F::PRESENT | F::GLOBAL | F::NO_EXECUTE
+        } else if (guard..stack_bottom).contains(&va) {
+            va += PAGE_SIZE;
+            continue;
+        } else {
+            F::PRESENT | F::GLOBAL | F::WRITABLE | F::NO_EXECUTE
+        };
+        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(va));
+        let frame = PhysFrame::containing_address(PhysAddr::new(va - KERNEL_VMA));
+        // SAFETY: maps the kernel image onto its own physical pages, as the boot tables did.
+        let result = unsafe {
+            m.map_to_with_table_flags(page, frame, flags, F::PRESENT | F::WRITABLE, &mut Frames)
+        };
+        match result {
+            Ok(flush) => flush.ignore(),
+            Err(e) => crate::fatal(format_args!("mapping the kernel image at {va:#x}: {e:?}")),
+        }
+        va += PAGE_SIZE;
+    }
+    // SAFETY: the new tables map everything the kernel uses from here on (image, stacks, the
+    // direct map with the heap and start_info) at the same addresses as before.
+    unsafe { Cr3::write(root, Cr3Flags::empty()) };
+    *ROOT.lock() = Some(root);
+}
+
+fn user_flags(perms: Perms) -> F {
+    let mut f = F::PRESENT | F::USER_ACCESSIBLE;
+    if perms.write {
+        f |= F::WRITABLE;
+    }
+    if !perms.exec {
+        f |= F::NO_EXECUTE;
+    }
+    f
+}
+
+/// Why a user mapping failed.
+#[derive(Debug)]
+pub struct OutOfMemory;
+
+/// Maps `[start, start+len)` of the user half to fresh zeroed frames; pages already mapped are
+/// replaced (their frames freed).
+pub fn map_user_zeroed(start: u64, len: u64, perms: Perms) -> Result<(), OutOfMemory> {
+    let guard = ROOT.lock();
+    let Some(root) = *guard else {
+        return Err(OutOfMemory);
+    };
+    let mut m = mapper(root);
+    let table_flags = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
+    let mut va = start;
+    while va < start + len {
+        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(va));
+        if let Ok((old, flush)) = m.unmap(page) {
+            flush.flush();
+            frame::free(old);
+        }
+        let frame = frame::alloc_zeroed().ok_or(OutOfMemory)?;
+        // SAFETY: the page is in the user half and now unmapped; the frame is fresh.
+        match unsafe {
+            m.map_to_with_table_flags(page, frame, user_flags(perms), table_flags, &mut Frames)
+        } {
+            Ok(flush) => flush.flush(),
+            Err(MapToError::FrameAllocationFailed) => {
+                frame::free(frame);
+                return Err(OutOfMemory);
+            }
+            Err(e) => crate::fatal(format_args!("user mapping at {va:#x}: {e:?}")),
+        }
+        va += PAGE_SIZE;
+    }
+    Ok(())
+}
+
+/// Unmaps the user pages in `[start, start+len)` and frees their frames.
+pub fn unmap_user(start: u64, len: u64) {
+    let guard = ROOT.lock();
+    let Some(root) = *guard else { return };
+    let mut m = mapper(root);
+    let mut va = start;
+    while va < start + len {
+        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(va));
+        if let Ok((old, flush)) = m.unmap(page) {
+            flush.flush();
+            frame::free(old);
+        }
+        va += PAGE_SIZE;
+    }
+}
+
+/// Changes the permissions of the mapped user pages in `[start, start+len)`.
+pub fn protect_user(start: u64, len: u64, perms: Perms) {
+    let guard = ROOT.lock();
+    let Some(root) = *guard else { return };
+    let mut m = mapper(root);
+    let mut va = start;
+    while va < start + len {
+        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(va));
+        // SAFETY: only user pages change, and only their permission bits.
+        if let Ok(flush) = unsafe { m.update_flags(page, user_flags(perms)) } {
+            flush.flush();
+        }
+        va += PAGE_SIZE;
+    }
+}
+
+/// Copies `data` into mapped user memory at `va` through the direct map, ignoring the pages'
+/// write permission (the loader fills read-only text this way). Fails if a page is missing.
+pub fn poke_user(va: u64, data: &[u8]) -> Result<(), OutOfMemory> {
+    let guard = ROOT.lock();
+    let Some(root) = *guard else {
+        return Err(OutOfMemory);
+    };
+    let m = mapper(root);
+    let mut done = 0usize;
+    while done < data.len() {
+        let addr = va + done as u64;
+        let phys = m.translate_addr(VirtAddr::new(addr)).ok_or(OutOfMemory)?;
+        let n = ((PAGE_SIZE - addr % PAGE_SIZE) as usize).min(data.len() - done);
+        // SAFETY: `phys..phys+n` lies within one mapped user frame, reached through the direct
+        // map; the frame belongs to the user mapping the caller is filling.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                data[done..].as_ptr(),
+                phys_to_virt(phys.as_u64()) as *mut u8,
+                n,
+            )
+        };
+        done += n;
+    }
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! The application: loading it from the initrd, its first instruction, and the loop that runs
+//! it and serves its system calls and faults until it exits.
+
+use alloc::vec::Vec;
+
+use coracle_loader::{build_stack, AuxValues, Executable, StackParams, USER_TOP};
+use coracle_syscalls::{dispatch, Outcome, Perms, Platform, Process, StartInfo};
+use coracle_vfs::cpio::Reader;
+
+use crate::arch::cpu::Features;
+use crate::arch::trap::{run_user, UserContext, TRAP_SYSCALL};
+use crate::mm::paging;
+use crate::platform::KernelPlatform;
+use crate::{console, fatal, time};
+
+/// The stack: its top is Linux's with ASLR off; 8 MiB (RLIMIT_STACK) may be used, of which
+/// the top 128 KiB are mapped at start and the rest on first touch.
+const STACK_TOP: u64 = USER_TOP;
+const STACK_SIZE: u64 = 8 << 20;
+const STACK_EAGER: u64 = 128 << 10;
+/// mmap hands out addresses below the stack and a guard gap, as Linux's mmap_base.
+const MMAP_TOP: u64 = STACK_TOP - STACK_SIZE - (1 << 30);
+
+/// Settings from the kernel command line.
+#[derive(Debug, Default)]
+pub struct Config {
+    pub tty: bool,
+    pub stdin: bool,
+    pub verbose: bool,
+    pub timing: bool,
+    pub cpus: u32,
+}
+
+fn nul_split(data: &[u8]) -> Vec<&[u8]> {
+    data.split(|&b| b == 0)
+        .collect::<Vec<_>>()
+        .split_last()
+        .map(|(_, v)| v.to_vec())
+        .unwrap_or_default()
+}
+
+fn member<'a>(initrd: &'a [u8], name: &[u8]) -> &'a [u8] {
+    match Reader::find(initrd, name) {
+        Ok(Some(e)) => e.data,
+        Ok(None) => fatal(format_args!(
+            "the initrd has no {}",
+            core::str::from_utf8(name).unwrap_or("?")
+        )),
+        Err(e) => fatal(format_args!("bad initrd: {e}")),
+    }
+}
+
+/// Loads the program named in the initrd, runs it to its end, and returns its status.
+pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
+    let argv = nul_split(member(initrd, b".coracle/argv"));
+    let envp = nul_split(member(initrd, b".coracle/env"));
+    let exec = member(initrd, b".coracle/exec");
+    let cwd = member(initrd, b".coracle/cwd");
+    let image = member(initrd, exec);
+
+    // The host tool checked the file already; a failure here is a broken image.
+    let exe = Executable::parse(image)
+        .unwrap_or_else(|e| fatal(format_args!("cannot load the program: {e}")));
+    let plan = exe.plan();
+    let mut platform = KernelPlatform::new(
+        config.verbose,
+        (STACK_TOP - STACK_SIZE, STACK_TOP - STACK_EAGER),
+    );
+    let hostname = envp
+        .iter()
+        .find_map(|e| e.strip_prefix(b"HOSTNAME="))
+        .map_or_else(|| b"coracle".to_vec(), <[u8]>::to_vec);
+    let mut process = Process::new(StartInfo {
+        pid: 1,
+        tty: config.tty,
+        stdin_forwarded: config.stdin,
+        hostname,
+        exe: exec.to_vec(),
+        cwd: cwd.to_vec(),
+        cpus: config.cpus.max(1),
+        brk: plan.brk,
+        mmap_top: MMAP_TOP,
+    });
+
+    for r in &plan.regions {
+        if platform
+            .map_zeroed(r.start, r.end - r.start, r.perms)
+            .is_err()
+        {
+            fatal(format_args!("out of memory loading the program"));
+        }
+        process.mm.record(r.start, r.end, r.perms);
+    }
+    for c in &plan.copies {
+        let bytes = usize::try_from(c.file_offset)
+            .ok()
+            .zip(usize::try_from(c.file_offset + c.len).ok())
+            .and_then(|(s, e)| image.get(s..e))
+            .unwrap_or_else(|| fatal(format_args!("segment outside the file")));
+        if paging::poke_user(c.vaddr, bytes).is_err() {
+            fatal(format_args!(
+                "segment copy outside its mapping at {:#x}",
+                c.vaddr
+            ));
+        }
+    }
+
+    let rw = Perms {
+        read: true,
+        write: true,
+        exec: false,
+    };
+    if platform
+        .map_zeroed(STACK_TOP - STACK_EAGER, STACK_EAGER, rw)
+        .is_err()
+    {
+        fatal(format_args!("out of memory for the stack"));
+    }
+    process.mm.record(STACK_TOP - STACK_SIZE, STACK_TOP, rw);
+
+    let mut random = [0u8; 16];
+    platform.random(&mut random);
+    let mut auxv = AuxValues::for_plan(&plan);
+    auxv.hwcap = u64::from(features.hwcap);
+    auxv.hwcap2 = if features.fsgsbase { 2 } else { 0 }; // HWCAP2_FSGSBASE
+    let params = StackParams {
+        argv: &argv,
+        envp: &envp,
+        execfn: exec,
+        random,
+        auxv,
+    };
+    let stack = build_stack(&params, STACK_TOP, STACK_EAGER)
+        .unwrap_or_else(|e| fatal(format_args!("cannot build the initial stack: {e}")));
+    if paging::poke_user(stack.sp, &stack.bytes).is_err() {
+        fatal(format_args!("initial stack outside its mapping"));
+    }
+
+    let mut ctx = UserContext {
+        rip: plan.entry,
+        rsp: stack.sp,
+        rflags: 0x202,
+        trap: TRAP_SYSCALL,
+        ..Default::default()
+    };
+    console::control(format_args!("entry ticks={}", time::ticks_since_boot()));
+    loop {
+        run_user(&mut ctx);
+        if ctx.trap == TRAP_SYSCALL {
+            let args = [ctx.rdi, ctx.rsi, ctx.rdx, ctx.r10, ctx.r8, ctx.r9];
+            match dispatch(&mut process, &mut platform, ctx.rax, args) {
+                Outcome::Return(v) => ctx.rax = v,
+                Outcome::Exit(status) => return status,
+            }
+            continue;
+        }
+        if let Some(status) = user_fault(&mut platform, &ctx) {
+            return status;
+        }
+    }
+}
+
+/// Handles an exception raised by user code: a first touch of the stack is served; anything
+/// else kills the program with the signal Linux would send (no handlers yet), as a status.
+fn user_fault(platform: &mut KernelPlatform, ctx: &UserContext) -> Option<u32> {
+    let cr2 = x86_64::registers::control::Cr2::read_raw();
+    let not_present = ctx.error_code & 1 == 0;
+    if ctx.trap == crate::arch::fault::PAGE_FAULT && not_present && platform.populate_stack(cr2) {
+        return None;
+    }
+    let (signal, name) = match ctx.trap {
+        0 | 16 | 19 => (8, "SIGFPE"),
+        1 | 3 => (5, "SIGTRAP"),
+        6 => (4, "SIGILL"),
+        17 => (7, "SIGBUS"),
+        _ => (11, "SIGSEGV"),
+    };
+    console::log_line(format_args!(
+        "program killed by {name}: {} (vector {}, error {:#x}) at RIP {:#x}, address {:#x}",
+        crate::arch::fault::vector_name(ctx.trap),
+        ctx.trap,
+        ctx.error_code,
+        ctx.rip,
+        cr2
+    ));
+    Some(128 + signal)
+}

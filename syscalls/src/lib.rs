@@ -1,0 +1,31 @@
+//! Coracle's Linux x86_64 system-call layer.
+//!
+//! The kernel decodes nothing itself: it hands the raw syscall number and six argument
+//! registers to [`dispatch`], with a [`Platform`] that gives access to what only the kernel can
+//! do (user memory, console, page mappings, clocks, the FS base). Everything Linux-specific —
+//! argument checking, errno choice, struct layouts — lives here and is tested on the host
+//! against fake platforms.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod errno;
+mod names;
+pub mod platform;
+pub mod process;
+mod sys;
+mod table;
+pub mod uaccess;
+
+#[cfg(test)]
+mod tests;
+
+pub use errno::Errno;
+pub use names::syscall_name;
+pub use platform::{Perms, Platform, Stream};
+pub use process::{Process, StartInfo};
+pub use table::{dispatch, implemented, Outcome};
+
+/// What a handler returns: the value for rax, or an error that becomes `-errno`.
+pub type SysResult = Result<u64, Errno>;

@@ -1,0 +1,67 @@
+//! What the syscall layer needs from the kernel, as one small trait.
+//!
+//! The kernel implements [`Platform`] over real hardware; the tests implement it over plain
+//! memory. Methods are the smallest operations the handlers need, so their Linux semantics
+//! (errors, flags, struct layouts) stay in this crate.
+
+use core::fmt;
+
+use crate::Errno;
+
+pub use coracle_loader::Perms;
+
+/// A program output stream on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Kernel services used by the syscall handlers.
+pub trait Platform {
+    /// Copies `buf.len()` bytes from user address `addr`. `EFAULT` if any byte is outside the
+    /// user half or not mapped readable.
+    fn read_user(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno>;
+    /// Copies `data` to user address `addr`. `EFAULT` if any byte is outside the user half or not
+    /// mapped writable.
+    fn write_user(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno>;
+
+    /// Writes program output to the host.
+    fn write_stream(&mut self, stream: Stream, data: &[u8]);
+    /// Reads the host's stdin (only called when it is forwarded); blocks until at least one byte
+    /// or end of input, which returns 0.
+    fn read_stdin(&mut self, buf: &mut [u8]) -> usize;
+
+    /// Maps `[start, start+len)` (page-aligned) to fresh zeroed memory with `perms`, replacing
+    /// whatever was mapped there. `ENOMEM` when memory runs out.
+    fn map_zeroed(&mut self, start: u64, len: u64, perms: Perms) -> Result<(), Errno>;
+    /// Unmaps `[start, start+len)` (page-aligned) and frees its memory; holes are fine.
+    fn unmap(&mut self, start: u64, len: u64);
+    /// Changes the permissions of the mapped pages in `[start, start+len)` (page-aligned).
+    fn protect(&mut self, start: u64, len: u64, perms: Perms);
+
+    /// Sets the user FS base (thread pointer).
+    fn set_fs_base(&mut self, base: u64);
+    /// The user FS base.
+    fn fs_base(&self) -> u64;
+    /// Sets the user GS base.
+    fn set_gs_base(&mut self, base: u64);
+    /// The user GS base.
+    fn gs_base(&self) -> u64;
+
+    /// CLOCK_REALTIME in nanoseconds since the epoch.
+    fn realtime_ns(&self) -> u64;
+    /// CLOCK_MONOTONIC in nanoseconds since boot.
+    fn monotonic_ns(&self) -> u64;
+    /// Busy or idle wait until CLOCK_MONOTONIC reaches `deadline_ns`.
+    fn sleep_until(&mut self, deadline_ns: u64);
+    /// Fills `buf` with random bytes.
+    fn random(&mut self, buf: &mut [u8]);
+
+    /// Writes one line to the kernel log.
+    fn log(&mut self, args: fmt::Arguments<'_>);
+    /// Whether per-syscall debug logging is on.
+    fn verbose(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,202 @@
+//! Identity and limits: uname, the pid/uid family, rlimits, getrandom, getrusage.
+//!
+//! The process is root in its own PID namespace, as the entrypoint of a container is.
+
+use crate::uaccess::write_u32;
+use crate::{Errno, Platform, Process, SysResult};
+
+/// What `uname -r` says. Programs (glibc among them) parse it as a Linux version.
+pub const RELEASE: &[u8] = b"6.1.0-coracle";
+
+pub(crate) fn uname(p: &mut Process, k: &mut dyn Platform, buf: u64) -> SysResult {
+    const FIELD: usize = 65;
+    let mut u = [0u8; FIELD * 6];
+    let fields: [&[u8]; 6] = [
+        b"Linux",
+        &p.info.hostname,
+        RELEASE,
+        b"#1 SMP Coracle",
+        b"x86_64",
+        b"(none)",
+    ];
+    for (i, f) in fields.iter().enumerate() {
+        let n = f.len().min(FIELD - 1);
+        u[i * FIELD..i * FIELD + n].copy_from_slice(&f[..n]);
+    }
+    k.write_user(buf, &u).map(|_| 0)
+}
+
+pub(crate) fn getpid(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+    Ok(u64::from(p.info.pid))
+}
+
+pub(crate) fn gettid(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+    Ok(u64::from(p.info.pid))
+}
+
+pub(crate) fn getppid(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+    Ok(0)
+}
+
+pub(crate) fn getpgrp(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+    Ok(u64::from(p.info.pid))
+}
+
+pub(crate) fn getpgid(p: &mut Process, _k: &mut dyn Platform, pid: i32) -> SysResult {
+    if pid == 0 || pid == p.info.pid as i32 {
+        Ok(u64::from(p.info.pid))
+    } else {
+        Err(Errno::ESRCH)
+    }
+}
+
+pub(crate) fn getsid(p: &mut Process, k: &mut dyn Platform, pid: i32) -> SysResult {
+    getpgid(p, k, pid)
+}
+
+pub(crate) fn getuid(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+    Ok(0)
+}
+
+pub(crate) fn getgid(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+    Ok(0)
+}
+
+pub(crate) fn geteuid(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+    Ok(0)
+}
+
+pub(crate) fn getegid(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+    Ok(0)
+}
+
+pub(crate) fn getgroups(
+    _p: &mut Process,
+    _k: &mut dyn Platform,
+    size: i32,
+    _list: u64,
+) -> SysResult {
+    if size < 0 {
+        Err(Errno::EINVAL)
+    } else {
+        Ok(0)
+    }
+}
+
+pub(crate) fn getresuid(
+    _p: &mut Process,
+    k: &mut dyn Platform,
+    r: u64,
+    e: u64,
+    s: u64,
+) -> SysResult {
+    for addr in [r, e, s] {
+        write_u32(k, addr, 0)?;
+    }
+    Ok(0)
+}
+
+pub(crate) fn getresgid(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    r: u64,
+    e: u64,
+    s: u64,
+) -> SysResult {
+    getresuid(p, k, r, e, s)
+}
+
+const RLIM_INFINITY: u64 = u64::MAX;
+
+/// The limits a docker container starts with: (soft, hard).
+fn rlimit(resource: u32) -> Result<(u64, u64), Errno> {
+    Ok(match resource {
+        3 => (8 << 20, RLIM_INFINITY), // RLIMIT_STACK
+        4 => (0, RLIM_INFINITY),       // RLIMIT_CORE
+        7 => (crate::process::NOFILE_SOFT, crate::process::NOFILE_SOFT), // RLIMIT_NOFILE
+        8 => (8 << 20, 8 << 20),       // RLIMIT_MEMLOCK
+        0..=15 => (RLIM_INFINITY, RLIM_INFINITY),
+        _ => return Err(Errno::EINVAL),
+    })
+}
+
+fn write_rlimit(k: &mut dyn Platform, addr: u64, (soft, hard): (u64, u64)) -> Result<(), Errno> {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&soft.to_le_bytes());
+    b[8..].copy_from_slice(&hard.to_le_bytes());
+    k.write_user(addr, &b)
+}
+
+pub(crate) fn getrlimit(
+    _p: &mut Process,
+    k: &mut dyn Platform,
+    resource: u32,
+    rlim: u64,
+) -> SysResult {
+    let lim = rlimit(resource)?;
+    write_rlimit(k, rlim, lim).map(|_| 0)
+}
+
+pub(crate) fn prlimit64(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    pid: i32,
+    resource: u32,
+    new_limit: u64,
+    old_limit: u64,
+) -> SysResult {
+    if pid != 0 && pid != p.info.pid as i32 {
+        return Err(Errno::ESRCH);
+    }
+    let lim = rlimit(resource)?;
+    if new_limit != 0 {
+        let mut b = [0u8; 16];
+        k.read_user(new_limit, &mut b)?;
+        let soft = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
+        let hard = u64::from_le_bytes(b[8..].try_into().unwrap_or_default());
+        if soft > hard {
+            return Err(Errno::EINVAL);
+        }
+        // Limits are not enforced yet; accepting them keeps programs that raise NOFILE working.
+    }
+    if old_limit != 0 {
+        write_rlimit(k, old_limit, lim)?;
+    }
+    Ok(0)
+}
+
+pub(crate) fn getrusage(_p: &mut Process, k: &mut dyn Platform, who: i32, usage: u64) -> SysResult {
+    if !matches!(who, 0 | -1 | 1) {
+        return Err(Errno::EINVAL);
+    }
+    k.write_user(usage, &[0u8; 144]).map(|_| 0)
+}
+
+pub(crate) fn getrandom(
+    _p: &mut Process,
+    k: &mut dyn Platform,
+    buf: u64,
+    len: u64,
+    flags: u32,
+) -> SysResult {
+    const GRND_NONBLOCK: u32 = 1;
+    const GRND_RANDOM: u32 = 2;
+    const GRND_INSECURE: u32 = 4;
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
+        || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.min(0x01ff_ffff); // Linux caps one call at 32 MiB - 1
+    let mut chunk = [0u8; 256];
+    let mut done = 0;
+    while done < len {
+        let n = ((len - done) as usize).min(chunk.len());
+        k.random(&mut chunk[..n]);
+        if let Err(e) = k.write_user(buf + done, &chunk[..n]) {
+            return if done == 0 { Err(e) } else { Ok(done) };
+        }
+        done += n as u64;
+    }
+    Ok(done)
+}

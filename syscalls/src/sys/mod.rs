@@ -1,0 +1,11 @@
+//! The handlers, one module per syscall family, named after the Linux calls.
+
+pub(crate) mod fs;
+pub(crate) mod info;
+pub(crate) mod io;
+pub(crate) mod mman;
+pub(crate) mod process;
+pub(crate) mod sched;
+pub(crate) mod signal;
+pub(crate) mod stat;
+pub(crate) mod time;

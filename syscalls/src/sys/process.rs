@@ -1,0 +1,156 @@
+//! Process and thread state: exit, arch_prctl, set_tid_address, robust lists, rseq, prctl,
+//! and futex as far as one thread needs it.
+
+use crate::uaccess::read_cstr;
+use crate::{Errno, Platform, Process, SysResult};
+
+pub(crate) fn exit(p: &mut Process, _k: &mut dyn Platform, status: i32) -> SysResult {
+    // One thread: the thread's exit ends the process.
+    p.exit_status = Some((status & 0xff) as u32);
+    Ok(0)
+}
+
+pub(crate) fn exit_group(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysResult {
+    exit(p, k, status)
+}
+
+pub(crate) fn arch_prctl(
+    _p: &mut Process,
+    k: &mut dyn Platform,
+    code: i32,
+    addr: u64,
+) -> SysResult {
+    const ARCH_SET_GS: i32 = 0x1001;
+    const ARCH_SET_FS: i32 = 0x1002;
+    const ARCH_GET_FS: i32 = 0x1003;
+    const ARCH_GET_GS: i32 = 0x1004;
+    // Linux refuses bases at or above TASK_SIZE_MAX (the end of the canonical user half).
+    const TASK_SIZE_MAX: u64 = 0x0000_7fff_ffff_f000;
+    match code {
+        ARCH_SET_FS | ARCH_SET_GS => {
+            if addr >= TASK_SIZE_MAX {
+                return Err(Errno::EPERM);
+            }
+            if code == ARCH_SET_FS {
+                k.set_fs_base(addr)
+            } else {
+                k.set_gs_base(addr)
+            }
+            Ok(0)
+        }
+        ARCH_GET_FS => {
+            let v = k.fs_base();
+            k.write_user(addr, &v.to_le_bytes()).map(|_| 0)
+        }
+        ARCH_GET_GS => {
+            let v = k.gs_base();
+            k.write_user(addr, &v.to_le_bytes()).map(|_| 0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub(crate) fn set_tid_address(p: &mut Process, _k: &mut dyn Platform, tidptr: u64) -> SysResult {
+    p.clear_child_tid = tidptr;
+    Ok(u64::from(p.info.pid))
+}
+
+pub(crate) fn set_robust_list(
+    p: &mut Process,
+    _k: &mut dyn Platform,
+    head: u64,
+    len: u64,
+) -> SysResult {
+    // sizeof(struct robust_list_head) on x86_64.
+    if len != 24 {
+        return Err(Errno::EINVAL);
+    }
+    p.robust_list = head;
+    Ok(0)
+}
+
+pub(crate) fn rseq(
+    _p: &mut Process,
+    _k: &mut dyn Platform,
+    _rseq: u64,
+    _len: u32,
+    _flags: i32,
+    _sig: u32,
+) -> SysResult {
+    // Restartable sequences are optional: glibc and tcmalloc fall back when registration fails.
+    Err(Errno::ENOSYS)
+}
+
+pub(crate) fn prctl(
+    _p: &mut Process,
+    k: &mut dyn Platform,
+    option: i32,
+    arg2: u64,
+    _arg3: u64,
+    _arg4: u64,
+    _arg5: u64,
+) -> SysResult {
+    const PR_GET_DUMPABLE: i32 = 3;
+    const PR_SET_DUMPABLE: i32 = 4;
+    const PR_SET_NAME: i32 = 15;
+    const PR_GET_NAME: i32 = 16;
+    match option {
+        PR_GET_DUMPABLE => Ok(1),
+        PR_SET_DUMPABLE => {
+            if arg2 <= 1 {
+                Ok(0)
+            } else {
+                Err(Errno::EINVAL)
+            }
+        }
+        PR_SET_NAME => read_cstr(k, arg2, 4096).map(|_| 0).or_else(|e| {
+            if e == Errno::ENAMETOOLONG {
+                Ok(0)
+            } else {
+                Err(e)
+            }
+        }),
+        PR_GET_NAME => k.write_user(arg2, &[0u8; 16]).map(|_| 0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub(crate) fn futex(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    uaddr: u64,
+    op: i32,
+    val: u32,
+    timeout: u64,
+    _uaddr2: u64,
+    _val3: u32,
+) -> SysResult {
+    const FUTEX_WAIT: i32 = 0;
+    const FUTEX_WAKE: i32 = 1;
+    const FUTEX_WAIT_BITSET: i32 = 9;
+    const FUTEX_WAKE_BITSET: i32 = 10;
+    const FUTEX_CMD_MASK: i32 = !(128 | 256); // PRIVATE, CLOCK_REALTIME
+    if uaddr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    match op & FUTEX_CMD_MASK {
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => Ok(0), // no other thread can be waiting
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            let mut cur = [0u8; 4];
+            k.read_user(uaddr, &mut cur)?;
+            if u32::from_le_bytes(cur) != val {
+                return Err(Errno::EAGAIN);
+            }
+            if timeout == 0 {
+                // Nobody can wake this single thread: Linux would sleep forever, so do we.
+                k.log(format_args!(
+                    "pid {}: futex wait with no other thread; sleeping forever",
+                    p.info.pid
+                ));
+                k.sleep_until(u64::MAX);
+            }
+            Err(Errno::ETIMEDOUT)
+        }
+        _ => Err(Errno::ENOSYS),
+    }
+}

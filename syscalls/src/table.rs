@@ -1,0 +1,180 @@
+//! The system-call table: numbers, argument decoding and dispatch in one declaration.
+//!
+//! Each line reads `NR => handler(arg: Type, ...)`, with the Linux x86_64 number; argument
+//! registers are decoded into the listed types here, so handlers never see raw registers.
+//! Numbers not in the table return `ENOSYS`, and the first call of each is logged by name.
+
+use crate::{sys, Errno, Platform, Process, SysResult};
+
+/// What the kernel should do after a system call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Return this value in rax and resume the program.
+    Return(u64),
+    /// The process is finished with this docker-style status (0-255; 128+N for signal N).
+    Exit(u32),
+}
+
+/// Decoding of one argument register, as the C prototype types it: `int` arguments take the
+/// low 32 bits, as Linux does.
+trait FromArg {
+    fn from_arg(raw: u64) -> Self;
+}
+
+impl FromArg for u64 {
+    fn from_arg(raw: u64) -> Self {
+        raw
+    }
+}
+
+impl FromArg for i64 {
+    fn from_arg(raw: u64) -> Self {
+        raw as i64
+    }
+}
+
+impl FromArg for u32 {
+    fn from_arg(raw: u64) -> Self {
+        raw as u32
+    }
+}
+
+impl FromArg for i32 {
+    fn from_arg(raw: u64) -> Self {
+        raw as u32 as i32
+    }
+}
+
+macro_rules! syscall_table {
+    ($( $nr:literal => $module:ident :: $name:ident ( $( $arg:ident : $ty:ty ),* ); )*) => {
+        /// The implemented system calls, as `(number, name)`, in number order.
+        pub fn implemented() -> &'static [(u64, &'static str)] {
+            &[$( ($nr, stringify!($name)) ),*]
+        }
+
+        fn call(nr: u64, p: &mut Process, k: &mut dyn Platform, a: [u64; 6]) -> Option<SysResult> {
+            match nr {
+                $( $nr => {
+                    let mut _regs = a.into_iter();
+                    $( let $arg = <$ty as FromArg>::from_arg(_regs.next().unwrap_or(0)); )*
+                    Some(sys::$module::$name(p, k, $( $arg ),*))
+                } )*
+                _ => None,
+            }
+        }
+    };
+}
+
+syscall_table! {
+    0 => io::read(fd: i32, buf: u64, count: u64);
+    1 => io::write(fd: i32, buf: u64, count: u64);
+    3 => io::close(fd: i32);
+    5 => io::fstat(fd: i32, statbuf: u64);
+    7 => io::poll(fds: u64, nfds: u64, timeout_ms: i32);
+    8 => io::lseek(fd: i32, offset: i64, whence: i32);
+    9 => mman::mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: i32, offset: u64);
+    10 => mman::mprotect(addr: u64, len: u64, prot: u32);
+    11 => mman::munmap(addr: u64, len: u64);
+    12 => mman::brk(addr: u64);
+    13 => signal::rt_sigaction(sig: i32, act: u64, oldact: u64, sigsetsize: u64);
+    14 => signal::rt_sigprocmask(how: i32, set: u64, oldset: u64, sigsetsize: u64);
+    16 => io::ioctl(fd: i32, request: u32, arg: u64);
+    17 => io::pread64(fd: i32, buf: u64, count: u64, offset: i64);
+    18 => io::pwrite64(fd: i32, buf: u64, count: u64, offset: i64);
+    19 => io::readv(fd: i32, iov: u64, iovcnt: u64);
+    20 => io::writev(fd: i32, iov: u64, iovcnt: u64);
+    21 => fs::access(path: u64, mode: i32);
+    24 => sched::sched_yield();
+    28 => mman::madvise(addr: u64, len: u64, advice: i32);
+    32 => io::dup(fd: i32);
+    33 => io::dup2(oldfd: i32, newfd: i32);
+    35 => time::nanosleep(req: u64, rem: u64);
+    39 => info::getpid();
+    60 => process::exit(status: i32);
+    62 => signal::kill(pid: i32, sig: i32);
+    63 => info::uname(buf: u64);
+    72 => io::fcntl(fd: i32, cmd: i32, arg: u64);
+    79 => fs::getcwd(buf: u64, size: u64);
+    89 => fs::readlink(path: u64, buf: u64, bufsiz: u64);
+    96 => time::gettimeofday(tv: u64, tz: u64);
+    97 => info::getrlimit(resource: u32, rlim: u64);
+    98 => info::getrusage(who: i32, usage: u64);
+    102 => info::getuid();
+    104 => info::getgid();
+    107 => info::geteuid();
+    108 => info::getegid();
+    110 => info::getppid();
+    111 => info::getpgrp();
+    115 => info::getgroups(size: i32, list: u64);
+    118 => info::getresuid(ruid: u64, euid: u64, suid: u64);
+    120 => info::getresgid(rgid: u64, egid: u64, sgid: u64);
+    121 => info::getpgid(pid: i32);
+    124 => info::getsid(pid: i32);
+    131 => signal::sigaltstack(ss: u64, old: u64);
+    157 => process::prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64);
+    158 => process::arch_prctl(code: i32, addr: u64);
+    186 => info::gettid();
+    200 => signal::tkill(tid: i32, sig: i32);
+    201 => time::time(tloc: u64);
+    202 => process::futex(uaddr: u64, op: i32, val: u32, timeout: u64, uaddr2: u64, val3: u32);
+    204 => sched::sched_getaffinity(pid: i32, len: u64, mask: u64);
+    218 => process::set_tid_address(tidptr: u64);
+    228 => time::clock_gettime(clock: i32, tp: u64);
+    229 => time::clock_getres(clock: i32, res: u64);
+    230 => time::clock_nanosleep(clock: i32, flags: i32, req: u64, rem: u64);
+    231 => process::exit_group(status: i32);
+    234 => signal::tgkill(tgid: i32, tid: i32, sig: i32);
+    257 => fs::openat(dirfd: i32, path: u64, flags: i32, mode: u32);
+    262 => io::newfstatat(dirfd: i32, path: u64, statbuf: u64, flags: i32);
+    267 => fs::readlinkat(dirfd: i32, path: u64, buf: u64, bufsiz: u64);
+    269 => fs::faccessat(dirfd: i32, path: u64, mode: i32);
+    271 => io::ppoll(fds: u64, nfds: u64, tsp: u64, sigmask: u64, sigsetsize: u64);
+    273 => process::set_robust_list(head: u64, len: u64);
+    292 => io::dup3(oldfd: i32, newfd: i32, flags: i32);
+    302 => info::prlimit64(pid: i32, resource: u32, new_limit: u64, old_limit: u64);
+    318 => info::getrandom(buf: u64, len: u64, flags: u32);
+    332 => io::statx(dirfd: i32, path: u64, flags: i32, mask: u32, statxbuf: u64);
+    334 => process::rseq(rseq: u64, len: u32, flags: i32, sig: u32);
+    439 => fs::faccessat2(dirfd: i32, path: u64, mode: i32, flags: i32);
+}
+
+/// Runs system call `nr` with the raw argument registers.
+pub fn dispatch(p: &mut Process, k: &mut dyn Platform, nr: u64, args: [u64; 6]) -> Outcome {
+    let result = match call(nr, p, k, args) {
+        Some(result) => result,
+        None => {
+            if p.missing_logged.insert(nr) {
+                match crate::syscall_name(nr) {
+                    Some(name) => k.log(format_args!(
+                        "syscall {name} ({nr}) is not implemented: ENOSYS"
+                    )),
+                    None => k.log(format_args!("unknown syscall number {nr}: ENOSYS")),
+                }
+            }
+            Err(Errno::ENOSYS)
+        }
+    };
+    if k.verbose() {
+        let name = crate::syscall_name(nr).unwrap_or("?");
+        match result {
+            Ok(v) => k.log(format_args!(
+                "{name}({:#x}, {:#x}, {:#x}) = {v:#x}",
+                args[0], args[1], args[2]
+            )),
+            Err(e) => k.log(format_args!(
+                "{name}({:#x}, {:#x}, {:#x}) = -{}",
+                args[0],
+                args[1],
+                args[2],
+                e.name()
+            )),
+        }
+    }
+    if let Some(status) = p.exit_status {
+        return Outcome::Exit(status);
+    }
+    match result {
+        Ok(v) => Outcome::Return(v),
+        Err(e) => Outcome::Return(e.as_return() as u64),
+    }
+}
