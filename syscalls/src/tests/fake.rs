@@ -1,0 +1,214 @@
+//! A fake [`Platform`]: user memory as a map of pages with permissions, output captured,
+//! stdin from a buffer, fixed clocks. Deterministic and single-threaded.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::string::String;
+use std::vec::Vec;
+
+use crate::{dispatch, Errno, Outcome, Perms, Platform, Process, StartInfo, Stream};
+
+pub const PAGE: u64 = 4096;
+pub const USER_END: u64 = 0x0000_8000_0000_0000;
+
+#[derive(Default)]
+pub struct Fake {
+    pub pages: BTreeMap<u64, (Vec<u8>, Perms)>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub stdin: Vec<u8>,
+    pub log: Vec<String>,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    pub now: u64,
+    pub slept_until: Option<u64>,
+}
+
+pub const RW: Perms = Perms {
+    read: true,
+    write: true,
+    exec: false,
+};
+pub const RO: Perms = Perms {
+    read: true,
+    write: false,
+    exec: false,
+};
+
+impl Fake {
+    /// Maps `[start, start+len)` zero-filled.
+    pub fn map(&mut self, start: u64, len: u64, perms: Perms) {
+        let mut a = start;
+        while a < start + len {
+            self.pages.insert(a, (std::vec![0; PAGE as usize], perms));
+            a += PAGE;
+        }
+    }
+
+    /// Writes bytes regardless of permissions (test setup).
+    pub fn poke(&mut self, addr: u64, data: &[u8]) {
+        for (i, b) in data.iter().enumerate() {
+            let a = addr + i as u64;
+            let page = self
+                .pages
+                .get_mut(&(a & !(PAGE - 1)))
+                .expect("poke into unmapped page");
+            page.0[(a % PAGE) as usize] = *b;
+        }
+    }
+
+    pub fn peek(&self, addr: u64, len: usize) -> Vec<u8> {
+        let mut v = std::vec![0; len];
+        self.read_user(addr, &mut v).expect("peek");
+        v
+    }
+
+    fn access(&self, addr: u64, len: usize, write: bool) -> Result<(), Errno> {
+        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        if end > USER_END {
+            return Err(Errno::EFAULT);
+        }
+        let mut a = addr & !(PAGE - 1);
+        while a < end {
+            match self.pages.get(&a) {
+                Some((_, p)) if p.read && (!write || p.write) => {}
+                _ => return Err(Errno::EFAULT),
+            }
+            a += PAGE;
+        }
+        Ok(())
+    }
+}
+
+impl Platform for Fake {
+    fn read_user(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        self.access(addr, buf.len(), false)?;
+        for (i, b) in buf.iter_mut().enumerate() {
+            let a = addr + i as u64;
+            *b = self.pages[&(a & !(PAGE - 1))].0[(a % PAGE) as usize];
+        }
+        Ok(())
+    }
+
+    fn write_user(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.access(addr, data.len(), true)?;
+        self.poke(addr, data);
+        Ok(())
+    }
+
+    fn write_stream(&mut self, stream: Stream, data: &[u8]) {
+        match stream {
+            Stream::Stdout => self.stdout.extend_from_slice(data),
+            Stream::Stderr => self.stderr.extend_from_slice(data),
+        }
+    }
+
+    fn read_stdin(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.stdin.len());
+        buf[..n].copy_from_slice(&self.stdin[..n]);
+        self.stdin.drain(..n);
+        n
+    }
+
+    fn map_zeroed(&mut self, start: u64, len: u64, perms: Perms) -> Result<(), Errno> {
+        self.map(start, len, perms);
+        Ok(())
+    }
+
+    fn unmap(&mut self, start: u64, len: u64) {
+        let mut a = start;
+        while a < start + len {
+            self.pages.remove(&a);
+            a += PAGE;
+        }
+    }
+
+    fn protect(&mut self, start: u64, len: u64, perms: Perms) {
+        let mut a = start;
+        while a < start + len {
+            if let Some(p) = self.pages.get_mut(&a) {
+                p.1 = perms;
+            }
+            a += PAGE;
+        }
+    }
+
+    fn set_fs_base(&mut self, base: u64) {
+        self.fs_base = base;
+    }
+
+    fn fs_base(&self) -> u64 {
+        self.fs_base
+    }
+
+    fn set_gs_base(&mut self, base: u64) {
+        self.gs_base = base;
+    }
+
+    fn gs_base(&self) -> u64 {
+        self.gs_base
+    }
+
+    fn realtime_ns(&self) -> u64 {
+        1_700_000_000_000_000_000 + self.now
+    }
+
+    fn monotonic_ns(&self) -> u64 {
+        self.now
+    }
+
+    fn sleep_until(&mut self, deadline_ns: u64) {
+        self.slept_until = Some(deadline_ns);
+        self.now = self.now.max(deadline_ns);
+    }
+
+    fn random(&mut self, buf: &mut [u8]) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = i as u8 ^ 0x5a;
+        }
+    }
+
+    fn log(&mut self, args: fmt::Arguments<'_>) {
+        self.log.push(std::format!("{args}"));
+    }
+}
+
+/// Scratch memory for tests: a read-write buffer at `SCRATCH`.
+pub const SCRATCH: u64 = 0x10_0000;
+
+/// A process with the default start info and a fake with 4 pages of scratch memory.
+pub fn setup() -> (Process, Fake) {
+    setup_with(false, false)
+}
+
+pub fn setup_with(tty: bool, stdin_forwarded: bool) -> (Process, Fake) {
+    let p = Process::new(StartInfo {
+        pid: 1,
+        tty,
+        stdin_forwarded,
+        hostname: b"box".to_vec(),
+        exe: b"/bin/app".to_vec(),
+        cwd: b"/work".to_vec(),
+        cpus: 2,
+        brk: 0x60_0000,
+        mmap_top: 0x7f00_0000_0000,
+    });
+    let mut k = Fake::default();
+    k.map(SCRATCH, 4 * PAGE, RW);
+    (p, k)
+}
+
+/// Makes system call `nr` and returns rax as a signed value.
+pub fn sys(p: &mut Process, k: &mut Fake, nr: u64, args: &[u64]) -> i64 {
+    let mut a = [0u64; 6];
+    a[..args.len()].copy_from_slice(args);
+    match dispatch(p, k, nr, a) {
+        Outcome::Return(v) => v as i64,
+        Outcome::Exit(s) => panic!("unexpected exit {s}"),
+    }
+}
+
+/// Expects `-errno`.
+pub fn err(e: Errno) -> i64 {
+    e.as_return()
+}

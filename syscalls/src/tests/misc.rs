@@ -1,0 +1,190 @@
+//! The table itself, identity, time, signals, exit, arch_prctl.
+
+use super::fake::*;
+use crate::{dispatch, implemented, syscall_name, Errno, Outcome, Platform};
+
+#[test]
+fn unknown_syscalls_are_enosys_and_logged_once_by_name() {
+    let (mut p, mut k) = setup();
+    assert_eq!(sys(&mut p, &mut k, 165, &[]), err(Errno::ENOSYS)); // mount
+    assert_eq!(sys(&mut p, &mut k, 165, &[]), err(Errno::ENOSYS));
+    assert_eq!(sys(&mut p, &mut k, 9999, &[]), err(Errno::ENOSYS));
+    assert_eq!(k.log.len(), 2, "{:?}", k.log);
+    assert!(k.log[0].contains("mount"), "{}", k.log[0]);
+    assert!(k.log[1].contains("9999"));
+}
+
+#[test]
+fn the_table_uses_linux_numbers() {
+    let list = implemented();
+    assert!(
+        list.windows(2).all(|w| w[0].0 < w[1].0),
+        "sorted, no duplicates"
+    );
+    for &(nr, name) in list {
+        assert_eq!(syscall_name(nr), Some(name), "syscall {nr}");
+    }
+    assert!(list.len() > 50);
+}
+
+#[test]
+fn exit_and_exit_group_encode_the_status() {
+    let (mut p, mut k) = setup();
+    assert_eq!(
+        dispatch(&mut p, &mut k, 231, [0x1ff, 0, 0, 0, 0, 0]),
+        Outcome::Exit(0xff)
+    );
+    let (mut p, mut k) = setup();
+    assert_eq!(
+        dispatch(&mut p, &mut k, 60, [3, 0, 0, 0, 0, 0]),
+        Outcome::Exit(3)
+    );
+}
+
+#[test]
+fn signals_to_self_follow_the_disposition() {
+    // SIGTERM with the default action kills: 128 + 15.
+    let (mut p, mut k) = setup();
+    assert_eq!(
+        dispatch(&mut p, &mut k, 62, [1, 15, 0, 0, 0, 0]),
+        Outcome::Exit(143)
+    );
+    // SIGCHLD's default is to ignore; SIG_IGN ignores.
+    let (mut p, mut k) = setup();
+    assert_eq!(sys(&mut p, &mut k, 62, &[1, 17]), 0);
+    k.poke(SCRATCH, &1u64.to_le_bytes()); // handler = SIG_IGN
+    assert_eq!(sys(&mut p, &mut k, 13, &[15, SCRATCH, 0, 8]), 0);
+    assert_eq!(sys(&mut p, &mut k, 234, &[1, 1, 15]), 0);
+    // Blocked signals do not kill.
+    k.poke(SCRATCH, &(1u64 << 9).to_le_bytes()); // SIGUSR1
+    assert_eq!(sys(&mut p, &mut k, 14, &[0, SCRATCH, 0, 8]), 0);
+    assert_eq!(sys(&mut p, &mut k, 200, &[1, 10]), 0);
+    // abort(): SIGABRT by tgkill kills with 134.
+    assert_eq!(
+        dispatch(&mut p, &mut k, 234, [1, 1, 6, 0, 0, 0]),
+        Outcome::Exit(134)
+    );
+}
+
+#[test]
+fn signal_argument_errors() {
+    let (mut p, mut k) = setup();
+    k.poke(SCRATCH, &[0u8; 32]);
+    assert_eq!(
+        sys(&mut p, &mut k, 13, &[9, SCRATCH, 0, 8]),
+        err(Errno::EINVAL)
+    ); // SIGKILL
+    assert_eq!(
+        sys(&mut p, &mut k, 13, &[65, SCRATCH, 0, 8]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, 13, &[2, SCRATCH, 0, 4]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(sys(&mut p, &mut k, 13, &[2, 8, 0, 8]), err(Errno::EFAULT));
+    assert_eq!(
+        sys(&mut p, &mut k, 14, &[7, SCRATCH, 0, 8]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(sys(&mut p, &mut k, 62, &[5, 15]), err(Errno::ESRCH));
+    assert_eq!(sys(&mut p, &mut k, 62, &[1, 99]), err(Errno::EINVAL));
+}
+
+#[test]
+fn uname_says_linux_x86_64() {
+    let (mut p, mut k) = setup();
+    assert_eq!(sys(&mut p, &mut k, 63, &[SCRATCH]), 0);
+    let u = k.peek(SCRATCH, 65 * 6);
+    let field = |i: usize| {
+        let f = &u[i * 65..(i + 1) * 65];
+        f[..f.iter().position(|&b| b == 0).unwrap()].to_vec()
+    };
+    assert_eq!(field(0), b"Linux");
+    assert_eq!(field(1), b"box");
+    assert!(field(2).starts_with(b"6.1."));
+    assert_eq!(field(4), b"x86_64");
+    assert_eq!(
+        sys(&mut p, &mut k, 63, &[0xffff_8000_0000_0000]),
+        err(Errno::EFAULT)
+    );
+}
+
+#[test]
+fn clocks_and_sleep() {
+    let (mut p, mut k) = setup();
+    k.now = 5_000_000_123;
+    assert_eq!(sys(&mut p, &mut k, 228, &[1, SCRATCH]), 0);
+    assert_eq!(
+        k.peek(SCRATCH, 16),
+        [&5u64.to_le_bytes()[..], &123u64.to_le_bytes()[..]].concat()
+    );
+    assert_eq!(sys(&mut p, &mut k, 228, &[99, SCRATCH]), err(Errno::EINVAL));
+    assert_eq!(sys(&mut p, &mut k, 228, &[0, 8]), err(Errno::EFAULT));
+    // nanosleep: tv_nsec out of range is EINVAL; a good one sleeps to now + duration.
+    k.poke(
+        SCRATCH,
+        &[&0u64.to_le_bytes()[..], &1_000_000_000u64.to_le_bytes()[..]].concat(),
+    );
+    assert_eq!(sys(&mut p, &mut k, 35, &[SCRATCH, 0]), err(Errno::EINVAL));
+    k.poke(
+        SCRATCH,
+        &[&1u64.to_le_bytes()[..], &5u64.to_le_bytes()[..]].concat(),
+    );
+    assert_eq!(sys(&mut p, &mut k, 35, &[SCRATCH, 0]), 0);
+    assert_eq!(k.slept_until, Some(5_000_000_123 + 1_000_000_005));
+    let t = sys(&mut p, &mut k, 201, &[0]);
+    assert_eq!(t as u64, k.realtime_ns() / 1_000_000_000);
+}
+
+#[test]
+fn arch_prctl_sets_fs_and_refuses_kernel_addresses() {
+    let (mut p, mut k) = setup();
+    assert_eq!(sys(&mut p, &mut k, 158, &[0x1002, 0x1234_5000]), 0);
+    assert_eq!(k.fs_base, 0x1234_5000);
+    assert_eq!(sys(&mut p, &mut k, 158, &[0x1003, SCRATCH]), 0);
+    assert_eq!(k.peek(SCRATCH, 8), 0x1234_5000u64.to_le_bytes());
+    assert_eq!(
+        sys(&mut p, &mut k, 158, &[0x1002, 0xffff_8000_0000_0000]),
+        err(Errno::EPERM)
+    );
+    assert_eq!(sys(&mut p, &mut k, 158, &[0x9999, 0]), err(Errno::EINVAL));
+}
+
+#[test]
+fn identity_is_root_pid_1() {
+    let (mut p, mut k) = setup();
+    assert_eq!(sys(&mut p, &mut k, 39, &[]), 1);
+    assert_eq!(sys(&mut p, &mut k, 102, &[]), 0);
+    assert_eq!(sys(&mut p, &mut k, 218, &[SCRATCH]), 1);
+    assert_eq!(sys(&mut p, &mut k, 273, &[SCRATCH, 24]), 0);
+    assert_eq!(sys(&mut p, &mut k, 273, &[SCRATCH, 16]), err(Errno::EINVAL));
+}
+
+#[test]
+fn getcwd_readlink_and_getrandom() {
+    let (mut p, mut k) = setup();
+    assert_eq!(sys(&mut p, &mut k, 79, &[SCRATCH, 100]), 6);
+    assert_eq!(k.peek(SCRATCH, 6), b"/work\0");
+    assert_eq!(sys(&mut p, &mut k, 79, &[SCRATCH, 3]), err(Errno::ERANGE));
+    k.poke(SCRATCH, b"/proc/self/exe\0");
+    assert_eq!(sys(&mut p, &mut k, 89, &[SCRATCH, SCRATCH + 100, 64]), 8);
+    assert_eq!(k.peek(SCRATCH + 100, 8), b"/bin/app");
+    assert_eq!(sys(&mut p, &mut k, 89, &[SCRATCH, SCRATCH + 100, 4]), 4);
+    assert_eq!(sys(&mut p, &mut k, 318, &[SCRATCH, 300, 0]), 300);
+    assert_eq!(
+        sys(&mut p, &mut k, 318, &[SCRATCH, 10, 8]),
+        err(Errno::EINVAL)
+    );
+}
+
+#[test]
+fn sched_getaffinity_reports_the_vm_cpus() {
+    let (mut p, mut k) = setup();
+    assert_eq!(sys(&mut p, &mut k, 204, &[0, 128, SCRATCH]), 8);
+    assert_eq!(k.peek(SCRATCH, 8), 3u64.to_le_bytes());
+    assert_eq!(
+        sys(&mut p, &mut k, 204, &[0, 4, SCRATCH]),
+        err(Errno::EINVAL)
+    );
+}

@@ -1,0 +1,6 @@
+//! Host tests of the syscall layer against a fake platform: Linux semantics without a VM.
+
+mod fake;
+mod io;
+mod misc;
+mod mman;
