@@ -65,6 +65,7 @@ fn selftest_fault() {
 /// Entered from the boot assembly on the boot stack, in long mode, on the boot page tables.
 #[no_mangle]
 extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
+    time::init(boot_tsc);
     let features = arch::init();
     let Some(boot) = pvh::parse(start_info) else {
         fatal(format_args!("no PVH start_info at {start_info:#x}"));
@@ -72,7 +73,7 @@ extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
     mm::init(&boot, start_info);
     mm::paging::init();
     let (config, epoch) = parse_cmdline(boot.cmdline);
-    time::init(boot_tsc, epoch);
+    time::set_epoch(epoch);
     let Some((initrd_start, initrd_len)) = boot.initrd else {
         fatal(format_args!("no initrd: the program to run comes in it"));
     };

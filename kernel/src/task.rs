@@ -14,10 +14,10 @@ use crate::platform::KernelPlatform;
 use crate::{console, fatal, time};
 
 /// The stack: its top is Linux's with ASLR off; 8 MiB (RLIMIT_STACK) may be used, of which
-/// the top 128 KiB are mapped at start and the rest on first touch.
+/// the initial stack and 32 KiB below it are mapped at start and the rest on first touch.
 const STACK_TOP: u64 = USER_TOP;
 const STACK_SIZE: u64 = 8 << 20;
-const STACK_EAGER: u64 = 128 << 10;
+const STACK_EAGER: u64 = 32 << 10;
 /// mmap hands out addresses below the stack and a guard gap, as Linux's mmap_base.
 const MMAP_TOP: u64 = STACK_TOP - STACK_SIZE - (1 << 30);
 
@@ -105,19 +105,6 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
         }
     }
 
-    let rw = Perms {
-        read: true,
-        write: true,
-        exec: false,
-    };
-    if platform
-        .map_zeroed(STACK_TOP - STACK_EAGER, STACK_EAGER, rw)
-        .is_err()
-    {
-        fatal(format_args!("out of memory for the stack"));
-    }
-    process.mm.record(STACK_TOP - STACK_SIZE, STACK_TOP, rw);
-
     let mut random = [0u8; 16];
     platform.random(&mut random);
     let mut auxv = AuxValues::for_plan(&plan);
@@ -130,8 +117,21 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
         random,
         auxv,
     };
-    let stack = build_stack(&params, STACK_TOP, STACK_EAGER)
+    // Arguments and environment may take a quarter of the stack limit, as on Linux (E2BIG).
+    let stack = build_stack(&params, STACK_TOP, STACK_SIZE / 4)
         .unwrap_or_else(|e| fatal(format_args!("cannot build the initial stack: {e}")));
+    // Map the pages the initial stack needs and a little more; the rest comes on first touch.
+    let eager = ((stack.bytes.len() as u64 + STACK_EAGER) + 0xfff) & !0xfff;
+    platform.lazy_stack = (STACK_TOP - STACK_SIZE, STACK_TOP - eager);
+    let rw = Perms {
+        read: true,
+        write: true,
+        exec: false,
+    };
+    if platform.map_zeroed(STACK_TOP - eager, eager, rw).is_err() {
+        fatal(format_args!("out of memory for the stack"));
+    }
+    process.mm.record(STACK_TOP - STACK_SIZE, STACK_TOP, rw);
     if paging::poke_user(stack.sp, &stack.bytes).is_err() {
         fatal(format_args!("initial stack outside its mapping"));
     }

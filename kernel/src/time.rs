@@ -13,13 +13,17 @@ static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
 static TSC_KHZ: AtomicU64 = AtomicU64::new(0);
 static EPOCH_NS: AtomicU64 = AtomicU64::new(0);
 
-/// Records the TSC of the first instruction and the host's time at VM start.
-pub fn init(boot_tsc: u64, epoch_ns: u64) {
+/// Records the TSC of the first instruction, and the TSC frequency if CPUID tells it.
+pub fn init(boot_tsc: u64) {
     BOOT_TSC.store(boot_tsc, Ordering::Relaxed);
-    EPOCH_NS.store(epoch_ns, Ordering::Relaxed);
     if let Some(khz) = cpuid_khz() {
         TSC_KHZ.store(khz, Ordering::Relaxed);
     }
+}
+
+/// Sets the host's wall-clock time at VM start.
+pub fn set_epoch(epoch_ns: u64) {
+    EPOCH_NS.store(epoch_ns, Ordering::Relaxed);
 }
 
 /// TSC ticks since the kernel's first instruction.
