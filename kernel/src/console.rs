@@ -82,9 +82,9 @@ pub fn log_line(args: fmt::Arguments<'_>) {
 /// Writes to the kernel log from a fault or panic handler: never waits for the lock, which the
 /// failing code may hold, and takes the buffer over instead.
 pub fn log_line_emergency(args: fmt::Arguments<'_>) {
-    // SAFETY: only called on the way to stopping the VM; the CPU that held the lock (this one,
-    // the only one) will never release it, so taking it over cannot race.
     if LOG.is_locked() {
+        // SAFETY: only called on the way to stopping the VM; the CPU that held the lock (this
+        // one, the only one) will never release it, so taking it over cannot race.
         unsafe { LOG.force_unlock() };
     }
     log_line(args);

@@ -30,7 +30,7 @@ fn backtrace(mut rbp: u64) {
         "backtrace (resolve with addr2line -e <kernel ELF>):"
     ));
     for depth in 0..32 {
-        if rbp == 0 || rbp % 8 != 0 || !stack_range_contains(rbp, 16) {
+        if rbp == 0 || !rbp.is_multiple_of(8) || !stack_range_contains(rbp, 16) {
             break;
         }
         // SAFETY: `rbp` and the word after it lie on a mapped kernel stack (checked above).

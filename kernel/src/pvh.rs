@@ -26,6 +26,8 @@ pub struct BootInfo {
     pub cmdline: &'static [u8],
     /// The initrd: physical start and length.
     pub initrd: Option<(u64, u64)>,
+    /// The ACPI RSDP (for the SMP bring-up to come).
+    #[allow(dead_code)]
     pub rsdp: u64,
 }
 

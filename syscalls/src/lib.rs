@@ -7,6 +7,8 @@
 //! against fake platforms.
 #![no_std]
 #![forbid(unsafe_code)]
+// Handlers take the process, the platform and up to six syscall arguments, as the C prototypes do.
+#![allow(clippy::too_many_arguments)]
 
 extern crate alloc;
 #[cfg(test)]

@@ -166,7 +166,7 @@ pub(crate) fn prlimit64(
 }
 
 pub(crate) fn getrusage(_p: &mut Process, k: &mut dyn Platform, who: i32, usage: u64) -> SysResult {
-    if !matches!(who, 0 | -1 | 1) {
+    if !matches!(who, -1..=1) {
         return Err(Errno::EINVAL);
     }
     k.write_user(usage, &[0u8; 144]).map(|_| 0)

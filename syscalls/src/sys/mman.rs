@@ -165,7 +165,7 @@ pub(crate) fn mmap(
     offset: u64,
 ) -> SysResult {
     let perms = prot_to_perms(prot)?;
-    if len == 0 || offset % PAGE != 0 {
+    if len == 0 || !offset.is_multiple_of(PAGE) {
         return Err(Errno::EINVAL);
     }
     match flags & MAP_TYPE {
@@ -180,7 +180,7 @@ pub(crate) fn mmap(
     let len = page_up(len).ok_or(Errno::ENOMEM)?;
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let start = if fixed {
-        if addr % PAGE != 0 {
+        if !addr.is_multiple_of(PAGE) {
             return Err(Errno::EINVAL);
         }
         let end = addr
@@ -211,7 +211,7 @@ pub(crate) fn mmap(
 }
 
 pub(crate) fn munmap(p: &mut Process, k: &mut dyn Platform, addr: u64, len: u64) -> SysResult {
-    if addr % PAGE != 0 || len == 0 {
+    if !addr.is_multiple_of(PAGE) || len == 0 {
         return Err(Errno::EINVAL);
     }
     let end = page_up(len)
@@ -230,7 +230,7 @@ pub(crate) fn mprotect(
     prot: u32,
 ) -> SysResult {
     let perms = prot_to_perms(prot & !0x0300_0000)?; // PROT_GROWSDOWN/UP accepted and ignored
-    if addr % PAGE != 0 {
+    if !addr.is_multiple_of(PAGE) {
         return Err(Errno::EINVAL);
     }
     let end = page_up(len)
@@ -273,7 +273,7 @@ pub(crate) fn madvise(
     advice: i32,
 ) -> SysResult {
     const MADV_DONTNEED: i32 = 4;
-    if addr % PAGE != 0 {
+    if !addr.is_multiple_of(PAGE) {
         return Err(Errno::EINVAL);
     }
     let end = page_up(len)

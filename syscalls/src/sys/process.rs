@@ -130,7 +130,7 @@ pub(crate) fn futex(
     const FUTEX_WAIT_BITSET: i32 = 9;
     const FUTEX_WAKE_BITSET: i32 = 10;
     const FUTEX_CMD_MASK: i32 = !(128 | 256); // PRIVATE, CLOCK_REALTIME
-    if uaddr % 4 != 0 {
+    if !uaddr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     match op & FUTEX_CMD_MASK {

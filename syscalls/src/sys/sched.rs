@@ -17,7 +17,7 @@ pub(crate) fn sched_getaffinity(
         return Err(Errno::ESRCH);
     }
     // Linux copies nr_cpu_ids bits rounded up to a long; smaller buffers are EINVAL.
-    if len < 8 || len % 8 != 0 {
+    if len < 8 || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     let cpus = p.info.cpus.clamp(1, 64);

@@ -17,7 +17,7 @@ fn anonymous_mmap_is_zeroed_page_aligned_and_top_down() {
         9,
         &[0, 10_000, PROT_RW, ANON_PRIVATE, u64::MAX, 0],
     );
-    assert!(a > 0 && a as u64 % PAGE == 0, "{a:#x}");
+    assert!(a > 0 && (a as u64).is_multiple_of(PAGE), "{a:#x}");
     assert_eq!(a as u64 + 3 * PAGE, 0x7f00_0000_0000);
     assert_eq!(k.peek(a as u64, 16), [0; 16]);
     let b = sys(

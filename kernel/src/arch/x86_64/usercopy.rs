@@ -36,7 +36,7 @@ coracle_copy_user_fixup:
 /// If `rip` is the faulting copy instruction, the address to resume at instead.
 pub fn fixup_for(rip: u64) -> Option<u64> {
     let insn = core::ptr::addr_of!(coracle_copy_user_insn) as u64;
-    (rip == insn).then(|| core::ptr::addr_of!(coracle_copy_user_fixup) as u64)
+    (rip == insn).then_some(core::ptr::addr_of!(coracle_copy_user_fixup) as u64)
 }
 
 /// Copies `len` bytes from `src` to `dst`, where one side is user memory already checked to lie
