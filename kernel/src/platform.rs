@@ -22,6 +22,8 @@ pub struct KernelPlatform {
     rng: u64,
     /// Stdin framing state: an escape byte (0xff) was read.
     escape: bool,
+    /// The end-of-input mark was read: every later read returns 0 at once.
+    stdin_ended: bool,
 }
 
 impl KernelPlatform {
@@ -33,6 +35,7 @@ impl KernelPlatform {
             rdrand,
             rng: cpu::rdtsc() | 1,
             escape: false,
+            stdin_ended: false,
         }
     }
 
@@ -133,6 +136,9 @@ impl Platform for KernelPlatform {
     }
 
     fn read_stdin(&mut self, buf: &mut [u8]) -> usize {
+        if self.stdin_ended {
+            return 0;
+        }
         let mut n = 0;
         while n < buf.len() {
             // Block for the first byte only; then take what is already there.
@@ -147,7 +153,11 @@ impl Platform for KernelPlatform {
                         buf[n] = 0xff;
                         n += 1;
                     }
-                    _ => return n, // 0x01: end of input (it is reported by the next read)
+                    _ => {
+                        // 0x01: end of input; what came before it is returned first.
+                        self.stdin_ended = true;
+                        return n;
+                    }
                 }
             } else if b == 0xff {
                 self.escape = true;

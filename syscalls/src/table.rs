@@ -68,8 +68,11 @@ macro_rules! syscall_table {
 syscall_table! {
     0 => io::read(fd: i32, buf: u64, count: u64);
     1 => io::write(fd: i32, buf: u64, count: u64);
+    2 => fs::open(path: u64, flags: i32, mode: u32);
     3 => io::close(fd: i32);
+    4 => fs::stat(path: u64, statbuf: u64);
     5 => io::fstat(fd: i32, statbuf: u64);
+    6 => fs::lstat(path: u64, statbuf: u64);
     7 => io::poll(fds: u64, nfds: u64, timeout_ms: i32);
     8 => io::lseek(fd: i32, offset: i64, whence: i32);
     9 => mman::mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: i32, offset: u64);

@@ -207,3 +207,12 @@ fn poll_reports_writable_outputs_and_invalid_fds() {
     assert_eq!(k.peek(SCRATCH + 14, 2), [0x20, 0]);
     assert_eq!(k.peek(SCRATCH + 22, 2), [0, 0]);
 }
+
+#[test]
+fn open_checks_the_path_pointer_first() {
+    let (mut p, mut k) = setup();
+    assert_eq!(sys(&mut p, &mut k, 2, &[16, 0, 0]), err(Errno::EFAULT));
+    assert_eq!(sys(&mut p, &mut k, 4, &[16, SCRATCH]), err(Errno::EFAULT));
+    k.poke(SCRATCH, b"\0");
+    assert_eq!(sys(&mut p, &mut k, 2, &[SCRATCH, 0, 0]), err(Errno::ENOENT));
+}

@@ -1,0 +1,48 @@
+/* errname.h - the symbolic name of an errno value, so outputs compare across libcs. */
+#ifndef COMPAT_ERRNAME_H
+#define COMPAT_ERRNAME_H
+
+#include <errno.h>
+#include <stdio.h>
+
+static const char *errname(int e)
+{
+	static char other[24];
+	switch (e) {
+	case 0: return "0";
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case ESRCH: return "ESRCH";
+	case EINTR: return "EINTR";
+	case EIO: return "EIO";
+	case E2BIG: return "E2BIG";
+	case ENOEXEC: return "ENOEXEC";
+	case EBADF: return "EBADF";
+	case ECHILD: return "ECHILD";
+	case EAGAIN: return "EAGAIN";
+	case ENOMEM: return "ENOMEM";
+	case EACCES: return "EACCES";
+	case EFAULT: return "EFAULT";
+	case EBUSY: return "EBUSY";
+	case EEXIST: return "EEXIST";
+	case ENODEV: return "ENODEV";
+	case ENOTDIR: return "ENOTDIR";
+	case EISDIR: return "EISDIR";
+	case EINVAL: return "EINVAL";
+	case EMFILE: return "EMFILE";
+	case ENOTTY: return "ENOTTY";
+	case ENOSPC: return "ENOSPC";
+	case ESPIPE: return "ESPIPE";
+	case EROFS: return "EROFS";
+	case EPIPE: return "EPIPE";
+	case ERANGE: return "ERANGE";
+	case ENAMETOOLONG: return "ENAMETOOLONG";
+	case ENOSYS: return "ENOSYS";
+	case ENOTSUP: return "ENOTSUP";
+	default:
+		snprintf(other, sizeof other, "E#%d", e);
+		return other;
+	}
+}
+
+#endif

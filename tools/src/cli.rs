@@ -1,0 +1,379 @@
+//! The `coracle` command line (clap derive), modelled on `docker run`.
+//!
+//! Options come before PROGRAM; everything after it belongs to the program, verbatim. Turns the
+//! raw options into a [`RunOptions`] for `vm`, resolving defaults from the environment.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::env::{self, EnvError, Environment};
+use crate::error::RunError;
+use crate::qemu::{Accel, Machine};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "coracle",
+    version,
+    about = "Run static Linux x86_64 programs in a tiny VM"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a static Linux x86_64 ELF program in a fresh Coracle VM.
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Set an environment variable (KEY=VALUE, or KEY to copy the host's value).
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<OsString>,
+    /// Read environment variables from a file (docker's format: KEY=VALUE lines).
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Guest memory: MiB, or a number with a b/k/m/g suffix.
+    #[arg(short = 'm', long, value_name = "SIZE", default_value = "128", value_parser = parse_memory)]
+    pub memory: u64,
+    /// Number of virtual CPUs.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=255))]
+    pub cpus: u32,
+    /// Give the program a terminal (fds 0-2 are ttys, TERM=xterm).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Keep stdin open: the program reads this process's stdin.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Accelerator [default: $CORACLE_ACCEL, else auto = kvm when the CPU has VT-x/AMD-V].
+    #[arg(long, value_enum)]
+    pub accel: Option<Accel>,
+    /// Machine type [default: $CORACLE_MACHINE, else microvm].
+    #[arg(long, value_enum)]
+    pub machine: Option<Machine>,
+    /// Copy the kernel log to stderr.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Print boot and run times to stderr at the end.
+    #[arg(long)]
+    pub timing: bool,
+    /// Extra kernel command-line token (for tests).
+    #[arg(long = "kernel-arg", value_name = "KEY=VALUE", hide = true, value_parser = parse_kernel_arg)]
+    pub kernel_args: Vec<String>,
+    /// QEMU binary [default: $CORACLE_QEMU, else qemu-system-x86_64].
+    #[arg(long, value_name = "PATH")]
+    pub qemu: Option<PathBuf>,
+    /// The program (a host path, or a name looked up in PATH) and its arguments.
+    #[arg(
+        value_name = "PROGRAM",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// `docker run -m` sizes: a plain number is MiB here (docker would read bytes, which no one
+/// means); `b`, `k`, `m`, `g` suffixes (any case, optional trailing `b`/`ib`) scale it. The
+/// result is rounded up to whole MiB.
+pub fn parse_memory(text: &str) -> Result<u64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let digits_end = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (number, suffix) = lower.split_at(digits_end);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid memory size {text:?}: expected e.g. 256, 256m or 1g"))?;
+    let unit: u64 = match suffix {
+        "" | "m" | "mb" | "mib" => 1 << 20,
+        "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "invalid memory size {text:?}: unknown unit {suffix:?}"
+            ))
+        }
+    };
+    let bytes = number
+        .checked_mul(unit)
+        .ok_or_else(|| format!("memory size {text:?} is too large"))?;
+    let mib = bytes.div_ceil(1 << 20);
+    if mib == 0 {
+        return Err("the memory size must be at least 1 MiB".into());
+    }
+    Ok(mib)
+}
+
+fn parse_kernel_arg(text: &str) -> Result<String, String> {
+    let ok =
+        text.contains('=') && !text.starts_with('=') && text.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "invalid kernel argument {text:?}: expected KEY=VALUE in printable ASCII without spaces"
+        ))
+    }
+}
+
+/// `coracle run` with every default resolved.
+#[derive(Debug)]
+pub struct RunOptions {
+    /// PROGRAM as typed, then its arguments: the guest's argv.
+    pub argv: Vec<OsString>,
+    pub env: Environment,
+    pub memory_mib: u64,
+    pub cpus: u32,
+    pub tty: bool,
+    pub interactive: bool,
+    pub accel: Accel,
+    pub machine: Machine,
+    pub verbose: bool,
+    pub timing: bool,
+    pub kernel_args: Vec<String>,
+    pub qemu: PathBuf,
+}
+
+impl RunArgs {
+    /// Resolves the environment (defaults, env files, `-e`) with `host` as the host's variables.
+    pub fn into_options(
+        self,
+        hostname: &str,
+        host: impl Fn(&std::ffi::OsStr) -> Option<OsString> + Copy,
+    ) -> Result<RunOptions, RunError> {
+        let mut environment = Environment::docker_defaults(hostname, self.tty);
+        for file in &self.env_file {
+            let contents = std::fs::read(file)
+                .map_err(|e| RunError::io(format!("cannot read env file {}", file.display()), e))?;
+            let vars = env::parse_env_file(&contents, host).map_err(|e: EnvError| {
+                RunError::Usage(format!("env file {}: {e}", file.display()))
+            })?;
+            environment.extend(vars);
+        }
+        for arg in &self.env {
+            let var = env::parse_env_arg(arg, host).map_err(|e| RunError::Usage(e.to_string()))?;
+            environment.extend(var);
+        }
+        Ok(RunOptions {
+            argv: self.command,
+            env: environment,
+            memory_mib: self.memory,
+            cpus: self.cpus,
+            tty: self.tty,
+            interactive: self.interactive,
+            accel: from_env_or(self.accel, "CORACLE_ACCEL", Accel::Auto, host)?,
+            machine: from_env_or(self.machine, "CORACLE_MACHINE", Machine::Microvm, host)?,
+            verbose: self.verbose,
+            timing: self.timing,
+            kernel_args: self.kernel_args,
+            qemu: self
+                .qemu
+                .or_else(|| {
+                    host("CORACLE_QEMU".as_ref())
+                        .filter(|v| !v.is_empty())
+                        .map(Into::into)
+                })
+                .unwrap_or_else(|| "qemu-system-x86_64".into()),
+        })
+    }
+}
+
+/// The option's value if given, else the variable `var` if set and non-empty, else `default`.
+fn from_env_or<T: ValueEnum>(
+    given: Option<T>,
+    var: &str,
+    default: T,
+    host: impl Fn(&std::ffi::OsStr) -> Option<OsString>,
+) -> Result<T, RunError> {
+    if let Some(value) = given {
+        return Ok(value);
+    }
+    let Some(text) = host(var.as_ref()).filter(|v| !v.is_empty()) else {
+        return Ok(default);
+    };
+    let text = text.to_string_lossy();
+    T::from_str(&text, true).map_err(|_| {
+        let choices: Vec<String> = T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_owned()))
+            .collect();
+        RunError::Usage(format!(
+            "{var}={text} is not valid: expected one of {}",
+            choices.join(", ")
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let mut full = vec!["coracle", "run"];
+        full.extend_from_slice(args);
+        match Cli::try_parse_from(full).unwrap().command {
+            Command::Run(r) => r,
+        }
+    }
+
+    fn no_host(_: &std::ffi::OsStr) -> Option<OsString> {
+        None
+    }
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory("128"), Ok(128));
+        assert_eq!(parse_memory("256m"), Ok(256));
+        assert_eq!(parse_memory("256M"), Ok(256));
+        assert_eq!(parse_memory("1g"), Ok(1024));
+        assert_eq!(parse_memory("2GB"), Ok(2048));
+        assert_eq!(parse_memory("1536k"), Ok(2));
+        assert_eq!(parse_memory("1048576b"), Ok(1));
+        assert!(parse_memory("0").is_err());
+        assert!(parse_memory("12x").is_err());
+        assert!(parse_memory("m").is_err());
+        assert!(parse_memory("").is_err());
+        assert!(parse_memory("99999999999999g").is_err());
+    }
+
+    #[test]
+    fn program_arguments_are_verbatim() {
+        let r = run_args(&[
+            "-e",
+            "A=1",
+            "--verbose",
+            "prog",
+            "-x",
+            "--y",
+            "--verbose",
+            "-e",
+        ]);
+        assert_eq!(r.command, ["prog", "-x", "--y", "--verbose", "-e"]);
+        assert!(r.verbose);
+        assert_eq!(r.env, ["A=1"]);
+        let r = run_args(&["prog", "--", "x"]);
+        assert_eq!(r.command, ["prog", "--", "x"]);
+        let r = run_args(&["--", "prog", "x"]);
+        assert_eq!(r.command, ["prog", "x"]);
+    }
+
+    #[test]
+    fn defaults() {
+        let r = run_args(&["prog"]);
+        assert_eq!(r.memory, 128);
+        assert_eq!(r.cpus, 1);
+        assert!(!r.tty && !r.interactive && !r.verbose && !r.timing);
+        let r = run_args(&["-it", "-m", "1g", "--cpus", "2", "prog"]);
+        assert!(r.tty && r.interactive);
+        assert_eq!((r.memory, r.cpus), (1024, 2));
+    }
+
+    #[test]
+    fn unknown_options_before_program_are_errors() {
+        assert!(Cli::try_parse_from(["coracle", "run", "--bogus", "prog"]).is_err());
+        assert!(Cli::try_parse_from(["coracle", "run", "-x", "prog"]).is_err());
+        let r = run_args(&["--", "-weird", "-x"]);
+        assert_eq!(r.command, ["-weird", "-x"]);
+    }
+
+    #[test]
+    fn missing_program_is_a_usage_error() {
+        assert!(Cli::try_parse_from(["coracle", "run"]).is_err());
+        assert!(Cli::try_parse_from(["coracle", "run", "-e", "A=1"]).is_err());
+    }
+
+    #[test]
+    fn kernel_args() {
+        let r = run_args(&["--kernel-arg", "coracle.selftest=fault", "prog"]);
+        assert_eq!(r.kernel_args, ["coracle.selftest=fault"]);
+        assert!(Cli::try_parse_from(["coracle", "run", "--kernel-arg", "a b=c", "p"]).is_err());
+        assert!(Cli::try_parse_from(["coracle", "run", "--kernel-arg", "novalue", "p"]).is_err());
+    }
+
+    #[test]
+    fn environment_resolution() {
+        let host = |name: &std::ffi::OsStr| (name == "FROM_HOST").then(|| OsString::from("h"));
+        let r = run_args(&[
+            "-t",
+            "-e",
+            "PATH=/x",
+            "-e",
+            "FROM_HOST",
+            "-e",
+            "UNSET",
+            "prog",
+        ]);
+        let opts = r.into_options("abcdef012345", host).unwrap();
+        let entries: Vec<String> = opts
+            .env
+            .entries()
+            .map(|e| String::from_utf8(e).unwrap())
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                "PATH=/x",
+                "HOSTNAME=abcdef012345",
+                "TERM=xterm",
+                "HOME=/root",
+                "FROM_HOST=h"
+            ]
+        );
+        assert_eq!(opts.accel, Accel::Auto);
+        assert_eq!(opts.machine, Machine::Microvm);
+        assert_eq!(opts.qemu, PathBuf::from("qemu-system-x86_64"));
+        let r = run_args(&["-e", "=bad", "prog"]);
+        assert!(r.into_options("h", no_host).is_err());
+    }
+
+    #[test]
+    fn accel_machine_qemu_from_environment() {
+        let host = |name: &std::ffi::OsStr| match name.to_str() {
+            Some("CORACLE_ACCEL") => Some(OsString::from("tcg")),
+            Some("CORACLE_MACHINE") => Some(OsString::from("q35")),
+            Some("CORACLE_QEMU") => Some(OsString::from("/opt/qemu")),
+            _ => None,
+        };
+        let opts = run_args(&["prog"]).into_options("h", host).unwrap();
+        assert_eq!(
+            (opts.accel, opts.machine, opts.qemu),
+            (Accel::Tcg, Machine::Q35, PathBuf::from("/opt/qemu"))
+        );
+        let opts = run_args(&[
+            "--accel",
+            "kvm",
+            "--machine",
+            "microvm",
+            "--qemu",
+            "q",
+            "prog",
+        ])
+        .into_options("h", host)
+        .unwrap();
+        assert_eq!(
+            (opts.accel, opts.machine, opts.qemu),
+            (Accel::Kvm, Machine::Microvm, PathBuf::from("q"))
+        );
+        let bad = |name: &std::ffi::OsStr| (name == "CORACLE_ACCEL").then(|| OsString::from("xen"));
+        let err = run_args(&["prog"]).into_options("h", bad).unwrap_err();
+        assert!(err.to_string().contains("CORACLE_ACCEL=xen"), "{err}");
+    }
+
+    #[test]
+    fn env_file_then_e_flags() {
+        let tmp = crate::tempdir::TempDir::new().unwrap();
+        let file = tmp.path().join("env");
+        std::fs::write(&file, "# c\nA=file\nB=file\n").unwrap();
+        let file_arg = file.to_str().unwrap();
+        let r = run_args(&["-e", "B=flag", "--env-file", file_arg, "prog"]);
+        let opts = r.into_options("h", no_host).unwrap();
+        assert_eq!(opts.env.get("A"), Some("file".as_ref()));
+        assert_eq!(opts.env.get("B"), Some("flag".as_ref()));
+    }
+}

@@ -1,0 +1,50 @@
+//! `coracle`: runs unmodified static Linux x86_64 programs as tiny Coracle VMs under QEMU.
+//!
+//! The host half of the system: `cli` parses `coracle run`, `program` and `initrd` pack the
+//! program with its argv/env (`env`, `cpio`), `vm` starts QEMU (`qemu`) with the embedded
+//! kernel (`kernel_image`) and speaks docs/guest-protocol.md (`protocol`).
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod cpio;
+pub mod env;
+pub mod error;
+pub mod initrd;
+mod kernel_image;
+pub mod program;
+pub mod protocol;
+pub mod qemu;
+mod tempdir;
+pub mod vm;
+
+use std::io::Write;
+use std::time::Instant;
+
+use clap::Parser;
+
+/// Runs the `coracle` command line and returns the process exit status.
+pub fn main_entry() -> u8 {
+    let started = Instant::now();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap: 0 for --help/--version, 2 for a usage error.
+            return u8::try_from(e.exit_code()).unwrap_or(2);
+        }
+    };
+    let result = match cli.command {
+        cli::Command::Run(args) => args
+            .into_options(&env::random_hostname(), env::host_lookup)
+            .and_then(|opts| vm::run(opts, started)),
+    };
+    match result {
+        Ok(status) => status,
+        Err(e) => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "coracle: {e}");
+            let _ = stderr.write_all(e.details().as_bytes());
+            e.exit_status()
+        }
+    }
+}

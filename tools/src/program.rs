@@ -1,0 +1,175 @@
+//! Finding and checking the program to run, before any VM is started.
+//!
+//! A name without `/` is looked up in the host `PATH` the way a shell does; anything else is a
+//! path relative to the current directory. The bytes are checked by `coracle_loader` so that
+//! "dynamically linked" and friends are reported here, with docker's 126/127 statuses.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::RunError;
+
+/// What `execvp` searches when `PATH` is unset (glibc's `confstr(_CS_PATH)`).
+const DEFAULT_SEARCH_PATH: &str = "/bin:/usr/bin";
+
+/// A program ready to be packed: its canonical host path, its bytes and its permission bits.
+#[derive(Debug)]
+pub struct Program {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+    pub mtime: u32,
+}
+
+/// Resolves `name` like `execvp` and checks it is a static x86_64 ELF executable.
+pub fn find_program(
+    name: &OsStr,
+    host_path: Option<&OsStr>,
+    cwd: &Path,
+) -> Result<Program, RunError> {
+    let shown = name.to_string_lossy().into_owned();
+    let candidate = if name.as_bytes().contains(&b'/') {
+        let path = cwd.join(name);
+        if fs::symlink_metadata(&path).is_err() {
+            return Err(RunError::NotFound {
+                program: shown,
+                why: "no such file or directory".into(),
+            });
+        }
+        path
+    } else {
+        search_path(name, host_path.unwrap_or(DEFAULT_SEARCH_PATH.as_ref()), cwd).ok_or_else(
+            || RunError::NotFound {
+                program: shown.clone(),
+                why: "command not found in PATH".into(),
+            },
+        )?
+    };
+    let cannot = |why: String| RunError::CannotRun {
+        program: shown.clone(),
+        why,
+    };
+    let path = fs::canonicalize(&candidate).map_err(|e| cannot(e.to_string()))?;
+    let meta = fs::metadata(&path).map_err(|e| cannot(e.to_string()))?;
+    if meta.is_dir() {
+        return Err(cannot("is a directory".into()));
+    }
+    if !meta.is_file() {
+        return Err(cannot("not a regular file".into()));
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o111 == 0 {
+        return Err(cannot("permission denied (not executable)".into()));
+    }
+    let bytes = fs::read(&path).map_err(|e| cannot(e.to_string()))?;
+    coracle_loader::Executable::parse(&bytes).map_err(|e| cannot(e.to_string()))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+    Ok(Program {
+        path,
+        bytes,
+        mode: mode & 0o7777,
+        mtime,
+    })
+}
+
+/// The first executable regular file named `name` in the `:`-separated `path` (an empty entry
+/// means the current directory, as in POSIX `execvp`). If only non-executable matches exist,
+/// the first of them is returned so the caller reports "permission denied", like a shell.
+fn search_path(name: &OsStr, path: &OsStr, cwd: &Path) -> Option<PathBuf> {
+    let mut not_executable = None;
+    for dir in path.as_bytes().split(|&b| b == b':') {
+        let dir = if dir.is_empty() {
+            cwd.to_path_buf()
+        } else {
+            cwd.join(OsStr::from_bytes(dir))
+        };
+        let candidate = dir.join(name);
+        let Ok(meta) = fs::metadata(&candidate) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        if meta.permissions().mode() & 0o111 != 0 {
+            return Some(candidate);
+        }
+        not_executable.get_or_insert(candidate);
+    }
+    not_executable
+}
+
+/// The host `PATH`, for [`find_program`].
+pub fn host_path_var() -> Option<OsString> {
+    std::env::var_os("PATH")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tempdir::TempDir;
+
+    fn exe(dir: &Path, name: &str, mode: u32) -> PathBuf {
+        let p = dir.join(name);
+        fs::write(&p, b"#!/bin/sh\n").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    #[test]
+    fn path_search_like_a_shell() {
+        let tmp = TempDir::new().unwrap();
+        let a = tmp.path().join("a");
+        let b = tmp.path().join("b");
+        fs::create_dir(&a).unwrap();
+        fs::create_dir(&b).unwrap();
+        exe(&a, "tool", 0o644);
+        let good = exe(&b, "tool", 0o755);
+        fs::create_dir(a.join("dir")).unwrap();
+        let path = OsString::from(format!("{}:{}", a.display(), b.display()));
+        assert_eq!(search_path("tool".as_ref(), &path, tmp.path()), Some(good));
+        assert_eq!(search_path("dir".as_ref(), &path, tmp.path()), None);
+        assert_eq!(search_path("none".as_ref(), &path, tmp.path()), None);
+        // Only a non-executable match: returned so the error says "permission denied".
+        let only_a = a.clone().into_os_string();
+        assert_eq!(
+            search_path("tool".as_ref(), &only_a, tmp.path()),
+            Some(a.join("tool"))
+        );
+        // An empty entry is the current directory.
+        let here = exe(tmp.path(), "here", 0o755);
+        assert_eq!(
+            search_path("here".as_ref(), ":".as_ref(), tmp.path()),
+            Some(here)
+        );
+    }
+
+    #[test]
+    fn errors_have_docker_statuses() {
+        let tmp = TempDir::new().unwrap();
+        let err = find_program("./missing".as_ref(), None, tmp.path()).unwrap_err();
+        assert_eq!(err.exit_status(), 127);
+        let err = find_program(
+            "missing".as_ref(),
+            Some("/nonexistent".as_ref()),
+            tmp.path(),
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_status(), 127);
+        exe(tmp.path(), "script", 0o755);
+        let err = find_program("./script".as_ref(), None, tmp.path()).unwrap_err();
+        assert_eq!(err.exit_status(), 126);
+        exe(tmp.path(), "plain", 0o644);
+        let err = find_program("./plain".as_ref(), None, tmp.path()).unwrap_err();
+        assert_eq!(err.exit_status(), 126);
+        assert!(err.to_string().contains("permission denied"), "{err}");
+        let err = find_program("./".as_ref(), None, tmp.path()).unwrap_err();
+        assert!(err.to_string().contains("is a directory"), "{err}");
+    }
+}

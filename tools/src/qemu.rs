@@ -1,0 +1,223 @@
+//! The QEMU command line of docs/guest-protocol.md, and the choice of accelerator.
+//!
+//! Pure functions from a [`VmConfig`] to arguments, so the exact line is unit-tested; `vm`
+//! spawns it with the channel pipes on fds 3-6.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Accel {
+    Kvm,
+    Tcg,
+    Auto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Machine {
+    Microvm,
+    Q35,
+}
+
+/// The guest-visible channels and the fd each is handed to QEMU on.
+pub const CHANNELS: [(&str, u16, i32); 4] = [
+    ("out", 0xe9, 3),
+    ("err", 0xea, 4),
+    ("log", 0xeb, 5),
+    ("ctl", 0xec, 6),
+];
+
+const QBOOT: &str = "/usr/share/qemu/qboot.rom";
+
+/// Resolves `auto`: hardware KVM only when `/dev/kvm` is usable *and* the CPU advertises
+/// VT-x/AMD-V. A nested "PVM" `/dev/kvm` has neither flag and emulates ring 0 slowly and
+/// incompletely (see shared/PLATFORM.md), so it must not be picked.
+pub fn resolve_accel(requested: Accel, kvm_usable: bool, cpuinfo: &str) -> Accel {
+    match requested {
+        Accel::Auto if kvm_usable && cpu_has_virt(cpuinfo) => Accel::Kvm,
+        Accel::Auto => Accel::Tcg,
+        other => other,
+    }
+}
+
+fn cpu_has_virt(cpuinfo: &str) -> bool {
+    cpuinfo.lines().any(|line| {
+        let Some((key, value)) = line.split_once(':') else {
+            return false;
+        };
+        key.trim() == "flags" && value.split_whitespace().any(|f| f == "vmx" || f == "svm")
+    })
+}
+
+/// Probes this host for [`resolve_accel`].
+pub fn host_accel(requested: Accel) -> Accel {
+    if requested != Accel::Auto {
+        return requested;
+    }
+    let kvm_usable = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    resolve_accel(requested, kvm_usable, &cpuinfo)
+}
+
+/// Everything the QEMU command line depends on.
+#[derive(Debug, Clone)]
+pub struct VmConfig {
+    pub machine: Machine,
+    /// `Kvm` or `Tcg` (resolved).
+    pub accel: Accel,
+    pub memory_mib: u64,
+    pub cpus: u32,
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub cmdline: String,
+    pub stdin: bool,
+}
+
+/// The arguments after the QEMU binary.
+pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
+    match config.machine {
+        Machine::Microvm => push(&["-M", "microvm,x-option-roms=off,rtc=off"]),
+        Machine::Q35 => push(&["-M", "q35", "-bios", QBOOT]),
+    }
+    match config.accel {
+        Accel::Kvm => push(&["-accel", "kvm", "-cpu", "host"]),
+        Accel::Tcg | Accel::Auto => push(&["-accel", "tcg", "-cpu", "max"]),
+    }
+    push(&["-m", &format!("{}M", config.memory_mib)]);
+    push(&["-smp", &config.cpus.to_string()]);
+    push(&[
+        "-nodefaults",
+        "-no-user-config",
+        "-nographic",
+        "-no-reboot",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+    ]);
+    args.push("-kernel".into());
+    args.push(config.kernel.clone().into());
+    args.push("-initrd".into());
+    args.push(qemu_escape_path(&config.initrd));
+    args.push("-append".into());
+    args.push(config.cmdline.clone().into());
+    for (id, port, fd) in CHANNELS {
+        args.push("-chardev".into());
+        args.push(format!("file,id={id},path=/dev/fd/{fd},append=on").into());
+        args.push("-device".into());
+        args.push(format!("isa-debugcon,iobase={port:#x},chardev={id}").into());
+    }
+    args.push("-device".into());
+    args.push("isa-debug-exit,iobase=0xf4,iosize=0x04".into());
+    if config.stdin {
+        args.extend(
+            [
+                "-chardev",
+                "stdio,id=in,signal=off",
+                "-serial",
+                "chardev:in",
+            ]
+            .map(OsString::from),
+        );
+    }
+    args
+}
+
+/// `-initrd` takes a comma-separated list of files, so a comma in the path must be doubled.
+fn qemu_escape_path(path: &std::path::Path) -> OsString {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let mut out = Vec::new();
+    for &b in path.as_os_str().as_bytes() {
+        out.push(b);
+        if b == b',' {
+            out.push(b',');
+        }
+    }
+    OsString::from_vec(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PVM: &str = "processor\t: 0\nflags\t\t: fpu vme de pse tsc msr hypervisor\n";
+    const INTEL: &str = "processor\t: 0\nflags\t\t: fpu vme vmx ept\n";
+    const AMD: &str = "processor\t: 0\nflags\t\t: fpu svm npt\n";
+
+    #[test]
+    fn auto_picks_kvm_only_with_hardware_virtualisation() {
+        assert_eq!(resolve_accel(Accel::Auto, true, PVM), Accel::Tcg);
+        assert_eq!(resolve_accel(Accel::Auto, true, INTEL), Accel::Kvm);
+        assert_eq!(resolve_accel(Accel::Auto, true, AMD), Accel::Kvm);
+        assert_eq!(resolve_accel(Accel::Auto, false, INTEL), Accel::Tcg);
+        assert_eq!(resolve_accel(Accel::Auto, true, ""), Accel::Tcg);
+        // A flag-like word elsewhere does not count.
+        assert_eq!(
+            resolve_accel(Accel::Auto, true, "model name\t: vmx svm\n"),
+            Accel::Tcg
+        );
+    }
+
+    #[test]
+    fn explicit_accel_is_kept() {
+        assert_eq!(resolve_accel(Accel::Kvm, false, PVM), Accel::Kvm);
+        assert_eq!(resolve_accel(Accel::Tcg, true, INTEL), Accel::Tcg);
+    }
+
+    fn config() -> VmConfig {
+        VmConfig {
+            machine: Machine::Microvm,
+            accel: Accel::Tcg,
+            memory_mib: 128,
+            cpus: 1,
+            kernel: "/k.elf".into(),
+            initrd: "/tmp/x,y/initrd.cpio".into(),
+            cmdline: "coracle.tty=0".into(),
+            stdin: false,
+        }
+    }
+
+    fn joined(config: &VmConfig) -> String {
+        qemu_args(config)
+            .iter()
+            .map(|a| a.to_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn command_line_matches_the_protocol() {
+        assert_eq!(
+            joined(&config()),
+            "-M microvm,x-option-roms=off,rtc=off -accel tcg -cpu max -m 128M -smp 1 \
+             -nodefaults -no-user-config -nographic -no-reboot -display none -monitor none \
+             -kernel /k.elf -initrd /tmp/x,,y/initrd.cpio -append coracle.tty=0 \
+             -chardev file,id=out,path=/dev/fd/3,append=on -device isa-debugcon,iobase=0xe9,chardev=out \
+             -chardev file,id=err,path=/dev/fd/4,append=on -device isa-debugcon,iobase=0xea,chardev=err \
+             -chardev file,id=log,path=/dev/fd/5,append=on -device isa-debugcon,iobase=0xeb,chardev=log \
+             -chardev file,id=ctl,path=/dev/fd/6,append=on -device isa-debugcon,iobase=0xec,chardev=ctl \
+             -device isa-debug-exit,iobase=0xf4,iosize=0x04"
+        );
+    }
+
+    #[test]
+    fn q35_kvm_and_stdin() {
+        let mut c = config();
+        c.machine = Machine::Q35;
+        c.accel = Accel::Kvm;
+        c.stdin = true;
+        c.memory_mib = 1024;
+        c.cpus = 2;
+        let line = joined(&c);
+        assert!(line.starts_with(
+            "-M q35 -bios /usr/share/qemu/qboot.rom -accel kvm -cpu host -m 1024M -smp 2 "
+        ));
+        assert!(line.ends_with(" -chardev stdio,id=in,signal=off -serial chardev:in"));
+    }
+}

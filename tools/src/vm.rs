@@ -1,0 +1,351 @@
+//! One `coracle run`: pack the initrd, start QEMU, pump the channels, turn the end into a status.
+//!
+//! The four guest → host channels are pipes handed to QEMU as fds 3-6 (docs/guest-protocol.md)
+//! through `command-fds`; a thread drains each so QEMU never blocks on a full pipe, even when
+//! our own stdout has gone away.
+
+use std::collections::VecDeque;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::OwnedFd;
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use command_fds::{CommandFdExt, FdMapping};
+
+use crate::cli::RunOptions;
+use crate::error::RunError;
+use crate::protocol::{self, Control};
+use crate::qemu::{self, VmConfig, CHANNELS};
+use crate::tempdir::TempDir;
+use crate::{initrd, kernel_image, program};
+
+/// Kernel log lines kept for a failure report when the log is not shown live.
+const LOG_TAIL_LINES: usize = 60;
+
+/// Runs the program in a VM and returns its exit status.
+pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| RunError::io("cannot read the current directory", e))?;
+    let program = program::find_program(&opts.argv[0], program::host_path_var().as_deref(), &cwd)?;
+    let archive = initrd::build_initrd(&program, &opts.argv, &opts.env, &cwd)
+        .map_err(|e| RunError::io("cannot build the initrd", e))?;
+    drop(program);
+    let workdir =
+        TempDir::new().map_err(|e| RunError::io("cannot create a temporary directory", e))?;
+    let initrd_path = workdir.path().join("initrd.cpio");
+    std::fs::write(&initrd_path, &archive)
+        .map_err(|e| RunError::io(format!("cannot write {}", initrd_path.display()), e))?;
+    drop(archive);
+    let kernel = kernel_image::kernel_path()
+        .map_err(|e| RunError::io("cannot write the kernel image to a cache directory", e))?;
+
+    let mut readers = Vec::new();
+    let mut mappings = Vec::new();
+    for (_, _, child_fd) in CHANNELS {
+        let (reader, writer) = io::pipe().map_err(|e| RunError::io("cannot create a pipe", e))?;
+        readers.push(reader);
+        mappings.push(FdMapping {
+            parent_fd: OwnedFd::from(writer),
+            child_fd,
+        });
+    }
+
+    let epoch_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let config = VmConfig {
+        machine: opts.machine,
+        accel: qemu::host_accel(opts.accel),
+        memory_mib: opts.memory_mib,
+        cpus: opts.cpus,
+        kernel,
+        initrd: initrd_path,
+        cmdline: protocol::kernel_cmdline(
+            protocol::KernelFlags {
+                tty: opts.tty,
+                stdin: opts.interactive,
+                verbose: opts.verbose,
+                timing: opts.timing,
+                cpus: opts.cpus,
+            },
+            epoch_ns,
+            &opts.kernel_args,
+        ),
+        stdin: opts.interactive,
+    };
+    let mut cmd = Command::new(&opts.qemu);
+    cmd.args(qemu::qemu_args(&config))
+        .stdin(if opts.interactive {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.fd_mappings(mappings).map_err(|_| {
+        RunError::io(
+            "cannot map the channel fds",
+            io::Error::other("fd collision"),
+        )
+    })?;
+
+    let spawned_at = Instant::now();
+    let spawn = cmd.spawn();
+    // The Command owns our copies of the pipes' write ends: close them now, or the readers
+    // would never see end-of-file.
+    drop(cmd);
+    let mut child = spawn.map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => RunError::QemuMissing {
+            qemu: opts.qemu.display().to_string(),
+        },
+        _ => RunError::io(format!("cannot start {}", opts.qemu.display()), e),
+    })?;
+
+    if let Some(stdin) = child.stdin.take() {
+        // Not joined: it may sit in a read of our stdin long after the guest is gone.
+        thread::spawn(move || protocol::copy_stdin_framed(io::stdin().lock(), stdin));
+    }
+    let qemu_out = child.stdout.take().map(capture);
+    let qemu_err = child.stderr.take().map(capture);
+    let mut readers = readers.into_iter();
+    let mut next = || readers.next().expect("one reader per channel");
+    let out = copy_to(next(), io::stdout);
+    let err = copy_to(next(), io::stderr);
+    let log = keep_log(next(), opts.verbose);
+    let ctl = read_control(next());
+
+    let status = child
+        .wait()
+        .map_err(|e| RunError::io("cannot wait for QEMU", e))?;
+    // The pipes reach end-of-file once QEMU is gone, so these joins finish.
+    let _ = out.join();
+    let _ = err.join();
+    let log_tail = join_text(Some(log)).unwrap_or_default();
+    let control = ctl.join().unwrap_or_default();
+    let mut qemu_output = join_text(qemu_out).unwrap_or_default();
+    qemu_output.push_str(&join_text(qemu_err).unwrap_or_default());
+    drop(workdir);
+
+    if opts.timing {
+        print_timing(&control, spawned_at, started);
+    }
+    outcome(&control, status, qemu_output, log_tail)
+}
+
+/// Maps what the guest reported and how QEMU ended to `coracle run`'s result.
+fn outcome(
+    control: &ControlState,
+    status: ExitStatus,
+    qemu_output: String,
+    log_tail: String,
+) -> Result<u8, RunError> {
+    match (control.exit, status.code()) {
+        (Some((code, _)), Some(1)) if !control.panic => Ok(code),
+        _ if control.panic || status.code() == Some(3) => Err(RunError::KernelFailed { log_tail }),
+        _ => Err(RunError::VmStopped {
+            status: describe(status),
+            qemu_stderr: qemu_output,
+            log_tail,
+        }),
+    }
+}
+
+fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("qemu exit status {code}"),
+        (None, Some(signal)) => format!("qemu was killed by signal {signal}"),
+        _ => format!("qemu {status}"),
+    }
+}
+
+/// Copies a channel to our stdout or stderr chunk by chunk. If that write fails (a closed
+/// pipe, as in `coracle run ... | head`) it keeps draining so that QEMU never blocks.
+fn copy_to<W: Write, F: Fn() -> W + Send + 'static>(
+    mut from: io::PipeReader,
+    to: F,
+) -> JoinHandle<()> {
+    thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut broken = false;
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) if !broken => {
+                    let mut out = to();
+                    broken = out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err();
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    })
+}
+
+/// Reads the kernel log: shown live with `--verbose`; the last lines are kept either way.
+fn keep_log(from: io::PipeReader, verbose: bool) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let mut tail = VecDeque::with_capacity(LOG_TAIL_LINES);
+        let mut reader = BufReader::new(from);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if verbose {
+                let mut err = io::stderr().lock();
+                let _ = err.write_all(&line);
+                if !line.ends_with(b"\n") {
+                    let _ = err.write_all(b"\n");
+                }
+            }
+            if tail.len() == LOG_TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(String::from_utf8_lossy(&line).trim_end().to_owned());
+        }
+        tail.into_iter().fold(String::new(), |mut acc, l| {
+            acc.push_str(&l);
+            acc.push('\n');
+            acc
+        })
+    })
+}
+
+/// What arrived on the control channel.
+#[derive(Debug, Default)]
+struct ControlState {
+    /// Ticks, and when the record arrived.
+    entry: Option<(u64, Instant)>,
+    /// Status and TSC kHz.
+    exit: Option<(u8, u64)>,
+    panic: bool,
+}
+
+fn read_control(from: io::PipeReader) -> JoinHandle<ControlState> {
+    thread::spawn(move || {
+        let mut state = ControlState::default();
+        for line in BufReader::new(from).split(b'\n') {
+            let Ok(line) = line else { break };
+            match Control::parse(String::from_utf8_lossy(&line).trim()) {
+                Some(Control::Entry { ticks }) => state.entry = Some((ticks, Instant::now())),
+                Some(Control::Exit { status, tsc_khz }) => state.exit = Some((status, tsc_khz)),
+                Some(Control::Panic) => state.panic = true,
+                // A record from a newer kernel: not ours to interpret.
+                None => {}
+            }
+        }
+        state
+    })
+}
+
+fn capture(mut from: impl Read + Send + 'static) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = from.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+fn join_text(handle: Option<JoinHandle<String>>) -> Option<String> {
+    handle.and_then(|h| h.join().ok())
+}
+
+fn print_timing(control: &ControlState, spawned_at: Instant, started: Instant) {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let mut err = io::stderr().lock();
+    match (control.entry, control.exit) {
+        (Some((ticks, _)), Some((_, khz))) if khz > 0 => {
+            let guest_ms = ticks as f64 / khz as f64;
+            let _ = writeln!(
+                err,
+                "coracle: timing: kernel entry -> first user instruction: {guest_ms:.3} ms guest \
+                 ({ticks} TSC ticks at {khz} kHz)"
+            );
+        }
+        (Some((ticks, _)), _) => {
+            let _ = writeln!(
+                err,
+                "coracle: timing: kernel entry -> first user instruction: {ticks} TSC ticks \
+                 (TSC frequency unknown)"
+            );
+        }
+        (None, _) => {
+            let _ = writeln!(err, "coracle: timing: the program never started");
+        }
+    }
+    if let Some((_, at)) = control.entry {
+        let _ = writeln!(
+            err,
+            "coracle: timing: QEMU spawn -> entry record: {:.3} ms host",
+            ms(at.duration_since(spawned_at))
+        );
+    }
+    let _ = writeln!(
+        err,
+        "coracle: timing: whole run: {:.3} ms host (QEMU ran {:.3} ms)",
+        ms(started.elapsed()),
+        ms(spawned_at.elapsed())
+    );
+}
+
+#[cfg(test)]
+fn status_of(code: i32) -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    ExitStatus::from_raw(code << 8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(exit: Option<u8>, panic: bool) -> ControlState {
+        ControlState {
+            entry: None,
+            exit: exit.map(|s| (s, 0)),
+            panic,
+        }
+    }
+
+    #[test]
+    fn exit_status_mapping() {
+        let run =
+            |s: &ControlState, code| outcome(s, status_of(code), String::new(), String::new());
+        assert_eq!(run(&state(Some(42), false), 1).unwrap(), 42);
+        assert_eq!(run(&state(Some(0), false), 1).unwrap(), 0);
+        assert!(matches!(
+            run(&state(None, true), 3),
+            Err(RunError::KernelFailed { .. })
+        ));
+        assert!(matches!(
+            run(&state(None, false), 3),
+            Err(RunError::KernelFailed { .. })
+        ));
+        assert!(matches!(
+            run(&state(Some(0), true), 1),
+            Err(RunError::KernelFailed { .. })
+        ));
+        // An exit record but QEMU did not leave through isa-debug-exit(0).
+        assert!(matches!(
+            run(&state(Some(0), false), 0),
+            Err(RunError::VmStopped { .. })
+        ));
+        let err = run(&state(None, false), 1).unwrap_err();
+        assert_eq!(err.exit_status(), 125);
+        assert!(err.to_string().contains("qemu exit status 1"), "{err}");
+    }
+
+    #[test]
+    fn signal_is_described() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            describe(ExitStatus::from_raw(9)),
+            "qemu was killed by signal 9"
+        );
+        assert_eq!(describe(status_of(2)), "qemu exit status 2");
+    }
+}
