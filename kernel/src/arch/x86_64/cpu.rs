@@ -3,7 +3,7 @@
 use core::arch::x86_64::{__cpuid, __cpuid_count, CpuidResult};
 
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
-use x86_64::registers::xcontrol::{XCr0, XCr0Flags};
+use x86_64::registers::xcontrol::XCr0Flags;
 
 use super::port;
 
@@ -66,9 +66,15 @@ pub fn init() -> Features {
                 want |= XCr0Flags::OPMASK | XCr0Flags::ZMM_HI256 | XCr0Flags::HI16_ZMM;
             }
         }
+        let bits = want.bits();
+        // Written with XSETBV directly: the x86_64 crate reads XCR0 first (XGETBV), which some
+        // nested hypervisors fail to emulate in ring 0.
         // SAFETY: every bit set is reported supported by CPUID leaf 0xD, and the set respects the
         // architectural dependencies (SSE with AVX, AVX with all AVX-512 parts).
-        unsafe { XCr0::write(want) };
+        unsafe {
+            core::arch::asm!("xsetbv", in("ecx") 0u32, in("eax") bits as u32, in("edx") (bits >> 32) as u32,
+                options(nomem, nostack, preserves_flags))
+        };
     }
     features
 }
