@@ -25,8 +25,8 @@ pub fn alloc_zeroed() -> Option<PhysFrame<Size4KiB>> {
     let n = FRAMES.lock().alloc(1)?;
     let phys = n as u64 * PAGE_SIZE;
     // SAFETY: the frame was just taken from the allocator, so nothing else uses it, and the
-    // direct map covers it read-write.
-    unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, 0, PAGE_SIZE as usize) };
+    // direct map covers it read-write, page-aligned.
+    unsafe { crate::arch::mem::zero_page(phys_to_virt(phys) as *mut u8) };
     Some(PhysFrame::containing_address(PhysAddr::new(phys)))
 }
 

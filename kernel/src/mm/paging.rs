@@ -128,13 +128,8 @@ pub fn map_user_zeroed(start: u64, len: u64, perms: Perms) -> Result<(), OutOfMe
     };
     let mut m = mapper(root);
     let table_flags = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
-    let mut va = start;
-    while va < start + len {
-        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(va));
-        if let Ok((old, flush)) = m.unmap(page) {
-            flush.flush();
-            frame::free(old);
-        }
+    for page in pages(start, len) {
+        release(&mut m, page);
         let frame = frame::alloc_zeroed().ok_or(OutOfMemory)?;
         // SAFETY: the page is in the user half and now unmapped; the frame is fresh.
         match unsafe {
@@ -145,9 +140,11 @@ pub fn map_user_zeroed(start: u64, len: u64, perms: Perms) -> Result<(), OutOfMe
                 frame::free(frame);
                 return Err(OutOfMemory);
             }
-            Err(e) => crate::fatal(format_args!("user mapping at {va:#x}: {e:?}")),
+            Err(e) => crate::fatal(format_args!(
+                "user mapping at {:#x}: {e:?}",
+                page.start_address()
+            )),
         }
-        va += PAGE_SIZE;
     }
     Ok(())
 }
@@ -157,14 +154,23 @@ pub fn unmap_user(start: u64, len: u64) {
     let guard = ROOT.lock();
     let Some(root) = *guard else { return };
     let mut m = mapper(root);
-    let mut va = start;
-    while va < start + len {
-        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(va));
-        if let Ok((old, flush)) = m.unmap(page) {
-            flush.flush();
-            frame::free(old);
-        }
-        va += PAGE_SIZE;
+    for page in pages(start, len) {
+        release(&mut m, page);
+    }
+}
+
+/// The 4 KiB pages of `[start, start+len)`.
+fn pages(start: u64, len: u64) -> impl Iterator<Item = Page<Size4KiB>> {
+    (start..start + len)
+        .step_by(PAGE_SIZE as usize)
+        .map(|va| Page::containing_address(VirtAddr::new(va)))
+}
+
+/// Unmaps `page` if it is mapped and frees its frame.
+fn release(m: &mut OffsetPageTable<'_>, page: Page<Size4KiB>) {
+    if let Ok((old, flush)) = m.unmap(page) {
+        flush.flush();
+        frame::free(old);
     }
 }
 
@@ -173,14 +179,11 @@ pub fn protect_user(start: u64, len: u64, perms: Perms) {
     let guard = ROOT.lock();
     let Some(root) = *guard else { return };
     let mut m = mapper(root);
-    let mut va = start;
-    while va < start + len {
-        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(va));
+    for page in pages(start, len) {
         // SAFETY: only user pages change, and only their permission bits.
         if let Ok(flush) = unsafe { m.update_flags(page, user_flags(perms)) } {
             flush.flush();
         }
-        va += PAGE_SIZE;
     }
 }
 
@@ -200,9 +203,9 @@ pub fn poke_user(va: u64, data: &[u8]) -> Result<(), OutOfMemory> {
         // SAFETY: `phys..phys+n` lies within one mapped user frame, reached through the direct
         // map; the frame belongs to the user mapping the caller is filling.
         unsafe {
-            core::ptr::copy_nonoverlapping(
-                data[done..].as_ptr(),
+            crate::arch::mem::copy(
                 phys_to_virt(phys.as_u64()) as *mut u8,
+                data[done..].as_ptr(),
                 n,
             )
         };

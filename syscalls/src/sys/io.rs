@@ -144,14 +144,14 @@ pub(crate) fn pread64(
 
 pub(crate) fn pwrite64(
     p: &mut Process,
-    _k: &mut dyn Platform,
+    k: &mut dyn Platform,
     fd: i32,
-    _buf: u64,
-    _count: u64,
-    _off: i64,
+    buf: u64,
+    count: u64,
+    off: i64,
 ) -> SysResult {
-    p.fd(fd)?;
-    Err(Errno::ESPIPE)
+    // Positional I/O needs a seekable file; the console fds are pipes or terminals.
+    pread64(p, k, fd, buf, count, off)
 }
 
 pub(crate) fn lseek(

@@ -4,6 +4,7 @@ mod boot;
 pub mod cpu;
 pub mod fault;
 pub mod gdt;
+pub mod mem;
 pub mod port;
 pub mod trap;
 pub mod usercopy;
