@@ -1,0 +1,75 @@
+//! `coracle run` with a real VM, for what only the kernel can show: fault reports and the
+//! statuses of a failed kernel or a killed program. Runs under TCG unless CORACLE_ACCEL says
+//! otherwise.
+
+use std::process::{Command, Output};
+
+fn coracle(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coracle"))
+        .args(args)
+        .output()
+        .expect("run coracle")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs a real VM (TCG unless CORACLE_ACCEL says otherwise): a deliberate kernel fault must be
+/// reported readably and end with status 125, not hang or look like the program's status.
+#[test]
+fn kernel_fault_reports_registers_and_backtrace_and_exits_125() {
+    if !std::path::Path::new("/bin/busybox").exists() {
+        panic!("/bin/busybox is missing: install busybox-static");
+    }
+    let out = coracle(&[
+        "run",
+        "--kernel-arg",
+        "coracle.selftest=fault",
+        "/bin/busybox",
+        "true",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    for needle in [
+        "the kernel failed",
+        "KERNEL FAULT: page fault",
+        "RIP 0xffffffff8",
+        "CR2 0xffffff00dead0000",
+        "backtrace",
+        "#0: 0x",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+}
+
+/// A store to a kernel address from user mode kills the program (SIGSEGV, 139); the kernel
+/// survives and reports it.
+#[test]
+fn user_store_to_kernel_memory_is_sigsegv_139() {
+    let dir = std::env::temp_dir().join(format!("coracle-vm-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("kstore.c");
+    std::fs::write(
+        &src,
+        "int main(void){ *(volatile int*)0xffffffff80100000UL = 1; return 0; }\n",
+    )
+    .unwrap();
+    let exe = dir.join("kstore");
+    let cc = std::process::Command::new("musl-gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status();
+    assert!(
+        cc.is_ok_and(|s| s.success()),
+        "musl-gcc is needed (apt-get install musl-tools)"
+    );
+    let out = coracle(&["run", "--verbose", exe.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(139), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("program killed by SIGSEGV"),
+        "{}",
+        stderr(&out)
+    );
+}
