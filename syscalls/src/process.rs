@@ -66,6 +66,8 @@ pub struct Process {
     pub stdin_eof: bool,
     /// Set by exit, exit_group and fatal signals: the docker-style status to stop with.
     pub exit_status: Option<u32>,
+    /// The console's bounce buffer, reused across reads and writes.
+    pub(crate) bounce: Vec<u8>,
     /// Syscall numbers already reported as missing (each is logged once).
     pub(crate) missing_logged: BTreeSet<u64>,
 }
@@ -93,6 +95,7 @@ impl Process {
             robust_list: 0,
             umask: 0o022,
             exit_status: None,
+            bounce: Vec::new(),
             missing_logged: BTreeSet::new(),
         }
     }

@@ -32,11 +32,28 @@ fn check_readable(p: &Process, file: File) -> Result<(), Errno> {
     }
 }
 
+/// Runs `f` with the process's bounce buffer (CHUNK bytes, allocated once, reused by every
+/// console read and write instead of a fresh zeroed buffer per call).
+fn with_bounce<T>(p: &mut Process, f: impl FnOnce(&mut Process, &mut [u8]) -> T) -> T {
+    let mut buf = core::mem::take(&mut p.bounce);
+    if buf.len() < CHUNK {
+        buf = vec![0u8; CHUNK];
+    }
+    let r = f(p, &mut buf);
+    p.bounce = buf;
+    r
+}
+
 /// Writes `count` bytes from user `buf`, chunk by chunk. A fault after some bytes were written
 /// returns the count written so far, as Linux does for a partial copy.
-fn write_from_user(k: &mut dyn Platform, stream: Stream, buf: u64, count: u64) -> SysResult {
+fn write_from_user(
+    k: &mut dyn Platform,
+    chunk: &mut [u8],
+    stream: Stream,
+    buf: u64,
+    count: u64,
+) -> SysResult {
     let count = count.min(MAX_RW_COUNT);
-    let mut chunk = vec![0u8; (count as usize).min(CHUNK)];
     let mut done: u64 = 0;
     while done < count {
         let n = ((count - done) as usize).min(CHUNK);
@@ -54,8 +71,12 @@ fn read_to_user(p: &mut Process, k: &mut dyn Platform, buf: u64, count: u64) -> 
     if count == 0 || p.stdin_eof {
         return Ok(0);
     }
-    let mut chunk = vec![0u8; (count.min(MAX_RW_COUNT) as usize).min(CHUNK)];
-    let n = k.read_stdin(&mut chunk);
+    let want = (count.min(MAX_RW_COUNT) as usize).min(CHUNK);
+    with_bounce(p, |p, chunk| read_chunk(p, k, &mut chunk[..want], buf))
+}
+
+fn read_chunk(p: &mut Process, k: &mut dyn Platform, chunk: &mut [u8], buf: u64) -> SysResult {
+    let n = k.read_stdin(chunk);
     if n == 0 {
         p.stdin_eof = true;
         return Ok(0);
@@ -75,7 +96,7 @@ pub(crate) fn write(
     if count == 0 {
         return Ok(0);
     }
-    write_from_user(k, stream, buf, count)
+    with_bounce(p, |_, chunk| write_from_user(k, chunk, stream, buf, count))
 }
 
 pub(crate) fn read(
@@ -98,9 +119,18 @@ pub(crate) fn writev(
 ) -> SysResult {
     let stream = output_stream(p, p.fd(fd)?.file)?;
     let iovs = read_iovecs(k, iov, iovcnt)?;
+    with_bounce(p, |_, chunk| write_iovecs(k, chunk, stream, &iovs))
+}
+
+fn write_iovecs(
+    k: &mut dyn Platform,
+    chunk: &mut [u8],
+    stream: Stream,
+    iovs: &[crate::uaccess::IoVec],
+) -> SysResult {
     let mut total = 0;
     for v in iovs.iter().filter(|v| v.len > 0) {
-        match write_from_user(k, stream, v.base, v.len) {
+        match write_from_user(k, chunk, stream, v.base, v.len) {
             Ok(n) => {
                 total += n;
                 if n < v.len {
