@@ -189,6 +189,7 @@ fn c_specs(now: u64) -> Vec<Spec> {
         spec("stdin_echo").stdin(&tricky_stdin()),
         spec("stdin_echo").label("stdin_echo-empty").stdin(b""),
         spec("malloc_big"),
+        spec("deep_stack_write"),
         spec("sse"),
     ]);
     specs

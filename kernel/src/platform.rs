@@ -41,7 +41,7 @@ impl KernelPlatform {
 
     /// Maps the page holding `addr` if it is in the lazy stack range and not mapped yet.
     /// Returns whether it did.
-    pub fn populate_stack(&mut self, addr: u64) -> bool {
+    pub fn populate_stack(&self, addr: u64) -> bool {
         let (lo, hi) = self.lazy_stack;
         if !(lo..hi).contains(&addr) {
             return false;
@@ -61,7 +61,7 @@ impl KernelPlatform {
 
     /// Retries a user copy after populating lazy stack pages it may have hit.
     fn with_stack_retry(
-        &mut self,
+        &self,
         addr: u64,
         len: usize,
         mut f: impl FnMut() -> Result<(), Errno>,
@@ -118,9 +118,8 @@ impl KernelPlatform {
 
 impl Platform for KernelPlatform {
     fn read_user(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
-        // Reads of untouched stack pages see zeros once populated; populating needs `&mut`,
-        // so a read of a never-touched stack page is retried by the caller paths that write.
-        user::read(addr, buf)
+        // A never-touched stack page reads as zeros, as on Linux: populate it and retry.
+        self.with_stack_retry(addr, buf.len(), || user::read(addr, buf))
     }
 
     fn write_user(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
