@@ -15,6 +15,7 @@ mod mm;
 mod panic;
 mod platform;
 mod pvh;
+mod sysinfo;
 mod task;
 mod time;
 

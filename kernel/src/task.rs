@@ -1,9 +1,11 @@
 //! The application: loading it from the initrd, its first instruction, and the loop that runs
 //! it and serves its system calls and faults until it exits.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use coracle_loader::{build_stack, AuxValues, Executable, StackParams, USER_TOP};
+use coracle_syscalls::setup::{self, BootOptions};
 use coracle_syscalls::{dispatch, Outcome, Perms, Platform, Process, StartInfo};
 use coracle_vfs::cpio::Reader;
 
@@ -11,6 +13,7 @@ use crate::arch::cpu::Features;
 use crate::arch::trap::{run_user, UserContext, TRAP_SYSCALL};
 use crate::mm::paging;
 use crate::platform::KernelPlatform;
+use crate::sysinfo::{FsClock, KernelInfo};
 use crate::{console, fatal, time};
 
 /// The stack: its top is Linux's with ASLR off; 8 MiB (RLIMIT_STACK) may be used, of which
@@ -50,37 +53,78 @@ fn member<'a>(initrd: &'a [u8], name: &[u8]) -> &'a [u8] {
     }
 }
 
-/// Loads the program named in the initrd, runs it to its end, and returns its status.
+/// Unpacks the root filesystem, loads the program named in the initrd, runs it to its end,
+/// and returns its status.
 pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
     let argv = nul_split(member(initrd, b".coracle/argv"));
     let envp = nul_split(member(initrd, b".coracle/env"));
     let exec = member(initrd, b".coracle/exec");
     let cwd = member(initrd, b".coracle/cwd");
-    let image = member(initrd, exec);
+    let hostname = envp
+        .iter()
+        .find_map(|e| e.strip_prefix(b"HOSTNAME="))
+        .map_or_else(|| b"coracle".to_vec(), <[u8]>::to_vec);
+
+    let booted = setup::boot(
+        initrd,
+        Arc::new(FsClock),
+        Arc::new(KernelInfo::new()),
+        &BootOptions {
+            tty: config.tty,
+            hostname: hostname.clone(),
+            cpus: config.cpus.max(1),
+            cwd: cwd.to_vec(),
+        },
+    )
+    .unwrap_or_else(|e| fatal(format_args!("{e}")));
+    if config.verbose {
+        console::log_line(format_args!("root filesystem: {:?}", booted.unpacked));
+    }
+    let (exe_inode, image, exe_path) = setup::load_program(&booted.system, exec)
+        .unwrap_or_else(|e| {
+            fatal(format_args!(
+                "cannot open the program {}: {}",
+                core::str::from_utf8(exec).unwrap_or("?"),
+                e.name()
+            ))
+        });
 
     // The host tool checked the file already; a failure here is a broken image.
-    let exe = Executable::parse(image)
+    let exe = Executable::parse(&image)
         .unwrap_or_else(|e| fatal(format_args!("cannot load the program: {e}")));
     let plan = exe.plan();
     let mut platform = KernelPlatform::new(
         config.verbose,
         (STACK_TOP - STACK_SIZE, STACK_TOP - STACK_EAGER),
     );
-    let hostname = envp
-        .iter()
-        .find_map(|e| e.strip_prefix(b"HOSTNAME="))
-        .map_or_else(|| b"coracle".to_vec(), <[u8]>::to_vec);
-    let mut process = Process::new(StartInfo {
-        pid: 1,
-        tty: config.tty,
-        stdin_forwarded: config.stdin,
-        hostname,
-        exe: exec.to_vec(),
-        cwd: cwd.to_vec(),
-        cpus: config.cpus.max(1),
-        brk: plan.brk,
-        mmap_top: MMAP_TOP,
-    });
+    let joined = |list: &[&[u8]]| -> Vec<u8> {
+        let mut v = Vec::new();
+        for s in list {
+            v.extend_from_slice(s);
+            v.push(0);
+        }
+        v
+    };
+    let process = Process::new(
+        booted.system.clone(),
+        StartInfo {
+            pid: 1,
+            tty: config.tty,
+            stdin_forwarded: config.stdin,
+            hostname,
+            exe: exec.to_vec(),
+            cmdline: joined(&argv),
+            environ: joined(&envp),
+            cpus: config.cpus.max(1),
+            brk: plan.brk,
+            mmap_top: MMAP_TOP,
+        },
+        booted.cwd,
+        time::monotonic_ns_if_known(),
+    );
+    process.set_exe(exe_inode, exe_path);
+    let mut process = process;
+    let image = &image[..];
 
     for r in &plan.regions {
         if platform
@@ -89,7 +133,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
         {
             fatal(format_args!("out of memory loading the program"));
         }
-        process.mm.record(r.start, r.end, r.perms);
+        process.shared.mm.lock().record(r.start, r.end, r.perms);
     }
     for c in &plan.copies {
         let bytes = usize::try_from(c.file_offset)
@@ -131,7 +175,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
     if platform.map_zeroed(STACK_TOP - eager, eager, rw).is_err() {
         fatal(format_args!("out of memory for the stack"));
     }
-    process.mm.record(STACK_TOP - STACK_SIZE, STACK_TOP, rw);
+    process.shared.mm.lock().record(STACK_TOP - STACK_SIZE, STACK_TOP, rw);
     if paging::poke_user(stack.sp, &stack.bytes).is_err() {
         fatal(format_args!("initial stack outside its mapping"));
     }

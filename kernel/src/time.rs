@@ -101,6 +101,20 @@ pub fn monotonic_ns() -> u64 {
     (u128::from(ticks_since_boot()) * 1_000_000 / u128::from(khz)) as u64
 }
 
+/// The host's wall clock when QEMU started, in ns since the epoch.
+pub fn epoch_ns() -> u64 {
+    EPOCH_NS.load(Ordering::Relaxed)
+}
+
+/// Nanoseconds since boot if the TSC frequency is known already, else 0 (never calibrates).
+pub fn monotonic_ns_if_known() -> u64 {
+    let khz = tsc_khz_if_known();
+    if khz == 0 {
+        return 0;
+    }
+    (u128::from(ticks_since_boot()) * 1_000_000 / u128::from(khz)) as u64
+}
+
 /// Nanoseconds since the epoch.
 pub fn realtime_ns() -> u64 {
     EPOCH_NS

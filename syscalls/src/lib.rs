@@ -14,10 +14,12 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
-pub mod errno;
+mod console;
 mod names;
 pub mod platform;
 pub mod process;
+pub mod procfs;
+pub mod setup;
 mod sys;
 mod table;
 pub mod uaccess;
@@ -25,10 +27,11 @@ pub mod uaccess;
 #[cfg(test)]
 mod tests;
 
-pub use errno::Errno;
+pub use coracle_vfs::errno;
+pub use coracle_vfs::Errno;
 pub use names::syscall_name;
 pub use platform::{Perms, Platform, Stream};
-pub use process::{Process, StartInfo};
+pub use process::{Process, StartInfo, System, SystemInfo};
 pub use table::{dispatch, implemented, Outcome};
 
 /// What a handler returns: the value for rax, or an error that becomes `-errno`.

@@ -1,15 +1,21 @@
-//! The state of the running process that syscalls read and change.
+//! Processes as the syscall layer sees them.
 //!
-//! One process, one thread for now; threads, fork and the VFS replace the pieces here as they
-//! arrive (the fd table becomes the VFS's open-file table, `Mm` grows demand paging).
+//! [`ProcShared`] is what all threads of a process share (fd table, cwd and umask, memory map,
+//! identity); [`Process`] is the handle one thread's syscalls run with. [`System`] is what the
+//! whole machine shares: the filesystem namespace, the process table, the kernel's facts.
 
-use alloc::collections::BTreeSet;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+
+use coracle_vfs::tmpfs::{new_tmpfs, TmpfsOptions};
+use coracle_vfs::{Caller, Clock, Errno, Inode, OpenFile, Vfs};
+use spin::Mutex;
 
 use crate::sys::mman::Mm;
 use crate::sys::signal::SigActions;
 
-/// What the kernel knows about the process when it starts it.
+/// What the kernel knows about the first process when it starts it.
 #[derive(Debug, Clone)]
 pub struct StartInfo {
     pub pid: u32,
@@ -19,10 +25,11 @@ pub struct StartInfo {
     pub stdin_forwarded: bool,
     /// The node name uname reports.
     pub hostname: Vec<u8>,
-    /// The executable's absolute path (for /proc/self/exe).
+    /// The executable's path as given to exec (for AT_EXECFN); /proc/self/exe is `exe_inode`.
     pub exe: Vec<u8>,
-    /// The initial working directory.
-    pub cwd: Vec<u8>,
+    /// argv and the environment, each string NUL-terminated (for /proc/self/cmdline, environ).
+    pub cmdline: Vec<u8>,
+    pub environ: Vec<u8>,
     /// Number of CPUs the VM has.
     pub cpus: u32,
     /// The initial program break (page-aligned end of the image).
@@ -31,95 +38,340 @@ pub struct StartInfo {
     pub mmap_top: u64,
 }
 
-/// What an fd refers to. Only the three console streams exist until the VFS arrives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum File {
-    Stdin,
-    Stdout,
-    Stderr,
+/// Facts only the kernel knows, for /proc and /sys (read without a [`crate::Platform`], from
+/// any CPU).
+pub trait SystemInfo: Send + Sync {
+    /// CLOCK_MONOTONIC since boot, in ns.
+    fn uptime_ns(&self) -> u64;
+    /// CLOCK_REALTIME, in ns since the epoch.
+    fn realtime_ns(&self) -> u64;
+    /// Usable RAM and what of it is free, in bytes.
+    fn mem_total(&self) -> u64;
+    fn mem_free(&self) -> u64;
+    /// /proc/cpuinfo's block for one CPU (without the `processor` line and the blank line).
+    fn cpuinfo(&self, cpu: u32) -> Vec<u8>;
+    /// Random bytes (for /proc/sys/kernel/random/uuid).
+    fn random(&self, buf: &mut [u8]);
 }
 
 /// One slot of the fd table.
-#[derive(Debug, Clone, Copy)]
-pub struct FdEntry {
-    pub file: File,
+#[derive(Debug, Clone)]
+pub struct Fd {
+    pub file: Arc<OpenFile>,
     pub cloexec: bool,
 }
 
-/// Most fds a process may have open (RLIMIT_NOFILE default, as under docker).
+/// Most fds a process may have open (RLIMIT_NOFILE's hard limit under docker).
 pub const NOFILE: usize = 1024 * 1024;
 /// The soft RLIMIT_NOFILE reported to programs.
 pub const NOFILE_SOFT: u64 = 1024 * 1024;
 
-/// The running process.
+/// A process's file descriptors.
+#[derive(Debug, Default)]
+pub struct FdTable {
+    slots: Vec<Option<Fd>>,
+    /// Lowest fd that may be free (a search hint).
+    hint: usize,
+}
+
+impl FdTable {
+    /// The entry for `fd`, or `EBADF`.
+    pub fn get(&self, fd: i32) -> Result<Fd, Errno> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get(i).cloned().flatten())
+            .ok_or(Errno::EBADF)
+    }
+
+    /// The open file at `fd`, or `EBADF`.
+    pub fn file(&self, fd: i32) -> Result<Arc<OpenFile>, Errno> {
+        self.get(fd).map(|f| f.file)
+    }
+
+    /// Puts `entry` at the lowest free fd at or above `min`.
+    pub fn install_lowest(&mut self, min: usize, entry: Fd) -> Result<usize, Errno> {
+        let start = min.max(if min == 0 { self.hint } else { min });
+        let fd = (start..NOFILE)
+            .find(|&i| self.slots.get(i).is_none_or(|e| e.is_none()))
+            .ok_or(Errno::EMFILE)?;
+        self.set(fd, entry);
+        Ok(fd)
+    }
+
+    /// Puts `entry` at `fd` and returns what was there.
+    pub fn set(&mut self, fd: usize, entry: Fd) -> Option<Fd> {
+        if self.slots.len() <= fd {
+            self.slots.resize(fd + 1, None);
+        }
+        if fd == self.hint {
+            self.hint += 1;
+        }
+        self.slots[fd].replace(entry)
+    }
+
+    /// Empties `fd`; returns what was there.
+    pub fn remove(&mut self, fd: usize) -> Option<Fd> {
+        let old = self.slots.get_mut(fd)?.take();
+        if old.is_some() {
+            self.hint = self.hint.min(fd);
+            while self.slots.last().is_some_and(Option::is_none) {
+                self.slots.pop();
+            }
+        }
+        old
+    }
+
+    /// Sets or clears close-on-exec of `fd`.
+    pub fn set_cloexec(&mut self, fd: i32, cloexec: bool) -> Result<(), Errno> {
+        let slot = usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get_mut(i))
+            .and_then(Option::as_mut)
+            .ok_or(Errno::EBADF)?;
+        slot.cloexec = cloexec;
+        Ok(())
+    }
+
+    /// The open fds in order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &Fd)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|f| (i, f)))
+    }
+
+    /// One more than the highest fd that may be open.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+/// The filesystem context: where relative paths start, the root, the umask.
+#[derive(Clone)]
+pub struct FsContext {
+    pub cwd: Arc<dyn Inode>,
+    pub root: Arc<dyn Inode>,
+    pub umask: u32,
+}
+
+impl core::fmt::Debug for FsContext {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FsContext")
+            .field("umask", &self.umask)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the threads of one process share.
+pub struct ProcShared {
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// The thread name (`comm`, at most 15 bytes).
+    pub comm: Mutex<Vec<u8>>,
+    pub cmdline: Vec<u8>,
+    pub environ: Vec<u8>,
+    /// The executable (/proc/self/exe) and its path.
+    pub exe: Mutex<Option<(Arc<dyn Inode>, Vec<u8>)>>,
+    pub files: Mutex<FdTable>,
+    pub fs: Mutex<FsContext>,
+    pub mm: Mutex<Mm>,
+    /// CLOCK_MONOTONIC at start, in ns.
+    pub start_ns: u64,
+}
+
+impl core::fmt::Debug for ProcShared {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ProcShared")
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The machine: one filesystem namespace, the processes, the kernel's facts.
+pub struct System {
+    pub vfs: Arc<Vfs>,
+    pub info: Arc<dyn SystemInfo>,
+    procs: Mutex<BTreeMap<u32, Weak<ProcShared>>>,
+    /// The hostname (uname's nodename, /proc/sys/kernel/hostname).
+    pub hostname: Mutex<Vec<u8>>,
+    pub cpus: u32,
+    clock: Arc<dyn Clock>,
+    /// The internal tmpfs memfds live on.
+    memfd: Arc<dyn Inode>,
+    /// memfd seals by (dev, ino).
+    pub seals: Mutex<BTreeMap<(u64, u64), u32>>,
+}
+
+impl core::fmt::Debug for System {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("System").finish_non_exhaustive()
+    }
+}
+
+impl System {
+    pub fn new(
+        vfs: Arc<Vfs>,
+        info: Arc<dyn SystemInfo>,
+        clock: Arc<dyn Clock>,
+        hostname: Vec<u8>,
+        cpus: u32,
+    ) -> Self {
+        let memfd = new_tmpfs(clock.clone(), TmpfsOptions::default());
+        System {
+            vfs,
+            info,
+            procs: Mutex::new(BTreeMap::new()),
+            hostname: Mutex::new(hostname),
+            cpus,
+            clock,
+            memfd,
+            seals: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The wall clock filesystems stamp times with.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// The directory memfds are made in.
+    pub fn memfd_dir(&self) -> Arc<dyn Inode> {
+        self.memfd.clone()
+    }
+
+    /// The live process `pid`.
+    pub fn process(&self, pid: u32) -> Option<Arc<ProcShared>> {
+        self.procs.lock().get(&pid).and_then(Weak::upgrade)
+    }
+
+    /// The pids of live processes, ascending.
+    pub fn pids(&self) -> Vec<u32> {
+        let procs = self.procs.lock();
+        procs
+            .iter()
+            .filter(|(_, w)| w.strong_count() > 0)
+            .map(|(&p, _)| p)
+            .collect()
+    }
+
+    fn register(&self, p: &Arc<ProcShared>) {
+        self.procs.lock().insert(p.pid, Arc::downgrade(p));
+    }
+}
+
+/// One thread's view: the shared process and machine, plus per-thread state.
 #[derive(Debug)]
 pub struct Process {
     pub info: StartInfo,
-    pub fds: Vec<Option<FdEntry>>,
-    pub mm: Mm,
+    pub sys: Arc<System>,
+    pub shared: Arc<ProcShared>,
+    pub tid: u32,
     pub sigactions: SigActions,
     pub sigmask: u64,
     pub clear_child_tid: u64,
     pub robust_list: u64,
-    pub umask: u32,
     /// The host's stdin has reached its end.
     pub stdin_eof: bool,
     /// Set by exit, exit_group and fatal signals: the docker-style status to stop with.
     pub exit_status: Option<u32>,
-    /// The console's bounce buffer, reused across reads and writes.
+    /// The I/O bounce buffer, reused across reads and writes.
     pub(crate) bounce: Vec<u8>,
     /// Syscall numbers already reported as missing (each is logged once).
     pub(crate) missing_logged: BTreeSet<u64>,
 }
 
 impl Process {
-    /// A process with fds 0, 1 and 2 open on the console.
-    pub fn new(info: StartInfo) -> Self {
-        let fds = [File::Stdin, File::Stdout, File::Stderr]
-            .into_iter()
-            .map(|file| {
-                Some(FdEntry {
+    /// The first process: fds 0, 1 and 2 on the console, the cwd `cwd` (already resolved).
+    pub fn new(sys: Arc<System>, info: StartInfo, cwd: Arc<dyn Inode>, start_ns: u64) -> Self {
+        let mut files = FdTable::default();
+        for (i, file) in crate::console::console_files(&info).into_iter().enumerate() {
+            files.set(
+                i,
+                Fd {
                     file,
                     cloexec: false,
-                })
-            })
+                },
+            );
+        }
+        let comm = info
+            .exe
+            .rsplit(|&b| b == b'/')
+            .next()
+            .unwrap_or_default()
+            .iter()
+            .take(15)
+            .copied()
             .collect();
+        let shared = Arc::new(ProcShared {
+            pid: info.pid,
+            ppid: 0,
+            uid: 0,
+            gid: 0,
+            comm: Mutex::new(comm),
+            cmdline: info.cmdline.clone(),
+            environ: info.environ.clone(),
+            exe: Mutex::new(None),
+            files: Mutex::new(files),
+            fs: Mutex::new(FsContext {
+                cwd,
+                root: sys.vfs.root().clone(),
+                umask: 0o022,
+            }),
+            mm: Mutex::new(Mm::new(info.brk, info.mmap_top)),
+            start_ns,
+        });
+        sys.register(&shared);
         Self {
-            mm: Mm::new(info.brk, info.mmap_top),
             stdin_eof: !info.stdin_forwarded,
+            tid: info.pid,
             info,
-            fds,
+            sys,
+            shared,
             sigactions: SigActions::default(),
             sigmask: 0,
             clear_child_tid: 0,
             robust_list: 0,
-            umask: 0o022,
             exit_status: None,
             bounce: Vec::new(),
             missing_logged: BTreeSet::new(),
         }
     }
 
-    /// The entry for `fd`, or `EBADF`.
-    pub fn fd(&self, fd: i32) -> Result<FdEntry, crate::Errno> {
-        usize::try_from(fd)
-            .ok()
-            .and_then(|i| self.fds.get(i).copied().flatten())
-            .ok_or(crate::Errno::EBADF)
-    }
-
-    /// The lowest free fd at or above `min`.
-    pub fn lowest_free_fd(&self, min: usize) -> Result<usize, crate::Errno> {
-        (min..NOFILE)
-            .find(|&i| self.fds.get(i).is_none_or(|e| e.is_none()))
-            .ok_or(crate::Errno::EMFILE)
-    }
-
-    /// Puts `entry` at `fd`, growing the table as needed.
-    pub fn install_fd(&mut self, fd: usize, entry: FdEntry) {
-        if self.fds.len() <= fd {
-            self.fds.resize(fd + 1, None);
+    /// The caller identity for the VFS.
+    pub fn caller(&self) -> Caller {
+        let fs = self.shared.fs.lock();
+        Caller {
+            pid: self.shared.pid,
+            tid: self.tid,
+            uid: self.shared.uid,
+            gid: self.shared.gid,
+            groups: Vec::new(),
+            umask: fs.umask,
+            root: fs.root.clone(),
         }
-        self.fds[fd] = Some(entry);
+    }
+
+    /// The open file at `fd`, or `EBADF`.
+    pub fn file(&self, fd: i32) -> Result<Arc<OpenFile>, Errno> {
+        self.shared.files.lock().file(fd)
+    }
+
+    /// Installs `file` at the lowest free fd.
+    pub fn install(&self, file: Arc<OpenFile>, cloexec: bool) -> Result<usize, Errno> {
+        self.shared
+            .files
+            .lock()
+            .install_lowest(0, Fd { file, cloexec })
+    }
+
+    /// Sets /proc/self/exe.
+    pub fn set_exe(&self, inode: Arc<dyn Inode>, path: Vec<u8>) {
+        *self.shared.exe.lock() = Some((inode, path));
     }
 }

@@ -1,10 +1,32 @@
-//! Coracle's filesystem layer.
+//! Coracle's filesystem layer: the VFS (mounts, path resolution, open file descriptions),
+//! tmpfs, pipes, the memory devices and /dev's layout, and the initrd (cpio `newc`) reader.
 //!
-//! For now this is the reader of the initrd, a cpio `newc` archive that carries the root
-//! filesystem and the run's configuration (docs/guest-protocol.md). The VFS proper — mounts,
-//! path resolution, tmpfs, /dev and /proc — grows here next, behind traits the kernel
-//! implements.
+//! Everything here is portable and host-tested. Filesystems implement [`Inode`]; what only the
+//! kernel can do (console, randomness) is named by [`file::HostDevice`] and served by the
+//! syscall layer. /proc lives in the syscall crate, which knows the processes.
 #![no_std]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
 pub mod cpio;
+pub mod dev;
+pub mod errno;
+pub mod file;
+pub mod inode;
+pub mod pipe;
+pub mod tmpfs;
+pub mod types;
+pub mod unpack;
+mod vfs;
+
+#[cfg(test)]
+mod tests;
+
+pub use errno::Errno;
+pub use file::{FileOps, HostDevice, OpenFile};
+pub use inode::{Inode, TimeChange};
+pub use types::*;
+pub use vfs::{Device, Lookup, Mount, Vfs};

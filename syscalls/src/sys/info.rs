@@ -109,7 +109,7 @@ pub(crate) fn getresgid(
 const RLIM_INFINITY: u64 = u64::MAX;
 
 /// The limits a docker container starts with: (soft, hard).
-fn rlimit(resource: u32) -> Result<(u64, u64), Errno> {
+pub(crate) fn rlimit(resource: u32) -> Result<(u64, u64), Errno> {
     Ok(match resource {
         3 => (8 << 20, RLIM_INFINITY), // RLIMIT_STACK
         4 => (0, RLIM_INFINITY),       // RLIMIT_CORE

@@ -1,40 +1,35 @@
-//! read/write and their vector and positional forms, close, dup, fcntl, ioctl, fstat, poll
-//! — over the console fds 0-2 until the VFS arrives.
+//! Calls on file descriptors: read/write and their vector and positional forms, lseek, close,
+//! dup, fcntl, ioctl, fstat, getdents64, pipes, poll/select, sendfile, copy_file_range, flock,
+//! the sync family.
+//!
+//! Data moves through one reusable kernel bounce buffer, 64 KiB at a time. Files the kernel
+//! serves itself (the console, /dev/random) are named by [`HostDevice`] and handled here.
 
+use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::process::{FdEntry, File};
-use crate::sys::stat::console_stat;
-use crate::uaccess::{read_cstr, read_iovecs, write_u32, PATH_MAX};
+use coracle_vfs::file::events::*;
+use coracle_vfs::pipe::{pipe_of, Pipe};
+use coracle_vfs::types::{oflags::*, FileType, Stat, S_IFIFO};
+use coracle_vfs::{HostDevice, Inode, OpenFile};
+
+use crate::process::{Fd, NOFILE};
+use crate::sys::stat::stat_bytes;
+use crate::uaccess::{read_iovecs, read_u64, write_u32, write_u64, IoVec};
 use crate::{Errno, Platform, Process, Stream, SysResult};
 
 /// Largest byte count one read or write moves (MAX_RW_COUNT: INT_MAX rounded down to a page).
-const MAX_RW_COUNT: u64 = 0x7fff_f000;
+pub(crate) const MAX_RW_COUNT: u64 = 0x7fff_f000;
 /// How much is copied through the kernel at a time.
-const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
+const SIGPIPE: i32 = 13;
 
-/// Where output to `file` goes, or `EBADF` if the fd is not open for writing. With a terminal,
-/// all three fds are the same read-write terminal.
-fn output_stream(p: &Process, file: File) -> Result<Stream, Errno> {
-    match file {
-        File::Stdout => Ok(Stream::Stdout),
-        File::Stderr => Ok(Stream::Stderr),
-        File::Stdin if p.info.tty => Ok(Stream::Stdout),
-        File::Stdin => Err(Errno::EBADF),
-    }
-}
-
-fn check_readable(p: &Process, file: File) -> Result<(), Errno> {
-    match file {
-        File::Stdin => Ok(()),
-        _ if p.info.tty => Ok(()),
-        _ => Err(Errno::EBADF),
-    }
-}
-
-/// Runs `f` with the process's bounce buffer (CHUNK bytes, allocated once, reused by every
-/// console read and write instead of a fresh zeroed buffer per call).
-fn with_bounce<T>(p: &mut Process, f: impl FnOnce(&mut Process, &mut [u8]) -> T) -> T {
+/// Runs `f` with the process's bounce buffer (CHUNK bytes, allocated once and reused).
+pub(crate) fn with_bounce<T>(p: &mut Process, f: impl FnOnce(&mut Process, &mut [u8]) -> T) -> T {
     let mut buf = core::mem::take(&mut p.bounce);
     if buf.len() < CHUNK {
         buf = vec![0u8; CHUNK];
@@ -44,59 +39,209 @@ fn with_bounce<T>(p: &mut Process, f: impl FnOnce(&mut Process, &mut [u8]) -> T)
     r
 }
 
-/// Writes `count` bytes from user `buf`, chunk by chunk. A fault after some bytes were written
-/// returns the count written so far, as Linux does for a partial copy.
-fn write_from_user(
-    k: &mut dyn Platform,
-    chunk: &mut [u8],
-    stream: Stream,
-    buf: u64,
-    count: u64,
-) -> SysResult {
-    let count = count.min(MAX_RW_COUNT);
-    let mut done: u64 = 0;
-    while done < count {
-        let n = ((count - done) as usize).min(CHUNK);
-        let addr = buf.checked_add(done).ok_or(Errno::EFAULT)?;
-        if let Err(e) = k.read_user(addr, &mut chunk[..n]) {
-            return if done == 0 { Err(e) } else { Ok(done) };
-        }
-        k.write_stream(stream, &chunk[..n]);
-        done += n as u64;
-    }
-    Ok(done)
+/// A blocking call that nothing can ever satisfy: with one thread and no other process, a
+/// pipe that is empty (or full) stays so. Linux would sleep forever; so does Coracle, after
+/// saying why on the kernel log.
+pub(crate) fn block_forever(k: &mut dyn Platform, what: &str) -> Errno {
+    k.log(format_args!(
+        "{what} blocks and no other thread or process can wake it: sleeping forever"
+    ));
+    k.sleep_until(u64::MAX);
+    Errno::EINTR
 }
 
-fn read_to_user(p: &mut Process, k: &mut dyn Platform, buf: u64, count: u64) -> SysResult {
-    if count == 0 || p.stdin_eof {
-        return Ok(0);
+// ---- the console and /dev/random ----
+
+fn is_terminal(p: &Process, dev: HostDevice) -> bool {
+    match dev {
+        HostDevice::Tty => true,
+        HostDevice::Stdin | HostDevice::Stdout | HostDevice::Stderr => p.info.tty,
+        HostDevice::Random => false,
     }
-    let want = (count.min(MAX_RW_COUNT) as usize).min(CHUNK);
-    with_bounce(p, |p, chunk| read_chunk(p, k, &mut chunk[..want], buf))
 }
 
-fn read_chunk(p: &mut Process, k: &mut dyn Platform, chunk: &mut [u8], buf: u64) -> SysResult {
-    let n = k.read_stdin(chunk);
-    if n == 0 {
-        p.stdin_eof = true;
-        return Ok(0);
-    }
-    k.write_user(buf, &chunk[..n])?;
-    Ok(n as u64)
-}
-
-pub(crate) fn write(
+fn host_read(
     p: &mut Process,
     k: &mut dyn Platform,
-    fd: i32,
+    dev: HostDevice,
     buf: u64,
     count: u64,
 ) -> SysResult {
-    let stream = output_stream(p, p.fd(fd)?.file)?;
-    if count == 0 {
+    let want = (count.min(MAX_RW_COUNT) as usize).min(CHUNK);
+    if want == 0 {
         return Ok(0);
     }
-    with_bounce(p, |_, chunk| write_from_user(k, chunk, stream, buf, count))
+    with_bounce(p, |p, chunk| {
+        let chunk = &mut chunk[..want];
+        let n = match dev {
+            HostDevice::Random => {
+                k.random(chunk);
+                want
+            }
+            HostDevice::Stdin | HostDevice::Tty | HostDevice::Stdout | HostDevice::Stderr => {
+                if p.stdin_eof {
+                    return Ok(0);
+                }
+                let n = k.read_stdin(chunk);
+                if n == 0 {
+                    p.stdin_eof = true;
+                    return Ok(0);
+                }
+                n
+            }
+        };
+        k.write_user(buf, &chunk[..n])?;
+        Ok(n as u64)
+    })
+}
+
+fn host_write(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    dev: HostDevice,
+    buf: u64,
+    count: u64,
+) -> SysResult {
+    let stream = match dev {
+        HostDevice::Stderr => Stream::Stderr,
+        HostDevice::Random => {
+            // Writing to /dev/random mixes entropy in; the bytes are checked like any write.
+            let mut probe = [0u8; 1];
+            if count > 0 {
+                k.read_user(buf, &mut probe)?;
+            }
+            return Ok(count.min(MAX_RW_COUNT));
+        }
+        _ => Stream::Stdout,
+    };
+    let count = count.min(MAX_RW_COUNT);
+    with_bounce(p, |_, chunk| {
+        let mut done: u64 = 0;
+        while done < count {
+            let n = ((count - done) as usize).min(CHUNK);
+            let addr = buf.checked_add(done).ok_or(Errno::EFAULT)?;
+            if let Err(e) = k.read_user(addr, &mut chunk[..n]) {
+                return if done == 0 { Err(e) } else { Ok(done) };
+            }
+            k.write_stream(stream, &chunk[..n]);
+            done += n as u64;
+        }
+        Ok(done)
+    })
+}
+
+// ---- reads and writes through the VFS ----
+
+/// Reads up to `count` bytes from `file` to user `buf`, at the file offset or at `offset`.
+pub(crate) fn read_file(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    file: &Arc<OpenFile>,
+    buf: u64,
+    count: u64,
+    offset: Option<i64>,
+) -> SysResult {
+    if !file.readable() {
+        return Err(Errno::EBADF);
+    }
+    if let Some(dev) = file.ops().host_device() {
+        if offset.is_some() && !file.ops().seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        return host_read(p, k, dev, buf, count);
+    }
+    if offset.is_some_and(|o| o < 0) {
+        return Err(Errno::EINVAL);
+    }
+    let count = count.min(MAX_RW_COUNT);
+    let stream = !file.ops().seekable();
+    with_bounce(p, |_, chunk| {
+        let mut done: u64 = 0;
+        loop {
+            let want = ((count - done) as usize).min(CHUNK);
+            let r = match offset {
+                None => file.read(&mut chunk[..want]),
+                Some(o) => file.pread(o + done as i64, &mut chunk[..want]),
+            };
+            match r {
+                Ok(n) => {
+                    if n > 0 {
+                        if let Err(e) = k.write_user(buf + done, &chunk[..n]) {
+                            return if done == 0 { Err(e) } else { Ok(done) };
+                        }
+                    }
+                    done += n as u64;
+                    if n < want || stream || done == count {
+                        return Ok(done);
+                    }
+                }
+                Err(Errno::EAGAIN) if done == 0 && !file.nonblocking() => {
+                    return Err(block_forever(k, "a read"));
+                }
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => return Ok(done),
+            }
+        }
+    })
+}
+
+/// Writes `count` bytes from user `buf` to `file`, at the file offset or at `offset`.
+pub(crate) fn write_file(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    file: &Arc<OpenFile>,
+    buf: u64,
+    count: u64,
+    offset: Option<i64>,
+) -> SysResult {
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    if let Some(dev) = file.ops().host_device() {
+        if offset.is_some() && !file.ops().seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        return host_write(p, k, dev, buf, count);
+    }
+    if offset.is_some_and(|o| o < 0) {
+        return Err(Errno::EINVAL);
+    }
+    let count = count.min(MAX_RW_COUNT);
+    let r = with_bounce(p, |_, chunk| {
+        let mut done: u64 = 0;
+        loop {
+            let want = ((count - done) as usize).min(CHUNK);
+            if want > 0 {
+                if let Err(e) = k.read_user(buf + done, &mut chunk[..want]) {
+                    return if done == 0 { Err(e) } else { Ok(done) };
+                }
+            }
+            let r = match offset {
+                None => file.write(&chunk[..want]),
+                Some(o) => file.pwrite(o + done as i64, &chunk[..want]),
+            };
+            match r {
+                Ok(n) => {
+                    done += n as u64;
+                    if done == count || n == 0 {
+                        return Ok(done);
+                    }
+                    if n < want && file.nonblocking() {
+                        return Ok(done);
+                    }
+                }
+                Err(Errno::EAGAIN) if !file.nonblocking() => {
+                    return Err(block_forever(k, "a write"));
+                }
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => return Ok(done),
+            }
+        }
+    });
+    if r == Err(Errno::EPIPE) {
+        crate::sys::signal::raise(p, k, SIGPIPE)?;
+    }
+    r
 }
 
 pub(crate) fn read(
@@ -106,42 +251,180 @@ pub(crate) fn read(
     buf: u64,
     count: u64,
 ) -> SysResult {
-    check_readable(p, p.fd(fd)?.file)?;
-    read_to_user(p, k, buf, count)
+    let file = p.file(fd)?;
+    read_file(p, k, &file, buf, count, None)
 }
 
-pub(crate) fn writev(
+pub(crate) fn write(
     p: &mut Process,
     k: &mut dyn Platform,
     fd: i32,
-    iov: u64,
-    iovcnt: u64,
+    buf: u64,
+    count: u64,
 ) -> SysResult {
-    let stream = output_stream(p, p.fd(fd)?.file)?;
-    let iovs = read_iovecs(k, iov, iovcnt)?;
-    with_bounce(p, |_, chunk| write_iovecs(k, chunk, stream, &iovs))
+    let file = p.file(fd)?;
+    write_file(p, k, &file, buf, count, None)
 }
 
-fn write_iovecs(
+pub(crate) fn pread64(
+    p: &mut Process,
     k: &mut dyn Platform,
-    chunk: &mut [u8],
-    stream: Stream,
-    iovs: &[crate::uaccess::IoVec],
+    fd: i32,
+    buf: u64,
+    count: u64,
+    offset: i64,
 ) -> SysResult {
-    let mut total = 0;
+    let file = p.file(fd)?;
+    if !file.ops().seekable() && file.readable() {
+        return Err(Errno::ESPIPE);
+    }
+    read_file(p, k, &file, buf, count, Some(offset))
+}
+
+pub(crate) fn pwrite64(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    buf: u64,
+    count: u64,
+    offset: i64,
+) -> SysResult {
+    let file = p.file(fd)?;
+    if !file.ops().seekable() && file.writable() {
+        return Err(Errno::ESPIPE);
+    }
+    write_file(p, k, &file, buf, count, Some(offset))
+}
+
+/// readv and friends: stream files get one read scattered over the buffers (so a pipe read
+/// returns what one read would); seekable files are read buffer by buffer until a short read.
+fn readv_file(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    file: &Arc<OpenFile>,
+    iovs: &[IoVec],
+    offset: Option<i64>,
+) -> SysResult {
+    if !file.readable() {
+        return Err(Errno::EBADF);
+    }
+    let total: u64 = iovs.iter().map(|v| v.len).sum();
+    let seekable = file.ops().seekable();
+    if !seekable || file.ops().host_device().is_some() {
+        if offset.is_some() && !seekable {
+            return Err(Errno::ESPIPE);
+        }
+        let want = total.min(CHUNK as u64);
+        if want == 0 {
+            return read_file(p, k, file, 0, 0, offset);
+        }
+        // Read into the first buffer if it is big enough, else gather through a kernel copy.
+        let first = iovs.iter().find(|v| v.len > 0).copied().unwrap_or(IoVec { base: 0, len: 0 });
+        if first.len >= want || file.ops().host_device().is_some() {
+            return read_file(p, k, file, first.base, first.len, offset);
+        }
+        let mut tmp = vec![0u8; want as usize];
+        let n = match offset {
+            None => file.read(&mut tmp),
+            Some(o) => file.pread(o, &mut tmp),
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(Errno::EAGAIN) if !file.nonblocking() => return Err(block_forever(k, "a read")),
+            Err(e) => return Err(e),
+        };
+        let mut done = 0usize;
+        for v in iovs {
+            if done == n {
+                break;
+            }
+            let m = (v.len as usize).min(n - done);
+            k.write_user(v.base, &tmp[done..done + m])?;
+            done += m;
+        }
+        return Ok(n as u64);
+    }
+    let mut done: u64 = 0;
     for v in iovs.iter().filter(|v| v.len > 0) {
-        match write_from_user(k, chunk, stream, v.base, v.len) {
+        let at = offset.map(|o| o + done as i64);
+        match read_file(p, k, file, v.base, v.len, at) {
             Ok(n) => {
-                total += n;
+                done += n;
                 if n < v.len {
                     break;
                 }
             }
-            Err(e) if total == 0 => return Err(e),
+            Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         }
     }
-    Ok(total)
+    if iovs.iter().all(|v| v.len == 0) {
+        return read_file(p, k, file, 0, 0, offset);
+    }
+    Ok(done)
+}
+
+/// writev and friends: small totals are gathered and written at once (atomic for pipes up to
+/// PIPE_BUF, as Linux); larger ones buffer by buffer.
+fn writev_file(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    file: &Arc<OpenFile>,
+    iovs: &[IoVec],
+    offset: Option<i64>,
+) -> SysResult {
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    let total: u64 = iovs.iter().map(|v| v.len).sum();
+    if total <= CHUNK as u64 && file.ops().host_device().is_none() {
+        let mut tmp = Vec::with_capacity(total as usize);
+        for v in iovs.iter().filter(|v| v.len > 0) {
+            let start = tmp.len();
+            tmp.resize(start + v.len as usize, 0);
+            if let Err(e) = k.read_user(v.base, &mut tmp[start..]) {
+                if start == 0 {
+                    return Err(e);
+                }
+                tmp.truncate(start);
+                break;
+            }
+        }
+        if !file.ops().seekable() && offset.is_some() {
+            return Err(Errno::ESPIPE);
+        }
+        let r = loop {
+            let r = match offset {
+                None => file.write(&tmp),
+                Some(o) => file.pwrite(o, &tmp),
+            };
+            match r {
+                Err(Errno::EAGAIN) if !file.nonblocking() => {
+                    break Err(block_forever(k, "a write"));
+                }
+                r => break r.map(|n| n as u64),
+            }
+        };
+        if r == Err(Errno::EPIPE) {
+            crate::sys::signal::raise(p, k, SIGPIPE)?;
+        }
+        return r;
+    }
+    let mut done: u64 = 0;
+    for v in iovs.iter().filter(|v| v.len > 0) {
+        let at = offset.map(|o| o + done as i64);
+        match write_file(p, k, file, v.base, v.len, at) {
+            Ok(n) => {
+                done += n;
+                if n < v.len {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
 }
 
 pub(crate) fn readv(
@@ -151,72 +434,178 @@ pub(crate) fn readv(
     iov: u64,
     iovcnt: u64,
 ) -> SysResult {
-    check_readable(p, p.fd(fd)?.file)?;
+    let file = p.file(fd)?;
     let iovs = read_iovecs(k, iov, iovcnt)?;
-    // A console read returns what is available; fill the first non-empty buffer only.
-    match iovs.iter().find(|v| v.len > 0) {
-        Some(v) => read_to_user(p, k, v.base, v.len),
-        None => Ok(0),
-    }
+    readv_file(p, k, &file, &iovs, None)
 }
 
-pub(crate) fn pread64(
-    p: &mut Process,
-    _k: &mut dyn Platform,
-    fd: i32,
-    _buf: u64,
-    _count: u64,
-    _off: i64,
-) -> SysResult {
-    p.fd(fd)?;
-    Err(Errno::ESPIPE)
-}
-
-pub(crate) fn pwrite64(
+pub(crate) fn writev(
     p: &mut Process,
     k: &mut dyn Platform,
     fd: i32,
-    buf: u64,
-    count: u64,
-    off: i64,
+    iov: u64,
+    iovcnt: u64,
 ) -> SysResult {
-    // Positional I/O needs a seekable file; the console fds are pipes or terminals.
-    pread64(p, k, fd, buf, count, off)
+    let file = p.file(fd)?;
+    let iovs = read_iovecs(k, iov, iovcnt)?;
+    writev_file(p, k, &file, &iovs, None)
+}
+
+/// RWF_* flags preadv2/pwritev2 accept.
+const RWF_VALID: i32 = 0x1f;
+const RWF_APPEND: i32 = 0x10;
+
+fn vec_offset(file: &OpenFile, offset: i64, allow_current: bool) -> Result<Option<i64>, Errno> {
+    if offset == -1 && allow_current {
+        return Ok(None);
+    }
+    if !file.ops().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    if offset < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(offset))
+}
+
+pub(crate) fn preadv(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    iov: u64,
+    iovcnt: u64,
+    offset: i64,
+) -> SysResult {
+    preadv2(p, k, fd, iov, iovcnt, offset, 0, 0)
+}
+
+pub(crate) fn pwritev(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    iov: u64,
+    iovcnt: u64,
+    offset: i64,
+) -> SysResult {
+    pwritev2(p, k, fd, iov, iovcnt, offset, 0, 0)
+}
+
+pub(crate) fn preadv2(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    iov: u64,
+    iovcnt: u64,
+    offset: i64,
+    _pos_h: u64,
+    flags: i32,
+) -> SysResult {
+    if flags & !RWF_VALID != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let file = p.file(fd)?;
+    let iovs = read_iovecs(k, iov, iovcnt)?;
+    if !file.readable() {
+        return Err(Errno::EBADF);
+    }
+    let at = vec_offset(&file, offset, flags != 0 || offset == -1)?;
+    readv_file(p, k, &file, &iovs, at)
+}
+
+pub(crate) fn pwritev2(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    iov: u64,
+    iovcnt: u64,
+    offset: i64,
+    _pos_h: u64,
+    flags: i32,
+) -> SysResult {
+    if flags & !RWF_VALID != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let file = p.file(fd)?;
+    let iovs = read_iovecs(k, iov, iovcnt)?;
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    let at = if flags & RWF_APPEND != 0 {
+        None
+    } else {
+        vec_offset(&file, offset, offset == -1)?
+    };
+    writev_file(p, k, &file, &iovs, at)
 }
 
 pub(crate) fn lseek(
     p: &mut Process,
     _k: &mut dyn Platform,
     fd: i32,
-    _offset: i64,
-    _whence: i32,
+    offset: i64,
+    whence: i32,
 ) -> SysResult {
-    p.fd(fd)?;
-    Err(Errno::ESPIPE)
+    let file = p.file(fd)?;
+    if file.ops().host_device().is_some() && !file.ops().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    if file.ops().host_device() == Some(HostDevice::Random) {
+        return Ok(0);
+    }
+    file.seek(offset, whence)
 }
 
+// ---- the fd table ----
+
 pub(crate) fn close(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResult {
-    p.fd(fd)?;
-    p.fds[fd as usize] = None;
+    let slot = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+    let old = p.shared.files.lock().remove(slot);
+    // The description (and a pipe end with it) closes here, outside the table lock.
+    old.map(|_| 0).ok_or(Errno::EBADF)
+}
+
+pub(crate) fn close_range(
+    p: &mut Process,
+    _k: &mut dyn Platform,
+    first: u32,
+    last: u32,
+    flags: u32,
+) -> SysResult {
+    const CLOSE_RANGE_UNSHARE: u32 = 2;
+    const CLOSE_RANGE_CLOEXEC: u32 = 4;
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(Errno::EINVAL);
+    }
+    let mut closed = Vec::new();
+    let mut files = p.shared.files.lock();
+    let end = (last as usize).min(files.len().saturating_sub(1));
+    for fd in first as usize..=end {
+        if flags & CLOSE_RANGE_CLOEXEC != 0 {
+            let _ = files.set_cloexec(fd as i32, true);
+        } else if let Some(f) = files.remove(fd) {
+            closed.push(f);
+        }
+    }
+    drop(files);
+    drop(closed);
     Ok(0)
 }
 
+fn dup_to_lowest(p: &Process, fd: i32, min: usize, cloexec: bool) -> SysResult {
+    let mut files = p.shared.files.lock();
+    let file = files.file(fd)?;
+    files
+        .install_lowest(min, Fd { file, cloexec })
+        .map(|n| n as u64)
+}
+
 pub(crate) fn dup(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResult {
-    let entry = p.fd(fd)?;
-    let new = p.lowest_free_fd(0)?;
-    p.install_fd(
-        new,
-        FdEntry {
-            cloexec: false,
-            ..entry
-        },
-    );
-    Ok(new as u64)
+    dup_to_lowest(p, fd, 0, false)
 }
 
 pub(crate) fn dup2(p: &mut Process, k: &mut dyn Platform, oldfd: i32, newfd: i32) -> SysResult {
     if oldfd == newfd {
-        p.fd(oldfd)?;
+        p.file(oldfd)?;
         return Ok(newfd as u64);
     }
     dup3(p, k, oldfd, newfd, 0)
@@ -229,31 +618,72 @@ pub(crate) fn dup3(
     newfd: i32,
     flags: i32,
 ) -> SysResult {
-    const O_CLOEXEC: i32 = 0o2_000_000;
-    if flags & !O_CLOEXEC != 0 {
+    if flags & !(O_CLOEXEC as i32) != 0 {
         return Err(Errno::EINVAL);
     }
-    let entry = p.fd(oldfd)?;
+    let mut files = p.shared.files.lock();
+    let file = files.file(oldfd)?;
     if oldfd == newfd {
         return Err(Errno::EINVAL);
     }
     let new = usize::try_from(newfd)
         .ok()
-        .filter(|&n| n < crate::process::NOFILE)
+        .filter(|&n| n < NOFILE)
         .ok_or(Errno::EBADF)?;
-    p.install_fd(
+    let old = files.set(
         new,
-        FdEntry {
-            cloexec: flags & O_CLOEXEC != 0,
-            ..entry
+        Fd {
+            file,
+            cloexec: flags & O_CLOEXEC as i32 != 0,
         },
     );
+    drop(files);
+    drop(old);
     Ok(new as u64)
+}
+
+/// `struct flock` of x86_64 (32 bytes): l_type, l_whence, l_start, l_len, l_pid.
+const F_RDLCK: i16 = 0;
+const F_WRLCK: i16 = 1;
+const F_UNLCK: i16 = 2;
+
+fn record_lock(p: &Process, k: &mut dyn Platform, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
+    const F_GETLK: i32 = 5;
+    const F_OFD_GETLK: i32 = 36;
+    let mut raw = [0u8; 32];
+    k.read_user(arg, &mut raw)?;
+    let l_type = i16::from_le_bytes([raw[0], raw[1]]);
+    let whence = i16::from_le_bytes([raw[2], raw[3]]);
+    let l_pid = i32::from_le_bytes([raw[24], raw[25], raw[26], raw[27]]);
+    if !(0..=2).contains(&whence) || !(F_RDLCK..=F_UNLCK).contains(&l_type) {
+        return Err(Errno::EINVAL);
+    }
+    let ofd = (36..=38).contains(&cmd);
+    if ofd && l_pid != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if file.is_path() {
+        return Err(Errno::EBADF);
+    }
+    if cmd == F_GETLK || cmd == F_OFD_GETLK {
+        // One process holds every lock there is, and a process never conflicts with itself.
+        raw[0..2].copy_from_slice(&F_UNLCK.to_le_bytes());
+        k.write_user(arg, &raw)?;
+        return Ok(0);
+    }
+    match l_type {
+        F_RDLCK if !file.readable() => Err(Errno::EBADF),
+        F_WRLCK if !file.writable() => Err(Errno::EBADF),
+        _ => {
+            let _ = p;
+            Ok(0)
+        }
+    }
 }
 
 pub(crate) fn fcntl(
     p: &mut Process,
-    _k: &mut dyn Platform,
+    k: &mut dyn Platform,
     fd: i32,
     cmd: i32,
     arg: u64,
@@ -263,42 +693,60 @@ pub(crate) fn fcntl(
     const F_SETFD: i32 = 2;
     const F_GETFL: i32 = 3;
     const F_SETFL: i32 = 4;
+    const F_SETOWN: i32 = 8;
+    const F_GETOWN: i32 = 9;
+    const F_SETSIG: i32 = 10;
+    const F_GETSIG: i32 = 11;
+    const F_GETOWN_EX: i32 = 16;
+    const F_SETLEASE: i32 = 1024;
+    const F_GETLEASE: i32 = 1025;
+    const F_NOTIFY: i32 = 1026;
     const F_DUPFD_CLOEXEC: i32 = 1030;
+    const F_SETPIPE_SZ: i32 = 1031;
+    const F_GETPIPE_SZ: i32 = 1032;
+    const F_ADD_SEALS: i32 = 1033;
+    const F_GET_SEALS: i32 = 1034;
     const FD_CLOEXEC: u64 = 1;
-    let entry = p.fd(fd)?;
+    let entry = p.shared.files.lock().get(fd)?;
+    let file = &entry.file;
+    let path_only = file.is_path();
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
             let min = usize::try_from(arg as i32).map_err(|_| Errno::EINVAL)?;
-            if min >= crate::process::NOFILE {
+            if min >= NOFILE {
                 return Err(Errno::EINVAL);
             }
-            let new = p.lowest_free_fd(min)?;
-            p.install_fd(
-                new,
-                FdEntry {
-                    cloexec: cmd == F_DUPFD_CLOEXEC,
-                    ..entry
-                },
-            );
-            Ok(new as u64)
+            dup_to_lowest(p, fd, min, cmd == F_DUPFD_CLOEXEC)
         }
         F_GETFD => Ok(u64::from(entry.cloexec)),
         F_SETFD => {
-            p.install_fd(
-                fd as usize,
-                FdEntry {
-                    cloexec: arg & FD_CLOEXEC != 0,
-                    ..entry
-                },
-            );
+            p.shared
+                .files
+                .lock()
+                .set_cloexec(fd, arg & FD_CLOEXEC != 0)?;
             Ok(0)
         }
-        F_GETFL => Ok(match (entry.file, p.info.tty) {
-            (_, true) => 2,            // O_RDWR
-            (File::Stdin, false) => 0, // O_RDONLY
-            _ => 1,                    // O_WRONLY
-        }),
-        F_SETFL => Ok(0),
+        F_GETFL => Ok(u64::from(file.flags())),
+        F_SETFL if path_only => Err(Errno::EBADF),
+        F_SETFL => {
+            file.set_flags(arg as u32);
+            Ok(0)
+        }
+        5..=7 | 36..=38 => record_lock(p, k, file, cmd, arg),
+        _ if path_only => Err(Errno::EBADF),
+        F_GETOWN | F_GETSIG | F_GETLEASE => Ok(if cmd == F_GETLEASE { F_UNLCK as u64 } else { 0 }),
+        F_SETOWN | F_SETSIG | F_GETOWN_EX => Ok(0),
+        F_SETLEASE | F_NOTIFY => Err(Errno::EINVAL),
+        F_GETPIPE_SZ => pipe_of(file.ops())
+            .map(|pipe| pipe.capacity() as u64)
+            .ok_or(Errno::EBADF),
+        F_SETPIPE_SZ => {
+            let pipe = pipe_of(file.ops()).ok_or(Errno::EBADF)?;
+            let privileged = p.shared.uid == 0;
+            pipe.set_capacity(arg as u32 as usize, privileged)
+                .map(|n| n as u64)
+        }
+        F_ADD_SEALS | F_GET_SEALS => crate::sys::fs::seals(p, file, cmd == F_ADD_SEALS, arg as u32),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -320,23 +768,48 @@ pub(crate) fn ioctl(
     const TIOCSWINSZ: u32 = 0x5414;
     const FIONREAD: u32 = 0x541b;
     const FIONBIO: u32 = 0x5421;
+    const FIOASYNC: u32 = 0x5452;
     const FIOCLEX: u32 = 0x5451;
     const FIONCLEX: u32 = 0x5450;
-    let entry = p.fd(fd)?;
+    let file = p.file(fd)?;
+    if file.is_path() {
+        return Err(Errno::EBADF);
+    }
+    let terminal = file
+        .ops()
+        .host_device()
+        .is_some_and(|d| is_terminal(p, d));
     match request {
         FIOCLEX | FIONCLEX => {
-            p.install_fd(
-                fd as usize,
-                FdEntry {
-                    cloexec: request == FIOCLEX,
-                    ..entry
-                },
-            );
+            p.shared
+                .files
+                .lock()
+                .set_cloexec(fd, request == FIOCLEX)?;
             Ok(0)
         }
-        FIONBIO => Ok(0),
-        FIONREAD => write_u32(k, arg, 0).map(|_| 0),
-        _ if !p.info.tty => Err(Errno::ENOTTY),
+        FIONBIO | FIOASYNC => {
+            let mut v = [0u8; 4];
+            k.read_user(arg, &mut v)?;
+            let on = u32::from_le_bytes(v) != 0;
+            let bit = if request == FIONBIO { O_NONBLOCK } else { O_ASYNC };
+            let flags = file.flags();
+            file.set_flags(if on { flags | bit } else { flags & !bit });
+            Ok(0)
+        }
+        FIONREAD => {
+            let n = if let Some(n) = file.ops().readable_bytes() {
+                n as u64
+            } else {
+                let st = file.inode().stat();
+                match st.file_type() {
+                    FileType::Regular => st.size.saturating_sub(file.offset()),
+                    _ if file.ops().host_device().is_some() => 0,
+                    _ => return Err(Errno::ENOTTY),
+                }
+            };
+            write_u32(k, arg, n.min(i32::MAX as u64) as u32).map(|_| 0)
+        }
+        _ if !terminal => Err(Errno::ENOTTY),
         TCGETS => k.write_user(arg, &default_termios()).map(|_| 0),
         TCSETS | TCSETSW | TCSETSF | TIOCSWINSZ | TIOCSPGRP => Ok(0),
         TIOCGWINSZ => k.write_user(arg, &winsize(24, 80)).map(|_| 0),
@@ -370,99 +843,208 @@ fn winsize(rows: u16, cols: u16) -> [u8; 8] {
 }
 
 pub(crate) fn fstat(p: &mut Process, k: &mut dyn Platform, fd: i32, statbuf: u64) -> SysResult {
-    let st = console_stat(p.fd(fd)?.file, p.info.tty);
-    k.write_user(statbuf, &st.to_bytes()).map(|_| 0)
+    let st = p.file(fd)?.inode().stat();
+    k.write_user(statbuf, &stat_bytes(&st)).map(|_| 0)
 }
 
-const AT_EMPTY_PATH: i32 = 0x1000;
-
-pub(crate) fn newfstatat(
+pub(crate) fn getdents64(
     p: &mut Process,
     k: &mut dyn Platform,
-    dirfd: i32,
-    path: u64,
-    statbuf: u64,
-    flags: i32,
+    fd: i32,
+    dirp: u64,
+    count: u64,
 ) -> SysResult {
-    let path = read_cstr(k, path, PATH_MAX)?;
-    if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        return fstat(p, k, dirfd, statbuf);
-    }
-    Err(if path.is_empty() {
-        Errno::ENOENT
-    } else {
-        crate::sys::fs::no_such_path(&path)
-    })
-}
-
-pub(crate) fn statx(
-    p: &mut Process,
-    k: &mut dyn Platform,
-    dirfd: i32,
-    path: u64,
-    flags: i32,
-    _mask: u32,
-    buf: u64,
-) -> SysResult {
-    let path = read_cstr(k, path, PATH_MAX)?;
-    if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        let st = console_stat(p.fd(dirfd)?.file, p.info.tty);
-        return k.write_user(buf, &st.to_statx_bytes()).map(|_| 0);
-    }
-    Err(if path.is_empty() {
-        Errno::ENOENT
-    } else {
-        crate::sys::fs::no_such_path(&path)
-    })
-}
-
-/// poll(2) over the console: output fds are always writable, stdin is readable (data or end of
-/// file; the host pipe cannot be peeked), closed fds are POLLNVAL.
-fn poll_fds(p: &Process, k: &mut dyn Platform, fds: u64, nfds: u64) -> SysResult {
-    const POLLIN: u16 = 0x1;
-    const POLLOUT: u16 = 0x4;
-    const POLLHUP: u16 = 0x10;
-    const POLLNVAL: u16 = 0x20;
-    if nfds > crate::process::NOFILE as u64 {
+    let file = p.file(fd)?;
+    let cx = p.caller();
+    let cap = count.min(MAX_RW_COUNT) as usize;
+    let mut out: Vec<u8> = Vec::new();
+    let mut too_small = false;
+    file.getdents(&cx, |e, next| {
+        let reclen = (19 + e.name.len() + 1).next_multiple_of(8);
+        if out.len() + reclen > cap {
+            too_small = out.is_empty();
+            return false;
+        }
+        let start = out.len();
+        out.resize(start + reclen, 0);
+        let rec = &mut out[start..];
+        rec[0..8].copy_from_slice(&e.ino.to_le_bytes());
+        rec[8..16].copy_from_slice(&next.to_le_bytes());
+        rec[16..18].copy_from_slice(&(reclen as u16).to_le_bytes());
+        rec[18] = e.kind.dirent_type();
+        rec[19..19 + e.name.len()].copy_from_slice(&e.name);
+        true
+    })?;
+    if too_small {
         return Err(Errno::EINVAL);
     }
-    let mut ready = 0;
-    for i in 0..nfds {
-        let at = fds.checked_add(i * 8).ok_or(Errno::EFAULT)?;
-        let mut pfd = [0u8; 8];
-        k.read_user(at, &mut pfd)?;
-        let fd = i32::from_le_bytes([pfd[0], pfd[1], pfd[2], pfd[3]]);
-        let events = u16::from_le_bytes([pfd[4], pfd[5]]);
-        let revents = if fd < 0 {
-            0
-        } else {
-            match p.fd(fd) {
-                Err(_) => POLLNVAL,
-                Ok(e) => {
-                    let mut r = 0;
-                    if check_readable(p, e.file).is_ok() {
-                        r |= POLLIN & events;
-                        if e.file == File::Stdin
-                            && p.stdin_eof
-                            && !p.info.tty
-                            && p.info.stdin_forwarded
-                        {
-                            r |= POLLHUP;
-                        }
-                    }
-                    if output_stream(p, e.file).is_ok() {
-                        r |= POLLOUT & events;
-                    }
-                    r
+    k.write_user(dirp, &out)?;
+    Ok(out.len() as u64)
+}
+
+// ---- pipes ----
+
+/// The inode of a pipe made by pipe(2) (on pipefs).
+struct PipeInode {
+    ino: u64,
+    pipe: Arc<Pipe>,
+}
+
+impl Inode for PipeInode {
+    fn stat(&self) -> Stat {
+        Stat {
+            dev: 0xd,
+            ino: self.ino,
+            mode: S_IFIFO | 0o600,
+            nlink: 1,
+            blksize: 4096,
+            ..Stat::default()
+        }
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn fifo(&self) -> Option<Arc<Pipe>> {
+        Some(self.pipe.clone())
+    }
+}
+
+pub(crate) fn pipe2(p: &mut Process, k: &mut dyn Platform, fds: u64, flags: i32) -> SysResult {
+    static NEXT_INO: AtomicU64 = AtomicU64::new(20000);
+    const O_NOTIFICATION_PIPE: u32 = O_EXCL;
+    let flags = flags as u32;
+    if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT | O_NOTIFICATION_PIPE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let pipe = Pipe::new();
+    let ino = NEXT_INO.fetch_add(1, Ordering::Relaxed);
+    let inode: Arc<dyn Inode> = Arc::new(PipeInode {
+        ino,
+        pipe: pipe.clone(),
+    });
+    let path = alloc::format!("pipe:[{ino}]").into_bytes();
+    let status = flags & (O_NONBLOCK | O_DIRECT);
+    let reader = OpenFile::new(inode.clone(), path.clone(), O_RDONLY | status, pipe.open_reader());
+    let writer = OpenFile::new(inode, path, O_WRONLY | status, pipe.open_writer());
+    let cloexec = flags & O_CLOEXEC != 0;
+    let (r, w) = {
+        let mut files = p.shared.files.lock();
+        let r = files.install_lowest(0, Fd {
+            file: reader,
+            cloexec,
+        })?;
+        match files.install_lowest(0, Fd {
+            file: writer,
+            cloexec,
+        }) {
+            Ok(w) => (r, w),
+            Err(e) => {
+                files.remove(r);
+                return Err(e);
+            }
+        }
+    };
+    let mut pair = [0u8; 8];
+    pair[..4].copy_from_slice(&(r as u32).to_le_bytes());
+    pair[4..].copy_from_slice(&(w as u32).to_le_bytes());
+    if let Err(e) = k.write_user(fds, &pair) {
+        let mut files = p.shared.files.lock();
+        files.remove(r);
+        files.remove(w);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub(crate) fn pipe(p: &mut Process, k: &mut dyn Platform, fds: u64) -> SysResult {
+    pipe2(p, k, fds, 0)
+}
+
+// ---- readiness ----
+
+/// The poll(2) events of `fd` now (POLLNVAL if it is not open).
+fn readiness(p: &Process, fd: i32) -> u32 {
+    let Ok(file) = p.file(fd) else {
+        return POLLNVAL;
+    };
+    if file.is_path() {
+        return POLLNVAL;
+    }
+    match file.ops().host_device() {
+        Some(HostDevice::Random) => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
+        Some(_) => {
+            let mut r = 0;
+            if file.readable() {
+                // Data or end of file: the host pipe cannot be peeked.
+                r |= POLLIN | POLLRDNORM;
+                if p.stdin_eof && !p.info.tty && p.info.stdin_forwarded {
+                    r |= POLLHUP;
                 }
             }
-        };
-        if revents != 0 {
-            ready += 1;
+            if file.writable() {
+                r |= POLLOUT | POLLWRNORM;
+            }
+            r
         }
-        k.write_user(at + 6, &revents.to_le_bytes())?;
+        None => file.ops().poll(),
     }
-    Ok(ready)
+}
+
+/// Waits until `check` finds something ready or the deadline (CLOCK_MONOTONIC ns) passes.
+/// With one thread, nothing else changes a pipe, so one look is enough before sleeping; stdin
+/// always reports ready.
+fn wait_ready(
+    k: &mut dyn Platform,
+    deadline: Option<u64>,
+    mut check: impl FnMut(&mut dyn Platform) -> Result<u64, Errno>,
+) -> SysResult {
+    let n = check(k)?;
+    if n > 0 || deadline.is_some_and(|d| d <= k.monotonic_ns()) {
+        return Ok(n);
+    }
+    match deadline {
+        Some(d) => {
+            k.sleep_until(d);
+            check(k)
+        }
+        None => Err(block_forever(k, "a poll with nothing ready")),
+    }
+}
+
+fn poll_fds(
+    p: &Process,
+    k: &mut dyn Platform,
+    fds: u64,
+    nfds: u64,
+    deadline: Option<u64>,
+) -> SysResult {
+    if nfds > NOFILE as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let mut table = vec![0u8; nfds as usize * 8];
+    k.read_user(fds, &mut table)?;
+    wait_ready(k, deadline, |k| {
+        let mut ready = 0;
+        for rec in table.chunks_mut(8) {
+            let fd = i32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+            let events = u32::from(u16::from_le_bytes([rec[4], rec[5]]));
+            let revents = if fd < 0 {
+                0
+            } else {
+                readiness(p, fd) & (events | POLLERR | POLLHUP | POLLNVAL)
+            };
+            if revents != 0 {
+                ready += 1;
+            }
+            rec[6..8].copy_from_slice(&(revents as u16).to_le_bytes());
+        }
+        k.write_user(fds, &table)?;
+        Ok(ready)
+    })
+}
+
+fn deadline_after(k: &dyn Platform, ns: u64) -> Option<u64> {
+    Some(k.monotonic_ns().saturating_add(ns))
 }
 
 pub(crate) fn poll(
@@ -470,9 +1052,27 @@ pub(crate) fn poll(
     k: &mut dyn Platform,
     fds: u64,
     nfds: u64,
-    _timeout_ms: i32,
+    timeout_ms: i32,
 ) -> SysResult {
-    poll_fds(p, k, fds, nfds)
+    let deadline = if timeout_ms < 0 {
+        None
+    } else {
+        deadline_after(k, timeout_ms as u64 * 1_000_000)
+    };
+    poll_fds(p, k, fds, nfds, deadline)
+}
+
+/// Reads a `struct timespec` timeout: `None` for a null pointer (wait forever).
+fn read_timeout(k: &dyn Platform, tsp: u64) -> Result<Option<u64>, Errno> {
+    if tsp == 0 {
+        return Ok(None);
+    }
+    let sec = read_u64(k, tsp)? as i64;
+    let nsec = read_u64(k, tsp + 8)? as i64;
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some((sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64)))
 }
 
 pub(crate) fn ppoll(
@@ -480,9 +1080,405 @@ pub(crate) fn ppoll(
     k: &mut dyn Platform,
     fds: u64,
     nfds: u64,
-    _tsp: u64,
+    tsp: u64,
     _sigmask: u64,
     _size: u64,
 ) -> SysResult {
-    poll_fds(p, k, fds, nfds)
+    let deadline = read_timeout(k, tsp)?.and_then(|ns| deadline_after(k, ns));
+    poll_fds(p, k, fds, nfds, deadline)
+}
+
+fn select_fds(
+    p: &Process,
+    k: &mut dyn Platform,
+    nfds: i32,
+    sets: [u64; 3],
+    deadline: Option<u64>,
+) -> SysResult {
+    if nfds < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let nfds = (nfds as usize).min(NOFILE);
+    let words = nfds.div_ceil(64);
+    let mut input = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    for (set, addr) in input.iter_mut().zip(sets) {
+        if addr != 0 {
+            for (i, w) in set.iter_mut().enumerate() {
+                *w = read_u64(k, addr + i as u64 * 8)?;
+            }
+        }
+    }
+    // Every fd named must be open.
+    for fd in 0..nfds {
+        let named = input.iter().any(|s| s[fd / 64] & (1 << (fd % 64)) != 0);
+        if named && p.file(fd as i32).is_err() {
+            return Err(Errno::EBADF);
+        }
+    }
+    wait_ready(k, deadline, |k| {
+        let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+        let mut count = 0;
+        for fd in 0..nfds {
+            let (w, b) = (fd / 64, 1u64 << (fd % 64));
+            if !input.iter().any(|s| s[w] & b != 0) {
+                continue;
+            }
+            let r = readiness(p, fd as i32);
+            let hits = [
+                r & (POLLIN | POLLRDNORM | POLLHUP | POLLERR) != 0,
+                r & (POLLOUT | POLLWRNORM | POLLERR) != 0,
+                r & POLLPRI != 0,
+            ];
+            for i in 0..3 {
+                if input[i][w] & b != 0 && hits[i] {
+                    out[i][w] |= b;
+                    count += 1;
+                }
+            }
+        }
+        for (set, addr) in out.iter().zip(sets) {
+            if addr != 0 {
+                for (i, w) in set.iter().enumerate() {
+                    write_u64(k, addr + i as u64 * 8, *w)?;
+                }
+            }
+        }
+        Ok(count)
+    })
+}
+
+pub(crate) fn select(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    nfds: i32,
+    readfds: u64,
+    writefds: u64,
+    exceptfds: u64,
+    timeout: u64,
+) -> SysResult {
+    let deadline = if timeout == 0 {
+        None
+    } else {
+        let sec = read_u64(k, timeout)? as i64;
+        let usec = read_u64(k, timeout + 8)? as i64;
+        if sec < 0 || !(0..1_000_000).contains(&usec) {
+            return Err(Errno::EINVAL);
+        }
+        deadline_after(k, sec as u64 * 1_000_000_000 + usec as u64 * 1000)
+    };
+    let n = select_fds(p, k, nfds, [readfds, writefds, exceptfds], deadline)?;
+    if let (Some(d), true) = (deadline, timeout != 0) {
+        // Linux writes back the time left.
+        let left = d.saturating_sub(k.monotonic_ns());
+        write_u64(k, timeout, left / 1_000_000_000)?;
+        write_u64(k, timeout + 8, (left % 1_000_000_000) / 1000)?;
+    }
+    Ok(n)
+}
+
+pub(crate) fn pselect6(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    nfds: i32,
+    readfds: u64,
+    writefds: u64,
+    exceptfds: u64,
+    timeout: u64,
+    _sigmask: u64,
+) -> SysResult {
+    let deadline = read_timeout(k, timeout)?.and_then(|ns| deadline_after(k, ns));
+    select_fds(p, k, nfds, [readfds, writefds, exceptfds], deadline)
+}
+
+// ---- copies between files ----
+
+/// Moves up to `count` bytes from `input` (at `in_off` or its offset) to `output`.
+fn copy_between(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    input: &Arc<OpenFile>,
+    mut in_off: Option<u64>,
+    output: &Arc<OpenFile>,
+    mut out_off: Option<u64>,
+    count: u64,
+) -> Result<(u64, Option<u64>, Option<u64>), Errno> {
+    let count = count.min(MAX_RW_COUNT);
+    let mut buf = core::mem::take(&mut p.bounce);
+    if buf.len() < CHUNK {
+        buf = vec![0u8; CHUNK];
+    }
+    let mut done = 0u64;
+    let mut result = Ok(());
+    while done < count {
+        let want = ((count - done) as usize).min(CHUNK);
+        let n = match in_off {
+            Some(o) => input.pread(o as i64, &mut buf[..want]),
+            None => input.read(&mut buf[..want]),
+        };
+        let n = match n {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                if done == 0 {
+                    result = Err(e);
+                }
+                break;
+            }
+        };
+        let w = match out_off {
+            Some(o) => output.pwrite(o as i64, &buf[..n]),
+            None => output.write(&buf[..n]),
+        };
+        match w {
+            Ok(w) => {
+                done += w as u64;
+                if let Some(o) = in_off.as_mut() {
+                    *o += w as u64;
+                }
+                if let Some(o) = out_off.as_mut() {
+                    *o += w as u64;
+                }
+                if w < n {
+                    break;
+                }
+            }
+            Err(e) => {
+                if done == 0 {
+                    result = Err(e);
+                }
+                break;
+            }
+        }
+        if n < want {
+            break;
+        }
+    }
+    p.bounce = buf;
+    if result == Err(Errno::EPIPE) {
+        crate::sys::signal::raise(p, k, SIGPIPE)?;
+    }
+    result.map(|()| (done, in_off, out_off))
+}
+
+pub(crate) fn sendfile(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    out_fd: i32,
+    in_fd: i32,
+    offset: u64,
+    count: u64,
+) -> SysResult {
+    let input = p.file(in_fd)?;
+    let output = p.file(out_fd)?;
+    if !input.readable() || !output.writable() {
+        return Err(Errno::EBADF);
+    }
+    if output.flags() & O_APPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // The input must be a file with an offset (not a pipe or the console).
+    if !input.ops().seekable() || input.ops().host_device().is_some() {
+        return Err(Errno::EINVAL);
+    }
+    if output.ops().host_device().is_some() {
+        return copy_to_host(p, k, &input, offset, &output, count);
+    }
+    let in_off = if offset == 0 {
+        None
+    } else {
+        let o = read_u64(k, offset)? as i64;
+        Some(u64::try_from(o).map_err(|_| Errno::EINVAL)?)
+    };
+    let (n, in_off, _) = copy_between(p, k, &input, in_off, &output, None, count)?;
+    if let Some(o) = in_off {
+        write_u64(k, offset, o)?;
+    }
+    Ok(n)
+}
+
+/// sendfile to the console: through the host stream.
+fn copy_to_host(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    input: &Arc<OpenFile>,
+    offset: u64,
+    output: &Arc<OpenFile>,
+    count: u64,
+) -> SysResult {
+    let dev = output.ops().host_device().unwrap_or(HostDevice::Stdout);
+    let stream = if dev == HostDevice::Stderr {
+        Stream::Stderr
+    } else {
+        Stream::Stdout
+    };
+    let mut pos = if offset == 0 {
+        None
+    } else {
+        let o = read_u64(k, offset)? as i64;
+        Some(u64::try_from(o).map_err(|_| Errno::EINVAL)?)
+    };
+    let count = count.min(MAX_RW_COUNT);
+    let done = with_bounce(p, |_, buf| {
+        let mut done = 0u64;
+        while done < count {
+            let want = ((count - done) as usize).min(CHUNK);
+            let n = match pos {
+                Some(o) => input.pread(o as i64, &mut buf[..want]),
+                None => input.read(&mut buf[..want]),
+            };
+            match n {
+                Ok(0) => break,
+                Ok(n) => {
+                    if dev != HostDevice::Random {
+                        k.write_stream(stream, &buf[..n]);
+                    }
+                    done += n as u64;
+                    if let Some(o) = pos.as_mut() {
+                        *o += n as u64;
+                    }
+                }
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(done)
+    })?;
+    if let Some(o) = pos {
+        write_u64(k, offset, o)?;
+    }
+    Ok(done)
+}
+
+pub(crate) fn copy_file_range(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd_in: i32,
+    off_in: u64,
+    fd_out: i32,
+    off_out: u64,
+    len: u64,
+    flags: u32,
+) -> SysResult {
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let input = p.file(fd_in)?;
+    let output = p.file(fd_out)?;
+    if !input.readable() || !output.writable() || output.flags() & O_APPEND != 0 {
+        return Err(Errno::EBADF);
+    }
+    let (si, so) = (input.inode().stat(), output.inode().stat());
+    if si.is_dir() || so.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if si.file_type() != FileType::Regular || so.file_type() != FileType::Regular {
+        return Err(Errno::EINVAL);
+    }
+    let read_off = |k: &dyn Platform, ptr: u64| -> Result<Option<u64>, Errno> {
+        if ptr == 0 {
+            return Ok(None);
+        }
+        let o = read_u64(k, ptr)? as i64;
+        u64::try_from(o).map(Some).map_err(|_| Errno::EINVAL)
+    };
+    let in_off = read_off(k, off_in)?;
+    let out_off = read_off(k, off_out)?;
+    // Overlapping ranges of one file are refused.
+    if si.dev == so.dev && si.ino == so.ino {
+        let a = in_off.unwrap_or_else(|| input.offset());
+        let b = out_off.unwrap_or_else(|| output.offset());
+        if a < b.saturating_add(len) && b < a.saturating_add(len) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    let (n, in_off, out_off) = copy_between(p, k, &input, in_off, &output, out_off, len)?;
+    if let Some(o) = in_off {
+        write_u64(k, off_in, o)?;
+    }
+    if let Some(o) = out_off {
+        write_u64(k, off_out, o)?;
+    }
+    Ok(n)
+}
+
+// ---- locks and syncing ----
+
+pub(crate) fn flock(p: &mut Process, _k: &mut dyn Platform, fd: i32, op: i32) -> SysResult {
+    const LOCK_SH: i32 = 1;
+    const LOCK_EX: i32 = 2;
+    const LOCK_NB: i32 = 4;
+    const LOCK_UN: i32 = 8;
+    let file = p.file(fd)?;
+    if file.is_path() {
+        return Err(Errno::EBADF);
+    }
+    match op & !LOCK_NB {
+        LOCK_SH | LOCK_EX | LOCK_UN => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn sync_file(p: &Process, fd: i32) -> SysResult {
+    let file = p.file(fd)?;
+    if file.is_path() {
+        return Err(Errno::EBADF);
+    }
+    match file.inode().stat().file_type() {
+        FileType::Regular | FileType::Directory => Ok(0),
+        _ if file.ops().host_device() == Some(HostDevice::Random) => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub(crate) fn fsync(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResult {
+    sync_file(p, fd)
+}
+
+pub(crate) fn fdatasync(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResult {
+    sync_file(p, fd)
+}
+
+pub(crate) fn sync(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+    Ok(0)
+}
+
+pub(crate) fn syncfs(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResult {
+    let file = p.file(fd)?;
+    if file.is_path() {
+        return Err(Errno::EBADF);
+    }
+    Ok(0)
+}
+
+pub(crate) fn sync_file_range(
+    p: &mut Process,
+    _k: &mut dyn Platform,
+    fd: i32,
+    offset: i64,
+    nbytes: i64,
+    flags: u32,
+) -> SysResult {
+    if flags & !7 != 0 || offset < 0 || nbytes < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = p.file(fd)?;
+    if file.is_path() {
+        return Err(Errno::EBADF);
+    }
+    match file.inode().stat().file_type() {
+        FileType::Regular | FileType::Directory | FileType::BlockDevice => Ok(0),
+        _ => Err(Errno::ESPIPE),
+    }
+}
+
+/// An open file description for a fresh object, installed at the lowest free fd.
+pub(crate) fn install_new(
+    p: &Process,
+    inode: Arc<dyn Inode>,
+    path: Vec<u8>,
+    flags: u32,
+    ops: Box<dyn coracle_vfs::FileOps>,
+) -> SysResult {
+    let file = OpenFile::new(inode, path, flags, ops);
+    p.install(file, flags & O_CLOEXEC != 0).map(|n| n as u64)
 }

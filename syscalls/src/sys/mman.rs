@@ -5,9 +5,11 @@
 //! eagerly for now; PROT_NONE reservations map nothing, so they cost nothing.
 
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use coracle_loader::USER_TOP;
+use coracle_vfs::Inode;
 
 use crate::{Errno, Perms, Platform, Process, SysResult};
 
@@ -44,11 +46,83 @@ fn has_access(p: Perms) -> bool {
     p.read || p.write || p.exec
 }
 
+/// What a VMA maps, as /proc/<pid>/maps names it.
+#[derive(Clone, Default)]
+pub enum VmaName {
+    /// Anonymous memory (the heap is recognised by the program break, as Linux does).
+    #[default]
+    Anon,
+    /// The main thread's stack.
+    Stack,
+    /// A file's pages from byte `offset` on; `path` is the one it was opened by.
+    File {
+        inode: Arc<dyn Inode>,
+        path: Arc<[u8]>,
+        offset: u64,
+    },
+}
+
+impl VmaName {
+    /// The name of the part of the VMA that starts `by` bytes further.
+    fn advanced(&self, by: u64) -> VmaName {
+        match self {
+            VmaName::File {
+                inode,
+                path,
+                offset,
+            } => VmaName::File {
+                inode: inode.clone(),
+                path: path.clone(),
+                offset: offset + by,
+            },
+            other => other.clone(),
+        }
+    }
+}
+
+impl PartialEq for VmaName {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (VmaName::Anon, VmaName::Anon) | (VmaName::Stack, VmaName::Stack) => true,
+            (
+                VmaName::File {
+                    inode: a,
+                    offset: x,
+                    ..
+                },
+                VmaName::File {
+                    inode: b,
+                    offset: y,
+                    ..
+                },
+            ) => Arc::ptr_eq(a, b) && x == y,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for VmaName {}
+
+impl core::fmt::Debug for VmaName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            VmaName::Anon => f.write_str("Anon"),
+            VmaName::Stack => f.write_str("Stack"),
+            VmaName::File { path, offset, .. } => f
+                .debug_struct("File")
+                .field("path", &alloc::string::String::from_utf8_lossy(path))
+                .field("offset", offset)
+                .finish(),
+        }
+    }
+}
+
 /// One mapped range of the user half.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vma {
     pub end: u64,
     pub perms: Perms,
+    pub name: VmaName,
 }
 
 /// The user half's layout: VMAs by start address, the program break, where mmap searches.
@@ -72,7 +146,24 @@ impl Mm {
 
     /// Records a range the kernel mapped itself (the image, the stack).
     pub fn record(&mut self, start: u64, end: u64, perms: Perms) {
-        self.vmas.insert(start, Vma { end, perms });
+        self.record_named(start, end, perms, VmaName::Anon);
+    }
+
+    /// Records a range the kernel mapped itself, with its name for /proc/<pid>/maps.
+    pub fn record_named(&mut self, start: u64, end: u64, perms: Perms, name: VmaName) {
+        self.vmas.insert(start, Vma { end, perms, name });
+    }
+
+    /// The VMAs as `(start, end, perms, name)`, in address order.
+    pub fn vmas_named(&self) -> impl Iterator<Item = (u64, u64, Perms, VmaName)> + '_ {
+        self.vmas
+            .iter()
+            .map(|(&s, v)| (s, v.end, v.perms, v.name.clone()))
+    }
+
+    /// The program break's start and current value (`start_brk`, `brk`).
+    pub fn brk_area(&self) -> (u64, u64) {
+        (self.brk_start, self.brk)
     }
 
     /// The VMAs as `(start, end, perms)`, in address order.
@@ -89,13 +180,13 @@ impl Mm {
 
     /// Removes `[start, end)` from the VMA list, splitting VMAs at the edges; returns the removed
     /// pieces.
-    fn carve(&mut self, start: u64, end: u64) -> Vec<(u64, u64, Perms)> {
+    fn carve(&mut self, start: u64, end: u64) -> Vec<(u64, u64, Perms, VmaName)> {
         let touched: Vec<(u64, Vma)> = self
             .vmas
             .range(..end)
             .rev()
             .take_while(|(_, v)| v.end > start)
-            .map(|(&s, &v)| (s, v))
+            .map(|(&s, v)| (s, v.clone()))
             .collect();
         let mut removed = Vec::new();
         for (s, v) in touched {
@@ -106,13 +197,19 @@ impl Mm {
                     Vma {
                         end: start,
                         perms: v.perms,
+                        name: v.name.clone(),
                     },
                 );
             }
             if v.end > end {
-                self.vmas.insert(end, v);
+                let tail = Vma {
+                    name: v.name.advanced(end - s),
+                    ..v.clone()
+                };
+                self.vmas.insert(end, tail);
             }
-            removed.push((s.max(start), v.end.min(end), v.perms));
+            let from = s.max(start);
+            removed.push((from, v.end.min(end), v.perms, v.name.advanced(from - s)));
         }
         removed.reverse();
         removed
@@ -141,12 +238,13 @@ impl Mm {
         if has_access(perms) {
             k.map_zeroed(start, end - start, perms)?;
         }
-        self.vmas.insert(start, Vma { end, perms });
+        let name = VmaName::Anon;
+        self.vmas.insert(start, Vma { end, perms, name });
         Ok(())
     }
 
     fn unmap_range(&mut self, k: &mut dyn Platform, start: u64, end: u64) {
-        for (s, e, perms) in self.carve(start, end) {
+        for (s, e, perms, _) in self.carve(start, end) {
             if has_access(perms) {
                 k.unmap(s, e - s);
             }
@@ -164,6 +262,8 @@ pub(crate) fn mmap(
     fd: i32,
     offset: u64,
 ) -> SysResult {
+    let shared = p.shared.clone();
+    let mut mm = shared.mm.lock();
     let perms = prot_to_perms(prot)?;
     if len == 0 || !offset.is_multiple_of(PAGE) {
         return Err(Errno::EINVAL);
@@ -173,10 +273,22 @@ pub(crate) fn mmap(
         _ => return Err(Errno::EINVAL),
     }
     if flags & MAP_ANONYMOUS == 0 {
-        // Only the console fds exist, and pipes and terminals cannot be mapped.
-        p.fd(fd)?;
-        return Err(Errno::ENODEV);
+        drop(mm);
+        return map_file(p, k, addr, len, perms, flags, fd, offset);
     }
+    place_and_map(&mut mm, k, addr, len, perms, flags)
+}
+
+/// Picks where a new mapping goes (MAP_FIXED, the hint, or the highest free gap) and maps it
+/// with fresh zeroed memory.
+fn place_and_map(
+    mm: &mut Mm,
+    k: &mut dyn Platform,
+    addr: u64,
+    len: u64,
+    perms: Perms,
+    flags: u32,
+) -> SysResult {
     let len = page_up(len).ok_or(Errno::ENOMEM)?;
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let start = if fixed {
@@ -187,11 +299,11 @@ pub(crate) fn mmap(
             .checked_add(len)
             .filter(|&e| e <= USER_TOP)
             .ok_or(Errno::ENOMEM)?;
-        if p.mm.overlaps(addr, end) {
+        if mm.overlaps(addr, end) {
             if flags & MAP_FIXED_NOREPLACE != 0 && flags & MAP_FIXED == 0 {
                 return Err(Errno::EEXIST);
             }
-            p.mm.unmap_range(k, addr, end);
+            mm.unmap_range(k, addr, end);
         }
         addr
     } else {
@@ -199,18 +311,107 @@ pub(crate) fn mmap(
         let hint_ok = hint >= 0x1_0000
             && hint
                 .checked_add(len)
-                .is_some_and(|e| e <= USER_TOP && !p.mm.overlaps(hint, e));
+                .is_some_and(|e| e <= USER_TOP && !mm.overlaps(hint, e));
         if hint_ok {
             hint
         } else {
-            p.mm.find_gap(len, p.mm.mmap_top).ok_or(Errno::ENOMEM)?
+            mm.find_gap(len, mm.mmap_top).ok_or(Errno::ENOMEM)?
         }
     };
-    p.mm.map(k, start, start + len, perms)?;
+    mm.map(k, start, start + len, perms)?;
+    Ok(start)
+}
+
+/// A file mapping. Private mappings get a copy of the file's pages (eagerly, like the rest
+/// of mmap for now); shared read-only mappings too, since nobody can change what they show
+/// without writing the file. Shared writable mappings need the page cache (not yet).
+fn map_file(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    addr: u64,
+    len: u64,
+    perms: Perms,
+    flags: u32,
+    fd: i32,
+    offset: u64,
+) -> SysResult {
+    use coracle_vfs::types::FileType;
+    let file = p.file(fd)?;
+    if file.is_path() {
+        return Err(Errno::EBADF);
+    }
+    if !file.readable() {
+        return Err(Errno::EACCES);
+    }
+    let st = file.inode().stat();
+    let shared_map = flags & MAP_TYPE != MAP_PRIVATE;
+    match st.file_type() {
+        FileType::Regular => {}
+        FileType::CharDevice if st.rdev == coracle_vfs::makedev(1, 5) => {
+            // /dev/zero: anonymous memory.
+            let shared = p.shared.clone();
+            let mut mm = shared.mm.lock();
+            return place_and_map(&mut mm, k, addr, len, perms, flags);
+        }
+        _ => return Err(Errno::ENODEV),
+    }
+    if shared_map && perms.write {
+        if !file.writable() {
+            return Err(Errno::EACCES);
+        }
+        k.log(format_args!(
+            "mmap: writable MAP_SHARED file mappings are not supported yet: ENODEV"
+        ));
+        return Err(Errno::ENODEV);
+    }
+    if offset.checked_add(len).is_none_or(|e| e > i64::MAX as u64) {
+        return Err(Errno::EOVERFLOW);
+    }
+    let shared = p.shared.clone();
+    let mut mm = shared.mm.lock();
+    if !has_access(perms) {
+        return place_and_map(&mut mm, k, addr, len, perms, flags);
+    }
+    let rw = Perms {
+        read: true,
+        write: true,
+        exec: false,
+    };
+    let start = place_and_map(&mut mm, k, addr, len, rw, flags)?;
+    let plen = page_up(len).ok_or(Errno::ENOMEM)?;
+    let mut buf = alloc::vec![0u8; 64 * 1024];
+    let mut done = 0u64;
+    while done < plen {
+        let want = ((plen - done) as usize).min(buf.len());
+        let n = file.inode().read_at(offset + done, &mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        k.write_user(start + done, &buf[..n])?;
+        done += n as u64;
+    }
+    if perms != rw {
+        k.protect(start, plen, perms);
+    }
+    let name = VmaName::File {
+        inode: file.inode().clone(),
+        path: file.path().into(),
+        offset,
+    };
+    mm.vmas.insert(
+        start,
+        Vma {
+            end: start + plen,
+            perms,
+            name,
+        },
+    );
     Ok(start)
 }
 
 pub(crate) fn munmap(p: &mut Process, k: &mut dyn Platform, addr: u64, len: u64) -> SysResult {
+    let shared = p.shared.clone();
+    let mut mm = shared.mm.lock();
     if !addr.is_multiple_of(PAGE) || len == 0 {
         return Err(Errno::EINVAL);
     }
@@ -218,7 +419,7 @@ pub(crate) fn munmap(p: &mut Process, k: &mut dyn Platform, addr: u64, len: u64)
         .and_then(|l| addr.checked_add(l))
         .filter(|&e| e <= USER_TOP)
         .ok_or(Errno::EINVAL)?;
-    p.mm.unmap_range(k, addr, end);
+    mm.unmap_range(k, addr, end);
     Ok(0)
 }
 
@@ -229,6 +430,8 @@ pub(crate) fn mprotect(
     len: u64,
     prot: u32,
 ) -> SysResult {
+    let shared = p.shared.clone();
+    let mut mm = shared.mm.lock();
     let perms = prot_to_perms(prot & !0x0300_0000)?; // PROT_GROWSDOWN/UP accepted and ignored
     if !addr.is_multiple_of(PAGE) {
         return Err(Errno::EINVAL);
@@ -241,7 +444,7 @@ pub(crate) fn mprotect(
     }
     // Linux requires the whole range to be mapped: ENOMEM otherwise.
     let mut cursor = addr;
-    for (s, v) in p.mm.vmas.range(..end) {
+    for (s, v) in mm.vmas.range(..end) {
         if v.end <= cursor {
             continue;
         }
@@ -253,14 +456,14 @@ pub(crate) fn mprotect(
     if cursor < end {
         return Err(Errno::ENOMEM);
     }
-    for (s, e, old) in p.mm.carve(addr, end) {
+    for (s, e, old, name) in mm.carve(addr, end) {
         match (has_access(old), has_access(perms)) {
             (false, true) => k.map_zeroed(s, e - s, perms)?,
             (true, false) => k.unmap(s, e - s),
             (true, true) => k.protect(s, e - s, perms),
             (false, false) => {}
         }
-        p.mm.vmas.insert(s, Vma { end: e, perms });
+        mm.vmas.insert(s, Vma { end: e, perms, name });
     }
     Ok(0)
 }
@@ -272,6 +475,8 @@ pub(crate) fn madvise(
     len: u64,
     advice: i32,
 ) -> SysResult {
+    let shared = p.shared.clone();
+    let mm = shared.mm.lock();
     const MADV_DONTNEED: i32 = 4;
     if !addr.is_multiple_of(PAGE) {
         return Err(Errno::EINVAL);
@@ -282,7 +487,7 @@ pub(crate) fn madvise(
     if advice == MADV_DONTNEED {
         // Private anonymous pages read back as zero after DONTNEED.
         let pieces: Vec<(u64, u64, Perms)> =
-            p.mm.vmas()
+            mm.vmas()
                 .filter(|&(s, e, _)| s < end && e > addr)
                 .collect();
         for (s, e, perms) in pieces {
@@ -296,7 +501,8 @@ pub(crate) fn madvise(
 }
 
 pub(crate) fn brk(p: &mut Process, k: &mut dyn Platform, addr: u64) -> SysResult {
-    let mm = &mut p.mm;
+    let shared = p.shared.clone();
+    let mm = &mut *shared.mm.lock();
     if addr < mm.brk_start {
         return Ok(mm.brk);
     }
@@ -324,6 +530,7 @@ pub(crate) fn brk(p: &mut Process, k: &mut dyn Platform, addr: u64) -> SysResult
                     Vma {
                         end: new_top,
                         perms: rw,
+                        name: VmaName::Anon,
                     },
                 );
             }

@@ -158,7 +158,7 @@ pub(crate) fn sigaltstack(_p: &mut Process, k: &mut dyn Platform, ss: u64, old: 
 }
 
 /// A signal sent by the process to itself.
-fn raise(p: &mut Process, k: &mut dyn Platform, sig: i32) -> SysResult {
+pub(crate) fn raise(p: &mut Process, k: &mut dyn Platform, sig: i32) -> SysResult {
     if sig == 0 {
         return Ok(0);
     }

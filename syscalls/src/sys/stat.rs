@@ -1,95 +1,80 @@
-//! `struct stat` and `struct statx` as the x86_64 ABI lays them out, and the console's stat.
+//! `struct stat`, `struct statx` and `struct statfs` as the x86_64 ABI lays them out.
 
-use crate::process::File;
+use coracle_vfs::types::{major, minor, Stat, StatFs, Timespec};
 
-pub(crate) const S_IFIFO: u32 = 0o010_000;
-pub(crate) const S_IFCHR: u32 = 0o020_000;
-
-/// The fields Coracle fills in; everything else is zero.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Stat {
-    pub dev: u64,
-    pub ino: u64,
-    pub nlink: u64,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub rdev: u64,
-    pub size: i64,
-    pub blksize: i64,
-    pub blocks: i64,
+fn put(b: &mut [u8], at: usize, v: &[u8]) {
+    b[at..at + v.len()].copy_from_slice(v);
 }
 
-/// glibc's `makedev` encoding of a device number.
-pub(crate) fn makedev(major: u64, minor: u64) -> u64 {
-    ((major & 0xfff) << 8) | ((major & !0xfff) << 32) | (minor & 0xff) | ((minor & !0xff) << 12)
+/// The 144-byte `struct stat` of x86_64.
+pub(crate) fn stat_bytes(st: &Stat) -> [u8; 144] {
+    let mut b = [0u8; 144];
+    put(&mut b, 0, &st.dev.to_le_bytes());
+    put(&mut b, 8, &st.ino.to_le_bytes());
+    put(&mut b, 16, &st.nlink.to_le_bytes());
+    put(&mut b, 24, &st.mode.to_le_bytes());
+    put(&mut b, 28, &st.uid.to_le_bytes());
+    put(&mut b, 32, &st.gid.to_le_bytes());
+    put(&mut b, 40, &st.rdev.to_le_bytes());
+    put(&mut b, 48, &st.size.to_le_bytes());
+    put(&mut b, 56, &i64::from(st.blksize).to_le_bytes());
+    put(&mut b, 64, &st.blocks.to_le_bytes());
+    for (at, t) in [(72, st.atime), (88, st.mtime), (104, st.ctime)] {
+        put(&mut b, at, &t.sec.to_le_bytes());
+        put(&mut b, at + 8, &u64::from(t.nsec).to_le_bytes());
+    }
+    b
 }
 
-impl Stat {
-    /// The 144-byte `struct stat` of x86_64.
-    pub(crate) fn to_bytes(self) -> [u8; 144] {
-        let mut b = [0u8; 144];
-        b[0..8].copy_from_slice(&self.dev.to_le_bytes());
-        b[8..16].copy_from_slice(&self.ino.to_le_bytes());
-        b[16..24].copy_from_slice(&self.nlink.to_le_bytes());
-        b[24..28].copy_from_slice(&self.mode.to_le_bytes());
-        b[28..32].copy_from_slice(&self.uid.to_le_bytes());
-        b[32..36].copy_from_slice(&self.gid.to_le_bytes());
-        b[40..48].copy_from_slice(&self.rdev.to_le_bytes());
-        b[48..56].copy_from_slice(&self.size.to_le_bytes());
-        b[56..64].copy_from_slice(&self.blksize.to_le_bytes());
-        b[64..72].copy_from_slice(&self.blocks.to_le_bytes());
-        b
-    }
+/// statx mask bits.
+const STATX_BASIC_STATS: u32 = 0x7ff;
+const STATX_BTIME: u32 = 0x800;
+const STATX_MNT_ID: u32 = 0x1000;
 
-    /// The 256-byte `struct statx` with the basic fields marked valid.
-    pub(crate) fn to_statx_bytes(self) -> [u8; 256] {
-        const STATX_BASIC_STATS: u32 = 0x7ff;
-        let mut b = [0u8; 256];
-        b[0..4].copy_from_slice(&STATX_BASIC_STATS.to_le_bytes());
-        b[4..8].copy_from_slice(&(self.blksize as u32).to_le_bytes());
-        b[16..20].copy_from_slice(&(self.nlink as u32).to_le_bytes());
-        b[20..24].copy_from_slice(&self.uid.to_le_bytes());
-        b[24..28].copy_from_slice(&self.gid.to_le_bytes());
-        b[28..30].copy_from_slice(&(self.mode as u16).to_le_bytes());
-        b[32..40].copy_from_slice(&self.ino.to_le_bytes());
-        b[40..48].copy_from_slice(&(self.size as u64).to_le_bytes());
-        b[48..56].copy_from_slice(&(self.blocks as u64).to_le_bytes());
-        // rdev and dev as major/minor pairs at 128..144.
-        let (rmaj, rmin) = ((self.rdev >> 8) & 0xfff, self.rdev & 0xff);
-        b[128..132].copy_from_slice(&(rmaj as u32).to_le_bytes());
-        b[132..136].copy_from_slice(&(rmin as u32).to_le_bytes());
-        b[140..144].copy_from_slice(&(self.dev as u32).to_le_bytes());
-        b
-    }
+fn statx_time(b: &mut [u8], at: usize, t: Timespec) {
+    put(b, at, &t.sec.to_le_bytes());
+    put(b, at + 8, &t.nsec.to_le_bytes());
 }
 
-/// What fstat says about a console fd: a pipe end as under `docker run`, or with `-t` the
-/// terminal `/dev/pts/0` (char device 136:0, group tty).
-pub(crate) fn console_stat(file: File, tty: bool) -> Stat {
-    if tty {
-        return Stat {
-            dev: 0x18,
-            ino: 3,
-            nlink: 1,
-            mode: S_IFCHR | 0o620,
-            gid: 5,
-            rdev: makedev(136, 0),
-            blksize: 1024,
-            ..Stat::default()
-        };
+/// The 256-byte `struct statx`: basic stats, birth time and mount id, as tmpfs fills them.
+pub(crate) fn statx_bytes(st: &Stat, mnt_id: u64) -> [u8; 256] {
+    let mut b = [0u8; 256];
+    let mask = STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID;
+    put(&mut b, 0, &mask.to_le_bytes());
+    put(&mut b, 4, &st.blksize.to_le_bytes());
+    // stx_attributes (8..16) stays 0.
+    put(&mut b, 16, &(st.nlink as u32).to_le_bytes());
+    put(&mut b, 20, &st.uid.to_le_bytes());
+    put(&mut b, 24, &st.gid.to_le_bytes());
+    put(&mut b, 28, &(st.mode as u16).to_le_bytes());
+    put(&mut b, 32, &st.ino.to_le_bytes());
+    put(&mut b, 40, &st.size.to_le_bytes());
+    put(&mut b, 48, &st.blocks.to_le_bytes());
+    // stx_attributes_mask (56..64): tmpfs supports none of the listed attributes we report.
+    statx_time(&mut b, 64, st.atime);
+    statx_time(&mut b, 80, st.btime);
+    statx_time(&mut b, 96, st.ctime);
+    statx_time(&mut b, 112, st.mtime);
+    put(&mut b, 128, &major(st.rdev).to_le_bytes());
+    put(&mut b, 132, &minor(st.rdev).to_le_bytes());
+    put(&mut b, 136, &major(st.dev).to_le_bytes());
+    put(&mut b, 140, &minor(st.dev).to_le_bytes());
+    put(&mut b, 144, &mnt_id.to_le_bytes());
+    b
+}
+
+/// The 120-byte `struct statfs` of x86_64.
+pub(crate) fn statfs_bytes(s: &StatFs) -> [u8; 120] {
+    let mut b = [0u8; 120];
+    let fields = [
+        s.fs_type, s.bsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree,
+    ];
+    for (i, v) in fields.iter().enumerate() {
+        put(&mut b, i * 8, &v.to_le_bytes());
     }
-    let ino = match file {
-        File::Stdin => 101,
-        File::Stdout => 102,
-        File::Stderr => 103,
-    };
-    Stat {
-        dev: 0xd,
-        ino,
-        nlink: 1,
-        mode: S_IFIFO | 0o600,
-        blksize: 4096,
-        ..Stat::default()
-    }
+    put(&mut b, 56, &s.fsid.to_le_bytes());
+    put(&mut b, 64, &s.namelen.to_le_bytes());
+    put(&mut b, 72, &s.frsize.to_le_bytes());
+    put(&mut b, 80, &s.flags.to_le_bytes());
+    b
 }

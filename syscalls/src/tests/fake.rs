@@ -181,18 +181,97 @@ pub fn setup() -> (Process, Fake) {
     setup_with(false, false)
 }
 
+/// Facts of a fake machine: 256 MiB, fixed clocks.
+pub struct FakeInfo;
+
+impl crate::SystemInfo for FakeInfo {
+    fn uptime_ns(&self) -> u64 {
+        5_000_000_000
+    }
+    fn realtime_ns(&self) -> u64 {
+        1_700_000_005_000_000_000
+    }
+    fn mem_total(&self) -> u64 {
+        256 << 20
+    }
+    fn mem_free(&self) -> u64 {
+        200 << 20
+    }
+    fn cpuinfo(&self, _cpu: u32) -> Vec<u8> {
+        b"vendor_id\t: FakeIntel\n".to_vec()
+    }
+    fn random(&self, buf: &mut [u8]) {
+        buf.fill(0x42);
+    }
+}
+
+/// A wall clock for the fake filesystems that ticks one second per reading.
+pub struct TickClock(std::sync::atomic::AtomicI64);
+
+impl coracle_vfs::Clock for TickClock {
+    fn now(&self) -> coracle_vfs::Timespec {
+        let s = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        coracle_vfs::Timespec { sec: s, nsec: 0 }
+    }
+}
+
+/// One cpio newc entry (for building test initrds).
+pub fn cpio_entry(out: &mut Vec<u8>, name: &[u8], mode: u32, data: &[u8]) {
+    let start = out.len();
+    let fields = [0u32, mode, 0, 0, 1, 0, data.len() as u32, 0, 0, 0, 0, name.len() as u32 + 1, 0];
+    out.extend_from_slice(b"070701");
+    for f in fields {
+        out.extend_from_slice(std::format!("{f:08x}").as_bytes());
+    }
+    out.extend_from_slice(name);
+    out.push(0);
+    while (out.len() - start) % 4 != 0 {
+        out.push(0);
+    }
+    out.extend_from_slice(data);
+    while out.len() % 4 != 0 {
+        out.push(0);
+    }
+}
+
+/// An initrd with /bin/app and /work, and the trailer.
+pub fn test_initrd() -> Vec<u8> {
+    let mut a = Vec::new();
+    cpio_entry(&mut a, b"bin", 0o040_755, b"");
+    cpio_entry(&mut a, b"bin/app", 0o100_755, b"\x7fELF not really");
+    cpio_entry(&mut a, b"work", 0o040_755, b"");
+    cpio_entry(&mut a, b"TRAILER!!!", 0, b"");
+    a
+}
+
 pub fn setup_with(tty: bool, stdin_forwarded: bool) -> (Process, Fake) {
-    let p = Process::new(StartInfo {
+    let info = StartInfo {
         pid: 1,
         tty,
         stdin_forwarded,
         hostname: b"box".to_vec(),
         exe: b"/bin/app".to_vec(),
-        cwd: b"/work".to_vec(),
+        cmdline: b"/bin/app\0".to_vec(),
+        environ: b"HOME=/\0".to_vec(),
         cpus: 2,
         brk: 0x60_0000,
         mmap_top: 0x7f00_0000_0000,
-    });
+    };
+    let booted = crate::setup::boot(
+        &test_initrd(),
+        std::sync::Arc::new(TickClock(std::sync::atomic::AtomicI64::new(1_000))),
+        std::sync::Arc::new(FakeInfo),
+        &crate::setup::BootOptions {
+            tty,
+            hostname: b"box".to_vec(),
+            cpus: 2,
+            cwd: b"/work".to_vec(),
+        },
+    )
+    .expect("boot");
+    let p = Process::new(booted.system, info, booted.cwd, 0);
+    let (exe, _, path) = crate::setup::load_program(&p.sys, b"/bin/app").expect("exe");
+    p.set_exe(exe, path);
     let mut k = Fake::default();
     k.map(SCRATCH, 4 * PAGE, RW);
     (p, k)

@@ -85,10 +85,14 @@ fn mmap_argument_errors() {
         ),
         err(Errno::ENOMEM)
     );
-    // A file mapping of a pipe, and of a closed fd.
+    // A file mapping of a pipe (ENODEV), of a write-only fd (EACCES), of a closed fd.
+    assert_eq!(
+        sys(&mut p, &mut k, 9, &[0, PAGE, 1, 2, 0, 0]),
+        err(Errno::ENODEV)
+    );
     assert_eq!(
         sys(&mut p, &mut k, 9, &[0, PAGE, 1, 2, 1, 0]),
-        err(Errno::ENODEV)
+        err(Errno::EACCES)
     );
     assert_eq!(
         sys(&mut p, &mut k, 9, &[0, PAGE, 1, 2, 40, 0]),
@@ -136,7 +140,7 @@ fn fixed_replaces_and_fixed_noreplace_refuses() {
         at as i64
     );
     assert_eq!(k.peek(at, 4), [0; 4], "MAP_FIXED gives fresh zero pages");
-    let vmas: std::vec::Vec<_> = p.mm.vmas().collect();
+    let vmas: std::vec::Vec<_> = p.shared.mm.lock().vmas().collect();
     assert_eq!(vmas.len(), 2, "{vmas:?}");
 }
 
@@ -156,7 +160,7 @@ fn munmap_splits_and_frees() {
             && !k.pages.contains_key(&(at + PAGE))
             && k.pages.contains_key(&(at + 2 * PAGE))
     );
-    assert_eq!(p.mm.vmas().count(), 2);
+    assert_eq!(p.shared.mm.lock().vmas().count(), 2);
     assert_eq!(sys(&mut p, &mut k, 11, &[at + 1, PAGE]), err(Errno::EINVAL));
     assert_eq!(sys(&mut p, &mut k, 11, &[at, 0]), err(Errno::EINVAL));
     // Unmapping a hole is fine.

@@ -1,6 +1,7 @@
 //! Host tests of the syscall layer against a fake platform: Linux semantics without a VM.
 
 mod fake;
+mod fs;
 mod io;
 mod misc;
 mod mman;

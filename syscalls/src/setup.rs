@@ -1,0 +1,195 @@
+//! The machine at boot: the root filesystem unpacked from the initrd, the mounts a Docker
+//! container has (/dev, /dev/shm, /proc, /sys), the working directory, the executable.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use coracle_vfs::dev::populate_dev;
+use coracle_vfs::tmpfs::{new_tmpfs, TmpfsOptions};
+use coracle_vfs::unpack::{unpack, Unpacked};
+use coracle_vfs::{Caller, Clock, Errno, Inode, NewNode, Vfs};
+
+use crate::process::{System, SystemInfo};
+
+/// What boot set up.
+pub struct Booted {
+    pub system: Arc<System>,
+    /// The initial working directory.
+    pub cwd: Arc<dyn Inode>,
+    pub unpacked: Unpacked,
+}
+
+impl core::fmt::Debug for Booted {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Booted")
+            .field("unpacked", &self.unpacked)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The options of the machine being booted.
+#[derive(Debug, Clone)]
+pub struct BootOptions {
+    /// fds 0-2 are a terminal (/dev/tty opens).
+    pub tty: bool,
+    pub hostname: Vec<u8>,
+    pub cpus: u32,
+    /// The initial working directory (absolute); created if missing, like Docker's WORKDIR.
+    pub cwd: Vec<u8>,
+}
+
+/// A root caller for setting up.
+fn root_caller(root: &Arc<dyn Inode>) -> Caller {
+    Caller {
+        pid: 0,
+        tid: 0,
+        uid: 0,
+        gid: 0,
+        groups: Vec::new(),
+        umask: 0o022,
+        root: root.clone(),
+    }
+}
+
+/// The directory `name` in `dir`, made with `mode` if missing.
+fn ensure_dir(
+    cx: &Caller,
+    dir: &Arc<dyn Inode>,
+    name: &[u8],
+    mode: u32,
+) -> Result<Arc<dyn Inode>, Errno> {
+    match dir.lookup(cx, name) {
+        Ok(d) if d.stat().is_dir() => Ok(d),
+        Ok(_) => Err(Errno::ENOTDIR),
+        Err(Errno::ENOENT) => dir.create(name, NewNode::Directory, mode, 0, 0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Unpacks `initrd` into a fresh tmpfs root and mounts the container filesystems.
+pub fn boot(
+    initrd: &[u8],
+    clock: Arc<dyn Clock>,
+    info: Arc<dyn SystemInfo>,
+    opts: &BootOptions,
+) -> Result<Booted, String> {
+    let mem = info.mem_total();
+    let root = new_tmpfs(
+        clock.clone(),
+        TmpfsOptions {
+            max_bytes: mem / 2,
+            root_mode: 0o755,
+            ..TmpfsOptions::default()
+        },
+    );
+    let cx = root_caller(&root);
+    let unpacked = unpack(&root, &cx, initrd, |name| !name.starts_with(b".coracle/"))
+        .map_err(|e| format!("cannot unpack the root filesystem: {e}"))?;
+    let vfs = Arc::new(Vfs::new(root.clone(), b"tmpfs", b"rootfs", b"rw,relatime"));
+    let fail = |what: &str, e: Errno| format!("cannot set up {what}: {}", e.name());
+
+    let dev = ensure_dir(&cx, &root, b"dev", 0o755).map_err(|e| fail("/dev", e))?;
+    let devfs = new_tmpfs(
+        clock.clone(),
+        TmpfsOptions {
+            max_bytes: 64 << 20,
+            root_mode: 0o755,
+            ..TmpfsOptions::default()
+        },
+    );
+    vfs.mount(&dev, devfs.clone(), b"tmpfs", b"tmpfs", b"rw,nosuid,size=65536k,mode=755")
+        .map_err(|e| fail("/dev", e))?;
+    populate_dev(&vfs, &devfs, opts.tty).map_err(|e| fail("/dev", e))?;
+    let shm = devfs.lookup(&cx, b"shm").map_err(|e| fail("/dev/shm", e))?;
+    let shmfs = new_tmpfs(
+        clock.clone(),
+        TmpfsOptions {
+            max_bytes: 64 << 20,
+            root_mode: 0o1777,
+            ..TmpfsOptions::default()
+        },
+    );
+    vfs.mount(
+        &shm,
+        shmfs,
+        b"tmpfs",
+        b"shm",
+        b"rw,nosuid,nodev,noexec,relatime,size=65536k",
+    )
+    .map_err(|e| fail("/dev/shm", e))?;
+
+    ensure_dir(&cx, &root, b"tmp", 0o1777).map_err(|e| fail("/tmp", e))?;
+    let proc_dir = ensure_dir(&cx, &root, b"proc", 0o555).map_err(|e| fail("/proc", e))?;
+    let sys_dir = ensure_dir(&cx, &root, b"sys", 0o555).map_err(|e| fail("/sys", e))?;
+
+    let system = Arc::new(System::new(
+        vfs.clone(),
+        info,
+        clock,
+        opts.hostname.clone(),
+        opts.cpus,
+    ));
+    let procfs = crate::procfs::new_procfs(Arc::downgrade(&system));
+    vfs.mount(&proc_dir, procfs, b"proc", b"proc", b"rw,nosuid,nodev,noexec,relatime")
+        .map_err(|e| fail("/proc", e))?;
+    let sysfs = crate::procfs::new_sysfs(Arc::downgrade(&system));
+    vfs.mount(&sys_dir, sysfs, b"sysfs", b"sysfs", b"ro,nosuid,nodev,noexec,relatime")
+        .map_err(|e| fail("/sys", e))?;
+
+    // The working directory, created if missing.
+    let mut cwd = root.clone();
+    for comp in opts.cwd.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+        let name = String::from_utf8_lossy(&opts.cwd);
+        let base = cwd.clone();
+        let l = vfs
+            .resolve_parent(&cx, &base, comp, true)
+            .map_err(|e| fail(&format!("the working directory {name}"), e))?;
+        cwd = match l.inode {
+            Some(d) if d.stat().is_dir() => d,
+            Some(_) => return Err(fail(&format!("the working directory {name}"), Errno::ENOTDIR)),
+            None => l
+                .dir
+                .create(&l.name, NewNode::Directory, 0o755, 0, 0)
+                .map_err(|e| fail(&format!("the working directory {name}"), e))?,
+        };
+    }
+    Ok(Booted {
+        system,
+        cwd,
+        unpacked,
+    })
+}
+
+/// Resolves the program to run: the file `path` names (symlinks followed), its contents, and
+/// its real path (for /proc/self/exe).
+pub fn load_program(
+    system: &System,
+    path: &[u8],
+) -> Result<(Arc<dyn Inode>, Vec<u8>, Vec<u8>), Errno> {
+    let root = system.vfs.root().clone();
+    let cx = root_caller(&root);
+    let l = system.vfs.resolve(&cx, &root, path, true)?;
+    let inode = l.inode.clone().ok_or(Errno::ENOENT)?;
+    let st = inode.stat();
+    if st.is_dir() {
+        return Err(Errno::EACCES);
+    }
+    coracle_vfs::check_access(&cx, &st, coracle_vfs::MAY_EXEC)?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(st.size as usize)
+        .map_err(|_| Errno::ENOMEM)?;
+    data.resize(st.size as usize, 0);
+    let mut off = 0;
+    while off < data.len() {
+        let n = inode.read_at(off as u64, &mut data[off..])?;
+        if n == 0 {
+            break;
+        }
+        off += n;
+    }
+    data.truncate(off);
+    let real = system.vfs.path_in(&cx, &l);
+    Ok((inode, data, real))
+}

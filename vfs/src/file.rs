@@ -1,0 +1,366 @@
+//! Open file descriptions: what an fd points to. `dup` and fork share one description, so the
+//! offset and the status flags live here, behind the description's own lock.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use spin::Mutex;
+
+use crate::inode::Inode;
+use crate::types::{oflags::*, Caller, DirEntry, FileType, Result};
+use crate::Errno;
+
+/// poll(2) event bits.
+pub mod events {
+    pub const POLLIN: u32 = 0x001;
+    pub const POLLPRI: u32 = 0x002;
+    pub const POLLOUT: u32 = 0x004;
+    pub const POLLERR: u32 = 0x008;
+    pub const POLLHUP: u32 = 0x010;
+    pub const POLLNVAL: u32 = 0x020;
+    pub const POLLRDNORM: u32 = 0x040;
+    pub const POLLWRNORM: u32 = 0x100;
+}
+
+/// Devices that only the kernel can serve (they need the host or the hardware). The syscall
+/// layer serves reads and writes of files whose ops name one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostDevice {
+    /// The program's stdin (the host's, when forwarded).
+    Stdin,
+    /// The program's stdout.
+    Stdout,
+    /// The program's stderr.
+    Stderr,
+    /// /dev/tty and /dev/console: the terminal when there is one.
+    Tty,
+    /// /dev/random and /dev/urandom.
+    Random,
+}
+
+/// How one kind of open file reads and writes.
+pub trait FileOps: Send + Sync + 'static {
+    /// Reads at `pos` (ignored by streams).
+    fn read(&self, _pos: u64, _buf: &mut [u8]) -> Result<usize> {
+        Err(Errno::EINVAL)
+    }
+
+    /// Writes at `pos` (ignored by streams).
+    fn write(&self, _pos: u64, _data: &[u8]) -> Result<usize> {
+        Err(Errno::EINVAL)
+    }
+
+    /// For `O_APPEND` writes to regular files: appends atomically, returns the new end.
+    fn append(&self, _data: &[u8]) -> Option<Result<u64>> {
+        None
+    }
+
+    /// Whether the file has an offset (`lseek`, `pread`); streams say no (`ESPIPE`).
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    /// Current readiness as poll(2) event bits.
+    fn poll(&self) -> u32 {
+        events::POLLIN | events::POLLOUT | events::POLLRDNORM | events::POLLWRNORM
+    }
+
+    /// Bytes ready to read (`FIONREAD`), for files where that means something.
+    fn readable_bytes(&self) -> Option<usize> {
+        None
+    }
+
+    /// The kernel device behind this file, if any.
+    fn host_device(&self) -> Option<HostDevice> {
+        None
+    }
+
+    /// For downcasting (pipes answer F_GETPIPE_SZ).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// The ops of a regular file: reads and writes go to the inode.
+struct RegularOps {
+    inode: Arc<dyn Inode>,
+}
+
+impl FileOps for RegularOps {
+    fn read(&self, pos: u64, buf: &mut [u8]) -> Result<usize> {
+        self.inode.read_at(pos, buf)
+    }
+    fn write(&self, pos: u64, data: &[u8]) -> Result<usize> {
+        self.inode.write_at(pos, data)
+    }
+    fn append(&self, data: &[u8]) -> Option<Result<u64>> {
+        Some(self.inode.append(data))
+    }
+    fn readable_bytes(&self) -> Option<usize> {
+        None
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The ops of a directory or an `O_PATH` fd: no reads or writes.
+struct NoIo(Errno);
+
+impl FileOps for NoIo {
+    fn read(&self, _pos: u64, _buf: &mut [u8]) -> Result<usize> {
+        Err(self.0)
+    }
+    fn write(&self, _pos: u64, _data: &[u8]) -> Result<usize> {
+        Err(self.0)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Generic ops for a regular file's inode.
+pub fn regular_ops(inode: Arc<dyn Inode>) -> Box<dyn FileOps> {
+    Box::new(RegularOps { inode })
+}
+
+/// Generic ops for a directory.
+pub fn directory_ops() -> Box<dyn FileOps> {
+    Box::new(NoIo(Errno::EISDIR))
+}
+
+/// Ops for an `O_PATH` fd.
+pub fn path_ops() -> Box<dyn FileOps> {
+    Box::new(NoIo(Errno::EBADF))
+}
+
+/// An open file description.
+pub struct OpenFile {
+    inode: Arc<dyn Inode>,
+    /// The absolute path it was opened by (what `/proc/self/fd/N` shows).
+    path: Vec<u8>,
+    flags: AtomicU32,
+    /// The offset; also serialises reads and writes through this description (f_pos_lock).
+    pos: Mutex<u64>,
+    ops: Box<dyn FileOps>,
+}
+
+impl core::fmt::Debug for OpenFile {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OpenFile")
+            .field("path", &alloc::string::String::from_utf8_lossy(&self.path))
+            .field("flags", &self.flags.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// `lseek` whence values.
+pub const SEEK_SET: i32 = 0;
+pub const SEEK_CUR: i32 = 1;
+pub const SEEK_END: i32 = 2;
+pub const SEEK_DATA: i32 = 3;
+pub const SEEK_HOLE: i32 = 4;
+
+/// Largest file offset (MAX_LFS_FILESIZE).
+pub const MAX_OFFSET: u64 = i64::MAX as u64;
+
+impl OpenFile {
+    /// A description of `inode` opened with `flags` (`O_CLOEXEC` and the creation flags are
+    /// not kept; they are not status flags).
+    pub fn new(
+        inode: Arc<dyn Inode>,
+        path: Vec<u8>,
+        flags: u32,
+        ops: Box<dyn FileOps>,
+    ) -> Arc<OpenFile> {
+        let kept = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
+        Arc::new(OpenFile {
+            inode,
+            path,
+            flags: AtomicU32::new(kept),
+            pos: Mutex::new(0),
+            ops,
+        })
+    }
+
+    pub fn inode(&self) -> &Arc<dyn Inode> {
+        &self.inode
+    }
+
+    pub fn path(&self) -> &[u8] {
+        &self.path
+    }
+
+    pub fn ops(&self) -> &dyn FileOps {
+        &*self.ops
+    }
+
+    /// The status flags and access mode (`F_GETFL`).
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// `F_SETFL`: changes the changeable status flags only.
+    pub fn set_flags(&self, flags: u32) {
+        let old = self.flags();
+        let new = (old & !SETFL_MASK) | (flags & SETFL_MASK);
+        self.flags.store(new, Ordering::Relaxed);
+    }
+
+    pub fn is_path(&self) -> bool {
+        self.flags() & O_PATH != 0
+    }
+
+    pub fn nonblocking(&self) -> bool {
+        self.flags() & O_NONBLOCK != 0
+    }
+
+    /// Opened for reading (and not O_PATH).
+    pub fn readable(&self) -> bool {
+        let f = self.flags();
+        f & O_PATH == 0 && matches!(f & O_ACCMODE, O_RDONLY | O_RDWR)
+    }
+
+    /// Opened for writing (and not O_PATH).
+    pub fn writable(&self) -> bool {
+        let f = self.flags();
+        f & O_PATH == 0 && matches!(f & O_ACCMODE, O_WRONLY | O_RDWR)
+    }
+
+    /// The current offset.
+    pub fn offset(&self) -> u64 {
+        *self.pos.lock()
+    }
+
+    /// `read`: at the offset, which advances.
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
+        if !self.readable() {
+            return Err(Errno::EBADF);
+        }
+        if !self.ops.seekable() {
+            return self.ops.read(0, buf);
+        }
+        let mut pos = self.pos.lock();
+        let n = self.ops.read(*pos, buf)?;
+        *pos += n as u64;
+        Ok(n)
+    }
+
+    /// `write`: at the offset (at the end with `O_APPEND`), which advances.
+    pub fn write(&self, data: &[u8]) -> Result<usize> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        if !self.ops.seekable() {
+            return self.ops.write(0, data);
+        }
+        let mut pos = self.pos.lock();
+        if self.flags() & O_APPEND != 0 {
+            if let Some(end) = self.ops.append(data) {
+                *pos = end?;
+                return Ok(data.len());
+            }
+        }
+        let end = pos.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
+        if end > MAX_OFFSET {
+            return Err(Errno::EFBIG);
+        }
+        let n = self.ops.write(*pos, data)?;
+        *pos += n as u64;
+        Ok(n)
+    }
+
+    /// `pread`: at `offset`, which must be non-negative; the file offset stays.
+    pub fn pread(&self, offset: i64, buf: &mut [u8]) -> Result<usize> {
+        if !self.readable() {
+            return Err(Errno::EBADF);
+        }
+        if !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        let offset = u64::try_from(offset).map_err(|_| Errno::EINVAL)?;
+        self.ops.read(offset, buf)
+    }
+
+    /// `pwrite`: at `offset` (at the end with `O_APPEND`, as Linux does).
+    pub fn pwrite(&self, offset: i64, data: &[u8]) -> Result<usize> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        if !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        let offset = u64::try_from(offset).map_err(|_| Errno::EINVAL)?;
+        if self.flags() & O_APPEND != 0 {
+            if let Some(end) = self.ops.append(data) {
+                end?;
+                return Ok(data.len());
+            }
+        }
+        if offset.checked_add(data.len() as u64).is_none_or(|e| e > MAX_OFFSET) {
+            return Err(Errno::EFBIG);
+        }
+        self.ops.write(offset, data)
+    }
+
+    /// `lseek`.
+    pub fn seek(&self, offset: i64, whence: i32) -> Result<u64> {
+        if self.is_path() {
+            return Err(Errno::EBADF);
+        }
+        if !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        let is_dir = self.inode.stat().is_dir();
+        let mut pos = self.pos.lock();
+        let base: i128 = match whence {
+            SEEK_SET => 0,
+            SEEK_CUR => i128::from(*pos),
+            SEEK_END if !is_dir => i128::from(self.inode.stat().size),
+            SEEK_DATA | SEEK_HOLE if !is_dir => {
+                // tmpfs reports the whole file as data (holes read as zeros); so does Linux's
+                // generic implementation.
+                let size = self.inode.stat().size;
+                let off = u64::try_from(offset).map_err(|_| Errno::ENXIO)?;
+                if off >= size {
+                    return Err(Errno::ENXIO);
+                }
+                let new = if whence == SEEK_DATA { off } else { size };
+                *pos = new;
+                return Ok(new);
+            }
+            _ => return Err(Errno::EINVAL),
+        };
+        let new = base + i128::from(offset);
+        if new < 0 || new > i128::from(MAX_OFFSET) {
+            return Err(Errno::EINVAL);
+        }
+        *pos = new as u64;
+        Ok(*pos)
+    }
+
+    /// Reads directory entries from the offset on: `emit` gets each entry and the position
+    /// after it and says whether it took it (false when the caller's buffer is full); the offset
+    /// advances past the entries taken.
+    pub fn getdents(
+        &self,
+        cx: &Caller,
+        mut emit: impl FnMut(&DirEntry, u64) -> bool,
+    ) -> Result<()> {
+        if self.is_path() {
+            return Err(Errno::EBADF);
+        }
+        if self.inode.stat().file_type() != FileType::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        let mut pos = self.pos.lock();
+        while let Some((entry, next)) = self.inode.readdir(cx, *pos)? {
+            if !emit(&entry, next) {
+                break;
+            }
+            *pos = next;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,268 @@
+//! Pipes and FIFOs: a bounded byte queue with reader and writer counts.
+//!
+//! Operations never block here: when a blocking call would have to wait they return `EAGAIN`
+//! and the syscall layer waits for the pipe's readiness to change ([`Pipe::generation`] moves
+//! on every change). Writes of at most `PIPE_BUF` bytes are all-or-nothing, as POSIX requires.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use core::any::Any;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use spin::Mutex;
+
+use crate::file::{events::*, FileOps};
+use crate::types::Result;
+use crate::Errno;
+
+/// Writes up to this size are atomic.
+pub const PIPE_BUF: usize = 4096;
+/// A new pipe's capacity (16 pages).
+pub const DEFAULT_CAPACITY: usize = 65536;
+/// `/proc/sys/fs/pipe-max-size`.
+pub const MAX_CAPACITY: usize = 1 << 20;
+
+#[derive(Debug)]
+struct State {
+    buf: VecDeque<u8>,
+    capacity: usize,
+    readers: u32,
+    writers: u32,
+    /// A writer was ever opened: a FIFO's reader sees POLLHUP only once a writer came and
+    /// went (reads return end of file whenever there is no writer, as on Linux).
+    had_writer: bool,
+}
+
+/// The shared part of a pipe.
+#[derive(Debug)]
+pub struct Pipe {
+    state: Mutex<State>,
+    generation: AtomicU64,
+}
+
+impl Default for Pipe {
+    fn default() -> Self {
+        Pipe {
+            state: Mutex::new(State {
+                buf: VecDeque::new(),
+                capacity: DEFAULT_CAPACITY,
+                readers: 0,
+                writers: 0,
+                had_writer: false,
+            }),
+            generation: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Pipe {
+    pub fn new() -> Arc<Pipe> {
+        Arc::new(Pipe::default())
+    }
+
+    /// Moves on whenever the pipe's state changes (data, space, an end opened or closed).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Opens the read end (`pipe(2)`, or a FIFO opened for reading).
+    pub fn open_reader(self: &Arc<Self>) -> Box<dyn FileOps> {
+        self.state.lock().readers += 1;
+        self.changed();
+        Box::new(PipeEnd {
+            pipe: self.clone(),
+            read: true,
+            write: false,
+        })
+    }
+
+    /// Opens the write end.
+    pub fn open_writer(self: &Arc<Self>) -> Box<dyn FileOps> {
+        let mut s = self.state.lock();
+        s.writers += 1;
+        s.had_writer = true;
+        drop(s);
+        self.changed();
+        Box::new(PipeEnd {
+            pipe: self.clone(),
+            read: false,
+            write: true,
+        })
+    }
+
+    /// Opens both ends in one description (a FIFO opened `O_RDWR`).
+    pub fn open_both(self: &Arc<Self>) -> Box<dyn FileOps> {
+        let mut s = self.state.lock();
+        s.readers += 1;
+        s.writers += 1;
+        s.had_writer = true;
+        drop(s);
+        self.changed();
+        Box::new(PipeEnd {
+            pipe: self.clone(),
+            read: true,
+            write: true,
+        })
+    }
+
+    pub fn readers(&self) -> u32 {
+        self.state.lock().readers
+    }
+
+    pub fn writers(&self) -> u32 {
+        self.state.lock().writers
+    }
+
+    /// The capacity (`F_GETPIPE_SZ`).
+    pub fn capacity(&self) -> usize {
+        self.state.lock().capacity
+    }
+
+    /// `F_SETPIPE_SZ`: rounds up to a power-of-two number of pages; `EBUSY` if the data in the
+    /// pipe would not fit, `EPERM` above the system maximum for non-root callers.
+    pub fn set_capacity(&self, want: usize, privileged: bool) -> Result<usize> {
+        if want > MAX_CAPACITY && !privileged {
+            return Err(Errno::EPERM);
+        }
+        if want > (1 << 31) {
+            return Err(Errno::EINVAL);
+        }
+        let pages = want.div_ceil(4096).max(1).next_power_of_two();
+        let size = pages * 4096;
+        let mut s = self.state.lock();
+        if s.buf.len() > size {
+            return Err(Errno::EBUSY);
+        }
+        s.capacity = size;
+        drop(s);
+        self.changed();
+        Ok(size)
+    }
+
+    fn read(&self, buf: &mut [u8]) -> Result<usize> {
+        let mut s = self.state.lock();
+        if s.buf.is_empty() {
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            return if s.writers == 0 {
+                Ok(0)
+            } else {
+                Err(Errno::EAGAIN)
+            };
+        }
+        let n = buf.len().min(s.buf.len());
+        for (dst, src) in buf.iter_mut().zip(s.buf.drain(..n)) {
+            *dst = src;
+        }
+        drop(s);
+        self.changed();
+        Ok(n)
+    }
+
+    fn write(&self, data: &[u8]) -> Result<usize> {
+        let mut s = self.state.lock();
+        if s.readers == 0 {
+            return Err(Errno::EPIPE);
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let room = s.capacity - s.buf.len();
+        let n = if data.len() <= PIPE_BUF {
+            if room < data.len() {
+                return Err(Errno::EAGAIN);
+            }
+            data.len()
+        } else {
+            if room == 0 {
+                return Err(Errno::EAGAIN);
+            }
+            room.min(data.len())
+        };
+        s.buf.extend(&data[..n]);
+        drop(s);
+        self.changed();
+        Ok(n)
+    }
+
+    fn poll(&self, read: bool, write: bool) -> u32 {
+        let s = self.state.lock();
+        let mut ev = 0;
+        if read {
+            if !s.buf.is_empty() {
+                ev |= POLLIN | POLLRDNORM;
+            }
+            if s.writers == 0 && s.had_writer {
+                ev |= POLLHUP;
+            }
+        }
+        if write {
+            if s.capacity - s.buf.len() >= PIPE_BUF {
+                ev |= POLLOUT | POLLWRNORM;
+            }
+            if s.readers == 0 {
+                ev |= POLLERR;
+            }
+        }
+        ev
+    }
+}
+
+/// One end of a pipe (or both, for a FIFO opened read-write).
+struct PipeEnd {
+    pipe: Arc<Pipe>,
+    read: bool,
+    write: bool,
+}
+
+impl PipeEnd {
+    pub fn pipe(&self) -> &Arc<Pipe> {
+        &self.pipe
+    }
+}
+
+impl Drop for PipeEnd {
+    fn drop(&mut self) {
+        let mut s = self.pipe.state.lock();
+        if self.read {
+            s.readers -= 1;
+        }
+        if self.write {
+            s.writers -= 1;
+        }
+        drop(s);
+        self.pipe.changed();
+    }
+}
+
+impl FileOps for PipeEnd {
+    fn read(&self, _pos: u64, buf: &mut [u8]) -> Result<usize> {
+        self.pipe.read(buf)
+    }
+    fn write(&self, _pos: u64, data: &[u8]) -> Result<usize> {
+        self.pipe.write(data)
+    }
+    fn seekable(&self) -> bool {
+        false
+    }
+    fn poll(&self) -> u32 {
+        self.pipe.poll(self.read, self.write)
+    }
+    fn readable_bytes(&self) -> Option<usize> {
+        Some(self.pipe.state.lock().buf.len())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The pipe behind an open file's ops, if it is a pipe or FIFO end.
+pub fn pipe_of(ops: &dyn FileOps) -> Option<&Arc<Pipe>> {
+    ops.as_any().downcast_ref::<PipeEnd>().map(PipeEnd::pipe)
+}
