@@ -4,9 +4,9 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use coracle_loader::{build_stack, AuxValues, Executable, StackParams, USER_TOP};
+use coracle_loader::{build_stack, AuxValues, Copy, Executable, Region, StackParams, USER_TOP};
 use coracle_syscalls::setup::{self, BootOptions};
-use coracle_syscalls::{dispatch, Outcome, Perms, Platform, Process, StartInfo};
+use coracle_syscalls::{dispatch, Outcome, Perms, Platform, Process, StartInfo, VmaName};
 use coracle_vfs::cpio::Reader;
 
 use crate::arch::cpu::Features;
@@ -122,6 +122,11 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
         booted.cwd,
         time::monotonic_ns_if_known(),
     );
+    let exe_name = VmaName::File {
+        inode: exe_inode.clone(),
+        path: exe_path.clone().into(),
+        offset: 0,
+    };
     process.set_exe(exe_inode, exe_path);
     let mut process = process;
     let image = &image[..];
@@ -133,7 +138,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
         {
             fatal(format_args!("out of memory loading the program"));
         }
-        process.shared.mm.lock().record(r.start, r.end, r.perms);
+        record_region(&process, r, &plan.copies, &exe_name);
     }
     for c in &plan.copies {
         let bytes = usize::try_from(c.file_offset)
@@ -175,7 +180,11 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
     if platform.map_zeroed(STACK_TOP - eager, eager, rw).is_err() {
         fatal(format_args!("out of memory for the stack"));
     }
-    process.shared.mm.lock().record(STACK_TOP - STACK_SIZE, STACK_TOP, rw);
+    process
+        .shared
+        .mm
+        .lock()
+        .record_named(STACK_TOP - STACK_SIZE, STACK_TOP, rw, VmaName::Stack);
     if paging::poke_user(stack.sp, &stack.bytes).is_err() {
         fatal(format_args!("initial stack outside its mapping"));
     }
@@ -201,6 +210,40 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
         if let Some(status) = user_fault(&mut platform, &ctx) {
             return status;
         }
+    }
+}
+
+/// Records one image region in the VMA list as /proc/self/maps shows it: the pages that
+/// hold file contents name the executable (with their file offset), the rest (.bss) is
+/// anonymous.
+fn record_region(process: &Process, r: &Region, copies: &[Copy], exe: &VmaName) {
+    let mut mm = process.shared.mm.lock();
+    let inside: Vec<&Copy> = copies
+        .iter()
+        .filter(|c| c.vaddr < r.end && c.vaddr + c.len > r.start)
+        .collect();
+    let (Some(first), VmaName::File { inode, path, .. }) = (inside.first(), exe) else {
+        mm.record(r.start, r.end, r.perms);
+        return;
+    };
+    let file_end = inside
+        .iter()
+        .map(|c| (c.vaddr + c.len + 0xfff) & !0xfff)
+        .max()
+        .unwrap_or(r.start)
+        .min(r.end);
+    let Some(offset) = first.file_offset.checked_sub(first.vaddr - r.start) else {
+        mm.record(r.start, r.end, r.perms);
+        return;
+    };
+    let name = VmaName::File {
+        inode: inode.clone(),
+        path: path.clone(),
+        offset,
+    };
+    mm.record_named(r.start, file_end, r.perms, name);
+    if file_end < r.end {
+        mm.record(file_end, r.end, r.perms);
     }
 }
 

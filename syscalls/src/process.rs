@@ -206,6 +206,8 @@ pub struct System {
     memfd: Arc<dyn Inode>,
     /// memfd seals by (dev, ino).
     pub seals: Mutex<BTreeMap<(u64, u64), u32>>,
+    /// Advisory file locks.
+    pub locks: Mutex<crate::locks::LockTable>,
 }
 
 impl core::fmt::Debug for System {
@@ -232,6 +234,7 @@ impl System {
             clock,
             memfd,
             seals: Mutex::new(BTreeMap::new()),
+            locks: Mutex::new(crate::locks::LockTable::default()),
         }
     }
 

@@ -559,9 +559,17 @@ pub(crate) fn lseek(
 
 pub(crate) fn close(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResult {
     let slot = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
-    let old = p.shared.files.lock().remove(slot);
+    let old = p.shared.files.lock().remove(slot).ok_or(Errno::EBADF)?;
+    release_posix_locks(p, &old.file);
     // The description (and a pipe end with it) closes here, outside the table lock.
-    old.map(|_| 0).ok_or(Errno::EBADF)
+    drop(old);
+    Ok(0)
+}
+
+/// Closing any fd of a file drops the process's POSIX locks on it.
+fn release_posix_locks(p: &Process, file: &OpenFile) {
+    let st = file.inode().stat();
+    p.sys.locks.lock().release_process((st.dev, st.ino), p.shared.pid);
 }
 
 pub(crate) fn close_range(
@@ -587,6 +595,9 @@ pub(crate) fn close_range(
         }
     }
     drop(files);
+    for f in &closed {
+        release_posix_locks(p, &f.file);
+    }
     drop(closed);
     Ok(0)
 }
@@ -638,6 +649,9 @@ pub(crate) fn dup3(
         },
     );
     drop(files);
+    if let Some(old) = &old {
+        release_posix_locks(p, &old.file);
+    }
     drop(old);
     Ok(new as u64)
 }
@@ -647,37 +661,86 @@ const F_RDLCK: i16 = 0;
 const F_WRLCK: i16 = 1;
 const F_UNLCK: i16 = 2;
 
-fn record_lock(p: &Process, k: &mut dyn Platform, file: &OpenFile, cmd: i32, arg: u64) -> SysResult {
+fn record_lock(p: &Process, k: &mut dyn Platform, file: &Arc<OpenFile>, cmd: i32, arg: u64) -> SysResult {
+    use crate::locks::Owner;
     const F_GETLK: i32 = 5;
+    const F_SETLKW: i32 = 7;
     const F_OFD_GETLK: i32 = 36;
+    const F_OFD_SETLKW: i32 = 38;
     let mut raw = [0u8; 32];
     k.read_user(arg, &mut raw)?;
     let l_type = i16::from_le_bytes([raw[0], raw[1]]);
     let whence = i16::from_le_bytes([raw[2], raw[3]]);
+    let l_start = i64::from_le_bytes(raw[8..16].try_into().unwrap_or_default());
+    let l_len = i64::from_le_bytes(raw[16..24].try_into().unwrap_or_default());
     let l_pid = i32::from_le_bytes([raw[24], raw[25], raw[26], raw[27]]);
-    if !(0..=2).contains(&whence) || !(F_RDLCK..=F_UNLCK).contains(&l_type) {
+    if file.is_path() {
+        return Err(Errno::EBADF);
+    }
+    if !(F_RDLCK..=F_UNLCK).contains(&l_type) {
         return Err(Errno::EINVAL);
     }
     let ofd = (36..=38).contains(&cmd);
     if ofd && l_pid != 0 {
         return Err(Errno::EINVAL);
     }
-    if file.is_path() {
-        return Err(Errno::EBADF);
+    let base: i128 = match whence {
+        0 => 0,
+        1 => i128::from(file.offset()),
+        2 => i128::from(file.inode().stat().size),
+        _ => return Err(Errno::EINVAL),
+    };
+    let start = base + i128::from(l_start);
+    let (start, end) = match l_len {
+        0 => (start, i128::from(u64::MAX)),
+        n if n > 0 => (start, start + i128::from(n)),
+        n => (start + i128::from(n), start),
+    };
+    if start < 0 {
+        return Err(Errno::EINVAL);
     }
+    let (start, end) = (start as u64, end.min(i128::from(u64::MAX)) as u64);
+    let st = file.inode().stat();
+    let key = (st.dev, st.ino);
+    let owner = if ofd {
+        Owner::file(file)
+    } else {
+        Owner::Process(p.shared.pid)
+    };
+    let mut locks = p.sys.locks.lock();
     if cmd == F_GETLK || cmd == F_OFD_GETLK {
-        // One process holds every lock there is, and a process never conflicts with itself.
-        raw[0..2].copy_from_slice(&F_UNLCK.to_le_bytes());
+        if l_type == F_UNLCK {
+            return Err(Errno::EINVAL);
+        }
+        match locks.test(key, &owner, start, end, l_type == F_WRLCK) {
+            None => raw[0..2].copy_from_slice(&F_UNLCK.to_le_bytes()),
+            Some(c) => {
+                let t = if c.write { F_WRLCK } else { F_RDLCK };
+                raw[0..2].copy_from_slice(&t.to_le_bytes());
+                raw[2..4].copy_from_slice(&0i16.to_le_bytes());
+                raw[8..16].copy_from_slice(&(c.start as i64).to_le_bytes());
+                let len = if c.end == u64::MAX { 0 } else { (c.end - c.start) as i64 };
+                raw[16..24].copy_from_slice(&len.to_le_bytes());
+                raw[24..28].copy_from_slice(&c.pid.to_le_bytes());
+            }
+        }
+        drop(locks);
         k.write_user(arg, &raw)?;
         return Ok(0);
     }
-    match l_type {
-        F_RDLCK if !file.readable() => Err(Errno::EBADF),
-        F_WRLCK if !file.writable() => Err(Errno::EBADF),
-        _ => {
-            let _ = p;
-            Ok(0)
+    let kind = match l_type {
+        F_RDLCK if !file.readable() => return Err(Errno::EBADF),
+        F_WRLCK if !file.writable() => return Err(Errno::EBADF),
+        F_UNLCK => None,
+        t => Some(t == F_WRLCK),
+    };
+    match locks.set(key, owner, start, end, kind) {
+        Ok(()) => Ok(0),
+        Err(_) if cmd == F_SETLKW || cmd == F_OFD_SETLKW => {
+            drop(locks);
+            Err(block_forever(k, "a lock wait"))
         }
+        Err(_) => Err(Errno::EAGAIN),
     }
 }
 
@@ -1403,7 +1466,7 @@ pub(crate) fn copy_file_range(
 
 // ---- locks and syncing ----
 
-pub(crate) fn flock(p: &mut Process, _k: &mut dyn Platform, fd: i32, op: i32) -> SysResult {
+pub(crate) fn flock(p: &mut Process, k: &mut dyn Platform, fd: i32, op: i32) -> SysResult {
     const LOCK_SH: i32 = 1;
     const LOCK_EX: i32 = 2;
     const LOCK_NB: i32 = 4;
@@ -1412,9 +1475,20 @@ pub(crate) fn flock(p: &mut Process, _k: &mut dyn Platform, fd: i32, op: i32) ->
     if file.is_path() {
         return Err(Errno::EBADF);
     }
-    match op & !LOCK_NB {
-        LOCK_SH | LOCK_EX | LOCK_UN => Ok(0),
-        _ => Err(Errno::EINVAL),
+    let kind = match op & !LOCK_NB {
+        LOCK_SH => Some(false),
+        LOCK_EX => Some(true),
+        LOCK_UN => None,
+        _ => return Err(Errno::EINVAL),
+    };
+    let st = file.inode().stat();
+    let owner = crate::locks::Owner::file(&file);
+    if p.sys.locks.lock().flock((st.dev, st.ino), owner, kind) {
+        Ok(0)
+    } else if op & LOCK_NB != 0 {
+        Err(Errno::EAGAIN)
+    } else {
+        Err(block_forever(k, "a flock wait"))
     }
 }
 

@@ -329,3 +329,59 @@ fn fcntl_flags_dup_and_close_range() {
     assert_eq!(sys(&mut p, &mut k, 3, &[20]), err(Errno::EBADF));
     assert_eq!(sys(&mut p, &mut k, 436, &[5, 4, 0]), err(Errno::EINVAL));
 }
+
+/// A `struct flock` at `at`: type, whence SEEK_SET, start, len, pid 0.
+fn flock_at(k: &mut Fake, at: u64, ty: i16, start: i64, len: i64) -> u64 {
+    let mut b = [0u8; 32];
+    b[0..2].copy_from_slice(&ty.to_le_bytes());
+    b[8..16].copy_from_slice(&start.to_le_bytes());
+    b[16..24].copy_from_slice(&len.to_le_bytes());
+    k.poke(at, &b);
+    at
+}
+
+#[test]
+fn record_locks_ofd_locks_and_flock() {
+    let (mut p, mut k) = setup();
+    let a = open(&mut p, &mut k, "/tmp/lk", O_CREAT | O_RDWR, 0o600) as u64;
+    let b = open(&mut p, &mut k, "/tmp/lk", O_RDWR, 0) as u64;
+    let rd = open(&mut p, &mut k, "/tmp/lk", O_RDONLY, 0) as u64;
+    const F_GETLK: u64 = 5;
+    const F_SETLK: u64 = 6;
+    const F_OFD_GETLK: u64 = 36;
+    const F_OFD_SETLK: u64 = 37;
+    // POSIX locks of one process never conflict with each other.
+    let l = flock_at(&mut k, BUF, 1, 0, 10);
+    assert_eq!(sys(&mut p, &mut k, 72, &[a, F_SETLK, l]), 0);
+    assert_eq!(sys(&mut p, &mut k, 72, &[b, F_SETLK, l]), 0);
+    // A write lock needs a writable fd.
+    assert_eq!(sys(&mut p, &mut k, 72, &[rd, F_SETLK, l]), err(Errno::EBADF));
+    // OFD locks of two descriptions conflict, and F_OFD_GETLK reports the holder.
+    let l = flock_at(&mut k, BUF, 1, 100, 0);
+    assert_eq!(sys(&mut p, &mut k, 72, &[a, F_OFD_SETLK, l]), 0);
+    let l = flock_at(&mut k, BUF, 0, 150, 5);
+    assert_eq!(sys(&mut p, &mut k, 72, &[b, F_OFD_SETLK, l]), err(Errno::EAGAIN));
+    assert_eq!(sys(&mut p, &mut k, 72, &[b, F_OFD_GETLK, l]), 0);
+    let got = k.peek(BUF, 32);
+    assert_eq!(i16::from_le_bytes([got[0], got[1]]), 1, "F_WRLCK");
+    assert_eq!(i64::from_le_bytes(got[8..16].try_into().unwrap()), 100);
+    assert_eq!(i64::from_le_bytes(got[16..24].try_into().unwrap()), 0, "to EOF");
+    assert_eq!(i32::from_le_bytes(got[24..28].try_into().unwrap()), -1);
+    // The POSIX view of the same process sees no conflict with its own POSIX locks.
+    let l = flock_at(&mut k, BUF, 1, 0, 10);
+    assert_eq!(sys(&mut p, &mut k, 72, &[a, F_GETLK, l]), 0);
+    assert_eq!(i16::from_le_bytes(k.peek(BUF, 2).try_into().unwrap()), 2, "F_UNLCK");
+    // Closing the holder's description releases its OFD lock.
+    assert_eq!(sys(&mut p, &mut k, 3, &[a]), 0);
+    let l = flock_at(&mut k, BUF, 0, 150, 5);
+    assert_eq!(sys(&mut p, &mut k, 72, &[b, F_OFD_SETLK, l]), 0);
+    // flock: two descriptions, exclusive and non-blocking.
+    const LOCK_EX: u64 = 2;
+    const LOCK_NB: u64 = 4;
+    const LOCK_UN: u64 = 8;
+    assert_eq!(sys(&mut p, &mut k, 73, &[b, LOCK_EX | LOCK_NB]), 0);
+    assert_eq!(sys(&mut p, &mut k, 73, &[rd, LOCK_EX | LOCK_NB]), err(Errno::EAGAIN));
+    assert_eq!(sys(&mut p, &mut k, 73, &[b, LOCK_UN]), 0);
+    assert_eq!(sys(&mut p, &mut k, 73, &[rd, LOCK_EX | LOCK_NB]), 0);
+    assert_eq!(sys(&mut p, &mut k, 73, &[rd, 77]), err(Errno::EINVAL));
+}
