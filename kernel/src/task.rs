@@ -80,8 +80,8 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
     if config.verbose {
         console::log_line(format_args!("root filesystem: {:?}", booted.unpacked));
     }
-    let (exe_inode, image, exe_path) = setup::load_program(&booted.system, exec)
-        .unwrap_or_else(|e| {
+    let (exe_inode, image, exe_path) =
+        setup::load_program(&booted.system, exec).unwrap_or_else(|e| {
             fatal(format_args!(
                 "cannot open the program {}: {}",
                 core::str::from_utf8(exec).unwrap_or("?"),

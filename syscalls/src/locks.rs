@@ -81,14 +81,19 @@ pub struct LockTable {
 
 impl LockTable {
     /// A lock of `owner` that conflicts with `[start, end)` of kind `write`, if any.
-    pub fn test(&mut self, key: (u64, u64), owner: &Owner, start: u64, end: u64, write: bool) -> Option<Conflict> {
+    pub fn test(
+        &mut self,
+        key: (u64, u64),
+        owner: &Owner,
+        start: u64,
+        end: u64,
+        write: bool,
+    ) -> Option<Conflict> {
         let f = self.files.get_mut(&key)?;
         f.ranges.retain(|l| l.owner.alive());
         f.ranges
             .iter()
-            .find(|l| {
-                !l.owner.same(owner) && l.start < end && start < l.end && (write || l.write)
-            })
+            .find(|l| !l.owner.same(owner) && l.start < end && start < l.end && (write || l.write))
             .map(|l| Conflict {
                 write: l.write,
                 start: l.start,
@@ -134,7 +139,8 @@ impl LockTable {
             // Merge with the owner's adjacent locks of the same kind, as Linux does.
             let (mut s, mut e) = (start, end);
             kept.retain(|l| {
-                let adjacent = l.owner.same(&owner) && l.write == write && l.start <= e && s <= l.end;
+                let adjacent =
+                    l.owner.same(&owner) && l.write == write && l.start <= e && s <= l.end;
                 if adjacent {
                     s = s.min(l.start);
                     e = e.max(l.end);

@@ -166,6 +166,9 @@ impl core::fmt::Debug for FsContext {
     }
 }
 
+/// The executable of a process and the path it was found by.
+pub type Exe = (Arc<dyn Inode>, Vec<u8>);
+
 /// What the threads of one process share.
 pub struct ProcShared {
     pub pid: u32,
@@ -177,7 +180,7 @@ pub struct ProcShared {
     pub cmdline: Vec<u8>,
     pub environ: Vec<u8>,
     /// The executable (/proc/self/exe) and its path.
-    pub exe: Mutex<Option<(Arc<dyn Inode>, Vec<u8>)>>,
+    pub exe: Mutex<Option<Exe>>,
     pub files: Mutex<FdTable>,
     pub fs: Mutex<FsContext>,
     pub mm: Mutex<Mm>,

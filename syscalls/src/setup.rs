@@ -99,8 +99,14 @@ pub fn boot(
             ..TmpfsOptions::default()
         },
     );
-    vfs.mount(&dev, devfs.clone(), b"tmpfs", b"tmpfs", b"rw,nosuid,size=65536k,mode=755")
-        .map_err(|e| fail("/dev", e))?;
+    vfs.mount(
+        &dev,
+        devfs.clone(),
+        b"tmpfs",
+        b"tmpfs",
+        b"rw,nosuid,size=65536k,mode=755",
+    )
+    .map_err(|e| fail("/dev", e))?;
     populate_dev(&vfs, &devfs, opts.tty).map_err(|e| fail("/dev", e))?;
     let shm = devfs.lookup(&cx, b"shm").map_err(|e| fail("/dev/shm", e))?;
     let shmfs = new_tmpfs(
@@ -132,11 +138,23 @@ pub fn boot(
         opts.cpus,
     ));
     let procfs = crate::procfs::new_procfs(Arc::downgrade(&system));
-    vfs.mount(&proc_dir, procfs, b"proc", b"proc", b"rw,nosuid,nodev,noexec,relatime")
-        .map_err(|e| fail("/proc", e))?;
+    vfs.mount(
+        &proc_dir,
+        procfs,
+        b"proc",
+        b"proc",
+        b"rw,nosuid,nodev,noexec,relatime",
+    )
+    .map_err(|e| fail("/proc", e))?;
     let sysfs = crate::procfs::new_sysfs(Arc::downgrade(&system));
-    vfs.mount(&sys_dir, sysfs, b"sysfs", b"sysfs", b"ro,nosuid,nodev,noexec,relatime")
-        .map_err(|e| fail("/sys", e))?;
+    vfs.mount(
+        &sys_dir,
+        sysfs,
+        b"sysfs",
+        b"sysfs",
+        b"ro,nosuid,nodev,noexec,relatime",
+    )
+    .map_err(|e| fail("/sys", e))?;
 
     // The working directory, created if missing.
     let mut cwd = root.clone();
@@ -148,7 +166,12 @@ pub fn boot(
             .map_err(|e| fail(&format!("the working directory {name}"), e))?;
         cwd = match l.inode {
             Some(d) if d.stat().is_dir() => d,
-            Some(_) => return Err(fail(&format!("the working directory {name}"), Errno::ENOTDIR)),
+            Some(_) => {
+                return Err(fail(
+                    &format!("the working directory {name}"),
+                    Errno::ENOTDIR,
+                ))
+            }
             None => l
                 .dir
                 .create(&l.name, NewNode::Directory, 0o755, 0, 0)
@@ -162,12 +185,12 @@ pub fn boot(
     })
 }
 
+/// A program file: its inode, contents and real path.
+pub type Program = (Arc<dyn Inode>, Vec<u8>, Vec<u8>);
+
 /// Resolves the program to run: the file `path` names (symlinks followed), its contents, and
 /// its real path (for /proc/self/exe).
-pub fn load_program(
-    system: &System,
-    path: &[u8],
-) -> Result<(Arc<dyn Inode>, Vec<u8>, Vec<u8>), Errno> {
+pub fn load_program(system: &System, path: &[u8]) -> Result<Program, Errno> {
     let root = system.vfs.root().clone();
     let cx = root_caller(&root);
     let l = system.vfs.resolve(&cx, &root, path, true)?;

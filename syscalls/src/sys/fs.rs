@@ -12,8 +12,8 @@ use alloc::vec::Vec;
 use coracle_vfs::inode::same_inode;
 use coracle_vfs::tmpfs::{create_unnamed, new_tmpfs, TmpfsOptions};
 use coracle_vfs::types::{oflags::*, *};
-use core::result::Result;
 use coracle_vfs::{Caller, Errno, Inode, Lookup, OpenFile, TimeChange};
+use core::result::Result;
 
 use crate::sys::io::install_new;
 use crate::sys::stat::{stat_bytes, statfs_bytes, statx_bytes};
@@ -130,26 +130,17 @@ fn may_delete(cx: &Caller, dir: &Arc<dyn Inode>, victim: &Arc<dyn Inode>) -> Res
 fn is_mountpoint(p: &Process, dir: &Arc<dyn Inode>) -> bool {
     let st = dir.stat();
     p.sys.vfs.mounts().iter().any(|m| {
-        m.mountpoint
-            .as_ref()
-            .is_some_and(|mp| {
-                let s = mp.stat();
-                s.dev == st.dev && s.ino == st.ino
-            })
-            || (m.mountpoint.is_some() && same_inode(&m.root, dir))
+        m.mountpoint.as_ref().is_some_and(|mp| {
+            let s = mp.stat();
+            s.dev == st.dev && s.ino == st.ino
+        }) || (m.mountpoint.is_some() && same_inode(&m.root, dir))
     })
 }
 
 // ---- open ----
 
 /// `open`/`openat`/`openat2` with decoded arguments.
-fn do_open(
-    p: &mut Process,
-    dirfd: i32,
-    path: &[u8],
-    flags: u32,
-    mode: u32,
-) -> SysResult {
+fn do_open(p: &mut Process, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> SysResult {
     let mut flags = flags & VALID;
     if flags & O_PATH != 0 {
         flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
@@ -194,7 +185,9 @@ fn do_open(
                 }
                 may_modify_dir(&cx, &l.dir)?;
                 let perms = mode & 0o7777 & !cx.umask;
-                let inode = l.dir.create(&l.name, NewNode::Regular, perms, cx.uid, cx.gid)?;
+                let inode = l
+                    .dir
+                    .create(&l.name, NewNode::Regular, perms, cx.uid, cx.gid)?;
                 (
                     Lookup {
                         inode: Some(inode),
@@ -205,7 +198,10 @@ fn do_open(
             }
         }
     } else {
-        (vfs.resolve(&cx, &base, path, flags & O_NOFOLLOW == 0)?, false)
+        (
+            vfs.resolve(&cx, &base, path, flags & O_NOFOLLOW == 0)?,
+            false,
+        )
     };
     let inode = l.inode.clone().ok_or(Errno::ENOENT)?;
     let st = inode.stat();
@@ -260,7 +256,14 @@ pub(crate) fn open(
 }
 
 pub(crate) fn creat(p: &mut Process, k: &mut dyn Platform, path: u64, mode: u32) -> SysResult {
-    openat(p, k, AT_FDCWD, path, (O_CREAT | O_WRONLY | O_TRUNC) as i32, mode)
+    openat(
+        p,
+        k,
+        AT_FDCWD,
+        path,
+        (O_CREAT | O_WRONLY | O_TRUNC) as i32,
+        mode,
+    )
 }
 
 pub(crate) fn openat2(
@@ -288,7 +291,8 @@ pub(crate) fn openat2(
     if flags & !u64::from(VALID) != 0 || resolve & !RESOLVE_ALL != 0 {
         return Err(Errno::EINVAL);
     }
-    let creating = flags & u64::from(O_CREAT) != 0 || flags & u64::from(O_TMPFILE) == u64::from(O_TMPFILE);
+    let creating =
+        flags & u64::from(O_CREAT) != 0 || flags & u64::from(O_TMPFILE) == u64::from(O_TMPFILE);
     if (mode != 0 && !creating) || mode & !0o7777 != 0 {
         return Err(Errno::EINVAL);
     }
@@ -747,7 +751,12 @@ pub(crate) fn renameat(
     renameat2(p, k, olddirfd, oldpath, newdirfd, newpath, 0)
 }
 
-pub(crate) fn rename(p: &mut Process, k: &mut dyn Platform, oldpath: u64, newpath: u64) -> SysResult {
+pub(crate) fn rename(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    oldpath: u64,
+    newpath: u64,
+) -> SysResult {
     renameat2(p, k, AT_FDCWD, oldpath, AT_FDCWD, newpath, 0)
 }
 
@@ -896,15 +905,33 @@ pub(crate) fn fchownat(
     do_chown(p, &inode, uid, gid)
 }
 
-pub(crate) fn chown(p: &mut Process, k: &mut dyn Platform, path: u64, uid: u32, gid: u32) -> SysResult {
+pub(crate) fn chown(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    path: u64,
+    uid: u32,
+    gid: u32,
+) -> SysResult {
     fchownat(p, k, AT_FDCWD, path, uid, gid, 0)
 }
 
-pub(crate) fn lchown(p: &mut Process, k: &mut dyn Platform, path: u64, uid: u32, gid: u32) -> SysResult {
+pub(crate) fn lchown(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    path: u64,
+    uid: u32,
+    gid: u32,
+) -> SysResult {
     fchownat(p, k, AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW)
 }
 
-pub(crate) fn fchown(p: &mut Process, _k: &mut dyn Platform, fd: i32, uid: u32, gid: u32) -> SysResult {
+pub(crate) fn fchown(
+    p: &mut Process,
+    _k: &mut dyn Platform,
+    fd: i32,
+    uid: u32,
+    gid: u32,
+) -> SysResult {
     let file = p.file(fd)?;
     if file.is_path() {
         return Err(Errno::EBADF);
@@ -1084,7 +1111,10 @@ pub(crate) fn fallocate(
         FileType::Fifo => return Err(Errno::ESPIPE),
         _ => return Err(Errno::ENODEV),
     }
-    if (offset as u64).checked_add(len as u64).is_none_or(|e| e > i64::MAX as u64) {
+    if (offset as u64)
+        .checked_add(len as u64)
+        .is_none_or(|e| e > i64::MAX as u64)
+    {
         return Err(Errno::EFBIG);
     }
     match mode {
@@ -1103,7 +1133,12 @@ pub(crate) fn fallocate(
 
 // ---- memfd and seals ----
 
-pub(crate) fn memfd_create(p: &mut Process, k: &mut dyn Platform, name: u64, flags: u32) -> SysResult {
+pub(crate) fn memfd_create(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    name: u64,
+    flags: u32,
+) -> SysResult {
     const MFD_CLOEXEC: u32 = 1;
     const MFD_ALLOW_SEALING: u32 = 2;
     const MFD_HUGETLB: u32 = 4;

@@ -319,7 +319,11 @@ fn readv_file(
             return read_file(p, k, file, 0, 0, offset);
         }
         // Read into the first buffer if it is big enough, else gather through a kernel copy.
-        let first = iovs.iter().find(|v| v.len > 0).copied().unwrap_or(IoVec { base: 0, len: 0 });
+        let first = iovs
+            .iter()
+            .find(|v| v.len > 0)
+            .copied()
+            .unwrap_or(IoVec { base: 0, len: 0 });
         if first.len >= want || file.ops().host_device().is_some() {
             return read_file(p, k, file, first.base, first.len, offset);
         }
@@ -393,17 +397,13 @@ fn writev_file(
         if !file.ops().seekable() && offset.is_some() {
             return Err(Errno::ESPIPE);
         }
-        let r = loop {
-            let r = match offset {
-                None => file.write(&tmp),
-                Some(o) => file.pwrite(o, &tmp),
-            };
-            match r {
-                Err(Errno::EAGAIN) if !file.nonblocking() => {
-                    break Err(block_forever(k, "a write"));
-                }
-                r => break r.map(|n| n as u64),
-            }
+        let r = match offset {
+            None => file.write(&tmp),
+            Some(o) => file.pwrite(o, &tmp),
+        };
+        let r = match r {
+            Err(Errno::EAGAIN) if !file.nonblocking() => Err(block_forever(k, "a write")),
+            r => r.map(|n| n as u64),
         };
         if r == Err(Errno::EPIPE) {
             crate::sys::signal::raise(p, k, SIGPIPE)?;
@@ -569,7 +569,10 @@ pub(crate) fn close(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResul
 /// Closing any fd of a file drops the process's POSIX locks on it.
 fn release_posix_locks(p: &Process, file: &OpenFile) {
     let st = file.inode().stat();
-    p.sys.locks.lock().release_process((st.dev, st.ino), p.shared.pid);
+    p.sys
+        .locks
+        .lock()
+        .release_process((st.dev, st.ino), p.shared.pid);
 }
 
 pub(crate) fn close_range(
@@ -661,7 +664,13 @@ const F_RDLCK: i16 = 0;
 const F_WRLCK: i16 = 1;
 const F_UNLCK: i16 = 2;
 
-fn record_lock(p: &Process, k: &mut dyn Platform, file: &Arc<OpenFile>, cmd: i32, arg: u64) -> SysResult {
+fn record_lock(
+    p: &Process,
+    k: &mut dyn Platform,
+    file: &Arc<OpenFile>,
+    cmd: i32,
+    arg: u64,
+) -> SysResult {
     use crate::locks::Owner;
     const F_GETLK: i32 = 5;
     const F_SETLKW: i32 = 7;
@@ -719,7 +728,11 @@ fn record_lock(p: &Process, k: &mut dyn Platform, file: &Arc<OpenFile>, cmd: i32
                 raw[0..2].copy_from_slice(&t.to_le_bytes());
                 raw[2..4].copy_from_slice(&0i16.to_le_bytes());
                 raw[8..16].copy_from_slice(&(c.start as i64).to_le_bytes());
-                let len = if c.end == u64::MAX { 0 } else { (c.end - c.start) as i64 };
+                let len = if c.end == u64::MAX {
+                    0
+                } else {
+                    (c.end - c.start) as i64
+                };
                 raw[16..24].copy_from_slice(&len.to_le_bytes());
                 raw[24..28].copy_from_slice(&c.pid.to_le_bytes());
             }
@@ -838,23 +851,21 @@ pub(crate) fn ioctl(
     if file.is_path() {
         return Err(Errno::EBADF);
     }
-    let terminal = file
-        .ops()
-        .host_device()
-        .is_some_and(|d| is_terminal(p, d));
+    let terminal = file.ops().host_device().is_some_and(|d| is_terminal(p, d));
     match request {
         FIOCLEX | FIONCLEX => {
-            p.shared
-                .files
-                .lock()
-                .set_cloexec(fd, request == FIOCLEX)?;
+            p.shared.files.lock().set_cloexec(fd, request == FIOCLEX)?;
             Ok(0)
         }
         FIONBIO | FIOASYNC => {
             let mut v = [0u8; 4];
             k.read_user(arg, &mut v)?;
             let on = u32::from_le_bytes(v) != 0;
-            let bit = if request == FIONBIO { O_NONBLOCK } else { O_ASYNC };
+            let bit = if request == FIONBIO {
+                O_NONBLOCK
+            } else {
+                O_ASYNC
+            };
             let flags = file.flags();
             file.set_flags(if on { flags | bit } else { flags & !bit });
             Ok(0)
@@ -987,19 +998,30 @@ pub(crate) fn pipe2(p: &mut Process, k: &mut dyn Platform, fds: u64, flags: i32)
     });
     let path = alloc::format!("pipe:[{ino}]").into_bytes();
     let status = flags & (O_NONBLOCK | O_DIRECT);
-    let reader = OpenFile::new(inode.clone(), path.clone(), O_RDONLY | status, pipe.open_reader());
+    let reader = OpenFile::new(
+        inode.clone(),
+        path.clone(),
+        O_RDONLY | status,
+        pipe.open_reader(),
+    );
     let writer = OpenFile::new(inode, path, O_WRONLY | status, pipe.open_writer());
     let cloexec = flags & O_CLOEXEC != 0;
     let (r, w) = {
         let mut files = p.shared.files.lock();
-        let r = files.install_lowest(0, Fd {
-            file: reader,
-            cloexec,
-        })?;
-        match files.install_lowest(0, Fd {
-            file: writer,
-            cloexec,
-        }) {
+        let r = files.install_lowest(
+            0,
+            Fd {
+                file: reader,
+                cloexec,
+            },
+        )?;
+        match files.install_lowest(
+            0,
+            Fd {
+                file: writer,
+                cloexec,
+            },
+        ) {
             Ok(w) => (r, w),
             Err(e) => {
                 files.remove(r);
@@ -1135,7 +1157,11 @@ fn read_timeout(k: &dyn Platform, tsp: u64) -> Result<Option<u64>, Errno> {
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
         return Err(Errno::EINVAL);
     }
-    Ok(Some((sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64)))
+    Ok(Some(
+        (sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(nsec as u64),
+    ))
 }
 
 pub(crate) fn ppoll(

@@ -463,7 +463,14 @@ pub(crate) fn mprotect(
             (true, true) => k.protect(s, e - s, perms),
             (false, false) => {}
         }
-        mm.vmas.insert(s, Vma { end: e, perms, name });
+        mm.vmas.insert(
+            s,
+            Vma {
+                end: e,
+                perms,
+                name,
+            },
+        );
     }
     Ok(0)
 }
@@ -487,9 +494,7 @@ pub(crate) fn madvise(
     if advice == MADV_DONTNEED {
         // Private anonymous pages read back as zero after DONTNEED.
         let pieces: Vec<(u64, u64, Perms)> =
-            mm.vmas()
-                .filter(|&(s, e, _)| s < end && e > addr)
-                .collect();
+            mm.vmas().filter(|&(s, e, _)| s < end && e > addr).collect();
         for (s, e, perms) in pieces {
             if has_access(perms) {
                 let (s, e) = (s.max(addr), e.min(end));

@@ -91,7 +91,11 @@ fn append_trunc_and_shared_offsets() {
     assert_eq!(read_all(&mut p, &mut k, fd, 100), b"abcdefXY");
     let t = open(&mut p, &mut k, "/tmp/f", O_WRONLY | O_TRUNC, 0);
     assert!(t >= 0);
-    assert_eq!(sys(&mut p, &mut k, 8, &[fd as u64, 0, 2]), 0, "size 0 after O_TRUNC");
+    assert_eq!(
+        sys(&mut p, &mut k, 8, &[fd as u64, 0, 2]),
+        0,
+        "size 0 after O_TRUNC"
+    );
     // pread does not move the offset; negative offsets are EINVAL.
     assert_eq!(write_str(&mut p, &mut k, t, "0123456789"), 10);
     assert_eq!(sys(&mut p, &mut k, 17, &[fd as u64, BUF, 3, 4]), 3);
@@ -106,13 +110,19 @@ fn append_trunc_and_shared_offsets() {
 #[test]
 fn path_errors_are_the_linux_errnos() {
     let (mut p, mut k) = setup();
-    assert_eq!(open(&mut p, &mut k, "/nope", O_RDONLY, 0), err(Errno::ENOENT));
+    assert_eq!(
+        open(&mut p, &mut k, "/nope", O_RDONLY, 0),
+        err(Errno::ENOENT)
+    );
     assert_eq!(open(&mut p, &mut k, "", O_RDONLY, 0), err(Errno::ENOENT));
     assert_eq!(
         open(&mut p, &mut k, "/bin/app/x", O_RDONLY, 0),
         err(Errno::ENOTDIR)
     );
-    assert_eq!(open(&mut p, &mut k, "/tmp", O_WRONLY, 0), err(Errno::EISDIR));
+    assert_eq!(
+        open(&mut p, &mut k, "/tmp", O_WRONLY, 0),
+        err(Errno::EISDIR)
+    );
     assert_eq!(
         open(&mut p, &mut k, "/bin/app", O_RDONLY | O_DIRECTORY, 0),
         err(Errno::ENOTDIR)
@@ -164,7 +174,10 @@ fn symlink_chains_loop_after_40() {
         assert_eq!(sys(&mut p, &mut k, 88, &[t, l]), 0);
     }
     assert!(open(&mut p, &mut k, "/tmp/l39", O_RDONLY, 0) >= 0);
-    assert_eq!(open(&mut p, &mut k, "/tmp/l40", O_RDONLY, 0), err(Errno::ELOOP));
+    assert_eq!(
+        open(&mut p, &mut k, "/tmp/l40", O_RDONLY, 0),
+        err(Errno::ELOOP)
+    );
     assert_eq!(
         open(&mut p, &mut k, "/tmp/l0", O_RDONLY | O_NOFOLLOW, 0),
         err(Errno::ELOOP)
@@ -208,14 +221,24 @@ fn directories_mkdir_rmdir_rename_getdents() {
         at += reclen;
     }
     assert_eq!(names, [".", "..", "f"]);
-    assert_eq!(sys(&mut p, &mut k, 217, &[dfd as u64, BUF, 4096]), 0, "at the end");
+    assert_eq!(
+        sys(&mut p, &mut k, 217, &[dfd as u64, BUF, 4096]),
+        0,
+        "at the end"
+    );
     // A buffer too small for one entry.
     assert_eq!(sys(&mut p, &mut k, 8, &[dfd as u64, 0, 0]), 0);
-    assert_eq!(sys(&mut p, &mut k, 217, &[dfd as u64, BUF, 8]), err(Errno::EINVAL));
+    assert_eq!(
+        sys(&mut p, &mut k, 217, &[dfd as u64, BUF, 8]),
+        err(Errno::EINVAL)
+    );
     // rename into place, and RENAME_NOREPLACE.
     let g = s(&mut k, P2, "/tmp/d/g");
     assert_eq!(sys(&mut p, &mut k, 82, &[ff, g]), 0);
-    assert_eq!(open(&mut p, &mut k, "/tmp/d/f", O_RDONLY, 0), err(Errno::ENOENT));
+    assert_eq!(
+        open(&mut p, &mut k, "/tmp/d/f", O_RDONLY, 0),
+        err(Errno::ENOENT)
+    );
     let h = open(&mut p, &mut k, "/tmp/d/h", O_CREAT | O_WRONLY, 0o644);
     assert!(h >= 0);
     let g = s(&mut k, P1, "/tmp/d/g");
@@ -271,7 +294,10 @@ fn pipes_eof_epipe_and_nonblocking() {
         4,
         "a read returns what is there"
     );
-    assert_eq!(sys(&mut p, &mut k, 8, &[r as u64, 0, 0]), err(Errno::ESPIPE));
+    assert_eq!(
+        sys(&mut p, &mut k, 8, &[r as u64, 0, 0]),
+        err(Errno::ESPIPE)
+    );
     assert_eq!(sys(&mut p, &mut k, 72, &[w as u64, 1032, 0]), 65536);
     assert_eq!(sys(&mut p, &mut k, 3, &[w as u64]), 0);
     assert_eq!(sys(&mut p, &mut k, 0, &[r as u64, BUF + 64, 10]), 0, "EOF");
@@ -299,7 +325,10 @@ fn dev_null_zero_full_and_proc_self_fd() {
     assert_eq!(read_all(&mut p, &mut k, zero, 8), [0; 8]);
     let full = open(&mut p, &mut k, "/dev/full", O_WRONLY, 0);
     assert_eq!(write_str(&mut p, &mut k, full, "x"), err(Errno::ENOSPC));
-    assert_eq!(open(&mut p, &mut k, "/dev/tty", O_RDWR, 0), err(Errno::ENXIO));
+    assert_eq!(
+        open(&mut p, &mut k, "/dev/tty", O_RDWR, 0),
+        err(Errno::ENXIO)
+    );
     // fstat of a device gives its rdev.
     assert_eq!(sys(&mut p, &mut k, 5, &[null as u64, BUF]), 0);
     let rdev = u64::from_le_bytes(k.peek(BUF + 40, 8).try_into().unwrap());
@@ -309,21 +338,37 @@ fn dev_null_zero_full_and_proc_self_fd() {
 #[test]
 fn fcntl_flags_dup_and_close_range() {
     let (mut p, mut k) = setup();
-    let fd = open(&mut p, &mut k, "/tmp/x", O_CREAT | O_RDWR | O_CLOEXEC, 0o600);
+    let fd = open(
+        &mut p,
+        &mut k,
+        "/tmp/x",
+        O_CREAT | O_RDWR | O_CLOEXEC,
+        0o600,
+    );
     assert_eq!(sys(&mut p, &mut k, 72, &[fd as u64, 1, 0]), 1);
     assert_eq!(
         sys(&mut p, &mut k, 72, &[fd as u64, 3, 0]) as u64,
         O_RDWR | 0o100000,
         "F_GETFL has O_LARGEFILE, not O_CLOEXEC"
     );
-    assert_eq!(sys(&mut p, &mut k, 72, &[fd as u64, 4, O_APPEND | O_NONBLOCK]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, 72, &[fd as u64, 4, O_APPEND | O_NONBLOCK]),
+        0
+    );
     assert_eq!(
         sys(&mut p, &mut k, 72, &[fd as u64, 3, 0]) as u64,
         O_RDWR | 0o100000 | O_APPEND | O_NONBLOCK
     );
-    assert_eq!(sys(&mut p, &mut k, 72, &[fd as u64, 0, 10]), 10, "F_DUPFD >= 10");
+    assert_eq!(
+        sys(&mut p, &mut k, 72, &[fd as u64, 0, 10]),
+        10,
+        "F_DUPFD >= 10"
+    );
     assert_eq!(sys(&mut p, &mut k, 33, &[fd as u64, 20]), 20);
-    assert_eq!(sys(&mut p, &mut k, 292, &[fd as u64, fd as u64, 0]), err(Errno::EINVAL));
+    assert_eq!(
+        sys(&mut p, &mut k, 292, &[fd as u64, fd as u64, 0]),
+        err(Errno::EINVAL)
+    );
     assert_eq!(sys(&mut p, &mut k, 436, &[10, 30, 0]), 0);
     assert_eq!(sys(&mut p, &mut k, 3, &[10]), err(Errno::EBADF));
     assert_eq!(sys(&mut p, &mut k, 3, &[20]), err(Errno::EBADF));
@@ -355,22 +400,36 @@ fn record_locks_ofd_locks_and_flock() {
     assert_eq!(sys(&mut p, &mut k, 72, &[a, F_SETLK, l]), 0);
     assert_eq!(sys(&mut p, &mut k, 72, &[b, F_SETLK, l]), 0);
     // A write lock needs a writable fd.
-    assert_eq!(sys(&mut p, &mut k, 72, &[rd, F_SETLK, l]), err(Errno::EBADF));
+    assert_eq!(
+        sys(&mut p, &mut k, 72, &[rd, F_SETLK, l]),
+        err(Errno::EBADF)
+    );
     // OFD locks of two descriptions conflict, and F_OFD_GETLK reports the holder.
     let l = flock_at(&mut k, BUF, 1, 100, 0);
     assert_eq!(sys(&mut p, &mut k, 72, &[a, F_OFD_SETLK, l]), 0);
     let l = flock_at(&mut k, BUF, 0, 150, 5);
-    assert_eq!(sys(&mut p, &mut k, 72, &[b, F_OFD_SETLK, l]), err(Errno::EAGAIN));
+    assert_eq!(
+        sys(&mut p, &mut k, 72, &[b, F_OFD_SETLK, l]),
+        err(Errno::EAGAIN)
+    );
     assert_eq!(sys(&mut p, &mut k, 72, &[b, F_OFD_GETLK, l]), 0);
     let got = k.peek(BUF, 32);
     assert_eq!(i16::from_le_bytes([got[0], got[1]]), 1, "F_WRLCK");
     assert_eq!(i64::from_le_bytes(got[8..16].try_into().unwrap()), 100);
-    assert_eq!(i64::from_le_bytes(got[16..24].try_into().unwrap()), 0, "to EOF");
+    assert_eq!(
+        i64::from_le_bytes(got[16..24].try_into().unwrap()),
+        0,
+        "to EOF"
+    );
     assert_eq!(i32::from_le_bytes(got[24..28].try_into().unwrap()), -1);
     // The POSIX view of the same process sees no conflict with its own POSIX locks.
     let l = flock_at(&mut k, BUF, 1, 0, 10);
     assert_eq!(sys(&mut p, &mut k, 72, &[a, F_GETLK, l]), 0);
-    assert_eq!(i16::from_le_bytes(k.peek(BUF, 2).try_into().unwrap()), 2, "F_UNLCK");
+    assert_eq!(
+        i16::from_le_bytes(k.peek(BUF, 2).try_into().unwrap()),
+        2,
+        "F_UNLCK"
+    );
     // Closing the holder's description releases its OFD lock.
     assert_eq!(sys(&mut p, &mut k, 3, &[a]), 0);
     let l = flock_at(&mut k, BUF, 0, 150, 5);
@@ -380,7 +439,10 @@ fn record_locks_ofd_locks_and_flock() {
     const LOCK_NB: u64 = 4;
     const LOCK_UN: u64 = 8;
     assert_eq!(sys(&mut p, &mut k, 73, &[b, LOCK_EX | LOCK_NB]), 0);
-    assert_eq!(sys(&mut p, &mut k, 73, &[rd, LOCK_EX | LOCK_NB]), err(Errno::EAGAIN));
+    assert_eq!(
+        sys(&mut p, &mut k, 73, &[rd, LOCK_EX | LOCK_NB]),
+        err(Errno::EAGAIN)
+    );
     assert_eq!(sys(&mut p, &mut k, 73, &[b, LOCK_UN]), 0);
     assert_eq!(sys(&mut p, &mut k, 73, &[rd, LOCK_EX | LOCK_NB]), 0);
     assert_eq!(sys(&mut p, &mut k, 73, &[rd, 77]), err(Errno::EINVAL));
