@@ -1,7 +1,8 @@
 //! The `coracle` command line (clap derive), modelled on `docker run`.
 //!
-//! Options come before PROGRAM; everything after it belongs to the program, verbatim. Turns the
-//! raw options into a [`RunOptions`] for `vm`, resolving defaults from the environment.
+//! Options come before ROOTFS_DIR or PROGRAM; everything after it belongs to the program,
+//! verbatim. Turns the raw options into a [`RunOptions`] for `launch` and `vm`, resolving
+//! defaults from the environment; which mode the positional arguments mean is `launch`'s call.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -25,7 +26,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a static Linux x86_64 ELF program in a fresh Coracle VM.
+    /// Run a command in a root filesystem directory, or a static Linux x86_64 ELF program, in
+    /// a fresh Coracle VM.
+    #[command(
+        override_usage = "coracle run [OPTIONS] ROOTFS_DIR COMMAND [ARGS...]\n       \
+                                coracle run [OPTIONS] PROGRAM [ARGS...]"
+    )]
     Run(RunArgs),
 }
 
@@ -64,12 +70,18 @@ pub struct RunArgs {
     /// Extra kernel command-line token (for tests).
     #[arg(long = "kernel-arg", value_name = "KEY=VALUE", hide = true, value_parser = parse_kernel_arg)]
     pub kernel_args: Vec<String>,
+    /// Initial working directory, an absolute path [default: / with ROOTFS_DIR, else the
+    /// current directory].
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
     /// QEMU binary [default: $CORACLE_QEMU, else qemu-system-x86_64].
     #[arg(long, value_name = "PATH")]
     pub qemu: Option<PathBuf>,
-    /// The program (a host path, or a name looked up in PATH) and its arguments.
+    /// ROOTFS_DIR (a directory: the root filesystem) then COMMAND (a path in it, or a name
+    /// looked up in the container's PATH) and its arguments; or PROGRAM (a static ELF: a host
+    /// path, or a name looked up in the host's PATH) and its arguments.
     #[arg(
-        value_name = "PROGRAM",
+        value_name = "ROOTFS_DIR|PROGRAM",
         required = true,
         num_args = 1..,
         trailing_var_arg = true
@@ -125,8 +137,10 @@ fn parse_kernel_arg(text: &str) -> Result<String, String> {
 /// `coracle run` with every default resolved.
 #[derive(Debug)]
 pub struct RunOptions {
-    /// PROGRAM as typed, then its arguments: the guest's argv.
-    pub argv: Vec<OsString>,
+    /// The positional arguments as typed: ROOTFS_DIR COMMAND [ARGS...] or PROGRAM [ARGS...].
+    pub command: Vec<OsString>,
+    /// `-w`: absolute (checked); `None` for the mode's default.
+    pub workdir: Option<PathBuf>,
     pub env: Environment,
     pub memory_mib: u64,
     pub cpus: u32,
@@ -160,8 +174,17 @@ impl RunArgs {
             let var = env::parse_env_arg(arg, host).map_err(|e| RunError::Usage(e.to_string()))?;
             environment.extend(var);
         }
+        if let Some(dir) = &self.workdir {
+            if !dir.is_absolute() {
+                return Err(RunError::Usage(format!(
+                    "the working directory '{}' is invalid, it needs to be an absolute path",
+                    dir.display()
+                )));
+            }
+        }
         Ok(RunOptions {
-            argv: self.command,
+            command: self.command,
+            workdir: self.workdir,
             env: environment,
             memory_mib: self.memory,
             cpus: self.cpus,

@@ -1,19 +1,36 @@
 //! A writer for cpio `newc` archives, the initrd format the kernel unpacks.
 //!
 //! Owns only the byte format (header, name and data padding, trailer); what goes into the
-//! archive is decided by `initrd`. Output is reproducible: inode numbers are assigned in the
-//! order entries are added, owners are always 0, and every field comes from the caller.
+//! archive, in which order and with which inode numbers, is decided by `initrd` and `rootfs`.
+//! Data is streamed from any reader, so big files never sit in memory.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
-/// `S_IFDIR` from `<sys/stat.h>`.
+/// `S_IFMT` and the file types from `<sys/stat.h>`.
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFIFO: u32 = 0o010000;
 pub const S_IFDIR: u32 = 0o040000;
-/// `S_IFREG` from `<sys/stat.h>`.
 pub const S_IFREG: u32 = 0o100000;
+pub const S_IFLNK: u32 = 0o120000;
 
 const MAGIC: &[u8; 6] = b"070701";
 const HEADER_LEN: usize = 110;
 const TRAILER: &[u8] = b"TRAILER!!!";
+
+/// The fields of one entry that vary; `c_dev*`, `c_rdev*` and `c_check` are always 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The path, without a leading `/` or `./`.
+    pub name: &'a [u8],
+    pub ino: u32,
+    /// File type and permission bits, as in `st_mode`.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u32,
+    pub mtime: u32,
+    pub filesize: u32,
+}
 
 /// Writes a `newc` archive entry by entry; call [`CpioWriter::finish`] to add the trailer.
 #[derive(Debug)]
@@ -27,82 +44,139 @@ impl<W: Write> CpioWriter<W> {
         Self { out, next_ino: 1 }
     }
 
-    /// Adds a directory. `path` has no leading `/`; `mode` holds the permission bits.
-    pub fn add_dir(&mut self, path: &[u8], mode: u32, mtime: u32) -> io::Result<()> {
-        let ino = self.take_ino();
-        self.entry(ino, path, S_IFDIR | (mode & 0o7777), 2, mtime, &[])
-    }
-
-    /// Adds a regular file. `path` has no leading `/`; `mode` holds the permission bits.
-    pub fn add_file(&mut self, path: &[u8], mode: u32, mtime: u32, data: &[u8]) -> io::Result<()> {
-        let ino = self.take_ino();
-        self.entry(ino, path, S_IFREG | (mode & 0o7777), 1, mtime, data)
-    }
-
-    /// Writes the `TRAILER!!!` entry and returns the underlying writer.
-    pub fn finish(mut self) -> io::Result<W> {
-        self.entry(0, TRAILER, 0, 1, 0, &[])?;
-        self.out.flush()?;
-        Ok(self.out)
-    }
-
-    fn take_ino(&mut self) -> u32 {
+    /// A fresh inode number: 1, 2, 3... in the order they are asked for.
+    pub fn new_ino(&mut self) -> u32 {
         let ino = self.next_ino;
         self.next_ino += 1;
         ino
     }
 
-    fn entry(
-        &mut self,
-        ino: u32,
-        name: &[u8],
-        mode: u32,
-        nlink: u32,
-        mtime: u32,
-        data: &[u8],
-    ) -> io::Result<()> {
+    /// Adds a directory owned by root with a fresh inode number; `mode` holds the permission
+    /// bits, `nlink` follows Linux (2 + the number of subdirectories).
+    pub fn add_dir(&mut self, path: &[u8], mode: u32, mtime: u32, nlink: u32) -> io::Result<()> {
+        let ino = self.new_ino();
+        self.add(
+            &Header {
+                name: path,
+                ino,
+                mode: S_IFDIR | (mode & 0o7777),
+                uid: 0,
+                gid: 0,
+                nlink,
+                mtime,
+                filesize: 0,
+            },
+            &[][..],
+        )
+    }
+
+    /// Adds a regular file owned by root with a fresh inode number and its data in memory.
+    pub fn add_file(&mut self, path: &[u8], mode: u32, mtime: u32, data: &[u8]) -> io::Result<()> {
+        let ino = self.new_ino();
+        self.add(
+            &Header {
+                name: path,
+                ino,
+                mode: S_IFREG | (mode & 0o7777),
+                uid: 0,
+                gid: 0,
+                nlink: 1,
+                mtime,
+                filesize: size_u32(data.len() as u64)?,
+            },
+            data,
+        )
+    }
+
+    /// Adds one entry whose data is the first `header.filesize` bytes of `data`; a reader that
+    /// ends sooner (a file that shrank while being packed) is an error.
+    pub fn add(&mut self, header: &Header<'_>, data: impl Read) -> io::Result<()> {
+        let name = header.name;
         if name.is_empty() || name.contains(&0) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "a cpio entry name must be non-empty and contain no NUL byte",
             ));
         }
-        let filesize = u32::try_from(data.len()).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a file larger than 4 GiB does not fit in a cpio newc archive",
-            )
-        })?;
-        let namesize = name.len() as u32 + 1;
+        let namesize = size_u32(name.len() as u64 + 1)?;
         // c_ino c_mode c_uid c_gid c_nlink c_mtime c_filesize c_devmajor c_devminor
         // c_rdevmajor c_rdevminor c_namesize c_check
         let fields = [
-            ino, mode, 0, 0, nlink, mtime, filesize, 0, 0, 0, 0, namesize, 0,
+            header.ino,
+            header.mode,
+            header.uid,
+            header.gid,
+            header.nlink,
+            header.mtime,
+            header.filesize,
+            0,
+            0,
+            0,
+            0,
+            namesize,
+            0,
         ];
-        let mut header = Vec::with_capacity(HEADER_LEN + name.len() + 4);
-        header.extend_from_slice(MAGIC);
+        let mut head = Vec::with_capacity(HEADER_LEN + name.len() + 4);
+        head.extend_from_slice(MAGIC);
         for field in fields {
-            header.extend_from_slice(format!("{field:08X}").as_bytes());
+            head.extend_from_slice(format!("{field:08X}").as_bytes());
         }
-        header.extend_from_slice(name);
-        header.push(0);
-        header.resize(header.len() + pad4(header.len()), 0);
-        self.out.write_all(&header)?;
-        self.out.write_all(data)?;
-        self.out.write_all(&[0; 3][..pad4(data.len())])
+        head.extend_from_slice(name);
+        head.push(0);
+        head.resize(head.len() + pad4(head.len() as u64), 0);
+        self.out.write_all(&head)?;
+        let want = u64::from(header.filesize);
+        let copied = io::copy(&mut data.take(want), &mut self.out)?;
+        if copied != want {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{}: {copied} bytes read, {want} expected (did it change while being packed?)",
+                    String::from_utf8_lossy(name)
+                ),
+            ));
+        }
+        self.out.write_all(&[0; 3][..pad4(want)])
+    }
+
+    /// Writes the `TRAILER!!!` entry and returns the underlying writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        let trailer = Header {
+            name: TRAILER,
+            ino: 0,
+            mode: 0,
+            uid: 0,
+            gid: 0,
+            nlink: 1,
+            mtime: 0,
+            filesize: 0,
+        };
+        self.add(&trailer, &[][..])?;
+        self.out.flush()?;
+        Ok(self.out)
     }
 }
 
+/// A size as the 32-bit header field, or the error that newc cannot hold it.
+pub fn size_u32(size: u64) -> io::Result<u32> {
+    u32::try_from(size).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a file of 4 GiB or more does not fit in a cpio newc archive",
+        )
+    })
+}
+
 /// Zero bytes needed to bring `len` to a multiple of 4.
-fn pad4(len: usize) -> usize {
-    (4 - len % 4) % 4
+fn pad4(len: u64) -> usize {
+    ((4 - len % 4) % 4) as usize
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn header(fields: [u32; 13]) -> Vec<u8> {
+    fn header_of(fields: [u32; 13]) -> Vec<u8> {
         let mut h = b"070701".to_vec();
         for f in fields {
             h.extend_from_slice(format!("{f:08X}").as_bytes());
@@ -113,7 +187,7 @@ mod tests {
     #[test]
     fn empty_archive_is_just_the_trailer() {
         let bytes = CpioWriter::new(Vec::new()).finish().unwrap();
-        let mut expected = header([0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 11, 0]);
+        let mut expected = header_of([0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 11, 0]);
         expected.extend_from_slice(b"TRAILER!!!\0");
         // 110 + 11 = 121 -> padded to 124.
         expected.extend_from_slice(&[0; 3]);
@@ -124,17 +198,17 @@ mod tests {
     #[test]
     fn entries_are_byte_exact() {
         let mut w = CpioWriter::new(Vec::new());
-        w.add_dir(b"usr", 0o755, 0x1234).unwrap();
+        w.add_dir(b"usr", 0o755, 0x1234, 2).unwrap();
         w.add_file(b"usr/a", 0o644, 7, b"hello").unwrap();
         let bytes = w.finish().unwrap();
 
-        let mut expected = header([1, 0o040755, 0, 0, 2, 0x1234, 0, 0, 0, 0, 0, 4, 0]);
+        let mut expected = header_of([1, 0o040755, 0, 0, 2, 0x1234, 0, 0, 0, 0, 0, 4, 0]);
         expected.extend_from_slice(b"usr\0"); // 110 + 4 = 114 -> pad 2
         expected.extend_from_slice(&[0; 2]);
-        expected.extend(header([2, 0o100644, 0, 0, 1, 7, 5, 0, 0, 0, 0, 6, 0]));
+        expected.extend(header_of([2, 0o100644, 0, 0, 1, 7, 5, 0, 0, 0, 0, 6, 0]));
         expected.extend_from_slice(b"usr/a\0"); // 110 + 6 = 116, aligned
         expected.extend_from_slice(b"hello\0\0\0"); // 5 -> pad 3
-        expected.extend(header([0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 11, 0]));
+        expected.extend(header_of([0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 11, 0]));
         expected.extend_from_slice(b"TRAILER!!!\0\0\0\0");
         assert_eq!(bytes, expected);
     }
@@ -152,11 +226,56 @@ mod tests {
     fn same_input_gives_same_bytes() {
         let build = || {
             let mut w = CpioWriter::new(Vec::new());
-            w.add_dir(b".coracle", 0o755, 0).unwrap();
+            w.add_dir(b".coracle", 0o755, 0, 2).unwrap();
             w.add_file(b".coracle/argv", 0o644, 0, b"a\0b\0").unwrap();
             w.finish().unwrap()
         };
         assert_eq!(build(), build());
+    }
+
+    #[test]
+    fn add_writes_every_field_and_streams_exactly_filesize_bytes() {
+        let mut w = CpioWriter::new(Vec::new());
+        let header = Header {
+            name: b"bin/sh",
+            ino: 7,
+            mode: S_IFLNK | 0o777,
+            uid: 1000,
+            gid: 100,
+            nlink: 3,
+            mtime: 5,
+            filesize: 7,
+        };
+        // The reader has more than filesize bytes: only filesize are taken.
+        w.add(&header, &b"busybox and more"[..]).unwrap();
+        let bytes = w.finish().unwrap();
+        let mut expected = header_of([7, 0o120777, 1000, 100, 3, 5, 7, 0, 0, 0, 0, 7, 0]);
+        expected.extend_from_slice(b"bin/sh\0"); // 110 + 7 = 117 -> pad 3
+        expected.extend_from_slice(&[0; 3]);
+        expected.extend_from_slice(b"busybox\0"); // 7 -> pad 1
+        assert_eq!(&bytes[..expected.len()], expected);
+    }
+
+    #[test]
+    fn a_short_reader_is_an_error() {
+        let mut w = CpioWriter::new(Vec::new());
+        let header = Header {
+            name: b"f",
+            ino: 1,
+            mode: S_IFREG | 0o644,
+            uid: 0,
+            gid: 0,
+            nlink: 1,
+            mtime: 0,
+            filesize: 10,
+        };
+        let err = w.add(&header, &b"short"[..]).unwrap_err();
+        assert!(
+            err.to_string().contains("5 bytes read, 10 expected"),
+            "{err}"
+        );
+        assert!(size_u32(1 << 32).is_err());
+        assert_eq!(size_u32(u64::from(u32::MAX)).unwrap(), u32::MAX);
     }
 
     #[test]

@@ -1,53 +1,48 @@
-//! The initrd of one run: the program at its host path plus the `.coracle/` launch records.
+//! The initrd of one run: the `.coracle/` launch records, then the root filesystem.
 //!
-//! Layout per docs/guest-protocol.md: entries sorted by path (so every directory precedes its
-//! contents), the program's parent directories and the working directory's, then
-//! `.coracle/{argv,env,exec,cwd}`. Bytes come from `cpio`; inputs from `program` and `env`.
+//! Layout per docs/guest-protocol.md ("Initrd"): `.coracle/{argv,env,exec,cwd}`, then `.` (the
+//! root directory), then every entry sorted by path bytes (so every directory precedes its
+//! contents), then the trailer. The root is either a scanned host tree (`rootfs`) or, in the
+//! single-binary mode, the program at its host path with the directories leading to it and to
+//! the working directory. Bytes come from `cpio`; inputs from `launch`.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 use crate::cpio::CpioWriter;
 use crate::env::Environment;
 use crate::program::Program;
+use crate::rootfs::Tree;
 
 const DIR_MODE: u32 = 0o755;
 const RECORD_MODE: u32 = 0o644;
 
-enum Entry<'a> {
-    Dir,
-    File {
-        mode: u32,
-        mtime: u32,
-        data: std::borrow::Cow<'a, [u8]>,
-    },
+/// What the kernel runs, and how.
+#[derive(Debug)]
+pub struct Records<'a> {
+    /// argv[0] as the user typed it, then the arguments.
+    pub argv: &'a [OsString],
+    pub env: &'a Environment,
+    /// Absolute guest path of the executable (`.coracle/exec`).
+    pub exec: &'a [u8],
+    /// Absolute guest path of the initial working directory (`.coracle/cwd`).
+    pub cwd: &'a [u8],
 }
 
-/// Builds the archive. `argv[0]` is the name as the user typed it; `cwd` is absolute.
-pub fn build_initrd(
-    program: &Program,
-    argv: &[OsString],
-    env: &Environment,
-    cwd: &Path,
-) -> io::Result<Vec<u8>> {
-    let mut entries: BTreeMap<Vec<u8>, Entry<'_>> = BTreeMap::new();
-    if let Some(parent) = program.path.parent() {
-        add_dirs(parent, &mut entries)?;
-    }
-    add_dirs(cwd, &mut entries)?;
-    let exec = archive_name(&program.path)?;
-    entries.insert(
-        exec,
-        Entry::File {
-            mode: program.mode,
-            mtime: program.mtime,
-            data: program.bytes.as_slice().into(),
-        },
-    );
+/// What the root filesystem of the archive holds.
+#[derive(Debug, Clone, Copy)]
+pub enum Root<'a> {
+    /// The single-binary mode: the program at its host path (`Records::exec`); the directories
+    /// leading to it and to `Records::cwd` are added as root-owned 0755 directories.
+    Program(&'a Program),
+    /// A whole root filesystem.
+    Tree(&'a Tree),
+}
 
+/// Writes the archive to `out` and returns it.
+pub fn write_initrd<W: Write>(out: W, records: &Records<'_>, root: Root<'_>) -> io::Result<W> {
     let nul_terminated = |items: &mut dyn Iterator<Item = Vec<u8>>| {
         items.fold(Vec::new(), |mut acc, item| {
             acc.extend_from_slice(&item);
@@ -55,55 +50,94 @@ pub fn build_initrd(
             acc
         })
     };
-    let argv_bytes = nul_terminated(&mut argv.iter().map(|a| a.as_bytes().to_vec()));
-    let env_bytes = nul_terminated(&mut env.entries());
-    let record = |data: Vec<u8>| Entry::File {
-        mode: RECORD_MODE,
-        mtime: 0,
-        data: data.into(),
-    };
-    entries.insert(b".coracle".to_vec(), Entry::Dir);
-    entries.insert(b".coracle/argv".to_vec(), record(argv_bytes));
-    entries.insert(b".coracle/env".to_vec(), record(env_bytes));
-    entries.insert(
-        b".coracle/exec".to_vec(),
-        record(program.path.as_os_str().as_bytes().to_vec()),
-    );
-    entries.insert(
-        b".coracle/cwd".to_vec(),
-        record(cwd.as_os_str().as_bytes().to_vec()),
-    );
-
-    let mut writer = CpioWriter::new(Vec::new());
-    for (name, entry) in &entries {
-        match entry {
-            Entry::Dir => writer.add_dir(name, DIR_MODE, 0)?,
-            Entry::File { mode, mtime, data } => writer.add_file(name, *mode, *mtime, data)?,
-        }
+    let argv = nul_terminated(&mut records.argv.iter().map(|a| a.as_bytes().to_vec()));
+    let env = nul_terminated(&mut records.env.entries());
+    let mut writer = CpioWriter::new(out);
+    for (name, data) in [
+        (&b".coracle/argv"[..], &argv[..]),
+        (b".coracle/env", &env),
+        (b".coracle/exec", records.exec),
+        (b".coracle/cwd", records.cwd),
+    ] {
+        writer.add_file(name, RECORD_MODE, 0, data)?;
+    }
+    match root {
+        Root::Tree(tree) => tree.write(&mut writer)?,
+        Root::Program(program) => write_program(&mut writer, program, records)?,
     }
     writer.finish()
 }
 
-/// Adds `dir` and each of its ancestors (but not `/`) as directories.
-fn add_dirs(dir: &Path, entries: &mut BTreeMap<Vec<u8>, Entry<'_>>) -> io::Result<()> {
-    for ancestor in dir.ancestors() {
-        let name = archive_name(ancestor)?;
-        if !name.is_empty() {
-            entries.entry(name).or_insert(Entry::Dir);
+fn write_program<W: Write>(
+    writer: &mut CpioWriter<W>,
+    program: &Program,
+    records: &Records<'_>,
+) -> io::Result<()> {
+    // name -> number of subdirectories, for the directories' c_nlink.
+    let mut dirs: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
+    let exec = archive_name(records.exec)?;
+    for path in [parent(&exec), archive_name(records.cwd)?] {
+        let mut name = Vec::new();
+        for part in path.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
+            let parent = if name.is_empty() {
+                b".".to_vec()
+            } else {
+                name.clone()
+            };
+            if !name.is_empty() {
+                name.push(b'/');
+            }
+            name.extend_from_slice(part);
+            if !dirs.contains_key(&name) {
+                dirs.insert(name.clone(), 0);
+                *dirs.entry(parent).or_default() += 1;
+            }
+        }
+    }
+    let top = dirs.remove(&b"."[..]).unwrap_or(0);
+    writer.add_dir(b".", DIR_MODE, 0, 2 + top)?;
+    let mut files = BTreeMap::new();
+    files.extend(
+        dirs.into_iter()
+            .map(|(name, subdirs)| (name, Some(subdirs))),
+    );
+    files.insert(exec, None);
+    for (name, subdirs) in files {
+        match subdirs {
+            Some(subdirs) => writer.add_dir(&name, DIR_MODE, 0, 2 + subdirs)?,
+            None => writer.add_file(&name, program.mode, program.mtime, &program.bytes)?,
         }
     }
     Ok(())
 }
 
-/// The archive name of an absolute host path: no leading `/`.
-fn archive_name(path: &Path) -> io::Result<Vec<u8>> {
-    let bytes = path.as_os_str().as_bytes();
-    match bytes.strip_prefix(b"/") {
-        Some(rest) => Ok(rest.strip_suffix(b"/").unwrap_or(rest).to_vec()),
-        None => Err(io::Error::new(
+/// The archive name of an absolute path in the single-binary mode, cleaned lexically (no
+/// leading `/`, no empty, `.` or `..` components): that tree has no symlinks to make `..`
+/// mean anything else.
+fn archive_name(path: &[u8]) -> io::Result<Vec<u8>> {
+    if !path.starts_with(b"/") {
+        return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{} is not an absolute path", path.display()),
-        )),
+            format!("{} is not an absolute path", String::from_utf8_lossy(path)),
+        ));
+    }
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in path.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    Ok(parts.join(&b'/'))
+}
+
+fn parent(name: &[u8]) -> Vec<u8> {
+    match name.iter().rposition(|&b| b == b'/') {
+        Some(slash) => name[..slash].to_vec(),
+        None => Vec::new(),
     }
 }
 
@@ -111,8 +145,9 @@ fn archive_name(path: &Path) -> io::Result<Vec<u8>> {
 mod tests {
     use super::*;
 
-    /// Names and contents of a newc archive (a minimal reader for the tests).
-    fn read_archive(mut bytes: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
+    /// (name, ino, mode, nlink, data) of each member of a newc archive: a minimal reader for
+    /// the tests, independent of the writer.
+    pub(crate) fn read_archive(mut bytes: &[u8]) -> Vec<(String, u32, u32, u32, Vec<u8>)> {
         let mut out = Vec::new();
         loop {
             assert_eq!(&bytes[..6], b"070701");
@@ -123,7 +158,8 @@ mod tests {
                 )
                 .unwrap()
             };
-            let (mode, filesize, namesize) = (field(1), field(6) as usize, field(11) as usize);
+            let (ino, mode, nlink) = (field(0), field(1), field(4));
+            let (filesize, namesize) = (field(6) as usize, field(11) as usize);
             let name = String::from_utf8(bytes[110..110 + namesize - 1].to_vec()).unwrap();
             let data_start = (110 + namesize).next_multiple_of(4);
             let data = bytes[data_start..data_start + filesize].to_vec();
@@ -132,37 +168,48 @@ mod tests {
                 assert!(bytes.is_empty());
                 return out;
             }
-            out.push((name, mode, data));
+            out.push((name, ino, mode, nlink, data));
         }
     }
 
-    #[test]
-    fn layout() {
-        let program = Program {
-            path: "/opt/app/bin/prog".into(),
+    fn program(path: &str, mode: u32) -> Program {
+        Program {
+            path: path.into(),
             bytes: b"\x7fELF...".to_vec(),
-            mode: 0o755,
+            mode,
             mtime: 99,
+        }
+    }
+
+    fn build(program: &Program, argv: &[OsString], env: &Environment, cwd: &str) -> Vec<u8> {
+        let records = Records {
+            argv,
+            env,
+            exec: program.path.as_os_str().as_bytes(),
+            cwd: cwd.as_bytes(),
         };
+        write_initrd(Vec::new(), &records, Root::Program(program)).unwrap()
+    }
+
+    #[test]
+    fn single_binary_layout() {
+        let program = program("/opt/app/bin/prog", 0o755);
         let argv = ["prog".into(), "-x".into(), OsString::from("a b")];
         let mut env = Environment::default();
         env.set("A".into(), "1".into());
         env.set("B".into(), "".into());
-        let bytes = build_initrd(&program, &argv, &env, Path::new("/home/u")).unwrap();
-        assert_eq!(
-            bytes,
-            build_initrd(&program, &argv, &env, Path::new("/home/u")).unwrap()
-        );
+        let bytes = build(&program, &argv, &env, "/home/u");
+        assert_eq!(bytes, build(&program, &argv, &env, "/home/u"));
         let entries = read_archive(&bytes);
-        let names: Vec<&str> = entries.iter().map(|(n, _, _)| n.as_str()).collect();
+        let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
         assert_eq!(
             names,
             [
-                ".coracle",
                 ".coracle/argv",
-                ".coracle/cwd",
                 ".coracle/env",
                 ".coracle/exec",
+                ".coracle/cwd",
+                ".",
                 "home",
                 "home/u",
                 "opt",
@@ -171,42 +218,55 @@ mod tests {
                 "opt/app/bin/prog",
             ]
         );
-        let get = |name: &str| entries.iter().find(|(n, _, _)| n == name).unwrap();
-        assert_eq!(get(".coracle/argv").2, b"prog\0-x\0a b\0");
-        assert_eq!(get(".coracle/env").2, b"A=1\0B=\0");
-        assert_eq!(get(".coracle/exec").2, b"/opt/app/bin/prog");
-        assert_eq!(get(".coracle/cwd").2, b"/home/u");
-        assert_eq!(get("opt/app").1, 0o040755);
-        assert_eq!(get("opt/app/bin/prog").1, 0o100755);
-        assert_eq!(get("opt/app/bin/prog").2, b"\x7fELF...");
+        let inos: Vec<u32> = entries.iter().map(|e| e.1).collect();
+        assert_eq!(inos, (1..=11).collect::<Vec<u32>>());
+        let get = |name: &str| entries.iter().find(|e| e.0 == name).unwrap();
+        assert_eq!(get(".coracle/argv").4, b"prog\0-x\0a b\0");
+        assert_eq!(get(".coracle/env").4, b"A=1\0B=\0");
+        assert_eq!(get(".coracle/exec").4, b"/opt/app/bin/prog");
+        assert_eq!(get(".coracle/cwd").4, b"/home/u");
+        assert_eq!(get(".coracle/cwd").2, 0o100644);
+        // Directories: 0755, nlink 2 + subdirectories.
+        assert_eq!((get(".").2, get(".").3), (0o040755, 4));
+        assert_eq!((get("opt/app").2, get("opt/app").3), (0o040755, 3));
+        assert_eq!((get("home/u").2, get("home/u").3), (0o040755, 2));
+        assert_eq!(get("opt/app/bin/prog").2, 0o100755);
+        assert_eq!(get("opt/app/bin/prog").4, b"\x7fELF...");
     }
 
     #[test]
     fn root_cwd_adds_no_directory() {
-        let program = Program {
-            path: "/prog".into(),
-            bytes: vec![],
-            mode: 0o700,
-            mtime: 0,
-        };
-        let bytes = build_initrd(
-            &program,
+        let bytes = build(
+            &program("/prog", 0o700),
             &["p".into()],
             &Environment::default(),
-            Path::new("/"),
-        )
-        .unwrap();
+            "/",
+        );
         let names: Vec<String> = read_archive(&bytes).into_iter().map(|e| e.0).collect();
         assert_eq!(
             names,
             [
-                ".coracle",
                 ".coracle/argv",
-                ".coracle/cwd",
                 ".coracle/env",
                 ".coracle/exec",
+                ".coracle/cwd",
+                ".",
                 "prog"
             ]
         );
+    }
+
+    #[test]
+    fn cwd_is_cleaned_for_the_directory_entries_only() {
+        let bytes = build(
+            &program("/bin/p", 0o755),
+            &["p".into()],
+            &Environment::default(),
+            "/a/./b/../c//",
+        );
+        let entries = read_archive(&bytes);
+        let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(names[4..], [".", "a", "a/c", "bin", "bin/p"]);
+        assert_eq!(entries[3].4, b"/a/./b/../c//");
     }
 }

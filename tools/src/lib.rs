@@ -1,8 +1,10 @@
 //! `coracle`: runs unmodified static Linux x86_64 programs as tiny Coracle VMs under QEMU.
 //!
-//! The host half of the system: `cli` parses `coracle run`, `program` and `initrd` pack the
-//! program with its argv/env (`env`, `cpio`), `vm` starts QEMU (`qemu`) with the embedded
-//! kernel (`kernel_image`) and speaks docs/guest-protocol.md (`protocol`).
+//! The host half of the system: `cli` parses `coracle run`; `launch` picks the mode and checks
+//! the command (`program` on the host, `resolve` inside a root filesystem); `initrd` packs it
+//! with its argv/env (`env`) and the root filesystem (`rootfs`) through `cpio`; `vm` starts
+//! QEMU (`qemu`) with the embedded kernel (`kernel_image`) and speaks docs/guest-protocol.md
+//! (`protocol`).
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -11,9 +13,12 @@ pub mod env;
 pub mod error;
 pub mod initrd;
 mod kernel_image;
+pub mod launch;
 pub mod program;
 pub mod protocol;
 pub mod qemu;
+pub mod resolve;
+pub mod rootfs;
 mod tempdir;
 pub mod vm;
 

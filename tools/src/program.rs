@@ -1,8 +1,9 @@
 //! Finding and checking the program to run, before any VM is started.
 //!
-//! A name without `/` is looked up in the host `PATH` the way a shell does; anything else is a
-//! path relative to the current directory. The bytes are checked by `coracle_loader` so that
-//! "dynamically linked" and friends are reported here, with docker's 126/127 statuses.
+//! The single-binary mode: a name without `/` is looked up in the host `PATH` the way a shell
+//! does; anything else is a path relative to the current directory. In both modes the bytes
+//! are checked by `coracle_loader` ([`read_executable`]) so that "dynamically linked", scripts
+//! and friends are reported here, with docker's 126/127 statuses.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -64,8 +65,7 @@ pub fn find_program(
     if mode & 0o111 == 0 {
         return Err(cannot("permission denied (not executable)".into()));
     }
-    let bytes = fs::read(&path).map_err(|e| cannot(e.to_string()))?;
-    coracle_loader::Executable::parse(&bytes).map_err(|e| cannot(e.to_string()))?;
+    let bytes = read_executable(&shown, &path)?;
     let mtime = meta
         .modified()
         .ok()
@@ -77,6 +77,25 @@ pub fn find_program(
         mode: mode & 0o7777,
         mtime,
     })
+}
+
+/// Reads the file at `path` and checks it is a static x86_64 ELF executable the kernel can
+/// load; `shown` is the name in the error (126, like docker's "cannot run").
+pub(crate) fn read_executable(shown: &str, path: &Path) -> Result<Vec<u8>, RunError> {
+    let cannot = |why: String| RunError::CannotRun {
+        program: shown.to_owned(),
+        why,
+    };
+    let bytes = fs::read(path).map_err(|e| cannot(e.to_string()))?;
+    if bytes.starts_with(b"#!") {
+        return Err(cannot(
+            "it is a script (#!): scripts are not supported yet; run its interpreter with the \
+             script as an argument"
+                .into(),
+        ));
+    }
+    coracle_loader::Executable::parse(&bytes).map_err(|e| cannot(e.to_string()))?;
+    Ok(bytes)
 }
 
 /// The first executable regular file named `name` in the `:`-separated `path` (an empty entry
@@ -165,6 +184,15 @@ mod tests {
         exe(tmp.path(), "script", 0o755);
         let err = find_program("./script".as_ref(), None, tmp.path()).unwrap_err();
         assert_eq!(err.exit_status(), 126);
+        assert!(
+            err.to_string().contains("scripts are not supported yet"),
+            "{err}"
+        );
+        fs::write(tmp.path().join("text"), b"hello").unwrap();
+        fs::set_permissions(tmp.path().join("text"), fs::Permissions::from_mode(0o755)).unwrap();
+        let err = find_program("./text".as_ref(), None, tmp.path()).unwrap_err();
+        assert_eq!(err.exit_status(), 126);
+        assert!(err.to_string().contains("not an ELF file"), "{err}");
         exe(tmp.path(), "plain", 0o644);
         let err = find_program("./plain".as_ref(), None, tmp.path()).unwrap_err();
         assert_eq!(err.exit_status(), 126);

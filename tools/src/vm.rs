@@ -15,10 +15,14 @@ use command_fds::{CommandFdExt, FdMapping};
 
 use crate::cli::RunOptions;
 use crate::error::RunError;
+use crate::launch::Launch;
 use crate::protocol::{self, Control};
 use crate::qemu::{self, VmConfig, CHANNELS};
 use crate::tempdir::TempDir;
-use crate::{initrd, kernel_image, program};
+use crate::{kernel_image, program};
+
+/// Write buffer of the initrd file: large writes, few system calls.
+const INITRD_BUFFER: usize = 1 << 20;
 
 /// Kernel log lines kept for a failure report when the log is not shown live.
 const LOG_TAIL_LINES: usize = 60;
@@ -27,16 +31,19 @@ const LOG_TAIL_LINES: usize = 60;
 pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
     let cwd = std::env::current_dir()
         .map_err(|e| RunError::io("cannot read the current directory", e))?;
-    let program = program::find_program(&opts.argv[0], program::host_path_var().as_deref(), &cwd)?;
-    let archive = initrd::build_initrd(&program, &opts.argv, &opts.env, &cwd)
-        .map_err(|e| RunError::io("cannot build the initrd", e))?;
-    drop(program);
+    let launch = Launch::prepare(&opts, &cwd, program::host_path_var().as_deref())?;
+    if let Some(warning) = launch.warning() {
+        eprintln!("coracle: warning: {warning}");
+    }
     let workdir =
         TempDir::new().map_err(|e| RunError::io("cannot create a temporary directory", e))?;
     let initrd_path = workdir.path().join("initrd.cpio");
-    std::fs::write(&initrd_path, &archive)
+    let file = std::fs::File::create(&initrd_path)
         .map_err(|e| RunError::io(format!("cannot write {}", initrd_path.display()), e))?;
-    drop(archive);
+    launch
+        .write_initrd(io::BufWriter::with_capacity(INITRD_BUFFER, file))
+        .map_err(|e| RunError::io("cannot build the initrd", e))?;
+    drop(launch);
     let kernel = kernel_image::kernel_path()
         .map_err(|e| RunError::io("cannot write the kernel image to a cache directory", e))?;
 

@@ -53,13 +53,6 @@ fn text_file_is_126() {
 }
 
 #[test]
-fn directory_is_126() {
-    let out = coracle(&["run", "/"]);
-    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
-    assert!(stderr(&out).contains("is a directory"), "{}", stderr(&out));
-}
-
-#[test]
 fn dynamically_linked_binary_is_126() {
     // Debian's coreutils are dynamically linked; `true` found through PATH like a shell would.
     let out = coracle(&["run", "true"]);
@@ -82,4 +75,140 @@ fn no_program_is_a_usage_error() {
 fn bad_memory_is_a_usage_error() {
     let out = coracle(&["run", "-m", "lots", "/bin/true"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn relative_workdir_is_125() {
+    for args in [
+        &["run", "-w", "rel/dir", "/bin/true"][..],
+        &["run", "--workdir=.", "/", "sh"],
+    ] {
+        let out = coracle(args);
+        assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("it needs to be an absolute path"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+/// A root filesystem for one test, removed at the end: `bin/` with a few kinds of
+/// "executables", none of which may be run (every case must fail before QEMU).
+struct Rootfs(PathBuf);
+
+impl Rootfs {
+    fn new(test: &str) -> Self {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let dir =
+            std::env::temp_dir().join(format!("coracle-cli-rootfs-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bin/subdir")).unwrap();
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        let exe = |name: &str, data: &[u8], mode: u32| {
+            let path = dir.join(name);
+            std::fs::write(&path, data).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        exe("bin/script", b"#!/bin/sh\necho hi\n", 0o755);
+        exe("bin/plain", b"\x7fELF", 0o644);
+        exe("etc/file", b"x", 0o644);
+        // Debian's coreutils are dynamically linked.
+        exe(
+            "bin/dynamic",
+            &std::fs::read("/usr/bin/true").unwrap(),
+            0o755,
+        );
+        // Absolute targets are inside the root: this one dangles there.
+        symlink("/usr/bin/true", dir.join("bin/hosttrue")).unwrap();
+        symlink("script", dir.join("bin/sh")).unwrap();
+        Rootfs(dir)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for Rootfs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn rootfs_without_command_is_125() {
+    let root = Rootfs::new("nocommand");
+    let out = coracle(&["run", "-e", "A=1", root.path()]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no command specified"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("ROOTFS_DIR COMMAND"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn rootfs_workdir_that_is_a_file_is_125() {
+    let root = Rootfs::new("workdir");
+    let out = coracle(&["run", "-w", "/etc/file", root.path(), "/bin/script"]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not a directory"), "{}", stderr(&out));
+}
+
+#[test]
+fn rootfs_command_statuses() {
+    let root = Rootfs::new("statuses");
+    // (options, COMMAND, status, part of the message)
+    let cases: &[(&[&str], &str, i32, &str)] = &[
+        (
+            &[],
+            "nothing",
+            127,
+            "nothing: executable file not found in $PATH",
+        ),
+        (&[], "/bin/nothing", 127, "no such file or directory"),
+        // The host's /usr/bin/true is not reachable through an absolute symlink.
+        (&[], "/bin/hosttrue", 127, "no such file or directory"),
+        (&[], "hosttrue", 127, "executable file not found in $PATH"),
+        (&[], "/bin/subdir", 126, "is a directory"),
+        (&[], "bin/plain", 126, "permission denied"),
+        (&[], "plain", 126, "permission denied"),
+        (&[], "sh", 126, "scripts are not supported yet"),
+        (
+            &["-w", "/bin"],
+            "./script",
+            126,
+            "scripts are not supported yet",
+        ),
+        (&[], "dynamic", 126, "dynamically linked"),
+        // The container's PATH comes from -e.
+        (
+            &["-e", "PATH=/etc"],
+            "sh",
+            127,
+            "executable file not found in $PATH",
+        ),
+        (
+            &["-e", "PATH=/etc:/bin"],
+            "sh",
+            126,
+            "scripts are not supported yet",
+        ),
+    ];
+    for (options, command, status, message) in cases {
+        let mut args = vec!["run"];
+        args.extend_from_slice(options);
+        args.extend([root.path(), command, "arg"]);
+        let out = coracle(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(*status), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
 }

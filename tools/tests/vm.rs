@@ -73,3 +73,30 @@ fn user_store_to_kernel_memory_is_sigsegv_139() {
         stderr(&out)
     );
 }
+
+/// A root filesystem directory: COMMAND is found in the container's PATH, the working
+/// directory is `-w` (created by the kernel) and PATH is docker's default.
+#[test]
+fn rootfs_command_runs_in_its_workdir() {
+    let root = std::env::temp_dir().join(format!("coracle-vm-rootfs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+        .expect("/bin/busybox is missing: install busybox-static");
+    let out = coracle(&[
+        "run",
+        "-w",
+        "/work",
+        root.to_str().unwrap(),
+        "busybox",
+        "sh",
+        "-c",
+        "pwd; echo \"$PATH\"",
+    ]);
+    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "/work\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+    );
+}

@@ -1,0 +1,259 @@
+//! What one `coracle run` packs: the mode, the program, its argv and working directory.
+//!
+//! The first positional argument decides the mode. A directory is a root filesystem and the
+//! next argument is COMMAND, found inside it (`resolve`); anything else is a static program
+//! on the host (`program`), packed alone at its host path. Every check that has a docker
+//! status (125/126/127) happens here, before anything is packed or started; `vm` then streams
+//! the archive with `initrd`.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use crate::cli::RunOptions;
+use crate::env::{Environment, DEFAULT_PATH};
+use crate::error::RunError;
+use crate::initrd::{self, Records, Root};
+use crate::program::{self, Program};
+use crate::resolve;
+use crate::rootfs::Tree;
+
+/// The usage line of the root-filesystem mode, for its usage errors.
+const ROOTFS_USAGE: &str = "coracle run [OPTIONS] ROOTFS_DIR COMMAND [ARGS...]";
+
+#[derive(Debug)]
+enum Content {
+    Program(Program),
+    Tree(Tree),
+}
+
+/// A checked run, ready to be packed.
+#[derive(Debug)]
+pub struct Launch {
+    argv: Vec<OsString>,
+    env: Environment,
+    exec: Vec<u8>,
+    cwd: Vec<u8>,
+    content: Content,
+}
+
+impl Launch {
+    /// Chooses the mode and checks the command. `host_cwd` is the current directory and
+    /// `host_path` the host `PATH` (the single-binary mode searches the host).
+    pub fn prepare(
+        opts: &RunOptions,
+        host_cwd: &Path,
+        host_path: Option<&OsStr>,
+    ) -> Result<Launch, RunError> {
+        let first = opts
+            .command
+            .first()
+            .ok_or_else(|| RunError::Usage("no program given".into()))?;
+        let candidate = host_cwd.join(first);
+        if !candidate.is_dir() {
+            let program = program::find_program(first, host_path, host_cwd)?;
+            let cwd = match &opts.workdir {
+                Some(dir) => dir.as_os_str().as_bytes().to_vec(),
+                None => host_cwd.as_os_str().as_bytes().to_vec(),
+            };
+            return Ok(Launch {
+                argv: opts.command.clone(),
+                env: opts.env.clone(),
+                exec: program.path.as_os_str().as_bytes().to_vec(),
+                cwd,
+                content: Content::Program(program),
+            });
+        }
+
+        let Some(command) = opts.command.get(1) else {
+            return Err(RunError::Usage(format!(
+                "no command specified: {} is a root filesystem; usage: {ROOTFS_USAGE}",
+                first.to_string_lossy()
+            )));
+        };
+        let root = std::fs::canonicalize(&candidate).map_err(|e| {
+            RunError::io(
+                format!("cannot open the root filesystem {}", candidate.display()),
+                e,
+            )
+        })?;
+        let workdir = opts.workdir.as_deref().unwrap_or(Path::new("/"));
+        let cwd = resolve::absolute(b"/", workdir.as_os_str().as_bytes());
+        check_workdir(&root, &cwd)?;
+        let search = opts
+            .env
+            .get("PATH")
+            .map_or(DEFAULT_PATH.as_bytes(), OsStr::as_bytes);
+        let found = resolve::find_command(&root, &cwd, command, search)?;
+        program::read_executable(&command.to_string_lossy(), &found.host)?;
+        let tree =
+            Tree::scan(&root).map_err(|e| RunError::io("cannot read the root filesystem", e))?;
+        Ok(Launch {
+            argv: opts.command[1..].to_vec(),
+            env: opts.env.clone(),
+            exec: found.exec,
+            cwd,
+            content: Content::Tree(tree),
+        })
+    }
+
+    /// One line about what the archive leaves out, to print as a warning.
+    pub fn warning(&self) -> Option<String> {
+        match &self.content {
+            Content::Tree(tree) => tree.skipped_warning(),
+            Content::Program(_) => None,
+        }
+    }
+
+    /// Writes the initrd to `out` (docs/guest-protocol.md, "Initrd") and returns it.
+    pub fn write_initrd<W: Write>(&self, out: W) -> io::Result<W> {
+        let records = Records {
+            argv: &self.argv,
+            env: &self.env,
+            exec: &self.exec,
+            cwd: &self.cwd,
+        };
+        let root = match &self.content {
+            Content::Program(program) => Root::Program(program),
+            Content::Tree(tree) => Root::Tree(tree),
+        };
+        initrd::write_initrd(out, &records, root)
+    }
+}
+
+/// The working directory may be missing (the kernel creates it, as docker does) but must not
+/// be something else.
+fn check_workdir(root: &Path, cwd: &[u8]) -> Result<(), RunError> {
+    resolve::check_workdir(root, cwd).map_err(|e| {
+        RunError::Usage(format!(
+            "the working directory {} is invalid in {}: {e}",
+            String::from_utf8_lossy(cwd),
+            root.display()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::tempdir::TempDir;
+
+    fn options(args: &[&str]) -> RunOptions {
+        let mut full = vec!["coracle", "run"];
+        full.extend_from_slice(args);
+        let Command::Run(run) = Cli::try_parse_from(full).unwrap().command;
+        run.into_options("h", |_| None).unwrap()
+    }
+
+    /// `root/bin/busybox` (a copy of the host's static busybox) and `root/bin/ls -> busybox`.
+    fn rootfs() -> (TempDir, String) {
+        let tmp = TempDir::new().unwrap();
+        let root = tmp.path().join("root");
+        fs_create(&root.join("bin"));
+        std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+            .expect("/bin/busybox is missing: install busybox-static");
+        symlink("busybox", root.join("bin/ls")).unwrap();
+        let root = root.to_str().unwrap().to_owned();
+        (tmp, root)
+    }
+
+    fn fs_create(dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+
+    fn records(launch: &Launch) -> Vec<(String, Vec<u8>)> {
+        let bytes = launch.write_initrd(Vec::new()).unwrap();
+        let mut out = Vec::new();
+        for e in coracle_test_reader(&bytes).into_iter().take(4) {
+            out.push(e);
+        }
+        out
+    }
+
+    /// The first members of an archive, as (name, data).
+    fn coracle_test_reader(mut bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        while bytes.len() >= 110 {
+            let field = |i: usize| {
+                let hex = std::str::from_utf8(&bytes[6 + 8 * i..14 + 8 * i]).unwrap();
+                usize::from_str_radix(hex, 16).unwrap()
+            };
+            let (size, namesize) = (field(6), field(11));
+            let name = String::from_utf8_lossy(&bytes[110..109 + namesize]).into_owned();
+            let start = (110 + namesize).next_multiple_of(4);
+            out.push((name, bytes[start..start + size].to_vec()));
+            bytes = &bytes[(start + size).next_multiple_of(4)..];
+        }
+        out
+    }
+
+    #[test]
+    fn rootfs_mode_records() {
+        let (_tmp, root) = rootfs();
+        let opts = options(&[&root, "ls", "-l", "/"]);
+        let launch = Launch::prepare(&opts, Path::new("/"), None).unwrap();
+        let recs = records(&launch);
+        assert_eq!(recs[0], (".coracle/argv".into(), b"ls\0-l\0/\0".to_vec()));
+        // Looked up in docker's default PATH; the symlink is left for the kernel.
+        assert_eq!(recs[2], (".coracle/exec".into(), b"/bin/ls".to_vec()));
+        assert_eq!(recs[3], (".coracle/cwd".into(), b"/".to_vec()));
+        let env = String::from_utf8(recs[1].1.clone()).unwrap();
+        assert!(env.starts_with(&format!("PATH={DEFAULT_PATH}\0")), "{env}");
+
+        let opts = options(&[
+            "-w",
+            "/srv/./app/",
+            "-e",
+            "PATH=/nope:bin",
+            &root,
+            "../../bin/ls",
+        ]);
+        let launch = Launch::prepare(&opts, Path::new("/"), None).unwrap();
+        let recs = records(&launch);
+        assert_eq!(recs[0].1, b"../../bin/ls\0");
+        assert_eq!(recs[2].1, b"/srv/app/../../bin/ls");
+        assert_eq!(recs[3].1, b"/srv/app");
+        // A relative PATH entry is relative to the working directory.
+        let opts = options(&["-w", "/", "-e", "PATH=/nope:bin", &root, "busybox"]);
+        let launch = Launch::prepare(&opts, Path::new("/"), None).unwrap();
+        assert_eq!(records(&launch)[2].1, b"/bin/busybox");
+    }
+
+    #[test]
+    fn rootfs_relative_to_the_host_cwd() {
+        let (tmp, _) = rootfs();
+        let opts = options(&["root", "/bin/busybox"]);
+        let launch = Launch::prepare(&opts, tmp.path(), None).unwrap();
+        assert_eq!(records(&launch)[0].1, b"/bin/busybox\0");
+        let err = Launch::prepare(&options(&["root"]), tmp.path(), None).unwrap_err();
+        assert_eq!(err.exit_status(), 125);
+        assert!(err.to_string().contains("no command specified"), "{err}");
+    }
+
+    #[test]
+    fn single_binary_mode_is_unchanged() {
+        let tmp = TempDir::new().unwrap();
+        let prog = tmp.path().join("prog");
+        std::fs::copy("/bin/busybox", &prog).unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let opts = options(&["./prog", "echo"]);
+        let launch = Launch::prepare(&opts, tmp.path(), None).unwrap();
+        let recs = records(&launch);
+        let host = std::fs::canonicalize(&prog).unwrap();
+        assert_eq!(recs[0].1, b"./prog\0echo\0");
+        assert_eq!(recs[2].1, host.as_os_str().as_bytes());
+        assert_eq!(recs[3].1, tmp.path().as_os_str().as_bytes());
+        // A name is searched in the host PATH; -w replaces the host cwd.
+        let opts = options(&["-w", "/x", "prog"]);
+        let launch = Launch::prepare(&opts, Path::new("/"), Some(tmp.path().as_os_str())).unwrap();
+        let recs = records(&launch);
+        assert_eq!(recs[0].1, b"prog\0");
+        assert_eq!(recs[3].1, b"/x");
+    }
+}
