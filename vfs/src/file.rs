@@ -165,6 +165,15 @@ pub const SEEK_HOLE: i32 = 4;
 /// Largest file offset (MAX_LFS_FILESIZE).
 pub const MAX_OFFSET: u64 = i64::MAX as u64;
 
+/// Linux's `rw_verify_area`: a transfer that would end past the largest offset is `EINVAL`
+/// (so a write at [`MAX_OFFSET`] is `EINVAL`, not `EFBIG`).
+fn check_range(pos: u64, len: usize) -> Result<()> {
+    match pos.checked_add(len as u64) {
+        Some(end) if end <= MAX_OFFSET => Ok(()),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
 impl OpenFile {
     /// A description of `inode` opened with `flags` (`O_CLOEXEC` and the creation flags are
     /// not kept; they are not status flags).
@@ -242,6 +251,7 @@ impl OpenFile {
             return self.ops.read(0, buf);
         }
         let mut pos = self.pos.lock();
+        check_range(*pos, buf.len())?;
         let n = self.ops.read(*pos, buf)?;
         *pos += n as u64;
         Ok(n)
@@ -256,15 +266,16 @@ impl OpenFile {
             return self.ops.write(0, data);
         }
         let mut pos = self.pos.lock();
+        // The range check uses the offset even with O_APPEND (rw_verify_area runs first).
+        check_range(*pos, data.len())?;
+        if data.is_empty() {
+            return Ok(0);
+        }
         if self.flags() & O_APPEND != 0 {
             if let Some(end) = self.ops.append(data) {
                 *pos = end?;
                 return Ok(data.len());
             }
-        }
-        let end = pos.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
-        if end > MAX_OFFSET {
-            return Err(Errno::EFBIG);
         }
         let n = self.ops.write(*pos, data)?;
         *pos += n as u64;
@@ -273,33 +284,36 @@ impl OpenFile {
 
     /// `pread`: at `offset`, which must be non-negative; the file offset stays.
     pub fn pread(&self, offset: i64, buf: &mut [u8]) -> Result<usize> {
+        // Linux's order (ksys_pread64): the offset, then seekability, then the access mode.
+        let offset = u64::try_from(offset).map_err(|_| Errno::EINVAL)?;
+        if !self.is_path() && !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
+        }
         if !self.readable() {
             return Err(Errno::EBADF);
         }
-        if !self.ops.seekable() {
-            return Err(Errno::ESPIPE);
-        }
-        let offset = u64::try_from(offset).map_err(|_| Errno::EINVAL)?;
+        check_range(offset, buf.len())?;
         self.ops.read(offset, buf)
     }
 
     /// `pwrite`: at `offset` (at the end with `O_APPEND`, as Linux does).
     pub fn pwrite(&self, offset: i64, data: &[u8]) -> Result<usize> {
+        let offset = u64::try_from(offset).map_err(|_| Errno::EINVAL)?;
+        if !self.is_path() && !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
+        }
         if !self.writable() {
             return Err(Errno::EBADF);
         }
-        if !self.ops.seekable() {
-            return Err(Errno::ESPIPE);
+        check_range(offset, data.len())?;
+        if data.is_empty() {
+            return Ok(0);
         }
-        let offset = u64::try_from(offset).map_err(|_| Errno::EINVAL)?;
         if self.flags() & O_APPEND != 0 {
             if let Some(end) = self.ops.append(data) {
                 end?;
                 return Ok(data.len());
             }
-        }
-        if offset.checked_add(data.len() as u64).is_none_or(|e| e > MAX_OFFSET) {
-            return Err(Errno::EFBIG);
         }
         self.ops.write(offset, data)
     }

@@ -123,18 +123,19 @@ impl Pipe {
         self.state.lock().capacity
     }
 
-    /// `F_SETPIPE_SZ`: rounds up to a power-of-two number of pages; `EBUSY` if the data in the
-    /// pipe would not fit, `EPERM` above the system maximum for non-root callers.
+    /// `F_SETPIPE_SZ`: rounds up to a power-of-two number of pages; `EINVAL` above 2 GiB,
+    /// `EPERM` when a non-root caller grows it above the system maximum, `EBUSY` if the data in
+    /// the pipe would not fit (Linux `pipe_set_size`, in that order).
     pub fn set_capacity(&self, want: usize, privileged: bool) -> Result<usize> {
-        if want > MAX_CAPACITY && !privileged {
-            return Err(Errno::EPERM);
-        }
         if want > (1 << 31) {
             return Err(Errno::EINVAL);
         }
         let pages = want.div_ceil(4096).max(1).next_power_of_two();
         let size = pages * 4096;
         let mut s = self.state.lock();
+        if size > s.capacity && size > MAX_CAPACITY && !privileged {
+            return Err(Errno::EPERM);
+        }
         if s.buf.len() > size {
             return Err(Errno::EBUSY);
         }
@@ -166,12 +167,13 @@ impl Pipe {
     }
 
     fn write(&self, data: &[u8]) -> Result<usize> {
+        // A null write succeeds even with no reader (pipe_write checks it first).
+        if data.is_empty() {
+            return Ok(0);
+        }
         let mut s = self.state.lock();
         if s.readers == 0 {
             return Err(Errno::EPIPE);
-        }
-        if data.is_empty() {
-            return Ok(0);
         }
         let room = s.capacity - s.buf.len();
         let n = if data.len() <= PIPE_BUF {

@@ -118,12 +118,14 @@ pub fn new_tmpfs(clock: Arc<dyn Clock>, opts: TmpfsOptions) -> Arc<dyn Inode> {
         max_inodes: opts.max_inodes,
     });
     let now = shared.now();
+    let mut meta = Meta::new(S_IFDIR | (opts.root_mode & MODE_BITS), 0, 0, now);
+    meta.nlink = 2;
     Arc::new_cyclic(|me: &Weak<TmpInode>| TmpInode {
         fs: shared.clone(),
         ino: 1,
         me: me.clone(),
         state: Mutex::new(State {
-            meta: Meta::new(S_IFDIR | (opts.root_mode & MODE_BITS), 0, 0, now),
+            meta,
             data: Data::Dir(Dir::new(Weak::new(), Vec::new())),
         }),
     })
@@ -141,6 +143,17 @@ struct Meta {
 }
 
 impl Meta {
+    /// relatime (Linux `relatime_need_update`): atime moves when it is not newer than mtime
+    /// or ctime, or is a day old.
+    fn accessed(&mut self, now: Timespec) {
+        if self.atime <= self.mtime
+            || self.atime <= self.ctime
+            || now.sec.saturating_sub(self.atime.sec) >= 24 * 60 * 60
+        {
+            self.atime = now;
+        }
+    }
+
     fn new(mode: u32, uid: u32, gid: u32, now: Timespec) -> Meta {
         Meta {
             mode,
@@ -300,9 +313,9 @@ impl FileData {
             let p = match self.pages.get_mut(&page) {
                 Some(p) => p,
                 None => {
-                    let charged = fs.charge_pages(1).and_then(|()| {
-                        new_page().inspect_err(|_| fs.uncharge_pages(1))
-                    });
+                    let charged = fs
+                        .charge_pages(1)
+                        .and_then(|()| new_page().inspect_err(|_| fs.uncharge_pages(1)));
                     match charged {
                         Ok(p) => self.pages.entry(page).or_insert(p),
                         Err(e) if done == 0 => return Err(e),
@@ -326,17 +339,24 @@ impl FileData {
         fs.uncharge_pages(keys.len() as u64);
     }
 
-    /// Zeroes bytes `[from, to)` that lie in allocated pages.
+    /// Zeroes bytes `[from, to)` that lie in allocated pages. Visits only the pages present,
+    /// so a range over a huge sparse file costs nothing.
     fn zero_range(&mut self, from: u64, to: u64) {
-        let mut pos = from;
-        while pos < to {
-            let (page, within) = (pos / PAGE as u64, (pos % PAGE as u64) as usize);
-            let len = ((PAGE - within) as u64).min(to - pos) as usize;
-            if let Some(p) = self.pages.get_mut(&page) {
-                p[within..within + len].fill(0);
-            }
-            pos += len as u64;
+        if from >= to {
+            return;
         }
+        let page = PAGE as u64;
+        for (&k, p) in self.pages.range_mut(from / page..=(to - 1) / page) {
+            let base = k * page;
+            let start = from.saturating_sub(base) as usize;
+            let end = (to - base).min(page) as usize;
+            p[start..end].fill(0);
+        }
+    }
+
+    /// How many pages in `[first, last)` (page indexes) are not allocated.
+    fn missing_pages(&self, first: u64, last: u64) -> u64 {
+        (last - first) - self.pages.range(first..last).count() as u64
     }
 
     fn truncate(&mut self, fs: &Shared, size: u64) {
@@ -514,6 +534,10 @@ impl Inode for TmpInode {
     }
 
     fn set_times(&self, atime: TimeChange, mtime: TimeChange) -> Result<()> {
+        // utimensat with both UTIME_OMIT changes nothing, not even ctime.
+        if (atime, mtime) == (TimeChange::Omit, TimeChange::Omit) {
+            return Ok(());
+        }
         let now = self.fs.now();
         let mut st = self.state.lock();
         let pick = |c: TimeChange, old: Timespec| match c {
@@ -531,10 +555,7 @@ impl Inode for TmpInode {
         let now = self.fs.now();
         self.with_file(|meta, f| {
             let n = f.read(offset, buf);
-            // relatime: atime moves when it is not newer than mtime or ctime.
-            if meta.atime <= meta.mtime || meta.atime <= meta.ctime {
-                meta.atime = now;
-            }
+            meta.accessed(now);
             Ok(n)
         })
     }
@@ -557,6 +578,12 @@ impl Inode for TmpInode {
         let fs = self.fs.clone();
         self.with_file(|meta, f| {
             let end = f.size;
+            // generic_write_check_limits: nothing past MAX_LFS_FILESIZE, a short write up to it.
+            let room = (i64::MAX as u64).saturating_sub(end);
+            if room == 0 {
+                return Err(Errno::EFBIG);
+            }
+            let data = &data[..data.len().min(usize::try_from(room).unwrap_or(usize::MAX))];
             let n = f.write(&fs, end, data)?;
             meta.mtime = now;
             meta.ctime = now;
@@ -581,8 +608,7 @@ impl Inode for TmpInode {
         self.with_file(|meta, f| {
             let end = offset.checked_add(len).ok_or(Errno::EFBIG)?;
             let (first, last) = (offset / PAGE as u64, end.div_ceil(PAGE as u64));
-            let missing = (first..last).filter(|p| !f.pages.contains_key(p)).count() as u64;
-            fs.charge_pages(missing)?;
+            fs.charge_pages(f.missing_pages(first, last))?;
             for p in first..last {
                 if let alloc::collections::btree_map::Entry::Vacant(v) = f.pages.entry(p) {
                     match new_page() {
@@ -590,7 +616,8 @@ impl Inode for TmpInode {
                             v.insert(page);
                         }
                         Err(e) => {
-                            fs.uncharge_pages(last - p);
+                            // The pages made so far stay allocated and charged.
+                            fs.uncharge_pages(f.missing_pages(p, last));
                             return Err(e);
                         }
                     }
@@ -609,7 +636,8 @@ impl Inode for TmpInode {
         let now = self.fs.now();
         let fs = self.fs.clone();
         self.with_file(|meta, f| {
-            let end = offset.saturating_add(len).min(f.size.max(offset));
+            // Pages past the end (from allocate with keep_size) are punched too.
+            let end = offset.saturating_add(len);
             let first_full = offset.div_ceil(PAGE as u64);
             let last_full = end / PAGE as u64;
             if first_full < last_full {
@@ -692,32 +720,38 @@ impl Inode for TmpInode {
         let _ns = self.fs.ns_lock.lock();
         let now = self.fs.now();
         let t = t.arc();
+        // Linux's order (vfs_link): the new name first, then the target.
+        self.with_dir(|_, d| {
+            if d.entries.contains_key(name) {
+                Err(Errno::EEXIST)
+            } else if d.removed {
+                Err(Errno::ENOENT)
+            } else {
+                Ok(())
+            }
+        })?;
         let kind = {
-            let mut ts = t.state.lock();
+            let ts = t.state.lock();
             let kind = FileType::from_mode(ts.meta.mode).unwrap_or(FileType::Regular);
             if kind == FileType::Directory {
                 return Err(Errno::EPERM);
             }
-            if ts.meta.nlink == 0 {
-                match &mut ts.data {
-                    Data::File(f) if f.linkable => f.linkable = false,
-                    _ => return Err(Errno::ENOENT),
-                }
+            let linkable = matches!(&ts.data, Data::File(f) if f.linkable);
+            if ts.meta.nlink == 0 && !linkable {
+                return Err(Errno::ENOENT);
             }
             kind
         };
         self.with_dir(|meta, d| {
-            if d.removed {
-                return Err(Errno::ENOENT);
-            }
-            if d.entries.contains_key(name) {
-                return Err(Errno::EEXIST);
-            }
             d.insert(name.to_vec(), t.clone(), t.ino, kind);
             Self::touch_dir(meta, now);
             Ok(())
         })?;
         let mut ts = t.state.lock();
+        // An O_TMPFILE file is linkable once, and only a link that succeeded uses that up.
+        if let Data::File(f) = &mut ts.data {
+            f.linkable = false;
+        }
         ts.meta.nlink += 1;
         ts.meta.ctime = now;
         Ok(())
@@ -833,14 +867,26 @@ impl Inode for TmpInode {
             }
             return Ok(());
         }
+        // The checks in Linux's order (do_renameat2, then vfs_rename): an existing target with
+        // RENAME_NOREPLACE, a directory moved below itself, a target that is an ancestor of the
+        // source, renaming onto the same inode (a no-op), then the kinds.
+        if dst.is_some() && flags & RENAME_NOREPLACE != 0 {
+            return Err(Errno::EEXIST);
+        }
+        if src_kind == FileType::Directory && src.is_ancestor_of(&nd) {
+            return Err(Errno::EINVAL);
+        }
         if let Some((dst, dst_kind)) = &dst {
+            if *dst_kind == FileType::Directory && dst.is_ancestor_of(&self.arc()) {
+                return Err(Errno::ENOTEMPTY);
+            }
             if Arc::ptr_eq(&src, dst) {
                 return Ok(());
             }
-            if flags & RENAME_NOREPLACE != 0 {
-                return Err(Errno::EEXIST);
-            }
-            match (src_kind == FileType::Directory, *dst_kind == FileType::Directory) {
+            match (
+                src_kind == FileType::Directory,
+                *dst_kind == FileType::Directory,
+            ) {
                 (true, false) => return Err(Errno::ENOTDIR),
                 (false, true) => return Err(Errno::EISDIR),
                 (true, true) => {
@@ -851,9 +897,6 @@ impl Inode for TmpInode {
                 }
                 (false, false) => {}
             }
-        }
-        if src_kind == FileType::Directory && src.is_ancestor_of(&nd) {
-            return Err(Errno::EINVAL);
         }
         // Remove the replaced target.
         if let Some((dst, dst_kind)) = dst {
@@ -905,9 +948,7 @@ impl Inode for TmpInode {
         let Data::Dir(d) = data else {
             return Err(Errno::ENOTDIR);
         };
-        if meta.atime <= meta.mtime || meta.atime <= meta.ctime {
-            meta.atime = now;
-        }
+        meta.accessed(now);
         match pos {
             0 => {
                 return Ok(Some((

@@ -89,7 +89,11 @@ pub fn unpack(
 }
 
 /// The directory that holds `path`'s last component, creating missing directories.
-fn parent_dir(root: &Arc<dyn Inode>, cx: &Caller, path: &[u8]) -> Result<(Arc<dyn Inode>, Vec<u8>)> {
+fn parent_dir(
+    root: &Arc<dyn Inode>,
+    cx: &Caller,
+    path: &[u8],
+) -> Result<(Arc<dyn Inode>, Vec<u8>)> {
     let comps: Vec<&[u8]> = path
         .split(|&b| b == b'/')
         .filter(|c| !c.is_empty() && *c != b".")
@@ -162,6 +166,9 @@ fn make(
                 write_all(first, e.data)?;
                 done.bytes += e.data.len() as u64;
             }
+            // Every name's entry sets the inode's metadata, the last one winning (Linux's
+            // do_name and do_copy); otherwise writing the data would leave mtime at now.
+            apply_meta(first, e)?;
             return Ok(None);
         }
     }

@@ -40,7 +40,10 @@ pub struct Mount {
 impl core::fmt::Debug for Mount {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Mount")
-            .field("fstype", &alloc::string::String::from_utf8_lossy(&self.fstype))
+            .field(
+                "fstype",
+                &alloc::string::String::from_utf8_lossy(&self.fstype),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -190,7 +193,11 @@ impl Vfs {
             // The root of a mounted filesystem: continue from the directory it covers.
             let dev = cur.stat().dev;
             let m = self.mounts.lock();
-            match m.by_root.get(&dev).and_then(|&i| m.list[i].mountpoint.clone()) {
+            match m
+                .by_root
+                .get(&dev)
+                .and_then(|&i| m.list[i].mountpoint.clone())
+            {
                 Some(point) => {
                     drop(m);
                     cur = point;
@@ -225,7 +232,9 @@ impl Vfs {
             let dev = cur.stat().dev;
             let point = {
                 let m = self.mounts.lock();
-                m.by_root.get(&dev).and_then(|&i| m.list[i].mountpoint.clone())
+                m.by_root
+                    .get(&dev)
+                    .and_then(|&i| m.list[i].mountpoint.clone())
             };
             match point {
                 Some(p) => cur = p,

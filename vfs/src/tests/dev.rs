@@ -127,7 +127,8 @@ fn an_unregistered_char_device_is_enxio() {
         .unwrap();
     assert_eq!(err(fx.open("/odd", O_RDONLY)), Errno::ENXIO);
     // Registering a driver makes it openable.
-    fx.vfs.register_device(makedev(42, 7), Arc::new(MemDevice::Zero));
+    fx.vfs
+        .register_device(makedev(42, 7), Arc::new(MemDevice::Zero));
     assert!(fx.open("/odd", O_RDONLY).is_ok());
     // A node with the same numbers elsewhere reaches the same driver.
     fx.root

@@ -40,7 +40,10 @@ fn open_flags_kept_and_setfl() {
     let fx = Fx::new();
     file_with(&fx, b"");
     let f = fx
-        .open("/f", O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOCTTY)
+        .open(
+            "/f",
+            O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOCTTY,
+        )
         .unwrap();
     assert_eq!(f.flags(), O_WRONLY);
     f.set_flags(O_APPEND | O_NONBLOCK | O_RDWR | O_PATH);
@@ -106,7 +109,10 @@ fn o_path_allows_nothing_but_holding() {
     let l = fx.vfs.resolve(&fx.su, &fx.root, b"/l", false).unwrap();
     let link = l.inode.unwrap();
     assert!(fx.vfs.open_inode(&fx.su, &link, O_PATH).is_ok());
-    assert_eq!(err(fx.vfs.open_inode(&fx.su, &link, O_RDONLY)), Errno::ELOOP);
+    assert_eq!(
+        err(fx.vfs.open_inode(&fx.su, &link, O_RDONLY)),
+        Errno::ELOOP
+    );
 }
 
 #[test]
@@ -227,7 +233,10 @@ fn open_inode_by_type() {
         .root
         .create(b"sock", NewNode::Socket, 0o755, 0, 0)
         .unwrap();
-    assert_eq!(err(fx.vfs.open_inode(&fx.su, &sock, O_RDONLY)), Errno::ENXIO);
+    assert_eq!(
+        err(fx.vfs.open_inode(&fx.su, &sock, O_RDONLY)),
+        Errno::ENXIO
+    );
     let blk = fx
         .root
         .create(b"blk", NewNode::BlockDevice(makedev(8, 0)), 0o600, 0, 0)

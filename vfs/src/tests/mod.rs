@@ -78,7 +78,9 @@ impl Fx {
         let clock = FakeClock::new();
         let root = new_tmpfs(clock.clone(), opts);
         let vfs = Vfs::new(root.clone(), b"tmpfs", b"rootfs", b"rw");
-        let mnt_point = root.create(b"mnt", NewNode::Directory, 0o755, 0, 0).unwrap();
+        let mnt_point = root
+            .create(b"mnt", NewNode::Directory, 0o755, 0, 0)
+            .unwrap();
         let mnt = new_tmpfs(clock.clone(), TmpfsOptions::default());
         vfs.mount(&mnt_point, mnt.clone(), b"tmpfs", b"tmpfs", b"rw")
             .unwrap();
@@ -97,7 +99,9 @@ impl Fx {
 
     /// Resolves `path` from the root as root, following a final symlink.
     pub(super) fn get(&self, path: &str) -> Result<Arc<dyn Inode>> {
-        let l = self.vfs.resolve(&self.su, &self.root, path.as_bytes(), true)?;
+        let l = self
+            .vfs
+            .resolve(&self.su, &self.root, path.as_bytes(), true)?;
         Ok(l.inode.expect("resolve returns an inode"))
     }
 

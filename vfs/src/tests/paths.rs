@@ -61,7 +61,10 @@ fn dot_and_dotdot() {
     assert!(is(&resolve(&fx, &b, "../../a/b/../b/f", true).unwrap(), &f));
     // `..` at the root stays there.
     assert!(is(&resolve(&fx, &fx.root, "/..", true).unwrap(), &fx.root));
-    assert!(is(&resolve(&fx, &fx.root, "/../../../a", true).unwrap(), &a));
+    assert!(is(
+        &resolve(&fx, &fx.root, "/../../../a", true).unwrap(),
+        &a
+    ));
     assert!(is(&resolve(&fx, &fx.root, "..", true).unwrap(), &fx.root));
 }
 
@@ -71,7 +74,9 @@ fn dotdot_stops_at_the_callers_root() {
     let (a, b, f) = tree(&fx);
     let jailed = caller(0, 0, &a);
     let r = |base: &Arc<dyn Inode>, p: &str| {
-        fx.vfs.resolve(&jailed, base, p.as_bytes(), true).map(|l| l.inode.unwrap())
+        fx.vfs
+            .resolve(&jailed, base, p.as_bytes(), true)
+            .map(|l| l.inode.unwrap())
     };
     assert!(same_inode(&r(&b, "../../..").unwrap(), &a));
     assert!(same_inode(&r(&fx.root, "/b/f").unwrap(), &f));
@@ -96,7 +101,10 @@ fn crossing_mounts_both_ways() {
     let l = resolve(&fx, &fx.root, "/mnt", true).unwrap();
     assert!(is(&l, &fx.mnt));
     assert_eq!(l.inode.unwrap().stat().dev, fx.mnt.stat().dev);
-    assert!(is(&resolve(&fx, &fx.root, "/mnt/x/inner", true).unwrap(), &inner));
+    assert!(is(
+        &resolve(&fx, &fx.root, "/mnt/x/inner", true).unwrap(),
+        &inner
+    ));
     assert_eq!(
         err(resolve(&fx, &fx.root, "/mnt/hidden", true)),
         Errno::ENOENT
@@ -105,7 +113,10 @@ fn crossing_mounts_both_ways() {
     assert!(is(&resolve(&fx, &fx.mnt, "..", true).unwrap(), &fx.root));
     assert!(is(&resolve(&fx, &x, "../..", true).unwrap(), &fx.root));
     assert!(is(&resolve(&fx, &x, "../../mnt/x", true).unwrap(), &x));
-    assert!(is(&resolve(&fx, &fx.root, "/mnt/.", true).unwrap(), &fx.mnt));
+    assert!(is(
+        &resolve(&fx, &fx.root, "/mnt/.", true).unwrap(),
+        &fx.mnt
+    ));
     // A relative symlink on the mounted filesystem that climbs out.
     symlink(&x, "out", "../../a");
     let a = mkdir(&fx.root, "a");
@@ -121,12 +132,20 @@ fn mounts_stack_and_nest() {
         .mount(&sub, nested.clone(), b"tmpfs", b"n", b"rw")
         .unwrap();
     let deep = mkdir(&nested, "deep");
-    assert!(is(&resolve(&fx, &fx.root, "/mnt/sub/deep", true).unwrap(), &deep));
-    assert!(is(&resolve(&fx, &deep, "../../..", true).unwrap(), &fx.root));
+    assert!(is(
+        &resolve(&fx, &fx.root, "/mnt/sub/deep", true).unwrap(),
+        &deep
+    ));
+    assert!(is(
+        &resolve(&fx, &deep, "../../..", true).unwrap(),
+        &fx.root
+    ));
     assert_eq!(fx.vfs.path_of(&fx.su, &deep).unwrap(), b"/mnt/sub/deep");
     // A second mount on /mnt covers the first.
     let top = new_tmpfs(fx.clock.clone(), TmpfsOptions::default());
-    fx.vfs.mount(&fx.mnt_point, top.clone(), b"tmpfs", b"t", b"rw").unwrap();
+    fx.vfs
+        .mount(&fx.mnt_point, top.clone(), b"tmpfs", b"t", b"rw")
+        .unwrap();
     assert!(is(&resolve(&fx, &fx.root, "/mnt", true).unwrap(), &top));
     assert_eq!(fx.vfs.mounts().len(), 4);
     // Mounting on a file is refused.
@@ -143,7 +162,10 @@ fn trailing_slashes() {
     let fx = Fx::new();
     let (a, _, _) = tree(&fx);
     assert_eq!(err(resolve(&fx, &fx.root, "/a/b/f/", true)), Errno::ENOTDIR);
-    assert_eq!(err(resolve(&fx, &fx.root, "/a/b/f/.", true)), Errno::ENOTDIR);
+    assert_eq!(
+        err(resolve(&fx, &fx.root, "/a/b/f/.", true)),
+        Errno::ENOTDIR
+    );
     let l = resolve(&fx, &fx.root, "/a/", true).unwrap();
     assert!(is(&l, &a));
     assert!(l.trailing_slash);
@@ -174,7 +196,13 @@ fn symlinks_relative_and_absolute() {
     symlink(&a, "abs", "/a/b/f");
     symlink(&a, "up", "../a/b");
     symlink(&b, "dot", ".");
-    for p in ["/a/rel", "/a/abs", "/a/up/f", "/a/b/dot/dot/f", "/a/up/../b/f"] {
+    for p in [
+        "/a/rel",
+        "/a/abs",
+        "/a/up/f",
+        "/a/b/dot/dot/f",
+        "/a/up/../b/f",
+    ] {
         assert!(is(&resolve(&fx, &fx.root, p, true).unwrap(), &f), "{p}");
     }
     // `..` after a symlink is taken from where the link led, not lexically.
@@ -272,8 +300,14 @@ fn resolve_parent_of_a_missing_name() {
     assert!(l.has_name());
     let l = parent(&fx, &fx.root, "/a/b/f", true).unwrap();
     assert!(is(&l, &f));
-    assert_eq!(err(parent(&fx, &fx.root, "/a/missing/new", true)), Errno::ENOENT);
-    assert_eq!(err(parent(&fx, &fx.root, "/a/b/f/new", true)), Errno::ENOTDIR);
+    assert_eq!(
+        err(parent(&fx, &fx.root, "/a/missing/new", true)),
+        Errno::ENOENT
+    );
+    assert_eq!(
+        err(parent(&fx, &fx.root, "/a/b/f/new", true)),
+        Errno::ENOTDIR
+    );
 }
 
 #[test]
@@ -311,7 +345,10 @@ fn length_limits() {
     assert_eq!(ok.len(), 4095);
     assert!(is(&resolve(&fx, &fx.root, &ok, true).unwrap(), &a));
     let long = std::format!("{}a", "/".repeat(4095));
-    assert_eq!(err(resolve(&fx, &fx.root, &long, true)), Errno::ENAMETOOLONG);
+    assert_eq!(
+        err(resolve(&fx, &fx.root, &long, true)),
+        Errno::ENAMETOOLONG
+    );
     assert_eq!(err(parent(&fx, &fx.root, &long, true)), Errno::ENAMETOOLONG);
     // NAME_MAX: 255 is a name (missing here), 256 is too long, wherever it is.
     let n255 = "n".repeat(255);
@@ -336,8 +373,14 @@ fn length_limits() {
 fn a_file_used_as_a_directory() {
     let fx = Fx::new();
     let (_, _, f) = tree(&fx);
-    assert_eq!(err(resolve(&fx, &fx.root, "/a/b/f/x", true)), Errno::ENOTDIR);
-    assert_eq!(err(resolve(&fx, &fx.root, "/a/b/f/..", true)), Errno::ENOTDIR);
+    assert_eq!(
+        err(resolve(&fx, &fx.root, "/a/b/f/x", true)),
+        Errno::ENOTDIR
+    );
+    assert_eq!(
+        err(resolve(&fx, &fx.root, "/a/b/f/..", true)),
+        Errno::ENOTDIR
+    );
     // A relative path from a file (openat with a file's fd).
     assert_eq!(err(resolve(&fx, &f, "x", true)), Errno::ENOTDIR);
     symlink(&fx.root, "lf", "/a/b/f");

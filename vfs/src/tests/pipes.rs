@@ -74,7 +74,10 @@ fn pipes_do_not_seek() {
 #[test]
 fn small_writes_are_all_or_nothing() {
     let (_, r, w) = pipe();
-    assert_eq!(w.write(&[1; DEFAULT_CAPACITY - 4095]), Ok(DEFAULT_CAPACITY - 4095));
+    assert_eq!(
+        w.write(&[1; DEFAULT_CAPACITY - 4095]),
+        Ok(DEFAULT_CAPACITY - 4095)
+    );
     // 4095 bytes free: a PIPE_BUF write does not fit and writes nothing.
     assert_eq!(err(w.write(&[2; PIPE_BUF])), Errno::EAGAIN);
     assert_eq!(r.ops().readable_bytes(), Some(DEFAULT_CAPACITY - 4095));
@@ -106,7 +109,10 @@ fn capacity_changes() {
     assert_eq!(err(p.set_capacity(MAX_CAPACITY + 1, false)), Errno::EPERM);
     assert_eq!(p.set_capacity(MAX_CAPACITY + 1, true), Ok(2 * MAX_CAPACITY));
     // Shrinking from there is always allowed, and so is keeping the size.
-    assert_eq!(p.set_capacity(MAX_CAPACITY + 1, false), Ok(2 * MAX_CAPACITY));
+    assert_eq!(
+        p.set_capacity(MAX_CAPACITY + 1, false),
+        Ok(2 * MAX_CAPACITY)
+    );
     // Past 2 GiB is EINVAL for everyone, before the privilege check (pipe_set_size).
     assert_eq!(err(p.set_capacity((1 << 31) + 1, false)), Errno::EINVAL);
     assert_eq!(err(p.set_capacity((1 << 31) + 1, true)), Errno::EINVAL);
@@ -181,16 +187,10 @@ fn generation_moves_on_every_change() {
 #[test]
 fn fifo_opens_through_the_vfs() {
     let fx = Fx::new();
-    let fifo = fx
-        .root
-        .create(b"fifo", NewNode::Fifo, 0o644, 0, 0)
-        .unwrap();
+    let fifo = fx.root.create(b"fifo", NewNode::Fifo, 0o644, 0, 0).unwrap();
     let pipe = fifo.fifo().unwrap();
     // A non-blocking writer with no reader: ENXIO (fifo(7)).
-    assert_eq!(
-        err(fx.open("/fifo", O_WRONLY | O_NONBLOCK)),
-        Errno::ENXIO
-    );
+    assert_eq!(err(fx.open("/fifo", O_WRONLY | O_NONBLOCK)), Errno::ENXIO);
     assert_eq!(pipe.writers(), 0);
     // A non-blocking reader opens at once; reading with no writer ever is end of file.
     let r = fx.open("/fifo", O_RDONLY | O_NONBLOCK).unwrap();

@@ -125,7 +125,11 @@ fn getdents_resumes_after_a_full_buffer() {
     })
     .unwrap();
     assert_eq!(first.as_deref(), Some(&b"."[..]));
-    assert_eq!(dir.seek(0, SEEK_CUR), Ok(0), "a refused entry is not consumed");
+    assert_eq!(
+        dir.seek(0, SEEK_CUR),
+        Ok(0),
+        "a refused entry is not consumed"
+    );
     assert_eq!(err(dir.seek(0, SEEK_END)), Errno::EINVAL);
 }
 

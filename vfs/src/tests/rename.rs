@@ -75,13 +75,20 @@ fn rename_errors() {
     // ... which Linux reports before looking at the target (the trap check in do_renameat2).
     mkfile(&sub, "file", b"");
     mkdir(&sub, "nonempty");
-    mkfile(&sub.lookup(&caller(0, 0, &root), b"nonempty").unwrap(), "y", b"");
+    mkfile(
+        &sub.lookup(&caller(0, 0, &root), b"nonempty").unwrap(),
+        "y",
+        b"",
+    );
     assert_eq!(err(root.rename(b"d", &sub, b"file", 0)), Errno::EINVAL);
     assert_eq!(err(root.rename(b"d", &sub, b"nonempty", 0)), Errno::EINVAL);
     // A target that is an ancestor of the source: ENOTEMPTY, whatever the source is.
     mkfile(&sub, "deep", b"");
     assert_eq!(err(sub.rename(b"deep", &root, b"d", 0)), Errno::ENOTEMPTY);
-    assert_eq!(err(sub.rename(b"nonempty", &root, b"d", 0)), Errno::ENOTEMPTY);
+    assert_eq!(
+        err(sub.rename(b"nonempty", &root, b"d", 0)),
+        Errno::ENOTEMPTY
+    );
     // Nothing moved.
     assert!(ino(&root, "d").is_ok() && ino(&root, "f").is_ok());
     assert_eq!(d.stat().nlink, 3);

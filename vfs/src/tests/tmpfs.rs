@@ -53,7 +53,11 @@ fn creates_every_kind_of_node() {
             .unwrap(),
         b"target"
     );
-    assert!(root.lookup(&caller(0, 0, &root), b"n2").unwrap().fifo().is_some());
+    assert!(root
+        .lookup(&caller(0, 0, &root), b"n2")
+        .unwrap()
+        .fifo()
+        .is_some());
 }
 
 #[test]
@@ -76,7 +80,10 @@ fn lookup_errors() {
     assert_eq!(err(root.lookup(&cx, b"missing")), Errno::ENOENT);
     assert_eq!(err(f.lookup(&cx, b"x")), Errno::ENOTDIR);
     // Directory operations on a file say ENOTDIR too.
-    assert_eq!(err(f.create(b"x", NewNode::Regular, 0, 0, 0)), Errno::ENOTDIR);
+    assert_eq!(
+        err(f.create(b"x", NewNode::Regular, 0, 0, 0)),
+        Errno::ENOTDIR
+    );
     assert_eq!(err(f.readdir(&cx, 0)), Errno::ENOTDIR);
 }
 
@@ -101,7 +108,10 @@ fn unlink_and_rmdir_errors() {
     assert!(d.is_removed());
     assert_eq!(d.stat().nlink, 0);
     // A removed directory takes no new entries.
-    assert_eq!(err(d.create(b"x", NewNode::Regular, 0, 0, 0)), Errno::ENOENT);
+    assert_eq!(
+        err(d.create(b"x", NewNode::Regular, 0, 0, 0)),
+        Errno::ENOENT
+    );
     root.unlink(b"f").unwrap();
     assert_eq!(err(root.lookup(&cx, b"f")), Errno::ENOENT);
 }
@@ -308,7 +318,9 @@ fn setgid_directory_passes_its_group_on() {
         .unwrap();
     let f = d.create(b"f", NewNode::Regular, 0o644, 1000, 1000).unwrap();
     assert_eq!(f.stat().gid, 50);
-    let sub = d.create(b"s", NewNode::Directory, 0o755, 1000, 1000).unwrap();
+    let sub = d
+        .create(b"s", NewNode::Directory, 0o755, 1000, 1000)
+        .unwrap();
     assert_eq!(sub.stat().gid, 50);
     assert_eq!(sub.stat().mode & S_ISGID, S_ISGID);
 }

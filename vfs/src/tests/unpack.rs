@@ -81,7 +81,7 @@ fn archive(members: &[Member<'_>]) -> Vec<u8> {
 }
 
 fn pad4(v: &mut Vec<u8>) {
-    while v.len() % 4 != 0 {
+    while !v.len().is_multiple_of(4) {
         v.push(0);
     }
 }
@@ -132,9 +132,15 @@ fn unpacks_every_kind_with_metadata() {
     let sh = fx.get("/bin/sh").unwrap();
     let st = sh.stat();
     assert_eq!(st.mode, S_IFREG | 0o4755);
-    assert_eq!((st.uid, st.gid, st.mtime.sec, st.atime.sec), (1, 2, 300, 300));
+    assert_eq!(
+        (st.uid, st.gid, st.mtime.sec, st.atime.sec),
+        (1, 2, 300, 300)
+    );
     assert_eq!(contents(&sh), b"#!sh");
-    let link = fx.vfs.resolve(&fx.su, &fx.root, b"/bin/link", false).unwrap();
+    let link = fx
+        .vfs
+        .resolve(&fx.su, &fx.root, b"/bin/link", false)
+        .unwrap();
     let link = link.inode.unwrap();
     assert_eq!(link.readlink(&fx.su).unwrap(), b"sh");
     assert_eq!(link.stat().mtime.sec, 310);
