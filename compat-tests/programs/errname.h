@@ -39,6 +39,22 @@ static const char *errname(int e)
 	case ENAMETOOLONG: return "ENAMETOOLONG";
 	case ENOSYS: return "ENOSYS";
 	case ENOTSUP: return "ENOTSUP";
+	case ENXIO: return "ENXIO";
+	case ENFILE: return "ENFILE";
+	case ETXTBSY: return "ETXTBSY";
+	case EFBIG: return "EFBIG";
+	case EMLINK: return "EMLINK";
+	case EDEADLK: return "EDEADLK";
+	case ENOLCK: return "ENOLCK";
+	case ENOTEMPTY: return "ENOTEMPTY";
+	case ELOOP: return "ELOOP";
+	case ENODATA: return "ENODATA";
+	case EOVERFLOW: return "EOVERFLOW";
+	case EBADFD: return "EBADFD";
+	case EXDEV: return "EXDEV";
+	case ENOTBLK: return "ENOTBLK";
+	case ESTALE: return "ESTALE";
+	case ENOTSOCK: return "ENOTSOCK";
 	default:
 		snprintf(other, sizeof other, "E#%d", e);
 		return other;

@@ -4,7 +4,9 @@
 //! `tools/tests/compat.rs` calls [`main`] with the freshly built `coracle` binary. The programs
 //! are built at test time (`programs`), the cases are a table (`cases`), each is run on both
 //! sides (`run`, `exec`) and compared (`diff`); `known-failures.txt` (`known`) lists what is
-//! expected to fail, and `report` prints one line per case and the totals.
+//! expected to fail, and `report` prints one line per case and the totals. The file-system
+//! programs get a fresh tmpfs directory on the host (`scratch`); the `rootfs/` cases run busybox
+//! in a test root filesystem (`rootfs`), with `chroot` on the host, so the suite runs as root.
 //!
 //! Environment: `CORACLE_ACCEL` (default `tcg`) is passed as `--accel`; `CORACLE_COMPAT_FILTER`
 //! (or a test-name argument: `cargo test --test compat -- NAME`) runs only the cases whose name
@@ -19,7 +21,9 @@ mod exec;
 mod known;
 mod programs;
 mod report;
+mod rootfs;
 mod run;
+mod scratch;
 mod status;
 
 use std::collections::{BTreeMap, BTreeSet};

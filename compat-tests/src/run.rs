@@ -3,6 +3,10 @@
 //! Both sides see the same argv (argv[0] is the program's absolute path) and the same
 //! environment: docker's defaults with a fixed `HOSTNAME`, then the case's variables. The host
 //! side goes through `env -i` because `std::process::Command` would sort the variables.
+//!
+//! Where the case says so (`Place`), argv[1] is a scratch directory (a fresh tmpfs one on the
+//! host, `/tmp` in the guest), or the program runs inside a fresh test root filesystem:
+//! `chroot ROOT` on the host, `coracle run ROOT` in the guest, both in `/`.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -10,10 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::cases::Case;
+use crate::cases::{Case, Place, GUEST_SCRATCH};
 use crate::diff;
 use crate::exec::{self, RunError};
 use crate::report::Outcome;
+use crate::rootfs;
+use crate::scratch::{Scratch, ScratchDir};
 
 /// `HOSTNAME` on both sides (coracle's default is random, like docker's).
 pub(crate) const HOSTNAME: &str = "coracle-compat";
@@ -32,6 +38,8 @@ pub(crate) struct Setup {
     pub(crate) host_is_root: bool,
     /// How long one `coracle run` may take.
     pub(crate) timeout: Duration,
+    /// Where scratch directories and test root filesystems are made.
+    pub(crate) scratch: Scratch,
 }
 
 impl Setup {
@@ -45,6 +53,7 @@ impl Setup {
             accel,
             host_is_root: host_is_root(),
             timeout,
+            scratch: Scratch::new(),
         }
     }
 }
@@ -73,17 +82,26 @@ fn os_args(args: &[Vec<u8>]) -> impl Iterator<Item = OsString> + '_ {
     args.iter().map(|a| OsString::from_vec(a.clone()))
 }
 
-pub(crate) fn host_command(case: &Case, program: &Path) -> Command {
+/// The host side. `dir` is what the case's place needs: the scratch directory
+/// (`Place::Scratch`) or the root (`Place::Rootfs`); `Place::Direct` ignores it.
+pub(crate) fn host_command(case: &Case, program: &Path, dir: &Path) -> Command {
     let mut command = Command::new("env");
     command.arg("-i");
     for (key, value) in guest_env(&case.env) {
         command.arg(format!("{key}={value}"));
     }
-    command.arg(program).args(os_args(&case.args));
+    match &case.place {
+        Place::Direct => command.arg(program),
+        Place::Scratch => command.arg(program).arg(dir),
+        // chroot(8) also makes `/` the working directory.
+        Place::Rootfs { command: name } => command.arg("chroot").arg(dir).arg(name),
+    };
+    command.args(os_args(&case.args));
     command
 }
 
-pub(crate) fn coracle_command(setup: &Setup, case: &Case, program: &Path) -> Command {
+/// The guest side; `root` is the test root filesystem of a `Place::Rootfs` case.
+pub(crate) fn coracle_command(setup: &Setup, case: &Case, program: &Path, root: &Path) -> Command {
     let mut command = Command::new(&setup.coracle);
     command
         .arg("run")
@@ -95,8 +113,57 @@ pub(crate) fn coracle_command(setup: &Setup, case: &Case, program: &Path) -> Com
     if case.stdin.is_some() {
         command.arg("-i");
     }
-    command.arg("--").arg(program).args(os_args(&case.args));
+    match &case.place {
+        Place::Direct => command.arg("--").arg(program),
+        Place::Scratch => command.arg("--").arg(program).arg(GUEST_SCRATCH),
+        Place::Rootfs { command: name } => command.args(["-w", "/", "--"]).arg(root).arg(name),
+    };
+    command.args(os_args(&case.args));
     command
+}
+
+/// What a case's place needs on the host, alive until the case is done: the host's directory
+/// and, for `Place::Rootfs`, the guest's root (the host side may change its own).
+struct Prepared {
+    host_dir: Option<ScratchDir>,
+    guest_root: Option<ScratchDir>,
+}
+
+fn prepare(setup: &Setup, case: &Case, program: &Path) -> Result<Prepared, String> {
+    match case.place {
+        Place::Direct => Ok(Prepared {
+            host_dir: None,
+            guest_root: None,
+        }),
+        Place::Scratch => Ok(Prepared {
+            host_dir: Some(setup.scratch.dir(&case.name, "host")?),
+            guest_root: None,
+        }),
+        Place::Rootfs { .. } => {
+            let host = setup.scratch.dir(&case.name, "host-root")?;
+            let guest = setup.scratch.dir(&case.name, "guest-root")?;
+            rootfs::build(host.path(), program)?;
+            rootfs::build(guest.path(), program)?;
+            Ok(Prepared {
+                host_dir: Some(host),
+                guest_root: Some(guest),
+            })
+        }
+    }
+}
+
+/// A failed `chroot` (exit 125, "chroot: ..." on stderr) means the host side could not run:
+/// the case fails saying so rather than comparing chroot's complaint.
+fn chroot_failure(case: &Case, host: &diff::Observed) -> Option<String> {
+    let failed = matches!(case.place, Place::Rootfs { .. })
+        && host.status == 125
+        && host.stderr.starts_with(b"chroot:");
+    failed.then(|| {
+        format!(
+            "host side: {} (the rootfs cases need root for chroot)",
+            exec::last_line(&host.stderr).unwrap_or_default()
+        )
+    })
 }
 
 /// Runs `case` (whose program was built at `program`, or not, and why) and compares.
@@ -108,12 +175,26 @@ pub(crate) fn run_case(setup: &Setup, case: &Case, program: &Result<PathBuf, Str
     if case.needs_root && !setup.host_is_root {
         return Outcome::Skip("compares uids, so the host side must run as root".into());
     }
+    let prepared = match prepare(setup, case, program) {
+        Ok(prepared) => prepared,
+        Err(why) => return Outcome::Fail(format!("setup: {why}")),
+    };
+    let no_dir = Path::new("");
+    let host_dir = prepared.host_dir.as_ref().map_or(no_dir, ScratchDir::path);
+    let guest_root = prepared
+        .guest_root
+        .as_ref()
+        .map_or(no_dir, ScratchDir::path);
     let stdin = case.stdin.as_deref();
-    let expected = match exec::run(host_command(case, program), stdin, HOST_TIMEOUT) {
+    let expected = match exec::run(host_command(case, program, host_dir), stdin, HOST_TIMEOUT) {
         Ok(observed) => observed,
         Err(err) => return Outcome::Fail(format!("host run: {err}")),
     };
-    let got = match exec::run(coracle_command(setup, case, program), stdin, setup.timeout) {
+    if let Some(message) = chroot_failure(case, &expected) {
+        return Outcome::Fail(message);
+    }
+    let guest = coracle_command(setup, case, program, guest_root);
+    let got = match exec::run(guest, stdin, setup.timeout) {
         Ok(observed) => observed,
         Err(err @ RunError::Spawn(_)) => {
             return Outcome::Fail(format!("coracle {}: {err}", setup.coracle.display()))
@@ -165,6 +246,7 @@ mod tests {
             machine: MICROVM,
             compare_stderr: true,
             needs_root: false,
+            place: Place::Direct,
         }
     }
 
@@ -198,7 +280,7 @@ mod tests {
     #[test]
     fn both_sides_get_the_same_argv() {
         let case = case(&[("K", "v")], Some(b"in"));
-        let host = argv(&host_command(&case, Path::new("/w/prog")));
+        let host = argv(&host_command(&case, Path::new("/w/prog"), Path::new("")));
         assert_eq!(
             host,
             [
@@ -218,8 +300,14 @@ mod tests {
             accel: "tcg".into(),
             host_is_root: true,
             timeout: CORACLE_TIMEOUT,
+            scratch: Scratch::new(),
         };
-        let guest = argv(&coracle_command(&setup, &case, Path::new("/w/prog")));
+        let guest = argv(&coracle_command(
+            &setup,
+            &case,
+            Path::new("/w/prog"),
+            Path::new(""),
+        ));
         assert_eq!(
             guest,
             [
@@ -243,12 +331,80 @@ mod tests {
     }
 
     #[test]
+    fn places_change_the_command_lines() {
+        let setup = Setup {
+            coracle: "/t/coracle".into(),
+            accel: "tcg".into(),
+            host_is_root: true,
+            timeout: CORACLE_TIMEOUT,
+            scratch: Scratch::new(),
+        };
+        let mut case = case(&[], None);
+        let tail = |argv: Vec<String>, n: usize| argv[argv.len() - n..].join(" ");
+        case.place = Place::Scratch;
+        let host = argv(&host_command(
+            &case,
+            Path::new("/w/prog"),
+            Path::new("/dev/shm/x"),
+        ));
+        assert_eq!(tail(host, 4), "/w/prog /dev/shm/x a b ");
+        let guest = argv(&coracle_command(
+            &setup,
+            &case,
+            Path::new("/w/prog"),
+            Path::new(""),
+        ));
+        assert_eq!(tail(guest, 5), "-- /w/prog /tmp a b ");
+
+        case.place = Place::Rootfs {
+            command: "/bin/cat".into(),
+        };
+        let host = argv(&host_command(
+            &case,
+            Path::new("/bin/busybox"),
+            Path::new("/r"),
+        ));
+        assert_eq!(tail(host, 5), "chroot /r /bin/cat a b ");
+        let guest = argv(&coracle_command(
+            &setup,
+            &case,
+            Path::new("/bin/busybox"),
+            Path::new("/g"),
+        ));
+        assert_eq!(tail(guest, 7), "-w / -- /g /bin/cat a b ");
+    }
+
+    #[test]
+    fn chroot_failures_are_reported_as_such() {
+        let mut case = case(&[], None);
+        let host = diff::Observed {
+            stdout: Vec::new(),
+            stderr: b"chroot: cannot change root directory to '/r': Operation not permitted\n"
+                .to_vec(),
+            status: 125,
+        };
+        assert_eq!(
+            chroot_failure(&case, &host),
+            None,
+            "only rootfs cases chroot"
+        );
+        case.place = Place::Rootfs {
+            command: "cat".into(),
+        };
+        let message = chroot_failure(&case, &host).unwrap();
+        assert!(message.contains("Operation not permitted"), "{message}");
+        let ok = diff::Observed { status: 1, ..host };
+        assert_eq!(chroot_failure(&case, &ok), None);
+    }
+
+    #[test]
     fn unbuilt_programs_fail_with_the_reason() {
         let setup = Setup {
             coracle: "/nonexistent".into(),
             accel: "tcg".into(),
             host_is_root: true,
             timeout: CORACLE_TIMEOUT,
+            scratch: Scratch::new(),
         };
         let outcome = run_case(&setup, &case(&[], None), &Err("musl-gcc not found".into()));
         assert_eq!(
@@ -264,6 +420,7 @@ mod tests {
             accel: "tcg".into(),
             host_is_root: true,
             timeout: CORACLE_TIMEOUT,
+            scratch: Scratch::new(),
         };
         let outcome = run_case(&setup, &case(&[], None), &Ok("/bin/true".into()));
         match outcome {

@@ -9,13 +9,14 @@ use core::any::Any;
 
 use coracle_vfs::dev::HostOps;
 use coracle_vfs::types::{makedev, oflags, Stat, S_IFCHR, S_IFIFO};
-use coracle_vfs::{HostDevice, Inode, OpenFile};
+use coracle_vfs::{Caller, FileOps, HostDevice, Inode, OpenFile};
 
 use crate::process::StartInfo;
 
 /// The inode behind a console fd.
 struct ConsoleInode {
     stat: Stat,
+    dev: HostDevice,
 }
 
 impl Inode for ConsoleInode {
@@ -24,6 +25,14 @@ impl Inode for ConsoleInode {
     }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+    /// Reopening through /proc/self/fd/N or /dev/stdout gives the same stream.
+    fn open(
+        &self,
+        _cx: &Caller,
+        _flags: u32,
+    ) -> Option<coracle_vfs::types::Result<Box<dyn FileOps>>> {
+        Some(Ok(Box::new(HostOps(self.dev))))
     }
 }
 
@@ -66,7 +75,7 @@ pub(crate) fn console_files(info: &StartInfo) -> Vec<Arc<OpenFile>> {
                 };
                 (stat, path, flags)
             };
-            let inode: Arc<dyn Inode> = Arc::new(ConsoleInode { stat });
+            let inode: Arc<dyn Inode> = Arc::new(ConsoleInode { stat, dev });
             OpenFile::new(inode, path, flags, Box::new(HostOps(dev)))
         })
         .collect()

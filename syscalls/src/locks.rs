@@ -91,9 +91,13 @@ impl LockTable {
     ) -> Option<Conflict> {
         let f = self.files.get_mut(&key)?;
         f.ranges.retain(|l| l.owner.alive());
+        // The conflicting lock lowest in the file, as Linux's sorted lock list gives it.
         f.ranges
             .iter()
-            .find(|l| !l.owner.same(owner) && l.start < end && start < l.end && (write || l.write))
+            .filter(|l| {
+                !l.owner.same(owner) && l.start < end && start < l.end && (write || l.write)
+            })
+            .min_by_key(|l| l.start)
             .map(|l| Conflict {
                 write: l.write,
                 start: l.start,

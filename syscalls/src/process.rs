@@ -88,25 +88,29 @@ impl FdTable {
         self.get(fd).map(|f| f.file)
     }
 
-    /// Puts `entry` at the lowest free fd at or above `min`.
-    pub fn install_lowest(&mut self, min: usize, entry: Fd) -> Result<usize, Errno> {
+    /// Puts `entry` at the lowest free fd at or above `min` and below `limit`
+    /// (RLIMIT_NOFILE): `EMFILE` if there is none.
+    pub fn install_lowest(&mut self, min: usize, limit: usize, entry: Fd) -> Result<usize, Errno> {
         let start = min.max(if min == 0 { self.hint } else { min });
-        let fd = (start..NOFILE)
+        let fd = (start..limit.min(NOFILE))
             .find(|&i| self.slots.get(i).is_none_or(|e| e.is_none()))
             .ok_or(Errno::EMFILE)?;
-        self.set(fd, entry);
+        self.set(fd, entry)?;
         Ok(fd)
     }
 
-    /// Puts `entry` at `fd` and returns what was there.
-    pub fn set(&mut self, fd: usize, entry: Fd) -> Option<Fd> {
+    /// Puts `entry` at `fd` and returns what was there; `ENOMEM` if the table cannot grow.
+    pub fn set(&mut self, fd: usize, entry: Fd) -> Result<Option<Fd>, Errno> {
         if self.slots.len() <= fd {
+            self.slots
+                .try_reserve(fd + 1 - self.slots.len())
+                .map_err(|_| Errno::ENOMEM)?;
             self.slots.resize(fd + 1, None);
         }
         if fd == self.hint {
             self.hint += 1;
         }
-        self.slots[fd].replace(entry)
+        Ok(self.slots[fd].replace(entry))
     }
 
     /// Empties `fd`; returns what was there.
@@ -184,6 +188,8 @@ pub struct ProcShared {
     pub files: Mutex<FdTable>,
     pub fs: Mutex<FsContext>,
     pub mm: Mutex<Mm>,
+    /// Resource limits, (soft, hard) by RLIMIT_* number.
+    pub limits: Mutex<[(u64, u64); 16]>,
     /// CLOCK_MONOTONIC at start, in ns.
     pub start_ns: u64,
 }
@@ -297,7 +303,7 @@ impl Process {
     pub fn new(sys: Arc<System>, info: StartInfo, cwd: Arc<dyn Inode>, start_ns: u64) -> Self {
         let mut files = FdTable::default();
         for (i, file) in crate::console::console_files(&info).into_iter().enumerate() {
-            files.set(
+            let _ = files.set(
                 i,
                 Fd {
                     file,
@@ -330,6 +336,7 @@ impl Process {
                 umask: 0o022,
             }),
             mm: Mutex::new(Mm::new(info.brk, info.mmap_top)),
+            limits: Mutex::new(crate::sys::info::default_limits()),
             start_ns,
         });
         sys.register(&shared);
@@ -368,12 +375,19 @@ impl Process {
         self.shared.files.lock().file(fd)
     }
 
+    /// The soft RLIMIT_NOFILE: fds must be below it.
+    pub fn fd_limit(&self) -> usize {
+        let soft = self.shared.limits.lock()[7].0;
+        usize::try_from(soft).unwrap_or(NOFILE).min(NOFILE)
+    }
+
     /// Installs `file` at the lowest free fd.
     pub fn install(&self, file: Arc<OpenFile>, cloexec: bool) -> Result<usize, Errno> {
+        let limit = self.fd_limit();
         self.shared
             .files
             .lock()
-            .install_lowest(0, Fd { file, cloexec })
+            .install_lowest(0, limit, Fd { file, cloexec })
     }
 
     /// Sets /proc/self/exe.

@@ -41,6 +41,12 @@ impl FileOps for MemDevice {
     fn append(&self, data: &[u8]) -> Option<Result<u64>> {
         Some(self.write(0, data).map(|_| 0))
     }
+    fn discards_writes(&self) -> bool {
+        matches!(self, MemDevice::Null | MemDevice::Zero)
+    }
+    fn seeks_to_zero(&self) -> bool {
+        true
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }

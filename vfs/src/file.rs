@@ -73,6 +73,16 @@ pub trait FileOps: Send + Sync + 'static {
         None
     }
 
+    /// lseek always lands at 0 (/dev/null, /dev/zero).
+    fn seeks_to_zero(&self) -> bool {
+        false
+    }
+
+    /// Writes succeed without reading the data (/dev/null, /dev/zero).
+    fn discards_writes(&self) -> bool {
+        false
+    }
+
     /// The kernel device behind this file, if any.
     fn host_device(&self) -> Option<HostDevice> {
         None
@@ -268,7 +278,7 @@ impl OpenFile {
         let mut pos = self.pos.lock();
         // The range check uses the offset even with O_APPEND (rw_verify_area runs first).
         check_range(*pos, data.len())?;
-        if data.is_empty() {
+        if data.is_empty() && self.inode.stat().file_type() == FileType::Regular {
             return Ok(0);
         }
         if self.flags() & O_APPEND != 0 {
@@ -318,6 +328,18 @@ impl OpenFile {
         self.ops.write(offset, data)
     }
 
+    /// A write at the end of the file whatever the flags (`pwritev2(RWF_APPEND)`); the file
+    /// offset stays.
+    pub fn write_at_end(&self, data: &[u8]) -> Result<usize> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        match self.ops.append(data) {
+            Some(end) => end.map(|_| data.len()),
+            None => self.ops.write(self.inode.stat().size, data),
+        }
+    }
+
     /// `lseek`.
     pub fn seek(&self, offset: i64, whence: i32) -> Result<u64> {
         if self.is_path() {
@@ -326,6 +348,10 @@ impl OpenFile {
         if !self.ops.seekable() {
             return Err(Errno::ESPIPE);
         }
+        if self.ops.seeks_to_zero() {
+            *self.pos.lock() = 0;
+            return Ok(0);
+        }
         let is_dir = self.inode.stat().is_dir();
         let mut pos = self.pos.lock();
         let base: i128 = match whence {
@@ -333,14 +359,18 @@ impl OpenFile {
             SEEK_CUR => i128::from(*pos),
             SEEK_END if !is_dir => i128::from(self.inode.stat().size),
             SEEK_DATA | SEEK_HOLE if !is_dir => {
-                // tmpfs reports the whole file as data (holes read as zeros); so does Linux's
-                // generic implementation.
                 let size = self.inode.stat().size;
                 let off = u64::try_from(offset).map_err(|_| Errno::ENXIO)?;
                 if off >= size {
                     return Err(Errno::ENXIO);
                 }
-                let new = if whence == SEEK_DATA { off } else { size };
+                // The filesystem knows its holes; otherwise the whole file is data (Linux's
+                // generic implementation).
+                let new = match self.inode.seek_data(off, whence == SEEK_HOLE) {
+                    Some(r) => r?,
+                    None if whence == SEEK_DATA => off,
+                    None => size,
+                };
                 *pos = new;
                 return Ok(new);
             }

@@ -85,6 +85,12 @@ pub trait Inode: Send + Sync + 'static {
         Err(Errno::EOPNOTSUPP)
     }
 
+    /// SEEK_DATA (`hole` false) or SEEK_HOLE from `offset` (below the size): the next data
+    /// or hole offset, `ENXIO` if there is no more data. `None`: no holes are tracked.
+    fn seek_data(&self, _offset: u64, _hole: bool) -> Option<Result<u64>> {
+        None
+    }
+
     // ---- directories ----
 
     /// The child called `name`.

@@ -29,4 +29,7 @@ pub use errno::Errno;
 pub use file::{FileOps, HostDevice, OpenFile};
 pub use inode::{Inode, TimeChange};
 pub use types::*;
-pub use vfs::{Device, Lookup, Mount, Vfs};
+pub use vfs::{
+    Device, Lookup, Mount, Vfs, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT,
+    RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
+};

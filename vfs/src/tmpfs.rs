@@ -650,6 +650,30 @@ impl Inode for TmpInode {
         })
     }
 
+    fn seek_data(&self, offset: u64, hole: bool) -> Option<Result<u64>> {
+        let st = self.state.lock();
+        let Data::File(f) = &st.data else {
+            return None;
+        };
+        let page = offset / PAGE as u64;
+        Some(if hole {
+            // The first page from `page` on that is not allocated, or the end of the file.
+            let mut p = page;
+            for (&k, _) in f.pages.range(page..) {
+                if k != p {
+                    break;
+                }
+                p += 1;
+            }
+            Ok((p * PAGE as u64).max(offset).min(f.size))
+        } else {
+            match f.pages.range(page..).next() {
+                Some((&k, _)) if k * (PAGE as u64) < f.size => Ok((k * PAGE as u64).max(offset)),
+                _ => Err(Errno::ENXIO),
+            }
+        })
+    }
+
     fn lookup(&self, _cx: &Caller, name: &[u8]) -> Result<Arc<dyn Inode>> {
         let st = self.state.lock();
         match &st.data {

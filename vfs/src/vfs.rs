@@ -18,6 +18,14 @@ use crate::inode::{same_inode, Inode};
 use crate::types::{oflags::*, *};
 use crate::Errno;
 
+/// openat2's `RESOLVE_*` flags.
+pub const RESOLVE_NO_XDEV: u32 = 0x01;
+pub const RESOLVE_NO_MAGICLINKS: u32 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u32 = 0x04;
+pub const RESOLVE_BENEATH: u32 = 0x08;
+pub const RESOLVE_IN_ROOT: u32 = 0x10;
+pub const RESOLVE_CACHED: u32 = 0x20;
+
 /// A driver for device nodes with one device number.
 pub trait Device: Send + Sync {
     /// Opens the device.
@@ -35,6 +43,8 @@ pub struct Mount {
     pub source: Vec<u8>,
     pub fstype: Vec<u8>,
     pub options: Vec<u8>,
+    /// Mounted read-only (MS_RDONLY): changes are EROFS.
+    pub readonly: bool,
 }
 
 impl core::fmt::Debug for Mount {
@@ -113,6 +123,7 @@ impl Vfs {
             source: source.to_vec(),
             fstype: fstype.to_vec(),
             options: options.to_vec(),
+            readonly: false,
         });
         Vfs {
             root,
@@ -147,9 +158,82 @@ impl Vfs {
             source: source.to_vec(),
             fstype: fstype.to_vec(),
             options: options.to_vec(),
+            readonly: false,
         });
         m.by_point.insert((point.dev, point.ino), idx);
         m.by_root.insert(fs_root.stat().dev, idx);
+        Ok(())
+    }
+
+    /// Makes the filesystem `inode` is on read-only (or writable again).
+    pub fn set_readonly(&self, inode: &Arc<dyn Inode>, readonly: bool) {
+        let dev = inode.stat().dev;
+        let mut m = self.mounts.lock();
+        if let Some(&i) = m.by_root.get(&dev) {
+            m.list[i].readonly = readonly;
+        }
+    }
+
+    /// Whether the filesystem `inode` is on is mounted read-only.
+    pub fn is_readonly(&self, inode: &Arc<dyn Inode>) -> bool {
+        let dev = inode.stat().dev;
+        let m = self.mounts.lock();
+        m.by_root.get(&dev).is_some_and(|&i| m.list[i].readonly)
+    }
+
+    /// Whether `dir` is the root of a mounted filesystem (not the root filesystem).
+    pub fn is_mount_root(&self, dir: &Arc<dyn Inode>) -> bool {
+        let m = self.mounts.lock();
+        let dev = dir.stat().dev;
+        m.by_root
+            .get(&dev)
+            .is_some_and(|&i| i > 0 && same_inode(&m.list[i].root, dir))
+    }
+
+    /// Unmounts the filesystem whose root is `root` (what a path to the mount point resolves
+    /// to): `EINVAL` if it is not a mount's root, `EBUSY` if something is mounted below it.
+    pub fn unmount(&self, root: &Arc<dyn Inode>) -> Result<()> {
+        let mut m = self.mounts.lock();
+        let dev = root.stat().dev;
+        let idx = *m.by_root.get(&dev).ok_or(Errno::EINVAL)?;
+        if idx == 0 || !same_inode(&m.list[idx].root, root) {
+            // The root filesystem, or not the root of a mount.
+            return Err(if idx == 0 {
+                Errno::EBUSY
+            } else {
+                Errno::EINVAL
+            });
+        }
+        let covers_other = m
+            .list
+            .iter()
+            .any(|x| x.mountpoint.as_ref().is_some_and(|p| p.stat().dev == dev));
+        if covers_other {
+            return Err(Errno::EBUSY);
+        }
+        let mount = m.list.remove(idx);
+        let point = mount.mountpoint.as_ref().map(|p| p.stat());
+        // Rebuild the indexes (mounts are few).
+        m.by_point.clear();
+        m.by_root.clear();
+        let entries: Vec<((u64, u64), u64)> = m
+            .list
+            .iter()
+            .map(|x| {
+                let p = x.mountpoint.as_ref().map_or((0, 0), |p| {
+                    let s = p.stat();
+                    (s.dev, s.ino)
+                });
+                (p, x.root.stat().dev)
+            })
+            .collect();
+        for (i, (p, rdev)) in entries.into_iter().enumerate() {
+            if i > 0 {
+                m.by_point.insert(p, i);
+            }
+            m.by_root.insert(rdev, i);
+        }
+        let _ = point;
         Ok(())
     }
 
@@ -281,7 +365,19 @@ impl Vfs {
         path: &[u8],
         follow: bool,
     ) -> Result<Lookup> {
-        let l = self.walk(cx, base, path, follow, false)?;
+        self.resolve_with(cx, base, path, follow, 0)
+    }
+
+    /// [`Vfs::resolve`] confined by openat2's `RESOLVE_*` flags.
+    pub fn resolve_with(
+        &self,
+        cx: &Caller,
+        base: &Arc<dyn Inode>,
+        path: &[u8],
+        follow: bool,
+        scope: u32,
+    ) -> Result<Lookup> {
+        let l = self.walk(cx, base, path, follow, false, scope)?;
         if l.inode.is_none() {
             return Err(Errno::ENOENT);
         }
@@ -298,7 +394,7 @@ impl Vfs {
         path: &[u8],
         follow: bool,
     ) -> Result<Lookup> {
-        self.walk(cx, base, path, follow, true)
+        self.walk(cx, base, path, follow, true, 0)
     }
 
     fn walk(
@@ -308,6 +404,7 @@ impl Vfs {
         path: &[u8],
         follow: bool,
         allow_missing: bool,
+        scope: u32,
     ) -> Result<Lookup> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
@@ -315,6 +412,21 @@ impl Vfs {
         if path.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
+        // RESOLVE_IN_ROOT: the start directory is the root for absolute paths and `..`.
+        let scoped_cx;
+        let cx = if scope & RESOLVE_IN_ROOT != 0 {
+            scoped_cx = Caller {
+                root: base.clone(),
+                ..cx.clone()
+            };
+            &scoped_cx
+        } else {
+            cx
+        };
+        if scope & RESOLVE_BENEATH != 0 && path[0] == b'/' {
+            return Err(Errno::EXDEV);
+        }
+        let base_dev = base.stat().dev;
         let mut comps: VecDeque<Vec<u8>> = VecDeque::new();
         push_components(&mut comps, path);
         let mut trailing = path.ends_with(b"/");
@@ -343,7 +455,13 @@ impl Vfs {
                 continue;
             }
             if comp == b".." {
+                if scope & RESOLVE_BENEATH != 0 && same_inode(&here, base) {
+                    return Err(Errno::EXDEV);
+                }
                 let up = self.dotdot(cx, &here);
+                if scope & RESOLVE_NO_XDEV != 0 && up.stat().dev != base_dev {
+                    return Err(Errno::EXDEV);
+                }
                 dir = up.clone();
                 name = comp;
                 cur = Some(up);
@@ -354,6 +472,11 @@ impl Vfs {
                 Err(Errno::ENOENT) if is_last && allow_missing => None,
                 Err(e) => return Err(e),
             };
+            if scope & RESOLVE_NO_XDEV != 0
+                && child.as_ref().is_some_and(|c| c.stat().dev != base_dev)
+            {
+                return Err(Errno::EXDEV);
+            }
             dir = here;
             name = comp;
             cur = child;
@@ -361,12 +484,20 @@ impl Vfs {
                 break;
             };
             let is_link = child.stat().file_type() == FileType::Symlink;
-            if is_link && (!is_last || follow || trailing) {
+            // A trailing slash makes a lookup follow the final symlink; calls that create or
+            // remove names (allow_missing) look at the link itself, as Linux's LOOKUP_PARENT.
+            if is_link && (!is_last || follow || (trailing && !allow_missing)) {
                 links += 1;
-                if links > MAX_SYMLINKS {
+                if links > MAX_SYMLINKS || scope & RESOLVE_NO_SYMLINKS != 0 {
                     return Err(Errno::ELOOP);
                 }
                 if let Some(target) = child.follow_magic(cx) {
+                    if scope & RESOLVE_NO_MAGICLINKS != 0 {
+                        return Err(Errno::ELOOP);
+                    }
+                    if scope & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0 {
+                        return Err(Errno::EXDEV);
+                    }
                     let target = target?;
                     cur = Some(target);
                     continue;
@@ -383,6 +514,9 @@ impl Vfs {
                 expanded.append(&mut comps);
                 comps = expanded;
                 if text[0] == b'/' {
+                    if scope & RESOLVE_BENEATH != 0 {
+                        return Err(Errno::EXDEV);
+                    }
                     cur = Some(cx.root.clone());
                     dir = cx.root.clone();
                     name = Vec::new();
@@ -392,7 +526,7 @@ impl Vfs {
             }
         }
         if let Some(inode) = &cur {
-            if trailing && !inode.stat().is_dir() {
+            if trailing && !allow_missing && !inode.stat().is_dir() {
                 return Err(Errno::ENOTDIR);
             }
         }

@@ -578,9 +578,10 @@ impl Inode for Node {
         self.spec_dir().ok_or(Errno::ENOTDIR)?;
         Err(match (self.area, node) {
             (Area::ProcSys | Area::Sys, _) => Errno::EROFS,
-            // lookup_open: a directory without ->create; mknod, mkdir, symlink: EPERM.
+            // lookup_open: a directory without ->create gives EACCES; for mkdir, mknod and
+            // symlink, proc's lookup of the new name already fails with ENOENT.
             (Area::Proc, NewNode::Regular) => Errno::EACCES,
-            (Area::Proc, _) => Errno::EPERM,
+            (Area::Proc, _) => Errno::ENOENT,
         })
     }
 

@@ -23,7 +23,7 @@ pub(in crate::procfs) struct View<'a> {
 }
 
 /// /proc/<pid>/limits (proc_pid_limits), with the values `prlimit64` reports.
-pub(super) fn limits(_v: &View<'_>) -> Result<Vec<u8>> {
+pub(super) fn limits(v: &View<'_>) -> Result<Vec<u8>> {
     const NAMES: [(&str, &str); 16] = [
         ("Max cpu time", "seconds"),
         ("Max file size", "bytes"),
@@ -51,8 +51,9 @@ pub(super) fn limits(_v: &View<'_>) -> Result<Vec<u8>> {
         "Hard Limit",
         "Units"
     );
+    let limits = *v.proc.limits.lock();
     for (i, (name, unit)) in NAMES.iter().enumerate() {
-        let (soft, hard) = crate::sys::info::rlimit(i as u32)?;
+        let (soft, hard) = limits[i];
         put!(o, "{name:<25} ");
         for value in [soft, hard] {
             if value == u64::MAX {

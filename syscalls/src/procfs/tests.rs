@@ -755,7 +755,7 @@ fn writes_fail_as_linux_except_comm_and_oom_score_adj() {
     let proc_root = lookup(&p, "/proc", true).unwrap();
     let create = |dir: &Arc<dyn Inode>, node| dir.create(b"new", node, 0o644, 0, 0).err();
     assert_eq!(create(&proc_root, NewNode::Regular), Some(Errno::EACCES));
-    assert_eq!(create(&proc_root, NewNode::Directory), Some(Errno::EPERM));
+    assert_eq!(create(&proc_root, NewNode::Directory), Some(Errno::ENOENT));
     let sys_dir = lookup(&p, "/sys/fs/cgroup", true).unwrap();
     assert_eq!(create(&sys_dir, NewNode::Directory), Some(Errno::EROFS));
 

@@ -105,6 +105,15 @@ fn lookup_parent(
     p.sys.vfs.resolve_parent(cx, &base, path, follow)
 }
 
+/// `EROFS` if `inode` is on a read-only mount.
+fn check_rofs(p: &Process, inode: &Arc<dyn Inode>) -> Result<(), Errno> {
+    if p.sys.vfs.is_readonly(inode) {
+        Err(Errno::EROFS)
+    } else {
+        Ok(())
+    }
+}
+
 /// Write and search permission on the directory a name is added to or removed from.
 fn may_modify_dir(cx: &Caller, dir: &Arc<dyn Inode>) -> Result<(), Errno> {
     if dir.is_removed() {
@@ -140,7 +149,14 @@ fn is_mountpoint(p: &Process, dir: &Arc<dyn Inode>) -> bool {
 // ---- open ----
 
 /// `open`/`openat`/`openat2` with decoded arguments.
-fn do_open(p: &mut Process, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> SysResult {
+fn do_open(
+    p: &mut Process,
+    dirfd: i32,
+    path: &[u8],
+    flags: u32,
+    mode: u32,
+    scope: u32,
+) -> SysResult {
     let mut flags = flags & VALID;
     if flags & O_PATH != 0 {
         flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
@@ -150,7 +166,9 @@ fn do_open(p: &mut Process, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> S
     }
     let cx = p.caller();
     let acc = flags & O_ACCMODE;
-    let base = start_dir(p, dirfd, path)?;
+    // RESOLVE_IN_ROOT and RESOLVE_BENEATH scope even absolute paths to the dirfd.
+    let scoped = scope & (coracle_vfs::RESOLVE_IN_ROOT | coracle_vfs::RESOLVE_BENEATH) != 0;
+    let base = start_dir(p, dirfd, if scoped { b"." } else { path })?;
     let vfs = p.sys.vfs.clone();
     if flags & O_TMPFILE == O_TMPFILE {
         if acc == O_RDONLY || flags & O_CREAT != 0 {
@@ -172,9 +190,15 @@ fn do_open(p: &mut Process, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> S
         let ops = vfs.open_inode(&cx, &inode, flags)?;
         return install_new(p, inode, name, (flags & !O_TMPFILE) | O_LARGEFILE, ops);
     }
+    if flags & O_CREAT != 0 && flags & O_DIRECTORY != 0 {
+        return Err(Errno::EINVAL);
+    }
     let (l, created) = if flags & O_CREAT != 0 {
         let follow = flags & (O_EXCL | O_NOFOLLOW) == 0;
         let l = vfs.resolve_parent(&cx, &base, path, follow)?;
+        if l.trailing_slash {
+            return Err(Errno::EISDIR);
+        }
         match &l.inode {
             Some(_) if flags & O_EXCL != 0 => return Err(Errno::EEXIST),
             Some(i) if i.stat().is_dir() => return Err(Errno::EISDIR),
@@ -184,6 +208,7 @@ fn do_open(p: &mut Process, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> S
                     return Err(Errno::EISDIR);
                 }
                 may_modify_dir(&cx, &l.dir)?;
+                check_rofs(p, &l.dir)?;
                 let perms = mode & 0o7777 & !cx.umask;
                 let inode = l
                     .dir
@@ -198,19 +223,17 @@ fn do_open(p: &mut Process, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> S
             }
         }
     } else {
-        (
-            vfs.resolve(&cx, &base, path, flags & O_NOFOLLOW == 0)?,
-            false,
-        )
+        let follow = flags & O_NOFOLLOW == 0;
+        (vfs.resolve_with(&cx, &base, path, follow, scope)?, false)
     };
     let inode = l.inode.clone().ok_or(Errno::ENOENT)?;
     let st = inode.stat();
     let kind = st.file_type();
-    if kind == FileType::Symlink && flags & O_PATH == 0 {
-        return Err(Errno::ELOOP);
-    }
     if flags & O_DIRECTORY != 0 && kind != FileType::Directory {
         return Err(Errno::ENOTDIR);
+    }
+    if kind == FileType::Symlink && flags & O_PATH == 0 {
+        return Err(Errno::ELOOP);
     }
     if kind == FileType::Directory && (acc != O_RDONLY || flags & O_TRUNC != 0) {
         return Err(Errno::EISDIR);
@@ -224,13 +247,21 @@ fn do_open(p: &mut Process, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> S
             mask |= MAY_WRITE;
         }
         check_access(&cx, &st, mask)?;
+        if mask & MAY_WRITE != 0 && kind == FileType::Regular {
+            check_rofs(p, &inode)?;
+        }
     }
     let ops = vfs.open_inode(&cx, &inode, flags)?;
     if flags & O_TRUNC != 0 && !created && kind == FileType::Regular && flags & O_PATH == 0 {
         inode.truncate(0)?;
     }
     let name = vfs.path_in(&cx, &l);
-    install_new(p, inode, name, flags | O_LARGEFILE, ops)
+    let status = if flags & O_PATH != 0 {
+        flags
+    } else {
+        flags | O_LARGEFILE
+    };
+    install_new(p, inode, name, status, ops)
 }
 
 pub(crate) fn openat(
@@ -242,7 +273,7 @@ pub(crate) fn openat(
     mode: u32,
 ) -> SysResult {
     let path = read_path(k, path)?;
-    do_open(p, dirfd, &path, flags as u32, mode)
+    do_open(p, dirfd, &path, flags as u32, mode, 0)
 }
 
 pub(crate) fn open(
@@ -276,8 +307,11 @@ pub(crate) fn openat2(
 ) -> SysResult {
     const OPEN_HOW_SIZE: u64 = 24;
     const RESOLVE_ALL: u64 = 0x3f;
-    if !(OPEN_HOW_SIZE..=4096).contains(&size) {
+    if size < OPEN_HOW_SIZE {
         return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
     }
     let flags = read_u64(k, how)?;
     let mode = read_u64(k, how + 8)?;
@@ -296,13 +330,8 @@ pub(crate) fn openat2(
     if (mode != 0 && !creating) || mode & !0o7777 != 0 {
         return Err(Errno::EINVAL);
     }
-    if resolve != 0 {
-        k.log(format_args!(
-            "openat2 RESOLVE_* flags {resolve:#x} are not enforced yet"
-        ));
-    }
     let path = read_path(k, path)?;
-    do_open(p, dirfd, &path, flags as u32, mode as u32)
+    do_open(p, dirfd, &path, flags as u32, mode as u32, resolve as u32)
 }
 
 // ---- stat ----
@@ -430,6 +459,9 @@ pub(crate) fn getcwd(p: &mut Process, k: &mut dyn Platform, buf: u64, size: u64)
     let cwd = p.shared.fs.lock().cwd.clone();
     let mut path = p.sys.vfs.path_of(&cx, &cwd)?;
     path.push(0);
+    if path.len() > PATH_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
     if (size as usize) < path.len() {
         return Err(Errno::ERANGE);
     }
@@ -497,6 +529,7 @@ fn new_name(
         return Err(Errno::ENOENT);
     }
     may_modify_dir(cx, &l.dir)?;
+    check_rofs(p, &l.dir)?;
     Ok(l)
 }
 
@@ -637,6 +670,7 @@ fn do_rmdir(p: &Process, dirfd: i32, path: &[u8]) -> SysResult {
         return Err(Errno::ENOTDIR);
     }
     may_delete(&cx, &l.dir, &victim)?;
+    check_rofs(p, &l.dir)?;
     if is_mountpoint(p, &victim) || same_inode(&victim, &cx.root) {
         return Err(Errno::EBUSY);
     }
@@ -659,6 +693,7 @@ fn do_unlink(p: &Process, dirfd: i32, path: &[u8]) -> SysResult {
         return Err(Errno::EISDIR);
     }
     may_delete(&cx, &l.dir, &victim)?;
+    check_rofs(p, &l.dir)?;
     l.dir.unlink(&l.name)?;
     Ok(0)
 }
@@ -705,9 +740,6 @@ pub(crate) fn renameat2(
     {
         return Err(Errno::EINVAL);
     }
-    if flags & RENAME_WHITEOUT != 0 {
-        return Err(Errno::EINVAL);
-    }
     let oldpath = read_path(k, oldpath)?;
     let newpath = read_path(k, newpath)?;
     let cx = p.caller();
@@ -718,11 +750,11 @@ pub(crate) fn renameat2(
     }
     let src = old.inode.clone().ok_or(Errno::ENOENT)?;
     let src_dir = src.stat().is_dir();
-    if (old.trailing_slash || new.trailing_slash) && !src_dir {
-        return Err(Errno::ENOTDIR);
-    }
     if flags & RENAME_NOREPLACE != 0 && new.inode.is_some() {
         return Err(Errno::EEXIST);
+    }
+    if (old.trailing_slash || new.trailing_slash) && !src_dir {
+        return Err(Errno::ENOTDIR);
     }
     let (sd, nd) = (old.dir.stat(), new.dir.stat());
     if sd.dev != nd.dev {
@@ -733,10 +765,20 @@ pub(crate) fn renameat2(
         Some(dst) => may_delete(&cx, &new.dir, dst)?,
         None => may_modify_dir(&cx, &new.dir)?,
     }
+    check_rofs(p, &old.dir)?;
     if is_mountpoint(p, &src) || new.inode.as_ref().is_some_and(|d| is_mountpoint(p, d)) {
         return Err(Errno::EBUSY);
     }
-    old.dir.rename(&old.name, &new.dir, &new.name, flags)?;
+    if flags & RENAME_WHITEOUT != 0 && cx.uid != 0 {
+        return Err(Errno::EPERM);
+    }
+    old.dir
+        .rename(&old.name, &new.dir, &new.name, flags & !RENAME_WHITEOUT)?;
+    if flags & RENAME_WHITEOUT != 0 {
+        // The old name becomes a whiteout: a character device 0:0.
+        old.dir
+            .create(&old.name, NewNode::CharDevice(0), 0, cx.uid, cx.gid)?;
+    }
     Ok(0)
 }
 
@@ -808,6 +850,7 @@ fn do_chmod(p: &Process, inode: &Arc<dyn Inode>, mode: u32) -> SysResult {
     let cx = p.caller();
     let st = inode.stat();
     owner_or_root(&cx, &st)?;
+    check_rofs(p, inode)?;
     let mut mode = mode & MODE_BITS;
     // Only members of the file's group may keep set-group-ID.
     if cx.uid != 0 && !cx.in_group(st.gid) {
@@ -866,6 +909,7 @@ fn do_chown(p: &Process, inode: &Arc<dyn Inode>, uid: u32, gid: u32) -> SysResul
         (uid != u32::MAX).then_some(uid),
         (gid != u32::MAX).then_some(gid),
     );
+    check_rofs(p, inode)?;
     if cx.uid != 0 {
         let uid_ok = uid.is_none_or(|u| u == st.uid);
         let gid_ok = gid.is_none_or(|g| cx.uid == st.uid && cx.in_group(g));
@@ -960,6 +1004,7 @@ fn set_times(p: &Process, inode: &Arc<dyn Inode>, a: TimeChange, m: TimeChange) 
     if a == TimeChange::Omit && m == TimeChange::Omit {
         return Ok(0);
     }
+    check_rofs(p, inode)?;
     let explicit = matches!(a, TimeChange::Set(_)) || matches!(m, TimeChange::Set(_));
     if explicit {
         owner_or_root(&cx, &st)?;
@@ -1067,6 +1112,7 @@ pub(crate) fn truncate(p: &mut Process, k: &mut dyn Platform, path: u64, length:
         _ => return Err(Errno::EINVAL),
     }
     check_access(&p.caller(), &st, MAY_WRITE)?;
+    check_rofs(p, &inode)?;
     inode.truncate(len)?;
     Ok(0)
 }
@@ -1083,6 +1129,7 @@ pub(crate) fn ftruncate(p: &mut Process, _k: &mut dyn Platform, fd: i32, length:
     if file.flags() & O_APPEND != 0 {
         return Err(Errno::EPERM);
     }
+    check_seals(p, &file, false, len)?;
     file.inode().truncate(len)?;
     Ok(0)
 }
@@ -1117,6 +1164,14 @@ pub(crate) fn fallocate(
     {
         return Err(Errno::EFBIG);
     }
+    let end = (offset + len) as u64;
+    let grows = mode & FALLOC_FL_KEEP_SIZE == 0;
+    check_seals(
+        p,
+        &file,
+        mode & FALLOC_FL_PUNCH_HOLE != 0,
+        if grows { end } else { 0 },
+    )?;
     match mode {
         0 | FALLOC_FL_KEEP_SIZE => {
             file.inode()
@@ -1159,11 +1214,17 @@ pub(crate) fn memfd_create(
     let dir = p.sys.memfd_dir();
     let inode = create_unnamed(&dir, 0o777, cx.uid, cx.gid, false)?;
     let st = inode.stat();
-    let seals = if flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL) != 0 {
+    const F_SEAL_EXEC: u32 = 0x20;
+    let seals = if flags & MFD_NOEXEC_SEAL != 0 {
+        F_SEAL_EXEC
+    } else if flags & MFD_ALLOW_SEALING != 0 {
         0
     } else {
         F_SEAL_SEAL
     };
+    if flags & MFD_NOEXEC_SEAL != 0 {
+        inode.set_mode(0o666)?;
+    }
     p.sys.seals.lock().insert((st.dev, st.ino), seals);
     let mut path = b"/memfd:".to_vec();
     path.extend_from_slice(&name);
@@ -1176,7 +1237,47 @@ pub(crate) fn memfd_create(
     install_new(p, inode, path, oflags, ops)
 }
 
-/// F_ADD_SEALS / F_GET_SEALS: recorded for memfds (they are not enforced yet).
+/// Seal bits.
+pub(crate) const F_SEAL_SHRINK: u32 = 2;
+pub(crate) const F_SEAL_GROW: u32 = 4;
+pub(crate) const F_SEAL_WRITE: u32 = 8;
+pub(crate) const F_SEAL_FUTURE_WRITE: u32 = 0x10;
+
+/// The seals of `file` (0 for files that are not memfds).
+pub(crate) fn seals_of(p: &Process, file: &OpenFile) -> u32 {
+    let table = p.sys.seals.lock();
+    if table.is_empty() {
+        return 0;
+    }
+    let st = file.inode().stat();
+    table.get(&(st.dev, st.ino)).copied().unwrap_or(0)
+}
+
+/// Whether the seals allow changing `file` to end at `new_end` (writes and truncation):
+/// `EPERM` if not.
+pub(crate) fn check_seals(
+    p: &Process,
+    file: &OpenFile,
+    write: bool,
+    new_end: u64,
+) -> Result<(), Errno> {
+    let seals = seals_of(p, file);
+    if seals == 0 {
+        return Ok(());
+    }
+    let size = file.inode().stat().size;
+    if write && seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
+        return Err(Errno::EPERM);
+    }
+    if (new_end > size && seals & F_SEAL_GROW != 0)
+        || (!write && new_end < size && seals & F_SEAL_SHRINK != 0)
+    {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
+/// F_ADD_SEALS / F_GET_SEALS on memfds.
 pub(crate) fn seals(p: &Process, file: &OpenFile, add: bool, seals: u32) -> SysResult {
     const F_SEAL_SEAL: u32 = 1;
     const ALL: u32 = 0x3f;
@@ -1262,9 +1363,51 @@ pub(crate) fn mount(
         shown.push(b',');
         shown.extend_from_slice(&options);
     }
+    const MS_RDONLY: u64 = 1;
+    if flags & MS_RDONLY != 0 {
+        shown = [b"ro".as_slice(), &shown[2..]].concat();
+    }
     p.sys
         .vfs
-        .mount(&target_inode, root, &fstype, &source, &shown)?;
+        .mount(&target_inode, root.clone(), &fstype, &source, &shown)?;
+    if flags & MS_RDONLY != 0 {
+        p.sys.vfs.set_readonly(&root, true);
+    }
+    Ok(0)
+}
+
+pub(crate) fn umount2(p: &mut Process, k: &mut dyn Platform, target: u64, flags: i32) -> SysResult {
+    const MNT_FORCE: i32 = 1;
+    const MNT_DETACH: i32 = 2;
+    const MNT_EXPIRE: i32 = 4;
+    const UMOUNT_NOFOLLOW: i32 = 8;
+    if flags & !(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW) != 0
+        || (flags & MNT_EXPIRE != 0 && flags & (MNT_FORCE | MNT_DETACH) != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    if p.shared.uid != 0 {
+        return Err(Errno::EPERM);
+    }
+    let root = lookup(p, k, AT_FDCWD, target, flags & UMOUNT_NOFOLLOW == 0, false)?;
+    if !p.sys.vfs.is_mount_root(&root) {
+        return Err(Errno::EINVAL);
+    }
+    // A busy mount (the cwd or root of the process inside it) refuses without MNT_DETACH.
+    let dev = root.stat().dev;
+    let fs = p.shared.fs.lock().clone();
+    let open_inside = p
+        .shared
+        .files
+        .lock()
+        .iter()
+        .any(|(_, f)| f.file.inode().stat().dev == dev);
+    if flags & MNT_DETACH == 0
+        && (open_inside || fs.cwd.stat().dev == dev || fs.root.stat().dev == dev)
+    {
+        return Err(Errno::EBUSY);
+    }
+    p.sys.vfs.unmount(&root)?;
     Ok(0)
 }
 

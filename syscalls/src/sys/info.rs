@@ -120,6 +120,11 @@ pub(crate) fn rlimit(resource: u32) -> Result<(u64, u64), Errno> {
     })
 }
 
+/// Every limit a process starts with.
+pub(crate) fn default_limits() -> [(u64, u64); 16] {
+    core::array::from_fn(|i| rlimit(i as u32).unwrap_or((RLIM_INFINITY, RLIM_INFINITY)))
+}
+
 fn write_rlimit(k: &mut dyn Platform, addr: u64, (soft, hard): (u64, u64)) -> Result<(), Errno> {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&soft.to_le_bytes());
@@ -128,13 +133,21 @@ fn write_rlimit(k: &mut dyn Platform, addr: u64, (soft, hard): (u64, u64)) -> Re
 }
 
 pub(crate) fn getrlimit(
-    _p: &mut Process,
+    p: &mut Process,
     k: &mut dyn Platform,
     resource: u32,
     rlim: u64,
 ) -> SysResult {
-    let lim = rlimit(resource)?;
-    write_rlimit(k, rlim, lim).map(|_| 0)
+    prlimit64(p, k, 0, resource, 0, rlim)
+}
+
+pub(crate) fn setrlimit(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    resource: u32,
+    rlim: u64,
+) -> SysResult {
+    prlimit64(p, k, 0, resource, rlim, 0)
 }
 
 pub(crate) fn prlimit64(
@@ -148,8 +161,8 @@ pub(crate) fn prlimit64(
     if pid != 0 && pid != p.info.pid as i32 {
         return Err(Errno::ESRCH);
     }
-    let lim = rlimit(resource)?;
-    if new_limit != 0 {
+    rlimit(resource)?;
+    let new = if new_limit != 0 {
         let mut b = [0u8; 16];
         k.read_user(new_limit, &mut b)?;
         let soft = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
@@ -157,10 +170,26 @@ pub(crate) fn prlimit64(
         if soft > hard {
             return Err(Errno::EINVAL);
         }
-        // Limits are not enforced yet; accepting them keeps programs that raise NOFILE working.
+        // RLIMIT_NOFILE cannot go above nr_open.
+        if resource == 7 && hard > crate::process::NOFILE as u64 {
+            return Err(Errno::EPERM);
+        }
+        Some((soft, hard))
+    } else {
+        None
+    };
+    let mut limits = p.shared.limits.lock();
+    let old = limits[resource as usize];
+    if let Some((soft, hard)) = new {
+        // Raising a hard limit needs CAP_SYS_RESOURCE (root has it).
+        if hard > old.1 && p.shared.uid != 0 {
+            return Err(Errno::EPERM);
+        }
+        limits[resource as usize] = (soft, hard);
     }
+    drop(limits);
     if old_limit != 0 {
-        write_rlimit(k, old_limit, lim)?;
+        write_rlimit(k, old_limit, old)?;
     }
     Ok(0)
 }

@@ -75,8 +75,16 @@ fn host_read(
         let chunk = &mut chunk[..want];
         let n = match dev {
             HostDevice::Random => {
-                k.random(chunk);
-                want
+                // Random devices fill the whole request, a chunk at a time.
+                let total = count.min(MAX_RW_COUNT);
+                let mut done = 0u64;
+                while done < total {
+                    let n = ((total - done) as usize).min(chunk.len());
+                    k.random(&mut chunk[..n]);
+                    k.write_user(buf + done, &chunk[..n])?;
+                    done += n as u64;
+                }
+                return Ok(done);
             }
             HostDevice::Stdin | HostDevice::Tty | HostDevice::Stdout | HostDevice::Stderr => {
                 if p.stdin_eof {
@@ -207,6 +215,18 @@ pub(crate) fn write_file(
         return Err(Errno::EINVAL);
     }
     let count = count.min(MAX_RW_COUNT);
+    if file.ops().discards_writes() {
+        // /dev/null and /dev/zero never look at the bytes.
+        return Ok(count);
+    }
+    if count > 0 {
+        let start = match offset {
+            Some(o) if file.flags() & O_APPEND == 0 => o as u64,
+            _ if file.flags() & O_APPEND != 0 => file.inode().stat().size,
+            _ => file.offset(),
+        };
+        crate::sys::fs::check_seals(p, file, true, start.saturating_add(count))?;
+    }
     let r = with_bounce(p, |_, chunk| {
         let mut done: u64 = 0;
         loop {
@@ -530,11 +550,19 @@ pub(crate) fn pwritev2(
     if !file.writable() {
         return Err(Errno::EBADF);
     }
-    let at = if flags & RWF_APPEND != 0 {
-        None
-    } else {
-        vec_offset(&file, offset, offset == -1)?
-    };
+    if flags & RWF_APPEND != 0 && file.ops().seekable() && file.ops().host_device().is_none() {
+        let mut data = Vec::new();
+        for v in iovs.iter().filter(|v| v.len > 0) {
+            let start = data.len();
+            data.try_reserve(v.len as usize)
+                .map_err(|_| Errno::ENOMEM)?;
+            data.resize(start + v.len as usize, 0);
+            k.read_user(v.base, &mut data[start..])?;
+        }
+        crate::sys::fs::check_seals(p, &file, true, file.inode().stat().size + data.len() as u64)?;
+        return file.write_at_end(&data).map(|n| n as u64);
+    }
+    let at = vec_offset(&file, offset, offset == -1)?;
     writev_file(p, k, &file, &iovs, at)
 }
 
@@ -606,10 +634,11 @@ pub(crate) fn close_range(
 }
 
 fn dup_to_lowest(p: &Process, fd: i32, min: usize, cloexec: bool) -> SysResult {
+    let limit = p.fd_limit();
     let mut files = p.shared.files.lock();
     let file = files.file(fd)?;
     files
-        .install_lowest(min, Fd { file, cloexec })
+        .install_lowest(min, limit, Fd { file, cloexec })
         .map(|n| n as u64)
 }
 
@@ -635,6 +664,7 @@ pub(crate) fn dup3(
     if flags & !(O_CLOEXEC as i32) != 0 {
         return Err(Errno::EINVAL);
     }
+    let limit = p.fd_limit();
     let mut files = p.shared.files.lock();
     let file = files.file(oldfd)?;
     if oldfd == newfd {
@@ -642,7 +672,7 @@ pub(crate) fn dup3(
     }
     let new = usize::try_from(newfd)
         .ok()
-        .filter(|&n| n < NOFILE)
+        .filter(|&n| n < limit)
         .ok_or(Errno::EBADF)?;
     let old = files.set(
         new,
@@ -650,7 +680,7 @@ pub(crate) fn dup3(
             file,
             cloexec: flags & O_CLOEXEC as i32 != 0,
         },
-    );
+    )?;
     drop(files);
     if let Some(old) = &old {
         release_posix_locks(p, &old.file);
@@ -789,7 +819,7 @@ pub(crate) fn fcntl(
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
             let min = usize::try_from(arg as i32).map_err(|_| Errno::EINVAL)?;
-            if min >= NOFILE {
+            if min >= p.fd_limit() {
                 return Err(Errno::EINVAL);
             }
             dup_to_lowest(p, fd, min, cmd == F_DUPFD_CLOEXEC)
@@ -876,12 +906,15 @@ pub(crate) fn ioctl(
             } else {
                 let st = file.inode().stat();
                 match st.file_type() {
-                    FileType::Regular => st.size.saturating_sub(file.offset()),
+                    // i_size - f_pos, negative past the end, as Linux reports it.
+                    FileType::Regular => {
+                        st.size.wrapping_sub(file.offset()) as i64 as i32 as u32 as u64
+                    }
                     _ if file.ops().host_device().is_some() => 0,
                     _ => return Err(Errno::ENOTTY),
                 }
             };
-            write_u32(k, arg, n.min(i32::MAX as u64) as u32).map(|_| 0)
+            write_u32(k, arg, n as u32).map(|_| 0)
         }
         _ if !terminal => Err(Errno::ENOTTY),
         TCGETS => k.write_user(arg, &default_termios()).map(|_| 0),
@@ -929,8 +962,12 @@ pub(crate) fn getdents64(
     count: u64,
 ) -> SysResult {
     let file = p.file(fd)?;
+    if file.inode().is_removed() && !file.is_path() {
+        return Err(Errno::ENOENT);
+    }
     let cx = p.caller();
     let cap = count.min(MAX_RW_COUNT) as usize;
+    let start = file.offset();
     let mut out: Vec<u8> = Vec::new();
     let mut too_small = false;
     file.getdents(&cx, |e, next| {
@@ -952,7 +989,11 @@ pub(crate) fn getdents64(
     if too_small {
         return Err(Errno::EINVAL);
     }
-    k.write_user(dirp, &out)?;
+    if let Err(e) = k.write_user(dirp, &out) {
+        // Nothing was delivered: the next call starts from the same entry, as on Linux.
+        file.seek(start as i64, coracle_vfs::file::SEEK_SET)?;
+        return Err(e);
+    }
     Ok(out.len() as u64)
 }
 
@@ -1006,10 +1047,12 @@ pub(crate) fn pipe2(p: &mut Process, k: &mut dyn Platform, fds: u64, flags: i32)
     );
     let writer = OpenFile::new(inode, path, O_WRONLY | status, pipe.open_writer());
     let cloexec = flags & O_CLOEXEC != 0;
+    let limit = p.fd_limit();
     let (r, w) = {
         let mut files = p.shared.files.lock();
         let r = files.install_lowest(
             0,
+            limit,
             Fd {
                 file: reader,
                 cloexec,
@@ -1017,6 +1060,7 @@ pub(crate) fn pipe2(p: &mut Process, k: &mut dyn Platform, fds: u64, flags: i32)
         )?;
         match files.install_lowest(
             0,
+            limit,
             Fd {
                 file: writer,
                 cloexec,
@@ -1528,6 +1572,44 @@ fn sync_file(p: &Process, fd: i32) -> SysResult {
         _ if file.ops().host_device() == Some(HostDevice::Random) => Ok(0),
         _ => Err(Errno::EINVAL),
     }
+}
+
+pub(crate) fn fadvise64(
+    p: &mut Process,
+    _k: &mut dyn Platform,
+    fd: i32,
+    _offset: i64,
+    len: i64,
+    advice: i32,
+) -> SysResult {
+    let file = p.file(fd)?;
+    if file.is_path() {
+        return Err(Errno::EBADF);
+    }
+    if !file.ops().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    if len < 0 || !(0..=5).contains(&advice) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+pub(crate) fn readahead(
+    p: &mut Process,
+    _k: &mut dyn Platform,
+    fd: i32,
+    offset: i64,
+    _count: u64,
+) -> SysResult {
+    let file = p.file(fd)?;
+    if !file.readable() {
+        return Err(Errno::EBADF);
+    }
+    if offset < 0 || file.inode().stat().file_type() != FileType::Regular {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
 }
 
 pub(crate) fn fsync(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResult {

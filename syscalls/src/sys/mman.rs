@@ -359,6 +359,12 @@ fn map_file(
         if !file.writable() {
             return Err(Errno::EACCES);
         }
+        if crate::sys::fs::seals_of(p, &file)
+            & (crate::sys::fs::F_SEAL_WRITE | crate::sys::fs::F_SEAL_FUTURE_WRITE)
+            != 0
+        {
+            return Err(Errno::EPERM);
+        }
         k.log(format_args!(
             "mmap: writable MAP_SHARED file mappings are not supported yet: ENODEV"
         ));
