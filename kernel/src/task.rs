@@ -65,6 +65,15 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
         .find_map(|e| e.strip_prefix(b"HOSTNAME="))
         .map_or_else(|| b"coracle".to_vec(), <[u8]>::to_vec);
 
+    let phase = |name: &str| {
+        if config.timing {
+            console::log_line(format_args!(
+                "timing: {name} done at {} ticks",
+                time::ticks_since_boot()
+            ));
+        }
+    };
+    phase("kernel setup");
     let booted = setup::boot(
         initrd,
         Arc::new(FsClock),
@@ -80,6 +89,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
     if config.verbose {
         console::log_line(format_args!("root filesystem: {:?}", booted.unpacked));
     }
+    phase("root filesystem");
     let (exe_inode, image, exe_path) =
         setup::load_program(&booted.system, exec).unwrap_or_else(|e| {
             fatal(format_args!(
@@ -90,6 +100,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
         });
 
     // The host tool checked the file already; a failure here is a broken image.
+    phase("program read");
     let exe = Executable::parse(&image)
         .unwrap_or_else(|e| fatal(format_args!("cannot load the program: {e}")));
     let plan = exe.plan();
@@ -189,6 +200,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
         fatal(format_args!("initial stack outside its mapping"));
     }
 
+    phase("image and stack");
     let mut ctx = UserContext {
         rip: plan.entry,
         rsp: stack.sp,
