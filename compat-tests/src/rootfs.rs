@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::exec;
 
 /// The applets the cases call through a `/bin/<applet>` symlink or by name.
-pub(crate) const APPLETS: &[&str] = &["awk", "cat", "cut", "ls", "sh", "sort", "stat", "zcat"];
+pub(crate) const APPLETS: &[&str] = &["awk", "cat", "cut", "gunzip", "ls", "sh", "sort", "stat"];
 
 /// 2021-03-04 05:06:07 UTC: entries get this mtime plus a minute per entry (so `ls -t` has
 /// no ties).
