@@ -16,6 +16,7 @@ use coracle_vfs::{inode::same_inode, Errno, Inode, OpenFile};
 use super::task::{bitmap, map_line};
 use crate::process::{Process, StartInfo};
 use crate::setup::{boot, load_program, BootOptions};
+use crate::tests::fake::cpio_entry;
 use crate::sys::mman::VmaName;
 use crate::{Perms, SystemInfo};
 
@@ -57,37 +58,6 @@ impl SystemInfo for TestInfo {
     }
 }
 
-/// One cpio newc entry.
-fn cpio_entry(out: &mut Vec<u8>, name: &[u8], mode: u32, data: &[u8]) {
-    let fields = [
-        0u32,
-        mode,
-        0,
-        0,
-        1,
-        0,
-        data.len() as u32,
-        0,
-        0,
-        0,
-        0,
-        name.len() as u32 + 1,
-        0,
-    ];
-    out.extend_from_slice(b"070701");
-    for f in fields {
-        out.extend_from_slice(std::format!("{f:08x}").as_bytes());
-    }
-    out.extend_from_slice(name);
-    out.push(0);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
-    out.extend_from_slice(data);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
-}
 
 fn start_info(pid: u32) -> StartInfo {
     StartInfo {

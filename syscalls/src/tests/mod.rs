@@ -1,6 +1,6 @@
 //! Host tests of the syscall layer against a fake platform: Linux semantics without a VM.
 
-mod fake;
+pub(crate) mod fake;
 mod fs;
 mod io;
 mod misc;
