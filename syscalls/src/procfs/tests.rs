@@ -16,8 +16,8 @@ use coracle_vfs::{inode::same_inode, Errno, Inode, OpenFile};
 use super::task::{bitmap, map_line};
 use crate::process::{Process, StartInfo};
 use crate::setup::{boot, load_program, BootOptions};
-use crate::tests::fake::cpio_entry;
 use crate::sys::mman::VmaName;
+use crate::tests::fake::cpio_entry;
 use crate::{Perms, SystemInfo};
 
 const RX: Perms = Perms {
@@ -57,7 +57,6 @@ impl SystemInfo for TestInfo {
         }
     }
 }
-
 
 fn start_info(pid: u32) -> StartInfo {
     StartInfo {
