@@ -15,13 +15,14 @@ use crate::time;
 /// The kernel's facts.
 #[derive(Debug)]
 pub struct KernelInfo {
-    cpuinfo: Vec<u8>,
+    /// /proc/cpuinfo's block, made on first read (not on the boot path).
+    cpuinfo: spin::Once<Vec<u8>>,
 }
 
 impl KernelInfo {
     pub fn new() -> Self {
         KernelInfo {
-            cpuinfo: describe_cpu(),
+            cpuinfo: spin::Once::new(),
         }
     }
 }
@@ -44,7 +45,7 @@ impl SystemInfo for KernelInfo {
         free * PAGE_SIZE + heap.saturating_sub(used)
     }
     fn cpuinfo(&self, _cpu: u32) -> Vec<u8> {
-        self.cpuinfo.clone()
+        self.cpuinfo.call_once(describe_cpu).clone()
     }
     fn random(&self, buf: &mut [u8]) {
         let mut x = cpu::rdtsc() | 1;
