@@ -90,6 +90,19 @@ fn lookup_bytes(
     l.inode.ok_or(Errno::ENOENT)
 }
 
+/// Resolves a path argument of an `*at` call whose `flags` were checked to hold only
+/// AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH and harmless bits.
+fn lookup_at_flags(
+    p: &Process,
+    k: &dyn Platform,
+    dirfd: i32,
+    path: u64,
+    flags: i32,
+) -> Result<Arc<dyn Inode>, Errno> {
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    lookup(p, k, dirfd, path, follow, flags & AT_EMPTY_PATH != 0)
+}
+
 /// Resolves all but the last component of a path argument (for calls that create or remove).
 fn lookup_parent(
     p: &Process,
@@ -361,8 +374,7 @@ pub(crate) fn newfstatat(
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
         return Err(Errno::EINVAL);
     }
-    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
-    let st = lookup(p, k, dirfd, path, follow, flags & AT_EMPTY_PATH != 0)?.stat();
+    let st = lookup_at_flags(p, k, dirfd, path, flags)?.stat();
     k.write_user(statbuf, &stat_bytes(&st)).map(|_| 0)
 }
 
@@ -383,8 +395,7 @@ pub(crate) fn statx(
     if mask & STATX_RESERVED != 0 {
         return Err(Errno::EINVAL);
     }
-    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
-    let st = lookup(p, k, dirfd, path, follow, flags & AT_EMPTY_PATH != 0)?.stat();
+    let st = lookup_at_flags(p, k, dirfd, path, flags)?.stat();
     k.write_user(buf, &statx_bytes(&st, mnt_id(&st))).map(|_| 0)
 }
 
@@ -882,8 +893,7 @@ pub(crate) fn fchmodat2(
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
-    let inode = lookup(p, k, dirfd, path, follow, flags & AT_EMPTY_PATH != 0)?;
+    let inode = lookup_at_flags(p, k, dirfd, path, flags)?;
     if inode.stat().file_type() == FileType::Symlink {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -944,8 +954,7 @@ pub(crate) fn fchownat(
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
-    let inode = lookup(p, k, dirfd, path, follow, flags & AT_EMPTY_PATH != 0)?;
+    let inode = lookup_at_flags(p, k, dirfd, path, flags)?;
     do_chown(p, &inode, uid, gid)
 }
 
@@ -1043,8 +1052,7 @@ pub(crate) fn utimensat(
         }
         p.file(dirfd)?.inode().clone()
     } else {
-        let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
-        lookup(p, k, dirfd, path, follow, flags & AT_EMPTY_PATH != 0)?
+        lookup_at_flags(p, k, dirfd, path, flags)?
     };
     set_times(p, &inode, a, m)
 }
@@ -1129,7 +1137,7 @@ pub(crate) fn ftruncate(p: &mut Process, _k: &mut dyn Platform, fd: i32, length:
     if file.flags() & O_APPEND != 0 {
         return Err(Errno::EPERM);
     }
-    check_seals(p, &file, false, len)?;
+    check_seals(p, &file, false, || len)?;
     file.inode().truncate(len)?;
     Ok(0)
 }
@@ -1166,12 +1174,13 @@ pub(crate) fn fallocate(
     }
     let end = (offset + len) as u64;
     let grows = mode & FALLOC_FL_KEEP_SIZE == 0;
-    check_seals(
-        p,
-        &file,
-        mode & FALLOC_FL_PUNCH_HOLE != 0,
-        if grows { end } else { 0 },
-    )?;
+    check_seals(p, &file, mode & FALLOC_FL_PUNCH_HOLE != 0, || {
+        if grows {
+            end
+        } else {
+            0
+        }
+    })?;
     match mode {
         0 | FALLOC_FL_KEEP_SIZE => {
             file.inode()
@@ -1259,12 +1268,14 @@ pub(crate) fn check_seals(
     p: &Process,
     file: &OpenFile,
     write: bool,
-    new_end: u64,
+    new_end: impl FnOnce() -> u64,
 ) -> Result<(), Errno> {
     let seals = seals_of(p, file);
     if seals == 0 {
         return Ok(());
     }
+    // Only sealed files pay for working out where the change ends.
+    let new_end = new_end();
     let size = file.inode().stat().size;
     if write && seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
         return Err(Errno::EPERM);

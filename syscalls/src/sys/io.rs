@@ -140,6 +140,29 @@ fn host_write(
 
 // ---- reads and writes through the VFS ----
 
+/// The checks read and write share, in Linux's order: the access mode (`allowed`), then for a
+/// kernel-served file the offset's seekability (its device is returned), else the offset's
+/// sign.
+fn rw_checks(
+    file: &OpenFile,
+    allowed: bool,
+    offset: Option<i64>,
+) -> Result<Option<HostDevice>, Errno> {
+    if !allowed {
+        return Err(Errno::EBADF);
+    }
+    if let Some(dev) = file.ops().host_device() {
+        if offset.is_some() && !file.ops().seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        return Ok(Some(dev));
+    }
+    if offset.is_some_and(|o| o < 0) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(None)
+}
+
 /// Reads up to `count` bytes from `file` to user `buf`, at the file offset or at `offset`.
 pub(crate) fn read_file(
     p: &mut Process,
@@ -149,17 +172,8 @@ pub(crate) fn read_file(
     count: u64,
     offset: Option<i64>,
 ) -> SysResult {
-    if !file.readable() {
-        return Err(Errno::EBADF);
-    }
-    if let Some(dev) = file.ops().host_device() {
-        if offset.is_some() && !file.ops().seekable() {
-            return Err(Errno::ESPIPE);
-        }
+    if let Some(dev) = rw_checks(file, file.readable(), offset)? {
         return host_read(p, k, dev, buf, count);
-    }
-    if offset.is_some_and(|o| o < 0) {
-        return Err(Errno::EINVAL);
     }
     let count = count.min(MAX_RW_COUNT);
     let stream = !file.ops().seekable();
@@ -202,17 +216,8 @@ pub(crate) fn write_file(
     count: u64,
     offset: Option<i64>,
 ) -> SysResult {
-    if !file.writable() {
-        return Err(Errno::EBADF);
-    }
-    if let Some(dev) = file.ops().host_device() {
-        if offset.is_some() && !file.ops().seekable() {
-            return Err(Errno::ESPIPE);
-        }
+    if let Some(dev) = rw_checks(file, file.writable(), offset)? {
         return host_write(p, k, dev, buf, count);
-    }
-    if offset.is_some_and(|o| o < 0) {
-        return Err(Errno::EINVAL);
     }
     let count = count.min(MAX_RW_COUNT);
     if file.ops().discards_writes() {
@@ -220,12 +225,14 @@ pub(crate) fn write_file(
         return Ok(count);
     }
     if count > 0 {
-        let start = match offset {
-            Some(o) if file.flags() & O_APPEND == 0 => o as u64,
-            _ if file.flags() & O_APPEND != 0 => file.inode().stat().size,
-            _ => file.offset(),
-        };
-        crate::sys::fs::check_seals(p, file, true, start.saturating_add(count))?;
+        crate::sys::fs::check_seals(p, file, true, || {
+            let start = match offset {
+                _ if file.flags() & O_APPEND != 0 => file.inode().stat().size,
+                Some(o) => o as u64,
+                None => file.offset(),
+            };
+            start.saturating_add(count)
+        })?;
     }
     let r = with_bounce(p, |_, chunk| {
         let mut done: u64 = 0;
@@ -559,7 +566,9 @@ pub(crate) fn pwritev2(
             data.resize(start + v.len as usize, 0);
             k.read_user(v.base, &mut data[start..])?;
         }
-        crate::sys::fs::check_seals(p, &file, true, file.inode().stat().size + data.len() as u64)?;
+        crate::sys::fs::check_seals(p, &file, true, || {
+            file.inode().stat().size + data.len() as u64
+        })?;
         return file.write_at_end(&data).map(|n| n as u64);
     }
     let at = vec_offset(&file, offset, offset == -1)?;
