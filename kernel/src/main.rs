@@ -11,6 +11,7 @@ extern crate alloc;
 #[cfg_attr(target_arch = "x86_64", path = "arch/x86_64/mod.rs")]
 mod arch;
 mod console;
+mod cpu_loop;
 mod mm;
 mod panic;
 mod platform;
@@ -86,12 +87,5 @@ extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
             initrd_len as usize,
         )
     };
-    let status = task::run(initrd, &config, features);
-    let khz = if config.timing {
-        time::tsc_khz()
-    } else {
-        time::tsc_khz_if_known()
-    };
-    console::control(format_args!("exit status={status} tsc_khz={khz}"));
-    arch::cpu::exit_vm(0)
+    task::run(initrd, &config, features)
 }

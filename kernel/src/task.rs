@@ -1,16 +1,18 @@
 //! The application: loading it from the initrd, its first instruction, and the loop that runs
 //! it and serves its system calls and faults until it exits.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use coracle_loader::{build_stack, AuxValues, Copy, Executable, Region, StackParams, USER_TOP};
+use coracle_syscalls::sched::TaskBody;
 use coracle_syscalls::setup::{self, BootOptions};
-use coracle_syscalls::{dispatch, Outcome, Perms, Platform, Process, StartInfo, VmaName};
+use coracle_syscalls::{Perms, Platform, Process, StartInfo, UserRegs, VmaName, TRAP_SYSCALL};
 use coracle_vfs::cpio::Reader;
 
 use crate::arch::cpu::Features;
-use crate::arch::trap::{run_user, UserContext, TRAP_SYSCALL};
+use crate::cpu_loop::KernelCpus;
 use crate::mm::paging;
 use crate::platform::KernelPlatform;
 use crate::sysinfo::{FsClock, KernelInfo};
@@ -55,7 +57,7 @@ fn member<'a>(initrd: &'a [u8], name: &[u8]) -> &'a [u8] {
 
 /// Unpacks the root filesystem, loads the program named in the initrd, runs it to its end,
 /// and returns its status.
-pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
+pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
     let argv = nul_split(member(initrd, b".coracle/argv"));
     let envp = nul_split(member(initrd, b".coracle/env"));
     let exec = member(initrd, b".coracle/exec");
@@ -78,6 +80,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
         initrd,
         Arc::new(FsClock),
         Arc::new(KernelInfo::new()),
+        Arc::new(KernelCpus),
         &BootOptions {
             tty: config.tty,
             hostname: hostname.clone(),
@@ -139,7 +142,6 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
         offset: 0,
     };
     process.set_exe(exe_inode, exe_path);
-    let mut process = process;
     let image = &image[..];
 
     for r in &plan.regions {
@@ -201,28 +203,22 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
     }
 
     phase("image and stack");
-    let mut ctx = UserContext {
+    let regs = UserRegs {
         rip: plan.entry,
         rsp: stack.sp,
         rflags: 0x202,
         trap: TRAP_SYSCALL,
         ..Default::default()
     };
+    let sched = booted.system.sched.clone();
+    let task = sched.make_task(TaskBody {
+        process,
+        regs,
+        fpu: Box::default(),
+    });
+    sched.enqueue(task);
     console::control(format_args!("entry ticks={}", time::ticks_since_boot()));
-    loop {
-        run_user(&mut ctx);
-        if ctx.trap == TRAP_SYSCALL {
-            let args = [ctx.rdi, ctx.rsi, ctx.rdx, ctx.r10, ctx.r8, ctx.r9];
-            match dispatch(&mut process, &mut platform, ctx.rax, args) {
-                Outcome::Return(v) => ctx.rax = v,
-                Outcome::Exit(status) => return status,
-            }
-            continue;
-        }
-        if let Some(status) = user_fault(&mut platform, &ctx) {
-            return status;
-        }
-    }
+    crate::cpu_loop::run(0, &sched, &mut platform, config.timing)
 }
 
 /// Records one image region in the VMA list as /proc/self/maps shows it: the pages that
@@ -261,7 +257,7 @@ fn record_region(process: &Process, r: &Region, copies: &[Copy], exe: &VmaName) 
 
 /// Handles an exception raised by user code: a first touch of the stack is served; anything
 /// else kills the program with the signal Linux would send (no handlers yet), as a status.
-fn user_fault(platform: &mut KernelPlatform, ctx: &UserContext) -> Option<u32> {
+pub(crate) fn user_fault(platform: &mut KernelPlatform, ctx: &UserRegs) -> Option<u32> {
     let cr2 = x86_64::registers::control::Cr2::read_raw();
     let not_present = ctx.error_code & 1 == 0;
     if ctx.trap == crate::arch::fault::PAGE_FAULT && not_present && platform.populate_stack(cr2) {

@@ -20,6 +20,8 @@ mod names;
 pub mod platform;
 pub mod process;
 pub mod procfs;
+pub mod regs;
+pub mod sched;
 pub mod setup;
 mod sys;
 mod table;
@@ -33,8 +35,9 @@ pub use coracle_vfs::Errno;
 pub use names::syscall_name;
 pub use platform::{Perms, Platform, Stream};
 pub use process::{Process, StartInfo, System, SystemInfo};
+pub use regs::{FpArea, UserRegs, TRAP_SYSCALL};
 pub use sys::mman::VmaName;
-pub use table::{dispatch, implemented, Outcome};
+pub use table::{dispatch, implemented, resume, Outcome};
 
 /// What a handler returns: the value for rax, or an error that becomes `-errno`.
 pub type SysResult = Result<u64, Errno>;

@@ -26,6 +26,22 @@ pub trait Platform {
     /// mapped writable.
     fn write_user(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno>;
 
+    /// Atomically replaces the u32 at user address `addr` with `new` if it holds `expected`;
+    /// returns the value it held. The default is for single-CPU fakes.
+    fn cmpxchg_user_u32(&mut self, addr: u64, expected: u32, new: u32) -> Result<u32, Errno> {
+        let mut b = [0u8; 4];
+        self.read_user(addr, &mut b)?;
+        let old = u32::from_le_bytes(b);
+        if old == expected {
+            self.write_user(addr, &new.to_le_bytes())?;
+        }
+        Ok(old)
+    }
+
+    /// Saves the calling thread's FP/SSE/AVX registers into `area` (for a new thread, which
+    /// starts with a copy). The default leaves `area` as it is (the initial state).
+    fn save_fpu(&mut self, _area: &mut crate::regs::FpArea) {}
+
     /// Writes program output to the host.
     fn write_stream(&mut self, stream: Stream, data: &[u8]);
     /// Reads the host's stdin (only called when it is forwarded); blocks until at least one byte

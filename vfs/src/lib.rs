@@ -21,6 +21,7 @@ pub mod tmpfs;
 pub mod types;
 pub mod unpack;
 mod vfs;
+pub mod wait;
 
 #[cfg(test)]
 mod tests;
@@ -33,3 +34,4 @@ pub use vfs::{
     Device, Lookup, Mount, Vfs, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT,
     RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
 };
+pub use wait::{WaitQueue, Waiter, Wake, Waker};

@@ -84,6 +84,7 @@ fn machine(cpus: u32) -> Process {
         &initrd,
         Arc::new(EpochClock),
         Arc::new(TestInfo(AtomicU8::new(1))),
+        Arc::new(crate::tests::fake::FakeCpu::default()),
         &BootOptions {
             tty: false,
             hostname: b"box".to_vec(),

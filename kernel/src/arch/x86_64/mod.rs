@@ -3,6 +3,7 @@
 mod boot;
 pub mod cpu;
 pub mod fault;
+pub mod fpu;
 pub mod gdt;
 pub mod mem;
 pub mod port;
@@ -18,6 +19,7 @@ pub fn init() -> cpu::Features {
     gdt::init();
     fault::init();
     let features = cpu::init();
+    fpu::init();
     trap::init();
     port::outb(0x21, 0xff);
     port::outb(0xa1, 0xff);

@@ -15,36 +15,9 @@ use x86_64::VirtAddr;
 
 use super::gdt;
 
-/// `UserContext::trap` after a SYSCALL instruction (exceptions use their vector, 0..=255).
-pub const TRAP_SYSCALL: u64 = 0x100;
-
-/// The user registers, saved on entry to the kernel and loaded on the way out.
-/// The assembly below depends on this exact layout.
-#[repr(C)]
-#[derive(Debug, Clone, Default)]
-pub struct UserContext {
-    pub rax: u64,
-    pub rbx: u64,
-    pub rcx: u64,
-    pub rdx: u64,
-    pub rsi: u64,
-    pub rdi: u64,
-    pub rbp: u64,
-    pub rsp: u64,
-    pub r8: u64,
-    pub r9: u64,
-    pub r10: u64,
-    pub r11: u64,
-    pub r12: u64,
-    pub r13: u64,
-    pub r14: u64,
-    pub r15: u64,
-    pub rip: u64,
-    pub rflags: u64,
-    /// Why the kernel was entered: [`TRAP_SYSCALL`] or an exception vector.
-    pub trap: u64,
-    pub error_code: u64,
-}
+/// The user registers, saved on entry to the kernel and loaded on the way out. The assembly
+/// below depends on the layout of its first 20 fields (rax at 0 ... error_code at 152).
+pub type UserContext = coracle_syscalls::UserRegs;
 
 /// The registers of a trap taken in ring 0, as pushed by `kernel_trap_entry`.
 #[repr(C)]
