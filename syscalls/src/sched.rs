@@ -122,7 +122,8 @@ impl Thread {
         let Some(sched) = self.sched.upgrade() else {
             return;
         };
-        let key = sched.add_timer(deadline_ns, self.me.clone(), token);
+        let me: Weak<dyn Waker> = self.me.clone();
+        let key = sched.add_timer(deadline_ns, me, token);
         let old = self.wait.lock().timer.replace(key);
         if let Some(old) = old {
             sched.remove_timer(old);
@@ -225,13 +226,13 @@ struct Cpu {
 }
 
 /// A deadline in the timer map: (CLOCK_MONOTONIC ns, sequence number).
-type TimerKey = (u64, u64);
+pub type TimerKey = (u64, u64);
 
 /// The machine's threads and CPUs.
 pub struct Scheduler {
     cpus: Vec<Cpu>,
     ctl: Arc<dyn CpuControl>,
-    timers: Mutex<BTreeMap<TimerKey, (Weak<Thread>, u64)>>,
+    timers: Mutex<BTreeMap<TimerKey, (Weak<dyn Waker>, u64)>>,
     timer_seq: AtomicU64,
     /// Earliest deadline in `timers` (u64::MAX if none), readable without the lock.
     earliest: AtomicU64,
@@ -398,7 +399,9 @@ impl Scheduler {
         self.cpus[cpu].idle.store(idle, Ordering::SeqCst);
     }
 
-    fn add_timer(&self, deadline: u64, task: Weak<Thread>, token: u64) -> (u64, u64) {
+    /// Calls `waker.wake(token, Wake::TimedOut)` once CLOCK_MONOTONIC reaches `deadline`
+    /// (threads' wait deadlines, and timer objects such as timerfds and POSIX timers).
+    pub fn add_timer(&self, deadline: u64, task: Weak<dyn Waker>, token: u64) -> TimerKey {
         let key = (deadline, self.timer_seq.fetch_add(1, Ordering::Relaxed));
         let mut t = self.timers.lock();
         t.insert(key, (task, token));
@@ -415,7 +418,8 @@ impl Scheduler {
         key
     }
 
-    fn remove_timer(&self, key: (u64, u64)) {
+    /// Cancels a timer (a no-op if it fired already).
+    pub fn remove_timer(&self, key: TimerKey) {
         let mut t = self.timers.lock();
         t.remove(&key);
         let first = t.keys().next().map_or(u64::MAX, |k| k.0);
@@ -435,7 +439,7 @@ impl Scheduler {
         if self.earliest.load(Ordering::SeqCst) > now {
             return;
         }
-        let due: Vec<(Weak<Thread>, u64)> = {
+        let due: Vec<(Weak<dyn Waker>, u64)> = {
             let mut t = self.timers.lock();
             let later = t.split_off(&(now + 1, 0));
             let due = core::mem::replace(&mut *t, later);
@@ -443,9 +447,9 @@ impl Scheduler {
             self.earliest.store(first, Ordering::SeqCst);
             due.into_values().collect()
         };
-        for (task, token) in due {
-            if let Some(task) = task.upgrade() {
-                task.wake(token, Wake::TimedOut);
+        for (waker, token) in due {
+            if let Some(waker) = waker.upgrade() {
+                waker.wake(token, Wake::TimedOut);
             }
         }
     }
