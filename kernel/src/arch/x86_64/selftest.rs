@@ -9,9 +9,8 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::interrupt::{self, counts, idle_wait};
-use super::smp::{self, MAX_CPUS};
-use super::{apic, cpu, tlb, usercopy};
+use super::interrupt::{self, counts};
+use super::{apic, cpu, idle_wait, send_ipi, usercopy, MAX_CPUS};
 use crate::mm::paging;
 use crate::{log, time};
 use coracle_syscalls::Perms;
@@ -58,11 +57,11 @@ fn timer_test() -> bool {
     let me = super::cpu_index();
     let before = counts(me).0;
     let deadline = cpu::rdtsc() + ms(2);
-    apic::arm_timer(deadline);
+    super::arm_timer(deadline);
     let fired = wait_until(TIMEOUT_MS / 2, || counts(me).0 > before);
     let on_time = cpu::rdtsc() >= deadline;
-    apic::arm_timer(cpu::rdtsc() + ms(1));
-    apic::arm_timer(0);
+    super::arm_timer(cpu::rdtsc() + ms(1));
+    super::arm_timer(0);
     let before = counts(me).0;
     let quiet = !wait_until(3, || counts(me).0 > before);
     if !(fired && on_time && quiet) {
@@ -95,7 +94,7 @@ fn execute(operation: u64) -> bool {
         READ_MAPPED => read_test_page() == Some(MAGIC),
         READ_UNMAPPED => read_test_page().is_none(),
         SHOOTDOWN => {
-            tlb::shootdown_all();
+            super::tlb_shootdown_all();
             true
         }
         _ => false,
@@ -112,7 +111,7 @@ fn ap_entry(cpu: usize) -> ! {
             last = command;
             let status = if execute(command & 0xff) { 1 } else { 2 };
             ANSWER[cpu].store((command & !0xff) | status, Ordering::Release);
-            smp::send_ipi(0, interrupt::WAKE);
+            send_ipi(0, interrupt::WAKE);
         }
         idle_wait();
     }
@@ -122,7 +121,7 @@ fn ap_entry(cpu: usize) -> ! {
 fn post(cpu: usize, operation: u64) -> u64 {
     let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed) + 1;
     COMMAND[cpu].store((seq << 8) | operation, Ordering::Release);
-    smp::send_ipi(cpu, interrupt::WAKE);
+    send_ipi(cpu, interrupt::WAKE);
     seq
 }
 
@@ -149,7 +148,7 @@ fn run_on(cpu: usize, operation: u64) -> bool {
 fn ipi_round_trip(cpu: usize) -> bool {
     let (mine, theirs) = (counts(0).1, counts(cpu).1);
     if cpu == 0 {
-        smp::send_ipi(0, interrupt::WAKE);
+        send_ipi(0, interrupt::WAKE);
         return wait_until(TIMEOUT_MS, || counts(0).1 > mine);
     }
     run_on(cpu, PING)
@@ -178,7 +177,7 @@ fn tlb_test(cpus: usize) -> bool {
     // ...which this CPU then removes: without the shootdown the others would still reach the
     // old page through their TLBs.
     paging::unmap_user(TEST_PAGE, 4096);
-    tlb::shootdown_all();
+    super::tlb_shootdown_range(TEST_PAGE, 4096);
     let gone = (0..cpus).all(|c| run_on(c, READ_UNMAPPED));
     // All CPUs shooting each other down at once, interrupts off, must not deadlock.
     let seqs: [u64; MAX_CPUS] = core::array::from_fn(|c| {
@@ -188,7 +187,7 @@ fn tlb_test(cpus: usize) -> bool {
             0
         }
     });
-    tlb::shootdown_all();
+    super::tlb_shootdown_all();
     let together = (1..cpus).all(|c| answer(c, seqs[c]));
     if !(cached && gone && together) {
         log!("smp: TLB: cached everywhere {cached}, gone everywhere {gone}, concurrent {together}");
@@ -200,7 +199,17 @@ fn tlb_test(cpus: usize) -> bool {
 pub fn smp(wanted: usize) {
     // Measure the TSC now if needed, before any other CPU could want it.
     time::tsc_khz();
-    let cpus = smp::start_aps(wanted, ap_entry);
+    let cpus = super::start_aps(wanted, ap_entry);
+    let counted = super::cpus_online() == cpus;
+    if !counted {
+        log!("smp: start_aps said {cpus} CPUs, cpus_online says {}", super::cpus_online());
+    }
+    let mode = if apic::has_tsc_deadline() {
+        "TSC-deadline"
+    } else {
+        "one-shot"
+    };
+    log!("smp: APIC timer in {mode} mode");
     let ipi = (0..cpus).all(ipi_round_trip);
     let timer = (0..cpus).all(|c| run_on(c, TIMER));
     let tlb = tlb_test(cpus);
@@ -214,7 +223,7 @@ pub fn smp(wanted: usize) {
         word(timer),
         word(tlb)
     );
-    if !(ipi && timer && tlb) {
+    if !(counted && ipi && timer && tlb) {
         crate::fatal(format_args!("the SMP self test failed"));
     }
 }

@@ -230,6 +230,7 @@ pub fn start_aps(wanted: usize, entry: fn(usize) -> !) -> usize {
     let params = install_trampoline(page, tables.root());
     BSP_CR4.store(Cr4::read_raw(), Ordering::Relaxed);
     let khz = time::tsc_khz();
+    let begin = cpu::rdtsc();
 
     // Stacks first, so that a shortage ends the list before any CPU is woken.
     let mut ready = 0;
@@ -291,7 +292,8 @@ pub fn start_aps(wanted: usize, entry: fn(usize) -> !) -> usize {
         tables.free();
     }
     let online = cpus_online();
-    log!("smp: {online} CPUs online");
+    let us = cpu::rdtsc().wrapping_sub(begin) * 1000 / khz.max(1);
+    log!("smp: {online} CPUs online (start-up took {us} us)");
     online
 }
 
