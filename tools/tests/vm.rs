@@ -120,7 +120,7 @@ fn smp_selftest(cpus: u32) {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "after the test\n");
-    let summary = format!("smp: {cpus} cpus online, ipi ok, timer ok, tlb ok");
+    let summary = format!("smp: {cpus} cpus online, ipi ok, timer ok, tlb ok, tsc_aux ok\n");
     assert!(err.contains(&summary), "missing {summary:?} in:\n{err}");
     for cpu in 1..cpus {
         let line = format!("smp: CPU {cpu} up (APIC id {cpu})");

@@ -19,7 +19,7 @@ pub const WAKE: u8 = 0xf1;
 pub const TLB_SHOOTDOWN: u8 = 0xf2;
 /// The APIC's spurious-interrupt vector: needs no EOI.
 pub const SPURIOUS: u8 = 0xff;
-/// Every vector above, for the IDT.
+/// Every vector above, for the IDT, in the order of the entry stubs in trap.rs.
 pub const VECTORS: [u8; 4] = [TIMER, WAKE, TLB_SHOOTDOWN, SPURIOUS];
 
 /// What an interrupt meant, once handled.
@@ -94,15 +94,15 @@ pub fn counts(cpu: usize) -> (u64, u64, u64) {
 pub fn idle_wait() {
     // SAFETY: interrupts are enabled only across `hlt`; every vector that can arrive has an IDT
     // entry that handles it in ring 0 and returns here. Not `nomem`: the handlers change
-    // memory the caller reads afterwards.
-    unsafe { core::arch::asm!("sti", "hlt", "cli", options(nostack)) }
+    // memory the caller reads afterwards; not `nostack`: they push their frame on this stack.
+    unsafe { core::arch::asm!("sti", "hlt", "cli") }
 }
 
 /// Lets pending interrupts in for a moment (`sti; nop; cli`), without sleeping: for polling
 /// loops that must still answer IPIs.
 pub fn poll() {
     // SAFETY: as for `idle_wait`, with `nop` instead of `hlt`.
-    unsafe { core::arch::asm!("sti", "nop", "cli", options(nostack)) }
+    unsafe { core::arch::asm!("sti", "nop", "cli") }
 }
 
 /// Called by the trap entry for an interrupt taken in ring 0 (only ever inside

@@ -24,10 +24,10 @@ pub use interrupt::idle_wait;
 #[allow(unused_imports)]
 pub use interrupt::{interrupt_done, is_interrupt, Interrupt};
 pub use smp::{cpus_online, send_ipi, start_aps, MAX_CPUS};
-pub use tlb::shootdown_range as tlb_shootdown_range;
 #[allow(unused_imports)]
 pub use tlb::service as tlb_service;
 pub use tlb::shootdown_all as tlb_shootdown_all;
+pub use tlb::shootdown_range as tlb_shootdown_range;
 pub use trap::cpu_index;
 
 /// Brings up the boot CPU: GDT/TSS, IDT, SSE/AVX, the SYSCALL path, the local APIC; masks

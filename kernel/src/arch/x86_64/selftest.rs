@@ -1,10 +1,12 @@
 //! `coracle.selftest=smp`: starts the other CPUs and checks what the scheduler will rely on:
 //! IPIs arrive both ways (and wake a CPU from `hlt`), every CPU's timer fires at (not before)
-//! its deadline and stays quiet when disarmed, and a TLB shootdown makes a translation that
-//! every CPU has cached go away everywhere, also when all CPUs shoot down at once.
+//! its deadline and stays quiet when disarmed, a TLB shootdown makes a translation that every
+//! CPU has cached go away everywhere (also when all CPUs shoot down at once), and RDTSCP gives
+//! each CPU its index.
 //!
 //! The boot CPU drives; each AP waits in `idle_wait` for a command, runs it and answers with
-//! a WAKE IPI. The result is one log line, `smp: N cpus online, ipi ok, timer ok, tlb ok`
+//! a WAKE IPI. The result is one log line,
+//! `smp: N cpus online, ipi ok, timer ok, tlb ok, tsc_aux ok`
 //! (`FAILED` in place of `ok` for a failed part), and a kernel failure if any part failed.
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +28,7 @@ const TIMER: u64 = 2;
 const READ_MAPPED: u64 = 3;
 const READ_UNMAPPED: u64 = 4;
 const SHOOTDOWN: u64 = 5;
+const TSC_AUX: u64 = 6;
 
 /// Per AP: the last command (sequence << 8 | operation) and its answer (sequence << 8 | 1 for
 /// success, 2 for failure).
@@ -72,6 +75,23 @@ fn timer_test() -> bool {
     fired && on_time && quiet
 }
 
+/// Whether RDTSCP reports this CPU's index (the vDSO's getcpu reads it), if the CPU has it.
+fn tsc_aux_test() -> bool {
+    let has_rdtscp = cpu::cpuid(0x8000_0000, 0).eax >= 0x8000_0001
+        && cpu::cpuid(0x8000_0001, 0).edx & (1 << 27) != 0;
+    if !has_rdtscp {
+        return true;
+    }
+    let mut aux = 0u32;
+    // SAFETY: RDTSCP is reported by CPUID; the intrinsic only writes `aux`.
+    unsafe { core::arch::x86_64::__rdtscp(&mut aux) };
+    let me = super::cpu_index();
+    if aux as usize != me {
+        log!("smp: CPU {me}: IA32_TSC_AUX is {aux}");
+    }
+    aux as usize == me
+}
+
 /// Reads the test page through the user-copy path: `Some(value)`, or `None` on a fault.
 fn read_test_page() -> Option<u64> {
     let mut value = 0u64;
@@ -93,6 +113,7 @@ fn execute(operation: u64) -> bool {
         TIMER => timer_test(),
         READ_MAPPED => read_test_page() == Some(MAGIC),
         READ_UNMAPPED => read_test_page().is_none(),
+        TSC_AUX => tsc_aux_test(),
         SHOOTDOWN => {
             super::tlb_shootdown_all();
             true
@@ -202,7 +223,10 @@ pub fn smp(wanted: usize) {
     let cpus = super::start_aps(wanted, ap_entry);
     let counted = super::cpus_online() == cpus;
     if !counted {
-        log!("smp: start_aps said {cpus} CPUs, cpus_online says {}", super::cpus_online());
+        log!(
+            "smp: start_aps said {cpus} CPUs, cpus_online says {}",
+            super::cpus_online()
+        );
     }
     let mode = if apic::has_tsc_deadline() {
         "TSC-deadline"
@@ -213,17 +237,19 @@ pub fn smp(wanted: usize) {
     let ipi = (0..cpus).all(ipi_round_trip);
     let timer = (0..cpus).all(|c| run_on(c, TIMER));
     let tlb = tlb_test(cpus);
+    let aux = (0..cpus).all(|c| run_on(c, TSC_AUX));
     // Let in the IPIs still on their way (the APs' last WAKEs, shootdowns answered by
     // polling), so that none is left for the program's first moment in user mode.
     wait_until(5, || false);
     let word = |ok: bool| if ok { "ok" } else { "FAILED" };
     log!(
-        "smp: {cpus} cpus online, ipi {}, timer {}, tlb {}",
+        "smp: {cpus} cpus online, ipi {}, timer {}, tlb {}, tsc_aux {}",
         word(ipi),
         word(timer),
-        word(tlb)
+        word(tlb),
+        word(aux)
     );
-    if !(counted && ipi && timer && tlb) {
+    if !(counted && ipi && timer && tlb && aux) {
         crate::fatal(format_args!("the SMP self test failed"));
     }
 }
