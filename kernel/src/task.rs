@@ -76,6 +76,13 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
         }
     };
     phase("kernel setup");
+    // The other CPUs come up now and halt until there is work; the scheduler gets as many run
+    // queues as CPUs answered.
+    let cpus = if config.cpus > 1 {
+        crate::arch::start_aps(config.cpus as usize, ap_main)
+    } else {
+        1
+    };
     let booted = setup::boot(
         initrd,
         Arc::new(FsClock),
@@ -84,7 +91,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
         &BootOptions {
             tty: config.tty,
             hostname: hostname.clone(),
-            cpus: config.cpus.max(1),
+            cpus: cpus as u32,
             cwd: cwd.to_vec(),
         },
     )
@@ -129,7 +136,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
             exe: exec.to_vec(),
             cmdline: joined(&argv),
             environ: joined(&envp),
-            cpus: config.cpus.max(1),
+            cpus: cpus as u32,
             brk: plan.brk,
             mmap_top: MMAP_TOP,
         },
@@ -216,9 +223,40 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
         regs,
         fpu: Box::default(),
     });
+    RUNTIME.call_once(|| Runtime {
+        sched: sched.clone(),
+        verbose: config.verbose,
+        timing: config.timing,
+        lazy_stack: platform.lazy_stack,
+    });
     sched.enqueue(task);
+    for cpu in 1..cpus {
+        crate::arch::send_ipi(cpu, crate::arch::interrupt::WAKE);
+    }
     console::control(format_args!("entry ticks={}", time::ticks_since_boot()));
     crate::cpu_loop::run(0, &sched, &mut platform, config.timing)
+}
+
+/// What the other CPUs need to join the scheduler, set once the program is loaded.
+struct Runtime {
+    sched: Arc<coracle_syscalls::sched::Scheduler>,
+    verbose: bool,
+    timing: bool,
+    lazy_stack: (u64, u64),
+}
+
+static RUNTIME: spin::Once<Runtime> = spin::Once::new();
+
+/// Where the other CPUs start: halted until the program is loaded, then the scheduler's loop.
+fn ap_main(cpu: usize) -> ! {
+    let rt = loop {
+        if let Some(rt) = RUNTIME.get() {
+            break rt;
+        }
+        crate::arch::idle_wait();
+    };
+    let mut platform = KernelPlatform::new(rt.verbose, rt.lazy_stack);
+    crate::cpu_loop::run(cpu, &rt.sched, &mut platform, rt.timing)
 }
 
 /// Records one image region in the VMA list as /proc/self/maps shows it: the pages that

@@ -101,6 +101,13 @@ pub fn monotonic_ns() -> u64 {
     (u128::from(ticks_since_boot()) * 1_000_000 / u128::from(khz)) as u64
 }
 
+/// The TSC value at which `monotonic_ns()` reaches `ns` (for timer deadlines).
+pub fn tsc_at(ns: u64) -> u64 {
+    let khz = tsc_khz();
+    let ticks = (u128::from(ns) * u128::from(khz) / 1_000_000).min(u128::from(u64::MAX / 2)) as u64;
+    BOOT_TSC.load(Ordering::Relaxed).saturating_add(ticks)
+}
+
 /// The host's wall clock when QEMU started, in ns since the epoch.
 pub fn epoch_ns() -> u64 {
     EPOCH_NS.load(Ordering::Relaxed)

@@ -6,6 +6,8 @@
 //! executable, rodata read-only, data and bss read-write and no-execute: nothing is both
 //! writable and executable. A guard page below the boot stack stays unmapped.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use spin::Mutex;
 use x86_64::registers::control::{Cr3, Cr3Flags, Cr4, Cr4Flags};
 use x86_64::structures::paging::mapper::{MapToError, Translate};
@@ -212,4 +214,45 @@ pub fn poke_user(va: u64, data: &[u8]) -> Result<(), OutOfMemory> {
         done += n;
     }
     Ok(())
+}
+
+/// Kernel stacks mapped after boot (the other CPUs'): PML4 slot 257, next to the direct map,
+/// each above an unmapped guard page so an overflow faults instead of corrupting memory.
+pub const KERNEL_STACKS: u64 = 0xffff_8080_0000_0000;
+const KERNEL_STACKS_END: u64 = KERNEL_STACKS + (1 << 39);
+/// The next free address in the kernel stack area (changed under the ROOT lock).
+static KERNEL_STACKS_NEXT: AtomicU64 = AtomicU64::new(KERNEL_STACKS);
+
+/// Maps a kernel stack of `size` bytes (rounded up to pages) on fresh zeroed frames, with an
+/// unmapped guard page below it. Returns its bottom and top.
+pub fn map_kernel_stack(size: u64) -> Result<(u64, u64), OutOfMemory> {
+    let guard = ROOT.lock();
+    let Some(root) = *guard else {
+        return Err(OutOfMemory);
+    };
+    let size = size.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+    let bottom = KERNEL_STACKS_NEXT.load(Ordering::Relaxed) + PAGE_SIZE;
+    let top = bottom + size;
+    if top > KERNEL_STACKS_END {
+        return Err(OutOfMemory);
+    }
+    KERNEL_STACKS_NEXT.store(top, Ordering::Relaxed);
+    let mut m = mapper(root);
+    let flags = F::PRESENT | F::WRITABLE | F::NO_EXECUTE | F::GLOBAL;
+    for page in pages(bottom, size) {
+        let frame = frame::alloc_zeroed().ok_or(OutOfMemory)?;
+        // SAFETY: the page lies in the kernel stack area, which only this function maps, at an
+        // address never handed out before; the frame is fresh.
+        match unsafe {
+            m.map_to_with_table_flags(page, frame, flags, F::PRESENT | F::WRITABLE, &mut Frames)
+        } {
+            // A page never mapped before has no TLB entry to flush.
+            Ok(flush) => flush.ignore(),
+            Err(_) => {
+                frame::free(frame);
+                return Err(OutOfMemory);
+            }
+        }
+    }
+    Ok((bottom, top))
 }
