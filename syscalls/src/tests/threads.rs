@@ -360,6 +360,16 @@ fn thread_exit_clears_tid_wakes_joiner_and_the_last_exit_ends_the_process() {
 }
 
 #[test]
+fn gettid_is_per_thread_and_getpid_per_process() {
+    let (mut p, mut k) = setup();
+    let mut t = second(&p);
+    assert_eq!(sys(&mut p, &mut k, 186, &[]), 1);
+    assert_eq!(sys(&mut t, &mut k, 186, &[]), i64::from(t.tid));
+    assert_ne!(t.tid, 1);
+    assert_eq!(sys(&mut t, &mut k, 39, &[]), 1);
+}
+
+#[test]
 fn main_thread_exit_status_wins_over_the_last_thread() {
     let (mut p, mut k) = setup();
     let mut t = second(&p);
