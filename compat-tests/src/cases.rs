@@ -254,6 +254,10 @@ fn c_specs(now: u64) -> Vec<Spec> {
     ] {
         specs.push(spec(program).scratch().needs_root());
     }
+    // Waiting on many things (epoll, eventfd, timerfd, FIFO opens), CPU time and placement.
+    for program in ["ev_epoll", "ev_fds", "ev_threads", "ev_cpu"] {
+        specs.push(spec(program).scratch());
+    }
     specs
 }
 

@@ -230,7 +230,8 @@ fn after_call(
             }
             Outcome::Yield(v) => {
                 body.regs.rax = v;
-                return if sched.has_waiting(cpu) {
+                // (A thread whose affinity excludes this CPU moves: see Scheduler::requeue.)
+                return if sched.has_waiting(cpu) || !task.thread.may_run_on(cpu) {
                     Next::Leave { requeue: true }
                 } else {
                     Next::Run

@@ -198,6 +198,13 @@ impl Thread {
     }
 }
 
+impl Thread {
+    /// Whether its affinity lets it run on `cpu`.
+    pub fn may_run_on(&self, cpu: usize) -> bool {
+        cpu >= 64 || self.affinity.load(Ordering::Relaxed) & (1 << cpu) != 0
+    }
+}
+
 impl Waker for Thread {
     fn wake(&self, token: u64, why: Wake) -> bool {
         let requeue = {
@@ -337,7 +344,7 @@ impl Scheduler {
     }
 
     fn allowed(task: &Task, cpu: usize) -> bool {
-        cpu >= 64 || task.thread.affinity.load(Ordering::Relaxed) & (1 << cpu) != 0
+        task.thread.may_run_on(cpu)
     }
 
     /// Makes `task` runnable on some CPU.
@@ -387,8 +394,12 @@ impl Scheduler {
         !self.cpus[cpu].queue.lock().is_empty()
     }
 
-    /// Puts a preempted or yielding task at the back of `cpu`'s queue.
+    /// Puts a preempted or yielding task at the back of `cpu`'s queue, or on another CPU if
+    /// its affinity no longer allows this one.
     pub fn requeue(&self, cpu: usize, task: Arc<Task>) {
+        if !Self::allowed(&task, cpu) {
+            return self.enqueue(task);
+        }
         self.cpus[cpu].queue.lock().push_back(task);
     }
 

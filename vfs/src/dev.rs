@@ -74,7 +74,34 @@ impl FileOps for HostOps {
     fn poll(&self) -> u32 {
         POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
     }
-    /// The console and the random devices can be polled (and are always ready).
+    /// The console can be polled (it is always ready); /dev/urandom cannot (Linux gives
+    /// it no poll method: epoll refuses it, poll(2) sees the default mask).
+    fn pollable(&self) -> bool {
+        self.0 != HostDevice::Random
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Device for HostOps {
+    fn open(&self, _flags: u32) -> Result<Box<dyn FileOps>> {
+        Ok(Box::new(*self))
+    }
+}
+
+/// /dev/random: /dev/urandom's data, but with a poll method (Linux's `random_poll`: readable
+/// once the entropy pool is ready, which it always is here).
+#[derive(Debug, Clone, Copy)]
+pub struct RandomOps;
+
+impl FileOps for RandomOps {
+    fn host_device(&self) -> Option<HostDevice> {
+        Some(HostDevice::Random)
+    }
+    fn poll(&self) -> u32 {
+        POLLIN | POLLRDNORM
+    }
     fn pollable(&self) -> bool {
         true
     }
@@ -83,7 +110,7 @@ impl FileOps for HostOps {
     }
 }
 
-impl Device for HostOps {
+impl Device for RandomOps {
     fn open(&self, _flags: u32) -> Result<Box<dyn FileOps>> {
         Ok(Box::new(*self))
     }
@@ -141,7 +168,7 @@ pub fn populate_dev(vfs: &Vfs, dev: &Arc<dyn Inode>, tty: bool) -> Result<()> {
     reg(DEV_NULL, Arc::new(MemDevice::Null));
     reg(DEV_ZERO, Arc::new(MemDevice::Zero));
     reg(DEV_FULL, Arc::new(MemDevice::Full));
-    reg(DEV_RANDOM, Arc::new(HostOps(HostDevice::Random)));
+    reg(DEV_RANDOM, Arc::new(RandomOps));
     reg(DEV_URANDOM, Arc::new(HostOps(HostDevice::Random)));
     reg(DEV_CONSOLE, Arc::new(HostOps(HostDevice::Tty)));
     if tty {

@@ -24,8 +24,11 @@ const PRIO_PROCESS: i32 = 0;
 const PRIO_PGRP: i32 = 1;
 const PRIO_USER: i32 = 2;
 
-/// A new thread takes its creator's policy and nice value (unless reset on fork).
+/// A new thread takes its creator's CPU affinity, policy and nice value (the last two unless
+/// reset on fork).
 pub(crate) fn inherit(parent: &Thread, child: &Thread) {
+    let affinity = parent.affinity.load(Ordering::Relaxed);
+    child.affinity.store(affinity, Ordering::Relaxed);
     let policy = parent.policy.load(Ordering::Relaxed);
     if policy & SCHED_RESET_ON_FORK as u32 != 0 {
         // sched_fork: back to SCHED_OTHER and nice 0 (only a negative nice is reset).
@@ -93,8 +96,14 @@ pub(crate) fn sched_setaffinity(
     if wanted == 0 {
         return Err(Errno::EINVAL);
     }
-    // The scheduler only runs the thread where its mask allows from its next pick on.
     thread.affinity.store(wanted, Ordering::Relaxed);
+    // The caller leaves a CPU it may no longer use at once (the scheduler moves it when it
+    // yields); another thread moves when it is next queued.
+    if Arc::ptr_eq(&thread, &p.thread)
+        && !thread.may_run_on(thread.last_cpu.load(Ordering::Relaxed))
+    {
+        p.yield_cpu = true;
+    }
     Ok(0)
 }
 

@@ -203,7 +203,24 @@ fn affinity_is_per_thread_and_steers_the_scheduler() {
     });
     p.sys.sched.enqueue(task);
     assert!(p.sys.sched.pick(0).is_none(), "CPU 0 may not take it");
+    let task = p.sys.sched.pick(1).expect("CPU 1 takes it");
+    assert_eq!(task.thread.tid, tid);
+    // Preempted on CPU 0 (it ran there before the change), it goes back to CPU 1.
+    p.sys.sched.requeue(0, task);
+    assert!(p.sys.sched.pick(0).is_none());
     assert_eq!(p.sys.sched.pick(1).map(|t| t.thread.tid), Some(tid));
+    // Pinning the caller away from its CPU makes the call yield, so that it moves at once.
+    p.thread.last_cpu.store(0, Ordering::Relaxed);
+    k.poke(SCRATCH, &[0b10]);
+    assert_eq!(
+        call(&mut p, &mut k, SCHED_SETAFFINITY, &[0, 1, SCRATCH]),
+        Outcome::Yield(0)
+    );
+    k.poke(SCRATCH, &[0b11]);
+    assert_eq!(
+        call(&mut p, &mut k, SCHED_SETAFFINITY, &[0, 1, SCRATCH]),
+        Outcome::Return(0)
+    );
 }
 
 #[test]
@@ -294,8 +311,10 @@ fn nice_values_are_stored_per_thread_and_inherited() {
     // Out-of-range values are clamped.
     assert_eq!(sys(&mut p, &mut k, SETPRIORITY, &[0, 0, 40]), 0);
     assert_eq!(sys(&mut p, &mut k, GETPRIORITY, &[0, 0]), 1);
+    p.thread.affinity.store(0b10, Ordering::Relaxed);
     let mut t = second(&p);
     assert_eq!(sys(&mut t, &mut k, GETPRIORITY, &[0, 0]), 1, "inherited");
+    assert_eq!(t.thread.affinity.load(Ordering::Relaxed), 0b10, "inherited");
     assert_eq!(sys(&mut p, &mut k, GETPRIORITY, &[0, t.tid as u64]), 1);
     assert_eq!(
         sys(&mut p, &mut k, GETPRIORITY, &[0, 999]),
