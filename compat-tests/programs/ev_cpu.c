@@ -110,7 +110,7 @@ static void cpu_time(void)
 	struct timespec nap = {0, 50000000};
 	nanosleep(&nap, NULL);
 	clock_t t1 = times(NULL);
-	yes("times' return value advanced by about 5 ticks", t1 - t0 >= 4 && t1 - t0 <= 20);
+	yes("times' return value advanced by 5 ticks or a little more", t1 - t0 >= 4 && t1 - t0 <= 100);
 }
 
 static int count_set(cpu_set_t *s)
