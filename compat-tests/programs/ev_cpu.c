@@ -66,8 +66,9 @@ static void cpu_time(void)
 	pthread_barrier_wait(&barrier);
 	CHECK(pthread_getcpuclockid(t, &worker_clock));
 	long long seen = clock_ns(worker_clock);
+	/* (A virtual CPU may lose its host CPU for a while, which counts as the thread's.) */
 	yes("the worker's clock read from main matches what it saw",
-	    seen >= worker_cpu && seen - worker_cpu < 20000000);
+	    seen >= worker_cpu && seen - worker_cpu < 100000000);
 	yes("the worker's clock id is negative", worker_clock < 0);
 	pthread_barrier_wait(&barrier);
 	pthread_join(t, NULL);

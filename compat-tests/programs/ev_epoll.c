@@ -341,8 +341,8 @@ static void other_files(void)
 	reports("eventfd read: room is an edge for EPOLLOUT", ep, 8, 0);
 	epoll_ctl(ep, EPOLL_CTL_DEL, efd, NULL);
 	struct itimerspec its = {{0, 0}, {0, 20000000}};
-	timerfd_settime(tfd, 0, &its, NULL);
 	long long t0 = now_ms();
+	timerfd_settime(tfd, 0, &its, NULL);
 	reports("timer: wait for it", ep, 8, 1000);
 	yes("after at least 20 ms", now_ms() - t0 >= 20);
 	got = 0;

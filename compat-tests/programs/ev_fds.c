@@ -170,9 +170,12 @@ static void timerfds(void)
 	show_u64("read after disarming", fd);
 	close(fd);
 
-	/* Absolute, in the past: it has expired when settime returns. */
+	/* Absolute, in the past: it has expired when settime returns. (A second in the past
+	 * must be a valid time: a fresh VM's monotonic clock may not be there yet.) */
 	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
 	struct timespec now, later;
+	while (now_ms() < 1100)
+		nap_ms(50);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	its = (struct itimerspec){{0, 0}, {now.tv_sec - 1, now.tv_nsec}};
 	CHECK(timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL));

@@ -134,11 +134,11 @@ fn run_task(
     let thread = &task.thread;
     thread.last_cpu.store(cpu, Ordering::Relaxed);
     sched.set_running(cpu, thread.tid);
+    let mut body = task.body.lock();
+    let body = &mut *body;
     // CPU time: all of it from here until the thread leaves is its own (user mode and its
     // system calls), charged at every kernel entry so that its CPU clocks read current.
     let mut charged = time::monotonic_ns();
-    let mut body = task.body.lock();
-    let body = &mut *body;
     arch::set_user_fs_base(body.regs.fs_base);
     arch::set_user_gs_base(body.regs.gs_base);
     fpu::restore(&body.fpu);

@@ -23,7 +23,7 @@
 //! with no file lock held and take the epoll's lock only after their own atomics.
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
@@ -88,7 +88,7 @@ impl Waker for Hook {
             return false;
         }
         match self.epoll.upgrade() {
-            Some(ep) => ep.mark_ready(self),
+            Some(ep) => ep.mark_ready(self.key),
             None => false,
         }
     }
@@ -137,8 +137,6 @@ struct Interest {
     events: u32,
     data: u64,
     hook: Arc<Hook>,
-    /// On the ready list.
-    queued: bool,
 }
 
 impl Interest {
@@ -147,19 +145,54 @@ impl Interest {
     }
 }
 
+/// The interests of an epoll.
 #[derive(Default)]
-struct State {
+struct Interests {
     items: BTreeMap<Key, Interest>,
-    /// Interests that may be ready, in the order they became so.
-    ready: VecDeque<Key>,
     /// The number of interests after the last sweep of closed files.
     live_at_sweep: usize,
 }
 
+/// The interests that may be ready, in the order they became so, each at most once.
+#[derive(Default)]
+struct Ready {
+    order: VecDeque<Key>,
+    queued: BTreeSet<Key>,
+}
+
+impl Ready {
+    fn push_back(&mut self, key: Key) -> bool {
+        let new = self.queued.insert(key);
+        if new {
+            self.order.push_back(key);
+        }
+        new
+    }
+
+    fn push_front(&mut self, key: Key) {
+        if self.queued.insert(key) {
+            self.order.push_front(key);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Key> {
+        let key = self.order.pop_front()?;
+        self.queued.remove(&key);
+        Some(key)
+    }
+}
+
 /// An epoll instance.
+///
+/// Two locks, as Linux's `ep->mtx` and `ep->lock`: `interests` is held by epoll_ctl and for a
+/// whole scan of the ready list, the files' polls included; `ready` is held only for moments,
+/// and is all that hooks (woken by the files) take. Nothing that holds `ready` takes another
+/// lock, so a file's wake can never wait for a scan, whatever the scan is doing (a file whose
+/// last reference the scan drops wakes its hooks then).
 pub(crate) struct Epoll {
     me: Weak<Epoll>,
-    state: Mutex<State>,
+    interests: Mutex<Interests>,
+    ready: Mutex<Ready>,
     /// Threads in epoll_wait (exclusive waiters) and whoever polls this epoll.
     queue: WaitQueue,
     /// The epolls watching this one (for the nesting depth).
@@ -179,7 +212,8 @@ impl Epoll {
     pub(crate) fn new() -> Arc<Epoll> {
         Arc::new_cyclic(|me| Epoll {
             me: me.clone(),
-            state: Mutex::new(State::default()),
+            interests: Mutex::new(Interests::default()),
+            ready: Mutex::new(Ready::default()),
             queue: WaitQueue::new(),
             parents: Mutex::new(Vec::new()),
         })
@@ -187,56 +221,48 @@ impl Epoll {
 
     /// A hook fired: queue its interest and wake a waiter. Returns whether anybody was
     /// waiting (an exclusive hook's wake counts only then, as in Linux's ep_poll_callback).
-    fn mark_ready(&self, hook: &Hook) -> bool {
-        {
-            let mut st = self.state.lock();
-            let st = &mut *st;
-            let Some(it) = st.items.get_mut(&hook.key) else {
-                return false;
-            };
-            if !core::ptr::eq(Arc::as_ptr(&it.hook), hook) {
-                return false;
-            }
-            if !it.queued {
-                it.queued = true;
-                st.ready.push_back(hook.key);
-            }
-        }
+    fn mark_ready(&self, key: Key) -> bool {
+        self.ready.lock().push_back(key);
         self.queue.wake_all(u64::from(EPOLLIN)) > 0
     }
 
     /// Takes up to `max` ready events off the ready list (see the module header).
     fn harvest(&self, max: usize) -> Vec<Reported> {
         let mut out = Vec::new();
-        let more = {
-            let mut st = self.state.lock();
-            let st = &mut *st;
-            let mut back = Vec::new();
-            let mut left = st.ready.len();
-            while left > 0 && out.len() < max {
-                left -= 1;
-                let Some(key) = st.ready.pop_front() else {
-                    break;
-                };
-                let Some((revents, it)) = Self::check(&mut st.items, key) else {
-                    continue;
-                };
-                out.push(Reported {
-                    key,
-                    events: revents,
-                    data: it.data,
-                    before: it.events,
-                });
-                if it.events & EPOLLONESHOT != 0 {
-                    it.events &= EP_PRIVATE_BITS;
-                } else if it.events & EPOLLET == 0 {
-                    it.queued = true;
-                    back.push(key);
-                }
+        // Declared before the guard: the files polled are released after it.
+        let mut keep = Vec::new();
+        let mut interests = self.interests.lock();
+        let mut back = Vec::new();
+        let mut left = self.ready.lock().order.len();
+        while left > 0 && out.len() < max {
+            left -= 1;
+            let Some(key) = self.ready.lock().pop_front() else {
+                break;
+            };
+            let Some((revents, it)) = Self::check(&mut interests.items, key, &mut keep) else {
+                continue;
+            };
+            out.push(Reported {
+                key,
+                events: revents,
+                data: it.data,
+                before: it.events,
+            });
+            if it.events & EPOLLONESHOT != 0 {
+                it.events &= EP_PRIVATE_BITS;
+            } else if it.events & EPOLLET == 0 {
+                back.push(key);
             }
-            st.ready.extend(back);
-            !st.ready.is_empty()
+        }
+        let more = {
+            let mut ready = self.ready.lock();
+            for key in back {
+                ready.push_back(key);
+            }
+            !ready.order.is_empty()
         };
+        drop(interests);
+        drop(keep);
         // Level-triggered interests (or ones not reached) are still there: let the next
         // waiter look too, as Linux's ep_done_scan does.
         if more && !out.is_empty() {
@@ -247,15 +273,11 @@ impl Epoll {
 
     /// Puts back what [`Epoll::harvest`] took when it could not be copied to the caller.
     fn unharvest(&self, taken: &[Reported]) {
-        let mut st = self.state.lock();
-        let st = &mut *st;
+        let mut interests = self.interests.lock();
         for r in taken.iter().rev() {
-            if let Some(it) = st.items.get_mut(&r.key) {
+            if let Some(it) = interests.items.get_mut(&r.key) {
                 it.events = r.before;
-                if !it.queued {
-                    it.queued = true;
-                    st.ready.push_front(r.key);
-                }
+                self.ready.lock().push_front(r.key);
             }
         }
     }
@@ -263,27 +285,40 @@ impl Epoll {
     /// Whether any interest is ready, without reporting (poll of the epoll fd itself):
     /// interests found not ready leave the list, the first ready one keeps its place.
     fn peek(&self) -> bool {
-        let mut st = self.state.lock();
-        let st = &mut *st;
-        while let Some(key) = st.ready.pop_front() {
-            if let Some((_, it)) = Self::check(&mut st.items, key) {
-                it.queued = true;
-                st.ready.push_front(key);
-                return true;
+        let mut keep = Vec::new();
+        let mut interests = self.interests.lock();
+        let mut found = false;
+        let mut left = self.ready.lock().order.len();
+        while left > 0 {
+            left -= 1;
+            let Some(key) = self.ready.lock().pop_front() else {
+                break;
+            };
+            if Self::check(&mut interests.items, key, &mut keep).is_some() {
+                self.ready.lock().push_front(key);
+                found = true;
+                break;
             }
         }
-        false
+        drop(interests);
+        drop(keep);
+        found
     }
 
-    /// Takes `key` off the ready list: re-hooks it on its file and polls the file. Returns
-    /// the events to report, if any. Interests of closed files are dropped here.
-    fn check(items: &mut BTreeMap<Key, Interest>, key: Key) -> Option<(u32, &mut Interest)> {
+    /// Re-hooks the interest `key` (just taken off the ready list) on its file and polls the
+    /// file. Returns the events to report, if any. Interests of closed files are dropped.
+    /// The file goes to `keep`, for the caller to release after its locks.
+    fn check<'a>(
+        items: &'a mut BTreeMap<Key, Interest>,
+        key: Key,
+        keep: &mut Vec<Arc<OpenFile>>,
+    ) -> Option<(u32, &'a mut Interest)> {
         let Some(file) = items.get(&key)?.file.upgrade() else {
             items.remove(&key);
             return None;
         };
+        keep.push(file.clone());
         let it = items.get_mut(&key)?;
-        it.queued = false;
         let want = it.reportable();
         if want == 0 {
             // A one-shot interest that fired: silent until EPOLL_CTL_MOD.
@@ -295,58 +330,54 @@ impl Epoll {
         (revents != 0).then_some((revents, it))
     }
 
-    /// Polls `key` once (after EPOLL_CTL_ADD or MOD) and queues it if ready. Returns whether
-    /// it was queued (the caller wakes the waiters after dropping the lock).
-    fn queue_if_ready(st: &mut State, key: Key, file: &OpenFile) -> bool {
-        let Some(it) = st.items.get_mut(&key) else {
+    /// Hooks and polls `key` once (after EPOLL_CTL_ADD or MOD) and queues it if ready.
+    /// Returns whether it was queued (the caller then wakes the waiters).
+    fn queue_if_ready(&self, interests: &mut Interests, key: Key, file: &OpenFile) -> bool {
+        let Some(it) = interests.items.get_mut(&key) else {
             return false;
         };
         let want = it.reportable();
         it.hook.arm(file, want, it.events & EPOLLEXCLUSIVE != 0);
-        if poll_file(file) & want == 0 || it.queued {
-            return false;
-        }
-        it.queued = true;
-        st.ready.push_back(key);
-        true
+        poll_file(file) & want != 0 && self.ready.lock().push_back(key)
     }
 
     /// Forgets interests whose file was closed once they outnumber the live ones
     /// (amortised: at most one sweep per doubling).
-    fn sweep(st: &mut State) {
-        if st.items.len() < 2 * st.live_at_sweep + 64 {
+    fn sweep(&self, interests: &mut Interests) {
+        if interests.items.len() < 2 * interests.live_at_sweep + 64 {
             return;
         }
-        st.items.retain(|_, it| it.file.strong_count() > 0);
-        let items = &st.items;
-        st.ready.retain(|k| items.contains_key(k));
-        st.live_at_sweep = st.items.len();
+        interests.items.retain(|_, it| it.file.strong_count() > 0);
+        interests.live_at_sweep = interests.items.len();
+        let items = &interests.items;
+        let mut ready = self.ready.lock();
+        ready.order.retain(|k| items.contains_key(k));
+        ready.queued.retain(|k| items.contains_key(k));
     }
 
     fn add(&self, fd: i32, file: &Arc<OpenFile>, events: u32, data: u64) -> Result<(), Errno> {
         let key = (fd, Arc::as_ptr(file) as usize);
         let queued = {
-            let mut st = self.state.lock();
-            if st.items.contains_key(&key) {
+            let mut interests = self.interests.lock();
+            if interests.items.contains_key(&key) {
                 return Err(Errno::EEXIST);
             }
-            Self::sweep(&mut st);
+            self.sweep(&mut interests);
             let hook = Arc::new(Hook {
                 epoll: self.me.clone(),
                 key,
                 armed: AtomicU64::new(0),
             });
-            st.items.insert(
+            interests.items.insert(
                 key,
                 Interest {
                     file: Arc::downgrade(file),
                     events: events | EPOLLERR | EPOLLHUP,
                     data,
                     hook,
-                    queued: false,
                 },
             );
-            Self::queue_if_ready(&mut st, key, file)
+            self.queue_if_ready(&mut interests, key, file)
         };
         if queued {
             self.queue.wake_all(u64::from(EPOLLIN));
@@ -357,8 +388,8 @@ impl Epoll {
     fn modify(&self, fd: i32, file: &Arc<OpenFile>, events: u32, data: u64) -> Result<(), Errno> {
         let key = (fd, Arc::as_ptr(file) as usize);
         let queued = {
-            let mut st = self.state.lock();
-            let it = st.items.get_mut(&key).ok_or(Errno::ENOENT)?;
+            let mut interests = self.interests.lock();
+            let it = interests.items.get_mut(&key).ok_or(Errno::ENOENT)?;
             if it.events & EPOLLEXCLUSIVE != 0 {
                 return Err(Errno::EINVAL);
             }
@@ -366,7 +397,7 @@ impl Epoll {
             it.data = data;
             // The registration carries the old events: hook again with the new ones.
             it.hook.disarm();
-            Self::queue_if_ready(&mut st, key, file)
+            self.queue_if_ready(&mut interests, key, file)
         };
         if queued {
             self.queue.wake_all(u64::from(EPOLLIN));
@@ -376,7 +407,12 @@ impl Epoll {
 
     fn delete(&self, fd: i32, file: &Arc<OpenFile>) -> Result<(), Errno> {
         let key = (fd, Arc::as_ptr(file) as usize);
-        let it = self.state.lock().items.remove(&key).ok_or(Errno::ENOENT)?;
+        let it = self
+            .interests
+            .lock()
+            .items
+            .remove(&key)
+            .ok_or(Errno::ENOENT)?;
         it.hook.disarm();
         if let Some(child) = epoll_of(file) {
             let mut parents = child.parents.lock();
@@ -392,12 +428,15 @@ impl Epoll {
 
     /// The epolls this one watches.
     fn children(&self) -> Vec<Arc<Epoll>> {
-        let st = self.state.lock();
-        st.items
-            .values()
-            .filter_map(|it| it.file.upgrade())
-            .filter_map(|f| epoll_of(&f))
-            .collect()
+        let files: Vec<Arc<OpenFile>> = {
+            let interests = self.interests.lock();
+            interests
+                .items
+                .values()
+                .filter_map(|it| it.file.upgrade())
+                .collect()
+        };
+        files.iter().filter_map(|f| epoll_of(f)).collect()
     }
 
     /// The longest chain of epolls below this one, or None if it reaches `target` or goes
@@ -506,7 +545,11 @@ pub(crate) fn epoll_ctl(
     };
     let epfile = p.file(epfd)?;
     let tfile = p.file(fd)?;
-    if tfile.is_path() || !tfile.ops().pollable() {
+    // O_PATH descriptors are not usable here at all (fdget refuses them).
+    if epfile.is_path() || tfile.is_path() {
+        return Err(Errno::EBADF);
+    }
+    if !tfile.ops().pollable() {
         return Err(Errno::EPERM);
     }
     let ep = match epoll_of(&epfile) {

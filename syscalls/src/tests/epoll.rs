@@ -887,3 +887,89 @@ fn closing_a_timerfd_cancels_its_timer() {
     assert_eq!(call(&mut p, &mut k, CLOSE, &[fd]), Outcome::Return(0));
     assert_eq!(p.sys.sched.next_deadline(), None);
 }
+
+/// A file whose poll drops the last other reference to its own description, as a close on
+/// another CPU would in the middle of an epoll scan; dropping it wakes its queue.
+struct SelfClosing {
+    me: spin::Mutex<Option<Arc<coracle_vfs::OpenFile>>>,
+    queue: coracle_vfs::WaitQueue,
+}
+
+impl coracle_vfs::FileOps for SelfClosing {
+    fn poll(&self) -> u32 {
+        drop(self.me.lock().take());
+        EPOLLIN
+    }
+    fn wait_queue(&self) -> Option<&coracle_vfs::WaitQueue> {
+        Some(&self.queue)
+    }
+    fn as_any(&self) -> &dyn core::any::Any {
+        self
+    }
+}
+
+impl Drop for SelfClosing {
+    fn drop(&mut self) {
+        self.queue.wake_everyone();
+    }
+}
+
+#[test]
+fn a_file_closed_during_a_scan_is_released_after_the_epoll_lock() {
+    // Before the fix this deadlocked (the test hung): the scan's temporary reference was the
+    // last, and dropping it under the epoll's lock woke a hook that takes that lock.
+    let (mut p, mut k) = setup();
+    let ep = epoll(&mut p, &mut k);
+    let file = crate::sys::anon::anon_file(
+        "test",
+        0,
+        std::boxed::Box::new(SelfClosing {
+            me: spin::Mutex::new(None),
+            queue: coracle_vfs::WaitQueue::new(),
+        }),
+    );
+    let fd = p.install(file.clone(), false).expect("fd") as u64;
+    assert_eq!(ctl(&mut p, &mut k, ep, ADD, fd, EPOLLIN, 1), 0);
+    let ops = file
+        .ops()
+        .as_any()
+        .downcast_ref::<SelfClosing>()
+        .expect("ops");
+    *ops.me.lock() = Some(file.clone());
+    drop(file);
+    assert_eq!(sys(&mut p, &mut k, CLOSE, &[fd]), 0);
+    // Only the stash holds the description now; the interest is on the ready list.
+    let n = sys(&mut p, &mut k, EPOLL_WAIT, &[ep, EVENTS, 4, 0]);
+    assert_eq!(n, 1, "reported as it was polled");
+    assert_eq!(
+        ready(&mut p, &mut k, ep, 4),
+        [],
+        "then gone with its description"
+    );
+}
+
+#[test]
+fn a_file_closed_during_a_nested_scan_does_not_block_the_outer_epoll() {
+    // The inner epoll's scan runs inside the outer one's; the file it releases wakes the
+    // inner epoll, whose wake reaches the outer epoll's hook while the outer scan goes on.
+    let (mut p, mut k) = setup();
+    let inner = epoll(&mut p, &mut k);
+    let outer = epoll(&mut p, &mut k);
+    let file = crate::sys::anon::anon_file(
+        "test",
+        0,
+        std::boxed::Box::new(SelfClosing {
+            me: spin::Mutex::new(None),
+            queue: coracle_vfs::WaitQueue::new(),
+        }),
+    );
+    let fd = p.install(file.clone(), false).expect("fd") as u64;
+    assert_eq!(ctl(&mut p, &mut k, inner, ADD, fd, EPOLLIN, 1), 0);
+    assert_eq!(ctl(&mut p, &mut k, outer, ADD, inner, EPOLLIN, 2), 0);
+    let ops = file.ops().as_any().downcast_ref::<SelfClosing>().expect("ops");
+    *ops.me.lock() = Some(file.clone());
+    drop(file);
+    assert_eq!(sys(&mut p, &mut k, CLOSE, &[fd]), 0);
+    assert_eq!(ready(&mut p, &mut k, outer, 4), [(EPOLLIN, 2)]);
+    assert_eq!(ready(&mut p, &mut k, inner, 4), []);
+}
