@@ -18,9 +18,10 @@
 //! Interests are keyed by (fd, open file description) and hold the description weakly: when
 //! its last fd closes, the interest is gone (dropped when met on the ready list, or swept).
 //!
-//! Locks: an epoll's state lock is taken before the locks of the files it polls (and of
-//! epolls nested in it; loops are refused, so the order is well founded). Hooks are woken
-//! with no file lock held and take the epoll's lock only after their own atomics.
+//! Locks (see [`Epoll`]): an epoll's interests lock is held while it polls its files, so it
+//! comes before their locks and before the interests locks of epolls nested in it (loops are
+//! refused, so the order is well founded). Hooks are woken with no file lock held and take
+//! only the ready-list lock, which nothing holds while taking another.
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};

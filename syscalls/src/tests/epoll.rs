@@ -966,7 +966,11 @@ fn a_file_closed_during_a_nested_scan_does_not_block_the_outer_epoll() {
     let fd = p.install(file.clone(), false).expect("fd") as u64;
     assert_eq!(ctl(&mut p, &mut k, inner, ADD, fd, EPOLLIN, 1), 0);
     assert_eq!(ctl(&mut p, &mut k, outer, ADD, inner, EPOLLIN, 2), 0);
-    let ops = file.ops().as_any().downcast_ref::<SelfClosing>().expect("ops");
+    let ops = file
+        .ops()
+        .as_any()
+        .downcast_ref::<SelfClosing>()
+        .expect("ops");
     *ops.me.lock() = Some(file.clone());
     drop(file);
     assert_eq!(sys(&mut p, &mut k, CLOSE, &[fd]), 0);
