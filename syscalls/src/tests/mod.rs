@@ -2,6 +2,7 @@
 
 mod cpu;
 mod epoll;
+mod evfds;
 pub(crate) mod fake;
 mod fifo;
 mod fs;

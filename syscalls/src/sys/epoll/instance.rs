@@ -1,29 +1,6 @@
-//! epoll: epoll_create/create1, epoll_ctl, epoll_wait/pwait/pwait2, and the epoll object.
-//!
-//! Readiness comes from the watched files alone: [`FileOps::poll`] says what is ready now and
-//! [`FileOps::wait_queue`] is woken when that may change. Any file with that pair (pipes,
-//! eventfds, timerfds, other epolls, and sockets when they come) can be watched; nothing here
-//! knows the kinds.
-//!
-//! Each interest puts a [`Hook`] on its file's wait queue. A wake of the queue (with poll bits
-//! meeting the interest's events) puts the interest on the epoll's ready list and wakes the
-//! epoll's own queue: the threads in `epoll_wait` (one at a time, exclusively) and whoever
-//! polls the epoll fd itself. `epoll_wait` looks only at the ready list: it re-hooks each
-//! interest on its file's queue, polls the file, reports what is ready, and keeps
-//! level-triggered interests on the list (at the back, so reports go round in a fair order);
-//! edge-triggered ones come back only with the next wake, one-shot ones only after
-//! `EPOLL_CTL_MOD`. Hooks are one-shot registrations (a wake removes them from the queue), so
-//! a busy file costs one wake per `epoll_wait`, not one per change.
-//!
-//! Interests are keyed by (fd, open file description) and hold the description weakly: when
-//! its last fd closes, the interest is gone (dropped when met on the ready list, or swept).
-//!
-//! Locks (see [`Epoll`]): an epoll's interests lock is held while it polls its files, so it
-//! comes before their locks and before the interests locks of epolls nested in it (loops are
-//! refused, so the order is well founded). Hooks are woken with no file lock held and take
-//! only the ready-list lock, which nothing holds while taking another.
+//! The epoll object: interests, their hooks on the watched files' wait queues, the ready
+//! list and its scans (see the header of `sys::epoll` for the design).
 
-use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -31,14 +8,11 @@ use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use coracle_vfs::file::events::*;
-use coracle_vfs::types::oflags::O_CLOEXEC;
 use coracle_vfs::{FileOps, OpenFile, WaitQueue, Waiter, Wake, Waker};
 use spin::Mutex;
 
-use crate::sys::anon::install_anon;
 use crate::sys::io::poll_file;
-use crate::uaccess::read_u64;
-use crate::{Errno, Platform, Process, SysResult};
+use crate::Errno;
 
 pub(crate) const EPOLLIN: u32 = POLLIN;
 pub(crate) const EPOLLOUT: u32 = POLLOUT;
@@ -49,20 +23,12 @@ pub(crate) const EPOLLWAKEUP: u32 = 1 << 29;
 pub(crate) const EPOLLONESHOT: u32 = 1 << 30;
 pub(crate) const EPOLLET: u32 = 1 << 31;
 /// The bits that are about the interest, never reported.
-const EP_PRIVATE_BITS: u32 = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE;
+pub(super) const EP_PRIVATE_BITS: u32 = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE;
 /// What an `EPOLLEXCLUSIVE` interest may ask for.
-const EXCLUSIVE_OK_BITS: u32 =
+pub(super) const EXCLUSIVE_OK_BITS: u32 =
     EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE;
 /// Longest chain of epolls watching epolls (Linux's EP_MAX_NESTS).
-const MAX_NESTS: usize = 4;
-/// `struct epoll_event` is packed on x86_64: u32 events, u64 data.
-const EVENT_SIZE: u64 = 12;
-/// Largest maxevents (EP_MAX_EVENTS: INT_MAX / sizeof(struct epoll_event)).
-const MAX_EVENTS: i32 = i32::MAX / EVENT_SIZE as i32;
-
-const EPOLL_CTL_ADD: i32 = 1;
-const EPOLL_CTL_DEL: i32 = 2;
-const EPOLL_CTL_MOD: i32 = 3;
+pub(super) const MAX_NESTS: usize = 4;
 
 /// An interest's key: the fd and the address of its open file description.
 type Key = (i32, usize);
@@ -190,27 +156,27 @@ impl Ready {
 /// and is all that hooks (woken by the files) take. Nothing that holds `ready` takes another
 /// lock, so a file's wake can never wait for a scan, whatever the scan is doing (a file whose
 /// last reference the scan drops wakes its hooks then).
-pub(crate) struct Epoll {
+pub(super) struct Epoll {
     me: Weak<Epoll>,
     interests: Mutex<Interests>,
     ready: Mutex<Ready>,
     /// Threads in epoll_wait (exclusive waiters) and whoever polls this epoll.
-    queue: WaitQueue,
+    pub(super) queue: WaitQueue,
     /// The epolls watching this one (for the nesting depth).
     parents: Mutex<Vec<Weak<Epoll>>>,
 }
 
 /// One reported event and what undoes it if it cannot be copied out.
-struct Reported {
+pub(super) struct Reported {
     key: Key,
-    events: u32,
-    data: u64,
+    pub(super) events: u32,
+    pub(super) data: u64,
     /// The interest's events before the report (one-shot interests lose theirs).
     before: u32,
 }
 
 impl Epoll {
-    pub(crate) fn new() -> Arc<Epoll> {
+    fn new() -> Arc<Epoll> {
         Arc::new_cyclic(|me| Epoll {
             me: me.clone(),
             interests: Mutex::new(Interests::default()),
@@ -228,7 +194,7 @@ impl Epoll {
     }
 
     /// Takes up to `max` ready events off the ready list (see the module header).
-    fn harvest(&self, max: usize) -> Vec<Reported> {
+    pub(super) fn harvest(&self, max: usize) -> Vec<Reported> {
         let mut out = Vec::new();
         // Declared before the guard: the files polled are released after it.
         let mut keep = Vec::new();
@@ -273,7 +239,7 @@ impl Epoll {
     }
 
     /// Puts back what [`Epoll::harvest`] took when it could not be copied to the caller.
-    fn unharvest(&self, taken: &[Reported]) {
+    pub(super) fn unharvest(&self, taken: &[Reported]) {
         let mut interests = self.interests.lock();
         for r in taken.iter().rev() {
             if let Some(it) = interests.items.get_mut(&r.key) {
@@ -356,7 +322,13 @@ impl Epoll {
         ready.queued.retain(|k| items.contains_key(k));
     }
 
-    fn add(&self, fd: i32, file: &Arc<OpenFile>, events: u32, data: u64) -> Result<(), Errno> {
+    pub(super) fn add(
+        &self,
+        fd: i32,
+        file: &Arc<OpenFile>,
+        events: u32,
+        data: u64,
+    ) -> Result<(), Errno> {
         let key = (fd, Arc::as_ptr(file) as usize);
         let queued = {
             let mut interests = self.interests.lock();
@@ -386,7 +358,13 @@ impl Epoll {
         Ok(())
     }
 
-    fn modify(&self, fd: i32, file: &Arc<OpenFile>, events: u32, data: u64) -> Result<(), Errno> {
+    pub(super) fn modify(
+        &self,
+        fd: i32,
+        file: &Arc<OpenFile>,
+        events: u32,
+        data: u64,
+    ) -> Result<(), Errno> {
         let key = (fd, Arc::as_ptr(file) as usize);
         let queued = {
             let mut interests = self.interests.lock();
@@ -406,7 +384,7 @@ impl Epoll {
         Ok(())
     }
 
-    fn delete(&self, fd: i32, file: &Arc<OpenFile>) -> Result<(), Errno> {
+    pub(super) fn delete(&self, fd: i32, file: &Arc<OpenFile>) -> Result<(), Errno> {
         let key = (fd, Arc::as_ptr(file) as usize);
         let it = self
             .interests
@@ -424,6 +402,27 @@ impl Epoll {
                 parents.swap_remove(i);
             }
         }
+        Ok(())
+    }
+
+    /// EPOLL_CTL_ADD of another epoll: refused with ELOOP if it would close a loop or make
+    /// a chain of more than [`MAX_NESTS`] epolls watching epolls (counting both ways from
+    /// here, as Linux's ep_loop_check does).
+    pub(super) fn add_epoll(
+        &self,
+        fd: i32,
+        file: &Arc<OpenFile>,
+        child: &Epoll,
+        events: u32,
+        data: u64,
+    ) -> Result<(), Errno> {
+        let _nesting = NESTING.lock();
+        let below = child.depth_below(self, 0).ok_or(Errno::ELOOP)?;
+        if below + 1 + self.depth_above(0) > MAX_NESTS {
+            return Err(Errno::ELOOP);
+        }
+        self.add(fd, file, events, data)?;
+        child.parents.lock().push(self.me.clone());
         Ok(())
     }
 
@@ -480,7 +479,13 @@ impl Epoll {
 static NESTING: Mutex<()> = Mutex::new(());
 
 /// The open file ops of an epoll fd.
-struct EpollOps(Arc<Epoll>);
+pub(super) struct EpollOps(Arc<Epoll>);
+
+impl EpollOps {
+    pub(super) fn new() -> EpollOps {
+        EpollOps(Epoll::new())
+    }
+}
 
 impl FileOps for EpollOps {
     fn seekable(&self) -> bool {
@@ -502,234 +507,9 @@ impl FileOps for EpollOps {
 }
 
 /// The epoll behind an open file, if it is one.
-fn epoll_of(file: &OpenFile) -> Option<Arc<Epoll>> {
+pub(super) fn epoll_of(file: &OpenFile) -> Option<Arc<Epoll>> {
     file.ops()
         .as_any()
         .downcast_ref::<EpollOps>()
         .map(|e| e.0.clone())
-}
-
-pub(crate) fn epoll_create1(p: &mut Process, _k: &mut dyn Platform, flags: i32) -> SysResult {
-    let flags = flags as u32;
-    if flags & !O_CLOEXEC != 0 {
-        return Err(Errno::EINVAL);
-    }
-    install_anon(p, "eventpoll", flags, Box::new(EpollOps(Epoll::new())))
-}
-
-pub(crate) fn epoll_create(p: &mut Process, k: &mut dyn Platform, size: i32) -> SysResult {
-    if size <= 0 {
-        return Err(Errno::EINVAL);
-    }
-    epoll_create1(p, k, 0)
-}
-
-pub(crate) fn epoll_ctl(
-    p: &mut Process,
-    k: &mut dyn Platform,
-    epfd: i32,
-    op: i32,
-    fd: i32,
-    event: u64,
-) -> SysResult {
-    // Linux's order (do_epoll_ctl): the event, the fds, pollability, the epoll, the
-    // EPOLLEXCLUSIVE rules, loops, then the operation.
-    let (events, data) = if op != EPOLL_CTL_DEL {
-        let mut b = [0u8; EVENT_SIZE as usize];
-        k.read_user(event, &mut b)?;
-        let events = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let mut d = [0u8; 8];
-        d.copy_from_slice(&b[4..]);
-        (events, u64::from_le_bytes(d))
-    } else {
-        (0, 0)
-    };
-    let epfile = p.file(epfd)?;
-    let tfile = p.file(fd)?;
-    // O_PATH descriptors are not usable here at all (fdget refuses them).
-    if epfile.is_path() || tfile.is_path() {
-        return Err(Errno::EBADF);
-    }
-    if !tfile.ops().pollable() {
-        return Err(Errno::EPERM);
-    }
-    let ep = match epoll_of(&epfile) {
-        Some(ep) if !Arc::ptr_eq(&epfile, &tfile) => ep,
-        _ => return Err(Errno::EINVAL),
-    };
-    let target = epoll_of(&tfile);
-    if op != EPOLL_CTL_DEL && events & EPOLLEXCLUSIVE != 0 {
-        if op == EPOLL_CTL_MOD {
-            return Err(Errno::EINVAL);
-        }
-        if op == EPOLL_CTL_ADD && (target.is_some() || events & !EXCLUSIVE_OK_BITS != 0) {
-            return Err(Errno::EINVAL);
-        }
-    }
-    match op {
-        EPOLL_CTL_ADD => match target {
-            Some(child) => {
-                let _nesting = NESTING.lock();
-                let below = child.depth_below(&ep, 0).ok_or(Errno::ELOOP)?;
-                if below + 1 + ep.depth_above(0) > MAX_NESTS {
-                    return Err(Errno::ELOOP);
-                }
-                ep.add(fd, &tfile, events, data)?;
-                child.parents.lock().push(ep.me.clone());
-                Ok(0)
-            }
-            None => ep.add(fd, &tfile, events, data).map(|_| 0),
-        },
-        EPOLL_CTL_MOD => ep.modify(fd, &tfile, events, data).map(|_| 0),
-        EPOLL_CTL_DEL => ep.delete(fd, &tfile).map(|_| 0),
-        _ => Err(Errno::EINVAL),
-    }
-}
-
-/// SIGNALS HOOK: epoll_pwait and epoll_pwait2 (like ppoll and pselect6) must wait with `mask`
-/// as the thread's signal mask, and put the old mask back when the call returns, except that
-/// after EINTR the handler runs with `mask` still in place (Linux's `set_user_sigmask` and
-/// `restore_saved_sigmask_unless`). The mask is read and checked here but not applied yet.
-pub(crate) fn wait_with_sigmask(_p: &mut Process, _mask: Option<u64>) {}
-
-/// Reads the `sigmask`/`sigsetsize` pair of the p-variants: `None` for a null mask; `EINVAL`
-/// for a size other than 8, `EFAULT` for a bad pointer.
-pub(crate) fn read_wait_sigmask(
-    k: &dyn Platform,
-    sigmask: u64,
-    sigsetsize: u64,
-) -> Result<Option<u64>, Errno> {
-    if sigmask == 0 {
-        return Ok(None);
-    }
-    if sigsetsize != 8 {
-        return Err(Errno::EINVAL);
-    }
-    read_u64(k, sigmask).map(Some)
-}
-
-/// The wait of epoll_wait and its variants; `timeout` is `None` to wait forever.
-fn do_epoll_wait(
-    p: &mut Process,
-    k: &mut dyn Platform,
-    epfd: i32,
-    events: u64,
-    maxevents: i32,
-    timeout: Option<u64>,
-) -> SysResult {
-    const USER_END: u64 = 1 << 47;
-    if maxevents <= 0 || maxevents > MAX_EVENTS {
-        return Err(Errno::EINVAL);
-    }
-    let len = maxevents as u64 * EVENT_SIZE;
-    if events.checked_add(len).is_none_or(|end| end > USER_END) {
-        return Err(Errno::EFAULT);
-    }
-    let file = p.file(epfd)?;
-    let ep = epoll_of(&file).ok_or(Errno::EINVAL)?;
-    let deadline =
-        timeout.and_then(|ns| p.call_deadline(|| Some(k.monotonic_ns().saturating_add(ns))));
-    let n = deliver(k, &ep, events, maxevents as usize)?;
-    if n > 0 {
-        return Ok(n);
-    }
-    match p.resumed() {
-        // epoll_wait is never restarted after a signal handler (epoll_wait(2)).
-        Some(Wake::Interrupted) => return Err(Errno::EINTR),
-        Some(Wake::TimedOut) => return Ok(0),
-        _ => {}
-    }
-    if deadline.is_some_and(|d| d <= k.monotonic_ns()) {
-        return Ok(0);
-    }
-    p.begin_wait();
-    ep.queue
-        .register_exclusive(p.thread.waiter(u64::from(EPOLLIN)));
-    let n = deliver(k, &ep, events, maxevents as usize)?;
-    if n > 0 {
-        return Ok(n);
-    }
-    if let Some(d) = deadline {
-        p.wait_until(d);
-    }
-    Err(Errno::WAIT)
-}
-
-/// Harvests up to `max` events and copies them to `events`; on a fault they go back on the
-/// ready list.
-fn deliver(k: &mut dyn Platform, ep: &Epoll, events: u64, max: usize) -> SysResult {
-    let taken = ep.harvest(max);
-    if taken.is_empty() {
-        return Ok(0);
-    }
-    let mut buf = Vec::with_capacity(taken.len() * EVENT_SIZE as usize);
-    for r in &taken {
-        buf.extend_from_slice(&r.events.to_le_bytes());
-        buf.extend_from_slice(&r.data.to_le_bytes());
-    }
-    if let Err(e) = k.write_user(events, &buf) {
-        ep.unharvest(&taken);
-        return Err(e);
-    }
-    Ok(taken.len() as u64)
-}
-
-/// A timeout in ms as epoll_wait takes it: negative waits forever.
-fn ms_timeout(timeout: i32) -> Option<u64> {
-    u64::try_from(timeout).ok().map(|ms| ms * 1_000_000)
-}
-
-pub(crate) fn epoll_wait(
-    p: &mut Process,
-    k: &mut dyn Platform,
-    epfd: i32,
-    events: u64,
-    maxevents: i32,
-    timeout: i32,
-) -> SysResult {
-    do_epoll_wait(p, k, epfd, events, maxevents, ms_timeout(timeout))
-}
-
-pub(crate) fn epoll_pwait(
-    p: &mut Process,
-    k: &mut dyn Platform,
-    epfd: i32,
-    events: u64,
-    maxevents: i32,
-    timeout: i32,
-    sigmask: u64,
-    sigsetsize: u64,
-) -> SysResult {
-    let mask = read_wait_sigmask(k, sigmask, sigsetsize)?;
-    wait_with_sigmask(p, mask);
-    do_epoll_wait(p, k, epfd, events, maxevents, ms_timeout(timeout))
-}
-
-pub(crate) fn epoll_pwait2(
-    p: &mut Process,
-    k: &mut dyn Platform,
-    epfd: i32,
-    events: u64,
-    maxevents: i32,
-    timeout: u64,
-    sigmask: u64,
-    sigsetsize: u64,
-) -> SysResult {
-    let timeout = if timeout == 0 {
-        None
-    } else {
-        let sec = read_u64(k, timeout)? as i64;
-        let nsec = read_u64(k, timeout + 8)? as i64;
-        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-            return Err(Errno::EINVAL);
-        }
-        Some(
-            (sec as u64)
-                .saturating_mul(1_000_000_000)
-                .saturating_add(nsec as u64),
-        )
-    };
-    let mask = read_wait_sigmask(k, sigmask, sigsetsize)?;
-    wait_with_sigmask(p, mask);
-    do_epoll_wait(p, k, epfd, events, maxevents, timeout)
 }
