@@ -153,14 +153,21 @@ fn check_policy(policy: i32, priority: i32) -> Result<u32, Errno> {
     Ok(policy as u32)
 }
 
-/// Reads `struct sched_param` (one int) at `param`; `EINVAL` for a null pointer.
-fn read_param(k: &dyn Platform, param: u64) -> Result<i32, Errno> {
-    if param == 0 {
+/// The thread `pid` names and the priority in the `struct sched_param` (one int) at
+/// `param`, in Linux's order of checks: `EINVAL` for a negative pid or a null pointer,
+/// `EFAULT`, then `ESRCH`.
+fn thread_and_param(
+    p: &Process,
+    k: &dyn Platform,
+    pid: i32,
+    param: u64,
+) -> Result<(Arc<Thread>, i32), Errno> {
+    if pid < 0 || param == 0 {
         return Err(Errno::EINVAL);
     }
     let mut b = [0u8; 4];
     k.read_user(param, &mut b)?;
-    Ok(i32::from_le_bytes(b))
+    Ok((thread_of(p, pid)?, i32::from_le_bytes(b)))
 }
 
 pub(crate) fn sched_setscheduler(
@@ -170,11 +177,7 @@ pub(crate) fn sched_setscheduler(
     policy: i32,
     param: u64,
 ) -> SysResult {
-    if pid < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let priority = read_param(k, param)?;
-    let thread = thread_of(p, pid)?;
+    let (thread, priority) = thread_and_param(p, k, pid, param)?;
     let policy = check_policy(policy, priority)?;
     thread.policy.store(policy, Ordering::Relaxed);
     Ok(0)
@@ -186,11 +189,7 @@ pub(crate) fn sched_setparam(
     pid: i32,
     param: u64,
 ) -> SysResult {
-    if pid < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let priority = read_param(k, param)?;
-    let thread = thread_of(p, pid)?;
+    let (thread, priority) = thread_and_param(p, k, pid, param)?;
     // The policy stays; the priority must suit it.
     check_policy(thread.policy.load(Ordering::Relaxed) as i32, priority)?;
     Ok(0)

@@ -633,12 +633,8 @@ impl Drop for SelfClosing {
     }
 }
 
-#[test]
-fn a_file_closed_during_a_scan_is_released_after_the_epoll_lock() {
-    // Before the fix this deadlocked (the test hung): the scan's temporary reference was the
-    // last, and dropping it under the epoll's lock woke a hook that takes that lock.
-    let (mut p, mut k) = setup();
-    let ep = epoll(&mut p, &mut k);
+/// A [`SelfClosing`] file at a new fd.
+fn self_closing(p: &mut Process) -> (u64, Arc<coracle_vfs::OpenFile>) {
     let file = crate::sys::anon::anon_file(
         "test",
         0,
@@ -648,23 +644,30 @@ fn a_file_closed_during_a_scan_is_released_after_the_epoll_lock() {
         }),
     );
     let fd = p.install(file.clone(), false).expect("fd") as u64;
-    assert_eq!(ctl(&mut p, &mut k, ep, ADD, fd, EPOLLIN, 1), 0);
-    let ops = file
-        .ops()
-        .as_any()
-        .downcast_ref::<SelfClosing>()
-        .expect("ops");
-    *ops.me.lock() = Some(file.clone());
+    (fd, file)
+}
+
+/// Closes `fd`, leaving `file` held only by itself until its next poll.
+fn close_behind(p: &mut Process, k: &mut Fake, fd: u64, file: Arc<coracle_vfs::OpenFile>) {
+    let ops = file.ops().as_any().downcast_ref::<SelfClosing>();
+    *ops.expect("a SelfClosing file").me.lock() = Some(file.clone());
     drop(file);
-    assert_eq!(sys(&mut p, &mut k, CLOSE, &[fd]), 0);
-    // Only the stash holds the description now; the interest is on the ready list.
+    assert_eq!(sys(p, k, CLOSE, &[fd]), 0);
+}
+
+#[test]
+fn a_file_closed_during_a_scan_is_released_after_the_epoll_lock() {
+    // Before the fix this deadlocked (the test hung): the scan's temporary reference was the
+    // last, and dropping it under the epoll's lock woke a hook that takes that lock.
+    let (mut p, mut k) = setup();
+    let ep = epoll(&mut p, &mut k);
+    let (fd, file) = self_closing(&mut p);
+    assert_eq!(ctl(&mut p, &mut k, ep, ADD, fd, EPOLLIN, 1), 0);
+    close_behind(&mut p, &mut k, fd, file);
+    // Only the file itself holds its description now; the interest is on the ready list.
     let n = sys(&mut p, &mut k, EPOLL_WAIT, &[ep, EVENTS, 4, 0]);
     assert_eq!(n, 1, "reported as it was polled");
-    assert_eq!(
-        ready(&mut p, &mut k, ep, 4),
-        [],
-        "then gone with its description"
-    );
+    assert_eq!(ready(&mut p, &mut k, ep, 4), [], "then gone with its file");
 }
 
 #[test]
@@ -674,25 +677,10 @@ fn a_file_closed_during_a_nested_scan_does_not_block_the_outer_epoll() {
     let (mut p, mut k) = setup();
     let inner = epoll(&mut p, &mut k);
     let outer = epoll(&mut p, &mut k);
-    let file = crate::sys::anon::anon_file(
-        "test",
-        0,
-        std::boxed::Box::new(SelfClosing {
-            me: spin::Mutex::new(None),
-            queue: coracle_vfs::WaitQueue::new(),
-        }),
-    );
-    let fd = p.install(file.clone(), false).expect("fd") as u64;
+    let (fd, file) = self_closing(&mut p);
     assert_eq!(ctl(&mut p, &mut k, inner, ADD, fd, EPOLLIN, 1), 0);
     assert_eq!(ctl(&mut p, &mut k, outer, ADD, inner, EPOLLIN, 2), 0);
-    let ops = file
-        .ops()
-        .as_any()
-        .downcast_ref::<SelfClosing>()
-        .expect("ops");
-    *ops.me.lock() = Some(file.clone());
-    drop(file);
-    assert_eq!(sys(&mut p, &mut k, CLOSE, &[fd]), 0);
+    close_behind(&mut p, &mut k, fd, file);
     assert_eq!(ready(&mut p, &mut k, outer, 4), [(EPOLLIN, 2)]);
     assert_eq!(ready(&mut p, &mut k, inner, 4), []);
 }
