@@ -16,6 +16,7 @@ extern crate std;
 
 mod console;
 pub mod locks;
+pub mod mm;
 mod names;
 pub mod platform;
 pub mod process;
@@ -33,7 +34,7 @@ pub use coracle_vfs::Errno;
 pub use names::syscall_name;
 pub use platform::{Perms, Platform, Stream};
 pub use process::{Process, StartInfo, System, SystemInfo};
-pub use sys::mman::VmaName;
+pub use mm::VmaName;
 pub use table::{dispatch, implemented, Outcome};
 
 /// What a handler returns: the value for rax, or an error that becomes `-errno`.

@@ -12,7 +12,7 @@ use coracle_vfs::tmpfs::{new_tmpfs, TmpfsOptions};
 use coracle_vfs::{Caller, Clock, Errno, Inode, OpenFile, Vfs};
 use spin::Mutex;
 
-use crate::sys::mman::Mm;
+use crate::mm::Mm;
 use crate::sys::signal::SigActions;
 
 /// What the kernel knows about the first process when it starts it.

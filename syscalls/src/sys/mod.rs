@@ -3,7 +3,9 @@
 pub(crate) mod fs;
 pub(crate) mod info;
 pub(crate) mod io;
+pub(crate) mod madvise;
 pub(crate) mod mman;
+pub(crate) mod mremap;
 pub(crate) mod process;
 pub(crate) mod sched;
 pub(crate) mod signal;
