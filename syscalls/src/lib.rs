@@ -31,10 +31,10 @@ mod tests;
 
 pub use coracle_vfs::errno;
 pub use coracle_vfs::Errno;
+pub use mm::VmaName;
 pub use names::syscall_name;
 pub use platform::{Perms, Platform, Stream};
 pub use process::{Process, StartInfo, System, SystemInfo};
-pub use mm::VmaName;
 pub use table::{dispatch, implemented, Outcome};
 
 /// What a handler returns: the value for rax, or an error that becomes `-errno`.

@@ -259,4 +259,3 @@ pub fn dispatch(p: &mut Process, k: &mut dyn Platform, nr: u64, args: [u64; 6]) 
         Err(e) => Outcome::Return(e.as_return() as u64),
     }
 }
-

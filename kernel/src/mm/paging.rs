@@ -1,25 +1,30 @@
-//! Page tables: the kernel's own mapping with exact permissions, and user mappings.
+//! Page tables: the kernel's own mapping with exact permissions, and user address spaces.
 //!
-//! One address space: the kernel half (direct map at `PHYS_OFFSET`, image at `KERNEL_VMA`) is
-//! supervisor-only and shared; the user half holds the application's pages with the
-//! USER bit. The kernel image is mapped with 4 KiB pages so that text is read-only and
-//! executable, rodata read-only, data and bss read-write and no-execute: nothing is both
-//! writable and executable. A guard page below the boot stack stays unmapped.
+//! The kernel half (direct map at `PHYS_OFFSET`, image at `KERNEL_VMA`) is supervisor-only and
+//! shared; the user half of an [`AddressSpace`] holds a process's resident pages with the USER
+//! bit. The kernel image is mapped with 4 KiB pages so that text is read-only and executable,
+//! rodata read-only, data and bss read-write and no-execute: nothing is both writable and
+//! executable. A guard page below the boot stack stays unmapped.
+//!
+//! User page-table entries use two software bits: [`BORROWED`] marks a page the kernel heap
+//! owns (a tmpfs file page mapped shared), which unmapping must not free; [`PROT_NONE`] marks a
+//! page kept but made inaccessible (PRESENT clear), as Linux's _PAGE_PROTNONE.
 
-use spin::Mutex;
+use alloc::sync::Arc;
+
+use spin::Once;
 use x86_64::registers::control::{Cr3, Cr3Flags, Cr4, Cr4Flags};
-use x86_64::structures::paging::mapper::{MapToError, Translate};
 use x86_64::structures::paging::{
     FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as F, PhysFrame,
     Size4KiB,
 };
 use x86_64::{PhysAddr, VirtAddr};
 
+pub use super::space::AddressSpace;
 use super::{frame, phys_to_virt, KERNEL_VMA, PAGE_SIZE, PHYS_OFFSET};
-use coracle_syscalls::Perms;
 
-/// Physical address of the live PML4.
-static ROOT: Mutex<Option<PhysFrame>> = Mutex::new(None);
+/// The address space the kernel booted into; the first process uses it.
+static BOOT_SPACE: Once<Arc<AddressSpace>> = Once::new();
 
 struct Frames;
 
@@ -32,8 +37,8 @@ unsafe impl FrameAllocator<Size4KiB> for Frames {
 
 fn mapper(root: PhysFrame) -> OffsetPageTable<'static> {
     let table = phys_to_virt(root.start_address().as_u64()) as *mut PageTable;
-    // SAFETY: `root` is the live PML4, all of physical memory page tables live in is mapped at
-    // PHYS_OFFSET, and callers hold the ROOT lock, so no two mappers alias the table.
+    // SAFETY: `root` is a live PML4, all of physical memory page tables live in is mapped at
+    // PHYS_OFFSET, and it is only used during `init`, before anything else can see the table.
     unsafe { OffsetPageTable::new(&mut *table, VirtAddr::new(PHYS_OFFSET)) }
 }
 
@@ -101,115 +106,13 @@ pub fn init() {
     // SAFETY: the new tables map everything the kernel uses from here on (image, stacks, the
     // direct map with the heap and start_info) at the same addresses as before.
     unsafe { Cr3::write(root, Cr3Flags::empty()) };
-    *ROOT.lock() = Some(root);
+    BOOT_SPACE.call_once(|| Arc::new(AddressSpace::wrap(root)));
 }
 
-fn user_flags(perms: Perms) -> F {
-    let mut f = F::PRESENT | F::USER_ACCESSIBLE;
-    if perms.write {
-        f |= F::WRITABLE;
-    }
-    if !perms.exec {
-        f |= F::NO_EXECUTE;
-    }
-    f
-}
-
-/// Why a user mapping failed.
-#[derive(Debug)]
-pub struct OutOfMemory;
-
-/// Maps `[start, start+len)` of the user half to fresh zeroed frames; pages already mapped are
-/// replaced (their frames freed).
-pub fn map_user_zeroed(start: u64, len: u64, perms: Perms) -> Result<(), OutOfMemory> {
-    let guard = ROOT.lock();
-    let Some(root) = *guard else {
-        return Err(OutOfMemory);
-    };
-    let mut m = mapper(root);
-    let table_flags = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
-    for page in pages(start, len) {
-        release(&mut m, page);
-        let frame = frame::alloc_zeroed().ok_or(OutOfMemory)?;
-        // SAFETY: the page is in the user half and now unmapped; the frame is fresh.
-        match unsafe {
-            m.map_to_with_table_flags(page, frame, user_flags(perms), table_flags, &mut Frames)
-        } {
-            Ok(flush) => flush.flush(),
-            Err(MapToError::FrameAllocationFailed) => {
-                frame::free(frame);
-                return Err(OutOfMemory);
-            }
-            Err(e) => crate::fatal(format_args!(
-                "user mapping at {:#x}: {e:?}",
-                page.start_address()
-            )),
-        }
-    }
-    Ok(())
-}
-
-/// Unmaps the user pages in `[start, start+len)` and frees their frames.
-pub fn unmap_user(start: u64, len: u64) {
-    let guard = ROOT.lock();
-    let Some(root) = *guard else { return };
-    let mut m = mapper(root);
-    for page in pages(start, len) {
-        release(&mut m, page);
-    }
-}
-
-/// The 4 KiB pages of `[start, start+len)`.
-fn pages(start: u64, len: u64) -> impl Iterator<Item = Page<Size4KiB>> {
-    (start..start + len)
-        .step_by(PAGE_SIZE as usize)
-        .map(|va| Page::containing_address(VirtAddr::new(va)))
-}
-
-/// Unmaps `page` if it is mapped and frees its frame.
-fn release(m: &mut OffsetPageTable<'_>, page: Page<Size4KiB>) {
-    if let Ok((old, flush)) = m.unmap(page) {
-        flush.flush();
-        frame::free(old);
-    }
-}
-
-/// Changes the permissions of the mapped user pages in `[start, start+len)`.
-pub fn protect_user(start: u64, len: u64, perms: Perms) {
-    let guard = ROOT.lock();
-    let Some(root) = *guard else { return };
-    let mut m = mapper(root);
-    for page in pages(start, len) {
-        // SAFETY: only user pages change, and only their permission bits.
-        if let Ok(flush) = unsafe { m.update_flags(page, user_flags(perms)) } {
-            flush.flush();
-        }
-    }
-}
-
-/// Copies `data` into mapped user memory at `va` through the direct map, ignoring the pages'
-/// write permission (the loader fills read-only text this way). Fails if a page is missing.
-pub fn poke_user(va: u64, data: &[u8]) -> Result<(), OutOfMemory> {
-    let guard = ROOT.lock();
-    let Some(root) = *guard else {
-        return Err(OutOfMemory);
-    };
-    let m = mapper(root);
-    let mut done = 0usize;
-    while done < data.len() {
-        let addr = va + done as u64;
-        let phys = m.translate_addr(VirtAddr::new(addr)).ok_or(OutOfMemory)?;
-        let n = ((PAGE_SIZE - addr % PAGE_SIZE) as usize).min(data.len() - done);
-        // SAFETY: `phys..phys+n` lies within one mapped user frame, reached through the direct
-        // map; the frame belongs to the user mapping the caller is filling.
-        unsafe {
-            crate::arch::mem::copy(
-                phys_to_virt(phys.as_u64()) as *mut u8,
-                data[done..].as_ptr(),
-                n,
-            )
-        };
-        done += n;
-    }
-    Ok(())
+/// The address space the kernel booted into (and the first process runs in).
+pub fn boot_space() -> Arc<AddressSpace> {
+    BOOT_SPACE
+        .get()
+        .cloned()
+        .unwrap_or_else(|| crate::fatal(format_args!("paging is not initialised")))
 }

@@ -164,7 +164,9 @@ impl Mm {
     }
 
     fn gap_below(&self, len: u64, high: u64) -> Option<u64> {
-        let mut above = self.find(high).map_or(high, |(s, v)| start_gap(s, v).min(high));
+        let mut above = self
+            .find(high)
+            .map_or(high, |(s, v)| start_gap(s, v).min(high));
         for (&s, v) in self.vmas.range(..high).rev() {
             let bottom = v.end.max(MMAP_MIN_ADDR);
             if above >= bottom && above - bottom >= len {

@@ -13,9 +13,9 @@ use coracle_vfs::Result;
 use super::pid::View;
 use super::system::cpu_range;
 use super::Out;
+use crate::mm::VmaName;
 use crate::platform::Perms;
 use crate::process::ProcShared;
-use crate::mm::VmaName;
 
 /// USER_HZ: the unit of clock ticks in stat files.
 pub(super) const TICKS_PER_SEC: u64 = 100;

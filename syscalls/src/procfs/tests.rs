@@ -14,9 +14,9 @@ use coracle_vfs::types::{
 use coracle_vfs::{inode::same_inode, Errno, Inode, OpenFile};
 
 use super::task::{bitmap, map_line};
+use crate::mm::VmaName;
 use crate::process::{Process, StartInfo};
 use crate::setup::{boot, load_program, BootOptions};
-use crate::mm::VmaName;
 use crate::tests::fake::cpio_entry;
 use crate::{Perms, SystemInfo};
 

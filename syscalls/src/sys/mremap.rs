@@ -30,8 +30,7 @@ pub(crate) fn mremap(
 ) -> SysResult {
     if flags & !(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP) != 0
         || (flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0)
-        || (flags & MREMAP_DONTUNMAP != 0
-            && (flags & MREMAP_MAYMOVE == 0 || old_len != new_len))
+        || (flags & MREMAP_DONTUNMAP != 0 && (flags & MREMAP_MAYMOVE == 0 || old_len != new_len))
         || !addr.is_multiple_of(PAGE)
     {
         return Err(Errno::EINVAL);
@@ -110,9 +109,7 @@ fn remap_to(
     if flags & MREMAP_DONTUNMAP != 0 && over_address_limit(mm, old_len, limits) {
         return Err(Errno::ENOMEM);
     }
-    let to = if fixed {
-        new_addr
-    } else if new_addr != 0 && mm.hint_fits(new_addr, new_len) {
+    let to = if fixed || (new_addr != 0 && mm.hint_fits(new_addr, new_len)) {
         new_addr
     } else {
         mm.find_gap(new_len).ok_or(Errno::ENOMEM)?

@@ -62,7 +62,11 @@ fn anonymous_memory_is_allocated_on_first_touch_and_zeroed() {
     let (mut p, mut k) = setup();
     let a = mmap(&mut p, &mut k, 0, 10_000, PROT_RW, ANON) as u64;
     assert!(a.is_multiple_of(PAGE), "{a:#x}");
-    assert_eq!(a + 3 * PAGE, 0x7f00_0000_0000, "top-down from the mmap base");
+    assert_eq!(
+        a + 3 * PAGE,
+        0x7f00_0000_0000,
+        "top-down from the mmap base"
+    );
     assert!(!k.resident(a), "nothing is allocated at mmap time");
     assert_eq!(touch(&p, &mut k, a + 5, Access::Write), FaultResult::Mapped);
     assert!(k.resident(a) && !k.resident(a + PAGE));
@@ -73,7 +77,12 @@ fn anonymous_memory_is_allocated_on_first_touch_and_zeroed() {
     assert_eq!(k.peek(a, 4), b"kept");
     let b = mmap(&mut p, &mut k, 0, PAGE, PROT_RW, ANON) as u64;
     assert_eq!(b + PAGE, a, "the next mapping goes just below");
-    assert_eq!(maps(&p).len(), 1, "adjacent anonymous mappings merge: {:?}", maps(&p));
+    assert_eq!(
+        maps(&p).len(),
+        1,
+        "adjacent anonymous mappings merge: {:?}",
+        maps(&p)
+    );
 }
 
 #[test]
@@ -101,7 +110,10 @@ fn faults_outside_what_a_vma_allows_are_signals() {
     assert_eq!(touch(&p, &mut k, AT + 3, Access::Read), FaultResult::Mapped);
     assert_eq!(touch(&p, &mut k, AT + 3, Access::Write), segv(2, AT + 3));
     assert_eq!(touch(&p, &mut k, AT, Access::Exec), segv(2, AT));
-    assert_eq!(touch(&p, &mut k, AT + PAGE, Access::Read), segv(1, AT + PAGE));
+    assert_eq!(
+        touch(&p, &mut k, AT + PAGE, Access::Read),
+        segv(1, AT + PAGE)
+    );
     assert_eq!(touch(&p, &mut k, 8, Access::Read), segv(1, 8));
     assert_eq!(touch(&p, &mut k, 1 << 47, Access::Read), segv(1, 1 << 47));
     // A copy into memory no VMA allows writing stays EFAULT; a readable one works.
@@ -114,14 +126,23 @@ fn faults_outside_what_a_vma_allows_are_signals() {
 fn mmap_argument_errors_in_linux_order() {
     let (mut p, mut k) = setup();
     let e = |r: i64| r;
-    assert_eq!(e(mmap(&mut p, &mut k, 0, 0, PROT_RW, ANON)), err(Errno::EINVAL));
-    assert_eq!(e(mmap(&mut p, &mut k, 0, PAGE, PROT_RW, 0x20)), err(Errno::EINVAL));
+    assert_eq!(
+        e(mmap(&mut p, &mut k, 0, 0, PROT_RW, ANON)),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        e(mmap(&mut p, &mut k, 0, PAGE, PROT_RW, 0x20)),
+        err(Errno::EINVAL)
+    );
     assert_eq!(
         e(mmap(&mut p, &mut k, 0, PAGE, PROT_RW, 0x23)),
         err(Errno::EINVAL),
         "MAP_SHARED_VALIDATE is not for anonymous memory"
     );
-    assert!(mmap(&mut p, &mut k, 0, PAGE, 0x83, ANON) > 0, "unknown prot bits are ignored");
+    assert!(
+        mmap(&mut p, &mut k, 0, PAGE, 0x83, ANON) > 0,
+        "unknown prot bits are ignored"
+    );
     assert_eq!(
         sys(&mut p, &mut k, 9, &[0, PAGE, 3, ANON, u64::MAX, 5]),
         err(Errno::EINVAL)
@@ -140,7 +161,14 @@ fn mmap_argument_errors_in_linux_order() {
         err(Errno::ENOMEM)
     );
     assert_eq!(
-        mmap(&mut p, &mut k, 0x7fff_ffff_0000, 0x10_0000, PROT_RW, ANON | FIXED),
+        mmap(
+            &mut p,
+            &mut k,
+            0x7fff_ffff_0000,
+            0x10_0000,
+            PROT_RW,
+            ANON | FIXED
+        ),
         err(Errno::ENOMEM)
     );
     assert_eq!(
@@ -217,7 +245,10 @@ fn munmap_splits_frees_and_checks() {
     assert_eq!(sys(&mut p, &mut k, 11, &[AT + PAGE, PAGE]), 0);
     assert!(k.resident(AT) && !k.resident(AT + PAGE) && k.resident(AT + 2 * PAGE));
     assert_eq!(maps(&p).len(), 2);
-    assert_eq!(touch(&p, &mut k, AT + PAGE, Access::Read), segv(1, AT + PAGE));
+    assert_eq!(
+        touch(&p, &mut k, AT + PAGE, Access::Read),
+        segv(1, AT + PAGE)
+    );
     assert_eq!(sys(&mut p, &mut k, 11, &[AT + 1, PAGE]), err(Errno::EINVAL));
     assert_eq!(sys(&mut p, &mut k, 11, &[AT, 0]), err(Errno::EINVAL));
     assert_eq!(
@@ -245,7 +276,12 @@ fn mprotect_splits_merges_and_keeps_contents() {
     assert_eq!(read(&p, &mut k, AT + PAGE, 1), Err(Errno::EFAULT));
     assert_eq!(sys(&mut p, &mut k, 10, &[AT + PAGE, PAGE, 3]), 0);
     assert_eq!(read(&p, &mut k, AT + PAGE, 4).unwrap(), b"keep");
-    assert_eq!(maps(&p).len(), 1, "the same flags merge back: {:?}", maps(&p));
+    assert_eq!(
+        maps(&p).len(),
+        1,
+        "the same flags merge back: {:?}",
+        maps(&p)
+    );
 }
 
 #[test]
@@ -253,16 +289,29 @@ fn mprotect_errors_and_partial_application() {
     let (mut p, mut k) = setup();
     mmap(&mut p, &mut k, AT, 2 * PAGE, PROT_RW, ANON | FIXED);
     mmap(&mut p, &mut k, AT + 3 * PAGE, PAGE, PROT_RW, ANON | FIXED);
-    assert_eq!(sys(&mut p, &mut k, 10, &[AT + 1, PAGE, 1]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 10, &[AT, PAGE, 0x10]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 10, &[AT, PAGE, 0x9]), 0, "PROT_SEM is fine");
+    assert_eq!(
+        sys(&mut p, &mut k, 10, &[AT + 1, PAGE, 1]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, 10, &[AT, PAGE, 0x10]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, 10, &[AT, PAGE, 0x9]),
+        0,
+        "PROT_SEM is fine"
+    );
     assert_eq!(sys(&mut p, &mut k, 10, &[AT, 0, 1]), 0);
     assert_eq!(
         sys(&mut p, &mut k, 10, &[AT + 2 * PAGE, PAGE, 1]),
         err(Errno::ENOMEM)
     );
     // Over a hole: the part before it changes, then ENOMEM.
-    assert_eq!(sys(&mut p, &mut k, 10, &[AT, 4 * PAGE, 1]), err(Errno::ENOMEM));
+    assert_eq!(
+        sys(&mut p, &mut k, 10, &[AT, 4 * PAGE, 1]),
+        err(Errno::ENOMEM)
+    );
     let m = maps(&p);
     assert_eq!((m[0].1, m[0].2), (AT + 2 * PAGE, RO), "{m:?}");
     assert_eq!(m[1].2, RW);
@@ -284,23 +333,49 @@ fn brk_grows_without_allocating_and_shrinking_frees() {
     let (mut p, mut k) = setup();
     let start = sys(&mut p, &mut k, 12, &[0]) as u64;
     assert_eq!(start, 0x60_0000);
-    assert_eq!(sys(&mut p, &mut k, 12, &[start + 10_000]), (start + 10_000) as i64);
+    assert_eq!(
+        sys(&mut p, &mut k, 12, &[start + 10_000]),
+        (start + 10_000) as i64
+    );
     assert!(!k.resident(start));
     write(&p, &mut k, start + 9_000, b"x").unwrap();
     assert!(k.resident(start + 2 * PAGE));
-    assert_eq!(sys(&mut p, &mut k, 12, &[0x10_0000]), (start + 10_000) as i64);
-    assert_eq!(sys(&mut p, &mut k, 12, &[start + PAGE]), (start + PAGE) as i64);
+    assert_eq!(
+        sys(&mut p, &mut k, 12, &[0x10_0000]),
+        (start + 10_000) as i64
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, 12, &[start + PAGE]),
+        (start + PAGE) as i64
+    );
     assert!(!k.resident(start + 2 * PAGE), "shrinking frees");
-    assert_eq!(sys(&mut p, &mut k, 12, &[start + 3 * PAGE]), (start + 3 * PAGE) as i64);
-    assert_eq!(read(&p, &mut k, start + 9_000, 1).unwrap(), [0], "regrown pages are fresh");
+    assert_eq!(
+        sys(&mut p, &mut k, 12, &[start + 3 * PAGE]),
+        (start + 3 * PAGE) as i64
+    );
+    assert_eq!(
+        read(&p, &mut k, start + 9_000, 1).unwrap(),
+        [0],
+        "regrown pages are fresh"
+    );
     assert_eq!(maps(&p).len(), 1, "the heap stays one VMA");
     // Growing to within a page of the next mapping fails and keeps the old break.
-    mmap(&mut p, &mut k, start + 8 * PAGE, PAGE, PROT_RW, ANON | FIXED);
+    mmap(
+        &mut p,
+        &mut k,
+        start + 8 * PAGE,
+        PAGE,
+        PROT_RW,
+        ANON | FIXED,
+    );
     assert_eq!(
         sys(&mut p, &mut k, 12, &[start + 7 * PAGE + 1]),
         (start + 3 * PAGE) as i64
     );
-    assert_eq!(sys(&mut p, &mut k, 12, &[start + 7 * PAGE]), (start + 7 * PAGE) as i64);
+    assert_eq!(
+        sys(&mut p, &mut k, 12, &[start + 7 * PAGE]),
+        (start + 7 * PAGE) as i64
+    );
 }
 
 #[test]
@@ -336,7 +411,14 @@ fn the_stack_grows_down_to_its_limit_and_keeps_a_guard_gap() {
 #[test]
 fn map_growsdown_grows_like_a_stack() {
     let (mut p, mut k) = setup();
-    let a = mmap(&mut p, &mut k, AT, 2 * PAGE, PROT_RW, ANON | FIXED | GROWSDOWN) as u64;
+    let a = mmap(
+        &mut p,
+        &mut k,
+        AT,
+        2 * PAGE,
+        PROT_RW,
+        ANON | FIXED | GROWSDOWN,
+    ) as u64;
     assert_eq!(a, AT);
     assert_eq!(write(&p, &mut k, AT - 3 * PAGE, b"x"), Ok(()));
     assert_eq!(maps(&p)[0].0, AT - 3 * PAGE);
@@ -353,18 +435,35 @@ fn out_of_memory_is_a_fault_result_enomem_or_a_kill() {
     mmap(&mut p, &mut k, AT, 8 * PAGE, PROT_RW, ANON | FIXED);
     k.frames_left = Some(2);
     assert_eq!(touch(&p, &mut k, AT, Access::Write), FaultResult::Mapped);
-    assert_eq!(touch(&p, &mut k, AT + PAGE, Access::Write), FaultResult::Mapped);
+    assert_eq!(
+        touch(&p, &mut k, AT + PAGE, Access::Write),
+        FaultResult::Mapped
+    );
     assert_eq!(
         touch(&p, &mut k, AT + 2 * PAGE, Access::Write),
         FaultResult::OutOfMemory
     );
     // MAP_POPULATE that cannot be satisfied: ENOMEM, and nothing is left mapped.
-    let r = mmap(&mut p, &mut k, 0x5000_0000, 4 * PAGE, PROT_RW, ANON | FIXED | POPULATE);
+    let r = mmap(
+        &mut p,
+        &mut k,
+        0x5000_0000,
+        4 * PAGE,
+        PROT_RW,
+        ANON | FIXED | POPULATE,
+    );
     assert_eq!(r, err(Errno::ENOMEM));
     assert!(!p.shared.mm.lock().overlaps(0x5000_0000, 0x5000_4000));
     // Unmapping gives pages back; MAP_POPULATE then works.
     assert_eq!(sys(&mut p, &mut k, 11, &[AT, 2 * PAGE]), 0);
-    let r = mmap(&mut p, &mut k, 0x5000_0000, 2 * PAGE, PROT_RW, ANON | FIXED | POPULATE);
+    let r = mmap(
+        &mut p,
+        &mut k,
+        0x5000_0000,
+        2 * PAGE,
+        PROT_RW,
+        ANON | FIXED | POPULATE,
+    );
     assert_eq!(r, 0x5000_0000);
     assert!(k.resident(0x5000_0000) && k.resident(0x5000_1000));
     // A system call copying into a page there is no memory for kills the process.
@@ -374,7 +473,9 @@ fn out_of_memory_is_a_fault_result_enomem_or_a_kill() {
         other => panic!("getcwd into an unpopulated page without memory: {other:?}"),
     }
     assert!(
-        k.log.iter().any(|l| l == "out of memory: killed process 1 (app)"),
+        k.log
+            .iter()
+            .any(|l| l == "out of memory: killed process 1 (app)"),
         "{:?}",
         k.log
     );

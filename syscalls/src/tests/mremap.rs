@@ -21,12 +21,23 @@ fn memfd(p: &mut Process, k: &mut Fake, data: &[u8], size: u64) -> u64 {
     let fd = sys(p, k, 319, &[SCRATCH, 0]);
     assert!(fd >= 0);
     k.poke(SCRATCH + 64, data);
-    assert_eq!(sys(p, k, 1, &[fd as u64, SCRATCH + 64, data.len() as u64]), data.len() as i64);
+    assert_eq!(
+        sys(p, k, 1, &[fd as u64, SCRATCH + 64, data.len() as u64]),
+        data.len() as i64
+    );
     assert_eq!(sys(p, k, 77, &[fd as u64, size]), 0);
     fd as u64
 }
 
-fn mmap_fd(p: &mut Process, k: &mut Fake, len: u64, prot: u64, flags: u64, fd: u64, off: u64) -> i64 {
+fn mmap_fd(
+    p: &mut Process,
+    k: &mut Fake,
+    len: u64,
+    prot: u64,
+    flags: u64,
+    fd: u64,
+    off: u64,
+) -> i64 {
     sys(p, k, 9, &[0, len, prot, flags, fd, off])
 }
 
@@ -35,7 +46,10 @@ fn mremap_grows_in_place_moves_with_content_and_shrinks() {
     let (mut p, mut k) = setup();
     mmap(&mut p, &mut k, AT, 2 * PAGE, PROT_RW, ANON | FIXED);
     write(&p, &mut k, AT + PAGE, b"page two").unwrap();
-    assert_eq!(mremap(&mut p, &mut k, AT, 2 * PAGE, 4 * PAGE, 0, 0), AT as i64);
+    assert_eq!(
+        mremap(&mut p, &mut k, AT, 2 * PAGE, 4 * PAGE, 0, 0),
+        AT as i64
+    );
     assert_eq!(maps(&p)[0].1, AT + 4 * PAGE, "grown in place");
     // Something in the way: without MAYMOVE ENOMEM, with it the pages move, not copied.
     mmap(&mut p, &mut k, AT + 4 * PAGE, PAGE, 1, ANON | FIXED);
@@ -49,11 +63,14 @@ fn mremap_grows_in_place_moves_with_content_and_shrinks() {
     assert_eq!(k.pages.len(), frames, "no page was copied");
     assert_eq!(read(&p, &mut k, to + PAGE, 8).unwrap(), b"page two");
     assert!(!k.resident(AT + PAGE));
-    assert_eq!(touch(&p, &mut k, AT, Access::Read), FaultResult::Signal {
-        signo: 11,
-        code: 1,
-        addr: AT
-    });
+    assert_eq!(
+        touch(&p, &mut k, AT, Access::Read),
+        FaultResult::Signal {
+            signo: 11,
+            code: 1,
+            addr: AT
+        }
+    );
     // Shrinking unmaps the tail.
     assert_eq!(mremap(&mut p, &mut k, to, 8 * PAGE, PAGE, 0, 0), to as i64);
     assert!(!k.resident(to + PAGE));
@@ -74,15 +91,35 @@ fn mremap_fixed_dontunmap_and_errors() {
         "FIXED needs MAYMOVE"
     );
     assert_eq!(
-        mremap(&mut p, &mut k, AT, 2 * PAGE, 2 * PAGE, MAYMOVE | MREMAP_FIXED, AT + PAGE),
+        mremap(
+            &mut p,
+            &mut k,
+            AT,
+            2 * PAGE,
+            2 * PAGE,
+            MAYMOVE | MREMAP_FIXED,
+            AT + PAGE
+        ),
         err(Errno::EINVAL),
         "overlapping ranges"
     );
     assert_eq!(
-        mremap(&mut p, &mut k, AT, 2 * PAGE, 2 * PAGE, MAYMOVE | MREMAP_FIXED, dst),
+        mremap(
+            &mut p,
+            &mut k,
+            AT,
+            2 * PAGE,
+            2 * PAGE,
+            MAYMOVE | MREMAP_FIXED,
+            dst
+        ),
         dst as i64
     );
-    assert_eq!(read(&p, &mut k, dst, 3).unwrap(), b"abc", "replaced what was there");
+    assert_eq!(
+        read(&p, &mut k, dst, 3).unwrap(),
+        b"abc",
+        "replaced what was there"
+    );
     assert!(!p.shared.mm.lock().overlaps(AT, AT + 2 * PAGE));
     // DONTUNMAP: the old range stays mapped, its pages gone (zeros on the next touch).
     assert_eq!(
@@ -90,13 +127,30 @@ fn mremap_fixed_dontunmap_and_errors() {
         err(Errno::EINVAL),
         "DONTUNMAP cannot resize"
     );
-    let moved = mremap(&mut p, &mut k, dst, 2 * PAGE, 2 * PAGE, MAYMOVE | DONTUNMAP, 0) as u64;
+    let moved = mremap(
+        &mut p,
+        &mut k,
+        dst,
+        2 * PAGE,
+        2 * PAGE,
+        MAYMOVE | DONTUNMAP,
+        0,
+    ) as u64;
     assert_eq!(read(&p, &mut k, moved, 3).unwrap(), b"abc");
     assert_eq!(read(&p, &mut k, dst, 3).unwrap(), [0; 3]);
     // Errors: unaligned, zero new length, unknown flags, not mapped, beyond the VMA.
-    assert_eq!(mremap(&mut p, &mut k, dst + 1, PAGE, PAGE, 0, 0), err(Errno::EINVAL));
-    assert_eq!(mremap(&mut p, &mut k, dst, PAGE, 0, 0, 0), err(Errno::EINVAL));
-    assert_eq!(mremap(&mut p, &mut k, dst, PAGE, PAGE, 8, 0), err(Errno::EINVAL));
+    assert_eq!(
+        mremap(&mut p, &mut k, dst + 1, PAGE, PAGE, 0, 0),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        mremap(&mut p, &mut k, dst, PAGE, 0, 0, 0),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        mremap(&mut p, &mut k, dst, PAGE, PAGE, 8, 0),
+        err(Errno::EINVAL)
+    );
     assert_eq!(
         mremap(&mut p, &mut k, 0x6000_0000, PAGE, 2 * PAGE, MAYMOVE, 0),
         err(Errno::EFAULT)
@@ -134,11 +188,20 @@ fn madvise_dontneed_zeroes_anonymous_and_rereads_files() {
     assert_eq!(sys(&mut p, &mut k, 28, &[AT + PAGE, PAGE, 8]), 0);
     assert!(!k.resident(AT + PAGE));
     // Checks: bad advice, unaligned, a hole (ENOMEM after the rest was done), HWPOISON.
-    assert_eq!(sys(&mut p, &mut k, 28, &[AT, PAGE, 999]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 28, &[AT + 1, PAGE, 4]), err(Errno::EINVAL));
+    assert_eq!(
+        sys(&mut p, &mut k, 28, &[AT, PAGE, 999]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, 28, &[AT + 1, PAGE, 4]),
+        err(Errno::EINVAL)
+    );
     assert_eq!(sys(&mut p, &mut k, 28, &[AT, 0, 4]), 0);
     write(&p, &mut k, AT, b"z").unwrap();
-    assert_eq!(sys(&mut p, &mut k, 28, &[AT, 4 * PAGE, 4]), err(Errno::ENOMEM));
+    assert_eq!(
+        sys(&mut p, &mut k, 28, &[AT, 4 * PAGE, 4]),
+        err(Errno::ENOMEM)
+    );
     assert!(!k.resident(AT));
     assert_eq!(sys(&mut p, &mut k, 28, &[AT, PAGE, 100]), err(Errno::EPERM));
     assert_eq!(sys(&mut p, &mut k, 28, &[AT, PAGE, 14]), 0, "MADV_HUGEPAGE");
@@ -151,7 +214,10 @@ fn madvise_populate_faults_in_or_refuses() {
     assert_eq!(sys(&mut p, &mut k, 28, &[AT, 2 * PAGE, 22]), 0);
     assert!(k.resident(AT) && k.resident(AT + PAGE));
     assert_eq!(sys(&mut p, &mut k, 28, &[AT, PAGE, 23]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 28, &[AT, 3 * PAGE, 22]), err(Errno::ENOMEM));
+    assert_eq!(
+        sys(&mut p, &mut k, 28, &[AT, 3 * PAGE, 22]),
+        err(Errno::ENOMEM)
+    );
 }
 
 #[test]
@@ -162,8 +228,14 @@ fn mincore_reports_resident_pages() {
     let vec = SCRATCH + 128;
     assert_eq!(sys(&mut p, &mut k, 27, &[AT, 3 * PAGE - 5, vec]), 0);
     assert_eq!(k.peek(vec, 3), [0, 0, 1]);
-    assert_eq!(sys(&mut p, &mut k, 27, &[AT + 1, PAGE, vec]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 27, &[AT, 4 * PAGE, vec]), err(Errno::ENOMEM));
+    assert_eq!(
+        sys(&mut p, &mut k, 27, &[AT + 1, PAGE, vec]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, 27, &[AT, 4 * PAGE, vec]),
+        err(Errno::ENOMEM)
+    );
     assert_eq!(sys(&mut p, &mut k, 27, &[AT + 3 * PAGE, 0, vec]), 0);
     assert_eq!(
         sys(&mut p, &mut k, 27, &[AT, PAGE, 0x7fff_ffff_f000]),
@@ -184,11 +256,27 @@ fn msync_checks_in_linux_order() {
     assert_eq!(sys(&mut p, &mut k, 26, &[AT, PAGE, 4]), 0);
     assert_eq!(sys(&mut p, &mut k, 26, &[AT, PAGE, 5]), err(Errno::EINVAL));
     assert_eq!(sys(&mut p, &mut k, 26, &[AT, PAGE, 8]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 26, &[AT + 1, PAGE, 4]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 26, &[AT, 3 * PAGE, 1]), err(Errno::ENOMEM));
-    assert_eq!(sys(&mut p, &mut k, 26, &[AT, 3 * PAGE, 4]), err(Errno::ENOMEM));
-    assert_eq!(sys(&mut p, &mut k, 26, &[AT + PAGE, PAGE, 4]), err(Errno::ENOMEM));
-    assert_eq!(sys(&mut p, &mut k, 26, &[AT, u64::MAX, 4]), 0, "the length wraps to 0");
+    assert_eq!(
+        sys(&mut p, &mut k, 26, &[AT + 1, PAGE, 4]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, 26, &[AT, 3 * PAGE, 1]),
+        err(Errno::ENOMEM)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, 26, &[AT, 3 * PAGE, 4]),
+        err(Errno::ENOMEM)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, 26, &[AT + PAGE, PAGE, 4]),
+        err(Errno::ENOMEM)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, 26, &[AT, u64::MAX, 4]),
+        0,
+        "the length wraps to 0"
+    );
     assert_eq!(sys(&mut p, &mut k, 26, &[AT, 0, 4]), 0);
 }
 
@@ -197,12 +285,23 @@ fn mlock_family_validates_and_populates() {
     let (mut p, mut k) = setup();
     mmap(&mut p, &mut k, AT, 2 * PAGE, PROT_RW, ANON | FIXED);
     assert_eq!(sys(&mut p, &mut k, 149, &[AT + 5, PAGE]), 0);
-    assert!(k.resident(AT) && k.resident(AT + PAGE), "the range rounds out to pages");
+    assert!(
+        k.resident(AT) && k.resident(AT + PAGE),
+        "the range rounds out to pages"
+    );
     assert_eq!(maps(&p).len(), 1);
-    assert_eq!(sys(&mut p, &mut k, 28, &[AT, PAGE, 4]), err(Errno::EINVAL), "locked");
+    assert_eq!(
+        sys(&mut p, &mut k, 28, &[AT, PAGE, 4]),
+        err(Errno::EINVAL),
+        "locked"
+    );
     assert_eq!(sys(&mut p, &mut k, 150, &[AT, 2 * PAGE]), 0);
     assert_eq!(sys(&mut p, &mut k, 28, &[AT, PAGE, 4]), 0);
-    assert_eq!(sys(&mut p, &mut k, 149, &[AT, 3 * PAGE]), err(Errno::ENOMEM), "a hole");
+    assert_eq!(
+        sys(&mut p, &mut k, 149, &[AT, 3 * PAGE]),
+        err(Errno::ENOMEM),
+        "a hole"
+    );
     assert_eq!(sys(&mut p, &mut k, 325, &[AT, PAGE, 2]), err(Errno::EINVAL));
     let big = mmap(&mut p, &mut k, 0, 16 << 20, PROT_RW, ANON) as u64;
     assert_eq!(
@@ -212,7 +311,11 @@ fn mlock_family_validates_and_populates() {
     );
     assert_eq!(sys(&mut p, &mut k, 151, &[0]), err(Errno::EINVAL));
     assert_eq!(sys(&mut p, &mut k, 151, &[4]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 151, &[1]), err(Errno::ENOMEM), "16 MiB mapped");
+    assert_eq!(
+        sys(&mut p, &mut k, 151, &[1]),
+        err(Errno::ENOMEM),
+        "16 MiB mapped"
+    );
     assert_eq!(sys(&mut p, &mut k, 152, &[]), 0);
 }
 
@@ -229,7 +332,11 @@ fn shared_file_pages_are_the_file() {
     write(&p, &mut k, a + PAGE + 7, b"shared!").unwrap();
     assert_eq!(sys(&mut p, &mut k, 17, &[fd, SCRATCH, 7, PAGE + 7]), 7);
     assert_eq!(k.peek(SCRATCH, 7), b"shared!");
-    assert_eq!(read(&p, &mut k, b + 7, 7).unwrap(), b"shared!", "and the other mapping");
+    assert_eq!(
+        read(&p, &mut k, b + 7, 7).unwrap(),
+        b"shared!",
+        "and the other mapping"
+    );
     // ...and write(2) shows through the mapping; the private copy keeps its own bytes.
     write(&p, &mut k, private, b"mine").unwrap();
     k.poke(SCRATCH, b"HELLO");
@@ -251,7 +358,10 @@ fn file_mapping_rules() {
     let fd = memfd(&mut p, &mut k, b"x", PAGE + 10);
     // Past the end of the file: SIGBUS (the page holding the end is fine).
     let m = mmap_fd(&mut p, &mut k, 4 * PAGE, 1, SHARED, fd, 0) as u64;
-    assert_eq!(touch(&p, &mut k, m + PAGE + 100, Access::Read), FaultResult::Mapped);
+    assert_eq!(
+        touch(&p, &mut k, m + PAGE + 100, Access::Read),
+        FaultResult::Mapped
+    );
     assert_eq!(
         touch(&p, &mut k, m + 2 * PAGE, Access::Read),
         FaultResult::Signal {
@@ -268,7 +378,10 @@ fn file_mapping_rules() {
     // A read-only open file: shared writable maps refused, and mprotect cannot add write.
     k.poke(SCRATCH, std::format!("/proc/self/fd/{fd}\0").as_bytes());
     let ro = sys(&mut p, &mut k, 2, &[SCRATCH, 0, 0]) as u64;
-    assert_eq!(mmap_fd(&mut p, &mut k, PAGE, 3, SHARED, ro, 0), err(Errno::EACCES));
+    assert_eq!(
+        mmap_fd(&mut p, &mut k, PAGE, 3, SHARED, ro, 0),
+        err(Errno::EACCES)
+    );
     let r = mmap_fd(&mut p, &mut k, PAGE, 1, SHARED, ro, 0) as u64;
     assert_eq!(sys(&mut p, &mut k, 10, &[r, PAGE, 3]), err(Errno::EACCES));
     assert_eq!(
@@ -277,7 +390,12 @@ fn file_mapping_rules() {
         "MAP_SHARED_VALIDATE with MAP_SYNC"
     );
     assert_eq!(
-        sys(&mut p, &mut k, 9, &[0, PAGE, 1, SHARED, fd, u64::MAX & !0xfff]),
+        sys(
+            &mut p,
+            &mut k,
+            9,
+            &[0, PAGE, 1, SHARED, fd, u64::MAX & !0xfff]
+        ),
         err(Errno::EOVERFLOW)
     );
 }
@@ -323,7 +441,10 @@ fn write_seals_and_shared_writable_maps_exclude_each_other() {
     assert_eq!(sys(&mut p, &mut k, 72, &[fd, 1033, 8]), err(Errno::EBUSY));
     assert_eq!(sys(&mut p, &mut k, 11, &[m, PAGE]), 0);
     assert_eq!(sys(&mut p, &mut k, 72, &[fd, 1033, 8]), 0);
-    assert_eq!(mmap_fd(&mut p, &mut k, PAGE, 3, SHARED, fd, 0), err(Errno::EPERM));
+    assert_eq!(
+        mmap_fd(&mut p, &mut k, PAGE, 3, SHARED, fd, 0),
+        err(Errno::EPERM)
+    );
     let r = mmap_fd(&mut p, &mut k, PAGE, 1, SHARED, fd, 0) as u64;
     assert_eq!(sys(&mut p, &mut k, 10, &[r, PAGE, 3]), err(Errno::EACCES));
 }
