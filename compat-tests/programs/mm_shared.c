@@ -66,9 +66,11 @@ int main(void)
 	char *rp = MAPPED(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, ro, 0));
 	rp[0] = 'q';
 	yes("a private writable map of a read-only file works", rp[0] == 'q');
-	int wo = open("/tmp/mm_shared_wo", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	char tmp[] = "/tmp/mm_shared.XXXXXX";
+	close(mkstemp(tmp));
+	int wo = open(tmp, O_WRONLY);
 	MAPPED(mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, wo, 0));
-	unlink("/tmp/mm_shared_wo");
+	unlink(tmp);
 	MAPPED(raw_mmap(NULL, PAGE, PROT_READ, MAP_SHARED, 999, 0));
 	int pipefd[2];
 	CHECK(pipe(pipefd));

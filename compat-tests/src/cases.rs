@@ -236,6 +236,16 @@ fn c_specs(now: u64) -> Vec<Spec> {
         spec("deep_stack_write"),
         spec("sse"),
     ]);
+    // Memory management: reservations, demand paging, mremap, madvise, shared mappings, maps.
+    for program in [
+        "mm_reserve",
+        "mm_remap",
+        "mm_advise",
+        "mm_shared",
+        "mm_maps",
+    ] {
+        specs.push(spec(program));
+    }
     // The file-system programs, each in a scratch directory. Most print owners, or depend on
     // root's privileges (chown, mknod, linkat(AT_EMPTY_PATH), access, mount): they need root.
     for program in ["fs_paths", "fs_fds", "fs_errno", "fs_many", "fs_memfd"] {
