@@ -390,12 +390,7 @@ fn file_mapping_rules() {
         "MAP_SHARED_VALIDATE with MAP_SYNC"
     );
     assert_eq!(
-        sys(
-            &mut p,
-            &mut k,
-            9,
-            &[0, PAGE, 1, SHARED, fd, u64::MAX & !0xfff]
-        ),
+        sys(&mut p, &mut k, 9, &[0, PAGE, 1, SHARED, fd, !0xfff]),
         err(Errno::EOVERFLOW)
     );
 }
