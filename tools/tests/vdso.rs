@@ -92,14 +92,22 @@ fn vdso_image() -> Vec<u8> {
 #[test]
 fn vdso_image_is_a_linux_style_shared_object() {
     let image = vdso_image();
-    assert!(image.len() >= 4096 && image.len() % 4096 == 0, "{}", image.len());
+    assert!(
+        image.len() >= 4096 && image.len().is_multiple_of(4096),
+        "{}",
+        image.len()
+    );
     let elf = Elf::parse(&image).expect("goblin parses the vDSO");
     assert!(elf.is_64 && elf.little_endian);
     assert_eq!(elf.header.e_type, ET_DYN);
     assert_eq!(elf.header.e_machine, EM_X86_64);
 
     // One PT_LOAD from the start (libcs take the load bias from the first one) and PT_DYNAMIC.
-    let loads: Vec<_> = elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD).collect();
+    let loads: Vec<_> = elf
+        .program_headers
+        .iter()
+        .filter(|p| p.p_type == PT_LOAD)
+        .collect();
     assert_eq!(loads.len(), 1);
     let load = loads[0];
     assert_eq!((load.p_offset, load.p_vaddr), (0, 0));
@@ -148,7 +156,10 @@ fn vdso_image_is_a_linux_style_shared_object() {
         for s in [&global, &weak] {
             assert_eq!(s.st_type(), STT_FUNC, "{f}");
             assert_eq!(s.st_shndx, text, "{f}");
-            assert!(s.st_size > 0 && s.st_value + s.st_size <= load.p_filesz, "{f}");
+            assert!(
+                s.st_size > 0 && s.st_value + s.st_size <= load.p_filesz,
+                "{f}"
+            );
         }
         assert_eq!(global.st_value, weak.st_value, "{f}");
     }
@@ -211,7 +222,11 @@ fn vdso_symbols_resolve_through_hash_and_versions() {
     // vd_hash is the name's ELF hash.
     let mut def = verdef;
     let version = loop {
-        let (flags, ndx, vd_hash) = (u16_at(&b, def + 2), u16_at(&b, def + 4), u32_at(&b, def + 8));
+        let (flags, ndx, vd_hash) = (
+            u16_at(&b, def + 2),
+            u16_at(&b, def + 4),
+            u32_at(&b, def + 8),
+        );
         let aux = def + u32_at(&b, def + 12) as usize;
         if flags & 1 == 0
             && vd_hash == elf_hash(b"LINUX_2.6")
@@ -225,7 +240,10 @@ fn vdso_symbols_resolve_through_hash_and_versions() {
     };
     for f in FUNCTIONS {
         for name in [f.to_string(), format!("__vdso_{f}")] {
-            let mut i = u32_at(&b, hash + 8 + 4 * (elf_hash(name.as_bytes()) % nbucket) as usize);
+            let mut i = u32_at(
+                &b,
+                hash + 8 + 4 * (elf_hash(name.as_bytes()) % nbucket) as usize,
+            );
             let found = loop {
                 assert_ne!(i, 0, "{name} is not in its hash chain");
                 let sym = symtab + 24 * i as usize;
@@ -246,16 +264,30 @@ fn clock_reads_make_no_system_call() {
     const READS: usize = 2000;
     for cc in ["musl-gcc", "gcc"] {
         let exe = build_c("hot", cc);
-        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-        let out = coracle(&["run", "--verbose", exe.to_str().unwrap(), &READS.to_string()]);
-        let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let before = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let out = coracle(&[
+            "run",
+            "--verbose",
+            exe.to_str().unwrap(),
+            &READS.to_string(),
+        ]);
+        let after = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         let log = stderr(&out);
         assert_eq!(out.status.code(), Some(0), "{cc}: {log}");
         for call in ["clock_gettime(", "gettimeofday(", "time(", "getcpu("] {
             let n = log.lines().filter(|l| l.starts_with(call)).count();
             // The first read may come before the TSC frequency is known: that one is a real
             // system call, which measures it.
-            assert!(n <= 1, "{cc}: {n} {call} system calls for {READS} reads:\n{log}");
+            assert!(
+                n <= 1,
+                "{cc}: {n} {call} system calls for {READS} reads:\n{log}"
+            );
         }
         let stdout = String::from_utf8_lossy(&out.stdout);
         let lines: Vec<&str> = stdout.lines().collect();

@@ -183,6 +183,19 @@ __coracle_vdso_start:
 4:
 .endm
 
+// Splits rax = nanoseconds into rdx = seconds and rcx = nanoseconds below a second, dividing
+// by 10^9 with a multiply by its reciprocal (exact for every 64-bit value, as compilers do it).
+// Clobbers rax.
+.macro VDSO_SPLIT_NS
+    mov rcx, rax
+    shr rax, 9
+    movabs rdx, 19342813113834067
+    mul rdx
+    shr rdx, 11
+    imul rax, rdx, 1000000000
+    sub rcx, rax
+.endm
+
 // The clock sets below are bit masks of clock ids, named in `vdso.rs`.
 
     .balign 16
@@ -200,11 +213,9 @@ __coracle_vdso_start:
     jnc 6f
     add rax, r9
 6:
-    xor edx, edx
-    mov ecx, 1000000000
-    div rcx
-    mov qword ptr [rsi], rax
-    mov qword ptr [rsi + 8], rdx
+    VDSO_SPLIT_NS
+    mov qword ptr [rsi], rdx
+    mov qword ptr [rsi + 8], rcx
     xor eax, eax
     ret
 5:
@@ -220,14 +231,11 @@ __coracle_vdso_start:
     jz 6f
     VDSO_READ_NS 5f
     add rax, r9
-    xor edx, edx
-    mov ecx, 1000000000
-    div rcx
-    mov qword ptr [rdi], rax
-    mov eax, edx
-    xor edx, edx
-    mov ecx, 1000
-    div ecx
+    VDSO_SPLIT_NS
+    mov qword ptr [rdi], rdx
+    mov eax, ecx
+    imul rax, rax, 274877907            // / 1000, exact below 2^32
+    shr rax, 38
     mov qword ptr [rdi + 8], rax
 6:
     test rsi, rsi
@@ -247,9 +255,8 @@ __coracle_vdso_start:
 .Ltime:
     VDSO_READ_NS 5f
     add rax, r9
-    xor edx, edx
-    mov ecx, 1000000000
-    div rcx
+    VDSO_SPLIT_NS
+    mov rax, rdx
     test rdi, rdi
     jz 6f
     mov qword ptr [rdi], rax
