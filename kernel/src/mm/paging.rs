@@ -168,12 +168,64 @@ fn pages(start: u64, len: u64) -> impl Iterator<Item = Page<Size4KiB>> {
         .map(|va| Page::containing_address(VirtAddr::new(va)))
 }
 
-/// Unmaps `page` if it is mapped and frees its frame.
+/// Unmaps `page` if it is mapped and frees its frame, unless the frame is the kernel image's
+/// (a vDSO page), which is only shared.
 fn release(m: &mut OffsetPageTable<'_>, page: Page<Size4KiB>) {
     if let Ok((old, flush)) = m.unmap(page) {
         flush.flush();
-        frame::free(old);
+        if !kernel_image_frame(old) {
+            frame::free(old);
+        }
     }
+}
+
+/// Whether `frame` holds part of the kernel image. The frame allocator never hands these out:
+/// it starts above the image (mm::init).
+fn kernel_image_frame(frame: PhysFrame) -> bool {
+    frame.start_address().as_u64() < sym(&raw const __kernel_end) - KERNEL_VMA
+}
+
+/// Maps `[start, start+len)` of the user half onto the kernel image's own pages at
+/// `[kernel_va, kernel_va+len)` (the vDSO and its data page), shared, never written through
+/// the user mapping: `perms.write` is refused, later mprotects keep them read-only, and unmapping
+/// leaves the frames to the kernel.
+pub fn map_user_kernel_pages(
+    start: u64,
+    kernel_va: u64,
+    len: u64,
+    perms: Perms,
+) -> Result<(), OutOfMemory> {
+    let image = sym(&raw const __text_start)..sym(&raw const __kernel_end);
+    if perms.write
+        || !image.contains(&kernel_va)
+        || kernel_va.checked_add(len).is_none_or(|end| end > image.end)
+    {
+        return Err(OutOfMemory);
+    }
+    let guard = ROOT.lock();
+    let Some(root) = *guard else {
+        return Err(OutOfMemory);
+    };
+    let mut m = mapper(root);
+    let table_flags = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
+    for (i, page) in pages(start, len).enumerate() {
+        release(&mut m, page);
+        let phys = kernel_va + i as u64 * PAGE_SIZE - KERNEL_VMA;
+        let frame = PhysFrame::containing_address(PhysAddr::new(phys));
+        // SAFETY: the page is in the user half and now unmapped; the frame is part of the
+        // kernel image, which lives as long as the kernel, and the mapping is not writable.
+        match unsafe {
+            m.map_to_with_table_flags(page, frame, user_flags(perms), table_flags, &mut Frames)
+        } {
+            Ok(flush) => flush.flush(),
+            Err(MapToError::FrameAllocationFailed) => return Err(OutOfMemory),
+            Err(e) => crate::fatal(format_args!(
+                "user mapping at {:#x}: {e:?}",
+                page.start_address()
+            )),
+        }
+    }
+    Ok(())
 }
 
 /// Changes the permissions of the mapped user pages in `[start, start+len)`.
@@ -182,8 +234,13 @@ pub fn protect_user(start: u64, len: u64, perms: Perms) {
     let Some(root) = *guard else { return };
     let mut m = mapper(root);
     for page in pages(start, len) {
-        // SAFETY: only user pages change, and only their permission bits.
-        if let Ok(flush) = unsafe { m.update_flags(page, user_flags(perms)) } {
+        let mut flags = user_flags(perms);
+        if m.translate_page(page).is_ok_and(kernel_image_frame) {
+            flags.remove(F::WRITABLE);
+        }
+        // SAFETY: only user pages change, and only their permission bits; the kernel's pages
+        // shared with user space stay read-only.
+        if let Ok(flush) = unsafe { m.update_flags(page, flags) } {
             flush.flush();
         }
     }
