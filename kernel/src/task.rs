@@ -178,8 +178,9 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
     platform.random(&mut random);
     let mut auxv = AuxValues::for_plan(&plan);
     auxv.hwcap = u64::from(features.hwcap);
-    auxv.hwcap2 = if features.fsgsbase { 2 } else { 0 }; // HWCAP2_FSGSBASE
-                                                         // [vvar][vdso] sit at the bottom of the gap between the mmap area and the stack.
+    // HWCAP2_FSGSBASE
+    auxv.hwcap2 = if features.fsgsbase { 2 } else { 0 };
+    // [vvar][vdso] sit at the bottom of the gap between the mmap area and the stack.
     auxv.sysinfo_ehdr = crate::vdso::map_into(&process, MMAP_TOP);
     let params = StackParams {
         argv: &argv,
