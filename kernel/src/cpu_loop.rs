@@ -119,6 +119,7 @@ fn idle_until_deadline(cpu: usize, sched: &Scheduler) {
         fired(cpu);
     }
     sched.expire(time::monotonic_ns());
+    crate::mm::tlb::reclaim();
 }
 
 static ONLY_CPU_WARNED: AtomicBool = AtomicBool::new(false);
@@ -174,6 +175,7 @@ fn run_task(
             if arch::interrupt_done(trap) == Interrupt::Timer {
                 fired(cpu);
                 sched.expire(time::monotonic_ns());
+                crate::mm::tlb::reclaim();
             }
             Next::Run
         } else if let Some(status) = crate::task::user_fault(platform, &body.regs) {

@@ -6,6 +6,7 @@
 //! executable, rodata read-only, data and bss read-write and no-execute: nothing is both
 //! writable and executable. A guard page below the boot stack stays unmapped.
 
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::Mutex;
@@ -17,7 +18,7 @@ use x86_64::structures::paging::{
 };
 use x86_64::{PhysAddr, VirtAddr};
 
-use super::{frame, phys_to_virt, KERNEL_VMA, PAGE_SIZE, PHYS_OFFSET};
+use super::{frame, phys_to_virt, tlb, KERNEL_VMA, PAGE_SIZE, PHYS_OFFSET};
 use coracle_syscalls::Perms;
 
 /// Physical address of the live PML4.
@@ -130,8 +131,25 @@ pub fn map_user_zeroed(start: u64, len: u64, perms: Perms) -> Result<(), OutOfMe
     };
     let mut m = mapper(root);
     let table_flags = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
+    let mut retired = Vec::new();
+    let result = map_zeroed_pages(&mut m, start, len, perms, table_flags, &mut retired);
+    drop(guard);
+    if !retired.is_empty() {
+        tlb::retire(start, len, retired);
+    }
+    result
+}
+
+fn map_zeroed_pages(
+    m: &mut OffsetPageTable<'_>,
+    start: u64,
+    len: u64,
+    perms: Perms,
+    table_flags: F,
+    retired: &mut Vec<PhysFrame>,
+) -> Result<(), OutOfMemory> {
     for page in pages(start, len) {
-        release(&mut m, page);
+        release(m, page, retired);
         let frame = frame::alloc_zeroed().ok_or(OutOfMemory)?;
         // SAFETY: the page is in the user half and now unmapped; the frame is fresh.
         match unsafe {
@@ -151,13 +169,19 @@ pub fn map_user_zeroed(start: u64, len: u64, perms: Perms) -> Result<(), OutOfMe
     Ok(())
 }
 
-/// Unmaps the user pages in `[start, start+len)` and frees their frames.
+/// Unmaps the user pages in `[start, start+len)` and frees their frames (once no CPU's TLB
+/// can reach them).
 pub fn unmap_user(start: u64, len: u64) {
     let guard = ROOT.lock();
     let Some(root) = *guard else { return };
     let mut m = mapper(root);
+    let mut retired = Vec::new();
     for page in pages(start, len) {
-        release(&mut m, page);
+        release(&mut m, page, &mut retired);
+    }
+    drop(guard);
+    if !retired.is_empty() {
+        tlb::retire(start, len, retired);
     }
 }
 
@@ -168,13 +192,13 @@ fn pages(start: u64, len: u64) -> impl Iterator<Item = Page<Size4KiB>> {
         .map(|va| Page::containing_address(VirtAddr::new(va)))
 }
 
-/// Unmaps `page` if it is mapped and frees its frame, unless the frame is the kernel image's
-/// (a vDSO page), which is only shared.
-fn release(m: &mut OffsetPageTable<'_>, page: Page<Size4KiB>) {
+/// Unmaps `page` if it is mapped and adds its frame to `retired` (to free after the TLB
+/// shootdown), unless the frame is the kernel image's (a vDSO page), which is only shared.
+fn release(m: &mut OffsetPageTable<'_>, page: Page<Size4KiB>, retired: &mut Vec<PhysFrame>) {
     if let Ok((old, flush)) = m.unmap(page) {
         flush.flush();
         if !kernel_image_frame(old) {
-            frame::free(old);
+            retired.push(old);
         }
     }
 }
@@ -208,8 +232,9 @@ pub fn map_user_kernel_pages(
     };
     let mut m = mapper(root);
     let table_flags = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
+    let mut retired = Vec::new();
     for (i, page) in pages(start, len).enumerate() {
-        release(&mut m, page);
+        release(&mut m, page, &mut retired);
         let phys = kernel_va + i as u64 * PAGE_SIZE - KERNEL_VMA;
         let frame = PhysFrame::containing_address(PhysAddr::new(phys));
         // SAFETY: the page is in the user half and now unmapped; the frame is part of the
@@ -224,6 +249,10 @@ pub fn map_user_kernel_pages(
                 page.start_address()
             )),
         }
+    }
+    drop(guard);
+    if !retired.is_empty() {
+        tlb::retire(start, len, retired);
     }
     Ok(())
 }
@@ -244,6 +273,8 @@ pub fn protect_user(start: u64, len: u64, perms: Perms) {
             flush.flush();
         }
     }
+    drop(guard);
+    tlb::flush(start, len);
 }
 
 /// Copies `data` into mapped user memory at `va` through the direct map, ignoring the pages'
