@@ -65,6 +65,9 @@ pub struct BenchArgs {
     /// Run in one VM only.
     #[arg(long, value_enum)]
     pub only: Option<Side>,
+    /// Add a token to the Linux kernel's command line (e.g. mitigations=off); repeatable.
+    #[arg(long = "linux-arg", value_name = "ARG", value_parser = parse_linux_arg)]
+    pub linux_args: Vec<String>,
     /// QEMU binary [default: $CORACLE_QEMU, else qemu-system-x86_64].
     #[arg(long, value_name = "PATH")]
     pub qemu: Option<PathBuf>,
@@ -125,7 +128,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         .unwrap_or_else(|| "qemu-system-x86_64".into());
     let want = |side| args.only.is_none_or(|only| only == side);
     let linux = if want(Side::Linux) {
-        Some(prepare_linux(&program, rest)?)
+        Some(prepare_linux(&program, rest, &args.linux_args)?)
     } else {
         None
     };
@@ -237,6 +240,21 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
     Ok(if all_ok { 0 } else { 1 })
 }
 
+/// One command-line token: printable ASCII, no spaces or quotes.
+fn parse_linux_arg(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\'');
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "invalid kernel argument {text:?}: expected printable ASCII without spaces or quotes"
+        ))
+    }
+}
+
 fn last_run(series: Option<&Series>) -> Option<&RunResult> {
     series.and_then(|s| s.runs.last())
 }
@@ -264,7 +282,11 @@ fn shown_command(plan: &Plan) -> String {
 }
 
 /// Finds the cached kernel and busybox and writes the initramfs, once for all runs.
-fn prepare_linux(program: &Program, args: &[OsString]) -> Result<LinuxVm, RunError> {
+fn prepare_linux(
+    program: &Program,
+    args: &[OsString],
+    kernel_args: &[String],
+) -> Result<LinuxVm, RunError> {
     let cache = linux::cache_dir(env::host_lookup);
     let vmlinux = linux::find_kernel(cache.as_deref()).map_err(RunError::Usage)?;
     let busybox =
@@ -289,10 +311,15 @@ fn prepare_linux(program: &Program, args: &[OsString]) -> Result<LinuxVm, RunErr
     )
     .map_err(|e| RunError::io("cannot write the Linux initramfs", e))?;
     let (tsc_khz, _) = linux::host_tsc_khz();
+    let mut cmdline = linux::kernel_cmdline(tsc_khz);
+    for arg in kernel_args {
+        cmdline.push(' ');
+        cmdline.push_str(arg);
+    }
     Ok(LinuxVm {
         vmlinux,
         initramfs,
-        cmdline: linux::kernel_cmdline(tsc_khz),
+        cmdline,
         _dir: dir,
     })
 }
@@ -469,5 +496,17 @@ mod tests {
         assert!(parse(&[]).is_err());
         let b = parse(&["--only", "linux", "--accel", "tcg", "prog"]).unwrap();
         assert_eq!((b.only, b.accel), (Some(Side::Linux), Some(Accel::Tcg)));
+        let b = parse(&[
+            "--linux-arg",
+            "mitigations=off",
+            "--linux-arg",
+            "nosmt",
+            "p",
+        ])
+        .unwrap();
+        assert_eq!(b.linux_args, ["mitigations=off", "nosmt"]);
+        assert!(parse(&["--linux-arg", "a b", "p"]).is_err());
+        assert!(parse(&["--linux-arg", "", "p"]).is_err());
+        assert!(parse(&["--linux-arg", "x=\"y\"", "p"]).is_err());
     }
 }

@@ -96,21 +96,17 @@ impl Series {
         Some(text)
     }
 
-    /// The median of `name` over the runs that succeeded and reported it, with its unit.
-    pub fn metric(&self, name: &str) -> Option<(f64, String)> {
-        let mut unit = None;
-        let values: Vec<f64> = self
-            .runs
-            .iter()
-            .filter(|r| r.succeeded())
-            .flat_map(|r| parse_metrics(&r.stdout))
-            .filter(|m| m.name == name)
-            .map(|m| {
-                unit.get_or_insert(m.unit);
-                m.value
-            })
-            .collect();
-        Some((median(values)?, unit?))
+    /// `name` over the runs that succeeded and reported it.
+    pub fn metric(&self, name: &str) -> Option<Stats> {
+        Stats::of(
+            self.runs
+                .iter()
+                .filter(|r| r.succeeded())
+                .flat_map(|r| parse_metrics(&r.stdout))
+                .filter(|m| m.name == name)
+                .map(|m| m.value)
+                .collect(),
+        )
     }
 
     /// Metric names in the order the runs first reported them, with their units.
@@ -124,17 +120,34 @@ impl Series {
         names
     }
 
-    fn wall_ms(&self) -> Option<f64> {
-        median(self.runs.iter().map(|r| ms(r.wall)).collect())
+    fn wall_ms(&self) -> Option<Stats> {
+        Stats::of(self.runs.iter().map(|r| ms(r.wall)).collect())
     }
 
-    fn to_start_ms(&self) -> Option<f64> {
-        median(
+    fn to_start_ms(&self) -> Option<Stats> {
+        Stats::of(
             self.runs
                 .iter()
                 .filter_map(|r| r.to_start.map(ms))
                 .collect(),
         )
+    }
+}
+
+/// The median and the best (smallest) of a set of values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stats {
+    pub median: f64,
+    pub min: f64,
+}
+
+impl Stats {
+    fn of(values: Vec<f64>) -> Option<Stats> {
+        let min = values.iter().copied().reduce(f64::min)?;
+        Some(Stats {
+            median: median(values)?,
+            min,
+        })
     }
 }
 
@@ -194,20 +207,43 @@ pub struct Comparison<'a> {
 const NOT_RUN: &str = "-";
 
 /// Reads one wall time, in ms, off a series.
-type WallOf = fn(&Series) -> Option<f64>;
+type WallOf = fn(&Series) -> Option<Stats>;
+
+/// A table cell and the value behind it.
+type Cell = (String, Option<Stats>);
 
 /// The table for one CPU count: every metric either side reported, then the wall times, and
-/// a line per failed side.
+/// a line per failed side. Cells are medians over the runs; with more than one run, the
+/// smallest values (the runs least disturbed by the host) follow in two more columns.
 pub fn format_table(c: &Comparison<'_>) -> String {
-    let mut rows = vec![row(&[
-        &format!("--cpus {}", c.cpus),
-        "unit",
-        "coracle",
-        "linux",
-        "coracle/linux",
-    ])];
+    let sides = [c.coracle, c.linux];
+    let several = sides.iter().flatten().any(|s| s.runs.len() > 1);
+    let mut header = vec![
+        format!("--cpus {}", c.cpus),
+        "unit".into(),
+        "coracle".into(),
+        "linux".into(),
+        "coracle/linux".into(),
+    ];
+    if several {
+        header.extend(["min: coracle".into(), "linux".into()]);
+    }
+    let mut rows = vec![header];
+    let mut push = |label: &str, unit: &str, coracle: Cell, linux: Cell, digits: Format| {
+        let ratio = match (coracle.1, linux.1) {
+            (Some(a), Some(b)) => format_ratio(a.median, b.median),
+            _ => String::new(),
+        };
+        let mins = [coracle.1, linux.1].map(|v| v.map(|s| digits(s.min)).unwrap_or_default());
+        let mut r = vec![label.to_owned(), unit.to_owned(), coracle.0, linux.0, ratio];
+        if several {
+            r.extend(mins);
+        }
+        rows.push(r);
+    };
+
     let mut names: Vec<(String, String)> = Vec::new();
-    for side in [c.coracle, c.linux].into_iter().flatten() {
+    for side in sides.into_iter().flatten() {
         for (name, unit) in side.metric_names() {
             if !names.iter().any(|(n, _)| *n == name) {
                 names.push((name, unit));
@@ -215,48 +251,34 @@ pub fn format_table(c: &Comparison<'_>) -> String {
         }
     }
     for (name, unit) in &names {
-        let cell = |side: Option<&Series>| match side {
-            None => (NOT_RUN.to_owned(), None),
-            Some(s) => match s.metric(name) {
-                Some((v, _)) => (format_value(v), Some(v)),
-                None if s.failure().is_some() => ("failed".to_owned(), None),
-                None => ("missing".to_owned(), None),
-            },
+        let cell = |side: Option<&Series>| -> Cell {
+            match side {
+                None => (NOT_RUN.to_owned(), None),
+                Some(s) => match s.metric(name) {
+                    Some(v) => (format_value(v.median), Some(v)),
+                    None if s.failure().is_some() => ("failed".to_owned(), None),
+                    None => ("missing".to_owned(), None),
+                },
+            }
         };
-        let (ctext, cv) = cell(c.coracle);
-        let (ltext, lv) = cell(c.linux);
-        let ratio = match (cv, lv) {
-            (Some(a), Some(b)) => format_ratio(a, b),
-            _ => String::new(),
-        };
-        rows.push(row(&[name, unit, &ctext, &ltext, &ratio]));
+        push(name, unit, cell(c.coracle), cell(c.linux), format_value);
     }
     let wall_rows: [(&str, WallOf); 2] = [
         ("wall: whole run", Series::wall_ms),
         ("wall: spawn -> program start", Series::to_start_ms),
     ];
     for (label, get) in wall_rows {
-        let cv = c.coracle.and_then(get);
-        let lv = c.linux.and_then(get);
-        if cv.is_none() && lv.is_none() {
-            continue;
+        let cell = |side: Option<&Series>| -> Cell {
+            match side.map(get) {
+                None => (NOT_RUN.to_owned(), None),
+                Some(None) => ("n/a".to_owned(), None),
+                Some(Some(v)) => (whole_ms(v.median), Some(v)),
+            }
+        };
+        let (cv, lv) = (cell(c.coracle), cell(c.linux));
+        if cv.1.is_some() || lv.1.is_some() {
+            push(label, "ms", cv, lv, whole_ms);
         }
-        let text = |side: Option<&Series>, v: Option<f64>| match (side, v) {
-            (None, _) => NOT_RUN.to_owned(),
-            (Some(_), None) => "n/a".to_owned(),
-            (Some(_), Some(v)) => format!("{v:.0}"),
-        };
-        let ratio = match (cv, lv) {
-            (Some(a), Some(b)) => format_ratio(a, b),
-            _ => String::new(),
-        };
-        rows.push(row(&[
-            label,
-            "ms",
-            &text(c.coracle, cv),
-            &text(c.linux, lv),
-            &ratio,
-        ]));
     }
     let mut out = align(&rows);
     for (label, side) in [("coracle", c.coracle), ("linux", c.linux)] {
@@ -265,6 +287,12 @@ pub fn format_table(c: &Comparison<'_>) -> String {
         }
     }
     out
+}
+
+type Format = fn(f64) -> String;
+
+fn whole_ms(v: f64) -> String {
+    format!("{v:.0}")
 }
 
 /// For each time metric, how much faster each side got going from the first CPU count to
@@ -304,7 +332,7 @@ pub fn format_scaling(comparisons: &[Comparison<'_>]) -> String {
                 base.and_then(|s| s.metric(name)),
                 now.and_then(|s| s.metric(name)),
             ) {
-                (Some((a, _)), Some((b, _))) => format_ratio(a, b),
+                (Some(a), Some(b)) => format_ratio(a.median, b.median),
                 _ if base.is_none() => NOT_RUN.to_owned(),
                 _ => "n/a".to_owned(),
             };

@@ -70,8 +70,20 @@ fn series_metric_is_the_median_of_successful_runs() {
         ok("x 30 ns\n", 100),
         ok("x 20 ns\ny 1 ms\n", 100),
     ]);
-    assert_eq!(s.metric("x"), Some((20.0, "ns".to_owned())));
-    assert_eq!(s.metric("y"), Some((1.0, "ms".to_owned())));
+    assert_eq!(
+        s.metric("x"),
+        Some(Stats {
+            median: 20.0,
+            min: 10.0
+        })
+    );
+    assert_eq!(
+        s.metric("y"),
+        Some(Stats {
+            median: 1.0,
+            min: 1.0
+        })
+    );
     assert_eq!(s.metric("z"), None);
 }
 
@@ -97,6 +109,7 @@ fn failures_are_described() {
     assert_eq!(series(vec![ok("", 5)]).failure(), None);
 }
 
+/// Medians, their ratio, then (with several runs) the smallest values.
 #[test]
 fn table_compares_both_sides() {
     let coracle = series(vec![ok("a 100 ns\nb 7 ms\n", 200), ok("a 300 ns\n", 400)]);
@@ -107,10 +120,10 @@ fn table_compares_both_sides() {
         linux: Some(&linux),
     });
     let expected = "\
---cpus 1         unit  coracle    linux  coracle/linux
-a                  ns    200.0    400.0          0.50x
-b                  ms    7.000  missing
-wall: whole run    ms      300     3000          0.10x
+--cpus 1         unit  coracle    linux  coracle/linux  min: coracle  linux
+a                  ns    200.0    400.0          0.50x         100.0  400.0
+b                  ms    7.000  missing                        7.000
+wall: whole run    ms      300     3000          0.10x           200   3000
 ";
     assert_eq!(table, expected);
 }
