@@ -12,7 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::cpio::CpioWriter;
-use crate::qemu::Accel;
+use crate::qemu::{self, Accel};
 
 /// Where `bench/linux-baseline.sh` keeps its downloads: `$CORACLE_BENCH_DIR`, else
 /// `$HOME/.cache/coracle-bench`.
@@ -105,8 +105,8 @@ pub fn kernel_cmdline(tsc_khz: u64) -> String {
     format!("console=ttyS0 tsc_early_khz={tsc_khz} quiet loglevel=1 panic=-1")
 }
 
-/// QEMU's arguments: those of `qemu::qemu_args` for the machine, accelerator, memory and
-/// CPUs, with the serial console on stdout instead of Coracle's debug ports.
+/// QEMU's arguments: Coracle's machine, accelerator, memory, CPUs and no-defaults flags (from
+/// `qemu`), with the serial console on stdout in place of Coracle's debug ports.
 pub fn qemu_args(
     accel: Accel,
     memory_mib: u64,
@@ -115,45 +115,21 @@ pub fn qemu_args(
     initramfs: &Path,
     cmdline: &str,
 ) -> Vec<OsString> {
-    let accel: &[&str] = match accel {
-        Accel::Kvm => &["-accel", "kvm", "-cpu", "host"],
-        Accel::Tcg | Accel::Auto => &["-accel", "tcg", "-cpu", "max"],
-    };
-    let mut args: Vec<OsString> = ["-M", "microvm,x-option-roms=off,rtc=off"]
-        .iter()
-        .chain(accel)
-        .map(OsString::from)
-        .collect();
-    args.extend(
-        [
-            "-m".to_owned(),
-            format!("{memory_mib}M"),
-            "-smp".to_owned(),
-            cpus.to_string(),
-        ]
-        .map(OsString::from),
-    );
-    args.extend(
-        [
-            "-nodefaults",
-            "-no-user-config",
-            "-nographic",
-            "-no-reboot",
-            "-display",
-            "none",
-            "-monitor",
-            "none",
-            "-serial",
-            "stdio",
-            "-kernel",
-        ]
-        .map(OsString::from),
-    );
-    args.push(vmlinux.into());
-    args.push("-initrd".into());
-    args.push(initramfs.into());
-    args.push("-append".into());
-    args.push(cmdline.into());
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
+    push(&["-M", qemu::MICROVM]);
+    push(&qemu::accel_args(accel));
+    push(&["-m", &format!("{memory_mib}M"), "-smp", &cpus.to_string()]);
+    push(&qemu::NO_DEFAULTS);
+    push(&["-serial", "stdio"]);
+    args.extend([
+        "-kernel".into(),
+        vmlinux.into(),
+        "-initrd".into(),
+        initramfs.into(),
+        "-append".into(),
+        cmdline.into(),
+    ]);
     args
 }
 
