@@ -1,6 +1,7 @@
 //! The kernel's implementation of the syscall layer's [`Platform`] trait.
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::fmt;
 
 use coracle_syscalls::platform::Page;
@@ -142,8 +143,8 @@ impl Platform for KernelPlatform {
             .map_err(|_| Errno::ENOMEM)
     }
 
-    fn unmap(&mut self, start: u64, len: u64) -> u64 {
-        self.space.unmap(start, len)
+    fn unmap(&mut self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64 {
+        self.space.unmap(start, len, keep)
     }
 
     fn protect(&mut self, start: u64, len: u64, perms: Perms) {

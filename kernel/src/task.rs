@@ -1,17 +1,19 @@
 //! The application: loading it from the initrd, its first instruction, and the loop that runs
 //! it and serves its system calls and faults until it exits.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use coracle_loader::{build_stack, AuxValues, Copy, Executable, Region, StackParams, USER_TOP};
 use coracle_syscalls::mm::{handle_page_fault, out_of_memory_kill, Access, FaultResult};
+use coracle_syscalls::sched::TaskBody;
 use coracle_syscalls::setup::{self, BootOptions};
-use coracle_syscalls::{dispatch, Outcome, Perms, Platform, Process, StartInfo, VmaName};
+use coracle_syscalls::{Perms, Platform, Process, StartInfo, UserRegs, VmaName, TRAP_SYSCALL};
 use coracle_vfs::cpio::Reader;
 
 use crate::arch::cpu::Features;
-use crate::arch::trap::{run_user, UserContext, TRAP_SYSCALL};
+use crate::cpu_loop::KernelCpus;
 use crate::mm::paging;
 use crate::platform::KernelPlatform;
 use crate::sysinfo::{FsClock, KernelInfo};
@@ -57,7 +59,7 @@ fn member<'a>(initrd: &'a [u8], name: &[u8]) -> &'a [u8] {
 
 /// Unpacks the root filesystem, loads the program named in the initrd, runs it to its end,
 /// and returns its status.
-pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
+pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
     let argv = nul_split(member(initrd, b".coracle/argv"));
     let envp = nul_split(member(initrd, b".coracle/env"));
     let exec = member(initrd, b".coracle/exec");
@@ -76,14 +78,22 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
         }
     };
     phase("kernel setup");
+    // The other CPUs come up now and halt until there is work; the scheduler gets as many run
+    // queues as CPUs answered.
+    let cpus = if config.cpus > 1 {
+        crate::arch::start_aps(config.cpus as usize, ap_main)
+    } else {
+        1
+    };
     let booted = setup::boot(
         initrd,
         Arc::new(FsClock),
         Arc::new(KernelInfo::new()),
+        Arc::new(KernelCpus),
         &BootOptions {
             tty: config.tty,
             hostname: hostname.clone(),
-            cpus: config.cpus.max(1),
+            cpus: cpus as u32,
             cwd: cwd.to_vec(),
         },
     )
@@ -125,7 +135,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
             exe: exec.to_vec(),
             cmdline: joined(&argv),
             environ: joined(&envp),
-            cpus: config.cpus.max(1),
+            cpus: cpus as u32,
             brk: plan.brk,
             mmap_top: MMAP_TOP,
         },
@@ -138,7 +148,6 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
         offset: 0,
     };
     process.set_exe(exe_inode, exe_path);
-    let mut process = process;
     let image = &image[..];
 
     for r in &plan.regions {
@@ -168,7 +177,10 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
     platform.random(&mut random);
     let mut auxv = AuxValues::for_plan(&plan);
     auxv.hwcap = u64::from(features.hwcap);
-    auxv.hwcap2 = if features.fsgsbase { 2 } else { 0 }; // HWCAP2_FSGSBASE
+    // HWCAP2_FSGSBASE
+    auxv.hwcap2 = if features.fsgsbase { 2 } else { 0 };
+    // [vvar][vdso] sit at the bottom of the gap between the mmap area and the stack.
+    auxv.sysinfo_ehdr = crate::vdso::map_into(&process, MMAP_TOP);
     let params = StackParams {
         argv: &argv,
         envp: &envp,
@@ -200,28 +212,52 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> u32 {
     }
 
     phase("image and stack");
-    let mut ctx = UserContext {
+    let regs = UserRegs {
         rip: plan.entry,
         rsp: stack.sp,
         rflags: 0x202,
         trap: TRAP_SYSCALL,
         ..Default::default()
     };
-    console::control(format_args!("entry ticks={}", time::ticks_since_boot()));
-    loop {
-        run_user(&mut ctx);
-        if ctx.trap == TRAP_SYSCALL {
-            let args = [ctx.rdi, ctx.rsi, ctx.rdx, ctx.r10, ctx.r8, ctx.r9];
-            match dispatch(&mut process, &mut platform, ctx.rax, args) {
-                Outcome::Return(v) => ctx.rax = v,
-                Outcome::Exit(status) => return status,
-            }
-            continue;
-        }
-        if let Some(status) = user_fault(&process, &mut platform, &ctx) {
-            return status;
-        }
+    let sched = booted.system.sched.clone();
+    let task = sched.make_task(TaskBody {
+        process,
+        regs,
+        fpu: Box::default(),
+    });
+    RUNTIME.call_once(|| Runtime {
+        sched: sched.clone(),
+        verbose: config.verbose,
+        timing: config.timing,
+    });
+    sched.enqueue(task);
+    for cpu in 1..cpus {
+        crate::arch::send_ipi(cpu, crate::arch::interrupt::WAKE);
     }
+    console::control(format_args!("entry ticks={}", time::ticks_since_boot()));
+    crate::cpu_loop::run(0, &sched, &mut platform, config.timing)
+}
+
+/// What the other CPUs need to join the scheduler, set once the program is loaded.
+struct Runtime {
+    sched: Arc<coracle_syscalls::sched::Scheduler>,
+    verbose: bool,
+    timing: bool,
+}
+
+static RUNTIME: spin::Once<Runtime> = spin::Once::new();
+
+/// Where the other CPUs start: halted until the program is loaded, then the scheduler's loop.
+fn ap_main(cpu: usize) -> ! {
+    let rt = loop {
+        if let Some(rt) = RUNTIME.get() {
+            break rt;
+        }
+        crate::arch::idle_wait();
+    };
+    // One process for now: every CPU runs in the address space the kernel booted into.
+    let mut platform = KernelPlatform::new(rt.verbose, paging::boot_space());
+    crate::cpu_loop::run(cpu, &rt.sched, &mut platform, rt.timing)
 }
 
 /// Records one image region in the VMA list as /proc/self/maps shows it: the pages that
@@ -261,7 +297,11 @@ fn record_region(process: &Process, r: &Region, copies: &[Copy], exe: &VmaName) 
 /// Handles an exception raised by user code: a page fault the VMAs allow is served (demand
 /// paging, stack growth); anything else kills the program with the signal Linux would send (no
 /// handlers yet), as a status.
-fn user_fault(process: &Process, platform: &mut KernelPlatform, ctx: &UserContext) -> Option<u32> {
+pub(crate) fn user_fault(
+    process: &Process,
+    platform: &mut KernelPlatform,
+    ctx: &UserRegs,
+) -> Option<u32> {
     let cr2 = x86_64::registers::control::Cr2::read_raw();
     let (signal, name) = if ctx.trap == crate::arch::fault::PAGE_FAULT {
         let access = Access::from_x86_error_code(ctx.error_code);

@@ -21,6 +21,8 @@ mod names;
 pub mod platform;
 pub mod process;
 pub mod procfs;
+pub mod regs;
+pub mod sched;
 pub mod setup;
 mod sys;
 mod table;
@@ -35,7 +37,8 @@ pub use mm::VmaName;
 pub use names::syscall_name;
 pub use platform::{Perms, Platform, Stream};
 pub use process::{Process, StartInfo, System, SystemInfo};
-pub use table::{dispatch, implemented, Outcome};
+pub use regs::{FpArea, UserRegs, TRAP_SYSCALL};
+pub use table::{dispatch, implemented, resume, Outcome};
 
 /// What a handler returns: the value for rax, or an error that becomes `-errno`.
 pub type SysResult = Result<u64, Errno>;

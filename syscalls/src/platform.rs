@@ -5,6 +5,7 @@
 //! (errors, flags, struct layouts) stay in this crate.
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::Errno;
@@ -27,6 +28,22 @@ pub trait Platform {
     /// Copies `data` to user address `addr`. `EFAULT` if any byte is outside the user half or not
     /// mapped writable.
     fn write_user(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno>;
+
+    /// Atomically replaces the u32 at user address `addr` with `new` if it holds `expected`;
+    /// returns the value it held. The default is for single-CPU fakes.
+    fn cmpxchg_user_u32(&mut self, addr: u64, expected: u32, new: u32) -> Result<u32, Errno> {
+        let mut b = [0u8; 4];
+        self.read_user(addr, &mut b)?;
+        let old = u32::from_le_bytes(b);
+        if old == expected {
+            self.write_user(addr, &new.to_le_bytes())?;
+        }
+        Ok(old)
+    }
+
+    /// Saves the calling thread's FP/SSE/AVX registers into `area` (for a new thread, which
+    /// starts with a copy). The default leaves `area` as it is (the initial state).
+    fn save_fpu(&mut self, _area: &mut crate::regs::FpArea) {}
 
     /// Writes program output to the host.
     fn write_stream(&mut self, stream: Stream, data: &[u8]);
@@ -51,8 +68,9 @@ pub trait Platform {
     /// `ENOMEM` when a page table cannot be made.
     fn map_shared(&mut self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno>;
     /// Unmaps `[start, start+len)` (holes are fine), frees the pages it owned once no CPU can
-    /// reach them any more, and returns how many pages were mapped.
-    fn unmap(&mut self, start: u64, len: u64) -> u64;
+    /// reach them any more, and returns how many pages were mapped. `keep` holds the shared
+    /// pages that were mapped there: the platform drops them only once no CPU can reach them.
+    fn unmap(&mut self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64;
     /// Sets the permissions of the mapped pages in `[start, start+len)`.
     fn protect(&mut self, start: u64, len: u64, perms: Perms);
     /// Moves the mapped pages of `[from, from+len)` to the same offsets from `to` (a range

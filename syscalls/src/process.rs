@@ -13,7 +13,9 @@ use coracle_vfs::{Caller, Clock, Errno, Inode, OpenFile, Vfs};
 use spin::Mutex;
 
 use crate::mm::Mm;
+use crate::sched::{Scheduler, Thread};
 use crate::sys::signal::SigActions;
+use coracle_vfs::{WaitQueue, Wake};
 
 /// What the kernel knows about the first process when it starts it.
 #[derive(Debug, Clone)]
@@ -45,6 +47,11 @@ pub trait SystemInfo: Send + Sync {
     fn uptime_ns(&self) -> u64;
     /// CLOCK_REALTIME, in ns since the epoch.
     fn realtime_ns(&self) -> u64;
+    /// CLOCK_REALTIME at boot (the times of /proc files, `btime`). A kernel that knows it
+    /// without reading the clock says so, so that looking at /proc does not start the clock.
+    fn boot_realtime_ns(&self) -> u64 {
+        self.realtime_ns().saturating_sub(self.uptime_ns())
+    }
     /// Usable RAM and what of it is free, in bytes.
     fn mem_total(&self) -> u64;
     fn mem_free(&self) -> u64;
@@ -192,6 +199,21 @@ pub struct ProcShared {
     pub limits: Mutex<[(u64, u64); 16]>,
     /// CLOCK_MONOTONIC at start, in ns.
     pub start_ns: u64,
+    /// The live threads' ids, the main thread first.
+    pub threads: Mutex<Vec<u32>>,
+    /// The status the process ends with, once its main thread or a group exit set it.
+    exit_code: Mutex<Option<u32>>,
+}
+
+impl ProcShared {
+    /// Records the status the process will end with (the first group exit wins).
+    pub fn set_exit_code(&self, code: u32) {
+        self.exit_code.lock().get_or_insert(code);
+    }
+
+    pub fn exit_code(&self) -> Option<u32> {
+        *self.exit_code.lock()
+    }
 }
 
 impl core::fmt::Debug for ProcShared {
@@ -217,6 +239,12 @@ pub struct System {
     pub seals: Mutex<BTreeMap<(u64, u64), u32>>,
     /// Advisory file locks.
     pub locks: Mutex<crate::locks::LockTable>,
+    /// The threads and CPUs.
+    pub sched: Arc<Scheduler>,
+    /// Threads waiting on futexes.
+    pub futexes: crate::sys::futex::FutexTable,
+    /// Threads waiting for a file lock (woken whenever locks change).
+    pub lock_waiters: WaitQueue,
 }
 
 impl core::fmt::Debug for System {
@@ -231,8 +259,9 @@ impl System {
         info: Arc<dyn SystemInfo>,
         clock: Arc<dyn Clock>,
         hostname: Vec<u8>,
-        cpus: u32,
+        sched: Arc<Scheduler>,
     ) -> Self {
+        let cpus = sched.cpu_count() as u32;
         let memfd = new_tmpfs(clock.clone(), TmpfsOptions::default());
         System {
             vfs,
@@ -244,6 +273,9 @@ impl System {
             memfd,
             seals: Mutex::new(BTreeMap::new()),
             locks: Mutex::new(crate::locks::LockTable::default()),
+            sched,
+            futexes: crate::sys::futex::FutexTable::default(),
+            lock_waiters: WaitQueue::new(),
         }
     }
 
@@ -284,6 +316,17 @@ pub struct Process {
     pub sys: Arc<System>,
     pub shared: Arc<ProcShared>,
     pub tid: u32,
+    /// This thread as the scheduler sees it (waits, CPU, kill flag).
+    pub thread: Arc<Thread>,
+    /// A wait began during the current system call (see [`Process::wait_on`]).
+    pub(crate) wait_begun: bool,
+    /// Why the current system call runs again after a wait, if it does.
+    pub(crate) resumed: Option<Wake>,
+    /// The absolute CLOCK_MONOTONIC deadline of the current system call's wait, kept across
+    /// its re-runs so that a relative timeout is counted once.
+    pub(crate) deadline: Option<u64>,
+    /// Bytes a blocking write moved before it had to wait, kept across its re-runs.
+    pub(crate) progress: u64,
     pub sigactions: SigActions,
     pub sigmask: u64,
     pub clear_child_tid: u64,
@@ -292,6 +335,10 @@ pub struct Process {
     pub stdin_eof: bool,
     /// Set by exit, exit_group and fatal signals: the docker-style status to stop with.
     pub exit_status: Option<u32>,
+    /// Set by exit when other threads remain: only this thread ends.
+    pub(crate) exit_thread: bool,
+    /// Set by sched_yield: the CPU should run another thread first.
+    pub(crate) yield_cpu: bool,
     /// The I/O bounce buffer, reused across reads and writes.
     pub(crate) bounce: Vec<u8>,
     /// Syscall numbers already reported as missing (each is logged once).
@@ -338,9 +385,18 @@ impl Process {
             mm: Mutex::new(Mm::new(info.brk, info.mmap_top)),
             limits: Mutex::new(crate::sys::info::default_limits()),
             start_ns,
+            threads: Mutex::new(alloc::vec![info.pid]),
+            exit_code: Mutex::new(None),
         });
         sys.register(&shared);
+        sys.sched.reserve_tid(info.pid);
+        let thread = sys.sched.new_thread(info.pid);
         Self {
+            thread,
+            wait_begun: false,
+            resumed: None,
+            deadline: None,
+            progress: 0,
             stdin_eof: !info.stdin_forwarded,
             tid: info.pid,
             info,
@@ -351,6 +407,8 @@ impl Process {
             clear_child_tid: 0,
             robust_list: 0,
             exit_status: None,
+            exit_thread: false,
+            yield_cpu: false,
             bounce: Vec::new(),
             missing_logged: BTreeSet::new(),
         }
@@ -388,6 +446,75 @@ impl Process {
             .files
             .lock()
             .install_lowest(0, limit, Fd { file, cloexec })
+    }
+
+    /// A new thread of this process (clone with CLONE_THREAD): same process, a new id, the
+    /// signal mask inherited.
+    pub fn new_thread(&self, tid: u32) -> Process {
+        let thread = self.sys.sched.new_thread(tid);
+        self.shared.threads.lock().push(tid);
+        Process {
+            info: self.info.clone(),
+            sys: self.sys.clone(),
+            shared: self.shared.clone(),
+            tid,
+            thread,
+            wait_begun: false,
+            resumed: None,
+            deadline: None,
+            progress: 0,
+            sigactions: self.sigactions.clone(),
+            sigmask: self.sigmask,
+            clear_child_tid: 0,
+            robust_list: 0,
+            stdin_eof: self.stdin_eof,
+            exit_status: None,
+            exit_thread: false,
+            yield_cpu: false,
+            bounce: Vec::new(),
+            missing_logged: BTreeSet::new(),
+        }
+    }
+
+    /// Undoes [`Process::new_thread`] for a thread that never ran.
+    pub fn forget(self) {
+        self.shared.threads.lock().retain(|&t| t != self.tid);
+        self.sys.sched.remove(self.tid);
+    }
+
+    /// Registers this thread's current wait on `queue` (`mask` is for the queue's owner).
+    /// The caller then tries its operation once more and returns [`Errno::WAIT`] if it still
+    /// cannot progress.
+    pub fn wait_on(&mut self, queue: &WaitQueue, mask: u64) {
+        self.wait_begun = true;
+        queue.register(self.thread.waiter(mask));
+    }
+
+    /// Starts this thread's wait without registering anywhere (for waits that only a deadline
+    /// or a signal ends, or whose registry is not a [`WaitQueue`]); returns its token.
+    pub fn begin_wait(&mut self) -> u64 {
+        self.wait_begun = true;
+        self.thread.begin_wait()
+    }
+
+    /// Gives the current wait the absolute CLOCK_MONOTONIC deadline `ns`.
+    pub fn wait_until(&mut self, ns: u64) {
+        self.wait_begun = true;
+        self.deadline = Some(ns);
+        self.thread.set_deadline(ns);
+    }
+
+    /// The deadline of this call: the one fixed on its first run, or `first()` now.
+    pub fn call_deadline(&mut self, first: impl FnOnce() -> Option<u64>) -> Option<u64> {
+        if self.deadline.is_none() {
+            self.deadline = first();
+        }
+        self.deadline
+    }
+
+    /// Why this system call runs again, if it is a re-run after a wait.
+    pub fn resumed(&self) -> Option<Wake> {
+        self.resumed
     }
 
     /// Sets /proc/self/exe.

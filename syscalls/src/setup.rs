@@ -12,6 +12,7 @@ use coracle_vfs::unpack::{unpack, Unpacked};
 use coracle_vfs::{Caller, Clock, Errno, Inode, NewNode, Vfs};
 
 use crate::process::{System, SystemInfo};
+use crate::sched::{CpuControl, Scheduler};
 
 /// What boot set up.
 pub struct Booted {
@@ -73,6 +74,7 @@ pub fn boot(
     initrd: &[u8],
     clock: Arc<dyn Clock>,
     info: Arc<dyn SystemInfo>,
+    cpu: Arc<dyn CpuControl>,
     opts: &BootOptions,
 ) -> Result<Booted, String> {
     let mem = info.mem_total();
@@ -135,7 +137,7 @@ pub fn boot(
         info,
         clock,
         opts.hostname.clone(),
-        opts.cpus,
+        Scheduler::new(opts.cpus.max(1) as usize, cpu),
     ));
     let procfs = crate::procfs::new_procfs(Arc::downgrade(&system));
     vfs.mount(

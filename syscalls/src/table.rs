@@ -4,6 +4,9 @@
 //! registers are decoded into the listed types here, so handlers never see raw registers.
 //! Numbers not in the table return `ENOSYS`, and the first call of each is logged by name.
 
+use coracle_vfs::Wake;
+
+use crate::regs::UserRegs;
 use crate::{sys, Errno, Platform, Process, SysResult};
 
 /// What the kernel should do after a system call.
@@ -11,6 +14,13 @@ use crate::{sys, Errno, Platform, Process, SysResult};
 pub enum Outcome {
     /// Return this value in rax and resume the program.
     Return(u64),
+    /// Return this value, but let other runnable threads have the CPU first (sched_yield).
+    Yield(u64),
+    /// The thread waits: park it (see [`crate::sched::Thread::park`]); when woken, pass the
+    /// reason to [`resume`].
+    Wait,
+    /// The calling thread has ended; other threads of the process go on.
+    ExitThread,
     /// The process is finished with this docker-style status (0-255; 128+N for signal N).
     Exit(u32),
 }
@@ -89,7 +99,7 @@ syscall_table! {
     21 => fs::access(path: u64, mode: i32);
     22 => io::pipe(fds: u64);
     23 => io::select(nfds: i32, readfds: u64, writefds: u64, exceptfds: u64, timeout: u64);
-    24 => sched::sched_yield();
+    24 => thread::sched_yield();
     25 => mremap::mremap(addr: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64);
     26 => mman::msync(addr: u64, len: u64, flags: u32);
     27 => madvise::mincore(addr: u64, len: u64, vec: u64);
@@ -99,7 +109,7 @@ syscall_table! {
     35 => time::nanosleep(req: u64, rem: u64);
     39 => info::getpid();
     40 => io::sendfile(out_fd: i32, in_fd: i32, offset: u64, count: u64);
-    60 => process::exit(status: i32);
+    60 => thread::exit(status: i32);
     62 => signal::kill(pid: i32, sig: i32);
     63 => info::uname(buf: u64);
     72 => io::fcntl(fd: i32, cmd: i32, arg: u64);
@@ -159,7 +169,7 @@ syscall_table! {
     187 => io::readahead(fd: i32, offset: i64, count: u64);
     200 => signal::tkill(tid: i32, sig: i32);
     201 => time::time(tloc: u64);
-    202 => process::futex(uaddr: u64, op: i32, val: u32, timeout: u64, uaddr2: u64, val3: u32);
+    202 => futex::futex(uaddr: u64, op: i32, val: u32, timeout: u64, uaddr2: u64, val3: u32);
     204 => sched::sched_getaffinity(pid: i32, len: u64, mask: u64);
     217 => io::getdents64(fd: i32, dirp: u64, count: u64);
     218 => process::set_tid_address(tidptr: u64);
@@ -167,7 +177,7 @@ syscall_table! {
     228 => time::clock_gettime(clock: i32, tp: u64);
     229 => time::clock_getres(clock: i32, res: u64);
     230 => time::clock_nanosleep(clock: i32, flags: i32, req: u64, rem: u64);
-    231 => process::exit_group(status: i32);
+    231 => thread::exit_group(status: i32);
     234 => signal::tgkill(tgid: i32, tid: i32, sig: i32);
     235 => fs::utimes(path: u64, times: u64);
     257 => fs::openat(dirfd: i32, path: u64, flags: i32, mode: u32);
@@ -211,12 +221,30 @@ syscall_table! {
     452 => fs::fchmodat2(dirfd: i32, path: u64, mode: u32, flags: i32);
 }
 
-/// Runs system call `nr` with the raw argument registers.
-pub fn dispatch(p: &mut Process, k: &mut dyn Platform, nr: u64, args: [u64; 6]) -> Outcome {
+/// The system calls that need the caller's registers, not just the arguments.
+fn call_with_regs(
+    nr: u64,
+    p: &mut Process,
+    k: &mut dyn Platform,
+    regs: &UserRegs,
+) -> Option<SysResult> {
+    let a = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
+    Some(match nr {
+        // clone(flags, stack, parent_tid, child_tid, tls): the x86_64 argument order.
+        56 => sys::thread::clone(p, k, regs, a[0], a[1], a[2], a[3], a[4]),
+        435 => sys::thread::clone3(p, k, regs, a[0], a[1]),
+        _ => return None,
+    })
+}
+
+/// Runs the system call in `regs` (number in rax, arguments in the SYSCALL registers).
+pub fn dispatch(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -> Outcome {
+    let (nr, args) = regs.syscall_args();
     // The handlers' user copies fault pages in (see `mm::uaccess`).
     let shared = p.shared.clone();
     let mut faulting = crate::mm::Faulting::new(&shared, k);
-    let result = call(nr, p, &mut faulting, args);
+    let result =
+        call_with_regs(nr, p, &mut faulting, regs).or_else(|| call(nr, p, &mut faulting, args));
     if faulting.out_of_memory() {
         return Outcome::Exit(crate::mm::out_of_memory_kill(&shared, faulting.inner()));
     }
@@ -239,11 +267,12 @@ pub fn dispatch(p: &mut Process, k: &mut dyn Platform, nr: u64, args: [u64; 6]) 
         let name = crate::syscall_name(nr).unwrap_or("?");
         match result {
             Ok(v) => k.log(format_args!(
-                "{name}({:#x}, {:#x}, {:#x}) = {v:#x}",
-                args[0], args[1], args[2]
+                "[{}] {name}({:#x}, {:#x}, {:#x}) = {v:#x}",
+                p.tid, args[0], args[1], args[2]
             )),
             Err(e) => k.log(format_args!(
-                "{name}({:#x}, {:#x}, {:#x}) = -{}",
+                "[{}] {name}({:#x}, {:#x}, {:#x}) = -{}",
+                p.tid,
                 args[0],
                 args[1],
                 args[2],
@@ -251,11 +280,46 @@ pub fn dispatch(p: &mut Process, k: &mut dyn Platform, nr: u64, args: [u64; 6]) 
             )),
         }
     }
+    if result == Err(Errno::WAIT) {
+        return Outcome::Wait;
+    }
+    // The call is over: whatever wait it began is finished.
+    if p.wait_begun {
+        p.thread.finish_wait();
+        p.wait_begun = false;
+    }
+    p.resumed = None;
+    p.deadline = None;
+    p.progress = 0;
     if let Some(status) = p.exit_status {
         return Outcome::Exit(status);
     }
-    match result {
-        Ok(v) => Outcome::Return(v),
-        Err(e) => Outcome::Return(e.as_return() as u64),
+    if core::mem::take(&mut p.exit_thread) {
+        return Outcome::ExitThread;
     }
+    let value = match result {
+        Ok(v) => v,
+        // Until signal handlers can restart calls, an interrupted call fails with EINTR.
+        Err(Errno::ERESTARTSYS) => Errno::EINTR.as_return() as u64,
+        Err(e) => e.as_return() as u64,
+    };
+    if core::mem::take(&mut p.yield_cpu) {
+        return Outcome::Yield(value);
+    }
+    Outcome::Return(value)
+}
+
+/// Continues the system call of a thread whose wait ended with `why`: the waker's value is
+/// returned as is, anything else runs the call again (it sees `why` through
+/// [`Process::resumed`]).
+pub fn resume(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs, why: Wake) -> Outcome {
+    p.wait_begun = false;
+    if let Wake::Done(v) = why {
+        p.resumed = None;
+        p.deadline = None;
+        p.progress = 0;
+        return Outcome::Return(v);
+    }
+    p.resumed = Some(why);
+    dispatch(p, k, regs)
 }

@@ -267,6 +267,13 @@ pub enum Errno {
     ERFKILL = 132,
     /// Memory page has hardware error
     EHWPOISON = 133,
+    /// Kernel-internal, never returned to a program: the calling thread waits (it registered
+    /// on wait queues) and the system call runs again or completes when it is woken.
+    WAIT = 1024,
+    /// Kernel-internal, never returned to a program: a signal interrupted the call and it
+    /// should run again after the handler if the handler has SA_RESTART (Linux's ERESTARTSYS;
+    /// EINTR otherwise).
+    ERESTARTSYS = 512,
 }
 
 impl Errno {
@@ -404,6 +411,8 @@ impl Errno {
             Errno::ENOTRECOVERABLE => "ENOTRECOVERABLE",
             Errno::ERFKILL => "ERFKILL",
             Errno::EHWPOISON => "EHWPOISON",
+            Errno::WAIT => "WAIT",
+            Errno::ERESTARTSYS => "ERESTARTSYS",
         }
     }
 

@@ -73,6 +73,12 @@ pub trait FileOps: Send + Sync + 'static {
         None
     }
 
+    /// The queue woken whenever [`FileOps::poll`]'s answer may change, for files that can
+    /// make a reader or writer wait. Files that are always ready have none.
+    fn wait_queue(&self) -> Option<&crate::wait::WaitQueue> {
+        None
+    }
+
     /// lseek always lands at 0 (/dev/null, /dev/zero).
     fn seeks_to_zero(&self) -> bool {
         false

@@ -22,6 +22,7 @@ pub mod tmpfs;
 pub mod types;
 pub mod unpack;
 mod vfs;
+pub mod wait;
 
 #[cfg(test)]
 mod tests;
@@ -34,3 +35,4 @@ pub use vfs::{
     Device, Lookup, Mount, Vfs, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT,
     RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
 };
+pub use wait::{WaitQueue, Waiter, Wake, Waker};

@@ -14,6 +14,7 @@ use spin::Mutex;
 
 use crate::file::{events::*, FileOps};
 use crate::types::Result;
+use crate::wait::WaitQueue;
 use crate::Errno;
 
 /// Writes up to this size are atomic.
@@ -39,6 +40,8 @@ struct State {
 pub struct Pipe {
     state: Mutex<State>,
     generation: AtomicU64,
+    /// Threads waiting for data, space, or an end to open or close.
+    queue: WaitQueue,
 }
 
 impl Default for Pipe {
@@ -52,6 +55,7 @@ impl Default for Pipe {
                 had_writer: false,
             }),
             generation: AtomicU64::new(0),
+            queue: WaitQueue::new(),
         }
     }
 }
@@ -68,6 +72,12 @@ impl Pipe {
 
     fn changed(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+        self.queue.wake_everyone();
+    }
+
+    /// The queue of threads waiting for this pipe to change.
+    pub fn queue(&self) -> &WaitQueue {
+        &self.queue
     }
 
     /// Opens the read end (`pipe(2)`, or a FIFO opened for reading).
@@ -258,6 +268,9 @@ impl FileOps for PipeEnd {
     }
     fn readable_bytes(&self) -> Option<usize> {
         Some(self.pipe.state.lock().buf.len())
+    }
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.pipe.queue)
     }
     fn as_any(&self) -> &dyn Any {
         self

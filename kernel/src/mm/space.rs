@@ -2,10 +2,14 @@
 //! layer's VMAs (see `coracle_syscalls::mm`), which decide what is mapped where.
 //!
 //! Callers serialise changes per process (the mm lock); the space's own lock only keeps Rust's
-//! aliasing rules. Whatever a change takes away is flushed from every CPU's TLB
-//! ([`tlb::flush`]) before its frame (or page table) goes back to the allocator.
+//! aliasing rules. Whatever a change takes away is shot down from every CPU's TLB, and its
+//! frame (or page table, or shared page) is let go of only once every CPU has flushed
+//! ([`tlb::retire`]).
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+
+use coracle_syscalls::platform::Page;
 
 use spin::Mutex;
 use x86_64::structures::paging::page_table::PageTableEntry;
@@ -19,11 +23,13 @@ use coracle_syscalls::Perms;
 const BORROWED: F = F::BIT_9;
 /// Software bit: the page is kept but PROT_NONE (PRESENT is clear).
 const PROT_NONE: F = F::BIT_10;
+/// Software bit: the page is the kernel image's (the vDSO): borrowed and never writable.
+const KERNEL_IMAGE: F = F::BIT_11;
 /// The flags of a user page table that holds other tables.
 const TABLE: F = F::PRESENT.union(F::WRITABLE).union(F::USER_ACCESSIBLE);
 /// End of the user half.
 const USER_END: u64 = 0x0000_8000_0000_0000;
-/// Frames (and tables) freed in one batch, after one TLB flush.
+/// Frames (and tables) retired in one batch, after one shootdown.
 const BATCH: usize = 512;
 
 /// No memory for a page or a page table.
@@ -73,9 +79,10 @@ fn span(level: u32) -> u64 {
     1 << (12 + 9 * (level - 1))
 }
 
-/// Frames to free once the TLBs forget `[lo, hi)`.
+/// Frames to free (and shared pages to let go of) once the TLBs forget `[lo, hi)`.
 struct Reclaim {
     frames: Vec<PhysFrame>,
+    pages: Vec<Arc<Page>>,
     lo: u64,
     hi: u64,
 }
@@ -84,6 +91,7 @@ impl Reclaim {
     fn new() -> Self {
         Self {
             frames: Vec::new(),
+            pages: Vec::new(),
             lo: u64::MAX,
             hi: 0,
         }
@@ -101,13 +109,21 @@ impl Reclaim {
         }
     }
 
-    /// Flushes and frees what was collected.
+    /// Shoots the range down everywhere; what was collected goes once every CPU flushed.
     fn finish(&mut self) {
         if self.lo < self.hi {
-            tlb::flush(self.lo, self.hi - self.lo);
+            let frames = core::mem::take(&mut self.frames);
+            let pages = core::mem::take(&mut self.pages);
+            tlb::retire(self.lo, self.hi - self.lo, frames, pages);
         }
-        for f in self.frames.drain(..) {
-            frame::free(f);
+        self.lo = u64::MAX;
+        self.hi = 0;
+    }
+
+    /// Shoots the range down everywhere (a permission cut or a move: nothing to free).
+    fn flush(&mut self) {
+        if self.lo < self.hi {
+            tlb::flush(self.lo, self.hi - self.lo);
         }
         self.lo = u64::MAX;
         self.hi = 0;
@@ -129,7 +145,7 @@ impl AddressSpace {
     }
 
     /// Runs `f` on the PML4 with the space locked.
-    fn with_root<T>(&self, f: impl FnOnce(&mut PageTable) -> T) -> T {
+    pub(super) fn with_root<T>(&self, f: impl FnOnce(&mut PageTable) -> T) -> T {
         let root = self.root.lock();
         // SAFETY: the lock is held for the whole use of the table.
         f(unsafe { table(root.start_address()) })
@@ -176,6 +192,23 @@ impl AddressSpace {
         self.set_leaf(va, phys, leaf_flags(perms, true))
     }
 
+    /// Maps the kernel image's page at physical `phys` at `va`, never writable, never freed.
+    pub fn map_kernel_page(
+        &self,
+        va: u64,
+        phys: PhysAddr,
+        perms: Perms,
+    ) -> Result<(), OutOfMemory> {
+        let flags = leaf_flags(
+            Perms {
+                write: false,
+                ..perms
+            },
+            true,
+        ) | KERNEL_IMAGE;
+        self.set_leaf(va, phys, flags)
+    }
+
     /// Points the entry of `va` at `phys`, making page tables as needed; a page that was
     /// there is unmapped (and freed) first.
     fn set_leaf(&self, va: u64, phys: PhysAddr, flags: F) -> Result<(), OutOfMemory> {
@@ -194,11 +227,13 @@ impl AddressSpace {
         result
     }
 
-    /// Unmaps `[start, start+len)` and frees what it owned (after the TLB flush), including
-    /// page tables left empty; returns how many pages were mapped.
-    pub fn unmap(&self, start: u64, len: u64) -> u64 {
+    /// Unmaps `[start, start+len)` and frees what it owned (once every CPU flushed), including
+    /// page tables left empty; `keep` (the shared pages that were mapped there) is held until
+    /// then too. Returns how many pages were mapped.
+    pub fn unmap(&self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64 {
         let end = (start + len).min(USER_END);
         let mut reclaim = Reclaim::new();
+        reclaim.pages = keep;
         let mut count = 0;
         self.with_root(|root| {
             for_each_leaf(root, start, end, |va, e| {
@@ -219,7 +254,11 @@ impl AddressSpace {
         self.with_root(|root| {
             for_each_leaf(root, start, start + len, |va, e| {
                 let old = e.flags();
-                let new = leaf_flags(perms, old.contains(BORROWED));
+                let mut new = leaf_flags(perms, old.contains(BORROWED));
+                if old.contains(KERNEL_IMAGE) {
+                    new.remove(F::WRITABLE);
+                    new |= KERNEL_IMAGE;
+                }
                 e.set_flags(new);
                 // Only a removal needs the TLBs told: a stale looser entry would let an access
                 // through; a stale stricter one only causes a fault that finds the page mapped.
@@ -232,7 +271,7 @@ impl AddressSpace {
                 }
             });
         });
-        reclaim.finish();
+        reclaim.flush();
     }
 
     /// Moves the pages in use in `[from, from+len)` to the same offsets from `to` (where
@@ -262,7 +301,7 @@ impl AddressSpace {
             }
             Ok(())
         });
-        reclaim.finish();
+        reclaim.flush();
         result
     }
 

@@ -1,28 +1,75 @@
-//! TLB shootdown: the one function every unmap, protection downgrade or page move calls
-//! before the old translation's frame may be reused.
+//! Keeping other CPUs' TLBs honest about user mappings that went away or lost permissions.
 //!
-//! TODO(smp): this flushes the local CPU only. With threads of one process on several CPUs it
-//! must also interrupt every other CPU that may hold the address space's translations and wait
-//! until each has flushed, before returning (an IPI shootdown).
+//! Threads of a process run on several CPUs at once, so a page unmapped on one CPU may still
+//! sit in another CPU's TLB. After changing user page-table entries the kernel asks every
+//! other CPU to flush without waiting for it (a CPU that spins on a lock with interrupts off
+//! could never answer), and keeps the frames that were unmapped out of the allocator until
+//! every CPU has flushed: a stale translation can then only reach a frame nobody else owns.
 
-use x86_64::instructions::tlb;
-use x86_64::VirtAddr;
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 
-use super::PAGE_SIZE;
+use coracle_syscalls::platform::Page;
 
-/// Beyond this many pages a whole flush (a CR3 reload) is cheaper than one `invlpg` each.
-const INVLPG_MAX_PAGES: u64 = 32;
+use spin::Mutex;
+use x86_64::structures::paging::{PhysFrame, Size4KiB};
 
-/// Makes every CPU forget the user translations of `[start, start+len)`; when it returns,
-/// no CPU can reach the frames that were mapped there.
-pub fn flush(start: u64, len: u64) {
-    let pages = len.div_ceil(PAGE_SIZE);
-    if pages > INVLPG_MAX_PAGES {
-        // User pages are never global, so a CR3 reload drops them all.
-        tlb::flush_all();
+use super::frame;
+use crate::arch::{self, TlbTicket};
+
+/// What was unmapped but may still sit in another CPU's TLB: frames to free, and shared file
+/// pages (kernel heap) to let go of.
+struct Retired {
+    frames: Vec<PhysFrame<Size4KiB>>,
+    pages: Vec<Arc<Page>>,
+}
+
+/// Retired memory, oldest first.
+static RETIRED: Mutex<VecDeque<(TlbTicket, Retired)>> = Mutex::new(VecDeque::new());
+
+/// After unmapping `[start, start+len)`: flushes it everywhere and frees `frames` once every
+/// CPU has flushed; the shared file pages `pages` (mapped in the range) are held until then
+/// too: a stale translation must not reach heap memory reused for something else.
+pub fn retire(start: u64, len: u64, frames: Vec<PhysFrame<Size4KiB>>, pages: Vec<Arc<Page>>) {
+    if arch::cpus_online() == 1 {
+        x86_64::instructions::tlb::flush_all();
+        frames.into_iter().for_each(frame::free);
+        drop(pages);
         return;
     }
-    for i in 0..pages {
-        tlb::flush(VirtAddr::new(start + i * PAGE_SIZE));
+    let ticket = arch::tlb_shootdown_async(start, len);
+    if !frames.is_empty() || !pages.is_empty() {
+        RETIRED
+            .lock()
+            .push_back((ticket, Retired { frames, pages }));
+    }
+    reclaim();
+}
+
+/// After reducing permissions in `[start, start+len)` (no frames freed): flushes everywhere.
+pub fn flush(start: u64, len: u64) {
+    if arch::cpus_online() == 1 {
+        x86_64::instructions::tlb::flush_all();
+        return;
+    }
+    let _ = arch::tlb_shootdown_async(start, len);
+}
+
+/// Frees the retired memory every CPU has flushed by now.
+pub fn reclaim() {
+    let mut freed = Vec::new();
+    {
+        let mut retired = RETIRED.lock();
+        while retired.front().is_some_and(|(t, _)| t.is_done()) {
+            if let Some((_, r)) = retired.pop_front() {
+                freed.push(r);
+            }
+        }
+    }
+    // Outside the lock: dropping a page may free heap memory.
+    for r in freed {
+        r.frames.into_iter().for_each(frame::free);
+        drop(r.pages);
     }
 }

@@ -164,6 +164,14 @@ impl Mm {
                 };
             }
             VmaName::File { inode, offset, .. } => (inode.clone(), offset + (page - start)),
+            // The kernel maps its own pages ([vdso], [vvar]) at once and never drops them.
+            VmaName::Special(_) => {
+                return FaultResult::Signal {
+                    signo: SIGSEGV,
+                    code: SEGV_MAPERR,
+                    addr,
+                }
+            }
         };
         if v.shared {
             if let Some(got) = coracle_vfs::tmpfs::file_page(&inode, offset / PAGE) {

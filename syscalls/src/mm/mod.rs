@@ -61,6 +61,8 @@ pub enum VmaName {
     Anon,
     /// The main thread's stack.
     Stack,
+    /// Kernel-provided pages with a bracketed name: `[vdso]`, `[vvar]`.
+    Special(&'static str),
     /// A file's pages from byte `offset` on; `path` is the one it was opened by. Shared
     /// anonymous memory is an unnamed tmpfs file named `/dev/zero (deleted)`, as on Linux.
     File {
@@ -92,6 +94,7 @@ impl PartialEq for VmaName {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (VmaName::Anon, VmaName::Anon) | (VmaName::Stack, VmaName::Stack) => true,
+            (VmaName::Special(a), VmaName::Special(b)) => a == b,
             (
                 VmaName::File {
                     inode: a,
@@ -116,6 +119,7 @@ impl core::fmt::Debug for VmaName {
         match self {
             VmaName::Anon => f.write_str("Anon"),
             VmaName::Stack => f.write_str("Stack"),
+            VmaName::Special(name) => f.write_str(name),
             VmaName::File { path, offset, .. } => f
                 .debug_struct("File")
                 .field("path", &alloc::string::String::from_utf8_lossy(path))
@@ -210,8 +214,11 @@ impl Mm {
     /// [`VmaName::Stack`] VMA grows down on touch.
     pub fn record_named(&mut self, start: u64, end: u64, perms: Perms, name: VmaName) {
         let growsdown = name == VmaName::Stack;
+        // The kernel's own pages never become writable.
+        let may_write = !matches!(name, VmaName::Special(_));
         let vma = Vma {
             growsdown,
+            may_write,
             name,
             ..Vma::anon(end, perms)
         };
@@ -275,12 +282,11 @@ impl Mm {
         if start >= end {
             return;
         }
-        k.unmap(start, end - start);
-        // Only now, with no CPU able to reach them, may the shared pages go.
+        // The shared pages go with the unmap: the platform holds them until no CPU can
+        // reach them.
         let gone: alloc::vec::Vec<u64> = self.pinned.range(start..end).map(|(&a, _)| a).collect();
-        for a in gone {
-            self.pinned.remove(&a);
-        }
+        let keep = gone.iter().filter_map(|a| self.pinned.remove(a)).collect();
+        k.unmap(start, end - start, keep);
     }
 
     /// Moves the hold on shared pages of `[from, from+len)` along with their mapping.

@@ -118,6 +118,21 @@ impl Platform for Faulting<'_> {
         self.k.get_mut().write_user(addr, data)
     }
 
+    fn cmpxchg_user_u32(&mut self, addr: u64, expected: u32, new: u32) -> Result<u32, Errno> {
+        match self.k.get_mut().cmpxchg_user_u32(addr, expected, new) {
+            Err(Errno::EFAULT) => {}
+            done => return done,
+        }
+        if !self.fault_in(addr, 4, Access::Write) {
+            return Err(Errno::EFAULT);
+        }
+        self.k.get_mut().cmpxchg_user_u32(addr, expected, new)
+    }
+
+    fn save_fpu(&mut self, area: &mut crate::regs::FpArea) {
+        self.inner().save_fpu(area);
+    }
+
     fn write_stream(&mut self, stream: Stream, data: &[u8]) {
         self.inner().write_stream(stream, data);
     }
@@ -138,8 +153,8 @@ impl Platform for Faulting<'_> {
         self.inner().map_shared(va, page, perms)
     }
 
-    fn unmap(&mut self, start: u64, len: u64) -> u64 {
-        self.inner().unmap(start, len)
+    fn unmap(&mut self, start: u64, len: u64, keep: alloc::vec::Vec<Arc<Page>>) -> u64 {
+        self.inner().unmap(start, len, keep)
     }
 
     fn protect(&mut self, start: u64, len: u64, perms: Perms) {

@@ -15,7 +15,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use coracle_vfs::file::events::*;
 use coracle_vfs::pipe::{pipe_of, Pipe};
 use coracle_vfs::types::{oflags::*, FileType, Stat, S_IFIFO};
-use coracle_vfs::{HostDevice, Inode, OpenFile};
+use coracle_vfs::{HostDevice, Inode, OpenFile, Wake};
 
 use crate::process::{Fd, NOFILE};
 use crate::sys::stat::stat_bytes;
@@ -39,15 +39,29 @@ pub(crate) fn with_bounce<T>(p: &mut Process, f: impl FnOnce(&mut Process, &mut 
     r
 }
 
-/// A blocking call that nothing can ever satisfy: with one thread and no other process, a
-/// pipe that is empty (or full) stays so. Linux would sleep forever; so does Coracle, after
-/// saying why on the kernel log.
-pub(crate) fn block_forever(k: &mut dyn Platform, what: &str) -> Errno {
-    k.log(format_args!(
-        "{what} blocks and no other thread or process can wake it: sleeping forever"
-    ));
-    k.sleep_until(u64::MAX);
-    Errno::EINTR
+/// The step after an operation on `file` found it would block: the first time, register on
+/// the file's wait queue and say "try again" (`None`) so a change that raced with the
+/// registration is not missed; the second time, wait. A signal ends the wait with
+/// ERESTARTSYS.
+pub(crate) fn wait_for_file(
+    p: &mut Process,
+    file: &OpenFile,
+    registered: &mut bool,
+) -> Option<Errno> {
+    if p.resumed() == Some(Wake::Interrupted) {
+        return Some(Errno::ERESTARTSYS);
+    }
+    if *registered {
+        return Some(Errno::WAIT);
+    }
+    *registered = true;
+    match file.ops().wait_queue() {
+        Some(q) => p.wait_on(q, u64::MAX),
+        None => {
+            p.begin_wait();
+        }
+    }
+    None
 }
 
 // ---- the console and /dev/random ----
@@ -177,7 +191,8 @@ pub(crate) fn read_file(
     }
     let count = count.min(MAX_RW_COUNT);
     let stream = !file.ops().seekable();
-    with_bounce(p, |_, chunk| {
+    let mut registered = false;
+    with_bounce(p, |p, chunk| {
         let mut done: u64 = 0;
         loop {
             let want = ((count - done) as usize).min(CHUNK);
@@ -198,7 +213,9 @@ pub(crate) fn read_file(
                     }
                 }
                 Err(Errno::EAGAIN) if done == 0 && !file.nonblocking() => {
-                    return Err(block_forever(k, "a read"));
+                    if let Some(e) = wait_for_file(p, file, &mut registered) {
+                        return Err(e);
+                    }
                 }
                 Err(e) if done == 0 => return Err(e),
                 Err(_) => return Ok(done),
@@ -234,8 +251,10 @@ pub(crate) fn write_file(
             start.saturating_add(count)
         })?;
     }
-    let r = with_bounce(p, |_, chunk| {
-        let mut done: u64 = 0;
+    let mut registered = false;
+    let r = with_bounce(p, |p, chunk| {
+        // A blocking write that waited part-way goes on after what it wrote before.
+        let mut done: u64 = p.progress.min(count);
         loop {
             let want = ((count - done) as usize).min(CHUNK);
             if want > 0 {
@@ -258,7 +277,15 @@ pub(crate) fn write_file(
                     }
                 }
                 Err(Errno::EAGAIN) if !file.nonblocking() => {
-                    return Err(block_forever(k, "a write"));
+                    match wait_for_file(p, file, &mut registered) {
+                        None => {}
+                        Some(Errno::WAIT) => {
+                            p.progress = done;
+                            return Err(Errno::WAIT);
+                        }
+                        Some(_) if done > 0 => return Ok(done),
+                        Some(e) => return Err(e),
+                    }
                 }
                 Err(e) if done == 0 => return Err(e),
                 Err(_) => return Ok(done),
@@ -355,13 +382,24 @@ fn readv_file(
             return read_file(p, k, file, first.base, first.len, offset);
         }
         let mut tmp = vec![0u8; want as usize];
-        let n = match offset {
-            None => file.read(&mut tmp),
-            Some(o) => file.pread(o, &mut tmp),
+        let read = |tmp: &mut [u8]| match offset {
+            None => file.read(tmp),
+            Some(o) => file.pread(o, tmp),
         };
-        let n = match n {
+        let n = match read(&mut tmp) {
             Ok(n) => n,
-            Err(Errno::EAGAIN) if !file.nonblocking() => return Err(block_forever(k, "a read")),
+            Err(Errno::EAGAIN) if !file.nonblocking() => {
+                let mut registered = false;
+                match wait_for_file(p, file, &mut registered) {
+                    // Registered: one more try, now that a change will wake us.
+                    None => match read(&mut tmp) {
+                        Ok(n) => n,
+                        Err(Errno::EAGAIN) => return Err(Errno::WAIT),
+                        Err(e) => return Err(e),
+                    },
+                    Some(e) => return Err(e),
+                }
+            }
             Err(e) => return Err(e),
         };
         let mut done = 0usize;
@@ -429,7 +467,16 @@ fn writev_file(
             Some(o) => file.pwrite(o, &tmp),
         };
         let r = match r {
-            Err(Errno::EAGAIN) if !file.nonblocking() => Err(block_forever(k, "a write")),
+            Err(Errno::EAGAIN) if !file.nonblocking() => {
+                let mut registered = false;
+                match wait_for_file(p, file, &mut registered) {
+                    None => match file.write(&tmp) {
+                        Err(Errno::EAGAIN) => Err(Errno::WAIT),
+                        r => r.map(|n| n as u64),
+                    },
+                    Some(e) => Err(e),
+                }
+            }
             r => r.map(|n| n as u64),
         };
         if r == Err(Errno::EPIPE) {
@@ -600,6 +647,8 @@ pub(crate) fn close(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResul
     release_posix_locks(p, &old.file);
     // The description (and a pipe end with it) closes here, outside the table lock.
     drop(old);
+    // Its OFD and flock locks may have gone with it.
+    p.sys.lock_waiters.wake_everyone();
     Ok(0)
 }
 
@@ -704,7 +753,7 @@ const F_WRLCK: i16 = 1;
 const F_UNLCK: i16 = 2;
 
 fn record_lock(
-    p: &Process,
+    p: &mut Process,
     k: &mut dyn Platform,
     file: &Arc<OpenFile>,
     cmd: i32,
@@ -786,11 +835,24 @@ fn record_lock(
         F_UNLCK => None,
         t => Some(t == F_WRLCK),
     };
-    match locks.set(key, owner, start, end, kind) {
-        Ok(()) => Ok(0),
-        Err(_) if cmd == F_SETLKW || cmd == F_OFD_SETLKW => {
+    let wait = cmd == F_SETLKW || cmd == F_OFD_SETLKW;
+    match locks.set(key, owner.clone(), start, end, kind) {
+        Ok(()) => {
             drop(locks);
-            Err(block_forever(k, "a lock wait"))
+            p.sys.lock_waiters.wake_everyone();
+            Ok(0)
+        }
+        Err(_) if wait && p.resumed() == Some(Wake::Interrupted) => Err(Errno::ERESTARTSYS),
+        Err(_) if wait => {
+            drop(locks);
+            // Register, then try once more: an unlock in between is not missed.
+            let sys = p.sys.clone();
+            p.wait_on(&sys.lock_waiters, u64::MAX);
+            let again = sys.locks.lock().set(key, owner, start, end, kind);
+            match again {
+                Ok(()) => Ok(0),
+                Err(_) => Err(Errno::WAIT),
+            }
         }
         Err(_) => Err(Errno::EAGAIN),
     }
@@ -1128,29 +1190,48 @@ fn readiness(p: &Process, fd: i32) -> u32 {
     }
 }
 
-/// Waits until `check` finds something ready or the deadline (CLOCK_MONOTONIC ns) passes.
-/// With one thread, nothing else changes a pipe, so one look is enough before sleeping; stdin
-/// always reports ready.
+/// Waits until `check` finds something ready (a count above 0) or the deadline
+/// (CLOCK_MONOTONIC ns) passes: registers on the wait queues of `fds`, looks once more, then
+/// waits. A signal ends the wait with EINTR, as poll and select do even with SA_RESTART.
 fn wait_ready(
+    p: &mut Process,
     k: &mut dyn Platform,
     deadline: Option<u64>,
-    mut check: impl FnMut(&mut dyn Platform) -> Result<u64, Errno>,
+    fds: &[i32],
+    mut check: impl FnMut(&Process, &mut dyn Platform) -> Result<u64, Errno>,
 ) -> SysResult {
-    let n = check(k)?;
-    if n > 0 || deadline.is_some_and(|d| d <= k.monotonic_ns()) {
+    let n = check(p, k)?;
+    if n > 0 {
         return Ok(n);
     }
-    match deadline {
-        Some(d) => {
-            k.sleep_until(d);
-            check(k)
-        }
-        None => Err(block_forever(k, "a poll with nothing ready")),
+    match p.resumed() {
+        Some(Wake::Interrupted) => return Err(Errno::EINTR),
+        Some(Wake::TimedOut) => return Ok(0),
+        _ => {}
     }
+    if deadline.is_some_and(|d| d <= k.monotonic_ns()) {
+        return Ok(0);
+    }
+    p.begin_wait();
+    for &fd in fds {
+        if let Ok(file) = p.file(fd) {
+            if let Some(q) = file.ops().wait_queue() {
+                p.wait_on(q, u64::MAX);
+            }
+        }
+    }
+    let n = check(p, k)?;
+    if n > 0 {
+        return Ok(n);
+    }
+    if let Some(d) = deadline {
+        p.wait_until(d);
+    }
+    Err(Errno::WAIT)
 }
 
 fn poll_fds(
-    p: &Process,
+    p: &mut Process,
     k: &mut dyn Platform,
     fds: u64,
     nfds: u64,
@@ -1161,7 +1242,12 @@ fn poll_fds(
     }
     let mut table = vec![0u8; nfds as usize * 8];
     k.read_user(fds, &mut table)?;
-    wait_ready(k, deadline, |k| {
+    let watched: Vec<i32> = table
+        .chunks(8)
+        .map(|rec| i32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]))
+        .filter(|&fd| fd >= 0)
+        .collect();
+    wait_ready(p, k, deadline, &watched, |p, k| {
         let mut ready = 0;
         for rec in table.chunks_mut(8) {
             let fd = i32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
@@ -1181,8 +1267,9 @@ fn poll_fds(
     })
 }
 
-fn deadline_after(k: &dyn Platform, ns: u64) -> Option<u64> {
-    Some(k.monotonic_ns().saturating_add(ns))
+/// The deadline `ns` from now, fixed on the call's first run (a re-run after a wait keeps it).
+fn deadline_after(p: &mut Process, k: &dyn Platform, ns: u64) -> Option<u64> {
+    p.call_deadline(|| Some(k.monotonic_ns().saturating_add(ns)))
 }
 
 pub(crate) fn poll(
@@ -1195,7 +1282,7 @@ pub(crate) fn poll(
     let deadline = if timeout_ms < 0 {
         None
     } else {
-        deadline_after(k, timeout_ms as u64 * 1_000_000)
+        deadline_after(p, k, timeout_ms as u64 * 1_000_000)
     };
     poll_fds(p, k, fds, nfds, deadline)
 }
@@ -1226,12 +1313,12 @@ pub(crate) fn ppoll(
     _sigmask: u64,
     _size: u64,
 ) -> SysResult {
-    let deadline = read_timeout(k, tsp)?.and_then(|ns| deadline_after(k, ns));
+    let deadline = read_timeout(k, tsp)?.and_then(|ns| deadline_after(p, k, ns));
     poll_fds(p, k, fds, nfds, deadline)
 }
 
 fn select_fds(
-    p: &Process,
+    p: &mut Process,
     k: &mut dyn Platform,
     nfds: i32,
     sets: [u64; 3],
@@ -1251,13 +1338,17 @@ fn select_fds(
         }
     }
     // Every fd named must be open.
+    let mut watched = Vec::new();
     for fd in 0..nfds {
         let named = input.iter().any(|s| s[fd / 64] & (1 << (fd % 64)) != 0);
-        if named && p.file(fd as i32).is_err() {
-            return Err(Errno::EBADF);
+        if named {
+            if p.file(fd as i32).is_err() {
+                return Err(Errno::EBADF);
+            }
+            watched.push(fd as i32);
         }
     }
-    wait_ready(k, deadline, |k| {
+    wait_ready(p, k, deadline, &watched, |p, k| {
         let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
         let mut count = 0;
         for fd in 0..nfds {
@@ -1306,7 +1397,7 @@ pub(crate) fn select(
         if sec < 0 || !(0..1_000_000).contains(&usec) {
             return Err(Errno::EINVAL);
         }
-        deadline_after(k, sec as u64 * 1_000_000_000 + usec as u64 * 1000)
+        deadline_after(p, k, sec as u64 * 1_000_000_000 + usec as u64 * 1000)
     };
     let n = select_fds(p, k, nfds, [readfds, writefds, exceptfds], deadline)?;
     if let (Some(d), true) = (deadline, timeout != 0) {
@@ -1328,7 +1419,7 @@ pub(crate) fn pselect6(
     timeout: u64,
     _sigmask: u64,
 ) -> SysResult {
-    let deadline = read_timeout(k, timeout)?.and_then(|ns| deadline_after(k, ns));
+    let deadline = read_timeout(k, timeout)?.and_then(|ns| deadline_after(p, k, ns));
     select_fds(p, k, nfds, [readfds, writefds, exceptfds], deadline)
 }
 
@@ -1545,7 +1636,7 @@ pub(crate) fn copy_file_range(
 
 // ---- locks and syncing ----
 
-pub(crate) fn flock(p: &mut Process, k: &mut dyn Platform, fd: i32, op: i32) -> SysResult {
+pub(crate) fn flock(p: &mut Process, _k: &mut dyn Platform, fd: i32, op: i32) -> SysResult {
     const LOCK_SH: i32 = 1;
     const LOCK_EX: i32 = 2;
     const LOCK_NB: i32 = 4;
@@ -1562,12 +1653,25 @@ pub(crate) fn flock(p: &mut Process, k: &mut dyn Platform, fd: i32, op: i32) -> 
     };
     let st = file.inode().stat();
     let owner = crate::locks::Owner::file(&file);
-    if p.sys.locks.lock().flock((st.dev, st.ino), owner, kind) {
+    let sys = p.sys.clone();
+    if sys
+        .locks
+        .lock()
+        .flock((st.dev, st.ino), owner.clone(), kind)
+    {
+        sys.lock_waiters.wake_everyone();
         Ok(0)
     } else if op & LOCK_NB != 0 {
         Err(Errno::EAGAIN)
+    } else if p.resumed() == Some(Wake::Interrupted) {
+        Err(Errno::ERESTARTSYS)
     } else {
-        Err(block_forever(k, "a flock wait"))
+        p.wait_on(&sys.lock_waiters, u64::MAX);
+        if sys.locks.lock().flock((st.dev, st.ino), owner, kind) {
+            Ok(0)
+        } else {
+            Err(Errno::WAIT)
+        }
     }
 }
 

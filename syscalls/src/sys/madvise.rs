@@ -94,6 +94,10 @@ fn advise_one(
     let anonymous = matches!(v.name, VmaName::Anon | VmaName::Stack);
     match advice {
         MADV_DONTNEED | MADV_DONTNEED_LOCKED | MADV_FREE => {
+            // The kernel's own pages (VM_PFNMAP-like) cannot be dropped.
+            if matches!(v.name, VmaName::Special(_)) {
+                return Err(Errno::EINVAL);
+            }
             if v.locked && advice != MADV_DONTNEED_LOCKED {
                 return Err(Errno::EINVAL);
             }

@@ -1,6 +1,7 @@
 //! The handlers, one module per syscall family, named after the Linux calls.
 
 pub(crate) mod fs;
+pub(crate) mod futex;
 pub(crate) mod info;
 pub(crate) mod io;
 pub(crate) mod madvise;
@@ -10,4 +11,5 @@ pub(crate) mod process;
 pub(crate) mod sched;
 pub(crate) mod signal;
 pub(crate) mod stat;
+pub(crate) mod thread;
 pub(crate) mod time;

@@ -4,16 +4,6 @@
 use crate::uaccess::read_cstr;
 use crate::{Errno, Platform, Process, SysResult};
 
-pub(crate) fn exit(p: &mut Process, _k: &mut dyn Platform, status: i32) -> SysResult {
-    // One thread: the thread's exit ends the process.
-    p.exit_status = Some((status & 0xff) as u32);
-    Ok(0)
-}
-
-pub(crate) fn exit_group(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysResult {
-    exit(p, k, status)
-}
-
 pub(crate) fn arch_prctl(
     _p: &mut Process,
     k: &mut dyn Platform,
@@ -112,45 +102,5 @@ pub(crate) fn prctl(
         }),
         PR_GET_NAME => k.write_user(arg2, &[0u8; 16]).map(|_| 0),
         _ => Err(Errno::EINVAL),
-    }
-}
-
-pub(crate) fn futex(
-    p: &mut Process,
-    k: &mut dyn Platform,
-    uaddr: u64,
-    op: i32,
-    val: u32,
-    timeout: u64,
-    _uaddr2: u64,
-    _val3: u32,
-) -> SysResult {
-    const FUTEX_WAIT: i32 = 0;
-    const FUTEX_WAKE: i32 = 1;
-    const FUTEX_WAIT_BITSET: i32 = 9;
-    const FUTEX_WAKE_BITSET: i32 = 10;
-    const FUTEX_CMD_MASK: i32 = !(128 | 256); // PRIVATE, CLOCK_REALTIME
-    if !uaddr.is_multiple_of(4) {
-        return Err(Errno::EINVAL);
-    }
-    match op & FUTEX_CMD_MASK {
-        FUTEX_WAKE | FUTEX_WAKE_BITSET => Ok(0), // no other thread can be waiting
-        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            let mut cur = [0u8; 4];
-            k.read_user(uaddr, &mut cur)?;
-            if u32::from_le_bytes(cur) != val {
-                return Err(Errno::EAGAIN);
-            }
-            if timeout == 0 {
-                // Nobody can wake this single thread: Linux would sleep forever, so do we.
-                k.log(format_args!(
-                    "pid {}: futex wait with no other thread; sleeping forever",
-                    p.info.pid
-                ));
-                k.sleep_until(u64::MAX);
-            }
-            Err(Errno::ETIMEDOUT)
-        }
-        _ => Err(Errno::ENOSYS),
     }
 }

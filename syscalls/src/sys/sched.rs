@@ -2,10 +2,6 @@
 
 use crate::{Errno, Platform, Process, SysResult};
 
-pub(crate) fn sched_yield(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
-    Ok(0)
-}
-
 pub(crate) fn sched_getaffinity(
     p: &mut Process,
     k: &mut dyn Platform,

@@ -1,5 +1,7 @@
 //! Clocks and sleeping: clock_gettime and friends, nanosleep.
 
+use coracle_vfs::Wake;
+
 use crate::uaccess::read_u64;
 use crate::{Errno, Platform, Process, SysResult};
 
@@ -80,20 +82,42 @@ pub(crate) fn time(_p: &mut Process, k: &mut dyn Platform, tloc: u64) -> SysResu
     Ok(secs)
 }
 
-pub(crate) fn nanosleep(_p: &mut Process, k: &mut dyn Platform, req: u64, _rem: u64) -> SysResult {
-    let d = read_timespec(k, req)?;
-    let deadline = k.monotonic_ns().saturating_add(d);
-    k.sleep_until(deadline);
-    Ok(0)
+/// Sleeps until `deadline` (CLOCK_MONOTONIC ns) through the scheduler. Interrupted by a signal,
+/// it writes the time left to `rem` (if non-zero) and fails with EINTR.
+fn sleep(p: &mut Process, k: &mut dyn Platform, deadline: u64, rem: u64) -> SysResult {
+    let now = k.monotonic_ns();
+    if p.resumed() == Some(Wake::Interrupted) {
+        if rem != 0 {
+            write_timespec(k, rem, deadline.saturating_sub(now))?;
+        }
+        return Err(Errno::EINTR);
+    }
+    if now >= deadline {
+        return Ok(0);
+    }
+    p.wait_until(deadline);
+    Err(Errno::WAIT)
+}
+
+pub(crate) fn nanosleep(p: &mut Process, k: &mut dyn Platform, req: u64, rem: u64) -> SysResult {
+    let deadline = match p.deadline {
+        Some(d) => d,
+        None => {
+            let d = read_timespec(k, req)?;
+            k.monotonic_ns().saturating_add(d)
+        }
+    };
+    p.deadline = Some(deadline);
+    sleep(p, k, deadline, rem)
 }
 
 pub(crate) fn clock_nanosleep(
-    _p: &mut Process,
+    p: &mut Process,
     k: &mut dyn Platform,
     clock: i32,
     flags: i32,
     req: u64,
-    _rem: u64,
+    rem: u64,
 ) -> SysResult {
     const TIMER_ABSTIME: i32 = 1;
     if !matches!(clock, 0 | 1 | 7 | 11) {
@@ -103,18 +127,25 @@ pub(crate) fn clock_nanosleep(
             Errno::EINVAL
         });
     }
-    let t = read_timespec(k, req)?;
-    let deadline = if flags & TIMER_ABSTIME != 0 {
-        if matches!(clock, 0 | 11) {
-            // Absolute realtime: convert to the monotonic timeline.
-            let now_real = k.realtime_ns();
-            k.monotonic_ns().saturating_add(t.saturating_sub(now_real))
-        } else {
-            t
+    let absolute = flags & TIMER_ABSTIME != 0;
+    let deadline = match p.deadline {
+        Some(d) => d,
+        None => {
+            let t = read_timespec(k, req)?;
+            if absolute {
+                if matches!(clock, 0 | 11) {
+                    // Absolute realtime: moved onto the monotonic timeline.
+                    let now_real = k.realtime_ns();
+                    k.monotonic_ns().saturating_add(t.saturating_sub(now_real))
+                } else {
+                    t
+                }
+            } else {
+                k.monotonic_ns().saturating_add(t)
+            }
         }
-    } else {
-        k.monotonic_ns().saturating_add(t)
     };
-    k.sleep_until(deadline);
-    Ok(0)
+    p.deadline = Some(deadline);
+    // An absolute sleep leaves `rem` alone.
+    sleep(p, k, deadline, if absolute { 0 } else { rem })
 }

@@ -182,7 +182,7 @@ impl Platform for Fake {
         Ok(())
     }
 
-    fn unmap(&mut self, start: u64, len: u64) -> u64 {
+    fn unmap(&mut self, start: u64, len: u64, _keep: Vec<Arc<Page>>) -> u64 {
         let gone: Vec<u64> = self
             .pages
             .range(start..start + len)
@@ -366,6 +366,7 @@ pub fn setup_with(tty: bool, stdin_forwarded: bool) -> (Process, Fake) {
         &test_initrd(),
         std::sync::Arc::new(TickClock(std::sync::atomic::AtomicI64::new(1_000))),
         std::sync::Arc::new(FakeInfo),
+        std::sync::Arc::new(FakeCpu::default()),
         &crate::setup::BootOptions {
             tty,
             hostname: b"box".to_vec(),
@@ -382,13 +383,53 @@ pub fn setup_with(tty: bool, stdin_forwarded: bool) -> (Process, Fake) {
     (p, k)
 }
 
-/// Makes system call `nr` and returns rax as a signed value.
-pub fn sys(p: &mut Process, k: &mut Fake, nr: u64, args: &[u64]) -> i64 {
+/// One CPU whose clock the tests move by hand; kicks are counted.
+#[derive(Debug, Default)]
+pub struct FakeCpu {
+    pub now: std::sync::atomic::AtomicU64,
+    pub kicks: std::sync::atomic::AtomicUsize,
+}
+
+impl crate::sched::CpuControl for FakeCpu {
+    fn kick(&self, _cpu: usize) {
+        self.kicks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn current_cpu(&self) -> usize {
+        0
+    }
+    fn now_ns(&self) -> u64 {
+        self.now.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Registers holding system call `nr` with `args`.
+pub fn regs(nr: u64, args: &[u64]) -> crate::UserRegs {
     let mut a = [0u64; 6];
     a[..args.len()].copy_from_slice(args);
-    match dispatch(p, k, nr, a) {
+    crate::UserRegs {
+        rax: nr,
+        rdi: a[0],
+        rsi: a[1],
+        rdx: a[2],
+        r10: a[3],
+        r8: a[4],
+        r9: a[5],
+        trap: crate::TRAP_SYSCALL,
+        ..Default::default()
+    }
+}
+
+/// Makes system call `nr` and returns what the kernel would do.
+pub fn call(p: &mut Process, k: &mut Fake, nr: u64, args: &[u64]) -> Outcome {
+    dispatch(p, k, &mut regs(nr, args))
+}
+
+/// Makes system call `nr` and returns rax as a signed value.
+pub fn sys(p: &mut Process, k: &mut Fake, nr: u64, args: &[u64]) -> i64 {
+    match call(p, k, nr, args) {
         Outcome::Return(v) => v as i64,
-        Outcome::Exit(s) => panic!("unexpected exit {s}"),
+        other => panic!("unexpected outcome {other:?}"),
     }
 }
 

@@ -1,7 +1,10 @@
 //! The table itself, identity, time, signals, exit, arch_prctl.
 
 use super::fake::*;
-use crate::{dispatch, implemented, syscall_name, Errno, Outcome, Platform};
+use coracle_vfs::{Wake, Waker};
+
+use crate::tests::fake::regs;
+use crate::{dispatch, implemented, resume, syscall_name, Errno, Outcome, Platform};
 
 #[test]
 fn unknown_syscalls_are_enosys_and_logged_once_by_name() {
@@ -31,12 +34,12 @@ fn the_table_uses_linux_numbers() {
 fn exit_and_exit_group_encode_the_status() {
     let (mut p, mut k) = setup();
     assert_eq!(
-        dispatch(&mut p, &mut k, 231, [0x1ff, 0, 0, 0, 0, 0]),
+        call(&mut p, &mut k, 231, &[0x1ff, 0, 0, 0, 0, 0]),
         Outcome::Exit(0xff)
     );
     let (mut p, mut k) = setup();
     assert_eq!(
-        dispatch(&mut p, &mut k, 60, [3, 0, 0, 0, 0, 0]),
+        call(&mut p, &mut k, 60, &[3, 0, 0, 0, 0, 0]),
         Outcome::Exit(3)
     );
 }
@@ -46,7 +49,7 @@ fn signals_to_self_follow_the_disposition() {
     // SIGTERM with the default action kills: 128 + 15.
     let (mut p, mut k) = setup();
     assert_eq!(
-        dispatch(&mut p, &mut k, 62, [1, 15, 0, 0, 0, 0]),
+        call(&mut p, &mut k, 62, &[1, 15, 0, 0, 0, 0]),
         Outcome::Exit(143)
     );
     // SIGCHLD's default is to ignore; SIG_IGN ignores.
@@ -61,7 +64,7 @@ fn signals_to_self_follow_the_disposition() {
     assert_eq!(sys(&mut p, &mut k, 200, &[1, 10]), 0);
     // abort(): SIGABRT by tgkill kills with 134.
     assert_eq!(
-        dispatch(&mut p, &mut k, 234, [1, 1, 6, 0, 0, 0]),
+        call(&mut p, &mut k, 234, &[1, 1, 6, 0, 0, 0]),
         Outcome::Exit(134)
     );
 }
@@ -131,8 +134,21 @@ fn clocks_and_sleep() {
         SCRATCH,
         &[&1u64.to_le_bytes()[..], &5u64.to_le_bytes()[..]].concat(),
     );
-    assert_eq!(sys(&mut p, &mut k, 35, &[SCRATCH, 0]), 0);
-    assert_eq!(k.slept_until, Some(5_000_000_123 + 1_000_000_005));
+    // It waits with a deadline; the scheduler's timer ends the wait and the call returns 0.
+    let mut r = regs(35, &[SCRATCH, 0]);
+    assert_eq!(dispatch(&mut p, &mut k, &mut r), Outcome::Wait);
+    let deadline = 5_000_000_123 + 1_000_000_005;
+    assert_eq!(p.sys.sched.next_deadline(), Some(deadline));
+    let token = p.thread.begin_wait();
+    p.sys.sched.expire(deadline - 1);
+    assert!(p.thread.is_waiting(token), "not yet due");
+    p.sys.sched.expire(deadline);
+    assert!(!p.thread.is_waiting(token));
+    let why = p.thread.finish_wait().expect("a wake reason");
+    assert_eq!(why, Wake::TimedOut);
+    k.now = deadline;
+    assert_eq!(resume(&mut p, &mut k, &mut r, why), Outcome::Return(0));
+    assert_eq!(p.sys.sched.next_deadline(), None);
     let t = sys(&mut p, &mut k, 201, &[0]);
     assert_eq!(t as u64, k.realtime_ns() / 1_000_000_000);
 }

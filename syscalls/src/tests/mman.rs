@@ -467,8 +467,7 @@ fn out_of_memory_is_a_fault_result_enomem_or_a_kill() {
     assert_eq!(r, 0x5000_0000);
     assert!(k.resident(0x5000_0000) && k.resident(0x5000_1000));
     // A system call copying into a page there is no memory for kills the process.
-    let args = [AT + 4 * PAGE, 64, 0, 0, 0, 0];
-    match crate::dispatch(&mut p, &mut k, 79, args) {
+    match call(&mut p, &mut k, 79, &[AT + 4 * PAGE, 64]) {
         Outcome::Exit(status) => assert_eq!(status, 137),
         other => panic!("getcwd into an unpopulated page without memory: {other:?}"),
     }

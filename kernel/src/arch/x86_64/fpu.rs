@@ -1,0 +1,73 @@
+//! Saving and restoring a thread's x87/SSE/AVX registers when a CPU switches threads.
+//!
+//! The kernel is built without SSE, so these registers only ever hold user state: they are
+//! saved when a thread leaves a CPU for another thread and loaded when it comes back.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use coracle_syscalls::FpArea;
+
+use super::cpu::cpuid;
+
+/// Whether XSAVE is in use (set once by [`init`]); FXSAVE otherwise.
+static XSAVE: AtomicBool = AtomicBool::new(false);
+
+/// Whether XSAVE is enabled (CR4.OSXSAVE was set by `cpu::init`), and the bytes it writes.
+fn xsave_size() -> Option<usize> {
+    if cpuid(1, 0).ecx & (1 << 27) == 0 {
+        return None; // OSXSAVE clear
+    }
+    Some(cpuid(0xd, 0).ebx as usize)
+}
+
+/// Chooses XSAVE or FXSAVE and checks that the enabled state fits a [`FpArea`]; the kernel
+/// cannot run threads otherwise. Called on the boot CPU after `cpu::init`.
+pub fn init() {
+    if let Some(size) = xsave_size() {
+        XSAVE.store(true, Ordering::Relaxed);
+        if size > core::mem::size_of::<FpArea>() {
+            crate::fatal(format_args!(
+                "XSAVE needs {size} bytes, more than the {} a thread has",
+                core::mem::size_of::<FpArea>()
+            ));
+        }
+    }
+}
+
+/// Saves this CPU's FP/SIMD registers into `area`.
+pub fn save(area: &mut FpArea) {
+    let ptr = area.bytes.as_mut_ptr();
+    if XSAVE.load(Ordering::Relaxed) {
+        // SAFETY: `area` is 64-byte aligned and at least as large as XSAVE's size for the
+        // enabled components (checked in init); XSAVE only writes inside it.
+        unsafe {
+            core::arch::asm!("xsave64 [{}]", in(reg) ptr, in("eax") u32::MAX, in("edx") u32::MAX,
+                options(nostack, preserves_flags))
+        };
+    } else {
+        // SAFETY: the 512-byte FXSAVE image fits the 16-byte aligned area.
+        unsafe {
+            core::arch::asm!("fxsave64 [{}]", in(reg) ptr, options(nostack, preserves_flags))
+        };
+    }
+}
+
+/// Loads this CPU's FP/SIMD registers from `area` (as written by [`save`] or
+/// `FpArea::default`).
+pub fn restore(area: &FpArea) {
+    let ptr = area.bytes.as_ptr();
+    if XSAVE.load(Ordering::Relaxed) {
+        // SAFETY: the area holds an XSAVE image (or the default one: legacy region set, header
+        // all zero = every other component initial), 64-byte aligned; reserved header bytes
+        // are zero, so XRSTOR does not fault on them.
+        unsafe {
+            core::arch::asm!("xrstor64 [{}]", in(reg) ptr, in("eax") u32::MAX, in("edx") u32::MAX,
+                options(nostack, preserves_flags))
+        };
+    } else {
+        // SAFETY: a valid FXSAVE image with reserved MXCSR bits clear.
+        unsafe {
+            core::arch::asm!("fxrstor64 [{}]", in(reg) ptr, options(nostack, preserves_flags))
+        };
+    }
+}

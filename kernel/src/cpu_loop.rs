@@ -1,0 +1,240 @@
+//! What every CPU runs: take a thread from the scheduler, run it in user mode, serve its system
+//! calls and traps, and switch when it waits, yields, ends or its time slice is over.
+//!
+//! Threads never sleep on a kernel stack (see `coracle_syscalls::sched`): each CPU has one
+//! kernel stack, this loop, and at most one thread's registers loaded at a time. The kernel
+//! runs with interrupts disabled; only user mode and the idle halt take them.
+
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use coracle_syscalls::sched::{CpuControl, Scheduler, Task};
+use coracle_syscalls::{dispatch, resume, Outcome, TRAP_SYSCALL};
+use coracle_vfs::Wake;
+
+use crate::arch::{self, fpu, interrupt, trap::run_user, Interrupt};
+use crate::platform::KernelPlatform;
+use crate::{console, time};
+
+/// How long a thread runs before another runnable one on its CPU gets a turn.
+const TIME_SLICE_NS: u64 = 10_000_000;
+
+/// The kernel's side of the scheduler: which CPU we are, waking other CPUs, the clock.
+#[derive(Debug)]
+pub struct KernelCpus;
+
+impl CpuControl for KernelCpus {
+    fn kick(&self, cpu: usize) {
+        arch::send_ipi(cpu, interrupt::WAKE);
+    }
+
+    fn current_cpu(&self) -> usize {
+        arch::cpu_index()
+    }
+
+    fn now_ns(&self) -> u64 {
+        time::monotonic_ns()
+    }
+}
+
+/// Stops the machine with the program's status, as the host tool expects it.
+pub fn shutdown(status: u32, timing: bool) -> ! {
+    let khz = if timing {
+        time::tsc_khz()
+    } else {
+        time::tsc_khz_if_known()
+    };
+    console::control(format_args!("exit status={status} tsc_khz={khz}"));
+    arch::cpu::exit_vm(0)
+}
+
+/// What the loop does after serving one kernel entry of a thread.
+enum Next {
+    /// Back to user mode.
+    Run,
+    /// Off this CPU: it waits (parked), or it was preempted or yielded (`requeue`).
+    Leave { requeue: bool },
+    /// The thread ended.
+    Ended,
+}
+
+/// Runs threads on CPU `cpu` forever.
+pub fn run(cpu: usize, sched: &Arc<Scheduler>, platform: &mut KernelPlatform, timing: bool) -> ! {
+    loop {
+        sched.set_idle(cpu, false);
+        if let Some(task) = sched.pick(cpu) {
+            run_task(cpu, sched, &task, platform, timing);
+            continue;
+        }
+        // Nothing to run: mark idle, look once more (a wake may have raced), then wait for the
+        // earliest deadline.
+        sched.set_idle(cpu, true);
+        if sched.has_waiting(cpu) {
+            continue;
+        }
+        idle_until_deadline(cpu, sched);
+    }
+}
+
+/// The deadline (CLOCK_MONOTONIC ns) this CPU's timer is armed for, per CPU (u64::MAX: none),
+/// so that an unchanged deadline costs no timer write.
+static ARMED: [AtomicU64; arch::MAX_CPUS] = [const { AtomicU64::new(u64::MAX) }; arch::MAX_CPUS];
+
+/// Arms this CPU's timer for `deadline` (ns; `None` disarms) unless it already is.
+fn arm(cpu: usize, deadline: Option<u64>) {
+    let want = deadline.unwrap_or(u64::MAX);
+    if ARMED[cpu].swap(want, Ordering::Relaxed) != want {
+        arch::arm_timer(if want == u64::MAX {
+            0
+        } else {
+            time::tsc_at(want).max(1)
+        });
+    }
+}
+
+/// Forgets the armed deadline after the timer fired (it disarms itself).
+fn fired(cpu: usize) {
+    ARMED[cpu].store(u64::MAX, Ordering::Relaxed);
+}
+
+/// Waits, with nothing to run, for an interrupt: the earliest deadline, or a wake from another
+/// CPU; then wakes the threads whose deadline passed.
+fn idle_until_deadline(cpu: usize, sched: &Scheduler) {
+    let deadline = sched.next_deadline();
+    if deadline.is_none()
+        && arch::cpus_online() == 1
+        && !ONLY_CPU_WARNED.swap(true, Ordering::Relaxed)
+    {
+        // Every thread waits for something only another thread or a signal could give, and
+        // nothing else runs: Linux would hang here too.
+        console::log_line(format_args!(
+            "all threads are waiting and nothing can wake them: the program hangs"
+        ));
+    }
+    arm(cpu, deadline);
+    if deadline.is_none_or(|d| d > time::monotonic_ns()) {
+        arch::idle_wait();
+    }
+    if deadline.is_some_and(|d| d <= time::monotonic_ns()) {
+        fired(cpu);
+    }
+    sched.expire(time::monotonic_ns());
+    crate::mm::tlb::reclaim();
+}
+
+static ONLY_CPU_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Runs `task` on this CPU until it leaves it.
+fn run_task(
+    cpu: usize,
+    sched: &Arc<Scheduler>,
+    task: &Arc<Task>,
+    platform: &mut KernelPlatform,
+    timing: bool,
+) {
+    let thread = &task.thread;
+    thread.last_cpu.store(cpu, Ordering::Relaxed);
+    sched.set_running(cpu, thread.tid);
+    let mut body = task.body.lock();
+    let body = &mut *body;
+    arch::set_user_fs_base(body.regs.fs_base);
+    arch::set_user_gs_base(body.regs.gs_base);
+    fpu::restore(&body.fpu);
+
+    // Back from a wait: finish the system call it was in.
+    let mut next = match thread.finish_wait() {
+        Some(why) => after_call(
+            cpu,
+            sched,
+            task,
+            resume(&mut body.process, platform, &mut body.regs, why),
+            body,
+            platform,
+            timing,
+        ),
+        None => Next::Run,
+    };
+    let slice_end = time::monotonic_ns().saturating_add(TIME_SLICE_NS);
+    while let Next::Run = next {
+        if thread.killed.load(Ordering::SeqCst) {
+            next = Next::Ended;
+            break;
+        }
+        // The timer: the earliest deadline, or the end of the slice if others wait to run.
+        let mut deadline = sched.next_deadline();
+        if sched.has_waiting(cpu) {
+            deadline = Some(deadline.map_or(slice_end, |d| d.min(slice_end)));
+        }
+        arm(cpu, deadline);
+        run_user(&mut body.regs);
+        let trap = body.regs.trap;
+        next = if trap == TRAP_SYSCALL {
+            let outcome = dispatch(&mut body.process, platform, &mut body.regs);
+            after_call(cpu, sched, task, outcome, body, platform, timing)
+        } else if interrupt::is_interrupt(trap) {
+            if arch::interrupt_done(trap) == Interrupt::Timer {
+                fired(cpu);
+                sched.expire(time::monotonic_ns());
+                crate::mm::tlb::reclaim();
+            }
+            Next::Run
+        } else if let Some(status) = crate::task::user_fault(&body.process, platform, &body.regs) {
+            shutdown(status, timing)
+        } else {
+            Next::Run
+        };
+        if matches!(next, Next::Run) && sched.has_waiting(cpu) && time::monotonic_ns() >= slice_end
+        {
+            next = Next::Leave { requeue: true };
+        }
+    }
+    sched.set_running(cpu, 0);
+    match next {
+        Next::Leave { requeue } => {
+            body.regs.fs_base = arch::user_fs_base();
+            body.regs.gs_base = arch::user_gs_base();
+            fpu::save(&mut body.fpu);
+            if requeue {
+                sched.requeue(cpu, task.clone());
+            }
+        }
+        Next::Ended | Next::Run => sched.remove(thread.tid),
+    }
+}
+
+/// Acts on the outcome of a system call; a wait that already ended continues at once.
+fn after_call(
+    cpu: usize,
+    sched: &Arc<Scheduler>,
+    task: &Arc<Task>,
+    mut outcome: Outcome,
+    body: &mut coracle_syscalls::sched::TaskBody,
+    platform: &mut KernelPlatform,
+    timing: bool,
+) -> Next {
+    loop {
+        match outcome {
+            Outcome::Return(v) => {
+                body.regs.rax = v;
+                return Next::Run;
+            }
+            Outcome::Yield(v) => {
+                body.regs.rax = v;
+                return if sched.has_waiting(cpu) {
+                    Next::Leave { requeue: true }
+                } else {
+                    Next::Run
+                };
+            }
+            Outcome::Wait => match task.thread.park(task.clone()) {
+                None => return Next::Leave { requeue: false },
+                Some(_) => {
+                    let why = task.thread.finish_wait().unwrap_or(Wake::Retry);
+                    outcome = resume(&mut body.process, platform, &mut body.regs, why);
+                }
+            },
+            Outcome::ExitThread => return Next::Ended,
+            Outcome::Exit(status) => shutdown(status, timing),
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! Threads and the scheduler: run queues per CPU, waiting, deadlines.
+//!
+//! A thread is a [`Task`]: user registers, FP state and the [`Process`] handle its system
+//! calls run with. No thread ever sleeps on a kernel stack. Each CPU runs a loop in the kernel
+//! that takes a task from [`Scheduler::pick`], runs it in user mode, and serves its traps; a
+//! system call that must wait registers the task on wait queues (see `coracle_vfs::wait`) and
+//! returns [`crate::Outcome::Wait`], and the CPU [`Thread::park`]s it and picks another. A wake
+//! puts the task back on a run queue with the reason; the CPU that picks it up either returns
+//! the waker's value or runs the system call again ([`crate::resume`]).
+//!
+//! Run queues are per CPU. A woken or new task goes to an idle CPU when there is one (its
+//! last CPU first), otherwise back to its last CPU; an idle CPU steals from the longest queue.
+//! Deadlines (sleeps, timeouts) sit in one ordered map; every CPU arms its timer for the
+//! earliest one, and whichever CPU sees it pass wakes the thread.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use coracle_vfs::{Waiter, Wake, Waker};
+use spin::Mutex;
+
+use crate::regs::{FpArea, UserRegs};
+use crate::Process;
+
+/// What the scheduler needs from the kernel.
+pub trait CpuControl: Send + Sync {
+    /// Makes `cpu` look at its run queue soon: an interrupt if it is idle or running another
+    /// thread. Never called for the calling CPU.
+    fn kick(&self, cpu: usize);
+    /// The CPU the caller runs on.
+    fn current_cpu(&self) -> usize;
+    /// CLOCK_MONOTONIC, in ns.
+    fn now_ns(&self) -> u64;
+}
+
+/// The part of a thread only the CPU running it touches.
+#[derive(Debug)]
+pub struct TaskBody {
+    pub process: Process,
+    pub regs: UserRegs,
+    pub fpu: alloc::boxed::Box<FpArea>,
+}
+
+#[derive(Default)]
+struct WaitState {
+    /// Identifies the current wait; wakes carrying another token are stale.
+    token: u64,
+    /// A wait began and has not been finished by the thread.
+    waiting: bool,
+    /// The thread is off CPU and in no run queue, waiting for a wake: the waker makes it
+    /// runnable again (this is what keeps a parked task alive).
+    parked: Option<Arc<Task>>,
+    /// Why the wait ended, until the thread takes it.
+    woken: Option<Wake>,
+    /// The deadline entry of this wait in the scheduler's timer map.
+    timer: Option<(u64, u64)>,
+}
+
+/// A runnable thread: its shared state and the body only the CPU running it touches.
+#[derive(Debug)]
+pub struct Task {
+    pub thread: Arc<Thread>,
+    /// The registers, FP state and process handle; locked by the CPU that runs the thread.
+    pub body: Mutex<TaskBody>,
+}
+
+/// What of a thread any CPU may look at: its id, its wait, where it runs.
+pub struct Thread {
+    pub tid: u32,
+    me: Weak<Thread>,
+    sched: Weak<Scheduler>,
+    wait: Mutex<WaitState>,
+    /// The CPU it last ran on.
+    pub last_cpu: AtomicUsize,
+    /// Set when the thread must end (exit_group, a fatal signal); the CPU running it sees it at
+    /// the next kernel entry, a waiting thread is woken for it.
+    pub killed: AtomicBool,
+    /// The CPUs it may run on (bit i = CPU i).
+    pub affinity: AtomicU64,
+    /// CPU time used, in ns (kept by the kernel loop).
+    pub cpu_ns: AtomicU64,
+}
+
+impl core::fmt::Debug for Thread {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Thread")
+            .field("tid", &self.tid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Thread {
+    /// Starts a wait (or continues the one in progress) and returns its token, for
+    /// registrations on wait queues.
+    pub fn begin_wait(&self) -> u64 {
+        let mut w = self.wait.lock();
+        if !w.waiting {
+            w.token += 1;
+            w.waiting = true;
+            w.woken = None;
+        }
+        w.token
+    }
+
+    /// A registration for the current wait; `mask` is for the queue's owner.
+    pub fn waiter(&self, mask: u64) -> Waiter {
+        let token = self.begin_wait();
+        let me: Arc<dyn Waker> = self.me.upgrade().expect("a running thread is alive");
+        Waiter {
+            waker: me,
+            token,
+            mask,
+        }
+    }
+
+    /// Gives the current wait a deadline (CLOCK_MONOTONIC ns): it ends with
+    /// [`Wake::TimedOut`] then, unless something else ends it first.
+    pub fn set_deadline(&self, deadline_ns: u64) {
+        let token = self.begin_wait();
+        let Some(sched) = self.sched.upgrade() else {
+            return;
+        };
+        let me: Weak<dyn Waker> = self.me.clone();
+        let key = sched.add_timer(deadline_ns, me, token);
+        let old = self.wait.lock().timer.replace(key);
+        if let Some(old) = old {
+            sched.remove_timer(old);
+        }
+    }
+
+    /// Ends the current wait from the thread's side (the call finished without waiting, or
+    /// after its wake); later wakes for it are ignored. Returns the wake reason, if any.
+    pub fn finish_wait(&self) -> Option<Wake> {
+        let (timer, woken) = {
+            let mut w = self.wait.lock();
+            w.waiting = false;
+            w.parked = None;
+            (w.timer.take(), w.woken.take())
+        };
+        if let (Some(key), Some(sched)) = (timer, self.sched.upgrade()) {
+            sched.remove_timer(key);
+        }
+        woken
+    }
+
+    /// Called by the CPU after a system call returned [`crate::Outcome::Wait`]: parks the task
+    /// unless its wait already ended, in which case the reason comes back and the CPU goes
+    /// on running it.
+    pub fn park(&self, task: Arc<Task>) -> Option<Wake> {
+        let mut w = self.wait.lock();
+        if let Some(why) = w.woken {
+            return Some(why);
+        }
+        if !w.waiting {
+            // Nothing registered a wait: treat as a spurious retry rather than sleep forever.
+            return Some(Wake::Retry);
+        }
+        w.parked = Some(task);
+        None
+    }
+
+    /// Whether the thread is parked in a wait.
+    pub fn is_parked(&self) -> bool {
+        self.wait.lock().parked.is_some()
+    }
+
+    /// Interrupts the current wait, if any (a signal arrived, or the thread is killed).
+    pub fn interrupt(&self) -> bool {
+        let token = {
+            let w = self.wait.lock();
+            if !w.waiting {
+                return false;
+            }
+            w.token
+        };
+        self.wake(token, Wake::Interrupted)
+    }
+
+    /// Marks the thread for death and gets it to notice: woken if waiting, interrupted if
+    /// running on another CPU.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        if !self.interrupt() {
+            if let Some(sched) = self.sched.upgrade() {
+                let cpu = self.last_cpu.load(Ordering::Relaxed);
+                if cpu != sched.ctl.current_cpu() && sched.running_on(cpu) == self.tid {
+                    sched.ctl.kick(cpu);
+                }
+            }
+        }
+    }
+}
+
+impl Waker for Thread {
+    fn wake(&self, token: u64, why: Wake) -> bool {
+        let requeue = {
+            let mut w = self.wait.lock();
+            if !w.waiting || w.token != token || w.woken.is_some() {
+                return false;
+            }
+            w.woken = Some(why);
+            w.parked.take()
+        };
+        if let Some(task) = requeue {
+            if let Some(sched) = self.sched.upgrade() {
+                sched.enqueue(task);
+            }
+        }
+        true
+    }
+
+    fn is_waiting(&self, token: u64) -> bool {
+        let w = self.wait.lock();
+        w.waiting && w.token == token && w.woken.is_none()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Cpu {
+    queue: Mutex<VecDeque<Arc<Task>>>,
+    idle: AtomicBool,
+    /// The tid running there (0 = none).
+    running: AtomicU32,
+}
+
+/// A deadline in the timer map: (CLOCK_MONOTONIC ns, sequence number).
+pub type TimerKey = (u64, u64);
+/// Who a timer wakes, and with which token.
+type TimerEntry = (Weak<dyn Waker>, u64);
+
+/// The machine's threads and CPUs.
+pub struct Scheduler {
+    cpus: Vec<Cpu>,
+    ctl: Arc<dyn CpuControl>,
+    timers: Mutex<BTreeMap<TimerKey, TimerEntry>>,
+    timer_seq: AtomicU64,
+    /// Earliest deadline in `timers` (u64::MAX if none), readable without the lock.
+    earliest: AtomicU64,
+    threads: Mutex<BTreeMap<u32, Weak<Thread>>>,
+    next_tid: AtomicU32,
+}
+
+impl core::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("cpus", &self.cpus.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scheduler {
+    pub fn new(cpus: usize, ctl: Arc<dyn CpuControl>) -> Arc<Self> {
+        Arc::new(Scheduler {
+            cpus: (0..cpus.max(1)).map(|_| Cpu::default()).collect(),
+            ctl,
+            timers: Mutex::new(BTreeMap::new()),
+            timer_seq: AtomicU64::new(0),
+            earliest: AtomicU64::new(u64::MAX),
+            threads: Mutex::new(BTreeMap::new()),
+            next_tid: AtomicU32::new(1),
+        })
+    }
+
+    pub fn cpu_count(&self) -> usize {
+        self.cpus.len()
+    }
+
+    pub fn now_ns(&self) -> u64 {
+        self.ctl.now_ns()
+    }
+
+    /// A fresh thread id (pids and tids share the space, as on Linux).
+    pub fn alloc_tid(&self) -> u32 {
+        self.next_tid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Makes sure later ids are above `tid` (the first process takes a given pid).
+    pub fn reserve_tid(&self, tid: u32) {
+        self.next_tid.fetch_max(tid + 1, Ordering::Relaxed);
+    }
+
+    /// A new thread `tid` (not runnable until the kernel makes a [`Task`] of it).
+    pub fn new_thread(self: &Arc<Self>, tid: u32) -> Arc<Thread> {
+        let all = if self.cpus.len() >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.cpus.len()) - 1
+        };
+        let thread = Arc::new_cyclic(|me| Thread {
+            tid,
+            me: me.clone(),
+            sched: Arc::downgrade(self),
+            wait: Mutex::new(WaitState::default()),
+            last_cpu: AtomicUsize::new(self.ctl.current_cpu()),
+            killed: AtomicBool::new(false),
+            affinity: AtomicU64::new(all),
+            cpu_ns: AtomicU64::new(0),
+        });
+        self.threads.lock().insert(tid, Arc::downgrade(&thread));
+        thread
+    }
+
+    /// Makes the runnable task of `body`'s thread; it runs once [`Self::enqueue`]d.
+    pub fn make_task(&self, body: TaskBody) -> Arc<Task> {
+        Arc::new(Task {
+            thread: body.process.thread.clone(),
+            body: Mutex::new(body),
+        })
+    }
+
+    /// The live thread `tid`.
+    pub fn thread(&self, tid: u32) -> Option<Arc<Thread>> {
+        self.threads.lock().get(&tid).and_then(Weak::upgrade)
+    }
+
+    /// Forgets an exited thread.
+    pub fn remove(&self, tid: u32) {
+        self.threads.lock().remove(&tid);
+    }
+
+    /// The number of live threads.
+    pub fn thread_count(&self) -> usize {
+        self.threads
+            .lock()
+            .values()
+            .filter(|w| w.strong_count() > 0)
+            .count()
+    }
+
+    fn allowed(task: &Task, cpu: usize) -> bool {
+        cpu >= 64 || task.thread.affinity.load(Ordering::Relaxed) & (1 << cpu) != 0
+    }
+
+    /// Makes `task` runnable on some CPU.
+    pub fn enqueue(&self, task: Arc<Task>) {
+        let n = self.cpus.len();
+        let last = task.thread.last_cpu.load(Ordering::Relaxed) % n;
+        let idle = |c: usize| self.cpus[c].idle.load(Ordering::SeqCst) && Self::allowed(&task, c);
+        let target = if idle(last) {
+            last
+        } else if let Some(c) = (0..n).map(|i| (last + i) % n).find(|&c| idle(c)) {
+            c
+        } else if Self::allowed(&task, last) {
+            last
+        } else {
+            (0..n).find(|&c| Self::allowed(&task, c)).unwrap_or(last)
+        };
+        self.cpus[target].queue.lock().push_back(task);
+        if target != self.ctl.current_cpu() {
+            self.ctl.kick(target);
+        }
+    }
+
+    /// The next task for `cpu`: its own queue first, else one stolen from the longest queue.
+    pub fn pick(&self, cpu: usize) -> Option<Arc<Task>> {
+        if let Some(t) = self.cpus[cpu].queue.lock().pop_front() {
+            return Some(t);
+        }
+        let n = self.cpus.len();
+        let mut order: Vec<(usize, usize)> = (0..n)
+            .filter(|&c| c != cpu)
+            .map(|c| (self.cpus[c].queue.lock().len(), c))
+            .filter(|&(len, _)| len > 0)
+            .collect();
+        order.sort_unstable_by(|a, b| b.cmp(a));
+        for (_, c) in order {
+            let mut q = self.cpus[c].queue.lock();
+            if let Some(i) = q.iter().rposition(|t| Self::allowed(t, cpu)) {
+                return q.remove(i);
+            }
+        }
+        None
+    }
+
+    /// Whether `cpu` has other tasks waiting to run (so its current one should be preempted
+    /// at the end of its slice).
+    pub fn has_waiting(&self, cpu: usize) -> bool {
+        !self.cpus[cpu].queue.lock().is_empty()
+    }
+
+    /// Puts a preempted or yielding task at the back of `cpu`'s queue.
+    pub fn requeue(&self, cpu: usize, task: Arc<Task>) {
+        self.cpus[cpu].queue.lock().push_back(task);
+    }
+
+    /// Records that `cpu` runs `tid` (0: nothing).
+    pub fn set_running(&self, cpu: usize, tid: u32) {
+        self.cpus[cpu].running.store(tid, Ordering::Relaxed);
+    }
+
+    /// The tid running on `cpu` (0: none).
+    pub fn running_on(&self, cpu: usize) -> u32 {
+        self.cpus[cpu].running.load(Ordering::Relaxed)
+    }
+
+    /// Marks `cpu` idle (about to halt) or busy. A CPU going idle must check [`Self::pick`]
+    /// again after marking itself, so that a task enqueued meanwhile is not missed.
+    pub fn set_idle(&self, cpu: usize, idle: bool) {
+        self.cpus[cpu].idle.store(idle, Ordering::SeqCst);
+    }
+
+    /// Calls `waker.wake(token, Wake::TimedOut)` once CLOCK_MONOTONIC reaches `deadline`
+    /// (threads' wait deadlines, and timer objects such as timerfds and POSIX timers).
+    pub fn add_timer(&self, deadline: u64, task: Weak<dyn Waker>, token: u64) -> TimerKey {
+        let key = (deadline, self.timer_seq.fetch_add(1, Ordering::Relaxed));
+        let mut t = self.timers.lock();
+        t.insert(key, (task, token));
+        self.earliest.fetch_min(deadline, Ordering::SeqCst);
+        drop(t);
+        // A CPU halted with a later deadline armed must re-arm for this one.
+        let me = self.ctl.current_cpu();
+        for (c, cpu) in self.cpus.iter().enumerate() {
+            if c != me && cpu.idle.load(Ordering::SeqCst) {
+                self.ctl.kick(c);
+                break;
+            }
+        }
+        key
+    }
+
+    /// Cancels a timer (a no-op if it fired already).
+    pub fn remove_timer(&self, key: TimerKey) {
+        let mut t = self.timers.lock();
+        t.remove(&key);
+        let first = t.keys().next().map_or(u64::MAX, |k| k.0);
+        self.earliest.store(first, Ordering::SeqCst);
+    }
+
+    /// The earliest deadline of any waiting thread (CLOCK_MONOTONIC ns).
+    pub fn next_deadline(&self) -> Option<u64> {
+        match self.earliest.load(Ordering::SeqCst) {
+            u64::MAX => None,
+            d => Some(d),
+        }
+    }
+
+    /// Wakes the threads whose deadline is at or before `now`.
+    pub fn expire(&self, now: u64) {
+        if self.earliest.load(Ordering::SeqCst) > now {
+            return;
+        }
+        let due: Vec<TimerEntry> = {
+            let mut t = self.timers.lock();
+            let later = t.split_off(&(now + 1, 0));
+            let due = core::mem::replace(&mut *t, later);
+            let first = t.keys().next().map_or(u64::MAX, |k| k.0);
+            self.earliest.store(first, Ordering::SeqCst);
+            due.into_values().collect()
+        };
+        for (waker, token) in due {
+            if let Some(waker) = waker.upgrade() {
+                waker.wake(token, Wake::TimedOut);
+            }
+        }
+    }
+}

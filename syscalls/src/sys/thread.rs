@@ -1,0 +1,326 @@
+//! Threads: clone and clone3 with the thread flags, exit and exit_group, sched_yield.
+//!
+//! A new thread shares its process (memory, fds, cwd, signal handlers); it starts with a copy
+//! of the caller's registers and FP state, returning 0 from the system call on its own stack.
+//! Creating processes (clone without CLONE_VM, fork, vfork) is not here yet.
+
+use alloc::boxed::Box;
+
+use crate::regs::{FpArea, UserRegs, TRAP_SYSCALL};
+use crate::sched::TaskBody;
+use crate::sys::futex::mm_key;
+use crate::{Errno, Platform, Process, SysResult};
+
+pub(crate) const CLONE_VM: u64 = 0x100;
+pub(crate) const CLONE_FS: u64 = 0x200;
+pub(crate) const CLONE_FILES: u64 = 0x400;
+pub(crate) const CLONE_SIGHAND: u64 = 0x800;
+pub(crate) const CLONE_PIDFD: u64 = 0x1000;
+pub(crate) const CLONE_PTRACE: u64 = 0x2000;
+pub(crate) const CLONE_VFORK: u64 = 0x4000;
+pub(crate) const CLONE_PARENT: u64 = 0x8000;
+pub(crate) const CLONE_THREAD: u64 = 0x1_0000;
+pub(crate) const CLONE_NEWNS: u64 = 0x2_0000;
+pub(crate) const CLONE_SYSVSEM: u64 = 0x4_0000;
+pub(crate) const CLONE_SETTLS: u64 = 0x8_0000;
+pub(crate) const CLONE_PARENT_SETTID: u64 = 0x10_0000;
+pub(crate) const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
+pub(crate) const CLONE_DETACHED: u64 = 0x40_0000;
+pub(crate) const CLONE_UNTRACED: u64 = 0x80_0000;
+pub(crate) const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+pub(crate) const CLONE_NEWCGROUP: u64 = 0x200_0000;
+pub(crate) const CLONE_IO: u64 = 0x8000_0000;
+/// The namespace flags (UTS, IPC, user, pid, net) that need privileges we do not model.
+const CLONE_NEW_OTHERS: u64 = 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000;
+const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// What the caller of clone asked for, from either entry point.
+struct CloneArgs {
+    flags: u64,
+    /// The child's stack pointer (0: the caller's).
+    stack: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+}
+
+pub(crate) fn clone(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    regs: &UserRegs,
+    flags: u64,
+    stack: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+) -> SysResult {
+    // clone(2) has no room for the high flags: they are ignored there, as on Linux.
+    let args = CloneArgs {
+        flags: flags & 0xffff_ffff,
+        stack,
+        parent_tid,
+        child_tid,
+        tls,
+    };
+    if args.flags & CLONE_PIDFD != 0 && args.flags & CLONE_PARENT_SETTID != 0 {
+        // Both would use parent_tid.
+        return Err(Errno::EINVAL);
+    }
+    do_clone(p, k, regs, args)
+}
+
+/// clone3(2): `struct clone_args` from user memory, `size` bytes of it.
+pub(crate) fn clone3(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    regs: &UserRegs,
+    uargs: u64,
+    size: u64,
+) -> SysResult {
+    const VER0: u64 = 64;
+    const KNOWN: usize = 88; // up to and including `cgroup` (VER2)
+    if size < VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let mut raw = alloc::vec![0u8; size as usize];
+    k.read_user(uargs, &mut raw)?;
+    if raw.len() > KNOWN && raw[KNOWN..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    raw.resize(raw.len().max(KNOWN), 0);
+    let field = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    let (flags, pidfd, child_tid, parent_tid, exit_signal) =
+        (field(0), field(1), field(2), field(3), field(4));
+    let (stack, stack_size, tls, set_tid, set_tid_size) =
+        (field(5), field(6), field(7), field(8), field(9));
+    if exit_signal & !0xff != 0 || exit_signal > 64 {
+        return Err(Errno::EINVAL);
+    }
+    if (stack == 0) != (stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    if set_tid_size > 32 || (set_tid == 0) != (set_tid_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    if set_tid_size != 0 {
+        // Choosing the child's pid needs CAP_SYS_ADMIN in the pid namespace's owner.
+        return Err(Errno::EPERM);
+    }
+    if flags & (CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0 {
+        k.log(format_args!(
+            "clone3: CLONE_CLEAR_SIGHAND/CLONE_INTO_CGROUP are not supported: EINVAL"
+        ));
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_PIDFD != 0 && pidfd == 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_clone(
+        p,
+        k,
+        regs,
+        CloneArgs {
+            flags,
+            stack: stack.wrapping_add(stack_size),
+            parent_tid,
+            child_tid,
+            tls,
+        },
+    )
+}
+
+fn do_clone(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs, a: CloneArgs) -> SysResult {
+    let f = a.flags;
+    // The dependencies Linux checks in copy_process.
+    if f & (CLONE_NEWNS | CLONE_FS) == (CLONE_NEWNS | CLONE_FS) {
+        return Err(Errno::EINVAL);
+    }
+    if f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if f & CLONE_THREAD != 0 && f & CLONE_PIDFD != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if f & (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEW_OTHERS) != 0 {
+        k.log(format_args!(
+            "clone: new namespaces are not supported (flags {f:#x}): EPERM"
+        ));
+        return Err(Errno::EPERM);
+    }
+    if f & CLONE_THREAD == 0 {
+        // A new process: fork, vfork, posix_spawn's clone(CLONE_VM|CLONE_VFORK).
+        if p.missing_logged.insert(u64::MAX - 1) {
+            k.log(format_args!(
+                "clone without CLONE_THREAD (a new process, flags {f:#x}) is not implemented: ENOSYS"
+            ));
+        }
+        return Err(Errno::ENOSYS);
+    }
+    // Flags that change nothing for a thread of a single-address-space process.
+    let _ = (
+        CLONE_FILES,
+        CLONE_SYSVSEM,
+        CLONE_PTRACE,
+        CLONE_VFORK,
+        CLONE_PARENT,
+        CLONE_DETACHED,
+        CLONE_UNTRACED,
+        CLONE_IO,
+    );
+
+    let tid = p.sys.sched.alloc_tid();
+    let mut child = p.new_thread(tid);
+    let tid_bytes = tid.to_le_bytes();
+    if f & CLONE_CHILD_SETTID != 0 {
+        // The child's memory is the caller's: write it now, before the child can run.
+        if let Err(e) = k.write_user(a.child_tid, &tid_bytes) {
+            child.forget();
+            return Err(e);
+        }
+    }
+    if f & CLONE_PARENT_SETTID != 0 {
+        if let Err(e) = k.write_user(a.parent_tid, &tid_bytes) {
+            child.forget();
+            return Err(e);
+        }
+    }
+    if f & CLONE_CHILD_CLEARTID != 0 {
+        child.clear_child_tid = a.child_tid;
+    }
+    let mut cregs = *regs;
+    cregs.rax = 0;
+    cregs.trap = TRAP_SYSCALL;
+    if a.stack != 0 {
+        cregs.rsp = a.stack;
+    }
+    // The live bases are in the CPU, not yet in the saved registers.
+    cregs.fs_base = if f & CLONE_SETTLS != 0 {
+        a.tls
+    } else {
+        k.fs_base()
+    };
+    cregs.gs_base = k.gs_base();
+    let mut fpu = Box::<FpArea>::default();
+    k.save_fpu(&mut fpu);
+    let sched = p.sys.sched.clone();
+    let task = sched.make_task(TaskBody {
+        process: child,
+        regs: cregs,
+        fpu,
+    });
+    sched.enqueue(task);
+    Ok(u64::from(tid))
+}
+
+/// What a thread does on its way out: the clear-tid wake, the robust list.
+fn thread_exit(p: &mut Process, k: &mut dyn Platform) {
+    if p.clear_child_tid != 0 {
+        let addr = p.clear_child_tid;
+        if k.write_user(addr, &0u32.to_le_bytes()).is_ok() {
+            p.sys.futexes.wake(mm_key(p), addr, 1);
+        }
+    }
+    walk_robust_list(p, k);
+}
+
+/// Marks the robust futexes the thread still holds as FUTEX_OWNER_DIED and wakes a waiter of
+/// each, as Linux's exit_robust_list does.
+fn walk_robust_list(p: &mut Process, k: &mut dyn Platform) {
+    const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+    const FUTEX_WAITERS: u32 = 0x8000_0000;
+    const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+    const LIMIT: usize = 2048; // ROBUST_LIST_LIMIT
+    let head = p.robust_list;
+    if head == 0 {
+        return;
+    }
+    let read64 = |k: &dyn Platform, a: u64| -> Option<u64> {
+        let mut b = [0u8; 8];
+        k.read_user(a, &mut b).ok().map(|_| u64::from_le_bytes(b))
+    };
+    // struct robust_list_head { list.next; long futex_offset; list_op_pending; }
+    let (Some(mut entry), Some(offset), Some(pending)) =
+        (read64(k, head), read64(k, head + 8), read64(k, head + 16))
+    else {
+        return;
+    };
+    let handle = |k: &mut dyn Platform, entry: u64| {
+        let addr = entry.wrapping_add(offset);
+        for _ in 0..16 {
+            let mut b = [0u8; 4];
+            if k.read_user(addr, &mut b).is_err() || !addr.is_multiple_of(4) {
+                return;
+            }
+            let val = u32::from_le_bytes(b);
+            if val & FUTEX_TID_MASK != p.tid {
+                return;
+            }
+            let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+            match k.cmpxchg_user_u32(addr, val, new) {
+                Ok(old) if old == val => {
+                    if val & FUTEX_WAITERS != 0 {
+                        p.sys.futexes.wake(mm_key(p), addr, 1);
+                    }
+                    return;
+                }
+                Ok(_) => continue,
+                Err(_) => return,
+            }
+        }
+    };
+    let mut n = 0;
+    while entry != head && entry != 0 && n < LIMIT {
+        let next = read64(k, entry);
+        if entry != pending {
+            handle(k, entry);
+        }
+        match next {
+            Some(next) => entry = next,
+            None => break,
+        }
+        n += 1;
+    }
+    if pending != 0 {
+        handle(k, pending);
+    }
+}
+
+pub(crate) fn exit(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysResult {
+    thread_exit(p, k);
+    let code = (status & 0xff) as u32;
+    let last = {
+        let mut threads = p.shared.threads.lock();
+        threads.retain(|&t| t != p.tid);
+        threads.is_empty()
+    };
+    if p.tid == p.shared.pid {
+        // The process's status is its main thread's, even if other threads end later.
+        p.shared.set_exit_code(code);
+    }
+    if last {
+        p.exit_status = Some(p.shared.exit_code().unwrap_or(code));
+    } else {
+        p.exit_thread = true;
+    }
+    Ok(0)
+}
+
+pub(crate) fn exit_group(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysResult {
+    thread_exit(p, k);
+    let code = (status & 0xff) as u32;
+    p.shared.set_exit_code(code);
+    p.exit_status = Some(code);
+    Ok(0)
+}
+
+pub(crate) fn sched_yield(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+    p.yield_cpu = true;
+    Ok(0)
+}
