@@ -201,6 +201,8 @@ pub struct ProcShared {
     pub start_ns: u64,
     /// The live threads' ids, the main thread first.
     pub threads: Mutex<Vec<u32>>,
+    /// CPU time of the threads that exited, in ns (for the process CPU clock and getrusage).
+    pub exited_cpu_ns: core::sync::atomic::AtomicU64,
     /// The status the process ends with, once its main thread or a group exit set it.
     exit_code: Mutex<Option<u32>>,
 }
@@ -327,6 +329,9 @@ pub struct Process {
     pub(crate) deadline: Option<u64>,
     /// Bytes a blocking write moved before it had to wait, kept across its re-runs.
     pub(crate) progress: u64,
+    /// An object the current system call keeps across its re-runs (a FIFO end whose open
+    /// waits for the other end); dropped when the call ends.
+    pub(crate) held: Option<alloc::boxed::Box<dyn core::any::Any + Send + Sync>>,
     pub sigactions: SigActions,
     pub sigmask: u64,
     pub clear_child_tid: u64,
@@ -386,6 +391,7 @@ impl Process {
             limits: Mutex::new(crate::sys::info::default_limits()),
             start_ns,
             threads: Mutex::new(alloc::vec![info.pid]),
+            exited_cpu_ns: core::sync::atomic::AtomicU64::new(0),
             exit_code: Mutex::new(None),
         });
         sys.register(&shared);
@@ -397,6 +403,7 @@ impl Process {
             resumed: None,
             deadline: None,
             progress: 0,
+            held: None,
             stdin_eof: !info.stdin_forwarded,
             tid: info.pid,
             info,
@@ -452,6 +459,7 @@ impl Process {
     /// signal mask inherited.
     pub fn new_thread(&self, tid: u32) -> Process {
         let thread = self.sys.sched.new_thread(tid);
+        crate::sys::sched::inherit(&self.thread, &thread);
         self.shared.threads.lock().push(tid);
         Process {
             info: self.info.clone(),
@@ -463,6 +471,7 @@ impl Process {
             resumed: None,
             deadline: None,
             progress: 0,
+            held: None,
             sigactions: self.sigactions.clone(),
             sigmask: self.sigmask,
             clear_child_tid: 0,

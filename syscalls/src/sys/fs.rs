@@ -264,7 +264,14 @@ fn do_open(
             check_rofs(p, &inode)?;
         }
     }
-    let ops = vfs.open_inode(&cx, &inode, flags)?;
+    let fifo = match kind {
+        FileType::Fifo if flags & O_PATH == 0 => inode.fifo(),
+        _ => None,
+    };
+    let ops = match fifo {
+        Some(pipe) => crate::sys::fifo::open_fifo(p, &pipe, flags)?,
+        None => vfs.open_inode(&cx, &inode, flags)?,
+    };
     if flags & O_TRUNC != 0 && !created && kind == FileType::Regular && flags & O_PATH == 0 {
         inode.truncate(0)?;
     }

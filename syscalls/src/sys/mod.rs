@@ -1,5 +1,9 @@
 //! The handlers, one module per syscall family, named after the Linux calls.
 
+pub(crate) mod anon;
+pub(crate) mod epoll;
+pub(crate) mod eventfd;
+pub(crate) mod fifo;
 pub(crate) mod fs;
 pub(crate) mod futex;
 pub(crate) mod info;
@@ -13,3 +17,4 @@ pub(crate) mod signal;
 pub(crate) mod stat;
 pub(crate) mod thread;
 pub(crate) mod time;
+pub(crate) mod timerfd;

@@ -350,6 +350,19 @@ pub fn test_initrd() -> Vec<u8> {
 }
 
 pub fn setup_with(tty: bool, stdin_forwarded: bool) -> (Process, Fake) {
+    setup_full(
+        tty,
+        stdin_forwarded,
+        std::sync::Arc::new(FakeCpu::default()),
+    )
+}
+
+/// A process on the CPU `cpu`, whose clock the test moves (keep `Fake::now` in step).
+pub fn setup_on(cpu: std::sync::Arc<FakeCpu>) -> (Process, Fake) {
+    setup_full(false, false, cpu)
+}
+
+fn setup_full(tty: bool, stdin_forwarded: bool, cpu: std::sync::Arc<FakeCpu>) -> (Process, Fake) {
     let info = StartInfo {
         pid: 1,
         tty,
@@ -366,7 +379,7 @@ pub fn setup_with(tty: bool, stdin_forwarded: bool) -> (Process, Fake) {
         &test_initrd(),
         std::sync::Arc::new(TickClock(std::sync::atomic::AtomicI64::new(1_000))),
         std::sync::Arc::new(FakeInfo),
-        std::sync::Arc::new(FakeCpu::default()),
+        cpu,
         &crate::setup::BootOptions {
             tty,
             hostname: b"box".to_vec(),
