@@ -7,16 +7,25 @@
 //! Where the case says so (`Place`), argv[1] is a scratch directory (a fresh tmpfs one on the
 //! host, `/tmp` in the guest), or the program runs inside a fresh test root filesystem:
 //! `chroot ROOT` on the host, `coracle run ROOT` in the guest, both in `/`.
+//!
+//! SMP cases (`Case::cpus`) also get `COMPAT_CPUS`: on the host the number of CPUs this process
+//! may run on, in the guest the vCPU count given with `--cpus`; programs compare CPU counts with
+//! it instead of printing them. Their host side runs once for all vCPU counts (`HostCache`),
+//! `CORACLE_COMPAT_REPEAT` times, every run alike; the guest side runs that many times per
+//! case, each compared with the host. Pending cases (`pending.txt`) stop after the host side.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::cases::{Case, Place, GUEST_SCRATCH};
-use crate::diff;
+use crate::diff::{self, Observed};
 use crate::exec::{self, RunError};
+use crate::programs::NotBuilt;
 use crate::report::Outcome;
 use crate::rootfs;
 use crate::scratch::{Scratch, ScratchDir};
@@ -40,7 +49,18 @@ pub(crate) struct Setup {
     pub(crate) timeout: Duration,
     /// Where scratch directories and test root filesystems are made.
     pub(crate) scratch: Scratch,
+    /// The CPUs this process may run on (and so the host side of a case): `COMPAT_CPUS` there.
+    pub(crate) host_cpus: usize,
+    /// How many times each SMP case's host side and every case's guest side runs.
+    pub(crate) repeat: usize,
+    /// Run pending cases in Coracle too, counted like any other.
+    pub(crate) run_pending: bool,
+    pub(crate) host_cache: HostCache,
 }
+
+/// The host side of each SMP program run, shared by its cases for the different vCPU counts:
+/// the first to ask runs it, the others wait for that result.
+pub(crate) type HostCache = Mutex<HashMap<String, Arc<OnceLock<Result<Observed, String>>>>>;
 
 impl Setup {
     pub(crate) fn new(coracle: &Path, accel: String) -> Self {
@@ -54,6 +74,10 @@ impl Setup {
             host_is_root: host_is_root(),
             timeout,
             scratch: Scratch::new(),
+            host_cpus: host_cpus(),
+            repeat: 1,
+            run_pending: false,
+            host_cache: HostCache::default(),
         }
     }
 }
@@ -83,12 +107,16 @@ fn os_args(args: &[Vec<u8>]) -> impl Iterator<Item = OsString> + '_ {
 }
 
 /// The host side. `dir` is what the case's place needs: the scratch directory
-/// (`Place::Scratch`) or the root (`Place::Rootfs`); `Place::Direct` ignores it.
-pub(crate) fn host_command(case: &Case, program: &Path, dir: &Path) -> Command {
+/// (`Place::Scratch`) or the root (`Place::Rootfs`); `Place::Direct` ignores it. `host_cpus`
+/// is `COMPAT_CPUS` for SMP cases.
+pub(crate) fn host_command(case: &Case, program: &Path, dir: &Path, host_cpus: usize) -> Command {
     let mut command = Command::new("env");
     command.arg("-i");
     for (key, value) in guest_env(&case.env) {
         command.arg(format!("{key}={value}"));
+    }
+    if case.cpus.is_some() {
+        command.arg(format!("COMPAT_CPUS={host_cpus}"));
     }
     match &case.place {
         Place::Direct => command.arg(program),
@@ -105,10 +133,16 @@ pub(crate) fn coracle_command(setup: &Setup, case: &Case, program: &Path, root: 
     let mut command = Command::new(&setup.coracle);
     command
         .arg("run")
-        .args(["--machine", case.machine, "--accel", &setup.accel])
-        .args(["-e", &format!("HOSTNAME={HOSTNAME}")]);
+        .args(["--machine", case.machine, "--accel", &setup.accel]);
+    if let Some(cpus) = case.cpus {
+        command.args(["--cpus", &cpus.to_string()]);
+    }
+    command.args(["-e", &format!("HOSTNAME={HOSTNAME}")]);
     for (key, value) in &case.env {
         command.arg("-e").arg(format!("{key}={value}"));
+    }
+    if let Some(cpus) = case.cpus {
+        command.args(["-e", &format!("COMPAT_CPUS={cpus}")]);
     }
     if case.stdin.is_some() {
         command.arg("-i");
@@ -167,10 +201,17 @@ fn chroot_failure(case: &Case, host: &diff::Observed) -> Option<String> {
 }
 
 /// Runs `case` (whose program was built at `program`, or not, and why) and compares.
-pub(crate) fn run_case(setup: &Setup, case: &Case, program: &Result<PathBuf, String>) -> Outcome {
+/// `pending` is the reason from `pending.txt` when the case is listed there.
+pub(crate) fn run_case(
+    setup: &Setup,
+    case: &Case,
+    program: &Result<PathBuf, NotBuilt>,
+    pending: Option<&str>,
+) -> Outcome {
     let program = match program {
         Ok(path) => path,
-        Err(why) => return Outcome::Fail(format!("not built: {why}")),
+        Err(NotBuilt::Unavailable(why)) => return Outcome::Skip(why.clone()),
+        Err(NotBuilt::Failed(why)) => return Outcome::Fail(format!("not built: {why}")),
     };
     if case.needs_root && !setup.host_is_root {
         return Outcome::Skip("compares uids, so the host side must run as root".into());
@@ -185,35 +226,160 @@ pub(crate) fn run_case(setup: &Setup, case: &Case, program: &Result<PathBuf, Str
         .guest_root
         .as_ref()
         .map_or(no_dir, ScratchDir::path);
-    let stdin = case.stdin.as_deref();
-    let expected = match exec::run(host_command(case, program, host_dir), stdin, HOST_TIMEOUT) {
+    let expected = match host_side(setup, case, program, host_dir) {
         Ok(observed) => observed,
-        Err(err) => return Outcome::Fail(format!("host run: {err}")),
+        Err(message) => return Outcome::Fail(message),
     };
     if let Some(message) = chroot_failure(case, &expected) {
         return Outcome::Fail(message);
     }
-    let guest = coracle_command(setup, case, program, guest_root);
-    let got = match exec::run(guest, stdin, setup.timeout) {
-        Ok(observed) => observed,
-        Err(err @ RunError::Spawn(_)) => {
-            return Outcome::Fail(format!("coracle {}: {err}", setup.coracle.display()))
+    if let Some(message) = host_status_failure(case, &expected) {
+        return Outcome::Fail(message);
+    }
+    if let Some(reason) = pending.filter(|_| !setup.run_pending) {
+        return Outcome::Pending(reason.to_string());
+    }
+    for run in 1..=setup.repeat {
+        if let Err(message) = guest_side(setup, case, program, guest_root, &expected) {
+            return Outcome::Fail(if setup.repeat > 1 {
+                format!("run {run} of {}: {message}", setup.repeat)
+            } else {
+                message
+            });
         }
-        Err(err) => return Outcome::Fail(format!("coracle run: {err}")),
+    }
+    Outcome::Pass
+}
+
+/// The host run, cut to what the case compares. SMP cases run `setup.repeat` times, every run
+/// compared with the first, once for all their vCPU counts.
+fn host_side(setup: &Setup, case: &Case, program: &Path, dir: &Path) -> Result<Observed, String> {
+    let once = || -> Result<Observed, String> {
+        let command = host_command(case, program, dir, setup.host_cpus);
+        exec::run(command, case.stdin.as_deref(), HOST_TIMEOUT)
+            .map(|observed| cut_stderr(case, observed))
+            .map_err(|err| format!("host run: {err}"))
+    };
+    if case.cpus.is_none() {
+        return once();
+    }
+    let repeated = || -> Result<Observed, String> {
+        let first = once()?;
+        for run in 2..=setup.repeat {
+            let again = once()?;
+            if let Some(difference) = diff::compare(&first, &again, case.compare_stderr) {
+                return Err(format!(
+                    "host runs 1 and {run} differ (the program is not deterministic): \
+                     {difference}"
+                ));
+            }
+        }
+        Ok(first)
+    };
+    let cell = {
+        let mut cache = setup.host_cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(case.host_key().to_string())
+            .or_default()
+            .clone()
+    };
+    cell.get_or_init(repeated).clone()
+}
+
+/// One guest run compared with the host's: `Err` says how it differs.
+fn guest_side(
+    setup: &Setup,
+    case: &Case,
+    program: &Path,
+    root: &Path,
+    expected: &Observed,
+) -> Result<(), String> {
+    let guest = coracle_command(setup, case, program, root);
+    let timeout = case.timeout.map_or(setup.timeout, |t| t.max(setup.timeout));
+    let got = match exec::run(guest, case.stdin.as_deref(), timeout) {
+        Ok(observed) => cut_stderr(case, observed),
+        Err(err @ RunError::Spawn(_)) => {
+            return Err(format!("coracle {}: {err}", setup.coracle.display()))
+        }
+        Err(err) => return Err(format!("coracle run: {err}")),
     };
     // 125-127 are the tool's own failures: its last word on stderr says more than a diff.
     let tool_failed = (125..=127).contains(&got.status) && expected.status != got.status;
     let with_stderr = case.compare_stderr && !tool_failed;
-    match diff::compare(&expected, &got, with_stderr) {
-        None => Outcome::Pass,
+    match diff::compare(expected, &got, with_stderr) {
+        None => Ok(()),
         Some(mut message) => {
             if tool_failed {
                 let said = exec::last_line(&got.stderr).unwrap_or_else(|| "nothing".into());
                 message.push_str(&format!("; coracle said: {said}"));
             }
-            Outcome::Fail(message)
+            Err(message)
         }
     }
+}
+
+/// A host run whose exit status is not the one the case expects: the program's own checks
+/// failed on Linux (or it died), so comparing with Coracle would prove nothing.
+fn host_status_failure(case: &Case, host: &Observed) -> Option<String> {
+    let want = case.host_status?;
+    (host.status != want).then(|| {
+        format!(
+            "host side: status {}, expected {} (the program fails on Linux; its last line: {})",
+            crate::status::describe(host.status),
+            crate::status::describe(want),
+            exec::last_line(&host.stdout).unwrap_or_else(|| "none".into())
+        )
+    })
+}
+
+/// Keeps only the first `case.stderr_lines` lines of stderr, when the case says so.
+fn cut_stderr(case: &Case, mut observed: Observed) -> Observed {
+    if let Some(lines) = case.stderr_lines {
+        observed.stderr = first_lines(&observed.stderr, lines).to_vec();
+    }
+    observed
+}
+
+/// The first `n` lines of `bytes`, with their newlines.
+pub(crate) fn first_lines(bytes: &[u8], n: usize) -> &[u8] {
+    let end = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .nth(n.saturating_sub(1))
+        .map_or(bytes.len(), |(at, _)| at + 1);
+    if n == 0 {
+        &bytes[..0]
+    } else {
+        &bytes[..end]
+    }
+}
+
+/// How many CPUs this process may run on: its `Cpus_allowed_list`, else what std says.
+pub(crate) fn host_cpus() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .and_then(|list| count_cpu_list(list.trim()))
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+}
+
+/// The number of CPUs in a list like `0-3,5,7-8`; `None` when it is malformed.
+pub(crate) fn count_cpu_list(list: &str) -> Option<usize> {
+    let mut count = 0;
+    for part in list.split(',') {
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?),
+            None => {
+                let one = part.parse::<usize>().ok()?;
+                (one, one)
+            }
+        };
+        count += last.checked_sub(first)? + 1;
+    }
+    (count > 0).then_some(count)
 }
 
 /// Whether this process runs as root (uid 0), from `/proc/self/status`.
@@ -245,9 +411,20 @@ mod tests {
             stdin: stdin.map(<[u8]>::to_vec),
             machine: MICROVM,
             compare_stderr: true,
+            stderr_lines: None,
             needs_root: false,
             place: Place::Direct,
+            cpus: None,
+            host_status: None,
+            timeout: None,
         }
+    }
+
+    fn setup(coracle: &str) -> Setup {
+        let mut setup = Setup::new(Path::new(coracle), "tcg".into());
+        setup.timeout = CORACLE_TIMEOUT;
+        setup.host_cpus = 2;
+        setup
     }
 
     fn argv(command: &Command) -> Vec<String> {
@@ -255,6 +432,24 @@ mod tests {
             .chain(command.get_args())
             .map(|a| a.to_string_lossy().into_owned())
             .collect()
+    }
+
+    /// A fresh directory for one test's scripts.
+    fn temp_dir(test: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("coracle-compat-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// An executable shell script at `dir/name`.
+    fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
     }
 
     #[test]
@@ -280,7 +475,7 @@ mod tests {
     #[test]
     fn both_sides_get_the_same_argv() {
         let case = case(&[("K", "v")], Some(b"in"));
-        let host = argv(&host_command(&case, Path::new("/w/prog"), Path::new("")));
+        let host = argv(&host_command(&case, Path::new("/w/prog"), Path::new(""), 2));
         assert_eq!(
             host,
             [
@@ -295,15 +490,8 @@ mod tests {
                 "".into(),
             ]
         );
-        let setup = Setup {
-            coracle: "/t/coracle".into(),
-            accel: "tcg".into(),
-            host_is_root: true,
-            timeout: CORACLE_TIMEOUT,
-            scratch: Scratch::new(),
-        };
         let guest = argv(&coracle_command(
-            &setup,
+            &setup("/t/coracle"),
             &case,
             Path::new("/w/prog"),
             Path::new(""),
@@ -331,14 +519,43 @@ mod tests {
     }
 
     #[test]
+    fn smp_cases_get_cpus_and_compat_cpus() {
+        let mut case = case(&[("K", "v")], None);
+        case.cpus = Some(4);
+        let host = argv(&host_command(&case, Path::new("/w/prog"), Path::new(""), 2));
+        assert_eq!(host[5..], ["K=v", "COMPAT_CPUS=2", "/w/prog", "a b", ""]);
+        let guest = argv(&coracle_command(
+            &setup("/t/coracle"),
+            &case,
+            Path::new("/w/prog"),
+            Path::new(""),
+        ));
+        assert_eq!(
+            guest[2..],
+            [
+                "--machine",
+                "microvm",
+                "--accel",
+                "tcg",
+                "--cpus",
+                "4",
+                "-e",
+                "HOSTNAME=coracle-compat",
+                "-e",
+                "K=v",
+                "-e",
+                "COMPAT_CPUS=4",
+                "--",
+                "/w/prog",
+                "a b",
+                "",
+            ]
+        );
+    }
+
+    #[test]
     fn places_change_the_command_lines() {
-        let setup = Setup {
-            coracle: "/t/coracle".into(),
-            accel: "tcg".into(),
-            host_is_root: true,
-            timeout: CORACLE_TIMEOUT,
-            scratch: Scratch::new(),
-        };
+        let setup = setup("/t/coracle");
         let mut case = case(&[], None);
         let tail = |argv: Vec<String>, n: usize| argv[argv.len() - n..].join(" ");
         case.place = Place::Scratch;
@@ -346,6 +563,7 @@ mod tests {
             &case,
             Path::new("/w/prog"),
             Path::new("/dev/shm/x"),
+            2,
         ));
         assert_eq!(tail(host, 4), "/w/prog /dev/shm/x a b ");
         let guest = argv(&coracle_command(
@@ -363,6 +581,7 @@ mod tests {
             &case,
             Path::new("/bin/busybox"),
             Path::new("/r"),
+            2,
         ));
         assert_eq!(tail(host, 5), "chroot /r /bin/cat a b ");
         let guest = argv(&coracle_command(
@@ -399,14 +618,12 @@ mod tests {
 
     #[test]
     fn unbuilt_programs_fail_with_the_reason() {
-        let setup = Setup {
-            coracle: "/nonexistent".into(),
-            accel: "tcg".into(),
-            host_is_root: true,
-            timeout: CORACLE_TIMEOUT,
-            scratch: Scratch::new(),
-        };
-        let outcome = run_case(&setup, &case(&[], None), &Err("musl-gcc not found".into()));
+        let outcome = run_case(
+            &setup("/nonexistent"),
+            &case(&[], None),
+            &Err(NotBuilt::Failed("musl-gcc not found".into())),
+            None,
+        );
         assert_eq!(
             outcome,
             Outcome::Fail("not built: musl-gcc not found".into())
@@ -414,20 +631,163 @@ mod tests {
     }
 
     #[test]
+    fn an_unavailable_toolchain_skips() {
+        let outcome = run_case(
+            &setup("/nonexistent"),
+            &case(&[], None),
+            &Err(NotBuilt::Unavailable("go not found".into())),
+            None,
+        );
+        assert_eq!(outcome, Outcome::Skip("go not found".into()));
+    }
+
+    #[test]
     fn a_missing_coracle_fails_the_case() {
-        let setup = Setup {
-            coracle: "/nonexistent/coracle".into(),
-            accel: "tcg".into(),
-            host_is_root: true,
-            timeout: CORACLE_TIMEOUT,
-            scratch: Scratch::new(),
-        };
-        let outcome = run_case(&setup, &case(&[], None), &Ok("/bin/true".into()));
+        let outcome = run_case(
+            &setup("/nonexistent/coracle"),
+            &case(&[], None),
+            &Ok("/bin/true".into()),
+            None,
+        );
         match outcome {
             Outcome::Fail(message) => {
                 assert!(message.starts_with("coracle /nonexistent"), "{message}")
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn pending_cases_stop_after_the_host_side() {
+        let mut case = case(&[], None);
+        case.cpus = Some(2);
+        case.host_status = Some(0);
+        // A coracle that does not exist would fail the case if it were run.
+        let outcome = run_case(
+            &setup("/nonexistent/coracle"),
+            &case,
+            &Ok("/bin/true".into()),
+            Some("needs threads"),
+        );
+        assert_eq!(outcome, Outcome::Pending("needs threads".into()));
+
+        let mut run_them = setup("/nonexistent/coracle");
+        run_them.run_pending = true;
+        let outcome = run_case(&run_them, &case, &Ok("/bin/true".into()), Some("x"));
+        assert!(matches!(outcome, Outcome::Fail(m) if m.starts_with("coracle /nonexistent")));
+    }
+
+    #[test]
+    fn a_program_failing_on_the_host_fails_even_when_pending() {
+        let mut case = case(&[], None);
+        case.host_status = Some(0);
+        let outcome = run_case(
+            &setup("/nonexistent/coracle"),
+            &case,
+            &Ok("/bin/false".into()),
+            Some("needs threads"),
+        );
+        match outcome {
+            Outcome::Fail(message) => {
+                assert!(
+                    message.starts_with("host side: status 1, expected 0"),
+                    "{message}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        case.host_status = Some(1);
+        let outcome = run_case(
+            &setup("/nonexistent/coracle"),
+            &case,
+            &Ok("/bin/false".into()),
+            Some("needs threads"),
+        );
+        assert_eq!(outcome, Outcome::Pending("needs threads".into()));
+    }
+
+    #[test]
+    fn repeated_guest_runs_fail_on_the_first_difference() {
+        let dir = temp_dir("repeat");
+        let counter = dir.join("count");
+        // Prints nothing on its first run, then something: run 2 differs from the host.
+        let coracle = script(
+            &dir,
+            "coracle",
+            &format!(
+                "n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}; \
+                 [ $n -ge 2 ] && echo different; exit 0",
+                c = counter.display()
+            ),
+        );
+        let mut setup = setup(coracle.to_str().unwrap());
+        setup.repeat = 3;
+        let outcome = run_case(&setup, &case(&[], None), &Ok("/bin/true".into()), None);
+        match outcome {
+            Outcome::Fail(message) => {
+                assert!(message.starts_with("run 2 of 3: stdout"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(&counter, "-5").unwrap();
+        setup.repeat = 2;
+        assert_eq!(
+            run_case(&setup, &case(&[], None), &Ok("/bin/true".into()), None),
+            Outcome::Pass
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn smp_host_runs_are_repeated_compared_and_shared() {
+        let dir = temp_dir("host-repeat");
+        let counter = dir.join("count");
+        let program = script(
+            &dir,
+            "prog",
+            &format!(
+                "n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}; echo run $n",
+                c = counter.display()
+            ),
+        );
+        let mut case = case(&[], None);
+        case.cpus = Some(1);
+        case.name = "c/x/musl/microvm/cpus=1".into();
+        let mut setup = setup("/nonexistent/coracle");
+        setup.repeat = 2;
+        let outcome = run_case(&setup, &case, &Ok(program.clone()), Some("p"));
+        match outcome {
+            Outcome::Fail(message) => {
+                assert!(message.starts_with("host runs 1 and 2 differ"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // The other vCPU counts reuse that result rather than running the program again.
+        case.cpus = Some(4);
+        case.name = "c/x/musl/microvm/cpus=4".into();
+        let again = run_case(&setup, &case, &Ok(program), Some("p"));
+        assert!(matches!(again, Outcome::Fail(m) if m.starts_with("host runs 1 and 2")));
+        assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "2");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn stderr_cut_to_its_first_lines() {
+        assert_eq!(first_lines(b"a\nb\nc", 1), b"a\n");
+        assert_eq!(first_lines(b"a\nb\nc", 2), b"a\nb\n");
+        assert_eq!(first_lines(b"a\nb\nc", 5), b"a\nb\nc");
+        assert_eq!(first_lines(b"a\nb\n", 0), b"");
+        assert_eq!(first_lines(b"", 3), b"");
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(count_cpu_list("0-1"), Some(2));
+        assert_eq!(count_cpu_list("0"), Some(1));
+        assert_eq!(count_cpu_list("0-3,5,7-8"), Some(7));
+        assert_eq!(count_cpu_list(""), None);
+        assert_eq!(count_cpu_list("3-1"), None);
+        assert_eq!(count_cpu_list("x"), None);
+        assert!(host_cpus() >= 1);
     }
 }
