@@ -119,6 +119,7 @@ fn idle_until_deadline(cpu: usize, sched: &Scheduler) {
         fired(cpu);
     }
     sched.expire(time::monotonic_ns());
+    crate::mm::tlb::reclaim();
 }
 
 static ONLY_CPU_WARNED: AtomicBool = AtomicBool::new(false);
@@ -182,9 +183,10 @@ fn run_task(
             if arch::interrupt_done(trap) == Interrupt::Timer {
                 fired(cpu);
                 sched.expire(time::monotonic_ns());
+                crate::mm::tlb::reclaim();
             }
             Next::Run
-        } else if let Some(status) = crate::task::user_fault(platform, &body.regs) {
+        } else if let Some(status) = crate::task::user_fault(&body.process, platform, &body.regs) {
             shutdown(status, timing)
         } else {
             Next::Run

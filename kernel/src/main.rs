@@ -19,6 +19,7 @@ mod pvh;
 mod sysinfo;
 mod task;
 mod time;
+mod vdso;
 
 pub use panic::fatal;
 
@@ -77,6 +78,7 @@ fn selftest_fault() {
 extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
     time::init(boot_tsc);
     let features = arch::init();
+    vdso::init();
     let Some(boot) = pvh::parse(start_info) else {
         fatal(format_args!("no PVH start_info at {start_info:#x}"));
     };

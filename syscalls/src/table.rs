@@ -100,7 +100,10 @@ syscall_table! {
     22 => io::pipe(fds: u64);
     23 => io::select(nfds: i32, readfds: u64, writefds: u64, exceptfds: u64, timeout: u64);
     24 => thread::sched_yield();
-    28 => mman::madvise(addr: u64, len: u64, advice: i32);
+    25 => mremap::mremap(addr: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64);
+    26 => mman::msync(addr: u64, len: u64, flags: u32);
+    27 => madvise::mincore(addr: u64, len: u64, vec: u64);
+    28 => madvise::madvise(addr: u64, len: u64, advice: i32);
     32 => io::dup(fd: i32);
     33 => io::dup2(oldfd: i32, newfd: i32);
     35 => time::nanosleep(req: u64, rem: u64);
@@ -160,6 +163,10 @@ syscall_table! {
     145 => sched::sched_getscheduler(pid: i32);
     146 => sched::sched_get_priority_max(policy: i32);
     147 => sched::sched_get_priority_min(policy: i32);
+    149 => mman::mlock(addr: u64, len: u64);
+    150 => mman::munlock(addr: u64, len: u64);
+    151 => mman::mlockall(flags: u32);
+    152 => mman::munlockall();
     157 => process::prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64);
     158 => process::arch_prctl(code: i32, addr: u64);
     160 => info::setrlimit(resource: u32, rlim: u64);
@@ -222,9 +229,11 @@ syscall_table! {
     316 => fs::renameat2(olddirfd: i32, oldpath: u64, newdirfd: i32, newpath: u64, flags: u32);
     318 => info::getrandom(buf: u64, len: u64, flags: u32);
     319 => fs::memfd_create(name: u64, flags: u32);
+    325 => mman::mlock2(addr: u64, len: u64, flags: u32);
     326 => io::copy_file_range(fd_in: i32, off_in: u64, fd_out: i32, off_out: u64, len: u64, flags: u32);
     327 => io::preadv2(fd: i32, iov: u64, iovcnt: u64, offset: i64, pos_h: u64, flags: i32);
     328 => io::pwritev2(fd: i32, iov: u64, iovcnt: u64, offset: i64, pos_h: u64, flags: i32);
+    329 => mman::pkey_mprotect(addr: u64, len: u64, prot: u32, pkey: i32);
     332 => fs::statx(dirfd: i32, path: u64, flags: i32, mask: u32, statxbuf: u64);
     334 => process::rseq(rseq: u64, len: u32, flags: i32, sig: u32);
     436 => io::close_range(first: u32, last: u32, flags: u32);
@@ -253,7 +262,16 @@ fn call_with_regs(
 /// Runs the system call in `regs` (number in rax, arguments in the SYSCALL registers).
 pub fn dispatch(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -> Outcome {
     let (nr, args) = regs.syscall_args();
-    let result = match call_with_regs(nr, p, k, regs).or_else(|| call(nr, p, k, args)) {
+    // The handlers' user copies fault pages in (see `mm::uaccess`).
+    let shared = p.shared.clone();
+    let mut faulting = crate::mm::Faulting::new(&shared, k);
+    let result =
+        call_with_regs(nr, p, &mut faulting, regs).or_else(|| call(nr, p, &mut faulting, args));
+    if faulting.out_of_memory() {
+        return Outcome::Exit(crate::mm::out_of_memory_kill(&shared, faulting.inner()));
+    }
+    let k = faulting.inner();
+    let result = match result {
         Some(result) => result,
         None => {
             if p.missing_logged.insert(nr) {

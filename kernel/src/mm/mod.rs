@@ -7,6 +7,8 @@
 pub mod frame;
 pub mod heap;
 pub mod paging;
+pub mod space;
+pub mod tlb;
 pub mod user;
 
 use crate::pvh::{BootInfo, MemRange, MAX_RANGES};

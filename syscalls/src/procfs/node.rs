@@ -84,8 +84,7 @@ impl Fs {
         let Some(sys) = self.sys.upgrade() else {
             return Timespec::ZERO;
         };
-        let ns = sys.info.realtime_ns().saturating_sub(sys.info.uptime_ns());
-        let t = Timespec::from_ns(ns);
+        let t = Timespec::from_ns(sys.info.boot_realtime_ns());
         *boot = Some(t);
         t
     }

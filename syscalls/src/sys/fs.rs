@@ -1314,6 +1314,10 @@ pub(crate) fn seals(p: &Process, file: &OpenFile, add: bool, seals: u32) -> SysR
     if *cur & F_SEAL_SEAL != 0 {
         return Err(Errno::EPERM);
     }
+    // A shared mapping that may write would bypass the seal (mapping_deny_writable).
+    if seals & F_SEAL_WRITE != 0 && p.shared.mm.lock().maps_shared_writable(file.inode()) {
+        return Err(Errno::EBUSY);
+    }
     *cur |= seals;
     Ok(0)
 }

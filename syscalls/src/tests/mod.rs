@@ -9,4 +9,5 @@ mod fs;
 mod io;
 mod misc;
 mod mman;
+mod mremap;
 mod threads;

@@ -29,6 +29,7 @@ pub use smp::{cpus_online, send_ipi, start_aps, MAX_CPUS};
 pub use tlb::service as tlb_service;
 pub use tlb::shootdown_all as tlb_shootdown_all;
 pub use tlb::shootdown_range as tlb_shootdown_range;
+pub use tlb::{shootdown_range_async as tlb_shootdown_async, Ticket as TlbTicket};
 pub use trap::cpu_index;
 
 /// Brings up the boot CPU: GDT/TSS, IDT, SSE/AVX, the SYSCALL path, the local APIC; masks

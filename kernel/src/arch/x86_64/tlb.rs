@@ -65,6 +65,42 @@ pub fn shootdown_all() {
     shootdown_others();
 }
 
+/// What [`shootdown_range_async`] asked of every CPU: the request count each must reach.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    wait_for: [u64; smp::MAX_CPUS],
+    cpus: usize,
+    me: usize,
+}
+
+impl Ticket {
+    /// Whether every other CPU has flushed since the request.
+    pub fn is_done(&self) -> bool {
+        (0..self.cpus).filter(|&c| c != self.me).all(|cpu| {
+            DONE[cpu]
+                .load(Ordering::Acquire)
+                .wrapping_sub(self.wait_for[cpu]) as i64
+                >= 0
+        })
+    }
+}
+
+/// Flushes `[start, start+len)` here and asks every other online CPU to flush, without waiting:
+/// the caller keeps freed frames until the ticket [`Ticket::is_done`]. Safe to call with locks
+/// held (nothing waits), unlike [`shootdown_range`]. A CPU in user mode or halted answers at
+/// once through the interrupt; one in the kernel answers before it next runs user code.
+pub fn shootdown_range_async(start: u64, len: u64) -> Ticket {
+    flush_local_range(start, len);
+    let me = super::cpu_index();
+    let cpus = smp::cpus_online();
+    let mut wait_for = [0u64; smp::MAX_CPUS];
+    for cpu in (0..cpus).filter(|&c| c != me) {
+        wait_for[cpu] = REQUESTED[cpu].fetch_add(1, Ordering::AcqRel) + 1;
+        smp::send_ipi(cpu, interrupt::TLB_SHOOTDOWN);
+    }
+    Ticket { wait_for, cpus, me }
+}
+
 fn shootdown_others() {
     let me = super::cpu_index();
     let online = smp::cpus_online();
