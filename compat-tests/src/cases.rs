@@ -416,6 +416,10 @@ fn smp_c_specs() -> Vec<Spec> {
                 .ignore_stderr(),
         );
     }
+    // What the ev_/cpu_ programs above leave out, each in a scratch directory.
+    for program in ["ev_epoll_keys", "cpu_threads"] {
+        specs.push(smp(program).scratch());
+    }
     specs.push(
         smp("sig_fpe")
             .label("sig_fpe-default")

@@ -8,16 +8,13 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use coracle_syscalls::sched::{CpuControl, Scheduler, Task};
+use coracle_syscalls::sched::{CpuControl, Scheduler, Task, TIME_SLICE_NS};
 use coracle_syscalls::{dispatch, resume, Outcome, TRAP_SYSCALL};
 use coracle_vfs::Wake;
 
 use crate::arch::{self, fpu, interrupt, trap::run_user, Interrupt};
 use crate::platform::KernelPlatform;
 use crate::{console, time};
-
-/// How long a thread runs before another runnable one on its CPU gets a turn.
-const TIME_SLICE_NS: u64 = 10_000_000;
 
 /// The kernel's side of the scheduler: which CPU we are, waking other CPUs, the clock.
 #[derive(Debug)]

@@ -24,6 +24,10 @@ use spin::Mutex;
 use crate::regs::{FpArea, UserRegs};
 use crate::Process;
 
+/// How long a thread runs before another runnable one on its CPU gets a turn (what
+/// sched_rr_get_interval reports).
+pub const TIME_SLICE_NS: u64 = 10_000_000;
+
 /// What the scheduler needs from the kernel.
 pub trait CpuControl: Send + Sync {
     /// Makes `cpu` look at its run queue soon: an interrupt if it is idle or running another

@@ -163,6 +163,7 @@ syscall_table! {
     145 => sched::sched_getscheduler(pid: i32);
     146 => sched::sched_get_priority_max(policy: i32);
     147 => sched::sched_get_priority_min(policy: i32);
+    148 => sched::sched_rr_get_interval(pid: i32, tp: u64);
     149 => mman::mlock(addr: u64, len: u64);
     150 => mman::munlock(addr: u64, len: u64);
     151 => mman::mlockall(flags: u32);

@@ -25,6 +25,8 @@ mod pid;
 mod system;
 mod tables;
 mod task;
+
+pub(crate) use task::resident_pages;
 #[cfg(test)]
 mod tests;
 

@@ -82,6 +82,12 @@ struct Mem {
     start_brk: u64,
 }
 
+/// The resident set of `p` in pages, as /proc/<pid>/status counts it (for getrusage's
+/// ru_maxrss).
+pub(crate) fn resident_pages(p: &ProcShared) -> u64 {
+    mem(p).rss
+}
+
 fn mem(p: &ProcShared) -> Mem {
     let (list, start_brk, _) = regions(p);
     let exe_inode = p.exe.lock().as_ref().map(|(inode, _)| inode.clone());

@@ -248,9 +248,14 @@ pub(crate) fn getrusage(p: &mut Process, k: &mut dyn Platform, who: i32, usage: 
         _ => return Err(Errno::EINVAL),
     };
     // struct rusage: ru_utime, ru_stime, then 14 longs (maxrss, ..., nivcsw). The time spent
-    // in system calls is not told apart from user time: it is all ru_utime.
+    // in system calls is not told apart from user time: it is all ru_utime. ru_maxrss (KiB)
+    // is the resident set now, as /proc/self/status counts it (no high-water mark is kept).
     let mut b = [0u8; 144];
     b[..16].copy_from_slice(&timeval(cpu));
+    if who != RUSAGE_CHILDREN {
+        let kib = crate::procfs::resident_pages(&p.shared) * 4;
+        b[32..40].copy_from_slice(&kib.to_le_bytes());
+    }
     k.write_user(usage, &b).map(|_| 0)
 }
 

@@ -1354,7 +1354,19 @@ fn select_fds(
             watched.push(fd as i32);
         }
     }
-    wait_ready(p, k, deadline, &watched, |p, k| {
+    let write_sets = |k: &mut dyn Platform, out: &[Vec<u64>; 3]| -> Result<(), Errno> {
+        for (set, addr) in out.iter().zip(sets) {
+            if addr != 0 {
+                for (i, w) in set.iter().enumerate() {
+                    write_u64(k, addr + i as u64 * 8, *w)?;
+                }
+            }
+        }
+        Ok(())
+    };
+    // The sets are both the input and the result: they are written only when the call
+    // returns (a call that waits runs again from scratch and reads them again).
+    let n = wait_ready(p, k, deadline, &watched, |p, k| {
         let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
         let mut count = 0;
         for fd in 0..nfds {
@@ -1375,15 +1387,19 @@ fn select_fds(
                 }
             }
         }
-        for (set, addr) in out.iter().zip(sets) {
-            if addr != 0 {
-                for (i, w) in set.iter().enumerate() {
-                    write_u64(k, addr + i as u64 * 8, *w)?;
-                }
-            }
+        if count > 0 {
+            write_sets(k, &out)?;
         }
         Ok(count)
-    })
+    })?;
+    if n == 0 {
+        // Timed out: nothing is ready.
+        write_sets(
+            k,
+            &[vec![0u64; words], vec![0u64; words], vec![0u64; words]],
+        )?;
+    }
+    Ok(n)
 }
 
 pub(crate) fn select(

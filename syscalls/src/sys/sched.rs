@@ -234,6 +234,23 @@ pub(crate) fn sched_get_priority_min(
     }
 }
 
+pub(crate) fn sched_rr_get_interval(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    pid: i32,
+    tp: u64,
+) -> SysResult {
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    thread_of(p, pid)?;
+    // Every thread is time-shared alike: its interval is the slice.
+    let mut b = [0u8; 16];
+    b[8..].copy_from_slice(&crate::sched::TIME_SLICE_NS.to_le_bytes());
+    k.write_user(tp, &b)?;
+    Ok(0)
+}
+
 /// The threads `which`/`who` name for get/setpriority; `ESRCH` if none, `EINVAL` for an
 /// unknown `which`.
 fn prio_targets(p: &Process, which: i32, who: i32) -> Result<alloc::vec::Vec<Arc<Thread>>, Errno> {

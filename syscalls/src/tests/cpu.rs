@@ -116,8 +116,13 @@ fn getrusage_and_times_report_cpu_time() {
         let us = u64::from_le_bytes(b[8..].try_into().unwrap());
         (s, us)
     };
+    // Some memory in use, for ru_maxrss.
+    let map = sys(&mut p, &mut k, 9, &[0, 8192, 3, 0x22, u64::MAX, 0]);
+    assert!(map > 0, "mmap: {map}");
     assert_eq!(sys(&mut p, &mut k, GETRUSAGE, &[0, SCRATCH]), 0);
     assert_eq!(utime(&k), (1, 750_123));
+    let maxrss = u64::from_le_bytes(k.peek(SCRATCH + 32, 8).try_into().unwrap());
+    assert!(maxrss > 0, "ru_maxrss is set");
     assert_eq!(sys(&mut p, &mut k, GETRUSAGE, &[1, SCRATCH]), 0);
     assert_eq!(utime(&k), (1, 500_123));
     k.poke(SCRATCH, &[0xff; 144]);
@@ -294,6 +299,14 @@ fn only_normal_policies_can_be_set() {
     assert_eq!(sys(&mut p, &mut k, PRIO_MAX, &[0]), 0);
     assert_eq!(sys(&mut p, &mut k, PRIO_MIN, &[5]), 0);
     assert_eq!(sys(&mut p, &mut k, PRIO_MAX, &[4]), err(Errno::EINVAL));
+    // sched_rr_get_interval: the time slice.
+    assert_eq!(sys(&mut p, &mut k, 148, &[0, SCRATCH]), 0);
+    assert_eq!(
+        k.peek(SCRATCH, 16),
+        [&0u64.to_le_bytes()[..], &10_000_000u64.to_le_bytes()[..]].concat()
+    );
+    assert_eq!(sys(&mut p, &mut k, 148, &[999, SCRATCH]), err(Errno::ESRCH));
+    assert_eq!(sys(&mut p, &mut k, 148, &[0, 8]), err(Errno::EFAULT));
 }
 
 #[test]

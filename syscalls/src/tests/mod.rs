@@ -10,4 +10,5 @@ mod io;
 mod misc;
 mod mman;
 mod mremap;
+mod select;
 mod threads;
