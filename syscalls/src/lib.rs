@@ -23,6 +23,7 @@ pub mod procfs;
 pub mod regs;
 pub mod sched;
 pub mod setup;
+pub mod signal;
 mod sys;
 mod table;
 pub mod uaccess;
@@ -35,7 +36,7 @@ pub use coracle_vfs::Errno;
 pub use names::syscall_name;
 pub use platform::{Perms, Platform, Stream};
 pub use process::{Process, StartInfo, System, SystemInfo};
-pub use regs::{FpArea, UserRegs, TRAP_SYSCALL};
+pub use regs::{FpArea, FpuLayout, UserRegs, TRAP_SIGRETURN, TRAP_SYSCALL};
 pub use sys::mman::VmaName;
 pub use table::{dispatch, implemented, resume, Outcome};
 

@@ -13,8 +13,8 @@ use coracle_vfs::{Caller, Clock, Errno, Inode, OpenFile, Vfs};
 use spin::Mutex;
 
 use crate::sched::{Scheduler, Thread};
+use crate::signal::{ProcSignals, SigThread};
 use crate::sys::mman::Mm;
-use crate::sys::signal::SigActions;
 use coracle_vfs::{WaitQueue, Wake};
 
 /// What the kernel knows about the first process when it starts it.
@@ -196,6 +196,8 @@ pub struct ProcShared {
     pub start_ns: u64,
     /// The live threads' ids, the main thread first.
     pub threads: Mutex<Vec<u32>>,
+    /// Signal actions, pending signals and signal timers.
+    pub signals: ProcSignals,
     /// The status the process ends with, once its main thread or a group exit set it.
     exit_code: Mutex<Option<u32>>,
 }
@@ -322,8 +324,8 @@ pub struct Process {
     pub(crate) deadline: Option<u64>,
     /// Bytes a blocking write moved before it had to wait, kept across its re-runs.
     pub(crate) progress: u64,
-    pub sigactions: SigActions,
-    pub sigmask: u64,
+    /// This thread's own signal state (alternate stack, the mask a call restores, faults).
+    pub(crate) sig: SigThread,
     pub clear_child_tid: u64,
     pub robust_list: u64,
     /// The host's stdin has reached its end.
@@ -381,6 +383,7 @@ impl Process {
             limits: Mutex::new(crate::sys::info::default_limits()),
             start_ns,
             threads: Mutex::new(alloc::vec![info.pid]),
+            signals: ProcSignals::default(),
             exit_code: Mutex::new(None),
         });
         sys.register(&shared);
@@ -397,8 +400,7 @@ impl Process {
             info,
             sys,
             shared,
-            sigactions: SigActions::default(),
-            sigmask: 0,
+            sig: SigThread::default(),
             clear_child_tid: 0,
             robust_list: 0,
             exit_status: None,
@@ -444,9 +446,10 @@ impl Process {
     }
 
     /// A new thread of this process (clone with CLONE_THREAD): same process, a new id, the
-    /// signal mask inherited.
+    /// signal mask inherited, no alternate signal stack.
     pub fn new_thread(&self, tid: u32) -> Process {
         let thread = self.sys.sched.new_thread(tid);
+        thread.sig.inherit(&self.thread.sig);
         self.shared.threads.lock().push(tid);
         Process {
             info: self.info.clone(),
@@ -458,8 +461,7 @@ impl Process {
             resumed: None,
             deadline: None,
             progress: 0,
-            sigactions: self.sigactions.clone(),
-            sigmask: self.sigmask,
+            sig: SigThread::new_thread(),
             clear_child_tid: 0,
             robust_list: 0,
             stdin_eof: self.stdin_eof,

@@ -81,6 +81,8 @@ pub struct Thread {
     pub affinity: AtomicU64,
     /// CPU time used, in ns (kept by the kernel loop).
     pub cpu_ns: AtomicU64,
+    /// Its signal mask and whether a signal may be waiting for it (see `crate::signal`).
+    pub sig: crate::signal::ThreadSignals,
 }
 
 impl core::fmt::Debug for Thread {
@@ -183,11 +185,26 @@ impl Thread {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         if !self.interrupt() {
-            if let Some(sched) = self.sched.upgrade() {
-                let cpu = self.last_cpu.load(Ordering::Relaxed);
-                if cpu != sched.ctl.current_cpu() && sched.running_on(cpu) == self.tid {
-                    sched.ctl.kick(cpu);
-                }
+            self.kick();
+        }
+    }
+
+    /// A signal this thread does not block became pending: flag it, and end its wait or make
+    /// the CPU running it enter the kernel, where it takes delivery before going back to user
+    /// mode (Linux's signal_wake_up).
+    pub fn signal_wake(&self) {
+        self.sig.flag();
+        if !self.interrupt() {
+            self.kick();
+        }
+    }
+
+    /// Interrupts the CPU running this thread, if another CPU runs it now.
+    fn kick(&self) {
+        if let Some(sched) = self.sched.upgrade() {
+            let cpu = self.last_cpu.load(Ordering::Relaxed);
+            if cpu != sched.ctl.current_cpu() && sched.running_on(cpu) == self.tid {
+                sched.ctl.kick(cpu);
             }
         }
     }
@@ -295,6 +312,7 @@ impl Scheduler {
             killed: AtomicBool::new(false),
             affinity: AtomicU64::new(all),
             cpu_ns: AtomicU64::new(0),
+            sig: crate::signal::ThreadSignals::default(),
         });
         self.threads.lock().insert(tid, Arc::downgrade(&thread));
         thread

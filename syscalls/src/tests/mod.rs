@@ -5,3 +5,4 @@ mod fs;
 mod io;
 mod misc;
 mod mman;
+mod signal;
