@@ -228,6 +228,7 @@ fn c_specs(now: u64) -> Vec<Spec> {
         spec("isatty"),
         spec("stdio_buffering"),
         spec("clock").args([now.to_string()]),
+        spec("vdso_clock").args([now.to_string()]),
         spec("ids").needs_root(),
         spec("big_output"),
         spec("stdin_echo").stdin(&tricky_stdin()),

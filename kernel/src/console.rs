@@ -79,12 +79,21 @@ pub fn log_line(args: fmt::Arguments<'_>) {
     let _ = log.write_str("\n");
 }
 
-/// Writes to the kernel log from a fault or panic handler: never waits for the lock, which the
-/// failing code may hold, and takes the buffer over instead.
+/// Writes to the kernel log from a fault or panic handler: waits only a little for the lock
+/// (another CPU may be in the middle of a line), then takes the buffer over, since the failing
+/// code on this CPU may be the holder.
 pub fn log_line_emergency(args: fmt::Arguments<'_>) {
+    for _ in 0..(1 << 20) {
+        if !LOG.is_locked() {
+            break;
+        }
+        core::hint::spin_loop();
+    }
     if LOG.is_locked() {
-        // SAFETY: only called on the way to stopping the VM; the CPU that held the lock (this
-        // one, the only one) will never release it, so taking it over cannot race.
+        // SAFETY: only called on the way to stopping the VM. The holder is this CPU, which will
+        // never release it, or another CPU stuck for over a million spins; in that rare case
+        // both write the line buffer (plain bytes, no pointers) and the text may come out
+        // mixed, which is accepted for a last report.
         unsafe { LOG.force_unlock() };
     }
     log_line(args);

@@ -6,12 +6,13 @@
 //! runs with interrupts disabled; only user mode and the idle halt take them.
 
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use coracle_syscalls::sched::{CpuControl, Scheduler, Task};
-use coracle_syscalls::{dispatch, resume, Outcome, TRAP_SYSCALL};
+use coracle_syscalls::{dispatch, resume, signal, Outcome, TRAP_SYSCALL};
 use coracle_vfs::Wake;
 
-use crate::arch::{self, fpu, trap::run_user};
+use crate::arch::{self, fpu, interrupt, trap::run_user, Interrupt};
 use crate::platform::KernelPlatform;
 use crate::{console, time};
 
@@ -23,12 +24,12 @@ const TIME_SLICE_NS: u64 = 10_000_000;
 pub struct KernelCpus;
 
 impl CpuControl for KernelCpus {
-    fn kick(&self, _cpu: usize) {
-        // One CPU for now: nothing else to wake.
+    fn kick(&self, cpu: usize) {
+        arch::send_ipi(cpu, interrupt::WAKE);
     }
 
     fn current_cpu(&self) -> usize {
-        0
+        arch::cpu_index()
     }
 
     fn now_ns(&self) -> u64 {
@@ -71,29 +72,57 @@ pub fn run(cpu: usize, sched: &Arc<Scheduler>, platform: &mut KernelPlatform, ti
         if sched.has_waiting(cpu) {
             continue;
         }
-        idle_until_deadline(sched);
+        idle_until_deadline(cpu, sched);
     }
 }
 
-/// Waits, with nothing to run, until the earliest deadline, and wakes its thread.
-fn idle_until_deadline(sched: &Scheduler) {
-    match sched.next_deadline() {
-        Some(deadline) => {
-            time::sleep_until(deadline);
-            sched.expire(time::monotonic_ns());
-        }
-        None => {
-            // Every thread waits for something only another thread or a signal could give,
-            // and nothing else runs: Linux would hang here too.
-            console::log_line(format_args!(
-                "all threads are waiting and nothing can wake them: the program hangs"
-            ));
-            loop {
-                x86_64::instructions::hlt();
-            }
-        }
+/// The deadline (CLOCK_MONOTONIC ns) this CPU's timer is armed for, per CPU (u64::MAX: none),
+/// so that an unchanged deadline costs no timer write.
+static ARMED: [AtomicU64; arch::MAX_CPUS] = [const { AtomicU64::new(u64::MAX) }; arch::MAX_CPUS];
+
+/// Arms this CPU's timer for `deadline` (ns; `None` disarms) unless it already is.
+fn arm(cpu: usize, deadline: Option<u64>) {
+    let want = deadline.unwrap_or(u64::MAX);
+    if ARMED[cpu].swap(want, Ordering::Relaxed) != want {
+        arch::arm_timer(if want == u64::MAX {
+            0
+        } else {
+            time::tsc_at(want).max(1)
+        });
     }
 }
+
+/// Forgets the armed deadline after the timer fired (it disarms itself).
+fn fired(cpu: usize) {
+    ARMED[cpu].store(u64::MAX, Ordering::Relaxed);
+}
+
+/// Waits, with nothing to run, for an interrupt: the earliest deadline, or a wake from another
+/// CPU; then wakes the threads whose deadline passed.
+fn idle_until_deadline(cpu: usize, sched: &Scheduler) {
+    let deadline = sched.next_deadline();
+    if deadline.is_none()
+        && arch::cpus_online() == 1
+        && !ONLY_CPU_WARNED.swap(true, Ordering::Relaxed)
+    {
+        // Every thread waits for something only another thread or a signal could give, and
+        // nothing else runs: Linux would hang here too.
+        console::log_line(format_args!(
+            "all threads are waiting and nothing can wake them: the program hangs"
+        ));
+    }
+    arm(cpu, deadline);
+    if deadline.is_none_or(|d| d > time::monotonic_ns()) {
+        arch::idle_wait();
+    }
+    if deadline.is_some_and(|d| d <= time::monotonic_ns()) {
+        fired(cpu);
+    }
+    sched.expire(time::monotonic_ns());
+    crate::mm::tlb::reclaim();
+}
+
+static ONLY_CPU_WARNED: AtomicBool = AtomicBool::new(false);
 
 /// Runs `task` on this CPU until it leaves it.
 fn run_task(
@@ -104,9 +133,7 @@ fn run_task(
     timing: bool,
 ) {
     let thread = &task.thread;
-    thread
-        .last_cpu
-        .store(cpu, core::sync::atomic::Ordering::Relaxed);
+    thread.last_cpu.store(cpu, Ordering::Relaxed);
     sched.set_running(cpu, thread.tid);
     let mut body = task.body.lock();
     let body = &mut *body;
@@ -129,15 +156,36 @@ fn run_task(
     };
     let slice_end = time::monotonic_ns().saturating_add(TIME_SLICE_NS);
     while let Next::Run = next {
-        if thread.killed.load(core::sync::atomic::Ordering::SeqCst) {
+        if thread.killed.load(Ordering::SeqCst) {
             next = Next::Ended;
             break;
         }
+        // Pending signals are delivered on the way back to user mode (one atomic load when
+        // there are none); a fatal one ends the program.
+        if let Some(status) = signal::deliver(&mut body.process, platform, &mut body.regs) {
+            shutdown(status, timing)
+        }
+        // The timer: the earliest deadline, or the end of the slice if others wait to run.
+        let mut deadline = sched.next_deadline();
+        if sched.has_waiting(cpu) {
+            deadline = Some(deadline.map_or(slice_end, |d| d.min(slice_end)));
+        }
+        arm(cpu, deadline);
         run_user(&mut body.regs);
-        next = if body.regs.trap == TRAP_SYSCALL {
+        let trap = body.regs.trap;
+        next = if trap == TRAP_SYSCALL {
             let outcome = dispatch(&mut body.process, platform, &mut body.regs);
             after_call(cpu, sched, task, outcome, body, platform, timing)
-        } else if let Some(status) = crate::task::user_fault(platform, &body.regs) {
+        } else if interrupt::is_interrupt(trap) {
+            if arch::interrupt_done(trap) == Interrupt::Timer {
+                fired(cpu);
+                sched.expire(time::monotonic_ns());
+                crate::mm::tlb::reclaim();
+            }
+            Next::Run
+        } else if let Some(status) =
+            crate::task::user_fault(platform, &mut body.process, &mut body.regs)
+        {
             shutdown(status, timing)
         } else {
             Next::Run

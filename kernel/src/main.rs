@@ -19,18 +19,26 @@ mod pvh;
 mod sysinfo;
 mod task;
 mod time;
+mod vdso;
 
 pub use panic::fatal;
 
 use task::Config;
 
+/// Self tests asked for on the command line that run once the command line is read.
+#[derive(Debug, Default)]
+struct Selftests {
+    smp: bool,
+}
+
 /// Parses the `key=value` tokens of the command line (docs/guest-protocol.md).
-fn parse_cmdline(cmdline: &[u8]) -> (Config, u64) {
+fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests) {
     let mut config = Config {
         cpus: 1,
         ..Config::default()
     };
     let mut epoch = 0;
+    let mut selftests = Selftests::default();
     for token in cmdline.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
         let mut kv = token.splitn(2, |&b| b == b'=');
         let (key, value) = (kv.next().unwrap_or_default(), kv.next().unwrap_or_default());
@@ -47,13 +55,14 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64) {
             b"coracle.epoch" => epoch = number().unwrap_or(0),
             b"coracle.cpus" => config.cpus = number().unwrap_or(1) as u32,
             b"coracle.selftest" if value == b"fault" => selftest_fault(),
+            b"coracle.selftest" if value == b"smp" => selftests.smp = true,
             _ => log!(
                 "ignoring kernel argument {}",
                 core::str::from_utf8(token).unwrap_or("?")
             ),
         }
     }
-    (config, epoch)
+    (config, epoch, selftests)
 }
 
 /// A deliberate kernel fault, so tests can check the fault report and the failure status.
@@ -69,13 +78,18 @@ fn selftest_fault() {
 extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
     time::init(boot_tsc);
     let features = arch::init();
+    vdso::init();
     let Some(boot) = pvh::parse(start_info) else {
         fatal(format_args!("no PVH start_info at {start_info:#x}"));
     };
     mm::init(&boot, start_info);
     mm::paging::init();
-    let (config, epoch) = parse_cmdline(boot.cmdline);
+    arch::smp::init(boot.rsdp, boot.ap_trampoline);
+    let (config, epoch, selftests) = parse_cmdline(boot.cmdline);
     time::set_epoch(epoch);
+    if selftests.smp {
+        arch::selftest::smp(config.cpus as usize);
+    }
     let Some((initrd_start, initrd_len)) = boot.initrd else {
         fatal(format_args!("no initrd: the program to run comes in it"));
     };

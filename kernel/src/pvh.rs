@@ -26,9 +26,22 @@ pub struct BootInfo {
     pub cmdline: &'static [u8],
     /// The initrd: physical start and length.
     pub initrd: Option<(u64, u64)>,
-    /// The ACPI RSDP (for the SMP bring-up to come).
-    #[allow(dead_code)]
+    /// The ACPI RSDP (0 if ACPI is off).
     pub rsdp: u64,
+    /// A free page of RAM below 1 MiB, for the start-up code of the other CPUs.
+    pub ap_trampoline: Option<u64>,
+}
+
+/// The highest 4 KiB page of RAM in [4 KiB, 640 KiB) that overlaps none of `keep` (boot data
+/// read after boot). The frame allocator never hands out the first MiB, so it stays free.
+fn low_free_page(ram: &[MemRange], keep: &[(u64, u64)]) -> Option<u64> {
+    (1..0xa0u64).rev().map(|n| n << 12).find(|&page| {
+        let end = page + 0x1000;
+        ram.iter().any(|r| r.start <= page && end <= r.end)
+            && keep
+                .iter()
+                .all(|&(start, stop)| stop <= page || start >= end)
+    })
 }
 
 fn read_u32(phys: u64) -> u32 {
@@ -88,11 +101,19 @@ pub fn parse(phys: u64) -> Option<BootInfo> {
             }
         }
     }
+    let keep = [
+        (phys, phys + 64),
+        (cmdline_paddr, cmdline_paddr + cmdline.len() as u64 + 1),
+        (rsdp, rsdp.saturating_add(36)),
+        initrd.map_or((0, 0), |(start, len)| (start, start.saturating_add(len))),
+    ];
+    let ap_trampoline = low_free_page(&ram[..ram_len], &keep);
     Some(BootInfo {
         ram,
         ram_len,
         cmdline,
         initrd,
         rsdp,
+        ap_trampoline,
     })
 }

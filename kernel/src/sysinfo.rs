@@ -34,6 +34,10 @@ impl SystemInfo for KernelInfo {
     fn realtime_ns(&self) -> u64 {
         time::realtime_ns()
     }
+    fn boot_realtime_ns(&self) -> u64 {
+        // The wall clock is the host's time at boot plus the monotonic clock, exactly.
+        time::epoch_ns()
+    }
     fn mem_total(&self) -> u64 {
         let (frames, _) = frame::stats();
         let (heap, _) = heap::stats();

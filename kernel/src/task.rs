@@ -76,6 +76,13 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
         }
     };
     phase("kernel setup");
+    // The other CPUs come up now and halt until there is work; the scheduler gets as many run
+    // queues as CPUs answered.
+    let cpus = if config.cpus > 1 {
+        crate::arch::start_aps(config.cpus as usize, ap_main)
+    } else {
+        1
+    };
     let booted = setup::boot(
         initrd,
         Arc::new(FsClock),
@@ -84,7 +91,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
         &BootOptions {
             tty: config.tty,
             hostname: hostname.clone(),
-            cpus: config.cpus.max(1),
+            cpus: cpus as u32,
             cwd: cwd.to_vec(),
         },
     )
@@ -129,7 +136,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
             exe: exec.to_vec(),
             cmdline: joined(&argv),
             environ: joined(&envp),
-            cpus: config.cpus.max(1),
+            cpus: cpus as u32,
             brk: plan.brk,
             mmap_top: MMAP_TOP,
         },
@@ -171,7 +178,10 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
     platform.random(&mut random);
     let mut auxv = AuxValues::for_plan(&plan);
     auxv.hwcap = u64::from(features.hwcap);
-    auxv.hwcap2 = if features.fsgsbase { 2 } else { 0 }; // HWCAP2_FSGSBASE
+    // HWCAP2_FSGSBASE
+    auxv.hwcap2 = if features.fsgsbase { 2 } else { 0 };
+    // [vvar][vdso] sit at the bottom of the gap between the mmap area and the stack.
+    auxv.sysinfo_ehdr = crate::vdso::map_into(&process, MMAP_TOP);
     let params = StackParams {
         argv: &argv,
         envp: &envp,
@@ -216,9 +226,40 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
         regs,
         fpu: Box::default(),
     });
+    RUNTIME.call_once(|| Runtime {
+        sched: sched.clone(),
+        verbose: config.verbose,
+        timing: config.timing,
+        lazy_stack: platform.lazy_stack,
+    });
     sched.enqueue(task);
+    for cpu in 1..cpus {
+        crate::arch::send_ipi(cpu, crate::arch::interrupt::WAKE);
+    }
     console::control(format_args!("entry ticks={}", time::ticks_since_boot()));
     crate::cpu_loop::run(0, &sched, &mut platform, config.timing)
+}
+
+/// What the other CPUs need to join the scheduler, set once the program is loaded.
+struct Runtime {
+    sched: Arc<coracle_syscalls::sched::Scheduler>,
+    verbose: bool,
+    timing: bool,
+    lazy_stack: (u64, u64),
+}
+
+static RUNTIME: spin::Once<Runtime> = spin::Once::new();
+
+/// Where the other CPUs start: halted until the program is loaded, then the scheduler's loop.
+fn ap_main(cpu: usize) -> ! {
+    let rt = loop {
+        if let Some(rt) = RUNTIME.get() {
+            break rt;
+        }
+        crate::arch::idle_wait();
+    };
+    let mut platform = KernelPlatform::new(rt.verbose, rt.lazy_stack);
+    crate::cpu_loop::run(cpu, &rt.sched, &mut platform, rt.timing)
 }
 
 /// Records one image region in the VMA list as /proc/self/maps shows it: the pages that
@@ -256,27 +297,17 @@ fn record_region(process: &Process, r: &Region, copies: &[Copy], exe: &VmaName) 
 }
 
 /// Handles an exception raised by user code: a first touch of the stack is served; anything
-/// else kills the program with the signal Linux would send (no handlers yet), as a status.
-pub(crate) fn user_fault(platform: &mut KernelPlatform, ctx: &UserRegs) -> Option<u32> {
+/// else becomes the signal Linux sends for it, delivered to the program's handler or killing
+/// it (the status comes back).
+pub(crate) fn user_fault(
+    platform: &mut KernelPlatform,
+    process: &mut Process,
+    regs: &mut UserRegs,
+) -> Option<u32> {
     let cr2 = x86_64::registers::control::Cr2::read_raw();
-    let not_present = ctx.error_code & 1 == 0;
-    if ctx.trap == crate::arch::fault::PAGE_FAULT && not_present && platform.populate_stack(cr2) {
+    let not_present = regs.error_code & 1 == 0;
+    if regs.trap == crate::arch::fault::PAGE_FAULT && not_present && platform.populate_stack(cr2) {
         return None;
     }
-    let (signal, name) = match ctx.trap {
-        0 | 16 | 19 => (8, "SIGFPE"),
-        1 | 3 => (5, "SIGTRAP"),
-        6 => (4, "SIGILL"),
-        17 => (7, "SIGBUS"),
-        _ => (11, "SIGSEGV"),
-    };
-    console::log_line(format_args!(
-        "program killed by {name}: {} (vector {}, error {:#x}) at RIP {:#x}, address {:#x}",
-        crate::arch::fault::vector_name(ctx.trap),
-        ctx.trap,
-        ctx.error_code,
-        ctx.rip,
-        cr2
-    ));
-    Some(128 + signal)
+    coracle_syscalls::signal::user_exception(process, platform, regs, cr2)
 }

@@ -4,26 +4,69 @@
 //! the CPU tells it; otherwise it is measured once against PIT channel 0, lazily, the first
 //! time a clock is read, so a program that never asks for the time never pays for it. The wall
 //! clock starts at the host time the tool passed on the command line (`coracle.epoch`).
+//!
+//! Once the frequency is known, one [`TscScale`] turns TSC values into nanoseconds, here and in
+//! the vDSO (`vdso.rs`), which gets a copy of it and of the wall-clock offset in its data page:
+//! both paths compute the same function of the same counter, so a clock read through the vDSO
+//! and one through the system call never disagree or go backwards relative to each other.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use spin::Once;
+
 use crate::arch::{cpu, port};
+use crate::vdso;
 
 static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
 static TSC_KHZ: AtomicU64 = AtomicU64::new(0);
 static EPOCH_NS: AtomicU64 = AtomicU64::new(0);
+static SCALE: Once<TscScale> = Once::new();
+
+/// TSC to nanoseconds since boot: `((tsc - base) * mult) >> shift`, the product taken in 128
+/// bits (the vDSO computes it with one `mul` and one `shrd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TscScale {
+    pub base: u64,
+    pub mult: u64,
+    /// At most 63.
+    pub shift: u32,
+}
+
+impl TscScale {
+    /// The scale for a TSC running at `khz` (at least 1) that read `base` at boot: the largest
+    /// shift whose multiplier still fits in 64 bits, for the finest rounding.
+    fn new(khz: u64, base: u64) -> Self {
+        let khz = u128::from(khz.max(1));
+        let mut shift = 63;
+        loop {
+            let mult = (1_000_000u128 << shift) / khz;
+            if let Ok(mult) = u64::try_from(mult) {
+                return Self { base, mult, shift };
+            }
+            shift -= 1;
+        }
+    }
+
+    /// Nanoseconds since boot at TSC value `tsc`; a value from before `base` (a CPU whose
+    /// counter lags the boot CPU's) counts as the boot itself.
+    pub fn ns(&self, tsc: u64) -> u64 {
+        let delta = u128::from(tsc.saturating_sub(self.base));
+        ((delta * u128::from(self.mult)) >> self.shift) as u64
+    }
+}
 
 /// Records the TSC of the first instruction, and the TSC frequency if CPUID tells it.
 pub fn init(boot_tsc: u64) {
     BOOT_TSC.store(boot_tsc, Ordering::Relaxed);
     if let Some(khz) = cpuid_khz() {
-        TSC_KHZ.store(khz, Ordering::Relaxed);
+        fix_scale(|| khz);
     }
 }
 
 /// Sets the host's wall-clock time at VM start.
 pub fn set_epoch(epoch_ns: u64) {
     EPOCH_NS.store(epoch_ns, Ordering::Relaxed);
+    publish();
 }
 
 /// TSC ticks since the kernel's first instruction.
@@ -77,17 +120,40 @@ fn calibrate() -> u64 {
     (ticks * PIT_HZ / elapsed / 1000).max(1)
 }
 
-/// The TSC frequency in kHz, measuring it if no one has yet.
-pub fn tsc_khz() -> u64 {
-    match TSC_KHZ.load(Ordering::Relaxed) {
-        0 => {
+/// Fixes the TSC scale from the frequency `measure` returns, unless it is fixed already, and
+/// tells the vDSO. Other CPUs asking meanwhile wait for the one measurement.
+fn fix_scale(measure: impl FnOnce() -> u64) -> &'static TscScale {
+    let scale = SCALE.call_once(|| {
+        let khz = measure();
+        TSC_KHZ.store(khz, Ordering::Relaxed);
+        TscScale::new(khz, BOOT_TSC.load(Ordering::Relaxed))
+    });
+    publish();
+    scale
+}
+
+/// The TSC scale, measuring the frequency if no one has yet.
+fn scale() -> &'static TscScale {
+    SCALE.get().unwrap_or_else(|| {
+        fix_scale(|| {
             let khz = calibrate();
-            TSC_KHZ.store(khz, Ordering::Relaxed);
             crate::log!("time: TSC runs at {khz} kHz (measured against the PIT)");
             khz
-        }
-        khz => khz,
+        })
+    })
+}
+
+/// Gives the vDSO the current scale and wall-clock offset, once the scale is known.
+fn publish() {
+    if let Some(scale) = SCALE.get() {
+        vdso::publish_clock(scale, EPOCH_NS.load(Ordering::Relaxed));
     }
+}
+
+/// The TSC frequency in kHz, measuring it if no one has yet.
+pub fn tsc_khz() -> u64 {
+    scale();
+    TSC_KHZ.load(Ordering::Relaxed)
 }
 
 /// The TSC frequency if already known, without measuring.
@@ -97,8 +163,14 @@ pub fn tsc_khz_if_known() -> u64 {
 
 /// Nanoseconds since boot.
 pub fn monotonic_ns() -> u64 {
+    scale().ns(cpu::rdtsc_ordered())
+}
+
+/// The TSC value at which `monotonic_ns()` reaches `ns` (for timer deadlines).
+pub fn tsc_at(ns: u64) -> u64 {
     let khz = tsc_khz();
-    (u128::from(ticks_since_boot()) * 1_000_000 / u128::from(khz)) as u64
+    let ticks = (u128::from(ns) * u128::from(khz) / 1_000_000).min(u128::from(u64::MAX / 2)) as u64;
+    BOOT_TSC.load(Ordering::Relaxed).saturating_add(ticks)
 }
 
 /// The host's wall clock when QEMU started, in ns since the epoch.
@@ -108,11 +180,7 @@ pub fn epoch_ns() -> u64 {
 
 /// Nanoseconds since boot if the TSC frequency is known already, else 0 (never calibrates).
 pub fn monotonic_ns_if_known() -> u64 {
-    let khz = tsc_khz_if_known();
-    if khz == 0 {
-        return 0;
-    }
-    (u128::from(ticks_since_boot()) * 1_000_000 / u128::from(khz)) as u64
+    SCALE.get().map_or(0, |s| s.ns(cpu::rdtsc_ordered()))
 }
 
 /// Nanoseconds since the epoch.

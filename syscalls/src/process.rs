@@ -47,6 +47,11 @@ pub trait SystemInfo: Send + Sync {
     fn uptime_ns(&self) -> u64;
     /// CLOCK_REALTIME, in ns since the epoch.
     fn realtime_ns(&self) -> u64;
+    /// CLOCK_REALTIME at boot (the times of /proc files, `btime`). A kernel that knows it
+    /// without reading the clock says so, so that looking at /proc does not start the clock.
+    fn boot_realtime_ns(&self) -> u64 {
+        self.realtime_ns().saturating_sub(self.uptime_ns())
+    }
     /// Usable RAM and what of it is free, in bytes.
     fn mem_total(&self) -> u64;
     fn mem_free(&self) -> u64;

@@ -244,12 +244,14 @@ struct Cpu {
 
 /// A deadline in the timer map: (CLOCK_MONOTONIC ns, sequence number).
 pub type TimerKey = (u64, u64);
+/// Who a timer wakes, and with which token.
+type TimerEntry = (Weak<dyn Waker>, u64);
 
 /// The machine's threads and CPUs.
 pub struct Scheduler {
     cpus: Vec<Cpu>,
     ctl: Arc<dyn CpuControl>,
-    timers: Mutex<BTreeMap<TimerKey, (Weak<dyn Waker>, u64)>>,
+    timers: Mutex<BTreeMap<TimerKey, TimerEntry>>,
     timer_seq: AtomicU64,
     /// Earliest deadline in `timers` (u64::MAX if none), readable without the lock.
     earliest: AtomicU64,
@@ -457,7 +459,7 @@ impl Scheduler {
         if self.earliest.load(Ordering::SeqCst) > now {
             return;
         }
-        let due: Vec<(Weak<dyn Waker>, u64)> = {
+        let due: Vec<TimerEntry> = {
             let mut t = self.timers.lock();
             let later = t.split_off(&(now + 1, 0));
             let due = core::mem::replace(&mut *t, later);

@@ -33,6 +33,10 @@ pub enum Command {
                                 coracle run [OPTIONS] PROGRAM [ARGS...]"
     )]
     Run(RunArgs),
+    /// Run a static program in Coracle and in a stock Linux VM under the same QEMU flags, and
+    /// compare their outputs, the `name value unit` results they print, and the wall times.
+    #[command(override_usage = "coracle bench [OPTIONS] PROGRAM [ARGS...]")]
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -208,7 +212,7 @@ impl RunArgs {
 }
 
 /// The option's value if given, else the variable `var` if set and non-empty, else `default`.
-fn from_env_or<T: ValueEnum>(
+pub(crate) fn from_env_or<T: ValueEnum>(
     given: Option<T>,
     var: &str,
     default: T,
@@ -242,6 +246,7 @@ mod tests {
         full.extend_from_slice(args);
         match Cli::try_parse_from(full).unwrap().command {
             Command::Run(r) => r,
+            other => panic!("not run: {other:?}"),
         }
     }
 

@@ -147,7 +147,9 @@ mod tests {
     fn options(args: &[&str]) -> RunOptions {
         let mut full = vec!["coracle", "run"];
         full.extend_from_slice(args);
-        let Command::Run(run) = Cli::try_parse_from(full).unwrap().command;
+        let Command::Run(run) = Cli::try_parse_from(full).unwrap().command else {
+            panic!("not run");
+        };
         run.into_options("h", |_| None).unwrap()
     }
 

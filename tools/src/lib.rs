@@ -4,9 +4,10 @@
 //! the command (`program` on the host, `resolve` inside a root filesystem); `initrd` packs it
 //! with its argv/env (`env`) and the root filesystem (`rootfs`) through `cpio`; `vm` starts
 //! QEMU (`qemu`) with the embedded kernel (`kernel_image`) and speaks docs/guest-protocol.md
-//! (`protocol`).
+//! (`protocol`). `bench` compares a program in Coracle with a Linux VM.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod cli;
 pub mod cpio;
 pub mod env;
@@ -42,6 +43,7 @@ pub fn main_entry() -> u8 {
         cli::Command::Run(args) => args
             .into_options(&env::random_hostname(), env::host_lookup)
             .and_then(|opts| vm::run(opts, started)),
+        cli::Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(status) => status,

@@ -29,6 +29,29 @@ pub const CHANNELS: [(&str, u16, i32); 4] = [
 
 const QBOOT: &str = "/usr/share/qemu/qboot.rom";
 
+/// `-M` for microvm: no option ROMs, no CMOS RTC.
+pub const MICROVM: &str = "microvm,x-option-roms=off,rtc=off";
+
+/// No default devices, config files, windows, monitor, or reboots.
+pub const NO_DEFAULTS: [&str; 8] = [
+    "-nodefaults",
+    "-no-user-config",
+    "-nographic",
+    "-no-reboot",
+    "-display",
+    "none",
+    "-monitor",
+    "none",
+];
+
+/// `-accel` and `-cpu` for a resolved accelerator (`Auto` reads as TCG).
+pub fn accel_args(accel: Accel) -> [&'static str; 4] {
+    match accel {
+        Accel::Kvm => ["-accel", "kvm", "-cpu", "host"],
+        Accel::Tcg | Accel::Auto => ["-accel", "tcg", "-cpu", "max"],
+    }
+}
+
 /// Resolves `auto`: hardware KVM only when `/dev/kvm` is usable *and* the CPU advertises
 /// VT-x/AMD-V. A nested "PVM" `/dev/kvm` has neither flag and emulates ring 0 slowly and
 /// incompletely (see shared/PLATFORM.md), so it must not be picked.
@@ -82,25 +105,13 @@ pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
     match config.machine {
-        Machine::Microvm => push(&["-M", "microvm,x-option-roms=off,rtc=off"]),
+        Machine::Microvm => push(&["-M", MICROVM]),
         Machine::Q35 => push(&["-M", "q35", "-bios", QBOOT]),
     }
-    match config.accel {
-        Accel::Kvm => push(&["-accel", "kvm", "-cpu", "host"]),
-        Accel::Tcg | Accel::Auto => push(&["-accel", "tcg", "-cpu", "max"]),
-    }
+    push(&accel_args(config.accel));
     push(&["-m", &format!("{}M", config.memory_mib)]);
     push(&["-smp", &config.cpus.to_string()]);
-    push(&[
-        "-nodefaults",
-        "-no-user-config",
-        "-nographic",
-        "-no-reboot",
-        "-display",
-        "none",
-        "-monitor",
-        "none",
-    ]);
+    push(&NO_DEFAULTS);
     args.push("-kernel".into());
     args.push(config.kernel.clone().into());
     args.push("-initrd".into());

@@ -100,3 +100,49 @@ fn rootfs_command_runs_in_its_workdir() {
         "/work\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
     );
 }
+
+/// Boots with `--cpus N` and `coracle.selftest=smp`: the kernel starts the other CPUs, each
+/// logs a line, and it checks IPIs, per-CPU timers and TLB shootdowns between them (see
+/// kernel/src/arch/x86_64/selftest.rs); then the program runs as usual.
+fn smp_selftest(cpus: u32) {
+    let n = cpus.to_string();
+    let out = coracle(&[
+        "run",
+        "--cpus",
+        &n,
+        "--verbose",
+        "--kernel-arg",
+        "coracle.selftest=smp",
+        "/bin/busybox",
+        "echo",
+        "after the test",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "after the test\n");
+    let summary = format!("smp: {cpus} cpus online, ipi ok, timer ok, tlb ok, tsc_aux ok\n");
+    assert!(err.contains(&summary), "missing {summary:?} in:\n{err}");
+    for cpu in 1..cpus {
+        let line = format!("smp: CPU {cpu} up (APIC id {cpu})");
+        assert!(err.contains(&line), "missing {line:?} in:\n{err}");
+    }
+    assert!(
+        !err.contains(&format!("smp: CPU {cpus} up")),
+        "more CPUs than asked for:\n{err}"
+    );
+}
+
+#[test]
+fn smp_selftest_one_cpu() {
+    smp_selftest(1);
+}
+
+#[test]
+fn smp_selftest_two_cpus() {
+    smp_selftest(2);
+}
+
+#[test]
+fn smp_selftest_four_cpus() {
+    smp_selftest(4);
+}

@@ -6,6 +6,9 @@
 //! executable, rodata read-only, data and bss read-write and no-execute: nothing is both
 //! writable and executable. A guard page below the boot stack stays unmapped.
 
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use spin::Mutex;
 use x86_64::registers::control::{Cr3, Cr3Flags, Cr4, Cr4Flags};
 use x86_64::structures::paging::mapper::{MapToError, Translate};
@@ -15,7 +18,7 @@ use x86_64::structures::paging::{
 };
 use x86_64::{PhysAddr, VirtAddr};
 
-use super::{frame, phys_to_virt, KERNEL_VMA, PAGE_SIZE, PHYS_OFFSET};
+use super::{frame, phys_to_virt, tlb, KERNEL_VMA, PAGE_SIZE, PHYS_OFFSET};
 use coracle_syscalls::Perms;
 
 /// Physical address of the live PML4.
@@ -128,8 +131,25 @@ pub fn map_user_zeroed(start: u64, len: u64, perms: Perms) -> Result<(), OutOfMe
     };
     let mut m = mapper(root);
     let table_flags = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
+    let mut retired = Vec::new();
+    let result = map_zeroed_pages(&mut m, start, len, perms, table_flags, &mut retired);
+    drop(guard);
+    if !retired.is_empty() {
+        tlb::retire(start, len, retired);
+    }
+    result
+}
+
+fn map_zeroed_pages(
+    m: &mut OffsetPageTable<'_>,
+    start: u64,
+    len: u64,
+    perms: Perms,
+    table_flags: F,
+    retired: &mut Vec<PhysFrame>,
+) -> Result<(), OutOfMemory> {
     for page in pages(start, len) {
-        release(&mut m, page);
+        release(m, page, retired);
         let frame = frame::alloc_zeroed().ok_or(OutOfMemory)?;
         // SAFETY: the page is in the user half and now unmapped; the frame is fresh.
         match unsafe {
@@ -149,13 +169,19 @@ pub fn map_user_zeroed(start: u64, len: u64, perms: Perms) -> Result<(), OutOfMe
     Ok(())
 }
 
-/// Unmaps the user pages in `[start, start+len)` and frees their frames.
+/// Unmaps the user pages in `[start, start+len)` and frees their frames (once no CPU's TLB
+/// can reach them).
 pub fn unmap_user(start: u64, len: u64) {
     let guard = ROOT.lock();
     let Some(root) = *guard else { return };
     let mut m = mapper(root);
+    let mut retired = Vec::new();
     for page in pages(start, len) {
-        release(&mut m, page);
+        release(&mut m, page, &mut retired);
+    }
+    drop(guard);
+    if !retired.is_empty() {
+        tlb::retire(start, len, retired);
     }
 }
 
@@ -166,12 +192,69 @@ fn pages(start: u64, len: u64) -> impl Iterator<Item = Page<Size4KiB>> {
         .map(|va| Page::containing_address(VirtAddr::new(va)))
 }
 
-/// Unmaps `page` if it is mapped and frees its frame.
-fn release(m: &mut OffsetPageTable<'_>, page: Page<Size4KiB>) {
+/// Unmaps `page` if it is mapped and adds its frame to `retired` (to free after the TLB
+/// shootdown), unless the frame is the kernel image's (a vDSO page), which is only shared.
+fn release(m: &mut OffsetPageTable<'_>, page: Page<Size4KiB>, retired: &mut Vec<PhysFrame>) {
     if let Ok((old, flush)) = m.unmap(page) {
         flush.flush();
-        frame::free(old);
+        if !kernel_image_frame(old) {
+            retired.push(old);
+        }
     }
+}
+
+/// Whether `frame` holds part of the kernel image. The frame allocator never hands these out:
+/// it starts above the image (mm::init).
+fn kernel_image_frame(frame: PhysFrame) -> bool {
+    frame.start_address().as_u64() < sym(&raw const __kernel_end) - KERNEL_VMA
+}
+
+/// Maps `[start, start+len)` of the user half onto the kernel image's own pages at
+/// `[kernel_va, kernel_va+len)` (the vDSO and its data page), shared, never written through
+/// the user mapping: `perms.write` is refused, later mprotects keep them read-only, and unmapping
+/// leaves the frames to the kernel.
+pub fn map_user_kernel_pages(
+    start: u64,
+    kernel_va: u64,
+    len: u64,
+    perms: Perms,
+) -> Result<(), OutOfMemory> {
+    let image = sym(&raw const __text_start)..sym(&raw const __kernel_end);
+    if perms.write
+        || !image.contains(&kernel_va)
+        || kernel_va.checked_add(len).is_none_or(|end| end > image.end)
+    {
+        return Err(OutOfMemory);
+    }
+    let guard = ROOT.lock();
+    let Some(root) = *guard else {
+        return Err(OutOfMemory);
+    };
+    let mut m = mapper(root);
+    let table_flags = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
+    let mut retired = Vec::new();
+    for (i, page) in pages(start, len).enumerate() {
+        release(&mut m, page, &mut retired);
+        let phys = kernel_va + i as u64 * PAGE_SIZE - KERNEL_VMA;
+        let frame = PhysFrame::containing_address(PhysAddr::new(phys));
+        // SAFETY: the page is in the user half and now unmapped; the frame is part of the
+        // kernel image, which lives as long as the kernel, and the mapping is not writable.
+        match unsafe {
+            m.map_to_with_table_flags(page, frame, user_flags(perms), table_flags, &mut Frames)
+        } {
+            Ok(flush) => flush.flush(),
+            Err(MapToError::FrameAllocationFailed) => return Err(OutOfMemory),
+            Err(e) => crate::fatal(format_args!(
+                "user mapping at {:#x}: {e:?}",
+                page.start_address()
+            )),
+        }
+    }
+    drop(guard);
+    if !retired.is_empty() {
+        tlb::retire(start, len, retired);
+    }
+    Ok(())
 }
 
 /// Changes the permissions of the mapped user pages in `[start, start+len)`.
@@ -180,11 +263,18 @@ pub fn protect_user(start: u64, len: u64, perms: Perms) {
     let Some(root) = *guard else { return };
     let mut m = mapper(root);
     for page in pages(start, len) {
-        // SAFETY: only user pages change, and only their permission bits.
-        if let Ok(flush) = unsafe { m.update_flags(page, user_flags(perms)) } {
+        let mut flags = user_flags(perms);
+        if m.translate_page(page).is_ok_and(kernel_image_frame) {
+            flags.remove(F::WRITABLE);
+        }
+        // SAFETY: only user pages change, and only their permission bits; the kernel's pages
+        // shared with user space stay read-only.
+        if let Ok(flush) = unsafe { m.update_flags(page, flags) } {
             flush.flush();
         }
     }
+    drop(guard);
+    tlb::flush(start, len);
 }
 
 /// Copies `data` into mapped user memory at `va` through the direct map, ignoring the pages'
@@ -212,4 +302,45 @@ pub fn poke_user(va: u64, data: &[u8]) -> Result<(), OutOfMemory> {
         done += n;
     }
     Ok(())
+}
+
+/// Kernel stacks mapped after boot (the other CPUs'): PML4 slot 257, next to the direct map,
+/// each above an unmapped guard page so an overflow faults instead of corrupting memory.
+pub const KERNEL_STACKS: u64 = 0xffff_8080_0000_0000;
+const KERNEL_STACKS_END: u64 = KERNEL_STACKS + (1 << 39);
+/// The next free address in the kernel stack area (changed under the ROOT lock).
+static KERNEL_STACKS_NEXT: AtomicU64 = AtomicU64::new(KERNEL_STACKS);
+
+/// Maps a kernel stack of `size` bytes (rounded up to pages) on fresh zeroed frames, with an
+/// unmapped guard page below it. Returns its bottom and top.
+pub fn map_kernel_stack(size: u64) -> Result<(u64, u64), OutOfMemory> {
+    let guard = ROOT.lock();
+    let Some(root) = *guard else {
+        return Err(OutOfMemory);
+    };
+    let size = size.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+    let bottom = KERNEL_STACKS_NEXT.load(Ordering::Relaxed) + PAGE_SIZE;
+    let top = bottom + size;
+    if top > KERNEL_STACKS_END {
+        return Err(OutOfMemory);
+    }
+    KERNEL_STACKS_NEXT.store(top, Ordering::Relaxed);
+    let mut m = mapper(root);
+    let flags = F::PRESENT | F::WRITABLE | F::NO_EXECUTE | F::GLOBAL;
+    for page in pages(bottom, size) {
+        let frame = frame::alloc_zeroed().ok_or(OutOfMemory)?;
+        // SAFETY: the page lies in the kernel stack area, which only this function maps, at an
+        // address never handed out before; the frame is fresh.
+        match unsafe {
+            m.map_to_with_table_flags(page, frame, flags, F::PRESENT | F::WRITABLE, &mut Frames)
+        } {
+            // A page never mapped before has no TLB entry to flush.
+            Ok(flush) => flush.ignore(),
+            Err(_) => {
+                frame::free(frame);
+                return Err(OutOfMemory);
+            }
+        }
+    }
+    Ok((bottom, top))
 }

@@ -84,8 +84,7 @@ impl Fs {
         let Some(sys) = self.sys.upgrade() else {
             return Timespec::ZERO;
         };
-        let ns = sys.info.realtime_ns().saturating_sub(sys.info.uptime_ns());
-        let t = Timespec::from_ns(ns);
+        let t = Timespec::from_ns(sys.info.boot_realtime_ns());
         *boot = Some(t);
         t
     }
@@ -209,14 +208,14 @@ fn parse_num(name: &[u8]) -> Option<u32> {
     core::str::from_utf8(name).ok()?.parse().ok()
 }
 
-/// The threads of a process. Only the main thread is known to the process table yet; the
-/// caller's own thread is added so that /proc/thread-self resolves.
-fn tids(p: &ProcShared, cx: &Caller) -> Vec<u32> {
-    let mut t = alloc::vec![p.pid];
-    if cx.pid == p.pid && cx.tid != p.pid {
-        t.push(cx.tid);
-        t.sort_unstable();
+/// The live threads of a process, ascending; the main thread stays listed after it exits (as
+/// a zombie leader does on Linux).
+fn tids(p: &ProcShared, _cx: &Caller) -> Vec<u32> {
+    let mut t = p.threads.lock().clone();
+    if !t.contains(&p.pid) {
+        t.push(p.pid);
     }
+    t.sort_unstable();
     t
 }
 

@@ -110,7 +110,7 @@ pub(super) fn stat(c: &SysCtx<'_>) -> Vec<u8> {
     for cpu in 0..cpus {
         put!(o, "cpu{cpu} 0 0 0 {idle} 0 0 0 0 0 0\n");
     }
-    let btime = info.realtime_ns().saturating_sub(info.uptime_ns()) / 1_000_000_000;
+    let btime = info.boot_realtime_ns() / 1_000_000_000;
     let pids = c.sys.pids();
     put!(o, "intr 0\nctxt 0\nbtime {btime}\n");
     put!(o, "processes {}\n", pids.last().copied().unwrap_or(0));

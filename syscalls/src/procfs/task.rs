@@ -313,6 +313,7 @@ pub(super) fn maps(v: &View<'_>) -> Result<Vec<u8>> {
                 (st.dev, st.ino, offset, Some(escape_newlines(path)))
             }
             VmaName::Stack => (0, 0, 0, Some(b"[stack]".to_vec())),
+            VmaName::Special(name) => (0, 0, 0, Some(name.as_bytes().to_vec())),
             VmaName::Anon if r.start <= brk && r.end >= start_brk => {
                 (0, 0, 0, Some(b"[heap]".to_vec()))
             }

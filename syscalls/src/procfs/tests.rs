@@ -318,6 +318,42 @@ fn maps_lines_pad_names_to_column_73() {
 }
 
 #[test]
+fn maps_names_the_kernel_pages_and_keeps_them_apart() {
+    let p = machine(1);
+    let r = Perms {
+        read: true,
+        write: false,
+        exec: false,
+    };
+    {
+        let mut mm = p.shared.mm.lock();
+        mm.record(0x7fff_bf7f_e000, 0x7fff_bf7f_f000, r);
+        mm.record_named(
+            0x7fff_bf7f_f000,
+            0x7fff_bf80_0000,
+            r,
+            VmaName::Special("[vvar]"),
+        );
+        mm.record_named(
+            0x7fff_bf80_0000,
+            0x7fff_bf80_1000,
+            RX,
+            VmaName::Special("[vdso]"),
+        );
+        mm.record(0x7fff_bf80_1000, 0x7fff_bf80_2000, RX);
+    }
+    let text = read(&p, "/proc/self/maps");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(lines[0], "7fffbf7fe000-7fffbf7ff000 r--p 00000000 00:00 0 ");
+    assert!(lines[1].starts_with("7fffbf7ff000-7fffbf800000 r--p 00000000 00:00 0 "));
+    assert_eq!(&lines[1][73..], "[vvar]");
+    assert!(lines[2].starts_with("7fffbf800000-7fffbf801000 r-xp 00000000 00:00 0 "));
+    assert_eq!(&lines[2][73..], "[vdso]");
+    assert_eq!(lines[3], "7fffbf801000-7fffbf802000 r-xp 00000000 00:00 0 ");
+}
+
+#[test]
 fn maps_names_the_executable_heap_and_stack() {
     let p = machine(2);
     let exe = p.shared.exe.lock().clone().unwrap().0;

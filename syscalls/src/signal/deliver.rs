@@ -127,7 +127,7 @@ pub fn deliver(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -> Op
             break;
         };
         match taken {
-            Taken::Kill(sig) => return Some(die(p, k, sig)),
+            Taken::Kill(sig) => return Some(die(p, k, sig, regs.rip)),
             Taken::Handle(info, act) => {
                 if regs.trap == TRAP_SYSCALL {
                     match restart_code(regs.rax) {
@@ -179,10 +179,10 @@ fn finish_without_handler(p: &mut Process, regs: &mut UserRegs) {
 }
 
 /// The process dies of `sig`: the log line, the status.
-fn die(p: &mut Process, k: &mut dyn Platform, sig: u32) -> u32 {
+fn die(p: &mut Process, k: &mut dyn Platform, sig: u32, rip: u64) -> u32 {
     match p.sig.forced.take() {
         Some(f) if f.signo == sig => k.log(format_args!(
-            "program killed by {}: {} (vector {}, error {:#x}), address {:#x}",
+            "program killed by {}: {} (vector {}, error {:#x}) at RIP {rip:#x}, address {:#x}",
             name(sig),
             vector_name(f.trapno),
             f.trapno,

@@ -31,7 +31,7 @@ pub(crate) fn getpid(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
 }
 
 pub(crate) fn gettid(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
-    Ok(u64::from(p.info.pid))
+    Ok(u64::from(p.tid))
 }
 
 pub(crate) fn getppid(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {

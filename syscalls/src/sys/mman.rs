@@ -54,6 +54,8 @@ pub enum VmaName {
     Anon,
     /// The main thread's stack.
     Stack,
+    /// Kernel-provided pages with a bracketed name: `[vdso]`, `[vvar]`.
+    Special(&'static str),
     /// A file's pages from byte `offset` on; `path` is the one it was opened by.
     File {
         inode: Arc<dyn Inode>,
@@ -84,6 +86,7 @@ impl PartialEq for VmaName {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (VmaName::Anon, VmaName::Anon) | (VmaName::Stack, VmaName::Stack) => true,
+            (VmaName::Special(a), VmaName::Special(b)) => a == b,
             (
                 VmaName::File {
                     inode: a,
@@ -108,6 +111,7 @@ impl core::fmt::Debug for VmaName {
         match self {
             VmaName::Anon => f.write_str("Anon"),
             VmaName::Stack => f.write_str("Stack"),
+            VmaName::Special(name) => f.write_str(name),
             VmaName::File { path, offset, .. } => f
                 .debug_struct("File")
                 .field("path", &alloc::string::String::from_utf8_lossy(path))

@@ -6,3 +6,4 @@ mod io;
 mod misc;
 mod mman;
 mod signal;
+mod threads;

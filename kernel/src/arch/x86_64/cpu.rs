@@ -95,6 +95,19 @@ pub fn rdtsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
+/// Reads the time-stamp counter once every earlier instruction has completed (LFENCE first, as
+/// Linux's `rdtsc_ordered`), so a clock read cannot run ahead of the code before it.
+pub fn rdtsc_ordered() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: LFENCE and RDTSC exist on every x86_64 CPU, CR4.TSD is clear, and they only
+    // write EDX:EAX.
+    unsafe {
+        core::arch::asm!("lfence", "rdtsc", out("eax") lo, out("edx") hi,
+            options(nomem, nostack, preserves_flags))
+    };
+    u64::from(hi) << 32 | u64::from(lo)
+}
+
 /// One RDRAND value, or `None` if the CPU's generator was not ready.
 pub fn rdrand() -> Option<u64> {
     let mut v: u64 = 0;

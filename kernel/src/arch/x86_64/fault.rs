@@ -1,5 +1,6 @@
-//! The IDT and what happens on a trap taken in the kernel: a user-copy fixup, or a readable
-//! report (vector, error code, registers, CR2, backtrace) and a stop with a failure status.
+//! The IDT and what happens on a trap taken in the kernel: an interrupt (handled), a user-copy
+//! fixup, or a readable report (vector, error code, registers, CR2, backtrace) and a stop with
+//! a failure status.
 
 use spin::Once;
 use x86_64::registers::control::Cr2;
@@ -7,14 +8,15 @@ use x86_64::structures::idt::InterruptDescriptorTable;
 use x86_64::VirtAddr;
 
 use super::trap::KernelFrame;
-use super::{gdt, trap, usercopy};
+use super::{gdt, interrupt, trap, usercopy};
 
 static IDT: Once<InterruptDescriptorTable> = Once::new();
 
 /// Vector of the page fault.
 pub const PAGE_FAULT: u64 = 14;
 
-/// Builds and loads the IDT: every exception goes to the common trap entry.
+/// Builds the IDT once and loads it on this CPU: every exception and interrupt goes to the
+/// common trap entry.
 pub fn init() {
     let idt = IDT.call_once(|| {
         let mut idt = InterruptDescriptorTable::new();
@@ -45,7 +47,17 @@ pub fn init() {
                 if vector == 8 {
                     opts.set_stack_index(gdt::DOUBLE_FAULT_IST);
                 }
+                // int3 and into may be used by user code (Linux's system gates): SIGTRAP and
+                // SIGSEGV, not a general protection fault.
+                if vector == 3 || vector == 4 {
+                    opts.set_privilege_level(x86_64::PrivilegeLevel::Ring3);
+                }
             }
+        }
+        for (vector, addr) in trap::irq_vectors() {
+            // SAFETY: the interrupt stubs from trap.rs handle both user and kernel origins
+            // (see `interrupt`).
+            unsafe { idt[vector].set_handler_addr(VirtAddr::new(addr)) };
         }
         idt
     });
@@ -94,6 +106,10 @@ pub fn vector_name(vector: u64) -> &'static str {
 /// Called by `kernel_trap_entry` for every trap taken in ring 0.
 #[no_mangle]
 extern "C" fn coracle_kernel_trap(frame: &mut KernelFrame) {
+    if interrupt::is_interrupt(frame.vector) {
+        interrupt::handle_in_kernel(frame.vector);
+        return;
+    }
     if frame.vector == PAGE_FAULT {
         if let Some(fixup) = usercopy::fixup_for(frame.rip) {
             frame.rip = fixup;

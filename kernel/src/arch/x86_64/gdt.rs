@@ -1,5 +1,5 @@
 //! GDT and TSS: the four flat segments SYSCALL/SYSRET need, in the order they need them, and
-//! the stacks the CPU switches to on a trap from user mode or a double fault.
+//! the stacks the CPU switches to on a trap from user mode or a double fault; one set per CPU.
 
 use core::cell::UnsafeCell;
 
@@ -9,6 +9,8 @@ use x86_64::instructions::tables::load_tss;
 use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
 use x86_64::structures::tss::TaskStateSegment;
 use x86_64::VirtAddr;
+
+use super::smp::MAX_CPUS;
 
 /// Selectors; the order kernel code, kernel data, user data, user code is fixed by SYSRET.
 pub const KERNEL_CS: u16 = 0x08;
@@ -31,23 +33,42 @@ unsafe impl Sync for Stack {}
 static TRAP_STACK: Stack = Stack(UnsafeCell::new([0; TRAP_STACK_SIZE]));
 static DOUBLE_FAULT_STACK: Stack = Stack(UnsafeCell::new([0; TRAP_STACK_SIZE]));
 
-static TSS: Once<TaskStateSegment> = Once::new();
-static GDT: Once<GlobalDescriptorTable<8>> = Once::new();
+/// One TSS and one GDT per CPU: the TSS holds the CPU's own trap stacks, and a TSS descriptor
+/// is marked busy when loaded, so CPUs cannot share one.
+static TSS: [Once<TaskStateSegment>; MAX_CPUS] = [const { Once::new() }; MAX_CPUS];
+static GDT: [Once<GlobalDescriptorTable<8>>; MAX_CPUS] = [const { Once::new() }; MAX_CPUS];
 
 fn top(stack: &'static Stack) -> VirtAddr {
     VirtAddr::from_ptr(stack.0.get()) + TRAP_STACK_SIZE as u64
 }
 
-/// Loads the GDT and TSS on this CPU.
-pub fn init() {
-    let tss = TSS.call_once(|| {
+/// The tops of a CPU's trap stacks: for traps from ring 3 (RSP0) and for double faults.
+#[derive(Debug, Clone, Copy)]
+pub struct TrapStacks {
+    pub privilege: u64,
+    pub double_fault: u64,
+}
+
+/// The boot CPU's trap stacks, in the kernel image.
+pub fn boot_stacks() -> TrapStacks {
+    TrapStacks {
+        privilege: top(&TRAP_STACK).as_u64(),
+        double_fault: top(&DOUBLE_FAULT_STACK).as_u64(),
+    }
+}
+
+/// Builds CPU `cpu`'s TSS and GDT with `stacks` and loads them on this CPU. Called once per
+/// CPU, on that CPU, with `cpu < MAX_CPUS`.
+pub fn init(cpu: usize, stacks: TrapStacks) {
+    let tss = TSS[cpu].call_once(|| {
         let mut tss = TaskStateSegment::new();
         // Traps from ring 3 land here; the entry code copies the frame out and leaves at once.
-        tss.privilege_stack_table[0] = top(&TRAP_STACK);
-        tss.interrupt_stack_table[DOUBLE_FAULT_IST as usize] = top(&DOUBLE_FAULT_STACK);
+        tss.privilege_stack_table[0] = VirtAddr::new_truncate(stacks.privilege);
+        tss.interrupt_stack_table[DOUBLE_FAULT_IST as usize] =
+            VirtAddr::new_truncate(stacks.double_fault);
         tss
     });
-    let gdt = GDT.call_once(|| {
+    let gdt = GDT[cpu].call_once(|| {
         let mut gdt = GlobalDescriptorTable::new();
         let sels = [
             gdt.append(Descriptor::kernel_code_segment()),

@@ -1,29 +1,57 @@
-//! x86_64: boot, CPU setup, traps, user entry, port I/O. The only home of inline assembly.
+//! x86_64: boot, CPU setup, traps, user entry, interrupts, the other CPUs, port I/O. The only
+//! home of inline assembly.
 
+pub mod acpi;
+pub mod apic;
 mod boot;
 pub mod cpu;
 pub mod fault;
 pub mod fpu;
 pub mod gdt;
+pub mod interrupt;
 pub mod mem;
 pub mod port;
+pub mod selftest;
+pub mod smp;
+pub mod tlb;
 pub mod trap;
 pub mod usercopy;
 
 use x86_64::registers::model_specific::{FsBase, KernelGsBase};
 use x86_64::VirtAddr;
 
-/// Brings up this CPU: GDT/TSS, IDT, SSE/AVX, the SYSCALL path; masks the legacy PIC, whose
-/// interrupts would otherwise arrive on exception vectors.
+// The interface of the per-CPU scheduler loop (not all of it used yet).
+pub use interrupt::idle_wait;
+#[allow(unused_imports)]
+pub use interrupt::{interrupt_done, is_interrupt, Interrupt};
+pub use smp::{cpus_online, send_ipi, start_aps, MAX_CPUS};
+#[allow(unused_imports)]
+pub use tlb::service as tlb_service;
+pub use tlb::shootdown_all as tlb_shootdown_all;
+pub use tlb::shootdown_range as tlb_shootdown_range;
+pub use tlb::{shootdown_range_async as tlb_shootdown_async, Ticket as TlbTicket};
+pub use trap::cpu_index;
+
+/// Brings up the boot CPU: GDT/TSS, IDT, SSE/AVX, the SYSCALL path, the local APIC; masks
+/// the legacy PIC, whose interrupts would otherwise arrive on exception vectors.
 pub fn init() -> cpu::Features {
-    gdt::init();
+    gdt::init(0, gdt::boot_stacks());
     fault::init();
     let features = cpu::init();
     fpu::init();
-    trap::init();
+    trap::init(0);
     port::outb(0x21, 0xff);
     port::outb(0xa1, 0xff);
+    if let Err(e) = apic::init() {
+        crate::log!("apic: {e}; no timer interrupts, one CPU");
+    }
     features
+}
+
+/// Arms this CPU's timer for the absolute TSC value `deadline_tsc` (0 disarms); see
+/// [`apic::arm_timer`].
+pub fn arm_timer(deadline_tsc: u64) {
+    apic::arm_timer(deadline_tsc);
 }
 
 /// Sets the user FS base (the kernel never uses FS, so it is written at once).
@@ -75,5 +103,7 @@ pub fn stack_range_contains(addr: u64, len: u64) -> bool {
     let Some(last) = addr.checked_add(len) else {
         return false;
     };
-    (addr >= data && last <= guard) || (addr >= bottom && last <= end)
+    (addr >= data && last <= guard)
+        || (addr >= bottom && last <= end)
+        || smp::on_ap_stack(addr, len)
 }

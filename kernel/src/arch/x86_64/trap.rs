@@ -9,11 +9,13 @@
 //! [`super::fault::kernel_trap`], which may resume (user-copy fixups) or stop the VM.
 
 use core::arch::global_asm;
+use core::cell::UnsafeCell;
 
 use x86_64::registers::model_specific::{GsBase, KernelGsBase, Msr};
 use x86_64::VirtAddr;
 
-use super::gdt;
+use super::smp::MAX_CPUS;
+use super::{cpu, gdt, interrupt};
 
 /// The user registers, saved on entry to the kernel and loaded on the way out. The assembly
 /// below depends on the layout of its first 20 fields (rax at 0 ... error_code at 152).
@@ -58,28 +60,52 @@ struct PerCpu {
     kernel_rsp: u64,
     /// 24: scratch for the user stack pointer during SYSCALL entry.
     user_rsp: u64,
+    /// 32: this CPU's index (0 = the boot CPU), read by `cpu_index`.
+    index: u64,
 }
 
-static mut PER_CPU: PerCpu = PerCpu {
-    this: 0,
-    user_context: 0,
-    kernel_rsp: 0,
-    user_rsp: 0,
-};
+/// The per-CPU blocks, one per possible CPU; each is only touched by its own CPU.
+struct PerCpuTable(UnsafeCell<[PerCpu; MAX_CPUS]>);
+
+// SAFETY: CPU `i` only ever reaches block `i` (through its own GS base), so no block is
+// shared between CPUs.
+unsafe impl Sync for PerCpuTable {}
+
+static PER_CPU: PerCpuTable = PerCpuTable(UnsafeCell::new(
+    [const {
+        PerCpu {
+            this: 0,
+            user_context: 0,
+            kernel_rsp: 0,
+            user_rsp: 0,
+            index: 0,
+        }
+    }; MAX_CPUS],
+));
 
 extern "C" {
     fn coracle_run_user(context: *mut UserContext);
     fn coracle_syscall_entry();
     /// The 32 exception entry points, in vector order.
     static coracle_trap_vectors: [u64; 32];
+    /// The interrupt entry points, in the order of `interrupt::VECTORS`.
+    static coracle_irq_vectors: [u64; 4];
 }
 
-/// Sets up GS for per-CPU data and the SYSCALL MSRs on this CPU.
-pub fn init() {
-    let per_cpu = core::ptr::addr_of_mut!(PER_CPU);
-    // SAFETY: called once on the boot CPU before any user code runs; nothing else references
-    // PER_CPU yet. Its address is only used by the entry assembly afterwards.
-    unsafe { (*per_cpu).this = per_cpu as u64 };
+const IA32_TSC_AUX: u32 = 0xc000_0103;
+
+/// Sets up GS for CPU `cpu`'s per-CPU data, the SYSCALL MSRs and IA32_TSC_AUX (the CPU number
+/// RDTSCP and the vDSO's getcpu read). Called once per CPU, on that CPU, with `cpu < MAX_CPUS`.
+pub fn init(cpu: usize) {
+    // SAFETY: in bounds (cpu < MAX_CPUS); the block is this CPU's alone and nothing uses it
+    // before GS points at it, below.
+    let per_cpu = unsafe { (PER_CPU.0.get() as *mut PerCpu).add(cpu) };
+    // SAFETY: as above: only this CPU writes its block, and not concurrently with the entry
+    // assembly, which cannot run before GS is set.
+    unsafe {
+        (*per_cpu).this = per_cpu as u64;
+        (*per_cpu).index = cpu as u64;
+    }
     GsBase::write(VirtAddr::from_ptr(per_cpu));
     KernelGsBase::write(VirtAddr::zero());
     let star = (u64::from(gdt::KERNEL_DS & !3) << 48) | (u64::from(gdt::KERNEL_CS) << 32);
@@ -92,6 +118,30 @@ pub fn init() {
         Msr::new(0xc000_0082).write(coracle_syscall_entry as *const () as u64);
         Msr::new(0xc000_0084).write(fmask);
     }
+    if cpu::cpuid(0x8000_0000, 0).eax >= 0x8000_0001
+        && cpu::cpuid(0x8000_0001, 0).edx & (1 << 27) != 0
+    {
+        // SAFETY: RDTSCP is reported, so IA32_TSC_AUX exists; the kernel does not use it.
+        unsafe { Msr::new(IA32_TSC_AUX).write(cpu as u64) };
+    }
+}
+
+/// This CPU's index: 0 for the boot CPU, then 1.. in start-up order.
+pub fn cpu_index() -> usize {
+    let index: u64;
+    // SAFETY: in the kernel GS always points at this CPU's PerCpu block (set by `init` before
+    // anything calls this), whose `index` is at offset 32.
+    unsafe {
+        core::arch::asm!("mov {}, gs:[32]", out(reg) index, options(nostack, preserves_flags, readonly))
+    };
+    index as usize
+}
+
+/// The addresses of the interrupt entry points, paired with their vectors.
+pub fn irq_vectors() -> impl Iterator<Item = (u8, u64)> {
+    // SAFETY: the table is immutable data emitted by the assembly below.
+    let addrs = unsafe { &*core::ptr::addr_of!(coracle_irq_vectors) };
+    interrupt::VECTORS.into_iter().zip(addrs.iter().copied())
 }
 
 /// The addresses of the exception entry points, for the IDT.
@@ -201,6 +251,8 @@ coracle_syscall_entry:
     mov qword ptr [rsp + 152], 0
     jmp 3f
 
+    .global coracle_trap_common
+coracle_trap_common:
 trap_common:
     test byte ptr [rsp + 24], 3
     jz kernel_trap_entry
@@ -312,4 +364,45 @@ coracle_trap_vectors:
     .endr
     .noaltmacro
 "#
+);
+
+// The interrupt entry points: like the exception stubs, with no error code, and the vector
+// numbers taken from `interrupt` so the assembly cannot drift from them.
+global_asm!(
+    r#"
+    .section .text.coracle_trap, "ax"
+    .balign 16
+irq_stub_timer:
+    push 0
+    push {timer}
+    jmp coracle_trap_common
+    .balign 16
+irq_stub_wake:
+    push 0
+    push {wake}
+    jmp coracle_trap_common
+    .balign 16
+irq_stub_tlb:
+    push 0
+    push {tlb}
+    jmp coracle_trap_common
+    .balign 16
+irq_stub_spurious:
+    push 0
+    push {spurious}
+    jmp coracle_trap_common
+
+    .section .rodata.coracle_irq_vectors, "a"
+    .balign 8
+    .global coracle_irq_vectors
+coracle_irq_vectors:
+    .quad irq_stub_timer
+    .quad irq_stub_wake
+    .quad irq_stub_tlb
+    .quad irq_stub_spurious
+"#,
+    timer = const interrupt::TIMER,
+    wake = const interrupt::WAKE,
+    tlb = const interrupt::TLB_SHOOTDOWN,
+    spurious = const interrupt::SPURIOUS,
 );
