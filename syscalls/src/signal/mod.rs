@@ -9,25 +9,27 @@
 //! restores (sigsuspend, ppoll), its last fault.
 //!
 //! The kernel calls [`deliver`] before every return to user mode and [`user_exception`] or
-//! [`force_fault`] for a user exception. `frame` builds and reads the x86_64 rt_sigframe,
-//! `timer` has alarm, itimers and POSIX timers, `signalfd` the signal fd; the system calls
-//! are in `crate::sys::signal`.
+//! [`force_fault`] for a user exception. `queue` keeps the pending signals, `info` the
+//! siginfo, `deliver` runs actions and restarts, `frame` builds and reads the x86_64
+//! rt_sigframe, `timer` has alarm, itimers and POSIX timers, `signalfd` the signal fd; the
+//! system calls are in `crate::sys::signal`.
 
 mod deliver;
 pub mod frame;
+mod info;
+mod queue;
 pub(crate) mod signalfd;
 pub(crate) mod timer;
 
 pub use deliver::{deliver, force_fault, user_exception, Fault};
 pub(crate) use frame::{rt_sigreturn, sigaltstack};
+pub use info::*;
+pub use queue::ProcSignals;
+use queue::Queued;
 
-use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-use coracle_vfs::WaitQueue;
-use spin::Mutex;
 
 use crate::process::ProcShared;
 use crate::regs::FpArea;
@@ -87,29 +89,6 @@ pub(crate) const SA_KNOWN: u64 = SA_NOCLDSTOP
     | SA_RESETHAND
     | SA_EXPOSE_TAGBITS
     | SA_RESTORER;
-
-pub const SI_USER: i32 = 0;
-pub const SI_KERNEL: i32 = 0x80;
-pub const SI_QUEUE: i32 = -1;
-pub const SI_TIMER: i32 = -2;
-pub const SI_SIGIO: i32 = -5;
-pub const SI_TKILL: i32 = -6;
-const SI_DETHREAD: i32 = -7;
-const SI_ASYNCNL: i32 = -60;
-
-pub const ILL_ILLOPN: i32 = 2;
-pub const FPE_INTDIV: i32 = 1;
-pub const FPE_FLTDIV: i32 = 3;
-pub const FPE_FLTOVF: i32 = 4;
-pub const FPE_FLTUND: i32 = 5;
-pub const FPE_FLTRES: i32 = 6;
-pub const FPE_FLTINV: i32 = 7;
-pub const SEGV_MAPERR: i32 = 1;
-pub const SEGV_ACCERR: i32 = 2;
-pub const SEGV_CPERR: i32 = 10;
-pub const BUS_ADRALN: i32 = 1;
-pub const BUS_ADRERR: i32 = 2;
-pub const TRAP_BRKPT: i32 = 1;
 
 /// The bit of `sig` (1..=64) in a signal set.
 pub const fn bit(sig: u32) -> u64 {
@@ -197,179 +176,6 @@ pub(crate) fn default_action(sig: u32) -> DefaultAction {
     }
 }
 
-/// A `siginfo_t` as Linux keeps it: the first 48 bytes (signo, errno, code and the union);
-/// the user's 128-byte copy has zeros after them.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct SigInfo {
-    bytes: [u8; SigInfo::KERNEL_SIZE],
-}
-
-impl core::fmt::Debug for SigInfo {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("SigInfo")
-            .field("signo", &self.signo())
-            .field("code", &self.code())
-            .finish_non_exhaustive()
-    }
-}
-
-impl SigInfo {
-    const KERNEL_SIZE: usize = 48;
-    /// The size of `siginfo_t`.
-    pub const SIZE: usize = 128;
-
-    /// A siginfo with only signo and code set.
-    pub fn new(signo: u32, code: i32) -> Self {
-        let mut s = SigInfo {
-            bytes: [0; Self::KERNEL_SIZE],
-        };
-        s.set_u32(0, signo);
-        s.set_u32(8, code as u32);
-        s
-    }
-
-    /// From a process (kill, tkill, SIGPIPE): si_pid and si_uid of the sender.
-    pub fn from_process(signo: u32, code: i32, pid: u32, uid: u32) -> Self {
-        let mut s = Self::new(signo, code);
-        s.set_u32(16, pid);
-        s.set_u32(20, uid);
-        s
-    }
-
-    /// From a fault: si_addr.
-    pub fn fault(signo: u32, code: i32, addr: u64) -> Self {
-        let mut s = Self::new(signo, code);
-        s.set_u64(16, addr);
-        s
-    }
-
-    /// From a POSIX timer: si_tid (the timer id), si_overrun, si_value.
-    pub fn timer(signo: u32, id: i32, value: u64) -> Self {
-        let mut s = Self::new(signo, SI_TIMER);
-        s.set_u32(16, id as u32);
-        s.set_u64(24, value);
-        s
-    }
-
-    /// A siginfo from user memory (rt_sigqueueinfo), with the signal number set to `signo`.
-    /// Linux only keeps the first 48 bytes; when it does not know the layout for the code,
-    /// the rest must be zero (E2BIG).
-    pub fn from_user(signo: u32, raw: &[u8; Self::SIZE]) -> Result<Self, Errno> {
-        let mut s = SigInfo {
-            bytes: [0; Self::KERNEL_SIZE],
-        };
-        s.bytes.copy_from_slice(&raw[..Self::KERNEL_SIZE]);
-        s.set_u32(0, signo);
-        if !known_layout(signo, s.code()) && raw[Self::KERNEL_SIZE..].iter().any(|&b| b != 0) {
-            return Err(Errno::E2BIG);
-        }
-        Ok(s)
-    }
-
-    pub fn signo(&self) -> u32 {
-        self.u32_at(0)
-    }
-
-    pub fn code(&self) -> i32 {
-        self.u32_at(8) as i32
-    }
-
-    /// si_addr (faults) or si_pid/si_uid as one word.
-    pub fn addr(&self) -> u64 {
-        self.u64_at(16)
-    }
-
-    /// The 128 bytes a handler or sigtimedwait sees.
-    pub fn to_user(&self) -> [u8; Self::SIZE] {
-        let mut out = [0u8; Self::SIZE];
-        out[..Self::KERNEL_SIZE].copy_from_slice(&self.bytes);
-        out
-    }
-
-    pub(crate) fn u32_at(&self, off: usize) -> u32 {
-        u32::from_le_bytes([
-            self.bytes[off],
-            self.bytes[off + 1],
-            self.bytes[off + 2],
-            self.bytes[off + 3],
-        ])
-    }
-
-    pub(crate) fn u64_at(&self, off: usize) -> u64 {
-        u64::from(self.u32_at(off)) | (u64::from(self.u32_at(off + 4)) << 32)
-    }
-
-    pub(crate) fn set_u32(&mut self, off: usize, v: u32) {
-        self.bytes[off..off + 4].copy_from_slice(&v.to_le_bytes());
-    }
-
-    fn set_u64(&mut self, off: usize, v: u64) {
-        self.bytes[off..off + 8].copy_from_slice(&v.to_le_bytes());
-    }
-}
-
-/// The number of si_code values each fault-like signal defines (NSIGILL, NSIGFPE, ...).
-fn code_limit(sig: u32) -> Option<i32> {
-    Some(match sig {
-        SIGILL => 11,
-        SIGFPE => 15,
-        SIGSEGV => 10,
-        SIGBUS => 5,
-        SIGTRAP => 6,
-        SIGCHLD => 6,
-        SIGIO => 6,
-        SIGSYS => 2,
-        _ => return None,
-    })
-}
-
-/// Linux's known_siginfo_layout.
-fn known_layout(sig: u32, code: i32) -> bool {
-    const NSIGPOLL: i32 = 6;
-    if code == SI_KERNEL {
-        true
-    } else if code > SI_USER {
-        code <= code_limit(sig).unwrap_or(NSIGPOLL)
-    } else {
-        code >= SI_DETHREAD || code == SI_ASYNCNL
-    }
-}
-
-/// The layout of a siginfo's union, as Linux's siginfo_layout decides it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Layout {
-    Kill,
-    Timer,
-    Poll,
-    Fault,
-    Chld,
-    Rt,
-    Sys,
-}
-
-pub(crate) fn layout(sig: u32, code: i32) -> Layout {
-    if code > SI_USER && code < SI_KERNEL {
-        match code_limit(sig) {
-            Some(limit) if code <= limit => match sig {
-                SIGCHLD => Layout::Chld,
-                SIGIO => Layout::Poll,
-                SIGSYS => Layout::Sys,
-                _ => Layout::Fault,
-            },
-            _ if code <= 6 => Layout::Poll,
-            _ => Layout::Kill,
-        }
-    } else if code == SI_TIMER {
-        Layout::Timer
-    } else if code == SI_SIGIO {
-        Layout::Poll
-    } else if code < 0 {
-        Layout::Rt
-    } else {
-        Layout::Kill
-    }
-}
-
 /// One `struct sigaction` as the kernel ABI has it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct SigAction {
@@ -413,223 +219,6 @@ impl SigAction {
                     default_action(sig),
                     DefaultAction::Ignore | DefaultAction::Cont | DefaultAction::Stop
                 ))
-    }
-}
-
-/// A queued signal: its information, and the timer that sent it (whose overruns are counted
-/// while it is queued).
-struct Queued {
-    info: SigInfo,
-    timer: Option<Arc<timer::TimerSignal>>,
-}
-
-/// Pending signals: the set, and the information of those that have some.
-#[derive(Default)]
-struct Pending {
-    set: u64,
-    queue: VecDeque<Queued>,
-}
-
-impl Pending {
-    /// The signal to take next among `allowed`: synchronous ones first, then the lowest.
-    fn next(&self, allowed: u64) -> Option<u32> {
-        let ready = self.set & allowed;
-        let pick = if ready & SYNCHRONOUS != 0 {
-            ready & SYNCHRONOUS
-        } else {
-            ready
-        };
-        (pick != 0).then(|| pick.trailing_zeros() + 1)
-    }
-}
-
-/// The state behind the process's signal lock.
-struct SigState {
-    actions: [SigAction; NSIG as usize],
-    /// Process-directed signals.
-    shared: Pending,
-    /// Thread-directed signals, by tid.
-    private: BTreeMap<u32, Pending>,
-    /// Queue entries in all of the above.
-    queued: usize,
-    /// Where the round of threads for the next process-directed signal starts.
-    next_target: usize,
-}
-
-impl Default for SigState {
-    fn default() -> Self {
-        SigState {
-            actions: [SigAction::default(); NSIG as usize],
-            shared: Pending::default(),
-            private: BTreeMap::new(),
-            queued: 0,
-            next_target: 0,
-        }
-    }
-}
-
-impl SigState {
-    fn action(&self, sig: u32) -> SigAction {
-        self.actions[(sig - 1) as usize]
-    }
-
-    fn pending_of(&self, tid: u32) -> u64 {
-        self.private.get(&tid).map_or(0, |q| q.set)
-    }
-
-    fn queue(&mut self, tid: Option<u32>) -> &mut Pending {
-        match tid {
-            Some(tid) => self.private.entry(tid).or_default(),
-            None => &mut self.shared,
-        }
-    }
-
-    /// Takes `sig` from the thread's queue (`Some(tid)`) or the shared one, as Linux's
-    /// collect_signal: the first entry's information, the bit kept while another entry of
-    /// the same signal remains; with no entry (queue space ran out) the bare SI_USER info.
-    fn take(&mut self, tid: Option<u32>, sig: u32) -> SigInfo {
-        let q = self.queue(tid);
-        let found = q.queue.iter().position(|e| e.info.signo() == sig);
-        let entry = found.and_then(|i| q.queue.remove(i));
-        if !q.queue.iter().any(|e| e.info.signo() == sig) {
-            q.set &= !bit(sig);
-        }
-        if let Some(tid) = tid {
-            if q.set == 0 && q.queue.is_empty() {
-                self.private.remove(&tid);
-            }
-        }
-        match entry {
-            Some(e) => {
-                self.queued -= 1;
-                let mut info = e.info;
-                if let Some(t) = e.timer {
-                    info.set_u32(20, t.delivered());
-                }
-                info
-            }
-            None => SigInfo::new(sig, SI_USER),
-        }
-    }
-
-    /// Takes the next signal among `allowed` for thread `tid`: its own queue first, then the
-    /// shared one (Linux's dequeue_signal).
-    fn dequeue(&mut self, tid: u32, allowed: u64) -> Option<SigInfo> {
-        if let Some(sig) = self.private.get(&tid).and_then(|q| q.next(allowed)) {
-            return Some(self.take(Some(tid), sig));
-        }
-        let sig = self.shared.next(allowed)?;
-        Some(self.take(None, sig))
-    }
-
-    /// Throws away the pending signals of `set`, everywhere.
-    fn discard(&mut self, set: u64) {
-        let mut dropped = 0;
-        for q in core::iter::once(&mut self.shared).chain(self.private.values_mut()) {
-            if q.set & set == 0 {
-                continue;
-            }
-            q.set &= !set;
-            let before = q.queue.len();
-            q.queue.retain(|e| {
-                let keep = bit(e.info.signo()) & set == 0;
-                if !keep {
-                    if let Some(t) = &e.timer {
-                        t.delivered();
-                    }
-                }
-                keep
-            });
-            dropped += before - q.queue.len();
-        }
-        self.queued -= dropped;
-        self.private
-            .retain(|_, q| q.set != 0 || !q.queue.is_empty());
-    }
-
-    /// Whether a signal sent now would be thrown away at once (Linux's sig_ignored): never
-    /// while `t` blocks it, since the action may change before it is unblocked.
-    fn ignored(&self, sig: u32, t: Option<&Arc<Thread>>) -> bool {
-        if let Some(t) = t {
-            if (t.sig.mask() | t.sig.real_blocked.load(Ordering::SeqCst)) & bit(sig) != 0 {
-                return false;
-            }
-        }
-        self.action(sig).ignores(sig)
-    }
-
-    /// The thread to wake for a process-directed `sig` (Linux's complete_signal): the main
-    /// thread if it takes it, else the next one round the group that does not block it and
-    /// is running or has nothing pending yet. None: it waits for a thread that will look.
-    fn pick(&mut self, sched: &Scheduler, sig: u32, all: &[Arc<Thread>]) -> Option<Arc<Thread>> {
-        let wants = |t: &Thread| {
-            if t.sig.blocks(sig) {
-                return false;
-            }
-            let cpu = t.last_cpu.load(Ordering::Relaxed);
-            let running = cpu < sched.cpu_count() && sched.running_on(cpu) == t.tid;
-            running || !t.sig.flagged()
-        };
-        let first = all.first()?;
-        if wants(first) {
-            return Some(first.clone());
-        }
-        let n = all.len();
-        (0..n)
-            .map(|i| (self.next_target + i) % n)
-            .find(|&i| wants(&all[i]))
-            .map(|i| {
-                self.next_target = i;
-                all[i].clone()
-            })
-    }
-}
-
-/// What the threads of a process share about signals.
-pub struct ProcSignals {
-    state: Mutex<SigState>,
-    /// Woken whenever a signal is queued (signalfd readers and pollers).
-    pub(crate) queued: Arc<WaitQueue>,
-    /// alarm, itimers and POSIX timers.
-    pub(crate) timers: Mutex<timer::TimerTable>,
-}
-
-impl Default for ProcSignals {
-    fn default() -> Self {
-        ProcSignals {
-            state: Mutex::new(SigState::default()),
-            queued: Arc::new(WaitQueue::new()),
-            timers: Mutex::new(timer::TimerTable::default()),
-        }
-    }
-}
-
-impl core::fmt::Debug for ProcSignals {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ProcSignals").finish_non_exhaustive()
-    }
-}
-
-impl ProcSignals {
-    pub(crate) fn action(&self, sig: u32) -> SigAction {
-        self.state.lock().action(sig)
-    }
-
-    /// Installs `new` for `sig`; a signal whose new action ignores it is discarded wherever it
-    /// is pending, blocked or not (POSIX, as Linux's do_sigaction). Returns the old action.
-    pub(crate) fn set_action(&self, sig: u32, new: SigAction) -> SigAction {
-        let mut st = self.state.lock();
-        let old = core::mem::replace(&mut st.actions[(sig - 1) as usize], new);
-        if new.ignores(sig) {
-            st.discard(bit(sig));
-        }
-        old
-    }
-
-    /// The signals pending for thread `tid` or the whole process.
-    pub(crate) fn pending(&self, tid: u32) -> u64 {
-        let st = self.state.lock();
-        st.pending_of(tid) | st.shared.set
     }
 }
 
