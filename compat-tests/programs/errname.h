@@ -55,6 +55,10 @@ static const char *errname(int e)
 	case ENOTBLK: return "ENOTBLK";
 	case ESTALE: return "ESTALE";
 	case ENOTSOCK: return "ENOTSOCK";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case ECANCELED: return "ECANCELED";
+	case EOWNERDEAD: return "EOWNERDEAD";
+	case ENOTRECOVERABLE: return "ENOTRECOVERABLE";
 	default:
 		snprintf(other, sizeof other, "E#%d", e);
 		return other;

@@ -69,8 +69,18 @@ int main(int argc, char **argv)
 	CHECK(ftruncate(fd, 30));
 	CHECK(pwrite(fd, "x", 1, 25));
 	CHECK(pwrite(fd, "AB", 2, 0));
-	/* Writable shared mappings (and F_SEAL_WRITE's EBUSY while one exists) come with
-	 * file-backed MAP_SHARED (issue 4). */
+	/* A writable shared mapping is the file: its stores are what read(2) returns, and
+	 * F_SEAL_WRITE waits (EBUSY) until no such mapping is left. */
+	char *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	yes("writable shared mapping", w != MAP_FAILED);
+	if (w != MAP_FAILED) {
+		yes("it shows the file", w[0] == 'A' && w[25] == 'x');
+		memcpy(w + 2, "cd", 2);
+		CHECK(pread(fd, buf, 4, 0));
+		print_bytes("read after a store through the mapping", buf, 4);
+		CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE));
+		CHECK(munmap(w, 4096));
+	}
 	CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE));
 	CHECK(write(fd, "x", 1));
 	CHECK(pwrite(fd, "x", 1, 0));

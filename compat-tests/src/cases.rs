@@ -1,11 +1,17 @@
 //! The cases: which program runs with which arguments, environment, stdin and machine.
 //!
 //! Names are `c/<label>/<flavour>/<machine>`, `rust/<label>/<machine>`, `busybox/<label>`
-//! and `rootfs/<label>`; they are what `known-failures.txt` lists. The "hello class" (the
-//! smallest programs) runs on both machine types; everything else on microvm.
+//! and `rootfs/<label>`; they are what `known-failures.txt` and `pending.txt` list. The "hello
+//! class" (the smallest programs) runs on both machine types; everything else on microvm.
+//!
+//! The thread, signal, time and event programs (and the Go ones, `go/<label>/<machine>`) run
+//! once per vCPU count in `SMP_CPUS`, each a case of its own named with a `/cpus=N` suffix:
+//! `c/thr_mutex/musl/microvm/cpus=2`. Their host side is the same run for every count.
 //!
 //! The `fs_*` C programs work in a scratch directory given as argv[1] (`Place::Scratch`); the
 //! `rootfs/` cases run busybox applets inside the test root filesystem (`Place::Rootfs`).
+
+use std::time::Duration;
 
 use crate::programs::{Flavour, Source};
 
@@ -27,9 +33,35 @@ pub(crate) struct Case {
     pub(crate) stdin: Option<Vec<u8>>,
     pub(crate) machine: &'static str,
     pub(crate) compare_stderr: bool,
+    /// Compare only the first this many lines of stderr (both sides cut the same way).
+    pub(crate) stderr_lines: Option<usize>,
     /// Compares uids, so the host side must run as root like the guest's program does.
     pub(crate) needs_root: bool,
     pub(crate) place: Place,
+    /// `--cpus N` for the guest; `None` leaves coracle's default and adds no name suffix.
+    pub(crate) cpus: Option<u32>,
+    /// The exit status the program must give on the host: a program whose own checks fail on
+    /// Linux fails its cases, rather than passing by failing the same way in Coracle.
+    pub(crate) host_status: Option<i32>,
+    /// How long one `coracle run` of it may take, when it needs more than the default.
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// The vCPU counts every SMP case runs with.
+pub(crate) const SMP_CPUS: [u32; 3] = [1, 2, 4];
+
+impl Case {
+    /// The name without its `/cpus=N` suffix: the cases of one program run that differ only in
+    /// the guest's vCPU count share it, and their host run.
+    pub(crate) fn host_key(&self) -> &str {
+        match self.cpus {
+            Some(_) => self
+                .name
+                .rsplit_once("/cpus=")
+                .map_or(&self.name, |(base, _)| base),
+            None => &self.name,
+        }
+    }
 }
 
 /// Where a case's program runs, and what that adds to its command line.
@@ -59,8 +91,13 @@ struct Spec {
     stdin: Option<Vec<u8>>,
     both_machines: bool,
     compare_stderr: bool,
+    stderr_lines: Option<usize>,
     needs_root: bool,
     place: Place,
+    /// Run once per count in `SMP_CPUS`.
+    smp: bool,
+    host_status: Option<i32>,
+    timeout: Option<Duration>,
 }
 
 fn spec(program: &'static str) -> Spec {
@@ -72,8 +109,21 @@ fn spec(program: &'static str) -> Spec {
         stdin: None,
         both_machines: false,
         compare_stderr: true,
+        stderr_lines: None,
         needs_root: false,
         place: Place::Direct,
+        smp: false,
+        host_status: None,
+        timeout: None,
+    }
+}
+
+/// A program of the SMP group: run on 1, 2 and 4 vCPUs, expected to exit 0 on the host.
+fn smp(program: &'static str) -> Spec {
+    Spec {
+        smp: true,
+        host_status: Some(0),
+        ..spec(program)
     }
 }
 
@@ -112,6 +162,20 @@ impl Spec {
         self.place = Place::Scratch;
         self
     }
+    /// The exit status the host run must give (see `Case::host_status`).
+    fn status(mut self, status: i32) -> Self {
+        self.host_status = Some(status);
+        self
+    }
+    /// Only the first `lines` lines of stderr are compared.
+    fn stderr_lines(mut self, lines: usize) -> Self {
+        self.stderr_lines = Some(lines);
+        self
+    }
+    fn timeout(mut self, seconds: u64) -> Self {
+        self.timeout = Some(Duration::from_secs(seconds));
+        self
+    }
 
     fn machines(&self) -> &'static [&'static str] {
         if self.both_machines {
@@ -121,18 +185,38 @@ impl Spec {
         }
     }
 
-    fn case(&self, name: String, program: String, source: Source, machine: &'static str) -> Case {
-        Case {
+    /// The cases of this spec on `machine`: one, or one per vCPU count for SMP specs, with
+    /// `/cpus=N` appended to `name`.
+    fn cases(
+        &self,
+        name: String,
+        program: String,
+        source: Source,
+        machine: &'static str,
+    ) -> Vec<Case> {
+        let case = |name: String, cpus: Option<u32>| Case {
             name,
-            program,
-            source,
+            program: program.clone(),
+            source: source.clone(),
             args: self.args.clone(),
             env: self.env.clone(),
             stdin: self.stdin.clone(),
             machine,
             compare_stderr: self.compare_stderr,
+            stderr_lines: self.stderr_lines,
             needs_root: self.needs_root,
             place: self.place.clone(),
+            cpus,
+            host_status: self.host_status,
+            timeout: self.timeout,
+        };
+        if self.smp {
+            SMP_CPUS
+                .iter()
+                .map(|&n| case(format!("{name}/cpus={n}"), Some(n)))
+                .collect()
+        } else {
+            vec![case(name, None)]
         }
     }
 }
@@ -144,7 +228,7 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
     for flavour in Flavour::ALL {
         for spec in &c_specs {
             for &machine in spec.machines() {
-                cases.push(spec.case(
+                cases.extend(spec.cases(
                     format!("c/{}/{}/{machine}", spec.label, flavour.name()),
                     format!("c/{}", spec.program),
                     Source::C(spec.program, flavour),
@@ -155,7 +239,7 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
     }
     for spec in rust_specs() {
         for &machine in spec.machines() {
-            cases.push(spec.case(
+            cases.extend(spec.cases(
                 format!("rust/{}/{machine}", spec.label),
                 format!("rust/{}", spec.program),
                 Source::Rust(spec.program),
@@ -163,9 +247,19 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
             ));
         }
     }
+    for spec in go_specs() {
+        for &machine in spec.machines() {
+            cases.extend(spec.cases(
+                format!("go/{}/{machine}", spec.label),
+                format!("go/{}", spec.program),
+                Source::Go(spec.program),
+                machine,
+            ));
+        }
+    }
     for spec in busybox_specs() {
         let program = format!("busybox/{}", String::from_utf8_lossy(&spec.args[0]));
-        cases.push(spec.case(
+        cases.extend(spec.cases(
             format!("busybox/{}", spec.label),
             program,
             Source::Busybox,
@@ -180,7 +274,7 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
             Some("busybox") => String::from_utf8_lossy(&spec.args[0]).into_owned(),
             name => name.unwrap_or_default().to_string(),
         };
-        cases.push(spec.case(
+        cases.extend(spec.cases(
             format!("rootfs/{}", spec.label),
             format!("rootfs/{applet}"),
             Source::Busybox,
@@ -237,6 +331,16 @@ fn c_specs(now: u64) -> Vec<Spec> {
         spec("deep_stack_write"),
         spec("sse"),
     ]);
+    // Memory management: reservations, demand paging, mremap, madvise, shared mappings, maps.
+    for program in [
+        "mm_reserve",
+        "mm_remap",
+        "mm_advise",
+        "mm_shared",
+        "mm_maps",
+    ] {
+        specs.push(spec(program));
+    }
     // The file-system programs, each in a scratch directory. Most print owners, or depend on
     // root's privileges (chown, mknod, linkat(AT_EMPTY_PATH), access, mount): they need root.
     for program in ["fs_paths", "fs_fds", "fs_errno", "fs_many", "fs_memfd"] {
@@ -255,14 +359,120 @@ fn c_specs(now: u64) -> Vec<Spec> {
     ] {
         specs.push(spec(program).scratch().needs_root());
     }
+    specs.extend(smp_c_specs());
+    specs
+}
+
+/// Threads, futexes, signals, time, waiting on many fds, CPU time and scheduling (issue 4): on
+/// 1, 2 and 4 vCPUs. Each exits 0 when its own checks pass, except where a last step kills it
+/// with a default action on purpose (the status is 128 + the signal).
+fn smp_c_specs() -> Vec<Spec> {
+    let mut specs: Vec<Spec> = [
+        "thr_mutex",
+        "thr_condvar",
+        "thr_rwlock",
+        "thr_barrier",
+        "thr_sem",
+        "thr_many",
+        "thr_tls",
+        "thr_join_value",
+        "thr_cancel",
+        "thr_detach_exit",
+        "thr_futex",
+        "thr_clone_raw",
+        "sig_segv",
+        "sig_faults",
+        "sig_fpe",
+        "sig_altstack",
+        "sig_basic",
+        "sig_thread",
+        "time_sleep",
+        "time_timers",
+        "ev_epoll",
+        "ev_eventfd",
+        "ev_signalfd",
+        "ev_poll_threads",
+        "cpu_rusage",
+        "sched_misc",
+    ]
+    .into_iter()
+    .map(smp)
+    .collect();
+    // sig_basic's last step: a default action ends it (the tool may report the death on stderr).
+    for (step, status) in [
+        ("TERM", 143),
+        ("USR1", 138),
+        ("ABRT", 134),
+        ("KILL", 137),
+        ("QUIT", 131),
+        ("PENDING", 143),
+        ("SEGV", 139),
+    ] {
+        specs.push(
+            smp("sig_basic")
+                .label(&format!("sig_basic-{step}"))
+                .args([step])
+                .status(status)
+                .ignore_stderr(),
+        );
+    }
+    specs.push(
+        smp("sig_fpe")
+            .label("sig_fpe-default")
+            .args(["default"])
+            .status(136)
+            .ignore_stderr(),
+    );
     specs
 }
 
 fn rust_specs() -> Vec<Spec> {
-    vec![spec("rust_hello")
-        .both_machines()
-        .args(["3", "two words"])
-        .env("COMPAT_RUST", "from -e")]
+    vec![
+        spec("rust_hello")
+            .both_machines()
+            .args(["3", "two words"])
+            .env("COMPAT_RUST", "from -e"),
+        smp("rust_threads"),
+        smp("rust_sync"),
+        smp("rust_panic")
+            .label("rust_panic-caught")
+            .args(["caught"]),
+        smp("rust_panic")
+            .label("rust_panic-main")
+            .args(["main"])
+            .status(101),
+    ]
+}
+
+/// Go programs (static, CGO_ENABLED=0): the runtime needs threads, futexes, signals, timers and
+/// epoll from the start, so even the smallest is an SMP case.
+fn go_specs() -> Vec<Spec> {
+    let mut specs = vec![smp("go_hello").args(["one", "two words"])];
+    specs.extend(
+        ["go_goroutines", "go_timers", "go_maxprocs", "go_signal"]
+            .into_iter()
+            .map(smp),
+    );
+    // 400 MiB of allocation is slow under TCG.
+    specs.push(smp("go_gc").timeout(600));
+    specs.push(smp("go_panic").label("go_panic-recover").args(["recover"]));
+    specs.push(
+        smp("go_panic")
+            .label("go_panic-exit")
+            .args(["exit"])
+            .status(3),
+    );
+    // An unrecovered panic: status 2, then goroutine traces whose numbers vary from run to run.
+    for how in ["crash", "crash-goroutine"] {
+        specs.push(
+            smp("go_panic")
+                .label(&format!("go_panic-{how}"))
+                .args([how])
+                .status(2)
+                .stderr_lines(1),
+        );
+    }
+    specs
 }
 
 fn busybox_specs() -> Vec<Spec> {
@@ -470,87 +680,4 @@ fn rootfs_specs() -> Vec<Spec> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeSet;
-
-    #[test]
-    fn names_are_unique_and_well_formed() {
-        let cases = all(0);
-        let names: BTreeSet<&str> = cases.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names.len(), cases.len());
-        for name in names {
-            assert!(
-                !name.contains(char::is_whitespace) && !name.contains('#') && !name.contains('*'),
-                "{name}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_expected_names_exist() {
-        let cases = all(0);
-        let has = |n: &str| cases.iter().any(|c| c.name == n);
-        assert!(has("c/hello/musl/microvm"));
-        assert!(has("c/hello/glibc-pie/q35"));
-        assert!(has("c/exit_codes-255/glibc/q35"));
-        assert!(!has("c/efault/musl/q35"));
-        assert!(has("rust/rust_hello/q35"));
-        assert!(has("busybox/seq"));
-        assert!(has("c/fs_files/glibc-pie/microvm"));
-        assert!(!has("c/fs_files/musl/q35"));
-        assert!(has("rootfs/ls-l"));
-    }
-
-    #[test]
-    fn places() {
-        let cases = all(0);
-        let place = |n: &str| &cases.iter().find(|c| c.name == n).unwrap().place;
-        assert_eq!(place("c/hello/musl/microvm"), &Place::Direct);
-        assert_eq!(place("c/fs_many/musl/microvm"), &Place::Scratch);
-        for case in cases.iter().filter(|c| c.program.starts_with("c/fs_")) {
-            assert_eq!(case.place, Place::Scratch, "{}", case.name);
-        }
-        let program = |n: &str| cases.iter().find(|c| c.name == n).unwrap().program.clone();
-        assert_eq!(program("rootfs/cat-symlink"), "rootfs/cat");
-        assert_eq!(program("rootfs/tar-tvf"), "rootfs/tar");
-        assert_eq!(program("rootfs/sh-glob"), "rootfs/sh");
-    }
-
-    #[test]
-    fn rootfs_commands_exist_in_the_rootfs() {
-        for case in all(0) {
-            if let Place::Rootfs { command } = &case.place {
-                let name = command.strip_prefix("/bin/").unwrap_or(command);
-                assert!(
-                    name == "busybox" || crate::rootfs::APPLETS.contains(&name),
-                    "{}: add {name} to rootfs::APPLETS",
-                    case.name
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn every_c_source_has_cases() {
-        let used: BTreeSet<String> = c_specs(0).iter().map(|s| s.program.to_string()).collect();
-        let dir = crate::programs::programs_dir();
-        let sources: BTreeSet<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| {
-                let path = e.unwrap().path();
-                (path.extension()? == "c").then(|| path.file_stem()?.to_str().map(String::from))?
-            })
-            .collect();
-        assert_eq!(used, sources);
-    }
-
-    #[test]
-    fn stdin_exercises_the_framing() {
-        let bytes = tricky_stdin();
-        for pair in [[0xff, 0x00], [0xff, 0x01], [0xff, 0xff]] {
-            assert!(bytes.windows(2).any(|w| w == pair));
-        }
-        assert_eq!(bytes.last(), Some(&0xff), "ends on the escape byte");
-    }
-}
+mod tests;

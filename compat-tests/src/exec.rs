@@ -112,16 +112,41 @@ pub(crate) fn run(
     }
 }
 
+/// Output kept per stream: more than any case compares. A runaway program (a signal handler
+/// that faults again and again, printing each time) must not take the suite's memory with it.
+const KEEP: usize = 64 << 20;
+
 fn reader(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<Vec<u8>> {
     let (send, receive) = mpsc::channel();
-    if let Some(mut pipe) = pipe {
+    if let Some(pipe) = pipe {
         thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            let _ = send.send(bytes);
+            let _ = send.send(read_capped(pipe, KEEP));
         });
     }
     receive
+}
+
+/// Reads `pipe` to its end, keeping the first `keep` bytes and saying how many more there were.
+fn read_capped(mut pipe: impl Read, keep: usize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut dropped = 0usize;
+    loop {
+        match pipe.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                let room = keep.saturating_sub(bytes.len()).min(n);
+                bytes.extend_from_slice(&chunk[..room]);
+                dropped += n - room;
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    if dropped > 0 {
+        bytes.extend_from_slice(format!("\n[{dropped} more bytes not kept]\n").as_bytes());
+    }
+    bytes
 }
 
 fn collect(receiver: &mpsc::Receiver<Vec<u8>>, until: Instant) -> Vec<u8> {
@@ -177,6 +202,15 @@ mod tests {
             other => panic!("expected a timeout, got {other:?}"),
         }
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn output_past_the_limit_is_counted_not_kept() {
+        let input: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        assert_eq!(read_capped(&input[..], 1 << 20), input);
+        let kept = read_capped(&input[..], 1000);
+        assert_eq!(&kept[..1000], &input[..1000]);
+        assert_eq!(&kept[1000..], b"\n[199000 more bytes not kept]\n");
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! The list of known failures: `compat-tests/known-failures.txt`.
+//! Lists of cases: the known failures (`compat-tests/known-failures.txt`) and the pending cases
+//! (`compat-tests/pending.txt`), in one format.
 //!
 //! One case name (or a pattern with `*` wildcards) per line, each with a reason: a trailing
 //! `# reason`, or the comment lines directly above a group of entries. Blank lines end a group.
-//! The list only shrinks: a listed case that passes fails the run (see `report`).
+//! The known failures only shrink: a listed case that passes fails the run (see `report`).
 
 use std::fmt;
 
@@ -27,13 +28,13 @@ impl fmt::Display for ParseError {
     }
 }
 
-/// The parsed list.
+/// A parsed list.
 #[derive(Debug, Default)]
-pub(crate) struct KnownFailures {
+pub(crate) struct CaseList {
     entries: Vec<Entry>,
 }
 
-impl KnownFailures {
+impl CaseList {
     pub(crate) fn parse(text: &str) -> Result<Self, ParseError> {
         let mut entries: Vec<Entry> = Vec::new();
         // The comment block above the current group of entries, if any.
@@ -138,7 +139,7 @@ mod tests {
 
     #[test]
     fn inline_and_block_reasons() {
-        let list = KnownFailures::parse(
+        let list = CaseList::parse(
             "# header comment, not a reason for anything below the blank line\n\
              \n\
              c/a/musl/microvm   # inline reason\n\
@@ -169,26 +170,26 @@ mod tests {
 
     #[test]
     fn a_reason_is_required() {
-        let err = KnownFailures::parse("# reason\nc/a\n\nc/b\n").unwrap_err();
+        let err = CaseList::parse("# reason\nc/a\n\nc/b\n").unwrap_err();
         assert_eq!(err.line, 4);
         assert!(err.to_string().contains("give the reason"));
-        assert!(KnownFailures::parse("c/a #\n").is_err());
+        assert!(CaseList::parse("c/a #\n").is_err());
     }
 
     #[test]
     fn duplicates_and_junk_are_rejected() {
-        let err = KnownFailures::parse("a # x\na # y\n").unwrap_err();
+        let err = CaseList::parse("a # x\na # y\n").unwrap_err();
         assert!(
             err.to_string().contains("listed already on line 1"),
             "{err}"
         );
-        assert!(KnownFailures::parse("a b # x\n").is_err());
+        assert!(CaseList::parse("a b # x\n").is_err());
     }
 
     #[test]
     fn empty_list() {
-        assert!(KnownFailures::parse("").unwrap().entries().is_empty());
-        assert!(KnownFailures::parse("# only\n# comments\n")
+        assert!(CaseList::parse("").unwrap().entries().is_empty());
+        assert!(CaseList::parse("# only\n# comments\n")
             .unwrap()
             .entries()
             .is_empty());
@@ -210,7 +211,7 @@ mod tests {
 
     #[test]
     fn lookup_finds_the_first_match() {
-        let list = KnownFailures::parse("c/x/* # one\nc/* # two\n").unwrap();
+        let list = CaseList::parse("c/x/* # one\nc/* # two\n").unwrap();
         assert_eq!(list.lookup("c/x/musl").unwrap().reason, "one");
         assert_eq!(list.lookup("c/y").unwrap().reason, "two");
         assert!(list.lookup("busybox/true").is_none());

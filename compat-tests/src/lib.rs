@@ -4,14 +4,21 @@
 //! `tools/tests/compat.rs` calls [`main`] with the freshly built `coracle` binary. The programs
 //! are built at test time (`programs`), the cases are a table (`cases`), each is run on both
 //! sides (`run`, `exec`) and compared (`diff`); `known-failures.txt` (`known`) lists what is
-//! expected to fail, and `report` prints one line per case and the totals. The file-system
-//! programs get a fresh tmpfs directory on the host (`scratch`); the `rootfs/` cases run busybox
-//! in a test root filesystem (`rootfs`), with `chroot` on the host, so the suite runs as root.
+//! expected to fail, `pending.txt` what runs on the host only for now (the programs of features
+//! Coracle does not have yet), and `report` prints one line per case and the totals. The
+//! file-system programs get a fresh tmpfs directory on the host (`scratch`); the `rootfs/` cases
+//! run busybox in a test root filesystem (`rootfs`), with `chroot` on the host, so the suite runs
+//! as root.
 //!
 //! Environment: `CORACLE_ACCEL` (default `tcg`) is passed as `--accel`; `CORACLE_COMPAT_FILTER`
 //! (or a test-name argument: `cargo test --test compat -- NAME`) runs only the cases whose name
-//! contains it; `CORACLE_COMPAT_JOBS` (default 2) sets the number of cases run at once;
-//! `CORACLE_COMPAT_TIMEOUT` (seconds, default 120) bounds each `coracle run`.
+//! contains it; `CORACLE_COMPAT_CPUS` (say `2` or `1,4`) keeps only the SMP cases for those vCPU
+//! counts; `CORACLE_COMPAT_JOBS` (default 2) sets the number of cases run at once;
+//! `CORACLE_COMPAT_TIMEOUT` (seconds, default 120) bounds each `coracle run` (cases that need
+//! more have their own); `CORACLE_COMPAT_REPEAT` (default 1) runs each case's guest side, and
+//! each SMP case's host side, that many times, failing on the first difference or hang (for
+//! hunting flakes); `CORACLE_COMPAT_PENDING=run` runs the pending cases in Coracle too, counted
+//! like the others (to see whether a feature is ready to leave `pending.txt`).
 
 #![forbid(unsafe_code)]
 
@@ -33,47 +40,51 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use known::KnownFailures;
-use programs::Source;
-use report::{Tally, KNOWN_FILE};
+use known::CaseList;
+use programs::{NotBuilt, Source};
+use report::{Tally, KNOWN_FILE, PENDING_FILE};
 
 /// Runs the suite against the `coracle` binary at `coracle`; the process exit code: 0 when
 /// every failure is a known one and no known one passes, 1 otherwise, 2 when the suite itself
 /// is misconfigured.
 pub fn main(coracle: &Path) -> i32 {
-    let known_path = programs::crate_dir().join("known-failures.txt");
-    let known_text = match std::fs::read_to_string(&known_path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(err) => {
-            println!("compat: cannot read {}: {err}", known_path.display());
-            return 2;
-        }
+    let Some(known) = read_list("known-failures.txt", KNOWN_FILE) else {
+        return 2;
     };
-    let known = match KnownFailures::parse(&known_text) {
-        Ok(known) => known,
-        Err(err) => {
-            println!("compat: {KNOWN_FILE}: {err}");
-            return 2;
-        }
+    let Some(pending) = read_list("pending.txt", PENDING_FILE) else {
+        return 2;
     };
 
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let all = cases::all(now);
-    let stale: Vec<&known::Entry> = known
-        .entries()
-        .iter()
-        .filter(|e| !all.iter().any(|c| known::glob_match(&e.pattern, &c.name)))
+    let stale: Vec<(&str, &known::Entry)> = [(KNOWN_FILE, &known), (PENDING_FILE, &pending)]
+        .into_iter()
+        .flat_map(|(file, list)| list.entries().iter().map(move |e| (file, e)))
+        .filter(|(_, e)| !all.iter().any(|c| known::glob_match(&e.pattern, &c.name)))
         .collect();
     let args = TestArgs::parse(std::env::args().skip(1));
     let filter = args
         .filter
         .or_else(|| std::env::var("CORACLE_COMPAT_FILTER").ok());
+    let cpus = match std::env::var("CORACLE_COMPAT_CPUS") {
+        Ok(list) => match parse_cpus(&list) {
+            Some(cpus) => Some(cpus),
+            None => {
+                println!("compat: CORACLE_COMPAT_CPUS={list:?}: give vCPU counts like 2 or 1,4");
+                return 2;
+            }
+        },
+        Err(_) => None,
+    };
     let selected: Vec<&cases::Case> = all
         .iter()
         .filter(|c| filter.as_deref().is_none_or(|f| c.name.contains(f)))
+        .filter(|c| match (&cpus, c.cpus) {
+            (Some(wanted), Some(n)) => wanted.contains(&n),
+            _ => true,
+        })
         .collect();
     if args.list {
         for case in &selected {
@@ -87,12 +98,28 @@ pub fn main(coracle: &Path) -> i32 {
         .and_then(|j| j.parse().ok())
         .unwrap_or(2usize)
         .max(1);
+    let repeat = std::env::var("CORACLE_COMPAT_REPEAT")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
+    let run_pending = std::env::var("CORACLE_COMPAT_PENDING").is_ok_and(|v| v == "run");
 
     println!(
-        "compat: {} of {} cases, {} --accel {accel}, {jobs} at a time",
+        "compat: {} of {} cases, {} --accel {accel}, {jobs} at a time{}{}",
         selected.len(),
         all.len(),
-        coracle.display()
+        coracle.display(),
+        if repeat > 1 {
+            format!(", each run {repeat} times")
+        } else {
+            String::new()
+        },
+        if run_pending {
+            format!(", the ones in {PENDING_FILE} too")
+        } else {
+            String::new()
+        }
     );
     if !coracle.is_file() {
         println!(
@@ -107,31 +134,49 @@ pub fn main(coracle: &Path) -> i32 {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut builds: BTreeMap<Source, Result<PathBuf, String>> = BTreeMap::new();
+    let mut builds: BTreeMap<Source, Result<PathBuf, NotBuilt>> = BTreeMap::new();
     for_each_ordered(&sources, jobs, programs::build, |index, built| {
-        if let Err(why) = &built {
-            println!("compat: cannot build {:?}: {why}", sources[index]);
+        match &built {
+            Err(NotBuilt::Failed(why)) => {
+                println!("compat: cannot build {:?}: {why}", sources[index])
+            }
+            Err(NotBuilt::Unavailable(why)) => {
+                println!("compat: skipping {:?}: {why}", sources[index])
+            }
+            Ok(_) => {}
         }
         builds.insert(sources[index].clone(), built);
     });
 
-    let setup = run::Setup::new(coracle, accel);
+    let mut setup = run::Setup::new(coracle, accel);
+    setup.repeat = repeat;
+    setup.run_pending = run_pending;
     let mut tally = Tally::default();
     for_each_ordered(
         &selected,
         jobs,
-        |case| run::run_case(&setup, case, &builds[&case.source]),
+        |case| {
+            let pending = pending.lookup(&case.name).map(|e| e.reason.as_str());
+            run::run_case(&setup, case, &builds[&case.source], pending)
+        },
         |index, outcome| {
             let case = selected[index];
             let verdict = report::classify(outcome, known.lookup(&case.name));
-            println!("{}", report::line(&case.name, &verdict));
+            let mut line = report::line(&case.name, &verdict);
+            if let (report::Verdict::Pass, Some(entry)) = (&verdict, pending.lookup(&case.name)) {
+                line.push_str(&format!(
+                    " (listed in {PENDING_FILE}, line {}: remove it once all its cases pass)",
+                    entry.line
+                ));
+            }
+            println!("{line}");
             tally.add(&case.program, &verdict);
         },
     );
 
-    for entry in &stale {
+    for (file, entry) in &stale {
         println!(
-            "STALE {}: {KNOWN_FILE} line {} matches no case: remove it",
+            "STALE {}: {file} line {} matches no case: remove it",
             entry.pattern, entry.line
         );
     }
@@ -143,6 +188,35 @@ pub fn main(coracle: &Path) -> i32 {
     } else {
         1
     }
+}
+
+/// Reads and parses `compat-tests/<name>` (missing means empty); `None` after saying why not.
+fn read_list(name: &str, shown: &str) -> Option<CaseList> {
+    let path = programs::crate_dir().join(name);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(err) => {
+            println!("compat: cannot read {}: {err}", path.display());
+            return None;
+        }
+    };
+    match CaseList::parse(&text) {
+        Ok(list) => Some(list),
+        Err(err) => {
+            println!("compat: {shown}: {err}");
+            None
+        }
+    }
+}
+
+/// `CORACLE_COMPAT_CPUS`: vCPU counts separated by commas.
+fn parse_cpus(list: &str) -> Option<Vec<u32>> {
+    let cpus: Option<Vec<u32>> = list
+        .split(',')
+        .map(|n| n.trim().parse().ok().filter(|&n| n > 0))
+        .collect();
+    cpus.filter(|c| !c.is_empty())
 }
 
 /// What of libtest's command line applies here (cargo passes it to every test binary):
@@ -249,18 +323,45 @@ mod tests {
     }
 
     #[test]
-    fn the_checked_in_list_parses_and_matches_cases() {
-        let path = programs::crate_dir().join("known-failures.txt");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let known = KnownFailures::parse(&text).unwrap();
+    fn the_checked_in_lists_parse_and_match_cases() {
         let all = cases::all(0);
-        for entry in known.entries() {
+        for name in ["known-failures.txt", "pending.txt"] {
+            let path = programs::crate_dir().join(name);
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let list = CaseList::parse(&text).unwrap();
+            for entry in list.entries() {
+                assert!(
+                    all.iter()
+                        .any(|c| known::glob_match(&entry.pattern, &c.name)),
+                    "{name}: {} matches no case",
+                    entry.pattern
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pending_cases_are_not_known_failures() {
+        let read = |name: &str| {
+            let text = std::fs::read_to_string(programs::crate_dir().join(name));
+            CaseList::parse(&text.unwrap_or_default()).unwrap()
+        };
+        let (known, pending) = (read("known-failures.txt"), read("pending.txt"));
+        for case in cases::all(0) {
             assert!(
-                all.iter()
-                    .any(|c| known::glob_match(&entry.pattern, &c.name)),
-                "{} matches no case",
-                entry.pattern
+                known.lookup(&case.name).is_none() || pending.lookup(&case.name).is_none(),
+                "{} is in both lists",
+                case.name
             );
         }
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpus("2"), Some(vec![2]));
+        assert_eq!(parse_cpus("1, 4"), Some(vec![1, 4]));
+        assert_eq!(parse_cpus(""), None);
+        assert_eq!(parse_cpus("0"), None);
+        assert_eq!(parse_cpus("two"), None);
     }
 }

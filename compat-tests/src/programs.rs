@@ -1,8 +1,9 @@
-//! Building the test programs: C sources three ways, the Rust program for musl, and finding
-//! Debian's static busybox.
+//! Building the test programs: C sources three ways, the Rust programs for musl, the Go programs
+//! with Debian's golang-go, and finding Debian's static busybox.
 //!
-//! Everything is built at test time into `compat-tests/work/` (gitignored). A missing compiler
-//! is not a reason to skip: the cases that need it fail with a message naming the package.
+//! Everything is built at test time into `compat-tests/work/` (gitignored). A missing C or Rust
+//! compiler is not a reason to skip: the cases that need it fail with a message naming the
+//! package. A missing `go` is: the Go cases are skipped, saying so (CI installs golang-go).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -55,6 +56,8 @@ pub(crate) enum Source {
     C(&'static str, Flavour),
     /// `programs/<name>.rs` for x86_64-unknown-linux-musl.
     Rust(&'static str),
+    /// `programs/<name>.go`, built static with `CGO_ENABLED=0`.
+    Go(&'static str),
     /// `/bin/busybox` from Debian's busybox-static, used as it is.
     Busybox,
 }
@@ -63,8 +66,32 @@ pub(crate) enum Source {
 const RUST_TARGET: &str = "x86_64-unknown-linux-musl";
 /// Where busybox-static puts its binary.
 const BUSYBOX: &str = "/bin/busybox";
-/// Compilers get this long; they take well under a second.
+/// Compilers get this long; they take well under a second, except the first Go build, which
+/// compiles the standard library into the build cache (tens of seconds).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Why a program was not built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NotBuilt {
+    /// The build failed, or a compiler the suite requires is missing: the cases fail.
+    Failed(String),
+    /// An optional toolchain (Go) is missing: the cases are skipped.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for NotBuilt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Failed(why) | Self::Unavailable(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<String> for NotBuilt {
+    fn from(why: String) -> Self {
+        Self::Failed(why)
+    }
+}
 
 pub(crate) fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -79,11 +106,12 @@ pub(crate) fn work_dir() -> PathBuf {
 }
 
 /// Builds `source` (or checks it is there); the absolute path of the executable, or why not.
-pub(crate) fn build(source: &Source) -> Result<PathBuf, String> {
+pub(crate) fn build(source: &Source) -> Result<PathBuf, NotBuilt> {
     match source {
-        Source::C(name, flavour) => build_c(name, *flavour),
-        Source::Rust(name) => build_rust(name),
-        Source::Busybox => check_busybox(Path::new(BUSYBOX)),
+        Source::C(name, flavour) => Ok(build_c(name, *flavour)?),
+        Source::Rust(name) => Ok(build_rust(name)?),
+        Source::Go(name) => build_go(name),
+        Source::Busybox => Ok(check_busybox(Path::new(BUSYBOX))?),
     }
 }
 
@@ -124,6 +152,41 @@ fn build_rust(name: &str) -> Result<PathBuf, String> {
     compile(command, &format!("rustc {}", source.display()))
         .map_err(|e| format!("{e} (is the target installed? `rustup target add {RUST_TARGET}`)"))?;
     Ok(out)
+}
+
+/// `go build` in a sandbox of its own: the build cache and GOPATH under `work/`, no network, no
+/// user configuration, so it works offline and without a home directory (as in CI).
+fn build_go(name: &str) -> Result<PathBuf, NotBuilt> {
+    if find_in_path("go").is_none() {
+        return Err(NotBuilt::Unavailable(
+            "go not found: install golang-go to build the Go programs".into(),
+        ));
+    }
+    let source = programs_dir().join(format!("{name}.go"));
+    let out = output_path("go", name)?;
+    let mut command = Command::new("go");
+    command
+        .args(["build", "-trimpath", "-o"])
+        .arg(&out)
+        .arg(format!("{name}.go"))
+        .current_dir(programs_dir())
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", work_dir().join("go-cache"))
+        .env("GOPATH", work_dir().join("go-path"))
+        .env("GOENV", "off")
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .env("GOTELEMETRY", "off");
+    compile(command, &format!("go build {}", source.display()))?;
+    let bytes = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    match elf_interpreter(&bytes) {
+        Some(false) => Ok(out),
+        _ => Err(NotBuilt::Failed(format!(
+            "go build made {}, which is not a static x86_64 executable",
+            out.display()
+        ))),
+    }
 }
 
 fn output_path(dir: &str, name: &str) -> Result<PathBuf, String> {

@@ -1,7 +1,9 @@
 //! Verdicts and the report: one line per case, then the totals the CI reads.
 //!
 //! A failure listed in `known-failures.txt` is `KNOWN` and does not fail the run; a listed case
-//! that passes is `FIXED` and does, so that the list only shrinks.
+//! that passes is `FIXED` and does, so that the list only shrinks. A case listed in
+//! `pending.txt` runs on the host only and is `PENDING`: neither passed nor failed, counted
+//! apart (unless its host side fails, which is a failure like any other).
 
 use std::collections::BTreeMap;
 
@@ -14,6 +16,8 @@ pub(crate) enum Outcome {
     Fail(String),
     /// Could not be meaningfully compared here (says why); neither passed nor failed.
     Skip(String),
+    /// Listed in `pending.txt` (the reason): the host side ran as expected, Coracle's did not run.
+    Pending(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,9 +27,11 @@ pub(crate) enum Verdict {
     Known(String),
     Fixed { line: usize },
     Skip(String),
+    Pending(String),
 }
 
 pub(crate) const KNOWN_FILE: &str = "compat-tests/known-failures.txt";
+pub(crate) const PENDING_FILE: &str = "compat-tests/pending.txt";
 
 pub(crate) fn classify(outcome: Outcome, known: Option<&Entry>) -> Verdict {
     match (outcome, known) {
@@ -34,6 +40,7 @@ pub(crate) fn classify(outcome: Outcome, known: Option<&Entry>) -> Verdict {
         (Outcome::Fail(message), None) => Verdict::Fail(message),
         (Outcome::Fail(message), Some(_)) => Verdict::Known(message),
         (Outcome::Skip(why), _) => Verdict::Skip(why),
+        (Outcome::Pending(why), _) => Verdict::Pending(why),
     }
 }
 
@@ -48,6 +55,9 @@ pub(crate) fn line(name: &str, verdict: &Verdict) -> String {
              shrinks"
         ),
         Verdict::Skip(why) => format!("SKIP {name}: {why}"),
+        Verdict::Pending(why) => format!(
+            "PENDING {name}: host side as expected; not run in Coracle ({why}; {PENDING_FILE})"
+        ),
     }
 }
 
@@ -59,6 +69,7 @@ pub(crate) struct Tally {
     known: usize,
     fixed: usize,
     skipped: usize,
+    pending: usize,
     /// Per program: whether every case of it that ran passed.
     programs: BTreeMap<String, bool>,
 }
@@ -86,6 +97,10 @@ impl Tally {
             }
             Verdict::Skip(_) => {
                 self.skipped += 1;
+                return;
+            }
+            Verdict::Pending(_) => {
+                self.pending += 1;
                 return;
             }
         };
@@ -118,6 +133,12 @@ impl Tally {
             lines.push(format!(
                 "compat: {} listed cases pass now: remove them from {KNOWN_FILE}",
                 self.fixed
+            ));
+        }
+        if self.pending > 0 {
+            lines.push(format!(
+                "compat: {} pending cases ran on the host only, not counted ({PENDING_FILE})",
+                self.pending
             ));
         }
         let mut totals = format!("compat: {} passed, {} failed", self.passed, self.failed);
@@ -191,6 +212,36 @@ mod tests {
         assert_eq!(
             tally.summary().last().unwrap(),
             "compat: 2 passed, 2 failed, 1 skipped"
+        );
+    }
+
+    #[test]
+    fn pending_is_counted_apart() {
+        let mut tally = Tally::default();
+        assert_eq!(
+            classify(Outcome::Pending("threads".into()), None),
+            Verdict::Pending("threads".into())
+        );
+        let line = line(
+            "c/t/musl/microvm/cpus=2",
+            &Verdict::Pending("threads".into()),
+        );
+        assert!(
+            line.starts_with("PENDING c/t/musl/microvm/cpus=2: "),
+            "{line}"
+        );
+        tally.add("c/t", &Verdict::Pending("threads".into()));
+        tally.add("c/a", &Verdict::Pass);
+        assert!(tally.ok());
+        assert_eq!(
+            tally.summary(),
+            [
+                "compat: 1 distinct programs, 1 of them pass every case; 1 of 1 cases passed",
+                "compat: 0 of the failures are known (compat-tests/known-failures.txt)",
+                "compat: 1 pending cases ran on the host only, not counted \
+                 (compat-tests/pending.txt)",
+                "compat: 1 passed, 0 failed",
+            ]
         );
     }
 

@@ -135,6 +135,9 @@ fn run_task(
     let thread = &task.thread;
     thread.last_cpu.store(cpu, Ordering::Relaxed);
     sched.set_running(cpu, thread.tid);
+    // CPU time: all of it from here until the thread leaves is its own (user mode and its
+    // system calls), charged at every kernel entry so that its CPU clocks read current.
+    let mut charged = time::monotonic_ns();
     let mut body = task.body.lock();
     let body = &mut *body;
     arch::set_user_fs_base(body.regs.fs_base);
@@ -172,6 +175,11 @@ fn run_task(
         }
         arm(cpu, deadline);
         run_user(&mut body.regs);
+        let now = time::monotonic_ns();
+        thread
+            .cpu_ns
+            .fetch_add(now.saturating_sub(charged), Ordering::Relaxed);
+        charged = now;
         let trap = body.regs.trap;
         next = if trap == TRAP_SYSCALL {
             let outcome = dispatch(&mut body.process, platform, &mut body.regs);
@@ -196,6 +204,10 @@ fn run_task(
         }
     }
     sched.set_running(cpu, 0);
+    let now = time::monotonic_ns();
+    thread
+        .cpu_ns
+        .fetch_add(now.saturating_sub(charged), Ordering::Relaxed);
     match next {
         Next::Leave { requeue } => {
             body.regs.fs_base = arch::user_fs_base();

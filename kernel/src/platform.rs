@@ -1,11 +1,15 @@
 //! The kernel's implementation of the syscall layer's [`Platform`] trait.
 
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::fmt;
 
+use coracle_syscalls::platform::Page;
 use coracle_syscalls::{Errno, FpArea, FpuLayout, Perms, Platform, Stream};
 
 use crate::arch::{self, cpu, port};
-use crate::mm::{paging, user, PAGE_SIZE};
+use crate::mm::paging::AddressSpace;
+use crate::mm::user;
 use crate::{console, time};
 
 /// COM1, which carries the host's stdin (framed, see docs/guest-protocol.md).
@@ -15,8 +19,8 @@ const COM1: u16 = 0x3f8;
 #[derive(Debug)]
 pub struct KernelPlatform {
     pub verbose: bool,
-    /// The stack's lazily populated part: pages here are mapped on first touch.
-    pub lazy_stack: (u64, u64),
+    /// The process's page tables.
+    pub space: Arc<AddressSpace>,
     /// Whether the CPU has RDRAND.
     pub rdrand: bool,
     rng: u64,
@@ -27,62 +31,15 @@ pub struct KernelPlatform {
 }
 
 impl KernelPlatform {
-    pub fn new(verbose: bool, lazy_stack: (u64, u64)) -> Self {
+    pub fn new(verbose: bool, space: Arc<AddressSpace>) -> Self {
         let rdrand = cpu::cpuid(1, 0).ecx & (1 << 30) != 0;
         Self {
             verbose,
-            lazy_stack,
+            space,
             rdrand,
             rng: cpu::rdtsc() | 1,
             escape: false,
             stdin_ended: false,
-        }
-    }
-
-    /// Maps the page holding `addr` if it is in the lazy stack range and not mapped yet.
-    /// Returns whether it did.
-    pub fn populate_stack(&self, addr: u64) -> bool {
-        let (lo, hi) = self.lazy_stack;
-        if !(lo..hi).contains(&addr) {
-            return false;
-        }
-        let page = addr & !(PAGE_SIZE - 1);
-        paging::map_user_zeroed(
-            page,
-            PAGE_SIZE,
-            Perms {
-                read: true,
-                write: true,
-                exec: false,
-            },
-        )
-        .is_ok()
-    }
-
-    /// Retries a user copy after populating lazy stack pages it may have hit.
-    fn with_stack_retry(
-        &self,
-        addr: u64,
-        len: usize,
-        mut f: impl FnMut() -> Result<(), Errno>,
-    ) -> Result<(), Errno> {
-        match f() {
-            Err(Errno::EFAULT) => {
-                let (lo, hi) = self.lazy_stack;
-                let end = addr.saturating_add(len as u64);
-                if end <= lo || addr >= hi {
-                    return Err(Errno::EFAULT);
-                }
-                let mut page = addr.max(lo) & !(PAGE_SIZE - 1);
-                while page < end.min(hi) {
-                    if user::read(page, &mut [0u8]).is_err() {
-                        self.populate_stack(page);
-                    }
-                    page += PAGE_SIZE;
-                }
-                f()
-            }
-            r => r,
         }
     }
 
@@ -117,13 +74,13 @@ impl KernelPlatform {
 }
 
 impl Platform for KernelPlatform {
+    // Resident pages only: the syscall layer faults pages in and retries (its `mm::uaccess`).
     fn read_user(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
-        // A never-touched stack page reads as zeros, as on Linux: populate it and retry.
-        self.with_stack_retry(addr, buf.len(), || user::read(addr, buf))
+        user::read(addr, buf)
     }
 
     fn write_user(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
-        self.with_stack_retry(addr, data.len(), || user::write(addr, data))
+        user::write(addr, data)
     }
 
     fn save_fpu(&mut self, area: &mut FpArea) {
@@ -181,20 +138,39 @@ impl Platform for KernelPlatform {
     }
 
     fn map_zeroed(&mut self, start: u64, len: u64, perms: Perms) -> Result<(), Errno> {
-        paging::map_user_zeroed(start, len, perms).map_err(|_| {
-            console::log_line(format_args!(
-                "out of memory mapping {len:#x} bytes at {start:#x}"
-            ));
-            Errno::ENOMEM
-        })
+        self.space
+            .map_zeroed(start, len, perms)
+            .map_err(|_| Errno::ENOMEM)
     }
 
-    fn unmap(&mut self, start: u64, len: u64) {
-        paging::unmap_user(start, len);
+    fn map_copy(&mut self, va: u64, data: &[u8], perms: Perms) -> Result<(), Errno> {
+        self.space
+            .map_copy(va, data, perms)
+            .map_err(|_| Errno::ENOMEM)
+    }
+
+    fn map_shared(&mut self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno> {
+        self.space
+            .map_borrowed(va, page.addr(), perms)
+            .map_err(|_| Errno::ENOMEM)
+    }
+
+    fn unmap(&mut self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64 {
+        self.space.unmap(start, len, keep)
     }
 
     fn protect(&mut self, start: u64, len: u64, perms: Perms) {
-        paging::protect_user(start, len, perms);
+        self.space.protect(start, len, perms);
+    }
+
+    fn move_pages(&mut self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
+        self.space
+            .move_pages(from, to, len)
+            .map_err(|_| Errno::ENOMEM)
+    }
+
+    fn query(&self, va: u64) -> Option<Perms> {
+        self.space.query(va)
     }
 
     fn set_fs_base(&mut self, base: u64) {

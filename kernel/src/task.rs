@@ -6,8 +6,10 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use coracle_loader::{build_stack, AuxValues, Copy, Executable, Region, StackParams, USER_TOP};
+use coracle_syscalls::mm::{handle_page_fault, out_of_memory_kill, Access, FaultResult};
 use coracle_syscalls::sched::TaskBody;
 use coracle_syscalls::setup::{self, BootOptions};
+use coracle_syscalls::signal::{self, Fault};
 use coracle_syscalls::{Perms, Platform, Process, StartInfo, UserRegs, VmaName, TRAP_SYSCALL};
 use coracle_vfs::cpio::Reader;
 
@@ -18,11 +20,12 @@ use crate::platform::KernelPlatform;
 use crate::sysinfo::{FsClock, KernelInfo};
 use crate::{console, fatal, time};
 
-/// The stack: its top is Linux's with ASLR off; 8 MiB (RLIMIT_STACK) may be used, of which
-/// the initial stack and 32 KiB below it are mapped at start and the rest on first touch.
+/// The stack: its top is Linux's with ASLR off. Its VMA starts as the initial stack's pages
+/// plus 128 KiB (Linux's stack_expand) and grows down on touch up to RLIMIT_STACK (8 MiB);
+/// only the pages holding the initial stack are mapped at start.
 const STACK_TOP: u64 = USER_TOP;
 const STACK_SIZE: u64 = 8 << 20;
-const STACK_EAGER: u64 = 32 << 10;
+const STACK_EXPAND: u64 = 128 << 10;
 /// mmap hands out addresses below the stack and a guard gap, as Linux's mmap_base.
 const MMAP_TOP: u64 = STACK_TOP - STACK_SIZE - (1 << 30);
 
@@ -114,10 +117,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
     let exe = Executable::parse(&image)
         .unwrap_or_else(|e| fatal(format_args!("cannot load the program: {e}")));
     let plan = exe.plan();
-    let mut platform = KernelPlatform::new(
-        config.verbose,
-        (STACK_TOP - STACK_SIZE, STACK_TOP - STACK_EAGER),
-    );
+    let mut platform = KernelPlatform::new(config.verbose, paging::boot_space());
     let joined = |list: &[&[u8]]| -> Vec<u8> {
         let mut v = Vec::new();
         for s in list {
@@ -166,7 +166,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
             .zip(usize::try_from(c.file_offset + c.len).ok())
             .and_then(|(s, e)| image.get(s..e))
             .unwrap_or_else(|| fatal(format_args!("segment outside the file")));
-        if paging::poke_user(c.vaddr, bytes).is_err() {
+        if platform.space.poke(c.vaddr, bytes).is_err() {
             fatal(format_args!(
                 "segment copy outside its mapping at {:#x}",
                 c.vaddr
@@ -192,23 +192,23 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
     // Arguments and environment may take a quarter of the stack limit, as on Linux (E2BIG).
     let stack = build_stack(&params, STACK_TOP, STACK_SIZE / 4)
         .unwrap_or_else(|e| fatal(format_args!("cannot build the initial stack: {e}")));
-    // Map the pages the initial stack needs and a little more; the rest comes on first touch.
-    let eager = ((stack.bytes.len() as u64 + STACK_EAGER) + 0xfff) & !0xfff;
-    platform.lazy_stack = (STACK_TOP - STACK_SIZE, STACK_TOP - eager);
+    // Map the pages the initial stack needs; the rest of the VMA comes on first touch.
+    let used = ((stack.bytes.len() as u64) + 0xfff) & !0xfff;
     let rw = Perms {
         read: true,
         write: true,
         exec: false,
     };
-    if platform.map_zeroed(STACK_TOP - eager, eager, rw).is_err() {
+    if platform.map_zeroed(STACK_TOP - used, used, rw).is_err() {
         fatal(format_args!("out of memory for the stack"));
     }
-    process
-        .shared
-        .mm
-        .lock()
-        .record_named(STACK_TOP - STACK_SIZE, STACK_TOP, rw, VmaName::Stack);
-    if paging::poke_user(stack.sp, &stack.bytes).is_err() {
+    process.shared.mm.lock().record_named(
+        STACK_TOP - used - STACK_EXPAND,
+        STACK_TOP,
+        rw,
+        VmaName::Stack,
+    );
+    if platform.space.poke(stack.sp, &stack.bytes).is_err() {
         fatal(format_args!("initial stack outside its mapping"));
     }
 
@@ -230,7 +230,6 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
         sched: sched.clone(),
         verbose: config.verbose,
         timing: config.timing,
-        lazy_stack: platform.lazy_stack,
     });
     sched.enqueue(task);
     for cpu in 1..cpus {
@@ -245,7 +244,6 @@ struct Runtime {
     sched: Arc<coracle_syscalls::sched::Scheduler>,
     verbose: bool,
     timing: bool,
-    lazy_stack: (u64, u64),
 }
 
 static RUNTIME: spin::Once<Runtime> = spin::Once::new();
@@ -258,7 +256,8 @@ fn ap_main(cpu: usize) -> ! {
         }
         crate::arch::idle_wait();
     };
-    let mut platform = KernelPlatform::new(rt.verbose, rt.lazy_stack);
+    // One process for now: every CPU runs in the address space the kernel booted into.
+    let mut platform = KernelPlatform::new(rt.verbose, paging::boot_space());
     crate::cpu_loop::run(cpu, &rt.sched, &mut platform, rt.timing)
 }
 
@@ -296,18 +295,31 @@ fn record_region(process: &Process, r: &Region, copies: &[Copy], exe: &VmaName) 
     }
 }
 
-/// Handles an exception raised by user code: a first touch of the stack is served; anything
-/// else becomes the signal Linux sends for it, delivered to the program's handler or killing
-/// it (the status comes back).
+/// Handles an exception raised by user code: a page fault the VMAs allow is served (demand
+/// paging, stack growth); anything else becomes the signal Linux sends for it, delivered to
+/// the program's handler or killing it (the status comes back).
 pub(crate) fn user_fault(
     platform: &mut KernelPlatform,
     process: &mut Process,
     regs: &mut UserRegs,
 ) -> Option<u32> {
     let cr2 = x86_64::registers::control::Cr2::read_raw();
-    let not_present = regs.error_code & 1 == 0;
-    if regs.trap == crate::arch::fault::PAGE_FAULT && not_present && platform.populate_stack(cr2) {
-        return None;
+    if regs.trap != crate::arch::fault::PAGE_FAULT {
+        return signal::user_exception(process, platform, regs, cr2);
     }
-    coracle_syscalls::signal::user_exception(process, platform, regs, cr2)
+    let access = Access::from_x86_error_code(regs.error_code);
+    match handle_page_fault(&process.shared, platform, cr2, access) {
+        FaultResult::Mapped => None,
+        FaultResult::OutOfMemory => Some(out_of_memory_kill(&process.shared, platform)),
+        FaultResult::Signal { signo, code, addr } => {
+            let fault = Fault {
+                signo,
+                code,
+                addr,
+                trapno: regs.trap,
+                error_code: regs.error_code,
+            };
+            signal::force_fault(process, platform, regs, fault)
+        }
+    }
 }

@@ -16,6 +16,7 @@ extern crate std;
 
 mod console;
 pub mod locks;
+pub mod mm;
 mod names;
 pub mod platform;
 pub mod process;
@@ -33,11 +34,11 @@ mod tests;
 
 pub use coracle_vfs::errno;
 pub use coracle_vfs::Errno;
+pub use mm::VmaName;
 pub use names::syscall_name;
 pub use platform::{Perms, Platform, Stream};
 pub use process::{Process, StartInfo, System, SystemInfo};
 pub use regs::{FpArea, FpuLayout, UserRegs, TRAP_SIGRETURN, TRAP_SYSCALL};
-pub use sys::mman::VmaName;
 pub use table::{dispatch, implemented, resume, Outcome};
 
 /// What a handler returns: the value for rax, or an error that becomes `-errno`.

@@ -4,11 +4,14 @@
 //! memory. Methods are the smallest operations the handlers need, so their Linux semantics
 //! (errors, flags, struct layouts) stay in this crate.
 
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::Errno;
 
 pub use coracle_loader::Perms;
+pub use coracle_vfs::page::Page;
 
 /// A program output stream on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,13 +61,34 @@ pub trait Platform {
     /// or end of input, which returns 0.
     fn read_stdin(&mut self, buf: &mut [u8]) -> usize;
 
-    /// Maps `[start, start+len)` (page-aligned) to fresh zeroed memory with `perms`, replacing
-    /// whatever was mapped there. `ENOMEM` when memory runs out.
+    // ---- The user half's page tables ----
+    //
+    // The page tables hold the resident pages of the VMAs that `crate::mm` keeps. Callers hold
+    // the process's mm lock, pass page-aligned ranges inside the user half, and only map pages
+    // that are not mapped (mapping over a page replaces it). Whatever removes or downgrades a
+    // mapping makes sure no CPU uses the old translation before it returns.
+
+    /// Maps fresh zeroed pages at `[start, start+len)` with `perms`. `ENOMEM` when memory runs
+    /// out (pages mapped before that stay mapped).
     fn map_zeroed(&mut self, start: u64, len: u64, perms: Perms) -> Result<(), Errno>;
-    /// Unmaps `[start, start+len)` (page-aligned) and frees its memory; holes are fine.
-    fn unmap(&mut self, start: u64, len: u64);
-    /// Changes the permissions of the mapped pages in `[start, start+len)` (page-aligned).
+    /// Maps one fresh page at `va` holding `data` (at most a page), the rest zero. `ENOMEM`.
+    fn map_copy(&mut self, va: u64, data: &[u8], perms: Perms) -> Result<(), Errno>;
+    /// Maps the file page `page` itself at `va`, so stores through the mapping land in the
+    /// file. The caller keeps the page alive while it is mapped; unmapping never frees it.
+    /// `ENOMEM` when a page table cannot be made.
+    fn map_shared(&mut self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno>;
+    /// Unmaps `[start, start+len)` (holes are fine), frees the pages it owned once no CPU can
+    /// reach them any more, and returns how many pages were mapped. `keep` holds the shared
+    /// pages that were mapped there: the platform drops them only once no CPU can reach them.
+    fn unmap(&mut self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64;
+    /// Sets the permissions of the mapped pages in `[start, start+len)`.
     fn protect(&mut self, start: u64, len: u64, perms: Perms);
+    /// Moves the mapped pages of `[from, from+len)` to the same offsets from `to` (a range
+    /// with nothing mapped, not overlapping). `ENOMEM` (and nothing moved) when a page table
+    /// cannot be made.
+    fn move_pages(&mut self, from: u64, to: u64, len: u64) -> Result<(), Errno>;
+    /// The permissions `va`'s page is mapped with, if it is mapped.
+    fn query(&self, va: u64) -> Option<Perms>;
 
     /// Sets the user FS base (thread pointer).
     fn set_fs_base(&mut self, base: u64);

@@ -12,9 +12,9 @@ use coracle_vfs::tmpfs::{new_tmpfs, TmpfsOptions};
 use coracle_vfs::{Caller, Clock, Errno, Inode, OpenFile, Vfs};
 use spin::Mutex;
 
+use crate::mm::Mm;
 use crate::sched::{Scheduler, Thread};
 use crate::signal::{ProcSignals, SigThread};
-use crate::sys::mman::Mm;
 use coracle_vfs::{WaitQueue, Wake};
 
 /// What the kernel knows about the first process when it starts it.
@@ -203,6 +203,8 @@ pub struct ProcShared {
     pub threads: Mutex<Vec<u32>>,
     /// Signal actions, pending signals and signal timers.
     pub signals: ProcSignals,
+    /// CPU time of the threads that exited, in ns (for the process CPU clock and getrusage).
+    pub exited_cpu_ns: core::sync::atomic::AtomicU64,
     /// The status the process ends with, once its main thread or a group exit set it.
     exit_code: Mutex<Option<u32>>,
 }
@@ -329,6 +331,9 @@ pub struct Process {
     pub(crate) deadline: Option<u64>,
     /// Bytes a blocking write moved before it had to wait, kept across its re-runs.
     pub(crate) progress: u64,
+    /// An object the current system call keeps across its re-runs (a FIFO end whose open
+    /// waits for the other end); dropped when the call ends.
+    pub(crate) held: Option<alloc::boxed::Box<dyn core::any::Any + Send + Sync>>,
     /// This thread's own signal state (alternate stack, the mask a call restores, faults).
     pub(crate) sig: SigThread,
     pub clear_child_tid: u64,
@@ -389,6 +394,7 @@ impl Process {
             start_ns,
             threads: Mutex::new(alloc::vec![info.pid]),
             signals: ProcSignals::default(),
+            exited_cpu_ns: core::sync::atomic::AtomicU64::new(0),
             exit_code: Mutex::new(None),
         });
         sys.register(&shared);
@@ -400,6 +406,7 @@ impl Process {
             resumed: None,
             deadline: None,
             progress: 0,
+            held: None,
             stdin_eof: !info.stdin_forwarded,
             tid: info.pid,
             info,
@@ -455,6 +462,7 @@ impl Process {
     pub fn new_thread(&self, tid: u32) -> Process {
         let thread = self.sys.sched.new_thread(tid);
         thread.sig.inherit(&self.thread.sig);
+        crate::sys::sched::inherit(&self.thread, &thread);
         self.shared.threads.lock().push(tid);
         Process {
             info: self.info.clone(),
@@ -466,6 +474,7 @@ impl Process {
             resumed: None,
             deadline: None,
             progress: 0,
+            held: None,
             sig: SigThread::new_thread(),
             clear_child_tid: 0,
             robust_list: 0,

@@ -16,7 +16,7 @@
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use coracle_vfs::{Waiter, Wake, Waker};
 use spin::Mutex;
@@ -81,6 +81,11 @@ pub struct Thread {
     pub affinity: AtomicU64,
     /// CPU time used, in ns (kept by the kernel loop).
     pub cpu_ns: AtomicU64,
+    /// The nice value (-20..=19), for getpriority/setpriority.
+    pub nice: AtomicI32,
+    /// The scheduling policy sched_getscheduler reports (SCHED_OTHER, BATCH or IDLE, with
+    /// SCHED_RESET_ON_FORK).
+    pub policy: AtomicU32,
     /// Its signal mask and whether a signal may be waiting for it (see `crate::signal`).
     pub sig: crate::signal::ThreadSignals,
 }
@@ -314,6 +319,8 @@ impl Scheduler {
             killed: AtomicBool::new(false),
             affinity: AtomicU64::new(all),
             cpu_ns: AtomicU64::new(0),
+            nice: AtomicI32::new(0),
+            policy: AtomicU32::new(0),
             sig: crate::signal::ThreadSignals::default(),
         });
         self.threads.lock().insert(tid, Arc::downgrade(&thread));

@@ -100,7 +100,10 @@ syscall_table! {
     22 => io::pipe(fds: u64);
     23 => io::select(nfds: i32, readfds: u64, writefds: u64, exceptfds: u64, timeout: u64);
     24 => thread::sched_yield();
-    28 => mman::madvise(addr: u64, len: u64, advice: i32);
+    25 => mremap::mremap(addr: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64);
+    26 => mman::msync(addr: u64, len: u64, flags: u32);
+    27 => madvise::mincore(addr: u64, len: u64, vec: u64);
+    28 => madvise::madvise(addr: u64, len: u64, advice: i32);
     32 => io::dup(fd: i32);
     33 => io::dup2(oldfd: i32, newfd: i32);
     34 => signal::pause();
@@ -139,6 +142,7 @@ syscall_table! {
     96 => time::gettimeofday(tv: u64, tz: u64);
     97 => info::getrlimit(resource: u32, rlim: u64);
     98 => info::getrusage(who: i32, usage: u64);
+    100 => info::times(buf: u64);
     102 => info::getuid();
     104 => info::getgid();
     107 => info::geteuid();
@@ -158,6 +162,18 @@ syscall_table! {
     133 => fs::mknod(path: u64, mode: u32, dev: u32);
     137 => fs::statfs(path: u64, buf: u64);
     138 => fs::fstatfs(fd: i32, buf: u64);
+    140 => sched::getpriority(which: i32, who: i32);
+    141 => sched::setpriority(which: i32, who: i32, prio: i32);
+    142 => sched::sched_setparam(pid: i32, param: u64);
+    143 => sched::sched_getparam(pid: i32, param: u64);
+    144 => sched::sched_setscheduler(pid: i32, policy: i32, param: u64);
+    145 => sched::sched_getscheduler(pid: i32);
+    146 => sched::sched_get_priority_max(policy: i32);
+    147 => sched::sched_get_priority_min(policy: i32);
+    149 => mman::mlock(addr: u64, len: u64);
+    150 => mman::munlock(addr: u64, len: u64);
+    151 => mman::mlockall(flags: u32);
+    152 => mman::munlockall();
     157 => process::prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64);
     158 => process::arch_prctl(code: i32, addr: u64);
     160 => info::setrlimit(resource: u32, rlim: u64);
@@ -170,7 +186,9 @@ syscall_table! {
     200 => signal::tkill(tid: i32, sig: i32);
     201 => time::time(tloc: u64);
     202 => futex::futex(uaddr: u64, op: i32, val: u32, timeout: u64, uaddr2: u64, val3: u32);
-    204 => sched::sched_getaffinity(pid: i32, len: u64, mask: u64);
+    203 => sched::sched_setaffinity(pid: i32, len: u32, mask: u64);
+    204 => sched::sched_getaffinity(pid: i32, len: u32, mask: u64);
+    213 => epoll::epoll_create(size: i32);
     217 => io::getdents64(fd: i32, dirp: u64, count: u64);
     218 => process::set_tid_address(tidptr: u64);
     219 => signal::restart_syscall();
@@ -184,6 +202,8 @@ syscall_table! {
     229 => time::clock_getres(clock: i32, res: u64);
     230 => time::clock_nanosleep(clock: i32, flags: i32, req: u64, rem: u64);
     231 => thread::exit_group(status: i32);
+    232 => epoll::epoll_wait(epfd: i32, events: u64, maxevents: i32, timeout: i32);
+    233 => epoll::epoll_ctl(epfd: i32, op: i32, fd: i32, event: u64);
     234 => signal::tgkill(tgid: i32, tid: i32, sig: i32);
     235 => fs::utimes(path: u64, times: u64);
     257 => fs::openat(dirfd: i32, path: u64, flags: i32, mode: u32);
@@ -204,9 +224,16 @@ syscall_table! {
     273 => process::set_robust_list(head: u64, len: u64);
     277 => io::sync_file_range(fd: i32, offset: i64, nbytes: i64, flags: u32);
     280 => fs::utimensat(dirfd: i32, path: u64, times: u64, flags: i32);
+    281 => epoll::epoll_pwait(epfd: i32, events: u64, maxevents: i32, timeout: i32, sigmask: u64, sigsetsize: u64);
     282 => signal::signalfd(fd: i32, mask: u64, size: u64);
+    283 => timerfd::timerfd_create(clock: i32, flags: i32);
+    284 => eventfd::eventfd(initval: u32);
     285 => fs::fallocate(fd: i32, mode: i32, offset: i64, len: i64);
+    286 => timerfd::timerfd_settime(fd: i32, flags: i32, new: u64, old: u64);
+    287 => timerfd::timerfd_gettime(fd: i32, curr: u64);
     289 => signal::signalfd4(fd: i32, mask: u64, size: u64, flags: i32);
+    290 => eventfd::eventfd2(initval: u32, flags: i32);
+    291 => epoll::epoll_create1(flags: i32);
     292 => io::dup3(oldfd: i32, newfd: i32, flags: i32);
     293 => io::pipe2(fds: u64, flags: i32);
     295 => io::preadv(fd: i32, iov: u64, iovcnt: u64, offset: i64);
@@ -214,17 +241,21 @@ syscall_table! {
     297 => signal::rt_tgsigqueueinfo(tgid: i32, tid: i32, sig: i32, info: u64);
     302 => info::prlimit64(pid: i32, resource: u32, new_limit: u64, old_limit: u64);
     306 => io::syncfs(fd: i32);
+    309 => sched::getcpu(cpu: u64, node: u64, tcache: u64);
     316 => fs::renameat2(olddirfd: i32, oldpath: u64, newdirfd: i32, newpath: u64, flags: u32);
     318 => info::getrandom(buf: u64, len: u64, flags: u32);
     319 => fs::memfd_create(name: u64, flags: u32);
+    325 => mman::mlock2(addr: u64, len: u64, flags: u32);
     326 => io::copy_file_range(fd_in: i32, off_in: u64, fd_out: i32, off_out: u64, len: u64, flags: u32);
     327 => io::preadv2(fd: i32, iov: u64, iovcnt: u64, offset: i64, pos_h: u64, flags: i32);
     328 => io::pwritev2(fd: i32, iov: u64, iovcnt: u64, offset: i64, pos_h: u64, flags: i32);
+    329 => mman::pkey_mprotect(addr: u64, len: u64, prot: u32, pkey: i32);
     332 => fs::statx(dirfd: i32, path: u64, flags: i32, mask: u32, statxbuf: u64);
     334 => process::rseq(rseq: u64, len: u32, flags: i32, sig: u32);
     436 => io::close_range(first: u32, last: u32, flags: u32);
     437 => fs::openat2(dirfd: i32, path: u64, how: u64, size: u64);
     439 => fs::faccessat2(dirfd: i32, path: u64, mode: i32, flags: i32);
+    441 => epoll::epoll_pwait2(epfd: i32, events: u64, maxevents: i32, timeout: u64, sigmask: u64, sigsetsize: u64);
     452 => fs::fchmodat2(dirfd: i32, path: u64, mode: u32, flags: i32);
 }
 
@@ -252,7 +283,16 @@ fn call_with_regs(
 pub fn dispatch(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -> Outcome {
     let (nr, args) = regs.syscall_args();
     p.sig.syscall_nr = nr;
-    let result = match call_with_regs(nr, p, k, regs).or_else(|| call(nr, p, k, args)) {
+    // The handlers' user copies fault pages in (see `mm::uaccess`).
+    let shared = p.shared.clone();
+    let mut faulting = crate::mm::Faulting::new(&shared, k);
+    let result =
+        call_with_regs(nr, p, &mut faulting, regs).or_else(|| call(nr, p, &mut faulting, args));
+    if faulting.out_of_memory() {
+        return Outcome::Exit(crate::mm::out_of_memory_kill(&shared, faulting.inner()));
+    }
+    let k = faulting.inner();
+    let result = match result {
         Some(result) => result,
         None => {
             if p.missing_logged.insert(nr) {
@@ -297,6 +337,7 @@ pub fn dispatch(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -> O
     p.resumed = None;
     p.deadline = None;
     p.progress = 0;
+    p.held = None;
     if let Some(status) = p.exit_status {
         return Outcome::Exit(status);
     }
@@ -324,6 +365,7 @@ pub fn resume(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs, why: W
         p.resumed = None;
         p.deadline = None;
         p.progress = 0;
+        p.held = None;
         return Outcome::Return(v);
     }
     p.resumed = Some(why);

@@ -74,6 +74,54 @@ fn user_store_to_kernel_memory_is_sigsegv_139() {
     );
 }
 
+/// Running out of memory is never a kernel panic: MAP_POPULATE that cannot be satisfied is
+/// ENOMEM, and a page fault with no free frame kills the program with a clear message and
+/// status 137 (SIGKILL, as Linux's OOM killer).
+#[test]
+fn out_of_memory_is_enomem_then_an_oom_kill_137() {
+    let dir = std::env::temp_dir().join(format!("coracle-vm-oom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("oom.c");
+    std::fs::write(
+        &src,
+        r#"#include <stdio.h>
+#include <errno.h>
+#include <sys/mman.h>
+int main(void) {
+    void *p = mmap(0, 48 << 20, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    printf("populate: %s\n", p == MAP_FAILED && errno == ENOMEM ? "ENOMEM" : "mapped");
+    fflush(stdout);
+    char *q = mmap(0, 1UL << 30, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    for (unsigned long i = 0; i < (1UL << 30); i += 4096) q[i] = 1;
+    puts("survived");
+    return 0;
+}
+"#,
+    )
+    .unwrap();
+    let exe = dir.join("oom");
+    let cc = std::process::Command::new("musl-gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status();
+    assert!(
+        cc.is_ok_and(|s| s.success()),
+        "musl-gcc is needed (apt-get install musl-tools)"
+    );
+    let out = coracle(&["run", "--verbose", "-m", "64M", exe.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(137), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "populate: ENOMEM\n");
+    assert!(
+        err.contains("out of memory: killed process 1 (oom)"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A root filesystem directory: COMMAND is found in the container's PATH, the working
 /// directory is `-w` (created by the kernel) and PATH is docker's default.
 #[test]

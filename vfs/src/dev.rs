@@ -74,6 +74,10 @@ impl FileOps for HostOps {
     fn poll(&self) -> u32 {
         POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
     }
+    /// The console and the random devices can be polled (and are always ready).
+    fn pollable(&self) -> bool {
+        true
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -75,8 +75,29 @@ pub trait FileOps: Send + Sync + 'static {
 
     /// The queue woken whenever [`FileOps::poll`]'s answer may change, for files that can
     /// make a reader or writer wait. Files that are always ready have none.
+    ///
+    /// This pair is the whole readiness contract: blocked reads and writes, poll/select and
+    /// epoll all register on this queue and then call `poll` again. A file wakes its queue
+    /// with the poll bits that may have become true (`wake_all(POLLIN as u64)` when data
+    /// arrives, `POLLOUT` when room appears, [`crate::WaitQueue::wake_everyone`] when an end
+    /// closes or when unsure), and only after releasing the locks its `poll` takes: an epoll
+    /// watching it takes its own lock in the wake and polls the file under that lock.
     fn wait_queue(&self) -> Option<&crate::wait::WaitQueue> {
         None
+    }
+
+    /// Whether epoll may watch the file (Linux's `file_can_poll`; regular files, directories
+    /// and /dev/null are `EPERM`). Files with a queue can; a file that is always ready and has
+    /// no queue says so here.
+    fn pollable(&self) -> bool {
+        self.wait_queue().is_some()
+    }
+
+    /// Each read and each write moves one whole record (eventfd, timerfd, datagram sockets):
+    /// a write returns after one call of [`FileOps::write`] instead of looping over the
+    /// user's buffer.
+    fn record_io(&self) -> bool {
+        false
     }
 
     /// lseek always lands at 0 (/dev/null, /dev/zero).

@@ -16,6 +16,7 @@ pub mod dev;
 pub mod errno;
 pub mod file;
 pub mod inode;
+pub mod page;
 pub mod pipe;
 pub mod tmpfs;
 pub mod types;

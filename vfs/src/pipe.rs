@@ -33,6 +33,10 @@ struct State {
     /// A writer was ever opened: a FIFO's reader sees POLLHUP only once a writer came and
     /// went (reads return end of file whenever there is no writer, as on Linux).
     had_writer: bool,
+    /// How many times each end was opened (Linux's r_counter and w_counter): a FIFO opener
+    /// waiting for its partner waits for the other count to move.
+    reads_opened: u64,
+    writes_opened: u64,
 }
 
 /// The shared part of a pipe.
@@ -53,6 +57,8 @@ impl Default for Pipe {
                 readers: 0,
                 writers: 0,
                 had_writer: false,
+                reads_opened: 0,
+                writes_opened: 0,
             }),
             generation: AtomicU64::new(0),
             queue: WaitQueue::new(),
@@ -70,9 +76,15 @@ impl Pipe {
         self.generation.load(Ordering::Acquire)
     }
 
-    fn changed(&self) {
+    /// Wakes the queue for a change that may have made the `mask` poll events true; an end
+    /// opening or closing wakes everybody.
+    fn changed(&self, mask: u32) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.queue.wake_everyone();
+        if mask == u32::MAX {
+            self.queue.wake_everyone();
+        } else {
+            self.queue.wake_all(u64::from(mask));
+        }
     }
 
     /// The queue of threads waiting for this pipe to change.
@@ -82,8 +94,11 @@ impl Pipe {
 
     /// Opens the read end (`pipe(2)`, or a FIFO opened for reading).
     pub fn open_reader(self: &Arc<Self>) -> Box<dyn FileOps> {
-        self.state.lock().readers += 1;
-        self.changed();
+        let mut s = self.state.lock();
+        s.readers += 1;
+        s.reads_opened += 1;
+        drop(s);
+        self.changed(u32::MAX);
         Box::new(PipeEnd {
             pipe: self.clone(),
             read: true,
@@ -95,9 +110,10 @@ impl Pipe {
     pub fn open_writer(self: &Arc<Self>) -> Box<dyn FileOps> {
         let mut s = self.state.lock();
         s.writers += 1;
+        s.writes_opened += 1;
         s.had_writer = true;
         drop(s);
-        self.changed();
+        self.changed(u32::MAX);
         Box::new(PipeEnd {
             pipe: self.clone(),
             read: false,
@@ -110,9 +126,11 @@ impl Pipe {
         let mut s = self.state.lock();
         s.readers += 1;
         s.writers += 1;
+        s.reads_opened += 1;
+        s.writes_opened += 1;
         s.had_writer = true;
         drop(s);
-        self.changed();
+        self.changed(u32::MAX);
         Box::new(PipeEnd {
             pipe: self.clone(),
             read: true,
@@ -126,6 +144,12 @@ impl Pipe {
 
     pub fn writers(&self) -> u32 {
         self.state.lock().writers
+    }
+
+    /// How many times the (read, write) ends were ever opened.
+    pub fn opened_counts(&self) -> (u64, u64) {
+        let s = self.state.lock();
+        (s.reads_opened, s.writes_opened)
     }
 
     /// The capacity (`F_GETPIPE_SZ`).
@@ -151,7 +175,7 @@ impl Pipe {
         }
         s.capacity = size;
         drop(s);
-        self.changed();
+        self.changed(POLLOUT | POLLWRNORM);
         Ok(size)
     }
 
@@ -172,7 +196,9 @@ impl Pipe {
             *dst = src;
         }
         drop(s);
-        self.changed();
+        // Room appeared: writers and EPOLLOUT interests care, readers do not (an edge-triggered
+        // EPOLLIN interest must not fire again because someone read).
+        self.changed(POLLOUT | POLLWRNORM);
         Ok(n)
     }
 
@@ -199,7 +225,7 @@ impl Pipe {
         };
         s.buf.extend(&data[..n]);
         drop(s);
-        self.changed();
+        self.changed(POLLIN | POLLRDNORM);
         Ok(n)
     }
 
@@ -249,7 +275,7 @@ impl Drop for PipeEnd {
             s.writers -= 1;
         }
         drop(s);
-        self.pipe.changed();
+        self.pipe.changed(u32::MAX);
     }
 }
 

@@ -11,7 +11,6 @@
 //! creation sequence numbers, so lookups, inserts, removals and each readdir step are O(1) or
 //! O(log n) however large the directory.
 
-use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -22,6 +21,7 @@ use hashbrown::HashMap;
 use spin::Mutex;
 
 use crate::inode::{Inode, TimeChange};
+use crate::page::Page;
 use crate::pipe::Pipe;
 use crate::types::*;
 use crate::Errno;
@@ -228,7 +228,8 @@ impl Dir {
 }
 
 struct FileData {
-    pages: BTreeMap<u64, Box<[u8]>>,
+    /// Pages by index; a page may also be mapped by MAP_SHARED mappings (see [`file_page`]).
+    pages: BTreeMap<u64, Arc<Page>>,
     size: u64,
     /// Unnamed (O_TMPFILE) and may still be linked in.
     linkable: bool,
@@ -277,11 +278,8 @@ fn downcast(inode: &Arc<dyn Inode>) -> Option<&TmpInode> {
 }
 
 /// A zeroed page, or `ENOSPC` when memory is short.
-fn new_page() -> Result<Box<[u8]>> {
-    let mut v: Vec<u8> = Vec::new();
-    v.try_reserve_exact(PAGE).map_err(|_| Errno::ENOSPC)?;
-    v.resize(PAGE, 0);
-    Ok(v.into_boxed_slice())
+fn new_page() -> Result<Arc<Page>> {
+    Page::new_zeroed().map_err(|_| Errno::ENOSPC)
 }
 
 impl FileData {
@@ -296,7 +294,7 @@ impl FileData {
             let (page, within) = (pos / PAGE as u64, (pos % PAGE as u64) as usize);
             let len = (PAGE - within).min(n - done);
             match self.pages.get(&page) {
-                Some(p) => buf[done..done + len].copy_from_slice(&p[within..within + len]),
+                Some(p) => p.read(within, &mut buf[done..done + len]),
                 None => buf[done..done + len].fill(0),
             }
             done += len;
@@ -323,7 +321,7 @@ impl FileData {
                     }
                 }
             };
-            p[within..within + len].copy_from_slice(&data[done..done + len]);
+            p.write(within, &data[done..done + len]);
             done += len;
         }
         self.size = self.size.max(offset + done as u64);
@@ -346,11 +344,11 @@ impl FileData {
             return;
         }
         let page = PAGE as u64;
-        for (&k, p) in self.pages.range_mut(from / page..=(to - 1) / page) {
+        for (&k, p) in self.pages.range(from / page..=(to - 1) / page) {
             let base = k * page;
             let start = from.saturating_sub(base) as usize;
             let end = (to - base).min(page) as usize;
-            p[start..end].fill(0);
+            p.zero(start, end);
         }
     }
 
@@ -1077,4 +1075,35 @@ pub fn create_unnamed(
 /// Whether `inode` is a tmpfs inode.
 pub fn is_tmpfs(inode: &Arc<dyn Inode>) -> bool {
     downcast(inode).is_some()
+}
+
+/// The page of tmpfs file `inode` at page index `index`, made (zeroed, charged) if it is a hole,
+/// for a MAP_SHARED mapping to map. `None` if `inode` is not a tmpfs regular file; `ENXIO` if
+/// the page lies wholly past the end of the file (the mapping's SIGBUS), `ENOSPC` when the
+/// filesystem or memory is full.
+pub fn file_page(inode: &Arc<dyn Inode>, index: u64) -> Option<Result<Arc<Page>>> {
+    let t = downcast(inode)?;
+    let fs = t.fs.clone();
+    let mut st = t.state.lock();
+    let Data::File(f) = &mut st.data else {
+        return None;
+    };
+    if index >= f.size.div_ceil(PAGE as u64) {
+        return Some(Err(Errno::ENXIO));
+    }
+    if let Some(p) = f.pages.get(&index) {
+        return Some(Ok(p.clone()));
+    }
+    let made = fs
+        .charge_pages(1)
+        .and_then(|()| new_page().inspect_err(|_| fs.uncharge_pages(1)));
+    Some(made.map(|p| f.pages.entry(index).or_insert(p).clone()))
+}
+
+/// Whether tmpfs file `inode` has a page at `index` (mincore's view of a file's page cache).
+pub fn has_file_page(inode: &Arc<dyn Inode>, index: u64) -> bool {
+    downcast(inode).is_some_and(|t| match &t.state.lock().data {
+        Data::File(f) => f.pages.contains_key(&index),
+        _ => false,
+    })
 }

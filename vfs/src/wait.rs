@@ -68,9 +68,20 @@ impl core::fmt::Debug for Waiter {
 }
 
 /// The threads waiting for one object.
+///
+/// A waiter registered with [`WaitQueue::register_exclusive`] is woken only if no other
+/// exclusive waiter took the same wake (Linux's exclusive waits: `epoll_wait` callers and
+/// `EPOLLEXCLUSIVE` interests), so one event does not wake a whole herd.
 #[derive(Debug, Default)]
 pub struct WaitQueue {
-    waiters: Mutex<Vec<Waiter>>,
+    waiters: Mutex<Vec<Entry>>,
+}
+
+/// A registration and whether it is exclusive.
+#[derive(Debug)]
+struct Entry {
+    waiter: Waiter,
+    exclusive: bool,
 }
 
 /// Queues longer than this are pruned of finished waits when a waiter registers.
@@ -85,32 +96,67 @@ impl WaitQueue {
 
     /// Adds a waiter.
     pub fn register(&self, waiter: Waiter) {
-        let mut w = self.waiters.lock();
-        if w.len() >= PRUNE_AT {
-            w.retain(Waiter::is_waiting);
-        }
-        w.push(waiter);
+        self.add(waiter, false);
     }
 
-    /// Wakes every waiter whose mask meets `mask` with [`Wake::Retry`]; returns how many woke.
+    /// Adds an exclusive waiter: of the exclusive waiters a wake matches, only the first that
+    /// accepts it (its [`Waker::wake`] returns true) is woken; the others stay registered.
+    pub fn register_exclusive(&self, waiter: Waiter) {
+        self.add(waiter, true);
+    }
+
+    fn add(&self, waiter: Waiter, exclusive: bool) {
+        let mut w = self.waiters.lock();
+        if w.len() >= PRUNE_AT {
+            w.retain(|e| e.waiter.is_waiting());
+        }
+        w.push(Entry { waiter, exclusive });
+    }
+
+    /// Wakes every waiter whose mask meets `mask` with [`Wake::Retry`] (and one exclusive
+    /// waiter at most); returns how many woke.
     pub fn wake_all(&self, mask: u64) -> usize {
-        let taken: Vec<Waiter> = {
+        self.wake(mask, false)
+    }
+
+    /// Wakes every waiter, the exclusive ones included (Linux's `wake_up_all`).
+    pub fn wake_everyone(&self) -> usize {
+        self.wake(u64::MAX, true)
+    }
+
+    fn wake(&self, mask: u64, all: bool) -> usize {
+        let taken: Vec<Entry> = {
             let mut w = self.waiters.lock();
             if w.is_empty() {
                 return 0;
             }
-            let (hit, keep): (Vec<Waiter>, Vec<Waiter>) =
-                w.drain(..).partition(|x| x.mask & mask != 0);
+            let (hit, keep): (Vec<Entry>, Vec<Entry>) =
+                w.drain(..).partition(|e| e.waiter.mask & mask != 0);
             *w = keep;
             hit
         };
         // Wake outside the queue lock: a waker takes the scheduler's locks.
-        taken.iter().filter(|x| x.wake(Wake::Retry)).count()
-    }
-
-    /// Wakes every waiter.
-    pub fn wake_everyone(&self) -> usize {
-        self.wake_all(u64::MAX)
+        let mut woken = 0;
+        let mut exclusive_done = false;
+        let mut unused = Vec::new();
+        for e in taken {
+            if e.exclusive && !all {
+                if exclusive_done {
+                    unused.push(e);
+                    continue;
+                }
+                if e.waiter.wake(Wake::Retry) {
+                    exclusive_done = true;
+                    woken += 1;
+                }
+            } else if e.waiter.wake(Wake::Retry) {
+                woken += 1;
+            }
+        }
+        if !unused.is_empty() {
+            self.waiters.lock().extend(unused);
+        }
+        woken
     }
 
     /// Whether nobody is registered (finished waits included).

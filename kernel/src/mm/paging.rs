@@ -1,28 +1,28 @@
-//! Page tables: the kernel's own mapping with exact permissions, and user mappings.
+//! Page tables: the kernel's own mapping with exact permissions, and user address spaces.
 //!
-//! One address space: the kernel half (direct map at `PHYS_OFFSET`, image at `KERNEL_VMA`) is
-//! supervisor-only and shared; the user half holds the application's pages with the
-//! USER bit. The kernel image is mapped with 4 KiB pages so that text is read-only and
-//! executable, rodata read-only, data and bss read-write and no-execute: nothing is both
-//! writable and executable. A guard page below the boot stack stays unmapped.
+//! The kernel half (direct map at `PHYS_OFFSET`, image at `KERNEL_VMA`, other CPUs' stacks) is
+//! supervisor-only and shared; the user half of an [`AddressSpace`] holds a process's resident
+//! pages with the USER bit (see `space`). The kernel image is mapped with 4 KiB pages so that
+//! text is read-only and executable, rodata read-only, data and bss read-write and no-execute:
+//! nothing is both writable and executable. A guard page below the boot stack stays unmapped.
 
-use alloc::vec::Vec;
+use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use spin::Mutex;
+use spin::Once;
 use x86_64::registers::control::{Cr3, Cr3Flags, Cr4, Cr4Flags};
-use x86_64::structures::paging::mapper::{MapToError, Translate};
 use x86_64::structures::paging::{
     FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as F, PhysFrame,
     Size4KiB,
 };
 use x86_64::{PhysAddr, VirtAddr};
 
-use super::{frame, phys_to_virt, tlb, KERNEL_VMA, PAGE_SIZE, PHYS_OFFSET};
+pub use super::space::{AddressSpace, OutOfMemory};
+use super::{frame, phys_to_virt, KERNEL_VMA, PAGE_SIZE, PHYS_OFFSET};
 use coracle_syscalls::Perms;
 
-/// Physical address of the live PML4.
-static ROOT: Mutex<Option<PhysFrame>> = Mutex::new(None);
+/// The address space the kernel booted into; the first process runs in it.
+static BOOT_SPACE: Once<Arc<AddressSpace>> = Once::new();
 
 struct Frames;
 
@@ -33,11 +33,15 @@ unsafe impl FrameAllocator<Size4KiB> for Frames {
     }
 }
 
-fn mapper(root: PhysFrame) -> OffsetPageTable<'static> {
-    let table = phys_to_virt(root.start_address().as_u64()) as *mut PageTable;
-    // SAFETY: `root` is the live PML4, all of physical memory page tables live in is mapped at
-    // PHYS_OFFSET, and callers hold the ROOT lock, so no two mappers alias the table.
-    unsafe { OffsetPageTable::new(&mut *table, VirtAddr::new(PHYS_OFFSET)) }
+/// A mapper over `root`.
+///
+/// # Safety
+/// `root` must be a PML4 nothing else references while the mapper lives (the boot space's
+/// lock is held, or nothing else runs yet).
+unsafe fn mapper(root: &mut PageTable) -> OffsetPageTable<'_> {
+    // SAFETY: all of physical memory page tables live in is mapped at PHYS_OFFSET; exclusivity
+    // is the caller's promise.
+    unsafe { OffsetPageTable::new(root, VirtAddr::new(PHYS_OFFSET)) }
 }
 
 extern "C" {
@@ -76,7 +80,8 @@ pub fn init() {
     // boot region).
     unsafe { (&mut *new)[256] = (&(*boot))[256].clone() };
 
-    let mut m = mapper(root);
+    // SAFETY: the new PML4 is not in use yet and nothing else references it.
+    let mut m = unsafe { mapper(&mut *new) };
     let mut va = text;
     while va < end {
         let flags = if va < text_end {
@@ -104,115 +109,36 @@ pub fn init() {
     // SAFETY: the new tables map everything the kernel uses from here on (image, stacks, the
     // direct map with the heap and start_info) at the same addresses as before.
     unsafe { Cr3::write(root, Cr3Flags::empty()) };
-    *ROOT.lock() = Some(root);
+    BOOT_SPACE.call_once(|| Arc::new(AddressSpace::wrap(root)));
 }
 
-fn user_flags(perms: Perms) -> F {
-    let mut f = F::PRESENT | F::USER_ACCESSIBLE;
-    if perms.write {
-        f |= F::WRITABLE;
-    }
-    if !perms.exec {
-        f |= F::NO_EXECUTE;
-    }
-    f
+/// The address space the kernel booted into (and the first process runs in).
+pub fn boot_space() -> Arc<AddressSpace> {
+    BOOT_SPACE
+        .get()
+        .cloned()
+        .unwrap_or_else(|| crate::fatal(format_args!("paging is not initialised")))
 }
 
-/// Why a user mapping failed.
-#[derive(Debug)]
-pub struct OutOfMemory;
-
-/// Maps `[start, start+len)` of the user half to fresh zeroed frames; pages already mapped are
-/// replaced (their frames freed).
+/// Maps fresh zeroed pages in the boot address space (kernel self tests).
 pub fn map_user_zeroed(start: u64, len: u64, perms: Perms) -> Result<(), OutOfMemory> {
-    let guard = ROOT.lock();
-    let Some(root) = *guard else {
-        return Err(OutOfMemory);
-    };
-    let mut m = mapper(root);
-    let table_flags = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
-    let mut retired = Vec::new();
-    let result = map_zeroed_pages(&mut m, start, len, perms, table_flags, &mut retired);
-    drop(guard);
-    if !retired.is_empty() {
-        tlb::retire(start, len, retired);
-    }
-    result
+    boot_space().map_zeroed(start, len, perms)
 }
 
-fn map_zeroed_pages(
-    m: &mut OffsetPageTable<'_>,
-    start: u64,
-    len: u64,
-    perms: Perms,
-    table_flags: F,
-    retired: &mut Vec<PhysFrame>,
-) -> Result<(), OutOfMemory> {
-    for page in pages(start, len) {
-        release(m, page, retired);
-        let frame = frame::alloc_zeroed().ok_or(OutOfMemory)?;
-        // SAFETY: the page is in the user half and now unmapped; the frame is fresh.
-        match unsafe {
-            m.map_to_with_table_flags(page, frame, user_flags(perms), table_flags, &mut Frames)
-        } {
-            Ok(flush) => flush.flush(),
-            Err(MapToError::FrameAllocationFailed) => {
-                frame::free(frame);
-                return Err(OutOfMemory);
-            }
-            Err(e) => crate::fatal(format_args!(
-                "user mapping at {:#x}: {e:?}",
-                page.start_address()
-            )),
-        }
-    }
-    Ok(())
-}
-
-/// Unmaps the user pages in `[start, start+len)` and frees their frames (once no CPU's TLB
-/// can reach them).
+/// Unmaps user pages of the boot address space.
 pub fn unmap_user(start: u64, len: u64) {
-    let guard = ROOT.lock();
-    let Some(root) = *guard else { return };
-    let mut m = mapper(root);
-    let mut retired = Vec::new();
-    for page in pages(start, len) {
-        release(&mut m, page, &mut retired);
-    }
-    drop(guard);
-    if !retired.is_empty() {
-        tlb::retire(start, len, retired);
-    }
+    boot_space().unmap(start, len, alloc::vec::Vec::new());
 }
 
-/// The 4 KiB pages of `[start, start+len)`.
-fn pages(start: u64, len: u64) -> impl Iterator<Item = Page<Size4KiB>> {
-    (start..start + len)
-        .step_by(PAGE_SIZE as usize)
-        .map(|va| Page::containing_address(VirtAddr::new(va)))
-}
-
-/// Unmaps `page` if it is mapped and adds its frame to `retired` (to free after the TLB
-/// shootdown), unless the frame is the kernel image's (a vDSO page), which is only shared.
-fn release(m: &mut OffsetPageTable<'_>, page: Page<Size4KiB>, retired: &mut Vec<PhysFrame>) {
-    if let Ok((old, flush)) = m.unmap(page) {
-        flush.flush();
-        if !kernel_image_frame(old) {
-            retired.push(old);
-        }
-    }
-}
-
-/// Whether `frame` holds part of the kernel image. The frame allocator never hands these out:
-/// it starts above the image (mm::init).
-fn kernel_image_frame(frame: PhysFrame) -> bool {
-    frame.start_address().as_u64() < sym(&raw const __kernel_end) - KERNEL_VMA
+/// Copies into mapped user memory of the boot address space, ignoring permissions.
+pub fn poke_user(va: u64, data: &[u8]) -> Result<(), OutOfMemory> {
+    boot_space().poke(va, data)
 }
 
 /// Maps `[start, start+len)` of the user half onto the kernel image's own pages at
-/// `[kernel_va, kernel_va+len)` (the vDSO and its data page), shared, never written through
-/// the user mapping: `perms.write` is refused, later mprotects keep them read-only, and unmapping
-/// leaves the frames to the kernel.
+/// `[kernel_va, kernel_va+len)` (the vDSO and its data page), shared and never writable:
+/// `perms.write` is refused, later mprotects keep them read-only, unmapping leaves the frames
+/// to the kernel.
 pub fn map_user_kernel_pages(
     start: u64,
     kernel_va: u64,
@@ -226,80 +152,12 @@ pub fn map_user_kernel_pages(
     {
         return Err(OutOfMemory);
     }
-    let guard = ROOT.lock();
-    let Some(root) = *guard else {
-        return Err(OutOfMemory);
-    };
-    let mut m = mapper(root);
-    let table_flags = F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE;
-    let mut retired = Vec::new();
-    for (i, page) in pages(start, len).enumerate() {
-        release(&mut m, page, &mut retired);
-        let phys = kernel_va + i as u64 * PAGE_SIZE - KERNEL_VMA;
-        let frame = PhysFrame::containing_address(PhysAddr::new(phys));
-        // SAFETY: the page is in the user half and now unmapped; the frame is part of the
-        // kernel image, which lives as long as the kernel, and the mapping is not writable.
-        match unsafe {
-            m.map_to_with_table_flags(page, frame, user_flags(perms), table_flags, &mut Frames)
-        } {
-            Ok(flush) => flush.flush(),
-            Err(MapToError::FrameAllocationFailed) => return Err(OutOfMemory),
-            Err(e) => crate::fatal(format_args!(
-                "user mapping at {:#x}: {e:?}",
-                page.start_address()
-            )),
-        }
-    }
-    drop(guard);
-    if !retired.is_empty() {
-        tlb::retire(start, len, retired);
-    }
-    Ok(())
-}
-
-/// Changes the permissions of the mapped user pages in `[start, start+len)`.
-pub fn protect_user(start: u64, len: u64, perms: Perms) {
-    let guard = ROOT.lock();
-    let Some(root) = *guard else { return };
-    let mut m = mapper(root);
-    for page in pages(start, len) {
-        let mut flags = user_flags(perms);
-        if m.translate_page(page).is_ok_and(kernel_image_frame) {
-            flags.remove(F::WRITABLE);
-        }
-        // SAFETY: only user pages change, and only their permission bits; the kernel's pages
-        // shared with user space stay read-only.
-        if let Ok(flush) = unsafe { m.update_flags(page, flags) } {
-            flush.flush();
-        }
-    }
-    drop(guard);
-    tlb::flush(start, len);
-}
-
-/// Copies `data` into mapped user memory at `va` through the direct map, ignoring the pages'
-/// write permission (the loader fills read-only text this way). Fails if a page is missing.
-pub fn poke_user(va: u64, data: &[u8]) -> Result<(), OutOfMemory> {
-    let guard = ROOT.lock();
-    let Some(root) = *guard else {
-        return Err(OutOfMemory);
-    };
-    let m = mapper(root);
-    let mut done = 0usize;
-    while done < data.len() {
-        let addr = va + done as u64;
-        let phys = m.translate_addr(VirtAddr::new(addr)).ok_or(OutOfMemory)?;
-        let n = ((PAGE_SIZE - addr % PAGE_SIZE) as usize).min(data.len() - done);
-        // SAFETY: `phys..phys+n` lies within one mapped user frame, reached through the direct
-        // map; the frame belongs to the user mapping the caller is filling.
-        unsafe {
-            crate::arch::mem::copy(
-                phys_to_virt(phys.as_u64()) as *mut u8,
-                data[done..].as_ptr(),
-                n,
-            )
-        };
-        done += n;
+    let space = boot_space();
+    let mut off = 0;
+    while off < len {
+        let phys = PhysAddr::new(kernel_va + off - KERNEL_VMA);
+        space.map_kernel_page(start + off, phys, perms)?;
+        off += PAGE_SIZE;
     }
     Ok(())
 }
@@ -308,16 +166,16 @@ pub fn poke_user(va: u64, data: &[u8]) -> Result<(), OutOfMemory> {
 /// each above an unmapped guard page so an overflow faults instead of corrupting memory.
 pub const KERNEL_STACKS: u64 = 0xffff_8080_0000_0000;
 const KERNEL_STACKS_END: u64 = KERNEL_STACKS + (1 << 39);
-/// The next free address in the kernel stack area (changed under the ROOT lock).
+/// The next free address in the kernel stack area (changed under the boot space's lock).
 static KERNEL_STACKS_NEXT: AtomicU64 = AtomicU64::new(KERNEL_STACKS);
 
 /// Maps a kernel stack of `size` bytes (rounded up to pages) on fresh zeroed frames, with an
 /// unmapped guard page below it. Returns its bottom and top.
 pub fn map_kernel_stack(size: u64) -> Result<(u64, u64), OutOfMemory> {
-    let guard = ROOT.lock();
-    let Some(root) = *guard else {
-        return Err(OutOfMemory);
-    };
+    boot_space().with_root(|root| map_kernel_stack_in(root, size))
+}
+
+fn map_kernel_stack_in(root: &mut PageTable, size: u64) -> Result<(u64, u64), OutOfMemory> {
     let size = size.div_ceil(PAGE_SIZE) * PAGE_SIZE;
     let bottom = KERNEL_STACKS_NEXT.load(Ordering::Relaxed) + PAGE_SIZE;
     let top = bottom + size;
@@ -325,7 +183,8 @@ pub fn map_kernel_stack(size: u64) -> Result<(u64, u64), OutOfMemory> {
         return Err(OutOfMemory);
     }
     KERNEL_STACKS_NEXT.store(top, Ordering::Relaxed);
-    let mut m = mapper(root);
+    // SAFETY: the boot space's lock is held (`with_root`).
+    let mut m = unsafe { mapper(root) };
     let flags = F::PRESENT | F::WRITABLE | F::NO_EXECUTE | F::GLOBAL;
     for page in pages(bottom, size) {
         let frame = frame::alloc_zeroed().ok_or(OutOfMemory)?;
@@ -343,4 +202,11 @@ pub fn map_kernel_stack(size: u64) -> Result<(u64, u64), OutOfMemory> {
         }
     }
     Ok((bottom, top))
+}
+
+/// The 4 KiB pages of `[start, start+len)`.
+fn pages(start: u64, len: u64) -> impl Iterator<Item = Page<Size4KiB>> {
+    (start..start + len)
+        .step_by(PAGE_SIZE as usize)
+        .map(|va| Page::containing_address(VirtAddr::new(va)))
 }

@@ -8,7 +8,7 @@
 //! byte (fs/proc/array.c, task_mmu.c, base.c, fd.c, meminfo.c, stat.c, proc_namespace.c);
 //! the generators live in [`pid`] (one process) and [`system`] (the machine).
 //!
-//! Neighbours: [`crate::process`] (what a process is), [`crate::sys::mman`] (its VMAs),
+//! Neighbours: [`crate::process`] (what a process is), [`crate::mm`] (its VMAs),
 //! coracle-vfs (the `Inode` trait these nodes implement, the mount table).
 
 /// Appends formatted text to an [`Out`].

@@ -1,5 +1,5 @@
 //! /proc/<pid>/{stat,statm,status,maps}: the task and its memory, in Linux 6.1's formats
-//! (fs/proc/array.c, task_mmu.c), computed from the VMAs of [`crate::sys::mman`].
+//! (fs/proc/array.c, task_mmu.c), computed from the VMAs of [`crate::mm`].
 //!
 //! What Coracle does not track is reported as a quiet process would show it: no page
 //! faults, no CPU time, no signals pending or caught, the capabilities of docker's root.
@@ -13,9 +13,9 @@ use coracle_vfs::Result;
 use super::pid::View;
 use super::system::cpu_range;
 use super::Out;
+use crate::mm::VmaName;
 use crate::platform::Perms;
 use crate::process::ProcShared;
-use crate::sys::mman::VmaName;
 
 /// USER_HZ: the unit of clock ticks in stat files.
 pub(super) const TICKS_PER_SEC: u64 = 100;
@@ -35,6 +35,7 @@ struct Region {
     start: u64,
     end: u64,
     perms: Perms,
+    shared: bool,
     name: VmaName,
 }
 
@@ -48,12 +49,13 @@ impl Region {
 fn regions(p: &ProcShared) -> (Vec<Region>, u64, u64) {
     let mm = p.mm.lock();
     let list = mm
-        .vmas_named()
-        .map(|(start, end, perms, name)| Region {
-            start,
-            end,
-            perms,
-            name,
+        .maps()
+        .map(|m| Region {
+            start: m.start,
+            end: m.end,
+            perms: m.perms,
+            shared: m.shared,
+            name: m.name,
         })
         .collect();
     let (start_brk, brk) = mm.brk_area();
@@ -324,7 +326,7 @@ pub(super) fn maps(v: &View<'_>) -> Result<Vec<u8>> {
             &mut o,
             r.start,
             r.end,
-            r.perms,
+            (r.perms, r.shared),
             offset,
             dev,
             name.as_deref(),
@@ -339,7 +341,7 @@ pub(super) fn map_line(
     o: &mut Out,
     start: u64,
     end: u64,
-    perms: Perms,
+    (perms, shared): (Perms, bool),
     offset: u64,
     dev: (u32, u32, u64),
     name: Option<&[u8]>,
@@ -351,7 +353,7 @@ pub(super) fn map_line(
         flag(perms.read, b'r'),
         flag(perms.write, b'w'),
         flag(perms.exec, b'x'),
-        b'p',
+        if shared { b's' } else { b'p' },
     ]);
     put!(o, " {offset:08x} {:02x}:{:02x} {} ", dev.0, dev.1, dev.2);
     if let Some(name) = name {

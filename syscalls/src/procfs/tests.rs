@@ -14,9 +14,9 @@ use coracle_vfs::types::{
 use coracle_vfs::{inode::same_inode, Errno, Inode, OpenFile};
 
 use super::task::{bitmap, map_line};
+use crate::mm::VmaName;
 use crate::process::{Process, StartInfo};
 use crate::setup::{boot, load_program, BootOptions};
-use crate::sys::mman::VmaName;
 use crate::tests::fake::cpio_entry;
 use crate::{Perms, SystemInfo};
 
@@ -285,7 +285,7 @@ fn bitmaps_print_as_linux_pb() {
 
 #[test]
 fn maps_lines_pad_names_to_column_73() {
-    let rw = RW;
+    let rw = (RW, false);
     let mut o = super::Out::default();
     map_line(
         &mut o,
@@ -306,6 +306,7 @@ fn maps_lines_pad_names_to_column_73() {
         Some(b"[stack]"),
     );
     map_line(&mut o, 0x1000, 0x2000, rw, 0, (0, 0, 0), None);
+    map_line(&mut o, 0x3000, 0x4000, (RW, true), 0, (0, 1, 9), None);
     let text = String::from_utf8(o.0).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -315,6 +316,7 @@ fn maps_lines_pad_names_to_column_73() {
     assert_eq!(lines[0].find('/'), Some(73));
     assert_eq!(lines[1].find('['), Some(73));
     assert_eq!(lines[2], "00001000-00002000 rw-p 00000000 00:00 0 ");
+    assert_eq!(lines[3], "00003000-00004000 rw-s 00000000 00:01 9 ");
 }
 
 #[test]
@@ -422,7 +424,7 @@ fn mprotect_splits_keep_file_offsets() {
         .mm
         .lock()
         .record_named(0x40_0000, 0x40_4000, RW, name);
-    let mut k = NoPlatform;
+    let mut k = crate::tests::fake::Fake::default();
     let shared = p.shared.clone();
     let mut p = p;
     crate::sys::mman::mprotect(&mut p, &mut k, 0x40_1000, 0x1000, 1).unwrap();
@@ -430,44 +432,6 @@ fn mprotect_splits_keep_file_offsets() {
     let offsets: Vec<&str> = text.lines().map(|l| l.split(' ').nth(2).unwrap()).collect();
     assert_eq!(offsets, ["00001000", "00002000", "00003000"], "{text}");
     assert_eq!(shared.mm.lock().vmas().count(), 3);
-}
-
-/// A platform for handlers that only change page permissions.
-struct NoPlatform;
-
-impl crate::Platform for NoPlatform {
-    fn read_user(&self, _addr: u64, _buf: &mut [u8]) -> Result<(), Errno> {
-        Err(Errno::EFAULT)
-    }
-    fn write_user(&mut self, _addr: u64, _data: &[u8]) -> Result<(), Errno> {
-        Err(Errno::EFAULT)
-    }
-    fn write_stream(&mut self, _stream: crate::Stream, _data: &[u8]) {}
-    fn read_stdin(&mut self, _buf: &mut [u8]) -> usize {
-        0
-    }
-    fn map_zeroed(&mut self, _start: u64, _len: u64, _perms: Perms) -> Result<(), Errno> {
-        Ok(())
-    }
-    fn unmap(&mut self, _start: u64, _len: u64) {}
-    fn protect(&mut self, _start: u64, _len: u64, _perms: Perms) {}
-    fn set_fs_base(&mut self, _base: u64) {}
-    fn fs_base(&self) -> u64 {
-        0
-    }
-    fn set_gs_base(&mut self, _base: u64) {}
-    fn gs_base(&self) -> u64 {
-        0
-    }
-    fn realtime_ns(&self) -> u64 {
-        0
-    }
-    fn monotonic_ns(&self) -> u64 {
-        0
-    }
-    fn sleep_until(&mut self, _deadline_ns: u64) {}
-    fn random(&mut self, _buf: &mut [u8]) {}
-    fn log(&mut self, _args: core::fmt::Arguments<'_>) {}
 }
 
 #[test]

@@ -119,6 +119,18 @@ pub fn deliver(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -> Op
     if !p.thread.sig.flagged() && !interrupted && p.sig.saved_mask.is_none() {
         return None;
     }
+    // Frames go to user memory that may have to be faulted in (a growing stack).
+    let shared = p.shared.clone();
+    let mut user = crate::mm::Faulting::new(&shared, k);
+    let status = deliver_pending(p, &mut user, regs);
+    if user.out_of_memory() {
+        return Some(crate::mm::out_of_memory_kill(&shared, user.inner()));
+    }
+    status
+}
+
+/// The slow path of [`deliver`].
+fn deliver_pending(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -> Option<u32> {
     p.thread.sig.flag.store(false, Ordering::SeqCst);
     // Each round either drops a signal or pushes a frame; a frame that cannot be written
     // becomes a SIGSEGV that kills. The bound only guards against a bug looping forever.
@@ -234,6 +246,10 @@ pub fn force_fault(
     regs: &mut UserRegs,
     fault: Fault,
 ) -> Option<u32> {
+    let mut fault = fault;
+    if fault.trapno == PAGE_FAULT && fault.addr >= frame::USER_TOP {
+        fault.error_code |= 1; // a kernel address is reported as a protection fault
+    }
     p.sig.fault = FaultRegs {
         trapno: fault.trapno,
         error_code: fault.error_code,
@@ -299,11 +315,7 @@ fn exception_fault(
                 .lock()
                 .vmas()
                 .any(|(start, end, _)| (start..end).contains(&cr2));
-            let mut f = fault(SIGSEGV, if mapped { SEGV_ACCERR } else { SEGV_MAPERR }, cr2);
-            if cr2 >= frame::USER_TOP {
-                f.error_code |= 1; // a kernel address is reported as a protection fault
-            }
-            f
+            fault(SIGSEGV, if mapped { SEGV_ACCERR } else { SEGV_MAPERR }, cr2)
         }
         16 | 19 => {
             let code = math_code(p, k, trapno)?;

@@ -507,11 +507,16 @@ pub(crate) fn set_call_mask(
         return Err(Errno::EINVAL);
     }
     let mask = crate::uaccess::read_u64(k, umask)?;
+    set_call_mask_to(p, mask);
+    Ok(())
+}
+
+/// [`set_call_mask`] with the mask already read.
+pub(crate) fn set_call_mask_to(p: &mut Process, mask: u64) {
     if p.sig.saved_mask.is_none() {
         p.sig.saved_mask = Some(p.thread.sig.mask());
     }
     set_mask(p, mask);
-    Ok(())
 }
 
 /// Called by dispatch when a call ends with `result`: a mask set for the call's duration comes

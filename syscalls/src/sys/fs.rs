@@ -264,7 +264,14 @@ fn do_open(
             check_rofs(p, &inode)?;
         }
     }
-    let ops = vfs.open_inode(&cx, &inode, flags)?;
+    let fifo = match kind {
+        FileType::Fifo if flags & O_PATH == 0 => inode.fifo(),
+        _ => None,
+    };
+    let ops = match fifo {
+        Some(pipe) => crate::sys::fifo::open_fifo(p, &pipe, flags)?,
+        None => vfs.open_inode(&cx, &inode, flags)?,
+    };
     if flags & O_TRUNC != 0 && !created && kind == FileType::Regular && flags & O_PATH == 0 {
         inode.truncate(0)?;
     }
@@ -1306,6 +1313,10 @@ pub(crate) fn seals(p: &Process, file: &OpenFile, add: bool, seals: u32) -> SysR
     }
     if *cur & F_SEAL_SEAL != 0 {
         return Err(Errno::EPERM);
+    }
+    // A shared mapping that may write would bypass the seal (mapping_deny_writable).
+    if seals & F_SEAL_WRITE != 0 && p.shared.mm.lock().maps_shared_writable(file.inode()) {
+        return Err(Errno::EBUSY);
     }
     *cur |= seals;
     Ok(0)

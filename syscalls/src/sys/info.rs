@@ -2,6 +2,8 @@
 //!
 //! The process is root in its own PID namespace, as the entrypoint of a container is.
 
+use core::sync::atomic::Ordering;
+
 use crate::uaccess::write_u32;
 use crate::{Errno, Platform, Process, SysResult};
 
@@ -115,6 +117,7 @@ pub(crate) fn rlimit(resource: u32) -> Result<(u64, u64), Errno> {
         4 => (0, RLIM_INFINITY),       // RLIMIT_CORE
         7 => (crate::process::NOFILE_SOFT, crate::process::NOFILE_SOFT), // RLIMIT_NOFILE
         8 => (8 << 20, 8 << 20),       // RLIMIT_MEMLOCK
+        13 | 14 => (0, 0),             // RLIMIT_NICE, RLIMIT_RTPRIO
         0..=15 => (RLIM_INFINITY, RLIM_INFINITY),
         _ => return Err(Errno::EINVAL),
     })
@@ -194,11 +197,75 @@ pub(crate) fn prlimit64(
     Ok(0)
 }
 
-pub(crate) fn getrusage(_p: &mut Process, k: &mut dyn Platform, who: i32, usage: u64) -> SysResult {
-    if !matches!(who, -1..=1) {
-        return Err(Errno::EINVAL);
+// ---- CPU time ----
+
+/// Adds an exiting thread's CPU time to its process's (called under the threads lock).
+pub(crate) fn account_exit(p: &Process) {
+    let ns = p.thread.cpu_ns.load(Ordering::Relaxed);
+    p.shared.exited_cpu_ns.fetch_add(ns, Ordering::Relaxed);
+}
+
+/// The CPU time of one thread of the process, by tid.
+pub(crate) fn thread_cpu_ns(p: &Process, tid: u32) -> Option<u64> {
+    if tid == p.tid {
+        return Some(p.thread.cpu_ns.load(Ordering::Relaxed));
     }
-    k.write_user(usage, &[0u8; 144]).map(|_| 0)
+    if !p.shared.threads.lock().contains(&tid) {
+        return None;
+    }
+    let thread = p.sys.sched.thread(tid)?;
+    Some(thread.cpu_ns.load(Ordering::Relaxed))
+}
+
+/// The CPU time of the whole process: its live threads and the ones that exited.
+pub(crate) fn process_cpu_ns(p: &Process) -> u64 {
+    let threads = p.shared.threads.lock();
+    let live: u64 = threads
+        .iter()
+        .filter_map(|&tid| p.sys.sched.thread(tid))
+        .map(|t| t.cpu_ns.load(Ordering::Relaxed))
+        .sum();
+    live + p.shared.exited_cpu_ns.load(Ordering::Relaxed)
+}
+
+/// `struct timeval` bytes of `ns`.
+fn timeval(ns: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+    b[8..].copy_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
+    b
+}
+
+pub(crate) fn getrusage(p: &mut Process, k: &mut dyn Platform, who: i32, usage: u64) -> SysResult {
+    const RUSAGE_SELF: i32 = 0;
+    const RUSAGE_CHILDREN: i32 = -1;
+    const RUSAGE_THREAD: i32 = 1;
+    let cpu = match who {
+        RUSAGE_SELF => process_cpu_ns(p),
+        RUSAGE_THREAD => p.thread.cpu_ns.load(Ordering::Relaxed),
+        // No child processes yet.
+        RUSAGE_CHILDREN => 0,
+        _ => return Err(Errno::EINVAL),
+    };
+    // struct rusage: ru_utime, ru_stime, then 14 longs (maxrss, ..., nivcsw). The time spent
+    // in system calls is not told apart from user time: it is all ru_utime.
+    let mut b = [0u8; 144];
+    b[..16].copy_from_slice(&timeval(cpu));
+    k.write_user(usage, &b).map(|_| 0)
+}
+
+/// Clock ticks per second of times(2) and /proc (USER_HZ).
+const USER_HZ: u64 = 100;
+
+pub(crate) fn times(p: &mut Process, k: &mut dyn Platform, buf: u64) -> SysResult {
+    let ticks = |ns: u64| ns / (1_000_000_000 / USER_HZ);
+    if buf != 0 {
+        // struct tms: utime, stime, cutime, cstime (clock_t).
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&ticks(process_cpu_ns(p)).to_le_bytes());
+        k.write_user(buf, &b)?;
+    }
+    Ok(ticks(k.monotonic_ns()))
 }
 
 pub(crate) fn getrandom(

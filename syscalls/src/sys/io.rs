@@ -272,7 +272,7 @@ pub(crate) fn write_file(
             match r {
                 Ok(n) => {
                     done += n as u64;
-                    if done == count || n == 0 {
+                    if done == count || n == 0 || file.ops().record_io() {
                         return Ok(done);
                     }
                     if n < want && file.nonblocking() {
@@ -1165,6 +1165,24 @@ pub(crate) fn pipe(p: &mut Process, k: &mut dyn Platform, fds: u64) -> SysResult
 
 // ---- readiness ----
 
+/// The poll(2) events of an open file now, as any process sees them (epoll uses this).
+pub(crate) fn poll_file(file: &OpenFile) -> u32 {
+    match file.ops().host_device() {
+        Some(HostDevice::Random) | None => file.ops().poll(),
+        Some(_) => {
+            let mut r = 0;
+            if file.readable() {
+                // Data or end of file: the host pipe cannot be peeked.
+                r |= POLLIN | POLLRDNORM;
+            }
+            if file.writable() {
+                r |= POLLOUT | POLLWRNORM;
+            }
+            r
+        }
+    }
+}
+
 /// The poll(2) events of `fd` now (POLLNVAL if it is not open).
 fn readiness(p: &Process, fd: i32) -> u32 {
     let Ok(file) = p.file(fd) else {
@@ -1173,24 +1191,12 @@ fn readiness(p: &Process, fd: i32) -> u32 {
     if file.is_path() {
         return POLLNVAL;
     }
-    match file.ops().host_device() {
-        Some(HostDevice::Random) => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
-        Some(_) => {
-            let mut r = 0;
-            if file.readable() {
-                // Data or end of file: the host pipe cannot be peeked.
-                r |= POLLIN | POLLRDNORM;
-                if p.stdin_eof && !p.info.tty && p.info.stdin_forwarded {
-                    r |= POLLHUP;
-                }
-            }
-            if file.writable() {
-                r |= POLLOUT | POLLWRNORM;
-            }
-            r
-        }
-        None => file.ops().poll(),
+    let mut r = poll_file(&file);
+    let console = matches!(file.ops().host_device(), Some(d) if d != HostDevice::Random);
+    if console && file.readable() && p.stdin_eof && !p.info.tty && p.info.stdin_forwarded {
+        r |= POLLHUP;
     }
+    r
 }
 
 /// Waits until `check` finds something ready (a count above 0) or the deadline

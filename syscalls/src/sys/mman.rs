@@ -1,23 +1,22 @@
-//! Memory maps: brk, mmap, munmap, mprotect, madvise, over a list of VMAs.
+//! mmap, munmap, mprotect, pkey_mprotect, brk, msync and the mlock family, over the VMAs of
+//! [`crate::mm`].
 //!
-//! The VMA list is the truth about the user half; the kernel's page tables follow it through
-//! [`Platform::map_zeroed`], [`Platform::unmap`] and [`Platform::protect`]. Pages are mapped
-//! eagerly for now; PROT_NONE reservations map nothing, so they cost nothing.
+//! Nothing is allocated here but VMAs: pages come on first touch (`mm::fault`), except for
+//! MAP_POPULATE, MAP_LOCKED and mlock, which fault the range in at once.
 
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 
-use coracle_loader::USER_TOP;
-use coracle_vfs::Inode;
+use coracle_vfs::types::FileType;
 
+use crate::mm::{page_up, Mm, Vma, VmaName, MAX_MAP_COUNT, MMAP_MIN_ADDR, PAGE, USER_TOP};
 use crate::{Errno, Perms, Platform, Process, SysResult};
-
-pub(crate) const PAGE: u64 = 4096;
 
 const PROT_READ: u32 = 1;
 const PROT_WRITE: u32 = 2;
 const PROT_EXEC: u32 = 4;
+const PROT_SEM: u32 = 8;
+const PROT_GROWSDOWN: u32 = 0x0100_0000;
+const PROT_GROWSUP: u32 = 0x0200_0000;
 
 const MAP_TYPE: u32 = 0xf;
 const MAP_SHARED: u32 = 0x1;
@@ -25,235 +24,59 @@ const MAP_PRIVATE: u32 = 0x2;
 const MAP_SHARED_VALIDATE: u32 = 0x3;
 const MAP_FIXED: u32 = 0x10;
 const MAP_ANONYMOUS: u32 = 0x20;
+const MAP_GROWSDOWN: u32 = 0x100;
+const MAP_DENYWRITE: u32 = 0x800;
+const MAP_EXECUTABLE: u32 = 0x1000;
+const MAP_LOCKED: u32 = 0x2000;
+const MAP_NORESERVE: u32 = 0x4000;
+const MAP_POPULATE: u32 = 0x8000;
+const MAP_NONBLOCK: u32 = 0x1_0000;
+const MAP_STACK: u32 = 0x2_0000;
+const MAP_HUGETLB: u32 = 0x4_0000;
 const MAP_FIXED_NOREPLACE: u32 = 0x10_0000;
+const MAP_UNINITIALIZED: u32 = 0x400_0000;
+/// The flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK; tmpfs adds none).
+const LEGACY_MAP_MASK: u32 = MAP_SHARED
+    | MAP_PRIVATE
+    | MAP_FIXED
+    | MAP_ANONYMOUS
+    | MAP_DENYWRITE
+    | MAP_EXECUTABLE
+    | MAP_UNINITIALIZED
+    | MAP_GROWSDOWN
+    | MAP_LOCKED
+    | MAP_NORESERVE
+    | MAP_POPULATE
+    | MAP_NONBLOCK
+    | MAP_STACK
+    | MAP_HUGETLB;
 
-fn page_up(x: u64) -> Option<u64> {
-    x.checked_add(PAGE - 1).map(|v| v & !(PAGE - 1))
-}
+/// RLIMIT_* indexes.
+const RLIMIT_DATA: usize = 2;
+const RLIMIT_MEMLOCK: usize = 8;
+const RLIMIT_AS: usize = 9;
 
-fn prot_to_perms(prot: u32) -> Result<Perms, Errno> {
-    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(Perms {
+/// What shared anonymous memory is called in /proc/<pid>/maps.
+const SHARED_ANON_NAME: &[u8] = b"/dev/zero (deleted)";
+
+pub(crate) fn perms_of(prot: u32) -> Perms {
+    Perms {
         read: prot & PROT_READ != 0,
         write: prot & PROT_WRITE != 0,
         exec: prot & PROT_EXEC != 0,
-    })
-}
-
-fn has_access(p: Perms) -> bool {
-    p.read || p.write || p.exec
-}
-
-/// What a VMA maps, as /proc/<pid>/maps names it.
-#[derive(Clone, Default)]
-pub enum VmaName {
-    /// Anonymous memory (the heap is recognised by the program break, as Linux does).
-    #[default]
-    Anon,
-    /// The main thread's stack.
-    Stack,
-    /// Kernel-provided pages with a bracketed name: `[vdso]`, `[vvar]`.
-    Special(&'static str),
-    /// A file's pages from byte `offset` on; `path` is the one it was opened by.
-    File {
-        inode: Arc<dyn Inode>,
-        path: Arc<[u8]>,
-        offset: u64,
-    },
-}
-
-impl VmaName {
-    /// The name of the part of the VMA that starts `by` bytes further.
-    fn advanced(&self, by: u64) -> VmaName {
-        match self {
-            VmaName::File {
-                inode,
-                path,
-                offset,
-            } => VmaName::File {
-                inode: inode.clone(),
-                path: path.clone(),
-                offset: offset + by,
-            },
-            other => other.clone(),
-        }
     }
 }
 
-impl PartialEq for VmaName {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (VmaName::Anon, VmaName::Anon) | (VmaName::Stack, VmaName::Stack) => true,
-            (VmaName::Special(a), VmaName::Special(b)) => a == b,
-            (
-                VmaName::File {
-                    inode: a,
-                    offset: x,
-                    ..
-                },
-                VmaName::File {
-                    inode: b,
-                    offset: y,
-                    ..
-                },
-            ) => Arc::ptr_eq(a, b) && x == y,
-            _ => false,
-        }
-    }
+/// The soft limit of resource `r`.
+pub(crate) fn limit(p: &Process, r: usize) -> u64 {
+    p.shared.limits.lock()[r].0
 }
 
-impl Eq for VmaName {}
-
-impl core::fmt::Debug for VmaName {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            VmaName::Anon => f.write_str("Anon"),
-            VmaName::Stack => f.write_str("Stack"),
-            VmaName::Special(name) => f.write_str(name),
-            VmaName::File { path, offset, .. } => f
-                .debug_struct("File")
-                .field("path", &alloc::string::String::from_utf8_lossy(path))
-                .field("offset", offset)
-                .finish(),
-        }
-    }
-}
-
-/// One mapped range of the user half.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Vma {
-    pub end: u64,
-    pub perms: Perms,
-    pub name: VmaName,
-}
-
-/// The user half's layout: VMAs by start address, the program break, where mmap searches.
-#[derive(Debug)]
-pub struct Mm {
-    vmas: BTreeMap<u64, Vma>,
-    brk_start: u64,
-    brk: u64,
-    mmap_top: u64,
-}
-
-impl Mm {
-    pub fn new(brk: u64, mmap_top: u64) -> Self {
-        Self {
-            vmas: BTreeMap::new(),
-            brk_start: brk,
-            brk,
-            mmap_top,
-        }
-    }
-
-    /// Records a range the kernel mapped itself (the image, the stack).
-    pub fn record(&mut self, start: u64, end: u64, perms: Perms) {
-        self.record_named(start, end, perms, VmaName::Anon);
-    }
-
-    /// Records a range the kernel mapped itself, with its name for /proc/<pid>/maps.
-    pub fn record_named(&mut self, start: u64, end: u64, perms: Perms, name: VmaName) {
-        self.vmas.insert(start, Vma { end, perms, name });
-    }
-
-    /// The VMAs as `(start, end, perms, name)`, in address order.
-    pub fn vmas_named(&self) -> impl Iterator<Item = (u64, u64, Perms, VmaName)> + '_ {
-        self.vmas
-            .iter()
-            .map(|(&s, v)| (s, v.end, v.perms, v.name.clone()))
-    }
-
-    /// The program break's start and current value (`start_brk`, `brk`).
-    pub fn brk_area(&self) -> (u64, u64) {
-        (self.brk_start, self.brk)
-    }
-
-    /// The VMAs as `(start, end, perms)`, in address order.
-    pub fn vmas(&self) -> impl Iterator<Item = (u64, u64, Perms)> + '_ {
-        self.vmas.iter().map(|(&s, v)| (s, v.end, v.perms))
-    }
-
-    fn overlaps(&self, start: u64, end: u64) -> bool {
-        self.vmas
-            .range(..end)
-            .next_back()
-            .is_some_and(|(_, v)| v.end > start)
-    }
-
-    /// Removes `[start, end)` from the VMA list, splitting VMAs at the edges; returns the removed
-    /// pieces.
-    fn carve(&mut self, start: u64, end: u64) -> Vec<(u64, u64, Perms, VmaName)> {
-        let touched: Vec<(u64, Vma)> = self
-            .vmas
-            .range(..end)
-            .rev()
-            .take_while(|(_, v)| v.end > start)
-            .map(|(&s, v)| (s, v.clone()))
-            .collect();
-        let mut removed = Vec::new();
-        for (s, v) in touched {
-            self.vmas.remove(&s);
-            if s < start {
-                self.vmas.insert(
-                    s,
-                    Vma {
-                        end: start,
-                        perms: v.perms,
-                        name: v.name.clone(),
-                    },
-                );
-            }
-            if v.end > end {
-                let tail = Vma {
-                    name: v.name.advanced(end - s),
-                    ..v.clone()
-                };
-                self.vmas.insert(end, tail);
-            }
-            let from = s.max(start);
-            removed.push((from, v.end.min(end), v.perms, v.name.advanced(from - s)));
-        }
-        removed.reverse();
-        removed
-    }
-
-    /// The highest free gap of `len` bytes ending at or below `top`, above the program break.
-    fn find_gap(&self, len: u64, top: u64) -> Option<u64> {
-        let mut hole_end = top;
-        for (&s, v) in self.vmas.range(..top).rev() {
-            if v.end <= hole_end && hole_end - v.end >= len {
-                return Some(hole_end - len);
-            }
-            hole_end = hole_end.min(s);
-        }
-        let floor = page_up(self.brk)?.max(0x1_0000);
-        (hole_end >= floor.checked_add(len)?).then(|| hole_end - len)
-    }
-
-    fn map(
-        &mut self,
-        k: &mut dyn Platform,
-        start: u64,
-        end: u64,
-        perms: Perms,
-    ) -> Result<(), Errno> {
-        if has_access(perms) {
-            k.map_zeroed(start, end - start, perms)?;
-        }
-        let name = VmaName::Anon;
-        self.vmas.insert(start, Vma { end, perms, name });
-        Ok(())
-    }
-
-    fn unmap_range(&mut self, k: &mut dyn Platform, start: u64, end: u64) {
-        for (s, e, perms, _) in self.carve(start, end) {
-            if has_access(perms) {
-                k.unmap(s, e - s);
-            }
-        }
-    }
+/// What a new mapping is backed by.
+struct Backing {
+    name: VmaName,
+    shared: bool,
+    may_write: bool,
 }
 
 pub(crate) fn mmap(
@@ -266,170 +89,216 @@ pub(crate) fn mmap(
     fd: i32,
     offset: u64,
 ) -> SysResult {
-    let shared = p.shared.clone();
-    let mut mm = shared.mm.lock();
-    let perms = prot_to_perms(prot)?;
-    if len == 0 || !offset.is_multiple_of(PAGE) {
+    if !offset.is_multiple_of(PAGE) {
         return Err(Errno::EINVAL);
     }
-    match flags & MAP_TYPE {
-        MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE => {}
-        _ => return Err(Errno::EINVAL),
+    let anonymous = flags & MAP_ANONYMOUS != 0;
+    let file = if anonymous { None } else { Some(p.file(fd)?) };
+    if anonymous && flags & MAP_HUGETLB != 0 {
+        // No huge pages are reserved (nr_hugepages is 0): hugetlbfs cannot back it.
+        return Err(Errno::ENOMEM);
     }
-    if flags & MAP_ANONYMOUS == 0 {
-        drop(mm);
-        return map_file(p, k, addr, len, perms, flags, fd, offset);
+    if len == 0 {
+        return Err(Errno::EINVAL);
     }
-    place_and_map(&mut mm, k, addr, len, perms, flags)
-}
-
-/// Picks where a new mapping goes (MAP_FIXED, the hint, or the highest free gap) and maps it
-/// with fresh zeroed memory.
-fn place_and_map(
-    mm: &mut Mm,
-    k: &mut dyn Platform,
-    addr: u64,
-    len: u64,
-    perms: Perms,
-    flags: u32,
-) -> SysResult {
-    let len = page_up(len).ok_or(Errno::ENOMEM)?;
+    let len = page_up(len)
+        .filter(|&l| l <= USER_TOP)
+        .ok_or(Errno::ENOMEM)?;
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
-    let start = if fixed {
+    if fixed {
         if !addr.is_multiple_of(PAGE) {
             return Err(Errno::EINVAL);
         }
-        let end = addr
-            .checked_add(len)
-            .filter(|&e| e <= USER_TOP)
-            .ok_or(Errno::ENOMEM)?;
-        if mm.overlaps(addr, end) {
-            if flags & MAP_FIXED_NOREPLACE != 0 && flags & MAP_FIXED == 0 {
-                return Err(Errno::EEXIST);
-            }
-            mm.unmap_range(k, addr, end);
+        if addr > USER_TOP - len {
+            return Err(Errno::ENOMEM);
+        }
+        if addr < MMAP_MIN_ADDR {
+            // Below mmap_min_addr needs CAP_SYS_RAWIO, which a container lacks.
+            return Err(Errno::EPERM);
+        }
+    }
+    let perms = perms_of(prot);
+    let backing = match &file {
+        None => match flags & MAP_TYPE {
+            MAP_SHARED if flags & MAP_GROWSDOWN == 0 => shared_anon(p, len)?,
+            MAP_PRIVATE => Backing {
+                name: VmaName::Anon,
+                shared: false,
+                may_write: true,
+            },
+            _ => return Err(Errno::EINVAL),
+        },
+        Some(file) => file_backing(p, file, len, perms, flags, offset)?,
+    };
+    let locked = flags & MAP_LOCKED != 0;
+    if locked && limit(p, RLIMIT_MEMLOCK) == 0 {
+        return Err(Errno::EPERM);
+    }
+    let total_ram = p.sys.info.mem_total();
+    let as_limit = limit(p, RLIMIT_AS);
+    let memlock = limit(p, RLIMIT_MEMLOCK);
+    let shared = p.shared.clone();
+    let mut mm = shared.mm.lock();
+    if mm.count() >= MAX_MAP_COUNT {
+        return Err(Errno::ENOMEM);
+    }
+    let start = if fixed {
+        if flags & MAP_FIXED_NOREPLACE != 0 && mm.overlaps(addr, addr + len) {
+            return Err(Errno::EEXIST);
         }
         addr
     } else {
-        let hint = addr & !(PAGE - 1);
-        let hint_ok = hint >= 0x1_0000
-            && hint
-                .checked_add(len)
-                .is_some_and(|e| e <= USER_TOP && !mm.overlaps(hint, e));
-        if hint_ok {
+        let hint = match addr & !(PAGE - 1) {
+            0 => 0,
+            h => h.max(MMAP_MIN_ADDR),
+        };
+        if hint != 0 && mm.hint_fits(hint, len) {
             hint
         } else {
-            mm.find_gap(len, mm.mmap_top).ok_or(Errno::ENOMEM)?
+            mm.find_gap(len).ok_or(Errno::ENOMEM)?
         }
     };
-    mm.map(k, start, start + len, perms)?;
+    let locked = locked || mm.locks_future();
+    if locked && mm.locked_bytes().saturating_add(len) > memlock {
+        return Err(Errno::EAGAIN);
+    }
+    if as_limit != u64::MAX && mm.total_bytes().saturating_add(len) > as_limit {
+        return Err(Errno::ENOMEM);
+    }
+    // Overcommit heuristic (mode 0): one private writable mapping may not exceed all of RAM.
+    let accountable = !backing.shared && perms.write && flags & MAP_NORESERVE == 0;
+    if accountable && len > total_ram {
+        return Err(Errno::ENOMEM);
+    }
+    if fixed {
+        mm.unmap_range(k, start, start + len)?;
+    }
+    let vma = Vma {
+        end: start + len,
+        perms,
+        shared: backing.shared,
+        may_write: backing.may_write,
+        growsdown: file.is_none() && flags & MAP_GROWSDOWN != 0,
+        locked,
+        name: backing.name,
+    };
+    mm.insert(start, vma);
+    let populate = locked || flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE;
+    if populate {
+        if let Err(Errno::ENOMEM) = mm.populate(k, start, start + len) {
+            // Linux would let the OOM killer decide later; an error now is kinder.
+            mm.unmap_range(k, start, start + len)?;
+            return Err(Errno::ENOMEM);
+        }
+    }
     Ok(start)
 }
 
-/// A file mapping. Private mappings get a copy of the file's pages (eagerly, like the rest
-/// of mmap for now); shared read-only mappings too, since nobody can change what they show
-/// without writing the file. Shared writable mappings need the page cache (not yet).
-fn map_file(
-    p: &mut Process,
-    k: &mut dyn Platform,
-    addr: u64,
+/// Shared anonymous memory: an unnamed tmpfs file of the mapping's size (shmem_zero_setup).
+fn shared_anon(p: &Process, len: u64) -> Result<Backing, Errno> {
+    let inode = coracle_vfs::tmpfs::create_unnamed(&p.sys.memfd_dir(), 0o600, 0, 0, false)?;
+    inode.truncate(len)?;
+    Ok(Backing {
+        name: VmaName::File {
+            inode,
+            path: Arc::from(SHARED_ANON_NAME),
+            offset: 0,
+        },
+        shared: true,
+        may_write: true,
+    })
+}
+
+/// The checks of a file mapping (do_mmap's file half) and what backs it.
+fn file_backing(
+    p: &Process,
+    file: &Arc<coracle_vfs::OpenFile>,
     len: u64,
     perms: Perms,
     flags: u32,
-    fd: i32,
     offset: u64,
-) -> SysResult {
-    use coracle_vfs::types::FileType;
-    let file = p.file(fd)?;
+) -> Result<Backing, Errno> {
     if file.is_path() {
         return Err(Errno::EBADF);
     }
-    if !file.readable() {
-        return Err(Errno::EACCES);
-    }
-    let st = file.inode().stat();
-    let shared_map = flags & MAP_TYPE != MAP_PRIVATE;
-    match st.file_type() {
-        FileType::Regular => {}
-        FileType::CharDevice if st.rdev == coracle_vfs::makedev(1, 5) => {
-            // /dev/zero: anonymous memory.
-            let shared = p.shared.clone();
-            let mut mm = shared.mm.lock();
-            return place_and_map(&mut mm, k, addr, len, perms, flags);
-        }
-        _ => return Err(Errno::ENODEV),
-    }
-    if shared_map && perms.write {
-        if !file.writable() {
-            return Err(Errno::EACCES);
-        }
-        if crate::sys::fs::seals_of(p, &file)
-            & (crate::sys::fs::F_SEAL_WRITE | crate::sys::fs::F_SEAL_FUTURE_WRITE)
-            != 0
-        {
-            return Err(Errno::EPERM);
-        }
-        k.log(format_args!(
-            "mmap: writable MAP_SHARED file mappings are not supported yet: ENODEV"
-        ));
-        return Err(Errno::ENODEV);
-    }
+    // file_mmap_ok: the range must fit below MAX_LFS_FILESIZE.
     if offset.checked_add(len).is_none_or(|e| e > i64::MAX as u64) {
         return Err(Errno::EOVERFLOW);
     }
-    let shared = p.shared.clone();
-    let mut mm = shared.mm.lock();
-    if !has_access(perms) {
-        return place_and_map(&mut mm, k, addr, len, perms, flags);
-    }
-    let rw = Perms {
-        read: true,
-        write: true,
-        exec: false,
-    };
-    let start = place_and_map(&mut mm, k, addr, len, rw, flags)?;
-    let plen = page_up(len).ok_or(Errno::ENOMEM)?;
-    let mut buf = alloc::vec![0u8; 64 * 1024];
-    let mut done = 0u64;
-    while done < plen {
-        let want = ((plen - done) as usize).min(buf.len());
-        let n = file.inode().read_at(offset + done, &mut buf[..want])?;
-        if n == 0 {
-            break;
+    let mut may_write = true;
+    let shared = match flags & MAP_TYPE {
+        MAP_SHARED | MAP_SHARED_VALIDATE => {
+            if flags & MAP_TYPE == MAP_SHARED_VALIDATE && flags & !LEGACY_MAP_MASK != 0 {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            if perms.write && !file.writable() {
+                return Err(Errno::EACCES);
+            }
+            may_write = file.writable();
+            true
         }
-        k.write_user(start + done, &buf[..n])?;
-        done += n as u64;
-    }
-    if perms != rw {
-        k.protect(start, plen, perms);
-    }
-    let name = VmaName::File {
-        inode: file.inode().clone(),
-        path: file.path().into(),
-        offset,
+        MAP_PRIVATE => false,
+        _ => return Err(Errno::EINVAL),
     };
-    mm.vmas.insert(
-        start,
-        Vma {
-            end: start + plen,
-            perms,
-            name,
+    if !file.readable() {
+        return Err(Errno::EACCES);
+    }
+    let inode = file.inode();
+    let st = inode.stat();
+    match st.file_type() {
+        FileType::Regular if coracle_vfs::tmpfs::is_tmpfs(inode) => {}
+        // /dev/zero: private maps are anonymous memory, shared ones shared anonymous memory.
+        FileType::CharDevice if st.rdev == coracle_vfs::makedev(1, 5) => {
+            if flags & MAP_GROWSDOWN != 0 {
+                return Err(Errno::EINVAL);
+            }
+            return if shared {
+                shared_anon(p, len)
+            } else {
+                Ok(Backing {
+                    name: VmaName::Anon,
+                    shared: false,
+                    may_write: true,
+                })
+            };
+        }
+        _ => return Err(Errno::ENODEV),
+    }
+    if flags & MAP_GROWSDOWN != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if shared && may_write {
+        let seals = crate::sys::fs::seals_of(p, file);
+        if seals & (crate::sys::fs::F_SEAL_WRITE | crate::sys::fs::F_SEAL_FUTURE_WRITE) != 0 {
+            if perms.write {
+                return Err(Errno::EPERM);
+            }
+            // A read-only shared map of a write-sealed memfd may never become writable.
+            may_write = false;
+        }
+    }
+    Ok(Backing {
+        name: VmaName::File {
+            inode: inode.clone(),
+            path: file.path().into(),
+            offset,
         },
-    );
-    Ok(start)
+        shared,
+        may_write,
+    })
 }
 
 pub(crate) fn munmap(p: &mut Process, k: &mut dyn Platform, addr: u64, len: u64) -> SysResult {
-    let shared = p.shared.clone();
-    let mut mm = shared.mm.lock();
-    if !addr.is_multiple_of(PAGE) || len == 0 {
+    if !addr.is_multiple_of(PAGE) || addr > USER_TOP || len > USER_TOP - addr {
         return Err(Errno::EINVAL);
     }
-    let end = page_up(len)
-        .and_then(|l| addr.checked_add(l))
-        .filter(|&e| e <= USER_TOP)
-        .ok_or(Errno::EINVAL)?;
-    mm.unmap_range(k, addr, end);
+    let len = page_up(len).ok_or(Errno::EINVAL)?;
+    if len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let shared = p.shared.clone();
+    let mut mm = shared.mm.lock();
+    mm.unmap_range(k, addr, addr + len)?;
     Ok(0)
 }
 
@@ -442,117 +311,311 @@ pub(crate) fn mprotect(
 ) -> SysResult {
     let shared = p.shared.clone();
     let mut mm = shared.mm.lock();
-    let perms = prot_to_perms(prot & !0x0300_0000)?; // PROT_GROWSDOWN/UP accepted and ignored
-    if !addr.is_multiple_of(PAGE) {
-        return Err(Errno::EINVAL);
-    }
-    let end = page_up(len)
-        .and_then(|l| addr.checked_add(l))
-        .ok_or(Errno::ENOMEM)?;
-    if end == addr {
-        return Ok(0);
-    }
-    // Linux requires the whole range to be mapped: ENOMEM otherwise.
-    let mut cursor = addr;
-    for (s, v) in mm.vmas.range(..end) {
-        if v.end <= cursor {
-            continue;
-        }
-        if *s > cursor {
-            return Err(Errno::ENOMEM);
-        }
-        cursor = v.end;
-    }
-    if cursor < end {
-        return Err(Errno::ENOMEM);
-    }
-    for (s, e, old, name) in mm.carve(addr, end) {
-        match (has_access(old), has_access(perms)) {
-            (false, true) => k.map_zeroed(s, e - s, perms)?,
-            (true, false) => k.unmap(s, e - s),
-            (true, true) => k.protect(s, e - s, perms),
-            (false, false) => {}
-        }
-        mm.vmas.insert(
-            s,
-            Vma {
-                end: e,
-                perms,
-                name,
-            },
-        );
-    }
-    Ok(0)
+    protect(&mut mm, k, addr, len, prot)
 }
 
-pub(crate) fn madvise(
+pub(crate) fn pkey_mprotect(
     p: &mut Process,
     k: &mut dyn Platform,
     addr: u64,
     len: u64,
-    advice: i32,
+    prot: u32,
+    pkey: i32,
 ) -> SysResult {
-    let shared = p.shared.clone();
-    let mm = shared.mm.lock();
-    const MADV_DONTNEED: i32 = 4;
+    // No protection key is ever allocated (pkey_alloc is not offered): only -1 is valid.
+    if pkey != -1 {
+        return Err(Errno::EINVAL);
+    }
+    mprotect(p, k, addr, len, prot)
+}
+
+/// do_mprotect_pkey: the range must start in a VMA; VMAs are changed one by one, and a hole or
+/// a refused VMA stops the walk with the earlier ones changed, as on Linux.
+fn protect(mm: &mut Mm, k: &mut dyn Platform, addr: u64, len: u64, prot: u32) -> SysResult {
     if !addr.is_multiple_of(PAGE) {
         return Err(Errno::EINVAL);
     }
+    if len == 0 {
+        return Ok(0);
+    }
     let end = page_up(len)
         .and_then(|l| addr.checked_add(l))
-        .ok_or(Errno::EINVAL)?;
-    if advice == MADV_DONTNEED {
-        // Private anonymous pages read back as zero after DONTNEED.
-        let pieces: Vec<(u64, u64, Perms)> =
-            mm.vmas().filter(|&(s, e, _)| s < end && e > addr).collect();
-        for (s, e, perms) in pieces {
-            if has_access(perms) {
-                let (s, e) = (s.max(addr), e.min(end));
-                k.map_zeroed(s, e - s, perms)?;
+        .filter(|&e| e > addr)
+        .ok_or(Errno::ENOMEM)?;
+    let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+    if grows == PROT_GROWSDOWN | PROT_GROWSUP {
+        return Err(Errno::EINVAL);
+    }
+    let prot = prot & !grows;
+    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let perms = perms_of(prot);
+    let (first, vma) = mm.find(addr).ok_or(Errno::ENOMEM)?;
+    let start = if grows == PROT_GROWSDOWN {
+        if first >= end {
+            return Err(Errno::ENOMEM);
+        }
+        if !vma.growsdown {
+            return Err(Errno::EINVAL);
+        }
+        first
+    } else if grows == PROT_GROWSUP {
+        // x86 has no stacks that grow up.
+        return Err(Errno::EINVAL);
+    } else if first > addr {
+        return Err(Errno::ENOMEM);
+    } else {
+        addr
+    };
+    let result = protect_walk(mm, k, start, end, perms);
+    mm.merge_around(start, end);
+    result.map(|()| 0)
+}
+
+fn protect_walk(
+    mm: &mut Mm,
+    k: &mut dyn Platform,
+    start: u64,
+    end: u64,
+    perms: Perms,
+) -> Result<(), Errno> {
+    let mut cursor = start;
+    while cursor < end {
+        let (_, v) = mm.vma_at(cursor).ok_or(Errno::ENOMEM)?;
+        let piece_end = v.end.min(end);
+        if perms.write && !v.may_write {
+            return Err(Errno::EACCES);
+        }
+        if v.perms != perms {
+            mm.split_at(cursor)?;
+            mm.split_at(piece_end)?;
+            if let Some(v) = mm.vma_mut(cursor) {
+                v.perms = perms;
+            }
+            k.protect(cursor, piece_end - cursor, perms);
+        }
+        cursor = piece_end;
+    }
+    Ok(())
+}
+
+pub(crate) fn brk(p: &mut Process, k: &mut dyn Platform, addr: u64) -> SysResult {
+    let data_limit = limit(p, RLIMIT_DATA);
+    let shared = p.shared.clone();
+    let mut mm = shared.mm.lock();
+    let (start, cur) = mm.brk_area();
+    if addr < start {
+        return Ok(cur);
+    }
+    if addr - start > data_limit {
+        return Ok(cur);
+    }
+    let (Some(old_top), Some(new_top)) = (page_up(cur), page_up(addr)) else {
+        return Ok(cur);
+    };
+    if new_top > USER_TOP {
+        return Ok(cur);
+    }
+    if new_top < old_top {
+        if mm.unmap_range(k, new_top, old_top).is_err() {
+            return Ok(cur);
+        }
+    } else if new_top > old_top {
+        // The heap keeps a page of room below the next mapping (and its guard gap).
+        if let Some((s, v)) = mm.find(old_top) {
+            if new_top + PAGE > crate::mm::start_gap(s, v) {
+                return Ok(cur);
+            }
+        }
+        let locked = mm.locks_future();
+        let vma = Vma {
+            locked,
+            ..Vma::anon(new_top, crate::mm::RW)
+        };
+        mm.insert(old_top, vma);
+        if locked {
+            let _ = mm.populate(k, old_top, new_top);
+        }
+    }
+    mm.set_brk(addr);
+    Ok(addr)
+}
+
+const MS_ASYNC: u32 = 1;
+const MS_INVALIDATE: u32 = 2;
+const MS_SYNC: u32 = 4;
+
+/// msync: tmpfs pages are the file, so there is nothing to write back; what remains is
+/// Linux's checks, in its order.
+pub(crate) fn msync(
+    p: &mut Process,
+    _k: &mut dyn Platform,
+    addr: u64,
+    len: u64,
+    flags: u32,
+) -> SysResult {
+    if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+        || !addr.is_multiple_of(PAGE)
+        || (flags & MS_ASYNC != 0 && flags & MS_SYNC != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    // Rounded up as Linux does, wrapping: a length near 2^64 becomes 0.
+    let end = addr.wrapping_add(len.wrapping_add(PAGE - 1) & !(PAGE - 1));
+    if end < addr {
+        return Err(Errno::ENOMEM);
+    }
+    if end == addr {
+        return Ok(0);
+    }
+    let mm = p.shared.mm.lock();
+    let mut start = addr;
+    let mut unmapped = false;
+    loop {
+        let (s, v) = mm.find(start).ok_or(Errno::ENOMEM)?;
+        if start < s {
+            if flags == MS_ASYNC {
+                return Err(Errno::ENOMEM);
+            }
+            start = s;
+            if start >= end {
+                return Err(Errno::ENOMEM);
+            }
+            unmapped = true;
+        }
+        if flags & MS_INVALIDATE != 0 && v.locked {
+            return Err(Errno::EBUSY);
+        }
+        start = v.end;
+        if start >= end {
+            return if unmapped { Err(Errno::ENOMEM) } else { Ok(0) };
+        }
+    }
+}
+
+const MLOCK_ONFAULT: u32 = 1;
+const MCL_CURRENT: u32 = 1;
+const MCL_FUTURE: u32 = 2;
+const MCL_ONFAULT: u32 = 4;
+
+pub(crate) fn mlock(p: &mut Process, k: &mut dyn Platform, addr: u64, len: u64) -> SysResult {
+    lock_range(p, k, addr, len, true, true)
+}
+
+pub(crate) fn mlock2(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    addr: u64,
+    len: u64,
+    flags: u32,
+) -> SysResult {
+    if flags & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    lock_range(p, k, addr, len, true, flags & MLOCK_ONFAULT == 0)
+}
+
+pub(crate) fn munlock(p: &mut Process, k: &mut dyn Platform, addr: u64, len: u64) -> SysResult {
+    lock_range(p, k, addr, len, false, false)
+}
+
+/// mlock/munlock: pages are never swapped out here, so locking only marks the VMAs (for the
+/// RLIMIT_MEMLOCK accounting and the calls that refuse locked memory) and faults the range in.
+fn lock_range(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    addr: u64,
+    len: u64,
+    lock: bool,
+    populate: bool,
+) -> SysResult {
+    let memlock = limit(p, RLIMIT_MEMLOCK);
+    if lock && memlock == 0 {
+        return Err(Errno::EPERM);
+    }
+    let start = addr & !(PAGE - 1);
+    let len = len.wrapping_add(addr % PAGE).wrapping_add(PAGE - 1) & !(PAGE - 1);
+    let shared = p.shared.clone();
+    let mut mm = shared.mm.lock();
+    if lock {
+        let already: u64 = mm
+            .pieces(start, start.saturating_add(len))
+            .into_iter()
+            .filter(|&(s, _)| mm.vma_at(s).is_some_and(|(_, v)| v.locked))
+            .map(|(s, e)| e - s)
+            .sum();
+        let locked = mm.locked_bytes().saturating_add(len) - already;
+        if locked > memlock {
+            return Err(Errno::ENOMEM);
+        }
+    }
+    let end = start.checked_add(len).ok_or(Errno::EINVAL)?;
+    if end == start {
+        return Ok(0);
+    }
+    let marked = set_locked(&mut mm, start, end, lock);
+    mm.merge_around(start, end);
+    marked?;
+    if populate {
+        match mm.populate(k, start, end) {
+            Ok(()) => {}
+            Err(Errno::ENOMEM) => return Err(Errno::EAGAIN),
+            Err(_) => return Err(Errno::ENOMEM),
+        }
+    }
+    Ok(0)
+}
+
+/// Sets the lock flag of the VMAs over `[start, end)`; a hole is `ENOMEM` (after the VMAs
+/// before it were changed).
+fn set_locked(mm: &mut Mm, start: u64, end: u64, lock: bool) -> Result<(), Errno> {
+    let mut cursor = start;
+    while cursor < end {
+        let (_, v) = mm.vma_at(cursor).ok_or(Errno::ENOMEM)?;
+        let piece_end = v.end.min(end);
+        if v.locked != lock {
+            mm.split_at(cursor)?;
+            mm.split_at(piece_end)?;
+            if let Some(v) = mm.vma_mut(cursor) {
+                v.locked = lock;
+            }
+        }
+        cursor = piece_end;
+    }
+    Ok(())
+}
+
+pub(crate) fn mlockall(p: &mut Process, k: &mut dyn Platform, flags: u32) -> SysResult {
+    if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT
+    {
+        return Err(Errno::EINVAL);
+    }
+    let memlock = limit(p, RLIMIT_MEMLOCK);
+    if memlock == 0 {
+        return Err(Errno::EPERM);
+    }
+    let shared = p.shared.clone();
+    let mut mm = shared.mm.lock();
+    if flags & MCL_CURRENT != 0 && mm.total_bytes() > memlock {
+        return Err(Errno::ENOMEM);
+    }
+    mm.set_lock_future(flags & MCL_FUTURE != 0);
+    if flags & MCL_CURRENT != 0 {
+        mm.set_all_locked(true);
+        if flags & MCL_ONFAULT == 0 {
+            for (s, e) in mm.pieces(0, USER_TOP) {
+                let _ = mm.populate(k, s, e);
             }
         }
     }
     Ok(0)
 }
 
-pub(crate) fn brk(p: &mut Process, k: &mut dyn Platform, addr: u64) -> SysResult {
+pub(crate) fn munlockall(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
     let shared = p.shared.clone();
-    let mm = &mut *shared.mm.lock();
-    if addr < mm.brk_start {
-        return Ok(mm.brk);
-    }
-    let (Some(old_top), Some(new_top)) = (page_up(mm.brk), page_up(addr)) else {
-        return Ok(mm.brk);
-    };
-    if new_top > old_top {
-        if new_top > mm.mmap_top || mm.overlaps(old_top, new_top) {
-            return Ok(mm.brk);
-        }
-        let rw = Perms {
-            read: true,
-            write: true,
-            exec: false,
-        };
-        if mm.map(k, old_top, new_top, rw).is_err() {
-            return Ok(mm.brk);
-        }
-        // Keep the heap one VMA, as /proc/self/maps shows it.
-        if let Some((&s, v)) = mm.vmas.range(..old_top).next_back() {
-            if v.end == old_top && v.perms == rw && s >= mm.brk_start {
-                mm.vmas.remove(&old_top);
-                mm.vmas.insert(
-                    s,
-                    Vma {
-                        end: new_top,
-                        perms: rw,
-                        name: VmaName::Anon,
-                    },
-                );
-            }
-        }
-    } else if new_top < old_top {
-        mm.unmap_range(k, new_top, old_top);
-    }
-    mm.brk = addr;
-    Ok(addr)
+    let mut mm = shared.mm.lock();
+    mm.set_lock_future(false);
+    mm.set_all_locked(false);
+    Ok(0)
 }

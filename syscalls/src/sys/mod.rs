@@ -1,13 +1,20 @@
 //! The handlers, one module per syscall family, named after the Linux calls.
 
+pub(crate) mod anon;
+pub(crate) mod epoll;
+pub(crate) mod eventfd;
+pub(crate) mod fifo;
 pub(crate) mod fs;
 pub(crate) mod futex;
 pub(crate) mod info;
 pub(crate) mod io;
+pub(crate) mod madvise;
 pub(crate) mod mman;
+pub(crate) mod mremap;
 pub(crate) mod process;
 pub(crate) mod sched;
 pub(crate) mod signal;
 pub(crate) mod stat;
 pub(crate) mod thread;
 pub(crate) mod time;
+pub(crate) mod timerfd;

@@ -299,6 +299,8 @@ pub(crate) fn exit(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysRes
     let last = {
         let mut threads = p.shared.threads.lock();
         threads.retain(|&t| t != p.tid);
+        // Under the lock, so the process CPU clock counts this thread's time exactly once.
+        crate::sys::info::account_exit(p);
         threads.is_empty()
     };
     if p.tid == p.shared.pid {

@@ -25,35 +25,101 @@ fn read_timespec(k: &dyn Platform, addr: u64) -> Result<u64, Errno> {
 }
 
 /// The time of clock `clock` in ns, or `EINVAL` for clocks Linux does not have.
-fn clock_now(k: &dyn Platform, clock: i32) -> Result<u64, Errno> {
+fn clock_now(p: &Process, k: &dyn Platform, clock: i32) -> Result<u64, Errno> {
+    if let Some(c) = CpuClock::decode(p, clock, true)? {
+        return Ok(c.ns(p));
+    }
     match clock {
         0 | 5 | 8 | 11 => Ok(k.realtime_ns()), // REALTIME, REALTIME_COARSE, REALTIME_ALARM, TAI
-        // MONOTONIC, MONOTONIC_RAW, MONOTONIC_COARSE, BOOTTIME, BOOTTIME_ALARM; the CPU-time
-        // clocks of this single-threaded process equal its wall time since start for now.
-        1 | 4 | 6 | 7 | 9 | 2 | 3 => Ok(k.monotonic_ns()),
+        // MONOTONIC, MONOTONIC_RAW, MONOTONIC_COARSE, BOOTTIME, BOOTTIME_ALARM.
+        1 | 4 | 6 | 7 | 9 => Ok(k.monotonic_ns()),
         _ => Err(Errno::EINVAL),
     }
 }
 
+/// A CPU-time clock: CLOCK_PROCESS_CPUTIME_ID (2), CLOCK_THREAD_CPUTIME_ID (3), or one from
+/// clock_getcpuclockid/pthread_getcpuclockid in Linux's encoding (posix-cpu-timers.h): a
+/// negative id whose bits 0-1 say which time (PROF, VIRT, SCHED; 3 is a clock fd, not a CPU
+/// clock), bit 2 that it is a thread's, and the rest `~pid` (0: the caller).
+enum CpuClock {
+    Process,
+    Thread(u32),
+}
+
+/// CPUCLOCK_SCHED: the precise runtime (the others are tick-sampled on Linux).
+const CPUCLOCK_SCHED: i32 = 2;
+
+impl CpuClock {
+    /// `Some` for a CPU clock, `None` for another clock, `EINVAL` for a CPU clock of a
+    /// process or thread that is not there (or not reachable: a thread of another process, a
+    /// process by a non-leader tid except the caller's own when reading the time, as Linux's
+    /// `lookup_task`).
+    fn decode(p: &Process, clock: i32, gettime: bool) -> Result<Option<CpuClock>, Errno> {
+        match clock {
+            2 => return Ok(Some(CpuClock::Process)),
+            3 => return Ok(Some(CpuClock::Thread(p.tid))),
+            c if c >= 0 => return Ok(None),
+            _ => {}
+        }
+        let which = clock & 3;
+        if which == 3 {
+            // A dynamic clock from a file descriptor: no such fds here.
+            return Err(Errno::EINVAL);
+        }
+        let thread = clock & 4 != 0;
+        let pid = !(clock >> 3) as u32;
+        let mine = p.shared.threads.lock().contains(&pid);
+        match (thread, pid) {
+            (true, 0) => Ok(Some(CpuClock::Thread(p.tid))),
+            (true, tid) if mine => Ok(Some(CpuClock::Thread(tid))),
+            (false, 0) => Ok(Some(CpuClock::Process)),
+            (false, pid) if pid == p.shared.pid || (gettime && pid == p.tid) => {
+                Ok(Some(CpuClock::Process))
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn ns(&self, p: &Process) -> u64 {
+        match *self {
+            CpuClock::Process => crate::sys::info::process_cpu_ns(p),
+            CpuClock::Thread(tid) => crate::sys::info::thread_cpu_ns(p, tid).unwrap_or(0),
+        }
+    }
+}
+
 pub(crate) fn clock_gettime(
-    _p: &mut Process,
+    p: &mut Process,
     k: &mut dyn Platform,
     clock: i32,
     tp: u64,
 ) -> SysResult {
-    let now = clock_now(k, clock)?;
+    let now = clock_now(p, k, clock)?;
     write_timespec(k, tp, now).map(|_| 0)
 }
 
 pub(crate) fn clock_getres(
-    _p: &mut Process,
+    p: &mut Process,
     k: &mut dyn Platform,
     clock: i32,
     res: u64,
 ) -> SysResult {
-    clock_now(k, clock)?;
-    // The coarse clocks tick at HZ (250 on Debian kernels): 4 ms.
-    let ns = if matches!(clock, 5 | 6) { 4_000_000 } else { 1 };
+    let ns = if CpuClock::decode(p, clock, false)?.is_some() {
+        // The SCHED clocks are precise; PROF and VIRT are sampled at HZ (250): 4 ms.
+        if clock >= 0 || clock & 3 == CPUCLOCK_SCHED {
+            1
+        } else {
+            4_000_000
+        }
+    } else {
+        clock_now(p, k, clock)?;
+        // The coarse clocks tick at HZ (250 on Debian kernels): 4 ms.
+        if matches!(clock, 5 | 6) {
+            4_000_000
+        } else {
+            1
+        }
+    };
     if res != 0 {
         write_timespec(k, res, ns)?;
     }

@@ -6,14 +6,42 @@ use std::fmt;
 use std::string::String;
 use std::vec::Vec;
 
+use std::sync::Arc;
+
+use crate::platform::Page;
 use crate::{dispatch, Errno, Outcome, Perms, Platform, Process, StartInfo, Stream};
 
 pub const PAGE: u64 = 4096;
 pub const USER_END: u64 = 0x0000_8000_0000_0000;
 
+/// A mapped page's memory: the fake's own, or a file page it shares.
+#[derive(Debug, Clone)]
+pub enum Mem {
+    Own(Vec<u8>),
+    Shared(Arc<Page>),
+}
+
+impl Mem {
+    fn read(&self, offset: usize, buf: &mut [u8]) {
+        match self {
+            Mem::Own(v) => buf.copy_from_slice(&v[offset..offset + buf.len()]),
+            Mem::Shared(p) => p.read(offset, buf),
+        }
+    }
+
+    fn write(&mut self, offset: usize, data: &[u8]) {
+        match self {
+            Mem::Own(v) => v[offset..offset + data.len()].copy_from_slice(data),
+            Mem::Shared(p) => p.write(offset, data),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Fake {
-    pub pages: BTreeMap<u64, (Vec<u8>, Perms)>,
+    pub pages: BTreeMap<u64, (Mem, Perms)>,
+    /// Pages the fake may still hand out (`None`: no limit), to test running out of memory.
+    pub frames_left: Option<u64>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub stdin: Vec<u8>,
@@ -51,9 +79,27 @@ impl Fake {
     pub fn map(&mut self, start: u64, len: u64, perms: Perms) {
         let mut a = start;
         while a < start + len {
-            self.pages.insert(a, (std::vec![0; PAGE as usize], perms));
+            self.pages
+                .insert(a, (Mem::Own(std::vec![0; PAGE as usize]), perms));
             a += PAGE;
         }
+    }
+
+    /// Takes one page from the fake's budget.
+    fn take_frame(&mut self) -> Result<(), Errno> {
+        match &mut self.frames_left {
+            Some(0) => Err(Errno::ENOMEM),
+            Some(n) => {
+                *n -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the page at `addr` is resident.
+    pub fn resident(&self, addr: u64) -> bool {
+        self.pages.contains_key(&addr)
     }
 
     /// Writes bytes regardless of permissions (test setup).
@@ -64,7 +110,7 @@ impl Fake {
                 .pages
                 .get_mut(&(a & !(PAGE - 1)))
                 .expect("poke into unmapped page");
-            page.0[(a % PAGE) as usize] = *b;
+            page.0.write((a % PAGE) as usize, &[*b]);
         }
     }
 
@@ -82,7 +128,7 @@ impl Fake {
         let mut a = addr & !(PAGE - 1);
         while a < end {
             match self.pages.get(&a) {
-                Some((_, p)) if p.read && (!write || p.write) => {}
+                Some((_, p)) if (p.read || p.write || p.exec) && (!write || p.write) => {}
                 _ => return Err(Errno::EFAULT),
             }
             a += PAGE;
@@ -96,7 +142,9 @@ impl Platform for Fake {
         self.access(addr, buf.len(), false)?;
         for (i, b) in buf.iter_mut().enumerate() {
             let a = addr + i as u64;
-            *b = self.pages[&(a & !(PAGE - 1))].0[(a % PAGE) as usize];
+            self.pages[&(a & !(PAGE - 1))]
+                .0
+                .read((a % PAGE) as usize, std::slice::from_mut(b));
         }
         Ok(())
     }
@@ -134,26 +182,69 @@ impl Platform for Fake {
     }
 
     fn map_zeroed(&mut self, start: u64, len: u64, perms: Perms) -> Result<(), Errno> {
-        self.map(start, len, perms);
+        let mut a = start;
+        while a < start + len {
+            self.take_frame()?;
+            self.map(a, PAGE, perms);
+            a += PAGE;
+        }
         Ok(())
     }
 
-    fn unmap(&mut self, start: u64, len: u64) {
-        let mut a = start;
-        while a < start + len {
-            self.pages.remove(&a);
-            a += PAGE;
+    fn map_copy(&mut self, va: u64, data: &[u8], perms: Perms) -> Result<(), Errno> {
+        assert!(data.len() <= PAGE as usize);
+        self.take_frame()?;
+        let mut v = std::vec![0; PAGE as usize];
+        v[..data.len()].copy_from_slice(data);
+        self.pages.insert(va, (Mem::Own(v), perms));
+        Ok(())
+    }
+
+    fn map_shared(&mut self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno> {
+        self.pages.insert(va, (Mem::Shared(page.clone()), perms));
+        Ok(())
+    }
+
+    fn unmap(&mut self, start: u64, len: u64, _keep: Vec<Arc<Page>>) -> u64 {
+        let gone: Vec<u64> = self
+            .pages
+            .range(start..start + len)
+            .map(|(&a, _)| a)
+            .collect();
+        for a in &gone {
+            if let Some((Mem::Own(_), _)) = self.pages.remove(a) {
+                if let Some(n) = &mut self.frames_left {
+                    *n += 1;
+                }
+            }
         }
+        gone.len() as u64
     }
 
     fn protect(&mut self, start: u64, len: u64, perms: Perms) {
-        let mut a = start;
-        while a < start + len {
-            if let Some(p) = self.pages.get_mut(&a) {
-                p.1 = perms;
-            }
-            a += PAGE;
+        for (_, p) in self.pages.range_mut(start..start + len) {
+            p.1 = perms;
         }
+    }
+
+    fn move_pages(&mut self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
+        let moved: Vec<u64> = self
+            .pages
+            .range(from..from + len)
+            .map(|(&a, _)| a)
+            .collect();
+        for a in moved {
+            let entry = self.pages.remove(&a).expect("listed");
+            assert!(
+                self.pages.insert(to + (a - from), entry).is_none(),
+                "move_pages onto a mapped page"
+            );
+        }
+        Ok(())
+    }
+
+    fn query(&self, va: u64) -> Option<Perms> {
+        self.pages.get(&va).map(|(_, p)| *p)
     }
 
     fn set_fs_base(&mut self, base: u64) {
@@ -282,6 +373,19 @@ pub fn test_initrd() -> Vec<u8> {
 }
 
 pub fn setup_with(tty: bool, stdin_forwarded: bool) -> (Process, Fake) {
+    setup_full(
+        tty,
+        stdin_forwarded,
+        std::sync::Arc::new(FakeCpu::default()),
+    )
+}
+
+/// A process on the CPU `cpu`, whose clock the test moves (keep `Fake::now` in step).
+pub fn setup_on(cpu: std::sync::Arc<FakeCpu>) -> (Process, Fake) {
+    setup_full(false, false, cpu)
+}
+
+fn setup_full(tty: bool, stdin_forwarded: bool, cpu: std::sync::Arc<FakeCpu>) -> (Process, Fake) {
     let info = StartInfo {
         pid: 1,
         tty,
@@ -298,7 +402,7 @@ pub fn setup_with(tty: bool, stdin_forwarded: bool) -> (Process, Fake) {
         &test_initrd(),
         std::sync::Arc::new(TickClock(std::sync::atomic::AtomicI64::new(1_000))),
         std::sync::Arc::new(FakeInfo),
-        std::sync::Arc::new(FakeCpu::default()),
+        cpu,
         &crate::setup::BootOptions {
             tty,
             hostname: b"box".to_vec(),

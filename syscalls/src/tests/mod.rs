@@ -1,9 +1,13 @@
 //! Host tests of the syscall layer against a fake platform: Linux semantics without a VM.
 
+mod cpu;
+mod epoll;
 pub(crate) mod fake;
+mod fifo;
 mod fs;
 mod io;
 mod misc;
 mod mman;
+mod mremap;
 mod signal;
 mod threads;
