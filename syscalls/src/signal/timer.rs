@@ -14,7 +14,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use coracle_vfs::{Wake, Waker};
 use spin::Mutex;
 
-use super::{send, valid, SigInfo, Target, SIGALRM, SI_KERNEL};
+use super::{send, valid, SigInfo, Target, SIGALRM, SIGPROF, SIGVTALRM, SI_KERNEL};
 use crate::process::ProcShared;
 use crate::sched::{Scheduler, TimerKey};
 use crate::uaccess::read_u64;
@@ -64,23 +64,38 @@ enum Notify {
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
-    /// ITIMER_REAL: SIGALRM from the kernel.
-    Real,
+    /// An itimer: this signal from the kernel to the process (SIGALRM, SIGVTALRM, SIGPROF).
+    Itimer(u32),
     Posix {
         id: i32,
         notify: Notify,
         signo: u32,
         value: u64,
-        clock: i32,
     },
 }
+
+/// The clock a timer counts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Clock {
+    /// CLOCK_MONOTONIC, or a wall clock (`realtime`: absolute settings are wall times);
+    /// expiries are on CLOCK_MONOTONIC.
+    Wall { realtime: bool },
+    /// The process's CPU time (ITIMER_VIRTUAL, ITIMER_PROF, CLOCK_PROCESS_CPUTIME_ID).
+    ProcessCpu,
+    /// One thread's CPU time (CLOCK_THREAD_CPUTIME_ID).
+    ThreadCpu(u32),
+}
+
+/// A CPU-time timer is checked against the CPU clock at wall-clock times no later than its
+/// expiry could come; at least this far apart.
+const CPU_CHECK_MIN_NS: u64 = 1_000_000;
 
 #[derive(Debug, Default)]
 struct Armed {
     /// Identifies the current arming; a wake with another token is stale.
     token: u64,
     key: Option<TimerKey>,
-    /// The next expiry on CLOCK_MONOTONIC (0: disarmed).
+    /// The next expiry on the timer's clock (0: disarmed).
     expiry: u64,
     interval: u64,
 }
@@ -91,25 +106,32 @@ pub(crate) struct SigTimer {
     proc: Weak<ProcShared>,
     sched: Weak<Scheduler>,
     kind: Kind,
+    clock: Clock,
     signal: Arc<TimerSignal>,
     state: Mutex<Armed>,
 }
 
+/// The CPU time of `clock` (a CPU clock) now: what the threads were charged so far.
+fn cpu_now(proc: &ProcShared, sched: &Scheduler, clock: Clock) -> u64 {
+    match clock {
+        Clock::ThreadCpu(tid) => sched
+            .thread(tid)
+            .map_or(0, |t| t.cpu_ns.load(Ordering::Relaxed)),
+        _ => crate::sys::info::process_cpu_ns_of(proc, sched),
+    }
+}
+
 impl SigTimer {
-    fn new(p: &Process, kind: Kind) -> Arc<Self> {
+    fn new(p: &Process, kind: Kind, clock: Clock) -> Arc<Self> {
         Arc::new_cyclic(|me| SigTimer {
             me: me.clone(),
             proc: Arc::downgrade(&p.shared),
             sched: Arc::downgrade(&p.sys.sched),
             kind,
+            clock,
             signal: Arc::default(),
             state: Mutex::new(Armed::default()),
         })
-    }
-
-    /// Whether its clock is CLOCK_REALTIME or CLOCK_TAI (absolute times are wall times).
-    fn realtime(&self) -> bool {
-        matches!(self.kind, Kind::Posix { clock: 0 | 11, .. })
     }
 
     fn silent(&self) -> bool {
@@ -122,11 +144,36 @@ impl SigTimer {
         )
     }
 
-    /// Arms the timer for `expiry` (CLOCK_MONOTONIC ns; 0 disarms), then every `interval`.
-    fn arm(&self, expiry: u64, interval: u64) {
-        let Some(sched) = self.sched.upgrade() else {
-            return;
+    /// The time on the timer's clock, for a system call of `p`.
+    fn now(&self, p: &Process, k: &dyn Platform) -> u64 {
+        match self.clock {
+            Clock::Wall { .. } => k.monotonic_ns(),
+            cpu => cpu_now(&p.shared, &p.sys.sched, cpu),
+        }
+    }
+
+    /// Puts the timer's next wake on the scheduler: its expiry for a wall clock; for a CPU
+    /// clock the earliest wall time the CPU time could reach it (all threads running).
+    fn schedule(&self, st: &mut Armed, proc: &ProcShared, sched: &Scheduler, clock_now: u64) {
+        let at = match self.clock {
+            Clock::Wall { .. } => st.expiry,
+            cpu => {
+                let threads = match cpu {
+                    Clock::ProcessCpu => proc.threads.lock().len().max(1) as u64,
+                    _ => 1,
+                };
+                let wait = st.expiry.saturating_sub(clock_now) / threads;
+                sched.now_ns().saturating_add(wait.max(CPU_CHECK_MIN_NS))
+            }
         };
+        let me: Weak<dyn Waker> = self.me.clone();
+        st.key = Some(sched.add_timer(at, me, st.token));
+    }
+
+    /// Arms the timer for `expiry` (on its clock; 0 disarms), then every `interval`; `now`
+    /// is the time on its clock.
+    fn arm(&self, p: &Process, expiry: u64, interval: u64, now: u64) {
+        let sched = &p.sys.sched;
         let mut st = self.state.lock();
         if let Some(key) = st.key.take() {
             sched.remove_timer(key);
@@ -135,8 +182,7 @@ impl SigTimer {
         st.expiry = expiry;
         st.interval = if expiry == 0 { 0 } else { interval };
         if expiry != 0 && !self.silent() {
-            let me: Weak<dyn Waker> = self.me.clone();
-            st.key = Some(sched.add_timer(expiry, me, st.token));
+            self.schedule(&mut st, &p.shared, sched, now);
         }
     }
 
@@ -163,14 +209,9 @@ impl SigTimer {
     /// Sends the signal of one expiration; `missed` periods went by unseen.
     fn fire(&self, proc: &ProcShared, sched: &Scheduler, missed: u64) {
         match self.kind {
-            Kind::Real => {
-                let _ = send(
-                    proc,
-                    sched,
-                    Target::Process,
-                    SigInfo::new(SIGALRM, SI_KERNEL),
-                    None,
-                );
+            Kind::Itimer(signo) => {
+                let info = SigInfo::new(signo, SI_KERNEL);
+                let _ = send(proc, sched, Target::Process, info, None);
             }
             Kind::Posix {
                 notify: Notify::Nothing,
@@ -181,7 +222,6 @@ impl SigTimer {
                 notify: Notify::To(target),
                 signo,
                 value,
-                ..
             } => {
                 let s = &self.signal;
                 s.overrun.fetch_add(missed, Ordering::SeqCst);
@@ -213,14 +253,22 @@ impl Waker for SigTimer {
                 return false;
             }
             st.key = None;
-            let now = sched.now_ns().max(st.expiry);
+            let now = match self.clock {
+                Clock::Wall { .. } => sched.now_ns().max(st.expiry),
+                cpu => cpu_now(&proc, &sched, cpu),
+            };
+            if now < st.expiry {
+                // A CPU clock that has not got there yet: look again later.
+                st.token += 1;
+                self.schedule(&mut st, &proc, &sched, now);
+                return true;
+            }
             if let Some(periods) = (now - st.expiry).checked_div(st.interval) {
                 st.expiry = st
                     .expiry
                     .saturating_add((periods + 1).saturating_mul(st.interval));
                 st.token += 1;
-                let me: Weak<dyn Waker> = self.me.clone();
-                st.key = Some(sched.add_timer(st.expiry, me, st.token));
+                self.schedule(&mut st, &proc, &sched, now);
                 periods
             } else {
                 st.expiry = 0;
@@ -243,7 +291,8 @@ pub(crate) struct TimerTable {
     posix: BTreeMap<i32, Arc<SigTimer>>,
     /// The id the next timer_create tries (ids count up from 0, as on Linux).
     next_id: i32,
-    real: Option<Arc<SigTimer>>,
+    /// ITIMER_REAL, ITIMER_VIRTUAL and ITIMER_PROF.
+    itimers: [Option<Arc<SigTimer>>; 3],
 }
 
 fn read_time(k: &dyn Platform, addr: u64, unit: u64) -> Result<u64, Errno> {
@@ -272,33 +321,35 @@ fn write_pair(
     k.write_user(addr, &b)
 }
 
-/// The ITIMER_REAL timer, made on first use.
-fn real_timer(p: &Process) -> Arc<SigTimer> {
-    p.shared
-        .signals
-        .timers
-        .lock()
-        .real
-        .get_or_insert_with(|| SigTimer::new(p, Kind::Real))
+/// Itimer `which` (valid), made on first use. ITIMER_VIRTUAL counts the process's CPU time
+/// like ITIMER_PROF: user and system time are not told apart.
+fn itimer(p: &Process, which: i32) -> Arc<SigTimer> {
+    let (signo, clock) = match which {
+        ITIMER_REAL => (SIGALRM, Clock::Wall { realtime: false }),
+        ITIMER_VIRTUAL => (SIGVTALRM, Clock::ProcessCpu),
+        _ => (SIGPROF, Clock::ProcessCpu),
+    };
+    p.shared.signals.timers.lock().itimers[which as usize]
+        .get_or_insert_with(|| SigTimer::new(p, Kind::Itimer(signo), clock))
         .clone()
 }
 
-/// Sets ITIMER_REAL; returns the old (remaining, interval).
-fn set_real(p: &Process, k: &dyn Platform, value: u64, interval: u64) -> (u64, u64) {
-    let t = real_timer(p);
-    let now = k.monotonic_ns();
+/// Sets itimer `which` (valid); returns the old (remaining, interval).
+fn set_itimer(p: &Process, k: &dyn Platform, which: i32, value: u64, interval: u64) -> (u64, u64) {
+    let t = itimer(p, which);
+    let now = t.now(p, k);
     let old = t.remaining(now, 1000);
     let expiry = if value == 0 {
         0
     } else {
         now.saturating_add(value)
     };
-    t.arm(expiry, interval);
+    t.arm(p, expiry, interval, now);
     old
 }
 
 pub(crate) fn alarm(p: &mut Process, k: &mut dyn Platform, seconds: u32) -> SysResult {
-    let (old, _) = set_real(p, k, u64::from(seconds) * NS, 0);
+    let (old, _) = set_itimer(p, k, ITIMER_REAL, u64::from(seconds) * NS, 0);
     // Never 0 while an alarm was pending, and rounded to the nearest second.
     let (sec, ns) = (old / NS, old % NS);
     Ok(if (sec == 0 && ns != 0) || ns >= NS / 2 {
@@ -308,29 +359,12 @@ pub(crate) fn alarm(p: &mut Process, k: &mut dyn Platform, seconds: u32) -> SysR
     })
 }
 
-/// ITIMER_VIRTUAL and ITIMER_PROF count CPU time, which is not measured yet: they can be
-/// read (never armed) and disarmed, and arming them is refused.
-fn cpu_itimer(k: &mut dyn Platform, which: i32, value: u64) -> Result<(), Errno> {
-    if value != 0 {
-        k.log(format_args!(
-            "setitimer({}) is not supported (CPU-time timers): EINVAL",
-            if which == ITIMER_VIRTUAL {
-                "ITIMER_VIRTUAL"
-            } else {
-                "ITIMER_PROF"
-            }
-        ));
+pub(crate) fn getitimer(p: &mut Process, k: &mut dyn Platform, which: i32, curr: u64) -> SysResult {
+    if !(ITIMER_REAL..=ITIMER_PROF).contains(&which) {
         return Err(Errno::EINVAL);
     }
-    Ok(())
-}
-
-pub(crate) fn getitimer(p: &mut Process, k: &mut dyn Platform, which: i32, curr: u64) -> SysResult {
-    let now = match which {
-        ITIMER_REAL => real_timer(p).remaining(k.monotonic_ns(), 1000),
-        ITIMER_VIRTUAL | ITIMER_PROF => (0, 0),
-        _ => return Err(Errno::EINVAL),
-    };
+    let t = itimer(p, which);
+    let now = t.remaining(t.now(p, k), 1000);
     write_pair(k, curr, now, 1000)?;
     Ok(0)
 }
@@ -348,32 +382,29 @@ pub(crate) fn setitimer(
     } else {
         (0, 0)
     };
-    let before = match which {
-        ITIMER_REAL => set_real(p, k, value, interval),
-        ITIMER_VIRTUAL | ITIMER_PROF => {
-            cpu_itimer(k, which, value)?;
-            (0, 0)
-        }
-        _ => return Err(Errno::EINVAL),
-    };
+    if !(ITIMER_REAL..=ITIMER_PROF).contains(&which) {
+        return Err(Errno::EINVAL);
+    }
+    let before = set_itimer(p, k, which, value, interval);
     if old != 0 {
         write_pair(k, old, before, 1000)?;
     }
     Ok(0)
 }
 
-/// A clock timer_create accepts: Err with the errno Linux gives otherwise.
-fn timer_clock(k: &mut dyn Platform, clock: i32) -> Result<(), Errno> {
+/// The clock of a timer_create: Err with the errno Linux gives for those without timers.
+fn timer_clock(p: &Process, clock: i32) -> Result<Clock, Errno> {
+    if let Some(cpu) = crate::sys::time::CpuClock::decode(p, clock, false)? {
+        return Ok(match cpu {
+            crate::sys::time::CpuClock::Process => Clock::ProcessCpu,
+            crate::sys::time::CpuClock::Thread(tid) => Clock::ThreadCpu(tid),
+        });
+    }
     match clock {
-        0 | 1 | 7 | 11 => Ok(()),        // REALTIME, MONOTONIC, BOOTTIME, TAI
+        0 | 11 => Ok(Clock::Wall { realtime: true }), // REALTIME, TAI
+        1 | 7 => Ok(Clock::Wall { realtime: false }), // MONOTONIC, BOOTTIME
         4..=6 => Err(Errno::EOPNOTSUPP), // MONOTONIC_RAW and the coarse clocks have no timers
         8 | 9 => Err(Errno::EPERM),      // the alarm clocks need CAP_WAKE_ALARM
-        c if c == 2 || c == 3 || c < 0 => {
-            k.log(format_args!(
-                "timer_create on a CPU-time clock ({c}) is not supported: EINVAL"
-            ));
-            Err(Errno::EINVAL)
-        }
         _ => Err(Errno::EINVAL),
     }
 }
@@ -392,7 +423,7 @@ pub(crate) fn timer_create(
     } else {
         None
     };
-    timer_clock(k, clock)?;
+    let clock = timer_clock(p, clock)?;
     // The id is taken before the event is checked, as on Linux.
     let id = {
         let mut table = p.shared.signals.timers.lock();
@@ -412,7 +443,6 @@ pub(crate) fn timer_create(
             notify: Notify::To(Target::Process),
             signo: SIGALRM,
             value: id as u32 as u64,
-            clock,
         },
         Some(raw) => {
             let word = |o: usize| u32::from_le_bytes([raw[o], raw[o + 1], raw[o + 2], raw[o + 3]]);
@@ -436,12 +466,11 @@ pub(crate) fn timer_create(
                 notify: target,
                 signo,
                 value,
-                clock,
             }
         }
     };
     k.write_user(timerid, &id.to_le_bytes())?;
-    let timer = SigTimer::new(p, kind);
+    let timer = SigTimer::new(p, kind, clock);
     p.shared.signals.timers.lock().posix.insert(id, timer);
     Ok(0)
 }
@@ -476,13 +505,13 @@ pub(crate) fn timer_settime(
     };
     let timer = posix_timer(p, id)?;
     let (interval, value) = (interval?, value?);
-    let now = k.monotonic_ns();
+    let now = timer.now(p, k);
     let before = timer.remaining(now, 1);
     let expiry = if value == 0 {
         0
     } else if flags & TIMER_ABSTIME == 0 {
         now.saturating_add(value)
-    } else if timer.realtime() {
+    } else if timer.clock == (Clock::Wall { realtime: true }) {
         // Placed on the monotonic clock now: the VM's clocks do not jump.
         now.saturating_add(value.saturating_sub(k.realtime_ns()))
     } else {
@@ -490,7 +519,7 @@ pub(crate) fn timer_settime(
     }
     .max(u64::from(value != 0)); // a time in the past expires at once; 0 would disarm
     timer.signal.last.store(0, Ordering::SeqCst);
-    timer.arm(expiry, interval);
+    timer.arm(p, expiry, interval, now);
     if old != 0 {
         write_pair(k, old, before, 1)?;
     }
@@ -504,7 +533,7 @@ pub(crate) fn timer_gettime(
     curr: u64,
 ) -> SysResult {
     let timer = posix_timer(p, id)?;
-    let now = timer.remaining(k.monotonic_ns(), 1);
+    let now = timer.remaining(timer.now(p, k), 1);
     write_pair(k, curr, now, 1)?;
     Ok(0)
 }
@@ -524,6 +553,6 @@ pub(crate) fn timer_delete(p: &mut Process, _k: &mut dyn Platform, id: i32) -> S
         .remove(&id)
         .ok_or(Errno::EINVAL)?;
     // A signal it already queued stays pending, as on Linux.
-    timer.arm(0, 0);
+    timer.arm(p, 0, 0, 0);
     Ok(0)
 }

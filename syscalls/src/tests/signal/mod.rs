@@ -28,6 +28,8 @@ const SIGALRM: u64 = 14;
 const SIGTERM: u64 = 15;
 const SIGCHLD: u64 = 17;
 const SIGTSTP: u64 = 20;
+const SIGVTALRM: u64 = 26;
+const SIGPROF: u64 = 27;
 
 const SA_SIGINFO: u64 = 4;
 const SA_RESTORER: u64 = 0x0400_0000;

@@ -1,5 +1,7 @@
 //! Timers that send signals (alarm, itimers, POSIX timers) and signalfd.
 
+use core::sync::atomic::Ordering;
+
 use super::*;
 #[test]
 fn itimer_real_and_alarm_send_sigalrm() {
@@ -29,7 +31,7 @@ fn itimer_real_and_alarm_send_sigalrm() {
     assert_eq!(sys(&mut p, &mut k, 37, &[0]), 5, "4.6 s rounds to 5");
     assert_eq!(p.sys.sched.next_deadline(), None);
     assert_eq!(sys(&mut p, &mut k, 37, &[0]), 0);
-    // Errors: bad `which`, bad microseconds, CPU-time itimers.
+    // Errors: bad `which`, bad microseconds.
     assert_eq!(sys(&mut p, &mut k, 36, &[3, SCRATCH]), err(Errno::EINVAL));
     k.poke(
         SCRATCH,
@@ -41,10 +43,9 @@ fn itimer_real_and_alarm_send_sigalrm() {
     );
     k.poke(SCRATCH, &[0u64, 0, 1, 0].map(u64::to_le_bytes).concat());
     assert_eq!(
-        sys(&mut p, &mut k, 38, &[2, SCRATCH, 0]),
+        sys(&mut p, &mut k, 38, &[3, SCRATCH, 0]),
         err(Errno::EINVAL)
     );
-    assert_eq!(sys(&mut p, &mut k, 36, &[2, SCRATCH + 64]), 0);
     // The SIGALRM from the itimer is the kernel's.
     k.poke(SCRATCH, &bit(SIGALRM).to_le_bytes());
     k.poke(SCRATCH + 8, &[0u8; 16]);
@@ -288,5 +289,58 @@ fn a_blocking_signalfd_read_waits_for_a_signal() {
         u32_at(&k, SCRATCH + 0x10c),
         1,
         "ssi_pid: the sender's process"
+    );
+}
+
+#[test]
+fn cpu_time_itimers_and_timers_count_the_processs_cpu_time() {
+    let (mut p, mut k) = setup_stack();
+    set_mask(&mut p, &mut k, bit(SIGPROF) | bit(SIGVTALRM));
+    // setitimer(ITIMER_PROF, 30 ms of CPU time).
+    k.poke(
+        SCRATCH,
+        &[0u64, 0, 0, 30_000].map(u64::to_le_bytes).concat(),
+    );
+    assert_eq!(sys(&mut p, &mut k, 38, &[2, SCRATCH, 0]), 0);
+    // Checked when the CPU time could have got there (one thread: 30 ms of wall time).
+    assert_eq!(p.sys.sched.next_deadline(), Some(30_000_000));
+    p.sys.sched.expire(30_000_000);
+    assert_eq!(
+        p.shared.signals.pending(1),
+        0,
+        "no CPU time was used: not yet"
+    );
+    p.thread.cpu_ns.store(10_000_000, Ordering::Relaxed);
+    assert_eq!(sys(&mut p, &mut k, 36, &[2, SCRATCH + 64]), 0);
+    assert_eq!(
+        k.peek(SCRATCH + 64, 32),
+        [0u64, 0, 0, 20_000].map(u64::to_le_bytes).concat(),
+        "20 ms of CPU time left"
+    );
+    p.thread.cpu_ns.store(31_000_000, Ordering::Relaxed);
+    p.sys.sched.expire(u64::MAX / 2);
+    assert_eq!(p.shared.signals.pending(1), bit(SIGPROF));
+    // ITIMER_VIRTUAL sends SIGVTALRM.
+    k.poke(SCRATCH, &[0u64, 0, 0, 1_000].map(u64::to_le_bytes).concat());
+    assert_eq!(sys(&mut p, &mut k, 38, &[1, SCRATCH, 0]), 0);
+    p.thread.cpu_ns.store(40_000_000, Ordering::Relaxed);
+    p.sys.sched.expire(u64::MAX / 2);
+    assert_eq!(p.shared.signals.pending(1), bit(SIGPROF) | bit(SIGVTALRM));
+    // A POSIX timer on the process CPU clock, by glibc's encoding of CLOCK_PROCESS_CPUTIME_ID
+    // (MAKE_PROCESS_CPUCLOCK(0, CPUCLOCK_SCHED) = -6), and on the thread's (3).
+    let id = timer_create(&mut p, &mut k, (-6i64) as u64, 0, SIGUSR1 as u32, 0);
+    assert_eq!(id, 0);
+    assert_eq!(timer_settime(&mut p, &mut k, id, 0, 0, 5_000_000), 0);
+    assert_eq!(sys(&mut p, &mut k, 224, &[id as u64, SCRATCH]), 0);
+    assert_eq!(u64_at(&k, SCRATCH + 24), 5_000_000, "remaining CPU time");
+    p.thread.cpu_ns.store(46_000_000, Ordering::Relaxed);
+    p.sys.sched.expire(u64::MAX / 2);
+    assert_eq!(p.shared.signals.pending(1) & bit(SIGUSR1), bit(SIGUSR1));
+    assert!(p.thread.sig.flagged(), "unblocked: the thread is told");
+    assert_eq!(timer_create(&mut p, &mut k, 3, 1, 0, 0), 1);
+    assert_eq!(
+        timer_create(&mut p, &mut k, (-6i64 - 8 * 99) as u64, 0, 10, 0),
+        err(Errno::EINVAL),
+        "another process's CPU clock"
     );
 }
