@@ -9,7 +9,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use coracle_syscalls::sched::{CpuControl, Scheduler, Task, TIME_SLICE_NS};
-use coracle_syscalls::{dispatch, resume, Outcome, TRAP_SYSCALL};
+use coracle_syscalls::{dispatch, resume, signal, Outcome, TRAP_SYSCALL};
 use coracle_vfs::Wake;
 
 use crate::arch::{self, fpu, interrupt, trap::run_user, Interrupt};
@@ -160,6 +160,11 @@ fn run_task(
             next = Next::Ended;
             break;
         }
+        // Pending signals are delivered on the way back to user mode (one atomic load when
+        // there are none); a fatal one ends the program.
+        if let Some(status) = signal::deliver(&mut body.process, platform, &mut body.regs) {
+            shutdown(status, timing)
+        }
         // The timer: the earliest deadline, or the end of the slice if others wait to run.
         let mut deadline = sched.next_deadline();
         if sched.has_waiting(cpu) {
@@ -183,7 +188,9 @@ fn run_task(
                 crate::mm::tlb::reclaim();
             }
             Next::Run
-        } else if let Some(status) = crate::task::user_fault(&body.process, platform, &body.regs) {
+        } else if let Some(status) =
+            crate::task::user_fault(platform, &mut body.process, &mut body.regs)
+        {
             shutdown(status, timing)
         } else {
             Next::Run

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use coracle_syscalls::platform::Page;
-use coracle_syscalls::{Errno, Perms, Platform, Stream};
+use coracle_syscalls::{Errno, FpArea, FpuLayout, Perms, Platform, Stream};
 
 use crate::arch::{self, cpu, port};
 use crate::mm::paging::AddressSpace;
@@ -81,6 +81,18 @@ impl Platform for KernelPlatform {
 
     fn write_user(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
         user::write(addr, data)
+    }
+
+    fn save_fpu(&mut self, area: &mut FpArea) {
+        arch::fpu::save(area);
+    }
+
+    fn load_fpu(&mut self, area: &FpArea) {
+        arch::fpu::restore(area);
+    }
+
+    fn fpu_layout(&self) -> FpuLayout {
+        arch::fpu::layout()
     }
 
     fn write_stream(&mut self, stream: Stream, data: &[u8]) {

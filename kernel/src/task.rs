@@ -9,6 +9,7 @@ use coracle_loader::{build_stack, AuxValues, Copy, Executable, Region, StackPara
 use coracle_syscalls::mm::{handle_page_fault, out_of_memory_kill, Access, FaultResult};
 use coracle_syscalls::sched::TaskBody;
 use coracle_syscalls::setup::{self, BootOptions};
+use coracle_syscalls::signal::{self, Fault};
 use coracle_syscalls::{Perms, Platform, Process, StartInfo, UserRegs, VmaName, TRAP_SYSCALL};
 use coracle_vfs::cpio::Reader;
 
@@ -295,38 +296,30 @@ fn record_region(process: &Process, r: &Region, copies: &[Copy], exe: &VmaName) 
 }
 
 /// Handles an exception raised by user code: a page fault the VMAs allow is served (demand
-/// paging, stack growth); anything else kills the program with the signal Linux would send (no
-/// handlers yet), as a status.
+/// paging, stack growth); anything else becomes the signal Linux sends for it, delivered to
+/// the program's handler or killing it (the status comes back).
 pub(crate) fn user_fault(
-    process: &Process,
     platform: &mut KernelPlatform,
-    ctx: &UserRegs,
+    process: &mut Process,
+    regs: &mut UserRegs,
 ) -> Option<u32> {
     let cr2 = x86_64::registers::control::Cr2::read_raw();
-    let (signal, name) = if ctx.trap == crate::arch::fault::PAGE_FAULT {
-        let access = Access::from_x86_error_code(ctx.error_code);
-        match handle_page_fault(&process.shared, platform, cr2, access) {
-            FaultResult::Mapped => return None,
-            FaultResult::OutOfMemory => return Some(out_of_memory_kill(&process.shared, platform)),
-            FaultResult::Signal { signo: 7, .. } => (7, "SIGBUS"),
-            FaultResult::Signal { .. } => (11, "SIGSEGV"),
+    if regs.trap != crate::arch::fault::PAGE_FAULT {
+        return signal::user_exception(process, platform, regs, cr2);
+    }
+    let access = Access::from_x86_error_code(regs.error_code);
+    match handle_page_fault(&process.shared, platform, cr2, access) {
+        FaultResult::Mapped => None,
+        FaultResult::OutOfMemory => Some(out_of_memory_kill(&process.shared, platform)),
+        FaultResult::Signal { signo, code, addr } => {
+            let fault = Fault {
+                signo,
+                code,
+                addr,
+                trapno: regs.trap,
+                error_code: regs.error_code,
+            };
+            signal::force_fault(process, platform, regs, fault)
         }
-    } else {
-        match ctx.trap {
-            0 | 16 | 19 => (8, "SIGFPE"),
-            1 | 3 => (5, "SIGTRAP"),
-            6 => (4, "SIGILL"),
-            17 => (7, "SIGBUS"),
-            _ => (11, "SIGSEGV"),
-        }
-    };
-    console::log_line(format_args!(
-        "program killed by {name}: {} (vector {}, error {:#x}) at RIP {:#x}, address {:#x}",
-        crate::arch::fault::vector_name(ctx.trap),
-        ctx.trap,
-        ctx.error_code,
-        ctx.rip,
-        cr2
-    ));
-    Some(128 + signal)
+    }
 }

@@ -24,6 +24,7 @@ pub mod procfs;
 pub mod regs;
 pub mod sched;
 pub mod setup;
+pub mod signal;
 mod sys;
 mod table;
 pub mod uaccess;
@@ -37,7 +38,7 @@ pub use mm::VmaName;
 pub use names::syscall_name;
 pub use platform::{Perms, Platform, Stream};
 pub use process::{Process, StartInfo, System, SystemInfo};
-pub use regs::{FpArea, UserRegs, TRAP_SYSCALL};
+pub use regs::{FpArea, FpuLayout, UserRegs, TRAP_SIGRETURN, TRAP_SYSCALL};
 pub use table::{dispatch, implemented, resume, Outcome};
 
 /// What a handler returns: the value for rax, or an error that becomes `-errno`.

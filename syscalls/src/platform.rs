@@ -45,6 +45,16 @@ pub trait Platform {
     /// starts with a copy). The default leaves `area` as it is (the initial state).
     fn save_fpu(&mut self, _area: &mut crate::regs::FpArea) {}
 
+    /// Loads the calling thread's FP/SSE/AVX registers from `area` (a signal handler starts
+    /// with the initial state; rt_sigreturn brings back the saved one). The area holds a valid
+    /// image for [`Platform::fpu_layout`]: the signal code checks what came from user memory.
+    fn load_fpu(&mut self, _area: &crate::regs::FpArea) {}
+
+    /// How the CPU saves FP state (the shape of a signal frame's FP part).
+    fn fpu_layout(&self) -> crate::regs::FpuLayout {
+        crate::regs::FpuLayout::FXSAVE
+    }
+
     /// Writes program output to the host.
     fn write_stream(&mut self, stream: Stream, data: &[u8]);
     /// Reads the host's stdin (only called when it is forwarded); blocks until at least one byte

@@ -14,7 +14,7 @@ use spin::Mutex;
 
 use crate::mm::Mm;
 use crate::sched::{Scheduler, Thread};
-use crate::sys::signal::SigActions;
+use crate::signal::{ProcSignals, SigThread};
 use coracle_vfs::{WaitQueue, Wake};
 
 /// What the kernel knows about the first process when it starts it.
@@ -201,6 +201,8 @@ pub struct ProcShared {
     pub start_ns: u64,
     /// The live threads' ids, the main thread first.
     pub threads: Mutex<Vec<u32>>,
+    /// Signal actions, pending signals and signal timers.
+    pub signals: ProcSignals,
     /// CPU time of the threads that exited, in ns (for the process CPU clock and getrusage).
     pub exited_cpu_ns: core::sync::atomic::AtomicU64,
     /// The status the process ends with, once its main thread or a group exit set it.
@@ -332,8 +334,8 @@ pub struct Process {
     /// An object the current system call keeps across its re-runs (a FIFO end whose open
     /// waits for the other end); dropped when the call ends.
     pub(crate) held: Option<alloc::boxed::Box<dyn core::any::Any + Send + Sync>>,
-    pub sigactions: SigActions,
-    pub sigmask: u64,
+    /// This thread's own signal state (alternate stack, the mask a call restores, faults).
+    pub(crate) sig: SigThread,
     pub clear_child_tid: u64,
     pub robust_list: u64,
     /// The host's stdin has reached its end.
@@ -391,6 +393,7 @@ impl Process {
             limits: Mutex::new(crate::sys::info::default_limits()),
             start_ns,
             threads: Mutex::new(alloc::vec![info.pid]),
+            signals: ProcSignals::default(),
             exited_cpu_ns: core::sync::atomic::AtomicU64::new(0),
             exit_code: Mutex::new(None),
         });
@@ -409,8 +412,7 @@ impl Process {
             info,
             sys,
             shared,
-            sigactions: SigActions::default(),
-            sigmask: 0,
+            sig: SigThread::default(),
             clear_child_tid: 0,
             robust_list: 0,
             exit_status: None,
@@ -456,9 +458,10 @@ impl Process {
     }
 
     /// A new thread of this process (clone with CLONE_THREAD): same process, a new id, the
-    /// signal mask inherited.
+    /// signal mask inherited, no alternate signal stack.
     pub fn new_thread(&self, tid: u32) -> Process {
         let thread = self.sys.sched.new_thread(tid);
+        thread.sig.inherit(&self.thread.sig);
         crate::sys::sched::inherit(&self.thread, &thread);
         self.shared.threads.lock().push(tid);
         Process {
@@ -472,8 +475,7 @@ impl Process {
             deadline: None,
             progress: 0,
             held: None,
-            sigactions: self.sigactions.clone(),
-            sigmask: self.sigmask,
+            sig: SigThread::new_thread(),
             clear_child_tid: 0,
             robust_list: 0,
             stdin_eof: self.stdin_eof,

@@ -2,6 +2,9 @@
 
 /// `UserRegs::trap` after a SYSCALL instruction (exceptions and interrupts use their vector).
 pub const TRAP_SYSCALL: u64 = 0x100;
+/// `UserRegs::trap` once rt_sigreturn has replaced every register: not a system call return,
+/// so the way back restores rcx and r11 too (IRET, not SYSRET) and nothing restarts.
+pub const TRAP_SIGRETURN: u64 = 0x101;
 
 /// The general registers of a thread in user mode. The kernel's entry assembly stores into and
 /// loads from this exact layout (fields up to `error_code`); keep it in sync.
@@ -63,11 +66,43 @@ impl Default for FpArea {
     /// exceptions masked, 64-bit precision), MXCSR 0x1f80, every register zero, and an XSAVE
     /// header that marks every other component as in its initial state.
     fn default() -> Self {
-        let mut bytes = [0; FP_AREA_SIZE];
-        bytes[FCW_OFFSET..FCW_OFFSET + 2].copy_from_slice(&0x037fu16.to_le_bytes());
-        bytes[MXCSR_OFFSET..MXCSR_OFFSET + 4].copy_from_slice(&0x1f80u32.to_le_bytes());
-        FpArea { bytes }
+        let mut area = FpArea {
+            bytes: [0; FP_AREA_SIZE],
+        };
+        area.reset();
+        area
     }
+}
+
+impl FpArea {
+    /// Puts the area back to the initial state of [`FpArea::default`] (what a signal handler
+    /// starts with), in place.
+    pub fn reset(&mut self) {
+        self.bytes.fill(0);
+        self.bytes[FCW_OFFSET..FCW_OFFSET + 2].copy_from_slice(&0x037fu16.to_le_bytes());
+        self.bytes[MXCSR_OFFSET..MXCSR_OFFSET + 4].copy_from_slice(&0x1f80u32.to_le_bytes());
+    }
+}
+
+/// How this machine saves FP state, which is what a signal frame's FP part looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FpuLayout {
+    /// Bytes XSAVE writes for the enabled components (CPUID 0xd.0 EBX); 0 when the CPU saves
+    /// with FXSAVE only (512 bytes, no extended state).
+    pub xsave_size: u32,
+    /// The enabled components (XCR0); 0 with FXSAVE.
+    pub xfeatures: u64,
+    /// The MXCSR bits the CPU accepts (MXCSR_MASK); loading others faults.
+    pub mxcsr_mask: u32,
+}
+
+impl FpuLayout {
+    /// A CPU without XSAVE.
+    pub const FXSAVE: FpuLayout = FpuLayout {
+        xsave_size: 0,
+        xfeatures: 0,
+        mxcsr_mask: 0xffbf,
+    };
 }
 
 impl core::fmt::Debug for FpArea {

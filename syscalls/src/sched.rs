@@ -90,6 +90,8 @@ pub struct Thread {
     /// The scheduling policy sched_getscheduler reports (SCHED_OTHER, BATCH or IDLE, with
     /// SCHED_RESET_ON_FORK).
     pub policy: AtomicU32,
+    /// Its signal mask and whether a signal may be waiting for it (see `crate::signal`).
+    pub sig: crate::signal::ThreadSignals,
 }
 
 impl core::fmt::Debug for Thread {
@@ -192,11 +194,26 @@ impl Thread {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         if !self.interrupt() {
-            if let Some(sched) = self.sched.upgrade() {
-                let cpu = self.last_cpu.load(Ordering::Relaxed);
-                if cpu != sched.ctl.current_cpu() && sched.running_on(cpu) == self.tid {
-                    sched.ctl.kick(cpu);
-                }
+            self.kick();
+        }
+    }
+
+    /// A signal this thread does not block became pending: flag it, and end its wait or make
+    /// the CPU running it enter the kernel, where it takes delivery before going back to user
+    /// mode (Linux's signal_wake_up).
+    pub fn signal_wake(&self) {
+        self.sig.flag();
+        if !self.interrupt() {
+            self.kick();
+        }
+    }
+
+    /// Interrupts the CPU running this thread, if another CPU runs it now.
+    fn kick(&self) {
+        if let Some(sched) = self.sched.upgrade() {
+            let cpu = self.last_cpu.load(Ordering::Relaxed);
+            if cpu != sched.ctl.current_cpu() && sched.running_on(cpu) == self.tid {
+                sched.ctl.kick(cpu);
             }
         }
     }
@@ -315,6 +332,7 @@ impl Scheduler {
             cpu_ns: AtomicU64::new(0),
             nice: AtomicI32::new(0),
             policy: AtomicU32::new(0),
+            sig: crate::signal::ThreadSignals::default(),
         });
         self.threads.lock().insert(tid, Arc::downgrade(&thread));
         thread

@@ -106,7 +106,11 @@ syscall_table! {
     28 => madvise::madvise(addr: u64, len: u64, advice: i32);
     32 => io::dup(fd: i32);
     33 => io::dup2(oldfd: i32, newfd: i32);
+    34 => signal::pause();
     35 => time::nanosleep(req: u64, rem: u64);
+    36 => signal::getitimer(which: i32, curr: u64);
+    37 => signal::alarm(seconds: u32);
+    38 => signal::setitimer(which: i32, new: u64, old: u64);
     39 => info::getpid();
     40 => io::sendfile(out_fd: i32, in_fd: i32, offset: u64, count: u64);
     60 => thread::exit(status: i32);
@@ -150,7 +154,10 @@ syscall_table! {
     120 => info::getresgid(rgid: u64, egid: u64, sgid: u64);
     121 => info::getpgid(pid: i32);
     124 => info::getsid(pid: i32);
-    131 => signal::sigaltstack(ss: u64, old: u64);
+    127 => signal::rt_sigpending(set: u64, size: u64);
+    128 => signal::rt_sigtimedwait(these: u64, info: u64, ts: u64, size: u64);
+    129 => signal::rt_sigqueueinfo(tgid: i32, sig: i32, info: u64);
+    130 => signal::rt_sigsuspend(set: u64, size: u64);
     132 => fs::utime(path: u64, times: u64);
     133 => fs::mknod(path: u64, mode: u32, dev: u32);
     137 => fs::statfs(path: u64, buf: u64);
@@ -185,7 +192,13 @@ syscall_table! {
     213 => epoll::epoll_create(size: i32);
     217 => io::getdents64(fd: i32, dirp: u64, count: u64);
     218 => process::set_tid_address(tidptr: u64);
+    219 => signal::restart_syscall();
     221 => io::fadvise64(fd: i32, offset: i64, len: i64, advice: i32);
+    222 => signal::timer_create(clock: i32, sevp: u64, timerid: u64);
+    223 => signal::timer_settime(id: i32, flags: i32, new: u64, old: u64);
+    224 => signal::timer_gettime(id: i32, curr: u64);
+    225 => signal::timer_getoverrun(id: i32);
+    226 => signal::timer_delete(id: i32);
     228 => time::clock_gettime(clock: i32, tp: u64);
     229 => time::clock_getres(clock: i32, res: u64);
     230 => time::clock_nanosleep(clock: i32, flags: i32, req: u64, rem: u64);
@@ -213,17 +226,20 @@ syscall_table! {
     277 => io::sync_file_range(fd: i32, offset: i64, nbytes: i64, flags: u32);
     280 => fs::utimensat(dirfd: i32, path: u64, times: u64, flags: i32);
     281 => epoll::epoll_pwait(epfd: i32, events: u64, maxevents: i32, timeout: i32, sigmask: u64, sigsetsize: u64);
+    282 => signal::signalfd(fd: i32, mask: u64, size: u64);
     283 => timerfd::timerfd_create(clock: i32, flags: i32);
     284 => eventfd::eventfd(initval: u32);
     285 => fs::fallocate(fd: i32, mode: i32, offset: i64, len: i64);
     286 => timerfd::timerfd_settime(fd: i32, flags: i32, new: u64, old: u64);
     287 => timerfd::timerfd_gettime(fd: i32, curr: u64);
+    289 => signal::signalfd4(fd: i32, mask: u64, size: u64, flags: i32);
     290 => eventfd::eventfd2(initval: u32, flags: i32);
     291 => epoll::epoll_create1(flags: i32);
     292 => io::dup3(oldfd: i32, newfd: i32, flags: i32);
     293 => io::pipe2(fds: u64, flags: i32);
     295 => io::preadv(fd: i32, iov: u64, iovcnt: u64, offset: i64);
     296 => io::pwritev(fd: i32, iov: u64, iovcnt: u64, offset: i64);
+    297 => signal::rt_tgsigqueueinfo(tgid: i32, tid: i32, sig: i32, info: u64);
     302 => info::prlimit64(pid: i32, resource: u32, new_limit: u64, old_limit: u64);
     306 => io::syncfs(fd: i32);
     309 => sched::getcpu(cpu: u64, node: u64, tcache: u64);
@@ -249,12 +265,16 @@ fn call_with_regs(
     nr: u64,
     p: &mut Process,
     k: &mut dyn Platform,
-    regs: &UserRegs,
+    regs: &mut UserRegs,
 ) -> Option<SysResult> {
     let a = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
     Some(match nr {
+        // Replaces every register; returns the restored rax.
+        15 => sys::signal::rt_sigreturn(p, k, regs),
         // clone(flags, stack, parent_tid, child_tid, tls): the x86_64 argument order.
         56 => sys::thread::clone(p, k, regs, a[0], a[1], a[2], a[3], a[4]),
+        // Whether the caller runs on its alternate stack depends on its stack pointer.
+        131 => sys::signal::sigaltstack(p, k, regs, a[0], a[1]),
         435 => sys::thread::clone3(p, k, regs, a[0], a[1]),
         _ => return None,
     })
@@ -263,6 +283,7 @@ fn call_with_regs(
 /// Runs the system call in `regs` (number in rax, arguments in the SYSCALL registers).
 pub fn dispatch(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -> Outcome {
     let (nr, args) = regs.syscall_args();
+    p.sig.syscall_nr = nr;
     // The handlers' user copies fault pages in (see `mm::uaccess`).
     let shared = p.shared.clone();
     let mut faulting = crate::mm::Faulting::new(&shared, k);
@@ -304,8 +325,11 @@ pub fn dispatch(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -> O
         }
     }
     if result == Err(Errno::WAIT) {
+        // A signal that came before the wait began could not interrupt it: it does now.
+        crate::signal::check_before_wait(p);
         return Outcome::Wait;
     }
+    crate::signal::end_call(p, &result);
     // The call is over: whatever wait it began is finished.
     if p.wait_begun {
         p.thread.finish_wait();
@@ -321,10 +345,10 @@ pub fn dispatch(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -> O
     if core::mem::take(&mut p.exit_thread) {
         return Outcome::ExitThread;
     }
+    // An interrupted call leaves -ERESTARTSYS or -ERESTARTNOHAND in rax: signal delivery,
+    // on the way back to user mode, turns it into EINTR or runs the call again.
     let value = match result {
         Ok(v) => v,
-        // Until signal handlers can restart calls, an interrupted call fails with EINTR.
-        Err(Errno::ERESTARTSYS) => Errno::EINTR.as_return() as u64,
         Err(e) => e.as_return() as u64,
     };
     if core::mem::take(&mut p.yield_cpu) {

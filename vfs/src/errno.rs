@@ -274,6 +274,10 @@ pub enum Errno {
     /// should run again after the handler if the handler has SA_RESTART (Linux's ERESTARTSYS;
     /// EINTR otherwise).
     ERESTARTSYS = 512,
+    /// Kernel-internal, never returned to a program: a signal interrupted the call; it runs
+    /// again if no handler runs, and fails with EINTR if one does, whatever SA_RESTART says
+    /// (Linux's ERESTARTNOHAND: sigsuspend, pause, poll, select).
+    ERESTARTNOHAND = 514,
 }
 
 impl Errno {
@@ -413,6 +417,7 @@ impl Errno {
             Errno::EHWPOISON => "EHWPOISON",
             Errno::WAIT => "WAIT",
             Errno::ERESTARTSYS => "ERESTARTSYS",
+            Errno::ERESTARTNOHAND => "ERESTARTNOHAND",
         }
     }
 

@@ -133,6 +133,14 @@ impl Platform for Faulting<'_> {
         self.inner().save_fpu(area);
     }
 
+    fn load_fpu(&mut self, area: &crate::regs::FpArea) {
+        self.inner().load_fpu(area);
+    }
+
+    fn fpu_layout(&self) -> crate::regs::FpuLayout {
+        self.k.borrow().fpu_layout()
+    }
+
     fn write_stream(&mut self, stream: Stream, data: &[u8]) {
         self.inner().write_stream(stream, data);
     }

@@ -146,7 +146,13 @@ pub(crate) fn futex(
                 }
                 Some(Wake::Interrupted) => {
                     p.sys.futexes.prune(key);
-                    return Err(Errno::ERESTARTSYS);
+                    // With a timeout Linux restarts only when no handler runs
+                    // (ERESTART_RESTARTBLOCK); without one, SA_RESTART decides.
+                    return Err(if timeout != 0 {
+                        Errno::ERESTARTNOHAND
+                    } else {
+                        Errno::ERESTARTSYS
+                    });
                 }
                 // A wake without a value is spurious; waking is what FUTEX_WAIT reports.
                 Some(_) => return Ok(0),

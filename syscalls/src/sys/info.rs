@@ -219,13 +219,21 @@ pub(crate) fn thread_cpu_ns(p: &Process, tid: u32) -> Option<u64> {
 
 /// The CPU time of the whole process: its live threads and the ones that exited.
 pub(crate) fn process_cpu_ns(p: &Process) -> u64 {
-    let threads = p.shared.threads.lock();
+    process_cpu_ns_of(&p.shared, &p.sys.sched)
+}
+
+/// [`process_cpu_ns`] from anywhere (a CPU-time timer checked by the scheduler).
+pub(crate) fn process_cpu_ns_of(
+    shared: &crate::process::ProcShared,
+    sched: &crate::sched::Scheduler,
+) -> u64 {
+    let threads = shared.threads.lock();
     let live: u64 = threads
         .iter()
-        .filter_map(|&tid| p.sys.sched.thread(tid))
+        .filter_map(|&tid| sched.thread(tid))
         .map(|t| t.cpu_ns.load(Ordering::Relaxed))
         .sum();
-    live + p.shared.exited_cpu_ns.load(Ordering::Relaxed)
+    live + shared.exited_cpu_ns.load(Ordering::Relaxed)
 }
 
 /// `struct timeval` bytes of `ns`.

@@ -189,6 +189,9 @@ pub(crate) fn read_file(
     if let Some(dev) = rw_checks(file, file.readable(), offset)? {
         return host_read(p, k, dev, buf, count);
     }
+    if let Some(r) = crate::signal::signalfd::read(p, k, file, buf, count) {
+        return r;
+    }
     let count = count.min(MAX_RW_COUNT);
     let stream = !file.ops().seekable();
     let mut registered = false;
@@ -1316,10 +1319,11 @@ pub(crate) fn ppoll(
     fds: u64,
     nfds: u64,
     tsp: u64,
-    _sigmask: u64,
-    _size: u64,
+    sigmask: u64,
+    size: u64,
 ) -> SysResult {
     let deadline = read_timeout(k, tsp)?.and_then(|ns| deadline_after(p, k, ns));
+    crate::signal::set_call_mask(p, k, sigmask, size)?;
     poll_fds(p, k, fds, nfds, deadline)
 }
 
@@ -1439,9 +1443,15 @@ pub(crate) fn pselect6(
     writefds: u64,
     exceptfds: u64,
     timeout: u64,
-    _sigmask: u64,
+    sigmask: u64,
 ) -> SysResult {
     let deadline = read_timeout(k, timeout)?.and_then(|ns| deadline_after(p, k, ns));
+    // The last argument points at { const sigset_t *ss; size_t ss_len; }.
+    if sigmask != 0 {
+        let ss = read_u64(k, sigmask)?;
+        let len = read_u64(k, sigmask + 8)?;
+        crate::signal::set_call_mask(p, k, ss, len)?;
+    }
     select_fds(p, k, nfds, [readfds, writefds, exceptfds], deadline)
 }
 

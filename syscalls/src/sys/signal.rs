@@ -1,55 +1,28 @@
-//! Signal dispositions and masks, and signals a process sends itself.
+//! The signal system calls: actions, masks, waiting for signals, sending them.
 //!
-//! Delivery to handlers arrives with the signal-frame work; until then a signal whose action
-//! is a handler is reported in the log and treated like its default action.
+//! The machinery (queues, delivery, frames, timers, signalfd) is in `crate::signal`; the
+//! handlers here read like the man pages: argument checks in Linux's order, then one call
+//! into it.
 
+use coracle_vfs::Wake;
+
+use crate::signal::{
+    self, default_action, valid, DefaultAction, SigAction, SigInfo, Target, SA_KNOWN, SIGKILL,
+    SIGSTOP, SIG_DFL, SI_TKILL, SI_USER, UNBLOCKABLE,
+};
 use crate::uaccess::{read_u64, write_u64};
 use crate::{Errno, Platform, Process, SysResult};
 
-const NSIG: i32 = 64;
-const SIGKILL: i32 = 9;
-const SIGSTOP: i32 = 19;
-const SIG_DFL: u64 = 0;
-const SIG_IGN: u64 = 1;
+pub(crate) use crate::signal::signalfd::{signalfd, signalfd4};
+pub(crate) use crate::signal::timer::{
+    alarm, getitimer, setitimer, timer_create, timer_delete, timer_getoverrun, timer_gettime,
+    timer_settime,
+};
+pub(crate) use crate::signal::{rt_sigreturn, sigaltstack};
 
-/// One `struct sigaction` as the kernel ABI has it (handler, flags, restorer, mask).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SigAction {
-    pub handler: u64,
-    pub flags: u64,
-    pub restorer: u64,
-    pub mask: u64,
-}
-
-/// The dispositions of signals 1..=64.
-#[derive(Debug, Clone)]
-pub struct SigActions([SigAction; NSIG as usize]);
-
-impl Default for SigActions {
-    fn default() -> Self {
-        Self([SigAction::default(); NSIG as usize])
-    }
-}
-
-impl SigActions {
-    /// The action for `sig` (1..=64).
-    pub fn get(&self, sig: i32) -> Option<&SigAction> {
-        usize::try_from(sig - 1).ok().and_then(|i| self.0.get(i))
-    }
-}
-
-fn valid(sig: i32) -> Result<(), Errno> {
-    if (1..=NSIG).contains(&sig) {
-        Ok(())
-    } else {
-        Err(Errno::EINVAL)
-    }
-}
-
-/// Signals whose default action is to be ignored (signal(7)); stop signals are treated as
-/// ignored until job control exists.
-fn default_ignored(sig: i32) -> bool {
-    matches!(sig, 17 | 18 | 23 | 28 | 19 | 20 | 21 | 22)
+/// A signal number from an `int` argument, if it is one.
+fn signo(sig: i32) -> Option<u32> {
+    u32::try_from(sig).ok().filter(|&s| valid(s))
 }
 
 pub(crate) fn rt_sigaction(
@@ -63,38 +36,29 @@ pub(crate) fn rt_sigaction(
     if sigsetsize != 8 {
         return Err(Errno::EINVAL);
     }
-    valid(sig)?;
-    let idx = (sig - 1) as usize;
     let new = if act != 0 {
-        if sig == SIGKILL || sig == SIGSTOP {
-            return Err(Errno::EINVAL);
-        }
         let mut raw = [0u8; 32];
         k.read_user(act, &mut raw)?;
-        let word =
-            |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
-        Some(SigAction {
-            handler: word(0),
-            flags: word(1),
-            restorer: word(2),
-            mask: word(3),
-        })
+        Some(SigAction::from_user(&raw))
     } else {
         None
     };
-    if oldact != 0 {
-        let old = p.sigactions.0[idx];
-        let mut raw = [0u8; 32];
-        for (i, w) in [old.handler, old.flags, old.restorer, old.mask]
-            .into_iter()
-            .enumerate()
-        {
-            raw[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
-        }
-        k.write_user(oldact, &raw)?;
+    let sig = signo(sig).ok_or(Errno::EINVAL)?;
+    if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
+        return Err(Errno::EINVAL);
     }
-    if let Some(new) = new {
-        p.sigactions.0[idx] = new;
+    let actions = &p.shared.signals;
+    let mut old = match new {
+        Some(mut a) => {
+            a.flags &= SA_KNOWN;
+            a.mask &= !UNBLOCKABLE;
+            actions.set_action(sig, a)
+        }
+        None => actions.action(sig),
+    };
+    old.flags &= SA_KNOWN;
+    if oldact != 0 {
+        k.write_user(oldact, &old.to_user())?;
     }
     Ok(0)
 }
@@ -110,84 +74,191 @@ pub(crate) fn rt_sigprocmask(
     const SIG_BLOCK: i32 = 0;
     const SIG_UNBLOCK: i32 = 1;
     const SIG_SETMASK: i32 = 2;
-    const UNBLOCKABLE: u64 = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
     if sigsetsize != 8 {
         return Err(Errno::EINVAL);
     }
-    let new = if set != 0 {
+    let old = p.thread.sig.mask();
+    if set != 0 {
         let set = read_u64(k, set)?;
-        Some(match how {
-            SIG_BLOCK => p.sigmask | set,
-            SIG_UNBLOCK => p.sigmask & !set,
+        let new = match how {
+            SIG_BLOCK => old | set,
+            SIG_UNBLOCK => old & !set,
             SIG_SETMASK => set,
             _ => return Err(Errno::EINVAL),
-        })
-    } else {
-        None
-    };
-    if oldset != 0 {
-        write_u64(k, oldset, p.sigmask)?;
+        };
+        signal::set_mask(p, new);
     }
-    if let Some(new) = new {
-        p.sigmask = new & !UNBLOCKABLE;
+    if oldset != 0 {
+        write_u64(k, oldset, old)?;
     }
     Ok(0)
 }
 
-pub(crate) fn sigaltstack(_p: &mut Process, k: &mut dyn Platform, ss: u64, old: u64) -> SysResult {
-    const SS_DISABLE: u32 = 2;
-    const MINSIGSTKSZ: u64 = 2048;
-    if ss != 0 {
-        let mut raw = [0u8; 24];
-        k.read_user(ss, &mut raw)?;
-        let flags = u32::from_le_bytes([raw[8], raw[9], raw[10], raw[11]]);
-        let size = u64::from_le_bytes(raw[16..24].try_into().unwrap_or_default());
-        if flags & !(SS_DISABLE | 0x8000_0000) != 0 {
+pub(crate) fn rt_sigpending(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    set: u64,
+    size: u64,
+) -> SysResult {
+    if size > 8 {
+        return Err(Errno::EINVAL);
+    }
+    let pending = p.shared.signals.pending(p.tid) & p.thread.sig.mask();
+    k.write_user(set, &pending.to_le_bytes()[..size as usize])?;
+    Ok(0)
+}
+
+/// Waits until a signal the thread does not block is pending; the handler of that signal
+/// runs and the call fails with EINTR (ERESTARTNOHAND: it runs again if no handler runs).
+fn wait_for_signal(p: &mut Process) -> SysResult {
+    if signal::has_deliverable(p) {
+        return Err(Errno::ERESTARTNOHAND);
+    }
+    p.begin_wait();
+    Err(Errno::WAIT)
+}
+
+pub(crate) fn pause(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+    wait_for_signal(p)
+}
+
+pub(crate) fn rt_sigsuspend(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    set: u64,
+    size: u64,
+) -> SysResult {
+    if p.resumed().is_none() {
+        if size != 8 {
             return Err(Errno::EINVAL);
         }
-        if flags & SS_DISABLE == 0 && size < MINSIGSTKSZ {
-            return Err(Errno::ENOMEM);
-        }
+        let mask = read_u64(k, set)?;
+        // The old mask comes back after the handler (it is in the handler's frame).
+        p.sig.saved_mask = Some(p.thread.sig.mask());
+        signal::set_mask(p, mask);
     }
-    if old != 0 {
-        let mut raw = [0u8; 24];
-        raw[8..12].copy_from_slice(&SS_DISABLE.to_le_bytes());
-        k.write_user(old, &raw)?;
-    }
-    Ok(0)
+    wait_for_signal(p)
 }
 
-/// A signal sent by the process to itself.
-pub(crate) fn raise(p: &mut Process, k: &mut dyn Platform, sig: i32) -> SysResult {
+pub(crate) fn rt_sigtimedwait(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    uthese: u64,
+    uinfo: u64,
+    uts: u64,
+    size: u64,
+) -> SysResult {
+    let these = match p.sig.wait_real {
+        Some(_) => p.sig.wait_set,
+        None => {
+            if size != 8 {
+                return Err(Errno::EINVAL);
+            }
+            let these = read_u64(k, uthese)? & !UNBLOCKABLE;
+            if uts != 0 && p.resumed().is_none() {
+                let mut b = [0u8; 16];
+                k.read_user(uts, &mut b)?;
+                let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or_default());
+                let nsec = i64::from_le_bytes(b[8..].try_into().unwrap_or_default());
+                if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+                    return Err(Errno::EINVAL);
+                }
+                let t = (sec as u64)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(nsec as u64);
+                let now = k.monotonic_ns();
+                p.call_deadline(|| Some(now.saturating_add(t)));
+            }
+            these
+        }
+    };
+    if let Some(info) = signal::dequeue_set(p, these) {
+        signal::end_timed_wait(p);
+        if uinfo != 0 {
+            k.write_user(uinfo, &info.to_user())?;
+        }
+        return Ok(u64::from(info.signo()));
+    }
+    let expired = p.deadline.is_some_and(|d| d <= k.monotonic_ns());
+    match p.resumed() {
+        Some(Wake::TimedOut) => {
+            signal::end_timed_wait(p);
+            return Err(Errno::EAGAIN);
+        }
+        Some(Wake::Interrupted) => {
+            signal::end_timed_wait(p);
+            return Err(Errno::EINTR);
+        }
+        _ if expired => {
+            signal::end_timed_wait(p);
+            return Err(Errno::EAGAIN);
+        }
+        _ => {}
+    }
+    if p.sig.wait_real.is_none() {
+        signal::begin_timed_wait(p, these);
+    }
+    p.begin_wait();
+    if let Some(d) = p.deadline {
+        p.wait_until(d);
+    }
+    Err(Errno::WAIT)
+}
+
+/// Logs a stop signal that the missing job control turns into nothing.
+fn note_stop(p: &Process, k: &mut dyn Platform, sig: u32) {
+    if default_action(sig) == DefaultAction::Stop && p.shared.signals.action(sig).handler == SIG_DFL
+    {
+        k.log(format_args!(
+            "{} would stop the process; job control is not supported: ignored",
+            signal::name(sig)
+        ));
+    }
+}
+
+/// Sends `sig` (0: only checks the target) with the sender's pid and uid.
+fn send_from(p: &Process, k: &mut dyn Platform, target: Target, sig: i32, code: i32) -> SysResult {
     if sig == 0 {
         return Ok(0);
     }
-    valid(sig)?;
-    let action = p.sigactions.get(sig).copied().unwrap_or_default();
-    let blocked = p.sigmask & (1 << (sig - 1)) != 0;
-    if sig != SIGKILL
-        && (blocked
-            || action.handler == SIG_IGN
-            || (action.handler == SIG_DFL && default_ignored(sig)))
-    {
-        return Ok(0);
-    }
-    if action.handler != SIG_DFL && sig != SIGKILL {
-        k.log(format_args!(
-            "signal {sig} has a handler, but handler delivery is not implemented yet: terminating"
-        ));
-    }
-    p.exit_status = Some(128 + sig as u32);
+    let sig = signo(sig).ok_or(Errno::EINVAL)?;
+    note_stop(p, k, sig);
+    let info = SigInfo::from_process(sig, code, p.shared.pid, p.shared.uid);
+    signal::send(&p.shared, &p.sys.sched, target, info, None)?;
     Ok(0)
 }
 
-pub(crate) fn kill(p: &mut Process, k: &mut dyn Platform, pid: i32, sig: i32) -> SysResult {
-    valid(sig).or(if sig == 0 { Ok(()) } else { Err(Errno::EINVAL) })?;
-    if pid == 0 || pid == -1 || pid == p.info.pid as i32 || pid == -(p.info.pid as i32) {
-        raise(p, k, sig)
+/// The process a pid names for kill: this one, its group, or nothing. kill(-1) reaches every
+/// process but init and the caller, which here is none.
+fn kill_target(p: &Process, pid: i32) -> Result<Target, Errno> {
+    let me = p.shared.pid as i32;
+    if pid == me || pid == 0 || (pid < -1 && pid.checked_neg() == Some(me)) {
+        Ok(Target::Process)
     } else {
         Err(Errno::ESRCH)
     }
+}
+
+pub(crate) fn kill(p: &mut Process, k: &mut dyn Platform, pid: i32, sig: i32) -> SysResult {
+    let target = kill_target(p, pid)?;
+    send_from(p, k, target, sig, SI_USER)
+}
+
+/// The thread `tid` of this process (and of `tgid`, when given).
+fn thread_target(p: &Process, tgid: Option<i32>, tid: i32) -> Result<Target, Errno> {
+    let tid = u32::try_from(tid).map_err(|_| Errno::EINVAL)?;
+    if tgid.is_some_and(|g| g != p.shared.pid as i32) || !p.shared.threads.lock().contains(&tid) {
+        return Err(Errno::ESRCH);
+    }
+    Ok(Target::Thread(tid))
+}
+
+pub(crate) fn tkill(p: &mut Process, k: &mut dyn Platform, tid: i32, sig: i32) -> SysResult {
+    if tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = thread_target(p, None, tid)?;
+    send_from(p, k, target, sig, SI_TKILL)
 }
 
 pub(crate) fn tgkill(
@@ -200,18 +271,76 @@ pub(crate) fn tgkill(
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tgid != p.info.pid as i32 || tid != p.info.pid as i32 {
-        return Err(Errno::ESRCH);
-    }
-    raise(p, k, sig)
+    let target = thread_target(p, Some(tgid), tid)?;
+    send_from(p, k, target, sig, SI_TKILL)
 }
 
-pub(crate) fn tkill(p: &mut Process, k: &mut dyn Platform, tid: i32, sig: i32) -> SysResult {
-    if tid <= 0 {
+/// The siginfo of rt_(tg)sigqueueinfo: only a process signalling itself may claim to be
+/// kill, tkill or the kernel (si_code >= 0 or SI_TKILL).
+fn queued_info(
+    p: &Process,
+    k: &dyn Platform,
+    sig: i32,
+    uinfo: u64,
+    target_id: i32,
+) -> Result<SigInfo, Errno> {
+    let mut raw = [0u8; SigInfo::SIZE];
+    k.read_user(uinfo, &mut raw)?;
+    let info = SigInfo::from_user(sig as u32, &raw)?;
+    if (info.code() >= 0 || info.code() == SI_TKILL) && p.tid as i32 != target_id {
+        return Err(Errno::EPERM);
+    }
+    Ok(info)
+}
+
+fn send_queued(p: &Process, target: Target, sig: i32, info: SigInfo) -> SysResult {
+    if sig == 0 {
+        return Ok(0);
+    }
+    signo(sig).ok_or(Errno::EINVAL)?;
+    signal::send(&p.shared, &p.sys.sched, target, info, None)?;
+    Ok(0)
+}
+
+pub(crate) fn rt_sigqueueinfo(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    tgid: i32,
+    sig: i32,
+    uinfo: u64,
+) -> SysResult {
+    let info = queued_info(p, k, sig, uinfo, tgid)?;
+    let target =
+        kill_target(p, tgid).and_then(|t| if tgid > 0 { Ok(t) } else { Err(Errno::ESRCH) })?;
+    send_queued(p, target, sig, info)
+}
+
+pub(crate) fn rt_tgsigqueueinfo(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    tgid: i32,
+    tid: i32,
+    sig: i32,
+    uinfo: u64,
+) -> SysResult {
+    let info = queued_info(p, k, sig, uinfo, tid)?;
+    if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tid != p.info.pid as i32 {
-        return Err(Errno::ESRCH);
+    let target = thread_target(p, Some(tgid), tid)?;
+    send_queued(p, target, sig, info)
+}
+
+/// restart_syscall(2): nothing to restart here (calls restart by running again), so EINTR,
+/// as Linux's do_no_restart_syscall.
+pub(crate) fn restart_syscall(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+    Err(Errno::EINTR)
+}
+
+/// A signal the process sends itself from inside a call (SIGPIPE from a write).
+pub(crate) fn raise(p: &mut Process, _k: &mut dyn Platform, sig: i32) -> SysResult {
+    if let Some(sig) = signo(sig) {
+        signal::raise(p, sig);
     }
-    raise(p, k, sig)
+    Ok(0)
 }

@@ -219,8 +219,9 @@ fn do_clone(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs, a: CloneArgs
     Ok(u64::from(tid))
 }
 
-/// What a thread does on its way out: the clear-tid wake, the robust list.
+/// What a thread does on its way out: the clear-tid wake, the robust list, its signals.
 fn thread_exit(p: &mut Process, k: &mut dyn Platform) {
+    crate::signal::thread_exit(p);
     if p.clear_child_tid != 0 {
         let addr = p.clear_child_tid;
         if k.write_user(addr, &0u32.to_le_bytes()).is_ok() {

@@ -41,7 +41,7 @@ fn clock_now(p: &Process, k: &dyn Platform, clock: i32) -> Result<u64, Errno> {
 /// clock_getcpuclockid/pthread_getcpuclockid in Linux's encoding (posix-cpu-timers.h): a
 /// negative id whose bits 0-1 say which time (PROF, VIRT, SCHED; 3 is a clock fd, not a CPU
 /// clock), bit 2 that it is a thread's, and the rest `~pid` (0: the caller).
-enum CpuClock {
+pub(crate) enum CpuClock {
     Process,
     Thread(u32),
 }
@@ -54,7 +54,11 @@ impl CpuClock {
     /// process or thread that is not there (or not reachable: a thread of another process, a
     /// process by a non-leader tid except the caller's own when reading the time, as Linux's
     /// `lookup_task`).
-    fn decode(p: &Process, clock: i32, gettime: bool) -> Result<Option<CpuClock>, Errno> {
+    pub(crate) fn decode(
+        p: &Process,
+        clock: i32,
+        gettime: bool,
+    ) -> Result<Option<CpuClock>, Errno> {
         match clock {
             2 => return Ok(Some(CpuClock::Process)),
             3 => return Ok(Some(CpuClock::Thread(p.tid))),

@@ -50,7 +50,18 @@ pub struct Fake {
     pub gs_base: u64,
     pub now: u64,
     pub slept_until: Option<u64>,
+    /// The "CPU's" FP registers.
+    pub fpu: std::boxed::Box<crate::FpArea>,
+    /// How the fake CPU saves FP state (None: XSAVE of x87, SSE and AVX, 832 bytes).
+    pub fpu_layout: Option<crate::FpuLayout>,
 }
+
+/// The FP layout of the fake CPU unless a test picks another: XSAVE with x87, SSE and AVX.
+pub const FAKE_XSAVE: crate::FpuLayout = crate::FpuLayout {
+    xsave_size: 832,
+    xfeatures: 7,
+    mxcsr_mask: 0xffff,
+};
 
 pub const RW: Perms = Perms {
     read: true,
@@ -142,6 +153,18 @@ impl Platform for Fake {
         self.access(addr, data.len(), true)?;
         self.poke(addr, data);
         Ok(())
+    }
+
+    fn save_fpu(&mut self, area: &mut crate::FpArea) {
+        area.bytes.copy_from_slice(&self.fpu.bytes);
+    }
+
+    fn load_fpu(&mut self, area: &crate::FpArea) {
+        self.fpu.bytes.copy_from_slice(&area.bytes);
+    }
+
+    fn fpu_layout(&self) -> crate::FpuLayout {
+        self.fpu_layout.unwrap_or(FAKE_XSAVE)
     }
 
     fn write_stream(&mut self, stream: Stream, data: &[u8]) {

@@ -45,56 +45,6 @@ fn exit_and_exit_group_encode_the_status() {
 }
 
 #[test]
-fn signals_to_self_follow_the_disposition() {
-    // SIGTERM with the default action kills: 128 + 15.
-    let (mut p, mut k) = setup();
-    assert_eq!(
-        call(&mut p, &mut k, 62, &[1, 15, 0, 0, 0, 0]),
-        Outcome::Exit(143)
-    );
-    // SIGCHLD's default is to ignore; SIG_IGN ignores.
-    let (mut p, mut k) = setup();
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, 17]), 0);
-    k.poke(SCRATCH, &1u64.to_le_bytes()); // handler = SIG_IGN
-    assert_eq!(sys(&mut p, &mut k, 13, &[15, SCRATCH, 0, 8]), 0);
-    assert_eq!(sys(&mut p, &mut k, 234, &[1, 1, 15]), 0);
-    // Blocked signals do not kill.
-    k.poke(SCRATCH, &(1u64 << 9).to_le_bytes()); // SIGUSR1
-    assert_eq!(sys(&mut p, &mut k, 14, &[0, SCRATCH, 0, 8]), 0);
-    assert_eq!(sys(&mut p, &mut k, 200, &[1, 10]), 0);
-    // abort(): SIGABRT by tgkill kills with 134.
-    assert_eq!(
-        call(&mut p, &mut k, 234, &[1, 1, 6, 0, 0, 0]),
-        Outcome::Exit(134)
-    );
-}
-
-#[test]
-fn signal_argument_errors() {
-    let (mut p, mut k) = setup();
-    k.poke(SCRATCH, &[0u8; 32]);
-    assert_eq!(
-        sys(&mut p, &mut k, 13, &[9, SCRATCH, 0, 8]),
-        err(Errno::EINVAL)
-    ); // SIGKILL
-    assert_eq!(
-        sys(&mut p, &mut k, 13, &[65, SCRATCH, 0, 8]),
-        err(Errno::EINVAL)
-    );
-    assert_eq!(
-        sys(&mut p, &mut k, 13, &[2, SCRATCH, 0, 4]),
-        err(Errno::EINVAL)
-    );
-    assert_eq!(sys(&mut p, &mut k, 13, &[2, 8, 0, 8]), err(Errno::EFAULT));
-    assert_eq!(
-        sys(&mut p, &mut k, 14, &[7, SCRATCH, 0, 8]),
-        err(Errno::EINVAL)
-    );
-    assert_eq!(sys(&mut p, &mut k, 62, &[5, 15]), err(Errno::ESRCH));
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, 99]), err(Errno::EINVAL));
-}
-
-#[test]
 fn uname_says_linux_x86_64() {
     let (mut p, mut k) = setup();
     assert_eq!(sys(&mut p, &mut k, 63, &[SCRATCH]), 0);

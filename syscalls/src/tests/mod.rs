@@ -11,4 +11,5 @@ mod misc;
 mod mman;
 mod mremap;
 mod select;
+mod signal;
 mod threads;

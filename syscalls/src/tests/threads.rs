@@ -244,17 +244,26 @@ fn blocking_pipe_read_waits_for_a_writer_thread() {
 }
 
 #[test]
-fn a_signal_interrupts_a_blocking_read_with_eintr() {
+fn an_interrupt_ends_a_blocking_read_for_signal_delivery_to_finish() {
     let (mut p, mut k) = setup();
     assert_eq!(sys(&mut p, &mut k, 22, &[SCRATCH]), 0);
     let rfd = u64::from(u32::from_le_bytes(k.peek(SCRATCH, 4).try_into().unwrap()));
     let mut r = regs(0, &[rfd, SCRATCH + 64, 16]);
+    r.rip = 0x40_1002;
     assert_eq!(dispatch(&mut p, &mut k, &mut r), Outcome::Wait);
     assert!(p.thread.interrupt());
     assert!(!p.thread.interrupt(), "only one wake ends a wait");
+    // -ERESTARTSYS: EINTR if a handler runs, the call again otherwise (tests/signal.rs).
     assert_eq!(
         finish(&mut p, &mut k, &mut r),
-        Outcome::Return(err(Errno::EINTR) as u64)
+        Outcome::Return(err(Errno::ERESTARTSYS) as u64)
+    );
+    r.rax = err(Errno::ERESTARTSYS) as u64;
+    assert_eq!(crate::signal::deliver(&mut p, &mut k, &mut r), None);
+    assert_eq!(
+        (r.rax, r.rip),
+        (0, 0x40_1000),
+        "no signal came: read runs again"
     );
 }
 

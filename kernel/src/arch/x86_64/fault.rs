@@ -47,6 +47,11 @@ pub fn init() {
                 if vector == 8 {
                     opts.set_stack_index(gdt::DOUBLE_FAULT_IST);
                 }
+                // int3 and into may be used by user code (Linux's system gates): SIGTRAP and
+                // SIGSEGV, not a general protection fault.
+                if vector == 3 || vector == 4 {
+                    opts.set_privilege_level(x86_64::PrivilegeLevel::Ring3);
+                }
             }
         }
         for (vector, addr) in trap::irq_vectors() {

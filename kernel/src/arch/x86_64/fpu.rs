@@ -3,14 +3,18 @@
 //! The kernel is built without SSE, so these registers only ever hold user state: they are
 //! saved when a thread leaves a CPU for another thread and loaded when it comes back.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use coracle_syscalls::FpArea;
+use coracle_syscalls::{FpArea, FpuLayout};
 
 use super::cpu::cpuid;
 
 /// Whether XSAVE is in use (set once by [`init`]); FXSAVE otherwise.
 static XSAVE: AtomicBool = AtomicBool::new(false);
+/// What signal frames need to know about the saved state (set once by [`init`]).
+static XSAVE_SIZE: AtomicU32 = AtomicU32::new(0);
+static XFEATURES: AtomicU64 = AtomicU64::new(0);
+static MXCSR_MASK: AtomicU32 = AtomicU32::new(0xffbf);
 
 /// Whether XSAVE is enabled (CR4.OSXSAVE was set by `cpu::init`), and the bytes it writes.
 fn xsave_size() -> Option<usize> {
@@ -31,6 +35,47 @@ pub fn init() {
                 core::mem::size_of::<FpArea>()
             ));
         }
+        XSAVE_SIZE.store(size as u32, Ordering::Relaxed);
+        XFEATURES.store(xcr0(), Ordering::Relaxed);
+    }
+    MXCSR_MASK.store(mxcsr_mask(), Ordering::Relaxed);
+}
+
+/// The enabled XSAVE components (XCR0); only called when CR4.OSXSAVE is set.
+fn xcr0() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: XGETBV with ECX = 0 reads XCR0; it is valid because OSXSAVE is set (checked
+    // by the caller) and has no other effect.
+    unsafe {
+        core::arch::asm!("xgetbv", in("ecx") 0u32, out("eax") lo, out("edx") hi,
+            options(nomem, nostack, preserves_flags))
+    };
+    u64::from(lo) | (u64::from(hi) << 32)
+}
+
+/// The MXCSR bits this CPU accepts, from an FXSAVE image (0 there means the 0xffbf default).
+fn mxcsr_mask() -> u32 {
+    #[repr(C, align(16))]
+    struct Fx([u8; 512]);
+    let mut fx = Fx([0; 512]);
+    // SAFETY: FXSAVE writes 512 bytes to a 16-byte aligned buffer of that size, which is a
+    // local; it changes no register.
+    unsafe {
+        core::arch::asm!("fxsave64 [{}]", in(reg) fx.0.as_mut_ptr(),
+            options(nostack, preserves_flags))
+    };
+    match u32::from_le_bytes([fx.0[28], fx.0[29], fx.0[30], fx.0[31]]) {
+        0 => 0xffbf,
+        m => m,
+    }
+}
+
+/// How the state is saved, for signal frames.
+pub fn layout() -> FpuLayout {
+    FpuLayout {
+        xsave_size: XSAVE_SIZE.load(Ordering::Relaxed),
+        xfeatures: XFEATURES.load(Ordering::Relaxed),
+        mxcsr_mask: MXCSR_MASK.load(Ordering::Relaxed),
     }
 }
 

@@ -117,11 +117,14 @@ pub(crate) fn epoll_ctl(
     }
 }
 
-/// SIGNALS HOOK: epoll_pwait and epoll_pwait2 (like ppoll and pselect6) must wait with `mask`
-/// as the thread's signal mask, and put the old mask back when the call returns, except that
-/// after EINTR the handler runs with `mask` still in place (Linux's `set_user_sigmask` and
-/// `restore_saved_sigmask_unless`). The mask is read and checked here but not applied yet.
-pub(crate) fn wait_with_sigmask(_p: &mut Process, _mask: Option<u64>) {}
+/// epoll_pwait and epoll_pwait2 (like ppoll and pselect6) wait with `mask` as the thread's
+/// signal mask; the old one comes back when the call returns, or after the handler of the
+/// signal that interrupted it (Linux's `set_user_sigmask`).
+pub(crate) fn wait_with_sigmask(p: &mut Process, mask: Option<u64>) {
+    if let Some(mask) = mask {
+        crate::signal::set_call_mask_to(p, mask);
+    }
+}
 
 /// Reads the `sigmask`/`sigsetsize` pair of the p-variants: `None` for a null mask; `EINVAL`
 /// for a size other than 8, `EFAULT` for a bad pointer.
