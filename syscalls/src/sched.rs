@@ -92,6 +92,8 @@ pub struct Thread {
     pub policy: AtomicU32,
     /// Its signal mask and whether a signal may be waiting for it (see `crate::signal`).
     pub sig: crate::signal::ThreadSignals,
+    /// The head of its robust futex list (set_robust_list), 0 if none.
+    pub robust_list: AtomicU64,
 }
 
 impl core::fmt::Debug for Thread {
@@ -332,6 +334,7 @@ impl Scheduler {
             cpu_ns: AtomicU64::new(0),
             nice: AtomicI32::new(0),
             policy: AtomicU32::new(0),
+            robust_list: AtomicU64::new(0),
             sig: crate::signal::ThreadSignals::default(),
         });
         self.threads.lock().insert(tid, Arc::downgrade(&thread));
