@@ -1107,14 +1107,17 @@ fn readiness(p: &Process, fd: i32) -> u32 {
     r
 }
 
-/// Waits until `check` finds something ready (a count above 0) or the deadline
-/// (CLOCK_MONOTONIC ns) passes: registers on the wait queues of `fds`, looks once more, then
-/// waits. A signal ends the wait with EINTR, as poll and select do even with SA_RESTART.
-fn wait_ready(
+/// The wait of every "until something is ready" call (poll, select, epoll_wait): `check`
+/// counts what is ready (and reports it to the caller); while that is 0, a signal ends the
+/// wait with EINTR (as poll, select and epoll_wait do even with SA_RESTART) and the deadline
+/// (CLOCK_MONOTONIC ns) with 0; otherwise `register` puts the thread on the wait queues, and
+/// `check` runs once more (so a change between the two is not missed) before the thread
+/// waits.
+pub(crate) fn wait_ready(
     p: &mut Process,
     k: &mut dyn Platform,
     deadline: Option<u64>,
-    fds: &[i32],
+    register: impl FnOnce(&mut Process),
     mut check: impl FnMut(&Process, &mut dyn Platform) -> Result<u64, Errno>,
 ) -> SysResult {
     let n = check(p, k)?;
@@ -1130,13 +1133,7 @@ fn wait_ready(
         return Ok(0);
     }
     p.begin_wait();
-    for &fd in fds {
-        if let Ok(file) = p.file(fd) {
-            if let Some(q) = file.ops().wait_queue() {
-                p.wait_on(q, u64::MAX);
-            }
-        }
-    }
+    register(p);
     let n = check(p, k)?;
     if n > 0 {
         return Ok(n);
@@ -1145,6 +1142,17 @@ fn wait_ready(
         p.wait_until(d);
     }
     Err(Errno::WAIT)
+}
+
+/// Registers the thread on the wait queues of `fds`' files.
+fn register_fds(p: &mut Process, fds: &[i32]) {
+    for &fd in fds {
+        if let Ok(file) = p.file(fd) {
+            if let Some(q) = file.ops().wait_queue() {
+                p.wait_on(q, u64::MAX);
+            }
+        }
+    }
 }
 
 fn poll_fds(
@@ -1164,24 +1172,30 @@ fn poll_fds(
         .map(|rec| i32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]))
         .filter(|&fd| fd >= 0)
         .collect();
-    wait_ready(p, k, deadline, &watched, |p, k| {
-        let mut ready = 0;
-        for rec in table.chunks_mut(8) {
-            let fd = i32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
-            let events = u32::from(u16::from_le_bytes([rec[4], rec[5]]));
-            let revents = if fd < 0 {
-                0
-            } else {
-                readiness(p, fd) & (events | POLLERR | POLLHUP | POLLNVAL)
-            };
-            if revents != 0 {
-                ready += 1;
+    wait_ready(
+        p,
+        k,
+        deadline,
+        |p| register_fds(p, &watched),
+        |p, k| {
+            let mut ready = 0;
+            for rec in table.chunks_mut(8) {
+                let fd = i32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+                let events = u32::from(u16::from_le_bytes([rec[4], rec[5]]));
+                let revents = if fd < 0 {
+                    0
+                } else {
+                    readiness(p, fd) & (events | POLLERR | POLLHUP | POLLNVAL)
+                };
+                if revents != 0 {
+                    ready += 1;
+                }
+                rec[6..8].copy_from_slice(&(revents as u16).to_le_bytes());
             }
-            rec[6..8].copy_from_slice(&(revents as u16).to_le_bytes());
-        }
-        k.write_user(fds, &table)?;
-        Ok(ready)
-    })
+            k.write_user(fds, &table)?;
+            Ok(ready)
+        },
+    )
 }
 
 /// The deadline `ns` from now, fixed on the call's first run (a re-run after a wait keeps it).
@@ -1278,32 +1292,38 @@ fn select_fds(
     };
     // The sets are both the input and the result: they are written only when the call
     // returns (a call that waits runs again from scratch and reads them again).
-    let n = wait_ready(p, k, deadline, &watched, |p, k| {
-        let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
-        let mut count = 0;
-        for fd in 0..nfds {
-            let (w, b) = (fd / 64, 1u64 << (fd % 64));
-            if !input.iter().any(|s| s[w] & b != 0) {
-                continue;
-            }
-            let r = readiness(p, fd as i32);
-            let hits = [
-                r & (POLLIN | POLLRDNORM | POLLHUP | POLLERR) != 0,
-                r & (POLLOUT | POLLWRNORM | POLLERR) != 0,
-                r & POLLPRI != 0,
-            ];
-            for i in 0..3 {
-                if input[i][w] & b != 0 && hits[i] {
-                    out[i][w] |= b;
-                    count += 1;
+    let n = wait_ready(
+        p,
+        k,
+        deadline,
+        |p| register_fds(p, &watched),
+        |p, k| {
+            let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+            let mut count = 0;
+            for fd in 0..nfds {
+                let (w, b) = (fd / 64, 1u64 << (fd % 64));
+                if !input.iter().any(|s| s[w] & b != 0) {
+                    continue;
+                }
+                let r = readiness(p, fd as i32);
+                let hits = [
+                    r & (POLLIN | POLLRDNORM | POLLHUP | POLLERR) != 0,
+                    r & (POLLOUT | POLLWRNORM | POLLERR) != 0,
+                    r & POLLPRI != 0,
+                ];
+                for i in 0..3 {
+                    if input[i][w] & b != 0 && hits[i] {
+                        out[i][w] |= b;
+                        count += 1;
+                    }
                 }
             }
-        }
-        if count > 0 {
-            write_sets(k, &out)?;
-        }
-        Ok(count)
-    })?;
+            if count > 0 {
+                write_sets(k, &out)?;
+            }
+            Ok(count)
+        },
+    )?;
     if n == 0 {
         // Timed out: nothing is ready.
         write_sets(
