@@ -138,6 +138,9 @@ int main(void)
 	check("its getrusage(THREAD) shows them too (within 50 ms)",
 	      burner_rusage >= 50 * MS && burner_rusage <= other + 50 * MS);
 	check("the process CPU clock counted them", proc_after - proc_before >= 100 * MS);
-	check("main's own thread clock did not", main_after - main_before < 50 * MS);
+	/* Relative, not absolute: under emulation on a busy host a vCPU can be descheduled while
+	 * main is on it, and that time is main's (as steal time is on Linux without paravirtual
+	 * accounting). Main mostly sleeps; the other thread computed the whole time. */
+	check("main's own thread clock did not", main_after - main_before < other / 2);
 	return finish();
 }

@@ -272,12 +272,17 @@ static void waits_and_signals(void)
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGALRM, &sa, NULL);
 	struct itimerval it = {{0, 0}, {0, 20000}};
+	/* Every 20 ms until the wait returns: on a busy machine the first SIGALRM can come before
+	 * epoll_wait blocks; the next one interrupts it. */
+	struct itimerval every = {{0, 20000}, {0, 20000}}, off = {{0, 0}, {0, 0}};
 	struct epoll_event ev;
-	setitimer(ITIMER_REAL, &it, NULL);
+	setitimer(ITIMER_REAL, &every, NULL);
 	errno = 0;
 	expect_errno("epoll_wait(30 s) hit by SIGALRM (SA_RESTART does not restart it)",
 		     epoll_wait(ep, &ev, 1, LONG_WAIT_S * 1000), EINTR);
-	check("the handler ran", alarms == 1);
+	setitimer(ITIMER_REAL, &off, NULL);
+	check("the handler ran", alarms >= 1);
+	alarms = 0;
 
 	sigset_t blocked, empty;
 	sigemptyset(&blocked);
@@ -288,7 +293,7 @@ static void waits_and_signals(void)
 	errno = 0;
 	expect_errno("epoll_pwait(30 s) with SIGALRM blocked outside but not in its mask",
 		     epoll_pwait(ep, &ev, 1, LONG_WAIT_S * 1000, &empty), EINTR);
-	check("the handler ran inside it", alarms == 2);
+	check("the handler ran inside it", alarms == 1);
 	sigset_t now;
 	sigprocmask(SIG_SETMASK, NULL, &now);
 	check("SIGALRM blocked again after it", sigismember(&now, SIGALRM));

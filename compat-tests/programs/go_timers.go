@@ -39,8 +39,9 @@ func main() {
 		check("time.After(20 ms) won the select", time.Since(start) >= 20*time.Millisecond)
 	}
 
-	ticker := time.NewTicker(10 * time.Millisecond)
+	// Each start is read before the timer it measures is made: a timer counts from its making.
 	start = time.Now()
+	ticker := time.NewTicker(10 * time.Millisecond)
 	ticks := 0
 	timeout := time.After(long)
 	for ticks < 5 {
@@ -82,9 +83,9 @@ func main() {
 		check("a timer Reset from 1 h to 20 ms fired", false)
 	}
 
+	start = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	start = time.Now()
 	<-ctx.Done()
 	check("context.WithTimeout(20 ms): DeadlineExceeded", ctx.Err() == context.DeadlineExceeded && time.Since(start) >= 20*time.Millisecond)
 

@@ -240,14 +240,14 @@ static void bitsets(void)
 		     futex(&word, FUTEX_WAIT_BITSET_ | pf, 3, 0, NULL, 0), EINVAL);
 	EXPECT_ERRNO("WAKE_BITSET with bitset 0",
 		     futex(&word, FUTEX_WAKE_BITSET_ | pf, 1, 0, NULL, 0), EINVAL);
-	struct timespec at = deadline_in(CLOCK_MONOTONIC, 30 * 1000000);
 	int64_t before = mono_ns();
+	struct timespec at = deadline_in(CLOCK_MONOTONIC, 30 * 1000000);
 	EXPECT_ERRNO("WAIT_BITSET until monotonic now + 30 ms",
 		     futex(&word, FUTEX_WAIT_BITSET_ | pf, 3, (long)&at, NULL, -1), ETIMEDOUT);
 	CHECK("it waited until then", mono_ns() - before >= 30 * 1000000 &&
 					       clock_ns(CLOCK_MONOTONIC) >= ts_ns(at));
-	at = deadline_in(CLOCK_REALTIME, 30 * 1000000);
 	before = mono_ns();
+	at = deadline_in(CLOCK_REALTIME, 30 * 1000000);
 	EXPECT_ERRNO("WAIT_BITSET|CLOCK_REALTIME until realtime now + 30 ms",
 		     futex(&word, FUTEX_WAIT_BITSET_ | FUTEX_CLOCK_REALTIME_ | pf, 3, (long)&at,
 			   NULL, -1),

@@ -35,8 +35,8 @@ static void relative(void)
 
 		snprintf(what, sizeof what, "clock_nanosleep(%s, TIMER_ABSTIME now + 20 ms)",
 			 names[i]);
-		struct timespec at = deadline_in(clocks[i], 20 * MS);
 		before = mono_ns();
+		struct timespec at = deadline_in(clocks[i], 20 * MS);
 		expect_rc(what, clock_nanosleep(clocks[i], TIMER_ABSTIME, &at, NULL), 0);
 		snprintf(what, sizeof what, "%s is past the deadline afterwards", names[i]);
 		check(what, clock_ns(clocks[i]) >= ts_ns(at));
