@@ -1,8 +1,10 @@
 //! Time: the TSC as the clock source, its frequency, and the host's wall clock.
 //!
 //! The frequency comes from CPUID (leaf 0x15, or the hypervisor timing leaf 0x40000010) when
-//! the CPU tells it; otherwise it is measured once against PIT channel 0, lazily, the first
-//! time a clock is read, so a program that never asks for the time never pays for it. The wall
+//! the CPU tells it; otherwise, lazily, the first time a clock is read (so a program that never
+//! asks for the time never pays for it), from KVM's paravirtual clock when KVM offers one (its
+//! TSC-to-nanoseconds factors give the frequency the host measured), else by measuring against
+//! PIT channel 0 for 5 ms. The wall
 //! clock starts at the host time the tool passed on the command line (`coracle.epoch`).
 //!
 //! Once the frequency is known, one [`TscScale`] turns TSC values into nanoseconds, here and in
@@ -13,6 +15,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::Once;
+use x86_64::registers::model_specific::Msr;
 
 use crate::arch::{cpu, port};
 use crate::vdso;
@@ -136,11 +139,71 @@ fn fix_scale(measure: impl FnOnce() -> u64) -> &'static TscScale {
 fn scale() -> &'static TscScale {
     SCALE.get().unwrap_or_else(|| {
         fix_scale(|| {
+            if let Some(khz) = kvmclock_khz() {
+                crate::log!("time: TSC runs at {khz} kHz (from kvmclock)");
+                return khz;
+            }
             let khz = calibrate();
             crate::log!("time: TSC runs at {khz} kHz (measured against the PIT)");
             khz
         })
     })
+}
+
+/// The TSC frequency KVM's clock source reports, if this is KVM with kvmclock: registers a
+/// `pvclock_vcpu_time_info` page for this CPU (MSR_KVM_SYSTEM_TIME_NEW), reads the factors
+/// the host wrote (ns = (tsc << shift or >> -shift) * mul >> 32), unregisters it.
+fn kvmclock_khz() -> Option<u64> {
+    const KVM_SIGNATURE: [u32; 3] = [0x4b4d_564b, 0x564b_4d56, 0x4d]; // "KVMKVMKVM\0\0\0"
+    const KVM_FEATURE_CLOCKSOURCE2: u32 = 1 << 3;
+    const MSR_KVM_SYSTEM_TIME_NEW: u32 = 0x4b56_4d01;
+    let id = cpu::cpuid(0x4000_0000, 0);
+    if [id.ebx, id.ecx, id.edx] != KVM_SIGNATURE || id.eax < 0x4000_0001 {
+        return None;
+    }
+    if cpu::cpuid(0x4000_0001, 0).eax & KVM_FEATURE_CLOCKSOURCE2 == 0 {
+        return None;
+    }
+    let frame = crate::mm::frame::alloc_zeroed()?;
+    let phys = frame.start_address().as_u64();
+    let info = crate::mm::phys_to_virt(phys) as *const u8;
+    let (mul, shift) = loop {
+        // The host writes the structure when the MSR is written; `version` is odd while it
+        // updates it.
+        // SAFETY: KVM offers this MSR (checked above); it makes the host write a 32-byte
+        // structure at `phys`, a frame owned here and freed only after the MSR is cleared.
+        unsafe { Msr::new(MSR_KVM_SYSTEM_TIME_NEW).write(phys | 1) };
+        // SAFETY: `info` is the direct-map address of the frame allocated above, owned here;
+        // volatile because the host writes it behind the compiler's back.
+        let (version, mul, shift, again) = unsafe {
+            let version = core::ptr::read_volatile(info as *const u32);
+            let mul = core::ptr::read_volatile(info.add(24) as *const u32);
+            let shift = core::ptr::read_volatile(info.add(28) as *const i8);
+            (
+                version,
+                mul,
+                shift,
+                core::ptr::read_volatile(info as *const u32),
+            )
+        };
+        if version & 1 == 0 && version == again {
+            break (mul, shift);
+        }
+    };
+    // SAFETY: clearing the enable bit stops the host writing the frame, which can then go.
+    unsafe { Msr::new(MSR_KVM_SYSTEM_TIME_NEW).write(0) };
+    crate::mm::frame::free(frame);
+    if mul == 0 {
+        return None;
+    }
+    let khz = (1_000_000u64 << 32) / u64::from(mul);
+    let n = u32::from(shift.unsigned_abs());
+    let khz = if shift < 0 {
+        khz.checked_shl(n).filter(|k| k >> n == khz)?
+    } else {
+        khz.checked_shr(n)?
+    };
+    (khz > 0).then_some(khz)
 }
 
 /// Gives the vDSO the current scale and wall-clock offset, once the scale is known.
