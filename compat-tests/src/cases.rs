@@ -1,7 +1,8 @@
 //! The cases: which program runs with which arguments, environment, stdin and machine.
 //!
-//! Names are `c/<label>/<flavour>/<machine>`, `rust/<label>/<machine>`, `busybox/<label>`
-//! and `rootfs/<label>`; they are what `known-failures.txt` and `pending.txt` list. The "hello
+//! Names are `c/<label>/<flavour>/<machine>`, `rust/<label>/<machine>`, `busybox/<label>`,
+//! `rootfs/<label>` and `script/<label>`; they are what `known-failures.txt` and `pending.txt`
+//! list. The "hello
 //! class" (the smallest programs) runs on both machine types; everything else on microvm.
 //!
 //! The thread, signal, time and event programs (and the Go ones, `go/<label>/<machine>`) run
@@ -9,7 +10,8 @@
 //! `c/thr_mutex/musl/microvm/cpus=2`. Their host side is the same run for every count.
 //!
 //! The `fs_*` C programs work in a scratch directory given as argv[1] (`Place::Scratch`); the
-//! `rootfs/` cases run busybox applets inside the test root filesystem (`Place::Rootfs`).
+//! `rootfs/` cases run busybox applets inside the test root filesystem (`Place::Rootfs`), the
+//! `script/` cases busybox `sh` on a script of `compat-tests/scripts/` there.
 
 use std::time::Duration;
 
@@ -277,6 +279,14 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
         cases.extend(spec.cases(
             format!("rootfs/{}", spec.label),
             format!("rootfs/{applet}"),
+            Source::Busybox,
+            MICROVM,
+        ));
+    }
+    for spec in script_specs() {
+        cases.extend(spec.cases(
+            format!("script/{}", spec.label),
+            format!("script/{}", spec.label),
             Source::Busybox,
             MICROVM,
         ));
@@ -681,6 +691,40 @@ fn rootfs_specs() -> Vec<Spec> {
             "read a b <<EOF\nfirst second\nEOF\necho \"$b $a\"",
         ),
     ]
+}
+
+/// The shell scripts (issue 5: processes): `sh /scripts/<name>.sh` in the test root filesystem,
+/// each with the status it ends with. They fork, exec, wait, signal and pipe a lot, and print
+/// only what is the same on every run: never a pid, a time or output that races.
+pub(crate) const SCRIPTS: &[(&str, i32)] = &[
+    ("pipeline", 0),
+    ("subshell", 0),
+    ("jobs", 0),
+    ("trap", 3),
+    ("exec", 7),
+    ("heredoc", 0),
+    ("redirect", 0),
+    ("status", 1),
+    ("shc", 0),
+    ("files", 0),
+    ("many", 0),
+    ("pgroup", 0),
+    ("orphan", 0),
+];
+
+fn script_specs() -> Vec<Spec> {
+    SCRIPTS
+        .iter()
+        .map(|&(name, status)| Spec {
+            place: Place::Rootfs {
+                command: "/bin/sh".to_string(),
+            },
+            ..spec("busybox")
+                .label(name)
+                .args([format!("/scripts/{name}.sh")])
+                .status(status)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -143,3 +143,19 @@ fn stdin_exercises_the_framing() {
     }
     assert_eq!(bytes.last(), Some(&0xff), "ends on the escape byte");
 }
+
+#[test]
+fn every_script_has_a_case() {
+    let cases = all(0);
+    let scripts = crate::rootfs::scripts().unwrap();
+    assert!(!scripts.is_empty());
+    for (file, _) in &scripts {
+        let name = file.strip_suffix(".sh").unwrap();
+        let case = cases
+            .iter()
+            .find(|c| c.name == format!("script/{name}"))
+            .unwrap_or_else(|| panic!("scripts/{file} has no case: add it to SCRIPTS"));
+        assert_eq!(case.args, [format!("/scripts/{file}").into_bytes()]);
+    }
+    assert_eq!(scripts.len(), SCRIPTS.len(), "SCRIPTS names a missing script");
+}
