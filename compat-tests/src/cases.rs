@@ -100,6 +100,8 @@ struct Spec {
     smp: bool,
     host_status: Option<i32>,
     timeout: Option<Duration>,
+    /// The C flavours it is built in (all three unless a case is too slow to run thrice).
+    flavours: &'static [Flavour],
 }
 
 fn spec(program: &'static str) -> Spec {
@@ -117,6 +119,7 @@ fn spec(program: &'static str) -> Spec {
         smp: false,
         host_status: None,
         timeout: None,
+        flavours: &Flavour::ALL,
     }
 }
 
@@ -178,6 +181,11 @@ impl Spec {
         self.timeout = Some(Duration::from_secs(seconds));
         self
     }
+    /// Built with musl only: a long run that the other flavours would only repeat.
+    fn musl_only(mut self) -> Self {
+        self.flavours = &[Flavour::Musl];
+        self
+    }
 
     fn machines(&self) -> &'static [&'static str] {
         if self.both_machines {
@@ -228,7 +236,7 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
     let mut cases = Vec::new();
     let c_specs = c_specs(now);
     for flavour in Flavour::ALL {
-        for spec in &c_specs {
+        for spec in c_specs.iter().filter(|s| s.flavours.contains(&flavour)) {
             for &machine in spec.machines() {
                 cases.extend(spec.cases(
                     format!("c/{}/{}/{machine}", spec.label, flavour.name()),
@@ -370,6 +378,32 @@ fn c_specs(now: u64) -> Vec<Spec> {
         specs.push(spec(program).scratch().needs_root());
     }
     specs.extend(smp_c_specs());
+    specs.extend(proc_specs());
+    specs
+}
+
+/// Processes (issue 5): fork, vfork, exec, wait, process groups, pidfds. Each exits 0 when its
+/// own checks pass.
+fn proc_specs() -> Vec<Spec> {
+    let mut specs: Vec<Spec> = [
+        "proc_wait",
+        "proc_sigchld",
+        "proc_pgrp",
+        "proc_orphan",
+        "proc_cow",
+        "proc_vfork",
+        "proc_pidfd",
+    ]
+    .into_iter()
+    .map(|p| spec(p).status(0))
+    .collect();
+    // The host side makes itself PID 1 of a new PID namespace, which takes root.
+    specs.push(spec("proc_pid1").status(0).needs_root());
+    for program in ["proc_fds", "proc_exec"] {
+        specs.push(spec(program).scratch().status(0));
+    }
+    // 2,000 processes one after another: once, with musl.
+    specs.push(spec("proc_loop").status(0).musl_only().timeout(300));
     specs
 }
 

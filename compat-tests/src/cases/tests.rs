@@ -29,6 +29,10 @@ fn the_expected_names_exist() {
     assert!(has("c/fs_files/glibc-pie/microvm"));
     assert!(!has("c/fs_files/musl/q35"));
     assert!(has("rootfs/ls-l"));
+    assert!(has("c/proc_loop/musl/microvm"));
+    assert!(!has("c/proc_loop/glibc/microvm"));
+    assert!(has("c/proc_fds/glibc-pie/microvm"));
+    assert!(has("script/pipeline"));
 }
 
 #[test]
@@ -157,5 +161,9 @@ fn every_script_has_a_case() {
             .unwrap_or_else(|| panic!("scripts/{file} has no case: add it to SCRIPTS"));
         assert_eq!(case.args, [format!("/scripts/{file}").into_bytes()]);
     }
-    assert_eq!(scripts.len(), SCRIPTS.len(), "SCRIPTS names a missing script");
+    assert_eq!(
+        scripts.len(),
+        SCRIPTS.len(),
+        "SCRIPTS names a missing script"
+    );
 }
