@@ -155,8 +155,8 @@ static void level_triggered(void)
 	eventfd_t v;
 	eventfd_read(efd, &v);
 	struct itimerspec once = {{0, 0}, {0, 20 * MS}};
-	timerfd_settime(tfd, 0, &once, NULL);
 	int64_t before = mono_ns();
+	timerfd_settime(tfd, 0, &once, NULL);
 	check("timerfd (20 ms): a blocking wait returns it",
 	      show_wait("wait(30 s)", ep, 16, LONG_WAIT_S * 1000) == 1);
 	check("after at least 20 ms", mono_ns() - before >= 20 * MS);

@@ -146,10 +146,13 @@ static __attribute__((unused)) int64_t mono_ns(void)
 	return clock_ns(CLOCK_MONOTONIC);
 }
 
-/* `clock` now plus `ns`, for absolute timeouts. */
+/* `clock` now plus `ns`, for absolute timeouts. A deadline before the clock's zero is kept at
+ * zero: a VM that has just booted has a monotonic clock under a second, and a negative time is
+ * not "in the past" but invalid (EINVAL), on Linux as well. */
 static __attribute__((unused)) struct timespec deadline_in(clockid_t clock, int64_t ns)
 {
-	return ns_ts(clock_ns(clock) + ns);
+	int64_t at = clock_ns(clock) + ns;
+	return ns_ts(at < 0 ? 0 : at);
 }
 
 static __attribute__((unused)) void sleep_ms(int ms)

@@ -337,7 +337,6 @@ pub struct Process {
     /// This thread's own signal state (alternate stack, the mask a call restores, faults).
     pub(crate) sig: SigThread,
     pub clear_child_tid: u64,
-    pub robust_list: u64,
     /// The host's stdin has reached its end.
     pub stdin_eof: bool,
     /// Set by exit, exit_group and fatal signals: the docker-style status to stop with.
@@ -414,7 +413,6 @@ impl Process {
             shared,
             sig: SigThread::default(),
             clear_child_tid: 0,
-            robust_list: 0,
             exit_status: None,
             exit_thread: false,
             yield_cpu: false,
@@ -477,7 +475,6 @@ impl Process {
             held: None,
             sig: SigThread::new_thread(),
             clear_child_tid: 0,
-            robust_list: 0,
             stdin_eof: self.stdin_eof,
             exit_status: None,
             exit_thread: false,

@@ -92,6 +92,8 @@ pub struct Thread {
     pub policy: AtomicU32,
     /// Its signal mask and whether a signal may be waiting for it (see `crate::signal`).
     pub sig: crate::signal::ThreadSignals,
+    /// The head of its robust futex list (set_robust_list), 0 if none.
+    pub robust_list: AtomicU64,
 }
 
 impl core::fmt::Debug for Thread {
@@ -250,9 +252,53 @@ impl Waker for Thread {
     }
 }
 
+/// One CPU's runnable tasks. The length is kept in an atomic too, so that the CPU loop's
+/// check before every return to user mode ("does anyone wait for this CPU?") and the
+/// stealing scan take no lock.
+#[derive(Debug, Default)]
+struct RunQueue {
+    tasks: Mutex<VecDeque<Arc<Task>>>,
+    len: AtomicUsize,
+}
+
+impl RunQueue {
+    fn push_back(&self, task: Arc<Task>) {
+        let mut q = self.tasks.lock();
+        q.push_back(task);
+        self.len.store(q.len(), Ordering::SeqCst);
+    }
+
+    fn pop_front(&self) -> Option<Arc<Task>> {
+        if self.len() == 0 {
+            return None;
+        }
+        let mut q = self.tasks.lock();
+        let t = q.pop_front();
+        self.len.store(q.len(), Ordering::SeqCst);
+        t
+    }
+
+    /// Takes the last task `ok` accepts (the one that waited least: stealing it costs the
+    /// victim CPU the least).
+    fn steal(&self, ok: impl Fn(&Task) -> bool) -> Option<Arc<Task>> {
+        let mut q = self.tasks.lock();
+        let i = q.iter().rposition(|t| ok(t))?;
+        let t = q.remove(i);
+        self.len.store(q.len(), Ordering::SeqCst);
+        t
+    }
+
+    /// SeqCst (with the stores above) pairs with the idle flag: a CPU going idle sets its
+    /// flag and then looks at its queue, an enqueuer pushes and then looks at the flag; one
+    /// of the two sees the other.
+    fn len(&self) -> usize {
+        self.len.load(Ordering::SeqCst)
+    }
+}
+
 #[derive(Debug, Default)]
 struct Cpu {
-    queue: Mutex<VecDeque<Arc<Task>>>,
+    queue: RunQueue,
     idle: AtomicBool,
     /// The tid running there (0 = none).
     running: AtomicU32,
@@ -332,6 +378,7 @@ impl Scheduler {
             cpu_ns: AtomicU64::new(0),
             nice: AtomicI32::new(0),
             policy: AtomicU32::new(0),
+            robust_list: AtomicU64::new(0),
             sig: crate::signal::ThreadSignals::default(),
         });
         self.threads.lock().insert(tid, Arc::downgrade(&thread));
@@ -383,37 +430,37 @@ impl Scheduler {
         } else {
             (0..n).find(|&c| Self::allowed(&task, c)).unwrap_or(last)
         };
-        self.cpus[target].queue.lock().push_back(task);
+        self.cpus[target].queue.push_back(task);
         if target != self.ctl.current_cpu() {
             self.ctl.kick(target);
         }
     }
 
-    /// The next task for `cpu`: its own queue first, else one stolen from the longest queue.
+    /// The next task for `cpu`: its own queue first, else one stolen from the longest queue
+    /// (then from any other).
     pub fn pick(&self, cpu: usize) -> Option<Arc<Task>> {
-        if let Some(t) = self.cpus[cpu].queue.lock().pop_front() {
+        if let Some(t) = self.cpus[cpu].queue.pop_front() {
             return Some(t);
         }
         let n = self.cpus.len();
-        let mut order: Vec<(usize, usize)> = (0..n)
-            .filter(|&c| c != cpu)
-            .map(|c| (self.cpus[c].queue.lock().len(), c))
+        let others = || (1..n).map(|i| (cpu + i) % n);
+        let longest = others()
+            .map(|c| (self.cpus[c].queue.len(), c))
             .filter(|&(len, _)| len > 0)
-            .collect();
-        order.sort_unstable_by(|a, b| b.cmp(a));
-        for (_, c) in order {
-            let mut q = self.cpus[c].queue.lock();
-            if let Some(i) = q.iter().rposition(|t| Self::allowed(t, cpu)) {
-                return q.remove(i);
-            }
-        }
-        None
+            .max()?
+            .1;
+        let ok = |t: &Task| Self::allowed(t, cpu);
+        self.cpus[longest].queue.steal(ok).or_else(|| {
+            others()
+                .filter(|&c| c != longest && self.cpus[c].queue.len() > 0)
+                .find_map(|c| self.cpus[c].queue.steal(ok))
+        })
     }
 
     /// Whether `cpu` has other tasks waiting to run (so its current one should be preempted
-    /// at the end of its slice).
+    /// at the end of its slice). Lock-free: the CPU loop asks before every return to user.
     pub fn has_waiting(&self, cpu: usize) -> bool {
-        !self.cpus[cpu].queue.lock().is_empty()
+        self.cpus[cpu].queue.len() > 0
     }
 
     /// Puts a preempted or yielding task at the back of `cpu`'s queue, or on another CPU if
@@ -422,7 +469,7 @@ impl Scheduler {
         if !Self::allowed(&task, cpu) {
             return self.enqueue(task);
         }
-        self.cpus[cpu].queue.lock().push_back(task);
+        self.cpus[cpu].queue.push_back(task);
     }
 
     /// Records that `cpu` runs `tid` (0: nothing).

@@ -223,6 +223,7 @@ syscall_table! {
     270 => io::pselect6(nfds: i32, readfds: u64, writefds: u64, exceptfds: u64, timeout: u64, sigmask: u64);
     271 => io::ppoll(fds: u64, nfds: u64, tsp: u64, sigmask: u64, sigsetsize: u64);
     273 => process::set_robust_list(head: u64, len: u64);
+    274 => process::get_robust_list(tid: i32, head_ptr: u64, len_ptr: u64);
     277 => io::sync_file_range(fd: i32, offset: i64, nbytes: i64, flags: u32);
     280 => fs::utimensat(dirfd: i32, path: u64, times: u64, flags: i32);
     281 => epoll::epoll_pwait(epfd: i32, events: u64, maxevents: i32, timeout: i32, sigmask: u64, sigsetsize: u64);

@@ -332,9 +332,8 @@ fn syscall_lines(log: &str) -> Vec<&str> {
 }
 
 /// Go's runtime (runtime/vdso_linux.go) parses the vDSO itself and needs LINUX_2.6 versions:
-/// its clock reads must make no system call either. Go also needs threads; until Coracle
-/// runs them, the runtime stops after its start (which reads the clock) and this only checks
-/// that no clock system call happened.
+/// its clock reads must make no system call either, with its threads, timers and
+/// asynchronous preemption (SIGURG) all running.
 #[test]
 fn go_runtime_uses_the_vdso() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vdso/time_now.go");
@@ -350,15 +349,7 @@ fn go_runtime_uses_the_vdso() {
         "go could not build {} (apt-get install golang-go)",
         src.display()
     );
-    // Asynchronous preemption (SIGURG to running goroutines) needs signal handlers, which are
-    // not in yet; this test is about the clock path, so the runtime is asked not to use it.
-    let out = coracle(&[
-        "run",
-        "--verbose",
-        "-e",
-        "GODEBUG=asyncpreemptoff=1",
-        exe.to_str().unwrap(),
-    ]);
+    let out = coracle(&["run", "--verbose", exe.to_str().unwrap()]);
     let log = stderr(&out);
     let calls = syscall_lines(&log);
     assert!(
@@ -369,7 +360,6 @@ fn go_runtime_uses_the_vdso() {
         let n = calls.iter().filter(|l| l.starts_with(call)).count();
         assert!(n <= 1, "{n} {call} system calls from Go:\n{log}");
     }
-    if out.status.code() == Some(0) {
-        assert!(String::from_utf8_lossy(&out.stdout).starts_with("true "));
-    }
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("true "));
 }

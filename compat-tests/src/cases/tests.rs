@@ -110,7 +110,12 @@ fn smp_cases_come_in_each_vcpu_count() {
             "{}: give its expected status",
             case.name
         );
-        assert_eq!(case.place, Place::Direct, "{}", case.name);
+        // The host side runs once for all vCPU counts: no root filesystem of its own.
+        assert!(
+            matches!(case.place, Place::Direct | Place::Scratch),
+            "{}",
+            case.name
+        );
     }
 }
 

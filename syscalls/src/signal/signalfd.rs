@@ -17,6 +17,7 @@ use coracle_vfs::{FileOps, Inode, OpenFile, WaitQueue, Wake};
 
 use super::{dequeue_set, layout, Layout, SigInfo, UNBLOCKABLE};
 use crate::process::ProcShared;
+use crate::sys::io::UserBufs;
 use crate::uaccess::read_u64;
 use crate::{Errno, Platform, Process, SysResult};
 
@@ -215,11 +216,10 @@ pub(crate) fn read(
     p: &mut Process,
     k: &mut dyn Platform,
     file: &OpenFile,
-    buf: u64,
-    count: u64,
+    bufs: UserBufs<'_>,
 ) -> Option<SysResult> {
     let sfd = file.ops().as_any().downcast_ref::<SignalFd>()?;
-    Some(read_records(p, k, sfd, file.nonblocking(), buf, count))
+    Some(read_records(p, k, sfd, file.nonblocking(), bufs))
 }
 
 fn read_records(
@@ -227,10 +227,9 @@ fn read_records(
     k: &mut dyn Platform,
     sfd: &SignalFd,
     nonblocking: bool,
-    buf: u64,
-    count: u64,
+    bufs: UserBufs<'_>,
 ) -> SysResult {
-    let max = count / RECORD as u64;
+    let max = bufs.len() / RECORD as u64;
     if max == 0 {
         return Err(Errno::EINVAL);
     }
@@ -255,7 +254,7 @@ fn read_records(
             registered = true;
             continue;
         };
-        if let Err(e) = k.write_user(buf + done * RECORD as u64, &record(&info)) {
+        if let Err(e) = bufs.store(k, done * RECORD as u64, &record(&info)) {
             return if done == 0 {
                 Err(e)
             } else {

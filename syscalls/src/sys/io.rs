@@ -78,42 +78,39 @@ fn host_read(
     p: &mut Process,
     k: &mut dyn Platform,
     dev: HostDevice,
-    buf: u64,
-    count: u64,
+    bufs: UserBufs<'_>,
 ) -> SysResult {
-    let want = (count.min(MAX_RW_COUNT) as usize).min(CHUNK);
-    if want == 0 {
+    let count = bufs.len().min(MAX_RW_COUNT);
+    if count == 0 {
         return Ok(0);
     }
     with_bounce(p, |p, chunk| {
-        let chunk = &mut chunk[..want];
-        let n = match dev {
+        match dev {
             HostDevice::Random => {
                 // Random devices fill the whole request, a chunk at a time.
-                let total = count.min(MAX_RW_COUNT);
                 let mut done = 0u64;
-                while done < total {
-                    let n = ((total - done) as usize).min(chunk.len());
+                while done < count {
+                    let n = ((count - done) as usize).min(chunk.len());
                     k.random(&mut chunk[..n]);
-                    k.write_user(buf + done, &chunk[..n])?;
+                    bufs.store(k, done, &chunk[..n])?;
                     done += n as u64;
                 }
-                return Ok(done);
+                Ok(done)
             }
             HostDevice::Stdin | HostDevice::Tty | HostDevice::Stdout | HostDevice::Stderr => {
                 if p.stdin_eof {
                     return Ok(0);
                 }
-                let n = k.read_stdin(chunk);
+                let want = (count as usize).min(chunk.len());
+                let n = k.read_stdin(&mut chunk[..want]);
                 if n == 0 {
                     p.stdin_eof = true;
                     return Ok(0);
                 }
-                n
+                bufs.store(k, 0, &chunk[..n])?;
+                Ok(n as u64)
             }
-        };
-        k.write_user(buf, &chunk[..n])?;
-        Ok(n as u64)
+        }
     })
 }
 
@@ -121,35 +118,84 @@ fn host_write(
     p: &mut Process,
     k: &mut dyn Platform,
     dev: HostDevice,
-    buf: u64,
-    count: u64,
+    bufs: UserBufs<'_>,
 ) -> SysResult {
-    let stream = match dev {
-        HostDevice::Stderr => Stream::Stderr,
-        HostDevice::Random => {
-            // Writing to /dev/random mixes entropy in; the bytes are checked like any write.
-            let mut probe = [0u8; 1];
-            if count > 0 {
-                k.read_user(buf, &mut probe)?;
-            }
-            return Ok(count.min(MAX_RW_COUNT));
-        }
-        _ => Stream::Stdout,
-    };
-    let count = count.min(MAX_RW_COUNT);
+    let count = bufs.len().min(MAX_RW_COUNT);
     with_bounce(p, |_, chunk| {
         let mut done: u64 = 0;
         while done < count {
             let n = ((count - done) as usize).min(CHUNK);
-            let addr = buf.checked_add(done).ok_or(Errno::EFAULT)?;
-            if let Err(e) = k.read_user(addr, &mut chunk[..n]) {
-                return if done == 0 { Err(e) } else { Ok(done) };
+            let got = match bufs.load(k, done, &mut chunk[..n]) {
+                Ok(()) => n,
+                Err((0, e)) if done == 0 => return Err(e),
+                Err((got, _)) => got,
+            };
+            match dev {
+                // Writing to /dev/random mixes entropy in; the bytes are checked like any write.
+                HostDevice::Random => {}
+                HostDevice::Stderr => k.write_stream(Stream::Stderr, &chunk[..got]),
+                _ => k.write_stream(Stream::Stdout, &chunk[..got]),
             }
-            k.write_stream(stream, &chunk[..n]);
-            done += n as u64;
+            done += got as u64;
+            if got < n {
+                break;
+            }
         }
         Ok(done)
     })
+}
+
+/// The user memory a read fills or a write drains: one buffer (read, write) or several
+/// (readv, writev), seen as one run of bytes so that every form shares one copy loop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UserBufs<'a>(&'a [IoVec]);
+
+impl UserBufs<'_> {
+    /// The total length (read_iovecs checked that it does not overflow).
+    pub(crate) fn len(self) -> u64 {
+        self.0.iter().map(|v| v.len).fold(0, u64::saturating_add)
+    }
+
+    /// Calls `f(user address, range of the run)` for the pieces of bytes `at..at + len`, in
+    /// order, until it fails.
+    fn each<E>(
+        self,
+        at: u64,
+        len: usize,
+        mut f: impl FnMut(u64, core::ops::Range<usize>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let (mut start, end) = (at, at + len as u64);
+        let mut base = 0u64;
+        for v in self.0 {
+            let v_end = base + v.len;
+            if start < v_end && start < end {
+                let n = (v_end.min(end) - start) as usize;
+                let from = (start - at) as usize;
+                f(v.base + (start - base), from..from + n)?;
+                start += n as u64;
+            }
+            if start >= end {
+                break;
+            }
+            base = v_end;
+        }
+        Ok(())
+    }
+
+    /// Copies `data` to bytes `at..` of the run.
+    pub(crate) fn store(self, k: &mut dyn Platform, at: u64, data: &[u8]) -> Result<(), Errno> {
+        self.each(at, data.len(), |addr, range| {
+            k.write_user(addr, &data[range])
+        })
+    }
+
+    /// Fills `out` from bytes `at..` of the run; on a bad buffer, how many bytes came before it.
+    fn load(self, k: &dyn Platform, at: u64, out: &mut [u8]) -> Result<(), (usize, Errno)> {
+        self.each(at, out.len(), |addr, range| {
+            let from = range.start;
+            k.read_user(addr, &mut out[range]).map_err(|e| (from, e))
+        })
+    }
 }
 
 // ---- reads and writes through the VFS ----
@@ -182,17 +228,18 @@ pub(crate) fn read_file(
     p: &mut Process,
     k: &mut dyn Platform,
     file: &Arc<OpenFile>,
-    buf: u64,
-    count: u64,
+    bufs: UserBufs<'_>,
     offset: Option<i64>,
 ) -> SysResult {
     if let Some(dev) = rw_checks(file, file.readable(), offset)? {
-        return host_read(p, k, dev, buf, count);
+        return host_read(p, k, dev, bufs);
     }
-    if let Some(r) = crate::signal::signalfd::read(p, k, file, buf, count) {
+    if let Some(r) = crate::signal::signalfd::read(p, k, file, bufs) {
         return r;
     }
-    let count = count.min(MAX_RW_COUNT);
+    let count = bufs.len().min(MAX_RW_COUNT);
+    // A stream (pipe, socket, device) gives what one read returns; a seekable file is read
+    // until the request is full or a read comes back short.
     let stream = !file.ops().seekable();
     let mut registered = false;
     with_bounce(p, |p, chunk| {
@@ -206,7 +253,7 @@ pub(crate) fn read_file(
             match r {
                 Ok(n) => {
                     if n > 0 {
-                        if let Err(e) = k.write_user(buf + done, &chunk[..n]) {
+                        if let Err(e) = bufs.store(k, done, &chunk[..n]) {
                             return if done == 0 { Err(e) } else { Ok(done) };
                         }
                     }
@@ -227,19 +274,20 @@ pub(crate) fn read_file(
     })
 }
 
-/// Writes `count` bytes from user `buf` to `file`, at the file offset or at `offset`.
+/// Writes the bytes of `bufs` to `file`, at the file offset or at `offset`. Up to CHUNK bytes
+/// go to the file in one write, so a writev of at most PIPE_BUF bytes stays atomic on a pipe;
+/// a blocking write that fills a pipe waits and goes on until everything is written.
 pub(crate) fn write_file(
     p: &mut Process,
     k: &mut dyn Platform,
     file: &Arc<OpenFile>,
-    buf: u64,
-    count: u64,
+    bufs: UserBufs<'_>,
     offset: Option<i64>,
 ) -> SysResult {
     if let Some(dev) = rw_checks(file, file.writable(), offset)? {
-        return host_write(p, k, dev, buf, count);
+        return host_write(p, k, dev, bufs);
     }
-    let count = count.min(MAX_RW_COUNT);
+    let count = bufs.len().min(MAX_RW_COUNT);
     if file.ops().discards_writes() {
         // /dev/null and /dev/zero never look at the bytes.
         return Ok(count);
@@ -260,14 +308,20 @@ pub(crate) fn write_file(
         let mut done: u64 = p.progress.min(count);
         loop {
             let want = ((count - done) as usize).min(CHUNK);
-            if want > 0 {
-                if let Err(e) = k.read_user(buf + done, &mut chunk[..want]) {
-                    return if done == 0 { Err(e) } else { Ok(done) };
-                }
+            // After a bad buffer, what came before it is written and the call ends there.
+            let (have, fault) = match bufs.load(k, done, &mut chunk[..want]) {
+                Ok(()) => (want, None),
+                Err((have, e)) => (have, Some(e)),
+            };
+            if have == 0 && want > 0 {
+                return match fault {
+                    Some(e) if done == 0 => Err(e),
+                    _ => Ok(done),
+                };
             }
             let r = match offset {
-                None => file.write(&chunk[..want]),
-                Some(o) => file.pwrite(o + done as i64, &chunk[..want]),
+                None => file.write(&chunk[..have]),
+                Some(o) => file.pwrite(o + done as i64, &chunk[..have]),
             };
             match r {
                 Ok(n) => {
@@ -275,7 +329,7 @@ pub(crate) fn write_file(
                     if done == count || n == 0 || file.ops().record_io() {
                         return Ok(done);
                     }
-                    if n < want && file.nonblocking() {
+                    if n < have && file.nonblocking() || n == have && fault.is_some() {
                         return Ok(done);
                     }
                 }
@@ -301,6 +355,11 @@ pub(crate) fn write_file(
     r
 }
 
+/// One user buffer as a run of bytes.
+fn one(base: u64, len: u64) -> [IoVec; 1] {
+    [IoVec { base, len }]
+}
+
 pub(crate) fn read(
     p: &mut Process,
     k: &mut dyn Platform,
@@ -309,7 +368,7 @@ pub(crate) fn read(
     count: u64,
 ) -> SysResult {
     let file = p.file(fd)?;
-    read_file(p, k, &file, buf, count, None)
+    read_file(p, k, &file, UserBufs(&one(buf, count)), None)
 }
 
 pub(crate) fn write(
@@ -320,7 +379,7 @@ pub(crate) fn write(
     count: u64,
 ) -> SysResult {
     let file = p.file(fd)?;
-    write_file(p, k, &file, buf, count, None)
+    write_file(p, k, &file, UserBufs(&one(buf, count)), None)
 }
 
 pub(crate) fn pread64(
@@ -335,7 +394,7 @@ pub(crate) fn pread64(
     if !file.ops().seekable() && file.readable() {
         return Err(Errno::ESPIPE);
     }
-    read_file(p, k, &file, buf, count, Some(offset))
+    read_file(p, k, &file, UserBufs(&one(buf, count)), Some(offset))
 }
 
 pub(crate) fn pwrite64(
@@ -350,158 +409,7 @@ pub(crate) fn pwrite64(
     if !file.ops().seekable() && file.writable() {
         return Err(Errno::ESPIPE);
     }
-    write_file(p, k, &file, buf, count, Some(offset))
-}
-
-/// readv and friends: stream files get one read scattered over the buffers (so a pipe read
-/// returns what one read would); seekable files are read buffer by buffer until a short read.
-fn readv_file(
-    p: &mut Process,
-    k: &mut dyn Platform,
-    file: &Arc<OpenFile>,
-    iovs: &[IoVec],
-    offset: Option<i64>,
-) -> SysResult {
-    if !file.readable() {
-        return Err(Errno::EBADF);
-    }
-    let total: u64 = iovs.iter().map(|v| v.len).sum();
-    let seekable = file.ops().seekable();
-    if !seekable || file.ops().host_device().is_some() {
-        if offset.is_some() && !seekable {
-            return Err(Errno::ESPIPE);
-        }
-        let want = total.min(CHUNK as u64);
-        if want == 0 {
-            return read_file(p, k, file, 0, 0, offset);
-        }
-        // Read into the first buffer if it is big enough, else gather through a kernel copy.
-        let first = iovs
-            .iter()
-            .find(|v| v.len > 0)
-            .copied()
-            .unwrap_or(IoVec { base: 0, len: 0 });
-        if first.len >= want || file.ops().host_device().is_some() {
-            return read_file(p, k, file, first.base, first.len, offset);
-        }
-        let mut tmp = vec![0u8; want as usize];
-        let read = |tmp: &mut [u8]| match offset {
-            None => file.read(tmp),
-            Some(o) => file.pread(o, tmp),
-        };
-        let n = match read(&mut tmp) {
-            Ok(n) => n,
-            Err(Errno::EAGAIN) if !file.nonblocking() => {
-                let mut registered = false;
-                match wait_for_file(p, file, &mut registered) {
-                    // Registered: one more try, now that a change will wake us.
-                    None => match read(&mut tmp) {
-                        Ok(n) => n,
-                        Err(Errno::EAGAIN) => return Err(Errno::WAIT),
-                        Err(e) => return Err(e),
-                    },
-                    Some(e) => return Err(e),
-                }
-            }
-            Err(e) => return Err(e),
-        };
-        let mut done = 0usize;
-        for v in iovs {
-            if done == n {
-                break;
-            }
-            let m = (v.len as usize).min(n - done);
-            k.write_user(v.base, &tmp[done..done + m])?;
-            done += m;
-        }
-        return Ok(n as u64);
-    }
-    let mut done: u64 = 0;
-    for v in iovs.iter().filter(|v| v.len > 0) {
-        let at = offset.map(|o| o + done as i64);
-        match read_file(p, k, file, v.base, v.len, at) {
-            Ok(n) => {
-                done += n;
-                if n < v.len {
-                    break;
-                }
-            }
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        }
-    }
-    if iovs.iter().all(|v| v.len == 0) {
-        return read_file(p, k, file, 0, 0, offset);
-    }
-    Ok(done)
-}
-
-/// writev and friends: small totals are gathered and written at once (atomic for pipes up to
-/// PIPE_BUF, as Linux); larger ones buffer by buffer.
-fn writev_file(
-    p: &mut Process,
-    k: &mut dyn Platform,
-    file: &Arc<OpenFile>,
-    iovs: &[IoVec],
-    offset: Option<i64>,
-) -> SysResult {
-    if !file.writable() {
-        return Err(Errno::EBADF);
-    }
-    let total: u64 = iovs.iter().map(|v| v.len).sum();
-    if total <= CHUNK as u64 && file.ops().host_device().is_none() {
-        let mut tmp = Vec::with_capacity(total as usize);
-        for v in iovs.iter().filter(|v| v.len > 0) {
-            let start = tmp.len();
-            tmp.resize(start + v.len as usize, 0);
-            if let Err(e) = k.read_user(v.base, &mut tmp[start..]) {
-                if start == 0 {
-                    return Err(e);
-                }
-                tmp.truncate(start);
-                break;
-            }
-        }
-        if !file.ops().seekable() && offset.is_some() {
-            return Err(Errno::ESPIPE);
-        }
-        let r = match offset {
-            None => file.write(&tmp),
-            Some(o) => file.pwrite(o, &tmp),
-        };
-        let r = match r {
-            Err(Errno::EAGAIN) if !file.nonblocking() => {
-                let mut registered = false;
-                match wait_for_file(p, file, &mut registered) {
-                    None => match file.write(&tmp) {
-                        Err(Errno::EAGAIN) => Err(Errno::WAIT),
-                        r => r.map(|n| n as u64),
-                    },
-                    Some(e) => Err(e),
-                }
-            }
-            r => r.map(|n| n as u64),
-        };
-        if r == Err(Errno::EPIPE) {
-            crate::sys::signal::raise(p, k, SIGPIPE)?;
-        }
-        return r;
-    }
-    let mut done: u64 = 0;
-    for v in iovs.iter().filter(|v| v.len > 0) {
-        let at = offset.map(|o| o + done as i64);
-        match write_file(p, k, file, v.base, v.len, at) {
-            Ok(n) => {
-                done += n;
-                if n < v.len {
-                    break;
-                }
-            }
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        }
-    }
-    Ok(done)
+    write_file(p, k, &file, UserBufs(&one(buf, count)), Some(offset))
 }
 
 pub(crate) fn readv(
@@ -513,7 +421,7 @@ pub(crate) fn readv(
 ) -> SysResult {
     let file = p.file(fd)?;
     let iovs = read_iovecs(k, iov, iovcnt)?;
-    readv_file(p, k, &file, &iovs, None)
+    read_file(p, k, &file, UserBufs(&iovs), None)
 }
 
 pub(crate) fn writev(
@@ -525,7 +433,7 @@ pub(crate) fn writev(
 ) -> SysResult {
     let file = p.file(fd)?;
     let iovs = read_iovecs(k, iov, iovcnt)?;
-    writev_file(p, k, &file, &iovs, None)
+    write_file(p, k, &file, UserBufs(&iovs), None)
 }
 
 /// RWF_* flags preadv2/pwritev2 accept.
@@ -586,7 +494,7 @@ pub(crate) fn preadv2(
         return Err(Errno::EBADF);
     }
     let at = vec_offset(&file, offset, flags != 0 || offset == -1)?;
-    readv_file(p, k, &file, &iovs, at)
+    read_file(p, k, &file, UserBufs(&iovs), at)
 }
 
 pub(crate) fn pwritev2(
@@ -622,7 +530,7 @@ pub(crate) fn pwritev2(
         return file.write_at_end(&data).map(|n| n as u64);
     }
     let at = vec_offset(&file, offset, offset == -1)?;
-    writev_file(p, k, &file, &iovs, at)
+    write_file(p, k, &file, UserBufs(&iovs), at)
 }
 
 pub(crate) fn lseek(
@@ -1199,14 +1107,17 @@ fn readiness(p: &Process, fd: i32) -> u32 {
     r
 }
 
-/// Waits until `check` finds something ready (a count above 0) or the deadline
-/// (CLOCK_MONOTONIC ns) passes: registers on the wait queues of `fds`, looks once more, then
-/// waits. A signal ends the wait with EINTR, as poll and select do even with SA_RESTART.
-fn wait_ready(
+/// The wait of every "until something is ready" call (poll, select, epoll_wait): `check`
+/// counts what is ready (and reports it to the caller); while that is 0, a signal ends the
+/// wait with EINTR (as poll, select and epoll_wait do even with SA_RESTART) and the deadline
+/// (CLOCK_MONOTONIC ns) with 0; otherwise `register` puts the thread on the wait queues, and
+/// `check` runs once more (so a change between the two is not missed) before the thread
+/// waits.
+pub(crate) fn wait_ready(
     p: &mut Process,
     k: &mut dyn Platform,
     deadline: Option<u64>,
-    fds: &[i32],
+    register: impl FnOnce(&mut Process),
     mut check: impl FnMut(&Process, &mut dyn Platform) -> Result<u64, Errno>,
 ) -> SysResult {
     let n = check(p, k)?;
@@ -1222,13 +1133,7 @@ fn wait_ready(
         return Ok(0);
     }
     p.begin_wait();
-    for &fd in fds {
-        if let Ok(file) = p.file(fd) {
-            if let Some(q) = file.ops().wait_queue() {
-                p.wait_on(q, u64::MAX);
-            }
-        }
-    }
+    register(p);
     let n = check(p, k)?;
     if n > 0 {
         return Ok(n);
@@ -1237,6 +1142,17 @@ fn wait_ready(
         p.wait_until(d);
     }
     Err(Errno::WAIT)
+}
+
+/// Registers the thread on the wait queues of `fds`' files.
+fn register_fds(p: &mut Process, fds: &[i32]) {
+    for &fd in fds {
+        if let Ok(file) = p.file(fd) {
+            if let Some(q) = file.ops().wait_queue() {
+                p.wait_on(q, u64::MAX);
+            }
+        }
+    }
 }
 
 fn poll_fds(
@@ -1256,24 +1172,30 @@ fn poll_fds(
         .map(|rec| i32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]))
         .filter(|&fd| fd >= 0)
         .collect();
-    wait_ready(p, k, deadline, &watched, |p, k| {
-        let mut ready = 0;
-        for rec in table.chunks_mut(8) {
-            let fd = i32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
-            let events = u32::from(u16::from_le_bytes([rec[4], rec[5]]));
-            let revents = if fd < 0 {
-                0
-            } else {
-                readiness(p, fd) & (events | POLLERR | POLLHUP | POLLNVAL)
-            };
-            if revents != 0 {
-                ready += 1;
+    wait_ready(
+        p,
+        k,
+        deadline,
+        |p| register_fds(p, &watched),
+        |p, k| {
+            let mut ready = 0;
+            for rec in table.chunks_mut(8) {
+                let fd = i32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+                let events = u32::from(u16::from_le_bytes([rec[4], rec[5]]));
+                let revents = if fd < 0 {
+                    0
+                } else {
+                    readiness(p, fd) & (events | POLLERR | POLLHUP | POLLNVAL)
+                };
+                if revents != 0 {
+                    ready += 1;
+                }
+                rec[6..8].copy_from_slice(&(revents as u16).to_le_bytes());
             }
-            rec[6..8].copy_from_slice(&(revents as u16).to_le_bytes());
-        }
-        k.write_user(fds, &table)?;
-        Ok(ready)
-    })
+            k.write_user(fds, &table)?;
+            Ok(ready)
+        },
+    )
 }
 
 /// The deadline `ns` from now, fixed on the call's first run (a re-run after a wait keeps it).
@@ -1370,32 +1292,38 @@ fn select_fds(
     };
     // The sets are both the input and the result: they are written only when the call
     // returns (a call that waits runs again from scratch and reads them again).
-    let n = wait_ready(p, k, deadline, &watched, |p, k| {
-        let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
-        let mut count = 0;
-        for fd in 0..nfds {
-            let (w, b) = (fd / 64, 1u64 << (fd % 64));
-            if !input.iter().any(|s| s[w] & b != 0) {
-                continue;
-            }
-            let r = readiness(p, fd as i32);
-            let hits = [
-                r & (POLLIN | POLLRDNORM | POLLHUP | POLLERR) != 0,
-                r & (POLLOUT | POLLWRNORM | POLLERR) != 0,
-                r & POLLPRI != 0,
-            ];
-            for i in 0..3 {
-                if input[i][w] & b != 0 && hits[i] {
-                    out[i][w] |= b;
-                    count += 1;
+    let n = wait_ready(
+        p,
+        k,
+        deadline,
+        |p| register_fds(p, &watched),
+        |p, k| {
+            let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+            let mut count = 0;
+            for fd in 0..nfds {
+                let (w, b) = (fd / 64, 1u64 << (fd % 64));
+                if !input.iter().any(|s| s[w] & b != 0) {
+                    continue;
+                }
+                let r = readiness(p, fd as i32);
+                let hits = [
+                    r & (POLLIN | POLLRDNORM | POLLHUP | POLLERR) != 0,
+                    r & (POLLOUT | POLLWRNORM | POLLERR) != 0,
+                    r & POLLPRI != 0,
+                ];
+                for i in 0..3 {
+                    if input[i][w] & b != 0 && hits[i] {
+                        out[i][w] |= b;
+                        count += 1;
+                    }
                 }
             }
-        }
-        if count > 0 {
-            write_sets(k, &out)?;
-        }
-        Ok(count)
-    })?;
+            if count > 0 {
+                write_sets(k, &out)?;
+            }
+            Ok(count)
+        },
+    )?;
     if n == 0 {
         // Timed out: nothing is ready.
         write_sets(

@@ -1,6 +1,8 @@
 //! Process and thread state: exit, arch_prctl, set_tid_address, robust lists, rseq, prctl,
 //! and futex as far as one thread needs it.
 
+use core::sync::atomic::Ordering;
+
 use crate::uaccess::read_cstr;
 use crate::{Errno, Platform, Process, SysResult};
 
@@ -42,7 +44,8 @@ pub(crate) fn arch_prctl(
 
 pub(crate) fn set_tid_address(p: &mut Process, _k: &mut dyn Platform, tidptr: u64) -> SysResult {
     p.clear_child_tid = tidptr;
-    Ok(u64::from(p.info.pid))
+    // The caller's thread id, not the process's.
+    Ok(u64::from(p.tid))
 }
 
 pub(crate) fn set_robust_list(
@@ -55,7 +58,28 @@ pub(crate) fn set_robust_list(
     if len != 24 {
         return Err(Errno::EINVAL);
     }
-    p.robust_list = head;
+    p.thread.robust_list.store(head, Ordering::Relaxed);
+    Ok(0)
+}
+
+/// get_robust_list: the list head of thread `tid` of the caller's process (0: the caller).
+pub(crate) fn get_robust_list(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    tid: i32,
+    head_ptr: u64,
+    len_ptr: u64,
+) -> SysResult {
+    let thread = match tid {
+        0 => p.thread.clone(),
+        t if t > 0 && p.shared.threads.lock().contains(&(t as u32)) => {
+            p.sys.sched.thread(t as u32).ok_or(Errno::ESRCH)?
+        }
+        _ => return Err(Errno::ESRCH),
+    };
+    let head = thread.robust_list.load(Ordering::Relaxed);
+    k.write_user(head_ptr, &head.to_le_bytes())?;
+    k.write_user(len_ptr, &24u64.to_le_bytes())?;
     Ok(0)
 }
 

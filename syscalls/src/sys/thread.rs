@@ -238,7 +238,10 @@ fn walk_robust_list(p: &mut Process, k: &mut dyn Platform) {
     const FUTEX_WAITERS: u32 = 0x8000_0000;
     const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
     const LIMIT: usize = 2048; // ROBUST_LIST_LIMIT
-    let head = p.robust_list;
+    let head = p
+        .thread
+        .robust_list
+        .load(core::sync::atomic::Ordering::Relaxed);
     if head == 0 {
         return;
     }
@@ -246,14 +249,16 @@ fn walk_robust_list(p: &mut Process, k: &mut dyn Platform) {
         let mut b = [0u8; 8];
         k.read_user(a, &mut b).ok().map(|_| u64::from_le_bytes(b))
     };
-    // struct robust_list_head { list.next; long futex_offset; list_op_pending; }
+    // struct robust_list_head { list.next; long futex_offset; list_op_pending; }. Bit 0 of
+    // an entry pointer marks a PI futex: marked as its owner died, but its waiters are the
+    // PI code's business (not woken here).
     let (Some(mut entry), Some(offset), Some(pending)) =
         (read64(k, head), read64(k, head + 8), read64(k, head + 16))
     else {
         return;
     };
     let handle = |k: &mut dyn Platform, entry: u64| {
-        let addr = entry.wrapping_add(offset);
+        let (pi, addr) = (entry & 1 != 0, (entry & !1).wrapping_add(offset));
         for _ in 0..16 {
             let mut b = [0u8; 4];
             if k.read_user(addr, &mut b).is_err() || !addr.is_multiple_of(4) {
@@ -266,7 +271,7 @@ fn walk_robust_list(p: &mut Process, k: &mut dyn Platform) {
             let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
             match k.cmpxchg_user_u32(addr, val, new) {
                 Ok(old) if old == val => {
-                    if val & FUTEX_WAITERS != 0 {
+                    if !pi && val & FUTEX_WAITERS != 0 {
                         p.sys.futexes.wake(mm_key(p), addr, 1);
                     }
                     return;
@@ -277,9 +282,9 @@ fn walk_robust_list(p: &mut Process, k: &mut dyn Platform) {
         }
     };
     let mut n = 0;
-    while entry != head && entry != 0 && n < LIMIT {
-        let next = read64(k, entry);
-        if entry != pending {
+    while entry & !1 != head && entry & !1 != 0 && n < LIMIT {
+        let next = read64(k, entry & !1);
+        if entry & !1 != pending & !1 {
             handle(k, entry);
         }
         match next {
@@ -288,7 +293,7 @@ fn walk_robust_list(p: &mut Process, k: &mut dyn Platform) {
         }
         n += 1;
     }
-    if pending != 0 {
+    if pending & !1 != 0 {
         handle(k, pending);
     }
 }

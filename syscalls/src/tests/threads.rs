@@ -2,6 +2,8 @@
 //! must wait returns `Outcome::Wait`; another thread's call wakes it; the woken thread's call
 //! completes through `resume`.
 
+use std::vec::Vec;
+
 use coracle_vfs::{Wake, Waker};
 
 use crate::tests::fake::{call, err, regs, setup, sys, Fake, SCRATCH};
@@ -244,6 +246,77 @@ fn blocking_pipe_read_waits_for_a_writer_thread() {
 }
 
 #[test]
+fn blocking_writev_larger_than_the_pipe_waits_until_all_is_written() {
+    const BIG: u64 = 0x40_0000;
+    let (mut p, mut k) = setup();
+    let mut t = second(&p);
+    assert_eq!(sys(&mut p, &mut k, 22, &[SCRATCH]), 0);
+    let fds = k.peek(SCRATCH, 8);
+    let rfd = u64::from(u32::from_le_bytes(fds[0..4].try_into().unwrap()));
+    let wfd = u64::from(u32::from_le_bytes(fds[4..8].try_into().unwrap()));
+    // 100 KiB in two buffers (40 KiB of 1s, 60 KiB of 2s), more than the pipe holds.
+    k.map(BIG, 0x4_0000, crate::tests::fake::RW);
+    k.poke(BIG, &[1u8; 40 << 10]);
+    k.poke(BIG + 0x1_0000, &[2u8; 60 << 10]);
+    let iov = [BIG, 40 << 10, BIG + 0x1_0000, 60 << 10];
+    let iov: Vec<u8> = iov.iter().flat_map(|v| v.to_le_bytes()).collect();
+    k.poke(SCRATCH + 64, &iov);
+    let mut w = regs(20, &[wfd, SCRATCH + 64, 2]); // writev
+    assert_eq!(dispatch(&mut t, &mut k, &mut w), Outcome::Wait);
+    // The reader drains the pipe as a readv over three buffers; the writer goes on each time.
+    let out = BIG + 0x2_0000;
+    let riov = [out, 10, out + 10, 0, out + 16, 0x1_8000];
+    let riov: Vec<u8> = riov.iter().flat_map(|v| v.to_le_bytes()).collect();
+    k.poke(SCRATCH + 256, &riov);
+    let mut got = Vec::new();
+    let mut wrote = None;
+    while got.len() < 100 << 10 {
+        let n = sys(&mut p, &mut k, 19, &[rfd, SCRATCH + 256, 3]); // readv
+        assert!(n > 0, "readv: {n}");
+        let n = n as usize;
+        let mut chunk = k.peek(out, n.min(10));
+        if n > 10 {
+            chunk.extend(k.peek(out + 16, n - 10));
+        }
+        got.extend(chunk);
+        if wrote.is_none() && t.thread.finish_wait().is_some() {
+            match resume(&mut t, &mut k, &mut w, Wake::Retry) {
+                Outcome::Return(n) => wrote = Some(n),
+                Outcome::Wait => {}
+                other => panic!("writev: {other:?}"),
+            }
+        }
+    }
+    assert_eq!(wrote, Some(100 << 10), "writev returns the whole count");
+    assert!(got[..40 << 10].iter().all(|&b| b == 1));
+    assert!(got[40 << 10..].iter().all(|&b| b == 2));
+}
+
+#[test]
+fn writev_stops_at_a_bad_buffer_after_writing_what_came_before() {
+    let (mut p, mut k) = setup();
+    assert_eq!(sys(&mut p, &mut k, 22, &[SCRATCH]), 0);
+    let fds = k.peek(SCRATCH, 8);
+    let rfd = u64::from(u32::from_le_bytes(fds[0..4].try_into().unwrap()));
+    let wfd = u64::from(u32::from_le_bytes(fds[4..8].try_into().unwrap()));
+    k.poke(SCRATCH + 128, b"abc");
+    let iov = [SCRATCH + 128, 3, 8, 4];
+    let iov: Vec<u8> = iov.iter().flat_map(|v| v.to_le_bytes()).collect();
+    k.poke(SCRATCH + 64, &iov);
+    assert_eq!(sys(&mut p, &mut k, 20, &[wfd, SCRATCH + 64, 2]), 3);
+    // With the bad buffer first, nothing is written: EFAULT.
+    let iov = [8, 4, SCRATCH + 128, 3];
+    let iov: Vec<u8> = iov.iter().flat_map(|v| v.to_le_bytes()).collect();
+    k.poke(SCRATCH + 64, &iov);
+    assert_eq!(
+        sys(&mut p, &mut k, 20, &[wfd, SCRATCH + 64, 2]),
+        err(Errno::EFAULT)
+    );
+    assert_eq!(sys(&mut p, &mut k, 0, &[rfd, SCRATCH + 512, 64]), 3);
+    assert_eq!(k.peek(SCRATCH + 512, 3), b"abc");
+}
+
+#[test]
 fn an_interrupt_ends_a_blocking_read_for_signal_delivery_to_finish() {
     let (mut p, mut k) = setup();
     assert_eq!(sys(&mut p, &mut k, 22, &[SCRATCH]), 0);
@@ -366,6 +439,63 @@ fn thread_exit_clears_tid_wakes_joiner_and_the_last_exit_ends_the_process() {
     assert_eq!(finish(&mut p, &mut k, &mut r), Outcome::Return(0));
     // The main thread's exit is the process's: status 9.
     assert_eq!(call(&mut p, &mut k, 60, &[9]), Outcome::Exit(9));
+}
+
+#[test]
+fn robust_list_is_reported_and_walked_when_its_thread_exits() {
+    const SET: u64 = 273;
+    const GET: u64 = 274;
+    const OWNER_DIED: u32 = 0x4000_0000;
+    const WAITERS: u32 = 0x8000_0000;
+    let (mut p, mut k) = setup();
+    let mut t = second(&p);
+    p.shared.threads.lock().push(t.tid);
+    // get_robust_list tells whether the kernel has them (musl asks before making a mutex
+    // robust): nothing registered yet.
+    assert_eq!(sys(&mut p, &mut k, GET, &[0, SCRATCH, SCRATCH + 8]), 0);
+    assert_eq!(
+        k.peek(SCRATCH, 16),
+        [[0u8; 8], 24u64.to_le_bytes()].concat()
+    );
+    // The head at SCRATCH+64 lists one lock, whose word is 8 bytes past its entry (entry at
+    // SCRATCH+128, word at SCRATCH+136), held by t with a waiter.
+    let (head, entry) = (SCRATCH + 64, SCRATCH + 128);
+    k.poke(head, &entry.to_le_bytes());
+    k.poke(head + 8, &8u64.to_le_bytes());
+    k.poke(head + 16, &0u64.to_le_bytes());
+    k.poke(entry, &head.to_le_bytes());
+    k.poke(entry + 8, &(t.tid | WAITERS).to_le_bytes());
+    assert_eq!(sys(&mut t, &mut k, SET, &[head, 23]), err(Errno::EINVAL));
+    assert_eq!(sys(&mut t, &mut k, SET, &[head, 24]), 0);
+    // Another thread of the process can read it; a tid outside the process cannot.
+    let tid = u64::from(t.tid);
+    assert_eq!(sys(&mut p, &mut k, GET, &[tid, SCRATCH, SCRATCH + 8]), 0);
+    assert_eq!(k.peek(SCRATCH, 8), head.to_le_bytes());
+    assert_eq!(
+        sys(&mut p, &mut k, GET, &[tid + 1000, SCRATCH, SCRATCH + 8]),
+        err(Errno::ESRCH)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, GET, &[0, 8, SCRATCH + 8]),
+        err(Errno::EFAULT)
+    );
+    // The main thread waits for the lock; t exits holding it: the word says its owner died
+    // (the waiter bit kept) and the waiter is woken.
+    let word = u64::from(t.tid | WAITERS);
+    let mut r = regs(FUTEX, &[entry + 8, WAIT, word, 0]);
+    assert_eq!(dispatch(&mut p, &mut k, &mut r), Outcome::Wait);
+    assert_eq!(call(&mut t, &mut k, 60, &[0]), Outcome::ExitThread);
+    assert_eq!(k.peek(entry + 8, 4), (OWNER_DIED | WAITERS).to_le_bytes());
+    assert_eq!(finish(&mut p, &mut k, &mut r), Outcome::Return(0));
+}
+
+#[test]
+fn set_tid_address_returns_the_callers_thread_id() {
+    let (p, mut k) = setup();
+    let mut t = second(&p);
+    assert_eq!(sys(&mut t, &mut k, 218, &[SCRATCH]), i64::from(t.tid));
+    assert_ne!(t.tid, p.tid);
+    assert_eq!(t.clear_child_tid, SCRATCH);
 }
 
 #[test]

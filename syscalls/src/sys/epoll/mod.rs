@@ -30,7 +30,6 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use coracle_vfs::types::oflags::O_CLOEXEC;
-use coracle_vfs::Wake;
 
 use crate::sys::anon::install_anon;
 use crate::uaccess::read_u64;
@@ -163,30 +162,17 @@ fn do_epoll_wait(
     let ep = epoll_of(&file).ok_or(Errno::EINVAL)?;
     let deadline =
         timeout.and_then(|ns| p.call_deadline(|| Some(k.monotonic_ns().saturating_add(ns))));
-    let n = deliver(k, &ep, events, maxevents as usize)?;
-    if n > 0 {
-        return Ok(n);
-    }
-    match p.resumed() {
-        // epoll_wait is never restarted after a signal handler (epoll_wait(2)).
-        Some(Wake::Interrupted) => return Err(Errno::EINTR),
-        Some(Wake::TimedOut) => return Ok(0),
-        _ => {}
-    }
-    if deadline.is_some_and(|d| d <= k.monotonic_ns()) {
-        return Ok(0);
-    }
-    p.begin_wait();
-    ep.queue
-        .register_exclusive(p.thread.waiter(u64::from(EPOLLIN)));
-    let n = deliver(k, &ep, events, maxevents as usize)?;
-    if n > 0 {
-        return Ok(n);
-    }
-    if let Some(d) = deadline {
-        p.wait_until(d);
-    }
-    Err(Errno::WAIT)
+    // epoll_wait is never restarted after a signal handler (epoll_wait(2)): EINTR.
+    crate::sys::io::wait_ready(
+        p,
+        k,
+        deadline,
+        |p| {
+            ep.queue
+                .register_exclusive(p.thread.waiter(u64::from(EPOLLIN)))
+        },
+        |_, k| deliver(k, &ep, events, maxevents as usize),
+    )
 }
 
 /// Harvests up to `max` events and copies them to `events`; on a fault they go back on the
