@@ -20,6 +20,7 @@ PLAN=(
     "bench_pagefault|1"
     "bench_futex|1,2"
     "bench_thread|1"
+    "bench_fork|1"
     "bench_cpu 2|1,2"
 )
 status=0

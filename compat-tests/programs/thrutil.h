@@ -1,4 +1,4 @@
-/* thrutil.h - what the thread, signal, time and event programs (thr_*, sig_*, time_*, ev_*,
+/* thrutil.h - what the thread, signal, time, event and process programs (thr_*, sig_*, time_*, ev_*,
  * cpu_*, sched_*) share: checks that print one line each and count failures, clocks, waits, and
  * the syscall numbers and constants musl's headers lack.
  *

@@ -1,7 +1,8 @@
 //! The cases: which program runs with which arguments, environment, stdin and machine.
 //!
-//! Names are `c/<label>/<flavour>/<machine>`, `rust/<label>/<machine>`, `busybox/<label>`
-//! and `rootfs/<label>`; they are what `known-failures.txt` and `pending.txt` list. The "hello
+//! Names are `c/<label>/<flavour>/<machine>`, `rust/<label>/<machine>`, `busybox/<label>`,
+//! `rootfs/<label>` and `script/<label>`; they are what `known-failures.txt` and `pending.txt`
+//! list. The "hello
 //! class" (the smallest programs) runs on both machine types; everything else on microvm.
 //!
 //! The thread, signal, time and event programs (and the Go ones, `go/<label>/<machine>`) run
@@ -9,7 +10,8 @@
 //! `c/thr_mutex/musl/microvm/cpus=2`. Their host side is the same run for every count.
 //!
 //! The `fs_*` C programs work in a scratch directory given as argv[1] (`Place::Scratch`); the
-//! `rootfs/` cases run busybox applets inside the test root filesystem (`Place::Rootfs`).
+//! `rootfs/` cases run busybox applets inside the test root filesystem (`Place::Rootfs`), the
+//! `script/` cases busybox `sh` on a script of `compat-tests/scripts/` there.
 
 use std::time::Duration;
 
@@ -98,6 +100,8 @@ struct Spec {
     smp: bool,
     host_status: Option<i32>,
     timeout: Option<Duration>,
+    /// The C flavours it is built in (all three unless a case is too slow to run thrice).
+    flavours: &'static [Flavour],
 }
 
 fn spec(program: &'static str) -> Spec {
@@ -115,6 +119,7 @@ fn spec(program: &'static str) -> Spec {
         smp: false,
         host_status: None,
         timeout: None,
+        flavours: &Flavour::ALL,
     }
 }
 
@@ -176,6 +181,11 @@ impl Spec {
         self.timeout = Some(Duration::from_secs(seconds));
         self
     }
+    /// Built with musl only: a long run that the other flavours would only repeat.
+    fn musl_only(mut self) -> Self {
+        self.flavours = &[Flavour::Musl];
+        self
+    }
 
     fn machines(&self) -> &'static [&'static str] {
         if self.both_machines {
@@ -226,7 +236,7 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
     let mut cases = Vec::new();
     let c_specs = c_specs(now);
     for flavour in Flavour::ALL {
-        for spec in &c_specs {
+        for spec in c_specs.iter().filter(|s| s.flavours.contains(&flavour)) {
             for &machine in spec.machines() {
                 cases.extend(spec.cases(
                     format!("c/{}/{}/{machine}", spec.label, flavour.name()),
@@ -277,6 +287,14 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
         cases.extend(spec.cases(
             format!("rootfs/{}", spec.label),
             format!("rootfs/{applet}"),
+            Source::Busybox,
+            MICROVM,
+        ));
+    }
+    for spec in script_specs() {
+        cases.extend(spec.cases(
+            format!("script/{}", spec.label),
+            format!("script/{}", spec.label),
             Source::Busybox,
             MICROVM,
         ));
@@ -360,6 +378,32 @@ fn c_specs(now: u64) -> Vec<Spec> {
         specs.push(spec(program).scratch().needs_root());
     }
     specs.extend(smp_c_specs());
+    specs.extend(proc_specs());
+    specs
+}
+
+/// Processes (issue 5): fork, vfork, exec, wait, process groups, pidfds. Each exits 0 when its
+/// own checks pass.
+fn proc_specs() -> Vec<Spec> {
+    let mut specs: Vec<Spec> = [
+        "proc_wait",
+        "proc_sigchld",
+        "proc_pgrp",
+        "proc_orphan",
+        "proc_cow",
+        "proc_vfork",
+        "proc_pidfd",
+    ]
+    .into_iter()
+    .map(|p| spec(p).status(0))
+    .collect();
+    // The host side makes itself PID 1 of a new PID namespace, which takes root.
+    specs.push(spec("proc_pid1").status(0).needs_root());
+    for program in ["proc_fds", "proc_exec"] {
+        specs.push(spec(program).scratch().status(0));
+    }
+    // 2,000 processes one after another: once, with musl.
+    specs.push(spec("proc_loop").status(0).musl_only().timeout(300));
     specs
 }
 
@@ -681,6 +725,40 @@ fn rootfs_specs() -> Vec<Spec> {
             "read a b <<EOF\nfirst second\nEOF\necho \"$b $a\"",
         ),
     ]
+}
+
+/// The shell scripts (issue 5: processes): `sh /scripts/<name>.sh` in the test root filesystem,
+/// each with the status it ends with. They fork, exec, wait, signal and pipe a lot, and print
+/// only what is the same on every run: never a pid, a time or output that races.
+pub(crate) const SCRIPTS: &[(&str, i32)] = &[
+    ("pipeline", 0),
+    ("subshell", 0),
+    ("jobs", 0),
+    ("trap", 3),
+    ("exec", 7),
+    ("heredoc", 0),
+    ("redirect", 0),
+    ("status", 1),
+    ("shc", 0),
+    ("files", 0),
+    ("many", 0),
+    ("pgroup", 0),
+    ("orphan", 0),
+];
+
+fn script_specs() -> Vec<Spec> {
+    SCRIPTS
+        .iter()
+        .map(|&(name, status)| Spec {
+            place: Place::Rootfs {
+                command: "/bin/sh".to_string(),
+            },
+            ..spec("busybox")
+                .label(name)
+                .args([format!("/scripts/{name}.sh")])
+                .status(status)
+        })
+        .collect()
 }
 
 #[cfg(test)]

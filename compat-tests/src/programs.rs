@@ -101,6 +101,11 @@ pub(crate) fn programs_dir() -> PathBuf {
     crate_dir().join("programs")
 }
 
+/// The shell scripts the `script/` cases run with busybox `sh`.
+pub(crate) fn scripts_dir() -> PathBuf {
+    crate_dir().join("scripts")
+}
+
 pub(crate) fn work_dir() -> PathBuf {
     crate_dir().join("work")
 }

@@ -1,6 +1,9 @@
-//! The test root filesystem the `rootfs/` cases run in: Debian's static busybox with a symlink
-//! per applet the cases use, a small `/data` tree, `/etc/passwd` and the usual empty
-//! directories. The host side runs in it with `chroot`, the guest side with `coracle run ROOT`.
+//! The test root filesystem the `rootfs/` and `script/` cases run in: Debian's static busybox
+//! with a symlink per applet the cases use, a small `/data` tree, the shell scripts of
+//! `compat-tests/scripts/` in `/scripts`, `/etc/passwd` and the usual empty directories. The
+//! host side runs in it with `chroot`, the guest side with `coracle run ROOT`. The guest's
+//! `/dev` is Coracle's own; the host's gets `/dev/null` (`add_dev_null`), which the shell opens
+//! for every background job.
 //!
 //! Built from scratch for every case (the host side may change it), the same way every time:
 //! entries are created in path order (Linux tmpfs lists a directory newest first, and Coracle
@@ -17,7 +20,11 @@ use std::time::Duration;
 use crate::exec;
 
 /// The applets the cases call through a `/bin/<applet>` symlink or by name.
-pub(crate) const APPLETS: &[&str] = &["awk", "cat", "cut", "gunzip", "ls", "sh", "sort", "stat"];
+pub(crate) const APPLETS: &[&str] = &[
+    "awk", "cat", "chmod", "cut", "echo", "expr", "false", "grep", "gunzip", "head", "ls",
+    "md5sum", "mkfifo", "sed", "seq", "setsid", "sh", "sleep", "sort", "stat", "tail", "tr",
+    "true", "wc", "yes",
+];
 
 /// 2021-03-04 05:06:07 UTC: entries get this mtime plus a minute per entry (so `ls -t` has
 /// no ties).
@@ -64,8 +71,9 @@ line with  two  spaces\n\
 \n\
 last line without a newline";
 
-/// The entries before the host busybox adds its outputs, sorted by path.
-fn entries(busybox: &[u8]) -> Vec<Entry> {
+/// The entries before the host busybox adds its outputs, sorted by path; `scripts` are the
+/// files of `/scripts` (name, content).
+fn entries(busybox: &[u8], scripts: &[(String, Vec<u8>)]) -> Vec<Entry> {
     let binary: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
     let mut list =
         vec![
@@ -109,6 +117,7 @@ fn entries(busybox: &[u8]) -> Vec<Entry> {
         ),
         entry("proc", Kind::Dir, 0o555),
         entry("root", Kind::Dir, 0o700),
+        entry("scripts", Kind::Dir, 0o755),
         entry("sys", Kind::Dir, 0o555),
         entry("tmp", Kind::Dir, 0o1777),
     ];
@@ -119,15 +128,48 @@ fn entries(busybox: &[u8]) -> Vec<Entry> {
             0o777,
         ));
     }
+    for (name, bytes) in scripts {
+        list.push(file(&format!("scripts/{name}"), 0o755, bytes));
+    }
     list.sort_by(|a, b| a.path.cmp(&b.path));
     list
+}
+
+/// The shell scripts of `compat-tests/scripts/` (name, content), sorted by name.
+pub(crate) fn scripts() -> Result<Vec<(String, Vec<u8>)>, String> {
+    let dir = crate::programs::scripts_dir();
+    let what = |e: std::io::Error| format!("{}: {e}", dir.display());
+    let mut scripts = Vec::new();
+    for item in std::fs::read_dir(&dir).map_err(what)? {
+        let path = item.map_err(what)?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if name.ends_with(".sh") {
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            scripts.push((name.to_string(), bytes));
+        }
+    }
+    scripts.sort();
+    Ok(scripts)
+}
+
+/// Makes `ROOT/dev/null` on the host side (the guest has Coracle's `/dev`): ash opens it as
+/// the stdin of every background job of a non-interactive shell.
+pub(crate) fn add_dev_null(root: &Path, busybox: &Path) -> Result<(), String> {
+    let mut command = Command::new(busybox);
+    command
+        .args(["mknod", "-m", "666"])
+        .arg(root.join("dev/null"))
+        .args(["c", "1", "3"]);
+    run_busybox(command, None).map(drop)
 }
 
 /// Builds the tree in the empty directory `root`, with the busybox at `busybox`.
 pub(crate) fn build(root: &Path, busybox: &Path) -> Result<(), String> {
     let bytes =
         std::fs::read(busybox).map_err(|e| format!("cannot read {}: {e}", busybox.display()))?;
-    let mut list = entries(&bytes);
+    let mut list = entries(&bytes, &scripts()?);
     let gz = host_gzip(busybox, FRUITS)?;
     list.push(file("data/fruits.txt.gz", 0o644, &gz));
     list.sort_by(|a, b| a.path.cmp(&b.path));
@@ -289,7 +331,9 @@ mod tests {
 
     #[test]
     fn entries_are_sorted_and_links_point_back() {
-        let list = entries(b"busybox");
+        let scripts = [("a.sh".to_string(), b"echo a\n".to_vec())];
+        let list = entries(b"busybox", &scripts);
+        assert!(list.iter().any(|e| e.path == "scripts/a.sh"));
         for pair in list.windows(2) {
             assert!(
                 pair[0].path < pair[1].path,

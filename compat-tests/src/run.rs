@@ -177,6 +177,7 @@ fn prepare(setup: &Setup, case: &Case, program: &Path) -> Result<Prepared, Strin
             let host = setup.scratch.dir(&case.name, "host-root")?;
             let guest = setup.scratch.dir(&case.name, "guest-root")?;
             rootfs::build(host.path(), program)?;
+            rootfs::add_dev_null(host.path(), program)?;
             rootfs::build(guest.path(), program)?;
             Ok(Prepared {
                 host_dir: Some(host),

@@ -29,6 +29,10 @@ fn the_expected_names_exist() {
     assert!(has("c/fs_files/glibc-pie/microvm"));
     assert!(!has("c/fs_files/musl/q35"));
     assert!(has("rootfs/ls-l"));
+    assert!(has("c/proc_loop/musl/microvm"));
+    assert!(!has("c/proc_loop/glibc/microvm"));
+    assert!(has("c/proc_fds/glibc-pie/microvm"));
+    assert!(has("script/pipeline"));
 }
 
 #[test]
@@ -147,4 +151,24 @@ fn stdin_exercises_the_framing() {
         assert!(bytes.windows(2).any(|w| w == pair));
     }
     assert_eq!(bytes.last(), Some(&0xff), "ends on the escape byte");
+}
+
+#[test]
+fn every_script_has_a_case() {
+    let cases = all(0);
+    let scripts = crate::rootfs::scripts().unwrap();
+    assert!(!scripts.is_empty());
+    for (file, _) in &scripts {
+        let name = file.strip_suffix(".sh").unwrap();
+        let case = cases
+            .iter()
+            .find(|c| c.name == format!("script/{name}"))
+            .unwrap_or_else(|| panic!("scripts/{file} has no case: add it to SCRIPTS"));
+        assert_eq!(case.args, [format!("/scripts/{file}").into_bytes()]);
+    }
+    assert_eq!(
+        scripts.len(),
+        SCRIPTS.len(),
+        "SCRIPTS names a missing script"
+    );
 }
