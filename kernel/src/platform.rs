@@ -197,6 +197,10 @@ impl Platform for KernelPlatform {
         time::monotonic_ns()
     }
 
+    fn realtime_offset_ns(&self) -> u64 {
+        time::epoch_ns()
+    }
+
     fn sleep_until(&mut self, deadline_ns: u64) {
         time::sleep_until(deadline_ns);
     }

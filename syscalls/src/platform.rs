@@ -101,6 +101,13 @@ pub trait Platform {
 
     /// CLOCK_REALTIME in nanoseconds since the epoch.
     fn realtime_ns(&self) -> u64;
+    /// CLOCK_REALTIME minus CLOCK_MONOTONIC: what moves an absolute wall-clock deadline onto
+    /// the monotonic timeline. Exact where the kernel knows it; the default reads the two
+    /// clocks (realtime first, so a gap between the reads makes a deadline late, never early).
+    fn realtime_offset_ns(&self) -> u64 {
+        let real = self.realtime_ns();
+        real.saturating_sub(self.monotonic_ns())
+    }
     /// CLOCK_MONOTONIC in nanoseconds since boot.
     fn monotonic_ns(&self) -> u64;
     /// Busy or idle wait until CLOCK_MONOTONIC reaches `deadline_ns`.

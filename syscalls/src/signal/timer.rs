@@ -513,7 +513,7 @@ pub(crate) fn timer_settime(
         now.saturating_add(value)
     } else if timer.clock == (Clock::Wall { realtime: true }) {
         // Placed on the monotonic clock now: the VM's clocks do not jump.
-        now.saturating_add(value.saturating_sub(k.realtime_ns()))
+        value.saturating_sub(k.realtime_offset_ns())
     } else {
         value
     }

@@ -166,8 +166,7 @@ pub(crate) fn futex(
                     k.monotonic_ns().saturating_add(t)
                 } else if realtime {
                     // An absolute CLOCK_REALTIME time, moved onto the monotonic timeline.
-                    k.monotonic_ns()
-                        .saturating_add(t.saturating_sub(k.realtime_ns()))
+                    t.saturating_sub(k.realtime_offset_ns())
                 } else {
                     t
                 })

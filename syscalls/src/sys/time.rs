@@ -205,8 +205,7 @@ pub(crate) fn clock_nanosleep(
             if absolute {
                 if matches!(clock, 0 | 11) {
                     // Absolute realtime: moved onto the monotonic timeline.
-                    let now_real = k.realtime_ns();
-                    k.monotonic_ns().saturating_add(t.saturating_sub(now_real))
+                    t.saturating_sub(k.realtime_offset_ns())
                 } else {
                     t
                 }

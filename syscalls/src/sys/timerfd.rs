@@ -311,10 +311,7 @@ pub(crate) fn timerfd_settime(
         0 => None,
         v if flags & TFD_TIMER_ABSTIME == 0 => Some(now.saturating_add(v)),
         // An absolute wall-clock time, moved onto the monotonic timeline.
-        v if timer.realtime => {
-            let offset = k.realtime_ns().saturating_sub(k.monotonic_ns());
-            Some(v.saturating_sub(offset))
-        }
+        v if timer.realtime => Some(v.saturating_sub(k.realtime_offset_ns())),
         v => Some(v),
     };
     let previous = timer.set(deadline, interval, now);
