@@ -114,6 +114,28 @@ impl SigState {
         Some(self.take(None, sig))
     }
 
+    /// Throws away the queued signal of a POSIX timer that was re-armed or deleted: Linux
+    /// (since 6.13) never delivers such a stale one.
+    pub(super) fn drop_timer_signal(&mut self, timer: &Arc<timer::TimerSignal>) {
+        let mut dropped = 0;
+        for q in core::iter::once(&mut self.shared).chain(self.private.values_mut()) {
+            let Some(i) = q
+                .queue
+                .iter()
+                .position(|e| e.timer.as_ref().is_some_and(|t| Arc::ptr_eq(t, timer)))
+            else {
+                continue;
+            };
+            let sig = q.queue.remove(i).map_or(0, |e| e.info.signo());
+            if !q.queue.iter().any(|e| e.info.signo() == sig) {
+                q.set &= !bit(sig);
+            }
+            timer.delivered();
+            dropped += 1;
+        }
+        self.queued -= dropped;
+    }
+
     /// Throws away the pending signals of `set`, everywhere.
     pub(super) fn discard(&mut self, set: u64) {
         let mut dropped = 0;

@@ -518,8 +518,9 @@ pub(crate) fn timer_settime(
         value
     }
     .max(u64::from(value != 0)); // a time in the past expires at once; 0 would disarm
-    timer.signal.last.store(0, Ordering::SeqCst);
     timer.arm(p, expiry, interval, now);
+    drop_stale_signal(p, &timer);
+    timer.signal.last.store(0, Ordering::SeqCst);
     if old != 0 {
         write_pair(k, old, before, 1)?;
     }
@@ -543,6 +544,16 @@ pub(crate) fn timer_getoverrun(p: &mut Process, _k: &mut dyn Platform, id: i32) 
     Ok(timer.signal.last.load(Ordering::SeqCst))
 }
 
+/// A re-armed or deleted timer's queued signal is not delivered (Linux 6.13 and later drop it
+/// at dequeue; here it goes at once).
+fn drop_stale_signal(p: &Process, timer: &SigTimer) {
+    p.shared
+        .signals
+        .state
+        .lock()
+        .drop_timer_signal(&timer.signal);
+}
+
 pub(crate) fn timer_delete(p: &mut Process, _k: &mut dyn Platform, id: i32) -> SysResult {
     let timer = p
         .shared
@@ -552,7 +563,7 @@ pub(crate) fn timer_delete(p: &mut Process, _k: &mut dyn Platform, id: i32) -> S
         .posix
         .remove(&id)
         .ok_or(Errno::EINVAL)?;
-    // A signal it already queued stays pending, as on Linux.
     timer.arm(p, 0, 0, 0);
+    drop_stale_signal(p, &timer);
     Ok(0)
 }

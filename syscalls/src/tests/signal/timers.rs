@@ -344,3 +344,30 @@ fn cpu_time_itimers_and_timers_count_the_processs_cpu_time() {
         "another process's CPU clock"
     );
 }
+
+#[test]
+fn a_rearmed_or_deleted_timer_never_delivers_its_stale_signal() {
+    let (mut p, mut k) = setup_stack();
+    let rt = 40u32;
+    set_mask(&mut p, &mut k, bit(u64::from(rt)));
+    let pending = |p: &mut Process, k: &mut Fake| {
+        assert_eq!(sys(p, k, 127, &[SCRATCH + 0x800, 8]), 0); // rt_sigpending
+        u64::from_le_bytes(k.peek(SCRATCH + 0x800, 8).try_into().unwrap())
+    };
+    let id = timer_create(&mut p, &mut k, 1, 0, rt, 0);
+    assert_eq!(timer_settime(&mut p, &mut k, id, 0, 0, 1000), 0);
+    p.sys.sched.expire(1000);
+    assert_eq!(
+        pending(&mut p, &mut k),
+        bit(u64::from(rt)),
+        "queued while blocked"
+    );
+    // Re-arming drops the signal of the old setting (Linux 6.13 and later).
+    assert_eq!(timer_settime(&mut p, &mut k, id, 0, 0, 2000), 0);
+    assert_eq!(pending(&mut p, &mut k), 0);
+    p.sys.sched.expire(2000);
+    assert_eq!(pending(&mut p, &mut k), bit(u64::from(rt)));
+    // So does deleting the timer.
+    assert_eq!(sys(&mut p, &mut k, 226, &[id as u64]), 0);
+    assert_eq!(pending(&mut p, &mut k), 0);
+}
