@@ -149,6 +149,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
         offset: 0,
     };
     process.set_exe(exe_inode, exe_path);
+    *process.shared.space.lock() = Some(platform.space.clone());
     let image = &image[..];
 
     for r in &plan.regions {
@@ -181,7 +182,17 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
     // HWCAP2_FSGSBASE
     auxv.hwcap2 = if features.fsgsbase { 2 } else { 0 };
     // [vvar][vdso] sit at the bottom of the gap between the mmap area and the stack.
-    auxv.sysinfo_ehdr = crate::vdso::map_into(&process, MMAP_TOP);
+    auxv.sysinfo_ehdr = platform.map_vdso(MMAP_TOP).map(|(ehdr, end)| {
+        let mut mm = process.shared.mm.lock();
+        let read = Perms {
+            read: true,
+            write: false,
+            exec: false,
+        };
+        mm.record_named(MMAP_TOP, ehdr, read, VmaName::Special("[vvar]"));
+        mm.record_named(ehdr, end, Perms { exec: true, ..read }, VmaName::Special("[vdso]"));
+        ehdr
+    });
     let params = StackParams {
         argv: &argv,
         envp: &envp,

@@ -38,6 +38,7 @@ pub use mm::VmaName;
 pub use names::syscall_name;
 pub use platform::{Perms, Platform, Stream};
 pub use process::{Process, StartInfo, System, SystemInfo};
+pub use sys::process::exit::{exit_process, thread_gone};
 pub use regs::{FpArea, FpuLayout, UserRegs, TRAP_SIGRETURN, TRAP_SYSCALL};
 pub use table::{dispatch, implemented, resume, Outcome};
 

@@ -206,9 +206,10 @@ fn die(p: &mut Process, k: &mut dyn Platform, sig: u32, rip: u64) -> u32 {
             name(sig)
         )),
     }
-    let status = 128 + sig;
-    p.shared.set_exit_code(status);
-    status
+    let core = matches!(default_action(sig), DefaultAction::Core);
+    p.shared
+        .set_exit(crate::process::ExitStatus::Signaled { sig, core })
+        .docker()
 }
 
 /// Queues `info` for the calling thread so that it is delivered: unblocked, and with the

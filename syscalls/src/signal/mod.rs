@@ -344,6 +344,14 @@ impl SigThread {
         }
     }
 
+    /// The main thread of a forked child: the caller's alternate stack (fork keeps it).
+    pub(crate) fn forked(parent: &SigThread) -> Self {
+        SigThread {
+            altstack: parent.altstack,
+            ..Default::default()
+        }
+    }
+
     pub(crate) fn fp_scratch(&mut self) -> &mut FpArea {
         self.fp.get_or_insert_with(Default::default)
     }

@@ -29,31 +29,39 @@ pub(crate) fn uname(p: &mut Process, k: &mut dyn Platform, buf: u64) -> SysResul
 }
 
 pub(crate) fn getpid(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
-    Ok(u64::from(p.info.pid))
+    Ok(u64::from(p.shared.pid))
 }
 
 pub(crate) fn gettid(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
     Ok(u64::from(p.tid))
 }
 
-pub(crate) fn getppid(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
-    Ok(0)
+pub(crate) fn getppid(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+    Ok(u64::from(p.shared.ppid()))
 }
 
 pub(crate) fn getpgrp(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
-    Ok(u64::from(p.info.pid))
+    Ok(u64::from(p.shared.pgid()))
+}
+
+/// The process `pid` names for getpgid/getsid/setpgid (0: the caller).
+pub(crate) fn process_by_pid(
+    p: &Process,
+    pid: i32,
+) -> Result<alloc::sync::Arc<crate::process::ProcShared>, Errno> {
+    if pid == 0 {
+        return Ok(p.shared.clone());
+    }
+    let pid = u32::try_from(pid).map_err(|_| Errno::ESRCH)?;
+    p.sys.tree.lock().get(&pid).cloned().ok_or(Errno::ESRCH)
 }
 
 pub(crate) fn getpgid(p: &mut Process, _k: &mut dyn Platform, pid: i32) -> SysResult {
-    if pid == 0 || pid == p.info.pid as i32 {
-        Ok(u64::from(p.info.pid))
-    } else {
-        Err(Errno::ESRCH)
-    }
+    Ok(u64::from(process_by_pid(p, pid)?.pgid()))
 }
 
-pub(crate) fn getsid(p: &mut Process, k: &mut dyn Platform, pid: i32) -> SysResult {
-    getpgid(p, k, pid)
+pub(crate) fn getsid(p: &mut Process, _k: &mut dyn Platform, pid: i32) -> SysResult {
+    Ok(u64::from(process_by_pid(p, pid)?.sid()))
 }
 
 pub(crate) fn getuid(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
@@ -161,7 +169,7 @@ pub(crate) fn prlimit64(
     new_limit: u64,
     old_limit: u64,
 ) -> SysResult {
-    if pid != 0 && pid != p.info.pid as i32 {
+    if pid != 0 && pid != p.shared.pid as i32 {
         return Err(Errno::ESRCH);
     }
     rlimit(resource)?;

@@ -9,6 +9,7 @@ use alloc::boxed::Box;
 use crate::regs::{FpArea, UserRegs, TRAP_SYSCALL};
 use crate::sched::TaskBody;
 use crate::sys::futex::mm_key;
+use crate::process::ExitStatus;
 use crate::{Errno, Platform, Process, SysResult};
 
 pub(crate) const CLONE_VM: u64 = 0x100;
@@ -38,6 +39,8 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// What the caller of clone asked for, from either entry point.
 struct CloneArgs {
     flags: u64,
+    /// The signal the parent gets when a new process ends.
+    exit_signal: u32,
     /// The child's stack pointer (0: the caller's).
     stack: u64,
     parent_tid: u64,
@@ -57,7 +60,8 @@ pub(crate) fn clone(
 ) -> SysResult {
     // clone(2) has no room for the high flags: they are ignored there, as on Linux.
     let args = CloneArgs {
-        flags: flags & 0xffff_ffff,
+        flags: flags & 0xffff_ff00,
+        exit_signal: (flags & 0xff) as u32,
         stack,
         parent_tid,
         child_tid,
@@ -125,6 +129,7 @@ pub(crate) fn clone3(
         regs,
         CloneArgs {
             flags,
+            exit_signal: exit_signal as u32,
             stack: stack.wrapping_add(stack_size),
             parent_tid,
             child_tid,
@@ -156,12 +161,19 @@ fn do_clone(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs, a: CloneArgs
     }
     if f & CLONE_THREAD == 0 {
         // A new process: fork, vfork, posix_spawn's clone(CLONE_VM|CLONE_VFORK).
-        if p.missing_logged.insert(u64::MAX - 1) {
-            k.log(format_args!(
-                "clone without CLONE_THREAD (a new process, flags {f:#x}) is not implemented: ENOSYS"
-            ));
+        if f & CLONE_PIDFD != 0 {
+            k.log(format_args!("clone: CLONE_PIDFD is not supported: EINVAL"));
+            return Err(Errno::EINVAL);
         }
-        return Err(Errno::ENOSYS);
+        let fa = crate::sys::process::fork::ForkArgs {
+            flags: f,
+            exit_signal: a.exit_signal,
+            stack: a.stack,
+            parent_tid: a.parent_tid,
+            child_tid: a.child_tid,
+            tls: a.tls,
+        };
+        return crate::sys::process::fork::new_process(p, k, regs, fa);
     }
     // Flags that change nothing for a thread of a single-address-space process.
     let _ = (
@@ -295,7 +307,7 @@ fn walk_robust_list(p: &mut Process, k: &mut dyn Platform) {
 
 pub(crate) fn exit(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysResult {
     thread_exit(p, k);
-    let code = (status & 0xff) as u32;
+    let code = ExitStatus::Exited((status & 0xff) as u32);
     let last = {
         let mut threads = p.shared.threads.lock();
         threads.retain(|&t| t != p.tid);
@@ -305,10 +317,10 @@ pub(crate) fn exit(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysRes
     };
     if p.tid == p.shared.pid {
         // The process's status is its main thread's, even if other threads end later.
-        p.shared.set_exit_code(code);
+        p.shared.set_exit(code);
     }
     if last {
-        p.exit_status = Some(p.shared.exit_code().unwrap_or(code));
+        p.exit_status = Some(p.shared.exit_code().unwrap_or(code).docker());
     } else {
         p.exit_thread = true;
     }
@@ -317,9 +329,8 @@ pub(crate) fn exit(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysRes
 
 pub(crate) fn exit_group(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysResult {
     thread_exit(p, k);
-    let code = (status & 0xff) as u32;
-    p.shared.set_exit_code(code);
-    p.exit_status = Some(code);
+    let code = ExitStatus::Exited((status & 0xff) as u32);
+    p.exit_status = Some(p.shared.set_exit(code).docker());
     Ok(0)
 }
 

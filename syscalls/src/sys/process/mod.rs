@@ -1,6 +1,14 @@
 //! Process and thread state: exit, arch_prctl, set_tid_address, robust lists, rseq, prctl,
 //! and futex as far as one thread needs it.
 
+pub(crate) mod exit;
+pub(crate) mod fork;
+pub(crate) mod pidfd;
+pub(crate) mod wait;
+
+pub(crate) use pidfd::pidfd_open;
+pub(crate) use wait::{wait4, waitid};
+
 use crate::uaccess::read_cstr;
 use crate::{Errno, Platform, Process, SysResult};
 
@@ -42,7 +50,7 @@ pub(crate) fn arch_prctl(
 
 pub(crate) fn set_tid_address(p: &mut Process, _k: &mut dyn Platform, tidptr: u64) -> SysResult {
     p.clear_child_tid = tidptr;
-    Ok(u64::from(p.info.pid))
+    Ok(u64::from(p.tid))
 }
 
 pub(crate) fn set_robust_list(
