@@ -309,7 +309,6 @@ impl core::fmt::Debug for ProcShared {
 pub struct System {
     pub vfs: Arc<Vfs>,
     pub info: Arc<dyn SystemInfo>,
-    procs: Mutex<BTreeMap<u32, Weak<ProcShared>>>,
     /// Every process until it is reaped (zombies included), by pid: the process tree. Its lock
     /// orders changes of parents, groups and sessions (Linux's tasklist_lock).
     pub tree: Mutex<BTreeMap<u32, Arc<ProcShared>>>,
@@ -350,7 +349,6 @@ impl System {
         System {
             vfs,
             info,
-            procs: Mutex::new(BTreeMap::new()),
             tree: Mutex::new(BTreeMap::new()),
             hostname: Mutex::new(hostname),
             cpus,
@@ -374,23 +372,17 @@ impl System {
         self.memfd.clone()
     }
 
-    /// The live process `pid`.
+    /// The process `pid` (a zombie too, until it is reaped).
     pub fn process(&self, pid: u32) -> Option<Arc<ProcShared>> {
-        self.procs.lock().get(&pid).and_then(Weak::upgrade)
+        self.tree.lock().get(&pid).cloned()
     }
 
-    /// The pids of live processes, ascending.
+    /// The pids of the processes, ascending.
     pub fn pids(&self) -> Vec<u32> {
-        let procs = self.procs.lock();
-        procs
-            .iter()
-            .filter(|(_, w)| w.strong_count() > 0)
-            .map(|(&p, _)| p)
-            .collect()
+        self.tree.lock().keys().copied().collect()
     }
 
     pub(crate) fn register(&self, p: &Arc<ProcShared>) {
-        self.procs.lock().insert(p.pid, Arc::downgrade(p));
         self.tree.lock().insert(p.pid, p.clone());
     }
 }

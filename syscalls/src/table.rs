@@ -143,6 +143,7 @@ syscall_table! {
     96 => time::gettimeofday(tv: u64, tz: u64);
     97 => info::getrlimit(resource: u32, rlim: u64);
     98 => info::getrusage(who: i32, usage: u64);
+    99 => info::sysinfo(info: u64);
     100 => info::times(buf: u64);
     102 => info::getuid();
     104 => info::getgid();

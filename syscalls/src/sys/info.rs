@@ -317,3 +317,17 @@ pub(crate) fn getrandom(
     }
     Ok(done)
 }
+
+/// sysinfo(2): uptime, memory (the frames and heap the kernel has free), process count.
+pub(crate) fn sysinfo(p: &mut Process, k: &mut dyn Platform, info: u64) -> SysResult {
+    let mut b = [0u8; 112];
+    let put = |b: &mut [u8; 112], off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    let sys = &p.sys.info;
+    put(&mut b, 0, sys.uptime_ns() / 1_000_000_000);
+    put(&mut b, 32, sys.mem_total());
+    put(&mut b, 40, sys.mem_free());
+    let procs = p.sys.tree.lock().len().min(u16::MAX as usize) as u16;
+    b[80..82].copy_from_slice(&procs.to_le_bytes());
+    b[104..108].copy_from_slice(&1u32.to_le_bytes());
+    k.write_user(info, &b).map(|_| 0)
+}
