@@ -206,7 +206,10 @@ fn ap_main(cpu: usize) -> ! {
 /// AT_HWCAP and AT_HWCAP2 for programs on this CPU.
 fn hwcaps(features: Features) -> (u64, u64) {
     // HWCAP2_FSGSBASE
-    (u64::from(features.hwcap), if features.fsgsbase { 2 } else { 0 })
+    (
+        u64::from(features.hwcap),
+        if features.fsgsbase { 2 } else { 0 },
+    )
 }
 
 /// Handles an exception raised by user code: a page fault the VMAs allow is served (demand

@@ -5,7 +5,7 @@
 //! whole machine shares: the filesystem namespace, the process table, the kernel's facts.
 
 use alloc::collections::{BTreeMap, BTreeSet};
-use alloc::sync::{Arc, Weak};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 

@@ -280,7 +280,16 @@ fn call_with_regs(
         57 => sys::process::fork::fork(p, k, regs),
         // execve replaces every register.
         59 => sys::process::exec::execve(p, k, regs, a[0], a[1], a[2]),
-        322 => sys::process::exec::execveat(p, k, regs, a[0] as u32 as i32, a[1], a[2], a[3], a[4] as u32 as i32),
+        322 => sys::process::exec::execveat(
+            p,
+            k,
+            regs,
+            a[0] as u32 as i32,
+            a[1],
+            a[2],
+            a[3],
+            a[4] as u32 as i32,
+        ),
         58 => sys::process::fork::vfork(p, k, regs),
         // Whether the caller runs on its alternate stack depends on its stack pointer.
         131 => sys::signal::sigaltstack(p, k, regs, a[0], a[1]),

@@ -321,7 +321,8 @@ pub(crate) fn getrandom(
 /// sysinfo(2): uptime, memory (the frames and heap the kernel has free), process count.
 pub(crate) fn sysinfo(p: &mut Process, k: &mut dyn Platform, info: u64) -> SysResult {
     let mut b = [0u8; 112];
-    let put = |b: &mut [u8; 112], off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    let put =
+        |b: &mut [u8; 112], off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
     let sys = &p.sys.info;
     put(&mut b, 0, sys.uptime_ns() / 1_000_000_000);
     put(&mut b, 32, sys.mem_total());

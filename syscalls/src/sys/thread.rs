@@ -6,10 +6,10 @@
 
 use alloc::boxed::Box;
 
+use crate::process::ExitStatus;
 use crate::regs::{FpArea, UserRegs, TRAP_SYSCALL};
 use crate::sched::TaskBody;
 use crate::sys::futex::mm_key;
-use crate::process::ExitStatus;
 use crate::{Errno, Platform, Process, SysResult};
 
 pub(crate) const CLONE_VM: u64 = 0x100;

@@ -81,8 +81,13 @@ fn read_strings(k: &dyn Platform, array: u64, left: &mut u64) -> Result<Vec<Vec<
         if ptr == 0 {
             return Ok(out);
         }
-        let s = crate::uaccess::read_cstr(k, ptr, MAX_ARG_STRLEN as usize)
-            .map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+        let s = crate::uaccess::read_cstr(k, ptr, MAX_ARG_STRLEN as usize).map_err(|e| {
+            if e == Errno::ENAMETOOLONG {
+                Errno::E2BIG
+            } else {
+                e
+            }
+        })?;
         let cost = s.len() as u64 + 1 + 8;
         *left = left.checked_sub(cost).ok_or(Errno::E2BIG)?;
         out.push(s);
@@ -249,7 +254,10 @@ fn replace_image(
         Ok(s) => s,
         Err(e) => {
             // Too late to fail: the process dies, as Linux's force_fatal_sig(SIGSEGV).
-            k.log(format_args!("execve: cannot build the new image ({}): SIGSEGV", e.name()));
+            k.log(format_args!(
+                "execve: cannot build the new image ({}): SIGSEGV",
+                e.name()
+            ));
             let status = shared.set_exit(crate::process::ExitStatus::Signaled {
                 sig: 11,
                 core: true,
@@ -300,7 +308,7 @@ fn replace_image(
 }
 
 /// Closes the close-on-exec fds (and drops the process's POSIX locks on their files).
-fn close_on_exec(p: &Process) {
+pub(crate) fn close_on_exec(p: &Process) {
     let closed: Vec<crate::process::Fd> = {
         let mut files = p.shared.files.lock();
         let fds: Vec<usize> = files

@@ -31,9 +31,10 @@ const TICKS: u64 = 100;
 /// the out-of-memory killer): its other threads are killed; the calling thread ends too.
 /// Returns the status the VM stops with when the process is PID 1.
 pub fn exit_process(p: &mut Process) -> Option<u32> {
-    let standing = p
-        .shared
-        .set_exit(ExitStatus::Signaled { sig: 9, core: false });
+    let standing = p.shared.set_exit(ExitStatus::Signaled {
+        sig: 9,
+        core: false,
+    });
     if p.shared.pid == INIT {
         return Some(standing.docker());
     }
@@ -66,9 +67,10 @@ pub fn thread_gone(p: &mut Process, k: &mut dyn Platform) -> Option<u32> {
     if !last {
         return None;
     }
-    let status = p
-        .shared
-        .set_exit(ExitStatus::Signaled { sig: 9, core: false });
+    let status = p.shared.set_exit(ExitStatus::Signaled {
+        sig: 9,
+        core: false,
+    });
     if p.shared.pid == INIT {
         return Some(status.docker());
     }
@@ -119,7 +121,12 @@ fn reaper_for(tree: &alloc::collections::BTreeMap<u32, Arc<ProcShared>>, dying: 
 }
 
 /// The process ended with `status`: it becomes a zombie for its parent to reap.
-fn become_zombie(shared: &Arc<ProcShared>, sys: &Arc<System>, k: &mut dyn Platform, status: ExitStatus) {
+fn become_zombie(
+    shared: &Arc<ProcShared>,
+    sys: &Arc<System>,
+    k: &mut dyn Platform,
+    status: ExitStatus,
+) {
     release_resources(shared, sys, k);
     let cpu_ns = shared.exited_cpu_ns.load(Ordering::Relaxed);
     let mut orphans_signalled: Vec<(Arc<ProcShared>, u32)> = Vec::new();
@@ -153,7 +160,12 @@ fn become_zombie(shared: &Arc<ProcShared>, sys: &Arc<System>, k: &mut dyn Platfo
         if reaped {
             tree.remove(&shared.pid);
         }
-        (parent, any_zombie.then_some(reaper).flatten(), reaped, exit_signal)
+        (
+            parent,
+            any_zombie.then_some(reaper).flatten(),
+            reaped,
+            exit_signal,
+        )
     };
     for (child, sig) in orphans_signalled {
         let info = SigInfo::new(sig, signal::SI_USER);
@@ -172,7 +184,13 @@ fn become_zombie(shared: &Arc<ProcShared>, sys: &Arc<System>, k: &mut dyn Platfo
 }
 
 /// The siginfo of SIGCHLD for `child` with this si_code and si_status.
-pub(crate) fn chld_info(sig: u32, child: &ProcShared, code: i32, status: u32, cpu_ns: u64) -> SigInfo {
+pub(crate) fn chld_info(
+    sig: u32,
+    child: &ProcShared,
+    code: i32,
+    status: u32,
+    cpu_ns: u64,
+) -> SigInfo {
     let mut info = SigInfo::from_process(sig, code, child.pid, child.uid);
     info.set_u32(24, status);
     info.set_u64(32, cpu_ns / (1_000_000_000 / TICKS));
@@ -181,7 +199,13 @@ pub(crate) fn chld_info(sig: u32, child: &ProcShared, code: i32, status: u32, cp
 }
 
 /// Sends the parent its exit signal for the child's end (do_notify_parent).
-fn notify_parent(parent: &ProcShared, child: &ProcShared, sys: &System, status: ExitStatus, sig: u32) {
+fn notify_parent(
+    parent: &ProcShared,
+    child: &ProcShared,
+    sys: &System,
+    status: ExitStatus,
+    sig: u32,
+) {
     let (code, value) = match status {
         ExitStatus::Exited(c) => (CLD_EXITED, c),
         ExitStatus::Signaled { sig, core: false } => (CLD_KILLED, sig),

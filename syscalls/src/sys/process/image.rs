@@ -6,7 +6,9 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use coracle_loader::{build_stack, AuxValues, Copy, Executable, LoadPlan, Region, StackParams, USER_TOP};
+use coracle_loader::{
+    build_stack, AuxValues, Copy, Executable, LoadPlan, Region, StackParams, USER_TOP,
+};
 use coracle_vfs::Inode;
 
 use crate::mm::{Mm, VmaName, PAGE};
@@ -87,7 +89,12 @@ pub fn load(shared: &ProcShared, k: &mut dyn Platform, prog: &Program<'_>) -> Re
             exec: false,
         };
         mm.record_named(MMAP_TOP, ehdr, read, VmaName::Special("[vvar]"));
-        mm.record_named(ehdr, end, Perms { exec: true, ..read }, VmaName::Special("[vdso]"));
+        mm.record_named(
+            ehdr,
+            end,
+            Perms { exec: true, ..read },
+            VmaName::Special("[vdso]"),
+        );
         ehdr
     });
     let params = StackParams {
@@ -119,7 +126,12 @@ pub fn load(shared: &ProcShared, k: &mut dyn Platform, prog: &Program<'_>) -> Re
 
 /// Maps the pages of one region that hold file bytes, filled from the image (the rest, .bss,
 /// is zero-filled on first touch).
-fn map_region(k: &mut dyn Platform, r: &Region, plan: &LoadPlan, image: &[u8]) -> Result<(), Errno> {
+fn map_region(
+    k: &mut dyn Platform,
+    r: &Region,
+    plan: &LoadPlan,
+    image: &[u8],
+) -> Result<(), Errno> {
     let mut page = r.start;
     while page < r.end {
         let mut buf = [0u8; PAGE as usize];

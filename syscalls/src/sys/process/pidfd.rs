@@ -63,7 +63,12 @@ pub(crate) fn pid_of_fd(p: &Process, fd: i32) -> Result<u32, Errno> {
     process_of_fd(p, fd).map(|proc| proc.pid)
 }
 
-pub(crate) fn pidfd_open(p: &mut Process, _k: &mut dyn Platform, pid: i32, flags: u32) -> SysResult {
+pub(crate) fn pidfd_open(
+    p: &mut Process,
+    _k: &mut dyn Platform,
+    pid: i32,
+    flags: u32,
+) -> SysResult {
     if flags & !PIDFD_NONBLOCK != 0 {
         return Err(Errno::EINVAL);
     }

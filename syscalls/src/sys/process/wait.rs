@@ -11,7 +11,9 @@ use core::sync::atomic::Ordering;
 
 use coracle_vfs::Wake;
 
-use super::exit::{chld_info, CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SIGCHLD};
+use super::exit::{
+    chld_info, CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SIGCHLD,
+};
 use crate::process::{ExitStatus, ProcShared};
 use crate::signal::SigInfo;
 use crate::{Errno, Platform, Process, SysResult};
