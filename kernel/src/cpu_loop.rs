@@ -10,7 +10,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use coracle_syscalls::sched::{CpuControl, Scheduler, Task, TIME_SLICE_NS};
 use coracle_syscalls::{
-    dispatch, exit_process, resume, signal, thread_gone, Outcome, Platform, TRAP_SYSCALL,
+    dispatch, exit_process, resume, signal, stop_wait, thread_gone, Outcome, Platform, TRAP_SYSCALL,
 };
 use coracle_vfs::Wake;
 
@@ -151,6 +151,8 @@ fn run_task(
     // Back from a wait: finish the system call it was in (a killed thread just ends).
     let mut next = match thread.finish_wait() {
         Some(_) if thread.killed.load(Ordering::SeqCst) => Next::Ended,
+        // Continued after a stop (job control): back to user mode as it was.
+        Some(_) if core::mem::take(&mut body.process.stop_waiting) => Next::Run,
         Some(why) => after_call(
             cpu,
             sched,
@@ -173,6 +175,16 @@ fn run_task(
         if signal::deliver(&mut body.process, platform, &mut body.regs).is_some() {
             next = end_process(body, platform, timing);
             break;
+        }
+        // A stopped process's threads wait for SIGCONT here.
+        if stop_wait(&mut body.process) {
+            if thread.park(task.clone()).is_none() {
+                next = Next::Leave { requeue: false };
+                break;
+            }
+            thread.finish_wait();
+            body.process.stop_waiting = false;
+            continue;
         }
         // The timer: the earliest deadline, or the end of the slice if others wait to run.
         let mut deadline = sched.next_deadline();

@@ -231,6 +231,8 @@ pub struct Life {
     pub subreaper: bool,
     /// A vfork parent waits until this is set (the child called execve or ended).
     pub vfork_done: bool,
+    /// It called execve (its parent may no longer change its group).
+    pub execed: bool,
 }
 
 /// What the threads of one process share.
@@ -418,6 +420,9 @@ pub struct Process {
     pub exit_status: Option<u32>,
     /// Set by exit when other threads remain: only this thread ends.
     pub(crate) exit_thread: bool,
+    /// The thread is parked because its process is stopped (job control), not in a system
+    /// call: when woken it goes back to user mode as it was.
+    pub stop_waiting: bool,
     /// Set by sched_yield: the CPU should run another thread first.
     pub(crate) yield_cpu: bool,
     /// The I/O bounce buffer, reused across reads and writes.
@@ -500,6 +505,7 @@ impl Process {
             robust_list: 0,
             exit_status: None,
             exit_thread: false,
+            stop_waiting: false,
             yield_cpu: false,
             bounce: Vec::new(),
             missing_logged: BTreeSet::new(),
@@ -564,6 +570,7 @@ impl Process {
             stdin_eof: self.stdin_eof,
             exit_status: None,
             exit_thread: false,
+            stop_waiting: false,
             yield_cpu: false,
             bounce: Vec::new(),
             missing_logged: BTreeSet::new(),

@@ -149,8 +149,10 @@ syscall_table! {
     104 => info::getgid();
     107 => info::geteuid();
     108 => info::getegid();
+    109 => process::setpgid(pid: i32, pgid: i32);
     110 => info::getppid();
     111 => info::getpgrp();
+    112 => process::setsid();
     115 => info::getgroups(size: i32, list: u64);
     118 => info::getresuid(ruid: u64, euid: u64, suid: u64);
     120 => info::getresgid(rgid: u64, egid: u64, sgid: u64);
@@ -256,6 +258,7 @@ syscall_table! {
     329 => mman::pkey_mprotect(addr: u64, len: u64, prot: u32, pkey: i32);
     332 => fs::statx(dirfd: i32, path: u64, flags: i32, mask: u32, statxbuf: u64);
     334 => process::rseq(rseq: u64, len: u32, flags: i32, sig: u32);
+    424 => process::pidfd_send_signal(pidfd: i32, sig: i32, info: u64, flags: u32);
     434 => process::pidfd_open(pid: i32, flags: u32);
     436 => io::close_range(first: u32, last: u32, flags: u32);
     437 => fs::openat2(dirfd: i32, path: u64, how: u64, size: u64);

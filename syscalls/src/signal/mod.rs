@@ -219,7 +219,7 @@ impl SigAction {
             || (self.handler == SIG_DFL
                 && matches!(
                     default_action(sig),
-                    DefaultAction::Ignore | DefaultAction::Cont | DefaultAction::Stop
+                    DefaultAction::Ignore | DefaultAction::Cont
                 ))
     }
 }

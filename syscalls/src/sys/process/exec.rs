@@ -302,7 +302,11 @@ fn replace_image(
     k.set_gs_base(0);
     k.load_fpu(&FpArea::default());
     // A vfork parent goes on now.
-    shared.life.lock().vfork_done = true;
+    {
+        let mut life = shared.life.lock();
+        life.vfork_done = true;
+        life.execed = true;
+    }
     shared.exit_events.wake_everyone();
     Ok(0)
 }

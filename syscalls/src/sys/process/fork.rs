@@ -144,6 +144,7 @@ pub(crate) fn new_process(
         stdin_eof: p.stdin_eof,
         exit_status: None,
         exit_thread: false,
+        stop_waiting: false,
         yield_cpu: false,
         bounce: Vec::new(),
         missing_logged: BTreeSet::new(),

@@ -84,3 +84,42 @@ pub(crate) fn pidfd_open(
         .ok_or(Errno::ESRCH)?;
     install(p, proc, flags & PIDFD_NONBLOCK)
 }
+
+/// pidfd_send_signal(2): `sig` to the process `pidfd` names (with a NULL info: as kill).
+pub(crate) fn pidfd_send_signal(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    pidfd: i32,
+    sig: i32,
+    info: u64,
+    flags: u32,
+) -> SysResult {
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let proc = process_of_fd(p, pidfd)?;
+    if info != 0 {
+        k.log(format_args!(
+            "pidfd_send_signal with a siginfo is not supported: EINVAL"
+        ));
+        return Err(Errno::EINVAL);
+    }
+    if sig == 0 {
+        return if proc.life.lock().ended.is_some() {
+            Err(Errno::ESRCH)
+        } else {
+            Ok(0)
+        };
+    }
+    if !(1..=64).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    if proc.life.lock().ended.is_some() {
+        return Err(Errno::ESRCH);
+    }
+    if proc.pid == p.shared.pid {
+        return crate::sys::signal::kill(p, k, proc.pid as i32, sig);
+    }
+    crate::sys::signal::send_to_process(p, &proc, sig as u32);
+    Ok(0)
+}
