@@ -233,6 +233,9 @@ pub struct Life {
     pub vfork_done: bool,
     /// It called execve (its parent may no longer change its group).
     pub execed: bool,
+    /// It runs in its vfork parent's address space (CLONE_VM|CLONE_VFORK) until it calls
+    /// execve or ends: the space is not its to free.
+    pub borrowed_vm: bool,
 }
 
 /// What the threads of one process share.

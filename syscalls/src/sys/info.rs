@@ -259,8 +259,8 @@ pub(crate) fn getrusage(p: &mut Process, k: &mut dyn Platform, who: i32, usage: 
     let cpu = match who {
         RUSAGE_SELF => process_cpu_ns(p),
         RUSAGE_THREAD => p.thread.cpu_ns.load(Ordering::Relaxed),
-        // No child processes yet.
-        RUSAGE_CHILDREN => 0,
+        // The reaped children and their reaped descendants.
+        RUSAGE_CHILDREN => p.shared.life.lock().children_cpu_ns,
         _ => return Err(Errno::EINVAL),
     };
     // struct rusage: ru_utime, ru_stime, then 14 longs (maxrss, ..., nivcsw). The time spent
@@ -284,6 +284,8 @@ pub(crate) fn times(p: &mut Process, k: &mut dyn Platform, buf: u64) -> SysResul
         // struct tms: utime, stime, cutime, cstime (clock_t).
         let mut b = [0u8; 32];
         b[..8].copy_from_slice(&ticks(process_cpu_ns(p)).to_le_bytes());
+        let children = p.shared.life.lock().children_cpu_ns;
+        b[16..24].copy_from_slice(&ticks(children).to_le_bytes());
         k.write_user(buf, &b)?;
     }
     Ok(ticks(k.monotonic_ns()))

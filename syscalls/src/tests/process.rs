@@ -410,3 +410,160 @@ fn close_on_exec_closes_only_the_marked_fds() {
     assert!(p.file(b).is_ok());
     assert!(p.file(0).is_ok());
 }
+
+const SETPGID: u64 = 109;
+const SETSID: u64 = 112;
+const GETPGID: u64 = 121;
+const GETSID: u64 = 124;
+const KILL: u64 = 62;
+const PRCTL: u64 = 157;
+
+#[test]
+fn process_groups_and_sessions_follow_setpgid_and_setsid_rules() {
+    let (mut init, mut k) = setup();
+    // PID 1 leads its session and group: it cannot make a new session.
+    assert_eq!(sys(&mut init, &mut k, SETSID, &[]), err(Errno::EPERM));
+    let (mut child, pid) = fork(&mut init, &mut k);
+    assert_eq!(sys(&mut init, &mut k, GETPGID, &[pid as u64]), 1);
+    // The parent may move its child to a new group named after it.
+    assert_eq!(sys(&mut init, &mut k, SETPGID, &[pid as u64, 0]), 0);
+    assert_eq!(sys(&mut init, &mut k, GETPGID, &[pid as u64]), pid as i64);
+    // A group that does not exist in the session is EPERM; a stranger is ESRCH.
+    assert_eq!(
+        sys(&mut init, &mut k, SETPGID, &[pid as u64, 4242]),
+        err(Errno::EPERM)
+    );
+    assert_eq!(
+        sys(&mut init, &mut k, SETPGID, &[4242, 0]),
+        err(Errno::ESRCH)
+    );
+    assert_eq!(
+        sys(&mut init, &mut k, SETPGID, &[0, u64::MAX]),
+        err(Errno::EINVAL)
+    );
+    as_proc(&mut child, &init, &mut k, |c, k| {
+        // A group leader cannot start a session; back in group 1 it can.
+        assert_eq!(sys(c, k, SETSID, &[]), err(Errno::EPERM));
+        assert_eq!(sys(c, k, SETPGID, &[0, 1]), 0);
+        assert_eq!(sys(c, k, SETSID, &[]), pid as i64);
+        assert_eq!(sys(c, k, GETSID, &[0]), pid as i64);
+        assert_eq!(sys(c, k, GETPGID, &[0]), pid as i64);
+    });
+    // In another session now: the parent can no longer move it.
+    assert_eq!(
+        sys(&mut init, &mut k, SETPGID, &[pid as u64, 1]),
+        err(Errno::EPERM)
+    );
+    assert_eq!(sys(&mut init, &mut k, GETSID, &[pid as u64]), pid as i64);
+}
+
+#[test]
+fn kill_reaches_a_group_and_skips_init_for_minus_one() {
+    let (mut init, mut k) = setup();
+    let (child, pid) = fork(&mut init, &mut k);
+    assert_eq!(sys(&mut init, &mut k, SETPGID, &[pid as u64, 0]), 0);
+    const SIGUSR1: u64 = 10;
+    assert_eq!(
+        sys(&mut init, &mut k, KILL, &[(-(pid as i64)) as u64, SIGUSR1]),
+        0
+    );
+    assert_ne!(child.shared.signals.pending(child.tid) & (1 << 9), 0);
+    // No such group, no such process.
+    assert_eq!(
+        sys(&mut init, &mut k, KILL, &[(-4242i64) as u64, SIGUSR1]),
+        err(Errno::ESRCH)
+    );
+    assert_eq!(sys(&mut init, &mut k, KILL, &[4242, 0]), err(Errno::ESRCH));
+    // kill(-1) from init reaches the child, not init itself.
+    const SIGUSR2: u64 = 12;
+    assert_eq!(sys(&mut init, &mut k, KILL, &[u64::MAX, SIGUSR2]), 0);
+    assert_ne!(child.shared.signals.pending(child.tid) & (1 << 11), 0);
+    assert_eq!(init.shared.signals.pending(init.tid) & (1 << 11), 0);
+}
+
+#[test]
+fn init_drops_default_action_signals_from_other_processes() {
+    let (mut init, mut k) = setup();
+    let (mut child, _) = fork(&mut init, &mut k);
+    const SIGTERM: u64 = 15;
+    as_proc(&mut child, &init, &mut k, |c, k| {
+        assert_eq!(sys(c, k, KILL, &[1, SIGTERM]), 0);
+    });
+    assert_eq!(init.shared.signals.pending(init.tid) & (1 << 14), 0);
+    // With a handler it is delivered.
+    k.poke(SCRATCH + 256, &0x1234u64.to_le_bytes());
+    assert_eq!(
+        sys(
+            &mut init,
+            &mut k,
+            RT_SIGACTION,
+            &[SIGTERM, SCRATCH + 256, 0, 8]
+        ),
+        0
+    );
+    as_proc(&mut child, &init, &mut k, |c, k| {
+        assert_eq!(sys(c, k, KILL, &[1, SIGTERM]), 0);
+    });
+    assert_ne!(init.shared.signals.pending(init.tid) & (1 << 14), 0);
+}
+
+#[test]
+fn prctl_names_pdeathsig_and_subreaper() {
+    let (mut p, mut k) = setup();
+    const PR_SET_PDEATHSIG: u64 = 1;
+    const PR_GET_PDEATHSIG: u64 = 2;
+    const PR_SET_NAME: u64 = 15;
+    const PR_GET_NAME: u64 = 16;
+    const PR_SET_CHILD_SUBREAPER: u64 = 36;
+    const PR_GET_CHILD_SUBREAPER: u64 = 37;
+    k.poke(SCRATCH, b"a-very-long-thread-name\0");
+    assert_eq!(
+        sys(&mut p, &mut k, PRCTL, &[PR_SET_NAME, SCRATCH, 0, 0, 0]),
+        0
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, PRCTL, &[PR_GET_NAME, SCRATCH + 64, 0, 0, 0]),
+        0
+    );
+    assert_eq!(k.peek(SCRATCH + 64, 16), b"a-very-long-thr\0");
+    assert_eq!(
+        sys(&mut p, &mut k, PRCTL, &[PR_SET_PDEATHSIG, 9, 0, 0, 0]),
+        0
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, PRCTL, &[PR_GET_PDEATHSIG, SCRATCH, 0, 0, 0]),
+        0
+    );
+    assert_eq!(read_u32(&k, SCRATCH), 9);
+    assert_eq!(
+        sys(&mut p, &mut k, PRCTL, &[PR_SET_PDEATHSIG, 65, 0, 0, 0]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, PRCTL, &[PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0]),
+        0
+    );
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            PRCTL,
+            &[PR_GET_CHILD_SUBREAPER, SCRATCH, 0, 0, 0]
+        ),
+        0
+    );
+    assert_eq!(read_u32(&k, SCRATCH), 1);
+}
+
+#[test]
+fn orphans_go_to_the_nearest_subreaper() {
+    let (mut init, mut k) = setup();
+    let (mut a, a_pid) = fork(&mut init, &mut k);
+    let (mut b, _) = as_proc(&mut a, &init, &mut k, |a, k| {
+        assert_eq!(sys(a, k, PRCTL, &[36, 1, 0, 0, 0]), 0);
+        fork(a, k)
+    });
+    let (c, _) = as_proc(&mut b, &init, &mut k, |b, k| fork(b, k));
+    exit_child(&mut b, &init, &mut k, 0);
+    assert_eq!(c.shared.ppid(), a_pid, "the subreaper takes the grandchild");
+}

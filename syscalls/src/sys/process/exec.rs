@@ -232,12 +232,9 @@ fn replace_image(
     super::exit::kill_other_threads(p);
     let shared = p.shared.clone();
     // The old memory goes; the CPU works on the new space from now on.
-    let old = shared.space.lock().replace(space.clone());
     k.switch_space(&space);
-    let pinned = shared.mm.lock().clear();
-    if let Some(old) = old {
-        k.release_space(&old, pinned);
-    }
+    super::exit::release_memory(&shared, k);
+    *shared.space.lock() = Some(space);
     let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
     let envp: Vec<&[u8]> = env.iter().map(Vec::as_slice).collect();
     let real: Arc<[u8]> = file.real.clone().into();

@@ -99,8 +99,11 @@ fn release_resources(shared: &ProcShared, sys: &System, k: &mut dyn Platform) {
 pub(crate) fn release_memory(shared: &ProcShared, k: &mut dyn Platform) {
     let pinned = shared.mm.lock().clear();
     let space = shared.space.lock().take();
+    let borrowed = core::mem::take(&mut shared.life.lock().borrowed_vm);
     if let Some(space) = space {
-        k.release_space(&space, pinned);
+        if !borrowed {
+            k.release_space(&space, pinned);
+        }
     }
 }
 
@@ -130,6 +133,8 @@ fn become_zombie(
     release_resources(shared, sys, k);
     let cpu_ns = shared.exited_cpu_ns.load(Ordering::Relaxed);
     let mut orphans_signalled: Vec<(Arc<ProcShared>, u32)> = Vec::new();
+    // Zombies handed to the reaper: it hears of them as of its own children's ends.
+    let mut zombies: Vec<(Arc<ProcShared>, ExitStatus, u32)> = Vec::new();
     let (parent, reaper, reaped, exit_signal) = {
         let mut tree = sys.tree.lock();
         let reaper_pid = reaper_for(&tree, shared.pid);
@@ -138,6 +143,9 @@ fn become_zombie(
         for child in tree.values().filter(|c| c.ppid() == shared.pid) {
             child.ppid.store(reaper_pid, Ordering::Relaxed);
             let life = child.life.lock();
+            if let (Some(end), true) = (life.ended, life.exit_signal != 0) {
+                zombies.push((child.clone(), end, life.exit_signal));
+            }
             any_zombie |= life.ended.is_some();
             if life.pdeathsig != 0 && life.ended.is_none() {
                 orphans_signalled.push((child.clone(), life.pdeathsig));
@@ -172,6 +180,9 @@ fn become_zombie(
         let _ = signal::send(&child, &sys.sched, Target::Process, info, None);
     }
     if let Some(reaper) = reaper {
+        for (z, end, sig) in zombies {
+            notify_parent(&reaper, &z, sys, end, sig);
+        }
         reaper.child_events.wake_everyone();
     }
     if let Some(parent) = parent {

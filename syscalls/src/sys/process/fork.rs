@@ -4,9 +4,9 @@
 //! `fork_space`; pages of MAP_SHARED mappings stay shared), a copy of the VMA list, of the fd
 //! table (the same open file descriptions, so offsets are shared), of the signal actions and
 //! the caller's mask, and the caller's registers returning 0. A vfork parent (CLONE_VFORK)
-//! waits until the child calls execve or ends. CLONE_VM without CLONE_THREAD (vfork,
-//! posix_spawn) also gets a copy: the parent waits meanwhile, so only stores the child makes
-//! to memory before execve are not seen by the parent.
+//! waits until the child calls execve or ends; with CLONE_VM too (vfork, posix_spawn) the
+//! child runs in the parent's own address space meanwhile. CLONE_VM without CLONE_VFORK and
+//! CLONE_THREAD gets a copy (a known difference: stores are not shared).
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeSet;
@@ -36,6 +36,7 @@ pub(crate) struct ForkArgs {
     pub tls: u64,
 }
 
+const CLONE_VM: u64 = 0x100;
 const CLONE_VFORK: u64 = 0x4000;
 const CLONE_PARENT: u64 = 0x8000;
 const CLONE_SETTLS: u64 = 0x8_0000;
@@ -58,7 +59,7 @@ pub(crate) fn fork(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs) -> Sy
 
 pub(crate) fn vfork(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs) -> SysResult {
     let args = ForkArgs {
-        flags: CLONE_VFORK,
+        flags: CLONE_VM | CLONE_VFORK,
         exit_signal: SIGCHLD,
         stack: 0,
         parent_tid: 0,
@@ -83,9 +84,15 @@ pub(crate) fn new_process(
     let pid = p.sys.sched.alloc_tid();
     // The memory: the VMA list and the page tables, copied together under the mm lock so no
     // fault slips between them.
+    // A vfork child with CLONE_VM runs in the parent's own space (the parent waits); its VMA
+    // list is a copy, which holds as long as it only calls execve or _exit as it must.
+    let borrowed_vm = a.flags & (CLONE_VM | CLONE_VFORK) == CLONE_VM | CLONE_VFORK;
     let (mm, space) = {
         let mm = parent.mm.lock();
-        let space = k.fork_space()?;
+        let space = match k.space() {
+            Some(own) if borrowed_vm => own,
+            _ => k.fork_space()?,
+        };
         (mm.clone(), space)
     };
     let ppid = if a.flags & CLONE_PARENT != 0 {
@@ -106,6 +113,7 @@ pub(crate) fn new_process(
         space: Mutex::new(Some(space.clone())),
         life: Mutex::new(Life {
             exit_signal: a.exit_signal,
+            borrowed_vm,
             ..Life::default()
         }),
         child_events: WaitQueue::new(),
