@@ -117,7 +117,13 @@ fn find(p: &Process, dirfd: i32, path: &[u8], flags: i32) -> Result<Found, Errno
             .vfs
             .resolve(&cx, &base, path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
         let inode = l.inode.clone().ok_or(Errno::ENOENT)?;
-        (inode, p.sys.vfs.path_in(&cx, &l))
+        // Through /proc/self/exe (a program running itself again, as busybox does) the
+        // lookup ends in /proc: the file's own path is the one the process has for it.
+        let own = p.shared.exe.lock().clone();
+        match own {
+            Some((exe, path)) if coracle_vfs::inode::same_inode(&exe, &inode) => (inode, path),
+            _ => (inode.clone(), p.sys.vfs.path_in(&cx, &l)),
+        }
     };
     let st = inode.stat();
     use coracle_vfs::types::{S_IFLNK, S_IFMT, S_IFREG};
