@@ -563,7 +563,7 @@ fn orphans_go_to_the_nearest_subreaper() {
         assert_eq!(sys(a, k, PRCTL, &[36, 1, 0, 0, 0]), 0);
         fork(a, k)
     });
-    let (c, _) = as_proc(&mut b, &init, &mut k, |b, k| fork(b, k));
+    let (c, _) = as_proc(&mut b, &init, &mut k, fork);
     exit_child(&mut b, &init, &mut k, 0);
     assert_eq!(c.shared.ppid(), a_pid, "the subreaper takes the grandchild");
 }

@@ -7,7 +7,6 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
 
 use coracle_vfs::Wake;
 
@@ -238,6 +237,5 @@ pub(crate) fn waitid(
         let cpu = found.map_or(0, |r| r.cpu_ns);
         k.write_user(rusage, &rusage_bytes(cpu))?;
     }
-    let _ = Ordering::Relaxed;
     Ok(0)
 }
