@@ -194,3 +194,20 @@ fn smp_selftest_two_cpus() {
 fn smp_selftest_four_cpus() {
     smp_selftest(4);
 }
+
+/// `coracle.selftest=cow`: fork's copy-on-write in the kernel's page tables (shared until a
+/// write, a copy for the writer, a take-over for the last holder, every frame back after).
+#[test]
+fn cow_selftest() {
+    let out = coracle(&[
+        "run",
+        "--verbose",
+        "--kernel-arg",
+        "coracle.selftest=cow",
+        "/bin/busybox",
+        "true",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("cow: ok"), "{err}");
+}
