@@ -46,6 +46,8 @@ struct CloneArgs {
     parent_tid: u64,
     child_tid: u64,
     tls: u64,
+    /// Where CLONE_PIDFD stores the pidfd (clone: parent_tid; clone3: its own field).
+    pidfd: u64,
 }
 
 pub(crate) fn clone(
@@ -66,6 +68,7 @@ pub(crate) fn clone(
         parent_tid,
         child_tid,
         tls,
+        pidfd: parent_tid,
     };
     if args.flags & CLONE_PIDFD != 0 && args.flags & CLONE_PARENT_SETTID != 0 {
         // Both would use parent_tid.
@@ -134,6 +137,7 @@ pub(crate) fn clone3(
             parent_tid,
             child_tid,
             tls,
+            pidfd,
         },
     )
 }
@@ -161,10 +165,6 @@ fn do_clone(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs, a: CloneArgs
     }
     if f & CLONE_THREAD == 0 {
         // A new process: fork, vfork, posix_spawn's clone(CLONE_VM|CLONE_VFORK).
-        if f & CLONE_PIDFD != 0 {
-            k.log(format_args!("clone: CLONE_PIDFD is not supported: EINVAL"));
-            return Err(Errno::EINVAL);
-        }
         let fa = crate::sys::process::fork::ForkArgs {
             flags: f,
             exit_signal: a.exit_signal,
@@ -172,6 +172,7 @@ fn do_clone(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs, a: CloneArgs
             parent_tid: a.parent_tid,
             child_tid: a.child_tid,
             tls: a.tls,
+            pidfd: a.pidfd,
         };
         return crate::sys::process::fork::new_process(p, k, regs, fa);
     }

@@ -34,9 +34,12 @@ pub(crate) struct ForkArgs {
     pub parent_tid: u64,
     pub child_tid: u64,
     pub tls: u64,
+    /// Where CLONE_PIDFD stores the child's pidfd.
+    pub pidfd: u64,
 }
 
 const CLONE_VM: u64 = 0x100;
+const CLONE_PIDFD: u64 = 0x1000;
 const CLONE_VFORK: u64 = 0x4000;
 const CLONE_PARENT: u64 = 0x8000;
 const CLONE_SETTLS: u64 = 0x8_0000;
@@ -53,6 +56,7 @@ pub(crate) fn fork(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs) -> Sy
         parent_tid: 0,
         child_tid: 0,
         tls: 0,
+        pidfd: 0,
     };
     new_process(p, k, regs, args)
 }
@@ -65,6 +69,7 @@ pub(crate) fn vfork(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs) -> S
         parent_tid: 0,
         child_tid: 0,
         tls: 0,
+        pidfd: 0,
     };
     new_process(p, k, regs, args)
 }
@@ -129,6 +134,14 @@ pub(crate) fn new_process(
         exited_cpu_ns: AtomicU64::new(0),
         exit_code: Mutex::new(None),
     });
+    if a.flags & CLONE_PIDFD != 0 {
+        // Made before the child exists for anyone else: a failure leaves no trace.
+        let fd = super::pidfd::install(p, child.clone(), 0)?;
+        if let Err(e) = k.write_user(a.pidfd, &(fd as i32).to_le_bytes()) {
+            p.shared.files.lock().remove(fd as usize);
+            return Err(e);
+        }
+    }
     p.sys.register(&child);
     let mut info = p.info.clone();
     info.pid = pid;
