@@ -567,3 +567,33 @@ fn orphans_go_to_the_nearest_subreaper() {
     exit_child(&mut b, &init, &mut k, 0);
     assert_eq!(c.shared.ppid(), a_pid, "the subreaper takes the grandchild");
 }
+
+#[test]
+fn stop_and_continue_are_reported_to_wait() {
+    const SIGSTOP: u64 = 19;
+    const SIGCONT: u64 = 18;
+    const WUNTRACED: u64 = 2;
+    const WCONTINUED: u64 = 8;
+    let (mut p, mut k) = setup();
+    let (mut child, pid) = fork(&mut p, &mut k);
+    assert_eq!(sys(&mut p, &mut k, KILL, &[pid as u64, SIGSTOP]), 0);
+    // The child takes the stop on its way back to user mode and then waits.
+    as_proc(&mut child, &p, &mut k, |c, k| {
+        let mut regs = super::fake::regs(39, &[]);
+        assert_eq!(crate::signal::deliver(c, k, &mut regs), None);
+        assert!(crate::stop_wait(c), "a stopped thread parks");
+    });
+    let st = SCRATCH + 512;
+    assert_eq!(sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WNOHANG, 0]), 0, "a stop is not an exit");
+    assert_eq!(sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WUNTRACED, 0]), pid as i64);
+    assert_eq!(read_u32(&k, st), (19 << 8) | 0x7f);
+    // Reported once.
+    assert_eq!(sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WUNTRACED | WNOHANG, 0]), 0);
+    assert_eq!(sys(&mut p, &mut k, KILL, &[pid as u64, SIGCONT]), 0);
+    assert!(child.thread.finish_wait().is_some(), "SIGCONT woke the stopped thread");
+    assert!(!crate::stop_wait(&mut child));
+    assert_eq!(sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WCONTINUED, 0]), pid as i64);
+    assert_eq!(read_u32(&k, st), 0xffff);
+    // The continued child is still there to be waited for.
+    assert_eq!(sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WNOHANG, 0]), 0);
+}
