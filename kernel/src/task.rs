@@ -5,12 +5,11 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use coracle_loader::Executable;
 use coracle_syscalls::mm::{handle_page_fault, out_of_memory_kill, Access, FaultResult};
 use coracle_syscalls::sched::TaskBody;
 use coracle_syscalls::setup::{self, BootOptions};
 use coracle_syscalls::signal::{self, Fault};
-use coracle_syscalls::{image, Process, StartInfo, UserRegs, TRAP_SYSCALL};
+use coracle_syscalls::{start_first, Process, StartInfo, UserRegs};
 use coracle_vfs::cpio::Reader;
 
 use crate::arch::cpu::Features;
@@ -96,21 +95,8 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
         console::log_line(format_args!("root filesystem: {:?}", booted.unpacked));
     }
     phase("root filesystem");
-    let (exe_inode, image, exe_path) =
-        setup::load_program(&booted.system, exec).unwrap_or_else(|e| {
-            fatal(format_args!(
-                "cannot open the program {}: {}",
-                core::str::from_utf8(exec).unwrap_or("?"),
-                e.name()
-            ))
-        });
-
-    // The host tool checked the file already; a failure here is a broken image.
-    phase("program read");
-    let exe = Executable::parse(&image)
-        .unwrap_or_else(|e| fatal(format_args!("cannot load the program: {e}")));
-    let plan = exe.plan();
     let mut platform = KernelPlatform::new(config.verbose, paging::boot_space());
+    platform.hwcaps = hwcaps(features);
     let joined = |list: &[&[u8]]| -> Vec<u8> {
         let mut v = Vec::new();
         for s in list {
@@ -119,7 +105,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
         }
         v
     };
-    let process = Process::new(
+    let mut process = Process::new(
         booted.system.clone(),
         StartInfo {
             pid: 1,
@@ -130,35 +116,31 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
             cmdline: joined(&argv),
             environ: joined(&envp),
             cpus: cpus as u32,
-            brk: plan.brk,
+            brk: 0,
             mmap_top: MMAP_TOP,
         },
         booted.cwd,
         time::monotonic_ns_if_known(),
     );
-    process.set_exe(exe_inode.clone(), exe_path.clone());
-    *process.shared.space.lock() = Some(platform.space.clone());
-    platform.hwcaps = hwcaps(features);
-    let prog = image::Program {
-        exe: &exe,
-        image: &image,
-        inode: exe_inode,
-        path: exe_path.into(),
-        argv: &argv,
-        envp: &envp,
-        execfn: exec,
-    };
-    let start = image::load(&process.shared, &mut platform, &prog)
-        .unwrap_or_else(|e| fatal(format_args!("cannot load the program: {}", e.name())));
-
+    // The program (a static ELF, or a #! script whose interpreter is in the image) starts as
+    // execve would start it, in an address space of its own. The host tool checked the file
+    // already; a failure here is a broken image.
+    let owned = |list: &[&[u8]]| list.iter().map(|s| s.to_vec()).collect::<Vec<_>>();
+    let regs = start_first(
+        &mut process,
+        &mut platform,
+        exec,
+        owned(&argv),
+        owned(&envp),
+    )
+    .unwrap_or_else(|e| {
+        fatal(format_args!(
+            "cannot start the program {}: {}",
+            core::str::from_utf8(exec).unwrap_or("?"),
+            e.name()
+        ))
+    });
     phase("image and stack");
-    let regs = UserRegs {
-        rip: start.entry,
-        rsp: start.sp,
-        rflags: 0x202,
-        trap: TRAP_SYSCALL,
-        ..Default::default()
-    };
     let sched = booted.system.sched.clone();
     let task = sched.make_task(TaskBody {
         process,

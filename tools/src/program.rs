@@ -98,6 +98,21 @@ pub(crate) fn read_executable(shown: &str, path: &Path) -> Result<Vec<u8>, RunEr
     Ok(bytes)
 }
 
+/// Checks the command found in a root filesystem: a static x86_64 ELF as for
+/// [`read_executable`], or a `#!` script, whose interpreter the kernel looks up inside the
+/// image as Linux's execve would.
+pub(crate) fn check_command(shown: &str, path: &Path) -> Result<(), RunError> {
+    let mut head = [0u8; 2];
+    let is_script = fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok()
+        && head == *b"#!";
+    if is_script {
+        return Ok(());
+    }
+    read_executable(shown, path).map(|_| ())
+}
+
 /// The first executable regular file named `name` in the `:`-separated `path` (an empty entry
 /// means the current directory, as in POSIX `execvp`). If only non-executable matches exist,
 /// the first of them is returned so the caller reports "permission denied", like a shell.
@@ -167,6 +182,17 @@ mod tests {
             search_path("here".as_ref(), ":".as_ref(), tmp.path()),
             Some(here)
         );
+    }
+
+    #[test]
+    fn a_root_filesystem_command_may_be_a_script() {
+        let tmp = TempDir::new().unwrap();
+        let script = exe(tmp.path(), "entry.sh", 0o755);
+        assert!(check_command("entry.sh", &script).is_ok());
+        let junk = tmp.path().join("junk");
+        fs::write(&junk, b"not a program\n").unwrap();
+        let err = check_command("junk", &junk).unwrap_err();
+        assert_eq!(err.exit_status(), 126);
     }
 
     #[test]

@@ -584,15 +584,36 @@ fn stop_and_continue_are_reported_to_wait() {
         assert!(crate::stop_wait(c), "a stopped thread parks");
     });
     let st = SCRATCH + 512;
-    assert_eq!(sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WNOHANG, 0]), 0, "a stop is not an exit");
-    assert_eq!(sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WUNTRACED, 0]), pid as i64);
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WNOHANG, 0]),
+        0,
+        "a stop is not an exit"
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WUNTRACED, 0]),
+        pid as i64
+    );
     assert_eq!(read_u32(&k, st), (19 << 8) | 0x7f);
     // Reported once.
-    assert_eq!(sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WUNTRACED | WNOHANG, 0]), 0);
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            WAIT4,
+            &[pid as u64, st, WUNTRACED | WNOHANG, 0]
+        ),
+        0
+    );
     assert_eq!(sys(&mut p, &mut k, KILL, &[pid as u64, SIGCONT]), 0);
-    assert!(child.thread.finish_wait().is_some(), "SIGCONT woke the stopped thread");
+    assert!(
+        child.thread.finish_wait().is_some(),
+        "SIGCONT woke the stopped thread"
+    );
     assert!(!crate::stop_wait(&mut child));
-    assert_eq!(sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WCONTINUED, 0]), pid as i64);
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WCONTINUED, 0]),
+        pid as i64
+    );
     assert_eq!(read_u32(&k, st), 0xffff);
     // The continued child is still there to be waited for.
     assert_eq!(sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WNOHANG, 0]), 0);

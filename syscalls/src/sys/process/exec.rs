@@ -176,8 +176,50 @@ pub(crate) fn execveat(
     }
     let path = read_path(k, path)?;
     let mut left = ARG_MAX;
-    let mut args = read_strings(k, argv, &mut left)?;
+    let args = read_strings(k, argv, &mut left)?;
     let env = read_strings(k, envp, &mut left)?;
+    run(p, k, regs, dirfd, path, args, env, flags)
+}
+
+/// Starts the first program (the container's entrypoint) as execve would: a static ELF or a
+/// `#!` script found from the process's cwd, in a new address space. Returns its first
+/// registers.
+pub fn start_first(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    path: &[u8],
+    args: Vec<Vec<u8>>,
+    env: Vec<Vec<u8>>,
+) -> Result<UserRegs, Errno> {
+    let cost: u64 = args.iter().chain(&env).map(|a| a.len() as u64 + 9).sum();
+    if cost > ARG_MAX
+        || args
+            .iter()
+            .chain(&env)
+            .any(|a| a.len() as u64 >= MAX_ARG_STRLEN)
+    {
+        return Err(Errno::E2BIG);
+    }
+    let mut regs = UserRegs::default();
+    run(p, k, &mut regs, AT_FDCWD, path.to_vec(), args, env, 0)?;
+    if p.exit_status.is_some() {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(regs)
+}
+
+/// Finds the program (following `#!` lines) and replaces the image with it.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    regs: &mut UserRegs,
+    dirfd: i32,
+    path: Vec<u8>,
+    mut args: Vec<Vec<u8>>,
+    env: Vec<Vec<u8>>,
+    flags: i32,
+) -> SysResult {
     let mut file = find(p, dirfd, &path, flags)?;
     // The name the program was run by: the script's for a script (AT_EXECFN, comm).
     let filename = if path.is_empty() {

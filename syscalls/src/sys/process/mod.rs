@@ -1,7 +1,7 @@
 //! Process and thread state: exit, arch_prctl, set_tid_address, robust lists, rseq, prctl,
 //! and futex as far as one thread needs it.
 
-pub(crate) mod exec;
+pub mod exec;
 pub(crate) mod exit;
 pub(crate) mod fork;
 pub(crate) mod group;
