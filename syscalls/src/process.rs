@@ -236,6 +236,8 @@ pub struct Life {
     /// It runs in its vfork parent's address space (CLONE_VM|CLONE_VFORK) until it calls
     /// execve or ends: the space is not its to free.
     pub borrowed_vm: bool,
+    /// The vfork child running in this process's address space, if any.
+    pub lent_to: Option<u32>,
 }
 
 /// What the threads of one process share.

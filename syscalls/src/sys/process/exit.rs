@@ -91,17 +91,26 @@ fn release_resources(shared: &ProcShared, sys: &System, k: &mut dyn Platform) {
     }
     drop(files);
     sys.lock_waiters.wake_everyone();
-    release_memory(shared, k);
+    release_memory(shared, sys, k);
 }
 
 /// Unmaps the whole user half and lets go of the address space (exit, and the old image of
 /// an execve).
-pub(crate) fn release_memory(shared: &ProcShared, k: &mut dyn Platform) {
+pub(crate) fn release_memory(shared: &ProcShared, sys: &System, k: &mut dyn Platform) {
     let pinned = shared.mm.lock().clear();
     let space = shared.space.lock().take();
-    let borrowed = core::mem::take(&mut shared.life.lock().borrowed_vm);
+    let (borrowed, lent_to) = {
+        let mut life = shared.life.lock();
+        (core::mem::take(&mut life.borrowed_vm), life.lent_to.take())
+    };
+    // A vfork child still running in this space (the parent was killed while it waited)
+    // keeps it: the space becomes the child's to free.
+    let still_used = lent_to.and_then(|pid| sys.process(pid)).is_some_and(|c| {
+        let mut life = c.life.lock();
+        core::mem::replace(&mut life.borrowed_vm, false)
+    });
     if let Some(space) = space {
-        if !borrowed {
+        if !borrowed && !still_used {
             k.release_space(&space, pinned);
         }
     }

@@ -142,6 +142,9 @@ pub(crate) fn new_process(
             return Err(e);
         }
     }
+    if borrowed_vm {
+        p.shared.life.lock().lent_to = Some(pid);
+    }
     p.sys.register(&child);
     let mut info = p.info.clone();
     info.pid = pid;
