@@ -618,3 +618,42 @@ fn stop_and_continue_are_reported_to_wait() {
     // The continued child is still there to be waited for.
     assert_eq!(sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WNOHANG, 0]), 0);
 }
+
+#[test]
+fn a_process_ends_when_its_last_thread_does() {
+    let (mut p, mut k) = setup();
+    let (mut child, pid) = fork(&mut p, &mut k);
+    let tid = p.sys.sched.alloc_tid();
+    let mut second = child.new_thread(tid);
+    as_proc(&mut child, &p, &mut k, |c, k| {
+        assert_eq!(call(c, k, EXIT_GROUP, &[6]), Outcome::Exit(6));
+        assert_eq!(exit_process(c), None);
+        assert_eq!(thread_gone(c, k), None);
+    });
+    assert!(
+        second
+            .thread
+            .killed
+            .load(std::sync::atomic::Ordering::SeqCst),
+        "exit_group kills the others"
+    );
+    // Not a zombie while a thread is left.
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[pid as u64, SCRATCH, WNOHANG, 0]),
+        0
+    );
+    assert_eq!(thread_gone(&mut second, &mut k), None);
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[pid as u64, SCRATCH, WNOHANG, 0]),
+        pid as i64
+    );
+    assert_eq!(read_u32(&k, SCRATCH), 0x600);
+}
+
+#[test]
+fn init_ending_stops_the_machine_with_its_status() {
+    let (mut init, mut k) = setup();
+    let (_child, _) = fork(&mut init, &mut k);
+    assert_eq!(call(&mut init, &mut k, EXIT_GROUP, &[9]), Outcome::Exit(9));
+    assert_eq!(exit_process(&mut init), Some(9));
+}

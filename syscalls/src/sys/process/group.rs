@@ -69,7 +69,16 @@ pub(crate) fn kill_targets(p: &Process, pid: i32) -> Result<Vec<Arc<ProcShared>>
     let tree = p.sys.tree.lock();
     let found: Vec<Arc<ProcShared>> = match pid {
         i32::MIN => return Err(Errno::ESRCH),
-        pid if pid > 0 => tree.get(&(pid as u32)).cloned().into_iter().collect(),
+        // A thread id names its process too (kill(2) on Linux looks up the thread group).
+        pid if pid > 0 => tree
+            .get(&(pid as u32))
+            .or_else(|| {
+                tree.values()
+                    .find(|q| q.threads.lock().contains(&(pid as u32)))
+            })
+            .cloned()
+            .into_iter()
+            .collect(),
         0 => {
             let g = p.shared.pgid();
             tree.values().filter(|q| q.pgid() == g).cloned().collect()
