@@ -9,7 +9,9 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use coracle_syscalls::sched::{CpuControl, Scheduler, Task, TIME_SLICE_NS};
-use coracle_syscalls::{dispatch, resume, signal, Outcome, TRAP_SYSCALL};
+use coracle_syscalls::{
+    dispatch, exit_process, resume, signal, stop_wait, thread_gone, Outcome, Platform, TRAP_SYSCALL,
+};
 use coracle_vfs::Wake;
 
 use crate::arch::{self, fpu, interrupt, trap::run_user, Interrupt};
@@ -134,6 +136,11 @@ fn run_task(
     sched.set_running(cpu, thread.tid);
     let mut body = task.body.lock();
     let body = &mut *body;
+    // The thread's process may live in another address space than the last thread here.
+    let space = body.process.shared.space.lock().clone();
+    if let Some(space) = space {
+        platform.switch_space(&space);
+    }
     // CPU time: all of it from here until the thread leaves is its own (user mode and its
     // system calls), charged at every kernel entry so that its CPU clocks read current.
     let mut charged = time::monotonic_ns();
@@ -141,8 +148,11 @@ fn run_task(
     arch::set_user_gs_base(body.regs.gs_base);
     fpu::restore(&body.fpu);
 
-    // Back from a wait: finish the system call it was in.
+    // Back from a wait: finish the system call it was in (a killed thread just ends).
     let mut next = match thread.finish_wait() {
+        Some(_) if thread.killed.load(Ordering::SeqCst) => Next::Ended,
+        // Continued after a stop (job control): back to user mode as it was.
+        Some(_) if core::mem::take(&mut body.process.stop_waiting) => Next::Run,
         Some(why) => after_call(
             cpu,
             sched,
@@ -162,8 +172,19 @@ fn run_task(
         }
         // Pending signals are delivered on the way back to user mode (one atomic load when
         // there are none); a fatal one ends the program.
-        if let Some(status) = signal::deliver(&mut body.process, platform, &mut body.regs) {
-            shutdown(status, timing)
+        if signal::deliver(&mut body.process, platform, &mut body.regs).is_some() {
+            next = end_process(body, platform, timing);
+            break;
+        }
+        // A stopped process's threads wait for SIGCONT here.
+        if stop_wait(&mut body.process) {
+            if thread.park(task.clone()).is_none() {
+                next = Next::Leave { requeue: false };
+                break;
+            }
+            thread.finish_wait();
+            body.process.stop_waiting = false;
+            continue;
         }
         // The timer: the earliest deadline, or the end of the slice if others wait to run.
         let mut deadline = sched.next_deadline();
@@ -188,10 +209,8 @@ fn run_task(
                 crate::mm::tlb::reclaim();
             }
             Next::Run
-        } else if let Some(status) =
-            crate::task::user_fault(platform, &mut body.process, &mut body.regs)
-        {
-            shutdown(status, timing)
+        } else if crate::task::user_fault(platform, &mut body.process, &mut body.regs).is_some() {
+            end_process(body, platform, timing)
         } else {
             Next::Run
         };
@@ -214,7 +233,26 @@ fn run_task(
                 sched.requeue(cpu, task.clone());
             }
         }
-        Next::Ended | Next::Run => sched.remove(thread.tid),
+        Next::Ended | Next::Run => {
+            if let Some(status) = thread_gone(&mut body.process, platform) {
+                shutdown(status, timing)
+            }
+            sched.remove(thread.tid)
+        }
+    }
+}
+
+/// The thread's process ends (exit_group, a fatal signal): the VM stops if it is PID 1,
+/// otherwise its other threads are killed and this one ends.
+fn end_process(
+    body: &mut coracle_syscalls::sched::TaskBody,
+    platform: &mut KernelPlatform,
+    timing: bool,
+) -> Next {
+    let _ = platform;
+    match exit_process(&mut body.process) {
+        Some(status) => shutdown(status, timing),
+        None => Next::Ended,
     }
 }
 
@@ -251,7 +289,7 @@ fn after_call(
                 }
             },
             Outcome::ExitThread => return Next::Ended,
-            Outcome::Exit(status) => shutdown(status, timing),
+            Outcome::Exit(_) => return end_process(body, platform, timing),
         }
     }
 }

@@ -29,6 +29,7 @@ use task::Config;
 #[derive(Debug, Default)]
 struct Selftests {
     smp: bool,
+    cow: bool,
 }
 
 /// Parses the `key=value` tokens of the command line (docs/guest-protocol.md).
@@ -56,6 +57,7 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests) {
             b"coracle.cpus" => config.cpus = number().unwrap_or(1) as u32,
             b"coracle.selftest" if value == b"fault" => selftest_fault(),
             b"coracle.selftest" if value == b"smp" => selftests.smp = true,
+            b"coracle.selftest" if value == b"cow" => selftests.cow = true,
             _ => log!(
                 "ignoring kernel argument {}",
                 core::str::from_utf8(token).unwrap_or("?")
@@ -87,6 +89,10 @@ extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
     arch::smp::init(boot.rsdp, boot.ap_trampoline);
     let (config, epoch, selftests) = parse_cmdline(boot.cmdline);
     time::set_epoch(epoch);
+    // Before the other CPUs start: the frame count is exact with one CPU.
+    if selftests.cow {
+        mm::selftest::cow();
+    }
     if selftests.smp {
         arch::selftest::smp(config.cpus as usize);
     }

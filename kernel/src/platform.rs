@@ -4,7 +4,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
-use coracle_syscalls::platform::Page;
+use coracle_syscalls::platform::{Page, Space};
 use coracle_syscalls::{Errno, FpArea, FpuLayout, Perms, Platform, Stream};
 
 use crate::arch::{self, cpu, port};
@@ -23,6 +23,8 @@ pub struct KernelPlatform {
     pub space: Arc<AddressSpace>,
     /// Whether the CPU has RDRAND.
     pub rdrand: bool,
+    /// AT_HWCAP and AT_HWCAP2 for new programs.
+    pub hwcaps: (u64, u64),
     rng: u64,
     /// Stdin framing state: an escape byte (0xff) was read.
     escape: bool,
@@ -37,6 +39,7 @@ impl KernelPlatform {
             verbose,
             space,
             rdrand,
+            hwcaps: (0, 0),
             rng: cpu::rdtsc() | 1,
             escape: false,
             stdin_ended: false,
@@ -61,6 +64,14 @@ impl KernelPlatform {
         self.rng ^= self.rng << 25;
         self.rng ^= self.rng >> 27;
         self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Makes `space` this CPU's address space (the CR3 switch when it is another).
+    pub fn use_space(&mut self, space: Arc<AddressSpace>) {
+        if !Arc::ptr_eq(&self.space, &space) {
+            space.activate();
+            self.space = space;
+        }
     }
 
     /// One byte of the host's stdin, waiting for it.
@@ -173,6 +184,46 @@ impl Platform for KernelPlatform {
         self.space.query(va)
     }
 
+    fn make_writable(&mut self, va: u64, perms: Perms) -> Result<(), Errno> {
+        self.space
+            .make_writable(va, perms)
+            .map_err(|_| Errno::ENOMEM)
+    }
+
+    fn space(&self) -> Option<Space> {
+        Some(self.space.clone())
+    }
+
+    fn fork_space(&mut self) -> Result<Space, Errno> {
+        let child = self.space.fork().map_err(|_| Errno::ENOMEM)?;
+        Ok(Arc::new(child))
+    }
+
+    fn new_space(&mut self) -> Result<Space, Errno> {
+        let space = AddressSpace::new().map_err(|_| Errno::ENOMEM)?;
+        Ok(Arc::new(space))
+    }
+
+    fn switch_space(&mut self, space: &Space) {
+        if let Some(space) = as_address_space(space) {
+            self.use_space(space);
+        }
+    }
+
+    fn release_space(&mut self, space: &Space, keep: Vec<Arc<Page>>) {
+        if let Some(space) = as_address_space(space) {
+            space.unmap(0, crate::mm::user::USER_END, keep);
+        }
+    }
+
+    fn map_vdso(&mut self, base: u64) -> Option<(u64, u64)> {
+        crate::vdso::map_into(&self.space, base)
+    }
+
+    fn hwcaps(&self) -> (u64, u64) {
+        self.hwcaps
+    }
+
     fn set_fs_base(&mut self, base: u64) {
         arch::set_user_fs_base(base);
     }
@@ -219,4 +270,10 @@ impl Platform for KernelPlatform {
     fn verbose(&self) -> bool {
         self.verbose
     }
+}
+
+/// The kernel's address space behind a syscall layer's [`Space`] handle (every handle the
+/// kernel gives out is one).
+pub fn as_address_space(space: &Space) -> Option<Arc<AddressSpace>> {
+    space.clone().downcast::<AddressSpace>().ok()
 }

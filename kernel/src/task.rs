@@ -5,12 +5,11 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use coracle_loader::{build_stack, AuxValues, Copy, Executable, Region, StackParams, USER_TOP};
 use coracle_syscalls::mm::{handle_page_fault, out_of_memory_kill, Access, FaultResult};
 use coracle_syscalls::sched::TaskBody;
 use coracle_syscalls::setup::{self, BootOptions};
 use coracle_syscalls::signal::{self, Fault};
-use coracle_syscalls::{Perms, Platform, Process, StartInfo, UserRegs, VmaName, TRAP_SYSCALL};
+use coracle_syscalls::{start_first, Process, StartInfo, UserRegs};
 use coracle_vfs::cpio::Reader;
 
 use crate::arch::cpu::Features;
@@ -20,14 +19,7 @@ use crate::platform::KernelPlatform;
 use crate::sysinfo::{FsClock, KernelInfo};
 use crate::{console, fatal, time};
 
-/// The stack: its top is Linux's with ASLR off. Its VMA starts as the initial stack's pages
-/// plus 128 KiB (Linux's stack_expand) and grows down on touch up to RLIMIT_STACK (8 MiB);
-/// only the pages holding the initial stack are mapped at start.
-const STACK_TOP: u64 = USER_TOP;
-const STACK_SIZE: u64 = 8 << 20;
-const STACK_EXPAND: u64 = 128 << 10;
-/// mmap hands out addresses below the stack and a guard gap, as Linux's mmap_base.
-const MMAP_TOP: u64 = STACK_TOP - STACK_SIZE - (1 << 30);
+use coracle_syscalls::image::MMAP_TOP;
 
 /// Settings from the kernel command line.
 #[derive(Debug, Default)]
@@ -103,21 +95,8 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
         console::log_line(format_args!("root filesystem: {:?}", booted.unpacked));
     }
     phase("root filesystem");
-    let (exe_inode, image, exe_path) =
-        setup::load_program(&booted.system, exec).unwrap_or_else(|e| {
-            fatal(format_args!(
-                "cannot open the program {}: {}",
-                core::str::from_utf8(exec).unwrap_or("?"),
-                e.name()
-            ))
-        });
-
-    // The host tool checked the file already; a failure here is a broken image.
-    phase("program read");
-    let exe = Executable::parse(&image)
-        .unwrap_or_else(|e| fatal(format_args!("cannot load the program: {e}")));
-    let plan = exe.plan();
     let mut platform = KernelPlatform::new(config.verbose, paging::boot_space());
+    platform.hwcaps = hwcaps(features);
     let joined = |list: &[&[u8]]| -> Vec<u8> {
         let mut v = Vec::new();
         for s in list {
@@ -126,7 +105,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
         }
         v
     };
-    let process = Process::new(
+    let mut process = Process::new(
         booted.system.clone(),
         StartInfo {
             pid: 1,
@@ -137,89 +116,31 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
             cmdline: joined(&argv),
             environ: joined(&envp),
             cpus: cpus as u32,
-            brk: plan.brk,
+            brk: 0,
             mmap_top: MMAP_TOP,
         },
         booted.cwd,
         time::monotonic_ns_if_known(),
     );
-    let exe_name = VmaName::File {
-        inode: exe_inode.clone(),
-        path: exe_path.clone().into(),
-        offset: 0,
-    };
-    process.set_exe(exe_inode, exe_path);
-    let image = &image[..];
-
-    for r in &plan.regions {
-        if platform
-            .map_zeroed(r.start, r.end - r.start, r.perms)
-            .is_err()
-        {
-            fatal(format_args!("out of memory loading the program"));
-        }
-        record_region(&process, r, &plan.copies, &exe_name);
-    }
-    for c in &plan.copies {
-        let bytes = usize::try_from(c.file_offset)
-            .ok()
-            .zip(usize::try_from(c.file_offset + c.len).ok())
-            .and_then(|(s, e)| image.get(s..e))
-            .unwrap_or_else(|| fatal(format_args!("segment outside the file")));
-        if platform.space.poke(c.vaddr, bytes).is_err() {
-            fatal(format_args!(
-                "segment copy outside its mapping at {:#x}",
-                c.vaddr
-            ));
-        }
-    }
-
-    let mut random = [0u8; 16];
-    platform.random(&mut random);
-    let mut auxv = AuxValues::for_plan(&plan);
-    auxv.hwcap = u64::from(features.hwcap);
-    // HWCAP2_FSGSBASE
-    auxv.hwcap2 = if features.fsgsbase { 2 } else { 0 };
-    // [vvar][vdso] sit at the bottom of the gap between the mmap area and the stack.
-    auxv.sysinfo_ehdr = crate::vdso::map_into(&process, MMAP_TOP);
-    let params = StackParams {
-        argv: &argv,
-        envp: &envp,
-        execfn: exec,
-        random,
-        auxv,
-    };
-    // Arguments and environment may take a quarter of the stack limit, as on Linux (E2BIG).
-    let stack = build_stack(&params, STACK_TOP, STACK_SIZE / 4)
-        .unwrap_or_else(|e| fatal(format_args!("cannot build the initial stack: {e}")));
-    // Map the pages the initial stack needs; the rest of the VMA comes on first touch.
-    let used = ((stack.bytes.len() as u64) + 0xfff) & !0xfff;
-    let rw = Perms {
-        read: true,
-        write: true,
-        exec: false,
-    };
-    if platform.map_zeroed(STACK_TOP - used, used, rw).is_err() {
-        fatal(format_args!("out of memory for the stack"));
-    }
-    process.shared.mm.lock().record_named(
-        STACK_TOP - used - STACK_EXPAND,
-        STACK_TOP,
-        rw,
-        VmaName::Stack,
-    );
-    if platform.space.poke(stack.sp, &stack.bytes).is_err() {
-        fatal(format_args!("initial stack outside its mapping"));
-    }
-
+    // The program (a static ELF, or a #! script whose interpreter is in the image) starts as
+    // execve would start it, in an address space of its own. The host tool checked the file
+    // already; a failure here is a broken image.
+    let owned = |list: &[&[u8]]| list.iter().map(|s| s.to_vec()).collect::<Vec<_>>();
+    let regs = start_first(
+        &mut process,
+        &mut platform,
+        exec,
+        owned(&argv),
+        owned(&envp),
+    )
+    .unwrap_or_else(|e| {
+        fatal(format_args!(
+            "cannot start the program {}: {}",
+            core::str::from_utf8(exec).unwrap_or("?"),
+            e.name()
+        ))
+    });
     phase("image and stack");
-    let regs = UserRegs {
-        rip: plan.entry,
-        rsp: stack.sp,
-        rflags: 0x202,
-        trap: TRAP_SYSCALL,
-        ..Default::default()
-    };
     let sched = booted.system.sched.clone();
     let task = sched.make_task(TaskBody {
         process,
@@ -227,6 +148,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
         fpu: Box::default(),
     });
     RUNTIME.call_once(|| Runtime {
+        hwcaps: platform.hwcaps,
         sched: sched.clone(),
         verbose: config.verbose,
         timing: config.timing,
@@ -241,6 +163,7 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
 
 /// What the other CPUs need to join the scheduler, set once the program is loaded.
 struct Runtime {
+    hwcaps: (u64, u64),
     sched: Arc<coracle_syscalls::sched::Scheduler>,
     verbose: bool,
     timing: bool,
@@ -258,41 +181,17 @@ fn ap_main(cpu: usize) -> ! {
     };
     // One process for now: every CPU runs in the address space the kernel booted into.
     let mut platform = KernelPlatform::new(rt.verbose, paging::boot_space());
+    platform.hwcaps = rt.hwcaps;
     crate::cpu_loop::run(cpu, &rt.sched, &mut platform, rt.timing)
 }
 
-/// Records one image region in the VMA list as /proc/self/maps shows it: the pages that
-/// hold file contents name the executable (with their file offset), the rest (.bss) is
-/// anonymous.
-fn record_region(process: &Process, r: &Region, copies: &[Copy], exe: &VmaName) {
-    let mut mm = process.shared.mm.lock();
-    let inside: Vec<&Copy> = copies
-        .iter()
-        .filter(|c| c.vaddr < r.end && c.vaddr + c.len > r.start)
-        .collect();
-    let (Some(first), VmaName::File { inode, path, .. }) = (inside.first(), exe) else {
-        mm.record(r.start, r.end, r.perms);
-        return;
-    };
-    let file_end = inside
-        .iter()
-        .map(|c| (c.vaddr + c.len + 0xfff) & !0xfff)
-        .max()
-        .unwrap_or(r.start)
-        .min(r.end);
-    let Some(offset) = first.file_offset.checked_sub(first.vaddr - r.start) else {
-        mm.record(r.start, r.end, r.perms);
-        return;
-    };
-    let name = VmaName::File {
-        inode: inode.clone(),
-        path: path.clone(),
-        offset,
-    };
-    mm.record_named(r.start, file_end, r.perms, name);
-    if file_end < r.end {
-        mm.record(file_end, r.end, r.perms);
-    }
+/// AT_HWCAP and AT_HWCAP2 for programs on this CPU.
+fn hwcaps(features: Features) -> (u64, u64) {
+    // HWCAP2_FSGSBASE
+    (
+        u64::from(features.hwcap),
+        if features.fsgsbase { 2 } else { 0 },
+    )
 }
 
 /// Handles an exception raised by user code: a page fault the VMAs allow is served (demand

@@ -14,12 +14,13 @@
 use core::mem::offset_of;
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
-use coracle_syscalls::{Perms, Process, VmaName};
+use coracle_syscalls::Perms;
 use spin::Mutex;
 use x86_64::registers::model_specific::Msr;
 
 use crate::arch::cpu;
-use crate::mm::{paging, PAGE_SIZE};
+use crate::mm::paging::{self, AddressSpace};
+use crate::mm::PAGE_SIZE;
 use crate::time::TscScale;
 
 /// The data page, as the vDSO code reads it (offsets passed to the assembly below). Its size is
@@ -172,11 +173,10 @@ pub fn publish_clock(scale: &TscScale, realtime_offset: u64) {
     VVAR.seq.store(seq.wrapping_add(2), Ordering::Release);
 }
 
-/// Maps the vvar page at `base` and the vDSO right above it into the current address space,
-/// records both in `process`'s memory map (`[vvar]`, `[vdso]`), and returns the vDSO's address
-/// for AT_SYSINFO_EHDR; `None` if they could not be mapped (the program then makes real
-/// system calls).
-pub fn map_into(process: &Process, base: u64) -> Option<u64> {
+/// Maps the vvar page at `base` and the vDSO right above it into `space`; returns the vDSO's
+/// address (for AT_SYSINFO_EHDR) and its end, `None` if they could not be mapped (the program
+/// then makes real system calls). The caller records the `[vvar]` and `[vdso]` VMAs.
+pub fn map_into(space: &AddressSpace, base: u64) -> Option<(u64, u64)> {
     let (start, end) = image();
     let vvar = (&raw const VVAR) as u64;
     let read = Perms {
@@ -186,20 +186,12 @@ pub fn map_into(process: &Process, base: u64) -> Option<u64> {
     };
     let read_exec = Perms { exec: true, ..read };
     let ehdr = base + PAGE_SIZE;
-    let mapped = paging::map_user_kernel_pages(base, vvar, PAGE_SIZE, read).is_ok()
-        && paging::map_user_kernel_pages(ehdr, start, end - start, read_exec).is_ok();
+    let mapped = paging::map_user_kernel_pages(space, base, vvar, PAGE_SIZE, read).is_ok()
+        && paging::map_user_kernel_pages(space, ehdr, start, end - start, read_exec).is_ok();
     if !mapped {
-        paging::unmap_user(base, PAGE_SIZE + end - start);
+        space.unmap(base, PAGE_SIZE + end - start, alloc::vec::Vec::new());
         crate::log!("vdso: cannot map it at {base:#x}; clocks use system calls");
         return None;
     }
-    let mut mm = process.shared.mm.lock();
-    mm.record_named(base, ehdr, read, VmaName::Special("[vvar]"));
-    mm.record_named(
-        ehdr,
-        ehdr + end - start,
-        read_exec,
-        VmaName::Special("[vdso]"),
-    );
-    Some(ehdr)
+    Some((ehdr, ehdr + end - start))
 }

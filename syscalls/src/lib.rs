@@ -39,6 +39,10 @@ pub use names::syscall_name;
 pub use platform::{Perms, Platform, Stream};
 pub use process::{Process, StartInfo, System, SystemInfo};
 pub use regs::{FpArea, FpuLayout, UserRegs, TRAP_SIGRETURN, TRAP_SYSCALL};
+pub use sys::process::exec::start_first;
+pub use sys::process::exit::{exit_process, thread_gone};
+pub use sys::process::image;
+pub use sys::process::jobs::stop_wait;
 pub use table::{dispatch, implemented, resume, Outcome};
 
 /// What a handler returns: the value for rax, or an error that becomes `-errno`.

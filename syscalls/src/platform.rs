@@ -20,6 +20,10 @@ pub enum Stream {
     Stderr,
 }
 
+/// One process's user address space, as the kernel keeps it (its page tables): opaque here,
+/// handed back to the platform that made it.
+pub type Space = Arc<dyn core::any::Any + Send + Sync>;
+
 /// Kernel services used by the syscall handlers.
 pub trait Platform {
     /// Copies `buf.len()` bytes from user address `addr`. `EFAULT` if any byte is outside the
@@ -89,6 +93,43 @@ pub trait Platform {
     fn move_pages(&mut self, from: u64, to: u64, len: u64) -> Result<(), Errno>;
     /// The permissions `va`'s page is mapped with, if it is mapped.
     fn query(&self, va: u64) -> Option<Perms>;
+    /// Makes the mapped page at `va` writable with `perms` (a write fault on a page mapped
+    /// without write): a page a fork left shared copy-on-write is copied first, unless this
+    /// space holds the last reference. `ENOMEM` when no page is left for the copy.
+    fn make_writable(&mut self, va: u64, perms: Perms) -> Result<(), Errno> {
+        self.protect(va, 4096, perms);
+        Ok(())
+    }
+
+    // ---- Address spaces (processes) ----
+
+    /// The address space the memory methods work on now.
+    fn space(&self) -> Option<Space> {
+        None
+    }
+    /// A copy of the current user half for a forked child: pages of shared mappings are
+    /// shared, private pages copy-on-write. The caller holds the process's mm lock.
+    fn fork_space(&mut self) -> Result<Space, Errno> {
+        Err(Errno::ENOSYS)
+    }
+    /// A new, empty user half (for execve).
+    fn new_space(&mut self) -> Result<Space, Errno> {
+        Err(Errno::ENOSYS)
+    }
+    /// Makes the memory methods (and the CPU) work on `space` from now on.
+    fn switch_space(&mut self, _space: &Space) {}
+    /// Unmaps the whole user half of `space` and frees its pages once no CPU can reach them;
+    /// `keep` are the shared pages its mappings held, let go of then too.
+    fn release_space(&mut self, _space: &Space, _keep: Vec<Arc<Page>>) {}
+    /// Maps the vDSO's data page at `base` and the vDSO right above it in the current space;
+    /// returns the vDSO's address and its end, or `None` without a vDSO.
+    fn map_vdso(&mut self, _base: u64) -> Option<(u64, u64)> {
+        None
+    }
+    /// AT_HWCAP and AT_HWCAP2 for a new program.
+    fn hwcaps(&self) -> (u64, u64) {
+        (0, 0)
+    }
 
     /// Sets the user FS base (thread pointer).
     fn set_fs_base(&mut self, base: u64);

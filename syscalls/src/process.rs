@@ -5,8 +5,9 @@
 //! whole machine shares: the filesystem namespace, the process table, the kernel's facts.
 
 use alloc::collections::{BTreeMap, BTreeSet};
-use alloc::sync::{Arc, Weak};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use coracle_vfs::tmpfs::{new_tmpfs, TmpfsOptions};
 use coracle_vfs::{Caller, Clock, Errno, Inode, OpenFile, Vfs};
@@ -73,8 +74,8 @@ pub const NOFILE: usize = 1024 * 1024;
 /// The soft RLIMIT_NOFILE reported to programs.
 pub const NOFILE_SOFT: u64 = 1024 * 1024;
 
-/// A process's file descriptors.
-#[derive(Debug, Default)]
+/// A process's file descriptors (a clone is a forked child's table: same open files).
+#[derive(Debug, Default, Clone)]
 pub struct FdTable {
     slots: Vec<Option<Fd>>,
     /// Lowest fd that may be free (a search hint).
@@ -180,16 +181,86 @@ impl core::fmt::Debug for FsContext {
 /// The executable of a process and the path it was found by.
 pub type Exe = (Arc<dyn Inode>, Vec<u8>);
 
+/// How a process ended or changed state, as wait reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// exit(code), code 0-255.
+    Exited(u32),
+    /// Killed by a signal (`core`: its default action dumps core).
+    Signaled { sig: u32, core: bool },
+}
+
+impl ExitStatus {
+    /// The status word wait4 stores (WIFEXITED/WIFSIGNALED encoding).
+    pub fn wait_status(self) -> u32 {
+        match self {
+            ExitStatus::Exited(code) => (code & 0xff) << 8,
+            ExitStatus::Signaled { sig, core } => sig | if core { 0x80 } else { 0 },
+        }
+    }
+
+    /// The docker-style status the VM stops with (128 + N for signal N).
+    pub fn docker(self) -> u32 {
+        match self {
+            ExitStatus::Exited(code) => code & 0xff,
+            ExitStatus::Signaled { sig, .. } => 128 + sig,
+        }
+    }
+}
+
+/// A process's life as its parent's wait sees it.
+#[derive(Debug, Default)]
+pub struct Life {
+    /// Set once the last thread ended: the process is a zombie until reaped.
+    pub ended: Option<ExitStatus>,
+    /// The signal that stopped it, until a wait with WUNTRACED reports it.
+    pub stop_report: Option<u32>,
+    /// It was continued, until a wait with WCONTINUED reports it.
+    pub continued_report: bool,
+    /// It is stopped (SIGSTOP and friends) until SIGCONT.
+    pub stopped: bool,
+    /// The signal the parent gets when it ends (clone's exit signal; 0 for none).
+    pub exit_signal: u32,
+    /// CPU time of reaped children and their children, in ns (RUSAGE_CHILDREN).
+    pub children_cpu_ns: u64,
+    /// Its own CPU time when it ended, in ns.
+    pub cpu_ns: u64,
+    /// The signal it gets when its parent ends (PR_SET_PDEATHSIG; 0: none).
+    pub pdeathsig: u32,
+    /// Orphaned descendants are reparented to it (PR_SET_CHILD_SUBREAPER).
+    pub subreaper: bool,
+    /// A vfork parent waits until this is set (the child called execve or ended).
+    pub vfork_done: bool,
+    /// It called execve (its parent may no longer change its group).
+    pub execed: bool,
+    /// It runs in its vfork parent's address space (CLONE_VM|CLONE_VFORK) until it calls
+    /// execve or ends: the space is not its to free.
+    pub borrowed_vm: bool,
+    /// The vfork child running in this process's address space, if any.
+    pub lent_to: Option<u32>,
+}
+
 /// What the threads of one process share.
 pub struct ProcShared {
     pub pid: u32,
-    pub ppid: u32,
+    /// The parent, the process group and the session (changed under the system's tree lock).
+    pub ppid: AtomicU32,
+    pub pgid: AtomicU32,
+    pub sid: AtomicU32,
     pub uid: u32,
     pub gid: u32,
     /// The thread name (`comm`, at most 15 bytes).
     pub comm: Mutex<Vec<u8>>,
-    pub cmdline: Vec<u8>,
-    pub environ: Vec<u8>,
+    pub cmdline: Mutex<Vec<u8>>,
+    pub environ: Mutex<Vec<u8>>,
+    /// The user address space (the kernel's page tables), `None` once the process ended.
+    pub space: Mutex<Option<crate::platform::Space>>,
+    /// Exit, stop and continue state for wait.
+    pub life: Mutex<Life>,
+    /// The process's threads waiting in wait4/waitid for a child's change.
+    pub child_events: WaitQueue,
+    /// Waiting for this process to end or exec: pidfd pollers, a vfork parent.
+    pub exit_events: WaitQueue,
     /// The executable (/proc/self/exe) and its path.
     pub exe: Mutex<Option<Exe>>,
     pub files: Mutex<FdTable>,
@@ -206,17 +277,30 @@ pub struct ProcShared {
     /// CPU time of the threads that exited, in ns (for the process CPU clock and getrusage).
     pub exited_cpu_ns: core::sync::atomic::AtomicU64,
     /// The status the process ends with, once its main thread or a group exit set it.
-    exit_code: Mutex<Option<u32>>,
+    pub(crate) exit_code: Mutex<Option<ExitStatus>>,
 }
 
 impl ProcShared {
-    /// Records the status the process will end with (the first group exit wins).
-    pub fn set_exit_code(&self, code: u32) {
-        self.exit_code.lock().get_or_insert(code);
+    /// Records the status the process will end with (the first group exit wins); returns
+    /// the one that stands.
+    pub fn set_exit(&self, status: ExitStatus) -> ExitStatus {
+        *self.exit_code.lock().get_or_insert(status)
     }
 
-    pub fn exit_code(&self) -> Option<u32> {
+    pub fn exit_code(&self) -> Option<ExitStatus> {
         *self.exit_code.lock()
+    }
+
+    pub fn ppid(&self) -> u32 {
+        self.ppid.load(Ordering::Relaxed)
+    }
+
+    pub fn pgid(&self) -> u32 {
+        self.pgid.load(Ordering::Relaxed)
+    }
+
+    pub fn sid(&self) -> u32 {
+        self.sid.load(Ordering::Relaxed)
     }
 }
 
@@ -232,7 +316,9 @@ impl core::fmt::Debug for ProcShared {
 pub struct System {
     pub vfs: Arc<Vfs>,
     pub info: Arc<dyn SystemInfo>,
-    procs: Mutex<BTreeMap<u32, Weak<ProcShared>>>,
+    /// Every process until it is reaped (zombies included), by pid: the process tree. Its lock
+    /// orders changes of parents, groups and sessions (Linux's tasklist_lock).
+    pub tree: Mutex<BTreeMap<u32, Arc<ProcShared>>>,
     /// The hostname (uname's nodename, /proc/sys/kernel/hostname).
     pub hostname: Mutex<Vec<u8>>,
     pub cpus: u32,
@@ -270,7 +356,7 @@ impl System {
         System {
             vfs,
             info,
-            procs: Mutex::new(BTreeMap::new()),
+            tree: Mutex::new(BTreeMap::new()),
             hostname: Mutex::new(hostname),
             cpus,
             clock,
@@ -293,23 +379,18 @@ impl System {
         self.memfd.clone()
     }
 
-    /// The live process `pid`.
+    /// The process `pid` (a zombie too, until it is reaped).
     pub fn process(&self, pid: u32) -> Option<Arc<ProcShared>> {
-        self.procs.lock().get(&pid).and_then(Weak::upgrade)
+        self.tree.lock().get(&pid).cloned()
     }
 
-    /// The pids of live processes, ascending.
+    /// The pids of the processes, ascending.
     pub fn pids(&self) -> Vec<u32> {
-        let procs = self.procs.lock();
-        procs
-            .iter()
-            .filter(|(_, w)| w.strong_count() > 0)
-            .map(|(&p, _)| p)
-            .collect()
+        self.tree.lock().keys().copied().collect()
     }
 
-    fn register(&self, p: &Arc<ProcShared>) {
-        self.procs.lock().insert(p.pid, Arc::downgrade(p));
+    pub(crate) fn register(&self, p: &Arc<ProcShared>) {
+        self.tree.lock().insert(p.pid, p.clone());
     }
 }
 
@@ -343,6 +424,9 @@ pub struct Process {
     pub exit_status: Option<u32>,
     /// Set by exit when other threads remain: only this thread ends.
     pub(crate) exit_thread: bool,
+    /// The thread is parked because its process is stopped (job control), not in a system
+    /// call: when woken it goes back to user mode as it was.
+    pub stop_waiting: bool,
     /// Set by sched_yield: the CPU should run another thread first.
     pub(crate) yield_cpu: bool,
     /// The I/O bounce buffer, reused across reads and writes.
@@ -375,12 +459,21 @@ impl Process {
             .collect();
         let shared = Arc::new(ProcShared {
             pid: info.pid,
-            ppid: 0,
+            ppid: AtomicU32::new(0),
+            pgid: AtomicU32::new(info.pid),
+            sid: AtomicU32::new(info.pid),
             uid: 0,
             gid: 0,
             comm: Mutex::new(comm),
-            cmdline: info.cmdline.clone(),
-            environ: info.environ.clone(),
+            cmdline: Mutex::new(info.cmdline.clone()),
+            environ: Mutex::new(info.environ.clone()),
+            space: Mutex::new(None),
+            life: Mutex::new(Life {
+                exit_signal: 17,
+                ..Life::default()
+            }),
+            child_events: WaitQueue::new(),
+            exit_events: WaitQueue::new(),
             exe: Mutex::new(None),
             files: Mutex::new(files),
             fs: Mutex::new(FsContext {
@@ -415,6 +508,7 @@ impl Process {
             clear_child_tid: 0,
             exit_status: None,
             exit_thread: false,
+            stop_waiting: false,
             yield_cpu: false,
             bounce: Vec::new(),
             missing_logged: BTreeSet::new(),
@@ -478,6 +572,7 @@ impl Process {
             stdin_eof: self.stdin_eof,
             exit_status: None,
             exit_thread: false,
+            stop_waiting: false,
             yield_cpu: false,
             bounce: Vec::new(),
             missing_logged: BTreeSet::new(),

@@ -114,6 +114,7 @@ syscall_table! {
     39 => info::getpid();
     40 => io::sendfile(out_fd: i32, in_fd: i32, offset: u64, count: u64);
     60 => thread::exit(status: i32);
+    61 => process::wait4(pid: i32, status: u64, options: u32, rusage: u64);
     62 => signal::kill(pid: i32, sig: i32);
     63 => info::uname(buf: u64);
     72 => io::fcntl(fd: i32, cmd: i32, arg: u64);
@@ -142,13 +143,16 @@ syscall_table! {
     96 => time::gettimeofday(tv: u64, tz: u64);
     97 => info::getrlimit(resource: u32, rlim: u64);
     98 => info::getrusage(who: i32, usage: u64);
+    99 => info::sysinfo(info: u64);
     100 => info::times(buf: u64);
     102 => info::getuid();
     104 => info::getgid();
     107 => info::geteuid();
     108 => info::getegid();
+    109 => process::setpgid(pid: i32, pgid: i32);
     110 => info::getppid();
     111 => info::getpgrp();
+    112 => process::setsid();
     115 => info::getgroups(size: i32, list: u64);
     118 => info::getresuid(ruid: u64, euid: u64, suid: u64);
     120 => info::getresgid(rgid: u64, egid: u64, sgid: u64);
@@ -207,6 +211,7 @@ syscall_table! {
     233 => epoll::epoll_ctl(epfd: i32, op: i32, fd: i32, event: u64);
     234 => signal::tgkill(tgid: i32, tid: i32, sig: i32);
     235 => fs::utimes(path: u64, times: u64);
+    247 => process::waitid(idtype: i32, id: u32, infop: u64, options: u32, rusage: u64);
     257 => fs::openat(dirfd: i32, path: u64, flags: i32, mode: u32);
     258 => fs::mkdirat(dirfd: i32, path: u64, mode: u32);
     259 => fs::mknodat(dirfd: i32, path: u64, mode: u32, dev: u32);
@@ -254,6 +259,8 @@ syscall_table! {
     329 => mman::pkey_mprotect(addr: u64, len: u64, prot: u32, pkey: i32);
     332 => fs::statx(dirfd: i32, path: u64, flags: i32, mask: u32, statxbuf: u64);
     334 => process::rseq(rseq: u64, len: u32, flags: i32, sig: u32);
+    424 => process::pidfd_send_signal(pidfd: i32, sig: i32, info: u64, flags: u32);
+    434 => process::pidfd_open(pid: i32, flags: u32);
     436 => io::close_range(first: u32, last: u32, flags: u32);
     437 => fs::openat2(dirfd: i32, path: u64, how: u64, size: u64);
     439 => fs::faccessat2(dirfd: i32, path: u64, mode: i32, flags: i32);
@@ -274,6 +281,20 @@ fn call_with_regs(
         15 => sys::signal::rt_sigreturn(p, k, regs),
         // clone(flags, stack, parent_tid, child_tid, tls): the x86_64 argument order.
         56 => sys::thread::clone(p, k, regs, a[0], a[1], a[2], a[3], a[4]),
+        57 => sys::process::fork::fork(p, k, regs),
+        // execve replaces every register.
+        59 => sys::process::exec::execve(p, k, regs, a[0], a[1], a[2]),
+        322 => sys::process::exec::execveat(
+            p,
+            k,
+            regs,
+            a[0] as u32 as i32,
+            a[1],
+            a[2],
+            a[3],
+            a[4] as u32 as i32,
+        ),
+        58 => sys::process::fork::vfork(p, k, regs),
         // Whether the caller runs on its alternate stack depends on its stack pointer.
         131 => sys::signal::sigaltstack(p, k, regs, a[0], a[1]),
         435 => sys::thread::clone3(p, k, regs, a[0], a[1]),

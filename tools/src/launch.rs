@@ -86,7 +86,7 @@ impl Launch {
             .get("PATH")
             .map_or(DEFAULT_PATH.as_bytes(), OsStr::as_bytes);
         let found = resolve::find_command(&root, &cwd, command, search)?;
-        program::read_executable(&command.to_string_lossy(), &found.host)?;
+        program::check_command(&root, &command.to_string_lossy(), &found.host)?;
         let tree =
             Tree::scan(&root).map_err(|e| RunError::io("cannot read the root filesystem", e))?;
         Ok(Launch {

@@ -98,6 +98,49 @@ pub(crate) fn read_executable(shown: &str, path: &Path) -> Result<Vec<u8>, RunEr
     Ok(bytes)
 }
 
+/// How many `#!` interpreters may be stacked (Linux's binfmt recursion limit).
+const MAX_SCRIPT_NESTING: usize = 4;
+
+/// Checks the command found in the root filesystem `root`: a static x86_64 ELF as for
+/// [`read_executable`], or a `#!` script whose interpreter (after at most four levels of
+/// scripts) is one, looked up inside the image as the kernel's execve will.
+pub(crate) fn check_command(root: &Path, shown: &str, path: &Path) -> Result<(), RunError> {
+    let cannot = |why: String| RunError::CannotRun {
+        program: shown.to_owned(),
+        why,
+    };
+    let mut path = path.to_path_buf();
+    for _ in 0..=MAX_SCRIPT_NESTING {
+        let mut head = Vec::new();
+        fs::File::open(&path)
+            .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 256), &mut head))
+            .map_err(|e| cannot(e.to_string()))?;
+        let Some(line) = head.strip_prefix(b"#!") else {
+            return read_executable(shown, &path).map(|_| ());
+        };
+        let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+        let interp = line
+            .split(|&b| b == b' ' || b == b'\t')
+            .find(|w| !w.is_empty())
+            .ok_or_else(|| cannot("its #! line names no interpreter".into()))?;
+        let shown_interp = String::from_utf8_lossy(interp);
+        path = crate::resolve::resolve_from(root, b"/", interp).map_err(|e| match e {
+            crate::resolve::ResolveError::NotFound => RunError::NotFound {
+                program: shown.to_owned(),
+                why: format!("its interpreter {shown_interp}: no such file or directory"),
+            },
+            e => cannot(format!("its interpreter {shown_interp}: {e}")),
+        })?;
+        let meta = fs::metadata(&path).map_err(|e| cannot(e.to_string()))?;
+        if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+            return Err(cannot(format!(
+                "its interpreter {shown_interp}: permission denied"
+            )));
+        }
+    }
+    Err(cannot("too many levels of #! interpreters".into()))
+}
+
 /// The first executable regular file named `name` in the `:`-separated `path` (an empty entry
 /// means the current directory, as in POSIX `execvp`). If only non-executable matches exist,
 /// the first of them is returned so the caller reports "permission denied", like a shell.
@@ -167,6 +210,29 @@ mod tests {
             search_path("here".as_ref(), ":".as_ref(), tmp.path()),
             Some(here)
         );
+    }
+
+    #[test]
+    fn a_root_filesystem_command_may_be_a_script() {
+        let root = TempDir::new().unwrap();
+        fs::create_dir(root.path().join("bin")).unwrap();
+        let script = root.path().join("entry.sh");
+        fs::write(&script, b"#! /bin/busybox sh -e\necho hi\n").unwrap();
+        // The interpreter is looked up in the image: missing there is 127.
+        let err = check_command(root.path(), "entry.sh", &script).unwrap_err();
+        assert_eq!(err.exit_status(), 127);
+        assert!(err.to_string().contains("/bin/busybox"), "{err}");
+        fs::copy("/bin/busybox", root.path().join("bin/busybox")).unwrap();
+        assert!(check_command(root.path(), "entry.sh", &script).is_ok());
+        // A script that is its own interpreter loops.
+        let selfish = exe(root.path(), "bin/sh", 0o755);
+        let err = check_command(root.path(), "sh", &selfish).unwrap_err();
+        assert_eq!(err.exit_status(), 126);
+        assert!(err.to_string().contains("too many levels"), "{err}");
+        let junk = root.path().join("junk");
+        fs::write(&junk, b"not a program\n").unwrap();
+        let err = check_command(root.path(), "junk", &junk).unwrap_err();
+        assert_eq!(err.exit_status(), 126);
     }
 
     #[test]

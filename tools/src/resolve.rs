@@ -43,7 +43,11 @@ pub fn resolve(root: &Path, path: &[u8]) -> Result<PathBuf, ResolveError> {
 /// The host path of what `path` names relative to the working directory `workdir`, which the
 /// kernel creates (`mkdir -p`) when it is missing: `..` may climb out of those new directories,
 /// nothing else is in them.
-fn resolve_from(root: &Path, workdir: &[u8], path: &[u8]) -> Result<PathBuf, ResolveError> {
+pub(crate) fn resolve_from(
+    root: &Path,
+    workdir: &[u8],
+    path: &[u8],
+) -> Result<PathBuf, ResolveError> {
     let mut walk = Walk::new(root);
     if !path.starts_with(b"/") {
         walk.follow(workdir, true)?;

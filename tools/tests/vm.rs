@@ -194,3 +194,42 @@ fn smp_selftest_two_cpus() {
 fn smp_selftest_four_cpus() {
     smp_selftest(4);
 }
+
+/// `coracle.selftest=cow`: fork's copy-on-write in the kernel's page tables (shared until a
+/// write, a copy for the writer, a take-over for the last holder, every frame back after).
+#[test]
+fn cow_selftest() {
+    let out = coracle(&[
+        "run",
+        "--verbose",
+        "--kernel-arg",
+        "coracle.selftest=cow",
+        "/bin/busybox",
+        "true",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("cow: ok"), "{err}");
+}
+
+/// A `#!` script as the container's COMMAND: the kernel runs its interpreter from the image
+/// with the script's path, as execve does, and the interpreter may fork and exec.
+#[test]
+fn a_script_entrypoint_runs_through_its_interpreter() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("coracle-vm-script-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", dir.join("bin/busybox")).unwrap();
+    let script = dir.join("entry.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/busybox sh\necho \"$0 $1\"\n/bin/busybox sh -c 'exit 5'; echo $?\nexit 3\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = coracle(&["run", dir.to_str().unwrap(), "/entry.sh", "a"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "/entry.sh a\n5\n");
+}

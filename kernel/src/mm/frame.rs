@@ -1,5 +1,7 @@
-//! Physical page frames: a buddy allocator over all free RAM.
+//! Physical page frames: a buddy allocator over all free RAM, and the reference counts of
+//! frames that several address spaces map copy-on-write after a fork.
 
+use alloc::collections::BTreeMap;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use buddy_system_allocator::FrameAllocator;
@@ -14,6 +16,10 @@ static FRAMES: Mutex<FrameAllocator<32>> = Mutex::new(FrameAllocator::new());
 /// Frames handed to the allocator, and frames currently free (for /proc/meminfo).
 static TOTAL: AtomicU64 = AtomicU64::new(0);
 static FREE: AtomicU64 = AtomicU64::new(0);
+
+/// Frames mapped by more than one address space (copy-on-write after fork): frame number to
+/// the number of references beyond the first. A frame not in the map has one owner.
+static SHARED: Mutex<BTreeMap<u64, u32>> = Mutex::new(BTreeMap::new());
 
 /// (frames managed, frames free).
 pub fn stats() -> (u64, u64) {
@@ -44,8 +50,34 @@ pub fn alloc_zeroed() -> Option<PhysFrame<Size4KiB>> {
     Some(PhysFrame::containing_address(PhysAddr::new(phys)))
 }
 
-/// Returns a frame to the allocator.
+/// Adds a reference to `frame` (a fork maps it in one more address space).
+pub fn share(frame: PhysFrame<Size4KiB>) {
+    *SHARED
+        .lock()
+        .entry(frame.start_address().as_u64() / PAGE_SIZE)
+        .or_insert(0) += 1;
+}
+
+/// Whether more than one address space holds `frame`.
+pub fn is_shared(frame: PhysFrame<Size4KiB>) -> bool {
+    SHARED
+        .lock()
+        .contains_key(&(frame.start_address().as_u64() / PAGE_SIZE))
+}
+
+/// Drops one reference to `frame`; the last one returns it to the allocator.
 pub fn free(frame: PhysFrame<Size4KiB>) {
+    {
+        let mut shared = SHARED.lock();
+        let n = frame.start_address().as_u64() / PAGE_SIZE;
+        if let Some(extra) = shared.get_mut(&n) {
+            *extra -= 1;
+            if *extra == 0 {
+                shared.remove(&n);
+            }
+            return;
+        }
+    }
     FRAMES
         .lock()
         .dealloc((frame.start_address().as_u64() / PAGE_SIZE) as usize, 1);

@@ -7,6 +7,7 @@
 pub mod frame;
 pub mod heap;
 pub mod paging;
+pub mod selftest;
 pub mod space;
 pub mod tlb;
 pub mod user;

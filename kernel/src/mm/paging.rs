@@ -140,6 +140,7 @@ pub fn poke_user(va: u64, data: &[u8]) -> Result<(), OutOfMemory> {
 /// `perms.write` is refused, later mprotects keep them read-only, unmapping leaves the frames
 /// to the kernel.
 pub fn map_user_kernel_pages(
+    space: &AddressSpace,
     start: u64,
     kernel_va: u64,
     len: u64,
@@ -152,7 +153,6 @@ pub fn map_user_kernel_pages(
     {
         return Err(OutOfMemory);
     }
-    let space = boot_space();
     let mut off = 0;
     while off < len {
         let phys = PhysAddr::new(kernel_va + off - KERNEL_VMA);

@@ -25,6 +25,9 @@ const BORROWED: F = F::BIT_9;
 const PROT_NONE: F = F::BIT_10;
 /// Software bit: the page is the kernel image's (the vDSO): borrowed and never writable.
 const KERNEL_IMAGE: F = F::BIT_11;
+/// Software bit: a private page a fork left shared between address spaces: mapped without
+/// WRITABLE whatever its permissions; the first write copies it ([`AddressSpace::make_writable`]).
+const COW: F = F::BIT_52;
 /// The flags of a user page table that holds other tables.
 const TABLE: F = F::PRESENT.union(F::WRITABLE).union(F::USER_ACCESSIBLE);
 /// End of the user half.
@@ -144,6 +147,124 @@ impl AddressSpace {
         }
     }
 
+    /// A new space with an empty user half over the kernel half of the boot space.
+    pub fn new() -> Result<Self, OutOfMemory> {
+        let root = frame::alloc_zeroed().ok_or(OutOfMemory)?;
+        super::paging::boot_space().with_root(|boot| {
+            // SAFETY: the frame is fresh, so nothing else references it.
+            let new = unsafe { table(root.start_address()) };
+            // The kernel half (direct map, kernel stacks, image) is the same in every space;
+            // its tables are shared, never freed, and only filled in before processes start.
+            for i in 256..512 {
+                new[i] = boot[i].clone();
+            }
+        });
+        Ok(Self::wrap(root))
+    }
+
+    /// Makes this the address space of the calling CPU.
+    pub fn activate(&self) {
+        let root = *self.root.lock();
+        let (current, _) = x86_64::registers::control::Cr3::read();
+        if current != root {
+            // SAFETY: every space maps the kernel half identically (see `new`), so the kernel
+            // code, stack and data in use stay where they are; the caller keeps the space
+            // alive while it is loaded (the CPU's platform holds it).
+            unsafe {
+                x86_64::registers::control::Cr3::write(
+                    root,
+                    x86_64::registers::control::Cr3Flags::empty(),
+                )
+            };
+        }
+    }
+
+    /// A copy of the user half for a forked child: shared file pages (and the vDSO) are mapped
+    /// in both, private pages are shared copy-on-write (read-only in both, one more reference
+    /// on the frame). The caller holds the process's mm lock.
+    pub fn fork(&self) -> Result<AddressSpace, OutOfMemory> {
+        let child = AddressSpace::new()?;
+        let mut failed = false;
+        let mut reclaim = Reclaim::new();
+        self.with_root(|root| {
+            child.with_root(|croot| {
+                for_each_leaf(root, 0, USER_END, |va, e| {
+                    if failed {
+                        return;
+                    }
+                    let Ok(Some(ce)) = leaf_entry(croot, va, true) else {
+                        failed = true;
+                        return;
+                    };
+                    let mut flags = e.flags();
+                    if !flags.contains(BORROWED) {
+                        frame::share(frame_of(e));
+                        if flags.contains(F::WRITABLE) {
+                            reclaim.add(va, PAGE_SIZE, None);
+                        }
+                        flags.remove(F::WRITABLE);
+                        flags |= COW;
+                        e.set_flags(flags);
+                    }
+                    ce.set_addr(e.addr(), flags);
+                });
+            });
+        });
+        // The parent's pages lost WRITABLE: no CPU may keep a writable translation.
+        reclaim.flush();
+        if failed {
+            // Dropping the child gives back what it took (the frame references too).
+            return Err(OutOfMemory);
+        }
+        Ok(child)
+    }
+
+    /// Gives `va`'s page the permissions `perms` including write, copying it first if a fork
+    /// left it shared copy-on-write (the last holder takes it over as it is).
+    pub fn make_writable(&self, va: u64, perms: Perms) -> Result<(), OutOfMemory> {
+        let mut reclaim = Reclaim::new();
+        let result = self.with_root(|root| {
+            let Some(e) = leaf_entry(root, va, false)? else {
+                return Ok(());
+            };
+            if !in_use(e) {
+                return Ok(());
+            }
+            let flags = e.flags();
+            if !flags.contains(COW) {
+                let mut new = leaf_flags(perms, flags.contains(BORROWED));
+                new |= flags & KERNEL_IMAGE;
+                if flags.contains(KERNEL_IMAGE) {
+                    new.remove(F::WRITABLE);
+                }
+                e.set_flags(new);
+                return Ok(());
+            }
+            let old = frame_of(e);
+            if frame::is_shared(old) {
+                let copy = frame::alloc_zeroed().ok_or(OutOfMemory)?;
+                // SAFETY: both frames are in the direct map; `copy` is fresh and the shared
+                // frame is only read (no holder writes it while it is shared).
+                unsafe {
+                    crate::arch::mem::copy(
+                        phys_to_virt(copy.start_address().as_u64()) as *mut u8,
+                        phys_to_virt(old.start_address().as_u64()) as *const u8,
+                        PAGE_SIZE as usize,
+                    )
+                };
+                e.set_addr(copy.start_address(), leaf_flags(perms, false));
+                // Other CPUs running this process may still read the old frame: it loses
+                // this space's reference only once they flushed.
+                reclaim.add(va, PAGE_SIZE, Some(old));
+            } else {
+                e.set_flags(leaf_flags(perms, false));
+            }
+            Ok(())
+        });
+        reclaim.finish();
+        result
+    }
+
     /// Runs `f` on the PML4 with the space locked.
     pub(super) fn with_root<T>(&self, f: impl FnOnce(&mut PageTable) -> T) -> T {
         let root = self.root.lock();
@@ -259,6 +380,11 @@ impl AddressSpace {
                     new.remove(F::WRITABLE);
                     new |= KERNEL_IMAGE;
                 }
+                if old.contains(COW) {
+                    // Still shared with another space: the first write copies it.
+                    new.remove(F::WRITABLE);
+                    new |= COW;
+                }
                 e.set_flags(new);
                 // Only a removal needs the TLBs told: a stale looser entry would let an access
                 // through; a stale stricter one only causes a fault that finds the page mapped.
@@ -351,6 +477,16 @@ impl AddressSpace {
             }
             Ok(())
         })
+    }
+}
+
+impl Drop for AddressSpace {
+    /// Gives back the whole user half and the PML4. No CPU has the space loaded any more
+    /// (a CPU's platform holds it while it is), and the user half's frames go through the
+    /// shootdown like any unmap.
+    fn drop(&mut self) {
+        self.unmap(0, USER_END, Vec::new());
+        frame::free(*self.root.get_mut());
     }
 }
 

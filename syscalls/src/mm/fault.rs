@@ -87,6 +87,10 @@ pub(crate) fn stack_limit(shared: &ProcShared) -> u64 {
 /// Logs the kill of an out-of-memory process and returns the status it ends with (137, as
 /// for SIGKILL).
 pub fn out_of_memory_kill(shared: &ProcShared, k: &mut dyn Platform) -> u32 {
+    shared.set_exit(crate::process::ExitStatus::Signaled {
+        sig: 9,
+        core: false,
+    });
     let comm = shared.comm.lock().clone();
     k.log(format_args!(
         "out of memory: killed process {} ({})",
@@ -134,7 +138,14 @@ impl Mm {
             // Another CPU mapped it first, or this CPU's TLB was stale after a permission
             // upgrade; make sure the page table agrees with the VMA and retry.
             if !allows(now, access) {
-                k.protect(page, PAGE, perms);
+                if access == Access::Write {
+                    // A copy-on-write page (after a fork) is copied here.
+                    if k.make_writable(page, perms).is_err() {
+                        return FaultResult::OutOfMemory;
+                    }
+                } else {
+                    k.protect(page, PAGE, perms);
+                }
             }
             return FaultResult::Mapped;
         }

@@ -179,8 +179,8 @@ pub struct MapEntry {
 }
 
 /// The user half's layout: VMAs by start address, the program break, where mmap searches, and
-/// the shared file pages the mappings hold.
-#[derive(Debug)]
+/// the shared file pages the mappings hold. A clone is a forked child's copy.
+#[derive(Debug, Clone)]
 pub struct Mm {
     vmas: BTreeMap<u64, Vma>,
     brk_start: u64,
@@ -287,6 +287,14 @@ impl Mm {
         let gone: alloc::vec::Vec<u64> = self.pinned.range(start..end).map(|(&a, _)| a).collect();
         let keep = gone.iter().filter_map(|a| self.pinned.remove(a)).collect();
         k.unmap(start, end - start, keep);
+    }
+
+    /// Forgets every VMA (the image goes: exit, execve) and hands back the shared pages the
+    /// mappings held, for the platform to let go of once the pages are unmapped.
+    pub(crate) fn clear(&mut self) -> alloc::vec::Vec<Arc<coracle_vfs::page::Page>> {
+        let pinned = core::mem::take(&mut self.pinned);
+        *self = Mm::new(0, 0);
+        pinned.into_values().collect()
     }
 
     /// Moves the hold on shared pages of `[from, from+len)` along with their mapping.

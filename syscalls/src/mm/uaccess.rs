@@ -177,6 +177,38 @@ impl Platform for Faulting<'_> {
         self.k.borrow().query(va)
     }
 
+    fn make_writable(&mut self, va: u64, perms: Perms) -> Result<(), Errno> {
+        self.inner().make_writable(va, perms)
+    }
+
+    fn space(&self) -> Option<crate::platform::Space> {
+        self.k.borrow().space()
+    }
+
+    fn fork_space(&mut self) -> Result<crate::platform::Space, Errno> {
+        self.inner().fork_space()
+    }
+
+    fn new_space(&mut self) -> Result<crate::platform::Space, Errno> {
+        self.inner().new_space()
+    }
+
+    fn switch_space(&mut self, space: &crate::platform::Space) {
+        self.inner().switch_space(space);
+    }
+
+    fn release_space(&mut self, space: &crate::platform::Space, keep: alloc::vec::Vec<Arc<Page>>) {
+        self.inner().release_space(space, keep);
+    }
+
+    fn map_vdso(&mut self, base: u64) -> Option<(u64, u64)> {
+        self.inner().map_vdso(base)
+    }
+
+    fn hwcaps(&self) -> (u64, u64) {
+        self.k.borrow().hwcaps()
+    }
+
     fn set_fs_base(&mut self, base: u64) {
         self.inner().set_fs_base(base);
     }

@@ -72,11 +72,11 @@ pub(super) fn limits(v: &View<'_>) -> Result<Vec<u8>> {
 }
 
 pub(super) fn cmdline(v: &View<'_>) -> Result<Vec<u8>> {
-    Ok(v.proc.cmdline.clone())
+    Ok(v.proc.cmdline.lock().clone())
 }
 
 pub(super) fn environ(v: &View<'_>) -> Result<Vec<u8>> {
-    Ok(v.proc.environ.clone())
+    Ok(v.proc.environ.lock().clone())
 }
 
 pub(super) fn comm(v: &View<'_>) -> Result<Vec<u8>> {

@@ -145,9 +145,21 @@ fn mem(p: &ProcShared) -> Mem {
     m
 }
 
-/// The pgrp and session: a container's entrypoint leads both.
+/// The state /proc shows: a zombie, stopped, or running (threads waiting are not told apart).
+fn state(p: &ProcShared) -> (char, &'static str) {
+    let life = p.life.lock();
+    if life.ended.is_some() {
+        ('Z', "zombie")
+    } else if life.stopped {
+        ('T', "stopped")
+    } else {
+        ('R', "running")
+    }
+}
+
+/// The process group and session.
 fn pgrp_sid(p: &ProcShared) -> (u32, u32) {
-    (p.pid, p.pid)
+    (p.pgid(), p.sid())
 }
 
 fn threads(v: &View<'_>) -> u64 {
@@ -163,7 +175,12 @@ pub(super) fn stat(v: &View<'_>) -> Result<Vec<u8>> {
     let mut o = Out::default();
     put!(o, "{} (", v.who.tid());
     o.bytes(&p.comm.lock());
-    put!(o, ") R {} {pgrp} {sid} 0 -1 {PF_RANDOMIZE}", p.ppid);
+    put!(
+        o,
+        ") {} {} {pgrp} {sid} 0 -1 {PF_RANDOMIZE}",
+        state(p).0,
+        p.ppid()
+    );
     // minflt cminflt majflt cmajflt utime stime cutime cstime priority nice
     o.bytes(b" 0 0 0 0 0 0 0 0 20 0");
     put!(o, " {} 0 {start}", threads(v));
@@ -246,9 +263,10 @@ pub(super) fn status(v: &View<'_>) -> Result<Vec<u8>> {
             _ => o.bytes(&[b]),
         }
     }
-    put!(o, "\nUmask:\t{umask:04o}\nState:\tR (running)\n");
+    let (letter, word) = state(p);
+    put!(o, "\nUmask:\t{umask:04o}\nState:\t{letter} ({word})\n");
     put!(o, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\n", p.pid, v.who.tid());
-    put!(o, "PPid:\t{}\nTracerPid:\t0\n", p.ppid);
+    put!(o, "PPid:\t{}\nTracerPid:\t0\n", p.ppid());
     put!(o, "Uid:\t{0}\t{0}\t{0}\t{0}\n", p.uid);
     put!(o, "Gid:\t{0}\t{0}\t{0}\t{0}\n", p.gid);
     put!(o, "FDSize:\t{fd_size}\nGroups:\t \n");

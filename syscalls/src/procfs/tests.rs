@@ -556,6 +556,8 @@ fn proc_lists_self_and_the_pids() {
     let pos = |n: &str| entries.iter().position(|e| e == n).unwrap();
     assert!(pos("1") < pos("7"));
     assert!(pos("sys") < pos("1"));
+    // A process stays in /proc until it is reaped.
+    p.sys.tree.lock().remove(&7);
     drop(other);
     assert!(!names(&p, "/proc").iter().any(|e| e == "7"));
 
@@ -650,6 +652,7 @@ fn unknown_names_and_dead_processes_are_enoent() {
     let other = Process::new(p.sys.clone(), start_info(7), cwd(&p), 0);
     let status = lookup(&p, "/proc/7/status", true).unwrap();
     let dir = lookup(&p, "/proc/7", true).unwrap();
+    p.sys.tree.lock().remove(&7);
     drop(other);
     assert_eq!(lookup(&p, "/proc/7", true).err(), Some(Errno::ENOENT));
     let opened = p.sys.vfs.open_inode(&p.caller(), &status, O_RDONLY);

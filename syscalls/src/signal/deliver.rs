@@ -64,7 +64,7 @@ enum Taken {
 /// Takes the next signal the thread does not block and decides its action (Linux's
 /// get_signal): ignored ones are dropped here, SA_RESETHAND takes effect.
 fn take_next(p: &mut Process, k: &mut dyn Platform) -> Option<Taken> {
-    let mut stops = 0u64;
+    let mut stops: u64 = 0;
     let taken = {
         let mut st = p.shared.signals.state.lock();
         loop {
@@ -99,13 +99,9 @@ fn take_next(p: &mut Process, k: &mut dyn Platform) -> Option<Taken> {
             break Some(Taken::Handle(info, act));
         }
     };
-    while stops != 0 {
-        let sig = stops.trailing_zeros() + 1;
-        stops &= !bit(sig);
-        k.log(format_args!(
-            "{} would stop the process; job control is not supported: ignored",
-            name(sig)
-        ));
+    if stops != 0 {
+        // The process stops; its threads park before going back to user mode.
+        crate::sys::process::jobs::stop_process(p, k, stops.trailing_zeros() + 1);
     }
     taken
 }
@@ -206,9 +202,10 @@ fn die(p: &mut Process, k: &mut dyn Platform, sig: u32, rip: u64) -> u32 {
             name(sig)
         )),
     }
-    let status = 128 + sig;
-    p.shared.set_exit_code(status);
-    status
+    let core = matches!(default_action(sig), DefaultAction::Core);
+    p.shared
+        .set_exit(crate::process::ExitStatus::Signaled { sig, core })
+        .docker()
 }
 
 /// Queues `info` for the calling thread so that it is delivered: unblocked, and with the

@@ -131,7 +131,7 @@ impl SigInfo {
         self.bytes[off..off + 4].copy_from_slice(&v.to_le_bytes());
     }
 
-    fn set_u64(&mut self, off: usize, v: u64) {
+    pub(crate) fn set_u64(&mut self, off: usize, v: u64) {
         self.bytes[off..off + 8].copy_from_slice(&v.to_le_bytes());
     }
 }

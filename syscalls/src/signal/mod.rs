@@ -219,7 +219,7 @@ impl SigAction {
             || (self.handler == SIG_DFL
                 && matches!(
                     default_action(sig),
-                    DefaultAction::Ignore | DefaultAction::Cont | DefaultAction::Stop
+                    DefaultAction::Ignore | DefaultAction::Cont
                 ))
     }
 }
@@ -340,6 +340,14 @@ impl SigThread {
     pub(crate) fn new_thread() -> Self {
         SigThread {
             altstack: AltStack::DISARMED,
+            ..Default::default()
+        }
+    }
+
+    /// The main thread of a forked child: the caller's alternate stack (fork keeps it).
+    pub(crate) fn forked(parent: &SigThread) -> Self {
+        SigThread {
+            altstack: parent.altstack,
             ..Default::default()
         }
     }

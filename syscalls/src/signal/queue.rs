@@ -230,6 +230,26 @@ impl core::fmt::Debug for ProcSignals {
 }
 
 impl ProcSignals {
+    /// A forked child's signal state: the same actions, nothing pending, no timers.
+    pub(crate) fn fork(&self) -> ProcSignals {
+        let child = ProcSignals::default();
+        child.state.lock().actions = self.state.lock().actions;
+        child
+    }
+
+    /// What execve keeps: handled signals go back to their default action, ignored ones stay
+    /// ignored (flags and masks of actions are cleared, as flush_signal_handlers does).
+    pub(crate) fn reset_for_exec(&self) {
+        let mut st = self.state.lock();
+        for a in st.actions.iter_mut() {
+            let keep_ignored = a.handler == SIG_IGN;
+            *a = SigAction::default();
+            if keep_ignored {
+                a.handler = SIG_IGN;
+            }
+        }
+    }
+
     pub(crate) fn action(&self, sig: u32) -> SigAction {
         self.state.lock().action(sig)
     }

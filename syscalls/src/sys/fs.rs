@@ -35,7 +35,7 @@ pub(crate) fn read_path(k: &dyn Platform, ptr: u64) -> Result<Vec<u8>, Errno> {
 }
 
 /// The directory relative paths start from: the cwd, or the directory open at `dirfd`.
-fn start_dir(p: &Process, dirfd: i32, path: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+pub(crate) fn start_dir(p: &Process, dirfd: i32, path: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
     if path.first() == Some(&b'/') {
         return Ok(p.shared.fs.lock().root.clone());
     }
@@ -50,7 +50,7 @@ fn start_dir(p: &Process, dirfd: i32, path: &[u8]) -> Result<Arc<dyn Inode>, Err
 }
 
 /// What `dirfd` itself names (for AT_EMPTY_PATH): the file open there, or the cwd.
-fn fd_target(p: &Process, dirfd: i32) -> Result<Arc<dyn Inode>, Errno> {
+pub(crate) fn fd_target(p: &Process, dirfd: i32) -> Result<Arc<dyn Inode>, Errno> {
     if dirfd == AT_FDCWD {
         return Ok(p.shared.fs.lock().cwd.clone());
     }

@@ -29,31 +29,39 @@ pub(crate) fn uname(p: &mut Process, k: &mut dyn Platform, buf: u64) -> SysResul
 }
 
 pub(crate) fn getpid(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
-    Ok(u64::from(p.info.pid))
+    Ok(u64::from(p.shared.pid))
 }
 
 pub(crate) fn gettid(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
     Ok(u64::from(p.tid))
 }
 
-pub(crate) fn getppid(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
-    Ok(0)
+pub(crate) fn getppid(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+    Ok(u64::from(p.shared.ppid()))
 }
 
 pub(crate) fn getpgrp(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
-    Ok(u64::from(p.info.pid))
+    Ok(u64::from(p.shared.pgid()))
+}
+
+/// The process `pid` names for getpgid/getsid/setpgid (0: the caller).
+pub(crate) fn process_by_pid(
+    p: &Process,
+    pid: i32,
+) -> Result<alloc::sync::Arc<crate::process::ProcShared>, Errno> {
+    if pid == 0 {
+        return Ok(p.shared.clone());
+    }
+    let pid = u32::try_from(pid).map_err(|_| Errno::ESRCH)?;
+    p.sys.tree.lock().get(&pid).cloned().ok_or(Errno::ESRCH)
 }
 
 pub(crate) fn getpgid(p: &mut Process, _k: &mut dyn Platform, pid: i32) -> SysResult {
-    if pid == 0 || pid == p.info.pid as i32 {
-        Ok(u64::from(p.info.pid))
-    } else {
-        Err(Errno::ESRCH)
-    }
+    Ok(u64::from(process_by_pid(p, pid)?.pgid()))
 }
 
-pub(crate) fn getsid(p: &mut Process, k: &mut dyn Platform, pid: i32) -> SysResult {
-    getpgid(p, k, pid)
+pub(crate) fn getsid(p: &mut Process, _k: &mut dyn Platform, pid: i32) -> SysResult {
+    Ok(u64::from(process_by_pid(p, pid)?.sid()))
 }
 
 pub(crate) fn getuid(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
@@ -161,7 +169,7 @@ pub(crate) fn prlimit64(
     new_limit: u64,
     old_limit: u64,
 ) -> SysResult {
-    if pid != 0 && pid != p.info.pid as i32 {
+    if pid != 0 && pid != p.shared.pid as i32 {
         return Err(Errno::ESRCH);
     }
     rlimit(resource)?;
@@ -251,8 +259,8 @@ pub(crate) fn getrusage(p: &mut Process, k: &mut dyn Platform, who: i32, usage: 
     let cpu = match who {
         RUSAGE_SELF => process_cpu_ns(p),
         RUSAGE_THREAD => p.thread.cpu_ns.load(Ordering::Relaxed),
-        // No child processes yet.
-        RUSAGE_CHILDREN => 0,
+        // The reaped children and their reaped descendants.
+        RUSAGE_CHILDREN => p.shared.life.lock().children_cpu_ns,
         _ => return Err(Errno::EINVAL),
     };
     // struct rusage: ru_utime, ru_stime, then 14 longs (maxrss, ..., nivcsw). The time spent
@@ -276,6 +284,8 @@ pub(crate) fn times(p: &mut Process, k: &mut dyn Platform, buf: u64) -> SysResul
         // struct tms: utime, stime, cutime, cstime (clock_t).
         let mut b = [0u8; 32];
         b[..8].copy_from_slice(&ticks(process_cpu_ns(p)).to_le_bytes());
+        let children = p.shared.life.lock().children_cpu_ns;
+        b[16..24].copy_from_slice(&ticks(children).to_le_bytes());
         k.write_user(buf, &b)?;
     }
     Ok(ticks(k.monotonic_ns()))
@@ -308,4 +318,19 @@ pub(crate) fn getrandom(
         done += n as u64;
     }
     Ok(done)
+}
+
+/// sysinfo(2): uptime, memory (the frames and heap the kernel has free), process count.
+pub(crate) fn sysinfo(p: &mut Process, k: &mut dyn Platform, info: u64) -> SysResult {
+    let mut b = [0u8; 112];
+    let put =
+        |b: &mut [u8; 112], off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    let sys = &p.sys.info;
+    put(&mut b, 0, sys.uptime_ns() / 1_000_000_000);
+    put(&mut b, 32, sys.mem_total());
+    put(&mut b, 40, sys.mem_free());
+    let procs = p.sys.tree.lock().len().min(u16::MAX as usize) as u16;
+    b[80..82].copy_from_slice(&procs.to_le_bytes());
+    b[104..108].copy_from_slice(&1u32.to_le_bytes());
+    k.write_user(info, &b).map(|_| 0)
 }

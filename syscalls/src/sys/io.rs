@@ -902,7 +902,7 @@ pub(crate) fn ioctl(
         TCGETS => k.write_user(arg, &default_termios()).map(|_| 0),
         TCSETS | TCSETSW | TCSETSF | TIOCSWINSZ | TIOCSPGRP => Ok(0),
         TIOCGWINSZ => k.write_user(arg, &winsize(24, 80)).map(|_| 0),
-        TIOCGPGRP => write_u32(k, arg, p.info.pid).map(|_| 0),
+        TIOCGPGRP => write_u32(k, arg, p.shared.pid).map(|_| 0),
         _ => Err(Errno::ENOTTY),
     }
 }

@@ -7,8 +7,8 @@
 use coracle_vfs::Wake;
 
 use crate::signal::{
-    self, default_action, valid, DefaultAction, SigAction, SigInfo, Target, SA_KNOWN, SIGKILL,
-    SIGSTOP, SIG_DFL, SI_TKILL, SI_USER, UNBLOCKABLE,
+    self, valid, SigAction, SigInfo, Target, SA_KNOWN, SIGKILL, SIGSTOP, SIG_DFL, SI_TKILL,
+    SI_USER, UNBLOCKABLE,
 };
 use crate::uaccess::{read_u64, write_u64};
 use crate::{Errno, Platform, Process, SysResult};
@@ -205,15 +205,9 @@ pub(crate) fn rt_sigtimedwait(
     Err(Errno::WAIT)
 }
 
-/// Logs a stop signal that the missing job control turns into nothing.
-fn note_stop(p: &Process, k: &mut dyn Platform, sig: u32) {
-    if default_action(sig) == DefaultAction::Stop && p.shared.signals.action(sig).handler == SIG_DFL
-    {
-        k.log(format_args!(
-            "{} would stop the process; job control is not supported: ignored",
-            signal::name(sig)
-        ));
-    }
+/// SIGCONT and SIGKILL continue the process if it is stopped (before the signal is queued).
+fn note_stop(p: &Process, _k: &mut dyn Platform, sig: u32) {
+    crate::sys::process::jobs::on_signal_sent(&p.sys, &p.shared, sig);
 }
 
 /// Sends `sig` (0: only checks the target) with the sender's pid and uid.
@@ -228,20 +222,34 @@ fn send_from(p: &Process, k: &mut dyn Platform, target: Target, sig: i32, code: 
     Ok(0)
 }
 
-/// The process a pid names for kill: this one, its group, or nothing. kill(-1) reaches every
-/// process but init and the caller, which here is none.
-fn kill_target(p: &Process, pid: i32) -> Result<Target, Errno> {
-    let me = p.shared.pid as i32;
-    if pid == me || pid == 0 || (pid < -1 && pid.checked_neg() == Some(me)) {
-        Ok(Target::Process)
-    } else {
-        Err(Errno::ESRCH)
+pub(crate) fn kill(p: &mut Process, k: &mut dyn Platform, pid: i32, sig: i32) -> SysResult {
+    let targets = crate::sys::process::group::kill_targets(p, pid)?;
+    if sig != 0 {
+        signo(sig).ok_or(Errno::EINVAL)?;
     }
+    for t in targets {
+        if t.pid == p.shared.pid {
+            send_from(p, k, Target::Process, sig, SI_USER)?;
+        } else if sig != 0 {
+            send_to_process(p, &t, sig as u32);
+        }
+    }
+    Ok(0)
 }
 
-pub(crate) fn kill(p: &mut Process, k: &mut dyn Platform, pid: i32, sig: i32) -> SysResult {
-    let target = kill_target(p, pid)?;
-    send_from(p, k, target, sig, SI_USER)
+/// Sends `sig` from the caller to another process (kill, pidfd_send_signal). A zombie gets
+/// nothing; PID 1 gets only the signals it has a handler for (or ignores), as Linux's init
+/// in its namespace.
+pub(crate) fn send_to_process(p: &Process, target: &crate::process::ProcShared, sig: u32) {
+    if target.life.lock().ended.is_some() {
+        return;
+    }
+    if target.pid == 1 && target.signals.action(sig).handler == SIG_DFL {
+        return;
+    }
+    crate::sys::process::jobs::on_signal_sent(&p.sys, target, sig);
+    let info = SigInfo::from_process(sig, SI_USER, p.shared.pid, p.shared.uid);
+    let _ = signal::send(target, &p.sys.sched, Target::Process, info, None);
 }
 
 /// The thread `tid` of this process (and of `tgid`, when given).
@@ -310,9 +318,11 @@ pub(crate) fn rt_sigqueueinfo(
     uinfo: u64,
 ) -> SysResult {
     let info = queued_info(p, k, sig, uinfo, tgid)?;
-    let target =
-        kill_target(p, tgid).and_then(|t| if tgid > 0 { Ok(t) } else { Err(Errno::ESRCH) })?;
-    send_queued(p, target, sig, info)
+    // Only the caller's own process takes queued signals for now.
+    if tgid != p.shared.pid as i32 {
+        return Err(Errno::ESRCH);
+    }
+    send_queued(p, Target::Process, sig, info)
 }
 
 pub(crate) fn rt_tgsigqueueinfo(

@@ -6,6 +6,7 @@
 
 use alloc::boxed::Box;
 
+use crate::process::ExitStatus;
 use crate::regs::{FpArea, UserRegs, TRAP_SYSCALL};
 use crate::sched::TaskBody;
 use crate::sys::futex::mm_key;
@@ -38,11 +39,15 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// What the caller of clone asked for, from either entry point.
 struct CloneArgs {
     flags: u64,
+    /// The signal the parent gets when a new process ends.
+    exit_signal: u32,
     /// The child's stack pointer (0: the caller's).
     stack: u64,
     parent_tid: u64,
     child_tid: u64,
     tls: u64,
+    /// Where CLONE_PIDFD stores the pidfd (clone: parent_tid; clone3: its own field).
+    pidfd: u64,
 }
 
 pub(crate) fn clone(
@@ -57,11 +62,13 @@ pub(crate) fn clone(
 ) -> SysResult {
     // clone(2) has no room for the high flags: they are ignored there, as on Linux.
     let args = CloneArgs {
-        flags: flags & 0xffff_ffff,
+        flags: flags & 0xffff_ff00,
+        exit_signal: (flags & 0xff) as u32,
         stack,
         parent_tid,
         child_tid,
         tls,
+        pidfd: parent_tid,
     };
     if args.flags & CLONE_PIDFD != 0 && args.flags & CLONE_PARENT_SETTID != 0 {
         // Both would use parent_tid.
@@ -125,10 +132,12 @@ pub(crate) fn clone3(
         regs,
         CloneArgs {
             flags,
+            exit_signal: exit_signal as u32,
             stack: stack.wrapping_add(stack_size),
             parent_tid,
             child_tid,
             tls,
+            pidfd,
         },
     )
 }
@@ -156,12 +165,16 @@ fn do_clone(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs, a: CloneArgs
     }
     if f & CLONE_THREAD == 0 {
         // A new process: fork, vfork, posix_spawn's clone(CLONE_VM|CLONE_VFORK).
-        if p.missing_logged.insert(u64::MAX - 1) {
-            k.log(format_args!(
-                "clone without CLONE_THREAD (a new process, flags {f:#x}) is not implemented: ENOSYS"
-            ));
-        }
-        return Err(Errno::ENOSYS);
+        let fa = crate::sys::process::fork::ForkArgs {
+            flags: f,
+            exit_signal: a.exit_signal,
+            stack: a.stack,
+            parent_tid: a.parent_tid,
+            child_tid: a.child_tid,
+            tls: a.tls,
+            pidfd: a.pidfd,
+        };
+        return crate::sys::process::fork::new_process(p, k, regs, fa);
     }
     // Flags that change nothing for a thread of a single-address-space process.
     let _ = (
@@ -300,7 +313,7 @@ fn walk_robust_list(p: &mut Process, k: &mut dyn Platform) {
 
 pub(crate) fn exit(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysResult {
     thread_exit(p, k);
-    let code = (status & 0xff) as u32;
+    let code = ExitStatus::Exited((status & 0xff) as u32);
     let last = {
         let mut threads = p.shared.threads.lock();
         threads.retain(|&t| t != p.tid);
@@ -310,10 +323,10 @@ pub(crate) fn exit(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysRes
     };
     if p.tid == p.shared.pid {
         // The process's status is its main thread's, even if other threads end later.
-        p.shared.set_exit_code(code);
+        p.shared.set_exit(code);
     }
     if last {
-        p.exit_status = Some(p.shared.exit_code().unwrap_or(code));
+        p.exit_status = Some(p.shared.exit_code().unwrap_or(code).docker());
     } else {
         p.exit_thread = true;
     }
@@ -322,9 +335,8 @@ pub(crate) fn exit(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysRes
 
 pub(crate) fn exit_group(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysResult {
     thread_exit(p, k);
-    let code = (status & 0xff) as u32;
-    p.shared.set_exit_code(code);
-    p.exit_status = Some(code);
+    let code = ExitStatus::Exited((status & 0xff) as u32);
+    p.exit_status = Some(p.shared.set_exit(code).docker());
     Ok(0)
 }
 

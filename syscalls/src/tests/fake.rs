@@ -37,9 +37,14 @@ impl Mem {
     }
 }
 
+/// One fake address space's pages (the current one lives in `Fake::pages`).
+pub type FakeSpace = std::sync::Mutex<BTreeMap<u64, (Mem, Perms)>>;
+
 #[derive(Default)]
 pub struct Fake {
     pub pages: BTreeMap<u64, (Mem, Perms)>,
+    /// The handle of the space `pages` belongs to (made on first use).
+    pub space: Option<Arc<FakeSpace>>,
     /// Pages the fake may still hand out (`None`: no limit), to test running out of memory.
     pub frames_left: Option<u64>,
     pub stdout: Vec<u8>,
@@ -245,6 +250,46 @@ impl Platform for Fake {
 
     fn query(&self, va: u64) -> Option<Perms> {
         self.pages.get(&va).map(|(_, p)| *p)
+    }
+
+    fn space(&self) -> Option<crate::platform::Space> {
+        self.space.clone().map(|s| s as crate::platform::Space)
+    }
+
+    fn fork_space(&mut self) -> Result<crate::platform::Space, Errno> {
+        if self.space.is_none() {
+            self.space = Some(Arc::default());
+        }
+        // An eager copy: private pages copied, shared pages shared.
+        Ok(Arc::new(FakeSpace::new(self.pages.clone())))
+    }
+
+    fn new_space(&mut self) -> Result<crate::platform::Space, Errno> {
+        Ok(Arc::new(FakeSpace::default()))
+    }
+
+    fn switch_space(&mut self, space: &crate::platform::Space) {
+        let Ok(new) = space.clone().downcast::<FakeSpace>() else {
+            return;
+        };
+        let old = self.space.get_or_insert_with(Arc::default).clone();
+        if Arc::ptr_eq(&old, &new) {
+            return;
+        }
+        *old.lock().unwrap() = std::mem::take(&mut self.pages);
+        self.pages = std::mem::take(&mut *new.lock().unwrap());
+        self.space = Some(new);
+    }
+
+    fn release_space(&mut self, space: &crate::platform::Space, _keep: Vec<Arc<Page>>) {
+        let Ok(s) = space.clone().downcast::<FakeSpace>() else {
+            return;
+        };
+        if self.space.as_ref().is_some_and(|c| Arc::ptr_eq(c, &s)) {
+            self.pages.clear();
+        } else {
+            s.lock().unwrap().clear();
+        }
     }
 
     fn set_fs_base(&mut self, base: u64) {

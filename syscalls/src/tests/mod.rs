@@ -10,6 +10,7 @@ mod io;
 mod misc;
 mod mman;
 mod mremap;
+mod process;
 mod select;
 mod signal;
 mod threads;

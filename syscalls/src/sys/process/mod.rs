@@ -1,9 +1,21 @@
 //! Process and thread state: exit, arch_prctl, set_tid_address, robust lists, rseq, prctl,
 //! and futex as far as one thread needs it.
 
+pub mod exec;
+pub(crate) mod exit;
+pub(crate) mod fork;
+pub(crate) mod group;
+pub mod image;
+pub(crate) mod jobs;
+pub(crate) mod pidfd;
+pub(crate) mod wait;
+
+pub(crate) use group::{setpgid, setsid};
+pub(crate) use pidfd::{pidfd_open, pidfd_send_signal};
+pub(crate) use wait::{wait4, waitid};
+
 use core::sync::atomic::Ordering;
 
-use crate::uaccess::read_cstr;
 use crate::{Errno, Platform, Process, SysResult};
 
 pub(crate) fn arch_prctl(
@@ -96,7 +108,7 @@ pub(crate) fn rseq(
 }
 
 pub(crate) fn prctl(
-    _p: &mut Process,
+    p: &mut Process,
     k: &mut dyn Platform,
     option: i32,
     arg2: u64,
@@ -104,11 +116,26 @@ pub(crate) fn prctl(
     _arg4: u64,
     _arg5: u64,
 ) -> SysResult {
+    const PR_SET_PDEATHSIG: i32 = 1;
+    const PR_GET_PDEATHSIG: i32 = 2;
     const PR_GET_DUMPABLE: i32 = 3;
     const PR_SET_DUMPABLE: i32 = 4;
     const PR_SET_NAME: i32 = 15;
     const PR_GET_NAME: i32 = 16;
+    const PR_SET_CHILD_SUBREAPER: i32 = 36;
+    const PR_GET_CHILD_SUBREAPER: i32 = 37;
     match option {
+        PR_SET_PDEATHSIG => {
+            if arg2 > 64 {
+                return Err(Errno::EINVAL);
+            }
+            p.shared.life.lock().pdeathsig = arg2 as u32;
+            Ok(0)
+        }
+        PR_GET_PDEATHSIG => {
+            let sig = p.shared.life.lock().pdeathsig;
+            k.write_user(arg2, &sig.to_le_bytes()).map(|_| 0)
+        }
         PR_GET_DUMPABLE => Ok(1),
         PR_SET_DUMPABLE => {
             if arg2 <= 1 {
@@ -117,14 +144,35 @@ pub(crate) fn prctl(
                 Err(Errno::EINVAL)
             }
         }
-        PR_SET_NAME => read_cstr(k, arg2, 4096).map(|_| 0).or_else(|e| {
-            if e == Errno::ENAMETOOLONG {
-                Ok(0)
-            } else {
-                Err(e)
+        PR_SET_NAME => {
+            // The name is cut to TASK_COMM_LEN - 1 bytes.
+            let mut b = [0u8; 16];
+            let mut n = 0;
+            while n < 15 {
+                k.read_user(arg2 + n as u64, &mut b[n..n + 1])?;
+                if b[n] == 0 {
+                    break;
+                }
+                n += 1;
             }
-        }),
-        PR_GET_NAME => k.write_user(arg2, &[0u8; 16]).map(|_| 0),
+            *p.shared.comm.lock() = b[..n].to_vec();
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut b = [0u8; 16];
+            let comm = p.shared.comm.lock().clone();
+            let n = comm.len().min(15);
+            b[..n].copy_from_slice(&comm[..n]);
+            k.write_user(arg2, &b).map(|_| 0)
+        }
+        PR_SET_CHILD_SUBREAPER => {
+            p.shared.life.lock().subreaper = arg2 != 0;
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => {
+            let on = u32::from(p.shared.life.lock().subreaper);
+            k.write_user(arg2, &on.to_le_bytes()).map(|_| 0)
+        }
         _ => Err(Errno::EINVAL),
     }
 }

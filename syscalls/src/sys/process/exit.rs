@@ -1,0 +1,237 @@
+//! The end of a process: group exit, the last thread leaving, zombies, SIGCHLD to the parent,
+//! orphans going to their reaper, and the VM stopping when PID 1 ends.
+//!
+//! A process ends when its last thread has gone ([`thread_gone`]): its files are closed, its
+//! memory is given back, its children go to the nearest subreaper or PID 1, and it stays in the
+//! system's tree as a zombie holding its status until its parent reaps it (`wait.rs`), or at
+//! once when the parent ignores SIGCHLD. PID 1 is the container's entrypoint: when it ends the
+//! whole VM stops with its status.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use crate::process::{ExitStatus, ProcShared, System};
+use crate::signal::{self, SigInfo, Target};
+use crate::{Platform, Process};
+
+pub(crate) const SIGCHLD: u32 = 17;
+/// si_code values of SIGCHLD.
+pub(crate) const CLD_EXITED: i32 = 1;
+pub(crate) const CLD_KILLED: i32 = 2;
+pub(crate) const CLD_DUMPED: i32 = 3;
+pub(crate) const CLD_STOPPED: i32 = 5;
+pub(crate) const CLD_CONTINUED: i32 = 6;
+/// The init process: orphans go to it, and the VM stops when it ends.
+pub(crate) const INIT: u32 = 1;
+/// Clock ticks per second of the CPU times in a SIGCHLD siginfo (USER_HZ).
+const TICKS: u64 = 100;
+
+/// The process of `p` ends with the status already recorded (exit_group, a fatal signal,
+/// the out-of-memory killer): its other threads are killed; the calling thread ends too.
+/// Returns the status the VM stops with when the process is PID 1.
+pub fn exit_process(p: &mut Process) -> Option<u32> {
+    let standing = p.shared.set_exit(ExitStatus::Signaled {
+        sig: 9,
+        core: false,
+    });
+    if p.shared.pid == INIT {
+        return Some(standing.docker());
+    }
+    kill_other_threads(p);
+    None
+}
+
+/// Kills every thread of the process but the caller (exit_group, execve).
+pub(crate) fn kill_other_threads(p: &Process) {
+    let tids: Vec<u32> = p.shared.threads.lock().clone();
+    for tid in tids.into_iter().filter(|&t| t != p.tid) {
+        if let Some(t) = p.sys.sched.thread(tid) {
+            t.kill();
+        }
+    }
+}
+
+/// The calling thread has ended for good (it exited, or was killed): the last thread of a
+/// process makes it a zombie. Returns the status the VM stops with when that was PID 1.
+pub fn thread_gone(p: &mut Process, k: &mut dyn Platform) -> Option<u32> {
+    let last = {
+        let mut threads = p.shared.threads.lock();
+        let before = threads.len();
+        threads.retain(|&t| t != p.tid);
+        if threads.len() != before {
+            crate::sys::info::account_exit(p);
+        }
+        threads.is_empty()
+    };
+    if !last {
+        return None;
+    }
+    let status = p.shared.set_exit(ExitStatus::Signaled {
+        sig: 9,
+        core: false,
+    });
+    if p.shared.pid == INIT {
+        return Some(status.docker());
+    }
+    become_zombie(&p.shared, &p.sys, k, status);
+    None
+}
+
+/// Gives back what a process holds that its zombie does not need: its files (and the POSIX
+/// locks it owns), its memory, its address space.
+fn release_resources(shared: &ProcShared, sys: &System, k: &mut dyn Platform) {
+    let files = core::mem::take(&mut *shared.files.lock());
+    if !files.is_empty() {
+        let mut locks = sys.locks.lock();
+        for (_, fd) in files.iter() {
+            let st = fd.file.inode().stat();
+            locks.release_process((st.dev, st.ino), shared.pid);
+        }
+    }
+    drop(files);
+    sys.lock_waiters.wake_everyone();
+    release_memory(shared, sys, k);
+}
+
+/// Unmaps the whole user half and lets go of the address space (exit, and the old image of
+/// an execve).
+pub(crate) fn release_memory(shared: &ProcShared, sys: &System, k: &mut dyn Platform) {
+    let pinned = shared.mm.lock().clear();
+    let space = shared.space.lock().take();
+    let (borrowed, lent_to) = {
+        let mut life = shared.life.lock();
+        (core::mem::take(&mut life.borrowed_vm), life.lent_to.take())
+    };
+    // A vfork child still running in this space (the parent was killed while it waited)
+    // keeps it: the space becomes the child's to free.
+    let still_used = lent_to.and_then(|pid| sys.process(pid)).is_some_and(|c| {
+        let mut life = c.life.lock();
+        core::mem::replace(&mut life.borrowed_vm, false)
+    });
+    if let Some(space) = space {
+        if !borrowed && !still_used {
+            k.release_space(&space, pinned);
+        }
+    }
+}
+
+/// Where the orphans of `dying` go: the nearest living ancestor that is a subreaper, else
+/// PID 1 (find_new_reaper).
+fn reaper_for(tree: &alloc::collections::BTreeMap<u32, Arc<ProcShared>>, dying: u32) -> u32 {
+    let mut at = tree.get(&dying).map_or(0, |p| p.ppid());
+    for _ in 0..tree.len() {
+        let Some(p) = tree.get(&at) else { break };
+        let life = p.life.lock();
+        if life.subreaper && life.ended.is_none() {
+            return at;
+        }
+        drop(life);
+        at = p.ppid();
+    }
+    INIT
+}
+
+/// The process ended with `status`: it becomes a zombie for its parent to reap.
+fn become_zombie(
+    shared: &Arc<ProcShared>,
+    sys: &Arc<System>,
+    k: &mut dyn Platform,
+    status: ExitStatus,
+) {
+    release_resources(shared, sys, k);
+    let cpu_ns = shared.exited_cpu_ns.load(Ordering::Relaxed);
+    let mut orphans_signalled: Vec<(Arc<ProcShared>, u32)> = Vec::new();
+    // Zombies handed to the reaper: it hears of them as of its own children's ends.
+    let mut zombies: Vec<(Arc<ProcShared>, ExitStatus, u32)> = Vec::new();
+    let (parent, reaper, reaped, exit_signal) = {
+        let mut tree = sys.tree.lock();
+        let reaper_pid = reaper_for(&tree, shared.pid);
+        let reaper = tree.get(&reaper_pid).cloned();
+        let mut any_zombie = false;
+        for child in tree.values().filter(|c| c.ppid() == shared.pid) {
+            child.ppid.store(reaper_pid, Ordering::Relaxed);
+            let life = child.life.lock();
+            if let (Some(end), true) = (life.ended, life.exit_signal != 0) {
+                zombies.push((child.clone(), end, life.exit_signal));
+            }
+            any_zombie |= life.ended.is_some();
+            if life.pdeathsig != 0 && life.ended.is_none() {
+                orphans_signalled.push((child.clone(), life.pdeathsig));
+            }
+        }
+        let parent = tree.get(&shared.ppid()).cloned();
+        let exit_signal = {
+            let mut life = shared.life.lock();
+            life.ended = Some(status);
+            life.cpu_ns = cpu_ns;
+            life.vfork_done = true;
+            life.exit_signal
+        };
+        // A parent that ignores SIGCHLD (or set SA_NOCLDWAIT) never sees zombies.
+        let reaped = parent.as_ref().is_some_and(|pp| {
+            let act = pp.signals.action(SIGCHLD);
+            exit_signal == SIGCHLD
+                && (act.handler == signal::SIG_IGN || act.flags & signal::SA_NOCLDWAIT != 0)
+        }) || parent.is_none();
+        if reaped {
+            tree.remove(&shared.pid);
+        }
+        (
+            parent,
+            any_zombie.then_some(reaper).flatten(),
+            reaped,
+            exit_signal,
+        )
+    };
+    for (child, sig) in orphans_signalled {
+        let info = SigInfo::new(sig, signal::SI_USER);
+        let _ = signal::send(&child, &sys.sched, Target::Process, info, None);
+    }
+    if let Some(reaper) = reaper {
+        for (z, end, sig) in zombies {
+            notify_parent(&reaper, &z, sys, end, sig);
+        }
+        reaper.child_events.wake_everyone();
+    }
+    if let Some(parent) = parent {
+        if exit_signal != 0 && !reaped {
+            notify_parent(&parent, shared, sys, status, exit_signal);
+        }
+        parent.child_events.wake_everyone();
+    }
+    shared.exit_events.wake_everyone();
+}
+
+/// The siginfo of SIGCHLD for `child` with this si_code and si_status.
+pub(crate) fn chld_info(
+    sig: u32,
+    child: &ProcShared,
+    code: i32,
+    status: u32,
+    cpu_ns: u64,
+) -> SigInfo {
+    let mut info = SigInfo::from_process(sig, code, child.pid, child.uid);
+    info.set_u32(24, status);
+    info.set_u64(32, cpu_ns / (1_000_000_000 / TICKS));
+    info.set_u64(40, 0);
+    info
+}
+
+/// Sends the parent its exit signal for the child's end (do_notify_parent).
+fn notify_parent(
+    parent: &ProcShared,
+    child: &ProcShared,
+    sys: &System,
+    status: ExitStatus,
+    sig: u32,
+) {
+    let (code, value) = match status {
+        ExitStatus::Exited(c) => (CLD_EXITED, c),
+        ExitStatus::Signaled { sig, core: false } => (CLD_KILLED, sig),
+        ExitStatus::Signaled { sig, core: true } => (CLD_DUMPED, sig),
+    };
+    let cpu_ns = child.life.lock().cpu_ns;
+    let info = chld_info(sig, child, code, value, cpu_ns);
+    let _ = signal::send(parent, &sys.sched, Target::Process, info, None);
+}

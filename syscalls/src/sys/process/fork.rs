@@ -1,0 +1,234 @@
+//! New processes: fork, vfork, and clone without CLONE_THREAD.
+//!
+//! The child gets a copy-on-write copy of the parent's user half (the platform's
+//! `fork_space`; pages of MAP_SHARED mappings stay shared), a copy of the VMA list, of the fd
+//! table (the same open file descriptions, so offsets are shared), of the signal actions and
+//! the caller's mask, and the caller's registers returning 0. A vfork parent (CLONE_VFORK)
+//! waits until the child calls execve or ends; with CLONE_VM too (vfork, posix_spawn) the
+//! child runs in the parent's own address space meanwhile. CLONE_VM without CLONE_VFORK and
+//! CLONE_THREAD gets a copy (a known difference: stores are not shared).
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeSet;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicU64};
+
+use spin::Mutex;
+
+use crate::process::{Life, ProcShared};
+use crate::regs::{FpArea, UserRegs, TRAP_SYSCALL};
+use crate::sched::TaskBody;
+use crate::signal::SigThread;
+use crate::{Errno, Platform, Process, SysResult};
+use coracle_vfs::WaitQueue;
+
+/// What the caller of fork, vfork or clone asked for.
+pub(crate) struct ForkArgs {
+    pub flags: u64,
+    /// The signal the parent gets when the child ends.
+    pub exit_signal: u32,
+    /// The child's stack pointer (0: the caller's).
+    pub stack: u64,
+    pub parent_tid: u64,
+    pub child_tid: u64,
+    pub tls: u64,
+    /// Where CLONE_PIDFD stores the child's pidfd.
+    pub pidfd: u64,
+}
+
+const CLONE_VM: u64 = 0x100;
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_PARENT: u64 = 0x8000;
+const CLONE_SETTLS: u64 = 0x8_0000;
+const CLONE_PARENT_SETTID: u64 = 0x10_0000;
+const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
+const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+const SIGCHLD: u32 = super::exit::SIGCHLD;
+
+pub(crate) fn fork(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs) -> SysResult {
+    let args = ForkArgs {
+        flags: 0,
+        exit_signal: SIGCHLD,
+        stack: 0,
+        parent_tid: 0,
+        child_tid: 0,
+        tls: 0,
+        pidfd: 0,
+    };
+    new_process(p, k, regs, args)
+}
+
+pub(crate) fn vfork(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs) -> SysResult {
+    let args = ForkArgs {
+        flags: CLONE_VM | CLONE_VFORK,
+        exit_signal: SIGCHLD,
+        stack: 0,
+        parent_tid: 0,
+        child_tid: 0,
+        tls: 0,
+        pidfd: 0,
+    };
+    new_process(p, k, regs, args)
+}
+
+/// Makes the child process and starts it; returns its pid to the parent.
+pub(crate) fn new_process(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    regs: &UserRegs,
+    a: ForkArgs,
+) -> SysResult {
+    // A vfork parent's re-run after its wait: the child exists already.
+    if p.progress != 0 {
+        return vfork_wait(p, p.progress as u32);
+    }
+    let parent = p.shared.clone();
+    let pid = p.sys.sched.alloc_tid();
+    // The memory: the VMA list and the page tables, copied together under the mm lock so no
+    // fault slips between them.
+    // A vfork child with CLONE_VM runs in the parent's own space (the parent waits); its VMA
+    // list is a copy, which holds as long as it only calls execve or _exit as it must.
+    let borrowed_vm = a.flags & (CLONE_VM | CLONE_VFORK) == CLONE_VM | CLONE_VFORK;
+    let (mm, space) = {
+        let mm = parent.mm.lock();
+        let space = match k.space() {
+            Some(own) if borrowed_vm => own,
+            _ => k.fork_space()?,
+        };
+        (mm.clone(), space)
+    };
+    let ppid = if a.flags & CLONE_PARENT != 0 {
+        parent.ppid()
+    } else {
+        parent.pid
+    };
+    let child = Arc::new(ProcShared {
+        pid,
+        ppid: AtomicU32::new(ppid),
+        pgid: AtomicU32::new(parent.pgid()),
+        sid: AtomicU32::new(parent.sid()),
+        uid: parent.uid,
+        gid: parent.gid,
+        comm: Mutex::new(parent.comm.lock().clone()),
+        cmdline: Mutex::new(parent.cmdline.lock().clone()),
+        environ: Mutex::new(parent.environ.lock().clone()),
+        space: Mutex::new(Some(space.clone())),
+        life: Mutex::new(Life {
+            exit_signal: a.exit_signal,
+            borrowed_vm,
+            ..Life::default()
+        }),
+        child_events: WaitQueue::new(),
+        exit_events: WaitQueue::new(),
+        exe: Mutex::new(parent.exe.lock().clone()),
+        files: Mutex::new(parent.files.lock().clone()),
+        fs: Mutex::new(parent.fs.lock().clone()),
+        mm: Mutex::new(mm),
+        limits: Mutex::new(*parent.limits.lock()),
+        start_ns: k.monotonic_ns(),
+        threads: Mutex::new(vec![pid]),
+        signals: parent.signals.fork(),
+        exited_cpu_ns: AtomicU64::new(0),
+        exit_code: Mutex::new(None),
+    });
+    if a.flags & CLONE_PIDFD != 0 {
+        // Made before the child exists for anyone else: a failure leaves no trace.
+        let fd = super::pidfd::install(p, child.clone(), 0)?;
+        if let Err(e) = k.write_user(a.pidfd, &(fd as i32).to_le_bytes()) {
+            p.shared.files.lock().remove(fd as usize);
+            return Err(e);
+        }
+    }
+    if borrowed_vm {
+        p.shared.life.lock().lent_to = Some(pid);
+    }
+    p.sys.register(&child);
+    let mut info = p.info.clone();
+    info.pid = pid;
+    let thread = p.sys.sched.new_thread(pid);
+    thread.sig.inherit(&p.thread.sig);
+    crate::sys::sched::inherit(&p.thread, &thread);
+    let mut cp = Process {
+        info,
+        sys: p.sys.clone(),
+        shared: child.clone(),
+        tid: pid,
+        thread,
+        wait_begun: false,
+        resumed: None,
+        deadline: None,
+        progress: 0,
+        held: None,
+        sig: SigThread::forked(&p.sig),
+        clear_child_tid: 0,
+        stdin_eof: p.stdin_eof,
+        exit_status: None,
+        exit_thread: false,
+        stop_waiting: false,
+        yield_cpu: false,
+        bounce: Vec::new(),
+        missing_logged: BTreeSet::new(),
+    };
+    let tid_bytes = pid.to_le_bytes();
+    if a.flags & CLONE_CHILD_SETTID != 0 {
+        // In the child's memory (a copy now): switch to it for the store.
+        let mine = k.space();
+        k.switch_space(&space);
+        let _ = crate::mm::write_user(&child, k, a.child_tid, &tid_bytes);
+        if let Some(mine) = mine {
+            k.switch_space(&mine);
+        }
+    }
+    if a.flags & CLONE_PARENT_SETTID != 0 {
+        let _ = k.write_user(a.parent_tid, &tid_bytes);
+    }
+    if a.flags & CLONE_CHILD_CLEARTID != 0 {
+        cp.clear_child_tid = a.child_tid;
+    }
+    let mut cregs = *regs;
+    cregs.rax = 0;
+    cregs.trap = TRAP_SYSCALL;
+    if a.stack != 0 {
+        cregs.rsp = a.stack;
+    }
+    cregs.fs_base = if a.flags & CLONE_SETTLS != 0 {
+        a.tls
+    } else {
+        k.fs_base()
+    };
+    cregs.gs_base = k.gs_base();
+    let mut fpu = Box::<FpArea>::default();
+    k.save_fpu(&mut fpu);
+    let sched = p.sys.sched.clone();
+    let task = sched.make_task(TaskBody {
+        process: cp,
+        regs: cregs,
+        fpu,
+    });
+    sched.enqueue(task);
+    if a.flags & CLONE_VFORK != 0 {
+        p.progress = u64::from(pid);
+        return vfork_wait(p, pid);
+    }
+    Ok(u64::from(pid))
+}
+
+/// A vfork parent waits until its child `pid` has called execve or ended. Only a fatal
+/// signal ends the wait early on Linux; here any interruption does (the child's memory is a
+/// copy, so the parent may go on).
+fn vfork_wait(p: &mut Process, pid: u32) -> SysResult {
+    let Some(child) = p.sys.tree.lock().get(&pid).cloned() else {
+        return Ok(u64::from(pid));
+    };
+    if child.life.lock().vfork_done || p.resumed() == Some(coracle_vfs::Wake::Interrupted) {
+        return Ok(u64::from(pid));
+    }
+    p.wait_on(&child.exit_events, u64::MAX);
+    if child.life.lock().vfork_done {
+        return Ok(u64::from(pid));
+    }
+    Err(Errno::WAIT)
+}

@@ -1,0 +1,125 @@
+//! pidfds: a file that names a process (pidfd_open, CLONE_PIDFD), readable once the process
+//! has ended, usable with pidfd_send_signal and waitid(P_PIDFD).
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::any::Any;
+
+use coracle_vfs::file::events;
+use coracle_vfs::{FileOps, WaitQueue};
+
+use crate::process::ProcShared;
+use crate::sys::anon::install_anon;
+use crate::{Errno, Platform, Process, SysResult};
+
+/// PIDFD_NONBLOCK (O_NONBLOCK).
+const PIDFD_NONBLOCK: u32 = 0o4000;
+const O_CLOEXEC: u32 = 0o2000000;
+
+/// The open pidfd: the process it names.
+struct PidFd {
+    proc: Arc<ProcShared>,
+}
+
+impl FileOps for PidFd {
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    fn poll(&self) -> u32 {
+        if self.proc.life.lock().ended.is_some() {
+            events::POLLIN | events::POLLRDNORM
+        } else {
+            0
+        }
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.proc.exit_events)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A new pidfd for `proc` in the caller's fd table (always close-on-exec).
+pub(crate) fn install(p: &Process, proc: Arc<ProcShared>, flags: u32) -> SysResult {
+    install_anon(p, "pidfd", flags | O_CLOEXEC, Box::new(PidFd { proc }))
+}
+
+/// The process the pidfd `fd` names; `EBADF` if `fd` is not a pidfd.
+pub(crate) fn process_of_fd(p: &Process, fd: i32) -> Result<Arc<ProcShared>, Errno> {
+    let file = p.file(fd)?;
+    file.ops()
+        .as_any()
+        .downcast_ref::<PidFd>()
+        .map(|f| f.proc.clone())
+        .ok_or(Errno::EBADF)
+}
+
+/// The pid of the process the pidfd `fd` names.
+pub(crate) fn pid_of_fd(p: &Process, fd: i32) -> Result<u32, Errno> {
+    process_of_fd(p, fd).map(|proc| proc.pid)
+}
+
+pub(crate) fn pidfd_open(
+    p: &mut Process,
+    _k: &mut dyn Platform,
+    pid: i32,
+    flags: u32,
+) -> SysResult {
+    if flags & !PIDFD_NONBLOCK != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if pid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let proc = p
+        .sys
+        .tree
+        .lock()
+        .get(&(pid as u32))
+        .cloned()
+        .ok_or(Errno::ESRCH)?;
+    install(p, proc, flags & PIDFD_NONBLOCK)
+}
+
+/// pidfd_send_signal(2): `sig` to the process `pidfd` names (with a NULL info: as kill).
+pub(crate) fn pidfd_send_signal(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    pidfd: i32,
+    sig: i32,
+    info: u64,
+    flags: u32,
+) -> SysResult {
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let proc = process_of_fd(p, pidfd)?;
+    if info != 0 {
+        k.log(format_args!(
+            "pidfd_send_signal with a siginfo is not supported: EINVAL"
+        ));
+        return Err(Errno::EINVAL);
+    }
+    if sig == 0 {
+        return if proc.life.lock().ended.is_some() {
+            Err(Errno::ESRCH)
+        } else {
+            Ok(0)
+        };
+    }
+    if !(1..=64).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    if proc.life.lock().ended.is_some() {
+        return Err(Errno::ESRCH);
+    }
+    if proc.pid == p.shared.pid {
+        return crate::sys::signal::kill(p, k, proc.pid as i32, sig);
+    }
+    crate::sys::signal::send_to_process(p, &proc, sig as u32);
+    Ok(0)
+}

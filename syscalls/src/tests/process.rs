@@ -1,0 +1,659 @@
+//! Processes: fork, exit and wait (status words, options, zombies, reparenting, SIGCHLD),
+//! `#!` parsing, execve's argument limits and close-on-exec.
+
+use std::sync::Arc;
+use std::vec::Vec;
+
+use super::fake::{call, err, setup, sys, Fake, RW, SCRATCH};
+use crate::process::ExitStatus;
+use crate::sys::process::exec::{parse_shebang, Shebang};
+use crate::{exit_process, thread_gone, Errno, Outcome, Process};
+
+const FORK: u64 = 57;
+const EXECVE: u64 = 59;
+const EXIT_GROUP: u64 = 231;
+const WAIT4: u64 = 61;
+const WAITID: u64 = 247;
+const GETPPID: u64 = 110;
+const RT_SIGACTION: u64 = 13;
+const WNOHANG: u64 = 1;
+const WNOWAIT: u64 = 0x0100_0000;
+const WEXITED: u64 = 4;
+const P_ALL: u64 = 0;
+const P_PID: u64 = 1;
+const SIGCHLD: i32 = 17;
+
+/// The parent's space handle, so the fake can switch between parent and child.
+fn own_space(p: &Process, k: &mut Fake) {
+    if p.shared.space.lock().is_none() {
+        k.space = Some(Arc::default());
+        *p.shared.space.lock() = k.space.clone().map(|s| s as crate::platform::Space);
+    }
+}
+
+/// Forks `p` and returns the child's handle (taken from the run queue) and pid.
+fn fork(p: &mut Process, k: &mut Fake) -> (Process, u32) {
+    own_space(p, k);
+    let pid = sys(p, k, FORK, &[]);
+    assert!(pid > 1, "fork returned {pid}");
+    let task = p.sys.sched.pick(0).expect("the child is runnable");
+    let body = Arc::try_unwrap(task)
+        .map(|t| t.body.into_inner())
+        .expect("only the run queue held the task");
+    assert_eq!(body.regs.rax, 0, "the child returns 0");
+    (body.process, pid as u32)
+}
+
+/// Runs `f` as `who` (its address space current), then switches back to `back`.
+fn as_proc<T>(
+    who: &mut Process,
+    back: &Process,
+    k: &mut Fake,
+    f: impl FnOnce(&mut Process, &mut Fake) -> T,
+) -> T {
+    let space = who
+        .shared
+        .space
+        .lock()
+        .clone()
+        .expect("a live process has a space");
+    crate::Platform::switch_space(k, &space);
+    let r = f(who, k);
+    if let Some(s) = back.shared.space.lock().clone() {
+        crate::Platform::switch_space(k, &s);
+    }
+    r
+}
+
+/// The child exits with `code` through exit_group, as the kernel's loop would end it.
+fn exit_child(child: &mut Process, parent: &Process, k: &mut Fake, code: u64) {
+    as_proc(child, parent, k, |c, k| {
+        assert_eq!(call(c, k, EXIT_GROUP, &[code]), Outcome::Exit(code as u32));
+        assert_eq!(exit_process(c), None, "not PID 1: the VM goes on");
+        assert_eq!(thread_gone(c, k), None);
+    });
+}
+
+fn read_u32(k: &Fake, addr: u64) -> u32 {
+    u32::from_le_bytes(k.peek(addr, 4).try_into().unwrap())
+}
+
+#[test]
+fn status_words_are_linux_encodings() {
+    assert_eq!(ExitStatus::Exited(3).wait_status(), 0x300);
+    assert_eq!(ExitStatus::Exited(0).wait_status(), 0);
+    assert_eq!(
+        ExitStatus::Signaled {
+            sig: 9,
+            core: false
+        }
+        .wait_status(),
+        9
+    );
+    assert_eq!(
+        ExitStatus::Signaled {
+            sig: 11,
+            core: true
+        }
+        .wait_status(),
+        0x8b
+    );
+    assert_eq!(
+        ExitStatus::Signaled {
+            sig: 15,
+            core: false
+        }
+        .docker(),
+        143
+    );
+    assert_eq!(ExitStatus::Exited(300 & 0xff).docker(), 44);
+}
+
+#[test]
+fn fork_copies_memory_and_wait4_reaps_the_status() {
+    let (mut p, mut k) = setup();
+    k.poke(SCRATCH, b"parent");
+    let (mut child, pid) = fork(&mut p, &mut k);
+    assert_eq!(child.shared.ppid(), 1);
+    as_proc(&mut child, &p, &mut k, |c, k| {
+        assert_eq!(k.peek(SCRATCH, 6), b"parent");
+        k.poke(SCRATCH, b"child!");
+        assert_eq!(sys(c, k, GETPPID, &[]), 1);
+    });
+    assert_eq!(
+        k.peek(SCRATCH, 6),
+        b"parent",
+        "the parent's memory is its own"
+    );
+    // Nothing to report yet: WNOHANG returns 0.
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[u64::MAX, SCRATCH + 64, WNOHANG, 0]),
+        0
+    );
+    exit_child(&mut child, &p, &mut k, 3);
+    let got = sys(&mut p, &mut k, WAIT4, &[u64::MAX, SCRATCH + 64, 0, 0]);
+    assert_eq!(got, pid as i64);
+    assert_eq!(read_u32(&k, SCRATCH + 64), 0x300);
+    // Reaped: nothing is left.
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[u64::MAX, 0, 0, 0]),
+        err(Errno::ECHILD)
+    );
+    assert!(p.sys.process(pid).is_none());
+}
+
+#[test]
+fn wait4_without_children_or_for_a_stranger_is_echild() {
+    let (mut p, mut k) = setup();
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[u64::MAX, 0, 0, 0]),
+        err(Errno::ECHILD)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[12345, 0, 0, 0]),
+        err(Errno::ECHILD)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[u64::MAX, 0, 0x10, 0]),
+        err(Errno::EINVAL)
+    );
+}
+
+#[test]
+fn a_wait_with_live_children_blocks_until_one_ends() {
+    let (mut p, mut k) = setup();
+    let (mut child, pid) = fork(&mut p, &mut k);
+    assert_eq!(
+        call(&mut p, &mut k, WAIT4, &[pid as u64, SCRATCH, 0, 0]),
+        Outcome::Wait
+    );
+    exit_child(&mut child, &p, &mut k, 7);
+    let why = p
+        .thread
+        .finish_wait()
+        .expect("the child's end woke the parent");
+    let mut r = super::fake::regs(WAIT4, &[pid as u64, SCRATCH, 0, 0]);
+    assert_eq!(
+        crate::resume(&mut p, &mut k, &mut r, why),
+        Outcome::Return(pid as u64)
+    );
+    assert_eq!(read_u32(&k, SCRATCH), 0x700);
+}
+
+#[test]
+fn waitid_reports_siginfo_and_wnowait_leaves_the_zombie() {
+    let (mut p, mut k) = setup();
+    let (mut child, pid) = fork(&mut p, &mut k);
+    // WNOHANG with nothing to report zeroes the siginfo.
+    k.poke(SCRATCH, &[0xff; 128]);
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            WAITID,
+            &[P_ALL, 0, SCRATCH, WEXITED | WNOHANG, 0]
+        ),
+        0
+    );
+    assert_eq!(k.peek(SCRATCH, 128), [0u8; 128]);
+    // waitid needs one of WEXITED, WSTOPPED, WCONTINUED.
+    assert_eq!(
+        sys(&mut p, &mut k, WAITID, &[P_ALL, 0, SCRATCH, WNOHANG, 0]),
+        err(Errno::EINVAL)
+    );
+    exit_child(&mut child, &p, &mut k, 5);
+    for _ in 0..2 {
+        let r = sys(
+            &mut p,
+            &mut k,
+            WAITID,
+            &[P_PID, pid as u64, SCRATCH, WEXITED | WNOWAIT, 0],
+        );
+        assert_eq!(r, 0);
+        assert_eq!(read_u32(&k, SCRATCH), 17, "si_signo SIGCHLD");
+        assert_eq!(read_u32(&k, SCRATCH + 8), 1, "si_code CLD_EXITED");
+        assert_eq!(read_u32(&k, SCRATCH + 16), pid, "si_pid");
+        assert_eq!(read_u32(&k, SCRATCH + 24), 5, "si_status");
+    }
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            WAITID,
+            &[P_PID, pid as u64, SCRATCH, WEXITED, 0]
+        ),
+        0
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, WAITID, &[P_ALL, 0, SCRATCH, WEXITED, 0]),
+        err(Errno::ECHILD)
+    );
+}
+
+#[test]
+fn a_child_killed_by_a_signal_reports_it() {
+    let (mut p, mut k) = setup();
+    let (mut child, pid) = fork(&mut p, &mut k);
+    as_proc(&mut child, &p, &mut k, |c, k| {
+        c.shared.set_exit(ExitStatus::Signaled {
+            sig: 15,
+            core: false,
+        });
+        assert_eq!(exit_process(c), None);
+        assert_eq!(thread_gone(c, k), None);
+    });
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[pid as u64, SCRATCH, 0, 0]),
+        pid as i64
+    );
+    assert_eq!(read_u32(&k, SCRATCH), 15);
+}
+
+#[test]
+fn the_parent_gets_sigchld_with_the_status() {
+    let (mut p, mut k) = setup();
+    let (mut child, _) = fork(&mut p, &mut k);
+    // A handler makes SIGCHLD pending instead of ignored.
+    k.poke(SCRATCH + 256, &0x1234u64.to_le_bytes());
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            RT_SIGACTION,
+            &[SIGCHLD as u64, SCRATCH + 256, 0, 8]
+        ),
+        0
+    );
+    exit_child(&mut child, &p, &mut k, 2);
+    let pending = p.shared.signals.pending(p.tid);
+    assert_ne!(pending & (1 << (SIGCHLD - 1)), 0);
+}
+
+#[test]
+fn a_parent_ignoring_sigchld_leaves_no_zombie() {
+    let (mut p, mut k) = setup();
+    let (mut child, pid) = fork(&mut p, &mut k);
+    k.poke(SCRATCH + 256, &1u64.to_le_bytes()); // SIG_IGN
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            RT_SIGACTION,
+            &[SIGCHLD as u64, SCRATCH + 256, 0, 8]
+        ),
+        0
+    );
+    exit_child(&mut child, &p, &mut k, 0);
+    assert!(p.sys.process(pid).is_none());
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[u64::MAX, 0, 0, 0]),
+        err(Errno::ECHILD)
+    );
+}
+
+#[test]
+fn orphans_go_to_pid_1_and_pid_1_reaps_them() {
+    let (mut init, mut k) = setup();
+    let (mut a, a_pid) = fork(&mut init, &mut k);
+    let (mut b, b_pid) = as_proc(&mut a, &init, &mut k, |a, k| {
+        let (b, pid) = fork(a, k);
+        (b, pid)
+    });
+    assert_eq!(b.shared.ppid(), a_pid);
+    exit_child(&mut a, &init, &mut k, 0);
+    assert_eq!(b.shared.ppid(), 1, "reparented to init");
+    assert_eq!(
+        sys(&mut init, &mut k, WAIT4, &[a_pid as u64, 0, 0, 0]),
+        a_pid as i64
+    );
+    exit_child(&mut b, &init, &mut k, 4);
+    assert_eq!(
+        sys(&mut init, &mut k, WAIT4, &[u64::MAX, SCRATCH, 0, 0]),
+        b_pid as i64
+    );
+    assert_eq!(read_u32(&k, SCRATCH), 0x400);
+}
+
+#[test]
+fn shebang_lines_parse_as_binfmt_script() {
+    let sb = |i: &[u8], a: Option<&[u8]>| {
+        Some(Shebang {
+            interp: i.to_vec(),
+            arg: a.map(<[u8]>::to_vec),
+        })
+    };
+    assert_eq!(parse_shebang(b"#!/bin/sh\necho"), Ok(sb(b"/bin/sh", None)));
+    assert_eq!(
+        parse_shebang(b"#! /bin/sh -e -x \n"),
+        Ok(sb(b"/bin/sh", Some(b"-e -x")))
+    );
+    assert_eq!(
+        parse_shebang(b"#!\t/usr/bin/env  python3\t\n"),
+        Ok(sb(b"/usr/bin/env", Some(b"python3")))
+    );
+    assert_eq!(parse_shebang(b"#!/bin/sh"), Ok(sb(b"/bin/sh", None)));
+    assert_eq!(parse_shebang(b"\x7fELF"), Ok(None));
+    assert_eq!(parse_shebang(b"#!   \n"), Err(Errno::ENOEXEC));
+    assert_eq!(parse_shebang(b"#!\n"), Err(Errno::ENOEXEC));
+    // An interpreter name cut by the 256-byte limit is refused; an argument may be cut.
+    let mut long = b"#!/".to_vec();
+    long.extend(std::iter::repeat_n(b'a', 300));
+    assert_eq!(parse_shebang(&long), Err(Errno::ENOEXEC));
+    let mut cut_arg = b"#!/bin/sh ".to_vec();
+    cut_arg.extend(std::iter::repeat_n(b'x', 300));
+    let got = parse_shebang(&cut_arg).unwrap().unwrap();
+    assert_eq!(got.interp, b"/bin/sh");
+    assert_eq!(got.arg.unwrap().len(), 256 - 2 - 8);
+}
+
+#[test]
+fn execve_refuses_arguments_over_the_limit_before_anything_changes() {
+    let (mut p, mut k) = setup();
+    // 17 strings of 128 KiB - 1 bytes exceed a quarter of the 8 MiB stack limit.
+    let base = 0x4000_0000u64;
+    let len = 128 << 10;
+    k.map(base, 17 * len + 4096, RW);
+    let mut ptrs = Vec::new();
+    for i in 0..17u64 {
+        let s = base + i * len;
+        k.poke(s, &std::vec![b'a'; len as usize - 1]);
+        ptrs.push(s);
+    }
+    let array = base + 17 * len;
+    for (i, s) in ptrs.iter().enumerate() {
+        k.poke(array + i as u64 * 8, &s.to_le_bytes());
+    }
+    k.poke(array + 17 * 8, &0u64.to_le_bytes());
+    k.poke(SCRATCH, b"/bin/app\0");
+    assert_eq!(
+        sys(&mut p, &mut k, EXECVE, &[SCRATCH, array, 0]),
+        err(Errno::E2BIG)
+    );
+    // One string longer than MAX_ARG_STRLEN is E2BIG too.
+    k.poke(base + len - 1, b"b");
+    k.poke(array + 8, &0u64.to_le_bytes());
+    assert_eq!(
+        sys(&mut p, &mut k, EXECVE, &[SCRATCH, array, 0]),
+        err(Errno::E2BIG)
+    );
+    // A file that is neither ELF nor script is ENOEXEC, one that is not there ENOENT, a
+    // directory EACCES.
+    assert_eq!(
+        sys(&mut p, &mut k, EXECVE, &[SCRATCH, 0, 0]),
+        err(Errno::ENOEXEC)
+    );
+    k.poke(SCRATCH, b"/nonexistent\0");
+    assert_eq!(
+        sys(&mut p, &mut k, EXECVE, &[SCRATCH, 0, 0]),
+        err(Errno::ENOENT)
+    );
+    k.poke(SCRATCH, b"/\0");
+    assert_eq!(
+        sys(&mut p, &mut k, EXECVE, &[SCRATCH, 0, 0]),
+        err(Errno::EACCES)
+    );
+}
+
+#[test]
+fn close_on_exec_closes_only_the_marked_fds() {
+    let (mut p, mut k) = setup();
+    const PIPE2: u64 = 293;
+    const O_CLOEXEC: u64 = 0o2000000;
+    assert_eq!(sys(&mut p, &mut k, PIPE2, &[SCRATCH, O_CLOEXEC]), 0);
+    assert_eq!(sys(&mut p, &mut k, PIPE2, &[SCRATCH + 8, 0]), 0);
+    let (a, b) = (
+        read_u32(&k, SCRATCH) as i32,
+        read_u32(&k, SCRATCH + 8) as i32,
+    );
+    crate::sys::process::exec::close_on_exec(&p);
+    assert_eq!(p.file(a).err(), Some(Errno::EBADF));
+    assert!(p.file(b).is_ok());
+    assert!(p.file(0).is_ok());
+}
+
+const SETPGID: u64 = 109;
+const SETSID: u64 = 112;
+const GETPGID: u64 = 121;
+const GETSID: u64 = 124;
+const KILL: u64 = 62;
+const PRCTL: u64 = 157;
+
+#[test]
+fn process_groups_and_sessions_follow_setpgid_and_setsid_rules() {
+    let (mut init, mut k) = setup();
+    // PID 1 leads its session and group: it cannot make a new session.
+    assert_eq!(sys(&mut init, &mut k, SETSID, &[]), err(Errno::EPERM));
+    let (mut child, pid) = fork(&mut init, &mut k);
+    assert_eq!(sys(&mut init, &mut k, GETPGID, &[pid as u64]), 1);
+    // The parent may move its child to a new group named after it.
+    assert_eq!(sys(&mut init, &mut k, SETPGID, &[pid as u64, 0]), 0);
+    assert_eq!(sys(&mut init, &mut k, GETPGID, &[pid as u64]), pid as i64);
+    // A group that does not exist in the session is EPERM; a stranger is ESRCH.
+    assert_eq!(
+        sys(&mut init, &mut k, SETPGID, &[pid as u64, 4242]),
+        err(Errno::EPERM)
+    );
+    assert_eq!(
+        sys(&mut init, &mut k, SETPGID, &[4242, 0]),
+        err(Errno::ESRCH)
+    );
+    assert_eq!(
+        sys(&mut init, &mut k, SETPGID, &[0, u64::MAX]),
+        err(Errno::EINVAL)
+    );
+    as_proc(&mut child, &init, &mut k, |c, k| {
+        // A group leader cannot start a session; back in group 1 it can.
+        assert_eq!(sys(c, k, SETSID, &[]), err(Errno::EPERM));
+        assert_eq!(sys(c, k, SETPGID, &[0, 1]), 0);
+        assert_eq!(sys(c, k, SETSID, &[]), pid as i64);
+        assert_eq!(sys(c, k, GETSID, &[0]), pid as i64);
+        assert_eq!(sys(c, k, GETPGID, &[0]), pid as i64);
+    });
+    // In another session now: the parent can no longer move it.
+    assert_eq!(
+        sys(&mut init, &mut k, SETPGID, &[pid as u64, 1]),
+        err(Errno::EPERM)
+    );
+    assert_eq!(sys(&mut init, &mut k, GETSID, &[pid as u64]), pid as i64);
+}
+
+#[test]
+fn kill_reaches_a_group_and_skips_init_for_minus_one() {
+    let (mut init, mut k) = setup();
+    let (child, pid) = fork(&mut init, &mut k);
+    assert_eq!(sys(&mut init, &mut k, SETPGID, &[pid as u64, 0]), 0);
+    const SIGUSR1: u64 = 10;
+    assert_eq!(
+        sys(&mut init, &mut k, KILL, &[(-(pid as i64)) as u64, SIGUSR1]),
+        0
+    );
+    assert_ne!(child.shared.signals.pending(child.tid) & (1 << 9), 0);
+    // No such group, no such process.
+    assert_eq!(
+        sys(&mut init, &mut k, KILL, &[(-4242i64) as u64, SIGUSR1]),
+        err(Errno::ESRCH)
+    );
+    assert_eq!(sys(&mut init, &mut k, KILL, &[4242, 0]), err(Errno::ESRCH));
+    // kill(-1) from init reaches the child, not init itself.
+    const SIGUSR2: u64 = 12;
+    assert_eq!(sys(&mut init, &mut k, KILL, &[u64::MAX, SIGUSR2]), 0);
+    assert_ne!(child.shared.signals.pending(child.tid) & (1 << 11), 0);
+    assert_eq!(init.shared.signals.pending(init.tid) & (1 << 11), 0);
+}
+
+#[test]
+fn init_drops_default_action_signals_from_other_processes() {
+    let (mut init, mut k) = setup();
+    let (mut child, _) = fork(&mut init, &mut k);
+    const SIGTERM: u64 = 15;
+    as_proc(&mut child, &init, &mut k, |c, k| {
+        assert_eq!(sys(c, k, KILL, &[1, SIGTERM]), 0);
+    });
+    assert_eq!(init.shared.signals.pending(init.tid) & (1 << 14), 0);
+    // With a handler it is delivered.
+    k.poke(SCRATCH + 256, &0x1234u64.to_le_bytes());
+    assert_eq!(
+        sys(
+            &mut init,
+            &mut k,
+            RT_SIGACTION,
+            &[SIGTERM, SCRATCH + 256, 0, 8]
+        ),
+        0
+    );
+    as_proc(&mut child, &init, &mut k, |c, k| {
+        assert_eq!(sys(c, k, KILL, &[1, SIGTERM]), 0);
+    });
+    assert_ne!(init.shared.signals.pending(init.tid) & (1 << 14), 0);
+}
+
+#[test]
+fn prctl_names_pdeathsig_and_subreaper() {
+    let (mut p, mut k) = setup();
+    const PR_SET_PDEATHSIG: u64 = 1;
+    const PR_GET_PDEATHSIG: u64 = 2;
+    const PR_SET_NAME: u64 = 15;
+    const PR_GET_NAME: u64 = 16;
+    const PR_SET_CHILD_SUBREAPER: u64 = 36;
+    const PR_GET_CHILD_SUBREAPER: u64 = 37;
+    k.poke(SCRATCH, b"a-very-long-thread-name\0");
+    assert_eq!(
+        sys(&mut p, &mut k, PRCTL, &[PR_SET_NAME, SCRATCH, 0, 0, 0]),
+        0
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, PRCTL, &[PR_GET_NAME, SCRATCH + 64, 0, 0, 0]),
+        0
+    );
+    assert_eq!(k.peek(SCRATCH + 64, 16), b"a-very-long-thr\0");
+    assert_eq!(
+        sys(&mut p, &mut k, PRCTL, &[PR_SET_PDEATHSIG, 9, 0, 0, 0]),
+        0
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, PRCTL, &[PR_GET_PDEATHSIG, SCRATCH, 0, 0, 0]),
+        0
+    );
+    assert_eq!(read_u32(&k, SCRATCH), 9);
+    assert_eq!(
+        sys(&mut p, &mut k, PRCTL, &[PR_SET_PDEATHSIG, 65, 0, 0, 0]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, PRCTL, &[PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0]),
+        0
+    );
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            PRCTL,
+            &[PR_GET_CHILD_SUBREAPER, SCRATCH, 0, 0, 0]
+        ),
+        0
+    );
+    assert_eq!(read_u32(&k, SCRATCH), 1);
+}
+
+#[test]
+fn orphans_go_to_the_nearest_subreaper() {
+    let (mut init, mut k) = setup();
+    let (mut a, a_pid) = fork(&mut init, &mut k);
+    let (mut b, _) = as_proc(&mut a, &init, &mut k, |a, k| {
+        assert_eq!(sys(a, k, PRCTL, &[36, 1, 0, 0, 0]), 0);
+        fork(a, k)
+    });
+    let (c, _) = as_proc(&mut b, &init, &mut k, fork);
+    exit_child(&mut b, &init, &mut k, 0);
+    assert_eq!(c.shared.ppid(), a_pid, "the subreaper takes the grandchild");
+}
+
+#[test]
+fn stop_and_continue_are_reported_to_wait() {
+    const SIGSTOP: u64 = 19;
+    const SIGCONT: u64 = 18;
+    const WUNTRACED: u64 = 2;
+    const WCONTINUED: u64 = 8;
+    let (mut p, mut k) = setup();
+    let (mut child, pid) = fork(&mut p, &mut k);
+    assert_eq!(sys(&mut p, &mut k, KILL, &[pid as u64, SIGSTOP]), 0);
+    // The child takes the stop on its way back to user mode and then waits.
+    as_proc(&mut child, &p, &mut k, |c, k| {
+        let mut regs = super::fake::regs(39, &[]);
+        assert_eq!(crate::signal::deliver(c, k, &mut regs), None);
+        assert!(crate::stop_wait(c), "a stopped thread parks");
+    });
+    let st = SCRATCH + 512;
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WNOHANG, 0]),
+        0,
+        "a stop is not an exit"
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WUNTRACED, 0]),
+        pid as i64
+    );
+    assert_eq!(read_u32(&k, st), (19 << 8) | 0x7f);
+    // Reported once.
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            WAIT4,
+            &[pid as u64, st, WUNTRACED | WNOHANG, 0]
+        ),
+        0
+    );
+    assert_eq!(sys(&mut p, &mut k, KILL, &[pid as u64, SIGCONT]), 0);
+    assert!(
+        child.thread.finish_wait().is_some(),
+        "SIGCONT woke the stopped thread"
+    );
+    assert!(!crate::stop_wait(&mut child));
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WCONTINUED, 0]),
+        pid as i64
+    );
+    assert_eq!(read_u32(&k, st), 0xffff);
+    // The continued child is still there to be waited for.
+    assert_eq!(sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WNOHANG, 0]), 0);
+}
+
+#[test]
+fn a_process_ends_when_its_last_thread_does() {
+    let (mut p, mut k) = setup();
+    let (mut child, pid) = fork(&mut p, &mut k);
+    let tid = p.sys.sched.alloc_tid();
+    let mut second = child.new_thread(tid);
+    as_proc(&mut child, &p, &mut k, |c, k| {
+        assert_eq!(call(c, k, EXIT_GROUP, &[6]), Outcome::Exit(6));
+        assert_eq!(exit_process(c), None);
+        assert_eq!(thread_gone(c, k), None);
+    });
+    assert!(
+        second
+            .thread
+            .killed
+            .load(std::sync::atomic::Ordering::SeqCst),
+        "exit_group kills the others"
+    );
+    // Not a zombie while a thread is left.
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[pid as u64, SCRATCH, WNOHANG, 0]),
+        0
+    );
+    assert_eq!(thread_gone(&mut second, &mut k), None);
+    assert_eq!(
+        sys(&mut p, &mut k, WAIT4, &[pid as u64, SCRATCH, WNOHANG, 0]),
+        pid as i64
+    );
+    assert_eq!(read_u32(&k, SCRATCH), 0x600);
+}
+
+#[test]
+fn init_ending_stops_the_machine_with_its_status() {
+    let (mut init, mut k) = setup();
+    let (_child, _) = fork(&mut init, &mut k);
+    assert_eq!(call(&mut init, &mut k, EXIT_GROUP, &[9]), Outcome::Exit(9));
+    assert_eq!(exit_process(&mut init), Some(9));
+}
