@@ -202,9 +202,10 @@ fn die(p: &mut Process, k: &mut dyn Platform, sig: u32, rip: u64) -> u32 {
             name(sig)
         )),
     }
-    let core = matches!(default_action(sig), DefaultAction::Core);
+    // Coracle writes no core files, and Linux reports a core dump (CLD_DUMPED, WCOREDUMP)
+    // only when one was written: never here, whatever the signal's default action.
     p.shared
-        .set_exit(crate::process::ExitStatus::Signaled { sig, core })
+        .set_exit(crate::process::ExitStatus::Signaled { sig, core: false })
         .docker()
 }
 

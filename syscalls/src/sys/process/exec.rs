@@ -305,7 +305,7 @@ fn replace_image(
             ));
             let status = shared.set_exit(crate::process::ExitStatus::Signaled {
                 sig: 11,
-                core: true,
+                core: false,
             });
             p.exit_status = Some(status.docker());
             return Ok(0);

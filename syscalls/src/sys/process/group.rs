@@ -11,14 +11,18 @@ use crate::{Errno, Platform, Process, SysResult};
 /// be the caller or a child of it that has not called execve, in the caller's session and no
 /// session leader; the group must be new (its pid) or exist in that session.
 pub(crate) fn setpgid(p: &mut Process, _k: &mut dyn Platform, pid: i32, pgid: i32) -> SysResult {
+    let me = p.shared.pid;
+    // Linux's order: pid 0 is the caller, pgid 0 is pid, and only then is a negative pgid
+    // EINVAL (so setpgid(-1, 0) is EINVAL, setpgid(-1, 5) ESRCH).
+    let pid = if pid == 0 { me as i32 } else { pid };
+    let pgid = if pgid == 0 { pid } else { pgid };
     if pgid < 0 {
         return Err(Errno::EINVAL);
     }
-    let me = p.shared.pid;
     let tree = p.sys.tree.lock();
     let target = match pid {
-        0 => p.shared.clone(),
         pid if pid < 0 => return Err(Errno::ESRCH),
+        pid if pid as u32 == me => p.shared.clone(),
         pid => tree.get(&(pid as u32)).cloned().ok_or(Errno::ESRCH)?,
     };
     if target.pid != me {
@@ -32,7 +36,7 @@ pub(crate) fn setpgid(p: &mut Process, _k: &mut dyn Platform, pid: i32, pgid: i3
             return Err(Errno::EACCES);
         }
     }
-    let pgid = if pgid == 0 { target.pid } else { pgid as u32 };
+    let pgid = pgid as u32;
     if target.sid() == target.pid {
         return Err(Errno::EPERM);
     }

@@ -104,18 +104,21 @@ pub(crate) fn pidfd_send_signal(
         ));
         return Err(Errno::EINVAL);
     }
-    if sig == 0 {
-        return if proc.life.lock().ended.is_some() {
-            Err(Errno::ESRCH)
-        } else {
-            Ok(0)
-        };
-    }
-    if !(1..=64).contains(&sig) {
+    if !(0..=64).contains(&sig) {
         return Err(Errno::EINVAL);
     }
-    if proc.life.lock().ended.is_some() {
+    // Gone once reaped (ESRCH); a zombie still takes signals, as on Linux, and drops them.
+    let reaped = !p
+        .sys
+        .tree
+        .lock()
+        .get(&proc.pid)
+        .is_some_and(|q| Arc::ptr_eq(q, &proc));
+    if reaped {
         return Err(Errno::ESRCH);
+    }
+    if sig == 0 || proc.life.lock().ended.is_some() {
+        return Ok(0);
     }
     if proc.pid == p.shared.pid {
         return crate::sys::signal::kill(p, k, proc.pid as i32, sig);

@@ -211,6 +211,13 @@ pub(crate) fn waitid(
     if options & !known != 0 || options & (WEXITED | WUNTRACED | WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
+    // A pidfd opened with PIDFD_NONBLOCK makes the wait non-blocking, and "not yet" EAGAIN.
+    let nonblocking_pidfd = idtype == P_PIDFD && p.file(id as i32)?.nonblocking();
+    let options = if nonblocking_pidfd {
+        options | WNOHANG
+    } else {
+        options
+    };
     let which = match idtype {
         P_ALL => Which::All,
         P_PID if id > 0 && id <= i32::MAX as u32 => Which::Pid(id),
@@ -219,7 +226,19 @@ pub(crate) fn waitid(
         P_PIDFD => Which::Pid(super::pidfd::pid_of_fd(p, id as i32)?),
         _ => return Err(Errno::EINVAL),
     };
-    let found = wait_for(p, which, options)?;
+    let found = match wait_for(p, which, options) {
+        Ok(None) if nonblocking_pidfd => Err(Errno::EAGAIN),
+        r => r,
+    };
+    // Linux writes a zeroed siginfo even when the wait fails (ECHILD, EAGAIN), so a bad
+    // pointer is EFAULT before any other error.
+    let found = match found {
+        Err(e) if e != Errno::WAIT && infop != 0 => {
+            k.write_user(infop, &[0u8; SigInfo::SIZE])?;
+            return Err(e);
+        }
+        r => r?,
+    };
     if infop != 0 {
         let info = match found {
             Some(r) => {
