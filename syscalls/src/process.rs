@@ -257,6 +257,9 @@ pub struct ProcShared {
     pub space: Mutex<Option<crate::platform::Space>>,
     /// Exit, stop and continue state for wait.
     pub life: Mutex<Life>,
+    /// `life.stopped`, readable without the lock: the CPU loop asks before every return to
+    /// user mode.
+    pub stopped: core::sync::atomic::AtomicBool,
     /// The process's threads waiting in wait4/waitid for a child's change.
     pub child_events: WaitQueue,
     /// Waiting for this process to end or exec: pidfd pollers, a vfork parent.
@@ -468,6 +471,7 @@ impl Process {
             cmdline: Mutex::new(info.cmdline.clone()),
             environ: Mutex::new(info.environ.clone()),
             space: Mutex::new(None),
+            stopped: core::sync::atomic::AtomicBool::new(false),
             life: Mutex::new(Life {
                 exit_signal: 17,
                 ..Life::default()

@@ -116,6 +116,7 @@ pub(crate) fn new_process(
         cmdline: Mutex::new(parent.cmdline.lock().clone()),
         environ: Mutex::new(parent.environ.lock().clone()),
         space: Mutex::new(Some(space.clone())),
+        stopped: core::sync::atomic::AtomicBool::new(false),
         life: Mutex::new(Life {
             exit_signal: a.exit_signal,
             borrowed_vm,

@@ -7,6 +7,7 @@
 //! SIGKILL sent to the process ([`on_signal_sent`]) continues it.
 
 use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
 
 use super::exit::{chld_info, CLD_CONTINUED, CLD_STOPPED, INIT, SIGCHLD};
 use crate::process::{ProcShared, System};
@@ -47,6 +48,7 @@ pub(crate) fn stop_process(p: &Process, k: &mut dyn Platform, sig: u32) {
             return;
         }
         life.stopped = true;
+        p.shared.stopped.store(true, Ordering::SeqCst);
         life.stop_report = Some(sig);
         life.continued_report = false;
     }
@@ -71,6 +73,7 @@ pub(crate) fn on_signal_sent(sys: &System, proc: &ProcShared, sig: u32) {
             return;
         }
         life.stopped = false;
+        proc.stopped.store(false, Ordering::SeqCst);
         life.stop_report = None;
         life.continued_report = sig == SIGCONT;
     }
@@ -84,12 +87,12 @@ pub(crate) fn on_signal_sent(sys: &System, proc: &ProcShared, sig: u32) {
 /// its continuation and returns true (the kernel parks the thread, and when it is woken
 /// goes back to user mode through signal delivery without resuming a system call).
 pub fn stop_wait(p: &mut Process) -> bool {
-    if !p.shared.life.lock().stopped {
+    if !p.shared.stopped.load(Ordering::SeqCst) {
         return false;
     }
     let shared = p.shared.clone();
     shared.exit_events.register(p.thread.waiter(u64::MAX));
-    if !shared.life.lock().stopped || p.thread.killed.load(core::sync::atomic::Ordering::SeqCst) {
+    if !shared.life.lock().stopped || p.thread.killed.load(Ordering::SeqCst) {
         p.thread.finish_wait();
         return false;
     }
