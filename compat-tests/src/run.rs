@@ -111,7 +111,10 @@ fn os_args(args: &[Vec<u8>]) -> impl Iterator<Item = OsString> + '_ {
 /// is `COMPAT_CPUS` for SMP cases.
 pub(crate) fn host_command(case: &Case, program: &Path, dir: &Path, host_cpus: usize) -> Command {
     let mut command = Command::new("env");
-    command.arg("-i");
+    // A clean environment, and every signal at its default action: a test started from a
+    // background job of a non-interactive shell would otherwise inherit SIGINT and SIGQUIT
+    // ignored, which a program in a container (or in Coracle) never has.
+    command.args(["-i", "--default-signal"]);
     for (key, value) in guest_env(&case.env) {
         command.arg(format!("{key}={value}"));
     }

@@ -86,6 +86,7 @@ fn both_sides_get_the_same_argv() {
         [
             "env".to_string(),
             "-i".into(),
+            "--default-signal".into(),
             format!("PATH={DEFAULT_PATH}"),
             format!("HOSTNAME={HOSTNAME}"),
             "HOME=/root".into(),
@@ -128,7 +129,7 @@ fn smp_cases_get_cpus_and_compat_cpus() {
     let mut case = case(&[("K", "v")], None);
     case.cpus = Some(4);
     let host = argv(&host_command(&case, Path::new("/w/prog"), Path::new(""), 2));
-    assert_eq!(host[5..], ["K=v", "COMPAT_CPUS=2", "/w/prog", "a b", ""]);
+    assert_eq!(host[6..], ["K=v", "COMPAT_CPUS=2", "/w/prog", "a b", ""]);
     let guest = argv(&coracle_command(
         &setup("/t/coracle"),
         &case,
