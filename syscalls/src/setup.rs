@@ -202,10 +202,18 @@ pub fn load_program(system: &System, path: &[u8]) -> Result<Program, Errno> {
         return Err(Errno::EACCES);
     }
     coracle_vfs::check_access(&cx, &st, coracle_vfs::MAY_EXEC)?;
+    let data = read_whole(&inode, st.size)?;
+    let real = system.vfs.path_in(&cx, &l);
+    Ok((inode, data, real))
+}
+
+/// The whole contents of a file whose stat says it has `size` bytes (shorter if it ends
+/// sooner); ENOMEM when that much memory is not there.
+pub(crate) fn read_whole(inode: &Arc<dyn Inode>, size: u64) -> Result<Vec<u8>, Errno> {
     let mut data = Vec::new();
-    data.try_reserve_exact(st.size as usize)
+    data.try_reserve_exact(size as usize)
         .map_err(|_| Errno::ENOMEM)?;
-    data.resize(st.size as usize, 0);
+    data.resize(size as usize, 0);
     let mut off = 0;
     while off < data.len() {
         let n = inode.read_at(off as u64, &mut data[off..])?;
@@ -215,6 +223,5 @@ pub fn load_program(system: &System, path: &[u8]) -> Result<Program, Errno> {
         off += n;
     }
     data.truncate(off);
-    let real = system.vfs.path_in(&cx, &l);
-    Ok((inode, data, real))
+    Ok(data)
 }

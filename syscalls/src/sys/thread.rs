@@ -207,32 +207,42 @@ fn do_clone(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs, a: CloneArgs
     if f & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = a.child_tid;
     }
+    let tls = (f & CLONE_SETTLS != 0).then_some(a.tls);
+    start_child(k, regs, a.stack, tls, child);
+    Ok(u64::from(tid))
+}
+
+/// What a thread does on its way out: the clear-tid wake, the robust list, its signals.
+/// Makes the new thread or process `child` runnable: the caller's registers (`stack`, if not 0,
+/// as its stack pointer; `tls`, if given, as its FS base), 0 as clone's result in it, and a
+/// copy of the caller's FP state.
+pub(crate) fn start_child(
+    k: &mut dyn Platform,
+    regs: &UserRegs,
+    stack: u64,
+    tls: Option<u64>,
+    child: Process,
+) {
     let mut cregs = *regs;
     cregs.rax = 0;
     cregs.trap = TRAP_SYSCALL;
-    if a.stack != 0 {
-        cregs.rsp = a.stack;
+    if stack != 0 {
+        cregs.rsp = stack;
     }
     // The live bases are in the CPU, not yet in the saved registers.
-    cregs.fs_base = if f & CLONE_SETTLS != 0 {
-        a.tls
-    } else {
-        k.fs_base()
-    };
+    cregs.fs_base = tls.unwrap_or_else(|| k.fs_base());
     cregs.gs_base = k.gs_base();
     let mut fpu = Box::<FpArea>::default();
     k.save_fpu(&mut fpu);
-    let sched = p.sys.sched.clone();
+    let sched = child.sys.sched.clone();
     let task = sched.make_task(TaskBody {
         process: child,
         regs: cregs,
         fpu,
     });
     sched.enqueue(task);
-    Ok(u64::from(tid))
 }
 
-/// What a thread does on its way out: the clear-tid wake, the robust list, its signals.
 fn thread_exit(p: &mut Process, k: &mut dyn Platform) {
     crate::signal::thread_exit(p);
     if p.clear_child_tid != 0 {

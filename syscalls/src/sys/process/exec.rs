@@ -134,19 +134,7 @@ fn find(p: &Process, dirfd: i32, path: &[u8], flags: i32) -> Result<Found, Errno
         return Err(Errno::EACCES);
     }
     coracle_vfs::check_access(&cx, &st, coracle_vfs::MAY_EXEC)?;
-    let mut data = Vec::new();
-    data.try_reserve_exact(st.size as usize)
-        .map_err(|_| Errno::ENOMEM)?;
-    data.resize(st.size as usize, 0);
-    let mut off = 0;
-    while off < data.len() {
-        let n = inode.read_at(off as u64, &mut data[off..])?;
-        if n == 0 {
-            break;
-        }
-        off += n;
-    }
-    data.truncate(off);
+    let data = crate::setup::read_whole(&inode, st.size)?;
     Ok(Found { inode, real, data })
 }
 

@@ -8,7 +8,6 @@
 //! child runs in the parent's own address space meanwhile. CLONE_VM without CLONE_VFORK and
 //! CLONE_THREAD gets a copy (a known difference: stores are not shared).
 
-use alloc::boxed::Box;
 use alloc::collections::BTreeSet;
 use alloc::sync::Arc;
 use alloc::vec;
@@ -18,8 +17,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64};
 use spin::Mutex;
 
 use crate::process::{Life, ProcShared};
-use crate::regs::{FpArea, UserRegs, TRAP_SYSCALL};
-use crate::sched::TaskBody;
+use crate::regs::UserRegs;
 use crate::signal::SigThread;
 use crate::{Errno, Platform, Process, SysResult};
 use coracle_vfs::WaitQueue;
@@ -189,27 +187,8 @@ pub(crate) fn new_process(
     if a.flags & CLONE_CHILD_CLEARTID != 0 {
         cp.clear_child_tid = a.child_tid;
     }
-    let mut cregs = *regs;
-    cregs.rax = 0;
-    cregs.trap = TRAP_SYSCALL;
-    if a.stack != 0 {
-        cregs.rsp = a.stack;
-    }
-    cregs.fs_base = if a.flags & CLONE_SETTLS != 0 {
-        a.tls
-    } else {
-        k.fs_base()
-    };
-    cregs.gs_base = k.gs_base();
-    let mut fpu = Box::<FpArea>::default();
-    k.save_fpu(&mut fpu);
-    let sched = p.sys.sched.clone();
-    let task = sched.make_task(TaskBody {
-        process: cp,
-        regs: cregs,
-        fpu,
-    });
-    sched.enqueue(task);
+    let tls = (a.flags & CLONE_SETTLS != 0).then_some(a.tls);
+    crate::sys::thread::start_child(k, regs, a.stack, tls, cp);
     if a.flags & CLONE_VFORK != 0 {
         p.progress = u64::from(pid);
         return vfork_wait(p, pid);
