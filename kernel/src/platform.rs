@@ -216,6 +216,12 @@ impl Platform for KernelPlatform {
         }
     }
 
+    fn unmap_in(&mut self, space: &Space, start: u64, len: u64) {
+        if let Some(space) = as_address_space(space) {
+            space.unmap(start, len, Vec::new());
+        }
+    }
+
     fn map_vdso(&mut self, base: u64) -> Option<(u64, u64)> {
         crate::vdso::map_into(&self.space, base)
     }

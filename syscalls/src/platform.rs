@@ -121,6 +121,9 @@ pub trait Platform {
     /// Unmaps the whole user half of `space` and frees its pages once no CPU can reach them;
     /// `keep` are the shared pages its mappings held, let go of then too.
     fn release_space(&mut self, _space: &Space, _keep: Vec<Arc<Page>>) {}
+    /// Unmaps `[start, start+len)` in `space`, which is not the current one (a forked child's,
+    /// before it first runs), freeing what only it held.
+    fn unmap_in(&mut self, _space: &Space, _start: u64, _len: u64) {}
     /// Maps the vDSO's data page at `base` and the vDSO right above it in the current space;
     /// returns the vDSO's address and its end, or `None` without a vDSO.
     fn map_vdso(&mut self, _base: u64) -> Option<(u64, u64)> {

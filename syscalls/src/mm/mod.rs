@@ -143,6 +143,10 @@ pub struct Vma {
     pub growsdown: bool,
     /// mlock'ed (VM_LOCKED).
     pub locked: bool,
+    /// MADV_DONTFORK (VM_DONTCOPY): a forked child does not get this mapping.
+    pub dontfork: bool,
+    /// MADV_WIPEONFORK: a forked child gets this mapping zero-filled.
+    pub wipeonfork: bool,
     pub name: VmaName,
 }
 
@@ -156,6 +160,8 @@ impl Vma {
             may_write: true,
             growsdown: false,
             locked: false,
+            dontfork: false,
+            wipeonfork: false,
             name: VmaName::Anon,
         }
     }

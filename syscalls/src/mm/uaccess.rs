@@ -201,6 +201,10 @@ impl Platform for Faulting<'_> {
         self.inner().release_space(space, keep);
     }
 
+    fn unmap_in(&mut self, space: &crate::platform::Space, start: u64, len: u64) {
+        self.inner().unmap_in(space, start, len);
+    }
+
     fn map_vdso(&mut self, base: u64) -> Option<(u64, u64)> {
         self.inner().map_vdso(base)
     }

@@ -25,7 +25,9 @@ fn mergeable(a_start: u64, a: &Vma, b: &Vma) -> bool {
         && a.shared == b.shared
         && a.may_write == b.may_write
         && a.growsdown == b.growsdown
-        && a.locked == b.locked;
+        && a.locked == b.locked
+        && a.dontfork == b.dontfork
+        && a.wipeonfork == b.wipeonfork;
     same_flags
         && match (&a.name, &b.name) {
             (VmaName::Anon, VmaName::Anon) => true,
@@ -209,6 +211,24 @@ impl Mm {
     /// The VMA list's length (map_count).
     pub(crate) fn count(&self) -> usize {
         self.vmas.len()
+    }
+
+    /// For a forked child's copy: drops the MADV_DONTFORK VMAs and returns the ranges whose
+    /// pages the child must not have (those, and the MADV_WIPEONFORK ones, which it gets as
+    /// fresh zero pages).
+    pub(crate) fn forked(&mut self) -> Vec<(u64, u64)> {
+        let ranges: Vec<(u64, u64, bool)> = self
+            .vmas
+            .iter()
+            .filter(|(_, v)| v.dontfork || v.wipeonfork)
+            .map(|(&s, v)| (s, v.end, v.dontfork))
+            .collect();
+        for &(s, _, dontfork) in &ranges {
+            if dontfork {
+                self.vmas.remove(&s);
+            }
+        }
+        ranges.into_iter().map(|(s, e, _)| (s, e)).collect()
     }
 
     pub(crate) fn vma_mut(&mut self, start: u64) -> Option<&mut Vma> {

@@ -2,7 +2,8 @@
 //!
 //! MADV_DONTNEED and MADV_FREE drop the pages at once (private anonymous memory then reads
 //! as zeros, file mappings read the file again); MADV_REMOVE punches the hole in the file;
-//! MADV_POPULATE_* fault the range in. The other advice is valid and changes nothing here.
+//! MADV_POPULATE_* fault the range in; MADV_DONTFORK and MADV_WIPEONFORK (and their undoing)
+//! mark the VMAs for fork. The other advice is valid and changes nothing here.
 
 use alloc::vec::Vec;
 
@@ -13,7 +14,10 @@ const MADV_WILLNEED: i32 = 3;
 const MADV_DONTNEED: i32 = 4;
 const MADV_FREE: i32 = 8;
 const MADV_REMOVE: i32 = 9;
+const MADV_DONTFORK: i32 = 10;
+const MADV_DOFORK: i32 = 11;
 const MADV_WIPEONFORK: i32 = 18;
+const MADV_KEEPONFORK: i32 = 19;
 const MADV_COLD: i32 = 20;
 const MADV_PAGEOUT: i32 = 21;
 const MADV_POPULATE_READ: i32 = 22;
@@ -121,6 +125,20 @@ fn advise_one(
             mm.drop_pages(k, start, end);
         }
         MADV_WIPEONFORK if !anonymous || v.shared => return Err(Errno::EINVAL),
+        MADV_DONTFORK | MADV_DOFORK | MADV_WIPEONFORK | MADV_KEEPONFORK => {
+            // Flags of the VMA, so the range gets VMAs of its own (as Linux splits them).
+            mm.split_at(start)?;
+            mm.split_at(end)?;
+            if let Some(v) = mm.vma_mut(start) {
+                match advice {
+                    MADV_DONTFORK => v.dontfork = true,
+                    MADV_DOFORK => v.dontfork = false,
+                    MADV_WIPEONFORK => v.wipeonfork = true,
+                    _ => v.wipeonfork = false,
+                }
+            }
+            mm.merge_around(start, end);
+        }
         MADV_COLD | MADV_PAGEOUT if v.locked => return Err(Errno::EINVAL),
         MADV_WILLNEED => {}
         _ => {}

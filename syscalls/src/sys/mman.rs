@@ -180,6 +180,8 @@ pub(crate) fn mmap(
         may_write: backing.may_write,
         growsdown: file.is_none() && flags & MAP_GROWSDOWN != 0,
         locked,
+        dontfork: false,
+        wipeonfork: false,
         name: backing.name,
     };
     mm.insert(start, vma);

@@ -281,6 +281,14 @@ impl Platform for Fake {
         self.space = Some(new);
     }
 
+    fn unmap_in(&mut self, space: &crate::platform::Space, start: u64, len: u64) {
+        if let Ok(s) = space.clone().downcast::<FakeSpace>() {
+            s.lock()
+                .unwrap()
+                .retain(|&a, _| a < start || a >= start + len);
+        }
+    }
+
     fn release_space(&mut self, space: &crate::platform::Space, _keep: Vec<Arc<Page>>) {
         let Ok(s) = space.clone().downcast::<FakeSpace>() else {
             return;

@@ -657,3 +657,52 @@ fn init_ending_stops_the_machine_with_its_status() {
     assert_eq!(call(&mut init, &mut k, EXIT_GROUP, &[9]), Outcome::Exit(9));
     assert_eq!(exit_process(&mut init), Some(9));
 }
+
+#[test]
+fn fork_leaves_out_dontfork_mappings_and_wipes_wipeonfork_ones() {
+    const MMAP: u64 = 9;
+    const MADVISE: u64 = 28;
+    const MINCORE: u64 = 27;
+    const PAGE: u64 = 4096;
+    let (mut p, mut k) = setup();
+    own_space(&p, &mut k);
+    // Three private anonymous pages: kept, MADV_DONTFORK, MADV_WIPEONFORK.
+    let base = sys(&mut p, &mut k, MMAP, &[0, 3 * PAGE, 3, 0x22, u64::MAX, 0]);
+    assert!(base > 0, "mmap: {base}");
+    let base = base as u64;
+    for i in 0..3 {
+        sys(&mut p, &mut k, MADVISE, &[base + i * PAGE, PAGE, 23]); // MADV_POPULATE_WRITE
+        k.poke(base + i * PAGE, b"data");
+    }
+    assert_eq!(sys(&mut p, &mut k, MADVISE, &[base + PAGE, PAGE, 10]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, MADVISE, &[base + 2 * PAGE, PAGE, 18]),
+        0
+    );
+    let (mut child, _) = fork(&mut p, &mut k);
+    as_proc(&mut child, &p, &mut k, |c, k| {
+        assert_eq!(k.peek(base, 4), b"data", "an ordinary page is copied");
+        assert!(!k.resident(base + PAGE) && !k.resident(base + 2 * PAGE));
+        // The DONTFORK page has no mapping at all; the WIPEONFORK one is mapped, empty.
+        assert_eq!(
+            sys(c, k, MINCORE, &[base + PAGE, PAGE, SCRATCH]),
+            err(Errno::ENOMEM)
+        );
+        assert_eq!(sys(c, k, MINCORE, &[base + 2 * PAGE, PAGE, SCRATCH]), 0);
+        assert_eq!(
+            k.peek(SCRATCH, 1),
+            [0],
+            "not resident: a fault gives a zero page"
+        );
+    });
+    // The parent keeps all three.
+    for i in 0..3 {
+        assert_eq!(k.peek(base + i * PAGE, 4), b"data");
+    }
+    // MADV_WIPEONFORK is for private anonymous memory only.
+    let file_like = sys(&mut p, &mut k, MMAP, &[0, PAGE, 3, 0x21, u64::MAX, 0]); // shared
+    assert_eq!(
+        sys(&mut p, &mut k, MADVISE, &[file_like as u64, PAGE, 18]),
+        err(Errno::EINVAL)
+    );
+}

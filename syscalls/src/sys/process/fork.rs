@@ -96,7 +96,14 @@ pub(crate) fn new_process(
             Some(own) if borrowed_vm => own,
             _ => k.fork_space()?,
         };
-        (mm.clone(), space)
+        let mut mm = mm.clone();
+        if !borrowed_vm {
+            // MADV_DONTFORK ranges are not the child's; MADV_WIPEONFORK ones fault in zeros.
+            for (start, end) in mm.forked() {
+                k.unmap_in(&space, start, end - start);
+            }
+        }
+        (mm, space)
     };
     let ppid = if a.flags & CLONE_PARENT != 0 {
         parent.ppid()
