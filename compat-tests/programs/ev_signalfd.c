@@ -10,33 +10,6 @@
 #include <sys/signalfd.h>
 #include "thrutil.h"
 
-static const char *sig_name(int sig)
-{
-	static char buf[16];
-	if (sig == SIGUSR1)
-		return "USR1";
-	if (sig == SIGUSR2)
-		return "USR2";
-	if (sig == SIGTERM)
-		return "TERM";
-	if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
-		snprintf(buf, sizeof buf, "RTMIN+%d", sig - SIGRTMIN);
-		return buf;
-	}
-	snprintf(buf, sizeof buf, "%d", sig);
-	return buf;
-}
-
-static const char *code_name(int code)
-{
-	switch (code) {
-	case SI_USER: return "SI_USER";
-	case SI_TKILL: return "SI_TKILL";
-	case SI_QUEUE: return "SI_QUEUE";
-	default: return "other";
-	}
-}
-
 /* Reads what is there and prints it; the number of records. */
 static int show_read(int fd, const char *what)
 {
@@ -51,7 +24,7 @@ static int show_read(int fd, const char *what)
 	printf("%d record(s)", count);
 	for (int i = 0; i < count; i++)
 		printf(" [%s %s from us: %s, uid ours: %s, int %d]", sig_name((int)rec[i].ssi_signo),
-		       code_name(rec[i].ssi_code), rec[i].ssi_pid == (uint32_t)getpid() ? "yes" : "no",
+		       sender_code_name(rec[i].ssi_code), rec[i].ssi_pid == (uint32_t)getpid() ? "yes" : "no",
 		       rec[i].ssi_uid == getuid() ? "yes" : "no",
 		       rec[i].ssi_code == SI_QUEUE ? rec[i].ssi_int : 0);
 	printf("\n");

@@ -53,35 +53,6 @@ static void set_handler(int sig, void (*fn)(int), int flags)
 		die("sigaction");
 }
 
-static const char *sig_name(int sig)
-{
-	static char buf[16];
-	switch (sig) {
-	case SIGUSR1: return "USR1";
-	case SIGUSR2: return "USR2";
-	case SIGALRM: return "ALRM";
-	case SIGTERM: return "TERM";
-	}
-	if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
-		snprintf(buf, sizeof buf, "RTMIN+%d", sig - SIGRTMIN);
-		return buf;
-	}
-	snprintf(buf, sizeof buf, "%d", sig);
-	return buf;
-}
-
-static const char *code_name(int code)
-{
-	switch (code) {
-	case SI_USER: return "SI_USER";
-	case SI_TKILL: return "SI_TKILL";
-	case SI_QUEUE: return "SI_QUEUE";
-	case SI_KERNEL: return "SI_KERNEL";
-	case SI_TIMER: return "SI_TIMER";
-	default: return "other";
-	}
-}
-
 static void block(int sig, int how)
 {
 	sigset_t set;
@@ -108,7 +79,7 @@ static void senders(void)
 	sigqueue(getpid(), SIGUSR1, v);
 	for (int i = 0; i < nlog; i++)
 		printf("delivery %d: %s, %s, from this process: %s, uid: %s, value %d\n", i,
-		       sig_name(log_sig[i]), code_name(log_code[i]),
+		       sig_name(log_sig[i]), sender_code_name(log_code[i]),
 		       log_pid[i] == getpid() ? "yes" : "no", log_uid[i] == getuid() ? "ours" : "other",
 		       log_code[i] == SI_QUEUE ? log_value[i] : 0);
 	check("raise: SI_TKILL; kill: SI_USER; sigqueue: SI_QUEUE with the value",
@@ -384,7 +355,7 @@ static void waiting(void)
 	/* Raw: glibc's sigtimedwait reports SI_TKILL as SI_USER. */
 	int r = (int)syscall(SYS_rt_sigtimedwait, &want, &si, &limit, 8);
 	printf("sigtimedwait with USR2 pending: %s, %s\n", r > 0 ? sig_name(r) : errname(errno),
-	       code_name(si.si_code));
+	       sender_code_name(si.si_code));
 	check("it returned USR2 with SI_TKILL", r == SIGUSR2 && si.si_code == SI_TKILL);
 	check("and USR2 is no longer pending", !is_pending(SIGUSR2));
 	struct timespec short_wait = {0, 30 * 1000000};

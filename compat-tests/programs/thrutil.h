@@ -203,4 +203,35 @@ static __attribute__((unused)) long gettid_(void)
 	return syscall(SYS_gettid);
 }
 
+/* A signal's short name for the output ("USR1", "RTMIN+2"; others by number). */
+static __attribute__((unused)) const char *sig_name(int sig)
+{
+	static char buf[16];
+	switch (sig) {
+	case SIGUSR1: return "USR1";
+	case SIGUSR2: return "USR2";
+	case SIGALRM: return "ALRM";
+	case SIGTERM: return "TERM";
+	}
+	if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+		snprintf(buf, sizeof buf, "RTMIN+%d", sig - SIGRTMIN);
+		return buf;
+	}
+	snprintf(buf, sizeof buf, "%d", sig);
+	return buf;
+}
+
+/* The name of a sender's si_code (kill, tkill, sigqueue, the kernel, a timer). */
+static __attribute__((unused)) const char *sender_code_name(int code)
+{
+	switch (code) {
+	case SI_USER: return "SI_USER";
+	case SI_TKILL: return "SI_TKILL";
+	case SI_QUEUE: return "SI_QUEUE";
+	case SI_KERNEL: return "SI_KERNEL";
+	case SI_TIMER: return "SI_TIMER";
+	default: return "other";
+	}
+}
+
 #endif
