@@ -12,6 +12,8 @@ use std::process::Command;
 
 const TARGET: &str = "x86_64-unknown-none";
 const KERNEL_BIN: &str = "coracle-kernel";
+/// The Cargo profile the kernel is built with (see the workspace Cargo.toml).
+const PROFILE: &str = "kernel";
 
 fn main() {
     let manifest_dir =
@@ -66,7 +68,8 @@ fn build_kernel(workspace: &Path, out_dir: &Path) -> PathBuf {
         "build",
         "-p",
         "coracle-kernel",
-        "--release",
+        "--profile",
+        PROFILE,
         "--target",
         TARGET,
         "--target-dir",
@@ -86,13 +89,13 @@ fn build_kernel(workspace: &Path, out_dir: &Path) -> PathBuf {
     });
     if !status.success() {
         fail(&format!(
-            "building the kernel failed ({status}): `cargo build -p coracle-kernel --release \
-             --target {TARGET}` in {}. Fix the kernel build (its errors are above), or set \
+            "building the kernel failed ({status}): `cargo build -p coracle-kernel --profile \
+             {PROFILE} --target {TARGET}` in {}. Fix the kernel build (its errors are above), or set \
              CORACLE_KERNEL=/path/to/coracle-kernel to embed a prebuilt kernel ELF.",
             workspace.display()
         ));
     }
-    target_dir.join(TARGET).join("release").join(KERNEL_BIN)
+    target_dir.join(TARGET).join(PROFILE).join(KERNEL_BIN)
 }
 
 /// Variables set by the outer cargo (or a wrapper around it) that must not reach the nested
