@@ -4,8 +4,10 @@
 //! handlers here read like the man pages: argument checks in Linux's order, then one call
 //! into it.
 
+use alloc::sync::Arc;
 use coracle_vfs::Wake;
 
+use crate::process::ProcShared;
 use crate::signal::{
     self, valid, SigAction, SigInfo, Target, SA_KNOWN, SIGKILL, SIGSTOP, SIG_DFL, SI_TKILL,
     SI_USER, UNBLOCKABLE,
@@ -205,73 +207,88 @@ pub(crate) fn rt_sigtimedwait(
     Err(Errno::WAIT)
 }
 
-/// SIGCONT and SIGKILL continue the process if it is stopped (before the signal is queued).
-fn note_stop(p: &Process, _k: &mut dyn Platform, sig: u32) {
-    crate::sys::process::jobs::on_signal_sent(&p.sys, &p.shared, sig);
+/// Sends `info` to `target` in `proc`, the caller's process or another. Another process
+/// that has ended gets nothing, and PID 1 only the signals it handles or ignores, as Linux's
+/// init in its namespace. SIGCONT and SIGKILL continue a stopped process before the signal is
+/// queued (prepare_signal).
+pub(crate) fn send_info(
+    p: &Process,
+    proc: &ProcShared,
+    target: Target,
+    info: SigInfo,
+) -> SysResult {
+    let sig = info.signo();
+    if !core::ptr::eq(proc, &*p.shared) {
+        if proc.life.lock().ended.is_some() {
+            return Ok(0);
+        }
+        if proc.pid == 1 && proc.signals.action(sig).handler == SIG_DFL {
+            return Ok(0);
+        }
+    }
+    crate::sys::process::jobs::on_signal_sent(&p.sys, proc, sig);
+    signal::send(proc, &p.sys.sched, target, info, None)?;
+    Ok(0)
 }
 
-/// Sends `sig` (0: only checks the target) with the sender's pid and uid.
-fn send_from(p: &Process, k: &mut dyn Platform, target: Target, sig: i32, code: i32) -> SysResult {
+/// Sends `sig` (0: only checks the target) from the caller, with its pid and uid.
+fn send_from(p: &Process, proc: &ProcShared, target: Target, sig: i32, code: i32) -> SysResult {
     if sig == 0 {
         return Ok(0);
     }
     let sig = signo(sig).ok_or(Errno::EINVAL)?;
-    note_stop(p, k, sig);
     let info = SigInfo::from_process(sig, code, p.shared.pid, p.shared.uid);
-    signal::send(&p.shared, &p.sys.sched, target, info, None)?;
-    Ok(0)
+    send_info(p, proc, target, info)
 }
 
-pub(crate) fn kill(p: &mut Process, k: &mut dyn Platform, pid: i32, sig: i32) -> SysResult {
+pub(crate) fn kill(p: &mut Process, _k: &mut dyn Platform, pid: i32, sig: i32) -> SysResult {
     let targets = crate::sys::process::group::kill_targets(p, pid)?;
     if sig != 0 {
         signo(sig).ok_or(Errno::EINVAL)?;
     }
     for t in targets {
+        let sent = send_from(p, &t, Target::Process, sig, SI_USER);
+        // Only a failure to signal the caller itself is reported (as for one target).
         if t.pid == p.shared.pid {
-            send_from(p, k, Target::Process, sig, SI_USER)?;
-        } else if sig != 0 {
-            send_to_process(p, &t, sig as u32);
+            sent?;
         }
     }
     Ok(0)
 }
 
-/// Sends `sig` from the caller to another process (kill, pidfd_send_signal). A zombie gets
-/// nothing; PID 1 gets only the signals it has a handler for (or ignores), as Linux's init
-/// in its namespace.
-pub(crate) fn send_to_process(p: &Process, target: &crate::process::ProcShared, sig: u32) {
-    if target.life.lock().ended.is_some() {
-        return;
-    }
-    if target.pid == 1 && target.signals.action(sig).handler == SIG_DFL {
-        return;
-    }
-    crate::sys::process::jobs::on_signal_sent(&p.sys, target, sig);
-    let info = SigInfo::from_process(sig, SI_USER, p.shared.pid, p.shared.uid);
-    let _ = signal::send(target, &p.sys.sched, Target::Process, info, None);
-}
-
-/// The thread `tid` of this process (and of `tgid`, when given).
-fn thread_target(p: &Process, tgid: Option<i32>, tid: i32) -> Result<Target, Errno> {
+/// The thread `tid` (of the process `tgid`, when given), in this process or another.
+fn thread_target(
+    p: &Process,
+    tgid: Option<i32>,
+    tid: i32,
+) -> Result<(Arc<ProcShared>, Target), Errno> {
     let tid = u32::try_from(tid).map_err(|_| Errno::EINVAL)?;
-    if tgid.is_some_and(|g| g != p.shared.pid as i32) || !p.shared.threads.lock().contains(&tid) {
-        return Err(Errno::ESRCH);
-    }
-    Ok(Target::Thread(tid))
+    let owns =
+        |q: &ProcShared| tgid.is_none_or(|g| g as u32 == q.pid) && q.threads.lock().contains(&tid);
+    let proc = if owns(&p.shared) {
+        p.shared.clone()
+    } else {
+        let tree = p.sys.tree.lock();
+        let found = match tgid {
+            Some(g) => tree.get(&(g as u32)).filter(|q| owns(q)),
+            None => tree.values().find(|q| owns(q)),
+        };
+        found.cloned().ok_or(Errno::ESRCH)?
+    };
+    Ok((proc, Target::Thread(tid)))
 }
 
-pub(crate) fn tkill(p: &mut Process, k: &mut dyn Platform, tid: i32, sig: i32) -> SysResult {
+pub(crate) fn tkill(p: &mut Process, _k: &mut dyn Platform, tid: i32, sig: i32) -> SysResult {
     if tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let target = thread_target(p, None, tid)?;
-    send_from(p, k, target, sig, SI_TKILL)
+    let (proc, target) = thread_target(p, None, tid)?;
+    send_from(p, &proc, target, sig, SI_TKILL)
 }
 
 pub(crate) fn tgkill(
     p: &mut Process,
-    k: &mut dyn Platform,
+    _k: &mut dyn Platform,
     tgid: i32,
     tid: i32,
     sig: i32,
@@ -279,13 +296,13 @@ pub(crate) fn tgkill(
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let target = thread_target(p, Some(tgid), tid)?;
-    send_from(p, k, target, sig, SI_TKILL)
+    let (proc, target) = thread_target(p, Some(tgid), tid)?;
+    send_from(p, &proc, target, sig, SI_TKILL)
 }
 
-/// The siginfo of rt_(tg)sigqueueinfo: only a process signalling itself may claim to be
-/// kill, tkill or the kernel (si_code >= 0 or SI_TKILL).
-fn queued_info(
+/// The siginfo of rt_(tg)sigqueueinfo and pidfd_send_signal: only a thread signalling
+/// itself may claim to be kill, tkill or the kernel (si_code >= 0 or SI_TKILL).
+pub(crate) fn queued_info(
     p: &Process,
     k: &dyn Platform,
     sig: i32,
@@ -301,15 +318,22 @@ fn queued_info(
     Ok(info)
 }
 
-fn send_queued(p: &Process, target: Target, sig: i32, info: SigInfo) -> SysResult {
+fn send_queued(
+    p: &Process,
+    proc: &ProcShared,
+    target: Target,
+    sig: i32,
+    info: SigInfo,
+) -> SysResult {
     if sig == 0 {
         return Ok(0);
     }
     signo(sig).ok_or(Errno::EINVAL)?;
-    signal::send(&p.shared, &p.sys.sched, target, info, None)?;
-    Ok(0)
+    send_info(p, proc, target, info)
 }
 
+/// rt_sigqueueinfo(2): like kill to one process (a thread id names its process), with the
+/// caller's siginfo.
 pub(crate) fn rt_sigqueueinfo(
     p: &mut Process,
     k: &mut dyn Platform,
@@ -318,11 +342,14 @@ pub(crate) fn rt_sigqueueinfo(
     uinfo: u64,
 ) -> SysResult {
     let info = queued_info(p, k, sig, uinfo, tgid)?;
-    // Only the caller's own process takes queued signals for now.
-    if tgid != p.shared.pid as i32 {
+    if tgid <= 0 {
         return Err(Errno::ESRCH);
     }
-    send_queued(p, Target::Process, sig, info)
+    let targets = crate::sys::process::group::kill_targets(p, tgid)?;
+    match targets.first() {
+        Some(proc) => send_queued(p, proc, Target::Process, sig, info),
+        None => Err(Errno::ESRCH),
+    }
 }
 
 pub(crate) fn rt_tgsigqueueinfo(
@@ -337,8 +364,8 @@ pub(crate) fn rt_tgsigqueueinfo(
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let target = thread_target(p, Some(tgid), tid)?;
-    send_queued(p, target, sig, info)
+    let (proc, target) = thread_target(p, Some(tgid), tid)?;
+    send_queued(p, &proc, target, sig, info)
 }
 
 /// restart_syscall(2): nothing to restart here (calls restart by running again), so EINTR,

@@ -482,6 +482,98 @@ fn kill_reaches_a_group_and_skips_init_for_minus_one() {
 }
 
 #[test]
+fn thread_and_queued_signals_reach_another_process() {
+    const TKILL: u64 = 200;
+    const TGKILL: u64 = 234;
+    const RT_SIGQUEUEINFO: u64 = 129;
+    const RT_TGSIGQUEUEINFO: u64 = 297;
+    const PIDFD_OPEN: u64 = 434;
+    const PIDFD_SEND_SIGNAL: u64 = 424;
+    const SI_QUEUE: i32 = -1;
+    let (mut init, mut k) = setup();
+    let (child, pid) = fork(&mut init, &mut k);
+    let pending = |sig: u32| child.shared.signals.pending(child.tid) & (1 << (sig - 1)) != 0;
+    // tkill and tgkill name the child's thread; a wrong thread group is ESRCH.
+    assert_eq!(sys(&mut init, &mut k, TKILL, &[pid as u64, 10]), 0);
+    assert!(pending(10));
+    assert_eq!(
+        sys(&mut init, &mut k, TGKILL, &[pid as u64, pid as u64, 12]),
+        0
+    );
+    assert!(pending(12));
+    assert_eq!(
+        sys(&mut init, &mut k, TGKILL, &[1, pid as u64, 12]),
+        err(Errno::ESRCH)
+    );
+    assert_eq!(
+        sys(&mut init, &mut k, TGKILL, &[4242, 4242, 0]),
+        err(Errno::ESRCH)
+    );
+    // A queued signal with SI_QUEUE and a value; claiming to be kill (si_code 0) for another
+    // process is EPERM.
+    let mut info = [0u8; 128];
+    info[8..12].copy_from_slice(&SI_QUEUE.to_le_bytes());
+    info[24..32].copy_from_slice(&77u64.to_le_bytes());
+    k.poke(SCRATCH, &info);
+    assert_eq!(
+        sys(
+            &mut init,
+            &mut k,
+            RT_SIGQUEUEINFO,
+            &[pid as u64, 34, SCRATCH]
+        ),
+        0
+    );
+    assert!(pending(34));
+    assert_eq!(
+        sys(
+            &mut init,
+            &mut k,
+            RT_TGSIGQUEUEINFO,
+            &[pid as u64, pid as u64, 35, SCRATCH]
+        ),
+        0
+    );
+    assert!(pending(35));
+    k.poke(SCRATCH + 8, &0i32.to_le_bytes());
+    assert_eq!(
+        sys(
+            &mut init,
+            &mut k,
+            RT_SIGQUEUEINFO,
+            &[pid as u64, 36, SCRATCH]
+        ),
+        err(Errno::EPERM)
+    );
+    assert!(!pending(36));
+    // pidfd_send_signal with a siginfo: si_signo must match.
+    let fd = sys(&mut init, &mut k, PIDFD_OPEN, &[pid as u64, 0]);
+    assert!(fd >= 0);
+    k.poke(SCRATCH + 8, &SI_QUEUE.to_le_bytes());
+    k.poke(SCRATCH, &37i32.to_le_bytes());
+    assert_eq!(
+        sys(
+            &mut init,
+            &mut k,
+            PIDFD_SEND_SIGNAL,
+            &[fd as u64, 38, SCRATCH, 0]
+        ),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(
+            &mut init,
+            &mut k,
+            PIDFD_SEND_SIGNAL,
+            &[fd as u64, 37, SCRATCH, 0]
+        ),
+        0
+    );
+    assert!(pending(37));
+    assert!(!pending(38));
+}
+
+#[test]
 fn init_drops_default_action_signals_from_other_processes() {
     let (mut init, mut k) = setup();
     let (mut child, _) = fork(&mut init, &mut k);

@@ -9,6 +9,7 @@ use coracle_vfs::file::events;
 use coracle_vfs::{FileOps, WaitQueue};
 
 use crate::process::ProcShared;
+use crate::signal::{SigInfo, Target, SI_USER};
 use crate::sys::anon::install_anon;
 use crate::{Errno, Platform, Process, SysResult};
 
@@ -85,7 +86,8 @@ pub(crate) fn pidfd_open(
     install(p, proc, flags & PIDFD_NONBLOCK)
 }
 
-/// pidfd_send_signal(2): `sig` to the process `pidfd` names (with a NULL info: as kill).
+/// pidfd_send_signal(2): `sig` to the process `pidfd` names; with a NULL `info` as kill,
+/// otherwise with the caller's siginfo (whose si_signo must be `sig`), as rt_sigqueueinfo.
 pub(crate) fn pidfd_send_signal(
     p: &mut Process,
     k: &mut dyn Platform,
@@ -98,15 +100,25 @@ pub(crate) fn pidfd_send_signal(
         return Err(Errno::EINVAL);
     }
     let proc = process_of_fd(p, pidfd)?;
-    if info != 0 {
-        k.log(format_args!(
-            "pidfd_send_signal with a siginfo is not supported: EINVAL"
-        ));
-        return Err(Errno::EINVAL);
-    }
     if !(0..=64).contains(&sig) {
         return Err(Errno::EINVAL);
     }
+    let queued = if info != 0 {
+        let mut raw = [0u8; 4];
+        k.read_user(info, &mut raw)?;
+        if i32::from_le_bytes(raw) != sig {
+            return Err(Errno::EINVAL);
+        }
+        Some(crate::sys::signal::queued_info(
+            p,
+            k,
+            sig,
+            info,
+            proc.pid as i32,
+        )?)
+    } else {
+        None
+    };
     // Gone once reaped (ESRCH); a zombie still takes signals, as on Linux, and drops them.
     let reaped = !p
         .sys
@@ -117,12 +129,10 @@ pub(crate) fn pidfd_send_signal(
     if reaped {
         return Err(Errno::ESRCH);
     }
-    if sig == 0 || proc.life.lock().ended.is_some() {
+    if sig == 0 {
         return Ok(0);
     }
-    if proc.pid == p.shared.pid {
-        return crate::sys::signal::kill(p, k, proc.pid as i32, sig);
-    }
-    crate::sys::signal::send_to_process(p, &proc, sig as u32);
-    Ok(0)
+    let info = queued
+        .unwrap_or_else(|| SigInfo::from_process(sig as u32, SI_USER, p.shared.pid, p.shared.uid));
+    crate::sys::signal::send_info(p, &proc, Target::Process, info)
 }
