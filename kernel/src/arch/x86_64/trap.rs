@@ -257,6 +257,9 @@ trap_common:
     test byte ptr [rsp + 24], 3
     jz kernel_trap_entry
     swapgs
+    /* Interrupt and exception gates keep the user's direction flag (SYSCALL clears it through
+       FMASK): the kernel's string copies need it clear, as the ABI promises every function. */
+    cld
     push rax
     mov rax, gs:[8]
     mov [rax + 8], rbx
