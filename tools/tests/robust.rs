@@ -16,7 +16,7 @@ fn build(src: &str, name: &str) -> PathBuf {
         .join("tests")
         .join(src);
     let cc = Command::new("musl-gcc")
-        .args(["-static", "-O2", "-o"])
+        .args(["-static", "-O2", "-pthread", "-o"])
         .arg(&exe)
         .arg(&src)
         .status();
@@ -91,13 +91,14 @@ fn direction_flag_from_user_mode_does_not_reach_the_kernel() {
     );
 }
 
-/// Random system calls with random arguments in 40 forked children on 2 vCPUs (see
-/// tests/robust/sysfuzz.c): the kernel must not fail or hang, every child must be reaped
+/// Random system calls with random arguments in 40 forked children (see
+/// tests/robust/sysfuzz.c): single-threaded children on 1 vCPU, then children of 4 threads
+/// calling at once on 2 vCPUs. The kernel must not fail or hang, every child must be reaped
 /// (SIGKILL ends a child blocked anywhere), and the children must really have made calls.
 #[test]
 fn random_system_calls_never_bring_the_kernel_down() {
     let exe = build("robust/sysfuzz.c", "sysfuzz");
-    for (seed, cpus) in [("1", "1"), ("2", "2")] {
+    for (seed, cpus, threads) in [("1", "1", "1"), ("2", "2", "4")] {
         let run = run_with_limit(
             &[
                 "run",
@@ -107,6 +108,7 @@ fn random_system_calls_never_bring_the_kernel_down() {
                 seed,
                 "40",
                 "1000",
+                threads,
             ],
             Duration::from_secs(600),
         );

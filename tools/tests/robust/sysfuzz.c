@@ -1,16 +1,18 @@
 /* Random system calls in forked children: whatever a child does to itself, the kernel must
  * survive it, and SIGKILL must end a child however it is blocked.
  *
- * Usage: sysfuzz SEED CHILDREN CALLS_PER_CHILD
+ * Usage: sysfuzz SEED CHILDREN CALLS_PER_CHILD [THREADS]
  * Each child starts its own session (so kill(0, ...) reaches only itself), points fds 0-2 at
  * /dev/null, and makes CALLS_PER_CHILD calls with a random number (process-creating and
  * cross-process-memory calls excluded) and random arguments: small numbers, -1, random
  * words, pointers into a scratch buffer (some next to an inaccessible page), kernel
  * addresses, low addresses; fds 3 and up are a pipe, an eventfd, an epoll, a timerfd, a memfd,
  * a file and a directory. The parent (PID 1) reaps each child, killing it with SIGKILL if it
- * has not ended after a second, and prints one summary line. */
+ * has not ended after a second, and prints one summary line. With THREADS > 1 each child
+ * makes its calls from that many threads at once (locking inside the kernel). */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t state;
+static __thread uint64_t state;
 
 static uint64_t rnd(void)
 {
@@ -69,7 +71,39 @@ static int excluded(long nr)
     return 0;
 }
 
-static void child(uint64_t seed, long calls, volatile long *counter)
+static long calls_per_thread;
+static volatile long *counter;
+
+static void fuzz(void)
+{
+    for (long i = 0; i < calls_per_thread; i++) {
+        unsigned char *buf = scratch;
+        for (int j = 0; j < 4096; j += 8) {
+            uint64_t r = rnd();
+            memcpy(buf + j, &r, 8);
+        }
+        const char *path = paths[rnd() % (sizeof paths / sizeof *paths)];
+        memcpy(buf, path, strlen(path) + 1);
+        long nr;
+        do
+            nr = rnd() % 460;
+        while (excluded(nr));
+        uint64_t a[6];
+        for (int j = 0; j < 6; j++)
+            a[j] = arg();
+        __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+        syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    }
+}
+
+static void *thread_main(void *seed)
+{
+    state = (uint64_t)(uintptr_t)seed * 0x9e3779b97f4a7c15ull | 1;
+    fuzz();
+    return 0;
+}
+
+static void child(uint64_t seed, long threads)
 {
     state = seed * 0x9e3779b97f4a7c15ull | 1;
     setsid();
@@ -94,23 +128,11 @@ static void child(uint64_t seed, long calls, volatile long *counter)
     if (scratch == MAP_FAILED)
         _exit(1);
     mprotect(scratch + 2 * 4096, 4096, PROT_NONE);
-    for (long i = 0; i < calls; i++) {
-        for (int j = 0; j < 4096; j += 8) {
-            uint64_t r = rnd();
-            memcpy(scratch + j, &r, 8);
-        }
-        const char *path = paths[rnd() % (sizeof paths / sizeof *paths)];
-        memcpy(scratch, path, strlen(path) + 1);
-        long nr;
-        do
-            nr = rnd() % 460;
-        while (excluded(nr));
-        uint64_t a[6];
-        for (int j = 0; j < 6; j++)
-            a[j] = arg();
-        (*counter)++;
-        syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    for (long t = 1; t < threads; t++) {
+        pthread_t th;
+        pthread_create(&th, 0, thread_main, (void *)(uintptr_t)(seed * 131 + t));
     }
+    fuzz();
     _exit(0);
 }
 
@@ -123,13 +145,17 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: sysfuzz SEED CHILDREN CALLS_PER_CHILD\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: sysfuzz SEED CHILDREN CALLS_PER_CHILD [THREADS]\n");
         return 2;
     }
     uint64_t seed = strtoull(argv[1], 0, 0);
     long children = atol(argv[2]), calls = atol(argv[3]);
-    volatile long *counter = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    long threads = argc == 5 ? atol(argv[4]) : 1;
+    if (threads < 1)
+        threads = 1;
+    calls_per_thread = calls / threads;
+    counter = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (counter == MAP_FAILED) {
         perror("mmap");
         return 1;
@@ -142,7 +168,7 @@ int main(int argc, char **argv)
             return 1;
         }
         if (pid == 0)
-            child(seed + (uint64_t)c, calls, counter);
+            child(seed + (uint64_t)c, threads);
         double deadline = now() + 1;
         int status;
         pid_t got;
