@@ -99,6 +99,10 @@ impl Mm {
     /// Removes `[start, end)` from the VMA list, splitting VMAs at the edges; returns the
     /// removed VMAs by start. Only the list changes: the pages are the caller's.
     pub(crate) fn carve(&mut self, start: u64, end: u64) -> Result<Vec<(u64, Vma)>, Errno> {
+        // Callers check their ranges; one that slipped through is refused, not a panic.
+        if start > end || end > USER_TOP {
+            return Err(Errno::EINVAL);
+        }
         self.split_at(start)?;
         self.split_at(end)?;
         let keys: Vec<u64> = self.vmas.range(start..end).map(|(&s, _)| s).collect();

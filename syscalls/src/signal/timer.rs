@@ -498,7 +498,7 @@ pub(crate) fn timer_settime(
         return Err(Errno::EINVAL);
     }
     let interval = read_time(k, new, 1);
-    let value = read_time(k, new + 16, 1);
+    let value = read_time(k, new.saturating_add(16), 1);
     let (interval, value) = match (interval, value) {
         (Err(Errno::EFAULT), _) | (_, Err(Errno::EFAULT)) => return Err(Errno::EFAULT),
         (i, v) => (i, v),

@@ -51,7 +51,9 @@ pub(crate) fn mremap(
     }
     // Shrinking always works.
     if old_len >= new_len {
-        let unmapped = mm.unmap_range(k, addr + new_len, addr + old_len);
+        // (A range past the user half is EINVAL, as munmap's.)
+        let end = addr.checked_add(old_len).ok_or(Errno::EINVAL)?;
+        let unmapped = mm.unmap_range(k, addr + new_len, end);
         if old_len != new_len {
             unmapped?;
         }
@@ -91,7 +93,7 @@ fn remap_to(
     if !new_addr.is_multiple_of(PAGE) || new_len > USER_TOP || new_addr > USER_TOP - new_len {
         return Err(Errno::EINVAL);
     }
-    if addr + old_len > new_addr && new_addr + new_len > addr {
+    if addr.saturating_add(old_len) > new_addr && new_addr + new_len > addr {
         return Err(Errno::EINVAL);
     }
     if mm.count() + 2 >= MAX_MAP_COUNT - 3 {
@@ -102,7 +104,8 @@ fn remap_to(
         mm.unmap_range(k, new_addr, new_addr + new_len)?;
     }
     if old_len > new_len {
-        mm.unmap_range(k, addr + new_len, addr + old_len)?;
+        let end = addr.checked_add(old_len).ok_or(Errno::EINVAL)?;
+        mm.unmap_range(k, addr + new_len, end)?;
         old_len = new_len;
     }
     checked_vma(mm, addr, old_len, new_len, limits)?;

@@ -6,6 +6,7 @@ mod evfds;
 pub(crate) mod fake;
 mod fifo;
 mod fs;
+mod fuzz;
 mod io;
 mod misc;
 mod mman;

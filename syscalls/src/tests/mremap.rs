@@ -166,6 +166,38 @@ fn mremap_fixed_dontunmap_and_errors() {
     );
 }
 
+/// Ranges that end past the top of the address space (found by the random-call test: the
+/// shrink wrapped around and the VMA lookup panicked) are errors.
+#[test]
+fn mremap_ranges_past_the_top_are_errors() {
+    let (mut p, mut k) = setup();
+    let top = 0xffff_ffff_ffff_f000;
+    assert_eq!(
+        mremap(&mut p, &mut k, top, 0x2000, 0x1000, 0, 0),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        mremap(&mut p, &mut k, top, 0x1000, 0x1000, 0, 0),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        mremap(&mut p, &mut k, top, 0x1000, 0x2000, MAYMOVE, 0),
+        err(Errno::EFAULT)
+    );
+    assert_eq!(
+        mremap(
+            &mut p,
+            &mut k,
+            top,
+            0x2000,
+            0x1000,
+            MAYMOVE | MREMAP_FIXED,
+            0x10_0000
+        ),
+        err(Errno::EINVAL)
+    );
+}
+
 #[test]
 fn madvise_dontneed_zeroes_anonymous_and_rereads_files() {
     let (mut p, mut k) = setup();
