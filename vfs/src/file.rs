@@ -73,6 +73,11 @@ pub trait FileOps: Send + Sync + 'static {
         None
     }
 
+    /// Puts back at the front bytes a stream's [`FileOps::read`] just gave but the reader could
+    /// not take (its buffer faulted): Linux's pipe_read consumes only what it copied out.
+    /// Streams without it drop them.
+    fn unread(&self, _data: &[u8]) {}
+
     /// The queue woken whenever [`FileOps::poll`]'s answer may change, for files that can
     /// make a reader or writer wait. Files that are always ready have none.
     ///
@@ -320,6 +325,18 @@ impl OpenFile {
     }
 
     /// `pread`: at `offset`, which must be non-negative; the file offset stays.
+    /// Gives back the bytes `data` that the last [`OpenFile::read`] returned but the reader
+    /// could not take (its buffer faulted): a stream keeps them for the next read, a seekable
+    /// file's offset moves back over them.
+    pub fn give_back(&self, data: &[u8]) {
+        if self.ops.seekable() {
+            let mut pos = self.pos.lock();
+            *pos = pos.saturating_sub(data.len() as u64);
+        } else {
+            self.ops.unread(data);
+        }
+    }
+
     pub fn pread(&self, offset: i64, buf: &mut [u8]) -> Result<usize> {
         // Linux's order (ksys_pread64): the offset, then seekability, then the access mode.
         let offset = u64::try_from(offset).map_err(|_| Errno::EINVAL)?;

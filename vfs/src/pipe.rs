@@ -202,6 +202,20 @@ impl Pipe {
         Ok(n)
     }
 
+    /// Puts `data` back at the front (a reader's buffer faulted after [`Pipe::read`]). The
+    /// pipe may hold more than its capacity for a moment if a writer filled it meanwhile.
+    fn unread(&self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let mut s = self.state.lock();
+        for &b in data.iter().rev() {
+            s.buf.push_front(b);
+        }
+        drop(s);
+        self.changed(POLLIN | POLLRDNORM);
+    }
+
     fn write(&self, data: &[u8]) -> Result<usize> {
         // A null write succeeds even with no reader (pipe_write checks it first).
         if data.is_empty() {
@@ -211,7 +225,7 @@ impl Pipe {
         if s.readers == 0 {
             return Err(Errno::EPIPE);
         }
-        let room = s.capacity - s.buf.len();
+        let room = s.capacity.saturating_sub(s.buf.len());
         let n = if data.len() <= PIPE_BUF {
             if room < data.len() {
                 return Err(Errno::EAGAIN);
@@ -241,7 +255,7 @@ impl Pipe {
             }
         }
         if write {
-            if s.capacity - s.buf.len() >= PIPE_BUF {
+            if s.capacity.saturating_sub(s.buf.len()) >= PIPE_BUF {
                 ev |= POLLOUT | POLLWRNORM;
             }
             if s.readers == 0 {
@@ -294,6 +308,9 @@ impl FileOps for PipeEnd {
     }
     fn readable_bytes(&self) -> Option<usize> {
         Some(self.pipe.state.lock().buf.len())
+    }
+    fn unread(&self, data: &[u8]) {
+        self.pipe.unread(data)
     }
     fn wait_queue(&self) -> Option<&WaitQueue> {
         Some(&self.pipe.queue)

@@ -189,6 +189,35 @@ impl UserBufs<'_> {
         })
     }
 
+    /// Copies `data` to bytes `at..` of the run; on a bad buffer, how many bytes were copied
+    /// before it (to the page: the piece that faulted is retried a page at a time).
+    pub(crate) fn store_counted(
+        self,
+        k: &mut dyn Platform,
+        at: u64,
+        data: &[u8],
+    ) -> Result<(), (usize, Errno)> {
+        self.each(at, data.len(), |addr, range| {
+            let from = range.start;
+            let Err(e) = k.write_user(addr, &data[range.clone()]) else {
+                return Ok(());
+            };
+            let mut copied = 0;
+            while from + copied < range.end {
+                let a = addr + copied as u64;
+                let n = ((crate::mm::PAGE - a % crate::mm::PAGE) as usize)
+                    .min(range.end - from - copied);
+                if k.write_user(a, &data[from + copied..from + copied + n])
+                    .is_err()
+                {
+                    break;
+                }
+                copied += n;
+            }
+            Err((from + copied, e))
+        })
+    }
+
     /// Fills `out` from bytes `at..` of the run; on a bad buffer, how many bytes came before it.
     fn load(self, k: &dyn Platform, at: u64, out: &mut [u8]) -> Result<(), (usize, Errno)> {
         self.each(at, out.len(), |addr, range| {
@@ -253,7 +282,14 @@ pub(crate) fn read_file(
             match r {
                 Ok(n) => {
                     if n > 0 {
-                        if let Err(e) = bufs.store(k, done, &chunk[..n]) {
+                        if let Err((copied, e)) = bufs.store_counted(k, done, &chunk[..n]) {
+                            // What did not reach the reader stays in the file (a pipe keeps
+                            // it, an offset moves back over it), as Linux consumes only
+                            // what it copied out; the call returns what was copied.
+                            if offset.is_none() {
+                                file.give_back(&chunk[copied..n]);
+                            }
+                            done += copied as u64;
                             return if done == 0 { Err(e) } else { Ok(done) };
                         }
                     }

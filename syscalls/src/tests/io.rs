@@ -49,6 +49,35 @@ fn write_running_into_an_unmapped_page_returns_the_partial_count() {
     assert_eq!(n, 16 * PAGE as i64);
 }
 
+/// A read whose buffer faults part-way returns what reached it; the rest stays in the file:
+/// a pipe keeps it for the next read, a file's offset stops after what was copied (Linux's
+/// pipe_read and filemap_read consume only what they copied out).
+#[test]
+fn read_into_a_faulting_buffer_keeps_what_it_could_not_copy() {
+    let (mut p, mut k) = setup();
+    let end = SCRATCH + 4 * PAGE;
+    let (r, w) = super::epoll::pipe(&mut p, &mut k);
+    k.poke(SCRATCH, b"hello world");
+    assert_eq!(sys(&mut p, &mut k, 1, &[w, SCRATCH, 11]), 11);
+    // Nothing reaches an unmapped buffer: EFAULT, and nothing is lost.
+    assert_eq!(sys(&mut p, &mut k, 0, &[r, 0x10, 5]), err(Errno::EFAULT));
+    // Three bytes fit before the unmapped page.
+    assert_eq!(sys(&mut p, &mut k, 0, &[r, end - 3, 8]), 3);
+    assert_eq!(k.peek(end - 3, 3), b"hel");
+    assert_eq!(sys(&mut p, &mut k, 0, &[r, SCRATCH + 64, 64]), 8);
+    assert_eq!(k.peek(SCRATCH + 64, 8), b"lo world");
+    // A file: the offset moves only past the copied bytes.
+    k.poke(SCRATCH, b"/tmp/f\0");
+    let fd = sys(&mut p, &mut k, 2, &[SCRATCH, 0o102, 0o644]) as u64;
+    k.poke(SCRATCH + 64, b"0123456789");
+    assert_eq!(sys(&mut p, &mut k, 1, &[fd, SCRATCH + 64, 10]), 10);
+    assert_eq!(sys(&mut p, &mut k, 8, &[fd, 0, 0]), 0);
+    assert_eq!(sys(&mut p, &mut k, 0, &[fd, end - 4, 10]), 4);
+    assert_eq!(sys(&mut p, &mut k, 8, &[fd, 0, 1]), 4);
+    assert_eq!(sys(&mut p, &mut k, 0, &[fd, 0x10, 10]), err(Errno::EFAULT));
+    assert_eq!(sys(&mut p, &mut k, 8, &[fd, 0, 1]), 4);
+}
+
 #[test]
 fn bad_fds_are_ebadf_and_wrong_direction_too() {
     let (mut p, mut k) = setup();
