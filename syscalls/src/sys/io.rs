@@ -1387,7 +1387,13 @@ pub(crate) fn select(
         if sec < 0 || !(0..1_000_000).contains(&usec) {
             return Err(Errno::EINVAL);
         }
-        deadline_after(p, k, sec as u64 * 1_000_000_000 + usec as u64 * 1000)
+        deadline_after(
+            p,
+            k,
+            (sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(usec as u64 * 1000),
+        )
     };
     let n = select_fds(p, k, nfds, [readfds, writefds, exceptfds], deadline)?;
     if let (Some(d), true) = (deadline, timeout != 0) {
