@@ -711,6 +711,42 @@ fn stop_and_continue_are_reported_to_wait() {
     assert_eq!(sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WNOHANG, 0]), 0);
 }
 
+/// A group that a parent's end orphans gets SIGHUP and SIGCONT if a member is stopped
+/// (POSIX job control; Linux's kill_orphaned_pgrp), and nothing if none is.
+#[test]
+fn an_orphaned_group_with_a_stopped_member_is_hung_up_and_continued() {
+    const SIGSTOP: u64 = 19;
+    for stop in [true, false] {
+        let (mut init, mut k) = setup();
+        let (mut a, _) = fork(&mut init, &mut k);
+        let (mut b, b_pid) = as_proc(&mut a, &init, &mut k, |a, k| fork(a, k));
+        as_proc(&mut b, &init, &mut k, |b, k| {
+            assert_eq!(sys(b, k, SETPGID, &[0, 0]), 0);
+        });
+        if stop {
+            as_proc(&mut a, &init, &mut k, |a, k| {
+                assert_eq!(sys(a, k, KILL, &[b_pid as u64, SIGSTOP]), 0);
+            });
+            as_proc(&mut b, &init, &mut k, |b, k| {
+                let mut regs = super::fake::regs(39, &[]);
+                assert_eq!(crate::signal::deliver(b, k, &mut regs), None);
+                assert!(crate::stop_wait(b), "B stops");
+            });
+        }
+        exit_child(&mut a, &init, &mut k, 0);
+        assert_eq!(b.shared.ppid(), 1, "B went to init");
+        // (SIGCONT continues B when sent; with its default action it is not left pending.)
+        let hup = b.shared.signals.pending(b.tid) & 1 != 0;
+        if stop {
+            assert!(hup, "SIGHUP is pending");
+            assert!(!b.shared.stopped.load(std::sync::atomic::Ordering::SeqCst));
+            assert!(b.thread.finish_wait().is_some(), "SIGCONT woke B");
+        } else {
+            assert!(!hup, "nothing stopped, nothing sent");
+        }
+    }
+}
+
 #[test]
 fn a_process_ends_when_its_last_thread_does() {
     let (mut p, mut k) = setup();

@@ -132,6 +132,59 @@ fn reaper_for(tree: &alloc::collections::BTreeMap<u32, Arc<ProcShared>>, dying: 
     INIT
 }
 
+const SIGHUP: u32 = 1;
+
+/// The members of the process groups that `dying`'s end orphans and that have a stopped
+/// member (POSIX; Linux's kill_orphaned_pgrp): `dying`'s own group, if its parent was the
+/// group's link to the rest of the session, and the group of each of its `children` (already
+/// handed to their new parent) that lives in another group of the same session.
+fn newly_orphaned_groups(
+    tree: &alloc::collections::BTreeMap<u32, Arc<ProcShared>>,
+    dying: &ProcShared,
+    parent: Option<&ProcShared>,
+    children: &[Arc<ProcShared>],
+) -> Vec<Arc<ProcShared>> {
+    let mut groups: Vec<u32> = Vec::new();
+    let own = dying.pgid();
+    if parent.is_some_and(|pp| pp.pgid() != own && pp.sid() == dying.sid())
+        && orphaned(tree, own, dying.pid)
+    {
+        groups.push(own);
+    }
+    for child in children {
+        let g = child.pgid();
+        if g != own && child.sid() == dying.sid() && !groups.contains(&g) && orphaned(tree, g, 0) {
+            groups.push(g);
+        }
+    }
+    groups.retain(|&g| {
+        tree.values()
+            .any(|q| q.pgid() == g && q.stopped.load(Ordering::SeqCst))
+    });
+    tree.values()
+        .filter(|q| groups.contains(&q.pgid()) && q.life.lock().ended.is_none())
+        .cloned()
+        .collect()
+}
+
+/// Whether no member of group `pgid` (but `ignore`) has a parent in another group of the same
+/// session (will_become_orphaned_pgrp): zombies and children of PID 1 do not count.
+fn orphaned(
+    tree: &alloc::collections::BTreeMap<u32, Arc<ProcShared>>,
+    pgid: u32,
+    ignore: u32,
+) -> bool {
+    tree.values()
+        .filter(|q| q.pgid() == pgid && q.pid != ignore)
+        .all(|q| {
+            if q.life.lock().ended.is_some() || q.ppid() == INIT {
+                return true;
+            }
+            tree.get(&q.ppid())
+                .is_none_or(|pp| pp.pgid() == pgid || pp.sid() != q.sid())
+        })
+}
+
 /// The process ended with `status`: it becomes a zombie for its parent to reap.
 fn become_zombie(
     shared: &Arc<ProcShared>,
@@ -144,13 +197,16 @@ fn become_zombie(
     let mut orphans_signalled: Vec<(Arc<ProcShared>, u32)> = Vec::new();
     // Zombies handed to the reaper: it hears of them as of its own children's ends.
     let mut zombies: Vec<(Arc<ProcShared>, ExitStatus, u32)> = Vec::new();
+    let hang_up: Vec<Arc<ProcShared>>;
     let (parent, reaper, reaped, exit_signal) = {
         let mut tree = sys.tree.lock();
         let reaper_pid = reaper_for(&tree, shared.pid);
         let reaper = tree.get(&reaper_pid).cloned();
         let mut any_zombie = false;
+        let mut reparented: Vec<Arc<ProcShared>> = Vec::new();
         for child in tree.values().filter(|c| c.ppid() == shared.pid) {
             child.ppid.store(reaper_pid, Ordering::Relaxed);
+            reparented.push(child.clone());
             let life = child.life.lock();
             if let (Some(end), true) = (life.ended, life.exit_signal != 0) {
                 zombies.push((child.clone(), end, life.exit_signal));
@@ -168,6 +224,7 @@ fn become_zombie(
             life.vfork_done = true;
             life.exit_signal
         };
+        hang_up = newly_orphaned_groups(&tree, shared, parent.as_deref(), &reparented);
         // A parent that ignores SIGCHLD (or set SA_NOCLDWAIT) never sees zombies.
         let reaped = parent.as_ref().is_some_and(|pp| {
             let act = pp.signals.action(SIGCHLD);
@@ -184,6 +241,16 @@ fn become_zombie(
             exit_signal,
         )
     };
+    // A process group this end orphaned, with a stopped member, is hung up and continued.
+    for member in hang_up {
+        if !(member.pid == INIT && member.signals.action(SIGHUP).handler == signal::SIG_DFL) {
+            let info = SigInfo::new(SIGHUP, signal::SI_KERNEL);
+            let _ = signal::send(&member, &sys.sched, Target::Process, info, None);
+        }
+        super::jobs::on_signal_sent(sys, &member, signal::SIGCONT);
+        let info = SigInfo::new(signal::SIGCONT, signal::SI_KERNEL);
+        let _ = signal::send(&member, &sys.sched, Target::Process, info, None);
+    }
     for (child, sig) in orphans_signalled {
         let info = SigInfo::new(sig, signal::SI_USER);
         let _ = signal::send(&child, &sys.sched, Target::Process, info, None);
