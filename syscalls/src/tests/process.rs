@@ -719,7 +719,7 @@ fn an_orphaned_group_with_a_stopped_member_is_hung_up_and_continued() {
     for stop in [true, false] {
         let (mut init, mut k) = setup();
         let (mut a, _) = fork(&mut init, &mut k);
-        let (mut b, b_pid) = as_proc(&mut a, &init, &mut k, |a, k| fork(a, k));
+        let (mut b, b_pid) = as_proc(&mut a, &init, &mut k, fork);
         as_proc(&mut b, &init, &mut k, |b, k| {
             assert_eq!(sys(b, k, SETPGID, &[0, 0]), 0);
         });
