@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "children.h"
+
 static uint64_t state;
 
 static uint64_t rnd(void)
@@ -119,11 +121,25 @@ static void child(uint64_t seed, long attempts)
     __builtin_unreachable();
 }
 
-static double now(void)
+static uint64_t base_seed;
+static long child_attempts;
+
+static void fuzz_child(long c)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    child(base_seed + (uint64_t)c, child_attempts);
+}
+
+/* A child ran out of time: the code it was running, for a look with objdump. */
+static void show_attempt(long c)
+{
+    fprintf(stderr, "codefuzz: child %ld timed out in attempt %ld at %#llx, code:", c,
+            shown->number, (unsigned long long)shown->entry);
+    for (int i = 0; i < 64; i++)
+        fprintf(stderr, " %02x", shown->code[i]);
+    fprintf(stderr, "\nregs:");
+    for (int i = 0; i < 12; i++)
+        fprintf(stderr, " %#llx", (unsigned long long)shown->regs[i]);
+    fprintf(stderr, "\n");
 }
 
 int main(int argc, char **argv)
@@ -134,54 +150,19 @@ int main(int argc, char **argv)
     }
     uint64_t seed = strtoull(argv[1], 0, 0);
     long children = atol(argv[2]), attempts = atol(argv[3]);
+    base_seed = seed;
+    child_attempts = attempts;
     traps = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (traps == MAP_FAILED) {
         perror("mmap");
         return 1;
     }
     shown = (volatile struct attempt *)(traps + 8);
-    long exited = 0, signalled = 0, killed = 0;
-    for (long c = 0; c < children; c++) {
-        pid_t pid = fork();
-        if (pid < 0) {
-            perror("fork");
-            return 1;
-        }
-        if (pid == 0)
-            child(seed + (uint64_t)c, attempts);
-        double deadline = now() + 1;
-        int status;
-        pid_t got;
-        while ((got = waitpid(pid, &status, WNOHANG)) == 0 && now() < deadline) {
-            struct timespec pause = {0, 5 * 1000 * 1000};
-            nanosleep(&pause, 0);
-        }
-        if (got == 0) {
-            fprintf(stderr, "codefuzz: child %ld timed out in attempt %ld at %#llx, code:", c,
-                    shown->number, (unsigned long long)shown->entry);
-            for (int i = 0; i < 64; i++)
-                fprintf(stderr, " %02x", shown->code[i]);
-            fprintf(stderr, "\nregs:");
-            for (int i = 0; i < 12; i++)
-                fprintf(stderr, " %#llx", (unsigned long long)shown->regs[i]);
-            fprintf(stderr, "\n");
-            kill(pid, SIGKILL);
-            got = waitpid(pid, &status, 0);
-            killed++;
-        }
-        if (got != pid) {
-            perror("waitpid");
-            return 1;
-        }
-        if (WIFEXITED(status))
-            exited++;
-        else if (WIFSIGNALED(status))
-            signalled++;
-        while (waitpid(-1, &status, WNOHANG) > 0)
-            ;
-    }
+    struct outcomes out = {0};
+    if (run_children(children, fuzz_child, show_attempt, &out) != 0)
+        return 1;
     printf("codefuzz: seed %llu: %ld children, %ld traps caught; %ld exited, %ld killed by a "
            "signal (%ld of them after the time limit)\n",
-           (unsigned long long)seed, children, *traps, exited, signalled, killed);
+           (unsigned long long)seed, children, *traps, out.exited, out.signalled, out.killed);
     return 0;
 }

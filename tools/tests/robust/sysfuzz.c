@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "children.h"
+
 static __thread uint64_t state;
 
 static uint64_t rnd(void)
@@ -136,11 +138,12 @@ static void child(uint64_t seed, long threads)
     _exit(0);
 }
 
-static double now(void)
+static uint64_t base_seed;
+static long child_threads;
+
+static void fuzz_child(long c)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    child(base_seed + (uint64_t)c, child_threads);
 }
 
 int main(int argc, char **argv)
@@ -151,50 +154,22 @@ int main(int argc, char **argv)
     }
     uint64_t seed = strtoull(argv[1], 0, 0);
     long children = atol(argv[2]), calls = atol(argv[3]);
+    base_seed = seed;
     long threads = argc == 5 ? atol(argv[4]) : 1;
     if (threads < 1)
         threads = 1;
     calls_per_thread = calls / threads;
+    child_threads = threads;
     counter = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (counter == MAP_FAILED) {
         perror("mmap");
         return 1;
     }
-    long exited = 0, signalled = 0, killed = 0;
-    for (long c = 0; c < children; c++) {
-        pid_t pid = fork();
-        if (pid < 0) {
-            perror("fork");
-            return 1;
-        }
-        if (pid == 0)
-            child(seed + (uint64_t)c, threads);
-        double deadline = now() + 1;
-        int status;
-        pid_t got;
-        while ((got = waitpid(pid, &status, WNOHANG)) == 0 && now() < deadline) {
-            struct timespec pause = {0, 5 * 1000 * 1000};
-            nanosleep(&pause, 0);
-        }
-        if (got == 0) {
-            kill(pid, SIGKILL);
-            got = waitpid(pid, &status, 0);
-            killed++;
-        }
-        if (got != pid) {
-            perror("waitpid");
-            return 1;
-        }
-        if (WIFEXITED(status))
-            exited++;
-        else if (WIFSIGNALED(status))
-            signalled++;
-        /* Children the fuzzed child left behind (none can be made) would be reaped here. */
-        while (waitpid(-1, &status, WNOHANG) > 0)
-            ;
-    }
+    struct outcomes out = {0};
+    if (run_children(children, fuzz_child, 0, &out) != 0)
+        return 1;
     printf("sysfuzz: seed %llu: %ld children, %ld calls; %ld exited, %ld killed by a signal "
            "(%ld of them after the time limit)\n",
-           (unsigned long long)seed, children, *counter, exited, signalled, killed);
+           (unsigned long long)seed, children, *counter, out.exited, out.signalled, out.killed);
     return 0;
 }
