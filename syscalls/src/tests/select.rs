@@ -37,3 +37,20 @@ fn a_blocked_select_keeps_its_sets_until_it_returns() {
     );
     assert_eq!(k.peek(set, 8), [0u8; 8]);
 }
+
+/// A timeout too long to count in nanoseconds waits (for ever, in practice); it used to wrap
+/// around: 2^62 s is 0 modulo 2^64 ns, and select returned at once (found by the random-call
+/// test).
+#[test]
+fn a_huge_select_timeout_waits_instead_of_wrapping() {
+    let (mut p, mut k) = setup();
+    k.poke(SCRATCH, &(1u64 << 62).to_le_bytes());
+    k.poke(SCRATCH + 8, &0u64.to_le_bytes());
+    let mut r = regs(SELECT, &[0, 0, 0, 0, SCRATCH]);
+    assert_eq!(dispatch(&mut p, &mut k, &mut r), Outcome::Wait);
+    let deadline = p.sys.sched.next_deadline();
+    assert!(
+        deadline.is_none_or(|d| d > k.now + 1_000_000_000_000_000),
+        "deadline {deadline:?} is not far off"
+    );
+}
