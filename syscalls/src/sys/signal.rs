@@ -7,7 +7,7 @@
 use alloc::sync::Arc;
 use coracle_vfs::Wake;
 
-use crate::process::ProcShared;
+use crate::process::{ProcShared, System};
 use crate::signal::{
     self, valid, SigAction, SigInfo, Target, SA_KNOWN, SIGKILL, SIGSTOP, SIG_DFL, SI_TKILL,
     SI_USER, UNBLOCKABLE,
@@ -207,27 +207,40 @@ pub(crate) fn rt_sigtimedwait(
     Err(Errno::WAIT)
 }
 
-/// Sends `info` to `target` in `proc`, the caller's process or another. Another process
-/// that has ended gets nothing, and PID 1 only the signals it handles or ignores, as Linux's
-/// init in its namespace. SIGCONT and SIGKILL continue a stopped process before the signal is
-/// queued (prepare_signal).
+/// Sends `info` to `target` in `proc`, the caller's process or another (see
+/// [`send_to_other`]; a process signalling itself skips those rules).
 pub(crate) fn send_info(
     p: &Process,
     proc: &ProcShared,
     target: Target,
     info: SigInfo,
 ) -> SysResult {
-    let sig = info.signo();
-    if !core::ptr::eq(proc, &*p.shared) {
-        if proc.life.lock().ended.is_some() {
-            return Ok(0);
-        }
-        if proc.pid == 1 && proc.signals.action(sig).handler == SIG_DFL {
-            return Ok(0);
-        }
+    if core::ptr::eq(proc, &*p.shared) {
+        crate::sys::process::jobs::on_signal_sent(&p.sys, proc, info.signo());
+        signal::send(proc, &p.sys.sched, target, info, None)?;
+        return Ok(0);
     }
-    crate::sys::process::jobs::on_signal_sent(&p.sys, proc, sig);
-    signal::send(proc, &p.sys.sched, target, info, None)?;
+    send_to_other(&p.sys, proc, target, info)
+}
+
+/// Sends `info` to `target` in `proc` from another process or the kernel. A process that has
+/// ended gets nothing, and PID 1 only the signals it handles or ignores, as Linux's init in
+/// its namespace. SIGCONT and SIGKILL continue a stopped process before the signal is queued
+/// (prepare_signal).
+pub(crate) fn send_to_other(
+    sys: &System,
+    proc: &ProcShared,
+    target: Target,
+    info: SigInfo,
+) -> SysResult {
+    let sig = info.signo();
+    if proc.life.lock().ended.is_some()
+        || (proc.pid == 1 && proc.signals.action(sig).handler == SIG_DFL)
+    {
+        return Ok(0);
+    }
+    crate::sys::process::jobs::on_signal_sent(sys, proc, sig);
+    signal::send(proc, &sys.sched, target, info, None)?;
     Ok(0)
 }
 

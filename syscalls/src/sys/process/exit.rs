@@ -243,13 +243,10 @@ fn become_zombie(
     };
     // A process group this end orphaned, with a stopped member, is hung up and continued.
     for member in hang_up {
-        if !(member.pid == INIT && member.signals.action(SIGHUP).handler == signal::SIG_DFL) {
-            let info = SigInfo::new(SIGHUP, signal::SI_KERNEL);
-            let _ = signal::send(&member, &sys.sched, Target::Process, info, None);
+        for sig in [SIGHUP, signal::SIGCONT] {
+            let info = SigInfo::new(sig, signal::SI_KERNEL);
+            let _ = crate::sys::signal::send_to_other(sys, &member, Target::Process, info);
         }
-        super::jobs::on_signal_sent(sys, &member, signal::SIGCONT);
-        let info = SigInfo::new(signal::SIGCONT, signal::SI_KERNEL);
-        let _ = signal::send(&member, &sys.sched, Target::Process, info, None);
     }
     for (child, sig) in orphans_signalled {
         let info = SigInfo::new(sig, signal::SI_USER);
