@@ -43,7 +43,14 @@ pub use sys::process::exec::start_first;
 pub use sys::process::exit::{exit_process, thread_gone};
 pub use sys::process::image;
 pub use sys::process::jobs::stop_wait;
-pub use table::{dispatch, implemented, resume, Outcome};
+pub use table::{dispatch, implemented, resume, Outcome, Syscall};
+
+/// `SYS_*`: every Linux x86_64 system-call number by its Linux name (`SYS_openat`),
+/// implemented (from the table) or not (from the list of names).
+pub mod nr {
+    pub use crate::names::nr::*;
+    pub use crate::table::nr::*;
+}
 
 /// What a handler returns: the value for rax, or an error that becomes `-errno`.
 pub type SysResult = Result<u64, Errno>;

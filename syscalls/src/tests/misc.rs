@@ -21,13 +21,48 @@ fn unknown_syscalls_are_enosys_and_logged_once_by_name() {
 fn the_table_uses_linux_numbers() {
     let list = implemented();
     assert!(
-        list.windows(2).all(|w| w[0].0 < w[1].0),
+        list.windows(2).all(|w| w[0].nr < w[1].nr),
         "sorted, no duplicates"
     );
-    for &(nr, name) in list {
-        assert_eq!(syscall_name(nr), Some(name), "syscall {nr}");
+    for s in list {
+        assert_eq!(syscall_name(s.nr), Some(s.name), "syscall {}", s.nr);
     }
     assert!(list.len() > 50);
+    // The calls that need the caller's registers are in the table too.
+    for name in [
+        "rt_sigreturn",
+        "clone",
+        "fork",
+        "vfork",
+        "execve",
+        "sigaltstack",
+        "execveat",
+        "clone3",
+    ] {
+        let s = list.iter().find(|s| s.name == name).expect(name);
+        assert!(s.regs, "{name} gets the registers");
+    }
+    assert_eq!(list.iter().filter(|s| s.regs).count(), 8);
+}
+
+#[test]
+fn every_linux_number_has_one_name() {
+    let others = crate::names::not_implemented();
+    assert!(others.windows(2).all(|w| w[0].0 < w[1].0));
+    for &(nr, name) in others {
+        assert!(
+            implemented().iter().all(|s| s.nr != nr && s.name != name),
+            "{name} ({nr}) is both in the table and in names.rs"
+        );
+        assert_eq!(syscall_name(nr), Some(name));
+    }
+    // asm/unistd_64.h numbers 0..=334 and 424..=462, all named.
+    let named = (0..=334)
+        .chain(424..=462)
+        .filter(|&nr| syscall_name(nr).is_some());
+    assert_eq!(named.count(), 335 + 39);
+    assert_eq!(crate::nr::SYS_openat, 257);
+    assert_eq!(crate::nr::SYS_kexec_load, 246);
 }
 
 #[test]
