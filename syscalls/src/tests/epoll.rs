@@ -1,30 +1,12 @@
 //! epoll over pipes, eventfds, timerfds and other epolls, driven as the CPU loop drives
 //! waits (see tests::threads).
 
+use crate::nr::*;
 use std::sync::Arc;
 use std::vec::Vec;
 
 use crate::tests::fake::{err, regs, setup, sys, Fake, SCRATCH};
 use crate::{dispatch, resume, Errno, Outcome, Process, UserRegs};
-
-pub(super) const READ: u64 = 0;
-pub(super) const WRITE: u64 = 1;
-pub(super) const CLOSE: u64 = 3;
-pub(super) const POLL: u64 = 7;
-pub(super) const PIPE: u64 = 22;
-pub(super) const DUP: u64 = 32;
-pub(super) const FCNTL: u64 = 72;
-pub(super) const READLINK: u64 = 89;
-pub(super) const EPOLL_CREATE: u64 = 213;
-pub(super) const EPOLL_WAIT: u64 = 232;
-pub(super) const EPOLL_CTL: u64 = 233;
-pub(super) const EPOLL_PWAIT: u64 = 281;
-pub(super) const EVENTFD: u64 = 284;
-pub(super) const EVENTFD2: u64 = 290;
-pub(super) const EPOLL_CREATE1: u64 = 291;
-pub(super) const OPENAT: u64 = 257;
-pub(super) const EPOLL_PWAIT2: u64 = 441;
-pub(super) const MKDIR: u64 = 83;
 
 pub(super) const ADD: u64 = 1;
 pub(super) const DEL: u64 = 2;
@@ -55,7 +37,7 @@ pub(super) fn finish(t: &mut Process, k: &mut Fake, r: &mut UserRegs) -> Outcome
 }
 
 pub(super) fn pipe(p: &mut Process, k: &mut Fake) -> (u64, u64) {
-    assert_eq!(sys(p, k, PIPE, &[SCRATCH]), 0);
+    assert_eq!(sys(p, k, SYS_pipe, &[SCRATCH]), 0);
     let b = k.peek(SCRATCH, 8);
     (
         u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
@@ -75,7 +57,7 @@ pub(super) fn ctl(
     let mut b = events.to_le_bytes().to_vec();
     b.extend_from_slice(&data.to_le_bytes());
     k.poke(EV, &b);
-    sys(p, k, EPOLL_CTL, &[ep, op, fd, EV])
+    sys(p, k, SYS_epoll_ctl, &[ep, op, fd, EV])
 }
 
 pub(super) fn events_at(k: &Fake, n: usize) -> Vec<(u32, u64)> {
@@ -92,7 +74,7 @@ pub(super) fn events_at(k: &Fake, n: usize) -> Vec<(u32, u64)> {
 
 /// epoll_wait with timeout 0.
 pub(super) fn ready(p: &mut Process, k: &mut Fake, ep: u64, max: u64) -> Vec<(u32, u64)> {
-    let n = sys(p, k, EPOLL_WAIT, &[ep, EVENTS, max, 0]);
+    let n = sys(p, k, SYS_epoll_wait, &[ep, EVENTS, max, 0]);
     assert!(n >= 0, "epoll_wait failed: {n}");
     events_at(k, n as usize)
 }
@@ -100,17 +82,17 @@ pub(super) fn ready(p: &mut Process, k: &mut Fake, ep: u64, max: u64) -> Vec<(u3
 pub(super) fn put(p: &mut Process, k: &mut Fake, fd: u64, data: &[u8]) {
     k.poke(SCRATCH + 0x400, data);
     assert_eq!(
-        sys(p, k, WRITE, &[fd, SCRATCH + 0x400, data.len() as u64]),
+        sys(p, k, SYS_write, &[fd, SCRATCH + 0x400, data.len() as u64]),
         data.len() as i64
     );
 }
 
 pub(super) fn take(p: &mut Process, k: &mut Fake, fd: u64, n: u64) -> i64 {
-    sys(p, k, READ, &[fd, SCRATCH + 0x400, n])
+    sys(p, k, SYS_read, &[fd, SCRATCH + 0x400, n])
 }
 
 pub(super) fn epoll(p: &mut Process, k: &mut Fake) -> u64 {
-    let ep = sys(p, k, EPOLL_CREATE1, &[0]);
+    let ep = sys(p, k, SYS_epoll_create1, &[0]);
     assert!(ep >= 0);
     ep as u64
 }
@@ -118,15 +100,26 @@ pub(super) fn epoll(p: &mut Process, k: &mut Fake) -> u64 {
 #[test]
 fn epoll_create_flags_cloexec_and_name() {
     let (mut p, mut k) = setup();
-    assert_eq!(sys(&mut p, &mut k, EPOLL_CREATE, &[0]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, EPOLL_CREATE1, &[1]), err(Errno::EINVAL));
-    let plain = sys(&mut p, &mut k, EPOLL_CREATE, &[1]) as u64;
-    assert_eq!(sys(&mut p, &mut k, FCNTL, &[plain, 1]), 0); // F_GETFD
-    let ep = sys(&mut p, &mut k, EPOLL_CREATE1, &[0o2000000]) as u64;
-    assert_eq!(sys(&mut p, &mut k, FCNTL, &[ep, 1]), 1); // FD_CLOEXEC
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_epoll_create, &[0]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_epoll_create1, &[1]),
+        err(Errno::EINVAL)
+    );
+    let plain = sys(&mut p, &mut k, SYS_epoll_create, &[1]) as u64;
+    assert_eq!(sys(&mut p, &mut k, SYS_fcntl, &[plain, 1]), 0); // F_GETFD
+    let ep = sys(&mut p, &mut k, SYS_epoll_create1, &[0o2000000]) as u64;
+    assert_eq!(sys(&mut p, &mut k, SYS_fcntl, &[ep, 1]), 1); // FD_CLOEXEC
     let path = std::format!("/proc/self/fd/{ep}\0");
     k.poke(SCRATCH, path.as_bytes());
-    let n = sys(&mut p, &mut k, READLINK, &[SCRATCH, SCRATCH + 0x100, 64]);
+    let n = sys(
+        &mut p,
+        &mut k,
+        SYS_readlink,
+        &[SCRATCH, SCRATCH + 0x100, 64],
+    );
     assert_eq!(
         k.peek(SCRATCH + 0x100, n as usize),
         b"anon_inode:[eventpoll]"
@@ -160,7 +153,7 @@ fn epoll_ctl_errors_follow_linux() {
     let f = sys(
         &mut p,
         &mut k,
-        OPENAT,
+        SYS_openat,
         &[(-100i64) as u64, SCRATCH, 0o102, 0o644],
     ) as u64;
     assert_eq!(
@@ -168,11 +161,11 @@ fn epoll_ctl_errors_follow_linux() {
         err(Errno::EPERM)
     );
     k.poke(SCRATCH, b"/work/d\0");
-    assert_eq!(sys(&mut p, &mut k, MKDIR, &[SCRATCH, 0o755]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_mkdir, &[SCRATCH, 0o755]), 0);
     let d = sys(
         &mut p,
         &mut k,
-        OPENAT,
+        SYS_openat,
         &[(-100i64) as u64, SCRATCH, 0o200000, 0],
     ) as u64;
     assert_eq!(
@@ -185,7 +178,7 @@ fn epoll_ctl_errors_follow_linux() {
         err(Errno::ENOENT)
     );
     assert_eq!(
-        sys(&mut p, &mut k, EPOLL_CTL, &[ep, DEL, r, 0]),
+        sys(&mut p, &mut k, SYS_epoll_ctl, &[ep, DEL, r, 0]),
         err(Errno::ENOENT)
     );
     assert_eq!(ctl(&mut p, &mut k, ep, ADD, r, EPOLLIN, 0), 0);
@@ -199,12 +192,12 @@ fn epoll_ctl_errors_follow_linux() {
     );
     // The event is read first (EFAULT before EBADF); DEL may pass a null event.
     assert_eq!(
-        sys(&mut p, &mut k, EPOLL_CTL, &[99, ADD, r, 8]),
+        sys(&mut p, &mut k, SYS_epoll_ctl, &[99, ADD, r, 8]),
         err(Errno::EFAULT)
     );
-    assert_eq!(sys(&mut p, &mut k, EPOLL_CTL, &[ep, DEL, r, 0]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_epoll_ctl, &[ep, DEL, r, 0]), 0);
     assert_eq!(
-        sys(&mut p, &mut k, EPOLL_CTL, &[ep, DEL, r, 0]),
+        sys(&mut p, &mut k, SYS_epoll_ctl, &[ep, DEL, r, 0]),
         err(Errno::ENOENT)
     );
 }
@@ -239,37 +232,52 @@ fn epoll_wait_argument_errors() {
     let ep = epoll(&mut p, &mut k);
     let (r, _w) = pipe(&mut p, &mut k);
     assert_eq!(
-        sys(&mut p, &mut k, EPOLL_WAIT, &[ep, EVENTS, 0, 0]),
-        err(Errno::EINVAL)
-    );
-    assert_eq!(
-        sys(&mut p, &mut k, EPOLL_WAIT, &[ep, EVENTS, 0xffff_ffff, 0]),
-        err(Errno::EINVAL)
-    );
-    assert_eq!(
-        sys(&mut p, &mut k, EPOLL_WAIT, &[99, EVENTS, 1, 0]),
-        err(Errno::EBADF)
-    );
-    assert_eq!(
-        sys(&mut p, &mut k, EPOLL_WAIT, &[r, EVENTS, 1, 0]),
+        sys(&mut p, &mut k, SYS_epoll_wait, &[ep, EVENTS, 0, 0]),
         err(Errno::EINVAL)
     );
     assert_eq!(
         sys(
             &mut p,
             &mut k,
-            EPOLL_WAIT,
+            SYS_epoll_wait,
+            &[ep, EVENTS, 0xffff_ffff, 0]
+        ),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_epoll_wait, &[99, EVENTS, 1, 0]),
+        err(Errno::EBADF)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_epoll_wait, &[r, EVENTS, 1, 0]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            SYS_epoll_wait,
             &[ep, 0xffff_8000_0000_0000, 1, 0]
         ),
         err(Errno::EFAULT)
     );
     // epoll_pwait checks the mask size; epoll_pwait2 the timespec.
     assert_eq!(
-        sys(&mut p, &mut k, EPOLL_PWAIT, &[ep, EVENTS, 1, 0, SCRATCH, 4]),
+        sys(
+            &mut p,
+            &mut k,
+            SYS_epoll_pwait,
+            &[ep, EVENTS, 1, 0, SCRATCH, 4]
+        ),
         err(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, EPOLL_PWAIT, &[ep, EVENTS, 1, 0, SCRATCH, 8]),
+        sys(
+            &mut p,
+            &mut k,
+            SYS_epoll_pwait,
+            &[ep, EVENTS, 1, 0, SCRATCH, 8]
+        ),
         0
     );
     k.poke(
@@ -280,7 +288,7 @@ fn epoll_wait_argument_errors() {
         sys(
             &mut p,
             &mut k,
-            EPOLL_PWAIT2,
+            SYS_epoll_pwait2,
             &[ep, EVENTS, 1, SCRATCH, 0, 8]
         ),
         err(Errno::EINVAL)
@@ -290,7 +298,7 @@ fn epoll_wait_argument_errors() {
         sys(
             &mut p,
             &mut k,
-            EPOLL_PWAIT2,
+            SYS_epoll_pwait2,
             &[ep, EVENTS, 1, SCRATCH, 0, 8]
         ),
         0
@@ -382,12 +390,12 @@ fn hangup_and_error_are_always_reported() {
     assert_eq!(ctl(&mut p, &mut k, ep, ADD, r, 0, 1), 0);
     assert_eq!(ctl(&mut p, &mut k, ep, ADD, w, 0, 2), 0);
     assert_eq!(ready(&mut p, &mut k, ep, 8), []);
-    assert_eq!(sys(&mut p, &mut k, CLOSE, &[r]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_close, &[r]), 0);
     // The read end's interest went with its description; the write end sees the error.
     assert_eq!(ready(&mut p, &mut k, ep, 8), [(EPOLLERR, 2)]);
     let (r, w) = pipe(&mut p, &mut k);
     assert_eq!(ctl(&mut p, &mut k, ep, ADD, r, EPOLLIN, 3), 0);
-    assert_eq!(sys(&mut p, &mut k, CLOSE, &[w]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_close, &[w]), 0);
     assert!(ready(&mut p, &mut k, ep, 8).contains(&(EPOLLHUP, 3)));
 }
 
@@ -397,17 +405,17 @@ fn closing_the_last_fd_of_a_description_removes_the_interest() {
     let ep = epoll(&mut p, &mut k);
     let (r, w) = pipe(&mut p, &mut k);
     assert_eq!(ctl(&mut p, &mut k, ep, ADD, r, EPOLLIN, 1), 0);
-    let copy = sys(&mut p, &mut k, DUP, &[r]) as u64;
+    let copy = sys(&mut p, &mut k, SYS_dup, &[r]) as u64;
     put(&mut p, &mut k, w, b"x");
     // Another fd keeps the description open: the interest (keyed by the old fd) stays.
-    assert_eq!(sys(&mut p, &mut k, CLOSE, &[r]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_close, &[r]), 0);
     assert_eq!(ready(&mut p, &mut k, ep, 8), [(EPOLLIN, 1)]);
     // The old fd number is gone for epoll_ctl, though.
     assert_eq!(
-        sys(&mut p, &mut k, EPOLL_CTL, &[ep, DEL, r, 0]),
+        sys(&mut p, &mut k, SYS_epoll_ctl, &[ep, DEL, r, 0]),
         err(Errno::EBADF)
     );
-    assert_eq!(sys(&mut p, &mut k, CLOSE, &[copy]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_close, &[copy]), 0);
     assert_eq!(ready(&mut p, &mut k, ep, 8), []);
     // A new description at the same fd number is a new interest.
     let (r2, w2) = pipe(&mut p, &mut k);
@@ -424,7 +432,7 @@ fn a_pipe_write_wakes_a_thread_blocked_in_epoll_wait() {
     let (r, w) = pipe(&mut p, &mut k);
     assert_eq!(ctl(&mut p, &mut k, ep, ADD, r, EPOLLIN | EPOLLET, 42), 0);
     let mut t = second(&p);
-    let mut rt = regs(EPOLL_WAIT, &[ep, EVENTS, 4, FOREVER]);
+    let mut rt = regs(SYS_epoll_wait, &[ep, EVENTS, 4, FOREVER]);
     assert_eq!(dispatch(&mut t, &mut k, &mut rt), Outcome::Wait);
     assert_eq!(p.sys.sched.next_deadline(), None, "no timeout");
     put(&mut p, &mut k, w, b"wake up");
@@ -439,7 +447,7 @@ fn epoll_wait_times_out_through_the_scheduler() {
     let (r, _w) = pipe(&mut p, &mut k);
     assert_eq!(ctl(&mut p, &mut k, ep, ADD, r, EPOLLIN, 1), 0);
     k.now = 1_000;
-    let mut rt = regs(EPOLL_WAIT, &[ep, EVENTS, 4, 25]);
+    let mut rt = regs(SYS_epoll_wait, &[ep, EVENTS, 4, 25]);
     assert_eq!(dispatch(&mut p, &mut k, &mut rt), Outcome::Wait);
     assert_eq!(p.sys.sched.next_deadline(), Some(1_000 + 25_000_000));
     p.sys.sched.expire(1_000 + 25_000_000);
@@ -455,8 +463,8 @@ fn one_event_wakes_one_of_the_threads_waiting_on_an_epoll() {
     assert_eq!(ctl(&mut p, &mut k, ep, ADD, r, EPOLLIN | EPOLLET, 1), 0);
     let mut a = second(&p);
     let mut b = second(&p);
-    let mut ra = regs(EPOLL_WAIT, &[ep, EVENTS, 4, FOREVER]);
-    let mut rb = regs(EPOLL_WAIT, &[ep, EVENTS + 0x100, 4, FOREVER]);
+    let mut ra = regs(SYS_epoll_wait, &[ep, EVENTS, 4, FOREVER]);
+    let mut rb = regs(SYS_epoll_wait, &[ep, EVENTS + 0x100, 4, FOREVER]);
     assert_eq!(dispatch(&mut a, &mut k, &mut ra), Outcome::Wait);
     assert_eq!(dispatch(&mut b, &mut k, &mut rb), Outcome::Wait);
     put(&mut p, &mut k, w, b"x");
@@ -474,7 +482,7 @@ fn one_event_wakes_one_of_the_threads_waiting_on_an_epoll() {
 #[test]
 fn epollexclusive_interests_wake_one_epoll() {
     let (mut p, mut k) = setup();
-    let efd = sys(&mut p, &mut k, EVENTFD2, &[0, 0]) as u64;
+    let efd = sys(&mut p, &mut k, SYS_eventfd2, &[0, 0]) as u64;
     let ep1 = epoll(&mut p, &mut k);
     let ep2 = epoll(&mut p, &mut k);
     assert_eq!(
@@ -487,8 +495,8 @@ fn epollexclusive_interests_wake_one_epoll() {
     );
     let mut a = second(&p);
     let mut b = second(&p);
-    let mut ra = regs(EPOLL_WAIT, &[ep1, EVENTS, 4, FOREVER]);
-    let mut rb = regs(EPOLL_WAIT, &[ep2, EVENTS + 0x100, 4, FOREVER]);
+    let mut ra = regs(SYS_epoll_wait, &[ep1, EVENTS, 4, FOREVER]);
+    let mut rb = regs(SYS_epoll_wait, &[ep2, EVENTS + 0x100, 4, FOREVER]);
     assert_eq!(dispatch(&mut a, &mut k, &mut ra), Outcome::Wait);
     assert_eq!(dispatch(&mut b, &mut k, &mut rb), Outcome::Wait);
     put(&mut p, &mut k, efd, &1u64.to_le_bytes());
@@ -504,8 +512,8 @@ fn epollexclusive_interests_wake_one_epoll() {
     assert_eq!(ctl(&mut p, &mut k, ep4, ADD, efd, EPOLLIN | EPOLLET, 4), 0);
     let _ = ready(&mut p, &mut k, ep3, 4);
     let _ = ready(&mut p, &mut k, ep4, 4);
-    let mut rc = regs(EPOLL_WAIT, &[ep3, EVENTS, 4, FOREVER]);
-    let mut rd = regs(EPOLL_WAIT, &[ep4, EVENTS + 0x100, 4, FOREVER]);
+    let mut rc = regs(SYS_epoll_wait, &[ep3, EVENTS, 4, FOREVER]);
+    let mut rd = regs(SYS_epoll_wait, &[ep4, EVENTS + 0x100, 4, FOREVER]);
     assert_eq!(dispatch(&mut a, &mut k, &mut rc), Outcome::Wait);
     assert_eq!(dispatch(&mut b, &mut k, &mut rd), Outcome::Wait);
     put(&mut p, &mut k, efd, &1u64.to_le_bytes());
@@ -528,7 +536,7 @@ fn nested_epolls_propagate_readiness_and_refuse_loops() {
     assert_eq!(ready(&mut p, &mut k, outer, 4), []);
     // A thread blocked on the outer epoll is woken through the inner one.
     let mut t = second(&p);
-    let mut rt = regs(EPOLL_WAIT, &[outer, EVENTS, 4, FOREVER]);
+    let mut rt = regs(SYS_epoll_wait, &[outer, EVENTS, 4, FOREVER]);
     assert_eq!(dispatch(&mut t, &mut k, &mut rt), Outcome::Wait);
     put(&mut p, &mut k, w, b"x");
     assert_eq!(finish(&mut t, &mut k, &mut rt), Outcome::Return(1));
@@ -543,7 +551,7 @@ fn nested_epolls_propagate_readiness_and_refuse_loops() {
         ]
         .concat(),
     );
-    assert_eq!(sys(&mut p, &mut k, POLL, &[SCRATCH, 1, 0]), 1);
+    assert_eq!(sys(&mut p, &mut k, SYS_poll, &[SCRATCH, 1, 0]), 1);
     assert_eq!(k.peek(SCRATCH + 6, 2), 1u16.to_le_bytes());
 }
 
@@ -601,7 +609,7 @@ fn events_that_cannot_be_copied_out_are_not_lost() {
     );
     put(&mut p, &mut k, w, b"x");
     assert_eq!(
-        sys(&mut p, &mut k, EPOLL_WAIT, &[ep, 8, 4, 0]),
+        sys(&mut p, &mut k, SYS_epoll_wait, &[ep, 8, 4, 0]),
         err(Errno::EFAULT)
     );
     assert_eq!(ready(&mut p, &mut k, ep, 8), [(EPOLLIN, 1)]);
@@ -652,7 +660,7 @@ fn close_behind(p: &mut Process, k: &mut Fake, fd: u64, file: Arc<coracle_vfs::O
     let ops = file.ops().as_any().downcast_ref::<SelfClosing>();
     *ops.expect("a SelfClosing file").me.lock() = Some(file.clone());
     drop(file);
-    assert_eq!(sys(p, k, CLOSE, &[fd]), 0);
+    assert_eq!(sys(p, k, SYS_close, &[fd]), 0);
 }
 
 #[test]
@@ -665,7 +673,7 @@ fn a_file_closed_during_a_scan_is_released_after_the_epoll_lock() {
     assert_eq!(ctl(&mut p, &mut k, ep, ADD, fd, EPOLLIN, 1), 0);
     close_behind(&mut p, &mut k, fd, file);
     // Only the file itself holds its description now; the interest is on the ready list.
-    let n = sys(&mut p, &mut k, EPOLL_WAIT, &[ep, EVENTS, 4, 0]);
+    let n = sys(&mut p, &mut k, SYS_epoll_wait, &[ep, EVENTS, 4, 0]);
     assert_eq!(n, 1, "reported as it was polled");
     assert_eq!(ready(&mut p, &mut k, ep, 4), [], "then gone with its file");
 }

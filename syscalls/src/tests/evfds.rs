@@ -1,6 +1,7 @@
 //! eventfd and timerfd: counters, sizes, blocking through the scheduler, timers on the
 //! scheduler's timer map, and both in epoll.
 
+use crate::nr::*;
 use std::sync::Arc;
 use std::vec::Vec;
 
@@ -11,7 +12,7 @@ use crate::{dispatch, Errno, Outcome, Process};
 // ---- eventfd ----
 
 fn read_u64_from(p: &mut Process, k: &mut Fake, fd: u64) -> i64 {
-    let n = sys(p, k, READ, &[fd, SCRATCH + 0x400, 8]);
+    let n = sys(p, k, SYS_read, &[fd, SCRATCH + 0x400, 8]);
     if n < 0 {
         return n;
     }
@@ -24,33 +25,36 @@ fn read_u64_from(p: &mut Process, k: &mut Fake, fd: u64) -> i64 {
 #[test]
 fn eventfd_counts_and_checks_sizes() {
     let (mut p, mut k) = setup();
-    assert_eq!(sys(&mut p, &mut k, EVENTFD2, &[0, 8]), err(Errno::EINVAL));
-    let nonblock = 0o4000;
-    let fd = sys(&mut p, &mut k, EVENTFD2, &[3, nonblock]) as u64;
     assert_eq!(
-        sys(&mut p, &mut k, READ, &[fd, SCRATCH, 4]),
+        sys(&mut p, &mut k, SYS_eventfd2, &[0, 8]),
+        err(Errno::EINVAL)
+    );
+    let nonblock = 0o4000;
+    let fd = sys(&mut p, &mut k, SYS_eventfd2, &[3, nonblock]) as u64;
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_read, &[fd, SCRATCH, 4]),
         err(Errno::EINVAL)
     );
     assert_eq!(read_u64_from(&mut p, &mut k, fd), 3);
     assert_eq!(read_u64_from(&mut p, &mut k, fd), err(Errno::EAGAIN));
     // A write takes 8 bytes whatever the length; u64::MAX itself is refused.
     k.poke(SCRATCH, &[&5u64.to_le_bytes()[..], &[9u8; 8]].concat());
-    assert_eq!(sys(&mut p, &mut k, WRITE, &[fd, SCRATCH, 16]), 8);
+    assert_eq!(sys(&mut p, &mut k, SYS_write, &[fd, SCRATCH, 16]), 8);
     assert_eq!(
-        sys(&mut p, &mut k, WRITE, &[fd, SCRATCH, 7]),
+        sys(&mut p, &mut k, SYS_write, &[fd, SCRATCH, 7]),
         err(Errno::EINVAL)
     );
     k.poke(SCRATCH, &u64::MAX.to_le_bytes());
     assert_eq!(
-        sys(&mut p, &mut k, WRITE, &[fd, SCRATCH, 8]),
+        sys(&mut p, &mut k, SYS_write, &[fd, SCRATCH, 8]),
         err(Errno::EINVAL)
     );
     // The counter stops at u64::MAX - 1.
     k.poke(SCRATCH, &(u64::MAX - 6).to_le_bytes());
-    assert_eq!(sys(&mut p, &mut k, WRITE, &[fd, SCRATCH, 8]), 8);
+    assert_eq!(sys(&mut p, &mut k, SYS_write, &[fd, SCRATCH, 8]), 8);
     k.poke(SCRATCH, &1u64.to_le_bytes());
     assert_eq!(
-        sys(&mut p, &mut k, WRITE, &[fd, SCRATCH, 8]),
+        sys(&mut p, &mut k, SYS_write, &[fd, SCRATCH, 8]),
         err(Errno::EAGAIN)
     );
     // poll: readable, not writable when full.
@@ -58,19 +62,24 @@ fn eventfd_counts_and_checks_sizes() {
         SCRATCH,
         &[&(fd as u32).to_le_bytes()[..], &5u16.to_le_bytes(), &[0, 0]].concat(),
     );
-    assert_eq!(sys(&mut p, &mut k, POLL, &[SCRATCH, 1, 0]), 1);
+    assert_eq!(sys(&mut p, &mut k, SYS_poll, &[SCRATCH, 1, 0]), 1);
     assert_eq!(k.peek(SCRATCH + 6, 2), 1u16.to_le_bytes());
     assert_eq!(read_u64_from(&mut p, &mut k, fd) as u64, u64::MAX - 1);
     let path = std::format!("/proc/self/fd/{fd}\0");
     k.poke(SCRATCH, path.as_bytes());
-    let n = sys(&mut p, &mut k, READLINK, &[SCRATCH, SCRATCH + 0x100, 64]);
+    let n = sys(
+        &mut p,
+        &mut k,
+        SYS_readlink,
+        &[SCRATCH, SCRATCH + 0x100, 64],
+    );
     assert_eq!(k.peek(SCRATCH + 0x100, n as usize), b"anon_inode:[eventfd]");
 }
 
 #[test]
 fn eventfd_semaphore_mode_reads_one_at_a_time() {
     let (mut p, mut k) = setup();
-    let fd = sys(&mut p, &mut k, EVENTFD2, &[2, 1 | 0o4000]) as u64;
+    let fd = sys(&mut p, &mut k, SYS_eventfd2, &[2, 1 | 0o4000]) as u64;
     assert_eq!(read_u64_from(&mut p, &mut k, fd), 1);
     assert_eq!(read_u64_from(&mut p, &mut k, fd), 1);
     assert_eq!(read_u64_from(&mut p, &mut k, fd), err(Errno::EAGAIN));
@@ -79,9 +88,9 @@ fn eventfd_semaphore_mode_reads_one_at_a_time() {
 #[test]
 fn eventfd_blocking_read_and_overflowing_write_wait() {
     let (mut p, mut k) = setup();
-    let fd = sys(&mut p, &mut k, EVENTFD, &[0]) as u64;
+    let fd = sys(&mut p, &mut k, SYS_eventfd, &[0]) as u64;
     let mut t = second(&p);
-    let mut rt = regs(READ, &[fd, SCRATCH + 0x200, 8]);
+    let mut rt = regs(SYS_read, &[fd, SCRATCH + 0x200, 8]);
     assert_eq!(dispatch(&mut t, &mut k, &mut rt), Outcome::Wait);
     put(&mut p, &mut k, fd, &7u64.to_le_bytes());
     assert_eq!(finish(&mut t, &mut k, &mut rt), Outcome::Return(8));
@@ -89,7 +98,7 @@ fn eventfd_blocking_read_and_overflowing_write_wait() {
     // A write that would overflow waits for a read.
     put(&mut p, &mut k, fd, &(u64::MAX - 2).to_le_bytes());
     k.poke(SCRATCH + 0x200, &5u64.to_le_bytes());
-    let mut wt = regs(WRITE, &[fd, SCRATCH + 0x200, 8]);
+    let mut wt = regs(SYS_write, &[fd, SCRATCH + 0x200, 8]);
     assert_eq!(dispatch(&mut t, &mut k, &mut wt), Outcome::Wait);
     assert_eq!(read_u64_from(&mut p, &mut k, fd) as u64, u64::MAX - 2);
     assert_eq!(finish(&mut t, &mut k, &mut wt), Outcome::Return(8));
@@ -99,7 +108,7 @@ fn eventfd_blocking_read_and_overflowing_write_wait() {
 #[test]
 fn eventfd_in_epoll_edge_triggered_fires_on_every_write() {
     let (mut p, mut k) = setup();
-    let fd = sys(&mut p, &mut k, EVENTFD2, &[0, 0]) as u64;
+    let fd = sys(&mut p, &mut k, SYS_eventfd2, &[0, 0]) as u64;
     let ep = epoll(&mut p, &mut k);
     assert_eq!(ctl(&mut p, &mut k, ep, ADD, fd, EPOLLIN | EPOLLET, 1), 0);
     assert_eq!(ready(&mut p, &mut k, ep, 4), []);
@@ -113,9 +122,6 @@ fn eventfd_in_epoll_edge_triggered_fires_on_every_write() {
 
 // ---- timerfd ----
 
-const TIMERFD_CREATE: u64 = 283;
-const TIMERFD_SETTIME: u64 = 286;
-const TIMERFD_GETTIME: u64 = 287;
 const ITS: u64 = SCRATCH + 0x600;
 const OLD: u64 = SCRATCH + 0x700;
 const SEC: u64 = 1_000_000_000;
@@ -150,46 +156,46 @@ fn advance(p: &Process, k: &mut Fake, cpu: &FakeCpu, ns: u64) {
 fn timerfd_argument_errors() {
     let (mut p, mut k) = setup();
     assert_eq!(
-        sys(&mut p, &mut k, TIMERFD_CREATE, &[2, 0]),
+        sys(&mut p, &mut k, SYS_timerfd_create, &[2, 0]),
         err(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, TIMERFD_CREATE, &[1, 1]),
+        sys(&mut p, &mut k, SYS_timerfd_create, &[1, 1]),
         err(Errno::EINVAL)
     );
-    let fd = sys(&mut p, &mut k, TIMERFD_CREATE, &[1, 0o4000]) as u64;
+    let fd = sys(&mut p, &mut k, SYS_timerfd_create, &[1, 0o4000]) as u64;
     itimerspec(&mut k, ITS, 0, SEC);
     assert_eq!(
-        sys(&mut p, &mut k, TIMERFD_SETTIME, &[fd, 4, ITS, 0]),
+        sys(&mut p, &mut k, SYS_timerfd_settime, &[fd, 4, ITS, 0]),
         err(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, TIMERFD_SETTIME, &[99, 0, ITS, 0]),
+        sys(&mut p, &mut k, SYS_timerfd_settime, &[99, 0, ITS, 0]),
         err(Errno::EBADF)
     );
     assert_eq!(
-        sys(&mut p, &mut k, TIMERFD_SETTIME, &[0, 0, ITS, 0]),
+        sys(&mut p, &mut k, SYS_timerfd_settime, &[0, 0, ITS, 0]),
         err(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, TIMERFD_SETTIME, &[fd, 0, 8, 0]),
+        sys(&mut p, &mut k, SYS_timerfd_settime, &[fd, 0, 8, 0]),
         err(Errno::EFAULT)
     );
     k.poke(ITS + 24, &SEC.to_le_bytes()); // tv_nsec = 1e9
     assert_eq!(
-        sys(&mut p, &mut k, TIMERFD_SETTIME, &[fd, 0, ITS, 0]),
+        sys(&mut p, &mut k, SYS_timerfd_settime, &[fd, 0, ITS, 0]),
         err(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, READ, &[fd, SCRATCH, 4]),
+        sys(&mut p, &mut k, SYS_read, &[fd, SCRATCH, 4]),
         err(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, READ, &[fd, SCRATCH, 8]),
+        sys(&mut p, &mut k, SYS_read, &[fd, SCRATCH, 8]),
         err(Errno::EAGAIN)
     );
     assert_eq!(
-        sys(&mut p, &mut k, TIMERFD_GETTIME, &[fd, 8]),
+        sys(&mut p, &mut k, SYS_timerfd_gettime, &[fd, 8]),
         err(Errno::EFAULT)
     );
 }
@@ -199,12 +205,15 @@ fn timerfd_one_shot_expires_once() {
     let cpu = Arc::new(FakeCpu::default());
     let (mut p, mut k) = setup_on(cpu.clone());
     advance(&p, &mut k, &cpu, 10 * SEC);
-    let fd = sys(&mut p, &mut k, TIMERFD_CREATE, &[1, 0o4000]) as u64;
+    let fd = sys(&mut p, &mut k, SYS_timerfd_create, &[1, 0o4000]) as u64;
     itimerspec(&mut k, ITS, 0, 2 * SEC);
-    assert_eq!(sys(&mut p, &mut k, TIMERFD_SETTIME, &[fd, 0, ITS, 0]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_timerfd_settime, &[fd, 0, ITS, 0]),
+        0
+    );
     assert_eq!(p.sys.sched.next_deadline(), Some(12 * SEC));
     advance(&p, &mut k, &cpu, 11 * SEC);
-    assert_eq!(sys(&mut p, &mut k, TIMERFD_GETTIME, &[fd, OLD]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_timerfd_gettime, &[fd, OLD]), 0);
     assert_eq!(read_itimerspec(&k, OLD), (0, SEC));
     assert_eq!(read_u64_from(&mut p, &mut k, fd), err(Errno::EAGAIN));
     advance(&p, &mut k, &cpu, 12 * SEC);
@@ -217,9 +226,12 @@ fn timerfd_one_shot_expires_once() {
 fn timerfd_interval_counts_missed_periods_on_read() {
     let cpu = Arc::new(FakeCpu::default());
     let (mut p, mut k) = setup_on(cpu.clone());
-    let fd = sys(&mut p, &mut k, TIMERFD_CREATE, &[1, 0o4000]) as u64;
+    let fd = sys(&mut p, &mut k, SYS_timerfd_create, &[1, 0o4000]) as u64;
     itimerspec(&mut k, ITS, SEC, SEC);
-    assert_eq!(sys(&mut p, &mut k, TIMERFD_SETTIME, &[fd, 0, ITS, 0]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_timerfd_settime, &[fd, 0, ITS, 0]),
+        0
+    );
     advance(&p, &mut k, &cpu, SEC);
     // Not re-armed until read (Linux's timerfd does not restart from the timer).
     assert_eq!(p.sys.sched.next_deadline(), None);
@@ -229,14 +241,17 @@ fn timerfd_interval_counts_missed_periods_on_read() {
     // Expiries at 1, 2 and 3 s.
     assert_eq!(read_u64_from(&mut p, &mut k, fd), 3);
     assert_eq!(p.sys.sched.next_deadline(), Some(4 * SEC));
-    assert_eq!(sys(&mut p, &mut k, TIMERFD_GETTIME, &[fd, OLD]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_timerfd_gettime, &[fd, OLD]), 0);
     assert_eq!(read_itimerspec(&k, OLD), (SEC, SEC / 2));
     // settime hands back the old setting and disarms with a zero value.
     itimerspec(&mut k, ITS, 0, 0);
-    assert_eq!(sys(&mut p, &mut k, TIMERFD_SETTIME, &[fd, 0, ITS, OLD]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_timerfd_settime, &[fd, 0, ITS, OLD]),
+        0
+    );
     assert_eq!(read_itimerspec(&k, OLD), (SEC, SEC / 2));
     assert_eq!(p.sys.sched.next_deadline(), None);
-    assert_eq!(sys(&mut p, &mut k, TIMERFD_GETTIME, &[fd, OLD]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_timerfd_gettime, &[fd, OLD]), 0);
     assert_eq!(read_itimerspec(&k, OLD), (0, 0));
 }
 
@@ -246,16 +261,22 @@ fn timerfd_absolute_times_on_both_clocks() {
     let (mut p, mut k) = setup_on(cpu.clone());
     advance(&p, &mut k, &cpu, 100 * SEC);
     // Monotonic, absolute, already past: it has expired by the time settime returns.
-    let mono = sys(&mut p, &mut k, TIMERFD_CREATE, &[1, 0o4000]) as u64;
+    let mono = sys(&mut p, &mut k, SYS_timerfd_create, &[1, 0o4000]) as u64;
     itimerspec(&mut k, ITS, 0, 50 * SEC);
-    assert_eq!(sys(&mut p, &mut k, TIMERFD_SETTIME, &[mono, 1, ITS, 0]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_timerfd_settime, &[mono, 1, ITS, 0]),
+        0
+    );
     assert_eq!(read_u64_from(&mut p, &mut k, mono), 1);
     // Realtime, absolute, 3 s from the wall clock's now (TFD_TIMER_CANCEL_ON_SET accepted).
-    let real = sys(&mut p, &mut k, TIMERFD_CREATE, &[0, 0o4000]) as u64;
+    let real = sys(&mut p, &mut k, SYS_timerfd_create, &[0, 0o4000]) as u64;
     use crate::Platform;
     let at = k.realtime_ns() + 3 * SEC;
     itimerspec(&mut k, ITS, 0, at);
-    assert_eq!(sys(&mut p, &mut k, TIMERFD_SETTIME, &[real, 3, ITS, 0]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_timerfd_settime, &[real, 3, ITS, 0]),
+        0
+    );
     assert_eq!(p.sys.sched.next_deadline(), Some(103 * SEC));
     advance(&p, &mut k, &cpu, 103 * SEC);
     assert_eq!(read_u64_from(&mut p, &mut k, real), 1);
@@ -265,11 +286,14 @@ fn timerfd_absolute_times_on_both_clocks() {
 fn timerfd_wakes_a_blocked_reader_and_an_epoll_waiter() {
     let cpu = Arc::new(FakeCpu::default());
     let (mut p, mut k) = setup_on(cpu.clone());
-    let fd = sys(&mut p, &mut k, TIMERFD_CREATE, &[1, 0]) as u64;
+    let fd = sys(&mut p, &mut k, SYS_timerfd_create, &[1, 0]) as u64;
     itimerspec(&mut k, ITS, 0, SEC);
-    assert_eq!(sys(&mut p, &mut k, TIMERFD_SETTIME, &[fd, 0, ITS, 0]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_timerfd_settime, &[fd, 0, ITS, 0]),
+        0
+    );
     let mut t = second(&p);
-    let mut rt = regs(READ, &[fd, SCRATCH + 0x200, 8]);
+    let mut rt = regs(SYS_read, &[fd, SCRATCH + 0x200, 8]);
     assert_eq!(dispatch(&mut t, &mut k, &mut rt), Outcome::Wait);
     advance(&p, &mut k, &cpu, SEC);
     assert_eq!(finish(&mut t, &mut k, &mut rt), Outcome::Return(8));
@@ -278,8 +302,11 @@ fn timerfd_wakes_a_blocked_reader_and_an_epoll_waiter() {
     let ep = epoll(&mut p, &mut k);
     assert_eq!(ctl(&mut p, &mut k, ep, ADD, fd, EPOLLIN, 77), 0);
     itimerspec(&mut k, ITS, 0, SEC);
-    assert_eq!(sys(&mut p, &mut k, TIMERFD_SETTIME, &[fd, 0, ITS, 0]), 0);
-    let mut rt = regs(EPOLL_WAIT, &[ep, EVENTS, 4, FOREVER]);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_timerfd_settime, &[fd, 0, ITS, 0]),
+        0
+    );
+    let mut rt = regs(SYS_epoll_wait, &[ep, EVENTS, 4, FOREVER]);
     assert_eq!(dispatch(&mut t, &mut k, &mut rt), Outcome::Wait);
     advance(&p, &mut k, &cpu, 2 * SEC);
     assert_eq!(finish(&mut t, &mut k, &mut rt), Outcome::Return(1));
@@ -289,10 +316,13 @@ fn timerfd_wakes_a_blocked_reader_and_an_epoll_waiter() {
 #[test]
 fn closing_a_timerfd_cancels_its_timer() {
     let (mut p, mut k) = setup();
-    let fd = sys(&mut p, &mut k, TIMERFD_CREATE, &[1, 0]) as u64;
+    let fd = sys(&mut p, &mut k, SYS_timerfd_create, &[1, 0]) as u64;
     itimerspec(&mut k, ITS, SEC, SEC);
-    assert_eq!(sys(&mut p, &mut k, TIMERFD_SETTIME, &[fd, 0, ITS, 0]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_timerfd_settime, &[fd, 0, ITS, 0]),
+        0
+    );
     assert!(p.sys.sched.next_deadline().is_some());
-    assert_eq!(call(&mut p, &mut k, CLOSE, &[fd]), Outcome::Return(0));
+    assert_eq!(call(&mut p, &mut k, SYS_close, &[fd]), Outcome::Return(0));
     assert_eq!(p.sys.sched.next_deadline(), None);
 }

@@ -1,13 +1,10 @@
 //! FIFO opens wait for the other end (fifo(7)), through the scheduler's wait path.
 
+use crate::nr::*;
 use crate::tests::epoll::{finish, second};
 use crate::tests::fake::{err, regs, setup, sys, Fake, SCRATCH};
 use crate::{dispatch, Errno, Outcome, Process, UserRegs};
 
-const OPEN: u64 = 2;
-const READ: u64 = 0;
-const WRITE: u64 = 1;
-const MKNOD: u64 = 133;
 const O_RDONLY: u64 = 0;
 const O_WRONLY: u64 = 1;
 const O_RDWR: u64 = 2;
@@ -16,11 +13,11 @@ const PATH: u64 = SCRATCH;
 
 fn fifo(p: &mut Process, k: &mut Fake) {
     k.poke(PATH, b"/work/fifo\0");
-    assert_eq!(sys(p, k, MKNOD, &[PATH, 0o010_644, 0]), 0);
+    assert_eq!(sys(p, k, SYS_mknod, &[PATH, 0o010_644, 0]), 0);
 }
 
 fn open(flags: u64) -> UserRegs {
-    regs(OPEN, &[PATH, flags, 0])
+    regs(SYS_open, &[PATH, flags, 0])
 }
 
 #[test]
@@ -29,15 +26,15 @@ fn nonblocking_fifo_opens_follow_the_rules() {
     fifo(&mut p, &mut k);
     // No reader: a non-blocking writer gets ENXIO, a non-blocking reader opens at once.
     assert_eq!(
-        sys(&mut p, &mut k, OPEN, &[PATH, O_WRONLY | O_NONBLOCK, 0]),
+        sys(&mut p, &mut k, SYS_open, &[PATH, O_WRONLY | O_NONBLOCK, 0]),
         err(Errno::ENXIO)
     );
-    let r = sys(&mut p, &mut k, OPEN, &[PATH, O_RDONLY | O_NONBLOCK, 0]);
+    let r = sys(&mut p, &mut k, SYS_open, &[PATH, O_RDONLY | O_NONBLOCK, 0]);
     assert!(r >= 0);
     // Now there is a reader.
-    assert!(sys(&mut p, &mut k, OPEN, &[PATH, O_WRONLY | O_NONBLOCK, 0]) >= 0);
+    assert!(sys(&mut p, &mut k, SYS_open, &[PATH, O_WRONLY | O_NONBLOCK, 0]) >= 0);
     // O_RDWR never waits.
-    assert!(sys(&mut p, &mut k, OPEN, &[PATH, O_RDWR, 0]) >= 0);
+    assert!(sys(&mut p, &mut k, SYS_open, &[PATH, O_RDWR, 0]) >= 0);
 }
 
 #[test]
@@ -48,7 +45,7 @@ fn a_blocking_reader_waits_for_a_writer_and_counts_as_a_reader_meanwhile() {
     let mut rt = open(O_RDONLY);
     assert_eq!(dispatch(&mut t, &mut k, &mut rt), Outcome::Wait);
     // The waiting reader is a reader: a non-blocking writer may open, and that ends the wait.
-    let w = sys(&mut p, &mut k, OPEN, &[PATH, O_WRONLY | O_NONBLOCK, 0]);
+    let w = sys(&mut p, &mut k, SYS_open, &[PATH, O_WRONLY | O_NONBLOCK, 0]);
     assert!(w >= 0, "{w}");
     let Outcome::Return(r) = finish(&mut t, &mut k, &mut rt) else {
         panic!("the open did not complete");
@@ -57,10 +54,10 @@ fn a_blocking_reader_waits_for_a_writer_and_counts_as_a_reader_meanwhile() {
     // They are connected.
     k.poke(SCRATCH + 0x100, b"hi");
     assert_eq!(
-        sys(&mut p, &mut k, WRITE, &[w as u64, SCRATCH + 0x100, 2]),
+        sys(&mut p, &mut k, SYS_write, &[w as u64, SCRATCH + 0x100, 2]),
         2
     );
-    assert_eq!(sys(&mut t, &mut k, READ, &[r, SCRATCH + 0x200, 8]), 2);
+    assert_eq!(sys(&mut t, &mut k, SYS_read, &[r, SCRATCH + 0x200, 8]), 2);
     assert_eq!(k.peek(SCRATCH + 0x200, 2), b"hi");
 }
 
@@ -72,7 +69,7 @@ fn a_blocking_writer_waits_for_a_reader() {
     let mut rt = open(O_WRONLY);
     assert_eq!(dispatch(&mut t, &mut k, &mut rt), Outcome::Wait);
     // A blocking reader finds the waiting writer and does not wait.
-    let r = sys(&mut p, &mut k, OPEN, &[PATH, O_RDONLY, 0]);
+    let r = sys(&mut p, &mut k, SYS_open, &[PATH, O_RDONLY, 0]);
     assert!(r >= 0, "{r}");
     let Outcome::Return(w) = finish(&mut t, &mut k, &mut rt) else {
         panic!("the open did not complete");
@@ -95,7 +92,7 @@ fn an_interrupted_fifo_open_undoes_itself() {
     );
     // The reader it had opened is gone again.
     assert_eq!(
-        sys(&mut p, &mut k, OPEN, &[PATH, O_WRONLY | O_NONBLOCK, 0]),
+        sys(&mut p, &mut k, SYS_open, &[PATH, O_WRONLY | O_NONBLOCK, 0]),
         err(Errno::ENXIO)
     );
 }

@@ -1,5 +1,6 @@
 //! File syscalls through the dispatcher, on a tmpfs root unpacked from a test initrd.
 
+use crate::nr::*;
 use std::format;
 use std::string::{String, ToString};
 use std::vec::Vec;
@@ -36,16 +37,16 @@ const BUF: u64 = SCRATCH;
 
 fn open(p: &mut Process, k: &mut Fake, path: &str, flags: u64, mode: u64) -> i64 {
     let a = s(k, P1, path);
-    sys(p, k, 257, &[AT_FDCWD, a, flags, mode])
+    sys(p, k, SYS_openat, &[AT_FDCWD, a, flags, mode])
 }
 
 fn write_str(p: &mut Process, k: &mut Fake, fd: i64, text: &str) -> i64 {
     k.poke(BUF, text.as_bytes());
-    sys(p, k, 1, &[fd as u64, BUF, text.len() as u64])
+    sys(p, k, SYS_write, &[fd as u64, BUF, text.len() as u64])
 }
 
 fn read_all(p: &mut Process, k: &mut Fake, fd: i64, n: usize) -> Vec<u8> {
-    let r = sys(p, k, 0, &[fd as u64, BUF, n as u64]);
+    let r = sys(p, k, SYS_read, &[fd as u64, BUF, n as u64]);
     assert!(r >= 0, "read: {r}");
     k.peek(BUF, r as usize)
 }
@@ -56,7 +57,7 @@ fn create_write_reopen_read() {
     let fd = open(&mut p, &mut k, "/tmp/a", O_CREAT | O_WRONLY, 0o644);
     assert_eq!(fd, 3, "lowest free fd");
     assert_eq!(write_str(&mut p, &mut k, fd, "hello"), 5);
-    assert_eq!(sys(&mut p, &mut k, 3, &[fd as u64]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_close, &[fd as u64]), 0);
     let fd = open(&mut p, &mut k, "/tmp/a", O_RDONLY, 0);
     assert_eq!(read_all(&mut p, &mut k, fd, 100), b"hello");
     assert_eq!(read_all(&mut p, &mut k, fd, 100), b"", "end of file");
@@ -71,7 +72,7 @@ fn create_write_reopen_read() {
     let fd2 = open(&mut p, &mut k, "/tmp/b", O_CREAT | O_WRONLY, 0o777);
     assert!(fd2 >= 0);
     let st = s(&mut k, P1, "/tmp/b");
-    assert_eq!(sys(&mut p, &mut k, 4, &[st, BUF]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_stat, &[st, BUF]), 0);
     let mode = u32::from_le_bytes(k.peek(BUF + 24, 4).try_into().unwrap());
     assert_eq!(mode, 0o100_755);
 }
@@ -81,30 +82,35 @@ fn append_trunc_and_shared_offsets() {
     let (mut p, mut k) = setup();
     let fd = open(&mut p, &mut k, "/tmp/f", O_CREAT | O_RDWR, 0o600);
     assert_eq!(write_str(&mut p, &mut k, fd, "abcdef"), 6);
-    let dup = sys(&mut p, &mut k, 32, &[fd as u64]);
+    let dup = sys(&mut p, &mut k, SYS_dup, &[fd as u64]);
     // dup shares the offset: seek on one moves the other.
-    assert_eq!(sys(&mut p, &mut k, 8, &[dup as u64, 2, 0]), 2);
+    assert_eq!(sys(&mut p, &mut k, SYS_lseek, &[dup as u64, 2, 0]), 2);
     assert_eq!(read_all(&mut p, &mut k, fd, 2), b"cd");
     let app = open(&mut p, &mut k, "/tmp/f", O_WRONLY | O_APPEND, 0);
     assert_eq!(write_str(&mut p, &mut k, app, "XY"), 2);
-    assert_eq!(sys(&mut p, &mut k, 8, &[fd as u64, 0, 0]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_lseek, &[fd as u64, 0, 0]), 0);
     assert_eq!(read_all(&mut p, &mut k, fd, 100), b"abcdefXY");
     let t = open(&mut p, &mut k, "/tmp/f", O_WRONLY | O_TRUNC, 0);
     assert!(t >= 0);
     assert_eq!(
-        sys(&mut p, &mut k, 8, &[fd as u64, 0, 2]),
+        sys(&mut p, &mut k, SYS_lseek, &[fd as u64, 0, 2]),
         0,
         "size 0 after O_TRUNC"
     );
     // pread does not move the offset; negative offsets are EINVAL.
     assert_eq!(write_str(&mut p, &mut k, t, "0123456789"), 10);
-    assert_eq!(sys(&mut p, &mut k, 17, &[fd as u64, BUF, 3, 4]), 3);
+    assert_eq!(sys(&mut p, &mut k, SYS_pread64, &[fd as u64, BUF, 3, 4]), 3);
     assert_eq!(k.peek(BUF, 3), b"456");
     assert_eq!(
-        sys(&mut p, &mut k, 17, &[fd as u64, BUF, 3, -1i64 as u64]),
+        sys(
+            &mut p,
+            &mut k,
+            SYS_pread64,
+            &[fd as u64, BUF, 3, -1i64 as u64]
+        ),
         err(Errno::EINVAL)
     );
-    assert_eq!(sys(&mut p, &mut k, 8, &[fd as u64, 0, 1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_lseek, &[fd as u64, 0, 1]), 0);
 }
 
 #[test]
@@ -133,7 +139,7 @@ fn path_errors_are_the_linux_errnos() {
     );
     // A bad path pointer.
     assert_eq!(
-        sys(&mut p, &mut k, 257, &[AT_FDCWD, 0xdead_0000, 0, 0]),
+        sys(&mut p, &mut k, SYS_openat, &[AT_FDCWD, 0xdead_0000, 0, 0]),
         err(Errno::EFAULT)
     );
     // A path of 5000 bytes.
@@ -150,11 +156,20 @@ fn path_errors_are_the_linux_errnos() {
         err(Errno::ENAMETOOLONG)
     );
     // fds out of range.
-    assert_eq!(sys(&mut p, &mut k, 0, &[9999, BUF, 1]), err(Errno::EBADF));
-    assert_eq!(sys(&mut p, &mut k, 3, &[-1i64 as u64]), err(Errno::EBADF));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_read, &[9999, BUF, 1]),
+        err(Errno::EBADF)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_close, &[-1i64 as u64]),
+        err(Errno::EBADF)
+    );
     // A relative path with a dirfd that is not a directory.
     let a = s(&mut k, P1, "x");
-    assert_eq!(sys(&mut p, &mut k, 257, &[1, a, 0, 0]), err(Errno::ENOTDIR));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_openat, &[1, a, 0, 0]),
+        err(Errno::ENOTDIR)
+    );
 }
 
 #[test]
@@ -171,7 +186,7 @@ fn symlink_chains_loop_after_40() {
         };
         let t = s(&mut k, P1, &target);
         let l = s(&mut k, P2, &format!("/tmp/l{i}"));
-        assert_eq!(sys(&mut p, &mut k, 88, &[t, l]), 0);
+        assert_eq!(sys(&mut p, &mut k, SYS_symlink, &[t, l]), 0);
     }
     assert!(open(&mut p, &mut k, "/tmp/l39", O_RDONLY, 0) >= 0);
     assert_eq!(
@@ -186,29 +201,35 @@ fn symlink_chains_loop_after_40() {
     assert!(open(&mut p, &mut k, "/tmp/l0", O_PATH | O_NOFOLLOW, 0) >= 0);
     // readlink gives the text, truncated to the buffer.
     let l = s(&mut k, P1, "/tmp/l1");
-    assert_eq!(sys(&mut p, &mut k, 89, &[l, BUF, 4]), 4);
+    assert_eq!(sys(&mut p, &mut k, SYS_readlink, &[l, BUF, 4]), 4);
     assert_eq!(k.peek(BUF, 4), b"/tmp");
     let f = s(&mut k, P1, "/tmp/target");
-    assert_eq!(sys(&mut p, &mut k, 89, &[f, BUF, 4]), err(Errno::EINVAL));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_readlink, &[f, BUF, 4]),
+        err(Errno::EINVAL)
+    );
 }
 
 #[test]
 fn directories_mkdir_rmdir_rename_getdents() {
     let (mut p, mut k) = setup();
     let d = s(&mut k, P3, "/tmp/d");
-    assert_eq!(sys(&mut p, &mut k, 83, &[d, 0o755]), 0);
-    assert_eq!(sys(&mut p, &mut k, 83, &[d, 0o755]), err(Errno::EEXIST));
+    assert_eq!(sys(&mut p, &mut k, SYS_mkdir, &[d, 0o755]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_mkdir, &[d, 0o755]),
+        err(Errno::EEXIST)
+    );
     let f = open(&mut p, &mut k, "/tmp/d/f", O_CREAT | O_WRONLY, 0o644);
     assert!(f >= 0);
-    assert_eq!(sys(&mut p, &mut k, 84, &[d]), err(Errno::ENOTEMPTY));
+    assert_eq!(sys(&mut p, &mut k, SYS_rmdir, &[d]), err(Errno::ENOTEMPTY));
     let dot = s(&mut k, P1, "/tmp/d/.");
-    assert_eq!(sys(&mut p, &mut k, 84, &[dot]), err(Errno::EINVAL));
+    assert_eq!(sys(&mut p, &mut k, SYS_rmdir, &[dot]), err(Errno::EINVAL));
     let ff = s(&mut k, SCRATCH + 2 * PAGE + 1024, "/tmp/d/f");
-    assert_eq!(sys(&mut p, &mut k, 84, &[ff]), err(Errno::ENOTDIR));
-    assert_eq!(sys(&mut p, &mut k, 87, &[d]), err(Errno::EISDIR));
+    assert_eq!(sys(&mut p, &mut k, SYS_rmdir, &[ff]), err(Errno::ENOTDIR));
+    assert_eq!(sys(&mut p, &mut k, SYS_unlink, &[d]), err(Errno::EISDIR));
     // getdents64 lists . .. and f.
     let dfd = open(&mut p, &mut k, "/tmp/d", O_RDONLY | O_DIRECTORY, 0);
-    let n = sys(&mut p, &mut k, 217, &[dfd as u64, BUF, 4096]);
+    let n = sys(&mut p, &mut k, SYS_getdents64, &[dfd as u64, BUF, 4096]);
     assert!(n > 0);
     let raw = k.peek(BUF, n as usize);
     let mut names = Vec::new();
@@ -222,19 +243,19 @@ fn directories_mkdir_rmdir_rename_getdents() {
     }
     assert_eq!(names, [".", "..", "f"]);
     assert_eq!(
-        sys(&mut p, &mut k, 217, &[dfd as u64, BUF, 4096]),
+        sys(&mut p, &mut k, SYS_getdents64, &[dfd as u64, BUF, 4096]),
         0,
         "at the end"
     );
     // A buffer too small for one entry.
-    assert_eq!(sys(&mut p, &mut k, 8, &[dfd as u64, 0, 0]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_lseek, &[dfd as u64, 0, 0]), 0);
     assert_eq!(
-        sys(&mut p, &mut k, 217, &[dfd as u64, BUF, 8]),
+        sys(&mut p, &mut k, SYS_getdents64, &[dfd as u64, BUF, 8]),
         err(Errno::EINVAL)
     );
     // rename into place, and RENAME_NOREPLACE.
     let g = s(&mut k, P2, "/tmp/d/g");
-    assert_eq!(sys(&mut p, &mut k, 82, &[ff, g]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_rename, &[ff, g]), 0);
     assert_eq!(
         open(&mut p, &mut k, "/tmp/d/f", O_RDONLY, 0),
         err(Errno::ENOENT)
@@ -244,73 +265,98 @@ fn directories_mkdir_rmdir_rename_getdents() {
     let g = s(&mut k, P1, "/tmp/d/g");
     let hh = s(&mut k, P2, "/tmp/d/h");
     assert_eq!(
-        sys(&mut p, &mut k, 316, &[AT_FDCWD, g, AT_FDCWD, hh, 1]),
+        sys(
+            &mut p,
+            &mut k,
+            SYS_renameat2,
+            &[AT_FDCWD, g, AT_FDCWD, hh, 1]
+        ),
         err(Errno::EEXIST)
     );
     // Moving a directory into itself.
     let inside = s(&mut k, P2, "/tmp/d/sub");
-    assert_eq!(sys(&mut p, &mut k, 82, &[d, inside]), err(Errno::EINVAL));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_rename, &[d, inside]),
+        err(Errno::EINVAL)
+    );
 }
 
 #[test]
 fn cwd_chdir_and_relative_paths() {
     let (mut p, mut k) = setup();
-    assert_eq!(sys(&mut p, &mut k, 79, &[BUF, 100]), 6);
+    assert_eq!(sys(&mut p, &mut k, SYS_getcwd, &[BUF, 100]), 6);
     assert_eq!(k.peek(BUF, 6), b"/work\0");
     let t = s(&mut k, P1, "../tmp");
-    assert_eq!(sys(&mut p, &mut k, 80, &[t]), 0);
-    assert_eq!(sys(&mut p, &mut k, 79, &[BUF, 100]), 5);
+    assert_eq!(sys(&mut p, &mut k, SYS_chdir, &[t]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_getcwd, &[BUF, 100]), 5);
     assert_eq!(k.peek(BUF, 5), b"/tmp\0");
     let fd = open(&mut p, &mut k, "rel", O_CREAT | O_WRONLY, 0o600);
     assert!(fd >= 0);
     assert!(open(&mut p, &mut k, "/tmp/rel", O_RDONLY, 0) >= 0);
     let app = s(&mut k, P1, "/bin/app");
-    assert_eq!(sys(&mut p, &mut k, 80, &[app]), err(Errno::ENOTDIR));
+    assert_eq!(sys(&mut p, &mut k, SYS_chdir, &[app]), err(Errno::ENOTDIR));
     // `..` at the root stays at the root.
     let up = s(&mut k, P1, "/../../..");
-    assert_eq!(sys(&mut p, &mut k, 80, &[up]), 0);
-    assert_eq!(sys(&mut p, &mut k, 79, &[BUF, 100]), 2);
+    assert_eq!(sys(&mut p, &mut k, SYS_chdir, &[up]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_getcwd, &[BUF, 100]), 2);
 }
 
 #[test]
 fn pipes_eof_epipe_and_nonblocking() {
     let (mut p, mut k) = setup();
-    assert_eq!(sys(&mut p, &mut k, 293, &[BUF, O_NONBLOCK | O_CLOEXEC]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_pipe2, &[BUF, O_NONBLOCK | O_CLOEXEC]),
+        0
+    );
     let fds = k.peek(BUF, 8);
     let r = i32::from_le_bytes(fds[..4].try_into().unwrap()) as i64;
     let w = i32::from_le_bytes(fds[4..].try_into().unwrap()) as i64;
     assert_eq!((r, w), (3, 4));
-    assert_eq!(sys(&mut p, &mut k, 72, &[r as u64, 1, 0]), 1, "FD_CLOEXEC");
     assert_eq!(
-        sys(&mut p, &mut k, 0, &[r as u64, BUF + 64, 10]),
+        sys(&mut p, &mut k, SYS_fcntl, &[r as u64, 1, 0]),
+        1,
+        "FD_CLOEXEC"
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_read, &[r as u64, BUF + 64, 10]),
         err(Errno::EAGAIN)
     );
     assert_eq!(write_str(&mut p, &mut k, w, "data"), 4);
     // FIONREAD.
-    assert_eq!(sys(&mut p, &mut k, 16, &[r as u64, 0x541b, BUF + 128]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_ioctl, &[r as u64, 0x541b, BUF + 128]),
+        0
+    );
     assert_eq!(k.peek(BUF + 128, 4), 4u32.to_le_bytes());
     assert_eq!(
-        sys(&mut p, &mut k, 0, &[r as u64, BUF + 64, 10]),
+        sys(&mut p, &mut k, SYS_read, &[r as u64, BUF + 64, 10]),
         4,
         "a read returns what is there"
     );
     assert_eq!(
-        sys(&mut p, &mut k, 8, &[r as u64, 0, 0]),
+        sys(&mut p, &mut k, SYS_lseek, &[r as u64, 0, 0]),
         err(Errno::ESPIPE)
     );
-    assert_eq!(sys(&mut p, &mut k, 72, &[w as u64, 1032, 0]), 65536);
-    assert_eq!(sys(&mut p, &mut k, 3, &[w as u64]), 0);
-    assert_eq!(sys(&mut p, &mut k, 0, &[r as u64, BUF + 64, 10]), 0, "EOF");
+    assert_eq!(sys(&mut p, &mut k, SYS_fcntl, &[w as u64, 1032, 0]), 65536);
+    assert_eq!(sys(&mut p, &mut k, SYS_close, &[w as u64]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_read, &[r as u64, BUF + 64, 10]),
+        0,
+        "EOF"
+    );
     // Writing with no reader: EPIPE once SIGPIPE is ignored.
-    assert_eq!(sys(&mut p, &mut k, 22, &[BUF]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_pipe, &[BUF]), 0);
     let fds = k.peek(BUF, 8);
     let r2 = i32::from_le_bytes(fds[..4].try_into().unwrap()) as u64;
     let w2 = i32::from_le_bytes(fds[4..].try_into().unwrap()) as i64;
-    assert_eq!(sys(&mut p, &mut k, 3, &[r2]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_close, &[r2]), 0);
     let mut act = [0u8; 32];
     act[..8].copy_from_slice(&1u64.to_le_bytes()); // SIG_IGN
     k.poke(BUF + 256, &act);
-    assert_eq!(sys(&mut p, &mut k, 13, &[13, BUF + 256, 0, 8]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_rt_sigaction, &[13, BUF + 256, 0, 8]),
+        0
+    );
     assert_eq!(write_str(&mut p, &mut k, w2, "x"), err(Errno::EPIPE));
 }
 
@@ -330,7 +376,7 @@ fn dev_null_zero_full_and_proc_self_fd() {
         err(Errno::ENXIO)
     );
     // fstat of a device gives its rdev.
-    assert_eq!(sys(&mut p, &mut k, 5, &[null as u64, BUF]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_fstat, &[null as u64, BUF]), 0);
     let rdev = u64::from_le_bytes(k.peek(BUF + 40, 8).try_into().unwrap());
     assert_eq!(rdev, coracle_vfs::makedev(1, 3));
 }
@@ -345,34 +391,42 @@ fn fcntl_flags_dup_and_close_range() {
         O_CREAT | O_RDWR | O_CLOEXEC,
         0o600,
     );
-    assert_eq!(sys(&mut p, &mut k, 72, &[fd as u64, 1, 0]), 1);
+    assert_eq!(sys(&mut p, &mut k, SYS_fcntl, &[fd as u64, 1, 0]), 1);
     assert_eq!(
-        sys(&mut p, &mut k, 72, &[fd as u64, 3, 0]) as u64,
+        sys(&mut p, &mut k, SYS_fcntl, &[fd as u64, 3, 0]) as u64,
         O_RDWR | 0o100000,
         "F_GETFL has O_LARGEFILE, not O_CLOEXEC"
     );
     assert_eq!(
-        sys(&mut p, &mut k, 72, &[fd as u64, 4, O_APPEND | O_NONBLOCK]),
+        sys(
+            &mut p,
+            &mut k,
+            SYS_fcntl,
+            &[fd as u64, 4, O_APPEND | O_NONBLOCK]
+        ),
         0
     );
     assert_eq!(
-        sys(&mut p, &mut k, 72, &[fd as u64, 3, 0]) as u64,
+        sys(&mut p, &mut k, SYS_fcntl, &[fd as u64, 3, 0]) as u64,
         O_RDWR | 0o100000 | O_APPEND | O_NONBLOCK
     );
     assert_eq!(
-        sys(&mut p, &mut k, 72, &[fd as u64, 0, 10]),
+        sys(&mut p, &mut k, SYS_fcntl, &[fd as u64, 0, 10]),
         10,
         "F_DUPFD >= 10"
     );
-    assert_eq!(sys(&mut p, &mut k, 33, &[fd as u64, 20]), 20);
+    assert_eq!(sys(&mut p, &mut k, SYS_dup2, &[fd as u64, 20]), 20);
     assert_eq!(
-        sys(&mut p, &mut k, 292, &[fd as u64, fd as u64, 0]),
+        sys(&mut p, &mut k, SYS_dup3, &[fd as u64, fd as u64, 0]),
         err(Errno::EINVAL)
     );
-    assert_eq!(sys(&mut p, &mut k, 436, &[10, 30, 0]), 0);
-    assert_eq!(sys(&mut p, &mut k, 3, &[10]), err(Errno::EBADF));
-    assert_eq!(sys(&mut p, &mut k, 3, &[20]), err(Errno::EBADF));
-    assert_eq!(sys(&mut p, &mut k, 436, &[5, 4, 0]), err(Errno::EINVAL));
+    assert_eq!(sys(&mut p, &mut k, SYS_close_range, &[10, 30, 0]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_close, &[10]), err(Errno::EBADF));
+    assert_eq!(sys(&mut p, &mut k, SYS_close, &[20]), err(Errno::EBADF));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_close_range, &[5, 4, 0]),
+        err(Errno::EINVAL)
+    );
 }
 
 /// A `struct flock` at `at`: type, whence SEEK_SET, start, len, pid 0.
@@ -397,22 +451,22 @@ fn record_locks_ofd_locks_and_flock() {
     const F_OFD_SETLK: u64 = 37;
     // POSIX locks of one process never conflict with each other.
     let l = flock_at(&mut k, BUF, 1, 0, 10);
-    assert_eq!(sys(&mut p, &mut k, 72, &[a, F_SETLK, l]), 0);
-    assert_eq!(sys(&mut p, &mut k, 72, &[b, F_SETLK, l]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_fcntl, &[a, F_SETLK, l]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_fcntl, &[b, F_SETLK, l]), 0);
     // A write lock needs a writable fd.
     assert_eq!(
-        sys(&mut p, &mut k, 72, &[rd, F_SETLK, l]),
+        sys(&mut p, &mut k, SYS_fcntl, &[rd, F_SETLK, l]),
         err(Errno::EBADF)
     );
     // OFD locks of two descriptions conflict, and F_OFD_GETLK reports the holder.
     let l = flock_at(&mut k, BUF, 1, 100, 0);
-    assert_eq!(sys(&mut p, &mut k, 72, &[a, F_OFD_SETLK, l]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_fcntl, &[a, F_OFD_SETLK, l]), 0);
     let l = flock_at(&mut k, BUF, 0, 150, 5);
     assert_eq!(
-        sys(&mut p, &mut k, 72, &[b, F_OFD_SETLK, l]),
+        sys(&mut p, &mut k, SYS_fcntl, &[b, F_OFD_SETLK, l]),
         err(Errno::EAGAIN)
     );
-    assert_eq!(sys(&mut p, &mut k, 72, &[b, F_OFD_GETLK, l]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_fcntl, &[b, F_OFD_GETLK, l]), 0);
     let got = k.peek(BUF, 32);
     assert_eq!(i16::from_le_bytes([got[0], got[1]]), 1, "F_WRLCK");
     assert_eq!(i64::from_le_bytes(got[8..16].try_into().unwrap()), 100);
@@ -424,26 +478,29 @@ fn record_locks_ofd_locks_and_flock() {
     assert_eq!(i32::from_le_bytes(got[24..28].try_into().unwrap()), -1);
     // The POSIX view of the same process sees no conflict with its own POSIX locks.
     let l = flock_at(&mut k, BUF, 1, 0, 10);
-    assert_eq!(sys(&mut p, &mut k, 72, &[a, F_GETLK, l]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_fcntl, &[a, F_GETLK, l]), 0);
     assert_eq!(
         i16::from_le_bytes(k.peek(BUF, 2).try_into().unwrap()),
         2,
         "F_UNLCK"
     );
     // Closing the holder's description releases its OFD lock.
-    assert_eq!(sys(&mut p, &mut k, 3, &[a]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_close, &[a]), 0);
     let l = flock_at(&mut k, BUF, 0, 150, 5);
-    assert_eq!(sys(&mut p, &mut k, 72, &[b, F_OFD_SETLK, l]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_fcntl, &[b, F_OFD_SETLK, l]), 0);
     // flock: two descriptions, exclusive and non-blocking.
     const LOCK_EX: u64 = 2;
     const LOCK_NB: u64 = 4;
     const LOCK_UN: u64 = 8;
-    assert_eq!(sys(&mut p, &mut k, 73, &[b, LOCK_EX | LOCK_NB]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_flock, &[b, LOCK_EX | LOCK_NB]), 0);
     assert_eq!(
-        sys(&mut p, &mut k, 73, &[rd, LOCK_EX | LOCK_NB]),
+        sys(&mut p, &mut k, SYS_flock, &[rd, LOCK_EX | LOCK_NB]),
         err(Errno::EAGAIN)
     );
-    assert_eq!(sys(&mut p, &mut k, 73, &[b, LOCK_UN]), 0);
-    assert_eq!(sys(&mut p, &mut k, 73, &[rd, LOCK_EX | LOCK_NB]), 0);
-    assert_eq!(sys(&mut p, &mut k, 73, &[rd, 77]), err(Errno::EINVAL));
+    assert_eq!(sys(&mut p, &mut k, SYS_flock, &[b, LOCK_UN]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_flock, &[rd, LOCK_EX | LOCK_NB]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_flock, &[rd, 77]),
+        err(Errno::EINVAL)
+    );
 }

@@ -1,6 +1,7 @@
 //! The table itself, identity, time, signals, exit, arch_prctl.
 
 use super::fake::*;
+use crate::nr::*;
 use coracle_vfs::{Wake, Waker};
 
 use crate::tests::fake::regs;
@@ -9,8 +10,8 @@ use crate::{dispatch, implemented, resume, syscall_name, Errno, Outcome, Platfor
 #[test]
 fn unknown_syscalls_are_enosys_and_logged_once_by_name() {
     let (mut p, mut k) = setup();
-    assert_eq!(sys(&mut p, &mut k, 246, &[]), err(Errno::ENOSYS)); // kexec_load
-    assert_eq!(sys(&mut p, &mut k, 246, &[]), err(Errno::ENOSYS));
+    assert_eq!(sys(&mut p, &mut k, SYS_kexec_load, &[]), err(Errno::ENOSYS)); // kexec_load
+    assert_eq!(sys(&mut p, &mut k, SYS_kexec_load, &[]), err(Errno::ENOSYS));
     assert_eq!(sys(&mut p, &mut k, 9999, &[]), err(Errno::ENOSYS));
     assert_eq!(k.log.len(), 2, "{:?}", k.log);
     assert!(k.log[0].contains("kexec_load"), "{}", k.log[0]);
@@ -69,12 +70,12 @@ fn every_linux_number_has_one_name() {
 fn exit_and_exit_group_encode_the_status() {
     let (mut p, mut k) = setup();
     assert_eq!(
-        call(&mut p, &mut k, 231, &[0x1ff, 0, 0, 0, 0, 0]),
+        call(&mut p, &mut k, SYS_exit_group, &[0x1ff, 0, 0, 0, 0, 0]),
         Outcome::Exit(0xff)
     );
     let (mut p, mut k) = setup();
     assert_eq!(
-        call(&mut p, &mut k, 60, &[3, 0, 0, 0, 0, 0]),
+        call(&mut p, &mut k, SYS_exit, &[3, 0, 0, 0, 0, 0]),
         Outcome::Exit(3)
     );
 }
@@ -82,7 +83,7 @@ fn exit_and_exit_group_encode_the_status() {
 #[test]
 fn uname_says_linux_x86_64() {
     let (mut p, mut k) = setup();
-    assert_eq!(sys(&mut p, &mut k, 63, &[SCRATCH]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_uname, &[SCRATCH]), 0);
     let u = k.peek(SCRATCH, 65 * 6);
     let field = |i: usize| {
         let f = &u[i * 65..(i + 1) * 65];
@@ -93,7 +94,7 @@ fn uname_says_linux_x86_64() {
     assert!(field(2).starts_with(b"6.1."));
     assert_eq!(field(4), b"x86_64");
     assert_eq!(
-        sys(&mut p, &mut k, 63, &[0xffff_8000_0000_0000]),
+        sys(&mut p, &mut k, SYS_uname, &[0xffff_8000_0000_0000]),
         err(Errno::EFAULT)
     );
 }
@@ -102,25 +103,34 @@ fn uname_says_linux_x86_64() {
 fn clocks_and_sleep() {
     let (mut p, mut k) = setup();
     k.now = 5_000_000_123;
-    assert_eq!(sys(&mut p, &mut k, 228, &[1, SCRATCH]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_clock_gettime, &[1, SCRATCH]), 0);
     assert_eq!(
         k.peek(SCRATCH, 16),
         [&5u64.to_le_bytes()[..], &123u64.to_le_bytes()[..]].concat()
     );
-    assert_eq!(sys(&mut p, &mut k, 228, &[99, SCRATCH]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 228, &[0, 8]), err(Errno::EFAULT));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_clock_gettime, &[99, SCRATCH]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_clock_gettime, &[0, 8]),
+        err(Errno::EFAULT)
+    );
     // nanosleep: tv_nsec out of range is EINVAL; a good one sleeps to now + duration.
     k.poke(
         SCRATCH,
         &[&0u64.to_le_bytes()[..], &1_000_000_000u64.to_le_bytes()[..]].concat(),
     );
-    assert_eq!(sys(&mut p, &mut k, 35, &[SCRATCH, 0]), err(Errno::EINVAL));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_nanosleep, &[SCRATCH, 0]),
+        err(Errno::EINVAL)
+    );
     k.poke(
         SCRATCH,
         &[&1u64.to_le_bytes()[..], &5u64.to_le_bytes()[..]].concat(),
     );
     // It waits with a deadline; the scheduler's timer ends the wait and the call returns 0.
-    let mut r = regs(35, &[SCRATCH, 0]);
+    let mut r = regs(SYS_nanosleep, &[SCRATCH, 0]);
     assert_eq!(dispatch(&mut p, &mut k, &mut r), Outcome::Wait);
     let deadline = 5_000_000_123 + 1_000_000_005;
     assert_eq!(p.sys.sched.next_deadline(), Some(deadline));
@@ -134,47 +144,70 @@ fn clocks_and_sleep() {
     k.now = deadline;
     assert_eq!(resume(&mut p, &mut k, &mut r, why), Outcome::Return(0));
     assert_eq!(p.sys.sched.next_deadline(), None);
-    let t = sys(&mut p, &mut k, 201, &[0]);
+    let t = sys(&mut p, &mut k, SYS_time, &[0]);
     assert_eq!(t as u64, k.realtime_ns() / 1_000_000_000);
 }
 
 #[test]
 fn arch_prctl_sets_fs_and_refuses_kernel_addresses() {
     let (mut p, mut k) = setup();
-    assert_eq!(sys(&mut p, &mut k, 158, &[0x1002, 0x1234_5000]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_arch_prctl, &[0x1002, 0x1234_5000]),
+        0
+    );
     assert_eq!(k.fs_base, 0x1234_5000);
-    assert_eq!(sys(&mut p, &mut k, 158, &[0x1003, SCRATCH]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_arch_prctl, &[0x1003, SCRATCH]), 0);
     assert_eq!(k.peek(SCRATCH, 8), 0x1234_5000u64.to_le_bytes());
     assert_eq!(
-        sys(&mut p, &mut k, 158, &[0x1002, 0xffff_8000_0000_0000]),
+        sys(
+            &mut p,
+            &mut k,
+            SYS_arch_prctl,
+            &[0x1002, 0xffff_8000_0000_0000]
+        ),
         err(Errno::EPERM)
     );
-    assert_eq!(sys(&mut p, &mut k, 158, &[0x9999, 0]), err(Errno::EINVAL));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_arch_prctl, &[0x9999, 0]),
+        err(Errno::EINVAL)
+    );
 }
 
 #[test]
 fn identity_is_root_pid_1() {
     let (mut p, mut k) = setup();
-    assert_eq!(sys(&mut p, &mut k, 39, &[]), 1);
-    assert_eq!(sys(&mut p, &mut k, 102, &[]), 0);
-    assert_eq!(sys(&mut p, &mut k, 218, &[SCRATCH]), 1);
-    assert_eq!(sys(&mut p, &mut k, 273, &[SCRATCH, 24]), 0);
-    assert_eq!(sys(&mut p, &mut k, 273, &[SCRATCH, 16]), err(Errno::EINVAL));
+    assert_eq!(sys(&mut p, &mut k, SYS_getpid, &[]), 1);
+    assert_eq!(sys(&mut p, &mut k, SYS_getuid, &[]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_set_tid_address, &[SCRATCH]), 1);
+    assert_eq!(sys(&mut p, &mut k, SYS_set_robust_list, &[SCRATCH, 24]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_set_robust_list, &[SCRATCH, 16]),
+        err(Errno::EINVAL)
+    );
 }
 
 #[test]
 fn getcwd_readlink_and_getrandom() {
     let (mut p, mut k) = setup();
-    assert_eq!(sys(&mut p, &mut k, 79, &[SCRATCH, 100]), 6);
+    assert_eq!(sys(&mut p, &mut k, SYS_getcwd, &[SCRATCH, 100]), 6);
     assert_eq!(k.peek(SCRATCH, 6), b"/work\0");
-    assert_eq!(sys(&mut p, &mut k, 79, &[SCRATCH, 3]), err(Errno::ERANGE));
-    k.poke(SCRATCH, b"/proc/self/exe\0");
-    assert_eq!(sys(&mut p, &mut k, 89, &[SCRATCH, SCRATCH + 100, 64]), 8);
-    assert_eq!(k.peek(SCRATCH + 100, 8), b"/bin/app");
-    assert_eq!(sys(&mut p, &mut k, 89, &[SCRATCH, SCRATCH + 100, 4]), 4);
-    assert_eq!(sys(&mut p, &mut k, 318, &[SCRATCH, 300, 0]), 300);
     assert_eq!(
-        sys(&mut p, &mut k, 318, &[SCRATCH, 10, 8]),
+        sys(&mut p, &mut k, SYS_getcwd, &[SCRATCH, 3]),
+        err(Errno::ERANGE)
+    );
+    k.poke(SCRATCH, b"/proc/self/exe\0");
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_readlink, &[SCRATCH, SCRATCH + 100, 64]),
+        8
+    );
+    assert_eq!(k.peek(SCRATCH + 100, 8), b"/bin/app");
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_readlink, &[SCRATCH, SCRATCH + 100, 4]),
+        4
+    );
+    assert_eq!(sys(&mut p, &mut k, SYS_getrandom, &[SCRATCH, 300, 0]), 300);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_getrandom, &[SCRATCH, 10, 8]),
         err(Errno::EINVAL)
     );
 }
@@ -182,10 +215,13 @@ fn getcwd_readlink_and_getrandom() {
 #[test]
 fn sched_getaffinity_reports_the_vm_cpus() {
     let (mut p, mut k) = setup();
-    assert_eq!(sys(&mut p, &mut k, 204, &[0, 128, SCRATCH]), 8);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_sched_getaffinity, &[0, 128, SCRATCH]),
+        8
+    );
     assert_eq!(k.peek(SCRATCH, 8), 3u64.to_le_bytes());
     assert_eq!(
-        sys(&mut p, &mut k, 204, &[0, 4, SCRATCH]),
+        sys(&mut p, &mut k, SYS_sched_getaffinity, &[0, 4, SCRATCH]),
         err(Errno::EINVAL)
     );
 }

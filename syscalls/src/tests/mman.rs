@@ -1,5 +1,6 @@
 //! mmap, munmap, mprotect, brk and demand paging against the VMA list and the fake page tables.
 
+use crate::nr::*;
 use std::vec::Vec;
 
 use super::fake::*;
@@ -16,7 +17,7 @@ const GROWSDOWN: u64 = 0x100;
 pub const AT: u64 = 0x4000_0000;
 
 pub fn mmap(p: &mut Process, k: &mut Fake, addr: u64, len: u64, prot: u64, flags: u64) -> i64 {
-    sys(p, k, 9, &[addr, len, prot, flags, u64::MAX, 0])
+    sys(p, k, SYS_mmap, &[addr, len, prot, flags, u64::MAX, 0])
 }
 
 pub fn touch(p: &Process, k: &mut Fake, addr: u64, access: Access) -> FaultResult {
@@ -92,7 +93,10 @@ fn a_huge_prot_none_reservation_costs_nothing() {
     let r = mmap(&mut p, &mut k, 0, 1 << 30, 0, ANON | NORESERVE) as u64;
     assert_eq!(k.pages.len(), before);
     assert_eq!(touch(&p, &mut k, r + 100, Access::Read), segv(2, r + 100));
-    assert_eq!(sys(&mut p, &mut k, 10, &[r + 16 * PAGE, 4 * PAGE, 3]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_mprotect, &[r + 16 * PAGE, 4 * PAGE, 3]),
+        0
+    );
     for i in 0..4 {
         let at = r + (16 + i) * PAGE + 8;
         assert_eq!(touch(&p, &mut k, at, Access::Write), FaultResult::Mapped);
@@ -144,7 +148,7 @@ fn mmap_argument_errors_in_linux_order() {
         "unknown prot bits are ignored"
     );
     assert_eq!(
-        sys(&mut p, &mut k, 9, &[0, PAGE, 3, ANON, u64::MAX, 5]),
+        sys(&mut p, &mut k, SYS_mmap, &[0, PAGE, 3, ANON, u64::MAX, 5]),
         err(Errno::EINVAL)
     );
     assert_eq!(
@@ -191,15 +195,15 @@ fn mmap_argument_errors_in_linux_order() {
     );
     // File mappings: a pipe (ENODEV), a write-only fd (EACCES), a closed fd (EBADF).
     assert_eq!(
-        sys(&mut p, &mut k, 9, &[0, PAGE, 1, 2, 0, 0]),
+        sys(&mut p, &mut k, SYS_mmap, &[0, PAGE, 1, 2, 0, 0]),
         err(Errno::ENODEV)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 9, &[0, PAGE, 1, 2, 1, 0]),
+        sys(&mut p, &mut k, SYS_mmap, &[0, PAGE, 1, 2, 1, 0]),
         err(Errno::EACCES)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 9, &[0, PAGE, 1, 2, 40, 0]),
+        sys(&mut p, &mut k, SYS_mmap, &[0, PAGE, 1, 2, 40, 0]),
         err(Errno::EBADF)
     );
 }
@@ -242,22 +246,28 @@ fn munmap_splits_frees_and_checks() {
     for i in 0..3 {
         write(&p, &mut k, AT + i * PAGE, b"x").unwrap();
     }
-    assert_eq!(sys(&mut p, &mut k, 11, &[AT + PAGE, PAGE]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_munmap, &[AT + PAGE, PAGE]), 0);
     assert!(k.resident(AT) && !k.resident(AT + PAGE) && k.resident(AT + 2 * PAGE));
     assert_eq!(maps(&p).len(), 2);
     assert_eq!(
         touch(&p, &mut k, AT + PAGE, Access::Read),
         segv(1, AT + PAGE)
     );
-    assert_eq!(sys(&mut p, &mut k, 11, &[AT + 1, PAGE]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 11, &[AT, 0]), err(Errno::EINVAL));
     assert_eq!(
-        sys(&mut p, &mut k, 11, &[AT, u64::MAX - PAGE]),
+        sys(&mut p, &mut k, SYS_munmap, &[AT + 1, PAGE]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_munmap, &[AT, 0]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_munmap, &[AT, u64::MAX - PAGE]),
         err(Errno::EINVAL)
     );
     // Unmapping a hole is fine; a range over two VMAs and the hole between takes both.
-    assert_eq!(sys(&mut p, &mut k, 11, &[0x5000_0000, PAGE]), 0);
-    assert_eq!(sys(&mut p, &mut k, 11, &[AT, 3 * PAGE]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_munmap, &[0x5000_0000, PAGE]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_munmap, &[AT, 3 * PAGE]), 0);
     assert!(maps(&p).is_empty() && !k.resident(AT) && !k.resident(AT + 2 * PAGE));
 }
 
@@ -266,15 +276,15 @@ fn mprotect_splits_merges_and_keeps_contents() {
     let (mut p, mut k) = setup();
     mmap(&mut p, &mut k, AT, 3 * PAGE, PROT_RW, ANON | FIXED);
     write(&p, &mut k, AT + PAGE, b"keep").unwrap();
-    assert_eq!(sys(&mut p, &mut k, 10, &[AT + PAGE, PAGE, 1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_mprotect, &[AT + PAGE, PAGE, 1]), 0);
     assert_eq!(k.pages[&(AT + PAGE)].1, RO);
     assert_eq!(maps(&p).len(), 3);
     assert_eq!(write(&p, &mut k, AT + PAGE, b"x"), Err(Errno::EFAULT));
     // PROT_NONE keeps the page, just out of reach.
-    assert_eq!(sys(&mut p, &mut k, 10, &[AT + PAGE, PAGE, 0]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_mprotect, &[AT + PAGE, PAGE, 0]), 0);
     assert_eq!(k.pages[&(AT + PAGE)].1, NONE);
     assert_eq!(read(&p, &mut k, AT + PAGE, 1), Err(Errno::EFAULT));
-    assert_eq!(sys(&mut p, &mut k, 10, &[AT + PAGE, PAGE, 3]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_mprotect, &[AT + PAGE, PAGE, 3]), 0);
     assert_eq!(read(&p, &mut k, AT + PAGE, 4).unwrap(), b"keep");
     assert_eq!(
         maps(&p).len(),
@@ -290,67 +300,70 @@ fn mprotect_errors_and_partial_application() {
     mmap(&mut p, &mut k, AT, 2 * PAGE, PROT_RW, ANON | FIXED);
     mmap(&mut p, &mut k, AT + 3 * PAGE, PAGE, PROT_RW, ANON | FIXED);
     assert_eq!(
-        sys(&mut p, &mut k, 10, &[AT + 1, PAGE, 1]),
+        sys(&mut p, &mut k, SYS_mprotect, &[AT + 1, PAGE, 1]),
         err(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 10, &[AT, PAGE, 0x10]),
+        sys(&mut p, &mut k, SYS_mprotect, &[AT, PAGE, 0x10]),
         err(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 10, &[AT, PAGE, 0x9]),
+        sys(&mut p, &mut k, SYS_mprotect, &[AT, PAGE, 0x9]),
         0,
         "PROT_SEM is fine"
     );
-    assert_eq!(sys(&mut p, &mut k, 10, &[AT, 0, 1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_mprotect, &[AT, 0, 1]), 0);
     assert_eq!(
-        sys(&mut p, &mut k, 10, &[AT + 2 * PAGE, PAGE, 1]),
+        sys(&mut p, &mut k, SYS_mprotect, &[AT + 2 * PAGE, PAGE, 1]),
         err(Errno::ENOMEM)
     );
     // Over a hole: the part before it changes, then ENOMEM.
     assert_eq!(
-        sys(&mut p, &mut k, 10, &[AT, 4 * PAGE, 1]),
+        sys(&mut p, &mut k, SYS_mprotect, &[AT, 4 * PAGE, 1]),
         err(Errno::ENOMEM)
     );
     let m = maps(&p);
     assert_eq!((m[0].1, m[0].2), (AT + 2 * PAGE, RO), "{m:?}");
     assert_eq!(m[1].2, RW);
     assert_eq!(
-        sys(&mut p, &mut k, 10, &[AT, PAGE, 0x0100_0001]),
+        sys(&mut p, &mut k, SYS_mprotect, &[AT, PAGE, 0x0100_0001]),
         err(Errno::EINVAL),
         "PROT_GROWSDOWN on a VMA that does not grow down"
     );
     assert_eq!(
-        sys(&mut p, &mut k, 329, &[AT, PAGE, 1, 0]),
+        sys(&mut p, &mut k, SYS_pkey_mprotect, &[AT, PAGE, 1, 0]),
         err(Errno::EINVAL),
         "no protection key was allocated"
     );
-    assert_eq!(sys(&mut p, &mut k, 329, &[AT, PAGE, 3, u64::MAX]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_pkey_mprotect, &[AT, PAGE, 3, u64::MAX]),
+        0
+    );
 }
 
 #[test]
 fn brk_grows_without_allocating_and_shrinking_frees() {
     let (mut p, mut k) = setup();
-    let start = sys(&mut p, &mut k, 12, &[0]) as u64;
+    let start = sys(&mut p, &mut k, SYS_brk, &[0]) as u64;
     assert_eq!(start, 0x60_0000);
     assert_eq!(
-        sys(&mut p, &mut k, 12, &[start + 10_000]),
+        sys(&mut p, &mut k, SYS_brk, &[start + 10_000]),
         (start + 10_000) as i64
     );
     assert!(!k.resident(start));
     write(&p, &mut k, start + 9_000, b"x").unwrap();
     assert!(k.resident(start + 2 * PAGE));
     assert_eq!(
-        sys(&mut p, &mut k, 12, &[0x10_0000]),
+        sys(&mut p, &mut k, SYS_brk, &[0x10_0000]),
         (start + 10_000) as i64
     );
     assert_eq!(
-        sys(&mut p, &mut k, 12, &[start + PAGE]),
+        sys(&mut p, &mut k, SYS_brk, &[start + PAGE]),
         (start + PAGE) as i64
     );
     assert!(!k.resident(start + 2 * PAGE), "shrinking frees");
     assert_eq!(
-        sys(&mut p, &mut k, 12, &[start + 3 * PAGE]),
+        sys(&mut p, &mut k, SYS_brk, &[start + 3 * PAGE]),
         (start + 3 * PAGE) as i64
     );
     assert_eq!(
@@ -369,11 +382,11 @@ fn brk_grows_without_allocating_and_shrinking_frees() {
         ANON | FIXED,
     );
     assert_eq!(
-        sys(&mut p, &mut k, 12, &[start + 7 * PAGE + 1]),
+        sys(&mut p, &mut k, SYS_brk, &[start + 7 * PAGE + 1]),
         (start + 3 * PAGE) as i64
     );
     assert_eq!(
-        sys(&mut p, &mut k, 12, &[start + 7 * PAGE]),
+        sys(&mut p, &mut k, SYS_brk, &[start + 7 * PAGE]),
         (start + 7 * PAGE) as i64
     );
 }
@@ -455,7 +468,7 @@ fn out_of_memory_is_a_fault_result_enomem_or_a_kill() {
     assert_eq!(r, err(Errno::ENOMEM));
     assert!(!p.shared.mm.lock().overlaps(0x5000_0000, 0x5000_4000));
     // Unmapping gives pages back; MAP_POPULATE then works.
-    assert_eq!(sys(&mut p, &mut k, 11, &[AT, 2 * PAGE]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_munmap, &[AT, 2 * PAGE]), 0);
     let r = mmap(
         &mut p,
         &mut k,
@@ -467,7 +480,7 @@ fn out_of_memory_is_a_fault_result_enomem_or_a_kill() {
     assert_eq!(r, 0x5000_0000);
     assert!(k.resident(0x5000_0000) && k.resident(0x5000_1000));
     // A system call copying into a page there is no memory for kills the process.
-    match call(&mut p, &mut k, 79, &[AT + 4 * PAGE, 64]) {
+    match call(&mut p, &mut k, SYS_getcwd, &[AT + 4 * PAGE, 64]) {
         Outcome::Exit(status) => assert_eq!(status, 137),
         other => panic!("getcwd into an unpopulated page without memory: {other:?}"),
     }
@@ -486,11 +499,11 @@ fn system_calls_copy_into_never_touched_pages() {
     let a = mmap(&mut p, &mut k, 0, 2 * PAGE, PROT_RW, ANON) as u64;
     // getcwd writes across the page boundary of two untouched pages.
     let at = a + PAGE - 3;
-    assert_eq!(sys(&mut p, &mut k, 79, &[at, 64]), 6);
+    assert_eq!(sys(&mut p, &mut k, SYS_getcwd, &[at, 64]), 6);
     assert_eq!(k.peek(at, 6), b"/work\0");
     // A buffer that runs into a hole is EFAULT.
     assert_eq!(
-        sys(&mut p, &mut k, 79, &[a + 2 * PAGE - 2, 64]),
+        sys(&mut p, &mut k, SYS_getcwd, &[a + 2 * PAGE - 2, 64]),
         err(Errno::EFAULT)
     );
 }

@@ -3,6 +3,7 @@
 use super::fake::*;
 use super::mman::{maps, mmap, read, touch, write, ANON, AT, FIXED, PROT_RW};
 use crate::mm::{Access, FaultResult};
+use crate::nr::*;
 use crate::{Errno, Process};
 
 const MAYMOVE: u64 = 1;
@@ -12,20 +13,25 @@ const SHARED: u64 = 1;
 const PRIVATE: u64 = 2;
 
 fn mremap(p: &mut Process, k: &mut Fake, old: u64, ol: u64, nl: u64, flags: u64, new: u64) -> i64 {
-    sys(p, k, 25, &[old, ol, nl, flags, new])
+    sys(p, k, SYS_mremap, &[old, ol, nl, flags, new])
 }
 
 /// A memfd holding `data`, sized `size`.
 fn memfd(p: &mut Process, k: &mut Fake, data: &[u8], size: u64) -> u64 {
     k.poke(SCRATCH, b"m\0");
-    let fd = sys(p, k, 319, &[SCRATCH, 0]);
+    let fd = sys(p, k, SYS_memfd_create, &[SCRATCH, 0]);
     assert!(fd >= 0);
     k.poke(SCRATCH + 64, data);
     assert_eq!(
-        sys(p, k, 1, &[fd as u64, SCRATCH + 64, data.len() as u64]),
+        sys(
+            p,
+            k,
+            SYS_write,
+            &[fd as u64, SCRATCH + 64, data.len() as u64]
+        ),
         data.len() as i64
     );
-    assert_eq!(sys(p, k, 77, &[fd as u64, size]), 0);
+    assert_eq!(sys(p, k, SYS_ftruncate, &[fd as u64, size]), 0);
     fd as u64
 }
 
@@ -38,7 +44,7 @@ fn mmap_fd(
     fd: u64,
     off: u64,
 ) -> i64 {
-    sys(p, k, 9, &[0, len, prot, flags, fd, off])
+    sys(p, k, SYS_mmap, &[0, len, prot, flags, fd, off])
 }
 
 #[test]
@@ -204,7 +210,7 @@ fn madvise_dontneed_zeroes_anonymous_and_rereads_files() {
     mmap(&mut p, &mut k, AT, 2 * PAGE, PROT_RW, ANON | FIXED);
     write(&p, &mut k, AT, b"abc").unwrap();
     write(&p, &mut k, AT + PAGE, b"def").unwrap();
-    assert_eq!(sys(&mut p, &mut k, 28, &[AT, PAGE, 4]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_madvise, &[AT, PAGE, 4]), 0);
     assert!(!k.resident(AT) && k.resident(AT + PAGE));
     assert_eq!(read(&p, &mut k, AT, 3).unwrap(), [0; 3]);
     assert_eq!(read(&p, &mut k, AT + PAGE, 3).unwrap(), b"def");
@@ -213,41 +219,54 @@ fn madvise_dontneed_zeroes_anonymous_and_rereads_files() {
     let m = mmap_fd(&mut p, &mut k, PAGE, 3, PRIVATE, fd, 0) as u64;
     write(&p, &mut k, m, b"FILE").unwrap();
     assert_eq!(read(&p, &mut k, m, 10).unwrap(), b"FILE bytes");
-    assert_eq!(sys(&mut p, &mut k, 28, &[m, PAGE, 4]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_madvise, &[m, PAGE, 4]), 0);
     assert_eq!(read(&p, &mut k, m, 10).unwrap(), b"file bytes");
     // MADV_FREE is for anonymous memory only.
-    assert_eq!(sys(&mut p, &mut k, 28, &[m, PAGE, 8]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 28, &[AT + PAGE, PAGE, 8]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_madvise, &[m, PAGE, 8]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(sys(&mut p, &mut k, SYS_madvise, &[AT + PAGE, PAGE, 8]), 0);
     assert!(!k.resident(AT + PAGE));
     // Checks: bad advice, unaligned, a hole (ENOMEM after the rest was done), HWPOISON.
     assert_eq!(
-        sys(&mut p, &mut k, 28, &[AT, PAGE, 999]),
+        sys(&mut p, &mut k, SYS_madvise, &[AT, PAGE, 999]),
         err(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 28, &[AT + 1, PAGE, 4]),
+        sys(&mut p, &mut k, SYS_madvise, &[AT + 1, PAGE, 4]),
         err(Errno::EINVAL)
     );
-    assert_eq!(sys(&mut p, &mut k, 28, &[AT, 0, 4]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_madvise, &[AT, 0, 4]), 0);
     write(&p, &mut k, AT, b"z").unwrap();
     assert_eq!(
-        sys(&mut p, &mut k, 28, &[AT, 4 * PAGE, 4]),
+        sys(&mut p, &mut k, SYS_madvise, &[AT, 4 * PAGE, 4]),
         err(Errno::ENOMEM)
     );
     assert!(!k.resident(AT));
-    assert_eq!(sys(&mut p, &mut k, 28, &[AT, PAGE, 100]), err(Errno::EPERM));
-    assert_eq!(sys(&mut p, &mut k, 28, &[AT, PAGE, 14]), 0, "MADV_HUGEPAGE");
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_madvise, &[AT, PAGE, 100]),
+        err(Errno::EPERM)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_madvise, &[AT, PAGE, 14]),
+        0,
+        "MADV_HUGEPAGE"
+    );
 }
 
 #[test]
 fn madvise_populate_faults_in_or_refuses() {
     let (mut p, mut k) = setup();
     mmap(&mut p, &mut k, AT, 2 * PAGE, 1, ANON | FIXED);
-    assert_eq!(sys(&mut p, &mut k, 28, &[AT, 2 * PAGE, 22]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_madvise, &[AT, 2 * PAGE, 22]), 0);
     assert!(k.resident(AT) && k.resident(AT + PAGE));
-    assert_eq!(sys(&mut p, &mut k, 28, &[AT, PAGE, 23]), err(Errno::EINVAL));
     assert_eq!(
-        sys(&mut p, &mut k, 28, &[AT, 3 * PAGE, 22]),
+        sys(&mut p, &mut k, SYS_madvise, &[AT, PAGE, 23]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_madvise, &[AT, 3 * PAGE, 22]),
         err(Errno::ENOMEM)
     );
 }
@@ -258,25 +277,31 @@ fn mincore_reports_resident_pages() {
     mmap(&mut p, &mut k, AT, 3 * PAGE, PROT_RW, ANON | FIXED);
     write(&p, &mut k, AT + 2 * PAGE, b"x").unwrap();
     let vec = SCRATCH + 128;
-    assert_eq!(sys(&mut p, &mut k, 27, &[AT, 3 * PAGE - 5, vec]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_mincore, &[AT, 3 * PAGE - 5, vec]),
+        0
+    );
     assert_eq!(k.peek(vec, 3), [0, 0, 1]);
     assert_eq!(
-        sys(&mut p, &mut k, 27, &[AT + 1, PAGE, vec]),
+        sys(&mut p, &mut k, SYS_mincore, &[AT + 1, PAGE, vec]),
         err(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 27, &[AT, 4 * PAGE, vec]),
+        sys(&mut p, &mut k, SYS_mincore, &[AT, 4 * PAGE, vec]),
         err(Errno::ENOMEM)
     );
-    assert_eq!(sys(&mut p, &mut k, 27, &[AT + 3 * PAGE, 0, vec]), 0);
     assert_eq!(
-        sys(&mut p, &mut k, 27, &[AT, PAGE, 0x7fff_ffff_f000]),
+        sys(&mut p, &mut k, SYS_mincore, &[AT + 3 * PAGE, 0, vec]),
+        0
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_mincore, &[AT, PAGE, 0x7fff_ffff_f000]),
         err(Errno::EFAULT)
     );
     // A file's pages count when the file has them, mapped here or not.
     let fd = memfd(&mut p, &mut k, b"x", 2 * PAGE);
     let m = mmap_fd(&mut p, &mut k, 2 * PAGE, 1, SHARED, fd, 0) as u64;
-    assert_eq!(sys(&mut p, &mut k, 27, &[m, 2 * PAGE, vec]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_mincore, &[m, 2 * PAGE, vec]), 0);
     assert_eq!(k.peek(vec, 2), [1, 0]);
 }
 
@@ -284,71 +309,80 @@ fn mincore_reports_resident_pages() {
 fn msync_checks_in_linux_order() {
     let (mut p, mut k) = setup();
     mmap(&mut p, &mut k, AT, 3 * PAGE, PROT_RW, ANON | FIXED);
-    sys(&mut p, &mut k, 11, &[AT + PAGE, PAGE]);
-    assert_eq!(sys(&mut p, &mut k, 26, &[AT, PAGE, 4]), 0);
-    assert_eq!(sys(&mut p, &mut k, 26, &[AT, PAGE, 5]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 26, &[AT, PAGE, 8]), err(Errno::EINVAL));
+    sys(&mut p, &mut k, SYS_munmap, &[AT + PAGE, PAGE]);
+    assert_eq!(sys(&mut p, &mut k, SYS_msync, &[AT, PAGE, 4]), 0);
     assert_eq!(
-        sys(&mut p, &mut k, 26, &[AT + 1, PAGE, 4]),
+        sys(&mut p, &mut k, SYS_msync, &[AT, PAGE, 5]),
         err(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 26, &[AT, 3 * PAGE, 1]),
+        sys(&mut p, &mut k, SYS_msync, &[AT, PAGE, 8]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_msync, &[AT + 1, PAGE, 4]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_msync, &[AT, 3 * PAGE, 1]),
         err(Errno::ENOMEM)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 26, &[AT, 3 * PAGE, 4]),
+        sys(&mut p, &mut k, SYS_msync, &[AT, 3 * PAGE, 4]),
         err(Errno::ENOMEM)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 26, &[AT + PAGE, PAGE, 4]),
+        sys(&mut p, &mut k, SYS_msync, &[AT + PAGE, PAGE, 4]),
         err(Errno::ENOMEM)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 26, &[AT, u64::MAX, 4]),
+        sys(&mut p, &mut k, SYS_msync, &[AT, u64::MAX, 4]),
         0,
         "the length wraps to 0"
     );
-    assert_eq!(sys(&mut p, &mut k, 26, &[AT, 0, 4]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_msync, &[AT, 0, 4]), 0);
 }
 
 #[test]
 fn mlock_family_validates_and_populates() {
     let (mut p, mut k) = setup();
     mmap(&mut p, &mut k, AT, 2 * PAGE, PROT_RW, ANON | FIXED);
-    assert_eq!(sys(&mut p, &mut k, 149, &[AT + 5, PAGE]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_mlock, &[AT + 5, PAGE]), 0);
     assert!(
         k.resident(AT) && k.resident(AT + PAGE),
         "the range rounds out to pages"
     );
     assert_eq!(maps(&p).len(), 1);
     assert_eq!(
-        sys(&mut p, &mut k, 28, &[AT, PAGE, 4]),
+        sys(&mut p, &mut k, SYS_madvise, &[AT, PAGE, 4]),
         err(Errno::EINVAL),
         "locked"
     );
-    assert_eq!(sys(&mut p, &mut k, 150, &[AT, 2 * PAGE]), 0);
-    assert_eq!(sys(&mut p, &mut k, 28, &[AT, PAGE, 4]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_munlock, &[AT, 2 * PAGE]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_madvise, &[AT, PAGE, 4]), 0);
     assert_eq!(
-        sys(&mut p, &mut k, 149, &[AT, 3 * PAGE]),
+        sys(&mut p, &mut k, SYS_mlock, &[AT, 3 * PAGE]),
         err(Errno::ENOMEM),
         "a hole"
     );
-    assert_eq!(sys(&mut p, &mut k, 325, &[AT, PAGE, 2]), err(Errno::EINVAL));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_mlock2, &[AT, PAGE, 2]),
+        err(Errno::EINVAL)
+    );
     let big = mmap(&mut p, &mut k, 0, 16 << 20, PROT_RW, ANON) as u64;
     assert_eq!(
-        sys(&mut p, &mut k, 149, &[big, 16 << 20]),
+        sys(&mut p, &mut k, SYS_mlock, &[big, 16 << 20]),
         err(Errno::ENOMEM),
         "over RLIMIT_MEMLOCK (8 MiB)"
     );
-    assert_eq!(sys(&mut p, &mut k, 151, &[0]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 151, &[4]), err(Errno::EINVAL));
+    assert_eq!(sys(&mut p, &mut k, SYS_mlockall, &[0]), err(Errno::EINVAL));
+    assert_eq!(sys(&mut p, &mut k, SYS_mlockall, &[4]), err(Errno::EINVAL));
     assert_eq!(
-        sys(&mut p, &mut k, 151, &[1]),
+        sys(&mut p, &mut k, SYS_mlockall, &[1]),
         err(Errno::ENOMEM),
         "16 MiB mapped"
     );
-    assert_eq!(sys(&mut p, &mut k, 152, &[]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_munlockall, &[]), 0);
 }
 
 #[test]
@@ -362,7 +396,10 @@ fn shared_file_pages_are_the_file() {
     assert_eq!(read(&p, &mut k, private, 5).unwrap(), b"hello");
     // A store through the mapping is what read(2) sees...
     write(&p, &mut k, a + PAGE + 7, b"shared!").unwrap();
-    assert_eq!(sys(&mut p, &mut k, 17, &[fd, SCRATCH, 7, PAGE + 7]), 7);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_pread64, &[fd, SCRATCH, 7, PAGE + 7]),
+        7
+    );
     assert_eq!(k.peek(SCRATCH, 7), b"shared!");
     assert_eq!(
         read(&p, &mut k, b + 7, 7).unwrap(),
@@ -372,12 +409,15 @@ fn shared_file_pages_are_the_file() {
     // ...and write(2) shows through the mapping; the private copy keeps its own bytes.
     write(&p, &mut k, private, b"mine").unwrap();
     k.poke(SCRATCH, b"HELLO");
-    assert_eq!(sys(&mut p, &mut k, 18, &[fd, SCRATCH, 5, 0]), 5);
+    assert_eq!(sys(&mut p, &mut k, SYS_pwrite64, &[fd, SCRATCH, 5, 0]), 5);
     assert_eq!(read(&p, &mut k, a, 5).unwrap(), b"HELLO");
     assert_eq!(read(&p, &mut k, private, 5).unwrap(), b"mineo");
     // Unmapping lets go of the page; the file keeps it.
-    assert_eq!(sys(&mut p, &mut k, 11, &[a, 2 * PAGE]), 0);
-    assert_eq!(sys(&mut p, &mut k, 17, &[fd, SCRATCH, 7, PAGE + 7]), 7);
+    assert_eq!(sys(&mut p, &mut k, SYS_munmap, &[a, 2 * PAGE]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_pread64, &[fd, SCRATCH, 7, PAGE + 7]),
+        7
+    );
     assert_eq!(k.peek(SCRATCH, 7), b"shared!");
     let m = maps(&p);
     assert!(m.iter().any(|&(s, _, _, shared)| s == b && shared), "{m:?}");
@@ -409,20 +449,23 @@ fn file_mapping_rules() {
     ));
     // A read-only open file: shared writable maps refused, and mprotect cannot add write.
     k.poke(SCRATCH, std::format!("/proc/self/fd/{fd}\0").as_bytes());
-    let ro = sys(&mut p, &mut k, 2, &[SCRATCH, 0, 0]) as u64;
+    let ro = sys(&mut p, &mut k, SYS_open, &[SCRATCH, 0, 0]) as u64;
     assert_eq!(
         mmap_fd(&mut p, &mut k, PAGE, 3, SHARED, ro, 0),
         err(Errno::EACCES)
     );
     let r = mmap_fd(&mut p, &mut k, PAGE, 1, SHARED, ro, 0) as u64;
-    assert_eq!(sys(&mut p, &mut k, 10, &[r, PAGE, 3]), err(Errno::EACCES));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_mprotect, &[r, PAGE, 3]),
+        err(Errno::EACCES)
+    );
     assert_eq!(
         mmap_fd(&mut p, &mut k, PAGE, 3, 0x3 | 0x8_0000, fd, 0),
         err(Errno::EOPNOTSUPP),
         "MAP_SHARED_VALIDATE with MAP_SYNC"
     );
     assert_eq!(
-        sys(&mut p, &mut k, 9, &[0, PAGE, 1, SHARED, fd, !0xfff]),
+        sys(&mut p, &mut k, SYS_mmap, &[0, PAGE, 1, SHARED, fd, !0xfff]),
         err(Errno::EOVERFLOW)
     );
 }
@@ -462,16 +505,22 @@ fn shared_anonymous_memory_is_shared_by_its_duplicates() {
 fn write_seals_and_shared_writable_maps_exclude_each_other() {
     let (mut p, mut k) = setup();
     k.poke(SCRATCH, b"s\0");
-    let fd = sys(&mut p, &mut k, 319, &[SCRATCH, 2]) as u64; // MFD_ALLOW_SEALING
-    assert_eq!(sys(&mut p, &mut k, 77, &[fd, PAGE]), 0);
+    let fd = sys(&mut p, &mut k, SYS_memfd_create, &[SCRATCH, 2]) as u64; // MFD_ALLOW_SEALING
+    assert_eq!(sys(&mut p, &mut k, SYS_ftruncate, &[fd, PAGE]), 0);
     let m = mmap_fd(&mut p, &mut k, PAGE, 3, SHARED, fd, 0) as u64;
-    assert_eq!(sys(&mut p, &mut k, 72, &[fd, 1033, 8]), err(Errno::EBUSY));
-    assert_eq!(sys(&mut p, &mut k, 11, &[m, PAGE]), 0);
-    assert_eq!(sys(&mut p, &mut k, 72, &[fd, 1033, 8]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_fcntl, &[fd, 1033, 8]),
+        err(Errno::EBUSY)
+    );
+    assert_eq!(sys(&mut p, &mut k, SYS_munmap, &[m, PAGE]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_fcntl, &[fd, 1033, 8]), 0);
     assert_eq!(
         mmap_fd(&mut p, &mut k, PAGE, 3, SHARED, fd, 0),
         err(Errno::EPERM)
     );
     let r = mmap_fd(&mut p, &mut k, PAGE, 1, SHARED, fd, 0) as u64;
-    assert_eq!(sys(&mut p, &mut k, 10, &[r, PAGE, 3]), err(Errno::EACCES));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_mprotect, &[r, PAGE, 3]),
+        err(Errno::EACCES)
+    );
 }

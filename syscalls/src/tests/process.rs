@@ -1,6 +1,7 @@
 //! Processes: fork, exit and wait (status words, options, zombies, reparenting, SIGCHLD),
 //! `#!` parsing, execve's argument limits and close-on-exec.
 
+use crate::nr::*;
 use std::sync::Arc;
 use std::vec::Vec;
 
@@ -9,13 +10,6 @@ use crate::process::ExitStatus;
 use crate::sys::process::exec::{parse_shebang, Shebang};
 use crate::{exit_process, thread_gone, Errno, Outcome, Process};
 
-const FORK: u64 = 57;
-const EXECVE: u64 = 59;
-const EXIT_GROUP: u64 = 231;
-const WAIT4: u64 = 61;
-const WAITID: u64 = 247;
-const GETPPID: u64 = 110;
-const RT_SIGACTION: u64 = 13;
 const WNOHANG: u64 = 1;
 const WNOWAIT: u64 = 0x0100_0000;
 const WEXITED: u64 = 4;
@@ -34,7 +28,7 @@ fn own_space(p: &Process, k: &mut Fake) {
 /// Forks `p` and returns the child's handle (taken from the run queue) and pid.
 fn fork(p: &mut Process, k: &mut Fake) -> (Process, u32) {
     own_space(p, k);
-    let pid = sys(p, k, FORK, &[]);
+    let pid = sys(p, k, SYS_fork, &[]);
     assert!(pid > 1, "fork returned {pid}");
     let task = p.sys.sched.pick(0).expect("the child is runnable");
     let body = Arc::try_unwrap(task)
@@ -68,7 +62,10 @@ fn as_proc<T>(
 /// The child exits with `code` through exit_group, as the kernel's loop would end it.
 fn exit_child(child: &mut Process, parent: &Process, k: &mut Fake, code: u64) {
     as_proc(child, parent, k, |c, k| {
-        assert_eq!(call(c, k, EXIT_GROUP, &[code]), Outcome::Exit(code as u32));
+        assert_eq!(
+            call(c, k, SYS_exit_group, &[code]),
+            Outcome::Exit(code as u32)
+        );
         assert_eq!(exit_process(c), None, "not PID 1: the VM goes on");
         assert_eq!(thread_gone(c, k), None);
     });
@@ -118,7 +115,7 @@ fn fork_copies_memory_and_wait4_reaps_the_status() {
     as_proc(&mut child, &p, &mut k, |c, k| {
         assert_eq!(k.peek(SCRATCH, 6), b"parent");
         k.poke(SCRATCH, b"child!");
-        assert_eq!(sys(c, k, GETPPID, &[]), 1);
+        assert_eq!(sys(c, k, SYS_getppid, &[]), 1);
     });
     assert_eq!(
         k.peek(SCRATCH, 6),
@@ -127,16 +124,21 @@ fn fork_copies_memory_and_wait4_reaps_the_status() {
     );
     // Nothing to report yet: WNOHANG returns 0.
     assert_eq!(
-        sys(&mut p, &mut k, WAIT4, &[u64::MAX, SCRATCH + 64, WNOHANG, 0]),
+        sys(
+            &mut p,
+            &mut k,
+            SYS_wait4,
+            &[u64::MAX, SCRATCH + 64, WNOHANG, 0]
+        ),
         0
     );
     exit_child(&mut child, &p, &mut k, 3);
-    let got = sys(&mut p, &mut k, WAIT4, &[u64::MAX, SCRATCH + 64, 0, 0]);
+    let got = sys(&mut p, &mut k, SYS_wait4, &[u64::MAX, SCRATCH + 64, 0, 0]);
     assert_eq!(got, pid as i64);
     assert_eq!(read_u32(&k, SCRATCH + 64), 0x300);
     // Reaped: nothing is left.
     assert_eq!(
-        sys(&mut p, &mut k, WAIT4, &[u64::MAX, 0, 0, 0]),
+        sys(&mut p, &mut k, SYS_wait4, &[u64::MAX, 0, 0, 0]),
         err(Errno::ECHILD)
     );
     assert!(p.sys.process(pid).is_none());
@@ -146,15 +148,15 @@ fn fork_copies_memory_and_wait4_reaps_the_status() {
 fn wait4_without_children_or_for_a_stranger_is_echild() {
     let (mut p, mut k) = setup();
     assert_eq!(
-        sys(&mut p, &mut k, WAIT4, &[u64::MAX, 0, 0, 0]),
+        sys(&mut p, &mut k, SYS_wait4, &[u64::MAX, 0, 0, 0]),
         err(Errno::ECHILD)
     );
     assert_eq!(
-        sys(&mut p, &mut k, WAIT4, &[12345, 0, 0, 0]),
+        sys(&mut p, &mut k, SYS_wait4, &[12345, 0, 0, 0]),
         err(Errno::ECHILD)
     );
     assert_eq!(
-        sys(&mut p, &mut k, WAIT4, &[u64::MAX, 0, 0x10, 0]),
+        sys(&mut p, &mut k, SYS_wait4, &[u64::MAX, 0, 0x10, 0]),
         err(Errno::EINVAL)
     );
 }
@@ -164,7 +166,7 @@ fn a_wait_with_live_children_blocks_until_one_ends() {
     let (mut p, mut k) = setup();
     let (mut child, pid) = fork(&mut p, &mut k);
     assert_eq!(
-        call(&mut p, &mut k, WAIT4, &[pid as u64, SCRATCH, 0, 0]),
+        call(&mut p, &mut k, SYS_wait4, &[pid as u64, SCRATCH, 0, 0]),
         Outcome::Wait
     );
     exit_child(&mut child, &p, &mut k, 7);
@@ -172,7 +174,7 @@ fn a_wait_with_live_children_blocks_until_one_ends() {
         .thread
         .finish_wait()
         .expect("the child's end woke the parent");
-    let mut r = super::fake::regs(WAIT4, &[pid as u64, SCRATCH, 0, 0]);
+    let mut r = super::fake::regs(SYS_wait4, &[pid as u64, SCRATCH, 0, 0]);
     assert_eq!(
         crate::resume(&mut p, &mut k, &mut r, why),
         Outcome::Return(pid as u64)
@@ -190,7 +192,7 @@ fn waitid_reports_siginfo_and_wnowait_leaves_the_zombie() {
         sys(
             &mut p,
             &mut k,
-            WAITID,
+            SYS_waitid,
             &[P_ALL, 0, SCRATCH, WEXITED | WNOHANG, 0]
         ),
         0
@@ -198,7 +200,7 @@ fn waitid_reports_siginfo_and_wnowait_leaves_the_zombie() {
     assert_eq!(k.peek(SCRATCH, 128), [0u8; 128]);
     // waitid needs one of WEXITED, WSTOPPED, WCONTINUED.
     assert_eq!(
-        sys(&mut p, &mut k, WAITID, &[P_ALL, 0, SCRATCH, WNOHANG, 0]),
+        sys(&mut p, &mut k, SYS_waitid, &[P_ALL, 0, SCRATCH, WNOHANG, 0]),
         err(Errno::EINVAL)
     );
     exit_child(&mut child, &p, &mut k, 5);
@@ -206,7 +208,7 @@ fn waitid_reports_siginfo_and_wnowait_leaves_the_zombie() {
         let r = sys(
             &mut p,
             &mut k,
-            WAITID,
+            SYS_waitid,
             &[P_PID, pid as u64, SCRATCH, WEXITED | WNOWAIT, 0],
         );
         assert_eq!(r, 0);
@@ -219,13 +221,13 @@ fn waitid_reports_siginfo_and_wnowait_leaves_the_zombie() {
         sys(
             &mut p,
             &mut k,
-            WAITID,
+            SYS_waitid,
             &[P_PID, pid as u64, SCRATCH, WEXITED, 0]
         ),
         0
     );
     assert_eq!(
-        sys(&mut p, &mut k, WAITID, &[P_ALL, 0, SCRATCH, WEXITED, 0]),
+        sys(&mut p, &mut k, SYS_waitid, &[P_ALL, 0, SCRATCH, WEXITED, 0]),
         err(Errno::ECHILD)
     );
 }
@@ -243,7 +245,7 @@ fn a_child_killed_by_a_signal_reports_it() {
         assert_eq!(thread_gone(c, k), None);
     });
     assert_eq!(
-        sys(&mut p, &mut k, WAIT4, &[pid as u64, SCRATCH, 0, 0]),
+        sys(&mut p, &mut k, SYS_wait4, &[pid as u64, SCRATCH, 0, 0]),
         pid as i64
     );
     assert_eq!(read_u32(&k, SCRATCH), 15);
@@ -259,7 +261,7 @@ fn the_parent_gets_sigchld_with_the_status() {
         sys(
             &mut p,
             &mut k,
-            RT_SIGACTION,
+            SYS_rt_sigaction,
             &[SIGCHLD as u64, SCRATCH + 256, 0, 8]
         ),
         0
@@ -278,7 +280,7 @@ fn a_parent_ignoring_sigchld_leaves_no_zombie() {
         sys(
             &mut p,
             &mut k,
-            RT_SIGACTION,
+            SYS_rt_sigaction,
             &[SIGCHLD as u64, SCRATCH + 256, 0, 8]
         ),
         0
@@ -286,7 +288,7 @@ fn a_parent_ignoring_sigchld_leaves_no_zombie() {
     exit_child(&mut child, &p, &mut k, 0);
     assert!(p.sys.process(pid).is_none());
     assert_eq!(
-        sys(&mut p, &mut k, WAIT4, &[u64::MAX, 0, 0, 0]),
+        sys(&mut p, &mut k, SYS_wait4, &[u64::MAX, 0, 0, 0]),
         err(Errno::ECHILD)
     );
 }
@@ -303,12 +305,12 @@ fn orphans_go_to_pid_1_and_pid_1_reaps_them() {
     exit_child(&mut a, &init, &mut k, 0);
     assert_eq!(b.shared.ppid(), 1, "reparented to init");
     assert_eq!(
-        sys(&mut init, &mut k, WAIT4, &[a_pid as u64, 0, 0, 0]),
+        sys(&mut init, &mut k, SYS_wait4, &[a_pid as u64, 0, 0, 0]),
         a_pid as i64
     );
     exit_child(&mut b, &init, &mut k, 4);
     assert_eq!(
-        sys(&mut init, &mut k, WAIT4, &[u64::MAX, SCRATCH, 0, 0]),
+        sys(&mut init, &mut k, SYS_wait4, &[u64::MAX, SCRATCH, 0, 0]),
         b_pid as i64
     );
     assert_eq!(read_u32(&k, SCRATCH), 0x400);
@@ -366,30 +368,30 @@ fn execve_refuses_arguments_over_the_limit_before_anything_changes() {
     k.poke(array + 17 * 8, &0u64.to_le_bytes());
     k.poke(SCRATCH, b"/bin/app\0");
     assert_eq!(
-        sys(&mut p, &mut k, EXECVE, &[SCRATCH, array, 0]),
+        sys(&mut p, &mut k, SYS_execve, &[SCRATCH, array, 0]),
         err(Errno::E2BIG)
     );
     // One string longer than MAX_ARG_STRLEN is E2BIG too.
     k.poke(base + len - 1, b"b");
     k.poke(array + 8, &0u64.to_le_bytes());
     assert_eq!(
-        sys(&mut p, &mut k, EXECVE, &[SCRATCH, array, 0]),
+        sys(&mut p, &mut k, SYS_execve, &[SCRATCH, array, 0]),
         err(Errno::E2BIG)
     );
     // A file that is neither ELF nor script is ENOEXEC, one that is not there ENOENT, a
     // directory EACCES.
     assert_eq!(
-        sys(&mut p, &mut k, EXECVE, &[SCRATCH, 0, 0]),
+        sys(&mut p, &mut k, SYS_execve, &[SCRATCH, 0, 0]),
         err(Errno::ENOEXEC)
     );
     k.poke(SCRATCH, b"/nonexistent\0");
     assert_eq!(
-        sys(&mut p, &mut k, EXECVE, &[SCRATCH, 0, 0]),
+        sys(&mut p, &mut k, SYS_execve, &[SCRATCH, 0, 0]),
         err(Errno::ENOENT)
     );
     k.poke(SCRATCH, b"/\0");
     assert_eq!(
-        sys(&mut p, &mut k, EXECVE, &[SCRATCH, 0, 0]),
+        sys(&mut p, &mut k, SYS_execve, &[SCRATCH, 0, 0]),
         err(Errno::EACCES)
     );
 }
@@ -397,10 +399,9 @@ fn execve_refuses_arguments_over_the_limit_before_anything_changes() {
 #[test]
 fn close_on_exec_closes_only_the_marked_fds() {
     let (mut p, mut k) = setup();
-    const PIPE2: u64 = 293;
     const O_CLOEXEC: u64 = 0o2000000;
-    assert_eq!(sys(&mut p, &mut k, PIPE2, &[SCRATCH, O_CLOEXEC]), 0);
-    assert_eq!(sys(&mut p, &mut k, PIPE2, &[SCRATCH + 8, 0]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_pipe2, &[SCRATCH, O_CLOEXEC]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_pipe2, &[SCRATCH + 8, 0]), 0);
     let (a, b) = (
         read_u32(&k, SCRATCH) as i32,
         read_u32(&k, SCRATCH + 8) as i32,
@@ -411,102 +412,103 @@ fn close_on_exec_closes_only_the_marked_fds() {
     assert!(p.file(0).is_ok());
 }
 
-const SETPGID: u64 = 109;
-const SETSID: u64 = 112;
-const GETPGID: u64 = 121;
-const GETSID: u64 = 124;
-const KILL: u64 = 62;
-const PRCTL: u64 = 157;
-
 #[test]
 fn process_groups_and_sessions_follow_setpgid_and_setsid_rules() {
     let (mut init, mut k) = setup();
     // PID 1 leads its session and group: it cannot make a new session.
-    assert_eq!(sys(&mut init, &mut k, SETSID, &[]), err(Errno::EPERM));
+    assert_eq!(sys(&mut init, &mut k, SYS_setsid, &[]), err(Errno::EPERM));
     let (mut child, pid) = fork(&mut init, &mut k);
-    assert_eq!(sys(&mut init, &mut k, GETPGID, &[pid as u64]), 1);
+    assert_eq!(sys(&mut init, &mut k, SYS_getpgid, &[pid as u64]), 1);
     // The parent may move its child to a new group named after it.
-    assert_eq!(sys(&mut init, &mut k, SETPGID, &[pid as u64, 0]), 0);
-    assert_eq!(sys(&mut init, &mut k, GETPGID, &[pid as u64]), pid as i64);
+    assert_eq!(sys(&mut init, &mut k, SYS_setpgid, &[pid as u64, 0]), 0);
+    assert_eq!(
+        sys(&mut init, &mut k, SYS_getpgid, &[pid as u64]),
+        pid as i64
+    );
     // A group that does not exist in the session is EPERM; a stranger is ESRCH.
     assert_eq!(
-        sys(&mut init, &mut k, SETPGID, &[pid as u64, 4242]),
+        sys(&mut init, &mut k, SYS_setpgid, &[pid as u64, 4242]),
         err(Errno::EPERM)
     );
     assert_eq!(
-        sys(&mut init, &mut k, SETPGID, &[4242, 0]),
+        sys(&mut init, &mut k, SYS_setpgid, &[4242, 0]),
         err(Errno::ESRCH)
     );
     assert_eq!(
-        sys(&mut init, &mut k, SETPGID, &[0, u64::MAX]),
+        sys(&mut init, &mut k, SYS_setpgid, &[0, u64::MAX]),
         err(Errno::EINVAL)
     );
     as_proc(&mut child, &init, &mut k, |c, k| {
         // A group leader cannot start a session; back in group 1 it can.
-        assert_eq!(sys(c, k, SETSID, &[]), err(Errno::EPERM));
-        assert_eq!(sys(c, k, SETPGID, &[0, 1]), 0);
-        assert_eq!(sys(c, k, SETSID, &[]), pid as i64);
-        assert_eq!(sys(c, k, GETSID, &[0]), pid as i64);
-        assert_eq!(sys(c, k, GETPGID, &[0]), pid as i64);
+        assert_eq!(sys(c, k, SYS_setsid, &[]), err(Errno::EPERM));
+        assert_eq!(sys(c, k, SYS_setpgid, &[0, 1]), 0);
+        assert_eq!(sys(c, k, SYS_setsid, &[]), pid as i64);
+        assert_eq!(sys(c, k, SYS_getsid, &[0]), pid as i64);
+        assert_eq!(sys(c, k, SYS_getpgid, &[0]), pid as i64);
     });
     // In another session now: the parent can no longer move it.
     assert_eq!(
-        sys(&mut init, &mut k, SETPGID, &[pid as u64, 1]),
+        sys(&mut init, &mut k, SYS_setpgid, &[pid as u64, 1]),
         err(Errno::EPERM)
     );
-    assert_eq!(sys(&mut init, &mut k, GETSID, &[pid as u64]), pid as i64);
+    assert_eq!(
+        sys(&mut init, &mut k, SYS_getsid, &[pid as u64]),
+        pid as i64
+    );
 }
 
 #[test]
 fn kill_reaches_a_group_and_skips_init_for_minus_one() {
     let (mut init, mut k) = setup();
     let (child, pid) = fork(&mut init, &mut k);
-    assert_eq!(sys(&mut init, &mut k, SETPGID, &[pid as u64, 0]), 0);
+    assert_eq!(sys(&mut init, &mut k, SYS_setpgid, &[pid as u64, 0]), 0);
     const SIGUSR1: u64 = 10;
     assert_eq!(
-        sys(&mut init, &mut k, KILL, &[(-(pid as i64)) as u64, SIGUSR1]),
+        sys(
+            &mut init,
+            &mut k,
+            SYS_kill,
+            &[(-(pid as i64)) as u64, SIGUSR1]
+        ),
         0
     );
     assert_ne!(child.shared.signals.pending(child.tid) & (1 << 9), 0);
     // No such group, no such process.
     assert_eq!(
-        sys(&mut init, &mut k, KILL, &[(-4242i64) as u64, SIGUSR1]),
+        sys(&mut init, &mut k, SYS_kill, &[(-4242i64) as u64, SIGUSR1]),
         err(Errno::ESRCH)
     );
-    assert_eq!(sys(&mut init, &mut k, KILL, &[4242, 0]), err(Errno::ESRCH));
+    assert_eq!(
+        sys(&mut init, &mut k, SYS_kill, &[4242, 0]),
+        err(Errno::ESRCH)
+    );
     // kill(-1) from init reaches the child, not init itself.
     const SIGUSR2: u64 = 12;
-    assert_eq!(sys(&mut init, &mut k, KILL, &[u64::MAX, SIGUSR2]), 0);
+    assert_eq!(sys(&mut init, &mut k, SYS_kill, &[u64::MAX, SIGUSR2]), 0);
     assert_ne!(child.shared.signals.pending(child.tid) & (1 << 11), 0);
     assert_eq!(init.shared.signals.pending(init.tid) & (1 << 11), 0);
 }
 
 #[test]
 fn thread_and_queued_signals_reach_another_process() {
-    const TKILL: u64 = 200;
-    const TGKILL: u64 = 234;
-    const RT_SIGQUEUEINFO: u64 = 129;
-    const RT_TGSIGQUEUEINFO: u64 = 297;
-    const PIDFD_OPEN: u64 = 434;
-    const PIDFD_SEND_SIGNAL: u64 = 424;
     const SI_QUEUE: i32 = -1;
     let (mut init, mut k) = setup();
     let (child, pid) = fork(&mut init, &mut k);
     let pending = |sig: u32| child.shared.signals.pending(child.tid) & (1 << (sig - 1)) != 0;
     // tkill and tgkill name the child's thread; a wrong thread group is ESRCH.
-    assert_eq!(sys(&mut init, &mut k, TKILL, &[pid as u64, 10]), 0);
+    assert_eq!(sys(&mut init, &mut k, SYS_tkill, &[pid as u64, 10]), 0);
     assert!(pending(10));
     assert_eq!(
-        sys(&mut init, &mut k, TGKILL, &[pid as u64, pid as u64, 12]),
+        sys(&mut init, &mut k, SYS_tgkill, &[pid as u64, pid as u64, 12]),
         0
     );
     assert!(pending(12));
     assert_eq!(
-        sys(&mut init, &mut k, TGKILL, &[1, pid as u64, 12]),
+        sys(&mut init, &mut k, SYS_tgkill, &[1, pid as u64, 12]),
         err(Errno::ESRCH)
     );
     assert_eq!(
-        sys(&mut init, &mut k, TGKILL, &[4242, 4242, 0]),
+        sys(&mut init, &mut k, SYS_tgkill, &[4242, 4242, 0]),
         err(Errno::ESRCH)
     );
     // A queued signal with SI_QUEUE and a value; claiming to be kill (si_code 0) for another
@@ -519,7 +521,7 @@ fn thread_and_queued_signals_reach_another_process() {
         sys(
             &mut init,
             &mut k,
-            RT_SIGQUEUEINFO,
+            SYS_rt_sigqueueinfo,
             &[pid as u64, 34, SCRATCH]
         ),
         0
@@ -529,7 +531,7 @@ fn thread_and_queued_signals_reach_another_process() {
         sys(
             &mut init,
             &mut k,
-            RT_TGSIGQUEUEINFO,
+            SYS_rt_tgsigqueueinfo,
             &[pid as u64, pid as u64, 35, SCRATCH]
         ),
         0
@@ -540,14 +542,14 @@ fn thread_and_queued_signals_reach_another_process() {
         sys(
             &mut init,
             &mut k,
-            RT_SIGQUEUEINFO,
+            SYS_rt_sigqueueinfo,
             &[pid as u64, 36, SCRATCH]
         ),
         err(Errno::EPERM)
     );
     assert!(!pending(36));
     // pidfd_send_signal with a siginfo: si_signo must match.
-    let fd = sys(&mut init, &mut k, PIDFD_OPEN, &[pid as u64, 0]);
+    let fd = sys(&mut init, &mut k, SYS_pidfd_open, &[pid as u64, 0]);
     assert!(fd >= 0);
     k.poke(SCRATCH + 8, &SI_QUEUE.to_le_bytes());
     k.poke(SCRATCH, &37i32.to_le_bytes());
@@ -555,7 +557,7 @@ fn thread_and_queued_signals_reach_another_process() {
         sys(
             &mut init,
             &mut k,
-            PIDFD_SEND_SIGNAL,
+            SYS_pidfd_send_signal,
             &[fd as u64, 38, SCRATCH, 0]
         ),
         err(Errno::EINVAL)
@@ -564,7 +566,7 @@ fn thread_and_queued_signals_reach_another_process() {
         sys(
             &mut init,
             &mut k,
-            PIDFD_SEND_SIGNAL,
+            SYS_pidfd_send_signal,
             &[fd as u64, 37, SCRATCH, 0]
         ),
         0
@@ -579,7 +581,7 @@ fn init_drops_default_action_signals_from_other_processes() {
     let (mut child, _) = fork(&mut init, &mut k);
     const SIGTERM: u64 = 15;
     as_proc(&mut child, &init, &mut k, |c, k| {
-        assert_eq!(sys(c, k, KILL, &[1, SIGTERM]), 0);
+        assert_eq!(sys(c, k, SYS_kill, &[1, SIGTERM]), 0);
     });
     assert_eq!(init.shared.signals.pending(init.tid) & (1 << 14), 0);
     // With a handler it is delivered.
@@ -588,13 +590,13 @@ fn init_drops_default_action_signals_from_other_processes() {
         sys(
             &mut init,
             &mut k,
-            RT_SIGACTION,
+            SYS_rt_sigaction,
             &[SIGTERM, SCRATCH + 256, 0, 8]
         ),
         0
     );
     as_proc(&mut child, &init, &mut k, |c, k| {
-        assert_eq!(sys(c, k, KILL, &[1, SIGTERM]), 0);
+        assert_eq!(sys(c, k, SYS_kill, &[1, SIGTERM]), 0);
     });
     assert_ne!(init.shared.signals.pending(init.tid) & (1 << 14), 0);
 }
@@ -610,36 +612,51 @@ fn prctl_names_pdeathsig_and_subreaper() {
     const PR_GET_CHILD_SUBREAPER: u64 = 37;
     k.poke(SCRATCH, b"a-very-long-thread-name\0");
     assert_eq!(
-        sys(&mut p, &mut k, PRCTL, &[PR_SET_NAME, SCRATCH, 0, 0, 0]),
-        0
-    );
-    assert_eq!(
-        sys(&mut p, &mut k, PRCTL, &[PR_GET_NAME, SCRATCH + 64, 0, 0, 0]),
-        0
-    );
-    assert_eq!(k.peek(SCRATCH + 64, 16), b"a-very-long-thr\0");
-    assert_eq!(
-        sys(&mut p, &mut k, PRCTL, &[PR_SET_PDEATHSIG, 9, 0, 0, 0]),
-        0
-    );
-    assert_eq!(
-        sys(&mut p, &mut k, PRCTL, &[PR_GET_PDEATHSIG, SCRATCH, 0, 0, 0]),
-        0
-    );
-    assert_eq!(read_u32(&k, SCRATCH), 9);
-    assert_eq!(
-        sys(&mut p, &mut k, PRCTL, &[PR_SET_PDEATHSIG, 65, 0, 0, 0]),
-        err(Errno::EINVAL)
-    );
-    assert_eq!(
-        sys(&mut p, &mut k, PRCTL, &[PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0]),
+        sys(&mut p, &mut k, SYS_prctl, &[PR_SET_NAME, SCRATCH, 0, 0, 0]),
         0
     );
     assert_eq!(
         sys(
             &mut p,
             &mut k,
-            PRCTL,
+            SYS_prctl,
+            &[PR_GET_NAME, SCRATCH + 64, 0, 0, 0]
+        ),
+        0
+    );
+    assert_eq!(k.peek(SCRATCH + 64, 16), b"a-very-long-thr\0");
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_prctl, &[PR_SET_PDEATHSIG, 9, 0, 0, 0]),
+        0
+    );
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            SYS_prctl,
+            &[PR_GET_PDEATHSIG, SCRATCH, 0, 0, 0]
+        ),
+        0
+    );
+    assert_eq!(read_u32(&k, SCRATCH), 9);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_prctl, &[PR_SET_PDEATHSIG, 65, 0, 0, 0]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            SYS_prctl,
+            &[PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0]
+        ),
+        0
+    );
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            SYS_prctl,
             &[PR_GET_CHILD_SUBREAPER, SCRATCH, 0, 0, 0]
         ),
         0
@@ -652,7 +669,7 @@ fn orphans_go_to_the_nearest_subreaper() {
     let (mut init, mut k) = setup();
     let (mut a, a_pid) = fork(&mut init, &mut k);
     let (mut b, _) = as_proc(&mut a, &init, &mut k, |a, k| {
-        assert_eq!(sys(a, k, PRCTL, &[36, 1, 0, 0, 0]), 0);
+        assert_eq!(sys(a, k, SYS_prctl, &[36, 1, 0, 0, 0]), 0);
         fork(a, k)
     });
     let (c, _) = as_proc(&mut b, &init, &mut k, fork);
@@ -668,21 +685,21 @@ fn stop_and_continue_are_reported_to_wait() {
     const WCONTINUED: u64 = 8;
     let (mut p, mut k) = setup();
     let (mut child, pid) = fork(&mut p, &mut k);
-    assert_eq!(sys(&mut p, &mut k, KILL, &[pid as u64, SIGSTOP]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[pid as u64, SIGSTOP]), 0);
     // The child takes the stop on its way back to user mode and then waits.
     as_proc(&mut child, &p, &mut k, |c, k| {
-        let mut regs = super::fake::regs(39, &[]);
+        let mut regs = super::fake::regs(SYS_getpid, &[]);
         assert_eq!(crate::signal::deliver(c, k, &mut regs), None);
         assert!(crate::stop_wait(c), "a stopped thread parks");
     });
     let st = SCRATCH + 512;
     assert_eq!(
-        sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WNOHANG, 0]),
+        sys(&mut p, &mut k, SYS_wait4, &[pid as u64, st, WNOHANG, 0]),
         0,
         "a stop is not an exit"
     );
     assert_eq!(
-        sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WUNTRACED, 0]),
+        sys(&mut p, &mut k, SYS_wait4, &[pid as u64, st, WUNTRACED, 0]),
         pid as i64
     );
     assert_eq!(read_u32(&k, st), (19 << 8) | 0x7f);
@@ -691,24 +708,27 @@ fn stop_and_continue_are_reported_to_wait() {
         sys(
             &mut p,
             &mut k,
-            WAIT4,
+            SYS_wait4,
             &[pid as u64, st, WUNTRACED | WNOHANG, 0]
         ),
         0
     );
-    assert_eq!(sys(&mut p, &mut k, KILL, &[pid as u64, SIGCONT]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[pid as u64, SIGCONT]), 0);
     assert!(
         child.thread.finish_wait().is_some(),
         "SIGCONT woke the stopped thread"
     );
     assert!(!crate::stop_wait(&mut child));
     assert_eq!(
-        sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WCONTINUED, 0]),
+        sys(&mut p, &mut k, SYS_wait4, &[pid as u64, st, WCONTINUED, 0]),
         pid as i64
     );
     assert_eq!(read_u32(&k, st), 0xffff);
     // The continued child is still there to be waited for.
-    assert_eq!(sys(&mut p, &mut k, WAIT4, &[pid as u64, st, WNOHANG, 0]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_wait4, &[pid as u64, st, WNOHANG, 0]),
+        0
+    );
 }
 
 /// A group that a parent's end orphans gets SIGHUP and SIGCONT if a member is stopped
@@ -721,14 +741,14 @@ fn an_orphaned_group_with_a_stopped_member_is_hung_up_and_continued() {
         let (mut a, _) = fork(&mut init, &mut k);
         let (mut b, b_pid) = as_proc(&mut a, &init, &mut k, fork);
         as_proc(&mut b, &init, &mut k, |b, k| {
-            assert_eq!(sys(b, k, SETPGID, &[0, 0]), 0);
+            assert_eq!(sys(b, k, SYS_setpgid, &[0, 0]), 0);
         });
         if stop {
             as_proc(&mut a, &init, &mut k, |a, k| {
-                assert_eq!(sys(a, k, KILL, &[b_pid as u64, SIGSTOP]), 0);
+                assert_eq!(sys(a, k, SYS_kill, &[b_pid as u64, SIGSTOP]), 0);
             });
             as_proc(&mut b, &init, &mut k, |b, k| {
-                let mut regs = super::fake::regs(39, &[]);
+                let mut regs = super::fake::regs(SYS_getpid, &[]);
                 assert_eq!(crate::signal::deliver(b, k, &mut regs), None);
                 assert!(crate::stop_wait(b), "B stops");
             });
@@ -754,7 +774,7 @@ fn a_process_ends_when_its_last_thread_does() {
     let tid = p.sys.sched.alloc_tid();
     let mut second = child.new_thread(tid);
     as_proc(&mut child, &p, &mut k, |c, k| {
-        assert_eq!(call(c, k, EXIT_GROUP, &[6]), Outcome::Exit(6));
+        assert_eq!(call(c, k, SYS_exit_group, &[6]), Outcome::Exit(6));
         assert_eq!(exit_process(c), None);
         assert_eq!(thread_gone(c, k), None);
     });
@@ -767,12 +787,22 @@ fn a_process_ends_when_its_last_thread_does() {
     );
     // Not a zombie while a thread is left.
     assert_eq!(
-        sys(&mut p, &mut k, WAIT4, &[pid as u64, SCRATCH, WNOHANG, 0]),
+        sys(
+            &mut p,
+            &mut k,
+            SYS_wait4,
+            &[pid as u64, SCRATCH, WNOHANG, 0]
+        ),
         0
     );
     assert_eq!(thread_gone(&mut second, &mut k), None);
     assert_eq!(
-        sys(&mut p, &mut k, WAIT4, &[pid as u64, SCRATCH, WNOHANG, 0]),
+        sys(
+            &mut p,
+            &mut k,
+            SYS_wait4,
+            &[pid as u64, SCRATCH, WNOHANG, 0]
+        ),
         pid as i64
     );
     assert_eq!(read_u32(&k, SCRATCH), 0x600);
@@ -782,29 +812,37 @@ fn a_process_ends_when_its_last_thread_does() {
 fn init_ending_stops_the_machine_with_its_status() {
     let (mut init, mut k) = setup();
     let (_child, _) = fork(&mut init, &mut k);
-    assert_eq!(call(&mut init, &mut k, EXIT_GROUP, &[9]), Outcome::Exit(9));
+    assert_eq!(
+        call(&mut init, &mut k, SYS_exit_group, &[9]),
+        Outcome::Exit(9)
+    );
     assert_eq!(exit_process(&mut init), Some(9));
 }
 
 #[test]
 fn fork_leaves_out_dontfork_mappings_and_wipes_wipeonfork_ones() {
-    const MMAP: u64 = 9;
-    const MADVISE: u64 = 28;
-    const MINCORE: u64 = 27;
     const PAGE: u64 = 4096;
     let (mut p, mut k) = setup();
     own_space(&p, &mut k);
     // Three private anonymous pages: kept, MADV_DONTFORK, MADV_WIPEONFORK.
-    let base = sys(&mut p, &mut k, MMAP, &[0, 3 * PAGE, 3, 0x22, u64::MAX, 0]);
+    let base = sys(
+        &mut p,
+        &mut k,
+        SYS_mmap,
+        &[0, 3 * PAGE, 3, 0x22, u64::MAX, 0],
+    );
     assert!(base > 0, "mmap: {base}");
     let base = base as u64;
     for i in 0..3 {
-        sys(&mut p, &mut k, MADVISE, &[base + i * PAGE, PAGE, 23]); // MADV_POPULATE_WRITE
+        sys(&mut p, &mut k, SYS_madvise, &[base + i * PAGE, PAGE, 23]); // MADV_POPULATE_WRITE
         k.poke(base + i * PAGE, b"data");
     }
-    assert_eq!(sys(&mut p, &mut k, MADVISE, &[base + PAGE, PAGE, 10]), 0);
     assert_eq!(
-        sys(&mut p, &mut k, MADVISE, &[base + 2 * PAGE, PAGE, 18]),
+        sys(&mut p, &mut k, SYS_madvise, &[base + PAGE, PAGE, 10]),
+        0
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_madvise, &[base + 2 * PAGE, PAGE, 18]),
         0
     );
     let (mut child, _) = fork(&mut p, &mut k);
@@ -813,10 +851,10 @@ fn fork_leaves_out_dontfork_mappings_and_wipes_wipeonfork_ones() {
         assert!(!k.resident(base + PAGE) && !k.resident(base + 2 * PAGE));
         // The DONTFORK page has no mapping at all; the WIPEONFORK one is mapped, empty.
         assert_eq!(
-            sys(c, k, MINCORE, &[base + PAGE, PAGE, SCRATCH]),
+            sys(c, k, SYS_mincore, &[base + PAGE, PAGE, SCRATCH]),
             err(Errno::ENOMEM)
         );
-        assert_eq!(sys(c, k, MINCORE, &[base + 2 * PAGE, PAGE, SCRATCH]), 0);
+        assert_eq!(sys(c, k, SYS_mincore, &[base + 2 * PAGE, PAGE, SCRATCH]), 0);
         assert_eq!(
             k.peek(SCRATCH, 1),
             [0],
@@ -828,9 +866,9 @@ fn fork_leaves_out_dontfork_mappings_and_wipes_wipeonfork_ones() {
         assert_eq!(k.peek(base + i * PAGE, 4), b"data");
     }
     // MADV_WIPEONFORK is for private anonymous memory only.
-    let file_like = sys(&mut p, &mut k, MMAP, &[0, PAGE, 3, 0x21, u64::MAX, 0]); // shared
+    let file_like = sys(&mut p, &mut k, SYS_mmap, &[0, PAGE, 3, 0x21, u64::MAX, 0]); // shared
     assert_eq!(
-        sys(&mut p, &mut k, MADVISE, &[file_like as u64, PAGE, 18]),
+        sys(&mut p, &mut k, SYS_madvise, &[file_like as u64, PAGE, 18]),
         err(Errno::EINVAL)
     );
 }

@@ -1,12 +1,9 @@
 //! select waits through the scheduler like poll; its fd sets are input and output at once.
 
+use crate::nr::*;
 use crate::tests::epoll::{finish, pipe, second};
 use crate::tests::fake::{regs, setup, sys, SCRATCH};
 use crate::{dispatch, Outcome};
-
-const WRITE: u64 = 1;
-const SELECT: u64 = 23;
-const PSELECT6: u64 = 270;
 
 #[test]
 fn a_blocked_select_keeps_its_sets_until_it_returns() {
@@ -17,7 +14,7 @@ fn a_blocked_select_keeps_its_sets_until_it_returns() {
     let set = SCRATCH + 0x100;
     k.poke(set, &(1u64 << r).to_le_bytes());
     let mut t = second(&p);
-    let mut rt = regs(PSELECT6, &[r + 1, set, 0, 0, 0, 0]);
+    let mut rt = regs(SYS_pselect6, &[r + 1, set, 0, 0, 0, 0]);
     assert_eq!(dispatch(&mut t, &mut k, &mut rt), Outcome::Wait);
     assert_eq!(
         k.peek(set, 8),
@@ -25,14 +22,19 @@ fn a_blocked_select_keeps_its_sets_until_it_returns() {
         "untouched while waiting"
     );
     k.poke(SCRATCH, b"x");
-    assert_eq!(sys(&mut p, &mut k, WRITE, &[w, SCRATCH, 1]), 1);
+    assert_eq!(sys(&mut p, &mut k, SYS_write, &[w, SCRATCH, 1]), 1);
     assert_eq!(finish(&mut t, &mut k, &mut rt), Outcome::Return(1));
     assert_eq!(k.peek(set, 8), (1u64 << r).to_le_bytes());
     // A timeout clears the sets: watch the write end for reading (never ready) for 0 s.
     k.poke(set, &(1u64 << w).to_le_bytes());
     k.poke(SCRATCH + 0x200, &[0u8; 16]);
     assert_eq!(
-        sys(&mut p, &mut k, SELECT, &[w + 1, set, 0, 0, SCRATCH + 0x200]),
+        sys(
+            &mut p,
+            &mut k,
+            SYS_select,
+            &[w + 1, set, 0, 0, SCRATCH + 0x200]
+        ),
         0
     );
     assert_eq!(k.peek(set, 8), [0u8; 8]);
@@ -46,7 +48,7 @@ fn a_huge_select_timeout_waits_instead_of_wrapping() {
     let (mut p, mut k) = setup();
     k.poke(SCRATCH, &(1u64 << 62).to_le_bytes());
     k.poke(SCRATCH + 8, &0u64.to_le_bytes());
-    let mut r = regs(SELECT, &[0, 0, 0, 0, SCRATCH]);
+    let mut r = regs(SYS_select, &[0, 0, 0, 0, SCRATCH]);
     assert_eq!(dispatch(&mut p, &mut k, &mut r), Outcome::Wait);
     let deadline = p.sys.sched.next_deadline();
     assert!(

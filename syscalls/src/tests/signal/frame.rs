@@ -1,6 +1,7 @@
 //! The signal frame: its layout, rt_sigreturn, the alternate stack, faults made signals.
 
 use super::*;
+use crate::nr::*;
 #[test]
 fn sigcontext_and_frame_offsets_are_linuxs() {
     // glibc's REG_* indices into uc_mcontext.gregs, 8 bytes each.
@@ -62,7 +63,7 @@ fn a_handler_frame_holds_the_interrupted_state() {
     dirty_fpu(&mut k);
     let fp_before = k.fpu.bytes;
     // kill(getpid(), SIGUSR1) returns 0; the handler runs on the way back to user mode.
-    let mut r = crate::tests::fake::regs(62, &[1, SIGUSR1]);
+    let mut r = crate::tests::fake::regs(SYS_kill, &[1, SIGUSR1]);
     r.rip = RIP;
     r.rsp = STACK_TOP - 0x1000 - 8;
     r.rbx = 0xb0b0;
@@ -156,7 +157,7 @@ fn rt_sigreturn_restores_registers_fp_state_and_mask() {
     handle(&mut p, &mut k, SIGUSR1, 0);
     dirty_fpu(&mut k);
     let fp_before = k.fpu.bytes;
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     let mut r = user_regs(0x1234);
     r.trap = 3; // interrupted in user code by a trap, not a system call
     let before = r;
@@ -167,7 +168,7 @@ fn rt_sigreturn_restores_registers_fp_state_and_mask() {
     k.fpu.bytes[200] ^= 0xff;
     let mut h = r;
     h.rsp = r.rsp + 8;
-    h.rax = 15;
+    h.rax = SYS_rt_sigreturn;
     h.rbx = 0xdead;
     h.trap = TRAP_SYSCALL;
     assert_eq!(dispatch(&mut p, &mut k, &mut h), Outcome::Return(0x1234));
@@ -185,7 +186,7 @@ fn rt_sigreturn_restores_registers_fp_state_and_mask() {
 fn a_handler_can_change_the_registers_sigreturn_restores() {
     let (mut p, mut k) = setup_stack();
     handle(&mut p, &mut k, SIGUSR1, 0);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     let mut r = user_regs(0);
     deliver(&mut p, &mut k, &mut r);
     let m = r.rdx + uc::MCONTEXT as u64;
@@ -197,7 +198,7 @@ fn a_handler_can_change_the_registers_sigreturn_restores() {
         &(bit(SIGUSR2) | bit(SIGKILL)).to_le_bytes(),
     );
     r.rsp += 8;
-    r.rax = 15;
+    r.rax = SYS_rt_sigreturn;
     let Outcome::Return(_) = dispatch(&mut p, &mut k, &mut r) else {
         panic!("rt_sigreturn returns");
     };
@@ -220,26 +221,26 @@ fn a_corrupt_frame_kills_with_sigsegv() {
     // An XSAVE header XRSTOR would fault on.
     let (mut p, mut k) = setup_stack();
     handle(&mut p, &mut k, SIGUSR1, 0);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     let mut r = user_regs(0);
     deliver(&mut p, &mut k, &mut r);
     let fp = u64_at(&k, r.rdx + (uc::MCONTEXT + sc::FPSTATE) as u64);
     k.poke(fp + 520, &1u64.to_le_bytes()); // XCOMP_BV
     r.rsp += 8;
-    r.rax = 15;
+    r.rax = SYS_rt_sigreturn;
     dispatch(&mut p, &mut k, &mut r);
     assert_eq!(deliver(&mut p, &mut k, &mut r), Some(139));
 
     // A reserved MXCSR bit.
     let (mut p, mut k) = setup_stack();
     handle(&mut p, &mut k, SIGUSR1, 0);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     let mut r = user_regs(0);
     deliver(&mut p, &mut k, &mut r);
     let fp = u64_at(&k, r.rdx + (uc::MCONTEXT + sc::FPSTATE) as u64);
     k.poke(fp + 24, &0x0001_1f80u32.to_le_bytes());
     r.rsp += 8;
-    r.rax = 15;
+    r.rax = SYS_rt_sigreturn;
     dispatch(&mut p, &mut k, &mut r);
     assert_eq!(deliver(&mut p, &mut k, &mut r), Some(139));
 }
@@ -268,13 +269,13 @@ fn without_the_xsave_markers_only_the_legacy_state_comes_back() {
     let (mut p, mut k) = setup_stack();
     handle(&mut p, &mut k, SIGUSR1, 0);
     dirty_fpu(&mut k);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     let mut r = user_regs(0);
     deliver(&mut p, &mut k, &mut r);
     let fp = u64_at(&k, r.rdx + (uc::MCONTEXT + sc::FPSTATE) as u64);
     k.poke(fp + 464, &0u32.to_le_bytes()); // no MAGIC1
     r.rsp += 8;
-    r.rax = 15;
+    r.rax = SYS_rt_sigreturn;
     dispatch(&mut p, &mut k, &mut r);
     assert_eq!(
         k.fpu.bytes[200],
@@ -294,7 +295,7 @@ fn fxsave_machines_get_a_plain_fxsave_frame() {
     k.fpu_layout = Some(FpuLayout::FXSAVE);
     handle(&mut p, &mut k, SIGUSR1, 0);
     dirty_fpu(&mut k);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     let mut r = user_regs(0);
     let old_sp = r.rsp;
     deliver(&mut p, &mut k, &mut r);
@@ -304,7 +305,7 @@ fn fxsave_machines_get_a_plain_fxsave_frame() {
     assert_ne!(u32_at(&k, fp + 464), 0x4650_5853);
     k.fpu.bytes[170] = 0;
     r.rsp += 8;
-    r.rax = 15;
+    r.rax = SYS_rt_sigreturn;
     dispatch(&mut p, &mut k, &mut r);
     assert_eq!(k.fpu.bytes[170], (170 * 7) as u8);
 }
@@ -321,7 +322,7 @@ fn sigaltstack_rules() {
     };
     let call = |p: &mut Process, k: &mut Fake, rsp: u64, new: bool, old: bool| {
         let mut r = crate::tests::fake::regs(
-            131,
+            SYS_sigaltstack,
             &[
                 if new { SCRATCH + 0x300 } else { 0 },
                 if old { SCRATCH + 0x340 } else { 0 },
@@ -381,7 +382,7 @@ fn set_altstack(p: &mut Process, k: &mut Fake, flags: u32) {
     b[8..12].copy_from_slice(&flags.to_le_bytes());
     b[16..].copy_from_slice(&ALT_SIZE.to_le_bytes());
     k.poke(SCRATCH + 0x300, &b);
-    let mut r = crate::tests::fake::regs(131, &[SCRATCH + 0x300, 0]);
+    let mut r = crate::tests::fake::regs(SYS_sigaltstack, &[SCRATCH + 0x300, 0]);
     r.rsp = STACK_TOP - 64;
     assert_eq!(dispatch(p, k, &mut r), Outcome::Return(0));
 }
@@ -391,7 +392,7 @@ fn sa_onstack_handlers_run_on_the_alternate_stack() {
     let (mut p, mut k) = setup_stack();
     set_altstack(&mut p, &mut k, 0);
     handle(&mut p, &mut k, SIGUSR1, SA_ONSTACK | SA_NODEFER);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     let mut r = user_regs(0);
     deliver(&mut p, &mut k, &mut r);
     assert!(r.rsp > ALT && r.rsp < ALT + ALT_SIZE, "{:#x}", r.rsp);
@@ -402,13 +403,13 @@ fn sa_onstack_handlers_run_on_the_alternate_stack() {
     assert_eq!(u64_at(&k, r.rdx + 32), ALT_SIZE);
     // A second signal while on it nests on it, below the first frame.
     let first = r.rsp;
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     deliver(&mut p, &mut k, &mut r);
     assert!(r.rsp < first - 128 && r.rsp > ALT);
     // More nesting than the stack holds: it overflows, and SIGSEGV kills.
     let mut status = None;
     for _ in 0..20 {
-        assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+        assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
         status = deliver(&mut p, &mut k, &mut r);
         if status.is_some() {
             break;
@@ -426,7 +427,7 @@ fn ss_autodisarm_lends_the_stack_to_one_handler_at_a_time() {
     let (mut p, mut k) = setup_stack();
     set_altstack(&mut p, &mut k, 1 << 31);
     handle(&mut p, &mut k, SIGUSR1, SA_ONSTACK);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     let mut r = user_regs(0);
     deliver(&mut p, &mut k, &mut r);
     assert!(r.rsp > ALT && r.rsp < ALT + ALT_SIZE);
@@ -436,15 +437,15 @@ fn ss_autodisarm_lends_the_stack_to_one_handler_at_a_time() {
         "uc_stack keeps the flags as set"
     );
     // Inside the handler the stack is gone (disabled)...
-    let mut q = crate::tests::fake::regs(131, &[0, SCRATCH + 0x340]);
+    let mut q = crate::tests::fake::regs(SYS_sigaltstack, &[0, SCRATCH + 0x340]);
     q.rsp = r.rsp;
     dispatch(&mut p, &mut k, &mut q);
     assert_eq!(u32_at(&k, SCRATCH + 0x348), 2);
     // ...and sigreturn gives it back.
     r.rsp += 8;
-    r.rax = 15;
+    r.rax = SYS_rt_sigreturn;
     dispatch(&mut p, &mut k, &mut r);
-    let mut q = crate::tests::fake::regs(131, &[0, SCRATCH + 0x340]);
+    let mut q = crate::tests::fake::regs(SYS_sigaltstack, &[0, SCRATCH + 0x340]);
     q.rsp = STACK_TOP - 64;
     dispatch(&mut p, &mut k, &mut q);
     assert_eq!(u32_at(&k, SCRATCH + 0x348), 1 << 31);
@@ -488,7 +489,7 @@ fn a_fault_with_a_handler_gets_si_addr_code_and_the_fault_registers() {
     );
     // A later asynchronous signal's frame still shows the last fault.
     handle(&mut p, &mut k, SIGUSR1, SA_NODEFER);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     deliver(&mut p, &mut k, &mut r);
     assert_eq!(
         u64_at(&k, r.rdx + (uc::MCONTEXT + sc::CR2) as u64),

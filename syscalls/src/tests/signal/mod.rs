@@ -8,6 +8,7 @@ mod frame;
 mod timers;
 
 use super::fake::*;
+use crate::nr::*;
 use coracle_vfs::{Wake, Waker};
 
 use crate::signal::frame::{sc, uc, FRAME_INFO, FRAME_SIZE, FRAME_UC};
@@ -67,7 +68,7 @@ fn sigaction(p: &mut Process, k: &mut Fake, sig: u64, handler: u64, flags: u64, 
     act[16..24].copy_from_slice(&RESTORER.to_le_bytes());
     act[24..].copy_from_slice(&mask.to_le_bytes());
     k.poke(SCRATCH + 0x800, &act);
-    sys(p, k, 13, &[sig, SCRATCH + 0x800, 0, 8])
+    sys(p, k, SYS_rt_sigaction, &[sig, SCRATCH + 0x800, 0, 8])
 }
 
 fn handle(p: &mut Process, k: &mut Fake, sig: u64, flags: u64) {
@@ -79,7 +80,10 @@ fn handle(p: &mut Process, k: &mut Fake, sig: u64, flags: u64) {
 
 fn set_mask(p: &mut Process, k: &mut Fake, mask: u64) {
     k.poke(SCRATCH + 0x900, &mask.to_le_bytes());
-    assert_eq!(sys(p, k, 14, &[2, SCRATCH + 0x900, 0, 8]), 0);
+    assert_eq!(
+        sys(p, k, SYS_rt_sigprocmask, &[2, SCRATCH + 0x900, 0, 8]),
+        0
+    );
 }
 
 fn mask_of(p: &Process) -> u64 {
@@ -135,10 +139,10 @@ fn dirty_fpu(k: &mut Fake) {
 
 /// Blocks thread `p` in a read of an empty pipe; returns the registers of that call.
 fn block_in_pipe_read(p: &mut Process, k: &mut Fake) -> UserRegs {
-    assert_eq!(sys(p, k, 22, &[SCRATCH]), 0);
+    assert_eq!(sys(p, k, SYS_pipe, &[SCRATCH]), 0);
     let rfd = u32_at(k, SCRATCH) as u64;
     let mut r = user_regs(0);
-    let call = crate::tests::fake::regs(0, &[rfd, SCRATCH + 64, 8]);
+    let call = crate::tests::fake::regs(SYS_read, &[rfd, SCRATCH + 64, 8]);
     (r.rax, r.rdi, r.rsi, r.rdx) = (call.rax, call.rdi, call.rsi, call.rdx);
     assert_eq!(dispatch(p, k, &mut r), Outcome::Wait);
     r
@@ -148,7 +152,10 @@ fn block_in_pipe_read(p: &mut Process, k: &mut Fake) -> UserRegs {
 fn tgkill_from_other_thread(p: &Process, k: &mut Fake, sig: u64) -> Process {
     let tid = p.sys.sched.alloc_tid();
     let mut other = p.new_thread(tid);
-    assert_eq!(sys(&mut other, k, 234, &[1, u64::from(p.tid), sig]), 0);
+    assert_eq!(
+        sys(&mut other, k, SYS_tgkill, &[1, u64::from(p.tid), sig]),
+        0
+    );
     other
 }
 
@@ -220,7 +227,7 @@ fn nanosleep_and_poll_fail_with_eintr_even_with_sa_restart() {
         SCRATCH,
         &[&5u64.to_le_bytes()[..], &0u64.to_le_bytes()[..]].concat(),
     );
-    let mut r = crate::tests::fake::regs(35, &[SCRATCH, SCRATCH + 16]);
+    let mut r = crate::tests::fake::regs(SYS_nanosleep, &[SCRATCH, SCRATCH + 16]);
     r.rip = RIP;
     r.rsp = STACK_TOP - 0x1000;
     assert_eq!(dispatch(&mut p, &mut k, &mut r), Outcome::Wait);
@@ -240,11 +247,14 @@ fn signals_that_are_ignored_or_blocked_do_not_interrupt_a_wait() {
     let token = p.thread.begin_wait();
     let other = tgkill_from_other_thread(&p, &mut k, SIGUSR1);
     let mut other = other;
-    assert_eq!(sys(&mut other, &mut k, 234, &[1, 1, SIGUSR2]), 0);
-    assert_eq!(sys(&mut other, &mut k, 234, &[1, 1, SIGCHLD]), 0); // ignored by default
+    assert_eq!(sys(&mut other, &mut k, SYS_tgkill, &[1, 1, SIGUSR2]), 0);
+    assert_eq!(sys(&mut other, &mut k, SYS_tgkill, &[1, 1, SIGCHLD]), 0); // ignored by default
     assert!(p.thread.is_waiting(token), "still waiting");
     // The blocked one is pending; the ignored ones were thrown away.
-    assert_eq!(sys(&mut p, &mut k, 127, &[SCRATCH + 128, 8]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_rt_sigpending, &[SCRATCH + 128, 8]),
+        0
+    );
     assert_eq!(u64_at(&k, SCRATCH + 128), bit(SIGUSR2));
 }
 
@@ -254,7 +264,7 @@ fn a_signal_sent_just_before_a_wait_begins_still_interrupts_it() {
     handle(&mut p, &mut k, SIGUSR1, 0);
     // Pending and flagged while the thread is in the kernel, before its read starts waiting:
     // there was no wait for the sender to interrupt.
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     let mut r = block_in_pipe_read(&mut p, &mut k);
     // The wait is over as soon as it begins: the kernel's park finds it ended.
     assert_eq!(
@@ -269,7 +279,7 @@ fn a_signal_sent_just_before_a_wait_begins_still_interrupts_it() {
 fn pause_waits_and_a_handled_signal_ends_it_with_eintr() {
     let (mut p, mut k) = setup_stack();
     handle(&mut p, &mut k, SIGUSR1, SA_RESTART);
-    let mut r = crate::tests::fake::regs(34, &[]);
+    let mut r = crate::tests::fake::regs(SYS_pause, &[]);
     r.rip = RIP;
     r.rsp = STACK_TOP - 0x1000;
     assert_eq!(dispatch(&mut p, &mut k, &mut r), Outcome::Wait);
@@ -290,9 +300,9 @@ fn sigsuspend_runs_the_handler_with_its_mask_and_restores_the_old_one_after() {
     let (mut p, mut k) = setup_stack();
     handle(&mut p, &mut k, SIGUSR1, 0);
     set_mask(&mut p, &mut k, bit(SIGUSR1) | bit(SIGHUP));
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     k.poke(SCRATCH, &bit(SIGINT).to_le_bytes());
-    let mut r = crate::tests::fake::regs(130, &[SCRATCH, 8]);
+    let mut r = crate::tests::fake::regs(SYS_rt_sigsuspend, &[SCRATCH, 8]);
     r.rip = RIP;
     r.rsp = STACK_TOP - 0x1000;
     let Outcome::Return(v) = dispatch(&mut p, &mut k, &mut r) else {
@@ -314,12 +324,18 @@ fn sigsuspend_runs_the_handler_with_its_mask_and_restores_the_old_one_after() {
     );
     assert_eq!(u64_at(&k, ucx + (uc::MCONTEXT + sc::RAX) as u64) as i64, -4);
     r.rsp += 8;
-    r.rax = 15;
+    r.rax = SYS_rt_sigreturn;
     dispatch(&mut p, &mut k, &mut r);
     assert_eq!(mask_of(&p), bit(SIGUSR1) | bit(SIGHUP));
     // Errors.
-    assert_eq!(sys(&mut p, &mut k, 130, &[SCRATCH, 4]), err(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 130, &[8, 8]), err(Errno::EFAULT));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_rt_sigsuspend, &[SCRATCH, 4]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_rt_sigsuspend, &[8, 8]),
+        err(Errno::EFAULT)
+    );
 }
 
 #[test]
@@ -331,7 +347,7 @@ fn default_actions_kill_with_128_plus_the_signal() {
         (SIGUSR1, 138),
     ] {
         let (mut p, mut k) = setup_stack();
-        assert_eq!(sys(&mut p, &mut k, 62, &[1, sig]), 0);
+        assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, sig]), 0);
         let mut r = user_regs(0);
         assert_eq!(deliver(&mut p, &mut k, &mut r), Some(status));
         assert!(
@@ -342,20 +358,20 @@ fn default_actions_kill_with_128_plus_the_signal() {
     }
     // abort(): SIGABRT by tgkill, 134; SIGKILL wins over a handled signal pending with it.
     let (mut p, mut k) = setup_stack();
-    assert_eq!(sys(&mut p, &mut k, 234, &[1, 1, 6]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_tgkill, &[1, 1, 6]), 0);
     assert_eq!(deliver(&mut p, &mut k, &mut user_regs(0)), Some(134));
     let (mut p, mut k) = setup_stack();
     handle(&mut p, &mut k, SIGHUP, 0);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGHUP]), 0);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGKILL]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGHUP]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGKILL]), 0);
     assert_eq!(deliver(&mut p, &mut k, &mut user_regs(0)), Some(137));
     // Ignored by default, or by SIG_IGN, or blocked: nothing happens.
     let (mut p, mut k) = setup_stack();
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGCHLD]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGCHLD]), 0);
     assert_eq!(sigaction(&mut p, &mut k, SIGTERM, 1, 0, 0), 0);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGTERM]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGTERM]), 0);
     set_mask(&mut p, &mut k, bit(SIGUSR1));
-    assert_eq!(sys(&mut p, &mut k, 200, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_tkill, &[1, SIGUSR1]), 0);
     let mut r = user_regs(0);
     assert_eq!(deliver(&mut p, &mut k, &mut r), None);
     assert_eq!(r, user_regs(0));
@@ -364,7 +380,7 @@ fn default_actions_kill_with_128_plus_the_signal() {
     assert_eq!(deliver(&mut p, &mut k, &mut r), Some(138));
     // A stop signal without job control is ignored, with a log line.
     let (mut p, mut k) = setup_stack();
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGTSTP]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGTSTP]), 0);
     assert_eq!(deliver(&mut p, &mut k, &mut user_regs(0)), None);
     assert!(k.log.iter().any(|l| l.contains("SIGTSTP")), "{:?}", k.log);
 }
@@ -372,10 +388,10 @@ fn default_actions_kill_with_128_plus_the_signal() {
 #[test]
 fn sigpipe_from_a_write_kills_or_runs_its_handler() {
     let write_to_closed_pipe = |p: &mut Process, k: &mut Fake| {
-        assert_eq!(sys(p, k, 22, &[SCRATCH]), 0);
+        assert_eq!(sys(p, k, SYS_pipe, &[SCRATCH]), 0);
         let (rfd, wfd) = (u32_at(k, SCRATCH) as u64, u32_at(k, SCRATCH + 4) as u64);
-        assert_eq!(sys(p, k, 3, &[rfd]), 0);
-        assert_eq!(sys(p, k, 1, &[wfd, SCRATCH, 1]), err(Errno::EPIPE));
+        assert_eq!(sys(p, k, SYS_close, &[rfd]), 0);
+        assert_eq!(sys(p, k, SYS_write, &[wfd, SCRATCH, 1]), err(Errno::EPIPE));
     };
     let (mut p, mut k) = setup_stack();
     write_to_closed_pipe(&mut p, &mut k);
@@ -396,7 +412,7 @@ fn sigpipe_from_a_write_kills_or_runs_its_handler() {
 fn resethand_and_nodefer() {
     let (mut p, mut k) = setup_stack();
     handle(&mut p, &mut k, SIGUSR1, SA_RESETHAND | SA_NODEFER);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     let mut r = user_regs(0);
     deliver(&mut p, &mut k, &mut r);
     assert_eq!(r.rip, HANDLER);
@@ -405,10 +421,13 @@ fn resethand_and_nodefer() {
         0,
         "SA_NODEFER: the signal is not blocked in its handler"
     );
-    assert_eq!(sys(&mut p, &mut k, 13, &[SIGUSR1, 0, SCRATCH, 8]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_rt_sigaction, &[SIGUSR1, 0, SCRATCH, 8]),
+        0
+    );
     assert_eq!(u64_at(&k, SCRATCH), 0, "SA_RESETHAND: back to SIG_DFL");
     // A second one now kills.
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     assert_eq!(deliver(&mut p, &mut k, &mut r), Some(138));
 }
 
@@ -418,8 +437,8 @@ fn several_pending_signals_nest_their_frames() {
     handle(&mut p, &mut k, SIGUSR1, 0);
     handle(&mut p, &mut k, SIGUSR2, 0);
     set_mask(&mut p, &mut k, bit(SIGUSR1) | bit(SIGUSR2));
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR2]), 0);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR2]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     set_mask(&mut p, &mut k, 0);
     let mut r = user_regs(0);
     deliver(&mut p, &mut k, &mut r);
@@ -436,15 +455,23 @@ fn standard_signals_merge_and_real_time_ones_queue_in_order() {
     let (mut p, mut k) = setup_stack();
     let rt = 40u64;
     set_mask(&mut p, &mut k, bit(SIGUSR1) | bit(rt));
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     for value in [11u64, 22, 33] {
         let mut info = [0u8; 128];
         info[8..12].copy_from_slice(&(-1i32).to_le_bytes()); // SI_QUEUE
         info[16..20].copy_from_slice(&1u32.to_le_bytes());
         info[24..32].copy_from_slice(&value.to_le_bytes());
         k.poke(SCRATCH + 0x400, &info);
-        assert_eq!(sys(&mut p, &mut k, 129, &[1, rt, SCRATCH + 0x400]), 0);
+        assert_eq!(
+            sys(
+                &mut p,
+                &mut k,
+                SYS_rt_sigqueueinfo,
+                &[1, rt, SCRATCH + 0x400]
+            ),
+            0
+        );
     }
     // sigtimedwait with a zero timeout takes them: one SIGUSR1, then the three values.
     k.poke(SCRATCH, &(bit(SIGUSR1) | bit(rt)).to_le_bytes());
@@ -454,7 +481,7 @@ fn standard_signals_merge_and_real_time_ones_queue_in_order() {
         let s = sys(
             &mut p,
             &mut k,
-            128,
+            SYS_rt_sigtimedwait,
             &[SCRATCH, SCRATCH + 0x200, SCRATCH + 8, 8],
         );
         if s < 0 {
@@ -480,14 +507,14 @@ fn sigtimedwait_waits_with_a_timeout_and_is_woken_by_its_signal() {
         SCRATCH + 8,
         &[&2u64.to_le_bytes()[..], &0u64.to_le_bytes()[..]].concat(),
     );
-    let mut r = crate::tests::fake::regs(128, &[SCRATCH, 0, SCRATCH + 8, 8]);
+    let mut r = crate::tests::fake::regs(SYS_rt_sigtimedwait, &[SCRATCH, 0, SCRATCH + 8, 8]);
     assert_eq!(dispatch(&mut p, &mut k, &mut r), Outcome::Wait);
     assert_eq!(p.sys.sched.next_deadline(), Some(2_000_000_000));
     // While it waits SIGUSR1 is unblocked for it: a process-directed SIGUSR1 picks it.
     let tid = p.sys.sched.alloc_tid();
     let mut other = p.new_thread(tid);
     set_mask(&mut other, &mut k, bit(SIGUSR1));
-    assert_eq!(sys(&mut other, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut other, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     let why = p.thread.finish_wait().expect("woken");
     assert_eq!(
         resume(&mut p, &mut k, &mut r, why),
@@ -515,7 +542,7 @@ fn a_process_signal_goes_to_a_thread_that_does_not_block_it() {
     set_mask(&mut p, &mut k, bit(SIGUSR1));
     set_mask(&mut other, &mut k, 0);
     handle(&mut p, &mut k, SIGUSR1, 0);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     assert!(other.thread.sig.flagged());
     assert!(!p.thread.sig.flagged());
     assert_eq!(deliver(&mut p, &mut k, &mut user_regs(0)), None);
@@ -526,7 +553,7 @@ fn a_process_signal_goes_to_a_thread_that_does_not_block_it() {
     set_mask(&mut other, &mut k, bit(SIGUSR1));
     set_mask(&mut p, &mut k, bit(SIGUSR1));
     deliver(&mut other, &mut k, &mut user_regs(0));
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     assert!(!other.thread.sig.flagged() && !p.thread.sig.flagged());
     set_mask(&mut p, &mut k, 0);
     assert!(p.thread.sig.flagged());
@@ -539,7 +566,7 @@ fn a_thread_that_blocks_a_process_signal_hands_it_to_another() {
     let mut other = p.new_thread(tid);
     handle(&mut p, &mut k, SIGUSR1, 0);
     // Picked: the main thread. It blocks the signal before taking it...
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     assert!(p.thread.sig.flagged() && !other.thread.sig.flagged());
     set_mask(&mut p, &mut k, bit(SIGUSR1));
     // ...so the other thread gets it.
@@ -556,23 +583,32 @@ fn procmask_pending_and_sigaction_rules() {
     // SIGKILL and SIGSTOP cannot be blocked.
     set_mask(&mut p, &mut k, u64::MAX);
     assert_eq!(mask_of(&p), !(bit(9) | bit(19)));
-    assert_eq!(sys(&mut p, &mut k, 14, &[0, 0, SCRATCH, 8]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_rt_sigprocmask, &[0, 0, SCRATCH, 8]),
+        0
+    );
     assert_eq!(u64_at(&k, SCRATCH), !(bit(9) | bit(19)));
     // SIG_UNBLOCK, and `how` only matters with a set.
     k.poke(SCRATCH, &bit(SIGUSR1).to_le_bytes());
-    assert_eq!(sys(&mut p, &mut k, 14, &[1, SCRATCH, 0, 8]), 0);
-    assert_eq!(mask_of(&p) & bit(SIGUSR1), 0);
-    assert_eq!(sys(&mut p, &mut k, 14, &[9, 0, 0, 8]), 0);
     assert_eq!(
-        sys(&mut p, &mut k, 14, &[9, SCRATCH, 0, 8]),
+        sys(&mut p, &mut k, SYS_rt_sigprocmask, &[1, SCRATCH, 0, 8]),
+        0
+    );
+    assert_eq!(mask_of(&p) & bit(SIGUSR1), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_rt_sigprocmask, &[9, 0, 0, 8]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_rt_sigprocmask, &[9, SCRATCH, 0, 8]),
         err(Errno::EINVAL)
     );
     // rt_sigpending: the blocked pending signals; sizes above 8 are EINVAL, smaller ones
     // copy that many bytes.
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGTERM]), 0);
-    assert_eq!(sys(&mut p, &mut k, 127, &[SCRATCH, 16]), err(Errno::EINVAL));
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGTERM]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_rt_sigpending, &[SCRATCH, 16]),
+        err(Errno::EINVAL)
+    );
     k.poke(SCRATCH, &[0xff; 8]);
-    assert_eq!(sys(&mut p, &mut k, 127, &[SCRATCH, 2]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_rt_sigpending, &[SCRATCH, 2]), 0);
     assert_eq!(
         k.peek(SCRATCH, 8),
         [0x00, 0x40, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
@@ -590,12 +626,15 @@ fn procmask_pending_and_sigaction_rules() {
         ),
         0
     );
-    assert_eq!(sys(&mut p, &mut k, 13, &[SIGUSR2, 0, SCRATCH, 8]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_rt_sigaction, &[SIGUSR2, 0, SCRATCH, 8]),
+        0
+    );
     assert_eq!(u64_at(&k, SCRATCH + 8), SA_SIGINFO);
     assert_eq!(u64_at(&k, SCRATCH + 24), !(bit(9) | bit(19)));
     // Setting SIG_IGN discards the pending signal, even blocked.
     assert_eq!(sigaction(&mut p, &mut k, SIGTERM, 1, 0, 0), 0);
-    assert_eq!(sys(&mut p, &mut k, 127, &[SCRATCH, 8]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_rt_sigpending, &[SCRATCH, 8]), 0);
     assert_eq!(u64_at(&k, SCRATCH), 0);
 }
 
@@ -605,68 +644,89 @@ fn signal_argument_errors() {
     k.poke(SCRATCH, &[0u8; 32]);
     let e = |r| err(r);
     assert_eq!(
-        sys(&mut p, &mut k, 13, &[9, SCRATCH, 0, 8]),
+        sys(&mut p, &mut k, SYS_rt_sigaction, &[9, SCRATCH, 0, 8]),
         e(Errno::EINVAL)
     ); // SIGKILL
     assert_eq!(
-        sys(&mut p, &mut k, 13, &[19, SCRATCH, 0, 8]),
+        sys(&mut p, &mut k, SYS_rt_sigaction, &[19, SCRATCH, 0, 8]),
         e(Errno::EINVAL)
     ); // SIGSTOP
     assert_eq!(
-        sys(&mut p, &mut k, 13, &[9, 0, SCRATCH, 8]),
+        sys(&mut p, &mut k, SYS_rt_sigaction, &[9, 0, SCRATCH, 8]),
         0,
         "reading SIGKILL's is fine"
     );
     assert_eq!(
-        sys(&mut p, &mut k, 13, &[65, SCRATCH, 0, 8]),
+        sys(&mut p, &mut k, SYS_rt_sigaction, &[65, SCRATCH, 0, 8]),
         e(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 13, &[0, SCRATCH, 0, 8]),
+        sys(&mut p, &mut k, SYS_rt_sigaction, &[0, SCRATCH, 0, 8]),
         e(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 13, &[2, SCRATCH, 0, 4]),
+        sys(&mut p, &mut k, SYS_rt_sigaction, &[2, SCRATCH, 0, 4]),
         e(Errno::EINVAL)
     );
-    assert_eq!(sys(&mut p, &mut k, 13, &[2, 8, 0, 8]), e(Errno::EFAULT));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_rt_sigaction, &[2, 8, 0, 8]),
+        e(Errno::EFAULT)
+    );
     // The action is read before the number is checked.
-    assert_eq!(sys(&mut p, &mut k, 13, &[9, 8, 0, 8]), e(Errno::EFAULT));
     assert_eq!(
-        sys(&mut p, &mut k, 14, &[7, SCRATCH, 0, 8]),
+        sys(&mut p, &mut k, SYS_rt_sigaction, &[9, 8, 0, 8]),
+        e(Errno::EFAULT)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_rt_sigprocmask, &[7, SCRATCH, 0, 8]),
         e(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 14, &[0, SCRATCH, 0, 16]),
+        sys(&mut p, &mut k, SYS_rt_sigprocmask, &[0, SCRATCH, 0, 16]),
         e(Errno::EINVAL)
     );
-    assert_eq!(sys(&mut p, &mut k, 62, &[5, 15]), e(Errno::ESRCH));
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, 99]), e(Errno::EINVAL));
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[5, 15]), e(Errno::ESRCH));
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, 99]), e(Errno::EINVAL));
     assert_eq!(
-        sys(&mut p, &mut k, 62, &[1, 0]),
+        sys(&mut p, &mut k, SYS_kill, &[1, 0]),
         0,
         "signal 0 checks the process exists"
     );
     assert_eq!(
-        sys(&mut p, &mut k, 62, &[(-1i64) as u64, 15]),
+        sys(&mut p, &mut k, SYS_kill, &[(-1i64) as u64, 15]),
         e(Errno::ESRCH)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 62, &[(-1i64) as u64, 0]),
+        sys(&mut p, &mut k, SYS_kill, &[(-1i64) as u64, 0]),
         e(Errno::ESRCH)
     );
-    assert_eq!(sys(&mut p, &mut k, 62, &[0, 0]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[0, 0]), 0);
     assert_eq!(
-        sys(&mut p, &mut k, 62, &[(-2i64) as u64, 0]),
+        sys(&mut p, &mut k, SYS_kill, &[(-2i64) as u64, 0]),
         e(Errno::ESRCH)
     );
-    assert_eq!(sys(&mut p, &mut k, 200, &[0, 10]), e(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 200, &[77, 10]), e(Errno::ESRCH));
-    assert_eq!(sys(&mut p, &mut k, 234, &[1, 0, 10]), e(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 234, &[2, 1, 10]), e(Errno::ESRCH));
-    assert_eq!(sys(&mut p, &mut k, 234, &[1, 77, 99]), e(Errno::ESRCH));
-    assert_eq!(sys(&mut p, &mut k, 234, &[1, 1, 99]), e(Errno::EINVAL));
-    assert_eq!(sys(&mut p, &mut k, 219, &[]), e(Errno::EINTR));
+    assert_eq!(sys(&mut p, &mut k, SYS_tkill, &[0, 10]), e(Errno::EINVAL));
+    assert_eq!(sys(&mut p, &mut k, SYS_tkill, &[77, 10]), e(Errno::ESRCH));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_tgkill, &[1, 0, 10]),
+        e(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_tgkill, &[2, 1, 10]),
+        e(Errno::ESRCH)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_tgkill, &[1, 77, 99]),
+        e(Errno::ESRCH)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_tgkill, &[1, 1, 99]),
+        e(Errno::EINVAL)
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_restart_syscall, &[]),
+        e(Errno::EINTR)
+    );
 }
 
 #[test]
@@ -677,23 +737,41 @@ fn sigqueueinfo_checks_who_may_claim_what() {
     info[8..12].copy_from_slice(&0i32.to_le_bytes()); // SI_USER
     k.poke(SCRATCH + 0x400, &info);
     // The main thread signalling its own process may say anything...
-    assert_eq!(sys(&mut p, &mut k, 129, &[1, SIGUSR1, SCRATCH + 0x400]), 0);
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            SYS_rt_sigqueueinfo,
+            &[1, SIGUSR1, SCRATCH + 0x400]
+        ),
+        0
+    );
     // ...another thread may not pretend to be kill().
     let tid = p.sys.sched.alloc_tid();
     let mut other = p.new_thread(tid);
     assert_eq!(
-        sys(&mut other, &mut k, 129, &[1, SIGUSR1, SCRATCH + 0x400]),
-        err(Errno::EPERM)
-    );
-    assert_eq!(
-        sys(&mut other, &mut k, 297, &[1, 1, SIGUSR1, SCRATCH + 0x400]),
+        sys(
+            &mut other,
+            &mut k,
+            SYS_rt_sigqueueinfo,
+            &[1, SIGUSR1, SCRATCH + 0x400]
+        ),
         err(Errno::EPERM)
     );
     assert_eq!(
         sys(
             &mut other,
             &mut k,
-            297,
+            SYS_rt_tgsigqueueinfo,
+            &[1, 1, SIGUSR1, SCRATCH + 0x400]
+        ),
+        err(Errno::EPERM)
+    );
+    assert_eq!(
+        sys(
+            &mut other,
+            &mut k,
+            SYS_rt_tgsigqueueinfo,
             &[1, tid.into(), SIGUSR1, SCRATCH + 0x400]
         ),
         0,
@@ -704,28 +782,48 @@ fn sigqueueinfo_checks_who_may_claim_what() {
     info[100] = 1;
     k.poke(SCRATCH + 0x400, &info);
     assert_eq!(
-        sys(&mut p, &mut k, 129, &[1, SIGUSR1, SCRATCH + 0x400]),
+        sys(
+            &mut p,
+            &mut k,
+            SYS_rt_sigqueueinfo,
+            &[1, SIGUSR1, SCRATCH + 0x400]
+        ),
         0,
         "SI_QUEUE is known"
     );
     info[8..12].copy_from_slice(&(-30i32).to_le_bytes());
     k.poke(SCRATCH + 0x400, &info);
     assert_eq!(
-        sys(&mut p, &mut k, 129, &[1, SIGUSR1, SCRATCH + 0x400]),
+        sys(
+            &mut p,
+            &mut k,
+            SYS_rt_sigqueueinfo,
+            &[1, SIGUSR1, SCRATCH + 0x400]
+        ),
         err(Errno::E2BIG)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 129, &[1, SIGUSR1, 8]),
+        sys(&mut p, &mut k, SYS_rt_sigqueueinfo, &[1, SIGUSR1, 8]),
         err(Errno::EFAULT)
     );
     info[100] = 0;
     k.poke(SCRATCH + 0x400, &info);
     assert_eq!(
-        sys(&mut p, &mut k, 129, &[7, SIGUSR1, SCRATCH + 0x400]),
+        sys(
+            &mut p,
+            &mut k,
+            SYS_rt_sigqueueinfo,
+            &[7, SIGUSR1, SCRATCH + 0x400]
+        ),
         err(Errno::ESRCH)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 129, &[1, 99, SCRATCH + 0x400]),
+        sys(
+            &mut p,
+            &mut k,
+            SYS_rt_sigqueueinfo,
+            &[1, 99, SCRATCH + 0x400]
+        ),
         err(Errno::EINVAL)
     );
 }
@@ -739,7 +837,12 @@ fn real_time_signals_past_the_queue_limit_are_refused_for_sigqueue() {
     k.poke(SCRATCH + 0x400, &info);
     let mut n = 0;
     let last = loop {
-        let r = sys(&mut p, &mut k, 129, &[1, 40, SCRATCH + 0x400]);
+        let r = sys(
+            &mut p,
+            &mut k,
+            SYS_rt_sigqueueinfo,
+            &[1, 40, SCRATCH + 0x400],
+        );
         if r != 0 || n > 1 << 17 {
             break r;
         }

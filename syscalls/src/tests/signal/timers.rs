@@ -1,5 +1,6 @@
 //! Timers that send signals (alarm, itimers, POSIX timers) and signalfd.
 
+use crate::nr::*;
 use core::sync::atomic::Ordering;
 
 use super::*;
@@ -12,10 +13,10 @@ fn itimer_real_and_alarm_send_sigalrm() {
         SCRATCH,
         &[0u64, 500_000, 1, 0].map(u64::to_le_bytes).concat(),
     );
-    assert_eq!(sys(&mut p, &mut k, 38, &[0, SCRATCH, 0]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_setitimer, &[0, SCRATCH, 0]), 0);
     assert_eq!(p.sys.sched.next_deadline(), Some(1_000_000_000));
     k.now = 250_000_000;
-    assert_eq!(sys(&mut p, &mut k, 36, &[0, SCRATCH + 64]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_getitimer, &[0, SCRATCH + 64]), 0);
     assert_eq!(
         k.peek(SCRATCH + 64, 32),
         [0u64, 500_000, 0, 750_000].map(u64::to_le_bytes).concat()
@@ -25,25 +26,28 @@ fn itimer_real_and_alarm_send_sigalrm() {
     assert_eq!(p.sys.sched.next_deadline(), Some(1_500_000_000), "periodic");
     // alarm(5) replaces it and returns the seconds left, rounded: 0.5 s left → 1.
     k.now = 1_000_000_000;
-    assert_eq!(sys(&mut p, &mut k, 37, &[5]), 1);
+    assert_eq!(sys(&mut p, &mut k, SYS_alarm, &[5]), 1);
     assert_eq!(p.sys.sched.next_deadline(), Some(6_000_000_000));
     k.now = 1_400_000_000;
-    assert_eq!(sys(&mut p, &mut k, 37, &[0]), 5, "4.6 s rounds to 5");
+    assert_eq!(sys(&mut p, &mut k, SYS_alarm, &[0]), 5, "4.6 s rounds to 5");
     assert_eq!(p.sys.sched.next_deadline(), None);
-    assert_eq!(sys(&mut p, &mut k, 37, &[0]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_alarm, &[0]), 0);
     // Errors: bad `which`, bad microseconds.
-    assert_eq!(sys(&mut p, &mut k, 36, &[3, SCRATCH]), err(Errno::EINVAL));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_getitimer, &[3, SCRATCH]),
+        err(Errno::EINVAL)
+    );
     k.poke(
         SCRATCH,
         &[0u64, 1_000_000, 1, 0].map(u64::to_le_bytes).concat(),
     );
     assert_eq!(
-        sys(&mut p, &mut k, 38, &[0, SCRATCH, 0]),
+        sys(&mut p, &mut k, SYS_setitimer, &[0, SCRATCH, 0]),
         err(Errno::EINVAL)
     );
     k.poke(SCRATCH, &[0u64, 0, 1, 0].map(u64::to_le_bytes).concat());
     assert_eq!(
-        sys(&mut p, &mut k, 38, &[3, SCRATCH, 0]),
+        sys(&mut p, &mut k, SYS_setitimer, &[3, SCRATCH, 0]),
         err(Errno::EINVAL)
     );
     // The SIGALRM from the itimer is the kernel's.
@@ -53,7 +57,7 @@ fn itimer_real_and_alarm_send_sigalrm() {
         sys(
             &mut p,
             &mut k,
-            128,
+            SYS_rt_sigtimedwait,
             &[SCRATCH, SCRATCH + 0x200, SCRATCH + 8, 8]
         ),
         14
@@ -76,7 +80,12 @@ fn timer_create(
     ev[12..16].copy_from_slice(&notify.to_le_bytes());
     ev[16..20].copy_from_slice(&tid.to_le_bytes());
     k.poke(SCRATCH + 0x500, &ev);
-    let r = sys(p, k, 222, &[clock, SCRATCH + 0x500, SCRATCH + 0x580]);
+    let r = sys(
+        p,
+        k,
+        SYS_timer_create,
+        &[clock, SCRATCH + 0x500, SCRATCH + 0x580],
+    );
     if r < 0 {
         return r;
     }
@@ -94,7 +103,12 @@ fn timer_settime(
     const NS: u64 = 1_000_000_000;
     let spec = [interval / NS, interval % NS, value / NS, value % NS];
     k.poke(SCRATCH + 0x600, &spec.map(u64::to_le_bytes).concat());
-    sys(p, k, 223, &[id as u64, flags, SCRATCH + 0x600, 0])
+    sys(
+        p,
+        k,
+        SYS_timer_settime,
+        &[id as u64, flags, SCRATCH + 0x600, 0],
+    )
 }
 
 #[test]
@@ -120,7 +134,7 @@ fn posix_timers_signal_count_overruns_and_can_target_a_thread() {
         sys(
             &mut p,
             &mut k,
-            128,
+            SYS_rt_sigtimedwait,
             &[SCRATCH, SCRATCH + 0x200, SCRATCH + 8, 8]
         ),
         i64::from(rt)
@@ -146,16 +160,22 @@ fn posix_timers_signal_count_overruns_and_can_target_a_thread() {
         0xabcd,
         "si_value"
     );
-    assert_eq!(sys(&mut p, &mut k, 225, &[0]), 3);
+    assert_eq!(sys(&mut p, &mut k, SYS_timer_getoverrun, &[0]), 3);
     // timer_gettime: the time to the next expiry and the interval.
     k.now = 1350;
-    assert_eq!(sys(&mut p, &mut k, 224, &[0, SCRATCH + 0x700]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_timer_gettime, &[0, SCRATCH + 0x700]),
+        0
+    );
     assert_eq!(
         k.peek(SCRATCH + 0x700, 32),
         [0u64, 100, 0, 50].map(u64::to_le_bytes).concat()
     );
-    assert_eq!(sys(&mut p, &mut k, 226, &[0]), 0);
-    assert_eq!(sys(&mut p, &mut k, 226, &[0]), err(Errno::EINVAL));
+    assert_eq!(sys(&mut p, &mut k, SYS_timer_delete, &[0]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_timer_delete, &[0]),
+        err(Errno::EINVAL)
+    );
     assert_eq!(p.sys.sched.next_deadline(), None);
 
     // SIGEV_THREAD_ID: the signal is the thread's own.
@@ -197,7 +217,10 @@ fn posix_timers_signal_count_overruns_and_can_target_a_thread() {
         timer_settime(&mut p, &mut k, id, 0, 0, 1_000_000_000 * 3 + 5),
         0
     );
-    assert_eq!(sys(&mut p, &mut k, 224, &[99, SCRATCH]), err(Errno::EINVAL));
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_timer_gettime, &[99, SCRATCH]),
+        err(Errno::EINVAL)
+    );
     // A failed timer_create used up an id, as on Linux.
     assert_eq!(timer_create(&mut p, &mut k, 1, 1, 0, 0), 5);
 }
@@ -209,10 +232,16 @@ fn sigev_none_timers_only_count_down_and_abstime_is_absolute() {
     assert_eq!(timer_settime(&mut p, &mut k, id, 0, 0, 500), 0);
     assert_eq!(p.sys.sched.next_deadline(), None, "nothing to fire");
     k.now = 200;
-    assert_eq!(sys(&mut p, &mut k, 224, &[id as u64, SCRATCH]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_timer_gettime, &[id as u64, SCRATCH]),
+        0
+    );
     assert_eq!(u64_at(&k, SCRATCH + 24), 300);
     k.now = 900;
-    assert_eq!(sys(&mut p, &mut k, 224, &[id as u64, SCRATCH]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_timer_gettime, &[id as u64, SCRATCH]),
+        0
+    );
     assert_eq!(u64_at(&k, SCRATCH + 24), 0, "expired");
     // TIMER_ABSTIME on CLOCK_MONOTONIC.
     let id = timer_create(&mut p, &mut k, 1, 0, SIGUSR1 as u32, 0);
@@ -225,49 +254,63 @@ fn signalfd_reads_pending_signals_of_its_mask() {
     let (mut p, mut k) = setup_stack();
     set_mask(&mut p, &mut k, bit(SIGUSR1) | bit(SIGUSR2));
     k.poke(SCRATCH, &bit(SIGUSR1).to_le_bytes());
-    let fd = sys(&mut p, &mut k, 289, &[u64::MAX, SCRATCH, 8, 0o4000]);
+    let fd = sys(
+        &mut p,
+        &mut k,
+        SYS_signalfd4,
+        &[u64::MAX, SCRATCH, 8, 0o4000],
+    );
     assert!(fd >= 3, "{fd}");
     let fd = fd as u64;
     let file = p.file(fd as i32).unwrap();
     assert_eq!(file.path(), b"anon_inode:[signalfd]");
     assert_eq!(
-        sys(&mut p, &mut k, 0, &[fd, SCRATCH + 0x100, 128]),
+        sys(&mut p, &mut k, SYS_read, &[fd, SCRATCH + 0x100, 128]),
         err(Errno::EAGAIN)
     );
     assert_eq!(file.ops().poll(), 0);
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR2]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR2]), 0);
     assert_eq!(file.ops().poll(), 0, "not in its mask");
-    assert_eq!(sys(&mut p, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     assert_eq!(file.ops().poll(), 1, "POLLIN");
     assert_eq!(
-        sys(&mut p, &mut k, 0, &[fd, SCRATCH + 0x100, 127]),
+        sys(&mut p, &mut k, SYS_read, &[fd, SCRATCH + 0x100, 127]),
         err(Errno::EINVAL)
     );
-    assert_eq!(sys(&mut p, &mut k, 0, &[fd, SCRATCH + 0x100, 300]), 128);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_read, &[fd, SCRATCH + 0x100, 300]),
+        128
+    );
     assert_eq!(u32_at(&k, SCRATCH + 0x100), 10, "ssi_signo");
     assert_eq!(u32_at(&k, SCRATCH + 0x108), 0, "ssi_code SI_USER");
     assert_eq!(u32_at(&k, SCRATCH + 0x10c), 1, "ssi_pid");
     // SIGUSR2 is still pending (not in the mask); the fd's mask can be changed.
     assert_eq!(p.shared.signals.pending(1), bit(SIGUSR2));
     k.poke(SCRATCH, &bit(SIGUSR2).to_le_bytes());
-    assert_eq!(sys(&mut p, &mut k, 289, &[fd, SCRATCH, 8, 0]), fd as i64);
-    assert_eq!(sys(&mut p, &mut k, 0, &[fd, SCRATCH + 0x100, 128]), 128);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_signalfd4, &[fd, SCRATCH, 8, 0]),
+        fd as i64
+    );
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_read, &[fd, SCRATCH + 0x100, 128]),
+        128
+    );
     assert_eq!(u32_at(&k, SCRATCH + 0x100), 12);
     // Errors.
     assert_eq!(
-        sys(&mut p, &mut k, 289, &[u64::MAX, SCRATCH, 4, 0]),
+        sys(&mut p, &mut k, SYS_signalfd4, &[u64::MAX, SCRATCH, 4, 0]),
         err(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 289, &[u64::MAX, SCRATCH, 8, 1]),
+        sys(&mut p, &mut k, SYS_signalfd4, &[u64::MAX, SCRATCH, 8, 1]),
         err(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 289, &[1, SCRATCH, 8, 0]),
+        sys(&mut p, &mut k, SYS_signalfd4, &[1, SCRATCH, 8, 0]),
         err(Errno::EINVAL)
     );
     assert_eq!(
-        sys(&mut p, &mut k, 289, &[99, SCRATCH, 8, 0]),
+        sys(&mut p, &mut k, SYS_signalfd4, &[99, SCRATCH, 8, 0]),
         err(Errno::EBADF)
     );
 }
@@ -277,12 +320,12 @@ fn a_blocking_signalfd_read_waits_for_a_signal() {
     let (mut p, mut k) = setup_stack();
     set_mask(&mut p, &mut k, bit(SIGUSR1));
     k.poke(SCRATCH, &bit(SIGUSR1).to_le_bytes());
-    let fd = sys(&mut p, &mut k, 282, &[u64::MAX, SCRATCH, 8]) as u64;
-    let mut r = crate::tests::fake::regs(0, &[fd, SCRATCH + 0x100, 256]);
+    let fd = sys(&mut p, &mut k, SYS_signalfd, &[u64::MAX, SCRATCH, 8]) as u64;
+    let mut r = crate::tests::fake::regs(SYS_read, &[fd, SCRATCH + 0x100, 256]);
     assert_eq!(dispatch(&mut p, &mut k, &mut r), Outcome::Wait);
     let tid = p.sys.sched.alloc_tid();
     let mut other = p.new_thread(tid);
-    assert_eq!(sys(&mut other, &mut k, 62, &[1, SIGUSR1]), 0);
+    assert_eq!(sys(&mut other, &mut k, SYS_kill, &[1, SIGUSR1]), 0);
     let why = p.thread.finish_wait().expect("woken by the queued signal");
     assert_eq!(resume(&mut p, &mut k, &mut r, why), Outcome::Return(128));
     assert_eq!(
@@ -301,7 +344,7 @@ fn cpu_time_itimers_and_timers_count_the_processs_cpu_time() {
         SCRATCH,
         &[0u64, 0, 0, 30_000].map(u64::to_le_bytes).concat(),
     );
-    assert_eq!(sys(&mut p, &mut k, 38, &[2, SCRATCH, 0]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_setitimer, &[2, SCRATCH, 0]), 0);
     // Checked when the CPU time could have got there (one thread: 30 ms of wall time).
     assert_eq!(p.sys.sched.next_deadline(), Some(30_000_000));
     p.sys.sched.expire(30_000_000);
@@ -311,7 +354,7 @@ fn cpu_time_itimers_and_timers_count_the_processs_cpu_time() {
         "no CPU time was used: not yet"
     );
     p.thread.cpu_ns.store(10_000_000, Ordering::Relaxed);
-    assert_eq!(sys(&mut p, &mut k, 36, &[2, SCRATCH + 64]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_getitimer, &[2, SCRATCH + 64]), 0);
     assert_eq!(
         k.peek(SCRATCH + 64, 32),
         [0u64, 0, 0, 20_000].map(u64::to_le_bytes).concat(),
@@ -322,7 +365,7 @@ fn cpu_time_itimers_and_timers_count_the_processs_cpu_time() {
     assert_eq!(p.shared.signals.pending(1), bit(SIGPROF));
     // ITIMER_VIRTUAL sends SIGVTALRM.
     k.poke(SCRATCH, &[0u64, 0, 0, 1_000].map(u64::to_le_bytes).concat());
-    assert_eq!(sys(&mut p, &mut k, 38, &[1, SCRATCH, 0]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_setitimer, &[1, SCRATCH, 0]), 0);
     p.thread.cpu_ns.store(40_000_000, Ordering::Relaxed);
     p.sys.sched.expire(u64::MAX / 2);
     assert_eq!(p.shared.signals.pending(1), bit(SIGPROF) | bit(SIGVTALRM));
@@ -331,7 +374,10 @@ fn cpu_time_itimers_and_timers_count_the_processs_cpu_time() {
     let id = timer_create(&mut p, &mut k, (-6i64) as u64, 0, SIGUSR1 as u32, 0);
     assert_eq!(id, 0);
     assert_eq!(timer_settime(&mut p, &mut k, id, 0, 0, 5_000_000), 0);
-    assert_eq!(sys(&mut p, &mut k, 224, &[id as u64, SCRATCH]), 0);
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_timer_gettime, &[id as u64, SCRATCH]),
+        0
+    );
     assert_eq!(u64_at(&k, SCRATCH + 24), 5_000_000, "remaining CPU time");
     p.thread.cpu_ns.store(46_000_000, Ordering::Relaxed);
     p.sys.sched.expire(u64::MAX / 2);
@@ -351,7 +397,7 @@ fn a_rearmed_or_deleted_timer_never_delivers_its_stale_signal() {
     let rt = 40u32;
     set_mask(&mut p, &mut k, bit(u64::from(rt)));
     let pending = |p: &mut Process, k: &mut Fake| {
-        assert_eq!(sys(p, k, 127, &[SCRATCH + 0x800, 8]), 0); // rt_sigpending
+        assert_eq!(sys(p, k, SYS_rt_sigpending, &[SCRATCH + 0x800, 8]), 0); // rt_sigpending
         u64::from_le_bytes(k.peek(SCRATCH + 0x800, 8).try_into().unwrap())
     };
     let id = timer_create(&mut p, &mut k, 1, 0, rt, 0);
@@ -368,6 +414,6 @@ fn a_rearmed_or_deleted_timer_never_delivers_its_stale_signal() {
     p.sys.sched.expire(2000);
     assert_eq!(pending(&mut p, &mut k), bit(u64::from(rt)));
     // So does deleting the timer.
-    assert_eq!(sys(&mut p, &mut k, 226, &[id as u64]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_timer_delete, &[id as u64]), 0);
     assert_eq!(pending(&mut p, &mut k), 0);
 }
