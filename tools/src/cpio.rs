@@ -1,10 +1,14 @@
-//! A writer for cpio `newc` archives, the initrd format the kernel unpacks.
+//! Streams cpio `newc` archives, the initrd format the kernel unpacks.
 //!
-//! Owns only the byte format (header, name and data padding, trailer); what goes into the
-//! archive, in which order and with which inode numbers, is decided by `initrd` and `rootfs`.
-//! Data is streamed from any reader, so big files never sit in memory.
+//! The byte format (header, name and data padding, trailer) is `coracle_vfs::cpio`'s writer,
+//! the same one the tests build archives with; this module adds streaming from any reader, so
+//! big files never sit in memory. What goes into the archive, in which order and with which
+//! inode numbers, is decided by `initrd` and `rootfs`.
 
 use std::io::{self, Read, Write};
+
+pub use coracle_vfs::cpio::Header;
+use coracle_vfs::cpio::{padding, WriteError};
 
 /// `S_IFMT` and the file types from `<sys/stat.h>`.
 pub const S_IFMT: u32 = 0o170000;
@@ -12,25 +16,6 @@ pub const S_IFIFO: u32 = 0o010000;
 pub const S_IFDIR: u32 = 0o040000;
 pub const S_IFREG: u32 = 0o100000;
 pub const S_IFLNK: u32 = 0o120000;
-
-const MAGIC: &[u8; 6] = b"070701";
-const HEADER_LEN: usize = 110;
-const TRAILER: &[u8] = b"TRAILER!!!";
-
-/// The fields of one entry that vary; `c_dev*`, `c_rdev*` and `c_check` are always 0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header<'a> {
-    /// The path, without a leading `/` or `./`.
-    pub name: &'a [u8],
-    pub ino: u32,
-    /// File type and permission bits, as in `st_mode`.
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub nlink: u32,
-    pub mtime: u32,
-    pub filesize: u32,
-}
 
 /// Writes a `newc` archive entry by entry; call [`CpioWriter::finish`] to add the trailer.
 #[derive(Debug)]
@@ -91,39 +76,7 @@ impl<W: Write> CpioWriter<W> {
     /// Adds one entry whose data is the first `header.filesize` bytes of `data`; a reader that
     /// ends sooner (a file that shrank while being packed) is an error.
     pub fn add(&mut self, header: &Header<'_>, data: impl Read) -> io::Result<()> {
-        let name = header.name;
-        if name.is_empty() || name.contains(&0) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a cpio entry name must be non-empty and contain no NUL byte",
-            ));
-        }
-        let namesize = size_u32(name.len() as u64 + 1)?;
-        // c_ino c_mode c_uid c_gid c_nlink c_mtime c_filesize c_devmajor c_devminor
-        // c_rdevmajor c_rdevminor c_namesize c_check
-        let fields = [
-            header.ino,
-            header.mode,
-            header.uid,
-            header.gid,
-            header.nlink,
-            header.mtime,
-            header.filesize,
-            0,
-            0,
-            0,
-            0,
-            namesize,
-            0,
-        ];
-        let mut head = Vec::with_capacity(HEADER_LEN + name.len() + 4);
-        head.extend_from_slice(MAGIC);
-        for field in fields {
-            head.extend_from_slice(format!("{field:08X}").as_bytes());
-        }
-        head.extend_from_slice(name);
-        head.push(0);
-        head.resize(head.len() + pad4(head.len() as u64), 0);
+        let head = header.encode().map_err(invalid)?;
         self.out.write_all(&head)?;
         let want = u64::from(header.filesize);
         let copied = io::copy(&mut data.take(want), &mut self.out)?;
@@ -132,44 +85,28 @@ impl<W: Write> CpioWriter<W> {
                 io::ErrorKind::UnexpectedEof,
                 format!(
                     "{}: {copied} bytes read, {want} expected (did it change while being packed?)",
-                    String::from_utf8_lossy(name)
+                    String::from_utf8_lossy(header.name)
                 ),
             ));
         }
-        self.out.write_all(&[0; 3][..pad4(want)])
+        self.out.write_all(&[0; 3][..padding(want)])
     }
 
     /// Writes the `TRAILER!!!` entry and returns the underlying writer.
     pub fn finish(mut self) -> io::Result<W> {
-        let trailer = Header {
-            name: TRAILER,
-            ino: 0,
-            mode: 0,
-            uid: 0,
-            gid: 0,
-            nlink: 1,
-            mtime: 0,
-            filesize: 0,
-        };
-        self.add(&trailer, &[][..])?;
+        self.add(&Header::TRAILER, &[][..])?;
         self.out.flush()?;
         Ok(self.out)
     }
 }
 
-/// A size as the 32-bit header field, or the error that newc cannot hold it.
-pub fn size_u32(size: u64) -> io::Result<u32> {
-    u32::try_from(size).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "a file of 4 GiB or more does not fit in a cpio newc archive",
-        )
-    })
+fn invalid(e: WriteError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
 }
 
-/// Zero bytes needed to bring `len` to a multiple of 4.
-fn pad4(len: u64) -> usize {
-    ((4 - len % 4) % 4) as usize
+/// A size as the 32-bit header field, or the error that newc cannot hold it.
+pub fn size_u32(size: u64) -> io::Result<u32> {
+    u32::try_from(size).map_err(|_| invalid(WriteError::TooBig))
 }
 
 #[cfg(test)]

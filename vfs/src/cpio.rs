@@ -3,9 +3,12 @@
 //! Each entry: a 110-byte ASCII header starting `070701` with thirteen 8-digit hex fields, the
 //! NUL-terminated name padded to 4 bytes (counting the header), then the data padded to 4. The
 //! archive ends at the entry named `TRAILER!!!`. Everything is checked; a malformed archive is
-//! an error, never a panic.
+//! an error, never a panic. The writer, [`Archive`] and [`Header::encode`], is in `write.rs`.
 
 use core::fmt;
+
+mod write;
+pub use write::{padding, Archive, Header, WriteError};
 
 const HEADER_LEN: usize = 110;
 const MAGIC: &[u8; 6] = b"070701";

@@ -382,37 +382,21 @@ impl coracle_vfs::Clock for TickClock {
     }
 }
 
-/// One cpio newc entry (for building test initrds).
+/// One cpio newc entry (for building test initrds), by the shared writer.
 pub fn cpio_entry(out: &mut Vec<u8>, name: &[u8], mode: u32, data: &[u8]) {
-    let start = out.len();
-    let fields = [
-        0u32,
+    let header = coracle_vfs::cpio::Header {
+        name,
+        ino: 0,
         mode,
-        0,
-        0,
-        1,
-        0,
-        data.len() as u32,
-        0,
-        0,
-        0,
-        0,
-        name.len() as u32 + 1,
-        0,
-    ];
-    out.extend_from_slice(b"070701");
-    for f in fields {
-        out.extend_from_slice(std::format!("{f:08x}").as_bytes());
-    }
-    out.extend_from_slice(name);
-    out.push(0);
-    while !(out.len() - start).is_multiple_of(4) {
-        out.push(0);
-    }
+        uid: 0,
+        gid: 0,
+        nlink: 1,
+        mtime: 0,
+        filesize: data.len() as u32,
+    };
+    out.extend(header.encode().unwrap());
     out.extend_from_slice(data);
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
-    }
+    out.resize(out.len() + coracle_vfs::cpio::padding(data.len() as u64), 0);
 }
 
 /// An initrd with /bin/app and /work, and the trailer.

@@ -1,51 +1,30 @@
 extern crate std;
 
-use std::format;
 use std::vec::Vec;
 
 use super::*;
 
-/// Builds one newc entry by the format's definition.
-fn entry(name: &str, mode: u32, data: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    let fields = [
-        1,
-        mode,
-        0,
-        0,
-        1,
-        7,
-        data.len() as u32,
-        0,
-        0,
-        0,
-        0,
-        name.len() as u32 + 1,
-        0,
-    ];
-    v.extend_from_slice(b"070701");
-    for f in fields {
-        v.extend_from_slice(format!("{f:08x}").as_bytes());
+/// The members of `entries` (mtime 7), without the trailer, written by the shared writer.
+fn members(entries: &[(&str, u32, &[u8])]) -> Archive {
+    let mut a = Archive::new();
+    for (name, mode, data) in entries {
+        let header = Header {
+            name: name.as_bytes(),
+            ino: a.new_ino(),
+            mode: *mode,
+            uid: 0,
+            gid: 0,
+            nlink: 1,
+            mtime: 7,
+            filesize: data.len() as u32,
+        };
+        a.add(&header, data).unwrap();
     }
-    v.extend_from_slice(name.as_bytes());
-    v.push(0);
-    while v.len() % 4 != 0 {
-        v.push(0);
-    }
-    v.extend_from_slice(data);
-    while v.len() % 4 != 0 {
-        v.push(0);
-    }
-    v
+    a
 }
 
 fn archive(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
-    let mut v = Vec::new();
-    for (n, m, d) in entries {
-        v.extend(entry(n, *m, d));
-    }
-    v.extend(entry("TRAILER!!!", 0, b""));
-    v
+    members(entries).finish()
 }
 
 #[test]
@@ -68,9 +47,7 @@ fn reads_entries_in_order_with_data() {
 
 #[test]
 fn missing_trailer_is_an_error() {
-    let mut a = archive(&[("a", 0o100644, b"xyz")]);
-    let cut = a.len() - entry("TRAILER!!!", 0, b"").len();
-    a.truncate(cut);
+    let a = members(&[("a", 0o100644, b"xyz")]).bytes().to_vec();
     let last = Reader::new(&a).last().unwrap();
     assert_eq!(last, Err(CpioError::NoTrailer));
 }
@@ -133,4 +110,24 @@ fn every_truncation_and_byte_flip_is_handled() {
             let _ = e;
         }
     }
+}
+
+#[test]
+fn lower_case_hex_is_read_too() {
+    // GNU cpio writes upper case, other writers lower case: the kernel takes both.
+    let mut a = archive(&[("f", 0o100644, b"data")]);
+    a[..110].make_ascii_lowercase();
+    let e = Reader::new(&a).next().unwrap().unwrap();
+    assert_eq!((e.mode, e.data), (0o100644, &b"data"[..]));
+}
+
+#[test]
+fn the_writer_refuses_what_newc_cannot_hold() {
+    let mut a = Archive::new();
+    assert_eq!(a.entry(b"", 0o100644, b""), Err(WriteError::BadName));
+    assert_eq!(a.entry(b"a\0b", 0o100644, b""), Err(WriteError::BadName));
+    let mut h = Header::TRAILER;
+    h.filesize = 3;
+    assert_eq!(a.add(&h, b"ab"), Err(WriteError::WrongSize));
+    assert!(a.bytes().is_empty());
 }

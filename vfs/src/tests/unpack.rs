@@ -1,9 +1,7 @@
-//! Unpacking cpio `newc` archives built here by a tiny writer.
-
-use std::format;
+//! Unpacking cpio `newc` archives built by the shared writer (`cpio/write.rs`).
 
 use super::*;
-use crate::cpio::CpioError;
+use crate::cpio::{Archive, CpioError, Header};
 use crate::unpack::{unpack, UnpackError, Unpacked};
 
 const DIR: u32 = 0o040_000;
@@ -46,44 +44,24 @@ fn hard<'a>(name: &'a str, ino: u32, data: &'a [u8]) -> Member<'a> {
     }
 }
 
-/// A newc archive of `members`, each numbered if it has no inode number, then the trailer.
+/// A newc archive of `members`, each numbered if it has no inode number, then the trailer,
+/// written by the shared writer.
 fn archive(members: &[Member<'_>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let trailer = member("TRAILER!!!", 0, 0, b"");
-    for (i, m) in members.iter().chain([&trailer]).enumerate() {
-        let ino = if m.ino == 0 { 1000 + i as u32 } else { m.ino };
-        let fields = [
-            ino,
-            m.mode,
-            m.uid,
-            m.gid,
-            m.nlink,
-            m.mtime,
-            m.data.len() as u32,
-            0,
-            0,
-            0,
-            0,
-            m.name.len() as u32 + 1,
-            0,
-        ];
-        out.extend_from_slice(b"070701");
-        for f in fields {
-            out.extend_from_slice(format!("{f:08X}").as_bytes());
-        }
-        out.extend_from_slice(m.name.as_bytes());
-        out.push(0);
-        pad4(&mut out);
-        out.extend_from_slice(m.data);
-        pad4(&mut out);
+    let mut out = Archive::new();
+    for (i, m) in members.iter().enumerate() {
+        let header = Header {
+            name: m.name.as_bytes(),
+            ino: if m.ino == 0 { 1000 + i as u32 } else { m.ino },
+            mode: m.mode,
+            uid: m.uid,
+            gid: m.gid,
+            nlink: m.nlink,
+            mtime: m.mtime,
+            filesize: m.data.len() as u32,
+        };
+        out.add(&header, m.data).unwrap();
     }
-    out
-}
-
-fn pad4(v: &mut Vec<u8>) {
-    while !v.len().is_multiple_of(4) {
-        v.push(0);
-    }
+    out.finish()
 }
 
 fn unpack_all(fx: &Fx, a: &[u8]) -> core::result::Result<Unpacked, UnpackError> {
