@@ -10,6 +10,10 @@
 //! run busybox in a test root filesystem (`rootfs`), with `chroot` on the host, so the suite runs
 //! as root.
 //!
+//! A few cases check what only hardware does and TCG does not (`needs_kvm` in `cases`): with
+//! any accelerator but `kvm` their host side runs and is checked, and they are reported as
+//! `SKIP` with the reason, counted apart from the passes.
+//!
 //! Environment: `CORACLE_ACCEL` (default `tcg`) is passed as `--accel`; `CORACLE_COMPAT_FILTER`
 //! (or a test-name argument: `cargo test --test compat -- NAME`) runs only the cases whose name
 //! contains it; `CORACLE_COMPAT_CPUS` (say `2` or `1,4`) keeps only the SMP cases for those vCPU

@@ -3,7 +3,8 @@
 //! A failure listed in `known-failures.txt` is `KNOWN` and does not fail the run; a listed case
 //! that passes is `FIXED` and does, so that the list only shrinks. A case listed in
 //! `pending.txt` runs on the host only and is `PENDING`: neither passed nor failed, counted
-//! apart (unless its host side fails, which is a failure like any other).
+//! apart (unless its host side fails, which is a failure like any other). A `SKIP` (a toolchain
+//! missing, a case that needs KVM under TCG) is neither either: it never counts as a pass.
 
 use std::collections::BTreeMap;
 

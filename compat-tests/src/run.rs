@@ -243,6 +243,12 @@ pub(crate) fn run_case(
     if let Some(reason) = pending.filter(|_| !setup.run_pending) {
         return Outcome::Pending(reason.to_string());
     }
+    if let Some(why) = case.needs_kvm.filter(|_| setup.accel != "kvm") {
+        return Outcome::Skip(format!(
+            "runs in Coracle with CORACLE_ACCEL=kvm only, not --accel {}: {why}",
+            setup.accel
+        ));
+    }
     for run in 1..=setup.repeat {
         if let Err(message) = guest_side(setup, case, program, guest_root, &expected) {
             return Outcome::Fail(if setup.repeat > 1 {

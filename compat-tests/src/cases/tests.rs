@@ -172,3 +172,23 @@ fn every_script_has_a_case() {
         "SCRIPTS names a missing script"
     );
 }
+
+#[test]
+fn only_the_xm_cases_need_kvm() {
+    let all = all(0);
+    let kvm: Vec<&str> = all
+        .iter()
+        .filter(|c| c.needs_kvm.is_some())
+        .map(|c| c.name.as_str())
+        .collect();
+    // Both sig_fpe programs (plain and "default"), every flavour and vCPU count.
+    assert!(!kvm.is_empty());
+    assert!(kvm.iter().all(|n| n.starts_with("c/sig_fpe")), "{kvm:?}");
+    assert_eq!(
+        kvm.len(),
+        all.iter()
+            .filter(|c| c.name.starts_with("c/sig_fpe"))
+            .count()
+    );
+    assert!(kvm.iter().any(|n| n.starts_with("c/sig_fpe-default/")));
+}

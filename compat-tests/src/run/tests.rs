@@ -23,6 +23,7 @@ fn case(env: &[(&str, &str)], stdin: Option<&[u8]>) -> Case {
         cpus: None,
         host_status: None,
         timeout: None,
+        needs_kvm: None,
     }
 }
 
@@ -309,6 +310,39 @@ fn a_program_failing_on_the_host_fails_even_when_pending() {
         Some("needs threads"),
     );
     assert_eq!(outcome, Outcome::Pending("needs threads".into()));
+}
+
+#[test]
+fn kvm_only_cases_are_skipped_elsewhere_after_the_host_side() {
+    let mut case = case(&[], None);
+    case.host_status = Some(0);
+    case.needs_kvm = Some("TCG raises no #XM");
+    // A coracle that does not exist would fail the case if it were run.
+    let outcome = run_case(
+        &setup("/nonexistent/coracle"),
+        &case,
+        &Ok("/bin/true".into()),
+        None,
+    );
+    assert_eq!(
+        outcome,
+        Outcome::Skip(
+            "runs in Coracle with CORACLE_ACCEL=kvm only, not --accel tcg: TCG raises no #XM"
+                .into()
+        )
+    );
+    // The host side is still checked.
+    let outcome = run_case(
+        &setup("/nonexistent/coracle"),
+        &case,
+        &Ok("/bin/false".into()),
+        None,
+    );
+    assert!(matches!(outcome, Outcome::Fail(m) if m.starts_with("host side: status 1")));
+    // With KVM the guest side runs.
+    let kvm = Setup::new(Path::new("/nonexistent/coracle"), "kvm".into());
+    let outcome = run_case(&kvm, &case, &Ok("/bin/true".into()), None);
+    assert!(matches!(outcome, Outcome::Fail(m) if m.starts_with("coracle /nonexistent")));
 }
 
 #[test]
