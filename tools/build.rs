@@ -4,6 +4,8 @@
 //! `.cargo/config.toml` target flags apply) into its own target dir under OUT_DIR; the outer
 //! build's variables that would leak into it (rustflags, target, wrappers, package metadata)
 //! are removed. `CORACLE_KERNEL=<elf>` skips the nested build and embeds that file instead.
+//! Before it, a toolchain without the kernel's target stops the build with the command that adds
+//! it, instead of the nested build's "can't find crate for `core`".
 
 use std::env;
 use std::fs;
@@ -61,6 +63,7 @@ fn main() {
 
 /// Runs the nested cargo build and returns the kernel ELF's path.
 fn build_kernel(workspace: &Path, out_dir: &Path) -> PathBuf {
+    require_target(workspace);
     let target_dir = out_dir.join("kernel-target");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
@@ -96,6 +99,39 @@ fn build_kernel(workspace: &Path, out_dir: &Path) -> PathBuf {
         ));
     }
     target_dir.join(TARGET).join(PROFILE).join(KERNEL_BIN)
+}
+
+/// Stops the build, naming the command to run, when the toolchain has no standard library for
+/// the kernel's target. `rust-toolchain.toml` names the target, but rustup adds a toolchain
+/// file's targets only when it installs the toolchain itself, not to one already installed (a
+/// `stable` from rustup-init, say). When rustc cannot be asked, the nested build reports it.
+fn require_target(workspace: &Path) {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let Ok(output) = Command::new(&rustc)
+        .current_dir(workspace)
+        .args(["--print", "target-libdir", "--target", TARGET])
+        .output()
+    else {
+        return;
+    };
+    if !output.status.success() {
+        return;
+    }
+    let libdir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    let has_core = fs::read_dir(&libdir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|entry| entry.file_name().to_string_lossy().starts_with("libcore-"))
+    });
+    if !has_core {
+        fail(&format!(
+            "the Rust target {TARGET}, which the kernel is built for, is not installed in this \
+             toolchain (no libcore in {}). rust-toolchain.toml names it, but rustup adds a \
+             toolchain file's targets only when it installs the toolchain itself. Add them with: \
+             rustup target add x86_64-unknown-none x86_64-unknown-linux-musl",
+            libdir.display()
+        ));
+    }
 }
 
 /// Variables set by the outer cargo (or a wrapper around it) that must not reach the nested
