@@ -102,9 +102,10 @@ fn build_kernel(workspace: &Path, out_dir: &Path) -> PathBuf {
 }
 
 /// Stops the build, naming the command to run, when the toolchain has no standard library for
-/// the kernel's target. `rust-toolchain.toml` names the target, but rustup adds a toolchain
-/// file's targets only when it installs the toolchain itself, not to one already installed (a
-/// `stable` from rustup-init, say). When rustc cannot be asked, the nested build reports it.
+/// the kernel's target. `rust-toolchain.toml` names the target, but rustup adds it to an
+/// installed toolchain only when it may install on its own: not with auto-install off
+/// (`rustup set auto-install disable`, `RUSTUP_AUTO_INSTALL=0`), nor when `RUSTUP_TOOLCHAIN` or
+/// `cargo +stable` picks the toolchain. When rustc cannot be asked, the nested build reports it.
 fn require_target(workspace: &Path) {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let Ok(output) = Command::new(&rustc)
@@ -126,8 +127,9 @@ fn require_target(workspace: &Path) {
     if !has_core {
         fail(&format!(
             "the Rust target {TARGET}, which the kernel is built for, is not installed in this \
-             toolchain (no libcore in {}). rust-toolchain.toml names it, but rustup adds a \
-             toolchain file's targets only when it installs the toolchain itself. Add them with: \
+             toolchain (no libcore in {}). rust-toolchain.toml names it, but rustup does not add \
+             it with auto-install off or when RUSTUP_TOOLCHAIN or `+toolchain` picks the \
+             toolchain. Add the targets with: \
              rustup target add x86_64-unknown-none x86_64-unknown-linux-musl",
             libdir.display()
         ));
