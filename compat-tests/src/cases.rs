@@ -372,10 +372,11 @@ fn c_specs(now: u64) -> Vec<Spec> {
     }
     // The file-system programs, each in a scratch directory. Most print owners, or depend on
     // root's privileges (chown, mknod, linkat(AT_EMPTY_PATH), access, mount): they need root.
-    for program in ["fs_paths", "fs_fds", "fs_errno", "fs_many", "fs_memfd"] {
+    for program in ["fs_paths", "fs_fds", "fs_many", "fs_memfd"] {
         specs.push(spec(program).scratch());
     }
     for program in [
+        "fs_errno",
         "fs_files",
         "fs_dirs",
         "fs_links",
@@ -397,7 +398,6 @@ fn c_specs(now: u64) -> Vec<Spec> {
 /// own checks pass.
 fn proc_specs() -> Vec<Spec> {
     let mut specs: Vec<Spec> = [
-        "proc_wait",
         "proc_sigchld",
         "proc_pgrp",
         "proc_orphan",
@@ -408,6 +408,8 @@ fn proc_specs() -> Vec<Spec> {
     .into_iter()
     .map(|p| spec(p).status(0))
     .collect();
+    // proc_wait prints the uid waitid reports.
+    specs.push(spec("proc_wait").status(0).needs_root());
     // The host side makes itself PID 1 of a new PID namespace, which takes root.
     specs.push(spec("proc_pid1").status(0).needs_root());
     for program in ["proc_fds", "proc_exec"] {

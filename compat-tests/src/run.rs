@@ -190,6 +190,19 @@ fn prepare(setup: &Setup, case: &Case, program: &Path) -> Result<Prepared, Strin
     }
 }
 
+/// Why `case`'s host side must run as root, if it must: the guest's program runs as root, so
+/// a comparison of uids or of root's privileges, and a test root filesystem (made with root's
+/// owners, entered with chroot), hold only for a host side that is root too.
+fn needs_root(case: &Case) -> Option<&'static str> {
+    if matches!(case.place, Place::Rootfs { .. }) {
+        Some("runs in a test root filesystem, with chroot on the host, which takes root")
+    } else if case.needs_root {
+        Some("compares uids or root's privileges, so the host side must run as root")
+    } else {
+        None
+    }
+}
+
 /// A failed `chroot` (exit 125, "chroot: ..." on stderr) means the host side could not run:
 /// the case fails saying so rather than comparing chroot's complaint.
 fn chroot_failure(case: &Case, host: &diff::Observed) -> Option<String> {
@@ -217,8 +230,8 @@ pub(crate) fn run_case(
         Err(NotBuilt::Unavailable(why)) => return Outcome::Skip(why.clone()),
         Err(NotBuilt::Failed(why)) => return Outcome::Fail(format!("not built: {why}")),
     };
-    if case.needs_root && !setup.host_is_root {
-        return Outcome::Skip("compares uids, so the host side must run as root".into());
+    if let Some(why) = needs_root(case).filter(|_| !setup.host_is_root) {
+        return Outcome::Skip(why.into());
     }
     let prepared = match prepare(setup, case, program) {
         Ok(prepared) => prepared,

@@ -36,6 +36,17 @@ fn the_expected_names_exist() {
 }
 
 #[test]
+fn cases_that_print_uids_or_use_roots_privileges_need_root() {
+    let cases = all(0);
+    for name in ["c/fs_errno/musl/microvm", "c/proc_wait/glibc/microvm"] {
+        assert!(
+            cases.iter().find(|c| c.name == name).unwrap().needs_root,
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn places() {
     let cases = all(0);
     let place = |n: &str| &cases.iter().find(|c| c.name == n).unwrap().place;

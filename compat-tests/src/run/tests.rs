@@ -248,6 +248,22 @@ fn an_unavailable_toolchain_skips() {
 }
 
 #[test]
+fn as_another_user_cases_that_take_root_skip() {
+    let mut setup = setup("/nonexistent/coracle");
+    setup.host_is_root = false;
+    let mut rootfs = case(&[], None);
+    rootfs.place = Place::Rootfs {
+        command: "/bin/ls".into(),
+    };
+    let mut uids = case(&[], None);
+    uids.needs_root = true;
+    for case in [rootfs, uids] {
+        let outcome = run_case(&setup, &case, &Ok("/bin/true".into()), None);
+        assert!(matches!(outcome, Outcome::Skip(_)), "{outcome:?}");
+    }
+}
+
+#[test]
 fn a_missing_coracle_fails_the_case() {
     let outcome = run_case(
         &setup("/nonexistent/coracle"),
