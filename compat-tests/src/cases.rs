@@ -345,6 +345,8 @@ fn c_specs(now: u64) -> Vec<Spec> {
         spec("efault"),
         // With data waiting, Linux must look at the buffer: EFAULT rather than 0.
         spec("efault").label("efault-stdin").stdin(b"hello"),
+        // A buffer outside user space is EFAULT even where nothing would be copied.
+        spec("efault_eof"),
         spec("kernel_store").ignore_stderr(),
         spec("null_deref").ignore_stderr(),
         spec("uname"),

@@ -8,9 +8,10 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use coracle_syscalls::platform::AddressSpaces;
 use coracle_syscalls::sched::{CpuControl, Scheduler, Task, TIME_SLICE_NS};
 use coracle_syscalls::{
-    dispatch, exit_process, resume, signal, stop_wait, thread_gone, Outcome, Platform, TRAP_SYSCALL,
+    dispatch, exit_process, resume, signal, stop_wait, thread_gone, Outcome, TRAP_SYSCALL,
 };
 use coracle_vfs::Wake;
 
@@ -234,7 +235,7 @@ fn run_task(
             }
         }
         Next::Ended | Next::Run => {
-            if let Some(status) = thread_gone(&mut body.process, platform) {
+            if let Some(status) = thread_gone(&mut body.process) {
                 shutdown(status, timing)
             }
             sched.remove(thread.tid)

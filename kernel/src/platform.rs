@@ -1,11 +1,16 @@
-//! The kernel's implementation of the syscall layer's [`Platform`] trait.
+//! The kernel's implementation of the syscall layer's platform traits
+//! (`coracle_syscalls::platform`): user copies, page tables through the current address
+//! space's handle, the console on the serial ports, clocks, RNG and log.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
-use coracle_syscalls::platform::{Page, Space};
-use coracle_syscalls::{Errno, FpArea, FpuLayout, Perms, Platform, Stream};
+use coracle_syscalls::platform::{
+    AddressSpaces, Clock, Console, Cpu, Entropy, KernelLog, Page, PageTables, Space, UserMemory,
+    UserSpace, UserTls,
+};
+use coracle_syscalls::{Errno, FpArea, FpuLayout, Perms, Stream};
 
 use crate::arch::{self, cpu, port};
 use crate::mm::paging::AddressSpace;
@@ -16,11 +21,10 @@ use crate::{console, time};
 const COM1: u16 = 0x3f8;
 
 /// The services one process gets from the kernel.
-#[derive(Debug)]
 pub struct KernelPlatform {
     pub verbose: bool,
-    /// The process's page tables.
-    pub space: Arc<AddressSpace>,
+    /// The page tables this CPU translates through.
+    space: Space,
     /// Whether the CPU has RDRAND.
     pub rdrand: bool,
     /// AT_HWCAP and AT_HWCAP2 for new programs.
@@ -33,7 +37,7 @@ pub struct KernelPlatform {
 }
 
 impl KernelPlatform {
-    pub fn new(verbose: bool, space: Arc<AddressSpace>) -> Self {
+    pub fn new(verbose: bool, space: Space) -> Self {
         let rdrand = cpu::cpuid(1, 0).ecx & (1 << 30) != 0;
         Self {
             verbose,
@@ -66,14 +70,6 @@ impl KernelPlatform {
         self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    /// Makes `space` this CPU's address space (the CR3 switch when it is another).
-    pub fn use_space(&mut self, space: Arc<AddressSpace>) {
-        if !Arc::ptr_eq(&self.space, &space) {
-            space.activate();
-            self.space = space;
-        }
-    }
-
     /// One byte of the host's stdin, waiting for it.
     fn stdin_byte() -> u8 {
         // No interrupts yet: poll the line status register until data is ready.
@@ -84,7 +80,7 @@ impl KernelPlatform {
     }
 }
 
-impl Platform for KernelPlatform {
+impl UserMemory for KernelPlatform {
     // Resident pages only: the syscall layer faults pages in and retries (its `mm::uaccess`).
     fn read_user(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         user::read(addr, buf)
@@ -94,6 +90,12 @@ impl Platform for KernelPlatform {
         user::write(addr, data)
     }
 
+    fn cmpxchg_user_u32(&mut self, addr: u64, expected: u32, new: u32) -> Result<u32, Errno> {
+        user::cmpxchg_u32(addr, expected, new)
+    }
+}
+
+impl Cpu for KernelPlatform {
     fn save_fpu(&mut self, area: &mut FpArea) {
         arch::fpu::save(area);
     }
@@ -106,6 +108,12 @@ impl Platform for KernelPlatform {
         arch::fpu::layout()
     }
 
+    fn hwcaps(&self) -> (u64, u64) {
+        self.hwcaps
+    }
+}
+
+impl Console for KernelPlatform {
     fn write_stream(&mut self, stream: Stream, data: &[u8]) {
         let s = match stream {
             Stream::Stdout => console::Stream::Stdout,
@@ -147,23 +155,19 @@ impl Platform for KernelPlatform {
         }
         n
     }
+}
 
+impl PageTables for KernelPlatform {
     fn map_zeroed(&mut self, start: u64, len: u64, perms: Perms) -> Result<(), Errno> {
-        self.space
-            .map_zeroed(start, len, perms)
-            .map_err(|_| Errno::ENOMEM)
+        self.space.map_zeroed(start, len, perms)
     }
 
     fn map_copy(&mut self, va: u64, data: &[u8], perms: Perms) -> Result<(), Errno> {
-        self.space
-            .map_copy(va, data, perms)
-            .map_err(|_| Errno::ENOMEM)
+        self.space.map_copy(va, data, perms)
     }
 
     fn map_shared(&mut self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno> {
-        self.space
-            .map_borrowed(va, page.addr(), perms)
-            .map_err(|_| Errno::ENOMEM)
+        self.space.map_shared(va, page, perms)
     }
 
     fn unmap(&mut self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64 {
@@ -175,9 +179,7 @@ impl Platform for KernelPlatform {
     }
 
     fn move_pages(&mut self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
-        self.space
-            .move_pages(from, to, len)
-            .map_err(|_| Errno::ENOMEM)
+        self.space.move_pages(from, to, len)
     }
 
     fn query(&self, va: u64) -> Option<Perms> {
@@ -185,18 +187,17 @@ impl Platform for KernelPlatform {
     }
 
     fn make_writable(&mut self, va: u64, perms: Perms) -> Result<(), Errno> {
-        self.space
-            .make_writable(va, perms)
-            .map_err(|_| Errno::ENOMEM)
+        self.space.make_writable(va, perms)
     }
 
-    fn space(&self) -> Option<Space> {
-        Some(self.space.clone())
+    fn map_vdso(&mut self, base: u64) -> Option<(u64, u64)> {
+        self.space.map_vdso(base)
     }
+}
 
-    fn fork_space(&mut self) -> Result<Space, Errno> {
-        let child = self.space.fork().map_err(|_| Errno::ENOMEM)?;
-        Ok(Arc::new(child))
+impl AddressSpaces for KernelPlatform {
+    fn space(&self) -> Space {
+        self.space.clone()
     }
 
     fn new_space(&mut self) -> Result<Space, Errno> {
@@ -204,32 +205,16 @@ impl Platform for KernelPlatform {
         Ok(Arc::new(space))
     }
 
+    /// The CR3 switch, when `space` is another.
     fn switch_space(&mut self, space: &Space) {
-        if let Some(space) = as_address_space(space) {
-            self.use_space(space);
+        if !Arc::ptr_eq(&self.space, space) {
+            space.clone().activate();
+            self.space = space.clone();
         }
     }
+}
 
-    fn release_space(&mut self, space: &Space, keep: Vec<Arc<Page>>) {
-        if let Some(space) = as_address_space(space) {
-            space.unmap(0, crate::mm::user::USER_END, keep);
-        }
-    }
-
-    fn unmap_in(&mut self, space: &Space, start: u64, len: u64) {
-        if let Some(space) = as_address_space(space) {
-            space.unmap(start, len, Vec::new());
-        }
-    }
-
-    fn map_vdso(&mut self, base: u64) -> Option<(u64, u64)> {
-        crate::vdso::map_into(&self.space, base)
-    }
-
-    fn hwcaps(&self) -> (u64, u64) {
-        self.hwcaps
-    }
-
+impl UserTls for KernelPlatform {
     fn set_fs_base(&mut self, base: u64) {
         arch::set_user_fs_base(base);
     }
@@ -245,7 +230,9 @@ impl Platform for KernelPlatform {
     fn gs_base(&self) -> u64 {
         arch::user_gs_base()
     }
+}
 
+impl Clock for KernelPlatform {
     fn realtime_ns(&self) -> u64 {
         time::realtime_ns()
     }
@@ -261,14 +248,18 @@ impl Platform for KernelPlatform {
     fn sleep_until(&mut self, deadline_ns: u64) {
         time::sleep_until(deadline_ns);
     }
+}
 
+impl Entropy for KernelPlatform {
     fn random(&mut self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(8) {
             let r = self.random_u64().to_le_bytes();
             chunk.copy_from_slice(&r[..chunk.len()]);
         }
     }
+}
 
+impl KernelLog for KernelPlatform {
     fn log(&mut self, args: fmt::Arguments<'_>) {
         console::log_line(args);
     }
@@ -278,8 +269,51 @@ impl Platform for KernelPlatform {
     }
 }
 
-/// The kernel's address space behind a syscall layer's [`Space`] handle (every handle the
-/// kernel gives out is one).
-pub fn as_address_space(space: &Space) -> Option<Arc<AddressSpace>> {
-    space.clone().downcast::<AddressSpace>().ok()
+/// The kernel's page tables behind the syscall layer's [`Space`] handle.
+impl UserSpace for AddressSpace {
+    fn map_zeroed(&self, start: u64, len: u64, perms: Perms) -> Result<(), Errno> {
+        AddressSpace::map_zeroed(self, start, len, perms).map_err(|_| Errno::ENOMEM)
+    }
+
+    fn map_copy(&self, va: u64, data: &[u8], perms: Perms) -> Result<(), Errno> {
+        AddressSpace::map_copy(self, va, data, perms).map_err(|_| Errno::ENOMEM)
+    }
+
+    fn map_shared(&self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno> {
+        self.map_borrowed(va, page.addr(), perms)
+            .map_err(|_| Errno::ENOMEM)
+    }
+
+    fn unmap(&self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64 {
+        AddressSpace::unmap(self, start, len, keep)
+    }
+
+    fn protect(&self, start: u64, len: u64, perms: Perms) {
+        AddressSpace::protect(self, start, len, perms);
+    }
+
+    fn move_pages(&self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
+        AddressSpace::move_pages(self, from, to, len).map_err(|_| Errno::ENOMEM)
+    }
+
+    fn query(&self, va: u64) -> Option<Perms> {
+        AddressSpace::query(self, va)
+    }
+
+    fn make_writable(&self, va: u64, perms: Perms) -> Result<(), Errno> {
+        AddressSpace::make_writable(self, va, perms).map_err(|_| Errno::ENOMEM)
+    }
+
+    fn map_vdso(&self, base: u64) -> Option<(u64, u64)> {
+        crate::vdso::map_into(self, base)
+    }
+
+    fn fork(&self) -> Result<Space, Errno> {
+        let child = AddressSpace::fork(self).map_err(|_| Errno::ENOMEM)?;
+        Ok(Arc::new(child))
+    }
+
+    fn activate(self: Arc<Self>) {
+        AddressSpace::activate(&self);
+    }
 }

@@ -28,6 +28,7 @@ pub mod signal;
 mod sys;
 mod table;
 pub mod uaccess;
+pub mod user_ptr;
 
 #[cfg(test)]
 mod tests;

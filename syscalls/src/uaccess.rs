@@ -71,6 +71,9 @@ pub fn read_iovecs(p: &dyn Platform, addr: u64, count: u64) -> Result<Vec<IoVec>
         let at = addr.checked_add(i * 16).ok_or(Errno::EFAULT)?;
         let base = read_u64(p, at)?;
         let len = read_u64(p, at + 8)?;
+        // Each buffer is checked as the array is read (Linux's import_iovec), before the
+        // file's mode.
+        crate::user_ptr::access_ok(base, len)?;
         total = total
             .checked_add(len)
             .filter(|&t| t <= i64::MAX as u64)

@@ -41,3 +41,11 @@ pub fn write(addr: u64, data: &[u8]) -> Result<(), Errno> {
     unsafe { usercopy::copy(addr as *mut u8, data.as_ptr(), data.len()) }
         .map_err(|()| Errno::EFAULT)
 }
+
+/// Atomically replaces the u32 at user address `addr` with `new` if it holds `expected`;
+/// returns the value it held. Other CPUs' threads may be changing the word at the same time
+/// (a futex), so this is one locked instruction, not a read and a write.
+pub fn cmpxchg_u32(addr: u64, expected: u32, new: u32) -> Result<u32, Errno> {
+    check(addr, 4)?;
+    usercopy::cmpxchg_u32(addr, expected, new).map_err(|()| Errno::EFAULT)
+}

@@ -6,17 +6,23 @@
 //! allows stays `EFAULT`; a page with no memory left for it marks the call out of memory
 //! (the dispatcher then kills the process, as Linux's OOM killer would).
 //!
-//! Every [`Platform`] method is forwarded here explicitly: a method added to the trait with a
-//! default body must be forwarded too.
+//! Every method of every platform trait is forwarded here explicitly (the traits have no
+//! default bodies, so a method added to one does not compile until it is forwarded);
+//! `tests::platform` proves each forward reaches the wrapped platform.
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use core::fmt;
 
 use super::fault::{allows, stack_limit, Access, FaultResult};
 use super::{vmas::page_down, PAGE};
-use crate::platform::Page;
+use crate::platform::{
+    AddressSpaces, Clock, Console, Cpu, Entropy, KernelLog, Page, PageTables, Space, UserMemory,
+    UserTls,
+};
 use crate::process::ProcShared;
+use crate::regs::{FpArea, FpuLayout};
 use crate::{Errno, Perms, Platform, Stream};
 
 /// The platform as system-call handlers see it: copies fault pages in.
@@ -95,7 +101,7 @@ pub fn write_user(
     Faulting::new(shared, k).write_user(addr, data)
 }
 
-impl Platform for Faulting<'_> {
+impl UserMemory for Faulting<'_> {
     fn read_user(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         match self.k.borrow().read_user(addr, buf) {
             Err(Errno::EFAULT) => {}
@@ -128,19 +134,27 @@ impl Platform for Faulting<'_> {
         }
         self.k.get_mut().cmpxchg_user_u32(addr, expected, new)
     }
+}
 
-    fn save_fpu(&mut self, area: &mut crate::regs::FpArea) {
+impl Cpu for Faulting<'_> {
+    fn save_fpu(&mut self, area: &mut FpArea) {
         self.inner().save_fpu(area);
     }
 
-    fn load_fpu(&mut self, area: &crate::regs::FpArea) {
+    fn load_fpu(&mut self, area: &FpArea) {
         self.inner().load_fpu(area);
     }
 
-    fn fpu_layout(&self) -> crate::regs::FpuLayout {
+    fn fpu_layout(&self) -> FpuLayout {
         self.k.borrow().fpu_layout()
     }
 
+    fn hwcaps(&self) -> (u64, u64) {
+        self.k.borrow().hwcaps()
+    }
+}
+
+impl Console for Faulting<'_> {
     fn write_stream(&mut self, stream: Stream, data: &[u8]) {
         self.inner().write_stream(stream, data);
     }
@@ -148,7 +162,9 @@ impl Platform for Faulting<'_> {
     fn read_stdin(&mut self, buf: &mut [u8]) -> usize {
         self.inner().read_stdin(buf)
     }
+}
 
+impl PageTables for Faulting<'_> {
     fn map_zeroed(&mut self, start: u64, len: u64, perms: Perms) -> Result<(), Errno> {
         self.inner().map_zeroed(start, len, perms)
     }
@@ -161,7 +177,7 @@ impl Platform for Faulting<'_> {
         self.inner().map_shared(va, page, perms)
     }
 
-    fn unmap(&mut self, start: u64, len: u64, keep: alloc::vec::Vec<Arc<Page>>) -> u64 {
+    fn unmap(&mut self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64 {
         self.inner().unmap(start, len, keep)
     }
 
@@ -181,38 +197,26 @@ impl Platform for Faulting<'_> {
         self.inner().make_writable(va, perms)
     }
 
-    fn space(&self) -> Option<crate::platform::Space> {
-        self.k.borrow().space()
-    }
-
-    fn fork_space(&mut self) -> Result<crate::platform::Space, Errno> {
-        self.inner().fork_space()
-    }
-
-    fn new_space(&mut self) -> Result<crate::platform::Space, Errno> {
-        self.inner().new_space()
-    }
-
-    fn switch_space(&mut self, space: &crate::platform::Space) {
-        self.inner().switch_space(space);
-    }
-
-    fn release_space(&mut self, space: &crate::platform::Space, keep: alloc::vec::Vec<Arc<Page>>) {
-        self.inner().release_space(space, keep);
-    }
-
-    fn unmap_in(&mut self, space: &crate::platform::Space, start: u64, len: u64) {
-        self.inner().unmap_in(space, start, len);
-    }
-
     fn map_vdso(&mut self, base: u64) -> Option<(u64, u64)> {
         self.inner().map_vdso(base)
     }
+}
 
-    fn hwcaps(&self) -> (u64, u64) {
-        self.k.borrow().hwcaps()
+impl AddressSpaces for Faulting<'_> {
+    fn space(&self) -> Space {
+        self.k.borrow().space()
     }
 
+    fn new_space(&mut self) -> Result<Space, Errno> {
+        self.inner().new_space()
+    }
+
+    fn switch_space(&mut self, space: &Space) {
+        self.inner().switch_space(space);
+    }
+}
+
+impl UserTls for Faulting<'_> {
     fn set_fs_base(&mut self, base: u64) {
         self.inner().set_fs_base(base);
     }
@@ -228,7 +232,9 @@ impl Platform for Faulting<'_> {
     fn gs_base(&self) -> u64 {
         self.k.borrow().gs_base()
     }
+}
 
+impl Clock for Faulting<'_> {
     fn realtime_ns(&self) -> u64 {
         self.k.borrow().realtime_ns()
     }
@@ -237,14 +243,22 @@ impl Platform for Faulting<'_> {
         self.k.borrow().monotonic_ns()
     }
 
+    fn realtime_offset_ns(&self) -> u64 {
+        self.k.borrow().realtime_offset_ns()
+    }
+
     fn sleep_until(&mut self, deadline_ns: u64) {
         self.inner().sleep_until(deadline_ns);
     }
+}
 
+impl Entropy for Faulting<'_> {
     fn random(&mut self, buf: &mut [u8]) {
         self.inner().random(buf);
     }
+}
 
+impl KernelLog for Faulting<'_> {
     fn log(&mut self, args: fmt::Arguments<'_>) {
         self.inner().log(args);
     }

@@ -20,6 +20,7 @@ use coracle_vfs::{HostDevice, Inode, OpenFile, Wake};
 use crate::process::{Fd, NOFILE};
 use crate::sys::stat::stat_bytes;
 use crate::uaccess::{read_iovecs, read_u64, write_u32, write_u64, IoVec};
+use crate::user_ptr::UserSlice;
 use crate::{Errno, Platform, Process, Stream, SysResult};
 
 /// Largest byte count one read or write moves (MAX_RW_COUNT: INT_MAX rounded down to a page).
@@ -151,6 +152,15 @@ fn host_write(
 pub(crate) struct UserBufs<'a>(&'a [IoVec]);
 
 impl UserBufs<'_> {
+    /// `EFAULT` unless every buffer lies in user space (Linux's access_ok, done before any copy
+    /// and also when nothing would be copied).
+    fn check(self) -> Result<(), Errno> {
+        for v in self.0 {
+            UserSlice::new(v.base, v.len)?;
+        }
+        Ok(())
+    }
+
     /// The total length (read_iovecs checked that it does not overflow).
     pub(crate) fn len(self) -> u64 {
         self.0.iter().map(|v| v.len).fold(0, u64::saturating_add)
@@ -260,7 +270,9 @@ pub(crate) fn read_file(
     bufs: UserBufs<'_>,
     offset: Option<i64>,
 ) -> SysResult {
-    if let Some(dev) = rw_checks(file, file.readable(), offset)? {
+    let host = rw_checks(file, file.readable(), offset)?;
+    bufs.check()?;
+    if let Some(dev) = host {
         return host_read(p, k, dev, bufs);
     }
     if let Some(r) = crate::signal::signalfd::read(p, k, file, bufs) {
@@ -320,7 +332,9 @@ pub(crate) fn write_file(
     bufs: UserBufs<'_>,
     offset: Option<i64>,
 ) -> SysResult {
-    if let Some(dev) = rw_checks(file, file.writable(), offset)? {
+    let host = rw_checks(file, file.writable(), offset)?;
+    bufs.check()?;
+    if let Some(dev) = host {
         return host_write(p, k, dev, bufs);
     }
     let count = bufs.len().min(MAX_RW_COUNT);

@@ -270,7 +270,7 @@ fn timerfd_absolute_times_on_both_clocks() {
     assert_eq!(read_u64_from(&mut p, &mut k, mono), 1);
     // Realtime, absolute, 3 s from the wall clock's now (TFD_TIMER_CANCEL_ON_SET accepted).
     let real = sys(&mut p, &mut k, SYS_timerfd_create, &[0, 0o4000]) as u64;
-    use crate::Platform;
+    use crate::platform::Clock;
     let at = k.realtime_ns() + 3 * SEC;
     itimerspec(&mut k, ITS, 0, at);
     assert_eq!(

@@ -1,4 +1,4 @@
-//! A fake [`Platform`]: user memory as a map of pages with permissions, output captured,
+//! A fake platform (every trait of [`crate::platform`]): user memory as a map of pages with permissions, output captured,
 //! stdin from a buffer, fixed clocks. Deterministic and single-threaded.
 
 use std::collections::BTreeMap;
@@ -6,10 +6,13 @@ use std::fmt;
 use std::string::String;
 use std::vec::Vec;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::platform::Page;
-use crate::{dispatch, Errno, Outcome, Perms, Platform, Process, StartInfo, Stream};
+use crate::platform::{
+    AddressSpaces, Clock, Console, Cpu, Entropy, KernelLog, Page, PageTables, Space, UserMemory,
+    UserSpace, UserTls,
+};
+use crate::{dispatch, Errno, Outcome, Perms, Process, StartInfo, Stream};
 
 pub const PAGE: u64 = 4096;
 pub const USER_END: u64 = 0x0000_8000_0000_0000;
@@ -37,16 +40,139 @@ impl Mem {
     }
 }
 
-/// One fake address space's pages (the current one lives in `Fake::pages`).
-pub type FakeSpace = std::sync::Mutex<BTreeMap<u64, (Mem, Perms)>>;
+/// One fake address space's pages by address.
+pub type Pages = BTreeMap<u64, (Mem, Perms)>;
 
+/// What the fake's address spaces share: the space the "CPU" translates through (its CR3) and
+/// the pages left to hand out (`None`: no limit), to test running out of memory.
 #[derive(Default)]
+pub struct Machine {
+    current: Mutex<Option<Arc<FakeSpace>>>,
+    frames_left: Mutex<Option<u64>>,
+}
+
+impl Machine {
+    /// Takes one page from the budget.
+    fn take_frame(&self) -> Result<(), Errno> {
+        match &mut *self.frames_left.lock().unwrap() {
+            Some(0) => Err(Errno::ENOMEM),
+            Some(n) => {
+                *n -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn give_frame(&self) {
+        if let Some(n) = &mut *self.frames_left.lock().unwrap() {
+            *n += 1;
+        }
+    }
+}
+
+/// One fake address space: pages in a map.
+pub struct FakeSpace {
+    pages: Mutex<Pages>,
+    machine: Arc<Machine>,
+}
+
+impl FakeSpace {
+    fn new(machine: &Arc<Machine>, pages: Pages) -> Arc<Self> {
+        Arc::new(Self {
+            pages: Mutex::new(pages),
+            machine: machine.clone(),
+        })
+    }
+
+    fn pages(&self) -> MutexGuard<'_, Pages> {
+        self.pages.lock().unwrap()
+    }
+}
+
+impl UserSpace for FakeSpace {
+    fn map_zeroed(&self, start: u64, len: u64, perms: Perms) -> Result<(), Errno> {
+        let mut a = start;
+        while a < start + len {
+            self.machine.take_frame()?;
+            self.pages()
+                .insert(a, (Mem::Own(std::vec![0; PAGE as usize]), perms));
+            a += PAGE;
+        }
+        Ok(())
+    }
+
+    fn map_copy(&self, va: u64, data: &[u8], perms: Perms) -> Result<(), Errno> {
+        assert!(data.len() <= PAGE as usize);
+        self.machine.take_frame()?;
+        let mut v = std::vec![0; PAGE as usize];
+        v[..data.len()].copy_from_slice(data);
+        self.pages().insert(va, (Mem::Own(v), perms));
+        Ok(())
+    }
+
+    fn map_shared(&self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno> {
+        self.pages().insert(va, (Mem::Shared(page.clone()), perms));
+        Ok(())
+    }
+
+    fn unmap(&self, start: u64, len: u64, _keep: Vec<Arc<Page>>) -> u64 {
+        let mut pages = self.pages();
+        let gone: Vec<u64> = pages.range(start..start + len).map(|(&a, _)| a).collect();
+        for a in &gone {
+            if let Some((Mem::Own(_), _)) = pages.remove(a) {
+                self.machine.give_frame();
+            }
+        }
+        gone.len() as u64
+    }
+
+    fn protect(&self, start: u64, len: u64, perms: Perms) {
+        for (_, p) in self.pages().range_mut(start..start + len) {
+            p.1 = perms;
+        }
+    }
+
+    fn move_pages(&self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
+        let mut pages = self.pages();
+        let moved: Vec<u64> = pages.range(from..from + len).map(|(&a, _)| a).collect();
+        for a in moved {
+            let entry = pages.remove(&a).expect("listed");
+            assert!(
+                pages.insert(to + (a - from), entry).is_none(),
+                "move_pages onto a mapped page"
+            );
+        }
+        Ok(())
+    }
+
+    fn query(&self, va: u64) -> Option<Perms> {
+        self.pages().get(&va).map(|(_, p)| *p)
+    }
+
+    fn make_writable(&self, va: u64, perms: Perms) -> Result<(), Errno> {
+        // Forks copy eagerly: no page is shared copy-on-write.
+        self.protect(va, PAGE, perms);
+        Ok(())
+    }
+
+    fn map_vdso(&self, _base: u64) -> Option<(u64, u64)> {
+        None
+    }
+
+    fn fork(&self) -> Result<Space, Errno> {
+        // An eager copy: private pages copied, shared pages shared.
+        Ok(FakeSpace::new(&self.machine, self.pages().clone()))
+    }
+
+    fn activate(self: Arc<Self>) {
+        *self.machine.current.lock().unwrap() = Some(self.clone());
+    }
+}
+
 pub struct Fake {
-    pub pages: BTreeMap<u64, (Mem, Perms)>,
-    /// The handle of the space `pages` belongs to (made on first use).
-    pub space: Option<Arc<FakeSpace>>,
-    /// Pages the fake may still hand out (`None`: no limit), to test running out of memory.
-    pub frames_left: Option<u64>,
+    /// The address spaces' shared state; the current space is `machine.current`.
+    pub machine: Arc<Machine>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub stdin: Vec<u8>,
@@ -54,11 +180,36 @@ pub struct Fake {
     pub fs_base: u64,
     pub gs_base: u64,
     pub now: u64,
+    /// How much later than the monotonic clock's reading the realtime clock is read, as on a
+    /// CPU where time passes between two reads: then realtime minus monotonic is not the
+    /// exact offset that [`Clock::realtime_offset_ns`] gives.
+    pub realtime_read_gap: u64,
     pub slept_until: Option<u64>,
     /// The "CPU's" FP registers.
     pub fpu: std::boxed::Box<crate::FpArea>,
     /// How the fake CPU saves FP state (None: XSAVE of x87, SSE and AVX, 832 bytes).
     pub fpu_layout: Option<crate::FpuLayout>,
+}
+
+impl Default for Fake {
+    fn default() -> Self {
+        let machine = Arc::new(Machine::default());
+        FakeSpace::new(&machine, Pages::new()).activate();
+        Self {
+            machine,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            stdin: Vec::new(),
+            log: Vec::new(),
+            fs_base: 0,
+            gs_base: 0,
+            now: 0,
+            realtime_read_gap: 0,
+            slept_until: None,
+            fpu: std::boxed::Box::default(),
+            fpu_layout: None,
+        }
+    }
 }
 
 /// The FP layout of the fake CPU unless a test picks another: XSAVE with x87, SSE and AVX.
@@ -80,39 +231,49 @@ pub const RO: Perms = Perms {
 };
 
 impl Fake {
-    /// Maps `[start, start+len)` zero-filled.
-    pub fn map(&mut self, start: u64, len: u64, perms: Perms) {
-        let mut a = start;
-        while a < start + len {
-            self.pages
-                .insert(a, (Mem::Own(std::vec![0; PAGE as usize]), perms));
-            a += PAGE;
-        }
+    /// The space the fake CPU works on.
+    pub fn current(&self) -> Arc<FakeSpace> {
+        self.machine
+            .current
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("the fake always has a current space")
     }
 
-    /// Takes one page from the fake's budget.
-    fn take_frame(&mut self) -> Result<(), Errno> {
-        match &mut self.frames_left {
-            Some(0) => Err(Errno::ENOMEM),
-            Some(n) => {
-                *n -= 1;
-                Ok(())
-            }
-            None => Ok(()),
+    /// The current space's pages.
+    pub fn pages(&self) -> Pages {
+        self.current().pages().clone()
+    }
+
+    /// Lets the fake hand out only `n` more pages.
+    pub fn limit_frames(&mut self, n: u64) {
+        *self.machine.frames_left.lock().unwrap() = Some(n);
+    }
+
+    /// Maps `[start, start+len)` zero-filled.
+    pub fn map(&mut self, start: u64, len: u64, perms: Perms) {
+        let cur = self.current();
+        let mut pages = cur.pages();
+        let mut a = start;
+        while a < start + len {
+            pages.insert(a, (Mem::Own(std::vec![0; PAGE as usize]), perms));
+            a += PAGE;
         }
     }
 
     /// Whether the page at `addr` is resident.
     pub fn resident(&self, addr: u64) -> bool {
-        self.pages.contains_key(&addr)
+        self.current().pages().contains_key(&addr)
     }
 
     /// Writes bytes regardless of permissions (test setup).
     pub fn poke(&mut self, addr: u64, data: &[u8]) {
+        let cur = self.current();
+        let mut pages = cur.pages();
         for (i, b) in data.iter().enumerate() {
             let a = addr + i as u64;
-            let page = self
-                .pages
+            let page = pages
                 .get_mut(&(a & !(PAGE - 1)))
                 .expect("poke into unmapped page");
             page.0.write((a % PAGE) as usize, &[*b]);
@@ -130,9 +291,11 @@ impl Fake {
         if end > USER_END {
             return Err(Errno::EFAULT);
         }
+        let cur = self.current();
+        let pages = cur.pages();
         let mut a = addr & !(PAGE - 1);
         while a < end {
-            match self.pages.get(&a) {
+            match pages.get(&a) {
                 Some((_, p)) if (p.read || p.write || p.exec) && (!write || p.write) => {}
                 _ => return Err(Errno::EFAULT),
             }
@@ -142,12 +305,14 @@ impl Fake {
     }
 }
 
-impl Platform for Fake {
+impl UserMemory for Fake {
     fn read_user(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         self.access(addr, buf.len(), false)?;
+        let cur = self.current();
+        let pages = cur.pages();
         for (i, b) in buf.iter_mut().enumerate() {
             let a = addr + i as u64;
-            self.pages[&(a & !(PAGE - 1))]
+            pages[&(a & !(PAGE - 1))]
                 .0
                 .read((a % PAGE) as usize, std::slice::from_mut(b));
         }
@@ -160,6 +325,19 @@ impl Platform for Fake {
         Ok(())
     }
 
+    /// Not atomic: the fake runs one thread at a time.
+    fn cmpxchg_user_u32(&mut self, addr: u64, expected: u32, new: u32) -> Result<u32, Errno> {
+        let mut b = [0u8; 4];
+        self.read_user(addr, &mut b)?;
+        let old = u32::from_le_bytes(b);
+        if old == expected {
+            self.write_user(addr, &new.to_le_bytes())?;
+        }
+        Ok(old)
+    }
+}
+
+impl Cpu for Fake {
     fn save_fpu(&mut self, area: &mut crate::FpArea) {
         area.bytes.copy_from_slice(&self.fpu.bytes);
     }
@@ -172,6 +350,12 @@ impl Platform for Fake {
         self.fpu_layout.unwrap_or(FAKE_XSAVE)
     }
 
+    fn hwcaps(&self) -> (u64, u64) {
+        (0, 0)
+    }
+}
+
+impl Console for Fake {
     fn write_stream(&mut self, stream: Stream, data: &[u8]) {
         match stream {
             Stream::Stdout => self.stdout.extend_from_slice(data),
@@ -185,121 +369,61 @@ impl Platform for Fake {
         self.stdin.drain(..n);
         n
     }
+}
 
+impl PageTables for Fake {
     fn map_zeroed(&mut self, start: u64, len: u64, perms: Perms) -> Result<(), Errno> {
-        let mut a = start;
-        while a < start + len {
-            self.take_frame()?;
-            self.map(a, PAGE, perms);
-            a += PAGE;
-        }
-        Ok(())
+        self.current().map_zeroed(start, len, perms)
     }
 
     fn map_copy(&mut self, va: u64, data: &[u8], perms: Perms) -> Result<(), Errno> {
-        assert!(data.len() <= PAGE as usize);
-        self.take_frame()?;
-        let mut v = std::vec![0; PAGE as usize];
-        v[..data.len()].copy_from_slice(data);
-        self.pages.insert(va, (Mem::Own(v), perms));
-        Ok(())
+        self.current().map_copy(va, data, perms)
     }
 
     fn map_shared(&mut self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno> {
-        self.pages.insert(va, (Mem::Shared(page.clone()), perms));
-        Ok(())
+        self.current().map_shared(va, page, perms)
     }
 
-    fn unmap(&mut self, start: u64, len: u64, _keep: Vec<Arc<Page>>) -> u64 {
-        let gone: Vec<u64> = self
-            .pages
-            .range(start..start + len)
-            .map(|(&a, _)| a)
-            .collect();
-        for a in &gone {
-            if let Some((Mem::Own(_), _)) = self.pages.remove(a) {
-                if let Some(n) = &mut self.frames_left {
-                    *n += 1;
-                }
-            }
-        }
-        gone.len() as u64
+    fn unmap(&mut self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64 {
+        self.current().unmap(start, len, keep)
     }
 
     fn protect(&mut self, start: u64, len: u64, perms: Perms) {
-        for (_, p) in self.pages.range_mut(start..start + len) {
-            p.1 = perms;
-        }
+        self.current().protect(start, len, perms);
     }
 
     fn move_pages(&mut self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
-        let moved: Vec<u64> = self
-            .pages
-            .range(from..from + len)
-            .map(|(&a, _)| a)
-            .collect();
-        for a in moved {
-            let entry = self.pages.remove(&a).expect("listed");
-            assert!(
-                self.pages.insert(to + (a - from), entry).is_none(),
-                "move_pages onto a mapped page"
-            );
-        }
-        Ok(())
+        self.current().move_pages(from, to, len)
     }
 
     fn query(&self, va: u64) -> Option<Perms> {
-        self.pages.get(&va).map(|(_, p)| *p)
+        self.current().query(va)
     }
 
-    fn space(&self) -> Option<crate::platform::Space> {
-        self.space.clone().map(|s| s as crate::platform::Space)
+    fn make_writable(&mut self, va: u64, perms: Perms) -> Result<(), Errno> {
+        self.current().make_writable(va, perms)
     }
 
-    fn fork_space(&mut self) -> Result<crate::platform::Space, Errno> {
-        if self.space.is_none() {
-            self.space = Some(Arc::default());
-        }
-        // An eager copy: private pages copied, shared pages shared.
-        Ok(Arc::new(FakeSpace::new(self.pages.clone())))
+    fn map_vdso(&mut self, base: u64) -> Option<(u64, u64)> {
+        self.current().map_vdso(base)
+    }
+}
+
+impl AddressSpaces for Fake {
+    fn space(&self) -> Space {
+        self.current()
     }
 
-    fn new_space(&mut self) -> Result<crate::platform::Space, Errno> {
-        Ok(Arc::new(FakeSpace::default()))
+    fn new_space(&mut self) -> Result<Space, Errno> {
+        Ok(FakeSpace::new(&self.machine, Pages::new()))
     }
 
-    fn switch_space(&mut self, space: &crate::platform::Space) {
-        let Ok(new) = space.clone().downcast::<FakeSpace>() else {
-            return;
-        };
-        let old = self.space.get_or_insert_with(Arc::default).clone();
-        if Arc::ptr_eq(&old, &new) {
-            return;
-        }
-        *old.lock().unwrap() = std::mem::take(&mut self.pages);
-        self.pages = std::mem::take(&mut *new.lock().unwrap());
-        self.space = Some(new);
+    fn switch_space(&mut self, space: &Space) {
+        space.clone().activate();
     }
+}
 
-    fn unmap_in(&mut self, space: &crate::platform::Space, start: u64, len: u64) {
-        if let Ok(s) = space.clone().downcast::<FakeSpace>() {
-            s.lock()
-                .unwrap()
-                .retain(|&a, _| a < start || a >= start + len);
-        }
-    }
-
-    fn release_space(&mut self, space: &crate::platform::Space, _keep: Vec<Arc<Page>>) {
-        let Ok(s) = space.clone().downcast::<FakeSpace>() else {
-            return;
-        };
-        if self.space.as_ref().is_some_and(|c| Arc::ptr_eq(c, &s)) {
-            self.pages.clear();
-        } else {
-            s.lock().unwrap().clear();
-        }
-    }
-
+impl UserTls for Fake {
     fn set_fs_base(&mut self, base: u64) {
         self.fs_base = base;
     }
@@ -315,30 +439,47 @@ impl Platform for Fake {
     fn gs_base(&self) -> u64 {
         self.gs_base
     }
+}
 
+impl Clock for Fake {
     fn realtime_ns(&self) -> u64 {
-        1_700_000_000_000_000_000 + self.now
+        FAKE_EPOCH_NS + self.now + self.realtime_read_gap
     }
 
     fn monotonic_ns(&self) -> u64 {
         self.now
     }
 
+    fn realtime_offset_ns(&self) -> u64 {
+        FAKE_EPOCH_NS
+    }
+
     fn sleep_until(&mut self, deadline_ns: u64) {
         self.slept_until = Some(deadline_ns);
         self.now = self.now.max(deadline_ns);
     }
+}
 
+impl Entropy for Fake {
     fn random(&mut self, buf: &mut [u8]) {
         for (i, b) in buf.iter_mut().enumerate() {
             *b = i as u8 ^ 0x5a;
         }
     }
+}
 
+impl KernelLog for Fake {
     fn log(&mut self, args: fmt::Arguments<'_>) {
         self.log.push(std::format!("{args}"));
     }
+
+    fn verbose(&self) -> bool {
+        false
+    }
 }
+
+/// CLOCK_REALTIME at the fake's boot (CLOCK_MONOTONIC 0): the exact realtime offset.
+pub const FAKE_EPOCH_NS: u64 = 1_700_000_000_000_000_000;
 
 /// Scratch memory for tests: a read-write buffer at `SCRATCH`.
 pub const SCRATCH: u64 = 0x10_0000;

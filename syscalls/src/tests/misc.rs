@@ -4,8 +4,9 @@ use super::fake::*;
 use crate::nr::*;
 use coracle_vfs::{Wake, Waker};
 
+use crate::platform::Clock;
 use crate::tests::fake::regs;
-use crate::{dispatch, implemented, resume, syscall_name, Errno, Outcome, Platform};
+use crate::{dispatch, implemented, resume, syscall_name, Errno, Outcome};
 
 #[test]
 fn unknown_syscalls_are_enosys_and_logged_once_by_name() {

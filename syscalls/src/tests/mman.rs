@@ -89,9 +89,9 @@ fn anonymous_memory_is_allocated_on_first_touch_and_zeroed() {
 #[test]
 fn a_huge_prot_none_reservation_costs_nothing() {
     let (mut p, mut k) = setup();
-    let before = k.pages.len();
+    let before = k.pages().len();
     let r = mmap(&mut p, &mut k, 0, 1 << 30, 0, ANON | NORESERVE) as u64;
-    assert_eq!(k.pages.len(), before);
+    assert_eq!(k.pages().len(), before);
     assert_eq!(touch(&p, &mut k, r + 100, Access::Read), segv(2, r + 100));
     assert_eq!(
         sys(&mut p, &mut k, SYS_mprotect, &[r + 16 * PAGE, 4 * PAGE, 3]),
@@ -101,7 +101,7 @@ fn a_huge_prot_none_reservation_costs_nothing() {
         let at = r + (16 + i) * PAGE + 8;
         assert_eq!(touch(&p, &mut k, at, Access::Write), FaultResult::Mapped);
     }
-    assert_eq!(k.pages.len(), before + 4);
+    assert_eq!(k.pages().len(), before + 4);
     let m = maps(&p);
     assert_eq!(m.len(), 3, "{m:?}");
     assert_eq!((m[1].0, m[1].1, m[1].2), (r + 16 * PAGE, r + 20 * PAGE, RW));
@@ -277,12 +277,12 @@ fn mprotect_splits_merges_and_keeps_contents() {
     mmap(&mut p, &mut k, AT, 3 * PAGE, PROT_RW, ANON | FIXED);
     write(&p, &mut k, AT + PAGE, b"keep").unwrap();
     assert_eq!(sys(&mut p, &mut k, SYS_mprotect, &[AT + PAGE, PAGE, 1]), 0);
-    assert_eq!(k.pages[&(AT + PAGE)].1, RO);
+    assert_eq!(k.pages()[&(AT + PAGE)].1, RO);
     assert_eq!(maps(&p).len(), 3);
     assert_eq!(write(&p, &mut k, AT + PAGE, b"x"), Err(Errno::EFAULT));
     // PROT_NONE keeps the page, just out of reach.
     assert_eq!(sys(&mut p, &mut k, SYS_mprotect, &[AT + PAGE, PAGE, 0]), 0);
-    assert_eq!(k.pages[&(AT + PAGE)].1, NONE);
+    assert_eq!(k.pages()[&(AT + PAGE)].1, NONE);
     assert_eq!(read(&p, &mut k, AT + PAGE, 1), Err(Errno::EFAULT));
     assert_eq!(sys(&mut p, &mut k, SYS_mprotect, &[AT + PAGE, PAGE, 3]), 0);
     assert_eq!(read(&p, &mut k, AT + PAGE, 4).unwrap(), b"keep");
@@ -446,7 +446,7 @@ fn map_growsdown_grows_like_a_stack() {
 fn out_of_memory_is_a_fault_result_enomem_or_a_kill() {
     let (mut p, mut k) = setup();
     mmap(&mut p, &mut k, AT, 8 * PAGE, PROT_RW, ANON | FIXED);
-    k.frames_left = Some(2);
+    k.limit_frames(2);
     assert_eq!(touch(&p, &mut k, AT, Access::Write), FaultResult::Mapped);
     assert_eq!(
         touch(&p, &mut k, AT + PAGE, Access::Write),

@@ -63,10 +63,10 @@ fn mremap_grows_in_place_moves_with_content_and_shrinks() {
         mremap(&mut p, &mut k, AT, 4 * PAGE, 8 * PAGE, 0, 0),
         err(Errno::ENOMEM)
     );
-    let frames = k.pages.len();
+    let frames = k.pages().len();
     let to = mremap(&mut p, &mut k, AT, 4 * PAGE, 8 * PAGE, MAYMOVE, 0) as u64;
     assert_ne!(to, AT);
-    assert_eq!(k.pages.len(), frames, "no page was copied");
+    assert_eq!(k.pages().len(), frames, "no page was copied");
     assert_eq!(read(&p, &mut k, to + PAGE, 8).unwrap(), b"page two");
     assert!(!k.resident(AT + PAGE));
     assert_eq!(

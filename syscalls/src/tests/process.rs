@@ -20,8 +20,7 @@ const SIGCHLD: i32 = 17;
 /// The parent's space handle, so the fake can switch between parent and child.
 fn own_space(p: &Process, k: &mut Fake) {
     if p.shared.space.lock().is_none() {
-        k.space = Some(Arc::default());
-        *p.shared.space.lock() = k.space.clone().map(|s| s as crate::platform::Space);
+        *p.shared.space.lock() = Some(crate::platform::AddressSpaces::space(k));
     }
 }
 
@@ -51,10 +50,10 @@ fn as_proc<T>(
         .lock()
         .clone()
         .expect("a live process has a space");
-    crate::Platform::switch_space(k, &space);
+    crate::platform::AddressSpaces::switch_space(k, &space);
     let r = f(who, k);
     if let Some(s) = back.shared.space.lock().clone() {
-        crate::Platform::switch_space(k, &s);
+        crate::platform::AddressSpaces::switch_space(k, &s);
     }
     r
 }
@@ -67,7 +66,7 @@ fn exit_child(child: &mut Process, parent: &Process, k: &mut Fake, code: u64) {
             Outcome::Exit(code as u32)
         );
         assert_eq!(exit_process(c), None, "not PID 1: the VM goes on");
-        assert_eq!(thread_gone(c, k), None);
+        assert_eq!(thread_gone(c), None);
     });
 }
 
@@ -236,13 +235,13 @@ fn waitid_reports_siginfo_and_wnowait_leaves_the_zombie() {
 fn a_child_killed_by_a_signal_reports_it() {
     let (mut p, mut k) = setup();
     let (mut child, pid) = fork(&mut p, &mut k);
-    as_proc(&mut child, &p, &mut k, |c, k| {
+    as_proc(&mut child, &p, &mut k, |c, _| {
         c.shared.set_exit(ExitStatus::Signaled {
             sig: 15,
             core: false,
         });
         assert_eq!(exit_process(c), None);
-        assert_eq!(thread_gone(c, k), None);
+        assert_eq!(thread_gone(c), None);
     });
     assert_eq!(
         sys(&mut p, &mut k, SYS_wait4, &[pid as u64, SCRATCH, 0, 0]),
@@ -776,7 +775,7 @@ fn a_process_ends_when_its_last_thread_does() {
     as_proc(&mut child, &p, &mut k, |c, k| {
         assert_eq!(call(c, k, SYS_exit_group, &[6]), Outcome::Exit(6));
         assert_eq!(exit_process(c), None);
-        assert_eq!(thread_gone(c, k), None);
+        assert_eq!(thread_gone(c), None);
     });
     assert!(
         second
@@ -795,7 +794,7 @@ fn a_process_ends_when_its_last_thread_does() {
         ),
         0
     );
-    assert_eq!(thread_gone(&mut second, &mut k), None);
+    assert_eq!(thread_gone(&mut second), None);
     assert_eq!(
         sys(
             &mut p,

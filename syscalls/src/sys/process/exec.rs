@@ -269,7 +269,7 @@ fn replace_image(
     let shared = p.shared.clone();
     // The old memory goes; the CPU works on the new space from now on.
     k.switch_space(&space);
-    super::exit::release_memory(&shared, &p.sys, k);
+    super::exit::release_memory(&shared, &p.sys);
     *shared.space.lock() = Some(space);
     let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
     let envp: Vec<&[u8]> = env.iter().map(Vec::as_slice).collect();

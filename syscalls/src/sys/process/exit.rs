@@ -13,7 +13,7 @@ use core::sync::atomic::Ordering;
 
 use crate::process::{ExitStatus, ProcShared, System};
 use crate::signal::{self, SigInfo, Target};
-use crate::{Platform, Process};
+use crate::Process;
 
 pub(crate) const SIGCHLD: u32 = 17;
 /// si_code values of SIGCHLD.
@@ -54,7 +54,7 @@ pub(crate) fn kill_other_threads(p: &Process) {
 
 /// The calling thread has ended for good (it exited, or was killed): the last thread of a
 /// process makes it a zombie. Returns the status the VM stops with when that was PID 1.
-pub fn thread_gone(p: &mut Process, k: &mut dyn Platform) -> Option<u32> {
+pub fn thread_gone(p: &mut Process) -> Option<u32> {
     let last = {
         let mut threads = p.shared.threads.lock();
         let before = threads.len();
@@ -74,13 +74,13 @@ pub fn thread_gone(p: &mut Process, k: &mut dyn Platform) -> Option<u32> {
     if p.shared.pid == INIT {
         return Some(status.docker());
     }
-    become_zombie(&p.shared, &p.sys, k, status);
+    become_zombie(&p.shared, &p.sys, status);
     None
 }
 
 /// Gives back what a process holds that its zombie does not need: its files (and the POSIX
 /// locks it owns), its memory, its address space.
-fn release_resources(shared: &ProcShared, sys: &System, k: &mut dyn Platform) {
+fn release_resources(shared: &ProcShared, sys: &System) {
     let files = core::mem::take(&mut *shared.files.lock());
     if !files.is_empty() {
         let mut locks = sys.locks.lock();
@@ -91,12 +91,12 @@ fn release_resources(shared: &ProcShared, sys: &System, k: &mut dyn Platform) {
     }
     drop(files);
     sys.lock_waiters.wake_everyone();
-    release_memory(shared, sys, k);
+    release_memory(shared, sys);
 }
 
 /// Unmaps the whole user half and lets go of the address space (exit, and the old image of
 /// an execve).
-pub(crate) fn release_memory(shared: &ProcShared, sys: &System, k: &mut dyn Platform) {
+pub(crate) fn release_memory(shared: &ProcShared, sys: &System) {
     let pinned = shared.mm.lock().clear();
     let space = shared.space.lock().take();
     let (borrowed, lent_to) = {
@@ -111,7 +111,8 @@ pub(crate) fn release_memory(shared: &ProcShared, sys: &System, k: &mut dyn Plat
     });
     if let Some(space) = space {
         if !borrowed && !still_used {
-            k.release_space(&space, pinned);
+            // Every page goes; the shared ones its mappings held are let go of then too.
+            space.unmap(0, crate::user_ptr::USER_HALF_END, pinned);
         }
     }
 }
@@ -186,13 +187,8 @@ fn orphaned(
 }
 
 /// The process ended with `status`: it becomes a zombie for its parent to reap.
-fn become_zombie(
-    shared: &Arc<ProcShared>,
-    sys: &Arc<System>,
-    k: &mut dyn Platform,
-    status: ExitStatus,
-) {
-    release_resources(shared, sys, k);
+fn become_zombie(shared: &Arc<ProcShared>, sys: &Arc<System>, status: ExitStatus) {
+    release_resources(shared, sys);
     let cpu_ns = shared.exited_cpu_ns.load(Ordering::Relaxed);
     let mut orphans_signalled: Vec<(Arc<ProcShared>, u32)> = Vec::new();
     // Zombies handed to the reaper: it hears of them as of its own children's ends.

@@ -1,7 +1,7 @@
 //! New processes: fork, vfork, and clone without CLONE_THREAD.
 //!
-//! The child gets a copy-on-write copy of the parent's user half (the platform's
-//! `fork_space`; pages of MAP_SHARED mappings stay shared), a copy of the VMA list, of the fd
+//! The child gets a copy-on-write copy of the parent's user half (its space handle's
+//! `fork`; pages of MAP_SHARED mappings stay shared), a copy of the VMA list, of the fd
 //! table (the same open file descriptions, so offsets are shared), of the signal actions and
 //! the caller's mask, and the caller's registers returning 0. A vfork parent (CLONE_VFORK)
 //! waits until the child calls execve or ends; with CLONE_VM too (vfork, posix_spawn) the
@@ -92,15 +92,16 @@ pub(crate) fn new_process(
     let borrowed_vm = a.flags & (CLONE_VM | CLONE_VFORK) == CLONE_VM | CLONE_VFORK;
     let (mm, space) = {
         let mm = parent.mm.lock();
-        let space = match k.space() {
-            Some(own) if borrowed_vm => own,
-            _ => k.fork_space()?,
+        let space = if borrowed_vm {
+            k.space()
+        } else {
+            k.space().fork()?
         };
         let mut mm = mm.clone();
         if !borrowed_vm {
             // MADV_DONTFORK ranges are not the child's; MADV_WIPEONFORK ones fault in zeros.
             for (start, end) in mm.forked() {
-                k.unmap_in(&space, start, end - start);
+                space.unmap(start, end - start, Vec::new());
             }
         }
         (mm, space)
@@ -184,9 +185,7 @@ pub(crate) fn new_process(
         let mine = k.space();
         k.switch_space(&space);
         let _ = crate::mm::write_user(&child, k, a.child_tid, &tid_bytes);
-        if let Some(mine) = mine {
-            k.switch_space(&mine);
-        }
+        k.switch_space(&mine);
     }
     if a.flags & CLONE_PARENT_SETTID != 0 {
         let _ = k.write_user(a.parent_tid, &tid_bytes);
