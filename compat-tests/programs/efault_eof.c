@@ -48,6 +48,8 @@ int main(void)
 	report("pwrite(kernel, 0)", syscall(SYS_pwrite64, fd, KERNEL, 0, 0));
 	report("writev(kernel)", syscall(SYS_writev, fd, kv, 2));
 	report("writev(kernel, 0)", syscall(SYS_writev, fd, zv, 1));
+	report("getrandom(kernel, 0)", syscall(SYS_getrandom, KERNEL, 0, 0));
+	report("getrandom(crossing top)", syscall(SYS_getrandom, LAST_PAGE, 0x2000, 0));
 	/* The mode is checked before the buffer. */
 	report("read(-1, kernel, 16)", syscall(SYS_read, -1, KERNEL, 16));
 	int wo = open("/dev/null", O_WRONLY);

@@ -1,9 +1,11 @@
-//! Typed access to user memory on top of [`Platform::read_user`] / [`Platform::write_user`].
+//! Access to user memory on top of the platform's user copies and [`crate::user_ptr`]:
+//! strings, iovec arrays, little-endian words.
 //!
 //! Every user pointer a handler touches goes through here; a bad address is `EFAULT`.
 
 use alloc::vec::Vec;
 
+use crate::user_ptr::UserPtr;
 use crate::{Errno, Platform};
 
 /// Longest path Linux accepts, including the NUL (PATH_MAX).
@@ -11,19 +13,17 @@ pub const PATH_MAX: usize = 4096;
 
 /// Reads a little-endian u64 at `addr`.
 pub fn read_u64(p: &dyn Platform, addr: u64) -> Result<u64, Errno> {
-    let mut b = [0u8; 8];
-    p.read_user(addr, &mut b)?;
-    Ok(u64::from_le_bytes(b))
+    UserPtr::<u64>::new(addr)?.read(p)
 }
 
 /// Writes a little-endian u64 at `addr`.
 pub fn write_u64(p: &mut dyn Platform, addr: u64, v: u64) -> Result<(), Errno> {
-    p.write_user(addr, &v.to_le_bytes())
+    UserPtr::<u64>::new(addr)?.write(p, v)
 }
 
 /// Writes a little-endian u32 at `addr`.
 pub fn write_u32(p: &mut dyn Platform, addr: u64, v: u32) -> Result<(), Errno> {
-    p.write_user(addr, &v.to_le_bytes())
+    UserPtr::<u32>::new(addr)?.write(p, v)
 }
 
 /// Reads a NUL-terminated string of at most `max` bytes including the NUL; longer is

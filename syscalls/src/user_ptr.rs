@@ -176,3 +176,20 @@ impl<T: UserValue> UserPtr<T> {
         k.write_user(self.addr, &b[..T::SIZE])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_ok_is_the_whole_range_below_the_top_without_wrapping() {
+        assert_eq!(access_ok(USER_TOP - 8, 8), Ok(()));
+        assert_eq!(access_ok(USER_TOP, 0), Ok(()));
+        assert_eq!(access_ok(USER_TOP - 8, 9), Err(Errno::EFAULT));
+        // Empty ranges are checked too.
+        assert_eq!(access_ok(0xffff_8000_0000_0000, 0), Err(Errno::EFAULT));
+        assert_eq!(access_ok(u64::MAX, 2), Err(Errno::EFAULT));
+        assert_eq!(UserSliceMut::new(16, 0).map(UserSliceMut::len), Ok(0));
+        assert_eq!(UserPtr::<u64>::new(USER_TOP - 4).err(), Some(Errno::EFAULT));
+    }
+}

@@ -5,6 +5,7 @@
 use core::sync::atomic::Ordering;
 
 use crate::uaccess::write_u32;
+use crate::user_ptr::UserSliceMut;
 use crate::{Errno, Platform, Process, SysResult};
 
 /// What `uname -r` says. Programs (glibc among them) parse it as a Linux version.
@@ -307,12 +308,14 @@ pub(crate) fn getrandom(
         return Err(Errno::EINVAL);
     }
     let len = len.min(0x01ff_ffff); // Linux caps one call at 32 MiB - 1
+                                    // Checked before anything is made, also for an empty buffer (import_ubuf).
+    let out = UserSliceMut::new(buf, len)?;
     let mut chunk = [0u8; 256];
     let mut done = 0;
     while done < len {
         let n = ((len - done) as usize).min(chunk.len());
         k.random(&mut chunk[..n]);
-        if let Err(e) = k.write_user(buf + done, &chunk[..n]) {
+        if let Err(e) = out.write(k, done, &chunk[..n]) {
             return if done == 0 { Err(e) } else { Ok(done) };
         }
         done += n as u64;

@@ -328,6 +328,7 @@ fn a_buffer_outside_user_space_is_efault_even_at_end_of_file() {
     const SYS_READV: u64 = 19;
     const SYS_WRITEV: u64 = 20;
     const SYS_OPENAT: u64 = 257;
+    const SYS_GETRANDOM: u64 = 318;
     const AT_FDCWD: u64 = -100i64 as u64;
     const O_RDWR_CREAT: u64 = 0o102;
     const O_WRONLY: u64 = 1;
@@ -388,6 +389,17 @@ fn a_buffer_outside_user_space_is_efault_even_at_end_of_file() {
     );
     // The console too.
     assert_eq!(sys(&mut p, &mut k, SYS_WRITE, &[1, KERNEL, 0]), efault);
+    // getrandom too, before it makes a byte.
+    assert_eq!(sys(&mut p, &mut k, SYS_GETRANDOM, &[KERNEL, 0, 0]), efault);
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            SYS_GETRANDOM,
+            &[crossing[0], crossing[1], 0]
+        ),
+        efault
+    );
     // Nothing was written.
     assert_eq!(sys(&mut p, &mut k, SYS_READ, &[fd, SCRATCH, 4]), 0);
 }
