@@ -50,6 +50,14 @@ int main(void)
 	report("writev(kernel, 0)", syscall(SYS_writev, fd, zv, 1));
 	report("getrandom(kernel, 0)", syscall(SYS_getrandom, KERNEL, 0, 0));
 	report("getrandom(crossing top)", syscall(SYS_getrandom, LAST_PAGE, 0x2000, 0));
+	/* FUTEX_WAKE_OP's atomic update of a word that is not writable (unmapped; read-only). */
+	static int word;
+	static const int rodata_word = 0;
+	int op = (4 << 28) | (1 << 12); /* XOR the word with 1, wake if it was == 0 */
+	report("futex(WAKE_OP, at 16)", syscall(SYS_futex, &word, 5, 1, 1, (int *)16, op));
+	report("futex(WAKE_OP, read-only)",
+	       syscall(SYS_futex, &word, 5, 1, 1, (int *)&rodata_word, op));
+	report("futex(WAKE_OP, kernel)", syscall(SYS_futex, &word, 5, 1, 1, KERNEL, op));
 	/* The mode is checked before the buffer. */
 	report("read(-1, kernel, 16)", syscall(SYS_read, -1, KERNEL, 16));
 	int wo = open("/dev/null", O_WRONLY);
