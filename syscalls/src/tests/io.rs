@@ -321,14 +321,6 @@ fn open_checks_the_path_pointer_first() {
 /// when nothing would be: a read at end of file into a kernel address is EFAULT, not 0.
 #[test]
 fn a_buffer_outside_user_space_is_efault_even_at_end_of_file() {
-    const SYS_READ: u64 = 0;
-    const SYS_WRITE: u64 = 1;
-    const SYS_PREAD64: u64 = 17;
-    const SYS_PWRITE64: u64 = 18;
-    const SYS_READV: u64 = 19;
-    const SYS_WRITEV: u64 = 20;
-    const SYS_OPENAT: u64 = 257;
-    const SYS_GETRANDOM: u64 = 318;
     const AT_FDCWD: u64 = -100i64 as u64;
     const O_RDWR_CREAT: u64 = 0o102;
     const O_WRONLY: u64 = 1;
@@ -338,31 +330,31 @@ fn a_buffer_outside_user_space_is_efault_even_at_end_of_file() {
     let fd = sys(
         &mut p,
         &mut k,
-        SYS_OPENAT,
+        SYS_openat,
         &[AT_FDCWD, SCRATCH, O_RDWR_CREAT, 0o600],
     );
     assert!(fd >= 0, "openat: {fd}");
     let fd = fd as u64;
     let efault = err(Errno::EFAULT);
     // The file is empty: every read is at its end.
-    assert_eq!(sys(&mut p, &mut k, SYS_READ, &[fd, KERNEL, 16]), efault);
-    assert_eq!(sys(&mut p, &mut k, SYS_READ, &[fd, KERNEL, 0]), efault);
+    assert_eq!(sys(&mut p, &mut k, SYS_read, &[fd, KERNEL, 16]), efault);
+    assert_eq!(sys(&mut p, &mut k, SYS_read, &[fd, KERNEL, 0]), efault);
     // From the last page of user space across its top, and around the address space.
     let crossing = [0x7fff_ffff_f000, 0x2000];
     assert_eq!(
-        sys(&mut p, &mut k, SYS_READ, &[fd, crossing[0], crossing[1]]),
+        sys(&mut p, &mut k, SYS_read, &[fd, crossing[0], crossing[1]]),
         efault
     );
-    assert_eq!(sys(&mut p, &mut k, SYS_READ, &[fd, u64::MAX, 2]), efault);
+    assert_eq!(sys(&mut p, &mut k, SYS_read, &[fd, u64::MAX, 2]), efault);
     // A null-ish user address with nothing to copy is fine.
-    assert_eq!(sys(&mut p, &mut k, SYS_READ, &[fd, 16, 0]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_read, &[fd, 16, 0]), 0);
     assert_eq!(
-        sys(&mut p, &mut k, SYS_PREAD64, &[fd, KERNEL, 16, 0]),
+        sys(&mut p, &mut k, SYS_pread64, &[fd, KERNEL, 16, 0]),
         efault
     );
-    assert_eq!(sys(&mut p, &mut k, SYS_WRITE, &[fd, KERNEL, 0]), efault);
+    assert_eq!(sys(&mut p, &mut k, SYS_write, &[fd, KERNEL, 0]), efault);
     assert_eq!(
-        sys(&mut p, &mut k, SYS_PWRITE64, &[fd, KERNEL, 0, 0]),
+        sys(&mut p, &mut k, SYS_pwrite64, &[fd, KERNEL, 0, 0]),
         efault
     );
     // An iovec array whose second buffer is a kernel address (the first is empty).
@@ -370,36 +362,36 @@ fn a_buffer_outside_user_space_is_efault_even_at_end_of_file() {
     for (i, v) in [SCRATCH, 0, KERNEL, 16].iter().enumerate() {
         k.poke(iov + 8 * i as u64, &v.to_le_bytes());
     }
-    assert_eq!(sys(&mut p, &mut k, SYS_READV, &[fd, iov, 2]), efault);
-    assert_eq!(sys(&mut p, &mut k, SYS_WRITEV, &[fd, iov, 2]), efault);
+    assert_eq!(sys(&mut p, &mut k, SYS_readv, &[fd, iov, 2]), efault);
+    assert_eq!(sys(&mut p, &mut k, SYS_writev, &[fd, iov, 2]), efault);
     // The file's mode is checked first.
     assert_eq!(
-        sys(&mut p, &mut k, SYS_READ, &[99, KERNEL, 16]),
+        sys(&mut p, &mut k, SYS_read, &[99, KERNEL, 16]),
         err(Errno::EBADF)
     );
     let wo = sys(
         &mut p,
         &mut k,
-        SYS_OPENAT,
+        SYS_openat,
         &[AT_FDCWD, SCRATCH, O_WRONLY, 0],
     ) as u64;
     assert_eq!(
-        sys(&mut p, &mut k, SYS_READ, &[wo, KERNEL, 16]),
+        sys(&mut p, &mut k, SYS_read, &[wo, KERNEL, 16]),
         err(Errno::EBADF)
     );
     // The console too.
-    assert_eq!(sys(&mut p, &mut k, SYS_WRITE, &[1, KERNEL, 0]), efault);
+    assert_eq!(sys(&mut p, &mut k, SYS_write, &[1, KERNEL, 0]), efault);
     // getrandom too, before it makes a byte.
-    assert_eq!(sys(&mut p, &mut k, SYS_GETRANDOM, &[KERNEL, 0, 0]), efault);
+    assert_eq!(sys(&mut p, &mut k, SYS_getrandom, &[KERNEL, 0, 0]), efault);
     assert_eq!(
         sys(
             &mut p,
             &mut k,
-            SYS_GETRANDOM,
+            SYS_getrandom,
             &[crossing[0], crossing[1], 0]
         ),
         efault
     );
     // Nothing was written.
-    assert_eq!(sys(&mut p, &mut k, SYS_READ, &[fd, SCRATCH, 4]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_read, &[fd, SCRATCH, 4]), 0);
 }

@@ -7,6 +7,7 @@ use std::vec::Vec;
 
 use super::fake::*;
 use crate::mm::Faulting;
+use crate::nr::SYS_clock_nanosleep;
 use crate::platform::{
     AddressSpaces, Clock, Console, Cpu, Entropy, KernelLog, Page, PageTables, Space, UserMemory,
     UserSpace, UserTls,
@@ -15,7 +16,6 @@ use crate::{dispatch, Errno, FpArea, FpuLayout, Outcome, Perms, Platform, Stream
 
 const CLOCK_REALTIME: u64 = 0;
 const TIMER_ABSTIME: u64 = 1;
-const SYS_CLOCK_NANOSLEEP: u64 = 230;
 
 /// An absolute CLOCK_REALTIME sleep waits until the monotonic time the platform's exact
 /// offset gives, not one computed from two clock reads taken at different moments (the
@@ -34,7 +34,7 @@ fn absolute_realtime_deadline_uses_the_platforms_exact_offset() {
     .concat();
     k.poke(SCRATCH, &ts);
     let mut r = regs(
-        SYS_CLOCK_NANOSLEEP,
+        SYS_clock_nanosleep,
         &[CLOCK_REALTIME, TIMER_ABSTIME, SCRATCH, 0],
     );
     assert_eq!(dispatch(&mut p, &mut k, &mut r), Outcome::Wait);
