@@ -42,7 +42,7 @@ syscall_table! {
     SYS_open = 2 => fs::open(path: u64, flags: i32, mode: u32);
     SYS_close = 3 => io::close(fd: i32);
     SYS_stat = 4 => fs::stat(path: u64, statbuf: u64);
-    SYS_fstat = 5 => io::fstat(fd: i32, statbuf: u64);
+    SYS_fstat = 5 => fs::fstat(fd: i32, statbuf: u64);
     SYS_lstat = 6 => fs::lstat(path: u64, statbuf: u64);
     SYS_poll = 7 => io::poll(fds: u64, nfds: u64, timeout_ms: i32);
     SYS_lseek = 8 => io::lseek(fd: i32, offset: i64, whence: i32);
@@ -173,7 +173,7 @@ syscall_table! {
     SYS_sched_setaffinity = 203 => sched::sched_setaffinity(pid: i32, len: u32, mask: u64);
     SYS_sched_getaffinity = 204 => sched::sched_getaffinity(pid: i32, len: u32, mask: u64);
     SYS_epoll_create = 213 => epoll::epoll_create(size: i32);
-    SYS_getdents64 = 217 => io::getdents64(fd: i32, dirp: u64, count: u64);
+    SYS_getdents64 = 217 => fs::getdents64(fd: i32, dirp: u64, count: u64);
     SYS_set_tid_address = 218 => process::set_tid_address(tidptr: u64);
     SYS_restart_syscall = 219 => signal::restart_syscall();
     SYS_fadvise64 = 221 => io::fadvise64(fd: i32, offset: i64, len: i64, advice: i32);

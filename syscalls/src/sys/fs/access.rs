@@ -1,0 +1,61 @@
+//! access, faccessat, faccessat2: the permission check with the real or effective ids.
+
+use coracle_vfs::types::*;
+use coracle_vfs::Errno;
+
+use super::{lookup, AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
+use crate::{Platform, Process, SysResult};
+
+fn do_access(
+    p: &Process,
+    k: &dyn Platform,
+    dirfd: i32,
+    path: u64,
+    mode: i32,
+    flags: i32,
+) -> SysResult {
+    if mode & !7 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let inode = lookup(
+        p,
+        k,
+        dirfd,
+        path,
+        flags & AT_SYMLINK_NOFOLLOW == 0,
+        flags & AT_EMPTY_PATH != 0,
+    )?;
+    if mode == 0 {
+        return Ok(0);
+    }
+    check_access(&p.caller(), &inode.stat(), mode as u32)?;
+    Ok(0)
+}
+
+pub(crate) fn access(p: &mut Process, k: &mut dyn Platform, path: u64, mode: i32) -> SysResult {
+    do_access(p, k, AT_FDCWD, path, mode, 0)
+}
+
+pub(crate) fn faccessat(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    dirfd: i32,
+    path: u64,
+    mode: i32,
+) -> SysResult {
+    do_access(p, k, dirfd, path, mode, 0)
+}
+
+pub(crate) fn faccessat2(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    dirfd: i32,
+    path: u64,
+    mode: i32,
+    flags: i32,
+) -> SysResult {
+    do_access(p, k, dirfd, path, mode, flags)
+}

@@ -1,0 +1,270 @@
+//! Attributes of an inode: modes (chmod), owners (chown) and times (utimensat, utimes...).
+
+use alloc::sync::Arc;
+
+use coracle_vfs::types::*;
+use coracle_vfs::{Caller, Errno, Inode, TimeChange};
+use core::result::Result;
+
+use super::{check_rofs, lookup, lookup_at_flags, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
+use crate::uaccess::read_u64;
+use crate::{Platform, Process, SysResult};
+
+fn owner_or_root(cx: &Caller, st: &Stat) -> Result<(), Errno> {
+    if cx.uid == 0 || cx.uid == st.uid {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+fn do_chmod(p: &Process, inode: &Arc<dyn Inode>, mode: u32) -> SysResult {
+    let cx = p.caller();
+    let st = inode.stat();
+    owner_or_root(&cx, &st)?;
+    check_rofs(p, inode)?;
+    let mut mode = mode & MODE_BITS;
+    // Only members of the file's group may keep set-group-ID.
+    if cx.uid != 0 && !cx.in_group(st.gid) {
+        mode &= !S_ISGID;
+    }
+    inode.set_mode(mode)?;
+    Ok(0)
+}
+
+pub(crate) fn fchmodat(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    dirfd: i32,
+    path: u64,
+    mode: u32,
+) -> SysResult {
+    let inode = lookup(p, k, dirfd, path, true, false)?;
+    do_chmod(p, &inode, mode)
+}
+
+pub(crate) fn fchmodat2(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    dirfd: i32,
+    path: u64,
+    mode: u32,
+    flags: i32,
+) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let inode = lookup_at_flags(p, k, dirfd, path, flags)?;
+    if inode.stat().file_type() == FileType::Symlink {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    do_chmod(p, &inode, mode)
+}
+
+pub(crate) fn chmod(p: &mut Process, k: &mut dyn Platform, path: u64, mode: u32) -> SysResult {
+    fchmodat(p, k, AT_FDCWD, path, mode)
+}
+
+pub(crate) fn fchmod(p: &mut Process, _k: &mut dyn Platform, fd: i32, mode: u32) -> SysResult {
+    let file = p.file(fd)?;
+    if file.is_path() {
+        return Err(Errno::EBADF);
+    }
+    do_chmod(p, &file.inode().clone(), mode)
+}
+
+fn do_chown(p: &Process, inode: &Arc<dyn Inode>, uid: u32, gid: u32) -> SysResult {
+    let cx = p.caller();
+    let st = inode.stat();
+    let (uid, gid) = (
+        (uid != u32::MAX).then_some(uid),
+        (gid != u32::MAX).then_some(gid),
+    );
+    check_rofs(p, inode)?;
+    if cx.uid != 0 {
+        let uid_ok = uid.is_none_or(|u| u == st.uid);
+        let gid_ok = gid.is_none_or(|g| cx.uid == st.uid && cx.in_group(g));
+        if !uid_ok || !gid_ok {
+            return Err(Errno::EPERM);
+        }
+    }
+    inode.set_owner(uid, gid)?;
+    // chown clears set-user-ID, and set-group-ID when group-executable, of non-directories.
+    if !st.is_dir() && st.file_type() != FileType::Symlink {
+        let mut mode = st.mode & MODE_BITS;
+        mode &= !S_ISUID;
+        if mode & 0o010 != 0 {
+            mode &= !S_ISGID;
+        }
+        if mode != st.mode & MODE_BITS {
+            inode.set_mode(mode)?;
+        }
+    }
+    Ok(0)
+}
+
+pub(crate) fn fchownat(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    dirfd: i32,
+    path: u64,
+    uid: u32,
+    gid: u32,
+    flags: i32,
+) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let inode = lookup_at_flags(p, k, dirfd, path, flags)?;
+    do_chown(p, &inode, uid, gid)
+}
+
+pub(crate) fn chown(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    path: u64,
+    uid: u32,
+    gid: u32,
+) -> SysResult {
+    fchownat(p, k, AT_FDCWD, path, uid, gid, 0)
+}
+
+pub(crate) fn lchown(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    path: u64,
+    uid: u32,
+    gid: u32,
+) -> SysResult {
+    fchownat(p, k, AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW)
+}
+
+pub(crate) fn fchown(
+    p: &mut Process,
+    _k: &mut dyn Platform,
+    fd: i32,
+    uid: u32,
+    gid: u32,
+) -> SysResult {
+    let file = p.file(fd)?;
+    if file.is_path() {
+        return Err(Errno::EBADF);
+    }
+    do_chown(p, &file.inode().clone(), uid, gid)
+}
+
+const UTIME_NOW: i64 = (1 << 30) - 1;
+const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+fn decode_time(sec: i64, nsec: i64) -> Result<TimeChange, Errno> {
+    match nsec {
+        UTIME_NOW => Ok(TimeChange::Now),
+        UTIME_OMIT => Ok(TimeChange::Omit),
+        0..=999_999_999 => Ok(TimeChange::Set(Timespec {
+            sec,
+            nsec: nsec as u32,
+        })),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn set_times(p: &Process, inode: &Arc<dyn Inode>, a: TimeChange, m: TimeChange) -> SysResult {
+    let cx = p.caller();
+    let st = inode.stat();
+    if a == TimeChange::Omit && m == TimeChange::Omit {
+        return Ok(0);
+    }
+    check_rofs(p, inode)?;
+    let explicit = matches!(a, TimeChange::Set(_)) || matches!(m, TimeChange::Set(_));
+    if explicit {
+        owner_or_root(&cx, &st)?;
+    } else if cx.uid != 0 && cx.uid != st.uid {
+        check_access(&cx, &st, MAY_WRITE)?;
+    }
+    inode.set_times(a, m)?;
+    Ok(0)
+}
+
+pub(crate) fn utimensat(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    dirfd: i32,
+    path: u64,
+    times: u64,
+    flags: i32,
+) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (a, m) = if times == 0 {
+        (TimeChange::Now, TimeChange::Now)
+    } else {
+        let a = decode_time(read_u64(k, times)? as i64, read_u64(k, times + 8)? as i64)?;
+        let m = decode_time(
+            read_u64(k, times + 16)? as i64,
+            read_u64(k, times + 24)? as i64,
+        )?;
+        (a, m)
+    };
+    let inode = if path == 0 {
+        // futimens: the fd itself.
+        if dirfd == AT_FDCWD {
+            return Err(Errno::EFAULT);
+        }
+        p.file(dirfd)?.inode().clone()
+    } else {
+        lookup_at_flags(p, k, dirfd, path, flags)?
+    };
+    set_times(p, &inode, a, m)
+}
+
+/// utimes/futimesat: `struct timeval[2]` (microseconds) or null for now.
+fn timevals(k: &dyn Platform, times: u64) -> Result<(TimeChange, TimeChange), Errno> {
+    if times == 0 {
+        return Ok((TimeChange::Now, TimeChange::Now));
+    }
+    let mut out = [TimeChange::Now; 2];
+    for (i, t) in out.iter_mut().enumerate() {
+        let sec = read_u64(k, times + i as u64 * 16)? as i64;
+        let usec = read_u64(k, times + i as u64 * 16 + 8)? as i64;
+        if !(0..1_000_000).contains(&usec) {
+            return Err(Errno::EINVAL);
+        }
+        *t = TimeChange::Set(Timespec {
+            sec,
+            nsec: (usec * 1000) as u32,
+        });
+    }
+    Ok((out[0], out[1]))
+}
+
+pub(crate) fn futimesat(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    dirfd: i32,
+    path: u64,
+    times: u64,
+) -> SysResult {
+    let (a, m) = timevals(k, times)?;
+    let inode = lookup(p, k, dirfd, path, true, false)?;
+    set_times(p, &inode, a, m)
+}
+
+pub(crate) fn utimes(p: &mut Process, k: &mut dyn Platform, path: u64, times: u64) -> SysResult {
+    futimesat(p, k, AT_FDCWD, path, times)
+}
+
+pub(crate) fn utime(p: &mut Process, k: &mut dyn Platform, path: u64, times: u64) -> SysResult {
+    let (a, m) = if times == 0 {
+        (TimeChange::Now, TimeChange::Now)
+    } else {
+        let at = read_u64(k, times)? as i64;
+        let mt = read_u64(k, times + 8)? as i64;
+        (
+            TimeChange::Set(Timespec { sec: at, nsec: 0 }),
+            TimeChange::Set(Timespec { sec: mt, nsec: 0 }),
+        )
+    };
+    let inode = lookup(p, k, AT_FDCWD, path, true, false)?;
+    set_times(p, &inode, a, m)
+}

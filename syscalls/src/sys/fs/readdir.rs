@@ -1,0 +1,51 @@
+//! getdents64: the entries of a directory fd, as `struct linux_dirent64` records.
+
+use alloc::vec::Vec;
+
+use coracle_vfs::Errno;
+
+use crate::sys::io::MAX_RW_COUNT;
+use crate::{Platform, Process, SysResult};
+
+pub(crate) fn getdents64(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    dirp: u64,
+    count: u64,
+) -> SysResult {
+    let file = p.file(fd)?;
+    if file.inode().is_removed() && !file.is_path() {
+        return Err(Errno::ENOENT);
+    }
+    let cx = p.caller();
+    let cap = count.min(MAX_RW_COUNT) as usize;
+    let start = file.offset();
+    let mut out: Vec<u8> = Vec::new();
+    let mut too_small = false;
+    file.getdents(&cx, |e, next| {
+        let reclen = (19 + e.name.len() + 1).next_multiple_of(8);
+        if out.len() + reclen > cap {
+            too_small = out.is_empty();
+            return false;
+        }
+        let start = out.len();
+        out.resize(start + reclen, 0);
+        let rec = &mut out[start..];
+        rec[0..8].copy_from_slice(&e.ino.to_le_bytes());
+        rec[8..16].copy_from_slice(&next.to_le_bytes());
+        rec[16..18].copy_from_slice(&(reclen as u16).to_le_bytes());
+        rec[18] = e.kind.dirent_type();
+        rec[19..19 + e.name.len()].copy_from_slice(&e.name);
+        true
+    })?;
+    if too_small {
+        return Err(Errno::EINVAL);
+    }
+    if let Err(e) = k.write_user(dirp, &out) {
+        // Nothing was delivered: the next call starts from the same entry, as on Linux.
+        file.seek(start as i64, coracle_vfs::file::SEEK_SET)?;
+        return Err(e);
+    }
+    Ok(out.len() as u64)
+}

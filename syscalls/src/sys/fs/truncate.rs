@@ -1,0 +1,93 @@
+//! Sizes: truncate, ftruncate, fallocate.
+
+use coracle_vfs::types::{oflags::*, *};
+use coracle_vfs::Errno;
+
+use super::memfd::check_seals;
+use super::{check_rofs, lookup, AT_FDCWD};
+use crate::{Platform, Process, SysResult};
+
+pub(crate) fn truncate(p: &mut Process, k: &mut dyn Platform, path: u64, length: i64) -> SysResult {
+    let inode = lookup(p, k, AT_FDCWD, path, true, false)?;
+    let len = u64::try_from(length).map_err(|_| Errno::EINVAL)?;
+    let st = inode.stat();
+    match st.file_type() {
+        FileType::Directory => return Err(Errno::EISDIR),
+        FileType::Regular => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    check_access(&p.caller(), &st, MAY_WRITE)?;
+    check_rofs(p, &inode)?;
+    inode.truncate(len)?;
+    Ok(0)
+}
+
+pub(crate) fn ftruncate(p: &mut Process, _k: &mut dyn Platform, fd: i32, length: i64) -> SysResult {
+    let file = p.file(fd)?;
+    if file.is_path() {
+        return Err(Errno::EBADF);
+    }
+    let len = u64::try_from(length).map_err(|_| Errno::EINVAL)?;
+    if !file.writable() || file.inode().stat().file_type() != FileType::Regular {
+        return Err(Errno::EINVAL);
+    }
+    if file.flags() & O_APPEND != 0 {
+        return Err(Errno::EPERM);
+    }
+    check_seals(p, &file, false, || len)?;
+    file.inode().truncate(len)?;
+    Ok(0)
+}
+
+pub(crate) fn fallocate(
+    p: &mut Process,
+    _k: &mut dyn Platform,
+    fd: i32,
+    mode: i32,
+    offset: i64,
+    len: i64,
+) -> SysResult {
+    const FALLOC_FL_KEEP_SIZE: i32 = 1;
+    const FALLOC_FL_PUNCH_HOLE: i32 = 2;
+    let file = p.file(fd)?;
+    if offset < 0 || len <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    let st = file.inode().stat();
+    match st.file_type() {
+        FileType::Regular => {}
+        FileType::Directory => return Err(Errno::EISDIR),
+        FileType::Fifo => return Err(Errno::ESPIPE),
+        _ => return Err(Errno::ENODEV),
+    }
+    if (offset as u64)
+        .checked_add(len as u64)
+        .is_none_or(|e| e > i64::MAX as u64)
+    {
+        return Err(Errno::EFBIG);
+    }
+    let end = (offset + len) as u64;
+    let grows = mode & FALLOC_FL_KEEP_SIZE == 0;
+    check_seals(p, &file, mode & FALLOC_FL_PUNCH_HOLE != 0, || {
+        if grows {
+            end
+        } else {
+            0
+        }
+    })?;
+    match mode {
+        0 | FALLOC_FL_KEEP_SIZE => {
+            file.inode()
+                .allocate(offset as u64, len as u64, mode == FALLOC_FL_KEEP_SIZE)?;
+        }
+        m if m == FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE => {
+            file.inode().punch_hole(offset as u64, len as u64)?;
+        }
+        m if m & FALLOC_FL_PUNCH_HOLE != 0 => return Err(Errno::EOPNOTSUPP),
+        _ => return Err(Errno::EOPNOTSUPP),
+    }
+    Ok(0)
+}

@@ -1,0 +1,328 @@
+//! Readiness: poll, ppoll, select, pselect6, and the wait for a file to become ready that
+//! epoll shares.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use coracle_vfs::file::events::*;
+use coracle_vfs::{HostDevice, OpenFile, Wake};
+
+use crate::process::NOFILE;
+use crate::uaccess::{read_u64, write_u64};
+use crate::{Errno, Platform, Process, SysResult};
+
+/// The poll(2) events of an open file now, as any process sees them (epoll uses this).
+pub(crate) fn poll_file(file: &OpenFile) -> u32 {
+    match file.ops().host_device() {
+        Some(HostDevice::Random) | None => file.ops().poll(),
+        Some(_) => {
+            let mut r = 0;
+            if file.readable() {
+                // Data or end of file: the host pipe cannot be peeked.
+                r |= POLLIN | POLLRDNORM;
+            }
+            if file.writable() {
+                r |= POLLOUT | POLLWRNORM;
+            }
+            r
+        }
+    }
+}
+
+/// The poll(2) events of `fd` now (POLLNVAL if it is not open).
+fn readiness(p: &Process, fd: i32) -> u32 {
+    let Ok(file) = p.file(fd) else {
+        return POLLNVAL;
+    };
+    if file.is_path() {
+        return POLLNVAL;
+    }
+    let mut r = poll_file(&file);
+    let console = matches!(file.ops().host_device(), Some(d) if d != HostDevice::Random);
+    if console && file.readable() && p.stdin_eof && !p.info.tty && p.info.stdin_forwarded {
+        r |= POLLHUP;
+    }
+    r
+}
+
+/// The wait of every "until something is ready" call (poll, select, epoll_wait): `check`
+/// counts what is ready (and reports it to the caller); while that is 0, a signal ends the
+/// wait with EINTR (as poll, select and epoll_wait do even with SA_RESTART) and the deadline
+/// (CLOCK_MONOTONIC ns) with 0; otherwise `register` puts the thread on the wait queues, and
+/// `check` runs once more (so a change between the two is not missed) before the thread
+/// waits.
+pub(crate) fn wait_ready(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    deadline: Option<u64>,
+    register: impl FnOnce(&mut Process),
+    mut check: impl FnMut(&Process, &mut dyn Platform) -> Result<u64, Errno>,
+) -> SysResult {
+    let n = check(p, k)?;
+    if n > 0 {
+        return Ok(n);
+    }
+    match p.resumed() {
+        Some(Wake::Interrupted) => return Err(Errno::EINTR),
+        Some(Wake::TimedOut) => return Ok(0),
+        _ => {}
+    }
+    if deadline.is_some_and(|d| d <= k.monotonic_ns()) {
+        return Ok(0);
+    }
+    p.begin_wait();
+    register(p);
+    let n = check(p, k)?;
+    if n > 0 {
+        return Ok(n);
+    }
+    if let Some(d) = deadline {
+        p.wait_until(d);
+    }
+    Err(Errno::WAIT)
+}
+
+/// Registers the thread on the wait queues of `fds`' files.
+fn register_fds(p: &mut Process, fds: &[i32]) {
+    for &fd in fds {
+        if let Ok(file) = p.file(fd) {
+            if let Some(q) = file.ops().wait_queue() {
+                p.wait_on(q, u64::MAX);
+            }
+        }
+    }
+}
+
+fn poll_fds(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fds: u64,
+    nfds: u64,
+    deadline: Option<u64>,
+) -> SysResult {
+    if nfds > NOFILE as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let mut table = vec![0u8; nfds as usize * 8];
+    k.read_user(fds, &mut table)?;
+    let watched: Vec<i32> = table
+        .chunks(8)
+        .map(|rec| i32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]))
+        .filter(|&fd| fd >= 0)
+        .collect();
+    wait_ready(
+        p,
+        k,
+        deadline,
+        |p| register_fds(p, &watched),
+        |p, k| {
+            let mut ready = 0;
+            for rec in table.chunks_mut(8) {
+                let fd = i32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+                let events = u32::from(u16::from_le_bytes([rec[4], rec[5]]));
+                let revents = if fd < 0 {
+                    0
+                } else {
+                    readiness(p, fd) & (events | POLLERR | POLLHUP | POLLNVAL)
+                };
+                if revents != 0 {
+                    ready += 1;
+                }
+                rec[6..8].copy_from_slice(&(revents as u16).to_le_bytes());
+            }
+            k.write_user(fds, &table)?;
+            Ok(ready)
+        },
+    )
+}
+
+/// The deadline `ns` from now, fixed on the call's first run (a re-run after a wait keeps it).
+fn deadline_after(p: &mut Process, k: &dyn Platform, ns: u64) -> Option<u64> {
+    p.call_deadline(|| Some(k.monotonic_ns().saturating_add(ns)))
+}
+
+pub(crate) fn poll(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fds: u64,
+    nfds: u64,
+    timeout_ms: i32,
+) -> SysResult {
+    let deadline = if timeout_ms < 0 {
+        None
+    } else {
+        deadline_after(p, k, timeout_ms as u64 * 1_000_000)
+    };
+    poll_fds(p, k, fds, nfds, deadline)
+}
+
+/// Reads a `struct timespec` timeout: `None` for a null pointer (wait forever).
+fn read_timeout(k: &dyn Platform, tsp: u64) -> Result<Option<u64>, Errno> {
+    if tsp == 0 {
+        return Ok(None);
+    }
+    let sec = read_u64(k, tsp)? as i64;
+    let nsec = read_u64(k, tsp + 8)? as i64;
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(
+        (sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(nsec as u64),
+    ))
+}
+
+pub(crate) fn ppoll(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fds: u64,
+    nfds: u64,
+    tsp: u64,
+    sigmask: u64,
+    size: u64,
+) -> SysResult {
+    let deadline = read_timeout(k, tsp)?.and_then(|ns| deadline_after(p, k, ns));
+    crate::signal::set_call_mask(p, k, sigmask, size)?;
+    poll_fds(p, k, fds, nfds, deadline)
+}
+
+fn select_fds(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    nfds: i32,
+    sets: [u64; 3],
+    deadline: Option<u64>,
+) -> SysResult {
+    if nfds < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let nfds = (nfds as usize).min(NOFILE);
+    let words = nfds.div_ceil(64);
+    let mut input = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    for (set, addr) in input.iter_mut().zip(sets) {
+        if addr != 0 {
+            for (i, w) in set.iter_mut().enumerate() {
+                *w = read_u64(k, addr + i as u64 * 8)?;
+            }
+        }
+    }
+    // Every fd named must be open.
+    let mut watched = Vec::new();
+    for fd in 0..nfds {
+        let named = input.iter().any(|s| s[fd / 64] & (1 << (fd % 64)) != 0);
+        if named {
+            if p.file(fd as i32).is_err() {
+                return Err(Errno::EBADF);
+            }
+            watched.push(fd as i32);
+        }
+    }
+    let write_sets = |k: &mut dyn Platform, out: &[Vec<u64>; 3]| -> Result<(), Errno> {
+        for (set, addr) in out.iter().zip(sets) {
+            if addr != 0 {
+                for (i, w) in set.iter().enumerate() {
+                    write_u64(k, addr + i as u64 * 8, *w)?;
+                }
+            }
+        }
+        Ok(())
+    };
+    // The sets are both the input and the result: they are written only when the call
+    // returns (a call that waits runs again from scratch and reads them again).
+    let n = wait_ready(
+        p,
+        k,
+        deadline,
+        |p| register_fds(p, &watched),
+        |p, k| {
+            let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+            let mut count = 0;
+            for fd in 0..nfds {
+                let (w, b) = (fd / 64, 1u64 << (fd % 64));
+                if !input.iter().any(|s| s[w] & b != 0) {
+                    continue;
+                }
+                let r = readiness(p, fd as i32);
+                let hits = [
+                    r & (POLLIN | POLLRDNORM | POLLHUP | POLLERR) != 0,
+                    r & (POLLOUT | POLLWRNORM | POLLERR) != 0,
+                    r & POLLPRI != 0,
+                ];
+                for i in 0..3 {
+                    if input[i][w] & b != 0 && hits[i] {
+                        out[i][w] |= b;
+                        count += 1;
+                    }
+                }
+            }
+            if count > 0 {
+                write_sets(k, &out)?;
+            }
+            Ok(count)
+        },
+    )?;
+    if n == 0 {
+        // Timed out: nothing is ready.
+        write_sets(
+            k,
+            &[vec![0u64; words], vec![0u64; words], vec![0u64; words]],
+        )?;
+    }
+    Ok(n)
+}
+
+pub(crate) fn select(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    nfds: i32,
+    readfds: u64,
+    writefds: u64,
+    exceptfds: u64,
+    timeout: u64,
+) -> SysResult {
+    let deadline = if timeout == 0 {
+        None
+    } else {
+        let sec = read_u64(k, timeout)? as i64;
+        let usec = read_u64(k, timeout + 8)? as i64;
+        if sec < 0 || !(0..1_000_000).contains(&usec) {
+            return Err(Errno::EINVAL);
+        }
+        deadline_after(
+            p,
+            k,
+            (sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(usec as u64 * 1000),
+        )
+    };
+    let n = select_fds(p, k, nfds, [readfds, writefds, exceptfds], deadline)?;
+    if let (Some(d), true) = (deadline, timeout != 0) {
+        // Linux writes back the time left.
+        let left = d.saturating_sub(k.monotonic_ns());
+        write_u64(k, timeout, left / 1_000_000_000)?;
+        write_u64(k, timeout + 8, (left % 1_000_000_000) / 1000)?;
+    }
+    Ok(n)
+}
+
+pub(crate) fn pselect6(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    nfds: i32,
+    readfds: u64,
+    writefds: u64,
+    exceptfds: u64,
+    timeout: u64,
+    sigmask: u64,
+) -> SysResult {
+    let deadline = read_timeout(k, timeout)?.and_then(|ns| deadline_after(p, k, ns));
+    // The last argument points at { const sigset_t *ss; size_t ss_len; }.
+    if sigmask != 0 {
+        let ss = read_u64(k, sigmask)?;
+        let len = read_u64(k, sigmask + 8)?;
+        crate::signal::set_call_mask(p, k, ss, len)?;
+    }
+    select_fds(p, k, nfds, [readfds, writefds, exceptfds], deadline)
+}

@@ -1,0 +1,473 @@
+//! read/write and their vector and positional forms (readv, pread64, preadv2...), and lseek.
+//!
+//! Every form is one run of user bytes ([`UserBufs`]) moved through the bounce buffer by one
+//! copy loop; files the kernel serves itself go to [`super::host`].
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use coracle_vfs::types::oflags::*;
+use coracle_vfs::{HostDevice, OpenFile};
+
+use super::host::{host_read, host_write};
+use super::{wait_for_file, with_bounce, CHUNK, MAX_RW_COUNT, SIGPIPE};
+use crate::uaccess::{read_iovecs, IoVec};
+use crate::user_ptr::UserSlice;
+use crate::{Errno, Platform, Process, SysResult};
+
+/// The user memory a read fills or a write drains: one buffer (read, write) or several
+/// (readv, writev), seen as one run of bytes so that every form shares one copy loop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UserBufs<'a>(&'a [IoVec]);
+
+impl UserBufs<'_> {
+    /// `EFAULT` unless every buffer lies in user space (Linux's access_ok, done before any copy
+    /// and also when nothing would be copied).
+    fn check(self) -> Result<(), Errno> {
+        for v in self.0 {
+            UserSlice::new(v.base, v.len)?;
+        }
+        Ok(())
+    }
+
+    /// The total length (read_iovecs checked that it does not overflow).
+    pub(crate) fn len(self) -> u64 {
+        self.0.iter().map(|v| v.len).fold(0, u64::saturating_add)
+    }
+
+    /// Calls `f(user address, range of the run)` for the pieces of bytes `at..at + len`, in
+    /// order, until it fails.
+    fn each<E>(
+        self,
+        at: u64,
+        len: usize,
+        mut f: impl FnMut(u64, core::ops::Range<usize>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let (mut start, end) = (at, at + len as u64);
+        let mut base = 0u64;
+        for v in self.0 {
+            let v_end = base + v.len;
+            if start < v_end && start < end {
+                let n = (v_end.min(end) - start) as usize;
+                let from = (start - at) as usize;
+                f(v.base + (start - base), from..from + n)?;
+                start += n as u64;
+            }
+            if start >= end {
+                break;
+            }
+            base = v_end;
+        }
+        Ok(())
+    }
+
+    /// Copies `data` to bytes `at..` of the run.
+    pub(crate) fn store(self, k: &mut dyn Platform, at: u64, data: &[u8]) -> Result<(), Errno> {
+        self.each(at, data.len(), |addr, range| {
+            k.write_user(addr, &data[range])
+        })
+    }
+
+    /// Copies `data` to bytes `at..` of the run; on a bad buffer, how many bytes were copied
+    /// before it (to the page: the piece that faulted is retried a page at a time).
+    pub(crate) fn store_counted(
+        self,
+        k: &mut dyn Platform,
+        at: u64,
+        data: &[u8],
+    ) -> Result<(), (usize, Errno)> {
+        self.each(at, data.len(), |addr, range| {
+            let from = range.start;
+            let Err(e) = k.write_user(addr, &data[range.clone()]) else {
+                return Ok(());
+            };
+            let mut copied = 0;
+            while from + copied < range.end {
+                let a = addr + copied as u64;
+                let n = ((crate::mm::PAGE - a % crate::mm::PAGE) as usize)
+                    .min(range.end - from - copied);
+                if k.write_user(a, &data[from + copied..from + copied + n])
+                    .is_err()
+                {
+                    break;
+                }
+                copied += n;
+            }
+            Err((from + copied, e))
+        })
+    }
+
+    /// Fills `out` from bytes `at..` of the run; on a bad buffer, how many bytes came before it.
+    pub(super) fn load(
+        self,
+        k: &dyn Platform,
+        at: u64,
+        out: &mut [u8],
+    ) -> Result<(), (usize, Errno)> {
+        self.each(at, out.len(), |addr, range| {
+            let from = range.start;
+            k.read_user(addr, &mut out[range]).map_err(|e| (from, e))
+        })
+    }
+}
+
+/// The checks read and write share, in Linux's order: the access mode (`allowed`), then for a
+/// kernel-served file the offset's seekability (its device is returned), else the offset's
+/// sign.
+fn rw_checks(
+    file: &OpenFile,
+    allowed: bool,
+    offset: Option<i64>,
+) -> Result<Option<HostDevice>, Errno> {
+    if !allowed {
+        return Err(Errno::EBADF);
+    }
+    if let Some(dev) = file.ops().host_device() {
+        if offset.is_some() && !file.ops().seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        return Ok(Some(dev));
+    }
+    if offset.is_some_and(|o| o < 0) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(None)
+}
+
+/// Reads up to `count` bytes from `file` to user `buf`, at the file offset or at `offset`.
+pub(crate) fn read_file(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    file: &Arc<OpenFile>,
+    bufs: UserBufs<'_>,
+    offset: Option<i64>,
+) -> SysResult {
+    let host = rw_checks(file, file.readable(), offset)?;
+    bufs.check()?;
+    if let Some(dev) = host {
+        return host_read(p, k, dev, bufs);
+    }
+    if let Some(r) = crate::signal::signalfd::read(p, k, file, bufs) {
+        return r;
+    }
+    let count = bufs.len().min(MAX_RW_COUNT);
+    // A stream (pipe, socket, device) gives what one read returns; a seekable file is read
+    // until the request is full or a read comes back short.
+    let stream = !file.ops().seekable();
+    let mut registered = false;
+    with_bounce(p, |p, chunk| {
+        let mut done: u64 = 0;
+        loop {
+            let want = ((count - done) as usize).min(CHUNK);
+            let r = match offset {
+                None => file.read(&mut chunk[..want]),
+                Some(o) => file.pread(o + done as i64, &mut chunk[..want]),
+            };
+            match r {
+                Ok(n) => {
+                    if n > 0 {
+                        if let Err((copied, e)) = bufs.store_counted(k, done, &chunk[..n]) {
+                            // What did not reach the reader stays in the file (a pipe keeps
+                            // it, an offset moves back over it), as Linux consumes only
+                            // what it copied out; the call returns what was copied.
+                            if offset.is_none() {
+                                file.give_back(&chunk[copied..n]);
+                            }
+                            done += copied as u64;
+                            return if done == 0 { Err(e) } else { Ok(done) };
+                        }
+                    }
+                    done += n as u64;
+                    if n < want || stream || done == count {
+                        return Ok(done);
+                    }
+                }
+                Err(Errno::EAGAIN) if done == 0 && !file.nonblocking() => {
+                    if let Some(e) = wait_for_file(p, file, &mut registered) {
+                        return Err(e);
+                    }
+                }
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => return Ok(done),
+            }
+        }
+    })
+}
+
+/// Writes the bytes of `bufs` to `file`, at the file offset or at `offset`. Up to CHUNK bytes
+/// go to the file in one write, so a writev of at most PIPE_BUF bytes stays atomic on a pipe;
+/// a blocking write that fills a pipe waits and goes on until everything is written.
+pub(crate) fn write_file(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    file: &Arc<OpenFile>,
+    bufs: UserBufs<'_>,
+    offset: Option<i64>,
+) -> SysResult {
+    let host = rw_checks(file, file.writable(), offset)?;
+    bufs.check()?;
+    if let Some(dev) = host {
+        return host_write(p, k, dev, bufs);
+    }
+    let count = bufs.len().min(MAX_RW_COUNT);
+    if file.ops().discards_writes() {
+        // /dev/null and /dev/zero never look at the bytes.
+        return Ok(count);
+    }
+    if count > 0 {
+        crate::sys::fs::check_seals(p, file, true, || {
+            let start = match offset {
+                _ if file.flags() & O_APPEND != 0 => file.inode().stat().size,
+                Some(o) => o as u64,
+                None => file.offset(),
+            };
+            start.saturating_add(count)
+        })?;
+    }
+    let mut registered = false;
+    let r = with_bounce(p, |p, chunk| {
+        // A blocking write that waited part-way goes on after what it wrote before.
+        let mut done: u64 = p.progress.min(count);
+        loop {
+            let want = ((count - done) as usize).min(CHUNK);
+            // After a bad buffer, what came before it is written and the call ends there.
+            let (have, fault) = match bufs.load(k, done, &mut chunk[..want]) {
+                Ok(()) => (want, None),
+                Err((have, e)) => (have, Some(e)),
+            };
+            if have == 0 && want > 0 {
+                return match fault {
+                    Some(e) if done == 0 => Err(e),
+                    _ => Ok(done),
+                };
+            }
+            let r = match offset {
+                None => file.write(&chunk[..have]),
+                Some(o) => file.pwrite(o + done as i64, &chunk[..have]),
+            };
+            match r {
+                Ok(n) => {
+                    done += n as u64;
+                    if done == count || n == 0 || file.ops().record_io() {
+                        return Ok(done);
+                    }
+                    if n < have && file.nonblocking() || n == have && fault.is_some() {
+                        return Ok(done);
+                    }
+                }
+                Err(Errno::EAGAIN) if !file.nonblocking() => {
+                    match wait_for_file(p, file, &mut registered) {
+                        None => {}
+                        Some(Errno::WAIT) => {
+                            p.progress = done;
+                            return Err(Errno::WAIT);
+                        }
+                        Some(_) if done > 0 => return Ok(done),
+                        Some(e) => return Err(e),
+                    }
+                }
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => return Ok(done),
+            }
+        }
+    });
+    if r == Err(Errno::EPIPE) {
+        crate::sys::signal::raise(p, k, SIGPIPE)?;
+    }
+    r
+}
+
+/// One user buffer as a run of bytes.
+fn one(base: u64, len: u64) -> [IoVec; 1] {
+    [IoVec { base, len }]
+}
+
+pub(crate) fn read(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    buf: u64,
+    count: u64,
+) -> SysResult {
+    let file = p.file(fd)?;
+    read_file(p, k, &file, UserBufs(&one(buf, count)), None)
+}
+
+pub(crate) fn write(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    buf: u64,
+    count: u64,
+) -> SysResult {
+    let file = p.file(fd)?;
+    write_file(p, k, &file, UserBufs(&one(buf, count)), None)
+}
+
+pub(crate) fn pread64(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    buf: u64,
+    count: u64,
+    offset: i64,
+) -> SysResult {
+    let file = p.file(fd)?;
+    if !file.ops().seekable() && file.readable() {
+        return Err(Errno::ESPIPE);
+    }
+    read_file(p, k, &file, UserBufs(&one(buf, count)), Some(offset))
+}
+
+pub(crate) fn pwrite64(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    buf: u64,
+    count: u64,
+    offset: i64,
+) -> SysResult {
+    let file = p.file(fd)?;
+    if !file.ops().seekable() && file.writable() {
+        return Err(Errno::ESPIPE);
+    }
+    write_file(p, k, &file, UserBufs(&one(buf, count)), Some(offset))
+}
+
+pub(crate) fn readv(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    iov: u64,
+    iovcnt: u64,
+) -> SysResult {
+    let file = p.file(fd)?;
+    let iovs = read_iovecs(k, iov, iovcnt)?;
+    read_file(p, k, &file, UserBufs(&iovs), None)
+}
+
+pub(crate) fn writev(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    iov: u64,
+    iovcnt: u64,
+) -> SysResult {
+    let file = p.file(fd)?;
+    let iovs = read_iovecs(k, iov, iovcnt)?;
+    write_file(p, k, &file, UserBufs(&iovs), None)
+}
+
+/// RWF_* flags preadv2/pwritev2 accept.
+const RWF_VALID: i32 = 0x1f;
+const RWF_APPEND: i32 = 0x10;
+
+fn vec_offset(file: &OpenFile, offset: i64, allow_current: bool) -> Result<Option<i64>, Errno> {
+    if offset == -1 && allow_current {
+        return Ok(None);
+    }
+    if !file.ops().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    if offset < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(offset))
+}
+
+pub(crate) fn preadv(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    iov: u64,
+    iovcnt: u64,
+    offset: i64,
+) -> SysResult {
+    preadv2(p, k, fd, iov, iovcnt, offset, 0, 0)
+}
+
+pub(crate) fn pwritev(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    iov: u64,
+    iovcnt: u64,
+    offset: i64,
+) -> SysResult {
+    pwritev2(p, k, fd, iov, iovcnt, offset, 0, 0)
+}
+
+pub(crate) fn preadv2(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    iov: u64,
+    iovcnt: u64,
+    offset: i64,
+    _pos_h: u64,
+    flags: i32,
+) -> SysResult {
+    if flags & !RWF_VALID != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let file = p.file(fd)?;
+    let iovs = read_iovecs(k, iov, iovcnt)?;
+    if !file.readable() {
+        return Err(Errno::EBADF);
+    }
+    let at = vec_offset(&file, offset, flags != 0 || offset == -1)?;
+    read_file(p, k, &file, UserBufs(&iovs), at)
+}
+
+pub(crate) fn pwritev2(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    iov: u64,
+    iovcnt: u64,
+    offset: i64,
+    _pos_h: u64,
+    flags: i32,
+) -> SysResult {
+    if flags & !RWF_VALID != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let file = p.file(fd)?;
+    let iovs = read_iovecs(k, iov, iovcnt)?;
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    if flags & RWF_APPEND != 0 && file.ops().seekable() && file.ops().host_device().is_none() {
+        let mut data = Vec::new();
+        for v in iovs.iter().filter(|v| v.len > 0) {
+            let start = data.len();
+            data.try_reserve(v.len as usize)
+                .map_err(|_| Errno::ENOMEM)?;
+            data.resize(start + v.len as usize, 0);
+            k.read_user(v.base, &mut data[start..])?;
+        }
+        crate::sys::fs::check_seals(p, &file, true, || {
+            file.inode().stat().size + data.len() as u64
+        })?;
+        return file.write_at_end(&data).map(|n| n as u64);
+    }
+    let at = vec_offset(&file, offset, offset == -1)?;
+    write_file(p, k, &file, UserBufs(&iovs), at)
+}
+
+pub(crate) fn lseek(
+    p: &mut Process,
+    _k: &mut dyn Platform,
+    fd: i32,
+    offset: i64,
+    whence: i32,
+) -> SysResult {
+    let file = p.file(fd)?;
+    if file.ops().host_device().is_some() && !file.ops().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    if file.ops().host_device() == Some(HostDevice::Random) {
+        return Ok(0);
+    }
+    file.seek(offset, whence)
+}
