@@ -277,9 +277,53 @@ pub(crate) fn write_file(
     r
 }
 
-/// One user buffer as a run of bytes.
-fn one(base: u64, len: u64) -> [IoVec; 1] {
-    [IoVec { base, len }]
+/// Which way the bytes go: the twins (read/write, pread64/pwrite64, readv/writev,
+/// preadv2/pwritev2) differ only in this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Read,
+    Write,
+}
+
+impl Dir {
+    /// Whether the file's access mode allows this direction.
+    fn allowed(self, file: &OpenFile) -> bool {
+        match self {
+            Dir::Read => file.readable(),
+            Dir::Write => file.writable(),
+        }
+    }
+}
+
+fn transfer(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    file: &Arc<OpenFile>,
+    bufs: UserBufs<'_>,
+    offset: Option<i64>,
+    dir: Dir,
+) -> SysResult {
+    match dir {
+        Dir::Read => read_file(p, k, file, bufs, offset),
+        Dir::Write => write_file(p, k, file, bufs, offset),
+    }
+}
+
+/// read, write, and with an offset pread64, pwrite64: one user buffer.
+fn one_buffer(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    fd: i32,
+    (base, len): (u64, u64),
+    offset: Option<i64>,
+    dir: Dir,
+) -> SysResult {
+    let file = p.file(fd)?;
+    // pread64/pwrite64 on a pipe or socket: ESPIPE, unless the mode already forbids the call.
+    if offset.is_some() && !file.ops().seekable() && dir.allowed(&file) {
+        return Err(Errno::ESPIPE);
+    }
+    transfer(p, k, &file, UserBufs(&[IoVec { base, len }]), offset, dir)
 }
 
 pub(crate) fn read(
@@ -289,8 +333,7 @@ pub(crate) fn read(
     buf: u64,
     count: u64,
 ) -> SysResult {
-    let file = p.file(fd)?;
-    read_file(p, k, &file, UserBufs(&one(buf, count)), None)
+    one_buffer(p, k, fd, (buf, count), None, Dir::Read)
 }
 
 pub(crate) fn write(
@@ -300,8 +343,7 @@ pub(crate) fn write(
     buf: u64,
     count: u64,
 ) -> SysResult {
-    let file = p.file(fd)?;
-    write_file(p, k, &file, UserBufs(&one(buf, count)), None)
+    one_buffer(p, k, fd, (buf, count), None, Dir::Write)
 }
 
 pub(crate) fn pread64(
@@ -312,11 +354,7 @@ pub(crate) fn pread64(
     count: u64,
     offset: i64,
 ) -> SysResult {
-    let file = p.file(fd)?;
-    if !file.ops().seekable() && file.readable() {
-        return Err(Errno::ESPIPE);
-    }
-    read_file(p, k, &file, UserBufs(&one(buf, count)), Some(offset))
+    one_buffer(p, k, fd, (buf, count), Some(offset), Dir::Read)
 }
 
 pub(crate) fn pwrite64(
@@ -327,11 +365,7 @@ pub(crate) fn pwrite64(
     count: u64,
     offset: i64,
 ) -> SysResult {
-    let file = p.file(fd)?;
-    if !file.ops().seekable() && file.writable() {
-        return Err(Errno::ESPIPE);
-    }
-    write_file(p, k, &file, UserBufs(&one(buf, count)), Some(offset))
+    one_buffer(p, k, fd, (buf, count), Some(offset), Dir::Write)
 }
 
 pub(crate) fn readv(
@@ -343,7 +377,7 @@ pub(crate) fn readv(
 ) -> SysResult {
     let file = p.file(fd)?;
     let iovs = read_iovecs(k, iov, iovcnt)?;
-    read_file(p, k, &file, UserBufs(&iovs), None)
+    transfer(p, k, &file, UserBufs(&iovs), None, Dir::Read)
 }
 
 pub(crate) fn writev(
@@ -355,25 +389,12 @@ pub(crate) fn writev(
 ) -> SysResult {
     let file = p.file(fd)?;
     let iovs = read_iovecs(k, iov, iovcnt)?;
-    write_file(p, k, &file, UserBufs(&iovs), None)
+    transfer(p, k, &file, UserBufs(&iovs), None, Dir::Write)
 }
 
 /// RWF_* flags preadv2/pwritev2 accept.
 const RWF_VALID: i32 = 0x1f;
 const RWF_APPEND: i32 = 0x10;
-
-fn vec_offset(file: &OpenFile, offset: i64, allow_current: bool) -> Result<Option<i64>, Errno> {
-    if offset == -1 && allow_current {
-        return Ok(None);
-    }
-    if !file.ops().seekable() {
-        return Err(Errno::ESPIPE);
-    }
-    if offset < 0 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(Some(offset))
-}
 
 pub(crate) fn preadv(
     p: &mut Process,
@@ -383,7 +404,7 @@ pub(crate) fn preadv(
     iovcnt: u64,
     offset: i64,
 ) -> SysResult {
-    preadv2(p, k, fd, iov, iovcnt, offset, 0, 0)
+    vectored_at(p, k, (fd, iov, iovcnt), offset, 0, Dir::Read)
 }
 
 pub(crate) fn pwritev(
@@ -394,7 +415,7 @@ pub(crate) fn pwritev(
     iovcnt: u64,
     offset: i64,
 ) -> SysResult {
-    pwritev2(p, k, fd, iov, iovcnt, offset, 0, 0)
+    vectored_at(p, k, (fd, iov, iovcnt), offset, 0, Dir::Write)
 }
 
 pub(crate) fn preadv2(
@@ -407,16 +428,7 @@ pub(crate) fn preadv2(
     _pos_h: u64,
     flags: i32,
 ) -> SysResult {
-    if flags & !RWF_VALID != 0 {
-        return Err(Errno::EOPNOTSUPP);
-    }
-    let file = p.file(fd)?;
-    let iovs = read_iovecs(k, iov, iovcnt)?;
-    if !file.readable() {
-        return Err(Errno::EBADF);
-    }
-    let at = vec_offset(&file, offset, flags != 0 || offset == -1)?;
-    read_file(p, k, &file, UserBufs(&iovs), at)
+    vectored_at(p, k, (fd, iov, iovcnt), offset, flags, Dir::Read)
 }
 
 pub(crate) fn pwritev2(
@@ -429,30 +441,61 @@ pub(crate) fn pwritev2(
     _pos_h: u64,
     flags: i32,
 ) -> SysResult {
+    vectored_at(p, k, (fd, iov, iovcnt), offset, flags, Dir::Write)
+}
+
+/// preadv, pwritev, preadv2, pwritev2: an offset of -1 means the file offset (preadv2(2)).
+fn vectored_at(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    (fd, iov, iovcnt): (i32, u64, u64),
+    offset: i64,
+    flags: i32,
+    dir: Dir,
+) -> SysResult {
     if flags & !RWF_VALID != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
     let file = p.file(fd)?;
     let iovs = read_iovecs(k, iov, iovcnt)?;
-    if !file.writable() {
+    if !dir.allowed(&file) {
         return Err(Errno::EBADF);
     }
-    if flags & RWF_APPEND != 0 && file.ops().seekable() && file.ops().host_device().is_none() {
-        let mut data = Vec::new();
-        for v in iovs.iter().filter(|v| v.len > 0) {
-            let start = data.len();
-            data.try_reserve(v.len as usize)
-                .map_err(|_| Errno::ENOMEM)?;
-            data.resize(start + v.len as usize, 0);
-            k.read_user(v.base, &mut data[start..])?;
-        }
-        crate::sys::fs::check_seals(p, &file, true, || {
-            file.inode().stat().size + data.len() as u64
-        })?;
-        return file.write_at_end(&data).map(|n| n as u64);
+    if dir == Dir::Write
+        && flags & RWF_APPEND != 0
+        && file.ops().seekable()
+        && file.ops().host_device().is_none()
+    {
+        return write_at_end(p, k, &file, &iovs);
     }
-    let at = vec_offset(&file, offset, offset == -1)?;
-    write_file(p, k, &file, UserBufs(&iovs), at)
+    let at = match offset {
+        -1 => None,
+        _ if !file.ops().seekable() => return Err(Errno::ESPIPE),
+        o if o < 0 => return Err(Errno::EINVAL),
+        o => Some(o),
+    };
+    transfer(p, k, &file, UserBufs(&iovs), at, dir)
+}
+
+/// pwritev2 with RWF_APPEND: the bytes go at the end of the file, whatever the offset.
+fn write_at_end(
+    p: &mut Process,
+    k: &mut dyn Platform,
+    file: &Arc<OpenFile>,
+    iovs: &[IoVec],
+) -> SysResult {
+    let mut data = Vec::new();
+    for v in iovs.iter().filter(|v| v.len > 0) {
+        let start = data.len();
+        data.try_reserve(v.len as usize)
+            .map_err(|_| Errno::ENOMEM)?;
+        data.resize(start + v.len as usize, 0);
+        k.read_user(v.base, &mut data[start..])?;
+    }
+    crate::sys::fs::check_seals(p, file, true, || {
+        file.inode().stat().size + data.len() as u64
+    })?;
+    file.write_at_end(&data).map(|n| n as u64)
 }
 
 pub(crate) fn lseek(
