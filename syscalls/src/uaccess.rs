@@ -5,6 +5,8 @@
 
 use alloc::vec::Vec;
 
+use coracle_abi::{FromBytes, Immutable, IntoBytes};
+
 use crate::user_ptr::UserPtr;
 use crate::{Errno, Platform};
 
@@ -24,6 +26,23 @@ pub fn write_u64(p: &mut dyn Platform, addr: u64, v: u64) -> Result<(), Errno> {
 /// Writes a little-endian u32 at `addr`.
 pub fn write_u32(p: &mut dyn Platform, addr: u64, v: u32) -> Result<(), Errno> {
     UserPtr::<u32>::new(addr)?.write(p, v)
+}
+
+/// Reads one ABI struct (from `coracle_abi`) at `addr`: exactly its size, as Linux copies it.
+pub fn read_struct<T: FromBytes + IntoBytes>(p: &dyn Platform, addr: u64) -> Result<T, Errno> {
+    let mut v = T::new_zeroed();
+    p.read_user(addr, v.as_mut_bytes())?;
+    Ok(v)
+}
+
+/// Writes one ABI struct (from `coracle_abi`) at `addr`: exactly its size, never a libc's
+/// larger layout.
+pub fn write_struct<T: IntoBytes + Immutable>(
+    p: &mut dyn Platform,
+    addr: u64,
+    v: &T,
+) -> Result<(), Errno> {
+    p.write_user(addr, v.as_bytes())
 }
 
 /// Reads a NUL-terminated string of at most `max` bytes including the NUL; longer is

@@ -14,16 +14,7 @@ use crate::types::{oflags::*, Caller, DirEntry, FileType, Result};
 use crate::Errno;
 
 /// poll(2) event bits.
-pub mod events {
-    pub const POLLIN: u32 = 0x001;
-    pub const POLLPRI: u32 = 0x002;
-    pub const POLLOUT: u32 = 0x004;
-    pub const POLLERR: u32 = 0x008;
-    pub const POLLHUP: u32 = 0x010;
-    pub const POLLNVAL: u32 = 0x020;
-    pub const POLLRDNORM: u32 = 0x040;
-    pub const POLLWRNORM: u32 = 0x100;
-}
+pub use coracle_abi::poll as events;
 
 /// Devices that only the kernel can serve (they need the host or the hardware). The syscall
 /// layer serves reads and writes of files whose ops name one of these.

@@ -13,7 +13,7 @@ extern crate std;
 
 pub mod cpio;
 pub mod dev;
-pub mod errno;
+pub use coracle_abi::errno;
 pub mod file;
 pub mod inode;
 pub mod page;
@@ -22,7 +22,7 @@ pub mod tmpfs;
 pub mod types;
 pub mod unpack;
 mod vfs;
-pub mod wait;
+pub use coracle_abi::wait;
 
 #[cfg(test)]
 mod tests;

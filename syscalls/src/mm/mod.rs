@@ -28,7 +28,8 @@ pub(crate) use uaccess::Faulting;
 pub use uaccess::{read_user, write_user};
 pub(crate) use vmas::start_gap;
 
-pub(crate) const PAGE: u64 = 4096;
+/// The page size (one name for it in this crate, from the ABI crate).
+pub(crate) const PAGE: u64 = coracle_abi::PAGE_SIZE;
 /// Linux's stack_guard_gap: 256 pages kept free below a stack that grows down.
 pub(crate) const STACK_GUARD_GAP: u64 = 256 * PAGE;
 /// Linux's sysctl_max_map_count.

@@ -19,7 +19,7 @@ use crate::process::ProcShared;
 
 /// USER_HZ: the unit of clock ticks in stat files.
 pub(super) const TICKS_PER_SEC: u64 = 100;
-const PAGE: u64 = 4096;
+use crate::mm::PAGE;
 /// Docker's default capability set for root (CapPrm, CapEff, CapBnd).
 const DOCKER_CAPS: u64 = 0xa804_25fb;
 /// PF_RANDOMIZE: the `flags` field of a normal user process.

@@ -386,11 +386,3 @@ pub(crate) fn rt_tgsigqueueinfo(
 pub(crate) fn restart_syscall(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
     Err(Errno::EINTR)
 }
-
-/// A signal the process sends itself from inside a call (SIGPIPE from a write).
-pub(crate) fn raise(p: &mut Process, _k: &mut dyn Platform, sig: i32) -> SysResult {
-    if let Some(sig) = signo(sig) {
-        signal::raise(p, sig);
-    }
-    Ok(0)
-}

@@ -1,5 +1,7 @@
 //! read/write and friends over the console fds; the user-copy error paths.
 
+use coracle_abi::IntoBytes;
+
 use super::fake::*;
 use crate::nr::*;
 use crate::Errno;
@@ -168,6 +170,29 @@ fn ioctl_tcgets_is_enotty_without_a_terminal_and_works_with_one() {
     assert_eq!(sys(&mut p, &mut k, SYS_ioctl, &[1, 0x5401, SCRATCH]), 0);
     assert_eq!(sys(&mut p, &mut k, SYS_ioctl, &[1, 0x5413, SCRATCH]), 0);
     assert_eq!(k.peek(SCRATCH, 4), [24, 0, 80, 0]);
+}
+
+/// TCGETS writes the kernel's 36-byte `struct termios`, not a libc's 60-byte one: writing more
+/// smashed the stack of every tcgetattr caller under `-t`. TCGETS2 writes termios2 (44).
+#[test]
+fn tcgets_writes_exactly_the_kernel_termios() {
+    use coracle_abi::termios::{Termios, ICANON, TCGETS, TCGETS2, VINTR};
+    let (mut p, mut k) = setup_with(true, false);
+    for (request, size) in [(TCGETS, 36), (TCGETS2, 44)] {
+        k.poke(SCRATCH, &[0xa5; 64]);
+        assert_eq!(
+            sys(&mut p, &mut k, 16, &[1, u64::from(request), SCRATCH]),
+            0
+        );
+        assert_eq!(
+            k.peek(SCRATCH + size, 64 - size as usize),
+            [0xa5; 64][size as usize..]
+        );
+        let mut t = Termios::default();
+        t.as_mut_bytes().copy_from_slice(&k.peek(SCRATCH, 36));
+        assert_ne!(t.c_lflag & ICANON, 0);
+        assert_eq!(t.c_cc[VINTR], 3);
+    }
 }
 
 #[test]

@@ -6,14 +6,14 @@ use alloc::vec;
 use coracle_vfs::types::{oflags::*, FileType};
 use coracle_vfs::{HostDevice, OpenFile};
 
-use super::{with_bounce, CHUNK, MAX_RW_COUNT, SIGPIPE};
+use super::{with_bounce, CHUNK, MAX_RW_COUNT};
+use crate::signal::SIGPIPE;
 use crate::uaccess::{read_u64, write_u64};
 use crate::{Errno, Platform, Process, Stream, SysResult};
 
 /// Moves up to `count` bytes from `input` (at `in_off` or its offset) to `output`.
 fn copy_between(
     p: &mut Process,
-    k: &mut dyn Platform,
     input: &Arc<OpenFile>,
     mut in_off: Option<u64>,
     output: &Arc<OpenFile>,
@@ -73,7 +73,7 @@ fn copy_between(
     }
     p.bounce = buf;
     if result == Err(Errno::EPIPE) {
-        crate::sys::signal::raise(p, k, SIGPIPE)?;
+        crate::signal::raise(p, SIGPIPE);
     }
     result.map(|()| (done, in_off, out_off))
 }
@@ -107,7 +107,7 @@ pub(crate) fn sendfile(
         let o = read_u64(k, offset)? as i64;
         Some(u64::try_from(o).map_err(|_| Errno::EINVAL)?)
     };
-    let (n, in_off, _) = copy_between(p, k, &input, in_off, &output, None, count)?;
+    let (n, in_off, _) = copy_between(p, &input, in_off, &output, None, count)?;
     if let Some(o) = in_off {
         write_u64(k, offset, o)?;
     }
@@ -209,7 +209,7 @@ pub(crate) fn copy_file_range(
             return Err(Errno::EINVAL);
         }
     }
-    let (n, in_off, out_off) = copy_between(p, k, &input, in_off, &output, out_off, len)?;
+    let (n, in_off, out_off) = copy_between(p, &input, in_off, &output, out_off, len)?;
     if let Some(o) = in_off {
         write_u64(k, off_in, o)?;
     }

@@ -1,9 +1,10 @@
 //! ioctl: the terminal requests on the console and the generic fd requests (FIONBIO...).
 
+use coracle_abi::termios::*;
 use coracle_vfs::types::{oflags::*, FileType};
 
 use super::host::is_terminal;
-use crate::uaccess::write_u32;
+use crate::uaccess::{read_struct, write_struct, write_u32};
 use crate::{Errno, Platform, Process, SysResult};
 
 pub(crate) fn ioctl(
@@ -13,19 +14,6 @@ pub(crate) fn ioctl(
     request: u32,
     arg: u64,
 ) -> SysResult {
-    const TCGETS: u32 = 0x5401;
-    const TCSETS: u32 = 0x5402;
-    const TCSETSW: u32 = 0x5403;
-    const TCSETSF: u32 = 0x5404;
-    const TIOCGPGRP: u32 = 0x540f;
-    const TIOCSPGRP: u32 = 0x5410;
-    const TIOCGWINSZ: u32 = 0x5413;
-    const TIOCSWINSZ: u32 = 0x5414;
-    const FIONREAD: u32 = 0x541b;
-    const FIONBIO: u32 = 0x5421;
-    const FIOASYNC: u32 = 0x5452;
-    const FIOCLEX: u32 = 0x5451;
-    const FIONCLEX: u32 = 0x5450;
     let file = p.file(fd)?;
     if file.is_path() {
         return Err(Errno::EBADF);
@@ -37,9 +25,7 @@ pub(crate) fn ioctl(
             Ok(0)
         }
         FIONBIO | FIOASYNC => {
-            let mut v = [0u8; 4];
-            k.read_user(arg, &mut v)?;
-            let on = u32::from_le_bytes(v) != 0;
+            let on = read_struct::<u32>(k, arg)? != 0;
             let bit = if request == FIONBIO {
                 O_NONBLOCK
             } else {
@@ -66,34 +52,31 @@ pub(crate) fn ioctl(
             write_u32(k, arg, n as u32).map(|_| 0)
         }
         _ if !terminal => Err(Errno::ENOTTY),
-        TCGETS => k.write_user(arg, &default_termios()).map(|_| 0),
-        TCSETS | TCSETSW | TCSETSF | TIOCSWINSZ | TIOCSPGRP => Ok(0),
-        TIOCGWINSZ => k.write_user(arg, &winsize(24, 80)).map(|_| 0),
+        // The kernel's termios (36 bytes), which the libc converts to its own larger struct.
+        TCGETS => write_struct(k, arg, &Termios::cooked()).map(|_| 0),
+        TCGETS2 => {
+            let t = Termios2 {
+                termios: Termios::cooked(),
+                c_ispeed: 38400,
+                c_ospeed: 38400,
+            };
+            write_struct(k, arg, &t).map(|_| 0)
+        }
+        // The settings are checked for a readable struct and not kept: the console has one
+        // fixed mode.
+        TCSETS | TCSETSW | TCSETSF => read_struct::<Termios>(k, arg).map(|_| 0),
+        TCSETS2 | TCSETSW2 | TCSETSF2 => read_struct::<Termios2>(k, arg).map(|_| 0),
+        TIOCSWINSZ => read_struct::<Winsize>(k, arg).map(|_| 0),
+        TIOCSPGRP => Ok(0),
+        TIOCGWINSZ => {
+            let w = Winsize {
+                ws_row: 24,
+                ws_col: 80,
+                ..Winsize::default()
+            };
+            write_struct(k, arg, &w).map(|_| 0)
+        }
         TIOCGPGRP => write_u32(k, arg, p.shared.pid).map(|_| 0),
         _ => Err(Errno::ENOTTY),
     }
-}
-
-/// A cooked-mode terminal as a fresh pty has it (`struct termios` of the kernel ABI, 60 bytes).
-fn default_termios() -> [u8; 60] {
-    let mut t = [0u8; 60];
-    let iflag: u32 = 0o2400 | 0o400; // ICRNL | IXON | IUTF8 (approximately a pty's default)
-    let oflag: u32 = 0o5; // OPOST | ONLCR
-    let cflag: u32 = 0o277; // B38400 | CS8 | CREAD
-    let lflag: u32 = 0o105_073; // ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN
-    t[0..4].copy_from_slice(&iflag.to_le_bytes());
-    t[4..8].copy_from_slice(&oflag.to_le_bytes());
-    t[8..12].copy_from_slice(&cflag.to_le_bytes());
-    t[12..16].copy_from_slice(&lflag.to_le_bytes());
-    // c_cc: VINTR ^C, VQUIT ^\, VERASE DEL, VKILL ^U, VEOF ^D, VTIME 0, VMIN 1.
-    let cc: [u8; 7] = [3, 0x1c, 0x7f, 0x15, 4, 0, 1];
-    t[17..24].copy_from_slice(&cc);
-    t
-}
-
-fn winsize(rows: u16, cols: u16) -> [u8; 8] {
-    let mut w = [0u8; 8];
-    w[0..2].copy_from_slice(&rows.to_le_bytes());
-    w[2..4].copy_from_slice(&cols.to_le_bytes());
-    w
 }

@@ -34,7 +34,6 @@ use crate::{Errno, Process};
 pub(crate) const MAX_RW_COUNT: u64 = 0x7fff_f000;
 /// How much is copied through the kernel at a time.
 pub(crate) const CHUNK: usize = 64 * 1024;
-const SIGPIPE: i32 = 13;
 
 /// Runs `f` with the process's bounce buffer (CHUNK bytes, allocated once and reused).
 pub(crate) fn with_bounce<T>(p: &mut Process, f: impl FnOnce(&mut Process, &mut [u8]) -> T) -> T {

@@ -10,7 +10,8 @@ use coracle_vfs::types::oflags::*;
 use coracle_vfs::{HostDevice, OpenFile};
 
 use super::host::{host_read, host_write};
-use super::{wait_for_file, with_bounce, CHUNK, MAX_RW_COUNT, SIGPIPE};
+use super::{wait_for_file, with_bounce, CHUNK, MAX_RW_COUNT};
+use crate::signal::SIGPIPE;
 use crate::uaccess::{read_iovecs, IoVec};
 use crate::user_ptr::UserSlice;
 use crate::{Errno, Platform, Process, SysResult};
@@ -272,7 +273,7 @@ pub(crate) fn write_file(
         }
     });
     if r == Err(Errno::EPIPE) {
-        crate::sys::signal::raise(p, k, SIGPIPE)?;
+        crate::signal::raise(p, SIGPIPE);
     }
     r
 }

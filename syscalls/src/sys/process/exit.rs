@@ -15,7 +15,7 @@ use crate::process::{ExitStatus, ProcShared, System};
 use crate::signal::{self, SigInfo, Target};
 use crate::Process;
 
-pub(crate) const SIGCHLD: u32 = 17;
+pub(crate) use crate::signal::SIGCHLD;
 /// si_code values of SIGCHLD.
 pub(crate) const CLD_EXITED: i32 = 1;
 pub(crate) const CLD_KILLED: i32 = 2;
@@ -133,7 +133,7 @@ fn reaper_for(tree: &alloc::collections::BTreeMap<u32, Arc<ProcShared>>, dying: 
     INIT
 }
 
-const SIGHUP: u32 = 1;
+use crate::signal::SIGHUP;
 
 /// The members of the process groups that `dying`'s end orphans and that have a stopped
 /// member (POSIX; Linux's kill_orphaned_pgrp): `dying`'s own group, if its parent was the

@@ -44,7 +44,7 @@ const CLONE_SETTLS: u64 = 0x8_0000;
 const CLONE_PARENT_SETTID: u64 = 0x10_0000;
 const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
 const CLONE_CHILD_SETTID: u64 = 0x100_0000;
-const SIGCHLD: u32 = super::exit::SIGCHLD;
+use crate::signal::SIGCHLD;
 
 pub(crate) fn fork(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs) -> SysResult {
     let args = ForkArgs {
