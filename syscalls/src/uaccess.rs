@@ -5,6 +5,7 @@
 
 use alloc::vec::Vec;
 
+use coracle_abi::time::Timespec;
 use coracle_abi::{FromBytes, Immutable, IntoBytes};
 
 use crate::user_ptr::UserPtr;
@@ -43,6 +44,18 @@ pub fn write_struct<T: IntoBytes + Immutable>(
     v: &T,
 ) -> Result<(), Errno> {
     p.write_user(addr, v.as_bytes())
+}
+
+/// Reads a `struct timespec` as nanoseconds; `EINVAL` if negative or tv_nsec out of range.
+pub fn read_timespec(p: &dyn Platform, addr: u64) -> Result<u64, Errno> {
+    read_struct::<Timespec>(p, addr)?
+        .to_ns()
+        .ok_or(Errno::EINVAL)
+}
+
+/// Writes nanoseconds as a `struct timespec`.
+pub fn write_timespec(p: &mut dyn Platform, addr: u64, ns: u64) -> Result<(), Errno> {
+    write_struct(p, addr, &Timespec::from_ns(ns))
 }
 
 /// Reads a NUL-terminated string of at most `max` bytes including the NUL; longer is

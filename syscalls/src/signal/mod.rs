@@ -148,7 +148,7 @@ pub(crate) fn default_action(sig: u32) -> DefaultAction {
     }
 }
 
-/// One `struct sigaction` as the kernel ABI has it.
+/// One signal's action, as the kernel keeps it (the user struct is [`KernelSigaction`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct SigAction {
     pub handler: u64,
@@ -157,32 +157,29 @@ pub(crate) struct SigAction {
     pub mask: u64,
 }
 
-impl SigAction {
-    pub(crate) fn from_user(raw: &[u8; 32]) -> Self {
-        let word = |i: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&raw[i * 8..i * 8 + 8]);
-            u64::from_le_bytes(b)
-        };
+impl From<KernelSigaction> for SigAction {
+    fn from(a: KernelSigaction) -> Self {
         SigAction {
-            handler: word(0),
-            flags: word(1),
-            restorer: word(2),
-            mask: word(3),
+            handler: a.handler,
+            flags: a.flags,
+            restorer: a.restorer,
+            mask: a.mask,
         }
     }
+}
 
-    pub(crate) fn to_user(self) -> [u8; 32] {
-        let mut raw = [0u8; 32];
-        for (i, w) in [self.handler, self.flags, self.restorer, self.mask]
-            .into_iter()
-            .enumerate()
-        {
-            raw[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+impl From<SigAction> for KernelSigaction {
+    fn from(a: SigAction) -> Self {
+        KernelSigaction {
+            handler: a.handler,
+            flags: a.flags,
+            restorer: a.restorer,
+            mask: a.mask,
         }
-        raw
     }
+}
 
+impl SigAction {
     /// Whether a signal with this action is thrown away, by the action or by default.
     fn ignores(&self, sig: u32) -> bool {
         self.handler == SIG_IGN

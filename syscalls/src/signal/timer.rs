@@ -11,13 +11,14 @@ use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use coracle_abi::time::{Itimerspec, Itimerval, Timespec, Timeval};
 use coracle_vfs::{Wake, Waker};
 use spin::Mutex;
 
 use super::{send, valid, SigInfo, Target, SIGALRM, SIGPROF, SIGVTALRM, SI_KERNEL};
 use crate::process::ProcShared;
 use crate::sched::{Scheduler, TimerKey};
-use crate::uaccess::read_u64;
+use crate::uaccess::{read_u64, write_struct};
 use crate::{Errno, Platform, Process, SysResult};
 
 const NS: u64 = 1_000_000_000;
@@ -313,12 +314,19 @@ fn write_pair(
     (value, interval): (u64, u64),
     unit: u64,
 ) -> Result<(), Errno> {
-    let mut b = [0u8; 32];
-    for (i, t) in [interval, value].into_iter().enumerate() {
-        b[i * 16..i * 16 + 8].copy_from_slice(&(t / NS).to_le_bytes());
-        b[i * 16 + 8..i * 16 + 16].copy_from_slice(&((t % NS) / unit).to_le_bytes());
+    if unit == 1 {
+        let its = Itimerspec {
+            it_interval: Timespec::from_ns(interval),
+            it_value: Timespec::from_ns(value),
+        };
+        write_struct(k, addr, &its)
+    } else {
+        let itv = Itimerval {
+            it_interval: Timeval::from_ns(interval),
+            it_value: Timeval::from_ns(value),
+        };
+        write_struct(k, addr, &itv)
     }
-    k.write_user(addr, &b)
 }
 
 /// Itimer `which` (valid), made on first use. ITIMER_VIRTUAL counts the process's CPU time

@@ -96,20 +96,6 @@ fn read_u32(k: &dyn Platform, addr: u64) -> Result<u32, Errno> {
     Ok(u32::from_le_bytes(b))
 }
 
-/// A timespec as ns; EINVAL when out of range (negative or nsec >= 1e9).
-fn read_timeout(k: &dyn Platform, addr: u64) -> Result<u64, Errno> {
-    let mut b = [0u8; 16];
-    k.read_user(addr, &mut b)?;
-    let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or_default());
-    let nsec = i64::from_le_bytes(b[8..].try_into().unwrap_or_default());
-    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok((sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(nsec as u64))
-}
-
 pub(crate) fn futex(
     p: &mut Process,
     k: &mut dyn Platform,
@@ -161,7 +147,7 @@ pub(crate) fn futex(
             let deadline = if timeout == 0 {
                 None
             } else {
-                let t = read_timeout(k, timeout)?;
+                let t = crate::uaccess::read_timespec(k, timeout)?;
                 Some(if cmd == FUTEX_WAIT {
                     k.monotonic_ns().saturating_add(t)
                 } else if realtime {

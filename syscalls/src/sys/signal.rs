@@ -9,10 +9,10 @@ use coracle_vfs::Wake;
 
 use crate::process::{ProcShared, System};
 use crate::signal::{
-    self, valid, SigAction, SigInfo, Target, SA_KNOWN, SIGKILL, SIGSTOP, SIG_DFL, SI_TKILL,
-    SI_USER, UNBLOCKABLE,
+    self, valid, KernelSigaction, SigAction, SigInfo, Target, SA_KNOWN, SIGKILL, SIGSTOP, SIG_DFL,
+    SI_TKILL, SI_USER, UNBLOCKABLE,
 };
-use crate::uaccess::{read_u64, write_u64};
+use crate::uaccess::{read_struct, read_u64, write_struct, write_u64};
 use crate::{Errno, Platform, Process, SysResult};
 
 pub(crate) use crate::signal::signalfd::{signalfd, signalfd4};
@@ -39,9 +39,7 @@ pub(crate) fn rt_sigaction(
         return Err(Errno::EINVAL);
     }
     let new = if act != 0 {
-        let mut raw = [0u8; 32];
-        k.read_user(act, &mut raw)?;
-        Some(SigAction::from_user(&raw))
+        Some(SigAction::from(read_struct::<KernelSigaction>(k, act)?))
     } else {
         None
     };
@@ -60,7 +58,7 @@ pub(crate) fn rt_sigaction(
     };
     old.flags &= SA_KNOWN;
     if oldact != 0 {
-        k.write_user(oldact, &old.to_user())?;
+        write_struct(k, oldact, &KernelSigaction::from(old))?;
     }
     Ok(0)
 }
@@ -158,16 +156,7 @@ pub(crate) fn rt_sigtimedwait(
             }
             let these = read_u64(k, uthese)? & !UNBLOCKABLE;
             if uts != 0 && p.resumed().is_none() {
-                let mut b = [0u8; 16];
-                k.read_user(uts, &mut b)?;
-                let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or_default());
-                let nsec = i64::from_le_bytes(b[8..].try_into().unwrap_or_default());
-                if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-                    return Err(Errno::EINVAL);
-                }
-                let t = (sec as u64)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(nsec as u64);
+                let t = crate::uaccess::read_timespec(k, uts)?;
                 let now = k.monotonic_ns();
                 p.call_deadline(|| Some(now.saturating_add(t)));
             }

@@ -1,80 +1,82 @@
-//! `struct stat`, `struct statx` and `struct statfs` as the x86_64 ABI lays them out.
+//! The VFS's [`Stat`] and [`StatFs`] as the ABI structs `struct stat`, `struct statx` and
+//! `struct statfs` (declared in [`coracle_abi::stat`]).
 
+use coracle_abi::stat::{
+    self as abi, StatxTimestamp, STATX_BASIC_STATS, STATX_BTIME, STATX_MNT_ID,
+};
 use coracle_vfs::types::{major, minor, Stat, StatFs, Timespec};
 
-fn put(b: &mut [u8], at: usize, v: &[u8]) {
-    b[at..at + v.len()].copy_from_slice(v);
-}
-
-/// The 144-byte `struct stat` of x86_64.
-pub(crate) fn stat_bytes(st: &Stat) -> [u8; 144] {
-    let mut b = [0u8; 144];
-    put(&mut b, 0, &st.dev.to_le_bytes());
-    put(&mut b, 8, &st.ino.to_le_bytes());
-    put(&mut b, 16, &st.nlink.to_le_bytes());
-    put(&mut b, 24, &st.mode.to_le_bytes());
-    put(&mut b, 28, &st.uid.to_le_bytes());
-    put(&mut b, 32, &st.gid.to_le_bytes());
-    put(&mut b, 40, &st.rdev.to_le_bytes());
-    put(&mut b, 48, &st.size.to_le_bytes());
-    put(&mut b, 56, &i64::from(st.blksize).to_le_bytes());
-    put(&mut b, 64, &st.blocks.to_le_bytes());
-    for (at, t) in [(72, st.atime), (88, st.mtime), (104, st.ctime)] {
-        put(&mut b, at, &t.sec.to_le_bytes());
-        put(&mut b, at + 8, &u64::from(t.nsec).to_le_bytes());
+/// `struct stat`.
+pub(crate) fn user_stat(st: &Stat) -> abi::Stat {
+    abi::Stat {
+        st_dev: st.dev,
+        st_ino: st.ino,
+        st_nlink: st.nlink,
+        st_mode: st.mode,
+        st_uid: st.uid,
+        st_gid: st.gid,
+        st_rdev: st.rdev,
+        st_size: st.size as i64,
+        st_blksize: i64::from(st.blksize),
+        st_blocks: st.blocks as i64,
+        st_atime: st.atime.sec,
+        st_atime_nsec: u64::from(st.atime.nsec),
+        st_mtime: st.mtime.sec,
+        st_mtime_nsec: u64::from(st.mtime.nsec),
+        st_ctime: st.ctime.sec,
+        st_ctime_nsec: u64::from(st.ctime.nsec),
+        ..abi::Stat::default()
     }
-    b
 }
 
-/// statx mask bits.
-const STATX_BASIC_STATS: u32 = 0x7ff;
-const STATX_BTIME: u32 = 0x800;
-const STATX_MNT_ID: u32 = 0x1000;
-
-fn statx_time(b: &mut [u8], at: usize, t: Timespec) {
-    put(b, at, &t.sec.to_le_bytes());
-    put(b, at + 8, &t.nsec.to_le_bytes());
-}
-
-/// The 256-byte `struct statx`: basic stats, birth time and mount id, as tmpfs fills them.
-pub(crate) fn statx_bytes(st: &Stat, mnt_id: u64) -> [u8; 256] {
-    let mut b = [0u8; 256];
-    let mask = STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID;
-    put(&mut b, 0, &mask.to_le_bytes());
-    put(&mut b, 4, &st.blksize.to_le_bytes());
-    // stx_attributes (8..16) stays 0.
-    put(&mut b, 16, &(st.nlink as u32).to_le_bytes());
-    put(&mut b, 20, &st.uid.to_le_bytes());
-    put(&mut b, 24, &st.gid.to_le_bytes());
-    put(&mut b, 28, &(st.mode as u16).to_le_bytes());
-    put(&mut b, 32, &st.ino.to_le_bytes());
-    put(&mut b, 40, &st.size.to_le_bytes());
-    put(&mut b, 48, &st.blocks.to_le_bytes());
-    // stx_attributes_mask (56..64): tmpfs supports none of the listed attributes we report.
-    statx_time(&mut b, 64, st.atime);
-    statx_time(&mut b, 80, st.btime);
-    statx_time(&mut b, 96, st.ctime);
-    statx_time(&mut b, 112, st.mtime);
-    put(&mut b, 128, &major(st.rdev).to_le_bytes());
-    put(&mut b, 132, &minor(st.rdev).to_le_bytes());
-    put(&mut b, 136, &major(st.dev).to_le_bytes());
-    put(&mut b, 140, &minor(st.dev).to_le_bytes());
-    put(&mut b, 144, &mnt_id.to_le_bytes());
-    b
-}
-
-/// The 120-byte `struct statfs` of x86_64.
-pub(crate) fn statfs_bytes(s: &StatFs) -> [u8; 120] {
-    let mut b = [0u8; 120];
-    let fields = [
-        s.fs_type, s.bsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree,
-    ];
-    for (i, v) in fields.iter().enumerate() {
-        put(&mut b, i * 8, &v.to_le_bytes());
+fn statx_time(t: Timespec) -> StatxTimestamp {
+    StatxTimestamp {
+        tv_sec: t.sec,
+        tv_nsec: t.nsec,
+        reserved: 0,
     }
-    put(&mut b, 56, &s.fsid.to_le_bytes());
-    put(&mut b, 64, &s.namelen.to_le_bytes());
-    put(&mut b, 72, &s.frsize.to_le_bytes());
-    put(&mut b, 80, &s.flags.to_le_bytes());
-    b
+}
+
+/// `struct statx`: basic stats, birth time and mount id, as tmpfs fills them. No attributes
+/// are reported, and none are claimed supported (stx_attributes_mask 0).
+pub(crate) fn user_statx(st: &Stat, mnt_id: u64) -> abi::Statx {
+    abi::Statx {
+        stx_mask: STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID,
+        stx_blksize: st.blksize,
+        stx_nlink: st.nlink as u32,
+        stx_uid: st.uid,
+        stx_gid: st.gid,
+        stx_mode: st.mode as u16,
+        stx_ino: st.ino,
+        stx_size: st.size,
+        stx_blocks: st.blocks,
+        stx_atime: statx_time(st.atime),
+        stx_btime: statx_time(st.btime),
+        stx_ctime: statx_time(st.ctime),
+        stx_mtime: statx_time(st.mtime),
+        stx_rdev_major: major(st.rdev),
+        stx_rdev_minor: minor(st.rdev),
+        stx_dev_major: major(st.dev),
+        stx_dev_minor: minor(st.dev),
+        stx_mnt_id: mnt_id,
+        ..abi::Statx::default()
+    }
+}
+
+/// `struct statfs`.
+pub(crate) fn user_statfs(s: &StatFs) -> abi::Statfs {
+    abi::Statfs {
+        f_type: s.fs_type as i64,
+        f_bsize: s.bsize as i64,
+        f_blocks: s.blocks,
+        f_bfree: s.bfree,
+        f_bavail: s.bavail,
+        f_files: s.files,
+        f_ffree: s.ffree,
+        f_fsid: [s.fsid as u32 as i32, (s.fsid >> 32) as u32 as i32],
+        f_namelen: s.namelen as i64,
+        f_frsize: s.frsize as i64,
+        f_flags: s.flags as i64,
+        f_spare: [0; 4],
+    }
 }

@@ -2,27 +2,12 @@
 
 use coracle_vfs::Wake;
 
-use crate::uaccess::read_u64;
+use coracle_abi::time::Timeval;
+
+use crate::uaccess::{read_timespec, write_struct, write_timespec, write_u64};
 use crate::{Errno, Platform, Process, SysResult};
 
 const NS: u64 = 1_000_000_000;
-
-fn write_timespec(k: &mut dyn Platform, addr: u64, ns: u64) -> Result<(), Errno> {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&(ns / NS).to_le_bytes());
-    b[8..].copy_from_slice(&(ns % NS).to_le_bytes());
-    k.write_user(addr, &b)
-}
-
-/// Reads a `struct timespec` as nanoseconds; `EINVAL` if negative or tv_nsec out of range.
-fn read_timespec(k: &dyn Platform, addr: u64) -> Result<u64, Errno> {
-    let sec = read_u64(k, addr)? as i64;
-    let nsec = read_u64(k, addr + 8)? as i64;
-    if sec < 0 || !(0..NS as i64).contains(&nsec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok((sec as u64).saturating_mul(NS).saturating_add(nsec as u64))
-}
 
 /// The time of clock `clock` in ns, or `EINVAL` for clocks Linux does not have.
 fn clock_now(p: &Process, k: &dyn Platform, clock: i32) -> Result<u64, Errno> {
@@ -133,10 +118,7 @@ pub(crate) fn clock_getres(
 pub(crate) fn gettimeofday(_p: &mut Process, k: &mut dyn Platform, tv: u64, tz: u64) -> SysResult {
     if tv != 0 {
         let now = k.realtime_ns();
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&(now / NS).to_le_bytes());
-        b[8..].copy_from_slice(&((now % NS) / 1000).to_le_bytes());
-        k.write_user(tv, &b)?;
+        write_struct(k, tv, &Timeval::from_ns(now))?;
     }
     if tz != 0 {
         k.write_user(tz, &[0u8; 8])?;
@@ -147,7 +129,7 @@ pub(crate) fn gettimeofday(_p: &mut Process, k: &mut dyn Platform, tv: u64, tz: 
 pub(crate) fn time(_p: &mut Process, k: &mut dyn Platform, tloc: u64) -> SysResult {
     let secs = k.realtime_ns() / NS;
     if tloc != 0 {
-        k.write_user(tloc, &secs.to_le_bytes())?;
+        write_u64(k, tloc, secs)?;
     }
     Ok(secs)
 }

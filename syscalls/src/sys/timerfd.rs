@@ -13,6 +13,7 @@ use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use core::any::Any;
 
+use coracle_abi::time::{Itimerspec, Timespec};
 use coracle_vfs::file::events::*;
 use coracle_vfs::types::oflags::{O_CLOEXEC, O_NONBLOCK};
 use coracle_vfs::types::Result;
@@ -21,10 +22,9 @@ use spin::Mutex;
 
 use crate::sched::{Scheduler, TimerKey};
 use crate::sys::anon::install_anon;
-use crate::uaccess::read_u64;
+use crate::uaccess::{read_struct, write_struct};
 use crate::{Errno, Platform, Process, SysResult};
 
-const NS: u64 = 1_000_000_000;
 const TFD_TIMER_ABSTIME: i32 = 1;
 const TFD_TIMER_CANCEL_ON_SET: i32 = 2;
 
@@ -264,28 +264,16 @@ fn timer_at(p: &Process, fd: i32) -> core::result::Result<Arc<TimerFd>, Errno> {
         .ok_or(Errno::EINVAL)
 }
 
-/// Reads one `struct timespec` of an itimerspec; `EINVAL` if out of range.
-fn read_timespec(k: &dyn Platform, addr: u64) -> core::result::Result<u64, Errno> {
-    let sec = read_u64(k, addr)? as i64;
-    let nsec = read_u64(k, addr + 8)? as i64;
-    Ok(if sec < 0 || !(0..NS as i64).contains(&nsec) {
-        u64::MAX
-    } else {
-        (sec as u64).saturating_mul(NS).saturating_add(nsec as u64)
-    })
-}
-
 fn write_itimerspec(
     k: &mut dyn Platform,
     addr: u64,
     (value, interval): (u64, u64),
 ) -> core::result::Result<(), Errno> {
-    let mut b = [0u8; 32];
-    for (i, ns) in [interval, value].into_iter().enumerate() {
-        b[i * 16..i * 16 + 8].copy_from_slice(&(ns / NS).to_le_bytes());
-        b[i * 16 + 8..i * 16 + 16].copy_from_slice(&(ns % NS).to_le_bytes());
-    }
-    k.write_user(addr, &b)
+    let its = Itimerspec {
+        it_interval: Timespec::from_ns(interval),
+        it_value: Timespec::from_ns(value),
+    };
+    write_struct(k, addr, &its)
 }
 
 pub(crate) fn timerfd_settime(
@@ -297,12 +285,11 @@ pub(crate) fn timerfd_settime(
     old: u64,
 ) -> SysResult {
     // Linux's order: copy the new value, check flags and ranges, then the fd.
-    let interval = read_timespec(k, new)?;
-    let value = read_timespec(k, new + 16)?;
-    if flags & !(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET) != 0
-        || interval == u64::MAX
-        || value == u64::MAX
-    {
+    let its: Itimerspec = read_struct(k, new)?;
+    let (Some(interval), Some(value)) = (its.it_interval.to_ns(), its.it_value.to_ns()) else {
+        return Err(Errno::EINVAL);
+    };
+    if flags & !(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET) != 0 {
         return Err(Errno::EINVAL);
     }
     let timer = timer_at(p, fd)?;

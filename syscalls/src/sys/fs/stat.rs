@@ -7,7 +7,8 @@ use super::{
     lookup, lookup_at_flags, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE,
     AT_SYMLINK_NOFOLLOW,
 };
-use crate::sys::stat::{stat_bytes, statfs_bytes, statx_bytes};
+use crate::sys::stat::{user_stat, user_statfs, user_statx};
+use crate::uaccess::write_struct;
 use crate::{Platform, Process, SysResult};
 
 fn mnt_id(st: &Stat) -> u64 {
@@ -16,12 +17,12 @@ fn mnt_id(st: &Stat) -> u64 {
 
 pub(crate) fn stat(p: &mut Process, k: &mut dyn Platform, path: u64, statbuf: u64) -> SysResult {
     let st = lookup(p, k, AT_FDCWD, path, true, false)?.stat();
-    k.write_user(statbuf, &stat_bytes(&st)).map(|_| 0)
+    write_struct(k, statbuf, &user_stat(&st)).map(|_| 0)
 }
 
 pub(crate) fn lstat(p: &mut Process, k: &mut dyn Platform, path: u64, statbuf: u64) -> SysResult {
     let st = lookup(p, k, AT_FDCWD, path, false, false)?.stat();
-    k.write_user(statbuf, &stat_bytes(&st)).map(|_| 0)
+    write_struct(k, statbuf, &user_stat(&st)).map(|_| 0)
 }
 
 pub(crate) fn newfstatat(
@@ -36,7 +37,7 @@ pub(crate) fn newfstatat(
         return Err(Errno::EINVAL);
     }
     let st = lookup_at_flags(p, k, dirfd, path, flags)?.stat();
-    k.write_user(statbuf, &stat_bytes(&st)).map(|_| 0)
+    write_struct(k, statbuf, &user_stat(&st)).map(|_| 0)
 }
 
 pub(crate) fn statx(
@@ -57,20 +58,20 @@ pub(crate) fn statx(
         return Err(Errno::EINVAL);
     }
     let st = lookup_at_flags(p, k, dirfd, path, flags)?.stat();
-    k.write_user(buf, &statx_bytes(&st, mnt_id(&st))).map(|_| 0)
+    write_struct(k, buf, &user_statx(&st, mnt_id(&st))).map(|_| 0)
 }
 
 pub(crate) fn statfs(p: &mut Process, k: &mut dyn Platform, path: u64, buf: u64) -> SysResult {
     let s = lookup(p, k, AT_FDCWD, path, true, false)?.statfs();
-    k.write_user(buf, &statfs_bytes(&s)).map(|_| 0)
+    write_struct(k, buf, &user_statfs(&s)).map(|_| 0)
 }
 
 pub(crate) fn fstatfs(p: &mut Process, k: &mut dyn Platform, fd: i32, buf: u64) -> SysResult {
     let s = p.file(fd)?.inode().statfs();
-    k.write_user(buf, &statfs_bytes(&s)).map(|_| 0)
+    write_struct(k, buf, &user_statfs(&s)).map(|_| 0)
 }
 
 pub(crate) fn fstat(p: &mut Process, k: &mut dyn Platform, fd: i32, statbuf: u64) -> SysResult {
     let st = p.file(fd)?.inode().stat();
-    k.write_user(statbuf, &stat_bytes(&st)).map(|_| 0)
+    write_struct(k, statbuf, &user_stat(&st)).map(|_| 0)
 }

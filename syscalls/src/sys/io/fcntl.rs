@@ -5,13 +5,11 @@ use alloc::sync::Arc;
 use coracle_vfs::pipe::pipe_of;
 use coracle_vfs::{OpenFile, Wake};
 
-use super::fdtable::dup_to_lowest;
-use crate::{Errno, Platform, Process, SysResult};
+use coracle_abi::fcntl::{Flock, F_RDLCK, F_UNLCK, F_WRLCK};
 
-/// `struct flock` of x86_64 (32 bytes): l_type, l_whence, l_start, l_len, l_pid.
-const F_RDLCK: i16 = 0;
-const F_WRLCK: i16 = 1;
-const F_UNLCK: i16 = 2;
+use super::fdtable::dup_to_lowest;
+use crate::uaccess::{read_struct, write_struct};
+use crate::{Errno, Platform, Process, SysResult};
 
 fn record_lock(
     p: &mut Process,
@@ -25,13 +23,15 @@ fn record_lock(
     const F_SETLKW: i32 = 7;
     const F_OFD_GETLK: i32 = 36;
     const F_OFD_SETLKW: i32 = 38;
-    let mut raw = [0u8; 32];
-    k.read_user(arg, &mut raw)?;
-    let l_type = i16::from_le_bytes([raw[0], raw[1]]);
-    let whence = i16::from_le_bytes([raw[2], raw[3]]);
-    let l_start = i64::from_le_bytes(raw[8..16].try_into().unwrap_or_default());
-    let l_len = i64::from_le_bytes(raw[16..24].try_into().unwrap_or_default());
-    let l_pid = i32::from_le_bytes([raw[24], raw[25], raw[26], raw[27]]);
+    let mut fl: Flock = read_struct(k, arg)?;
+    let Flock {
+        l_type,
+        l_whence: whence,
+        l_start,
+        l_len,
+        l_pid,
+        ..
+    } = fl;
     if file.is_path() {
         return Err(Errno::EBADF);
     }
@@ -71,23 +71,22 @@ fn record_lock(
             return Err(Errno::EINVAL);
         }
         match locks.test(key, &owner, start, end, l_type == F_WRLCK) {
-            None => raw[0..2].copy_from_slice(&F_UNLCK.to_le_bytes()),
+            // Only l_type changes when nothing conflicts; the rest is given back as it came.
+            None => fl.l_type = F_UNLCK,
             Some(c) => {
-                let t = if c.write { F_WRLCK } else { F_RDLCK };
-                raw[0..2].copy_from_slice(&t.to_le_bytes());
-                raw[2..4].copy_from_slice(&0i16.to_le_bytes());
-                raw[8..16].copy_from_slice(&(c.start as i64).to_le_bytes());
-                let len = if c.end == u64::MAX {
+                fl.l_type = if c.write { F_WRLCK } else { F_RDLCK };
+                fl.l_whence = 0;
+                fl.l_start = c.start as i64;
+                fl.l_len = if c.end == u64::MAX {
                     0
                 } else {
                     (c.end - c.start) as i64
                 };
-                raw[16..24].copy_from_slice(&len.to_le_bytes());
-                raw[24..28].copy_from_slice(&c.pid.to_le_bytes());
+                fl.l_pid = c.pid;
             }
         }
         drop(locks);
-        k.write_user(arg, &raw)?;
+        write_struct(k, arg, &fl)?;
         return Ok(0);
     }
     let kind = match l_type {

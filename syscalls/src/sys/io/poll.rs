@@ -161,16 +161,7 @@ fn read_timeout(k: &dyn Platform, tsp: u64) -> Result<Option<u64>, Errno> {
     if tsp == 0 {
         return Ok(None);
     }
-    let sec = read_u64(k, tsp)? as i64;
-    let nsec = read_u64(k, tsp + 8)? as i64;
-    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok(Some(
-        (sec as u64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(nsec as u64),
-    ))
+    crate::uaccess::read_timespec(k, tsp).map(Some)
 }
 
 pub(crate) fn ppoll(
