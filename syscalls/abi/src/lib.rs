@@ -15,6 +15,7 @@ pub mod errno;
 pub mod fcntl;
 pub mod mm;
 pub mod poll;
+pub mod resource;
 pub mod signal;
 pub mod stat;
 pub mod termios;

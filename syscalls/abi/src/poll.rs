@@ -8,3 +8,26 @@ pub const POLLHUP: u32 = 0x010;
 pub const POLLNVAL: u32 = 0x020;
 pub const POLLRDNORM: u32 = 0x040;
 pub const POLLWRNORM: u32 = 0x100;
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+/// `struct pollfd` (poll, ppoll).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct Pollfd {
+    pub fd: i32,
+    pub events: i16,
+    pub revents: i16,
+}
+const _: () = assert!(size_of::<Pollfd>() == 8);
+
+/// `struct epoll_event`: packed on x86_64 (`__EPOLL_PACKED`), so 12 bytes, not 16.
+#[derive(Debug, Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C, packed)]
+pub struct EpollEvent {
+    pub events: u32,
+    pub data: u64,
+}
+const _: () = assert!(size_of::<EpollEvent>() == 12);

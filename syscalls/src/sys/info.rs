@@ -4,7 +4,10 @@
 
 use core::sync::atomic::Ordering;
 
-use crate::uaccess::write_u32;
+use coracle_abi::resource::{Rlimit, Rusage, Sysinfo, Tms};
+use coracle_abi::time::Timeval;
+
+use crate::uaccess::{read_struct, write_struct, write_u32};
 use crate::user_ptr::UserSliceMut;
 use crate::{Errno, Platform, Process, SysResult};
 
@@ -138,10 +141,11 @@ pub(crate) fn default_limits() -> [(u64, u64); 16] {
 }
 
 fn write_rlimit(k: &mut dyn Platform, addr: u64, (soft, hard): (u64, u64)) -> Result<(), Errno> {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&soft.to_le_bytes());
-    b[8..].copy_from_slice(&hard.to_le_bytes());
-    k.write_user(addr, &b)
+    let r = Rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    write_struct(k, addr, &r)
 }
 
 pub(crate) fn getrlimit(
@@ -175,10 +179,10 @@ pub(crate) fn prlimit64(
     }
     rlimit(resource)?;
     let new = if new_limit != 0 {
-        let mut b = [0u8; 16];
-        k.read_user(new_limit, &mut b)?;
-        let soft = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
-        let hard = u64::from_le_bytes(b[8..].try_into().unwrap_or_default());
+        let Rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        } = read_struct(k, new_limit)?;
         if soft > hard {
             return Err(Errno::EINVAL);
         }
@@ -245,14 +249,6 @@ pub(crate) fn process_cpu_ns_of(
     live + shared.exited_cpu_ns.load(Ordering::Relaxed)
 }
 
-/// `struct timeval` bytes of `ns`.
-fn timeval(ns: u64) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
-    b[8..].copy_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
-    b
-}
-
 pub(crate) fn getrusage(p: &mut Process, k: &mut dyn Platform, who: i32, usage: u64) -> SysResult {
     const RUSAGE_SELF: i32 = 0;
     const RUSAGE_CHILDREN: i32 = -1;
@@ -267,13 +263,14 @@ pub(crate) fn getrusage(p: &mut Process, k: &mut dyn Platform, who: i32, usage: 
     // struct rusage: ru_utime, ru_stime, then 14 longs (maxrss, ..., nivcsw). The time spent
     // in system calls is not told apart from user time: it is all ru_utime. ru_maxrss (KiB)
     // is the resident set now, as /proc/self/status counts it (no high-water mark is kept).
-    let mut b = [0u8; 144];
-    b[..16].copy_from_slice(&timeval(cpu));
+    let mut r = Rusage {
+        ru_utime: Timeval::from_ns(cpu),
+        ..Rusage::default()
+    };
     if who != RUSAGE_CHILDREN {
-        let kib = crate::procfs::resident_pages(&p.shared) * 4;
-        b[32..40].copy_from_slice(&kib.to_le_bytes());
+        r.ru_maxrss = (crate::procfs::resident_pages(&p.shared) * 4) as i64;
     }
-    k.write_user(usage, &b).map(|_| 0)
+    write_struct(k, usage, &r).map(|_| 0)
 }
 
 /// Clock ticks per second of times(2) and /proc (USER_HZ).
@@ -282,12 +279,13 @@ const USER_HZ: u64 = 100;
 pub(crate) fn times(p: &mut Process, k: &mut dyn Platform, buf: u64) -> SysResult {
     let ticks = |ns: u64| ns / (1_000_000_000 / USER_HZ);
     if buf != 0 {
-        // struct tms: utime, stime, cutime, cstime (clock_t).
-        let mut b = [0u8; 32];
-        b[..8].copy_from_slice(&ticks(process_cpu_ns(p)).to_le_bytes());
         let children = p.shared.life.lock().children_cpu_ns;
-        b[16..24].copy_from_slice(&ticks(children).to_le_bytes());
-        k.write_user(buf, &b)?;
+        let t = Tms {
+            tms_utime: ticks(process_cpu_ns(p)) as i64,
+            tms_cutime: ticks(children) as i64,
+            ..Tms::default()
+        };
+        write_struct(k, buf, &t)?;
     }
     Ok(ticks(k.monotonic_ns()))
 }
@@ -325,15 +323,14 @@ pub(crate) fn getrandom(
 
 /// sysinfo(2): uptime, memory (the frames and heap the kernel has free), process count.
 pub(crate) fn sysinfo(p: &mut Process, k: &mut dyn Platform, info: u64) -> SysResult {
-    let mut b = [0u8; 112];
-    let put =
-        |b: &mut [u8; 112], off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
     let sys = &p.sys.info;
-    put(&mut b, 0, sys.uptime_ns() / 1_000_000_000);
-    put(&mut b, 32, sys.mem_total());
-    put(&mut b, 40, sys.mem_free());
-    let procs = p.sys.tree.lock().len().min(u16::MAX as usize) as u16;
-    b[80..82].copy_from_slice(&procs.to_le_bytes());
-    b[104..108].copy_from_slice(&1u32.to_le_bytes());
-    k.write_user(info, &b).map(|_| 0)
+    let s = Sysinfo {
+        uptime: (sys.uptime_ns() / 1_000_000_000) as i64,
+        totalram: sys.mem_total(),
+        freeram: sys.mem_free(),
+        procs: p.sys.tree.lock().len().min(u16::MAX as usize) as u16,
+        mem_unit: 1,
+        ..Sysinfo::default()
+    };
+    write_struct(k, info, &s).map(|_| 0)
 }

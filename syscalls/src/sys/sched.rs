@@ -245,9 +245,7 @@ pub(crate) fn sched_rr_get_interval(
     }
     thread_of(p, pid)?;
     // Every thread is time-shared alike: its interval is the slice.
-    let mut b = [0u8; 16];
-    b[8..].copy_from_slice(&crate::sched::TIME_SLICE_NS.to_le_bytes());
-    k.write_user(tp, &b)?;
+    crate::uaccess::write_timespec(k, tp, crate::sched::TIME_SLICE_NS)?;
     Ok(0)
 }
 

@@ -29,10 +29,12 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use coracle_abi::poll::EpollEvent;
+use coracle_abi::IntoBytes;
 use coracle_vfs::types::oflags::O_CLOEXEC;
 
 use crate::sys::anon::install_anon;
-use crate::uaccess::read_u64;
+use crate::uaccess::{read_struct, read_u64};
 use crate::{Errno, Platform, Process, SysResult};
 
 mod instance;
@@ -40,7 +42,7 @@ mod instance;
 use instance::*;
 
 /// `struct epoll_event` is packed on x86_64: u32 events, u64 data.
-const EVENT_SIZE: u64 = 12;
+const EVENT_SIZE: u64 = size_of::<EpollEvent>() as u64;
 /// Largest maxevents (EP_MAX_EVENTS: INT_MAX / sizeof(struct epoll_event)).
 const MAX_EVENTS: i32 = i32::MAX / EVENT_SIZE as i32;
 
@@ -74,12 +76,8 @@ pub(crate) fn epoll_ctl(
     // Linux's order (do_epoll_ctl): the event, the fds, pollability, the epoll, the
     // EPOLLEXCLUSIVE rules, loops, then the operation.
     let (events, data) = if op != EPOLL_CTL_DEL {
-        let mut b = [0u8; EVENT_SIZE as usize];
-        k.read_user(event, &mut b)?;
-        let events = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let mut d = [0u8; 8];
-        d.copy_from_slice(&b[4..]);
-        (events, u64::from_le_bytes(d))
+        let e: EpollEvent = read_struct(k, event)?;
+        (e.events, e.data)
     } else {
         (0, 0)
     };
@@ -182,12 +180,14 @@ fn deliver(k: &mut dyn Platform, ep: &Epoll, events: u64, max: usize) -> SysResu
     if taken.is_empty() {
         return Ok(0);
     }
-    let mut buf = Vec::with_capacity(taken.len() * EVENT_SIZE as usize);
-    for r in &taken {
-        buf.extend_from_slice(&r.events.to_le_bytes());
-        buf.extend_from_slice(&r.data.to_le_bytes());
-    }
-    if let Err(e) = k.write_user(events, &buf) {
+    let buf: Vec<EpollEvent> = taken
+        .iter()
+        .map(|r| EpollEvent {
+            events: r.events,
+            data: r.data,
+        })
+        .collect();
+    if let Err(e) = k.write_user(events, buf.as_bytes()) {
         ep.unharvest(&taken);
         return Err(e);
     }

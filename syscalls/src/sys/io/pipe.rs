@@ -9,6 +9,7 @@ use coracle_vfs::types::{oflags::*, Stat, S_IFIFO};
 use coracle_vfs::{Inode, OpenFile};
 
 use crate::process::Fd;
+use crate::uaccess::write_struct;
 use crate::{Errno, Platform, Process, SysResult};
 
 /// The inode of a pipe made by pipe(2) (on pipefs).
@@ -85,10 +86,7 @@ pub(crate) fn pipe2(p: &mut Process, k: &mut dyn Platform, fds: u64, flags: i32)
             }
         }
     };
-    let mut pair = [0u8; 8];
-    pair[..4].copy_from_slice(&(r as u32).to_le_bytes());
-    pair[4..].copy_from_slice(&(w as u32).to_le_bytes());
-    if let Err(e) = k.write_user(fds, &pair) {
+    if let Err(e) = write_struct(k, fds, &[r as i32, w as i32]) {
         let mut files = p.shared.files.lock();
         files.remove(r);
         files.remove(w);

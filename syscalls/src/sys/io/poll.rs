@@ -4,6 +4,8 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+use coracle_abi::poll::Pollfd;
+use coracle_abi::IntoBytes;
 use coracle_vfs::file::events::*;
 use coracle_vfs::{HostDevice, OpenFile, Wake};
 
@@ -103,13 +105,9 @@ fn poll_fds(
     if nfds > NOFILE as u64 {
         return Err(Errno::EINVAL);
     }
-    let mut table = vec![0u8; nfds as usize * 8];
-    k.read_user(fds, &mut table)?;
-    let watched: Vec<i32> = table
-        .chunks(8)
-        .map(|rec| i32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]))
-        .filter(|&fd| fd >= 0)
-        .collect();
+    let mut table = vec![Pollfd::default(); nfds as usize];
+    k.read_user(fds, table.as_mut_bytes())?;
+    let watched: Vec<i32> = table.iter().map(|r| r.fd).filter(|&fd| fd >= 0).collect();
     wait_ready(
         p,
         k,
@@ -117,20 +115,19 @@ fn poll_fds(
         |p| register_fds(p, &watched),
         |p, k| {
             let mut ready = 0;
-            for rec in table.chunks_mut(8) {
-                let fd = i32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
-                let events = u32::from(u16::from_le_bytes([rec[4], rec[5]]));
-                let revents = if fd < 0 {
+            for rec in table.iter_mut() {
+                let events = u32::from(rec.events as u16);
+                let revents = if rec.fd < 0 {
                     0
                 } else {
-                    readiness(p, fd) & (events | POLLERR | POLLHUP | POLLNVAL)
+                    readiness(p, rec.fd) & (events | POLLERR | POLLHUP | POLLNVAL)
                 };
                 if revents != 0 {
                     ready += 1;
                 }
-                rec[6..8].copy_from_slice(&(revents as u16).to_le_bytes());
+                rec.revents = revents as u16 as i16;
             }
-            k.write_user(fds, &table)?;
+            k.write_user(fds, table.as_bytes())?;
             Ok(ready)
         },
     )

@@ -8,6 +8,8 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use coracle_abi::resource::Rusage;
+use coracle_abi::time::Timeval;
 use coracle_vfs::Wake;
 
 use super::exit::{
@@ -15,6 +17,7 @@ use super::exit::{
 };
 use crate::process::{ExitStatus, ProcShared};
 use crate::signal::SigInfo;
+use crate::uaccess::write_struct;
 use crate::{Errno, Platform, Process, SysResult};
 
 pub(crate) const WNOHANG: u32 = 1;
@@ -161,11 +164,11 @@ fn wait_for(p: &mut Process, which: Which, options: u32) -> Result<Option<Report
 
 /// struct rusage with the child's CPU time as ru_utime (user and system time are not told
 /// apart).
-fn rusage_bytes(cpu_ns: u64) -> [u8; 144] {
-    let mut b = [0u8; 144];
-    b[0..8].copy_from_slice(&(cpu_ns / 1_000_000_000).to_le_bytes());
-    b[8..16].copy_from_slice(&((cpu_ns % 1_000_000_000) / 1000).to_le_bytes());
-    b
+fn child_rusage(cpu_ns: u64) -> Rusage {
+    Rusage {
+        ru_utime: Timeval::from_ns(cpu_ns),
+        ..Rusage::default()
+    }
 }
 
 pub(crate) fn wait4(
@@ -193,7 +196,7 @@ pub(crate) fn wait4(
         k.write_user(status, &r.word.to_le_bytes())?;
     }
     if rusage != 0 {
-        k.write_user(rusage, &rusage_bytes(r.cpu_ns))?;
+        write_struct(k, rusage, &child_rusage(r.cpu_ns))?;
     }
     Ok(u64::from(r.pid))
 }
@@ -254,7 +257,7 @@ pub(crate) fn waitid(
     }
     if rusage != 0 {
         let cpu = found.map_or(0, |r| r.cpu_ns);
-        k.write_user(rusage, &rusage_bytes(cpu))?;
+        write_struct(k, rusage, &child_rusage(cpu))?;
     }
     Ok(0)
 }
