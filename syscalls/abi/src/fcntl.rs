@@ -21,3 +21,5 @@ pub struct Flock {
     pub pad1: u32,
 }
 const _: () = assert!(size_of::<Flock>() == 32);
+const _: () = assert!(core::mem::offset_of!(Flock, l_start) == 8);
+const _: () = assert!(core::mem::offset_of!(Flock, l_pid) == 24);

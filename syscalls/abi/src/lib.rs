@@ -16,6 +16,7 @@ pub mod fcntl;
 pub mod mm;
 pub mod poll;
 pub mod resource;
+pub mod sched;
 pub mod signal;
 pub mod stat;
 pub mod termios;

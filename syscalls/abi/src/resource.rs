@@ -40,6 +40,7 @@ pub struct Rusage {
     pub ru_nivcsw: i64,
 }
 const _: () = assert!(size_of::<Rusage>() == 144);
+const _: () = assert!(core::mem::offset_of!(Rusage, ru_maxrss) == 32);
 
 /// `struct tms` (times(2)), in clock ticks.
 #[derive(
@@ -76,3 +77,5 @@ pub struct Sysinfo {
     pub tail: [u8; 4],
 }
 const _: () = assert!(size_of::<Sysinfo>() == 112);
+const _: () = assert!(core::mem::offset_of!(Sysinfo, procs) == 80);
+const _: () = assert!(core::mem::offset_of!(Sysinfo, mem_unit) == 104);

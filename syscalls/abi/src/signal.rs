@@ -47,3 +47,55 @@ pub struct KernelSigaction {
     pub mask: u64,
 }
 const _: () = assert!(size_of::<KernelSigaction>() == 32);
+
+/// `struct signalfd_siginfo` (`uapi/linux/signalfd.h`): what read(2) of a signalfd returns,
+/// one 128-byte record per signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct SignalfdSiginfo {
+    pub ssi_signo: u32,
+    pub ssi_errno: i32,
+    pub ssi_code: i32,
+    pub ssi_pid: u32,
+    pub ssi_uid: u32,
+    pub ssi_fd: i32,
+    pub ssi_tid: u32,
+    pub ssi_band: u32,
+    pub ssi_overrun: u32,
+    pub ssi_trapno: u32,
+    pub ssi_status: i32,
+    pub ssi_int: i32,
+    pub ssi_ptr: u64,
+    pub ssi_utime: u64,
+    pub ssi_stime: u64,
+    pub ssi_addr: u64,
+    pub ssi_addr_lsb: u16,
+    pub pad2: u16,
+    pub ssi_syscall: i32,
+    pub ssi_call_addr: u64,
+    pub ssi_arch: u32,
+    pub pad: [u8; 28],
+}
+const _: () = assert!(size_of::<SignalfdSiginfo>() == 128);
+const _: () = assert!(core::mem::offset_of!(SignalfdSiginfo, ssi_ptr) == 48);
+const _: () = assert!(core::mem::offset_of!(SignalfdSiginfo, ssi_syscall) == 84);
+const _: () = assert!(core::mem::offset_of!(SignalfdSiginfo, ssi_arch) == 96);
+
+impl Default for SignalfdSiginfo {
+    fn default() -> Self {
+        zerocopy::FromZeros::new_zeroed()
+    }
+}
+
+/// `struct sigevent` (timer_create): the value, the signal, how to notify, and for
+/// SIGEV_THREAD_ID the thread; the rest of the 64 bytes is a union the kernel does not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct Sigevent {
+    pub sigev_value: u64,
+    pub sigev_signo: u32,
+    pub sigev_notify: i32,
+    pub sigev_notify_thread_id: u32,
+    pub pad: [u8; 44],
+}
+const _: () = assert!(size_of::<Sigevent>() == 64);

@@ -28,6 +28,9 @@ pub struct Stat {
     pub unused: [i64; 3],
 }
 const _: () = assert!(size_of::<Stat>() == 144);
+const _: () = assert!(core::mem::offset_of!(Stat, st_mode) == 24);
+const _: () = assert!(core::mem::offset_of!(Stat, st_rdev) == 40);
+const _: () = assert!(core::mem::offset_of!(Stat, st_atime) == 72);
 
 /// statx mask bits.
 pub const STATX_BASIC_STATS: u32 = 0x7ff;
@@ -76,6 +79,9 @@ pub struct Statx {
     pub spare: [u64; 13],
 }
 const _: () = assert!(size_of::<Statx>() == 256);
+const _: () = assert!(core::mem::offset_of!(Statx, stx_ino) == 32);
+const _: () = assert!(core::mem::offset_of!(Statx, stx_atime) == 64);
+const _: () = assert!(core::mem::offset_of!(Statx, stx_mnt_id) == 144);
 
 /// `struct statfs` of x86_64.
 #[derive(
@@ -97,3 +103,16 @@ pub struct Statfs {
     pub f_spare: [i64; 4],
 }
 const _: () = assert!(size_of::<Statfs>() == 120);
+const _: () = assert!(core::mem::offset_of!(Statfs, f_fsid) == 56);
+
+/// The fixed head of `struct linux_dirent64` (getdents64); the NUL-terminated name follows
+/// and the record is padded to 8 bytes. Packed: the name starts at byte 19.
+#[derive(Debug, Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C, packed)]
+pub struct Dirent64 {
+    pub d_ino: u64,
+    pub d_off: i64,
+    pub d_reclen: u16,
+    pub d_type: u8,
+}
+const _: () = assert!(size_of::<Dirent64>() == 19);

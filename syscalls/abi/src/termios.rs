@@ -70,6 +70,7 @@ pub struct Termios {
     pub c_cc: [u8; NCCS],
 }
 const _: () = assert!(size_of::<Termios>() == 36);
+const _: () = assert!(core::mem::offset_of!(Termios, c_cc) == 17);
 
 /// `struct termios2` (TCGETS2, TCSETS2*): termios plus the input and output speeds.
 #[derive(

@@ -11,6 +11,8 @@ use alloc::sync::{Arc, Weak};
 use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use coracle_abi::signal::SignalfdSiginfo;
+use coracle_abi::IntoBytes;
 use coracle_vfs::file::events::POLLIN;
 use coracle_vfs::types::{oflags::*, Stat};
 use coracle_vfs::{FileOps, Inode, OpenFile, WaitQueue, Wake};
@@ -22,7 +24,7 @@ use crate::uaccess::read_u64;
 use crate::{Errno, Platform, Process, SysResult};
 
 /// The size of `struct signalfd_siginfo`.
-const RECORD: usize = 128;
+const RECORD: usize = size_of::<SignalfdSiginfo>();
 
 /// The open signalfd.
 pub(crate) struct SignalFd {
@@ -53,7 +55,7 @@ impl FileOps for SignalFd {
             let Some(info) = proc.signals.state.lock().dequeue(self.owner, self.mask()) else {
                 break;
             };
-            buf[n..n + RECORD].copy_from_slice(&record(&info));
+            buf[n..n + RECORD].copy_from_slice(record(&info).as_bytes());
             n += RECORD;
         }
         if n == 0 {
@@ -109,49 +111,48 @@ impl Inode for AnonInode {
 
 /// `struct signalfd_siginfo` for `info`, its fields filled by the siginfo's layout
 /// (signalfd_copyinfo).
-fn record(info: &SigInfo) -> [u8; RECORD] {
-    let mut r = [0u8; RECORD];
-    let put32 = |r: &mut [u8; RECORD], off: usize, v: u32| {
-        r[off..off + 4].copy_from_slice(&v.to_le_bytes());
-    };
+fn record(info: &SigInfo) -> SignalfdSiginfo {
     let (signo, code) = (info.signo(), info.code());
-    put32(&mut r, 0, signo);
-    put32(&mut r, 4, info.u32_at(4));
-    put32(&mut r, 8, code as u32);
+    let mut r = SignalfdSiginfo {
+        ssi_signo: signo,
+        ssi_errno: info.u32_at(4) as i32,
+        ssi_code: code,
+        ..SignalfdSiginfo::default()
+    };
     let ptr = info.u64_at(24);
     match layout(signo, code) {
         Layout::Kill => {
-            put32(&mut r, 12, info.u32_at(16));
-            put32(&mut r, 16, info.u32_at(20));
+            r.ssi_pid = info.u32_at(16);
+            r.ssi_uid = info.u32_at(20);
         }
         Layout::Timer => {
-            put32(&mut r, 24, info.u32_at(16));
-            put32(&mut r, 32, info.u32_at(20));
-            put32(&mut r, 44, ptr as u32);
-            r[48..56].copy_from_slice(&ptr.to_le_bytes());
+            r.ssi_tid = info.u32_at(16);
+            r.ssi_overrun = info.u32_at(20);
+            r.ssi_int = ptr as u32 as i32;
+            r.ssi_ptr = ptr;
         }
         Layout::Poll => {
-            put32(&mut r, 28, info.u32_at(16));
-            put32(&mut r, 20, info.u32_at(24));
+            r.ssi_band = info.u32_at(16);
+            r.ssi_fd = info.u32_at(24) as i32;
         }
-        Layout::Fault => r[72..80].copy_from_slice(&info.u64_at(16).to_le_bytes()),
+        Layout::Fault => r.ssi_addr = info.u64_at(16),
         Layout::Chld => {
-            put32(&mut r, 12, info.u32_at(16));
-            put32(&mut r, 16, info.u32_at(20));
-            put32(&mut r, 40, info.u32_at(24));
-            r[56..64].copy_from_slice(&info.u64_at(32).to_le_bytes());
-            r[64..72].copy_from_slice(&info.u64_at(40).to_le_bytes());
+            r.ssi_pid = info.u32_at(16);
+            r.ssi_uid = info.u32_at(20);
+            r.ssi_status = info.u32_at(24) as i32;
+            r.ssi_utime = info.u64_at(32);
+            r.ssi_stime = info.u64_at(40);
         }
         Layout::Rt => {
-            put32(&mut r, 12, info.u32_at(16));
-            put32(&mut r, 16, info.u32_at(20));
-            put32(&mut r, 44, ptr as u32);
-            r[48..56].copy_from_slice(&ptr.to_le_bytes());
+            r.ssi_pid = info.u32_at(16);
+            r.ssi_uid = info.u32_at(20);
+            r.ssi_int = ptr as u32 as i32;
+            r.ssi_ptr = ptr;
         }
         Layout::Sys => {
-            r[88..96].copy_from_slice(&info.u64_at(16).to_le_bytes());
-            put32(&mut r, 84, info.u32_at(24));
-            put32(&mut r, 96, info.u32_at(28));
+            r.ssi_call_addr = info.u64_at(16);
+            r.ssi_syscall = info.u32_at(24) as i32;
+            r.ssi_arch = info.u32_at(28);
         }
     }
     r
@@ -254,7 +255,7 @@ fn read_records(
             registered = true;
             continue;
         };
-        if let Err(e) = bufs.store(k, done * RECORD as u64, &record(&info)) {
+        if let Err(e) = bufs.store(k, done * RECORD as u64, record(&info).as_bytes()) {
             return if done == 0 {
                 Err(e)
             } else {

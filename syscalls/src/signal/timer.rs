@@ -11,6 +11,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use coracle_abi::signal::Sigevent;
 use coracle_abi::time::{Itimerspec, Itimerval, Timespec, Timeval};
 use coracle_vfs::{Wake, Waker};
 use spin::Mutex;
@@ -18,7 +19,7 @@ use spin::Mutex;
 use super::{send, valid, SigInfo, Target, SIGALRM, SIGPROF, SIGVTALRM, SI_KERNEL};
 use crate::process::ProcShared;
 use crate::sched::{Scheduler, TimerKey};
-use crate::uaccess::{read_u64, write_struct};
+use crate::uaccess::{read_struct, read_u64, write_struct};
 use crate::{Errno, Platform, Process, SysResult};
 
 const NS: u64 = 1_000_000_000;
@@ -425,9 +426,7 @@ pub(crate) fn timer_create(
     timerid: u64,
 ) -> SysResult {
     let event = if sevp != 0 {
-        let mut raw = [0u8; 64];
-        k.read_user(sevp, &mut raw)?;
-        Some(raw)
+        Some(read_struct::<Sigevent>(k, sevp)?)
     } else {
         None
     };
@@ -452,12 +451,13 @@ pub(crate) fn timer_create(
             signo: SIGALRM,
             value: id as u32 as u64,
         },
-        Some(raw) => {
-            let word = |o: usize| u32::from_le_bytes([raw[o], raw[o + 1], raw[o + 2], raw[o + 3]]);
-            let value = u64::from(word(0)) | (u64::from(word(4)) << 32);
-            let signo = word(8);
-            let notify = word(12) as i32;
-            let tid = word(16);
+        Some(ev) => {
+            let (value, signo, notify, tid) = (
+                ev.sigev_value,
+                ev.sigev_signo,
+                ev.sigev_notify,
+                ev.sigev_notify_thread_id,
+            );
             let target = match notify {
                 SIGEV_NONE => Notify::Nothing,
                 SIGEV_SIGNAL | SIGEV_THREAD => Notify::To(Target::Process),

@@ -6,6 +6,7 @@
 //! as in a container without CAP_SYS_NICE, which also keeps nice values from going down.
 
 use alloc::sync::Arc;
+use coracle_abi::sched::SchedParam;
 use core::sync::atomic::Ordering;
 
 use crate::sched::Thread;
@@ -165,9 +166,8 @@ fn thread_and_param(
     if pid < 0 || param == 0 {
         return Err(Errno::EINVAL);
     }
-    let mut b = [0u8; 4];
-    k.read_user(param, &mut b)?;
-    Ok((thread_of(p, pid)?, i32::from_le_bytes(b)))
+    let sp: SchedParam = crate::uaccess::read_struct(k, param)?;
+    Ok((thread_of(p, pid)?, sp.sched_priority))
 }
 
 pub(crate) fn sched_setscheduler(

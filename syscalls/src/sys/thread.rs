@@ -6,6 +6,9 @@
 
 use alloc::boxed::Box;
 
+use coracle_abi::sched as abi;
+use coracle_abi::FromBytes;
+
 use crate::process::ExitStatus;
 use crate::regs::{FpArea, UserRegs, TRAP_SYSCALL};
 use crate::sched::TaskBody;
@@ -86,7 +89,7 @@ pub(crate) fn clone3(
     size: u64,
 ) -> SysResult {
     const VER0: u64 = 64;
-    const KNOWN: usize = 88; // up to and including `cgroup` (VER2)
+    const KNOWN: usize = size_of::<abi::CloneArgs>(); // up to and including `cgroup` (VER2)
     if size < VER0 {
         return Err(Errno::EINVAL);
     }
@@ -99,11 +102,20 @@ pub(crate) fn clone3(
         return Err(Errno::E2BIG);
     }
     raw.resize(raw.len().max(KNOWN), 0);
-    let field = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
-    let (flags, pidfd, child_tid, parent_tid, exit_signal) =
-        (field(0), field(1), field(2), field(3), field(4));
-    let (stack, stack_size, tls, set_tid, set_tid_size) =
-        (field(5), field(6), field(7), field(8), field(9));
+    let (a, _) = abi::CloneArgs::read_from_prefix(&raw).map_err(|_| Errno::EINVAL)?;
+    let abi::CloneArgs {
+        flags,
+        pidfd,
+        child_tid,
+        parent_tid,
+        exit_signal,
+        stack,
+        stack_size,
+        tls,
+        set_tid,
+        set_tid_size,
+        ..
+    } = a;
     if exit_signal & !0xff != 0 || exit_signal > 64 {
         return Err(Errno::EINVAL);
     }

@@ -1,6 +1,8 @@
 //! getdents64: the entries of a directory fd, as `struct linux_dirent64` records.
 
 use alloc::vec::Vec;
+use coracle_abi::stat::Dirent64;
+use coracle_abi::IntoBytes;
 
 use coracle_vfs::Errno;
 
@@ -24,7 +26,8 @@ pub(crate) fn getdents64(
     let mut out: Vec<u8> = Vec::new();
     let mut too_small = false;
     file.getdents(&cx, |e, next| {
-        let reclen = (19 + e.name.len() + 1).next_multiple_of(8);
+        const HEAD: usize = size_of::<Dirent64>();
+        let reclen = (HEAD + e.name.len() + 1).next_multiple_of(8);
         if out.len() + reclen > cap {
             too_small = out.is_empty();
             return false;
@@ -32,11 +35,14 @@ pub(crate) fn getdents64(
         let start = out.len();
         out.resize(start + reclen, 0);
         let rec = &mut out[start..];
-        rec[0..8].copy_from_slice(&e.ino.to_le_bytes());
-        rec[8..16].copy_from_slice(&next.to_le_bytes());
-        rec[16..18].copy_from_slice(&(reclen as u16).to_le_bytes());
-        rec[18] = e.kind.dirent_type();
-        rec[19..19 + e.name.len()].copy_from_slice(&e.name);
+        let head = Dirent64 {
+            d_ino: e.ino,
+            d_off: next as i64,
+            d_reclen: reclen as u16,
+            d_type: e.kind.dirent_type(),
+        };
+        rec[..HEAD].copy_from_slice(head.as_bytes());
+        rec[HEAD..HEAD + e.name.len()].copy_from_slice(&e.name);
         true
     })?;
     if too_small {
