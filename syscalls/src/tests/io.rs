@@ -181,7 +181,7 @@ fn tcgets_writes_exactly_the_kernel_termios() {
     for (request, size) in [(TCGETS, 36), (TCGETS2, 44)] {
         k.poke(SCRATCH, &[0xa5; 64]);
         assert_eq!(
-            sys(&mut p, &mut k, 16, &[1, u64::from(request), SCRATCH]),
+            sys(&mut p, &mut k, SYS_ioctl, &[1, u64::from(request), SCRATCH]),
             0
         );
         assert_eq!(
