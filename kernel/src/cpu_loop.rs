@@ -17,6 +17,7 @@ use coracle_vfs::Wake;
 
 use crate::arch::{self, fpu, interrupt, trap::run_user, Interrupt};
 use crate::platform::KernelPlatform;
+use crate::task::UserFault;
 use crate::{console, time};
 
 /// The kernel's side of the scheduler: which CPU we are, waking other CPUs, the clock.
@@ -210,10 +211,20 @@ fn run_task(
                 crate::mm::tlb::reclaim();
             }
             Next::Run
-        } else if crate::task::user_fault(platform, &mut body.process, &mut body.regs).is_some() {
-            end_process(body, platform, timing)
         } else {
-            Next::Run
+            match crate::task::user_fault(platform, &mut body.process, &mut body.regs) {
+                UserFault::Resume => Next::Run,
+                UserFault::Exit => end_process(body, platform, timing),
+                UserFault::Wait => match thread.park(task.clone()) {
+                    None => Next::Leave { requeue: false },
+                    Some(_) => {
+                        // The page came while the thread registered: fault again now.
+                        thread.finish_wait();
+                        body.process.stop_waiting = false;
+                        Next::Run
+                    }
+                },
+            }
         };
         if matches!(next, Next::Run) && sched.has_waiting(cpu) && time::monotonic_ns() >= slice_end
         {

@@ -99,13 +99,5 @@ extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
     let Some((initrd_start, initrd_len)) = boot.initrd else {
         fatal(format_args!("no initrd: the program to run comes in it"));
     };
-    // SAFETY: the initrd module is RAM reserved in mm::init, mapped by the direct map, and
-    // never written.
-    let initrd = unsafe {
-        core::slice::from_raw_parts(
-            mm::phys_to_virt(initrd_start) as *const u8,
-            initrd_len as usize,
-        )
-    };
-    task::run(initrd, &config, features)
+    task::run((initrd_start, initrd_len), &config, features)
 }

@@ -170,6 +170,10 @@ impl PageTables for KernelPlatform {
         self.space.map_shared(va, page, perms)
     }
 
+    fn map_file_cow(&mut self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno> {
+        self.space.map_file_cow(va, page, perms)
+    }
+
     fn unmap(&mut self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64 {
         self.space.unmap(start, len, keep)
     }
@@ -282,6 +286,10 @@ impl UserSpace for AddressSpace {
     fn map_shared(&self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno> {
         self.map_borrowed(va, page.addr(), perms)
             .map_err(|_| Errno::ENOMEM)
+    }
+
+    fn map_file_cow(&self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno> {
+        AddressSpace::map_file_cow(self, va, page.addr(), perms).map_err(|_| Errno::ENOMEM)
     }
 
     fn unmap(&self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64 {

@@ -39,9 +39,9 @@ impl SystemInfo for KernelInfo {
         time::epoch_ns()
     }
     fn mem_total(&self) -> u64 {
+        // The frames the heap grew by are counted among the frames.
         let (frames, _) = frame::stats();
-        let (heap, _) = heap::stats();
-        frames * PAGE_SIZE + heap
+        frames * PAGE_SIZE + heap::boot_size()
     }
     fn mem_free(&self) -> u64 {
         let (_, free) = frame::stats();

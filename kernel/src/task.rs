@@ -5,7 +5,9 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use coracle_syscalls::mm::{handle_page_fault, out_of_memory_kill, Access, FaultResult};
+use coracle_syscalls::mm::{
+    handle_page_fault, out_of_memory_kill, wait_for_page, Access, FaultResult,
+};
 use coracle_syscalls::sched::TaskBody;
 use coracle_syscalls::setup::{self, BootOptions};
 use coracle_syscalls::signal::{self, Fault};
@@ -31,8 +33,9 @@ pub struct Config {
     pub cpus: u32,
 }
 
-fn nul_split(data: &[u8]) -> Vec<&[u8]> {
+fn nul_split(data: &[u8]) -> Vec<Vec<u8>> {
     data.split(|&b| b == 0)
+        .map(<[u8]>::to_vec)
         .collect::<Vec<_>>()
         .split_last()
         .map(|(_, v)| v.to_vec())
@@ -50,13 +53,24 @@ fn member<'a>(initrd: &'a [u8], name: &[u8]) -> &'a [u8] {
     }
 }
 
-/// Unpacks the root filesystem, loads the program named in the initrd, runs it to its end,
-/// and returns its status.
-pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
-    let argv = nul_split(member(initrd, b".coracle/argv"));
-    let envp = nul_split(member(initrd, b".coracle/env"));
-    let exec = member(initrd, b".coracle/exec");
-    let cwd = member(initrd, b".coracle/cwd");
+/// Unpacks the root filesystem from the initrd at physical `[initrd.0, initrd.0+initrd.1)`
+/// (whose memory then goes to the frame allocator), loads the program named in it, runs it
+/// to its end, and returns its status.
+pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
+    // SAFETY: the initrd module is RAM reserved in mm::init and mapped by the direct map.
+    // Its pages go back to the frame allocator (and may be written) only once unpacking has
+    // read them for the last time: each `release` call covers bytes the unpacker reported it
+    // never reads again, and the slice is not used after unpacking.
+    let archive = unsafe {
+        core::slice::from_raw_parts(
+            crate::mm::phys_to_virt(initrd.0) as *const u8,
+            initrd.1 as usize,
+        )
+    };
+    let argv = nul_split(member(archive, b".coracle/argv"));
+    let envp = nul_split(member(archive, b".coracle/env"));
+    let exec = member(archive, b".coracle/exec").to_vec();
+    let cwd = member(archive, b".coracle/cwd").to_vec();
     let hostname = envp
         .iter()
         .find_map(|e| e.strip_prefix(b"HOSTNAME="))
@@ -78,8 +92,21 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
     } else {
         1
     };
+    // Pages of the archive go back to the frame allocator as unpacking passes them, so the
+    // archive and the files made from it need not fit in memory together. Unpacking never
+    // reads the bytes it reported done again (nor does anything after it).
+    let page = crate::mm::PAGE_SIZE;
+    let mut freed_to = initrd.0.next_multiple_of(page);
+    let mut release = |upto: usize| {
+        let end = (initrd.0 + (upto as u64).min(initrd.1)) & !(page - 1);
+        if end > freed_to {
+            crate::mm::release_initrd(freed_to, end);
+            freed_to = end;
+        }
+    };
     let booted = setup::boot(
-        initrd,
+        archive,
+        &mut release,
         Arc::new(FsClock),
         Arc::new(KernelInfo::new()),
         Arc::new(KernelCpus),
@@ -91,13 +118,15 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
         },
     )
     .unwrap_or_else(|e| fatal(format_args!("{e}")));
+    // Everything needed from the archive is in the files and the copies above now.
+    release(initrd.1 as usize);
     if config.verbose {
         console::log_line(format_args!("root filesystem: {:?}", booted.unpacked));
     }
     phase("root filesystem");
     let mut platform = KernelPlatform::new(config.verbose, paging::boot_space());
     platform.hwcaps = hwcaps(features);
-    let joined = |list: &[&[u8]]| -> Vec<u8> {
+    let joined = |list: &[Vec<u8>]| -> Vec<u8> {
         let mut v = Vec::new();
         for s in list {
             v.extend_from_slice(s);
@@ -125,18 +154,10 @@ pub fn run(initrd: &[u8], config: &Config, features: Features) -> ! {
     // The program (a static ELF, or a #! script whose interpreter is in the image) starts as
     // execve would start it, in an address space of its own. The host tool checked the file
     // already; a failure here is a broken image.
-    let owned = |list: &[&[u8]]| list.iter().map(|s| s.to_vec()).collect::<Vec<_>>();
-    let regs = start_first(
-        &mut process,
-        &mut platform,
-        exec,
-        owned(&argv),
-        owned(&envp),
-    )
-    .unwrap_or_else(|e| {
+    let regs = start_first(&mut process, &mut platform, &exec, argv, envp).unwrap_or_else(|e| {
         fatal(format_args!(
             "cannot start the program {}: {}",
-            core::str::from_utf8(exec).unwrap_or("?"),
+            core::str::from_utf8(&exec).unwrap_or("?"),
             e.name()
         ))
     });
@@ -194,21 +215,41 @@ fn hwcaps(features: Features) -> (u64, u64) {
     )
 }
 
+/// What becomes of a thread after an exception in user mode.
+pub(crate) enum UserFault {
+    /// Back to user mode.
+    Resume,
+    /// Park it: it waits for a page being read, and takes the fault again when woken.
+    Wait,
+    /// The process ends (its status is recorded).
+    Exit,
+}
+
 /// Handles an exception raised by user code: a page fault the VMAs allow is served (demand
-/// paging, stack growth); anything else becomes the signal Linux sends for it, delivered to
-/// the program's handler or killing it (the status comes back).
+/// paging, stack growth; a page being read makes the thread wait for it); anything else
+/// becomes the signal Linux sends for it, delivered to the program's handler or killing it
+/// (the status comes back).
 pub(crate) fn user_fault(
     platform: &mut KernelPlatform,
     process: &mut Process,
     regs: &mut UserRegs,
-) -> Option<u32> {
+) -> UserFault {
     let cr2 = x86_64::registers::control::Cr2::read_raw();
     if regs.trap != crate::arch::fault::PAGE_FAULT {
-        return signal::user_exception(process, platform, regs, cr2);
+        return match signal::user_exception(process, platform, regs, cr2) {
+            Some(_) => UserFault::Exit,
+            None => UserFault::Resume,
+        };
     }
     let access = Access::from_x86_error_code(regs.error_code);
-    match handle_page_fault(&process.shared, platform, cr2, access) {
+    let status = match handle_page_fault(&process.shared, platform, cr2, access) {
         FaultResult::Mapped => None,
+        FaultResult::Wait(page) => {
+            return match wait_for_page(process, &page) {
+                true => UserFault::Wait,
+                false => UserFault::Resume,
+            }
+        }
         FaultResult::OutOfMemory => Some(out_of_memory_kill(&process.shared, platform)),
         FaultResult::Signal { signo, code, addr } => {
             let fault = Fault {
@@ -220,5 +261,9 @@ pub(crate) fn user_fault(
             };
             signal::force_fault(process, platform, regs, fault)
         }
+    };
+    match status {
+        Some(_) => UserFault::Exit,
+        None => UserFault::Resume,
     }
 }

@@ -149,6 +149,17 @@ impl Phdr {
     }
 }
 
+/// How many bytes from the start of a file [`Executable::parse_head`] needs, judged from its
+/// first bytes `head` (at least the 64-byte ELF header): through the end of the program
+/// header table. `None` if `head` is not even an ELF header (parsing it says why).
+pub fn headers_len(head: &[u8]) -> Option<u64> {
+    let eh = Ehdr::read(head)?;
+    let table = u64::from(eh.e_phnum).checked_mul(u64::from(PHDR_SIZE))?;
+    eh.e_phoff
+        .checked_add(table.min(MAX_PHDR_TABLE))
+        .map(|end| end.max(64))
+}
+
 /// Checks the identification bytes and header fields that decide whether Coracle can run the
 /// file at all, in the order a person would want to hear about them.
 fn check_header(file: &[u8]) -> Result<(Ehdr, ExecKind), ElfError> {
@@ -212,12 +223,15 @@ fn read_phdrs(file: &[u8], eh: &Ehdr) -> Result<Vec<Phdr>, ElfError> {
 /// The PT_INTERP path, without its NUL, as text for the error message.
 fn interp_path(file: &[u8], index: usize, ph: &Phdr, len: u64) -> Result<String, ElfError> {
     let past_end = ElfError::InterpPastEnd { index };
-    let end = ph.file_end(len).ok_or(past_end.clone())?;
-    let bytes = usize::try_from(ph.p_offset)
+    let end = ph.file_end(len).ok_or(past_end)?;
+    let Some(bytes) = usize::try_from(ph.p_offset)
         .ok()
         .zip(usize::try_from(end).ok())
         .and_then(|(start, end)| file.get(start..end))
-        .ok_or(past_end)?;
+    else {
+        // Inside the file but not in the part that was read.
+        return Ok(String::from("?"));
+    };
     let path = bytes.split(|&b| b == 0).next().unwrap_or_default();
     Ok(String::from_utf8_lossy(path).into_owned())
 }
@@ -322,9 +336,17 @@ impl Executable {
     /// PT_LOADs with `p_memsz == 0` are checked against the file but otherwise ignored, as
     /// Linux maps nothing for them.
     pub fn parse(file: &[u8]) -> Result<Executable, ElfError> {
+        Self::parse_head(file, u64::try_from(file.len()).unwrap_or(u64::MAX))
+    }
+
+    /// [`Executable::parse`] of a file of `len` bytes from its first bytes, `head`: the ELF
+    /// header and the program header table must lie in them (see [`headers_len`]); segments
+    /// are checked against `len`, so the rest of the file need not be read. A PT_INTERP path
+    /// beyond `head` is reported as `?`.
+    pub fn parse_head(head: &[u8], len: u64) -> Result<Executable, ElfError> {
+        let file = head;
         let (eh, kind) = check_header(file)?;
         let phdrs = read_phdrs(file, &eh)?;
-        let len = u64::try_from(file.len()).unwrap_or(u64::MAX);
         if let Some((index, ph)) = phdrs
             .iter()
             .enumerate()

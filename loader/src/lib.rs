@@ -26,9 +26,9 @@ mod stack;
 mod tests;
 
 pub use auxv::*;
-pub use elf::{ExecKind, Executable};
+pub use elf::{headers_len, ExecKind, Executable};
 pub use error::{ElfError, StackError, StringKind};
-pub use plan::{Copy, LoadPlan, Perms, Region};
+pub use plan::{Copy, FileMap, LoadPlan, Perms, Region};
 pub use stack::{build_stack, InitialStack, StackParams, MAX_ARG_STRLEN};
 
 /// The x86_64 page size; every region of a [`LoadPlan`] is aligned to it.

@@ -7,6 +7,7 @@
 use alloc::vec::Vec;
 
 use crate::elf::Executable;
+use crate::PAGE_SIZE;
 
 /// Access rights of a mapping (an ELF segment's `p_flags`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +43,19 @@ pub struct Copy {
     pub len: u64,
 }
 
+/// Whole file pages to map at `[start, end)` from the page-aligned `file_offset` on, private
+/// (copy-on-write), as Linux's elf_map maps each segment that has file bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMap {
+    pub start: u64,
+    pub end: u64,
+    pub file_offset: u64,
+    /// Where the segment's file bytes end, when its zero-filled part (.bss) begins inside
+    /// the last page: from here to that page's end the page reads as zero (Linux's padzero),
+    /// so that page is the file's bytes up to here and zeros after.
+    pub zero_from: Option<u64>,
+}
+
 /// Everything the kernel needs to build the process image, with the load bias applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadPlan {
@@ -53,6 +67,9 @@ pub struct LoadPlan {
     /// .bss). Exactly each segment's `[p_offset, p_offset + p_filesz)`: unlike Linux's
     /// whole-page file mappings, the bytes of a page outside every segment read as zero.
     pub copies: Vec<Copy>,
+    /// The same file bytes as whole-page mappings, in address order; a later one replaces
+    /// an earlier one where they share a page (as a later MAP_FIXED mmap does in Linux).
+    pub file_maps: Vec<FileMap>,
     /// `e_entry` + bias.
     pub entry: u64,
     /// User address of the program headers (AT_PHDR), 0 if no segment maps them.
@@ -125,9 +142,27 @@ impl Executable {
                 len: s.file_len,
             })
             .collect();
+        let file_maps = self
+            .segments
+            .iter()
+            .filter(|s| s.file_len > 0)
+            .map(|s| {
+                // check_load made sure the offset and the address agree within a page, and
+                // that the file bytes lie inside the file.
+                let file_end = s.start + s.file_len;
+                FileMap {
+                    start: s.page_start,
+                    end: file_end.next_multiple_of(PAGE_SIZE),
+                    file_offset: s.file_offset - (s.start - s.page_start),
+                    zero_from: (s.end > file_end && !file_end.is_multiple_of(PAGE_SIZE))
+                        .then_some(file_end),
+                }
+            })
+            .collect();
         LoadPlan {
             regions,
             copies,
+            file_maps,
             entry: self.entry,
             phdr: self.phdr,
             phent: 56,

@@ -427,8 +427,9 @@ pub struct Process {
     pub exit_status: Option<u32>,
     /// Set by exit when other threads remain: only this thread ends.
     pub(crate) exit_thread: bool,
-    /// The thread is parked because its process is stopped (job control), not in a system
-    /// call: when woken it goes back to user mode as it was.
+    /// The thread is parked outside a system call, because its process is stopped (job
+    /// control) or a page it faulted on is being read: when woken it goes back to user mode
+    /// as it was.
     pub stop_waiting: bool,
     /// Set by sched_yield: the CPU should run another thread first.
     pub(crate) yield_cpu: bool,

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use coracle_vfs::dev::populate_dev;
 use coracle_vfs::tmpfs::{new_tmpfs, TmpfsOptions};
-use coracle_vfs::unpack::{unpack, Unpacked};
+use coracle_vfs::unpack::{unpack_releasing, Unpacked};
 use coracle_vfs::{Caller, Clock, Errno, Inode, NewNode, Vfs};
 
 use crate::process::{System, SystemInfo};
@@ -70,24 +70,30 @@ fn ensure_dir(
 }
 
 /// Unpacks `initrd` into a fresh tmpfs root and mounts the container filesystems.
+/// `release` hears how many leading bytes of `initrd` are no longer needed, as unpacking goes
+/// (see [`coracle_vfs::unpack::unpack_releasing`]).
 pub fn boot(
     initrd: &[u8],
+    release: &mut dyn FnMut(usize),
     clock: Arc<dyn Clock>,
     info: Arc<dyn SystemInfo>,
     cpu: Arc<dyn CpuControl>,
     opts: &BootOptions,
 ) -> Result<Booted, String> {
-    let mem = info.mem_total();
+    // The root filesystem is the image itself, not a scratch tmpfs: only memory bounds it
+    // (all of it, the initrd's too, which is given back once unpacked).
+    let mem = info.mem_total().saturating_add(initrd.len() as u64);
     let root = new_tmpfs(
         clock.clone(),
         TmpfsOptions {
-            max_bytes: mem / 2,
+            max_bytes: mem,
             root_mode: 0o755,
             ..TmpfsOptions::default()
         },
     );
     let cx = root_caller(&root);
-    let unpacked = unpack(&root, &cx, initrd, |name| !name.starts_with(b".coracle/"))
+    let wanted = |name: &[u8]| !name.starts_with(b".coracle/");
+    let unpacked = unpack_releasing(&root, &cx, initrd, wanted, release)
         .map_err(|e| format!("cannot unpack the root filesystem: {e}"))?;
     let vfs = Arc::new(Vfs::new(root.clone(), b"tmpfs", b"rootfs", b"rw,relatime"));
     let fail = |what: &str, e: Errno| format!("cannot set up {what}: {}", e.name());

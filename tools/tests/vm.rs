@@ -74,7 +74,7 @@ fn user_store_to_kernel_memory_is_sigsegv_139() {
     );
 }
 
-/// Running out of memory is never a kernel panic: MAP_POPULATE that cannot be satisfied is
+/// Running out of memory is never a kernel panic: MAP_POPULATE of more than the VM has is
 /// ENOMEM, and a page fault with no free frame kills the program with a clear message and
 /// status 137 (SIGKILL, as Linux's OOM killer).
 #[test]
@@ -88,7 +88,7 @@ fn out_of_memory_is_enomem_then_an_oom_kill_137() {
 #include <errno.h>
 #include <sys/mman.h>
 int main(void) {
-    void *p = mmap(0, 48 << 20, PROT_READ | PROT_WRITE,
+    void *p = mmap(0, 96 << 20, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     printf("populate: %s\n", p == MAP_FAILED && errno == ENOMEM ? "ENOMEM" : "mapped");
     fflush(stdout);

@@ -182,6 +182,24 @@ pub trait Inode: Send + Sync + 'static {
         None
     }
 
+    // ---- the page cache ----
+
+    /// A regular file's page cache and the filesystem's way of filling and writing back its
+    /// pages: mmap, exec and fsync reach the file's data through it. `None`: the file
+    /// cannot be mapped (mmap says ENODEV) and has nothing to write back.
+    fn cached(&self) -> Option<&dyn crate::cache::CachedFile> {
+        None
+    }
+
+    /// fsync (`data_only`: fdatasync): writes the file's dirty pages back through its
+    /// filesystem and flushes the device. `EIO` when the device fails.
+    fn sync(&self, data_only: bool) -> Result<()> {
+        match self.cached() {
+            Some(c) => crate::cache::write_back(c, data_only),
+            None => Ok(()),
+        }
+    }
+
     /// The errno for a file operation on this kind of inode.
     fn wrong_kind_io(&self) -> Errno {
         if self.stat().is_dir() {

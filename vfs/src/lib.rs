@@ -11,9 +11,12 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod block;
+pub mod cache;
 pub mod cpio;
 pub mod dev;
 pub use coracle_abi::errno;
+pub mod fakefs;
 pub mod file;
 pub mod inode;
 pub mod page;

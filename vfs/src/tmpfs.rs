@@ -20,6 +20,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use hashbrown::HashMap;
 use spin::Mutex;
 
+use crate::cache::{CachedFile, PageCache};
 use crate::inode::{Inode, TimeChange};
 use crate::page::Page;
 use crate::pipe::Pipe;
@@ -128,6 +129,7 @@ pub fn new_tmpfs(clock: Arc<dyn Clock>, opts: TmpfsOptions) -> Arc<dyn Inode> {
             meta,
             data: Data::Dir(Dir::new(Weak::new(), Vec::new())),
         }),
+        cache: PageCache::new(),
     })
 }
 
@@ -227,9 +229,10 @@ impl Dir {
     }
 }
 
+/// The pages of a file, in its inode's page cache.
+type Pages = BTreeMap<u64, Arc<Page>>;
+
 struct FileData {
-    /// Pages by index; a page may also be mapped by MAP_SHARED mappings (see [`file_page`]).
-    pages: BTreeMap<u64, Arc<Page>>,
     size: u64,
     /// Unnamed (O_TMPFILE) and may still be linked in.
     linkable: bool,
@@ -255,13 +258,15 @@ pub struct TmpInode {
     ino: u64,
     me: Weak<TmpInode>,
     state: Mutex<State>,
+    /// A regular file's data: tmpfs keeps it nowhere else. Locked after `state`.
+    cache: PageCache,
 }
 
 impl Drop for TmpInode {
     fn drop(&mut self) {
         let st = self.state.get_mut();
-        if let Data::File(f) = &st.data {
-            self.fs.uncharge_pages(f.pages.len() as u64);
+        if let Data::File(_) = &st.data {
+            self.fs.uncharge_pages(self.cache.len() as u64);
         }
         self.fs.used_inodes.fetch_sub(1, Ordering::Relaxed);
     }
@@ -283,7 +288,7 @@ fn new_page() -> Result<Arc<Page>> {
 }
 
 impl FileData {
-    fn read(&self, offset: u64, buf: &mut [u8]) -> usize {
+    fn read(&self, pages: &Pages, offset: u64, buf: &mut [u8]) -> usize {
         if offset >= self.size {
             return 0;
         }
@@ -293,7 +298,7 @@ impl FileData {
             let pos = offset + done as u64;
             let (page, within) = (pos / PAGE as u64, (pos % PAGE as u64) as usize);
             let len = (PAGE - within).min(n - done);
-            match self.pages.get(&page) {
+            match pages.get(&page) {
                 Some(p) => p.read(within, &mut buf[done..done + len]),
                 None => buf[done..done + len].fill(0),
             }
@@ -302,20 +307,20 @@ impl FileData {
         n
     }
 
-    fn write(&mut self, fs: &Shared, offset: u64, data: &[u8]) -> Result<usize> {
+    fn write(&mut self, pages: &mut Pages, fs: &Shared, offset: u64, data: &[u8]) -> Result<usize> {
         let mut done = 0;
         while done < data.len() {
             let pos = offset + done as u64;
             let (page, within) = (pos / PAGE as u64, (pos % PAGE as u64) as usize);
             let len = (PAGE - within).min(data.len() - done);
-            let p = match self.pages.get_mut(&page) {
+            let p = match pages.get_mut(&page) {
                 Some(p) => p,
                 None => {
                     let charged = fs
                         .charge_pages(1)
                         .and_then(|()| new_page().inspect_err(|_| fs.uncharge_pages(1)));
                     match charged {
-                        Ok(p) => self.pages.entry(page).or_insert(p),
+                        Ok(p) => pages.entry(page).or_insert(p),
                         Err(e) if done == 0 => return Err(e),
                         Err(_) => break,
                     }
@@ -329,22 +334,22 @@ impl FileData {
     }
 
     /// Drops whole pages in `[from, to)` (page indexes) and returns how many.
-    fn drop_pages(&mut self, fs: &Shared, from: u64, to: u64) {
-        let keys: Vec<u64> = self.pages.range(from..to).map(|(&k, _)| k).collect();
+    fn drop_pages(pages: &mut Pages, fs: &Shared, from: u64, to: u64) {
+        let keys: Vec<u64> = pages.range(from..to).map(|(&k, _)| k).collect();
         for k in &keys {
-            self.pages.remove(k);
+            pages.remove(k);
         }
         fs.uncharge_pages(keys.len() as u64);
     }
 
     /// Zeroes bytes `[from, to)` that lie in allocated pages. Visits only the pages present,
     /// so a range over a huge sparse file costs nothing.
-    fn zero_range(&mut self, from: u64, to: u64) {
+    fn zero_range(pages: &Pages, from: u64, to: u64) {
         if from >= to {
             return;
         }
         let page = PAGE as u64;
-        for (&k, p) in self.pages.range(from / page..=(to - 1) / page) {
+        for (&k, p) in pages.range(from / page..=(to - 1) / page) {
             let base = k * page;
             let start = from.saturating_sub(base) as usize;
             let end = (to - base).min(page) as usize;
@@ -353,17 +358,17 @@ impl FileData {
     }
 
     /// How many pages in `[first, last)` (page indexes) are not allocated.
-    fn missing_pages(&self, first: u64, last: u64) -> u64 {
-        (last - first) - self.pages.range(first..last).count() as u64
+    fn missing_pages(pages: &Pages, first: u64, last: u64) -> u64 {
+        (last - first) - pages.range(first..last).count() as u64
     }
 
-    fn truncate(&mut self, fs: &Shared, size: u64) {
+    fn truncate(&mut self, pages: &mut Pages, fs: &Shared, size: u64) {
         if size < self.size {
             let first_gone = size.div_ceil(PAGE as u64);
-            self.drop_pages(fs, first_gone, u64::MAX);
+            Self::drop_pages(pages, fs, first_gone, u64::MAX);
             // The tail of the last page must read as zeros if the file grows again.
             let end = first_gone * PAGE as u64;
-            self.zero_range(size, end);
+            Self::zero_range(pages, size, end);
         }
         self.size = size;
     }
@@ -385,7 +390,6 @@ impl TmpInode {
         let mut meta = Meta::new(kind.mode_bits() | (mode & MODE_BITS), uid, gid, now);
         let data = match node {
             NewNode::Regular => Data::File(FileData {
-                pages: BTreeMap::new(),
                 size: 0,
                 linkable: false,
             }),
@@ -407,6 +411,7 @@ impl TmpInode {
             ino,
             me: me.clone(),
             state: Mutex::new(State { meta, data }),
+            cache: PageCache::new(),
         }))
     }
 
@@ -434,11 +439,14 @@ impl TmpInode {
         false
     }
 
-    fn with_file<T>(&self, f: impl FnOnce(&mut Meta, &mut FileData) -> Result<T>) -> Result<T> {
+    fn with_file<T>(
+        &self,
+        f: impl FnOnce(&mut Meta, &mut FileData, &mut Pages) -> Result<T>,
+    ) -> Result<T> {
         let mut st = self.state.lock();
         let State { meta, data } = &mut *st;
         match data {
-            Data::File(fd) => f(meta, fd),
+            Data::File(fd) => f(meta, fd, &mut self.cache.lock()),
             Data::Dir(_) => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
         }
@@ -459,7 +467,7 @@ impl Inode for TmpInode {
         let st = self.state.lock();
         let m = &st.meta;
         let (size, blocks, rdev) = match &st.data {
-            Data::File(f) => (f.size, f.pages.len() as u64 * 8, 0),
+            Data::File(f) => (f.size, self.cache.len() as u64 * 8, 0),
             Data::Dir(d) => (2 * DIRENT_SIZE + d.entries.len() as u64 * DIRENT_SIZE, 0, 0),
             Data::Symlink(t) => (
                 t.len() as u64,
@@ -551,8 +559,8 @@ impl Inode for TmpInode {
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let now = self.fs.now();
-        self.with_file(|meta, f| {
-            let n = f.read(offset, buf);
+        self.with_file(|meta, f, pages| {
+            let n = f.read(pages, offset, buf);
             meta.accessed(now);
             Ok(n)
         })
@@ -561,8 +569,8 @@ impl Inode for TmpInode {
     fn write_at(&self, offset: u64, data: &[u8]) -> Result<usize> {
         let now = self.fs.now();
         let fs = self.fs.clone();
-        self.with_file(|meta, f| {
-            let n = f.write(&fs, offset, data)?;
+        self.with_file(|meta, f, pages| {
+            let n = f.write(pages, &fs, offset, data)?;
             meta.mtime = now;
             meta.ctime = now;
             // Writing clears set-user-ID (and set-group-ID with group execute), as Linux does
@@ -574,7 +582,7 @@ impl Inode for TmpInode {
     fn append(&self, data: &[u8]) -> Result<u64> {
         let now = self.fs.now();
         let fs = self.fs.clone();
-        self.with_file(|meta, f| {
+        self.with_file(|meta, f, pages| {
             let end = f.size;
             // generic_write_check_limits: nothing past MAX_LFS_FILESIZE, a short write up to it.
             let room = (i64::MAX as u64).saturating_sub(end);
@@ -582,7 +590,7 @@ impl Inode for TmpInode {
                 return Err(Errno::EFBIG);
             }
             let data = &data[..data.len().min(usize::try_from(room).unwrap_or(usize::MAX))];
-            let n = f.write(&fs, end, data)?;
+            let n = f.write(pages, &fs, end, data)?;
             meta.mtime = now;
             meta.ctime = now;
             Ok(end + n as u64)
@@ -592,8 +600,8 @@ impl Inode for TmpInode {
     fn truncate(&self, size: u64) -> Result<()> {
         let now = self.fs.now();
         let fs = self.fs.clone();
-        self.with_file(|meta, f| {
-            f.truncate(&fs, size);
+        self.with_file(|meta, f, pages| {
+            f.truncate(pages, &fs, size);
             meta.mtime = now;
             meta.ctime = now;
             Ok(())
@@ -603,19 +611,19 @@ impl Inode for TmpInode {
     fn allocate(&self, offset: u64, len: u64, keep_size: bool) -> Result<()> {
         let now = self.fs.now();
         let fs = self.fs.clone();
-        self.with_file(|meta, f| {
+        self.with_file(|meta, f, pages| {
             let end = offset.checked_add(len).ok_or(Errno::EFBIG)?;
             let (first, last) = (offset / PAGE as u64, end.div_ceil(PAGE as u64));
-            fs.charge_pages(f.missing_pages(first, last))?;
+            fs.charge_pages(FileData::missing_pages(pages, first, last))?;
             for p in first..last {
-                if let alloc::collections::btree_map::Entry::Vacant(v) = f.pages.entry(p) {
+                if let alloc::collections::btree_map::Entry::Vacant(v) = pages.entry(p) {
                     match new_page() {
                         Ok(page) => {
                             v.insert(page);
                         }
                         Err(e) => {
                             // The pages made so far stay allocated and charged.
-                            fs.uncharge_pages(f.missing_pages(p, last));
+                            fs.uncharge_pages(FileData::missing_pages(pages, p, last));
                             return Err(e);
                         }
                     }
@@ -633,15 +641,15 @@ impl Inode for TmpInode {
     fn punch_hole(&self, offset: u64, len: u64) -> Result<()> {
         let now = self.fs.now();
         let fs = self.fs.clone();
-        self.with_file(|meta, f| {
+        self.with_file(|meta, _, pages| {
             // Pages past the end (from allocate with keep_size) are punched too.
             let end = offset.saturating_add(len);
             let first_full = offset.div_ceil(PAGE as u64);
             let last_full = end / PAGE as u64;
             if first_full < last_full {
-                f.drop_pages(&fs, first_full, last_full);
+                FileData::drop_pages(pages, &fs, first_full, last_full);
             }
-            f.zero_range(offset, end);
+            FileData::zero_range(pages, offset, end);
             meta.mtime = now;
             meta.ctime = now;
             Ok(())
@@ -654,10 +662,11 @@ impl Inode for TmpInode {
             return None;
         };
         let page = offset / PAGE as u64;
+        let pages = self.cache.lock();
         Some(if hole {
             // The first page from `page` on that is not allocated, or the end of the file.
             let mut p = page;
-            for (&k, _) in f.pages.range(page..) {
+            for (&k, _) in pages.range(page..) {
                 if k != p {
                     break;
                 }
@@ -665,7 +674,7 @@ impl Inode for TmpInode {
             }
             Ok((p * PAGE as u64).max(offset).min(f.size))
         } else {
-            match f.pages.range(page..).next() {
+            match pages.range(page..).next() {
                 Some((&k, _)) if k * (PAGE as u64) < f.size => Ok((k * PAGE as u64).max(offset)),
                 _ => Err(Errno::ENXIO),
             }
@@ -1044,6 +1053,39 @@ impl Inode for TmpInode {
             _ => None,
         }
     }
+
+    fn cached(&self) -> Option<&dyn CachedFile> {
+        matches!(self.state.lock().data, Data::File(_)).then_some(self as &dyn CachedFile)
+    }
+}
+
+/// tmpfs keeps file data only in the cache: a page that is not there is a hole, which a
+/// mapping fills with a zeroed page charged to the filesystem; nothing is ever written back.
+impl CachedFile for TmpInode {
+    fn page_cache(&self) -> &PageCache {
+        &self.cache
+    }
+
+    fn cached_size(&self) -> u64 {
+        match &self.state.lock().data {
+            Data::File(f) => f.size,
+            _ => 0,
+        }
+    }
+
+    fn fill_page(&self, _index: u64, page: &Arc<Page>) -> Result<()> {
+        self.fs.charge_pages(1)?;
+        page.finish_fill(Ok(()));
+        Ok(())
+    }
+
+    fn write_page(&self, _index: u64, _page: &Arc<Page>) -> Result<()> {
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Creates an unnamed regular file on the filesystem of directory `dir` (`O_TMPFILE`): link
@@ -1070,40 +1112,4 @@ pub fn create_unnamed(
         }
     }
     Ok(child)
-}
-
-/// Whether `inode` is a tmpfs inode.
-pub fn is_tmpfs(inode: &Arc<dyn Inode>) -> bool {
-    downcast(inode).is_some()
-}
-
-/// The page of tmpfs file `inode` at page index `index`, made (zeroed, charged) if it is a hole,
-/// for a MAP_SHARED mapping to map. `None` if `inode` is not a tmpfs regular file; `ENXIO` if
-/// the page lies wholly past the end of the file (the mapping's SIGBUS), `ENOSPC` when the
-/// filesystem or memory is full.
-pub fn file_page(inode: &Arc<dyn Inode>, index: u64) -> Option<Result<Arc<Page>>> {
-    let t = downcast(inode)?;
-    let fs = t.fs.clone();
-    let mut st = t.state.lock();
-    let Data::File(f) = &mut st.data else {
-        return None;
-    };
-    if index >= f.size.div_ceil(PAGE as u64) {
-        return Some(Err(Errno::ENXIO));
-    }
-    if let Some(p) = f.pages.get(&index) {
-        return Some(Ok(p.clone()));
-    }
-    let made = fs
-        .charge_pages(1)
-        .and_then(|()| new_page().inspect_err(|_| fs.uncharge_pages(1)));
-    Some(made.map(|p| f.pages.entry(index).or_insert(p).clone()))
-}
-
-/// Whether tmpfs file `inode` has a page at `index` (mincore's view of a file's page cache).
-pub fn has_file_page(inode: &Arc<dyn Inode>, index: u64) -> bool {
-    downcast(inode).is_some_and(|t| match &t.state.lock().data {
-        Data::File(f) => f.pages.contains_key(&index),
-        _ => false,
-    })
 }

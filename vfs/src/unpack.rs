@@ -52,6 +52,42 @@ pub fn unpack(
     archive: &[u8],
     wanted: impl Fn(&[u8]) -> bool,
 ) -> core::result::Result<Unpacked, UnpackError> {
+    unpack_releasing(root, cx, archive, wanted, &mut |_| {})
+}
+
+/// How much of a file's data is written between two [`unpack_releasing`] reports.
+const CHUNK: usize = 64 << 10;
+
+/// Where unpacking has got to in the archive, for the caller to give memory back.
+struct Progress<'a> {
+    /// The archive's address.
+    base: usize,
+    /// Told how many leading bytes of the archive are never read again.
+    release: &'a mut dyn FnMut(usize),
+}
+
+impl Progress<'_> {
+    /// Everything before `at` (a position in the archive's bytes) is done with.
+    fn done_before(&mut self, at: &[u8]) {
+        let pos = (at.as_ptr() as usize).saturating_sub(self.base);
+        (self.release)(pos);
+    }
+}
+
+/// [`unpack`], telling `release` as it goes how many leading bytes of `archive` it will never
+/// read again (a growing count), so that the memory holding them can be reused while the
+/// rest is unpacked: the initrd and the files made from it need not fit in memory together.
+pub fn unpack_releasing(
+    root: &Arc<dyn Inode>,
+    cx: &Caller,
+    archive: &[u8],
+    wanted: impl Fn(&[u8]) -> bool,
+    release: &mut dyn FnMut(usize),
+) -> core::result::Result<Unpacked, UnpackError> {
+    let mut progress = Progress {
+        base: archive.as_ptr() as usize,
+        release,
+    };
     let mut done = Unpacked::default();
     // Hard links: archive inode number → the inode made for its first name.
     let mut links: BTreeMap<u32, Arc<dyn Inode>> = BTreeMap::new();
@@ -71,7 +107,16 @@ pub fn unpack(
             continue;
         }
         let (dir, name) = parent_dir(root, cx, entry.name).map_err(fail)?;
-        let made = make(&dir, cx, &entry, &name, &mut links, &mut done).map_err(fail)?;
+        let made = make(
+            &dir,
+            cx,
+            &entry,
+            &name,
+            &mut links,
+            &mut done,
+            &mut progress,
+        )
+        .map_err(fail)?;
         if let Some(inode) = made {
             if entry.is_dir() {
                 dir_times.push((inode, entry.mtime));
@@ -137,6 +182,7 @@ fn make(
     name: &[u8],
     links: &mut BTreeMap<u32, Arc<dyn Inode>>,
     done: &mut Unpacked,
+    progress: &mut Progress<'_>,
 ) -> Result<Option<Arc<dyn Inode>>> {
     let Some(kind) = FileType::from_mode(e.mode) else {
         return Err(Errno::EINVAL);
@@ -163,7 +209,7 @@ fn make(
             done.links += 1;
             if !e.data.is_empty() {
                 first.truncate(0)?;
-                write_all(first, e.data)?;
+                write_all(first, e.data, progress)?;
                 done.bytes += e.data.len() as u64;
             }
             // Every name's entry sets the inode's metadata, the last one winning (Linux's
@@ -184,7 +230,7 @@ fn make(
     let inode = dir.create(name, node, e.mode & MODE_BITS, e.uid, e.gid)?;
     match kind {
         FileType::Regular => {
-            write_all(&inode, e.data)?;
+            write_all(&inode, e.data, progress)?;
             done.files += 1;
             done.bytes += e.data.len() as u64;
             if e.nlink > 1 {
@@ -198,14 +244,16 @@ fn make(
     Ok(Some(inode))
 }
 
-fn write_all(inode: &Arc<dyn Inode>, data: &[u8]) -> Result<()> {
+fn write_all(inode: &Arc<dyn Inode>, data: &[u8], progress: &mut Progress<'_>) -> Result<()> {
     let mut off = 0;
     while off < data.len() {
-        let n = inode.write_at(off as u64, &data[off..])?;
+        let end = (off + CHUNK).min(data.len());
+        let n = inode.write_at(off as u64, &data[off..end])?;
         if n == 0 {
             return Err(Errno::ENOSPC);
         }
         off += n;
+        progress.done_before(&data[off..]);
     }
     Ok(())
 }

@@ -83,3 +83,26 @@ pub fn free(frame: PhysFrame<Size4KiB>) {
         .dealloc((frame.start_address().as_u64() / PAGE_SIZE) as usize, 1);
     FREE.fetch_add(1, Ordering::Relaxed);
 }
+
+/// `2^order` contiguous frames (for the heap to grow by), or `None` when there are none or
+/// the allocator is busy: the heap grows from inside an allocation, which may be the frame
+/// allocator's own (its free lists live on the heap), so it never waits for the lock.
+pub fn try_alloc_contiguous(order: u32) -> Option<u64> {
+    let count = 1usize << order;
+    let n = FRAMES.try_lock()?.alloc(count)?;
+    FREE.fetch_sub(count as u64, Ordering::Relaxed);
+    Some(n as u64 * PAGE_SIZE)
+}
+
+/// Hands the frames of `[start, end)` (page-aligned physical addresses, RAM nothing uses any
+/// more: the unpacked initrd) to the allocator.
+pub fn add_free(start: u64, end: u64) {
+    if start < end {
+        FRAMES
+            .lock()
+            .add_frame((start / PAGE_SIZE) as usize, (end / PAGE_SIZE) as usize);
+        let n = (end - start) / PAGE_SIZE;
+        TOTAL.fetch_add(n, Ordering::Relaxed);
+        FREE.fetch_add(n, Ordering::Relaxed);
+    }
+}

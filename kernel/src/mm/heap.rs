@@ -1,35 +1,122 @@
-//! The kernel heap: a buddy allocator over a slice of RAM taken at boot.
+//! The kernel heap: a buddy allocator that starts small and grows from the frame allocator.
+//!
+//! File data lives in frames (the page cache, `mm::pages`), so the heap holds only the
+//! kernel's own objects and starts at [`INITIAL`]. When it runs low it takes a run of
+//! contiguous frames; it does so before it is empty ([`LOW_WATER`]), because the frame
+//! allocator keeps its free lists on this heap and the heap never waits for the frame
+//! allocator's lock (it may be inside it).
 
-use buddy_system_allocator::LockedHeap;
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::{phys_to_virt, PAGE_SIZE};
+use buddy_system_allocator::Heap;
+use spin::Mutex;
+
+use super::{frame, phys_to_virt, PAGE_SIZE};
 use crate::pvh::MemRange;
 
+/// The heap at boot.
+const INITIAL: u64 = 256 << 10;
+/// Grow when less than this is free.
+const LOW_WATER: u64 = 128 << 10;
+/// Grow by at least this many frames (as a power of two: 2^6 = 256 KiB).
+const GROW_ORDER: u32 = 6;
+
+struct KernelHeap(Mutex<Heap<32>>);
+
 #[global_allocator]
-static HEAP: LockedHeap<32> = LockedHeap::empty();
-static HEAP_SIZE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+static HEAP: KernelHeap = KernelHeap(Mutex::new(Heap::empty()));
+static HEAP_SIZE: AtomicU64 = AtomicU64::new(0);
+
+/// The heap's size at boot (what it took from RAM before the frame allocator had it).
+static BOOT_SIZE: AtomicU64 = AtomicU64::new(0);
+
+/// The heap's memory at boot; what it grew by later came from the frame allocator.
+pub fn boot_size() -> u64 {
+    BOOT_SIZE.load(Ordering::Relaxed)
+}
 
 /// (heap bytes, heap bytes in use).
 pub fn stats() -> (u64, u64) {
-    let used = HEAP.lock().stats_alloc_actual() as u64;
-    (HEAP_SIZE.load(core::sync::atomic::Ordering::Relaxed), used)
+    let used = HEAP.0.lock().stats_alloc_actual() as u64;
+    (HEAP_SIZE.load(Ordering::Relaxed), used)
 }
 
-/// Carves the heap out of the largest free range: half of RAM (at least 2 MiB), since tmpfs
-/// keeps file contents on the heap for now. Only free-list heads are written; the memory
-/// itself is not touched.
-pub fn init(free: &mut [MemRange], total: u64) {
+/// Carves the first [`INITIAL`] bytes of the heap out of the largest free range. Only
+/// free-list heads are written; the memory itself is not touched.
+pub fn init(free: &mut [MemRange]) {
     let largest = free.iter().map(|r| r.end - r.start).max().unwrap_or(0);
-    let size = (total / 2).max(2 << 20).min(largest) & !(PAGE_SIZE - 1);
-    let Some(range) = free.iter_mut().find(|r| r.end - r.start >= size) else {
+    let size = INITIAL.min(largest) & !(PAGE_SIZE - 1);
+    let Some(range) = free
+        .iter_mut()
+        .find(|r| r.end - r.start >= size && size > 0)
+    else {
         crate::fatal(format_args!(
-            "not enough memory for the kernel heap ({size} bytes)"
+            "not enough memory for the kernel heap ({INITIAL} bytes)"
         ));
     };
     let start = phys_to_virt(range.start);
     range.start += size;
-    HEAP_SIZE.store(size, core::sync::atomic::Ordering::Relaxed);
+    HEAP_SIZE.store(size, Ordering::Relaxed);
+    BOOT_SIZE.store(size, Ordering::Relaxed);
     // SAFETY: the range is free RAM (from the boot memory map, minus everything in use), mapped
     // read-write by the direct map, and removed from `free` so the frame allocator never gets it.
-    unsafe { HEAP.lock().init(start as usize, size as usize) };
+    unsafe { HEAP.0.lock().init(start as usize, size as usize) };
+}
+
+/// Takes at least `bytes` (and at least 2^[`GROW_ORDER`] frames) of frames for the heap
+/// and adds them; false when the frame allocator has none or is busy. Called without the
+/// heap's lock: the frame allocator may allocate from the heap meanwhile.
+fn grow(bytes: usize) -> bool {
+    let frames = (bytes as u64).div_ceil(PAGE_SIZE).max(1);
+    let order = frames.next_power_of_two().trailing_zeros().max(GROW_ORDER);
+    let Some(phys) = frame::try_alloc_contiguous(order) else {
+        return false;
+    };
+    let size = PAGE_SIZE << order;
+    let start = phys_to_virt(phys);
+    // SAFETY: the frames were just taken from the frame allocator, so only the heap uses
+    // them from now on; the direct map covers them read-write.
+    unsafe {
+        HEAP.0
+            .lock()
+            .add_to_heap(start as usize, (start + size) as usize)
+    };
+    HEAP_SIZE.fetch_add(size, Ordering::Relaxed);
+    true
+}
+
+// SAFETY: every block handed out comes from the buddy heap, which never hands out
+// overlapping blocks, under its lock.
+unsafe impl GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let (block, low) = {
+            let mut heap = self.0.lock();
+            let block = heap.alloc(layout).ok();
+            let free = (heap.stats_total_bytes() - heap.stats_alloc_actual()) as u64;
+            (block, free < LOW_WATER)
+        };
+        if let Some(p) = block {
+            if low {
+                // Best effort: a busy frame allocator leaves it to a later allocation.
+                grow(0);
+            }
+            return p.as_ptr();
+        }
+        if !grow(layout.size().max(layout.align())) {
+            return core::ptr::null_mut();
+        }
+        self.0
+            .lock()
+            .alloc(layout)
+            .map_or(core::ptr::null_mut(), NonNull::as_ptr)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(p) = NonNull::new(ptr) {
+            // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc's contract).
+            unsafe { self.0.lock().dealloc(p, layout) };
+        }
+    }
 }

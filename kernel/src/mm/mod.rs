@@ -6,6 +6,7 @@
 
 pub mod frame;
 pub mod heap;
+pub mod pages;
 pub mod paging;
 pub mod selftest;
 pub mod space;
@@ -97,7 +98,13 @@ pub fn init(boot: &BootInfo, start_info: u64) {
     for hole in holes {
         subtract(&mut free, &mut len, hole);
     }
-    let total: u64 = free[..len].iter().map(|r| r.end - r.start).sum();
-    heap::init(&mut free[..len], total);
+    heap::init(&mut free[..len]);
     frame::init(&free[..len]);
+    pages::init();
+}
+
+/// Gives the initrd's pages `[start, end)` (page-aligned physical addresses) to the frame
+/// allocator: their contents are unpacked and nothing refers to them any more.
+pub fn release_initrd(start: u64, end: u64) {
+    frame::add_free(start, end.min(DIRECT_MAP_SIZE));
 }

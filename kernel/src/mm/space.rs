@@ -19,14 +19,15 @@ use x86_64::PhysAddr;
 use super::{frame, phys_to_virt, tlb, DIRECT_MAP_SIZE, PAGE_SIZE, PHYS_OFFSET};
 use coracle_syscalls::Perms;
 
-/// Software bit: the page belongs to the kernel heap (a shared file page); never freed here.
+/// Software bit: the page is a file page (the page cache holds it); never freed here.
 const BORROWED: F = F::BIT_9;
 /// Software bit: the page is kept but PROT_NONE (PRESENT is clear).
 const PROT_NONE: F = F::BIT_10;
 /// Software bit: the page is the kernel image's (the vDSO): borrowed and never writable.
 const KERNEL_IMAGE: F = F::BIT_11;
-/// Software bit: a private page a fork left shared between address spaces: mapped without
-/// WRITABLE whatever its permissions; the first write copies it ([`AddressSpace::make_writable`]).
+/// Software bit: a private page a fork left shared between address spaces, or (with
+/// BORROWED) a file page a private mapping shows: mapped without WRITABLE whatever its
+/// permissions; the first write copies it ([`AddressSpace::make_writable`]).
 const COW: F = F::BIT_52;
 /// The flags of a user page table that holds other tables.
 const TABLE: F = F::PRESENT.union(F::WRITABLE).union(F::USER_ACCESSIBLE);
@@ -241,7 +242,9 @@ impl AddressSpace {
                 return Ok(());
             }
             let old = frame_of(e);
-            if frame::is_shared(old) {
+            // A file page is the file's: a private mapping always writes to its own copy.
+            let borrowed = flags.contains(BORROWED);
+            if borrowed || frame::is_shared(old) {
                 let copy = frame::alloc_zeroed().ok_or(OutOfMemory)?;
                 // SAFETY: both frames are in the direct map; `copy` is fresh and the shared
                 // frame is only read (no holder writes it while it is shared).
@@ -254,8 +257,9 @@ impl AddressSpace {
                 };
                 e.set_addr(copy.start_address(), leaf_flags(perms, false));
                 // Other CPUs running this process may still read the old frame: it loses
-                // this space's reference only once they flushed.
-                reclaim.add(va, PAGE_SIZE, Some(old));
+                // this space's reference only once they flushed. (A file page stays with
+                // the mapping's hold on it, which outlives the mapping.)
+                reclaim.add(va, PAGE_SIZE, (!borrowed).then_some(old));
             } else {
                 e.set_flags(leaf_flags(perms, false));
             }
@@ -306,11 +310,28 @@ impl AddressSpace {
         let in_direct_map = (PHYS_OFFSET..PHYS_OFFSET + DIRECT_MAP_SIZE).contains(&kaddr);
         if !in_direct_map || !kaddr.is_multiple_of(PAGE_SIZE) {
             crate::fatal(format_args!(
-                "a shared page at {kaddr:#x} is not a heap page"
+                "a shared page at {kaddr:#x} is not in the direct map"
             ));
         }
         let phys = PhysAddr::new(kaddr - PHYS_OFFSET);
         self.set_leaf(va, phys, leaf_flags(perms, true))
+    }
+
+    /// Maps the file page at kernel address `kaddr` at `va` for a private mapping: read-only
+    /// and copy-on-write whatever `perms` say about writing (never freed here).
+    pub fn map_file_cow(&self, va: u64, kaddr: u64, perms: Perms) -> Result<(), OutOfMemory> {
+        let in_direct_map = (PHYS_OFFSET..PHYS_OFFSET + DIRECT_MAP_SIZE).contains(&kaddr);
+        if !in_direct_map || !kaddr.is_multiple_of(PAGE_SIZE) {
+            crate::fatal(format_args!(
+                "a file page at {kaddr:#x} is not in the direct map"
+            ));
+        }
+        let read_only = Perms {
+            write: false,
+            ..perms
+        };
+        let phys = PhysAddr::new(kaddr - PHYS_OFFSET);
+        self.set_leaf(va, phys, leaf_flags(read_only, true) | COW)
     }
 
     /// Maps the kernel image's page at physical `phys` at `va`, never writable, never freed.

@@ -1,11 +1,18 @@
 //! Demand paging: what a page fault on a user address does.
 //!
-//! A touch of a page that is in a VMA but not resident makes it resident (zeroed anonymous
-//! memory, a copy of the file for private file mappings, the file's own page for shared ones);
+//! A touch of a page that is in a VMA but not resident makes it resident: zeroed anonymous
+//! memory; for a file, its page-cache page (see `coracle_vfs::cache`), mapped itself for a
+//! shared mapping and read-only for a private one, whose first write copies it (a write
+//! fault copies at once). A page the file's filesystem is still reading makes the fault
+//! [`FaultResult::Wait`]: the thread waits on the page and takes the fault again;
 //! a touch below a stack that grows down extends it first, up to RLIMIT_STACK and never
 //! closer than the guard gap to the mapping below. Anything else is the signal Linux sends.
 
+use alloc::sync::Arc;
 use alloc::vec;
+
+use coracle_vfs::cache::{get_page, Got};
+use coracle_vfs::page::Page;
 
 use super::vmas::page_down;
 use super::{accessible, Mm, VmaName, PAGE, STACK_GUARD_GAP, USER_TOP};
@@ -47,14 +54,35 @@ impl Access {
 }
 
 /// What a page fault comes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum FaultResult {
     /// The page is mapped now (or already was): run the instruction again.
     Mapped,
+    /// The file page is being read: wait on its [`Page::waiters`], then take the fault again.
+    Wait(Arc<Page>),
     /// Deliver this signal (SIGSEGV or SIGBUS) with this si_code and si_addr.
     Signal { signo: u32, code: i32, addr: u64 },
     /// No memory for the page: the process is to be killed ([`out_of_memory_kill`]).
     OutOfMemory,
+}
+
+impl PartialEq for FaultResult {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (FaultResult::Wait(a), FaultResult::Wait(b)) => Arc::ptr_eq(a, b),
+            (
+                FaultResult::Signal { signo, code, addr },
+                FaultResult::Signal {
+                    signo: s,
+                    code: c,
+                    addr: a,
+                },
+            ) => (signo, code, addr) == (s, c, a),
+            (FaultResult::Mapped, FaultResult::Mapped)
+            | (FaultResult::OutOfMemory, FaultResult::OutOfMemory) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Whether `perms` allow `access`. On x86 every mapped page is readable: PROT_WRITE and
@@ -77,6 +105,21 @@ pub fn handle_page_fault(
 ) -> FaultResult {
     let stack_limit = stack_limit(shared);
     shared.mm.lock().fault(k, addr, access, stack_limit)
+}
+
+/// A user-mode fault that met a page being read ([`FaultResult::Wait`]): registers the thread
+/// on the page's wait queue. True: park the thread; woken, it goes back to user mode as it
+/// was and takes the fault again. False: the read ended meanwhile (or the thread is being
+/// killed): take the fault again at once.
+pub fn wait_for_page(p: &mut crate::Process, page: &Page) -> bool {
+    page.waiters().register(p.thread.waiter(u64::MAX));
+    let killed = p.thread.killed.load(core::sync::atomic::Ordering::SeqCst);
+    if page.state() != coracle_vfs::page::PageState::Filling || killed {
+        p.thread.finish_wait();
+        return false;
+    }
+    p.stop_waiting = true;
+    true
 }
 
 /// RLIMIT_STACK's soft limit.
@@ -149,7 +192,7 @@ impl Mm {
             }
             return FaultResult::Mapped;
         }
-        self.fill(k, start, page, addr)
+        self.fill(k, start, page, addr, access)
     }
 
     /// Makes `page` of the VMA at `start` resident; `addr` is the faulting address.
@@ -159,6 +202,7 @@ impl Mm {
         start: u64,
         page: u64,
         addr: u64,
+        access: Access,
     ) -> FaultResult {
         let bus = FaultResult::Signal {
             signo: SIGBUS,
@@ -184,22 +228,42 @@ impl Mm {
                 }
             }
         };
-        if v.shared {
-            if let Some(got) = coracle_vfs::tmpfs::file_page(&inode, offset / PAGE) {
-                return match got {
-                    Ok(p) => match k.map_shared(page, &p, perms) {
-                        Ok(()) => {
-                            self.pinned.insert(page, p);
-                            FaultResult::Mapped
-                        }
-                        Err(_) => FaultResult::OutOfMemory,
-                    },
-                    Err(Errno::ENOMEM) => FaultResult::OutOfMemory,
-                    Err(_) => bus,
+        let shared = v.shared;
+        if let Some(cached) = inode.cached() {
+            let p = match get_page(cached, offset / PAGE) {
+                Ok(Got::Ready(p)) => p,
+                Ok(Got::Wait(p)) => return FaultResult::Wait(p),
+                Err(Errno::ENOMEM) => return FaultResult::OutOfMemory,
+                Err(_) => return bus,
+            };
+            let mapped = if shared {
+                // Stores through a writable shared mapping reach the file: it has data its
+                // backing store may not (msync and fsync write it back).
+                if perms.write {
+                    p.set_dirty();
+                }
+                k.map_shared(page, &p, perms)
+            } else if access == Access::Write {
+                // do_cow_fault: a write to a private page copies it at once.
+                let mut buf = vec![0u8; PAGE as usize];
+                p.read(0, &mut buf);
+                return match k.map_copy(page, &buf, perms) {
+                    Ok(()) => FaultResult::Mapped,
+                    Err(_) => FaultResult::OutOfMemory,
                 };
-            }
+            } else {
+                k.map_file_cow(page, &p, perms)
+            };
+            return match mapped {
+                Ok(()) => {
+                    self.pinned.insert(page, p);
+                    FaultResult::Mapped
+                }
+                Err(_) => FaultResult::OutOfMemory,
+            };
         }
-        // A private page: a copy of the file's bytes (zeros past its end within the page).
+        // A file without a page cache: a private copy of its bytes (zeros past its end
+        // within the page).
         let mut buf = vec![0u8; PAGE as usize];
         match inode.read_at(offset, &mut buf) {
             Ok(0) | Err(_) => bus,
@@ -255,8 +319,10 @@ impl Mm {
             }
             while page < vma_end {
                 if k.query(page).is_none() {
-                    match self.fill(k, s, page, page) {
+                    match self.fill(k, s, page, page, Access::Read) {
                         FaultResult::Mapped => {}
+                        // Populating does not wait for reads: the page comes on first touch.
+                        FaultResult::Wait(_) => {}
                         FaultResult::OutOfMemory => return Err(Errno::ENOMEM),
                         FaultResult::Signal { .. } => return Err(Errno::EFAULT),
                     }

@@ -23,7 +23,7 @@ use coracle_vfs::Inode;
 
 use crate::{Errno, Perms, Platform};
 
-pub use fault::{handle_page_fault, out_of_memory_kill, Access, FaultResult};
+pub use fault::{handle_page_fault, out_of_memory_kill, wait_for_page, Access, FaultResult};
 pub(crate) use uaccess::Faulting;
 pub use uaccess::{read_user, write_user};
 pub(crate) use vmas::start_gap;

@@ -67,6 +67,9 @@ impl<'a> Faulting<'a> {
                 match self.shared.mm.lock().fault(&mut **k, at, access, limit) {
                     FaultResult::Mapped => {}
                     FaultResult::Signal { .. } => return false,
+                    // A system call does not wait for a page being read yet (no filesystem
+                    // fills pages later so far): the copy fails as for a page it cannot have.
+                    FaultResult::Wait(_) => return false,
                     FaultResult::OutOfMemory => {
                         self.out_of_memory.set(true);
                         return false;
@@ -175,6 +178,10 @@ impl PageTables for Faulting<'_> {
 
     fn map_shared(&mut self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno> {
         self.inner().map_shared(va, page, perms)
+    }
+
+    fn map_file_cow(&mut self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno> {
+        self.inner().map_file_cow(va, page, perms)
     }
 
     fn unmap(&mut self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64 {

@@ -23,6 +23,11 @@ pub trait UserSpace: Send + Sync {
     /// file. The caller keeps the page alive while it is mapped; unmapping never frees it.
     /// `ENOMEM` when a page table cannot be made.
     fn map_shared(&self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno>;
+    /// Maps the file page `page` at `va` for a private mapping: read-only whatever `perms`
+    /// say about writing, so that the first write copies it ([`UserSpace::make_writable`]
+    /// copies such a page always: the file keeps its own). The caller keeps the page alive
+    /// while it is mapped. `ENOMEM` when a page table cannot be made.
+    fn map_file_cow(&self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno>;
     /// Unmaps `[start, start+len)` (holes are fine), frees the pages it owned once no CPU can
     /// reach them any more, and returns how many pages were mapped. `keep` holds the shared
     /// pages that were mapped there: they are dropped only once no CPU can reach them.
@@ -57,6 +62,7 @@ pub trait PageTables {
     fn map_zeroed(&mut self, start: u64, len: u64, perms: Perms) -> Result<(), Errno>;
     fn map_copy(&mut self, va: u64, data: &[u8], perms: Perms) -> Result<(), Errno>;
     fn map_shared(&mut self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno>;
+    fn map_file_cow(&mut self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno>;
     fn unmap(&mut self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64;
     fn protect(&mut self, start: u64, len: u64, perms: Perms);
     fn move_pages(&mut self, from: u64, to: u64, len: u64) -> Result<(), Errno>;

@@ -82,6 +82,7 @@ fn machine(cpus: u32) -> Process {
     cpio_entry(&mut initrd, b"TRAILER!!!", 0, b"");
     let booted = boot(
         &initrd,
+        &mut |_| {},
         Arc::new(EpochClock),
         Arc::new(TestInfo(AtomicU8::new(1))),
         Arc::new(crate::tests::fake::FakeCpu::default()),

@@ -208,9 +208,9 @@ fn residency(mm: &Mm, k: &dyn Platform, addr: u64, pages: u64) -> Result<Vec<u8>
     while page < end {
         let resident = k.query(page).is_some()
             || match &v.name {
-                VmaName::File { inode, offset, .. } => {
-                    coracle_vfs::tmpfs::has_file_page(inode, (offset + (page - s)) / PAGE)
-                }
+                VmaName::File { inode, offset, .. } => inode
+                    .cached()
+                    .is_some_and(|c| c.page_cache().contains((offset + (page - s)) / PAGE)),
                 _ => false,
             };
         out.push(u8::from(resident));

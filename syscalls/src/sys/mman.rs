@@ -248,7 +248,7 @@ fn file_backing(
     let inode = file.inode();
     let st = inode.stat();
     match st.file_type() {
-        FileType::Regular if coracle_vfs::tmpfs::is_tmpfs(inode) => {}
+        FileType::Regular if inode.cached().is_some() => {}
         // /dev/zero: private maps are anonymous memory, shared ones shared anonymous memory.
         FileType::CharDevice if st.rdev == coracle_vfs::makedev(1, 5) => {
             if flags & MAP_GROWSDOWN != 0 {

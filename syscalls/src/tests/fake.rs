@@ -22,20 +22,29 @@ pub const USER_END: u64 = 0x0000_8000_0000_0000;
 pub enum Mem {
     Own(Vec<u8>),
     Shared(Arc<Page>),
+    /// A file page a private mapping shows until its first write copies it.
+    FileCow(Arc<Page>),
 }
 
 impl Mem {
     fn read(&self, offset: usize, buf: &mut [u8]) {
         match self {
             Mem::Own(v) => buf.copy_from_slice(&v[offset..offset + buf.len()]),
-            Mem::Shared(p) => p.read(offset, buf),
+            Mem::Shared(p) | Mem::FileCow(p) => p.read(offset, buf),
         }
     }
 
     fn write(&mut self, offset: usize, data: &[u8]) {
+        if let Mem::FileCow(p) = self {
+            // Test setup writing into a private file page: it becomes the process's own.
+            let mut v = std::vec![0; PAGE as usize];
+            p.read(0, &mut v);
+            *self = Mem::Own(v);
+        }
         match self {
             Mem::Own(v) => v[offset..offset + data.len()].copy_from_slice(data),
             Mem::Shared(p) => p.write(offset, data),
+            Mem::FileCow(_) => unreachable!("copied above"),
         }
     }
 }
@@ -116,6 +125,15 @@ impl UserSpace for FakeSpace {
         Ok(())
     }
 
+    fn map_file_cow(&self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno> {
+        let perms = Perms {
+            write: false,
+            ..perms
+        };
+        self.pages().insert(va, (Mem::FileCow(page.clone()), perms));
+        Ok(())
+    }
+
     fn unmap(&self, start: u64, len: u64, _keep: Vec<Arc<Page>>) -> u64 {
         let mut pages = self.pages();
         let gone: Vec<u64> = pages.range(start..start + len).map(|(&a, _)| a).collect();
@@ -129,7 +147,12 @@ impl UserSpace for FakeSpace {
 
     fn protect(&self, start: u64, len: u64, perms: Perms) {
         for (_, p) in self.pages().range_mut(start..start + len) {
-            p.1 = perms;
+            // A private file page stays read-only until a write fault copies it.
+            let cow = matches!(p.0, Mem::FileCow(_));
+            p.1 = Perms {
+                write: perms.write && !cow,
+                ..perms
+            };
         }
     }
 
@@ -151,7 +174,18 @@ impl UserSpace for FakeSpace {
     }
 
     fn make_writable(&self, va: u64, perms: Perms) -> Result<(), Errno> {
-        // Forks copy eagerly: no page is shared copy-on-write.
+        // Forks copy eagerly: only private file pages are shown copy-on-write.
+        let file_page = match self.pages().get(&va) {
+            Some((Mem::FileCow(p), _)) => Some(p.clone()),
+            _ => None,
+        };
+        if let Some(p) = file_page {
+            self.machine.take_frame()?;
+            let mut v = std::vec![0; PAGE as usize];
+            p.read(0, &mut v);
+            self.pages().insert(va, (Mem::Own(v), perms));
+            return Ok(());
+        }
         self.protect(va, PAGE, perms);
         Ok(())
     }
@@ -384,6 +418,10 @@ impl PageTables for Fake {
         self.current().map_shared(va, page, perms)
     }
 
+    fn map_file_cow(&mut self, va: u64, page: &Arc<Page>, perms: Perms) -> Result<(), Errno> {
+        self.current().map_file_cow(va, page, perms)
+    }
+
     fn unmap(&mut self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64 {
         self.current().unmap(start, len, keep)
     }
@@ -578,6 +616,7 @@ fn setup_full(tty: bool, stdin_forwarded: bool, cpu: std::sync::Arc<FakeCpu>) ->
     };
     let booted = crate::setup::boot(
         &test_initrd(),
+        &mut |_| {},
         std::sync::Arc::new(TickClock(std::sync::atomic::AtomicI64::new(1_000))),
         std::sync::Arc::new(FakeInfo),
         cpu,

@@ -12,6 +12,7 @@ use crate::tmpfs::{new_tmpfs, TmpfsOptions};
 use crate::types::*;
 use crate::{Errno, Vfs};
 
+mod cache;
 mod cpio_roundtrip;
 mod dev;
 mod files;

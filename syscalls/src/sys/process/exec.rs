@@ -95,11 +95,35 @@ fn read_strings(k: &dyn Platform, array: u64, left: &mut u64) -> Result<Vec<Vec<
     Err(Errno::E2BIG)
 }
 
-/// The file to run: its inode, its path for /proc/<pid>/exe, and its bytes.
+/// The file to run: its inode, its path for /proc/<pid>/exe, its size, and its first bytes
+/// (the `#!` line, or the ELF header and program headers: the segments are mapped from the
+/// page cache, never read here).
 struct Found {
     inode: Arc<dyn Inode>,
     real: Vec<u8>,
+    size: u64,
     data: Vec<u8>,
+}
+
+/// How much of a program file is read first: the ELF header and, in every program seen,
+/// the program headers right after it.
+const HEAD: u64 = 4096;
+
+/// The first `len` bytes of `inode` (fewer at its end).
+fn read_head(inode: &Arc<dyn Inode>, len: u64) -> Result<Vec<u8>, Errno> {
+    let mut data = Vec::new();
+    data.try_reserve_exact(len as usize)
+        .map_err(|_| Errno::ENOMEM)?;
+    data.resize(len as usize, 0);
+    let mut off = 0;
+    while off < data.len() {
+        match inode.read_at(off as u64, &mut data[off..])? {
+            0 => break,
+            n => off += n,
+        }
+    }
+    data.truncate(off);
+    Ok(data)
 }
 
 fn find(p: &Process, dirfd: i32, path: &[u8], flags: i32) -> Result<Found, Errno> {
@@ -134,8 +158,19 @@ fn find(p: &Process, dirfd: i32, path: &[u8], flags: i32) -> Result<Found, Errno
         return Err(Errno::EACCES);
     }
     coracle_vfs::check_access(&cx, &st, coracle_vfs::MAY_EXEC)?;
-    let data = crate::setup::read_whole(&inode, st.size)?;
-    Ok(Found { inode, real, data })
+    let mut data = read_head(&inode, st.size.min(HEAD))?;
+    // Program headers further in: read through their end (at most the file).
+    if let Some(need) = coracle_loader::headers_len(&data) {
+        if need > data.len() as u64 && data.starts_with(b"\x7fELF") {
+            data = read_head(&inode, need.min(st.size))?;
+        }
+    }
+    Ok(Found {
+        inode,
+        real,
+        size: st.size,
+        data,
+    })
 }
 
 pub(crate) fn execve(
@@ -238,7 +273,7 @@ fn run(
         }
         file = find(p, AT_FDCWD, &sb.interp, 0)?;
     }
-    let exe = match Executable::parse(&file.data) {
+    let exe = match Executable::parse_head(&file.data, file.size) {
         Ok(exe) => exe,
         Err(ElfError::Dynamic { interp }) => {
             k.log(format_args!(
@@ -276,7 +311,6 @@ fn replace_image(
     let real: Arc<[u8]> = file.real.clone().into();
     let prog = Program {
         exe,
-        image: &file.data,
         inode: file.inode.clone(),
         path: real,
         argv: &argv,

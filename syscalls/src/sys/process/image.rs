@@ -1,14 +1,17 @@
 //! A program image in an empty address space: its segments, the vDSO, the initial stack with
 //! argv, envp and auxv, as Linux's load_elf_binary leaves them. The kernel starts the first
 //! program with this, and execve every later one.
+//!
+//! The segments are private file mappings of the program file, as Linux's elf_map makes
+//! them: nothing is read or copied here, each page comes from the file's page cache on first
+//! touch, read-only until a write copies it. Only the page where a segment's file bytes end
+//! and its .bss begins is made at once: the file's bytes, then zeros (Linux's padzero).
 
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use coracle_loader::{
-    build_stack, AuxValues, Copy, Executable, LoadPlan, Region, StackParams, USER_TOP,
-};
+use coracle_loader::{build_stack, AuxValues, Executable, FileMap, Region, StackParams, USER_TOP};
 use coracle_vfs::Inode;
 
 use crate::mm::{Mm, VmaName, PAGE};
@@ -41,9 +44,8 @@ pub struct Start {
 
 /// What the program to load is.
 pub struct Program<'a> {
-    /// The parsed ELF file and its bytes.
+    /// The parsed ELF file.
     pub exe: &'a Executable,
-    pub image: &'a [u8],
     /// The file (for /proc/<pid>/maps) and its path.
     pub inode: Arc<dyn Inode>,
     pub path: Arc<[u8]>,
@@ -67,14 +69,17 @@ impl core::fmt::Debug for Program<'_> {
 pub fn load(shared: &ProcShared, k: &mut dyn Platform, prog: &Program<'_>) -> Result<Start, Errno> {
     let plan = prog.exe.plan();
     *shared.mm.lock() = Mm::new(plan.brk, MMAP_TOP);
-    let name = VmaName::File {
-        inode: prog.inode.clone(),
-        path: prog.path.clone(),
-        offset: 0,
-    };
+    let maps = clipped(&plan.file_maps);
     for r in &plan.regions {
-        map_region(k, r, &plan, prog.image)?;
-        record_region(shared, r, &plan.copies, &name);
+        record_region(shared, r, &maps, prog);
+    }
+    for m in &maps {
+        if let Some(z) = m.zero_from {
+            let page = z & !(PAGE - 1);
+            if page >= m.start {
+                map_partial_page(k, prog, m, page, z, perms_at(&plan.regions, page))?;
+            }
+        }
     }
     let mut random = [0u8; 16];
     k.random(&mut random);
@@ -124,66 +129,78 @@ pub fn load(shared: &ProcShared, k: &mut dyn Platform, prog: &Program<'_>) -> Re
     })
 }
 
-/// Maps the pages of one region that hold file bytes, filled from the image (the rest, .bss,
-/// is zero-filled on first touch).
-fn map_region(
-    k: &mut dyn Platform,
-    r: &Region,
-    plan: &LoadPlan,
-    image: &[u8],
-) -> Result<(), Errno> {
-    let mut page = r.start;
-    while page < r.end {
-        let mut buf = [0u8; PAGE as usize];
-        let mut touched = false;
-        for c in &plan.copies {
-            let (lo, hi) = (c.vaddr.max(page), (c.vaddr + c.len).min(page + PAGE));
-            if lo >= hi {
-                continue;
+/// The file maps with each one's pages that a later one also covers taken off (the later
+/// mapping replaces them, as a later MAP_FIXED mmap does).
+fn clipped(maps: &[FileMap]) -> Vec<FileMap> {
+    let mut out: Vec<FileMap> = Vec::with_capacity(maps.len());
+    for m in maps {
+        if let Some(last) = out.last_mut() {
+            if last.end > m.start {
+                last.end = m.start;
+                if last.zero_from.is_some_and(|z| z >= last.end) {
+                    last.zero_from = None;
+                }
+                if last.start >= last.end {
+                    out.pop();
+                }
             }
-            let from = (c.file_offset + (lo - c.vaddr)) as usize;
-            let n = (hi - lo) as usize;
-            let src = image.get(from..from + n).ok_or(Errno::ENOEXEC)?;
-            buf[(lo - page) as usize..(lo - page) as usize + n].copy_from_slice(src);
-            touched = true;
         }
-        if touched {
-            k.map_copy(page, &buf, r.perms)?;
-        }
-        page += PAGE;
+        out.push(*m);
     }
-    Ok(())
+    out
 }
 
-/// Records one image region in the VMA list as /proc/self/maps shows it: the pages that hold
-/// file contents name the executable (with their file offset), the rest (.bss) is anonymous.
-fn record_region(shared: &ProcShared, r: &Region, copies: &[Copy], exe: &VmaName) {
+/// The permissions of the region holding `page`.
+fn perms_at(regions: &[Region], page: u64) -> Perms {
+    regions
+        .iter()
+        .find(|r| r.start <= page && page < r.end)
+        .map_or(RW, |r| r.perms)
+}
+
+/// Maps the page at `page` of file map `m`: the file's bytes up to `zero_from`, zeros after.
+fn map_partial_page(
+    k: &mut dyn Platform,
+    prog: &Program<'_>,
+    m: &FileMap,
+    page: u64,
+    zero_from: u64,
+    perms: Perms,
+) -> Result<(), Errno> {
+    let mut buf = vec![0u8; (zero_from - page) as usize];
+    let mut done = 0;
+    let at = m.file_offset + (page - m.start);
+    while done < buf.len() {
+        match prog.inode.read_at(at + done as u64, &mut buf[done..])? {
+            0 => return Err(Errno::ENOEXEC),
+            n => done += n,
+        }
+    }
+    k.map_copy(page, &buf, perms)
+}
+
+/// Records one image region in the VMA list: the pages file maps cover are private mappings
+/// of the executable (with their file offset), the rest (.bss) is anonymous.
+fn record_region(shared: &ProcShared, r: &Region, maps: &[FileMap], prog: &Program<'_>) {
     let mut mm = shared.mm.lock();
-    let inside: Vec<&Copy> = copies
-        .iter()
-        .filter(|c| c.vaddr < r.end && c.vaddr + c.len > r.start)
-        .collect();
-    let (Some(first), VmaName::File { inode, path, .. }) = (inside.first(), exe) else {
-        mm.record(r.start, r.end, r.perms);
-        return;
-    };
-    let file_end = inside
-        .iter()
-        .map(|c| (c.vaddr + c.len).div_ceil(PAGE) * PAGE)
-        .max()
-        .unwrap_or(r.start)
-        .min(r.end);
-    let Some(offset) = first.file_offset.checked_sub(first.vaddr - r.start) else {
-        mm.record(r.start, r.end, r.perms);
-        return;
-    };
-    let name = VmaName::File {
-        inode: inode.clone(),
-        path: path.clone(),
-        offset,
-    };
-    mm.record_named(r.start, file_end, r.perms, name);
-    if file_end < r.end {
-        mm.record(file_end, r.end, r.perms);
+    let mut at = r.start;
+    for m in maps {
+        let (lo, hi) = (m.start.max(at), m.end.min(r.end));
+        if lo >= hi {
+            continue;
+        }
+        if at < lo {
+            mm.record(at, lo, r.perms);
+        }
+        let name = VmaName::File {
+            inode: prog.inode.clone(),
+            path: prog.path.clone(),
+            offset: m.file_offset + (lo - m.start),
+        };
+        mm.record_named(lo, hi, r.perms, name);
+        at = hi;
+    }
+    if at < r.end {
+        mm.record(at, r.end, r.perms);
     }
 }
