@@ -448,8 +448,8 @@ const MS_ASYNC: u32 = 1;
 const MS_INVALIDATE: u32 = 2;
 const MS_SYNC: u32 = 4;
 
-/// msync: tmpfs pages are the file, so there is nothing to write back; what remains is
-/// Linux's checks, in its order.
+/// msync: shared mappings' pages are the file's page-cache pages, so MS_SYNC writes back the
+/// files they map (as fsync; tmpfs has nothing to write), after Linux's checks, in its order.
 pub(crate) fn msync(
     p: &mut Process,
     _k: &mut dyn Platform,
@@ -474,7 +474,8 @@ pub(crate) fn msync(
     let mm = p.shared.mm.lock();
     let mut start = addr;
     let mut unmapped = false;
-    loop {
+    let mut files: alloc::vec::Vec<Arc<dyn coracle_vfs::Inode>> = alloc::vec::Vec::new();
+    let result = loop {
         let (s, v) = mm.find(start).ok_or(Errno::ENOMEM)?;
         if start < s {
             if flags == MS_ASYNC {
@@ -489,11 +490,23 @@ pub(crate) fn msync(
         if flags & MS_INVALIDATE != 0 && v.locked {
             return Err(Errno::EBUSY);
         }
+        if let (true, VmaName::File { inode, .. }) = (v.shared, &v.name) {
+            files.push(inode.clone());
+        }
         start = v.end;
         if start >= end {
-            return if unmapped { Err(Errno::ENOMEM) } else { Ok(0) };
+            break if unmapped { Err(Errno::ENOMEM) } else { Ok(0) };
+        }
+    };
+    drop(mm);
+    // Linux's msync syncs each shared file VMA it passed (vfs_fsync_range), also when the
+    // range had a hole and the call fails with ENOMEM.
+    if flags & MS_SYNC != 0 {
+        for f in files {
+            f.sync(false)?;
         }
     }
+    result
 }
 
 const MLOCK_ONFAULT: u32 = 1;

@@ -11,6 +11,7 @@ mod io;
 mod misc;
 mod mman;
 mod mremap;
+mod pagecache;
 mod platform;
 mod process;
 mod select;

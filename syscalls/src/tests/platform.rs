@@ -72,6 +72,9 @@ impl UserSpace for Opaque {
     fn map_shared(&self, _: u64, _: &Arc<Page>, _: Perms) -> Result<(), Errno> {
         unreachable!()
     }
+    fn map_file_cow(&self, _: u64, _: &Arc<Page>, _: Perms) -> Result<(), Errno> {
+        unreachable!()
+    }
     fn unmap(&self, _: u64, _: u64, _: Vec<Arc<Page>>) -> u64 {
         unreachable!()
     }
@@ -166,6 +169,10 @@ impl PageTables for Recorder {
     }
     fn map_shared(&mut self, va: u64, _: &Arc<Page>, _: Perms) -> Result<(), Errno> {
         self.saw("map_shared", &[va]);
+        Err(Errno::EAGAIN)
+    }
+    fn map_file_cow(&mut self, va: u64, _: &Arc<Page>, _: Perms) -> Result<(), Errno> {
+        self.saw("map_file_cow", &[va]);
         Err(Errno::EAGAIN)
     }
     fn unmap(&mut self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64 {
@@ -318,6 +325,9 @@ fn the_faulting_wrapper_forwards_every_method() {
     });
     expect("map_shared", &[0x4000], &|k| {
         k.map_shared(0x4000, &page, X) == Err(Errno::EAGAIN)
+    });
+    expect("map_file_cow", &[0x4000], &|k| {
+        k.map_file_cow(0x4000, &page, X) == Err(Errno::EAGAIN)
     });
     expect("unmap", &[0x5000, 0x1000, 1], &|k| {
         k.unmap(0x5000, 0x1000, std::vec![page.clone()]) == 0xd4

@@ -6,13 +6,15 @@ use coracle_vfs::HostDevice;
 
 use crate::{Errno, Platform, Process, SysResult};
 
-fn sync_file(p: &Process, fd: i32) -> SysResult {
+/// fsync and fdatasync (`data_only`): the file's dirty pages go back through its
+/// filesystem (tmpfs has none), and the device is flushed.
+fn sync_file(p: &Process, fd: i32, data_only: bool) -> SysResult {
     let file = p.file(fd)?;
     if file.is_path() {
         return Err(Errno::EBADF);
     }
     match file.inode().stat().file_type() {
-        FileType::Regular | FileType::Directory => Ok(0),
+        FileType::Regular | FileType::Directory => file.inode().sync(data_only).map(|()| 0),
         _ if file.ops().host_device() == Some(HostDevice::Random) => Ok(0),
         _ => Err(Errno::EINVAL),
     }
@@ -57,11 +59,11 @@ pub(crate) fn readahead(
 }
 
 pub(crate) fn fsync(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResult {
-    sync_file(p, fd)
+    sync_file(p, fd, false)
 }
 
 pub(crate) fn fdatasync(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResult {
-    sync_file(p, fd)
+    sync_file(p, fd, true)
 }
 
 pub(crate) fn sync(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
