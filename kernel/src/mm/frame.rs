@@ -84,14 +84,21 @@ pub fn free(frame: PhysFrame<Size4KiB>) {
     FREE.fetch_add(1, Ordering::Relaxed);
 }
 
-/// `2^order` contiguous frames (for the heap to grow by), or `None` when there are none or
-/// the allocator is busy: the heap grows from inside an allocation, which may be the frame
-/// allocator's own (its free lists live on the heap), so it never waits for the lock.
-pub fn try_alloc_contiguous(order: u32) -> Option<u64> {
+/// The frame allocator's lock is held (maybe by the caller itself).
+#[derive(Debug)]
+pub struct Busy;
+
+/// `2^order` contiguous frames (for the heap to grow by): `Ok(None)` when there are none,
+/// `Err(Busy)` when the allocator is locked. The heap grows from inside an allocation, which
+/// may be the frame allocator's own (its free lists live on the heap), so it never waits for
+/// the lock.
+pub fn try_alloc_contiguous(order: u32) -> Result<Option<u64>, Busy> {
     let count = 1usize << order;
-    let n = FRAMES.try_lock()?.alloc(count)?;
+    let Some(n) = FRAMES.try_lock().ok_or(Busy)?.alloc(count) else {
+        return Ok(None);
+    };
     FREE.fetch_sub(count as u64, Ordering::Relaxed);
-    Some(n as u64 * PAGE_SIZE)
+    Ok(Some(n as u64 * PAGE_SIZE))
 }
 
 /// Hands the frames of `[start, end)` (page-aligned physical addresses, RAM nothing uses any

@@ -22,6 +22,8 @@ const INITIAL: u64 = 256 << 10;
 const LOW_WATER: u64 = 128 << 10;
 /// Grow by at least this many frames (as a power of two: 2^6 = 256 KiB).
 const GROW_ORDER: u32 = 6;
+/// How often an allocation that cannot be served tries a busy frame allocator.
+const BUSY_TRIES: u32 = 100_000;
 
 struct KernelHeap(Mutex<Heap<32>>);
 
@@ -68,11 +70,24 @@ pub fn init(free: &mut [MemRange]) {
 /// Takes at least `bytes` (and at least 2^[`GROW_ORDER`] frames) of frames for the heap
 /// and adds them; false when the frame allocator has none or is busy. Called without the
 /// heap's lock: the frame allocator may allocate from the heap meanwhile.
-fn grow(bytes: usize) -> bool {
+/// `patient`: when the frame allocator is busy, try again a while (another CPU holds it for
+/// a moment; if this CPU holds it, the heap's reserve serves the allocation instead).
+fn grow(bytes: usize, patient: bool) -> bool {
     let frames = (bytes as u64).div_ceil(PAGE_SIZE).max(1);
     let order = frames.next_power_of_two().trailing_zeros().max(GROW_ORDER);
-    let Some(phys) = frame::try_alloc_contiguous(order) else {
-        return false;
+    let mut tries = if patient { BUSY_TRIES } else { 1 };
+    let phys = loop {
+        match frame::try_alloc_contiguous(order) {
+            Ok(Some(phys)) => break phys,
+            Ok(None) => return false,
+            Err(frame::Busy) => {
+                tries -= 1;
+                if tries == 0 {
+                    return false;
+                }
+                core::hint::spin_loop();
+            }
+        }
     };
     let size = PAGE_SIZE << order;
     let start = phys_to_virt(phys);
@@ -100,11 +115,11 @@ unsafe impl GlobalAlloc for KernelHeap {
         if let Some(p) = block {
             if low {
                 // Best effort: a busy frame allocator leaves it to a later allocation.
-                grow(0);
+                grow(0, false);
             }
             return p.as_ptr();
         }
-        if !grow(layout.size().max(layout.align())) {
+        if !grow(layout.size().max(layout.align()), true) {
             return core::ptr::null_mut();
         }
         self.0
