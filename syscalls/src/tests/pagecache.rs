@@ -12,6 +12,7 @@ use coracle_vfs::{Inode, NewNode, OpenFile};
 use super::fake::*;
 use super::mman::{read, touch, write};
 use crate::mm::{wait_for_page, Access, FaultResult};
+use crate::nr::*;
 use crate::{Errno, Process};
 
 const SHARED: u64 = 1;
@@ -19,7 +20,7 @@ const PRIVATE: u64 = 2;
 const O_RDWR: u32 = 2;
 
 fn mmap_fd(p: &mut Process, k: &mut Fake, len: u64, prot: u64, flags: u64, fd: u64) -> u64 {
-    let a = sys(p, k, 9, &[0, len, prot, flags, fd, 0]);
+    let a = sys(p, k, SYS_mmap, &[0, len, prot, flags, fd, 0]);
     assert!(a > 0, "mmap: {a}");
     a as u64
 }
@@ -43,9 +44,9 @@ fn install(p: &mut Process, inode: Arc<dyn Inode>) -> u64 {
 fn private_file_pages_are_the_cache_page_until_written() {
     let (mut p, mut k) = setup();
     k.poke(SCRATCH, b"m\0");
-    let fd = sys(&mut p, &mut k, 319, &[SCRATCH, 0]) as u64;
+    let fd = sys(&mut p, &mut k, SYS_memfd_create, &[SCRATCH, 0]) as u64;
     k.poke(SCRATCH + 64, b"file bytes");
-    assert_eq!(sys(&mut p, &mut k, 1, &[fd, SCRATCH + 64, 10]), 10);
+    assert_eq!(sys(&mut p, &mut k, SYS_write, &[fd, SCRATCH + 64, 10]), 10);
     let inode = p.file(fd as i32).unwrap().inode().clone();
     let a = mmap_fd(&mut p, &mut k, 2 * PAGE, 3, PRIVATE, fd);
     // A read maps the file's own page, read-only although the mapping is writable.
@@ -58,7 +59,7 @@ fn private_file_pages_are_the_cache_page_until_written() {
     }
     assert!(!k.pages()[&a].1.write);
     // mprotect keeps it read-only; the first write copies it, and the file keeps its bytes.
-    assert_eq!(sys(&mut p, &mut k, 10, &[a, PAGE, 3]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_mprotect, &[a, PAGE, 3]), 0);
     assert!(!k.pages()[&a].1.write);
     write(&p, &mut k, a, b"MINE").unwrap();
     assert_eq!(cow_at(&k, a), Some(false));
@@ -67,7 +68,7 @@ fn private_file_pages_are_the_cache_page_until_written() {
     inode.read_at(0, &mut b).unwrap();
     assert_eq!(&b, b"file bytes");
     // A write to a page not yet mapped copies at once (do_cow_fault).
-    assert_eq!(sys(&mut p, &mut k, 77, &[fd, 2 * PAGE]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_ftruncate, &[fd, 2 * PAGE]), 0);
     assert_eq!(
         touch(&p, &mut k, a + PAGE, Access::Write),
         FaultResult::Mapped
@@ -126,7 +127,7 @@ fn exec_maps_the_program_from_the_page_cache() {
     let image = program();
     assert_eq!(prog.write_at(0, &image), Ok(image.len()));
     k.poke(SCRATCH, b"/bin/prog\0");
-    assert_eq!(sys(&mut p, &mut k, 59, &[SCRATCH, 0, 0]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_execve, &[SCRATCH, 0, 0]), 0);
     // Nothing of the text is read or mapped until it is touched...
     assert!(!k.resident(0x40_0000));
     assert_eq!(
@@ -221,15 +222,15 @@ fn fsync_and_msync_write_back_through_the_filesystem() {
     let fd = install(&mut p, DiskFile::new(dev.clone(), 2 * PAGE));
     // write(2) dirties the cache; fsync writes it and flushes.
     k.poke(SCRATCH, b"via write");
-    assert_eq!(sys(&mut p, &mut k, 1, &[fd, SCRATCH, 9]), 9);
+    assert_eq!(sys(&mut p, &mut k, SYS_write, &[fd, SCRATCH, 9]), 9);
     assert_eq!(&dev.contents()[..9], [0; 9]);
-    assert_eq!(sys(&mut p, &mut k, 74, &[fd]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_fsync, &[fd]), 0);
     assert_eq!(&dev.contents()[..9], b"via write");
     assert_eq!(dev.counts().2, 1);
     // A store through a shared mapping; msync(MS_SYNC) writes it back.
     let a = mmap_fd(&mut p, &mut k, 2 * PAGE, 3, SHARED, fd);
     write(&p, &mut k, a + PAGE, b"via mmap").unwrap();
-    assert_eq!(sys(&mut p, &mut k, 26, &[a, 2 * PAGE, 4]), 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_msync, &[a, 2 * PAGE, 4]), 0);
     assert_eq!(
         &dev.contents()[PAGE as usize..PAGE as usize + 8],
         b"via mmap"
@@ -237,6 +238,6 @@ fn fsync_and_msync_write_back_through_the_filesystem() {
     // fdatasync too; a device error is EIO.
     write(&p, &mut k, a, b"again").unwrap();
     dev.inject(coracle_vfs::block::Inject::Flush);
-    assert_eq!(sys(&mut p, &mut k, 75, &[fd]), err(Errno::EIO));
+    assert_eq!(sys(&mut p, &mut k, SYS_fdatasync, &[fd]), err(Errno::EIO));
     assert_eq!(&dev.contents()[..5], b"again");
 }
