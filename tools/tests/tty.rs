@@ -1,33 +1,9 @@
 //! `coracle run -t`: the program gets a terminal on fds 0-2, and the terminal ioctls write
 //! exactly the kernel ABI's structs. A real VM under TCG unless CORACLE_ACCEL says otherwise.
 
-use std::process::{Command, Output};
+mod common;
 
-fn coracle(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_coracle"))
-        .args(args)
-        .output()
-        .expect("run coracle")
-}
-
-/// Builds a static C program with musl-gcc into a scratch directory.
-fn build_c(name: &str, source: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("coracle-tty-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join(format!("{name}.c"));
-    std::fs::write(&src, source).unwrap();
-    let exe = dir.join(name);
-    let cc = Command::new("musl-gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .status();
-    assert!(
-        cc.is_ok_and(|s| s.success()),
-        "musl-gcc is needed (apt-get install musl-tools)"
-    );
-    exe
-}
+use common::{build_c, coracle};
 
 /// TCGETS fills the kernel's `struct termios` (36 bytes), not a libc's larger one (glibc's and
 /// musl's are 60): the bytes after it stay as they were, and tcgetattr succeeds.

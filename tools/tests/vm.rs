@@ -2,18 +2,9 @@
 //! statuses of a failed kernel or a killed program. Runs under TCG unless CORACLE_ACCEL says
 //! otherwise.
 
-use std::process::{Command, Output};
+mod common;
 
-fn coracle(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_coracle"))
-        .args(args)
-        .output()
-        .expect("run coracle")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use common::{build_c, coracle, stderr};
 
 /// Runs a real VM (TCG unless CORACLE_ACCEL says otherwise): a deliberate kernel fault must be
 /// reported readably and end with status 125, not hang or look like the program's status.
@@ -47,23 +38,9 @@ fn kernel_fault_reports_registers_and_backtrace_and_exits_125() {
 /// survives and reports it.
 #[test]
 fn user_store_to_kernel_memory_is_sigsegv_139() {
-    let dir = std::env::temp_dir().join(format!("coracle-vm-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("kstore.c");
-    std::fs::write(
-        &src,
+    let exe = build_c(
+        "kstore",
         "int main(void){ *(volatile int*)0xffffffff80100000UL = 1; return 0; }\n",
-    )
-    .unwrap();
-    let exe = dir.join("kstore");
-    let cc = std::process::Command::new("musl-gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .status();
-    assert!(
-        cc.is_ok_and(|s| s.success()),
-        "musl-gcc is needed (apt-get install musl-tools)"
     );
     let out = coracle(&["run", "--verbose", exe.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(139), "{}", stderr(&out));
@@ -79,11 +56,8 @@ fn user_store_to_kernel_memory_is_sigsegv_139() {
 /// status 137 (SIGKILL, as Linux's OOM killer).
 #[test]
 fn out_of_memory_is_enomem_then_an_oom_kill_137() {
-    let dir = std::env::temp_dir().join(format!("coracle-vm-oom-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("oom.c");
-    std::fs::write(
-        &src,
+    let exe = build_c(
+        "oom",
         r#"#include <stdio.h>
 #include <errno.h>
 #include <sys/mman.h>
@@ -99,17 +73,6 @@ int main(void) {
     return 0;
 }
 "#,
-    )
-    .unwrap();
-    let exe = dir.join("oom");
-    let cc = std::process::Command::new("musl-gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .status();
-    assert!(
-        cc.is_ok_and(|s| s.success()),
-        "musl-gcc is needed (apt-get install musl-tools)"
     );
     let out = coracle(&["run", "--verbose", "-m", "64M", exe.to_str().unwrap()]);
     let err = stderr(&out);
@@ -119,7 +82,6 @@ int main(void) {
         err.contains("out of memory: killed process 1 (oom)"),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A root filesystem directory: COMMAND is found in the container's PATH, the working
@@ -248,26 +210,11 @@ fn busybox_runs_in_6_mib_and_a_static_hello_in_3() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
 
-    let dir = std::env::temp_dir().join(format!("coracle-vm-floor-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("hello.c");
-    std::fs::write(
-        &src,
+    let exe = build_c(
+        "hello",
         "#include <stdio.h>\nint main(void){ puts(\"hello\"); return 0; }\n",
-    )
-    .unwrap();
-    let exe = dir.join("hello");
-    let cc = Command::new("musl-gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .status();
-    assert!(
-        cc.is_ok_and(|s| s.success()),
-        "musl-gcc is needed (apt-get install musl-tools)"
     );
     let out = coracle(&["run", "-m", "3", exe.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
-    let _ = std::fs::remove_dir_all(&dir);
 }
