@@ -139,7 +139,7 @@ fn run_task(
     let mut body = task.body.lock();
     let body = &mut *body;
     // The thread's process may live in another address space than the last thread here.
-    let space = body.process.shared.space.lock().clone();
+    let space = body.current.process.space.lock().clone();
     if let Some(space) = space {
         platform.switch_space(&space);
     }
@@ -154,12 +154,12 @@ fn run_task(
     let mut next = match thread.finish_wait() {
         Some(_) if thread.killed.load(Ordering::SeqCst) => Next::Ended,
         // Continued after a stop (job control): back to user mode as it was.
-        Some(_) if core::mem::take(&mut body.process.stop_waiting) => Next::Run,
+        Some(_) if core::mem::take(&mut body.current.stop_waiting) => Next::Run,
         Some(why) => after_call(
             cpu,
             sched,
             task,
-            resume(&mut body.process, platform, &mut body.regs, why),
+            resume(&mut body.current, platform, &mut body.regs, why),
             body,
             platform,
             timing,
@@ -174,18 +174,18 @@ fn run_task(
         }
         // Pending signals are delivered on the way back to user mode (one atomic load when
         // there are none); a fatal one ends the program.
-        if signal::deliver(&mut body.process, platform, &mut body.regs).is_some() {
+        if signal::deliver(&mut body.current, platform, &mut body.regs).is_some() {
             next = end_process(body, platform, timing);
             break;
         }
         // A stopped process's threads wait for SIGCONT here.
-        if stop_wait(&mut body.process) {
+        if stop_wait(&mut body.current) {
             if thread.park(task.clone()).is_none() {
                 next = Next::Leave { requeue: false };
                 break;
             }
             thread.finish_wait();
-            body.process.stop_waiting = false;
+            body.current.stop_waiting = false;
             continue;
         }
         // The timer: the earliest deadline, or the end of the slice if others wait to run.
@@ -202,7 +202,7 @@ fn run_task(
         charged = now;
         let trap = body.regs.trap;
         next = if trap == TRAP_SYSCALL {
-            let outcome = dispatch(&mut body.process, platform, &mut body.regs);
+            let outcome = dispatch(&mut body.current, platform, &mut body.regs);
             after_call(cpu, sched, task, outcome, body, platform, timing)
         } else if interrupt::is_interrupt(trap) {
             if arch::interrupt_done(trap) == Interrupt::Timer {
@@ -212,7 +212,7 @@ fn run_task(
             }
             Next::Run
         } else {
-            match crate::task::user_fault(platform, &mut body.process, &mut body.regs) {
+            match crate::task::user_fault(platform, &mut body.current, &mut body.regs) {
                 UserFault::Resume => Next::Run,
                 UserFault::Exit => end_process(body, platform, timing),
                 UserFault::Wait => match thread.park(task.clone()) {
@@ -220,7 +220,7 @@ fn run_task(
                     Some(_) => {
                         // The page came while the thread registered: fault again now.
                         thread.finish_wait();
-                        body.process.stop_waiting = false;
+                        body.current.stop_waiting = false;
                         Next::Run
                     }
                 },
@@ -246,7 +246,7 @@ fn run_task(
             }
         }
         Next::Ended | Next::Run => {
-            if let Some(status) = thread_gone(&mut body.process) {
+            if let Some(status) = thread_gone(&mut body.current) {
                 shutdown(status, timing)
             }
             sched.remove(thread.tid)
@@ -262,7 +262,7 @@ fn end_process(
     timing: bool,
 ) -> Next {
     let _ = platform;
-    match exit_process(&mut body.process) {
+    match exit_process(&mut body.current) {
         Some(status) => shutdown(status, timing),
         None => Next::Ended,
     }
@@ -297,7 +297,7 @@ fn after_call(
                 None => return Next::Leave { requeue: false },
                 Some(_) => {
                     let why = task.thread.finish_wait().unwrap_or(Wake::Retry);
-                    outcome = resume(&mut body.process, platform, &mut body.regs, why);
+                    outcome = resume(&mut body.current, platform, &mut body.regs, why);
                 }
             },
             Outcome::ExitThread => return Next::Ended,

@@ -11,7 +11,7 @@ use coracle_syscalls::mm::{
 use coracle_syscalls::sched::TaskBody;
 use coracle_syscalls::setup::{self, BootOptions};
 use coracle_syscalls::signal::{self, Fault};
-use coracle_syscalls::{start_first, Process, StartInfo, UserRegs};
+use coracle_syscalls::{start_first, Current, StartInfo, UserRegs};
 use coracle_vfs::cpio::Reader;
 
 use crate::arch::cpu::Features;
@@ -134,7 +134,7 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
         }
         v
     };
-    let mut process = Process::new(
+    let mut current = Current::new(
         booted.system.clone(),
         StartInfo {
             pid: 1,
@@ -154,7 +154,7 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
     // The program (a static ELF, or a #! script whose interpreter is in the image) starts as
     // execve would start it, in an address space of its own. The host tool checked the file
     // already; a failure here is a broken image.
-    let regs = start_first(&mut process, &mut platform, &exec, argv, envp).unwrap_or_else(|e| {
+    let regs = start_first(&mut current, &mut platform, &exec, argv, envp).unwrap_or_else(|e| {
         fatal(format_args!(
             "cannot start the program {}: {}",
             core::str::from_utf8(&exec).unwrap_or("?"),
@@ -164,7 +164,7 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
     phase("image and stack");
     let sched = booted.system.sched.clone();
     let task = sched.make_task(TaskBody {
-        process,
+        current,
         regs,
         fpu: Box::default(),
     });
@@ -231,26 +231,26 @@ pub(crate) enum UserFault {
 /// (the status comes back).
 pub(crate) fn user_fault(
     platform: &mut KernelPlatform,
-    process: &mut Process,
+    current: &mut Current,
     regs: &mut UserRegs,
 ) -> UserFault {
     let cr2 = x86_64::registers::control::Cr2::read_raw();
     if regs.trap != crate::arch::fault::PAGE_FAULT {
-        return match signal::user_exception(process, platform, regs, cr2) {
+        return match signal::user_exception(current, platform, regs, cr2) {
             Some(_) => UserFault::Exit,
             None => UserFault::Resume,
         };
     }
     let access = Access::from_x86_error_code(regs.error_code);
-    let status = match handle_page_fault(&process.shared, platform, cr2, access) {
+    let status = match handle_page_fault(&current.process, platform, cr2, access) {
         FaultResult::Mapped => None,
         FaultResult::Wait(page) => {
-            return match wait_for_page(process, &page) {
+            return match wait_for_page(current, &page) {
                 true => UserFault::Wait,
                 false => UserFault::Resume,
             }
         }
-        FaultResult::OutOfMemory => Some(out_of_memory_kill(&process.shared, platform)),
+        FaultResult::OutOfMemory => Some(out_of_memory_kill(&current.process, platform)),
         FaultResult::Signal { signo, code, addr } => {
             let fault = Fault {
                 signo,
@@ -259,7 +259,7 @@ pub(crate) fn user_fault(
                 trapno: regs.trap,
                 error_code: regs.error_code,
             };
-            signal::force_fault(process, platform, regs, fault)
+            signal::force_fault(current, platform, regs, fault)
         }
     };
     match status {

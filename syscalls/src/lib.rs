@@ -15,6 +15,7 @@ extern crate alloc;
 extern crate std;
 
 mod console;
+pub mod current;
 pub mod locks;
 pub mod mm;
 mod names;
@@ -35,6 +36,7 @@ mod tests;
 
 pub use coracle_vfs::errno;
 pub use coracle_vfs::Errno;
+pub use current::Current;
 pub use mm::VmaName;
 pub use names::syscall_name;
 pub use platform::{Perms, Platform, Stream};

@@ -1,22 +1,24 @@
-//! Processes as the syscall layer sees them.
+//! Processes as the syscall layer sees them, and the machine they run on.
 //!
-//! [`ProcShared`] is what all threads of a process share (fd table, cwd and umask, memory map,
-//! identity); [`Process`] is the handle one thread's syscalls run with. [`System`] is what the
-//! whole machine shares: the filesystem namespace, the process table, the kernel's facts.
+//! [`Process`] is what all threads of a process share (fd table, cwd and umask, memory map,
+//! identity); a system call reaches it as `p.process` from the calling thread
+//! ([`crate::Current`], see `crate::current` for how the thread's parts are named).
+//! [`System`] is what the whole machine shares: the filesystem namespace, the process table,
+//! the kernel's facts.
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use coracle_vfs::tmpfs::{new_tmpfs, TmpfsOptions};
-use coracle_vfs::{Caller, Clock, Errno, Inode, OpenFile, Vfs};
+use coracle_vfs::{Clock, Errno, Inode, OpenFile, Vfs};
 use spin::Mutex;
 
 use crate::mm::Mm;
-use crate::sched::{Scheduler, Thread};
-use crate::signal::{ProcSignals, SigThread};
-use coracle_vfs::{WaitQueue, Wake};
+use crate::sched::Scheduler;
+use crate::signal::ProcSignals;
+use coracle_vfs::WaitQueue;
 
 /// What the kernel knows about the first process when it starts it.
 #[derive(Debug, Clone)]
@@ -241,7 +243,7 @@ pub struct Life {
 }
 
 /// What the threads of one process share.
-pub struct ProcShared {
+pub struct Process {
     pub pid: u32,
     /// The parent, the process group and the session (changed under the system's tree lock).
     pub ppid: AtomicU32,
@@ -283,7 +285,7 @@ pub struct ProcShared {
     pub(crate) exit_code: Mutex<Option<ExitStatus>>,
 }
 
-impl ProcShared {
+impl Process {
     /// Records the status the process will end with (the first group exit wins); returns
     /// the one that stands.
     pub fn set_exit(&self, status: ExitStatus) -> ExitStatus {
@@ -307,9 +309,9 @@ impl ProcShared {
     }
 }
 
-impl core::fmt::Debug for ProcShared {
+impl core::fmt::Debug for Process {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ProcShared")
+        f.debug_struct("Process")
             .field("pid", &self.pid)
             .finish_non_exhaustive()
     }
@@ -321,7 +323,7 @@ pub struct System {
     pub info: Arc<dyn SystemInfo>,
     /// Every process until it is reaped (zombies included), by pid: the process tree. Its lock
     /// orders changes of parents, groups and sessions (Linux's tasklist_lock).
-    pub tree: Mutex<BTreeMap<u32, Arc<ProcShared>>>,
+    pub tree: Mutex<BTreeMap<u32, Arc<Process>>>,
     /// The hostname (uname's nodename, /proc/sys/kernel/hostname).
     pub hostname: Mutex<Vec<u8>>,
     pub cpus: u32,
@@ -383,7 +385,7 @@ impl System {
     }
 
     /// The process `pid` (a zombie too, until it is reaped).
-    pub fn process(&self, pid: u32) -> Option<Arc<ProcShared>> {
+    pub fn process(&self, pid: u32) -> Option<Arc<Process>> {
         self.tree.lock().get(&pid).cloned()
     }
 
@@ -392,241 +394,7 @@ impl System {
         self.tree.lock().keys().copied().collect()
     }
 
-    pub(crate) fn register(&self, p: &Arc<ProcShared>) {
+    pub(crate) fn register(&self, p: &Arc<Process>) {
         self.tree.lock().insert(p.pid, p.clone());
-    }
-}
-
-/// One thread's view: the shared process and machine, plus per-thread state.
-#[derive(Debug)]
-pub struct Process {
-    pub info: StartInfo,
-    pub sys: Arc<System>,
-    pub shared: Arc<ProcShared>,
-    pub tid: u32,
-    /// This thread as the scheduler sees it (waits, CPU, kill flag).
-    pub thread: Arc<Thread>,
-    /// A wait began during the current system call (see [`Process::wait_on`]).
-    pub(crate) wait_begun: bool,
-    /// Why the current system call runs again after a wait, if it does.
-    pub(crate) resumed: Option<Wake>,
-    /// The absolute CLOCK_MONOTONIC deadline of the current system call's wait, kept across
-    /// its re-runs so that a relative timeout is counted once.
-    pub(crate) deadline: Option<u64>,
-    /// Bytes a blocking write moved before it had to wait, kept across its re-runs.
-    pub(crate) progress: u64,
-    /// An object the current system call keeps across its re-runs (a FIFO end whose open
-    /// waits for the other end); dropped when the call ends.
-    pub(crate) held: Option<alloc::boxed::Box<dyn core::any::Any + Send + Sync>>,
-    /// This thread's own signal state (alternate stack, the mask a call restores, faults).
-    pub(crate) sig: SigThread,
-    pub clear_child_tid: u64,
-    /// The host's stdin has reached its end.
-    pub stdin_eof: bool,
-    /// Set by exit, exit_group and fatal signals: the docker-style status to stop with.
-    pub exit_status: Option<u32>,
-    /// Set by exit when other threads remain: only this thread ends.
-    pub(crate) exit_thread: bool,
-    /// The thread is parked outside a system call, because its process is stopped (job
-    /// control) or a page it faulted on is being read: when woken it goes back to user mode
-    /// as it was.
-    pub stop_waiting: bool,
-    /// Set by sched_yield: the CPU should run another thread first.
-    pub(crate) yield_cpu: bool,
-    /// The I/O bounce buffer, reused across reads and writes.
-    pub(crate) bounce: Vec<u8>,
-    /// Syscall numbers already reported as missing (each is logged once).
-    pub(crate) missing_logged: BTreeSet<u64>,
-}
-
-impl Process {
-    /// The first process: fds 0, 1 and 2 on the console, the cwd `cwd` (already resolved).
-    pub fn new(sys: Arc<System>, info: StartInfo, cwd: Arc<dyn Inode>, start_ns: u64) -> Self {
-        let mut files = FdTable::default();
-        for (i, file) in crate::console::console_files(&info).into_iter().enumerate() {
-            let _ = files.set(
-                i,
-                Fd {
-                    file,
-                    cloexec: false,
-                },
-            );
-        }
-        let comm = info
-            .exe
-            .rsplit(|&b| b == b'/')
-            .next()
-            .unwrap_or_default()
-            .iter()
-            .take(15)
-            .copied()
-            .collect();
-        let shared = Arc::new(ProcShared {
-            pid: info.pid,
-            ppid: AtomicU32::new(0),
-            pgid: AtomicU32::new(info.pid),
-            sid: AtomicU32::new(info.pid),
-            uid: 0,
-            gid: 0,
-            comm: Mutex::new(comm),
-            cmdline: Mutex::new(info.cmdline.clone()),
-            environ: Mutex::new(info.environ.clone()),
-            space: Mutex::new(None),
-            stopped: core::sync::atomic::AtomicBool::new(false),
-            life: Mutex::new(Life {
-                exit_signal: 17,
-                ..Life::default()
-            }),
-            child_events: WaitQueue::new(),
-            exit_events: WaitQueue::new(),
-            exe: Mutex::new(None),
-            files: Mutex::new(files),
-            fs: Mutex::new(FsContext {
-                cwd,
-                root: sys.vfs.root().clone(),
-                umask: 0o022,
-            }),
-            mm: Mutex::new(Mm::new(info.brk, info.mmap_top)),
-            limits: Mutex::new(crate::sys::info::default_limits()),
-            start_ns,
-            threads: Mutex::new(alloc::vec![info.pid]),
-            signals: ProcSignals::default(),
-            exited_cpu_ns: core::sync::atomic::AtomicU64::new(0),
-            exit_code: Mutex::new(None),
-        });
-        sys.register(&shared);
-        sys.sched.reserve_tid(info.pid);
-        let thread = sys.sched.new_thread(info.pid);
-        Self {
-            thread,
-            wait_begun: false,
-            resumed: None,
-            deadline: None,
-            progress: 0,
-            held: None,
-            stdin_eof: !info.stdin_forwarded,
-            tid: info.pid,
-            info,
-            sys,
-            shared,
-            sig: SigThread::default(),
-            clear_child_tid: 0,
-            exit_status: None,
-            exit_thread: false,
-            stop_waiting: false,
-            yield_cpu: false,
-            bounce: Vec::new(),
-            missing_logged: BTreeSet::new(),
-        }
-    }
-
-    /// The caller identity for the VFS.
-    pub fn caller(&self) -> Caller {
-        let fs = self.shared.fs.lock();
-        Caller {
-            pid: self.shared.pid,
-            tid: self.tid,
-            uid: self.shared.uid,
-            gid: self.shared.gid,
-            groups: Vec::new(),
-            umask: fs.umask,
-            root: fs.root.clone(),
-        }
-    }
-
-    /// The open file at `fd`, or `EBADF`.
-    pub fn file(&self, fd: i32) -> Result<Arc<OpenFile>, Errno> {
-        self.shared.files.lock().file(fd)
-    }
-
-    /// The soft RLIMIT_NOFILE: fds must be below it.
-    pub fn fd_limit(&self) -> usize {
-        let soft = self.shared.limits.lock()[7].0;
-        usize::try_from(soft).unwrap_or(NOFILE).min(NOFILE)
-    }
-
-    /// Installs `file` at the lowest free fd.
-    pub fn install(&self, file: Arc<OpenFile>, cloexec: bool) -> Result<usize, Errno> {
-        let limit = self.fd_limit();
-        self.shared
-            .files
-            .lock()
-            .install_lowest(0, limit, Fd { file, cloexec })
-    }
-
-    /// A new thread of this process (clone with CLONE_THREAD): same process, a new id, the
-    /// signal mask inherited, no alternate signal stack.
-    pub fn new_thread(&self, tid: u32) -> Process {
-        let thread = self.sys.sched.new_thread(tid);
-        thread.sig.inherit(&self.thread.sig);
-        crate::sys::sched::inherit(&self.thread, &thread);
-        self.shared.threads.lock().push(tid);
-        Process {
-            info: self.info.clone(),
-            sys: self.sys.clone(),
-            shared: self.shared.clone(),
-            tid,
-            thread,
-            wait_begun: false,
-            resumed: None,
-            deadline: None,
-            progress: 0,
-            held: None,
-            sig: SigThread::new_thread(),
-            clear_child_tid: 0,
-            stdin_eof: self.stdin_eof,
-            exit_status: None,
-            exit_thread: false,
-            stop_waiting: false,
-            yield_cpu: false,
-            bounce: Vec::new(),
-            missing_logged: BTreeSet::new(),
-        }
-    }
-
-    /// Undoes [`Process::new_thread`] for a thread that never ran.
-    pub fn forget(self) {
-        self.shared.threads.lock().retain(|&t| t != self.tid);
-        self.sys.sched.remove(self.tid);
-    }
-
-    /// Registers this thread's current wait on `queue` (`mask` is for the queue's owner).
-    /// The caller then tries its operation once more and returns [`Errno::WAIT`] if it still
-    /// cannot progress.
-    pub fn wait_on(&mut self, queue: &WaitQueue, mask: u64) {
-        self.wait_begun = true;
-        queue.register(self.thread.waiter(mask));
-    }
-
-    /// Starts this thread's wait without registering anywhere (for waits that only a deadline
-    /// or a signal ends, or whose registry is not a [`WaitQueue`]); returns its token.
-    pub fn begin_wait(&mut self) -> u64 {
-        self.wait_begun = true;
-        self.thread.begin_wait()
-    }
-
-    /// Gives the current wait the absolute CLOCK_MONOTONIC deadline `ns`.
-    pub fn wait_until(&mut self, ns: u64) {
-        self.wait_begun = true;
-        self.deadline = Some(ns);
-        self.thread.set_deadline(ns);
-    }
-
-    /// The deadline of this call: the one fixed on its first run, or `first()` now.
-    pub fn call_deadline(&mut self, first: impl FnOnce() -> Option<u64>) -> Option<u64> {
-        if self.deadline.is_none() {
-            self.deadline = first();
-        }
-        self.deadline
-    }
-
-    /// Why this system call runs again, if it is a re-run after a wait.
-    pub fn resumed(&self) -> Option<Wake> {
-        self.resumed
-    }
-
-    /// Sets /proc/self/exe.
-    pub fn set_exe(&self, inode: Arc<dyn Inode>, path: Vec<u8>) {
-        *self.shared.exe.lock() = Some((inode, path));
     }
 }

@@ -1,7 +1,9 @@
 //! Threads and the scheduler: run queues per CPU, waiting, deadlines.
 //!
-//! A thread is a [`Task`]: user registers, FP state and the [`Process`] handle its system
-//! calls run with. No thread ever sleeps on a kernel stack. Each CPU runs a loop in the kernel
+//! The scheduler holds a thread as a [`Task`]: its [`Thread`] (what any CPU may look at) and
+//! its [`TaskBody`] (user registers, FP state and the [`Current`] its system calls run with,
+//! locked by the CPU running it); `crate::current` names the parts. No thread ever sleeps on a
+//! kernel stack. Each CPU runs a loop in the kernel
 //! that takes a task from [`Scheduler::pick`], runs it in user mode, and serves its traps; a
 //! system call that must wait registers the task on wait queues (see `coracle_vfs::wait`) and
 //! returns [`crate::Outcome::Wait`], and the CPU [`Thread::park`]s it and picks another. A wake
@@ -22,7 +24,7 @@ use coracle_vfs::{Waiter, Wake, Waker};
 use spin::Mutex;
 
 use crate::regs::{FpArea, UserRegs};
-use crate::Process;
+use crate::Current;
 
 /// How long a thread runs before another runnable one on its CPU gets a turn (what
 /// sched_rr_get_interval reports).
@@ -39,10 +41,15 @@ pub trait CpuControl: Send + Sync {
     fn now_ns(&self) -> u64;
 }
 
-/// The part of a thread only the CPU running it touches.
+/// The part of a thread only the CPU running it touches: the [`Current`] its system calls get
+/// and its saved user registers and FP state.
+///
+/// The registers stay beside `Current` rather than in it because handlers take both at once,
+/// `(&mut Current, &mut UserRegs)` (execve and rt_sigreturn rewrite the registers while they
+/// change the thread, clone copies them); one struct would make those two borrows of one value.
 #[derive(Debug)]
 pub struct TaskBody {
-    pub process: Process,
+    pub current: Current,
     pub regs: UserRegs,
     pub fpu: alloc::boxed::Box<FpArea>,
 }
@@ -62,11 +69,18 @@ struct WaitState {
     timer: Option<(u64, u64)>,
 }
 
-/// A runnable thread: its shared state and the body only the CPU running it touches.
+/// A thread as the scheduler holds it (in a run queue, parked in a wait, or running): its
+/// [`Thread`] and its [`TaskBody`]. It lives where the thread is: in a run queue, in its
+/// thread's wait state while parked, or with the CPU running it; once none of them holds it,
+/// the thread is gone.
+///
+/// It is not folded into [`Thread`] because the body's [`Current`] holds an `Arc<Thread>`
+/// (system calls wait and look at their signal mask through it): a `Thread` owning its body
+/// would own itself, an `Arc` cycle that is never freed.
 #[derive(Debug)]
 pub struct Task {
     pub thread: Arc<Thread>,
-    /// The registers, FP state and process handle; locked by the CPU that runs the thread.
+    /// The [`Current`], registers and FP state; locked by the CPU that runs the thread.
     pub body: Mutex<TaskBody>,
 }
 
@@ -388,7 +402,7 @@ impl Scheduler {
     /// Makes the runnable task of `body`'s thread; it runs once [`Self::enqueue`]d.
     pub fn make_task(&self, body: TaskBody) -> Arc<Task> {
         Arc::new(Task {
-            thread: body.process.thread.clone(),
+            thread: body.current.thread.clone(),
             body: Mutex::new(body),
         })
     }

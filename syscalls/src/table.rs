@@ -18,7 +18,7 @@ use coracle_vfs::Wake;
 pub use decl::Syscall;
 
 use crate::regs::UserRegs;
-use crate::{sys, Errno, Platform, Process, SysResult};
+use crate::{sys, Current, Errno, Platform, SysResult};
 
 /// What the kernel should do after a system call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,15 +255,15 @@ syscall_table! {
 }
 
 /// Runs the system call in `regs` (number in rax, arguments in the SYSCALL registers).
-pub fn dispatch(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -> Outcome {
+pub fn dispatch(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> Outcome {
     let (nr, args) = regs.syscall_args();
     p.sig.syscall_nr = nr;
     // The handlers' user copies fault pages in (see `mm::uaccess`).
-    let shared = p.shared.clone();
-    let mut faulting = crate::mm::Faulting::new(&shared, k);
+    let process = p.process.clone();
+    let mut faulting = crate::mm::Faulting::new(&process, k);
     let result = call(nr, p, &mut faulting, regs);
     if faulting.out_of_memory() {
-        return Outcome::Exit(crate::mm::out_of_memory_kill(&shared, faulting.inner()));
+        return Outcome::Exit(crate::mm::out_of_memory_kill(&process, faulting.inner()));
     }
     let k = faulting.inner();
     let result = match result {
@@ -332,8 +332,8 @@ pub fn dispatch(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -> O
 
 /// Continues the system call of a thread whose wait ended with `why`: the waker's value is
 /// returned as is, anything else runs the call again (it sees `why` through
-/// [`Process::resumed`]).
-pub fn resume(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs, why: Wake) -> Outcome {
+/// [`Current::resumed`]).
+pub fn resume(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs, why: Wake) -> Outcome {
     p.wait_begun = false;
     if let Wake::Done(v) = why {
         p.resumed = None;

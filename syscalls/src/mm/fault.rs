@@ -16,7 +16,7 @@ use coracle_vfs::page::Page;
 
 use super::vmas::page_down;
 use super::{accessible, Mm, VmaName, PAGE, STACK_GUARD_GAP, USER_TOP};
-use crate::process::ProcShared;
+use crate::process::Process;
 use crate::{Errno, Perms, Platform};
 
 const SIGBUS: u32 = 7;
@@ -98,20 +98,20 @@ pub(crate) fn allows(perms: Perms, access: Access) -> bool {
 /// Handles a fault at user address `addr`: the kernel's trap loop calls this for every page
 /// fault taken in user mode, the user copies for every page they could not reach.
 pub fn handle_page_fault(
-    shared: &ProcShared,
+    process: &Process,
     k: &mut dyn Platform,
     addr: u64,
     access: Access,
 ) -> FaultResult {
-    let stack_limit = stack_limit(shared);
-    shared.mm.lock().fault(k, addr, access, stack_limit)
+    let stack_limit = stack_limit(process);
+    process.mm.lock().fault(k, addr, access, stack_limit)
 }
 
 /// A user-mode fault that met a page being read ([`FaultResult::Wait`]): registers the thread
 /// on the page's wait queue. True: park the thread; woken, it goes back to user mode as it
 /// was and takes the fault again. False: the read ended meanwhile (or the thread is being
 /// killed): take the fault again at once.
-pub fn wait_for_page(p: &mut crate::Process, page: &Page) -> bool {
+pub fn wait_for_page(p: &mut crate::Current, page: &Page) -> bool {
     page.waiters().register(p.thread.waiter(u64::MAX));
     let killed = p.thread.killed.load(core::sync::atomic::Ordering::SeqCst);
     if page.state() != coracle_vfs::page::PageState::Filling || killed {
@@ -123,21 +123,21 @@ pub fn wait_for_page(p: &mut crate::Process, page: &Page) -> bool {
 }
 
 /// RLIMIT_STACK's soft limit.
-pub(crate) fn stack_limit(shared: &ProcShared) -> u64 {
-    shared.limits.lock()[RLIMIT_STACK].0
+pub(crate) fn stack_limit(process: &Process) -> u64 {
+    process.limits.lock()[RLIMIT_STACK].0
 }
 
 /// Logs the kill of an out-of-memory process and returns the status it ends with (137, as
 /// for SIGKILL).
-pub fn out_of_memory_kill(shared: &ProcShared, k: &mut dyn Platform) -> u32 {
-    shared.set_exit(crate::process::ExitStatus::Signaled {
+pub fn out_of_memory_kill(process: &Process, k: &mut dyn Platform) -> u32 {
+    process.set_exit(crate::process::ExitStatus::Signaled {
         sig: 9,
         core: false,
     });
-    let comm = shared.comm.lock().clone();
+    let comm = process.comm.lock().clone();
     k.log(format_args!(
         "out of memory: killed process {} ({})",
-        shared.pid,
+        process.pid,
         alloc::string::String::from_utf8_lossy(&comm)
     ));
     OOM_STATUS

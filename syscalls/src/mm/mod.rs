@@ -1,6 +1,6 @@
 //! Memory management of a process: its VMAs, demand paging, and the user copies that fault.
 //!
-//! [`Mm`] (one per process, behind `ProcShared::mm`) is the truth about the user half: which
+//! [`Mm`] (one per process, behind `Process::mm`) is the truth about the user half: which
 //! ranges are mapped, with what permissions, backed by what. The page tables, reached through
 //! the [`Platform`] memory methods, only hold the pages touched so far (the resident set): a
 //! mapping costs a VMA until a page of it is touched, when [`handle_page_fault`] allocates and

@@ -21,22 +21,22 @@ use crate::platform::{
     AddressSpaces, Clock, Console, Cpu, Entropy, KernelLog, Page, PageTables, Space, UserMemory,
     UserTls,
 };
-use crate::process::ProcShared;
+use crate::process::Process;
 use crate::regs::{FpArea, FpuLayout};
 use crate::{Errno, Perms, Platform, Stream};
 
 /// The platform as system-call handlers see it: copies fault pages in.
 pub(crate) struct Faulting<'a> {
     k: RefCell<&'a mut dyn Platform>,
-    shared: &'a ProcShared,
+    process: &'a Process,
     out_of_memory: Cell<bool>,
 }
 
 impl<'a> Faulting<'a> {
-    pub(crate) fn new(shared: &'a ProcShared, k: &'a mut dyn Platform) -> Self {
+    pub(crate) fn new(process: &'a Process, k: &'a mut dyn Platform) -> Self {
         Self {
             k: RefCell::new(k),
-            shared,
+            process,
             out_of_memory: Cell::new(false),
         }
     }
@@ -58,13 +58,13 @@ impl<'a> Faulting<'a> {
             return false;
         };
         let mut k = self.k.borrow_mut();
-        let limit = stack_limit(self.shared);
+        let limit = stack_limit(self.process);
         let mut page = page_down(addr);
         while page < end {
             let reachable = k.query(page).is_some_and(|p| allows(p, access));
             if !reachable {
                 let at = page.max(addr);
-                match self.shared.mm.lock().fault(&mut **k, at, access, limit) {
+                match self.process.mm.lock().fault(&mut **k, at, access, limit) {
                     FaultResult::Mapped => {}
                     FaultResult::Signal { .. } => return false,
                     // A system call does not wait for a page being read yet (no filesystem
@@ -85,23 +85,23 @@ impl<'a> Faulting<'a> {
 /// Copies `buf.len()` bytes from user address `addr`, faulting pages in (for kernel code
 /// outside a system call, e.g. signal delivery).
 pub fn read_user(
-    shared: &ProcShared,
+    process: &Process,
     k: &mut dyn Platform,
     addr: u64,
     buf: &mut [u8],
 ) -> Result<(), Errno> {
-    Faulting::new(shared, k).read_user(addr, buf)
+    Faulting::new(process, k).read_user(addr, buf)
 }
 
 /// Copies `data` to user address `addr`, faulting pages in (for kernel code outside a
 /// system call, e.g. signal frames on a stack that has to grow).
 pub fn write_user(
-    shared: &ProcShared,
+    process: &Process,
     k: &mut dyn Platform,
     addr: u64,
     data: &[u8],
 ) -> Result<(), Errno> {
-    Faulting::new(shared, k).write_user(addr, data)
+    Faulting::new(process, k).write_user(addr, data)
 }
 
 impl UserMemory for Faulting<'_> {

@@ -22,7 +22,7 @@ use spin::Mutex;
 use super::file::{OnWrite, Snapshot};
 use super::pid::View;
 use super::tables::{Ent, Extra, FileSpec, Magic, Show, Spec, Store, EMPTY_DIR, PID_DIR};
-use crate::process::{ProcShared, System};
+use crate::process::{Process, System};
 
 /// Readdir positions from here on name dynamic entries by key (pid, fd, cpu): position =
 /// `EXTRA_POS + key`, so a listing survives processes and fds coming and going.
@@ -210,7 +210,7 @@ fn parse_num(name: &[u8]) -> Option<u32> {
 
 /// The live threads of a process, ascending; the main thread stays listed after it exits (as
 /// a zombie leader does on Linux).
-fn tids(p: &ProcShared, _cx: &Caller) -> Vec<u32> {
+fn tids(p: &Process, _cx: &Caller) -> Vec<u32> {
     let mut t = p.threads.lock().clone();
     if !t.contains(&p.pid) {
         t.push(p.pid);
@@ -233,7 +233,7 @@ impl Node {
 
     /// The live process this node describes (`ENOENT` once it is gone, as Linux's
     /// revalidation makes stale /proc/<pid> paths).
-    fn process(&self) -> Result<(Arc<System>, Arc<ProcShared>)> {
+    fn process(&self) -> Result<(Arc<System>, Arc<Process>)> {
         let who = self.who.ok_or(Errno::ENOENT)?;
         let sys = self.fs.system()?;
         let p = sys.process(who.pid).ok_or(Errno::ENOENT)?;

@@ -11,13 +11,13 @@ use coracle_vfs::{Errno, Result};
 
 use super::node::{Fs, Who};
 use super::Out;
-use crate::process::{ProcShared, System};
+use crate::process::{Process, System};
 
 /// What a per-process generator sees.
 pub(in crate::procfs) struct View<'a> {
     pub sys: &'a System,
     pub cx: &'a Caller,
-    pub proc: &'a Arc<ProcShared>,
+    pub proc: &'a Arc<Process>,
     pub who: Who,
     pub fs: &'a Fs,
 }
@@ -92,7 +92,7 @@ pub(super) fn oom_score_adj(v: &View<'_>) -> Result<Vec<u8>> {
 
 /// comm_write: the first 15 bytes (up to a NUL) become the name; only the writer's own
 /// process may be renamed.
-pub(super) fn write_comm(p: &ProcShared, writer: u32, data: &[u8]) -> Result<usize> {
+pub(super) fn write_comm(p: &Process, writer: u32, data: &[u8]) -> Result<usize> {
     if writer != p.pid {
         return Err(Errno::EINVAL);
     }

@@ -15,7 +15,7 @@ use super::system::cpu_range;
 use super::Out;
 use crate::mm::VmaName;
 use crate::platform::Perms;
-use crate::process::ProcShared;
+use crate::process::Process;
 
 /// USER_HZ: the unit of clock ticks in stat files.
 pub(super) const TICKS_PER_SEC: u64 = 100;
@@ -46,7 +46,7 @@ impl Region {
 }
 
 /// The VMAs and the program break (`start_brk`, `brk`).
-fn regions(p: &ProcShared) -> (Vec<Region>, u64, u64) {
+fn regions(p: &Process) -> (Vec<Region>, u64, u64) {
     let mm = p.mm.lock();
     let list = mm
         .maps()
@@ -84,11 +84,11 @@ struct Mem {
 
 /// The resident set of `p` in pages, as /proc/<pid>/status counts it (for getrusage's
 /// ru_maxrss).
-pub(crate) fn resident_pages(p: &ProcShared) -> u64 {
+pub(crate) fn resident_pages(p: &Process) -> u64 {
     mem(p).rss
 }
 
-fn mem(p: &ProcShared) -> Mem {
+fn mem(p: &Process) -> Mem {
     let (list, start_brk, _) = regions(p);
     let exe_inode = p.exe.lock().as_ref().map(|(inode, _)| inode.clone());
     let mut m = Mem {
@@ -146,7 +146,7 @@ fn mem(p: &ProcShared) -> Mem {
 }
 
 /// The state /proc shows: a zombie, stopped, or running (threads waiting are not told apart).
-fn state(p: &ProcShared) -> (char, &'static str) {
+fn state(p: &Process) -> (char, &'static str) {
     let life = p.life.lock();
     if life.ended.is_some() {
         ('Z', "zombie")
@@ -158,7 +158,7 @@ fn state(p: &ProcShared) -> (char, &'static str) {
 }
 
 /// The process group and session.
-fn pgrp_sid(p: &ProcShared) -> (u32, u32) {
+fn pgrp_sid(p: &Process) -> (u32, u32) {
     (p.pgid(), p.sid())
 }
 

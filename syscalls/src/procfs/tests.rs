@@ -15,9 +15,10 @@ use coracle_vfs::{inode::same_inode, Errno, Inode, OpenFile};
 
 use super::task::{bitmap, map_line};
 use crate::mm::VmaName;
-use crate::process::{Process, StartInfo};
+use crate::process::StartInfo;
 use crate::setup::{boot, load_program, BootOptions};
 use crate::tests::fake::cpio_entry;
+use crate::Current;
 use crate::{Perms, SystemInfo};
 
 const RX: Perms = Perms {
@@ -74,7 +75,7 @@ fn start_info(pid: u32) -> StartInfo {
 }
 
 /// Process 1 (`/bin/app`, started 3 s after boot, cwd /work) on a machine with `cpus` CPUs.
-fn machine(cpus: u32) -> Process {
+fn machine(cpus: u32) -> Current {
     let mut initrd = Vec::new();
     cpio_entry(&mut initrd, b"bin", 0o040_755, b"");
     cpio_entry(&mut initrd, b"bin/app", 0o100_755, b"\x7fELF not really");
@@ -94,17 +95,17 @@ fn machine(cpus: u32) -> Process {
         },
     )
     .expect("boot");
-    let p = Process::new(booted.system, start_info(1), booted.cwd, 3_000_000_000);
+    let p = Current::new(booted.system, start_info(1), booted.cwd, 3_000_000_000);
     let (exe, _, path) = load_program(&p.sys, b"/bin/app").expect("exe");
     p.set_exe(exe, path);
     p
 }
 
-fn cwd(p: &Process) -> Arc<dyn Inode> {
-    p.shared.fs.lock().cwd.clone()
+fn cwd(p: &Current) -> Arc<dyn Inode> {
+    p.process.fs.lock().cwd.clone()
 }
 
-fn lookup(p: &Process, path: &str, follow: bool) -> Result<Arc<dyn Inode>, Errno> {
+fn lookup(p: &Current, path: &str, follow: bool) -> Result<Arc<dyn Inode>, Errno> {
     let l = p
         .sys
         .vfs
@@ -112,7 +113,7 @@ fn lookup(p: &Process, path: &str, follow: bool) -> Result<Arc<dyn Inode>, Errno
     Ok(l.inode.expect("resolved"))
 }
 
-fn open(p: &Process, path: &str, flags: u32) -> Result<Arc<OpenFile>, Errno> {
+fn open(p: &Current, path: &str, flags: u32) -> Result<Arc<OpenFile>, Errno> {
     let inode = lookup(p, path, true)?;
     let ops = p.sys.vfs.open_inode(&p.caller(), &inode, flags)?;
     Ok(OpenFile::new(inode, path.as_bytes().to_vec(), flags, ops))
@@ -130,17 +131,17 @@ fn read_all(f: &OpenFile) -> Vec<u8> {
     }
 }
 
-fn read(p: &Process, path: &str) -> String {
+fn read(p: &Current, path: &str) -> String {
     let f = open(p, path, O_RDONLY).unwrap_or_else(|e| panic!("open {path}: {e:?}"));
     String::from_utf8(read_all(&f)).expect("utf-8")
 }
 
-fn readlink(p: &Process, path: &str) -> Result<String, Errno> {
+fn readlink(p: &Current, path: &str) -> Result<String, Errno> {
     let link = lookup(p, path, false)?;
     Ok(String::from_utf8(link.readlink(&p.caller())?).expect("utf-8"))
 }
 
-fn list(p: &Process, path: &str) -> Vec<(String, u64, FileType)> {
+fn list(p: &Current, path: &str) -> Vec<(String, u64, FileType)> {
     let f = open(p, path, O_RDONLY | O_DIRECTORY).expect("open dir");
     let mut names = Vec::new();
     f.getdents(&p.caller(), |e, _| {
@@ -151,7 +152,7 @@ fn list(p: &Process, path: &str) -> Vec<(String, u64, FileType)> {
     names
 }
 
-fn names(p: &Process, path: &str) -> Vec<String> {
+fn names(p: &Current, path: &str) -> Vec<String> {
     list(p, path).into_iter().map(|(n, _, _)| n).collect()
 }
 
@@ -179,7 +180,7 @@ fn self_stat_has_52_fields_with_comm_in_parentheses() {
 #[test]
 fn statm_has_seven_page_counts() {
     let p = machine(2);
-    p.shared.mm.lock().record(0x40_0000, 0x40_4000, RX);
+    p.process.mm.lock().record(0x40_0000, 0x40_4000, RX);
     let text = read(&p, "/proc/self/statm");
     let fields: Vec<u64> = text
         .split_whitespace()
@@ -329,7 +330,7 @@ fn maps_names_the_kernel_pages_and_keeps_them_apart() {
         exec: false,
     };
     {
-        let mut mm = p.shared.mm.lock();
+        let mut mm = p.process.mm.lock();
         mm.record(0x7fff_bf7f_e000, 0x7fff_bf7f_f000, r);
         mm.record_named(
             0x7fff_bf7f_f000,
@@ -359,14 +360,14 @@ fn maps_names_the_kernel_pages_and_keeps_them_apart() {
 #[test]
 fn maps_names_the_executable_heap_and_stack() {
     let p = machine(2);
-    let exe = p.shared.exe.lock().clone().unwrap().0;
+    let exe = p.process.exe.lock().clone().unwrap().0;
     let file = |offset| VmaName::File {
         inode: exe.clone(),
         path: Arc::from(&b"/bin/app"[..]),
         offset,
     };
     {
-        let mut mm = p.shared.mm.lock();
+        let mut mm = p.process.mm.lock();
         mm.record_named(0x40_0000, 0x40_2000, RX, file(0));
         mm.record_named(0x40_2000, 0x40_3000, RW, file(0x2000));
         mm.record(0x60_0000, 0x62_1000, RW); // at the program break: the heap
@@ -415,24 +416,24 @@ fn maps_names_the_executable_heap_and_stack() {
 #[test]
 fn mprotect_splits_keep_file_offsets() {
     let p = machine(2);
-    let exe = p.shared.exe.lock().clone().unwrap().0;
+    let exe = p.process.exe.lock().clone().unwrap().0;
     let name = VmaName::File {
         inode: exe,
         path: Arc::from(&b"/bin/app"[..]),
         offset: 0x1000,
     };
-    p.shared
+    p.process
         .mm
         .lock()
         .record_named(0x40_0000, 0x40_4000, RW, name);
     let mut k = crate::tests::fake::Fake::default();
-    let shared = p.shared.clone();
+    let process = p.process.clone();
     let mut p = p;
     crate::sys::mman::mprotect(&mut p, &mut k, 0x40_1000, 0x1000, 1).unwrap();
     let text = read(&p, "/proc/self/maps");
     let offsets: Vec<&str> = text.lines().map(|l| l.split(' ').nth(2).unwrap()).collect();
     assert_eq!(offsets, ["00001000", "00002000", "00003000"], "{text}");
-    assert_eq!(shared.mm.lock().vmas().count(), 3);
+    assert_eq!(process.mm.lock().vmas().count(), 3);
 }
 
 #[test]
@@ -539,14 +540,14 @@ fn directory_links_follow_renames() {
     assert_eq!(readlink(&p, &link).unwrap(), "/work/sub");
     work.rename(b"sub", &work, b"moved", 0).unwrap();
     assert_eq!(readlink(&p, &link).unwrap(), "/work/moved");
-    p.shared.fs.lock().cwd = sub;
+    p.process.fs.lock().cwd = sub;
     assert_eq!(readlink(&p, "/proc/self/cwd").unwrap(), "/work/moved");
 }
 
 #[test]
 fn proc_lists_self_and_the_pids() {
     let p = machine(2);
-    let other = Process::new(p.sys.clone(), start_info(7), cwd(&p), 0);
+    let other = Current::new(p.sys.clone(), start_info(7), cwd(&p), 0);
     let entries = names(&p, "/proc");
     assert_eq!(entries[..4], [".", "..", "self", "thread-self"]);
     for name in [
@@ -616,7 +617,7 @@ fn links_read_as_linux() {
         &lookup(&p, "/proc/self/root/work", true).unwrap(),
         &cwd(&p)
     ));
-    let exe = p.shared.exe.lock().clone().unwrap().0;
+    let exe = p.process.exe.lock().clone().unwrap().0;
     assert!(same_inode(
         &lookup(&p, "/proc/self/exe", true).unwrap(),
         &exe
@@ -650,7 +651,7 @@ fn unknown_names_and_dead_processes_are_enoent() {
     ] {
         assert_eq!(lookup(&p, path, true).err(), Some(Errno::ENOENT), "{path}");
     }
-    let other = Process::new(p.sys.clone(), start_info(7), cwd(&p), 0);
+    let other = Current::new(p.sys.clone(), start_info(7), cwd(&p), 0);
     let status = lookup(&p, "/proc/7/status", true).unwrap();
     let dir = lookup(&p, "/proc/7", true).unwrap();
     p.sys.tree.lock().remove(&7);
@@ -697,7 +698,7 @@ fn stat_modes_devices_and_inodes() {
 fn reads_come_from_one_snapshot_and_pread_works() {
     let p = machine(2);
     let f = open(&p, "/proc/self/comm", O_RDONLY).unwrap();
-    *p.shared.comm.lock() = b"renamed".to_vec();
+    *p.process.comm.lock() = b"renamed".to_vec();
     let mut buf = [0u8; 16];
     assert_eq!(f.pread(1, &mut buf).unwrap(), 3);
     assert_eq!(&buf[..3], b"pp\n");

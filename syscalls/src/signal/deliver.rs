@@ -63,10 +63,10 @@ enum Taken {
 
 /// Takes the next signal the thread does not block and decides its action (Linux's
 /// get_signal): ignored ones are dropped here, SA_RESETHAND takes effect.
-fn take_next(p: &mut Process, k: &mut dyn Platform) -> Option<Taken> {
+fn take_next(p: &mut Current, k: &mut dyn Platform) -> Option<Taken> {
     let mut stops: u64 = 0;
     let taken = {
-        let mut st = p.shared.signals.state.lock();
+        let mut st = p.process.signals.state.lock();
         loop {
             let pending = st.pending_of(p.tid) | st.shared.set;
             // SIGKILL ends the process whatever else is pending.
@@ -110,23 +110,23 @@ fn take_next(p: &mut Process, k: &mut dyn Platform) -> Option<Taken> {
 /// calls it every time, and it costs one atomic load when nothing is pending. Also finishes
 /// an interrupted system call (restart or EINTR) and puts back a mask a call changed.
 /// Returns the status the process ends with if a signal kills it (128 + N).
-pub fn deliver(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -> Option<u32> {
+pub fn deliver(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> Option<u32> {
     let interrupted = regs.trap == TRAP_SYSCALL && restart_code(regs.rax).is_some();
     if !p.thread.sig.flagged() && !interrupted && p.sig.saved_mask.is_none() {
         return None;
     }
     // Frames go to user memory that may have to be faulted in (a growing stack).
-    let shared = p.shared.clone();
-    let mut user = crate::mm::Faulting::new(&shared, k);
+    let process = p.process.clone();
+    let mut user = crate::mm::Faulting::new(&process, k);
     let status = deliver_pending(p, &mut user, regs);
     if user.out_of_memory() {
-        return Some(crate::mm::out_of_memory_kill(&shared, user.inner()));
+        return Some(crate::mm::out_of_memory_kill(&process, user.inner()));
     }
     status
 }
 
 /// The slow path of [`deliver`].
-fn deliver_pending(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -> Option<u32> {
+fn deliver_pending(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> Option<u32> {
     p.thread.sig.flag.store(false, Ordering::SeqCst);
     // Each round either drops a signal or pushes a frame; a frame that cannot be written
     // becomes a SIGSEGV that kills. The bound only guards against a bug looping forever.
@@ -177,7 +177,7 @@ fn deliver_pending(p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs) -
 }
 
 /// No handler ran: an interrupted call runs again, and a mask set for a call comes back.
-fn finish_without_handler(p: &mut Process, regs: &mut UserRegs) {
+fn finish_without_handler(p: &mut Current, regs: &mut UserRegs) {
     if regs.trap == TRAP_SYSCALL && restart_code(regs.rax).is_some() {
         restart(regs, p.sig.syscall_nr);
     }
@@ -187,7 +187,7 @@ fn finish_without_handler(p: &mut Process, regs: &mut UserRegs) {
 }
 
 /// The process dies of `sig`: the log line, the status.
-fn die(p: &mut Process, k: &mut dyn Platform, sig: u32, rip: u64) -> u32 {
+fn die(p: &mut Current, k: &mut dyn Platform, sig: u32, rip: u64) -> u32 {
     match p.sig.forced.take() {
         Some(f) if f.signo == sig => k.log(format_args!(
             "program killed by {}: {} (vector {}, error {:#x}) at RIP {rip:#x}, address {:#x}",
@@ -204,7 +204,7 @@ fn die(p: &mut Process, k: &mut dyn Platform, sig: u32, rip: u64) -> u32 {
     }
     // Coracle writes no core files, and Linux reports a core dump (CLD_DUMPED, WCOREDUMP)
     // only when one was written: never here, whatever the signal's default action.
-    p.shared
+    p.process
         .set_exit(crate::process::ExitStatus::Signaled { sig, core: false })
         .docker()
 }
@@ -212,10 +212,10 @@ fn die(p: &mut Process, k: &mut dyn Platform, sig: u32, rip: u64) -> u32 {
 /// Queues `info` for the calling thread so that it is delivered: unblocked, and with the
 /// default action if it was blocked or ignored (or always, `fatal`), as Linux's
 /// force_sig_info.
-pub(crate) fn force(p: &Process, info: SigInfo, fatal: bool) {
+pub(crate) fn force(p: &Current, info: SigInfo, fatal: bool) {
     let sig = info.signo();
     {
-        let mut st = p.shared.signals.state.lock();
+        let mut st = p.process.signals.state.lock();
         let blocked = p.thread.sig.blocks(sig);
         let slot = &mut st.actions[(sig - 1) as usize];
         if blocked || slot.handler == SIG_IGN || fatal {
@@ -225,13 +225,13 @@ pub(crate) fn force(p: &Process, info: SigInfo, fatal: bool) {
             p.thread.sig.mask.fetch_and(!bit(sig), Ordering::SeqCst);
         }
     }
-    let _ = send(&p.shared, &p.sys.sched, Target::Thread(p.tid), info, None);
+    let _ = send(&p.process, &p.sys.sched, Target::Thread(p.tid), info, None);
     p.thread.sig.flag();
 }
 
 /// A frame for `sig` could not be pushed: SIGSEGV, which kills if it was SIGSEGV's own frame
 /// that failed (Linux's force_sigsegv).
-fn force_sigsegv(p: &Process, sig: u32) {
+fn force_sigsegv(p: &Current, sig: u32) {
     force(p, SigInfo::new(SIGSEGV, SI_KERNEL), sig == SIGSEGV);
 }
 
@@ -239,7 +239,7 @@ fn force_sigsegv(p: &Process, sig: u32) {
 /// program blocks or ignores it, or has no handler, it dies (the status comes back);
 /// otherwise the handler's frame is pushed with si_addr, si_code, trapno, err and cr2 set.
 pub fn force_fault(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     regs: &mut UserRegs,
     fault: Fault,
@@ -272,7 +272,7 @@ pub fn force_fault(
 /// in `cr2`): the signal Linux sends for it, through [`force_fault`]. Interrupts and
 /// spurious math faults are not the program's doing: nothing happens (None).
 pub fn user_exception(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     regs: &mut UserRegs,
     cr2: u64,
@@ -283,7 +283,7 @@ pub fn user_exception(
 
 /// The signal, code and address Linux gives each exception (arch/x86/kernel/traps.c).
 fn exception_fault(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     regs: &UserRegs,
     cr2: u64,
@@ -308,7 +308,7 @@ fn exception_fault(
             // ACCERR when a mapping covers the address (its permissions refused the access),
             // MAPERR when none does.
             let mapped = p
-                .shared
+                .process
                 .mm
                 .lock()
                 .vmas()
@@ -333,7 +333,7 @@ fn exception_fault(
 
 /// The si_code of an x87 (#MF) or SIMD (#XM) exception, from the unmasked exception bits in
 /// the status (fpu__exception_code); None when no unmasked exception is set (spurious).
-fn math_code(p: &mut Process, k: &mut dyn Platform, trapno: u64) -> Option<i32> {
+fn math_code(p: &mut Current, k: &mut dyn Platform, trapno: u64) -> Option<i32> {
     let area = p.sig.fp_scratch();
     k.save_fpu(area);
     let word = |off: usize| u16::from_le_bytes([area.bytes[off], area.bytes[off + 1]]);

@@ -148,7 +148,7 @@ fn fp_image(layout: &FpuLayout, area: &FpArea) -> Vec<u8> {
 /// otherwise, with rsp ≡ 8 (mod 16) as after a call. `mask` is the mask sigreturn restores.
 /// Nothing changes when it fails (a stack overflow, a bad handler address).
 pub(super) fn setup(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     regs: &mut UserRegs,
     info: &SigInfo,
@@ -249,7 +249,7 @@ pub(super) fn setup(
 /// restored rax as is. A frame that cannot be read or would make the CPU fault kills the
 /// program with SIGSEGV, unless it handles it (Linux's signal_fault).
 pub(crate) fn rt_sigreturn(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     regs: &mut UserRegs,
 ) -> SysResult {
@@ -267,7 +267,7 @@ pub(crate) fn rt_sigreturn(
 }
 
 fn restore(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     regs: &mut UserRegs,
     frame: u64,
@@ -319,7 +319,7 @@ fn restore(
 /// image with valid markers is loaded as XRSTOR would, the components it leaves out
 /// initialised; without the markers only the legacy FXSAVE part. What XRSTOR or FXRSTOR
 /// would fault on (bad alignment, header, MXCSR) is a bad frame.
-fn restore_fp(p: &mut Process, k: &mut dyn Platform, buf: u64) -> Result<(), &'static str> {
+fn restore_fp(p: &mut Current, k: &mut dyn Platform, buf: u64) -> Result<(), &'static str> {
     let layout = k.fpu_layout();
     let area = p.sig.fp_scratch();
     area.reset();
@@ -390,7 +390,7 @@ fn restore_fp(p: &mut Process, k: &mut dyn Platform, buf: u64) -> Result<(), &'s
 /// Changes the alternate stack to `(ss_sp, ss_flags, ss_size)` for code running at `sp`
 /// (do_sigaltstack): EPERM while on it, EINVAL for unknown flags, ENOMEM below MINSIGSTKSZ.
 fn set_altstack(
-    p: &mut Process,
+    p: &mut Current,
     (ss_sp, flags, size): (u64, u32, u64),
     sp: u64,
 ) -> Result<(), Errno> {
@@ -422,7 +422,7 @@ fn set_altstack(
 
 /// sigaltstack(2); the caller's stack pointer decides whether it runs on the stack.
 pub(crate) fn sigaltstack(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     regs: &UserRegs,
     ss: u64,

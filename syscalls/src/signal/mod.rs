@@ -5,7 +5,7 @@
 //! siglock. Each [`crate::sched::Thread`] carries its mask and a "maybe something to deliver"
 //! flag that any CPU may read or set ([`ThreadSignals`]): senders pick a thread that does not
 //! block a process-directed signal and wake it. [`SigThread`], in the thread's own
-//! [`Process`] handle, holds what only the thread touches: its alternate stack, the mask a call
+//! [`Current`], holds what only the thread touches: its alternate stack, the mask a call
 //! restores (sigsuspend, ppoll), its last fault.
 //!
 //! The kernel calls [`deliver`] before every return to user mode and [`user_exception`] or
@@ -31,10 +31,10 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::process::ProcShared;
+use crate::process::Process;
 use crate::regs::FpArea;
 use crate::sched::{Scheduler, Thread};
-use crate::{Errno, Process};
+use crate::{Current, Errno};
 
 pub use coracle_abi::signal::*;
 
@@ -334,7 +334,7 @@ pub(crate) enum Target {
 }
 
 /// The live threads of `proc`, the main thread first.
-fn threads_of(proc: &ProcShared, sched: &Scheduler) -> Vec<Arc<Thread>> {
+fn threads_of(proc: &Process, sched: &Scheduler) -> Vec<Arc<Thread>> {
     let tids: Vec<u32> = proc.threads.lock().clone();
     tids.into_iter().filter_map(|t| sched.thread(t)).collect()
 }
@@ -344,7 +344,7 @@ fn threads_of(proc: &ProcShared, sched: &Scheduler) -> Vec<Arc<Thread>> {
 /// signal otherwise queues, and a thread that will take it is woken. Timer signals always
 /// queue (`timer`: their entry is preallocated on Linux). Returns whether it was queued.
 pub(crate) fn send(
-    proc: &ProcShared,
+    proc: &Process,
     sched: &Scheduler,
     target: Target,
     info: SigInfo,
@@ -406,17 +406,17 @@ pub(crate) fn send(
 }
 
 /// Sends `sig` from the calling thread to itself, as Linux's send_sig does for SIGPIPE.
-pub(crate) fn raise(p: &Process, sig: u32) {
-    let info = SigInfo::from_process(sig, SI_USER, p.shared.pid, p.shared.uid);
-    let _ = send(&p.shared, &p.sys.sched, Target::Thread(p.tid), info, None);
+pub(crate) fn raise(p: &Current, sig: u32) {
+    let info = SigInfo::from_process(sig, SI_USER, p.process.pid, p.process.uid);
+    let _ = send(&p.process, &p.sys.sched, Target::Thread(p.tid), info, None);
 }
 
 /// Sets the calling thread's mask (SIGKILL and SIGSTOP stay unblocked). Process-directed
 /// signals it now blocks go to another thread that takes them (retarget_shared_pending); a
 /// pending signal it now unblocks is flagged for delivery.
-pub(crate) fn set_mask(p: &Process, new: u64) {
+pub(crate) fn set_mask(p: &Current, new: u64) {
     let new = new & !UNBLOCKABLE;
-    let sig = &p.shared.signals;
+    let sig = &p.process.signals;
     let retarget = {
         let st = sig.state.lock();
         let old = p.thread.sig.mask.swap(new, Ordering::SeqCst);
@@ -426,12 +426,12 @@ pub(crate) fn set_mask(p: &Process, new: u64) {
         st.shared.set & new & !old
     };
     if retarget != 0 {
-        wake_takers(&p.shared, &p.sys.sched, retarget);
+        wake_takers(&p.process, &p.sys.sched, retarget);
     }
 }
 
 /// Wakes threads that take the pending process-directed signals of `set`.
-fn wake_takers(proc: &ProcShared, sched: &Scheduler, set: u64) {
+fn wake_takers(proc: &Process, sched: &Scheduler, set: u64) {
     let all = threads_of(proc, sched);
     let wake: Vec<Arc<Thread>> = {
         let mut st = proc.signals.state.lock();
@@ -453,8 +453,8 @@ fn wake_takers(proc: &ProcShared, sched: &Scheduler, set: u64) {
 
 /// Whether a signal the thread does not block is pending for it (Linux's signal_pending);
 /// keeps the thread's flag in step.
-pub(crate) fn has_deliverable(p: &Process) -> bool {
-    let st = p.shared.signals.state.lock();
+pub(crate) fn has_deliverable(p: &Current) -> bool {
+    let st = p.process.signals.state.lock();
     let ready = (st.pending_of(p.tid) | st.shared.set) & !p.thread.sig.mask() != 0;
     if ready {
         p.thread.sig.flag();
@@ -463,8 +463,8 @@ pub(crate) fn has_deliverable(p: &Process) -> bool {
 }
 
 /// Takes a pending signal of `set`, blocked or not (sigtimedwait, signalfd).
-pub(crate) fn dequeue_set(p: &Process, set: u64) -> Option<SigInfo> {
-    p.shared.signals.state.lock().dequeue(p.tid, set)
+pub(crate) fn dequeue_set(p: &Current, set: u64) -> Option<SigInfo> {
+    p.process.signals.state.lock().dequeue(p.tid, set)
 }
 
 /// Replaces the thread's mask for the rest of the call with the one at `umask` (ppoll,
@@ -472,7 +472,7 @@ pub(crate) fn dequeue_set(p: &Process, set: u64) -> Option<SigInfo> {
 /// be 8. The old mask comes back when the call ends, or after the handler of the signal that
 /// interrupted it.
 pub(crate) fn set_call_mask(
-    p: &mut Process,
+    p: &mut Current,
     k: &dyn crate::Platform,
     umask: u64,
     size: u64,
@@ -489,7 +489,7 @@ pub(crate) fn set_call_mask(
 }
 
 /// [`set_call_mask`] with the mask already read.
-pub(crate) fn set_call_mask_to(p: &mut Process, mask: u64) {
+pub(crate) fn set_call_mask_to(p: &mut Current, mask: u64) {
     if p.sig.saved_mask.is_none() {
         p.sig.saved_mask = Some(p.thread.sig.mask());
     }
@@ -498,7 +498,7 @@ pub(crate) fn set_call_mask_to(p: &mut Process, mask: u64) {
 
 /// Called by dispatch when a call ends with `result`: a mask set for the call's duration comes
 /// back now unless a signal interrupted the call (then delivery puts it in the frame).
-pub(crate) fn end_call(p: &mut Process, result: &Result<u64, Errno>) {
+pub(crate) fn end_call(p: &mut Current, result: &Result<u64, Errno>) {
     if p.sig.saved_mask.is_some()
         && !matches!(
             result,
@@ -513,7 +513,7 @@ pub(crate) fn end_call(p: &mut Process, result: &Result<u64, Errno>) {
 
 /// A call is about to wait: if a signal for the thread arrived before its wait began (so the
 /// sender could not interrupt it), the wait ends at once with `Wake::Interrupted`.
-pub(crate) fn check_before_wait(p: &Process) {
+pub(crate) fn check_before_wait(p: &Current) {
     if p.thread.sig.flagged() && has_deliverable(p) {
         p.thread.interrupt();
     }
@@ -522,7 +522,7 @@ pub(crate) fn check_before_wait(p: &Process) {
 /// sigtimedwait is about to wait for `set`: it waits with the set unblocked, so that its
 /// signals pick this thread and wake it; the real mask, kept aside, stops them from being
 /// thrown away meanwhile (Linux's real_blocked).
-pub(crate) fn begin_timed_wait(p: &mut Process, set: u64) {
+pub(crate) fn begin_timed_wait(p: &mut Current, set: u64) {
     let real = p.thread.sig.mask();
     p.sig.wait_real = Some(real);
     p.sig.wait_set = set;
@@ -531,7 +531,7 @@ pub(crate) fn begin_timed_wait(p: &mut Process, set: u64) {
 }
 
 /// sigtimedwait is done: the real mask comes back.
-pub(crate) fn end_timed_wait(p: &mut Process) {
+pub(crate) fn end_timed_wait(p: &mut Current) {
     if let Some(real) = p.sig.wait_real.take() {
         p.thread.sig.real_blocked.store(0, Ordering::SeqCst);
         set_mask(p, real);
@@ -540,9 +540,9 @@ pub(crate) fn end_timed_wait(p: &mut Process) {
 
 /// A thread is ending: it takes no more signals; the process-directed ones it was picked for
 /// go to another thread, and its own pending ones are dropped.
-pub(crate) fn thread_exit(p: &Process) {
+pub(crate) fn thread_exit(p: &Current) {
     set_mask(p, u64::MAX);
-    let mut st = p.shared.signals.state.lock();
+    let mut st = p.process.signals.state.lock();
     if let Some(q) = st.private.remove(&p.tid) {
         st.queued -= q.queue.len();
     }

@@ -18,10 +18,10 @@ use coracle_vfs::types::{oflags::*, Stat};
 use coracle_vfs::{FileOps, Inode, OpenFile, WaitQueue, Wake};
 
 use super::{dequeue_set, layout, Layout, SigInfo, UNBLOCKABLE};
-use crate::process::ProcShared;
+use crate::process::Process;
 use crate::sys::io::UserBufs;
 use crate::uaccess::read_u64;
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 /// The size of `struct signalfd_siginfo`.
 const RECORD: usize = size_of::<SignalfdSiginfo>();
@@ -29,7 +29,7 @@ const RECORD: usize = size_of::<SignalfdSiginfo>();
 /// The open signalfd.
 pub(crate) struct SignalFd {
     mask: AtomicU64,
-    proc: Weak<ProcShared>,
+    proc: Weak<Process>,
     /// The thread that made it (whose signals its readiness counts).
     owner: u32,
     queue: Arc<WaitQueue>,
@@ -159,7 +159,7 @@ fn record(info: &SigInfo) -> SignalfdSiginfo {
 }
 
 pub(crate) fn signalfd(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     mask: u64,
@@ -169,7 +169,7 @@ pub(crate) fn signalfd(
 }
 
 pub(crate) fn signalfd4(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     mask: u64,
@@ -197,9 +197,9 @@ pub(crate) fn signalfd4(
     }
     let ops = SignalFd {
         mask: AtomicU64::new(mask),
-        proc: Arc::downgrade(&p.shared),
+        proc: Arc::downgrade(&p.process),
         owner: p.tid,
-        queue: p.shared.signals.queued.clone(),
+        queue: p.process.signals.queued.clone(),
     };
     let file = OpenFile::new(
         Arc::new(AnonInode),
@@ -214,7 +214,7 @@ pub(crate) fn signalfd4(
 /// fit, waiting for the first unless the file is non-blocking; a signal that interrupts the
 /// wait ends it with ERESTARTSYS.
 pub(crate) fn read(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     file: &OpenFile,
     bufs: UserBufs<'_>,
@@ -224,7 +224,7 @@ pub(crate) fn read(
 }
 
 fn read_records(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     sfd: &SignalFd,
     nonblocking: bool,

@@ -17,10 +17,10 @@ use coracle_vfs::{Wake, Waker};
 use spin::Mutex;
 
 use super::{send, valid, SigInfo, Target, SIGALRM, SIGPROF, SIGVTALRM, SI_KERNEL};
-use crate::process::ProcShared;
+use crate::process::Process;
 use crate::sched::{Scheduler, TimerKey};
 use crate::uaccess::{read_struct, read_u64, write_struct};
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 const NS: u64 = 1_000_000_000;
 const ITIMER_REAL: i32 = 0;
@@ -105,7 +105,7 @@ struct Armed {
 /// One timer.
 pub(crate) struct SigTimer {
     me: Weak<SigTimer>,
-    proc: Weak<ProcShared>,
+    proc: Weak<Process>,
     sched: Weak<Scheduler>,
     kind: Kind,
     clock: Clock,
@@ -114,7 +114,7 @@ pub(crate) struct SigTimer {
 }
 
 /// The CPU time of `clock` (a CPU clock) now: what the threads were charged so far.
-fn cpu_now(proc: &ProcShared, sched: &Scheduler, clock: Clock) -> u64 {
+fn cpu_now(proc: &Process, sched: &Scheduler, clock: Clock) -> u64 {
     match clock {
         Clock::ThreadCpu(tid) => sched
             .thread(tid)
@@ -124,10 +124,10 @@ fn cpu_now(proc: &ProcShared, sched: &Scheduler, clock: Clock) -> u64 {
 }
 
 impl SigTimer {
-    fn new(p: &Process, kind: Kind, clock: Clock) -> Arc<Self> {
+    fn new(p: &Current, kind: Kind, clock: Clock) -> Arc<Self> {
         Arc::new_cyclic(|me| SigTimer {
             me: me.clone(),
-            proc: Arc::downgrade(&p.shared),
+            proc: Arc::downgrade(&p.process),
             sched: Arc::downgrade(&p.sys.sched),
             kind,
             clock,
@@ -147,16 +147,16 @@ impl SigTimer {
     }
 
     /// The time on the timer's clock, for a system call of `p`.
-    fn now(&self, p: &Process, k: &dyn Platform) -> u64 {
+    fn now(&self, p: &Current, k: &dyn Platform) -> u64 {
         match self.clock {
             Clock::Wall { .. } => k.monotonic_ns(),
-            cpu => cpu_now(&p.shared, &p.sys.sched, cpu),
+            cpu => cpu_now(&p.process, &p.sys.sched, cpu),
         }
     }
 
     /// Puts the timer's next wake on the scheduler: its expiry for a wall clock; for a CPU
     /// clock the earliest wall time the CPU time could reach it (all threads running).
-    fn schedule(&self, st: &mut Armed, proc: &ProcShared, sched: &Scheduler, clock_now: u64) {
+    fn schedule(&self, st: &mut Armed, proc: &Process, sched: &Scheduler, clock_now: u64) {
         let at = match self.clock {
             Clock::Wall { .. } => st.expiry,
             cpu => {
@@ -174,7 +174,7 @@ impl SigTimer {
 
     /// Arms the timer for `expiry` (on its clock; 0 disarms), then every `interval`; `now`
     /// is the time on its clock.
-    fn arm(&self, p: &Process, expiry: u64, interval: u64, now: u64) {
+    fn arm(&self, p: &Current, expiry: u64, interval: u64, now: u64) {
         let sched = &p.sys.sched;
         let mut st = self.state.lock();
         if let Some(key) = st.key.take() {
@@ -184,7 +184,7 @@ impl SigTimer {
         st.expiry = expiry;
         st.interval = if expiry == 0 { 0 } else { interval };
         if expiry != 0 && !self.silent() {
-            self.schedule(&mut st, &p.shared, sched, now);
+            self.schedule(&mut st, &p.process, sched, now);
         }
     }
 
@@ -209,7 +209,7 @@ impl SigTimer {
     }
 
     /// Sends the signal of one expiration; `missed` periods went by unseen.
-    fn fire(&self, proc: &ProcShared, sched: &Scheduler, missed: u64) {
+    fn fire(&self, proc: &Process, sched: &Scheduler, missed: u64) {
         match self.kind {
             Kind::Itimer(signo) => {
                 let info = SigInfo::new(signo, SI_KERNEL);
@@ -332,19 +332,19 @@ fn write_pair(
 
 /// Itimer `which` (valid), made on first use. ITIMER_VIRTUAL counts the process's CPU time
 /// like ITIMER_PROF: user and system time are not told apart.
-fn itimer(p: &Process, which: i32) -> Arc<SigTimer> {
+fn itimer(p: &Current, which: i32) -> Arc<SigTimer> {
     let (signo, clock) = match which {
         ITIMER_REAL => (SIGALRM, Clock::Wall { realtime: false }),
         ITIMER_VIRTUAL => (SIGVTALRM, Clock::ProcessCpu),
         _ => (SIGPROF, Clock::ProcessCpu),
     };
-    p.shared.signals.timers.lock().itimers[which as usize]
+    p.process.signals.timers.lock().itimers[which as usize]
         .get_or_insert_with(|| SigTimer::new(p, Kind::Itimer(signo), clock))
         .clone()
 }
 
 /// Sets itimer `which` (valid); returns the old (remaining, interval).
-fn set_itimer(p: &Process, k: &dyn Platform, which: i32, value: u64, interval: u64) -> (u64, u64) {
+fn set_itimer(p: &Current, k: &dyn Platform, which: i32, value: u64, interval: u64) -> (u64, u64) {
     let t = itimer(p, which);
     let now = t.now(p, k);
     let old = t.remaining(now, 1000);
@@ -357,7 +357,7 @@ fn set_itimer(p: &Process, k: &dyn Platform, which: i32, value: u64, interval: u
     old
 }
 
-pub(crate) fn alarm(p: &mut Process, k: &mut dyn Platform, seconds: u32) -> SysResult {
+pub(crate) fn alarm(p: &mut Current, k: &mut dyn Platform, seconds: u32) -> SysResult {
     let (old, _) = set_itimer(p, k, ITIMER_REAL, u64::from(seconds) * NS, 0);
     // Never 0 while an alarm was pending, and rounded to the nearest second.
     let (sec, ns) = (old / NS, old % NS);
@@ -368,7 +368,7 @@ pub(crate) fn alarm(p: &mut Process, k: &mut dyn Platform, seconds: u32) -> SysR
     })
 }
 
-pub(crate) fn getitimer(p: &mut Process, k: &mut dyn Platform, which: i32, curr: u64) -> SysResult {
+pub(crate) fn getitimer(p: &mut Current, k: &mut dyn Platform, which: i32, curr: u64) -> SysResult {
     if !(ITIMER_REAL..=ITIMER_PROF).contains(&which) {
         return Err(Errno::EINVAL);
     }
@@ -379,7 +379,7 @@ pub(crate) fn getitimer(p: &mut Process, k: &mut dyn Platform, which: i32, curr:
 }
 
 pub(crate) fn setitimer(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     which: i32,
     new: u64,
@@ -402,7 +402,7 @@ pub(crate) fn setitimer(
 }
 
 /// The clock of a timer_create: Err with the errno Linux gives for those without timers.
-fn timer_clock(p: &Process, clock: i32) -> Result<Clock, Errno> {
+fn timer_clock(p: &Current, clock: i32) -> Result<Clock, Errno> {
     if let Some(cpu) = crate::sys::time::CpuClock::decode(p, clock, false)? {
         return Ok(match cpu {
             crate::sys::time::CpuClock::Process => Clock::ProcessCpu,
@@ -419,7 +419,7 @@ fn timer_clock(p: &Process, clock: i32) -> Result<Clock, Errno> {
 }
 
 pub(crate) fn timer_create(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     clock: i32,
     sevp: u64,
@@ -433,7 +433,7 @@ pub(crate) fn timer_create(
     let clock = timer_clock(p, clock)?;
     // The id is taken before the event is checked, as on Linux.
     let id = {
-        let mut table = p.shared.signals.timers.lock();
+        let mut table = p.process.signals.timers.lock();
         if table.posix.len() >= MAX_TIMERS {
             return Err(Errno::EAGAIN);
         }
@@ -461,7 +461,7 @@ pub(crate) fn timer_create(
             let target = match notify {
                 SIGEV_NONE => Notify::Nothing,
                 SIGEV_SIGNAL | SIGEV_THREAD => Notify::To(Target::Process),
-                SIGEV_THREAD_ID if p.shared.threads.lock().contains(&tid) => {
+                SIGEV_THREAD_ID if p.process.threads.lock().contains(&tid) => {
                     Notify::To(Target::Thread(tid))
                 }
                 _ => return Err(Errno::EINVAL),
@@ -479,12 +479,12 @@ pub(crate) fn timer_create(
     };
     k.write_user(timerid, &id.to_le_bytes())?;
     let timer = SigTimer::new(p, kind, clock);
-    p.shared.signals.timers.lock().posix.insert(id, timer);
+    p.process.signals.timers.lock().posix.insert(id, timer);
     Ok(0)
 }
 
-fn posix_timer(p: &Process, id: i32) -> Result<Arc<SigTimer>, Errno> {
-    p.shared
+fn posix_timer(p: &Current, id: i32) -> Result<Arc<SigTimer>, Errno> {
+    p.process
         .signals
         .timers
         .lock()
@@ -495,7 +495,7 @@ fn posix_timer(p: &Process, id: i32) -> Result<Arc<SigTimer>, Errno> {
 }
 
 pub(crate) fn timer_settime(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     id: i32,
     flags: i32,
@@ -536,7 +536,7 @@ pub(crate) fn timer_settime(
 }
 
 pub(crate) fn timer_gettime(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     id: i32,
     curr: u64,
@@ -547,24 +547,24 @@ pub(crate) fn timer_gettime(
     Ok(0)
 }
 
-pub(crate) fn timer_getoverrun(p: &mut Process, _k: &mut dyn Platform, id: i32) -> SysResult {
+pub(crate) fn timer_getoverrun(p: &mut Current, _k: &mut dyn Platform, id: i32) -> SysResult {
     let timer = posix_timer(p, id)?;
     Ok(timer.signal.last.load(Ordering::SeqCst))
 }
 
 /// A re-armed or deleted timer's queued signal is not delivered (Linux 6.13 and later drop it
 /// at dequeue; here it goes at once).
-fn drop_stale_signal(p: &Process, timer: &SigTimer) {
-    p.shared
+fn drop_stale_signal(p: &Current, timer: &SigTimer) {
+    p.process
         .signals
         .state
         .lock()
         .drop_timer_signal(&timer.signal);
 }
 
-pub(crate) fn timer_delete(p: &mut Process, _k: &mut dyn Platform, id: i32) -> SysResult {
+pub(crate) fn timer_delete(p: &mut Current, _k: &mut dyn Platform, id: i32) -> SysResult {
     let timer = p
-        .shared
+        .process
         .signals
         .timers
         .lock()

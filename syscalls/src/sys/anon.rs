@@ -11,7 +11,7 @@ use core::any::Any;
 use coracle_vfs::types::{oflags::*, Stat};
 use coracle_vfs::{FileOps, Inode, OpenFile};
 
-use crate::{Process, SysResult};
+use crate::{Current, SysResult};
 
 /// The device and inode numbers anon_inodefs had on a Debian 6.1 machine.
 const ANON_DEV: u64 = 0xe;
@@ -44,7 +44,7 @@ pub(crate) fn anon_file(name: &str, flags: u32, ops: Box<dyn FileOps>) -> Arc<Op
 
 /// Installs an anonymous file at the lowest free fd (`O_CLOEXEC` in `flags` sets the flag).
 pub(crate) fn install_anon(
-    p: &Process,
+    p: &Current,
     name: &str,
     flags: u32,
     ops: Box<dyn FileOps>,

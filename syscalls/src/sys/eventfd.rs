@@ -14,7 +14,7 @@ use coracle_vfs::{FileOps, WaitQueue};
 use spin::Mutex;
 
 use crate::sys::anon::install_anon;
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 const EFD_SEMAPHORE: u32 = 1;
 
@@ -98,7 +98,7 @@ impl FileOps for EventFd {
 }
 
 pub(crate) fn eventfd2(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     initval: u32,
     flags: i32,
@@ -115,6 +115,6 @@ pub(crate) fn eventfd2(
     install_anon(p, "eventfd", flags, Box::new(ops))
 }
 
-pub(crate) fn eventfd(p: &mut Process, k: &mut dyn Platform, initval: u32) -> SysResult {
+pub(crate) fn eventfd(p: &mut Current, k: &mut dyn Platform, initval: u32) -> SysResult {
     eventfd2(p, k, initval, 0)
 }

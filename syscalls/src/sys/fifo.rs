@@ -2,7 +2,7 @@
 //!
 //! An opener counts as its end while it waits, so the partner's open sees it and goes on
 //! (Linux's `fifo_open`/`wait_for_partner`): the end is opened on the first run, kept in
-//! [`Process::held`] across the re-runs of the call, and the wait ends when the other end's
+//! [`Current::held`] across the re-runs of the call, and the wait ends when the other end's
 //! open count moves. `O_NONBLOCK`: a reader opens at once, a writer without a reader gets
 //! `ENXIO`; `O_RDWR` never waits.
 
@@ -13,7 +13,7 @@ use coracle_vfs::pipe::Pipe;
 use coracle_vfs::types::oflags::*;
 use coracle_vfs::{FileOps, Wake};
 
-use crate::{Errno, Process};
+use crate::{Current, Errno};
 
 /// A FIFO end opened by a call that waits for the other end.
 struct Opening {
@@ -25,7 +25,7 @@ struct Opening {
 
 /// Opens `pipe` for `flags` (not `O_PATH`), waiting for the other end when Linux does.
 pub(crate) fn open_fifo(
-    p: &mut Process,
+    p: &mut Current,
     pipe: &Arc<Pipe>,
     flags: u32,
 ) -> Result<Box<dyn FileOps>, Errno> {

@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use coracle_vfs::{Waiter, Wake};
 use spin::Mutex;
 
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 const FUTEX_WAIT: i32 = 0;
 const FUTEX_WAKE: i32 = 1;
@@ -86,8 +86,8 @@ impl FutexTable {
 }
 
 /// The identity futex keys use for the calling process's memory.
-pub(crate) fn mm_key(p: &Process) -> usize {
-    Arc::as_ptr(&p.shared) as usize
+pub(crate) fn mm_key(p: &Current) -> usize {
+    Arc::as_ptr(&p.process) as usize
 }
 
 fn read_u32(k: &dyn Platform, addr: u64) -> Result<u32, Errno> {
@@ -97,7 +97,7 @@ fn read_u32(k: &dyn Platform, addr: u64) -> Result<u32, Errno> {
 }
 
 pub(crate) fn futex(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     uaddr: u64,
     op: i32,
@@ -222,7 +222,7 @@ pub(crate) fn futex(
 
 /// Queues the caller on `key` if the word still holds `val`.
 fn wait(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     key: (usize, u64),
     val: u32,

@@ -9,12 +9,12 @@ use coracle_abi::time::Timeval;
 
 use crate::uaccess::{read_struct, write_struct, write_u32};
 use crate::user_ptr::UserSliceMut;
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 /// What `uname -r` says. Programs (glibc among them) parse it as a Linux version.
 pub const RELEASE: &[u8] = b"6.1.0-coracle";
 
-pub(crate) fn uname(p: &mut Process, k: &mut dyn Platform, buf: u64) -> SysResult {
+pub(crate) fn uname(p: &mut Current, k: &mut dyn Platform, buf: u64) -> SysResult {
     const FIELD: usize = 65;
     let mut u = [0u8; FIELD * 6];
     let fields: [&[u8]; 6] = [
@@ -32,60 +32,60 @@ pub(crate) fn uname(p: &mut Process, k: &mut dyn Platform, buf: u64) -> SysResul
     k.write_user(buf, &u).map(|_| 0)
 }
 
-pub(crate) fn getpid(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
-    Ok(u64::from(p.shared.pid))
+pub(crate) fn getpid(p: &mut Current, _k: &mut dyn Platform) -> SysResult {
+    Ok(u64::from(p.process.pid))
 }
 
-pub(crate) fn gettid(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+pub(crate) fn gettid(p: &mut Current, _k: &mut dyn Platform) -> SysResult {
     Ok(u64::from(p.tid))
 }
 
-pub(crate) fn getppid(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
-    Ok(u64::from(p.shared.ppid()))
+pub(crate) fn getppid(p: &mut Current, _k: &mut dyn Platform) -> SysResult {
+    Ok(u64::from(p.process.ppid()))
 }
 
-pub(crate) fn getpgrp(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
-    Ok(u64::from(p.shared.pgid()))
+pub(crate) fn getpgrp(p: &mut Current, _k: &mut dyn Platform) -> SysResult {
+    Ok(u64::from(p.process.pgid()))
 }
 
 /// The process `pid` names for getpgid/getsid/setpgid (0: the caller).
 pub(crate) fn process_by_pid(
-    p: &Process,
+    p: &Current,
     pid: i32,
-) -> Result<alloc::sync::Arc<crate::process::ProcShared>, Errno> {
+) -> Result<alloc::sync::Arc<crate::process::Process>, Errno> {
     if pid == 0 {
-        return Ok(p.shared.clone());
+        return Ok(p.process.clone());
     }
     let pid = u32::try_from(pid).map_err(|_| Errno::ESRCH)?;
     p.sys.tree.lock().get(&pid).cloned().ok_or(Errno::ESRCH)
 }
 
-pub(crate) fn getpgid(p: &mut Process, _k: &mut dyn Platform, pid: i32) -> SysResult {
+pub(crate) fn getpgid(p: &mut Current, _k: &mut dyn Platform, pid: i32) -> SysResult {
     Ok(u64::from(process_by_pid(p, pid)?.pgid()))
 }
 
-pub(crate) fn getsid(p: &mut Process, _k: &mut dyn Platform, pid: i32) -> SysResult {
+pub(crate) fn getsid(p: &mut Current, _k: &mut dyn Platform, pid: i32) -> SysResult {
     Ok(u64::from(process_by_pid(p, pid)?.sid()))
 }
 
-pub(crate) fn getuid(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+pub(crate) fn getuid(_p: &mut Current, _k: &mut dyn Platform) -> SysResult {
     Ok(0)
 }
 
-pub(crate) fn getgid(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+pub(crate) fn getgid(_p: &mut Current, _k: &mut dyn Platform) -> SysResult {
     Ok(0)
 }
 
-pub(crate) fn geteuid(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+pub(crate) fn geteuid(_p: &mut Current, _k: &mut dyn Platform) -> SysResult {
     Ok(0)
 }
 
-pub(crate) fn getegid(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+pub(crate) fn getegid(_p: &mut Current, _k: &mut dyn Platform) -> SysResult {
     Ok(0)
 }
 
 pub(crate) fn getgroups(
-    _p: &mut Process,
+    _p: &mut Current,
     _k: &mut dyn Platform,
     size: i32,
     _list: u64,
@@ -98,7 +98,7 @@ pub(crate) fn getgroups(
 }
 
 pub(crate) fn getresuid(
-    _p: &mut Process,
+    _p: &mut Current,
     k: &mut dyn Platform,
     r: u64,
     e: u64,
@@ -111,7 +111,7 @@ pub(crate) fn getresuid(
 }
 
 pub(crate) fn getresgid(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     r: u64,
     e: u64,
@@ -149,7 +149,7 @@ fn write_rlimit(k: &mut dyn Platform, addr: u64, (soft, hard): (u64, u64)) -> Re
 }
 
 pub(crate) fn getrlimit(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     resource: u32,
     rlim: u64,
@@ -158,7 +158,7 @@ pub(crate) fn getrlimit(
 }
 
 pub(crate) fn setrlimit(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     resource: u32,
     rlim: u64,
@@ -167,14 +167,14 @@ pub(crate) fn setrlimit(
 }
 
 pub(crate) fn prlimit64(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     pid: i32,
     resource: u32,
     new_limit: u64,
     old_limit: u64,
 ) -> SysResult {
-    if pid != 0 && pid != p.shared.pid as i32 {
+    if pid != 0 && pid != p.process.pid as i32 {
         return Err(Errno::ESRCH);
     }
     rlimit(resource)?;
@@ -194,11 +194,11 @@ pub(crate) fn prlimit64(
     } else {
         None
     };
-    let mut limits = p.shared.limits.lock();
+    let mut limits = p.process.limits.lock();
     let old = limits[resource as usize];
     if let Some((soft, hard)) = new {
         // Raising a hard limit needs CAP_SYS_RESOURCE (root has it).
-        if hard > old.1 && p.shared.uid != 0 {
+        if hard > old.1 && p.process.uid != 0 {
             return Err(Errno::EPERM);
         }
         limits[resource as usize] = (soft, hard);
@@ -213,17 +213,17 @@ pub(crate) fn prlimit64(
 // ---- CPU time ----
 
 /// Adds an exiting thread's CPU time to its process's (called under the threads lock).
-pub(crate) fn account_exit(p: &Process) {
+pub(crate) fn account_exit(p: &Current) {
     let ns = p.thread.cpu_ns.load(Ordering::Relaxed);
-    p.shared.exited_cpu_ns.fetch_add(ns, Ordering::Relaxed);
+    p.process.exited_cpu_ns.fetch_add(ns, Ordering::Relaxed);
 }
 
 /// The CPU time of one thread of the process, by tid.
-pub(crate) fn thread_cpu_ns(p: &Process, tid: u32) -> Option<u64> {
+pub(crate) fn thread_cpu_ns(p: &Current, tid: u32) -> Option<u64> {
     if tid == p.tid {
         return Some(p.thread.cpu_ns.load(Ordering::Relaxed));
     }
-    if !p.shared.threads.lock().contains(&tid) {
+    if !p.process.threads.lock().contains(&tid) {
         return None;
     }
     let thread = p.sys.sched.thread(tid)?;
@@ -231,25 +231,25 @@ pub(crate) fn thread_cpu_ns(p: &Process, tid: u32) -> Option<u64> {
 }
 
 /// The CPU time of the whole process: its live threads and the ones that exited.
-pub(crate) fn process_cpu_ns(p: &Process) -> u64 {
-    process_cpu_ns_of(&p.shared, &p.sys.sched)
+pub(crate) fn process_cpu_ns(p: &Current) -> u64 {
+    process_cpu_ns_of(&p.process, &p.sys.sched)
 }
 
 /// [`process_cpu_ns`] from anywhere (a CPU-time timer checked by the scheduler).
 pub(crate) fn process_cpu_ns_of(
-    shared: &crate::process::ProcShared,
+    process: &crate::process::Process,
     sched: &crate::sched::Scheduler,
 ) -> u64 {
-    let threads = shared.threads.lock();
+    let threads = process.threads.lock();
     let live: u64 = threads
         .iter()
         .filter_map(|&tid| sched.thread(tid))
         .map(|t| t.cpu_ns.load(Ordering::Relaxed))
         .sum();
-    live + shared.exited_cpu_ns.load(Ordering::Relaxed)
+    live + process.exited_cpu_ns.load(Ordering::Relaxed)
 }
 
-pub(crate) fn getrusage(p: &mut Process, k: &mut dyn Platform, who: i32, usage: u64) -> SysResult {
+pub(crate) fn getrusage(p: &mut Current, k: &mut dyn Platform, who: i32, usage: u64) -> SysResult {
     const RUSAGE_SELF: i32 = 0;
     const RUSAGE_CHILDREN: i32 = -1;
     const RUSAGE_THREAD: i32 = 1;
@@ -257,7 +257,7 @@ pub(crate) fn getrusage(p: &mut Process, k: &mut dyn Platform, who: i32, usage: 
         RUSAGE_SELF => process_cpu_ns(p),
         RUSAGE_THREAD => p.thread.cpu_ns.load(Ordering::Relaxed),
         // The reaped children and their reaped descendants.
-        RUSAGE_CHILDREN => p.shared.life.lock().children_cpu_ns,
+        RUSAGE_CHILDREN => p.process.life.lock().children_cpu_ns,
         _ => return Err(Errno::EINVAL),
     };
     // struct rusage: ru_utime, ru_stime, then 14 longs (maxrss, ..., nivcsw). The time spent
@@ -268,7 +268,7 @@ pub(crate) fn getrusage(p: &mut Process, k: &mut dyn Platform, who: i32, usage: 
         ..Rusage::default()
     };
     if who != RUSAGE_CHILDREN {
-        r.ru_maxrss = (crate::procfs::resident_pages(&p.shared) * 4) as i64;
+        r.ru_maxrss = (crate::procfs::resident_pages(&p.process) * 4) as i64;
     }
     write_struct(k, usage, &r).map(|_| 0)
 }
@@ -276,10 +276,10 @@ pub(crate) fn getrusage(p: &mut Process, k: &mut dyn Platform, who: i32, usage: 
 /// Clock ticks per second of times(2) and /proc (USER_HZ).
 const USER_HZ: u64 = 100;
 
-pub(crate) fn times(p: &mut Process, k: &mut dyn Platform, buf: u64) -> SysResult {
+pub(crate) fn times(p: &mut Current, k: &mut dyn Platform, buf: u64) -> SysResult {
     let ticks = |ns: u64| ns / (1_000_000_000 / USER_HZ);
     if buf != 0 {
-        let children = p.shared.life.lock().children_cpu_ns;
+        let children = p.process.life.lock().children_cpu_ns;
         let t = Tms {
             tms_utime: ticks(process_cpu_ns(p)) as i64,
             tms_cutime: ticks(children) as i64,
@@ -291,7 +291,7 @@ pub(crate) fn times(p: &mut Process, k: &mut dyn Platform, buf: u64) -> SysResul
 }
 
 pub(crate) fn getrandom(
-    _p: &mut Process,
+    _p: &mut Current,
     k: &mut dyn Platform,
     buf: u64,
     len: u64,
@@ -322,7 +322,7 @@ pub(crate) fn getrandom(
 }
 
 /// sysinfo(2): uptime, memory (the frames and heap the kernel has free), process count.
-pub(crate) fn sysinfo(p: &mut Process, k: &mut dyn Platform, info: u64) -> SysResult {
+pub(crate) fn sysinfo(p: &mut Current, k: &mut dyn Platform, info: u64) -> SysResult {
     let sys = &p.sys.info;
     let s = Sysinfo {
         uptime: (sys.uptime_ns() / 1_000_000_000) as i64,

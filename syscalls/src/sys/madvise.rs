@@ -8,7 +8,7 @@
 use alloc::vec::Vec;
 
 use crate::mm::{page_up, Mm, VmaName, PAGE, USER_TOP};
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 const MADV_WILLNEED: i32 = 3;
 const MADV_DONTNEED: i32 = 4;
@@ -31,7 +31,7 @@ fn valid(advice: i32) -> bool {
 }
 
 pub(crate) fn madvise(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     addr: u64,
     len: u64,
@@ -52,8 +52,8 @@ pub(crate) fn madvise(
         // Needs CAP_SYS_ADMIN, which a container lacks.
         return Err(Errno::EPERM);
     }
-    let shared = p.shared.clone();
-    let mut mm = shared.mm.lock();
+    let process = p.process.clone();
+    let mut mm = process.mm.lock();
     if matches!(advice, MADV_POPULATE_READ | MADV_POPULATE_WRITE) {
         return populate(&mut mm, k, addr, end, advice == MADV_POPULATE_WRITE).map(|()| 0);
     }
@@ -169,7 +169,7 @@ fn populate(
 }
 
 pub(crate) fn mincore(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     addr: u64,
     len: u64,
@@ -188,7 +188,7 @@ pub(crate) fn mincore(
     let (mut at, mut out) = (addr, vec);
     // A page of results at a time, the mm lock dropped for each copy (as Linux does).
     while pages > 0 {
-        let chunk = residency(&p.shared.mm.lock(), k, at, pages.min(PAGE))?;
+        let chunk = residency(&p.process.mm.lock(), k, at, pages.min(PAGE))?;
         k.write_user(out, &chunk)?;
         let n = chunk.len() as u64;
         pages -= n;

@@ -9,7 +9,7 @@ use alloc::sync::Arc;
 use coracle_vfs::types::FileType;
 
 use crate::mm::{page_up, Mm, Vma, VmaName, MAX_MAP_COUNT, MMAP_MIN_ADDR, PAGE, USER_TOP};
-use crate::{Errno, Perms, Platform, Process, SysResult};
+use crate::{Current, Errno, Perms, Platform, SysResult};
 
 const PROT_READ: u32 = 1;
 const PROT_WRITE: u32 = 2;
@@ -68,8 +68,8 @@ pub(crate) fn perms_of(prot: u32) -> Perms {
 }
 
 /// The soft limit of resource `r`.
-pub(crate) fn limit(p: &Process, r: usize) -> u64 {
-    p.shared.limits.lock()[r].0
+pub(crate) fn limit(p: &Current, r: usize) -> u64 {
+    p.process.limits.lock()[r].0
 }
 
 /// What a new mapping is backed by.
@@ -80,7 +80,7 @@ struct Backing {
 }
 
 pub(crate) fn mmap(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     addr: u64,
     len: u64,
@@ -137,8 +137,8 @@ pub(crate) fn mmap(
     let total_ram = p.sys.info.mem_total();
     let as_limit = limit(p, RLIMIT_AS);
     let memlock = limit(p, RLIMIT_MEMLOCK);
-    let shared = p.shared.clone();
-    let mut mm = shared.mm.lock();
+    let process = p.process.clone();
+    let mut mm = process.mm.lock();
     if mm.count() >= MAX_MAP_COUNT {
         return Err(Errno::ENOMEM);
     }
@@ -197,7 +197,7 @@ pub(crate) fn mmap(
 }
 
 /// Shared anonymous memory: an unnamed tmpfs file of the mapping's size (shmem_zero_setup).
-fn shared_anon(p: &Process, len: u64) -> Result<Backing, Errno> {
+fn shared_anon(p: &Current, len: u64) -> Result<Backing, Errno> {
     let inode = coracle_vfs::tmpfs::create_unnamed(&p.sys.memfd_dir(), 0o600, 0, 0, false)?;
     inode.truncate(len)?;
     Ok(Backing {
@@ -213,7 +213,7 @@ fn shared_anon(p: &Process, len: u64) -> Result<Backing, Errno> {
 
 /// The checks of a file mapping (do_mmap's file half) and what backs it.
 fn file_backing(
-    p: &Process,
+    p: &Current,
     file: &Arc<coracle_vfs::OpenFile>,
     len: u64,
     perms: Perms,
@@ -290,7 +290,7 @@ fn file_backing(
     })
 }
 
-pub(crate) fn munmap(p: &mut Process, k: &mut dyn Platform, addr: u64, len: u64) -> SysResult {
+pub(crate) fn munmap(p: &mut Current, k: &mut dyn Platform, addr: u64, len: u64) -> SysResult {
     if !addr.is_multiple_of(PAGE) || addr > USER_TOP || len > USER_TOP - addr {
         return Err(Errno::EINVAL);
     }
@@ -298,26 +298,26 @@ pub(crate) fn munmap(p: &mut Process, k: &mut dyn Platform, addr: u64, len: u64)
     if len == 0 {
         return Err(Errno::EINVAL);
     }
-    let shared = p.shared.clone();
-    let mut mm = shared.mm.lock();
+    let process = p.process.clone();
+    let mut mm = process.mm.lock();
     mm.unmap_range(k, addr, addr + len)?;
     Ok(0)
 }
 
 pub(crate) fn mprotect(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     addr: u64,
     len: u64,
     prot: u32,
 ) -> SysResult {
-    let shared = p.shared.clone();
-    let mut mm = shared.mm.lock();
+    let process = p.process.clone();
+    let mut mm = process.mm.lock();
     protect(&mut mm, k, addr, len, prot)
 }
 
 pub(crate) fn pkey_mprotect(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     addr: u64,
     len: u64,
@@ -402,10 +402,10 @@ fn protect_walk(
     Ok(())
 }
 
-pub(crate) fn brk(p: &mut Process, k: &mut dyn Platform, addr: u64) -> SysResult {
+pub(crate) fn brk(p: &mut Current, k: &mut dyn Platform, addr: u64) -> SysResult {
     let data_limit = limit(p, RLIMIT_DATA);
-    let shared = p.shared.clone();
-    let mut mm = shared.mm.lock();
+    let process = p.process.clone();
+    let mut mm = process.mm.lock();
     let (start, cur) = mm.brk_area();
     if addr < start {
         return Ok(cur);
@@ -451,7 +451,7 @@ const MS_SYNC: u32 = 4;
 /// msync: shared mappings' pages are the file's page-cache pages, so MS_SYNC writes back the
 /// files they map (as fsync; tmpfs has nothing to write), after Linux's checks, in its order.
 pub(crate) fn msync(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     addr: u64,
     len: u64,
@@ -471,7 +471,7 @@ pub(crate) fn msync(
     if end == addr {
         return Ok(0);
     }
-    let mm = p.shared.mm.lock();
+    let mm = p.process.mm.lock();
     let mut start = addr;
     let mut unmapped = false;
     let mut files: alloc::vec::Vec<Arc<dyn coracle_vfs::Inode>> = alloc::vec::Vec::new();
@@ -514,12 +514,12 @@ const MCL_CURRENT: u32 = 1;
 const MCL_FUTURE: u32 = 2;
 const MCL_ONFAULT: u32 = 4;
 
-pub(crate) fn mlock(p: &mut Process, k: &mut dyn Platform, addr: u64, len: u64) -> SysResult {
+pub(crate) fn mlock(p: &mut Current, k: &mut dyn Platform, addr: u64, len: u64) -> SysResult {
     lock_range(p, k, addr, len, true, true)
 }
 
 pub(crate) fn mlock2(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     addr: u64,
     len: u64,
@@ -531,14 +531,14 @@ pub(crate) fn mlock2(
     lock_range(p, k, addr, len, true, flags & MLOCK_ONFAULT == 0)
 }
 
-pub(crate) fn munlock(p: &mut Process, k: &mut dyn Platform, addr: u64, len: u64) -> SysResult {
+pub(crate) fn munlock(p: &mut Current, k: &mut dyn Platform, addr: u64, len: u64) -> SysResult {
     lock_range(p, k, addr, len, false, false)
 }
 
 /// mlock/munlock: pages are never swapped out here, so locking only marks the VMAs (for the
 /// RLIMIT_MEMLOCK accounting and the calls that refuse locked memory) and faults the range in.
 fn lock_range(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     addr: u64,
     len: u64,
@@ -551,8 +551,8 @@ fn lock_range(
     }
     let start = addr & !(PAGE - 1);
     let len = len.wrapping_add(addr % PAGE).wrapping_add(PAGE - 1) & !(PAGE - 1);
-    let shared = p.shared.clone();
-    let mut mm = shared.mm.lock();
+    let process = p.process.clone();
+    let mut mm = process.mm.lock();
     if lock {
         let already: u64 = mm
             .pieces(start, start.saturating_add(len))
@@ -601,7 +601,7 @@ fn set_locked(mm: &mut Mm, start: u64, end: u64, lock: bool) -> Result<(), Errno
     Ok(())
 }
 
-pub(crate) fn mlockall(p: &mut Process, k: &mut dyn Platform, flags: u32) -> SysResult {
+pub(crate) fn mlockall(p: &mut Current, k: &mut dyn Platform, flags: u32) -> SysResult {
     if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT
     {
         return Err(Errno::EINVAL);
@@ -610,8 +610,8 @@ pub(crate) fn mlockall(p: &mut Process, k: &mut dyn Platform, flags: u32) -> Sys
     if memlock == 0 {
         return Err(Errno::EPERM);
     }
-    let shared = p.shared.clone();
-    let mut mm = shared.mm.lock();
+    let process = p.process.clone();
+    let mut mm = process.mm.lock();
     if flags & MCL_CURRENT != 0 && mm.total_bytes() > memlock {
         return Err(Errno::ENOMEM);
     }
@@ -627,9 +627,9 @@ pub(crate) fn mlockall(p: &mut Process, k: &mut dyn Platform, flags: u32) -> Sys
     Ok(0)
 }
 
-pub(crate) fn munlockall(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
-    let shared = p.shared.clone();
-    let mut mm = shared.mm.lock();
+pub(crate) fn munlockall(p: &mut Current, _k: &mut dyn Platform) -> SysResult {
+    let process = p.process.clone();
+    let mut mm = process.mm.lock();
     mm.set_lock_future(false);
     mm.set_all_locked(false);
     Ok(0)

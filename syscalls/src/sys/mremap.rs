@@ -5,7 +5,7 @@
 
 use crate::mm::{page_up, Mm, Vma, VmaName, MAX_MAP_COUNT, PAGE, USER_TOP};
 use crate::sys::mman::limit;
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 const MREMAP_MAYMOVE: u32 = 1;
 const MREMAP_FIXED: u32 = 2;
@@ -20,7 +20,7 @@ struct Limits {
 }
 
 pub(crate) fn mremap(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     addr: u64,
     old_len: u64,
@@ -44,8 +44,8 @@ pub(crate) fn mremap(
         memlock: limit(p, RLIMIT_MEMLOCK),
         address_space: limit(p, RLIMIT_AS),
     };
-    let shared = p.shared.clone();
-    let mut mm = shared.mm.lock();
+    let process = p.process.clone();
+    let mut mm = process.mm.lock();
     if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
         return remap_to(&mut mm, k, addr, old_len, new_addr, new_len, flags, &limits);
     }

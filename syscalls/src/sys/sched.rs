@@ -11,7 +11,7 @@ use core::sync::atomic::Ordering;
 
 use crate::sched::Thread;
 use crate::uaccess::write_u32;
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 const SCHED_OTHER: i32 = 0;
 const SCHED_FIFO: i32 = 1;
@@ -45,7 +45,7 @@ pub(crate) fn inherit(parent: &Thread, child: &Thread) {
 }
 
 /// The thread `pid` names (0: the caller); `ESRCH` if there is none.
-fn thread_of(p: &Process, pid: i32) -> Result<Arc<Thread>, Errno> {
+fn thread_of(p: &Current, pid: i32) -> Result<Arc<Thread>, Errno> {
     match pid {
         0 => Ok(p.thread.clone()),
         pid if pid > 0 => p.sys.sched.thread(pid as u32).ok_or(Errno::ESRCH),
@@ -54,7 +54,7 @@ fn thread_of(p: &Process, pid: i32) -> Result<Arc<Thread>, Errno> {
 }
 
 /// The mask of the machine's CPUs.
-fn all_cpus(p: &Process) -> u64 {
+fn all_cpus(p: &Current) -> u64 {
     match p.sys.sched.cpu_count() {
         n if n >= 64 => u64::MAX,
         n => (1u64 << n) - 1,
@@ -62,7 +62,7 @@ fn all_cpus(p: &Process) -> u64 {
 }
 
 pub(crate) fn sched_getaffinity(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     pid: i32,
     len: u32,
@@ -81,7 +81,7 @@ pub(crate) fn sched_getaffinity(
 }
 
 pub(crate) fn sched_setaffinity(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     pid: i32,
     len: u32,
@@ -109,7 +109,7 @@ pub(crate) fn sched_setaffinity(
 }
 
 pub(crate) fn getcpu(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     cpu: u64,
     node: u64,
@@ -125,7 +125,7 @@ pub(crate) fn getcpu(
     Ok(0)
 }
 
-pub(crate) fn sched_getscheduler(p: &mut Process, _k: &mut dyn Platform, pid: i32) -> SysResult {
+pub(crate) fn sched_getscheduler(p: &mut Current, _k: &mut dyn Platform, pid: i32) -> SysResult {
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
@@ -158,7 +158,7 @@ fn check_policy(policy: i32, priority: i32) -> Result<u32, Errno> {
 /// `param`, in Linux's order of checks: `EINVAL` for a negative pid or a null pointer,
 /// `EFAULT`, then `ESRCH`.
 fn thread_and_param(
-    p: &Process,
+    p: &Current,
     k: &dyn Platform,
     pid: i32,
     param: u64,
@@ -171,7 +171,7 @@ fn thread_and_param(
 }
 
 pub(crate) fn sched_setscheduler(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     pid: i32,
     policy: i32,
@@ -184,7 +184,7 @@ pub(crate) fn sched_setscheduler(
 }
 
 pub(crate) fn sched_setparam(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     pid: i32,
     param: u64,
@@ -196,7 +196,7 @@ pub(crate) fn sched_setparam(
 }
 
 pub(crate) fn sched_getparam(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     pid: i32,
     param: u64,
@@ -211,7 +211,7 @@ pub(crate) fn sched_getparam(
 }
 
 pub(crate) fn sched_get_priority_max(
-    _p: &mut Process,
+    _p: &mut Current,
     _k: &mut dyn Platform,
     policy: i32,
 ) -> SysResult {
@@ -223,7 +223,7 @@ pub(crate) fn sched_get_priority_max(
 }
 
 pub(crate) fn sched_get_priority_min(
-    _p: &mut Process,
+    _p: &mut Current,
     _k: &mut dyn Platform,
     policy: i32,
 ) -> SysResult {
@@ -235,7 +235,7 @@ pub(crate) fn sched_get_priority_min(
 }
 
 pub(crate) fn sched_rr_get_interval(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     pid: i32,
     tp: u64,
@@ -251,17 +251,17 @@ pub(crate) fn sched_rr_get_interval(
 
 /// The threads `which`/`who` name for get/setpriority; `ESRCH` if none, `EINVAL` for an
 /// unknown `which`.
-fn prio_targets(p: &Process, which: i32, who: i32) -> Result<alloc::vec::Vec<Arc<Thread>>, Errno> {
+fn prio_targets(p: &Current, which: i32, who: i32) -> Result<alloc::vec::Vec<Arc<Thread>>, Errno> {
     let group = || -> alloc::vec::Vec<Arc<Thread>> {
-        let tids = p.shared.threads.lock().clone();
+        let tids = p.process.threads.lock().clone();
         tids.into_iter()
             .filter_map(|t| p.sys.sched.thread(t))
             .collect()
     };
     let found = match which {
         PRIO_PROCESS => return thread_of(p, who).map(|t| alloc::vec![t]),
-        PRIO_PGRP if who == 0 || who as u32 == p.shared.pid => group(),
-        PRIO_USER if who == 0 || who as u32 == p.shared.uid => group(),
+        PRIO_PGRP if who == 0 || who as u32 == p.process.pid => group(),
+        PRIO_USER if who == 0 || who as u32 == p.process.uid => group(),
         PRIO_PGRP | PRIO_USER => alloc::vec::Vec::new(),
         _ => return Err(Errno::EINVAL),
     };
@@ -272,7 +272,7 @@ fn prio_targets(p: &Process, which: i32, who: i32) -> Result<alloc::vec::Vec<Arc
 }
 
 pub(crate) fn getpriority(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     which: i32,
     who: i32,
@@ -287,7 +287,7 @@ pub(crate) fn getpriority(
 }
 
 pub(crate) fn setpriority(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     which: i32,
     who: i32,
@@ -295,7 +295,7 @@ pub(crate) fn setpriority(
 ) -> SysResult {
     let nice = prio.clamp(-20, 19);
     const RLIMIT_NICE: usize = 13;
-    let nice_limit = p.shared.limits.lock()[RLIMIT_NICE].0;
+    let nice_limit = p.process.limits.lock()[RLIMIT_NICE].0;
     let mut result = Ok(0);
     for t in prio_targets(p, which, who)? {
         // Lowering the nice value needs CAP_SYS_NICE (which a container lacks) or an

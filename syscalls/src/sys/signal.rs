@@ -7,13 +7,13 @@
 use alloc::sync::Arc;
 use coracle_vfs::Wake;
 
-use crate::process::{ProcShared, System};
+use crate::process::{Process, System};
 use crate::signal::{
     self, valid, KernelSigaction, SigAction, SigInfo, Target, SA_KNOWN, SIGKILL, SIGSTOP, SIG_DFL,
     SI_TKILL, SI_USER, UNBLOCKABLE,
 };
 use crate::uaccess::{read_struct, read_u64, write_struct, write_u64};
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 pub(crate) use crate::signal::signalfd::{signalfd, signalfd4};
 pub(crate) use crate::signal::timer::{
@@ -28,7 +28,7 @@ fn signo(sig: i32) -> Option<u32> {
 }
 
 pub(crate) fn rt_sigaction(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     sig: i32,
     act: u64,
@@ -47,7 +47,7 @@ pub(crate) fn rt_sigaction(
     if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
         return Err(Errno::EINVAL);
     }
-    let actions = &p.shared.signals;
+    let actions = &p.process.signals;
     let mut old = match new {
         Some(mut a) => {
             a.flags &= SA_KNOWN;
@@ -64,7 +64,7 @@ pub(crate) fn rt_sigaction(
 }
 
 pub(crate) fn rt_sigprocmask(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     how: i32,
     set: u64,
@@ -95,7 +95,7 @@ pub(crate) fn rt_sigprocmask(
 }
 
 pub(crate) fn rt_sigpending(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     set: u64,
     size: u64,
@@ -103,14 +103,14 @@ pub(crate) fn rt_sigpending(
     if size > 8 {
         return Err(Errno::EINVAL);
     }
-    let pending = p.shared.signals.pending(p.tid) & p.thread.sig.mask();
+    let pending = p.process.signals.pending(p.tid) & p.thread.sig.mask();
     k.write_user(set, &pending.to_le_bytes()[..size as usize])?;
     Ok(0)
 }
 
 /// Waits until a signal the thread does not block is pending; the handler of that signal
 /// runs and the call fails with EINTR (ERESTARTNOHAND: it runs again if no handler runs).
-fn wait_for_signal(p: &mut Process) -> SysResult {
+fn wait_for_signal(p: &mut Current) -> SysResult {
     if signal::has_deliverable(p) {
         return Err(Errno::ERESTARTNOHAND);
     }
@@ -118,12 +118,12 @@ fn wait_for_signal(p: &mut Process) -> SysResult {
     Err(Errno::WAIT)
 }
 
-pub(crate) fn pause(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+pub(crate) fn pause(p: &mut Current, _k: &mut dyn Platform) -> SysResult {
     wait_for_signal(p)
 }
 
 pub(crate) fn rt_sigsuspend(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     set: u64,
     size: u64,
@@ -141,7 +141,7 @@ pub(crate) fn rt_sigsuspend(
 }
 
 pub(crate) fn rt_sigtimedwait(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     uthese: u64,
     uinfo: u64,
@@ -198,13 +198,8 @@ pub(crate) fn rt_sigtimedwait(
 
 /// Sends `info` to `target` in `proc`, the caller's process or another (see
 /// [`send_to_other`]; a process signalling itself skips those rules).
-pub(crate) fn send_info(
-    p: &Process,
-    proc: &ProcShared,
-    target: Target,
-    info: SigInfo,
-) -> SysResult {
-    if core::ptr::eq(proc, &*p.shared) {
+pub(crate) fn send_info(p: &Current, proc: &Process, target: Target, info: SigInfo) -> SysResult {
+    if core::ptr::eq(proc, &*p.process) {
         crate::sys::process::jobs::on_signal_sent(&p.sys, proc, info.signo());
         signal::send(proc, &p.sys.sched, target, info, None)?;
         return Ok(0);
@@ -218,7 +213,7 @@ pub(crate) fn send_info(
 /// (prepare_signal).
 pub(crate) fn send_to_other(
     sys: &System,
-    proc: &ProcShared,
+    proc: &Process,
     target: Target,
     info: SigInfo,
 ) -> SysResult {
@@ -234,16 +229,16 @@ pub(crate) fn send_to_other(
 }
 
 /// Sends `sig` (0: only checks the target) from the caller, with its pid and uid.
-fn send_from(p: &Process, proc: &ProcShared, target: Target, sig: i32, code: i32) -> SysResult {
+fn send_from(p: &Current, proc: &Process, target: Target, sig: i32, code: i32) -> SysResult {
     if sig == 0 {
         return Ok(0);
     }
     let sig = signo(sig).ok_or(Errno::EINVAL)?;
-    let info = SigInfo::from_process(sig, code, p.shared.pid, p.shared.uid);
+    let info = SigInfo::from_process(sig, code, p.process.pid, p.process.uid);
     send_info(p, proc, target, info)
 }
 
-pub(crate) fn kill(p: &mut Process, _k: &mut dyn Platform, pid: i32, sig: i32) -> SysResult {
+pub(crate) fn kill(p: &mut Current, _k: &mut dyn Platform, pid: i32, sig: i32) -> SysResult {
     let targets = crate::sys::process::group::kill_targets(p, pid)?;
     if sig != 0 {
         signo(sig).ok_or(Errno::EINVAL)?;
@@ -251,7 +246,7 @@ pub(crate) fn kill(p: &mut Process, _k: &mut dyn Platform, pid: i32, sig: i32) -
     for t in targets {
         let sent = send_from(p, &t, Target::Process, sig, SI_USER);
         // Only a failure to signal the caller itself is reported (as for one target).
-        if t.pid == p.shared.pid {
+        if t.pid == p.process.pid {
             sent?;
         }
     }
@@ -260,15 +255,15 @@ pub(crate) fn kill(p: &mut Process, _k: &mut dyn Platform, pid: i32, sig: i32) -
 
 /// The thread `tid` (of the process `tgid`, when given), in this process or another.
 fn thread_target(
-    p: &Process,
+    p: &Current,
     tgid: Option<i32>,
     tid: i32,
-) -> Result<(Arc<ProcShared>, Target), Errno> {
+) -> Result<(Arc<Process>, Target), Errno> {
     let tid = u32::try_from(tid).map_err(|_| Errno::EINVAL)?;
     let owns =
-        |q: &ProcShared| tgid.is_none_or(|g| g as u32 == q.pid) && q.threads.lock().contains(&tid);
-    let proc = if owns(&p.shared) {
-        p.shared.clone()
+        |q: &Process| tgid.is_none_or(|g| g as u32 == q.pid) && q.threads.lock().contains(&tid);
+    let proc = if owns(&p.process) {
+        p.process.clone()
     } else {
         let tree = p.sys.tree.lock();
         let found = match tgid {
@@ -280,7 +275,7 @@ fn thread_target(
     Ok((proc, Target::Thread(tid)))
 }
 
-pub(crate) fn tkill(p: &mut Process, _k: &mut dyn Platform, tid: i32, sig: i32) -> SysResult {
+pub(crate) fn tkill(p: &mut Current, _k: &mut dyn Platform, tid: i32, sig: i32) -> SysResult {
     if tid <= 0 {
         return Err(Errno::EINVAL);
     }
@@ -289,7 +284,7 @@ pub(crate) fn tkill(p: &mut Process, _k: &mut dyn Platform, tid: i32, sig: i32) 
 }
 
 pub(crate) fn tgkill(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     tgid: i32,
     tid: i32,
@@ -305,7 +300,7 @@ pub(crate) fn tgkill(
 /// The siginfo of rt_(tg)sigqueueinfo and pidfd_send_signal: only a thread signalling
 /// itself may claim to be kill, tkill or the kernel (si_code >= 0 or SI_TKILL).
 pub(crate) fn queued_info(
-    p: &Process,
+    p: &Current,
     k: &dyn Platform,
     sig: i32,
     uinfo: u64,
@@ -320,13 +315,7 @@ pub(crate) fn queued_info(
     Ok(info)
 }
 
-fn send_queued(
-    p: &Process,
-    proc: &ProcShared,
-    target: Target,
-    sig: i32,
-    info: SigInfo,
-) -> SysResult {
+fn send_queued(p: &Current, proc: &Process, target: Target, sig: i32, info: SigInfo) -> SysResult {
     if sig == 0 {
         return Ok(0);
     }
@@ -337,7 +326,7 @@ fn send_queued(
 /// rt_sigqueueinfo(2): like kill to one process (a thread id names its process), with the
 /// caller's siginfo.
 pub(crate) fn rt_sigqueueinfo(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     tgid: i32,
     sig: i32,
@@ -355,7 +344,7 @@ pub(crate) fn rt_sigqueueinfo(
 }
 
 pub(crate) fn rt_tgsigqueueinfo(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     tgid: i32,
     tid: i32,
@@ -372,6 +361,6 @@ pub(crate) fn rt_tgsigqueueinfo(
 
 /// restart_syscall(2): nothing to restart here (calls restart by running again), so EINTR,
 /// as Linux's do_no_restart_syscall.
-pub(crate) fn restart_syscall(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+pub(crate) fn restart_syscall(_p: &mut Current, _k: &mut dyn Platform) -> SysResult {
     Err(Errno::EINTR)
 }

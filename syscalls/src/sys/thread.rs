@@ -13,7 +13,7 @@ use crate::process::ExitStatus;
 use crate::regs::{FpArea, UserRegs, TRAP_SYSCALL};
 use crate::sched::TaskBody;
 use crate::sys::futex::mm_key;
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 pub(crate) const CLONE_VM: u64 = 0x100;
 pub(crate) const CLONE_FS: u64 = 0x200;
@@ -54,7 +54,7 @@ struct CloneArgs {
 }
 
 pub(crate) fn clone(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     regs: &UserRegs,
     flags: u64,
@@ -82,7 +82,7 @@ pub(crate) fn clone(
 
 /// clone3(2): `struct clone_args` from user memory, `size` bytes of it.
 pub(crate) fn clone3(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     regs: &UserRegs,
     uargs: u64,
@@ -154,7 +154,7 @@ pub(crate) fn clone3(
     )
 }
 
-fn do_clone(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs, a: CloneArgs) -> SysResult {
+fn do_clone(p: &mut Current, k: &mut dyn Platform, regs: &UserRegs, a: CloneArgs) -> SysResult {
     let f = a.flags;
     // The dependencies Linux checks in copy_process.
     if f & (CLONE_NEWNS | CLONE_FS) == (CLONE_NEWNS | CLONE_FS) {
@@ -233,7 +233,7 @@ pub(crate) fn start_child(
     regs: &UserRegs,
     stack: u64,
     tls: Option<u64>,
-    child: Process,
+    child: Current,
 ) {
     let mut cregs = *regs;
     cregs.rax = 0;
@@ -248,14 +248,14 @@ pub(crate) fn start_child(
     k.save_fpu(&mut fpu);
     let sched = child.sys.sched.clone();
     let task = sched.make_task(TaskBody {
-        process: child,
+        current: child,
         regs: cregs,
         fpu,
     });
     sched.enqueue(task);
 }
 
-fn thread_exit(p: &mut Process, k: &mut dyn Platform) {
+fn thread_exit(p: &mut Current, k: &mut dyn Platform) {
     crate::signal::thread_exit(p);
     if p.clear_child_tid != 0 {
         let addr = p.clear_child_tid;
@@ -268,7 +268,7 @@ fn thread_exit(p: &mut Process, k: &mut dyn Platform) {
 
 /// Marks the robust futexes the thread still holds as FUTEX_OWNER_DIED and wakes a waiter of
 /// each, as Linux's exit_robust_list does.
-fn walk_robust_list(p: &mut Process, k: &mut dyn Platform) {
+fn walk_robust_list(p: &mut Current, k: &mut dyn Platform) {
     const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
     const FUTEX_WAITERS: u32 = 0x8000_0000;
     const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
@@ -333,36 +333,36 @@ fn walk_robust_list(p: &mut Process, k: &mut dyn Platform) {
     }
 }
 
-pub(crate) fn exit(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysResult {
+pub(crate) fn exit(p: &mut Current, k: &mut dyn Platform, status: i32) -> SysResult {
     thread_exit(p, k);
     let code = ExitStatus::Exited((status & 0xff) as u32);
     let last = {
-        let mut threads = p.shared.threads.lock();
+        let mut threads = p.process.threads.lock();
         threads.retain(|&t| t != p.tid);
         // Under the lock, so the process CPU clock counts this thread's time exactly once.
         crate::sys::info::account_exit(p);
         threads.is_empty()
     };
-    if p.tid == p.shared.pid {
+    if p.tid == p.process.pid {
         // The process's status is its main thread's, even if other threads end later.
-        p.shared.set_exit(code);
+        p.process.set_exit(code);
     }
     if last {
-        p.exit_status = Some(p.shared.exit_code().unwrap_or(code).docker());
+        p.exit_status = Some(p.process.exit_code().unwrap_or(code).docker());
     } else {
         p.exit_thread = true;
     }
     Ok(0)
 }
 
-pub(crate) fn exit_group(p: &mut Process, k: &mut dyn Platform, status: i32) -> SysResult {
+pub(crate) fn exit_group(p: &mut Current, k: &mut dyn Platform, status: i32) -> SysResult {
     thread_exit(p, k);
     let code = ExitStatus::Exited((status & 0xff) as u32);
-    p.exit_status = Some(p.shared.set_exit(code).docker());
+    p.exit_status = Some(p.process.set_exit(code).docker());
     Ok(0)
 }
 
-pub(crate) fn sched_yield(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+pub(crate) fn sched_yield(p: &mut Current, _k: &mut dyn Platform) -> SysResult {
     p.yield_cpu = true;
     Ok(0)
 }

@@ -5,12 +5,12 @@ use coracle_vfs::Wake;
 use coracle_abi::time::Timeval;
 
 use crate::uaccess::{read_timespec, write_struct, write_timespec, write_u64};
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 const NS: u64 = 1_000_000_000;
 
 /// The time of clock `clock` in ns, or `EINVAL` for clocks Linux does not have.
-fn clock_now(p: &Process, k: &dyn Platform, clock: i32) -> Result<u64, Errno> {
+fn clock_now(p: &Current, k: &dyn Platform, clock: i32) -> Result<u64, Errno> {
     if let Some(c) = CpuClock::decode(p, clock, true)? {
         return Ok(c.ns(p));
     }
@@ -40,7 +40,7 @@ impl CpuClock {
     /// process by a non-leader tid except the caller's own when reading the time, as Linux's
     /// `lookup_task`).
     pub(crate) fn decode(
-        p: &Process,
+        p: &Current,
         clock: i32,
         gettime: bool,
     ) -> Result<Option<CpuClock>, Errno> {
@@ -57,19 +57,19 @@ impl CpuClock {
         }
         let thread = clock & 4 != 0;
         let pid = !(clock >> 3) as u32;
-        let mine = p.shared.threads.lock().contains(&pid);
+        let mine = p.process.threads.lock().contains(&pid);
         match (thread, pid) {
             (true, 0) => Ok(Some(CpuClock::Thread(p.tid))),
             (true, tid) if mine => Ok(Some(CpuClock::Thread(tid))),
             (false, 0) => Ok(Some(CpuClock::Process)),
-            (false, pid) if pid == p.shared.pid || (gettime && pid == p.tid) => {
+            (false, pid) if pid == p.process.pid || (gettime && pid == p.tid) => {
                 Ok(Some(CpuClock::Process))
             }
             _ => Err(Errno::EINVAL),
         }
     }
 
-    fn ns(&self, p: &Process) -> u64 {
+    fn ns(&self, p: &Current) -> u64 {
         match *self {
             CpuClock::Process => crate::sys::info::process_cpu_ns(p),
             CpuClock::Thread(tid) => crate::sys::info::thread_cpu_ns(p, tid).unwrap_or(0),
@@ -78,7 +78,7 @@ impl CpuClock {
 }
 
 pub(crate) fn clock_gettime(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     clock: i32,
     tp: u64,
@@ -88,7 +88,7 @@ pub(crate) fn clock_gettime(
 }
 
 pub(crate) fn clock_getres(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     clock: i32,
     res: u64,
@@ -115,7 +115,7 @@ pub(crate) fn clock_getres(
     Ok(0)
 }
 
-pub(crate) fn gettimeofday(_p: &mut Process, k: &mut dyn Platform, tv: u64, tz: u64) -> SysResult {
+pub(crate) fn gettimeofday(_p: &mut Current, k: &mut dyn Platform, tv: u64, tz: u64) -> SysResult {
     if tv != 0 {
         let now = k.realtime_ns();
         write_struct(k, tv, &Timeval::from_ns(now))?;
@@ -126,7 +126,7 @@ pub(crate) fn gettimeofday(_p: &mut Process, k: &mut dyn Platform, tv: u64, tz: 
     Ok(0)
 }
 
-pub(crate) fn time(_p: &mut Process, k: &mut dyn Platform, tloc: u64) -> SysResult {
+pub(crate) fn time(_p: &mut Current, k: &mut dyn Platform, tloc: u64) -> SysResult {
     let secs = k.realtime_ns() / NS;
     if tloc != 0 {
         write_u64(k, tloc, secs)?;
@@ -136,7 +136,7 @@ pub(crate) fn time(_p: &mut Process, k: &mut dyn Platform, tloc: u64) -> SysResu
 
 /// Sleeps until `deadline` (CLOCK_MONOTONIC ns) through the scheduler. Interrupted by a signal,
 /// it writes the time left to `rem` (if non-zero) and fails with EINTR.
-fn sleep(p: &mut Process, k: &mut dyn Platform, deadline: u64, rem: u64) -> SysResult {
+fn sleep(p: &mut Current, k: &mut dyn Platform, deadline: u64, rem: u64) -> SysResult {
     let now = k.monotonic_ns();
     if p.resumed() == Some(Wake::Interrupted) {
         if rem != 0 {
@@ -151,7 +151,7 @@ fn sleep(p: &mut Process, k: &mut dyn Platform, deadline: u64, rem: u64) -> SysR
     Err(Errno::WAIT)
 }
 
-pub(crate) fn nanosleep(p: &mut Process, k: &mut dyn Platform, req: u64, rem: u64) -> SysResult {
+pub(crate) fn nanosleep(p: &mut Current, k: &mut dyn Platform, req: u64, rem: u64) -> SysResult {
     let deadline = match p.deadline {
         Some(d) => d,
         None => {
@@ -164,7 +164,7 @@ pub(crate) fn nanosleep(p: &mut Process, k: &mut dyn Platform, req: u64, rem: u6
 }
 
 pub(crate) fn clock_nanosleep(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     clock: i32,
     flags: i32,

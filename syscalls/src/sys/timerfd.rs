@@ -23,7 +23,7 @@ use spin::Mutex;
 use crate::sched::{Scheduler, TimerKey};
 use crate::sys::anon::install_anon;
 use crate::uaccess::{read_struct, write_struct};
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 const TFD_TIMER_ABSTIME: i32 = 1;
 const TFD_TIMER_CANCEL_ON_SET: i32 = 2;
@@ -230,7 +230,7 @@ impl FileOps for TimerOps {
 }
 
 pub(crate) fn timerfd_create(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     clock: i32,
     flags: i32,
@@ -255,7 +255,7 @@ pub(crate) fn timerfd_create(
 }
 
 /// The timerfd open at `fd`: `EBADF` if none, `EINVAL` if it is another kind of file.
-fn timer_at(p: &Process, fd: i32) -> core::result::Result<Arc<TimerFd>, Errno> {
+fn timer_at(p: &Current, fd: i32) -> core::result::Result<Arc<TimerFd>, Errno> {
     let file = p.file(fd)?;
     file.ops()
         .as_any()
@@ -277,7 +277,7 @@ fn write_itimerspec(
 }
 
 pub(crate) fn timerfd_settime(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     flags: i32,
@@ -309,7 +309,7 @@ pub(crate) fn timerfd_settime(
 }
 
 pub(crate) fn timerfd_gettime(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     curr: u64,

@@ -77,7 +77,7 @@ macro_rules! syscall_table {
             LIST
         }
 
-        fn call(nr: u64, p: &mut Process, k: &mut dyn Platform, regs: &mut UserRegs)
+        fn call(nr: u64, p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs)
             -> Option<SysResult>
         {
             let (_, a) = regs.syscall_args();

@@ -33,7 +33,7 @@ fn cpu_clocks_sum_the_threads_and_keep_exited_ones() {
     let mut t = second(&p);
     p.thread.cpu_ns.store(1500 * MS, Ordering::Relaxed);
     t.thread.cpu_ns.store(250 * MS, Ordering::Relaxed);
-    let clock = |p: &mut crate::Process, k: &mut _, id: u64| {
+    let clock = |p: &mut crate::Current, k: &mut _, id: u64| {
         assert_eq!(sys(p, k, SYS_clock_gettime, &[id, SCRATCH]), 0);
         timespec_at(k, SCRATCH)
     };
@@ -200,7 +200,7 @@ fn affinity_is_per_thread_and_steers_the_scheduler() {
     // The scheduler puts the pinned thread on CPU 1 only.
     let tid = t.tid;
     let task = p.sys.sched.make_task(TaskBody {
-        process: t,
+        current: t,
         regs: Default::default(),
         fpu: Default::default(),
     });

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::vec::Vec;
 
 use crate::tests::fake::{err, regs, setup, sys, Fake, SCRATCH};
-use crate::{dispatch, resume, Errno, Outcome, Process, UserRegs};
+use crate::{dispatch, resume, Current, Errno, Outcome, UserRegs};
 
 pub(super) const ADD: u64 = 1;
 pub(super) const DEL: u64 = 2;
@@ -25,18 +25,18 @@ pub(super) const EV: u64 = SCRATCH + 0x800;
 pub(super) const EVENTS: u64 = SCRATCH + 0x1000;
 
 /// A second thread of `p`'s process.
-pub(super) fn second(p: &Process) -> Process {
+pub(super) fn second(p: &Current) -> Current {
     let tid = p.sys.sched.alloc_tid();
     p.new_thread(tid)
 }
 
 /// Ends `t`'s wait the way the CPU loop does and finishes its call.
-pub(super) fn finish(t: &mut Process, k: &mut Fake, r: &mut UserRegs) -> Outcome {
+pub(super) fn finish(t: &mut Current, k: &mut Fake, r: &mut UserRegs) -> Outcome {
     let why = t.thread.finish_wait().expect("the wait has ended");
     resume(t, k, r, why)
 }
 
-pub(super) fn pipe(p: &mut Process, k: &mut Fake) -> (u64, u64) {
+pub(super) fn pipe(p: &mut Current, k: &mut Fake) -> (u64, u64) {
     assert_eq!(sys(p, k, SYS_pipe, &[SCRATCH]), 0);
     let b = k.peek(SCRATCH, 8);
     (
@@ -46,7 +46,7 @@ pub(super) fn pipe(p: &mut Process, k: &mut Fake) -> (u64, u64) {
 }
 
 pub(super) fn ctl(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut Fake,
     ep: u64,
     op: u64,
@@ -73,13 +73,13 @@ pub(super) fn events_at(k: &Fake, n: usize) -> Vec<(u32, u64)> {
 }
 
 /// epoll_wait with timeout 0.
-pub(super) fn ready(p: &mut Process, k: &mut Fake, ep: u64, max: u64) -> Vec<(u32, u64)> {
+pub(super) fn ready(p: &mut Current, k: &mut Fake, ep: u64, max: u64) -> Vec<(u32, u64)> {
     let n = sys(p, k, SYS_epoll_wait, &[ep, EVENTS, max, 0]);
     assert!(n >= 0, "epoll_wait failed: {n}");
     events_at(k, n as usize)
 }
 
-pub(super) fn put(p: &mut Process, k: &mut Fake, fd: u64, data: &[u8]) {
+pub(super) fn put(p: &mut Current, k: &mut Fake, fd: u64, data: &[u8]) {
     k.poke(SCRATCH + 0x400, data);
     assert_eq!(
         sys(p, k, SYS_write, &[fd, SCRATCH + 0x400, data.len() as u64]),
@@ -87,11 +87,11 @@ pub(super) fn put(p: &mut Process, k: &mut Fake, fd: u64, data: &[u8]) {
     );
 }
 
-pub(super) fn take(p: &mut Process, k: &mut Fake, fd: u64, n: u64) -> i64 {
+pub(super) fn take(p: &mut Current, k: &mut Fake, fd: u64, n: u64) -> i64 {
     sys(p, k, SYS_read, &[fd, SCRATCH + 0x400, n])
 }
 
-pub(super) fn epoll(p: &mut Process, k: &mut Fake) -> u64 {
+pub(super) fn epoll(p: &mut Current, k: &mut Fake) -> u64 {
     let ep = sys(p, k, SYS_epoll_create1, &[0]);
     assert!(ep >= 0);
     ep as u64
@@ -642,7 +642,7 @@ impl Drop for SelfClosing {
 }
 
 /// A [`SelfClosing`] file at a new fd.
-fn self_closing(p: &mut Process) -> (u64, Arc<coracle_vfs::OpenFile>) {
+fn self_closing(p: &mut Current) -> (u64, Arc<coracle_vfs::OpenFile>) {
     let file = crate::sys::anon::anon_file(
         "test",
         0,
@@ -656,7 +656,7 @@ fn self_closing(p: &mut Process) -> (u64, Arc<coracle_vfs::OpenFile>) {
 }
 
 /// Closes `fd`, leaving `file` held only by itself until its next poll.
-fn close_behind(p: &mut Process, k: &mut Fake, fd: u64, file: Arc<coracle_vfs::OpenFile>) {
+fn close_behind(p: &mut Current, k: &mut Fake, fd: u64, file: Arc<coracle_vfs::OpenFile>) {
     let ops = file.ops().as_any().downcast_ref::<SelfClosing>();
     *ops.expect("a SelfClosing file").me.lock() = Some(file.clone());
     drop(file);

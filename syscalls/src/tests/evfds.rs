@@ -7,11 +7,11 @@ use std::vec::Vec;
 
 use super::epoll::*;
 use crate::tests::fake::{call, err, regs, setup, setup_on, sys, Fake, FakeCpu, SCRATCH};
-use crate::{dispatch, Errno, Outcome, Process};
+use crate::{dispatch, Current, Errno, Outcome};
 
 // ---- eventfd ----
 
-fn read_u64_from(p: &mut Process, k: &mut Fake, fd: u64) -> i64 {
+fn read_u64_from(p: &mut Current, k: &mut Fake, fd: u64) -> i64 {
     let n = sys(p, k, SYS_read, &[fd, SCRATCH + 0x400, 8]);
     if n < 0 {
         return n;
@@ -146,7 +146,7 @@ fn read_itimerspec(k: &Fake, addr: u64) -> (u64, u64) {
 }
 
 /// Moves both clocks of the fake machine to `ns` and runs the due timers.
-fn advance(p: &Process, k: &mut Fake, cpu: &FakeCpu, ns: u64) {
+fn advance(p: &Current, k: &mut Fake, cpu: &FakeCpu, ns: u64) {
     k.now = ns;
     cpu.now.store(ns, std::sync::atomic::Ordering::Relaxed);
     p.sys.sched.expire(ns);

@@ -12,7 +12,7 @@ use crate::platform::{
     AddressSpaces, Clock, Console, Cpu, Entropy, KernelLog, Page, PageTables, Space, UserMemory,
     UserSpace, UserTls,
 };
-use crate::{dispatch, Errno, Outcome, Perms, Process, StartInfo, Stream};
+use crate::{dispatch, Current, Errno, Outcome, Perms, StartInfo, Stream};
 
 pub const PAGE: u64 = 4096;
 pub const USER_END: u64 = 0x0000_8000_0000_0000;
@@ -523,7 +523,7 @@ pub const FAKE_EPOCH_NS: u64 = 1_700_000_000_000_000_000;
 pub const SCRATCH: u64 = 0x10_0000;
 
 /// A process with the default start info and a fake with 4 pages of scratch memory.
-pub fn setup() -> (Process, Fake) {
+pub fn setup() -> (Current, Fake) {
     setup_with(false, false)
 }
 
@@ -588,7 +588,7 @@ pub fn test_initrd() -> Vec<u8> {
     a
 }
 
-pub fn setup_with(tty: bool, stdin_forwarded: bool) -> (Process, Fake) {
+pub fn setup_with(tty: bool, stdin_forwarded: bool) -> (Current, Fake) {
     setup_full(
         tty,
         stdin_forwarded,
@@ -597,11 +597,11 @@ pub fn setup_with(tty: bool, stdin_forwarded: bool) -> (Process, Fake) {
 }
 
 /// A process on the CPU `cpu`, whose clock the test moves (keep `Fake::now` in step).
-pub fn setup_on(cpu: std::sync::Arc<FakeCpu>) -> (Process, Fake) {
+pub fn setup_on(cpu: std::sync::Arc<FakeCpu>) -> (Current, Fake) {
     setup_full(false, false, cpu)
 }
 
-fn setup_full(tty: bool, stdin_forwarded: bool, cpu: std::sync::Arc<FakeCpu>) -> (Process, Fake) {
+fn setup_full(tty: bool, stdin_forwarded: bool, cpu: std::sync::Arc<FakeCpu>) -> (Current, Fake) {
     let info = StartInfo {
         pid: 1,
         tty,
@@ -628,7 +628,7 @@ fn setup_full(tty: bool, stdin_forwarded: bool, cpu: std::sync::Arc<FakeCpu>) ->
         },
     )
     .expect("boot");
-    let p = Process::new(booted.system, info, booted.cwd, 0);
+    let p = Current::new(booted.system, info, booted.cwd, 0);
     let (exe, _, path) = crate::setup::load_program(&p.sys, b"/bin/app").expect("exe");
     p.set_exe(exe, path);
     let mut k = Fake::default();
@@ -674,12 +674,12 @@ pub fn regs(nr: u64, args: &[u64]) -> crate::UserRegs {
 }
 
 /// Makes system call `nr` and returns what the kernel would do.
-pub fn call(p: &mut Process, k: &mut Fake, nr: u64, args: &[u64]) -> Outcome {
+pub fn call(p: &mut Current, k: &mut Fake, nr: u64, args: &[u64]) -> Outcome {
     dispatch(p, k, &mut regs(nr, args))
 }
 
 /// Makes system call `nr` and returns rax as a signed value.
-pub fn sys(p: &mut Process, k: &mut Fake, nr: u64, args: &[u64]) -> i64 {
+pub fn sys(p: &mut Current, k: &mut Fake, nr: u64, args: &[u64]) -> i64 {
     match call(p, k, nr, args) {
         Outcome::Return(v) => v as i64,
         other => panic!("unexpected outcome {other:?}"),

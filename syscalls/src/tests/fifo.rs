@@ -3,7 +3,7 @@
 use crate::nr::*;
 use crate::tests::epoll::{finish, second};
 use crate::tests::fake::{err, regs, setup, sys, Fake, SCRATCH};
-use crate::{dispatch, Errno, Outcome, Process, UserRegs};
+use crate::{dispatch, Current, Errno, Outcome, UserRegs};
 
 const O_RDONLY: u64 = 0;
 const O_WRONLY: u64 = 1;
@@ -11,7 +11,7 @@ const O_RDWR: u64 = 2;
 const O_NONBLOCK: u64 = 0o4000;
 const PATH: u64 = SCRATCH;
 
-fn fifo(p: &mut Process, k: &mut Fake) {
+fn fifo(p: &mut Current, k: &mut Fake) {
     k.poke(PATH, b"/work/fifo\0");
     assert_eq!(sys(p, k, SYS_mknod, &[PATH, 0o010_644, 0]), 0);
 }

@@ -6,7 +6,7 @@ use std::string::{String, ToString};
 use std::vec::Vec;
 
 use super::fake::*;
-use crate::{Errno, Process};
+use crate::{Current, Errno};
 
 const AT_FDCWD: u64 = -100i64 as u64;
 const O_RDONLY: u64 = 0;
@@ -35,17 +35,17 @@ const P2: u64 = SCRATCH + 3 * PAGE + 2048;
 const P3: u64 = SCRATCH + 2 * PAGE + 2048;
 const BUF: u64 = SCRATCH;
 
-fn open(p: &mut Process, k: &mut Fake, path: &str, flags: u64, mode: u64) -> i64 {
+fn open(p: &mut Current, k: &mut Fake, path: &str, flags: u64, mode: u64) -> i64 {
     let a = s(k, P1, path);
     sys(p, k, SYS_openat, &[AT_FDCWD, a, flags, mode])
 }
 
-fn write_str(p: &mut Process, k: &mut Fake, fd: i64, text: &str) -> i64 {
+fn write_str(p: &mut Current, k: &mut Fake, fd: i64, text: &str) -> i64 {
     k.poke(BUF, text.as_bytes());
     sys(p, k, SYS_write, &[fd as u64, BUF, text.len() as u64])
 }
 
-fn read_all(p: &mut Process, k: &mut Fake, fd: i64, n: usize) -> Vec<u8> {
+fn read_all(p: &mut Current, k: &mut Fake, fd: i64, n: usize) -> Vec<u8> {
     let r = sys(p, k, SYS_read, &[fd as u64, BUF, n as u64]);
     assert!(r >= 0, "read: {r}");
     k.peek(BUF, r as usize)

@@ -7,7 +7,7 @@ use crate::nr::*;
 use coracle_vfs::Wake;
 
 use super::fake::{regs, setup, Fake, SCRATCH};
-use crate::{dispatch, resume, Outcome, Process};
+use crate::{dispatch, resume, Current, Outcome};
 
 struct Rng(u64);
 
@@ -49,7 +49,7 @@ const PATHS: [&[u8]; 6] = [
 /// Runs one call to its end the way the kernel's loop would: a wait is interrupted (as by a
 /// signal) and the call resumed, a few times at most; pending signals are then delivered.
 /// Returns false when the process is gone or stuck (the caller starts a new one).
-fn run_call(p: &mut Process, k: &mut Fake, nr: u64, args: &[u64]) -> bool {
+fn run_call(p: &mut Current, k: &mut Fake, nr: u64, args: &[u64]) -> bool {
     let mut r = regs(nr, args);
     let mut outcome = dispatch(p, k, &mut r);
     for _ in 0..3 {

@@ -5,7 +5,7 @@ use std::vec::Vec;
 
 use super::fake::*;
 use crate::mm::{handle_page_fault, Access, FaultResult};
-use crate::{Errno, Outcome, Perms, Process};
+use crate::{Current, Errno, Outcome, Perms};
 
 pub const PROT_RW: u64 = 3;
 pub const ANON: u64 = 0x22;
@@ -16,27 +16,27 @@ const POPULATE: u64 = 0x8000;
 const GROWSDOWN: u64 = 0x100;
 pub const AT: u64 = 0x4000_0000;
 
-pub fn mmap(p: &mut Process, k: &mut Fake, addr: u64, len: u64, prot: u64, flags: u64) -> i64 {
+pub fn mmap(p: &mut Current, k: &mut Fake, addr: u64, len: u64, prot: u64, flags: u64) -> i64 {
     sys(p, k, SYS_mmap, &[addr, len, prot, flags, u64::MAX, 0])
 }
 
-pub fn touch(p: &Process, k: &mut Fake, addr: u64, access: Access) -> FaultResult {
-    handle_page_fault(&p.shared, k, addr, access)
+pub fn touch(p: &Current, k: &mut Fake, addr: u64, access: Access) -> FaultResult {
+    handle_page_fault(&p.process, k, addr, access)
 }
 
 /// Reads user memory as a system call would: faulting pages in.
-pub fn read(p: &Process, k: &mut Fake, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+pub fn read(p: &Current, k: &mut Fake, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
     let mut v = std::vec![0; len];
-    crate::mm::read_user(&p.shared, k, addr, &mut v).map(|()| v)
+    crate::mm::read_user(&p.process, k, addr, &mut v).map(|()| v)
 }
 
-pub fn write(p: &Process, k: &mut Fake, addr: u64, data: &[u8]) -> Result<(), Errno> {
-    crate::mm::write_user(&p.shared, k, addr, data)
+pub fn write(p: &Current, k: &mut Fake, addr: u64, data: &[u8]) -> Result<(), Errno> {
+    crate::mm::write_user(&p.process, k, addr, data)
 }
 
 /// The VMAs as (start, end, perms, shared).
-pub fn maps(p: &Process) -> Vec<(u64, u64, Perms, bool)> {
-    p.shared
+pub fn maps(p: &Current) -> Vec<(u64, u64, Perms, bool)> {
+    p.process
         .mm
         .lock()
         .maps()
@@ -395,7 +395,7 @@ fn brk_grows_without_allocating_and_shrinking_frees() {
 fn the_stack_grows_down_to_its_limit_and_keeps_a_guard_gap() {
     let (mut p, mut k) = setup();
     let top = 0x7fff_ffff_f000u64;
-    p.shared
+    p.process
         .mm
         .lock()
         .record_named(top - 32 * PAGE, top, RW, crate::VmaName::Stack);
@@ -466,7 +466,7 @@ fn out_of_memory_is_a_fault_result_enomem_or_a_kill() {
         ANON | FIXED | POPULATE,
     );
     assert_eq!(r, err(Errno::ENOMEM));
-    assert!(!p.shared.mm.lock().overlaps(0x5000_0000, 0x5000_4000));
+    assert!(!p.process.mm.lock().overlaps(0x5000_0000, 0x5000_4000));
     // Unmapping gives pages back; MAP_POPULATE then works.
     assert_eq!(sys(&mut p, &mut k, SYS_munmap, &[AT, 2 * PAGE]), 0);
     let r = mmap(

@@ -4,7 +4,7 @@ use super::fake::*;
 use super::mman::{maps, mmap, read, touch, write, ANON, AT, FIXED, PROT_RW};
 use crate::mm::{Access, FaultResult};
 use crate::nr::*;
-use crate::{Errno, Process};
+use crate::{Current, Errno};
 
 const MAYMOVE: u64 = 1;
 const MREMAP_FIXED: u64 = 2;
@@ -12,12 +12,12 @@ const DONTUNMAP: u64 = 4;
 const SHARED: u64 = 1;
 const PRIVATE: u64 = 2;
 
-fn mremap(p: &mut Process, k: &mut Fake, old: u64, ol: u64, nl: u64, flags: u64, new: u64) -> i64 {
+fn mremap(p: &mut Current, k: &mut Fake, old: u64, ol: u64, nl: u64, flags: u64, new: u64) -> i64 {
     sys(p, k, SYS_mremap, &[old, ol, nl, flags, new])
 }
 
 /// A memfd holding `data`, sized `size`.
-fn memfd(p: &mut Process, k: &mut Fake, data: &[u8], size: u64) -> u64 {
+fn memfd(p: &mut Current, k: &mut Fake, data: &[u8], size: u64) -> u64 {
     k.poke(SCRATCH, b"m\0");
     let fd = sys(p, k, SYS_memfd_create, &[SCRATCH, 0]);
     assert!(fd >= 0);
@@ -36,7 +36,7 @@ fn memfd(p: &mut Process, k: &mut Fake, data: &[u8], size: u64) -> u64 {
 }
 
 fn mmap_fd(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut Fake,
     len: u64,
     prot: u64,
@@ -80,7 +80,7 @@ fn mremap_grows_in_place_moves_with_content_and_shrinks() {
     // Shrinking unmaps the tail.
     assert_eq!(mremap(&mut p, &mut k, to, 8 * PAGE, PAGE, 0, 0), to as i64);
     assert!(!k.resident(to + PAGE));
-    assert!(!p.shared.mm.lock().overlaps(to + PAGE, to + 8 * PAGE));
+    assert!(!p.process.mm.lock().overlaps(to + PAGE, to + 8 * PAGE));
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn mremap_fixed_dontunmap_and_errors() {
         b"abc",
         "replaced what was there"
     );
-    assert!(!p.shared.mm.lock().overlaps(AT, AT + 2 * PAGE));
+    assert!(!p.process.mm.lock().overlaps(AT, AT + 2 * PAGE));
     // DONTUNMAP: the old range stays mapped, its pages gone (zeros on the next touch).
     assert_eq!(
         mremap(&mut p, &mut k, dst, 2 * PAGE, PAGE, MAYMOVE | DONTUNMAP, 0),
@@ -481,7 +481,7 @@ fn shared_anonymous_memory_is_shared_by_its_duplicates() {
     write(&p, &mut k, dup, b"back").unwrap();
     assert_eq!(read(&p, &mut k, a, 4).unwrap(), b"back");
     let names: std::vec::Vec<std::string::String> = p
-        .shared
+        .process
         .mm
         .lock()
         .maps()

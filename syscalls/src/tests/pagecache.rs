@@ -13,13 +13,13 @@ use super::fake::*;
 use super::mman::{read, touch, write};
 use crate::mm::{wait_for_page, Access, FaultResult};
 use crate::nr::*;
-use crate::{Errno, Process};
+use crate::{Current, Errno};
 
 const SHARED: u64 = 1;
 const PRIVATE: u64 = 2;
 const O_RDWR: u32 = 2;
 
-fn mmap_fd(p: &mut Process, k: &mut Fake, len: u64, prot: u64, flags: u64, fd: u64) -> u64 {
+fn mmap_fd(p: &mut Current, k: &mut Fake, len: u64, prot: u64, flags: u64, fd: u64) -> u64 {
     let a = sys(p, k, SYS_mmap, &[0, len, prot, flags, fd, 0]);
     assert!(a > 0, "mmap: {a}");
     a as u64
@@ -34,7 +34,7 @@ fn cow_at(k: &Fake, va: u64) -> Option<bool> {
 }
 
 /// Installs `inode` as an fd opened read-write.
-fn install(p: &mut Process, inode: Arc<dyn Inode>) -> u64 {
+fn install(p: &mut Current, inode: Arc<dyn Inode>) -> u64 {
     let ops = p.sys.vfs.open_inode(&p.caller(), &inode, O_RDWR).unwrap();
     let file = OpenFile::new(inode, b"/disk".to_vec(), O_RDWR, ops);
     p.install(file, false).unwrap() as u64
@@ -147,7 +147,7 @@ fn exec_maps_the_program_from_the_page_cache() {
     assert_eq!(read(&p, &mut k, 0x40_28fe, 4).unwrap(), [0, 0, 0, 0]);
     assert_eq!(read(&p, &mut k, 0x40_3000, 8).unwrap(), [0; 8]);
     let named: Vec<(u64, u64, bool)> = p
-        .shared
+        .process
         .mm
         .lock()
         .vmas_named()

@@ -281,7 +281,7 @@ fn the_faulting_wrapper_forwards_every_method() {
     let mut expect = |name: &str, args: &[u64], call: &dyn Fn(&mut dyn Platform) -> bool| {
         rec.calls.borrow_mut().clear();
         let answered = {
-            let mut w = Faulting::new(&p.shared, &mut rec);
+            let mut w = Faulting::new(&p.process, &mut rec);
             call(&mut w)
         };
         assert!(answered, "{name}: the wrapper changed the answer");

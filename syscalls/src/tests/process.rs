@@ -8,7 +8,7 @@ use std::vec::Vec;
 use super::fake::{call, err, setup, sys, Fake, RW, SCRATCH};
 use crate::process::ExitStatus;
 use crate::sys::process::exec::{parse_shebang, Shebang};
-use crate::{exit_process, thread_gone, Errno, Outcome, Process};
+use crate::{exit_process, thread_gone, Current, Errno, Outcome};
 
 const WNOHANG: u64 = 1;
 const WNOWAIT: u64 = 0x0100_0000;
@@ -18,14 +18,14 @@ const P_PID: u64 = 1;
 const SIGCHLD: i32 = 17;
 
 /// The parent's space handle, so the fake can switch between parent and child.
-fn own_space(p: &Process, k: &mut Fake) {
-    if p.shared.space.lock().is_none() {
-        *p.shared.space.lock() = Some(crate::platform::AddressSpaces::space(k));
+fn own_space(p: &Current, k: &mut Fake) {
+    if p.process.space.lock().is_none() {
+        *p.process.space.lock() = Some(crate::platform::AddressSpaces::space(k));
     }
 }
 
 /// Forks `p` and returns the child's handle (taken from the run queue) and pid.
-fn fork(p: &mut Process, k: &mut Fake) -> (Process, u32) {
+fn fork(p: &mut Current, k: &mut Fake) -> (Current, u32) {
     own_space(p, k);
     let pid = sys(p, k, SYS_fork, &[]);
     assert!(pid > 1, "fork returned {pid}");
@@ -34,32 +34,32 @@ fn fork(p: &mut Process, k: &mut Fake) -> (Process, u32) {
         .map(|t| t.body.into_inner())
         .expect("only the run queue held the task");
     assert_eq!(body.regs.rax, 0, "the child returns 0");
-    (body.process, pid as u32)
+    (body.current, pid as u32)
 }
 
 /// Runs `f` as `who` (its address space current), then switches back to `back`.
 fn as_proc<T>(
-    who: &mut Process,
-    back: &Process,
+    who: &mut Current,
+    back: &Current,
     k: &mut Fake,
-    f: impl FnOnce(&mut Process, &mut Fake) -> T,
+    f: impl FnOnce(&mut Current, &mut Fake) -> T,
 ) -> T {
     let space = who
-        .shared
+        .process
         .space
         .lock()
         .clone()
         .expect("a live process has a space");
     crate::platform::AddressSpaces::switch_space(k, &space);
     let r = f(who, k);
-    if let Some(s) = back.shared.space.lock().clone() {
+    if let Some(s) = back.process.space.lock().clone() {
         crate::platform::AddressSpaces::switch_space(k, &s);
     }
     r
 }
 
 /// The child exits with `code` through exit_group, as the kernel's loop would end it.
-fn exit_child(child: &mut Process, parent: &Process, k: &mut Fake, code: u64) {
+fn exit_child(child: &mut Current, parent: &Current, k: &mut Fake, code: u64) {
     as_proc(child, parent, k, |c, k| {
         assert_eq!(
             call(c, k, SYS_exit_group, &[code]),
@@ -110,7 +110,7 @@ fn fork_copies_memory_and_wait4_reaps_the_status() {
     let (mut p, mut k) = setup();
     k.poke(SCRATCH, b"parent");
     let (mut child, pid) = fork(&mut p, &mut k);
-    assert_eq!(child.shared.ppid(), 1);
+    assert_eq!(child.process.ppid(), 1);
     as_proc(&mut child, &p, &mut k, |c, k| {
         assert_eq!(k.peek(SCRATCH, 6), b"parent");
         k.poke(SCRATCH, b"child!");
@@ -236,7 +236,7 @@ fn a_child_killed_by_a_signal_reports_it() {
     let (mut p, mut k) = setup();
     let (mut child, pid) = fork(&mut p, &mut k);
     as_proc(&mut child, &p, &mut k, |c, _| {
-        c.shared.set_exit(ExitStatus::Signaled {
+        c.process.set_exit(ExitStatus::Signaled {
             sig: 15,
             core: false,
         });
@@ -266,7 +266,7 @@ fn the_parent_gets_sigchld_with_the_status() {
         0
     );
     exit_child(&mut child, &p, &mut k, 2);
-    let pending = p.shared.signals.pending(p.tid);
+    let pending = p.process.signals.pending(p.tid);
     assert_ne!(pending & (1 << (SIGCHLD - 1)), 0);
 }
 
@@ -300,9 +300,9 @@ fn orphans_go_to_pid_1_and_pid_1_reaps_them() {
         let (b, pid) = fork(a, k);
         (b, pid)
     });
-    assert_eq!(b.shared.ppid(), a_pid);
+    assert_eq!(b.process.ppid(), a_pid);
     exit_child(&mut a, &init, &mut k, 0);
-    assert_eq!(b.shared.ppid(), 1, "reparented to init");
+    assert_eq!(b.process.ppid(), 1, "reparented to init");
     assert_eq!(
         sys(&mut init, &mut k, SYS_wait4, &[a_pid as u64, 0, 0, 0]),
         a_pid as i64
@@ -471,7 +471,7 @@ fn kill_reaches_a_group_and_skips_init_for_minus_one() {
         ),
         0
     );
-    assert_ne!(child.shared.signals.pending(child.tid) & (1 << 9), 0);
+    assert_ne!(child.process.signals.pending(child.tid) & (1 << 9), 0);
     // No such group, no such process.
     assert_eq!(
         sys(&mut init, &mut k, SYS_kill, &[(-4242i64) as u64, SIGUSR1]),
@@ -484,8 +484,8 @@ fn kill_reaches_a_group_and_skips_init_for_minus_one() {
     // kill(-1) from init reaches the child, not init itself.
     const SIGUSR2: u64 = 12;
     assert_eq!(sys(&mut init, &mut k, SYS_kill, &[u64::MAX, SIGUSR2]), 0);
-    assert_ne!(child.shared.signals.pending(child.tid) & (1 << 11), 0);
-    assert_eq!(init.shared.signals.pending(init.tid) & (1 << 11), 0);
+    assert_ne!(child.process.signals.pending(child.tid) & (1 << 11), 0);
+    assert_eq!(init.process.signals.pending(init.tid) & (1 << 11), 0);
 }
 
 #[test]
@@ -493,7 +493,7 @@ fn thread_and_queued_signals_reach_another_process() {
     const SI_QUEUE: i32 = -1;
     let (mut init, mut k) = setup();
     let (child, pid) = fork(&mut init, &mut k);
-    let pending = |sig: u32| child.shared.signals.pending(child.tid) & (1 << (sig - 1)) != 0;
+    let pending = |sig: u32| child.process.signals.pending(child.tid) & (1 << (sig - 1)) != 0;
     // tkill and tgkill name the child's thread; a wrong thread group is ESRCH.
     assert_eq!(sys(&mut init, &mut k, SYS_tkill, &[pid as u64, 10]), 0);
     assert!(pending(10));
@@ -582,7 +582,7 @@ fn init_drops_default_action_signals_from_other_processes() {
     as_proc(&mut child, &init, &mut k, |c, k| {
         assert_eq!(sys(c, k, SYS_kill, &[1, SIGTERM]), 0);
     });
-    assert_eq!(init.shared.signals.pending(init.tid) & (1 << 14), 0);
+    assert_eq!(init.process.signals.pending(init.tid) & (1 << 14), 0);
     // With a handler it is delivered.
     k.poke(SCRATCH + 256, &0x1234u64.to_le_bytes());
     assert_eq!(
@@ -597,7 +597,7 @@ fn init_drops_default_action_signals_from_other_processes() {
     as_proc(&mut child, &init, &mut k, |c, k| {
         assert_eq!(sys(c, k, SYS_kill, &[1, SIGTERM]), 0);
     });
-    assert_ne!(init.shared.signals.pending(init.tid) & (1 << 14), 0);
+    assert_ne!(init.process.signals.pending(init.tid) & (1 << 14), 0);
 }
 
 #[test]
@@ -673,7 +673,11 @@ fn orphans_go_to_the_nearest_subreaper() {
     });
     let (c, _) = as_proc(&mut b, &init, &mut k, fork);
     exit_child(&mut b, &init, &mut k, 0);
-    assert_eq!(c.shared.ppid(), a_pid, "the subreaper takes the grandchild");
+    assert_eq!(
+        c.process.ppid(),
+        a_pid,
+        "the subreaper takes the grandchild"
+    );
 }
 
 #[test]
@@ -753,12 +757,12 @@ fn an_orphaned_group_with_a_stopped_member_is_hung_up_and_continued() {
             });
         }
         exit_child(&mut a, &init, &mut k, 0);
-        assert_eq!(b.shared.ppid(), 1, "B went to init");
+        assert_eq!(b.process.ppid(), 1, "B went to init");
         // (SIGCONT continues B when sent; with its default action it is not left pending.)
-        let hup = b.shared.signals.pending(b.tid) & 1 != 0;
+        let hup = b.process.signals.pending(b.tid) & 1 != 0;
         if stop {
             assert!(hup, "SIGHUP is pending");
-            assert!(!b.shared.stopped.load(std::sync::atomic::Ordering::SeqCst));
+            assert!(!b.process.stopped.load(std::sync::atomic::Ordering::SeqCst));
             assert!(b.thread.finish_wait().is_some(), "SIGCONT woke B");
         } else {
             assert!(!hup, "nothing stopped, nothing sent");

@@ -8,7 +8,7 @@ use std::vec::Vec;
 use coracle_vfs::{Wake, Waker};
 
 use crate::tests::fake::{call, err, regs, setup, sys, Fake, SCRATCH};
-use crate::{dispatch, resume, Errno, Outcome, Process};
+use crate::{dispatch, resume, Current, Errno, Outcome};
 
 const WAIT: u64 = 0;
 const WAKE: u64 = 1;
@@ -20,13 +20,13 @@ const WAKE_BITSET: u64 = 10;
 const PRIVATE: u64 = 128;
 
 /// A second thread of `p`'s process, as clone would make it.
-fn second(p: &Process) -> Process {
+fn second(p: &Current) -> Current {
     let tid = p.sys.sched.alloc_tid();
     p.new_thread(tid)
 }
 
 /// Ends `t`'s wait the way the CPU loop does and finishes its call.
-fn finish(t: &mut Process, k: &mut Fake, r: &mut crate::UserRegs) -> Outcome {
+fn finish(t: &mut Current, k: &mut Fake, r: &mut crate::UserRegs) -> Outcome {
     let why = t.thread.finish_wait().expect("the wait has ended");
     resume(t, k, r, why)
 }
@@ -147,7 +147,7 @@ fn futex_bitsets_select_waiters() {
 #[test]
 fn futex_requeue_moves_waiters_to_the_second_word() {
     let (mut p, mut k) = setup();
-    let mut ts: std::vec::Vec<(Process, crate::UserRegs)> = (0..3)
+    let mut ts: std::vec::Vec<(Current, crate::UserRegs)> = (0..3)
         .map(|_| (second(&p), regs(SYS_futex, &[SCRATCH, WAIT, 0, 0])))
         .collect();
     for (t, r) in &mut ts {
@@ -418,14 +418,14 @@ fn clone_makes_a_runnable_thread_with_the_callers_registers() {
     );
     let task = p.sys.sched.pick(0).expect("the new thread is runnable");
     let body = task.body.lock();
-    assert_eq!(body.process.tid as u64, tid);
-    assert_eq!(body.process.clear_child_tid, SCRATCH + 8);
+    assert_eq!(body.current.tid as u64, tid);
+    assert_eq!(body.current.clear_child_tid, SCRATCH + 8);
     assert_eq!(
         (body.regs.rax, body.regs.rsp, body.regs.rip, body.regs.rbx),
         (0, 0x7000_0000, 0x40_1000, 42)
     );
     assert_eq!(body.regs.fs_base, 0x1234_0000);
-    assert_eq!(*p.shared.threads.lock(), [1, tid as u32]);
+    assert_eq!(*p.process.threads.lock(), [1, tid as u32]);
 }
 
 #[test]
@@ -472,7 +472,7 @@ fn robust_list_is_reported_and_walked_when_its_thread_exits() {
     const WAITERS: u32 = 0x8000_0000;
     let (mut p, mut k) = setup();
     let mut t = second(&p);
-    p.shared.threads.lock().push(t.tid);
+    p.process.threads.lock().push(t.tid);
     // get_robust_list tells whether the kernel has them (musl asks before making a mutex
     // robust): nothing registered yet.
     assert_eq!(

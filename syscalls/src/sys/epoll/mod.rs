@@ -35,7 +35,7 @@ use coracle_vfs::types::oflags::O_CLOEXEC;
 
 use crate::sys::anon::install_anon;
 use crate::uaccess::{read_struct, read_u64};
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 mod instance;
 
@@ -50,7 +50,7 @@ const EPOLL_CTL_ADD: i32 = 1;
 const EPOLL_CTL_DEL: i32 = 2;
 const EPOLL_CTL_MOD: i32 = 3;
 
-pub(crate) fn epoll_create1(p: &mut Process, _k: &mut dyn Platform, flags: i32) -> SysResult {
+pub(crate) fn epoll_create1(p: &mut Current, _k: &mut dyn Platform, flags: i32) -> SysResult {
     let flags = flags as u32;
     if flags & !O_CLOEXEC != 0 {
         return Err(Errno::EINVAL);
@@ -58,7 +58,7 @@ pub(crate) fn epoll_create1(p: &mut Process, _k: &mut dyn Platform, flags: i32) 
     install_anon(p, "eventpoll", flags, Box::new(EpollOps::new()))
 }
 
-pub(crate) fn epoll_create(p: &mut Process, k: &mut dyn Platform, size: i32) -> SysResult {
+pub(crate) fn epoll_create(p: &mut Current, k: &mut dyn Platform, size: i32) -> SysResult {
     if size <= 0 {
         return Err(Errno::EINVAL);
     }
@@ -66,7 +66,7 @@ pub(crate) fn epoll_create(p: &mut Process, k: &mut dyn Platform, size: i32) -> 
 }
 
 pub(crate) fn epoll_ctl(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     epfd: i32,
     op: i32,
@@ -117,7 +117,7 @@ pub(crate) fn epoll_ctl(
 /// epoll_pwait and epoll_pwait2 (like ppoll and pselect6) wait with `mask` as the thread's
 /// signal mask; the old one comes back when the call returns, or after the handler of the
 /// signal that interrupted it (Linux's `set_user_sigmask`).
-pub(crate) fn wait_with_sigmask(p: &mut Process, mask: Option<u64>) {
+pub(crate) fn wait_with_sigmask(p: &mut Current, mask: Option<u64>) {
     if let Some(mask) = mask {
         crate::signal::set_call_mask_to(p, mask);
     }
@@ -141,7 +141,7 @@ pub(crate) fn read_wait_sigmask(
 
 /// The wait of epoll_wait and its variants; `timeout` is `None` to wait forever.
 fn do_epoll_wait(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     epfd: i32,
     events: u64,
@@ -200,7 +200,7 @@ fn ms_timeout(timeout: i32) -> Option<u64> {
 }
 
 pub(crate) fn epoll_wait(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     epfd: i32,
     events: u64,
@@ -211,7 +211,7 @@ pub(crate) fn epoll_wait(
 }
 
 pub(crate) fn epoll_pwait(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     epfd: i32,
     events: u64,
@@ -226,7 +226,7 @@ pub(crate) fn epoll_pwait(
 }
 
 pub(crate) fn epoll_pwait2(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     epfd: i32,
     events: u64,

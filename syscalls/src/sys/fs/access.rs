@@ -4,10 +4,10 @@ use coracle_vfs::types::*;
 use coracle_vfs::Errno;
 
 use super::{lookup, AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
-use crate::{Platform, Process, SysResult};
+use crate::{Current, Platform, SysResult};
 
 fn do_access(
-    p: &Process,
+    p: &Current,
     k: &dyn Platform,
     dirfd: i32,
     path: u64,
@@ -35,12 +35,12 @@ fn do_access(
     Ok(0)
 }
 
-pub(crate) fn access(p: &mut Process, k: &mut dyn Platform, path: u64, mode: i32) -> SysResult {
+pub(crate) fn access(p: &mut Current, k: &mut dyn Platform, path: u64, mode: i32) -> SysResult {
     do_access(p, k, AT_FDCWD, path, mode, 0)
 }
 
 pub(crate) fn faccessat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,
@@ -50,7 +50,7 @@ pub(crate) fn faccessat(
 }
 
 pub(crate) fn faccessat2(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,

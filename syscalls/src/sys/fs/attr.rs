@@ -8,7 +8,7 @@ use core::result::Result;
 
 use super::{check_rofs, lookup, lookup_at_flags, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
 use crate::uaccess::read_u64;
-use crate::{Platform, Process, SysResult};
+use crate::{Current, Platform, SysResult};
 
 fn owner_or_root(cx: &Caller, st: &Stat) -> Result<(), Errno> {
     if cx.uid == 0 || cx.uid == st.uid {
@@ -18,7 +18,7 @@ fn owner_or_root(cx: &Caller, st: &Stat) -> Result<(), Errno> {
     }
 }
 
-fn do_chmod(p: &Process, inode: &Arc<dyn Inode>, mode: u32) -> SysResult {
+fn do_chmod(p: &Current, inode: &Arc<dyn Inode>, mode: u32) -> SysResult {
     let cx = p.caller();
     let st = inode.stat();
     owner_or_root(&cx, &st)?;
@@ -33,7 +33,7 @@ fn do_chmod(p: &Process, inode: &Arc<dyn Inode>, mode: u32) -> SysResult {
 }
 
 pub(crate) fn fchmodat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,
@@ -44,7 +44,7 @@ pub(crate) fn fchmodat(
 }
 
 pub(crate) fn fchmodat2(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,
@@ -61,11 +61,11 @@ pub(crate) fn fchmodat2(
     do_chmod(p, &inode, mode)
 }
 
-pub(crate) fn chmod(p: &mut Process, k: &mut dyn Platform, path: u64, mode: u32) -> SysResult {
+pub(crate) fn chmod(p: &mut Current, k: &mut dyn Platform, path: u64, mode: u32) -> SysResult {
     fchmodat(p, k, AT_FDCWD, path, mode)
 }
 
-pub(crate) fn fchmod(p: &mut Process, _k: &mut dyn Platform, fd: i32, mode: u32) -> SysResult {
+pub(crate) fn fchmod(p: &mut Current, _k: &mut dyn Platform, fd: i32, mode: u32) -> SysResult {
     let file = p.file(fd)?;
     if file.is_path() {
         return Err(Errno::EBADF);
@@ -73,7 +73,7 @@ pub(crate) fn fchmod(p: &mut Process, _k: &mut dyn Platform, fd: i32, mode: u32)
     do_chmod(p, &file.inode().clone(), mode)
 }
 
-fn do_chown(p: &Process, inode: &Arc<dyn Inode>, uid: u32, gid: u32) -> SysResult {
+fn do_chown(p: &Current, inode: &Arc<dyn Inode>, uid: u32, gid: u32) -> SysResult {
     let cx = p.caller();
     let st = inode.stat();
     let (uid, gid) = (
@@ -104,7 +104,7 @@ fn do_chown(p: &Process, inode: &Arc<dyn Inode>, uid: u32, gid: u32) -> SysResul
 }
 
 pub(crate) fn fchownat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,
@@ -120,7 +120,7 @@ pub(crate) fn fchownat(
 }
 
 pub(crate) fn chown(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     path: u64,
     uid: u32,
@@ -130,7 +130,7 @@ pub(crate) fn chown(
 }
 
 pub(crate) fn lchown(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     path: u64,
     uid: u32,
@@ -140,7 +140,7 @@ pub(crate) fn lchown(
 }
 
 pub(crate) fn fchown(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     fd: i32,
     uid: u32,
@@ -168,7 +168,7 @@ fn decode_time(sec: i64, nsec: i64) -> Result<TimeChange, Errno> {
     }
 }
 
-fn set_times(p: &Process, inode: &Arc<dyn Inode>, a: TimeChange, m: TimeChange) -> SysResult {
+fn set_times(p: &Current, inode: &Arc<dyn Inode>, a: TimeChange, m: TimeChange) -> SysResult {
     let cx = p.caller();
     let st = inode.stat();
     if a == TimeChange::Omit && m == TimeChange::Omit {
@@ -186,7 +186,7 @@ fn set_times(p: &Process, inode: &Arc<dyn Inode>, a: TimeChange, m: TimeChange) 
 }
 
 pub(crate) fn utimensat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,
@@ -239,7 +239,7 @@ fn timevals(k: &dyn Platform, times: u64) -> Result<(TimeChange, TimeChange), Er
 }
 
 pub(crate) fn futimesat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,
@@ -250,11 +250,11 @@ pub(crate) fn futimesat(
     set_times(p, &inode, a, m)
 }
 
-pub(crate) fn utimes(p: &mut Process, k: &mut dyn Platform, path: u64, times: u64) -> SysResult {
+pub(crate) fn utimes(p: &mut Current, k: &mut dyn Platform, path: u64, times: u64) -> SysResult {
     futimesat(p, k, AT_FDCWD, path, times)
 }
 
-pub(crate) fn utime(p: &mut Process, k: &mut dyn Platform, path: u64, times: u64) -> SysResult {
+pub(crate) fn utime(p: &mut Current, k: &mut dyn Platform, path: u64, times: u64) -> SysResult {
     let (a, m) = if times == 0 {
         (TimeChange::Now, TimeChange::Now)
     } else {

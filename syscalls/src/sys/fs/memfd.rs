@@ -7,10 +7,10 @@ use core::result::Result;
 
 use crate::sys::io::install_new;
 use crate::uaccess::read_cstr;
-use crate::{Platform, Process, SysResult};
+use crate::{Current, Platform, SysResult};
 
 pub(crate) fn memfd_create(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     name: u64,
     flags: u32,
@@ -65,7 +65,7 @@ pub(crate) const F_SEAL_WRITE: u32 = 8;
 pub(crate) const F_SEAL_FUTURE_WRITE: u32 = 0x10;
 
 /// The seals of `file` (0 for files that are not memfds).
-pub(crate) fn seals_of(p: &Process, file: &OpenFile) -> u32 {
+pub(crate) fn seals_of(p: &Current, file: &OpenFile) -> u32 {
     let table = p.sys.seals.lock();
     if table.is_empty() {
         return 0;
@@ -77,7 +77,7 @@ pub(crate) fn seals_of(p: &Process, file: &OpenFile) -> u32 {
 /// Whether the seals allow changing `file` to end at `new_end` (writes and truncation):
 /// `EPERM` if not.
 pub(crate) fn check_seals(
-    p: &Process,
+    p: &Current,
     file: &OpenFile,
     write: bool,
     new_end: impl FnOnce() -> u64,
@@ -101,7 +101,7 @@ pub(crate) fn check_seals(
 }
 
 /// F_ADD_SEALS / F_GET_SEALS on memfds.
-pub(crate) fn seals(p: &Process, file: &OpenFile, add: bool, seals: u32) -> SysResult {
+pub(crate) fn seals(p: &Current, file: &OpenFile, add: bool, seals: u32) -> SysResult {
     const F_SEAL_SEAL: u32 = 1;
     const ALL: u32 = 0x3f;
     let st = file.inode().stat();
@@ -120,7 +120,7 @@ pub(crate) fn seals(p: &Process, file: &OpenFile, add: bool, seals: u32) -> SysR
         return Err(Errno::EPERM);
     }
     // A shared mapping that may write would bypass the seal (mapping_deny_writable).
-    if seals & F_SEAL_WRITE != 0 && p.shared.mm.lock().maps_shared_writable(file.inode()) {
+    if seals & F_SEAL_WRITE != 0 && p.process.mm.lock().maps_shared_writable(file.inode()) {
         return Err(Errno::EBUSY);
     }
     *cur |= seals;

@@ -37,7 +37,7 @@ use coracle_vfs::{Caller, Errno, Inode, Lookup};
 use core::result::Result;
 
 use crate::uaccess::read_cstr;
-use crate::{Platform, Process};
+use crate::{Current, Platform};
 
 pub(crate) const AT_FDCWD: i32 = -100;
 const AT_SYMLINK_NOFOLLOW: i32 = 0x100;
@@ -54,12 +54,12 @@ pub(crate) fn read_path(k: &dyn Platform, ptr: u64) -> Result<Vec<u8>, Errno> {
 }
 
 /// The directory relative paths start from: the cwd, or the directory open at `dirfd`.
-pub(crate) fn start_dir(p: &Process, dirfd: i32, path: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+pub(crate) fn start_dir(p: &Current, dirfd: i32, path: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
     if path.first() == Some(&b'/') {
-        return Ok(p.shared.fs.lock().root.clone());
+        return Ok(p.process.fs.lock().root.clone());
     }
     if dirfd == AT_FDCWD {
-        return Ok(p.shared.fs.lock().cwd.clone());
+        return Ok(p.process.fs.lock().cwd.clone());
     }
     let dir = p.file(dirfd)?.inode().clone();
     if !dir.stat().is_dir() {
@@ -69,16 +69,16 @@ pub(crate) fn start_dir(p: &Process, dirfd: i32, path: &[u8]) -> Result<Arc<dyn 
 }
 
 /// What `dirfd` itself names (for AT_EMPTY_PATH): the file open there, or the cwd.
-pub(crate) fn fd_target(p: &Process, dirfd: i32) -> Result<Arc<dyn Inode>, Errno> {
+pub(crate) fn fd_target(p: &Current, dirfd: i32) -> Result<Arc<dyn Inode>, Errno> {
     if dirfd == AT_FDCWD {
-        return Ok(p.shared.fs.lock().cwd.clone());
+        return Ok(p.process.fs.lock().cwd.clone());
     }
     Ok(p.file(dirfd)?.inode().clone())
 }
 
 /// Resolves a path argument to an existing object.
 fn lookup(
-    p: &Process,
+    p: &Current,
     k: &dyn Platform,
     dirfd: i32,
     path: u64,
@@ -90,7 +90,7 @@ fn lookup(
 }
 
 fn lookup_bytes(
-    p: &Process,
+    p: &Current,
     dirfd: i32,
     path: &[u8],
     follow: bool,
@@ -112,7 +112,7 @@ fn lookup_bytes(
 /// Resolves a path argument of an `*at` call whose `flags` were checked to hold only
 /// AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH and harmless bits.
 fn lookup_at_flags(
-    p: &Process,
+    p: &Current,
     k: &dyn Platform,
     dirfd: i32,
     path: u64,
@@ -124,7 +124,7 @@ fn lookup_at_flags(
 
 /// Resolves all but the last component of a path argument (for calls that create or remove).
 fn lookup_parent(
-    p: &Process,
+    p: &Current,
     cx: &Caller,
     dirfd: i32,
     path: &[u8],
@@ -138,7 +138,7 @@ fn lookup_parent(
 }
 
 /// `EROFS` if `inode` is on a read-only mount.
-fn check_rofs(p: &Process, inode: &Arc<dyn Inode>) -> Result<(), Errno> {
+fn check_rofs(p: &Current, inode: &Arc<dyn Inode>) -> Result<(), Errno> {
     if p.sys.vfs.is_readonly(inode) {
         Err(Errno::EROFS)
     } else {
@@ -168,7 +168,7 @@ fn may_delete(cx: &Caller, dir: &Arc<dyn Inode>, victim: &Arc<dyn Inode>) -> Res
 }
 
 /// Whether a filesystem is mounted on `dir`.
-fn is_mountpoint(p: &Process, dir: &Arc<dyn Inode>) -> bool {
+fn is_mountpoint(p: &Current, dir: &Arc<dyn Inode>) -> bool {
     let st = dir.stat();
     p.sys.vfs.mounts().iter().any(|m| {
         m.mountpoint.as_ref().is_some_and(|mp| {

@@ -8,10 +8,10 @@ use coracle_vfs::Errno;
 
 use super::{lookup, AT_FDCWD};
 use crate::uaccess::read_cstr;
-use crate::{Platform, Process, SysResult};
+use crate::{Current, Platform, SysResult};
 
 pub(crate) fn mount(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     source: u64,
     target: u64,
@@ -22,7 +22,7 @@ pub(crate) fn mount(
     const MS_REMOUNT: u64 = 32;
     const MS_BIND: u64 = 4096;
     const MS_MOVE: u64 = 8192;
-    if p.shared.uid != 0 {
+    if p.process.uid != 0 {
         return Err(Errno::EPERM);
     }
     let target_inode = lookup(p, k, AT_FDCWD, target, true, false)?;
@@ -84,7 +84,7 @@ pub(crate) fn mount(
     Ok(0)
 }
 
-pub(crate) fn umount2(p: &mut Process, k: &mut dyn Platform, target: u64, flags: i32) -> SysResult {
+pub(crate) fn umount2(p: &mut Current, k: &mut dyn Platform, target: u64, flags: i32) -> SysResult {
     const MNT_FORCE: i32 = 1;
     const MNT_DETACH: i32 = 2;
     const MNT_EXPIRE: i32 = 4;
@@ -94,7 +94,7 @@ pub(crate) fn umount2(p: &mut Process, k: &mut dyn Platform, target: u64, flags:
     {
         return Err(Errno::EINVAL);
     }
-    if p.shared.uid != 0 {
+    if p.process.uid != 0 {
         return Err(Errno::EPERM);
     }
     let root = lookup(p, k, AT_FDCWD, target, flags & UMOUNT_NOFOLLOW == 0, false)?;
@@ -103,9 +103,9 @@ pub(crate) fn umount2(p: &mut Process, k: &mut dyn Platform, target: u64, flags:
     }
     // A busy mount (the cwd or root of the process inside it) refuses without MNT_DETACH.
     let dev = root.stat().dev;
-    let fs = p.shared.fs.lock().clone();
+    let fs = p.process.fs.lock().clone();
     let open_inside = p
-        .shared
+        .process
         .files
         .lock()
         .iter()

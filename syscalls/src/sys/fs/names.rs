@@ -10,12 +10,12 @@ use super::{
     check_rofs, is_mountpoint, lookup, lookup_bytes, lookup_parent, may_delete, may_modify_dir,
     read_path, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW,
 };
-use crate::{Platform, Process, SysResult};
+use crate::{Current, Platform, SysResult};
 
 /// Resolves where a new name goes: `EEXIST` if it exists, `ENOENT` for a trailing slash
 /// (except for mkdir), checks permission on the directory.
 fn new_name(
-    p: &Process,
+    p: &Current,
     cx: &Caller,
     dirfd: i32,
     path: &[u8],
@@ -34,7 +34,7 @@ fn new_name(
 }
 
 pub(crate) fn mkdirat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,
@@ -49,12 +49,12 @@ pub(crate) fn mkdirat(
     Ok(0)
 }
 
-pub(crate) fn mkdir(p: &mut Process, k: &mut dyn Platform, path: u64, mode: u32) -> SysResult {
+pub(crate) fn mkdir(p: &mut Current, k: &mut dyn Platform, path: u64, mode: u32) -> SysResult {
     mkdirat(p, k, AT_FDCWD, path, mode)
 }
 
 pub(crate) fn mknodat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,
@@ -88,7 +88,7 @@ pub(crate) fn mknodat(
 }
 
 pub(crate) fn mknod(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     path: u64,
     mode: u32,
@@ -98,7 +98,7 @@ pub(crate) fn mknod(
 }
 
 pub(crate) fn symlinkat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     target: u64,
     dirfd: i32,
@@ -116,12 +116,12 @@ pub(crate) fn symlinkat(
     Ok(0)
 }
 
-pub(crate) fn symlink(p: &mut Process, k: &mut dyn Platform, target: u64, path: u64) -> SysResult {
+pub(crate) fn symlink(p: &mut Current, k: &mut dyn Platform, target: u64, path: u64) -> SysResult {
     symlinkat(p, k, target, AT_FDCWD, path)
 }
 
 pub(crate) fn linkat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     olddirfd: i32,
     oldpath: u64,
@@ -150,11 +150,11 @@ pub(crate) fn linkat(
     Ok(0)
 }
 
-pub(crate) fn link(p: &mut Process, k: &mut dyn Platform, oldpath: u64, newpath: u64) -> SysResult {
+pub(crate) fn link(p: &mut Current, k: &mut dyn Platform, oldpath: u64, newpath: u64) -> SysResult {
     linkat(p, k, AT_FDCWD, oldpath, AT_FDCWD, newpath, 0)
 }
 
-fn do_rmdir(p: &Process, dirfd: i32, path: &[u8]) -> SysResult {
+fn do_rmdir(p: &Current, dirfd: i32, path: &[u8]) -> SysResult {
     let cx = p.caller();
     let l = lookup_parent(p, &cx, dirfd, path, false)?;
     match l.name.as_slice() {
@@ -176,7 +176,7 @@ fn do_rmdir(p: &Process, dirfd: i32, path: &[u8]) -> SysResult {
     Ok(0)
 }
 
-fn do_unlink(p: &Process, dirfd: i32, path: &[u8]) -> SysResult {
+fn do_unlink(p: &Current, dirfd: i32, path: &[u8]) -> SysResult {
     let cx = p.caller();
     let l = lookup_parent(p, &cx, dirfd, path, false)?;
     if !l.has_name() {
@@ -196,18 +196,18 @@ fn do_unlink(p: &Process, dirfd: i32, path: &[u8]) -> SysResult {
     Ok(0)
 }
 
-pub(crate) fn rmdir(p: &mut Process, k: &mut dyn Platform, path: u64) -> SysResult {
+pub(crate) fn rmdir(p: &mut Current, k: &mut dyn Platform, path: u64) -> SysResult {
     let path = read_path(k, path)?;
     do_rmdir(p, AT_FDCWD, &path)
 }
 
-pub(crate) fn unlink(p: &mut Process, k: &mut dyn Platform, path: u64) -> SysResult {
+pub(crate) fn unlink(p: &mut Current, k: &mut dyn Platform, path: u64) -> SysResult {
     let path = read_path(k, path)?;
     do_unlink(p, AT_FDCWD, &path)
 }
 
 pub(crate) fn unlinkat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,
@@ -225,7 +225,7 @@ pub(crate) fn unlinkat(
 }
 
 pub(crate) fn renameat2(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     olddirfd: i32,
     oldpath: u64,
@@ -281,7 +281,7 @@ pub(crate) fn renameat2(
 }
 
 pub(crate) fn renameat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     olddirfd: i32,
     oldpath: u64,
@@ -292,7 +292,7 @@ pub(crate) fn renameat(
 }
 
 pub(crate) fn rename(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     oldpath: u64,
     newpath: u64,
@@ -301,7 +301,7 @@ pub(crate) fn rename(
 }
 
 pub(crate) fn readlinkat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,
@@ -323,7 +323,7 @@ pub(crate) fn readlinkat(
 }
 
 pub(crate) fn readlink(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     path: u64,
     buf: u64,

@@ -7,11 +7,11 @@ use coracle_vfs::{Errno, Lookup};
 use super::{check_rofs, may_modify_dir, read_path, start_dir, AT_FDCWD};
 use crate::sys::io::install_new;
 use crate::uaccess::read_u64;
-use crate::{Platform, Process, SysResult};
+use crate::{Current, Platform, SysResult};
 
 /// `open`/`openat`/`openat2` with decoded arguments.
 fn do_open(
-    p: &mut Process,
+    p: &mut Current,
     dirfd: i32,
     path: &[u8],
     flags: u32,
@@ -133,7 +133,7 @@ fn do_open(
 }
 
 pub(crate) fn openat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,
@@ -145,7 +145,7 @@ pub(crate) fn openat(
 }
 
 pub(crate) fn open(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     path: u64,
     flags: i32,
@@ -154,7 +154,7 @@ pub(crate) fn open(
     openat(p, k, AT_FDCWD, path, flags, mode)
 }
 
-pub(crate) fn creat(p: &mut Process, k: &mut dyn Platform, path: u64, mode: u32) -> SysResult {
+pub(crate) fn creat(p: &mut Current, k: &mut dyn Platform, path: u64, mode: u32) -> SysResult {
     openat(
         p,
         k,
@@ -166,7 +166,7 @@ pub(crate) fn creat(p: &mut Process, k: &mut dyn Platform, path: u64, mode: u32)
 }
 
 pub(crate) fn openat2(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,

@@ -7,10 +7,10 @@ use coracle_abi::IntoBytes;
 use coracle_vfs::Errno;
 
 use crate::sys::io::MAX_RW_COUNT;
-use crate::{Platform, Process, SysResult};
+use crate::{Current, Platform, SysResult};
 
 pub(crate) fn getdents64(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     dirp: u64,

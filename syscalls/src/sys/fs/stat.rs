@@ -9,24 +9,24 @@ use super::{
 };
 use crate::sys::stat::{user_stat, user_statfs, user_statx};
 use crate::uaccess::write_struct;
-use crate::{Platform, Process, SysResult};
+use crate::{Current, Platform, SysResult};
 
 fn mnt_id(st: &Stat) -> u64 {
     u64::from(minor(st.dev))
 }
 
-pub(crate) fn stat(p: &mut Process, k: &mut dyn Platform, path: u64, statbuf: u64) -> SysResult {
+pub(crate) fn stat(p: &mut Current, k: &mut dyn Platform, path: u64, statbuf: u64) -> SysResult {
     let st = lookup(p, k, AT_FDCWD, path, true, false)?.stat();
     write_struct(k, statbuf, &user_stat(&st)).map(|_| 0)
 }
 
-pub(crate) fn lstat(p: &mut Process, k: &mut dyn Platform, path: u64, statbuf: u64) -> SysResult {
+pub(crate) fn lstat(p: &mut Current, k: &mut dyn Platform, path: u64, statbuf: u64) -> SysResult {
     let st = lookup(p, k, AT_FDCWD, path, false, false)?.stat();
     write_struct(k, statbuf, &user_stat(&st)).map(|_| 0)
 }
 
 pub(crate) fn newfstatat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,
@@ -41,7 +41,7 @@ pub(crate) fn newfstatat(
 }
 
 pub(crate) fn statx(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dirfd: i32,
     path: u64,
@@ -61,17 +61,17 @@ pub(crate) fn statx(
     write_struct(k, buf, &user_statx(&st, mnt_id(&st))).map(|_| 0)
 }
 
-pub(crate) fn statfs(p: &mut Process, k: &mut dyn Platform, path: u64, buf: u64) -> SysResult {
+pub(crate) fn statfs(p: &mut Current, k: &mut dyn Platform, path: u64, buf: u64) -> SysResult {
     let s = lookup(p, k, AT_FDCWD, path, true, false)?.statfs();
     write_struct(k, buf, &user_statfs(&s)).map(|_| 0)
 }
 
-pub(crate) fn fstatfs(p: &mut Process, k: &mut dyn Platform, fd: i32, buf: u64) -> SysResult {
+pub(crate) fn fstatfs(p: &mut Current, k: &mut dyn Platform, fd: i32, buf: u64) -> SysResult {
     let s = p.file(fd)?.inode().statfs();
     write_struct(k, buf, &user_statfs(&s)).map(|_| 0)
 }
 
-pub(crate) fn fstat(p: &mut Process, k: &mut dyn Platform, fd: i32, statbuf: u64) -> SysResult {
+pub(crate) fn fstat(p: &mut Current, k: &mut dyn Platform, fd: i32, statbuf: u64) -> SysResult {
     let st = p.file(fd)?.inode().stat();
     write_struct(k, statbuf, &user_stat(&st)).map(|_| 0)
 }

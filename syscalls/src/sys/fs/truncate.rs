@@ -5,9 +5,9 @@ use coracle_vfs::Errno;
 
 use super::memfd::check_seals;
 use super::{check_rofs, lookup, AT_FDCWD};
-use crate::{Platform, Process, SysResult};
+use crate::{Current, Platform, SysResult};
 
-pub(crate) fn truncate(p: &mut Process, k: &mut dyn Platform, path: u64, length: i64) -> SysResult {
+pub(crate) fn truncate(p: &mut Current, k: &mut dyn Platform, path: u64, length: i64) -> SysResult {
     let inode = lookup(p, k, AT_FDCWD, path, true, false)?;
     let len = u64::try_from(length).map_err(|_| Errno::EINVAL)?;
     let st = inode.stat();
@@ -22,7 +22,7 @@ pub(crate) fn truncate(p: &mut Process, k: &mut dyn Platform, path: u64, length:
     Ok(0)
 }
 
-pub(crate) fn ftruncate(p: &mut Process, _k: &mut dyn Platform, fd: i32, length: i64) -> SysResult {
+pub(crate) fn ftruncate(p: &mut Current, _k: &mut dyn Platform, fd: i32, length: i64) -> SysResult {
     let file = p.file(fd)?;
     if file.is_path() {
         return Err(Errno::EBADF);
@@ -40,7 +40,7 @@ pub(crate) fn ftruncate(p: &mut Process, _k: &mut dyn Platform, fd: i32, length:
 }
 
 pub(crate) fn fallocate(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     fd: i32,
     mode: i32,

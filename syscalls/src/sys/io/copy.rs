@@ -9,11 +9,11 @@ use coracle_vfs::{HostDevice, OpenFile};
 use super::{with_bounce, CHUNK, MAX_RW_COUNT};
 use crate::signal::SIGPIPE;
 use crate::uaccess::{read_u64, write_u64};
-use crate::{Errno, Platform, Process, Stream, SysResult};
+use crate::{Current, Errno, Platform, Stream, SysResult};
 
 /// Moves up to `count` bytes from `input` (at `in_off` or its offset) to `output`.
 fn copy_between(
-    p: &mut Process,
+    p: &mut Current,
     input: &Arc<OpenFile>,
     mut in_off: Option<u64>,
     output: &Arc<OpenFile>,
@@ -79,7 +79,7 @@ fn copy_between(
 }
 
 pub(crate) fn sendfile(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     out_fd: i32,
     in_fd: i32,
@@ -116,7 +116,7 @@ pub(crate) fn sendfile(
 
 /// sendfile to the console: through the host stream.
 fn copy_to_host(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     input: &Arc<OpenFile>,
     offset: u64,
@@ -168,7 +168,7 @@ fn copy_to_host(
 }
 
 pub(crate) fn copy_file_range(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd_in: i32,
     off_in: u64,

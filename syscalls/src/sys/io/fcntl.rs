@@ -9,10 +9,10 @@ use coracle_abi::fcntl::{Flock, F_RDLCK, F_UNLCK, F_WRLCK};
 
 use super::fdtable::dup_to_lowest;
 use crate::uaccess::{read_struct, write_struct};
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 fn record_lock(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     file: &Arc<OpenFile>,
     cmd: i32,
@@ -63,7 +63,7 @@ fn record_lock(
     let owner = if ofd {
         Owner::file(file)
     } else {
-        Owner::Process(p.shared.pid)
+        Owner::Process(p.process.pid)
     };
     let mut locks = p.sys.locks.lock();
     if cmd == F_GETLK || cmd == F_OFD_GETLK {
@@ -119,7 +119,7 @@ fn record_lock(
 }
 
 pub(crate) fn fcntl(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     cmd: i32,
@@ -144,7 +144,7 @@ pub(crate) fn fcntl(
     const F_ADD_SEALS: i32 = 1033;
     const F_GET_SEALS: i32 = 1034;
     const FD_CLOEXEC: u64 = 1;
-    let entry = p.shared.files.lock().get(fd)?;
+    let entry = p.process.files.lock().get(fd)?;
     let file = &entry.file;
     let path_only = file.is_path();
     match cmd {
@@ -157,7 +157,7 @@ pub(crate) fn fcntl(
         }
         F_GETFD => Ok(u64::from(entry.cloexec)),
         F_SETFD => {
-            p.shared
+            p.process
                 .files
                 .lock()
                 .set_cloexec(fd, arg & FD_CLOEXEC != 0)?;
@@ -179,7 +179,7 @@ pub(crate) fn fcntl(
             .ok_or(Errno::EBADF),
         F_SETPIPE_SZ => {
             let pipe = pipe_of(file.ops()).ok_or(Errno::EBADF)?;
-            let privileged = p.shared.uid == 0;
+            let privileged = p.process.uid == 0;
             pipe.set_capacity(arg as u32 as usize, privileged)
                 .map(|n| n as u64)
         }
@@ -188,7 +188,7 @@ pub(crate) fn fcntl(
     }
 }
 
-pub(crate) fn flock(p: &mut Process, _k: &mut dyn Platform, fd: i32, op: i32) -> SysResult {
+pub(crate) fn flock(p: &mut Current, _k: &mut dyn Platform, fd: i32, op: i32) -> SysResult {
     const LOCK_SH: i32 = 1;
     const LOCK_EX: i32 = 2;
     const LOCK_NB: i32 = 4;

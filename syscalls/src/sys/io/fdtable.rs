@@ -8,11 +8,11 @@ use coracle_vfs::types::oflags::*;
 use coracle_vfs::{Inode, OpenFile};
 
 use crate::process::Fd;
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
-pub(crate) fn close(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResult {
+pub(crate) fn close(p: &mut Current, _k: &mut dyn Platform, fd: i32) -> SysResult {
     let slot = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
-    let old = p.shared.files.lock().remove(slot).ok_or(Errno::EBADF)?;
+    let old = p.process.files.lock().remove(slot).ok_or(Errno::EBADF)?;
     release_posix_locks(p, &old.file);
     // The description (and a pipe end with it) closes here, outside the table lock.
     drop(old);
@@ -22,16 +22,16 @@ pub(crate) fn close(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResul
 }
 
 /// Closing any fd of a file drops the process's POSIX locks on it.
-fn release_posix_locks(p: &Process, file: &OpenFile) {
+fn release_posix_locks(p: &Current, file: &OpenFile) {
     let st = file.inode().stat();
     p.sys
         .locks
         .lock()
-        .release_process((st.dev, st.ino), p.shared.pid);
+        .release_process((st.dev, st.ino), p.process.pid);
 }
 
 pub(crate) fn close_range(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     first: u32,
     last: u32,
@@ -43,7 +43,7 @@ pub(crate) fn close_range(
         return Err(Errno::EINVAL);
     }
     let mut closed = Vec::new();
-    let mut files = p.shared.files.lock();
+    let mut files = p.process.files.lock();
     let end = (last as usize).min(files.len().saturating_sub(1));
     for fd in first as usize..=end {
         if flags & CLOSE_RANGE_CLOEXEC != 0 {
@@ -60,20 +60,20 @@ pub(crate) fn close_range(
     Ok(0)
 }
 
-pub(super) fn dup_to_lowest(p: &Process, fd: i32, min: usize, cloexec: bool) -> SysResult {
+pub(super) fn dup_to_lowest(p: &Current, fd: i32, min: usize, cloexec: bool) -> SysResult {
     let limit = p.fd_limit();
-    let mut files = p.shared.files.lock();
+    let mut files = p.process.files.lock();
     let file = files.file(fd)?;
     files
         .install_lowest(min, limit, Fd { file, cloexec })
         .map(|n| n as u64)
 }
 
-pub(crate) fn dup(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResult {
+pub(crate) fn dup(p: &mut Current, _k: &mut dyn Platform, fd: i32) -> SysResult {
     dup_to_lowest(p, fd, 0, false)
 }
 
-pub(crate) fn dup2(p: &mut Process, k: &mut dyn Platform, oldfd: i32, newfd: i32) -> SysResult {
+pub(crate) fn dup2(p: &mut Current, k: &mut dyn Platform, oldfd: i32, newfd: i32) -> SysResult {
     if oldfd == newfd {
         p.file(oldfd)?;
         return Ok(newfd as u64);
@@ -82,7 +82,7 @@ pub(crate) fn dup2(p: &mut Process, k: &mut dyn Platform, oldfd: i32, newfd: i32
 }
 
 pub(crate) fn dup3(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     oldfd: i32,
     newfd: i32,
@@ -92,7 +92,7 @@ pub(crate) fn dup3(
         return Err(Errno::EINVAL);
     }
     let limit = p.fd_limit();
-    let mut files = p.shared.files.lock();
+    let mut files = p.process.files.lock();
     let file = files.file(oldfd)?;
     if oldfd == newfd {
         return Err(Errno::EINVAL);
@@ -118,7 +118,7 @@ pub(crate) fn dup3(
 
 /// An open file description for a fresh object, installed at the lowest free fd.
 pub(crate) fn install_new(
-    p: &Process,
+    p: &Current,
     inode: Arc<dyn Inode>,
     path: Vec<u8>,
     flags: u32,

@@ -5,9 +5,9 @@ use coracle_vfs::HostDevice;
 
 use super::rw::UserBufs;
 use super::{with_bounce, CHUNK, MAX_RW_COUNT};
-use crate::{Platform, Process, Stream, SysResult};
+use crate::{Current, Platform, Stream, SysResult};
 
-pub(super) fn is_terminal(p: &Process, dev: HostDevice) -> bool {
+pub(super) fn is_terminal(p: &Current, dev: HostDevice) -> bool {
     match dev {
         HostDevice::Tty => true,
         HostDevice::Stdin | HostDevice::Stdout | HostDevice::Stderr => p.info.tty,
@@ -16,7 +16,7 @@ pub(super) fn is_terminal(p: &Process, dev: HostDevice) -> bool {
 }
 
 pub(super) fn host_read(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dev: HostDevice,
     bufs: UserBufs<'_>,
@@ -56,7 +56,7 @@ pub(super) fn host_read(
 }
 
 pub(super) fn host_write(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     dev: HostDevice,
     bufs: UserBufs<'_>,

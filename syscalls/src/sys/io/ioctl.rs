@@ -5,10 +5,10 @@ use coracle_vfs::types::{oflags::*, FileType};
 
 use super::host::is_terminal;
 use crate::uaccess::{read_struct, write_struct, write_u32};
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 pub(crate) fn ioctl(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     request: u32,
@@ -21,7 +21,7 @@ pub(crate) fn ioctl(
     let terminal = file.ops().host_device().is_some_and(|d| is_terminal(p, d));
     match request {
         FIOCLEX | FIONCLEX => {
-            p.shared.files.lock().set_cloexec(fd, request == FIOCLEX)?;
+            p.process.files.lock().set_cloexec(fd, request == FIOCLEX)?;
             Ok(0)
         }
         FIONBIO | FIOASYNC => {
@@ -76,7 +76,7 @@ pub(crate) fn ioctl(
             };
             write_struct(k, arg, &w).map(|_| 0)
         }
-        TIOCGPGRP => write_u32(k, arg, p.shared.pid).map(|_| 0),
+        TIOCGPGRP => write_u32(k, arg, p.process.pid).map(|_| 0),
         _ => Err(Errno::ENOTTY),
     }
 }

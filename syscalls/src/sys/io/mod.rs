@@ -28,7 +28,7 @@ use alloc::vec;
 
 use coracle_vfs::{OpenFile, Wake};
 
-use crate::{Errno, Process};
+use crate::{Current, Errno};
 
 /// Largest byte count one read or write moves (MAX_RW_COUNT: INT_MAX rounded down to a page).
 pub(crate) const MAX_RW_COUNT: u64 = 0x7fff_f000;
@@ -36,7 +36,7 @@ pub(crate) const MAX_RW_COUNT: u64 = 0x7fff_f000;
 pub(crate) const CHUNK: usize = 64 * 1024;
 
 /// Runs `f` with the process's bounce buffer (CHUNK bytes, allocated once and reused).
-pub(crate) fn with_bounce<T>(p: &mut Process, f: impl FnOnce(&mut Process, &mut [u8]) -> T) -> T {
+pub(crate) fn with_bounce<T>(p: &mut Current, f: impl FnOnce(&mut Current, &mut [u8]) -> T) -> T {
     let mut buf = core::mem::take(&mut p.bounce);
     if buf.len() < CHUNK {
         buf = vec![0u8; CHUNK];
@@ -51,7 +51,7 @@ pub(crate) fn with_bounce<T>(p: &mut Process, f: impl FnOnce(&mut Process, &mut 
 /// registration is not missed; the second time, wait. A signal ends the wait with
 /// ERESTARTSYS.
 pub(crate) fn wait_for_file(
-    p: &mut Process,
+    p: &mut Current,
     file: &OpenFile,
     registered: &mut bool,
 ) -> Option<Errno> {

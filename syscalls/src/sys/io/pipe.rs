@@ -10,7 +10,7 @@ use coracle_vfs::{Inode, OpenFile};
 
 use crate::process::Fd;
 use crate::uaccess::write_struct;
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 /// The inode of a pipe made by pipe(2) (on pipefs).
 struct PipeInode {
@@ -37,7 +37,7 @@ impl Inode for PipeInode {
     }
 }
 
-pub(crate) fn pipe2(p: &mut Process, k: &mut dyn Platform, fds: u64, flags: i32) -> SysResult {
+pub(crate) fn pipe2(p: &mut Current, k: &mut dyn Platform, fds: u64, flags: i32) -> SysResult {
     static NEXT_INO: AtomicU64 = AtomicU64::new(20000);
     const O_NOTIFICATION_PIPE: u32 = O_EXCL;
     let flags = flags as u32;
@@ -62,7 +62,7 @@ pub(crate) fn pipe2(p: &mut Process, k: &mut dyn Platform, fds: u64, flags: i32)
     let cloexec = flags & O_CLOEXEC != 0;
     let limit = p.fd_limit();
     let (r, w) = {
-        let mut files = p.shared.files.lock();
+        let mut files = p.process.files.lock();
         let r = files.install_lowest(
             0,
             limit,
@@ -87,7 +87,7 @@ pub(crate) fn pipe2(p: &mut Process, k: &mut dyn Platform, fds: u64, flags: i32)
         }
     };
     if let Err(e) = write_struct(k, fds, &[r as i32, w as i32]) {
-        let mut files = p.shared.files.lock();
+        let mut files = p.process.files.lock();
         files.remove(r);
         files.remove(w);
         return Err(e);
@@ -95,6 +95,6 @@ pub(crate) fn pipe2(p: &mut Process, k: &mut dyn Platform, fds: u64, flags: i32)
     Ok(0)
 }
 
-pub(crate) fn pipe(p: &mut Process, k: &mut dyn Platform, fds: u64) -> SysResult {
+pub(crate) fn pipe(p: &mut Current, k: &mut dyn Platform, fds: u64) -> SysResult {
     pipe2(p, k, fds, 0)
 }

@@ -11,7 +11,7 @@ use coracle_vfs::{HostDevice, OpenFile, Wake};
 
 use crate::process::NOFILE;
 use crate::uaccess::{read_u64, write_u64};
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 /// The poll(2) events of an open file now, as any process sees them (epoll uses this).
 pub(crate) fn poll_file(file: &OpenFile) -> u32 {
@@ -32,7 +32,7 @@ pub(crate) fn poll_file(file: &OpenFile) -> u32 {
 }
 
 /// The poll(2) events of `fd` now (POLLNVAL if it is not open).
-fn readiness(p: &Process, fd: i32) -> u32 {
+fn readiness(p: &Current, fd: i32) -> u32 {
     let Ok(file) = p.file(fd) else {
         return POLLNVAL;
     };
@@ -54,11 +54,11 @@ fn readiness(p: &Process, fd: i32) -> u32 {
 /// `check` runs once more (so a change between the two is not missed) before the thread
 /// waits.
 pub(crate) fn wait_ready(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     deadline: Option<u64>,
-    register: impl FnOnce(&mut Process),
-    mut check: impl FnMut(&Process, &mut dyn Platform) -> Result<u64, Errno>,
+    register: impl FnOnce(&mut Current),
+    mut check: impl FnMut(&Current, &mut dyn Platform) -> Result<u64, Errno>,
 ) -> SysResult {
     let n = check(p, k)?;
     if n > 0 {
@@ -85,7 +85,7 @@ pub(crate) fn wait_ready(
 }
 
 /// Registers the thread on the wait queues of `fds`' files.
-fn register_fds(p: &mut Process, fds: &[i32]) {
+fn register_fds(p: &mut Current, fds: &[i32]) {
     for &fd in fds {
         if let Ok(file) = p.file(fd) {
             if let Some(q) = file.ops().wait_queue() {
@@ -96,7 +96,7 @@ fn register_fds(p: &mut Process, fds: &[i32]) {
 }
 
 fn poll_fds(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fds: u64,
     nfds: u64,
@@ -134,12 +134,12 @@ fn poll_fds(
 }
 
 /// The deadline `ns` from now, fixed on the call's first run (a re-run after a wait keeps it).
-fn deadline_after(p: &mut Process, k: &dyn Platform, ns: u64) -> Option<u64> {
+fn deadline_after(p: &mut Current, k: &dyn Platform, ns: u64) -> Option<u64> {
     p.call_deadline(|| Some(k.monotonic_ns().saturating_add(ns)))
 }
 
 pub(crate) fn poll(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fds: u64,
     nfds: u64,
@@ -162,7 +162,7 @@ fn read_timeout(k: &dyn Platform, tsp: u64) -> Result<Option<u64>, Errno> {
 }
 
 pub(crate) fn ppoll(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fds: u64,
     nfds: u64,
@@ -176,7 +176,7 @@ pub(crate) fn ppoll(
 }
 
 fn select_fds(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     nfds: i32,
     sets: [u64; 3],
@@ -261,7 +261,7 @@ fn select_fds(
 }
 
 pub(crate) fn select(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     nfds: i32,
     readfds: u64,
@@ -296,7 +296,7 @@ pub(crate) fn select(
 }
 
 pub(crate) fn pselect6(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     nfds: i32,
     readfds: u64,

@@ -14,7 +14,7 @@ use super::{wait_for_file, with_bounce, CHUNK, MAX_RW_COUNT};
 use crate::signal::SIGPIPE;
 use crate::uaccess::{read_iovecs, IoVec};
 use crate::user_ptr::UserSlice;
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 /// The user memory a read fills or a write drains: one buffer (read, write) or several
 /// (readv, writev), seen as one run of bytes so that every form shares one copy loop.
@@ -137,7 +137,7 @@ fn rw_checks(
 
 /// Reads up to `count` bytes from `file` to user `buf`, at the file offset or at `offset`.
 pub(crate) fn read_file(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     file: &Arc<OpenFile>,
     bufs: UserBufs<'_>,
@@ -199,7 +199,7 @@ pub(crate) fn read_file(
 /// go to the file in one write, so a writev of at most PIPE_BUF bytes stays atomic on a pipe;
 /// a blocking write that fills a pipe waits and goes on until everything is written.
 pub(crate) fn write_file(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     file: &Arc<OpenFile>,
     bufs: UserBufs<'_>,
@@ -297,7 +297,7 @@ impl Dir {
 }
 
 fn transfer(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     file: &Arc<OpenFile>,
     bufs: UserBufs<'_>,
@@ -312,7 +312,7 @@ fn transfer(
 
 /// read, write, and with an offset pread64, pwrite64: one user buffer.
 fn one_buffer(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     (base, len): (u64, u64),
@@ -328,7 +328,7 @@ fn one_buffer(
 }
 
 pub(crate) fn read(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     buf: u64,
@@ -338,7 +338,7 @@ pub(crate) fn read(
 }
 
 pub(crate) fn write(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     buf: u64,
@@ -348,7 +348,7 @@ pub(crate) fn write(
 }
 
 pub(crate) fn pread64(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     buf: u64,
@@ -359,7 +359,7 @@ pub(crate) fn pread64(
 }
 
 pub(crate) fn pwrite64(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     buf: u64,
@@ -370,7 +370,7 @@ pub(crate) fn pwrite64(
 }
 
 pub(crate) fn readv(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     iov: u64,
@@ -382,7 +382,7 @@ pub(crate) fn readv(
 }
 
 pub(crate) fn writev(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     iov: u64,
@@ -398,7 +398,7 @@ const RWF_VALID: i32 = 0x1f;
 const RWF_APPEND: i32 = 0x10;
 
 pub(crate) fn preadv(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     iov: u64,
@@ -409,7 +409,7 @@ pub(crate) fn preadv(
 }
 
 pub(crate) fn pwritev(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     iov: u64,
@@ -420,7 +420,7 @@ pub(crate) fn pwritev(
 }
 
 pub(crate) fn preadv2(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     iov: u64,
@@ -433,7 +433,7 @@ pub(crate) fn preadv2(
 }
 
 pub(crate) fn pwritev2(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     fd: i32,
     iov: u64,
@@ -447,7 +447,7 @@ pub(crate) fn pwritev2(
 
 /// preadv, pwritev, preadv2, pwritev2: an offset of -1 means the file offset (preadv2(2)).
 fn vectored_at(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     (fd, iov, iovcnt): (i32, u64, u64),
     offset: i64,
@@ -480,7 +480,7 @@ fn vectored_at(
 
 /// pwritev2 with RWF_APPEND: the bytes go at the end of the file, whatever the offset.
 fn write_at_end(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     file: &Arc<OpenFile>,
     iovs: &[IoVec],
@@ -500,7 +500,7 @@ fn write_at_end(
 }
 
 pub(crate) fn lseek(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     fd: i32,
     offset: i64,

@@ -4,11 +4,11 @@
 use coracle_vfs::types::FileType;
 use coracle_vfs::HostDevice;
 
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 /// fsync and fdatasync (`data_only`): the file's dirty pages go back through its
 /// filesystem (tmpfs has none), and the device is flushed.
-fn sync_file(p: &Process, fd: i32, data_only: bool) -> SysResult {
+fn sync_file(p: &Current, fd: i32, data_only: bool) -> SysResult {
     let file = p.file(fd)?;
     if file.is_path() {
         return Err(Errno::EBADF);
@@ -21,7 +21,7 @@ fn sync_file(p: &Process, fd: i32, data_only: bool) -> SysResult {
 }
 
 pub(crate) fn fadvise64(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     fd: i32,
     _offset: i64,
@@ -42,7 +42,7 @@ pub(crate) fn fadvise64(
 }
 
 pub(crate) fn readahead(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     fd: i32,
     offset: i64,
@@ -58,19 +58,19 @@ pub(crate) fn readahead(
     Ok(0)
 }
 
-pub(crate) fn fsync(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResult {
+pub(crate) fn fsync(p: &mut Current, _k: &mut dyn Platform, fd: i32) -> SysResult {
     sync_file(p, fd, false)
 }
 
-pub(crate) fn fdatasync(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResult {
+pub(crate) fn fdatasync(p: &mut Current, _k: &mut dyn Platform, fd: i32) -> SysResult {
     sync_file(p, fd, true)
 }
 
-pub(crate) fn sync(_p: &mut Process, _k: &mut dyn Platform) -> SysResult {
+pub(crate) fn sync(_p: &mut Current, _k: &mut dyn Platform) -> SysResult {
     Ok(0)
 }
 
-pub(crate) fn syncfs(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResult {
+pub(crate) fn syncfs(p: &mut Current, _k: &mut dyn Platform, fd: i32) -> SysResult {
     let file = p.file(fd)?;
     if file.is_path() {
         return Err(Errno::EBADF);
@@ -79,7 +79,7 @@ pub(crate) fn syncfs(p: &mut Process, _k: &mut dyn Platform, fd: i32) -> SysResu
 }
 
 pub(crate) fn sync_file_range(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     fd: i32,
     offset: i64,

@@ -17,7 +17,7 @@ use coracle_vfs::Inode;
 use super::image::{self, Program, ARG_MAX};
 use crate::regs::{FpArea, UserRegs, TRAP_SYSCALL};
 use crate::sys::fs::{fd_target, read_path, start_dir, AT_FDCWD};
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 /// How many `#!` interpreters may be stacked (binfmt's recursion limit).
 pub(crate) const MAX_NESTING: usize = 4;
@@ -126,7 +126,7 @@ fn read_head(inode: &Arc<dyn Inode>, len: u64) -> Result<Vec<u8>, Errno> {
     Ok(data)
 }
 
-fn find(p: &Process, dirfd: i32, path: &[u8], flags: i32) -> Result<Found, Errno> {
+fn find(p: &Current, dirfd: i32, path: &[u8], flags: i32) -> Result<Found, Errno> {
     let cx = p.caller();
     let (inode, real) = if path.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
@@ -143,7 +143,7 @@ fn find(p: &Process, dirfd: i32, path: &[u8], flags: i32) -> Result<Found, Errno
         let inode = l.inode.clone().ok_or(Errno::ENOENT)?;
         // Through /proc/self/exe (a program running itself again, as busybox does) the
         // lookup ends in /proc: the file's own path is the one the process has for it.
-        let own = p.shared.exe.lock().clone();
+        let own = p.process.exe.lock().clone();
         match own {
             Some((exe, path)) if coracle_vfs::inode::same_inode(&exe, &inode) => (inode, path),
             _ => (inode.clone(), p.sys.vfs.path_in(&cx, &l)),
@@ -174,7 +174,7 @@ fn find(p: &Process, dirfd: i32, path: &[u8], flags: i32) -> Result<Found, Errno
 }
 
 pub(crate) fn execve(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     regs: &mut UserRegs,
     path: u64,
@@ -185,7 +185,7 @@ pub(crate) fn execve(
 }
 
 pub(crate) fn execveat(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     regs: &mut UserRegs,
     dirfd: i32,
@@ -208,7 +208,7 @@ pub(crate) fn execveat(
 /// `#!` script found from the process's cwd, in a new address space. Returns its first
 /// registers.
 pub fn start_first(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     path: &[u8],
     args: Vec<Vec<u8>>,
@@ -234,7 +234,7 @@ pub fn start_first(
 /// Finds the program (following `#!` lines) and replaces the image with it.
 #[allow(clippy::too_many_arguments)]
 fn run(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     regs: &mut UserRegs,
     dirfd: i32,
@@ -290,7 +290,7 @@ fn run(
 /// The point of no return: the old image goes and the new one starts.
 #[allow(clippy::too_many_arguments)]
 fn replace_image(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     regs: &mut UserRegs,
     exe: &Executable,
@@ -301,11 +301,11 @@ fn replace_image(
 ) -> SysResult {
     let space = k.new_space()?;
     super::exit::kill_other_threads(p);
-    let shared = p.shared.clone();
+    let process = p.process.clone();
     // The old memory goes; the CPU works on the new space from now on.
     k.switch_space(&space);
-    super::exit::release_memory(&shared, &p.sys);
-    *shared.space.lock() = Some(space);
+    super::exit::release_memory(&process, &p.sys);
+    *process.space.lock() = Some(space);
     let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
     let envp: Vec<&[u8]> = env.iter().map(Vec::as_slice).collect();
     let real: Arc<[u8]> = file.real.clone().into();
@@ -317,7 +317,7 @@ fn replace_image(
         envp: &envp,
         execfn: filename,
     };
-    let start = match image::load(&shared, k, &prog) {
+    let start = match image::load(&process, k, &prog) {
         Ok(s) => s,
         Err(e) => {
             // Too late to fail: the process dies, as Linux's force_fatal_sig(SIGSEGV).
@@ -325,7 +325,7 @@ fn replace_image(
                 "execve: cannot build the new image ({}): SIGSEGV",
                 e.name()
             ));
-            let status = shared.set_exit(crate::process::ExitStatus::Signaled {
+            let status = process.set_exit(crate::process::ExitStatus::Signaled {
                 sig: 11,
                 core: false,
             });
@@ -334,7 +334,7 @@ fn replace_image(
         }
     };
     close_on_exec(p);
-    shared.signals.reset_for_exec();
+    process.signals.reset_for_exec();
     p.sig = crate::signal::SigThread::new_thread();
     p.clear_child_tid = 0;
     p.thread
@@ -348,7 +348,7 @@ fn replace_image(
         .take(15)
         .copied()
         .collect();
-    *shared.comm.lock() = comm;
+    *process.comm.lock() = comm;
     let joined = |list: &[Vec<u8>]| -> Vec<u8> {
         let mut v = Vec::new();
         for s in list {
@@ -357,8 +357,8 @@ fn replace_image(
         }
         v
     };
-    *shared.cmdline.lock() = joined(args);
-    *shared.environ.lock() = joined(env);
+    *process.cmdline.lock() = joined(args);
+    *process.environ.lock() = joined(env);
     p.set_exe(file.inode, file.real);
     *regs = UserRegs {
         rip: start.entry,
@@ -372,18 +372,18 @@ fn replace_image(
     k.load_fpu(&FpArea::default());
     // A vfork parent goes on now.
     {
-        let mut life = shared.life.lock();
+        let mut life = process.life.lock();
         life.vfork_done = true;
         life.execed = true;
     }
-    shared.exit_events.wake_everyone();
+    process.exit_events.wake_everyone();
     Ok(0)
 }
 
 /// Closes the close-on-exec fds (and drops the process's POSIX locks on their files).
-pub(crate) fn close_on_exec(p: &Process) {
+pub(crate) fn close_on_exec(p: &Current) {
     let closed: Vec<crate::process::Fd> = {
-        let mut files = p.shared.files.lock();
+        let mut files = p.process.files.lock();
         let fds: Vec<usize> = files
             .iter()
             .filter(|(_, f)| f.cloexec)
@@ -397,7 +397,7 @@ pub(crate) fn close_on_exec(p: &Process) {
     let mut locks = p.sys.locks.lock();
     for f in &closed {
         let st = f.file.inode().stat();
-        locks.release_process((st.dev, st.ino), p.shared.pid);
+        locks.release_process((st.dev, st.ino), p.process.pid);
     }
     drop(locks);
     drop(closed);

@@ -11,9 +11,9 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use crate::process::{ExitStatus, ProcShared, System};
+use crate::process::{ExitStatus, Process, System};
 use crate::signal::{self, SigInfo, Target};
-use crate::Process;
+use crate::Current;
 
 pub(crate) use crate::signal::SIGCHLD;
 /// si_code values of SIGCHLD.
@@ -30,12 +30,12 @@ const TICKS: u64 = 100;
 /// The process of `p` ends with the status already recorded (exit_group, a fatal signal,
 /// the out-of-memory killer): its other threads are killed; the calling thread ends too.
 /// Returns the status the VM stops with when the process is PID 1.
-pub fn exit_process(p: &mut Process) -> Option<u32> {
-    let standing = p.shared.set_exit(ExitStatus::Signaled {
+pub fn exit_process(p: &mut Current) -> Option<u32> {
+    let standing = p.process.set_exit(ExitStatus::Signaled {
         sig: 9,
         core: false,
     });
-    if p.shared.pid == INIT {
+    if p.process.pid == INIT {
         return Some(standing.docker());
     }
     kill_other_threads(p);
@@ -43,8 +43,8 @@ pub fn exit_process(p: &mut Process) -> Option<u32> {
 }
 
 /// Kills every thread of the process but the caller (exit_group, execve).
-pub(crate) fn kill_other_threads(p: &Process) {
-    let tids: Vec<u32> = p.shared.threads.lock().clone();
+pub(crate) fn kill_other_threads(p: &Current) {
+    let tids: Vec<u32> = p.process.threads.lock().clone();
     for tid in tids.into_iter().filter(|&t| t != p.tid) {
         if let Some(t) = p.sys.sched.thread(tid) {
             t.kill();
@@ -54,9 +54,9 @@ pub(crate) fn kill_other_threads(p: &Process) {
 
 /// The calling thread has ended for good (it exited, or was killed): the last thread of a
 /// process makes it a zombie. Returns the status the VM stops with when that was PID 1.
-pub fn thread_gone(p: &mut Process) -> Option<u32> {
+pub fn thread_gone(p: &mut Current) -> Option<u32> {
     let last = {
-        let mut threads = p.shared.threads.lock();
+        let mut threads = p.process.threads.lock();
         let before = threads.len();
         threads.retain(|&t| t != p.tid);
         if threads.len() != before {
@@ -67,40 +67,40 @@ pub fn thread_gone(p: &mut Process) -> Option<u32> {
     if !last {
         return None;
     }
-    let status = p.shared.set_exit(ExitStatus::Signaled {
+    let status = p.process.set_exit(ExitStatus::Signaled {
         sig: 9,
         core: false,
     });
-    if p.shared.pid == INIT {
+    if p.process.pid == INIT {
         return Some(status.docker());
     }
-    become_zombie(&p.shared, &p.sys, status);
+    become_zombie(&p.process, &p.sys, status);
     None
 }
 
 /// Gives back what a process holds that its zombie does not need: its files (and the POSIX
 /// locks it owns), its memory, its address space.
-fn release_resources(shared: &ProcShared, sys: &System) {
-    let files = core::mem::take(&mut *shared.files.lock());
+fn release_resources(process: &Process, sys: &System) {
+    let files = core::mem::take(&mut *process.files.lock());
     if !files.is_empty() {
         let mut locks = sys.locks.lock();
         for (_, fd) in files.iter() {
             let st = fd.file.inode().stat();
-            locks.release_process((st.dev, st.ino), shared.pid);
+            locks.release_process((st.dev, st.ino), process.pid);
         }
     }
     drop(files);
     sys.lock_waiters.wake_everyone();
-    release_memory(shared, sys);
+    release_memory(process, sys);
 }
 
 /// Unmaps the whole user half and lets go of the address space (exit, and the old image of
 /// an execve).
-pub(crate) fn release_memory(shared: &ProcShared, sys: &System) {
-    let pinned = shared.mm.lock().clear();
-    let space = shared.space.lock().take();
+pub(crate) fn release_memory(process: &Process, sys: &System) {
+    let pinned = process.mm.lock().clear();
+    let space = process.space.lock().take();
     let (borrowed, lent_to) = {
-        let mut life = shared.life.lock();
+        let mut life = process.life.lock();
         (core::mem::take(&mut life.borrowed_vm), life.lent_to.take())
     };
     // A vfork child still running in this space (the parent was killed while it waited)
@@ -111,7 +111,7 @@ pub(crate) fn release_memory(shared: &ProcShared, sys: &System) {
     });
     if let Some(space) = space {
         if !borrowed && !still_used {
-            // Every page goes; the shared ones its mappings held are let go of then too.
+            // Every page goes; the process ones its mappings held are let go of then too.
             space.unmap(0, crate::user_ptr::USER_HALF_END, pinned);
         }
     }
@@ -119,7 +119,7 @@ pub(crate) fn release_memory(shared: &ProcShared, sys: &System) {
 
 /// Where the orphans of `dying` go: the nearest living ancestor that is a subreaper, else
 /// PID 1 (find_new_reaper).
-fn reaper_for(tree: &alloc::collections::BTreeMap<u32, Arc<ProcShared>>, dying: u32) -> u32 {
+fn reaper_for(tree: &alloc::collections::BTreeMap<u32, Arc<Process>>, dying: u32) -> u32 {
     let mut at = tree.get(&dying).map_or(0, |p| p.ppid());
     for _ in 0..tree.len() {
         let Some(p) = tree.get(&at) else { break };
@@ -140,11 +140,11 @@ use crate::signal::SIGHUP;
 /// group's link to the rest of the session, and the group of each of its `children` (already
 /// handed to their new parent) that lives in another group of the same session.
 fn newly_orphaned_groups(
-    tree: &alloc::collections::BTreeMap<u32, Arc<ProcShared>>,
-    dying: &ProcShared,
-    parent: Option<&ProcShared>,
-    children: &[Arc<ProcShared>],
-) -> Vec<Arc<ProcShared>> {
+    tree: &alloc::collections::BTreeMap<u32, Arc<Process>>,
+    dying: &Process,
+    parent: Option<&Process>,
+    children: &[Arc<Process>],
+) -> Vec<Arc<Process>> {
     let mut groups: Vec<u32> = Vec::new();
     let own = dying.pgid();
     if parent.is_some_and(|pp| pp.pgid() != own && pp.sid() == dying.sid())
@@ -171,7 +171,7 @@ fn newly_orphaned_groups(
 /// Whether no member of group `pgid` (but `ignore`) has a parent in another group of the same
 /// session (will_become_orphaned_pgrp): zombies and children of PID 1 do not count.
 fn orphaned(
-    tree: &alloc::collections::BTreeMap<u32, Arc<ProcShared>>,
+    tree: &alloc::collections::BTreeMap<u32, Arc<Process>>,
     pgid: u32,
     ignore: u32,
 ) -> bool {
@@ -187,20 +187,20 @@ fn orphaned(
 }
 
 /// The process ended with `status`: it becomes a zombie for its parent to reap.
-fn become_zombie(shared: &Arc<ProcShared>, sys: &Arc<System>, status: ExitStatus) {
-    release_resources(shared, sys);
-    let cpu_ns = shared.exited_cpu_ns.load(Ordering::Relaxed);
-    let mut orphans_signalled: Vec<(Arc<ProcShared>, u32)> = Vec::new();
+fn become_zombie(process: &Arc<Process>, sys: &Arc<System>, status: ExitStatus) {
+    release_resources(process, sys);
+    let cpu_ns = process.exited_cpu_ns.load(Ordering::Relaxed);
+    let mut orphans_signalled: Vec<(Arc<Process>, u32)> = Vec::new();
     // Zombies handed to the reaper: it hears of them as of its own children's ends.
-    let mut zombies: Vec<(Arc<ProcShared>, ExitStatus, u32)> = Vec::new();
-    let hang_up: Vec<Arc<ProcShared>>;
+    let mut zombies: Vec<(Arc<Process>, ExitStatus, u32)> = Vec::new();
+    let hang_up: Vec<Arc<Process>>;
     let (parent, reaper, reaped, exit_signal) = {
         let mut tree = sys.tree.lock();
-        let reaper_pid = reaper_for(&tree, shared.pid);
+        let reaper_pid = reaper_for(&tree, process.pid);
         let reaper = tree.get(&reaper_pid).cloned();
         let mut any_zombie = false;
-        let mut reparented: Vec<Arc<ProcShared>> = Vec::new();
-        for child in tree.values().filter(|c| c.ppid() == shared.pid) {
+        let mut reparented: Vec<Arc<Process>> = Vec::new();
+        for child in tree.values().filter(|c| c.ppid() == process.pid) {
             child.ppid.store(reaper_pid, Ordering::Relaxed);
             reparented.push(child.clone());
             let life = child.life.lock();
@@ -212,15 +212,15 @@ fn become_zombie(shared: &Arc<ProcShared>, sys: &Arc<System>, status: ExitStatus
                 orphans_signalled.push((child.clone(), life.pdeathsig));
             }
         }
-        let parent = tree.get(&shared.ppid()).cloned();
+        let parent = tree.get(&process.ppid()).cloned();
         let exit_signal = {
-            let mut life = shared.life.lock();
+            let mut life = process.life.lock();
             life.ended = Some(status);
             life.cpu_ns = cpu_ns;
             life.vfork_done = true;
             life.exit_signal
         };
-        hang_up = newly_orphaned_groups(&tree, shared, parent.as_deref(), &reparented);
+        hang_up = newly_orphaned_groups(&tree, process, parent.as_deref(), &reparented);
         // A parent that ignores SIGCHLD (or set SA_NOCLDWAIT) never sees zombies.
         let reaped = parent.as_ref().is_some_and(|pp| {
             let act = pp.signals.action(SIGCHLD);
@@ -228,7 +228,7 @@ fn become_zombie(shared: &Arc<ProcShared>, sys: &Arc<System>, status: ExitStatus
                 && (act.handler == signal::SIG_IGN || act.flags & signal::SA_NOCLDWAIT != 0)
         }) || parent.is_none();
         if reaped {
-            tree.remove(&shared.pid);
+            tree.remove(&process.pid);
         }
         (
             parent,
@@ -256,21 +256,15 @@ fn become_zombie(shared: &Arc<ProcShared>, sys: &Arc<System>, status: ExitStatus
     }
     if let Some(parent) = parent {
         if exit_signal != 0 && !reaped {
-            notify_parent(&parent, shared, sys, status, exit_signal);
+            notify_parent(&parent, process, sys, status, exit_signal);
         }
         parent.child_events.wake_everyone();
     }
-    shared.exit_events.wake_everyone();
+    process.exit_events.wake_everyone();
 }
 
 /// The siginfo of SIGCHLD for `child` with this si_code and si_status.
-pub(crate) fn chld_info(
-    sig: u32,
-    child: &ProcShared,
-    code: i32,
-    status: u32,
-    cpu_ns: u64,
-) -> SigInfo {
+pub(crate) fn chld_info(sig: u32, child: &Process, code: i32, status: u32, cpu_ns: u64) -> SigInfo {
     let mut info = SigInfo::from_process(sig, code, child.pid, child.uid);
     info.set_u32(24, status);
     info.set_u64(32, cpu_ns / (1_000_000_000 / TICKS));
@@ -279,13 +273,7 @@ pub(crate) fn chld_info(
 }
 
 /// Sends the parent its exit signal for the child's end (do_notify_parent).
-fn notify_parent(
-    parent: &ProcShared,
-    child: &ProcShared,
-    sys: &System,
-    status: ExitStatus,
-    sig: u32,
-) {
+fn notify_parent(parent: &Process, child: &Process, sys: &System, status: ExitStatus, sig: u32) {
     let (code, value) = match status {
         ExitStatus::Exited(c) => (CLD_EXITED, c),
         ExitStatus::Signaled { sig, core: false } => (CLD_KILLED, sig),

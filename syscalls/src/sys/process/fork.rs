@@ -16,10 +16,10 @@ use core::sync::atomic::{AtomicU32, AtomicU64};
 
 use spin::Mutex;
 
-use crate::process::{Life, ProcShared};
+use crate::process::{Life, Process};
 use crate::regs::UserRegs;
 use crate::signal::SigThread;
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 use coracle_vfs::WaitQueue;
 
 /// What the caller of fork, vfork or clone asked for.
@@ -46,7 +46,7 @@ const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
 const CLONE_CHILD_SETTID: u64 = 0x100_0000;
 use crate::signal::SIGCHLD;
 
-pub(crate) fn fork(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs) -> SysResult {
+pub(crate) fn fork(p: &mut Current, k: &mut dyn Platform, regs: &UserRegs) -> SysResult {
     let args = ForkArgs {
         flags: 0,
         exit_signal: SIGCHLD,
@@ -59,7 +59,7 @@ pub(crate) fn fork(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs) -> Sy
     new_process(p, k, regs, args)
 }
 
-pub(crate) fn vfork(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs) -> SysResult {
+pub(crate) fn vfork(p: &mut Current, k: &mut dyn Platform, regs: &UserRegs) -> SysResult {
     let args = ForkArgs {
         flags: CLONE_VM | CLONE_VFORK,
         exit_signal: SIGCHLD,
@@ -74,7 +74,7 @@ pub(crate) fn vfork(p: &mut Process, k: &mut dyn Platform, regs: &UserRegs) -> S
 
 /// Makes the child process and starts it; returns its pid to the parent.
 pub(crate) fn new_process(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     regs: &UserRegs,
     a: ForkArgs,
@@ -83,7 +83,7 @@ pub(crate) fn new_process(
     if p.progress != 0 {
         return vfork_wait(p, p.progress as u32);
     }
-    let parent = p.shared.clone();
+    let parent = p.process.clone();
     let pid = p.sys.sched.alloc_tid();
     // The memory: the VMA list and the page tables, copied together under the mm lock so no
     // fault slips between them.
@@ -111,7 +111,7 @@ pub(crate) fn new_process(
     } else {
         parent.pid
     };
-    let child = Arc::new(ProcShared {
+    let child = Arc::new(Process {
         pid,
         ppid: AtomicU32::new(ppid),
         pgid: AtomicU32::new(parent.pgid()),
@@ -145,12 +145,12 @@ pub(crate) fn new_process(
         // Made before the child exists for anyone else: a failure leaves no trace.
         let fd = super::pidfd::install(p, child.clone(), 0)?;
         if let Err(e) = k.write_user(a.pidfd, &(fd as i32).to_le_bytes()) {
-            p.shared.files.lock().remove(fd as usize);
+            p.process.files.lock().remove(fd as usize);
             return Err(e);
         }
     }
     if borrowed_vm {
-        p.shared.life.lock().lent_to = Some(pid);
+        p.process.life.lock().lent_to = Some(pid);
     }
     p.sys.register(&child);
     let mut info = p.info.clone();
@@ -158,10 +158,10 @@ pub(crate) fn new_process(
     let thread = p.sys.sched.new_thread(pid);
     thread.sig.inherit(&p.thread.sig);
     crate::sys::sched::inherit(&p.thread, &thread);
-    let mut cp = Process {
+    let mut cp = Current {
         info,
         sys: p.sys.clone(),
-        shared: child.clone(),
+        process: child.clone(),
         tid: pid,
         thread,
         wait_begun: false,
@@ -205,7 +205,7 @@ pub(crate) fn new_process(
 /// A vfork parent waits until its child `pid` has called execve or ended. Only a fatal
 /// signal ends the wait early on Linux; here any interruption does (the child's memory is a
 /// copy, so the parent may go on).
-fn vfork_wait(p: &mut Process, pid: u32) -> SysResult {
+fn vfork_wait(p: &mut Current, pid: u32) -> SysResult {
     let Some(child) = p.sys.tree.lock().get(&pid).cloned() else {
         return Ok(u64::from(pid));
     };

@@ -4,14 +4,14 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use crate::process::ProcShared;
-use crate::{Errno, Platform, Process, SysResult};
+use crate::process::Process;
+use crate::{Current, Errno, Platform, SysResult};
 
 /// setpgid(2): puts `pid` (0: the caller) in group `pgid` (0: its own pid). The target must
 /// be the caller or a child of it that has not called execve, in the caller's session and no
 /// session leader; the group must be new (its pid) or exist in that session.
-pub(crate) fn setpgid(p: &mut Process, _k: &mut dyn Platform, pid: i32, pgid: i32) -> SysResult {
-    let me = p.shared.pid;
+pub(crate) fn setpgid(p: &mut Current, _k: &mut dyn Platform, pid: i32, pgid: i32) -> SysResult {
+    let me = p.process.pid;
     // Linux's order: pid 0 is the caller, pgid 0 is pid, and only then is a negative pgid
     // EINVAL (so setpgid(-1, 0) is EINVAL, setpgid(-1, 5) ESRCH).
     let pid = if pid == 0 { me as i32 } else { pid };
@@ -22,14 +22,14 @@ pub(crate) fn setpgid(p: &mut Process, _k: &mut dyn Platform, pid: i32, pgid: i3
     let tree = p.sys.tree.lock();
     let target = match pid {
         pid if pid < 0 => return Err(Errno::ESRCH),
-        pid if pid as u32 == me => p.shared.clone(),
+        pid if pid as u32 == me => p.process.clone(),
         pid => tree.get(&(pid as u32)).cloned().ok_or(Errno::ESRCH)?,
     };
     if target.pid != me {
         if target.ppid() != me {
             return Err(Errno::ESRCH);
         }
-        if target.sid() != p.shared.sid() {
+        if target.sid() != p.process.sid() {
             return Err(Errno::EPERM);
         }
         if target.life.lock().execed {
@@ -42,7 +42,7 @@ pub(crate) fn setpgid(p: &mut Process, _k: &mut dyn Platform, pid: i32, pgid: i3
     }
     if pgid != target.pid {
         let exists = tree.values().any(|q| {
-            q.pgid() == pgid && q.sid() == p.shared.sid() && q.life.lock().ended.is_none()
+            q.pgid() == pgid && q.sid() == p.process.sid() && q.life.lock().ended.is_none()
         });
         if !exists {
             return Err(Errno::EPERM);
@@ -54,24 +54,24 @@ pub(crate) fn setpgid(p: &mut Process, _k: &mut dyn Platform, pid: i32, pgid: i3
 
 /// setsid(2): a new session and group led by the caller, unless it leads a group already
 /// (some process has its pid as group id).
-pub(crate) fn setsid(p: &mut Process, _k: &mut dyn Platform) -> SysResult {
-    let me = p.shared.pid;
+pub(crate) fn setsid(p: &mut Current, _k: &mut dyn Platform) -> SysResult {
+    let me = p.process.pid;
     let tree = p.sys.tree.lock();
     if tree.values().any(|q| q.pgid() == me) {
         return Err(Errno::EPERM);
     }
-    p.shared.sid.store(me, Ordering::Relaxed);
-    p.shared.pgid.store(me, Ordering::Relaxed);
+    p.process.sid.store(me, Ordering::Relaxed);
+    p.process.pgid.store(me, Ordering::Relaxed);
     Ok(u64::from(me))
 }
 
 /// The processes kill(`pid`) reaches (kill(2)): one process, the caller's group (0), every
 /// process but init and the caller (-1), or the group -`pid`. `ESRCH` when there is none.
 /// Zombies count as found, but get nothing.
-pub(crate) fn kill_targets(p: &Process, pid: i32) -> Result<Vec<Arc<ProcShared>>, Errno> {
-    let me = p.shared.pid;
+pub(crate) fn kill_targets(p: &Current, pid: i32) -> Result<Vec<Arc<Process>>, Errno> {
+    let me = p.process.pid;
     let tree = p.sys.tree.lock();
-    let found: Vec<Arc<ProcShared>> = match pid {
+    let found: Vec<Arc<Process>> = match pid {
         i32::MIN => return Err(Errno::ESRCH),
         // A thread id names its process too (kill(2) on Linux looks up the thread group).
         pid if pid > 0 => tree
@@ -84,7 +84,7 @@ pub(crate) fn kill_targets(p: &Process, pid: i32) -> Result<Vec<Arc<ProcShared>>
             .into_iter()
             .collect(),
         0 => {
-            let g = p.shared.pgid();
+            let g = p.process.pgid();
             tree.values().filter(|q| q.pgid() == g).cloned().collect()
         }
         -1 => tree

@@ -15,7 +15,7 @@ use coracle_loader::{build_stack, AuxValues, Executable, FileMap, Region, StackP
 use coracle_vfs::Inode;
 
 use crate::mm::{Mm, VmaName, PAGE};
-use crate::process::ProcShared;
+use crate::process::Process;
 use crate::{Errno, Perms, Platform};
 
 /// The stack: its top is Linux's with ASLR off. Its VMA starts as the initial stack's pages
@@ -64,14 +64,14 @@ impl core::fmt::Debug for Program<'_> {
 }
 
 /// Loads `prog` into the current address space, which must be empty, and records its VMAs in
-/// `shared`'s memory map (which this resets). `ENOMEM` when memory runs out; `E2BIG` when
+/// `process`'s memory map (which this resets). `ENOMEM` when memory runs out; `E2BIG` when
 /// the arguments do not fit.
-pub fn load(shared: &ProcShared, k: &mut dyn Platform, prog: &Program<'_>) -> Result<Start, Errno> {
+pub fn load(process: &Process, k: &mut dyn Platform, prog: &Program<'_>) -> Result<Start, Errno> {
     let plan = prog.exe.plan();
-    *shared.mm.lock() = Mm::new(plan.brk, MMAP_TOP);
+    *process.mm.lock() = Mm::new(plan.brk, MMAP_TOP);
     let maps = clipped(&plan.file_maps);
     for r in &plan.regions {
-        record_region(shared, r, &maps, prog);
+        record_region(process, r, &maps, prog);
     }
     for m in &maps {
         if let Some(z) = m.zero_from {
@@ -87,7 +87,7 @@ pub fn load(shared: &ProcShared, k: &mut dyn Platform, prog: &Program<'_>) -> Re
     (auxv.hwcap, auxv.hwcap2) = k.hwcaps();
     // [vvar][vdso] sit at the bottom of the gap between the mmap area and the stack.
     auxv.sysinfo_ehdr = k.map_vdso(MMAP_TOP).map(|(ehdr, end)| {
-        let mut mm = shared.mm.lock();
+        let mut mm = process.mm.lock();
         let read = Perms {
             read: true,
             write: false,
@@ -119,7 +119,7 @@ pub fn load(shared: &ProcShared, k: &mut dyn Platform, prog: &Program<'_>) -> Re
     for (i, chunk) in bytes.chunks(PAGE as usize).enumerate() {
         k.map_copy(base + i as u64 * PAGE, chunk, RW)?;
     }
-    shared
+    process
         .mm
         .lock()
         .record_named(base - STACK_EXPAND, STACK_TOP, RW, VmaName::Stack);
@@ -181,8 +181,8 @@ fn map_partial_page(
 
 /// Records one image region in the VMA list: the pages file maps cover are private mappings
 /// of the executable (with their file offset), the rest (.bss) is anonymous.
-fn record_region(shared: &ProcShared, r: &Region, maps: &[FileMap], prog: &Program<'_>) {
-    let mut mm = shared.mm.lock();
+fn record_region(process: &Process, r: &Region, maps: &[FileMap], prog: &Program<'_>) {
+    let mut mm = process.mm.lock();
     let mut at = r.start;
     for m in maps {
         let (lo, hi) = (m.start.max(at), m.end.min(r.end));

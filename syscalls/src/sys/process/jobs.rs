@@ -10,18 +10,18 @@ use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
 use super::exit::{chld_info, CLD_CONTINUED, CLD_STOPPED, INIT, SIGCHLD};
-use crate::process::{ProcShared, System};
+use crate::process::{Process, System};
 use crate::signal::{self, Target, SA_NOCLDSTOP, SIGCONT, SIGKILL};
-use crate::{Platform, Process};
+use crate::{Current, Platform};
 
 /// The parent of `proc`, if it has one that is alive.
-fn parent_of(sys: &System, proc: &ProcShared) -> Option<Arc<ProcShared>> {
+fn parent_of(sys: &System, proc: &Process) -> Option<Arc<Process>> {
     sys.process(proc.ppid())
 }
 
 /// Tells the parent of a stop or continue: the report for wait, SIGCHLD unless the parent
 /// asked for none (SA_NOCLDSTOP).
-fn notify(sys: &System, proc: &ProcShared, code: i32, status: u32) {
+fn notify(sys: &System, proc: &Process, code: i32, status: u32) {
     let Some(parent) = parent_of(sys, proc) else {
         return;
     };
@@ -34,8 +34,8 @@ fn notify(sys: &System, proc: &ProcShared, code: i32, status: u32) {
 
 /// The thread took stop signal `sig` with its default action: the process stops. PID 1 is
 /// never stopped (nothing could continue the container).
-pub(crate) fn stop_process(p: &Process, k: &mut dyn Platform, sig: u32) {
-    if p.shared.pid == INIT {
+pub(crate) fn stop_process(p: &Current, k: &mut dyn Platform, sig: u32) {
+    if p.process.pid == INIT {
         k.log(format_args!(
             "{} would stop PID 1: ignored",
             signal::name(sig)
@@ -43,27 +43,27 @@ pub(crate) fn stop_process(p: &Process, k: &mut dyn Platform, sig: u32) {
         return;
     }
     {
-        let mut life = p.shared.life.lock();
+        let mut life = p.process.life.lock();
         if life.stopped || life.ended.is_some() {
             return;
         }
         life.stopped = true;
-        p.shared.stopped.store(true, Ordering::SeqCst);
+        p.process.stopped.store(true, Ordering::SeqCst);
         life.stop_report = Some(sig);
         life.continued_report = false;
     }
-    let tids = p.shared.threads.lock().clone();
+    let tids = p.process.threads.lock().clone();
     for tid in tids.into_iter().filter(|&t| t != p.tid) {
         if let Some(t) = p.sys.sched.thread(tid) {
             t.signal_wake();
         }
     }
-    notify(&p.sys, &p.shared, CLD_STOPPED, sig);
+    notify(&p.sys, &p.process, CLD_STOPPED, sig);
 }
 
 /// A signal was sent to `proc`: SIGCONT and SIGKILL continue a stopped process (whether
 /// the signal is blocked, handled or ignored, as Linux's prepare_signal).
-pub(crate) fn on_signal_sent(sys: &System, proc: &ProcShared, sig: u32) {
+pub(crate) fn on_signal_sent(sys: &System, proc: &Process, sig: u32) {
     if sig != SIGCONT && sig != SIGKILL {
         return;
     }
@@ -86,13 +86,13 @@ pub(crate) fn on_signal_sent(sys: &System, proc: &ProcShared, sig: u32) {
 /// On the way back to user mode: if the process is stopped, begins this thread's wait for
 /// its continuation and returns true (the kernel parks the thread, and when it is woken
 /// goes back to user mode through signal delivery without resuming a system call).
-pub fn stop_wait(p: &mut Process) -> bool {
-    if !p.shared.stopped.load(Ordering::SeqCst) {
+pub fn stop_wait(p: &mut Current) -> bool {
+    if !p.process.stopped.load(Ordering::SeqCst) {
         return false;
     }
-    let shared = p.shared.clone();
-    shared.exit_events.register(p.thread.waiter(u64::MAX));
-    if !shared.life.lock().stopped || p.thread.killed.load(Ordering::SeqCst) {
+    let process = p.process.clone();
+    process.exit_events.register(p.thread.waiter(u64::MAX));
+    if !process.life.lock().stopped || p.thread.killed.load(Ordering::SeqCst) {
         p.thread.finish_wait();
         return false;
     }

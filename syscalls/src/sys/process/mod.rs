@@ -16,10 +16,10 @@ pub(crate) use wait::{wait4, waitid};
 
 use core::sync::atomic::Ordering;
 
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 pub(crate) fn arch_prctl(
-    _p: &mut Process,
+    _p: &mut Current,
     k: &mut dyn Platform,
     code: i32,
     addr: u64,
@@ -54,14 +54,14 @@ pub(crate) fn arch_prctl(
     }
 }
 
-pub(crate) fn set_tid_address(p: &mut Process, _k: &mut dyn Platform, tidptr: u64) -> SysResult {
+pub(crate) fn set_tid_address(p: &mut Current, _k: &mut dyn Platform, tidptr: u64) -> SysResult {
     p.clear_child_tid = tidptr;
     // The caller's thread id, not the process's.
     Ok(u64::from(p.tid))
 }
 
 pub(crate) fn set_robust_list(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     head: u64,
     len: u64,
@@ -76,7 +76,7 @@ pub(crate) fn set_robust_list(
 
 /// get_robust_list: the list head of thread `tid` of the caller's process (0: the caller).
 pub(crate) fn get_robust_list(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     tid: i32,
     head_ptr: u64,
@@ -84,7 +84,7 @@ pub(crate) fn get_robust_list(
 ) -> SysResult {
     let thread = match tid {
         0 => p.thread.clone(),
-        t if t > 0 && p.shared.threads.lock().contains(&(t as u32)) => {
+        t if t > 0 && p.process.threads.lock().contains(&(t as u32)) => {
             p.sys.sched.thread(t as u32).ok_or(Errno::ESRCH)?
         }
         _ => return Err(Errno::ESRCH),
@@ -96,7 +96,7 @@ pub(crate) fn get_robust_list(
 }
 
 pub(crate) fn rseq(
-    _p: &mut Process,
+    _p: &mut Current,
     _k: &mut dyn Platform,
     _rseq: u64,
     _len: u32,
@@ -108,7 +108,7 @@ pub(crate) fn rseq(
 }
 
 pub(crate) fn prctl(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     option: i32,
     arg2: u64,
@@ -129,11 +129,11 @@ pub(crate) fn prctl(
             if arg2 > 64 {
                 return Err(Errno::EINVAL);
             }
-            p.shared.life.lock().pdeathsig = arg2 as u32;
+            p.process.life.lock().pdeathsig = arg2 as u32;
             Ok(0)
         }
         PR_GET_PDEATHSIG => {
-            let sig = p.shared.life.lock().pdeathsig;
+            let sig = p.process.life.lock().pdeathsig;
             k.write_user(arg2, &sig.to_le_bytes()).map(|_| 0)
         }
         PR_GET_DUMPABLE => Ok(1),
@@ -155,22 +155,22 @@ pub(crate) fn prctl(
                 }
                 n += 1;
             }
-            *p.shared.comm.lock() = b[..n].to_vec();
+            *p.process.comm.lock() = b[..n].to_vec();
             Ok(0)
         }
         PR_GET_NAME => {
             let mut b = [0u8; 16];
-            let comm = p.shared.comm.lock().clone();
+            let comm = p.process.comm.lock().clone();
             let n = comm.len().min(15);
             b[..n].copy_from_slice(&comm[..n]);
             k.write_user(arg2, &b).map(|_| 0)
         }
         PR_SET_CHILD_SUBREAPER => {
-            p.shared.life.lock().subreaper = arg2 != 0;
+            p.process.life.lock().subreaper = arg2 != 0;
             Ok(0)
         }
         PR_GET_CHILD_SUBREAPER => {
-            let on = u32::from(p.shared.life.lock().subreaper);
+            let on = u32::from(p.process.life.lock().subreaper);
             k.write_user(arg2, &on.to_le_bytes()).map(|_| 0)
         }
         _ => Err(Errno::EINVAL),

@@ -8,10 +8,10 @@ use core::any::Any;
 use coracle_vfs::file::events;
 use coracle_vfs::{FileOps, WaitQueue};
 
-use crate::process::ProcShared;
+use crate::process::Process;
 use crate::signal::{SigInfo, Target, SI_USER};
 use crate::sys::anon::install_anon;
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 /// PIDFD_NONBLOCK (O_NONBLOCK).
 const PIDFD_NONBLOCK: u32 = 0o4000;
@@ -19,7 +19,7 @@ const O_CLOEXEC: u32 = 0o2000000;
 
 /// The open pidfd: the process it names.
 struct PidFd {
-    proc: Arc<ProcShared>,
+    proc: Arc<Process>,
 }
 
 impl FileOps for PidFd {
@@ -45,12 +45,12 @@ impl FileOps for PidFd {
 }
 
 /// A new pidfd for `proc` in the caller's fd table (always close-on-exec).
-pub(crate) fn install(p: &Process, proc: Arc<ProcShared>, flags: u32) -> SysResult {
+pub(crate) fn install(p: &Current, proc: Arc<Process>, flags: u32) -> SysResult {
     install_anon(p, "pidfd", flags | O_CLOEXEC, Box::new(PidFd { proc }))
 }
 
 /// The process the pidfd `fd` names; `EBADF` if `fd` is not a pidfd.
-pub(crate) fn process_of_fd(p: &Process, fd: i32) -> Result<Arc<ProcShared>, Errno> {
+pub(crate) fn process_of_fd(p: &Current, fd: i32) -> Result<Arc<Process>, Errno> {
     let file = p.file(fd)?;
     file.ops()
         .as_any()
@@ -60,12 +60,12 @@ pub(crate) fn process_of_fd(p: &Process, fd: i32) -> Result<Arc<ProcShared>, Err
 }
 
 /// The pid of the process the pidfd `fd` names.
-pub(crate) fn pid_of_fd(p: &Process, fd: i32) -> Result<u32, Errno> {
+pub(crate) fn pid_of_fd(p: &Current, fd: i32) -> Result<u32, Errno> {
     process_of_fd(p, fd).map(|proc| proc.pid)
 }
 
 pub(crate) fn pidfd_open(
-    p: &mut Process,
+    p: &mut Current,
     _k: &mut dyn Platform,
     pid: i32,
     flags: u32,
@@ -89,7 +89,7 @@ pub(crate) fn pidfd_open(
 /// pidfd_send_signal(2): `sig` to the process `pidfd` names; with a NULL `info` as kill,
 /// otherwise with the caller's siginfo (whose si_signo must be `sig`), as rt_sigqueueinfo.
 pub(crate) fn pidfd_send_signal(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     pidfd: i32,
     sig: i32,
@@ -132,7 +132,8 @@ pub(crate) fn pidfd_send_signal(
     if sig == 0 {
         return Ok(0);
     }
-    let info = queued
-        .unwrap_or_else(|| SigInfo::from_process(sig as u32, SI_USER, p.shared.pid, p.shared.uid));
+    let info = queued.unwrap_or_else(|| {
+        SigInfo::from_process(sig as u32, SI_USER, p.process.pid, p.process.uid)
+    });
     crate::sys::signal::send_info(p, &proc, Target::Process, info)
 }

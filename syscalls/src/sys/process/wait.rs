@@ -15,10 +15,10 @@ use coracle_vfs::Wake;
 use super::exit::{
     chld_info, CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SIGCHLD,
 };
-use crate::process::{ExitStatus, ProcShared};
+use crate::process::{ExitStatus, Process};
 use crate::signal::SigInfo;
 use crate::uaccess::write_struct;
-use crate::{Errno, Platform, Process, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 pub(crate) const WNOHANG: u32 = 1;
 pub(crate) const WUNTRACED: u32 = 2;
@@ -56,7 +56,7 @@ pub(crate) struct Report {
     pub cpu_ns: u64,
 }
 
-fn matches(c: &ProcShared, which: Which, options: u32) -> bool {
+fn matches(c: &Process, which: Which, options: u32) -> bool {
     let chosen = match which {
         Which::All => true,
         Which::Pid(pid) => c.pid == pid,
@@ -71,10 +71,10 @@ fn matches(c: &ProcShared, which: Which, options: u32) -> bool {
 
 /// Looks for a child with something to report (do_wait): the report, `Ok(None)` when
 /// children exist but none has news, `ECHILD` when there are none.
-pub(crate) fn find(p: &Process, which: Which, options: u32) -> Result<Option<Report>, Errno> {
-    let me = p.shared.pid;
+pub(crate) fn find(p: &Current, which: Which, options: u32) -> Result<Option<Report>, Errno> {
+    let me = p.process.pid;
     let mut tree = p.sys.tree.lock();
-    let children: Vec<Arc<ProcShared>> = tree
+    let children: Vec<Arc<Process>> = tree
         .values()
         .filter(|c| c.ppid() == me && c.pid != me && matches(c, which, options))
         .cloned()
@@ -106,7 +106,7 @@ pub(crate) fn find(p: &Process, which: Which, options: u32) -> Result<Option<Rep
             drop(life);
             if !keep {
                 tree.remove(&c.pid);
-                p.shared.life.lock().children_cpu_ns += cpu_ns;
+                p.process.life.lock().children_cpu_ns += cpu_ns;
             }
             return Ok(Some(report));
         }
@@ -144,7 +144,7 @@ pub(crate) fn find(p: &Process, which: Which, options: u32) -> Result<Option<Rep
 
 /// The common part of wait4 and waitid: a report, `None` for WNOHANG with nothing to
 /// report, or the wait.
-fn wait_for(p: &mut Process, which: Which, options: u32) -> Result<Option<Report>, Errno> {
+fn wait_for(p: &mut Current, which: Which, options: u32) -> Result<Option<Report>, Errno> {
     if let Some(r) = find(p, which, options)? {
         return Ok(Some(r));
     }
@@ -154,8 +154,8 @@ fn wait_for(p: &mut Process, which: Which, options: u32) -> Result<Option<Report
     if p.resumed() == Some(Wake::Interrupted) {
         return Err(Errno::ERESTARTSYS);
     }
-    let shared = p.shared.clone();
-    p.wait_on(&shared.child_events, u64::MAX);
+    let process = p.process.clone();
+    p.wait_on(&process.child_events, u64::MAX);
     match find(p, which, options)? {
         Some(r) => Ok(Some(r)),
         None => Err(Errno::WAIT),
@@ -172,7 +172,7 @@ fn child_rusage(cpu_ns: u64) -> Rusage {
 }
 
 pub(crate) fn wait4(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     pid: i32,
     status: u64,
@@ -184,7 +184,7 @@ pub(crate) fn wait4(
     }
     let which = match pid {
         -1 => Which::All,
-        0 => Which::Group(p.shared.pgid()),
+        0 => Which::Group(p.process.pgid()),
         i32::MIN => return Err(Errno::ESRCH),
         p if p < 0 => Which::Group(p.unsigned_abs()),
         p => Which::Pid(p as u32),
@@ -202,7 +202,7 @@ pub(crate) fn wait4(
 }
 
 pub(crate) fn waitid(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut dyn Platform,
     idtype: i32,
     id: u32,
@@ -224,7 +224,7 @@ pub(crate) fn waitid(
     let which = match idtype {
         P_ALL => Which::All,
         P_PID if id > 0 && id <= i32::MAX as u32 => Which::Pid(id),
-        P_PGID if id == 0 => Which::Group(p.shared.pgid()),
+        P_PGID if id == 0 => Which::Group(p.process.pgid()),
         P_PGID if id <= i32::MAX as u32 => Which::Group(id),
         P_PIDFD => Which::Pid(super::pidfd::pid_of_fd(p, id as i32)?),
         _ => return Err(Errno::EINVAL),
@@ -245,7 +245,7 @@ pub(crate) fn waitid(
     if infop != 0 {
         let info = match found {
             Some(r) => {
-                let mut i = chld_info(SIGCHLD, &p.shared, r.code, r.status, r.cpu_ns);
+                let mut i = chld_info(SIGCHLD, &p.process, r.code, r.status, r.cpu_ns);
                 i.set_u32(16, r.pid);
                 i.set_u32(20, r.uid);
                 i.to_user()

@@ -320,7 +320,7 @@ fn sigaltstack_rules() {
         b[16..].copy_from_slice(&size.to_le_bytes());
         k.poke(SCRATCH + 0x300, &b);
     };
-    let call = |p: &mut Process, k: &mut Fake, rsp: u64, new: bool, old: bool| {
+    let call = |p: &mut Current, k: &mut Fake, rsp: u64, new: bool, old: bool| {
         let mut r = crate::tests::fake::regs(
             SYS_sigaltstack,
             &[
@@ -376,7 +376,7 @@ fn sigaltstack_rules() {
     );
 }
 
-fn set_altstack(p: &mut Process, k: &mut Fake, flags: u32) {
+fn set_altstack(p: &mut Current, k: &mut Fake, flags: u32) {
     let mut b = [0u8; 24];
     b[..8].copy_from_slice(&ALT.to_le_bytes());
     b[8..12].copy_from_slice(&flags.to_le_bytes());
@@ -596,7 +596,7 @@ fn exceptions_become_linuxs_signals() {
     // A page fault where a mapping exists but refuses the access: ACCERR.
     let (mut p, mut k) = setup_stack();
     handle(&mut p, &mut k, SIGSEGV, 0);
-    p.shared.mm.lock().record(0x50_0000, 0x50_1000, RO);
+    p.process.mm.lock().record(0x50_0000, 0x50_1000, RO);
     let mut r = user_regs(0);
     r.trap = 14;
     r.error_code = 7;

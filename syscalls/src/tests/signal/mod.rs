@@ -13,7 +13,7 @@ use coracle_vfs::{Wake, Waker};
 
 use crate::signal::frame::{sc, uc, FRAME_INFO, FRAME_SIZE, FRAME_UC};
 use crate::signal::{deliver, force_fault, user_exception, Fault};
-use crate::{dispatch, resume, Errno, FpuLayout, Outcome, Process, UserRegs};
+use crate::{dispatch, resume, Current, Errno, FpuLayout, Outcome, UserRegs};
 use crate::{TRAP_SIGRETURN, TRAP_SYSCALL};
 
 const SIGHUP: u64 = 1;
@@ -53,7 +53,7 @@ fn bit(sig: u64) -> u64 {
     1 << (sig - 1)
 }
 
-fn setup_stack() -> (Process, Fake) {
+fn setup_stack() -> (Current, Fake) {
     let (p, mut k) = setup();
     k.map(STACK_TOP - STACK_SIZE, STACK_SIZE, RW);
     k.map(ALT, ALT_SIZE, RW);
@@ -61,7 +61,7 @@ fn setup_stack() -> (Process, Fake) {
 }
 
 /// Installs an action for `sig` through rt_sigaction.
-fn sigaction(p: &mut Process, k: &mut Fake, sig: u64, handler: u64, flags: u64, mask: u64) -> i64 {
+fn sigaction(p: &mut Current, k: &mut Fake, sig: u64, handler: u64, flags: u64, mask: u64) -> i64 {
     let mut act = [0u8; 32];
     act[..8].copy_from_slice(&handler.to_le_bytes());
     act[8..16].copy_from_slice(&flags.to_le_bytes());
@@ -71,14 +71,14 @@ fn sigaction(p: &mut Process, k: &mut Fake, sig: u64, handler: u64, flags: u64, 
     sys(p, k, SYS_rt_sigaction, &[sig, SCRATCH + 0x800, 0, 8])
 }
 
-fn handle(p: &mut Process, k: &mut Fake, sig: u64, flags: u64) {
+fn handle(p: &mut Current, k: &mut Fake, sig: u64, flags: u64) {
     assert_eq!(
         sigaction(p, k, sig, HANDLER, flags | SA_SIGINFO | SA_RESTORER, 0),
         0
     );
 }
 
-fn set_mask(p: &mut Process, k: &mut Fake, mask: u64) {
+fn set_mask(p: &mut Current, k: &mut Fake, mask: u64) {
     k.poke(SCRATCH + 0x900, &mask.to_le_bytes());
     assert_eq!(
         sys(p, k, SYS_rt_sigprocmask, &[2, SCRATCH + 0x900, 0, 8]),
@@ -86,7 +86,7 @@ fn set_mask(p: &mut Process, k: &mut Fake, mask: u64) {
     );
 }
 
-fn mask_of(p: &Process) -> u64 {
+fn mask_of(p: &Current) -> u64 {
     p.thread.sig.mask()
 }
 
@@ -138,7 +138,7 @@ fn dirty_fpu(k: &mut Fake) {
 }
 
 /// Blocks thread `p` in a read of an empty pipe; returns the registers of that call.
-fn block_in_pipe_read(p: &mut Process, k: &mut Fake) -> UserRegs {
+fn block_in_pipe_read(p: &mut Current, k: &mut Fake) -> UserRegs {
     assert_eq!(sys(p, k, SYS_pipe, &[SCRATCH]), 0);
     let rfd = u32_at(k, SCRATCH) as u64;
     let mut r = user_regs(0);
@@ -149,7 +149,7 @@ fn block_in_pipe_read(p: &mut Process, k: &mut Fake) -> UserRegs {
 }
 
 /// Another thread of `p`'s process sends `sig` to `p`'s thread with tgkill.
-fn tgkill_from_other_thread(p: &Process, k: &mut Fake, sig: u64) -> Process {
+fn tgkill_from_other_thread(p: &Current, k: &mut Fake, sig: u64) -> Current {
     let tid = p.sys.sched.alloc_tid();
     let mut other = p.new_thread(tid);
     assert_eq!(
@@ -160,7 +160,7 @@ fn tgkill_from_other_thread(p: &Process, k: &mut Fake, sig: u64) -> Process {
 }
 
 /// The interrupted thread runs again: the call ends, and the kernel puts its value in rax.
-fn finish_interrupted_call(p: &mut Process, k: &mut Fake, r: &mut UserRegs) -> u64 {
+fn finish_interrupted_call(p: &mut Current, k: &mut Fake, r: &mut UserRegs) -> u64 {
     let why = p.thread.finish_wait().expect("woken");
     assert_eq!(why, Wake::Interrupted);
     let Outcome::Return(v) = resume(p, k, r, why) else {
@@ -387,7 +387,7 @@ fn default_actions_kill_with_128_plus_the_signal() {
 
 #[test]
 fn sigpipe_from_a_write_kills_or_runs_its_handler() {
-    let write_to_closed_pipe = |p: &mut Process, k: &mut Fake| {
+    let write_to_closed_pipe = |p: &mut Current, k: &mut Fake| {
         assert_eq!(sys(p, k, SYS_pipe, &[SCRATCH]), 0);
         let (rfd, wfd) = (u32_at(k, SCRATCH) as u64, u32_at(k, SCRATCH + 4) as u64);
         assert_eq!(sys(p, k, SYS_close, &[rfd]), 0);

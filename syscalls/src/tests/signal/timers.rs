@@ -22,7 +22,7 @@ fn itimer_real_and_alarm_send_sigalrm() {
         [0u64, 500_000, 0, 750_000].map(u64::to_le_bytes).concat()
     );
     p.sys.sched.expire(1_000_000_000);
-    assert_eq!(p.shared.signals.pending(1), bit(SIGALRM));
+    assert_eq!(p.process.signals.pending(1), bit(SIGALRM));
     assert_eq!(p.sys.sched.next_deadline(), Some(1_500_000_000), "periodic");
     // alarm(5) replaces it and returns the seconds left, rounded: 0.5 s left → 1.
     k.now = 1_000_000_000;
@@ -67,7 +67,7 @@ fn itimer_real_and_alarm_send_sigalrm() {
 
 /// timer_create(clock, sigevent) → the timer id.
 fn timer_create(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut Fake,
     clock: u64,
     notify: i32,
@@ -93,7 +93,7 @@ fn timer_create(
 }
 
 fn timer_settime(
-    p: &mut Process,
+    p: &mut Current,
     k: &mut Fake,
     id: i64,
     flags: u64,
@@ -186,8 +186,8 @@ fn posix_timers_signal_count_overruns_and_can_target_a_thread() {
     assert_eq!(timer_settime(&mut p, &mut k, id, 0, 0, 10), 0);
     p.sys.sched.expire(k.now + 10);
     assert!(other.thread.sig.flagged());
-    assert_eq!(p.shared.signals.pending(tid), bit(SIGUSR2));
-    assert_eq!(p.shared.signals.pending(1), 0);
+    assert_eq!(p.process.signals.pending(tid), bit(SIGUSR2));
+    assert_eq!(p.process.signals.pending(1), 0);
     // Bad events, clocks and ids.
     assert_eq!(
         timer_create(&mut p, &mut k, 0, 4, 10, 9999),
@@ -285,7 +285,7 @@ fn signalfd_reads_pending_signals_of_its_mask() {
     assert_eq!(u32_at(&k, SCRATCH + 0x108), 0, "ssi_code SI_USER");
     assert_eq!(u32_at(&k, SCRATCH + 0x10c), 1, "ssi_pid");
     // SIGUSR2 is still pending (not in the mask); the fd's mask can be changed.
-    assert_eq!(p.shared.signals.pending(1), bit(SIGUSR2));
+    assert_eq!(p.process.signals.pending(1), bit(SIGUSR2));
     k.poke(SCRATCH, &bit(SIGUSR2).to_le_bytes());
     assert_eq!(
         sys(&mut p, &mut k, SYS_signalfd4, &[fd, SCRATCH, 8, 0]),
@@ -349,7 +349,7 @@ fn cpu_time_itimers_and_timers_count_the_processs_cpu_time() {
     assert_eq!(p.sys.sched.next_deadline(), Some(30_000_000));
     p.sys.sched.expire(30_000_000);
     assert_eq!(
-        p.shared.signals.pending(1),
+        p.process.signals.pending(1),
         0,
         "no CPU time was used: not yet"
     );
@@ -362,13 +362,13 @@ fn cpu_time_itimers_and_timers_count_the_processs_cpu_time() {
     );
     p.thread.cpu_ns.store(31_000_000, Ordering::Relaxed);
     p.sys.sched.expire(u64::MAX / 2);
-    assert_eq!(p.shared.signals.pending(1), bit(SIGPROF));
+    assert_eq!(p.process.signals.pending(1), bit(SIGPROF));
     // ITIMER_VIRTUAL sends SIGVTALRM.
     k.poke(SCRATCH, &[0u64, 0, 0, 1_000].map(u64::to_le_bytes).concat());
     assert_eq!(sys(&mut p, &mut k, SYS_setitimer, &[1, SCRATCH, 0]), 0);
     p.thread.cpu_ns.store(40_000_000, Ordering::Relaxed);
     p.sys.sched.expire(u64::MAX / 2);
-    assert_eq!(p.shared.signals.pending(1), bit(SIGPROF) | bit(SIGVTALRM));
+    assert_eq!(p.process.signals.pending(1), bit(SIGPROF) | bit(SIGVTALRM));
     // A POSIX timer on the process CPU clock, by glibc's encoding of CLOCK_PROCESS_CPUTIME_ID
     // (MAKE_PROCESS_CPUCLOCK(0, CPUCLOCK_SCHED) = -6), and on the thread's (3).
     let id = timer_create(&mut p, &mut k, (-6i64) as u64, 0, SIGUSR1 as u32, 0);
@@ -381,7 +381,7 @@ fn cpu_time_itimers_and_timers_count_the_processs_cpu_time() {
     assert_eq!(u64_at(&k, SCRATCH + 24), 5_000_000, "remaining CPU time");
     p.thread.cpu_ns.store(46_000_000, Ordering::Relaxed);
     p.sys.sched.expire(u64::MAX / 2);
-    assert_eq!(p.shared.signals.pending(1) & bit(SIGUSR1), bit(SIGUSR1));
+    assert_eq!(p.process.signals.pending(1) & bit(SIGUSR1), bit(SIGUSR1));
     assert!(p.thread.sig.flagged(), "unblocked: the thread is told");
     assert_eq!(timer_create(&mut p, &mut k, 3, 1, 0, 0), 1);
     assert_eq!(
@@ -396,7 +396,7 @@ fn a_rearmed_or_deleted_timer_never_delivers_its_stale_signal() {
     let (mut p, mut k) = setup_stack();
     let rt = 40u32;
     set_mask(&mut p, &mut k, bit(u64::from(rt)));
-    let pending = |p: &mut Process, k: &mut Fake| {
+    let pending = |p: &mut Current, k: &mut Fake| {
         assert_eq!(sys(p, k, SYS_rt_sigpending, &[SCRATCH + 0x800, 8]), 0); // rt_sigpending
         u64::from_le_bytes(k.peek(SCRATCH + 0x800, 8).try_into().unwrap())
     };
