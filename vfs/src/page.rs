@@ -27,8 +27,8 @@ use spin::{Mutex, Once};
 use crate::wait::WaitQueue;
 use crate::Errno;
 
-/// Bytes in a page.
-pub const PAGE_SIZE: usize = 4096;
+/// Bytes in a page (the ABI's page size, as a length).
+pub const PAGE_SIZE: usize = coracle_abi::PAGE_SIZE as usize;
 
 /// Where page memory comes from: the kernel's frame allocator. Frames are named by their
 /// kernel address (page-aligned, in the kernel's direct map).

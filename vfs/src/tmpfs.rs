@@ -22,12 +22,11 @@ use spin::Mutex;
 
 use crate::cache::{CachedFile, PageCache};
 use crate::inode::{Inode, TimeChange};
-use crate::page::Page;
+use crate::page::{Page, PAGE_SIZE as PAGE};
 use crate::pipe::Pipe;
 use crate::types::*;
 use crate::Errno;
 
-const PAGE: usize = 4096;
 /// Linux tmpfs counts each directory entry as 20 bytes of directory size (BOGO_DIRENT_SIZE),
 /// and an empty directory as two.
 const DIRENT_SIZE: u64 = 20;

@@ -11,6 +11,7 @@
 use alloc::sync::Arc;
 use alloc::vec;
 
+use coracle_abi::signal::{SIGBUS, SIGSEGV};
 use coracle_vfs::cache::{get_page, Got};
 use coracle_vfs::page::Page;
 
@@ -19,8 +20,6 @@ use super::{accessible, Mm, VmaName, PAGE, STACK_GUARD_GAP, USER_TOP};
 use crate::process::Process;
 use crate::{Errno, Perms, Platform};
 
-const SIGBUS: u32 = 7;
-const SIGSEGV: u32 = 11;
 /// si_code of SIGSEGV: no mapping at the address.
 pub const SEGV_MAPERR: i32 = 1;
 /// si_code of SIGSEGV: the mapping does not allow the access.
