@@ -7,6 +7,8 @@
 //! A system call a signal interrupted (ERESTARTSYS, ERESTARTNOHAND) fails with EINTR when a
 //! handler runs (unless SA_RESTART allows ERESTARTSYS to run again) and runs again otherwise.
 
+use coracle_abi::FromBytes;
+
 use super::frame;
 use super::*;
 use crate::regs::{UserRegs, TRAP_SYSCALL};
@@ -336,13 +338,11 @@ fn exception_fault(
 fn math_code(p: &mut Current, k: &mut dyn Platform, trapno: u64) -> Option<i32> {
     let area = p.sig.fp_scratch();
     k.save_fpu(area);
-    let word = |off: usize| u16::from_le_bytes([area.bytes[off], area.bytes[off + 1]]);
+    let (fx, _) = FpState64::read_from_prefix(&area.bytes).ok()?;
     let err = if trapno == 16 {
-        let (cwd, swd) = (word(0), word(2));
-        swd & !cwd
+        u32::from(fx.swd & !fx.cwd)
     } else {
-        let mxcsr = word(24);
-        !(mxcsr >> 7) & mxcsr
+        !(fx.mxcsr >> 7) & fx.mxcsr
     };
     if err & 0x001 != 0 {
         Some(FPE_FLTINV)

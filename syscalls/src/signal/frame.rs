@@ -5,81 +5,38 @@
 //! `struct sigcontext` order, a `siginfo_t`, and above them, 64-byte aligned, the FP state in
 //! the CPU's XSAVE (or FXSAVE) format with the `_fpx_sw_bytes` marker that glibc, musl and Go
 //! look for. rt_sigreturn reads it all back, checking what could make the CPU fault.
+//!
+//! The layouts (`RtSigframe`, `UContext`, `SigContext`, `StackT`, `FpxSwBytes`, the XSAVE
+//! header) are the typed structs of `coracle_abi::signal`; this module only fills and checks them.
 
 use alloc::vec::Vec;
+use core::mem::offset_of;
+
+use coracle_abi::{FromBytes, IntoBytes};
 
 use super::*;
 use crate::regs::{FpuLayout, UserRegs, TRAP_SIGRETURN};
+use crate::uaccess::{read_struct, write_struct};
 use crate::{Platform, SysResult};
 
 /// The end of the user half: handlers and return addresses must be below it.
 pub(crate) const USER_TOP: u64 = 0x0000_8000_0000_0000;
 
 /// The size of `struct rt_sigframe` and where its parts are.
-pub const FRAME_SIZE: u64 = 440;
-pub const FRAME_UC: u64 = 8;
-pub const FRAME_INFO: u64 = 312;
+pub const FRAME_SIZE: u64 = size_of::<RtSigframe>() as u64;
+pub const FRAME_UC: u64 = offset_of!(RtSigframe, uc) as u64;
+pub const FRAME_INFO: u64 = offset_of!(RtSigframe, info) as u64;
 
-/// `struct ucontext`.
-pub mod uc {
-    pub const FLAGS: usize = 0;
-    pub const LINK: usize = 8;
-    /// `stack_t`: ss_sp, ss_flags (int), ss_size.
-    pub const STACK: usize = 16;
-    pub const MCONTEXT: usize = 40;
-    pub const SIGMASK: usize = 296;
-    pub const SIZE: usize = 304;
-}
-
-/// `struct sigcontext` (the 64-bit one), offsets from `uc_mcontext`.
-pub mod sc {
-    pub const R8: usize = 0;
-    pub const R9: usize = 8;
-    pub const R10: usize = 16;
-    pub const R11: usize = 24;
-    pub const R12: usize = 32;
-    pub const R13: usize = 40;
-    pub const R14: usize = 48;
-    pub const R15: usize = 56;
-    pub const RDI: usize = 64;
-    pub const RSI: usize = 72;
-    pub const RBP: usize = 80;
-    pub const RBX: usize = 88;
-    pub const RDX: usize = 96;
-    pub const RAX: usize = 104;
-    pub const RCX: usize = 112;
-    pub const RSP: usize = 120;
-    pub const RIP: usize = 128;
-    pub const EFLAGS: usize = 136;
-    pub const CS: usize = 144;
-    pub const GS: usize = 146;
-    pub const FS: usize = 148;
-    pub const SS: usize = 150;
-    pub const ERR: usize = 152;
-    pub const TRAPNO: usize = 160;
-    pub const OLDMASK: usize = 168;
-    pub const CR2: usize = 176;
-    pub const FPSTATE: usize = 184;
-    pub const SIZE: usize = 256;
-}
-
-const UC_FP_XSTATE: u64 = 1;
-const UC_SIGCONTEXT_SS: u64 = 2;
-const UC_STRICT_RESTORE_SS: u64 = 4;
 /// Linux's user code and stack selectors, which the frame shows.
 const USER_CS: u16 = 0x33;
 const USER_DS: u16 = 0x2b;
 
-pub const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
-pub const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
 /// Where `struct _fpx_sw_bytes` sits in the FXSAVE image (its sw_reserved bytes).
-pub const FX_SW_BYTES: usize = 464;
-const FX_SIZE: usize = 512;
-/// The XSAVE header follows the legacy image; a valid XSAVE image is at least this long.
-const XSAVE_HEADER: usize = 512;
-const XSAVE_MIN: usize = 576;
+pub const FX_SW_BYTES: usize = offset_of!(FpState64, sw_reserved);
+const FX_SIZE: usize = size_of::<FpState64>();
+/// A valid XSAVE image holds at least the legacy image and the XSAVE header.
+const XSAVE_MIN: usize = size_of::<XStateHead>();
 const XFEATURE_FPSSE: u64 = 3;
-const MXCSR: usize = 24;
 
 /// The flags sigreturn takes from the frame (FIX_EFLAGS: the arithmetic ones, DF, TF, AC, RF).
 const FIX_EFLAGS: u64 =
@@ -89,28 +46,16 @@ const HANDLER_CLEARS: u64 = 0x400 | 0x1_0000 | 0x100;
 
 const MINSIGSTKSZ: u64 = 2048;
 
-fn put64(buf: &mut [u8], off: usize, v: u64) {
-    buf[off..off + 8].copy_from_slice(&v.to_le_bytes());
+/// The legacy image and XSAVE header at the start of an FP image (`what` names the failure).
+fn head(image: &[u8], what: &'static str) -> Result<XStateHead, &'static str> {
+    XStateHead::read_from_prefix(image)
+        .map(|(h, _)| h)
+        .map_err(|_| what)
 }
 
-fn put32(buf: &mut [u8], off: usize, v: u32) {
-    buf[off..off + 4].copy_from_slice(&v.to_le_bytes());
-}
-
-fn put16(buf: &mut [u8], off: usize, v: u16) {
-    buf[off..off + 2].copy_from_slice(&v.to_le_bytes());
-}
-
-fn get64(buf: &[u8], off: usize) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&buf[off..off + 8]);
-    u64::from_le_bytes(b)
-}
-
-fn get32(buf: &[u8], off: usize) -> u32 {
-    let mut b = [0u8; 4];
-    b.copy_from_slice(&buf[off..off + 4]);
-    u32::from_le_bytes(b)
+/// Writes back what [`head`] read.
+fn set_head(image: &mut [u8], h: &XStateHead, what: &'static str) -> Result<(), &'static str> {
+    h.write_to_prefix(image).map_err(|_| what)
 }
 
 /// Bytes the FP part of a frame takes.
@@ -124,23 +69,29 @@ fn fp_frame_size(layout: &FpuLayout) -> u64 {
 /// The FP part of a frame from the saved state: as the CPU wrote it, and with XSAVE the
 /// software-reserved bytes (magic, sizes, features), FP and SSE marked present in the header
 /// so that a handler's changes to them are loaded back, and MAGIC2 after the image.
-fn fp_image(layout: &FpuLayout, area: &FpArea) -> Vec<u8> {
+fn fp_image(layout: &FpuLayout, area: &FpArea) -> Result<Vec<u8>, &'static str> {
     if layout.xsave_size == 0 {
-        return area.bytes[..FX_SIZE].to_vec();
+        return Ok(area.bytes[..FX_SIZE].to_vec());
     }
     let size = layout.xsave_size as usize;
     let mut v = Vec::with_capacity(size + 4);
     v.extend_from_slice(&area.bytes[..size]);
-    v.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
-    let bv = get64(&v, XSAVE_HEADER) | XFEATURE_FPSSE;
-    v[XSAVE_HEADER..XSAVE_MIN].fill(0);
-    put64(&mut v, XSAVE_HEADER, bv);
-    v[FX_SW_BYTES..FX_SIZE].fill(0);
-    put32(&mut v, FX_SW_BYTES, FP_XSTATE_MAGIC1);
-    put32(&mut v, FX_SW_BYTES + 4, size as u32 + 4);
-    put64(&mut v, FX_SW_BYTES + 8, layout.xfeatures);
-    put32(&mut v, FX_SW_BYTES + 16, size as u32);
-    v
+    v.extend_from_slice(FP_XSTATE_MAGIC2.as_bytes());
+    let short = "the XSAVE image is too small";
+    let mut h = head(&v, short)?;
+    h.header = XStateHeader {
+        xfeatures: h.header.xfeatures | XFEATURE_FPSSE,
+        ..XStateHeader::default()
+    };
+    h.fpstate.sw_reserved = FpxSwBytes {
+        magic1: FP_XSTATE_MAGIC1,
+        extended_size: size as u32 + 4,
+        xfeatures: layout.xfeatures,
+        xstate_size: size as u32,
+        ..FpxSwBytes::default()
+    };
+    set_head(&mut v, &h, short)?;
+    Ok(v)
 }
 
 /// Pushes the frame of a handler for `info` with action `act` and starts the handler: on the
@@ -175,59 +126,69 @@ pub(super) fn setup(
     let fault = p.sig.fault;
     let area = p.sig.fp_scratch();
     k.save_fpu(area);
-    let image = fp_image(&layout, area);
+    let image = fp_image(&layout, area)?;
     k.write_user(fp_addr, &image)
         .map_err(|_| "the stack cannot take the FP state")?;
 
-    let mut f = [0u8; FRAME_INFO as usize];
-    put64(&mut f, 0, act.restorer);
-    let u = FRAME_UC as usize;
     let uc_flags = if layout.xsave_size != 0 {
         UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS
     } else {
         UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS
     };
-    put64(&mut f, u + uc::FLAGS, uc_flags);
-    put64(&mut f, u + uc::STACK, alt.sp);
-    put32(&mut f, u + uc::STACK + 8, alt.flags);
-    put64(&mut f, u + uc::STACK + 16, alt.size);
-    let m = u + uc::MCONTEXT;
-    for (off, v) in [
-        (sc::R8, regs.r8),
-        (sc::R9, regs.r9),
-        (sc::R10, regs.r10),
-        (sc::R11, regs.r11),
-        (sc::R12, regs.r12),
-        (sc::R13, regs.r13),
-        (sc::R14, regs.r14),
-        (sc::R15, regs.r15),
-        (sc::RDI, regs.rdi),
-        (sc::RSI, regs.rsi),
-        (sc::RBP, regs.rbp),
-        (sc::RBX, regs.rbx),
-        (sc::RDX, regs.rdx),
-        (sc::RAX, regs.rax),
-        (sc::RCX, regs.rcx),
-        (sc::RSP, regs.rsp),
-        (sc::RIP, regs.rip),
-        (sc::EFLAGS, regs.rflags),
-        (sc::ERR, fault.error_code),
-        (sc::TRAPNO, fault.trapno),
-        (sc::OLDMASK, mask),
-        (sc::CR2, fault.cr2),
-        (sc::FPSTATE, fp_addr),
-    ] {
-        put64(&mut f, m + off, v);
-    }
-    put16(&mut f, m + sc::CS, USER_CS);
-    put16(&mut f, m + sc::SS, USER_DS);
-    put64(&mut f, u + uc::SIGMASK, mask);
-    k.write_user(frame, &f)
+    let f = RtSigframe {
+        pretcode: act.restorer,
+        uc: UContext {
+            uc_flags,
+            uc_link: 0,
+            uc_stack: StackT {
+                ss_sp: alt.sp,
+                ss_flags: alt.flags,
+                pad: 0,
+                ss_size: alt.size,
+            },
+            uc_mcontext: SigContext {
+                r8: regs.r8,
+                r9: regs.r9,
+                r10: regs.r10,
+                r11: regs.r11,
+                r12: regs.r12,
+                r13: regs.r13,
+                r14: regs.r14,
+                r15: regs.r15,
+                rdi: regs.rdi,
+                rsi: regs.rsi,
+                rbp: regs.rbp,
+                rbx: regs.rbx,
+                rdx: regs.rdx,
+                rax: regs.rax,
+                rcx: regs.rcx,
+                rsp: regs.rsp,
+                rip: regs.rip,
+                eflags: regs.rflags,
+                cs: USER_CS,
+                gs: 0,
+                fs: 0,
+                ss: USER_DS,
+                err: fault.error_code,
+                trapno: fault.trapno,
+                oldmask: mask,
+                cr2: fault.cr2,
+                fpstate: fp_addr,
+                reserved1: [0; 8],
+            },
+            uc_sigmask: mask,
+        },
+        info: info.to_user(),
+    };
+    // The siginfo only for SA_SIGINFO handlers, as Linux: the rest of the frame's bytes are
+    // the program's stack as it was.
+    let len = if act.flags & SA_SIGINFO != 0 {
+        FRAME_SIZE
+    } else {
+        FRAME_INFO
+    };
+    k.write_user(frame, &f.as_bytes()[..len as usize])
         .map_err(|_| "the stack cannot take the frame")?;
-    if act.flags & SA_SIGINFO != 0 {
-        k.write_user(frame + FRAME_INFO, &info.to_user())
-            .map_err(|_| "the stack cannot take the frame")?;
-    }
 
     regs.rdi = u64::from(info.signo());
     regs.rsi = frame + FRAME_INFO;
@@ -275,43 +236,36 @@ fn restore(
     if frame >= USER_TOP - FRAME_SIZE {
         return Err("not a user address");
     }
-    let mut u = [0u8; uc::SIZE];
-    k.read_user(frame + FRAME_UC, &mut u)
-        .map_err(|_| "unreadable")?;
-    set_mask(p, get64(&u, uc::SIGMASK));
-    let g = |off: usize| get64(&u, uc::MCONTEXT + off);
-    regs.r8 = g(sc::R8);
-    regs.r9 = g(sc::R9);
-    regs.r10 = g(sc::R10);
-    regs.r11 = g(sc::R11);
-    regs.r12 = g(sc::R12);
-    regs.r13 = g(sc::R13);
-    regs.r14 = g(sc::R14);
-    regs.r15 = g(sc::R15);
-    regs.rdi = g(sc::RDI);
-    regs.rsi = g(sc::RSI);
-    regs.rbp = g(sc::RBP);
-    regs.rbx = g(sc::RBX);
-    regs.rdx = g(sc::RDX);
-    regs.rax = g(sc::RAX);
-    regs.rcx = g(sc::RCX);
-    regs.rsp = g(sc::RSP);
-    regs.rip = g(sc::RIP);
-    regs.rflags = (regs.rflags & !FIX_EFLAGS) | (g(sc::EFLAGS) & FIX_EFLAGS);
+    let u: UContext = read_struct(k, frame + FRAME_UC).map_err(|_| "unreadable")?;
+    set_mask(p, u.uc_sigmask);
+    let m = &u.uc_mcontext;
+    regs.r8 = m.r8;
+    regs.r9 = m.r9;
+    regs.r10 = m.r10;
+    regs.r11 = m.r11;
+    regs.r12 = m.r12;
+    regs.r13 = m.r13;
+    regs.r14 = m.r14;
+    regs.r15 = m.r15;
+    regs.rdi = m.rdi;
+    regs.rsi = m.rsi;
+    regs.rbp = m.rbp;
+    regs.rbx = m.rbx;
+    regs.rdx = m.rdx;
+    regs.rax = m.rax;
+    regs.rcx = m.rcx;
+    regs.rsp = m.rsp;
+    regs.rip = m.rip;
+    regs.rflags = (regs.rflags & !FIX_EFLAGS) | (m.eflags & FIX_EFLAGS);
     // Every register came from the frame: go back with all of them, and restart nothing.
     regs.trap = TRAP_SIGRETURN;
-    restore_fp(p, k, g(sc::FPSTATE))?;
+    restore_fp(p, k, m.fpstate)?;
     if regs.rip >= USER_TOP {
         // Linux lets the return fault; the program sees the same SIGSEGV.
         return Err("the return address is not a user address");
     }
-    let ss = (
-        get64(&u, uc::STACK),
-        get32(&u, uc::STACK + 8),
-        get64(&u, uc::STACK + 16),
-    );
     // As restore_altstack: only a fault reading it matters; a refused setting is ignored.
-    let _ = set_altstack(p, ss, regs.rsp);
+    let _ = set_altstack(p, &u.uc_stack, regs.rsp);
     Ok(())
 }
 
@@ -328,23 +282,19 @@ fn restore_fp(p: &mut Current, k: &mut dyn Platform, buf: u64) -> Result<(), &'s
         return Ok(());
     }
     let bad = "bad FP state";
-    let mut sw = [0u8; 48];
     let mut xsave = None;
     if layout.xsave_size != 0 {
-        k.read_user(buf.wrapping_add(FX_SW_BYTES as u64), &mut sw)
-            .map_err(|_| bad)?;
-        let size = get32(&sw, 16) as usize;
-        let extended = get32(&sw, 4) as usize;
-        if get32(&sw, 0) == FP_XSTATE_MAGIC1
+        let sw: FpxSwBytes =
+            read_struct(k, buf.wrapping_add(FX_SW_BYTES as u64)).map_err(|_| bad)?;
+        let size = sw.xstate_size as usize;
+        if sw.magic1 == FP_XSTATE_MAGIC1
             && size >= XSAVE_MIN
             && size <= layout.xsave_size as usize
-            && size <= extended
+            && size <= sw.extended_size as usize
         {
-            let mut m2 = [0u8; 4];
-            k.read_user(buf.wrapping_add(size as u64), &mut m2)
-                .map_err(|_| bad)?;
-            if u32::from_le_bytes(m2) == FP_XSTATE_MAGIC2 {
-                xsave = Some((size, get64(&sw, 8)));
+            let magic2: u32 = read_struct(k, buf.wrapping_add(size as u64)).map_err(|_| bad)?;
+            if magic2 == FP_XSTATE_MAGIC2 {
+                xsave = Some((size, sw.xfeatures));
             }
         }
     }
@@ -354,11 +304,9 @@ fn restore_fp(p: &mut Current, k: &mut dyn Platform, buf: u64) -> Result<(), &'s
                 return Err(bad);
             }
             k.read_user(buf, &mut area.bytes[..size]).map_err(|_| bad)?;
-            let bv = get64(&area.bytes, XSAVE_HEADER);
-            let header_ok = area.bytes[XSAVE_HEADER + 8..XSAVE_HEADER + 24]
-                .iter()
-                .all(|&b| b == 0);
-            if bv & !layout.xfeatures != 0 || !header_ok {
+            let header = head(&area.bytes, bad)?.header;
+            // XRSTOR faults on unknown components and on a compacted or reserved header.
+            if header.xfeatures & !layout.xfeatures != 0 || header.reserved1 != [0; 2] {
                 return Err(bad);
             }
             features & layout.xfeatures
@@ -372,45 +320,48 @@ fn restore_fp(p: &mut Current, k: &mut dyn Platform, buf: u64) -> Result<(), &'s
             XFEATURE_FPSSE
         }
     };
-    if get32(&area.bytes, MXCSR) & !layout.mxcsr_mask != 0 {
+    let mut h = head(&area.bytes, bad)?;
+    if h.fpstate.mxcsr & !layout.mxcsr_mask != 0 {
         return Err(bad);
     }
     if layout.xsave_size != 0 {
         // Components outside what the frame restores start from their initial state.
-        let bv = get64(&area.bytes, XSAVE_HEADER) & restore_set;
-        let bv = if xsave.is_none() { XFEATURE_FPSSE } else { bv };
-        area.bytes[XSAVE_HEADER..XSAVE_MIN].fill(0);
-        put64(&mut area.bytes, XSAVE_HEADER, bv);
+        let xfeatures = match xsave {
+            Some(_) => h.header.xfeatures & restore_set,
+            None => XFEATURE_FPSSE,
+        };
+        h.header = XStateHeader {
+            xfeatures,
+            ..XStateHeader::default()
+        };
     }
-    area.bytes[FX_SW_BYTES..FX_SIZE].fill(0);
+    h.fpstate.sw_reserved = FpxSwBytes::default();
+    set_head(&mut area.bytes, &h, bad)?;
     k.load_fpu(area);
     Ok(())
 }
 
-/// Changes the alternate stack to `(ss_sp, ss_flags, ss_size)` for code running at `sp`
-/// (do_sigaltstack): EPERM while on it, EINVAL for unknown flags, ENOMEM below MINSIGSTKSZ.
-fn set_altstack(
-    p: &mut Current,
-    (ss_sp, flags, size): (u64, u32, u64),
-    sp: u64,
-) -> Result<(), Errno> {
+/// Changes the alternate stack to `ss` for code running at `sp` (do_sigaltstack): EPERM while
+/// on it, EINVAL for unknown flags, ENOMEM below MINSIGSTKSZ.
+fn set_altstack(p: &mut Current, ss: &StackT, sp: u64) -> Result<(), Errno> {
     let cur = p.sig.altstack;
     if cur.on(sp) {
         return Err(Errno::EPERM);
     }
+    let flags = ss.ss_flags;
     let mode = flags & !SS_AUTODISARM;
     if mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0 {
         return Err(Errno::EINVAL);
     }
-    if cur.sp == ss_sp && cur.size == size && cur.flags == flags {
+    if cur.sp == ss.ss_sp && cur.size == ss.ss_size && cur.flags == flags {
         return Ok(());
     }
     let (ss_sp, size) = if mode == SS_DISABLE {
         (0, 0)
-    } else if size < MINSIGSTKSZ {
+    } else if ss.ss_size < MINSIGSTKSZ {
         return Err(Errno::ENOMEM);
     } else {
-        (ss_sp, size)
+        (ss.ss_sp, ss.ss_size)
     };
     p.sig.altstack = AltStack {
         sp: ss_sp,
@@ -430,17 +381,18 @@ pub(crate) fn sigaltstack(
 ) -> SysResult {
     let sp = regs.rsp;
     let cur = p.sig.altstack;
-    let mut before = [0u8; 24];
-    put64(&mut before, 0, cur.sp);
-    put32(&mut before, 8, cur.state(sp) | (cur.flags & SS_AUTODISARM));
-    put64(&mut before, 16, cur.size);
+    let before = StackT {
+        ss_sp: cur.sp,
+        ss_flags: cur.state(sp) | (cur.flags & SS_AUTODISARM),
+        pad: 0,
+        ss_size: cur.size,
+    };
     if ss != 0 {
-        let mut raw = [0u8; 24];
-        k.read_user(ss, &mut raw)?;
-        set_altstack(p, (get64(&raw, 0), get32(&raw, 8), get64(&raw, 16)), sp)?;
+        let new: StackT = read_struct(k, ss)?;
+        set_altstack(p, &new, sp)?;
     }
     if old != 0 {
-        k.write_user(old, &before)?;
+        write_struct(k, old, &before)?;
     }
     Ok(0)
 }

@@ -96,7 +96,10 @@ impl SigState {
                 self.queued -= 1;
                 let mut info = e.info;
                 if let Some(t) = e.timer {
-                    info.set_u32(20, t.delivered());
+                    // The overruns until now, as the timer's signal leaves the queue.
+                    let mut f: SiTimer = info.fields();
+                    f.si_overrun = t.delivered() as i32;
+                    info.set_fields(&f);
                 }
                 info
             }

@@ -17,7 +17,10 @@ use coracle_vfs::file::events::POLLIN;
 use coracle_vfs::types::{oflags::*, Stat};
 use coracle_vfs::{FileOps, Inode, OpenFile, WaitQueue, Wake};
 
-use super::{dequeue_set, layout, Layout, SigInfo, UNBLOCKABLE};
+use super::{
+    dequeue_set, layout, Layout, SiChld, SiFault, SiKill, SiPoll, SiRt, SiSys, SiTimer, SigInfo,
+    UNBLOCKABLE,
+};
 use crate::process::Process;
 use crate::sys::io::UserBufs;
 use crate::uaccess::read_u64;
@@ -115,44 +118,49 @@ fn record(info: &SigInfo) -> SignalfdSiginfo {
     let (signo, code) = (info.signo(), info.code());
     let mut r = SignalfdSiginfo {
         ssi_signo: signo,
-        ssi_errno: info.u32_at(4) as i32,
+        ssi_errno: info.errno(),
         ssi_code: code,
         ..SignalfdSiginfo::default()
     };
-    let ptr = info.u64_at(24);
     match layout(signo, code) {
         Layout::Kill => {
-            r.ssi_pid = info.u32_at(16);
-            r.ssi_uid = info.u32_at(20);
+            let f: SiKill = info.fields();
+            r.ssi_pid = f.si_pid;
+            r.ssi_uid = f.si_uid;
         }
         Layout::Timer => {
-            r.ssi_tid = info.u32_at(16);
-            r.ssi_overrun = info.u32_at(20);
-            r.ssi_int = ptr as u32 as i32;
-            r.ssi_ptr = ptr;
+            let f: SiTimer = info.fields();
+            r.ssi_tid = f.si_tid as u32;
+            r.ssi_overrun = f.si_overrun as u32;
+            r.ssi_int = f.si_value as u32 as i32;
+            r.ssi_ptr = f.si_value;
         }
         Layout::Poll => {
-            r.ssi_band = info.u32_at(16);
-            r.ssi_fd = info.u32_at(24) as i32;
+            let f: SiPoll = info.fields();
+            r.ssi_band = f.si_band as u32;
+            r.ssi_fd = f.si_fd;
         }
-        Layout::Fault => r.ssi_addr = info.u64_at(16),
+        Layout::Fault => r.ssi_addr = info.fields::<SiFault>().si_addr,
         Layout::Chld => {
-            r.ssi_pid = info.u32_at(16);
-            r.ssi_uid = info.u32_at(20);
-            r.ssi_status = info.u32_at(24) as i32;
-            r.ssi_utime = info.u64_at(32);
-            r.ssi_stime = info.u64_at(40);
+            let f: SiChld = info.fields();
+            r.ssi_pid = f.si_pid;
+            r.ssi_uid = f.si_uid;
+            r.ssi_status = f.si_status;
+            r.ssi_utime = f.si_utime;
+            r.ssi_stime = f.si_stime;
         }
         Layout::Rt => {
-            r.ssi_pid = info.u32_at(16);
-            r.ssi_uid = info.u32_at(20);
-            r.ssi_int = ptr as u32 as i32;
-            r.ssi_ptr = ptr;
+            let f: SiRt = info.fields();
+            r.ssi_pid = f.si_pid;
+            r.ssi_uid = f.si_uid;
+            r.ssi_int = f.si_value as u32 as i32;
+            r.ssi_ptr = f.si_value;
         }
         Layout::Sys => {
-            r.ssi_call_addr = info.u64_at(16);
-            r.ssi_syscall = info.u32_at(24) as i32;
-            r.ssi_arch = info.u32_at(28);
+            let f: SiSys = info.fields();
+            r.ssi_call_addr = f.si_call_addr;
+            r.ssi_syscall = f.si_syscall;
+            r.ssi_arch = f.si_arch;
         }
     }
     r

@@ -9,8 +9,8 @@ use coracle_vfs::Wake;
 
 use crate::process::{Process, System};
 use crate::signal::{
-    self, valid, KernelSigaction, SigAction, SigInfo, Target, SA_KNOWN, SIGKILL, SIGSTOP, SIG_DFL,
-    SI_TKILL, SI_USER, UNBLOCKABLE,
+    self, valid, KernelSigaction, SigAction, SigInfo, Target, UserSiginfo, SA_KNOWN, SIGKILL,
+    SIGSTOP, SIG_DFL, SI_TKILL, SI_USER, UNBLOCKABLE,
 };
 use crate::uaccess::{read_struct, read_u64, write_struct, write_u64};
 use crate::{Current, Errno, Platform, SysResult};
@@ -166,7 +166,7 @@ pub(crate) fn rt_sigtimedwait(
     if let Some(info) = signal::dequeue_set(p, these) {
         signal::end_timed_wait(p);
         if uinfo != 0 {
-            k.write_user(uinfo, &info.to_user())?;
+            write_struct(k, uinfo, &info.to_user())?;
         }
         return Ok(u64::from(info.signo()));
     }
@@ -306,8 +306,7 @@ pub(crate) fn queued_info(
     uinfo: u64,
     target_id: i32,
 ) -> Result<SigInfo, Errno> {
-    let mut raw = [0u8; SigInfo::SIZE];
-    k.read_user(uinfo, &mut raw)?;
+    let raw: UserSiginfo = read_struct(k, uinfo)?;
     let info = SigInfo::from_user(sig as u32, &raw)?;
     if (info.code() >= 0 || info.code() == SI_TKILL) && p.tid as i32 != target_id {
         return Err(Errno::EPERM);

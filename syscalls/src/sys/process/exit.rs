@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 use crate::process::{ExitStatus, Process, System};
-use crate::signal::{self, SigInfo, Target};
+use crate::signal::{self, SiChld, SigInfo, Target};
 use crate::Current;
 
 pub(crate) use crate::signal::SIGCHLD;
@@ -265,10 +265,14 @@ fn become_zombie(process: &Arc<Process>, sys: &Arc<System>, status: ExitStatus) 
 
 /// The siginfo of SIGCHLD for `child` with this si_code and si_status.
 pub(crate) fn chld_info(sig: u32, child: &Process, code: i32, status: u32, cpu_ns: u64) -> SigInfo {
-    let mut info = SigInfo::from_process(sig, code, child.pid, child.uid);
-    info.set_u32(24, status);
-    info.set_u64(32, cpu_ns / (1_000_000_000 / TICKS));
-    info.set_u64(40, 0);
+    let mut info = SigInfo::new(sig, code);
+    info.set_fields(&SiChld {
+        si_pid: child.pid,
+        si_uid: child.uid,
+        si_status: status as i32,
+        si_utime: cpu_ns / (1_000_000_000 / TICKS),
+        ..SiChld::default()
+    });
     info
 }
 

@@ -16,7 +16,7 @@ use super::exit::{
     chld_info, CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SIGCHLD,
 };
 use crate::process::{ExitStatus, Process};
-use crate::signal::SigInfo;
+use crate::signal::{SiChld, UserSiginfo};
 use crate::uaccess::write_struct;
 use crate::{Current, Errno, Platform, SysResult};
 
@@ -237,7 +237,7 @@ pub(crate) fn waitid(
     // pointer is EFAULT before any other error.
     let found = match found {
         Err(e) if e != Errno::WAIT && infop != 0 => {
-            k.write_user(infop, &[0u8; SigInfo::SIZE])?;
+            write_struct(k, infop, &UserSiginfo::default())?;
             return Err(e);
         }
         r => r?,
@@ -246,14 +246,16 @@ pub(crate) fn waitid(
         let info = match found {
             Some(r) => {
                 let mut i = chld_info(SIGCHLD, &p.process, r.code, r.status, r.cpu_ns);
-                i.set_u32(16, r.pid);
-                i.set_u32(20, r.uid);
+                let mut f: SiChld = i.fields();
+                f.si_pid = r.pid;
+                f.si_uid = r.uid;
+                i.set_fields(&f);
                 i.to_user()
             }
             // WNOHANG with nothing to report: a zeroed siginfo (si_pid 0).
-            None => [0u8; SigInfo::SIZE],
+            None => UserSiginfo::default(),
         };
-        k.write_user(infop, &info)?;
+        write_struct(k, infop, &info)?;
     }
     if rusage != 0 {
         let cpu = found.map_or(0, |r| r.cpu_ns);

@@ -11,10 +11,60 @@ use super::fake::*;
 use crate::nr::*;
 use coracle_vfs::{Wake, Waker};
 
-use crate::signal::frame::{sc, uc, FRAME_INFO, FRAME_SIZE, FRAME_UC};
+use crate::signal::frame::{FRAME_INFO, FRAME_SIZE, FRAME_UC};
 use crate::signal::{deliver, force_fault, user_exception, Fault};
 use crate::{dispatch, resume, Current, Errno, FpuLayout, Outcome, UserRegs};
 use crate::{TRAP_SIGRETURN, TRAP_SYSCALL};
+
+/// Offsets in `struct ucontext`, taken from the ABI struct (and checked against glibc's
+/// `ucontext_t` by `frame::sigcontext_and_frame_offsets_are_linuxs`).
+mod uc {
+    use coracle_abi::signal::UContext;
+    use core::mem::offset_of;
+
+    pub const FLAGS: usize = offset_of!(UContext, uc_flags);
+    pub const LINK: usize = offset_of!(UContext, uc_link);
+    pub const STACK: usize = offset_of!(UContext, uc_stack);
+    pub const MCONTEXT: usize = offset_of!(UContext, uc_mcontext);
+    pub const SIGMASK: usize = offset_of!(UContext, uc_sigmask);
+    pub const SIZE: usize = size_of::<UContext>();
+}
+
+/// Offsets in `struct sigcontext`, taken from the ABI struct (and checked against glibc's
+/// REG_* indices by `frame::sigcontext_and_frame_offsets_are_linuxs`).
+mod sc {
+    use coracle_abi::signal::SigContext;
+    use core::mem::offset_of;
+
+    pub const R8: usize = offset_of!(SigContext, r8);
+    pub const R9: usize = offset_of!(SigContext, r9);
+    pub const R10: usize = offset_of!(SigContext, r10);
+    pub const R11: usize = offset_of!(SigContext, r11);
+    pub const R12: usize = offset_of!(SigContext, r12);
+    pub const R13: usize = offset_of!(SigContext, r13);
+    pub const R14: usize = offset_of!(SigContext, r14);
+    pub const R15: usize = offset_of!(SigContext, r15);
+    pub const RDI: usize = offset_of!(SigContext, rdi);
+    pub const RSI: usize = offset_of!(SigContext, rsi);
+    pub const RBP: usize = offset_of!(SigContext, rbp);
+    pub const RBX: usize = offset_of!(SigContext, rbx);
+    pub const RDX: usize = offset_of!(SigContext, rdx);
+    pub const RAX: usize = offset_of!(SigContext, rax);
+    pub const RCX: usize = offset_of!(SigContext, rcx);
+    pub const RSP: usize = offset_of!(SigContext, rsp);
+    pub const RIP: usize = offset_of!(SigContext, rip);
+    pub const EFLAGS: usize = offset_of!(SigContext, eflags);
+    pub const CS: usize = offset_of!(SigContext, cs);
+    pub const GS: usize = offset_of!(SigContext, gs);
+    pub const FS: usize = offset_of!(SigContext, fs);
+    pub const SS: usize = offset_of!(SigContext, ss);
+    pub const ERR: usize = offset_of!(SigContext, err);
+    pub const TRAPNO: usize = offset_of!(SigContext, trapno);
+    pub const OLDMASK: usize = offset_of!(SigContext, oldmask);
+    pub const CR2: usize = offset_of!(SigContext, cr2);
+    pub const FPSTATE: usize = offset_of!(SigContext, fpstate);
+    pub const SIZE: usize = size_of::<SigContext>();
+}
 
 const SIGHUP: u64 = 1;
 const SIGINT: u64 = 2;

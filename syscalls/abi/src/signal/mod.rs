@@ -1,6 +1,14 @@
-//! Signal numbers of x86_64 (`uapi/asm-generic/signal.h`) and the kernel's `struct sigaction`.
+//! Signal numbers of x86_64 (`uapi/asm-generic/signal.h`), the kernel's `struct sigaction`,
+//! and the structs signals carry to programs: `siginfo_t` (`info`), the handler's stack frame
+//! (`frame`), signalfd records and `struct sigevent`.
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+mod frame;
+mod info;
+
+pub use frame::*;
+pub use info::*;
 
 pub const SIGHUP: u32 = 1;
 pub const SIGINT: u32 = 2;
