@@ -1,11 +1,18 @@
-//! Checked ELF64 parsing: untrusted file bytes in, a validated [`Executable`] out.
+//! Checked ELF64 parsing: untrusted file bytes in, a validated [`ElfFile`] out, placed at a
+//! load bias as an [`Executable`].
 //!
-//! Only what Linux's `load_elf_binary` (fs/binfmt_elf.c) reads is looked at: the ELF header and
-//! the program headers. Every field is bounds- and overflow-checked here, once, so that
-//! `plan.rs` and the kernel that maps the result work on numbers that cannot overflow.
+//! Only what Linux's `load_elf_binary` and `load_elf_interp` (fs/binfmt_elf.c) read is looked
+//! at: the ELF header and the program headers, read with goblin's ELF64 types. Every field is
+//! bounds- and overflow-checked here, once, so that `plan.rs` and the kernel that maps the
+//! result work on numbers that cannot overflow. Choosing the load bias (ASLR) is the caller's:
+//! [`ElfFile::place`] checks that the image fits where it is put.
 
 use alloc::string::String;
 use alloc::vec::Vec;
+
+use goblin::container::Endian;
+use goblin::elf64::header::{Header, EI_CLASS, EI_DATA, EI_VERSION, SIZEOF_EHDR};
+use goblin::elf64::program_header::{ProgramHeader, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
 
 use crate::error::ElfError;
 use crate::plan::Perms;
@@ -14,6 +21,8 @@ use crate::{page_end, page_start, MMAP_MIN_ADDR, PAGE_SIZE, PIE_BASE, USER_TOP};
 const PHDR_SIZE: u16 = 56;
 /// Linux refuses a program header table larger than one page (`load_elf_phdrs`).
 const MAX_PHDR_TABLE: u64 = 4096;
+/// Linux refuses a PT_INTERP shorter than 2 bytes or longer than PATH_MAX (`load_elf_binary`).
+const PATH_MAX: u64 = 4096;
 
 const ELFMAG: [u8; 4] = *b"\x7fELF";
 const ELFCLASS64: u8 = 2;
@@ -23,21 +32,16 @@ const EM_X86_64: u16 = 62;
 const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;
 
-const PT_LOAD: u32 = 1;
-const PT_INTERP: u32 = 3;
-const PT_PHDR: u32 = 6;
-
-const PF_X: u32 = 1;
-const PF_W: u32 = 2;
-const PF_R: u32 = 4;
+type Phdr = ProgramHeader;
 
 /// How the image is placed in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExecKind {
     /// ET_EXEC: loaded at the addresses in the file.
     Exec,
-    /// ET_DYN without PT_INTERP: position independent, loaded at [`PIE_BASE`].
-    StaticPie,
+    /// ET_DYN: position independent, loaded at a bias the loader chooses (a PIE, a
+    /// static-PIE, or a dynamic linker).
+    Pie,
 }
 
 /// A PT_LOAD after validation, with the load bias applied.
@@ -55,7 +59,33 @@ pub(crate) struct Segment {
     pub(crate) perms: Perms,
 }
 
-/// Parsed and validated executable; owns copies of what it needs (no lifetime on the file bytes).
+/// Where the PT_INTERP path lies in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterpRef {
+    /// Index of the PT_INTERP program header.
+    pub index: usize,
+    pub offset: u64,
+    /// Length with the terminating NUL (checked: 2..=PATH_MAX, inside the file).
+    pub len: u64,
+}
+
+/// A checked ELF file whose place in memory is not chosen yet: what Linux knows about an
+/// executable or an interpreter before it picks the load bias.
+#[derive(Debug, Clone)]
+pub struct ElfFile {
+    kind: ExecKind,
+    /// Non-empty PT_LOADs (program header index, header), sorted by address, not overlapping.
+    loads: Vec<(usize, Phdr)>,
+    /// Every program header (for PT_PHDR and AT_PHDR).
+    phdrs: Vec<Phdr>,
+    e_entry: u64,
+    e_phoff: u64,
+    e_phnum: u16,
+    interp: Option<InterpRef>,
+}
+
+/// Parsed, validated and placed executable; owns copies of what it needs (no lifetime on the
+/// file bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Executable {
     kind: ExecKind,
@@ -68,113 +98,49 @@ pub struct Executable {
     pub(crate) phnum: u16,
 }
 
-/// The fields of the ELF header the loader uses.
-struct Ehdr {
-    ident: [u8; 16],
-    e_type: u16,
-    e_machine: u16,
-    e_version: u32,
-    e_entry: u64,
-    e_phoff: u64,
-    e_phentsize: u16,
-    e_phnum: u16,
+/// End of a program header's file bytes, if they lie inside a file of `len` bytes.
+fn file_end(ph: &Phdr, len: u64) -> Option<u64> {
+    ph.p_offset
+        .checked_add(ph.p_filesz)
+        .filter(|&end| end <= len)
 }
 
-/// One program header, as in the file.
-#[derive(Clone, Copy)]
-struct Phdr {
-    p_type: u32,
-    p_flags: u32,
-    p_offset: u64,
-    p_vaddr: u64,
-    p_filesz: u64,
-    p_memsz: u64,
-    p_align: u64,
-}
-
-/// `N` bytes of `b` at `at`, or `None` if they are not all there.
-fn field<const N: usize>(b: &[u8], at: u64) -> Option<[u8; N]> {
-    let start = usize::try_from(at).ok()?;
-    let end = start.checked_add(N)?;
-    b.get(start..end)?.try_into().ok()
-}
-
-fn u16_at(b: &[u8], at: u64) -> Option<u16> {
-    field(b, at).map(u16::from_le_bytes)
-}
-
-fn u32_at(b: &[u8], at: u64) -> Option<u32> {
-    field(b, at).map(u32::from_le_bytes)
-}
-
-fn u64_at(b: &[u8], at: u64) -> Option<u64> {
-    field(b, at).map(u64::from_le_bytes)
-}
-
-impl Ehdr {
-    fn read(b: &[u8]) -> Option<Self> {
-        Some(Self {
-            ident: field(b, 0)?,
-            e_type: u16_at(b, 16)?,
-            e_machine: u16_at(b, 18)?,
-            e_version: u32_at(b, 20)?,
-            e_entry: u64_at(b, 24)?,
-            e_phoff: u64_at(b, 32)?,
-            e_phentsize: u16_at(b, 54)?,
-            e_phnum: u16_at(b, 56)?,
-        })
+/// The ELF header, if `b` holds one (goblin reads the fields; the checks are ours).
+fn read_header(b: &[u8]) -> Option<Header> {
+    if b.len() < SIZEOF_EHDR {
+        return None;
     }
+    Header::parse(b).ok()
 }
 
-impl Phdr {
-    fn read(b: &[u8], at: u64) -> Option<Self> {
-        let at = |off: u64| at.checked_add(off);
-        Some(Self {
-            p_type: u32_at(b, at(0)?)?,
-            p_flags: u32_at(b, at(4)?)?,
-            p_offset: u64_at(b, at(8)?)?,
-            p_vaddr: u64_at(b, at(16)?)?,
-            // p_paddr at 24 is meaningless for user programs.
-            p_filesz: u64_at(b, at(32)?)?,
-            p_memsz: u64_at(b, at(40)?)?,
-            p_align: u64_at(b, at(48)?)?,
-        })
-    }
-
-    /// End of the file bytes, if they lie inside a file of `len` bytes.
-    fn file_end(&self, len: u64) -> Option<u64> {
-        self.p_offset
-            .checked_add(self.p_filesz)
-            .filter(|&end| end <= len)
-    }
-}
-
-/// How many bytes from the start of a file [`Executable::parse_head`] needs, judged from its
+/// How many bytes from the start of a file [`ElfFile::parse_head`] needs, judged from its
 /// first bytes `head` (at least the 64-byte ELF header): through the end of the program
 /// header table. `None` if `head` is not even an ELF header (parsing it says why).
 pub fn headers_len(head: &[u8]) -> Option<u64> {
-    let eh = Ehdr::read(head)?;
+    let eh = read_header(head)?;
     let table = u64::from(eh.e_phnum).checked_mul(u64::from(PHDR_SIZE))?;
     eh.e_phoff
         .checked_add(table.min(MAX_PHDR_TABLE))
-        .map(|end| end.max(64))
+        .map(|end| end.max(SIZEOF_EHDR as u64))
 }
 
 /// Checks the identification bytes and header fields that decide whether Coracle can run the
 /// file at all, in the order a person would want to hear about them.
-fn check_header(file: &[u8]) -> Result<(Ehdr, ExecKind), ElfError> {
+fn check_header(file: &[u8]) -> Result<(Header, ExecKind), ElfError> {
     if file.get(..4) != Some(&ELFMAG[..]) {
         return Err(ElfError::NotElf);
     }
     let len = u64::try_from(file.len()).unwrap_or(u64::MAX);
-    let eh = Ehdr::read(file).ok_or(ElfError::TruncatedHeader { len })?;
-    let [_, _, _, _, class, data, version, ..] = eh.ident;
+    let truncated = ElfError::TruncatedHeader { len };
+    let ident = file.get(..16).ok_or(truncated.clone())?;
+    let (class, data, version) = (ident[EI_CLASS], ident[EI_DATA], ident[EI_VERSION]);
     if class != ELFCLASS64 {
         return Err(ElfError::WrongClass { class });
     }
     if data != ELFDATA2LSB {
         return Err(ElfError::WrongEndian { data });
     }
+    let eh = read_header(file).ok_or(truncated)?;
     if u32::from(version) != EV_CURRENT {
         return Err(ElfError::WrongVersion {
             version: version.into(),
@@ -187,7 +153,7 @@ fn check_header(file: &[u8]) -> Result<(Ehdr, ExecKind), ElfError> {
     }
     let kind = match eh.e_type {
         ET_EXEC => ExecKind::Exec,
-        ET_DYN => ExecKind::StaticPie,
+        ET_DYN => ExecKind::Pie,
         e_type => return Err(ElfError::WrongType { e_type }),
     };
     if eh.e_version != EV_CURRENT {
@@ -206,39 +172,71 @@ fn check_header(file: &[u8]) -> Result<(Ehdr, ExecKind), ElfError> {
     Ok((eh, kind))
 }
 
-/// Reads every program header, each checked to lie inside the file.
-fn read_phdrs(file: &[u8], eh: &Ehdr) -> Result<Vec<Phdr>, ElfError> {
-    (0..eh.e_phnum)
-        .map(|i| {
-            let index = usize::from(i);
-            u64::from(i)
-                .checked_mul(u64::from(PHDR_SIZE))
-                .and_then(|off| eh.e_phoff.checked_add(off))
-                .and_then(|at| Phdr::read(file, at))
-                .ok_or(ElfError::ProgramHeaderPastEnd { index })
-        })
-        .collect()
+/// Reads every program header (goblin's ELF64 layout), each checked to lie inside the file.
+fn read_phdrs(file: &[u8], eh: &Header) -> Result<Vec<Phdr>, ElfError> {
+    let phnum = usize::from(eh.e_phnum);
+    let size = u64::from(PHDR_SIZE);
+    // The first header that does not fit, if any: the error names it.
+    let fits = |i: u64| {
+        eh.e_phoff
+            .checked_add((i + 1) * size)
+            .is_some_and(|end| end <= file.len() as u64)
+    };
+    if let Some(index) = (0..phnum).find(|&i| !fits(i as u64)) {
+        return Err(ElfError::ProgramHeaderPastEnd { index });
+    }
+    let phoff =
+        usize::try_from(eh.e_phoff).map_err(|_| ElfError::ProgramHeaderPastEnd { index: 0 })?;
+    ProgramHeader::parse(file, phoff, phnum, Endian::Little)
+        .map_err(|_| ElfError::ProgramHeaderPastEnd { index: 0 })
 }
 
-/// The PT_INTERP path, without its NUL, as text for the error message.
-fn interp_path(file: &[u8], index: usize, ph: &Phdr, len: u64) -> Result<String, ElfError> {
-    let past_end = ElfError::InterpPastEnd { index };
-    let end = ph.file_end(len).ok_or(past_end)?;
-    let Some(bytes) = usize::try_from(ph.p_offset)
-        .ok()
-        .zip(usize::try_from(end).ok())
-        .and_then(|(start, end)| file.get(start..end))
-    else {
-        // Inside the file but not in the part that was read.
-        return Ok(String::from("?"));
-    };
+/// Checks the PT_INTERP program header `index` as Linux does before reading the path.
+fn check_interp(index: usize, ph: &Phdr, len: u64) -> Result<InterpRef, ElfError> {
+    file_end(ph, len).ok_or(ElfError::InterpPastEnd { index })?;
+    if ph.p_filesz < 2 || ph.p_filesz > PATH_MAX {
+        return Err(ElfError::BadInterpPath { index });
+    }
+    Ok(InterpRef {
+        index,
+        offset: ph.p_offset,
+        len: ph.p_filesz,
+    })
+}
+
+/// The interpreter's path from the PT_INTERP bytes `bytes` (read from the file at
+/// [`InterpRef::offset`]): they must end with a NUL, as Linux checks; the path stops at the
+/// first NUL.
+pub fn interp_path(r: &InterpRef, bytes: &[u8]) -> Result<Vec<u8>, ElfError> {
+    let bad = ElfError::BadInterpPath { index: r.index };
+    if bytes.len() as u64 != r.len || bytes.last() != Some(&0) {
+        return Err(bad);
+    }
     let path = bytes.split(|&b| b == 0).next().unwrap_or_default();
-    Ok(String::from_utf8_lossy(path).into_owned())
+    if path.is_empty() {
+        return Err(bad);
+    }
+    Ok(path.to_vec())
+}
+
+/// The PT_INTERP path as text for an error message, `?` if it lies outside `file`.
+fn interp_text(file: &[u8], r: &InterpRef) -> String {
+    let bytes = usize::try_from(r.offset)
+        .ok()
+        .zip(usize::try_from(r.offset + r.len).ok())
+        .and_then(|(start, end)| file.get(start..end));
+    match bytes {
+        Some(b) => {
+            let path = b.split(|&b| b == 0).next().unwrap_or_default();
+            String::from_utf8_lossy(path).into_owned()
+        }
+        None => String::from("?"),
+    }
 }
 
 /// Checks one PT_LOAD on its own (bias not yet known).
 fn check_load(index: usize, ph: &Phdr, len: u64) -> Result<(), ElfError> {
-    ph.file_end(len).ok_or(ElfError::SegmentPastEnd { index })?;
+    file_end(ph, len).ok_or(ElfError::SegmentPastEnd { index })?;
     if ph.p_filesz > ph.p_memsz {
         return Err(ElfError::FileszExceedsMemsz { index });
     }
@@ -259,14 +257,30 @@ fn check_load(index: usize, ph: &Phdr, len: u64) -> Result<(), ElfError> {
     }
     ph.p_vaddr
         .checked_add(ph.p_memsz)
+        .and_then(page_end)
         .ok_or(ElfError::SegmentOverflow { index })?;
     Ok(())
 }
 
-/// Places one checked PT_LOAD at `bias`.
-fn place(index: usize, ph: &Phdr, bias: u64) -> Result<Segment, ElfError> {
+/// Where a file's addresses go: an ET_DYN's lowest PT_LOAD page `lowest` moves to `base`,
+/// an ET_EXEC stays where it is linked.
+#[derive(Clone, Copy)]
+struct Reloc {
+    lowest: u64,
+    base: u64,
+}
+
+impl Reloc {
+    /// The address in memory of file address `v`, `None` if it is below the image or overflows.
+    fn at(self, v: u64) -> Option<u64> {
+        v.checked_sub(self.lowest)?.checked_add(self.base)
+    }
+}
+
+/// Places one checked PT_LOAD.
+fn place(index: usize, ph: &Phdr, r: Reloc) -> Result<Segment, ElfError> {
     let overflow = ElfError::SegmentOverflow { index };
-    let start = ph.p_vaddr.checked_add(bias).ok_or(overflow.clone())?;
+    let start = r.at(ph.p_vaddr).ok_or(overflow.clone())?;
     let end = start.checked_add(ph.p_memsz).ok_or(overflow.clone())?;
     let seg_page_end = page_end(end).ok_or(overflow)?;
     if seg_page_end > USER_TOP {
@@ -293,76 +307,68 @@ fn place(index: usize, ph: &Phdr, bias: u64) -> Result<Segment, ElfError> {
 /// Where the program headers are in memory: PT_PHDR if present, else the PT_LOAD whose file
 /// bytes hold the whole table (as Linux computes AT_PHDR), else 0 (glibc's static start-up then
 /// falls back to `__ehdr_start`).
-fn phdr_address(
-    phdrs: &[Phdr],
-    eh: &Ehdr,
-    bias: u64,
-    segments: &[Segment],
-) -> Result<u64, ElfError> {
-    let table_len = u64::from(eh.e_phnum) * u64::from(PHDR_SIZE);
-    if let Some((index, ph)) = phdrs.iter().enumerate().find(|(_, p)| p.p_type == PT_PHDR) {
+fn phdr_address(f: &ElfFile, r: Reloc, segments: &[Segment]) -> Result<u64, ElfError> {
+    let table_len = u64::from(f.e_phnum) * u64::from(PHDR_SIZE);
+    if let Some((index, ph)) = f
+        .phdrs
+        .iter()
+        .enumerate()
+        .find(|(_, p)| p.p_type == PT_PHDR)
+    {
         let outside = ElfError::PhdrOutsideSegments { index };
-        let start = ph.p_vaddr.checked_add(bias).ok_or(outside.clone())?;
+        let start = r.at(ph.p_vaddr).ok_or(outside.clone())?;
         let end = start.checked_add(table_len).ok_or(outside.clone())?;
         return match segments.iter().any(|s| s.start <= start && end <= s.end) {
             true => Ok(start),
             false => Err(outside),
         };
     }
-    let table_end = eh.e_phoff.saturating_add(table_len);
-    let found = phdrs.iter().filter(|p| p.p_type == PT_LOAD).find_map(|p| {
-        let file_end = p.p_offset.checked_add(p.p_filesz)?;
-        if p.p_offset <= eh.e_phoff && table_end <= file_end {
-            p.p_vaddr
-                .checked_add(eh.e_phoff.checked_sub(p.p_offset)?)?
-                .checked_add(bias)
-        } else {
-            None
-        }
-    });
+    let table_end = f.e_phoff.saturating_add(table_len);
+    let found = f
+        .phdrs
+        .iter()
+        .filter(|p| p.p_type == PT_LOAD)
+        .find_map(|p| {
+            let file_end = p.p_offset.checked_add(p.p_filesz)?;
+            if p.p_offset <= f.e_phoff && table_end <= file_end {
+                r.at(p.p_vaddr.checked_add(f.e_phoff.checked_sub(p.p_offset)?)?)
+            } else {
+                None
+            }
+        });
     Ok(found.unwrap_or(0))
 }
 
-impl Executable {
+impl ElfFile {
     /// Checks: ELF magic, ELFCLASS64, little endian, EV_CURRENT, e_machine == EM_X86_64 (62),
     /// e_type ET_EXEC or ET_DYN, program header table inside the file with e_phentsize == 56,
     /// at least one PT_LOAD, every PT_LOAD: p_offset+p_filesz inside the file, p_filesz <=
-    /// p_memsz, vaddr+memsz does not overflow and (after the bias) stays within
-    /// [`MMAP_MIN_ADDR`]..[`USER_TOP`], p_align a power of two (or 0/1) with p_vaddr ≡ p_offset
-    /// mod PAGE_SIZE, PT_LOADs sorted by vaddr and not overlapping, the entry point inside one.
-    /// PT_INTERP present -> `Err(ElfError::Dynamic { interp })`. PT_TLS and PT_GNU_STACK are
-    /// ignored (TLS is libc's business; the stack is never executable).
+    /// p_memsz, vaddr+memsz does not overflow, p_align a power of two (or 0/1) with p_vaddr ≡
+    /// p_offset mod PAGE_SIZE, PT_LOADs sorted by vaddr and not overlapping; a PT_INTERP inside
+    /// the file, 2 to PATH_MAX bytes long. Where the image goes is checked by [`Self::place`].
+    /// PT_TLS and PT_GNU_STACK are ignored (TLS is libc's business; the stack is never
+    /// executable).
     ///
-    /// PT_LOADs with `p_memsz == 0` are checked against the file but otherwise ignored, as
-    /// Linux maps nothing for them.
-    pub fn parse(file: &[u8]) -> Result<Executable, ElfError> {
-        Self::parse_head(file, u64::try_from(file.len()).unwrap_or(u64::MAX))
-    }
-
-    /// [`Executable::parse`] of a file of `len` bytes from its first bytes, `head`: the ELF
-    /// header and the program header table must lie in them (see [`headers_len`]); segments
-    /// are checked against `len`, so the rest of the file need not be read. A PT_INTERP path
-    /// beyond `head` is reported as `?`.
-    pub fn parse_head(head: &[u8], len: u64) -> Result<Executable, ElfError> {
-        let file = head;
-        let (eh, kind) = check_header(file)?;
-        let phdrs = read_phdrs(file, &eh)?;
-        if let Some((index, ph)) = phdrs
-            .iter()
-            .enumerate()
-            .find(|(_, p)| p.p_type == PT_INTERP)
-        {
-            let interp = interp_path(file, index, ph, len)?;
-            return Err(ElfError::Dynamic { interp });
-        }
-
+    /// `head` is the file's first bytes, holding the ELF header and the program header table
+    /// (see [`headers_len`]); `len` is the whole file's size, which segments are checked
+    /// against, so the rest of the file need not be read. PT_LOADs with `p_memsz == 0` are
+    /// checked against the file but otherwise ignored, as Linux maps nothing for them.
+    pub fn parse_head(head: &[u8], len: u64) -> Result<ElfFile, ElfError> {
+        let (eh, kind) = check_header(head)?;
+        let phdrs = read_phdrs(head, &eh)?;
+        let mut interp = None;
         let mut loads: Vec<(usize, Phdr)> = Vec::new();
         for (index, ph) in phdrs.iter().enumerate() {
-            if ph.p_type == PT_LOAD {
-                check_load(index, ph, len)?;
-                if ph.p_memsz > 0 {
-                    loads.push((index, *ph));
+            match ph.p_type {
+                // Linux takes the first PT_INTERP.
+                PT_INTERP if interp.is_none() => interp = Some(check_interp(index, ph, len)?),
+                PT_LOAD => {
+                    check_load(index, ph, len)?;
+                    if ph.p_memsz > 0 {
+                        loads.push((index, *ph));
+                    }
                 }
+                _ => {}
             }
         }
         for pair in loads.windows(2) {
@@ -382,40 +388,23 @@ impl Executable {
                 }
             }
         }
-        let lowest = loads
-            .first()
-            .map(|(_, p)| page_start(p.p_vaddr))
-            .ok_or(ElfError::NoLoadSegment)?;
-
-        // Linux 6.1 puts a static-PIE wherever mmap chooses; Coracle uses ELF_ET_DYN_BASE, where
-        // Linux puts a PIE that has an interpreter, so addresses are the same on every run.
-        let bias = match kind {
-            ExecKind::Exec => 0,
-            ExecKind::StaticPie => PIE_BASE
-                .checked_sub(lowest)
-                .ok_or(ElfError::PieAboveBase { vaddr: lowest })?,
-        };
-        let segments = loads
-            .iter()
-            .map(|(index, ph)| place(*index, ph, bias))
-            .collect::<Result<Vec<_>, _>>()?;
-
-        let entry = eh
-            .e_entry
-            .checked_add(bias)
-            .filter(|e| segments.iter().any(|s| s.start <= *e && *e < s.end))
-            .ok_or(ElfError::EntryOutsideSegments {
-                entry: eh.e_entry.wrapping_add(bias),
-            })?;
-        let phdr = phdr_address(&phdrs, &eh, bias, &segments)?;
-        Ok(Executable {
+        if loads.is_empty() {
+            return Err(ElfError::NoLoadSegment);
+        }
+        Ok(ElfFile {
             kind,
-            bias,
-            segments,
-            entry,
-            phdr,
-            phnum: eh.e_phnum,
+            loads,
+            phdrs,
+            e_entry: eh.e_entry,
+            e_phoff: eh.e_phoff,
+            e_phnum: eh.e_phnum,
+            interp,
         })
+    }
+
+    /// [`Self::parse_head`] of a whole file.
+    pub fn parse(file: &[u8]) -> Result<ElfFile, ElfError> {
+        Self::parse_head(file, u64::try_from(file.len()).unwrap_or(u64::MAX))
     }
 
     /// Whether the file is a fixed-address or a position-independent executable.
@@ -423,8 +412,102 @@ impl Executable {
         self.kind
     }
 
-    /// 0 for ET_EXEC; for a static-PIE, [`PIE_BASE`] minus the lowest PT_LOAD's page-aligned
-    /// vaddr, so that the image starts at [`PIE_BASE`].
+    /// Where the PT_INTERP path is, if the file asks for an interpreter.
+    pub fn interp(&self) -> Option<InterpRef> {
+        self.interp
+    }
+
+    /// The lowest PT_LOAD's page-aligned address, as linked.
+    pub fn lowest(&self) -> u64 {
+        self.loads.first().map_or(0, |(_, p)| page_start(p.p_vaddr))
+    }
+
+    /// Bytes from the lowest PT_LOAD's page to the end of the highest one's last page
+    /// (Linux's total_mapping_size): the room an ET_DYN needs wherever it is placed.
+    pub fn span(&self) -> u64 {
+        let end = self
+            .loads
+            .iter()
+            .filter_map(|(_, p)| page_end(p.p_vaddr + p.p_memsz))
+            .max()
+            .unwrap_or(0);
+        end - self.lowest()
+    }
+
+    /// The largest PT_LOAD alignment that is a power of two, at least a page (Linux's
+    /// maximum_alignment, which places an ET_DYN at a multiple of it).
+    pub fn max_align(&self) -> u64 {
+        self.loads
+            .iter()
+            .map(|(_, p)| p.p_align)
+            .filter(|a| a.is_power_of_two())
+            .fold(PAGE_SIZE, u64::max)
+    }
+
+    /// The image with its lowest PT_LOAD page at `base` if it is an ET_DYN (an ET_EXEC stays
+    /// where it is linked): every segment must land between [`MMAP_MIN_ADDR`] and
+    /// [`USER_TOP`], the entry point inside one, the PT_PHDR too.
+    pub fn place(&self, base: u64) -> Result<Executable, ElfError> {
+        let r = match self.kind {
+            ExecKind::Exec => Reloc { lowest: 0, base: 0 },
+            ExecKind::Pie => Reloc {
+                lowest: self.lowest(),
+                base,
+            },
+        };
+        let segments = self
+            .loads
+            .iter()
+            .map(|(index, ph)| place(*index, ph, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let entry = r
+            .at(self.e_entry)
+            .filter(|e| segments.iter().any(|s| s.start <= *e && *e < s.end))
+            .ok_or(ElfError::EntryOutsideSegments {
+                entry: self.e_entry.wrapping_add(r.base.wrapping_sub(r.lowest)),
+            })?;
+        let phdr = phdr_address(self, r, &segments)?;
+        Ok(Executable {
+            kind: self.kind,
+            bias: r.base.wrapping_sub(r.lowest),
+            segments,
+            entry,
+            phdr,
+            phnum: self.e_phnum,
+        })
+    }
+}
+
+impl Executable {
+    /// A static executable as the host CLI packs it: [`ElfFile::parse`], a PT_INTERP refused
+    /// with [`ElfError::Dynamic`], an ET_DYN (static-PIE) placed at [`PIE_BASE`] (where Linux
+    /// puts a PIE with ASLR off).
+    pub fn parse(file: &[u8]) -> Result<Executable, ElfError> {
+        Self::parse_head(file, u64::try_from(file.len()).unwrap_or(u64::MAX))
+    }
+
+    /// [`Executable::parse`] from the file's first bytes `head` and its size `len` (see
+    /// [`ElfFile::parse_head`]). A PT_INTERP path beyond `head` is reported as `?`.
+    pub fn parse_head(head: &[u8], len: u64) -> Result<Executable, ElfError> {
+        let f = ElfFile::parse_head(head, len)?;
+        if let Some(r) = f.interp() {
+            return Err(ElfError::Dynamic {
+                interp: interp_text(head, &r),
+            });
+        }
+        if f.kind == ExecKind::Pie && f.lowest() > PIE_BASE {
+            return Err(ElfError::PieAboveBase { vaddr: f.lowest() });
+        }
+        f.place(PIE_BASE)
+    }
+
+    /// Whether the file is a fixed-address or a position-independent executable.
+    pub fn kind(&self) -> ExecKind {
+        self.kind
+    }
+
+    /// 0 for ET_EXEC; for an ET_DYN, what was added (modulo 2^64) to every address in the
+    /// file.
     pub fn load_bias(&self) -> u64 {
         self.bias
     }

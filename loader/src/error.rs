@@ -32,6 +32,9 @@ pub enum ElfError {
     ProgramHeaderPastEnd { index: usize },
     /// The PT_INTERP path of program header `index` lies past the end of the file.
     InterpPastEnd { index: usize },
+    /// The PT_INTERP of program header `index` is shorter than 2 bytes, longer than PATH_MAX,
+    /// or not NUL-terminated (Linux: ENOEXEC).
+    BadInterpPath { index: usize },
     /// The file asks for a dynamic linker (PT_INTERP).
     Dynamic { interp: String },
     /// No PT_LOAD segment with a non-zero size.
@@ -141,6 +144,11 @@ impl fmt::Display for ElfError {
                 f,
                 "truncated: the interpreter path (program header {index}) lies past the end of \
                  the file"
+            ),
+            Self::BadInterpPath { index } => write!(
+                f,
+                "the interpreter path (program header {index}) is empty, longer than PATH_MAX \
+                 or not NUL-terminated"
             ),
             Self::Dynamic { interp } => write!(
                 f,

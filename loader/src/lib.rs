@@ -3,8 +3,10 @@
 //! The kernel calls [`Executable::parse`] on the file an `execve` names, maps what
 //! [`Executable::plan`] describes, and writes the [`build_stack`] image below the stack top;
 //! the host CLI calls the same parser to refuse a binary with a readable reason before packing
-//! it. This crate knows nothing of page tables or files: it works on byte slices and addresses
-//! only, and mirrors what Linux's fs/binfmt_elf.c and fs/exec.c do for x86_64 with ASLR off.
+//! it. An executable with an interpreter is parsed as an [`ElfFile`], which the kernel places
+//! (with its interpreter) at addresses it chooses, randomised or not. This crate knows nothing
+//! of page tables or files: it works on byte slices and addresses only, and mirrors what
+//! Linux's fs/binfmt_elf.c and fs/exec.c do for x86_64.
 //!
 //! Modules: `elf` (checked parsing), `plan` (regions and copies), `auxv` (auxiliary vector),
 //! `stack` (initial stack image), `error` (why something was refused).
@@ -26,7 +28,7 @@ mod stack;
 mod tests;
 
 pub use auxv::*;
-pub use elf::{headers_len, ExecKind, Executable};
+pub use elf::{headers_len, interp_path, ElfFile, ExecKind, Executable, InterpRef};
 pub use error::{ElfError, StackError, StringKind};
 pub use plan::{Copy, FileMap, LoadPlan, Perms, Region};
 pub use stack::{build_stack, InitialStack, StackParams, MAX_ARG_STRLEN};
@@ -37,7 +39,8 @@ pub const PAGE_SIZE: u64 = 4096;
 /// Highest user address + 1 usable by an image (Linux TASK_SIZE for 4-level paging minus a page).
 pub const USER_TOP: u64 = 0x7fff_ffff_f000;
 
-/// Where a static-PIE (ET_DYN) is placed, as Linux does with ASLR off (ELF_ET_DYN_BASE).
+/// Where an ET_DYN executable is placed with ASLR off: Linux's ELF_ET_DYN_BASE (two thirds of
+/// TASK_SIZE), page-aligned as `load_elf_binary` aligns it.
 pub const PIE_BASE: u64 = 0x5555_5555_4000;
 
 /// Lowest address an image may occupy: Linux's default `vm.mmap_min_addr` on x86_64, which keeps

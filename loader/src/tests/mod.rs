@@ -2,6 +2,7 @@
 //! and the initial stack checked byte for byte.
 
 mod builder;
+mod dynamic;
 mod parse_err;
 mod parse_ok;
 mod real_files;

@@ -84,7 +84,7 @@ fn exec_plan_has_union_perms_on_shared_page_and_zero_bss() {
 #[test]
 fn static_pie_is_placed_at_pie_base() {
     let exe = Executable::parse(&pie_image()).unwrap();
-    assert_eq!(exe.kind(), ExecKind::StaticPie);
+    assert_eq!(exe.kind(), ExecKind::Pie);
     assert_eq!(exe.load_bias(), PIE_BASE);
     let plan = exe.plan();
     let b = PIE_BASE;

@@ -36,7 +36,7 @@ fn busybox_static_if_present() {
 fn glibc_static_pie_ldconfig_if_present() {
     if let Some(r) = parse_file("/sbin/ldconfig") {
         let exe = r.unwrap_or_else(|e| panic!("/sbin/ldconfig: {e}"));
-        assert_eq!(exe.kind(), ExecKind::StaticPie);
+        assert_eq!(exe.kind(), ExecKind::Pie);
         assert_eq!(exe.plan().regions[0].start, crate::PIE_BASE);
     }
 }
@@ -61,4 +61,23 @@ fn dynamic_ls_is_refused_with_interpreter_if_present() {
             other => panic!("/bin/ls: expected Dynamic, got {other:?}"),
         }
     }
+}
+
+/// glibc's dynamic linker and a dynamic program, placed as the kernel places them.
+#[test]
+fn dynamic_ls_and_its_interpreter_parse_if_present() {
+    let (Ok(ls), Ok(ld)) = (fs::read("/bin/ls"), fs::read("/lib64/ld-linux-x86-64.so.2")) else {
+        return;
+    };
+    let elf = crate::ElfFile::parse(&ls).unwrap();
+    let r = elf.interp().expect("/bin/ls has PT_INTERP");
+    let bytes = &ls[r.offset as usize..(r.offset + r.len) as usize];
+    let path = crate::interp_path(&r, bytes).unwrap();
+    assert!(path.starts_with(b"/lib"), "{path:?}");
+    assert!(elf.place(crate::PIE_BASE).unwrap().plan().phdr != 0);
+    let ld = crate::ElfFile::parse(&ld).unwrap();
+    assert_eq!(ld.kind(), ExecKind::Pie);
+    assert!(ld.interp().is_none());
+    let exe = ld.place(0x7fff_f7fc_0000).unwrap();
+    assert!(exe.plan().entry > 0x7fff_f7fc_0000);
 }
