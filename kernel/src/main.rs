@@ -55,6 +55,10 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests) {
             b"coracle.timing" => config.timing = value == b"1",
             b"coracle.epoch" => epoch = number().unwrap_or(0),
             b"coracle.cpus" => config.cpus = number().unwrap_or(1) as u32,
+            // Linux's flag of the same name: no address-space randomisation, for runs that
+            // must repeat exactly (QEMU's -icount).
+            // `norandmaps=1` too: `coracle run --kernel-arg` takes key=value tokens.
+            b"norandmaps" => config.norandmaps = value.is_empty() || value == b"1",
             b"coracle.selftest" if value == b"fault" => selftest_fault(),
             b"coracle.selftest" if value == b"smp" => selftests.smp = true,
             b"coracle.selftest" if value == b"cow" => selftests.cow = true,

@@ -31,6 +31,8 @@ pub struct Config {
     pub verbose: bool,
     pub timing: bool,
     pub cpus: u32,
+    /// `norandmaps`: every image at Linux's addresses without ASLR (randomize_va_space 0).
+    pub norandmaps: bool,
 }
 
 fn nul_split(data: &[u8]) -> Vec<Vec<u8>> {
@@ -124,6 +126,12 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
         console::log_line(format_args!("root filesystem: {:?}", booted.unpacked));
     }
     phase("root filesystem");
+    if config.norandmaps {
+        booted
+            .system
+            .randomize_va_space
+            .store(0, core::sync::atomic::Ordering::Relaxed);
+    }
     let mut platform = KernelPlatform::new(config.verbose, paging::boot_space());
     platform.hwcaps = hwcaps(features);
     let joined = |list: &[Vec<u8>]| -> Vec<u8> {

@@ -125,6 +125,7 @@ impl Current {
             signals: ProcSignals::default(),
             exited_cpu_ns: core::sync::atomic::AtomicU64::new(0),
             exit_code: Mutex::new(None),
+            personality: AtomicU32::new(0),
         });
         sys.register(&process);
         sys.sched.reserve_tid(info.pid);

@@ -90,7 +90,6 @@ not_implemented! {
     SYS_capget = 125;
     SYS_capset = 126;
     SYS_uselib = 134;
-    SYS_personality = 135;
     SYS_ustat = 136;
     SYS_sysfs = 139;
     SYS_vhangup = 153;

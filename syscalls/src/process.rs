@@ -283,6 +283,9 @@ pub struct Process {
     pub exited_cpu_ns: core::sync::atomic::AtomicU64,
     /// The status the process ends with, once its main thread or a group exit set it.
     pub(crate) exit_code: Mutex<Option<ExitStatus>>,
+    /// personality(2)'s execution domain and flags (ADDR_NO_RANDOMIZE...), kept across fork
+    /// and exec.
+    pub personality: AtomicU32,
 }
 
 impl Process {
@@ -340,6 +343,10 @@ pub struct System {
     pub futexes: crate::sys::futex::FutexTable,
     /// Threads waiting for a file lock (woken whenever locks change).
     pub lock_waiters: WaitQueue,
+    /// Linux's kernel.randomize_va_space: 0 places every image at the same addresses (the
+    /// `norandmaps` boot flag), 1 randomises the stack, mmap base, vDSO and PIE base, 2 (the
+    /// default) the program break too.
+    pub randomize_va_space: AtomicU32,
 }
 
 impl core::fmt::Debug for System {
@@ -371,6 +378,7 @@ impl System {
             sched,
             futexes: crate::sys::futex::FutexTable::default(),
             lock_waiters: WaitQueue::new(),
+            randomize_va_space: AtomicU32::new(2),
         }
     }
 

@@ -139,6 +139,7 @@ syscall_table! {
     SYS_sigaltstack = 131 => signal::sigaltstack(&mut regs, ss: u64, old: u64);
     SYS_utime = 132 => fs::utime(path: u64, times: u64);
     SYS_mknod = 133 => fs::mknod(path: u64, mode: u32, dev: u32);
+    SYS_personality = 135 => process::personality(persona: u64);
     SYS_statfs = 137 => fs::statfs(path: u64, buf: u64);
     SYS_fstatfs = 138 => fs::fstatfs(fd: i32, buf: u64);
     SYS_getpriority = 140 => sched::getpriority(which: i32, who: i32);

@@ -223,6 +223,9 @@ pub struct Fake {
     pub fpu: std::boxed::Box<crate::FpArea>,
     /// How the fake CPU saves FP state (None: XSAVE of x87, SSE and AVX, 832 bytes).
     pub fpu_layout: Option<crate::FpuLayout>,
+    /// `None`: "random" bytes are the same fixed pattern on every call; `Some(n)`: a
+    /// different pattern on each call (a counter from `n`), for tests of randomisation.
+    pub entropy: Option<u64>,
 }
 
 impl Default for Fake {
@@ -242,6 +245,7 @@ impl Default for Fake {
             slept_until: None,
             fpu: std::boxed::Box::default(),
             fpu_layout: None,
+            entropy: None,
         }
     }
 }
@@ -500,8 +504,13 @@ impl Clock for Fake {
 
 impl Entropy for Fake {
     fn random(&mut self, buf: &mut [u8]) {
+        let salt = self.entropy.map_or(0, |n| {
+            self.entropy = Some(n + 1);
+            // Spread the counter over every bit, so that masks of any width see it change.
+            n.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        });
         for (i, b) in buf.iter_mut().enumerate() {
-            *b = i as u8 ^ 0x5a;
+            *b = i as u8 ^ 0x5a ^ (salt >> ((i % 8) * 8)) as u8;
         }
     }
 }

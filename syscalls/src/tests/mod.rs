@@ -7,6 +7,7 @@ pub(crate) mod fake;
 mod fifo;
 mod fs;
 mod fuzz;
+mod interp;
 mod io;
 mod misc;
 mod mman;

@@ -1,8 +1,10 @@
 //! execve and execveat: a new program in the calling process.
 //!
 //! The file is found as open finds it, must be a regular file with execute permission, and is
-//! either a static ELF (static-pie included) or a `#!` script, whose interpreter runs with the
-//! script's path as an argument (nested up to [`MAX_NESTING`] levels, as binfmt_script does).
+//! either an ELF executable or a `#!` script, whose interpreter runs with the script's path as
+//! an argument (nested up to [`MAX_NESTING`] levels, as binfmt_script does). An ELF with
+//! PT_INTERP brings its interpreter (ld.so), found the same way from the path in the file:
+//! missing, it is that lookup's error (ENOENT); not a loadable ELF, ELIBBAD.
 //! Everything that can fail is checked before the old image goes (the point of no return):
 //! then the other threads are killed, a new address space gets the image and the initial
 //! stack, close-on-exec fds are closed, handled signals go back to their default (ignored
@@ -11,10 +13,10 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use coracle_loader::{ElfError, Executable, MAX_ARG_STRLEN};
+use coracle_loader::{interp_path, ElfFile, InterpRef, MAX_ARG_STRLEN};
 use coracle_vfs::Inode;
 
-use super::image::{self, Program, ARG_MAX};
+use super::image::{self, Layout, MappedFile, Placed, Program, ARG_MAX};
 use crate::regs::{FpArea, UserRegs, TRAP_SYSCALL};
 use crate::sys::fs::{fd_target, read_path, start_dir, AT_FDCWD};
 use crate::{Current, Errno, Platform, SysResult};
@@ -273,18 +275,82 @@ fn run(
         }
         file = find(p, AT_FDCWD, &sb.interp, 0)?;
     }
-    let exe = match Executable::parse_head(&file.data, file.size) {
-        Ok(exe) => exe,
-        Err(ElfError::Dynamic { interp }) => {
-            k.log(format_args!(
-                "execve {}: dynamically linked (interpreter {interp}) programs are not supported yet: ENOEXEC",
-                alloc::string::String::from_utf8_lossy(&filename)
-            ));
-            return Err(Errno::ENOEXEC);
-        }
-        Err(_) => return Err(Errno::ENOEXEC),
+    let name = alloc::string::String::from_utf8_lossy(&filename);
+    let elf = ElfFile::parse_head(&file.data, file.size).map_err(|e| {
+        k.log(format_args!("execve {name}: {e}: ENOEXEC"));
+        Errno::ENOEXEC
+    })?;
+    let interp = match elf.interp() {
+        Some(r) => Some(find_interp(p, k, &file, &r, &name)?),
+        None => None,
     };
-    replace_image(p, k, regs, &exe, file, &filename, &args, &env)
+    let layout = Layout::for_exec(p, k);
+    let exe = image::place_exe(&elf, &layout).map_err(|e| {
+        k.log(format_args!("execve {name}: {e}: ENOEXEC"));
+        Errno::ENOEXEC
+    })?;
+    let interp_exe = match &interp {
+        Some((ifile, ielf)) => Some(image::place_interp(ielf, &exe, &layout).map_err(|e| {
+            let path = alloc::string::String::from_utf8_lossy(&ifile.real);
+            k.log(format_args!(
+                "execve {name}: interpreter {path}: {e}: ELIBBAD"
+            ));
+            Errno::ELIBBAD
+        })?),
+        None => None,
+    };
+    let placed = Placed {
+        exe,
+        interp: interp_exe,
+        layout,
+    };
+    let interp = interp.map(|(f, _)| MappedFile {
+        inode: f.inode,
+        path: f.real.into(),
+    });
+    replace_image(p, k, regs, &placed, interp, file, &filename, &args, &env)
+}
+
+/// The interpreter named by PT_INTERP `r` of `file`, found as execve finds a program (from the
+/// cwd if relative, with execute permission) and checked to be a loadable ELF (`ELIBBAD` if
+/// not, as Linux's load_elf_binary says of an interpreter that is not an x86_64 ELF).
+fn find_interp(
+    p: &Current,
+    k: &mut dyn Platform,
+    file: &Found,
+    r: &InterpRef,
+    name: &str,
+) -> Result<(Found, ElfFile), Errno> {
+    let mut bytes = alloc::vec![0u8; r.len as usize];
+    let mut done = 0;
+    while done < bytes.len() {
+        match file
+            .inode
+            .read_at(r.offset + done as u64, &mut bytes[done..])?
+        {
+            0 => break,
+            n => done += n,
+        }
+    }
+    bytes.truncate(done);
+    let path = interp_path(r, &bytes).map_err(|e| {
+        k.log(format_args!("execve {name}: {e}: ENOEXEC"));
+        Errno::ENOEXEC
+    })?;
+    let shown = alloc::string::String::from_utf8_lossy(&path);
+    let found = find(p, AT_FDCWD, &path, 0).inspect_err(|e| {
+        k.log(format_args!(
+            "execve {name}: interpreter {shown}: {}",
+            e.name()
+        ));
+    })?;
+    let elf = ElfFile::parse_head(&found.data, found.size).map_err(|e| {
+        k.log(format_args!(
+            "execve {name}: interpreter {shown}: {e}: ELIBBAD"
+        ));
+        Errno::ELIBBAD
+    })?;
+    Ok((found, elf))
 }
 
 /// The point of no return: the old image goes and the new one starts.
@@ -293,7 +359,8 @@ fn replace_image(
     p: &mut Current,
     k: &mut dyn Platform,
     regs: &mut UserRegs,
-    exe: &Executable,
+    placed: &Placed,
+    interp: Option<MappedFile>,
     file: Found,
     filename: &[u8],
     args: &[Vec<u8>],
@@ -310,9 +377,12 @@ fn replace_image(
     let envp: Vec<&[u8]> = env.iter().map(Vec::as_slice).collect();
     let real: Arc<[u8]> = file.real.clone().into();
     let prog = Program {
-        exe,
-        inode: file.inode.clone(),
-        path: real,
+        placed,
+        file: MappedFile {
+            inode: file.inode.clone(),
+            path: real,
+        },
+        interp,
         argv: &argv,
         envp: &envp,
         execfn: filename,

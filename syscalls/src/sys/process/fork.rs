@@ -12,7 +12,7 @@ use alloc::collections::BTreeSet;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use spin::Mutex;
 
@@ -140,6 +140,7 @@ pub(crate) fn new_process(
         signals: parent.signals.fork(),
         exited_cpu_ns: AtomicU64::new(0),
         exit_code: Mutex::new(None),
+        personality: AtomicU32::new(parent.personality.load(Ordering::Relaxed)),
     });
     if a.flags & CLONE_PIDFD != 0 {
         // Made before the child exists for anyone else: a failure leaves no trace.

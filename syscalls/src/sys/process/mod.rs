@@ -7,10 +7,12 @@ pub(crate) mod fork;
 pub(crate) mod group;
 pub mod image;
 pub(crate) mod jobs;
+pub(crate) mod personality;
 pub(crate) mod pidfd;
 pub(crate) mod wait;
 
 pub(crate) use group::{setpgid, setsid};
+pub(crate) use personality::personality;
 pub(crate) use pidfd::{pidfd_open, pidfd_send_signal};
 pub(crate) use wait::{wait4, waitid};
 
