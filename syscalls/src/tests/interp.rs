@@ -269,10 +269,10 @@ fn an_interpreter_that_is_not_a_loadable_elf_is_elibbad() {
     wrong_machine[18] = 183; // EM_AARCH64
     let mut overlapping = ld_so();
     overlapping[64 + 56 + 16..64 + 56 + 24].copy_from_slice(&0x800u64.to_le_bytes());
-    let cases: [(&str, Vec<u8>); 6] = [
-        ("a script", b"#!/bin/sh\n".to_vec()),
-        ("empty", Vec::new()),
-        ("a truncated header", ld_so()[..40].to_vec()),
+    let mut script = b"#!/bin/sh\n".to_vec();
+    script.resize(100, b'#');
+    let cases: [(&str, Vec<u8>); 4] = [
+        ("a script", script),
         ("truncated program headers", ld_so()[..100].to_vec()),
         ("another machine's", wrong_machine),
         ("overlapping segments", overlapping),
@@ -286,6 +286,17 @@ fn an_interpreter_that_is_not_a_loadable_elf_is_elibbad() {
             Err(err(Errno::ELIBBAD)),
             "{what}"
         );
+    }
+}
+
+#[test]
+fn an_interpreter_shorter_than_an_elf_header_is_eio() {
+    // Linux reads the 64-byte header whole; a short read is EIO.
+    for data in [Vec::new(), b"#!/bin/sh\n".to_vec(), ld_so()[..63].to_vec()] {
+        let (mut p, mut k) = setup();
+        install(&p, b"dyn", &dynamic_pie(LD), 0o755);
+        install(&p, b"ld.so", &data, 0o755);
+        assert_eq!(exec(&mut p, &mut k, b"/bin/dyn"), Err(err(Errno::EIO)));
     }
 }
 

@@ -4,7 +4,8 @@
 //! either an ELF executable or a `#!` script, whose interpreter runs with the script's path as
 //! an argument (nested up to [`MAX_NESTING`] levels, as binfmt_script does). An ELF with
 //! PT_INTERP brings its interpreter (ld.so), found the same way from the path in the file:
-//! missing, it is that lookup's error (ENOENT); not a loadable ELF, ELIBBAD.
+//! missing, it is that lookup's error (ENOENT); shorter than an ELF header, EIO (Linux's short
+//! read); otherwise not a loadable ELF, ELIBBAD.
 //! Everything that can fail is checked before the old image goes (the point of no return):
 //! then the other threads are killed, a new address space gets the image and the initial
 //! stack, close-on-exec fds are closed, handled signals go back to their default (ignored
@@ -27,6 +28,8 @@ pub(crate) const MAX_NESTING: usize = 4;
 const BINPRM_BUF_SIZE: usize = 256;
 const AT_SYMLINK_NOFOLLOW: i32 = 0x100;
 const AT_EMPTY_PATH: i32 = 0x1000;
+/// The ELF64 header's size: what Linux reads of an interpreter first.
+const ELF_HEADER_SIZE: u64 = 64;
 /// Most argv or envp entries (MAX_ARG_STRINGS).
 const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
 
@@ -344,6 +347,13 @@ fn find_interp(
             e.name()
         ));
     })?;
+    // Linux reads the interpreter's ELF header whole: a shorter file is a short read, EIO.
+    if found.size < ELF_HEADER_SIZE {
+        k.log(format_args!(
+            "execve {name}: interpreter {shown}: shorter than an ELF header: EIO"
+        ));
+        return Err(Errno::EIO);
+    }
     let elf = ElfFile::parse_head(&found.data, found.size).map_err(|e| {
         k.log(format_args!(
             "execve {name}: interpreter {shown}: {e}: ELIBBAD"
