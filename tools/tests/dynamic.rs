@@ -235,3 +235,49 @@ fn script_with_a_dynamic_interpreter() {
         "{text}"
     );
 }
+
+/// glibc's and musl's dynamic linkers find __vdso_clock_gettime, gettimeofday, time and
+/// getcpu through AT_SYSINFO_EHDR (DT_HASH/DT_GNU_HASH, LINUX_2.6 versions): clock reads of a
+/// dynamic program make no system call (`--verbose` logs every one).
+#[test]
+fn dynamic_clock_reads_use_the_vdso() {
+    const READS: &str = "500";
+    for (cc, libs) in [("gcc", &GLIBC[..]), ("musl-gcc", &MUSL[..])] {
+        let s = Scratch::new(&format!("vdso-{cc}"));
+        s.launcher();
+        s.copy_host(libs);
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vdso/hot.c");
+        let exe = s.root().join("hot");
+        let built = Command::new(cc)
+            .args(["-O2", "-o"])
+            .arg(&exe)
+            .arg(&src)
+            .status();
+        assert!(built.is_ok_and(|s| s.success()), "{cc} hot.c");
+        let root = s.root();
+        let out = coracle(&[
+            "run",
+            "--verbose",
+            root.to_str().unwrap(),
+            "/launch",
+            "/hot",
+            READS,
+        ]);
+        let log = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{cc}: {log}");
+        let calls: Vec<&str> = log
+            .lines()
+            .filter_map(|l| l.strip_prefix('[')?.split_once("] ").map(|(_, r)| r))
+            .collect();
+        assert!(
+            calls.iter().any(|l| l.starts_with("execve(")),
+            "{cc}: the syscall log is not in the expected form:\n{log}"
+        );
+        for call in ["clock_gettime(", "gettimeofday(", "time(", "getcpu("] {
+            let n = calls.iter().filter(|l| l.starts_with(call)).count();
+            // The first read may measure the TSC frequency with a real system call.
+            assert!(n <= 1, "{cc}: {n} {call} system calls:\n{log}");
+        }
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 4);
+    }
+}
