@@ -340,6 +340,10 @@ pub struct System {
     pub futexes: crate::sys::futex::FutexTable,
     /// Threads waiting for a file lock (woken whenever locks change).
     pub lock_waiters: WaitQueue,
+    /// The TCP/IP stack (the machine's one; a fresh one per system in host tests).
+    pub net: Arc<coracle_net::Network>,
+    /// The names Unix sockets are bound to.
+    pub(crate) unix: Arc<crate::sys::net::unix::Registry>,
 }
 
 impl core::fmt::Debug for System {
@@ -371,6 +375,11 @@ impl System {
             sched,
             futexes: crate::sys::futex::FutexTable::default(),
             lock_waiters: WaitQueue::new(),
+            #[cfg(not(test))]
+            net: crate::net::network().clone(),
+            #[cfg(test)]
+            net: coracle_net::Network::new(1),
+            unix: Arc::default(),
         }
     }
 
