@@ -1,10 +1,33 @@
-//! Sockets for Coracle: the Linux socket API over smoltcp and a virtio-net device.
+//! Coracle's TCP/IP stack: smoltcp over `lo` and the NIC, with Linux's IP socket semantics.
 //!
-//! Not built yet beyond the device seam: the kernel implements [`NetDevice`] over virtio-net and
-//! this crate will own the smoltcp interface and the socket table that `syscalls` calls into.
+//! The kernel implements [`NetDevice`] over virtio-net and attaches it to a [`Network`], which
+//! owns the interfaces (lo always, eth0 when a device is attached), the smoltcp socket sets
+//! and the port table. [`TcpSocket`] and [`UdpSocket`] are what the syscall layer's socket
+//! files hold; their readiness is announced on the wait queue of their [`Shared`]. Unix
+//! sockets live in the syscall layer, which knows files and processes.
 #![no_std]
 #![forbid(unsafe_code)]
 
-mod device;
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
 
+mod config;
+mod device;
+mod lo;
+mod nic;
+mod ports;
+mod stack;
+mod tcp;
+mod udp;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::IfConfig;
 pub use device::{NetDevice, TxError};
+pub use lo::Faults;
+pub use ports::{Proto, EPHEMERAL};
+pub use stack::{IfInfo, Network, Shared};
+pub use tcp::{TcpOpts, TcpSocket};
+pub use udp::{Received, UdpOpts, UdpSocket, MAX_DATAGRAM};

@@ -19,6 +19,7 @@ pub mod current;
 pub mod locks;
 pub mod mm;
 mod names;
+pub mod net;
 pub mod platform;
 pub mod process;
 pub mod procfs;

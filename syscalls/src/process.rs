@@ -347,6 +347,10 @@ pub struct System {
     /// `norandmaps` boot flag), 1 randomises the stack, mmap base, vDSO and PIE base, 2 (the
     /// default) the program break too.
     pub randomize_va_space: AtomicU32,
+    /// The TCP/IP stack (the machine's one; a fresh one per system in host tests).
+    pub net: Arc<coracle_net::Network>,
+    /// The names Unix sockets are bound to.
+    pub(crate) unix: Arc<crate::sys::net::unix::Registry>,
 }
 
 impl core::fmt::Debug for System {
@@ -379,6 +383,11 @@ impl System {
             futexes: crate::sys::futex::FutexTable::default(),
             lock_waiters: WaitQueue::new(),
             randomize_va_space: AtomicU32::new(2),
+            #[cfg(not(test))]
+            net: crate::net::network().clone(),
+            #[cfg(test)]
+            net: coracle_net::Network::new(1),
+            unix: Arc::default(),
         }
     }
 

@@ -76,6 +76,26 @@ syscall_table! {
     SYS_setitimer = 38 => signal::setitimer(which: i32, new: u64, old: u64);
     SYS_getpid = 39 => info::getpid();
     SYS_sendfile = 40 => io::sendfile(out_fd: i32, in_fd: i32, offset: u64, count: u64);
+    /// AF_UNIX (stream, datagram, seqpacket), AF_INET and AF_INET6 (TCP, UDP); others:
+    /// `EAFNOSUPPORT`.
+    SYS_socket = 41 => net::socket_call(domain: i32, ty: i32, protocol: i32);
+    SYS_connect = 42 => net::connect(fd: i32, addr: u64, len: u32);
+    SYS_accept = 43 => net::accept(fd: i32, addr: u64, len: u64);
+    SYS_sendto = 44 => net::sendto(fd: i32, buf: u64, len: u64, flags: u32, addr: u64, addrlen: u32);
+    SYS_recvfrom = 45 => net::recvfrom(fd: i32, buf: u64, len: u64, flags: u32, addr: u64, addrlen: u64);
+    /// Control messages: SCM_RIGHTS and SCM_CREDENTIALS on Unix sockets; IP ones are ignored.
+    SYS_sendmsg = 46 => net::sendmsg(fd: i32, msg: u64, flags: u32);
+    SYS_recvmsg = 47 => net::recvmsg(fd: i32, msg: u64, flags: u32);
+    SYS_shutdown = 48 => net::shutdown(fd: i32, how: i32);
+    SYS_bind = 49 => net::bind(fd: i32, addr: u64, len: u32);
+    SYS_listen = 50 => net::listen(fd: i32, backlog: i32);
+    SYS_getsockname = 51 => net::getsockname(fd: i32, addr: u64, len: u64);
+    SYS_getpeername = 52 => net::getpeername(fd: i32, addr: u64, len: u64);
+    /// AF_UNIX only (IP families: `EOPNOTSUPP`, as Linux).
+    SYS_socketpair = 53 => net::socketpair(domain: i32, ty: i32, protocol: i32, sv: u64);
+    SYS_setsockopt = 54 => net::setsockopt(fd: i32, level: i32, name: i32, val: u64, len: i32);
+    /// The options servers use (SO_*, TCP_NODELAY, TCP_KEEP*, IPV6_V6ONLY, SO_PEERCRED).
+    SYS_getsockopt = 55 => net::getsockopt(fd: i32, level: i32, name: i32, val: u64, len: u64);
     // The x86_64 argument order: flags, stack, parent_tid, child_tid, tls.
     /// No new namespaces (`CLONE_NEW*`: `EPERM`).
     SYS_clone = 56 => thread::clone(&mut regs, flags: u64, stack: u64, parent_tid: u64, child_tid: u64, tls: u64);
@@ -219,6 +239,7 @@ syscall_table! {
     SYS_fallocate = 285 => fs::fallocate(fd: i32, mode: i32, offset: i64, len: i64);
     SYS_timerfd_settime = 286 => timerfd::timerfd_settime(fd: i32, flags: i32, new: u64, old: u64);
     SYS_timerfd_gettime = 287 => timerfd::timerfd_gettime(fd: i32, curr: u64);
+    SYS_accept4 = 288 => net::accept4(fd: i32, addr: u64, len: u64, flags: i32);
     SYS_signalfd4 = 289 => signal::signalfd4(fd: i32, mask: u64, size: u64, flags: i32);
     SYS_eventfd2 = 290 => eventfd::eventfd2(initval: u32, flags: i32);
     SYS_epoll_create1 = 291 => epoll::epoll_create1(flags: i32);
@@ -227,9 +248,14 @@ syscall_table! {
     SYS_preadv = 295 => io::preadv(fd: i32, iov: u64, iovcnt: u64, offset: i64);
     SYS_pwritev = 296 => io::pwritev(fd: i32, iov: u64, iovcnt: u64, offset: i64);
     SYS_rt_tgsigqueueinfo = 297 => signal::rt_tgsigqueueinfo(tgid: i32, tid: i32, sig: i32, info: u64);
+    /// After the first message, only messages already queued are taken; the timeout is not
+    /// served.
+    SYS_recvmmsg = 299 => net::recvmmsg(fd: i32, vec: u64, vlen: u32, flags: u32, timeout: u64);
     SYS_prlimit64 = 302 => info::prlimit64(pid: i32, resource: u32, new_limit: u64, old_limit: u64);
     /// As fsync.
     SYS_syncfs = 306 => io::syncfs(fd: i32);
+    /// After the first message, one that would block ends the call.
+    SYS_sendmmsg = 307 => net::sendmmsg(fd: i32, vec: u64, vlen: u32, flags: u32);
     SYS_getcpu = 309 => sched::getcpu(cpu: u64, node: u64, tcache: u64);
     SYS_renameat2 = 316 => fs::renameat2(olddirfd: i32, oldpath: u64, newdirfd: i32, newpath: u64, flags: u32);
     SYS_getrandom = 318 => info::getrandom(buf: u64, len: u64, flags: u32);

@@ -18,6 +18,7 @@ pub mod poll;
 pub mod resource;
 pub mod sched;
 pub mod signal;
+pub mod socket;
 pub mod stat;
 pub mod termios;
 pub mod time;

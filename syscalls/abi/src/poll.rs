@@ -8,6 +8,8 @@ pub const POLLHUP: u32 = 0x010;
 pub const POLLNVAL: u32 = 0x020;
 pub const POLLRDNORM: u32 = 0x040;
 pub const POLLWRNORM: u32 = 0x100;
+/// The peer shut its sending side (EPOLLRDHUP).
+pub const POLLRDHUP: u32 = 0x2000;
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 

@@ -11,6 +11,7 @@ pub(crate) mod io;
 pub(crate) mod madvise;
 pub(crate) mod mman;
 pub(crate) mod mremap;
+pub(crate) mod net;
 pub(crate) mod process;
 pub(crate) mod sched;
 pub(crate) mod signal;

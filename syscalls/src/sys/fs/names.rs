@@ -14,7 +14,7 @@ use crate::{Current, Platform, SysResult};
 
 /// Resolves where a new name goes: `EEXIST` if it exists, `ENOENT` for a trailing slash
 /// (except for mkdir), checks permission on the directory.
-fn new_name(
+pub(crate) fn new_name(
     p: &Current,
     cx: &Caller,
     dirfd: i32,

@@ -1,0 +1,415 @@
+//! The stack: lo and the NIC's interface, their smoltcp socket sets, the port table, and the
+//! poll that moves packets and turns socket changes into wakeups.
+//!
+//! Everything sits behind one lock ([`Network`]). Every socket operation takes it, does its
+//! work, runs the interfaces until nothing moves (so loopback traffic completes within the
+//! call), then compares each socket's readiness with what it was and, after dropping the lock,
+//! wakes the queues of the sockets whose readiness changed. The kernel calls [`Network::poll`]
+//! on device interrupts and at the deadline it returned.
+//!
+//! A socket lives in the socket set of the interface its traffic uses: lo for loopback
+//! destinations and the host's own addresses (Linux routes those through lo too), the NIC for
+//! the rest. A listening socket has a pool of smoltcp sockets in every interface's set.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use coracle_abi::errno::Errno;
+use coracle_abi::poll::POLLIN;
+use coracle_abi::wait::WaitQueue;
+use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr};
+use spin::Mutex;
+
+use crate::config::IfConfig;
+use crate::device::NetDevice;
+use crate::lo::{Faults, LoopDevice};
+use crate::nic::Nic;
+use crate::ports::Ports;
+use crate::tcp::TcpState;
+use crate::udp::UdpState;
+
+/// Which interface a smoltcp socket lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Which {
+    Lo,
+    Eth,
+}
+
+/// One interface: smoltcp's interface, its device and its sockets.
+pub(crate) struct Iface<D> {
+    pub(crate) iface: Interface,
+    pub(crate) dev: D,
+    pub(crate) set: SocketSet<'static>,
+}
+
+/// The interfaces.
+pub(crate) struct Ifaces {
+    pub(crate) lo: Iface<LoopDevice>,
+    pub(crate) eth: Option<Iface<Nic>>,
+    pub(crate) config: Option<IfConfig>,
+    pub(crate) now: Instant,
+}
+
+impl Ifaces {
+    /// The socket set of `w`.
+    pub(crate) fn set(&mut self, w: Which) -> &mut SocketSet<'static> {
+        match (w, &mut self.eth) {
+            (Which::Eth, Some(eth)) => &mut eth.set,
+            _ => &mut self.lo.set,
+        }
+    }
+
+    pub(crate) fn set_ref(&self, w: Which) -> &SocketSet<'static> {
+        match (w, &self.eth) {
+            (Which::Eth, Some(eth)) => &eth.set,
+            _ => &self.lo.set,
+        }
+    }
+
+    /// The interface and the socket set of `w`, borrowed together (connect needs both).
+    pub(crate) fn both(&mut self, w: Which) -> (&mut Interface, &mut SocketSet<'static>) {
+        match (w, &mut self.eth) {
+            (Which::Eth, Some(eth)) => (&mut eth.iface, &mut eth.set),
+            _ => (&mut self.lo.iface, &mut self.lo.set),
+        }
+    }
+
+    /// The interfaces that exist.
+    pub(crate) fn all(&self) -> &'static [Which] {
+        if self.eth.is_some() {
+            &[Which::Lo, Which::Eth]
+        } else {
+            &[Which::Lo]
+        }
+    }
+
+    /// Where packets to `dst` go: lo for loopback, unspecified (Linux connects those to the
+    /// host itself) and the host's own addresses; else the NIC, if there is one.
+    pub(crate) fn route(&self, dst: IpAddr) -> Result<Which, Errno> {
+        let own = self
+            .config
+            .as_ref()
+            .is_some_and(|c| dst == IpAddr::V4(c.ipv4));
+        if dst.is_loopback() || dst.is_unspecified() || own {
+            return Ok(Which::Lo);
+        }
+        match (&self.eth, dst) {
+            (Some(_), IpAddr::V4(_)) => Ok(Which::Eth),
+            _ => Err(Errno::ENETUNREACH),
+        }
+    }
+}
+
+/// What every socket shares with the file that holds it: its wait queue and the readiness
+/// last announced.
+#[derive(Debug, Default)]
+pub struct Shared {
+    pub queue: WaitQueue,
+    /// The readiness last announced (low half) and the bytes or datagrams queued to read
+    /// then (high half): more data arriving on a socket already readable wakes too, as
+    /// edge-triggered epoll expects of Linux.
+    last: AtomicU64,
+}
+
+/// The protocol state of one socket.
+pub(crate) enum Kind {
+    Tcp(TcpState),
+    Udp(UdpState),
+}
+
+pub(crate) struct Sock {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) kind: Kind,
+}
+
+/// The state behind the lock.
+pub(crate) struct Inner {
+    pub(crate) ifs: Ifaces,
+    pub(crate) ports: Ports,
+    pub(crate) socks: BTreeMap<u64, Sock>,
+    next_id: u64,
+    /// Connections whose socket was closed, finishing their FIN handshake (or sending their
+    /// RST); removed once smoltcp reports them closed.
+    pub(crate) orphans: Vec<(Which, SocketHandle)>,
+    /// Seeds TCP's initial sequence numbers per socket.
+    pub(crate) rng: u64,
+}
+
+impl Inner {
+    pub(crate) fn add(&mut self, kind: Kind) -> (u64, Arc<Shared>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let shared = Arc::new(Shared::default());
+        self.socks.insert(
+            id,
+            Sock {
+                shared: shared.clone(),
+                kind,
+            },
+        );
+        (id, shared)
+    }
+
+    pub(crate) fn tcp(&mut self, id: u64) -> &mut TcpState {
+        match self.socks.get_mut(&id).map(|s| &mut s.kind) {
+            Some(Kind::Tcp(t)) => t,
+            _ => unreachable!("socket {id} is a live TCP socket while its handle exists"),
+        }
+    }
+
+    pub(crate) fn udp(&mut self, id: u64) -> &mut UdpState {
+        match self.socks.get_mut(&id).map(|s| &mut s.kind) {
+            Some(Kind::Udp(u)) => u,
+            _ => unreachable!("socket {id} is a live UDP socket while its handle exists"),
+        }
+    }
+
+    /// Runs every interface until no packet moves (lo delivers within the same call); then
+    /// lets the sockets see what changed and drops finished orphans.
+    fn run(&mut self) {
+        let now = self.ifs.now;
+        for _ in 0..64 {
+            let lo = &mut self.ifs.lo;
+            let mut moved = lo.iface.poll(now, &mut lo.dev, &mut lo.set) != PollResult::None;
+            if let Some(eth) = &mut self.ifs.eth {
+                moved |= eth.iface.poll(now, &mut eth.dev, &mut eth.set) != PollResult::None;
+            }
+            if !moved && !self.ifs.lo.dev.pending() {
+                break;
+            }
+        }
+        for sock in self.socks.values_mut() {
+            if let Kind::Tcp(t) = &mut sock.kind {
+                t.update(&mut self.ifs, &mut self.ports);
+            }
+        }
+        let ifs = &mut self.ifs;
+        self.orphans.retain(|&(w, h)| {
+            let set = ifs.set(w);
+            if set.get::<tcp::Socket<'_>>(h).state() == tcp::State::Closed {
+                set.remove(h);
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// The sockets whose readiness changed since last announced, with their new readiness.
+    fn changes(&self) -> Vec<(Arc<Shared>, u32)> {
+        let mut out = Vec::new();
+        for sock in self.socks.values() {
+            let (events, queued) = match &sock.kind {
+                Kind::Tcp(t) => (t.events(&self.ifs), t.queued(&self.ifs)),
+                Kind::Udp(u) => (u.events(&self.ifs), u.queued(&self.ifs)),
+            };
+            let now = u64::from(events) | (u64::from(queued) << 32);
+            let was = sock.shared.last.swap(now, Ordering::Relaxed);
+            if was != now {
+                let mut mask = (now | was) as u32;
+                if now >> 32 > was >> 32 {
+                    mask |= POLLIN;
+                }
+                out.push((sock.shared.clone(), mask));
+            }
+        }
+        out
+    }
+
+    /// The next time the stack must run, in ns.
+    fn deadline(&mut self) -> Option<u64> {
+        let now = self.ifs.now;
+        if self.ifs.lo.dev.pending() {
+            return Some(now.total_micros() as u64 * 1000);
+        }
+        let lo = &mut self.ifs.lo;
+        let mut at = lo.iface.poll_at(now, &lo.set);
+        if let Some(eth) = &mut self.ifs.eth {
+            at = match (at, eth.iface.poll_at(now, &eth.set)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        at.map(|t| t.total_micros().max(0) as u64 * 1000)
+    }
+}
+
+/// An interface as `getifaddrs`, `SIOCGIFCONF` and netlink describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfInfo {
+    pub index: u32,
+    pub name: &'static str,
+    pub mac: Option<[u8; 6]>,
+    pub mtu: usize,
+    /// Addresses with their prefix lengths.
+    pub addrs: Vec<(IpAddr, u8)>,
+    pub loopback: bool,
+}
+
+/// The network: interfaces, sockets, ports.
+pub struct Network {
+    pub(crate) inner: Mutex<Inner>,
+}
+
+impl core::fmt::Debug for Network {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Network").finish_non_exhaustive()
+    }
+}
+
+fn instant(now_ns: u64) -> Instant {
+    Instant::from_micros((now_ns / 1000) as i64)
+}
+
+impl Network {
+    /// A network with `lo` only; `seed` randomises TCP's initial sequence numbers.
+    pub fn new(seed: u64) -> Arc<Network> {
+        Self::with_lo_faults(seed, Faults::default())
+    }
+
+    /// A network whose lo loses, corrupts and reorders packets (tests). smoltcp reads the
+    /// device's checksum capabilities once, so the faults are fixed from the start.
+    pub fn with_lo_faults(seed: u64, faults: Faults) -> Arc<Network> {
+        let mut dev = LoopDevice::new();
+        dev.set_faults(faults);
+        let mut config = Config::new(HardwareAddress::Ip);
+        config.random_seed = seed;
+        let mut iface = Interface::new(config, &mut dev, Instant::ZERO);
+        iface.update_ip_addrs(|a| {
+            let _ = a.push(IpCidr::new(Ipv4Addr::LOCALHOST.into(), 8));
+            let _ = a.push(IpCidr::new(Ipv6Addr::LOCALHOST.into(), 128));
+        });
+        Arc::new(Network {
+            inner: Mutex::new(Inner {
+                ifs: Ifaces {
+                    lo: Iface {
+                        iface,
+                        dev,
+                        set: SocketSet::new(Vec::new()),
+                    },
+                    eth: None,
+                    config: None,
+                    now: Instant::ZERO,
+                },
+                ports: Ports::default(),
+                socks: BTreeMap::new(),
+                next_id: 1,
+                orphans: Vec::new(),
+                rng: seed | 1,
+            }),
+        })
+    }
+
+    /// Brings up the NIC's interface (`eth0`) with `config`; a second device replaces the
+    /// first (one NIC is supported).
+    pub fn attach(&self, dev: Box<dyn NetDevice>, config: IfConfig, now_ns: u64) {
+        let mut nic = Nic::new(dev);
+        let now = instant(now_ns);
+        let mut inner = self.inner.lock();
+        let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress(nic.mac())));
+        cfg.random_seed = inner.rng.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15;
+        let mut iface = Interface::new(cfg, &mut nic, now);
+        iface.update_ip_addrs(|a| {
+            let _ = a.push(IpCidr::Ipv4(Ipv4Cidr::new(config.ipv4, config.prefix)));
+        });
+        if let Some(gw) = config.gateway {
+            let _ = iface.routes_mut().add_default_ipv4_route(gw);
+        }
+        // The host's own address is also reached through lo.
+        inner.ifs.lo.iface.update_ip_addrs(|a| {
+            a.retain(|c| IpAddr::from(c.address()).is_loopback());
+            let _ = a.push(IpCidr::new(config.ipv4.into(), 32));
+        });
+        inner.ifs.eth = Some(Iface {
+            iface,
+            dev: nic,
+            set: SocketSet::new(Vec::new()),
+        });
+        inner.ifs.config = Some(config);
+        // Listening sockets bound to every address now listen on the NIC too.
+        let ids: Vec<u64> = inner.socks.keys().copied().collect();
+        for id in ids {
+            let Inner { socks, ifs, .. } = &mut *inner;
+            if let Some(Sock {
+                kind: Kind::Tcp(t), ..
+            }) = socks.get_mut(&id)
+            {
+                t.interface_added(ifs, Which::Eth);
+            }
+        }
+    }
+
+    /// The time the stack last ran at (ns, CLOCK_MONOTONIC).
+    pub fn now_ns(&self) -> u64 {
+        self.inner.lock().ifs.now.total_micros().max(0) as u64 * 1000
+    }
+
+    /// The NIC's configuration, if it is up.
+    pub fn config(&self) -> Option<IfConfig> {
+        self.inner.lock().ifs.config.clone()
+    }
+
+    /// The interfaces, lo first.
+    pub fn interfaces(&self) -> Vec<IfInfo> {
+        let inner = self.inner.lock();
+        let mut out = alloc::vec![IfInfo {
+            index: 1,
+            name: "lo",
+            mac: None,
+            mtu: 65536,
+            addrs: alloc::vec![
+                (IpAddr::V4(Ipv4Addr::LOCALHOST), 8),
+                (IpAddr::V6(Ipv6Addr::LOCALHOST), 128)
+            ],
+            loopback: true,
+        }];
+        if let (Some(eth), Some(c)) = (&inner.ifs.eth, &inner.ifs.config) {
+            out.push(IfInfo {
+                index: 2,
+                name: "eth0",
+                mac: Some(eth.dev.mac()),
+                mtu: 1500,
+                addrs: alloc::vec![(IpAddr::V4(c.ipv4), c.prefix)],
+                loopback: false,
+            });
+        }
+        out
+    }
+
+    /// Runs the stack at `now_ns` (CLOCK_MONOTONIC): takes received frames, sends what is
+    /// due, fires timers, wakes the sockets whose readiness changed. Returns the absolute
+    /// time at which it must run again, if any.
+    pub fn poll(&self, now_ns: u64) -> Option<u64> {
+        self.with(now_ns, |inner| inner.deadline())
+    }
+
+    /// Runs `f` on the state at `now_ns`, then the stack, then wakes whom it concerns.
+    pub(crate) fn with<R>(&self, now_ns: u64, f: impl FnOnce(&mut Inner) -> R) -> R {
+        let (r, woken) = {
+            let mut inner = self.inner.lock();
+            let now = instant(now_ns);
+            if now > inner.ifs.now {
+                inner.ifs.now = now;
+            }
+            let r = f(&mut inner);
+            inner.run();
+            (r, inner.changes())
+        };
+        for (shared, mask) in woken {
+            shared.queue.wake_all(u64::from(mask));
+        }
+        r
+    }
+
+    /// Reads the state without running the stack.
+    pub(crate) fn peek<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        f(&mut self.inner.lock())
+    }
+}
