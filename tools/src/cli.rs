@@ -37,6 +37,19 @@ pub enum Command {
     /// compare their outputs, the `name value unit` results they print, and the wall times.
     #[command(override_usage = "coracle bench [OPTIONS] PROGRAM [ARGS...]")]
     Bench(crate::bench::BenchArgs),
+    /// Pull an image from a registry, or import one (oci:DIR[:TAG], oci-archive:FILE,
+    /// docker-archive:FILE, containers-storage:NAME), into Coracle's image store.
+    Pull(crate::image::commands::PullArgs),
+    /// List the images in Coracle's store.
+    Images,
+    /// Remove images from Coracle's store.
+    Rmi(crate::image::commands::RmiArgs),
+    /// Give an image in Coracle's store another name.
+    Tag(crate::image::commands::TagArgs),
+    /// Show an image's config (Entrypoint, Cmd, Env, User, ExposedPorts, Labels...) as JSON.
+    Inspect(crate::image::commands::InspectArgs),
+    /// Build an image from a Dockerfile with buildah, into Coracle's store.
+    Build(crate::image::build::BuildArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +91,12 @@ pub struct RunArgs {
     /// current directory].
     #[arg(short = 'w', long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
+    /// Replace the image's Entrypoint ("" clears it; the image's Cmd is dropped too).
+    #[arg(long, value_name = "COMMAND")]
+    pub entrypoint: Option<String>,
+    /// Run as USER (name|uid[:group|gid]), looked up in the image's /etc/passwd.
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub user: Option<String>,
     /// QEMU binary [default: $CORACLE_QEMU, else qemu-system-x86_64].
     #[arg(long, value_name = "PATH")]
     pub qemu: Option<PathBuf>,
@@ -156,6 +175,11 @@ pub struct RunOptions {
     pub timing: bool,
     pub kernel_args: Vec<String>,
     pub qemu: PathBuf,
+    /// `--entrypoint`, `-u`, and the `--env-file`/`-e` variables alone (an image's Env goes
+    /// between Docker's defaults and these).
+    pub entrypoint: Option<String>,
+    pub user: Option<String>,
+    pub user_env: Vec<(OsString, OsString)>,
 }
 
 impl RunArgs {
@@ -166,16 +190,19 @@ impl RunArgs {
         host: impl Fn(&std::ffi::OsStr) -> Option<OsString> + Copy,
     ) -> Result<RunOptions, RunError> {
         let mut environment = Environment::docker_defaults(hostname, self.tty);
+        let mut user_env = Vec::new();
         for file in &self.env_file {
             let contents = std::fs::read(file)
                 .map_err(|e| RunError::io(format!("cannot read env file {}", file.display()), e))?;
             let vars = env::parse_env_file(&contents, host).map_err(|e: EnvError| {
                 RunError::Usage(format!("env file {}: {e}", file.display()))
             })?;
+            user_env.extend(vars.iter().cloned());
             environment.extend(vars);
         }
         for arg in &self.env {
             let var = env::parse_env_arg(arg, host).map_err(|e| RunError::Usage(e.to_string()))?;
+            user_env.extend(var.iter().cloned());
             environment.extend(var);
         }
         if let Some(dir) = &self.workdir {
@@ -207,6 +234,9 @@ impl RunArgs {
                         .map(Into::into)
                 })
                 .unwrap_or_else(|| "qemu-system-x86_64".into()),
+            entrypoint: self.entrypoint,
+            user: self.user,
+            user_env,
         })
     }
 }

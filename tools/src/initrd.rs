@@ -39,6 +39,8 @@ pub enum Root<'a> {
     Program(&'a Program),
     /// A whole root filesystem.
     Tree(&'a Tree),
+    /// An image's root filesystem, built in memory from its layers.
+    Image(&'a crate::image::tree::FsTree),
 }
 
 /// Writes the archive to `out` and returns it.
@@ -63,6 +65,7 @@ pub fn write_initrd<W: Write>(out: W, records: &Records<'_>, root: Root<'_>) -> 
     }
     match root {
         Root::Tree(tree) => tree.write(&mut writer)?,
+        Root::Image(tree) => tree.write(&mut writer)?,
         Root::Program(program) => write_program(&mut writer, program, records)?,
     }
     writer.finish()

@@ -14,6 +14,7 @@ use std::path::Path;
 use crate::cli::RunOptions;
 use crate::env::{Environment, DEFAULT_PATH};
 use crate::error::RunError;
+use crate::image::tree::FsTree;
 use crate::initrd::{self, Records, Root};
 use crate::program::{self, Program};
 use crate::resolve;
@@ -26,6 +27,7 @@ const ROOTFS_USAGE: &str = "coracle run [OPTIONS] ROOTFS_DIR COMMAND [ARGS...]";
 enum Content {
     Program(Program),
     Tree(Tree),
+    Image(Box<FsTree>),
 }
 
 /// A checked run, ready to be packed.
@@ -50,6 +52,11 @@ impl Launch {
             .command
             .first()
             .ok_or_else(|| RunError::Usage("no program given".into()))?;
+        let store = crate::image::store::Store::open_default;
+        if let Some(source) = crate::image::run::image_source(first, host_cwd, host_path, &store)? {
+            return crate::image::run::prepare(opts, &source, &store()?);
+        }
+        crate::image::run::check_root_user(opts)?;
         let candidate = host_cwd.join(first);
         if !candidate.is_dir() {
             let program = program::find_program(first, host_path, host_cwd)?;
@@ -98,10 +105,28 @@ impl Launch {
         })
     }
 
+    /// A run of an image's root filesystem (`image::run` has checked the command).
+    pub(crate) fn from_image(
+        argv: Vec<OsString>,
+        env: Environment,
+        exec: Vec<u8>,
+        cwd: Vec<u8>,
+        tree: FsTree,
+    ) -> Launch {
+        Launch {
+            argv,
+            env,
+            exec,
+            cwd,
+            content: Content::Image(Box::new(tree)),
+        }
+    }
+
     /// One line about what the archive leaves out, to print as a warning.
     pub fn warning(&self) -> Option<String> {
         match &self.content {
             Content::Tree(tree) => tree.skipped_warning(),
+            Content::Image(tree) => tree.skipped_warning(),
             Content::Program(_) => None,
         }
     }
@@ -117,6 +142,7 @@ impl Launch {
         let root = match &self.content {
             Content::Program(program) => Root::Program(program),
             Content::Tree(tree) => Root::Tree(tree),
+            Content::Image(tree) => Root::Image(tree),
         };
         initrd::write_initrd(out, &records, root)
     }

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cpio;
 pub mod env;
 pub mod error;
+pub mod image;
 pub mod initrd;
 mod kernel_image;
 pub mod launch;
@@ -44,6 +45,12 @@ pub fn main_entry() -> u8 {
             .into_options(&env::random_hostname(), env::host_lookup)
             .and_then(|opts| vm::run(opts, started)),
         cli::Command::Bench(args) => bench::run(args),
+        cli::Command::Pull(args) => image::commands::pull(args),
+        cli::Command::Images => image::commands::images(),
+        cli::Command::Rmi(args) => image::commands::rmi(args),
+        cli::Command::Tag(args) => image::commands::tag(args),
+        cli::Command::Inspect(args) => image::commands::inspect(args),
+        cli::Command::Build(args) => image::build::build(args),
     };
     match result {
         Ok(status) => status,

@@ -14,10 +14,15 @@ pub struct TempDir {
 impl TempDir {
     /// Creates a fresh `coracle-run-<pid>-*` directory under the system temp dir, mode 0700.
     pub fn new() -> io::Result<Self> {
+        Self::new_in(&std::env::temp_dir())
+    }
+
+    /// [`TempDir::new`] under `base` (the image store keeps its temporary files on its own
+    /// filesystem, so finished blobs are renamed into place).
+    pub fn new_in(base: &Path) -> io::Result<Self> {
         use std::hash::{BuildHasher, Hasher};
         use std::os::unix::fs::DirBuilderExt;
-        let base = std::env::temp_dir();
-        sweep_stale(&base);
+        sweep_stale(base);
         let pid = std::process::id();
         let mut last_err = None;
         for _ in 0..16 {

@@ -1,0 +1,153 @@
+//! `coracle run IMAGE [ARGS...]`: which first arguments are images, and the launch they make.
+//!
+//! A transport prefix (`oci:`, `oci-archive:`, `docker-archive:`, `containers-storage:`,
+//! `docker://`) always means an image. Otherwise an existing host path keeps its meaning (a
+//! directory is a root filesystem, a file a program); then a name in Coracle's store is that
+//! image; then a host program found in PATH runs as before; last, a reference that is
+//! explicit about being one (a registry, a `:tag` or an `@digest`) is pulled and run, as
+//! `docker run` does. A bare name that is neither stored nor a host program stays "not found"
+//! (127): `coracle pull NAME` first.
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use super::config::{self, RunSpec};
+use super::import;
+use super::layer::Limits;
+use super::manifest::Image;
+use super::reference::{Reference, Source};
+use super::store::Store;
+use super::ImageError;
+use crate::cli::RunOptions;
+use crate::env::Environment;
+use crate::error::RunError;
+use crate::launch::Launch;
+
+/// The image `first` names, if it names one.
+pub fn image_source(
+    first: &OsStr,
+    host_cwd: &Path,
+    host_path: Option<&OsStr>,
+    store: &dyn Fn() -> Result<Store, ImageError>,
+) -> Result<Option<Source>, RunError> {
+    let Some(text) = first.to_str() else {
+        return Ok(None);
+    };
+    if let Some(source) = Source::parse_transport(text) {
+        return Ok(Some(absolute_source(source, host_cwd)));
+    }
+    if host_cwd.join(first).exists() {
+        return Ok(None);
+    }
+    let Ok(reference) = Reference::parse(text) else {
+        return Ok(None);
+    };
+    if store()?.lookup(&reference.to_string())?.is_some() {
+        return Ok(Some(Source::Registry(reference)));
+    }
+    let explicit = text.contains([':', '@'])
+        || text
+            .split('/')
+            .next()
+            .is_some_and(|d| d.contains('.') || d == "localhost");
+    if !explicit || crate::program::find_program(first, host_path, host_cwd).is_ok() {
+        return Ok(None);
+    }
+    Ok(Some(Source::Registry(reference)))
+}
+
+/// Relative paths in a source are relative to the host's current directory.
+fn absolute_source(source: Source, cwd: &Path) -> Source {
+    match source {
+        Source::OciDir { dir, tag } => Source::OciDir {
+            dir: cwd.join(dir),
+            tag,
+        },
+        Source::OciArchive(f) => Source::OciArchive(cwd.join(f)),
+        Source::DockerArchive(f) => Source::DockerArchive(cwd.join(f)),
+        other => other,
+    }
+}
+
+/// The manifest of `source` in the store, importing or pulling it first when needed.
+pub fn resolve(store: &Store, source: &Source) -> Result<super::digest::Digest, ImageError> {
+    if let Source::Registry(reference) = source {
+        if let Some(digest) = store.lookup(&reference.to_string())? {
+            return Ok(digest);
+        }
+        eprintln!("Unable to find image '{}' locally", reference.familiar());
+        let imported = import::import(store, source)?;
+        for name in &imported.names {
+            store.tag(name, &imported.manifest)?;
+        }
+        return Ok(imported.manifest);
+    }
+    Ok(import::import(store, source)?.manifest)
+}
+
+/// Prepares the run of the image `source` with the options of `coracle run`.
+pub fn prepare(opts: &RunOptions, source: &Source, store: &Store) -> Result<Launch, RunError> {
+    let digest = resolve(store, source)?;
+    let image = Image::load(store, &digest)?;
+    let tree = image.rootfs(store, Limits::default())?;
+    let mut defaults = Environment::default();
+    for key in ["PATH", "HOSTNAME", "TERM"] {
+        if let Some(value) = opts.env.get(key) {
+            defaults.set(key.into(), value.into());
+        }
+    }
+    let spec = RunSpec {
+        args: opts.command[1..].to_vec(),
+        entrypoint: opts.entrypoint.clone(),
+        user: opts.user.clone(),
+        workdir: opts
+            .workdir
+            .as_ref()
+            .map(|w| std::os::unix::ffi::OsStrExt::as_bytes(w.as_os_str()).to_vec()),
+        defaults,
+        user_env: opts.user_env.clone(),
+    };
+    let process = config::process(&image.config, &tree, &spec)?;
+    config::check_workdir(&tree, &process.cwd)?;
+    let path = process
+        .env
+        .get("PATH")
+        .map(|p| std::os::unix::ffi::OsStrExt::as_bytes(p).to_vec())
+        .unwrap_or_default();
+    let exec = config::find_command(&tree, &process.cwd, &process.argv[0], &path)?;
+    let user = &process.user;
+    if user.uid != 0 || user.gid != 0 {
+        return Err(RunError::Usage(format!(
+            "the program would run as uid {} gid {} ({}), but Coracle cannot yet run programs as \
+             a user other than root (credentials are issue 17); add `-u 0` to run it as root",
+            user.uid,
+            user.gid,
+            spec.user
+                .clone()
+                .or_else(|| image
+                    .config
+                    .config()
+                    .as_ref()
+                    .and_then(|c| c.user().clone()))
+                .map_or("the image's USER".into(), |u| format!("user {u:?}")),
+        )));
+    }
+    Ok(Launch::from_image(
+        process.argv,
+        process.env,
+        exec,
+        process.cwd,
+        tree,
+    ))
+}
+
+/// `-u` outside an image: only root can be honoured until the guest has credentials.
+pub fn check_root_user(opts: &RunOptions) -> Result<(), RunError> {
+    match opts.user.as_deref() {
+        None | Some("0" | "root" | "0:0" | "root:root" | "root:0" | "0:root") => Ok(()),
+        Some(user) => Err(RunError::Usage(format!(
+            "-u {user}: Coracle cannot yet run programs as a user other than root (credentials \
+             are issue 17)"
+        ))),
+    }
+}
