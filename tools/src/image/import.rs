@@ -281,31 +281,45 @@ fn import_docker_archive(store: &Store, file: &Path) -> Result<Imported, ImageEr
     })
 }
 
-/// buildah's and podman's local images, copied out with skopeo.
+/// buildah's and podman's local images: `buildah push` from the vfs storage `coracle build`
+/// uses, else `skopeo copy` from the machine's default containers storage.
 fn import_containers_storage(store: &Store, name: &str) -> Result<Imported, ImageError> {
     let tmp = store
         .temp_dir()
         .map_err(|e| ImageError::io("cannot create a temporary directory", e))?;
     let archive: PathBuf = tmp.path().join("image.tar");
-    let status = Command::new("skopeo")
-        .arg("copy")
-        .arg("--quiet")
-        .arg(format!("containers-storage:{name}"))
-        .arg(format!("oci-archive:{}", archive.display()))
-        .status();
-    match status {
-        Ok(s) if s.success() => {}
-        Ok(s) => {
-            return Err(ImageError::NotFound(format!(
-                "skopeo could not copy {name} from the containers storage ({s})"
-            )))
+    let dest = format!("oci-archive:{}", archive.display());
+    let mut buildah = Command::new("buildah");
+    buildah.args(["--storage-driver", "vfs", "push", "--quiet", name, &dest]);
+    let mut skopeo = Command::new("skopeo");
+    skopeo.args([
+        "copy",
+        "--quiet",
+        &format!("containers-storage:{name}"),
+        &dest,
+    ]);
+    let mut why = Vec::new();
+    for mut command in [buildah, skopeo] {
+        let program = command.get_program().to_string_lossy().into_owned();
+        match command.stdin(std::process::Stdio::null()).output() {
+            Ok(out) if out.status.success() => {
+                let mut imported = import(store, &Source::OciArchive(archive))?;
+                imported.names.clear();
+                return Ok(imported);
+            }
+            Ok(out) => why.push(format!(
+                "{program}: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("failed")
+            )),
+            Err(e) => why.push(format!("{program}: {e}")),
         }
-        Err(e) => return Err(ImageError::io(
-            "cannot run skopeo to read buildah/podman's images (Debian: apt-get install skopeo)",
-            e,
-        )),
     }
-    let mut imported = import(store, &Source::OciArchive(archive))?;
-    imported.names.clear();
-    Ok(imported)
+    Err(ImageError::NotFound(format!(
+        "no image {name} in buildah's or podman's storage (install buildah or skopeo to read \
+         it): {}",
+        why.join("; ")
+    )))
 }
