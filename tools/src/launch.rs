@@ -52,9 +52,12 @@ impl Launch {
             .command
             .first()
             .ok_or_else(|| RunError::Usage("no program given".into()))?;
-        let store = crate::image::store::Store::open_default;
-        if let Some(source) = crate::image::run::image_source(first, host_cwd, host_path, &store)? {
-            return crate::image::run::prepare(opts, &source, &store()?);
+        let store = crate::image::store::Store::existing_default();
+        if let Some(source) =
+            crate::image::run::image_source(first, host_cwd, host_path, store.as_ref())?
+        {
+            let store = crate::image::store::Store::open_default()?;
+            return crate::image::run::prepare(opts, &source, &store);
         }
         crate::image::run::check_root_user(opts)?;
         let candidate = host_cwd.join(first);

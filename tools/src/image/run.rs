@@ -28,7 +28,7 @@ pub fn image_source(
     first: &OsStr,
     host_cwd: &Path,
     host_path: Option<&OsStr>,
-    store: &dyn Fn() -> Result<Store, ImageError>,
+    store: Option<&Store>,
 ) -> Result<Option<Source>, RunError> {
     let Some(text) = first.to_str() else {
         return Ok(None);
@@ -42,7 +42,16 @@ pub fn image_source(
     let Ok(reference) = Reference::parse(text) else {
         return Ok(None);
     };
-    if store()?.lookup(&reference.to_string())?.is_some() {
+    let stored = match store {
+        // A damaged index must not stop host programs from running: `coracle images` says so.
+        Some(store) => store
+            .lookup(&reference.to_string())
+            .ok()
+            .flatten()
+            .is_some(),
+        None => false,
+    };
+    if stored {
         return Ok(Some(Source::Registry(reference)));
     }
     let explicit = text.contains([':', '@'])
@@ -149,5 +158,47 @@ pub fn check_root_user(opts: &RunOptions) -> Result<(), RunError> {
             "-u {user}: Coracle cannot yet run programs as a user other than root (credentials \
              are issue 17)"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tempdir::TempDir;
+
+    #[test]
+    fn which_first_arguments_are_images() {
+        let tmp = TempDir::new().unwrap();
+        let cwd = tmp.path();
+        std::fs::create_dir(cwd.join("rootfs")).unwrap();
+        std::fs::write(cwd.join("prog:1"), b"").unwrap();
+        let store = Store::open(cwd.join("store")).unwrap();
+        let digest = super::super::digest::Digest::of(b"m");
+        store
+            .tag("docker.io/library/stored:latest", &digest)
+            .unwrap();
+        let pick = |first: &str| {
+            image_source(first.as_ref(), cwd, Some("/bin".as_ref()), Some(&store)).unwrap()
+        };
+        assert!(
+            matches!(pick("oci-archive:x.tar"), Some(Source::OciArchive(p)) if p == cwd.join("x.tar"))
+        );
+        assert_eq!(pick("rootfs"), None);
+        assert_eq!(pick("prog:1"), None, "an existing host file is a program");
+        assert!(matches!(pick("stored"), Some(Source::Registry(_))));
+        assert_eq!(
+            pick("unknown"),
+            None,
+            "a bare name is a host program or not found"
+        );
+        assert!(
+            matches!(pick("nginx:1.25"), Some(Source::Registry(r)) if r.path == "library/nginx")
+        );
+        assert!(matches!(pick("localhost/app"), Some(Source::Registry(_))));
+        assert_eq!(pick("/no/such/path"), None);
+        // No store at all: only explicit references are images.
+        let none = |first: &str| image_source(first.as_ref(), cwd, None, None).unwrap();
+        assert_eq!(none("stored"), None);
+        assert!(none("registry.example/app:1").is_some());
     }
 }

@@ -21,6 +21,17 @@ pub struct Store {
     root: PathBuf,
 }
 
+/// `$XDG_DATA_HOME/coracle`, else `~/.local/share/coracle`.
+fn default_root() -> Option<PathBuf> {
+    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".local/share")
+        }
+    };
+    Some(base.join("coracle"))
+}
+
 /// One named image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -38,18 +49,16 @@ struct Index {
 impl Store {
     /// The user's store (created on first use).
     pub fn open_default() -> Result<Store, ImageError> {
-        let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-            Some(dir) => PathBuf::from(dir),
-            None => {
-                let home = std::env::var_os("HOME")
-                    .filter(|v| !v.is_empty())
-                    .ok_or_else(|| {
-                        ImageError::Store("neither XDG_DATA_HOME nor HOME is set".into())
-                    })?;
-                PathBuf::from(home).join(".local/share")
-            }
-        };
-        Store::open(base.join("coracle"))
+        let root = default_root()
+            .ok_or_else(|| ImageError::Store("neither XDG_DATA_HOME nor HOME is set".into()))?;
+        Store::open(root)
+    }
+
+    /// The user's store if it has been made, without making it: looking a name up must not
+    /// leave directories behind when `coracle run` turns out to run a host program.
+    pub fn existing_default() -> Option<Store> {
+        let root = default_root()?;
+        root.join("images.json").is_file().then_some(Store { root })
     }
 
     pub fn open(root: PathBuf) -> Result<Store, ImageError> {
