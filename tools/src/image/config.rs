@@ -278,8 +278,7 @@ fn check_program(tree: &FsTree, shown: &str, data: &[u8]) -> Result<(), RunError
     let mut data = data.to_vec();
     for _ in 0..=MAX_SCRIPT_NESTING {
         let Some(line) = data.strip_prefix(b"#!") else {
-            coracle_loader::Executable::parse(&data).map_err(|e| cannot(e.to_string()))?;
-            return Ok(());
+            return check_elf(tree, shown, &data);
         };
         let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
         let interp = line
@@ -304,6 +303,45 @@ fn check_program(tree: &FsTree, shown: &str, data: &[u8]) -> Result<(), RunError
         };
     }
     Err(cannot("too many levels of #! interpreters".into()))
+}
+
+/// A loadable ELF; a dynamic one needs its PT_INTERP interpreter in the image, itself a
+/// loadable ELF without one (Linux's `load_elf_binary`: a missing interpreter is ENOENT).
+fn check_elf(tree: &FsTree, shown: &str, data: &[u8]) -> Result<(), RunError> {
+    let cannot = |why: String| RunError::CannotRun {
+        program: shown.to_owned(),
+        why,
+    };
+    let elf = coracle_loader::ElfFile::parse(data).map_err(|e| cannot(e.to_string()))?;
+    let Some(r) = elf.interp() else {
+        return Ok(());
+    };
+    let bytes = usize::try_from(r.offset)
+        .ok()
+        .zip(usize::try_from(r.offset.saturating_add(r.len)).ok())
+        .and_then(|(start, end)| data.get(start..end))
+        .unwrap_or_default();
+    let interp = coracle_loader::interp_path(&r, bytes).map_err(|e| cannot(e.to_string()))?;
+    let shown_interp = String::from_utf8_lossy(&interp).into_owned();
+    match tree.resolve(&absolute(b"/", &interp)) {
+        Ok(Some(Node::File(f))) if f.meta.perm & 0o111 != 0 => {
+            let ld = coracle_loader::ElfFile::parse(&f.data)
+                .map_err(|e| cannot(format!("its interpreter {shown_interp}: {e}")))?;
+            match ld.interp() {
+                None => Ok(()),
+                Some(_) => Err(cannot(format!(
+                    "its interpreter {shown_interp} has an interpreter itself"
+                ))),
+            }
+        }
+        Ok(Some(_)) => Err(cannot(format!(
+            "its interpreter {shown_interp}: permission denied"
+        ))),
+        _ => Err(RunError::NotFound {
+            program: shown.to_owned(),
+            why: format!("its interpreter {shown_interp}: no such file or directory"),
+        }),
+    }
 }
 
 /// The working directory may be missing (the kernel creates it) but must not be a file.

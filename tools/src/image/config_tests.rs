@@ -222,3 +222,27 @@ fn commands_are_found_and_checked_with_docker_statuses() {
     assert_eq!(status("/srv"), 126);
     assert_eq!(status("garbage"), 126);
 }
+
+#[test]
+fn dynamic_programs_need_their_interpreter_in_the_image() {
+    let prog = std::fs::read("/bin/true").unwrap();
+    let ld = std::fs::read("/lib64/ld-linux-x86-64.so.2").unwrap();
+    let without = Layer::default().file("bin/true", 0o755, &prog).tar();
+    let mut tree = FsTree::default();
+    layer::apply(&mut tree, without.as_slice()).unwrap();
+    let find = |t: &FsTree| find_command(t, b"/", &OsString::from("true"), b"/bin");
+    let err = find(&tree).unwrap_err();
+    assert_eq!(err.exit_status(), 127);
+    assert!(err.to_string().contains("ld-linux-x86-64.so.2"), "{err}");
+    // Through merged-usr style symlinks, as Debian ships it.
+    let with = Layer::default()
+        .file("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", 0o755, &ld)
+        .symlink("lib64", "usr/lib64")
+        .symlink(
+            "usr/lib64/ld-linux-x86-64.so.2",
+            "../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+        )
+        .tar();
+    layer::apply(&mut tree, with.as_slice()).unwrap();
+    assert_eq!(find(&tree).unwrap(), b"/bin/true");
+}
