@@ -159,16 +159,27 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
         booted.cwd,
         time::monotonic_ns_if_known(),
     );
-    // The program (a static ELF, or a #! script whose interpreter is in the image) starts as
-    // execve would start it, in an address space of its own. The host tool checked the file
-    // already; a failure here is a broken image.
-    let regs = start_first(&mut current, &mut platform, &exec, argv, envp).unwrap_or_else(|e| {
-        fatal(format_args!(
-            "cannot start the program {}: {}",
-            core::str::from_utf8(&exec).unwrap_or("?"),
-            e.name()
-        ))
-    });
+    // The program (an ELF, with its interpreter if it names one, or a #! script) starts as
+    // execve would start it, in an address space of its own. When it cannot (a missing or
+    // broken interpreter in the image), the run ends as a container runtime's does: 127 when
+    // something is not found, 126 otherwise, with the reason on stderr.
+    let regs = match start_first(&mut current, &mut platform, &exec, argv, envp) {
+        Ok(regs) => regs,
+        Err(e) => {
+            let message = alloc::format!(
+                "coracle: cannot run {}: {} (the kernel log with --verbose says why)\n",
+                core::str::from_utf8(&exec).unwrap_or("?"),
+                e.name()
+            );
+            console::write_stream(console::Stream::Stderr, message.as_bytes());
+            let status = if e == coracle_vfs::Errno::ENOENT {
+                127
+            } else {
+                126
+            };
+            crate::cpu_loop::shutdown(status, config.timing)
+        }
+    };
     phase("image and stack");
     let sched = booted.system.sched.clone();
     let task = sched.make_task(TaskBody {
