@@ -361,3 +361,29 @@ fn personality_returns_the_old_persona_and_fork_keeps_it() {
         ADDR_NO_RANDOMIZE as u32
     );
 }
+
+#[test]
+fn execveat_of_an_open_dynamic_program_runs_its_interpreter() {
+    const AT_FDCWD: u64 = -100i64 as u64;
+    const AT_EMPTY_PATH: u64 = 0x1000;
+    const O_PATH: u64 = 0o10000000;
+    let (mut p, mut k) = setup_dynamic();
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_personality, &[ADDR_NO_RANDOMIZE]),
+        0
+    );
+    k.poke(SCRATCH, b"/bin/dyn\0");
+    let fd = sys(&mut p, &mut k, SYS_openat, &[AT_FDCWD, SCRATCH, O_PATH, 0]);
+    assert!(fd >= 0, "{fd}");
+    k.poke(SCRATCH, b"\0");
+    let mut r = regs(SYS_execveat, &[fd as u64, SCRATCH, 0, 0, AT_EMPTY_PATH]);
+    assert_eq!(crate::dispatch(&mut p, &mut k, &mut r), Outcome::Return(0));
+    assert_eq!(r.rip, MMAP_TOP - 0x3000 + 0x80);
+    let a = auxv(&k, r.rsp);
+    assert_eq!(aux(&a, AT_ENTRY), PIE_BASE + 0x1000);
+    let execfn = aux(&a, coracle_loader::AT_EXECFN);
+    assert_eq!(
+        k.peek(execfn, 10),
+        std::format!("/dev/fd/{fd}\0").as_bytes()
+    );
+}
