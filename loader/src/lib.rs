@@ -31,7 +31,7 @@ pub use auxv::*;
 pub use elf::{headers_len, interp_path, ElfFile, ExecKind, Executable, InterpRef};
 pub use error::{ElfError, StackError, StringKind};
 pub use plan::{Copy, FileMap, LoadPlan, Perms, Region};
-pub use stack::{build_stack, InitialStack, StackParams, MAX_ARG_STRLEN};
+pub use stack::{build_stack, InitialStack, StackParams, MAX_ALIGN_PAD, MAX_ARG_STRLEN};
 
 /// The x86_64 page size; every region of a [`LoadPlan`] is aligned to it.
 pub const PAGE_SIZE: u64 = 4096;

@@ -6,7 +6,7 @@
 //! ```text
 //! stack_top - 8   8 zero bytes (bprm->p starts one pointer below the top)
 //!                 execfn string, then envp strings, then argv strings (argv[0] lowest)
-//!                 (aligned down to 16: arch_align_stack with ASLR off)
+//!                 (`align_pad` bytes, then aligned down to 16: arch_align_stack)
 //!                 "x86_64\0" (AT_PLATFORM), then the 16 AT_RANDOM bytes
 //!                 zero padding, so that sp ends 16-byte aligned
 //!                 auxv pairs ending with AT_NULL, envp pointers + NULL, argv pointers + NULL
@@ -24,6 +24,9 @@ use crate::PAGE_SIZE;
 /// Longest single argument or environment string, NUL included (Linux MAX_ARG_STRLEN).
 pub const MAX_ARG_STRLEN: u64 = 32 * PAGE_SIZE;
 
+/// The largest [`StackParams::align_pad`] Linux uses (arch_align_stack's `% 8192`), + 1.
+pub const MAX_ALIGN_PAD: u64 = 8192;
+
 /// The AT_PLATFORM string for x86_64 (ELF_PLATFORM), NUL included.
 const PLATFORM: &[u8] = b"x86_64\0";
 
@@ -38,6 +41,9 @@ pub struct StackParams<'a> {
     pub execfn: &'a [u8],
     /// The AT_RANDOM bytes, which libc uses for the stack protector and pointer guard.
     pub random: [u8; 16],
+    /// Gap below the strings before the rest: Linux's arch_align_stack leaves a random one
+    /// of less than 8 KiB with ASLR on, 0 with it off ([`MAX_ALIGN_PAD`]).
+    pub align_pad: u64,
     pub auxv: AuxValues,
 }
 
@@ -111,7 +117,7 @@ pub fn build_stack(
     env_offs.reverse();
     arg_offs.reverse();
     let strings_off = off;
-    off = align_down_16(stack_top, off);
+    off = align_down_16(stack_top, add(off, p.align_pad.min(MAX_ALIGN_PAD - 1))?);
     let platform_off = add(off, PLATFORM.len() as u64)?;
     let random_off = add(platform_off, 16)?;
 

@@ -76,6 +76,7 @@ fuzz_target!(|data: &[u8]| {
                 envp: &[b"A=1"],
                 execfn: b"/prog",
                 random: [7; 16],
+                align_pad: base % 9000,
                 auxv: AuxValues::for_plan(&plan),
             };
             let stack = build_stack(&params, USER_TOP, 1 << 21).unwrap();

@@ -43,6 +43,7 @@ fn put_u64(buf: &mut [u8], at: usize, v: u64) {
 #[test]
 fn layout_matches_linux_byte_for_byte() {
     let p = StackParams {
+        align_pad: 0,
         argv: &[b"/bin/true", b"a"],
         envp: &[b"X=1"],
         execfn: b"/usr/bin/true",
@@ -103,6 +104,7 @@ fn layout_with_vdso_and_empty_argv_matches_linux() {
     let mut a = aux();
     a.sysinfo_ehdr = Some(0x7fff_f7ff_d000);
     let p = StackParams {
+        align_pad: 0,
         argv: &[],
         envp: &[],
         execfn: b"/x",
@@ -212,6 +214,7 @@ fn sp_is_aligned_and_pointers_are_right_for_many_shapes() {
                         let mut a = aux();
                         a.sysinfo_ehdr = vdso;
                         let p = StackParams {
+                            align_pad: 0,
                             argv: &argv,
                             envp: &envp,
                             execfn,
@@ -288,6 +291,7 @@ fn too_large_arguments_are_e2big() {
     let big = vec![b'x'; 1000];
     let argv: Vec<&[u8]> = vec![&big[..]; 10];
     let p = StackParams {
+        align_pad: 0,
         argv: &argv,
         envp: &[],
         execfn: b"/a",
@@ -304,6 +308,7 @@ fn too_large_arguments_are_e2big() {
 fn a_single_string_over_max_arg_strlen_is_e2big() {
     let big = vec![b'x'; MAX_ARG_STRLEN as usize];
     let p = StackParams {
+        align_pad: 0,
         argv: &[b"a"],
         envp: &[&big],
         execfn: b"/a",
@@ -322,6 +327,7 @@ fn a_single_string_over_max_arg_strlen_is_e2big() {
     assert!(e.is_e2big());
     // One byte less fits, NUL included.
     let p = StackParams {
+        align_pad: 0,
         envp: &[&big[1..]],
         ..p
     };
@@ -331,6 +337,7 @@ fn a_single_string_over_max_arg_strlen_is_e2big() {
 #[test]
 fn nul_inside_a_string_is_refused() {
     let p = StackParams {
+        align_pad: 0,
         argv: &[b"a", b"b\0c"],
         envp: &[],
         execfn: b"/a",
@@ -349,6 +356,7 @@ fn nul_inside_a_string_is_refused() {
 #[test]
 fn stack_top_too_low_is_an_error_not_a_panic() {
     let p = StackParams {
+        align_pad: 0,
         argv: &[b"a"],
         envp: &[],
         execfn: b"/a",
@@ -361,4 +369,32 @@ fn stack_top_too_low_is_an_error_not_a_panic() {
             StackError::StackTopTooLow { stack_top: top }
         );
     }
+}
+
+#[test]
+fn align_pad_moves_everything_below_the_strings() {
+    let params = |align_pad| StackParams {
+        align_pad,
+        argv: &[b"/bin/true", b"a"],
+        envp: &[b"X=1"],
+        execfn: b"/usr/bin/true",
+        random: RANDOM,
+        auxv: aux(),
+    };
+    let plain = build_stack(&params(0), T, 1 << 20).unwrap();
+    // The strings end 38 bytes below T; 100 more, aligned down to 16, is T-144 (not T-48):
+    // everything below moves down by 96 bytes.
+    let padded = build_stack(&params(100), T, 1 << 20).unwrap();
+    assert_eq!(padded.sp, T - 544);
+    assert_eq!(plain.sp, T - 448);
+    let top = |s: &crate::InitialStack| s.bytes[s.bytes.len() - 38..].to_vec();
+    assert_eq!(top(&padded), top(&plain));
+    // argv[0] still points at the same string.
+    let word = |s: &crate::InitialStack, i: usize| {
+        u64::from_le_bytes(s.bytes[i * 8..i * 8 + 8].try_into().unwrap())
+    };
+    assert_eq!(word(&padded, 1), word(&plain, 1));
+    // Linux's pad is below 8 KiB: a larger one is cut to 8191.
+    let huge = build_stack(&params(u64::MAX), T, 1 << 20).unwrap();
+    assert_eq!(huge, build_stack(&params(8191), T, 1 << 20).unwrap());
 }

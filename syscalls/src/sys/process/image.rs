@@ -19,7 +19,7 @@ use core::sync::atomic::Ordering;
 
 use coracle_loader::{
     build_stack, AuxValues, ElfError, ElfFile, ExecKind, Executable, FileMap, LoadPlan, Region,
-    StackParams, PIE_BASE, USER_TOP,
+    StackParams, MAX_ALIGN_PAD, PIE_BASE, USER_TOP,
 };
 use coracle_vfs::Inode;
 
@@ -69,6 +69,8 @@ pub struct Layout {
     pub pie_offset: u64,
     /// Added to the end of the executable for the start of the program break.
     pub brk_offset: u64,
+    /// Gap between the strings and the rest of the initial stack (arch_align_stack).
+    pub stack_pad: u64,
 }
 
 fn random_u64(k: &mut dyn Platform) -> u64 {
@@ -90,6 +92,7 @@ impl Layout {
             mmap_base: MMAP_TOP,
             pie_offset: 0,
             brk_offset: 0,
+            stack_pad: 0,
         }
     }
 
@@ -114,6 +117,7 @@ impl Layout {
                 1 => 0,
                 _ => random_u64(k) % BRK_RND_PAGES * PAGE,
             },
+            stack_pad: random_u64(k) % MAX_ALIGN_PAD,
         }
     }
 
@@ -261,6 +265,7 @@ pub fn load(process: &Process, k: &mut dyn Platform, prog: &Program<'_>) -> Resu
         execfn: prog.execfn,
         random,
         auxv,
+        align_pad: layout.stack_pad,
     };
     let top = layout.stack_top;
     let stack = build_stack(&params, top, ARG_MAX).map_err(|_| Errno::E2BIG)?;
