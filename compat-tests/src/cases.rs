@@ -406,6 +406,8 @@ fn proc_specs() -> Vec<Spec> {
         "proc_cow",
         "proc_vfork",
         "proc_pidfd",
+        // Futexes between processes on shared memory, sem_open, process-shared pthreads.
+        "futex_shared",
     ]
     .into_iter()
     .map(|p| spec(p).status(0))

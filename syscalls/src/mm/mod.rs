@@ -271,6 +271,24 @@ impl Mm {
         })
     }
 
+    /// What backs the word at `addr` for a shared futex (get_futex_key): `EFAULT` without an
+    /// accessible mapping there; the identity of the file's page cache and the byte's offset
+    /// in the file for a shared file mapping; `None` for private memory, keyed by address.
+    pub(crate) fn futex_backing(&self, addr: u64) -> Result<Option<(usize, u64)>, Errno> {
+        let (start, v) = self.vma_at(addr).ok_or(Errno::EFAULT)?;
+        if !accessible(v.perms) {
+            return Err(Errno::EFAULT);
+        }
+        let (true, Some((inode, offset))) = (v.shared, v.file()) else {
+            return Ok(None);
+        };
+        let object = match inode.cached() {
+            Some(cached) => core::ptr::from_ref(cached.page_cache()) as usize,
+            None => Arc::as_ptr(inode).cast::<u8>() as usize,
+        };
+        Ok(Some((object, offset + (addr - start))))
+    }
+
     /// Unmaps `[start, end)` (page-aligned): VMAs are split at the edges, the pages are unmapped
     /// and freed, the shared pages let go of.
     pub(crate) fn unmap_range(

@@ -6,6 +6,7 @@ mod evfds;
 pub(crate) mod fake;
 mod fifo;
 mod fs;
+mod futex_shared;
 mod fuzz;
 mod interp;
 mod io;
