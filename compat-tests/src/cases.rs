@@ -369,6 +369,8 @@ fn c_specs(now: u64) -> Vec<Spec> {
         "mm_advise",
         "mm_shared",
         "mm_maps",
+        "mm_filemap",
+        "mm_truncate",
     ] {
         specs.push(spec(program));
     }

@@ -13,6 +13,7 @@
 //! /proc/<pid>/maps reads [`Mm::maps`].
 
 mod fault;
+mod rmap;
 mod uaccess;
 mod vmas;
 
@@ -23,7 +24,10 @@ use coracle_vfs::Inode;
 
 use crate::{Errno, Perms, Platform};
 
-pub use fault::{handle_page_fault, out_of_memory_kill, wait_for_page, Access, FaultResult};
+pub use fault::{
+    handle_page_fault, out_of_memory_kill, wait_for_page, Access, FaultResult, BUS_ADRERR,
+};
+pub(crate) use rmap::unmap_file_pages;
 pub(crate) use uaccess::Faulting;
 pub use uaccess::{read_user, write_user};
 pub(crate) use vmas::start_gap;

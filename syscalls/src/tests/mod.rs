@@ -19,3 +19,4 @@ mod process;
 mod select;
 mod signal;
 mod threads;
+mod truncate;
