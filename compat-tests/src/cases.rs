@@ -371,6 +371,7 @@ fn c_specs(now: u64) -> Vec<Spec> {
         "mm_maps",
         "mm_filemap",
         "mm_truncate",
+        "mm_procmaps",
     ] {
         specs.push(spec(program));
     }
