@@ -27,7 +27,7 @@ use crate::{Errno, Perms, Platform};
 pub use fault::{
     handle_page_fault, out_of_memory_kill, wait_for_page, Access, FaultResult, BUS_ADRERR,
 };
-pub(crate) use rmap::unmap_file_pages;
+pub(crate) use rmap::{sync_file, unmap_file_pages};
 pub(crate) use uaccess::Faulting;
 pub use uaccess::{read_user, write_user};
 pub(crate) use vmas::start_gap;
