@@ -369,6 +369,9 @@ fn c_specs(now: u64) -> Vec<Spec> {
         "mm_advise",
         "mm_shared",
         "mm_maps",
+        "mm_filemap",
+        "mm_truncate",
+        "mm_procmaps",
     ] {
         specs.push(spec(program));
     }
@@ -406,6 +409,8 @@ fn proc_specs() -> Vec<Spec> {
         "proc_cow",
         "proc_vfork",
         "proc_pidfd",
+        // Futexes between processes on shared memory, sem_open, process-shared pthreads.
+        "futex_shared",
     ]
     .into_iter()
     .map(|p| spec(p).status(0))

@@ -85,6 +85,10 @@ pub trait CachedFile: Send + Sync {
     fn write_page(&self, index: u64, page: &Arc<Page>) -> Result<()>;
     /// Makes what was written durable (the device's cache flush).
     fn flush(&self) -> Result<()>;
+    /// Whether the file's pages have a backing store to be written to (false for tmpfs,
+    /// whose pages are the data): the memory manager then tracks stores through shared
+    /// mappings page by page, so that each write-back sees the ones made after the last.
+    fn has_backing_store(&self) -> bool;
 }
 
 /// A page of a file, as [`get_page`] finds it.

@@ -119,6 +119,10 @@ impl CachedFile for DiskFile {
     fn flush(&self) -> Result<()> {
         now(|done| self.dev.flush(done))
     }
+
+    fn has_backing_store(&self) -> bool {
+        true
+    }
 }
 
 impl Inode for DiskFile {

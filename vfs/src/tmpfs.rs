@@ -1085,6 +1085,10 @@ impl CachedFile for TmpInode {
     fn flush(&self) -> Result<()> {
         Ok(())
     }
+
+    fn has_backing_store(&self) -> bool {
+        false
+    }
 }
 
 /// Creates an unnamed regular file on the filesystem of directory `dir` (`O_TMPFILE`): link

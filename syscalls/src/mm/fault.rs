@@ -171,7 +171,7 @@ impl Mm {
                 None => return segv(SEGV_MAPERR),
             }
         }
-        let perms = self.vmas[&start].perms;
+        let (perms, shared) = (self.vmas[&start].perms, self.vmas[&start].shared);
         if !allows(perms, access) {
             return segv(SEGV_ACCERR);
         }
@@ -184,6 +184,13 @@ impl Mm {
                     // A copy-on-write page (after a fork) is copied here.
                     if k.make_writable(page, perms).is_err() {
                         return FaultResult::OutOfMemory;
+                    }
+                    // A shared file page a write-back made read-only (write_protect_file)
+                    // holds data its backing store lacks once more.
+                    if shared {
+                        if let Some(p) = self.pinned.get(&page) {
+                            p.set_dirty();
+                        }
                     }
                 } else {
                     k.protect(page, PAGE, perms);

@@ -13,6 +13,7 @@
 //! /proc/<pid>/maps reads [`Mm::maps`].
 
 mod fault;
+mod rmap;
 mod uaccess;
 mod vmas;
 
@@ -23,7 +24,10 @@ use coracle_vfs::Inode;
 
 use crate::{Errno, Perms, Platform};
 
-pub use fault::{handle_page_fault, out_of_memory_kill, wait_for_page, Access, FaultResult};
+pub use fault::{
+    handle_page_fault, out_of_memory_kill, wait_for_page, Access, FaultResult, BUS_ADRERR,
+};
+pub(crate) use rmap::{sync_file, unmap_file_pages};
 pub(crate) use uaccess::Faulting;
 pub use uaccess::{read_user, write_user};
 pub(crate) use vmas::start_gap;
@@ -269,6 +273,24 @@ impl Mm {
                 && v.file()
                     .is_some_and(|(i, _)| coracle_vfs::inode::same_inode(i, inode))
         })
+    }
+
+    /// What backs the word at `addr` for a shared futex (get_futex_key): `EFAULT` without an
+    /// accessible mapping there; the identity of the file's page cache and the byte's offset
+    /// in the file for a shared file mapping; `None` for private memory, keyed by address.
+    pub(crate) fn futex_backing(&self, addr: u64) -> Result<Option<(usize, u64)>, Errno> {
+        let (start, v) = self.vma_at(addr).ok_or(Errno::EFAULT)?;
+        if !accessible(v.perms) {
+            return Err(Errno::EFAULT);
+        }
+        let (true, Some((inode, offset))) = (v.shared, v.file()) else {
+            return Ok(None);
+        };
+        let object = match inode.cached() {
+            Some(cached) => core::ptr::from_ref(cached.page_cache()) as usize,
+            None => Arc::as_ptr(inode).cast::<u8>() as usize,
+        };
+        Ok(Some((object, offset + (addr - start))))
     }
 
     /// Unmaps `[start, end)` (page-aligned): VMAs are split at the edges, the pages are unmapped

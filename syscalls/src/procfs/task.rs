@@ -336,7 +336,14 @@ pub(super) fn maps(v: &View<'_>) -> Result<Vec<u8>> {
                 offset,
             } => {
                 let st = inode.stat();
-                (st.dev, st.ino, offset, Some(escape_newlines(path)))
+                let mut name = escape_newlines(path);
+                // d_path: a file whose last name is gone is shown " (deleted)", as its
+                // /proc/<pid>/fd link is.
+                const DELETED: &[u8] = b" (deleted)";
+                if st.nlink == 0 && path.starts_with(b"/") && !path.ends_with(DELETED) {
+                    name.extend_from_slice(DELETED);
+                }
+                (st.dev, st.ino, offset, Some(name))
             }
             VmaName::Stack => (0, 0, 0, Some(b"[stack]".to_vec())),
             VmaName::Special(name) => (0, 0, 0, Some(name.as_bytes().to_vec())),

@@ -860,3 +860,48 @@ fn sysfs_cpus_and_fixed_files() {
     let status = read(&one, "/proc/self/status");
     assert!(status.contains("\nCpus_allowed:\t1\nCpus_allowed_list:\t0\n"));
 }
+
+#[test]
+fn maps_shows_a_file_mappings_device_inode_and_deletion() {
+    use crate::nr::*;
+    use crate::tests::fake::{setup, sys, SCRATCH};
+    let (mut p, mut k) = setup();
+    k.poke(SCRATCH, b"/tmp/mapped\0");
+    let fd = sys(
+        &mut p,
+        &mut k,
+        SYS_openat,
+        &[-100i64 as u64, SCRATCH, 0o102, 0o600],
+    );
+    assert!(fd >= 0);
+    assert_eq!(sys(&mut p, &mut k, SYS_ftruncate, &[fd as u64, 0x3000]), 0);
+    let at = sys(
+        &mut p,
+        &mut k,
+        SYS_mmap,
+        &[0, 0x1000, 1, 1, fd as u64, 0x2000],
+    );
+    assert!(at > 0);
+    let st = p.file(fd as i32).unwrap().inode().stat();
+    let line = |p: &Current| {
+        read(p, "/proc/self/maps")
+            .lines()
+            .find(|l| l.starts_with(&std::format!("{at:08x}-")))
+            .map(String::from)
+            .expect("a line for the mapping")
+    };
+    let want = std::format!(
+        "{at:08x}-{:08x} r--s 00002000 {:02x}:{:02x} {} ",
+        at + 0x1000,
+        st.dev >> 8 & 0xfff,
+        st.dev & 0xff,
+        st.ino
+    );
+    let shown = line(&p);
+    assert!(shown.starts_with(&want), "{shown} / {want}");
+    assert!(shown.ends_with(" /tmp/mapped"), "{shown}");
+    assert_eq!(shown.find('/'), Some(73));
+    assert_eq!(sys(&mut p, &mut k, SYS_unlink, &[SCRATCH]), 0);
+    // Before this change the name stayed as it was.
+    assert!(line(&p).ends_with(" /tmp/mapped (deleted)"), "{}", line(&p));
+}

@@ -1,6 +1,11 @@
 //! futex(2): waiting on a user word, and waking, requeueing and operating on waiters.
 //!
-//! Waiters are kept per (process, address); the table lock is held while the user word is
+//! Waiters are kept by [`FutexKey`], as Linux's get_futex_key makes it: a private futex
+//! (FUTEX_PRIVATE_FLAG), or any futex in private memory, is its process's address; a shared
+//! futex in a shared mapping (of a file, of shared anonymous memory, of /dev/shm) is the file's
+//! page cache and the byte's offset in the file, so processes that map the same file at any
+//! address meet on it. The key is made before the table is locked (it takes the mm lock, which
+//! a fault in the user copies below takes too). The table lock is held while the user word is
 //! compared and the waiter queued, and while wakers pick waiters, so a wake that follows a
 //! store to the word can never miss a waiter that saw the old value. Timeouts and signals end a
 //! wait through the scheduler; the waiter then removes itself. PI futexes are not supported
@@ -17,7 +22,6 @@ use crate::{Current, Errno, Platform, SysResult};
 
 const FUTEX_WAIT: i32 = 0;
 const FUTEX_WAKE: i32 = 1;
-const FUTEX_FD: i32 = 2;
 const FUTEX_REQUEUE: i32 = 3;
 const FUTEX_CMP_REQUEUE: i32 = 4;
 const FUTEX_WAKE_OP: i32 = 5;
@@ -27,21 +31,30 @@ const FUTEX_PRIVATE_FLAG: i32 = 128;
 const FUTEX_CLOCK_REALTIME: i32 = 256;
 const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 
-/// The waiters of every futex word, by (process identity, user address).
+/// What a futex word is, for meeting its waiters (Linux's union futex_key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum FutexKey {
+    /// A word of one process's memory: the process's identity and the user address.
+    Private { mm: usize, addr: u64 },
+    /// A word of a shared mapping: the identity of the file's page cache (Linux's
+    /// page->mapping) and the byte offset in the file. A waiter keeps its mapping, so the
+    /// cache outlives it; should a waiter's mapping go while it waits, a later file at the
+    /// same identity could at worst wake it spuriously, which futex users allow for.
+    Shared { object: usize, offset: u64 },
+}
+
+type Waiters = BTreeMap<FutexKey, Vec<Waiter>>;
+
+/// The waiters of every futex word, by key.
 #[derive(Debug, Default)]
 pub struct FutexTable {
-    waiters: Mutex<BTreeMap<(usize, u64), Vec<Waiter>>>,
+    waiters: Mutex<Waiters>,
 }
 
 impl FutexTable {
     /// Wakes up to `n` waiters of `key` whose bitset meets `mask`, handing them `Done(0)`;
     /// returns how many woke. Finished waits met on the way are dropped.
-    fn wake_locked(
-        map: &mut BTreeMap<(usize, u64), Vec<Waiter>>,
-        key: (usize, u64),
-        n: u32,
-        mask: u32,
-    ) -> u32 {
+    fn wake_locked(map: &mut Waiters, key: FutexKey, n: u32, mask: u32) -> u32 {
         let Some(list) = map.get_mut(&key) else {
             return 0;
         };
@@ -67,14 +80,14 @@ impl FutexTable {
         woken
     }
 
-    /// Wakes up to `n` waiters on `uaddr` of the process `mm` (used by thread exit for
-    /// CLONE_CHILD_CLEARTID and robust lists).
-    pub fn wake(&self, mm: usize, uaddr: u64, n: u32) -> u32 {
-        Self::wake_locked(&mut self.waiters.lock(), (mm, uaddr), n, u32::MAX)
+    /// Wakes up to `n` waiters of `key` (used by thread exit for CLONE_CHILD_CLEARTID and
+    /// robust lists).
+    pub(crate) fn wake(&self, key: FutexKey, n: u32) -> u32 {
+        Self::wake_locked(&mut self.waiters.lock(), key, n, u32::MAX)
     }
 
     /// Drops the finished waits queued on `key`.
-    fn prune(&self, key: (usize, u64)) {
+    fn prune(&self, key: FutexKey) {
         let mut map = self.waiters.lock();
         if let Some(list) = map.get_mut(&key) {
             list.retain(Waiter::is_waiting);
@@ -86,8 +99,26 @@ impl FutexTable {
 }
 
 /// The identity futex keys use for the calling process's memory.
-pub(crate) fn mm_key(p: &Current) -> usize {
+fn mm_key(p: &Current) -> usize {
     Arc::as_ptr(&p.process) as usize
+}
+
+/// The key of the word at `uaddr` (get_futex_key). A private futex is the process's address
+/// without a look at the memory. A shared one is looked up: no accessible mapping there is
+/// `EFAULT`; in a shared file mapping it is the file's and the offset's, elsewhere (private
+/// memory) the address's, so it meets private futexes of the same word.
+pub(crate) fn key_of(p: &Current, uaddr: u64, private: bool) -> Result<FutexKey, Errno> {
+    let private_key = FutexKey::Private {
+        mm: mm_key(p),
+        addr: uaddr,
+    };
+    if private {
+        return Ok(private_key);
+    }
+    Ok(match p.process.mm.lock().futex_backing(uaddr)? {
+        Some((object, offset)) => FutexKey::Shared { object, offset },
+        None => private_key,
+    })
 }
 
 fn read_u32(k: &dyn Platform, addr: u64) -> Result<u32, Errno> {
@@ -114,7 +145,26 @@ pub(crate) fn futex(
     if !uaddr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
-    let key = (mm_key(p), uaddr);
+    let private = op & FUTEX_PRIVATE_FLAG != 0;
+    if !matches!(
+        cmd,
+        FUTEX_WAIT
+            | FUTEX_WAIT_BITSET
+            | FUTEX_WAKE
+            | FUTEX_WAKE_BITSET
+            | FUTEX_REQUEUE
+            | FUTEX_CMP_REQUEUE
+            | FUTEX_WAKE_OP
+    ) {
+        return Err(Errno::ENOSYS);
+    }
+    let key = match p.resumed() {
+        // A woken wait only tidies up: its key was made when it queued.
+        Some(_) if matches!(cmd, FUTEX_WAIT | FUTEX_WAIT_BITSET) => {
+            return finish_wait(p, uaddr, private, timeout)
+        }
+        _ => key_of(p, uaddr, private)?,
+    };
     match cmd {
         FUTEX_WAIT | FUTEX_WAIT_BITSET => {
             let bitset = if cmd == FUTEX_WAIT {
@@ -124,25 +174,6 @@ pub(crate) fn futex(
             };
             if bitset == 0 {
                 return Err(Errno::EINVAL);
-            }
-            match p.resumed() {
-                Some(Wake::TimedOut) => {
-                    p.sys.futexes.prune(key);
-                    return Err(Errno::ETIMEDOUT);
-                }
-                Some(Wake::Interrupted) => {
-                    p.sys.futexes.prune(key);
-                    // With a timeout Linux restarts only when no handler runs
-                    // (ERESTART_RESTARTBLOCK); without one, SA_RESTART decides.
-                    return Err(if timeout != 0 {
-                        Errno::ERESTARTNOHAND
-                    } else {
-                        Errno::ERESTARTSYS
-                    });
-                }
-                // A wake without a value is spurious; waking is what FUTEX_WAIT reports.
-                Some(_) => return Ok(0),
-                None => {}
             }
             let deadline = if timeout == 0 {
                 None
@@ -157,7 +188,7 @@ pub(crate) fn futex(
                     t
                 })
             };
-            wait(p, k, key, val, bitset, deadline)
+            wait(p, k, key, uaddr, val, bitset, deadline)
         }
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
             let mask = if cmd == FUTEX_WAKE {
@@ -180,7 +211,7 @@ pub(crate) fn futex(
             if !uaddr2.is_multiple_of(4) {
                 return Err(Errno::EINVAL);
             }
-            let key2 = (mm_key(p), uaddr2);
+            let key2 = key_of(p, uaddr2, private)?;
             let mut map = p.sys.futexes.waiters.lock();
             if cmd == FUTEX_CMP_REQUEUE && read_u32(k, uaddr)? != val3 {
                 return Err(Errno::EAGAIN);
@@ -206,7 +237,7 @@ pub(crate) fn futex(
             if !uaddr2.is_multiple_of(4) {
                 return Err(Errno::EINVAL);
             }
-            let key2 = (mm_key(p), uaddr2);
+            let key2 = key_of(p, uaddr2, private)?;
             let mut map = p.sys.futexes.waiters.lock();
             let old = wake_op_modify(k, uaddr2, val3)?;
             let mut woken = FutexTable::wake_locked(&mut map, key, val, u32::MAX);
@@ -215,23 +246,53 @@ pub(crate) fn futex(
             }
             Ok(u64::from(woken))
         }
-        FUTEX_FD => Err(Errno::ENOSYS),
         _ => Err(Errno::ENOSYS),
     }
 }
 
-/// Queues the caller on `key` if the word still holds `val`.
+/// The end of a FUTEX_WAIT that was woken, timed out or interrupted.
+fn finish_wait(p: &mut Current, uaddr: u64, private: bool, timeout: u64) -> SysResult {
+    let why = p.resumed();
+    let prune = |p: &Current| {
+        // The mapping may have changed meanwhile; then there is nothing of ours left to prune
+        // under the key it has now, and a wake finds the finished wait and drops it.
+        if let Ok(key) = key_of(p, uaddr, private) {
+            p.sys.futexes.prune(key);
+        }
+    };
+    match why {
+        Some(Wake::TimedOut) => {
+            prune(p);
+            Err(Errno::ETIMEDOUT)
+        }
+        Some(Wake::Interrupted) => {
+            prune(p);
+            // With a timeout Linux restarts only when no handler runs
+            // (ERESTART_RESTARTBLOCK); without one, SA_RESTART decides.
+            Err(if timeout != 0 {
+                Errno::ERESTARTNOHAND
+            } else {
+                Errno::ERESTARTSYS
+            })
+        }
+        // A wake without a value is spurious; waking is what FUTEX_WAIT reports.
+        _ => Ok(0),
+    }
+}
+
+/// Queues the caller on `key` if the word at `uaddr` still holds `val`.
 fn wait(
     p: &mut Current,
     k: &mut dyn Platform,
-    key: (usize, u64),
+    key: FutexKey,
+    uaddr: u64,
     val: u32,
     bitset: u32,
     deadline: Option<u64>,
 ) -> SysResult {
     let sys = p.sys.clone();
     let mut map = sys.futexes.waiters.lock();
-    if read_u32(k, key.1)? != val {
+    if read_u32(k, uaddr)? != val {
         return Err(Errno::EAGAIN);
     }
     if let Some(d) = deadline {

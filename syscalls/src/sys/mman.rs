@@ -300,7 +300,15 @@ pub(crate) fn munmap(p: &mut Current, k: &mut dyn Platform, addr: u64, len: u64)
     }
     let process = p.process.clone();
     let mut mm = process.mm.lock();
+    let written = mm.backed_shared_files(addr, addr + len);
     mm.unmap_range(k, addr, addr + len)?;
+    drop(mm);
+    // Nothing writes dirty file pages back in the background: what was stored through a
+    // mapping of a file with a backing store goes back when the mapping goes (munmap reports
+    // no I/O error; fsync would).
+    for inode in written {
+        let _ = crate::mm::sync_file(p, k, &inode, true);
+    }
     Ok(0)
 }
 
@@ -452,7 +460,7 @@ const MS_SYNC: u32 = 4;
 /// files they map (as fsync; tmpfs has nothing to write), after Linux's checks, in its order.
 pub(crate) fn msync(
     p: &mut Current,
-    _k: &mut dyn Platform,
+    k: &mut dyn Platform,
     addr: u64,
     len: u64,
     flags: u32,
@@ -503,7 +511,7 @@ pub(crate) fn msync(
     // range had a hole and the call fails with ENOMEM.
     if flags & MS_SYNC != 0 {
         for f in files {
-            f.sync(false)?;
+            crate::mm::sync_file(p, k, &f, false)?;
         }
     }
     result

@@ -12,7 +12,7 @@ use coracle_abi::FromBytes;
 use crate::process::ExitStatus;
 use crate::regs::{FpArea, UserRegs, TRAP_SYSCALL};
 use crate::sched::TaskBody;
-use crate::sys::futex::mm_key;
+use crate::sys::futex::key_of;
 use crate::{Current, Errno, Platform, SysResult};
 
 pub(crate) const CLONE_VM: u64 = 0x100;
@@ -259,8 +259,11 @@ fn thread_exit(p: &mut Current, k: &mut dyn Platform) {
     crate::signal::thread_exit(p);
     if p.clear_child_tid != 0 {
         let addr = p.clear_child_tid;
+        // The kernel's wake is a shared one (no FUTEX_PRIVATE_FLAG), as in mm_release.
         if k.write_user(addr, &0u32.to_le_bytes()).is_ok() {
-            p.sys.futexes.wake(mm_key(p), addr, 1);
+            if let Ok(key) = key_of(p, addr, false) {
+                p.sys.futexes.wake(key, 1);
+            }
         }
     }
     walk_robust_list(p, k);
@@ -306,8 +309,12 @@ fn walk_robust_list(p: &mut Current, k: &mut dyn Platform) {
             let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
             match k.cmpxchg_user_u32(addr, val, new) {
                 Ok(old) if old == val => {
+                    // handle_futex_death wakes as a shared futex: robust mutexes in
+                    // shared memory hand over to waiters in other processes.
                     if !pi && val & FUTEX_WAITERS != 0 {
-                        p.sys.futexes.wake(mm_key(p), addr, 1);
+                        if let Ok(key) = key_of(p, addr, false) {
+                            p.sys.futexes.wake(key, 1);
+                        }
                     }
                     return;
                 }

@@ -241,3 +241,38 @@ fn fsync_and_msync_write_back_through_the_filesystem() {
     assert_eq!(sys(&mut p, &mut k, SYS_fdatasync, &[fd]), err(Errno::EIO));
     assert_eq!(&dev.contents()[..5], b"again");
 }
+
+#[test]
+fn stores_after_a_write_back_are_written_by_the_next_and_by_munmap() {
+    let (mut p, mut k) = setup();
+    let dev = FakeBlock::new(std::vec![0u8; 2 * PAGE as usize], false);
+    let fd = install(&mut p, DiskFile::new(dev.clone(), 2 * PAGE));
+    let a = mmap_fd(&mut p, &mut k, 2 * PAGE, 3, SHARED, fd);
+    write(&p, &mut k, a, b"first").unwrap();
+    assert_eq!(sys(&mut p, &mut k, SYS_msync, &[a, 2 * PAGE, 4]), 0);
+    assert_eq!(&dev.contents()[..5], b"first");
+    // The page is still mapped: before this change a second store did not dirty it again
+    // and the next msync wrote nothing.
+    write(&p, &mut k, a, b"again").unwrap();
+    assert_eq!(sys(&mut p, &mut k, SYS_msync, &[a, 2 * PAGE, 4]), 0);
+    assert_eq!(&dev.contents()[..5], b"again");
+    // Through fsync as well, and from another process mapping the same file.
+    let (mut child, _) = super::process::fork(&mut p, &mut k);
+    super::process::as_proc(&mut child, &p, &mut k, |c, k| {
+        write(c, k, a + 10, b"child").unwrap();
+    });
+    assert_eq!(sys(&mut p, &mut k, SYS_fsync, &[fd]), 0);
+    assert_eq!(&dev.contents()[10..15], b"child");
+    super::process::as_proc(&mut child, &p, &mut k, |c, k| {
+        write(c, k, a + 20, b"later").unwrap();
+    });
+    assert_eq!(sys(&mut p, &mut k, SYS_fdatasync, &[fd]), 0);
+    assert_eq!(&dev.contents()[20..25], b"later");
+    // munmap writes back what was stored through the mapping.
+    write(&p, &mut k, a + PAGE, b"unmapped").unwrap();
+    assert_eq!(sys(&mut p, &mut k, SYS_munmap, &[a, 2 * PAGE]), 0);
+    assert_eq!(
+        &dev.contents()[PAGE as usize..PAGE as usize + 8],
+        b"unmapped"
+    );
+}

@@ -25,7 +25,7 @@ fn own_space(p: &Current, k: &mut Fake) {
 }
 
 /// Forks `p` and returns the child's handle (taken from the run queue) and pid.
-fn fork(p: &mut Current, k: &mut Fake) -> (Current, u32) {
+pub(super) fn fork(p: &mut Current, k: &mut Fake) -> (Current, u32) {
     own_space(p, k);
     let pid = sys(p, k, SYS_fork, &[]);
     assert!(pid > 1, "fork returned {pid}");
@@ -38,7 +38,7 @@ fn fork(p: &mut Current, k: &mut Fake) -> (Current, u32) {
 }
 
 /// Runs `f` as `who` (its address space current), then switches back to `back`.
-fn as_proc<T>(
+pub(super) fn as_proc<T>(
     who: &mut Current,
     back: &Current,
     k: &mut Fake,

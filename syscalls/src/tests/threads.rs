@@ -7,7 +7,7 @@ use std::vec::Vec;
 
 use coracle_vfs::{Wake, Waker};
 
-use crate::tests::fake::{call, err, regs, setup, sys, Fake, SCRATCH};
+use crate::tests::fake::{call, err, regs, sys, Fake, RW, SCRATCH};
 use crate::{dispatch, resume, Current, Errno, Outcome};
 
 const WAIT: u64 = 0;
@@ -18,6 +18,17 @@ const WAKE_OP: u64 = 5;
 const WAIT_BITSET: u64 = 9;
 const WAKE_BITSET: u64 = 10;
 const PRIVATE: u64 = 128;
+
+/// The fake process, with its scratch buffer recorded as a mapping: a shared futex looks its
+/// word's mapping up (an unmapped word is EFAULT).
+fn setup() -> (Current, Fake) {
+    let (p, k) = crate::tests::fake::setup();
+    p.process
+        .mm
+        .lock()
+        .record(SCRATCH, SCRATCH + 4 * crate::mm::PAGE, RW);
+    (p, k)
+}
 
 /// A second thread of `p`'s process, as clone would make it.
 fn second(p: &Current) -> Current {

@@ -12,6 +12,7 @@ use crate::{Current, Platform, SysResult};
 /// `open`/`openat`/`openat2` with decoded arguments.
 fn do_open(
     p: &mut Current,
+    k: &mut dyn Platform,
     dirfd: i32,
     path: &[u8],
     flags: u32,
@@ -121,7 +122,7 @@ fn do_open(
         None => vfs.open_inode(&cx, &inode, flags)?,
     };
     if flags & O_TRUNC != 0 && !created && kind == FileType::Regular && flags & O_PATH == 0 {
-        inode.truncate(0)?;
+        super::truncate::set_size(p, k, &inode, 0)?;
     }
     let name = vfs.path_in(&cx, &l);
     let status = if flags & O_PATH != 0 {
@@ -141,7 +142,7 @@ pub(crate) fn openat(
     mode: u32,
 ) -> SysResult {
     let path = read_path(k, path)?;
-    do_open(p, dirfd, &path, flags as u32, mode, 0)
+    do_open(p, k, dirfd, &path, flags as u32, mode, 0)
 }
 
 pub(crate) fn open(
@@ -199,5 +200,13 @@ pub(crate) fn openat2(
         return Err(Errno::EINVAL);
     }
     let path = read_path(k, path)?;
-    do_open(p, dirfd, &path, flags as u32, mode as u32, resolve as u32)
+    do_open(
+        p,
+        k,
+        dirfd,
+        &path,
+        flags as u32,
+        mode as u32,
+        resolve as u32,
+    )
 }

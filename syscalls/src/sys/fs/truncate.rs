@@ -1,11 +1,32 @@
 //! Sizes: truncate, ftruncate, fallocate.
 
 use coracle_vfs::types::{oflags::*, *};
-use coracle_vfs::Errno;
+use coracle_vfs::{Errno, Inode};
+
+use alloc::sync::Arc;
 
 use super::memfd::check_seals;
 use super::{check_rofs, lookup, AT_FDCWD};
+use crate::mm::{page_up, unmap_file_pages};
 use crate::{Current, Platform, SysResult};
+
+/// Sets a regular file's size; pages wholly past a smaller end leave every mapping of the
+/// file (truncate_pagecache: private copies too), so a touch there is SIGBUS.
+pub(crate) fn set_size(
+    p: &Current,
+    k: &mut dyn Platform,
+    inode: &Arc<dyn Inode>,
+    len: u64,
+) -> Result<()> {
+    let old = inode.stat().size;
+    inode.truncate(len)?;
+    if len < old {
+        if let Some(from) = page_up(len) {
+            unmap_file_pages(p, k, inode, from, u64::MAX, true);
+        }
+    }
+    Ok(())
+}
 
 pub(crate) fn truncate(p: &mut Current, k: &mut dyn Platform, path: u64, length: i64) -> SysResult {
     let inode = lookup(p, k, AT_FDCWD, path, true, false)?;
@@ -18,11 +39,11 @@ pub(crate) fn truncate(p: &mut Current, k: &mut dyn Platform, path: u64, length:
     }
     check_access(&p.caller(), &st, MAY_WRITE)?;
     check_rofs(p, &inode)?;
-    inode.truncate(len)?;
+    set_size(p, k, &inode, len)?;
     Ok(0)
 }
 
-pub(crate) fn ftruncate(p: &mut Current, _k: &mut dyn Platform, fd: i32, length: i64) -> SysResult {
+pub(crate) fn ftruncate(p: &mut Current, k: &mut dyn Platform, fd: i32, length: i64) -> SysResult {
     let file = p.file(fd)?;
     if file.is_path() {
         return Err(Errno::EBADF);
@@ -35,13 +56,13 @@ pub(crate) fn ftruncate(p: &mut Current, _k: &mut dyn Platform, fd: i32, length:
         return Err(Errno::EPERM);
     }
     check_seals(p, &file, false, || len)?;
-    file.inode().truncate(len)?;
+    set_size(p, k, file.inode(), len)?;
     Ok(0)
 }
 
 pub(crate) fn fallocate(
     p: &mut Current,
-    _k: &mut dyn Platform,
+    k: &mut dyn Platform,
     fd: i32,
     mode: i32,
     offset: i64,
@@ -85,6 +106,11 @@ pub(crate) fn fallocate(
         }
         m if m == FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE => {
             file.inode().punch_hole(offset as u64, len as u64)?;
+            // The whole pages of the hole leave the mappings (shmem_fallocate: not the
+            // private copies); the partial ones at its edges were zeroed in place.
+            let from = page_up(offset as u64).unwrap_or(u64::MAX);
+            let to = end & !(crate::mm::PAGE - 1);
+            unmap_file_pages(p, k, file.inode(), from, to, false);
         }
         m if m & FALLOC_FL_PUNCH_HOLE != 0 => return Err(Errno::EOPNOTSUPP),
         _ => return Err(Errno::EOPNOTSUPP),

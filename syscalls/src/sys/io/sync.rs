@@ -8,13 +8,15 @@ use crate::{Current, Errno, Platform, SysResult};
 
 /// fsync and fdatasync (`data_only`): the file's dirty pages go back through its
 /// filesystem (tmpfs has none), and the device is flushed.
-fn sync_file(p: &Current, fd: i32, data_only: bool) -> SysResult {
+fn sync_file(p: &Current, k: &mut dyn Platform, fd: i32, data_only: bool) -> SysResult {
     let file = p.file(fd)?;
     if file.is_path() {
         return Err(Errno::EBADF);
     }
     match file.inode().stat().file_type() {
-        FileType::Regular | FileType::Directory => file.inode().sync(data_only).map(|()| 0),
+        FileType::Regular | FileType::Directory => {
+            crate::mm::sync_file(p, k, file.inode(), data_only).map(|()| 0)
+        }
         _ if file.ops().host_device() == Some(HostDevice::Random) => Ok(0),
         _ => Err(Errno::EINVAL),
     }
@@ -58,12 +60,12 @@ pub(crate) fn readahead(
     Ok(0)
 }
 
-pub(crate) fn fsync(p: &mut Current, _k: &mut dyn Platform, fd: i32) -> SysResult {
-    sync_file(p, fd, false)
+pub(crate) fn fsync(p: &mut Current, k: &mut dyn Platform, fd: i32) -> SysResult {
+    sync_file(p, k, fd, false)
 }
 
-pub(crate) fn fdatasync(p: &mut Current, _k: &mut dyn Platform, fd: i32) -> SysResult {
-    sync_file(p, fd, true)
+pub(crate) fn fdatasync(p: &mut Current, k: &mut dyn Platform, fd: i32) -> SysResult {
+    sync_file(p, k, fd, true)
 }
 
 pub(crate) fn sync(_p: &mut Current, _k: &mut dyn Platform) -> SysResult {
