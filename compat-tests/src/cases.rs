@@ -432,6 +432,8 @@ fn proc_specs() -> Vec<Spec> {
     specs.push(spec("proc_wait").status(0).needs_root());
     // The host side makes itself PID 1 of a new PID namespace, which takes root.
     specs.push(spec("proc_pid1").status(0).needs_root());
+    // Reopening pipe(2) ends through /proc/self/fd (bash's process substitution).
+    specs.push(spec("pipe_reopen").status(0));
     for program in ["proc_fds", "proc_exec"] {
         specs.push(spec(program).scratch().status(0));
     }
