@@ -42,6 +42,11 @@ const GLIBC_SYSTEM_DIRS: &[&str] = &[
 /// What Debian's glibc expands `$LIB` and `$PLATFORM` to on x86-64.
 const GLIBC_LIB: &str = "lib/x86_64-linux-gnu";
 const GLIBC_PLATFORM: &str = "x86_64";
+/// glibc's C library, and what it loads itself with dlopen when a program needs it:
+/// `libgcc_s.so.1` for unwinding (`pthread_cancel`, `pthread_exit`, `backtrace`; without it
+/// they abort with "libgcc_s.so.1 must be installed"). Packed when the host has it.
+const GLIBC_LIBC: &[u8] = b"libc.so.6";
+const GLIBC_DLOPENED: &[&str] = &["libgcc_s.so.1"];
 /// musl's built-in search path when the path file is absent.
 const MUSL_DEFAULT_DIRS: &[&str] = &["/lib", "/usr/local/lib", "/usr/lib"];
 /// The library names musl's dynamic linker answers with itself.
@@ -290,7 +295,21 @@ pub fn resolve(
     let mut seen_paths: HashSet<Vec<u8>> = HashSet::new();
     let mut queue = VecDeque::from([0usize]);
     while let Some(index) = queue.pop_front() {
-        for needed in objects[index].needed.clone() {
+        let mut wanted: Vec<(Vec<u8>, bool)> = objects[index]
+            .needed
+            .iter()
+            .map(|n| (n.clone(), true))
+            .collect();
+        // objects[i] was loaded as libraries[i - 1].
+        let is_libc = index > 0 && libraries[index - 1].needed == GLIBC_LIBC;
+        if flavour == Flavour::Glibc && is_libc {
+            wanted.extend(
+                GLIBC_DLOPENED
+                    .iter()
+                    .map(|n| (n.as_bytes().to_vec(), false)),
+            );
+        }
+        for (needed, required) in wanted {
             if flavour == Flavour::Musl && musl_reserved(&needed) {
                 continue;
             }
@@ -304,7 +323,11 @@ pub fn resolve(
             if !seen_names.insert(needed.clone()) {
                 continue;
             }
-            let (path, lib_bytes) = find(&objects, index, &needed, flavour, config, files)?;
+            let (path, lib_bytes) = match find(&objects, index, &needed, flavour, config, files) {
+                Ok(found) => found,
+                Err(_) if !required => continue,
+                Err(e) => return Err(e),
+            };
             if !seen_paths.insert(path.clone()) {
                 continue;
             }
