@@ -139,6 +139,49 @@ print(re.findall(r"\b(\w)(\w*)\b", "hello big world"), struct.pack("<IhQ", 1, -2
 print(datetime.datetime(2021, 3, 4, 5, 6, 7).isoformat(), datetime.date(2024, 2, 29).strftime("%A %j"))
 "##;
 
+/// What runtimes ask the kernel at start: prctl and personality queries, sysinfo, users and
+/// groups through nsswitch.conf (files), the C.UTF-8 locale, CPU counts from sched_getaffinity,
+/// /sys/devices/system/cpu/online and /proc/cpuinfo, /proc/meminfo. Values that differ between
+/// machines (CPU and memory sizes) are printed as consistency checks.
+const PY_RUNTIME: &str = r##"
+import ctypes, os, locale, pwd, grp, socket, re
+libc = ctypes.CDLL(None, use_errno=True)
+def prctl(*args):
+    r = libc.prctl(*[ctypes.c_ulong(a) for a in args] + [ctypes.c_ulong(0)] * (5 - len(args)))
+    return r if r >= 0 else -ctypes.get_errno()
+buf = ctypes.create_string_buffer(16)
+print("PR_GET_NAME", prctl(16, ctypes.addressof(buf)), buf.value)
+print("PR_SET_NAME", libc.prctl(15, b"renamed-process-long", 0, 0, 0), open("/proc/self/comm").read().strip())
+print("PR_GET_DUMPABLE", prctl(3), "PR_GET_KEEPCAPS", prctl(7), "PR_GET_SECCOMP", prctl(21))
+print("PR_GET_NO_NEW_PRIVS", prctl(39), "set", prctl(38, 1), "now", prctl(39))
+print("PR_GET_TIMERSLACK", prctl(30), "PR_CAPBSET_READ", prctl(23, 0), prctl(23, 21), prctl(23, 1000))
+print("PR_GET_THP_DISABLE", prctl(42), "set", prctl(41, 1), "now", prctl(42))
+print("PR_GET_CHILD_SUBREAPER", prctl(37, ctypes.addressof(buf)) , "bad option", prctl(0x7fff))
+print("personality", libc.personality(0xffffffff))
+class Sysinfo(ctypes.Structure):
+    _fields_ = [("uptime", ctypes.c_long), ("loads", ctypes.c_ulong * 3), ("totalram", ctypes.c_ulong),
+                ("freeram", ctypes.c_ulong), ("sharedram", ctypes.c_ulong), ("bufferram", ctypes.c_ulong),
+                ("totalswap", ctypes.c_ulong), ("freeswap", ctypes.c_ulong), ("procs", ctypes.c_ushort),
+                ("pad", ctypes.c_ushort), ("totalhigh", ctypes.c_ulong), ("freehigh", ctypes.c_ulong),
+                ("mem_unit", ctypes.c_uint), ("f", ctypes.c_char * 0)]
+si = Sysinfo()
+print("sysinfo", libc.sysinfo(ctypes.byref(si)), si.totalram > si.freeram > 0, si.procs > 0, si.mem_unit)
+print("pwd", pwd.getpwnam("root")[:7], pwd.getpwuid(65534).pw_name, grp.getgrgid(0).gr_name, grp.getgrnam("nogroup").gr_gid)
+try:
+    pwd.getpwnam("no-such-user")
+except KeyError as e:
+    print("KeyError", e)
+print("locale", locale.setlocale(locale.LC_ALL, "C.UTF-8"), locale.nl_langinfo(locale.CODESET), "ünï".upper(), sorted(["b", "A", "a", "B"], key=locale.strxfrm))
+print("cpus", os.cpu_count() == len(os.sched_getaffinity(0)) == os.sysconf("SC_NPROCESSORS_ONLN"))
+print("online", bool(re.fullmatch(r"0(-\d+)?\n", open("/sys/devices/system/cpu/online").read())))
+cpuinfo = open("/proc/cpuinfo").read()
+print("cpuinfo", cpuinfo.count("processor\t:") == os.cpu_count(), "flags\t\t:" in cpuinfo, "vendor_id" in cpuinfo)
+meminfo = dict(l.split(":", 1) for l in open("/proc/meminfo").read().splitlines())
+print("meminfo", [k for k in ["MemTotal", "MemFree", "MemAvailable", "Cached", "SwapTotal"] if k in meminfo])
+print("pages", os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 1024 == int(meminfo["MemTotal"].split()[0]))
+print("uname", os.uname().sysname, os.uname().machine)
+"##;
+
 const PERL: &str = r##"
 use strict; use warnings; use Digest::MD5 qw(md5_hex); use POSIX qw(floor); use List::Util qw(sum max);
 my %count; $count{$_}++ for map { lc } split /\W+/, "The cat and the hat and THE bat";
@@ -357,6 +400,7 @@ pub(super) fn specs() -> Vec<Spec> {
         python("python3-multiprocessing", PY_MULTIPROCESSING),
         python("python3-ctypes", PY_CTYPES),
         python("python3-stdlib", PY_STDLIB),
+        python("python3-runtime", PY_RUNTIME),
         deb("perl", "/usr/bin/perl", &["-e", PERL]).stdin(b"line 10\nline 20 long\n\nx 5\n"),
         deb("ruby", "/usr/bin/ruby", &["-e", RUBY]),
         deb("lua", "/usr/bin/lua5.4", &["-e", LUA]).stdin(b"one\ntwo\n"),
