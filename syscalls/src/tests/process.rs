@@ -710,7 +710,6 @@ fn prctl_switches_read_back_and_survive_fork() {
     assert_eq!(prctl(&mut p, [PR_SET_THP_DISABLE, 1, 0, 0, 0]), 0);
     assert_eq!(prctl(&mut p, [PR_GET_THP_DISABLE, 0, 0, 0, 0]), 1);
     assert_eq!(prctl(&mut p, [0x7fff, 0, 0, 0, 0]), err(Errno::EINVAL));
-    drop(prctl);
     // A child inherits them.
     let (mut child, _) = fork(&mut p, &mut k);
     as_proc(&mut child, &p, &mut k, |c, k| {
