@@ -1,7 +1,7 @@
 //! The cases: which program runs with which arguments, environment, stdin and machine.
 //!
 //! Names are `c/<label>/<flavour>/<machine>`, `rust/<label>/<machine>`, `busybox/<label>`,
-//! `rootfs/<label>` and `script/<label>`; they are what `known-failures.txt` and `pending.txt`
+//! `rootfs/<label>`, `debian/<label>` and `script/<label>`; they are what `known-failures.txt` and `pending.txt`
 //! list. The "hello
 //! class" (the smallest programs) runs on both machine types; everything else on microvm.
 //!
@@ -11,7 +11,8 @@
 //!
 //! The `fs_*` C programs work in a scratch directory given as argv[1] (`Place::Scratch`); the
 //! `rootfs/` cases run busybox applets inside the test root filesystem (`Place::Rootfs`), the
-//! `script/` cases busybox `sh` on a script of `compat-tests/scripts/` there.
+//! `script/` cases busybox `sh` on a script of `compat-tests/scripts/` there. The `debian/`
+//! cases (`cases/debian.rs`) run real Debian programs in a Debian root (`Place::Debian`).
 
 use std::time::Duration;
 
@@ -81,6 +82,11 @@ pub(crate) enum Place {
     /// `command` (a path in it, or a name looked up in its PATH) followed by the arguments:
     /// `chroot ROOT` on the host, `coracle run ROOT` in the guest.
     Rootfs { command: String },
+    /// Inside the Debian root filesystem (`crate::debian`), as `command` and the arguments:
+    /// on the host in a chroot of an overlay on the cached tree (with `/dev`, `/dev/shm`,
+    /// `/proc` and `/sys` mounted, in a mount namespace of its own), in the guest with
+    /// `coracle run -m DEBIAN_MEMORY ROOT`.
+    Debian { command: String },
 }
 
 /// The working directory given to `Place::Scratch` programs in the guest.
@@ -104,7 +110,7 @@ struct Spec {
     host_status: Option<i32>,
     timeout: Option<Duration>,
     needs_kvm: Option<&'static str>,
-    /// The C flavours it is built in (all three unless a case is too slow to run thrice).
+    /// The C flavours it is built in (all of them unless a case is too slow to run in each).
     flavours: &'static [Flavour],
 }
 
@@ -302,6 +308,18 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
             MICROVM,
         ));
     }
+    for spec in debian::specs() {
+        let Place::Debian { command } = &spec.place else {
+            unreachable!("debian::specs makes Debian cases")
+        };
+        let name = command.rsplit('/').next().unwrap_or_default();
+        cases.extend(spec.cases(
+            format!("debian/{}", spec.label),
+            format!("debian/{name}"),
+            Source::Debian,
+            MICROVM,
+        ));
+    }
     for spec in script_specs() {
         cases.extend(spec.cases(
             format!("script/{}", spec.label),
@@ -419,6 +437,8 @@ fn proc_specs() -> Vec<Spec> {
     specs.push(spec("proc_wait").status(0).needs_root());
     // The host side makes itself PID 1 of a new PID namespace, which takes root.
     specs.push(spec("proc_pid1").status(0).needs_root());
+    // Reopening pipe(2) ends through /proc/self/fd (bash's process substitution).
+    specs.push(spec("pipe_reopen").status(0));
     for program in ["proc_fds", "proc_exec"] {
         specs.push(spec(program).scratch().status(0));
     }
@@ -786,6 +806,9 @@ fn script_specs() -> Vec<Spec> {
         })
         .collect()
 }
+
+mod debian;
+pub(crate) use debian::DEBIAN_MEMORY;
 
 #[cfg(test)]
 mod tests;

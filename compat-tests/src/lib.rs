@@ -7,8 +7,9 @@
 //! expected to fail, `pending.txt` what runs on the host only for now (the programs of features
 //! Coracle does not have yet), and `report` prints one line per case and the totals. The
 //! file-system programs get a fresh tmpfs directory on the host (`scratch`); the `rootfs/` cases
-//! run busybox in a test root filesystem (`rootfs`), with `chroot` on the host, so the suite runs
-//! as root.
+//! run busybox in a test root filesystem (`rootfs`), with `chroot` on the host, and the
+//! `debian/` cases real Debian programs in a Debian root built with debootstrap and cached
+//! between runs (`debian`), so the suite runs as root.
 //!
 //! A few cases check what only hardware does and TCG does not (`needs_kvm` in `cases`): with
 //! any accelerator but `kvm` their host side runs and is checked, and they are reported as
@@ -27,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 mod cases;
+mod debian;
 mod diff;
 mod exec;
 mod known;

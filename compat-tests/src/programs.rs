@@ -1,4 +1,4 @@
-//! Building the test programs: C sources three ways, the Rust programs for musl, the Go programs
+//! Building the test programs: C sources five ways (static, static-pie and dynamic), the Rust programs for musl, the Go programs
 //! with Debian's golang-go, and finding Debian's static busybox.
 //!
 //! Everything is built at test time into `compat-tests/work/` (gitignored). A missing C or Rust
@@ -20,10 +20,21 @@ pub(crate) enum Flavour {
     Glibc,
     /// `gcc -static-pie -O2 -fPIE`
     GlibcPie,
+    /// `gcc -O2`: dynamically linked against the host's glibc, PIE (Debian's gcc default),
+    /// run with the libraries `coracle run` packs from the host.
+    GlibcDyn,
+    /// `musl-gcc -O2`: dynamically linked, interpreter `/lib/ld-musl-x86_64.so.1`.
+    MuslDyn,
 }
 
 impl Flavour {
-    pub(crate) const ALL: [Flavour; 3] = [Flavour::Musl, Flavour::Glibc, Flavour::GlibcPie];
+    pub(crate) const ALL: [Flavour; 5] = [
+        Flavour::Musl,
+        Flavour::Glibc,
+        Flavour::GlibcPie,
+        Flavour::GlibcDyn,
+        Flavour::MuslDyn,
+    ];
 
     /// The name used in case names: `c/hello/<name>/microvm`.
     pub(crate) fn name(self) -> &'static str {
@@ -31,13 +42,15 @@ impl Flavour {
             Flavour::Musl => "musl",
             Flavour::Glibc => "glibc",
             Flavour::GlibcPie => "glibc-pie",
+            Flavour::GlibcDyn => "glibc-dyn",
+            Flavour::MuslDyn => "musl-dyn",
         }
     }
 
     fn compiler(self) -> (&'static str, &'static str) {
         match self {
-            Flavour::Musl => ("musl-gcc", "musl-tools"),
-            Flavour::Glibc | Flavour::GlibcPie => ("gcc", "gcc"),
+            Flavour::Musl | Flavour::MuslDyn => ("musl-gcc", "musl-tools"),
+            Flavour::Glibc | Flavour::GlibcPie | Flavour::GlibcDyn => ("gcc", "gcc"),
         }
     }
 
@@ -45,6 +58,7 @@ impl Flavour {
         match self {
             Flavour::Musl | Flavour::Glibc => &["-static", "-O2"],
             Flavour::GlibcPie => &["-static-pie", "-O2", "-fPIE"],
+            Flavour::GlibcDyn | Flavour::MuslDyn => &["-O2"],
         }
     }
 }
@@ -60,6 +74,8 @@ pub(crate) enum Source {
     Go(&'static str),
     /// `/bin/busybox` from Debian's busybox-static, used as it is.
     Busybox,
+    /// The Debian root filesystem (`debian`): "built" is the cached tree.
+    Debian,
 }
 
 /// The Rust target the Rust programs are built for (static-pie by default).
@@ -117,6 +133,14 @@ pub(crate) fn build(source: &Source) -> Result<PathBuf, NotBuilt> {
         Source::Rust(name) => Ok(build_rust(name)?),
         Source::Go(name) => build_go(name),
         Source::Busybox => Ok(check_busybox(Path::new(BUSYBOX))?),
+        Source::Debian => {
+            if !crate::run::host_is_root() {
+                return Err(NotBuilt::Unavailable(
+                    "building the Debian root filesystem (debootstrap, chroot) takes root".into(),
+                ));
+            }
+            Ok(crate::debian::root()?)
+        }
     }
 }
 

@@ -107,7 +107,8 @@ fn os_args(args: &[Vec<u8>]) -> impl Iterator<Item = OsString> + '_ {
 }
 
 /// The host side. `dir` is what the case's place needs: the scratch directory
-/// (`Place::Scratch`) or the root (`Place::Rootfs`); `Place::Direct` ignores it. `host_cpus`
+/// (`Place::Scratch`), the root (`Place::Rootfs`) or the overlay's directories
+/// (`Place::Debian`, whose `program` is the cached tree); `Place::Direct` ignores it. `host_cpus`
 /// is `COMPAT_CPUS` for SMP cases.
 pub(crate) fn host_command(case: &Case, program: &Path, dir: &Path, host_cpus: usize) -> Command {
     let mut command = Command::new("env");
@@ -126,10 +127,31 @@ pub(crate) fn host_command(case: &Case, program: &Path, dir: &Path, host_cpus: u
         Place::Scratch => command.arg(program).arg(dir),
         // chroot(8) also makes `/` the working directory.
         Place::Rootfs { command: name } => command.arg("chroot").arg(dir).arg(name),
+        Place::Debian { command: name } => command
+            .args(["unshare", "--mount", "--propagation", "private", "--"])
+            .args(["/bin/sh", "-c", DEBIAN_HOST_SCRIPT, "sh"])
+            .arg(program)
+            .arg(dir.join("upper"))
+            .arg(dir.join("work"))
+            .arg(dir.join("merged"))
+            .arg(name),
     };
     command.args(os_args(&case.args));
     command
 }
+
+/// Mounts the overlay on the cached Debian tree and the kernel file systems a program expects,
+/// then enters it: `$1` lower, `$2` upper, `$3` work, `$4` the mount point, then the command.
+/// Run in a mount namespace of its own, so everything goes away with it.
+const DEBIAN_HOST_SCRIPT: &str = r#"set -e
+m=$4
+mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$m"
+mount --bind /dev "$m/dev"
+mount -t tmpfs -o mode=1777 tmpfs "$m/dev/shm"
+mount -t proc proc "$m/proc"
+mount -t sysfs sysfs "$m/sys"
+shift 4
+exec chroot "$m" "$@""#;
 
 /// The guest side; `root` is the test root filesystem of a `Place::Rootfs` case.
 pub(crate) fn coracle_command(setup: &Setup, case: &Case, program: &Path, root: &Path) -> Command {
@@ -154,6 +176,10 @@ pub(crate) fn coracle_command(setup: &Setup, case: &Case, program: &Path, root: 
         Place::Direct => command.arg("--").arg(program),
         Place::Scratch => command.arg("--").arg(program).arg(GUEST_SCRATCH),
         Place::Rootfs { command: name } => command.args(["-w", "/", "--"]).arg(root).arg(name),
+        Place::Debian { command: name } => command
+            .args(["-m", crate::cases::DEBIAN_MEMORY, "-w", "/", "--"])
+            .arg(program)
+            .arg(name),
     };
     command.args(os_args(&case.args));
     command
@@ -187,6 +213,18 @@ fn prepare(setup: &Setup, case: &Case, program: &Path) -> Result<Prepared, Strin
                 guest_root: Some(guest),
             })
         }
+        Place::Debian { .. } => {
+            let host = setup.scratch.dir(&case.name, "debian")?;
+            for dir in ["upper", "work", "merged"] {
+                std::fs::create_dir(host.path().join(dir)).map_err(|e| {
+                    format!("cannot create {dir} in {}: {e}", host.path().display())
+                })?;
+            }
+            Ok(Prepared {
+                host_dir: Some(host),
+                guest_root: None,
+            })
+        }
     }
 }
 
@@ -194,7 +232,7 @@ fn prepare(setup: &Setup, case: &Case, program: &Path) -> Result<Prepared, Strin
 /// a comparison of uids or of root's privileges, and a test root filesystem (made with root's
 /// owners, entered with chroot), hold only for a host side that is root too.
 fn needs_root(case: &Case) -> Option<&'static str> {
-    if matches!(case.place, Place::Rootfs { .. }) {
+    if matches!(case.place, Place::Rootfs { .. } | Place::Debian { .. }) {
         Some("runs in a test root filesystem, with chroot on the host, which takes root")
     } else if case.needs_root {
         Some("compares uids or root's privileges, so the host side must run as root")

@@ -231,6 +231,8 @@ pub struct Life {
     pub pdeathsig: u32,
     /// Orphaned descendants are reparented to it (PR_SET_CHILD_SUBREAPER).
     pub subreaper: bool,
+    /// The prctl(2) settings kept across fork (`sys/process/prctl.rs`).
+    pub prctl: PrctlState,
     /// A vfork parent waits until this is set (the child called execve or ended).
     pub vfork_done: bool,
     /// It called execve (its parent may no longer change its group).
@@ -240,6 +242,17 @@ pub struct Life {
     pub borrowed_vm: bool,
     /// The vfork child running in this process's address space, if any.
     pub lent_to: Option<u32>,
+}
+
+/// prctl(2) switches that only change what later calls answer: no_new_privs (kept across
+/// fork and execve), THP disabled (the same), keep capabilities (cleared by execve) and the
+/// timer slack in ns (0: the default, 50 us).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PrctlState {
+    pub no_new_privs: bool,
+    pub thp_disable: bool,
+    pub keepcaps: bool,
+    pub timer_slack_ns: u64,
 }
 
 /// What the threads of one process share.

@@ -175,7 +175,9 @@ syscall_table! {
     SYS_munlock = 150 => mman::munlock(addr: u64, len: u64);
     SYS_mlockall = 151 => mman::mlockall(flags: u32);
     SYS_munlockall = 152 => mman::munlockall();
-    /// Parent-death signal, dumpable, name and child subreaper; other options fail with `EINVAL`.
+    /// Parent-death signal, dumpable, name, child subreaper, and the switches read back only
+    /// (keepcaps, no_new_privs, THP disable, timer slack, seccomp mode 0, capability bounding
+    /// set); other options fail with `EINVAL`.
     SYS_prctl = 157 => process::prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64);
     SYS_arch_prctl = 158 => process::arch_prctl(code: i32, addr: u64);
     SYS_setrlimit = 160 => info::setrlimit(resource: u32, rlim: u64);

@@ -111,7 +111,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         .command
         .split_first()
         .ok_or_else(|| RunError::Usage("no program given".into()))?;
-    let program = program::find_program(name, program::host_path_var().as_deref(), &cwd)?;
+    let program = program::find_program(name, program::host_path_var().as_deref(), &cwd, None)?;
     let accel = qemu::host_accel(from_env_or(
         args.accel,
         "CORACLE_ACCEL",
@@ -289,8 +289,8 @@ fn prepare_linux(
 ) -> Result<LinuxVm, RunError> {
     let cache = linux::cache_dir(env::host_lookup);
     let vmlinux = linux::find_kernel(cache.as_deref()).map_err(RunError::Usage)?;
-    let busybox =
-        program::find_program("/bin/busybox".as_ref(), None, Path::new("/")).map_err(|e| {
+    let busybox = program::find_program("/bin/busybox".as_ref(), None, Path::new("/"), None)
+        .map_err(|e| {
             RunError::Usage(format!(
                 "the Linux VM needs a static busybox at /bin/busybox ({e}); \
                  install it with `apt-get install busybox-static`"

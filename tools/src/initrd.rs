@@ -6,7 +6,6 @@
 //! single-binary mode, the program at its host path with the directories leading to it and to
 //! the working directory. Bytes come from `cpio`; inputs from `launch`.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -16,7 +15,6 @@ use crate::env::Environment;
 use crate::program::Program;
 use crate::rootfs::Tree;
 
-const DIR_MODE: u32 = 0o755;
 const RECORD_MODE: u32 = 0o644;
 
 /// What the kernel runs, and how.
@@ -76,47 +74,15 @@ fn write_program<W: Write>(
     program: &Program,
     records: &Records<'_>,
 ) -> io::Result<()> {
-    // name -> number of subdirectories, for the directories' c_nlink.
-    let mut dirs: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
-    let exec = archive_name(records.exec)?;
-    for path in [parent(&exec), archive_name(records.cwd)?] {
-        let mut name = Vec::new();
-        for part in path.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
-            let parent = if name.is_empty() {
-                b".".to_vec()
-            } else {
-                name.clone()
-            };
-            if !name.is_empty() {
-                name.push(b'/');
-            }
-            name.extend_from_slice(part);
-            if !dirs.contains_key(&name) {
-                dirs.insert(name.clone(), 0);
-                *dirs.entry(parent).or_default() += 1;
-            }
-        }
-    }
-    let top = dirs.remove(&b"."[..]).unwrap_or(0);
-    writer.add_dir(b".", DIR_MODE, 0, 2 + top)?;
-    let mut files = BTreeMap::new();
-    files.extend(
-        dirs.into_iter()
-            .map(|(name, subdirs)| (name, Some(subdirs))),
-    );
-    files.insert(exec, None);
-    for (name, subdirs) in files {
-        match subdirs {
-            Some(subdirs) => writer.add_dir(&name, DIR_MODE, 0, 2 + subdirs)?,
-            None => writer.add_file(&name, program.mode, program.mtime, &program.bytes)?,
-        }
-    }
-    Ok(())
+    archive_name(records.exec)?;
+    archive_name(records.cwd)?;
+    let mut list = program.packed.clone();
+    list.add_program(records.exec, program.mode, program.mtime, records.cwd);
+    list.write(writer, &program.bytes)
 }
 
 /// The archive name of an absolute path in the single-binary mode, cleaned lexically (no
-/// leading `/`, no empty, `.` or `..` components): that tree has no symlinks to make `..`
-/// mean anything else.
+/// leading `/`, no empty, `.` or `..` components); here only to check the path is absolute.
 fn archive_name(path: &[u8]) -> io::Result<Vec<u8>> {
     if !path.starts_with(b"/") {
         return Err(io::Error::new(
@@ -137,15 +103,8 @@ fn archive_name(path: &[u8]) -> io::Result<Vec<u8>> {
     Ok(parts.join(&b'/'))
 }
 
-fn parent(name: &[u8]) -> Vec<u8> {
-    match name.iter().rposition(|&b| b == b'/') {
-        Some(slash) => name[..slash].to_vec(),
-        None => Vec::new(),
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// (name, ino, mode, nlink, data) of each member of a newc archive: a minimal reader for
@@ -181,6 +140,8 @@ mod tests {
             bytes: b"\x7fELF...".to_vec(),
             mode,
             mtime: 99,
+            packed: Default::default(),
+            note: None,
         }
     }
 

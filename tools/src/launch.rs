@@ -1,8 +1,9 @@
 //! What one `coracle run` packs: the mode, the program, its argv and working directory.
 //!
 //! The first positional argument decides the mode. A directory is a root filesystem and the
-//! next argument is COMMAND, found inside it (`resolve`); anything else is a static program
-//! on the host (`program`), packed alone at its host path. Every check that has a docker
+//! next argument is COMMAND, found inside it (`resolve`); anything else is a program on the
+//! host (`program`), packed at its host path with, when it is dynamically linked, its
+//! interpreter and libraries at theirs (`libraries`, `packlist`). Every check that has a docker
 //! status (125/126/127) happens here, before anything is packed or started; `vm` then streams
 //! the archive with `initrd`.
 
@@ -62,7 +63,8 @@ impl Launch {
         crate::image::run::check_root_user(opts)?;
         let candidate = host_cwd.join(first);
         if !candidate.is_dir() {
-            let program = program::find_program(first, host_path, host_cwd)?;
+            let library_path = opts.env.get("LD_LIBRARY_PATH");
+            let program = program::find_program(first, host_path, host_cwd, library_path)?;
             let cwd = match &opts.workdir {
                 Some(dir) => dir.as_os_str().as_bytes().to_vec(),
                 None => host_cwd.as_os_str().as_bytes().to_vec(),
@@ -125,12 +127,13 @@ impl Launch {
         }
     }
 
-    /// One line about what the archive leaves out, to print as a warning.
+    /// One line about what the archive leaves out, to print as a warning: skipped entries of
+    /// a root filesystem, or the library tree of a runtime run from the host.
     pub fn warning(&self) -> Option<String> {
         match &self.content {
             Content::Tree(tree) => tree.skipped_warning(),
             Content::Image(tree) => tree.skipped_warning(),
-            Content::Program(_) => None,
+            Content::Program(program) => program.note.clone(),
         }
     }
 
@@ -286,5 +289,106 @@ mod tests {
         let recs = records(&launch);
         assert_eq!(recs[0].1, b"prog\0");
         assert_eq!(recs[3].1, b"/x");
+    }
+
+    /// Follows `path` through the archive's own entries (name -> (mode, data)) as the guest
+    /// will: the mode of what it names, or `None`.
+    fn lookup_in(
+        archive: &std::collections::HashMap<String, (u32, Vec<u8>)>,
+        path: &str,
+    ) -> Option<u32> {
+        let mut todo: std::collections::VecDeque<String> = path
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .map(String::from)
+            .collect();
+        let mut dir: Vec<String> = Vec::new();
+        for _ in 0..200 {
+            let Some(part) = todo.pop_front() else {
+                return Some(0o040000);
+            };
+            if part == ".." {
+                dir.pop();
+                continue;
+            }
+            let name = [dir.join("/"), part.clone()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("/");
+            let (mode, data) = archive.get(&name)?;
+            match mode & 0o170000 {
+                0o120000 => {
+                    let target = String::from_utf8(data.clone()).unwrap();
+                    if target.starts_with('/') {
+                        dir.clear();
+                    }
+                    let mut next: std::collections::VecDeque<String> = target
+                        .split('/')
+                        .filter(|p| !p.is_empty())
+                        .map(String::from)
+                        .collect();
+                    next.extend(todo);
+                    todo = next;
+                }
+                0o040000 => dir.push(part),
+                kind if todo.is_empty() => return Some(kind),
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_dynamic_program_brings_its_interpreter_and_libraries() {
+        let tmp = TempDir::new().unwrap();
+        let dir = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::write(
+            dir.join("m.c"),
+            "#include <math.h>\nint main(int c, char **v) { return (int)cbrt(c); }\n",
+        )
+        .unwrap();
+        let out = std::process::Command::new("gcc")
+            .args(["-O2", "-o", "m", "m.c", "-lm"])
+            .current_dir(&dir)
+            .output()
+            .expect("gcc");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let opts = options(&["./m"]);
+        let launch = Launch::prepare(&opts, &dir, None).unwrap();
+        let bytes = launch.write_initrd(Vec::new()).unwrap();
+        let archive: std::collections::HashMap<String, (u32, Vec<u8>)> =
+            crate::initrd::tests::read_archive(&bytes)
+                .into_iter()
+                .map(|(name, _, mode, _, data)| (name, (mode, data)))
+                .collect();
+        let m = dir.join("m");
+        for path in [
+            m.to_str().unwrap(),
+            "/lib64/ld-linux-x86-64.so.2",
+            "/etc/ld.so.cache",
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            "/lib/x86_64-linux-gnu/libm.so.6",
+        ] {
+            assert_eq!(
+                lookup_in(&archive, path),
+                Some(0o100000),
+                "{path} in the archive"
+            );
+        }
+        // Symlinks stay symlinks, as on the host.
+        if std::fs::symlink_metadata("/lib64")
+            .unwrap()
+            .file_type()
+            .is_symlink()
+        {
+            assert_eq!(archive["lib64"].0 & 0o170000, 0o120000);
+        }
+        assert!(launch.warning().is_none());
     }
 }

@@ -1,7 +1,8 @@
 //! `coracle`: runs unmodified static Linux x86_64 programs as tiny Coracle VMs under QEMU.
 //!
 //! The host half of the system: `cli` parses `coracle run`; `launch` picks the mode and checks
-//! the command (`program` on the host, `resolve` inside a root filesystem); `initrd` packs it
+//! the command (`program` on the host, with a dynamic program's libraries found by `libraries`
+//! and `ldcache` and listed by `packlist`; `resolve` inside a root filesystem); `initrd` packs it
 //! with its argv/env (`env`) and the root filesystem (`rootfs`) through `cpio`; `vm` starts
 //! QEMU (`qemu`) with the embedded kernel (`kernel_image`) and speaks docs/guest-protocol.md
 //! (`protocol`). `bench` compares a program in Coracle with a Linux VM.
@@ -16,6 +17,9 @@ pub mod image;
 pub mod initrd;
 mod kernel_image;
 pub mod launch;
+pub mod ldcache;
+pub mod libraries;
+pub mod packlist;
 pub mod program;
 pub mod protocol;
 pub mod qemu;

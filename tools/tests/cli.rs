@@ -53,12 +53,46 @@ fn text_file_is_126() {
 }
 
 #[test]
-fn dynamically_linked_binary_is_126() {
+fn a_dynamically_linked_binary_gets_as_far_as_qemu() {
     // Debian's coreutils are dynamically linked; `true` found through PATH like a shell would.
+    // Its libraries are found and packed, so only the missing QEMU stops it.
     let out = coracle(&["run", "true"]);
-    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("dynamically linked"),
+        stderr(&out).contains("cannot start QEMU"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_missing_library_is_127() {
+    // A program linked against a library that is gone, as ld.so would say it (status 127).
+    // A directory of its own: other tests remove the shared scratch directory when done.
+    let dir = std::env::temp_dir().join(format!("coracle-cli-gone-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("gone.c"), "int gone(void) { return 0; }\n").unwrap();
+    std::fs::write(
+        dir.join("main.c"),
+        "int gone(void);\nint main(void) { return gone(); }\n",
+    )
+    .unwrap();
+    let cc = |args: &[&str]| {
+        let out = Command::new("gcc")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("gcc");
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    cc(&["-shared", "-fPIC", "-o", "libgone.so", "gone.c"]);
+    cc(&["-o", "main", "main.c", "-L.", "-lgone"]);
+    std::fs::remove_file(dir.join("libgone.so")).unwrap();
+    let out = coracle(&["run", dir.join("main").to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot find libgone.so"),
         "{}",
         stderr(&out)
     );
@@ -187,7 +221,8 @@ fn rootfs_command_statuses() {
             126,
             "too many levels of #! interpreters",
         ),
-        (&[], "dynamic", 126, "dynamically linked"),
+        // Its dynamic linker is not in this image: ENOENT from execve, 127.
+        (&[], "dynamic", 127, "is not in the root filesystem"),
         // The container's PATH comes from -e.
         (
             &["-e", "PATH=/etc"],

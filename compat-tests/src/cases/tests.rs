@@ -33,6 +33,10 @@ fn the_expected_names_exist() {
     assert!(!has("c/proc_loop/glibc/microvm"));
     assert!(has("c/proc_fds/glibc-pie/microvm"));
     assert!(has("script/pipeline"));
+    // The dynamic builds, through the same packing path as any host program.
+    assert!(has("c/hello/glibc-dyn/q35"));
+    assert!(has("c/thr_mutex/musl-dyn/microvm/cpus=2"));
+    assert!(has("c/fs_files/glibc-dyn/microvm"));
 }
 
 #[test]

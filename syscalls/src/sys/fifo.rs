@@ -4,7 +4,8 @@
 //! (Linux's `fifo_open`/`wait_for_partner`): the end is opened on the first run, kept in
 //! [`Current::held`] across the re-runs of the call, and the wait ends when the other end's
 //! open count moves. `O_NONBLOCK`: a reader opens at once, a writer without a reader gets
-//! `ENXIO`; `O_RDWR` never waits.
+//! `ENXIO`; `O_RDWR` never waits. A pipe from pipe(2) reopened through `/proc/self/fd/N` (bash's
+//! `<(...)`) never waits and never fails: Linux checks for a partner only when `!is_pipe`.
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -23,13 +24,17 @@ struct Opening {
     partner_opens: u64,
 }
 
-/// Opens `pipe` for `flags` (not `O_PATH`), waiting for the other end when Linux does.
+/// Opens `pipe` for `flags` (not `O_PATH`), waiting for the other end when Linux does;
+/// `anonymous` for a pipe(2) pipe, which opens at once.
 pub(crate) fn open_fifo(
     p: &mut Current,
     pipe: &Arc<Pipe>,
     flags: u32,
+    anonymous: bool,
 ) -> Result<Box<dyn FileOps>, Errno> {
     let reader = match flags & O_ACCMODE {
+        O_RDONLY if anonymous => return Ok(pipe.open_reader()),
+        O_WRONLY if anonymous => return Ok(pipe.open_writer()),
         O_RDONLY => true,
         O_WRONLY => false,
         _ => return Ok(pipe.open_both()),

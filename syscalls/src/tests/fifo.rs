@@ -96,3 +96,39 @@ fn an_interrupted_fifo_open_undoes_itself() {
         err(Errno::ENXIO)
     );
 }
+
+#[test]
+fn a_pipe_reopened_through_proc_never_waits() {
+    // bash's `cat <(echo a)`: the writer has written and gone when cat opens /dev/fd/63.
+    let (mut p, mut k) = setup();
+    let fds = SCRATCH + 0x400;
+    assert_eq!(sys(&mut p, &mut k, SYS_pipe2, &[fds, 0]), 0);
+    let fd = |k: &Fake, i: u64| u32::from_le_bytes(k.peek(fds + 4 * i, 4).try_into().unwrap());
+    let (r, w) = (fd(&k, 0), fd(&k, 1));
+    k.poke(SCRATCH + 0x100, b"abc");
+    assert_eq!(
+        sys(&mut p, &mut k, SYS_write, &[w.into(), SCRATCH + 0x100, 3]),
+        3
+    );
+    assert_eq!(sys(&mut p, &mut k, SYS_close, &[w.into()]), 0);
+    k.poke(PATH, alloc::format!("/proc/self/fd/{r}\0").as_bytes());
+    let again = sys(&mut p, &mut k, SYS_open, &[PATH, O_RDONLY, 0]);
+    assert!(again >= 0, "{again}");
+    assert_eq!(
+        sys(
+            &mut p,
+            &mut k,
+            SYS_read,
+            &[again as u64, SCRATCH + 0x200, 8]
+        ),
+        3
+    );
+    assert_eq!(k.peek(SCRATCH + 0x200, 3), b"abc");
+    // The other way round: a writer without a reader opens too (and its write gets EPIPE).
+    let fds2 = SCRATCH + 0x500;
+    assert_eq!(sys(&mut p, &mut k, SYS_pipe2, &[fds2, 0]), 0);
+    let (r2, w2) = (fd(&k, 0x40), fd(&k, 0x41));
+    assert_eq!(sys(&mut p, &mut k, SYS_close, &[r2.into()]), 0);
+    k.poke(PATH, alloc::format!("/proc/self/fd/{w2}\0").as_bytes());
+    assert!(sys(&mut p, &mut k, SYS_open, &[PATH, O_WRONLY, 0]) >= 0);
+}

@@ -664,6 +664,62 @@ fn prctl_names_pdeathsig_and_subreaper() {
 }
 
 #[test]
+fn prctl_switches_read_back_and_survive_fork() {
+    let (mut p, mut k) = setup();
+    let mut prctl = |p: &mut Current, args: [u64; 5]| sys(p, &mut k, SYS_prctl, &args);
+    const PR_GET_KEEPCAPS: u64 = 7;
+    const PR_SET_KEEPCAPS: u64 = 8;
+    const PR_GET_SECCOMP: u64 = 21;
+    const PR_CAPBSET_READ: u64 = 23;
+    const PR_SET_TIMERSLACK: u64 = 29;
+    const PR_GET_TIMERSLACK: u64 = 30;
+    const PR_SET_NO_NEW_PRIVS: u64 = 38;
+    const PR_GET_NO_NEW_PRIVS: u64 = 39;
+    const PR_SET_THP_DISABLE: u64 = 41;
+    const PR_GET_THP_DISABLE: u64 = 42;
+    // Linux's answers, as compat-tests' debian/python3-runtime prints them on the host.
+    assert_eq!(prctl(&mut p, [PR_GET_SECCOMP, 0, 0, 0, 0]), 0);
+    assert_eq!(prctl(&mut p, [PR_GET_KEEPCAPS, 0, 0, 0, 0]), 0);
+    assert_eq!(
+        prctl(&mut p, [PR_SET_KEEPCAPS, 2, 0, 0, 0]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(prctl(&mut p, [PR_SET_KEEPCAPS, 1, 0, 0, 0]), 0);
+    assert_eq!(prctl(&mut p, [PR_GET_KEEPCAPS, 0, 0, 0, 0]), 1);
+    assert_eq!(prctl(&mut p, [PR_CAPBSET_READ, 0, 0, 0, 0]), 1);
+    assert_eq!(prctl(&mut p, [PR_CAPBSET_READ, 40, 0, 0, 0]), 1);
+    assert_eq!(
+        prctl(&mut p, [PR_CAPBSET_READ, 41, 0, 0, 0]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(prctl(&mut p, [PR_GET_TIMERSLACK, 0, 0, 0, 0]), 50_000);
+    assert_eq!(prctl(&mut p, [PR_SET_TIMERSLACK, 1000, 0, 0, 0]), 0);
+    assert_eq!(prctl(&mut p, [PR_GET_TIMERSLACK, 0, 0, 0, 0]), 1000);
+    assert_eq!(prctl(&mut p, [PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0]), 0);
+    assert_eq!(
+        prctl(&mut p, [PR_SET_NO_NEW_PRIVS, 0, 0, 0, 0]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(
+        prctl(&mut p, [PR_SET_NO_NEW_PRIVS, 1, 1, 0, 0]),
+        err(Errno::EINVAL)
+    );
+    assert_eq!(prctl(&mut p, [PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0]), 0);
+    assert_eq!(prctl(&mut p, [PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0]), 1);
+    assert_eq!(prctl(&mut p, [PR_GET_THP_DISABLE, 0, 0, 0, 0]), 0);
+    assert_eq!(prctl(&mut p, [PR_SET_THP_DISABLE, 1, 0, 0, 0]), 0);
+    assert_eq!(prctl(&mut p, [PR_GET_THP_DISABLE, 0, 0, 0, 0]), 1);
+    assert_eq!(prctl(&mut p, [0x7fff, 0, 0, 0, 0]), err(Errno::EINVAL));
+    // A child inherits them.
+    let (mut child, _) = fork(&mut p, &mut k);
+    as_proc(&mut child, &p, &mut k, |c, k| {
+        assert_eq!(sys(c, k, SYS_prctl, &[PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0]), 1);
+        assert_eq!(sys(c, k, SYS_prctl, &[PR_GET_THP_DISABLE, 0, 0, 0, 0]), 1);
+        assert_eq!(sys(c, k, SYS_prctl, &[PR_GET_TIMERSLACK, 0, 0, 0, 0]), 1000);
+    });
+}
+
+#[test]
 fn orphans_go_to_the_nearest_subreaper() {
     let (mut init, mut k) = setup();
     let (mut a, a_pid) = fork(&mut init, &mut k);

@@ -118,7 +118,10 @@ fn do_open(
         _ => None,
     };
     let ops = match fifo {
-        Some(pipe) => crate::sys::fifo::open_fifo(p, &pipe, flags)?,
+        Some(pipe) => {
+            let anonymous = crate::sys::io::pipe::is_anonymous_pipe(&*inode);
+            crate::sys::fifo::open_fifo(p, &pipe, flags, anonymous)?
+        }
         None => vfs.open_inode(&cx, &inode, flags)?,
     };
     if flags & O_TRUNC != 0 && !created && kind == FileType::Regular && flags & O_PATH == 0 {

@@ -10,7 +10,7 @@ mod fcntl;
 mod fdtable;
 mod host;
 mod ioctl;
-mod pipe;
+pub(crate) mod pipe;
 mod poll;
 mod rw;
 mod sync;

@@ -37,6 +37,12 @@ impl Inode for PipeInode {
     }
 }
 
+/// Whether `inode` is a pipe made by pipe(2) rather than a FIFO in a file system: reopening it
+/// (through `/proc/self/fd/N`) never waits for the other end (Linux's `fifo_open`, `is_pipe`).
+pub(crate) fn is_anonymous_pipe(inode: &dyn Inode) -> bool {
+    inode.as_any().is::<PipeInode>()
+}
+
 pub(crate) fn pipe2(p: &mut Current, k: &mut dyn Platform, fds: u64, flags: i32) -> SysResult {
     static NEXT_INO: AtomicU64 = AtomicU64::new(20000);
     const O_NOTIFICATION_PIPE: u32 = O_EXCL;

@@ -455,6 +455,8 @@ fn replace_image(
         let mut life = process.life.lock();
         life.vfork_done = true;
         life.execed = true;
+        // prctl(2): "reset to 0 on subsequent calls to execve".
+        life.prctl.keepcaps = false;
     }
     process.exit_events.wake_everyone();
     Ok(0)

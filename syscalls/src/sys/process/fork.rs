@@ -126,6 +126,7 @@ pub(crate) fn new_process(
         life: Mutex::new(Life {
             exit_signal: a.exit_signal,
             borrowed_vm,
+            prctl: parent.life.lock().prctl,
             ..Life::default()
         }),
         child_events: WaitQueue::new(),

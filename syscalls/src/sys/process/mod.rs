@@ -9,6 +9,7 @@ pub mod image;
 pub(crate) mod jobs;
 pub(crate) mod personality;
 pub(crate) mod pidfd;
+mod prctl;
 pub(crate) mod wait;
 
 pub(crate) use group::{setpgid, setsid};
@@ -175,6 +176,6 @@ pub(crate) fn prctl(
             let on = u32::from(p.process.life.lock().subreaper);
             k.write_user(arg2, &on.to_le_bytes()).map(|_| 0)
         }
-        _ => Err(Errno::EINVAL),
+        _ => prctl::switches(p, option, arg2, _arg3, _arg4, _arg5),
     }
 }
