@@ -4,7 +4,7 @@
 //! the command (`program` on the host, `resolve` inside a root filesystem); `initrd` packs it
 //! with its argv/env (`env`) and the root filesystem (`rootfs`) through `cpio`; `vm` starts
 //! QEMU (`qemu`) with the embedded kernel (`kernel_image`) and speaks docs/guest-protocol.md
-//! (`protocol`). `bench` compares a program in Coracle with a Linux VM.
+//! (`protocol`), with the network `network` sets up. `bench` compares a program in Coracle with a Linux VM.
 #![forbid(unsafe_code)]
 
 pub mod bench;
@@ -16,6 +16,7 @@ pub mod image;
 pub mod initrd;
 mod kernel_image;
 pub mod launch;
+pub mod network;
 pub mod program;
 pub mod protocol;
 pub mod qemu;
