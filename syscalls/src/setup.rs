@@ -39,6 +39,9 @@ pub struct BootOptions {
     pub cpus: u32,
     /// The initial working directory (absolute); created if missing, like Docker's WORKDIR.
     pub cwd: Vec<u8>,
+    /// Files put in /etc over the image's (Docker bind-mounts its network files there:
+    /// `hosts`, `hostname`, `resolv.conf`): (name in /etc, contents).
+    pub etc_files: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// A root caller for setting up.
@@ -67,6 +70,22 @@ fn ensure_dir(
         Err(Errno::ENOENT) => dir.create(name, NewNode::Directory, mode, 0, 0),
         Err(e) => Err(e),
     }
+}
+
+/// Replaces `dir/name` with a regular file holding `data` (mode 0644, root's).
+fn replace_file(cx: &Caller, dir: &Arc<dyn Inode>, name: &[u8], data: &[u8]) -> Result<(), Errno> {
+    match dir.lookup(cx, name) {
+        Ok(old) if old.stat().is_dir() => return Err(Errno::EISDIR),
+        Ok(_) => dir.unlink(name)?,
+        Err(Errno::ENOENT) => {}
+        Err(e) => return Err(e),
+    }
+    let file = dir.create(name, NewNode::Regular, 0o644, 0, 0)?;
+    let mut done = 0;
+    while done < data.len() {
+        done += file.write_at(done as u64, &data[done..])?;
+    }
+    Ok(())
 }
 
 /// Unpacks `initrd` into a fresh tmpfs root and mounts the container filesystems.
@@ -163,6 +182,14 @@ pub fn boot(
         b"ro,nosuid,nodev,noexec,relatime",
     )
     .map_err(|e| fail("/sys", e))?;
+
+    if !opts.etc_files.is_empty() {
+        let etc = ensure_dir(&cx, &root, b"etc", 0o755).map_err(|e| fail("/etc", e))?;
+        for (name, data) in &opts.etc_files {
+            replace_file(&cx, &etc, name, data)
+                .map_err(|e| fail(&format!("/etc/{}", String::from_utf8_lossy(name)), e))?;
+        }
+    }
 
     // The working directory, created if missing.
     let mut cwd = root.clone();

@@ -121,3 +121,53 @@ fn published_ports() {
     ]);
     assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
 }
+
+/// /etc/hosts, /etc/hostname and /etc/resolv.conf as Docker writes them, and uname's
+/// nodename from `--hostname`.
+#[test]
+fn etc_files_and_hostname() {
+    let out = coracle(&[
+        "run",
+        "--hostname",
+        "web",
+        "--add-host",
+        "db:10.0.2.20",
+        "--dns",
+        "1.1.1.1",
+        "/bin/busybox",
+        "cat",
+        "/etc/hosts",
+        "/etc/hostname",
+        "/etc/resolv.conf",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
+         fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
+         ff02::2\tip6-allrouters\n10.0.2.20\tdb\n10.0.2.15\tweb\nweb\nnameserver 1.1.1.1\n"
+    );
+    let out = coracle(&["run", "--hostname", "web", "/bin/busybox", "uname", "-n"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "web\n",
+        "{}",
+        stderr(&out)
+    );
+    // Without a network: no resolv.conf, and the hosts file has no address for the VM.
+    let out = coracle(&[
+        "run",
+        "--network",
+        "none",
+        "/bin/busybox",
+        "sh",
+        "-c",
+        "[ ! -e /etc/resolv.conf ] && ! grep -q 10.0.2.15 /etc/hosts && echo ok",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ok\n",
+        "{}",
+        stderr(&out)
+    );
+}
