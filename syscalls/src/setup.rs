@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use coracle_vfs::dev::populate_dev;
 use coracle_vfs::tmpfs::{new_tmpfs, TmpfsOptions};
 use coracle_vfs::unpack::{unpack_releasing, Unpacked};
-use coracle_vfs::{Caller, Clock, Errno, Inode, NewNode, Vfs};
+use coracle_vfs::{Caller, Clock, Errno, FileType, Inode, NewNode, Vfs};
 
 use crate::process::{System, SystemInfo};
 use crate::sched::{CpuControl, Scheduler};
@@ -72,15 +72,23 @@ fn ensure_dir(
     }
 }
 
-/// Replaces `dir/name` with a regular file holding `data` (mode 0644, root's).
+/// Makes `dir/name` a regular file holding `data`. An existing regular file with one name is
+/// rewritten in place, leaving the directory untouched as Docker's bind mounts do; anything
+/// else there is replaced by a new file (mode 0644, root's).
 fn replace_file(cx: &Caller, dir: &Arc<dyn Inode>, name: &[u8], data: &[u8]) -> Result<(), Errno> {
-    match dir.lookup(cx, name) {
+    let file = match dir.lookup(cx, name) {
         Ok(old) if old.stat().is_dir() => return Err(Errno::EISDIR),
-        Ok(_) => dir.unlink(name)?,
-        Err(Errno::ENOENT) => {}
+        Ok(old) if old.stat().file_type() == FileType::Regular && old.stat().nlink == 1 => {
+            old.truncate(0)?;
+            old
+        }
+        Ok(_) => {
+            dir.unlink(name)?;
+            dir.create(name, NewNode::Regular, 0o644, 0, 0)?
+        }
+        Err(Errno::ENOENT) => dir.create(name, NewNode::Regular, 0o644, 0, 0)?,
         Err(e) => return Err(e),
-    }
-    let file = dir.create(name, NewNode::Regular, 0o644, 0, 0)?;
+    };
     let mut done = 0;
     while done < data.len() {
         done += file.write_at(done as u64, &data[done..])?;
