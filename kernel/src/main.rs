@@ -99,8 +99,18 @@ extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
     arch::smp::init(boot.rsdp, boot.ap_trampoline);
     let (config, epoch, selftests, net) = parse_cmdline(boot.cmdline);
     time::set_epoch(epoch);
+    let before = arch::cpu::rdtsc();
     dev::init(boot.rsdp);
+    let found = arch::cpu::rdtsc();
     dev::net::init(selftests.net, &net);
+    if config.timing {
+        let done = arch::cpu::rdtsc();
+        log!(
+            "timing: devices found in {} ticks, network card set up in {} ticks",
+            found - before,
+            done - found
+        );
+    }
     // Before the other CPUs start: the frame count is exact with one CPU.
     if selftests.cow {
         mm::selftest::cow();

@@ -20,7 +20,12 @@ const VIRTIO_MMIO_HID: &str = "LNRO0005";
 /// The header's size (virtio 1.2 section 4.2.2): a window smaller than this is refused.
 const MIN_WINDOW: u64 = 0x100;
 
+/// Finds the virtio-mmio devices of a hardware-reduced ACPI machine (microvm). A full PC
+/// (q35) keeps its virtio devices on PCI, and its 8 KiB DSDT is not worth scanning at boot.
 pub fn discover(rsdp: u64, out: &mut Vec<Found>) {
+    if !acpi::hardware_reduced(rsdp) {
+        return;
+    }
     let dsdt = match acpi::dsdt(rsdp) {
         Ok(dsdt) => dsdt,
         Err(e) => {
