@@ -110,11 +110,16 @@ fn entries(busybox: &[u8], scripts: &[(String, Vec<u8>)]) -> Vec<Entry> {
         entry("dev", Kind::Dir, 0o755),
         entry("etc", Kind::Dir, 0o755),
         file("etc/group", 0o644, b"root:x:0:\nusers:x:100:\nnogroup:x:65534:\n"),
+        // Where `coracle run` writes the container's network files, in place (as Docker
+        // bind-mounts them), so listings of /etc match the host's.
+        file("etc/hostname", 0o644, b""),
+        file("etc/hosts", 0o644, b""),
         file(
             "etc/passwd",
             0o644,
             b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
         ),
+        file("etc/resolv.conf", 0o644, b""),
         entry("proc", Kind::Dir, 0o555),
         entry("root", Kind::Dir, 0o700),
         entry("scripts", Kind::Dir, 0o755),

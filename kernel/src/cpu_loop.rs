@@ -81,9 +81,13 @@ pub fn run(cpu: usize, sched: &Arc<Scheduler>, platform: &mut KernelPlatform, ti
 /// so that an unchanged deadline costs no timer write.
 static ARMED: [AtomicU64; arch::MAX_CPUS] = [const { AtomicU64::new(u64::MAX) }; arch::MAX_CPUS];
 
-/// Arms this CPU's timer for `deadline` (ns; `None` disarms) unless it already is.
+/// Arms this CPU's timer for `deadline` (ns; `None` disarms) unless it already is. The boot
+/// CPU, which takes the device interrupts, also wakes for the devices' deferred work.
 fn arm(cpu: usize, deadline: Option<u64>) {
-    let want = deadline.unwrap_or(u64::MAX);
+    let mut want = deadline.unwrap_or(u64::MAX);
+    if cpu == 0 {
+        want = want.min(crate::dev::work::next_deadline().unwrap_or(u64::MAX));
+    }
     if ARMED[cpu].swap(want, Ordering::Relaxed) != want {
         arch::arm_timer(if want == u64::MAX {
             0
@@ -104,21 +108,32 @@ fn idle_until_deadline(cpu: usize, sched: &Scheduler) {
     let deadline = sched.next_deadline();
     if deadline.is_none()
         && arch::cpus_online() == 1
+        && !crate::dev::work::any()
         && !ONLY_CPU_WARNED.swap(true, Ordering::Relaxed)
     {
-        // Every thread waits for something only another thread or a signal could give, and
-        // nothing else runs: Linux would hang here too.
+        // Every thread waits for something only another thread or a signal could give, no
+        // device could wake one, and nothing else runs: Linux would hang here too.
         console::log_line(format_args!(
             "all threads are waiting and nothing can wake them: the program hangs"
         ));
     }
     arm(cpu, deadline);
-    if deadline.is_none_or(|d| d > time::monotonic_ns()) {
+    let work = if cpu == 0 {
+        crate::dev::work::next_deadline()
+    } else {
+        None
+    };
+    let wake = match (deadline, work) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if wake.is_none_or(|d| d > time::monotonic_ns()) {
         arch::idle_wait();
     }
-    if deadline.is_some_and(|d| d <= time::monotonic_ns()) {
+    if wake.is_some_and(|d| d <= time::monotonic_ns()) {
         fired(cpu);
     }
+    crate::dev::work::run_due(time::monotonic_ns());
     sched.expire(time::monotonic_ns());
     crate::mm::tlb::reclaim();
 }
@@ -205,8 +220,14 @@ fn run_task(
             let outcome = dispatch(&mut body.current, platform, &mut body.regs);
             after_call(cpu, sched, task, outcome, body, platform, timing)
         } else if interrupt::is_interrupt(trap) {
-            if arch::interrupt_done(trap) == Interrupt::Timer {
+            let what = arch::interrupt_done(trap);
+            if what == Interrupt::Timer {
                 fired(cpu);
+            }
+            // Device work (a card's interrupt, a stack timer) runs here, outside the raw
+            // handler and with no system call's lock held.
+            crate::dev::work::run_due(time::monotonic_ns());
+            if what == Interrupt::Timer {
                 sched.expire(time::monotonic_ns());
                 crate::mm::tlb::reclaim();
             }

@@ -12,6 +12,7 @@ extern crate alloc;
 mod arch;
 mod console;
 mod cpu_loop;
+mod dev;
 mod mm;
 mod panic;
 mod platform;
@@ -23,6 +24,7 @@ mod vdso;
 
 pub use panic::fatal;
 
+use coracle_devices::netconfig::NetConfig;
 use task::Config;
 
 /// Self tests asked for on the command line that run once the command line is read.
@@ -30,16 +32,18 @@ use task::Config;
 struct Selftests {
     smp: bool,
     cow: bool,
+    net: bool,
 }
 
 /// Parses the `key=value` tokens of the command line (docs/guest-protocol.md).
-fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests) {
+fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests, NetConfig) {
     let mut config = Config {
         cpus: 1,
         ..Config::default()
     };
     let mut epoch = 0;
     let mut selftests = Selftests::default();
+    let mut net = NetConfig::default();
     for token in cmdline.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
         let mut kv = token.splitn(2, |&b| b == b'=');
         let (key, value) = (kv.next().unwrap_or_default(), kv.next().unwrap_or_default());
@@ -62,13 +66,15 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests) {
             b"coracle.selftest" if value == b"fault" => selftest_fault(),
             b"coracle.selftest" if value == b"smp" => selftests.smp = true,
             b"coracle.selftest" if value == b"cow" => selftests.cow = true,
+            b"coracle.selftest" if value == b"net" => selftests.net = true,
+            _ if net.apply(key, value) == Ok(true) => {}
             _ => log!(
                 "ignoring kernel argument {}",
                 core::str::from_utf8(token).unwrap_or("?")
             ),
         }
     }
-    (config, epoch, selftests)
+    (config, epoch, selftests, net)
 }
 
 /// A deliberate kernel fault, so tests can check the fault report and the failure status.
@@ -91,8 +97,20 @@ extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
     mm::init(&boot, start_info);
     mm::paging::init();
     arch::smp::init(boot.rsdp, boot.ap_trampoline);
-    let (config, epoch, selftests) = parse_cmdline(boot.cmdline);
+    let (config, epoch, selftests, net) = parse_cmdline(boot.cmdline);
     time::set_epoch(epoch);
+    let before = arch::cpu::rdtsc();
+    dev::init(boot.rsdp);
+    let found = arch::cpu::rdtsc();
+    dev::net::init(selftests.net, &net);
+    if config.timing {
+        let done = arch::cpu::rdtsc();
+        log!(
+            "timing: devices found in {} ticks, network card set up in {} ticks",
+            found - before,
+            done - found
+        );
+    }
     // Before the other CPUs start: the frame count is exact with one CPU.
     if selftests.cow {
         mm::selftest::cow();

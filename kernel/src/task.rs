@@ -55,6 +55,19 @@ fn member<'a>(initrd: &'a [u8], name: &[u8]) -> &'a [u8] {
     }
 }
 
+/// The optional `.coracle/etc/NAME` records (docs/guest-protocol.md): files for /etc. They
+/// come right after the four launch records, so the walk stops at the first other member.
+fn etc_records(archive: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    Reader::new(archive)
+        .map_while(Result::ok)
+        .take_while(|e| e.name.starts_with(b".coracle/"))
+        .filter_map(|e| {
+            let name = e.name.strip_prefix(b".coracle/etc/")?;
+            Some((name.to_vec(), e.data.to_vec()))
+        })
+        .collect()
+}
+
 /// Unpacks the root filesystem from the initrd at physical `[initrd.0, initrd.0+initrd.1)`
 /// (whose memory then goes to the frame allocator), loads the program named in it, runs it
 /// to its end, and returns its status.
@@ -73,10 +86,20 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
     let envp = nul_split(member(archive, b".coracle/env"));
     let exec = member(archive, b".coracle/exec").to_vec();
     let cwd = member(archive, b".coracle/cwd").to_vec();
-    let hostname = envp
+    let etc_files = etc_records(archive);
+    // uname's nodename: the container's /etc/hostname when the host sends one (`--hostname`
+    // or the random name, as Docker), else $HOSTNAME.
+    let hostname = etc_files
         .iter()
-        .find_map(|e| e.strip_prefix(b"HOSTNAME="))
-        .map_or_else(|| b"coracle".to_vec(), <[u8]>::to_vec);
+        .find(|(name, _)| name == b"hostname")
+        .map(|(_, data)| data.trim_ascii().to_vec())
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            envp.iter()
+                .find_map(|e| e.strip_prefix(b"HOSTNAME="))
+                .map(<[u8]>::to_vec)
+        })
+        .unwrap_or_else(|| b"coracle".to_vec());
 
     let phase = |name: &str| {
         if config.timing {
@@ -117,6 +140,7 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
             hostname: hostname.clone(),
             cpus: cpus as u32,
             cwd: cwd.to_vec(),
+            etc_files,
         },
     )
     .unwrap_or_else(|e| fatal(format_args!("{e}")));

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use coracle_vfs::dev::populate_dev;
 use coracle_vfs::tmpfs::{new_tmpfs, TmpfsOptions};
 use coracle_vfs::unpack::{unpack_releasing, Unpacked};
-use coracle_vfs::{Caller, Clock, Errno, Inode, NewNode, Vfs};
+use coracle_vfs::{Caller, Clock, Errno, FileType, Inode, NewNode, Vfs};
 
 use crate::process::{System, SystemInfo};
 use crate::sched::{CpuControl, Scheduler};
@@ -39,6 +39,9 @@ pub struct BootOptions {
     pub cpus: u32,
     /// The initial working directory (absolute); created if missing, like Docker's WORKDIR.
     pub cwd: Vec<u8>,
+    /// Files put in /etc over the image's (Docker bind-mounts its network files there:
+    /// `hosts`, `hostname`, `resolv.conf`): (name in /etc, contents).
+    pub etc_files: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// A root caller for setting up.
@@ -67,6 +70,30 @@ fn ensure_dir(
         Err(Errno::ENOENT) => dir.create(name, NewNode::Directory, mode, 0, 0),
         Err(e) => Err(e),
     }
+}
+
+/// Makes `dir/name` a regular file holding `data`. An existing regular file with one name is
+/// rewritten in place, leaving the directory untouched as Docker's bind mounts do; anything
+/// else there is replaced by a new file (mode 0644, root's).
+fn replace_file(cx: &Caller, dir: &Arc<dyn Inode>, name: &[u8], data: &[u8]) -> Result<(), Errno> {
+    let file = match dir.lookup(cx, name) {
+        Ok(old) if old.stat().is_dir() => return Err(Errno::EISDIR),
+        Ok(old) if old.stat().file_type() == FileType::Regular && old.stat().nlink == 1 => {
+            old.truncate(0)?;
+            old
+        }
+        Ok(_) => {
+            dir.unlink(name)?;
+            dir.create(name, NewNode::Regular, 0o644, 0, 0)?
+        }
+        Err(Errno::ENOENT) => dir.create(name, NewNode::Regular, 0o644, 0, 0)?,
+        Err(e) => return Err(e),
+    };
+    let mut done = 0;
+    while done < data.len() {
+        done += file.write_at(done as u64, &data[done..])?;
+    }
+    Ok(())
 }
 
 /// Unpacks `initrd` into a fresh tmpfs root and mounts the container filesystems.
@@ -163,6 +190,14 @@ pub fn boot(
         b"ro,nosuid,nodev,noexec,relatime",
     )
     .map_err(|e| fail("/sys", e))?;
+
+    if !opts.etc_files.is_empty() {
+        let etc = ensure_dir(&cx, &root, b"etc", 0o755).map_err(|e| fail("/etc", e))?;
+        for (name, data) in &opts.etc_files {
+            replace_file(&cx, &etc, name, data)
+                .map_err(|e| fail(&format!("/etc/{}", String::from_utf8_lossy(name)), e))?;
+        }
+    }
 
     // The working directory, created if missing.
     let mut cwd = root.clone();

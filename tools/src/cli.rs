@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::env::{self, EnvError, Environment};
 use crate::error::RunError;
+use crate::network::NetworkArgs;
 use crate::qemu::{Accel, Machine};
 
 #[derive(Debug, Parser)]
@@ -100,6 +101,8 @@ pub struct RunArgs {
     /// QEMU binary [default: $CORACLE_QEMU, else qemu-system-x86_64].
     #[arg(long, value_name = "PATH")]
     pub qemu: Option<PathBuf>,
+    #[command(flatten)]
+    pub network: NetworkArgs,
     /// ROOTFS_DIR (a directory: the root filesystem) then COMMAND (a path in it, or a name
     /// looked up in the container's PATH) and its arguments; or PROGRAM (a static ELF: a host
     /// path, or a name looked up in the host's PATH) and its arguments.
@@ -180,6 +183,9 @@ pub struct RunOptions {
     pub entrypoint: Option<String>,
     pub user: Option<String>,
     pub user_env: Vec<(OsString, OsString)>,
+    pub network: NetworkArgs,
+    /// The container's host name (`--hostname`, else the random one).
+    pub hostname: String,
 }
 
 impl RunArgs {
@@ -189,7 +195,13 @@ impl RunArgs {
         hostname: &str,
         host: impl Fn(&std::ffi::OsStr) -> Option<OsString> + Copy,
     ) -> Result<RunOptions, RunError> {
-        let mut environment = Environment::docker_defaults(hostname, self.tty);
+        self.network.check().map_err(RunError::Usage)?;
+        let hostname = self
+            .network
+            .hostname
+            .clone()
+            .unwrap_or_else(|| hostname.to_owned());
+        let mut environment = Environment::docker_defaults(&hostname, self.tty);
         let mut user_env = Vec::new();
         for file in &self.env_file {
             let contents = std::fs::read(file)
@@ -237,6 +249,8 @@ impl RunArgs {
             entrypoint: self.entrypoint,
             user: self.user,
             user_env,
+            network: self.network,
+            hostname,
         })
     }
 }

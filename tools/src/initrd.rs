@@ -27,6 +27,8 @@ pub struct Records<'a> {
     pub exec: &'a [u8],
     /// Absolute guest path of the initial working directory (`.coracle/cwd`).
     pub cwd: &'a [u8],
+    /// Files for /etc (`.coracle/etc/NAME`): the network files Docker provides.
+    pub etc: &'a [(String, String)],
 }
 
 /// What the root filesystem of the archive holds.
@@ -60,6 +62,10 @@ pub fn write_initrd<W: Write>(out: W, records: &Records<'_>, root: Root<'_>) -> 
         (b".coracle/cwd", records.cwd),
     ] {
         writer.add_file(name, RECORD_MODE, 0, data)?;
+    }
+    for (name, data) in records.etc {
+        let member = format!(".coracle/etc/{name}");
+        writer.add_file(member.as_bytes(), RECORD_MODE, 0, data.as_bytes())?;
     }
     match root {
         Root::Tree(tree) => tree.write(&mut writer)?,
@@ -151,6 +157,7 @@ pub(crate) mod tests {
             env,
             exec: program.path.as_os_str().as_bytes(),
             cwd: cwd.as_bytes(),
+            etc: &[],
         };
         write_initrd(Vec::new(), &records, Root::Program(program)).unwrap()
     }

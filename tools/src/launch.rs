@@ -38,6 +38,8 @@ pub struct Launch {
     env: Environment,
     exec: Vec<u8>,
     cwd: Vec<u8>,
+    /// The network files for /etc (`network`).
+    etc: Vec<(String, String)>,
     content: Content,
 }
 
@@ -74,6 +76,7 @@ impl Launch {
                 env: opts.env.clone(),
                 exec: program.path.as_os_str().as_bytes().to_vec(),
                 cwd,
+                etc: etc_files(opts),
                 content: Content::Program(program),
             });
         }
@@ -106,6 +109,7 @@ impl Launch {
             env: opts.env.clone(),
             exec: found.exec,
             cwd,
+            etc: etc_files(opts),
             content: Content::Tree(tree),
         })
     }
@@ -144,6 +148,7 @@ impl Launch {
             env: &self.env,
             exec: &self.exec,
             cwd: &self.cwd,
+            etc: &self.etc,
         };
         let root = match &self.content {
             Content::Program(program) => Root::Program(program),
@@ -152,6 +157,20 @@ impl Launch {
         };
         initrd::write_initrd(out, &records, root)
     }
+}
+
+/// /etc/hosts, /etc/hostname and /etc/resolv.conf, as Docker provides them (no resolv.conf
+/// without a network).
+fn etc_files(opts: &RunOptions) -> Vec<(String, String)> {
+    let mut files = vec![
+        ("hosts".to_owned(), opts.network.hosts(&opts.hostname)),
+        ("hostname".to_owned(), format!("{}\n", opts.hostname)),
+    ];
+    let resolv = opts.network.resolv_conf();
+    if !resolv.is_empty() {
+        files.push(("resolv.conf".to_owned(), resolv));
+    }
+    files
 }
 
 /// The working directory may be missing (the kernel creates it, as docker does) but must not

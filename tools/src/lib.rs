@@ -5,7 +5,8 @@
 //! and `ldcache` and listed by `packlist`; `resolve` inside a root filesystem); `initrd` packs it
 //! with its argv/env (`env`) and the root filesystem (`rootfs`) through `cpio`; `vm` starts
 //! QEMU (`qemu`) with the embedded kernel (`kernel_image`) and speaks docs/guest-protocol.md
-//! (`protocol`). `bench` compares a program in Coracle with a Linux VM.
+//! (`protocol`), with the network `network` sets up. `bench` compares a program in Coracle with
+//! a Linux VM.
 #![forbid(unsafe_code)]
 
 pub mod bench;
@@ -19,6 +20,7 @@ mod kernel_image;
 pub mod launch;
 pub mod ldcache;
 pub mod libraries;
+pub mod network;
 pub mod packlist;
 pub mod program;
 pub mod protocol;

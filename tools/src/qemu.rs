@@ -98,6 +98,8 @@ pub struct VmConfig {
     pub initrd: PathBuf,
     pub cmdline: String,
     pub stdin: bool,
+    /// The network backend and card (`network::NetworkArgs::qemu_args`), empty for none.
+    pub network: Vec<OsString>,
 }
 
 /// The arguments after the QEMU binary.
@@ -126,6 +128,7 @@ pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
     }
     args.push("-device".into());
     args.push("isa-debug-exit,iobase=0xf4,iosize=0x04".into());
+    args.extend(config.network.iter().cloned());
     if config.stdin {
         args.extend(
             [
@@ -191,6 +194,7 @@ mod tests {
             initrd: "/tmp/x,y/initrd.cpio".into(),
             cmdline: "coracle.tty=0".into(),
             stdin: false,
+            network: Vec::new(),
         }
     }
 

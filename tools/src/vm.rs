@@ -77,9 +77,10 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
                 cpus: opts.cpus,
             },
             epoch_ns,
-            &opts.kernel_args,
+            &[opts.network.kernel_args(), opts.kernel_args.clone()].concat(),
         ),
         stdin: opts.interactive,
+        network: opts.network.qemu_args(opts.machine),
     };
     let mut cmd = Command::new(&opts.qemu);
     cmd.args(qemu::qemu_args(&config))

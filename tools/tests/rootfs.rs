@@ -134,6 +134,7 @@ fn pack(root: &Path) -> (Vec<u8>, Option<String>) {
         env: &env,
         exec: b"/bin/one",
         cwd: b"/tmp",
+        etc: &[],
     };
     let bytes = write_initrd(Vec::new(), &records, Root::Tree(&tree)).unwrap();
     (bytes, tree.skipped_warning())

@@ -113,3 +113,23 @@ pub fn add_free(start: u64, end: u64) {
         FREE.fetch_add(n, Ordering::Relaxed);
     }
 }
+
+/// `pages` physically contiguous zeroed frames (for device DMA), as the physical address of
+/// the first, or `None` when memory is exhausted or too fragmented.
+pub fn alloc_contiguous_zeroed(pages: usize) -> Option<u64> {
+    let n = FRAMES.lock().alloc(pages)?;
+    FREE.fetch_sub(pages as u64, Ordering::Relaxed);
+    let phys = n as u64 * PAGE_SIZE;
+    for i in 0..pages as u64 {
+        // SAFETY: the frames were just taken from the allocator, so nothing else uses them,
+        // and the direct map covers them read-write, page-aligned.
+        unsafe { crate::arch::mem::zero_page(phys_to_virt(phys + i * PAGE_SIZE) as *mut u8) };
+    }
+    Some(phys)
+}
+
+/// Returns `pages` frames from [`alloc_contiguous_zeroed`] at physical `phys`.
+pub fn free_contiguous(phys: u64, pages: usize) {
+    FRAMES.lock().dealloc((phys / PAGE_SIZE) as usize, pages);
+    FREE.fetch_add(pages as u64, Ordering::Relaxed);
+}

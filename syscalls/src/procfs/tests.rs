@@ -92,6 +92,7 @@ fn machine(cpus: u32) -> Current {
             hostname: b"box".to_vec(),
             cpus,
             cwd: b"/work".to_vec(),
+            etc_files: Vec::new(),
         },
     )
     .expect("boot");

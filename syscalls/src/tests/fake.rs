@@ -634,6 +634,7 @@ fn setup_full(tty: bool, stdin_forwarded: bool, cpu: std::sync::Arc<FakeCpu>) ->
             hostname: b"box".to_vec(),
             cpus: 2,
             cwd: b"/work".to_vec(),
+            etc_files: Vec::new(),
         },
     )
     .expect("boot");

@@ -54,7 +54,7 @@ pub fn init() {
                 }
             }
         }
-        for (vector, addr) in trap::irq_vectors() {
+        for (vector, addr) in trap::irq_vectors().chain(trap::device_vectors()) {
             // SAFETY: the interrupt stubs from trap.rs handle both user and kernel origins
             // (see `interrupt`).
             unsafe { idt[vector].set_handler_addr(VirtAddr::new(addr)) };

@@ -1,5 +1,5 @@
-//! Device-less interrupts: the vectors the kernel uses, what is done when one arrives, and the
-//! idle wait.
+//! Interrupts: the vectors the kernel uses (its own, and a range handed to devices by
+//! `dev::irq`), what is done when one arrives, and the idle wait.
 //!
 //! The kernel runs with interrupts disabled everywhere except in user mode and in
 //! [`idle_wait`]. An interrupt taken in user mode ends `run_user` like an exception, with
@@ -21,6 +21,11 @@ pub const TLB_SHOOTDOWN: u8 = 0xf2;
 pub const SPURIOUS: u8 = 0xff;
 /// Every vector above, for the IDT, in the order of the entry stubs in trap.rs.
 pub const VECTORS: [u8; 4] = [TIMER, WAKE, TLB_SHOOTDOWN, SPURIOUS];
+/// The first of the vectors handed to devices (`dev::irq` allocates them): above the
+/// exceptions, below the kernel's own, at a lower priority class than both.
+pub const DEVICE_BASE: u8 = 0x30;
+/// How many device vectors there are (entry stubs in trap.rs).
+pub const DEVICE_COUNT: usize = 32;
 
 /// What an interrupt meant, once handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +36,9 @@ pub enum Interrupt {
     Wake,
     /// This CPU's TLB was flushed for another CPU; nothing else to do.
     TlbShootdown,
+    /// A device interrupted; its handler ran (see `dev::irq`) and may have left deferred
+    /// work for the CPU loop (`dev::work`).
+    Device,
     /// Nothing for the caller: a spurious interrupt, a timer that had not reached its
     /// deadline yet (re-armed), or a vector the kernel does not use.
     Other,
@@ -66,13 +74,19 @@ pub fn interrupt_done(vector: u64) -> Interrupt {
             tlb::service();
             Interrupt::TlbShootdown
         }
+        v if (u64::from(DEVICE_BASE)..u64::from(DEVICE_BASE) + DEVICE_COUNT as u64)
+            .contains(&v) =>
+        {
+            crate::dev::irq::dispatch((v - u64::from(DEVICE_BASE)) as usize);
+            Interrupt::Device
+        }
         _ => Interrupt::Other,
     };
     let slot = match what {
         Interrupt::Timer => Some(0),
         Interrupt::Wake => Some(1),
         Interrupt::TlbShootdown => Some(2),
-        Interrupt::Other => None,
+        Interrupt::Device | Interrupt::Other => None,
     };
     if let Some(slot) = slot {
         COUNTS[cpu][slot].fetch_add(1, Ordering::Relaxed);

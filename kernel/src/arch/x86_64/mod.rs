@@ -9,6 +9,7 @@ pub mod fault;
 pub mod fpu;
 pub mod gdt;
 pub mod interrupt;
+pub mod ioapic;
 pub mod mem;
 pub mod port;
 pub mod selftest;

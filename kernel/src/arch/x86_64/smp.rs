@@ -83,6 +83,11 @@ pub fn send_ipi(cpu: usize, vector: u8) {
     }
 }
 
+/// The APIC id of the CPU with index `cpu` (0 for an index never started).
+pub fn apic_id(cpu: usize) -> u32 {
+    APIC_IDS.get(cpu).map_or(0, |id| id.load(Ordering::Relaxed))
+}
+
 /// Whether `[addr, addr+len)` lies within one of the APs' kernel stacks.
 pub fn on_ap_stack(addr: u64, len: u64) -> bool {
     let Some(end) = addr.checked_add(len) else {

@@ -90,6 +90,8 @@ extern "C" {
     static coracle_trap_vectors: [u64; 32];
     /// The interrupt entry points, in the order of `interrupt::VECTORS`.
     static coracle_irq_vectors: [u64; 4];
+    /// The device interrupt entry points, from `interrupt::DEVICE_BASE` on.
+    static coracle_device_vectors: [u64; interrupt::DEVICE_COUNT];
 }
 
 const IA32_TSC_AUX: u32 = 0xc000_0103;
@@ -142,6 +144,13 @@ pub fn irq_vectors() -> impl Iterator<Item = (u8, u64)> {
     // SAFETY: the table is immutable data emitted by the assembly below.
     let addrs = unsafe { &*core::ptr::addr_of!(coracle_irq_vectors) };
     interrupt::VECTORS.into_iter().zip(addrs.iter().copied())
+}
+
+/// The addresses of the device interrupt entry points, paired with their vectors.
+pub fn device_vectors() -> impl Iterator<Item = (u8, u64)> {
+    // SAFETY: the table is immutable data emitted by the assembly below.
+    let addrs = unsafe { &*core::ptr::addr_of!(coracle_device_vectors) };
+    (interrupt::DEVICE_BASE..).zip(addrs.iter().copied())
 }
 
 /// The addresses of the exception entry points, for the IDT.
@@ -408,4 +417,41 @@ coracle_irq_vectors:
     wake = const interrupt::WAKE,
     tlb = const interrupt::TLB_SHOOTDOWN,
     spurious = const interrupt::SPURIOUS,
+);
+
+// The device interrupt entry points: one stub per vector of the device range, pushing its
+// vector number, so a handler knows which device interrupted.
+global_asm!(
+    r#"
+    .section .text.coracle_trap, "ax"
+    .altmacro
+    .macro device_stub n
+    .balign 16
+device_stub_\n:
+    push 0
+    push \n
+    jmp coracle_trap_common
+    .endm
+    .set i, {base}
+    .rept {count}
+    device_stub %i
+    .set i, i + 1
+    .endr
+
+    .macro device_addr n
+    .quad device_stub_\n
+    .endm
+    .section .rodata.coracle_device_vectors, "a"
+    .balign 8
+    .global coracle_device_vectors
+coracle_device_vectors:
+    .set i, {base}
+    .rept {count}
+    device_addr %i
+    .set i, i + 1
+    .endr
+    .noaltmacro
+"#,
+    base = const interrupt::DEVICE_BASE,
+    count = const interrupt::DEVICE_COUNT,
 );

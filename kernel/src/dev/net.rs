@@ -1,0 +1,296 @@
+//! virtio-net: the first network card found, as the stack's `coracle_net::NetDevice`.
+//!
+//! Built on virtio-drivers' `VirtIONetRaw`, whose non-blocking calls fit an interrupt-driven
+//! stack (its `VirtIONet::send` waits for the device by spinning): receive buffers stay posted
+//! and are re-posted as frames are copied out; a transmitted frame's buffer is reclaimed when
+//! the device reports it used. The interrupt handler acknowledges the device and raises the
+//! `net` work item, which runs the stack's poll (or, with `coracle.selftest=net`, the ARP
+//! self test of `net_selftest`) from the CPU loop.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use coracle_devices::netconfig::NetConfig;
+use coracle_net::{NetDevice, TxError};
+use spin::{Mutex, Once};
+use virtio_drivers::device::net::VirtIONetRaw;
+use virtio_drivers::transport::{DeviceType, SomeTransport};
+
+use super::hal::KernelHal;
+use super::irq::Vector;
+use super::net_selftest;
+use super::work::Work;
+use crate::log;
+
+/// Descriptors per queue (QEMU offers 256; 64 frames in flight each way is plenty here).
+const QUEUE: usize = 64;
+/// One buffer: the virtio-net header (10 or 12 bytes) and a 1514-byte Ethernet frame.
+const BUF: usize = 2048;
+/// The Ethernet payload size without VIRTIO_NET_F_MTU.
+const MTU: usize = 1500;
+/// Ethernet header length (no VLAN tag).
+const ETH_HEADER: usize = 14;
+
+type Raw = VirtIONetRaw<KernelHal, SomeTransport<'static>, QUEUE>;
+
+struct Inner {
+    raw: Raw,
+    /// Receive buffers posted to the device, by descriptor token.
+    rx: Vec<Option<Box<[u8]>>>,
+    /// Frames handed to the device, by descriptor token.
+    tx: Vec<Option<Box<[u8]>>>,
+    /// Transmit buffers ready for reuse.
+    spare: Vec<Box<[u8]>>,
+    mac: [u8; 6],
+}
+
+impl Inner {
+    /// Takes back the buffers of frames the device has sent.
+    fn reclaim_tx(&mut self) {
+        while let Some(token) = self.raw.poll_transmit() {
+            let Some(buf) = self.tx.get_mut(usize::from(token)).and_then(Option::take) else {
+                log!("net: the device completed an unknown transmit token {token}");
+                return;
+            };
+            // SAFETY: `buf` is the buffer given to `transmit_begin` for this token, unchanged
+            // and alive since.
+            if let Err(e) = unsafe { self.raw.transmit_complete(token, &buf) } {
+                log!("net: transmit completion: {e}");
+            }
+            self.spare.push(buf);
+        }
+    }
+
+    /// Posts `buf` for receiving.
+    fn post_rx(&mut self, mut buf: Box<[u8]>) {
+        // SAFETY: the buffer is kept in `self.rx` under its token, untouched, until the device
+        // returns it through `receive_complete`.
+        match unsafe { self.raw.receive_begin(&mut buf) } {
+            Ok(token) => {
+                if let Some(slot) = self.rx.get_mut(usize::from(token)) {
+                    *slot = Some(buf);
+                }
+            }
+            Err(e) => log!("net: posting a receive buffer: {e}"),
+        }
+    }
+}
+
+/// The card, shared by the stack (through [`Nic`]) and the interrupt handler.
+static NIC: Once<Arc<Mutex<Inner>>> = Once::new();
+static VECTOR: Once<Vector> = Once::new();
+/// With `coracle.selftest=net`, the work item runs the ARP self test instead of the stack.
+static SELFTEST: Once<bool> = Once::new();
+static WORK: Work = Work::new("net", run_work);
+
+/// The stack's handle on the card.
+#[derive(Debug)]
+pub struct Nic(Arc<Mutex<Inner>>);
+
+impl core::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("virtio-net")
+            .field("mac", &self.mac)
+            .finish()
+    }
+}
+
+impl NetDevice for Nic {
+    fn mac(&self) -> [u8; 6] {
+        self.0.lock().mac
+    }
+
+    fn mtu(&self) -> usize {
+        MTU
+    }
+
+    fn receive(&mut self, out: &mut [u8]) -> Option<usize> {
+        let mut nic = self.0.lock();
+        loop {
+            let token = nic.raw.poll_receive()?;
+            let Some(mut buf) = nic.rx.get_mut(usize::from(token)).and_then(Option::take) else {
+                log!("net: the device returned an unknown receive token {token}");
+                return None;
+            };
+            // SAFETY: `buf` is the buffer posted with this token, untouched since.
+            let got = unsafe { nic.raw.receive_complete(token, &mut buf) };
+            let copied = got.ok().and_then(|(header, len)| {
+                let frame = buf.get(header..header.checked_add(len)?)?;
+                let dst = out.get_mut(..frame.len())?;
+                dst.copy_from_slice(frame);
+                Some(frame.len())
+            });
+            nic.post_rx(buf);
+            if copied.is_some() {
+                return copied;
+            }
+            // Too long for `out`, or malformed: dropped; try the next one.
+        }
+    }
+
+    fn transmit(&mut self, frame: &[u8]) -> Result<(), TxError> {
+        let mut nic = self.0.lock();
+        if frame.len() > MTU + ETH_HEADER {
+            return Err(TxError::TooLong);
+        }
+        nic.reclaim_tx();
+        if !nic.raw.can_send() {
+            return Err(TxError::Full);
+        }
+        let mut buf = nic
+            .spare
+            .pop()
+            .unwrap_or_else(|| vec![0u8; BUF].into_boxed_slice());
+        let header = nic
+            .raw
+            .fill_buffer_header(&mut buf)
+            .map_err(|_| TxError::Failed)?;
+        let end = header + frame.len();
+        buf.get_mut(header..end)
+            .ok_or(TxError::TooLong)?
+            .copy_from_slice(frame);
+        // SAFETY: the buffer is kept in `tx` under its token, untouched, until the device
+        // reports it used (`reclaim_tx`). Only the header and frame are handed over.
+        match unsafe { nic.raw.transmit_begin(&buf[..end]) } {
+            Ok(token) => {
+                if let Some(slot) = nic.tx.get_mut(usize::from(token)) {
+                    *slot = Some(buf);
+                }
+                Ok(())
+            }
+            Err(_) => Err(TxError::Failed),
+        }
+    }
+}
+
+/// Initialises the first virtio-net device found, if any, and routes its interrupt. With
+/// `selftest`, the ARP self test runs on it.
+pub fn init(selftest: bool, config: &NetConfig) {
+    net_selftest::configure(config);
+    let mut cards = super::claim(DeviceType::Network).into_iter();
+    let Some(found) = cards.next() else {
+        if selftest {
+            log!("selftest: net: no virtio-net device");
+        }
+        return;
+    };
+    for extra in cards {
+        log!(
+            "net: only one card is used; {} is left alone",
+            extra.location
+        );
+    }
+    let mut raw = match Raw::new(found.transport) {
+        Ok(raw) => raw,
+        Err(e) => {
+            log!("net: virtio-net at {}: {e}", found.location);
+            return;
+        }
+    };
+    let mac = raw.mac_address();
+    raw.enable_interrupts();
+    let mut inner = Inner {
+        raw,
+        rx: (0..QUEUE).map(|_| None).collect(),
+        tx: (0..QUEUE).map(|_| None).collect(),
+        spare: Vec::new(),
+        mac,
+    };
+    for _ in 0..QUEUE {
+        inner.post_rx(vec![0u8; BUF].into_boxed_slice());
+    }
+    let nic = NIC.call_once(|| Arc::new(Mutex::new(inner)));
+    SELFTEST.call_once(|| selftest);
+    super::work::register(&WORK);
+    // Queues 0 (receive) and 1 (transmit).
+    let handler = Box::new(|| {
+        if let Some(nic) = NIC.get() {
+            nic.lock().raw.ack_interrupt();
+        }
+        WORK.raise();
+    });
+    // Bound while nothing else uses the card (the route selects queues on a PCI function).
+    let bound = {
+        let _card = nic.lock();
+        super::bind_irq(&found.irq, 2, handler)
+    };
+    match bound {
+        Ok(vector) => {
+            VECTOR.call_once(|| vector);
+            log!(
+                "net: virtio-net {} at {}, vector {:#x}",
+                MacFmt(mac),
+                found.location,
+                vector.number()
+            );
+        }
+        Err(e) => {
+            log!("net: virtio-net at {}: {e}; not used", found.location);
+            return;
+        }
+    }
+    if selftest {
+        WORK.raise();
+        wait_for_selftest();
+    }
+}
+
+/// Runs the self test to its end before the program starts: halted until the card's
+/// interrupt or the test's next deadline, never spinning.
+fn wait_for_selftest() {
+    use crate::{arch, time};
+    loop {
+        super::work::run_due(time::monotonic_ns());
+        if net_selftest::finished() {
+            break;
+        }
+        match super::work::next_deadline() {
+            Some(0) => continue,
+            Some(deadline) => arch::arm_timer(time::tsc_at(deadline).max(1)),
+            None => break,
+        }
+        arch::idle_wait();
+    }
+    // The CPU loop arms the timer from scratch.
+    arch::arm_timer(0);
+}
+
+/// A new handle on the card for the stack (`None` without a card).
+#[allow(dead_code)] // attached to the stack once its `attach_device` lands
+pub fn handle() -> Option<Nic> {
+    NIC.get().map(|n| Nic(n.clone()))
+}
+
+/// Interrupts taken from the card so far.
+pub fn interrupts() -> u64 {
+    VECTOR.get().map_or(0, |v| v.count())
+}
+
+fn run_work(now: u64) -> Option<u64> {
+    let nic = NIC.get()?;
+    if SELFTEST.get().copied().unwrap_or(false) {
+        return net_selftest::poll(&mut Nic(nic.clone()), now);
+    }
+    // No stack attached yet: drop what arrives so the receive ring never stays full.
+    let mut handle = Nic(nic.clone());
+    let mut scratch = [0u8; BUF];
+    while handle.receive(&mut scratch).is_some() {}
+    handle.0.lock().reclaim_tx();
+    None
+}
+
+/// Formats a MAC address as Linux does (`52:54:00:12:34:56`).
+pub struct MacFmt(pub [u8; 6]);
+
+impl core::fmt::Display for MacFmt {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
