@@ -245,6 +245,23 @@ impl UnixSocket {
     }
 
     fn bind_name(&self, p: &Current, addr: UnixAddr) -> Result<(), Errno> {
+        // unix_bind_bsd makes the node first: an existing path is EADDRINUSE even for a
+        // socket already bound.
+        let place = match &addr {
+            UnixAddr::Path(path) => {
+                let cx = p.caller();
+                let l = crate::sys::fs::new_name(p, &cx, crate::sys::fs::AT_FDCWD, path, false)
+                    .map_err(|e| {
+                        if e == Errno::EEXIST {
+                            Errno::EADDRINUSE
+                        } else {
+                            e
+                        }
+                    })?;
+                Some((cx, l))
+            }
+            _ => None,
+        };
         let mut st = self.st.lock();
         if st.name != UnixAddr::Unnamed {
             return Err(Errno::EINVAL);
@@ -267,15 +284,9 @@ impl UnixSocket {
             }
             UnixAddr::Abstract(n) => (UnixAddr::Abstract(n.clone()), Key::Abstract(n)),
             UnixAddr::Path(path) => {
-                let cx = p.caller();
-                let l = crate::sys::fs::new_name(p, &cx, crate::sys::fs::AT_FDCWD, &path, false)
-                    .map_err(|e| {
-                        if e == Errno::EEXIST {
-                            Errno::EADDRINUSE
-                        } else {
-                            e
-                        }
-                    })?;
+                let Some((cx, l)) = place else {
+                    return Err(Errno::EINVAL);
+                };
                 let perms = 0o777 & !cx.umask;
                 let inode = l
                     .dir
