@@ -53,7 +53,7 @@ fn new_socket() -> udp::Socket<'static> {
 }
 
 impl UdpState {
-    fn sock<'a>(ifs: &'a Ifaces, (w, h): (Which, SocketHandle)) -> &'a udp::Socket<'static> {
+    fn sock(ifs: &Ifaces, (w, h): (Which, SocketHandle)) -> &udp::Socket<'static> {
         ifs.set_ref(w).get(h)
     }
 
@@ -301,11 +301,8 @@ impl UdpSocket {
         self.with(now, |u, inner| {
             for &(w, h) in &u.handles {
                 let s = inner.ifs.set(w).get_mut::<udp::Socket<'static>>(h);
-                loop {
-                    let (data, meta) = match s.peek() {
-                        Ok((d, m)) => (d, *m),
-                        Err(_) => break,
-                    };
+                while let Ok((data, meta)) = s.peek() {
+                    let meta = *meta;
                     let from = SocketAddr::from(meta.endpoint);
                     if u.peer.is_some_and(|p| !same_peer(p, from)) {
                         let _ = s.recv();

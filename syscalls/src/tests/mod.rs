@@ -12,6 +12,7 @@ mod io;
 mod misc;
 mod mman;
 mod mremap;
+mod net;
 mod pagecache;
 mod platform;
 mod process;

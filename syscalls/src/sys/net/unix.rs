@@ -274,7 +274,7 @@ impl UnixSocket {
                     let n = self.registry.next_auto.fetch_add(1, Ordering::Relaxed) & 0xfffff;
                     let name = alloc::format!("{n:05x}").into_bytes();
                     let key = Key::Abstract(name.clone());
-                    if !names.get(&key).is_some_and(|w| w.strong_count() > 0) {
+                    if names.get(&key).is_none_or(|w| w.strong_count() == 0) {
                         names.insert(key.clone(), self.me.clone());
                         st.name = UnixAddr::Abstract(name);
                         st.key = Some(key);
@@ -482,18 +482,14 @@ pub(super) fn new(p: &Current, kind: u32, protocol: i32) -> Result<Box<dyn Socke
     Ok(Box::new(UnixHandle(s)))
 }
 
-pub(super) fn pair(
-    p: &Current,
-    kind: u32,
-    protocol: i32,
-) -> Result<(Box<dyn Socket>, Box<dyn Socket>), Errno> {
+pub(super) fn pair(p: &Current, kind: u32, protocol: i32) -> Result<[Box<dyn Socket>; 2], Errno> {
     check_kind(kind, protocol)?;
     let cred = cred_of(p);
     let a = UnixSocket::create(kind, cred, p.sys.unix.clone());
     let b = UnixSocket::create(kind, cred, p.sys.unix.clone());
     a.connected(&b, cred);
     b.connected(&a, cred);
-    Ok((Box::new(UnixHandle(a)), Box::new(UnixHandle(b))))
+    Ok([Box::new(UnixHandle(a)), Box::new(UnixHandle(b))])
 }
 
 impl UnixHandle {
