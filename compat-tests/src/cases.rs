@@ -414,6 +414,19 @@ fn c_specs(now: u64) -> Vec<Spec> {
     }
     specs.extend(smp_c_specs());
     specs.extend(proc_specs());
+    specs.extend(net_specs());
+    specs
+}
+
+/// Sockets (issue 13): TCP and UDP over loopback, Unix sockets. No NIC needed. Each exits 0
+/// when its own checks pass.
+fn net_specs() -> Vec<Spec> {
+    let mut specs: Vec<Spec> = ["net_tcp", "net_udp"]
+        .into_iter()
+        .map(|p| spec(p).status(0))
+        .collect();
+    // net_unix binds filesystem names in its scratch directory.
+    specs.push(spec("net_unix").scratch().status(0));
     specs
 }
 

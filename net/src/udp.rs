@@ -41,6 +41,8 @@ pub(crate) struct UdpState {
     local: Option<(IpAddr, u16)>,
     handles: Vec<(Which, SocketHandle)>,
     peer: Option<SocketAddr>,
+    /// bind named the port (SOCK_BINDPORT_LOCK): disconnecting keeps it.
+    port_locked: bool,
 }
 
 fn new_socket() -> udp::Socket<'static> {
@@ -51,7 +53,7 @@ fn new_socket() -> udp::Socket<'static> {
 }
 
 impl UdpState {
-    fn sock<'a>(ifs: &'a Ifaces, (w, h): (Which, SocketHandle)) -> &'a udp::Socket<'static> {
+    fn sock(ifs: &Ifaces, (w, h): (Which, SocketHandle)) -> &udp::Socket<'static> {
         ifs.set_ref(w).get(h)
     }
 
@@ -149,6 +151,7 @@ impl UdpSocket {
                 local: None,
                 handles: Vec::new(),
                 peer: None,
+                port_locked: false,
             }));
             inner.udp(id).id = id;
             (id, shared)
@@ -175,6 +178,7 @@ impl UdpSocket {
                     local: None,
                     handles: Vec::new(),
                     peer: None,
+                    port_locked: false,
                 },
             );
             let r = f(&mut u, inner);
@@ -205,7 +209,9 @@ impl UdpSocket {
     pub fn bind(&self, addr: SocketAddr, now: u64) -> Result<(), Errno> {
         self.with(now, |u, inner| {
             check_local(&inner.ifs, addr.ip())?;
-            u.bind(inner, addr.ip(), addr.port())
+            u.bind(inner, addr.ip(), addr.port())?;
+            u.port_locked = addr.port() != 0;
+            Ok(())
         })
     }
 
@@ -221,9 +227,25 @@ impl UdpSocket {
         })
     }
 
-    /// `connect` with AF_UNSPEC: forgets the peer.
+    /// `connect` with AF_UNSPEC: forgets the peer, and gives back a port it did not bind by
+    /// number (udp_disconnect unhashes a socket without SOCK_BINDPORT_LOCK).
     pub fn disconnect(&self) {
-        self.peek(|u, _| u.peer = None)
+        let id = self.id;
+        self.net.peek(|inner| {
+            let u = inner.udp(id);
+            u.peer = None;
+            if u.port_locked {
+                return;
+            }
+            let Some((_, port)) = u.local.take() else {
+                return;
+            };
+            let handles = core::mem::take(&mut u.handles);
+            for (w, h) in handles {
+                inner.ifs.set(w).remove(h);
+            }
+            inner.ports.release(Proto::Udp, port, id);
+        })
     }
 
     /// `sendto` (`to`: None uses the connected peer).
@@ -279,11 +301,8 @@ impl UdpSocket {
         self.with(now, |u, inner| {
             for &(w, h) in &u.handles {
                 let s = inner.ifs.set(w).get_mut::<udp::Socket<'static>>(h);
-                loop {
-                    let (data, meta) = match s.peek() {
-                        Ok((d, m)) => (d, *m),
-                        Err(_) => break,
-                    };
+                while let Ok((data, meta)) = s.peek() {
+                    let meta = *meta;
                     let from = SocketAddr::from(meta.endpoint);
                     if u.peer.is_some_and(|p| !same_peer(p, from)) {
                         let _ = s.recv();

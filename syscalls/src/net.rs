@@ -16,7 +16,7 @@ static NETWORK: Once<Arc<Network>> = Once::new();
 
 /// The machine's network (lo only until a device is attached).
 pub fn network() -> &'static Arc<Network> {
-    NETWORK.call_once(|| Network::new(0x636f_7261_636c_65))
+    NETWORK.call_once(|| Network::new(0x0063_6f72_6163_6c65))
 }
 
 /// Brings up `eth0` on `dev` with `config` (static addresses; [`IfConfig::default`] is

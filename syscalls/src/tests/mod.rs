@@ -13,6 +13,7 @@ mod io;
 mod misc;
 mod mman;
 mod mremap;
+mod net;
 mod pagecache;
 mod platform;
 mod process;

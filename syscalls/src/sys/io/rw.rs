@@ -21,7 +21,7 @@ use crate::{Current, Errno, Platform, SysResult};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct UserBufs<'a>(&'a [IoVec]);
 
-impl UserBufs<'_> {
+impl<'a> UserBufs<'a> {
     /// `EFAULT` unless every buffer lies in user space (Linux's access_ok, done before any copy
     /// and also when nothing would be copied).
     fn check(self) -> Result<(), Errno> {
@@ -29,6 +29,11 @@ impl UserBufs<'_> {
             UserSlice::new(v.base, v.len)?;
         }
         Ok(())
+    }
+
+    /// The buffers.
+    pub(crate) fn iovecs(self) -> &'a [IoVec] {
+        self.0
     }
 
     /// The total length (read_iovecs checked that it does not overflow).
@@ -151,6 +156,11 @@ pub(crate) fn read_file(
     if let Some(r) = crate::signal::signalfd::read(p, k, file, bufs) {
         return r;
     }
+    if offset.is_none() {
+        if let Some(r) = crate::sys::net::timed_read(p, k, file, bufs.iovecs()) {
+            return r;
+        }
+    }
     let count = bufs.len().min(MAX_RW_COUNT);
     // A stream (pipe, socket, device) gives what one read returns; a seekable file is read
     // until the request is full or a read comes back short.
@@ -209,6 +219,11 @@ pub(crate) fn write_file(
     bufs.check()?;
     if let Some(dev) = host {
         return host_write(p, k, dev, bufs);
+    }
+    if offset.is_none() {
+        if let Some(r) = crate::sys::net::timed_write(p, k, file, bufs.iovecs()) {
+            return r;
+        }
     }
     let count = bufs.len().min(MAX_RW_COUNT);
     if file.ops().discards_writes() {

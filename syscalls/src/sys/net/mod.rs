@@ -297,7 +297,7 @@ pub(crate) fn socketpair(
         }
         _ => return Err(Errno::EAFNOSUPPORT),
     }
-    let (a, b) = unix::pair(p, kind, protocol)?;
+    let [a, b] = unix::pair(p, kind, protocol)?;
     crate::user_ptr::access_ok(sv, 8)?;
     let fa = install(p, a, flags)?;
     let fb = match install(p, b, flags) {

@@ -188,6 +188,31 @@ fn read_control(p: &Current, k: &dyn Platform, ptr: u64, len: u64) -> Result<Anc
     Ok(anc)
 }
 
+/// read(2) and readv(2) on a socket with SO_RCVTIMEO: as recv, so the timeout holds (the
+/// generic read path waits without one). None for other files.
+pub(crate) fn timed_read(
+    p: &mut Current,
+    k: &mut dyn Platform,
+    file: &Arc<OpenFile>,
+    iovs: &[IoVec],
+) -> Option<SysResult> {
+    let s = file.ops().as_any().downcast_ref::<SocketFile>()?;
+    s.common.lock().rcvtimeo?;
+    Some(recv_bufs(p, k, file, iovs, 0).map(|(n, _)| n as u64))
+}
+
+/// write(2) and writev(2) on a socket with SO_SNDTIMEO, as send.
+pub(crate) fn timed_write(
+    p: &mut Current,
+    k: &mut dyn Platform,
+    file: &Arc<OpenFile>,
+    iovs: &[IoVec],
+) -> Option<SysResult> {
+    let s = file.ops().as_any().downcast_ref::<SocketFile>()?;
+    s.common.lock().sndtimeo?;
+    Some(send_bufs(p, k, file, iovs, None, Ancillary::default(), 0))
+}
+
 pub(crate) fn sendto(
     p: &mut Current,
     k: &mut dyn Platform,

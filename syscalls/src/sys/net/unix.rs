@@ -245,6 +245,23 @@ impl UnixSocket {
     }
 
     fn bind_name(&self, p: &Current, addr: UnixAddr) -> Result<(), Errno> {
+        // unix_bind_bsd makes the node first: an existing path is EADDRINUSE even for a
+        // socket already bound.
+        let place = match &addr {
+            UnixAddr::Path(path) => {
+                let cx = p.caller();
+                let l = crate::sys::fs::new_name(p, &cx, crate::sys::fs::AT_FDCWD, path, false)
+                    .map_err(|e| {
+                        if e == Errno::EEXIST {
+                            Errno::EADDRINUSE
+                        } else {
+                            e
+                        }
+                    })?;
+                Some((cx, l))
+            }
+            _ => None,
+        };
         let mut st = self.st.lock();
         if st.name != UnixAddr::Unnamed {
             return Err(Errno::EINVAL);
@@ -257,7 +274,7 @@ impl UnixSocket {
                     let n = self.registry.next_auto.fetch_add(1, Ordering::Relaxed) & 0xfffff;
                     let name = alloc::format!("{n:05x}").into_bytes();
                     let key = Key::Abstract(name.clone());
-                    if !names.get(&key).is_some_and(|w| w.strong_count() > 0) {
+                    if names.get(&key).is_none_or(|w| w.strong_count() == 0) {
                         names.insert(key.clone(), self.me.clone());
                         st.name = UnixAddr::Abstract(name);
                         st.key = Some(key);
@@ -267,15 +284,9 @@ impl UnixSocket {
             }
             UnixAddr::Abstract(n) => (UnixAddr::Abstract(n.clone()), Key::Abstract(n)),
             UnixAddr::Path(path) => {
-                let cx = p.caller();
-                let l = crate::sys::fs::new_name(p, &cx, crate::sys::fs::AT_FDCWD, &path, false)
-                    .map_err(|e| {
-                        if e == Errno::EEXIST {
-                            Errno::EADDRINUSE
-                        } else {
-                            e
-                        }
-                    })?;
+                let Some((cx, l)) = place else {
+                    return Err(Errno::EINVAL);
+                };
                 let perms = 0o777 & !cx.umask;
                 let inode = l
                     .dir
@@ -471,18 +482,14 @@ pub(super) fn new(p: &Current, kind: u32, protocol: i32) -> Result<Box<dyn Socke
     Ok(Box::new(UnixHandle(s)))
 }
 
-pub(super) fn pair(
-    p: &Current,
-    kind: u32,
-    protocol: i32,
-) -> Result<(Box<dyn Socket>, Box<dyn Socket>), Errno> {
+pub(super) fn pair(p: &Current, kind: u32, protocol: i32) -> Result<[Box<dyn Socket>; 2], Errno> {
     check_kind(kind, protocol)?;
     let cred = cred_of(p);
     let a = UnixSocket::create(kind, cred, p.sys.unix.clone());
     let b = UnixSocket::create(kind, cred, p.sys.unix.clone());
     a.connected(&b, cred);
     b.connected(&a, cred);
-    Ok((Box::new(UnixHandle(a)), Box::new(UnixHandle(b))))
+    Ok([Box::new(UnixHandle(a)), Box::new(UnixHandle(b))])
 }
 
 impl UnixHandle {
