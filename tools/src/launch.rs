@@ -121,12 +121,14 @@ impl Launch {
         exec: Vec<u8>,
         cwd: Vec<u8>,
         tree: FsTree,
+        opts: &RunOptions,
     ) -> Launch {
         Launch {
             argv,
             env,
             exec,
             cwd,
+            etc: etc_files(opts),
             content: Content::Image(Box::new(tree)),
         }
     }

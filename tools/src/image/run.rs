@@ -59,7 +59,7 @@ pub fn image_source(
             .split('/')
             .next()
             .is_some_and(|d| d.contains('.') || d == "localhost");
-    if !explicit || crate::program::find_program(first, host_path, host_cwd).is_ok() {
+    if !explicit || crate::program::find_program(first, host_path, host_cwd, None).is_ok() {
         return Ok(None);
     }
     Ok(Some(Source::Registry(reference)))
@@ -147,6 +147,7 @@ pub fn prepare(opts: &RunOptions, source: &Source, store: &Store) -> Result<Laun
         exec,
         process.cwd,
         tree,
+        opts,
     ))
 }
 
