@@ -125,8 +125,15 @@ impl Launch {
             env,
             exec,
             cwd,
+            etc: Vec::new(),
             content: Content::Image(Box::new(tree)),
         }
+    }
+
+    /// Adds the network files for /etc that `opts` asks for (as Docker provides them).
+    pub(crate) fn with_network_files(mut self, opts: &RunOptions) -> Launch {
+        self.etc = etc_files(opts);
+        self
     }
 
     /// One line about what the archive leaves out, to print as a warning.
