@@ -121,16 +121,21 @@ impl Launch {
         exec: Vec<u8>,
         cwd: Vec<u8>,
         tree: FsTree,
-        opts: &RunOptions,
     ) -> Launch {
         Launch {
             argv,
             env,
             exec,
             cwd,
-            etc: etc_files(opts),
+            etc: Vec::new(),
             content: Content::Image(Box::new(tree)),
         }
+    }
+
+    /// Adds the network files for /etc that `opts` asks for (as Docker provides them).
+    pub(crate) fn with_network_files(mut self, opts: &RunOptions) -> Launch {
+        self.etc = etc_files(opts);
+        self
     }
 
     /// One line about what the archive leaves out, to print as a warning: skipped entries of

@@ -171,3 +171,92 @@ fn etc_files_and_hostname() {
         stderr(&out)
     );
 }
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A client in the guest reaches a server on the host's 127.0.0.1 through the gateway
+/// 10.0.2.2 (busybox wget over the stack, the card, interrupts and QEMU's NAT).
+#[test]
+fn guest_client_reaches_the_host_through_the_gateway() {
+    use std::io::{Read, Write};
+    for machine in ["microvm", "q35"] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 512];
+            let n = conn.read(&mut request).unwrap();
+            conn.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 13\r\n\r\nfrom the host")
+                .unwrap();
+            String::from_utf8_lossy(&request[..n]).into_owned()
+        });
+        let url = format!("http://10.0.2.2:{port}/path");
+        let out = coracle(&[
+            "run",
+            "--machine",
+            machine,
+            "/bin/busybox",
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            &url,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{machine}: {}", stderr(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "from the host");
+        let request = server.join().unwrap();
+        assert!(request.starts_with("GET /path HTTP/1.1\r\n"), "{request}");
+    }
+}
+
+/// A server in the guest answers a client on the host through `-p 127.0.0.1:PORT:8080`.
+#[test]
+fn published_port_reaches_a_guest_server() {
+    use std::io::Read;
+    for machine in ["microvm", "q35"] {
+        let port = free_port();
+        let spec = format!("127.0.0.1:{port}:8080");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_coracle"))
+            .args([
+                "run",
+                "--machine",
+                machine,
+                "-p",
+                &spec,
+                "/bin/busybox",
+                "sh",
+                "-c",
+            ])
+            .arg("echo from the guest | nc -l -p 8080")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // QEMU accepts at once and drops the connection while nothing listens in the guest
+        // yet: retry until the guest's answer comes (bounded).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut got = Vec::new();
+        while got.is_empty() && std::time::Instant::now() < deadline {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                    .unwrap();
+                let _ = s.read_to_end(&mut got);
+            }
+            if got.is_empty() {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            "from the guest\n",
+            "{machine}: {}",
+            stderr(&out)
+        );
+        assert_eq!(out.status.code(), Some(0), "{machine}: {}", stderr(&out));
+    }
+}

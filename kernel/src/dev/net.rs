@@ -1,11 +1,13 @@
-//! virtio-net: the first network card found, as the stack's `coracle_net::NetDevice`.
+//! virtio-net: the first network card found, as the stack's `coracle_net::NetDevice`,
+//! attached to the stack (`coracle_syscalls::net`) at boot with the command line's addresses.
 //!
 //! Built on virtio-drivers' `VirtIONetRaw`, whose non-blocking calls fit an interrupt-driven
 //! stack (its `VirtIONet::send` waits for the device by spinning): receive buffers stay posted
 //! and are re-posted as frames are copied out; a transmitted frame's buffer is reclaimed when
 //! the device reports it used. The interrupt handler acknowledges the device and raises the
 //! `net` work item, which runs the stack's poll (or, with `coracle.selftest=net`, the ARP
-//! self test of `net_selftest`) from the CPU loop.
+//! self test of `net_selftest`) from the CPU loop, and arms the boot CPU's timer for the
+//! deadline the poll returns.
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -14,6 +16,8 @@ use alloc::vec::Vec;
 
 use coracle_devices::netconfig::NetConfig;
 use coracle_net::{NetDevice, TxError};
+use coracle_syscalls::net::IfConfig;
+use core::net::Ipv4Addr;
 use spin::{Mutex, Once};
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::{DeviceType, SomeTransport};
@@ -84,6 +88,8 @@ static VECTOR: Once<Vector> = Once::new();
 /// With `coracle.selftest=net`, the work item runs the ARP self test instead of the stack.
 static SELFTEST: Once<bool> = Once::new();
 static WORK: Work = Work::new("net", run_work);
+/// Set once the card is attached to the stack.
+static ATTACHED: Once<()> = Once::new();
 
 /// The stack's handle on the card.
 #[derive(Debug)]
@@ -234,7 +240,21 @@ pub fn init(selftest: bool, config: &NetConfig) {
     if selftest {
         WORK.raise();
         wait_for_selftest();
+        return;
     }
+    let ip = |a: [u8; 4]| Ipv4Addr::from(a);
+    coracle_syscalls::net::attach_device(
+        Box::new(Nic(nic.clone())),
+        IfConfig {
+            ipv4: ip(config.address),
+            prefix: config.prefix,
+            gateway: config.gateway.map(ip),
+            dns: config.dns.iter().copied().map(ip).collect(),
+        },
+    );
+    ATTACHED.call_once(|| ());
+    // Frames may have arrived while the stack was attached.
+    WORK.raise();
 }
 
 /// Runs the self test to its end before the program starts: halted until the card's
@@ -257,28 +277,29 @@ fn wait_for_selftest() {
     arch::arm_timer(0);
 }
 
-/// A new handle on the card for the stack (`None` without a card).
-#[allow(dead_code)] // attached to the stack once its `attach_device` lands
-pub fn handle() -> Option<Nic> {
-    NIC.get().map(|n| Nic(n.clone()))
-}
-
 /// Interrupts taken from the card so far.
 pub fn interrupts() -> u64 {
     VECTOR.get().map_or(0, |v| v.count())
 }
+
+/// The longest the stack goes unpolled while a card is attached. The stack's own deadline
+/// is learnt from the polls run here; a timer that a socket call started on another CPU (a
+/// retransmission after a lost segment) is seen at the latest this much later.
+const MAX_POLL_INTERVAL_NS: u64 = 1_000_000_000;
 
 fn run_work(now: u64) -> Option<u64> {
     let nic = NIC.get()?;
     if SELFTEST.get().copied().unwrap_or(false) {
         return net_selftest::poll(&mut Nic(nic.clone()), now);
     }
-    // No stack attached yet: drop what arrives so the receive ring never stays full.
-    let mut handle = Nic(nic.clone());
-    let mut scratch = [0u8; BUF];
-    while handle.receive(&mut scratch).is_some() {}
-    handle.0.lock().reclaim_tx();
-    None
+    if ATTACHED.get().is_none() {
+        return None;
+    }
+    let next = coracle_syscalls::net::poll(now);
+    // Frames the device finished sending since the stack last transmitted.
+    nic.lock().reclaim_tx();
+    let cap = now.saturating_add(MAX_POLL_INTERVAL_NS);
+    Some(next.map_or(cap, |d| d.min(cap)))
 }
 
 /// Formats a MAC address as Linux does (`52:54:00:12:34:56`).

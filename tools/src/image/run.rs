@@ -141,14 +141,10 @@ pub fn prepare(opts: &RunOptions, source: &Source, store: &Store) -> Result<Laun
                 .map_or("the image's USER".into(), |u| format!("user {u:?}")),
         )));
     }
-    Ok(Launch::from_image(
-        process.argv,
-        process.env,
-        exec,
-        process.cwd,
-        tree,
-        opts,
-    ))
+    Ok(
+        Launch::from_image(process.argv, process.env, exec, process.cwd, tree)
+            .with_network_files(opts),
+    )
 }
 
 /// `-u` outside an image: only root can be honoured until the guest has credentials.
