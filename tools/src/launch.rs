@@ -116,6 +116,7 @@ impl Launch {
 
     /// A run of an image's root filesystem (`image::run` has checked the command).
     pub(crate) fn from_image(
+        opts: &RunOptions,
         argv: Vec<OsString>,
         env: Environment,
         exec: Vec<u8>,
@@ -127,6 +128,7 @@ impl Launch {
             env,
             exec,
             cwd,
+            etc: etc_files(opts),
             content: Content::Image(Box::new(tree)),
         }
     }

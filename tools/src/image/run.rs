@@ -59,7 +59,7 @@ pub fn image_source(
             .split('/')
             .next()
             .is_some_and(|d| d.contains('.') || d == "localhost");
-    if !explicit || crate::program::find_program(first, host_path, host_cwd).is_ok() {
+    if !explicit || crate::program::find_program(first, host_path, host_cwd, None).is_ok() {
         return Ok(None);
     }
     Ok(Some(Source::Registry(reference)))
@@ -142,6 +142,7 @@ pub fn prepare(opts: &RunOptions, source: &Source, store: &Store) -> Result<Laun
         )));
     }
     Ok(Launch::from_image(
+        opts,
         process.argv,
         process.env,
         exec,
