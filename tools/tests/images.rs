@@ -424,3 +424,35 @@ fn pull_and_run_from_a_local_registry() {
         text(&out.stderr)
     );
 }
+
+/// A dynamically linked program (the host's glibc `ls`, with the libraries `ldd` names) in a
+/// `FROM scratch` image runs through the image's own ld.so.
+#[test]
+fn dynamic_program_from_an_image() {
+    let s = Scratch::new("dynamic");
+    let root = s.dir.join("context/root");
+    let ldd = run(Command::new("ldd").arg("/bin/ls"));
+    let libs = text(&ldd.stdout);
+    let files =
+        std::iter::once("/bin/ls").chain(libs.split_whitespace().filter(|w| w.starts_with('/')));
+    for file in files {
+        let dest = root.join(file.trim_start_matches('/'));
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(file, &dest).unwrap();
+    }
+    std::fs::write(
+        s.dir.join("context/Dockerfile"),
+        "FROM scratch\nCOPY root/ /\nENTRYPOINT [\"/bin/ls\"]\nCMD [\"-a\", \"/\"]\n",
+    )
+    .unwrap();
+    let name = format!("coracle-test-dyn-{}", std::process::id());
+    let context = s.dir.join("context");
+    check(
+        &s.coracle(&["build", "-t", &name, context.to_str().unwrap()]),
+        "build",
+    );
+    let _image = BuildahImage(format!("docker.io/library/{name}:latest"));
+    let out = s.coracle(&["run", &name, "/bin"]);
+    check(&out, "run");
+    assert_eq!(text(&out.stdout), "ls\n");
+}
