@@ -14,6 +14,7 @@ extern crate alloc;
 pub mod errno;
 pub mod fcntl;
 pub mod mm;
+pub mod netlink;
 pub mod poll;
 pub mod resource;
 pub mod sched;

@@ -9,8 +9,9 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use coracle_abi::netlink::SockaddrNl;
 use coracle_abi::socket::*;
-use coracle_abi::IntoBytes;
+use coracle_abi::{FromBytes, IntoBytes};
 
 use crate::uaccess::{read_struct, write_struct};
 use crate::{Errno, Platform};
@@ -31,6 +32,11 @@ pub(crate) enum UnixAddr {
 pub(crate) enum SockAddr {
     Inet(SocketAddr),
     Unix(UnixAddr),
+    /// AF_NETLINK: a port id (0: the kernel) and multicast groups.
+    Netlink {
+        pid: u32,
+        groups: u32,
+    },
     /// AF_UNSPEC (connect's "dissolve the association").
     Unspec,
 }
@@ -98,6 +104,19 @@ pub(crate) fn parse(raw: &[u8], family: u16) -> Result<SockAddr, Errno> {
             let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
             Ok(SockAddr::Unix(UnixAddr::Path(path[..end].to_vec())))
         }
+        AF_NETLINK => {
+            // netlink_bind and netlink_sendmsg: a short address or another family is EINVAL.
+            let nl = SockaddrNl::read_from_prefix(raw)
+                .map_err(|_| Errno::EINVAL)?
+                .0;
+            if got != AF_NETLINK {
+                return Err(Errno::EINVAL);
+            }
+            Ok(SockAddr::Netlink {
+                pid: nl.pid,
+                groups: nl.groups,
+            })
+        }
         _ => Err(Errno::EAFNOSUPPORT),
     }
 }
@@ -156,6 +175,14 @@ pub(crate) fn encode(addr: &SockAddr, family: u16) -> Vec<u8> {
             }
             out
         }
+        SockAddr::Netlink { pid, groups } => SockaddrNl {
+            family: AF_NETLINK,
+            pad: 0,
+            pid: *pid,
+            groups: *groups,
+        }
+        .as_bytes()
+        .to_vec(),
         SockAddr::Unspec => AF_UNSPEC.to_ne_bytes().to_vec(),
     }
 }

@@ -11,6 +11,7 @@ pub(crate) mod addr;
 mod calls;
 mod inet;
 mod msg;
+mod netlink;
 mod opt;
 pub(crate) mod unix;
 
@@ -268,6 +269,7 @@ pub(crate) fn socket_call(
     let sock: Box<dyn Socket> = match domain {
         AF_UNIX => unix::new(p, kind, protocol)?,
         AF_INET | AF_INET6 => inet::new(p, domain, kind, protocol)?,
+        AF_NETLINK => netlink::new(p, kind, protocol)?,
         _ => return Err(Errno::EAFNOSUPPORT),
     };
     install(p, sock, flags)
