@@ -10,7 +10,7 @@ mod exec;
 mod linux;
 mod report;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -71,7 +71,10 @@ pub struct BenchArgs {
     /// QEMU binary [default: $CORACLE_QEMU, else qemu-system-x86_64].
     #[arg(long, value_name = "PATH")]
     pub qemu: Option<PathBuf>,
-    /// PROGRAM (a static ELF: a host path, or a name looked up in PATH) and its arguments.
+    /// [ROOTFS_DIR] PROGRAM [ARGS...]: PROGRAM is a static ELF (a host path, or a name looked up
+    /// in PATH). With ROOTFS_DIR (a directory) first, both VMs run PROGRAM inside that root
+    /// filesystem (the same files, with PROGRAM added at /.coracle-bench/NAME), e.g.
+    /// `coracle bench ROOT -- target/bench/bench_spawn 100 exec_true /bin/true`.
     #[arg(
         value_name = "PROGRAM",
         required = true,
@@ -85,6 +88,7 @@ pub struct BenchArgs {
 #[derive(Debug)]
 struct Plan {
     program: Program,
+    rootfs: Option<Staged>,
     args: Vec<OsString>,
     accel: Accel,
     memory_mib: u64,
@@ -92,6 +96,16 @@ struct Plan {
     qemu: PathBuf,
     coracle: Option<PathBuf>,
     linux: Option<LinuxVm>,
+}
+
+/// A root filesystem with the program added, shared by both VMs.
+#[derive(Debug)]
+struct Staged {
+    root: PathBuf,
+    /// The program's path inside `root`.
+    guest_path: PathBuf,
+    /// Holds `root`.
+    _dir: TempDir,
 }
 
 #[derive(Debug)]
@@ -107,11 +121,20 @@ struct LinuxVm {
 pub fn run(args: BenchArgs) -> Result<u8, RunError> {
     let cwd = std::env::current_dir()
         .map_err(|e| RunError::io("cannot read the current directory", e))?;
-    let (name, rest) = args
+    let (mut name, mut rest) = args
         .command
         .split_first()
         .ok_or_else(|| RunError::Usage("no program given".into()))?;
+    let rootfs_dir = Path::new(name).is_dir().then(|| PathBuf::from(name));
+    if rootfs_dir.is_some() {
+        (name, rest) = rest.split_first().ok_or_else(|| {
+            RunError::Usage("no program given after the root filesystem directory".into())
+        })?;
+    }
     let program = program::find_program(name, program::host_path_var().as_deref(), &cwd, None)?;
+    let rootfs = rootfs_dir
+        .map(|dir| stage_rootfs(&dir, &program))
+        .transpose()?;
     let accel = qemu::host_accel(from_env_or(
         args.accel,
         "CORACLE_ACCEL",
@@ -128,7 +151,12 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         .unwrap_or_else(|| "qemu-system-x86_64".into());
     let want = |side| args.only.is_none_or(|only| only == side);
     let linux = if want(Side::Linux) {
-        Some(prepare_linux(&program, rest, &args.linux_args)?)
+        Some(prepare_linux(
+            &program,
+            rootfs.as_ref(),
+            rest,
+            &args.linux_args,
+        )?)
     } else {
         None
     };
@@ -142,6 +170,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
     };
     let plan = Plan {
         program,
+        rootfs,
         args: rest.to_vec(),
         accel,
         memory_mib: args.memory,
@@ -274,16 +303,63 @@ fn accel_name(accel: Accel) -> &'static str {
 }
 
 fn shown_command(plan: &Plan) -> String {
-    std::iter::once(plan.program.path.as_os_str())
+    let root = plan.rootfs.as_ref().map(|_| OsStr::new("ROOTFS"));
+    root.into_iter()
+        .chain(std::iter::once(plan.program.path.as_os_str()))
         .chain(plan.args.iter().map(OsString::as_os_str))
         .map(|a| a.to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join(" ")
 }
 
+/// Copies `dir` into a temporary directory (hard links where the file system allows, else a
+/// copy; the original is never changed) and adds the program at `/.coracle-bench/NAME`.
+fn stage_rootfs(dir: &Path, program: &Program) -> Result<Staged, RunError> {
+    let tmp = TempDir::new().map_err(|e| RunError::io("cannot create a temporary directory", e))?;
+    let root = tmp.path().join("root");
+    let copy = |flags: &str| {
+        Command::new("cp")
+            .arg(flags)
+            .arg(dir.join("."))
+            .arg(&root)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !copy("-al") {
+        let _ = std::fs::remove_dir_all(&root);
+        if !copy("-a") {
+            return Err(RunError::Usage(format!(
+                "cannot copy the root filesystem {} to {}",
+                dir.display(),
+                root.display()
+            )));
+        }
+    }
+    let file_name = program
+        .path
+        .file_name()
+        .ok_or_else(|| RunError::Usage("the program has no file name".into()))?;
+    let guest_path = Path::new("/.coracle-bench").join(file_name);
+    let host_path = root.join(guest_path.strip_prefix("/").unwrap_or(&guest_path));
+    let write = || -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(root.join(".coracle-bench"))?;
+        std::fs::write(&host_path, &program.bytes)?;
+        std::fs::set_permissions(&host_path, std::fs::Permissions::from_mode(0o755))
+    };
+    write().map_err(|e| RunError::io(format!("cannot write {}", host_path.display()), e))?;
+    Ok(Staged {
+        root,
+        guest_path,
+        _dir: tmp,
+    })
+}
+
 /// Finds the cached kernel and busybox and writes the initramfs, once for all runs.
 fn prepare_linux(
     program: &Program,
+    rootfs: Option<&Staged>,
     args: &[OsString],
     kernel_args: &[String],
 ) -> Result<LinuxVm, RunError> {
@@ -296,20 +372,31 @@ fn prepare_linux(
                  install it with `apt-get install busybox-static`"
             ))
         })?;
-    let mut argv = vec![program.path.clone().into_os_string()];
+    let guest_path = rootfs.map_or(&program.path, |r| &r.guest_path);
+    let mut argv = vec![guest_path.clone().into_os_string()];
     argv.extend_from_slice(args);
     let dir = TempDir::new().map_err(|e| RunError::io("cannot create a temporary directory", e))?;
     let initramfs = dir.path().join("linux-initramfs.cpio");
     let file = std::fs::File::create(&initramfs)
         .map_err(|e| RunError::io(format!("cannot write {}", initramfs.display()), e))?;
-    linux::write_initramfs(
-        BufWriter::new(file),
-        &busybox.bytes,
-        &program.path,
-        &program.bytes,
-        &linux::init_script(&argv),
-    )
-    .map_err(|e| RunError::io("cannot write the Linux initramfs", e))?;
+    let written = match rootfs {
+        None => linux::write_initramfs(
+            BufWriter::new(file),
+            &busybox.bytes,
+            &program.path,
+            &program.bytes,
+            &linux::init_script(&argv),
+        ),
+        Some(staged) => crate::rootfs::Tree::scan(&staged.root).and_then(|tree| {
+            linux::write_rootfs_initramfs(
+                BufWriter::new(file),
+                &tree,
+                &busybox.bytes,
+                &linux::init_script_with(linux::ROOTFS_BUSYBOX, &argv),
+            )
+        }),
+    };
+    written.map_err(|e| RunError::io("cannot write the Linux initramfs", e))?;
     let (tsc_khz, _) = linux::host_tsc_khz();
     let mut cmdline = linux::kernel_cmdline(tsc_khz);
     for arg in kernel_args {
@@ -337,9 +424,12 @@ fn run_coracle(plan: &Plan, cpus: u32) -> RunResult {
         .arg("--timing")
         .arg("--qemu")
         .arg(&plan.qemu)
-        .arg("--")
-        .arg(&plan.program.path)
-        .args(&plan.args);
+        .arg("--");
+    match &plan.rootfs {
+        None => cmd.arg(&plan.program.path),
+        Some(staged) => cmd.arg(&staged.root).arg(&staged.guest_path),
+    };
+    cmd.args(&plan.args);
     match exec::run(cmd, plan.timeout) {
         Err(e) => spawn_failed(exe, &e),
         Ok(c) => {

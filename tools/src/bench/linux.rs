@@ -138,7 +138,11 @@ const MARK: &str = "@@coracle-bench";
 /// `/init`: mounts /proc and /dev, runs `argv` (argv[0] is the program's path in the
 /// initramfs) with stdin from /dev/null, then reports its status and output and powers off.
 pub fn init_script(argv: &[OsString]) -> Vec<u8> {
-    let bb = "/bin/busybox";
+    init_script_with("/bin/busybox", argv)
+}
+
+/// [`init_script`] with busybox at `bb` (an absolute path in the initramfs).
+pub fn init_script_with(bb: &str, argv: &[OsString]) -> Vec<u8> {
     let mut s = Vec::new();
     let _ = writeln!(s, "#!{bb} sh");
     let _ = writeln!(s, "{bb} mount -t proc proc /proc");
@@ -202,6 +206,24 @@ pub fn write_initramfs<W: Write>(
     if relative != b"bin/busybox" && relative != b"init" {
         cpio.add_file(relative, 0o755, 0, program)?;
     }
+    cpio.add_file(b"init", 0o755, 0, init)?;
+    cpio.finish()
+}
+
+/// Where a root filesystem's initramfs holds busybox, out of the way of the tree's own files.
+pub const ROOTFS_BUSYBOX: &str = "/.coracle-bench/busybox";
+
+/// Writes the initramfs of a root filesystem run: the whole `tree` (which must hold the
+/// `/.coracle-bench` directory), busybox at [`ROOTFS_BUSYBOX`] and `/init`.
+pub fn write_rootfs_initramfs<W: Write>(
+    out: W,
+    tree: &crate::rootfs::Tree,
+    busybox: &[u8],
+    init: &[u8],
+) -> io::Result<W> {
+    let mut cpio = CpioWriter::new(out);
+    tree.write(&mut cpio)?;
+    cpio.add_file(&ROOTFS_BUSYBOX.as_bytes()[1..], 0o755, 0, busybox)?;
     cpio.add_file(b"init", 0o755, 0, init)?;
     cpio.finish()
 }

@@ -111,6 +111,18 @@ fn init_script_quotes_arguments() {
     assert!(script.contains("echo \"@@coracle-bench status $status@@\""));
 }
 
+#[test]
+fn init_script_with_busybox_elsewhere() {
+    let script =
+        String::from_utf8(init_script_with(ROOTFS_BUSYBOX, &[OsString::from("/p")])).unwrap();
+    assert!(
+        script.starts_with("#!/.coracle-bench/busybox sh\n"),
+        "{script}"
+    );
+    assert!(!script.contains("/bin/busybox"), "{script}");
+    assert!(script.ends_with("/.coracle-bench/busybox poweroff -f\n"));
+}
+
 /// The paths of a newc archive's entries, read by hand (a test of `write_initramfs` should
 /// not rest on the writer's own reader).
 fn entries(mut bytes: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
