@@ -18,7 +18,7 @@ use crate::qemu::{Accel, Machine};
 #[command(
     name = "coracle",
     version,
-    about = "Run static Linux x86_64 programs in a tiny VM"
+    about = "Run Linux x86_64 programs, root filesystems and container images as tiny VMs"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -27,13 +27,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a command in a root filesystem directory, or a static Linux x86_64 ELF program, in
-    /// a fresh Coracle VM.
+    /// Run a command in an image or a root filesystem directory, or a Linux x86_64 ELF program
+    /// (static, or dynamic with its libraries), in a fresh Coracle VM.
     #[command(
         override_usage = "coracle run [OPTIONS] ROOTFS_DIR COMMAND [ARGS...]\n       \
                                 coracle run [OPTIONS] PROGRAM [ARGS...]"
     )]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run a static program in Coracle and in a stock Linux VM under the same QEMU flags, and
     /// compare their outputs, the `name value unit` results they print, and the wall times.
     #[command(override_usage = "coracle bench [OPTIONS] PROGRAM [ARGS...]")]
@@ -289,7 +289,7 @@ mod tests {
         let mut full = vec!["coracle", "run"];
         full.extend_from_slice(args);
         match Cli::try_parse_from(full).unwrap().command {
-            Command::Run(r) => r,
+            Command::Run(r) => *r,
             other => panic!("not run: {other:?}"),
         }
     }

@@ -292,9 +292,7 @@ fn run_work(now: u64) -> Option<u64> {
     if SELFTEST.get().copied().unwrap_or(false) {
         return net_selftest::poll(&mut Nic(nic.clone()), now);
     }
-    if ATTACHED.get().is_none() {
-        return None;
-    }
+    ATTACHED.get()?;
     let next = coracle_syscalls::net::poll(now);
     // Frames the device finished sending since the stack last transmitted.
     nic.lock().reclaim_tx();
