@@ -9,33 +9,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static sigjmp_buf jump;
-static volatile int last_code;
-static volatile uintptr_t last_addr;
-
-static void on_fault(int sig, siginfo_t *si, void *ctx)
-{
-	(void)ctx;
-	last_code = si->si_code;
-	last_addr = (uintptr_t)si->si_addr;
-	siglongjmp(jump, sig);
-}
-
-/* Reads the byte at `p`: prints the byte, or the signal, its si_code and whether si_addr is
- * the address read. */
-static void probe(const char *what, volatile char *p)
-{
-	int sig = sigsetjmp(jump, 1);
-	if (sig == 0) {
-		char c = *p;
-		printf("%s: reads %d\n", what, c);
-	} else {
-		printf("%s: signal %s, si_code %d, si_addr %s\n", what, sig == SIGBUS ? "SIGBUS" : "SIGSEGV",
-		       last_code, last_addr == (uintptr_t)p ? "exact" : "other");
-	}
-	fflush(stdout);
-}
-
 /* Runs `fn` in a child and prints its exit status. */
 static void in_child(const char *what, void (*fn)(void *), void *arg)
 {

@@ -5,6 +5,8 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -104,6 +106,34 @@ static __attribute__((unused)) int all_bytes(const void *p, size_t n, unsigned c
 		if (b[i] != c)
 			return 0;
 	return 1;
+}
+
+/* For the programs that touch pages which may fault (their SIGBUS/SIGSEGV handler is on_fault). */
+static sigjmp_buf jump;
+static volatile int last_code;
+static volatile uintptr_t last_addr;
+
+static __attribute__((unused)) void on_fault(int sig, siginfo_t *si, void *ctx)
+{
+	(void)ctx;
+	last_code = si->si_code;
+	last_addr = (uintptr_t)si->si_addr;
+	siglongjmp(jump, sig);
+}
+
+/* Reads the byte at `p`: prints the byte, or the signal, its si_code and whether si_addr is
+ * the address read. */
+static __attribute__((unused)) void probe(const char *what, volatile char *p)
+{
+	int sig = sigsetjmp(jump, 1);
+	if (sig == 0) {
+		char c = *p;
+		printf("%s: reads %d\n", what, c);
+	} else {
+		printf("%s: signal %s, si_code %d, si_addr %s\n", what, sig == SIGBUS ? "SIGBUS" : "SIGSEGV",
+		       last_code, last_addr == (uintptr_t)p ? "exact" : "other");
+	}
+	fflush(stdout);
 }
 
 #endif
