@@ -19,6 +19,7 @@ pub use coracle_abi::errno;
 pub mod fakefs;
 pub mod file;
 pub mod inode;
+pub mod overlay;
 pub mod page;
 pub mod pipe;
 pub mod tmpfs;

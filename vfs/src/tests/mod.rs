@@ -16,6 +16,7 @@ mod cache;
 mod cpio_roundtrip;
 mod dev;
 mod files;
+mod overlay;
 mod paths;
 mod pipes;
 mod readdir;
