@@ -1,7 +1,8 @@
 //! The cases: which program runs with which arguments, environment, stdin and machine.
 //!
 //! Names are `c/<label>/<flavour>/<machine>`, `rust/<label>/<machine>`, `busybox/<label>`,
-//! `rootfs/<label>`, `debian/<label>` and `script/<label>`; they are what `known-failures.txt` and `pending.txt`
+//! `rootfs/<label>`, `debian/<label>`, `script/<label>` and `overlay/<label>` (a script with
+//! the image under an overlay root); they are what `known-failures.txt` and `pending.txt`
 //! list. The "hello
 //! class" (the smallest programs) runs on both machine types; everything else on microvm.
 //!
@@ -51,6 +52,8 @@ pub(crate) struct Case {
     /// Why its guest side runs only with `--accel kvm`: what TCG does not do as the CPU does.
     /// Elsewhere the host side runs and is checked, and the case is skipped with this reason.
     pub(crate) needs_kvm: Option<&'static str>,
+    /// `--kernel-arg` tokens for the guest side (`coracle.root=overlay`).
+    pub(crate) kernel_args: Vec<String>,
 }
 
 /// The vCPU counts every SMP case runs with.
@@ -110,6 +113,7 @@ struct Spec {
     host_status: Option<i32>,
     timeout: Option<Duration>,
     needs_kvm: Option<&'static str>,
+    kernel_args: Vec<String>,
     /// The C flavours it is built in (all of them unless a case is too slow to run in each).
     flavours: &'static [Flavour],
 }
@@ -130,6 +134,7 @@ fn spec(program: &'static str) -> Spec {
         host_status: None,
         timeout: None,
         needs_kvm: None,
+        kernel_args: Vec::new(),
         flavours: &Flavour::ALL,
     }
 }
@@ -236,6 +241,7 @@ impl Spec {
             host_status: self.host_status,
             timeout: self.timeout,
             needs_kvm: self.needs_kvm,
+            kernel_args: self.kernel_args.clone(),
         };
         if self.smp {
             SMP_CPUS
@@ -323,6 +329,14 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
     for spec in script_specs() {
         cases.extend(spec.cases(
             format!("script/{}", spec.label),
+            format!("script/{}", spec.label),
+            Source::Busybox,
+            MICROVM,
+        ));
+    }
+    for spec in overlay_specs() {
+        cases.extend(spec.cases(
+            format!("overlay/{}", spec.label),
             format!("script/{}", spec.label),
             Source::Busybox,
             MICROVM,
@@ -805,21 +819,41 @@ pub(crate) const SCRIPTS: &[(&str, i32)] = &[
     ("many", 0),
     ("pgroup", 0),
     ("orphan", 0),
+    ("overlay", 0),
 ];
+
+/// The scripts that also run with the image under an overlay root (`coracle.root=overlay`,
+/// docs/overlay.md), as `overlay/<name>`: the host side is the same chroot of the plain tree.
+const OVERLAY_SCRIPTS: &[&str] = &["overlay", "files", "exec"];
 
 fn script_specs() -> Vec<Spec> {
     SCRIPTS
         .iter()
+        .map(|&(name, status)| script_spec(name, status))
+        .collect()
+}
+
+fn overlay_specs() -> Vec<Spec> {
+    SCRIPTS
+        .iter()
+        .filter(|(name, _)| OVERLAY_SCRIPTS.contains(name))
         .map(|&(name, status)| Spec {
-            place: Place::Rootfs {
-                command: "/bin/sh".to_string(),
-            },
-            ..spec("busybox")
-                .label(name)
-                .args([format!("/scripts/{name}.sh")])
-                .status(status)
+            kernel_args: vec!["coracle.root=overlay".to_string()],
+            ..script_spec(name, status)
         })
         .collect()
+}
+
+fn script_spec(name: &str, status: i32) -> Spec {
+    Spec {
+        place: Place::Rootfs {
+            command: "/bin/sh".to_string(),
+        },
+        ..spec("busybox")
+            .label(name)
+            .args([format!("/scripts/{name}.sh")])
+            .status(status)
+    }
 }
 
 mod debian;

@@ -59,6 +59,10 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests, NetConfig) {
             b"coracle.timing" => config.timing = value == b"1",
             b"coracle.epoch" => epoch = number().unwrap_or(0),
             b"coracle.cpus" => config.cpus = number().unwrap_or(1) as u32,
+            b"coracle.root" if value == b"overlay" => config.overlay = true,
+            b"coracle.root" if value == b"tmpfs" => config.overlay = false,
+            b"coracle.readonly" => config.read_only = value == b"1",
+            b"coracle.tmpfs" => config.tmpfs.push(value.to_vec()),
             // Linux's flag of the same name: no address-space randomisation, for runs that
             // must repeat exactly (QEMU's -icount).
             // `norandmaps=1` too: `coracle run --kernel-arg` takes key=value tokens.

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use coracle_syscalls::mm::{
     handle_page_fault, out_of_memory_kill, wait_for_page, Access, FaultResult,
 };
+use coracle_syscalls::process::SystemInfo;
 use coracle_syscalls::sched::TaskBody;
 use coracle_syscalls::setup::{self, BootOptions};
 use coracle_syscalls::signal::{self, Fault};
@@ -22,6 +23,7 @@ use crate::sysinfo::{FsClock, KernelInfo};
 use crate::{console, fatal, time};
 
 use coracle_syscalls::image::MMAP_TOP;
+use coracle_syscalls::rootfs::{RootKind, TmpfsMount};
 
 /// Settings from the kernel command line.
 #[derive(Debug, Default)]
@@ -33,6 +35,12 @@ pub struct Config {
     pub cpus: u32,
     /// `norandmaps`: every image at Linux's addresses without ASLR (randomize_va_space 0).
     pub norandmaps: bool,
+    /// `coracle.root=overlay`: the image is the read-only lower layer of an overlay.
+    pub overlay: bool,
+    /// `coracle.readonly=1`: `--read-only`.
+    pub read_only: bool,
+    /// `coracle.tmpfs=PATH[:OPTIONS]`, one per `--tmpfs`.
+    pub tmpfs: Vec<Vec<u8>>,
 }
 
 fn nul_split(data: &[u8]) -> Vec<Vec<u8>> {
@@ -129,6 +137,17 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
             freed_to = end;
         }
     };
+    let mem = KernelInfo::new().mem_total();
+    let tmpfs = config
+        .tmpfs
+        .iter()
+        .map(|spec| {
+            TmpfsMount::parse(spec, mem).unwrap_or_else(|e| {
+                let spec = core::str::from_utf8(spec).unwrap_or("?");
+                fatal(format_args!("coracle.tmpfs={spec}: {e}"))
+            })
+        })
+        .collect();
     let booted = setup::boot(
         archive,
         &mut release,
@@ -141,6 +160,13 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
             cpus: cpus as u32,
             cwd: cwd.to_vec(),
             etc_files,
+            root: if config.overlay {
+                RootKind::Overlay
+            } else {
+                RootKind::Tmpfs
+            },
+            read_only: config.read_only,
+            tmpfs,
         },
     )
     .unwrap_or_else(|e| fatal(format_args!("{e}")));

@@ -24,6 +24,7 @@ pub mod platform;
 pub mod process;
 pub mod procfs;
 pub mod regs;
+pub mod rootfs;
 pub mod sched;
 pub mod setup;
 pub mod signal;

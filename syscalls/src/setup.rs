@@ -12,6 +12,7 @@ use coracle_vfs::unpack::{unpack_releasing, Unpacked};
 use coracle_vfs::{Caller, Clock, Errno, FileType, Inode, NewNode, Vfs};
 
 use crate::process::{System, SystemInfo};
+use crate::rootfs::{root_over, RootKind, TmpfsMount};
 use crate::sched::{CpuControl, Scheduler};
 
 /// What boot set up.
@@ -42,6 +43,12 @@ pub struct BootOptions {
     /// Files put in /etc over the image's (Docker bind-mounts its network files there:
     /// `hosts`, `hostname`, `resolv.conf`): (name in /etc, contents).
     pub etc_files: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Whether the image is the root itself or the lower layer of an overlay.
+    pub root: RootKind,
+    /// `--read-only`: the root filesystem is mounted read-only (EROFS), as Docker's.
+    pub read_only: bool,
+    /// `--tmpfs` mounts, in order.
+    pub tmpfs: Vec<TmpfsMount>,
 }
 
 /// A root caller for setting up.
@@ -107,10 +114,10 @@ pub fn boot(
     cpu: Arc<dyn CpuControl>,
     opts: &BootOptions,
 ) -> Result<Booted, String> {
-    // The root filesystem is the image itself, not a scratch tmpfs: only memory bounds it
-    // (all of it, the initrd's too, which is given back once unpacked).
+    // The image takes only memory (all of it, the initrd's too, which is given back once
+    // unpacked); so does the overlay's upper layer when there is one.
     let mem = info.mem_total().saturating_add(initrd.len() as u64);
-    let root = new_tmpfs(
+    let image = new_tmpfs(
         clock.clone(),
         TmpfsOptions {
             max_bytes: mem,
@@ -118,11 +125,22 @@ pub fn boot(
             ..TmpfsOptions::default()
         },
     );
-    let cx = root_caller(&root);
     let wanted = |name: &[u8]| !name.starts_with(b".coracle/");
-    let unpacked = unpack_releasing(&root, &cx, initrd, wanted, release)
+    let unpacked = unpack_releasing(&image, &root_caller(&image), initrd, wanted, release)
         .map_err(|e| format!("cannot unpack the root filesystem: {e}"))?;
-    let vfs = Arc::new(Vfs::new(root.clone(), b"tmpfs", b"rootfs", b"rw,relatime"));
+    let root = root_over(opts.root, image, clock.clone(), mem)
+        .map_err(|e| format!("cannot make the overlay root: {}", e.name()))?;
+    let cx = root_caller(&root);
+    let (fstype, source): (&[u8], &[u8]) = match opts.root {
+        RootKind::Tmpfs => (b"tmpfs", b"rootfs"),
+        RootKind::Overlay => (b"overlay", b"overlay"),
+    };
+    let shown: &[u8] = if opts.read_only {
+        b"ro,relatime"
+    } else {
+        b"rw,relatime"
+    };
+    let vfs = Arc::new(Vfs::new(root.clone(), fstype, source, shown));
     let fail = |what: &str, e: Errno| format!("cannot set up {what}: {}", e.name());
 
     let dev = ensure_dir(&cx, &root, b"dev", 0o755).map_err(|e| fail("/dev", e))?;
@@ -199,33 +217,48 @@ pub fn boot(
         }
     }
 
+    for m in &opts.tmpfs {
+        let name = String::from_utf8_lossy(&m.path);
+        let point = mkdir_p(&vfs, &cx, &root, &m.path)
+            .map_err(|e| fail(&format!("the tmpfs mount point {name}"), e))?;
+        let fs = m.make(system.clock());
+        vfs.mount(&point, fs.clone(), b"tmpfs", b"tmpfs", &m.shown)
+            .map_err(|e| fail(&format!("the tmpfs on {name}"), e))?;
+        vfs.set_readonly(&fs, m.read_only);
+    }
     // The working directory, created if missing.
-    let mut cwd = root.clone();
-    for comp in opts.cwd.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+    let cwd = mkdir_p(&vfs, &cx, &root, &opts.cwd).map_err(|e| {
         let name = String::from_utf8_lossy(&opts.cwd);
-        let base = cwd.clone();
-        let l = vfs
-            .resolve_parent(&cx, &base, comp, true)
-            .map_err(|e| fail(&format!("the working directory {name}"), e))?;
-        cwd = match l.inode {
-            Some(d) if d.stat().is_dir() => d,
-            Some(_) => {
-                return Err(fail(
-                    &format!("the working directory {name}"),
-                    Errno::ENOTDIR,
-                ))
-            }
-            None => l
-                .dir
-                .create(&l.name, NewNode::Directory, 0o755, 0, 0)
-                .map_err(|e| fail(&format!("the working directory {name}"), e))?,
-        };
+        fail(&format!("the working directory {name}"), e)
+    })?;
+    if opts.read_only {
+        vfs.set_readonly(&root, true);
     }
     Ok(Booted {
         system,
         cwd,
         unpacked,
     })
+}
+
+/// The directory at absolute `path`, made (mode 0755, root's) where missing, like Docker's
+/// WORKDIR and mount points.
+fn mkdir_p(
+    vfs: &Vfs,
+    cx: &Caller,
+    root: &Arc<dyn Inode>,
+    path: &[u8],
+) -> Result<Arc<dyn Inode>, Errno> {
+    let mut cur = root.clone();
+    for comp in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+        let l = vfs.resolve_parent(cx, &cur, comp, true)?;
+        cur = match l.inode {
+            Some(d) if d.stat().is_dir() => d,
+            Some(_) => return Err(Errno::ENOTDIR),
+            None => l.dir.create(&l.name, NewNode::Directory, 0o755, 0, 0)?,
+        };
+    }
+    Ok(cur)
 }
 
 /// A program file: its inode, contents and real path.

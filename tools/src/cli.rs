@@ -85,6 +85,13 @@ pub struct RunArgs {
     /// Print boot and run times to stderr at the end.
     #[arg(long)]
     pub timing: bool,
+    /// Mount the container's root filesystem read-only (writes fail with EROFS).
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Mount a tmpfs: PATH[:OPTIONS] with size=N[k|m|g|%], mode=OCTAL, ro/rw, [no]exec,
+    /// [no]suid, [no]dev (default rw,nosuid,nodev,noexec, mode 1777, half the memory).
+    #[arg(long = "tmpfs", value_name = "PATH[:OPTIONS]", value_parser = parse_tmpfs)]
+    pub tmpfs: Vec<String>,
     /// Extra kernel command-line token (for tests).
     #[arg(long = "kernel-arg", value_name = "KEY=VALUE", hide = true, value_parser = parse_kernel_arg)]
     pub kernel_args: Vec<String>,
@@ -146,6 +153,35 @@ pub fn parse_memory(text: &str) -> Result<u64, String> {
         return Err("the memory size must be at least 1 MiB".into());
     }
     Ok(mib)
+}
+
+/// Checks a `--tmpfs` value as `docker run` takes it; the kernel reads it (coracle.tmpfs=).
+fn parse_tmpfs(text: &str) -> Result<String, String> {
+    let (path, opts) = text.split_once(':').unwrap_or((text, ""));
+    if !path.starts_with('/') {
+        return Err(format!("invalid mount path {path:?}: it must be absolute"));
+    }
+    if text.chars().any(char::is_whitespace) {
+        return Err("a --tmpfs value cannot hold white space".into());
+    }
+    for opt in opts.split(',').filter(|o| !o.is_empty()) {
+        let ok = match opt.split_once('=') {
+            Some(("size", v)) => {
+                let digits = v.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G', '%']);
+                !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+            }
+            Some(("mode", v)) => u32::from_str_radix(v, 8).is_ok_and(|m| m <= 0o7777),
+            Some(_) => false,
+            None => matches!(
+                opt,
+                "rw" | "ro" | "exec" | "noexec" | "suid" | "nosuid" | "dev" | "nodev"
+            ),
+        };
+        if !ok {
+            return Err(format!("invalid tmpfs option {opt:?}"));
+        }
+    }
+    Ok(text.to_string())
 }
 
 fn parse_kernel_arg(text: &str) -> Result<String, String> {
@@ -237,7 +273,14 @@ impl RunArgs {
             machine: from_env_or(self.machine, "CORACLE_MACHINE", Machine::Microvm, host)?,
             verbose: self.verbose,
             timing: self.timing,
-            kernel_args: self.kernel_args,
+            kernel_args: {
+                let mut args = self.kernel_args;
+                if self.read_only {
+                    args.push("coracle.readonly=1".into());
+                }
+                args.extend(self.tmpfs.iter().map(|t| format!("coracle.tmpfs={t}")));
+                args
+            },
             qemu: self
                 .qemu
                 .or_else(|| {
@@ -358,6 +401,34 @@ mod tests {
     fn missing_program_is_a_usage_error() {
         assert!(Cli::try_parse_from(["coracle", "run"]).is_err());
         assert!(Cli::try_parse_from(["coracle", "run", "-e", "A=1"]).is_err());
+    }
+
+    #[test]
+    fn read_only_and_tmpfs() {
+        let o = run_args(&[
+            "--read-only",
+            "--tmpfs",
+            "/run:size=64m,mode=755",
+            "--tmpfs",
+            "/tmp",
+            "p",
+        ])
+        .into_options("h", |_| None)
+        .unwrap();
+        assert_eq!(
+            o.kernel_args,
+            [
+                "coracle.readonly=1",
+                "coracle.tmpfs=/run:size=64m,mode=755",
+                "coracle.tmpfs=/tmp"
+            ]
+        );
+        for bad in ["run", "/run:size=big", "/run:mode=9", "/run:uid=1", "/a b"] {
+            assert!(
+                Cli::try_parse_from(["coracle", "run", "--tmpfs", bad, "p"]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -1092,7 +1092,8 @@ impl CachedFile for TmpInode {
 }
 
 /// Creates an unnamed regular file on the filesystem of directory `dir` (`O_TMPFILE`): link
-/// count 0, linkable once with `linkat` unless opened with `O_EXCL`.
+/// count 0, linkable once with `linkat` unless opened with `O_EXCL`. Works on tmpfs and on an
+/// overlay (whose upper layer is a tmpfs).
 pub fn create_unnamed(
     dir: &Arc<dyn Inode>,
     mode: u32,
@@ -1101,7 +1102,8 @@ pub fn create_unnamed(
     linkable: bool,
 ) -> Result<Arc<dyn Inode>> {
     let Some(d) = downcast(dir) else {
-        return Err(Errno::EOPNOTSUPP);
+        return crate::overlay::create_unnamed(dir, mode, uid, gid, linkable)
+            .unwrap_or(Err(Errno::EOPNOTSUPP));
     };
     if d.kind() != FileType::Directory {
         return Err(Errno::ENOTDIR);

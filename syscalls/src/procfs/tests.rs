@@ -93,6 +93,9 @@ fn machine(cpus: u32) -> Current {
             cpus,
             cwd: b"/work".to_vec(),
             etc_files: Vec::new(),
+            root: Default::default(),
+            read_only: false,
+            tmpfs: Vec::new(),
         },
     )
     .expect("boot");

@@ -254,6 +254,29 @@ impl Tables {
     }
 }
 
+/// `O_TMPFILE` in an overlay directory: an unnamed file of the upper layer (see
+/// [`crate::tmpfs::create_unnamed`]); `None` if `dir` is not an overlay's.
+pub fn create_unnamed(
+    dir: &Arc<dyn Inode>,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    linkable: bool,
+) -> Option<Result<Arc<dyn Inode>>> {
+    let d = downcast(dir)?;
+    Some((|| {
+        if d.kind != FileType::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        let du = d.ensure_upper(true)?;
+        let f = crate::tmpfs::create_unnamed(&du, mode, uid, gid, linkable)?;
+        let key = Key::Upper(f.stat().ino);
+        let node = Node::new(&d.fs, Some(f), None, None);
+        d.fs.lock().remember(key, &node);
+        Ok(node as Arc<dyn Inode>)
+    })())
+}
+
 /// The overlay node behind an inode of this overlay, if it is one.
 fn downcast(inode: &Arc<dyn Inode>) -> Option<Arc<Node>> {
     inode.as_any().downcast_ref::<Node>().map(Node::arc)

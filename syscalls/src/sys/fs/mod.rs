@@ -10,7 +10,7 @@ mod access;
 mod attr;
 mod cwd;
 mod memfd;
-mod mount;
+pub(crate) mod mount;
 mod names;
 mod open;
 mod readdir;

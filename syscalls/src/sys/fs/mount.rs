@@ -119,7 +119,7 @@ pub(crate) fn umount2(p: &mut Current, k: &mut dyn Platform, target: u64, flags:
     Ok(0)
 }
 
-fn parse_octal(v: &[u8]) -> Option<u32> {
+pub(crate) fn parse_octal(v: &[u8]) -> Option<u32> {
     if v.is_empty() || v.len() > 11 {
         return None;
     }
@@ -130,7 +130,7 @@ fn parse_octal(v: &[u8]) -> Option<u32> {
     })
 }
 
-fn parse_size(v: &[u8], mem: u64) -> Option<u64> {
+pub(crate) fn parse_size(v: &[u8], mem: u64) -> Option<u64> {
     let (num, mult) = match v.last()? {
         b'k' | b'K' => (&v[..v.len() - 1], 1u64 << 10),
         b'm' | b'M' => (&v[..v.len() - 1], 1 << 20),

@@ -165,3 +165,18 @@ fn a_file_unlinked_while_open_can_still_change() {
     assert_eq!(contents(&f), b"hello\n");
     assert_eq!(err(ov.get("/etc/motd")), Errno::ENOENT);
 }
+
+#[test]
+fn o_tmpfile_in_an_overlay_directory_can_be_linked_in() {
+    let ov = Ov::new(image);
+    let etc = ov.get("/etc").unwrap();
+    let f = crate::tmpfs::create_unnamed(&etc, 0o640, 0, 0, true).unwrap();
+    assert_eq!((f.stat().nlink, f.stat().dev), (0, ov.root.stat().dev));
+    f.write_at(0, b"tmp").unwrap();
+    etc.link(b"made", &f).unwrap();
+    assert_eq!(ov.read("/etc/made"), b"tmp");
+    assert_eq!(ov.get("/etc/made").unwrap().stat().ino, f.stat().ino);
+    assert_eq!(f.stat().nlink, 1);
+    let once = crate::tmpfs::create_unnamed(&etc, 0o640, 0, 0, false).unwrap();
+    assert_eq!(err(etc.link(b"never", &once)), Errno::ENOENT);
+}
