@@ -412,6 +412,15 @@ fn c_specs(now: u64) -> Vec<Spec> {
     ] {
         specs.push(spec(program).scratch().needs_root());
     }
+    // Files, inodes and processes until the kernel refuses (issue 17): once, with musl.
+    specs.push(
+        spec("lim_exhaust")
+            .scratch()
+            .status(0)
+            .musl_only()
+            .timeout(300),
+    );
+    specs.push(spec("lim_fsize").scratch().status(0));
     specs.extend(smp_c_specs());
     specs.extend(proc_specs());
     specs.extend(net_specs());

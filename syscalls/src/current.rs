@@ -180,6 +180,7 @@ impl Current {
 
     /// Installs `file` at the lowest free fd.
     pub fn install(&self, file: Arc<OpenFile>, cloexec: bool) -> Result<usize, Errno> {
+        crate::kmem::check_file_count(&self.sys)?;
         let limit = self.fd_limit();
         self.process
             .files

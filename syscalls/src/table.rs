@@ -290,7 +290,10 @@ pub fn dispatch(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> O
     // The handlers' user copies fault pages in (see `mm::uaccess`).
     let process = p.process.clone();
     let mut faulting = crate::mm::Faulting::new(&process, k);
-    let result = call(nr, p, &mut faulting, regs);
+    let result = match crate::kmem::check_call(&p.sys, nr) {
+        Ok(()) => call(nr, p, &mut faulting, regs),
+        Err(e) => Some(Err(e)),
+    };
     if faulting.out_of_memory() {
         return Outcome::Exit(crate::mm::out_of_memory_kill(&process, faulting.inner()));
     }

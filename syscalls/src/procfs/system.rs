@@ -170,6 +170,22 @@ pub(super) fn hostname(c: &SysCtx<'_>) -> Vec<u8> {
     h
 }
 
+/// /proc/sys/fs/file-max: the limit `kmem` enforces.
+pub(super) fn file_max(c: &SysCtx<'_>) -> Vec<u8> {
+    alloc::format!("{}\n", crate::kmem::file_max(c.sys)).into_bytes()
+}
+
+/// /proc/sys/fs/file-nr: open files, free ones (always 0 since Linux 2.6), the limit.
+pub(super) fn file_nr(c: &SysCtx<'_>) -> Vec<u8> {
+    let open = coracle_vfs::file::open_files();
+    alloc::format!("{open}\t0\t{}\n", crate::kmem::file_max(c.sys)).into_bytes()
+}
+
+/// /proc/sys/kernel/threads-max: the limit `kmem` enforces.
+pub(super) fn threads_max(c: &SysCtx<'_>) -> Vec<u8> {
+    alloc::format!("{}\n", crate::kmem::threads_max(c.sys)).into_bytes()
+}
+
 pub(super) fn osrelease(_c: &SysCtx<'_>) -> Vec<u8> {
     let mut r = RELEASE.to_vec();
     r.push(b'\n');

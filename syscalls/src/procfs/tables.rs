@@ -156,6 +156,7 @@ const PROC_SYS: &[Ent] = &[
             ent("ostype", text("Linux\n")),
             ent("version", text("#1 SMP Coracle\n")),
             ent("pid_max", tunable("4194304\n")),
+            ent("threads-max", file(0o644, Show::Sys(system::threads_max))),
             ent("ngroups_max", text("65536\n")),
             ent("cap_last_cap", text("40\n")),
             ent("overflowuid", tunable("65534\n")),
@@ -181,8 +182,9 @@ const PROC_SYS: &[Ent] = &[
     ent(
         "fs",
         dir(&[
-            // Linux 6.1's default: files_maxfiles is no longer bounded by memory.
-            ent("file-max", tunable("9223372036854775807\n")),
+            // Sized from memory as Linux does at boot, and enforced (`kmem`).
+            ent("file-max", file(0o644, Show::Sys(system::file_max))),
+            ent("file-nr", sys(system::file_nr)),
             ent("nr_open", tunable("1048576\n")),
             ent("pipe-max-size", tunable("1048576\n")),
         ]),
