@@ -139,7 +139,7 @@ fn reap(sys: &crate::System, ids: &mut Ids<Segment>) {
     }
 }
 
-fn segment<'a>(ids: &'a mut Ids<Segment>, id: i32) -> Result<&'a mut Segment, Errno> {
+fn segment(ids: &mut Ids<Segment>, id: i32) -> Result<&mut Segment, Errno> {
     let index = Ids::<Segment>::index_of(id)?;
     match ids.slots.get_mut(&index) {
         Some(s) if s.perm.seq == Ids::<Segment>::seq_of(id) => Ok(s),
