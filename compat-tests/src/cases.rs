@@ -409,7 +409,14 @@ fn c_specs(now: u64) -> Vec<Spec> {
     }
     // The file-system programs, each in a scratch directory. Most print owners, or depend on
     // root's privileges (chown, mknod, linkat(AT_EMPTY_PATH), access, mount): they need root.
-    for program in ["fs_paths", "fs_fds", "fs_many", "fs_memfd"] {
+    for program in [
+        "fs_paths",
+        "fs_fds",
+        "fs_many",
+        "fs_memfd",
+        "fs_splice",
+        "fs_xattr",
+    ] {
         specs.push(spec(program).scratch());
     }
     for program in [
@@ -426,6 +433,15 @@ fn c_specs(now: u64) -> Vec<Spec> {
     ] {
         specs.push(spec(program).scratch().needs_root());
     }
+    // Files, inodes and processes until the kernel refuses (issue 17): once, with musl.
+    specs.push(
+        spec("lim_exhaust")
+            .scratch()
+            .status(0)
+            .musl_only()
+            .timeout(300),
+    );
+    specs.push(spec("lim_fsize").scratch().status(0));
     specs.extend(smp_c_specs());
     specs.extend(proc_specs());
     specs.extend(net_specs());
@@ -458,6 +474,22 @@ fn proc_specs() -> Vec<Spec> {
         "proc_pidfd",
         // Futexes between processes on shared memory, sem_open, process-shared pthreads.
         "futex_shared",
+        // Sleepers show 'S' in /proc/<pid>/stat (LTP's TST_PROCESS_STATE_WAIT).
+        "proc_states",
+        // keyctl on a free serial: ENOKEY.
+        "key_probe",
+        // CLONE_PARENT_SETTID seen by a CLONE_VM child.
+        "proc_clone_settid",
+        // personality(2): PER_LINUX32's uname, STICKY_TIMEOUTS.
+        "proc_persona",
+        // ioprio_set/ioprio_get.
+        "sched_ioprio",
+        // process_vm_readv/writev on a child.
+        "proc_vm",
+        // System V message queues, shared memory and semaphores.
+        "ipc_msg",
+        "ipc_shm",
+        "ipc_sem",
     ]
     .into_iter()
     .map(|p| spec(p).status(0))
@@ -468,7 +500,7 @@ fn proc_specs() -> Vec<Spec> {
     specs.push(spec("proc_pid1").status(0).needs_root());
     // Reopening pipe(2) ends through /proc/self/fd (bash's process substitution).
     specs.push(spec("pipe_reopen").status(0));
-    for program in ["proc_fds", "proc_exec"] {
+    for program in ["proc_fds", "proc_exec", "proc_coredump"] {
         specs.push(spec(program).scratch().status(0));
     }
     // 2,000 processes one after another: once, with musl.

@@ -126,6 +126,7 @@ impl Current {
             exited_cpu_ns: core::sync::atomic::AtomicU64::new(0),
             exit_code: Mutex::new(None),
             personality: AtomicU32::new(0),
+            ioprio: AtomicU32::new(0),
         });
         sys.register(&process);
         sys.sched.reserve_tid(info.pid);
@@ -180,6 +181,7 @@ impl Current {
 
     /// Installs `file` at the lowest free fd.
     pub fn install(&self, file: Arc<OpenFile>, cloexec: bool) -> Result<usize, Errno> {
+        crate::kmem::check_file_count(&self.sys)?;
         let limit = self.fd_limit();
         self.process
             .files

@@ -16,6 +16,7 @@ extern crate std;
 
 mod console;
 pub mod current;
+mod kmem;
 pub mod locks;
 pub mod mm;
 mod names;

@@ -299,6 +299,8 @@ pub struct Process {
     /// personality(2)'s execution domain and flags (ADDR_NO_RANDOMIZE...), kept across fork
     /// and exec.
     pub personality: AtomicU32,
+    /// ioprio_set's class and data, kept across fork (0: none set).
+    pub ioprio: AtomicU32,
 }
 
 impl Process {
@@ -364,6 +366,8 @@ pub struct System {
     pub net: Arc<coracle_net::Network>,
     /// The names Unix sockets are bound to.
     pub(crate) unix: Arc<crate::sys::net::unix::Registry>,
+    /// System V IPC objects.
+    pub(crate) ipc: crate::sys::ipc::Ipc,
 }
 
 impl core::fmt::Debug for System {
@@ -401,6 +405,7 @@ impl System {
             #[cfg(test)]
             net: coracle_net::Network::new(1),
             unix: Arc::default(),
+            ipc: crate::sys::ipc::Ipc::default(),
         }
     }
 

@@ -26,6 +26,7 @@ pub mod tmpfs;
 pub mod types;
 pub mod unpack;
 mod vfs;
+pub mod xattr;
 pub use coracle_abi::wait;
 
 #[cfg(test)]

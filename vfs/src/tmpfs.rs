@@ -141,6 +141,7 @@ struct Meta {
     mtime: Timespec,
     ctime: Timespec,
     btime: Timespec,
+    xattrs: crate::xattr::XattrMap,
 }
 
 impl Meta {
@@ -165,6 +166,7 @@ impl Meta {
             mtime: now,
             ctime: now,
             btime: now,
+            xattrs: crate::xattr::XattrMap::default(),
         }
     }
 }
@@ -536,6 +538,20 @@ impl Inode for TmpInode {
         }
         st.meta.ctime = now;
         Ok(())
+    }
+
+    fn xattr(&self, op: crate::xattr::XattrOp<'_>) -> Result<Vec<u8>> {
+        let changes = matches!(
+            op,
+            crate::xattr::XattrOp::Set { .. } | crate::xattr::XattrOp::Remove(_)
+        );
+        let now = self.fs.now();
+        let mut st = self.state.lock();
+        let r = st.meta.xattrs.apply(op)?;
+        if changes {
+            st.meta.ctime = now;
+        }
+        Ok(r)
     }
 
     fn set_times(&self, atime: TimeChange, mtime: TimeChange) -> Result<()> {

@@ -145,13 +145,22 @@ fn mem(p: &Process) -> Mem {
     m
 }
 
-/// The state /proc shows: a zombie, stopped, or running (threads waiting are not told apart).
-fn state(p: &Process) -> (char, &'static str) {
-    let life = p.life.lock();
+/// The state /proc shows: a zombie, stopped, sleeping (the thread, for /proc/<pid> the
+/// leader, is parked in a wait: LTP's tst_process_state_wait polls for this 'S' before it
+/// wakes a waiter), or running.
+fn state(v: &View<'_>) -> (char, &'static str) {
+    let life = v.proc.life.lock();
     if life.ended.is_some() {
         ('Z', "zombie")
     } else if life.stopped {
         ('T', "stopped")
+    } else if v
+        .sys
+        .sched
+        .thread(v.who.tid())
+        .is_some_and(|t| t.is_parked())
+    {
+        ('S', "sleeping")
     } else {
         ('R', "running")
     }
@@ -178,7 +187,7 @@ pub(super) fn stat(v: &View<'_>) -> Result<Vec<u8>> {
     put!(
         o,
         ") {} {} {pgrp} {sid} 0 -1 {PF_RANDOMIZE}",
-        state(p).0,
+        state(v).0,
         p.ppid()
     );
     // minflt cminflt majflt cmajflt utime stime cutime cstime priority nice
@@ -263,7 +272,7 @@ pub(super) fn status(v: &View<'_>) -> Result<Vec<u8>> {
             _ => o.bytes(&[b]),
         }
     }
-    let (letter, word) = state(p);
+    let (letter, word) = state(v);
     put!(o, "\nUmask:\t{umask:04o}\nState:\t{letter} ({word})\n");
     put!(o, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\n", p.pid, v.who.tid());
     put!(o, "PPid:\t{}\nTracerPid:\t0\n", p.ppid());

@@ -809,10 +809,10 @@ fn machine_files() {
         12,
         "softirq: sum + 10"
     );
-    assert!(read(&p, "/proc/version").starts_with("Linux version 6.1.0-coracle "));
+    assert!(read(&p, "/proc/version").starts_with("Linux version 6.6.0-coracle "));
     assert!(read(&p, "/proc/filesystems").contains("nodev\tproc\n"));
     assert_eq!(read(&p, "/proc/sys/kernel/hostname"), "box\n");
-    assert_eq!(read(&p, "/proc/sys/kernel/osrelease"), "6.1.0-coracle\n");
+    assert_eq!(read(&p, "/proc/sys/kernel/osrelease"), "6.6.0-coracle\n");
     assert_eq!(read(&p, "/proc/sys/kernel/ostype"), "Linux\n");
     assert_eq!(read(&p, "/proc/sys/kernel/pid_max"), "4194304\n");
     assert_eq!(read(&p, "/proc/sys/kernel/cap_last_cap"), "40\n");

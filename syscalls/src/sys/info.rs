@@ -11,8 +11,13 @@ use crate::uaccess::{read_struct, write_struct, write_u32};
 use crate::user_ptr::UserSliceMut;
 use crate::{Current, Errno, Platform, SysResult};
 
-/// What `uname -r` says. Programs (glibc among them) parse it as a Linux version.
-pub const RELEASE: &[u8] = b"6.1.0-coracle";
+/// What `uname -r` says. Programs (glibc among them) parse it as a Linux version: the
+/// release of the newest call Coracle serves (fchmodat2 came with 6.6), so probes by
+/// version do not skip what is here. What is not here says so in /proc/config.gz.
+pub const RELEASE: &[u8] = b"6.6.0-coracle";
+
+/// personality(2)'s 32-bit Linux persona.
+const PER_LINUX32: u32 = 0x0008;
 
 pub(crate) fn uname(p: &mut Current, k: &mut dyn Platform, buf: u64) -> SysResult {
     const FIELD: usize = 65;
@@ -22,7 +27,12 @@ pub(crate) fn uname(p: &mut Current, k: &mut dyn Platform, buf: u64) -> SysResul
         &p.info.hostname,
         RELEASE,
         b"#1 SMP Coracle",
-        b"x86_64",
+        // PER_LINUX32 reports the 32-bit machine (override_architecture).
+        if p.process.personality.load(Ordering::Relaxed) & 0xff == PER_LINUX32 {
+            b"i686".as_slice()
+        } else {
+            b"x86_64".as_slice()
+        },
         b"(none)",
     ];
     for (i, f) in fields.iter().enumerate() {

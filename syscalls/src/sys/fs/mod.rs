@@ -16,6 +16,7 @@ mod open;
 mod readdir;
 mod stat;
 mod truncate;
+mod xattr;
 
 pub(crate) use access::*;
 pub(crate) use attr::*;
@@ -27,6 +28,7 @@ pub(crate) use open::*;
 pub(crate) use readdir::*;
 pub(crate) use stat::*;
 pub(crate) use truncate::*;
+pub(crate) use xattr::*;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;

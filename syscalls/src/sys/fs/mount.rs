@@ -29,9 +29,12 @@ pub(crate) fn mount(
     if !target_inode.stat().is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    if flags & (MS_REMOUNT | MS_BIND | MS_MOVE) != 0 {
+    if flags & MS_REMOUNT != 0 {
+        return remount(p, &target_inode, flags);
+    }
+    if flags & (MS_BIND | MS_MOVE) != 0 {
         k.log(format_args!(
-            "mount with flags {flags:#x} (remount, bind, move) is not supported"
+            "mount with flags {flags:#x} (bind, move) is not supported"
         ));
         return Err(Errno::EINVAL);
     }
@@ -81,6 +84,31 @@ pub(crate) fn mount(
     if flags & MS_RDONLY != 0 {
         p.sys.vfs.set_readonly(&root, true);
     }
+    Ok(0)
+}
+
+/// MS_REMOUNT: a mounted filesystem turns read-only or writable again (its other options
+/// stay). Read-only while a file on it is open for writing is `EBUSY`
+/// (sb_prepare_remount_readonly); a directory that is no mount's root is `EINVAL`.
+fn remount(p: &Current, root: &Arc<dyn coracle_vfs::Inode>, flags: u64) -> SysResult {
+    const MS_RDONLY: u64 = 1;
+    if !p.sys.vfs.is_mount_root(root) {
+        return Err(Errno::EINVAL);
+    }
+    let readonly = flags & MS_RDONLY != 0;
+    if readonly && !p.sys.vfs.is_readonly(root) {
+        let dev = root.stat().dev;
+        let writing = p.sys.tree.lock().values().any(|q| {
+            q.files
+                .lock()
+                .iter()
+                .any(|(_, f)| f.file.writable() && f.file.inode().stat().dev == dev)
+        });
+        if writing {
+            return Err(Errno::EBUSY);
+        }
+    }
+    p.sys.vfs.set_readonly(root, readonly);
     Ok(0)
 }
 

@@ -13,6 +13,7 @@ mod ioctl;
 pub(crate) mod pipe;
 mod poll;
 mod rw;
+mod splice;
 mod sync;
 
 pub(crate) use copy::*;
@@ -22,6 +23,7 @@ pub(crate) use ioctl::*;
 pub(crate) use pipe::*;
 pub(crate) use poll::*;
 pub(crate) use rw::*;
+pub(crate) use splice::*;
 pub(crate) use sync::*;
 
 use alloc::vec;

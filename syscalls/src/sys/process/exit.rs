@@ -91,6 +91,7 @@ fn release_resources(process: &Process, sys: &System) {
     }
     drop(files);
     sys.lock_waiters.wake_everyone();
+    crate::sys::ipc::sem::exit(sys, process.pid);
     release_memory(process, sys);
 }
 
