@@ -534,7 +534,7 @@ pub fn plain_output(r: &RunResult) -> (Vec<&str>, &Ended) {
 /// Whether the two sides' last runs gave the same status and the same output besides their
 /// metrics and notes: `None` unless both sides ran.
 pub fn outputs_match(c: &Comparison<'_>) -> Option<bool> {
-    fn last<'a>(s: Option<&'a Series>) -> Option<&'a RunResult> {
+    fn last(s: Option<&Series>) -> Option<&RunResult> {
         s.and_then(|s| s.runs.last())
     }
     Some(plain_output(last(c.coracle)?) == plain_output(last(c.linux)?))
