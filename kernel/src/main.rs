@@ -13,6 +13,7 @@ mod arch;
 mod console;
 mod cpu_loop;
 mod dev;
+mod entropy;
 mod mm;
 mod panic;
 mod platform;
@@ -37,6 +38,7 @@ struct Selftests {
 
 /// Parses the `key=value` tokens of the command line (docs/guest-protocol.md).
 fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests, NetConfig) {
+    let mut tsc_khz = None;
     let mut config = Config {
         cpus: 1,
         ..Config::default()
@@ -63,6 +65,10 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests, NetConfig) {
             b"coracle.root" if value == b"tmpfs" => config.overlay = false,
             b"coracle.readonly" => config.read_only = value == b"1",
             b"coracle.tmpfs" => config.tmpfs.push(value.to_vec()),
+            // Deterministic runs (`coracle run --icount`): random bytes from this seed, and the
+            // TSC's frequency given rather than measured.
+            b"coracle.seed" => entropy::set_seed(number().unwrap_or(0)),
+            b"coracle.tsc_khz" => tsc_khz = number(),
             // Linux's flag of the same name: no address-space randomisation, for runs that
             // must repeat exactly (QEMU's -icount).
             // `norandmaps=1` too: `coracle run --kernel-arg` takes key=value tokens.
@@ -78,6 +84,7 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests, NetConfig) {
             ),
         }
     }
+    time::set_khz(tsc_khz);
     (config, epoch, selftests, net)
 }
 

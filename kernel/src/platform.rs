@@ -51,6 +51,9 @@ impl KernelPlatform {
     }
 
     fn random_u64(&mut self) -> u64 {
+        if let Some(v) = crate::entropy::seeded() {
+            return v;
+        }
         if self.rdrand {
             let mut v: u64 = 0;
             for _ in 0..10 {

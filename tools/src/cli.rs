@@ -92,6 +92,11 @@ pub struct RunArgs {
     /// [no]suid, [no]dev (default rw,nosuid,nodev,noexec, mode 1777, half the memory).
     #[arg(long = "tmpfs", value_name = "PATH[:OPTIONS]", value_parser = parse_tmpfs)]
     pub tmpfs: Vec<String>,
+    /// Deterministic: QEMU counts instructions (-icount shift=0,sleep=off, TCG only, vCPUs run
+    /// one at a time), fixed random seed, no ASLR, a fixed wall clock; guest time and --timing
+    /// then read instructions.
+    #[arg(long)]
+    pub icount: bool,
     /// Extra kernel command-line token (for tests).
     #[arg(long = "kernel-arg", value_name = "KEY=VALUE", hide = true, value_parser = parse_kernel_arg)]
     pub kernel_args: Vec<String>,
@@ -212,6 +217,8 @@ pub struct RunOptions {
     pub machine: Machine,
     pub verbose: bool,
     pub timing: bool,
+    /// `--icount`: the deterministic mode of `crate::icount`.
+    pub icount: bool,
     pub kernel_args: Vec<String>,
     pub qemu: PathBuf,
     /// `--entrypoint`, `-u`, and the `--env-file`/`-e` variables alone (an image's Env goes
@@ -273,6 +280,7 @@ impl RunArgs {
             machine: from_env_or(self.machine, "CORACLE_MACHINE", Machine::Microvm, host)?,
             verbose: self.verbose,
             timing: self.timing,
+            icount: self.icount,
             kernel_args: {
                 let mut args = self.kernel_args;
                 if self.read_only {

@@ -10,7 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// The kernel built by build.rs.
-static KERNEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel.elf"));
+pub(crate) static KERNEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel.elf"));
 /// FNV-1a 64 of [`KERNEL`], computed by build.rs.
 const KERNEL_HASH: &str = env!("CORACLE_KERNEL_HASH");
 

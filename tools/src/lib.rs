@@ -14,6 +14,7 @@ pub mod cli;
 pub mod cpio;
 pub mod env;
 pub mod error;
+pub mod icount;
 pub mod image;
 pub mod initrd;
 mod kernel_image;

@@ -100,6 +100,8 @@ pub struct VmConfig {
     pub stdin: bool,
     /// The network backend and card (`network::NetworkArgs::qemu_args`), empty for none.
     pub network: Vec<OsString>,
+    /// `--icount`: count instructions (`crate::icount::QEMU_ARGS`).
+    pub icount: bool,
 }
 
 /// The arguments after the QEMU binary.
@@ -111,6 +113,9 @@ pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
         Machine::Q35 => push(&["-M", "q35", "-bios", QBOOT]),
     }
     push(&accel_args(config.accel));
+    if config.icount {
+        push(&crate::icount::QEMU_ARGS);
+    }
     push(&["-m", &format!("{}M", config.memory_mib)]);
     push(&["-smp", &config.cpus.to_string()]);
     push(&NO_DEFAULTS);
@@ -195,6 +200,7 @@ mod tests {
             cmdline: "coracle.tty=0".into(),
             stdin: false,
             network: Vec::new(),
+            icount: false,
         }
     }
 
@@ -234,5 +240,15 @@ mod tests {
             "-M q35 -bios /usr/share/qemu/qboot.rom -accel kvm -cpu host -m 1024M -smp 2 "
         ));
         assert!(line.ends_with(" -chardev stdio,id=in,signal=off -serial chardev:in"));
+    }
+
+    #[test]
+    fn icount_counts_instructions_with_a_fixed_seed() {
+        let mut c = config();
+        c.icount = true;
+        assert!(joined(&c).starts_with(
+            "-M microvm,x-option-roms=off,rtc=off -accel tcg -cpu max \
+             -icount shift=0,sleep=off -seed 1 -m 128M "
+        ));
     }
 }

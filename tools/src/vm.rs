@@ -19,7 +19,7 @@ use crate::launch::Launch;
 use crate::protocol::{self, Control};
 use crate::qemu::{self, VmConfig, CHANNELS};
 use crate::tempdir::TempDir;
-use crate::{kernel_image, program};
+use crate::{icount, kernel_image, program};
 
 /// Write buffer of the initrd file: large writes, few system calls.
 const INITRD_BUFFER: usize = 1 << 20;
@@ -58,12 +58,22 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
         });
     }
 
-    let epoch_ns = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let epoch_ns = if opts.icount {
+        icount::EPOCH_NS
+    } else {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    };
+    let (accel, icount_args) = if opts.icount {
+        let accel = icount::accel(opts.accel).map_err(RunError::Usage)?;
+        (accel, icount::coracle_kernel_args())
+    } else {
+        (qemu::host_accel(opts.accel), Vec::new())
+    };
     let config = VmConfig {
         machine: opts.machine,
-        accel: qemu::host_accel(opts.accel),
+        accel,
         memory_mib: opts.memory_mib,
         cpus: opts.cpus,
         kernel,
@@ -77,10 +87,16 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
                 cpus: opts.cpus,
             },
             epoch_ns,
-            &[opts.network.kernel_args(), opts.kernel_args.clone()].concat(),
+            &[
+                opts.network.kernel_args(),
+                icount_args,
+                opts.kernel_args.clone(),
+            ]
+            .concat(),
         ),
         stdin: opts.interactive,
         network: opts.network.qemu_args(opts.machine),
+        icount: opts.icount,
     };
     let mut cmd = Command::new(&opts.qemu);
     cmd.args(qemu::qemu_args(&config))
@@ -136,7 +152,7 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
     drop(workdir);
 
     if opts.timing {
-        print_timing(&control, spawned_at, started);
+        print_timing(&control, spawned_at, started, opts.icount);
     }
     outcome(&control, status, qemu_output, log_tail)
 }
@@ -263,10 +279,18 @@ fn join_text(handle: Option<JoinHandle<String>>) -> Option<String> {
     handle.and_then(|h| h.join().ok())
 }
 
-fn print_timing(control: &ControlState, spawned_at: Instant, started: Instant) {
+fn print_timing(control: &ControlState, spawned_at: Instant, started: Instant, icount: bool) {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let mut err = io::stderr().lock();
     match (control.entry, control.exit) {
+        // The TSC counts virtual ns, one per instruction (idle time skipped).
+        (Some((ticks, _)), _) if icount => {
+            let _ = writeln!(
+                err,
+                "coracle: timing: kernel entry -> first user instruction: {ticks} instructions \
+                 (icount)"
+            );
+        }
         (Some((ticks, _)), Some((_, khz))) if khz > 0 => {
             let guest_ms = ticks as f64 / khz as f64;
             let _ = writeln!(
