@@ -117,11 +117,17 @@ fn stop_kills_a_program_that_ignores_sigterm_after_the_timeout() {
 fn kill_sends_a_signal_and_rm_flag_cleans_up() {
     let rt = Runtime::new("kill");
     let script = format!(
-        "trap 'exit 7' USR2; while :; do {} sleep 0.1; done",
+        "trap 'exit 7' USR2; echo armed; while :; do {} sleep 0.1; done",
         guest_busybox()
     );
     let id = rt.ok(&["run", "-d", "--rm", BUSYBOX, "sh", "-c", &script]);
     let id = id.trim();
+    // A signal that arrives before the trap is set is one PID 1 does not take.
+    let start = Instant::now();
+    while !rt.ok(&["logs", id]).contains("armed") {
+        assert!(start.elapsed() < Duration::from_secs(30), "never armed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     rt.ok(&["kill", "-s", "USR2", id]);
     let start = Instant::now();
     while rt.vms().join("coracle/vms").join(id).exists() {

@@ -278,8 +278,13 @@ pub fn rm(args: RmArgs) -> Result<u8, RunError> {
             }
             kill_now(&r);
         }
-        fs::remove_dir_all(dir_of(&root(), &r.id))
-            .map_err(|e| RunError::io(format!("cannot remove {what}"), e))?;
+        match fs::remove_dir_all(dir_of(&root(), &r.id)) {
+            // A `--rm` VM removed itself when it ended.
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(RunError::io(format!("cannot remove {what}"), e))
+            }
+            _ => {}
+        }
         println!("{what}");
     }
     Ok(0)

@@ -129,8 +129,14 @@ pub fn process_start(pid: u32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// Whether `pid` is the process that started at `start` and has not ended (a zombie, not
+/// yet reaped by whoever adopted it, has ended).
 fn process_alive(pid: u32, start: u64) -> bool {
-    pid != 0 && process_start(pid) == Some(start)
+    let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| Some(s[s.rfind(')')? + 1..].trim_start().starts_with('Z')))
+        .unwrap_or(true);
+    pid != 0 && !zombie && process_start(pid) == Some(start)
 }
 
 /// A fresh id: 12 hex digits from /dev/urandom.
