@@ -112,6 +112,7 @@ extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
     time::set_epoch(epoch);
     let before = arch::cpu::rdtsc();
     dev::init(boot.rsdp);
+    dev::console::init();
     let found = arch::cpu::rdtsc();
     dev::net::init(selftests.net, &net);
     if config.timing {

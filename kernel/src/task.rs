@@ -176,6 +176,8 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
         console::log_line(format_args!("root filesystem: {:?}", booted.unpacked));
     }
     phase("root filesystem");
+    // The host's control records (signals for PID 1) reach this machine from now on.
+    coracle_syscalls::console::attach(booted.system.clone());
     if config.norandmaps {
         booted
             .system
@@ -221,7 +223,7 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
                 core::str::from_utf8(&exec).unwrap_or("?"),
                 e.name()
             );
-            console::write_stream(console::Stream::Stderr, message.as_bytes());
+            console::write_stream_all(console::Stream::Stderr, message.as_bytes());
             let status = if e == coracle_vfs::Errno::ENOENT {
                 127
             } else {

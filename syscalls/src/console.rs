@@ -1,6 +1,7 @@
 //! The program's standard streams: fds 0-2 at start. Without `-t` they look like the pipes
 //! `docker run` gives (fd 0 read-only, 1 and 2 write-only); with `-t` all three are the
-//! read-write terminal /dev/pts/0.
+//! read-write terminal /dev/pts/0. Behind them, the link to the host: its framed input
+//! (`framing`), the input queue and the control records (`host`).
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -12,6 +13,15 @@ use coracle_vfs::types::{makedev, oflags, Stat, S_IFCHR, S_IFIFO};
 use coracle_vfs::{Caller, FileOps, HostDevice, Inode, OpenFile};
 
 use crate::process::StartInfo;
+
+mod framing;
+mod host;
+
+pub use framing::{Decoder, Event, Record};
+pub use host::{
+    attach, end_of_input, feed_control, feed_stdin, input, input_ready, input_room, output_ready,
+    readers, set_winsize, take_input, winsize, writers,
+};
 
 /// The inode behind a console fd.
 struct ConsoleInode {

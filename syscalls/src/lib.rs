@@ -14,7 +14,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
-mod console;
+pub mod console;
 pub mod current;
 mod kmem;
 pub mod locks;

@@ -51,6 +51,18 @@ pub enum Command {
     Inspect(crate::image::commands::InspectArgs),
     /// Build an image from a Dockerfile with buildah, into Coracle's store.
     Build(crate::image::build::BuildArgs),
+    /// List the VMs started with -d or --name (running ones; -a for all).
+    Ps(crate::lifecycle::commands::PsArgs),
+    /// Show a VM's output (stdout and stderr).
+    Logs(crate::lifecycle::commands::LogsArgs),
+    /// Stop VMs: their stop signal, then SIGKILL after the timeout.
+    Stop(crate::lifecycle::commands::StopArgs),
+    /// Send a signal to VMs' programs (SIGKILL by default).
+    Kill(crate::lifecycle::commands::KillArgs),
+    /// Remove stopped VMs' records and logs.
+    Rm(crate::lifecycle::commands::RmArgs),
+    /// Wait for VMs to end and print their exit statuses.
+    Wait(crate::lifecycle::commands::WaitArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -73,6 +85,15 @@ pub struct RunArgs {
     /// Keep stdin open: the program reads this process's stdin.
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Run in the background and print the VM's id (see coracle ps, logs, stop).
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Name the VM (coracle ps, logs, stop... take it instead of the id).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Remove the VM's record and logs when it ends.
+    #[arg(long)]
+    pub rm: bool,
     /// Accelerator [default: $CORACLE_ACCEL, else auto = kvm when the CPU has VT-x/AMD-V].
     #[arg(long, value_enum)]
     pub accel: Option<Accel>,
@@ -229,6 +250,10 @@ pub struct RunOptions {
     pub network: NetworkArgs,
     /// The container's host name (`--hostname`, else the random one).
     pub hostname: String,
+    /// `-d`, `--name`, `--rm` (`lifecycle`).
+    pub detach: bool,
+    pub name: Option<String>,
+    pub remove: bool,
 }
 
 impl RunArgs {
@@ -302,6 +327,9 @@ impl RunArgs {
             user_env,
             network: self.network,
             hostname,
+            detach: self.detach,
+            name: self.name,
+            remove: self.rm,
         })
     }
 }

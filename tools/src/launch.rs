@@ -41,6 +41,8 @@ pub struct Launch {
     /// The network files for /etc (`network`).
     etc: Vec<(String, String)>,
     content: Content,
+    /// An image's StopSignal, as written there (`SIGQUIT`, `3`...).
+    stop_signal: Option<String>,
 }
 
 impl Launch {
@@ -78,6 +80,7 @@ impl Launch {
                 cwd,
                 etc: etc_files(opts),
                 content: Content::Program(program),
+                stop_signal: None,
             });
         }
 
@@ -111,6 +114,7 @@ impl Launch {
             cwd,
             etc: etc_files(opts),
             content: Content::Tree(tree),
+            stop_signal: None,
         })
     }
 
@@ -129,7 +133,19 @@ impl Launch {
             cwd,
             etc: Vec::new(),
             content: Content::Image(Box::new(tree)),
+            stop_signal: None,
         }
+    }
+
+    /// Keeps the image's StopSignal for `coracle stop`.
+    pub(crate) fn with_stop_signal(mut self, signal: Option<String>) -> Launch {
+        self.stop_signal = signal;
+        self
+    }
+
+    /// The image's StopSignal, if it names one.
+    pub fn stop_signal(&self) -> Option<&str> {
+        self.stop_signal.as_deref()
     }
 
     /// Adds the network files for /etc that `opts` asks for (as Docker provides them).

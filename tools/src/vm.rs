@@ -1,13 +1,16 @@
 //! One `coracle run`: pack the initrd, start QEMU, pump the channels, turn the end into a status.
 //!
-//! The four guest → host channels are pipes handed to QEMU as fds 3-6 (docs/guest-protocol.md)
-//! through `command-fds`; a thread drains each so QEMU never blocks on a full pipe, even when
-//! our own stdout has gone away.
+//! The channels are pipes handed to QEMU as fds 3-8 (docs/guest-protocol.md) through
+//! `command-fds`: a thread drains each guest → host one into our stdout, stderr, the log tail
+//! and the control state (when our own stdout has gone away it keeps draining, so the guest
+//! is never stuck); the program's stdin is framed into its pipe by another, and the control
+//! records for the guest go on the last.
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::OwnedFd;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,7 +20,8 @@ use crate::cli::RunOptions;
 use crate::error::RunError;
 use crate::launch::Launch;
 use crate::protocol::{self, Control};
-use crate::qemu::{self, VmConfig, CHANNELS};
+use crate::qemu::{self, VmConfig, CHANNELS, PORTS};
+use crate::signals::{self, ControlPipe};
 use crate::tempdir::TempDir;
 use crate::{icount, kernel_image, program};
 
@@ -27,8 +31,13 @@ const INITRD_BUFFER: usize = 1 << 20;
 /// Kernel log lines kept for a failure report when the log is not shown live.
 const LOG_TAIL_LINES: usize = 60;
 
-/// Runs the program in a VM and returns its exit status.
-pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
+/// Runs the program in a VM and returns its exit status; `on_start` is told once QEMU runs,
+/// with the pipe that takes control records for the guest and the image's StopSignal.
+pub fn run(
+    opts: RunOptions,
+    started: Instant,
+    on_start: &mut dyn FnMut(&ControlPipe, Option<&str>),
+) -> Result<u8, RunError> {
     let cwd = std::env::current_dir()
         .map_err(|e| RunError::io("cannot read the current directory", e))?;
     let launch = Launch::prepare(&opts, &cwd, program::host_path_var().as_deref())?;
@@ -43,14 +52,33 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
     launch
         .write_initrd(io::BufWriter::with_capacity(INITRD_BUFFER, file))
         .map_err(|e| RunError::io("cannot build the initrd", e))?;
+    let stop_signal = launch.stop_signal().map(str::to_owned);
     drop(launch);
     let kernel = kernel_image::kernel_path()
         .map_err(|e| RunError::io("cannot write the kernel image to a cache directory", e))?;
 
+    // Read in this order: stdout, stderr, then the log and control channels.
     let mut readers = Vec::new();
+    // Written: the program's stdin, then the control records.
+    let mut writers = Vec::new();
     let mut mappings = Vec::new();
+    let pipe = || io::pipe().map_err(|e| RunError::io("cannot create a pipe", e));
+    for c in PORTS {
+        let (reader, writer) = pipe()?;
+        let parent_fd = if c.input {
+            writers.push(writer);
+            OwnedFd::from(reader)
+        } else {
+            readers.push(reader);
+            OwnedFd::from(writer)
+        };
+        mappings.push(FdMapping {
+            parent_fd,
+            child_fd: c.fd,
+        });
+    }
     for (_, _, child_fd) in CHANNELS {
-        let (reader, writer) = io::pipe().map_err(|e| RunError::io("cannot create a pipe", e))?;
+        let (reader, writer) = pipe()?;
         readers.push(reader);
         mappings.push(FdMapping {
             parent_fd: OwnedFd::from(writer),
@@ -94,17 +122,12 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
             ]
             .concat(),
         ),
-        stdin: opts.interactive,
         network: opts.network.qemu_args(opts.machine),
         icount: opts.icount,
     };
-    let mut cmd = Command::new(&opts.qemu);
+    let mut cmd = signals::qemu_command(&opts.qemu);
     cmd.args(qemu::qemu_args(&config))
-        .stdin(if opts.interactive {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd.fd_mappings(mappings).map_err(|_| {
@@ -126,9 +149,20 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
         _ => RunError::io(format!("cannot start {}", opts.qemu.display()), e),
     })?;
 
-    if let Some(stdin) = child.stdin.take() {
+    let mut writers = writers.into_iter();
+    let stdin = writers.next().expect("a stdin pipe");
+    let control: ControlPipe = Arc::new(Mutex::new(writers.next().expect("a control pipe")));
+    if !opts.tty {
+        signals::forward(control.clone())
+            .map_err(|e| RunError::io("cannot catch signals to forward", e))?;
+    }
+    on_start(&control, stop_signal.as_deref());
+    if opts.interactive {
         // Not joined: it may sit in a read of our stdin long after the guest is gone.
         thread::spawn(move || protocol::copy_stdin_framed(io::stdin().lock(), stdin));
+    } else {
+        let mut stdin = stdin;
+        let _ = stdin.write_all(&protocol::STDIN_EOF);
     }
     let qemu_out = child.stdout.take().map(capture);
     let qemu_err = child.stderr.take().map(capture);

@@ -394,18 +394,20 @@ impl Cpu for Fake {
 }
 
 impl Console for Fake {
-    fn write_stream(&mut self, stream: Stream, data: &[u8]) {
+    fn write_stream(&mut self, stream: Stream, data: &[u8]) -> usize {
         match stream {
             Stream::Stdout => self.stdout.extend_from_slice(data),
             Stream::Stderr => self.stderr.extend_from_slice(data),
         }
+        data.len()
     }
 
-    fn read_stdin(&mut self, buf: &mut [u8]) -> usize {
+    /// The whole of `stdin`, then the end of input.
+    fn read_stdin(&mut self, buf: &mut [u8]) -> Option<usize> {
         let n = buf.len().min(self.stdin.len());
         buf[..n].copy_from_slice(&self.stdin[..n]);
         self.stdin.drain(..n);
-        n
+        Some(n)
     }
 }
 

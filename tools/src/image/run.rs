@@ -141,9 +141,15 @@ pub fn prepare(opts: &RunOptions, source: &Source, store: &Store) -> Result<Laun
                 .map_or("the image's USER".into(), |u| format!("user {u:?}")),
         )));
     }
+    let stop_signal = image
+        .config
+        .config()
+        .as_ref()
+        .and_then(|c| c.stop_signal().clone());
     Ok(
         Launch::from_image(process.argv, process.env, exec, process.cwd, tree)
-            .with_network_files(opts),
+            .with_network_files(opts)
+            .with_stop_signal(stop_signal),
     )
 }
 

@@ -41,8 +41,12 @@ fn readiness(p: &Current, fd: i32) -> u32 {
     }
     let mut r = poll_file(&file);
     let console = matches!(file.ops().host_device(), Some(d) if d != HostDevice::Random);
-    if console && file.readable() && p.stdin_eof && !p.info.tty && p.info.stdin_forwarded {
+    let forwarded = console && file.readable() && !p.info.tty && p.info.stdin_forwarded;
+    if forwarded && p.stdin_eof {
         r |= POLLHUP;
+    } else if forwarded && !crate::console::input_ready() {
+        // The host's input is queued in the guest: readable once something arrived.
+        r &= !(POLLIN | POLLRDNORM);
     }
     r
 }
@@ -90,6 +94,8 @@ fn register_fds(p: &mut Current, fds: &[i32]) {
         if let Ok(file) = p.file(fd) {
             if let Some(q) = file.ops().wait_queue() {
                 p.wait_on(q, u64::MAX);
+            } else if matches!(file.ops().host_device(), Some(d) if d != HostDevice::Random) {
+                p.wait_on(crate::console::readers(), u64::MAX);
             }
         }
     }

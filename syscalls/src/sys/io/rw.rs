@@ -152,7 +152,7 @@ pub(crate) fn read_file(
     let host = rw_checks(file, file.readable(), offset)?;
     bufs.check()?;
     if let Some(dev) = host {
-        return host_read(p, k, dev, bufs);
+        return host_read(p, k, file, dev, bufs);
     }
     if let Some(r) = crate::signal::signalfd::read(p, k, file, bufs) {
         return r;
@@ -219,7 +219,7 @@ pub(crate) fn write_file(
     let host = rw_checks(file, file.writable(), offset)?;
     bufs.check()?;
     if let Some(dev) = host {
-        return host_write(p, k, dev, bufs);
+        return host_write(p, k, file, dev, bufs);
     }
     if offset.is_none() {
         if let Some(r) = crate::sys::net::timed_write(p, k, file, bufs.iovecs()) {
