@@ -13,6 +13,7 @@ pub mod bench;
 pub mod cli;
 pub mod cpio;
 pub mod env;
+pub mod erofs;
 pub mod error;
 pub mod image;
 pub mod initrd;
