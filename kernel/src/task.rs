@@ -33,6 +33,8 @@ pub struct Config {
     pub cpus: u32,
     /// `norandmaps`: every image at Linux's addresses without ASLR (randomize_va_space 0).
     pub norandmaps: bool,
+    /// `coracle.root=blk`: the root filesystem is on the virtio-blk drive.
+    pub root_blk: bool,
 }
 
 fn nul_split(data: &[u8]) -> Vec<Vec<u8>> {
@@ -71,7 +73,12 @@ fn etc_records(archive: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 /// Unpacks the root filesystem from the initrd at physical `[initrd.0, initrd.0+initrd.1)`
 /// (whose memory then goes to the frame allocator), loads the program named in it, runs it
 /// to its end, and returns its status.
-pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
+pub fn run(
+    initrd: (u64, u64),
+    root_disk: Option<Arc<dyn coracle_vfs::block::BlockDevice>>,
+    config: &Config,
+    features: Features,
+) -> ! {
     // SAFETY: the initrd module is RAM reserved in mm::init and mapped by the direct map.
     // Its pages go back to the frame allocator (and may be written) only once unpacking has
     // read them for the last time: each `release` call covers bytes the unpacker reported it
@@ -129,6 +136,17 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
             freed_to = end;
         }
     };
+    // A root on the drive: mounted now (its reads wait in place until the program starts).
+    let root = root_disk.map(|disk| {
+        coracle_vfs::erofs::Erofs::mount(disk)
+            .and_then(|fs| fs.root())
+            .unwrap_or_else(|e| {
+                fatal(format_args!(
+                    "cannot mount the root filesystem (EROFS on virtio-blk): {}",
+                    e.name()
+                ))
+            })
+    });
     let booted = setup::boot(
         archive,
         &mut release,
@@ -141,6 +159,7 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
             cpus: cpus as u32,
             cwd: cwd.to_vec(),
             etc_files,
+            root,
         },
     )
     .unwrap_or_else(|e| fatal(format_args!("{e}")));
@@ -217,6 +236,8 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
         verbose: config.verbose,
         timing: config.timing,
     });
+    // Block reads complete from interrupts from now on; a thread that needs one waits.
+    crate::dev::blk::boot_done();
     sched.enqueue(task);
     for cpu in 1..cpus {
         crate::arch::send_ipi(cpu, crate::arch::interrupt::WAKE);

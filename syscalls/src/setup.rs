@@ -31,7 +31,7 @@ impl core::fmt::Debug for Booted {
 }
 
 /// The options of the machine being booted.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BootOptions {
     /// fds 0-2 are a terminal (/dev/tty opens).
     pub tty: bool,
@@ -42,6 +42,20 @@ pub struct BootOptions {
     /// Files put in /etc over the image's (Docker bind-mounts its network files there:
     /// `hosts`, `hostname`, `resolv.conf`): (name in /etc, contents).
     pub etc_files: Vec<(Vec<u8>, Vec<u8>)>,
+    /// A root filesystem of its own (an EROFS image on a block device): then the initrd
+    /// holds only the launch records, and nothing is unpacked.
+    pub root: Option<Arc<dyn Inode>>,
+}
+
+impl core::fmt::Debug for BootOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BootOptions")
+            .field("tty", &self.tty)
+            .field("cpus", &self.cpus)
+            .field("cwd", &self.cwd)
+            .field("root", &self.root.as_ref().map(|r| r.stat().ino))
+            .finish_non_exhaustive()
+    }
 }
 
 /// A root caller for setting up.
@@ -109,20 +123,32 @@ pub fn boot(
 ) -> Result<Booted, String> {
     // The root filesystem is the image itself, not a scratch tmpfs: only memory bounds it
     // (all of it, the initrd's too, which is given back once unpacked).
-    let mem = info.mem_total().saturating_add(initrd.len() as u64);
-    let root = new_tmpfs(
-        clock.clone(),
-        TmpfsOptions {
-            max_bytes: mem,
-            root_mode: 0o755,
-            ..TmpfsOptions::default()
-        },
-    );
+    let (root, unpacked, fs_type) = match &opts.root {
+        Some(root) => (root.clone(), Unpacked::default(), &b"erofs"[..]),
+        None => {
+            let mem = info.mem_total().saturating_add(initrd.len() as u64);
+            let root = new_tmpfs(
+                clock.clone(),
+                TmpfsOptions {
+                    max_bytes: mem,
+                    root_mode: 0o755,
+                    ..TmpfsOptions::default()
+                },
+            );
+            let cx = root_caller(&root);
+            let wanted = |name: &[u8]| !name.starts_with(b".coracle/");
+            let unpacked = unpack_releasing(&root, &cx, initrd, wanted, release)
+                .map_err(|e| format!("cannot unpack the root filesystem: {e}"))?;
+            (root, unpacked, &b"tmpfs"[..])
+        }
+    };
+    let read_only = opts.root.is_some();
     let cx = root_caller(&root);
-    let wanted = |name: &[u8]| !name.starts_with(b".coracle/");
-    let unpacked = unpack_releasing(&root, &cx, initrd, wanted, release)
-        .map_err(|e| format!("cannot unpack the root filesystem: {e}"))?;
-    let vfs = Arc::new(Vfs::new(root.clone(), b"tmpfs", b"rootfs", b"rw,relatime"));
+    let vfs = Arc::new(if read_only {
+        Vfs::new(root.clone(), fs_type, b"/dev/vda", b"ro,relatime")
+    } else {
+        Vfs::new(root.clone(), fs_type, b"rootfs", b"rw,relatime")
+    });
     let fail = |what: &str, e: Errno| format!("cannot set up {what}: {}", e.name());
 
     let dev = ensure_dir(&cx, &root, b"dev", 0o755).map_err(|e| fail("/dev", e))?;
@@ -161,7 +187,21 @@ pub fn boot(
     )
     .map_err(|e| fail("/dev/shm", e))?;
 
-    ensure_dir(&cx, &root, b"tmp", 0o1777).map_err(|e| fail("/tmp", e))?;
+    let tmp = ensure_dir(&cx, &root, b"tmp", 0o1777).map_err(|e| fail("/tmp", e))?;
+    if read_only {
+        // Until the root has a writable overlay, a read-only root gets a tmpfs on /tmp, as
+        // `docker run --read-only --tmpfs /tmp` gives, so programs keep a place to write.
+        let tmpfs = new_tmpfs(
+            clock.clone(),
+            TmpfsOptions {
+                max_bytes: info.mem_total() / 2,
+                root_mode: 0o1777,
+                ..TmpfsOptions::default()
+            },
+        );
+        vfs.mount(&tmp, tmpfs, b"tmpfs", b"tmpfs", b"rw,nosuid,nodev")
+            .map_err(|e| fail("/tmp", e))?;
+    }
     let proc_dir = ensure_dir(&cx, &root, b"proc", 0o555).map_err(|e| fail("/proc", e))?;
     let sys_dir = ensure_dir(&cx, &root, b"sys", 0o555).map_err(|e| fail("/sys", e))?;
 
@@ -191,11 +231,21 @@ pub fn boot(
     )
     .map_err(|e| fail("/sys", e))?;
 
-    if !opts.etc_files.is_empty() {
-        let etc = ensure_dir(&cx, &root, b"etc", 0o755).map_err(|e| fail("/etc", e))?;
+    let etc = match opts.etc_files.is_empty() {
+        true => None,
+        false => match ensure_dir(&cx, &root, b"etc", 0o755) {
+            // A read-only root without /etc keeps going without the files.
+            Err(Errno::EROFS) if read_only => None,
+            r => Some(r.map_err(|e| fail("/etc", e))?),
+        },
+    };
+    if let Some(etc) = etc {
         for (name, data) in &opts.etc_files {
-            replace_file(&cx, &etc, name, data)
-                .map_err(|e| fail(&format!("/etc/{}", String::from_utf8_lossy(name)), e))?;
+            match replace_file(&cx, &etc, name, data) {
+                // A read-only root keeps the image's own files (until an overlay is there).
+                Err(Errno::EROFS) if read_only => {}
+                r => r.map_err(|e| fail(&format!("/etc/{}", String::from_utf8_lossy(name)), e))?,
+            }
         }
     }
 

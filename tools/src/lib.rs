@@ -27,6 +27,7 @@ pub mod program;
 pub mod protocol;
 pub mod qemu;
 pub mod resolve;
+pub mod root_image;
 pub mod rootfs;
 mod tempdir;
 pub mod vm;

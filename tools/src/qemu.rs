@@ -13,6 +13,15 @@ pub enum Accel {
     Auto,
 }
 
+/// Where the root filesystem of a ROOTFS_DIR or image travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RootDevice {
+    /// Unpacked from the initrd into memory at boot.
+    Initrd,
+    /// An EROFS image on a read-only virtio-blk drive, read on demand.
+    Blk,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Machine {
     Microvm,
@@ -96,6 +105,8 @@ pub struct VmConfig {
     pub cpus: u32,
     pub kernel: PathBuf,
     pub initrd: PathBuf,
+    /// The root filesystem's EROFS image, attached read-only as a virtio-blk drive.
+    pub root_drive: Option<PathBuf>,
     pub cmdline: String,
     pub stdin: bool,
     /// The network backend and card (`network::NetworkArgs::qemu_args`), empty for none.
@@ -120,6 +131,18 @@ pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
     args.push(qemu_escape_path(&config.initrd));
     args.push("-append".into());
     args.push(config.cmdline.clone().into());
+    if let Some(image) = &config.root_drive {
+        let mut drive = OsString::from("file=");
+        drive.push(qemu_escape_path(image));
+        drive.push(",if=none,format=raw,readonly=on,id=root");
+        args.push("-drive".into());
+        args.push(drive);
+        args.push("-device".into());
+        args.push(match config.machine {
+            Machine::Microvm => "virtio-blk-device,drive=root".into(),
+            Machine::Q35 => "virtio-blk-pci,drive=root".into(),
+        });
+    }
     for (id, port, fd) in CHANNELS {
         args.push("-chardev".into());
         args.push(format!("file,id={id},path=/dev/fd/{fd},append=on").into());
@@ -192,6 +215,7 @@ mod tests {
             cpus: 1,
             kernel: "/k.elf".into(),
             initrd: "/tmp/x,y/initrd.cpio".into(),
+            root_drive: None,
             cmdline: "coracle.tty=0".into(),
             stdin: false,
             network: Vec::new(),

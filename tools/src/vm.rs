@@ -37,11 +37,23 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
     }
     let workdir =
         TempDir::new().map_err(|e| RunError::io("cannot create a temporary directory", e))?;
+    // `--root-device blk`: the root filesystem goes on a read-only drive (a cached EROFS
+    // image) and the initrd carries the launch records alone.
+    let root_drive = match opts.root_device {
+        qemu::RootDevice::Blk => launch
+            .root_image()
+            .transpose()
+            .map_err(|e| RunError::io("cannot write the root filesystem image", e))?,
+        qemu::RootDevice::Initrd => None,
+    };
     let initrd_path = workdir.path().join("initrd.cpio");
     let file = std::fs::File::create(&initrd_path)
         .map_err(|e| RunError::io(format!("cannot write {}", initrd_path.display()), e))?;
     launch
-        .write_initrd(io::BufWriter::with_capacity(INITRD_BUFFER, file))
+        .write_initrd(
+            io::BufWriter::with_capacity(INITRD_BUFFER, file),
+            root_drive.is_some(),
+        )
         .map_err(|e| RunError::io("cannot build the initrd", e))?;
     drop(launch);
     let kernel = kernel_image::kernel_path()
@@ -61,6 +73,10 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
     let epoch_ns = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
+    let root_arg: Vec<String> = root_drive
+        .iter()
+        .map(|_| "coracle.root=blk".to_owned())
+        .collect();
     let config = VmConfig {
         machine: opts.machine,
         accel: qemu::host_accel(opts.accel),
@@ -68,6 +84,7 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
         cpus: opts.cpus,
         kernel,
         initrd: initrd_path,
+        root_drive,
         cmdline: protocol::kernel_cmdline(
             protocol::KernelFlags {
                 tty: opts.tty,
@@ -77,7 +94,12 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
                 cpus: opts.cpus,
             },
             epoch_ns,
-            &[opts.network.kernel_args(), opts.kernel_args.clone()].concat(),
+            &[
+                opts.network.kernel_args(),
+                root_arg,
+                opts.kernel_args.clone(),
+            ]
+            .concat(),
         ),
         stdin: opts.interactive,
         network: opts.network.qemu_args(opts.machine),

@@ -8,9 +8,10 @@
 //! virtio-drivers, then binds the line to a handler with [`bind_irq`] (after the device's
 //! queues exist: a PCI function maps each queue to its MSI-X vector then). The handler
 //! acknowledges the device and raises the driver's [`work::Work`], which the CPU loop runs.
-//! virtio-net (`net`) is the first driver; virtio-blk and virtio-console claim
-//! `DeviceType::Block` and `DeviceType::Console` the same way.
+//! virtio-net (`net`) and virtio-blk (`blk`) are built this way; virtio-console claims
+//! `DeviceType::Console` the same way.
 
+pub mod blk;
 pub mod hal;
 pub mod irq;
 mod mmio;

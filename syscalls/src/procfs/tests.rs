@@ -93,6 +93,7 @@ fn machine(cpus: u32) -> Current {
             cpus,
             cwd: b"/work".to_vec(),
             etc_files: Vec::new(),
+            root: None,
         },
     )
     .expect("boot");

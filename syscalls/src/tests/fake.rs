@@ -635,6 +635,7 @@ fn setup_full(tty: bool, stdin_forwarded: bool, cpu: std::sync::Arc<FakeCpu>) ->
             cpus: 2,
             cwd: b"/work".to_vec(),
             etc_files: Vec::new(),
+            root: None,
         },
     )
     .expect("boot");
