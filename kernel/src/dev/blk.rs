@@ -169,7 +169,9 @@ impl Blk {
         if write && read_only {
             return done(Err(BlockError::ReadOnly));
         }
-        let whole = buf.offset % SECTOR_SIZE == 0 && buf.len % SECTOR_SIZE == 0 && buf.len > 0;
+        let whole = buf.offset.is_multiple_of(SECTOR_SIZE)
+            && buf.len.is_multiple_of(SECTOR_SIZE)
+            && buf.len > 0;
         let inside = buf
             .offset
             .checked_add(buf.len)
