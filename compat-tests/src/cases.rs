@@ -51,9 +51,6 @@ pub(crate) struct Case {
     /// Why its guest side runs only with `--accel kvm`: what TCG does not do as the CPU does.
     /// Elsewhere the host side runs and is checked, and the case is skipped with this reason.
     pub(crate) needs_kvm: Option<&'static str>,
-    /// `coracle run --root-device`: `Some("blk")` runs the guest from its root filesystem as an
-    /// EROFS image on a virtio-blk drive instead of the initrd (the `debian-blk/` flavour).
-    pub(crate) root_device: Option<&'static str>,
 }
 
 /// The vCPU counts every SMP case runs with.
@@ -239,7 +236,6 @@ impl Spec {
             host_status: self.host_status,
             timeout: self.timeout,
             needs_kvm: self.needs_kvm,
-            root_device: None,
         };
         if self.smp {
             SMP_CPUS
@@ -323,20 +319,6 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
             Source::Debian,
             MICROVM,
         ));
-        // The same programs from a root filesystem on a block device: the same results.
-        cases.extend(
-            spec.cases(
-                format!("debian-blk/{}", spec.label),
-                format!("debian/{name}"),
-                Source::Debian,
-                MICROVM,
-            )
-            .into_iter()
-            .map(|case| Case {
-                root_device: Some("blk"),
-                ..case
-            }),
-        );
     }
     for spec in script_specs() {
         cases.extend(spec.cases(

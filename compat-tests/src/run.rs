@@ -172,9 +172,6 @@ pub(crate) fn coracle_command(setup: &Setup, case: &Case, program: &Path, root: 
     if case.stdin.is_some() {
         command.arg("-i");
     }
-    if let Some(device) = case.root_device {
-        command.args(["--root-device", device]);
-    }
     match &case.place {
         Place::Direct => command.arg("--").arg(program),
         Place::Scratch => command.arg("--").arg(program).arg(GUEST_SCRATCH),

@@ -24,7 +24,6 @@ fn case(env: &[(&str, &str)], stdin: Option<&[u8]>) -> Case {
         host_status: None,
         timeout: None,
         needs_kvm: None,
-        root_device: None,
     }
 }
 
