@@ -60,6 +60,8 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests, NetConfig) {
             b"coracle.verbose" => config.verbose = value == b"1",
             b"coracle.timing" => config.timing = value == b"1",
             b"coracle.epoch" => epoch = number().unwrap_or(0),
+            // The root filesystem is the EROFS image on the virtio-blk drive, not the initrd.
+            b"coracle.root" if value == b"blk" => config.root_blk = true,
             b"coracle.cpus" => config.cpus = number().unwrap_or(1) as u32,
             b"coracle.root" if value == b"overlay" => config.overlay = true,
             b"coracle.root" if value == b"tmpfs" => config.overlay = false,
@@ -115,6 +117,16 @@ extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
     dev::console::init();
     let found = arch::cpu::rdtsc();
     dev::net::init(selftests.net, &net);
+    let root_disk = if config.root_blk {
+        dev::blk::init()
+    } else {
+        None
+    };
+    if config.root_blk && root_disk.is_none() {
+        fatal(format_args!(
+            "coracle.root=blk but no virtio-blk drive is usable"
+        ));
+    }
     if config.timing {
         let done = arch::cpu::rdtsc();
         log!(
@@ -133,5 +145,5 @@ extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
     let Some((initrd_start, initrd_len)) = boot.initrd else {
         fatal(format_args!("no initrd: the program to run comes in it"));
     };
-    task::run((initrd_start, initrd_len), &config, features)
+    task::run((initrd_start, initrd_len), root_disk, &config, features)
 }

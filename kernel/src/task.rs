@@ -41,6 +41,8 @@ pub struct Config {
     pub read_only: bool,
     /// `coracle.tmpfs=PATH[:OPTIONS]`, one per `--tmpfs`.
     pub tmpfs: Vec<Vec<u8>>,
+    /// `coracle.root=blk`: the root filesystem is on the virtio-blk drive.
+    pub root_blk: bool,
 }
 
 fn nul_split(data: &[u8]) -> Vec<Vec<u8>> {
@@ -79,7 +81,12 @@ fn etc_records(archive: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 /// Unpacks the root filesystem from the initrd at physical `[initrd.0, initrd.0+initrd.1)`
 /// (whose memory then goes to the frame allocator), loads the program named in it, runs it
 /// to its end, and returns its status.
-pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
+pub fn run(
+    initrd: (u64, u64),
+    root_disk: Option<Arc<dyn coracle_vfs::block::BlockDevice>>,
+    config: &Config,
+    features: Features,
+) -> ! {
     // SAFETY: the initrd module is RAM reserved in mm::init and mapped by the direct map.
     // Its pages go back to the frame allocator (and may be written) only once unpacking has
     // read them for the last time: each `release` call covers bytes the unpacker reported it
@@ -148,6 +155,17 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
             })
         })
         .collect();
+    // A root on the drive: mounted now (its reads wait in place until the program starts).
+    let root = root_disk.map(|disk| {
+        coracle_vfs::erofs::Erofs::mount(disk)
+            .and_then(|fs| fs.root())
+            .unwrap_or_else(|e| {
+                fatal(format_args!(
+                    "cannot mount the root filesystem (EROFS on virtio-blk): {}",
+                    e.name()
+                ))
+            })
+    });
     let booted = setup::boot(
         archive,
         &mut release,
@@ -167,6 +185,7 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
             },
             read_only: config.read_only,
             tmpfs,
+            disk: root,
         },
     )
     .unwrap_or_else(|e| fatal(format_args!("{e}")));
@@ -245,6 +264,8 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
         verbose: config.verbose,
         timing: config.timing,
     });
+    // Block reads complete from interrupts from now on; a thread that needs one waits.
+    crate::dev::blk::boot_done();
     sched.enqueue(task);
     for cpu in 1..cpus {
         crate::arch::send_ipi(cpu, crate::arch::interrupt::WAKE);

@@ -32,7 +32,7 @@ impl core::fmt::Debug for Booted {
 }
 
 /// The options of the machine being booted.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BootOptions {
     /// fds 0-2 are a terminal (/dev/tty opens).
     pub tty: bool,
@@ -49,6 +49,22 @@ pub struct BootOptions {
     pub read_only: bool,
     /// `--tmpfs` mounts, in order.
     pub tmpfs: Vec<TmpfsMount>,
+    /// An image of its own (an EROFS image on a block device): then the initrd holds only
+    /// the launch records, and nothing is unpacked.
+    pub disk: Option<Arc<dyn Inode>>,
+}
+
+impl core::fmt::Debug for BootOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BootOptions")
+            .field("tty", &self.tty)
+            .field("cpus", &self.cpus)
+            .field("cwd", &self.cwd)
+            .field("root", &self.root)
+            .field("read_only", &self.read_only)
+            .field("disk", &self.disk.as_ref().map(|r| r.stat().ino))
+            .finish_non_exhaustive()
+    }
 }
 
 /// A root caller for setting up.
@@ -114,28 +130,39 @@ pub fn boot(
     cpu: Arc<dyn CpuControl>,
     opts: &BootOptions,
 ) -> Result<Booted, String> {
-    // The image takes only memory (all of it, the initrd's too, which is given back once
-    // unpacked); so does the overlay's upper layer when there is one.
+    // The image: the drive's EROFS when there is one (nothing to unpack), else the initrd
+    // unpacked into a tmpfs, which takes only memory (all of it, the initrd's too, which is
+    // given back once unpacked); so does the overlay's upper layer when there is one.
     let mem = info.mem_total().saturating_add(initrd.len() as u64);
-    let image = new_tmpfs(
-        clock.clone(),
-        TmpfsOptions {
-            max_bytes: mem,
-            root_mode: 0o755,
-            ..TmpfsOptions::default()
-        },
-    );
-    let wanted = |name: &[u8]| !name.starts_with(b".coracle/");
-    let unpacked = unpack_releasing(&image, &root_caller(&image), initrd, wanted, release)
-        .map_err(|e| format!("cannot unpack the root filesystem: {e}"))?;
+    let (image, unpacked) = match &opts.disk {
+        Some(disk) => (disk.clone(), Unpacked::default()),
+        None => {
+            let image = new_tmpfs(
+                clock.clone(),
+                TmpfsOptions {
+                    max_bytes: mem,
+                    root_mode: 0o755,
+                    ..TmpfsOptions::default()
+                },
+            );
+            let wanted = |name: &[u8]| !name.starts_with(b".coracle/");
+            let unpacked =
+                unpack_releasing(&image, &root_caller(&image), initrd, wanted, release)
+                    .map_err(|e| format!("cannot unpack the root filesystem: {e}"))?;
+            (image, unpacked)
+        }
+    };
     let root = root_over(opts.root, image, clock.clone(), mem)
         .map_err(|e| format!("cannot make the overlay root: {}", e.name()))?;
     let cx = root_caller(&root);
+    // The drive without an overlay is read-only by nature.
+    let read_only = opts.disk.is_some() && opts.root == RootKind::Tmpfs;
     let (fstype, source): (&[u8], &[u8]) = match opts.root {
-        RootKind::Tmpfs => (b"tmpfs", b"rootfs"),
         RootKind::Overlay => (b"overlay", b"overlay"),
+        RootKind::Tmpfs if read_only => (b"erofs", b"/dev/vda"),
+        RootKind::Tmpfs => (b"tmpfs", b"rootfs"),
     };
-    let shown: &[u8] = if opts.read_only {
+    let shown: &[u8] = if opts.read_only || read_only {
         b"ro,relatime"
     } else {
         b"rw,relatime"
@@ -179,7 +206,21 @@ pub fn boot(
     )
     .map_err(|e| fail("/dev/shm", e))?;
 
-    ensure_dir(&cx, &root, b"tmp", 0o1777).map_err(|e| fail("/tmp", e))?;
+    let tmp = ensure_dir(&cx, &root, b"tmp", 0o1777).map_err(|e| fail("/tmp", e))?;
+    if read_only {
+        // Until the root has a writable overlay, a read-only root gets a tmpfs on /tmp, as
+        // `docker run --read-only --tmpfs /tmp` gives, so programs keep a place to write.
+        let tmpfs = new_tmpfs(
+            clock.clone(),
+            TmpfsOptions {
+                max_bytes: info.mem_total() / 2,
+                root_mode: 0o1777,
+                ..TmpfsOptions::default()
+            },
+        );
+        vfs.mount(&tmp, tmpfs, b"tmpfs", b"tmpfs", b"rw,nosuid,nodev")
+            .map_err(|e| fail("/tmp", e))?;
+    }
     let proc_dir = ensure_dir(&cx, &root, b"proc", 0o555).map_err(|e| fail("/proc", e))?;
     let sys_dir = ensure_dir(&cx, &root, b"sys", 0o555).map_err(|e| fail("/sys", e))?;
 
@@ -209,11 +250,21 @@ pub fn boot(
     )
     .map_err(|e| fail("/sys", e))?;
 
-    if !opts.etc_files.is_empty() {
-        let etc = ensure_dir(&cx, &root, b"etc", 0o755).map_err(|e| fail("/etc", e))?;
+    let etc = match opts.etc_files.is_empty() {
+        true => None,
+        false => match ensure_dir(&cx, &root, b"etc", 0o755) {
+            // A read-only root without /etc keeps going without the files.
+            Err(Errno::EROFS) if read_only => None,
+            r => Some(r.map_err(|e| fail("/etc", e))?),
+        },
+    };
+    if let Some(etc) = etc {
         for (name, data) in &opts.etc_files {
-            replace_file(&cx, &etc, name, data)
-                .map_err(|e| fail(&format!("/etc/{}", String::from_utf8_lossy(name)), e))?;
+            match replace_file(&cx, &etc, name, data) {
+                // A read-only root keeps the image's own files (until an overlay is there).
+                Err(Errno::EROFS) if read_only => {}
+                r => r.map_err(|e| fail(&format!("/etc/{}", String::from_utf8_lossy(name)), e))?,
+            }
         }
     }
 

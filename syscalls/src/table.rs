@@ -374,6 +374,15 @@ pub fn dispatch(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> O
             )),
         }
     }
+    if result == Err(Errno::WAIT) && !p.wait_begun {
+        // The filesystem needs a block still being read (`coracle_vfs::block::IO_WAIT`): the
+        // thread waits until a read ends, then runs the call again. A read that ended before
+        // the thread registered left nothing to wait for: wake it at once.
+        p.wait_on(&coracle_vfs::block::IO_WAIT, u64::MAX);
+        if coracle_vfs::block::reads_in_flight() == 0 {
+            coracle_vfs::block::IO_WAIT.wake_everyone();
+        }
+    }
     if result == Err(Errno::WAIT) {
         // A signal that came before the wait began could not interrupt it: it does now.
         crate::signal::check_before_wait(p);

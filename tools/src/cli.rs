@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::env::{self, EnvError, Environment};
 use crate::error::RunError;
 use crate::network::NetworkArgs;
-use crate::qemu::{Accel, Machine};
+use crate::qemu::{Accel, Machine, RootDevice};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -100,6 +100,11 @@ pub struct RunArgs {
     /// Machine type [default: $CORACLE_MACHINE, else microvm].
     #[arg(long, value_enum)]
     pub machine: Option<Machine>,
+    /// Where a ROOTFS_DIR's or image's root filesystem travels: `initrd` (unpacked into
+    /// memory at boot) or `blk` (an EROFS image on a read-only virtio-blk drive, read on
+    /// demand) [default: $CORACLE_ROOT_DEVICE, else initrd].
+    #[arg(long = "root-device", value_enum)]
+    pub root_device: Option<RootDevice>,
     /// Copy the kernel log to stderr.
     #[arg(long)]
     pub verbose: bool,
@@ -236,6 +241,7 @@ pub struct RunOptions {
     pub interactive: bool,
     pub accel: Accel,
     pub machine: Machine,
+    pub root_device: RootDevice,
     pub verbose: bool,
     pub timing: bool,
     /// `--icount`: the deterministic mode of `crate::icount`.
@@ -303,6 +309,12 @@ impl RunArgs {
             interactive: self.interactive,
             accel: from_env_or(self.accel, "CORACLE_ACCEL", Accel::Auto, host)?,
             machine: from_env_or(self.machine, "CORACLE_MACHINE", Machine::Microvm, host)?,
+            root_device: from_env_or(
+                self.root_device,
+                "CORACLE_ROOT_DEVICE",
+                RootDevice::Initrd,
+                host,
+            )?,
             verbose: self.verbose,
             timing: self.timing,
             icount: self.icount,

@@ -41,6 +41,9 @@ pub enum Root<'a> {
     Tree(&'a Tree),
     /// An image's root filesystem, built in memory from its layers.
     Image(&'a crate::image::tree::FsTree),
+    /// None: the root filesystem is on the root drive (`root_image`); the archive holds the
+    /// launch records alone.
+    Device,
 }
 
 /// Writes the archive to `out` and returns it.
@@ -71,6 +74,7 @@ pub fn write_initrd<W: Write>(out: W, records: &Records<'_>, root: Root<'_>) -> 
         Root::Tree(tree) => tree.write(&mut writer)?,
         Root::Image(tree) => tree.write(&mut writer)?,
         Root::Program(program) => write_program(&mut writer, program, records)?,
+        Root::Device => {}
     }
     writer.finish()
 }

@@ -164,8 +164,20 @@ impl Launch {
         }
     }
 
-    /// Writes the initrd to `out` (docs/guest-protocol.md, "Initrd") and returns it.
-    pub fn write_initrd<W: Write>(&self, out: W) -> io::Result<W> {
+    /// The root filesystem as an EROFS image for the root drive (cached by content, see
+    /// `root_image`); `None` in the single-binary mode, whose few files stay in the initrd.
+    pub fn root_image(&self) -> Option<io::Result<std::path::PathBuf>> {
+        let source = match &self.content {
+            Content::Program(_) => return None,
+            Content::Tree(tree) => crate::root_image::Source::Tree(tree),
+            Content::Image(tree) => crate::root_image::Source::Image(tree),
+        };
+        Some(crate::root_image::cached_image(source))
+    }
+
+    /// Writes the initrd to `out` (docs/guest-protocol.md, "Initrd") and returns it; with
+    /// `root_on_drive`, the launch records alone (the root is the image of [`Self::root_image`]).
+    pub fn write_initrd<W: Write>(&self, out: W, root_on_drive: bool) -> io::Result<W> {
         let records = Records {
             argv: &self.argv,
             env: &self.env,
@@ -174,6 +186,7 @@ impl Launch {
             etc: &self.etc,
         };
         let root = match &self.content {
+            _ if root_on_drive => Root::Device,
             Content::Program(program) => Root::Program(program),
             Content::Tree(tree) => Root::Tree(tree),
             Content::Image(tree) => Root::Image(tree),
@@ -244,7 +257,7 @@ mod tests {
     }
 
     fn records(launch: &Launch) -> Vec<(String, Vec<u8>)> {
-        let bytes = launch.write_initrd(Vec::new()).unwrap();
+        let bytes = launch.write_initrd(Vec::new(), false).unwrap();
         let mut out = Vec::new();
         for e in coracle_test_reader(&bytes).into_iter().take(4) {
             out.push(e);
@@ -403,7 +416,7 @@ mod tests {
         );
         let opts = options(&["./m"]);
         let launch = Launch::prepare(&opts, &dir, None).unwrap();
-        let bytes = launch.write_initrd(Vec::new()).unwrap();
+        let bytes = launch.write_initrd(Vec::new(), false).unwrap();
         let archive: std::collections::HashMap<String, (u32, Vec<u8>)> =
             crate::initrd::tests::read_archive(&bytes)
                 .into_iter()

@@ -13,6 +13,15 @@ pub enum Accel {
     Auto,
 }
 
+/// Where the root filesystem of a ROOTFS_DIR or image travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RootDevice {
+    /// Unpacked from the initrd into memory at boot.
+    Initrd,
+    /// An EROFS image on a read-only virtio-blk drive, read on demand.
+    Blk,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Machine {
     Microvm,
@@ -134,6 +143,8 @@ pub struct VmConfig {
     pub cpus: u32,
     pub kernel: PathBuf,
     pub initrd: PathBuf,
+    /// The root filesystem's EROFS image, attached read-only as a virtio-blk drive.
+    pub root_drive: Option<PathBuf>,
     pub cmdline: String,
     /// The network backend and card (`network::NetworkArgs::qemu_args`), empty for none.
     pub network: Vec<OsString>,
@@ -180,6 +191,18 @@ pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
         });
         args.push("-device".into());
         args.push(format!("virtserialport,bus=vs.0,nr={nr},chardev={id},name=coracle.{id}").into());
+    }
+    if let Some(image) = &config.root_drive {
+        let mut drive = OsString::from("file=");
+        drive.push(qemu_escape_path(image));
+        drive.push(",if=none,format=raw,readonly=on,id=root");
+        args.push("-drive".into());
+        args.push(drive);
+        args.push("-device".into());
+        args.push(match config.machine {
+            Machine::Microvm => "virtio-blk-device,drive=root".into(),
+            Machine::Q35 => "virtio-blk-pci,drive=root".into(),
+        });
     }
     for (id, port, fd) in CHANNELS {
         args.push("-chardev".into());
@@ -242,6 +265,7 @@ mod tests {
             cpus: 1,
             kernel: "/k.elf".into(),
             initrd: "/tmp/x,y/initrd.cpio".into(),
+            root_drive: None,
             cmdline: "coracle.tty=0".into(),
             network: Vec::new(),
             icount: false,

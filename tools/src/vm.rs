@@ -46,11 +46,23 @@ pub fn run(
     }
     let workdir =
         TempDir::new().map_err(|e| RunError::io("cannot create a temporary directory", e))?;
+    // `--root-device blk`: the root filesystem goes on a read-only drive (a cached EROFS
+    // image) and the initrd carries the launch records alone.
+    let root_drive = match opts.root_device {
+        qemu::RootDevice::Blk => launch
+            .root_image()
+            .transpose()
+            .map_err(|e| RunError::io("cannot write the root filesystem image", e))?,
+        qemu::RootDevice::Initrd => None,
+    };
     let initrd_path = workdir.path().join("initrd.cpio");
     let file = std::fs::File::create(&initrd_path)
         .map_err(|e| RunError::io(format!("cannot write {}", initrd_path.display()), e))?;
     launch
-        .write_initrd(io::BufWriter::with_capacity(INITRD_BUFFER, file))
+        .write_initrd(
+            io::BufWriter::with_capacity(INITRD_BUFFER, file),
+            root_drive.is_some(),
+        )
         .map_err(|e| RunError::io("cannot build the initrd", e))?;
     let stop_signal = launch.stop_signal().map(str::to_owned);
     drop(launch);
@@ -99,6 +111,10 @@ pub fn run(
     } else {
         (qemu::host_accel(opts.accel), Vec::new())
     };
+    let root_arg: Vec<String> = root_drive
+        .iter()
+        .map(|_| "coracle.root=blk".to_owned())
+        .collect();
     let config = VmConfig {
         machine: opts.machine,
         accel,
@@ -106,6 +122,7 @@ pub fn run(
         cpus: opts.cpus,
         kernel,
         initrd: initrd_path,
+        root_drive,
         cmdline: protocol::kernel_cmdline(
             protocol::KernelFlags {
                 tty: opts.tty,
@@ -118,6 +135,7 @@ pub fn run(
             &[
                 opts.network.kernel_args(),
                 icount_args,
+                root_arg,
                 opts.kernel_args.clone(),
             ]
             .concat(),

@@ -450,10 +450,19 @@ impl OpenFile {
             return Err(Errno::ENOTDIR);
         }
         let mut pos = self.pos.lock();
-        while let Some((entry, next)) = self.inode.readdir(cx, *pos)? {
+        let mut took = false;
+        loop {
+            let (entry, next) = match self.inode.readdir(cx, *pos) {
+                Ok(Some(got)) => got,
+                Ok(None) => break,
+                // A block still being read (EROFS): give what was taken, else wait for it.
+                Err(Errno::WAIT) if took => break,
+                Err(e) => return Err(e),
+            };
             if !emit(&entry, next) {
                 break;
             }
+            took = true;
             *pos = next;
         }
         Ok(())

@@ -1,5 +1,6 @@
 //! Coracle's filesystem layer: the VFS (mounts, path resolution, open file descriptions),
-//! tmpfs, pipes, the memory devices and /dev's layout, and the initrd (cpio `newc`) reader.
+//! tmpfs, pipes, the memory devices and /dev's layout, the initrd (cpio `newc`) reader, and
+//! EROFS images on block devices.
 //!
 //! Everything here is portable and host-tested. Filesystems implement [`Inode`]; what only the
 //! kernel can do (console, randomness) is named by [`file::HostDevice`] and served by the
@@ -15,6 +16,7 @@ pub mod block;
 pub mod cache;
 pub mod cpio;
 pub mod dev;
+pub mod erofs;
 pub use coracle_abi::errno;
 pub mod fakefs;
 pub mod file;

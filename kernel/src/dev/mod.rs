@@ -9,8 +9,9 @@
 //! queues exist: a PCI function maps each queue to its MSI-X vector then). The handler
 //! acknowledges the device and raises the driver's [`work::Work`], which the CPU loop runs.
 //! virtio-net (`net`) was the first driver; virtio-console (`console`) carries the
-//! program's streams; virtio-blk claims `DeviceType::Block` the same way.
+//! program's streams; virtio-blk (`blk`) carries the root filesystem's drive.
 
+pub mod blk;
 pub mod console;
 pub mod hal;
 pub mod irq;

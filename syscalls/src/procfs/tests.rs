@@ -96,6 +96,7 @@ fn machine(cpus: u32) -> Current {
             root: Default::default(),
             read_only: false,
             tmpfs: Vec::new(),
+            disk: None,
         },
     )
     .expect("boot");

@@ -640,6 +640,7 @@ fn setup_full(tty: bool, stdin_forwarded: bool, cpu: std::sync::Arc<FakeCpu>) ->
             root: Default::default(),
             read_only: false,
             tmpfs: Vec::new(),
+            disk: None,
         },
     )
     .expect("boot");
