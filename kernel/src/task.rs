@@ -5,6 +5,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use coracle_syscalls::creds::Creds;
 use coracle_syscalls::mm::{
     handle_page_fault, out_of_memory_kill, wait_for_page, Access, FaultResult,
 };
@@ -205,6 +206,7 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
             cpus: cpus as u32,
             brk: 0,
             mmap_top: MMAP_TOP,
+            creds: Creds::container(0, 0, &[]),
         },
         booted.cwd,
         time::monotonic_ns_if_known(),

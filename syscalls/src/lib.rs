@@ -15,6 +15,7 @@ extern crate alloc;
 extern crate std;
 
 mod console;
+pub mod creds;
 pub mod current;
 pub mod locks;
 pub mod mm;

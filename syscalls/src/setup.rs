@@ -59,6 +59,8 @@ fn root_caller(root: &Arc<dyn Inode>) -> Caller {
         uid: 0,
         gid: 0,
         groups: Vec::new(),
+        // The kernel itself: every capability.
+        caps: coracle_vfs::cap::ALL,
         umask: 0o022,
         root: root.clone(),
     }

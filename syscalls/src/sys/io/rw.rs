@@ -239,6 +239,7 @@ pub(crate) fn write_file(
             };
             start.saturating_add(count)
         })?;
+        crate::sys::fs::remove_privs(p, file.inode());
     }
     let mut registered = false;
     let r = with_bounce(p, |p, chunk| {
