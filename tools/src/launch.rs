@@ -40,6 +40,8 @@ pub struct Launch {
     cwd: Vec<u8>,
     /// The network files for /etc (`network`).
     etc: Vec<(String, String)>,
+    /// The user an image's program runs as (`-u` or its User); root when `None`.
+    user: Option<crate::initrd::User>,
     content: Content,
 }
 
@@ -77,6 +79,7 @@ impl Launch {
                 exec: program.path.as_os_str().as_bytes().to_vec(),
                 cwd,
                 etc: etc_files(opts),
+                user: None,
                 content: Content::Program(program),
             });
         }
@@ -110,6 +113,7 @@ impl Launch {
             exec: found.exec,
             cwd,
             etc: etc_files(opts),
+            user: None,
             content: Content::Tree(tree),
         })
     }
@@ -120,6 +124,7 @@ impl Launch {
         env: Environment,
         exec: Vec<u8>,
         cwd: Vec<u8>,
+        user: crate::initrd::User,
         tree: FsTree,
     ) -> Launch {
         Launch {
@@ -128,6 +133,7 @@ impl Launch {
             exec,
             cwd,
             etc: Vec::new(),
+            user: Some(user),
             content: Content::Image(Box::new(tree)),
         }
     }
@@ -156,6 +162,7 @@ impl Launch {
             exec: &self.exec,
             cwd: &self.cwd,
             etc: &self.etc,
+            user: self.user.as_ref(),
         };
         let root = match &self.content {
             Content::Program(program) => Root::Program(program),
