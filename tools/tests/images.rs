@@ -311,7 +311,7 @@ fn non_root_user_runs_as_that_user() {
     let s = Scratch::new("user");
     let name = format!("coracle-test-user-{}", std::process::id());
     let image = build_app(&s, &name, "Dockerfile.user", &[]);
-    let script = format!("{AS_USER} 2>&1");
+    let script = format!("{{ {AS_USER}; }} 2>&1");
     let out = s.coracle(&["run", &name, "sh", "-c", &script]);
     let ours = text(&out.stdout);
     // The same image under buildah on the host.

@@ -124,10 +124,16 @@ pub fn prepare(opts: &RunOptions, source: &Source, store: &Store) -> Result<Laun
         .map(|p| std::os::unix::ffi::OsStrExt::as_bytes(p).to_vec())
         .unwrap_or_default();
     let exec = config::find_command(&tree, &process.cwd, &process.argv[0], &path)?;
+    // As runc (and so Docker and buildah) sets them, the supplementary groups hold the
+    // primary group too.
+    let mut groups = process.user.groups.clone();
+    if !groups.contains(&process.user.gid) {
+        groups.push(process.user.gid);
+    }
     let user = crate::initrd::User {
         uid: process.user.uid,
         gid: process.user.gid,
-        groups: process.user.groups.clone(),
+        groups,
     };
     Ok(
         Launch::from_image(process.argv, process.env, exec, process.cwd, user, tree)
