@@ -442,6 +442,11 @@ fn c_specs(now: u64) -> Vec<Spec> {
             .timeout(300),
     );
     specs.push(spec("lim_fsize").scratch().status(0));
+    // Credentials (issue 17): set*id, capabilities, permission checks. The host side drops
+    // to Docker's capability set first; every step that changes ids runs in a child.
+    specs.push(spec("cred_ids").needs_root());
+    specs.push(spec("cred_caps").needs_root());
+    specs.push(spec("cred_perm").scratch().needs_root());
     specs.extend(smp_c_specs());
     specs.extend(proc_specs());
     specs.extend(net_specs());

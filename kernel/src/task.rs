@@ -5,6 +5,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use coracle_syscalls::creds::Creds;
 use coracle_syscalls::mm::{
     handle_page_fault, out_of_memory_kill, wait_for_page, Access, FaultResult,
 };
@@ -78,6 +79,24 @@ fn etc_records(archive: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
+/// The optional `.coracle/user` record (docs/guest-protocol.md): the user the program runs
+/// as; root with Docker's capabilities without it.
+fn user_record(archive: &[u8]) -> Creds {
+    let record = Reader::new(archive)
+        .map_while(Result::ok)
+        .take_while(|e| e.name.starts_with(b".coracle/"))
+        .find(|e| e.name == b".coracle/user");
+    match record {
+        None => Creds::container(0, 0, &[]),
+        Some(e) => Creds::from_record(e.data).unwrap_or_else(|| {
+            fatal(format_args!(
+                "bad .coracle/user record {:?}",
+                core::str::from_utf8(e.data).unwrap_or("?")
+            ))
+        }),
+    }
+}
+
 /// Unpacks the root filesystem from the initrd at physical `[initrd.0, initrd.0+initrd.1)`
 /// (whose memory then goes to the frame allocator), loads the program named in it, runs it
 /// to its end, and returns its status.
@@ -102,6 +121,7 @@ pub fn run(
     let exec = member(archive, b".coracle/exec").to_vec();
     let cwd = member(archive, b".coracle/cwd").to_vec();
     let etc_files = etc_records(archive);
+    let creds = user_record(archive);
     // uname's nodename: the container's /etc/hostname when the host sends one (`--hostname`
     // or the random name, as Docker), else $HOSTNAME.
     let hostname = etc_files
@@ -226,6 +246,7 @@ pub fn run(
             cpus: cpus as u32,
             brk: 0,
             mmap_top: MMAP_TOP,
+            creds,
         },
         booted.cwd,
         time::monotonic_ns_if_known(),

@@ -98,8 +98,7 @@ impl Current {
             ppid: AtomicU32::new(0),
             pgid: AtomicU32::new(info.pid),
             sid: AtomicU32::new(info.pid),
-            uid: 0,
-            gid: 0,
+            creds: Mutex::new(info.creds.clone()),
             comm: Mutex::new(comm),
             cmdline: Mutex::new(info.cmdline.clone()),
             environ: Mutex::new(info.environ.clone()),
@@ -156,16 +155,14 @@ impl Current {
 
     /// The caller identity for the VFS.
     pub fn caller(&self) -> Caller {
-        let fs = self.process.fs.lock();
-        Caller {
-            pid: self.process.pid,
-            tid: self.tid,
-            uid: self.process.uid,
-            gid: self.process.gid,
-            groups: Vec::new(),
-            umask: fs.umask,
-            root: fs.root.clone(),
-        }
+        let (umask, root) = {
+            let fs = self.process.fs.lock();
+            (fs.umask, fs.root.clone())
+        };
+        self.process
+            .creds
+            .lock()
+            .caller(self.process.pid, self.tid, umask, root)
     }
 
     /// The open file at `fd`, or `EBADF`.

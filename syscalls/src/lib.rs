@@ -15,6 +15,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod console;
+pub mod creds;
 pub mod current;
 mod kmem;
 pub mod locks;

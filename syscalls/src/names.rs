@@ -52,17 +52,6 @@ not_implemented! {
     SYS_getdents = 78;
     SYS_ptrace = 101;
     SYS_syslog = 103;
-    SYS_setuid = 105;
-    SYS_setgid = 106;
-    SYS_setreuid = 113;
-    SYS_setregid = 114;
-    SYS_setgroups = 116;
-    SYS_setresuid = 117;
-    SYS_setresgid = 119;
-    SYS_setfsuid = 122;
-    SYS_setfsgid = 123;
-    SYS_capget = 125;
-    SYS_capset = 126;
     SYS_uselib = 134;
     SYS_ustat = 136;
     SYS_sysfs = 139;

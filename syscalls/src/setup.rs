@@ -75,6 +75,8 @@ fn root_caller(root: &Arc<dyn Inode>) -> Caller {
         uid: 0,
         gid: 0,
         groups: Vec::new(),
+        // The kernel itself: every capability.
+        caps: coracle_vfs::cap::ALL,
         umask: 0o022,
         root: root.clone(),
     }
@@ -146,9 +148,8 @@ pub fn boot(
                 },
             );
             let wanted = |name: &[u8]| !name.starts_with(b".coracle/");
-            let unpacked =
-                unpack_releasing(&image, &root_caller(&image), initrd, wanted, release)
-                    .map_err(|e| format!("cannot unpack the root filesystem: {e}"))?;
+            let unpacked = unpack_releasing(&image, &root_caller(&image), initrd, wanted, release)
+                .map_err(|e| format!("cannot unpack the root filesystem: {e}"))?;
             (image, unpacked)
         }
     };

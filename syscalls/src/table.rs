@@ -150,19 +150,30 @@ syscall_table! {
     SYS_getrusage = 98 => info::getrusage(who: i32, usage: u64);
     SYS_sysinfo = 99 => info::sysinfo(info: u64);
     SYS_times = 100 => info::times(buf: u64);
-    SYS_getuid = 102 => info::getuid();
-    SYS_getgid = 104 => info::getgid();
-    SYS_geteuid = 107 => info::geteuid();
-    SYS_getegid = 108 => info::getegid();
+    SYS_getuid = 102 => creds::getuid();
+    SYS_getgid = 104 => creds::getgid();
+    SYS_setuid = 105 => creds::setuid(uid: u32);
+    SYS_setgid = 106 => creds::setgid(gid: u32);
+    SYS_geteuid = 107 => creds::geteuid();
+    SYS_getegid = 108 => creds::getegid();
     SYS_setpgid = 109 => process::setpgid(pid: i32, pgid: i32);
     SYS_getppid = 110 => info::getppid();
     SYS_getpgrp = 111 => info::getpgrp();
     SYS_setsid = 112 => process::setsid();
-    SYS_getgroups = 115 => info::getgroups(size: i32, list: u64);
-    SYS_getresuid = 118 => info::getresuid(ruid: u64, euid: u64, suid: u64);
-    SYS_getresgid = 120 => info::getresgid(rgid: u64, egid: u64, sgid: u64);
+    SYS_setreuid = 113 => creds::setreuid(ruid: u32, euid: u32);
+    SYS_setregid = 114 => creds::setregid(rgid: u32, egid: u32);
+    SYS_getgroups = 115 => creds::getgroups(size: i32, list: u64);
+    SYS_setgroups = 116 => creds::setgroups(size: i32, list: u64);
+    SYS_setresuid = 117 => creds::setresuid(ruid: u32, euid: u32, suid: u32);
+    SYS_getresuid = 118 => creds::getresuid(ruid: u64, euid: u64, suid: u64);
+    SYS_setresgid = 119 => creds::setresgid(rgid: u32, egid: u32, sgid: u32);
+    SYS_getresgid = 120 => creds::getresgid(rgid: u64, egid: u64, sgid: u64);
     SYS_getpgid = 121 => info::getpgid(pid: i32);
+    SYS_setfsuid = 122 => creds::setfsuid(fsuid: u32);
+    SYS_setfsgid = 123 => creds::setfsgid(fsgid: u32);
     SYS_getsid = 124 => info::getsid(pid: i32);
+    SYS_capget = 125 => creds::capget(header: u64, data: u64);
+    SYS_capset = 126 => creds::capset(header: u64, data: u64);
     SYS_rt_sigpending = 127 => signal::rt_sigpending(set: u64, size: u64);
     SYS_rt_sigtimedwait = 128 => signal::rt_sigtimedwait(these: u64, info: u64, ts: u64, size: u64);
     SYS_rt_sigqueueinfo = 129 => signal::rt_sigqueueinfo(tgid: i32, sig: i32, info: u64);
@@ -187,9 +198,10 @@ syscall_table! {
     SYS_munlock = 150 => mman::munlock(addr: u64, len: u64);
     SYS_mlockall = 151 => mman::mlockall(flags: u32);
     SYS_munlockall = 152 => mman::munlockall();
-    /// Parent-death signal, dumpable, name, child subreaper, and the switches read back only
-    /// (keepcaps, no_new_privs, THP disable, timer slack, seccomp mode 0, capability bounding
-    /// set); other options fail with `EINVAL`.
+    /// Parent-death signal, dumpable, name, child subreaper, the capability options (bounding
+    /// set, keepcaps, securebits, ambient set), and the switches read back only
+    /// (no_new_privs, THP disable, timer slack, seccomp mode 0); other options fail with
+    /// `EINVAL`.
     SYS_prctl = 157 => process::prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64);
     SYS_arch_prctl = 158 => process::arch_prctl(code: i32, addr: u64);
     SYS_setrlimit = 160 => info::setrlimit(resource: u32, rlim: u64);

@@ -197,6 +197,7 @@ fn the_guest_reader_reads_it_back() {
         uid: 0,
         gid: 0,
         groups: Vec::new(),
+        caps: coracle_vfs::cap::DOCKER_DEFAULT,
         umask: 0o22,
         root: root.clone(),
     };

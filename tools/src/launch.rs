@@ -40,6 +40,8 @@ pub struct Launch {
     cwd: Vec<u8>,
     /// The network files for /etc (`network`).
     etc: Vec<(String, String)>,
+    /// The user an image's program runs as (`-u` or its User); root when `None`.
+    user: Option<crate::initrd::User>,
     content: Content,
     /// An image's StopSignal, as written there (`SIGQUIT`, `3`...).
     stop_signal: Option<String>,
@@ -79,6 +81,7 @@ impl Launch {
                 exec: program.path.as_os_str().as_bytes().to_vec(),
                 cwd,
                 etc: etc_files(opts),
+                user: None,
                 content: Content::Program(program),
                 stop_signal: None,
             });
@@ -113,6 +116,7 @@ impl Launch {
             exec: found.exec,
             cwd,
             etc: etc_files(opts),
+            user: None,
             content: Content::Tree(tree),
             stop_signal: None,
         })
@@ -124,6 +128,7 @@ impl Launch {
         env: Environment,
         exec: Vec<u8>,
         cwd: Vec<u8>,
+        user: crate::initrd::User,
         tree: FsTree,
     ) -> Launch {
         Launch {
@@ -132,6 +137,7 @@ impl Launch {
             exec,
             cwd,
             etc: Vec::new(),
+            user: Some(user),
             content: Content::Image(Box::new(tree)),
             stop_signal: None,
         }
@@ -184,6 +190,7 @@ impl Launch {
             exec: &self.exec,
             cwd: &self.cwd,
             etc: &self.etc,
+            user: self.user.as_ref(),
         };
         let root = match &self.content {
             _ if root_on_drive => Root::Device,

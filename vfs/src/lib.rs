@@ -23,6 +23,7 @@ pub mod file;
 pub mod inode;
 pub mod overlay;
 pub mod page;
+pub mod perm;
 pub mod pipe;
 pub mod tmpfs;
 pub mod types;
@@ -37,6 +38,7 @@ mod tests;
 pub use errno::Errno;
 pub use file::{FileOps, HostDevice, OpenFile};
 pub use inode::{Inode, TimeChange};
+pub use perm::{cap, sticky_ok};
 pub use types::*;
 pub use vfs::{
     Device, Lookup, Mount, Vfs, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT,

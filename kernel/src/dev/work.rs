@@ -43,6 +43,15 @@ impl Work {
         self.pending.store(true, Ordering::Release);
     }
 
+    /// Asks for the work to run soon from anywhere: raised, and the boot CPU (which runs the
+    /// device work) woken when this is another CPU.
+    pub fn schedule(&self) {
+        self.raise();
+        if crate::arch::cpu_index() != 0 {
+            crate::arch::send_ipi(0, crate::arch::interrupt::WAKE);
+        }
+    }
+
     /// Asks for the work to run at `deadline` (CLOCK_MONOTONIC ns) at the latest, from
     /// anywhere (a system call that started a timer the work must serve): the boot CPU, whose
     /// timer keeps work deadlines, is woken to re-arm it when this is another CPU.

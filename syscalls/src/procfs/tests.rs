@@ -71,6 +71,7 @@ fn start_info(pid: u32) -> StartInfo {
         cpus: 2,
         brk: 0x60_0000,
         mmap_top: 0x7f00_0000_0000,
+        creds: crate::creds::Creds::container(0, 0, &[]),
     }
 }
 

@@ -36,8 +36,8 @@ fn targets(p: &Current, which: i32, who: i32) -> Result<alloc::vec::Vec<Arc<Proc
             live.filter(|q| q.pgid() == pgid).cloned().collect()
         }
         IOPRIO_WHO_USER => {
-            let uid = if who == 0 { p.process.uid } else { who };
-            live.filter(|q| q.uid == uid).cloned().collect()
+            let uid = if who == 0 { p.process.creds().uid } else { who };
+            live.filter(|q| q.creds().uid == uid).cloned().collect()
         }
         _ => return Err(Errno::EINVAL),
     };

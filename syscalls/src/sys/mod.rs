@@ -1,6 +1,7 @@
 //! The handlers, one module per syscall family, named after the Linux calls.
 
 pub(crate) mod anon;
+pub(crate) mod creds;
 pub(crate) mod epoll;
 pub(crate) mod eventfd;
 pub(crate) mod fifo;

@@ -624,6 +624,7 @@ fn setup_full(tty: bool, stdin_forwarded: bool, cpu: std::sync::Arc<FakeCpu>) ->
         cpus: 2,
         brk: 0x60_0000,
         mmap_top: 0x7f00_0000_0000,
+        creds: crate::creds::Creds::container(0, 0, &[]),
     };
     let booted = crate::setup::boot(
         &test_initrd(),

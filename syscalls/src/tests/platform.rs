@@ -316,7 +316,9 @@ fn the_faulting_wrapper_forwards_every_method() {
     expect("write_stream", &[1, 4], &|k| {
         k.write_stream(Stream::Stderr, b"oops") == 0xc1
     });
-    expect("read_stdin", &[9], &|k| k.read_stdin(&mut [0; 9]) == Some(0xc2));
+    expect("read_stdin", &[9], &|k| {
+        k.read_stdin(&mut [0; 9]) == Some(0xc2)
+    });
     expect("map_zeroed", &[0x1000, 0x2000], &|k| {
         k.map_zeroed(0x1000, 0x2000, X) == Err(Errno::E2BIG)
     });

@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
         uid: 0,
         gid: 0,
         groups: Vec::new(),
+        caps: coracle_vfs::cap::ALL,
         umask: 0o22,
         root: root.clone(),
     };

@@ -106,6 +106,7 @@ fn caller(root: &Arc<dyn Inode>) -> Caller {
         uid: 0,
         gid: 0,
         groups: Vec::new(),
+        caps: crate::cap::DOCKER_DEFAULT,
         umask: 0o22,
         root: root.clone(),
     }

@@ -136,6 +136,8 @@ pub fn new_overlay(lower: Arc<dyn Inode>, upper: Arc<dyn Inode>) -> Result<Arc<d
             uid: 0,
             gid: 0,
             groups: Vec::new(),
+            // Copy-up acts for the filesystem itself: every capability.
+            caps: crate::cap::ALL,
             umask: 0,
             root: upper.clone(),
         },

@@ -159,14 +159,11 @@ fn may_modify_dir(cx: &Caller, dir: &Arc<dyn Inode>) -> Result<(), Errno> {
 /// The sticky-bit rule for removing or renaming `victim` out of `dir`.
 fn may_delete(cx: &Caller, dir: &Arc<dyn Inode>, victim: &Arc<dyn Inode>) -> Result<(), Errno> {
     may_modify_dir(cx, dir)?;
-    let ds = dir.stat();
-    if ds.mode & S_ISVTX != 0 && cx.uid != 0 {
-        let vs = victim.stat();
-        if cx.uid != ds.uid && cx.uid != vs.uid {
-            return Err(Errno::EPERM);
-        }
+    if coracle_vfs::sticky_ok(cx, &dir.stat(), &victim.stat()) {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
     }
-    Ok(())
 }
 
 /// Whether a filesystem is mounted on `dir`.

@@ -22,7 +22,7 @@ pub(crate) fn mount(
     const MS_REMOUNT: u64 = 32;
     const MS_BIND: u64 = 4096;
     const MS_MOVE: u64 = 8192;
-    if p.process.uid != 0 {
+    if p.process.euid() != 0 {
         return Err(Errno::EPERM);
     }
     let target_inode = lookup(p, k, AT_FDCWD, target, true, false)?;
@@ -122,7 +122,7 @@ pub(crate) fn umount2(p: &mut Current, k: &mut dyn Platform, target: u64, flags:
     {
         return Err(Errno::EINVAL);
     }
-    if p.process.uid != 0 {
+    if p.process.euid() != 0 {
         return Err(Errno::EPERM);
     }
     let root = lookup(p, k, AT_FDCWD, target, flags & UMOUNT_NOFOLLOW == 0, false)?;

@@ -26,6 +26,7 @@ pub(crate) fn set_size(
         return Err(Errno::EFBIG);
     }
     inode.truncate(len)?;
+    super::attr::remove_privs(p, inode);
     if len < old {
         if let Some(from) = page_up(len) {
             unmap_file_pages(p, k, inode, from, u64::MAX, true);

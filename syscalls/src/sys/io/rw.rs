@@ -238,6 +238,7 @@ pub(crate) fn write_file(
     };
     if count > 0 {
         crate::sys::fs::check_seals(p, file, true, || start().saturating_add(count))?;
+        crate::sys::fs::remove_privs(p, file.inode());
     }
     let count = match fsize_room(p, file) {
         Some(limit) if count > 0 => {

@@ -49,7 +49,8 @@ pub(crate) struct Perm {
 
 impl Perm {
     pub(crate) fn new(p: &Current, key: i32, flags: i32, seq: u16) -> Perm {
-        let (uid, gid) = (p.process.uid, p.process.gid);
+        let creds = p.process.creds();
+        let (uid, gid) = (creds.euid, creds.egid);
         Perm {
             key,
             uid,
@@ -63,13 +64,14 @@ impl Perm {
 
     /// ipcperms: `want` (0o4 read, 0o2 write, as in the mode's triads) for the caller.
     pub(crate) fn allows(&self, p: &Current, want: u16) -> bool {
-        let uid = p.process.uid;
+        let creds = p.process.creds();
+        let uid = creds.euid;
         if uid == 0 {
             return true;
         }
         let granted = if uid == self.uid || uid == self.cuid {
             self.mode >> 6
-        } else if p.process.gid == self.gid || p.process.gid == self.cgid {
+        } else if creds.in_group(self.gid) || creds.in_group(self.cgid) {
             self.mode >> 3
         } else {
             self.mode
@@ -103,7 +105,7 @@ impl Perm {
     /// IPC_SET and IPC_RMID: the owner, the creator, or CAP_SYS_ADMIN... which root in a
     /// container lacks, yet root owns what it makes here; `EPERM` otherwise.
     pub(crate) fn may_change(&self, p: &Current) -> Result<(), Errno> {
-        let uid = p.process.uid;
+        let uid = p.process.creds().euid;
         if uid == self.uid || uid == self.cuid {
             Ok(())
         } else {

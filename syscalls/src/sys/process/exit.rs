@@ -269,7 +269,7 @@ pub(crate) fn chld_info(sig: u32, child: &Process, code: i32, status: u32, cpu_n
     let mut info = SigInfo::new(sig, code);
     info.set_fields(&SiChld {
         si_pid: child.pid,
-        si_uid: child.uid,
+        si_uid: child.ruid(),
         si_status: status as i32,
         si_utime: cpu_ns / (1_000_000_000 / TICKS),
         ..SiChld::default()
