@@ -44,11 +44,11 @@ pub(crate) fn check_thread_count(sys: &System) -> Result<(), Errno> {
 }
 
 /// Whether free memory is below twice the kernel's frame reserve (1/64 of memory, at least
-/// 1 MiB): the calls stop while page faults in progress still find frames, and the heap has
+/// 128 KiB): the calls stop while page faults in progress still find frames, and the heap has
 /// the reserve beyond that.
 fn memory_low(sys: &System) -> bool {
     let total = sys.info.mem_total();
-    let floor = (total / 32).max(2 << 20);
+    let floor = (total / 32).max(256 << 10);
     sys.info.mem_free() < floor
 }
 

@@ -39,12 +39,13 @@ pub fn init(free: &[MemRange]) {
     }
 }
 
-/// Frames single-frame allocations leave free: 1/64 of memory, at least 1 MiB. Only the heap
+/// Frames single-frame allocations leave free: 1/64 of memory, at least 128 KiB (a few-MiB
+/// VM must still fit a program: the memory floors of tools/tests/vm.rs). Only the heap
 /// grows into them (`try_alloc_contiguous`), so when programs have taken every other frame
 /// (their pages, file data, page tables) the kernel's own objects still have room, and the
 /// calls that make them fail with an errno (`syscalls::kmem`) before the heap runs dry.
 fn reserve() -> u64 {
-    (TOTAL.load(Ordering::Relaxed) / 64).max((1 << 20) / PAGE_SIZE)
+    (TOTAL.load(Ordering::Relaxed) / 64).max((128 << 10) / PAGE_SIZE)
 }
 
 /// A fresh zeroed 4 KiB frame, or `None` when memory is exhausted (down to the reserve).
