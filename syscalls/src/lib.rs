@@ -14,7 +14,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
-mod console;
+pub mod console;
 pub mod current;
 pub mod locks;
 pub mod mm;
@@ -29,6 +29,7 @@ pub mod setup;
 pub mod signal;
 mod sys;
 mod table;
+pub mod tty;
 pub mod uaccess;
 pub mod user_ptr;
 

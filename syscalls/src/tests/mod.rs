@@ -21,3 +21,4 @@ mod select;
 mod signal;
 mod threads;
 mod truncate;
+mod tty;
