@@ -140,6 +140,17 @@ impl Console for KernelPlatform {
                         buf[n] = 0xff;
                         n += 1;
                     }
+                    0x02 => {
+                        // A control record: `0xff 0x02 LEN PAYLOAD`. Until the framing
+                        // parser of the virtio console takes over, the window size is
+                        // applied here and other records are skipped.
+                        let len = usize::from(Self::stdin_byte());
+                        let mut record = [0u8; 255];
+                        for b in record.iter_mut().take(len) {
+                            *b = Self::stdin_byte();
+                        }
+                        apply_winsize_record(&record[..len]);
+                    }
                     _ => {
                         // 0x01: end of input; what came before it is returned first.
                         self.stdin_ended = true;
@@ -154,6 +165,26 @@ impl Console for KernelPlatform {
             }
         }
         n
+    }
+}
+
+/// `winsize rows=R cols=C` (docs/guest-protocol.md): the new size of the host terminal.
+fn apply_winsize_record(record: &[u8]) {
+    let mut words = record.split(|&b| b == b' ');
+    if words.next() != Some(&b"winsize"[..]) {
+        return;
+    }
+    let (mut rows, mut cols) = (None, None);
+    for word in words {
+        let text = core::str::from_utf8(word).unwrap_or_default();
+        match text.split_once('=') {
+            Some(("rows", v)) => rows = v.parse::<u16>().ok(),
+            Some(("cols", v)) => cols = v.parse::<u16>().ok(),
+            _ => {}
+        }
+    }
+    if let (Some(rows), Some(cols)) = (rows, cols) {
+        coracle_syscalls::console::set_winsize(rows, cols);
     }
 }
 

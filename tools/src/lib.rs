@@ -28,6 +28,7 @@ pub mod qemu;
 pub mod resolve;
 pub mod rootfs;
 mod tempdir;
+pub mod terminal;
 pub mod vm;
 
 use std::io::Write;

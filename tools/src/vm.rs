@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::OwnedFd;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -58,6 +59,12 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
         });
     }
 
+    // `-t`: the guest's terminal starts at the host terminal's size.
+    let winsize = if opts.tty {
+        crate::terminal::window_size()
+    } else {
+        None
+    };
     let epoch_ns = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -75,6 +82,7 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
                 verbose: opts.verbose,
                 timing: opts.timing,
                 cpus: opts.cpus,
+                winsize,
             },
             epoch_ns,
             &[opts.network.kernel_args(), opts.kernel_args.clone()].concat(),
@@ -110,7 +118,24 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
         _ => RunError::io(format!("cannot start {}", opts.qemu.display()), e),
     })?;
 
+    // `-it` on a terminal: raw mode until this function returns (restored on every way out,
+    // see terminal.rs), window sizes sent as they change.
+    let mut _raw = None;
     if let Some(stdin) = child.stdin.take() {
+        let stdin = SharedStdin(Arc::new(Mutex::new(stdin)));
+        if opts.tty {
+            let resized = stdin.clone();
+            let watching = crate::terminal::watch_signals(move |rows, cols| {
+                let mut w = resized.clone();
+                let _ = w
+                    .write_all(&protocol::winsize_record(rows, cols))
+                    .and_then(|()| w.flush());
+            });
+            if watching.is_ok() {
+                _raw = crate::terminal::RawMode::enter()
+                    .map_err(|e| RunError::io("cannot put the terminal in raw mode", e))?;
+            }
+        }
         // Not joined: it may sit in a read of our stdin long after the guest is gone.
         thread::spawn(move || protocol::copy_stdin_framed(io::stdin().lock(), stdin));
     }
@@ -139,6 +164,23 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
         print_timing(&control, spawned_at, started);
     }
     outcome(&control, status, qemu_output, log_tail)
+}
+
+/// QEMU's stdin, written by the stdin copier and by the window-size watcher, one framed
+/// piece at a time.
+#[derive(Debug, Clone)]
+struct SharedStdin(Arc<Mutex<std::process::ChildStdin>>);
+
+impl Write for SharedStdin {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut w = self.0.lock().map_err(|_| io::Error::other("stdin lock poisoned"))?;
+        w.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        let mut w = self.0.lock().map_err(|_| io::Error::other("stdin lock poisoned"))?;
+        w.flush()
+    }
 }
 
 /// Maps what the guest reported and how QEMU ended to `coracle run`'s result.
