@@ -3,8 +3,8 @@
 #
 # Usage: bench/run-all.sh [coracle bench options, e.g. -n 5 --accel tcg]
 #   Builds the programs with bench/build.sh into target/bench; uses target/release/coracle,
-#   or $CORACLE (build it first: cargo build --release -p coracle-tools). The Linux kernel
-#   must be cached: run bench/linux-baseline.sh -n 1 --machine microvm once.
+#   or $CORACLE (build it first: cargo build --release -p coracle-tools). The Linux VM is
+#   prepared by `coracle bench` itself.
 # Tables go to stdout, progress to stderr. Exits 0 only when every run of every benchmark
 # succeeded on both sides.
 set -uo pipefail

@@ -49,6 +49,9 @@ static const char *errname(int e)
 	case ENOTEMPTY: return "ENOTEMPTY";
 	case ELOOP: return "ELOOP";
 	case ENODATA: return "ENODATA";
+	case ENOKEY: return "ENOKEY";
+	case EIDRM: return "EIDRM";
+	case ENOMSG: return "ENOMSG";
 	case EOVERFLOW: return "EOVERFLOW";
 	case EBADFD: return "EBADFD";
 	case EXDEV: return "EXDEV";

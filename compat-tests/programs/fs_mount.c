@@ -1,6 +1,6 @@
 /* fs_mount: mounting a tmpfs (as root): size= and mode= options, statfs of it, ENOSPC when it
- * is full, EXDEV for rename and link across it, EBUSY while it is in use, MS_RDONLY and
- * remount, and umount2. */
+ * is full, EXDEV for rename and link across it, EBUSY while it is in use, MS_RDONLY,
+ * MS_REMOUNT read-only and back, and umount2. */
 #define _GNU_SOURCE
 #include <sys/mount.h>
 #include <sys/statfs.h>
@@ -86,7 +86,18 @@ int main(int argc, char **argv)
 	CHECK(umount2("mnt", 0));
 	CHECK(close(fd));
 
-	/* Remounting read-only (MS_REMOUNT | MS_RDONLY) is not supported yet. */
+	/* Remounting read-only (EBUSY while a file on it is open for writing) and back; a
+	 * directory that is no mount's root cannot be remounted. */
+	CHECK(fd = open("mnt/small", O_WRONLY));
+	CHECK(mount(NULL, "mnt", NULL, MS_REMOUNT | MS_RDONLY, NULL));
+	CHECK(close(fd));
+	CHECK(mount(NULL, "mnt", NULL, MS_REMOUNT | MS_RDONLY, NULL));
+	CHECK(put_file("mnt/new", "x"));
+	CHECK(open("mnt/small", O_WRONLY));
+	CHECK(unlink("mnt/small"));
+	show_file("mnt/small");
+	CHECK(mount(NULL, "mnt", NULL, MS_REMOUNT, NULL));
+	CHECK(mount(NULL, ".", NULL, MS_REMOUNT | MS_RDONLY, NULL));
 	CHECK(put_file("mnt/new", "x"));
 	CHECK(umount2("mnt", 0x80));
 	CHECK(umount2("mnt", 0));

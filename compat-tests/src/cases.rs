@@ -1,7 +1,8 @@
 //! The cases: which program runs with which arguments, environment, stdin and machine.
 //!
 //! Names are `c/<label>/<flavour>/<machine>`, `rust/<label>/<machine>`, `busybox/<label>`,
-//! `rootfs/<label>`, `debian/<label>` and `script/<label>`; they are what `known-failures.txt` and `pending.txt`
+//! `rootfs/<label>`, `debian/<label>`, `script/<label>` and `overlay/<label>` (a script with
+//! the image under an overlay root); they are what `known-failures.txt` and `pending.txt`
 //! list. The "hello
 //! class" (the smallest programs) runs on both machine types; everything else on microvm.
 //!
@@ -51,6 +52,8 @@ pub(crate) struct Case {
     /// Why its guest side runs only with `--accel kvm`: what TCG does not do as the CPU does.
     /// Elsewhere the host side runs and is checked, and the case is skipped with this reason.
     pub(crate) needs_kvm: Option<&'static str>,
+    /// `--kernel-arg` tokens for the guest side (`coracle.root=overlay`).
+    pub(crate) kernel_args: Vec<String>,
 }
 
 /// The vCPU counts every SMP case runs with.
@@ -110,6 +113,7 @@ struct Spec {
     host_status: Option<i32>,
     timeout: Option<Duration>,
     needs_kvm: Option<&'static str>,
+    kernel_args: Vec<String>,
     /// The C flavours it is built in (all of them unless a case is too slow to run in each).
     flavours: &'static [Flavour],
 }
@@ -130,6 +134,7 @@ fn spec(program: &'static str) -> Spec {
         host_status: None,
         timeout: None,
         needs_kvm: None,
+        kernel_args: Vec::new(),
         flavours: &Flavour::ALL,
     }
 }
@@ -236,6 +241,7 @@ impl Spec {
             host_status: self.host_status,
             timeout: self.timeout,
             needs_kvm: self.needs_kvm,
+            kernel_args: self.kernel_args.clone(),
         };
         if self.smp {
             SMP_CPUS
@@ -328,6 +334,14 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
             MICROVM,
         ));
     }
+    for spec in overlay_specs() {
+        cases.extend(spec.cases(
+            format!("overlay/{}", spec.label),
+            format!("script/{}", spec.label),
+            Source::Busybox,
+            MICROVM,
+        ));
+    }
     cases
 }
 
@@ -398,7 +412,14 @@ fn c_specs(now: u64) -> Vec<Spec> {
     }
     // The file-system programs, each in a scratch directory. Most print owners, or depend on
     // root's privileges (chown, mknod, linkat(AT_EMPTY_PATH), access, mount): they need root.
-    for program in ["fs_paths", "fs_fds", "fs_many", "fs_memfd"] {
+    for program in [
+        "fs_paths",
+        "fs_fds",
+        "fs_many",
+        "fs_memfd",
+        "fs_splice",
+        "fs_xattr",
+    ] {
         specs.push(spec(program).scratch());
     }
     for program in [
@@ -415,6 +436,20 @@ fn c_specs(now: u64) -> Vec<Spec> {
     ] {
         specs.push(spec(program).scratch().needs_root());
     }
+    // Files, inodes and processes until the kernel refuses (issue 17): once, with musl.
+    specs.push(
+        spec("lim_exhaust")
+            .scratch()
+            .status(0)
+            .musl_only()
+            .timeout(300),
+    );
+    specs.push(spec("lim_fsize").scratch().status(0));
+    // Credentials (issue 17): set*id, capabilities, permission checks. The host side drops
+    // to Docker's capability set first; every step that changes ids runs in a child.
+    specs.push(spec("cred_ids").needs_root());
+    specs.push(spec("cred_caps").needs_root());
+    specs.push(spec("cred_perm").scratch().needs_root());
     specs.extend(smp_c_specs());
     specs.extend(proc_specs());
     specs.extend(net_specs());
@@ -447,6 +482,22 @@ fn proc_specs() -> Vec<Spec> {
         "proc_pidfd",
         // Futexes between processes on shared memory, sem_open, process-shared pthreads.
         "futex_shared",
+        // Sleepers show 'S' in /proc/<pid>/stat (LTP's TST_PROCESS_STATE_WAIT).
+        "proc_states",
+        // keyctl on a free serial: ENOKEY.
+        "key_probe",
+        // CLONE_PARENT_SETTID seen by a CLONE_VM child.
+        "proc_clone_settid",
+        // personality(2): PER_LINUX32's uname, STICKY_TIMEOUTS.
+        "proc_persona",
+        // ioprio_set/ioprio_get.
+        "sched_ioprio",
+        // process_vm_readv/writev on a child.
+        "proc_vm",
+        // System V message queues, shared memory and semaphores.
+        "ipc_msg",
+        "ipc_shm",
+        "ipc_sem",
     ]
     .into_iter()
     .map(|p| spec(p).status(0))
@@ -457,7 +508,7 @@ fn proc_specs() -> Vec<Spec> {
     specs.push(spec("proc_pid1").status(0).needs_root());
     // Reopening pipe(2) ends through /proc/self/fd (bash's process substitution).
     specs.push(spec("pipe_reopen").status(0));
-    for program in ["proc_fds", "proc_exec"] {
+    for program in ["proc_fds", "proc_exec", "proc_coredump"] {
         specs.push(spec(program).scratch().status(0));
     }
     // 2,000 processes one after another: once, with musl.
@@ -808,21 +859,41 @@ pub(crate) const SCRIPTS: &[(&str, i32)] = &[
     ("many", 0),
     ("pgroup", 0),
     ("orphan", 0),
+    ("overlay", 0),
 ];
+
+/// The scripts that also run with the image under an overlay root (`coracle.root=overlay`,
+/// docs/overlay.md), as `overlay/<name>`: the host side is the same chroot of the plain tree.
+const OVERLAY_SCRIPTS: &[&str] = &["overlay", "files", "exec"];
 
 fn script_specs() -> Vec<Spec> {
     SCRIPTS
         .iter()
+        .map(|&(name, status)| script_spec(name, status))
+        .collect()
+}
+
+fn overlay_specs() -> Vec<Spec> {
+    SCRIPTS
+        .iter()
+        .filter(|(name, _)| OVERLAY_SCRIPTS.contains(name))
         .map(|&(name, status)| Spec {
-            place: Place::Rootfs {
-                command: "/bin/sh".to_string(),
-            },
-            ..spec("busybox")
-                .label(name)
-                .args([format!("/scripts/{name}.sh")])
-                .status(status)
+            kernel_args: vec!["coracle.root=overlay".to_string()],
+            ..script_spec(name, status)
         })
         .collect()
+}
+
+fn script_spec(name: &str, status: i32) -> Spec {
+    Spec {
+        place: Place::Rootfs {
+            command: "/bin/sh".to_string(),
+        },
+        ..spec("busybox")
+            .label(name)
+            .args([format!("/scripts/{name}.sh")])
+            .status(status)
+    }
 }
 
 mod debian;

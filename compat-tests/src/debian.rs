@@ -37,6 +37,10 @@ pub(crate) const PACKAGES: &[&str] = &[
     "file",
     "xz-utils",
     "bc",
+    // The servers tools/tests/servers.rs runs and `coracle bench --net` measures (issue 13).
+    "nginx-light",
+    "redis-server",
+    "iperf3",
 ];
 const SUITE: &str = "bookworm";
 const VARIANT: &str = "minbase";

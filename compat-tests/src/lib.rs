@@ -50,6 +50,12 @@ use known::CaseList;
 use programs::{NotBuilt, Source};
 use report::{Tally, KNOWN_FILE, PENDING_FILE};
 
+/// The cached Debian root filesystem (built first when missing), for the VM tests and
+/// benchmarks that run real Debian servers in it; `Err` says why it cannot be had.
+pub fn debian_root() -> Result<PathBuf, String> {
+    debian::root()
+}
+
 /// Runs the suite against the `coracle` binary at `coracle`; the process exit code: 0 when
 /// every failure is a known one and no known one passes, 1 otherwise, 2 when the suite itself
 /// is misconfigured.

@@ -172,6 +172,9 @@ pub(crate) fn coracle_command(setup: &Setup, case: &Case, program: &Path, root: 
     if case.stdin.is_some() {
         command.arg("-i");
     }
+    for arg in &case.kernel_args {
+        command.args(["--kernel-arg", arg]);
+    }
     match &case.place {
         Place::Direct => command.arg("--").arg(program),
         Place::Scratch => command.arg("--").arg(program).arg(GUEST_SCRATCH),

@@ -1,13 +1,17 @@
 //! The host channels: program stdout/stderr, the kernel log and control records.
 //!
-//! Each channel is an `isa-debugcon` port (see docs/guest-protocol.md). Output is written with
-//! one `rep outsb` per buffer, never byte by byte, so a VM exit is paid per write, not per byte.
+//! The program's streams travel on virtio consoles (`dev::console`) once they are set up;
+//! before that, and when a host gives none, on `isa-debugcon` ports, as the kernel log and
+//! the control records always do (see docs/guest-protocol.md): those must work from the
+//! first instruction and in a failing kernel. Port output is written with one `rep outsb`
+//! per buffer, never byte by byte, so a VM exit is paid per write, not per byte.
 
 use core::fmt::{self, Write};
 
 use spin::Mutex;
 
 use crate::arch::port;
+use crate::dev::{self, console::Role};
 
 const PORT_STDOUT: u16 = 0xe9;
 const PORT_STDERR: u16 = 0xea;
@@ -21,13 +25,34 @@ pub enum Stream {
     Stderr,
 }
 
-/// Writes program output to the host, unchanged.
-pub fn write_stream(stream: Stream, data: &[u8]) {
+fn role(stream: Stream) -> Role {
+    match stream {
+        Stream::Stdout => Role::Stdout,
+        Stream::Stderr => Role::Stderr,
+    }
+}
+
+/// Hands program output to the host, unchanged: how many leading bytes were taken (0 when
+/// the host has not taken earlier output yet).
+pub fn write_stream(stream: Stream, data: &[u8]) -> usize {
+    if dev::console::has(role(stream)) {
+        return dev::console::write(role(stream), data);
+    }
     let port = match stream {
         Stream::Stdout => PORT_STDOUT,
         Stream::Stderr => PORT_STDERR,
     };
     port::outsb(port, data);
+    data.len()
+}
+
+/// Writes all of `data` to the host, waiting for the host by polling (kernel messages).
+pub fn write_stream_all(stream: Stream, data: &[u8]) {
+    if dev::console::has(role(stream)) {
+        dev::console::write_all(role(stream), data);
+    } else {
+        write_stream(stream, data);
+    }
 }
 
 /// A line buffer in front of a port: formatting writes many small pieces, the port gets one

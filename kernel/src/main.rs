@@ -13,6 +13,7 @@ mod arch;
 mod console;
 mod cpu_loop;
 mod dev;
+mod entropy;
 mod mm;
 mod panic;
 mod platform;
@@ -37,6 +38,7 @@ struct Selftests {
 
 /// Parses the `key=value` tokens of the command line (docs/guest-protocol.md).
 fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests, NetConfig) {
+    let mut tsc_khz = None;
     let mut config = Config {
         cpus: 1,
         ..Config::default()
@@ -59,7 +61,17 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests, NetConfig) {
             b"coracle.verbose" => config.verbose = value == b"1",
             b"coracle.timing" => config.timing = value == b"1",
             b"coracle.epoch" => epoch = number().unwrap_or(0),
+            // The root filesystem is the EROFS image on the virtio-blk drive, not the initrd.
+            b"coracle.root" if value == b"blk" => config.root_blk = true,
             b"coracle.cpus" => config.cpus = number().unwrap_or(1) as u32,
+            b"coracle.root" if value == b"overlay" => config.overlay = true,
+            b"coracle.root" if value == b"tmpfs" => config.overlay = false,
+            b"coracle.readonly" => config.read_only = value == b"1",
+            b"coracle.tmpfs" => config.tmpfs.push(value.to_vec()),
+            // Deterministic runs (`coracle run --icount`): random bytes from this seed, and the
+            // TSC's frequency given rather than measured.
+            b"coracle.seed" => entropy::set_seed(number().unwrap_or(0)),
+            b"coracle.tsc_khz" => tsc_khz = number(),
             // Linux's flag of the same name: no address-space randomisation, for runs that
             // must repeat exactly (QEMU's -icount).
             // `norandmaps=1` too: `coracle run --kernel-arg` takes key=value tokens.
@@ -75,6 +87,7 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests, NetConfig) {
             ),
         }
     }
+    time::set_khz(tsc_khz);
     (config, epoch, selftests, net)
 }
 
@@ -109,8 +122,19 @@ extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
     time::set_epoch(epoch);
     let before = arch::cpu::rdtsc();
     dev::init(boot.rsdp);
+    dev::console::init();
     let found = arch::cpu::rdtsc();
     dev::net::init(selftests.net, &net);
+    let root_disk = if config.root_blk {
+        dev::blk::init()
+    } else {
+        None
+    };
+    if config.root_blk && root_disk.is_none() {
+        fatal(format_args!(
+            "coracle.root=blk but no virtio-blk drive is usable"
+        ));
+    }
     if config.timing {
         let done = arch::cpu::rdtsc();
         log!(
@@ -129,5 +153,5 @@ extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
     let Some((initrd_start, initrd_len)) = boot.initrd else {
         fatal(format_args!("no initrd: the program to run comes in it"));
     };
-    task::run((initrd_start, initrd_len), &config, features)
+    task::run((initrd_start, initrd_len), root_disk, &config, features)
 }

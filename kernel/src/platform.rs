@@ -1,6 +1,6 @@
 //! The kernel's implementation of the syscall layer's platform traits
 //! (`coracle_syscalls::platform`): user copies, page tables through the current address
-//! space's handle, the console on the serial ports, clocks, RNG and log.
+//! space's handle, the console, clocks, RNG and log.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -12,13 +12,10 @@ use coracle_syscalls::platform::{
 };
 use coracle_syscalls::{Errno, FpArea, FpuLayout, Perms, Stream};
 
-use crate::arch::{self, cpu, port};
+use crate::arch::{self, cpu};
 use crate::mm::paging::AddressSpace;
 use crate::mm::user;
 use crate::{console, time};
-
-/// COM1, which carries the host's stdin (framed, see docs/guest-protocol.md).
-const COM1: u16 = 0x3f8;
 
 /// The services one process gets from the kernel.
 pub struct KernelPlatform {
@@ -30,10 +27,6 @@ pub struct KernelPlatform {
     /// AT_HWCAP and AT_HWCAP2 for new programs.
     pub hwcaps: (u64, u64),
     rng: u64,
-    /// Stdin framing state: an escape byte (0xff) was read.
-    escape: bool,
-    /// The end-of-input mark was read: every later read returns 0 at once.
-    stdin_ended: bool,
 }
 
 impl KernelPlatform {
@@ -45,12 +38,13 @@ impl KernelPlatform {
             rdrand,
             hwcaps: (0, 0),
             rng: cpu::rdtsc() | 1,
-            escape: false,
-            stdin_ended: false,
         }
     }
 
     fn random_u64(&mut self) -> u64 {
+        if let Some(v) = crate::entropy::seeded() {
+            return v;
+        }
         if self.rdrand {
             let mut v: u64 = 0;
             for _ in 0..10 {
@@ -68,15 +62,6 @@ impl KernelPlatform {
         self.rng ^= self.rng << 25;
         self.rng ^= self.rng >> 27;
         self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// One byte of the host's stdin, waiting for it.
-    fn stdin_byte() -> u8 {
-        // No interrupts yet: poll the line status register until data is ready.
-        while port::inb(COM1 + 5) & 1 == 0 {
-            core::hint::spin_loop();
-        }
-        port::inb(COM1)
     }
 }
 
@@ -114,77 +99,20 @@ impl Cpu for KernelPlatform {
 }
 
 impl Console for KernelPlatform {
-    fn write_stream(&mut self, stream: Stream, data: &[u8]) {
+    fn write_stream(&mut self, stream: Stream, data: &[u8]) -> usize {
         let s = match stream {
             Stream::Stdout => console::Stream::Stdout,
             Stream::Stderr => console::Stream::Stderr,
         };
-        console::write_stream(s, data);
+        console::write_stream(s, data)
     }
 
-    fn read_stdin(&mut self, buf: &mut [u8]) -> usize {
-        if self.stdin_ended {
-            return 0;
+    fn read_stdin(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let got = coracle_syscalls::console::take_input(buf);
+        if got.is_some_and(|n| n > 0) {
+            crate::dev::console::input_taken();
         }
-        let mut n = 0;
-        while n < buf.len() {
-            // Block for the first byte only; then take what is already there.
-            if n > 0 && port::inb(COM1 + 5) & 1 == 0 {
-                break;
-            }
-            let b = Self::stdin_byte();
-            if self.escape {
-                self.escape = false;
-                match b {
-                    0x00 => {
-                        buf[n] = 0xff;
-                        n += 1;
-                    }
-                    0x02 => {
-                        // A control record: `0xff 0x02 LEN PAYLOAD`. Until the framing
-                        // parser of the virtio console takes over, the window size is
-                        // applied here and other records are skipped.
-                        let len = usize::from(Self::stdin_byte());
-                        let mut record = [0u8; 255];
-                        for b in record.iter_mut().take(len) {
-                            *b = Self::stdin_byte();
-                        }
-                        apply_winsize_record(&record[..len]);
-                    }
-                    _ => {
-                        // 0x01: end of input; what came before it is returned first.
-                        self.stdin_ended = true;
-                        return n;
-                    }
-                }
-            } else if b == 0xff {
-                self.escape = true;
-            } else {
-                buf[n] = b;
-                n += 1;
-            }
-        }
-        n
-    }
-}
-
-/// `winsize rows=R cols=C` (docs/guest-protocol.md): the new size of the host terminal.
-fn apply_winsize_record(record: &[u8]) {
-    let mut words = record.split(|&b| b == b' ');
-    if words.next() != Some(&b"winsize"[..]) {
-        return;
-    }
-    let (mut rows, mut cols) = (None, None);
-    for word in words {
-        let text = core::str::from_utf8(word).unwrap_or_default();
-        match text.split_once('=') {
-            Some(("rows", v)) => rows = v.parse::<u16>().ok(),
-            Some(("cols", v)) => cols = v.parse::<u16>().ok(),
-            _ => {}
-        }
-    }
-    if let (Some(rows), Some(cols)) = (rows, cols) {
-        coracle_syscalls::console::set_winsize(rows, cols);
+        got
     }
 }
 

@@ -54,13 +54,15 @@ impl SystemInfo for KernelInfo {
     fn random(&self, buf: &mut [u8]) {
         let mut x = cpu::rdtsc() | 1;
         for chunk in buf.chunks_mut(8) {
-            let v = cpu::rdrand().unwrap_or_else(|| {
-                // xorshift over the TSC when RDRAND is missing.
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x
-            });
+            let v = crate::entropy::seeded()
+                .or_else(cpu::rdrand)
+                .unwrap_or_else(|| {
+                    // xorshift over the TSC when RDRAND is missing.
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x
+                });
             chunk.copy_from_slice(&v.to_le_bytes()[..chunk.len()]);
         }
     }

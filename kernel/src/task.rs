@@ -5,9 +5,11 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use coracle_syscalls::creds::Creds;
 use coracle_syscalls::mm::{
     handle_page_fault, out_of_memory_kill, wait_for_page, Access, FaultResult,
 };
+use coracle_syscalls::process::SystemInfo;
 use coracle_syscalls::sched::TaskBody;
 use coracle_syscalls::setup::{self, BootOptions};
 use coracle_syscalls::signal::{self, Fault};
@@ -22,6 +24,7 @@ use crate::sysinfo::{FsClock, KernelInfo};
 use crate::{console, fatal, time};
 
 use coracle_syscalls::image::MMAP_TOP;
+use coracle_syscalls::rootfs::{RootKind, TmpfsMount};
 
 /// Settings from the kernel command line.
 #[derive(Debug, Default)]
@@ -35,6 +38,14 @@ pub struct Config {
     pub cpus: u32,
     /// `norandmaps`: every image at Linux's addresses without ASLR (randomize_va_space 0).
     pub norandmaps: bool,
+    /// `coracle.root=overlay`: the image is the read-only lower layer of an overlay.
+    pub overlay: bool,
+    /// `coracle.readonly=1`: `--read-only`.
+    pub read_only: bool,
+    /// `coracle.tmpfs=PATH[:OPTIONS]`, one per `--tmpfs`.
+    pub tmpfs: Vec<Vec<u8>>,
+    /// `coracle.root=blk`: the root filesystem is on the virtio-blk drive.
+    pub root_blk: bool,
 }
 
 fn nul_split(data: &[u8]) -> Vec<Vec<u8>> {
@@ -70,10 +81,33 @@ fn etc_records(archive: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
+/// The optional `.coracle/user` record (docs/guest-protocol.md): the user the program runs
+/// as; root with Docker's capabilities without it.
+fn user_record(archive: &[u8]) -> Creds {
+    let record = Reader::new(archive)
+        .map_while(Result::ok)
+        .take_while(|e| e.name.starts_with(b".coracle/"))
+        .find(|e| e.name == b".coracle/user");
+    match record {
+        None => Creds::container(0, 0, &[]),
+        Some(e) => Creds::from_record(e.data).unwrap_or_else(|| {
+            fatal(format_args!(
+                "bad .coracle/user record {:?}",
+                core::str::from_utf8(e.data).unwrap_or("?")
+            ))
+        }),
+    }
+}
+
 /// Unpacks the root filesystem from the initrd at physical `[initrd.0, initrd.0+initrd.1)`
 /// (whose memory then goes to the frame allocator), loads the program named in it, runs it
 /// to its end, and returns its status.
-pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
+pub fn run(
+    initrd: (u64, u64),
+    root_disk: Option<Arc<dyn coracle_vfs::block::BlockDevice>>,
+    config: &Config,
+    features: Features,
+) -> ! {
     // SAFETY: the initrd module is RAM reserved in mm::init and mapped by the direct map.
     // Its pages go back to the frame allocator (and may be written) only once unpacking has
     // read them for the last time: each `release` call covers bytes the unpacker reported it
@@ -89,6 +123,7 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
     let exec = member(archive, b".coracle/exec").to_vec();
     let cwd = member(archive, b".coracle/cwd").to_vec();
     let etc_files = etc_records(archive);
+    let creds = user_record(archive);
     // uname's nodename: the container's /etc/hostname when the host sends one (`--hostname`
     // or the random name, as Docker), else $HOSTNAME.
     let hostname = etc_files
@@ -131,6 +166,28 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
             freed_to = end;
         }
     };
+    let mem = KernelInfo::new().mem_total();
+    let tmpfs = config
+        .tmpfs
+        .iter()
+        .map(|spec| {
+            TmpfsMount::parse(spec, mem).unwrap_or_else(|e| {
+                let spec = core::str::from_utf8(spec).unwrap_or("?");
+                fatal(format_args!("coracle.tmpfs={spec}: {e}"))
+            })
+        })
+        .collect();
+    // A root on the drive: mounted now (its reads wait in place until the program starts).
+    let root = root_disk.map(|disk| {
+        coracle_vfs::erofs::Erofs::mount(disk)
+            .and_then(|fs| fs.root())
+            .unwrap_or_else(|e| {
+                fatal(format_args!(
+                    "cannot mount the root filesystem (EROFS on virtio-blk): {}",
+                    e.name()
+                ))
+            })
+    });
     let booted = setup::boot(
         archive,
         &mut release,
@@ -143,6 +200,14 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
             cpus: cpus as u32,
             cwd: cwd.to_vec(),
             etc_files,
+            root: if config.overlay {
+                RootKind::Overlay
+            } else {
+                RootKind::Tmpfs
+            },
+            read_only: config.read_only,
+            tmpfs,
+            disk: root,
         },
     )
     .unwrap_or_else(|e| fatal(format_args!("{e}")));
@@ -152,6 +217,8 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
         console::log_line(format_args!("root filesystem: {:?}", booted.unpacked));
     }
     phase("root filesystem");
+    // The host's control records (signals for PID 1) reach this machine from now on.
+    coracle_syscalls::console::attach(booted.system.clone());
     if config.norandmaps {
         booted
             .system
@@ -181,6 +248,7 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
             cpus: cpus as u32,
             brk: 0,
             mmap_top: MMAP_TOP,
+            creds,
         },
         booted.cwd,
         time::monotonic_ns_if_known(),
@@ -204,7 +272,7 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
                 core::str::from_utf8(&exec).unwrap_or("?"),
                 e.name()
             );
-            console::write_stream(console::Stream::Stderr, message.as_bytes());
+            console::write_stream_all(console::Stream::Stderr, message.as_bytes());
             let status = if e == coracle_vfs::Errno::ENOENT {
                 127
             } else {
@@ -226,6 +294,8 @@ pub fn run(initrd: (u64, u64), config: &Config, features: Features) -> ! {
         verbose: config.verbose,
         timing: config.timing,
     });
+    // Block reads complete from interrupts from now on; a thread that needs one waits.
+    crate::dev::blk::boot_done();
     sched.enqueue(task);
     for cpu in 1..cpus {
         crate::arch::send_ipi(cpu, crate::arch::interrupt::WAKE);

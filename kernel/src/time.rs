@@ -58,10 +58,16 @@ impl TscScale {
     }
 }
 
-/// Records the TSC of the first instruction, and the TSC frequency if CPUID tells it.
+/// Records the TSC of the first instruction.
 pub fn init(boot_tsc: u64) {
     BOOT_TSC.store(boot_tsc, Ordering::Relaxed);
-    if let Some(khz) = cpuid_khz() {
+}
+
+/// Fixes the TSC frequency once the command line is read: `coracle.tsc_khz` when given (under
+/// QEMU's `-icount` the TSC counts virtual nanoseconds, 1 GHz, whatever CPUID says), else
+/// CPUID's when it tells one; otherwise it is measured later, on first use.
+pub fn set_khz(given: Option<u64>) {
+    if let Some(khz) = given.filter(|&k| k > 0).or_else(cpuid_khz) {
         fix_scale(|| khz);
     }
 }

@@ -31,4 +31,11 @@ pub trait NetDevice: Send {
 
     /// Queues one frame for transmission.
     fn transmit(&mut self, frame: &[u8]) -> Result<(), TxError>;
+
+    /// Whether a frame can be queued now. While it cannot, the stack keeps its segments
+    /// (smoltcp sends them at a later poll) instead of losing them to a full queue, which
+    /// under load cost retransmission timeouts of seconds.
+    fn can_transmit(&mut self) -> bool {
+        true
+    }
 }

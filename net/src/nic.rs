@@ -1,8 +1,9 @@
 //! The NIC as smoltcp sees it: a [`NetDevice`] behind smoltcp's `Device` trait.
 //!
 //! Received frames are copied once into a buffer the token owns; transmitted frames are built
-//! in a reusable buffer and handed to [`NetDevice::transmit`]. A full transmit queue drops the
-//! frame (TCP retransmits; Linux drops too when a qdisc overflows).
+//! in a reusable buffer and handed to [`NetDevice::transmit`]. While the transmit queue is
+//! full smoltcp gets no transmit token and keeps its segments for a later poll (the device's
+//! completion interrupt runs one); a frame that still finds it full is dropped.
 
 use alloc::boxed::Box;
 use alloc::vec;
@@ -36,6 +37,10 @@ impl Nic {
         }
     }
 
+    pub(crate) fn can_transmit(&mut self) -> bool {
+        self.dev.can_transmit()
+    }
+
     pub(crate) fn mac(&self) -> [u8; 6] {
         self.dev.mac()
     }
@@ -59,6 +64,9 @@ impl Device for Nic {
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
+        if !self.dev.can_transmit() {
+            return None;
+        }
         Some(TxToken {
             dev: &mut *self.dev,
         })

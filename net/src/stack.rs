@@ -21,11 +21,13 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use coracle_abi::errno::Errno;
 use coracle_abi::poll::POLLIN;
 use coracle_abi::wait::WaitQueue;
-use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::iface::{
+    Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
+};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr};
-use spin::Mutex;
+use spin::{Mutex, Once};
 
 use crate::config::IfConfig;
 use crate::device::NetDevice;
@@ -47,6 +49,17 @@ pub(crate) struct Iface<D> {
     pub(crate) iface: Interface,
     pub(crate) dev: D,
     pub(crate) set: SocketSet<'static>,
+}
+
+impl<D: smoltcp::phy::Device> Iface<D> {
+    fn ingress(&mut self, now: Instant) -> PollIngressSingleResult {
+        self.iface
+            .poll_ingress_single(now, &mut self.dev, &mut self.set)
+    }
+
+    fn egress(&mut self, now: Instant) -> PollResult {
+        self.iface.poll_egress(now, &mut self.dev, &mut self.set)
+    }
 }
 
 /// The interfaces.
@@ -176,10 +189,9 @@ impl Inner {
     fn run(&mut self) {
         let now = self.ifs.now;
         for _ in 0..64 {
-            let lo = &mut self.ifs.lo;
-            let mut moved = lo.iface.poll(now, &mut lo.dev, &mut lo.set) != PollResult::None;
-            if let Some(eth) = &mut self.ifs.eth {
-                moved |= eth.iface.poll(now, &mut eth.dev, &mut eth.set) != PollResult::None;
+            let mut moved = false;
+            for &w in self.ifs.all() {
+                moved |= self.run_iface(w, now);
             }
             if !moved && !self.ifs.lo.dev.pending() {
                 break;
@@ -200,6 +212,50 @@ impl Inner {
                 true
             }
         });
+    }
+
+    /// Calls `lo` or `eth` on interface `w`.
+    fn iface<R>(
+        &mut self,
+        w: Which,
+        lo: impl FnOnce(&mut Iface<LoopDevice>) -> R,
+        eth: impl FnOnce(&mut Iface<Nic>) -> R,
+    ) -> R {
+        match (w, &mut self.ifs.eth) {
+            (Which::Eth, Some(e)) => eth(e),
+            _ => lo(&mut self.ifs.lo),
+        }
+    }
+
+    /// Runs one interface as smoltcp's `Interface::poll` does, but a packet at a time, with
+    /// the listeners refilled after each one that changed a socket (a SYN takes a listening
+    /// socket); whether anything moved.
+    fn run_iface(&mut self, w: Which, now: Instant) -> bool {
+        let mut moved = false;
+        self.iface(
+            w,
+            |i| i.iface.poll_maintenance(now),
+            |i| i.iface.poll_maintenance(now),
+        );
+        loop {
+            let r = self.iface(w, |i| i.ingress(now), |i| i.ingress(now));
+            match r {
+                PollIngressSingleResult::None => break,
+                PollIngressSingleResult::PacketProcessed => moved = true,
+                PollIngressSingleResult::SocketStateChanged => {
+                    moved = true;
+                    for sock in self.socks.values_mut() {
+                        if let Kind::Tcp(t) = &mut sock.kind {
+                            t.refill(&mut self.ifs);
+                        }
+                    }
+                }
+            }
+        }
+        while self.iface(w, |i| i.egress(now), |i| i.egress(now)) != PollResult::None {
+            moved = true;
+        }
+        moved
     }
 
     /// The sockets whose readiness changed since last announced, with their new readiness.
@@ -232,7 +288,13 @@ impl Inner {
         let lo = &mut self.ifs.lo;
         let mut at = lo.iface.poll_at(now, &lo.set);
         if let Some(eth) = &mut self.ifs.eth {
-            at = match (at, eth.iface.poll_at(now, &eth.set)) {
+            let mut eth_at = eth.iface.poll_at(now, &eth.set);
+            // Segments held back by a full transmit queue wait for the device's completion
+            // interrupt, not for a poll that would find the queue still full.
+            if eth_at.is_some_and(|t| t <= now) && !eth.dev.can_transmit() {
+                eth_at = None;
+            }
+            at = match (at, eth_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
@@ -256,6 +318,12 @@ pub struct IfInfo {
 /// The network: interfaces, sockets, ports.
 pub struct Network {
     pub(crate) inner: Mutex<Inner>,
+    /// Told the stack's next deadline when a socket call moves it before the one the driver
+    /// last learnt (a retransmission timer, data waiting for the window), so the driver's
+    /// timer runs [`Network::poll`] in time.
+    waker: Once<Box<dyn Fn(u64) + Send + Sync>>,
+    /// The deadline the driver last learnt (ns; u64::MAX: none).
+    announced: AtomicU64,
 }
 
 impl core::fmt::Debug for Network {
@@ -287,6 +355,8 @@ impl Network {
             let _ = a.push(IpCidr::new(Ipv6Addr::LOCALHOST.into(), 128));
         });
         Arc::new(Network {
+            waker: Once::new(),
+            announced: AtomicU64::new(u64::MAX),
             inner: Mutex::new(Inner {
                 ifs: Ifaces {
                     lo: Iface {
@@ -387,25 +457,54 @@ impl Network {
     /// due, fires timers, wakes the sockets whose readiness changed. Returns the absolute
     /// time at which it must run again, if any.
     pub fn poll(&self, now_ns: u64) -> Option<u64> {
-        self.with(now_ns, |inner| inner.deadline())
+        let (next, ((), woken)) = self.run_locked(now_ns, |_| ());
+        self.announced
+            .store(next.unwrap_or(u64::MAX), Ordering::Relaxed);
+        Self::wake(woken);
+        next
     }
 
-    /// Runs `f` on the state at `now_ns`, then the stack, then wakes whom it concerns.
+    /// Sets the function told the stack's deadline when a socket call moves it earlier
+    /// (the kernel's: schedule the driver's poll then).
+    pub fn set_waker(&self, waker: Box<dyn Fn(u64) + Send + Sync>) {
+        self.waker.call_once(|| waker);
+    }
+
+    /// Runs `f` on the state at `now_ns`, then the stack, then wakes whom it concerns and
+    /// tells the waker about an earlier deadline.
     pub(crate) fn with<R>(&self, now_ns: u64, f: impl FnOnce(&mut Inner) -> R) -> R {
-        let (r, woken) = {
-            let mut inner = self.inner.lock();
-            let now = instant(now_ns);
-            if now > inner.ifs.now {
-                inner.ifs.now = now;
+        let (next, (r, woken)) = self.run_locked(now_ns, f);
+        if let (Some(waker), Some(at)) = (self.waker.get(), next) {
+            if self.announced.fetch_min(at, Ordering::Relaxed) > at {
+                waker(at);
             }
-            let r = f(&mut inner);
-            inner.run();
-            (r, inner.changes())
-        };
+        }
+        Self::wake(woken);
+        r
+    }
+
+    /// Under the lock: `f`, the stack's run, the readiness changes and the next deadline
+    /// (computed after the run, so it covers what the run started).
+    fn run_locked<R>(
+        &self,
+        now_ns: u64,
+        f: impl FnOnce(&mut Inner) -> R,
+    ) -> (Option<u64>, (R, Vec<(Arc<Shared>, u32)>)) {
+        let mut inner = self.inner.lock();
+        let now = instant(now_ns);
+        if now > inner.ifs.now {
+            inner.ifs.now = now;
+        }
+        let r = f(&mut inner);
+        inner.run();
+        let woken = inner.changes();
+        (inner.deadline(), (r, woken))
+    }
+
+    fn wake(woken: Vec<(Arc<Shared>, u32)>) {
         for (shared, mask) in woken {
             shared.queue.wake_all(u64::from(mask));
         }
-        r
     }
 
     /// Reads the state without running the stack.

@@ -1,9 +1,11 @@
 //! TCP sockets: bind, listen with an accept queue, connect, send, receive, shutdown.
 //!
 //! smoltcp's TCP socket is one connection, and a listening one becomes the connection it
-//! accepts. A Linux listening socket is therefore a pool of smoltcp sockets listening on the
-//! same port (up to the backlog, on every interface it listens on): `accept` takes one that
-//! finished its handshake and puts a fresh listener in its place.
+//! accepts. A Linux listening socket is therefore a pool of smoltcp sockets on the same port,
+//! on every interface it listens on: a few spare ones in the listening state, refilled after
+//! every received packet (`refill`, run by the stack between packets) while fewer than the
+//! backlog are half-open or waiting to be accepted, so a burst of SYNs up to the backlog finds
+//! a listener each; `accept` takes one that finished its handshake.
 
 use alloc::sync::Arc;
 use alloc::vec;
@@ -22,8 +24,11 @@ use crate::stack::{Ifaces, Inner, Kind, Network, Shared, Which};
 
 /// Receive and send buffer of each connection (also the largest window offered).
 const BUF: usize = 64 * 1024;
-/// Most half-open or unaccepted connections a listener holds per interface.
-const MAX_POOL: usize = 32;
+/// The largest backlog (Linux's net.core.somaxconn default since 5.4).
+const SOMAXCONN: usize = 4096;
+/// Listening sockets kept ready per interface. One is enough, as the stack refills after
+/// every packet; two leave room for a SYN the same packet batch brings on another path.
+const SPARE: usize = 2;
 /// How long a connect waits for the peer's answer before ETIMEDOUT (Linux gives up after
 /// about 127 s of SYN retries with the default tcp_syn_retries).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(127);
@@ -171,9 +176,9 @@ impl TcpState {
         if !self.local.is_some_and(|l| l.0.is_unspecified()) {
             return;
         }
-        let n = *backlog;
+        let _ = backlog;
         let mut added = Vec::new();
-        for _ in 0..n {
+        for _ in 0..SPARE {
             if let Some(h) = self.add_listener(ifs, w) {
                 added.push((w, h));
             }
@@ -236,6 +241,39 @@ impl TcpState {
                     self.err = Some(Errno::ECONNRESET);
                 }
             }
+        }
+    }
+
+    /// Keeps [`SPARE`] listening sockets on each interface of a listener while fewer than
+    /// the backlog connections are half-open or unaccepted (beyond it a SYN finds no listener
+    /// and is refused).
+    pub(crate) fn refill(&mut self, ifs: &mut Ifaces) {
+        let Phase::Listen { backlog, pool } = &self.phase else {
+            return;
+        };
+        let Some(local) = self.local else { return };
+        let backlog = *backlog;
+        let mut pending = 0;
+        let mut free = [0usize; 2];
+        for &(w, h) in pool {
+            match ifs.set_ref(w).get::<tcp::Socket<'_>>(h).state() {
+                State::Listen => free[w as usize] += 1,
+                _ => pending += 1,
+            }
+        }
+        let mut added = Vec::new();
+        for w in Self::listen_ifaces(ifs, local.0) {
+            let mut n = free[w as usize];
+            while n < SPARE && pending < backlog {
+                match self.add_listener(ifs, w) {
+                    Some(h) => added.push((w, h)),
+                    None => break,
+                }
+                n += 1;
+            }
+        }
+        if let Phase::Listen { pool, .. } = &mut self.phase {
+            pool.extend(added);
         }
     }
 
@@ -478,7 +516,8 @@ impl TcpSocket {
     /// `listen`: binds an ephemeral port if unbound; a second call changes the backlog.
     pub fn listen(&self, backlog: usize, unspecified: IpAddr, now: u64) -> Result<(), Errno> {
         self.with(now, |t, inner| {
-            let backlog = backlog.clamp(1, MAX_POOL);
+            // Linux: a backlog of 0 still accepts one connection.
+            let backlog = backlog.clamp(1, SOMAXCONN);
             match &mut t.phase {
                 Phase::Conn { .. } => return Err(Errno::EINVAL),
                 Phase::Listen { backlog: b, .. } => {
@@ -495,7 +534,7 @@ impl TcpSocket {
             inner.ports.listen(Proto::Tcp, port, t.id)?;
             let mut pool = Vec::new();
             for w in TcpState::listen_ifaces(&inner.ifs, addr) {
-                for _ in 0..backlog {
+                for _ in 0..SPARE {
                     if let Some(h) = t.add_listener(&mut inner.ifs, w) {
                         pool.push((w, h));
                     }
@@ -518,11 +557,7 @@ impl TcpSocket {
                 .position(|&(w, h)| connected(inner.ifs.set(w).get::<tcp::Socket<'_>>(h).state()))
                 .ok_or(Errno::EAGAIN)?;
             let (w, h) = pool.remove(at);
-            if let Some(fresh) = t.add_listener(&mut inner.ifs, w) {
-                if let Phase::Listen { pool, .. } = &mut t.phase {
-                    pool.push((w, fresh));
-                }
-            }
+            t.refill(&mut inner.ifs);
             let s = inner.ifs.set(w).get_mut::<tcp::Socket<'_>>(h);
             let peer = s.remote_endpoint().map(SocketAddr::from);
             let local = s.local_endpoint().map(|e| (IpAddr::from(e.addr), e.port));

@@ -1,16 +1,18 @@
 //! The program's standard streams: fds 0-2 at start. Without `-t` they look like the pipes
 //! `docker run` gives (fd 0 read-only, 1 and 2 write-only); with `-t` all three are the
 //! read-write terminal /dev/pts/0 (the console [`crate::tty::Tty`], PID 1's controlling
-//! terminal).
+//! terminal). Behind them, the link to the host: its framed input (`framing`), the input
+//! queue and the control records (`host`); under `-t` the decoded input goes to the terminal's
+//! line discipline instead of the queue, and the window size to the terminal.
 //!
-//! The kernel's way in: [`input`] (bytes typed at the host), [`input_ended`],
-//! [`set_winsize`] (the host terminal's size) and [`set_output`] (where the terminal's own
-//! output, its echoes, goes when no process is writing).
+//! The kernel registers with [`set_output`] how the terminal's own output (its echoes, made
+//! outside any process) reaches the host.
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use coracle_vfs::dev::HostOps;
 use coracle_vfs::types::{makedev, oflags, Stat, S_IFCHR, S_IFIFO};
@@ -22,58 +24,58 @@ use crate::tty::{End, Tty, TtyFile};
 /// The console terminal of the running system (the kernel has one system).
 static CONSOLE: spin::Mutex<Option<alloc::sync::Weak<Tty>>> = spin::Mutex::new(None);
 /// Where the console terminal's echoes go outside a process (the host's stdout).
-static OUTPUT: spin::Mutex<Option<fn(&[u8])>> = spin::Mutex::new(None);
+static OUTPUT: spin::Mutex<Option<fn(&[u8]) -> usize>> = spin::Mutex::new(None);
 
-/// Registers the kernel's writer of terminal output to the host.
-pub fn set_output(f: fn(&[u8])) {
+/// Registers the kernel's writer of terminal output to the host: it never blocks and returns
+/// how many leading bytes the host took (0: later, [`output_ready`] tells when).
+pub fn set_output(f: fn(&[u8]) -> usize) {
     *OUTPUT.lock() = Some(f);
 }
 
-/// Writes terminal output through the registered writer; false when there is none yet.
-pub(crate) fn emit(data: &[u8]) -> bool {
+/// Hands terminal output to the registered writer: how many bytes it took, `None` when there
+/// is no writer yet.
+pub(crate) fn emit(data: &[u8]) -> Option<usize> {
     let f = *OUTPUT.lock();
-    match f {
-        Some(f) => {
-            f(data);
-            true
-        }
-        None => false,
-    }
+    f.map(|f| f(data))
 }
 
-fn console() -> Option<Arc<Tty>> {
+/// The console terminal, once PID 1 has it (`-t`).
+pub(crate) fn terminal() -> Option<Arc<Tty>> {
     CONSOLE.lock().as_ref().and_then(alloc::sync::Weak::upgrade)
 }
 
-/// Bytes typed at the host's terminal (`-t`): through the line discipline (echo, signals
-/// to the foreground group), kept in order when readers are behind. From here on, readers
-/// no longer fetch input themselves.
-pub fn input(data: &[u8]) {
-    if let Some(tty) = console() {
-        tty.state.lock().pull_input = false;
-        tty.receive(data, true);
-    }
-}
+/// Whether the host forwards its stdin (`-i`): only then does the end of input hang the
+/// terminal up; without it the host ends the input at once and the terminal stays usable.
+static STDIN_FORWARDED: AtomicBool = AtomicBool::new(false);
 
-/// The host's input ended: the terminal is hung up (reads see end of file).
-pub fn input_ended() {
-    if let Some(tty) = console() {
-        tty.state.lock().pull_input = false;
+/// The host's input ended, under `-t`.
+pub(crate) fn terminal_input_ended(tty: &Tty) {
+    if STDIN_FORWARDED.load(Ordering::Relaxed) {
         tty.hang_up();
     }
 }
 
-/// The host terminal's size: TIOCGWINSZ answers it, and SIGWINCH tells the foreground
-/// group when it changed.
-pub fn set_winsize(rows: u16, cols: u16) {
-    if let Some(tty) = console() {
-        tty.set_winsize(coracle_abi::termios::Winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ..Default::default()
-        });
+/// The window size the host last sent, given to the terminal (SIGWINCH to its foreground
+/// group when it changed).
+pub(crate) fn terminal_winsize(tty: &Tty, (rows, cols): (u16, u16)) {
+    if (rows, cols) == (0, 0) {
+        return;
     }
+    tty.set_winsize(coracle_abi::termios::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ..Default::default()
+    });
 }
+
+mod framing;
+mod host;
+
+pub use framing::{Decoder, Event, Record};
+pub use host::{
+    attach, end_of_input, feed_control, feed_stdin, input, input_ready, input_room, output_ready,
+    readers, set_winsize, take_input, winsize, writers,
+};
 
 /// The inode behind a console fd.
 struct ConsoleInode {
@@ -152,14 +154,30 @@ pub(crate) fn console_files(sys: &System, info: &StartInfo) -> Vec<Arc<OpenFile>
 /// terminal of PID 1's session with PID 1's group in the foreground (as runc sets it up).
 fn terminal_files(sys: &System, info: &StartInfo) -> Option<Vec<Arc<OpenFile>>> {
     let tty = sys.ttys.console.lock().clone()?;
-    let inode = sys.ttys.pts_dir.lock().clone()?.lookup(&root_caller(sys), b"0").ok()?;
+    let inode = sys
+        .ttys
+        .pts_dir
+        .lock()
+        .clone()?
+        .lookup(&root_caller(sys), b"0")
+        .ok()?;
     {
         let mut st = tty.state.lock();
         st.session = info.pid;
         st.pgrp = info.pid;
-        st.pull_input = info.stdin_forwarded;
     }
+    STDIN_FORWARDED.store(info.stdin_forwarded, Ordering::Relaxed);
     *CONSOLE.lock() = Some(Arc::downgrade(&tty));
+    // What the host sent before the terminal existed: its size, and input queued so far.
+    terminal_winsize(&tty, winsize());
+    let mut buf = [0u8; 512];
+    while let Some(n) = take_input(&mut buf) {
+        if n == 0 {
+            terminal_input_ended(&tty);
+            break;
+        }
+        tty.receive(&buf[..n], true);
+    }
     let file = OpenFile::new(
         inode,
         b"/dev/pts/0".to_vec(),
@@ -176,6 +194,7 @@ fn root_caller(sys: &System) -> coracle_vfs::Caller {
         uid: 0,
         gid: 0,
         groups: Vec::new(),
+        caps: coracle_vfs::cap::ALL,
         umask: 0o022,
         root: sys.vfs.root().clone(),
     }

@@ -75,7 +75,10 @@ impl Current {
     /// The first process: fds 0, 1 and 2 on the console, the cwd `cwd` (already resolved).
     pub fn new(sys: Arc<System>, info: StartInfo, cwd: Arc<dyn Inode>, start_ns: u64) -> Self {
         let mut files = FdTable::default();
-        for (i, file) in crate::console::console_files(&sys, &info).into_iter().enumerate() {
+        for (i, file) in crate::console::console_files(&sys, &info)
+            .into_iter()
+            .enumerate()
+        {
             let _ = files.set(
                 i,
                 Fd {
@@ -98,8 +101,7 @@ impl Current {
             ppid: AtomicU32::new(0),
             pgid: AtomicU32::new(info.pid),
             sid: AtomicU32::new(info.pid),
-            uid: 0,
-            gid: 0,
+            creds: Mutex::new(info.creds.clone()),
             comm: Mutex::new(comm),
             cmdline: Mutex::new(info.cmdline.clone()),
             environ: Mutex::new(info.environ.clone()),
@@ -126,6 +128,7 @@ impl Current {
             exited_cpu_ns: core::sync::atomic::AtomicU64::new(0),
             exit_code: Mutex::new(None),
             personality: AtomicU32::new(0),
+            ioprio: AtomicU32::new(0),
         });
         sys.register(&process);
         sys.sched.reserve_tid(info.pid);
@@ -155,16 +158,14 @@ impl Current {
 
     /// The caller identity for the VFS.
     pub fn caller(&self) -> Caller {
-        let fs = self.process.fs.lock();
-        Caller {
-            pid: self.process.pid,
-            tid: self.tid,
-            uid: self.process.uid,
-            gid: self.process.gid,
-            groups: Vec::new(),
-            umask: fs.umask,
-            root: fs.root.clone(),
-        }
+        let (umask, root) = {
+            let fs = self.process.fs.lock();
+            (fs.umask, fs.root.clone())
+        };
+        self.process
+            .creds
+            .lock()
+            .caller(self.process.pid, self.tid, umask, root)
     }
 
     /// The open file at `fd`, or `EBADF`.
@@ -180,6 +181,7 @@ impl Current {
 
     /// Installs `file` at the lowest free fd.
     pub fn install(&self, file: Arc<OpenFile>, cloexec: bool) -> Result<usize, Errno> {
+        crate::kmem::check_file_count(&self.sys)?;
         let limit = self.fd_limit();
         self.process
             .files

@@ -15,7 +15,9 @@ extern crate alloc;
 extern crate std;
 
 pub mod console;
+pub mod creds;
 pub mod current;
+mod kmem;
 pub mod locks;
 pub mod mm;
 mod names;
@@ -24,6 +26,7 @@ pub mod platform;
 pub mod process;
 pub mod procfs;
 pub mod regs;
+pub mod rootfs;
 pub mod sched;
 pub mod setup;
 pub mod signal;

@@ -49,31 +49,9 @@ macro_rules! not_implemented {
 }
 
 not_implemented! {
-    SYS_shmget = 29;
-    SYS_shmat = 30;
-    SYS_shmctl = 31;
-    SYS_semget = 64;
-    SYS_semop = 65;
-    SYS_semctl = 66;
-    SYS_shmdt = 67;
-    SYS_msgget = 68;
-    SYS_msgsnd = 69;
-    SYS_msgrcv = 70;
-    SYS_msgctl = 71;
     SYS_getdents = 78;
     SYS_ptrace = 101;
     SYS_syslog = 103;
-    SYS_setuid = 105;
-    SYS_setgid = 106;
-    SYS_setreuid = 113;
-    SYS_setregid = 114;
-    SYS_setgroups = 116;
-    SYS_setresuid = 117;
-    SYS_setresgid = 119;
-    SYS_setfsuid = 122;
-    SYS_setfsgid = 123;
-    SYS_capget = 125;
-    SYS_capset = 126;
     SYS_uselib = 134;
     SYS_ustat = 136;
     SYS_sysfs = 139;
@@ -103,18 +81,6 @@ not_implemented! {
     SYS_afs_syscall = 183;
     SYS_tuxcall = 184;
     SYS_security = 185;
-    SYS_setxattr = 188;
-    SYS_lsetxattr = 189;
-    SYS_fsetxattr = 190;
-    SYS_getxattr = 191;
-    SYS_lgetxattr = 192;
-    SYS_fgetxattr = 193;
-    SYS_listxattr = 194;
-    SYS_llistxattr = 195;
-    SYS_flistxattr = 196;
-    SYS_removexattr = 197;
-    SYS_lremovexattr = 198;
-    SYS_fremovexattr = 199;
     SYS_set_thread_area = 205;
     SYS_io_setup = 206;
     SYS_io_destroy = 207;
@@ -126,7 +92,6 @@ not_implemented! {
     SYS_epoll_ctl_old = 214;
     SYS_epoll_wait_old = 215;
     SYS_remap_file_pages = 216;
-    SYS_semtimedop = 220;
     SYS_clock_settime = 227;
     SYS_vserver = 236;
     SYS_mbind = 237;
@@ -139,19 +104,11 @@ not_implemented! {
     SYS_mq_notify = 244;
     SYS_mq_getsetattr = 245;
     SYS_kexec_load = 246;
-    SYS_add_key = 248;
-    SYS_request_key = 249;
-    SYS_keyctl = 250;
-    SYS_ioprio_set = 251;
-    SYS_ioprio_get = 252;
     SYS_inotify_init = 253;
     SYS_inotify_add_watch = 254;
     SYS_inotify_rm_watch = 255;
     SYS_migrate_pages = 256;
     SYS_unshare = 272;
-    SYS_splice = 275;
-    SYS_tee = 276;
-    SYS_vmsplice = 278;
     SYS_move_pages = 279;
     SYS_inotify_init1 = 294;
     SYS_perf_event_open = 298;
@@ -161,9 +118,6 @@ not_implemented! {
     SYS_open_by_handle_at = 304;
     SYS_clock_adjtime = 305;
     SYS_setns = 308;
-    SYS_process_vm_readv = 310;
-    SYS_process_vm_writev = 311;
-    SYS_kcmp = 312;
     SYS_finit_module = 313;
     SYS_sched_setattr = 314;
     SYS_sched_getattr = 315;
@@ -184,7 +138,6 @@ not_implemented! {
     SYS_fsconfig = 431;
     SYS_fsmount = 432;
     SYS_fspick = 433;
-    SYS_pidfd_getfd = 438;
     SYS_process_madvise = 440;
     SYS_mount_setattr = 442;
     SYS_quotactl_fd = 443;

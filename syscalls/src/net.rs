@@ -27,6 +27,12 @@ pub fn attach_device(dev: Box<dyn NetDevice>, config: IfConfig) {
     net.attach(dev, config, now);
 }
 
+/// Sets what the stack calls when a socket call moves its next deadline earlier than the
+/// last [`poll`] returned (the kernel schedules its poll for then).
+pub fn set_waker(waker: Box<dyn Fn(u64) + Send + Sync>) {
+    network().set_waker(waker);
+}
+
 /// Runs the stack at `now_ns` (CLOCK_MONOTONIC): receives, sends, fires timers and wakes the
 /// threads whose sockets changed. Returns the absolute CLOCK_MONOTONIC time in ns at which it
 /// must run again (None: only when a frame arrives or a socket call runs it).

@@ -41,6 +41,8 @@ pub struct StartInfo {
     pub brk: u64,
     /// Highest address + 1 that `mmap` may hand out (just below the stack and its gap).
     pub mmap_top: u64,
+    /// The user the first process runs as (the launch's `user` record; root by default).
+    pub creds: crate::creds::Creds,
 }
 
 /// Facts only the kernel knows, for /proc and /sys (read without a [`crate::Platform`], from
@@ -245,13 +247,12 @@ pub struct Life {
 }
 
 /// prctl(2) switches that only change what later calls answer: no_new_privs (kept across
-/// fork and execve), THP disabled (the same), keep capabilities (cleared by execve) and the
-/// timer slack in ns (0: the default, 50 us).
+/// fork and execve), THP disabled (the same) and the timer slack in ns (0: the default,
+/// 50 us). Keep-capabilities is a securebit, in the credentials.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PrctlState {
     pub no_new_privs: bool,
     pub thp_disable: bool,
-    pub keepcaps: bool,
     pub timer_slack_ns: u64,
 }
 
@@ -262,8 +263,8 @@ pub struct Process {
     pub ppid: AtomicU32,
     pub pgid: AtomicU32,
     pub sid: AtomicU32,
-    pub uid: u32,
-    pub gid: u32,
+    /// Ids, groups and capabilities (`crate::creds`); read with [`Process::creds`].
+    pub creds: Mutex<crate::creds::Creds>,
     /// The thread name (`comm`, at most 15 bytes).
     pub comm: Mutex<Vec<u8>>,
     pub cmdline: Mutex<Vec<u8>>,
@@ -299,6 +300,8 @@ pub struct Process {
     /// personality(2)'s execution domain and flags (ADDR_NO_RANDOMIZE...), kept across fork
     /// and exec.
     pub personality: AtomicU32,
+    /// ioprio_set's class and data, kept across fork (0: none set).
+    pub ioprio: AtomicU32,
 }
 
 impl Process {
@@ -310,6 +313,21 @@ impl Process {
 
     pub fn exit_code(&self) -> Option<ExitStatus> {
         *self.exit_code.lock()
+    }
+
+    /// A copy of the credentials.
+    pub fn creds(&self) -> crate::creds::Creds {
+        self.creds.lock().clone()
+    }
+
+    /// The real uid (what signals and wait report as the sender's).
+    pub fn ruid(&self) -> u32 {
+        self.creds.lock().uid
+    }
+
+    /// The effective uid (/proc's owner of the process's files).
+    pub fn euid(&self) -> u32 {
+        self.creds.lock().euid
     }
 
     pub fn ppid(&self) -> u32 {
@@ -366,6 +384,8 @@ pub struct System {
     pub(crate) unix: Arc<crate::sys::net::unix::Registry>,
     /// The terminals (console and ptys).
     pub(crate) ttys: crate::tty::Registry,
+    /// System V IPC objects.
+    pub(crate) ipc: crate::sys::ipc::Ipc,
 }
 
 impl core::fmt::Debug for System {
@@ -404,6 +424,7 @@ impl System {
             net: coracle_net::Network::new(1),
             unix: Arc::default(),
             ttys: crate::tty::Registry::default(),
+            ipc: crate::sys::ipc::Ipc::default(),
         }
     }
 

@@ -12,6 +12,7 @@ use coracle_vfs::unpack::{unpack_releasing, Unpacked};
 use coracle_vfs::{Caller, Clock, Errno, FileType, Inode, NewNode, Vfs};
 
 use crate::process::{System, SystemInfo};
+use crate::rootfs::{root_over, RootKind, TmpfsMount};
 use crate::sched::{CpuControl, Scheduler};
 
 /// What boot set up.
@@ -31,7 +32,7 @@ impl core::fmt::Debug for Booted {
 }
 
 /// The options of the machine being booted.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BootOptions {
     /// fds 0-2 are a terminal (/dev/tty opens).
     pub tty: bool,
@@ -42,6 +43,28 @@ pub struct BootOptions {
     /// Files put in /etc over the image's (Docker bind-mounts its network files there:
     /// `hosts`, `hostname`, `resolv.conf`): (name in /etc, contents).
     pub etc_files: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Whether the image is the root itself or the lower layer of an overlay.
+    pub root: RootKind,
+    /// `--read-only`: the root filesystem is mounted read-only (EROFS), as Docker's.
+    pub read_only: bool,
+    /// `--tmpfs` mounts, in order.
+    pub tmpfs: Vec<TmpfsMount>,
+    /// An image of its own (an EROFS image on a block device): then the initrd holds only
+    /// the launch records, and nothing is unpacked.
+    pub disk: Option<Arc<dyn Inode>>,
+}
+
+impl core::fmt::Debug for BootOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BootOptions")
+            .field("tty", &self.tty)
+            .field("cpus", &self.cpus)
+            .field("cwd", &self.cwd)
+            .field("root", &self.root)
+            .field("read_only", &self.read_only)
+            .field("disk", &self.disk.as_ref().map(|r| r.stat().ino))
+            .finish_non_exhaustive()
+    }
 }
 
 /// A root caller for setting up.
@@ -52,6 +75,8 @@ fn root_caller(root: &Arc<dyn Inode>) -> Caller {
         uid: 0,
         gid: 0,
         groups: Vec::new(),
+        // The kernel itself: every capability.
+        caps: coracle_vfs::cap::ALL,
         umask: 0o022,
         root: root.clone(),
     }
@@ -107,22 +132,43 @@ pub fn boot(
     cpu: Arc<dyn CpuControl>,
     opts: &BootOptions,
 ) -> Result<Booted, String> {
-    // The root filesystem is the image itself, not a scratch tmpfs: only memory bounds it
-    // (all of it, the initrd's too, which is given back once unpacked).
+    // The image: the drive's EROFS when there is one (nothing to unpack), else the initrd
+    // unpacked into a tmpfs, which takes only memory (all of it, the initrd's too, which is
+    // given back once unpacked); so does the overlay's upper layer when there is one.
     let mem = info.mem_total().saturating_add(initrd.len() as u64);
-    let root = new_tmpfs(
-        clock.clone(),
-        TmpfsOptions {
-            max_bytes: mem,
-            root_mode: 0o755,
-            ..TmpfsOptions::default()
-        },
-    );
+    let (image, unpacked) = match &opts.disk {
+        Some(disk) => (disk.clone(), Unpacked::default()),
+        None => {
+            let image = new_tmpfs(
+                clock.clone(),
+                TmpfsOptions {
+                    max_bytes: mem,
+                    root_mode: 0o755,
+                    ..TmpfsOptions::default()
+                },
+            );
+            let wanted = |name: &[u8]| !name.starts_with(b".coracle/");
+            let unpacked = unpack_releasing(&image, &root_caller(&image), initrd, wanted, release)
+                .map_err(|e| format!("cannot unpack the root filesystem: {e}"))?;
+            (image, unpacked)
+        }
+    };
+    let root = root_over(opts.root, image, clock.clone(), mem)
+        .map_err(|e| format!("cannot make the overlay root: {}", e.name()))?;
     let cx = root_caller(&root);
-    let wanted = |name: &[u8]| !name.starts_with(b".coracle/");
-    let unpacked = unpack_releasing(&root, &cx, initrd, wanted, release)
-        .map_err(|e| format!("cannot unpack the root filesystem: {e}"))?;
-    let vfs = Arc::new(Vfs::new(root.clone(), b"tmpfs", b"rootfs", b"rw,relatime"));
+    // The drive without an overlay is read-only by nature.
+    let read_only = opts.disk.is_some() && opts.root == RootKind::Tmpfs;
+    let (fstype, source): (&[u8], &[u8]) = match opts.root {
+        RootKind::Overlay => (b"overlay", b"overlay"),
+        RootKind::Tmpfs if read_only => (b"erofs", b"/dev/vda"),
+        RootKind::Tmpfs => (b"tmpfs", b"rootfs"),
+    };
+    let shown: &[u8] = if opts.read_only || read_only {
+        b"ro,relatime"
+    } else {
+        b"rw,relatime"
+    };
+    let vfs = Arc::new(Vfs::new(root.clone(), fstype, source, shown));
     let fail = |what: &str, e: Errno| format!("cannot set up {what}: {}", e.name());
 
     let dev = ensure_dir(&cx, &root, b"dev", 0o755).map_err(|e| fail("/dev", e))?;
@@ -161,7 +207,21 @@ pub fn boot(
     )
     .map_err(|e| fail("/dev/shm", e))?;
 
-    ensure_dir(&cx, &root, b"tmp", 0o1777).map_err(|e| fail("/tmp", e))?;
+    let tmp = ensure_dir(&cx, &root, b"tmp", 0o1777).map_err(|e| fail("/tmp", e))?;
+    if read_only {
+        // Until the root has a writable overlay, a read-only root gets a tmpfs on /tmp, as
+        // `docker run --read-only --tmpfs /tmp` gives, so programs keep a place to write.
+        let tmpfs = new_tmpfs(
+            clock.clone(),
+            TmpfsOptions {
+                max_bytes: info.mem_total() / 2,
+                root_mode: 0o1777,
+                ..TmpfsOptions::default()
+            },
+        );
+        vfs.mount(&tmp, tmpfs, b"tmpfs", b"tmpfs", b"rw,nosuid,nodev")
+            .map_err(|e| fail("/tmp", e))?;
+    }
     let proc_dir = ensure_dir(&cx, &root, b"proc", 0o555).map_err(|e| fail("/proc", e))?;
     let sys_dir = ensure_dir(&cx, &root, b"sys", 0o555).map_err(|e| fail("/sys", e))?;
 
@@ -192,41 +252,66 @@ pub fn boot(
     )
     .map_err(|e| fail("/sys", e))?;
 
-    if !opts.etc_files.is_empty() {
-        let etc = ensure_dir(&cx, &root, b"etc", 0o755).map_err(|e| fail("/etc", e))?;
+    let etc = match opts.etc_files.is_empty() {
+        true => None,
+        false => match ensure_dir(&cx, &root, b"etc", 0o755) {
+            // A read-only root without /etc keeps going without the files.
+            Err(Errno::EROFS) if read_only => None,
+            r => Some(r.map_err(|e| fail("/etc", e))?),
+        },
+    };
+    if let Some(etc) = etc {
         for (name, data) in &opts.etc_files {
-            replace_file(&cx, &etc, name, data)
-                .map_err(|e| fail(&format!("/etc/{}", String::from_utf8_lossy(name)), e))?;
+            match replace_file(&cx, &etc, name, data) {
+                // A read-only root keeps the image's own files (until an overlay is there).
+                Err(Errno::EROFS) if read_only => {}
+                r => r.map_err(|e| fail(&format!("/etc/{}", String::from_utf8_lossy(name)), e))?,
+            }
         }
     }
 
+    for m in &opts.tmpfs {
+        let name = String::from_utf8_lossy(&m.path);
+        let point = mkdir_p(&vfs, &cx, &root, &m.path)
+            .map_err(|e| fail(&format!("the tmpfs mount point {name}"), e))?;
+        let fs = m.make(system.clock());
+        vfs.mount(&point, fs.clone(), b"tmpfs", b"tmpfs", &m.shown)
+            .map_err(|e| fail(&format!("the tmpfs on {name}"), e))?;
+        vfs.set_readonly(&fs, m.read_only);
+    }
     // The working directory, created if missing.
-    let mut cwd = root.clone();
-    for comp in opts.cwd.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+    let cwd = mkdir_p(&vfs, &cx, &root, &opts.cwd).map_err(|e| {
         let name = String::from_utf8_lossy(&opts.cwd);
-        let base = cwd.clone();
-        let l = vfs
-            .resolve_parent(&cx, &base, comp, true)
-            .map_err(|e| fail(&format!("the working directory {name}"), e))?;
-        cwd = match l.inode {
-            Some(d) if d.stat().is_dir() => d,
-            Some(_) => {
-                return Err(fail(
-                    &format!("the working directory {name}"),
-                    Errno::ENOTDIR,
-                ))
-            }
-            None => l
-                .dir
-                .create(&l.name, NewNode::Directory, 0o755, 0, 0)
-                .map_err(|e| fail(&format!("the working directory {name}"), e))?,
-        };
+        fail(&format!("the working directory {name}"), e)
+    })?;
+    if opts.read_only {
+        vfs.set_readonly(&root, true);
     }
     Ok(Booted {
         system,
         cwd,
         unpacked,
     })
+}
+
+/// The directory at absolute `path`, made (mode 0755, root's) where missing, like Docker's
+/// WORKDIR and mount points.
+fn mkdir_p(
+    vfs: &Vfs,
+    cx: &Caller,
+    root: &Arc<dyn Inode>,
+    path: &[u8],
+) -> Result<Arc<dyn Inode>, Errno> {
+    let mut cur = root.clone();
+    for comp in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+        let l = vfs.resolve_parent(cx, &cur, comp, true)?;
+        cur = match l.inode {
+            Some(d) if d.stat().is_dir() => d,
+            Some(_) => return Err(Errno::ENOTDIR),
+            None => l.dir.create(&l.name, NewNode::Directory, 0o755, 0, 0)?,
+        };
+    }
+    Ok(cur)
 }
 
 /// A program file: its inode, contents and real path.

@@ -67,6 +67,9 @@ syscall_table! {
     SYS_msync = 26 => mman::msync(addr: u64, len: u64, flags: u32);
     SYS_mincore = 27 => madvise::mincore(addr: u64, len: u64, vec: u64);
     SYS_madvise = 28 => madvise::madvise(addr: u64, len: u64, advice: i32);
+    SYS_shmget = 29 => ipc::shm::shmget(key: i32, size: u64, flags: i32);
+    SYS_shmat = 30 => ipc::shm::shmat(id: i32, addr: u64, flags: i32);
+    SYS_shmctl = 31 => ipc::shm::shmctl(id: i32, cmd: i32, buf: u64);
     SYS_dup = 32 => io::dup(fd: i32);
     SYS_dup2 = 33 => io::dup2(oldfd: i32, newfd: i32);
     SYS_pause = 34 => signal::pause();
@@ -108,6 +111,15 @@ syscall_table! {
     SYS_wait4 = 61 => process::wait4(pid: i32, status: u64, options: u32, rusage: u64);
     SYS_kill = 62 => signal::kill(pid: i32, sig: i32);
     SYS_uname = 63 => info::uname(buf: u64);
+    SYS_semget = 64 => ipc::sem::semget(key: i32, nsems: i32, flags: i32);
+    SYS_semop = 65 => ipc::sem::semop(id: i32, sops: u64, nsops: u64);
+    SYS_semctl = 66 => ipc::sem::semctl(id: i32, num: i32, cmd: i32, arg: u64);
+    SYS_shmdt = 67 => ipc::shm::shmdt(addr: u64);
+    SYS_msgget = 68 => ipc::msg::msgget(key: i32, flags: i32);
+    SYS_msgsnd = 69 => ipc::msg::msgsnd(id: i32, msgp: u64, size: u64, flags: i32);
+    /// `MSG_COPY`: `ENOSYS`, as without CONFIG_CHECKPOINT_RESTORE.
+    SYS_msgrcv = 70 => ipc::msg::msgrcv(id: i32, msgp: u64, size: u64, msgtyp: i64, flags: i32);
+    SYS_msgctl = 71 => ipc::msg::msgctl(id: i32, cmd: i32, buf: u64);
     SYS_fcntl = 72 => io::fcntl(fd: i32, cmd: i32, arg: u64);
     SYS_flock = 73 => io::flock(fd: i32, op: i32);
     /// Files live in memory: nothing to write back.
@@ -138,19 +150,30 @@ syscall_table! {
     SYS_getrusage = 98 => info::getrusage(who: i32, usage: u64);
     SYS_sysinfo = 99 => info::sysinfo(info: u64);
     SYS_times = 100 => info::times(buf: u64);
-    SYS_getuid = 102 => info::getuid();
-    SYS_getgid = 104 => info::getgid();
-    SYS_geteuid = 107 => info::geteuid();
-    SYS_getegid = 108 => info::getegid();
+    SYS_getuid = 102 => creds::getuid();
+    SYS_getgid = 104 => creds::getgid();
+    SYS_setuid = 105 => creds::setuid(uid: u32);
+    SYS_setgid = 106 => creds::setgid(gid: u32);
+    SYS_geteuid = 107 => creds::geteuid();
+    SYS_getegid = 108 => creds::getegid();
     SYS_setpgid = 109 => process::setpgid(pid: i32, pgid: i32);
     SYS_getppid = 110 => info::getppid();
     SYS_getpgrp = 111 => info::getpgrp();
     SYS_setsid = 112 => process::setsid();
-    SYS_getgroups = 115 => info::getgroups(size: i32, list: u64);
-    SYS_getresuid = 118 => info::getresuid(ruid: u64, euid: u64, suid: u64);
-    SYS_getresgid = 120 => info::getresgid(rgid: u64, egid: u64, sgid: u64);
+    SYS_setreuid = 113 => creds::setreuid(ruid: u32, euid: u32);
+    SYS_setregid = 114 => creds::setregid(rgid: u32, egid: u32);
+    SYS_getgroups = 115 => creds::getgroups(size: i32, list: u64);
+    SYS_setgroups = 116 => creds::setgroups(size: i32, list: u64);
+    SYS_setresuid = 117 => creds::setresuid(ruid: u32, euid: u32, suid: u32);
+    SYS_getresuid = 118 => creds::getresuid(ruid: u64, euid: u64, suid: u64);
+    SYS_setresgid = 119 => creds::setresgid(rgid: u32, egid: u32, sgid: u32);
+    SYS_getresgid = 120 => creds::getresgid(rgid: u64, egid: u64, sgid: u64);
     SYS_getpgid = 121 => info::getpgid(pid: i32);
+    SYS_setfsuid = 122 => creds::setfsuid(fsuid: u32);
+    SYS_setfsgid = 123 => creds::setfsgid(fsgid: u32);
     SYS_getsid = 124 => info::getsid(pid: i32);
+    SYS_capget = 125 => creds::capget(header: u64, data: u64);
+    SYS_capset = 126 => creds::capset(header: u64, data: u64);
     SYS_rt_sigpending = 127 => signal::rt_sigpending(set: u64, size: u64);
     SYS_rt_sigtimedwait = 128 => signal::rt_sigtimedwait(these: u64, info: u64, ts: u64, size: u64);
     SYS_rt_sigqueueinfo = 129 => signal::rt_sigqueueinfo(tgid: i32, sig: i32, info: u64);
@@ -175,9 +198,10 @@ syscall_table! {
     SYS_munlock = 150 => mman::munlock(addr: u64, len: u64);
     SYS_mlockall = 151 => mman::mlockall(flags: u32);
     SYS_munlockall = 152 => mman::munlockall();
-    /// Parent-death signal, dumpable, name, child subreaper, and the switches read back only
-    /// (keepcaps, no_new_privs, THP disable, timer slack, seccomp mode 0, capability bounding
-    /// set); other options fail with `EINVAL`.
+    /// Parent-death signal, dumpable, name, child subreaper, the capability options (bounding
+    /// set, keepcaps, securebits, ambient set), and the switches read back only
+    /// (no_new_privs, THP disable, timer slack, seccomp mode 0); other options fail with
+    /// `EINVAL`.
     SYS_prctl = 157 => process::prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64);
     SYS_arch_prctl = 158 => process::arch_prctl(code: i32, addr: u64);
     SYS_setrlimit = 160 => info::setrlimit(resource: u32, rlim: u64);
@@ -189,6 +213,19 @@ syscall_table! {
     SYS_umount2 = 166 => fs::umount2(target: u64, flags: i32);
     SYS_gettid = 186 => info::gettid();
     SYS_readahead = 187 => io::readahead(fd: i32, offset: i64, count: u64);
+    /// tmpfs keeps `user.*` and `security.*`; `trusted.*` needs CAP_SYS_ADMIN, `system.*` (ACLs): `EOPNOTSUPP`.
+    SYS_setxattr = 188 => fs::setxattr(path: u64, name: u64, value: u64, size: u64, flags: i32);
+    SYS_lsetxattr = 189 => fs::lsetxattr(path: u64, name: u64, value: u64, size: u64, flags: i32);
+    SYS_fsetxattr = 190 => fs::fsetxattr(fd: i32, name: u64, value: u64, size: u64, flags: i32);
+    SYS_getxattr = 191 => fs::getxattr(path: u64, name: u64, value: u64, size: u64);
+    SYS_lgetxattr = 192 => fs::lgetxattr(path: u64, name: u64, value: u64, size: u64);
+    SYS_fgetxattr = 193 => fs::fgetxattr(fd: i32, name: u64, value: u64, size: u64);
+    SYS_listxattr = 194 => fs::listxattr(path: u64, list: u64, size: u64);
+    SYS_llistxattr = 195 => fs::llistxattr(path: u64, list: u64, size: u64);
+    SYS_flistxattr = 196 => fs::flistxattr(fd: i32, list: u64, size: u64);
+    SYS_removexattr = 197 => fs::removexattr(path: u64, name: u64);
+    SYS_lremovexattr = 198 => fs::lremovexattr(path: u64, name: u64);
+    SYS_fremovexattr = 199 => fs::fremovexattr(fd: i32, name: u64);
     SYS_tkill = 200 => signal::tkill(tid: i32, sig: i32);
     SYS_time = 201 => time::time(tloc: u64);
     /// No priority-inheritance operations (`ENOSYS`, as a kernel without `CONFIG_FUTEX_PI`).
@@ -199,6 +236,7 @@ syscall_table! {
     SYS_getdents64 = 217 => fs::getdents64(fd: i32, dirp: u64, count: u64);
     SYS_set_tid_address = 218 => process::set_tid_address(tidptr: u64);
     SYS_restart_syscall = 219 => signal::restart_syscall();
+    SYS_semtimedop = 220 => ipc::sem::semtimedop(id: i32, sops: u64, nsops: u64, timeout: u64);
     SYS_fadvise64 = 221 => io::fadvise64(fd: i32, offset: i64, len: i64, advice: i32);
     SYS_timer_create = 222 => signal::timer_create(clock: i32, sevp: u64, timerid: u64);
     SYS_timer_settime = 223 => signal::timer_settime(id: i32, flags: i32, new: u64, old: u64);
@@ -214,6 +252,15 @@ syscall_table! {
     SYS_tgkill = 234 => signal::tgkill(tgid: i32, tid: i32, sig: i32);
     SYS_utimes = 235 => fs::utimes(path: u64, times: u64);
     SYS_waitid = 247 => process::waitid(idtype: i32, id: u32, infop: u64, options: u32, rusage: u64);
+    /// `EPERM`, as Docker's seccomp profile answers (no keyrings).
+    SYS_add_key = 248 => keys::add_key(kind: u64, description: u64, payload: u64, len: u64, keyring: i32);
+    /// `EPERM`, as Docker's seccomp profile answers (no keyrings).
+    SYS_request_key = 249 => keys::request_key(kind: u64, description: u64, callout: u64, keyring: i32);
+    /// `EPERM`; `ENOKEY` for an operation on a positive serial (no key has one).
+    SYS_keyctl = 250 => keys::keyctl(op: i32, key: i32, arg3: u64, arg4: u64, arg5: u64);
+    /// Kept and read back (no I/O scheduler); the realtime class: `EPERM` (no CAP_SYS_NICE).
+    SYS_ioprio_set = 251 => ioprio::ioprio_set(which: i32, who: i32, ioprio: i32);
+    SYS_ioprio_get = 252 => ioprio::ioprio_get(which: i32, who: i32);
     SYS_openat = 257 => fs::openat(dirfd: i32, path: u64, flags: i32, mode: u32);
     SYS_mkdirat = 258 => fs::mkdirat(dirfd: i32, path: u64, mode: u32);
     SYS_mknodat = 259 => fs::mknodat(dirfd: i32, path: u64, mode: u32, dev: u32);
@@ -231,7 +278,11 @@ syscall_table! {
     SYS_ppoll = 271 => io::ppoll(fds: u64, nfds: u64, tsp: u64, sigmask: u64, sigsetsize: u64);
     SYS_set_robust_list = 273 => process::set_robust_list(head: u64, len: u64);
     SYS_get_robust_list = 274 => process::get_robust_list(tid: i32, head_ptr: u64, len_ptr: u64);
+    SYS_splice = 275 => io::splice(fd_in: i32, off_in: u64, fd_out: i32, off_out: u64, len: u64, flags: u32);
+    SYS_tee = 276 => io::tee(fd_in: i32, fd_out: i32, len: u64, flags: u32);
     SYS_sync_file_range = 277 => io::sync_file_range(fd: i32, offset: i64, nbytes: i64, flags: u32);
+    /// Through the bounce buffer (no page moves); `SPLICE_F_MOVE` and `GIFT` change nothing.
+    SYS_vmsplice = 278 => io::vmsplice(fd: i32, iov: u64, nr_segs: u64, flags: u32);
     SYS_utimensat = 280 => fs::utimensat(dirfd: i32, path: u64, times: u64, flags: i32);
     SYS_epoll_pwait = 281 => epoll::epoll_pwait(epfd: i32, events: u64, maxevents: i32, timeout: i32, sigmask: u64, sigsetsize: u64);
     SYS_signalfd = 282 => signal::signalfd(fd: i32, mask: u64, size: u64);
@@ -259,6 +310,10 @@ syscall_table! {
     /// After the first message, one that would block ends the call.
     SYS_sendmmsg = 307 => net::sendmmsg(fd: i32, vec: u64, vlen: u32, flags: u32);
     SYS_getcpu = 309 => sched::getcpu(cpu: u64, node: u64, tcache: u64);
+    SYS_process_vm_readv = 310 => process_vm::process_vm_readv(pid: i32, local: u64, liovcnt: u64, remote: u64, riovcnt: u64, flags: u64);
+    SYS_process_vm_writev = 311 => process_vm::process_vm_writev(pid: i32, local: u64, liovcnt: u64, remote: u64, riovcnt: u64, flags: u64);
+    /// `EPERM`, as Docker's seccomp profile answers without CAP_SYS_PTRACE.
+    SYS_kcmp = 312 => process_vm::kcmp(pid1: i32, pid2: i32, kind: i32, idx1: u64, idx2: u64);
     SYS_renameat2 = 316 => fs::renameat2(olddirfd: i32, oldpath: u64, newdirfd: i32, newpath: u64, flags: u32);
     SYS_getrandom = 318 => info::getrandom(buf: u64, len: u64, flags: u32);
     SYS_memfd_create = 319 => fs::memfd_create(name: u64, flags: u32);
@@ -278,6 +333,8 @@ syscall_table! {
     SYS_clone3 = 435 => thread::clone3(&mut regs, uargs: u64, size: u64);
     SYS_close_range = 436 => io::close_range(first: u32, last: u32, flags: u32);
     SYS_openat2 = 437 => fs::openat2(dirfd: i32, path: u64, how: u64, size: u64);
+    /// `EPERM`, as Docker's seccomp profile answers without CAP_SYS_PTRACE.
+    SYS_pidfd_getfd = 438 => process_vm::pidfd_getfd(pidfd: i32, targetfd: i32, flags: u32);
     SYS_faccessat2 = 439 => fs::faccessat2(dirfd: i32, path: u64, mode: i32, flags: i32);
     SYS_epoll_pwait2 = 441 => epoll::epoll_pwait2(epfd: i32, events: u64, maxevents: i32, timeout: u64, sigmask: u64, sigsetsize: u64);
     SYS_fchmodat2 = 452 => fs::fchmodat2(dirfd: i32, path: u64, mode: u32, flags: i32);
@@ -290,7 +347,10 @@ pub fn dispatch(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> O
     // The handlers' user copies fault pages in (see `mm::uaccess`).
     let process = p.process.clone();
     let mut faulting = crate::mm::Faulting::new(&process, k);
-    let result = call(nr, p, &mut faulting, regs);
+    let result = match crate::kmem::check_call(&p.sys, nr) {
+        Ok(()) => call(nr, p, &mut faulting, regs),
+        Err(e) => Some(Err(e)),
+    };
     if faulting.out_of_memory() {
         return Outcome::Exit(crate::mm::out_of_memory_kill(&process, faulting.inner()));
     }
@@ -324,6 +384,15 @@ pub fn dispatch(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> O
                 args[2],
                 e.name()
             )),
+        }
+    }
+    if result == Err(Errno::WAIT) && !p.wait_begun {
+        // The filesystem needs a block still being read (`coracle_vfs::block::IO_WAIT`): the
+        // thread waits until a read ends, then runs the call again. A read that ended before
+        // the thread registered left nothing to wait for: wake it at once.
+        p.wait_on(&coracle_vfs::block::IO_WAIT, u64::MAX);
+        if coracle_vfs::block::reads_in_flight() == 0 {
+            coracle_vfs::block::IO_WAIT.wake_everyone();
         }
     }
     if result == Err(Errno::WAIT) {

@@ -1,14 +1,22 @@
 //! `coracle bench`: runs one static program in Coracle and in a stock Linux VM under the same
-//! QEMU flags, and prints the two side by side with the metrics it reported.
+//! QEMU flags, and compares their outputs, the metrics the program reported and the boot.
 //!
 //! The Coracle side is `coracle run` itself (this binary, as a child), so it measures exactly
-//! what users run; the Linux side (`linux`) boots the Debian kernel that
-//! `bench/linux-baseline.sh` caches. `exec` runs either with a deadline; `report` parses the
-//! `name value unit` lines the programs in `bench/programs/` print and makes the tables.
+//! what users run; the Linux side (`linux`) boots the Debian kernel that `baseline` fetches
+//! and caches. `sides` runs either once, `exec` with a deadline; `report` parses the
+//! `name value unit` lines the program prints and makes the rows, which `output` turns into
+//! JSON or Markdown and `chart` into an SVG; `floor` bisects the memory floor (`--min-memory`);
+//! `crate::icount` is the deterministic mode. A new kind of workload needs only a program
+//! that prints `name value unit` lines (see bench/programs/bench.h).
 
+mod baseline;
+mod chart;
 mod exec;
+mod floor;
 mod linux;
+mod output;
 mod report;
+mod sides;
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, BufWriter};
@@ -19,10 +27,13 @@ use std::time::Duration;
 use crate::cli::{from_env_or, parse_memory};
 use crate::env;
 use crate::error::RunError;
+use crate::icount;
 use crate::program::{self, Program};
 use crate::qemu::{self, Accel};
 use crate::tempdir::TempDir;
-use report::{Comparison, Ended, RunResult, Series};
+use output::{ComparisonReport, Format, Report};
+use report::{Comparison, RunResult, Series};
+use sides::Knobs;
 
 /// Which VM to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -71,6 +82,29 @@ pub struct BenchArgs {
     /// QEMU binary [default: $CORACLE_QEMU, else qemu-system-x86_64].
     #[arg(long, value_name = "PATH")]
     pub qemu: Option<PathBuf>,
+    /// The Linux VM's kernel: a PVH vmlinux, or a bzImage to extract it from [default: on
+    /// Debian, the distribution's kernel package, downloaded with apt-get and cached in
+    /// $CORACLE_BENCH_DIR, else ~/.cache/coracle-bench].
+    #[arg(long, value_name = "PATH")]
+    pub linux_kernel: Option<PathBuf>,
+    /// Deterministic: count instructions (QEMU -icount shift=0,sleep=off, TCG), both kernels
+    /// without randomisation; the program's times and the boot are then reported in
+    /// instructions, the same on every run. icount runs vCPUs one at a time, so it takes one
+    /// CPU count of 1: multi-CPU speedups are a wall-clock measure.
+    #[arg(long)]
+    pub icount: bool,
+    /// How to print the results: aligned tables with both outputs side by side, one JSON
+    /// document, or Markdown tables.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Also find each side's memory floor: the smallest -m (whole MiB, by bisection below -m)
+    /// at which the program still gives the same status and output, besides its metrics.
+    #[arg(long)]
+    pub min_memory: bool,
+    /// Write the report to DIR: report.json (as --format json) and chart.svg (Coracle vs
+    /// Linux per metric: medians, min-max whiskers, ratios).
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
     /// [ROOTFS_DIR] PROGRAM [ARGS...]: PROGRAM is a static ELF (a host path, or a name looked up
     /// in PATH). With ROOTFS_DIR (a directory) first, both VMs run PROGRAM inside that root
     /// filesystem (the same files, with PROGRAM added at /.coracle-bench/NAME), e.g.
@@ -88,6 +122,8 @@ pub struct BenchArgs {
 #[derive(Debug)]
 struct Plan {
     program: Program,
+    /// The program as given on the command line, for the reports.
+    typed: OsString,
     rootfs: Option<Staged>,
     args: Vec<OsString>,
     accel: Accel,
@@ -96,6 +132,7 @@ struct Plan {
     qemu: PathBuf,
     coracle: Option<PathBuf>,
     linux: Option<LinuxVm>,
+    icount: bool,
 }
 
 /// A root filesystem with the program added, shared by both VMs.
@@ -112,7 +149,8 @@ struct Staged {
 struct LinuxVm {
     vmlinux: PathBuf,
     initramfs: PathBuf,
-    cmdline: String,
+    /// `--linux-arg`s, added to every command line.
+    extra_args: Vec<String>,
     /// Holds the initramfs.
     _dir: TempDir,
 }
@@ -135,12 +173,19 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
     let rootfs = rootfs_dir
         .map(|dir| stage_rootfs(&dir, &program))
         .transpose()?;
-    let accel = qemu::host_accel(from_env_or(
-        args.accel,
-        "CORACLE_ACCEL",
-        Accel::Auto,
-        env::host_lookup,
-    )?);
+    let requested = from_env_or(args.accel, "CORACLE_ACCEL", Accel::Auto, env::host_lookup)?;
+    let accel = if args.icount {
+        if args.cpus.iter().any(|&n| n != 1) {
+            return Err(RunError::Usage(
+                "--icount runs every vCPU on one host thread, one after the other: compare \
+                 --cpus counts above 1 in wall-clock mode (without --icount)"
+                    .into(),
+            ));
+        }
+        icount::accel(requested).map_err(RunError::Usage)?
+    } else {
+        qemu::host_accel(requested)
+    };
     let qemu = args
         .qemu
         .or_else(|| {
@@ -156,6 +201,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
             rootfs.as_ref(),
             rest,
             &args.linux_args,
+            args.linux_kernel.as_deref(),
         )?)
     } else {
         None
@@ -170,6 +216,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
     };
     let plan = Plan {
         program,
+        typed: name.to_owned(),
         rootfs,
         args: rest.to_vec(),
         accel,
@@ -178,20 +225,41 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         qemu,
         coracle,
         linux,
+        icount: args.icount,
     };
-    println!(
-        "coracle bench: {} -- {} run(s) per VM and CPU count, --accel {}, -m {}M",
+    let mode = if plan.icount {
+        report::Mode::Icount
+    } else {
+        report::Mode::Wall
+    };
+    // Progress and the plan go to stderr unless the tables are wanted, so that JSON and
+    // Markdown on stdout are the document alone.
+    let table = args.format == Format::Table;
+    let header = format!(
+        "coracle bench: {} -- {} run(s) per VM and CPU count, --accel {}, -m {}M, {}",
         shown_command(&plan),
         args.runs,
         accel_name(plan.accel),
-        plan.memory_mib
+        plan.memory_mib,
+        if plan.icount {
+            "icount (instructions; idle time skipped)"
+        } else {
+            "wall clock"
+        }
     );
-    if let Some(vm) = &plan.linux {
-        println!(
+    let linux_line = plan.linux.as_ref().map(|vm| {
+        format!(
             "linux: {}, -append \"{}\"",
             vm.vmlinux.display(),
-            vm.cmdline
-        );
+            vm.cmdline(plan.icount)
+        )
+    });
+    for line in std::iter::once(&header).chain(&linux_line) {
+        if table {
+            println!("{line}");
+        } else {
+            eprintln!("{line}");
+        }
     }
 
     let mut results: Vec<(u32, Option<Series>, Option<Series>)> = args
@@ -200,8 +268,8 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         .map(|&cpus| {
             (
                 cpus,
-                plan.coracle.as_ref().map(|_| Series::default()),
-                plan.linux.as_ref().map(|_| Series::default()),
+                plan.coracle.as_ref().map(|_| series(plan.icount)),
+                plan.linux.as_ref().map(|_| series(plan.icount)),
             )
         })
         .collect();
@@ -214,9 +282,15 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
                 if series.failure().is_some() {
                     continue;
                 }
+                let knobs = Knobs {
+                    cpus: *cpus,
+                    memory_mib: plan.memory_mib,
+                    timeout: plan.timeout,
+                    icount: plan.icount,
+                };
                 let result = match side {
-                    Side::Coracle => run_coracle(&plan, *cpus),
-                    Side::Linux => run_linux(&plan, *cpus),
+                    Side::Coracle => sides::run_coracle(&plan, knobs),
+                    Side::Linux => sides::run_linux(&plan, knobs),
                 };
                 eprintln!(
                     "bench: run {i}/{} --cpus {cpus} {}: {:.0} ms{}",
@@ -241,22 +315,108 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
             linux: linux.as_ref(),
         })
         .collect();
-    let mut all_ok = true;
-    for c in &comparisons {
-        println!();
-        print!("{}", report::format_table(c));
-        all_ok &= [c.coracle, c.linux]
+    let all_ok = comparisons.iter().all(|c| {
+        let ran_ok = [c.coracle, c.linux]
             .into_iter()
             .flatten()
             .all(|s| s.failure().is_none());
+        ran_ok && report::outputs_match(c) != Some(false)
+    });
+    let report = Report {
+        coracle: env!("CARGO_PKG_VERSION"),
+        command: shown_command(&plan),
+        mode,
+        accel: accel_name(plan.accel),
+        memory_mib: plan.memory_mib,
+        runs: args.runs,
+        linux_kernel: plan
+            .linux
+            .as_ref()
+            .map(|vm| vm.vmlinux.display().to_string()),
+        linux_cmdline: plan.linux.as_ref().map(|vm| vm.cmdline(plan.icount)),
+        comparisons: comparisons.iter().map(ComparisonReport::new).collect(),
+        memory_floor: args.min_memory.then(|| memory_floor(&plan, args.cpus[0])),
+    };
+    match args.format {
+        Format::Table => {
+            print_tables(&comparisons);
+            if let Some(floor) = &report.memory_floor {
+                println!("\n{}", floor.describe());
+            }
+        }
+        Format::Json => print!("{}", report.to_json()),
+        Format::Markdown => print!("{}", report.to_markdown()),
     }
-    let scaling = report::format_scaling(&comparisons);
+    if let Some(dir) = &args.output {
+        write_output(dir, &report)?;
+    }
+    Ok(if all_ok { 0 } else { 1 })
+}
+
+/// `--output DIR`: report.json and chart.svg.
+fn write_output(dir: &Path, report: &Report) -> Result<(), RunError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| RunError::io(format!("cannot create {}", dir.display()), e))?;
+    for (name, text) in [
+        ("report.json", report.to_json()),
+        ("chart.svg", chart::svg(report)),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text)
+            .map_err(|e| RunError::io(format!("cannot write {}", path.display()), e))?;
+        eprintln!("bench: wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// `--min-memory` on every side that runs, at the first CPU count.
+fn memory_floor(plan: &Plan, cpus: u32) -> output::MemoryFloor {
+    let knobs = Knobs {
+        cpus,
+        memory_mib: plan.memory_mib,
+        timeout: plan.timeout,
+        icount: false,
+    };
+    let side = |name: &str, on: bool, run: fn(&Plan, Knobs) -> RunResult| {
+        if !on {
+            return (None, None);
+        }
+        match floor::find(name, knobs, |k| run(plan, k)) {
+            Ok(mib) => (Some(mib), None),
+            Err(why) => (None, Some(why)),
+        }
+    };
+    let (coracle_mib, coracle_note) = side("coracle", plan.coracle.is_some(), sides::run_coracle);
+    let (linux_mib, linux_note) = side("linux", plan.linux.is_some(), sides::run_linux);
+    output::MemoryFloor {
+        coracle_mib,
+        linux_mib,
+        coracle_note,
+        linux_note,
+    }
+}
+
+/// The text report: a table per CPU count with whether the outputs matched, the scaling
+/// between CPU counts, then both outputs side by side.
+fn print_tables(comparisons: &[Comparison<'_>]) {
+    for c in comparisons {
+        println!();
+        print!("{}", report::format_table(c));
+        match report::outputs_match(c) {
+            Some(true) => println!("outputs: identical (status and output besides metrics)"),
+            Some(false) => {
+                println!("outputs: DIFFER (status or output besides metrics; see below)")
+            }
+            None => {}
+        }
+    }
+    let scaling = report::format_scaling(comparisons);
     if !scaling.is_empty() {
         println!();
         print!("{scaling}");
     }
     println!("\n(coracle/linux below 1 for a time: Coracle is faster)");
-    for c in &comparisons {
+    for c in comparisons {
         println!();
         print!(
             "{}",
@@ -266,7 +426,6 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
             )
         );
     }
-    Ok(if all_ok { 0 } else { 1 })
 }
 
 /// One command-line token: printable ASCII, no spaces or quotes.
@@ -281,6 +440,13 @@ fn parse_linux_arg(text: &str) -> Result<String, String> {
         Err(format!(
             "invalid kernel argument {text:?}: expected printable ASCII without spaces or quotes"
         ))
+    }
+}
+
+fn series(icount: bool) -> Series {
+    Series {
+        runs: Vec::new(),
+        icount,
     }
 }
 
@@ -305,7 +471,7 @@ fn accel_name(accel: Accel) -> &'static str {
 fn shown_command(plan: &Plan) -> String {
     let root = plan.rootfs.as_ref().map(|_| OsStr::new("ROOTFS"));
     root.into_iter()
-        .chain(std::iter::once(plan.program.path.as_os_str()))
+        .chain(std::iter::once(plan.typed.as_os_str()))
         .chain(plan.args.iter().map(OsString::as_os_str))
         .map(|a| a.to_string_lossy().into_owned())
         .collect::<Vec<_>>()
@@ -356,15 +522,41 @@ fn stage_rootfs(dir: &Path, program: &Program) -> Result<Staged, RunError> {
     })
 }
 
+impl LinuxVm {
+    /// The kernel's command line in either mode: under icount the TSC counts virtual ns and
+    /// the layout is not randomised; otherwise the host's TSC rate (TCG runs the guest's TSC
+    /// at it).
+    fn cmdline(&self, icount: bool) -> String {
+        let mut line = if icount {
+            let mut line = linux::kernel_cmdline(icount::TSC_KHZ);
+            for arg in icount::linux_kernel_args() {
+                if !arg.starts_with("tsc_early_khz=") {
+                    line.push(' ');
+                    line.push_str(&arg);
+                }
+            }
+            line
+        } else {
+            linux::kernel_cmdline(linux::host_tsc_khz().0)
+        };
+        for arg in &self.extra_args {
+            line.push(' ');
+            line.push_str(arg);
+        }
+        line
+    }
+}
+
 /// Finds the cached kernel and busybox and writes the initramfs, once for all runs.
 fn prepare_linux(
     program: &Program,
     rootfs: Option<&Staged>,
     args: &[OsString],
     kernel_args: &[String],
+    given_kernel: Option<&Path>,
 ) -> Result<LinuxVm, RunError> {
     let cache = linux::cache_dir(env::host_lookup);
-    let vmlinux = linux::find_kernel(cache.as_deref()).map_err(RunError::Usage)?;
+    let vmlinux = baseline::kernel(cache.as_deref(), given_kernel).map_err(RunError::Usage)?;
     let busybox = program::find_program("/bin/busybox".as_ref(), None, Path::new("/"), None)
         .map_err(|e| {
             RunError::Usage(format!(
@@ -397,171 +589,18 @@ fn prepare_linux(
         }),
     };
     written.map_err(|e| RunError::io("cannot write the Linux initramfs", e))?;
-    let (tsc_khz, _) = linux::host_tsc_khz();
-    let mut cmdline = linux::kernel_cmdline(tsc_khz);
-    for arg in kernel_args {
-        cmdline.push(' ');
-        cmdline.push_str(arg);
-    }
+
     Ok(LinuxVm {
         vmlinux,
         initramfs,
-        cmdline,
+        extra_args: kernel_args.to_vec(),
         _dir: dir,
     })
-}
-
-/// `coracle run --timing` with the same settings, as a child.
-fn run_coracle(plan: &Plan, cpus: u32) -> RunResult {
-    let Some(exe) = &plan.coracle else {
-        unreachable!("run_coracle without a coracle side");
-    };
-    let mut cmd = Command::new(exe);
-    cmd.arg("run")
-        .args(["--accel", accel_name(plan.accel), "--machine", "microvm"])
-        .args(["--cpus", &cpus.to_string()])
-        .args(["-m", &plan.memory_mib.to_string()])
-        .arg("--timing")
-        .arg("--qemu")
-        .arg(&plan.qemu)
-        .arg("--");
-    match &plan.rootfs {
-        None => cmd.arg(&plan.program.path),
-        Some(staged) => cmd.arg(&staged.root).arg(&staged.guest_path),
-    };
-    cmd.args(&plan.args);
-    match exec::run(cmd, plan.timeout) {
-        Err(e) => spawn_failed(exe, &e),
-        Ok(c) => {
-            let stderr = String::from_utf8_lossy(&c.stderr);
-            RunResult {
-                ended: ended(&c, plan.timeout),
-                stdout: String::from_utf8_lossy(&c.stdout).into_owned(),
-                to_start: coracle_to_start(&stderr),
-                stderr: without_timing(&stderr),
-                wall: c.wall,
-            }
-        }
-    }
-}
-
-fn run_linux(plan: &Plan, cpus: u32) -> RunResult {
-    let Some(vm) = &plan.linux else {
-        unreachable!("run_linux without a linux side");
-    };
-    let mut cmd = Command::new(&plan.qemu);
-    cmd.args(linux::qemu_args(
-        plan.accel,
-        plan.memory_mib,
-        cpus,
-        &vm.vmlinux,
-        &vm.initramfs,
-        &vm.cmdline,
-    ));
-    let c = match exec::run(cmd, plan.timeout) {
-        Err(e) => return spawn_failed(&plan.qemu, &e),
-        Ok(c) => c,
-    };
-    match (c.status, linux::parse_console(&c.stdout)) {
-        (Some(_), Ok(g)) => RunResult {
-            ended: Ended::Exited(g.status),
-            stdout: String::from_utf8_lossy(&g.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&g.stderr).into_owned(),
-            wall: c.wall,
-            to_start: c.arrival_of(g.begin_offset),
-        },
-        (status, parsed) => {
-            let why = match (status, parsed) {
-                (None, _) => format!("timed out after {} s", plan.timeout.as_secs()),
-                (Some(s), Err(why)) => format!("{why}; QEMU {}", exec::describe(s)),
-                (Some(_), Ok(_)) => unreachable!("handled above"),
-            };
-            let mut stderr = linux::console_tail(&c.stdout, 20);
-            stderr.push('\n');
-            stderr.push_str(&String::from_utf8_lossy(&c.stderr));
-            RunResult {
-                ended: Ended::Failed(why),
-                stdout: String::new(),
-                stderr,
-                wall: c.wall,
-                to_start: None,
-            }
-        }
-    }
-}
-
-fn ended(c: &exec::Captured, timeout: Duration) -> Ended {
-    match c.status {
-        None => Ended::Failed(format!("timed out after {} s", timeout.as_secs())),
-        Some(s) => match s.code() {
-            Some(code) => Ended::Exited(code),
-            None => Ended::Failed(exec::describe(s)),
-        },
-    }
-}
-
-fn spawn_failed(what: &Path, e: &io::Error) -> RunResult {
-    RunResult {
-        ended: Ended::Failed(format!("cannot start {}: {e}", what.display())),
-        stdout: String::new(),
-        stderr: String::new(),
-        wall: Duration::ZERO,
-        to_start: None,
-    }
-}
-
-const TIMING_PREFIX: &str = "coracle: timing: ";
-
-/// From `coracle run --timing`: the run's start until the program's first instruction, as
-/// (whole run - QEMU's run) + (QEMU spawn -> entry record).
-fn coracle_to_start(stderr: &str) -> Option<Duration> {
-    let ms_after = |key: &str| -> Option<f64> {
-        let line = stderr
-            .lines()
-            .find_map(|l| l.strip_prefix(TIMING_PREFIX)?.strip_prefix(key))?;
-        line.split_whitespace().next()?.parse().ok()
-    };
-    let entry = ms_after("QEMU spawn -> entry record: ")?;
-    let whole = ms_after("whole run: ")?;
-    let qemu_ran = stderr.lines().find_map(|l| {
-        l.strip_prefix(TIMING_PREFIX)?
-            .split_once("(QEMU ran ")?
-            .1
-            .split_whitespace()
-            .next()?
-            .parse::<f64>()
-            .ok()
-    })?;
-    let ms = (whole - qemu_ran).max(0.0) + entry;
-    (ms.is_finite() && ms >= 0.0).then(|| Duration::from_secs_f64(ms / 1e3))
-}
-
-fn without_timing(stderr: &str) -> String {
-    stderr
-        .lines()
-        .filter(|l| !l.starts_with(TIMING_PREFIX))
-        .map(|l| format!("{l}\n"))
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn coracle_timing_lines() {
-        let stderr = "oops\n\
-            coracle: timing: kernel entry -> first user instruction: 1.500 ms guest (3 TSC ticks at 2 kHz)\n\
-            coracle: timing: QEMU spawn -> entry record: 40.000 ms host\n\
-            coracle: timing: whole run: 112.000 ms host (QEMU ran 100.000 ms)\n";
-        assert_eq!(coracle_to_start(stderr), Some(Duration::from_millis(52)));
-        assert_eq!(without_timing(stderr), "oops\n");
-        // The program never started: no entry record line.
-        let never = "coracle: timing: the program never started\n\
-            coracle: timing: whole run: 112.000 ms host (QEMU ran 100.000 ms)\n";
-        assert_eq!(coracle_to_start(never), None);
-        assert_eq!(without_timing(never), "");
-    }
 
     #[test]
     fn bench_arguments() {

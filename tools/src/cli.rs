@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::env::{self, EnvError, Environment};
 use crate::error::RunError;
 use crate::network::NetworkArgs;
-use crate::qemu::{Accel, Machine};
+use crate::qemu::{Accel, Machine, RootDevice};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,6 +51,18 @@ pub enum Command {
     Inspect(crate::image::commands::InspectArgs),
     /// Build an image from a Dockerfile with buildah, into Coracle's store.
     Build(crate::image::build::BuildArgs),
+    /// List the VMs started with -d or --name (running ones; -a for all).
+    Ps(crate::lifecycle::commands::PsArgs),
+    /// Show a VM's output (stdout and stderr).
+    Logs(crate::lifecycle::commands::LogsArgs),
+    /// Stop VMs: their stop signal, then SIGKILL after the timeout.
+    Stop(crate::lifecycle::commands::StopArgs),
+    /// Send a signal to VMs' programs (SIGKILL by default).
+    Kill(crate::lifecycle::commands::KillArgs),
+    /// Remove stopped VMs' records and logs.
+    Rm(crate::lifecycle::commands::RmArgs),
+    /// Wait for VMs to end and print their exit statuses.
+    Wait(crate::lifecycle::commands::WaitArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -73,18 +85,44 @@ pub struct RunArgs {
     /// Keep stdin open: the program reads this process's stdin.
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Run in the background and print the VM's id (see coracle ps, logs, stop).
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Name the VM (coracle ps, logs, stop... take it instead of the id).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Remove the VM's record and logs when it ends.
+    #[arg(long)]
+    pub rm: bool,
     /// Accelerator [default: $CORACLE_ACCEL, else auto = kvm when the CPU has VT-x/AMD-V].
     #[arg(long, value_enum)]
     pub accel: Option<Accel>,
     /// Machine type [default: $CORACLE_MACHINE, else microvm].
     #[arg(long, value_enum)]
     pub machine: Option<Machine>,
+    /// Where a ROOTFS_DIR's or image's root filesystem travels: `initrd` (unpacked into
+    /// memory at boot) or `blk` (an EROFS image on a read-only virtio-blk drive, read on
+    /// demand) [default: $CORACLE_ROOT_DEVICE, else initrd].
+    #[arg(long = "root-device", value_enum)]
+    pub root_device: Option<RootDevice>,
     /// Copy the kernel log to stderr.
     #[arg(long)]
     pub verbose: bool,
     /// Print boot and run times to stderr at the end.
     #[arg(long)]
     pub timing: bool,
+    /// Mount the container's root filesystem read-only (writes fail with EROFS).
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Mount a tmpfs: PATH[:OPTIONS] with size=N[k|m|g|%], mode=OCTAL, ro/rw, [no]exec,
+    /// [no]suid, [no]dev (default rw,nosuid,nodev,noexec, mode 1777, half the memory).
+    #[arg(long = "tmpfs", value_name = "PATH[:OPTIONS]", value_parser = parse_tmpfs)]
+    pub tmpfs: Vec<String>,
+    /// Deterministic: QEMU counts instructions (-icount shift=0,sleep=off, TCG only, vCPUs run
+    /// one at a time), fixed random seed, no ASLR, a fixed wall clock; guest time and --timing
+    /// then read instructions.
+    #[arg(long)]
+    pub icount: bool,
     /// Extra kernel command-line token (for tests).
     #[arg(long = "kernel-arg", value_name = "KEY=VALUE", hide = true, value_parser = parse_kernel_arg)]
     pub kernel_args: Vec<String>,
@@ -148,6 +186,35 @@ pub fn parse_memory(text: &str) -> Result<u64, String> {
     Ok(mib)
 }
 
+/// Checks a `--tmpfs` value as `docker run` takes it; the kernel reads it (coracle.tmpfs=).
+fn parse_tmpfs(text: &str) -> Result<String, String> {
+    let (path, opts) = text.split_once(':').unwrap_or((text, ""));
+    if !path.starts_with('/') {
+        return Err(format!("invalid mount path {path:?}: it must be absolute"));
+    }
+    if text.chars().any(char::is_whitespace) {
+        return Err("a --tmpfs value cannot hold white space".into());
+    }
+    for opt in opts.split(',').filter(|o| !o.is_empty()) {
+        let ok = match opt.split_once('=') {
+            Some(("size", v)) => {
+                let digits = v.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G', '%']);
+                !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+            }
+            Some(("mode", v)) => u32::from_str_radix(v, 8).is_ok_and(|m| m <= 0o7777),
+            Some(_) => false,
+            None => matches!(
+                opt,
+                "rw" | "ro" | "exec" | "noexec" | "suid" | "nosuid" | "dev" | "nodev"
+            ),
+        };
+        if !ok {
+            return Err(format!("invalid tmpfs option {opt:?}"));
+        }
+    }
+    Ok(text.to_string())
+}
+
 fn parse_kernel_arg(text: &str) -> Result<String, String> {
     let ok =
         text.contains('=') && !text.starts_with('=') && text.bytes().all(|b| b.is_ascii_graphic());
@@ -174,8 +241,11 @@ pub struct RunOptions {
     pub interactive: bool,
     pub accel: Accel,
     pub machine: Machine,
+    pub root_device: RootDevice,
     pub verbose: bool,
     pub timing: bool,
+    /// `--icount`: the deterministic mode of `crate::icount`.
+    pub icount: bool,
     pub kernel_args: Vec<String>,
     pub qemu: PathBuf,
     /// `--entrypoint`, `-u`, and the `--env-file`/`-e` variables alone (an image's Env goes
@@ -186,6 +256,10 @@ pub struct RunOptions {
     pub network: NetworkArgs,
     /// The container's host name (`--hostname`, else the random one).
     pub hostname: String,
+    /// `-d`, `--name`, `--rm` (`lifecycle`).
+    pub detach: bool,
+    pub name: Option<String>,
+    pub remove: bool,
 }
 
 impl RunArgs {
@@ -235,9 +309,23 @@ impl RunArgs {
             interactive: self.interactive,
             accel: from_env_or(self.accel, "CORACLE_ACCEL", Accel::Auto, host)?,
             machine: from_env_or(self.machine, "CORACLE_MACHINE", Machine::Microvm, host)?,
+            root_device: from_env_or(
+                self.root_device,
+                "CORACLE_ROOT_DEVICE",
+                RootDevice::Initrd,
+                host,
+            )?,
             verbose: self.verbose,
             timing: self.timing,
-            kernel_args: self.kernel_args,
+            icount: self.icount,
+            kernel_args: {
+                let mut args = self.kernel_args;
+                if self.read_only {
+                    args.push("coracle.readonly=1".into());
+                }
+                args.extend(self.tmpfs.iter().map(|t| format!("coracle.tmpfs={t}")));
+                args
+            },
             qemu: self
                 .qemu
                 .or_else(|| {
@@ -251,6 +339,9 @@ impl RunArgs {
             user_env,
             network: self.network,
             hostname,
+            detach: self.detach,
+            name: self.name,
+            remove: self.rm,
         })
     }
 }
@@ -358,6 +449,34 @@ mod tests {
     fn missing_program_is_a_usage_error() {
         assert!(Cli::try_parse_from(["coracle", "run"]).is_err());
         assert!(Cli::try_parse_from(["coracle", "run", "-e", "A=1"]).is_err());
+    }
+
+    #[test]
+    fn read_only_and_tmpfs() {
+        let o = run_args(&[
+            "--read-only",
+            "--tmpfs",
+            "/run:size=64m,mode=755",
+            "--tmpfs",
+            "/tmp",
+            "p",
+        ])
+        .into_options("h", |_| None)
+        .unwrap();
+        assert_eq!(
+            o.kernel_args,
+            [
+                "coracle.readonly=1",
+                "coracle.tmpfs=/run:size=64m,mode=755",
+                "coracle.tmpfs=/tmp"
+            ]
+        );
+        for bad in ["run", "/run:size=big", "/run:mode=9", "/run:uid=1", "/a b"] {
+            assert!(
+                Cli::try_parse_from(["coracle", "run", "--tmpfs", bad, "p"]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

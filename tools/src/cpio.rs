@@ -100,6 +100,24 @@ impl<W: Write> CpioWriter<W> {
     }
 }
 
+/// Where a root filesystem's entries go, in archive order (docs/guest-protocol.md): the cpio
+/// writer for the initrd, `erofs::ErofsWriter` for a block-device root.
+pub trait EntrySink {
+    /// A fresh inode number: 1, 2, 3... in the order they are asked for.
+    fn new_ino(&mut self) -> u32;
+    /// Adds one entry whose data is the first `header.filesize` bytes of `data`.
+    fn add(&mut self, header: &Header<'_>, data: impl Read) -> io::Result<()>;
+}
+
+impl<W: Write> EntrySink for CpioWriter<W> {
+    fn new_ino(&mut self) -> u32 {
+        CpioWriter::new_ino(self)
+    }
+    fn add(&mut self, header: &Header<'_>, data: impl Read) -> io::Result<()> {
+        CpioWriter::add(self, header, data)
+    }
+}
+
 fn invalid(e: WriteError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
 }

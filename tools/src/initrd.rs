@@ -1,6 +1,7 @@
 //! The initrd of one run: the `.coracle/` launch records, then the root filesystem.
 //!
-//! Layout per docs/guest-protocol.md ("Initrd"): `.coracle/{argv,env,exec,cwd}`, then `.` (the
+//! Layout per docs/guest-protocol.md ("Initrd"): `.coracle/{argv,env,exec,cwd}`, the optional
+//! `.coracle/user` and `.coracle/etc/` records, then `.` (the
 //! root directory), then every entry sorted by path bytes (so every directory precedes its
 //! contents), then the trailer. The root is either a scanned host tree (`rootfs`) or, in the
 //! single-binary mode, the program at its host path with the directories leading to it and to
@@ -29,6 +30,35 @@ pub struct Records<'a> {
     pub cwd: &'a [u8],
     /// Files for /etc (`.coracle/etc/NAME`): the network files Docker provides.
     pub etc: &'a [(String, String)],
+    /// The user to run as (`.coracle/user`), when it is not root.
+    pub user: Option<&'a User>,
+}
+
+/// The ids the program runs with: `-u` or the image's User, resolved in its /etc files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+impl User {
+    /// The `.coracle/user` record: `UID GID [GROUP...]` in decimal, separated by spaces.
+    pub fn record(&self) -> Vec<u8> {
+        let mut ids = vec![self.uid, self.gid];
+        ids.extend(&self.groups);
+        ids.iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+            .into_bytes()
+    }
+
+    /// Root without supplementary groups: what the guest assumes when no record is sent.
+    pub fn is_plain_root(&self) -> bool {
+        self.uid == 0 && self.gid == 0 && self.groups.is_empty()
+    }
 }
 
 /// What the root filesystem of the archive holds.
@@ -41,6 +71,9 @@ pub enum Root<'a> {
     Tree(&'a Tree),
     /// An image's root filesystem, built in memory from its layers.
     Image(&'a crate::image::tree::FsTree),
+    /// None: the root filesystem is on the root drive (`root_image`); the archive holds the
+    /// launch records alone.
+    Device,
 }
 
 /// Writes the archive to `out` and returns it.
@@ -63,6 +96,9 @@ pub fn write_initrd<W: Write>(out: W, records: &Records<'_>, root: Root<'_>) -> 
     ] {
         writer.add_file(name, RECORD_MODE, 0, data)?;
     }
+    if let Some(user) = records.user.filter(|u| !u.is_plain_root()) {
+        writer.add_file(b".coracle/user", RECORD_MODE, 0, &user.record())?;
+    }
     for (name, data) in records.etc {
         let member = format!(".coracle/etc/{name}");
         writer.add_file(member.as_bytes(), RECORD_MODE, 0, data.as_bytes())?;
@@ -71,6 +107,7 @@ pub fn write_initrd<W: Write>(out: W, records: &Records<'_>, root: Root<'_>) -> 
         Root::Tree(tree) => tree.write(&mut writer)?,
         Root::Image(tree) => tree.write(&mut writer)?,
         Root::Program(program) => write_program(&mut writer, program, records)?,
+        Root::Device => {}
     }
     writer.finish()
 }
@@ -158,8 +195,44 @@ pub(crate) mod tests {
             exec: program.path.as_os_str().as_bytes(),
             cwd: cwd.as_bytes(),
             etc: &[],
+            user: None,
         };
         write_initrd(Vec::new(), &records, Root::Program(program)).unwrap()
+    }
+
+    #[test]
+    fn user_record_after_the_launch_records() {
+        let program = program("/bin/prog", 0o755);
+        let env = Environment::default();
+        let argv = [OsString::from("prog")];
+        let user = User {
+            uid: 1000,
+            gid: 100,
+            groups: vec![27, 4],
+        };
+        let mut records = Records {
+            argv: &argv,
+            env: &env,
+            exec: b"/bin/prog",
+            cwd: b"/",
+            etc: &[],
+            user: Some(&user),
+        };
+        let archive = write_initrd(Vec::new(), &records, Root::Program(&program)).unwrap();
+        let members = read_archive(&archive);
+        assert_eq!(members[4].0, ".coracle/user");
+        assert_eq!(members[4].4, b"1000 100 27 4");
+        // Root without groups sends nothing: the guest's default.
+        let root = User {
+            uid: 0,
+            gid: 0,
+            groups: vec![],
+        };
+        records.user = Some(&root);
+        let archive = write_initrd(Vec::new(), &records, Root::Program(&program)).unwrap();
+        assert!(read_archive(&archive)
+            .iter()
+            .all(|m| m.0 != ".coracle/user"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// The kernel built by build.rs.
-static KERNEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel.elf"));
+pub(crate) static KERNEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel.elf"));
 /// FNV-1a 64 of [`KERNEL`], computed by build.rs.
 const KERNEL_HASH: &str = env!("CORACLE_KERNEL_HASH");
 
@@ -27,7 +27,7 @@ pub fn kernel_path() -> io::Result<PathBuf> {
     Err(last_err.unwrap_or_else(|| io::Error::other("no cache directory")))
 }
 
-fn cache_dirs() -> Vec<PathBuf> {
+pub(crate) fn cache_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         dirs.push(PathBuf::from(xdg).join("coracle"));

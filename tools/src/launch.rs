@@ -40,7 +40,11 @@ pub struct Launch {
     cwd: Vec<u8>,
     /// The network files for /etc (`network`).
     etc: Vec<(String, String)>,
+    /// The user an image's program runs as (`-u` or its User); root when `None`.
+    user: Option<crate::initrd::User>,
     content: Content,
+    /// An image's StopSignal, as written there (`SIGQUIT`, `3`...).
+    stop_signal: Option<String>,
 }
 
 impl Launch {
@@ -77,7 +81,9 @@ impl Launch {
                 exec: program.path.as_os_str().as_bytes().to_vec(),
                 cwd,
                 etc: etc_files(opts),
+                user: None,
                 content: Content::Program(program),
+                stop_signal: None,
             });
         }
 
@@ -110,7 +116,9 @@ impl Launch {
             exec: found.exec,
             cwd,
             etc: etc_files(opts),
+            user: None,
             content: Content::Tree(tree),
+            stop_signal: None,
         })
     }
 
@@ -120,6 +128,7 @@ impl Launch {
         env: Environment,
         exec: Vec<u8>,
         cwd: Vec<u8>,
+        user: crate::initrd::User,
         tree: FsTree,
     ) -> Launch {
         Launch {
@@ -128,8 +137,21 @@ impl Launch {
             exec,
             cwd,
             etc: Vec::new(),
+            user: Some(user),
             content: Content::Image(Box::new(tree)),
+            stop_signal: None,
         }
+    }
+
+    /// Keeps the image's StopSignal for `coracle stop`.
+    pub(crate) fn with_stop_signal(mut self, signal: Option<String>) -> Launch {
+        self.stop_signal = signal;
+        self
+    }
+
+    /// The image's StopSignal, if it names one.
+    pub fn stop_signal(&self) -> Option<&str> {
+        self.stop_signal.as_deref()
     }
 
     /// Adds the network files for /etc that `opts` asks for (as Docker provides them).
@@ -148,16 +170,30 @@ impl Launch {
         }
     }
 
-    /// Writes the initrd to `out` (docs/guest-protocol.md, "Initrd") and returns it.
-    pub fn write_initrd<W: Write>(&self, out: W) -> io::Result<W> {
+    /// The root filesystem as an EROFS image for the root drive (cached by content, see
+    /// `root_image`); `None` in the single-binary mode, whose few files stay in the initrd.
+    pub fn root_image(&self) -> Option<io::Result<std::path::PathBuf>> {
+        let source = match &self.content {
+            Content::Program(_) => return None,
+            Content::Tree(tree) => crate::root_image::Source::Tree(tree),
+            Content::Image(tree) => crate::root_image::Source::Image(tree),
+        };
+        Some(crate::root_image::cached_image(source))
+    }
+
+    /// Writes the initrd to `out` (docs/guest-protocol.md, "Initrd") and returns it; with
+    /// `root_on_drive`, the launch records alone (the root is the image of [`Self::root_image`]).
+    pub fn write_initrd<W: Write>(&self, out: W, root_on_drive: bool) -> io::Result<W> {
         let records = Records {
             argv: &self.argv,
             env: &self.env,
             exec: &self.exec,
             cwd: &self.cwd,
             etc: &self.etc,
+            user: self.user.as_ref(),
         };
         let root = match &self.content {
+            _ if root_on_drive => Root::Device,
             Content::Program(program) => Root::Program(program),
             Content::Tree(tree) => Root::Tree(tree),
             Content::Image(tree) => Root::Image(tree),
@@ -228,7 +264,7 @@ mod tests {
     }
 
     fn records(launch: &Launch) -> Vec<(String, Vec<u8>)> {
-        let bytes = launch.write_initrd(Vec::new()).unwrap();
+        let bytes = launch.write_initrd(Vec::new(), false).unwrap();
         let mut out = Vec::new();
         for e in coracle_test_reader(&bytes).into_iter().take(4) {
             out.push(e);
@@ -387,7 +423,7 @@ mod tests {
         );
         let opts = options(&["./m"]);
         let launch = Launch::prepare(&opts, &dir, None).unwrap();
-        let bytes = launch.write_initrd(Vec::new()).unwrap();
+        let bytes = launch.write_initrd(Vec::new(), false).unwrap();
         let archive: std::collections::HashMap<String, (u32, Vec<u8>)> =
             crate::initrd::tests::read_archive(&bytes)
                 .into_iter()

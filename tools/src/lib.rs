@@ -13,20 +13,25 @@ pub mod bench;
 pub mod cli;
 pub mod cpio;
 pub mod env;
+pub mod erofs;
 pub mod error;
+pub mod icount;
 pub mod image;
 pub mod initrd;
 mod kernel_image;
 pub mod launch;
 pub mod ldcache;
 pub mod libraries;
+pub mod lifecycle;
 pub mod network;
 pub mod packlist;
 pub mod program;
 pub mod protocol;
 pub mod qemu;
 pub mod resolve;
+pub mod root_image;
 pub mod rootfs;
+pub mod signals;
 mod tempdir;
 pub mod terminal;
 pub mod vm;
@@ -50,7 +55,7 @@ pub fn main_entry() -> u8 {
     let result = match cli.command {
         cli::Command::Run(args) => args
             .into_options(&env::random_hostname(), env::host_lookup)
-            .and_then(|opts| vm::run(opts, started)),
+            .and_then(|opts| lifecycle::run(opts, started)),
         cli::Command::Bench(args) => bench::run(args),
         cli::Command::Pull(args) => image::commands::pull(args),
         cli::Command::Images => image::commands::images(),
@@ -58,6 +63,12 @@ pub fn main_entry() -> u8 {
         cli::Command::Tag(args) => image::commands::tag(args),
         cli::Command::Inspect(args) => image::commands::inspect(args),
         cli::Command::Build(args) => image::build::build(args),
+        cli::Command::Ps(args) => lifecycle::commands::ps(args),
+        cli::Command::Logs(args) => lifecycle::commands::logs(args),
+        cli::Command::Stop(args) => lifecycle::commands::stop(args),
+        cli::Command::Kill(args) => lifecycle::commands::kill(args),
+        cli::Command::Rm(args) => lifecycle::commands::rm(args),
+        cli::Command::Wait(args) => lifecycle::commands::wait(args),
     };
     match result {
         Ok(status) => status,

@@ -79,6 +79,18 @@ const ESCAPE: u8 = 0xff;
 /// `0xff 0x01`: end of input.
 pub const STDIN_EOF: [u8; 2] = [ESCAPE, 0x01];
 
+/// `0xff 0x02 LEN PAYLOAD`: a control record for the guest.
+const RECORD: u8 = 0x02;
+
+/// A control record for the guest, framed (`signal n=15`, `winsize rows=24 cols=80`,
+/// `stop`); `None` if the payload is longer than the one length byte allows.
+pub fn control_record(payload: &str) -> Option<Vec<u8>> {
+    let len = u8::try_from(payload.len()).ok()?;
+    let mut out = vec![ESCAPE, RECORD, len];
+    out.extend_from_slice(payload.as_bytes());
+    Some(out)
+}
+
 /// Appends `input` to `out` with every `0xff` escaped as `0xff 0x00`.
 pub fn frame_stdin(input: &[u8], out: &mut Vec<u8>) {
     for &byte in input {
@@ -89,18 +101,9 @@ pub fn frame_stdin(input: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// `0xff 0x02 LEN PAYLOAD`: a control record (LEN one byte, the payload ASCII).
-pub fn control_record(payload: &str) -> Vec<u8> {
-    let bytes = payload.as_bytes();
-    let len = bytes.len().min(255);
-    let mut out = vec![ESCAPE, 0x02, len as u8];
-    out.extend_from_slice(&bytes[..len]);
-    out
-}
-
-/// The control record of a new window size.
-pub fn winsize_record(rows: u16, cols: u16) -> Vec<u8> {
-    control_record(&format!("winsize rows={rows} cols={cols}"))
+/// The control record payload of a new window size (`winsize rows=R cols=C`).
+pub fn winsize_payload(rows: u16, cols: u16) -> String {
+    format!("winsize rows={rows} cols={cols}")
 }
 
 /// Copies `input` to `output` framed, ending with the end-of-input mark; flushes per chunk so
@@ -158,7 +161,7 @@ mod tests {
 
     #[test]
     fn winsize_is_a_control_record() {
-        let r = winsize_record(50, 132);
+        let r = control_record(&winsize_payload(50, 132)).unwrap();
         assert_eq!(&r[..3], &[0xff, 0x02, 24]);
         assert_eq!(&r[3..], b"winsize rows=50 cols=132");
     }
@@ -178,6 +181,17 @@ mod tests {
         let mut empty = Vec::new();
         copy_stdin_framed(&b""[..], &mut empty).unwrap();
         assert_eq!(empty, STDIN_EOF);
+    }
+
+    #[test]
+    fn records_are_framed() {
+        assert_eq!(
+            control_record("signal n=15").unwrap(),
+            b"\xff\x02\x0bsignal n=15"
+        );
+        assert_eq!(control_record("stop").unwrap(), b"\xff\x02\x04stop");
+        assert!(control_record(&"x".repeat(256)).is_none());
+        assert_eq!(control_record(&"x".repeat(255)).unwrap().len(), 258);
     }
 
     #[test]

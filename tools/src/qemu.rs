@@ -1,7 +1,7 @@
 //! The QEMU command line of docs/guest-protocol.md, and the choice of accelerator.
 //!
 //! Pure functions from a [`VmConfig`] to arguments, so the exact line is unit-tested; `vm`
-//! spawns it with the channel pipes on fds 3-6.
+//! spawns it with the channel pipes on fds 3-8.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -13,18 +13,65 @@ pub enum Accel {
     Auto,
 }
 
+/// Where the root filesystem of a ROOTFS_DIR or image travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RootDevice {
+    /// Unpacked from the initrd into memory at boot.
+    Initrd,
+    /// An EROFS image on a read-only virtio-blk drive, read on demand.
+    Blk,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Machine {
     Microvm,
     Q35,
 }
 
-/// The guest-visible channels and the fd each is handed to QEMU on.
-pub const CHANNELS: [(&str, u16, i32); 4] = [
-    ("out", 0xe9, 3),
-    ("err", 0xea, 4),
-    ("log", 0xeb, 5),
-    ("ctl", 0xec, 6),
+/// The guest → host debugcon channels: chardev id, I/O port, and the fd each is handed to
+/// QEMU on.
+pub const CHANNELS: [(&str, u16, i32); 2] = [("log", 0xeb, 5), ("ctl", 0xec, 6)];
+
+/// A port of the virtio-serial device (docs/guest-protocol.md): its number on the device
+/// is how the kernel knows what it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Port {
+    /// The chardev's id; the port is named `coracle.ID`.
+    pub id: &'static str,
+    pub nr: u32,
+    /// The fd QEMU gets the pipe on.
+    pub fd: i32,
+    /// Host → guest.
+    pub input: bool,
+}
+
+/// The program's stdout and stderr, its stdin, and the host's control records, in the order
+/// `vm` makes their pipes.
+pub const PORTS: [Port; 4] = [
+    Port {
+        id: "stdout",
+        nr: 1,
+        fd: 3,
+        input: false,
+    },
+    Port {
+        id: "stderr",
+        nr: 2,
+        fd: 4,
+        input: false,
+    },
+    Port {
+        id: "stdin",
+        nr: 3,
+        fd: 7,
+        input: true,
+    },
+    Port {
+        id: "control",
+        nr: 4,
+        fd: 8,
+        input: true,
+    },
 ];
 
 const QBOOT: &str = "/usr/share/qemu/qboot.rom";
@@ -96,10 +143,13 @@ pub struct VmConfig {
     pub cpus: u32,
     pub kernel: PathBuf,
     pub initrd: PathBuf,
+    /// The root filesystem's EROFS image, attached read-only as a virtio-blk drive.
+    pub root_drive: Option<PathBuf>,
     pub cmdline: String,
-    pub stdin: bool,
     /// The network backend and card (`network::NetworkArgs::qemu_args`), empty for none.
     pub network: Vec<OsString>,
+    /// `--icount`: count instructions (`crate::icount::QEMU_ARGS`).
+    pub icount: bool,
 }
 
 /// The arguments after the QEMU binary.
@@ -111,6 +161,9 @@ pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
         Machine::Q35 => push(&["-M", "q35", "-bios", QBOOT]),
     }
     push(&accel_args(config.accel));
+    if config.icount {
+        push(&crate::icount::QEMU_ARGS);
+    }
     push(&["-m", &format!("{}M", config.memory_mib)]);
     push(&["-smp", &config.cpus.to_string()]);
     push(&NO_DEFAULTS);
@@ -120,6 +173,37 @@ pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
     args.push(qemu_escape_path(&config.initrd));
     args.push("-append".into());
     args.push(config.cmdline.clone().into());
+    args.push("-device".into());
+    args.push(match config.machine {
+        Machine::Microvm => "virtio-serial-device,id=vs,max_ports=5".into(),
+        Machine::Q35 => "virtio-serial-pci,id=vs,max_ports=5,disable-legacy=on".into(),
+    });
+    for p in PORTS {
+        let (id, nr, fd) = (p.id, p.nr, p.fd);
+        // Output to a file chardev: QEMU keeps a port's buffer while the host pipe is full
+        // and writes the rest when it drains, so the guest waits and nothing is lost. Input
+        // through a pipe chardev, read as the guest posts buffers.
+        args.push("-chardev".into());
+        args.push(if p.input {
+            format!("pipe,id={id},path=/dev/fd/{fd}").into()
+        } else {
+            format!("file,id={id},path=/dev/fd/{fd},append=on").into()
+        });
+        args.push("-device".into());
+        args.push(format!("virtserialport,bus=vs.0,nr={nr},chardev={id},name=coracle.{id}").into());
+    }
+    if let Some(image) = &config.root_drive {
+        let mut drive = OsString::from("file=");
+        drive.push(qemu_escape_path(image));
+        drive.push(",if=none,format=raw,readonly=on,id=root");
+        args.push("-drive".into());
+        args.push(drive);
+        args.push("-device".into());
+        args.push(match config.machine {
+            Machine::Microvm => "virtio-blk-device,drive=root".into(),
+            Machine::Q35 => "virtio-blk-pci,drive=root".into(),
+        });
+    }
     for (id, port, fd) in CHANNELS {
         args.push("-chardev".into());
         args.push(format!("file,id={id},path=/dev/fd/{fd},append=on").into());
@@ -129,17 +213,6 @@ pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
     args.push("-device".into());
     args.push("isa-debug-exit,iobase=0xf4,iosize=0x04".into());
     args.extend(config.network.iter().cloned());
-    if config.stdin {
-        args.extend(
-            [
-                "-chardev",
-                "stdio,id=in,signal=off",
-                "-serial",
-                "chardev:in",
-            ]
-            .map(OsString::from),
-        );
-    }
     args
 }
 
@@ -192,9 +265,10 @@ mod tests {
             cpus: 1,
             kernel: "/k.elf".into(),
             initrd: "/tmp/x,y/initrd.cpio".into(),
+            root_drive: None,
             cmdline: "coracle.tty=0".into(),
-            stdin: false,
             network: Vec::new(),
+            icount: false,
         }
     }
 
@@ -213,8 +287,15 @@ mod tests {
             "-M microvm,x-option-roms=off,rtc=off -accel tcg -cpu max -m 128M -smp 1 \
              -nodefaults -no-user-config -nographic -no-reboot -display none -monitor none \
              -kernel /k.elf -initrd /tmp/x,,y/initrd.cpio -append coracle.tty=0 \
-             -chardev file,id=out,path=/dev/fd/3,append=on -device isa-debugcon,iobase=0xe9,chardev=out \
-             -chardev file,id=err,path=/dev/fd/4,append=on -device isa-debugcon,iobase=0xea,chardev=err \
+             -device virtio-serial-device,id=vs,max_ports=5 \
+             -chardev file,id=stdout,path=/dev/fd/3,append=on \
+             -device virtserialport,bus=vs.0,nr=1,chardev=stdout,name=coracle.stdout \
+             -chardev file,id=stderr,path=/dev/fd/4,append=on \
+             -device virtserialport,bus=vs.0,nr=2,chardev=stderr,name=coracle.stderr \
+             -chardev pipe,id=stdin,path=/dev/fd/7 \
+             -device virtserialport,bus=vs.0,nr=3,chardev=stdin,name=coracle.stdin \
+             -chardev pipe,id=control,path=/dev/fd/8 \
+             -device virtserialport,bus=vs.0,nr=4,chardev=control,name=coracle.control \
              -chardev file,id=log,path=/dev/fd/5,append=on -device isa-debugcon,iobase=0xeb,chardev=log \
              -chardev file,id=ctl,path=/dev/fd/6,append=on -device isa-debugcon,iobase=0xec,chardev=ctl \
              -device isa-debug-exit,iobase=0xf4,iosize=0x04"
@@ -222,17 +303,26 @@ mod tests {
     }
 
     #[test]
-    fn q35_kvm_and_stdin() {
+    fn q35_kvm() {
         let mut c = config();
         c.machine = Machine::Q35;
         c.accel = Accel::Kvm;
-        c.stdin = true;
         c.memory_mib = 1024;
         c.cpus = 2;
         let line = joined(&c);
         assert!(line.starts_with(
             "-M q35 -bios /usr/share/qemu/qboot.rom -accel kvm -cpu host -m 1024M -smp 2 "
         ));
-        assert!(line.ends_with(" -chardev stdio,id=in,signal=off -serial chardev:in"));
+        assert!(line.contains(" -device virtio-serial-pci,id=vs,max_ports=5,disable-legacy=on "));
+    }
+
+    #[test]
+    fn icount_counts_instructions_with_a_fixed_seed() {
+        let mut c = config();
+        c.icount = true;
+        assert!(joined(&c).starts_with(
+            "-M microvm,x-option-roms=off,rtc=off -accel tcg -cpu max \
+             -icount shift=0,sleep=off -seed 1 -m 128M "
+        ));
     }
 }

@@ -9,12 +9,12 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::cpio::{self, CpioWriter, Header};
+use crate::cpio::{self, EntrySink, Header};
 
 /// The directory of launch records in the archive; a rootfs entry of that name would be
 /// mistaken for them, so it is left out.
@@ -153,7 +153,7 @@ impl Tree {
 
     /// Writes `.` and then every entry, in name order. Hard links share one inode number and
     /// `c_nlink` (the names in the archive); the first name carries the data.
-    pub fn write<W: Write>(&self, out: &mut CpioWriter<W>) -> io::Result<()> {
+    pub fn write(&self, out: &mut impl EntrySink) -> io::Result<()> {
         let mut names_per_inode: HashMap<(u64, u64), u32> = HashMap::new();
         for n in self.nodes.iter().filter(|n| is_linked(n)) {
             *names_per_inode.entry(n.host_id).or_default() += 1;

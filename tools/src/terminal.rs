@@ -54,7 +54,9 @@ impl RawMode {
         let saved = termios::tcgetattr(fd)?;
         let mut raw = saved.clone();
         raw.make_raw();
-        *SAVED.lock().map_err(|_| io::Error::other("terminal state lock poisoned"))? = Some(saved);
+        *SAVED
+            .lock()
+            .map_err(|_| io::Error::other("terminal state lock poisoned"))? = Some(saved);
         install_panic_hook();
         termios::tcsetattr(fd, OptionalActions::Now, &raw)?;
         Ok(Some(RawMode(())))

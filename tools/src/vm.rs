@@ -1,13 +1,15 @@
 //! One `coracle run`: pack the initrd, start QEMU, pump the channels, turn the end into a status.
 //!
-//! The four guest → host channels are pipes handed to QEMU as fds 3-6 (docs/guest-protocol.md)
-//! through `command-fds`; a thread drains each so QEMU never blocks on a full pipe, even when
-//! our own stdout has gone away.
+//! The channels are pipes handed to QEMU as fds 3-8 (docs/guest-protocol.md) through
+//! `command-fds`: a thread drains each guest → host one into our stdout, stderr, the log tail
+//! and the control state (when our own stdout has gone away it keeps draining, so the guest
+//! is never stuck); the program's stdin is framed into its pipe by another, and the control
+//! records for the guest go on the last.
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::OwnedFd;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -18,9 +20,10 @@ use crate::cli::RunOptions;
 use crate::error::RunError;
 use crate::launch::Launch;
 use crate::protocol::{self, Control};
-use crate::qemu::{self, VmConfig, CHANNELS};
+use crate::qemu::{self, VmConfig, CHANNELS, PORTS};
+use crate::signals::{self, ControlPipe};
 use crate::tempdir::TempDir;
-use crate::{kernel_image, program};
+use crate::{icount, kernel_image, program};
 
 /// Write buffer of the initrd file: large writes, few system calls.
 const INITRD_BUFFER: usize = 1 << 20;
@@ -28,8 +31,13 @@ const INITRD_BUFFER: usize = 1 << 20;
 /// Kernel log lines kept for a failure report when the log is not shown live.
 const LOG_TAIL_LINES: usize = 60;
 
-/// Runs the program in a VM and returns its exit status.
-pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
+/// Runs the program in a VM and returns its exit status; `on_start` is told once QEMU runs,
+/// with the pipe that takes control records for the guest and the image's StopSignal.
+pub fn run(
+    opts: RunOptions,
+    started: Instant,
+    on_start: &mut dyn FnMut(&ControlPipe, Option<&str>),
+) -> Result<u8, RunError> {
     let cwd = std::env::current_dir()
         .map_err(|e| RunError::io("cannot read the current directory", e))?;
     let launch = Launch::prepare(&opts, &cwd, program::host_path_var().as_deref())?;
@@ -38,20 +46,51 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
     }
     let workdir =
         TempDir::new().map_err(|e| RunError::io("cannot create a temporary directory", e))?;
+    // `--root-device blk`: the root filesystem goes on a read-only drive (a cached EROFS
+    // image) and the initrd carries the launch records alone.
+    let root_drive = match opts.root_device {
+        qemu::RootDevice::Blk => launch
+            .root_image()
+            .transpose()
+            .map_err(|e| RunError::io("cannot write the root filesystem image", e))?,
+        qemu::RootDevice::Initrd => None,
+    };
     let initrd_path = workdir.path().join("initrd.cpio");
     let file = std::fs::File::create(&initrd_path)
         .map_err(|e| RunError::io(format!("cannot write {}", initrd_path.display()), e))?;
     launch
-        .write_initrd(io::BufWriter::with_capacity(INITRD_BUFFER, file))
+        .write_initrd(
+            io::BufWriter::with_capacity(INITRD_BUFFER, file),
+            root_drive.is_some(),
+        )
         .map_err(|e| RunError::io("cannot build the initrd", e))?;
+    let stop_signal = launch.stop_signal().map(str::to_owned);
     drop(launch);
     let kernel = kernel_image::kernel_path()
         .map_err(|e| RunError::io("cannot write the kernel image to a cache directory", e))?;
 
+    // Read in this order: stdout, stderr, then the log and control channels.
     let mut readers = Vec::new();
+    // Written: the program's stdin, then the control records.
+    let mut writers = Vec::new();
     let mut mappings = Vec::new();
+    let pipe = || io::pipe().map_err(|e| RunError::io("cannot create a pipe", e));
+    for c in PORTS {
+        let (reader, writer) = pipe()?;
+        let parent_fd = if c.input {
+            writers.push(writer);
+            OwnedFd::from(reader)
+        } else {
+            readers.push(reader);
+            OwnedFd::from(writer)
+        };
+        mappings.push(FdMapping {
+            parent_fd,
+            child_fd: c.fd,
+        });
+    }
     for (_, _, child_fd) in CHANNELS {
-        let (reader, writer) = io::pipe().map_err(|e| RunError::io("cannot create a pipe", e))?;
+        let (reader, writer) = pipe()?;
         readers.push(reader);
         mappings.push(FdMapping {
             parent_fd: OwnedFd::from(writer),
@@ -65,16 +104,31 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
     } else {
         None
     };
-    let epoch_ns = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let epoch_ns = if opts.icount {
+        icount::EPOCH_NS
+    } else {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    };
+    let (accel, icount_args) = if opts.icount {
+        let accel = icount::accel(opts.accel).map_err(RunError::Usage)?;
+        (accel, icount::coracle_kernel_args())
+    } else {
+        (qemu::host_accel(opts.accel), Vec::new())
+    };
+    let root_arg: Vec<String> = root_drive
+        .iter()
+        .map(|_| "coracle.root=blk".to_owned())
+        .collect();
     let config = VmConfig {
         machine: opts.machine,
-        accel: qemu::host_accel(opts.accel),
+        accel,
         memory_mib: opts.memory_mib,
         cpus: opts.cpus,
         kernel,
         initrd: initrd_path,
+        root_drive,
         cmdline: protocol::kernel_cmdline(
             protocol::KernelFlags {
                 tty: opts.tty,
@@ -85,18 +139,20 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
                 winsize,
             },
             epoch_ns,
-            &[opts.network.kernel_args(), opts.kernel_args.clone()].concat(),
+            &[
+                opts.network.kernel_args(),
+                icount_args,
+                root_arg,
+                opts.kernel_args.clone(),
+            ]
+            .concat(),
         ),
-        stdin: opts.interactive,
         network: opts.network.qemu_args(opts.machine),
+        icount: opts.icount,
     };
-    let mut cmd = Command::new(&opts.qemu);
+    let mut cmd = signals::qemu_command(&opts.qemu);
     cmd.args(qemu::qemu_args(&config))
-        .stdin(if opts.interactive {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd.fd_mappings(mappings).map_err(|_| {
@@ -118,26 +174,33 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
         _ => RunError::io(format!("cannot start {}", opts.qemu.display()), e),
     })?;
 
+    let mut writers = writers.into_iter();
+    let stdin = writers.next().expect("a stdin pipe");
+    let control: ControlPipe = Arc::new(Mutex::new(writers.next().expect("a control pipe")));
+    if !opts.tty {
+        signals::forward(control.clone())
+            .map_err(|e| RunError::io("cannot catch signals to forward", e))?;
+    }
+    on_start(&control, stop_signal.as_deref());
     // `-it` on a terminal: raw mode until this function returns (restored on every way out,
-    // see terminal.rs), window sizes sent as they change.
+    // see terminal.rs), window sizes sent on the control port as they change.
     let mut _raw = None;
-    if let Some(stdin) = child.stdin.take() {
-        let stdin = SharedStdin(Arc::new(Mutex::new(stdin)));
-        if opts.tty {
-            let resized = stdin.clone();
-            let watching = crate::terminal::watch_signals(move |rows, cols| {
-                let mut w = resized.clone();
-                let _ = w
-                    .write_all(&protocol::winsize_record(rows, cols))
-                    .and_then(|()| w.flush());
-            });
-            if watching.is_ok() {
-                _raw = crate::terminal::RawMode::enter()
-                    .map_err(|e| RunError::io("cannot put the terminal in raw mode", e))?;
-            }
+    if opts.interactive && opts.tty {
+        let resized = control.clone();
+        let watching = crate::terminal::watch_signals(move |rows, cols| {
+            signals::send_record(&resized, &protocol::winsize_payload(rows, cols));
+        });
+        if watching.is_ok() {
+            _raw = crate::terminal::RawMode::enter()
+                .map_err(|e| RunError::io("cannot put the terminal in raw mode", e))?;
         }
+    }
+    if opts.interactive {
         // Not joined: it may sit in a read of our stdin long after the guest is gone.
         thread::spawn(move || protocol::copy_stdin_framed(io::stdin().lock(), stdin));
+    } else {
+        let mut stdin = stdin;
+        let _ = stdin.write_all(&protocol::STDIN_EOF);
     }
     let qemu_out = child.stdout.take().map(capture);
     let qemu_err = child.stderr.take().map(capture);
@@ -161,26 +224,9 @@ pub fn run(opts: RunOptions, started: Instant) -> Result<u8, RunError> {
     drop(workdir);
 
     if opts.timing {
-        print_timing(&control, spawned_at, started);
+        print_timing(&control, spawned_at, started, opts.icount);
     }
     outcome(&control, status, qemu_output, log_tail)
-}
-
-/// QEMU's stdin, written by the stdin copier and by the window-size watcher, one framed
-/// piece at a time.
-#[derive(Debug, Clone)]
-struct SharedStdin(Arc<Mutex<std::process::ChildStdin>>);
-
-impl Write for SharedStdin {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut w = self.0.lock().map_err(|_| io::Error::other("stdin lock poisoned"))?;
-        w.write_all(buf)?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        let mut w = self.0.lock().map_err(|_| io::Error::other("stdin lock poisoned"))?;
-        w.flush()
-    }
 }
 
 /// Maps what the guest reported and how QEMU ended to `coracle run`'s result.
@@ -305,10 +351,18 @@ fn join_text(handle: Option<JoinHandle<String>>) -> Option<String> {
     handle.and_then(|h| h.join().ok())
 }
 
-fn print_timing(control: &ControlState, spawned_at: Instant, started: Instant) {
+fn print_timing(control: &ControlState, spawned_at: Instant, started: Instant, icount: bool) {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let mut err = io::stderr().lock();
     match (control.entry, control.exit) {
+        // The TSC counts virtual ns, one per instruction (idle time skipped).
+        (Some((ticks, _)), _) if icount => {
+            let _ = writeln!(
+                err,
+                "coracle: timing: kernel entry -> first user instruction: {ticks} instructions \
+                 (icount)"
+            );
+        }
         (Some((ticks, _)), Some((_, khz))) if khz > 0 => {
             let guest_ms = ticks as f64 / khz as f64;
             let _ = writeln!(

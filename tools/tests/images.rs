@@ -300,24 +300,57 @@ fn docker_run_semantics_and_statuses() {
     assert_eq!(blobs, 0, "rmi of the last name removes the blobs");
 }
 
-/// A non-root USER stays pending until the guest can drop to it (issue 17): refused with a
-/// clear error, and `-u 0` runs the image as root.
+/// What the user test runs, everything on stdout: ids, root's files, HOME, writes.
+const AS_USER: &str = "id; cat /secret; cat /private; echo HOME=$HOME; touch /new; \
+     echo mine > /home/app/f && cat /home/app/f; grep -E '^(Uid|Gid|Groups)' /proc/self/status";
+
+/// A non-root USER (and `-u`) runs the program as that user, as `buildah run` does: it
+/// cannot read root's 0640 and 0600 files nor write to `/`; `-u 0` is root again.
 #[test]
-fn non_root_user_is_refused_until_the_guest_has_credentials() {
+fn non_root_user_runs_as_that_user() {
     let s = Scratch::new("user");
     let name = format!("coracle-test-user-{}", std::process::id());
-    let _image = build_app(&s, &name, "Dockerfile.user", &[]);
-    let out = s.coracle(&["run", &name]);
-    assert_eq!(out.status.code(), Some(125));
-    let err = text(&out.stderr);
-    assert!(
-        err.contains("uid 1000 gid 1000") && err.contains("-u 0"),
-        "{err}"
-    );
-    // Only the ids: the supplementary groups are the guest's credentials work (issue 17).
-    let out = s.coracle(&["run", "-u", "0", &name, "id", "-u"]);
+    let image = build_app(&s, &name, "Dockerfile.user", &[]);
+    let script = format!("{{ {AS_USER}; }} 2>&1");
+    let out = s.coracle(&["run", &name, "sh", "-c", &script]);
+    let ours = text(&out.stdout);
+    // The same image under buildah on the host.
+    let container = text(&run(buildah().args(["from", &image.0])).stdout)
+        .trim()
+        .to_string();
+    let theirs = buildah()
+        .args([
+            "run",
+            "--isolation",
+            "chroot",
+            &container,
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .output()
+        .unwrap();
+    let _ = buildah().args(["rm", &container]).output();
+    assert_eq!(ours, text(&theirs.stdout), "stderr: {}", text(&out.stderr));
+    assert_eq!(out.status.code(), theirs.status.code());
+    assert!(ours.contains("uid=1000(app) gid=1000(app)"), "{ours}");
+    assert!(ours.contains("Permission denied"), "{ours}");
+    // -u picks another user or root.
+    let out = s.coracle(&["run", "-u", "0", &name, "sh", "-c", "id -u; cat /private"]);
     check(&out, "-u 0");
-    assert_eq!(text(&out.stdout), "0\n");
+    assert_eq!(text(&out.stdout), "0\nprivate\n");
+    let out = s.coracle(&[
+        "run",
+        "-u",
+        "1000:10",
+        &name,
+        "sh",
+        "-c",
+        "id -u; id -g; cat /secret",
+    ]);
+    assert_eq!(text(&out.stdout), "1000\n10\n");
+    assert_eq!(out.status.code(), Some(1));
 }
 
 /// Debian's `docker-registry` on a free 127.0.0.1 port, killed when dropped.

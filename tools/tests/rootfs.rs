@@ -135,6 +135,7 @@ fn pack(root: &Path) -> (Vec<u8>, Option<String>) {
         exec: b"/bin/one",
         cwd: b"/tmp",
         etc: &[],
+        user: None,
     };
     let bytes = write_initrd(Vec::new(), &records, Root::Tree(&tree)).unwrap();
     (bytes, tree.skipped_warning())

@@ -246,3 +246,31 @@ impl BlockDevice for FakeBlock {
         }));
     }
 }
+
+/// Threads whose system call met a block read still in flight wait here (the call returned
+/// [`Errno::WAIT`] without a wait queue of its own); every completed [`read_tracked`] wakes
+/// them all and they run the call again.
+pub static IO_WAIT: crate::WaitQueue = crate::WaitQueue::new();
+
+static IN_FLIGHT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Block reads started with [`read_tracked`] and not yet completed: a thread that found
+/// nothing in flight after registering on [`IO_WAIT`] must not wait.
+pub fn reads_in_flight() -> usize {
+    IN_FLIGHT.load(core::sync::atomic::Ordering::SeqCst)
+}
+
+/// `dev.read`, counted in [`reads_in_flight`], waking [`IO_WAIT`] when it ends.
+pub fn read_tracked(dev: &dyn BlockDevice, sector: u64, buf: BlockBuf, done: Done) {
+    use core::sync::atomic::Ordering;
+    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    dev.read(
+        sector,
+        buf,
+        Box::new(move |r| {
+            done(r);
+            IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+            IO_WAIT.wake_everyone();
+        }),
+    );
+}

@@ -5,7 +5,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use spin::Mutex;
 
@@ -207,6 +207,21 @@ fn check_range(pos: u64, len: usize) -> Result<()> {
     }
 }
 
+/// Open file descriptions in existence, machine-wide (Linux's `nr_files`, the first number of
+/// /proc/sys/fs/file-nr): the syscall layer refuses new ones past fs.file-max with `ENFILE`.
+static OPEN_FILES: AtomicUsize = AtomicUsize::new(0);
+
+/// How many open file descriptions exist now.
+pub fn open_files() -> usize {
+    OPEN_FILES.load(Ordering::Relaxed)
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        OPEN_FILES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl OpenFile {
     /// A description of `inode` opened with `flags` (`O_CLOEXEC` and the creation flags are
     /// not kept; they are not status flags).
@@ -217,6 +232,7 @@ impl OpenFile {
         ops: Box<dyn FileOps>,
     ) -> Arc<OpenFile> {
         let kept = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
+        OPEN_FILES.fetch_add(1, Ordering::Relaxed);
         Arc::new(OpenFile {
             inode,
             path,
@@ -434,10 +450,19 @@ impl OpenFile {
             return Err(Errno::ENOTDIR);
         }
         let mut pos = self.pos.lock();
-        while let Some((entry, next)) = self.inode.readdir(cx, *pos)? {
+        let mut took = false;
+        loop {
+            let (entry, next) = match self.inode.readdir(cx, *pos) {
+                Ok(Some(got)) => got,
+                Ok(None) => break,
+                // A block still being read (EROFS): give what was taken, else wait for it.
+                Err(Errno::WAIT) if took => break,
+                Err(e) => return Err(e),
+            };
             if !emit(&entry, next) {
                 break;
             }
+            took = true;
             *pos = next;
         }
         Ok(())

@@ -38,6 +38,12 @@ pub trait Inode: Send + Sync + 'static {
         StatFs::default()
     }
 
+    /// Extended attributes (`crate::xattr`): names already checked by the caller. A
+    /// filesystem without them says `EOPNOTSUPP`, as Linux's without xattr handlers.
+    fn xattr(&self, _op: crate::xattr::XattrOp<'_>) -> Result<Vec<u8>> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
     /// Sets the permission bits (`mode & 0o7777`); the type bits stay.
     fn set_mode(&self, _mode: u32) -> Result<()> {
         Err(Errno::EPERM)

@@ -141,6 +141,7 @@ struct Meta {
     mtime: Timespec,
     ctime: Timespec,
     btime: Timespec,
+    xattrs: crate::xattr::XattrMap,
 }
 
 impl Meta {
@@ -165,6 +166,7 @@ impl Meta {
             mtime: now,
             ctime: now,
             btime: now,
+            xattrs: crate::xattr::XattrMap::default(),
         }
     }
 }
@@ -536,6 +538,20 @@ impl Inode for TmpInode {
         }
         st.meta.ctime = now;
         Ok(())
+    }
+
+    fn xattr(&self, op: crate::xattr::XattrOp<'_>) -> Result<Vec<u8>> {
+        let changes = matches!(
+            op,
+            crate::xattr::XattrOp::Set { .. } | crate::xattr::XattrOp::Remove(_)
+        );
+        let now = self.fs.now();
+        let mut st = self.state.lock();
+        let r = st.meta.xattrs.apply(op)?;
+        if changes {
+            st.meta.ctime = now;
+        }
+        Ok(r)
     }
 
     fn set_times(&self, atime: TimeChange, mtime: TimeChange) -> Result<()> {
@@ -1092,7 +1108,8 @@ impl CachedFile for TmpInode {
 }
 
 /// Creates an unnamed regular file on the filesystem of directory `dir` (`O_TMPFILE`): link
-/// count 0, linkable once with `linkat` unless opened with `O_EXCL`.
+/// count 0, linkable once with `linkat` unless opened with `O_EXCL`. Works on tmpfs and on an
+/// overlay (whose upper layer is a tmpfs).
 pub fn create_unnamed(
     dir: &Arc<dyn Inode>,
     mode: u32,
@@ -1101,7 +1118,8 @@ pub fn create_unnamed(
     linkable: bool,
 ) -> Result<Arc<dyn Inode>> {
     let Some(d) = downcast(dir) else {
-        return Err(Errno::EOPNOTSUPP);
+        return crate::overlay::create_unnamed(dir, mode, uid, gid, linkable)
+            .unwrap_or(Err(Errno::EOPNOTSUPP));
     };
     if d.kind() != FileType::Directory {
         return Err(Errno::ENOTDIR);

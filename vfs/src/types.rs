@@ -1,10 +1,10 @@
 //! The plain data the VFS passes around: file types and modes, times, `stat` contents, the
 //! caller's credentials, directory entries and open flags (Linux x86_64 values).
 
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+pub use crate::perm::{check_access, Caller, MAY_EXEC, MAY_READ, MAY_WRITE};
 use crate::Errno;
 
 /// A VFS result.
@@ -202,65 +202,6 @@ pub const PROC_SUPER_MAGIC: u64 = 0x9fa0;
 pub const SYSFS_MAGIC: u64 = 0x6265_6572;
 /// `PIPEFS_MAGIC`.
 pub const PIPEFS_MAGIC: u64 = 0x5049_5045;
-
-/// Who is asking: the identity permission checks use, and the process's root for absolute
-/// paths and `..`.
-#[derive(Clone)]
-pub struct Caller {
-    pub pid: u32,
-    pub tid: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub groups: Vec<u32>,
-    pub umask: u32,
-    pub root: Arc<dyn crate::Inode>,
-}
-
-impl core::fmt::Debug for Caller {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Caller")
-            .field("pid", &self.pid)
-            .field("uid", &self.uid)
-            .field("gid", &self.gid)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Caller {
-    /// Whether the caller is in group `gid`.
-    pub fn in_group(&self, gid: u32) -> bool {
-        self.gid == gid || self.groups.contains(&gid)
-    }
-}
-
-/// Access bits for [`check_access`]: `MAY_EXEC`, `MAY_WRITE`, `MAY_READ` (as `access(2)`'s
-/// X_OK, W_OK, R_OK).
-pub const MAY_EXEC: u32 = 1;
-pub const MAY_WRITE: u32 = 2;
-pub const MAY_READ: u32 = 4;
-
-/// The Linux permission check (`generic_permission`) of `stat` for `mask`: the owner, group
-/// or other bits; root passes everything except executing a file with no execute bit at all.
-pub fn check_access(cx: &Caller, st: &Stat, mask: u32) -> Result<()> {
-    if cx.uid == 0 {
-        if mask & MAY_EXEC != 0 && !st.is_dir() && st.mode & 0o111 == 0 {
-            return Err(Errno::EACCES);
-        }
-        return Ok(());
-    }
-    let bits = if cx.uid == st.uid {
-        (st.mode >> 6) & 7
-    } else if cx.in_group(st.gid) {
-        (st.mode >> 3) & 7
-    } else {
-        st.mode & 7
-    };
-    if bits & mask == mask {
-        Ok(())
-    } else {
-        Err(Errno::EACCES)
-    }
-}
 
 /// One directory entry, as `getdents64` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

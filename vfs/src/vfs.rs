@@ -170,7 +170,12 @@ impl Vfs {
         let dev = inode.stat().dev;
         let mut m = self.mounts.lock();
         if let Some(&i) = m.by_root.get(&dev) {
-            m.list[i].readonly = readonly;
+            let mount = &mut m.list[i];
+            mount.readonly = readonly;
+            // The options /proc/mounts shows start with "rw" or "ro".
+            if mount.options.starts_with(b"rw") || mount.options.starts_with(b"ro") {
+                mount.options[1] = if readonly { b'o' } else { b'w' };
+            }
         }
     }
 

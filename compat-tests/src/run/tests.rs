@@ -24,6 +24,7 @@ fn case(env: &[(&str, &str)], stdin: Option<&[u8]>) -> Case {
         host_status: None,
         timeout: None,
         needs_kvm: None,
+        kernel_args: Vec::new(),
     }
 }
 

@@ -8,9 +8,11 @@
 //! virtio-drivers, then binds the line to a handler with [`bind_irq`] (after the device's
 //! queues exist: a PCI function maps each queue to its MSI-X vector then). The handler
 //! acknowledges the device and raises the driver's [`work::Work`], which the CPU loop runs.
-//! virtio-net (`net`) is the first driver; virtio-blk and virtio-console claim
-//! `DeviceType::Block` and `DeviceType::Console` the same way.
+//! virtio-net (`net`) was the first driver; virtio-console (`console`) carries the
+//! program's streams; virtio-blk (`blk`) carries the root filesystem's drive.
 
+pub mod blk;
+pub mod console;
 pub mod hal;
 pub mod irq;
 mod mmio;

@@ -136,6 +136,12 @@ impl NetDevice for Nic {
         }
     }
 
+    fn can_transmit(&mut self) -> bool {
+        let mut nic = self.0.lock();
+        nic.reclaim_tx();
+        nic.raw.can_send()
+    }
+
     fn transmit(&mut self, frame: &[u8]) -> Result<(), TxError> {
         let mut nic = self.0.lock();
         if frame.len() > MTU + ETH_HEADER {
@@ -252,6 +258,9 @@ pub fn init(selftest: bool, config: &NetConfig) {
             dns: config.dns.iter().copied().map(ip).collect(),
         },
     );
+    // A socket call that starts a timer (a retransmission, data waiting for the window)
+    // brings the poll forward rather than waiting for the next frame or the backstop.
+    coracle_syscalls::net::set_waker(Box::new(|at| WORK.schedule_at(at)));
     ATTACHED.call_once(|| ());
     // Frames may have arrived while the stack was attached.
     WORK.raise();
@@ -282,9 +291,8 @@ pub fn interrupts() -> u64 {
     VECTOR.get().map_or(0, |v| v.count())
 }
 
-/// The longest the stack goes unpolled while a card is attached. The stack's own deadline
-/// is learnt from the polls run here; a timer that a socket call started on another CPU (a
-/// retransmission after a lost segment) is seen at the latest this much later.
+/// The longest the stack goes unpolled while a card is attached: a backstop only, as socket
+/// calls that move the stack's deadline earlier schedule the work themselves (`set_waker`).
 const MAX_POLL_INTERVAL_NS: u64 = 1_000_000_000;
 
 fn run_work(now: u64) -> Option<u64> {

@@ -43,12 +43,21 @@ impl Work {
         self.pending.store(true, Ordering::Release);
     }
 
-    /// Asks for the work to run soon from anywhere: raised, and the boot CPU woken when this
-    /// is another CPU (only the boot CPU's timer keeps work deadlines).
-    #[allow(dead_code)] // for the stack's system calls, once they ask for a poll
+    /// Asks for the work to run soon from anywhere: raised, and the boot CPU (which runs the
+    /// device work) woken when this is another CPU.
     pub fn schedule(&self) {
         self.raise();
         if crate::arch::cpu_index() != 0 {
+            crate::arch::send_ipi(0, crate::arch::interrupt::WAKE);
+        }
+    }
+
+    /// Asks for the work to run at `deadline` (CLOCK_MONOTONIC ns) at the latest, from
+    /// anywhere (a system call that started a timer the work must serve): the boot CPU, whose
+    /// timer keeps work deadlines, is woken to re-arm it when this is another CPU.
+    pub fn schedule_at(&self, deadline: u64) {
+        let was = self.deadline.fetch_min(deadline, Ordering::AcqRel);
+        if deadline < was && crate::arch::cpu_index() != 0 {
             crate::arch::send_ipi(0, crate::arch::interrupt::WAKE);
         }
     }
@@ -64,9 +73,12 @@ impl Work {
                 return; // another CPU runs it and will see the raise
             }
             self.pending.store(false, Ordering::Release);
+            // Cleared before the run and merged after it, so that a `schedule_at` from
+            // another CPU during the run is kept.
+            self.deadline.store(NO_DEADLINE, Ordering::Release);
             let next = (self.run)(crate::time::monotonic_ns());
             self.deadline
-                .store(next.unwrap_or(NO_DEADLINE), Ordering::Relaxed);
+                .fetch_min(next.unwrap_or(NO_DEADLINE), Ordering::AcqRel);
             self.running.store(false, Ordering::Release);
         }
     }
@@ -97,8 +109,14 @@ fn works() -> impl Iterator<Item = &'static Work> {
         .filter_map(|w| w.get().copied())
 }
 
-/// Runs every work item that was raised or whose deadline has passed.
+/// Runs every work item that was raised or whose deadline has passed, on the boot CPU only:
+/// it takes the device interrupts and keeps the work deadlines on its timer, so a work item
+/// never waits on another CPU's run (a raise landing between another CPU's last check and its
+/// release of the item was lost there, and the network stalled under load).
 pub fn run_due(now: u64) {
+    if crate::arch::cpu_index() != 0 {
+        return;
+    }
     for work in works() {
         work.run_if_due(now);
     }

@@ -39,8 +39,23 @@ pub fn init(free: &[MemRange]) {
     }
 }
 
-/// A fresh zeroed 4 KiB frame, or `None` when memory is exhausted.
+/// Frames single-frame allocations leave free: 1/64 of memory, at least 1 MiB. Only the heap
+/// grows into them (`try_alloc_contiguous`), so when programs have taken every other frame
+/// (their pages, file data, page tables) the kernel's own objects still have room, and the
+/// calls that make them fail with an errno (`syscalls::kmem`) before the heap runs dry.
+fn reserve() -> u64 {
+    (TOTAL.load(Ordering::Relaxed) / 64).max((1 << 20) / PAGE_SIZE)
+}
+
+/// A fresh zeroed 4 KiB frame, or `None` when memory is exhausted (down to the reserve).
 pub fn alloc_zeroed() -> Option<PhysFrame<Size4KiB>> {
+    if FREE.load(Ordering::Relaxed) <= reserve() {
+        // What programs freed may still sit in the heap: take it back first.
+        super::heap::reclaim(reserve());
+        if FREE.load(Ordering::Relaxed) <= reserve() {
+            return None;
+        }
+    }
     let n = FRAMES.lock().alloc(1)?;
     FREE.fetch_sub(1, Ordering::Relaxed);
     let phys = n as u64 * PAGE_SIZE;

@@ -5,6 +5,11 @@
 //! contiguous frames; it does so before it is empty ([`LOW_WATER`]), because the frame
 //! allocator keeps its free lists on this heap and the heap never waits for the frame
 //! allocator's lock (it may be inside it).
+//!
+//! The buddy heap cannot shrink, so [`reclaim`] gives memory back the other way round: it
+//! allocates whole free grow-sized blocks from the heap and hands their frames to the frame
+//! allocator. They stay "allocated" in the heap for good, so it never touches them again;
+//! the frame allocator may later give them back to [`grow`] as a new region.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
@@ -30,6 +35,11 @@ struct KernelHeap(Mutex<Heap<32>>);
 #[global_allocator]
 static HEAP: KernelHeap = KernelHeap(Mutex::new(Heap::empty()));
 static HEAP_SIZE: AtomicU64 = AtomicU64::new(0);
+/// Bytes [`reclaim`] handed back: allocated in the heap's eyes, not in use.
+static RECLAIMED: AtomicU64 = AtomicU64::new(0);
+/// The heap's memory at boot, as a kernel address range (reclaimed blocks from it are new
+/// frames for the frame allocator, the others are frames it had).
+static BOOT_START: AtomicU64 = AtomicU64::new(0);
 
 /// The heap's size at boot (what it took from RAM before the frame allocator had it).
 static BOOT_SIZE: AtomicU64 = AtomicU64::new(0);
@@ -42,7 +52,11 @@ pub fn boot_size() -> u64 {
 /// (heap bytes, heap bytes in use).
 pub fn stats() -> (u64, u64) {
     let used = HEAP.0.lock().stats_alloc_actual() as u64;
-    (HEAP_SIZE.load(Ordering::Relaxed), used)
+    let reclaimed = RECLAIMED.load(Ordering::Relaxed);
+    (
+        HEAP_SIZE.load(Ordering::Relaxed),
+        used.saturating_sub(reclaimed),
+    )
 }
 
 /// Carves the first [`INITIAL`] bytes of the heap out of the largest free range. Only
@@ -62,6 +76,7 @@ pub fn init(free: &mut [MemRange]) {
     range.start += size;
     HEAP_SIZE.store(size, Ordering::Relaxed);
     BOOT_SIZE.store(size, Ordering::Relaxed);
+    BOOT_START.store(start, Ordering::Relaxed);
     // SAFETY: the range is free RAM (from the boot memory map, minus everything in use), mapped
     // read-write by the direct map, and removed from `free` so the frame allocator never gets it.
     unsafe { HEAP.0.lock().init(start as usize, size as usize) };
@@ -100,6 +115,46 @@ fn grow(bytes: usize, patient: bool) -> bool {
     };
     HEAP_SIZE.fetch_add(size, Ordering::Relaxed);
     true
+}
+
+/// Free heap memory [`reclaim`] leaves in the heap, so it does not have to grow right away.
+const KEEP: u64 = 4 * LOW_WATER;
+
+/// Hands free heap memory back to the frame allocator, in blocks of 2^[`GROW_ORDER`] frames,
+/// until `frames` frames went back or the heap has no more to spare; returns the frames given.
+/// Called when frames run short (`frame::alloc_zeroed`): kernel objects a program made and
+/// freed again (files, inodes, processes) leave their memory in the heap otherwise.
+pub fn reclaim(frames: u64) -> u64 {
+    let bytes = PAGE_SIZE << GROW_ORDER;
+    let Ok(layout) = Layout::from_size_align(bytes as usize, bytes as usize) else {
+        return 0;
+    };
+    let mut given = 0;
+    while given < frames {
+        let block = {
+            let mut heap = HEAP.0.lock();
+            let free = (heap.stats_total_bytes() - heap.stats_alloc_actual()) as u64;
+            if free < bytes + KEEP {
+                break;
+            }
+            heap.alloc(layout).ok()
+        };
+        let Some(block) = block else { break };
+        let start = block.as_ptr() as u64;
+        let phys = start - super::PHYS_OFFSET;
+        let boot = BOOT_START.load(Ordering::Relaxed);
+        RECLAIMED.fetch_add(bytes, Ordering::Relaxed);
+        HEAP_SIZE.fetch_sub(bytes, Ordering::Relaxed);
+        if (boot..boot + BOOT_SIZE.load(Ordering::Relaxed)).contains(&start) {
+            // RAM the frame allocator never had: it is counted as heap at boot.
+            BOOT_SIZE.fetch_sub(bytes, Ordering::Relaxed);
+            frame::add_free(phys, phys + bytes);
+        } else {
+            frame::free_contiguous(phys, 1 << GROW_ORDER);
+        }
+        given += 1 << GROW_ORDER;
+    }
+    given
 }
 
 // SAFETY: every block handed out comes from the buddy heap, which never hands out

@@ -12,8 +12,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Once;
 use x86_64::registers::control::{Cr3, Cr3Flags, Cr4, Cr4Flags};
 use x86_64::structures::paging::{
-    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as F, PhysFrame,
-    Size4KiB,
+    mapper::MapToError, FrameAllocator, Mapper, OffsetPageTable, Page, PageTable,
+    PageTableFlags as F, PhysFrame, Size4KiB,
 };
 use x86_64::{PhysAddr, VirtAddr};
 
@@ -102,6 +102,10 @@ pub fn init() {
         };
         match result {
             Ok(flush) => flush.ignore(),
+            Err(MapToError::FrameAllocationFailed) => crate::fatal(format_args!(
+                "out of memory: no free page for the page tables of the kernel image (at \
+                 {va:#x}); give the VM more memory (-m)"
+            )),
             Err(e) => crate::fatal(format_args!("mapping the kernel image at {va:#x}: {e:?}")),
         }
         va += PAGE_SIZE;

@@ -13,6 +13,7 @@ extern crate alloc;
 
 pub mod errno;
 pub mod fcntl;
+pub mod ipc;
 pub mod mm;
 pub mod netlink;
 pub mod poll;

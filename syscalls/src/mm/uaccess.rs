@@ -158,11 +158,11 @@ impl Cpu for Faulting<'_> {
 }
 
 impl Console for Faulting<'_> {
-    fn write_stream(&mut self, stream: Stream, data: &[u8]) {
-        self.inner().write_stream(stream, data);
+    fn write_stream(&mut self, stream: Stream, data: &[u8]) -> usize {
+        self.inner().write_stream(stream, data)
     }
 
-    fn read_stdin(&mut self, buf: &mut [u8]) -> usize {
+    fn read_stdin(&mut self, buf: &mut [u8]) -> Option<usize> {
         self.inner().read_stdin(buf)
     }
 }

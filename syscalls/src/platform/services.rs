@@ -10,13 +10,15 @@ pub enum Stream {
     Stderr,
 }
 
-/// The host's console: program output and the forwarded stdin.
+/// The host's console: program output and the forwarded stdin. Neither call blocks: a
+/// caller that got nothing waits on `console::writers()` or `console::readers()`.
 pub trait Console {
-    /// Writes program output to the host.
-    fn write_stream(&mut self, stream: Stream, data: &[u8]);
-    /// Reads the host's stdin (only called when it is forwarded); blocks until at least one byte
-    /// or end of input, which returns 0.
-    fn read_stdin(&mut self, buf: &mut [u8]) -> usize;
+    /// Hands program output to the host; returns how many leading bytes of `data` it took,
+    /// 0 when the host has not taken earlier output yet.
+    fn write_stream(&mut self, stream: Stream, data: &[u8]) -> usize;
+    /// Reads the host's stdin (only called when it is forwarded): `Some(n)` bytes, `Some(0)`
+    /// at the end of input, `None` when nothing has arrived yet.
+    fn read_stdin(&mut self, buf: &mut [u8]) -> Option<usize>;
 }
 
 /// The clocks, and waiting on them.

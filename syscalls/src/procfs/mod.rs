@@ -18,6 +18,7 @@ macro_rules! put {
     }};
 }
 
+mod config;
 mod file;
 mod mounts;
 mod node;

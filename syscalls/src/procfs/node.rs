@@ -476,7 +476,10 @@ impl Inode for Node {
     fn stat(&self) -> Stat {
         let t = self.fs.boot_time();
         let (uid, gid) = match self.process() {
-            Ok((_, p)) => (p.uid, p.gid),
+            Ok((_, p)) => {
+                let c = p.creds.lock();
+                (c.euid, c.egid)
+            }
             Err(_) => (0, 0),
         };
         let (mode, nlink) = match self.kind {

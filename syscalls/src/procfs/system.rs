@@ -170,6 +170,79 @@ pub(super) fn hostname(c: &SysCtx<'_>) -> Vec<u8> {
     h
 }
 
+/// /proc/sys/fs/file-max: the limit `kmem` enforces.
+pub(super) fn file_max(c: &SysCtx<'_>) -> Vec<u8> {
+    alloc::format!("{}\n", crate::kmem::file_max(c.sys)).into_bytes()
+}
+
+/// /proc/sys/fs/file-nr: open files, free ones (always 0 since Linux 2.6), the limit.
+pub(super) fn file_nr(c: &SysCtx<'_>) -> Vec<u8> {
+    let open = coracle_vfs::file::open_files();
+    alloc::format!("{open}\t0\t{}\n", crate::kmem::file_max(c.sys)).into_bytes()
+}
+
+/// /proc/sys/kernel/threads-max: the limit `kmem` enforces.
+pub(super) fn threads_max(c: &SysCtx<'_>) -> Vec<u8> {
+    alloc::format!("{}\n", crate::kmem::threads_max(c.sys)).into_bytes()
+}
+
+/// /proc/sysvipc/msg (sysvipc_msg_proc_show): a header, then one line per queue.
+pub(super) fn sysvipc_msg(c: &SysCtx<'_>) -> Vec<u8> {
+    let mut o = Out::default();
+    o.bytes(b"       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n");
+    for l in c.sys.ipc.msg.proc_lines() {
+        put!(
+            o,
+            "{:>10} {:>10}  {:>4o}  {:>10} {:>10} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>10} {:>10} {:>10}\n",
+            l.perm.key,
+            l.id,
+            l.perm.mode,
+            l.bytes,
+            l.qnum,
+            l.lspid,
+            l.lrpid,
+            l.perm.uid,
+            l.perm.gid,
+            l.perm.cuid,
+            l.perm.cgid,
+            l.times[0],
+            l.times[1],
+            l.times[2]
+        );
+    }
+    o.0
+}
+
+/// /proc/sysvipc/shm (sysvipc_shm_proc_show): a header, then one line per segment.
+pub(super) fn sysvipc_shm(c: &SysCtx<'_>) -> Vec<u8> {
+    let mut o = Out::default();
+    o.bytes(b"       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n");
+    for l in c.sys.ipc.shm.proc_lines(c.sys) {
+        let rss = l.size.div_ceil(4096) * 4096;
+        put!(
+            o,
+            "{:>10} {:>10}  {:>4o} {:>21} {:>5} {:>5}  {:>5} {:>5} {:>5} {:>5} {:>5} {:>10} {:>10} {:>10} {:>21} {:>21}\n",
+            l.perm.key,
+            l.id,
+            l.perm.mode,
+            l.size,
+            l.cpid,
+            l.lpid,
+            l.nattch,
+            l.perm.uid,
+            l.perm.gid,
+            l.perm.cuid,
+            l.perm.cgid,
+            l.times[0],
+            l.times[1],
+            l.times[2],
+            rss,
+            0
+        );
+    }
+    o.0
+}
+
 pub(super) fn osrelease(_c: &SysCtx<'_>) -> Vec<u8> {
     let mut r = RELEASE.to_vec();
     r.push(b'\n');

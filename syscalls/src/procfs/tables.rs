@@ -133,6 +133,14 @@ pub(super) static PROC_ROOT: Spec = Spec::Dir(
     &[
         ent("self", Spec::SelfLink),
         ent("thread-self", Spec::ThreadSelfLink),
+        ent("config.gz", sys(super::config::config_gz)),
+        ent(
+            "sysvipc",
+            dir(&[
+                ent("msg", sys(system::sysvipc_msg)),
+                ent("shm", sys(system::sysvipc_shm)),
+            ]),
+        ),
         ent("cpuinfo", sys(system::cpuinfo)),
         ent("meminfo", sys(system::meminfo)),
         ent("stat", sys(system::stat)),
@@ -156,6 +164,14 @@ const PROC_SYS: &[Ent] = &[
             ent("ostype", text("Linux\n")),
             ent("version", text("#1 SMP Coracle\n")),
             ent("pid_max", tunable("4194304\n")),
+            ent("threads-max", file(0o644, Show::Sys(system::threads_max))),
+            ent("msgmax", tunable("8192\n")),
+            ent("msgmnb", tunable("16384\n")),
+            ent("msgmni", tunable("32000\n")),
+            ent("shmall", tunable("18446744073692774399\n")),
+            ent("shmmax", tunable("18446744073692774399\n")),
+            ent("shmmni", tunable("4096\n")),
+            ent("sem", tunable("32000\t1024000000\t500\t32000\n")),
             ent("ngroups_max", text("65536\n")),
             ent("cap_last_cap", text("40\n")),
             ent("overflowuid", tunable("65534\n")),
@@ -181,8 +197,9 @@ const PROC_SYS: &[Ent] = &[
     ent(
         "fs",
         dir(&[
-            // Linux 6.1's default: files_maxfiles is no longer bounded by memory.
-            ent("file-max", tunable("9223372036854775807\n")),
+            // Sized from memory as Linux does at boot, and enforced (`kmem`).
+            ent("file-max", file(0o644, Show::Sys(system::file_max))),
+            ent("file-nr", sys(system::file_nr)),
             ent("nr_open", tunable("1048576\n")),
             ent("pipe-max-size", tunable("1048576\n")),
         ]),

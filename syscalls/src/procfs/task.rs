@@ -20,8 +20,6 @@ use crate::process::Process;
 /// USER_HZ: the unit of clock ticks in stat files.
 pub(super) const TICKS_PER_SEC: u64 = 100;
 use crate::mm::PAGE;
-/// Docker's default capability set for root (CapPrm, CapEff, CapBnd).
-const DOCKER_CAPS: u64 = 0xa804_25fb;
 /// PF_RANDOMIZE: the `flags` field of a normal user process.
 const PF_RANDOMIZE: u32 = 0x0040_0000;
 /// The stack is reserved whole but filled on touch; this much is counted as resident, about
@@ -145,13 +143,22 @@ fn mem(p: &Process) -> Mem {
     m
 }
 
-/// The state /proc shows: a zombie, stopped, or running (threads waiting are not told apart).
-fn state(p: &Process) -> (char, &'static str) {
-    let life = p.life.lock();
+/// The state /proc shows: a zombie, stopped, sleeping (the thread, for /proc/<pid> the
+/// leader, is parked in a wait: LTP's tst_process_state_wait polls for this 'S' before it
+/// wakes a waiter), or running.
+fn state(v: &View<'_>) -> (char, &'static str) {
+    let life = v.proc.life.lock();
     if life.ended.is_some() {
         ('Z', "zombie")
     } else if life.stopped {
         ('T', "stopped")
+    } else if v
+        .sys
+        .sched
+        .thread(v.who.tid())
+        .is_some_and(|t| t.is_parked())
+    {
+        ('S', "sleeping")
     } else {
         ('R', "running")
     }
@@ -178,7 +185,7 @@ pub(super) fn stat(v: &View<'_>) -> Result<Vec<u8>> {
     put!(
         o,
         ") {} {} {pgrp} {sid} 0 -1 {PF_RANDOMIZE}",
-        state(p).0,
+        state(v).0,
         p.ppid()
     );
     // minflt cminflt majflt cmajflt utime stime cutime cstime priority nice
@@ -263,13 +270,19 @@ pub(super) fn status(v: &View<'_>) -> Result<Vec<u8>> {
             _ => o.bytes(&[b]),
         }
     }
-    let (letter, word) = state(p);
+    let (letter, word) = state(v);
     put!(o, "\nUmask:\t{umask:04o}\nState:\t{letter} ({word})\n");
     put!(o, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\n", p.pid, v.who.tid());
     put!(o, "PPid:\t{}\nTracerPid:\t0\n", p.ppid());
-    put!(o, "Uid:\t{0}\t{0}\t{0}\t{0}\n", p.uid);
-    put!(o, "Gid:\t{0}\t{0}\t{0}\t{0}\n", p.gid);
-    put!(o, "FDSize:\t{fd_size}\nGroups:\t \n");
+    let c = p.creds();
+    put!(o, "Uid:\t{}\t{}\t{}\t{}\n", c.uid, c.euid, c.suid, c.fsuid);
+    put!(o, "Gid:\t{}\t{}\t{}\t{}\n", c.gid, c.egid, c.sgid, c.fsgid);
+    put!(o, "FDSize:\t{fd_size}\nGroups:\t");
+    for (i, g) in c.groups.iter().enumerate() {
+        put!(o, "{}{g}", if i == 0 { "" } else { " " });
+    }
+    // Linux ends the list with a space, even an empty one.
+    o.bytes(b" \n");
     put!(o, "NStgid:\t{}\nNSpid:\t{}\n", p.pid, v.who.tid());
     put!(o, "NSpgid:\t{pgrp}\nNSsid:\t{sid}\n");
     let kb = |pages: u64| pages * (PAGE / 1024);
@@ -301,15 +314,17 @@ pub(super) fn status(v: &View<'_>) -> Result<Vec<u8>> {
         put!(o, "{name}:\t{:016x}\n", 0);
     }
     for (name, caps) in [
-        ("CapInh", 0),
-        ("CapPrm", DOCKER_CAPS),
-        ("CapEff", DOCKER_CAPS),
-        ("CapBnd", DOCKER_CAPS),
-        ("CapAmb", 0),
+        ("CapInh", c.inheritable),
+        ("CapPrm", c.permitted),
+        ("CapEff", c.effective),
+        ("CapBnd", c.bounding),
+        ("CapAmb", c.ambient),
     ] {
         put!(o, "{name}:\t{caps:016x}\n");
     }
-    o.bytes(b"NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n");
+    let nnp = u8::from(p.life.lock().prctl.no_new_privs);
+    put!(o, "NoNewPrivs:\t{nnp}\n");
+    o.bytes(b"Seccomp:\t0\nSeccomp_filters:\t0\n");
     o.bytes(b"Speculation_Store_Bypass:\tthread vulnerable\n");
     o.bytes(b"SpeculationIndirectBranch:\tconditional enabled\n");
     let cpus = v.sys.cpus;

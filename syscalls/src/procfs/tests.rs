@@ -71,6 +71,7 @@ fn start_info(pid: u32) -> StartInfo {
         cpus: 2,
         brk: 0x60_0000,
         mmap_top: 0x7f00_0000_0000,
+        creds: crate::creds::Creds::container(0, 0, &[]),
     }
 }
 
@@ -93,6 +94,10 @@ fn machine(cpus: u32) -> Current {
             cpus,
             cwd: b"/work".to_vec(),
             etc_files: Vec::new(),
+            root: Default::default(),
+            read_only: false,
+            tmpfs: Vec::new(),
+            disk: None,
         },
     )
     .expect("boot");
@@ -806,10 +811,10 @@ fn machine_files() {
         12,
         "softirq: sum + 10"
     );
-    assert!(read(&p, "/proc/version").starts_with("Linux version 6.1.0-coracle "));
+    assert!(read(&p, "/proc/version").starts_with("Linux version 6.6.0-coracle "));
     assert!(read(&p, "/proc/filesystems").contains("nodev\tproc\n"));
     assert_eq!(read(&p, "/proc/sys/kernel/hostname"), "box\n");
-    assert_eq!(read(&p, "/proc/sys/kernel/osrelease"), "6.1.0-coracle\n");
+    assert_eq!(read(&p, "/proc/sys/kernel/osrelease"), "6.6.0-coracle\n");
     assert_eq!(read(&p, "/proc/sys/kernel/ostype"), "Linux\n");
     assert_eq!(read(&p, "/proc/sys/kernel/pid_max"), "4194304\n");
     assert_eq!(read(&p, "/proc/sys/kernel/cap_last_cap"), "40\n");

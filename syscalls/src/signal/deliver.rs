@@ -188,6 +188,9 @@ fn finish_without_handler(p: &mut Current, regs: &mut UserRegs) {
     }
 }
 
+/// RLIMIT_CORE's index in the limits.
+const RLIMIT_CORE: usize = 4;
+
 /// The process dies of `sig`: the log line, the status.
 fn die(p: &mut Current, k: &mut dyn Platform, sig: u32, rip: u64) -> u32 {
     match p.sig.forced.take() {
@@ -204,10 +207,13 @@ fn die(p: &mut Current, k: &mut dyn Platform, sig: u32, rip: u64) -> u32 {
             name(sig)
         )),
     }
-    // Coracle writes no core files, and Linux reports a core dump (CLD_DUMPED, WCOREDUMP)
-    // only when one was written: never here, whatever the signal's default action.
+    // Coracle writes no core file, yet reports the dump (CLD_DUMPED, WCOREDUMP) where Linux
+    // would write one: a core-dumping signal with RLIMIT_CORE at least the page an ELF core
+    // needs (binfmt min_coredump), as a container with `ulimit -c` raised sees it.
+    let core = crate::signal::default_action(sig) == crate::signal::DefaultAction::Core
+        && crate::sys::mman::limit(p, RLIMIT_CORE) >= 4096;
     p.process
-        .set_exit(crate::process::ExitStatus::Signaled { sig, core: false })
+        .set_exit(crate::process::ExitStatus::Signaled { sig, core })
         .docker()
 }
 

@@ -407,7 +407,7 @@ pub(crate) fn send(
 
 /// Sends `sig` from the calling thread to itself, as Linux's send_sig does for SIGPIPE.
 pub(crate) fn raise(p: &Current, sig: u32) {
-    let info = SigInfo::from_process(sig, SI_USER, p.process.pid, p.process.uid);
+    let info = SigInfo::from_process(sig, SI_USER, p.process.pid, p.process.ruid());
     let _ = send(&p.process, &p.sys.sched, Target::Thread(p.tid), info, None);
 }
 

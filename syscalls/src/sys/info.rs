@@ -7,12 +7,17 @@ use core::sync::atomic::Ordering;
 use coracle_abi::resource::{Rlimit, Rusage, Sysinfo, Tms};
 use coracle_abi::time::Timeval;
 
-use crate::uaccess::{read_struct, write_struct, write_u32};
+use crate::uaccess::{read_struct, write_struct};
 use crate::user_ptr::UserSliceMut;
 use crate::{Current, Errno, Platform, SysResult};
 
-/// What `uname -r` says. Programs (glibc among them) parse it as a Linux version.
-pub const RELEASE: &[u8] = b"6.1.0-coracle";
+/// What `uname -r` says. Programs (glibc among them) parse it as a Linux version: the
+/// release of the newest call Coracle serves (fchmodat2 came with 6.6), so probes by
+/// version do not skip what is here. What is not here says so in /proc/config.gz.
+pub const RELEASE: &[u8] = b"6.6.0-coracle";
+
+/// personality(2)'s 32-bit Linux persona.
+const PER_LINUX32: u32 = 0x0008;
 
 pub(crate) fn uname(p: &mut Current, k: &mut dyn Platform, buf: u64) -> SysResult {
     const FIELD: usize = 65;
@@ -22,7 +27,12 @@ pub(crate) fn uname(p: &mut Current, k: &mut dyn Platform, buf: u64) -> SysResul
         &p.info.hostname,
         RELEASE,
         b"#1 SMP Coracle",
-        b"x86_64",
+        // PER_LINUX32 reports the 32-bit machine (override_architecture).
+        if p.process.personality.load(Ordering::Relaxed) & 0xff == PER_LINUX32 {
+            b"i686".as_slice()
+        } else {
+            b"x86_64".as_slice()
+        },
         b"(none)",
     ];
     for (i, f) in fields.iter().enumerate() {
@@ -66,58 +76,6 @@ pub(crate) fn getpgid(p: &mut Current, _k: &mut dyn Platform, pid: i32) -> SysRe
 
 pub(crate) fn getsid(p: &mut Current, _k: &mut dyn Platform, pid: i32) -> SysResult {
     Ok(u64::from(process_by_pid(p, pid)?.sid()))
-}
-
-pub(crate) fn getuid(_p: &mut Current, _k: &mut dyn Platform) -> SysResult {
-    Ok(0)
-}
-
-pub(crate) fn getgid(_p: &mut Current, _k: &mut dyn Platform) -> SysResult {
-    Ok(0)
-}
-
-pub(crate) fn geteuid(_p: &mut Current, _k: &mut dyn Platform) -> SysResult {
-    Ok(0)
-}
-
-pub(crate) fn getegid(_p: &mut Current, _k: &mut dyn Platform) -> SysResult {
-    Ok(0)
-}
-
-pub(crate) fn getgroups(
-    _p: &mut Current,
-    _k: &mut dyn Platform,
-    size: i32,
-    _list: u64,
-) -> SysResult {
-    if size < 0 {
-        Err(Errno::EINVAL)
-    } else {
-        Ok(0)
-    }
-}
-
-pub(crate) fn getresuid(
-    _p: &mut Current,
-    k: &mut dyn Platform,
-    r: u64,
-    e: u64,
-    s: u64,
-) -> SysResult {
-    for addr in [r, e, s] {
-        write_u32(k, addr, 0)?;
-    }
-    Ok(0)
-}
-
-pub(crate) fn getresgid(
-    p: &mut Current,
-    k: &mut dyn Platform,
-    r: u64,
-    e: u64,
-    s: u64,
-) -> SysResult {
-    getresuid(p, k, r, e, s)
 }
 
 const RLIM_INFINITY: u64 = u64::MAX;
@@ -198,7 +156,7 @@ pub(crate) fn prlimit64(
     let old = limits[resource as usize];
     if let Some((soft, hard)) = new {
         // Raising a hard limit needs CAP_SYS_RESOURCE (root has it).
-        if hard > old.1 && p.process.uid != 0 {
+        if hard > old.1 && p.process.euid() != 0 {
             return Err(Errno::EPERM);
         }
         limits[resource as usize] = (soft, hard);

@@ -261,7 +261,7 @@ fn prio_targets(p: &Current, which: i32, who: i32) -> Result<alloc::vec::Vec<Arc
     let found = match which {
         PRIO_PROCESS => return thread_of(p, who).map(|t| alloc::vec![t]),
         PRIO_PGRP if who == 0 || who as u32 == p.process.pid => group(),
-        PRIO_USER if who == 0 || who as u32 == p.process.uid => group(),
+        PRIO_USER if who == 0 || who as u32 == p.process.ruid() => group(),
         PRIO_PGRP | PRIO_USER => alloc::vec::Vec::new(),
         _ => return Err(Errno::EINVAL),
     };

@@ -9,8 +9,8 @@ use coracle_vfs::Wake;
 
 use crate::process::{Process, System};
 use crate::signal::{
-    self, valid, KernelSigaction, SigAction, SigInfo, Target, UserSiginfo, SA_KNOWN, SIGKILL,
-    SIGSTOP, SIG_DFL, SI_TKILL, SI_USER, UNBLOCKABLE,
+    self, valid, KernelSigaction, SigAction, SigInfo, Target, UserSiginfo, SA_KNOWN, SIGCONT,
+    SIGKILL, SIGSTOP, SIG_DFL, SI_TKILL, SI_USER, UNBLOCKABLE,
 };
 use crate::uaccess::{read_struct, read_u64, write_struct, write_u64};
 use crate::{Current, Errno, Platform, SysResult};
@@ -228,13 +228,36 @@ pub(crate) fn send_to_other(
     Ok(0)
 }
 
+/// Whether the caller may send `sig` to `proc` (`check_kill_permission`): its own process;
+/// a process whose real or saved uid is the caller's real or effective uid; any with
+/// CAP_KILL; SIGCONT within the caller's session. Otherwise `EPERM`.
+pub(crate) fn may_signal(p: &Current, proc: &Process, sig: u32) -> Result<(), Errno> {
+    if core::ptr::eq(proc, &*p.process) {
+        return Ok(());
+    }
+    let me = p.process.creds();
+    let (uid, suid) = {
+        let t = proc.creds.lock();
+        (t.uid, t.suid)
+    };
+    if [me.uid, me.euid].iter().any(|&u| u == uid || u == suid)
+        || me.capable(coracle_vfs::cap::KILL)
+        || (sig == SIGCONT && proc.sid() == p.process.sid())
+    {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
 /// Sends `sig` (0: only checks the target) from the caller, with its pid and uid.
 fn send_from(p: &Current, proc: &Process, target: Target, sig: i32, code: i32) -> SysResult {
+    may_signal(p, proc, sig as u32)?;
     if sig == 0 {
         return Ok(0);
     }
     let sig = signo(sig).ok_or(Errno::EINVAL)?;
-    let info = SigInfo::from_process(sig, code, p.process.pid, p.process.uid);
+    let info = SigInfo::from_process(sig, code, p.process.pid, p.process.ruid());
     send_info(p, proc, target, info)
 }
 
@@ -243,14 +266,22 @@ pub(crate) fn kill(p: &mut Current, _k: &mut dyn Platform, pid: i32, sig: i32) -
     if sig != 0 {
         signo(sig).ok_or(Errno::EINVAL)?;
     }
+    // One process: its result. A group: success if any member got it, else the last error.
+    // Everyone (-1): EPERM from some processes is not reported (kill_something_info).
+    let mut result = if pid == -1 { Ok(0) } else { Err(Errno::ESRCH) };
+    let mut any = false;
     for t in targets {
-        let sent = send_from(p, &t, Target::Process, sig, SI_USER);
-        // Only a failure to signal the caller itself is reported (as for one target).
-        if t.pid == p.process.pid {
-            sent?;
+        match send_from(p, &t, Target::Process, sig, SI_USER) {
+            Ok(_) => any = true,
+            Err(Errno::EPERM) if pid == -1 => {}
+            Err(e) => result = Err(e),
         }
     }
-    Ok(0)
+    if any {
+        Ok(0)
+    } else {
+        result
+    }
 }
 
 /// The thread `tid` (of the process `tgid`, when given), in this process or another.
@@ -315,6 +346,7 @@ pub(crate) fn queued_info(
 }
 
 fn send_queued(p: &Current, proc: &Process, target: Target, sig: i32, info: SigInfo) -> SysResult {
+    may_signal(p, proc, sig as u32)?;
     if sig == 0 {
         return Ok(0);
     }

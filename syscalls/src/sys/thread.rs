@@ -200,6 +200,7 @@ fn do_clone(p: &mut Current, k: &mut dyn Platform, regs: &UserRegs, a: CloneArgs
         CLONE_IO,
     );
 
+    crate::kmem::check_thread_count(&p.sys)?;
     let tid = p.sys.sched.alloc_tid();
     let mut child = p.new_thread(tid);
     let tid_bytes = tid.to_le_bytes();

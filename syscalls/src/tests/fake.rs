@@ -208,6 +208,8 @@ pub struct Fake {
     /// The address spaces' shared state; the current space is `machine.current`.
     pub machine: Arc<Machine>,
     pub stdout: Vec<u8>,
+    /// How many more bytes the host's stdout takes (`None`: all): a full console port.
+    pub stdout_room: Option<usize>,
     pub stderr: Vec<u8>,
     pub stdin: Vec<u8>,
     pub log: Vec<String>,
@@ -235,6 +237,7 @@ impl Default for Fake {
         Self {
             machine,
             stdout: Vec::new(),
+            stdout_room: None,
             stderr: Vec::new(),
             stdin: Vec::new(),
             log: Vec::new(),
@@ -394,18 +397,29 @@ impl Cpu for Fake {
 }
 
 impl Console for Fake {
-    fn write_stream(&mut self, stream: Stream, data: &[u8]) {
+    fn write_stream(&mut self, stream: Stream, data: &[u8]) -> usize {
         match stream {
-            Stream::Stdout => self.stdout.extend_from_slice(data),
-            Stream::Stderr => self.stderr.extend_from_slice(data),
+            Stream::Stdout => {
+                let n = self.stdout_room.map_or(data.len(), |r| r.min(data.len()));
+                if let Some(r) = self.stdout_room.as_mut() {
+                    *r -= n;
+                }
+                self.stdout.extend_from_slice(&data[..n]);
+                n
+            }
+            Stream::Stderr => {
+                self.stderr.extend_from_slice(data);
+                data.len()
+            }
         }
     }
 
-    fn read_stdin(&mut self, buf: &mut [u8]) -> usize {
+    /// The whole of `stdin`, then the end of input.
+    fn read_stdin(&mut self, buf: &mut [u8]) -> Option<usize> {
         let n = buf.len().min(self.stdin.len());
         buf[..n].copy_from_slice(&self.stdin[..n]);
         self.stdin.drain(..n);
-        n
+        Some(n)
     }
 }
 
@@ -622,6 +636,7 @@ fn setup_full(tty: bool, stdin_forwarded: bool, cpu: std::sync::Arc<FakeCpu>) ->
         cpus: 2,
         brk: 0x60_0000,
         mmap_top: 0x7f00_0000_0000,
+        creds: crate::creds::Creds::container(0, 0, &[]),
     };
     let booted = crate::setup::boot(
         &test_initrd(),
@@ -635,6 +650,10 @@ fn setup_full(tty: bool, stdin_forwarded: bool, cpu: std::sync::Arc<FakeCpu>) ->
             cpus: 2,
             cwd: b"/work".to_vec(),
             etc_files: Vec::new(),
+            root: Default::default(),
+            read_only: false,
+            tmpfs: Vec::new(),
+            disk: None,
         },
     )
     .expect("boot");

@@ -1,6 +1,7 @@
 //! Host tests of the syscall layer against a fake platform: Linux semantics without a VM.
 
 mod cpu;
+mod creds;
 mod epoll;
 mod evfds;
 pub(crate) mod fake;

@@ -146,15 +146,16 @@ impl Cpu for Recorder {
 }
 
 impl Console for Recorder {
-    fn write_stream(&mut self, stream: Stream, data: &[u8]) {
+    fn write_stream(&mut self, stream: Stream, data: &[u8]) -> usize {
         self.saw(
             "write_stream",
             &[(stream == Stream::Stderr).into(), data.len() as u64],
         );
+        0xc1
     }
-    fn read_stdin(&mut self, buf: &mut [u8]) -> usize {
+    fn read_stdin(&mut self, buf: &mut [u8]) -> Option<usize> {
         self.saw("read_stdin", &[buf.len() as u64]);
-        0xc2
+        Some(0xc2)
     }
 }
 
@@ -313,10 +314,11 @@ fn the_faulting_wrapper_forwards_every_method() {
     expect("fpu_layout", &[], &|k| k.fpu_layout().xsave_size == 0xb3);
     expect("hwcaps", &[], &|k| k.hwcaps() == (0xb4, 0xb5));
     expect("write_stream", &[1, 4], &|k| {
-        k.write_stream(Stream::Stderr, b"oops");
-        true
+        k.write_stream(Stream::Stderr, b"oops") == 0xc1
     });
-    expect("read_stdin", &[9], &|k| k.read_stdin(&mut [0; 9]) == 0xc2);
+    expect("read_stdin", &[9], &|k| {
+        k.read_stdin(&mut [0; 9]) == Some(0xc2)
+    });
     expect("map_zeroed", &[0x1000, 0x2000], &|k| {
         k.map_zeroed(0x1000, 0x2000, X) == Err(Errno::E2BIG)
     });

@@ -64,7 +64,11 @@ fn openpty(p: &mut Current, k: &mut Fake) -> (i64, i64, u32) {
     assert!(m >= 0, "ptmx: {m}");
     let n = get_u32(p, k, m, TIOCGPTN);
     let name = std::format!("/dev/pts/{n}");
-    assert_eq!(open(p, k, &name, O_RDWR | O_NOCTTY), err(Errno::EIO), "locked");
+    assert_eq!(
+        open(p, k, &name, O_RDWR | O_NOCTTY),
+        err(Errno::EIO),
+        "locked"
+    );
     assert_eq!(set_i32(p, k, m, TIOCSPTLCK, 0), 0);
     let s = open(p, k, &name, O_RDWR | O_NOCTTY);
     assert!(s >= 0, "{name}: {s}");
@@ -117,13 +121,27 @@ fn console_input_is_edited_echoed_and_read_by_lines() {
 }
 
 #[test]
-fn console_reads_pull_the_host_input_when_it_is_not_pushed() {
-    let (mut p, mut k) = setup_with(true, true);
-    k.stdin = b"ls\r".to_vec();
-    assert_eq!(read(&mut p, &mut k, 0, 100).unwrap(), b"ls\n");
-    assert_eq!(k.stdout, b"ls\r\n");
-    // The host's input ended: end of file.
-    assert_eq!(read(&mut p, &mut k, 0, 100).unwrap(), b"");
+fn console_output_waits_for_the_host_and_keeps_its_order() {
+    let (mut p, mut k) = setup_with(true, false);
+    // The host's port takes 3 bytes: a blocking writer waits for the rest.
+    k.stdout_room = Some(3);
+    k.poke(BUF, b"hello\n");
+    let args = [1, BUF, 6];
+    assert_eq!(call(&mut p, &mut k, SYS_write, &args), Outcome::Wait);
+    assert_eq!(k.stdout, b"hel");
+    // The host took it (console::output_ready wakes the writer): the write completes.
+    k.stdout_room = None;
+    let mut r = super::fake::regs(SYS_write, &args);
+    let done = crate::table::resume(&mut p, &mut k, &mut r, coracle_abi::Wake::Retry);
+    assert_eq!(done, Outcome::Return(6));
+    assert_eq!(k.stdout, b"hello\r\n");
+    // Echoes held back while the port is full go out before the next write, in order.
+    let console = p.sys.ttys.console.lock().clone().unwrap();
+    k.stdout_room = Some(0);
+    console.receive(b"ab", true);
+    k.stdout_room = None;
+    assert_eq!(write(&mut p, &mut k, 1, b"ok\n"), 3);
+    assert_eq!(k.stdout, b"hello\r\nabok\r\n");
 }
 
 #[test]
@@ -176,7 +194,10 @@ fn pty_pair_moves_bytes_both_ways_and_hangs_up() {
     assert_eq!(sys(&mut p, &mut k, SYS_close, &[m as u64]), 0);
     assert_eq!(read(&mut p, &mut k, s, 100).unwrap(), b"");
     assert_eq!(write(&mut p, &mut k, s, b"x"), err(Errno::EIO));
-    assert_eq!(open(&mut p, &mut k, "/dev/pts/0", O_RDWR), err(Errno::ENOENT));
+    assert_eq!(
+        open(&mut p, &mut k, "/dev/pts/0", O_RDWR),
+        err(Errno::ENOENT)
+    );
     // Closing the slave: the master reads EIO.
     let (m, s, _) = openpty(&mut p, &mut k);
     assert_eq!(sys(&mut p, &mut k, SYS_close, &[s as u64]), 0);
@@ -184,7 +205,13 @@ fn pty_pair_moves_bytes_both_ways_and_hangs_up() {
     // TIOCGPTPEER opens the slave without its name.
     let (m2, _, n2) = openpty(&mut p, &mut k);
     assert_ne!(n2, 0);
-    let peer = ioctl(&mut p, &mut k, m2, TIOCGPTPEER, u64::from(O_RDWR | O_NOCTTY));
+    let peer = ioctl(
+        &mut p,
+        &mut k,
+        m2,
+        TIOCGPTPEER,
+        u64::from(O_RDWR | O_NOCTTY),
+    );
     assert!(peer >= 0);
     assert_eq!(write(&mut p, &mut k, peer, b"z"), 1);
     assert_eq!(read(&mut p, &mut k, m2, 10).unwrap(), b"z");
@@ -230,7 +257,15 @@ fn typed_signals_and_window_changes_reach_the_foreground_group() {
     assert_eq!(write(&mut p, &mut k, m, b"\x03"), 1);
     assert!(pending(&c, SIGINT));
     assert!(!pending(&c, SIGWINCH));
-    k.poke(ARG, Winsize { ws_row: 50, ws_col: 132, ..Default::default() }.as_bytes());
+    k.poke(
+        ARG,
+        Winsize {
+            ws_row: 50,
+            ws_col: 132,
+            ..Default::default()
+        }
+        .as_bytes(),
+    );
     assert_eq!(ioctl(&mut p, &mut k, m, TIOCSWINSZ, ARG), 0);
     assert!(pending(&c, SIGWINCH));
     assert_eq!(ioctl(&mut p, &mut k, m, TIOCGWINSZ, SCRATCH + 100), 0);
@@ -254,11 +289,20 @@ fn background_jobs_get_sigttin_and_sigttou() {
         // Writes go through without TOSTOP, setting changes do not.
         assert_eq!(write(c, k, s, b"bg"), 2);
         k.poke(ARG, Termios::cooked().as_bytes());
-        assert_ne!(call(c, k, SYS_ioctl, &[s as u64, u64::from(TCSETS), ARG]), Outcome::Return(0));
+        assert_ne!(
+            call(c, k, SYS_ioctl, &[s as u64, u64::from(TCSETS), ARG]),
+            Outcome::Return(0)
+        );
         assert!(pending(c, SIGTTOU));
     });
-    assert_eq!(set_i32(&mut p, &mut k, s, TIOCSPGRP, 999), err(Errno::ESRCH));
-    assert_eq!(set_i32(&mut p, &mut k, s, TIOCSPGRP, -1), err(Errno::EINVAL));
+    assert_eq!(
+        set_i32(&mut p, &mut k, s, TIOCSPGRP, 999),
+        err(Errno::ESRCH)
+    );
+    assert_eq!(
+        set_i32(&mut p, &mut k, s, TIOCSPGRP, -1),
+        err(Errno::EINVAL)
+    );
     assert_eq!(set_i32(&mut p, &mut k, s, TIOCSPGRP, pid as i32), 0);
     assert_eq!(get_u32(&mut p, &mut k, s, TIOCGPGRP), pid);
     // Now PID 1 is in the background, and its group is orphaned (no parent outside it):

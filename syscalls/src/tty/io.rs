@@ -11,6 +11,7 @@ use coracle_vfs::{OpenFile, Wake};
 
 use super::file::{End, TtyFile};
 use super::{jobs, After, Kind, Tty, MASTER_BUF};
+use crate::sys::io::host::wait_console;
 use crate::sys::io::{wait_for_file, UserBufs, CHUNK, MAX_RW_COUNT};
 use crate::{Current, Errno, Platform, Stream, SysResult};
 
@@ -126,33 +127,49 @@ pub(crate) fn write_now(tty: &Tty, end: End, data: &[u8]) -> Result<usize> {
     }
 }
 
-/// Writes console output that waited for a process (echoes made before the kernel's output
-/// was registered; host tests) to the host.
-fn flush_pending(tty: &Tty, k: &mut dyn Platform) {
+/// Hands console output the host did not take yet to it, as far as it takes it now; true
+/// when nothing is left.
+fn flush_pending(tty: &Tty, k: &mut dyn Platform) -> bool {
     if tty.kind != Kind::Console {
-        return;
+        return true;
     }
-    let out = core::mem::take(&mut tty.state.lock().pending_out);
-    if !out.is_empty() {
-        k.write_stream(Stream::Stdout, &out);
+    let mut st = tty.state.lock();
+    while !st.pending_out.is_empty() {
+        let n = k.write_stream(Stream::Stdout, &st.pending_out);
+        if n == 0 {
+            return false;
+        }
+        let n = n.min(st.pending_out.len());
+        st.pending_out.drain(..n);
     }
+    true
 }
 
-/// Pulls host input into the console when readers fetch it themselves (today's serial port):
-/// false when there is none to pull.
-fn pull(tty: &Tty, k: &mut dyn Platform) -> bool {
-    if tty.kind != Kind::Console || !tty.state.lock().pull_input {
-        return false;
+/// The most console output held for the host beyond what its port takes: a writer waits for
+/// the host (`crate::console::writers`) past it, as on a full pipe.
+const CONSOLE_OUT_CAP: usize = 4096;
+
+/// One step of a write to the console: output processing, then to the host as far as it
+/// takes it, the rest held in order. `EAGAIN` when the held output is full.
+fn write_console(tty: &Tty, k: &mut dyn Platform, data: &[u8]) -> Result<usize> {
+    let mut st = tty.state.lock();
+    if st.hungup {
+        return Err(Errno::EIO);
     }
-    let mut buf = [0u8; 512];
-    let n = k.read_stdin(&mut buf);
-    if n == 0 {
-        tty.hang_up();
-    } else {
-        tty.receive(&buf[..n], true);
-    }
+    drop(st);
     flush_pending(tty, k);
-    true
+    st = tty.state.lock();
+    let room = CONSOLE_OUT_CAP.saturating_sub(st.pending_out.len());
+    if room == 0 {
+        return Err(Errno::EAGAIN);
+    }
+    let n = room.min(data.len());
+    let mut out = Vec::with_capacity(n + n / 8);
+    st.ldisc.output(&data[..n], &mut out);
+    st.pending_out.extend_from_slice(&out);
+    drop(st);
+    flush_pending(tty, k);
+    Ok(n)
 }
 
 /// read(2) on a terminal.
@@ -193,9 +210,6 @@ pub(crate) fn read(
         };
         if file.nonblocking() {
             return Err(Errno::EAGAIN);
-        }
-        if tf.end == End::Slave && pull(tty, k) {
-            continue;
         }
         match wait_for_file(p, file, &mut registered) {
             None => {}
@@ -242,22 +256,13 @@ pub(crate) fn write(
                 _ => Ok(done),
             };
         }
-        let r = if tty.kind == Kind::Console && tf.end == End::Slave {
-            // Straight to the host through the platform, in the writer's order.
-            let mut st = tty.state.lock();
-            if st.hungup {
-                Err(Errno::EIO)
-            } else {
-                let mut out = Vec::with_capacity(have + have / 8);
-                st.ldisc.output(&buf[..have], &mut out);
-                drop(st);
-                k.write_stream(Stream::Stdout, &out);
-                Ok(have)
-            }
+        let console = tty.kind == Kind::Console && tf.end == End::Slave;
+        let r = if console {
+            // To the host through the platform, in the writer's order.
+            write_console(tty, k, &buf[..have])
         } else {
             write_now(tty, tf.end, &buf[..have])
         };
-        flush_pending(tty, k);
         match r {
             Ok(n) => {
                 done += n as u64;
@@ -266,7 +271,12 @@ pub(crate) fn write(
                 }
             }
             Err(Errno::EAGAIN) if !file.nonblocking() => {
-                match wait_for_file(p, file, &mut registered) {
+                let waited = if console {
+                    wait_console(p, crate::console::writers(), &mut registered)
+                } else {
+                    wait_for_file(p, file, &mut registered)
+                };
+                match waited {
                     None => {}
                     Some(Errno::WAIT) => {
                         p.progress = done;
@@ -278,6 +288,20 @@ pub(crate) fn write(
             }
             Err(e) if done == 0 => return Err(e),
             Err(_) => return Ok(done),
+        }
+    }
+    // A blocking write to the console returns once the host has taken it all, so nothing is
+    // left behind when the program ends right after.
+    if tty.kind == Kind::Console && tf.end == End::Slave && !file.nonblocking() {
+        while !flush_pending(tty, k) {
+            match wait_console(p, crate::console::writers(), &mut registered) {
+                None => {}
+                Some(Errno::WAIT) => {
+                    p.progress = done;
+                    return Err(Errno::WAIT);
+                }
+                Some(_) => return Ok(done),
+            }
         }
     }
     Ok(done)

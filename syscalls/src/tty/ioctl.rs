@@ -188,7 +188,7 @@ fn set_ctty(p: &Current, tf: &TtyFile, arg: u64) -> SysResult {
     }
     let mut st = tty.state.lock();
     // Taking it from its session sends nothing there (session_clear_tty).
-    if st.session != 0 && (arg != 1 || p.process.uid != 0) {
+    if st.session != 0 && (arg != 1 || !p.process.creds().capable(coracle_vfs::cap::SYS_ADMIN)) {
         return Err(Errno::EPERM);
     }
     st.session = sid;

@@ -106,7 +106,11 @@ fn signal_characters_flush_echo_and_report() {
     assert_eq!(echo, b"abc^C");
     assert_eq!(r.signals, 1 << SIGINT);
     typed(&mut l, b"\n");
-    assert_eq!(read(&mut l, 10).unwrap(), b"\n", "the line before ^C was dropped");
+    assert_eq!(
+        read(&mut l, 10).unwrap(),
+        b"\n",
+        "the line before ^C was dropped"
+    );
     let r = l.receive(b"\x1c\x1a", &mut echo);
     assert_eq!(r.signals, (1 << SIGQUIT) | (1 << SIGTSTP));
     // NOFLSH keeps the input; no ISIG makes ^C an ordinary byte.
@@ -205,7 +209,10 @@ fn a_full_queue_stops_raw_input_and_keeps_room_for_a_line_end() {
     assert_eq!(l.readable_bytes(), BUF_SIZE - 1);
     let mut l = Ldisc::default();
     let r = l.receive(&[b'x'; 5000], &mut echo);
-    assert_eq!(r.consumed, 5000, "canonical input with no line end is never throttled");
+    assert_eq!(
+        r.consumed, 5000,
+        "canonical input with no line end is never throttled"
+    );
     typed(&mut l, b"\n");
     let line = read(&mut l, 8192).unwrap();
     assert_eq!(line.len(), BUF_SIZE - 1);

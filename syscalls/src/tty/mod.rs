@@ -52,8 +52,9 @@ pub(crate) struct State {
     pub session: u32,
     /// Typed bytes the line discipline had no room for yet.
     backlog: VecDeque<u8>,
-    /// Console output produced without a way to the host yet (echoes before the kernel
-    /// registered its output, host tests): flushed by the next write in a process.
+    /// Console output the host has not taken yet (its port was full, or echoes before the
+    /// kernel registered its output, host tests): flushed first by the next read or write in
+    /// a process, or when the host takes output ([`crate::console::output_ready`]).
     pub pending_out: Vec<u8>,
     /// Pty: what the slave wrote, for the master's reader.
     pub master_buf: VecDeque<u8>,
@@ -67,9 +68,6 @@ pub(crate) struct State {
     /// The other side is gone (pty master closed, host input ended): reads see end of file,
     /// writes EIO.
     pub hungup: bool,
-    /// The console's input is pulled from the host by readers (the serial port of today)
-    /// rather than pushed by [`crate::console::input`].
-    pub pull_input: bool,
 }
 
 /// One terminal.
@@ -118,7 +116,6 @@ impl Tty {
                 slave_closed: false,
                 locked: kind == Kind::Pty,
                 hungup: false,
-                pull_input: false,
             }),
             queue: WaitQueue::new(),
             sys,
@@ -186,10 +183,31 @@ impl Tty {
         match self.kind {
             Kind::Pty => st.master_buf.extend(data),
             Kind::Console => {
-                if st.pending_out.is_empty() && crate::console::emit(data) {
-                    return;
+                let took = if st.pending_out.is_empty() {
+                    crate::console::emit(data).unwrap_or(0)
+                } else {
+                    0
+                };
+                st.pending_out
+                    .extend_from_slice(&data[took.min(data.len())..]);
+            }
+        }
+    }
+
+    /// Console: hands held-back output to the host through the kernel's writer, as far as it
+    /// takes it. Skipped when the state is busy: its holder, a process reading or writing,
+    /// flushes it itself.
+    pub(crate) fn flush_out(&self) {
+        let Some(mut st) = self.state.try_lock() else {
+            return;
+        };
+        while !st.pending_out.is_empty() {
+            match crate::console::emit(&st.pending_out) {
+                Some(n) if n > 0 => {
+                    let n = n.min(st.pending_out.len());
+                    st.pending_out.drain(..n);
                 }
-                st.pending_out.extend_from_slice(data);
+                _ => break,
             }
         }
     }
@@ -257,7 +275,7 @@ impl Tty {
             return POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDNORM | POLLWRNORM;
         }
         let mut r = 0;
-        if st.pull_input || jobs::poll_ready(&st.ldisc) {
+        if jobs::poll_ready(&st.ldisc) {
             r |= POLLIN | POLLRDNORM;
         }
         if self.kind == Kind::Console || st.master_buf.len() < MASTER_BUF {
@@ -302,7 +320,11 @@ impl core::fmt::Debug for Registry {
 impl Registry {
     /// The live terminals.
     pub(crate) fn all(&self) -> Vec<Arc<Tty>> {
-        self.ttys.lock().values().filter_map(Weak::upgrade).collect()
+        self.ttys
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 
     /// The lowest free pts number for a new terminal of `kind`.

@@ -94,6 +94,7 @@ fn root_caller(dir: &Arc<dyn Inode>) -> coracle_vfs::Caller {
         uid: 0,
         gid: 0,
         groups: Vec::new(),
+        caps: coracle_vfs::cap::ALL,
         umask: 0o022,
         root: dir.clone(),
     }

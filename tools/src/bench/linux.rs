@@ -1,8 +1,8 @@
 //! The Linux side of `coracle bench`: a stock Debian kernel booted under QEMU with Coracle's
 //! flags, running the same static program from a busybox initramfs.
 //!
-//! The kernel is the one `bench/linux-baseline.sh` downloads and unpacks into its cache (this
-//! module never goes to the network). `/init` runs the program with its output in files, then
+//! The kernel is the one `baseline` prepares and caches (this module never goes to the
+//! network). `/init` runs the program with its output in files, then
 //! prints them hex-encoded between marker lines on the serial console, so that console noise
 //! from the kernel can neither end up in nor garble what the program wrote.
 
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::cpio::CpioWriter;
 use crate::qemu::{self, Accel};
 
-/// Where `bench/linux-baseline.sh` keeps its downloads: `$CORACLE_BENCH_DIR`, else
+/// Where the Linux VM's kernel is cached: `$CORACLE_BENCH_DIR`, else
 /// `$HOME/.cache/coracle-bench`.
 pub fn cache_dir(host: impl Fn(&OsStr) -> Option<OsString>) -> Option<PathBuf> {
     let set = |name: &str| host(name.as_ref()).filter(|v| !v.is_empty());
@@ -24,9 +24,9 @@ pub fn cache_dir(host: impl Fn(&OsStr) -> Option<OsString>) -> Option<PathBuf> {
 }
 
 /// How to get the kernel, for every "not found" message.
-const HOW_TO_GET: &str = "run `bench/linux-baseline.sh -n 1 --machine microvm` once: it downloads \
-    the Debian linux-image-6.1.0-*-amd64 package with apt-get download (no install) and \
-    extracts vmlinux into that directory; later benchmarks need no network";
+const HOW_TO_GET: &str = "on Debian `coracle bench` downloads the kernel package itself (apt-get \
+    download, never installed) and extracts vmlinux into that directory; elsewhere pass \
+    --linux-kernel PATH";
 
 /// The cached PVH `vmlinux`: `<cache>/<kernel-pkg>/vmlinux`, the package name being the
 /// contents of `<cache>/kernel-pkg`.
@@ -134,6 +134,8 @@ pub fn qemu_args(
 }
 
 const MARK: &str = "@@coracle-bench";
+/// What `/init` writes to /dev/kmsg just before the program.
+const START: &str = "coracle-bench-start";
 
 /// `/init`: mounts /proc and /dev, runs `argv` (argv[0] is the program's path in the
 /// initramfs) with stdin from /dev/null, then reports its status and output and powers off.
@@ -148,6 +150,8 @@ pub fn init_script_with(bb: &str, argv: &[OsString]) -> Vec<u8> {
     let _ = writeln!(s, "{bb} mount -t proc proc /proc");
     let _ = writeln!(s, "{bb} mount -t devtmpfs devtmpfs /dev");
     let _ = writeln!(s, "{bb} echo '{MARK} begin@@'");
+    // A line in the kernel log right before the program: its printk time is the boot figure.
+    let _ = writeln!(s, "{bb} echo '{START}' >/dev/kmsg");
     for arg in argv {
         shell_quote(arg.as_bytes(), &mut s);
         s.push(b' ');
@@ -159,6 +163,8 @@ pub fn init_script_with(bb: &str, argv: &[OsString]) -> Vec<u8> {
     let _ = writeln!(s, "{bb} od -An -v -tx1 /bench.out");
     let _ = writeln!(s, "{bb} echo '{MARK} stderr@@'");
     let _ = writeln!(s, "{bb} od -An -v -tx1 /bench.err");
+    let _ = writeln!(s, "{bb} echo '{MARK} dmesg@@'");
+    let _ = writeln!(s, "{bb} dmesg | {bb} grep -m1 '{START}'");
     let _ = writeln!(s, "{bb} echo '{MARK} end@@'");
     let _ = writeln!(s, "{bb} poweroff -f");
     s
@@ -229,7 +235,7 @@ pub fn write_rootfs_initramfs<W: Write>(
 }
 
 /// What `/init` reported.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub struct GuestRun {
     pub status: i32,
     pub stdout: Vec<u8>,
@@ -237,6 +243,8 @@ pub struct GuestRun {
     /// Offsets in the console output of the `begin` marker and of the status line.
     pub begin_offset: usize,
     pub status_offset: usize,
+    /// The kernel's printk clock, in seconds, right before the program started.
+    pub started_at: Option<f64>,
 }
 
 /// Finds `/init`'s report in the console output; an error says which part is missing.
@@ -248,6 +256,8 @@ pub fn parse_console(console: &[u8]) -> Result<GuestRun, String> {
     let mut seen_stdout = false;
     let mut seen_stderr = false;
     let mut end = false;
+    let mut in_dmesg = false;
+    let mut started_at = None;
     let mut offset = 0;
     for raw in console.split_inclusive(|&b| b == b'\n') {
         let at = offset;
@@ -259,6 +269,9 @@ pub fn parse_console(console: &[u8]) -> Result<GuestRun, String> {
             .and_then(|rest| rest.strip_suffix("@@"))
             .map(str::trim)
         else {
+            if in_dmesg && started_at.is_none() {
+                started_at = printk_time(line, START);
+            }
             if let Some(bytes) = section.as_deref_mut() {
                 // Kernel noise is not a line of hex pairs: skip it.
                 if let Some(decoded) = decode_od_line(line) {
@@ -268,6 +281,7 @@ pub fn parse_console(console: &[u8]) -> Result<GuestRun, String> {
             continue;
         };
         section = None;
+        in_dmesg = marker == "dmesg";
         match marker.split_once(' ') {
             _ if marker == "begin" => begin = Some(at),
             Some(("status", code)) => {
@@ -299,7 +313,15 @@ pub fn parse_console(console: &[u8]) -> Result<GuestRun, String> {
         stderr,
         begin_offset,
         status_offset,
+        started_at,
     })
+}
+
+/// The time of a kernel log line `[   3.348840] TEXT` that ends with `text`.
+fn printk_time(line: &str, text: &str) -> Option<f64> {
+    let rest = line.trim_start().strip_prefix('[')?;
+    let (time, tail) = rest.split_once(']')?;
+    (tail.trim() == text).then(|| time.trim().parse().ok())?
 }
 
 /// One line of `od -An -v -tx1`: up to 16 two-digit hex bytes separated by spaces.

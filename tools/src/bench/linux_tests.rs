@@ -26,11 +26,9 @@ fn kernel_is_found_only_when_unpacked() {
     let tmp = TempDir::new().unwrap();
     let cache = tmp.path();
     let err = find_kernel(Some(cache)).unwrap_err();
-    assert!(err.contains("bench/linux-baseline.sh"), "{err}");
+    assert!(err.contains("--linux-kernel"), "{err}");
     assert!(err.contains("kernel-pkg"), "{err}");
-    assert!(find_kernel(None)
-        .unwrap_err()
-        .contains("bench/linux-baseline.sh"));
+    assert!(find_kernel(None).unwrap_err().contains("--linux-kernel"));
 
     std::fs::write(cache.join("kernel-pkg"), "linux-image-6.1.0-9-amd64\n").unwrap();
     let err = find_kernel(Some(cache)).unwrap_err();
@@ -214,6 +212,8 @@ fn console_report_is_found_among_kernel_noise() {
          [    4.0] random: crng init done\r\n\
          @@coracle-bench stderr@@\r\n\
          {}\
+         @@coracle-bench dmesg@@\r\n\
+         [    3.348840] coracle-bench-start\r\n\
          @@coracle-bench end@@\r\n\
          [    4.1] reboot: Power down\r\n",
         od(stdout),
@@ -223,6 +223,7 @@ fn console_report_is_found_among_kernel_noise() {
     assert_eq!(run.status, 3);
     assert_eq!(run.stdout, stdout);
     assert_eq!(run.stderr, b"warn\n");
+    assert_eq!(run.started_at, Some(3.348840));
     assert_eq!(
         run.begin_offset,
         console.find("@@coracle-bench begin").unwrap()
@@ -254,6 +255,7 @@ fn empty_output_sections() {
         @@coracle-bench stdout@@\n@@coracle-bench stderr@@\n@@coracle-bench end@@\n";
     let run = parse_console(console).unwrap();
     assert_eq!((run.status, run.stdout.len(), run.stderr.len()), (0, 0, 0));
+    assert_eq!(run.started_at, None);
 }
 
 #[test]

@@ -62,6 +62,9 @@ pub struct RunResult {
     pub wall: Duration,
     /// Spawn until the program started, host clock, when known.
     pub to_start: Option<Duration>,
+    /// Kernel entry until the program started, by the guest's own clock: instructions under
+    /// `--icount`, else guest ms; `None` when the side could not tell.
+    pub boot: Option<f64>,
 }
 
 impl RunResult {
@@ -83,7 +86,55 @@ impl RunResult {
 #[derive(Debug, Clone, Default)]
 pub struct Series {
     pub runs: Vec<RunResult>,
+    /// Run under `--icount`: the guest's time metrics are instruction counts.
+    pub icount: bool,
 }
+
+/// How a figure was measured, shown next to each one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Instructions (QEMU `-icount`: one virtual ns per instruction, idle time skipped);
+    /// repeatable to the instruction.
+    Icount,
+    /// Wall-clock time: the guest's clock (the program's own figures) or the host's.
+    Wall,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Icount => "icount",
+            Mode::Wall => "wall",
+        }
+    }
+}
+
+/// Under `--icount` the guest's clocks count virtual ns, one per instruction: a time in any
+/// unit, or TSC ticks (unit `tsc`: QEMU's icount TSC runs at 1 GHz), becomes an instruction
+/// count.
+pub fn in_mode(m: Metric, icount: bool) -> (Metric, Mode) {
+    let factor = match m.unit.as_str() {
+        "ns" | "tsc" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => 0.0,
+    };
+    if icount && factor > 0.0 {
+        let m = Metric {
+            value: m.value * factor,
+            unit: INSNS.to_owned(),
+            ..m
+        };
+        (m, Mode::Icount)
+    } else {
+        (m, Mode::Wall)
+    }
+}
+
+/// The unit of instruction counts.
+pub const INSNS: &str = "insns";
 
 impl Series {
     /// The first failed run's description, with the first line of its stderr.
@@ -96,28 +147,46 @@ impl Series {
         Some(text)
     }
 
+    /// A run's metrics in this series' mode.
+    fn metrics_of(&self, run: &RunResult) -> Vec<(Metric, Mode)> {
+        parse_metrics(&run.stdout)
+            .into_iter()
+            .map(|m| in_mode(m, self.icount))
+            .collect()
+    }
+
     /// `name` over the runs that succeeded and reported it.
     pub fn metric(&self, name: &str) -> Option<Stats> {
         Stats::of(
             self.runs
                 .iter()
                 .filter(|r| r.succeeded())
-                .flat_map(|r| parse_metrics(&r.stdout))
-                .filter(|m| m.name == name)
-                .map(|m| m.value)
+                .flat_map(|r| self.metrics_of(r))
+                .filter(|(m, _)| m.name == name)
+                .map(|(m, _)| m.value)
                 .collect(),
         )
     }
 
-    /// Metric names in the order the runs first reported them, with their units.
-    fn metric_names(&self) -> Vec<(String, String)> {
-        let mut names: Vec<(String, String)> = Vec::new();
-        for m in self.runs.iter().flat_map(|r| parse_metrics(&r.stdout)) {
-            if !names.iter().any(|(n, _)| *n == m.name) {
-                names.push((m.name, m.unit));
+    /// Metric names in the order the runs first reported them, with their units and modes.
+    fn metric_names(&self) -> Vec<(String, String, Mode)> {
+        let mut names: Vec<(String, String, Mode)> = Vec::new();
+        for (m, mode) in self.runs.iter().flat_map(|r| self.metrics_of(r)) {
+            if !names.iter().any(|(n, _, _)| *n == m.name) {
+                names.push((m.name, m.unit, mode));
             }
         }
         names
+    }
+
+    fn boot(&self) -> Option<Stats> {
+        Stats::of(
+            self.runs
+                .iter()
+                .filter(|r| r.succeeded())
+                .filter_map(|r| r.boot)
+                .collect(),
+        )
     }
 
     fn wall_ms(&self) -> Option<Stats> {
@@ -134,19 +203,25 @@ impl Series {
     }
 }
 
-/// The median and the best (smallest) of a set of values.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The median, the best (smallest) and the largest of a set of values.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Stats {
     pub median: f64,
     pub min: f64,
+    pub max: f64,
+    pub runs: usize,
 }
 
 impl Stats {
-    fn of(values: Vec<f64>) -> Option<Stats> {
+    pub fn of(values: Vec<f64>) -> Option<Stats> {
         let min = values.iter().copied().reduce(f64::min)?;
+        let max = values.iter().copied().reduce(f64::max)?;
+        let runs = values.len();
         Some(Stats {
             median: median(values)?,
             min,
+            max,
+            runs,
         })
     }
 }
@@ -187,8 +262,17 @@ fn format_ratio(a: f64, b: f64) -> String {
     if b == 0.0 {
         String::new()
     } else {
-        format!("{:.2}x", a / b)
+        ratio_text(a / b)
     }
+}
+
+/// A ratio with two decimals, or three significant digits below 0.1 (0.000094x).
+pub fn ratio_text(r: f64) -> String {
+    if r.abs() >= 0.1 || r == 0.0 {
+        return format!("{r:.2}x");
+    }
+    let decimals = (2.0 - r.abs().log10().floor()).clamp(0.0, 12.0) as usize;
+    format!("{r:.decimals$}x")
 }
 
 /// Whether a unit is a duration, so that smaller is better and a ratio of two is a speedup.
@@ -206,20 +290,130 @@ pub struct Comparison<'a> {
 
 const NOT_RUN: &str = "-";
 
-/// Reads one wall time, in ms, off a series.
-type WallOf = fn(&Series) -> Option<Stats>;
+/// One side's figure in a [`Row`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Figure {
+    /// The side was not run.
+    NotRun,
+    /// Every run failed before reporting it.
+    Failed,
+    /// The runs succeeded but did not report it.
+    Missing,
+    Value(Stats),
+}
 
-/// A table cell and the value behind it.
-type Cell = (String, Option<Stats>);
+impl Figure {
+    pub fn stats(&self) -> Option<Stats> {
+        match self {
+            Figure::Value(s) => Some(*s),
+            _ => None,
+        }
+    }
+}
 
-/// The table for one CPU count: every metric either side reported, then the wall times, and
-/// a line per failed side. Cells are medians over the runs; with more than one run, the
-/// smallest values (the runs least disturbed by the host) follow in two more columns.
+/// One metric of one comparison, as every report format shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Row {
+    pub metric: String,
+    pub unit: String,
+    pub mode: Mode,
+    pub coracle: Figure,
+    pub linux: Figure,
+}
+
+impl Row {
+    /// Coracle's median over Linux's, when both are there and Linux's is not 0.
+    pub fn ratio(&self) -> Option<f64> {
+        let (a, b) = (self.coracle.stats()?, self.linux.stats()?);
+        (b.median != 0.0).then(|| a.median / b.median)
+    }
+}
+
+/// Reads one figure off a series.
+type FigureOf = fn(&Series) -> Option<Stats>;
+
+/// The rows of one CPU count: every metric either side reported, the boot (kernel entry to the
+/// program's start, by the guest's clock), then the host's wall times.
+pub fn rows(c: &Comparison<'_>) -> Vec<Row> {
+    let sides = [c.coracle, c.linux];
+    let icount = sides.iter().flatten().any(|s| s.icount);
+    let mut names: Vec<(String, String, Mode)> = Vec::new();
+    for side in sides.into_iter().flatten() {
+        for (name, unit, mode) in side.metric_names() {
+            if !names.iter().any(|(n, _, _)| *n == name) {
+                names.push((name, unit, mode));
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for (name, unit, mode) in names {
+        let figure = |side: Option<&Series>| match side {
+            None => Figure::NotRun,
+            Some(s) => match s.metric(&name) {
+                Some(v) => Figure::Value(v),
+                None if s.failure().is_some() => Figure::Failed,
+                None => Figure::Missing,
+            },
+        };
+        let (coracle, linux) = (figure(c.coracle), figure(c.linux));
+        rows.push(Row {
+            metric: name,
+            unit,
+            mode,
+            coracle,
+            linux,
+        });
+    }
+    let (boot_unit, boot_mode) = if icount {
+        (INSNS, Mode::Icount)
+    } else {
+        ("ms", Mode::Wall)
+    };
+    let timed: [(&str, &str, Mode, FigureOf); 3] = [
+        (
+            "boot: kernel -> program start (guest)",
+            boot_unit,
+            boot_mode,
+            Series::boot,
+        ),
+        ("wall: whole run (host)", "ms", Mode::Wall, Series::wall_ms),
+        (
+            "wall: spawn -> program start (host)",
+            "ms",
+            Mode::Wall,
+            Series::to_start_ms,
+        ),
+    ];
+    for (label, unit, mode, get) in timed {
+        let figure = |side: Option<&Series>| match side.map(get) {
+            None => Figure::NotRun,
+            Some(None) => Figure::Missing,
+            Some(Some(v)) => Figure::Value(v),
+        };
+        let (coracle, linux) = (figure(c.coracle), figure(c.linux));
+        if coracle.stats().is_some() || linux.stats().is_some() {
+            rows.push(Row {
+                metric: label.to_owned(),
+                unit: unit.to_owned(),
+                mode,
+                coracle,
+                linux,
+            });
+        }
+    }
+    rows
+}
+
+/// The table for one CPU count (see [`rows`]), and a line per failed side. Cells are medians
+/// over the runs; with more than one run, the smallest values (the runs least disturbed by
+/// the host) follow in two more columns.
 pub fn format_table(c: &Comparison<'_>) -> String {
     let sides = [c.coracle, c.linux];
     let several = sides.iter().flatten().any(|s| s.runs.len() > 1);
     let mut header = vec![
         format!("--cpus {}", c.cpus),
+        "mode".into(),
         "unit".into(),
         "coracle".into(),
         "linux".into(),
@@ -228,59 +422,38 @@ pub fn format_table(c: &Comparison<'_>) -> String {
     if several {
         header.extend(["min: coracle".into(), "linux".into()]);
     }
-    let mut rows = vec![header];
-    let mut push = |label: &str, unit: &str, coracle: Cell, linux: Cell, digits: Format| {
-        let ratio = match (coracle.1, linux.1) {
-            (Some(a), Some(b)) => format_ratio(a.median, b.median),
-            _ => String::new(),
+    let mut table = vec![header];
+    for row in rows(c) {
+        let digits: Format = if row.metric.starts_with("wall:") {
+            whole_ms
+        } else {
+            format_value
         };
-        let mins = [coracle.1, linux.1].map(|v| v.map(|s| digits(s.min)).unwrap_or_default());
-        let mut r = vec![label.to_owned(), unit.to_owned(), coracle.0, linux.0, ratio];
+        let cell = |f: &Figure| match f {
+            Figure::NotRun => NOT_RUN.to_owned(),
+            Figure::Failed => "failed".to_owned(),
+            Figure::Missing if row.metric.contains(':') => "n/a".to_owned(),
+            Figure::Missing => "missing".to_owned(),
+            Figure::Value(s) => digits(s.median),
+        };
+        let ratio = row.ratio().map(ratio_text).unwrap_or_default();
+        let mut r = vec![
+            row.metric.clone(),
+            row.mode.name().to_owned(),
+            row.unit.clone(),
+            cell(&row.coracle),
+            cell(&row.linux),
+            ratio,
+        ];
         if several {
-            r.extend(mins);
+            r.extend(
+                [&row.coracle, &row.linux]
+                    .map(|f| f.stats().map(|s| digits(s.min)).unwrap_or_default()),
+            );
         }
-        rows.push(r);
-    };
-
-    let mut names: Vec<(String, String)> = Vec::new();
-    for side in sides.into_iter().flatten() {
-        for (name, unit) in side.metric_names() {
-            if !names.iter().any(|(n, _)| *n == name) {
-                names.push((name, unit));
-            }
-        }
+        table.push(r);
     }
-    for (name, unit) in &names {
-        let cell = |side: Option<&Series>| -> Cell {
-            match side {
-                None => (NOT_RUN.to_owned(), None),
-                Some(s) => match s.metric(name) {
-                    Some(v) => (format_value(v.median), Some(v)),
-                    None if s.failure().is_some() => ("failed".to_owned(), None),
-                    None => ("missing".to_owned(), None),
-                },
-            }
-        };
-        push(name, unit, cell(c.coracle), cell(c.linux), format_value);
-    }
-    let wall_rows: [(&str, WallOf); 2] = [
-        ("wall: whole run", Series::wall_ms),
-        ("wall: spawn -> program start", Series::to_start_ms),
-    ];
-    for (label, get) in wall_rows {
-        let cell = |side: Option<&Series>| -> Cell {
-            match side.map(get) {
-                None => (NOT_RUN.to_owned(), None),
-                Some(None) => ("n/a".to_owned(), None),
-                Some(Some(v)) => (whole_ms(v.median), Some(v)),
-            }
-        };
-        let (cv, lv) = (cell(c.coracle), cell(c.linux));
-        if cv.1.is_some() || lv.1.is_some() {
-            push(label, "ms", cv, lv, whole_ms);
-        }
-    }
-    let mut out = align(&rows);
+    let mut out = align(&table);
     for (label, side) in [("coracle", c.coracle), ("linux", c.linux)] {
         if let Some(why) = side.and_then(Series::failure) {
             let _ = writeln!(out, "{label}: {why}");
@@ -311,8 +484,9 @@ pub fn format_scaling(comparisons: &[Comparison<'_>]) -> String {
         .flat_map(|c| [c.coracle, c.linux])
         .flatten()
     {
-        for (name, unit) in side.metric_names() {
-            if is_time_unit(&unit) && names.insert(name.clone(), unit).is_none() {
+        for (name, unit, _) in side.metric_names() {
+            if (is_time_unit(&unit) || unit == INSNS) && names.insert(name.clone(), unit).is_none()
+            {
                 order.push(name);
             }
         }
@@ -345,6 +519,25 @@ pub fn format_scaling(comparisons: &[Comparison<'_>]) -> String {
         }
     }
     align(&rows)
+}
+
+/// What a run printed besides its metrics and `# ` notes: the output both VMs must agree on.
+pub fn plain_output(r: &RunResult) -> (Vec<&str>, &Ended) {
+    let lines = r
+        .stdout
+        .lines()
+        .filter(|l| parse_metric(l).is_none() && !l.starts_with("# "))
+        .collect();
+    (lines, &r.ended)
+}
+
+/// Whether the two sides' last runs gave the same status and the same output besides their
+/// metrics and notes: `None` unless both sides ran.
+pub fn outputs_match(c: &Comparison<'_>) -> Option<bool> {
+    fn last(s: Option<&Series>) -> Option<&RunResult> {
+        s.and_then(|s| s.runs.last())
+    }
+    Some(plain_output(last(c.coracle)?) == plain_output(last(c.linux)?))
 }
 
 /// Two outputs in columns: stdout, then stderr after a `-- stderr --` line when there is any.

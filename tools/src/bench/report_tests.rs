@@ -7,6 +7,7 @@ fn run(ended: Ended, stdout: &str, stderr: &str, wall_ms: u64) -> RunResult {
         stderr: stderr.to_owned(),
         wall: Duration::from_millis(wall_ms),
         to_start: None,
+        boot: None,
     }
 }
 
@@ -15,7 +16,10 @@ fn ok(stdout: &str, wall_ms: u64) -> RunResult {
 }
 
 fn series(runs: Vec<RunResult>) -> Series {
-    Series { runs }
+    Series {
+        runs,
+        icount: false,
+    }
 }
 
 #[test]
@@ -74,14 +78,18 @@ fn series_metric_is_the_median_of_successful_runs() {
         s.metric("x"),
         Some(Stats {
             median: 20.0,
-            min: 10.0
+            min: 10.0,
+            max: 30.0,
+            runs: 3
         })
     );
     assert_eq!(
         s.metric("y"),
         Some(Stats {
             median: 1.0,
-            min: 1.0
+            min: 1.0,
+            max: 1.0,
+            runs: 1
         })
     );
     assert_eq!(s.metric("z"), None);
@@ -120,10 +128,10 @@ fn table_compares_both_sides() {
         linux: Some(&linux),
     });
     let expected = "\
---cpus 1         unit  coracle    linux  coracle/linux  min: coracle  linux
-a                  ns    200.0    400.0          0.50x         100.0  400.0
-b                  ms    7.000  missing                        7.000
-wall: whole run    ms      300     3000          0.10x           200   3000
+--cpus 1                mode  unit  coracle    linux  coracle/linux  min: coracle  linux
+a                       wall    ns    200.0    400.0          0.50x         100.0  400.0
+b                       wall    ms    7.000  missing                        7.000
+wall: whole run (host)  wall    ms      300     3000          0.10x           200   3000
 ";
     assert_eq!(table, expected);
 }
@@ -145,10 +153,10 @@ fn failed_side_is_marked_and_explained() {
         linux: Some(&linux),
     });
     let expected = "\
---cpus 2                      unit  coracle  linux  coracle/linux
-thread_create_join              ns   failed  41000
-wall: whole run                 ms       90   3000          0.03x
-wall: spawn -> program start    ms      n/a   2500
+--cpus 2                             mode  unit  coracle  linux  coracle/linux
+thread_create_join                   wall    ns   failed  41000
+wall: whole run (host)               wall    ms       90   3000        0.0300x
+wall: spawn -> program start (host)  wall    ms      n/a   2500
 coracle: failed (exit status 1): pthread_create: Resource temporarily unavailable
 ";
     assert_eq!(table, expected);
@@ -163,7 +171,7 @@ fn one_side_only() {
         linux: Some(&linux),
     });
     assert!(
-        table.contains("\na                  ns        -  1.000\n"),
+        table.contains("\na                       wall    ns        -  1.000\n"),
         "{table}"
     );
 }
@@ -240,4 +248,82 @@ fn time_units() {
     for unit in ["ops/s", "MiB", "x", "count"] {
         assert!(!is_time_unit(unit), "{unit}");
     }
+}
+
+/// Under --icount the guest's times are instructions, and the boot row reads instructions.
+#[test]
+fn icount_times_are_instructions() {
+    let mut coracle_run = ok(
+        "syscall_getppid 0.4 us\nrate 3 ops/s\nvm_start 7 tsc\n",
+        250,
+    );
+    coracle_run.boot = Some(299_569.0);
+    let coracle = Series {
+        runs: vec![coracle_run],
+        icount: true,
+    };
+    let rows = rows(&Comparison {
+        cpus: 1,
+        coracle: Some(&coracle),
+        linux: None,
+    });
+    let got: Vec<(&str, &str, Mode, Option<f64>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.metric.as_str(),
+                r.unit.as_str(),
+                r.mode,
+                r.coracle.stats().map(|s| s.median),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("syscall_getppid", "insns", Mode::Icount, Some(400.0)),
+            ("rate", "ops/s", Mode::Wall, Some(3.0)),
+            ("vm_start", "insns", Mode::Icount, Some(7.0)),
+            (
+                "boot: kernel -> program start (guest)",
+                "insns",
+                Mode::Icount,
+                Some(299_569.0)
+            ),
+            ("wall: whole run (host)", "ms", Mode::Wall, Some(250.0)),
+        ]
+    );
+    assert_eq!(rows[0].linux, Figure::NotRun);
+}
+
+#[test]
+fn outputs_are_compared_without_metrics_and_notes() {
+    let a = series(vec![ok("hello\nx 1 ns\n# vDSO: yes\n", 1)]);
+    let b = series(vec![ok("hello\nx 2 ns\n# vDSO: no\n", 1)]);
+    let c = series(vec![ok("bye\nx 2 ns\n", 1)]);
+    let d = series(vec![run(Ended::Exited(1), "hello\n", "", 1)]);
+    let cmp = |l: &Series, r: &Series| {
+        outputs_match(&Comparison {
+            cpus: 1,
+            coracle: Some(l),
+            linux: Some(r),
+        })
+    };
+    assert_eq!(cmp(&a, &b), Some(true));
+    assert_eq!(cmp(&a, &c), Some(false));
+    assert_eq!(cmp(&a, &d), Some(false));
+    let one = Comparison {
+        cpus: 1,
+        coracle: Some(&a),
+        linux: None,
+    };
+    assert_eq!(outputs_match(&one), None);
+}
+
+#[test]
+fn small_ratios_keep_three_digits() {
+    assert_eq!(ratio_text(0.5), "0.50x");
+    assert_eq!(ratio_text(12.345), "12.35x");
+    assert_eq!(ratio_text(315_715.0 / 3_350_037_000.0), "0.0000942x");
+    assert_eq!(ratio_text(0.05), "0.0500x");
 }

@@ -124,36 +124,37 @@ pub fn prepare(opts: &RunOptions, source: &Source, store: &Store) -> Result<Laun
         .map(|p| std::os::unix::ffi::OsStrExt::as_bytes(p).to_vec())
         .unwrap_or_default();
     let exec = config::find_command(&tree, &process.cwd, &process.argv[0], &path)?;
-    let user = &process.user;
-    if user.uid != 0 || user.gid != 0 {
-        return Err(RunError::Usage(format!(
-            "the program would run as uid {} gid {} ({}), but Coracle cannot yet run programs as \
-             a user other than root (credentials are issue 17); add `-u 0` to run it as root",
-            user.uid,
-            user.gid,
-            spec.user
-                .clone()
-                .or_else(|| image
-                    .config
-                    .config()
-                    .as_ref()
-                    .and_then(|c| c.user().clone()))
-                .map_or("the image's USER".into(), |u| format!("user {u:?}")),
-        )));
+    // As runc (and so Docker and buildah) sets them, the supplementary groups hold the
+    // primary group too.
+    let mut groups = process.user.groups.clone();
+    if !groups.contains(&process.user.gid) {
+        groups.push(process.user.gid);
     }
+    let user = crate::initrd::User {
+        uid: process.user.uid,
+        gid: process.user.gid,
+        groups,
+    };
+    let stop_signal = image
+        .config
+        .config()
+        .as_ref()
+        .and_then(|c| c.stop_signal().clone());
     Ok(
-        Launch::from_image(process.argv, process.env, exec, process.cwd, tree)
-            .with_network_files(opts),
+        Launch::from_image(process.argv, process.env, exec, process.cwd, user, tree)
+            .with_network_files(opts)
+            .with_stop_signal(stop_signal),
     )
 }
 
-/// `-u` outside an image: only root can be honoured until the guest has credentials.
+/// `-u` outside an image: a root filesystem directory or a host program runs as root (the
+/// user is resolved in an image's /etc files only).
 pub fn check_root_user(opts: &RunOptions) -> Result<(), RunError> {
     match opts.user.as_deref() {
         None | Some("0" | "root" | "0:0" | "root:root" | "root:0" | "0:root") => Ok(()),
         Some(user) => Err(RunError::Usage(format!(
-            "-u {user}: Coracle cannot yet run programs as a user other than root (credentials \
-             are issue 17)"
+            "-u {user}: Coracle runs a root filesystem directory or a host program as root; \
+             -u takes effect with an image (`coracle build`, `oci:DIR`...)"
         ))),
     }
 }

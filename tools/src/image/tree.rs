@@ -8,10 +8,10 @@
 //! the working directory and `/etc/passwd`, and [`FsTree::write`] packs the tree through `cpio`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io::{self, Write};
+use std::io;
 use std::sync::Arc;
 
-use crate::cpio::{self, CpioWriter, Header};
+use crate::cpio::{self, EntrySink, Header};
 use crate::resolve::MAX_SYMLINKS;
 
 /// The directory of launch records in the archive; an image entry of that name is left out.
@@ -266,7 +266,7 @@ impl FsTree {
     /// Writes `.` and every entry in name order (docs/guest-protocol.md): directories with
     /// `c_nlink` 2 + subdirectories, hard links sharing one inode number whose first name
     /// carries the data.
-    pub fn write<W: Write>(&self, out: &mut CpioWriter<W>) -> io::Result<()> {
+    pub fn write(&self, out: &mut impl EntrySink) -> io::Result<()> {
         let packed = |k: &[u8], n: &Node| skip_reason(k, n).is_none();
         let mut subdirs: HashMap<&[u8], u32> = HashMap::new();
         let mut names: HashMap<*const File, u32> = HashMap::new();

@@ -31,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
         uid: 0,
         gid: 0,
         groups: Vec::new(),
+        caps: coracle_vfs::cap::ALL,
         umask: 0o022,
         root: root.clone(),
     };

@@ -16,7 +16,9 @@ mod cache;
 mod cpio_roundtrip;
 mod dev;
 mod files;
+mod overlay;
 mod paths;
+mod perm;
 mod pipes;
 mod readdir;
 mod rename;
@@ -122,6 +124,11 @@ pub(super) fn caller(uid: u32, gid: u32, root: &Arc<dyn Inode>) -> Caller {
         uid,
         gid,
         groups: Vec::new(),
+        caps: if uid == 0 {
+            crate::cap::DOCKER_DEFAULT
+        } else {
+            0
+        },
         umask: 0o022,
         root: root.clone(),
     }

@@ -11,6 +11,11 @@
 //! `mm::paging` then replaces the kernel mapping with 4 KiB pages carrying exact permissions and
 //! removes the identity map. The entry hands Rust the start_info address and the TSC read at the
 //! very first instruction (for boot-time measurement).
+//!
+//! One check comes first: with too little RAM for the image and the initrd, QEMU loads the
+//! initrd (at the top of RAM) over the kernel image, and nothing past `.boot` can be trusted.
+//! The entry then reports it on the kernel log with the failure record and status of
+//! docs/guest-protocol.md, instead of faulting on garbage.
 
 core::arch::global_asm!(
     r#"
@@ -34,6 +39,27 @@ pvh_start32:
     rdtsc
     mov %eax, %esi               /* TSC at entry: low half */
     mov %edx, %ebp               /*                high half */
+
+    cmpl $0, 12(%edi)            /* nr_modules */
+    je 2f
+    mov 16(%edi), %ecx           /* modlist (QEMU puts it below 4 GiB) */
+    cmpl $0, 4(%ecx)             /* the initrd's address, high half */
+    jne 2f
+    cmpl $__kernel_end_phys, (%ecx)
+    jae 2f
+    mov $boot_oom_log, %esi      /* the TSC is not needed on this path */
+    mov $(boot_oom_log_end - boot_oom_log), %ecx
+    mov $0xeb, %dx               /* the kernel log */
+    rep outsb
+    mov $boot_oom_ctl, %esi
+    mov $(boot_oom_ctl_end - boot_oom_ctl), %ecx
+    mov $0xec, %dx               /* the control channel: the kernel failed */
+    rep outsb
+    mov $1, %al
+    out %al, $0xf4               /* isa-debug-exit, as cpu::exit_vm(1) */
+1:  hlt
+    jmp 1b
+2:
 
     mov %cr4, %eax
     or $0x20, %eax               /* PAE */
@@ -73,6 +99,13 @@ boot64:
     ud2
 
     .section .boot.data, "aw"
+boot_oom_log:
+    .ascii "KERNEL FAILURE: out of memory: the initrd does not fit above the kernel image; "
+    .ascii "give the VM more memory (-m)\n"
+boot_oom_log_end:
+boot_oom_ctl:
+    .ascii "panic\n"
+boot_oom_ctl_end:
     .balign 8
 boot_gdt:
     .quad 0

@@ -3,7 +3,9 @@
 use coracle_vfs::types::*;
 use coracle_vfs::Errno;
 
-use super::{lookup, AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
+use super::{
+    fd_target, read_path, start_dir, AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW,
+};
 use crate::{Current, Platform, SysResult};
 
 fn do_access(
@@ -20,18 +22,37 @@ fn do_access(
     if flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let inode = lookup(
-        p,
-        k,
-        dirfd,
-        path,
-        flags & AT_SYMLINK_NOFOLLOW == 0,
-        flags & AT_EMPTY_PATH != 0,
-    )?;
+    // Without AT_EACCESS the whole lookup runs with the real ids (access_override_creds).
+    let cx = if flags & AT_EACCESS == 0 {
+        let (umask, root) = {
+            let fs = p.process.fs.lock();
+            (fs.umask, fs.root.clone())
+        };
+        p.process
+            .creds()
+            .for_access()
+            .caller(p.process.pid, p.tid, umask, root)
+    } else {
+        p.caller()
+    };
+    let path = read_path(k, path)?;
+    let inode = if path.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        fd_target(p, dirfd)?
+    } else {
+        let base = start_dir(p, dirfd, &path)?;
+        let l = p
+            .sys
+            .vfs
+            .resolve(&cx, &base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+        l.inode.ok_or(Errno::ENOENT)?
+    };
     if mode == 0 {
         return Ok(0);
     }
-    check_access(&p.caller(), &inode.stat(), mode as u32)?;
+    check_access(&cx, &inode.stat(), mode as u32)?;
     Ok(0)
 }
 

@@ -3,29 +3,37 @@
 use alloc::sync::Arc;
 
 use coracle_vfs::types::*;
-use coracle_vfs::{Caller, Errno, Inode, TimeChange};
+use coracle_vfs::{cap, Errno, Inode, TimeChange};
 use core::result::Result;
 
 use super::{check_rofs, lookup, lookup_at_flags, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
 use crate::uaccess::read_u64;
 use crate::{Current, Platform, SysResult};
 
-fn owner_or_root(cx: &Caller, st: &Stat) -> Result<(), Errno> {
-    if cx.uid == 0 || cx.uid == st.uid {
-        Ok(())
-    } else {
-        Err(Errno::EPERM)
+/// Clears set-user-ID, and set-group-ID when group-executable, of a regular file written or
+/// truncated by a caller without CAP_FSETID (`file_remove_privs`).
+pub(crate) fn remove_privs(p: &Current, inode: &Arc<dyn Inode>) {
+    let st = inode.stat();
+    let mut kill = st.mode & S_ISUID;
+    if st.mode & (S_ISGID | 0o010) == (S_ISGID | 0o010) {
+        kill |= S_ISGID;
+    }
+    if kill != 0
+        && st.file_type() == FileType::Regular
+        && !p.process.creds.lock().capable(cap::FSETID)
+    {
+        let _ = inode.set_mode(st.mode & MODE_BITS & !kill);
     }
 }
 
 fn do_chmod(p: &Current, inode: &Arc<dyn Inode>, mode: u32) -> SysResult {
     let cx = p.caller();
     let st = inode.stat();
-    owner_or_root(&cx, &st)?;
+    cx.check_owner(&st)?;
     check_rofs(p, inode)?;
     let mut mode = mode & MODE_BITS;
-    // Only members of the file's group may keep set-group-ID.
-    if cx.uid != 0 && !cx.in_group(st.gid) {
+    // Only members of the file's group (or holders of CAP_FSETID) may set set-group-ID.
+    if !cx.in_group(st.gid) && !cx.capable(cap::FSETID) {
         mode &= !S_ISGID;
     }
     inode.set_mode(mode)?;
@@ -81,9 +89,12 @@ fn do_chown(p: &Current, inode: &Arc<dyn Inode>, uid: u32, gid: u32) -> SysResul
         (gid != u32::MAX).then_some(gid),
     );
     check_rofs(p, inode)?;
-    if cx.uid != 0 {
-        let uid_ok = uid.is_none_or(|u| u == st.uid);
-        let gid_ok = gid.is_none_or(|g| cx.uid == st.uid && cx.in_group(g));
+    // chown_ok and chgrp_ok: without CAP_CHOWN, the owner may only "change" the owner to
+    // itself and the group to one of its groups.
+    if !cx.capable(cap::CHOWN) {
+        let owner = cx.uid == st.uid;
+        let uid_ok = uid.is_none_or(|u| owner && u == st.uid);
+        let gid_ok = gid.is_none_or(|g| owner && (g == st.gid || cx.in_group(g)));
         if !uid_ok || !gid_ok {
             return Err(Errno::EPERM);
         }
@@ -177,8 +188,8 @@ fn set_times(p: &Current, inode: &Arc<dyn Inode>, a: TimeChange, m: TimeChange) 
     check_rofs(p, inode)?;
     let explicit = matches!(a, TimeChange::Set(_)) || matches!(m, TimeChange::Set(_));
     if explicit {
-        owner_or_root(&cx, &st)?;
-    } else if cx.uid != 0 && cx.uid != st.uid {
+        cx.check_owner(&st)?;
+    } else if !cx.owns(&st) {
         check_access(&cx, &st, MAY_WRITE)?;
     }
     inode.set_times(a, m)?;

@@ -50,7 +50,7 @@ pub(crate) fn chroot(p: &mut Current, k: &mut dyn Platform, path: u64) -> SysRes
         return Err(Errno::ENOTDIR);
     }
     check_access(&p.caller(), &st, MAY_EXEC)?;
-    if p.process.uid != 0 {
+    if !p.process.creds.lock().capable(coracle_vfs::cap::SYS_CHROOT) {
         return Err(Errno::EPERM);
     }
     p.process.fs.lock().root = dir;

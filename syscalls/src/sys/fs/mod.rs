@@ -10,12 +10,13 @@ mod access;
 mod attr;
 mod cwd;
 mod memfd;
-mod mount;
+pub(crate) mod mount;
 mod names;
 mod open;
 mod readdir;
 mod stat;
 mod truncate;
+mod xattr;
 
 pub(crate) use access::*;
 pub(crate) use attr::*;
@@ -27,6 +28,7 @@ pub(crate) use open::*;
 pub(crate) use readdir::*;
 pub(crate) use stat::*;
 pub(crate) use truncate::*;
+pub(crate) use xattr::*;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -157,14 +159,11 @@ fn may_modify_dir(cx: &Caller, dir: &Arc<dyn Inode>) -> Result<(), Errno> {
 /// The sticky-bit rule for removing or renaming `victim` out of `dir`.
 fn may_delete(cx: &Caller, dir: &Arc<dyn Inode>, victim: &Arc<dyn Inode>) -> Result<(), Errno> {
     may_modify_dir(cx, dir)?;
-    let ds = dir.stat();
-    if ds.mode & S_ISVTX != 0 && cx.uid != 0 {
-        let vs = victim.stat();
-        if cx.uid != ds.uid && cx.uid != vs.uid {
-            return Err(Errno::EPERM);
-        }
+    if coracle_vfs::sticky_ok(cx, &dir.stat(), &victim.stat()) {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
     }
-    Ok(())
 }
 
 /// Whether a filesystem is mounted on `dir`.

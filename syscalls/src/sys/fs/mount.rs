@@ -22,16 +22,19 @@ pub(crate) fn mount(
     const MS_REMOUNT: u64 = 32;
     const MS_BIND: u64 = 4096;
     const MS_MOVE: u64 = 8192;
-    if p.process.uid != 0 {
+    if p.process.euid() != 0 {
         return Err(Errno::EPERM);
     }
     let target_inode = lookup(p, k, AT_FDCWD, target, true, false)?;
     if !target_inode.stat().is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    if flags & (MS_REMOUNT | MS_BIND | MS_MOVE) != 0 {
+    if flags & MS_REMOUNT != 0 {
+        return remount(p, &target_inode, flags);
+    }
+    if flags & (MS_BIND | MS_MOVE) != 0 {
         k.log(format_args!(
-            "mount with flags {flags:#x} (remount, bind, move) is not supported"
+            "mount with flags {flags:#x} (bind, move) is not supported"
         ));
         return Err(Errno::EINVAL);
     }
@@ -84,6 +87,31 @@ pub(crate) fn mount(
     Ok(0)
 }
 
+/// MS_REMOUNT: a mounted filesystem turns read-only or writable again (its other options
+/// stay). Read-only while a file on it is open for writing is `EBUSY`
+/// (sb_prepare_remount_readonly); a directory that is no mount's root is `EINVAL`.
+fn remount(p: &Current, root: &Arc<dyn coracle_vfs::Inode>, flags: u64) -> SysResult {
+    const MS_RDONLY: u64 = 1;
+    if !p.sys.vfs.is_mount_root(root) {
+        return Err(Errno::EINVAL);
+    }
+    let readonly = flags & MS_RDONLY != 0;
+    if readonly && !p.sys.vfs.is_readonly(root) {
+        let dev = root.stat().dev;
+        let writing = p.sys.tree.lock().values().any(|q| {
+            q.files
+                .lock()
+                .iter()
+                .any(|(_, f)| f.file.writable() && f.file.inode().stat().dev == dev)
+        });
+        if writing {
+            return Err(Errno::EBUSY);
+        }
+    }
+    p.sys.vfs.set_readonly(root, readonly);
+    Ok(0)
+}
+
 pub(crate) fn umount2(p: &mut Current, k: &mut dyn Platform, target: u64, flags: i32) -> SysResult {
     const MNT_FORCE: i32 = 1;
     const MNT_DETACH: i32 = 2;
@@ -94,7 +122,7 @@ pub(crate) fn umount2(p: &mut Current, k: &mut dyn Platform, target: u64, flags:
     {
         return Err(Errno::EINVAL);
     }
-    if p.process.uid != 0 {
+    if p.process.euid() != 0 {
         return Err(Errno::EPERM);
     }
     let root = lookup(p, k, AT_FDCWD, target, flags & UMOUNT_NOFOLLOW == 0, false)?;
@@ -119,7 +147,7 @@ pub(crate) fn umount2(p: &mut Current, k: &mut dyn Platform, target: u64, flags:
     Ok(0)
 }
 
-fn parse_octal(v: &[u8]) -> Option<u32> {
+pub(crate) fn parse_octal(v: &[u8]) -> Option<u32> {
     if v.is_empty() || v.len() > 11 {
         return None;
     }
@@ -130,7 +158,7 @@ fn parse_octal(v: &[u8]) -> Option<u32> {
     })
 }
 
-fn parse_size(v: &[u8], mem: u64) -> Option<u64> {
+pub(crate) fn parse_size(v: &[u8], mem: u64) -> Option<u64> {
     let (num, mult) = match v.last()? {
         b'k' | b'K' => (&v[..v.len() - 1], 1u64 << 10),
         b'm' | b'M' => (&v[..v.len() - 1], 1 << 20),

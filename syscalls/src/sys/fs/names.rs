@@ -43,9 +43,8 @@ pub(crate) fn mkdirat(
     let path = read_path(k, path)?;
     let cx = p.caller();
     let l = new_name(p, &cx, dirfd, &path, true)?;
-    let perms = mode & 0o1777 & !cx.umask;
-    l.dir
-        .create(&l.name, NewNode::Directory, perms, cx.uid, cx.gid)?;
+    let (uid, gid, perms) = cx.new_owner(&l.dir.stat(), mode & 0o1777 & !cx.umask, true);
+    l.dir.create(&l.name, NewNode::Directory, perms, uid, gid)?;
     Ok(0)
 }
 
@@ -69,7 +68,7 @@ pub(crate) fn mknodat(
         S_IFIFO => NewNode::Fifo,
         S_IFSOCK => NewNode::Socket,
         S_IFCHR | S_IFBLK => {
-            if cx.uid != 0 {
+            if !cx.capable(coracle_vfs::cap::MKNOD) {
                 return Err(Errno::EPERM);
             }
             if mode & S_IFMT == S_IFCHR {
@@ -82,8 +81,8 @@ pub(crate) fn mknodat(
         _ => return Err(Errno::EINVAL),
     };
     let l = new_name(p, &cx, dirfd, &path, false)?;
-    let perms = mode & 0o7777 & !cx.umask;
-    l.dir.create(&l.name, node, perms, cx.uid, cx.gid)?;
+    let (uid, gid, perms) = cx.new_owner(&l.dir.stat(), mode & 0o7777 & !cx.umask, false);
+    l.dir.create(&l.name, node, perms, uid, gid)?;
     Ok(0)
 }
 
@@ -146,8 +145,24 @@ pub(crate) fn linkat(
     }
     let cx = p.caller();
     let l = new_name(p, &cx, newdirfd, &newpath, false)?;
+    may_link(&cx, &old.stat())?;
     l.dir.link(&l.name, &old)?;
     Ok(0)
+}
+
+/// fs.protected_hardlinks = 1 (systemd's default, which Docker's hosts have and containers
+/// share): only the owner (or CAP_FOWNER) may link a file that is not a regular file the
+/// caller may read and write, or that is set-user-ID or setgid-executable (`may_linkat`).
+fn may_link(cx: &Caller, st: &Stat) -> Result<(), Errno> {
+    let setid = st.mode & S_ISUID != 0 || st.mode & (S_ISGID | 0o010) == (S_ISGID | 0o010);
+    let safe = st.file_type() == FileType::Regular
+        && !setid
+        && check_access(cx, st, MAY_READ | MAY_WRITE).is_ok();
+    if safe || cx.owns(st) {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
 }
 
 pub(crate) fn link(p: &mut Current, k: &mut dyn Platform, oldpath: u64, newpath: u64) -> SysResult {
@@ -259,6 +274,10 @@ pub(crate) fn renameat2(
         return Err(Errno::EXDEV);
     }
     may_delete(&cx, &old.dir, &src)?;
+    // A directory moving to another parent has its `..` rewritten: it must be writable.
+    if src_dir && !same_inode(&old.dir, &new.dir) {
+        check_access(&cx, &src.stat(), MAY_WRITE)?;
+    }
     match &new.inode {
         Some(dst) => may_delete(&cx, &new.dir, dst)?,
         None => may_modify_dir(&cx, &new.dir)?,
@@ -267,7 +286,7 @@ pub(crate) fn renameat2(
     if is_mountpoint(p, &src) || new.inode.as_ref().is_some_and(|d| is_mountpoint(p, d)) {
         return Err(Errno::EBUSY);
     }
-    if flags & RENAME_WHITEOUT != 0 && cx.uid != 0 {
+    if flags & RENAME_WHITEOUT != 0 && !cx.capable(coracle_vfs::cap::MKNOD) {
         return Err(Errno::EPERM);
     }
     old.dir

@@ -42,8 +42,8 @@ fn do_open(
             return Err(Errno::ENOTDIR);
         }
         may_modify_dir(&cx, &dir)?;
-        let perms = mode & 0o7777 & !cx.umask;
-        let inode = create_unnamed(&dir, perms, cx.uid, cx.gid, flags & O_EXCL == 0)?;
+        let (uid, gid, perms) = cx.new_owner(&dir.stat(), mode & 0o7777 & !cx.umask, false);
+        let inode = create_unnamed(&dir, perms, uid, gid, flags & O_EXCL == 0)?;
         let mut name = vfs.path_of(&cx, &dir)?;
         if name != b"/" {
             name.push(b'/');
@@ -71,10 +71,9 @@ fn do_open(
                 }
                 may_modify_dir(&cx, &l.dir)?;
                 check_rofs(p, &l.dir)?;
-                let perms = mode & 0o7777 & !cx.umask;
-                let inode = l
-                    .dir
-                    .create(&l.name, NewNode::Regular, perms, cx.uid, cx.gid)?;
+                let (uid, gid, perms) =
+                    cx.new_owner(&l.dir.stat(), mode & 0o7777 & !cx.umask, false);
+                let inode = l.dir.create(&l.name, NewNode::Regular, perms, uid, gid)?;
                 (
                     Lookup {
                         inode: Some(inode),
@@ -113,6 +112,10 @@ fn do_open(
             check_rofs(p, &inode)?;
         }
     }
+    // may_open: O_NOATIME only for the owner (or CAP_FOWNER).
+    if flags & O_NOATIME != 0 && flags & O_PATH == 0 {
+        cx.check_owner(&st)?;
+    }
     let fifo = match kind {
         FileType::Fifo if flags & O_PATH == 0 => inode.fifo(),
         _ => None,
@@ -125,7 +128,11 @@ fn do_open(
         None => vfs.open_inode(&cx, &inode, flags)?,
     };
     let via_console = kind == FileType::CharDevice
-        && st.rdev == makedev(coracle_vfs::dev::DEV_CONSOLE.0, coracle_vfs::dev::DEV_CONSOLE.1);
+        && st.rdev
+            == makedev(
+                coracle_vfs::dev::DEV_CONSOLE.0,
+                coracle_vfs::dev::DEV_CONSOLE.1,
+            );
     let ops = crate::tty::on_open(p, ops, flags, via_console)?;
     if flags & O_TRUNC != 0 && !created && kind == FileType::Regular && flags & O_PATH == 0 {
         super::truncate::set_size(p, k, &inode, 0)?;

@@ -19,7 +19,14 @@ pub(crate) fn set_size(
     len: u64,
 ) -> Result<()> {
     let old = inode.stat().size;
+    // inode_newsize_ok: growing past RLIMIT_FSIZE raises SIGXFSZ.
+    let limit = crate::sys::mman::limit(p, crate::sys::io::RLIMIT_FSIZE);
+    if len > old && len > limit {
+        crate::signal::raise(p, crate::sys::io::SIGXFSZ);
+        return Err(Errno::EFBIG);
+    }
     inode.truncate(len)?;
+    super::attr::remove_privs(p, inode);
     if len < old {
         if let Some(from) = page_up(len) {
             unmap_file_pages(p, k, inode, from, u64::MAX, true);

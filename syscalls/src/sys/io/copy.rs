@@ -9,7 +9,7 @@ use coracle_vfs::{HostDevice, OpenFile};
 use super::{with_bounce, CHUNK, MAX_RW_COUNT};
 use crate::signal::SIGPIPE;
 use crate::uaccess::{read_u64, write_u64};
-use crate::{Current, Errno, Platform, Stream, SysResult};
+use crate::{Current, Errno, Platform, SysResult};
 
 /// Moves up to `count` bytes from `input` (at `in_off` or its offset) to `output`.
 fn copy_between(
@@ -124,11 +124,7 @@ fn copy_to_host(
     count: u64,
 ) -> SysResult {
     let dev = output.ops().host_device().unwrap_or(HostDevice::Stdout);
-    let stream = if dev == HostDevice::Stderr {
-        Stream::Stderr
-    } else {
-        Stream::Stdout
-    };
+    let stream = super::host::stream_of(dev);
     let mut pos = if offset == 0 {
         None
     } else {
@@ -136,7 +132,8 @@ fn copy_to_host(
         Some(u64::try_from(o).map_err(|_| Errno::EINVAL)?)
     };
     let count = count.min(MAX_RW_COUNT);
-    let done = with_bounce(p, |_, buf| {
+    let mut registered = false;
+    let done = with_bounce(p, |p, buf| {
         let mut done = 0u64;
         while done < count {
             let want = ((count - done) as usize).min(CHUNK);
@@ -144,19 +141,35 @@ fn copy_to_host(
                 Some(o) => input.pread(o as i64, &mut buf[..want]),
                 None => input.read(&mut buf[..want]),
             };
-            match n {
+            let n = match n {
                 Ok(0) => break,
-                Ok(n) => {
-                    if dev != HostDevice::Random {
-                        k.write_stream(stream, &buf[..n]);
-                    }
-                    done += n as u64;
-                    if let Some(o) = pos.as_mut() {
-                        *o += n as u64;
-                    }
-                }
+                Ok(n) => n,
                 Err(e) if done == 0 => return Err(e),
                 Err(_) => break,
+            };
+            // What the host did not take goes back to the input (an offset stays before it).
+            let took = if dev == HostDevice::Random {
+                n
+            } else {
+                k.write_stream(stream, &buf[..n])
+            };
+            if took < n && pos.is_none() {
+                input.give_back(&buf[took..n]);
+            }
+            done += took as u64;
+            if let Some(o) = pos.as_mut() {
+                *o += took as u64;
+            }
+            if took == 0 && done == 0 && !output.nonblocking() {
+                if let Some(e) =
+                    super::host::wait_console(p, crate::console::writers(), &mut registered)
+                {
+                    return Err(e);
+                }
+            } else if took == 0 && done == 0 {
+                return Err(Errno::EAGAIN);
+            } else if took < n {
+                break;
             }
         }
         Ok(done)

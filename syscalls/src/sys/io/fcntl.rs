@@ -179,7 +179,7 @@ pub(crate) fn fcntl(
             .ok_or(Errno::EBADF),
         F_SETPIPE_SZ => {
             let pipe = pipe_of(file.ops()).ok_or(Errno::EBADF)?;
-            let privileged = p.process.uid == 0;
+            let privileged = p.process.euid() == 0;
             pipe.set_capacity(arg as u32 as usize, privileged)
                 .map(|n| n as u64)
         }

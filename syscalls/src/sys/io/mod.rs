@@ -8,11 +8,12 @@
 mod copy;
 mod fcntl;
 mod fdtable;
-mod host;
+pub(crate) mod host;
 mod ioctl;
 pub(crate) mod pipe;
 mod poll;
 mod rw;
+mod splice;
 mod sync;
 
 pub(crate) use copy::*;
@@ -22,6 +23,7 @@ pub(crate) use ioctl::*;
 pub(crate) use pipe::*;
 pub(crate) use poll::*;
 pub(crate) use rw::*;
+pub(crate) use splice::*;
 pub(crate) use sync::*;
 
 use alloc::vec;

@@ -66,6 +66,7 @@ pub(crate) fn pipe2(p: &mut Current, k: &mut dyn Platform, fds: u64, flags: i32)
     );
     let writer = OpenFile::new(inode, path, O_WRONLY | status, pipe.open_writer());
     let cloexec = flags & O_CLOEXEC != 0;
+    crate::kmem::check_file_count(&p.sys)?;
     let limit = p.fd_limit();
     let (r, w) = {
         let mut files = p.process.files.lock();

@@ -41,8 +41,12 @@ fn readiness(p: &Current, fd: i32) -> u32 {
     }
     let mut r = poll_file(&file);
     let console = matches!(file.ops().host_device(), Some(d) if d != HostDevice::Random);
-    if console && file.readable() && p.stdin_eof && !p.info.tty && p.info.stdin_forwarded {
+    let forwarded = console && file.readable() && !p.info.tty && p.info.stdin_forwarded;
+    if forwarded && p.stdin_eof {
         r |= POLLHUP;
+    } else if forwarded && !crate::console::input_ready() {
+        // The host's input is queued in the guest: readable once something arrived.
+        r &= !(POLLIN | POLLRDNORM);
     }
     r
 }
@@ -90,6 +94,8 @@ fn register_fds(p: &mut Current, fds: &[i32]) {
         if let Ok(file) = p.file(fd) {
             if let Some(q) = file.ops().wait_queue() {
                 p.wait_on(q, u64::MAX);
+            } else if matches!(file.ops().host_device(), Some(d) if d != HostDevice::Random) {
+                p.wait_on(crate::console::readers(), u64::MAX);
             }
         }
     }
@@ -260,6 +266,9 @@ fn select_fds(
     Ok(n)
 }
 
+/// personality(2)'s flag that keeps select's timeout unchanged.
+const STICKY_TIMEOUTS: u32 = 0x0400_0000;
+
 pub(crate) fn select(
     p: &mut Current,
     k: &mut dyn Platform,
@@ -286,7 +295,14 @@ pub(crate) fn select(
         )
     };
     let n = select_fds(p, k, nfds, [readfds, writefds, exceptfds], deadline)?;
-    if let (Some(d), true) = (deadline, timeout != 0) {
+    // STICKY_TIMEOUTS in the personality: the timeout is left as given (poll_select_finish).
+    let sticky = p
+        .process
+        .personality
+        .load(core::sync::atomic::Ordering::Relaxed)
+        & STICKY_TIMEOUTS
+        != 0;
+    if let (Some(d), true) = (deadline, timeout != 0 && !sticky) {
         // Linux writes back the time left.
         let left = d.saturating_sub(k.monotonic_ns());
         write_u64(k, timeout, left / 1_000_000_000)?;
@@ -312,5 +328,18 @@ pub(crate) fn pselect6(
         let len = read_u64(k, sigmask + 8)?;
         crate::signal::set_call_mask(p, k, ss, len)?;
     }
-    select_fds(p, k, nfds, [readfds, writefds, exceptfds], deadline)
+    let n = select_fds(p, k, nfds, [readfds, writefds, exceptfds], deadline)?;
+    // Like select, the time left goes back in the timespec (glibc's select is pselect6).
+    let sticky = p
+        .process
+        .personality
+        .load(core::sync::atomic::Ordering::Relaxed)
+        & STICKY_TIMEOUTS
+        != 0;
+    if let (Some(d), false) = (deadline, sticky) {
+        let left = d.saturating_sub(k.monotonic_ns());
+        write_u64(k, timeout, left / 1_000_000_000)?;
+        write_u64(k, timeout + 8, left % 1_000_000_000)?;
+    }
+    Ok(n)
 }

@@ -7,6 +7,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use coracle_vfs::types::oflags::*;
+use coracle_vfs::types::FileType;
 use coracle_vfs::{HostDevice, OpenFile};
 
 use super::host::{host_read, host_write};
@@ -151,7 +152,7 @@ pub(crate) fn read_file(
     let host = rw_checks(file, file.readable(), offset)?;
     bufs.check()?;
     if let Some(dev) = host {
-        return host_read(p, k, dev, bufs);
+        return host_read(p, k, file, dev, bufs);
     }
     if let Some(tf) = crate::tty::file_tty(file) {
         return match offset {
@@ -224,7 +225,7 @@ pub(crate) fn write_file(
     let host = rw_checks(file, file.writable(), offset)?;
     bufs.check()?;
     if let Some(dev) = host {
-        return host_write(p, k, dev, bufs);
+        return host_write(p, k, file, dev, bufs);
     }
     if let Some(tf) = crate::tty::file_tty(file) {
         return match offset {
@@ -242,16 +243,26 @@ pub(crate) fn write_file(
         // /dev/null and /dev/zero never look at the bytes.
         return Ok(count);
     }
+    let start = || match offset {
+        _ if file.flags() & O_APPEND != 0 => file.inode().stat().size,
+        Some(o) => o as u64,
+        None => file.offset(),
+    };
     if count > 0 {
-        crate::sys::fs::check_seals(p, file, true, || {
-            let start = match offset {
-                _ if file.flags() & O_APPEND != 0 => file.inode().stat().size,
-                Some(o) => o as u64,
-                None => file.offset(),
-            };
-            start.saturating_add(count)
-        })?;
+        crate::sys::fs::check_seals(p, file, true, || start().saturating_add(count))?;
+        crate::sys::fs::remove_privs(p, file.inode());
     }
+    let count = match fsize_room(p, file) {
+        Some(limit) if count > 0 => {
+            let room = limit.saturating_sub(start());
+            if room == 0 {
+                crate::signal::raise(p, SIGXFSZ);
+                return Err(Errno::EFBIG);
+            }
+            count.min(room)
+        }
+        _ => count,
+    };
     let mut registered = false;
     let r = with_bounce(p, |p, chunk| {
         // A blocking write that waited part-way goes on after what it wrote before.
@@ -304,6 +315,19 @@ pub(crate) fn write_file(
     }
     r
 }
+
+/// RLIMIT_FSIZE's soft limit when `file` is a regular file it binds (generic_write_checks):
+/// a write that starts at or past it raises SIGXFSZ and fails with `EFBIG`, one that
+/// crosses it is cut short there.
+fn fsize_room(p: &Current, file: &OpenFile) -> Option<u64> {
+    let limit = crate::sys::mman::limit(p, RLIMIT_FSIZE);
+    (limit != u64::MAX && file.inode().stat().file_type() == FileType::Regular).then_some(limit)
+}
+
+/// RLIMIT_FSIZE's index in the limits.
+pub(crate) const RLIMIT_FSIZE: usize = 1;
+/// The signal for a write past RLIMIT_FSIZE.
+pub(crate) const SIGXFSZ: u32 = 25;
 
 /// Which way the bytes go: the twins (read/write, pread64/pwrite64, readv/writev,
 /// preadv2/pwritev2) differ only in this.

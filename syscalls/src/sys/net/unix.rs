@@ -104,10 +104,15 @@ pub(crate) struct UnixSocket {
 }
 
 fn cred_of(p: &Current) -> Ucred {
+    // One lock for both: a guard in a struct literal lives to the end of the statement.
+    let (uid, gid) = {
+        let c = p.process.creds.lock();
+        (c.euid, c.egid)
+    };
     Ucred {
         pid: p.process.pid,
-        uid: p.process.uid,
-        gid: p.process.gid,
+        uid,
+        gid,
     }
 }
 

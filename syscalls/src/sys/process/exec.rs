@@ -379,6 +379,16 @@ fn replace_image(
     let space = k.new_space()?;
     super::exit::kill_other_threads(p);
     let process = p.process.clone();
+    // The credentials of the new image: set-user-ID and set-group-ID bits, root's
+    // capabilities (capabilities(7), "Transformation of capabilities during execve()").
+    let secure = {
+        let st = file.inode.stat();
+        let no_new_privs = process.life.lock().prctl.no_new_privs;
+        let mut creds = process.creds.lock();
+        let (new, secure) = creds.exec(st.mode, st.uid, st.gid, no_new_privs);
+        *creds = new;
+        secure
+    };
     // The old memory goes; the CPU works on the new space from now on.
     k.switch_space(&space);
     super::exit::release_memory(&process, &p.sys);
@@ -396,6 +406,7 @@ fn replace_image(
         argv: &argv,
         envp: &envp,
         execfn: filename,
+        secure,
     };
     let start = match image::load(&process, k, &prog) {
         Ok(s) => s,
@@ -455,8 +466,10 @@ fn replace_image(
         let mut life = process.life.lock();
         life.vfork_done = true;
         life.execed = true;
-        // prctl(2): "reset to 0 on subsequent calls to execve".
-        life.prctl.keepcaps = false;
+        // A privilege-raising exec forgets the parent-death signal (begin_new_exec).
+        if secure {
+            life.pdeathsig = 0;
+        }
     }
     process.exit_events.wake_everyone();
     Ok(0)

@@ -92,6 +92,7 @@ fn release_resources(process: &Process, sys: &System) {
     }
     drop(files);
     sys.lock_waiters.wake_everyone();
+    crate::sys::ipc::sem::exit(sys, process.pid);
     release_memory(process, sys);
 }
 
@@ -269,7 +270,7 @@ pub(crate) fn chld_info(sig: u32, child: &Process, code: i32, status: u32, cpu_n
     let mut info = SigInfo::new(sig, code);
     info.set_fields(&SiChld {
         si_pid: child.pid,
-        si_uid: child.uid,
+        si_uid: child.ruid(),
         si_status: status as i32,
         si_utime: cpu_ns / (1_000_000_000 / TICKS),
         ..SiChld::default()

@@ -83,6 +83,7 @@ pub(crate) fn new_process(
     if p.progress != 0 {
         return vfork_wait(p, p.progress as u32);
     }
+    crate::kmem::check_thread_count(&p.sys)?;
     let parent = p.process.clone();
     let pid = p.sys.sched.alloc_tid();
     // The memory: the VMA list and the page tables, copied together under the mm lock so no
@@ -90,6 +91,14 @@ pub(crate) fn new_process(
     // A vfork child with CLONE_VM runs in the parent's own space (the parent waits); its VMA
     // list is a copy, which holds as long as it only calls execve or _exit as it must.
     let borrowed_vm = a.flags & (CLONE_VM | CLONE_VFORK) == CLONE_VM | CLONE_VFORK;
+    // CLONE_VM without CLONE_VFORK still gets a copy of the memory here, not the same
+    // memory: the parent's tid store goes in before the copy, so the child sees it as it
+    // would in shared memory (Linux stores it before the child can run; LTP clone08).
+    let early_parent_settid =
+        a.flags & (CLONE_VM | CLONE_PARENT_SETTID | CLONE_VFORK) == CLONE_VM | CLONE_PARENT_SETTID;
+    if early_parent_settid {
+        k.write_user(a.parent_tid, &pid.to_le_bytes())?;
+    }
     let (mm, space) = {
         let mm = parent.mm.lock();
         let space = if borrowed_vm {
@@ -116,8 +125,7 @@ pub(crate) fn new_process(
         ppid: AtomicU32::new(ppid),
         pgid: AtomicU32::new(parent.pgid()),
         sid: AtomicU32::new(parent.sid()),
-        uid: parent.uid,
-        gid: parent.gid,
+        creds: Mutex::new(parent.creds()),
         comm: Mutex::new(parent.comm.lock().clone()),
         cmdline: Mutex::new(parent.cmdline.lock().clone()),
         environ: Mutex::new(parent.environ.lock().clone()),
@@ -142,6 +150,7 @@ pub(crate) fn new_process(
         exited_cpu_ns: AtomicU64::new(0),
         exit_code: Mutex::new(None),
         personality: AtomicU32::new(parent.personality.load(Ordering::Relaxed)),
+        ioprio: AtomicU32::new(parent.ioprio.load(Ordering::Relaxed)),
     });
     if a.flags & CLONE_PIDFD != 0 {
         // Made before the child exists for anyone else: a failure leaves no trace.
@@ -189,7 +198,7 @@ pub(crate) fn new_process(
         let _ = crate::mm::write_user(&child, k, a.child_tid, &tid_bytes);
         k.switch_space(&mine);
     }
-    if a.flags & CLONE_PARENT_SETTID != 0 {
+    if a.flags & CLONE_PARENT_SETTID != 0 && !early_parent_settid {
         let _ = k.write_user(a.parent_tid, &tid_bytes);
     }
     if a.flags & CLONE_CHILD_CLEARTID != 0 {

@@ -209,6 +209,8 @@ pub struct Program<'a> {
     pub envp: &'a [&'a [u8]],
     /// The path exec was given (AT_EXECFN).
     pub execfn: &'a [u8],
+    /// The exec raised privileges (AT_SECURE: the dynamic linker then ignores LD_*).
+    pub secure: bool,
 }
 
 impl core::fmt::Debug for Program<'_> {
@@ -231,6 +233,12 @@ pub fn load(process: &Process, k: &mut dyn Platform, prog: &Program<'_>) -> Resu
     *process.mm.lock() = Mm::new(plan.brk + layout.brk_offset, layout.mmap_base);
     map_image(process, k, &plan, &prog.file)?;
     let mut auxv = AuxValues::for_plan(&plan);
+    {
+        let c = process.creds.lock();
+        (auxv.uid, auxv.euid) = (u64::from(c.uid), u64::from(c.euid));
+        (auxv.gid, auxv.egid) = (u64::from(c.gid), u64::from(c.egid));
+    }
+    auxv.secure = prog.secure;
     let mut entry = plan.entry;
     if let (Some(interp), Some(file)) = (&prog.placed.interp, &prog.interp) {
         let iplan = interp.plan();

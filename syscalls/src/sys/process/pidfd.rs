@@ -133,7 +133,7 @@ pub(crate) fn pidfd_send_signal(
         return Ok(0);
     }
     let info = queued.unwrap_or_else(|| {
-        SigInfo::from_process(sig as u32, SI_USER, p.process.pid, p.process.uid)
+        SigInfo::from_process(sig as u32, SI_USER, p.process.pid, p.process.ruid())
     });
     crate::sys::signal::send_info(p, &proc, Target::Process, info)
 }

@@ -97,7 +97,7 @@ pub(crate) fn find(p: &Current, which: Which, options: u32) -> Result<Option<Rep
             let cpu_ns = life.cpu_ns + life.children_cpu_ns;
             let report = Report {
                 pid: c.pid,
-                uid: c.uid,
+                uid: c.ruid(),
                 code,
                 status,
                 word: end.wait_status(),
@@ -117,7 +117,7 @@ pub(crate) fn find(p: &Current, which: Which, options: u32) -> Result<Option<Rep
                 }
                 return Ok(Some(Report {
                     pid: c.pid,
-                    uid: c.uid,
+                    uid: c.ruid(),
                     code: CLD_STOPPED,
                     status: sig,
                     word: (sig << 8) | 0x7f,
@@ -131,7 +131,7 @@ pub(crate) fn find(p: &Current, which: Which, options: u32) -> Result<Option<Rep
             }
             return Ok(Some(Report {
                 pid: c.pid,
-                uid: c.uid,
+                uid: c.ruid(),
                 code: CLD_CONTINUED,
                 status: 18,
                 word: 0xffff,

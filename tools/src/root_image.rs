@@ -1,0 +1,138 @@
+//! The EROFS image of a run's root filesystem, written once per content and kept in the cache
+//! (`$XDG_CACHE_HOME/coracle/rootfs/<key>.erofs`, or `~/.cache/...`).
+//!
+//! The key is a SHA-256 over the entry stream the image is written from (`cpio::EntrySink`):
+//! every entry's name, type, mode, owner, mtime, size and hard-link identity, and, for an
+//! image's in-memory tree, the data too. A host directory's file data is not read for the key
+//! (that would cost as much as writing the image): as make and rsync do, a file is taken as
+//! unchanged while its size and mtime are. A new image is written under a temporary name and
+//! renamed, so concurrent runs never see a partial one.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::cpio::{EntrySink, Header};
+use crate::erofs::ErofsWriter;
+
+/// Bumped when the writer's output changes for the same entries, so old images are not used.
+const FORMAT_VERSION: &[u8] = b"coracle-erofs-2";
+
+/// Where the guest mounts its filesystems (and their modes when the kernel makes them on an
+/// initrd root): a read-only root cannot get them at boot, so the image brings any missing.
+const MOUNT_POINTS: &[(&[u8], u32)] = &[
+    (b"dev", 0o755),
+    (b"proc", 0o555),
+    (b"sys", 0o555),
+    (b"tmp", 0o1777),
+];
+
+/// Hashes an entry stream.
+struct Fingerprint {
+    hash: Sha256,
+    next_ino: u32,
+    with_data: bool,
+}
+
+impl EntrySink for Fingerprint {
+    fn new_ino(&mut self) -> u32 {
+        self.next_ino += 1;
+        self.next_ino
+    }
+
+    fn add(&mut self, h: &Header<'_>, mut data: impl Read) -> io::Result<()> {
+        self.hash.update((h.name.len() as u64).to_le_bytes());
+        self.hash.update(h.name);
+        for v in [h.ino, h.mode, h.uid, h.gid, h.nlink, h.mtime, h.filesize] {
+            self.hash.update(v.to_le_bytes());
+        }
+        if self.with_data {
+            io::copy(
+                &mut (&mut data).take(u64::from(h.filesize)),
+                &mut HashWriter(&mut self.hash),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What an image is written from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A host directory (its file data is not hashed for the key).
+    Tree(&'a crate::rootfs::Tree),
+    /// An image's root filesystem, in memory.
+    Image(&'a crate::image::tree::FsTree),
+}
+
+impl Source<'_> {
+    fn write(&self, out: &mut impl EntrySink) -> io::Result<()> {
+        match self {
+            Source::Tree(t) => t.write(out),
+            Source::Image(t) => t.write(out),
+        }
+    }
+}
+
+/// The image of `source`, from the cache or written now; returns its path.
+pub fn cached_image(source: Source<'_>) -> io::Result<PathBuf> {
+    let mut fp = Fingerprint {
+        hash: Sha256::new(),
+        next_ino: 0,
+        with_data: matches!(source, Source::Image(_)),
+    };
+    fp.hash.update(FORMAT_VERSION);
+    source.write(&mut fp)?;
+    let key: String = fp
+        .hash
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = format!("{key}.erofs");
+    let mut last_err = None;
+    for dir in crate::kernel_image::cache_dirs() {
+        let dir = dir.join("rootfs");
+        let path = dir.join(&name);
+        if fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            return Ok(path);
+        }
+        match write_image(&dir, &name, source) {
+            Ok(()) => return Ok(path),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| io::Error::other("no cache directory")))
+}
+
+fn write_image(dir: &Path, name: &str, source: Source<'_>) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let file = File::create(&tmp)?;
+        let mut writer = ErofsWriter::new(BufWriter::with_capacity(1 << 20, file))?;
+        source.write(&mut writer)?;
+        writer.ensure_root_dirs(MOUNT_POINTS)?;
+        let (out, _) = writer.finish()?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        fs::rename(&tmp, dir.join(name))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
