@@ -24,11 +24,14 @@ use crate::tty::{End, Tty, TtyFile};
 /// The console terminal of the running system (the kernel has one system).
 static CONSOLE: spin::Mutex<Option<alloc::sync::Weak<Tty>>> = spin::Mutex::new(None);
 /// Where the console terminal's echoes go outside a process (the host's stdout).
-static OUTPUT: spin::Mutex<Option<fn(&[u8]) -> usize>> = spin::Mutex::new(None);
+static OUTPUT: spin::Mutex<Option<Writer>> = spin::Mutex::new(None);
+
+/// The kernel's non-blocking writer to the host's stdout: how many leading bytes it took.
+type Writer = fn(&[u8]) -> usize;
 
 /// Registers the kernel's writer of terminal output to the host: it never blocks and returns
 /// how many leading bytes the host took (0: later, [`output_ready`] tells when).
-pub fn set_output(f: fn(&[u8]) -> usize) {
+pub fn set_output(f: Writer) {
     *OUTPUT.lock() = Some(f);
 }
 
