@@ -383,6 +383,9 @@ fn c_specs(now: u64) -> Vec<Spec> {
         spec("null_deref").ignore_stderr(),
         spec("uname"),
         spec("isatty"),
+        // Terminals without a host terminal: ptys made inside the program.
+        spec("tty_pty"),
+        spec("tty_jobs"),
         spec("stdio_buffering"),
         spec("clock").args([now.to_string()]),
         spec("vdso_clock").args([now.to_string()]),

@@ -57,6 +57,7 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests, NetConfig) {
         match key {
             b"coracle.tty" => config.tty = value == b"1",
             b"coracle.stdin" => config.stdin = value == b"1",
+            b"coracle.winsize" => config.winsize = parse_winsize(value),
             b"coracle.verbose" => config.verbose = value == b"1",
             b"coracle.timing" => config.timing = value == b"1",
             b"coracle.epoch" => epoch = number().unwrap_or(0),
@@ -88,6 +89,13 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests, NetConfig) {
     }
     time::set_khz(tsc_khz);
     (config, epoch, selftests, net)
+}
+
+/// `ROWSxCOLS`: the host terminal's size at start (`-t`).
+fn parse_winsize(value: &[u8]) -> Option<(u16, u16)> {
+    let text = core::str::from_utf8(value).ok()?;
+    let (rows, cols) = text.split_once('x')?;
+    Some((rows.parse().ok()?, cols.parse().ok()?))
 }
 
 /// A deliberate kernel fault, so tests can check the fault report and the failure status.

@@ -31,6 +31,8 @@ use coracle_syscalls::rootfs::{RootKind, TmpfsMount};
 pub struct Config {
     pub tty: bool,
     pub stdin: bool,
+    /// `-t`: the host terminal's size (rows, columns) when the VM started.
+    pub winsize: Option<(u16, u16)>,
     pub verbose: bool,
     pub timing: bool,
     pub cpus: u32,
@@ -251,6 +253,13 @@ pub fn run(
         booted.cwd,
         time::monotonic_ns_if_known(),
     );
+    // The terminal's echoes go to the host's stdout, like program output.
+    coracle_syscalls::console::set_output(|data| {
+        console::write_stream(console::Stream::Stdout, data)
+    });
+    if let Some((rows, cols)) = config.winsize {
+        coracle_syscalls::console::set_winsize(rows, cols);
+    }
     // The program (an ELF, with its interpreter if it names one, or a #! script) starts as
     // execve would start it, in an address space of its own. When it cannot (a missing or
     // broken interpreter in the image), the run ends as a container runtime's does: 127 when

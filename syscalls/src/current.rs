@@ -75,7 +75,10 @@ impl Current {
     /// The first process: fds 0, 1 and 2 on the console, the cwd `cwd` (already resolved).
     pub fn new(sys: Arc<System>, info: StartInfo, cwd: Arc<dyn Inode>, start_ns: u64) -> Self {
         let mut files = FdTable::default();
-        for (i, file) in crate::console::console_files(&info).into_iter().enumerate() {
+        for (i, file) in crate::console::console_files(&sys, &info)
+            .into_iter()
+            .enumerate()
+        {
             let _ = files.set(
                 i,
                 Fd {

@@ -32,6 +32,7 @@ pub mod setup;
 pub mod signal;
 mod sys;
 mod table;
+pub mod tty;
 pub mod uaccess;
 pub mod user_ptr;
 

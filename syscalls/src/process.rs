@@ -382,6 +382,8 @@ pub struct System {
     pub net: Arc<coracle_net::Network>,
     /// The names Unix sockets are bound to.
     pub(crate) unix: Arc<crate::sys::net::unix::Registry>,
+    /// The terminals (console and ptys).
+    pub(crate) ttys: crate::tty::Registry,
     /// System V IPC objects.
     pub(crate) ipc: crate::sys::ipc::Ipc,
 }
@@ -421,6 +423,7 @@ impl System {
             #[cfg(test)]
             net: coracle_net::Network::new(1),
             unix: Arc::default(),
+            ttys: crate::tty::Registry::default(),
             ipc: crate::sys::ipc::Ipc::default(),
         }
     }

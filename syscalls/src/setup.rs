@@ -232,6 +232,7 @@ pub fn boot(
         opts.hostname.clone(),
         Scheduler::new(opts.cpus.max(1) as usize, cpu),
     ));
+    crate::tty::pty::setup(&system, &devfs, opts.tty).map_err(|e| fail("/dev/pts", e))?;
     let procfs = crate::procfs::new_procfs(Arc::downgrade(&system));
     vfs.mount(
         &proc_dir,

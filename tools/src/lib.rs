@@ -33,6 +33,7 @@ pub mod root_image;
 pub mod rootfs;
 pub mod signals;
 mod tempdir;
+pub mod terminal;
 pub mod vm;
 
 use std::io::Write;

@@ -48,6 +48,8 @@ pub struct KernelFlags {
     /// `--timing`: the kernel measures its TSC frequency at exit if it has not yet.
     pub timing: bool,
     pub cpus: u32,
+    /// `-t`: the host terminal's size (rows, columns).
+    pub winsize: Option<(u16, u16)>,
 }
 
 /// Builds the kernel command line (`-append`).
@@ -62,6 +64,9 @@ pub fn kernel_cmdline(flags: KernelFlags, epoch_ns: u128, extra: &[String]) -> S
         flag(flags.timing),
         flags.cpus
     );
+    if let Some((rows, cols)) = flags.winsize {
+        line.push_str(&format!(" coracle.winsize={rows}x{cols}"));
+    }
     for token in extra {
         line.push(' ');
         line.push_str(token);
@@ -94,6 +99,11 @@ pub fn frame_stdin(input: &[u8], out: &mut Vec<u8>) {
             out.push(0x00);
         }
     }
+}
+
+/// The control record payload of a new window size (`winsize rows=R cols=C`).
+pub fn winsize_payload(rows: u16, cols: u16) -> String {
+    format!("winsize rows={rows} cols={cols}")
 }
 
 /// Copies `input` to `output` framed, ending with the end-of-input mark; flushes per chunk so
@@ -147,6 +157,13 @@ mod tests {
         assert_eq!(Control::parse("entry ticks=-1"), None);
         assert_eq!(Control::parse("bogus a=1"), None);
         assert_eq!(Control::parse(""), None);
+    }
+
+    #[test]
+    fn winsize_is_a_control_record() {
+        let r = control_record(&winsize_payload(50, 132)).unwrap();
+        assert_eq!(&r[..3], &[0xff, 0x02, 24]);
+        assert_eq!(&r[3..], b"winsize rows=50 cols=132");
     }
 
     #[test]

@@ -98,6 +98,12 @@ pub fn run(
         });
     }
 
+    // `-t`: the guest's terminal starts at the host terminal's size.
+    let winsize = if opts.tty {
+        crate::terminal::window_size()
+    } else {
+        None
+    };
     let epoch_ns = if opts.icount {
         icount::EPOCH_NS
     } else {
@@ -130,6 +136,7 @@ pub fn run(
                 verbose: opts.verbose,
                 timing: opts.timing,
                 cpus: opts.cpus,
+                winsize,
             },
             epoch_ns,
             &[
@@ -175,6 +182,19 @@ pub fn run(
             .map_err(|e| RunError::io("cannot catch signals to forward", e))?;
     }
     on_start(&control, stop_signal.as_deref());
+    // `-it` on a terminal: raw mode until this function returns (restored on every way out,
+    // see terminal.rs), window sizes sent on the control port as they change.
+    let mut _raw = None;
+    if opts.interactive && opts.tty {
+        let resized = control.clone();
+        let watching = crate::terminal::watch_signals(move |rows, cols| {
+            signals::send_record(&resized, &protocol::winsize_payload(rows, cols));
+        });
+        if watching.is_ok() {
+            _raw = crate::terminal::RawMode::enter()
+                .map_err(|e| RunError::io("cannot put the terminal in raw mode", e))?;
+        }
+    }
     if opts.interactive {
         // Not joined: it may sit in a read of our stdin long after the guest is gone.
         thread::spawn(move || protocol::copy_stdin_framed(io::stdin().lock(), stdin));

@@ -94,14 +94,21 @@ pub fn writers() -> &'static WaitQueue {
     &WRITERS
 }
 
-/// The host took output: blocked writers try again.
+/// The host took output: the terminal's held-back echoes go first, blocked writers try again.
 pub fn output_ready() {
+    if let Some(tty) = super::terminal() {
+        tty.flush_out();
+    }
     WRITERS.wake_all(u64::MAX);
 }
 
-/// The host terminal's size (`winsize` records).
+/// The host terminal's size (`winsize` records, `coracle.winsize` at start): the terminal's
+/// under `-t`.
 pub fn set_winsize(rows: u16, cols: u16) {
     WINSIZE.store(u32::from(rows) << 16 | u32::from(cols), Ordering::Relaxed);
+    if let Some(tty) = super::terminal() {
+        super::terminal_winsize(&tty, (rows, cols));
+    }
 }
 
 /// The last size the host sent, as (rows, cols); (0, 0) before any.
@@ -111,13 +118,24 @@ pub fn winsize() -> (u16, u16) {
 }
 
 /// Decodes bytes of the host's input stream; returns how many it consumed (fewer when the
-/// input queue is full: the caller keeps the rest and offers it again later).
+/// input queue is full: the caller keeps the rest and offers it again later). Under `-t` the
+/// data goes to the terminal's line discipline (echo, signal characters), which keeps what
+/// its reader has not made room for yet.
 pub fn feed_stdin(bytes: &[u8]) -> usize {
-    let room = input_room();
-    STDIN.lock().feed(bytes, room, |e| match e {
-        Event::Data(d) => input(d),
-        Event::End => end_of_input(),
-        Event::Record(r) => record(r),
+    let tty = super::terminal();
+    let room = if tty.is_some() {
+        usize::MAX
+    } else {
+        input_room()
+    };
+    STDIN.lock().feed(bytes, room, |e| match (e, &tty) {
+        (Event::Data(d), Some(tty)) => {
+            tty.receive(d, true);
+        }
+        (Event::Data(d), None) => input(d),
+        (Event::End, Some(tty)) => super::terminal_input_ended(tty),
+        (Event::End, None) => end_of_input(),
+        (Event::Record(r), _) => record(r),
     })
 }
 

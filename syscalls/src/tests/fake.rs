@@ -208,6 +208,8 @@ pub struct Fake {
     /// The address spaces' shared state; the current space is `machine.current`.
     pub machine: Arc<Machine>,
     pub stdout: Vec<u8>,
+    /// How many more bytes the host's stdout takes (`None`: all): a full console port.
+    pub stdout_room: Option<usize>,
     pub stderr: Vec<u8>,
     pub stdin: Vec<u8>,
     pub log: Vec<String>,
@@ -235,6 +237,7 @@ impl Default for Fake {
         Self {
             machine,
             stdout: Vec::new(),
+            stdout_room: None,
             stderr: Vec::new(),
             stdin: Vec::new(),
             log: Vec::new(),
@@ -396,10 +399,19 @@ impl Cpu for Fake {
 impl Console for Fake {
     fn write_stream(&mut self, stream: Stream, data: &[u8]) -> usize {
         match stream {
-            Stream::Stdout => self.stdout.extend_from_slice(data),
-            Stream::Stderr => self.stderr.extend_from_slice(data),
+            Stream::Stdout => {
+                let n = self.stdout_room.map_or(data.len(), |r| r.min(data.len()));
+                if let Some(r) = self.stdout_room.as_mut() {
+                    *r -= n;
+                }
+                self.stdout.extend_from_slice(&data[..n]);
+                n
+            }
+            Stream::Stderr => {
+                self.stderr.extend_from_slice(data);
+                data.len()
+            }
         }
-        data.len()
     }
 
     /// The whole of `stdin`, then the end of input.

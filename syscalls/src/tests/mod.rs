@@ -22,3 +22,4 @@ mod select;
 mod signal;
 mod threads;
 mod truncate;
+mod tty;

@@ -127,6 +127,13 @@ fn do_open(
         }
         None => vfs.open_inode(&cx, &inode, flags)?,
     };
+    let via_console = kind == FileType::CharDevice
+        && st.rdev
+            == makedev(
+                coracle_vfs::dev::DEV_CONSOLE.0,
+                coracle_vfs::dev::DEV_CONSOLE.1,
+            );
+    let ops = crate::tty::on_open(p, ops, flags, via_console)?;
     if flags & O_TRUNC != 0 && !created && kind == FileType::Regular && flags & O_PATH == 0 {
         super::truncate::set_size(p, k, &inode, 0)?;
     }

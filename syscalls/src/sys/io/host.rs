@@ -33,7 +33,7 @@ pub(super) fn stream_of(dev: HostDevice) -> Stream {
 /// The step after the console could not move a byte, as `super::wait_for_file`: the first
 /// time, register on `queue` and try again (`None`); the second time, wait. A signal ends
 /// the wait with ERESTARTSYS.
-pub(super) fn wait_console(
+pub(crate) fn wait_console(
     p: &mut Current,
     queue: &'static WaitQueue,
     registered: &mut bool,

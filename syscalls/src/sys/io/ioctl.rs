@@ -51,6 +51,10 @@ pub(crate) fn ioctl(
             };
             write_u32(k, arg, n as u32).map(|_| 0)
         }
+        _ if crate::tty::file_tty(&file).is_some() => {
+            let tf = crate::tty::file_tty(&file).ok_or(Errno::ENOTTY)?;
+            crate::tty::ioctl::ioctl(p, k, tf, request, arg)
+        }
         _ if !terminal => Err(Errno::ENOTTY),
         // The kernel's termios (36 bytes), which the libc converts to its own larger struct.
         TCGETS => write_struct(k, arg, &Termios::cooked()).map(|_| 0),

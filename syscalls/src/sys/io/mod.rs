@@ -8,7 +8,7 @@
 mod copy;
 mod fcntl;
 mod fdtable;
-mod host;
+pub(crate) mod host;
 mod ioctl;
 pub(crate) mod pipe;
 mod poll;

@@ -105,7 +105,7 @@ impl<'a> UserBufs<'a> {
     }
 
     /// Fills `out` from bytes `at..` of the run; on a bad buffer, how many bytes came before it.
-    pub(super) fn load(
+    pub(crate) fn load(
         self,
         k: &dyn Platform,
         at: u64,
@@ -153,6 +153,12 @@ pub(crate) fn read_file(
     bufs.check()?;
     if let Some(dev) = host {
         return host_read(p, k, file, dev, bufs);
+    }
+    if let Some(tf) = crate::tty::file_tty(file) {
+        return match offset {
+            Some(_) => Err(Errno::ESPIPE),
+            None => crate::tty::io::read(p, k, file, tf, bufs),
+        };
     }
     if let Some(r) = crate::signal::signalfd::read(p, k, file, bufs) {
         return r;
@@ -220,6 +226,12 @@ pub(crate) fn write_file(
     bufs.check()?;
     if let Some(dev) = host {
         return host_write(p, k, file, dev, bufs);
+    }
+    if let Some(tf) = crate::tty::file_tty(file) {
+        return match offset {
+            Some(_) => Err(Errno::ESPIPE),
+            None => crate::tty::io::write(p, k, file, tf, bufs),
+        };
     }
     if offset.is_none() {
         if let Some(r) = crate::sys::net::timed_write(p, k, file, bufs.iovecs()) {

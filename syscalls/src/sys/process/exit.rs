@@ -74,6 +74,7 @@ pub fn thread_gone(p: &mut Current) -> Option<u32> {
     if p.process.pid == INIT {
         return Some(status.docker());
     }
+    crate::tty::jobs::process_ended(&p.sys, &p.process);
     become_zombie(&p.process, &p.sys, status);
     None
 }
