@@ -120,6 +120,9 @@ impl Ifaces {
     }
 }
 
+/// Sockets whose readiness changed, with the events to wake their waiters for.
+type Woken = Vec<(Arc<Shared>, u32)>;
+
 /// What every socket shares with the file that holds it: its wait queue and the readiness
 /// last announced.
 #[derive(Debug, Default)]
@@ -489,7 +492,7 @@ impl Network {
         &self,
         now_ns: u64,
         f: impl FnOnce(&mut Inner) -> R,
-    ) -> (Option<u64>, (R, Vec<(Arc<Shared>, u32)>)) {
+    ) -> (Option<u64>, (R, Woken)) {
         let mut inner = self.inner.lock();
         let now = instant(now_ns);
         if now > inner.ifs.now {

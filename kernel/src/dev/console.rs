@@ -112,8 +112,10 @@ struct Port {
 /// The device's transport, shared by the ports for notifications.
 static TRANSPORT: Once<Mutex<SomeTransport<'static>>> = Once::new();
 static PORTS: [Once<Mutex<Port>>; 4] = [const { Once::new() }; 4];
+/// A receive queue and its buffers.
+type RxQueue = (Queue, Slots<Box<[u8]>>);
 /// The control receive queue and its buffers.
-static CONTROL: Once<Mutex<(Queue, Slots<Box<[u8]>>)>> = Once::new();
+static CONTROL: Once<Mutex<RxQueue>> = Once::new();
 static WORK: Work = Work::new("console", run_work);
 /// Input is held back until the program reads.
 static STALLED: AtomicBool = AtomicBool::new(false);
