@@ -162,15 +162,7 @@ fn get(
     let (name, space) = read_name(k, name)?;
     permission(p, &inode, &name, space, false)?;
     let v = inode.xattr(XattrOp::Get(&name))?;
-    let size = size.min(SIZE_MAX);
-    if size == 0 {
-        return Ok(v.len() as u64);
-    }
-    if v.len() as u64 > size {
-        return Err(Errno::ERANGE);
-    }
-    k.write_user(value, &v)?;
-    Ok(v.len() as u64)
+    copy_out(k, value, size.min(SIZE_MAX), &v)
 }
 
 fn list(p: &mut Current, k: &mut dyn Platform, t: Target, out: u64, size: u64) -> SysResult {
@@ -188,15 +180,20 @@ fn list(p: &mut Current, k: &mut dyn Platform, t: Target, out: u64, size: u64) -
         }
         names.extend_from_slice(name);
     }
-    let size = size.min(LIST_MAX);
+    copy_out(k, out, size.min(LIST_MAX), &names)
+}
+
+/// The get/list answer: a `size` of 0 asks only for the length; a buffer too small is
+/// `ERANGE`; else the bytes are copied out and their length returned.
+fn copy_out(k: &mut dyn Platform, out: u64, size: u64, bytes: &[u8]) -> SysResult {
     if size == 0 {
-        return Ok(names.len() as u64);
+        return Ok(bytes.len() as u64);
     }
-    if names.len() as u64 > size {
+    if bytes.len() as u64 > size {
         return Err(Errno::ERANGE);
     }
-    k.write_user(out, &names)?;
-    Ok(names.len() as u64)
+    k.write_user(out, bytes)?;
+    Ok(bytes.len() as u64)
 }
 
 fn remove(p: &mut Current, k: &mut dyn Platform, t: Target, name: u64) -> SysResult {
