@@ -41,6 +41,11 @@ pub(crate) const PACKAGES: &[&str] = &[
     "nginx-light",
     "redis-server",
     "iperf3",
+    // The terminal tests drive these on a pty (issue 16) and the tracing cases these (issue 17).
+    "mruby",
+    "less",
+    "strace",
+    "gdb",
 ];
 const SUITE: &str = "bookworm";
 const VARIANT: &str = "minbase";
