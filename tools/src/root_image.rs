@@ -9,7 +9,7 @@
 //! renamed, so concurrent runs never see a partial one.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -119,15 +119,21 @@ pub fn cached_image(source: Source<'_>) -> io::Result<PathBuf> {
     Err(last_err.unwrap_or_else(|| io::Error::other("no cache directory")))
 }
 
+/// Writes the image of `source` to `out` (from its position 0); returns `out` and the
+/// image's size.
+pub fn write_to<W: Write + Seek>(source: Source<'_>, out: W) -> io::Result<(W, u64)> {
+    let mut writer = ErofsWriter::new(out)?;
+    source.write(&mut writer)?;
+    writer.ensure_root_dirs(MOUNT_POINTS)?;
+    writer.finish()
+}
+
 fn write_image(dir: &Path, name: &str, source: Source<'_>) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let file = File::create(&tmp)?;
-        let mut writer = ErofsWriter::new(BufWriter::with_capacity(1 << 20, file))?;
-        source.write(&mut writer)?;
-        writer.ensure_root_dirs(MOUNT_POINTS)?;
-        let (out, _) = writer.finish()?;
+        let (out, _) = write_to(source, BufWriter::with_capacity(1 << 20, file))?;
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         fs::rename(&tmp, dir.join(name))
     })();
