@@ -36,7 +36,10 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Run a static program in Coracle and in a stock Linux VM under the same QEMU flags, and
     /// compare their outputs, the `name value unit` results they print, and the wall times.
-    #[command(override_usage = "coracle bench [OPTIONS] PROGRAM [ARGS...]")]
+    #[command(
+        override_usage = "coracle bench [OPTIONS] [ROOTFS_DIR] PROGRAM [ARGS...]\n       \
+                          coracle bench [OPTIONS] IMAGE CMD [ARGS...]"
+    )]
     Bench(crate::bench::BenchArgs),
     /// Pack an image into one file (kernel, launch configuration, EROFS root filesystem) that
     /// `coracle run FILE` runs and QEMU boots alone.

@@ -169,6 +169,14 @@ impl Launch {
         }
     }
 
+    /// The file data of an image's root filesystem, for the initrd's progress bar.
+    pub fn image_bytes(&self) -> Option<u64> {
+        match &self.content {
+            Content::Image(tree) => Some(tree.data_bytes()),
+            _ => None,
+        }
+    }
+
     /// The packed image this launch runs, if it runs one.
     pub fn packed(&self) -> Option<&crate::pack::run::PackedRoot> {
         match &self.content {

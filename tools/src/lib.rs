@@ -27,6 +27,7 @@ pub mod network;
 pub mod pack;
 pub mod packlist;
 pub mod program;
+pub mod progress;
 pub mod protocol;
 pub mod qemu;
 pub mod resolve;

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cpio::{EntrySink, Header};
 use crate::erofs::ErofsWriter;
+use crate::progress::Counted;
 
 /// Bumped when the writer's output changes for the same entries, so old images are not used.
 const FORMAT_VERSION: &[u8] = b"coracle-erofs-2";
@@ -80,7 +81,18 @@ pub enum Source<'a> {
 }
 
 impl Source<'_> {
-    fn write(&self, out: &mut impl EntrySink) -> io::Result<()> {
+    /// A bar for writing the image: of the file data's size for an image's tree (the image
+    /// is a little larger), a byte count for a host directory.
+    pub fn bar(&self) -> indicatif::ProgressBar {
+        let len = match self {
+            Source::Tree(_) => 0,
+            Source::Image(t) => t.data_bytes(),
+        };
+        crate::progress::bar(len, "writing the root filesystem image")
+    }
+
+    /// Writes every entry of the tree to `out`, in archive order.
+    pub fn write(&self, out: &mut impl EntrySink) -> io::Result<()> {
         match self {
             Source::Tree(t) => t.write(out),
             Source::Image(t) => t.write(out),
@@ -133,7 +145,9 @@ fn write_image(dir: &Path, name: &str, source: Source<'_>) -> io::Result<()> {
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let file = File::create(&tmp)?;
-        let (out, _) = write_to(source, BufWriter::with_capacity(1 << 20, file))?;
+        let out = Counted::new(BufWriter::with_capacity(1 << 20, file), source.bar());
+        let (out, _) = write_to(source, out)?;
+        let out = out.into_inner();
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         fs::rename(&tmp, dir.join(name))
     })();

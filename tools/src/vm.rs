@@ -61,12 +61,18 @@ pub fn run(
     let initrd_path = workdir.path().join("initrd.cpio");
     let file = std::fs::File::create(&initrd_path)
         .map_err(|e| RunError::io(format!("cannot write {}", initrd_path.display()), e))?;
+    // An image's initrd takes a while: a bar on a terminal.
+    let bar = match launch.image_bytes() {
+        Some(len) if root_drive.is_none() => crate::progress::bar(len, "writing the initrd"),
+        _ => indicatif::ProgressBar::hidden(),
+    };
+    let out = crate::progress::Counted::new(io::BufWriter::with_capacity(INITRD_BUFFER, file), bar);
     launch
-        .write_initrd(
-            io::BufWriter::with_capacity(INITRD_BUFFER, file),
-            root_drive.is_some(),
-        )
-        .map_err(|e| RunError::io("cannot build the initrd", e))?;
+        .write_initrd(out, root_drive.is_some())
+        .map_err(|e| RunError::io("cannot build the initrd", e))?
+        .into_inner()
+        .into_inner()
+        .map_err(|e| RunError::io("cannot build the initrd", e.into_error()))?;
     let initrd_bytes = std::fs::metadata(&initrd_path).map_or(0, |m| m.len());
     let stop_signal = launch.stop_signal().map(str::to_owned);
     drop(launch);

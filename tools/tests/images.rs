@@ -598,3 +598,30 @@ fn a_root_too_large_for_memory_says_what_to_do() {
         );
     }
 }
+
+/// `coracle bench IMAGE CMD`: the image's command in Coracle and in the Linux VM booting the
+/// same files, with the same output.
+#[test]
+fn bench_an_image_against_the_linux_vm() {
+    let s = Scratch::new("bench");
+    let name = format!("coracle-test-bench-{}", std::process::id());
+    let _image = build_app(&s, &name, "Dockerfile", &["FLAVOUR=bench"]);
+    let out = s.coracle(&[
+        "bench",
+        "-n",
+        "1",
+        &name,
+        "sh",
+        "-c",
+        "echo $GREETING from $(pwd); cat flavour /opt/replaced",
+    ]);
+    check(&out, "coracle bench IMAGE CMD");
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("outputs: identical"),
+        "{report}\n{}",
+        text(&out.stderr)
+    );
+    assert!(report.contains("hello from /srv/app"), "{report}");
+    assert!(report.contains("bench"), "{report}");
+}

@@ -94,15 +94,10 @@ pub fn pack(args: PackArgs) -> Result<u8, RunError> {
     Ok(0)
 }
 
-/// The options of `coracle run` that the pack's own stand for: parsed by `coracle run`'s own
-/// parser, so the launch is derived exactly as `coracle run IMAGE` derives it. No network
-/// files: the packed image runs wherever it is booted.
+/// The options of `coracle run` that the pack's own stand for, so the launch is derived
+/// exactly as `coracle run IMAGE` derives it.
 fn run_options(args: &PackArgs) -> Result<crate::cli::RunOptions, RunError> {
-    let mut line: Vec<OsString> = ["coracle", "run", "--network", "none"]
-        .iter()
-        .map(OsString::from)
-        .collect();
-    line.extend(["-m".into(), args.memory.to_string().into()]);
+    let mut line: Vec<OsString> = vec!["-m".into(), args.memory.to_string().into()];
     for e in &args.env {
         line.extend(["-e".into(), e.clone()]);
     }
@@ -118,7 +113,19 @@ fn run_options(args: &PackArgs) -> Result<crate::cli::RunOptions, RunError> {
     line.push("--".into());
     line.push(args.image.clone().into());
     line.extend(args.args.iter().cloned());
-    let cli = crate::cli::Cli::try_parse_from(line).map_err(|e| RunError::Usage(e.to_string()))?;
+    run_options_for(&line)
+}
+
+/// `coracle run`'s options for the arguments `line` (after `coracle run`), parsed by its own
+/// parser (so they stay what `coracle run` takes as options are added), without a network (no
+/// network files: the result runs wherever it is booted) and with a fixed host name.
+pub(crate) fn run_options_for(line: &[OsString]) -> Result<crate::cli::RunOptions, RunError> {
+    let mut full: Vec<OsString> = ["coracle", "run", "--network", "none"]
+        .iter()
+        .map(OsString::from)
+        .collect();
+    full.extend(line.iter().cloned());
+    let cli = crate::cli::Cli::try_parse_from(full).map_err(|e| RunError::Usage(e.to_string()))?;
     let crate::cli::Command::Run(run) = cli.command else {
         return Err(RunError::Usage("internal: not a run command".into()));
     };
@@ -172,7 +179,9 @@ fn write_parts<W: Write + Seek>(
         base: root_start,
     };
     let source = crate::root_image::Source::Image(tree);
-    let (_, size) = crate::root_image::write_to(source, window)?;
+    let window = crate::progress::Counted::new(window, source.bar());
+    let (window, size) = crate::root_image::write_to(source, window)?;
+    window.into_inner();
     let root_end = pad_to(out, (root_start + size).next_multiple_of(ROOT_ALIGN))?;
     let file_len = root_end + HEADER_LEN as u64;
     let layout = Layout {
