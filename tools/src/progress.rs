@@ -83,7 +83,7 @@ mod tests {
         assert_eq!(w.into_inner().into_inner(), b"hELlo");
         // cargo test's stderr is captured, not a terminal.
         if !io::stderr().is_terminal() {
-            assert!(bar(10, "x").is_hidden());
+            assert!(super::bar(10, "x").is_hidden());
         }
     }
 }

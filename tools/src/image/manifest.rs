@@ -178,10 +178,7 @@ impl Image {
             let io_fail = |e: std::io::Error| fail(layer::LayerError::Archive(e));
             let short = digest.to_string();
             let short = short.trim_start_matches("sha256:").get(..12).unwrap_or("");
-            let bar = crate::progress::bar(
-                layer.size().try_into().unwrap_or(0),
-                &format!("reading layer {short}"),
-            );
+            let bar = crate::progress::bar(layer.size(), &format!("reading layer {short}"));
             let file = bar.wrap_read(file);
             let mut blob = Hashing::new(BufReader::with_capacity(1 << 20, file));
             {
