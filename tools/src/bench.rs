@@ -7,7 +7,8 @@
 //! `name value unit` lines the program prints and makes the rows, which `output` turns into
 //! JSON or Markdown and `chart` into an SVG; `floor` bisects the memory floor (`--min-memory`);
 //! `crate::icount` is the deterministic mode. A new kind of workload needs only a program
-//! that prints `name value unit` lines (see bench/programs/bench.h).
+//! that prints `name value unit` lines (see bench/programs/bench.h). `--servers` (`net`)
+//! measures network servers of a root filesystem under host load generators instead.
 
 mod baseline;
 mod chart;
