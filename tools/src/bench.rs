@@ -7,13 +7,15 @@
 //! `name value unit` lines the program prints and makes the rows, which `output` turns into
 //! JSON or Markdown and `chart` into an SVG; `floor` bisects the memory floor (`--min-memory`);
 //! `crate::icount` is the deterministic mode. A new kind of workload needs only a program
-//! that prints `name value unit` lines (see bench/programs/bench.h).
+//! that prints `name value unit` lines (see bench/programs/bench.h). `--servers` (`net`)
+//! measures network servers of a root filesystem under host load generators instead.
 
 mod baseline;
 mod chart;
 mod exec;
 mod floor;
 mod linux;
+mod net;
 mod output;
 mod report;
 mod sides;
@@ -35,6 +37,8 @@ use crate::tempdir::TempDir;
 use output::{ComparisonReport, Format, Report};
 use report::{Comparison, RunResult, Series};
 use sides::Knobs;
+
+pub use net::Server;
 
 /// Which VM to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -106,6 +110,23 @@ pub struct BenchArgs {
     /// Linux per metric: medians, min-max whiskers, ratios).
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
+    /// Network servers instead of a program: the command is then a ROOTFS_DIR holding them
+    /// (Debian's nginx-light, redis-server, iperf3; e.g. the compat suite's root), run in
+    /// both VMs on QEMU's user network and driven from the host by wrk, redis-benchmark and
+    /// iperf3; the host CPU each VM used is reported with each load.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "SERVER[,SERVER...]"
+    )]
+    pub servers: Vec<Server>,
+    /// With --servers: seconds of wrk, and of iperf3 each way.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub load_seconds: u32,
+    /// With --servers: requests per redis-benchmark test (SET, GET).
+    #[arg(long, value_name = "N", default_value_t = 10000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub redis_requests: u32,
     /// [ROOTFS_DIR] PROGRAM [ARGS...]: PROGRAM is a static ELF (a host path, or a name looked up
     /// in PATH). With ROOTFS_DIR (a directory) first, both VMs run PROGRAM inside that root
     /// filesystem (the same files, with PROGRAM added at /.coracle-bench/NAME), e.g.
@@ -176,6 +197,9 @@ struct LinuxVm {
 
 /// Runs the benchmark; the status is 0 when every run of every side exited with 0.
 pub fn run(args: BenchArgs) -> Result<u8, RunError> {
+    if !args.servers.is_empty() {
+        return run_servers(&args);
+    }
     let cwd = std::env::current_dir()
         .map_err(|e| RunError::io("cannot read the current directory", e))?;
     let (mut name, mut rest) = args
@@ -227,14 +251,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
     } else {
         qemu::host_accel(requested)
     };
-    let qemu = args
-        .qemu
-        .or_else(|| {
-            std::env::var_os("CORACLE_QEMU")
-                .filter(|v| !v.is_empty())
-                .map(Into::into)
-        })
-        .unwrap_or_else(|| "qemu-system-x86_64".into());
+    let qemu = qemu_path(&args);
     let want = |side| args.only.is_none_or(|only| only == side);
     let linux = if want(Side::Linux) {
         Some(prepare_linux(
@@ -305,19 +322,59 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         }
     }
 
+    let knobs = |cpus| Knobs {
+        cpus,
+        memory_mib: plan.memory_mib,
+        timeout: plan.timeout,
+        icount: plan.icount,
+    };
+    let results = round_robin(
+        &args,
+        [plan.coracle.is_some(), plan.linux.is_some()],
+        plan.icount,
+        |side, cpus| match side {
+            Side::Coracle => sides::run_coracle(&plan, knobs(cpus)),
+            Side::Linux => sides::run_linux(&plan, knobs(cpus)),
+        },
+    );
+    let report = Report {
+        coracle: env!("CARGO_PKG_VERSION"),
+        command: shown_command(&plan),
+        mode,
+        accel: accel_name(plan.accel),
+        memory_mib: plan.memory_mib,
+        runs: args.runs,
+        linux_kernel: plan
+            .linux
+            .as_ref()
+            .map(|vm| vm.vmlinux.display().to_string()),
+        linux_cmdline: plan.linux.as_ref().map(|vm| vm.cmdline(plan.icount)),
+        comparisons: Vec::new(),
+        memory_floor: args.min_memory.then(|| memory_floor(&plan, args.cpus[0])),
+    };
+    finish(&args, &results, report)
+}
+
+/// Runs every side at every CPU count `args.runs` times, round-robin, so that a change in
+/// host load hits every configuration alike; a side that failed at a CPU count is not run
+/// again there. `sides`: whether Coracle and Linux run.
+fn round_robin(
+    args: &BenchArgs,
+    sides: [bool; 2],
+    icount: bool,
+    mut one: impl FnMut(Side, u32) -> RunResult,
+) -> Vec<(u32, Option<Series>, Option<Series>)> {
     let mut results: Vec<(u32, Option<Series>, Option<Series>)> = args
         .cpus
         .iter()
         .map(|&cpus| {
             (
                 cpus,
-                plan.coracle.as_ref().map(|_| series(plan.icount)),
-                plan.linux.as_ref().map(|_| series(plan.icount)),
+                sides[0].then(|| series(icount)),
+                sides[1].then(|| series(icount)),
             )
         })
         .collect();
-    // Round-robin, so that a change in host load hits every configuration alike; a side that
-    // failed at a CPU count is not run again there.
     for i in 1..=args.runs {
         for (cpus, coracle, linux) in &mut results {
             for (side, series) in [(Side::Coracle, coracle), (Side::Linux, linux)] {
@@ -325,16 +382,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
                 if series.failure().is_some() {
                     continue;
                 }
-                let knobs = Knobs {
-                    cpus: *cpus,
-                    memory_mib: plan.memory_mib,
-                    timeout: plan.timeout,
-                    icount: plan.icount,
-                };
-                let result = match side {
-                    Side::Coracle => sides::run_coracle(&plan, knobs),
-                    Side::Linux => sides::run_linux(&plan, knobs),
-                };
+                let result = one(side, *cpus);
                 eprintln!(
                     "bench: run {i}/{} --cpus {cpus} {}: {:.0} ms{}",
                     args.runs,
@@ -349,7 +397,16 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
             }
         }
     }
+    results
+}
 
+/// Tabulates the runs into `report` (which has no comparisons yet), prints it as asked and
+/// writes `--output`; the status: 0 when every run succeeded and the outputs matched.
+fn finish(
+    args: &BenchArgs,
+    results: &[(u32, Option<Series>, Option<Series>)],
+    mut report: Report,
+) -> Result<u8, RunError> {
     let comparisons: Vec<Comparison<'_>> = results
         .iter()
         .map(|(cpus, coracle, linux)| Comparison {
@@ -365,21 +422,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
             .all(|s| s.failure().is_none());
         ran_ok && report::outputs_match(c) != Some(false)
     });
-    let report = Report {
-        coracle: env!("CARGO_PKG_VERSION"),
-        command: shown_command(&plan),
-        mode,
-        accel: accel_name(plan.accel),
-        memory_mib: plan.memory_mib,
-        runs: args.runs,
-        linux_kernel: plan
-            .linux
-            .as_ref()
-            .map(|vm| vm.vmlinux.display().to_string()),
-        linux_cmdline: plan.linux.as_ref().map(|vm| vm.cmdline(plan.icount)),
-        comparisons: comparisons.iter().map(ComparisonReport::new).collect(),
-        memory_floor: args.min_memory.then(|| memory_floor(&plan, args.cpus[0])),
-    };
+    report.comparisons = comparisons.iter().map(ComparisonReport::new).collect();
     match args.format {
         Format::Table => {
             print_tables(&comparisons);
@@ -394,6 +437,116 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         write_output(dir, &report)?;
     }
     Ok(if all_ok { 0 } else { 1 })
+}
+
+/// `--qemu`, else $CORACLE_QEMU, else qemu-system-x86_64.
+fn qemu_path(args: &BenchArgs) -> PathBuf {
+    args.qemu
+        .clone()
+        .or_else(|| {
+            std::env::var_os("CORACLE_QEMU")
+                .filter(|v| !v.is_empty())
+                .map(Into::into)
+        })
+        .unwrap_or_else(|| "qemu-system-x86_64".into())
+}
+
+/// `--servers`: the network benchmark (`net`) of the servers in the root filesystem given.
+fn run_servers(args: &BenchArgs) -> Result<u8, RunError> {
+    let [root] = args.command.as_slice() else {
+        return Err(RunError::Usage(
+            "with --servers the command is one ROOTFS_DIR holding the servers".into(),
+        ));
+    };
+    let root = PathBuf::from(root);
+    if !root.is_dir() {
+        return Err(RunError::Usage(format!(
+            "{} is not a directory",
+            root.display()
+        )));
+    }
+    if args.icount {
+        return Err(RunError::Usage(
+            "--servers measures wall-clock rates under a host load generator: no --icount".into(),
+        ));
+    }
+    let requested = from_env_or(args.accel, "CORACLE_ACCEL", Accel::Auto, env::host_lookup)?;
+    let accel = qemu::host_accel(requested);
+    let qemu = qemu_path(args);
+    let want = |side| args.only.is_none_or(|only| only == side);
+    let linux = if want(Side::Linux) {
+        let cache = linux::cache_dir(env::host_lookup);
+        let vmlinux = baseline::kernel(cache.as_deref(), args.linux_kernel.as_deref())
+            .map_err(RunError::Usage)?;
+        let mut vm = net::prepare_linux(&root, vmlinux, &args.servers)?;
+        vm.extra_args = args.linux_args.clone();
+        Some(vm)
+    } else {
+        None
+    };
+    let coracle = if want(Side::Coracle) {
+        Some(
+            std::env::current_exe()
+                .map_err(|e| RunError::io("cannot find the coracle executable", e))?,
+        )
+    } else {
+        None
+    };
+    let servers: Vec<&str> = args.servers.iter().map(|s| s.name()).collect();
+    let command = format!("--servers {} ROOTFS", servers.join(","));
+    let header = format!(
+        "coracle bench {command} -- {} run(s) per VM and CPU count, --accel {}, -m {}M, \
+         {} s loads, {} redis requests per test, wall clock",
+        args.runs,
+        accel_name(accel),
+        args.memory,
+        args.load_seconds,
+        args.redis_requests
+    );
+    if args.format == Format::Table {
+        println!("{header}");
+    } else {
+        eprintln!("{header}");
+    }
+    let plan = net::NetPlan {
+        root: &root,
+        servers: &args.servers,
+        accel,
+        qemu: &qemu,
+        coracle: coracle.as_deref(),
+        linux: linux.as_ref(),
+        load: net::Load {
+            seconds: args.load_seconds,
+            redis_requests: args.redis_requests,
+        },
+    };
+    let results = round_robin(
+        args,
+        [coracle.is_some(), linux.is_some()],
+        false,
+        |side, cpus| {
+            let knobs = Knobs {
+                cpus,
+                memory_mib: args.memory,
+                timeout: Duration::from_secs(args.timeout),
+                icount: false,
+            };
+            net::run(&plan, side == Side::Coracle, knobs)
+        },
+    );
+    let report = Report {
+        coracle: env!("CARGO_PKG_VERSION"),
+        command,
+        mode: report::Mode::Wall,
+        accel: accel_name(accel),
+        memory_mib: args.memory,
+        runs: args.runs,
+        linux_kernel: linux.as_ref().map(|vm| vm.vmlinux.display().to_string()),
+        linux_cmdline: linux.as_ref().map(|vm| vm.cmdline(false)),
+        comparisons: Vec::new(),
+        memory_floor: None,
+    };
+    finish(args, &results, report)
 }
 
 /// `--output DIR`: report.json and chart.svg.
@@ -668,6 +821,7 @@ fn prepare_linux(
             BufWriter::new(file),
             crate::root_image::Source::Image(&image.tree),
             &busybox.bytes,
+            &[],
             &linux::init_script_with(linux::ROOTFS_BUSYBOX, &image.linux_argv),
         ),
         (None, None, Some(program)) => linux::write_initramfs(
@@ -682,6 +836,7 @@ fn prepare_linux(
                 BufWriter::new(file),
                 crate::root_image::Source::Tree(&tree),
                 &busybox.bytes,
+                &[],
                 &linux::init_script_with(linux::ROOTFS_BUSYBOX, &argv(&staged.guest_path)),
             )
         }),

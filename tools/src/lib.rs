@@ -15,6 +15,7 @@ pub mod cpio;
 pub mod env;
 pub mod erofs;
 pub mod error;
+pub mod hostfwd;
 pub mod icount;
 pub mod image;
 pub mod initrd;

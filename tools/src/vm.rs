@@ -187,6 +187,11 @@ pub fn run(
         },
         _ => RunError::io(format!("cannot start {}", opts.qemu.display()), e),
     })?;
+    crate::hostfwd::widen_backlogs(
+        child.id(),
+        crate::hostfwd::tcp_ports(&opts.network.publish),
+        opts.verbose,
+    );
 
     let mut writers = writers.into_iter();
     let stdin = writers.next().expect("a stdin pipe");
