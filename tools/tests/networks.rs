@@ -360,3 +360,41 @@ fn tap_device_in_a_network_namespace() {
         text(&out.stderr)
     );
 }
+
+/// `--read-only` still gets the container's /etc/hosts, /etc/hostname and /etc/resolv.conf
+/// (Docker bind-mounts them over a read-only root), here on a Coracle network, and they stay
+/// read-only with the rest of the root.
+#[test]
+fn read_only_root_gets_the_network_files() {
+    let mut rt = Runtime::new("readonly");
+    rt.network("ronet", &["--subnet", "10.78.0.0/24"]);
+    let bb = guest_busybox();
+    let out = rt.coracle(&[
+        "run",
+        "--rm",
+        "--name",
+        "rovm",
+        "--read-only",
+        "--network",
+        "ronet",
+        "--hostname",
+        "ro-host",
+        "--add-host",
+        "extra:10.78.0.99",
+        "--dns",
+        "10.78.0.53",
+        BUSYBOX,
+        "sh",
+        "-c",
+        &format!(
+            "{bb} cat /etc/hostname; {bb} tail -n 2 /etc/hosts; {bb} cat /etc/resolv.conf; \
+             {bb} uname -n; echo x > /etc/hosts || echo refused"
+        ),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "ro-host\n10.78.0.99\textra\n10.78.0.2\tro-host rovm\n\
+         nameserver 10.78.0.53\nro-host\nrefused\n"
+    );
+}
