@@ -373,7 +373,7 @@ fn tap_device_in_a_network_namespace() {
         "echo from the guest | {bb} timeout 60 {bb} nc -l -p 8081 & ({}); s=$?; wait; exit $s",
         retried(&format!("{bb} wget -q -O - http://10.0.2.2:8080/f"), 40)
     );
-    let vm = ns
+    let mut vm = ns
         .exec(Path::new(env!("CARGO_BIN_EXE_coracle")))
         .args([
             "run",
@@ -388,9 +388,11 @@ fn tap_device_in_a_network_namespace() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start coracle in the namespace");
-    // The host side's client, retried while the guest boots (bounded).
+    // The host side's client, retried while the guest boots (bounded: two minutes, then the
+    // VM is killed so that its log shows what it did).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let mut got = String::new();
-    for _ in 0..60 {
+    while std::time::Instant::now() < deadline {
         let out = ns
             .exec(Path::new(BUSYBOX))
             .args(["nc", "-w", "5", "10.0.2.15", "8081"])
@@ -402,6 +404,9 @@ fn tap_device_in_a_network_namespace() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    if got.is_empty() {
+        let _ = vm.kill();
     }
     let out = vm.wait_with_output().unwrap();
     let _ = std::fs::remove_dir_all(&www);
