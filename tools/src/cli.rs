@@ -70,6 +70,8 @@ pub enum Command {
     Rm(crate::lifecycle::commands::RmArgs),
     /// Wait for VMs to end and print their exit statuses.
     Wait(crate::lifecycle::commands::WaitArgs),
+    /// Manage Coracle networks, private segments VMs share (`run --network NAME`).
+    Network(crate::networks::NetworkCommand),
 }
 
 #[derive(Debug, clap::Args)]

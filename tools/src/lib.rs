@@ -5,8 +5,8 @@
 //! and `ldcache` and listed by `packlist`; `resolve` inside a root filesystem); `initrd` packs it
 //! with its argv/env (`env`) and the root filesystem (`rootfs`) through `cpio`; `vm` starts
 //! QEMU (`qemu`) with the embedded kernel (`kernel_image`) and speaks docs/guest-protocol.md
-//! (`protocol`), with the network `network` sets up. `bench` compares a program in Coracle with
-//! a Linux VM.
+//! (`protocol`), with the network `network` sets up (on a Coracle network of `networks`).
+//! `bench` compares a program in Coracle with a Linux VM.
 #![forbid(unsafe_code)]
 
 pub mod bench;
@@ -25,6 +25,7 @@ pub mod ldcache;
 pub mod libraries;
 pub mod lifecycle;
 pub mod network;
+pub mod networks;
 pub mod pack;
 pub mod packlist;
 pub mod program;
@@ -73,6 +74,7 @@ pub fn main_entry() -> u8 {
         cli::Command::Kill(args) => lifecycle::commands::kill(args),
         cli::Command::Rm(args) => lifecycle::commands::rm(args),
         cli::Command::Wait(args) => lifecycle::commands::wait(args),
+        cli::Command::Network(cmd) => networks::command(cmd),
     };
     match result {
         Ok(status) => status,
