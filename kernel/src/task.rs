@@ -257,6 +257,10 @@ pub fn run(
     coracle_syscalls::console::set_output(|data| {
         console::write_stream(console::Stream::Stdout, data)
     });
+    coracle_syscalls::console::set_hooks(coracle_syscalls::console::Hooks {
+        input_taken: crate::dev::console::input_taken,
+        writable: console::writable,
+    });
     if let Some((rows, cols)) = config.winsize {
         coracle_syscalls::console::set_winsize(rows, cols);
     }
