@@ -219,6 +219,11 @@ pub fn run(
     phase("root filesystem");
     // The host's control records (signals for PID 1) reach this machine from now on.
     coracle_syscalls::console::attach(booted.system.clone());
+    // Before PID 1's terminal takes the input queued so far (`Current::new`).
+    coracle_syscalls::console::set_hooks(coracle_syscalls::console::Hooks {
+        input_taken: crate::dev::console::input_taken,
+        writable: console::writable,
+    });
     if config.norandmaps {
         booted
             .system
@@ -256,10 +261,6 @@ pub fn run(
     // The terminal's echoes go to the host's stdout, like program output.
     coracle_syscalls::console::set_output(|data| {
         console::write_stream(console::Stream::Stdout, data)
-    });
-    coracle_syscalls::console::set_hooks(coracle_syscalls::console::Hooks {
-        input_taken: crate::dev::console::input_taken,
-        writable: console::writable,
     });
     if let Some((rows, cols)) = config.winsize {
         coracle_syscalls::console::set_winsize(rows, cols);

@@ -296,3 +296,39 @@ fn terminal_input_is_flow_controlled() {
     w.join().unwrap().unwrap();
     assert_eq!(out.trim(), SIZE.to_string(), "{err}");
 }
+
+/// More input than the guest's queue holds, sent while the VM boots under `-t`: the terminal
+/// takes the queued input when PID 1 gets it, and the driver, stalled on the full queue,
+/// goes on once it is read (it used to wait for a read that never came: a hang).
+#[test]
+fn early_terminal_input_beyond_the_queue_arrives() {
+    let line = format!("{}\n", "a".repeat(99));
+    let data = line.repeat(10 << 10);
+    let mut child = spawn(&["run", "-i", "-t", BUSYBOX, "wc", "-c"]);
+    let pid = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    let w = thread::spawn(move || stdin.write_all(data.as_bytes()));
+    // A hang must fail the test, not stop the suite.
+    let watchdog = thread::spawn(move || {
+        let start = Instant::now();
+        while alive(pid) {
+            if start.elapsed() > Duration::from_secs(300) {
+                kill(pid, "KILL");
+                return true;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+        false
+    });
+    let out = child.wait_with_output().unwrap();
+    assert!(!watchdog.join().unwrap(), "the VM hung");
+    w.join().unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The terminal echoes every line, then wc's count.
+    assert_eq!(
+        stdout.lines().last(),
+        Some((100 * (10 << 10)).to_string().as_str()),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -176,7 +176,9 @@ fn shell(s: &mut Session, _side: Side) -> Vec<String> {
     s.send("\x1a");
     out.push(s.expect(PROMPT));
     s.send("fg\r");
-    out.push(s.expect("cat )\r\n"));
+    // bash shows the job as "( echo ready; exec cat )", busybox without the inner spaces.
+    out.push(s.expect("exec cat"));
+    out.push(s.expect(")\r\n"));
     s.send("back\r");
     out.push(s.expect("back\r\nback\r\n"));
     s.send("\x04");
