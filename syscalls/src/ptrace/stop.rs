@@ -189,6 +189,12 @@ pub fn trace_wait(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) ->
     };
     loop {
         let mut st = t.state.lock();
+        if signal::sigkill_pending(p) {
+            // SIGKILL ends the thread from any stop: delivery takes it next.
+            st.stop = None;
+            st.pending.clear();
+            return false;
+        }
         if st.stop.is_some() {
             if st.resume.is_none() {
                 t.resumed.register(p.thread.waiter(u64::MAX));
@@ -250,6 +256,16 @@ pub(crate) fn syscall_enter(p: &mut Current, k: &mut dyn Platform, regs: &mut Us
             drop(st);
             notify_tracer(p, tracer, t.tid, CLD_TRAPPED, code);
             Gate::Wait
+        }
+        Phase::EntryStop | Phase::ExitStop if signal::sigkill_pending(p) => {
+            st.stop = None;
+            st.pending.clear();
+            if p.trace_phase == Phase::ExitStop {
+                return Gate::Exit;
+            }
+            p.trace_phase = Phase::Idle;
+            p.resumed = None;
+            Gate::Skip(Errno::EINTR.as_return() as u64)
         }
         Phase::EntryStop | Phase::ExitStop if st.resume.is_none() && st.stop.is_some() => {
             p.wait_on(&t.resumed, u64::MAX);
