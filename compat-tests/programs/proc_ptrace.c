@@ -195,7 +195,10 @@ static void events(void)
 	checkf(msg == 7 << 8, "exit event message: the wait status");
 	pt(PTRACE_CONT, g, 0, 0);
 	expect_stop("the tracer sees the grandchild end", g, "exited 7");
+	/* Its end is pending for the child as SIGCHLD, which the tracer sees first and passes on. */
 	pt(PTRACE_CONT, pid, 0, 0);
+	expect_stop("the child's SIGCHLD", pid, "stopped by CHLD");
+	pt(PTRACE_CONT, pid, 0, SIGCHLD);
 	expect_stop("exec event", pid, "stopped by TRAP, event 4");
 	pt(PTRACE_GETEVENTMSG, pid, 0, (unsigned long)&msg);
 	checkf((pid_t)msg == pid, "exec event message: the tid");

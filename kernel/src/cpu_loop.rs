@@ -196,8 +196,7 @@ fn run_task(
         // mode (one atomic load when there are none); a fatal one ends the program.
         let mut traced_stop = false;
         for pass in 0..2 {
-            if pass == 1 && signal::deliver(&mut body.current, platform, &mut body.regs).is_some()
-            {
+            if pass == 1 && signal::deliver(&mut body.current, platform, &mut body.regs).is_some() {
                 next = end_process(body, platform, timing);
                 break;
             }

@@ -78,7 +78,10 @@ pub(crate) enum Stop {
     SyscallEntry,
     SyscallExit,
     /// A PTRACE_EVENT_* stop with its event message (a new thread's id, the pre-exec tid).
-    Event { event: u32, msg: u64 },
+    Event {
+        event: u32,
+        msg: u64,
+    },
     /// A signal-delivery stop: the signal waits for the tracer's decision.
     Signal(SigInfo),
 }
@@ -225,7 +228,7 @@ impl Registry {
     }
 
     /// Ends tracing `tid` (its record goes; a thread still alive runs untraced).
-    fn remove(&self, tid: u32) {
+    pub(crate) fn remove(&self, tid: u32) {
         if let Some(t) = self.map.lock().remove(&tid) {
             t.thread
                 .traced

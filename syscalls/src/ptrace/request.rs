@@ -81,7 +81,7 @@ pub(crate) fn ptrace(
         PTRACE_KILL => {
             if let Some(proc) = p.sys.process(t.pid) {
                 let info = SigInfo::new(SIGKILL, signal::SI_KERNEL);
-                let _ = signal::send(&proc, &p.sys.sched, Target::Process, info, None);
+                crate::sys::signal::send_to_other(&p.sys, &proc, Target::Process, info)?;
             }
             return Ok(0);
         }
@@ -155,7 +155,7 @@ pub(crate) fn ptrace(
         PTRACE_CONT => resume(&t, Mode::Cont, data, false),
         PTRACE_SYSCALL => resume(&t, Mode::Syscall, data, false),
         PTRACE_SINGLESTEP => resume(&t, Mode::Step, data, false),
-        PTRACE_DETACH => resume(&t, Mode::Cont, data, true),
+        PTRACE_DETACH => detach(p, &t, data),
         _ => Err(Errno::EIO),
     }
 }
@@ -227,8 +227,12 @@ fn attach(p: &mut Current, pid: i32, seize: bool, options: u64) -> SysResult {
     }
     let me = p.process.creds();
     let them = proc.creds();
-    let same = [them.uid, them.euid, them.suid].iter().all(|&u| u == me.uid)
-        && [them.gid, them.egid, them.sgid].iter().all(|&g| g == me.gid);
+    let same = [them.uid, them.euid, them.suid]
+        .iter()
+        .all(|&u| u == me.uid)
+        && [them.gid, them.egid, them.sgid]
+            .iter()
+            .all(|&g| g == me.gid);
     if !same && !me.capable(CAP_SYS_PTRACE) {
         return Err(Errno::EPERM);
     }
@@ -279,6 +283,29 @@ fn resume(t: &Tracee, mode: Mode, data: u64, detach: bool) -> SysResult {
         detach,
     });
     t.resumed.wake_everyone();
+    Ok(0)
+}
+
+/// PTRACE_DETACH: tracing ends now, so that another tracer may attach at once, as on Linux.
+/// A tracee whose registers changed (or that single-stepped) takes them back itself first.
+fn detach(p: &Current, t: &Tracee, data: u64) -> SysResult {
+    if data > u64::from(signal::NSIG) {
+        return Err(Errno::EIO);
+    }
+    let st = t.state.lock();
+    if st.regs_dirty || st.fpu_dirty || st.forced_tf {
+        drop(st);
+        return resume(t, Mode::Cont, data, true);
+    }
+    drop(st);
+    p.sys.ptrace.remove(t.tid);
+    t.resumed.wake_everyone();
+    if data != 0 {
+        if let Some(proc) = p.sys.process(t.pid) {
+            let info = SigInfo::from_process(data as u32, signal::SI_USER, p.process.pid, 0);
+            let _ = signal::send(&proc, &p.sys.sched, Target::Thread(t.tid), info, None);
+        }
+    }
     Ok(0)
 }
 

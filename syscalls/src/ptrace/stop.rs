@@ -234,6 +234,10 @@ pub(crate) enum Gate {
 /// the number and the arguments, or cancel the call).
 pub(crate) fn syscall_enter(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> Gate {
     let Some(t) = me(p) else {
+        // Detached: an exit goes on, anything else runs as an untraced call.
+        if p.trace_phase == Phase::ExitStop {
+            return Gate::Exit;
+        }
         p.trace_phase = Phase::Idle;
         return Gate::Go;
     };
@@ -325,10 +329,17 @@ pub(crate) fn exit_event(p: &mut Current, k: &mut dyn Platform, regs: &mut UserR
     }
     let status = p.process.exit_code().map_or(0, |s| s.wait_status());
     let msg = u64::from(status);
-    enter(&t, &mut st, p, k, regs, Stop::Event {
-        event: PTRACE_EVENT_EXIT,
-        msg,
-    });
+    enter(
+        &t,
+        &mut st,
+        p,
+        k,
+        regs,
+        Stop::Event {
+            event: PTRACE_EVENT_EXIT,
+            msg,
+        },
+    );
     p.trace_phase = Phase::ExitStop;
     p.wait_on(&t.resumed, u64::MAX);
     let (tracer, code) = (st.tracer, st.exit_code().unwrap_or(0));
@@ -474,7 +485,7 @@ pub(crate) fn tracer_gone(p: &Current, tracer: u32) {
         if kill {
             if let Some(proc) = p.sys.process(t.pid) {
                 let info = SigInfo::new(signal::SIGKILL, signal::SI_KERNEL);
-                let _ = signal::send(&proc, &p.sys.sched, Target::Process, info, None);
+                let _ = crate::sys::signal::send_to_other(&p.sys, &proc, Target::Process, info);
             }
         }
         t.resumed.wake_everyone();

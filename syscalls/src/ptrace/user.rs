@@ -3,9 +3,7 @@
 //! (GETFPREGS, NT_PRFPREG) and the XSAVE one (NT_X86_XSTATE), with the checks Linux's
 //! `putreg` makes on what a tracer writes.
 
-use coracle_abi::ptrace::{
-    UserRegsStruct, USER_DEBUGREG_OFFSET, USER_FPREGS_SIZE, USER_SIZE,
-};
+use coracle_abi::ptrace::{UserRegsStruct, USER_DEBUGREG_OFFSET, USER_FPREGS_SIZE, USER_SIZE};
 use coracle_abi::{FromBytes, IntoBytes};
 
 use super::State;
@@ -59,9 +57,8 @@ pub(super) fn get(st: &State) -> UserRegsStruct {
 /// Sets the registers (all or none: every value is checked first). `EIO` for a value Linux
 /// refuses: a segment other than the ones the program runs with, a base outside user space.
 pub(super) fn set(st: &mut State, u: &UserRegsStruct) -> Result<(), Errno> {
-    let segs_ok = u.cs == USER_CS
-        && u.ss == USER_SS
-        && [u.ds, u.es, u.fs, u.gs].iter().all(|&s| s == 0);
+    let segs_ok =
+        u.cs == USER_CS && u.ss == USER_SS && [u.ds, u.es, u.fs, u.gs].iter().all(|&s| s == 0);
     if !segs_ok || u.fs_base >= TASK_SIZE_MAX || u.gs_base >= TASK_SIZE_MAX {
         return Err(Errno::EIO);
     }
