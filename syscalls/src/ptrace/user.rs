@@ -91,7 +91,7 @@ pub(super) fn set(st: &mut State, u: &UserRegsStruct) -> Result<(), Errno> {
 /// PTRACE_PEEKUSER: the word at `offset` in `struct user` (registers, debug registers; the
 /// rest reads 0). `EIO` for a misaligned or out-of-range offset.
 pub(super) fn peek(st: &State, offset: u64) -> Result<u64, Errno> {
-    if offset % 8 != 0 || offset >= USER_SIZE {
+    if !offset.is_multiple_of(8) || offset >= USER_SIZE {
         return Err(Errno::EIO);
     }
     let regs = get(st);
@@ -108,7 +108,7 @@ pub(super) fn peek(st: &State, offset: u64) -> Result<u64, Errno> {
 /// PTRACE_POKEUSER: sets one register (checked as SETREGS checks it), or a debug register
 /// to 0. Enabling a hardware breakpoint is refused (`EIO`): none are supported.
 pub(super) fn poke(st: &mut State, offset: u64, value: u64) -> Result<(), Errno> {
-    if offset % 8 != 0 || offset >= USER_SIZE {
+    if !offset.is_multiple_of(8) || offset >= USER_SIZE {
         return Err(Errno::EIO);
     }
     let at = offset as usize;
