@@ -35,6 +35,7 @@ pub mod signals;
 mod tempdir;
 pub mod terminal;
 pub mod vm;
+pub mod volume;
 
 use std::io::Write;
 use std::time::Instant;
@@ -69,6 +70,7 @@ pub fn main_entry() -> u8 {
         cli::Command::Kill(args) => lifecycle::commands::kill(args),
         cli::Command::Rm(args) => lifecycle::commands::rm(args),
         cli::Command::Wait(args) => lifecycle::commands::wait(args),
+        cli::Command::Volume { command } => volume::command(command),
     };
     match result {
         Ok(status) => status,
