@@ -63,7 +63,9 @@ pub fn parse_volume(text: &str) -> Result<VolumeSpec, String> {
         _ => return Err(format!("invalid volume mode {mode:?}: want ro or rw")),
     };
     if !guest.starts_with('/') {
-        return Err(format!("invalid volume path {guest:?}: it must be absolute"));
+        return Err(format!(
+            "invalid volume path {guest:?}: it must be absolute"
+        ));
     }
     if guest.contains(char::is_whitespace) || source.contains(char::is_whitespace) {
         return Err("a volume cannot hold white space".into());
@@ -107,8 +109,9 @@ pub fn resolve(specs: &[VolumeSpec]) -> Result<Vec<Volume>, RunError> {
                 Source::Host(dir) => dir.clone(),
                 Source::Named(name) => volumes_dir()?.join(name).join("_data"),
             };
-            std::fs::create_dir_all(&host)
-                .map_err(|e| RunError::io(format!("cannot make the volume {}", host.display()), e))?;
+            std::fs::create_dir_all(&host).map_err(|e| {
+                RunError::io(format!("cannot make the volume {}", host.display()), e)
+            })?;
             if !host.is_dir() {
                 return Err(RunError::Usage(format!(
                     "the volume source {} is not a directory",
@@ -240,7 +243,15 @@ mod tests {
         let v = parse_volume("cache:/var/cache").unwrap();
         assert_eq!(v.source, Source::Named("cache".into()));
         assert!(!v.read_only);
-        for bad in ["/a", "rel/dir:/x", "/a:b", "/a:/b:rx", "-x:/b", "/a:/b:ro:1", "/a b:/c"] {
+        for bad in [
+            "/a",
+            "rel/dir:/x",
+            "/a:b",
+            "/a:/b:rx",
+            "-x:/b",
+            "/a:/b:ro:1",
+            "/a b:/c",
+        ] {
             assert!(parse_volume(bad).is_err(), "{bad}");
         }
     }
@@ -276,12 +287,15 @@ mod tests {
                 "virtio-9p-device,fsdev=vol1,mount_tag=vol1",
             ]
         );
-        assert!(qemu_args(&vols, Machine::Q35)[1..]
-            .iter()
-            .any(|a| a.to_str() == Some("virtio-9p-pci,fsdev=vol0,mount_tag=vol0,disable-legacy=on")));
+        assert!(qemu_args(&vols, Machine::Q35)[1..].iter().any(
+            |a| a.to_str() == Some("virtio-9p-pci,fsdev=vol0,mount_tag=vol0,disable-legacy=on")
+        ));
         assert_eq!(
             kernel_args(&vols),
-            ["coracle.volume=vol0:/data", "coracle.volume=vol1:/etc/conf:ro"]
+            [
+                "coracle.volume=vol0:/data",
+                "coracle.volume=vol1:/etc/conf:ro"
+            ]
         );
     }
 }

@@ -126,7 +126,10 @@ pub fn init() -> Vec<Arc<P9Channel>> {
         transport.finish_init();
         let _ = features;
         let Some(tag) = mount_tag(&transport) else {
-            log!("p9: virtio-9p at {} has no mount tag; not used", found.location);
+            log!(
+                "p9: virtio-9p at {} has no mount tag; not used",
+                found.location
+            );
             continue;
         };
         let chan = Arc::new(P9Channel {
@@ -153,6 +156,16 @@ pub fn init() -> Vec<Arc<P9Channel>> {
     channels
 }
 
+/// The root directories of the mounted volumes.
+static VOLUMES: spin::Once<Vec<Arc<dyn coracle_vfs::Inode>>> = spin::Once::new();
+
+/// Writes back what is still dirty in the volumes' page caches (at the machine's end).
+pub fn sync_all() {
+    for root in VOLUMES.get().into_iter().flatten() {
+        coracle_vfs::p9::P9Fs::sync_all(root);
+    }
+}
+
 /// Connects the volumes of `coracle.volume=TAG:PATH[:ro]` specs to the devices of their
 /// tags; a spec that is malformed or whose device is missing or fails stops the boot.
 pub fn mount_volumes(specs: &[Vec<u8>]) -> Vec<coracle_syscalls::setup::VolumeMount> {
@@ -160,7 +173,7 @@ pub fn mount_volumes(specs: &[Vec<u8>]) -> Vec<coracle_syscalls::setup::VolumeMo
         return Vec::new();
     }
     let channels = init();
-    specs
+    let volumes: Vec<_> = specs
         .iter()
         .map(|spec| {
             let text = core::str::from_utf8(spec).unwrap_or("?");
@@ -175,10 +188,15 @@ pub fn mount_volumes(specs: &[Vec<u8>]) -> Vec<coracle_syscalls::setup::VolumeMo
                 crate::fatal(format_args!("coracle.volume={text}: want TAG:/PATH[:ro]"));
             };
             let Some(chan) = channels.iter().find(|c| c.tag == tag) else {
-                crate::fatal(format_args!("coracle.volume={text}: no virtio-9p device {tag:?}"));
+                crate::fatal(format_args!(
+                    "coracle.volume={text}: no virtio-9p device {tag:?}"
+                ));
             };
             let root = coracle_vfs::p9::P9Fs::mount(chan.clone()).unwrap_or_else(|e| {
-                crate::fatal(format_args!("cannot mount the volume {tag} on {path}: {}", e.name()))
+                crate::fatal(format_args!(
+                    "cannot mount the volume {tag} on {path}: {}",
+                    e.name()
+                ))
             });
             coracle_syscalls::setup::VolumeMount {
                 path: path.as_bytes().to_vec(),
@@ -187,5 +205,7 @@ pub fn mount_volumes(specs: &[Vec<u8>]) -> Vec<coracle_syscalls::setup::VolumeMo
                 read_only,
             }
         })
-        .collect()
+        .collect();
+    VOLUMES.call_once(|| volumes.iter().map(|v| v.root.clone()).collect());
+    volumes
 }

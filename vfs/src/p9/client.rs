@@ -103,7 +103,10 @@ impl Client {
         st.reply.resize(self.msize as usize, 0);
         for fid in core::mem::take(&mut st.to_clunk) {
             // A failed clunk still frees the fid on the server (9P: "even if it fails").
-            if (Request::Clunk { fid }).encode(TAG, &mut st.request).is_ok() {
+            if (Request::Clunk { fid })
+                .encode(TAG, &mut st.request)
+                .is_ok()
+            {
                 let _ = self.chan.rpc(&st.request, &mut st.reply);
             }
             st.free.push(fid);
@@ -125,7 +128,10 @@ impl Client {
             return Ok(fid);
         }
         let fid = st.next_fid;
-        st.next_fid = fid.checked_add(1).filter(|&f| f != u32::MAX).ok_or(Errno::ENFILE)?;
+        st.next_fid = fid
+            .checked_add(1)
+            .filter(|&f| f != u32::MAX)
+            .ok_or(Errno::ENFILE)?;
         Ok(fid)
     }
 
@@ -191,7 +197,14 @@ impl Client {
         })
     }
 
-    pub fn mknod(&self, dfid: u32, name: &[u8], mode: u32, rdev: (u32, u32), gid: u32) -> Result<Qid, Errno> {
+    pub fn mknod(
+        &self,
+        dfid: u32,
+        name: &[u8],
+        mode: u32,
+        rdev: (u32, u32),
+        gid: u32,
+    ) -> Result<Qid, Errno> {
         let req = Request::Mknod {
             dfid,
             name,
@@ -204,7 +217,15 @@ impl Client {
     }
 
     pub fn mkdir(&self, dfid: u32, name: &[u8], mode: u32, gid: u32) -> Result<Qid, Errno> {
-        self.call(&Request::Mkdir { dfid, name, mode, gid }, |r| r.qid())
+        self.call(
+            &Request::Mkdir {
+                dfid,
+                name,
+                mode,
+                gid,
+            },
+            |r| r.qid(),
+        )
     }
 
     pub fn symlink(&self, dfid: u32, name: &[u8], target: &[u8], gid: u32) -> Result<Qid, Errno> {
@@ -229,7 +250,13 @@ impl Client {
         self.call(&Request::Unlinkat { dfid, name, flags }, |_| Ok(()))
     }
 
-    pub fn renameat(&self, olddir: u32, oldname: &[u8], newdir: u32, newname: &[u8]) -> Result<(), Errno> {
+    pub fn renameat(
+        &self,
+        olddir: u32,
+        oldname: &[u8],
+        newdir: u32,
+        newname: &[u8],
+    ) -> Result<(), Errno> {
         let req = Request::Renameat {
             olddir,
             oldname,

@@ -56,6 +56,14 @@ impl core::fmt::Debug for P9Inode {
 
 impl Drop for P9Inode {
     fn drop(&mut self) {
+        // Stores made through a shared mapping by a process that ended without munmap or
+        // msync are still only here: the file's last user is gone, so they go back now, as
+        // Linux's writeback would write them later.
+        for (index, page) in self.cache.dirty() {
+            if page.take_dirty() {
+                let _ = self.write_page(index, &page);
+            }
+        }
         let qid = self.attr.lock().qid.path;
         self.fs.forget(qid, self);
         self.fs.client.release(self.fid);
@@ -142,7 +150,9 @@ impl P9Inode {
         };
         // A file the host lets this server read only (the VFS checked the program's rights).
         let opened = match client.lopen(fid, flags) {
-            Err(Errno::EACCES | Errno::EROFS | Errno::EPERM) if !write && flags == oflags::O_RDWR => {
+            Err(Errno::EACCES | Errno::EROFS | Errno::EPERM)
+                if !write && flags == oflags::O_RDWR =>
+            {
                 client.lopen(fid, oflags::O_RDONLY).map(|_| false)
             }
             r => r.map(|_| flags == oflags::O_RDWR),
@@ -167,7 +177,10 @@ impl P9Inode {
     fn read_server(&self, fid: u32, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let mut done = 0;
         while done < buf.len() {
-            let n = self.fs.client.read(fid, offset + done as u64, &mut buf[done..])?;
+            let n = self
+                .fs
+                .client
+                .read(fid, offset + done as u64, &mut buf[done..])?;
             if n == 0 {
                 break;
             }
@@ -180,7 +193,10 @@ impl P9Inode {
     fn write_server(&self, fid: u32, offset: u64, data: &[u8]) -> Result<()> {
         let mut done = 0;
         while done < data.len() {
-            let n = self.fs.client.write(fid, offset + done as u64, &data[done..])?;
+            let n = self
+                .fs
+                .client
+                .write(fid, offset + done as u64, &data[done..])?;
             if n == 0 {
                 return Err(Errno::EIO);
             }
@@ -191,20 +207,32 @@ impl P9Inode {
 
     /// Runs `each(page, offset in page, offset in the range, len)` for the cached pages
     /// overlapping `[offset, offset + len)`.
-    fn cached_pages(&self, offset: u64, len: usize, mut each: impl FnMut(&Arc<Page>, usize, usize, usize)) {
+    fn cached_pages(
+        &self,
+        offset: u64,
+        len: usize,
+        mut each: impl FnMut(&Arc<Page>, usize, usize, usize),
+    ) {
         if self.cache.is_empty() || len == 0 {
             return;
         }
         let page = PAGE_SIZE as u64;
         let end = offset + len as u64;
         for index in offset / page..end.div_ceil(page) {
-            let Some(p) = self.cache.get(index) else { continue };
+            let Some(p) = self.cache.get(index) else {
+                continue;
+            };
             if p.state() != crate::page::PageState::UpToDate {
                 continue;
             }
             let start = (index * page).max(offset);
             let stop = ((index + 1) * page).min(end);
-            each(&p, (start - index * page) as usize, (start - offset) as usize, (stop - start) as usize);
+            each(
+                &p,
+                (start - index * page) as usize,
+                (start - offset) as usize,
+                (stop - start) as usize,
+            );
         }
     }
 
@@ -221,16 +249,19 @@ impl P9Inode {
         let mut offset = 0;
         loop {
             let mut next = offset;
-            let any = self.fs.client.readdir(fid, offset, &mut |name, qid, dt, off| {
-                next = off;
-                if name != b"." && name != b".." {
-                    entries.push(DirEntry {
-                        ino: qid.path,
-                        kind: kind_of_dirent(dt),
-                        name: name.to_vec(),
-                    });
-                }
-            })?;
+            let any = self
+                .fs
+                .client
+                .readdir(fid, offset, &mut |name, qid, dt, off| {
+                    next = off;
+                    if name != b"." && name != b".." {
+                        entries.push(DirEntry {
+                            ino: qid.path,
+                            kind: kind_of_dirent(dt),
+                            name: name.to_vec(),
+                        });
+                    }
+                })?;
             // A server that does not move on would loop forever.
             if !any || next == offset {
                 return Ok(entries);
@@ -245,6 +276,10 @@ impl P9Inode {
 
     fn same_fs(&self, other: &P9Inode) -> bool {
         Arc::ptr_eq(&self.fs, &other.fs)
+    }
+
+    pub(super) fn fs(&self) -> &Arc<P9Fs> {
+        &self.fs
     }
 
     fn me(&self) -> Option<Arc<dyn Inode>> {
@@ -443,7 +478,9 @@ impl Inode for P9Inode {
     }
 
     fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> Result<()> {
-        let t = Self::downcast(target).filter(|t| self.same_fs(t)).ok_or(Errno::EXDEV)?;
+        let t = Self::downcast(target)
+            .filter(|t| self.same_fs(t))
+            .ok_or(Errno::EXDEV)?;
         self.fs.client.link(self.fid, t.fid, name)?;
         t.reload()
     }
@@ -463,8 +500,16 @@ impl Inode for P9Inode {
         self.fs.client.unlinkat(self.fid, name, AT_REMOVEDIR)
     }
 
-    fn rename(&self, name: &[u8], new_dir: &Arc<dyn Inode>, new_name: &[u8], flags: u32) -> Result<()> {
-        let to = Self::downcast(new_dir).filter(|d| self.same_fs(d)).ok_or(Errno::EXDEV)?;
+    fn rename(
+        &self,
+        name: &[u8],
+        new_dir: &Arc<dyn Inode>,
+        new_name: &[u8],
+        flags: u32,
+    ) -> Result<()> {
+        let to = Self::downcast(new_dir)
+            .filter(|d| self.same_fs(d))
+            .ok_or(Errno::EXDEV)?;
         match flags {
             0 => {}
             // 9P has no flags on renameat: a name taken now is refused here.
@@ -502,7 +547,11 @@ impl Inode for P9Inode {
                 )))
             }
             1 => {
-                let up = self.parent.lock().as_ref().map_or(ino, |(p, _)| p.stat().ino);
+                let up = self
+                    .parent
+                    .lock()
+                    .as_ref()
+                    .map_or(ino, |(p, _)| p.stat().ino);
                 return Ok(Some((
                     DirEntry {
                         ino: up,

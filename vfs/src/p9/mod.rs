@@ -84,6 +84,29 @@ impl P9Fs {
         }
     }
 
+    /// Writes back the dirty pages of every file of the export `root` is the root of (at the
+    /// machine's end, as Linux syncs a filesystem when it is unmounted). Errors are dropped:
+    /// there is no one left to tell.
+    pub fn sync_all(root: &Arc<dyn Inode>) {
+        let Some(node) = root.as_any().downcast_ref::<P9Inode>() else {
+            return;
+        };
+        let live: alloc::vec::Vec<Arc<P9Inode>> = node
+            .fs()
+            .inodes
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for inode in &live {
+            if let Some(c) = inode.cached() {
+                if !c.page_cache().dirty().is_empty() {
+                    let _ = crate::cache::write_back(c, true);
+                }
+            }
+        }
+    }
+
     /// Forgets the inode of `qid_path` if it is `node` (dropped).
     fn forget(&self, qid_path: u64, node: *const P9Inode) {
         let mut table = self.inodes.lock();

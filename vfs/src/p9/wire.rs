@@ -102,25 +102,95 @@ pub struct DirEnt<'a> {
 /// A request, borrowing its names and data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request<'a> {
-    Version { msize: u32 },
-    Attach { fid: u32, uname: &'a [u8], aname: &'a [u8], uid: u32 },
-    Walk { fid: u32, newfid: u32, names: &'a [&'a [u8]] },
-    Lopen { fid: u32, flags: u32 },
-    Symlink { dfid: u32, name: &'a [u8], target: &'a [u8], gid: u32 },
-    Mknod { dfid: u32, name: &'a [u8], mode: u32, major: u32, minor: u32, gid: u32 },
-    Readlink { fid: u32 },
-    Getattr { fid: u32 },
-    Setattr { fid: u32, attr: SetAttr },
-    Statfs { fid: u32 },
-    Readdir { fid: u32, offset: u64, count: u32 },
-    Fsync { fid: u32, data_only: bool },
-    Link { dfid: u32, fid: u32, name: &'a [u8] },
-    Mkdir { dfid: u32, name: &'a [u8], mode: u32, gid: u32 },
-    Renameat { olddir: u32, oldname: &'a [u8], newdir: u32, newname: &'a [u8] },
-    Unlinkat { dfid: u32, name: &'a [u8], flags: u32 },
-    Read { fid: u32, offset: u64, count: u32 },
-    Write { fid: u32, offset: u64, data: &'a [u8] },
-    Clunk { fid: u32 },
+    Version {
+        msize: u32,
+    },
+    Attach {
+        fid: u32,
+        uname: &'a [u8],
+        aname: &'a [u8],
+        uid: u32,
+    },
+    Walk {
+        fid: u32,
+        newfid: u32,
+        names: &'a [&'a [u8]],
+    },
+    Lopen {
+        fid: u32,
+        flags: u32,
+    },
+    Symlink {
+        dfid: u32,
+        name: &'a [u8],
+        target: &'a [u8],
+        gid: u32,
+    },
+    Mknod {
+        dfid: u32,
+        name: &'a [u8],
+        mode: u32,
+        major: u32,
+        minor: u32,
+        gid: u32,
+    },
+    Readlink {
+        fid: u32,
+    },
+    Getattr {
+        fid: u32,
+    },
+    Setattr {
+        fid: u32,
+        attr: SetAttr,
+    },
+    Statfs {
+        fid: u32,
+    },
+    Readdir {
+        fid: u32,
+        offset: u64,
+        count: u32,
+    },
+    Fsync {
+        fid: u32,
+        data_only: bool,
+    },
+    Link {
+        dfid: u32,
+        fid: u32,
+        name: &'a [u8],
+    },
+    Mkdir {
+        dfid: u32,
+        name: &'a [u8],
+        mode: u32,
+        gid: u32,
+    },
+    Renameat {
+        olddir: u32,
+        oldname: &'a [u8],
+        newdir: u32,
+        newname: &'a [u8],
+    },
+    Unlinkat {
+        dfid: u32,
+        name: &'a [u8],
+        flags: u32,
+    },
+    Read {
+        fid: u32,
+        offset: u64,
+        count: u32,
+    },
+    Write {
+        fid: u32,
+        offset: u64,
+        data: &'a [u8],
+    },
+    Clunk {
+        fid: u32,
+    },
 }
 
 /// The version string of the protocol Coracle speaks.
@@ -469,10 +539,42 @@ pub fn dir_entries(data: &[u8]) -> impl Iterator<Item = Result<DirEnt<'_>, Errno
 pub fn errno(code: u32) -> Errno {
     use Errno::*;
     const KNOWN: &[Errno] = &[
-        EPERM, ENOENT, EIO, ENXIO, E2BIG, EBADF, EAGAIN, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST,
-        EXDEV, ENODEV, ENOTDIR, EISDIR, EINVAL, ENFILE, EMFILE, ETXTBSY, EFBIG, ENOSPC, ESPIPE,
-        EROFS, EMLINK, ERANGE, ENAMETOOLONG, ENOSYS, ENOTEMPTY, ELOOP, ENODATA, EOVERFLOW,
-        EOPNOTSUPP, EDQUOT, ESTALE, EINTR,
+        EPERM,
+        ENOENT,
+        EIO,
+        ENXIO,
+        E2BIG,
+        EBADF,
+        EAGAIN,
+        ENOMEM,
+        EACCES,
+        EFAULT,
+        EBUSY,
+        EEXIST,
+        EXDEV,
+        ENODEV,
+        ENOTDIR,
+        EISDIR,
+        EINVAL,
+        ENFILE,
+        EMFILE,
+        ETXTBSY,
+        EFBIG,
+        ENOSPC,
+        ESPIPE,
+        EROFS,
+        EMLINK,
+        ERANGE,
+        ENAMETOOLONG,
+        ENOSYS,
+        ENOTEMPTY,
+        ELOOP,
+        ENODATA,
+        EOVERFLOW,
+        EOPNOTSUPP,
+        EDQUOT,
+        ESTALE,
+        EINTR,
     ];
     KNOWN
         .iter()
