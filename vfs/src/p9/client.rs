@@ -47,6 +47,9 @@ struct State {
     reply: Vec<u8>,
 }
 
+/// What [`Client::readdir`] calls for each entry: name, qid, `DT_*` type, next offset.
+pub type EntryVisitor<'a> = dyn FnMut(&[u8], Qid, u8, u64) + 'a;
+
 /// The fid of the attached root.
 pub const ROOT_FID: u32 = 0;
 const TAG: u16 = 1;
@@ -73,7 +76,7 @@ impl Client {
             Ok(msize)
         })?;
         // A server may only lower the size; a tiny one could not carry a getattr.
-        if msize > MSIZE || msize < 4096 {
+        if !(4096..=MSIZE).contains(&msize) {
             return Err(Errno::EIO);
         }
         client.msize = msize;
@@ -309,7 +312,7 @@ impl Client {
         &self,
         fid: u32,
         offset: u64,
-        each: &mut dyn FnMut(&[u8], Qid, u8, u64),
+        each: &mut EntryVisitor<'_>,
     ) -> Result<bool, Errno> {
         let count = self.io_unit() as u32;
         self.call(&Request::Readdir { fid, offset, count }, |r| {

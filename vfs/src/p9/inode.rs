@@ -29,6 +29,9 @@ use crate::{Errno, Inode};
 const V9FS_MAGIC: u64 = 0x0102_1997;
 const AT_REMOVEDIR: u32 = 0x200;
 
+/// Where a directory was found: its parent and its name there.
+pub(super) type Parent = Option<(Arc<dyn Inode>, Vec<u8>)>;
+
 /// A file on a 9P export.
 pub struct P9Inode {
     fs: Arc<P9Fs>,
@@ -42,7 +45,7 @@ pub struct P9Inode {
     /// A directory's entries as the last listing from position 2 found them.
     listing: Mutex<Vec<DirEntry>>,
     /// Where a directory was found, for `..` and getcwd.
-    parent: Mutex<Option<(Arc<dyn Inode>, Vec<u8>)>>,
+    parent: Mutex<Parent>,
 }
 
 impl core::fmt::Debug for P9Inode {
@@ -93,12 +96,7 @@ fn kind_of_dirent(dt: u8) -> FileType {
 }
 
 impl P9Inode {
-    pub(super) fn new(
-        fs: Arc<P9Fs>,
-        fid: u32,
-        attr: Attr,
-        parent: Option<(Arc<dyn Inode>, Vec<u8>)>,
-    ) -> Arc<P9Inode> {
+    pub(super) fn new(fs: Arc<P9Fs>, fid: u32, attr: Attr, parent: Parent) -> Arc<P9Inode> {
         Arc::new_cyclic(|me| P9Inode {
             fs,
             me: me.clone(),
@@ -112,7 +110,7 @@ impl P9Inode {
     }
 
     /// Takes newer attributes (and where the file was found again).
-    pub(super) fn refresh(&self, attr: Attr, parent: Option<(Arc<dyn Inode>, Vec<u8>)>) {
+    pub(super) fn refresh(&self, attr: Attr, parent: Parent) {
         *self.attr.lock() = attr;
         if parent.is_some() {
             *self.parent.lock() = parent;
@@ -420,7 +418,7 @@ impl Inode for P9Inode {
         let page = PAGE_SIZE as u64;
         let mut pages = self.cache.lock();
         pages.retain(|&i, _| i < size.div_ceil(page));
-        if size % page != 0 {
+        if !size.is_multiple_of(page) {
             if let Some(p) = pages.get(&(size / page)) {
                 p.zero((size % page) as usize, PAGE_SIZE);
             }
@@ -573,7 +571,7 @@ impl Inode for P9Inode {
         Ok(listing.get(i).map(|e| (e.clone(), pos + 1)))
     }
 
-    fn parent(&self) -> Option<(Arc<dyn Inode>, Vec<u8>)> {
+    fn parent(&self) -> Parent {
         self.parent.lock().clone()
     }
 

@@ -57,12 +57,7 @@ impl P9Fs {
 
     /// The inode of the file `fid` names (walked just now, with `attr` just read): the live
     /// one for its qid if there is one (then `fid` is given back), else a new one.
-    fn intern(
-        self: &Arc<Self>,
-        fid: u32,
-        attr: wire::Attr,
-        parent: Option<(Arc<dyn Inode>, alloc::vec::Vec<u8>)>,
-    ) -> Arc<P9Inode> {
+    fn intern(self: &Arc<Self>, fid: u32, attr: wire::Attr, parent: inode::Parent) -> Arc<P9Inode> {
         let existing = {
             let mut table = self.inodes.lock();
             match table.get(&attr.qid.path).and_then(Weak::upgrade) {
