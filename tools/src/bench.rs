@@ -20,6 +20,7 @@ mod sides;
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, BufWriter};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -108,7 +109,9 @@ pub struct BenchArgs {
     /// [ROOTFS_DIR] PROGRAM [ARGS...]: PROGRAM is a static ELF (a host path, or a name looked up
     /// in PATH). With ROOTFS_DIR (a directory) first, both VMs run PROGRAM inside that root
     /// filesystem (the same files, with PROGRAM added at /.coracle-bench/NAME), e.g.
-    /// `coracle bench ROOT -- target/bench/bench_spawn 100 exec_true /bin/true`.
+    /// `coracle bench ROOT -- target/bench/bench_spawn 100 exec_true /bin/true`. Or IMAGE
+    /// CMD [ARGS...]: both VMs run CMD, a command of the image (found in its PATH, with its
+    /// Env and WorkingDir, no Entrypoint), in the image's files.
     #[arg(
         value_name = "PROGRAM",
         required = true,
@@ -121,10 +124,13 @@ pub struct BenchArgs {
 /// Everything a run of either side needs.
 #[derive(Debug)]
 struct Plan {
-    program: Program,
+    /// The host program run (None for an image's own command).
+    program: Option<Program>,
     /// The program as given on the command line, for the reports.
     typed: OsString,
     rootfs: Option<Staged>,
+    /// `coracle bench IMAGE CMD...`: the image, and CMD's run in it.
+    image: Option<BenchImage>,
     args: Vec<OsString>,
     accel: Accel,
     memory_mib: u64,
@@ -133,6 +139,19 @@ struct Plan {
     coracle: Option<PathBuf>,
     linux: Option<LinuxVm>,
     icount: bool,
+}
+
+/// An image whose own command is benchmarked: Coracle runs `coracle run --entrypoint ""
+/// IMAGE CMD...`; the Linux VM gets the image's files (in memory from its layers, never
+/// unpacked on the host) with busybox, and runs the command as `coracle run` resolved it
+/// (the program found in the image's PATH, its environment and working directory).
+#[derive(Debug)]
+struct BenchImage {
+    /// The image as typed.
+    name: OsString,
+    tree: crate::image::tree::FsTree,
+    /// The Linux VM's `/init` command line for CMD.
+    linux_argv: Vec<OsString>,
 }
 
 /// A root filesystem with the program added, shared by both VMs.
@@ -163,16 +182,38 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         .command
         .split_first()
         .ok_or_else(|| RunError::Usage("no program given".into()))?;
-    let rootfs_dir = Path::new(name).is_dir().then(|| PathBuf::from(name));
+    let store = crate::image::store::Store::existing_default();
+    let host_path = program::host_path_var();
+    let image = crate::image::run::image_source(name, &cwd, host_path.as_deref(), store.as_ref())?
+        .map(|source| bench_image(name, rest, &source))
+        .transpose()?;
+    if image.is_some() {
+        (name, rest) = rest
+            .split_first()
+            .ok_or_else(|| RunError::Usage("no command given after the image".into()))?;
+    }
+    let rootfs_dir = Path::new(name)
+        .is_dir()
+        .then(|| PathBuf::from(name))
+        .filter(|_| image.is_none());
     if rootfs_dir.is_some() {
         (name, rest) = rest.split_first().ok_or_else(|| {
             RunError::Usage("no program given after the root filesystem directory".into())
         })?;
     }
-    let program = program::find_program(name, program::host_path_var().as_deref(), &cwd, None)?;
-    let rootfs = rootfs_dir
-        .map(|dir| stage_rootfs(&dir, &program))
-        .transpose()?;
+    let program = match image {
+        Some(_) => None,
+        None => Some(program::find_program(
+            name,
+            host_path.as_deref(),
+            &cwd,
+            None,
+        )?),
+    };
+    let rootfs = match (rootfs_dir, &program) {
+        (Some(dir), Some(program)) => Some(stage_rootfs(&dir, program)?),
+        _ => None,
+    };
     let requested = from_env_or(args.accel, "CORACLE_ACCEL", Accel::Auto, env::host_lookup)?;
     let accel = if args.icount {
         if args.cpus.iter().any(|&n| n != 1) {
@@ -197,8 +238,9 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
     let want = |side| args.only.is_none_or(|only| only == side);
     let linux = if want(Side::Linux) {
         Some(prepare_linux(
-            &program,
+            program.as_ref(),
             rootfs.as_ref(),
+            image.as_ref(),
             rest,
             &args.linux_args,
             args.linux_kernel.as_deref(),
@@ -218,6 +260,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         program,
         typed: name.to_owned(),
         rootfs,
+        image,
         args: rest.to_vec(),
         accel,
         memory_mib: args.memory,
@@ -469,7 +512,11 @@ fn accel_name(accel: Accel) -> &'static str {
 }
 
 fn shown_command(plan: &Plan) -> String {
-    let root = plan.rootfs.as_ref().map(|_| OsStr::new("ROOTFS"));
+    let root = match (&plan.image, &plan.rootfs) {
+        (Some(image), _) => Some(image.name.as_os_str()),
+        (None, Some(_)) => Some(OsStr::new("ROOTFS")),
+        (None, None) => None,
+    };
     root.into_iter()
         .chain(std::iter::once(plan.typed.as_os_str()))
         .chain(plan.args.iter().map(OsString::as_os_str))
@@ -547,10 +594,53 @@ impl LinuxVm {
     }
 }
 
+/// Reads the image `name` and resolves `cmd` in it as `coracle run --entrypoint "" IMAGE
+/// CMD...` does, for the Linux VM's side.
+fn bench_image(
+    name: &OsStr,
+    cmd: &[OsString],
+    source: &crate::image::reference::Source,
+) -> Result<BenchImage, RunError> {
+    if cmd.is_empty() {
+        return Err(RunError::Usage("no command given after the image".into()));
+    }
+    let mut line: Vec<OsString> = vec!["--entrypoint".into(), "".into(), name.into()];
+    line.extend(cmd.iter().cloned());
+    let opts = crate::pack::run_options_for(&line)?;
+    let store = crate::image::store::Store::open_default()?;
+    let prepared = crate::image::run::prepared(&opts, source, &store)?;
+    let mut tree = prepared.tree;
+    tree.insert(
+        b".coracle-bench".to_vec(),
+        crate::image::tree::Node::Dir(crate::image::tree::Meta::IMPLIED_DIR),
+    );
+    // /init runs: busybox sh -c 'cd "$0" && exec "$@"' CWD busybox env -i VARS... EXEC ARGS...
+    let bb = OsString::from(linux::ROOTFS_BUSYBOX);
+    let mut linux_argv: Vec<OsString> = vec![
+        bb.clone(),
+        "sh".into(),
+        "-c".into(),
+        r#"cd "$0" && exec "$@""#.into(),
+        OsString::from_vec(prepared.process.cwd.clone()),
+        bb,
+        "env".into(),
+        "-i".into(),
+    ];
+    linux_argv.extend(prepared.process.env.entries().map(OsString::from_vec));
+    linux_argv.push(OsString::from_vec(prepared.exec.clone()));
+    linux_argv.extend(prepared.process.argv.iter().skip(1).cloned());
+    Ok(BenchImage {
+        name: name.to_owned(),
+        tree,
+        linux_argv,
+    })
+}
+
 /// Finds the cached kernel and busybox and writes the initramfs, once for all runs.
 fn prepare_linux(
-    program: &Program,
+    program: Option<&Program>,
     rootfs: Option<&Staged>,
+    image: Option<&BenchImage>,
     args: &[OsString],
     kernel_args: &[String],
     given_kernel: Option<&Path>,
@@ -564,29 +654,38 @@ fn prepare_linux(
                  install it with `apt-get install busybox-static`"
             ))
         })?;
-    let guest_path = rootfs.map_or(&program.path, |r| &r.guest_path);
-    let mut argv = vec![guest_path.clone().into_os_string()];
-    argv.extend_from_slice(args);
     let dir = TempDir::new().map_err(|e| RunError::io("cannot create a temporary directory", e))?;
     let initramfs = dir.path().join("linux-initramfs.cpio");
     let file = std::fs::File::create(&initramfs)
         .map_err(|e| RunError::io(format!("cannot write {}", initramfs.display()), e))?;
-    let written = match rootfs {
-        None => linux::write_initramfs(
+    let argv = |path: &Path| {
+        let mut argv = vec![path.as_os_str().to_owned()];
+        argv.extend_from_slice(args);
+        argv
+    };
+    let written = match (image, rootfs, program) {
+        (Some(image), _, _) => linux::write_rootfs_initramfs(
+            BufWriter::new(file),
+            crate::root_image::Source::Image(&image.tree),
+            &busybox.bytes,
+            &linux::init_script_with(linux::ROOTFS_BUSYBOX, &image.linux_argv),
+        ),
+        (None, None, Some(program)) => linux::write_initramfs(
             BufWriter::new(file),
             &busybox.bytes,
             &program.path,
             &program.bytes,
-            &linux::init_script(&argv),
+            &linux::init_script(&argv(&program.path)),
         ),
-        Some(staged) => crate::rootfs::Tree::scan(&staged.root).and_then(|tree| {
+        (None, Some(staged), _) => crate::rootfs::Tree::scan(&staged.root).and_then(|tree| {
             linux::write_rootfs_initramfs(
                 BufWriter::new(file),
-                &tree,
+                crate::root_image::Source::Tree(&tree),
                 &busybox.bytes,
-                &linux::init_script_with(linux::ROOTFS_BUSYBOX, &argv),
+                &linux::init_script_with(linux::ROOTFS_BUSYBOX, &argv(&staged.guest_path)),
             )
         }),
+        (None, None, None) => return Err(RunError::Usage("no program given".into())),
     };
     written.map_err(|e| RunError::io("cannot write the Linux initramfs", e))?;
 

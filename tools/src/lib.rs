@@ -24,8 +24,10 @@ pub mod ldcache;
 pub mod libraries;
 pub mod lifecycle;
 pub mod network;
+pub mod pack;
 pub mod packlist;
 pub mod program;
+pub mod progress;
 pub mod protocol;
 pub mod qemu;
 pub mod resolve;
@@ -58,6 +60,7 @@ pub fn main_entry() -> u8 {
             .into_options(&env::random_hostname(), env::host_lookup)
             .and_then(|opts| lifecycle::run(opts, started)),
         cli::Command::Bench(args) => bench::run(args),
+        cli::Command::Pack(args) => pack::pack(args),
         cli::Command::Pull(args) => image::commands::pull(args),
         cli::Command::Images => image::commands::images(),
         cli::Command::Rmi(args) => image::commands::rmi(args),

@@ -11,12 +11,12 @@
 //! otherwise.
 
 use std::fs::{self, File};
-use std::io::{self, IsTerminal, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 /// The metapackage whose dependency names Debian's current kernel package.
 const METAPACKAGE: &str = "linux-image-amd64";
@@ -253,23 +253,7 @@ fn downloaded(dir: &Path, package: &str) -> u64 {
 
 /// A bar of `len` bytes (a spinner when 0), drawn only on a terminal.
 fn bar(len: u64, message: &str) -> ProgressBar {
-    if !io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = if len > 0 {
-        let bar = ProgressBar::new(len);
-        if let Ok(style) =
-            ProgressStyle::with_template("bench: {msg} [{bar:30}] {bytes}/{total_bytes} ({eta})")
-        {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar
-    } else {
-        ProgressBar::new_spinner()
-    };
-    bar.set_message(message.to_owned());
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
+    crate::progress::bar(len, &format!("bench: {message}"))
 }
 
 /// The largest bzImage a package may hold (Debian's is ~8 MB).

@@ -223,7 +223,7 @@ pub const ROOTFS_BUSYBOX: &str = "/.coracle-bench/busybox";
 /// `/.coracle-bench` directory), busybox at [`ROOTFS_BUSYBOX`] and `/init`.
 pub fn write_rootfs_initramfs<W: Write>(
     out: W,
-    tree: &crate::rootfs::Tree,
+    tree: crate::root_image::Source<'_>,
     busybox: &[u8],
     init: &[u8],
 ) -> io::Result<W> {
