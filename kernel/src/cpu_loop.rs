@@ -46,6 +46,8 @@ pub fn shutdown(status: u32, timing: bool) -> ! {
     } else {
         time::tsc_khz_if_known()
     };
+    // Stores through shared mappings of volume files reach the host (an unmount's sync).
+    crate::dev::p9::sync_all();
     // The host has every byte of output before it learns the program ended.
     crate::dev::console::flush();
     console::control(format_args!("exit status={status} tsc_khz={khz}"));

@@ -69,6 +69,7 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests, NetConfig) {
             b"coracle.root" if value == b"tmpfs" => config.overlay = false,
             b"coracle.readonly" => config.read_only = value == b"1",
             b"coracle.tmpfs" => config.tmpfs.push(value.to_vec()),
+            b"coracle.volume" => config.volumes.push(value.to_vec()),
             // Deterministic runs (`coracle run --icount`): random bytes from this seed, and the
             // TSC's frequency given rather than measured.
             b"coracle.seed" => entropy::set_seed(number().unwrap_or(0)),

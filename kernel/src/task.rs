@@ -46,6 +46,8 @@ pub struct Config {
     pub tmpfs: Vec<Vec<u8>>,
     /// `coracle.root=blk`: the root filesystem is on the virtio-blk drive.
     pub root_blk: bool,
+    /// `coracle.volume=TAG:PATH[:ro]`, one per `-v`.
+    pub volumes: Vec<Vec<u8>>,
 }
 
 fn nul_split(data: &[u8]) -> Vec<Vec<u8>> {
@@ -180,6 +182,7 @@ pub fn run(
             })
         })
         .collect();
+    let volumes = crate::dev::p9::mount_volumes(&config.volumes);
     // A root on the drive: mounted now (its reads wait in place until the program starts).
     let root = root_disk.map(|disk| {
         coracle_vfs::erofs::Erofs::mount(disk)
@@ -210,6 +213,7 @@ pub fn run(
             },
             read_only: config.read_only,
             tmpfs,
+            volumes,
             disk: root,
         },
     )

@@ -15,6 +15,28 @@ use crate::process::{System, SystemInfo};
 use crate::rootfs::{root_over, RootKind, TmpfsMount};
 use crate::sched::{CpuControl, Scheduler};
 
+/// A `-v` volume: a filesystem the kernel connected (9P), mounted at `path`.
+#[derive(Clone)]
+pub struct VolumeMount {
+    /// Absolute path in the container.
+    pub path: Vec<u8>,
+    /// The root directory of the volume's filesystem.
+    pub root: Arc<dyn Inode>,
+    /// What /proc/mounts shows as its source (the 9P mount tag).
+    pub source: Vec<u8>,
+    /// `:ro`: changes fail with `EROFS`.
+    pub read_only: bool,
+}
+
+impl core::fmt::Debug for VolumeMount {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("VolumeMount")
+            .field("path", &String::from_utf8_lossy(&self.path))
+            .field("read_only", &self.read_only)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What boot set up.
 pub struct Booted {
     pub system: Arc<System>,
@@ -49,6 +71,8 @@ pub struct BootOptions {
     pub read_only: bool,
     /// `--tmpfs` mounts, in order.
     pub tmpfs: Vec<TmpfsMount>,
+    /// `-v` volumes, in order, after the tmpfs mounts.
+    pub volumes: Vec<VolumeMount>,
     /// An image of its own (an EROFS image on a block device): then the initrd holds only
     /// the launch records, and nothing is unpacked.
     pub disk: Option<Arc<dyn Inode>>,
@@ -278,6 +302,18 @@ pub fn boot(
         vfs.mount(&point, fs.clone(), b"tmpfs", b"tmpfs", &m.shown)
             .map_err(|e| fail(&format!("the tmpfs on {name}"), e))?;
         vfs.set_readonly(&fs, m.read_only);
+    }
+    for v in &opts.volumes {
+        let name = String::from_utf8_lossy(&v.path);
+        let point = mkdir_p(&vfs, &cx, &root, &v.path)
+            .map_err(|e| fail(&format!("the volume mount point {name}"), e))?;
+        let shown: &[u8] = match v.read_only {
+            true => b"ro,relatime,trans=virtio",
+            false => b"rw,relatime,trans=virtio",
+        };
+        vfs.mount(&point, v.root.clone(), b"9p", &v.source, shown)
+            .map_err(|e| fail(&format!("the volume on {name}"), e))?;
+        vfs.set_readonly(&v.root, v.read_only);
     }
     // The working directory, created if missing.
     let cwd = mkdir_p(&vfs, &cx, &root, &opts.cwd).map_err(|e| {

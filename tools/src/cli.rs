@@ -68,6 +68,11 @@ pub enum Command {
     Kill(crate::lifecycle::commands::KillArgs),
     /// Remove stopped VMs' records and logs.
     Rm(crate::lifecycle::commands::RmArgs),
+    /// Manage named volumes (`-v NAME:PATH`): ls, rm.
+    Volume {
+        #[command(subcommand)]
+        command: crate::volume::VolumeCommand,
+    },
     /// Wait for VMs to end and print their exit statuses.
     Wait(crate::lifecycle::commands::WaitArgs),
     /// Manage Coracle networks, private segments VMs share (`run --network NAME`).
@@ -127,6 +132,9 @@ pub struct RunArgs {
     /// [no]suid, [no]dev (default rw,nosuid,nodev,noexec, mode 1777, half the memory).
     #[arg(long = "tmpfs", value_name = "PATH[:OPTIONS]", value_parser = parse_tmpfs)]
     pub tmpfs: Vec<String>,
+    /// Mount a volume: HOST_DIR:PATH or NAME:PATH (a named volume), then :ro or :rw.
+    #[arg(short = 'v', long = "volume", value_name = "SOURCE:PATH[:ro]", value_parser = crate::volume::parse_volume)]
+    pub volumes: Vec<crate::volume::VolumeSpec>,
     /// Deterministic: QEMU counts instructions (-icount shift=0,sleep=off, TCG only, vCPUs run
     /// one at a time), fixed random seed, no ASLR, a fixed wall clock; guest time and --timing
     /// then read instructions.
@@ -256,6 +264,8 @@ pub struct RunOptions {
     /// `--icount`: the deterministic mode of `crate::icount`.
     pub icount: bool,
     pub kernel_args: Vec<String>,
+    /// `-v`, in order.
+    pub volumes: Vec<crate::volume::VolumeSpec>,
     pub qemu: PathBuf,
     /// `--entrypoint`, `-u`, and the `--env-file`/`-e` variables alone (an image's Env goes
     /// between Docker's defaults and these).
@@ -335,6 +345,7 @@ impl RunArgs {
                 args.extend(self.tmpfs.iter().map(|t| format!("coracle.tmpfs={t}")));
                 args
             },
+            volumes: self.volumes,
             qemu: self
                 .qemu
                 .or_else(|| {

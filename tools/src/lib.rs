@@ -39,6 +39,7 @@ pub mod signals;
 mod tempdir;
 pub mod terminal;
 pub mod vm;
+pub mod volume;
 
 use std::io::Write;
 use std::time::Instant;
@@ -75,6 +76,7 @@ pub fn main_entry() -> u8 {
         cli::Command::Rm(args) => lifecycle::commands::rm(args),
         cli::Command::Wait(args) => lifecycle::commands::wait(args),
         cli::Command::Network(cmd) => networks::command(cmd),
+        cli::Command::Volume { command } => volume::command(command),
     };
     match result {
         Ok(status) => status,

@@ -153,6 +153,8 @@ pub struct VmConfig {
     pub network: Vec<OsString>,
     /// `--icount`: count instructions (`crate::icount::QEMU_ARGS`).
     pub icount: bool,
+    /// `-v` exports (`crate::volume`).
+    pub volumes: Vec<crate::volume::Volume>,
 }
 
 /// The arguments after the QEMU binary.
@@ -213,6 +215,7 @@ pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
     args.push("-device".into());
     args.push("isa-debug-exit,iobase=0xf4,iosize=0x04".into());
     args.extend(config.network.iter().cloned());
+    args.extend(crate::volume::qemu_args(&config.volumes, config.machine));
     args
 }
 
@@ -282,6 +285,7 @@ mod tests {
             cmdline: "coracle.tty=0".into(),
             network: Vec::new(),
             icount: false,
+            volumes: Vec::new(),
         }
     }
 

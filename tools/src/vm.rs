@@ -134,6 +134,7 @@ pub fn run(
         .iter()
         .map(|_| "coracle.root=blk".to_owned())
         .collect();
+    let volumes = crate::volume::resolve(&opts.volumes)?;
     let config = VmConfig {
         machine: opts.machine,
         accel,
@@ -158,11 +159,13 @@ pub fn run(
                 icount_args,
                 root_arg,
                 opts.kernel_args.clone(),
+                crate::volume::kernel_args(&volumes),
             ]
             .concat(),
         ),
         network: opts.network.qemu_args(opts.machine),
         icount: opts.icount,
+        volumes,
     };
     let mut cmd = signals::qemu_command(&opts.qemu);
     cmd.args(qemu::qemu_args(&config))

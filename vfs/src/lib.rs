@@ -22,6 +22,7 @@ pub mod fakefs;
 pub mod file;
 pub mod inode;
 pub mod overlay;
+pub mod p9;
 pub mod page;
 pub mod perm;
 pub mod pipe;

@@ -9,7 +9,8 @@
 //! queues exist: a PCI function maps each queue to its MSI-X vector then). The handler
 //! acknowledges the device and raises the driver's [`work::Work`], which the CPU loop runs.
 //! virtio-net (`net`) was the first driver; virtio-console (`console`) carries the
-//! program's streams; virtio-blk (`blk`) carries the root filesystem's drive.
+//! program's streams; virtio-blk (`blk`) carries the root filesystem's drive; virtio-9p
+//! (`p9`) carries the `-v` volumes.
 
 pub mod blk;
 pub mod console;
@@ -18,6 +19,7 @@ pub mod irq;
 mod mmio;
 pub mod net;
 mod net_selftest;
+pub mod p9;
 mod pci;
 pub mod work;
 

@@ -97,6 +97,7 @@ fn machine(cpus: u32) -> Current {
             root: Default::default(),
             read_only: false,
             tmpfs: Vec::new(),
+            volumes: Vec::new(),
             disk: None,
         },
     )

@@ -653,6 +653,7 @@ fn setup_full(tty: bool, stdin_forwarded: bool, cpu: std::sync::Arc<FakeCpu>) ->
             root: Default::default(),
             read_only: false,
             tmpfs: Vec::new(),
+            volumes: Vec::new(),
             disk: None,
         },
     )
