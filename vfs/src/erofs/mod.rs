@@ -13,7 +13,7 @@
 pub mod format;
 mod inode;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};

@@ -41,7 +41,7 @@ fn put(img: &mut [u8], nid: u64, inode: &[u8], tail: &[u8]) {
 
 /// `/big` (two plain blocks), `/small` (10 bytes inline), `/sub` (an empty directory),
 /// `/link` -> `small`.
-fn image() -> Vec<u8> {
+pub(crate) fn image() -> Vec<u8> {
     let mut img = vec![0u8; 4 * BLOCK_SIZE];
     let sb = SuperBlock {
         root_nid: 0,
