@@ -162,7 +162,7 @@ fn run_task(
     }
     // CPU time: all of it from here until the thread leaves is its own (user mode and its
     // system calls), charged at every kernel entry so that its CPU clocks read current.
-    let mut charged = time::monotonic_ns();
+    thread.start_running(time::monotonic_ns());
     arch::set_user_fs_base(body.regs.fs_base);
     arch::set_user_gs_base(body.regs.gs_base);
     fpu::restore(&body.fpu);
@@ -212,11 +212,7 @@ fn run_task(
         }
         arm(cpu, deadline);
         run_user(&mut body.regs);
-        let now = time::monotonic_ns();
-        thread
-            .cpu_ns
-            .fetch_add(now.saturating_sub(charged), Ordering::Relaxed);
-        charged = now;
+        thread.charge(time::monotonic_ns());
         let trap = body.regs.trap;
         next = if trap == TRAP_SYSCALL {
             let outcome = dispatch(&mut body.current, platform, &mut body.regs);
@@ -255,10 +251,7 @@ fn run_task(
         }
     }
     sched.set_running(cpu, 0);
-    let now = time::monotonic_ns();
-    thread
-        .cpu_ns
-        .fetch_add(now.saturating_sub(charged), Ordering::Relaxed);
+    thread.stop_running(time::monotonic_ns());
     match next {
         Next::Leave { requeue } => {
             body.regs.fs_base = arch::user_fs_base();

@@ -14,6 +14,7 @@ mod console;
 mod cpu_loop;
 mod dev;
 mod entropy;
+mod launch;
 mod mm;
 mod panic;
 mod platform;
@@ -150,8 +151,13 @@ extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
     if selftests.smp {
         arch::selftest::smp(config.cpus as usize);
     }
-    let Some((initrd_start, initrd_len)) = boot.initrd else {
-        fatal(format_args!("no initrd: the program to run comes in it"));
+    // The initrd module, else the records a packed image carries in the kernel file.
+    let (records, release) = match boot.initrd {
+        Some(initrd) => (initrd, true),
+        None => match launch::embedded() {
+            Some(records) => (records, false),
+            None => fatal(format_args!("no initrd: the program to run comes in it")),
+        },
     };
-    task::run((initrd_start, initrd_len), root_disk, &config, features)
+    task::run(records, release, root_disk, &config, features)
 }

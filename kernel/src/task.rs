@@ -100,15 +100,18 @@ fn user_record(archive: &[u8]) -> Creds {
 }
 
 /// Unpacks the root filesystem from the initrd at physical `[initrd.0, initrd.0+initrd.1)`
-/// (whose memory then goes to the frame allocator), loads the program named in it, runs it
-/// to its end, and returns its status.
+/// (whose memory then goes to the frame allocator when `owned`: not for the records embedded
+/// in the kernel image, `launch`), loads the program named in it, runs it to its end, and
+/// returns its status.
 pub fn run(
     initrd: (u64, u64),
+    owned: bool,
     root_disk: Option<Arc<dyn coracle_vfs::block::BlockDevice>>,
     config: &Config,
     features: Features,
 ) -> ! {
-    // SAFETY: the initrd module is RAM reserved in mm::init and mapped by the direct map.
+    // SAFETY: the initrd module (or the kernel image's launch section) is RAM reserved in
+    // mm::init and mapped by the direct map.
     // Its pages go back to the frame allocator (and may be written) only once unpacking has
     // read them for the last time: each `release` call covers bytes the unpacker reported it
     // never reads again, and the slice is not used after unpacking.
@@ -161,7 +164,7 @@ pub fn run(
     let mut freed_to = initrd.0.next_multiple_of(page);
     let mut release = |upto: usize| {
         let end = (initrd.0 + (upto as u64).min(initrd.1)) & !(page - 1);
-        if end > freed_to {
+        if owned && end > freed_to {
             crate::mm::release_initrd(freed_to, end);
             freed_to = end;
         }

@@ -97,8 +97,11 @@ pub struct Thread {
     pub killed: AtomicBool,
     /// The CPUs it may run on (bit i = CPU i).
     pub affinity: AtomicU64,
-    /// CPU time used, in ns (kept by the kernel loop).
-    pub cpu_ns: AtomicU64,
+    /// CPU time charged so far, in ns (kept by the kernel loop through [`Thread::charge`]);
+    /// read it with [`Thread::cpu_time`], which adds the stretch running now.
+    pub(crate) cpu_ns: AtomicU64,
+    /// When the CPU running it last charged it (monotonic ns), 0 while it is off every CPU.
+    on_cpu_since: AtomicU64,
     /// The nice value (-20..=19), for getpriority/setpriority.
     pub nice: AtomicI32,
     /// The scheduling policy sched_getscheduler reports (SCHED_OTHER, BATCH or IDLE, with
@@ -236,6 +239,43 @@ impl Thread {
 }
 
 impl Thread {
+    /// The kernel loop took the thread onto a CPU at `now`.
+    pub fn start_running(&self, now: u64) {
+        self.on_cpu_since.store(now.max(1), Ordering::SeqCst);
+    }
+
+    /// Charges the time on the CPU up to `now` (a kernel entry).
+    pub fn charge(&self, now: u64) {
+        // The start moves before the sum grows, so a concurrent `cpu_time` may briefly read
+        // less than the truth, never more (a CPU-time timer then looks again, never fires early).
+        let since = self.on_cpu_since.swap(now.max(1), Ordering::SeqCst);
+        self.add_charge(now, since);
+    }
+
+    /// Charges the time up to `now` as the thread leaves its CPU.
+    pub fn stop_running(&self, now: u64) {
+        let since = self.on_cpu_since.swap(0, Ordering::SeqCst);
+        self.add_charge(now, since);
+    }
+
+    fn add_charge(&self, now: u64, since: u64) {
+        if since != 0 {
+            self.cpu_ns
+                .fetch_add(now.saturating_sub(since), Ordering::SeqCst);
+        }
+    }
+
+    /// CPU time used up to `now`, including the stretch it is running on a CPU at this
+    /// moment (another CPU may be running it: a CPU-time timer checked elsewhere must see the
+    /// time a thread spinning in user mode, never entering the kernel, has used).
+    pub fn cpu_time(&self, now: u64) -> u64 {
+        let charged = self.cpu_ns.load(Ordering::SeqCst);
+        match self.on_cpu_since.load(Ordering::SeqCst) {
+            0 => charged,
+            since => charged + now.saturating_sub(since),
+        }
+    }
+
     /// Whether its affinity lets it run on `cpu`.
     pub fn may_run_on(&self, cpu: usize) -> bool {
         cpu >= 64 || self.affinity.load(Ordering::Relaxed) & (1 << cpu) != 0
@@ -390,6 +430,7 @@ impl Scheduler {
             killed: AtomicBool::new(false),
             affinity: AtomicU64::new(all),
             cpu_ns: AtomicU64::new(0),
+            on_cpu_since: AtomicU64::new(0),
             nice: AtomicI32::new(0),
             policy: AtomicU32::new(0),
             robust_list: AtomicU64::new(0),

@@ -7,19 +7,22 @@
 //! `name value unit` lines the program prints and makes the rows, which `output` turns into
 //! JSON or Markdown and `chart` into an SVG; `floor` bisects the memory floor (`--min-memory`);
 //! `crate::icount` is the deterministic mode. A new kind of workload needs only a program
-//! that prints `name value unit` lines (see bench/programs/bench.h).
+//! that prints `name value unit` lines (see bench/programs/bench.h). `--servers` (`net`)
+//! measures network servers of a root filesystem under host load generators instead.
 
 mod baseline;
 mod chart;
 mod exec;
 mod floor;
 mod linux;
+mod net;
 mod output;
 mod report;
 mod sides;
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, BufWriter};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -34,6 +37,8 @@ use crate::tempdir::TempDir;
 use output::{ComparisonReport, Format, Report};
 use report::{Comparison, RunResult, Series};
 use sides::Knobs;
+
+pub use net::Server;
 
 /// Which VM to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -105,10 +110,29 @@ pub struct BenchArgs {
     /// Linux per metric: medians, min-max whiskers, ratios).
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
+    /// Network servers instead of a program: the command is then a ROOTFS_DIR holding them
+    /// (Debian's nginx-light, redis-server, iperf3; e.g. the compat suite's root), run in
+    /// both VMs on QEMU's user network and driven from the host by wrk, redis-benchmark and
+    /// iperf3; the host CPU each VM used is reported with each load.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "SERVER[,SERVER...]"
+    )]
+    pub servers: Vec<Server>,
+    /// With --servers: seconds of wrk, and of iperf3 each way.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub load_seconds: u32,
+    /// With --servers: requests per redis-benchmark test (SET, GET).
+    #[arg(long, value_name = "N", default_value_t = 10000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub redis_requests: u32,
     /// [ROOTFS_DIR] PROGRAM [ARGS...]: PROGRAM is a static ELF (a host path, or a name looked up
     /// in PATH). With ROOTFS_DIR (a directory) first, both VMs run PROGRAM inside that root
     /// filesystem (the same files, with PROGRAM added at /.coracle-bench/NAME), e.g.
-    /// `coracle bench ROOT -- target/bench/bench_spawn 100 exec_true /bin/true`.
+    /// `coracle bench ROOT -- target/bench/bench_spawn 100 exec_true /bin/true`. Or IMAGE
+    /// CMD [ARGS...]: both VMs run CMD, a command of the image (found in its PATH, with its
+    /// Env and WorkingDir, no Entrypoint), in the image's files.
     #[arg(
         value_name = "PROGRAM",
         required = true,
@@ -121,10 +145,13 @@ pub struct BenchArgs {
 /// Everything a run of either side needs.
 #[derive(Debug)]
 struct Plan {
-    program: Program,
+    /// The host program run (None for an image's own command).
+    program: Option<Program>,
     /// The program as given on the command line, for the reports.
     typed: OsString,
     rootfs: Option<Staged>,
+    /// `coracle bench IMAGE CMD...`: the image, and CMD's run in it.
+    image: Option<BenchImage>,
     args: Vec<OsString>,
     accel: Accel,
     memory_mib: u64,
@@ -133,6 +160,19 @@ struct Plan {
     coracle: Option<PathBuf>,
     linux: Option<LinuxVm>,
     icount: bool,
+}
+
+/// An image whose own command is benchmarked: Coracle runs `coracle run --entrypoint ""
+/// IMAGE CMD...`; the Linux VM gets the image's files (in memory from its layers, never
+/// unpacked on the host) with busybox, and runs the command as `coracle run` resolved it
+/// (the program found in the image's PATH, its environment and working directory).
+#[derive(Debug)]
+struct BenchImage {
+    /// The image as typed.
+    name: OsString,
+    tree: crate::image::tree::FsTree,
+    /// The Linux VM's `/init` command line for CMD.
+    linux_argv: Vec<OsString>,
 }
 
 /// A root filesystem with the program added, shared by both VMs.
@@ -157,22 +197,47 @@ struct LinuxVm {
 
 /// Runs the benchmark; the status is 0 when every run of every side exited with 0.
 pub fn run(args: BenchArgs) -> Result<u8, RunError> {
+    if !args.servers.is_empty() {
+        return run_servers(&args);
+    }
     let cwd = std::env::current_dir()
         .map_err(|e| RunError::io("cannot read the current directory", e))?;
     let (mut name, mut rest) = args
         .command
         .split_first()
         .ok_or_else(|| RunError::Usage("no program given".into()))?;
-    let rootfs_dir = Path::new(name).is_dir().then(|| PathBuf::from(name));
+    let store = crate::image::store::Store::existing_default();
+    let host_path = program::host_path_var();
+    let image = crate::image::run::image_source(name, &cwd, host_path.as_deref(), store.as_ref())?
+        .map(|source| bench_image(name, rest, &source))
+        .transpose()?;
+    if image.is_some() {
+        (name, rest) = rest
+            .split_first()
+            .ok_or_else(|| RunError::Usage("no command given after the image".into()))?;
+    }
+    let rootfs_dir = Path::new(name)
+        .is_dir()
+        .then(|| PathBuf::from(name))
+        .filter(|_| image.is_none());
     if rootfs_dir.is_some() {
         (name, rest) = rest.split_first().ok_or_else(|| {
             RunError::Usage("no program given after the root filesystem directory".into())
         })?;
     }
-    let program = program::find_program(name, program::host_path_var().as_deref(), &cwd, None)?;
-    let rootfs = rootfs_dir
-        .map(|dir| stage_rootfs(&dir, &program))
-        .transpose()?;
+    let program = match image {
+        Some(_) => None,
+        None => Some(program::find_program(
+            name,
+            host_path.as_deref(),
+            &cwd,
+            None,
+        )?),
+    };
+    let rootfs = match (rootfs_dir, &program) {
+        (Some(dir), Some(program)) => Some(stage_rootfs(&dir, program)?),
+        _ => None,
+    };
     let requested = from_env_or(args.accel, "CORACLE_ACCEL", Accel::Auto, env::host_lookup)?;
     let accel = if args.icount {
         if args.cpus.iter().any(|&n| n != 1) {
@@ -186,19 +251,13 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
     } else {
         qemu::host_accel(requested)
     };
-    let qemu = args
-        .qemu
-        .or_else(|| {
-            std::env::var_os("CORACLE_QEMU")
-                .filter(|v| !v.is_empty())
-                .map(Into::into)
-        })
-        .unwrap_or_else(|| "qemu-system-x86_64".into());
+    let qemu = qemu_path(&args);
     let want = |side| args.only.is_none_or(|only| only == side);
     let linux = if want(Side::Linux) {
         Some(prepare_linux(
-            &program,
+            program.as_ref(),
             rootfs.as_ref(),
+            image.as_ref(),
             rest,
             &args.linux_args,
             args.linux_kernel.as_deref(),
@@ -218,6 +277,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         program,
         typed: name.to_owned(),
         rootfs,
+        image,
         args: rest.to_vec(),
         accel,
         memory_mib: args.memory,
@@ -262,19 +322,59 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         }
     }
 
+    let knobs = |cpus| Knobs {
+        cpus,
+        memory_mib: plan.memory_mib,
+        timeout: plan.timeout,
+        icount: plan.icount,
+    };
+    let results = round_robin(
+        &args,
+        [plan.coracle.is_some(), plan.linux.is_some()],
+        plan.icount,
+        |side, cpus| match side {
+            Side::Coracle => sides::run_coracle(&plan, knobs(cpus)),
+            Side::Linux => sides::run_linux(&plan, knobs(cpus)),
+        },
+    );
+    let report = Report {
+        coracle: env!("CARGO_PKG_VERSION"),
+        command: shown_command(&plan),
+        mode,
+        accel: accel_name(plan.accel),
+        memory_mib: plan.memory_mib,
+        runs: args.runs,
+        linux_kernel: plan
+            .linux
+            .as_ref()
+            .map(|vm| vm.vmlinux.display().to_string()),
+        linux_cmdline: plan.linux.as_ref().map(|vm| vm.cmdline(plan.icount)),
+        comparisons: Vec::new(),
+        memory_floor: args.min_memory.then(|| memory_floor(&plan, args.cpus[0])),
+    };
+    finish(&args, &results, report)
+}
+
+/// Runs every side at every CPU count `args.runs` times, round-robin, so that a change in
+/// host load hits every configuration alike; a side that failed at a CPU count is not run
+/// again there. `sides`: whether Coracle and Linux run.
+fn round_robin(
+    args: &BenchArgs,
+    sides: [bool; 2],
+    icount: bool,
+    mut one: impl FnMut(Side, u32) -> RunResult,
+) -> Vec<(u32, Option<Series>, Option<Series>)> {
     let mut results: Vec<(u32, Option<Series>, Option<Series>)> = args
         .cpus
         .iter()
         .map(|&cpus| {
             (
                 cpus,
-                plan.coracle.as_ref().map(|_| series(plan.icount)),
-                plan.linux.as_ref().map(|_| series(plan.icount)),
+                sides[0].then(|| series(icount)),
+                sides[1].then(|| series(icount)),
             )
         })
         .collect();
-    // Round-robin, so that a change in host load hits every configuration alike; a side that
-    // failed at a CPU count is not run again there.
     for i in 1..=args.runs {
         for (cpus, coracle, linux) in &mut results {
             for (side, series) in [(Side::Coracle, coracle), (Side::Linux, linux)] {
@@ -282,16 +382,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
                 if series.failure().is_some() {
                     continue;
                 }
-                let knobs = Knobs {
-                    cpus: *cpus,
-                    memory_mib: plan.memory_mib,
-                    timeout: plan.timeout,
-                    icount: plan.icount,
-                };
-                let result = match side {
-                    Side::Coracle => sides::run_coracle(&plan, knobs),
-                    Side::Linux => sides::run_linux(&plan, knobs),
-                };
+                let result = one(side, *cpus);
                 eprintln!(
                     "bench: run {i}/{} --cpus {cpus} {}: {:.0} ms{}",
                     args.runs,
@@ -306,7 +397,16 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
             }
         }
     }
+    results
+}
 
+/// Tabulates the runs into `report` (which has no comparisons yet), prints it as asked and
+/// writes `--output`; the status: 0 when every run succeeded and the outputs matched.
+fn finish(
+    args: &BenchArgs,
+    results: &[(u32, Option<Series>, Option<Series>)],
+    mut report: Report,
+) -> Result<u8, RunError> {
     let comparisons: Vec<Comparison<'_>> = results
         .iter()
         .map(|(cpus, coracle, linux)| Comparison {
@@ -322,21 +422,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
             .all(|s| s.failure().is_none());
         ran_ok && report::outputs_match(c) != Some(false)
     });
-    let report = Report {
-        coracle: env!("CARGO_PKG_VERSION"),
-        command: shown_command(&plan),
-        mode,
-        accel: accel_name(plan.accel),
-        memory_mib: plan.memory_mib,
-        runs: args.runs,
-        linux_kernel: plan
-            .linux
-            .as_ref()
-            .map(|vm| vm.vmlinux.display().to_string()),
-        linux_cmdline: plan.linux.as_ref().map(|vm| vm.cmdline(plan.icount)),
-        comparisons: comparisons.iter().map(ComparisonReport::new).collect(),
-        memory_floor: args.min_memory.then(|| memory_floor(&plan, args.cpus[0])),
-    };
+    report.comparisons = comparisons.iter().map(ComparisonReport::new).collect();
     match args.format {
         Format::Table => {
             print_tables(&comparisons);
@@ -351,6 +437,116 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         write_output(dir, &report)?;
     }
     Ok(if all_ok { 0 } else { 1 })
+}
+
+/// `--qemu`, else $CORACLE_QEMU, else qemu-system-x86_64.
+fn qemu_path(args: &BenchArgs) -> PathBuf {
+    args.qemu
+        .clone()
+        .or_else(|| {
+            std::env::var_os("CORACLE_QEMU")
+                .filter(|v| !v.is_empty())
+                .map(Into::into)
+        })
+        .unwrap_or_else(|| "qemu-system-x86_64".into())
+}
+
+/// `--servers`: the network benchmark (`net`) of the servers in the root filesystem given.
+fn run_servers(args: &BenchArgs) -> Result<u8, RunError> {
+    let [root] = args.command.as_slice() else {
+        return Err(RunError::Usage(
+            "with --servers the command is one ROOTFS_DIR holding the servers".into(),
+        ));
+    };
+    let root = PathBuf::from(root);
+    if !root.is_dir() {
+        return Err(RunError::Usage(format!(
+            "{} is not a directory",
+            root.display()
+        )));
+    }
+    if args.icount {
+        return Err(RunError::Usage(
+            "--servers measures wall-clock rates under a host load generator: no --icount".into(),
+        ));
+    }
+    let requested = from_env_or(args.accel, "CORACLE_ACCEL", Accel::Auto, env::host_lookup)?;
+    let accel = qemu::host_accel(requested);
+    let qemu = qemu_path(args);
+    let want = |side| args.only.is_none_or(|only| only == side);
+    let linux = if want(Side::Linux) {
+        let cache = linux::cache_dir(env::host_lookup);
+        let vmlinux = baseline::kernel(cache.as_deref(), args.linux_kernel.as_deref())
+            .map_err(RunError::Usage)?;
+        let mut vm = net::prepare_linux(&root, vmlinux, &args.servers)?;
+        vm.extra_args = args.linux_args.clone();
+        Some(vm)
+    } else {
+        None
+    };
+    let coracle = if want(Side::Coracle) {
+        Some(
+            std::env::current_exe()
+                .map_err(|e| RunError::io("cannot find the coracle executable", e))?,
+        )
+    } else {
+        None
+    };
+    let servers: Vec<&str> = args.servers.iter().map(|s| s.name()).collect();
+    let command = format!("--servers {} ROOTFS", servers.join(","));
+    let header = format!(
+        "coracle bench {command} -- {} run(s) per VM and CPU count, --accel {}, -m {}M, \
+         {} s loads, {} redis requests per test, wall clock",
+        args.runs,
+        accel_name(accel),
+        args.memory,
+        args.load_seconds,
+        args.redis_requests
+    );
+    if args.format == Format::Table {
+        println!("{header}");
+    } else {
+        eprintln!("{header}");
+    }
+    let plan = net::NetPlan {
+        root: &root,
+        servers: &args.servers,
+        accel,
+        qemu: &qemu,
+        coracle: coracle.as_deref(),
+        linux: linux.as_ref(),
+        load: net::Load {
+            seconds: args.load_seconds,
+            redis_requests: args.redis_requests,
+        },
+    };
+    let results = round_robin(
+        args,
+        [coracle.is_some(), linux.is_some()],
+        false,
+        |side, cpus| {
+            let knobs = Knobs {
+                cpus,
+                memory_mib: args.memory,
+                timeout: Duration::from_secs(args.timeout),
+                icount: false,
+            };
+            net::run(&plan, side == Side::Coracle, knobs)
+        },
+    );
+    let report = Report {
+        coracle: env!("CARGO_PKG_VERSION"),
+        command,
+        mode: report::Mode::Wall,
+        accel: accel_name(accel),
+        memory_mib: args.memory,
+        runs: args.runs,
+        linux_kernel: linux.as_ref().map(|vm| vm.vmlinux.display().to_string()),
+        linux_cmdline: linux.as_ref().map(|vm| vm.cmdline(false)),
+        comparisons: Vec::new(),
+        memory_floor: None,
+    };
+    finish(args, &results, report)
 }
 
 /// `--output DIR`: report.json and chart.svg.
@@ -469,7 +665,11 @@ fn accel_name(accel: Accel) -> &'static str {
 }
 
 fn shown_command(plan: &Plan) -> String {
-    let root = plan.rootfs.as_ref().map(|_| OsStr::new("ROOTFS"));
+    let root = match (&plan.image, &plan.rootfs) {
+        (Some(image), _) => Some(image.name.as_os_str()),
+        (None, Some(_)) => Some(OsStr::new("ROOTFS")),
+        (None, None) => None,
+    };
     root.into_iter()
         .chain(std::iter::once(plan.typed.as_os_str()))
         .chain(plan.args.iter().map(OsString::as_os_str))
@@ -547,10 +747,53 @@ impl LinuxVm {
     }
 }
 
+/// Reads the image `name` and resolves `cmd` in it as `coracle run --entrypoint "" IMAGE
+/// CMD...` does, for the Linux VM's side.
+fn bench_image(
+    name: &OsStr,
+    cmd: &[OsString],
+    source: &crate::image::reference::Source,
+) -> Result<BenchImage, RunError> {
+    if cmd.is_empty() {
+        return Err(RunError::Usage("no command given after the image".into()));
+    }
+    let mut line: Vec<OsString> = vec!["--entrypoint".into(), "".into(), name.into()];
+    line.extend(cmd.iter().cloned());
+    let opts = crate::pack::run_options_for(&line)?;
+    let store = crate::image::store::Store::open_default()?;
+    let prepared = crate::image::run::prepared(&opts, source, &store)?;
+    let mut tree = prepared.tree;
+    tree.insert(
+        b".coracle-bench".to_vec(),
+        crate::image::tree::Node::Dir(crate::image::tree::Meta::IMPLIED_DIR),
+    );
+    // /init runs: busybox sh -c 'cd "$0" && exec "$@"' CWD busybox env -i VARS... EXEC ARGS...
+    let bb = OsString::from(linux::ROOTFS_BUSYBOX);
+    let mut linux_argv: Vec<OsString> = vec![
+        bb.clone(),
+        "sh".into(),
+        "-c".into(),
+        r#"cd "$0" && exec "$@""#.into(),
+        OsString::from_vec(prepared.process.cwd.clone()),
+        bb,
+        "env".into(),
+        "-i".into(),
+    ];
+    linux_argv.extend(prepared.process.env.entries().map(OsString::from_vec));
+    linux_argv.push(OsString::from_vec(prepared.exec.clone()));
+    linux_argv.extend(prepared.process.argv.iter().skip(1).cloned());
+    Ok(BenchImage {
+        name: name.to_owned(),
+        tree,
+        linux_argv,
+    })
+}
+
 /// Finds the cached kernel and busybox and writes the initramfs, once for all runs.
 fn prepare_linux(
-    program: &Program,
+    program: Option<&Program>,
     rootfs: Option<&Staged>,
+    image: Option<&BenchImage>,
     args: &[OsString],
     kernel_args: &[String],
     given_kernel: Option<&Path>,
@@ -564,29 +807,40 @@ fn prepare_linux(
                  install it with `apt-get install busybox-static`"
             ))
         })?;
-    let guest_path = rootfs.map_or(&program.path, |r| &r.guest_path);
-    let mut argv = vec![guest_path.clone().into_os_string()];
-    argv.extend_from_slice(args);
     let dir = TempDir::new().map_err(|e| RunError::io("cannot create a temporary directory", e))?;
     let initramfs = dir.path().join("linux-initramfs.cpio");
     let file = std::fs::File::create(&initramfs)
         .map_err(|e| RunError::io(format!("cannot write {}", initramfs.display()), e))?;
-    let written = match rootfs {
-        None => linux::write_initramfs(
+    let argv = |path: &Path| {
+        let mut argv = vec![path.as_os_str().to_owned()];
+        argv.extend_from_slice(args);
+        argv
+    };
+    let written = match (image, rootfs, program) {
+        (Some(image), _, _) => linux::write_rootfs_initramfs(
+            BufWriter::new(file),
+            crate::root_image::Source::Image(&image.tree),
+            &busybox.bytes,
+            &[],
+            &linux::init_script_with(linux::ROOTFS_BUSYBOX, &image.linux_argv),
+        ),
+        (None, None, Some(program)) => linux::write_initramfs(
             BufWriter::new(file),
             &busybox.bytes,
             &program.path,
             &program.bytes,
-            &linux::init_script(&argv),
+            &linux::init_script(&argv(&program.path)),
         ),
-        Some(staged) => crate::rootfs::Tree::scan(&staged.root).and_then(|tree| {
+        (None, Some(staged), _) => crate::rootfs::Tree::scan(&staged.root).and_then(|tree| {
             linux::write_rootfs_initramfs(
                 BufWriter::new(file),
-                &tree,
+                crate::root_image::Source::Tree(&tree),
                 &busybox.bytes,
-                &linux::init_script_with(linux::ROOTFS_BUSYBOX, &argv),
+                &[],
+                &linux::init_script_with(linux::ROOTFS_BUSYBOX, &argv(&staged.guest_path)),
             )
         }),
+        (None, None, None) => return Err(RunError::Usage("no program given".into())),
     };
     written.map_err(|e| RunError::io("cannot write the Linux initramfs", e))?;
 

@@ -36,8 +36,15 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Run a static program in Coracle and in a stock Linux VM under the same QEMU flags, and
     /// compare their outputs, the `name value unit` results they print, and the wall times.
-    #[command(override_usage = "coracle bench [OPTIONS] PROGRAM [ARGS...]")]
+    #[command(
+        override_usage = "coracle bench [OPTIONS] [ROOTFS_DIR] PROGRAM [ARGS...]\n       \
+                          coracle bench [OPTIONS] IMAGE CMD [ARGS...]"
+    )]
     Bench(crate::bench::BenchArgs),
+    /// Pack an image into one file (kernel, launch configuration, EROFS root filesystem) that
+    /// `coracle run FILE` runs and QEMU boots alone.
+    #[command(override_usage = "coracle pack [OPTIONS] IMAGE -o FILE [ARGS...]")]
+    Pack(crate::pack::PackArgs),
     /// Pull an image from a registry, or import one (oci:DIR[:TAG], oci-archive:FILE,
     /// docker-archive:FILE, containers-storage:NAME), into Coracle's image store.
     Pull(crate::image::commands::PullArgs),
@@ -63,6 +70,8 @@ pub enum Command {
     Rm(crate::lifecycle::commands::RmArgs),
     /// Wait for VMs to end and print their exit statuses.
     Wait(crate::lifecycle::commands::WaitArgs),
+    /// Manage Coracle networks, private segments VMs share (`run --network NAME`).
+    Network(crate::networks::NetworkCommand),
 }
 
 #[derive(Debug, clap::Args)]

@@ -25,6 +25,19 @@ pub enum RunError {
     QemuMissing { qemu: String },
     #[error("the kernel failed")]
     KernelFailed { log_tail: String },
+    #[error(
+        "the root filesystem does not fit in the guest's memory: the initrd holding it is \
+         {initrd_mib} MiB and the VM has {memory_mib} MiB; give the VM more memory (e.g. -m \
+         {suggested_mib}), or put the root filesystem on a read-only drive \
+         (--root-device blk), where it takes no guest memory"
+    )]
+    RootfsTooLarge {
+        initrd_mib: u64,
+        memory_mib: u64,
+        suggested_mib: u64,
+        /// What QEMU or the kernel said.
+        detail: String,
+    },
     #[error("the VM stopped unexpectedly ({status})")]
     VmStopped {
         status: String,
@@ -50,6 +63,7 @@ impl RunError {
             | Self::Io { .. }
             | Self::QemuMissing { .. }
             | Self::KernelFailed { .. }
+            | Self::RootfsTooLarge { .. }
             | Self::VmStopped { .. } => 125,
         }
     }
@@ -66,6 +80,7 @@ impl RunError {
         };
         match self {
             Self::KernelFailed { log_tail } => section("kernel log (last lines)", log_tail),
+            Self::RootfsTooLarge { detail, .. } => section("qemu or kernel output", detail),
             Self::VmStopped {
                 qemu_stderr,
                 log_tail,

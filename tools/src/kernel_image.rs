@@ -3,11 +3,20 @@
 //! QEMU needs a file, so the embedded bytes are written once to
 //! `$XDG_CACHE_HOME/coracle/kernel-<hash>.elf` (or `~/.cache/...`, or the temp dir), named by
 //! a hash of the bytes so that different builds never share a file; the write goes through a
-//! temporary name and `rename`, so concurrent runs never see a partial kernel.
+//! temporary name and `rename`, so concurrent runs never see a partial kernel. Each build adds
+//! a file, so writing one removes the kernels no run has used for [`STALE`] (a run refreshes
+//! the date of the file it uses, at most daily), and the cache stays a few files however many
+//! builds pass through it (a CI cache, a developer's machine).
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// How long an unused kernel file stays in the cache.
+const STALE: Duration = Duration::from_secs(3 * 24 * 3600);
+/// How old a used file's date may get before a run refreshes it.
+const REFRESH: Duration = Duration::from_secs(24 * 3600);
 
 /// The kernel built by build.rs.
 pub(crate) static KERNEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel.elf"));
@@ -51,8 +60,17 @@ fn uid_hint() -> String {
 /// Makes `dir/name` hold `bytes`, reusing an existing file of the right size.
 fn ensure_file(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
     let path = dir.join(name);
-    if fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64) {
-        return Ok(path);
+    if let Ok(m) = fs::metadata(&path) {
+        if m.is_file() && m.len() == bytes.len() as u64 {
+            if age(&m) > REFRESH {
+                // Best effort: a read-only cache still serves the file.
+                let _ = fs::File::options()
+                    .append(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(SystemTime::now()));
+            }
+            return Ok(path);
+        }
     }
     fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
@@ -60,7 +78,31 @@ fn ensure_file(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result.map(|()| path)
+    result?;
+    remove_stale(dir, name);
+    Ok(path)
+}
+
+fn age(m: &fs::Metadata) -> Duration {
+    m.modified()
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .unwrap_or_default()
+}
+
+/// Removes the other kernels in `dir` unused for [`STALE`] (best effort).
+fn remove_stale(dir: &Path, keep: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let kernel = name.starts_with("kernel-") && name.ends_with(".elf");
+        if kernel && name != keep && entry.metadata().is_ok_and(|m| age(&m) > STALE) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -80,6 +122,33 @@ mod tests {
         ensure_file(&dir, "k.elf", b"kernel").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"kernel");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_new_kernel_removes_the_ones_unused_for_days() {
+        let tmp = TempDir::new().unwrap();
+        let dir = tmp.path();
+        let old = SystemTime::now() - STALE - Duration::from_secs(60);
+        for name in ["kernel-old.elf", "kernel-recent.elf", "other-old.bin"] {
+            fs::write(dir.join(name), b"x").unwrap();
+        }
+        for name in ["kernel-old.elf", "other-old.bin"] {
+            let f = fs::File::options()
+                .append(true)
+                .open(dir.join(name))
+                .unwrap();
+            f.set_modified(old).unwrap();
+        }
+        ensure_file(dir, "kernel-new.elf", b"kernel").unwrap();
+        let mut left: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["kernel-new.elf", "kernel-recent.elf", "other-old.bin"]
+        );
     }
 
     #[test]

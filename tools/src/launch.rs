@@ -29,6 +29,8 @@ enum Content {
     Program(Program),
     Tree(Tree),
     Image(Box<FsTree>),
+    /// A packed image's file: the kernel and the root drive (`pack`).
+    Packed(crate::pack::run::PackedRoot),
 }
 
 /// A checked run, ready to be packed.
@@ -59,6 +61,9 @@ impl Launch {
             .command
             .first()
             .ok_or_else(|| RunError::Usage("no program given".into()))?;
+        if let Some((root, config)) = crate::pack::run::open(&host_cwd.join(first))? {
+            return crate::pack::run::prepare(opts, root, &config);
+        }
         let store = crate::image::store::Store::existing_default();
         if let Some(source) =
             crate::image::run::image_source(first, host_cwd, host_path, store.as_ref())?
@@ -143,6 +148,43 @@ impl Launch {
         }
     }
 
+    /// A run of a packed image (`pack::run` has made the records).
+    pub(crate) fn from_packed(
+        argv: Vec<OsString>,
+        env: Environment,
+        exec: Vec<u8>,
+        cwd: Vec<u8>,
+        user: crate::initrd::User,
+        root: crate::pack::run::PackedRoot,
+    ) -> Launch {
+        Launch {
+            argv,
+            env,
+            exec,
+            cwd,
+            etc: Vec::new(),
+            user: Some(user),
+            content: Content::Packed(root),
+            stop_signal: None,
+        }
+    }
+
+    /// The file data of an image's root filesystem, for the initrd's progress bar.
+    pub fn image_bytes(&self) -> Option<u64> {
+        match &self.content {
+            Content::Image(tree) => Some(tree.data_bytes()),
+            _ => None,
+        }
+    }
+
+    /// The packed image this launch runs, if it runs one.
+    pub fn packed(&self) -> Option<&crate::pack::run::PackedRoot> {
+        match &self.content {
+            Content::Packed(root) => Some(root),
+            _ => None,
+        }
+    }
+
     /// Keeps the image's StopSignal for `coracle stop`.
     pub(crate) fn with_stop_signal(mut self, signal: Option<String>) -> Launch {
         self.stop_signal = signal;
@@ -167,6 +209,7 @@ impl Launch {
             Content::Tree(tree) => tree.skipped_warning(),
             Content::Image(tree) => tree.skipped_warning(),
             Content::Program(program) => program.note.clone(),
+            Content::Packed(_) => None,
         }
     }
 
@@ -175,6 +218,7 @@ impl Launch {
     pub fn root_image(&self) -> Option<io::Result<std::path::PathBuf>> {
         let source = match &self.content {
             Content::Program(_) => return None,
+            Content::Packed(root) => return Some(Ok(root.path.clone())),
             Content::Tree(tree) => crate::root_image::Source::Tree(tree),
             Content::Image(tree) => crate::root_image::Source::Image(tree),
         };
@@ -194,6 +238,7 @@ impl Launch {
         };
         let root = match &self.content {
             _ if root_on_drive => Root::Device,
+            Content::Packed(_) => Root::Device,
             Content::Program(program) => Root::Program(program),
             Content::Tree(tree) => Root::Tree(tree),
             Content::Image(tree) => Root::Image(tree),

@@ -5,8 +5,8 @@
 //! and `ldcache` and listed by `packlist`; `resolve` inside a root filesystem); `initrd` packs it
 //! with its argv/env (`env`) and the root filesystem (`rootfs`) through `cpio`; `vm` starts
 //! QEMU (`qemu`) with the embedded kernel (`kernel_image`) and speaks docs/guest-protocol.md
-//! (`protocol`), with the network `network` sets up. `bench` compares a program in Coracle with
-//! a Linux VM.
+//! (`protocol`), with the network `network` sets up (on a Coracle network of `networks`).
+//! `bench` compares a program in Coracle with a Linux VM.
 #![forbid(unsafe_code)]
 
 pub mod bench;
@@ -15,6 +15,7 @@ pub mod cpio;
 pub mod env;
 pub mod erofs;
 pub mod error;
+pub mod hostfwd;
 pub mod icount;
 pub mod image;
 pub mod initrd;
@@ -24,8 +25,11 @@ pub mod ldcache;
 pub mod libraries;
 pub mod lifecycle;
 pub mod network;
+pub mod networks;
+pub mod pack;
 pub mod packlist;
 pub mod program;
+pub mod progress;
 pub mod protocol;
 pub mod qemu;
 pub mod resolve;
@@ -57,6 +61,7 @@ pub fn main_entry() -> u8 {
             .into_options(&env::random_hostname(), env::host_lookup)
             .and_then(|opts| lifecycle::run(opts, started)),
         cli::Command::Bench(args) => bench::run(args),
+        cli::Command::Pack(args) => pack::pack(args),
         cli::Command::Pull(args) => image::commands::pull(args),
         cli::Command::Images => image::commands::images(),
         cli::Command::Rmi(args) => image::commands::rmi(args),
@@ -69,6 +74,7 @@ pub fn main_entry() -> u8 {
         cli::Command::Kill(args) => lifecycle::commands::kill(args),
         cli::Command::Rm(args) => lifecycle::commands::rm(args),
         cli::Command::Wait(args) => lifecycle::commands::wait(args),
+        cli::Command::Network(cmd) => networks::command(cmd),
     };
     match result {
         Ok(status) => status,

@@ -7,11 +7,14 @@
 //! 127.0.0.1 is reachable from the guest at 10.0.2.2), DNS forwarded at 10.0.2.3. Published
 //! ports are `hostfwd` rules. `--network none` adds no card at all, so such a VM boots
 //! exactly as one without networking. `--network tap:NAME` uses an existing tap device.
+//! `--network NAME` puts the VM on a Coracle network (`crate::networks`): one card on the
+//! network's multicast segment, the address its record holds, no gateway.
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
+use crate::networks::Attachment;
 use crate::qemu::Machine;
 
 /// The guest's address on QEMU's user network, its gateway and its DNS forwarder.
@@ -28,6 +31,8 @@ pub enum Network {
     /// An existing tap device (the guest keeps the same static address; the host side of
     /// the tap must route or bridge for it).
     Tap(String),
+    /// A Coracle network (`coracle network create NAME`).
+    Named(String),
 }
 
 /// Parses `--network user|none|tap:NAME`.
@@ -45,9 +50,11 @@ pub fn parse_network(text: &str) -> Result<Network, String> {
             {
                 Ok(Network::Tap(name.to_owned()))
             }
-            _ => Err(format!(
-                "invalid network {text:?}: expected user, none or tap:NAME"
-            )),
+            _ => crate::networks::check_name(text)
+                .map(|()| Network::Named(text.to_owned()))
+                .map_err(|e| {
+                    format!("invalid network {text:?}: expected user, none, tap:DEV or a network name ({e})")
+                }),
         },
     }
 }
@@ -166,7 +173,8 @@ fn parse_hostname(text: &str) -> Result<String, String> {
 /// The network options of `coracle run`, flattened into its arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NetworkArgs {
-    /// Network: user (QEMU's user-mode NAT, the default), none, or tap:NAME.
+    /// Network: user (QEMU's user-mode NAT, the default), none, tap:DEV, or the NAME of a
+    /// network made with `coracle network create`.
     #[arg(long = "network", alias = "net", value_name = "MODE", default_value = "user", value_parser = parse_network)]
     pub network: Network,
     /// Publish a container port: [IP:]HOST_PORT:GUEST_PORT[/tcp|/udp] (no IP: all host
@@ -182,6 +190,10 @@ pub struct NetworkArgs {
     /// Add a line to /etc/hosts: NAME:IP (IP may be host-gateway).
     #[arg(long = "add-host", value_name = "NAME:IP", value_parser = parse_add_host)]
     pub add_host: Vec<(String, IpAddr)>,
+    /// With `--network NAME`: the VM's address and peers, decided when it starts
+    /// (`lifecycle`).
+    #[arg(skip)]
+    pub attachment: Option<Attachment>,
 }
 
 impl Default for NetworkArgs {
@@ -192,15 +204,28 @@ impl Default for NetworkArgs {
             hostname: None,
             dns: Vec::new(),
             add_host: Vec::new(),
+            attachment: None,
         }
     }
 }
 
 impl NetworkArgs {
+    /// The Coracle network's name with `--network NAME`.
+    pub fn named(&self) -> Option<&str> {
+        match &self.network {
+            Network::Named(name) => Some(name),
+            _ => None,
+        }
+    }
+
     /// Checks the combination: ports can only be published on the user network.
     pub fn check(&self) -> Result<(), String> {
         if !self.publish.is_empty() && self.network != Network::User {
-            return Err("-p needs --network user (QEMU forwards the ports)".into());
+            return Err(
+                "-p needs --network user (QEMU forwards the ports; a VM on a Coracle network \
+                 has no NAT, see docs/networks.md)"
+                    .into(),
+            );
         }
         if !self.dns.is_empty() && self.network == Network::None {
             return Err("--dns cannot be used with --network none".into());
@@ -231,13 +256,27 @@ impl NetworkArgs {
                 b
             }
             Network::Tap(name) => format!("tap,id=n0,ifname={name},script=no,downscript=no"),
+            // Every VM of the network joins its multicast group on 127.0.0.1: a hub that
+            // never leaves the host. Without an attachment (not started through
+            // `lifecycle`) the card is left out rather than put on no network.
+            Network::Named(_) => match &self.attachment {
+                Some(a) => format!(
+                    "socket,id=n0,mcast={}:{},localaddr=127.0.0.1",
+                    a.network.group, a.network.port
+                ),
+                None => return Vec::new(),
+            },
         };
-        let device = match machine {
+        let mut device = String::from(match machine {
             Machine::Microvm => "virtio-net-device,netdev=n0",
             // Modern only: virtio-drivers' PCI transport speaks virtio 1.x.
             Machine::Q35 => "virtio-net-pci,netdev=n0,disable-legacy=on",
-        };
-        ["-netdev", &backend, "-device", device]
+        });
+        // QEMU gives every VM the same MAC: on a shared segment each needs its own.
+        if let Some(a) = &self.attachment {
+            let _ = write!(device, ",mac={}", a.mac());
+        }
+        ["-netdev", &backend, "-device", &device]
             .into_iter()
             .map(OsString::from)
             .collect()
@@ -248,6 +287,13 @@ impl NetworkArgs {
         if self.network == Network::None {
             return Vec::new();
         }
+        if let Some(a) = &self.attachment {
+            // No gateway and no DNS server on a Coracle network: names are in /etc/hosts.
+            return vec![
+                format!("coracle.ip={}/{}", a.address, a.network.prefix),
+                "coracle.gw=none".into(),
+            ];
+        }
         vec![
             format!("coracle.ip={GUEST_IP}/{PREFIX}"),
             format!("coracle.gw={GATEWAY}"),
@@ -256,7 +302,9 @@ impl NetworkArgs {
     }
 
     /// `/etc/hosts` as Docker writes it: loopback names, the `--add-host` lines, then the
-    /// container's own address and name.
+    /// container's own address and name; on a Coracle network also its `--name`, and the
+    /// names of the network's VMs running when it starts (Docker's embedded DNS answers
+    /// these; here they are fixed at boot, docs/networks.md).
     pub fn hosts(&self, hostname: &str) -> String {
         let mut s = String::from(
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
@@ -266,8 +314,21 @@ impl NetworkArgs {
         for (name, ip) in &self.add_host {
             let _ = writeln!(s, "{ip}\t{name}");
         }
-        if self.network != Network::None {
-            let _ = writeln!(s, "{GUEST_IP}\t{hostname}");
+        match &self.attachment {
+            Some(a) => {
+                let _ = write!(s, "{}\t{hostname}", a.address);
+                if a.name != hostname {
+                    let _ = write!(s, " {}", a.name);
+                }
+                s.push('\n');
+                for (name, ip) in &a.peers {
+                    let _ = writeln!(s, "{ip}\t{name}");
+                }
+            }
+            None if self.network != Network::None => {
+                let _ = writeln!(s, "{GUEST_IP}\t{hostname}");
+            }
+            None => {}
         }
         s
     }
@@ -279,7 +340,13 @@ impl NetworkArgs {
             return String::new();
         }
         let mut s = String::new();
-        if self.dns.is_empty() {
+        if let (Some(a), true) = (&self.attachment, self.dns.is_empty()) {
+            let _ = writeln!(
+                s,
+                "# Coracle network {}: no DNS server; its VMs' names are in /etc/hosts",
+                a.network.name
+            );
+        } else if self.dns.is_empty() {
             let _ = writeln!(s, "nameserver {USER_DNS}");
         }
         for ip in &self.dns {

@@ -64,6 +64,81 @@ fn networks() {
     assert!(parse_network("tap:").is_err());
     assert!(parse_network("tap:a,b=c").is_err());
     assert!(parse_network("host").is_err());
+    assert_eq!(
+        parse_network("app-net"),
+        Ok(Network::Named("app-net".into()))
+    );
+    assert!(parse_network("-x").is_err());
+    assert!(parse_network("a/b").is_err());
+}
+
+/// A VM given 172.18.0.3 on network `n`, with `db` at 172.18.0.2 already there.
+fn attached() -> NetworkArgs {
+    let network = crate::networks::NetworkRecord {
+        name: "n".into(),
+        id: "0123456789ab".into(),
+        subnet: Ipv4Addr::new(172, 18, 0, 0),
+        prefix: 16,
+        group: Ipv4Addr::new(239, 255, 7, 9),
+        port: 31000,
+        created: 0,
+    };
+    NetworkArgs {
+        network: Network::Named("n".into()),
+        attachment: Some(Attachment {
+            network,
+            address: Ipv4Addr::new(172, 18, 0, 3),
+            name: "app".into(),
+            peers: vec![("db".into(), Ipv4Addr::new(172, 18, 0, 2))],
+        }),
+        ..NetworkArgs::default()
+    }
+}
+
+#[test]
+fn named_network_arguments() {
+    let mut args = attached();
+    assert_eq!(
+        joined(&args.qemu_args(Machine::Microvm)),
+        "-netdev socket,id=n0,mcast=239.255.7.9:31000,localaddr=127.0.0.1 \
+         -device virtio-net-device,netdev=n0,mac=02:42:ac:12:00:03"
+    );
+    assert_eq!(
+        joined(&args.qemu_args(Machine::Q35)),
+        "-netdev socket,id=n0,mcast=239.255.7.9:31000,localaddr=127.0.0.1 \
+         -device virtio-net-pci,netdev=n0,disable-legacy=on,mac=02:42:ac:12:00:03"
+    );
+    assert_eq!(
+        args.kernel_args(),
+        ["coracle.ip=172.18.0.3/16", "coracle.gw=none"]
+    );
+    assert!(args.check().is_ok());
+    args.publish = vec![parse_publish("8080:80").unwrap()];
+    let err = args.check().unwrap_err();
+    assert!(err.contains("no NAT"), "{err}");
+    // Not started through `lifecycle`: no card rather than a card on no network.
+    args.attachment = None;
+    args.publish.clear();
+    assert!(args.qemu_args(Machine::Microvm).is_empty());
+}
+
+#[test]
+fn named_network_etc_files() {
+    let mut args = attached();
+    let hosts = args.hosts("c0ffee");
+    assert!(
+        hosts.ends_with("ff02::2\tip6-allrouters\n172.18.0.3\tc0ffee app\n172.18.0.2\tdb\n"),
+        "{hosts}"
+    );
+    assert!(!hosts.contains("10.0.2.15"), "{hosts}");
+    assert_eq!(
+        args.resolv_conf(),
+        "# Coracle network n: no DNS server; its VMs' names are in /etc/hosts\n"
+    );
+    args.dns = vec!["172.18.0.2".parse().unwrap()];
+    assert_eq!(args.resolv_conf(), "nameserver 172.18.0.2\n");
+    // The name is not repeated when it is the host name.
+    assert!(args.hosts("app").contains("172.18.0.3\tapp\n"));
 }
 
 #[test]

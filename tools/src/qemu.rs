@@ -145,6 +145,9 @@ pub struct VmConfig {
     pub initrd: PathBuf,
     /// The root filesystem's EROFS image, attached read-only as a virtio-blk drive.
     pub root_drive: Option<PathBuf>,
+    /// Where the image lies in `root_drive`'s file when it is part of a packed image
+    /// (offset, size); the whole file otherwise.
+    pub root_window: Option<(u64, u64)>,
     pub cmdline: String,
     /// The network backend and card (`network::NetworkArgs::qemu_args`), empty for none.
     pub network: Vec<OsString>,
@@ -193,11 +196,8 @@ pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
         args.push(format!("virtserialport,bus=vs.0,nr={nr},chardev={id},name=coracle.{id}").into());
     }
     if let Some(image) = &config.root_drive {
-        let mut drive = OsString::from("file=");
-        drive.push(qemu_escape_path(image));
-        drive.push(",if=none,format=raw,readonly=on,id=root");
         args.push("-drive".into());
-        args.push(drive);
+        args.push(root_drive_option(image, config.root_window));
         args.push("-device".into());
         args.push(match config.machine {
             Machine::Microvm => "virtio-blk-device,drive=root".into(),
@@ -214,6 +214,18 @@ pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
     args.push("isa-debug-exit,iobase=0xf4,iosize=0x04".into());
     args.extend(config.network.iter().cloned());
     args
+}
+
+/// `-drive`'s value for the read-only root drive: the file `image`, or the `(offset, size)`
+/// window of it that QEMU's raw driver then shows the guest as the whole disk.
+pub fn root_drive_option(image: &std::path::Path, window: Option<(u64, u64)>) -> OsString {
+    let mut drive = OsString::from("file=");
+    drive.push(qemu_escape_path(image));
+    drive.push(",if=none,format=raw,readonly=on,id=root");
+    if let Some((offset, size)) = window {
+        drive.push(format!(",offset={offset},size={size}"));
+    }
+    drive
 }
 
 /// `-initrd` takes a comma-separated list of files, so a comma in the path must be doubled.
@@ -266,6 +278,7 @@ mod tests {
             kernel: "/k.elf".into(),
             initrd: "/tmp/x,y/initrd.cpio".into(),
             root_drive: None,
+            root_window: None,
             cmdline: "coracle.tty=0".into(),
             network: Vec::new(),
             icount: false,
@@ -300,6 +313,20 @@ mod tests {
              -chardev file,id=ctl,path=/dev/fd/6,append=on -device isa-debugcon,iobase=0xec,chardev=ctl \
              -device isa-debug-exit,iobase=0xf4,iosize=0x04"
         );
+    }
+
+    #[test]
+    fn root_drive_window() {
+        let mut c = config();
+        c.root_drive = Some("/p/a,b.img".into());
+        assert!(joined(&c).contains(
+            " -drive file=/p/a,,b.img,if=none,format=raw,readonly=on,id=root \
+             -device virtio-blk-device,drive=root "
+        ));
+        c.root_window = Some((8192, 4096));
+        assert!(joined(&c).contains(
+            " -drive file=/p/a,,b.img,if=none,format=raw,readonly=on,id=root,offset=8192,size=4096 "
+        ));
     }
 
     #[test]

@@ -11,13 +11,14 @@
 //! root is the default, so every new tree, e.g. each test run's scratch root, makes one).
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use crate::cpio::{EntrySink, Header};
 use crate::erofs::ErofsWriter;
+use crate::progress::Counted;
 
 /// Bumped when the writer's output changes for the same entries, so old images are not used.
 const FORMAT_VERSION: &[u8] = b"coracle-erofs-2";
@@ -85,7 +86,18 @@ pub enum Source<'a> {
 }
 
 impl Source<'_> {
-    fn write(&self, out: &mut impl EntrySink) -> io::Result<()> {
+    /// A bar for writing the image: of the file data's size for an image's tree (the image
+    /// is a little larger), a byte count for a host directory.
+    pub fn bar(&self) -> indicatif::ProgressBar {
+        let len = match self {
+            Source::Tree(_) => 0,
+            Source::Image(t) => t.data_bytes(),
+        };
+        crate::progress::bar(len, "writing the root filesystem image")
+    }
+
+    /// Writes every entry of the tree to `out`, in archive order.
+    pub fn write(&self, out: &mut impl EntrySink) -> io::Result<()> {
         match self {
             Source::Tree(t) => t.write(out),
             Source::Image(t) => t.write(out),
@@ -150,15 +162,23 @@ fn remove_unused(dir: &Path) {
     }
 }
 
+/// Writes the image of `source` to `out` (from its position 0); returns `out` and the
+/// image's size.
+pub fn write_to<W: Write + Seek>(source: Source<'_>, out: W) -> io::Result<(W, u64)> {
+    let mut writer = ErofsWriter::new(out)?;
+    source.write(&mut writer)?;
+    writer.ensure_root_dirs(MOUNT_POINTS)?;
+    writer.finish()
+}
+
 fn write_image(dir: &Path, name: &str, source: Source<'_>) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let file = File::create(&tmp)?;
-        let mut writer = ErofsWriter::new(BufWriter::with_capacity(1 << 20, file))?;
-        source.write(&mut writer)?;
-        writer.ensure_root_dirs(MOUNT_POINTS)?;
-        let (out, _) = writer.finish()?;
+        let out = Counted::new(BufWriter::with_capacity(1 << 20, file), source.bar());
+        let (out, _) = write_to(source, out)?;
+        let out = out.into_inner();
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         fs::rename(&tmp, dir.join(name))
     })();

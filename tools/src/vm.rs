@@ -48,7 +48,10 @@ pub fn run(
         TempDir::new().map_err(|e| RunError::io("cannot create a temporary directory", e))?;
     // `--root-device blk`: the root filesystem goes on a read-only drive (a cached EROFS
     // image) and the initrd carries the launch records alone.
+    // A packed image is its own kernel and root drive (its root window).
+    let packed = launch.packed().cloned();
     let root_drive = match opts.root_device {
+        _ if packed.is_some() => packed.as_ref().map(|p| p.path.clone()),
         qemu::RootDevice::Blk => launch
             .root_image()
             .transpose()
@@ -58,16 +61,26 @@ pub fn run(
     let initrd_path = workdir.path().join("initrd.cpio");
     let file = std::fs::File::create(&initrd_path)
         .map_err(|e| RunError::io(format!("cannot write {}", initrd_path.display()), e))?;
+    // An image's initrd takes a while: a bar on a terminal.
+    let bar = match launch.image_bytes() {
+        Some(len) if root_drive.is_none() => crate::progress::bar(len, "writing the initrd"),
+        _ => indicatif::ProgressBar::hidden(),
+    };
+    let out = crate::progress::Counted::new(io::BufWriter::with_capacity(INITRD_BUFFER, file), bar);
     launch
-        .write_initrd(
-            io::BufWriter::with_capacity(INITRD_BUFFER, file),
-            root_drive.is_some(),
-        )
-        .map_err(|e| RunError::io("cannot build the initrd", e))?;
+        .write_initrd(out, root_drive.is_some())
+        .map_err(|e| RunError::io("cannot build the initrd", e))?
+        .into_inner()
+        .into_inner()
+        .map_err(|e| RunError::io("cannot build the initrd", e.into_error()))?;
+    let initrd_bytes = std::fs::metadata(&initrd_path).map_or(0, |m| m.len());
     let stop_signal = launch.stop_signal().map(str::to_owned);
     drop(launch);
-    let kernel = kernel_image::kernel_path()
-        .map_err(|e| RunError::io("cannot write the kernel image to a cache directory", e))?;
+    let kernel = match &packed {
+        Some(p) => p.path.clone(),
+        None => kernel_image::kernel_path()
+            .map_err(|e| RunError::io("cannot write the kernel image to a cache directory", e))?,
+    };
 
     // Read in this order: stdout, stderr, then the log and control channels.
     let mut readers = Vec::new();
@@ -131,6 +144,7 @@ pub fn run(
         kernel,
         initrd: initrd_path,
         root_drive,
+        root_window: packed.as_ref().map(|p| p.window()),
         cmdline: protocol::kernel_cmdline(
             protocol::KernelFlags {
                 tty: opts.tty,
@@ -175,6 +189,11 @@ pub fn run(
         },
         _ => RunError::io(format!("cannot start {}", opts.qemu.display()), e),
     })?;
+    crate::hostfwd::widen_backlogs(
+        child.id(),
+        crate::hostfwd::tcp_ports(&opts.network.publish),
+        opts.verbose,
+    );
 
     let mut writers = writers.into_iter();
     let stdin = writers.next().expect("a stdin pipe");
@@ -229,6 +248,56 @@ pub fn run(
         print_timing(&control, spawned_at, started, opts.icount);
     }
     outcome(&control, status, qemu_output, log_tail)
+        .map_err(|e| explain_memory(e, initrd_bytes, opts.memory_mib))
+}
+
+/// What QEMU and the kernel say when the initrd's root filesystem needs more memory than the
+/// VM has: QEMU's own refusal and the kernel's boot check (docs/guest-protocol.md).
+const TOO_LARGE: [&str; 2] = [
+    "initrd is too large",
+    "the initrd does not fit above the kernel image",
+];
+
+/// Whether `line` says the root filesystem did not fit: one of [`TOO_LARGE`], an unpacking
+/// that ran out of room, or, when the initrd takes half the memory or more, any kernel
+/// allocation failure during boot.
+fn says_too_large(line: &str, initrd_bytes: u64, memory_mib: u64) -> bool {
+    let unpacking = line.contains("cannot unpack the root filesystem")
+        && (line.contains("ENOSPC") || line.contains("ENOMEM"));
+    let crowded = initrd_bytes >= (memory_mib << 20) / 2
+        && line.starts_with("KERNEL FAILURE")
+        && (line.contains("no memory") || line.contains("out of memory"));
+    unpacking || crowded || TOO_LARGE.iter().any(|sign| line.contains(sign))
+}
+
+/// Turns those failures into an error that says what to do (more `-m`, or the root on a
+/// drive); any other error is returned as it is.
+fn explain_memory(err: RunError, initrd_bytes: u64, memory_mib: u64) -> RunError {
+    let text = match &err {
+        RunError::VmStopped {
+            qemu_stderr,
+            log_tail,
+            ..
+        } => format!("{qemu_stderr}{log_tail}"),
+        RunError::KernelFailed { log_tail } => log_tail.clone(),
+        _ => return err,
+    };
+    let Some(line) = text
+        .lines()
+        .find(|l| says_too_large(l, initrd_bytes, memory_mib))
+    else {
+        return err;
+    };
+    let initrd_mib = initrd_bytes.div_ceil(1 << 20);
+    // Unpacking gives the initrd's pages back as it goes, so the files and some room for the
+    // program are what it takes.
+    let suggested_mib = (initrd_mib + initrd_mib / 2 + 64).next_multiple_of(64);
+    RunError::RootfsTooLarge {
+        initrd_mib,
+        memory_mib,
+        suggested_mib,
+        detail: line.trim().to_owned(),
+    }
 }
 
 /// Maps what the guest reported and how QEMU ended to `coracle run`'s result.
@@ -443,6 +512,56 @@ mod tests {
         let err = run(&state(None, false), 1).unwrap_err();
         assert_eq!(err.exit_status(), 125);
         assert!(err.to_string().contains("qemu exit status 1"), "{err}");
+    }
+
+    #[test]
+    fn a_root_too_large_for_memory_says_what_to_do() {
+        let qemu = RunError::VmStopped {
+            status: "qemu exit status 1".into(),
+            qemu_stderr: "qemu: initrd is too large, cannot support.(max: 16777215, need \
+                          43926956)\n"
+                .into(),
+            log_tail: String::new(),
+        };
+        let err = explain_memory(qemu, 43_926_956, 16);
+        assert_eq!(err.exit_status(), 125);
+        let text = err.to_string();
+        for part in ["42 MiB", "has 16 MiB", "-m 128", "--root-device blk"] {
+            assert!(text.contains(part), "{part} in {text}");
+        }
+        assert!(
+            err.details().contains("initrd is too large"),
+            "{}",
+            err.details()
+        );
+        let kernel = RunError::KernelFailed {
+            log_tail: "KERNEL FAILURE: cannot unpack the root filesystem: cannot unpack \"x\": \
+                       ENOSPC\n"
+                .into(),
+        };
+        assert!(matches!(
+            explain_memory(kernel, 1 << 20, 8),
+            RunError::RootfsTooLarge { .. }
+        ));
+        let crowded = || RunError::KernelFailed {
+            log_tail: "KERNEL FAILURE: no memory for page tables\n".into(),
+        };
+        assert!(matches!(
+            explain_memory(crowded(), 40 << 20, 45),
+            RunError::RootfsTooLarge { .. }
+        ));
+        assert!(matches!(
+            explain_memory(crowded(), 1 << 20, 45),
+            RunError::KernelFailed { .. }
+        ));
+        // Other failures are left alone.
+        let other = RunError::KernelFailed {
+            log_tail: "page fault".into(),
+        };
+        assert!(matches!(
+            explain_memory(other, 1, 8),
+            RunError::KernelFailed { .. }
+        ));
     }
 
     #[test]

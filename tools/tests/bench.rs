@@ -80,3 +80,51 @@ fn too_little_memory_for_the_kernel_is_reported() {
         );
     }
 }
+
+/// `coracle bench --servers` with tiny loads: nginx, redis and iperf3 from the Debian root
+/// answer their host clients in both VMs, and every figure has a value on both sides (the
+/// figures themselves are `coracle bench`'s business, not a test's).
+#[test]
+fn servers_answer_their_host_clients_in_both_vms() {
+    let root = coracle_compat_tests::debian_root()
+        .unwrap_or_else(|why| panic!("the Debian root filesystem cannot be had: {why}"));
+    let out = coracle(&[
+        "bench",
+        "--servers",
+        "nginx,redis,iperf3",
+        "--accel",
+        "tcg",
+        "-n",
+        "1",
+        "-m",
+        "1536",
+        "--load-seconds",
+        "1",
+        "--redis-requests",
+        "300",
+        "--format",
+        "json",
+        root.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON report");
+    let rows = report["comparisons"][0]["rows"].as_array().expect("rows");
+    let metrics: Vec<&str> = rows.iter().filter_map(|r| r["metric"].as_str()).collect();
+    for metric in [
+        "nginx_requests",
+        "redis_set_requests",
+        "redis_get_requests",
+        "iperf3_to_guest",
+        "iperf3_from_guest",
+    ] {
+        let row = rows
+            .iter()
+            .find(|r| r["metric"] == metric)
+            .unwrap_or_else(|| panic!("no {metric} in {metrics:?}"));
+        for side in ["coracle", "linux"] {
+            assert_eq!(row[side]["state"], "value", "{side} {row}");
+            assert!(row[side]["min"].as_f64().unwrap() > 0.0, "{side} {row}");
+        }
+    }
+}

@@ -489,3 +489,139 @@ fn dynamic_program_from_an_image() {
     check(&out, "run");
     assert_eq!(text(&out.stdout), "ls\n");
 }
+
+/// `coracle pack`: the file is the same for the same image, `coracle run FILE` runs it with
+/// the run's options, and the QEMU command `coracle pack` prints boots it alone.
+#[test]
+fn packed_image_runs_and_boots_under_plain_qemu() {
+    let s = Scratch::new("pack");
+    let name = format!("coracle-test-pack-{}", std::process::id());
+    let _image = build_app(&s, &name, "Dockerfile", &["FLAVOUR=packed"]);
+    let want = expected("packed");
+
+    let packed = s.coracle(&["pack", &name, "-o", "app.img"]);
+    check(&packed, "coracle pack");
+    check(
+        &s.coracle(&["pack", &name, "-o", "again.img"]),
+        "pack again",
+    );
+    let bytes = std::fs::read(s.dir.join("app.img")).unwrap();
+    assert!(
+        bytes == std::fs::read(s.dir.join("again.img")).unwrap(),
+        "two packs of one image differ"
+    );
+
+    let out = s.coracle(&["run", "app.img"]);
+    check(&out, "coracle run FILE");
+    assert_eq!(text(&out.stdout), want);
+    // Trailing arguments follow the Entrypoint (/bin/sh -c); -e and -w apply.
+    let out = s.coracle(&[
+        "run",
+        "-e",
+        "X=1",
+        "-w",
+        "/opt",
+        "app.img",
+        "echo $X $GREETING; pwd",
+    ]);
+    check(&out, "run FILE ARGS");
+    assert_eq!(text(&out.stdout), "1 hello\n/opt\n");
+    let out = s.coracle(&["run", "-u", "1000", "app.img"]);
+    assert_eq!(out.status.code(), Some(125), "-u on a packed image");
+
+    // The command pack printed, run by the shell as a user would.
+    let printed = text(&packed.stderr);
+    let line = printed
+        .lines()
+        .find(|l| l.starts_with("qemu-system-x86_64 "))
+        .unwrap_or_else(|| panic!("no QEMU command in:\n{printed}"));
+    let plain = Command::new("sh")
+        .args(["-c", line])
+        .current_dir(&s.dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        plain.status.code(),
+        Some(1),
+        "QEMU's status after a clean exit"
+    );
+    assert_eq!(
+        text(&plain.stdout),
+        want,
+        "stderr:\n{}",
+        text(&plain.stderr)
+    );
+
+    // A damaged file is refused with a reason, never booted.
+    let mut tail_moved = bytes[..bytes.len() - 4096 - 128].to_vec();
+    tail_moved.extend_from_slice(&bytes[bytes.len() - 128..]);
+    std::fs::write(s.dir.join("moved.img"), tail_moved).unwrap();
+    let out = s.coracle(&["run", "moved.img"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains("damaged packed image"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A root filesystem too large for the VM's memory on the initrd path: an error that says
+/// what to do instead of QEMU's "initrd is too large".
+#[test]
+fn a_root_too_large_for_memory_says_what_to_do() {
+    let s = Scratch::new("large");
+    let root = s.dir.join("root");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    std::fs::write(root.join("blob"), vec![7u8; 40 << 20]).unwrap();
+    for memory in ["16", "44"] {
+        let out = s.coracle(&[
+            "run",
+            "--root-device",
+            "initrd",
+            "--network",
+            "none",
+            "-m",
+            memory,
+            "root",
+            "/bin/busybox",
+            "true",
+        ]);
+        assert_eq!(out.status.code(), Some(125));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("does not fit in the guest's memory")
+                && err.contains("--root-device blk")
+                && err.contains(&format!("the VM has {memory} MiB")),
+            "-m {memory}: {err}"
+        );
+    }
+}
+
+/// `coracle bench IMAGE CMD`: the image's command in Coracle and in the Linux VM booting the
+/// same files, with the same output.
+#[test]
+fn bench_an_image_against_the_linux_vm() {
+    let s = Scratch::new("bench");
+    let name = format!("coracle-test-bench-{}", std::process::id());
+    let _image = build_app(&s, &name, "Dockerfile", &["FLAVOUR=bench"]);
+    let out = s.coracle(&[
+        "bench",
+        "-n",
+        "1",
+        &name,
+        "sh",
+        "-c",
+        "echo $GREETING from $(pwd); cat flavour /opt/replaced",
+    ]);
+    check(&out, "coracle bench IMAGE CMD");
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("outputs: identical"),
+        "{report}\n{}",
+        text(&out.stderr)
+    );
+    assert!(report.contains("hello from /srv/app"), "{report}");
+    assert!(report.contains("bench"), "{report}");
+}

@@ -116,9 +116,7 @@ pub(crate) struct SigTimer {
 /// The CPU time of `clock` (a CPU clock) now: what the threads were charged so far.
 fn cpu_now(proc: &Process, sched: &Scheduler, clock: Clock) -> u64 {
     match clock {
-        Clock::ThreadCpu(tid) => sched
-            .thread(tid)
-            .map_or(0, |t| t.cpu_ns.load(Ordering::Relaxed)),
+        Clock::ThreadCpu(tid) => sched.thread(tid).map_or(0, |t| t.cpu_time(sched.now_ns())),
         _ => crate::sys::info::process_cpu_ns_of(proc, sched),
     }
 }

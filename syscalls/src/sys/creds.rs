@@ -43,10 +43,7 @@ pub(crate) fn getresuid(
     s: u64,
 ) -> SysResult {
     let c = p.process.creds();
-    write_u32(k, r, c.uid)?;
-    write_u32(k, e, c.euid)?;
-    write_u32(k, s, c.suid)?;
-    Ok(0)
+    write_ids(k, [r, e, s], [c.uid, c.euid, c.suid])
 }
 
 pub(crate) fn getresgid(
@@ -57,9 +54,14 @@ pub(crate) fn getresgid(
     s: u64,
 ) -> SysResult {
     let c = p.process.creds();
-    write_u32(k, r, c.gid)?;
-    write_u32(k, e, c.egid)?;
-    write_u32(k, s, c.sgid)?;
+    write_ids(k, [r, e, s], [c.gid, c.egid, c.sgid])
+}
+
+/// Stores the real, effective and saved ids at their three user addresses.
+fn write_ids(k: &mut dyn Platform, addrs: [u64; 3], ids: [u32; 3]) -> SysResult {
+    for (addr, id) in addrs.into_iter().zip(ids) {
+        write_u32(k, addr, id)?;
+    }
     Ok(0)
 }
 

@@ -172,20 +172,20 @@ pub(crate) fn prlimit64(
 
 /// Adds an exiting thread's CPU time to its process's (called under the threads lock).
 pub(crate) fn account_exit(p: &Current) {
-    let ns = p.thread.cpu_ns.load(Ordering::Relaxed);
+    let ns = p.thread.cpu_time(p.sys.sched.now_ns());
     p.process.exited_cpu_ns.fetch_add(ns, Ordering::Relaxed);
 }
 
 /// The CPU time of one thread of the process, by tid.
 pub(crate) fn thread_cpu_ns(p: &Current, tid: u32) -> Option<u64> {
     if tid == p.tid {
-        return Some(p.thread.cpu_ns.load(Ordering::Relaxed));
+        return Some(p.thread.cpu_time(p.sys.sched.now_ns()));
     }
     if !p.process.threads.lock().contains(&tid) {
         return None;
     }
     let thread = p.sys.sched.thread(tid)?;
-    Some(thread.cpu_ns.load(Ordering::Relaxed))
+    Some(thread.cpu_time(p.sys.sched.now_ns()))
 }
 
 /// The CPU time of the whole process: its live threads and the ones that exited.
@@ -199,10 +199,11 @@ pub(crate) fn process_cpu_ns_of(
     sched: &crate::sched::Scheduler,
 ) -> u64 {
     let threads = process.threads.lock();
+    let now = sched.now_ns();
     let live: u64 = threads
         .iter()
         .filter_map(|&tid| sched.thread(tid))
-        .map(|t| t.cpu_ns.load(Ordering::Relaxed))
+        .map(|t| t.cpu_time(now))
         .sum();
     live + process.exited_cpu_ns.load(Ordering::Relaxed)
 }
@@ -213,7 +214,7 @@ pub(crate) fn getrusage(p: &mut Current, k: &mut dyn Platform, who: i32, usage: 
     const RUSAGE_THREAD: i32 = 1;
     let cpu = match who {
         RUSAGE_SELF => process_cpu_ns(p),
-        RUSAGE_THREAD => p.thread.cpu_ns.load(Ordering::Relaxed),
+        RUSAGE_THREAD => p.thread.cpu_time(p.sys.sched.now_ns()),
         // The reaped children and their reaped descendants.
         RUSAGE_CHILDREN => p.process.life.lock().children_cpu_ns,
         _ => return Err(Errno::EINVAL),

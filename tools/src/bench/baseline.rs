@@ -11,12 +11,12 @@
 //! otherwise.
 
 use std::fs::{self, File};
-use std::io::{self, IsTerminal, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 /// The metapackage whose dependency names Debian's current kernel package.
 const METAPACKAGE: &str = "linux-image-amd64";
@@ -253,23 +253,7 @@ fn downloaded(dir: &Path, package: &str) -> u64 {
 
 /// A bar of `len` bytes (a spinner when 0), drawn only on a terminal.
 fn bar(len: u64, message: &str) -> ProgressBar {
-    if !io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = if len > 0 {
-        let bar = ProgressBar::new(len);
-        if let Ok(style) =
-            ProgressStyle::with_template("bench: {msg} [{bar:30}] {bytes}/{total_bytes} ({eta})")
-        {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar
-    } else {
-        ProgressBar::new_spinner()
-    };
-    bar.set_message(message.to_owned());
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
+    crate::progress::bar(len, &format!("bench: {message}"))
 }
 
 /// The largest bzImage a package may hold (Debian's is ~8 MB).
@@ -280,11 +264,19 @@ const MAX_VMLINUX: u64 = 1 << 30;
 /// `./boot/vmlinuz-*` out of a `.deb`: an `ar` archive whose `data.tar.xz` (or `.gz`, `.zst`)
 /// holds the files.
 pub fn bzimage_from_deb(deb: impl Read) -> Result<Vec<u8>, String> {
+    with_data_tar(deb, bzimage_from_tar)
+}
+
+/// Calls `f` on a Debian package's `data.tar`, decompressed.
+fn with_data_tar<T>(
+    deb: impl Read,
+    f: impl FnOnce(&mut dyn Read) -> Result<T, String>,
+) -> Result<T, String> {
     let mut archive = ar::Archive::new(deb);
     while let Some(entry) = archive.next_entry() {
         let entry = entry.map_err(|e| format!("not a Debian package: {e}"))?;
         let name = String::from_utf8_lossy(entry.header().identifier()).into_owned();
-        let data: Box<dyn Read + '_> = match name.as_str() {
+        let mut data: Box<dyn Read + '_> = match name.as_str() {
             "data.tar.xz" => Box::new(xz2::read::XzDecoder::new(entry)),
             "data.tar.gz" => Box::new(flate2::read::GzDecoder::new(entry)),
             "data.tar.zst" => Box::new(
@@ -294,12 +286,82 @@ pub fn bzimage_from_deb(deb: impl Read) -> Result<Vec<u8>, String> {
             "data.tar" => Box::new(entry),
             _ => continue,
         };
-        return bzimage_from_tar(data);
+        return f(&mut data);
     }
     Err("no data.tar member: not a Debian package".into())
 }
 
-fn bzimage_from_tar(data: impl Read) -> Result<Vec<u8>, String> {
+/// The kernel modules `names` (file names without `.ko`) of the package the cached `vmlinux`
+/// came from, in the order given: the Linux VM's virtio-net driver is a module in Debian's
+/// kernel. Extracted once into `<cache>/<package>/modules/`.
+pub fn modules(vmlinux: &Path, names: &[&str]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let dir = vmlinux
+        .parent()
+        .ok_or("the Linux kernel has no directory")?;
+    let out = dir.join("modules");
+    let cached = |name: &str| fs::read(out.join(format!("{name}.ko"))).ok();
+    if names.iter().all(|n| cached(n).is_some()) {
+        return Ok(names
+            .iter()
+            .map(|n| ((*n).to_owned(), cached(n).unwrap_or_default()))
+            .collect());
+    }
+    let package = file_name(dir);
+    let deb = find_deb(dir, &package)
+        .or_else(|| find_deb(Path::new(APT_ARCHIVES), &package))
+        .ok_or_else(|| {
+            format!(
+                "the network benchmark's Linux VM needs the virtio-net modules of {package}, \
+                 but its package is not in {} (a --linux-kernel given by path has none)",
+                dir.display()
+            )
+        })?;
+    let file = File::open(&deb).map_err(|e| format!("cannot open {}: {e}", deb.display()))?;
+    let size = file.metadata().map_or(0, |m| m.len());
+    let bar = bar(size, &format!("reading modules from {}", file_name(&deb)));
+    let found = with_data_tar(bar.wrap_read(file), |data| modules_from_tar(data, names))
+        .map_err(|e| format!("{}: {e}", deb.display()))?;
+    bar.finish_and_clear();
+    fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    for (name, bytes) in &found {
+        write_atomically(&out.join(format!("{name}.ko")), bytes)?;
+    }
+    Ok(found)
+}
+
+fn modules_from_tar(data: &mut dyn Read, names: &[&str]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut found: Vec<Option<Vec<u8>>> = vec![None; names.len()];
+    let mut tar = tar::Archive::new(data);
+    let entries = tar.entries().map_err(|e| format!("data.tar: {e}"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("data.tar: {e}"))?;
+        let path = entry
+            .path()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(file) = path.rsplit('/').next().and_then(|f| f.strip_suffix(".ko")) else {
+            continue;
+        };
+        if let Some(i) = names.iter().position(|&n| n == file) {
+            let mut bytes = Vec::new();
+            (&mut entry)
+                .take(MAX_BZIMAGE)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("{path}: {e}"))?;
+            found[i] = Some(bytes);
+        }
+    }
+    names
+        .iter()
+        .zip(found)
+        .map(|(n, b)| {
+            b.map(|b| ((*n).to_owned(), b))
+                .ok_or(format!("no module {n}.ko"))
+        })
+        .collect()
+}
+
+fn bzimage_from_tar(data: &mut dyn Read) -> Result<Vec<u8>, String> {
     let mut tar = tar::Archive::new(data);
     let entries = tar.entries().map_err(|e| format!("data.tar: {e}"))?;
     for entry in entries {

@@ -220,15 +220,24 @@ pub fn write_initramfs<W: Write>(
 pub const ROOTFS_BUSYBOX: &str = "/.coracle-bench/busybox";
 
 /// Writes the initramfs of a root filesystem run: the whole `tree` (which must hold the
-/// `/.coracle-bench` directory), busybox at [`ROOTFS_BUSYBOX`] and `/init`.
+/// `/.coracle-bench` directory), busybox at [`ROOTFS_BUSYBOX`], the `extra` entries (paths
+/// relative to the root: a directory when it ends with `/`, else a file) and `/init`.
 pub fn write_rootfs_initramfs<W: Write>(
     out: W,
-    tree: &crate::rootfs::Tree,
+    tree: crate::root_image::Source<'_>,
     busybox: &[u8],
+    extra: &[(String, Vec<u8>)],
     init: &[u8],
 ) -> io::Result<W> {
     let mut cpio = CpioWriter::new(out);
     tree.write(&mut cpio)?;
+    // The extra directories may be busybox's.
+    for (path, bytes) in extra {
+        match path.strip_suffix('/') {
+            Some(dir) => cpio.add_dir(dir.as_bytes(), 0o755, 0, 2)?,
+            None => cpio.add_file(path.as_bytes(), 0o644, 0, bytes)?,
+        }
+    }
     cpio.add_file(&ROOTFS_BUSYBOX.as_bytes()[1..], 0o755, 0, busybox)?;
     cpio.add_file(b"init", 0o755, 0, init)?;
     cpio.finish()

@@ -34,11 +34,16 @@ pub fn run_coracle(plan: &Plan, knobs: Knobs) -> RunResult {
         .arg("--timing")
         .args(knobs.icount.then_some("--icount"))
         .arg("--qemu")
-        .arg(&plan.qemu)
-        .arg("--");
-    match &plan.rootfs {
-        None => cmd.arg(&plan.program.path),
-        Some(staged) => cmd.arg(&staged.root).arg(&staged.guest_path),
+        .arg(&plan.qemu);
+    match (&plan.image, &plan.rootfs, &plan.program) {
+        // The image's own command: no Entrypoint in front, as on the Linux side.
+        (Some(image), _, _) => cmd
+            .args(["--entrypoint", "", "--"])
+            .arg(&image.name)
+            .arg(&plan.typed),
+        (None, Some(staged), _) => cmd.arg("--").arg(&staged.root).arg(&staged.guest_path),
+        (None, None, Some(program)) => cmd.arg("--").arg(&program.path),
+        (None, None, None) => unreachable!("a plan without a program"),
     };
     cmd.args(&plan.args);
     match exec::run(cmd, knobs.timeout) {

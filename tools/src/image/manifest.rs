@@ -176,6 +176,10 @@ impl Image {
                 error,
             };
             let io_fail = |e: std::io::Error| fail(layer::LayerError::Archive(e));
+            let short = digest.to_string();
+            let short = short.trim_start_matches("sha256:").get(..12).unwrap_or("");
+            let bar = crate::progress::bar(layer.size(), &format!("reading layer {short}"));
+            let file = bar.wrap_read(file);
             let mut blob = Hashing::new(BufReader::with_capacity(1 << 20, file));
             {
                 let stream = layer::decompress(&mut blob).map_err(io_fail)?;
@@ -194,6 +198,7 @@ impl Image {
                     what: format!("layer {digest}"),
                     error,
                 })?;
+            bar.finish_and_clear();
         }
         Ok(tree)
     }

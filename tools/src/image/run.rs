@@ -96,6 +96,42 @@ pub fn resolve(store: &Store, source: &Source) -> Result<super::digest::Digest, 
 
 /// Prepares the run of the image `source` with the options of `coracle run`.
 pub fn prepare(opts: &RunOptions, source: &Source, store: &Store) -> Result<Launch, RunError> {
+    let p = prepared(opts, source, store)?;
+    Ok(Launch::from_image(
+        p.process.argv,
+        p.process.env,
+        p.exec,
+        p.process.cwd,
+        p.user,
+        p.tree,
+    )
+    .with_network_files(opts)
+    .with_stop_signal(p.stop_signal))
+}
+
+/// What a run of an image is made of, before it becomes a [`Launch`] (`coracle pack` keeps
+/// the parts).
+pub(crate) struct Prepared {
+    pub process: config::Process,
+    /// Where argv[0] was found.
+    pub exec: Vec<u8>,
+    /// The user with the supplementary groups as the guest takes them.
+    pub user: crate::initrd::User,
+    pub tree: super::tree::FsTree,
+    pub stop_signal: Option<String>,
+    /// The Entrypoint in effect (the image's, or `--entrypoint`): the part of argv that
+    /// trailing arguments do not replace.
+    pub entrypoint: Vec<String>,
+    /// The config's digest (the image id).
+    pub image_id: super::digest::Digest,
+}
+
+/// Resolves the image and checks the run of it that `opts` asks for.
+pub(crate) fn prepared(
+    opts: &RunOptions,
+    source: &Source,
+    store: &Store,
+) -> Result<Prepared, RunError> {
     let digest = resolve(store, source)?;
     let image = Image::load(store, &digest)?;
     let tree = image.rootfs(store, Limits::default())?;
@@ -135,16 +171,22 @@ pub fn prepare(opts: &RunOptions, source: &Source, store: &Store) -> Result<Laun
         gid: process.user.gid,
         groups,
     };
-    let stop_signal = image
-        .config
-        .config()
-        .as_ref()
-        .and_then(|c| c.stop_signal().clone());
-    Ok(
-        Launch::from_image(process.argv, process.env, exec, process.cwd, user, tree)
-            .with_network_files(opts)
-            .with_stop_signal(stop_signal),
-    )
+    let image_config = image.config.config().clone().unwrap_or_default();
+    let stop_signal = image_config.stop_signal().clone();
+    let entrypoint = match &opts.entrypoint {
+        Some(e) if e.is_empty() => Vec::new(),
+        Some(e) => vec![e.clone()],
+        None => image_config.entrypoint().clone().unwrap_or_default(),
+    };
+    Ok(Prepared {
+        process,
+        exec,
+        user,
+        tree,
+        stop_signal,
+        entrypoint,
+        image_id: image.config_digest.clone(),
+    })
 }
 
 /// `-u` outside an image: a root filesystem directory or a host program runs as root (the

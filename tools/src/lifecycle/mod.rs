@@ -16,7 +16,7 @@ pub mod supervise;
 /// `coracle run`: detached with `-d` (in the command that was typed), else the VM runs here,
 /// tracked when named or when this is the detached copy.
 pub fn run(
-    opts: crate::cli::RunOptions,
+    mut opts: crate::cli::RunOptions,
     started: std::time::Instant,
 ) -> Result<u8, crate::error::RunError> {
     if opts.detach && std::env::var_os(supervise::SUPERVISE_ENV).is_none() {
@@ -25,6 +25,8 @@ pub fn run(
     let Some(mut tracked) = supervise::Tracked::start(&opts)? else {
         return crate::vm::run(opts, started, &mut |_, _| {});
     };
+    // A VM on a Coracle network is always tracked: its record holds its address.
+    opts.network.attachment = tracked.attachment()?;
     let result = crate::vm::run(opts, started, &mut |control, stop_signal| {
         tracked.running(control, stop_signal)
     });
@@ -75,6 +77,11 @@ pub struct Record {
     pub remove: bool,
     /// What `coracle stop` sends first (the image's StopSignal, else SIGTERM).
     pub stop_signal: i32,
+    /// `--network NAME`: the Coracle network (`crate::networks`) and the VM's address on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<std::net::Ipv4Addr>,
 }
 
 /// How a VM is doing, as `ps` shows it.
@@ -208,6 +215,8 @@ mod tests {
             pid_start: 0,
             remove: false,
             stop_signal: 15,
+            network: None,
+            address: None,
         }
     }
 

@@ -52,7 +52,8 @@ fn create(opts: &RunOptions) -> Result<Tracked, RunError> {
     };
     fs::create_dir(dir_of(&root, &id))
         .map_err(|e| RunError::io("cannot create the VM's directory", e))?;
-    let record = Record {
+    let pid = std::process::id();
+    let mut record = Record {
         id,
         name,
         command: opts
@@ -63,12 +64,29 @@ fn create(opts: &RunOptions) -> Result<Tracked, RunError> {
         created: now_secs(),
         finished: None,
         status: Status::Created,
-        pid: 0,
-        pid_start: 0,
+        // This process until the detached copy takes over: a created record counts as live
+        // (its network address taken) only while a process stands behind it.
+        pid,
+        pid_start: process_start(pid).unwrap_or(0),
         remove: opts.remove,
         stop_signal: signal_hook::consts::signal::SIGTERM,
+        network: None,
+        address: None,
     };
-    save(&root, &record).map_err(|e| RunError::io("cannot write the VM's state", e))?;
+    let saved = |record: &Record| {
+        save(&root, record).map_err(|e| RunError::io("cannot write the VM's state", e))
+    };
+    match opts.network.named() {
+        Some(network) => crate::networks::join(network, |address| {
+            record.network = Some(network.to_owned());
+            record.address = Some(address);
+            saved(&record)
+        }),
+        None => saved(&record),
+    }
+    .inspect_err(|_| {
+        let _ = fs::remove_dir_all(dir_of(&root, &record.id));
+    })?;
     Ok(Tracked { root, record })
 }
 
@@ -83,7 +101,7 @@ impl Tracked {
                     .ok_or_else(|| RunError::Usage(format!("no record for VM {id}")))?;
                 Tracked { root, record }
             }
-            Err(_) if opts.name.is_some() => create(opts)?,
+            Err(_) if opts.name.is_some() || opts.network.named().is_some() => create(opts)?,
             Err(_) => return Ok(None),
         };
         tracked.record.pid = std::process::id();
@@ -94,6 +112,17 @@ impl Tracked {
 
     fn save(&self) {
         let _ = save(&self.root, &self.record);
+    }
+
+    /// The VM's place on its Coracle network (`--network NAME`), with the peers live now.
+    pub fn attachment(&self) -> Result<Option<crate::networks::Attachment>, RunError> {
+        let r = &self.record;
+        match (&r.network, r.address) {
+            (Some(network), Some(address)) => {
+                crate::networks::attachment(network, &r.id, &r.name, address).map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The VM is up: records it (with the image's StopSignal), and passes what arrives on

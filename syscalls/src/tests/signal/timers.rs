@@ -1,7 +1,9 @@
 //! Timers that send signals (alarm, itimers, POSIX timers) and signalfd.
 
 use crate::nr::*;
+use crate::tests::fake::{setup_on, FakeCpu};
 use core::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use super::*;
 #[test]
@@ -416,4 +418,33 @@ fn a_rearmed_or_deleted_timer_never_delivers_its_stale_signal() {
     // So does deleting the timer.
     assert_eq!(sys(&mut p, &mut k, SYS_timer_delete, &[id as u64]), 0);
     assert_eq!(pending(&mut p, &mut k), 0);
+}
+
+#[test]
+fn a_cpu_time_timer_fires_for_a_thread_spinning_in_user_mode_on_another_cpu() {
+    // The thread runs user code without entering the kernel, so nothing charges its CPU time;
+    // the timer is checked from another CPU's timer interrupt and must count the stretch it
+    // is running now (a CI run once spun 60 s with ITIMER_PROF never firing).
+    let cpu = Arc::new(FakeCpu::default());
+    let (mut p, mut k) = setup_on(cpu.clone());
+    set_mask(&mut p, &mut k, bit(SIGPROF));
+    k.poke(
+        SCRATCH,
+        &[0u64, 0, 0, 30_000].map(u64::to_le_bytes).concat(),
+    );
+    assert_eq!(sys(&mut p, &mut k, SYS_setitimer, &[2, SCRATCH, 0]), 0);
+    p.thread.start_running(1_000);
+    cpu.now.store(31_001_000, Ordering::Relaxed);
+    p.sys.sched.expire(31_001_000);
+    assert_eq!(
+        p.process.signals.pending(1),
+        bit(SIGPROF),
+        "30 ms of the 31 it has been on the CPU count"
+    );
+    p.thread.stop_running(31_002_000);
+    assert_eq!(
+        p.thread.cpu_time(99_000_000),
+        31_001_000,
+        "charged as it left"
+    );
 }

@@ -1,0 +1,459 @@
+//! VMs talking to each other and to a tap device, end to end: `coracle network create`, a
+//! server VM started `-d --name db --network N` and client VMs on the same network reaching
+//! it by name; `--network tap:DEV` inside a network namespace the test makes. Frames stay on
+//! the network's multicast group on 127.0.0.1 or inside the namespace; request counts are
+//! bounded. Every test removes its VMs, networks and namespace however it ends.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+const BUSYBOX: &str = "/bin/busybox";
+
+/// Where busybox is inside the VM: a host program is packed at its canonical path.
+fn guest_busybox() -> String {
+    std::fs::canonicalize(BUSYBOX)
+        .expect("/bin/busybox is missing: install busybox-static")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A runtime directory of the test's own (so its VMs and networks are its own), and what to
+/// remove from it at the end, even when an assertion failed.
+struct Runtime {
+    dir: PathBuf,
+    vms: Vec<String>,
+    networks: Vec<String>,
+}
+
+impl Runtime {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("coracle-net-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Runtime {
+            dir,
+            vms: Vec::new(),
+            networks: Vec::new(),
+        }
+    }
+
+    fn coracle(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_coracle"))
+            .args(args)
+            .env("XDG_RUNTIME_DIR", &self.dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run coracle")
+    }
+
+    /// Runs `args`, expects status 0, returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.coracle(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "coracle {args:?}:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    fn network(&mut self, name: &str, extra: &[&str]) -> String {
+        self.networks.push(name.to_owned());
+        let mut args = vec!["network", "create"];
+        args.extend_from_slice(extra);
+        args.push(name);
+        self.ok(&args).trim().to_owned()
+    }
+
+    /// `coracle run -d --name NAME ARGS...`.
+    fn detached(&mut self, name: &str, args: &[&str]) -> String {
+        self.vms.push(name.to_owned());
+        let mut all = vec!["run", "-d", "--name", name];
+        all.extend_from_slice(args);
+        self.ok(&all).trim().to_owned()
+    }
+
+    fn state(&self, id: &str) -> String {
+        std::fs::read_to_string(self.dir.join("coracle/vms").join(id).join("state.json"))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        for vm in &self.vms {
+            let _ = self.coracle(&["rm", "-f", vm]);
+        }
+        for network in &self.networks {
+            let _ = self.coracle(&["network", "rm", network]);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A shell loop for the guest: tries `command` up to `tries` times, half a second apart
+/// (the server VM may still be booting), and exits 0 at its first success.
+fn retried(command: &str, tries: u32) -> String {
+    let bb = guest_busybox();
+    format!(
+        "i=0; while [ $i -lt {tries} ]; do {command} && exit 0; i=$((i+1)); {bb} sleep 0.5; \
+         done; exit 1"
+    )
+}
+
+/// The README's case: an app VM talks to its database VM by name. `db` serves a file over
+/// HTTP on the network; a client VM started later fetches it as `http://db:8080/`, finds
+/// `db` in its /etc/hosts, and has the next address; the records hold both addresses;
+/// `network rm` refuses while `db` runs and succeeds once it is gone.
+#[test]
+fn a_client_vm_reaches_a_server_vm_by_name() {
+    let mut rt = Runtime::new("byname");
+    let id = rt.network("appnet", &["--subnet", "10.77.0.0/24"]);
+    assert_eq!(id.len(), 12, "{id:?}");
+    let ls = rt.ok(&["network", "ls"]);
+    assert!(ls.contains("appnet") && ls.contains("10.77.0.0/24"), "{ls}");
+
+    let bb = guest_busybox();
+    let server = format!(
+        "{bb} mkdir -p /www && echo served by db > /www/index.html && \
+         exec {bb} httpd -f -p 8080 -h /www"
+    );
+    let db = rt.detached("db", &["--network", "appnet", BUSYBOX, "sh", "-c", &server]);
+    let state = rt.state(&db);
+    assert!(
+        state.contains("\"network\": \"appnet\"") && state.contains("\"address\": \"10.77.0.2\""),
+        "{state}"
+    );
+
+    // `db` resolves through /etc/hosts (no DNS server on the network: resolv.conf says so).
+    let client = format!(
+        "{bb} grep -x '10.77.0.2\tdb' /etc/hosts && {bb} grep -q 'no DNS server' /etc/resolv.conf \
+         && {bb} grep -q '^10.77.0.3	' /etc/hosts && {}",
+        retried(&format!("{bb} wget -q -O - http://db:8080/"), 40)
+    );
+    let out = rt.coracle(&[
+        "run",
+        "--rm",
+        "--network",
+        "appnet",
+        BUSYBOX,
+        "sh",
+        "-c",
+        &client,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "client:\n{}{}\ndb's log:\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        rt.ok(&["logs", "db"])
+    );
+    assert!(
+        text(&out.stdout).ends_with("served by db\n"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let busy = rt.coracle(&["network", "rm", "appnet"]);
+    assert_ne!(busy.status.code(), Some(0));
+    assert!(
+        text(&busy.stderr).contains("running VMs (db)"),
+        "{}",
+        text(&busy.stderr)
+    );
+    rt.ok(&["rm", "-f", "db"]);
+    rt.ok(&["network", "rm", "appnet"]);
+    assert!(!rt.ok(&["network", "ls"]).contains("appnet"));
+    let gone = rt.coracle(&["run", "--network", "appnet", BUSYBOX, "true"]);
+    assert_eq!(gone.status.code(), Some(125));
+    assert!(
+        text(&gone.stderr).contains("no such network: appnet"),
+        "{}",
+        text(&gone.stderr)
+    );
+}
+
+/// VMs started at the same moment still get one address each (taken under the networks'
+/// lock; without it this caught a shared address in one run of three), and machines of both kinds (virtio-mmio on microvm, virtio-pci on q35) talk on the
+/// same segment.
+#[test]
+fn vms_started_together_get_their_own_addresses() {
+    let mut rt = Runtime::new("together");
+    rt.network("busy", &["--subnet", "10.79.0.0/24"]);
+    let bb = guest_busybox();
+    let names = ["a", "b", "c"];
+    rt.vms.extend(names.iter().map(|n| n.to_string()));
+    let starts: Vec<_> = names
+        .iter()
+        .map(|name| {
+            let machine = if *name == "b" { "q35" } else { "microvm" };
+            Command::new(env!("CARGO_BIN_EXE_coracle"))
+                .args(["run", "-d", "--name", name, "--machine", machine])
+                .args(["--network", "busy", BUSYBOX, "sh", "-c"])
+                .arg(format!("echo from {name} | exec {bb} nc -l -p 7000"))
+                .env("XDG_RUNTIME_DIR", &rt.dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("run coracle")
+        })
+        .collect();
+    let mut addresses = Vec::new();
+    for start in starts {
+        let out = start.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let state = rt.state(text(&out.stdout).trim());
+        let at = state.find("\"address\": \"").expect("an address") + 12;
+        addresses.push(state[at..at + state[at..].find('"').unwrap()].to_owned());
+    }
+    addresses.sort();
+    assert_eq!(addresses, ["10.79.0.2", "10.79.0.3", "10.79.0.4"]);
+    // The q35 VM reaches the other two by name.
+    let fetch = |peer: &str| retried(&format!("{bb} nc {peer} 7000 </dev/null"), 40);
+    let out = rt.coracle(&[
+        "run",
+        "--rm",
+        "--machine",
+        "q35",
+        "--network",
+        "busy",
+        BUSYBOX,
+        "sh",
+        "-c",
+        &format!("({}) && ({})", fetch("a"), fetch("c")),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "from a\nfrom c\n");
+}
+
+/// A second network gets the next default subnet, and its VMs neither list nor reach the
+/// first network's VMs (its only route is its own subnet), while a VM on the first does.
+#[test]
+fn networks_are_isolated_from_each_other() {
+    let mut rt = Runtime::new("isolated");
+    rt.network("one", &[]);
+    rt.network("two", &[]);
+    let ls = rt.ok(&["network", "ls"]);
+    assert!(
+        ls.contains("172.18.0.0/16") && ls.contains("172.19.0.0/16"),
+        "{ls}"
+    );
+    let bb = guest_busybox();
+    rt.detached(
+        "server",
+        &[
+            "--network",
+            "one",
+            BUSYBOX,
+            "sh",
+            "-c",
+            &format!("echo up | exec {bb} nc -l -p 7000"),
+        ],
+    );
+    // From its own network the server answers; from the other one, 172.18.0.2 is nowhere
+    // (no route: the VM's only subnet is 172.19.0.0/16).
+    let same = rt.coracle(&[
+        "run",
+        "--rm",
+        "--network",
+        "one",
+        BUSYBOX,
+        "sh",
+        "-c",
+        &retried(
+            &format!("{bb} nc server 7000 </dev/null | {bb} grep up"),
+            40,
+        ),
+    ]);
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}{}",
+        text(&same.stdout),
+        text(&same.stderr)
+    );
+    let other = rt.coracle(&[
+        "run",
+        "--rm",
+        "--network",
+        "two",
+        BUSYBOX,
+        "sh",
+        "-c",
+        &format!("{bb} grep -q server /etc/hosts && echo listed; {bb} nc -w 2 172.18.0.2 7000 </dev/null; echo status $?"),
+    ]);
+    let got = text(&other.stdout);
+    assert!(
+        !got.contains("listed") && got.contains("status 1"),
+        "{got}{}",
+        text(&other.stderr)
+    );
+}
+
+/// A network namespace with a tap device in it, removed when dropped.
+struct Netns {
+    name: String,
+    server: Option<Child>,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip(8)");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {} (this test makes a network namespace: run it as root)",
+        text(&out.stderr)
+    );
+}
+
+impl Netns {
+    /// `ip netns add NAME`, a tap device `dev` in it with the user network's gateway address
+    /// 10.0.2.2/24 (the guest keeps 10.0.2.15), and lo up.
+    fn new(name: &str, dev: &str) -> Self {
+        let _ = Command::new("ip").args(["netns", "del", name]).output();
+        ip(&["netns", "add", name]);
+        let ns = Netns {
+            name: name.to_owned(),
+            server: None,
+        };
+        ip(&["-n", name, "link", "set", "lo", "up"]);
+        ip(&["-n", name, "tuntap", "add", "dev", dev, "mode", "tap"]);
+        ip(&["-n", name, "addr", "add", "10.0.2.2/24", "dev", dev]);
+        ip(&["-n", name, "link", "set", dev, "up"]);
+        ns
+    }
+
+    fn exec(&self, program: &Path) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name]).arg(program);
+        cmd
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// `--network tap:DEV`: a guest client fetches a file from a server on the tap's host side,
+/// and the host side fetches one from a server in the guest, all inside a namespace the test
+/// made (nothing else sees the tap).
+#[test]
+fn tap_device_in_a_network_namespace() {
+    let www = std::env::temp_dir().join(format!("coracle-net-tap-www-{}", std::process::id()));
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("f"), "from the namespace\n").unwrap();
+    let ns_name = format!("coracle-t{}", std::process::id());
+    let mut ns = Netns::new(&ns_name, "ctap0");
+    ns.server = Some(
+        ns.exec(Path::new(BUSYBOX))
+            .args(["httpd", "-f", "-p", "10.0.2.2:8080", "-h"])
+            .arg(&www)
+            .spawn()
+            .expect("start busybox httpd in the namespace"),
+    );
+    let bb = guest_busybox();
+    // The guest serves one answer on 8081 while it fetches the host side's file, then waits
+    // for its server to have answered.
+    let script = format!(
+        "echo from the guest | {bb} timeout 60 {bb} nc -l -p 8081 & ({}); s=$?; wait; exit $s",
+        retried(&format!("{bb} wget -q -O - http://10.0.2.2:8080/f"), 40)
+    );
+    let mut vm = ns
+        .exec(Path::new(env!("CARGO_BIN_EXE_coracle")))
+        .args([
+            "run",
+            "--network",
+            "tap:ctap0",
+            BUSYBOX,
+            "sh",
+            "-c",
+            &script,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start coracle in the namespace");
+    // The host side's client, retried while the guest boots (bounded: two minutes, then the
+    // VM is killed so that its log shows what it did).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut got = String::new();
+    while std::time::Instant::now() < deadline {
+        let out = ns
+            .exec(Path::new(BUSYBOX))
+            .args(["nc", "-w", "5", "10.0.2.15", "8081"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        got = text(&out.stdout);
+        if !got.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    if got.is_empty() {
+        let _ = vm.kill();
+    }
+    let out = vm.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&www);
+    assert_eq!(got, "from the guest\n", "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "from the namespace\n",
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `--read-only` still gets the container's /etc/hosts, /etc/hostname and /etc/resolv.conf
+/// (Docker bind-mounts them over a read-only root), here on a Coracle network, and they stay
+/// read-only with the rest of the root.
+#[test]
+fn read_only_root_gets_the_network_files() {
+    let mut rt = Runtime::new("readonly");
+    rt.network("ronet", &["--subnet", "10.78.0.0/24"]);
+    let bb = guest_busybox();
+    let out = rt.coracle(&[
+        "run",
+        "--rm",
+        "--name",
+        "rovm",
+        "--read-only",
+        "--network",
+        "ronet",
+        "--hostname",
+        "ro-host",
+        "--add-host",
+        "extra:10.78.0.99",
+        "--dns",
+        "10.78.0.53",
+        BUSYBOX,
+        "sh",
+        "-c",
+        &format!(
+            "{bb} cat /etc/hostname; {bb} tail -n 2 /etc/hosts; {bb} cat /etc/resolv.conf; \
+             {bb} uname -n; echo x > /etc/hosts || echo refused"
+        ),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "ro-host\n10.78.0.99\textra\n10.78.0.2\tro-host rovm\n\
+         nameserver 10.78.0.53\nro-host\nrefused\n"
+    );
+}
