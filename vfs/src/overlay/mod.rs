@@ -80,6 +80,10 @@ struct Tables {
     sweep_at: usize,
 }
 
+/// A copy-up in progress: the unnamed upper file, the bytes copied so far, the lower file's
+/// stat when the copy began.
+type StagedCopy = (Arc<dyn Inode>, u64, Stat);
+
 /// One overlay instance.
 struct Fs {
     dev: u64,
@@ -97,7 +101,7 @@ struct Fs {
     /// Lower inode number of a regular file being copied up → its unnamed upper copy and
     /// how many bytes of it are copied, and the lower file's stat when the copy began (see
     /// [`copyup`]).
-    staged: Mutex<HashMap<u64, (Arc<dyn Inode>, u64, Stat)>>,
+    staged: Mutex<HashMap<u64, StagedCopy>>,
 }
 
 impl Fs {
