@@ -55,7 +55,7 @@ pub(crate) struct Case {
     /// `--kernel-arg` tokens for the guest side (`coracle.root=overlay`).
     pub(crate) kernel_args: Vec<String>,
     /// `coracle run --root-device` when the case chooses (the `debian/` cases `initrd`, the
-    /// `debian-blk/` ones `blk`); the others take the default (`blk`).
+    /// `debian-blk/` ones `blk`); the others take the default (`initrd`).
     pub(crate) root_device: Option<&'static str>,
 }
 
@@ -324,7 +324,7 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
         };
         let name = command.rsplit('/').next().unwrap_or_default();
         // From the initrd (`debian/`) and from the root filesystem on a block device under
-        // the overlay (`debian-blk/`, the default): the same results.
+        // the overlay (`debian-blk/`): the same results.
         for (prefix, device) in [("debian", "initrd"), ("debian-blk", "blk")] {
             cases.extend(
                 spec.cases(

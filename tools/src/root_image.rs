@@ -7,8 +7,8 @@
 //! (that would cost as much as writing the image): as make and rsync do, a file is taken as
 //! unchanged while its size and mtime are. A new image is written under a temporary name and
 //! renamed, so concurrent runs never see a partial one. Every use touches an image's mtime;
-//! images unused for [`KEEP_UNUSED`] are removed when a new one is written (the block-device
-//! root is the default, so every new tree, e.g. each test run's scratch root, makes one).
+//! images unused for [`KEEP_UNUSED`] are removed when a new one is written (every new tree,
+//! e.g. each test run's scratch root, makes one).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, Write};

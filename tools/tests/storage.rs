@@ -58,7 +58,7 @@ fn read_only_root_with_tmpfs_mounts() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "status 1\nimage\nok\n755\n1777\nshm\ndd: error writing '/run/big': No space left on device\n\
-         overlay / overlay ro,relatime 0 0\n\
+         rootfs / tmpfs ro,relatime 0 0\n\
          tmpfs /run tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k,mode=755 0 0\n\
          tmpfs /scratch tmpfs rw,nosuid,nodev,noexec,relatime 0 0\n"
     );
