@@ -509,6 +509,8 @@ fn proc_specs() -> Vec<Spec> {
         "sched_ioprio",
         // process_vm_readv/writev on a child.
         "proc_vm",
+        // ptrace: stops, registers, memory, breakpoints, single steps, events.
+        "proc_ptrace",
         // System V message queues, shared memory and semaphores.
         "ipc_msg",
         "ipc_shm",

@@ -46,6 +46,16 @@ pub fn write_stream(stream: Stream, data: &[u8]) -> usize {
     data.len()
 }
 
+/// Whether a write of program output would take bytes now (poll's POLLOUT); the debugcon
+/// ports always take them.
+pub fn writable(stream: coracle_syscalls::Stream) -> bool {
+    let role = match stream {
+        coracle_syscalls::Stream::Stdout => Role::Stdout,
+        coracle_syscalls::Stream::Stderr => Role::Stderr,
+    };
+    !dev::console::has(role) || dev::console::writable(role)
+}
+
 /// Writes all of `data` to the host, waiting for the host by polling (kernel messages).
 pub fn write_stream_all(stream: Stream, data: &[u8]) {
     if dev::console::has(role(stream)) {

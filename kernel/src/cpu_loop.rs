@@ -11,7 +11,8 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use coracle_syscalls::platform::AddressSpaces;
 use coracle_syscalls::sched::{CpuControl, Scheduler, Task, TIME_SLICE_NS};
 use coracle_syscalls::{
-    dispatch, exit_process, resume, signal, stop_wait, thread_gone, Outcome, TRAP_SYSCALL,
+    dispatch, exit_process, resume, signal, stop_wait, thread_gone, trace_wait, Outcome,
+    TRAP_SYSCALL,
 };
 use coracle_vfs::Wake;
 
@@ -189,11 +190,32 @@ fn run_task(
             next = Next::Ended;
             break;
         }
-        // Pending signals are delivered on the way back to user mode (one atomic load when
-        // there are none); a fatal one ends the program.
-        if signal::deliver(&mut body.current, platform, &mut body.regs).is_some() {
-            next = end_process(body, platform, timing);
+        // A traced thread goes through its ptrace stops (each until its tracer resumes it):
+        // those its system call queued before any signal is taken, the signal-delivery stop
+        // that delivery queued after. Pending signals are delivered on the way back to user
+        // mode (one atomic load when there are none); a fatal one ends the program.
+        let mut traced_stop = false;
+        for pass in 0..2 {
+            if pass == 1 && signal::deliver(&mut body.current, platform, &mut body.regs).is_some() {
+                next = end_process(body, platform, timing);
+                break;
+            }
+            if trace_wait(&mut body.current, platform, &mut body.regs) {
+                traced_stop = true;
+                break;
+            }
+        }
+        if !matches!(next, Next::Run) {
             break;
+        }
+        if traced_stop {
+            if thread.park(task.clone()).is_none() {
+                next = Next::Leave { requeue: false };
+                break;
+            }
+            thread.finish_wait();
+            body.current.stop_waiting = false;
+            continue;
         }
         // A stopped process's threads wait for SIGCONT here.
         if stop_wait(&mut body.current) {

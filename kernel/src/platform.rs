@@ -108,11 +108,8 @@ impl Console for KernelPlatform {
     }
 
     fn read_stdin(&mut self, buf: &mut [u8]) -> Option<usize> {
-        let got = coracle_syscalls::console::take_input(buf);
-        if got.is_some_and(|n| n > 0) {
-            crate::dev::console::input_taken();
-        }
-        got
+        // Taking input tells the driver (`console::Hooks::input_taken`).
+        coracle_syscalls::console::take_input(buf)
     }
 }
 

@@ -222,6 +222,11 @@ pub fn run(
     phase("root filesystem");
     // The host's control records (signals for PID 1) reach this machine from now on.
     coracle_syscalls::console::attach(booted.system.clone());
+    // Before PID 1's terminal takes the input queued so far (`Current::new`).
+    coracle_syscalls::console::set_hooks(coracle_syscalls::console::Hooks {
+        input_taken: crate::dev::console::input_taken,
+        writable: console::writable,
+    });
     if config.norandmaps {
         booted
             .system

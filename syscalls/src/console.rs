@@ -77,8 +77,9 @@ mod host;
 pub use framing::{Decoder, Event, Record};
 pub use host::{
     attach, end_of_input, feed_control, feed_stdin, input, input_ready, input_room, output_ready,
-    readers, set_winsize, take_input, winsize, writers,
+    readers, set_hooks, set_winsize, take_input, winsize, writers, Hooks,
 };
+pub(crate) use host::{input_taken, writable};
 
 /// The inode behind a console fd.
 struct ConsoleInode {

@@ -69,6 +69,10 @@ pub struct Current {
     pub(crate) bounce: Vec<u8>,
     /// Syscall numbers already reported as missing (each is logged once).
     pub(crate) missing_logged: BTreeSet<u64>,
+    /// Where the current system call is in its ptrace stops (see `crate::ptrace`).
+    pub(crate) trace_phase: crate::ptrace::Phase,
+    /// The signal a tracer gave back at a signal-delivery stop, delivered next.
+    pub(crate) trace_inject: Option<crate::signal::SigInfo>,
 }
 
 impl Current {
@@ -153,6 +157,8 @@ impl Current {
             yield_cpu: false,
             bounce: Vec::new(),
             missing_logged: BTreeSet::new(),
+            trace_phase: crate::ptrace::Phase::Idle,
+            trace_inject: None,
         }
     }
 
@@ -216,6 +222,8 @@ impl Current {
             yield_cpu: false,
             bounce: Vec::new(),
             missing_logged: BTreeSet::new(),
+            trace_phase: crate::ptrace::Phase::Idle,
+            trace_inject: None,
         }
     }
 

@@ -50,7 +50,6 @@ macro_rules! not_implemented {
 
 not_implemented! {
     SYS_getdents = 78;
-    SYS_ptrace = 101;
     SYS_syslog = 103;
     SYS_uselib = 134;
     SYS_ustat = 136;

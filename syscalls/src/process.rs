@@ -386,6 +386,8 @@ pub struct System {
     pub(crate) ttys: crate::tty::Registry,
     /// System V IPC objects.
     pub(crate) ipc: crate::sys::ipc::Ipc,
+    /// The traced threads.
+    pub(crate) ptrace: crate::ptrace::Registry,
 }
 
 impl core::fmt::Debug for System {
@@ -425,6 +427,7 @@ impl System {
             unix: Arc::default(),
             ttys: crate::tty::Registry::default(),
             ipc: crate::sys::ipc::Ipc::default(),
+            ptrace: crate::ptrace::Registry::default(),
         }
     }
 

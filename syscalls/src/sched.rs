@@ -111,6 +111,8 @@ pub struct Thread {
     pub sig: crate::signal::ThreadSignals,
     /// The head of its robust futex list (set_robust_list), 0 if none.
     pub robust_list: AtomicU64,
+    /// A tracer follows it (see `crate::ptrace`): its system calls and signals may stop it.
+    pub traced: AtomicBool,
 }
 
 impl core::fmt::Debug for Thread {
@@ -434,6 +436,7 @@ impl Scheduler {
             nice: AtomicI32::new(0),
             policy: AtomicU32::new(0),
             robust_list: AtomicU64::new(0),
+            traced: AtomicBool::new(false),
             sig: crate::signal::ThreadSignals::default(),
         });
         self.threads.lock().insert(tid, Arc::downgrade(&thread));

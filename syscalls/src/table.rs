@@ -17,6 +17,7 @@ use coracle_vfs::Wake;
 
 pub use decl::Syscall;
 
+use crate::ptrace::Gate;
 use crate::regs::UserRegs;
 use crate::{sys, Current, Errno, Platform, SysResult};
 
@@ -150,6 +151,9 @@ syscall_table! {
     SYS_getrusage = 98 => info::getrusage(who: i32, usage: u64);
     SYS_sysinfo = 99 => info::sysinfo(info: u64);
     SYS_times = 100 => info::times(buf: u64);
+    /// Hardware watchpoints (debug registers), PTRACE_LISTEN and group-stop reports to the
+    /// tracer are missing; PTRACE_EVENT_EXIT comes for exit and exit_group only.
+    SYS_ptrace = 101 => ptrace::ptrace(request: i64, pid: i32, addr: u64, data: u64);
     SYS_getuid = 102 => creds::getuid();
     SYS_getgid = 104 => creds::getgid();
     SYS_setuid = 105 => creds::setuid(uid: u32);
@@ -342,6 +346,25 @@ syscall_table! {
 
 /// Runs the system call in `regs` (number in rax, arguments in the SYSCALL registers).
 pub fn dispatch(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> Outcome {
+    // A traced thread may stop before its call runs (see `crate::ptrace`).
+    match crate::ptrace::syscall_enter(p, k, regs) {
+        Gate::Go => {}
+        Gate::Wait => return Outcome::Wait,
+        Gate::Skip(v) => {
+            crate::ptrace::syscall_exit(p);
+            return Outcome::Return(v);
+        }
+        Gate::Exit => {
+            p.trace_phase = crate::ptrace::Phase::Idle;
+            return match p.exit_status {
+                Some(status) => Outcome::Exit(status),
+                None => {
+                    p.exit_thread = false;
+                    Outcome::ExitThread
+                }
+            };
+        }
+    }
     let (nr, args) = regs.syscall_args();
     p.sig.syscall_nr = nr;
     // The handlers' user copies fault pages in (see `mm::uaccess`).
@@ -410,12 +433,16 @@ pub fn dispatch(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> O
     p.deadline = None;
     p.progress = 0;
     p.held = None;
+    if (p.exit_status.is_some() || p.exit_thread) && crate::ptrace::exit_event(p, k, regs) {
+        return Outcome::Wait;
+    }
     if let Some(status) = p.exit_status {
         return Outcome::Exit(status);
     }
     if core::mem::take(&mut p.exit_thread) {
         return Outcome::ExitThread;
     }
+    crate::ptrace::syscall_exit(p);
     // An interrupted call leaves -ERESTARTSYS or -ERESTARTNOHAND in rax: signal delivery,
     // on the way back to user mode, turns it into EINTR or runs the call again.
     let value = match result {

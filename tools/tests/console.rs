@@ -213,3 +213,122 @@ fn qemu_dies_with_a_killed_coracle() {
         thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// poll(2) on stdout says what a write would do: not writable while the host reads nothing
+/// and the write got EAGAIN, writable again once the host reads (it used to say "always
+/// writable", so a poll loop around non-blocking writes spun).
+#[test]
+fn poll_on_stdout_follows_the_host_reader() {
+    let exe = common::build_c(
+        "pollout",
+        r#"#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+    static char buf[65536];
+    memset(buf, 'x', sizeof buf);
+    fcntl(1, F_SETFL, O_NONBLOCK);
+    long total = 0;
+    int eagain = 0;
+    while (total < (1L << 30)) {
+        ssize_t n = write(1, buf, sizeof buf);
+        if (n < 0) { eagain = errno == EAGAIN; break; }
+        total += n;
+    }
+    struct pollfd p = {1, POLLOUT, 0};
+    int full = poll(&p, 1, 0);
+    dprintf(2, "eagain=%d ready_when_full=%d\n", eagain, full);
+    p.revents = 0;
+    int later = poll(&p, 1, 60000);
+    dprintf(2, "ready_later=%d pollout=%d\n", later, !!(p.revents & POLLOUT));
+    return 0;
+}
+"#,
+    );
+    let mut child = spawn(&["run", exe.to_str().unwrap()]);
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    // Only now does the host read stdout.
+    let mut out = child.stdout.take().unwrap();
+    let drain = thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()).unwrap());
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert!(child.wait().unwrap().success(), "{first}{rest}");
+    assert!(drain.join().unwrap() > 0);
+    assert_eq!(first, "eagain=1 ready_when_full=0\n", "{rest}");
+    assert_eq!(rest, "ready_later=1 pollout=1\n");
+}
+
+/// Under `-t`, typed input the program does not read yet is held back from the host (its
+/// writes wait) instead of piling up in the guest: 48 MiB sent to a 32 MiB VM whose program
+/// reads only after a pause all arrive (the terminal's backlog used to grow without bound and
+/// run the VM out of memory).
+#[test]
+fn terminal_input_is_flow_controlled() {
+    let bb = guest_busybox();
+    let script = format!("{bb} stty raw -echo; echo ready; {bb} sleep 3; {bb} wc -c");
+    let mut child = spawn(&["run", "-i", "-t", "-m", "32", BUSYBOX, "sh", "-c", &script]);
+    let mut stdin = child.stdin.take().unwrap();
+    let mut reader = wait_for_line(&mut child, "ready");
+    const SIZE: usize = 48 << 20;
+    let w = thread::spawn(move || {
+        let chunk = vec![b'z'; 1 << 20];
+        for _ in 0..SIZE >> 20 {
+            stdin.write_all(&chunk)?;
+        }
+        Ok::<(), std::io::Error>(())
+    });
+    let mut out = String::new();
+    reader.read_to_string(&mut out).unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{out}{err}");
+    w.join().unwrap().unwrap();
+    assert_eq!(out.trim(), SIZE.to_string(), "{err}");
+}
+
+/// More input than the guest's queue holds, sent while the VM boots under `-t`: the terminal
+/// takes the queued input when PID 1 gets it, and the driver, stalled on the full queue,
+/// goes on once it is read (it used to wait for a read that never came: a hang).
+#[test]
+fn early_terminal_input_beyond_the_queue_arrives() {
+    let line = format!("{}\n", "a".repeat(99));
+    let data = line.repeat(10 << 10);
+    let mut child = spawn(&["run", "-i", "-t", BUSYBOX, "wc", "-c"]);
+    let pid = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    let w = thread::spawn(move || stdin.write_all(data.as_bytes()));
+    // A hang must fail the test, not stop the suite.
+    let watchdog = thread::spawn(move || {
+        let start = Instant::now();
+        while alive(pid) {
+            if start.elapsed() > Duration::from_secs(300) {
+                kill(pid, "KILL");
+                return true;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+        false
+    });
+    let out = child.wait_with_output().unwrap();
+    assert!(!watchdog.join().unwrap(), "the VM hung");
+    w.join().unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The terminal echoes every line, then wc's count.
+    assert_eq!(
+        stdout.lines().last(),
+        Some((100 * (10 << 10)).to_string().as_str()),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

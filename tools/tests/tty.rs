@@ -1,7 +1,13 @@
 //! `coracle run -t`: the program gets a terminal on fds 0-2, and the terminal ioctls write
-//! exactly the kernel ABI's structs. A real VM under TCG unless CORACLE_ACCEL says otherwise.
+//! exactly the kernel ABI's structs; interactive programs (shells, REPLs, vi, less, script)
+//! driven through a host pseudo-terminal show what they show on a host pty. A real VM under
+//! TCG unless CORACLE_ACCEL says otherwise.
 
 mod common;
+#[path = "tty/scenarios.rs"]
+mod scenarios;
+#[path = "tty/session.rs"]
+mod session;
 
 use common::{build_c, coracle};
 

@@ -62,6 +62,11 @@ impl Device for MemDevice {
 #[derive(Debug, Clone, Copy)]
 pub struct HostOps(pub HostDevice);
 
+/// Where pollers of the console wait (poll, select, epoll): woken by the syscall layer when
+/// host input arrives or ends and when the host took output, so readiness is the console's
+/// real state rather than "always ready".
+pub static CONSOLE_POLLERS: crate::wait::WaitQueue = crate::wait::WaitQueue::new();
+
 impl FileOps for HostOps {
     fn seekable(&self) -> bool {
         // /dev/random and the console accept lseek and ignore it (Linux's noop_llseek for
@@ -71,13 +76,18 @@ impl FileOps for HostOps {
     fn host_device(&self) -> Option<HostDevice> {
         Some(self.0)
     }
+    /// What the VFS alone can say; the syscall layer answers for the console
+    /// (`poll_file`), which only it can see.
     fn poll(&self) -> u32 {
         POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
     }
-    /// The console can be polled (it is always ready); /dev/urandom cannot (Linux gives
-    /// it no poll method: epoll refuses it, poll(2) sees the default mask).
+    /// The console can be polled; /dev/urandom cannot (Linux gives it no poll method:
+    /// epoll refuses it, poll(2) sees the default mask).
     fn pollable(&self) -> bool {
         self.0 != HostDevice::Random
+    }
+    fn wait_queue(&self) -> Option<&crate::wait::WaitQueue> {
+        (self.0 != HostDevice::Random).then_some(&CONSOLE_POLLERS)
     }
     fn as_any(&self) -> &dyn Any {
         self

@@ -139,6 +139,20 @@ print(re.findall(r"\b(\w)(\w*)\b", "hello big world"), struct.pack("<IhQ", 1, -2
 print(datetime.datetime(2021, 3, 4, 5, 6, 7).isoformat(), datetime.date(2024, 2, 29).strftime("%A %j"))
 "##;
 
+/// `strace -f` on shells that run programs and subshells: its execve, write and exit_group
+/// lines and the SIGCHLD the shell gets (ptrace's syscall, exec, fork and signal-delivery
+/// stops, registers and memory reads). Calls whose order between processes is a race
+/// (fork, wait4) are left out; pids, addresses, counts and CPU times are masked, and runs of
+/// spaces (strace pads to a column) squeezed.
+const STRACE: &str = r##"
+mask() { sed -E 's/0x[0-9a-f]+/ADDR/g; s/si_utime=[^}]*/TIMES/; s/[0-9]+/N/g; s/\[pid +N\]/[pid]/; s/ +/ /g'; }
+strace -f -qq -e trace=execve,write,exit_group -e signal=SIGCHLD \
+    /bin/sh -c '/bin/echo two; echo three; exit 3' 2>&1 | mask
+strace -f -qq -e trace=execve,write,exit_group -e signal=SIGCHLD \
+    /bin/bash -c '(echo sub; exit 4); echo status $?; x=$(/bin/echo captured); echo $x' 2>&1 | mask
+LC_ALL=C strace -qq -e trace=openat,read,close /bin/cat /etc/debian_version 2>&1 | grep -v ld.so | mask
+"##;
+
 /// What runtimes ask the kernel at start: prctl and personality queries, sysinfo, users and
 /// groups through nsswitch.conf (files), the C.UTF-8 locale, CPU counts from sched_getaffinity,
 /// /sys/devices/system/cpu/online and /proc/cpuinfo, /proc/meminfo. Values that differ between
@@ -414,6 +428,7 @@ pub(super) fn specs() -> Vec<Spec> {
         bash("tar-gzip", TAR_GZIP),
         bash("git", GIT),
         bash("openssl", OPENSSL),
+        bash("strace", STRACE),
         deb("jq", "/usr/bin/jq", &["-c", JQ]).stdin(JQ_INPUT.as_bytes()),
         deb(
             "file",

@@ -229,6 +229,18 @@ impl Port {
         n
     }
 
+    /// Whether a write would find a free buffer now; when not, the device's next completion
+    /// interrupts (and `output_ready` wakes the pollers).
+    fn writable(&mut self) -> bool {
+        self.reclaim();
+        if !self.spare.is_empty() || self.allocated < TX_BUFS {
+            return true;
+        }
+        self.queue.set_dev_notify(true);
+        fence(Ordering::SeqCst);
+        self.reclaim()
+    }
+
     /// Whether output is still with the device.
     fn busy(&self) -> bool {
         self.sending.iter().any(Option::is_some)
@@ -405,6 +417,11 @@ pub fn write(role: Role, data: &[u8]) -> usize {
         Some(p) => p.lock().write(data),
         None => 0,
     }
+}
+
+/// Whether a write of `role` would take bytes now.
+pub fn writable(role: Role) -> bool {
+    port(role).is_none_or(|p| p.lock().writable())
 }
 
 /// Writes all of `data`, polling the device when it is full (for the kernel's own messages).

@@ -17,6 +17,7 @@ pub mod ipc;
 pub mod mm;
 pub mod netlink;
 pub mod poll;
+pub mod ptrace;
 pub mod resource;
 pub mod sched;
 pub mod signal;

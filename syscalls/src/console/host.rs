@@ -22,6 +22,9 @@ use crate::System;
 /// The most input queued for the program's reads (Linux's pipe holds 64 KiB; more keeps a
 /// fast host busy while the program runs).
 const INPUT_CAP: usize = 256 * 1024;
+/// Under `-t`, the most typed input the terminal holds beyond its line discipline's own
+/// buffer: past it the driver keeps the rest and the host waits, as without `-t`.
+const TERMINAL_INPUT_CAP: usize = 64 * 1024;
 
 struct Input {
     queue: VecDeque<u8>,
@@ -37,6 +40,42 @@ static WRITERS: WaitQueue = WaitQueue::new();
 static STDIN: Mutex<Decoder> = Mutex::new(Decoder::new());
 static CONTROL: Mutex<Decoder> = Mutex::new(Decoder::new());
 static SYSTEM: Once<Arc<System>> = Once::new();
+/// The kernel's hooks: input was taken (input it held back for lack of room can come now),
+/// and whether an output stream takes bytes now.
+static HOOKS: Once<Hooks> = Once::new();
+
+/// What the kernel's console driver tells the console layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Hooks {
+    /// Called when queued input was taken (by a read, or moved into the terminal).
+    pub input_taken: fn(),
+    /// Whether a write to the stream would take bytes now; when not, the driver arranges
+    /// for [`output_ready`] to be called once it does.
+    pub writable: fn(crate::Stream) -> bool,
+}
+
+/// Registers the kernel driver's hooks (once, at boot).
+pub fn set_hooks(hooks: Hooks) {
+    HOOKS.call_once(|| hooks);
+}
+
+/// Queued input was taken: the driver may decode what it held back.
+pub(crate) fn input_taken() {
+    if let Some(h) = HOOKS.get() {
+        (h.input_taken)();
+    }
+}
+
+/// Whether `stream` takes output now (always, without a driver: the host tests' fake).
+pub(crate) fn writable(stream: crate::Stream) -> bool {
+    HOOKS.get().is_none_or(|h| (h.writable)(stream))
+}
+
+/// Wakes the readers or writers on `queue` and everyone polling the console.
+fn wake(queue: &WaitQueue) {
+    queue.wake_all(u64::MAX);
+    coracle_vfs::dev::CONSOLE_POLLERS.wake_all(u64::MAX);
+}
 /// rows << 16 | cols, 0 until the host sends a size.
 static WINSIZE: AtomicU32 = AtomicU32::new(0);
 
@@ -48,7 +87,7 @@ pub fn attach(system: Arc<System>) {
 /// Input bytes from the host, for the program's reads.
 pub fn input(bytes: &[u8]) {
     INPUT.lock().queue.extend(bytes);
-    READERS.wake_all(u64::MAX);
+    wake(&READERS);
 }
 
 /// How many more input bytes [`input`] takes now.
@@ -59,7 +98,7 @@ pub fn input_room() -> usize {
 /// The host's input ended: reads return 0 once the queue is empty.
 pub fn end_of_input() {
     INPUT.lock().ended = true;
-    READERS.wake_all(u64::MAX);
+    wake(&READERS);
 }
 
 /// Takes queued input into `buf`: `Some(n)` bytes, `Some(0)` at the end of input, `None`
@@ -75,6 +114,10 @@ pub fn take_input(buf: &mut [u8]) -> Option<usize> {
     buf[..from_a].copy_from_slice(&a[..from_a]);
     buf[from_a..n].copy_from_slice(&b[..n - from_a]);
     input.queue.drain(..n);
+    drop(input);
+    if n > 0 {
+        input_taken();
+    }
     Some(n)
 }
 
@@ -99,7 +142,7 @@ pub fn output_ready() {
     if let Some(tty) = super::terminal() {
         tty.flush_out();
     }
-    WRITERS.wake_all(u64::MAX);
+    wake(&WRITERS);
 }
 
 /// The host terminal's size (`winsize` records, `coracle.winsize` at start): the terminal's
@@ -120,13 +163,12 @@ pub fn winsize() -> (u16, u16) {
 /// Decodes bytes of the host's input stream; returns how many it consumed (fewer when the
 /// input queue is full: the caller keeps the rest and offers it again later). Under `-t` the
 /// data goes to the terminal's line discipline (echo, signal characters), which keeps what
-/// its reader has not made room for yet.
+/// its reader has not made room for yet, up to [`TERMINAL_INPUT_CAP`].
 pub fn feed_stdin(bytes: &[u8]) -> usize {
     let tty = super::terminal();
-    let room = if tty.is_some() {
-        usize::MAX
-    } else {
-        input_room()
+    let room = match &tty {
+        Some(tty) => TERMINAL_INPUT_CAP.saturating_sub(tty.backlog_len()),
+        None => input_room(),
     };
     STDIN.lock().feed(bytes, room, |e| match (e, &tty) {
         (Event::Data(d), Some(tty)) => {

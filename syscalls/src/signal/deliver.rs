@@ -61,24 +61,43 @@ fn restart(regs: &mut UserRegs, nr: u64) {
 enum Taken {
     Handle(SigInfo, SigAction),
     Kill(u32),
+    /// The thread is traced: the signal goes to its tracer first (a signal-delivery stop).
+    Trace(SigInfo),
 }
 
 /// Takes the next signal the thread does not block and decides its action (Linux's
 /// get_signal): ignored ones are dropped here, SA_RESETHAND takes effect.
 fn take_next(p: &mut Current, k: &mut dyn Platform) -> Option<Taken> {
     let mut stops: u64 = 0;
+    // The signal a tracer gave back comes first; blocked meanwhile, it waits in the queue
+    // (and goes to the tracer again when taken).
+    let mut injected = p.trace_inject.take();
+    if let Some(info) = injected.filter(|i| p.thread.sig.blocks(i.signo())) {
+        injected = None;
+        let _ = send(&p.process, &p.sys.sched, Target::Thread(p.tid), info, None);
+    }
+    let traced = p.thread.traced.load(Ordering::SeqCst);
     let taken = {
         let mut st = p.process.signals.state.lock();
         loop {
-            let pending = st.pending_of(p.tid) | st.shared.set;
-            // SIGKILL ends the process whatever else is pending.
-            let allowed = if pending & bit(SIGKILL) != 0 {
-                bit(SIGKILL)
-            } else {
-                !p.thread.sig.mask()
-            };
-            let Some(info) = st.dequeue(p.tid, allowed) else {
-                break None;
+            let info = match injected.take() {
+                Some(info) => info,
+                None => {
+                    let pending = st.pending_of(p.tid) | st.shared.set;
+                    // SIGKILL ends the process whatever else is pending.
+                    let allowed = if pending & bit(SIGKILL) != 0 {
+                        bit(SIGKILL)
+                    } else {
+                        !p.thread.sig.mask()
+                    };
+                    let Some(info) = st.dequeue(p.tid, allowed) else {
+                        break None;
+                    };
+                    if traced && info.signo() != SIGKILL {
+                        break Some(Taken::Trace(info));
+                    }
+                    info
+                }
             };
             let sig = info.signo();
             let act = st.action(sig);
@@ -117,6 +136,10 @@ pub fn deliver(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> Op
     if !p.thread.sig.flagged() && !interrupted && p.sig.saved_mask.is_none() {
         return None;
     }
+    // A traced thread takes no signal while it has ptrace stops to go through.
+    if crate::ptrace::busy(p) {
+        return None;
+    }
     // Frames go to user memory that may have to be faulted in (a growing stack).
     let process = p.process.clone();
     let mut user = crate::mm::Faulting::new(&process, k);
@@ -138,6 +161,12 @@ fn deliver_pending(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -
         };
         match taken {
             Taken::Kill(sig) => return Some(die(p, k, sig, regs.rip)),
+            Taken::Trace(info) => {
+                // Delivery goes on once the tracer has answered (see `crate::ptrace`).
+                crate::ptrace::queue_signal(p, info);
+                p.thread.sig.flag();
+                return None;
+            }
             Taken::Handle(info, act) => {
                 if regs.trap == TRAP_SYSCALL {
                     match restart_code(regs.rax) {

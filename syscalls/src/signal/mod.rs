@@ -462,6 +462,12 @@ pub(crate) fn has_deliverable(p: &Current) -> bool {
     ready
 }
 
+/// Whether SIGKILL is pending for the thread (it ends even a thread in a ptrace stop).
+pub(crate) fn sigkill_pending(p: &Current) -> bool {
+    let st = p.process.signals.state.lock();
+    (st.pending_of(p.tid) | st.shared.set) & bit(SIGKILL) != 0
+}
+
 /// Takes a pending signal of `set`, blocked or not (sigtimedwait, signalfd).
 pub(crate) fn dequeue_set(p: &Current, set: u64) -> Option<SigInfo> {
     p.process.signals.state.lock().dequeue(p.tid, set)

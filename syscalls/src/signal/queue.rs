@@ -168,6 +168,10 @@ impl SigState {
     /// while `t` blocks it, since the action may change before it is unblocked.
     pub(super) fn ignored(&self, sig: u32, t: Option<&Arc<Thread>>) -> bool {
         if let Some(t) = t {
+            // A tracer sees even the signals its tracee ignores (sig_ignored).
+            if t.traced.load(Ordering::SeqCst) && sig != SIGKILL {
+                return false;
+            }
             if (t.sig.mask() | t.sig.real_blocked.load(Ordering::SeqCst)) & bit(sig) != 0 {
                 return false;
             }

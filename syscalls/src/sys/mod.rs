@@ -18,6 +18,7 @@ pub(crate) mod mremap;
 pub(crate) mod net;
 pub(crate) mod process;
 pub(crate) mod process_vm;
+pub(crate) use crate::ptrace;
 pub(crate) mod sched;
 pub(crate) mod signal;
 pub(crate) mod stat;

@@ -70,11 +70,11 @@ fn transfer(
             // side's are EFAULT.
             let r = if write {
                 k.read_user(laddr, chunk)?;
-                in_space(k, &target, &space, &mine, same, |k| {
+                in_space(k, &space, &mine, same, |k| {
                     crate::mm::write_user(&target, k, raddr, &*chunk)
                 })
             } else {
-                let r = in_space(k, &target, &space, &mine, same, |k| {
+                let r = in_space(k, &space, &mine, same, |k| {
                     crate::mm::read_user(&target, k, raddr, &mut *chunk)
                 });
                 if r.is_ok() {
@@ -100,10 +100,9 @@ fn transfer(
     Ok(done)
 }
 
-/// Runs `f` with `target`'s address space current.
-fn in_space<T>(
+/// Runs `f` with `space` current (`same`: it is the caller's own).
+pub(crate) fn in_space<T>(
     k: &mut dyn Platform,
-    _target: &Process,
     space: &crate::platform::Space,
     mine: &crate::platform::Space,
     same: bool,

@@ -200,8 +200,9 @@ pub(crate) fn rt_sigtimedwait(
 /// [`send_to_other`]; a process signalling itself skips those rules).
 pub(crate) fn send_info(p: &Current, proc: &Process, target: Target, info: SigInfo) -> SysResult {
     if core::ptr::eq(proc, &*p.process) {
-        crate::sys::process::jobs::on_signal_sent(&p.sys, proc, info.signo());
+        let sig = info.signo();
         signal::send(proc, &p.sys.sched, target, info, None)?;
+        crate::sys::process::jobs::on_signal_sent(&p.sys, proc, sig);
         return Ok(0);
     }
     send_to_other(&p.sys, proc, target, info)
@@ -223,8 +224,10 @@ pub(crate) fn send_to_other(
     {
         return Ok(0);
     }
-    crate::sys::process::jobs::on_signal_sent(sys, proc, sig);
+    // Queued before the process continues, so that a continued thread finds it pending
+    // (Linux queues and wakes under one lock): a tracer sees SIGCONT before anything else.
     signal::send(proc, &sys.sched, target, info, None)?;
+    crate::sys::process::jobs::on_signal_sent(sys, proc, sig);
     Ok(0)
 }
 

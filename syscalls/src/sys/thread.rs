@@ -221,6 +221,7 @@ fn do_clone(p: &mut Current, k: &mut dyn Platform, regs: &UserRegs, a: CloneArgs
         child.clear_child_tid = a.child_tid;
     }
     let tls = (f & CLONE_SETTLS != 0).then_some(a.tls);
+    crate::ptrace::on_clone(p, &child, f, a.exit_signal);
     start_child(k, regs, a.stack, tls, child);
     Ok(u64::from(tid))
 }

@@ -29,7 +29,9 @@ fn try_read_slave(tty: &Tty, buf: &mut [u8], timed_out: bool) -> Attempt {
     let mut after = After::default();
     let got = {
         let mut st = tty.state.lock();
-        if st.hungup && !st.ldisc.has_input() {
+        // Input typed before the hang-up is still read first, the backlog's too.
+        tty.drain_backlog(&mut st, &mut after);
+        if st.hungup && !st.ldisc.has_input() && st.backlog.is_empty() {
             return Attempt::Got(0);
         }
         let l = &mut st.ldisc;
@@ -105,7 +107,8 @@ pub(crate) fn write_now(tty: &Tty, end: End, data: &[u8]) -> Result<usize> {
         End::Slave => {
             let n = {
                 let mut st = tty.state.lock();
-                if st.hungup {
+                // The console's input ending leaves its output to the host working.
+                if st.hungup && tty.kind == Kind::Pty {
                     return Err(Errno::EIO);
                 }
                 let room = match tty.kind {
@@ -151,14 +154,10 @@ const CONSOLE_OUT_CAP: usize = 4096;
 
 /// One step of a write to the console: output processing, then to the host as far as it
 /// takes it, the rest held in order. `EAGAIN` when the held output is full.
+/// The end of the host's input (`-i`) does not stop it: the host still reads the output.
 fn write_console(tty: &Tty, k: &mut dyn Platform, data: &[u8]) -> Result<usize> {
-    let mut st = tty.state.lock();
-    if st.hungup {
-        return Err(Errno::EIO);
-    }
-    drop(st);
     flush_pending(tty, k);
-    st = tty.state.lock();
+    let mut st = tty.state.lock();
     let room = CONSOLE_OUT_CAP.saturating_sub(st.pending_out.len());
     if room == 0 {
         return Err(Errno::EAGAIN);

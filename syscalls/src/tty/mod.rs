@@ -165,6 +165,11 @@ impl Tty {
         r.consumed
     }
 
+    /// Typed bytes waiting for room in the line discipline.
+    pub(crate) fn backlog_len(&self) -> usize {
+        self.state.lock().backlog.len()
+    }
+
     /// Moves backlogged input into the line discipline as far as it has room.
     pub(crate) fn drain_backlog(&self, st: &mut State, after: &mut After) {
         if st.backlog.is_empty() {
@@ -175,6 +180,10 @@ impl Tty {
         st.backlog.drain(..n);
         if n > 0 {
             after.wake = true;
+            if self.kind == Kind::Console {
+                // The host's input held back for the backlog's room may come now.
+                crate::console::input_taken();
+            }
         }
     }
 
@@ -271,14 +280,25 @@ impl Tty {
     /// The poll bits of the slave side (or the console).
     pub(crate) fn poll_slave(&self) -> u32 {
         let st = self.state.lock();
-        if st.hungup {
+        if st.hungup && self.kind == Kind::Pty {
             return POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDNORM | POLLWRNORM;
         }
         let mut r = 0;
+        if st.hungup {
+            // The console's input ended: reads see the end, output goes on.
+            r |= POLLIN | POLLRDNORM | POLLHUP;
+        }
         if jobs::poll_ready(&st.ldisc) {
             r |= POLLIN | POLLRDNORM;
         }
-        if self.kind == Kind::Console || st.master_buf.len() < MASTER_BUF {
+        let writable = match self.kind {
+            // Echoes held back count as output not taken yet, as a full write buffer.
+            Kind::Console => {
+                st.pending_out.is_empty() && crate::console::writable(crate::Stream::Stdout)
+            }
+            Kind::Pty => st.master_buf.len() < MASTER_BUF,
+        };
+        if writable {
             r |= POLLOUT | POLLWRNORM;
         }
         r

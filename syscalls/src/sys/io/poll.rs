@@ -17,13 +17,15 @@ use crate::{Current, Errno, Platform, SysResult};
 pub(crate) fn poll_file(file: &OpenFile) -> u32 {
     match file.ops().host_device() {
         Some(HostDevice::Random) | None => file.ops().poll(),
-        Some(_) => {
+        Some(dev) => {
+            // The console's pollers wait on `coracle_vfs::dev::CONSOLE_POLLERS`, which input
+            // arriving or ending and output taken by the host wake.
             let mut r = 0;
-            if file.readable() {
-                // Data or end of file: the host pipe cannot be peeked.
+            if file.readable() && crate::console::input_ready() {
+                // Data or the end of the host's input (at once without `-i`).
                 r |= POLLIN | POLLRDNORM;
             }
-            if file.writable() {
+            if file.writable() && crate::console::writable(super::host::stream_of(dev)) {
                 r |= POLLOUT | POLLWRNORM;
             }
             r
@@ -43,10 +45,7 @@ fn readiness(p: &Current, fd: i32) -> u32 {
     let console = matches!(file.ops().host_device(), Some(d) if d != HostDevice::Random);
     let forwarded = console && file.readable() && !p.info.tty && p.info.stdin_forwarded;
     if forwarded && p.stdin_eof {
-        r |= POLLHUP;
-    } else if forwarded && !crate::console::input_ready() {
-        // The host's input is queued in the guest: readable once something arrived.
-        r &= !(POLLIN | POLLRDNORM);
+        r |= POLLIN | POLLRDNORM | POLLHUP;
     }
     r
 }
@@ -94,8 +93,6 @@ fn register_fds(p: &mut Current, fds: &[i32]) {
         if let Ok(file) = p.file(fd) {
             if let Some(q) = file.ops().wait_queue() {
                 p.wait_on(q, u64::MAX);
-            } else if matches!(file.ops().host_device(), Some(d) if d != HostDevice::Random) {
-                p.wait_on(crate::console::readers(), u64::MAX);
             }
         }
     }

@@ -485,6 +485,7 @@ fn replace_image(
         }
     }
     process.exit_events.wake_everyone();
+    crate::ptrace::on_exec(p);
     Ok(0)
 }
 

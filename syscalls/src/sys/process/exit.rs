@@ -65,6 +65,7 @@ pub fn thread_gone(p: &mut Current) -> Option<u32> {
         threads.is_empty()
     };
     if !last {
+        crate::ptrace::on_thread_gone(p, None);
         return None;
     }
     let status = p.process.set_exit(ExitStatus::Signaled {
@@ -75,6 +76,7 @@ pub fn thread_gone(p: &mut Current) -> Option<u32> {
         return Some(status.docker());
     }
     crate::tty::jobs::process_ended(&p.sys, &p.process);
+    crate::ptrace::on_thread_gone(p, Some(status));
     become_zombie(&p.process, &p.sys, status);
     None
 }
@@ -257,12 +259,33 @@ fn become_zombie(process: &Arc<Process>, sys: &Arc<System>, status: ExitStatus) 
         reaper.child_events.wake_everyone();
     }
     if let Some(parent) = parent {
-        if exit_signal != 0 && !reaped {
+        // A tracer that is not the parent hears first; the parent once it has waited
+        // (`parent_hears`).
+        if exit_signal != 0 && !reaped && !crate::ptrace::holds_zombie(sys, process.pid) {
             notify_parent(&parent, process, sys, status, exit_signal);
         }
         parent.child_events.wake_everyone();
     }
     process.exit_events.wake_everyone();
+}
+
+/// The tracer of the zombie `pid`, not its parent, has waited for it: the parent hears of
+/// its end now, as it would have when it ended untraced.
+pub(crate) fn parent_hears(sys: &System, pid: u32) {
+    let Some(zombie) = sys.process(pid) else {
+        return;
+    };
+    let (end, sig) = {
+        let life = zombie.life.lock();
+        (life.ended, life.exit_signal)
+    };
+    let (Some(end), Some(parent)) = (end, sys.process(zombie.ppid())) else {
+        return;
+    };
+    if sig != 0 {
+        notify_parent(&parent, &zombie, sys, end, sig);
+    }
+    parent.child_events.wake_everyone();
 }
 
 /// The siginfo of SIGCHLD for `child` with this si_code and si_status.

@@ -189,6 +189,8 @@ pub(crate) fn new_process(
         yield_cpu: false,
         bounce: Vec::new(),
         missing_logged: BTreeSet::new(),
+        trace_phase: crate::ptrace::Phase::Idle,
+        trace_inject: None,
     };
     let tid_bytes = pid.to_le_bytes();
     if a.flags & CLONE_CHILD_SETTID != 0 {
@@ -205,6 +207,7 @@ pub(crate) fn new_process(
         cp.clear_child_tid = a.child_tid;
     }
     let tls = (a.flags & CLONE_SETTLS != 0).then_some(a.tls);
+    crate::ptrace::on_clone(p, &cp, a.flags, a.exit_signal);
     crate::sys::thread::start_child(k, regs, a.stack, tls, cp);
     if a.flags & CLONE_VFORK != 0 {
         p.progress = u64::from(pid);
@@ -221,10 +224,12 @@ fn vfork_wait(p: &mut Current, pid: u32) -> SysResult {
         return Ok(u64::from(pid));
     };
     if child.life.lock().vfork_done || p.resumed() == Some(coracle_vfs::Wake::Interrupted) {
+        crate::ptrace::on_vfork_done(p, pid);
         return Ok(u64::from(pid));
     }
     p.wait_on(&child.exit_events, u64::MAX);
     if child.life.lock().vfork_done {
+        crate::ptrace::on_vfork_done(p, pid);
         return Ok(u64::from(pid));
     }
     Err(Errno::WAIT)

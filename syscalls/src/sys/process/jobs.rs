@@ -64,6 +64,18 @@ pub(crate) fn stop_process(p: &Current, k: &mut dyn Platform, sig: u32) {
 /// A signal was sent to `proc`: SIGCONT and SIGKILL continue a stopped process (whether
 /// the signal is blocked, handled or ignored, as Linux's prepare_signal).
 pub(crate) fn on_signal_sent(sys: &System, proc: &Process, sig: u32) {
+    if sig == SIGKILL {
+        // A thread in a ptrace stop takes no signal but this one: wake it for it.
+        for tid in proc.threads.lock().iter() {
+            if let Some(t) = sys
+                .sched
+                .thread(*tid)
+                .filter(|t| t.traced.load(Ordering::SeqCst))
+            {
+                t.signal_wake();
+            }
+        }
+    }
     if sig != SIGCONT && sig != SIGKILL {
         return;
     }

@@ -73,20 +73,27 @@ fn matches(c: &Process, which: Which, options: u32) -> bool {
 /// children exist but none has news, `ECHILD` when there are none.
 pub(crate) fn find(p: &Current, which: Which, options: u32) -> Result<Option<Report>, Errno> {
     let me = p.process.pid;
+    // Tracees report their ptrace stops (and, when not children, their ends) to the tracer.
+    let (tracing, traced) = crate::ptrace::wait_find(p, which, options);
+    if traced.is_some() {
+        return Ok(traced);
+    }
+    let held = crate::ptrace::held_zombies(&p.sys);
     let mut tree = p.sys.tree.lock();
     let children: Vec<Arc<Process>> = tree
         .values()
         .filter(|c| c.ppid() == me && c.pid != me && matches(c, which, options))
         .cloned()
         .collect();
-    if children.is_empty() {
+    if children.is_empty() && !tracing {
         return Err(Errno::ECHILD);
     }
     let keep = options & WNOWAIT != 0;
     for c in &children {
         let mut life = c.life.lock();
         if let Some(end) = life.ended {
-            if options & WEXITED == 0 {
+            // Its tracer has not waited for it yet.
+            if options & WEXITED == 0 || held.contains(&c.pid) {
                 continue;
             }
             let (code, status) = match end {
