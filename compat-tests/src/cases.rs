@@ -54,6 +54,9 @@ pub(crate) struct Case {
     pub(crate) needs_kvm: Option<&'static str>,
     /// `--kernel-arg` tokens for the guest side (`coracle.root=overlay`).
     pub(crate) kernel_args: Vec<String>,
+    /// `coracle run --root-device` when the case chooses (the `debian/` cases `initrd`, the
+    /// `debian-blk/` ones `blk`); the others take the default (`initrd`).
+    pub(crate) root_device: Option<&'static str>,
 }
 
 /// The vCPU counts every SMP case runs with.
@@ -242,6 +245,7 @@ impl Spec {
             timeout: self.timeout,
             needs_kvm: self.needs_kvm,
             kernel_args: self.kernel_args.clone(),
+            root_device: None,
         };
         if self.smp {
             SMP_CPUS
@@ -319,12 +323,23 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
             unreachable!("debian::specs makes Debian cases")
         };
         let name = command.rsplit('/').next().unwrap_or_default();
-        cases.extend(spec.cases(
-            format!("debian/{}", spec.label),
-            format!("debian/{name}"),
-            Source::Debian,
-            MICROVM,
-        ));
+        // From the initrd (`debian/`) and from the root filesystem on a block device under
+        // the overlay (`debian-blk/`): the same results.
+        for (prefix, device) in [("debian", "initrd"), ("debian-blk", "blk")] {
+            cases.extend(
+                spec.cases(
+                    format!("{prefix}/{}", spec.label),
+                    format!("debian/{name}"),
+                    Source::Debian,
+                    MICROVM,
+                )
+                .into_iter()
+                .map(|case| Case {
+                    root_device: Some(device),
+                    ..case
+                }),
+            );
+        }
     }
     for spec in script_specs() {
         cases.extend(spec.cases(

@@ -175,6 +175,9 @@ pub(crate) fn coracle_command(setup: &Setup, case: &Case, program: &Path, root: 
     for arg in &case.kernel_args {
         command.args(["--kernel-arg", arg]);
     }
+    if let Some(device) = case.root_device {
+        command.args(["--root-device", device]);
+    }
     match &case.place {
         Place::Direct => command.arg("--").arg(program),
         Place::Scratch => command.arg("--").arg(program).arg(GUEST_SCRATCH),

@@ -116,7 +116,8 @@ pub struct RunArgs {
     pub machine: Option<Machine>,
     /// Where a ROOTFS_DIR's or image's root filesystem travels: `initrd` (unpacked into
     /// memory at boot) or `blk` (an EROFS image on a read-only virtio-blk drive, read on
-    /// demand) [default: $CORACLE_ROOT_DEVICE, else initrd].
+    /// demand, under an in-memory writable overlay) [default: $CORACLE_ROOT_DEVICE, else
+    /// initrd].
     #[arg(long = "root-device", value_enum)]
     pub root_device: Option<RootDevice>,
     /// Copy the kernel log to stderr.

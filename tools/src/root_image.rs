@@ -6,7 +6,9 @@
 //! image's in-memory tree, the data too. A host directory's file data is not read for the key
 //! (that would cost as much as writing the image): as make and rsync do, a file is taken as
 //! unchanged while its size and mtime are. A new image is written under a temporary name and
-//! renamed, so concurrent runs never see a partial one.
+//! renamed, so concurrent runs never see a partial one. Every use touches an image's mtime;
+//! images unused for [`KEEP_UNUSED`] are removed when a new one is written (every new tree,
+//! e.g. each test run's scratch root, makes one).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, Write};
@@ -29,6 +31,9 @@ const MOUNT_POINTS: &[(&[u8], u32)] = &[
     (b"sys", 0o555),
     (b"tmp", 0o1777),
 ];
+
+/// How long an image nobody used stays in the cache.
+const KEEP_UNUSED: std::time::Duration = std::time::Duration::from_secs(2 * 24 * 3600);
 
 /// Hashes an entry stream.
 struct Fingerprint {
@@ -121,14 +126,40 @@ pub fn cached_image(source: Source<'_>) -> io::Result<PathBuf> {
         let dir = dir.join("rootfs");
         let path = dir.join(&name);
         if fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            // Marks it used (best effort: a read-only cache still serves).
+            let _ = File::options()
+                .append(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()));
             return Ok(path);
         }
         match write_image(&dir, &name, source) {
-            Ok(()) => return Ok(path),
+            Ok(()) => {
+                remove_unused(&dir);
+                return Ok(path);
+            }
             Err(e) => last_err = Some(e),
         }
     }
     Err(last_err.unwrap_or_else(|| io::Error::other("no cache directory")))
+}
+
+/// Removes the images (and temporaries left by killed runs) of `dir` not used for
+/// [`KEEP_UNUSED`]; errors are ignored (another run may be removing them too).
+fn remove_unused(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > KEEP_UNUSED));
+        if old && e.file_name().to_string_lossy().contains(".erofs") {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Writes the image of `source` to `out` (from its position 0); returns `out` and the

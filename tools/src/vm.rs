@@ -130,9 +130,11 @@ pub fn run(
     } else {
         (qemu::host_accel(opts.accel), Vec::new())
     };
+    // The drive is the read-only lower layer of an overlay whose writes stay in memory.
     let root_arg: Vec<String> = root_drive
         .iter()
-        .map(|_| "coracle.root=blk".to_owned())
+        .flat_map(|_| ["coracle.root=blk", "coracle.root=overlay"])
+        .map(str::to_owned)
         .collect();
     let volumes = crate::volume::resolve(&opts.volumes)?;
     let config = VmConfig {

@@ -1,5 +1,6 @@
 //! `coracle run --read-only`, `--tmpfs` and the overlay root (`coracle.root=overlay`) in a real
-//! VM: what the program sees of its filesystems, as `docker run` gives them.
+//! VM: what the program sees of its filesystems, as `docker run` gives them; the root on a
+//! block device (`--root-device blk`).
 
 mod common;
 
@@ -95,4 +96,61 @@ fn overlay_root_is_writable_and_read_only_with_read_only() {
         String::from_utf8_lossy(&out.stdout),
         "image\nhostname\nhosts\nmotd\nresolv.conf\noverlay / overlay ro,relatime 0 0\n"
     );
+}
+
+/// Runs `coracle args`, killed (and failing the test) if it has not ended after `secs`
+/// seconds: for a bug that hangs the guest.
+fn coracle_within(args: &[&str], secs: u64) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coracle"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run coracle");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "coracle {args:?} still ran after {secs} s; stdout {:?}, stderr {}",
+                String::from_utf8_lossy(&out.stdout),
+                stderr(&out)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A program on the drive that nothing has read yet, run by execve from PID 1 and from a
+/// forked child (a shell's `$(...)`): the exec waits for its reads and runs the program (it
+/// used to ask for the same page again forever, the inode and its pages dropped with each
+/// try, and the page where data meets .bss was read after the point of no return).
+#[test]
+fn exec_from_the_drive_waits_for_its_reads() {
+    let root = Root::new("blkexec");
+    // Another file than PID 1's busybox, so that its pages are not cached yet.
+    // (busybox runs the applet its file is named after).
+    for dir in ["a", "b"] {
+        std::fs::create_dir_all(root.0.join(dir)).unwrap();
+        std::fs::copy("/bin/busybox", root.0.join(dir).join("echo")).unwrap();
+    }
+    let script = "x=$(/a/echo forked); echo $x; exec /b/echo exec";
+    let out = coracle_within(
+        &[
+            "run",
+            "--root-device",
+            "blk",
+            root.path(),
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ],
+        120,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "forked\nexec\n");
 }

@@ -25,6 +25,7 @@ fn case(env: &[(&str, &str)], stdin: Option<&[u8]>) -> Case {
         timeout: None,
         needs_kvm: None,
         kernel_args: Vec::new(),
+        root_device: None,
     }
 }
 

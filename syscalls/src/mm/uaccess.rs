@@ -51,11 +51,12 @@ impl<'a> Faulting<'a> {
         *self.k.get_mut()
     }
 
-    /// Faults in the pages of `[addr, addr+len)` the access cannot reach; false if one
-    /// cannot be had.
-    fn fault_in(&self, addr: u64, len: usize, access: Access) -> bool {
+    /// Faults in the pages of `[addr, addr+len)` the access cannot reach: `EFAULT` if one
+    /// cannot be had, `WAIT` while one is read from its file's block device (the system call
+    /// then waits on `coracle_vfs::block::IO_WAIT` and runs again, as for its own reads).
+    fn fault_in(&self, addr: u64, len: usize, access: Access) -> Result<(), Errno> {
         let Some(end) = addr.checked_add(len as u64) else {
-            return false;
+            return Err(Errno::EFAULT);
         };
         let mut k = self.k.borrow_mut();
         let limit = stack_limit(self.process);
@@ -66,19 +67,17 @@ impl<'a> Faulting<'a> {
                 let at = page.max(addr);
                 match self.process.mm.lock().fault(&mut **k, at, access, limit) {
                     FaultResult::Mapped => {}
-                    FaultResult::Signal { .. } => return false,
-                    // A system call does not wait for a page being read yet (no filesystem
-                    // fills pages later so far): the copy fails as for a page it cannot have.
-                    FaultResult::Wait(_) => return false,
+                    FaultResult::Signal { .. } => return Err(Errno::EFAULT),
+                    FaultResult::Wait(_) => return Err(Errno::WAIT),
                     FaultResult::OutOfMemory => {
                         self.out_of_memory.set(true);
-                        return false;
+                        return Err(Errno::EFAULT);
                     }
                 }
             }
             page += PAGE;
         }
-        true
+        Ok(())
     }
 }
 
@@ -110,9 +109,7 @@ impl UserMemory for Faulting<'_> {
             Err(Errno::EFAULT) => {}
             done => return done,
         }
-        if !self.fault_in(addr, buf.len(), Access::Read) {
-            return Err(Errno::EFAULT);
-        }
+        self.fault_in(addr, buf.len(), Access::Read)?;
         self.k.borrow().read_user(addr, buf)
     }
 
@@ -121,9 +118,7 @@ impl UserMemory for Faulting<'_> {
             Err(Errno::EFAULT) => {}
             done => return done,
         }
-        if !self.fault_in(addr, data.len(), Access::Write) {
-            return Err(Errno::EFAULT);
-        }
+        self.fault_in(addr, data.len(), Access::Write)?;
         self.k.get_mut().write_user(addr, data)
     }
 
@@ -132,9 +127,7 @@ impl UserMemory for Faulting<'_> {
             Err(Errno::EFAULT) => {}
             done => return done,
         }
-        if !self.fault_in(addr, 4, Access::Write) {
-            return Err(Errno::EFAULT);
-        }
+        self.fault_in(addr, 4, Access::Write)?;
         self.k.get_mut().cmpxchg_user_u32(addr, expected, new)
     }
 }

@@ -31,7 +31,8 @@ pub struct ErofsInode {
     /// Device byte of the inline tail and its length (0 when plain).
     tail: (u64, usize),
     parent: Option<(Arc<dyn Inode>, Vec<u8>)>,
-    cache: PageCache,
+    /// A regular file's pages ([`Erofs::cache_of`]); an empty cache of its own otherwise.
+    cache: Arc<PageCache>,
     fifo: Once<Arc<Pipe>>,
 }
 
@@ -82,6 +83,11 @@ impl ErofsInode {
         if kind == format::FT_SYMLINK && (size == 0 || size >= PAGE_SIZE as u64) {
             return Err(Errno::EIO);
         }
+        let cache = if kind == format::FT_REG_FILE {
+            fs.cache_of(nid)
+        } else {
+            Arc::default()
+        };
         Ok(Arc::new(ErofsInode {
             fs,
             nid,
@@ -89,7 +95,7 @@ impl ErofsInode {
             full_blocks,
             tail,
             parent,
-            cache: PageCache::new(),
+            cache,
             fifo: Once::new(),
         }))
     }

@@ -13,7 +13,7 @@
 pub mod format;
 mod inode;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
@@ -47,8 +47,13 @@ pub struct Erofs {
     meta: Arc<DeviceBlocks>,
     /// The `st_dev` of every inode.
     st_dev: u64,
-    /// Inodes in use, by nid: one object per file, so its page cache is shared.
+    /// Inodes in use, by nid: one object per file while it is in use.
     inodes: Mutex<BTreeMap<u64, Weak<ErofsInode>>>,
+    /// Regular files' page caches, by nid: they outlive the inode objects (as Linux's inode
+    /// cache keeps a closed file's pages), so a system call that dropped its inode to wait
+    /// for a read finds the page when it runs again, and a file opened again is not read
+    /// again. Clean pages go under memory pressure ([`Erofs::evict`]).
+    caches: Mutex<BTreeMap<u64, Arc<PageCache>>>,
 }
 
 impl core::fmt::Debug for Erofs {
@@ -155,6 +160,7 @@ impl Mounting {
             meta: meta.clone(),
             st_dev: anon_dev(),
             inodes: Mutex::new(BTreeMap::new()),
+            caches: Mutex::new(BTreeMap::new()),
         }))
     }
 }
@@ -220,6 +226,11 @@ impl Erofs {
             at += n as u64;
         }
         Ok(())
+    }
+
+    /// The page cache of the regular file `nid`, shared by every inode object made for it.
+    fn cache_of(&self, nid: u64) -> Arc<PageCache> {
+        self.caches.lock().entry(nid).or_default().clone()
     }
 
     /// The device byte where inode `nid` starts, if the inode lies on the device.

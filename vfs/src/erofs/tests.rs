@@ -41,7 +41,7 @@ fn put(img: &mut [u8], nid: u64, inode: &[u8], tail: &[u8]) {
 
 /// `/big` (two plain blocks), `/small` (10 bytes inline), `/sub` (an empty directory),
 /// `/link` -> `small`.
-fn image() -> Vec<u8> {
+pub(crate) fn image() -> Vec<u8> {
     let mut img = vec![0u8; 4 * BLOCK_SIZE];
     let sb = SuperBlock {
         root_nid: 0,
@@ -192,6 +192,27 @@ fn reads_in_flight_make_the_caller_wait() {
     assert_eq!(fake.complete(), 2);
     assert_eq!(big.read_at(0, &mut buf), Ok(8192));
     assert_eq!(buf[300], (300 % 253) as u8);
+}
+
+/// execve's case: a system call looks a file up, reads it, gets `WAIT` and drops the inode
+/// (nothing holds it while the thread waits); run again, it must find the page it asked for
+/// rather than ask again forever.
+#[test]
+fn a_file_dropped_while_its_read_is_in_flight_keeps_its_page() {
+    let fake = FakeBlock::new(image(), true);
+    let fs = Erofs::mount(fake.clone()).unwrap();
+    let root = fs.root().unwrap();
+    let cx = caller(&root);
+    fake.set_delayed(true);
+    let call = || {
+        let big = root.lookup(&cx, b"big")?;
+        let mut buf = [0u8; 4096];
+        big.read_at(0, &mut buf).map(|_| buf[300])
+    };
+    assert_eq!(call(), Err(Errno::WAIT));
+    assert_eq!(fake.complete(), 1);
+    assert_eq!(call(), Ok((300 % 253) as u8));
+    assert_eq!(fake.complete(), 0, "the page was not read again");
 }
 
 #[test]

@@ -2,7 +2,10 @@
 //! with its data, mode, owner and times, as overlayfs's `ovl_copy_up` does.
 //!
 //! A regular file is copied into an unnamed upper file and linked into place only when
-//! complete, so no one ever sees half a copy. A lower file with several names is also
+//! complete, so no one ever sees half a copy. The data copy is resumable and runs without
+//! the namespace lock where it can ([`Node::stage`]): a lower file on a block device answers
+//! `WAIT` while its pages are read, and the system call then runs again and goes on from
+//! where the copy stopped, rather than starting over (or spinning other CPUs on the lock). A lower file with several names is also
 //! linked into the work directory under its lower inode number (the index). Copying up leaves the parent directory's times
 //! as they were (overlayfs restores them too). Extended attributes are not copied: the VFS
 //! has none yet.
@@ -11,7 +14,7 @@ use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec;
 
-use super::{Indexed, Node, Tables};
+use super::{Fs, Indexed, Node, Tables};
 use crate::inode::{Inode, TimeChange};
 use crate::tmpfs::create_unnamed;
 use crate::types::*;
@@ -43,9 +46,8 @@ impl Node {
             // A file whose name is gone (unlinked while open) is copied up without a name.
             // (Linkable only into the index, when it has other names.)
             None if st.file_type() == FileType::Regular => {
-                let linkable = st.nlink > 1;
-                let f = create_unnamed(&self.fs.upper_root, st.mode & MODE_BITS, 0, 0, linkable)?;
-                fill(&lower, &st, &f, with_data)?;
+                let (f, st) = self.fs.data_copy(&lower, &st, with_data)?;
+                set_meta(&st, &f)?;
                 f
             }
             None => return Err(Errno::EIO),
@@ -84,8 +86,8 @@ impl Node {
         let new = |node: NewNode| dir.create(name, node, mode, st.uid, st.gid);
         let upper = match st.file_type() {
             FileType::Regular => {
-                let f = create_unnamed(dir, mode, st.uid, st.gid, true)?;
-                fill(lower, st, &f, with_data)?;
+                let (f, st) = self.fs.data_copy(lower, st, with_data)?;
+                set_meta(&st, &f)?;
                 dir.link(name, &f)?;
                 return Ok(f);
             }
@@ -106,27 +108,87 @@ impl Node {
     }
 }
 
-/// Gives the new regular file `f` the contents (unless `with_data` is false), owner, mode
-/// and times of `lower`. Runs of zeros stay holes.
-fn fill(lower: &Arc<dyn Inode>, st: &Stat, f: &Arc<dyn Inode>, with_data: bool) -> Result<()> {
-    if with_data {
-        let mut buf = vec![0u8; CHUNK];
-        let mut off = 0u64;
-        while off < st.size {
-            let n = lower.read_at(off, &mut buf)?;
-            if n == 0 {
-                break;
+impl Node {
+    /// Copies a lower regular file's data to its upper copy-to-be ahead of copy-up, without
+    /// the namespace lock (see the module comment); nothing for other objects.
+    pub(super) fn stage(&self) -> Result<()> {
+        match (&self.lower, self.upper()) {
+            (Some(lower), None) if self.kind == FileType::Regular => {
+                self.fs.stage(lower, &lower.stat()).map(drop)
             }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Fs {
+    /// The unnamed upper file for the copy-up of the lower regular file `lower`: with its
+    /// data ([`Fs::stage`]) or empty; and the lower file's stat from before the copy read it
+    /// (a lower layer that keeps atimes changes them).
+    fn data_copy(
+        &self,
+        lower: &Arc<dyn Inode>,
+        st: &Stat,
+        with_data: bool,
+    ) -> Result<(Arc<dyn Inode>, Stat)> {
+        if !with_data {
+            self.staged.lock().remove(&st.ino);
+            return Ok((create_unnamed(&self.upper_root, 0o600, 0, 0, true)?, *st));
+        }
+        let f = self.stage(lower, st)?;
+        let staged = self.staged.lock().remove(&st.ino);
+        Ok((f, staged.map_or(*st, |s| s.2)))
+    }
+
+    /// Copies the data of `lower` into its staged unnamed upper file, from where the last
+    /// try stopped; returns the file once the copy is whole. An error (`WAIT` for a block
+    /// being read) keeps what was copied for the next try. Runs of zeros stay holes.
+    fn stage(&self, lower: &Arc<dyn Inode>, st: &Stat) -> Result<Arc<dyn Inode>> {
+        let (f, mut off) = {
+            let mut staged = self.staged.lock();
+            match staged.get(&st.ino) {
+                Some((f, off, _)) => (f.clone(), *off),
+                None => {
+                    let f = create_unnamed(&self.upper_root, 0o600, 0, 0, true)?;
+                    staged.insert(st.ino, (f.clone(), 0, *st));
+                    (f, 0)
+                }
+            }
+        };
+        let mut buf = vec![0u8; CHUNK.min(st.size as usize)];
+        let copied = loop {
+            if off >= st.size {
+                break Ok(());
+            }
+            let n = match lower.read_at(off, &mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => n,
+                Err(e) => break Err(e),
+            };
             if buf[..n].iter().any(|&b| b != 0) {
                 let mut done = 0;
                 while done < n {
-                    done += f.write_at(off + done as u64, &buf[done..n])?;
+                    match f.write_at(off + done as u64, &buf[done..n]) {
+                        Ok(w) => done += w,
+                        Err(e) => return Err(e),
+                    }
                 }
             }
             off += n as u64;
+        };
+        if let Some((g, at, _)) = self.staged.lock().get_mut(&st.ino) {
+            if Arc::ptr_eq(g, &f) {
+                *at = (*at).max(off);
+            }
         }
+        copied?;
         f.truncate(off)?;
+        Ok(f)
     }
+}
+
+/// Gives the new regular file `f` the owner, mode and times of the lower file (`st`).
+fn set_meta(st: &Stat, f: &Arc<dyn Inode>) -> Result<()> {
     f.set_owner(Some(st.uid), Some(st.gid))?;
     f.set_mode(st.mode & MODE_BITS)?;
     f.set_times(TimeChange::Set(st.atime), TimeChange::Set(st.mtime))?;

@@ -80,6 +80,10 @@ struct Tables {
     sweep_at: usize,
 }
 
+/// A copy-up in progress: the unnamed upper file, the bytes copied so far, the lower file's
+/// stat when the copy began.
+type StagedCopy = (Arc<dyn Inode>, u64, Stat);
+
 /// One overlay instance.
 struct Fs {
     dev: u64,
@@ -94,6 +98,10 @@ struct Fs {
     cx: Caller,
     /// Names for temporary whiteouts (see [`names`]).
     next_tmp: core::sync::atomic::AtomicU64,
+    /// Lower inode number of a regular file being copied up → its unnamed upper copy and
+    /// how many bytes of it are copied, and the lower file's stat when the copy began (see
+    /// [`copyup`]).
+    staged: Mutex<HashMap<u64, StagedCopy>>,
 }
 
 impl Fs {
@@ -142,6 +150,7 @@ pub fn new_overlay(lower: Arc<dyn Inode>, upper: Arc<dyn Inode>) -> Result<Arc<d
             root: upper.clone(),
         },
         next_tmp: core::sync::atomic::AtomicU64::new(0),
+        staged: Mutex::new(HashMap::new()),
     });
     let root = Node::new(&fs, Some(upper), Some(lower), None);
     fs.lock()

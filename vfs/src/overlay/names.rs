@@ -66,6 +66,7 @@ impl Node {
     }
 
     pub(super) fn link_in(self: &Arc<Self>, name: &[u8], target: &Arc<Node>) -> Result<()> {
+        target.stage()?;
         let mut t = self.fs.lock();
         if self.is_removed() {
             return Err(Errno::ENOENT);

@@ -115,6 +115,9 @@ impl Node {
         if let Some(u) = self.upper() {
             return Ok(u.clone());
         }
+        if with_data {
+            self.stage()?;
+        }
         let mut t = self.fs.lock();
         self.copy_up(&mut t, with_data)
     }

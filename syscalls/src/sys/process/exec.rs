@@ -302,6 +302,13 @@ fn run(
         })?),
         None => None,
     };
+    // Everything read from the files is read before the point of no return (see
+    // `image::read_partial_pages`).
+    let partial = image::read_partial_pages(&exe, &*file.inode)?;
+    let interp_partial = match (&interp_exe, &interp) {
+        (Some(e), Some((f, _))) => image::read_partial_pages(e, &*f.inode)?,
+        _ => Vec::new(),
+    };
     let placed = Placed {
         exe,
         interp: interp_exe,
@@ -311,7 +318,10 @@ fn run(
         inode: f.inode,
         path: f.real.into(),
     });
-    replace_image(p, k, regs, &placed, interp, file, &filename, &args, &env)
+    let partial = (partial, interp_partial);
+    replace_image(
+        p, k, regs, &placed, interp, partial, file, &filename, &args, &env,
+    )
 }
 
 /// The interpreter named by PT_INTERP `r` of `file`, found as execve finds a program (from the
@@ -371,6 +381,7 @@ fn replace_image(
     regs: &mut UserRegs,
     placed: &Placed,
     interp: Option<MappedFile>,
+    (partial, interp_partial): (Vec<image::PartialPage>, Vec<image::PartialPage>),
     file: Found,
     filename: &[u8],
     args: &[Vec<u8>],
@@ -403,6 +414,8 @@ fn replace_image(
             path: real,
         },
         interp,
+        partial,
+        interp_partial,
         argv: &argv,
         envp: &envp,
         execfn: filename,

@@ -205,6 +205,9 @@ pub struct Program<'a> {
     pub file: MappedFile,
     /// The interpreter's file, when `placed.interp` is there.
     pub interp: Option<MappedFile>,
+    /// The partial pages of the executable and of the interpreter ([`read_partial_pages`]).
+    pub partial: Vec<PartialPage>,
+    pub interp_partial: Vec<PartialPage>,
     pub argv: &'a [&'a [u8]],
     pub envp: &'a [&'a [u8]],
     /// The path exec was given (AT_EXECFN).
@@ -231,7 +234,7 @@ pub fn load(process: &Process, k: &mut dyn Platform, prog: &Program<'_>) -> Resu
     let layout = prog.placed.layout;
     let plan = prog.placed.exe.plan();
     *process.mm.lock() = Mm::new(plan.brk + layout.brk_offset, layout.mmap_base);
-    map_image(process, k, &plan, &prog.file)?;
+    map_image(process, k, &plan, &prog.file, &prog.partial)?;
     let mut auxv = AuxValues::for_plan(&plan);
     {
         let c = process.creds.lock();
@@ -242,7 +245,7 @@ pub fn load(process: &Process, k: &mut dyn Platform, prog: &Program<'_>) -> Resu
     let mut entry = plan.entry;
     if let (Some(interp), Some(file)) = (&prog.placed.interp, &prog.interp) {
         let iplan = interp.plan();
-        map_image(process, k, &iplan, file)?;
+        map_image(process, k, &iplan, file, &prog.interp_partial)?;
         // AT_BASE is the interpreter's load bias; the program starts in the interpreter.
         auxv.base = interp.load_bias();
         entry = iplan.entry;
@@ -303,20 +306,51 @@ fn map_image(
     k: &mut dyn Platform,
     plan: &LoadPlan,
     file: &MappedFile,
+    partial: &[PartialPage],
 ) -> Result<(), Errno> {
     let maps = clipped(&plan.file_maps);
     for r in &plan.regions {
         record_region(process, r, &maps, file);
     }
-    for m in &maps {
-        if let Some(z) = m.zero_from {
-            let page = z & !(PAGE - 1);
-            if page >= m.start {
-                map_partial_page(k, file, m, page, z, perms_at(&plan.regions, page))?;
-            }
-        }
+    for p in partial {
+        k.map_copy(p.page, &p.bytes, perms_at(&plan.regions, p.page))?;
     }
     Ok(())
+}
+
+/// The page where a segment's file bytes end and its .bss begins: mapped as a copy of the
+/// file's bytes, then zeros (Linux's padzero).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartialPage {
+    /// Its user address.
+    page: u64,
+    /// The file's bytes for its start.
+    bytes: Vec<u8>,
+}
+
+/// Reads the partial pages of `exe` from `inode`. Done before execve's point of no return:
+/// a filesystem on a block device may answer `WAIT` (the call runs again once the read is
+/// done), which after the old image is gone could only kill the process.
+pub fn read_partial_pages(exe: &Executable, inode: &dyn Inode) -> Result<Vec<PartialPage>, Errno> {
+    let mut out = Vec::new();
+    for m in &clipped(&exe.plan().file_maps) {
+        let Some(z) = m.zero_from else { continue };
+        let page = z & !(PAGE - 1);
+        if page < m.start {
+            continue;
+        }
+        let mut bytes = vec![0u8; (z - page) as usize];
+        let at = m.file_offset + (page - m.start);
+        let mut done = 0;
+        while done < bytes.len() {
+            match inode.read_at(at + done as u64, &mut bytes[done..])? {
+                0 => return Err(Errno::ENOEXEC),
+                n => done += n,
+            }
+        }
+        out.push(PartialPage { page, bytes });
+    }
+    Ok(out)
 }
 
 /// The file maps with each one's pages that a later one also covers taken off (the later
@@ -346,27 +380,6 @@ fn perms_at(regions: &[Region], page: u64) -> Perms {
         .iter()
         .find(|r| r.start <= page && page < r.end)
         .map_or(RW, |r| r.perms)
-}
-
-/// Maps the page at `page` of file map `m`: the file's bytes up to `zero_from`, zeros after.
-fn map_partial_page(
-    k: &mut dyn Platform,
-    file: &MappedFile,
-    m: &FileMap,
-    page: u64,
-    zero_from: u64,
-    perms: Perms,
-) -> Result<(), Errno> {
-    let mut buf = vec![0u8; (zero_from - page) as usize];
-    let mut done = 0;
-    let at = m.file_offset + (page - m.start);
-    while done < buf.len() {
-        match file.inode.read_at(at + done as u64, &mut buf[done..])? {
-            0 => return Err(Errno::ENOEXEC),
-            n => done += n,
-        }
-    }
-    k.map_copy(page, &buf, perms)
 }
 
 /// Records one image region in the VMA list: the pages file maps cover are private mappings

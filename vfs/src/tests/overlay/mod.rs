@@ -10,6 +10,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use super::*;
 use crate::overlay::new_overlay;
 
+mod blk;
 mod layers;
 mod names;
 
