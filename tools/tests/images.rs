@@ -336,6 +336,11 @@ fn non_root_user_runs_as_that_user() {
     assert_eq!(out.status.code(), theirs.status.code());
     assert!(ours.contains("uid=1000(app) gid=1000(app)"), "{ours}");
     assert!(ours.contains("Permission denied"), "{ours}");
+    // Packed, the image keeps its user: the packed file's launch records name uid 1000.
+    let packed = s.coracle(&["pack", &name, "-o", "user.img", "sh", "-c", &script]);
+    check(&packed, "coracle pack of a non-root image");
+    let out = s.coracle(&["run", "user.img"]);
+    assert_eq!(text(&out.stdout), ours, "packed: {}", text(&out.stderr));
     // -u picks another user or root.
     let out = s.coracle(&["run", "-u", "0", &name, "sh", "-c", "id -u; cat /private"]);
     check(&out, "-u 0");
