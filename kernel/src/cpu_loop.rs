@@ -210,17 +210,9 @@ fn run_task(
         if !matches!(next, Next::Run) {
             break;
         }
-        if traced_stop {
-            if thread.park(task.clone()).is_none() {
-                next = Next::Leave { requeue: false };
-                break;
-            }
-            thread.finish_wait();
-            body.current.stop_waiting = false;
-            continue;
-        }
-        // A stopped process's threads wait for SIGCONT here.
-        if stop_wait(&mut body.current) {
+        // A traced thread in a ptrace stop waits for its tracer here, a stopped process's
+        // threads for SIGCONT.
+        if traced_stop || stop_wait(&mut body.current) {
             if thread.park(task.clone()).is_none() {
                 next = Next::Leave { requeue: false };
                 break;

@@ -265,14 +265,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
     } else {
         None
     };
-    let coracle = if want(Side::Coracle) {
-        Some(
-            std::env::current_exe()
-                .map_err(|e| RunError::io("cannot find the coracle executable", e))?,
-        )
-    } else {
-        None
-    };
+    let coracle = coracle_exe(want(Side::Coracle))?;
     let plan = Plan {
         program,
         typed: name.to_owned(),
@@ -484,14 +477,7 @@ fn run_servers(args: &BenchArgs) -> Result<u8, RunError> {
     } else {
         None
     };
-    let coracle = if want(Side::Coracle) {
-        Some(
-            std::env::current_exe()
-                .map_err(|e| RunError::io("cannot find the coracle executable", e))?,
-        )
-    } else {
-        None
-    };
+    let coracle = coracle_exe(want(Side::Coracle))?;
     let servers: Vec<&str> = args.servers.iter().map(|s| s.name()).collect();
     let command = format!("--servers {} ROOTFS", servers.join(","));
     let header = format!(
@@ -850,6 +836,16 @@ fn prepare_linux(
         extra_args: kernel_args.to_vec(),
         _dir: dir,
     })
+}
+
+/// This executable, which runs the Coracle side, when that side is wanted.
+fn coracle_exe(wanted: bool) -> Result<Option<std::path::PathBuf>, RunError> {
+    if !wanted {
+        return Ok(None);
+    }
+    std::env::current_exe()
+        .map(Some)
+        .map_err(|e| RunError::io("cannot find the coracle executable", e))
 }
 
 #[cfg(test)]
