@@ -81,9 +81,10 @@ fn too_little_memory_for_the_kernel_is_reported() {
     }
 }
 
-/// `coracle bench --servers` with tiny loads: nginx, redis and iperf3 from the Debian root
-/// answer their host clients in both VMs, and every figure has a value on both sides (the
-/// figures themselves are `coracle bench`'s business, not a test's).
+/// `coracle bench --servers` with tiny loads: nginx and redis from the Debian root answer their
+/// host clients in both VMs, and every figure has a value on both sides (the figures
+/// themselves are `coracle bench`'s business, not a test's). iperf3 is left out: its host
+/// client is not in the README's setup (Debian's package asks a debconf question on install).
 #[test]
 fn servers_answer_their_host_clients_in_both_vms() {
     let root = coracle_compat_tests::debian_root()
@@ -91,7 +92,7 @@ fn servers_answer_their_host_clients_in_both_vms() {
     let out = coracle(&[
         "bench",
         "--servers",
-        "nginx,redis,iperf3",
+        "nginx,redis",
         "--accel",
         "tcg",
         "-n",
@@ -111,13 +112,7 @@ fn servers_answer_their_host_clients_in_both_vms() {
     let report: serde_json::Value = serde_json::from_str(&text).expect("JSON report");
     let rows = report["comparisons"][0]["rows"].as_array().expect("rows");
     let metrics: Vec<&str> = rows.iter().filter_map(|r| r["metric"].as_str()).collect();
-    for metric in [
-        "nginx_requests",
-        "redis_set_requests",
-        "redis_get_requests",
-        "iperf3_to_guest",
-        "iperf3_from_guest",
-    ] {
+    for metric in ["nginx_requests", "redis_set_requests", "redis_get_requests"] {
         let row = rows
             .iter()
             .find(|r| r["metric"] == metric)
