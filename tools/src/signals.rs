@@ -3,7 +3,7 @@
 //! `signal n=N` control records, as `docker run` proxies them. QEMU runs in a process group
 //! of its own (a terminal's ^C reaches `coracle` only, which forwards it) and gets SIGKILL
 //! when its `coracle` process dies, however that dies: util-linux's `setpriv --pdeathsig`
-//! starts it with PR_SET_PDEATHSIG (this crate has no unsafe code for a `pre_exec`).
+//! starts it with PR_SET_PDEATHSIG, so this crate needs no `pre_exec` hook of its own.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
