@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "errname.h"
+#include "checkcall.h"
 
 #ifndef MSG_COPY
 #define MSG_COPY 040000
@@ -22,21 +23,6 @@ struct msg {
 	long mtype;
 	char mtext[9000];
 };
-
-static void show(const char *what, long r)
-{
-	if (r < 0)
-		printf("%s = -1 %s\n", what, errname(errno));
-	else
-		printf("%s = %ld\n", what, r);
-	fflush(stdout);
-}
-
-#define CHECK(expr)                \
-	do {                       \
-		errno = 0;         \
-		show(#expr, expr); \
-	} while (0)
 
 static struct msg m;
 

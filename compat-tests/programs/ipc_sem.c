@@ -14,27 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 #include "errname.h"
+#include "checkcall.h"
 
 union semun {
 	int val;
 	struct semid_ds *buf;
 	unsigned short *array;
 };
-
-static void show(const char *what, long r)
-{
-	if (r < 0)
-		printf("%s = -1 %s\n", what, errname(errno));
-	else
-		printf("%s = %ld\n", what, r);
-	fflush(stdout);
-}
-
-#define CHECK(expr)                        \
-	do {                               \
-		errno = 0;                 \
-		show(#expr, (long)(expr)); \
-	} while (0)
 
 static int op(int id, unsigned short num, short delta, short flags)
 {

@@ -17,21 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "errname.h"
-
-static void show(const char *what, long r)
-{
-	if (r < 0)
-		printf("%s = -1 %s\n", what, errname(errno));
-	else
-		printf("%s = %ld\n", what, r);
-	fflush(stdout);
-}
-
-#define CHECK(expr)                \
-	do {                       \
-		errno = 0;         \
-		show(#expr, (long)(expr)); \
-	} while (0)
+#include "checkcall.h"
 
 static long nattch(int id)
 {
