@@ -18,12 +18,14 @@ use coracle_devices::netconfig::NetConfig;
 use coracle_net::{NetDevice, TxError};
 use coracle_syscalls::net::IfConfig;
 use core::net::Ipv4Addr;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use spin::{Mutex, Once};
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::{DeviceType, SomeTransport};
 
 use super::hal::KernelHal;
 use super::irq::Vector;
+use super::net_notify::EventIdx;
 use super::net_selftest;
 use super::work::Work;
 use crate::log;
@@ -37,7 +39,7 @@ const MTU: usize = 1500;
 /// Ethernet header length (no VLAN tag).
 const ETH_HEADER: usize = 14;
 
-type Raw = VirtIONetRaw<KernelHal, SomeTransport<'static>, QUEUE>;
+type Raw = VirtIONetRaw<KernelHal, EventIdx<SomeTransport<'static>>, QUEUE>;
 
 struct Inner {
     raw: Raw,
@@ -139,7 +141,11 @@ impl NetDevice for Nic {
     fn can_transmit(&mut self) -> bool {
         let mut nic = self.0.lock();
         nic.reclaim_tx();
-        nic.raw.can_send()
+        let can = nic.raw.can_send();
+        if !can {
+            TX_STALLED.store(true, Ordering::Relaxed);
+        }
+        can
     }
 
     fn transmit(&mut self, frame: &[u8]) -> Result<(), TxError> {
@@ -149,6 +155,7 @@ impl NetDevice for Nic {
         }
         nic.reclaim_tx();
         if !nic.raw.can_send() {
+            TX_STALLED.store(true, Ordering::Relaxed);
             return Err(TxError::Full);
         }
         let mut buf = nic
@@ -194,7 +201,7 @@ pub fn init(selftest: bool, config: &NetConfig) {
             extra.location
         );
     }
-    let mut raw = match Raw::new(found.transport) {
+    let mut raw = match Raw::new(EventIdx::new(found.transport)) {
         Ok(raw) => raw,
         Err(e) => {
             log!("net: virtio-net at {}: {e}", found.location);
@@ -260,7 +267,10 @@ pub fn init(selftest: bool, config: &NetConfig) {
     );
     // A socket call that starts a timer (a retransmission, data waiting for the window)
     // brings the poll forward rather than waiting for the next frame or the backstop.
-    coracle_syscalls::net::set_waker(Box::new(|at| WORK.schedule_at(at)));
+    coracle_syscalls::net::set_waker(Box::new(|at| {
+        NEW_DEADLINE.store(true, Ordering::Release);
+        WORK.schedule_at(at)
+    }));
     ATTACHED.call_once(|| ());
     // Frames may have arrived while the stack was attached.
     WORK.raise();
@@ -291,9 +301,20 @@ pub fn interrupts() -> u64 {
     VECTOR.get().map_or(0, |v| v.count())
 }
 
-/// The longest the stack goes unpolled while a card is attached: a backstop only, as socket
-/// calls that move the stack's deadline earlier schedule the work themselves (`set_waker`).
+/// The longest the stack goes unpolled while a card is attached: a backstop that also serves
+/// the timers socket calls start without telling the driver (see `coracle_net`'s
+/// `Network::with_needs`: all of smoltcp's are a second or more away).
 const MAX_POLL_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// The stack's next deadline (ns; u64::MAX: none), as its poll or a socket call gave it.
+static STACK_DEADLINE: AtomicU64 = AtomicU64::new(0);
+/// When the stack last ran from here (ns).
+static LAST_POLL: AtomicU64 = AtomicU64::new(0);
+/// A socket call brought the stack's deadline forward: the next run polls, whatever the
+/// deadline a poll stored meanwhile says.
+static NEW_DEADLINE: AtomicBool = AtomicBool::new(false);
+/// The transmit queue was found full: the stack holds segments until a completion.
+static TX_STALLED: AtomicBool = AtomicBool::new(false);
 
 fn run_work(now: u64) -> Option<u64> {
     let nic = NIC.get()?;
@@ -301,11 +322,30 @@ fn run_work(now: u64) -> Option<u64> {
         return net_selftest::poll(&mut Nic(nic.clone()), now);
     }
     ATTACHED.get()?;
-    let next = coracle_syscalls::net::poll(now);
-    // Frames the device finished sending since the stack last transmitted.
-    nic.lock().reclaim_tx();
-    let cap = now.saturating_add(MAX_POLL_INTERVAL_NS);
-    Some(next.map_or(cap, |d| d.min(cap)))
+    // Frames the device finished sending; when that is all the interrupt said (the
+    // completion of a response sent from a socket call), the stack has nothing to do.
+    let received = {
+        let mut card = nic.lock();
+        card.reclaim_tx();
+        card.raw.poll_receive().is_some()
+    };
+    let cap = LAST_POLL
+        .load(Ordering::Relaxed)
+        .saturating_add(MAX_POLL_INTERVAL_NS);
+    let moved = NEW_DEADLINE.swap(false, Ordering::Acquire);
+    let stalled = TX_STALLED.swap(false, Ordering::Relaxed);
+    let due = now >= STACK_DEADLINE.load(Ordering::Relaxed) || now >= cap;
+    if received || due || moved || stalled {
+        LAST_POLL.store(now, Ordering::Relaxed);
+        let next = coracle_syscalls::net::poll(now);
+        STACK_DEADLINE.store(next.unwrap_or(u64::MAX), Ordering::Relaxed);
+        // Frames the device finished sending meanwhile.
+        nic.lock().reclaim_tx();
+    }
+    let cap = LAST_POLL
+        .load(Ordering::Relaxed)
+        .saturating_add(MAX_POLL_INTERVAL_NS);
+    Some(STACK_DEADLINE.load(Ordering::Relaxed).min(cap))
 }
 
 /// Formats a MAC address as Linux does (`52:54:00:12:34:56`).
