@@ -139,6 +139,8 @@ fn idle_until_deadline(cpu: usize, sched: &Scheduler) {
         (a, b) => a.or(b),
     };
     if wake.is_none_or(|d| d > time::monotonic_ns()) {
+        // Frames written before going idle leave now, with one doorbell.
+        crate::dev::net::flush();
         arch::idle_wait();
     }
     if wake.is_some_and(|d| d <= time::monotonic_ns()) {

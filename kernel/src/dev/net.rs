@@ -25,7 +25,7 @@ use virtio_drivers::transport::{DeviceType, SomeTransport};
 
 use super::hal::KernelHal;
 use super::irq::Vector;
-use super::net_notify::EventIdx;
+use super::net_notify::{EventIdx, Kicker};
 use super::net_selftest;
 use super::work::Work;
 use crate::log;
@@ -38,6 +38,23 @@ const BUF: usize = 2048;
 const MTU: usize = 1500;
 /// Ethernet header length (no VLAN tag).
 const ETH_HEADER: usize = 14;
+/// virtio-net's transmit queue.
+const QUEUE_TRANSMIT: u16 = 1;
+/// Frames queued without a doorbell before the device is told at once.
+const KICK_BATCH: usize = 16;
+/// The least a queued frame waits for its doorbell when no CPU goes idle and no interrupt
+/// comes first (then up to [`SLACK_NS`] more).
+const KICK_DELAY_NS: u64 = 1_000_000;
+/// The grid the card's work deadlines are rounded up to (Linux's TCP timers tick in jiffies,
+/// 4 ms at HZ=250): deadlines that move a little at every poll fall on the same point, and
+/// the boot CPU's timer is not written again for each (a timer write stalls the CPU under TCG
+/// as an MMIO exit does).
+const SLACK_NS: u64 = 4_000_000;
+
+/// `t` rounded up to the [`SLACK_NS`] grid.
+fn coarse(t: u64) -> u64 {
+    t.div_ceil(SLACK_NS).checked_mul(SLACK_NS).unwrap_or(t)
+}
 
 type Raw = VirtIONetRaw<KernelHal, EventIdx<SomeTransport<'static>>, QUEUE>;
 
@@ -49,6 +66,8 @@ struct Inner {
     tx: Vec<Option<Box<[u8]>>>,
     /// Transmit buffers ready for reuse.
     spare: Vec<Box<[u8]>>,
+    /// Frames queued since the device was last told.
+    unkicked: usize,
     mac: [u8; 6],
 }
 
@@ -69,6 +88,14 @@ impl Inner {
         }
     }
 
+    /// Tells the device about the frames queued since it was last told.
+    fn kick(&mut self) {
+        self.unkicked = 0;
+        if let Some(kicker) = KICKER.get() {
+            kicker.flush();
+        }
+    }
+
     /// Posts `buf` for receiving.
     fn post_rx(&mut self, mut buf: Box<[u8]>) {
         // SAFETY: the buffer is kept in `self.rx` under its token, untouched, until the device
@@ -86,6 +113,8 @@ impl Inner {
 
 /// The card, shared by the stack (through [`Nic`]) and the interrupt handler.
 static NIC: Once<Arc<Mutex<Inner>>> = Once::new();
+/// The card's held transmit doorbell.
+static KICKER: Once<Kicker<SomeTransport<'static>>> = Once::new();
 static VECTOR: Once<Vector> = Once::new();
 /// With `coracle.selftest=net`, the work item runs the ARP self test instead of the stack.
 static SELFTEST: Once<bool> = Once::new();
@@ -177,6 +206,13 @@ impl NetDevice for Nic {
                 if let Some(slot) = nic.tx.get_mut(usize::from(token)) {
                     *slot = Some(buf);
                 }
+                nic.unkicked += 1;
+                if nic.unkicked >= KICK_BATCH {
+                    nic.kick();
+                } else if nic.unkicked == 1 {
+                    let now = crate::time::monotonic_ns();
+                    WORK.schedule_at(coarse(now.saturating_add(KICK_DELAY_NS)));
+                }
                 Ok(())
             }
             Err(_) => Err(TxError::Failed),
@@ -201,7 +237,9 @@ pub fn init(selftest: bool, config: &NetConfig) {
             extra.location
         );
     }
-    let mut raw = match Raw::new(EventIdx::new(found.transport)) {
+    let (transport, kicker) = EventIdx::new(found.transport, Some(QUEUE_TRANSMIT));
+    KICKER.call_once(|| kicker);
+    let mut raw = match Raw::new(transport) {
         Ok(raw) => raw,
         Err(e) => {
             log!("net: virtio-net at {}: {e}", found.location);
@@ -215,6 +253,7 @@ pub fn init(selftest: bool, config: &NetConfig) {
         rx: (0..QUEUE).map(|_| None).collect(),
         tx: (0..QUEUE).map(|_| None).collect(),
         spare: Vec::new(),
+        unkicked: 0,
         mac,
     };
     for _ in 0..QUEUE {
@@ -269,7 +308,7 @@ pub fn init(selftest: bool, config: &NetConfig) {
     // brings the poll forward rather than waiting for the next frame or the backstop.
     coracle_syscalls::net::set_waker(Box::new(|at| {
         NEW_DEADLINE.store(true, Ordering::Release);
-        WORK.schedule_at(at)
+        WORK.schedule_at(coarse(at))
     }));
     ATTACHED.call_once(|| ());
     // Frames may have arrived while the stack was attached.
@@ -316,7 +355,24 @@ static NEW_DEADLINE: AtomicBool = AtomicBool::new(false);
 /// The transmit queue was found full: the stack holds segments until a completion.
 static TX_STALLED: AtomicBool = AtomicBool::new(false);
 
+/// Tells the card about the frames queued since it was last told: called when a CPU goes
+/// idle and after the card's work, so that the replies written meanwhile share a doorbell.
+pub fn flush() {
+    if let Some(nic) = NIC.get() {
+        let mut card = nic.lock();
+        if card.unkicked > 0 {
+            card.kick();
+        }
+    }
+}
+
 fn run_work(now: u64) -> Option<u64> {
+    let next = poll_stack(now);
+    flush();
+    next
+}
+
+fn poll_stack(now: u64) -> Option<u64> {
     let nic = NIC.get()?;
     if SELFTEST.get().copied().unwrap_or(false) {
         return net_selftest::poll(&mut Nic(nic.clone()), now);
@@ -345,7 +401,7 @@ fn run_work(now: u64) -> Option<u64> {
     let cap = LAST_POLL
         .load(Ordering::Relaxed)
         .saturating_add(MAX_POLL_INTERVAL_NS);
-    Some(STACK_DEADLINE.load(Ordering::Relaxed).min(cap))
+    Some(coarse(STACK_DEADLINE.load(Ordering::Relaxed).min(cap)))
 }
 
 /// Formats a MAC address as Linux does (`52:54:00:12:34:56`).
