@@ -2,10 +2,13 @@
 //! poll that moves packets and turns socket changes into wakeups.
 //!
 //! Everything sits behind one lock ([`Network`]). Every socket operation takes it, does its
-//! work, runs the interfaces until nothing moves (so loopback traffic completes within the
-//! call), then compares each socket's readiness with what it was and, after dropping the lock,
-//! wakes the queues of the sockets whose readiness changed. The kernel calls [`Network::poll`]
-//! on device interrupts and at the deadline it returned.
+//! work, then runs what the operation [`Needs`]: nothing for a read that leaves the window
+//! open, the NIC's interface for data queued there, or the whole stack (every interface until
+//! nothing moves, so loopback traffic completes within the call) for anything else and
+//! whenever packets came in meanwhile or a timer is due. A whole run compares every socket's
+//! readiness with what it was, a partial one only the caller's; after dropping the lock it
+//! wakes the queues of the sockets whose readiness changed. The kernel calls
+//! [`Network::poll`] on device interrupts and at the deadline it returned.
 //!
 //! A socket lives in the socket set of the interface its traffic uses: lo for loopback
 //! destinations and the host's own addresses (Linux routes those through lo too), the NIC for

@@ -5,9 +5,11 @@
 //! stack (its `VirtIONet::send` waits for the device by spinning): receive buffers stay posted
 //! and are re-posted as frames are copied out; a transmitted frame's buffer is reclaimed when
 //! the device reports it used. The interrupt handler acknowledges the device and raises the
-//! `net` work item, which runs the stack's poll (or, with `coracle.selftest=net`, the ARP
-//! self test of `net_selftest`) from the CPU loop, and arms the boot CPU's timer for the
-//! deadline the poll returns.
+//! `net` work item, which runs the stack's poll when frames came in or a deadline is due (or,
+//! with `coracle.selftest=net`, the ARP self test of `net_selftest`) from the CPU loop, and
+//! arms the boot CPU's timer for the deadline the poll returns. Transmitted frames share
+//! doorbells (`net_notify`): the device is told when a CPU goes idle, after the work, or
+//! shortly after at the latest.
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
