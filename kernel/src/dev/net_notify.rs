@@ -132,15 +132,6 @@ impl<T: Transport> Kicker<T> {
             state.kick(q);
         }
     }
-
-    /// Whether notifications are held.
-    pub fn pending(&self) -> bool {
-        let state = self.0.lock();
-        state
-            .deferred
-            .and_then(|q| state.queues.get(usize::from(q)))
-            .is_some_and(|queue| queue.pending)
-    }
 }
 
 impl<T: Transport> Transport for EventIdx<T> {
