@@ -511,6 +511,8 @@ fn proc_specs() -> Vec<Spec> {
         "proc_vm",
         // ptrace: stops, registers, memory, breakpoints, single steps, events.
         "proc_ptrace",
+        // /proc/PID/mem and /proc/PID/auxv, as gdb reads its inferior.
+        "proc_ptrace_mem",
         // System V message queues, shared memory and semaphores.
         "ipc_msg",
         "ipc_shm",
@@ -914,6 +916,7 @@ fn script_spec(name: &str, status: i32) -> Spec {
 }
 
 mod debian;
+mod debian_gdb;
 pub(crate) use debian::DEBIAN_MEMORY;
 
 #[cfg(test)]

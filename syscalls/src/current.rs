@@ -109,6 +109,7 @@ impl Current {
             comm: Mutex::new(comm),
             cmdline: Mutex::new(info.cmdline.clone()),
             environ: Mutex::new(info.environ.clone()),
+            auxv: Mutex::new(Vec::new()),
             space: Mutex::new(None),
             stopped: core::sync::atomic::AtomicBool::new(false),
             life: Mutex::new(Life {

@@ -32,7 +32,7 @@ use crate::regs::{FpArea, UserRegs};
 use crate::sched::Thread;
 use crate::signal::SigInfo;
 
-pub(crate) use request::ptrace;
+pub(crate) use request::{force_write, ptrace};
 pub use stop::trace_wait;
 pub(crate) use stop::{
     busy, exit_event, on_clone, on_exec, on_thread_gone, on_vfork_done, queue_signal,

@@ -350,7 +350,12 @@ fn poke(p: &Current, k: &mut dyn Platform, t: &Tracee, addr: u64, data: &[u8]) -
 /// Writes `data` (within one page) at `addr` of `proc` (the current space): a plain user
 /// write, or for a private mapping without PROT_WRITE a write to a private copy of the page,
 /// whose protection stays as it was (FOLL_FORCE).
-fn force_write(proc: &Process, k: &mut dyn Platform, addr: u64, data: &[u8]) -> Result<(), Errno> {
+pub(crate) fn force_write(
+    proc: &Process,
+    k: &mut dyn Platform,
+    addr: u64,
+    data: &[u8],
+) -> Result<(), Errno> {
     match crate::mm::write_user(proc, k, addr, data) {
         Err(Errno::EFAULT) => {}
         done => return done,

@@ -163,6 +163,9 @@ pub(crate) fn read_file(
     if let Some(r) = crate::signal::signalfd::read(p, k, file, bufs) {
         return r;
     }
+    if let Some(r) = crate::procfs::mem_rw(p, k, file, bufs, offset, false) {
+        return r;
+    }
     if offset.is_none() {
         if let Some(r) = crate::sys::net::timed_read(p, k, file, bufs.iovecs()) {
             return r;
@@ -232,6 +235,9 @@ pub(crate) fn write_file(
             Some(_) => Err(Errno::ESPIPE),
             None => crate::tty::io::write(p, k, file, tf, bufs),
         };
+    }
+    if let Some(r) = crate::procfs::mem_rw(p, k, file, bufs, offset, true) {
+        return r;
     }
     if offset.is_none() {
         if let Some(r) = crate::sys::net::timed_write(p, k, file, bufs.iovecs()) {
