@@ -513,6 +513,8 @@ fn proc_specs() -> Vec<Spec> {
         "proc_ptrace",
         // /proc/PID/mem and /proc/PID/auxv, as gdb reads its inferior.
         "proc_ptrace_mem",
+        // Hardware watchpoints and breakpoints through the debug registers; DR6 and si_code.
+        "proc_ptrace_dr",
         // System V message queues, shared memory and semaphores.
         "ipc_msg",
         "ipc_shm",

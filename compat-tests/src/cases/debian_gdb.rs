@@ -1,15 +1,17 @@
 //! The `debian/gdb` case: Debian's gdb in batch mode on a program the case writes and on
 //! Debian's own programs, as people debug in a container: breakpoints, single steps (over a
 //! `syscall` too), `next` and `finish`, registers, backtraces of a crash and of an abort,
-//! `$_siginfo`, syscall, fork and exec catchpoints, following a fork, threads, attaching.
+//! `$_siginfo`, hardware watchpoints and breakpoints, syscall, fork and exec catchpoints,
+//! following a fork, attaching.
 //!
 //! The program is a small static ELF (non-PIE, with a symbol table) that `python3` writes
 //! byte by byte, since the root has no compiler: `_start` exits with `main(argc)`, `main`
 //! calls getpid and, given an argument, `crash`, which stores to address 0. Its addresses and
 //! the stack's are the same on every run (gdb turns address randomisation off with
 //! personality(ADDR_NO_RANDOMIZE)); those of shared libraries depend on the kernel's layout
-//! of the vDSO (the host's kernel may be newer than the one Coracle follows) and are masked,
-//! as are pids and runs of spaces (gdb pads columns to the widest pid).
+//! of the vDSO (the host's kernel may be newer than the one Coracle follows) and are masked
+//! (stack addresses, the same, are kept), as are pids and runs of spaces (gdb pads columns to
+//! the widest pid).
 
 /// Writes the program to `/tmp/prog`.
 const MAKE_PROGRAM: &str = r##"
@@ -48,7 +50,7 @@ chmod +x /tmp/prog
 
 /// The gdb sessions, after [`MAKE_PROGRAM`].
 const SESSIONS: &str = r##"
-mask() { sed -E 's/0x0*7f[0-9a-f]{10}/LIBADDR/g; s/(process|LWP|Thread) [0-9]+/\1 N/g; s/ +[0-9]+ Killed/ N Killed/; s/ +/ /g'; }
+mask() { sed -E 's/0x0*7fffffff/STACK_/g; s/0x0*7f[0-9a-f]{10}/LIBADDR/g; s/(process|LWP|Thread) [0-9]+/\1 N/g; s/ +[0-9]+ Killed/ N Killed/; s/ +/ /g'; }
 g() { gdb -batch "$@" 2>&1 | mask; }
 echo '== break main, steps over a syscall, next to the end'
 g -ex 'break main' -ex run -ex 'info registers rip' -ex stepi -ex 'x/i $pc' -ex stepi \
@@ -61,6 +63,10 @@ g -ex run -ex bt -ex 'p $_siginfo.si_signo' -ex 'p $_siginfo.si_code' \
 echo '== starti, a breakpoint on the exit syscall'
 g -ex starti -ex 'info registers rip rsp eflags' -ex 'stepi 5' -ex 'x/i $pc' \
   -ex 'break *0x400087' -ex c -ex 'info registers rax rdi' -ex stepi /tmp/prog
+echo '== hardware watchpoints and breakpoints (debug registers)'
+g -ex starti -ex 'eval "watch *(long *) %lu", $rsp - 8' -ex 'hbreak crash' -ex c -ex bt -ex c \
+  -ex 'p $_siginfo.si_code' -ex 'info registers rip' -ex 'eval "awatch *(int *) %lu", $rsp - 8' \
+  -ex 'delete 1' -ex 'info breakpoints' -ex c -ex c --args /tmp/prog crash
 echo '== a shared library breakpoint, finish'
 g -ex 'set breakpoint pending on' -ex 'break write' -ex run -ex 'info registers rdi rdx' \
   -ex 'x/s $rsi' -ex stepi -ex finish -ex 'p $rax' -ex 'info breakpoints' -ex delete -ex c \

@@ -12,9 +12,9 @@
 //! What is left out: group-stop reporting to a tracer (a traced process stopped by SIGSTOP just
 //! stops, as an untraced one) and so PTRACE_LISTEN; PTRACE_EVENT_EXIT for threads that end
 //! other than by exit or exit_group (killed by a signal or by a sibling's exit_group); seccomp
-//! events (no filters exist); hardware watchpoints (debug registers read as 0 and only 0 may be
-//! written).
+//! events (no filters exist).
 
+mod debug;
 mod request;
 mod stop;
 mod user;
@@ -28,7 +28,7 @@ use coracle_vfs::WaitQueue;
 use spin::Mutex;
 
 use crate::process::ExitStatus;
-use crate::regs::{FpArea, UserRegs};
+use crate::regs::{DebugRegs, FpArea, UserRegs};
 use crate::sched::Thread;
 use crate::signal::SigInfo;
 
@@ -146,6 +146,8 @@ pub(crate) struct State {
     pub forced_tf: bool,
     /// The thread ended; its tracer has not waited for it yet.
     pub ended: Option<ExitStatus>,
+    /// The debug registers at the stop (PEEKUSER/POKEUSER); the tracee takes them back.
+    pub debug: DebugRegs,
 }
 
 impl Tracee {
@@ -172,6 +174,7 @@ impl Tracee {
                 siginfo: SigInfo::new(0, 0),
                 forced_tf: false,
                 ended: None,
+                debug: DebugRegs::default(),
             }),
             resumed: WaitQueue::new(),
         })

@@ -6,7 +6,7 @@
 use coracle_abi::ptrace::{UserRegsStruct, USER_DEBUGREG_OFFSET, USER_FPREGS_SIZE, USER_SIZE};
 use coracle_abi::{FromBytes, IntoBytes};
 
-use super::State;
+use super::{debug, State};
 use crate::regs::FpuLayout;
 use crate::Errno;
 
@@ -100,13 +100,23 @@ pub(super) fn peek(st: &State, offset: u64) -> Result<u64, Errno> {
     if at < bytes.len() {
         return u64::read_from_bytes(&bytes[at..at + 8]).map_err(|_| Errno::EIO);
     }
-    // The debug registers (no hardware breakpoints are set: all 0) and the rest of the
-    // struct read as 0, as on Linux.
+    if let Some(n) = debugreg(offset) {
+        return Ok(debug::peek(&st.debug, n));
+    }
+    // The rest of the struct reads as 0, as on Linux.
     Ok(0)
 }
 
-/// PTRACE_POKEUSER: sets one register (checked as SETREGS checks it), or a debug register
-/// to 0. Enabling a hardware breakpoint is refused (`EIO`): none are supported.
+/// The debug register at `offset` of `struct user`, if it is one.
+fn debugreg(offset: u64) -> Option<usize> {
+    let end = USER_DEBUGREG_OFFSET + 64;
+    (USER_DEBUGREG_OFFSET..end)
+        .contains(&offset)
+        .then(|| ((offset - USER_DEBUGREG_OFFSET) / 8) as usize)
+}
+
+/// PTRACE_POKEUSER: sets one register (checked as SETREGS checks it) or a debug register
+/// (checked as `debug::poke` says).
 pub(super) fn poke(st: &mut State, offset: u64, value: u64) -> Result<(), Errno> {
     if !offset.is_multiple_of(8) || offset >= USER_SIZE {
         return Err(Errno::EIO);
@@ -117,10 +127,10 @@ pub(super) fn poke(st: &mut State, offset: u64, value: u64) -> Result<(), Errno>
         regs.as_mut_bytes()[at..at + 8].copy_from_slice(&value.to_le_bytes());
         return set(st, &regs);
     }
-    if (USER_DEBUGREG_OFFSET..USER_DEBUGREG_OFFSET + 64).contains(&offset) && value == 0 {
-        return Ok(());
+    match debugreg(offset) {
+        Some(n) => debug::poke(&mut st.debug, n, value),
+        None => Err(Errno::EIO),
     }
-    Err(Errno::EIO)
 }
 
 /// The FXSAVE image (`struct user_fpregs_struct`): the legacy part of the saved area.

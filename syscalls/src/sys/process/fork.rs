@@ -192,6 +192,7 @@ pub(crate) fn new_process(
         missing_logged: BTreeSet::new(),
         trace_phase: crate::ptrace::Phase::Idle,
         trace_inject: None,
+        debug: crate::regs::DebugRegs::default(),
     };
     let tid_bytes = pid.to_le_bytes();
     if a.flags & CLONE_CHILD_SETTID != 0 {
