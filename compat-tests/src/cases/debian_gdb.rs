@@ -9,9 +9,10 @@
 //! calls getpid and, given an argument, `crash`, which stores to address 0. Its addresses and
 //! the stack's are the same on every run (gdb turns address randomisation off with
 //! personality(ADDR_NO_RANDOMIZE)); those of shared libraries depend on the kernel's layout
-//! of the vDSO (the host's kernel may be newer than the one Coracle follows) and are masked
-//! (stack addresses, the same, are kept), as are pids and runs of spaces (gdb pads columns to
-//! the widest pid).
+//! of the vDSO and the stack's on the length of the auxiliary vector (the host's kernel may
+//! be newer than the one Coracle follows, with more of both): those are masked, as are pids
+//! and runs of spaces (gdb pads columns to the widest pid). gdb runs with a fixed
+//! environment (`env -i`), which the program inherits.
 
 /// Writes the program to `/tmp/prog`.
 const MAKE_PROGRAM: &str = r##"
@@ -50,8 +51,8 @@ chmod +x /tmp/prog
 
 /// The gdb sessions, after [`MAKE_PROGRAM`].
 const SESSIONS: &str = r##"
-mask() { sed -E 's/0x0*7fffffff/STACK_/g; s/0x0*7f[0-9a-f]{10}/LIBADDR/g; s/(process|LWP|Thread) [0-9]+/\1 N/g; s/ +[0-9]+ Killed/ N Killed/; s/ +/ /g'; }
-g() { gdb -batch "$@" 2>&1 | mask; }
+mask() { sed -E 's/0x0*7fffffff[0-9a-f]{4}/STACK/g; s/0x0*7f[0-9a-f]{10}/LIBADDR/g; s/(process|LWP|Thread) [0-9]+/\1 N/g; s/ +[0-9]+ Killed/ N Killed/; s/ +/ /g'; }
+g() { env -i PATH=/usr/bin:/bin HOME=/root gdb -batch "$@" 2>&1 | mask; }
 echo '== break main, steps over a syscall, next to the end'
 g -ex 'break main' -ex run -ex 'info registers rip' -ex stepi -ex 'x/i $pc' -ex stepi \
   -ex 'x/i $pc' -ex 'p $_siginfo.si_code' -ex 'stepi 3' -ex 'info registers rip eflags' -ex bt \
@@ -64,8 +65,8 @@ echo '== starti, a breakpoint on the exit syscall'
 g -ex starti -ex 'info registers rip rsp eflags' -ex 'stepi 5' -ex 'x/i $pc' \
   -ex 'break *0x400087' -ex c -ex 'info registers rax rdi' -ex stepi /tmp/prog
 echo '== hardware watchpoints and breakpoints (debug registers)'
-g -ex starti -ex 'eval "watch *(long *) %lu", $rsp - 8' -ex 'hbreak crash' -ex c -ex bt -ex c \
-  -ex 'p $_siginfo.si_code' -ex 'info registers rip' -ex 'eval "awatch *(int *) %lu", $rsp - 8' \
+g -ex starti -ex 'set $w = (long *) $rsp - 1' -ex 'watch *$w' -ex 'hbreak crash' -ex c -ex bt -ex c \
+  -ex 'p $_siginfo.si_code' -ex 'info registers rip' -ex 'set $a = (int *) $rsp - 2' -ex 'awatch *$a' \
   -ex 'delete 1' -ex 'info breakpoints' -ex c -ex c --args /tmp/prog crash
 echo '== a shared library breakpoint, finish'
 g -ex 'set breakpoint pending on' -ex 'break write' -ex run -ex 'info registers rdi rdx' \
