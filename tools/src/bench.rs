@@ -19,6 +19,7 @@ mod net;
 mod output;
 mod report;
 mod sides;
+mod streams;
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, BufWriter};
@@ -127,6 +128,18 @@ pub struct BenchArgs {
     /// With --servers: requests per redis-benchmark test (SET, GET).
     #[arg(long, value_name = "N", default_value_t = 10000, value_parser = clap::value_parser!(u32).range(1..))]
     pub redis_requests: u32,
+    /// Stream throughput instead of a program: MIB MiB (a whole number; default 100) of a
+    /// program's stdout to a pipe on the host, and from a pipe on the host to its stdin, in
+    /// both VMs (busybox's dd on the same virtio-serial ports), in MB/s; no PROGRAM.
+    #[arg(
+        long,
+        value_name = "MIB",
+        num_args = 0..=1,
+        default_missing_value = "100",
+        conflicts_with = "servers",
+        value_parser = clap::value_parser!(u32).range(1..=4096)
+    )]
+    pub streams: Option<u32>,
     /// [ROOTFS_DIR] PROGRAM [ARGS...]: PROGRAM is a static ELF (a host path, or a name looked up
     /// in PATH). With ROOTFS_DIR (a directory) first, both VMs run PROGRAM inside that root
     /// filesystem (the same files, with PROGRAM added at /.coracle-bench/NAME), e.g.
@@ -135,7 +148,7 @@ pub struct BenchArgs {
     /// Env and WorkingDir, no Entrypoint), in the image's files.
     #[arg(
         value_name = "PROGRAM",
-        required = true,
+        required_unless_present = "streams",
         num_args = 1..,
         trailing_var_arg = true
     )]
@@ -199,6 +212,9 @@ struct LinuxVm {
 pub fn run(args: BenchArgs) -> Result<u8, RunError> {
     if !args.servers.is_empty() {
         return run_servers(&args);
+    }
+    if let Some(mib) = args.streams {
+        return streams::bench(&args, mib);
     }
     let cwd = std::env::current_dir()
         .map_err(|e| RunError::io("cannot read the current directory", e))?;
@@ -489,11 +505,7 @@ fn run_servers(args: &BenchArgs) -> Result<u8, RunError> {
         args.load_seconds,
         args.redis_requests
     );
-    if args.format == Format::Table {
-        println!("{header}");
-    } else {
-        eprintln!("{header}");
-    }
+    print_header(args.format, &header);
     let plan = net::NetPlan {
         root: &root,
         servers: &args.servers,
@@ -533,6 +545,16 @@ fn run_servers(args: &BenchArgs) -> Result<u8, RunError> {
         memory_floor: None,
     };
     finish(args, &results, report)
+}
+
+/// The plan's header: on stdout above the tables, else on stderr (so that JSON and Markdown
+/// on stdout are the document alone).
+fn print_header(format: Format, header: &str) {
+    if format == Format::Table {
+        println!("{header}");
+    } else {
+        eprintln!("{header}");
+    }
 }
 
 /// `--output DIR`: report.json and chart.svg.
