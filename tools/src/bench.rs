@@ -19,7 +19,9 @@ mod net;
 mod output;
 mod report;
 mod sides;
+mod soak;
 mod streams;
+mod tap;
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, BufWriter};
@@ -128,6 +130,15 @@ pub struct BenchArgs {
     /// With --servers: requests per redis-benchmark test (SET, GET).
     #[arg(long, value_name = "N", default_value_t = 10000, value_parser = clap::value_parser!(u32).range(1..))]
     pub redis_requests: u32,
+    /// With --servers: a soak instead of the loads: each server (nginx, redis) under its load
+    /// for SECONDS, the guest's memory use (/proc/meminfo) sampled all along; reports its
+    /// start, end and largest value with the requests/s.
+    #[arg(long, value_name = "SECONDS", requires = "servers", value_parser = clap::value_parser!(u32).range(1..=86400))]
+    pub soak: Option<u32>,
+    /// With --servers: over a tap device in a network namespace the bench makes (and removes)
+    /// instead of QEMU's user network; VMs and load generators run in it (needs root).
+    #[arg(long, requires = "servers")]
+    pub tap: bool,
     /// Stream throughput instead of a program: MIB MiB (a whole number; default 100) of a
     /// program's stdout to a pipe on the host, and from a pipe on the host to its stdin, in
     /// both VMs (busybox's dd on the same virtio-serial ports), in MB/s; no PROGRAM.
@@ -487,22 +498,43 @@ fn run_servers(args: &BenchArgs) -> Result<u8, RunError> {
         let cache = linux::cache_dir(env::host_lookup);
         let vmlinux = baseline::kernel(cache.as_deref(), args.linux_kernel.as_deref())
             .map_err(RunError::Usage)?;
-        let mut vm = net::prepare_linux(&root, vmlinux, &args.servers)?;
+        let mut vm = net::prepare_linux(&root, vmlinux, &args.servers, args.soak)?;
         vm.extra_args = args.linux_args.clone();
         Some(vm)
     } else {
         None
     };
     let coracle = coracle_exe(want(Side::Coracle))?;
+    if args.soak.is_some() && args.servers.contains(&Server::Iperf3) {
+        return Err(RunError::Usage(
+            "--soak drives nginx and redis: leave iperf3 out of --servers".into(),
+        ));
+    }
+    let tap = args.tap.then(tap::Netns::new).transpose()?;
     let servers: Vec<&str> = args.servers.iter().map(|s| s.name()).collect();
-    let command = format!("--servers {} ROOTFS", servers.join(","));
+    let mut command = format!("--servers {}", servers.join(","));
+    if let Some(soak) = args.soak {
+        command.push_str(&format!(" --soak {soak}"));
+    }
+    if args.tap {
+        command.push_str(" --tap");
+    }
+    command.push_str(" ROOTFS");
+    let load = match args.soak {
+        Some(soak) => format!("{soak} s soak of each server"),
+        None => format!("{} s loads", args.load_seconds),
+    };
+    let network = if args.tap {
+        "a tap device in a network namespace"
+    } else {
+        "QEMU's user network"
+    };
     let header = format!(
         "coracle bench {command} -- {} run(s) per VM and CPU count, --accel {}, -m {}M, \
-         {} s loads, {} redis requests per test, wall clock",
+         {load}, {} redis requests per test, {network}, wall clock",
         args.runs,
         accel_name(accel),
         args.memory,
-        args.load_seconds,
         args.redis_requests
     );
     print_header(args.format, &header);
@@ -516,7 +548,9 @@ fn run_servers(args: &BenchArgs) -> Result<u8, RunError> {
         load: net::Load {
             seconds: args.load_seconds,
             redis_requests: args.redis_requests,
+            soak: args.soak,
         },
+        tap: tap.as_ref(),
     };
     let results = round_robin(
         args,
