@@ -427,6 +427,9 @@ fn measured(vm: &Vm, mut cmd: Command) -> Result<(Output, Duration, Duration), S
     ))
 }
 
+/// A load's result, its wall time and the VM's host CPU time over it.
+pub type Measured<T> = Result<(T, Duration, Duration), String>;
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -437,7 +440,7 @@ fn text(o: &Output) -> String {
 
 /// `wrk -t2 -c50` for `seconds` against nginx: ((requests/s, average latency in ms), the
 /// wall time, the VM's host CPU time); an error when wrk saw any.
-pub fn wrk(vm: &Vm, port: u16, seconds: u32) -> Result<((f64, f64), Duration, Duration), String> {
+pub fn wrk(vm: &Vm, port: u16, seconds: u32) -> Measured<(f64, f64)> {
     let (host, port) = vm.target(Server::Nginx, port);
     let mut cmd = vm.client("wrk");
     cmd.args(["-t2", "-c50", &format!("-d{seconds}s"), "--timeout", "10s"])
@@ -455,11 +458,7 @@ pub fn wrk(vm: &Vm, port: u16, seconds: u32) -> Result<((f64, f64), Duration, Du
 
 /// `redis-benchmark -q -t set,get -n requests` (50 clients): ((requests/s, p50 latency in
 /// ms) of SET and of GET, the wall time, the VM's host CPU time); an error when it saw any.
-pub fn redis_benchmark(
-    vm: &Vm,
-    port: u16,
-    requests: u32,
-) -> Result<([(f64, f64); 2], Duration, Duration), String> {
+pub fn redis_benchmark(vm: &Vm, port: u16, requests: u32) -> Measured<[(f64, f64); 2]> {
     let (host, port) = vm.target(Server::Redis, port);
     let mut cmd = vm.client("redis-benchmark");
     cmd.args(["-h", &host, "-p", &port.to_string(), "-q", "-t", "set,get"])
