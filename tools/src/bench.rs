@@ -653,7 +653,9 @@ fn print_tables(comparisons: &[Comparison<'_>]) {
         println!();
         print!("{scaling}");
     }
-    println!("\n(coracle/linux below 1 for a time: Coracle is faster)");
+    println!(
+        "\n(coracle/linux: below 1 for a time, an instruction count or a size, and above 1 for a rate, Coracle is better)"
+    );
     for c in comparisons {
         println!();
         print!(
