@@ -515,6 +515,8 @@ fn proc_specs() -> Vec<Spec> {
         "proc_ptrace_mem",
         // Hardware watchpoints and breakpoints through the debug registers; DR6 and si_code.
         "proc_ptrace_dr",
+        // The XSAVE register set written back, as after gdb's inferior calls.
+        "proc_ptrace_xstate",
         // System V message queues, shared memory and semaphores.
         "ipc_msg",
         "ipc_shm",

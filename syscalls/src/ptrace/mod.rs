@@ -7,7 +7,9 @@
 //! registers and FP state into the record, tells the tracer, and parks; the tracer reads and
 //! changes that copy and sets a [`Resume`]; the tracee wakes, takes the copy back and goes on.
 //! So the tracer never touches a thread's live state, and nothing here needs to know whether
-//! the tracee is parked yet. Register layouts are in `user`.
+//! the tracee is parked yet. Register layouts are in `user`, the debug registers (hardware
+//! breakpoints, which the kernel arms while the tracee runs in user mode) in `debug`; the
+//! tracee's memory is also reachable as /proc/PID/mem (`crate::procfs`).
 //!
 //! What is left out: group-stop reporting to a tracer (a traced process stopped by SIGSTOP just
 //! stops, as an untraced one) and so PTRACE_LISTEN; PTRACE_EVENT_EXIT for threads that end

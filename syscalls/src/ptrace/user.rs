@@ -164,3 +164,35 @@ pub(super) fn xstate(st: &State, layout: FpuLayout) -> Option<alloc::vec::Vec<u8
     v[XSAVE_SW_RESERVED..XSAVE_SW_RESERVED + 8].copy_from_slice(&layout.xfeatures.to_le_bytes());
     Some(v)
 }
+
+/// Where the XSAVE header is: XSTATE_BV, then XCOMP_BV, then reserved bytes, 64 in all.
+const XSAVE_HEADER: usize = 512;
+
+/// Sets the XSAVE image (NT_X86_XSTATE, `data` the CPU's XSAVE size) as Linux's
+/// copy_uabi_to_xstate does: `EINVAL` for components the CPU does not save, a compacted
+/// format, non-zero reserved header bytes or MXCSR bits the CPU refuses. The software-reserved
+/// bytes stay as they were; components left out of XSTATE_BV load their initial state.
+pub(super) fn set_xstate(st: &mut State, data: &[u8], layout: FpuLayout) -> Result<(), Errno> {
+    let word = |at: usize| {
+        data.get(at..at + 8)
+            .and_then(|w| u64::read_from_bytes(w).ok())
+            .ok_or(Errno::EINVAL)
+    };
+    let size = layout.xsave_size as usize;
+    if data.len() != size || size > st.fpu.bytes.len() || size < XSAVE_HEADER + 64 {
+        return Err(Errno::EINVAL);
+    }
+    let xstate_bv = word(XSAVE_HEADER)?;
+    let reserved = &data[XSAVE_HEADER + 8..XSAVE_HEADER + 64];
+    if xstate_bv & !layout.xfeatures != 0 || reserved.iter().any(|&b| b != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let mxcsr = u32::from_le_bytes([data[24], data[25], data[26], data[27]]);
+    if mxcsr & !layout.mxcsr_mask != 0 {
+        return Err(Errno::EINVAL);
+    }
+    st.fpu.bytes[..XSAVE_SW_RESERVED].copy_from_slice(&data[..XSAVE_SW_RESERVED]);
+    st.fpu.bytes[XSAVE_HEADER..size].copy_from_slice(&data[XSAVE_HEADER..size]);
+    st.fpu_dirty = true;
+    Ok(())
+}
