@@ -1,6 +1,7 @@
 //! The `debian/gdb` case: Debian's gdb in batch mode on a program the case writes and on
 //! Debian's own programs, as people debug in a container: breakpoints, single steps (over a
-//! `syscall` too), `next` and `finish`, registers, backtraces of a crash and of an abort,
+//! `syscall` too), `next` and `finish`, registers (vector ones written), a call of the
+//! program's function, backtraces of a crash and of an abort,
 //! `$_siginfo`, hardware watchpoints and breakpoints, syscall, fork and exec catchpoints,
 //! following a fork, attaching.
 //!
@@ -68,6 +69,9 @@ echo '== hardware watchpoints and breakpoints (debug registers)'
 g -ex starti -ex 'set $w = (long *) $rsp - 1' -ex 'watch *$w' -ex 'hbreak crash' -ex c -ex bt -ex c \
   -ex 'p $_siginfo.si_code' -ex 'info registers rip' -ex 'set $a = (int *) $rsp - 2' -ex 'awatch *$a' \
   -ex 'delete 1' -ex 'info breakpoints' -ex c -ex c --args /tmp/prog crash
+echo '== calling a function of the program, vector registers written'
+g -ex starti -ex 'p (int) main(1)' -ex 'info registers rip' -ex 'set var $xmm0.v4_int32[0] = 5' \
+  -ex 'p $xmm0.v4_int32' -ex 'p $_exitcode' /tmp/prog
 echo '== a shared library breakpoint, finish'
 g -ex 'set breakpoint pending on' -ex 'break write' -ex run -ex 'info registers rdi rdx' \
   -ex 'x/s $rsi' -ex stepi -ex finish -ex 'p $rax' -ex 'info breakpoints' -ex delete -ex c \
