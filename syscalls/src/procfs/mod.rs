@@ -22,11 +22,13 @@ mod config;
 mod file;
 mod mounts;
 mod node;
+pub(crate) mod ns;
 mod pid;
 mod system;
 mod tables;
 mod task;
 
+pub(crate) use mounts::mnt_id_of;
 pub(crate) use task::resident_pages;
 #[cfg(test)]
 mod tests;

@@ -37,8 +37,15 @@ impl Inode for AnonInode {
 
 /// A new open file `anon_inode:[name]` with `ops`, read-write, with `flags`' `O_NONBLOCK`.
 pub(crate) fn anon_file(name: &str, flags: u32, ops: Box<dyn FileOps>) -> Arc<OpenFile> {
+    anon_file_at(
+        alloc::format!("anon_inode:[{name}]").into_bytes(),
+        flags,
+        ops,
+    )
+}
+
+fn anon_file_at(path: alloc::vec::Vec<u8>, flags: u32, ops: Box<dyn FileOps>) -> Arc<OpenFile> {
     let inode: Arc<dyn Inode> = Arc::new(AnonInode);
-    let path = alloc::format!("anon_inode:[{name}]").into_bytes();
     OpenFile::new(inode, path, O_RDWR | (flags & O_NONBLOCK), ops)
 }
 
@@ -50,5 +57,16 @@ pub(crate) fn install_anon(
     ops: Box<dyn FileOps>,
 ) -> SysResult {
     let file = anon_file(name, flags, ops);
+    p.install(file, flags & O_CLOEXEC != 0).map(|n| n as u64)
+}
+
+/// [`install_anon`] for the few files whose link text has no brackets (`anon_inode:inotify`).
+pub(crate) fn install_anon_named(
+    p: &Current,
+    path: &str,
+    flags: u32,
+    ops: Box<dyn FileOps>,
+) -> SysResult {
+    let file = anon_file_at(path.as_bytes().to_vec(), flags, ops);
     p.install(file, flags & O_CLOEXEC != 0).map(|n| n as u64)
 }
