@@ -434,6 +434,7 @@ fn c_specs(now: u64) -> Vec<Spec> {
         "fs_memfd",
         "fs_splice",
         "fs_xattr",
+        "fs_inotify",
     ] {
         specs.push(spec(program).scratch());
     }

@@ -97,7 +97,7 @@ pub trait FileOps: Send + Sync + 'static {
         false
     }
 
-    /// lseek always lands at 0 (/dev/null, /dev/zero).
+    /// lseek always lands at 0, whatever the whence (/dev/null, /dev/zero, inotify).
     fn seeks_to_zero(&self) -> bool {
         false
     }
@@ -451,12 +451,13 @@ impl OpenFile {
         if self.is_path() {
             return Err(Errno::EBADF);
         }
-        if !self.ops.seekable() {
-            return Err(Errno::ESPIPE);
-        }
+        // Before the stream check: inotify is a stream whose lseek lands at 0 (noop_llseek).
         if self.ops.seeks_to_zero() {
             *self.pos.lock() = 0;
             return Ok(0);
+        }
+        if !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
         }
         let is_dir = self.inode.stat().is_dir();
         let mut pos = self.pos.lock();

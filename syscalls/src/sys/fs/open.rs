@@ -138,22 +138,22 @@ fn do_open(
                 coracle_vfs::dev::DEV_CONSOLE.1,
             );
     let ops = crate::tty::on_open(p, ops, flags, via_console)?;
-    let origin = origin_of(&l);
-    if flags & O_TRUNC != 0 && !created && kind == FileType::Regular && flags & O_PATH == 0 {
-        super::truncate::set_size(p, k, &inode, 0)?;
-        notify::child_event(as_origin(&origin), &inode, IN_MODIFY);
-    }
     let name = vfs.path_in(&cx, &l);
     let status = if flags & O_PATH != 0 {
         flags
     } else {
         flags | O_LARGEFILE
     };
-    let file = OpenFile::new(inode, name, status, ops);
-    if let Some((dir, name)) = origin {
-        file.opened_in(dir, &name);
-    } else if flags & O_PATH == 0 {
-        file.notify(IN_OPEN);
+    let file = OpenFile::new(inode.clone(), name, status, ops);
+    // vfs_open reports the open before do_open truncates.
+    match origin_of(&l) {
+        Some((dir, name)) => file.opened_in(dir, &name),
+        None if flags & O_PATH == 0 => file.notify(IN_OPEN),
+        None => {}
+    }
+    if flags & O_TRUNC != 0 && !created && kind == FileType::Regular && flags & O_PATH == 0 {
+        super::truncate::set_size(p, k, &inode, 0)?;
+        file.notify(IN_MODIFY);
     }
     p.install(file, flags & O_CLOEXEC != 0).map(|n| n as u64)
 }

@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use coracle_vfs::file::events::{POLLIN, POLLRDNORM};
 use coracle_vfs::notify::{self, mask::*, Listener};
-use coracle_vfs::types::oflags::{O_CLOEXEC, O_NONBLOCK};
+use coracle_vfs::types::oflags::{O_CLOEXEC, O_NONBLOCK, O_RDONLY};
 use coracle_vfs::types::{check_access, MAY_READ};
 use coracle_vfs::{FileOps, Inode, Result, WaitQueue};
 use spin::Mutex;
@@ -94,6 +94,17 @@ impl FileOps for InstanceFile {
         false
     }
 
+    // noop_llseek: lseek succeeds and stays at 0.
+    fn seeks_to_zero(&self) -> bool {
+        true
+    }
+
+    // The reader's buffer faulted: inotify_read loses the event it failed to copy; the
+    // ones after it stay queued.
+    fn unread(&self, data: &[u8]) {
+        with_table(|t, _| t.put_back(self.id, data));
+    }
+
     fn poll(&self) -> u32 {
         match TABLE.lock().queued_bytes(self.id) {
             Some(n) if n > 0 => POLLIN | POLLRDNORM,
@@ -132,7 +143,7 @@ pub(crate) fn inotify_init1(p: &mut Current, _k: &mut dyn Platform, flags: i32) 
     let id =
         with_table(|t, _| t.create(uid, MAX_USER_INSTANCES, MAX_QUEUED_EVENTS, waiters.clone()))?;
     let file = Box::new(InstanceFile { id, waiters });
-    install_anon_named(p, "anon_inode:inotify", flags, file)
+    install_anon_named(p, "anon_inode:inotify", O_RDONLY, flags, file)
 }
 
 pub(crate) fn inotify_init(p: &mut Current, k: &mut dyn Platform) -> SysResult {

@@ -55,6 +55,23 @@ impl Event {
         EVENT_HEADER + self.name_len()
     }
 
+    /// The event at the start of `bytes` (written by [`Event::encode`]), if whole.
+    fn decode(bytes: &[u8]) -> Option<Event> {
+        let word = |i: usize| -> Option<u32> {
+            let b = bytes.get(i..i + 4)?;
+            Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let len = word(12)? as usize;
+        let name = bytes.get(EVENT_HEADER..EVENT_HEADER + len)?;
+        let end = name.iter().position(|&b| b == 0).unwrap_or(len);
+        Some(Event {
+            wd: word(0)? as i32,
+            mask: word(4)?,
+            cookie: word(8)?,
+            name: name[..end].to_vec(),
+        })
+    }
+
     /// Appends `struct inotify_event` and the padded name to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.wd.to_ne_bytes());
@@ -382,6 +399,27 @@ impl Table {
             return Err(Errno::EAGAIN);
         }
         Ok(out)
+    }
+
+    /// Puts back at the front the events in `bytes` (as [`Table::read`] gave them) but the
+    /// first, which is lost.
+    pub fn put_back(&mut self, id: u64, bytes: &[u8]) {
+        let Some(inst) = self.instances.get_mut(&id) else {
+            return;
+        };
+        let mut events = Vec::new();
+        let mut rest = bytes;
+        while let Some(ev) = Event::decode(rest) {
+            rest = &rest[ev.size()..];
+            events.push(ev);
+        }
+        for ev in events.into_iter().skip(1).rev() {
+            if ev.mask == IN_Q_OVERFLOW && ev.wd == -1 {
+                inst.overflow_queued = true;
+            }
+            inst.bytes += ev.size();
+            inst.queue.push_front(ev);
+        }
     }
 
     /// Bytes queued (FIONREAD), or `None` for an unknown instance.

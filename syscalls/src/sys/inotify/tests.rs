@@ -213,3 +213,18 @@ fn limits_of_instances_and_watches() {
     assert_eq!(t.watch_count(), 0);
     t.create(7, 2, 10, q).unwrap();
 }
+
+#[test]
+fn a_faulted_read_loses_its_first_event_only() {
+    let (mut t, id) = table_with_instance(MAX_QUEUED_EVENTS);
+    let f = files(1);
+    t.add_watch(id, f[0].clone(), IN_ALL_EVENTS, 100).unwrap();
+    deliver(&mut t, key(&f[0]), IN_CREATE, b"first");
+    deliver(&mut t, key(&f[0]), IN_OPEN, b"");
+    deliver(&mut t, key(&f[0]), IN_CREATE, b"third");
+    let bytes = t.read(id, 4096).unwrap();
+    t.put_back(id, &bytes);
+    assert_eq!(t.queued_bytes(id), Some(16 + 32));
+    let ev = decode(&t.read(id, 4096).unwrap());
+    assert_eq!((ev[0].1, ev[1].3.as_slice()), (IN_OPEN, &b"third"[..]));
+}
