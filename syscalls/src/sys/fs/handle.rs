@@ -3,9 +3,9 @@
 //!
 //! Handles are laid out as tmpfs's (`shmem_encode_fh`): type 1, three 32-bit words, the
 //! generation (always 0 here) then the inode number's low and high halves. Opening one needs
-//! CAP_DAC_READ_SEARCH, which a container's root does not have (`EPERM`, as Docker's default
-//! set gives); with it, the inode is found by a bounded walk of the mount's tree, since
-//! filesystems here have no inode-number index.
+//! CAP_DAC_READ_SEARCH, which a container's root does not have (`EPERM` once the handle's
+//! header and the fd are checked, as Linux 6.18 orders it); with it, the inode is found by a
+//! bounded walk of the mount's tree, since filesystems here have no inode-number index.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -88,7 +88,15 @@ pub(crate) fn open_by_handle_at(
     handle: u64,
     flags: i32,
 ) -> SysResult {
-    // handle_to_path: the anchor fd first, then the capability, then the handle.
+    // handle_to_path (Linux 6.18): the handle's header, then the anchor fd, then the
+    // capability, then the rest of the handle.
+    let mut header = [0u8; 8];
+    k.read_user(handle, &mut header)?;
+    let bytes = u32::from_ne_bytes([header[0], header[1], header[2], header[3]]);
+    let kind = i32::from_ne_bytes([header[4], header[5], header[6], header[7]]);
+    if bytes == 0 || bytes > MAX_HANDLE_SZ || kind < 0 {
+        return Err(Errno::EINVAL);
+    }
     let anchor = if mount_fd == AT_FDCWD {
         start_dir(p, AT_FDCWD, b".")?
     } else {
@@ -98,18 +106,11 @@ pub(crate) fn open_by_handle_at(
     if !cx.capable(cap::DAC_READ_SEARCH) {
         return Err(Errno::EPERM);
     }
-    let mut header = [0u8; 8];
-    k.read_user(handle, &mut header)?;
-    let bytes = u32::from_ne_bytes([header[0], header[1], header[2], header[3]]);
-    let kind = i32::from_ne_bytes([header[4], header[5], header[6], header[7]]);
-    if bytes == 0 || bytes > MAX_HANDLE_SZ || kind < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let mut words = [0u8; HANDLE_BYTES as usize];
+    let mut words = alloc::vec![0u8; bytes as usize];
+    k.read_user(handle + 8, &mut words)?;
     if bytes != HANDLE_BYTES || kind as u32 != HANDLE_TYPE {
         return Err(Errno::ESTALE);
     }
-    k.read_user(handle + 8, &mut words)?;
     let word = |i: usize| u32::from_ne_bytes([words[i], words[i + 1], words[i + 2], words[i + 3]]);
     let ino = u64::from(word(4)) | (u64::from(word(8)) << 32);
     let root = mount_root(p, &anchor);
