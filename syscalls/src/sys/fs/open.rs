@@ -7,7 +7,7 @@ use coracle_vfs::{Errno, Lookup};
 use coracle_vfs::notify::{self, mask::*};
 use coracle_vfs::OpenFile;
 
-use super::{as_origin, check_rofs, may_modify_dir, origin_of, read_path, start_dir, AT_FDCWD};
+use super::{check_rofs, may_modify_dir, origin_of, read_path, start_dir, AT_FDCWD};
 use crate::sys::io::install_new;
 use crate::uaccess::read_u64;
 use crate::{Current, Platform, SysResult};
