@@ -266,6 +266,8 @@ syscall_table! {
     SYS_ioprio_set = 251 => ioprio::ioprio_set(which: i32, who: i32, ioprio: i32);
     SYS_ioprio_get = 252 => ioprio::ioprio_get(which: i32, who: i32);
     SYS_inotify_init = 253 => inotify::inotify_init();
+    /// Events come from every filesystem through the VFS; `IN_DELETE_SELF` comes at the last
+    /// unlink even while the file is open (Linux: at its last close); no `IN_UNMOUNT`.
     SYS_inotify_add_watch = 254 => inotify::inotify_add_watch(fd: i32, path: u64, mask: u32);
     SYS_inotify_rm_watch = 255 => inotify::inotify_rm_watch(fd: i32, wd: i32);
     SYS_openat = 257 => fs::openat(dirfd: i32, path: u64, flags: i32, mode: u32);
