@@ -434,6 +434,7 @@ fn c_specs(now: u64) -> Vec<Spec> {
         "fs_memfd",
         "fs_splice",
         "fs_xattr",
+        "fs_inotify",
     ] {
         specs.push(spec(program).scratch());
     }
@@ -465,6 +466,9 @@ fn c_specs(now: u64) -> Vec<Spec> {
     specs.push(spec("cred_ids").needs_root());
     specs.push(spec("cred_caps").needs_root());
     specs.push(spec("cred_perm").scratch().needs_root());
+    // File handles and namespaces (issue 17): the refusals are those of a container's root.
+    specs.push(spec("fs_handle").scratch().needs_root());
+    specs.push(spec("proc_ns").needs_root());
     specs.extend(smp_c_specs());
     specs.extend(proc_specs());
     specs.extend(net_specs());

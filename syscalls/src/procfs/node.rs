@@ -458,6 +458,7 @@ impl Node {
                 let dir = self.magic_target(m)?;
                 sys.vfs.path_of(cx, &dir)
             }
+            Magic::Ns(ns) => Ok(super::ns::link_text(&ns)),
         }
     }
 
@@ -472,6 +473,7 @@ impl Node {
                 .ok_or(Errno::ENOENT),
             Magic::Cwd => Ok(p.fs.lock().cwd.clone()),
             Magic::Root => Ok(p.fs.lock().root.clone()),
+            Magic::Ns(ns) => Ok(Arc::new(super::ns::NsInode(ns))),
         }
     }
 }
