@@ -1,6 +1,7 @@
 //! `coracle exec -u USER[:GROUP]`: the user looked up in the container's own /etc/passwd and
 //! /etc/group, as runc does for `docker exec -u` (names or numbers; a number missing from
-//! passwd is taken as is with group 0; supplementary groups are those listing the user).
+//! passwd is taken as is with group 0; supplementary groups are those listing the user when
+//! no group is given, and the primary group).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -97,13 +98,16 @@ pub(super) fn resolve(sys: &System, spec: &[u8]) -> Result<Creds, Error> {
                 .ok_or_else(|| refused("group", group, "group"))?,
         };
     }
-    let mut groups: Vec<u32> = match name {
+    // As `coracle run -u` sends them (runc's way): the groups listing the user when no group
+    // was given, and the primary group.
+    let mut groups: Vec<u32> = match name.filter(|_| group.is_none()) {
         Some(name) => records(&groups_file)
             .filter(|f| f.len() >= 4 && f[3].split(|&b| b == b',').any(|m| m == name))
             .filter_map(|f| number(f[2]))
             .collect(),
         None => Vec::new(),
     };
+    groups.push(gid);
     groups.sort_unstable();
     groups.dedup();
     Ok(Creds::container(uid, gid, &groups))
