@@ -3,8 +3,7 @@
 //!
 //! The command connects to the VM's control socket, says `exec` on the first line, and then
 //! speaks the exec messages of `coracle_abi::exec_wire` with session id 0: a START with the
-//! command, its stdin (with `-i`), its terminal size (with `-t`); back come its stdout,
-//! stderr and exit status. The VM's supervisor ([`Relay`]) gives each connection a session
+//! command, then its stdin (with `-i`); back come its stdout, stderr and exit status. The VM's supervisor ([`Relay`]) gives each connection a session
 //! id and passes the messages through the exec ports of the virtio-serial device
 //! (docs/guest-protocol.md, "Exec"), so several execs run at once.
 
@@ -35,7 +34,7 @@ pub struct ExecArgs {
     /// Keep stdin open and send it to the process.
     #[arg(short = 'i', long)]
     pub interactive: bool,
-    /// Give the process a terminal (a pseudo-terminal in the VM).
+    /// Ask for a terminal (not served yet: the process gets pipes, with a warning).
     #[arg(short = 't', long)]
     pub tty: bool,
     /// Set an environment variable (`KEY=VALUE`), on top of the container's.
@@ -216,22 +215,9 @@ pub fn exec(args: ExecArgs) -> Result<u8, RunError> {
     let writer = stream
         .try_clone()
         .map_err(|e| RunError::io("cannot share the socket", e))?;
-    let mut _raw = None;
     if args.tty {
-        let resized = Mutex::new(
-            writer
-                .try_clone()
-                .map_err(|e| RunError::io("cannot share the socket", e))?,
-        );
-        let watching = crate::terminal::watch_signals(move |rows, cols| {
-            let payload = exec_wire::winsize_payload(rows, cols);
-            let mut w = resized.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = w.write_all(&exec_wire::encode(exec_wire::WINSIZE, 0, &payload));
-        });
-        if args.interactive && watching.is_ok() {
-            _raw = crate::terminal::RawMode::enter()
-                .map_err(|e| RunError::io("cannot put the terminal in raw mode", e))?;
-        }
+        // The guest has no terminal for an exec'd process yet (docs/guest-protocol.md, "Exec").
+        eprintln!("coracle: warning: exec -t is not supported yet; the process gets pipes");
     }
     if args.interactive {
         // Not joined: it may sit in a read of our stdin after the process ended.
