@@ -433,6 +433,7 @@ fn c_specs(now: u64) -> Vec<Spec> {
         "fs_many",
         "fs_memfd",
         "fs_splice",
+        "fs_sendfile_pipe",
         "fs_xattr",
         "fs_inotify",
     ] {

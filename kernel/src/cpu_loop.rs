@@ -68,6 +68,8 @@ enum Next {
 pub fn run(cpu: usize, sched: &Arc<Scheduler>, platform: &mut KernelPlatform, timing: bool) -> ! {
     loop {
         sched.set_idle(cpu, false);
+        // Processes `coracle exec` asked for start here, between threads.
+        coracle_syscalls::exec::spawn_pending(platform);
         if let Some(task) = sched.pick(cpu) {
             run_task(cpu, sched, &task, platform, timing);
             continue;
@@ -277,7 +279,14 @@ fn run_task(
                 sched.expire(time::monotonic_ns());
                 crate::mm::tlb::reclaim();
             }
-            Next::Run
+            // A process `coracle exec` asked for starts at the loop's top, between threads
+            // (building its image sets the CPU's FS/GS bases and FPU): this thread leaves the
+            // CPU with its own saved, even if it would never leave it otherwise.
+            if coracle_syscalls::exec::pending() {
+                Next::Leave { requeue: true }
+            } else {
+                Next::Run
+            }
         } else {
             match crate::task::user_fault(platform, &mut body.current, &mut body.regs) {
                 UserFault::Resume => Next::Run,

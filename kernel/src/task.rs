@@ -231,6 +231,20 @@ pub fn run(
         input_taken: crate::dev::console::input_taken,
         writable: console::writable,
     });
+    // `coracle exec` starts processes with PID 1's user, directory and environment.
+    coracle_syscalls::exec::set_hooks(coracle_syscalls::exec::Hooks {
+        send: crate::dev::console::exec_send,
+        writable: crate::dev::console::exec_writable,
+        input_taken: crate::dev::console::exec_input_taken,
+    });
+    coracle_syscalls::exec::attach(
+        booted.system.clone(),
+        coracle_syscalls::exec::Defaults {
+            creds: creds.clone(),
+            cwd: cwd.clone(),
+            env: envp.clone(),
+        },
+    );
     if config.norandmaps {
         booted
             .system

@@ -17,6 +17,7 @@ extern crate std;
 pub mod console;
 pub mod creds;
 pub mod current;
+pub mod exec;
 mod kmem;
 pub mod locks;
 pub mod mm;

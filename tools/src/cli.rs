@@ -68,6 +68,8 @@ pub enum Command {
     Kill(crate::lifecycle::commands::KillArgs),
     /// Remove stopped VMs' records and logs.
     Rm(crate::lifecycle::commands::RmArgs),
+    /// Run a command in a running VM (started with -d or --name), as `docker exec`.
+    Exec(crate::lifecycle::exec::ExecArgs),
     /// Manage named volumes (`-v NAME:PATH`): ls, rm.
     Volume {
         #[command(subcommand)]

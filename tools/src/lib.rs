@@ -75,6 +75,7 @@ pub fn main_entry() -> u8 {
         cli::Command::Kill(args) => lifecycle::commands::kill(args),
         cli::Command::Rm(args) => lifecycle::commands::rm(args),
         cli::Command::Wait(args) => lifecycle::commands::wait(args),
+        cli::Command::Exec(args) => lifecycle::exec::exec(args),
         cli::Command::Network(cmd) => networks::command(cmd),
         cli::Command::Volume { command } => volume::command(command),
     };

@@ -45,9 +45,9 @@ pub struct Port {
     pub input: bool,
 }
 
-/// The program's stdout and stderr, its stdin, and the host's control records, in the order
-/// `vm` makes their pipes.
-pub const PORTS: [Port; 4] = [
+/// The program's stdout and stderr, its stdin, the host's control records, and the messages
+/// of `coracle exec` each way, in the order `vm` makes their pipes.
+pub const PORTS: [Port; 6] = [
     Port {
         id: "stdout",
         nr: 1,
@@ -71,6 +71,18 @@ pub const PORTS: [Port; 4] = [
         nr: 4,
         fd: 8,
         input: true,
+    },
+    Port {
+        id: "exec-in",
+        nr: 5,
+        fd: 9,
+        input: true,
+    },
+    Port {
+        id: "exec-out",
+        nr: 6,
+        fd: 10,
+        input: false,
     },
 ];
 
@@ -204,10 +216,13 @@ pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
 /// The virtio-serial device with `ports` on it (`coracle bench --streams` gives the Linux VM
 /// the same stdout and stdin ports as Coracle's).
 pub fn virtio_serial_args(machine: Machine, ports: &[Port]) -> Vec<OsString> {
+    // Port numbers are fixed by the protocol: the device has room up to the highest one
+    // (at least the five ports older guests expect).
+    let max = ports.iter().map(|p| p.nr + 1).max().unwrap_or(0).max(5);
     let mut args: Vec<OsString> = vec!["-device".into()];
     args.push(match machine {
-        Machine::Microvm => "virtio-serial-device,id=vs,max_ports=5".into(),
-        Machine::Q35 => "virtio-serial-pci,id=vs,max_ports=5,disable-legacy=on".into(),
+        Machine::Microvm => format!("virtio-serial-device,id=vs,max_ports={max}").into(),
+        Machine::Q35 => format!("virtio-serial-pci,id=vs,max_ports={max},disable-legacy=on").into(),
     });
     for p in ports {
         let (id, nr, fd) = (p.id, p.nr, p.fd);
@@ -311,7 +326,7 @@ mod tests {
             "-M microvm,x-option-roms=off,rtc=off -accel tcg -cpu max -m 128M -smp 1 \
              -nodefaults -no-user-config -nographic -no-reboot -display none -monitor none \
              -kernel /k.elf -initrd /tmp/x,,y/initrd.cpio -append coracle.tty=0 \
-             -device virtio-serial-device,id=vs,max_ports=5 \
+             -device virtio-serial-device,id=vs,max_ports=7 \
              -chardev file,id=stdout,path=/dev/fd/3,append=on \
              -device virtserialport,bus=vs.0,nr=1,chardev=stdout,name=coracle.stdout \
              -chardev file,id=stderr,path=/dev/fd/4,append=on \
@@ -320,6 +335,10 @@ mod tests {
              -device virtserialport,bus=vs.0,nr=3,chardev=stdin,name=coracle.stdin \
              -chardev pipe,id=control,path=/dev/fd/8 \
              -device virtserialport,bus=vs.0,nr=4,chardev=control,name=coracle.control \
+             -chardev pipe,id=exec-in,path=/dev/fd/9 \
+             -device virtserialport,bus=vs.0,nr=5,chardev=exec-in,name=coracle.exec-in \
+             -chardev file,id=exec-out,path=/dev/fd/10,append=on \
+             -device virtserialport,bus=vs.0,nr=6,chardev=exec-out,name=coracle.exec-out \
              -chardev file,id=log,path=/dev/fd/5,append=on -device isa-debugcon,iobase=0xeb,chardev=log \
              -chardev file,id=ctl,path=/dev/fd/6,append=on -device isa-debugcon,iobase=0xec,chardev=ctl \
              -device isa-debug-exit,iobase=0xf4,iosize=0x04"
@@ -351,7 +370,7 @@ mod tests {
         assert!(line.starts_with(
             "-M q35 -bios /usr/share/qemu/qboot.rom -accel kvm -cpu host -m 1024M -smp 2 "
         ));
-        assert!(line.contains(" -device virtio-serial-pci,id=vs,max_ports=5,disable-legacy=on "));
+        assert!(line.contains(" -device virtio-serial-pci,id=vs,max_ports=7,disable-legacy=on "));
     }
 
     #[test]

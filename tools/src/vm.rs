@@ -1,6 +1,6 @@
 //! One `coracle run`: pack the initrd, start QEMU, pump the channels, turn the end into a status.
 //!
-//! The channels are pipes handed to QEMU as fds 3-8 (docs/guest-protocol.md) through
+//! The channels are pipes handed to QEMU as fds 3-10 (docs/guest-protocol.md) through
 //! `command-fds`: a thread drains each guest → host one into our stdout, stderr, the log tail
 //! and the control state (when our own stdout has gone away it keeps draining, so the guest
 //! is never stuck); the program's stdin is framed into its pipe by another, and the control
@@ -32,11 +32,12 @@ const INITRD_BUFFER: usize = 1 << 20;
 const LOG_TAIL_LINES: usize = 60;
 
 /// Runs the program in a VM and returns its exit status; `on_start` is told once QEMU runs,
-/// with the pipe that takes control records for the guest and the image's StopSignal.
+/// with the pipe that takes control records for the guest, the image's StopSignal, and the
+/// exec ports' pipes (dropped by an untracked run: nothing can ask it for an exec).
 pub fn run(
     opts: RunOptions,
     started: Instant,
-    on_start: &mut dyn FnMut(&ControlPipe, Option<&str>),
+    on_start: &mut dyn FnMut(&ControlPipe, Option<&str>, crate::lifecycle::exec::Pipes),
 ) -> Result<u8, RunError> {
     let cwd = std::env::current_dir()
         .map_err(|e| RunError::io("cannot read the current directory", e))?;
@@ -82,9 +83,9 @@ pub fn run(
             .map_err(|e| RunError::io("cannot write the kernel image to a cache directory", e))?,
     };
 
-    // Read in this order: stdout, stderr, then the log and control channels.
+    // Read in this order: stdout, stderr, exec-out, then the log and control channels.
     let mut readers = Vec::new();
-    // Written: the program's stdin, then the control records.
+    // Written: the program's stdin, the control records, then exec-in.
     let mut writers = Vec::new();
     let mut mappings = Vec::new();
     let pipe = || io::pipe().map_err(|e| RunError::io("cannot create a pipe", e));
@@ -205,7 +206,11 @@ pub fn run(
         signals::forward(control.clone())
             .map_err(|e| RunError::io("cannot catch signals to forward", e))?;
     }
-    on_start(&control, stop_signal.as_deref());
+    let exec = crate::lifecycle::exec::Pipes {
+        input: writers.next().expect("an exec-in pipe"),
+        output: readers.remove(2),
+    };
+    on_start(&control, stop_signal.as_deref(), exec);
     // `-it` on a terminal: raw mode until this function returns (restored on every way out,
     // see terminal.rs), window sizes sent on the control port as they change.
     let mut _raw = None;

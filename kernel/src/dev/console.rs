@@ -69,13 +69,28 @@ pub enum Role {
     Stderr = 2,
     Stdin = 3,
     Control = 4,
+    /// `coracle exec`'s messages from the host and to it (`coracle_syscalls::exec`).
+    ExecIn = 5,
+    ExecOut = 6,
 }
 
 impl Role {
-    const ALL: [Role; 4] = [Role::Stdout, Role::Stderr, Role::Stdin, Role::Control];
+    const ALL: [Role; 6] = [
+        Role::Stdout,
+        Role::Stderr,
+        Role::Stdin,
+        Role::Control,
+        Role::ExecIn,
+        Role::ExecOut,
+    ];
 
     fn input(self) -> bool {
-        matches!(self, Role::Stdin | Role::Control)
+        matches!(self, Role::Stdin | Role::Control | Role::ExecIn)
+    }
+
+    /// A port an older host's device may not have (its queues are missing): left out then.
+    fn optional(self) -> bool {
+        matches!(self, Role::ExecIn | Role::ExecOut)
     }
 
     /// The port's queue the driver uses: receive for input, transmit for output.
@@ -111,7 +126,7 @@ struct Port {
 
 /// The device's transport, shared by the ports for notifications.
 static TRANSPORT: Once<Mutex<SomeTransport<'static>>> = Once::new();
-static PORTS: [Once<Mutex<Port>>; 4] = [const { Once::new() }; 4];
+static PORTS: [Once<Mutex<Port>>; 6] = [const { Once::new() }; 6];
 /// A receive queue and its buffers.
 type RxQueue = (Queue, Slots<Box<[u8]>>);
 /// The control receive queue and its buffers.
@@ -119,6 +134,8 @@ static CONTROL: Once<Mutex<RxQueue>> = Once::new();
 static WORK: Work = Work::new("console", run_work);
 /// Input is held back until the program reads.
 static STALLED: AtomicBool = AtomicBool::new(false);
+/// The same for the exec sessions' input.
+static EXEC_STALLED: AtomicBool = AtomicBool::new(false);
 
 fn notify(queue: u16) {
     if let Some(t) = TRANSPORT.get() {
@@ -185,6 +202,29 @@ impl Port {
 
     /// Hands as much of `data` as one buffer holds to the device; 0 when none is free.
     fn write(&mut self, data: &[u8]) -> usize {
+        self.put(|buf| {
+            let n = data.len().min(buf.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            (n, n)
+        })
+    }
+
+    /// Hands `head` and `data` to the device in one buffer, all or nothing.
+    fn send(&mut self, head: &[u8], data: &[u8]) -> bool {
+        let len = head.len() + data.len();
+        self.put(|buf| {
+            if len > buf.len() {
+                return (0, 0);
+            }
+            buf[..head.len()].copy_from_slice(head);
+            buf[head.len()..len].copy_from_slice(data);
+            (len, 1)
+        }) == 1
+    }
+
+    /// Fills a free transmit buffer with `fill` (which returns the bytes it filled and what
+    /// to report) and hands it to the device; 0 when no buffer is free or nothing was filled.
+    fn put(&mut self, fill: impl FnOnce(&mut [u8]) -> (usize, usize)) -> usize {
         self.reclaim();
         let mut buf = match self.spare.pop() {
             Some(buf) => buf,
@@ -205,8 +245,11 @@ impl Port {
                 }
             }
         };
-        let n = data.len().min(buf.len());
-        buf[..n].copy_from_slice(&data[..n]);
+        let (n, report) = fill(&mut buf);
+        if n == 0 {
+            self.spare.push(buf);
+            return 0;
+        }
         // SAFETY: the buffer is kept in `sending` under its token, untouched, until the
         // device reports it used (`reclaim`).
         match unsafe { self.queue.add(&[&buf[..n]], &mut []) } {
@@ -226,7 +269,7 @@ impl Port {
         }
         // Under TCG the device writes to the host during the notify: the buffer is free again.
         self.reclaim();
-        n
+        report
     }
 
     /// Whether a write would find a free buffer now; when not, the device's next completion
@@ -256,6 +299,7 @@ impl Port {
             if let Some((buf, start, end)) = self.held.take() {
                 let used = match self.role {
                     Role::Stdin => coracle_syscalls::console::feed_stdin(&buf[start..end]),
+                    Role::ExecIn => coracle_syscalls::exec::feed(&buf[start..end]),
                     _ => coracle_syscalls::console::feed_control(&buf[start..end]),
                 };
                 if start + used < end {
@@ -326,7 +370,13 @@ pub fn init() {
         let control_tx = new_queue(&mut transport, CONTROL_TX)?;
         let mut ports = Vec::new();
         for role in Role::ALL {
-            ports.push((role, new_queue(&mut transport, role.queue())?));
+            match new_queue(&mut transport, role.queue()) {
+                Ok(q) => ports.push((role, q)),
+                Err(e) if role.optional() => {
+                    log!("console: no {role:?} port ({e}); `coracle exec` is not served");
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok((control_rx, control_tx, ports))
     })();
@@ -388,7 +438,8 @@ pub fn init() {
     // Every queue of the device: port 0's, the control queues and the four ports'.
     let bound = {
         let _held = transport.lock();
-        super::bind_irq(&f.irq, 2 * (Role::ALL.len() as u16 + 2), handler)
+        let ports = Role::ALL.iter().filter(|r| port(**r).is_some()).count() as u16;
+        super::bind_irq(&f.irq, 2 * (ports + 2), handler)
     };
     match bound {
         Ok(v) => log!(
@@ -458,7 +509,37 @@ pub fn input_taken() {
     }
 }
 
+/// `coracle_syscalls::exec`'s hooks: one message to the host, all or nothing.
+pub fn exec_send(head: &[u8], data: &[u8]) -> bool {
+    port(Role::ExecOut).is_some_and(|p| p.lock().send(head, data))
+}
+
+/// Whether an exec message would find a buffer now.
+pub fn exec_writable() -> bool {
+    port(Role::ExecOut).is_some_and(|p| p.lock().writable())
+}
+
+/// An exec'd program took input: if some was held back, decode it now.
+pub fn exec_input_taken() {
+    if EXEC_STALLED.load(Ordering::Acquire) {
+        WORK.schedule();
+    }
+}
+
 fn run_work(_now: u64) -> Option<u64> {
+    if let Some(p) = port(Role::ExecOut) {
+        let mut p = p.lock();
+        if p.reclaim() {
+            p.queue.set_dev_notify(false);
+            drop(p);
+            coracle_syscalls::exec::output_ready();
+        }
+    }
+    if let Some(p) = port(Role::ExecIn) {
+        EXEC_STALLED.store(true, Ordering::Release);
+        let held = p.lock().receive();
+        EXEC_STALLED.store(held, Ordering::Release);
+    }
     let mut freed = false;
     for role in [Role::Stdout, Role::Stderr] {
         if let Some(p) = port(role) {

@@ -12,6 +12,7 @@
 extern crate alloc;
 
 pub mod errno;
+pub mod exec_wire;
 pub mod fcntl;
 pub mod ipc;
 pub mod mm;

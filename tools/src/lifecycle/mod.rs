@@ -11,6 +11,7 @@
 //! The `name` field is the `--name` as given, for other tools to read.
 
 pub mod commands;
+pub mod exec;
 pub mod supervise;
 
 /// `coracle run`: detached with `-d` (in the command that was typed), else the VM runs here,
@@ -23,12 +24,12 @@ pub fn run(
         return supervise::detach(&opts);
     }
     let Some(mut tracked) = supervise::Tracked::start(&opts)? else {
-        return crate::vm::run(opts, started, &mut |_, _| {});
+        return crate::vm::run(opts, started, &mut |_, _, _| {});
     };
     // A VM on a Coracle network is always tracked: its record holds its address.
     opts.network.attachment = tracked.attachment()?;
-    let result = crate::vm::run(opts, started, &mut |control, stop_signal| {
-        tracked.running(control, stop_signal)
+    let result = crate::vm::run(opts, started, &mut |control, stop_signal, exec| {
+        tracked.running(control, stop_signal, exec)
     });
     let code = match &result {
         Ok(code) => *code,

@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::exec::{Pipes, Relay, HELLO};
 use super::{dir_of, find, list, load, new_id, now_secs, process_start, root, save};
 use super::{Liveness, Record, Status};
 use crate::cli::RunOptions;
@@ -125,9 +126,10 @@ impl Tracked {
         }
     }
 
-    /// The VM is up: records it (with the image's StopSignal), and passes what arrives on
-    /// the control socket to the guest.
-    pub fn running(&mut self, control: &ControlPipe, stop_signal: Option<&str>) {
+    /// The VM is up: records it (with the image's StopSignal), and serves its control
+    /// socket: control records for the guest, one per line, or after an `exec` line the
+    /// messages of one `coracle exec` (`super::exec`).
+    pub fn running(&mut self, control: &ControlPipe, stop_signal: Option<&str>, exec: Pipes) {
         if let Some(sig) = stop_signal.and_then(super::commands::parse_signal) {
             self.record.stop_signal = sig;
         }
@@ -135,13 +137,23 @@ impl Tracked {
         let _ = fs::remove_file(&socket);
         if let Ok(listener) = UnixListener::bind(&socket) {
             let control = control.clone();
+            let relay = Relay::start(exec);
             thread::spawn(move || {
                 for stream in listener.incoming().flatten() {
-                    // One record per line, as `commands` sends them.
-                    for line in BufReader::new(stream.take(4096))
-                        .lines()
-                        .map_while(Result::ok)
-                    {
+                    let Ok(reply) = stream.try_clone() else {
+                        continue;
+                    };
+                    let mut reader = BufReader::new(stream);
+                    let mut first = String::new();
+                    if (&mut reader).take(4096).read_line(&mut first).is_err() {
+                        continue;
+                    }
+                    if first.trim() == HELLO {
+                        relay.serve(reader, reply);
+                        continue;
+                    }
+                    signals::send_record(&control, first.trim());
+                    for line in reader.take(4096).lines().map_while(Result::ok) {
                         signals::send_record(&control, line.trim());
                     }
                 }

@@ -27,6 +27,7 @@ fn copy_between(
     }
     let mut done = 0u64;
     let mut result = Ok(());
+    let mut registered = false;
     while done < count {
         let want = ((count - done) as usize).min(CHUNK);
         let n = match in_off {
@@ -47,7 +48,23 @@ fn copy_between(
             Some(o) => output.pwrite(o as i64, &buf[..n]),
             None => output.write(&buf[..n]),
         };
+        // What the output did not take stays in the input (its offset moves back over it),
+        // as Linux's splice loop consumes only what it moved.
+        let taken = *w.as_ref().unwrap_or(&0);
+        if taken < n && in_off.is_none() {
+            input.give_back(&buf[taken..n]);
+        }
         match w {
+            // A blocking output that is full (a pipe, a stream to the host): wait for room.
+            Err(Errno::EAGAIN) if done == 0 && !output.nonblocking() => {
+                match super::wait_for_file(p, output, &mut registered) {
+                    None => continue,
+                    Some(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
             Ok(w) => {
                 done += w as u64;
                 if let Some(o) = in_off.as_mut() {

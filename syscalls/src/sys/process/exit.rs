@@ -78,6 +78,8 @@ pub fn thread_gone(p: &mut Current) -> Option<u32> {
     crate::tty::jobs::process_ended(&p.sys, &p.process);
     crate::ptrace::on_thread_gone(p, Some(status));
     become_zombie(&p.process, &p.sys, status);
+    // A process `coracle exec` started: its status goes to the host.
+    crate::exec::process_ended(p.process.pid, status);
     None
 }
 
