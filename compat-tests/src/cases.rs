@@ -54,9 +54,9 @@ pub(crate) struct Case {
     pub(crate) needs_kvm: Option<&'static str>,
     /// `--kernel-arg` tokens for the guest side.
     pub(crate) kernel_args: Vec<String>,
-    /// `coracle run --root-device` when the case chooses (the `debian/` and `script/` cases
-    /// `initrd`, the `debian-blk/` and `overlay/` ones `blk`); the others take the default
-    /// (`blk` for a root filesystem; a lone program travels in the initrd).
+    /// `coracle run --root-device` when the case chooses (the `debian/`, `rootfs/` and
+    /// `script/` cases `initrd`, the `debian-blk/` and `overlay/` ones `blk`); the others
+    /// take the default (a lone program travels in the initrd).
     pub(crate) root_device: Option<&'static str>,
 }
 
@@ -312,12 +312,22 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
             Some("busybox") => String::from_utf8_lossy(&spec.args[0]).into_owned(),
             name => name.unwrap_or_default().to_string(),
         };
-        cases.extend(spec.cases(
-            format!("rootfs/{}", spec.label),
-            format!("rootfs/{applet}"),
-            Source::Busybox,
-            MICROVM,
-        ));
+        // From the initrd, unpacked into a tmpfs as the host's chroot is: the applets show
+        // what depends on the filesystem (listing order, `st_blocks`, directory sizes, the
+        // statfs type), which differs on the drive's EROFS under the overlay.
+        cases.extend(
+            spec.cases(
+                format!("rootfs/{}", spec.label),
+                format!("rootfs/{applet}"),
+                Source::Busybox,
+                MICROVM,
+            )
+            .into_iter()
+            .map(|case| Case {
+                root_device: Some("initrd"),
+                ..case
+            }),
+        );
     }
     for spec in debian::specs() {
         let Place::Debian { command } = &spec.place else {
