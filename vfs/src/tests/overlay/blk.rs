@@ -86,3 +86,27 @@ fn merged_listings_over_erofs_have_dot_and_dotdot() {
     check(&sub, &root, &["new"]);
     check(&root, &root, &["big", "link", "sub"]);
 }
+
+/// An EROFS lower layer keeps no xattrs: none to read, and setting one copies the file up.
+#[test]
+fn xattrs_over_erofs_are_set_on_the_upper_copy() {
+    let fake = FakeBlock::new(crate::erofs::tests::image(), true);
+    let lower = Erofs::mount(fake as Arc<dyn BlockDevice>)
+        .and_then(|fs| fs.root())
+        .unwrap();
+    let (_clock, upper) = tmpfs();
+    let root = new_overlay(lower, upper).unwrap();
+    let cx = caller(0, 0, &root);
+    let small = root.lookup(&cx, b"small").unwrap();
+    let get = |n: &Arc<dyn Inode>| n.xattr(crate::xattr::XattrOp::Get(b"user.k"));
+    assert_eq!(get(&small), Err(Errno::ENODATA));
+    assert_eq!(small.xattr(crate::xattr::XattrOp::List), Ok(Vec::new()));
+    let set = crate::xattr::XattrOp::Set {
+        name: b"user.k",
+        value: b"v",
+        flags: 0,
+    };
+    small.xattr(set).unwrap();
+    assert_eq!(get(&root.lookup(&cx, b"small").unwrap()).unwrap(), b"v");
+    assert_eq!(contents(&small), b"0123456789");
+}
