@@ -78,7 +78,15 @@ fn overlay_root_is_writable_and_read_only_with_read_only() {
     let script = "echo changed > /etc/motd; cat /etc/motd; busybox rm /etc/motd; busybox ls /etc; \
                   busybox grep ' / ' /proc/mounts";
     // The image on the drive (the default), then unpacked from the initrd.
-    for lower in [&[][..], &["--root-device", "initrd", "--kernel-arg", "coracle.root=overlay"]] {
+    for lower in [
+        &[][..],
+        &[
+            "--root-device",
+            "initrd",
+            "--kernel-arg",
+            "coracle.root=overlay",
+        ],
+    ] {
         let run = |extra: &[&str]| {
             let mut args = vec!["run"];
             args.extend_from_slice(lower);

@@ -53,7 +53,10 @@ fn xattrs_are_read_from_the_lower_layer_and_kept_by_copy_up() {
     // Setting one on a lower object copies it up (a directory too); removing a name it
     // does not have is ENODATA and copies nothing.
     let motd = ov.get("/etc/motd").unwrap();
-    assert_eq!(err(motd.xattr(XattrOp::Remove(b"user.none"))), Errno::ENODATA);
+    assert_eq!(
+        err(motd.xattr(XattrOp::Remove(b"user.none"))),
+        Errno::ENODATA
+    );
     set(&motd, "user.m", "v").unwrap();
     assert_eq!(get(&motd, "user.m").unwrap(), b"v");
     assert_eq!(list(&ov.lower_get("etc/motd").unwrap()), b"");
