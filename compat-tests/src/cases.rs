@@ -516,6 +516,8 @@ fn proc_specs() -> Vec<Spec> {
         "proc_orphan",
         "proc_cow",
         "proc_vfork",
+        // What a vfork child maps, unmaps or protects is its parent's map afterwards.
+        "proc_vfork_mm",
         "proc_pidfd",
         // Futexes between processes on shared memory, sem_open, process-shared pthreads.
         "futex_shared",

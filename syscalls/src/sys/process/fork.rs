@@ -89,7 +89,8 @@ pub(crate) fn new_process(
     // The memory: the VMA list and the page tables, copied together under the mm lock so no
     // fault slips between them.
     // A vfork child with CLONE_VM runs in the parent's own space (the parent waits); its VMA
-    // list is a copy, which holds as long as it only calls execve or _exit as it must.
+    // list is a copy, which the parent takes back when the child leaves the space
+    // (exit::give_back_mm), with whatever the child mapped or faulted in meanwhile.
     let borrowed_vm = a.flags & (CLONE_VM | CLONE_VFORK) == CLONE_VM | CLONE_VFORK;
     // CLONE_VM without CLONE_VFORK still gets a copy of the memory here, not the same
     // memory: the parent's tid store goes in before the copy, so the child sees it as it
