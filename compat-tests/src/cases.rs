@@ -434,6 +434,7 @@ fn c_specs(now: u64) -> Vec<Spec> {
         "fs_memfd",
         "fs_splice",
         "fs_xattr",
+        "fs_inotify",
     ] {
         specs.push(spec(program).scratch());
     }
@@ -465,6 +466,9 @@ fn c_specs(now: u64) -> Vec<Spec> {
     specs.push(spec("cred_ids").needs_root());
     specs.push(spec("cred_caps").needs_root());
     specs.push(spec("cred_perm").scratch().needs_root());
+    // File handles and namespaces (issue 17): the refusals are those of a container's root.
+    specs.push(spec("fs_handle").scratch().needs_root());
+    specs.push(spec("proc_ns").needs_root());
     specs.extend(smp_c_specs());
     specs.extend(proc_specs());
     specs.extend(net_specs());
@@ -511,6 +515,12 @@ fn proc_specs() -> Vec<Spec> {
         "proc_vm",
         // ptrace: stops, registers, memory, breakpoints, single steps, events.
         "proc_ptrace",
+        // /proc/PID/mem and /proc/PID/auxv, as gdb reads its inferior.
+        "proc_ptrace_mem",
+        // Hardware watchpoints and breakpoints through the debug registers; DR6 and si_code.
+        "proc_ptrace_dr",
+        // The XSAVE register set written back, as after gdb's inferior calls.
+        "proc_ptrace_xstate",
         // System V message queues, shared memory and semaphores.
         "ipc_msg",
         "ipc_shm",
@@ -914,6 +924,7 @@ fn script_spec(name: &str, status: i32) -> Spec {
 }
 
 mod debian;
+mod debian_gdb;
 pub(crate) use debian::DEBIAN_MEMORY;
 
 #[cfg(test)]

@@ -265,6 +265,11 @@ syscall_table! {
     /// Kept and read back (no I/O scheduler); the realtime class: `EPERM` (no CAP_SYS_NICE).
     SYS_ioprio_set = 251 => ioprio::ioprio_set(which: i32, who: i32, ioprio: i32);
     SYS_ioprio_get = 252 => ioprio::ioprio_get(which: i32, who: i32);
+    SYS_inotify_init = 253 => inotify::inotify_init();
+    /// Events come from every filesystem through the VFS; `IN_DELETE_SELF` comes at the last
+    /// unlink even while the file is open (Linux: at its last close); no `IN_UNMOUNT`.
+    SYS_inotify_add_watch = 254 => inotify::inotify_add_watch(fd: i32, path: u64, mask: u32);
+    SYS_inotify_rm_watch = 255 => inotify::inotify_rm_watch(fd: i32, wd: i32);
     SYS_openat = 257 => fs::openat(dirfd: i32, path: u64, flags: i32, mode: u32);
     SYS_mkdirat = 258 => fs::mkdirat(dirfd: i32, path: u64, mode: u32);
     SYS_mknodat = 259 => fs::mknodat(dirfd: i32, path: u64, mode: u32, dev: u32);
@@ -302,6 +307,7 @@ syscall_table! {
     SYS_epoll_create1 = 291 => epoll::epoll_create1(flags: i32);
     SYS_dup3 = 292 => io::dup3(oldfd: i32, newfd: i32, flags: i32);
     SYS_pipe2 = 293 => io::pipe2(fds: u64, flags: i32);
+    SYS_inotify_init1 = 294 => inotify::inotify_init1(flags: i32);
     SYS_preadv = 295 => io::preadv(fd: i32, iov: u64, iovcnt: u64, offset: i64);
     SYS_pwritev = 296 => io::pwritev(fd: i32, iov: u64, iovcnt: u64, offset: i64);
     SYS_rt_tgsigqueueinfo = 297 => signal::rt_tgsigqueueinfo(tgid: i32, tid: i32, sig: i32, info: u64);
@@ -309,10 +315,15 @@ syscall_table! {
     /// served.
     SYS_recvmmsg = 299 => net::recvmmsg(fd: i32, vec: u64, vlen: u32, flags: u32, timeout: u64);
     SYS_prlimit64 = 302 => info::prlimit64(pid: i32, resource: u32, new_limit: u64, old_limit: u64);
+    /// Handles hold the inode number and the filesystem's device number.
+    SYS_name_to_handle_at = 303 => fs::name_to_handle_at(dirfd: i32, path: u64, handle: u64, mount_id: u64, flags: i32);
+    SYS_open_by_handle_at = 304 => fs::open_by_handle_at(mount_fd: i32, handle: u64, flags: i32);
     /// As fsync.
     SYS_syncfs = 306 => io::syncfs(fd: i32);
     /// After the first message, one that would block ends the call.
     SYS_sendmmsg = 307 => net::sendmmsg(fd: i32, vec: u64, vlen: u32, flags: u32);
+    /// The one set of namespaces: joining it changes nothing (`EPERM` without CAP_SYS_ADMIN).
+    SYS_setns = 308 => ns::setns(fd: i32, nstype: i32);
     SYS_getcpu = 309 => sched::getcpu(cpu: u64, node: u64, tcache: u64);
     SYS_process_vm_readv = 310 => process_vm::process_vm_readv(pid: i32, local: u64, liovcnt: u64, remote: u64, riovcnt: u64, flags: u64);
     SYS_process_vm_writev = 311 => process_vm::process_vm_writev(pid: i32, local: u64, liovcnt: u64, remote: u64, riovcnt: u64, flags: u64);
@@ -351,7 +362,7 @@ pub fn dispatch(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> O
         Gate::Go => {}
         Gate::Wait => return Outcome::Wait,
         Gate::Skip(v) => {
-            crate::ptrace::syscall_exit(p);
+            crate::ptrace::syscall_exit(p, regs.rip);
             return Outcome::Return(v);
         }
         Gate::Exit => {
@@ -442,7 +453,7 @@ pub fn dispatch(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> O
     if core::mem::take(&mut p.exit_thread) {
         return Outcome::ExitThread;
     }
-    crate::ptrace::syscall_exit(p);
+    crate::ptrace::syscall_exit(p, regs.rip);
     // An interrupted call leaves -ERESTARTSYS or -ERESTARTNOHAND in rax: signal delivery,
     // on the way back to user mode, turns it into EINTR or runs the call again.
     let value = match result {

@@ -10,6 +10,7 @@ use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use spin::Mutex;
 
 use crate::inode::Inode;
+use crate::notify::{self, mask::*};
 use crate::types::{oflags::*, Caller, DirEntry, FileType, Result};
 use crate::Errno;
 
@@ -96,7 +97,7 @@ pub trait FileOps: Send + Sync + 'static {
         false
     }
 
-    /// lseek always lands at 0 (/dev/null, /dev/zero).
+    /// lseek always lands at 0, whatever the whence (/dev/null, /dev/zero, inotify).
     fn seeks_to_zero(&self) -> bool {
         false
     }
@@ -177,6 +178,9 @@ pub struct OpenFile {
     /// The offset; also serialises reads and writes through this description (f_pos_lock).
     pos: Mutex<u64>,
     ops: Box<dyn FileOps>,
+    /// The directory it was opened in and its name there: the parent that hears about reads,
+    /// writes and closes (`crate::notify`).
+    origin: spin::Once<(Arc<dyn Inode>, Vec<u8>)>,
 }
 
 impl core::fmt::Debug for OpenFile {
@@ -219,6 +223,15 @@ pub fn open_files() -> usize {
 impl Drop for OpenFile {
     fn drop(&mut self) {
         OPEN_FILES.fetch_sub(1, Ordering::Relaxed);
+        // Linux's __fput: O_PATH descriptions report nothing.
+        if !self.is_path() {
+            let mask = if self.writable() {
+                IN_CLOSE_WRITE
+            } else {
+                IN_CLOSE_NOWRITE
+            };
+            self.notify(mask);
+        }
     }
 }
 
@@ -239,7 +252,35 @@ impl OpenFile {
             flags: AtomicU32::new(kept),
             pos: Mutex::new(0),
             ops,
+            origin: spin::Once::new(),
         })
+    }
+
+    /// Records where the file was opened (its directory and name), then reports the open
+    /// (`fsnotify_open`).
+    pub fn opened_in(&self, dir: Arc<dyn Inode>, name: &[u8]) {
+        self.origin.call_once(|| (dir, name.to_vec()));
+        if !self.is_path() {
+            self.notify(IN_OPEN);
+        }
+    }
+
+    /// The directory the file was opened in and its name there, when known.
+    pub fn origin(&self) -> notify::Origin<'_> {
+        self.origin.get().map(|(dir, name)| (dir, name.as_slice()))
+    }
+
+    /// Reports `mask` about this file to its watchers and its directory's.
+    pub fn notify(&self, mask: u32) {
+        notify::child_event(self.origin(), &self.inode, mask);
+    }
+
+    /// Reports a read or write that moved `n` bytes (none is reported for 0, as Linux).
+    fn notify_io(&self, n: Result<usize>, mask: u32) -> Result<usize> {
+        if matches!(n, Ok(x) if x > 0) {
+            self.notify(mask);
+        }
+        n
     }
 
     pub fn inode(&self) -> &Arc<dyn Inode> {
@@ -297,13 +338,14 @@ impl OpenFile {
             return Err(Errno::EBADF);
         }
         if !self.ops.seekable() {
-            return self.ops.read(0, buf);
+            return self.notify_io(self.ops.read(0, buf), IN_ACCESS);
         }
         let mut pos = self.pos.lock();
         check_range(*pos, buf.len())?;
         let n = self.ops.read(*pos, buf)?;
         *pos += n as u64;
-        Ok(n)
+        drop(pos);
+        self.notify_io(Ok(n), IN_ACCESS)
     }
 
     /// `write`: at the offset (at the end with `O_APPEND`), which advances.
@@ -312,7 +354,7 @@ impl OpenFile {
             return Err(Errno::EBADF);
         }
         if !self.ops.seekable() {
-            return self.ops.write(0, data);
+            return self.notify_io(self.ops.write(0, data), IN_MODIFY);
         }
         let mut pos = self.pos.lock();
         // The range check uses the offset even with O_APPEND (rw_verify_area runs first).
@@ -320,15 +362,24 @@ impl OpenFile {
         if data.is_empty() && self.inode.stat().file_type() == FileType::Regular {
             return Ok(0);
         }
-        if self.flags() & O_APPEND != 0 {
-            if let Some(end) = self.ops.append(data) {
+        let appended = if self.flags() & O_APPEND != 0 {
+            self.ops.append(data)
+        } else {
+            None
+        };
+        let n = match appended {
+            Some(end) => {
                 *pos = end?;
-                return Ok(data.len());
+                data.len()
             }
-        }
-        let n = self.ops.write(*pos, data)?;
-        *pos += n as u64;
-        Ok(n)
+            None => {
+                let n = self.ops.write(*pos, data)?;
+                *pos += n as u64;
+                n
+            }
+        };
+        drop(pos);
+        self.notify_io(Ok(n), IN_MODIFY)
     }
 
     /// `pread`: at `offset`, which must be non-negative; the file offset stays.
@@ -354,7 +405,7 @@ impl OpenFile {
             return Err(Errno::EBADF);
         }
         check_range(offset, buf.len())?;
-        self.ops.read(offset, buf)
+        self.notify_io(self.ops.read(offset, buf), IN_ACCESS)
     }
 
     /// `pwrite`: at `offset` (at the end with `O_APPEND`, as Linux does).
@@ -370,13 +421,16 @@ impl OpenFile {
         if data.is_empty() {
             return Ok(0);
         }
-        if self.flags() & O_APPEND != 0 {
-            if let Some(end) = self.ops.append(data) {
-                end?;
-                return Ok(data.len());
-            }
-        }
-        self.ops.write(offset, data)
+        let appended = if self.flags() & O_APPEND != 0 {
+            self.ops.append(data)
+        } else {
+            None
+        };
+        let n = match appended {
+            Some(end) => end.map(|_| data.len()),
+            None => self.ops.write(offset, data),
+        };
+        self.notify_io(n, IN_MODIFY)
     }
 
     /// A write at the end of the file whatever the flags (`pwritev2(RWF_APPEND)`); the file
@@ -385,10 +439,11 @@ impl OpenFile {
         if !self.writable() {
             return Err(Errno::EBADF);
         }
-        match self.ops.append(data) {
+        let n = match self.ops.append(data) {
             Some(end) => end.map(|_| data.len()),
             None => self.ops.write(self.inode.stat().size, data),
-        }
+        };
+        self.notify_io(n, IN_MODIFY)
     }
 
     /// `lseek`.
@@ -396,12 +451,13 @@ impl OpenFile {
         if self.is_path() {
             return Err(Errno::EBADF);
         }
-        if !self.ops.seekable() {
-            return Err(Errno::ESPIPE);
-        }
+        // Before the stream check: inotify is a stream whose lseek lands at 0 (noop_llseek).
         if self.ops.seeks_to_zero() {
             *self.pos.lock() = 0;
             return Ok(0);
+        }
+        if !self.ops.seekable() {
+            return Err(Errno::ESPIPE);
         }
         let is_dir = self.inode.stat().is_dir();
         let mut pos = self.pos.lock();
@@ -465,6 +521,9 @@ impl OpenFile {
             took = true;
             *pos = next;
         }
+        drop(pos);
+        // iterate_dir reports every listing.
+        self.notify(IN_ACCESS);
         Ok(())
     }
 }

@@ -22,6 +22,7 @@ pub use coracle_abi::errno;
 pub mod fakefs;
 pub mod file;
 pub mod inode;
+pub mod notify;
 pub mod overlay;
 pub mod p9;
 pub mod page;

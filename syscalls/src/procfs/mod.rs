@@ -20,13 +20,17 @@ macro_rules! put {
 
 mod config;
 mod file;
+mod mem;
 mod mounts;
 mod node;
+pub(crate) mod ns;
 mod pid;
 mod system;
 mod tables;
 mod task;
 
+pub(crate) use mem::rw as mem_rw;
+pub(crate) use mounts::mnt_id_of;
 pub(crate) use task::resident_pages;
 #[cfg(test)]
 mod tests;

@@ -22,7 +22,7 @@ fn mnt_id(i: usize) -> u32 {
 }
 
 /// The mount an inode lives on (the topmost mount of its filesystem).
-fn mnt_id_of(mounts: &[Mount], inode: &Arc<dyn Inode>) -> u32 {
+pub(crate) fn mnt_id_of(mounts: &[Mount], inode: &Arc<dyn Inode>) -> u32 {
     let dev = inode.stat().dev;
     mounts
         .iter()

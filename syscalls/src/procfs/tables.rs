@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use coracle_vfs::Result;
 
 use super::node::SysCtx;
+use super::ns::{Ns, NAMESPACES};
 use super::pid::{self, View};
 use super::system;
 use super::{mounts, task};
@@ -53,6 +54,8 @@ pub(super) enum Magic {
     Exe,
     Cwd,
     Root,
+    /// /proc/<pid>/ns/*.
+    Ns(Ns),
 }
 
 /// A generated file.
@@ -79,6 +82,8 @@ pub(super) enum Store {
     Comm,
     /// /proc/<pid>/oom_score_adj: -1000..=1000, remembered, otherwise without effect.
     OomScoreAdj,
+    /// /proc/<pid>/mem: the process's memory, read and written at the offset (`mem`).
+    Mem,
 }
 
 impl Spec {
@@ -202,6 +207,15 @@ const PROC_SYS: &[Ent] = &[
             ent("file-nr", sys(system::file_nr)),
             ent("nr_open", tunable("1048576\n")),
             ent("pipe-max-size", tunable("1048576\n")),
+            ent(
+                "inotify",
+                dir(&[
+                    // The limits `sys::inotify` enforces (tests check they agree).
+                    ent("max_queued_events", tunable("16384\n")),
+                    ent("max_user_instances", tunable("128\n")),
+                    ent("max_user_watches", tunable("8192\n")),
+                ]),
+            ),
         ]),
     ),
     ent(
@@ -215,7 +229,9 @@ pub(super) static PID_DIR: Spec = dir(&[
     ent("task", Spec::Dir(&[], Extra::Tasks)),
     ent("fd", Spec::Dir(&[], Extra::Fds)),
     ent("fdinfo", Spec::Dir(&[], Extra::FdInfos)),
+    ent("ns", dir(NS_DIR)),
     ent("environ", file(0o400, Show::Proc(pid::environ))),
+    ent("auxv", file(0o400, Show::Proc(pid::auxv))),
     ent("status", proc(task::status)),
     ent("limits", proc(pid::limits)),
     ent(
@@ -230,6 +246,14 @@ pub(super) static PID_DIR: Spec = dir(&[
     ent("stat", proc(task::stat)),
     ent("statm", proc(task::statm)),
     ent("maps", proc(task::maps)),
+    ent(
+        "mem",
+        Spec::File(FileSpec {
+            mode: 0o600,
+            show: Show::Text(""),
+            store: Store::Mem,
+        }),
+    ),
     ent("cwd", Spec::Magic(Magic::Cwd)),
     ent("root", Spec::Magic(Magic::Root)),
     ent("exe", Spec::Magic(Magic::Exe)),
@@ -245,6 +269,24 @@ pub(super) static PID_DIR: Spec = dir(&[
         }),
     ),
 ]);
+
+/// /proc/<pid>/ns.
+const NS_DIR: &[Ent] = &[
+    ns_link(0),
+    ns_link(1),
+    ns_link(2),
+    ns_link(3),
+    ns_link(4),
+    ns_link(5),
+    ns_link(6),
+    ns_link(7),
+    ns_link(8),
+    ns_link(9),
+];
+
+const fn ns_link(i: usize) -> Ent {
+    ent(NAMESPACES[i].entry, Spec::Magic(Magic::Ns(NAMESPACES[i])))
+}
 
 /// /sys.
 pub(super) static SYS_ROOT: Spec = dir(&[

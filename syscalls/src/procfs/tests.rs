@@ -912,3 +912,53 @@ fn maps_shows_a_file_mappings_device_inode_and_deletion() {
     // Before this change the name stayed as it was.
     assert!(line(&p).ends_with(" /tmp/mapped (deleted)"), "{}", line(&p));
 }
+
+#[test]
+fn inotify_limits_are_the_ones_enforced() {
+    use crate::sys::inotify::{MAX_QUEUED_EVENTS, MAX_USER_INSTANCES, MAX_USER_WATCHES};
+    let p = machine(1);
+    let dir = "/proc/sys/fs/inotify";
+    for (name, value) in [
+        ("max_queued_events", MAX_QUEUED_EVENTS),
+        ("max_user_instances", MAX_USER_INSTANCES),
+        ("max_user_watches", MAX_USER_WATCHES),
+    ] {
+        assert_eq!(
+            read(&p, &std::format!("{dir}/{name}")),
+            std::format!("{value}\n")
+        );
+    }
+}
+
+#[test]
+fn ns_links_read_as_kind_and_number_and_open_the_namespace() {
+    let p = machine(1);
+    assert_eq!(
+        names(&p, "/proc/self/ns"),
+        [
+            ".",
+            "..",
+            "net",
+            "uts",
+            "ipc",
+            "pid",
+            "pid_for_children",
+            "user",
+            "mnt",
+            "cgroup",
+            "time",
+            "time_for_children"
+        ]
+    );
+    assert_eq!(
+        readlink(&p, "/proc/self/ns/net").unwrap(),
+        "net:[4026531833]"
+    );
+    assert_eq!(
+        readlink(&p, "/proc/1/ns/pid_for_children").unwrap(),
+        "pid:[4026531836]"
+    );
+    let ns = lookup(&p, "/proc/self/ns/mnt", true).unwrap();
+    let st = ns.stat();
+    assert_eq!((st.ino, st.mode), (4026531832, S_IFREG | 0o444));
+}

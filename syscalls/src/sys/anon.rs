@@ -37,9 +37,14 @@ impl Inode for AnonInode {
 
 /// A new open file `anon_inode:[name]` with `ops`, read-write, with `flags`' `O_NONBLOCK`.
 pub(crate) fn anon_file(name: &str, flags: u32, ops: Box<dyn FileOps>) -> Arc<OpenFile> {
-    let inode: Arc<dyn Inode> = Arc::new(AnonInode);
     let path = alloc::format!("anon_inode:[{name}]").into_bytes();
-    OpenFile::new(inode, path, O_RDWR | (flags & O_NONBLOCK), ops)
+    anon_file_at(path, O_RDWR | (flags & O_NONBLOCK), ops)
+}
+
+/// An anonymous file with link text `path` and status flags `flags`.
+fn anon_file_at(path: alloc::vec::Vec<u8>, flags: u32, ops: Box<dyn FileOps>) -> Arc<OpenFile> {
+    let inode: Arc<dyn Inode> = Arc::new(AnonInode);
+    OpenFile::new(inode, path, flags, ops)
 }
 
 /// Installs an anonymous file at the lowest free fd (`O_CLOEXEC` in `flags` sets the flag).
@@ -50,5 +55,18 @@ pub(crate) fn install_anon(
     ops: Box<dyn FileOps>,
 ) -> SysResult {
     let file = anon_file(name, flags, ops);
+    p.install(file, flags & O_CLOEXEC != 0).map(|n| n as u64)
+}
+
+/// [`install_anon`] for the few files whose link text has no brackets (`anon_inode:inotify`),
+/// opened with `access` (`O_RDONLY` for inotify).
+pub(crate) fn install_anon_named(
+    p: &Current,
+    path: &str,
+    access: u32,
+    flags: u32,
+    ops: Box<dyn FileOps>,
+) -> SysResult {
+    let file = anon_file_at(path.as_bytes().to_vec(), access | (flags & O_NONBLOCK), ops);
     p.install(file, flags & O_CLOEXEC != 0).map(|n| n as u64)
 }

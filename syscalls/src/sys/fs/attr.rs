@@ -6,7 +6,12 @@ use coracle_vfs::types::*;
 use coracle_vfs::{cap, Errno, Inode, TimeChange};
 use core::result::Result;
 
-use super::{check_rofs, lookup, lookup_at_flags, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
+use coracle_vfs::notify::{self, mask::IN_ATTRIB};
+
+use super::{
+    as_origin, check_rofs, file_origin, lookup_found, lookup_found_at, read_path, Origin,
+    AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW,
+};
 use crate::uaccess::read_u64;
 use crate::{Current, Platform, SysResult};
 
@@ -26,7 +31,25 @@ pub(crate) fn remove_privs(p: &Current, inode: &Arc<dyn Inode>) {
     }
 }
 
-fn do_chmod(p: &Current, inode: &Arc<dyn Inode>, mode: u32) -> SysResult {
+/// An attribute of `inode` changed (`fsnotify_change`).
+fn changed(inode: &Arc<dyn Inode>, origin: &Origin) -> SysResult {
+    notify::child_event(as_origin(origin), inode, IN_ATTRIB);
+    Ok(0)
+}
+
+/// A path argument without flags: the object and where it was found.
+fn lookup_path(
+    p: &Current,
+    k: &dyn Platform,
+    dirfd: i32,
+    path: u64,
+) -> Result<(Arc<dyn Inode>, Origin), Errno> {
+    let path = read_path(k, path)?;
+    lookup_found(p, dirfd, &path, true, false)
+}
+
+fn do_chmod(p: &Current, (inode, origin): (Arc<dyn Inode>, Origin), mode: u32) -> SysResult {
+    let inode = &inode;
     let cx = p.caller();
     let st = inode.stat();
     cx.check_owner(&st)?;
@@ -37,7 +60,7 @@ fn do_chmod(p: &Current, inode: &Arc<dyn Inode>, mode: u32) -> SysResult {
         mode &= !S_ISGID;
     }
     inode.set_mode(mode)?;
-    Ok(0)
+    changed(inode, &origin)
 }
 
 pub(crate) fn fchmodat(
@@ -47,8 +70,8 @@ pub(crate) fn fchmodat(
     path: u64,
     mode: u32,
 ) -> SysResult {
-    let inode = lookup(p, k, dirfd, path, true, false)?;
-    do_chmod(p, &inode, mode)
+    let found = lookup_path(p, k, dirfd, path)?;
+    do_chmod(p, found, mode)
 }
 
 pub(crate) fn fchmodat2(
@@ -62,11 +85,11 @@ pub(crate) fn fchmodat2(
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let inode = lookup_at_flags(p, k, dirfd, path, flags)?;
-    if inode.stat().file_type() == FileType::Symlink {
+    let found = lookup_found_at(p, k, dirfd, path, flags)?;
+    if found.0.stat().file_type() == FileType::Symlink {
         return Err(Errno::EOPNOTSUPP);
     }
-    do_chmod(p, &inode, mode)
+    do_chmod(p, found, mode)
 }
 
 pub(crate) fn chmod(p: &mut Current, k: &mut dyn Platform, path: u64, mode: u32) -> SysResult {
@@ -78,10 +101,16 @@ pub(crate) fn fchmod(p: &mut Current, _k: &mut dyn Platform, fd: i32, mode: u32)
     if file.is_path() {
         return Err(Errno::EBADF);
     }
-    do_chmod(p, &file.inode().clone(), mode)
+    do_chmod(p, (file.inode().clone(), file_origin(&file)), mode)
 }
 
-fn do_chown(p: &Current, inode: &Arc<dyn Inode>, uid: u32, gid: u32) -> SysResult {
+fn do_chown(
+    p: &Current,
+    (inode, origin): (Arc<dyn Inode>, Origin),
+    uid: u32,
+    gid: u32,
+) -> SysResult {
+    let inode = &inode;
     let cx = p.caller();
     let st = inode.stat();
     let (uid, gid) = (
@@ -111,7 +140,11 @@ fn do_chown(p: &Current, inode: &Arc<dyn Inode>, uid: u32, gid: u32) -> SysResul
             inode.set_mode(mode)?;
         }
     }
-    Ok(0)
+    // chown(-1, -1) changes only the ctime: fsnotify_change reports nothing.
+    if uid.is_none() && gid.is_none() {
+        return Ok(0);
+    }
+    changed(inode, &origin)
 }
 
 pub(crate) fn fchownat(
@@ -126,8 +159,8 @@ pub(crate) fn fchownat(
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let inode = lookup_at_flags(p, k, dirfd, path, flags)?;
-    do_chown(p, &inode, uid, gid)
+    let found = lookup_found_at(p, k, dirfd, path, flags)?;
+    do_chown(p, found, uid, gid)
 }
 
 pub(crate) fn chown(
@@ -161,7 +194,7 @@ pub(crate) fn fchown(
     if file.is_path() {
         return Err(Errno::EBADF);
     }
-    do_chown(p, &file.inode().clone(), uid, gid)
+    do_chown(p, (file.inode().clone(), file_origin(&file)), uid, gid)
 }
 
 const UTIME_NOW: i64 = (1 << 30) - 1;
@@ -179,7 +212,13 @@ fn decode_time(sec: i64, nsec: i64) -> Result<TimeChange, Errno> {
     }
 }
 
-fn set_times(p: &Current, inode: &Arc<dyn Inode>, a: TimeChange, m: TimeChange) -> SysResult {
+fn set_times(
+    p: &Current,
+    (inode, origin): (Arc<dyn Inode>, Origin),
+    a: TimeChange,
+    m: TimeChange,
+) -> SysResult {
+    let inode = &inode;
     let cx = p.caller();
     let st = inode.stat();
     if a == TimeChange::Omit && m == TimeChange::Omit {
@@ -193,6 +232,13 @@ fn set_times(p: &Current, inode: &Arc<dyn Inode>, a: TimeChange, m: TimeChange) 
         check_access(&cx, &st, MAY_WRITE)?;
     }
     inode.set_times(a, m)?;
+    // Both times set is a utime(s) call: IN_ATTRIB; one alone is an access or a change.
+    let mask = match (a, m) {
+        (TimeChange::Omit, _) => notify::mask::IN_MODIFY,
+        (_, TimeChange::Omit) => notify::mask::IN_ACCESS,
+        _ => IN_ATTRIB,
+    };
+    notify::child_event(as_origin(&origin), inode, mask);
     Ok(0)
 }
 
@@ -217,16 +263,17 @@ pub(crate) fn utimensat(
         )?;
         (a, m)
     };
-    let inode = if path == 0 {
+    let found = if path == 0 {
         // futimens: the fd itself.
         if dirfd == AT_FDCWD {
             return Err(Errno::EFAULT);
         }
-        p.file(dirfd)?.inode().clone()
+        let file = p.file(dirfd)?;
+        (file.inode().clone(), file_origin(&file))
     } else {
-        lookup_at_flags(p, k, dirfd, path, flags)?
+        lookup_found_at(p, k, dirfd, path, flags)?
     };
-    set_times(p, &inode, a, m)
+    set_times(p, found, a, m)
 }
 
 /// utimes/futimesat: `struct timeval[2]` (microseconds) or null for now.
@@ -257,8 +304,8 @@ pub(crate) fn futimesat(
     times: u64,
 ) -> SysResult {
     let (a, m) = timevals(k, times)?;
-    let inode = lookup(p, k, dirfd, path, true, false)?;
-    set_times(p, &inode, a, m)
+    let found = lookup_path(p, k, dirfd, path)?;
+    set_times(p, found, a, m)
 }
 
 pub(crate) fn utimes(p: &mut Current, k: &mut dyn Platform, path: u64, times: u64) -> SysResult {
@@ -276,6 +323,6 @@ pub(crate) fn utime(p: &mut Current, k: &mut dyn Platform, path: u64, times: u64
             TimeChange::Set(Timespec { sec: mt, nsec: 0 }),
         )
     };
-    let inode = lookup(p, k, AT_FDCWD, path, true, false)?;
-    set_times(p, &inode, a, m)
+    let found = lookup_path(p, k, AT_FDCWD, path)?;
+    set_times(p, found, a, m)
 }

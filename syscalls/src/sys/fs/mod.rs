@@ -9,6 +9,7 @@
 mod access;
 mod attr;
 mod cwd;
+mod handle;
 mod memfd;
 pub(crate) mod mount;
 mod names;
@@ -21,6 +22,7 @@ mod xattr;
 pub(crate) use access::*;
 pub(crate) use attr::*;
 pub(crate) use cwd::*;
+pub(crate) use handle::*;
 pub(crate) use memfd::*;
 pub(crate) use mount::*;
 pub(crate) use names::*;
@@ -98,17 +100,68 @@ fn lookup_bytes(
     follow: bool,
     empty_path: bool,
 ) -> Result<Arc<dyn Inode>, Errno> {
+    lookup_found(p, dirfd, path, follow, empty_path).map(|f| f.0)
+}
+
+/// Where an object was found: its directory and its name there, when known (the parent that
+/// hears of changes to it, `coracle_vfs::notify`).
+pub(crate) type Origin = Option<(Arc<dyn Inode>, Vec<u8>)>;
+
+/// The origin of the object a lookup found: the directory and name it was reached by, or a
+/// directory's own parent when the path ended in `.`, `..` or `/`.
+pub(crate) fn origin_of(l: &Lookup) -> Origin {
+    if l.has_name() {
+        return Some((l.dir.clone(), l.name.clone()));
+    }
+    l.inode.as_ref().and_then(|i| i.parent())
+}
+
+/// Borrows an [`Origin`] as the notify functions take it.
+pub(crate) fn as_origin(o: &Origin) -> coracle_vfs::notify::Origin<'_> {
+    o.as_ref().map(|(d, n)| (d, n.as_slice()))
+}
+
+/// [`lookup_bytes`], also saying where the object was found.
+fn lookup_found(
+    p: &Current,
+    dirfd: i32,
+    path: &[u8],
+    follow: bool,
+    empty_path: bool,
+) -> Result<(Arc<dyn Inode>, Origin), Errno> {
     if path.is_empty() {
-        return if empty_path {
-            fd_target(p, dirfd)
-        } else {
-            Err(Errno::ENOENT)
+        if !empty_path {
+            return Err(Errno::ENOENT);
+        }
+        let origin = match dirfd {
+            AT_FDCWD => None,
+            fd => p.file(fd)?.origin().map(|(d, n)| (d.clone(), n.to_vec())),
         };
+        return Ok((fd_target(p, dirfd)?, origin));
     }
     let base = start_dir(p, dirfd, path)?;
     let cx = p.caller();
     let l = p.sys.vfs.resolve(&cx, &base, path, follow)?;
-    l.inode.ok_or(Errno::ENOENT)
+    let origin = origin_of(&l);
+    Ok((l.inode.ok_or(Errno::ENOENT)?, origin))
+}
+
+/// [`lookup_found`] for a path argument with `*at` flags (see [`lookup_at_flags`]).
+fn lookup_found_at(
+    p: &Current,
+    k: &dyn Platform,
+    dirfd: i32,
+    path: u64,
+    flags: i32,
+) -> Result<(Arc<dyn Inode>, Origin), Errno> {
+    let path = read_path(k, path)?;
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    lookup_found(p, dirfd, &path, follow, flags & AT_EMPTY_PATH != 0)
+}
+
+/// The origin an open file records.
+pub(crate) fn file_origin(file: &coracle_vfs::OpenFile) -> Origin {
+    file.origin().map(|(d, n)| (d.clone(), n.to_vec()))
 }
 
 /// Resolves a path argument of an `*at` call whose `flags` were checked to hold only

@@ -2,6 +2,7 @@
 //! and reading a symlink (readlink).
 
 use coracle_vfs::inode::same_inode;
+use coracle_vfs::notify::{self, Moved};
 use coracle_vfs::types::*;
 use coracle_vfs::{Caller, Errno, Lookup};
 use core::result::Result;
@@ -45,6 +46,7 @@ pub(crate) fn mkdirat(
     let l = new_name(p, &cx, dirfd, &path, true)?;
     let (uid, gid, perms) = cx.new_owner(&l.dir.stat(), mode & 0o1777 & !cx.umask, true);
     l.dir.create(&l.name, NewNode::Directory, perms, uid, gid)?;
+    notify::created(&l.dir, &l.name, true);
     Ok(0)
 }
 
@@ -83,6 +85,7 @@ pub(crate) fn mknodat(
     let l = new_name(p, &cx, dirfd, &path, false)?;
     let (uid, gid, perms) = cx.new_owner(&l.dir.stat(), mode & 0o7777 & !cx.umask, false);
     l.dir.create(&l.name, node, perms, uid, gid)?;
+    notify::created(&l.dir, &l.name, false);
     Ok(0)
 }
 
@@ -112,6 +115,7 @@ pub(crate) fn symlinkat(
     let l = new_name(p, &cx, dirfd, &path, false)?;
     l.dir
         .create(&l.name, NewNode::Symlink(target), 0o777, cx.uid, cx.gid)?;
+    notify::created(&l.dir, &l.name, false);
     Ok(0)
 }
 
@@ -147,6 +151,7 @@ pub(crate) fn linkat(
     let l = new_name(p, &cx, newdirfd, &newpath, false)?;
     may_link(&cx, &old.stat())?;
     l.dir.link(&l.name, &old)?;
+    notify::linked(&l.dir, &l.name, &old);
     Ok(0)
 }
 
@@ -188,6 +193,7 @@ fn do_rmdir(p: &Current, dirfd: i32, path: &[u8]) -> SysResult {
         return Err(Errno::EBUSY);
     }
     l.dir.rmdir(&l.name)?;
+    notify::removed(&l.dir, &l.name, &victim, true);
     Ok(0)
 }
 
@@ -208,6 +214,7 @@ fn do_unlink(p: &Current, dirfd: i32, path: &[u8]) -> SysResult {
     may_delete(&cx, &l.dir, &victim)?;
     check_rofs(p, &l.dir)?;
     l.dir.unlink(&l.name)?;
+    notify::removed(&l.dir, &l.name, &victim, false);
     Ok(0)
 }
 
@@ -291,10 +298,24 @@ pub(crate) fn renameat2(
     }
     old.dir
         .rename(&old.name, &new.dir, &new.name, flags & !RENAME_WHITEOUT)?;
+    notify::moved(
+        &Moved {
+            dir: &old.dir,
+            name: &old.name,
+            inode: Some(&src),
+        },
+        &Moved {
+            dir: &new.dir,
+            name: &new.name,
+            inode: new.inode.as_ref(),
+        },
+        flags & RENAME_EXCHANGE != 0,
+    );
     if flags & RENAME_WHITEOUT != 0 {
         // The old name becomes a whiteout: a character device 0:0.
         old.dir
             .create(&old.name, NewNode::CharDevice(0), 0, cx.uid, cx.gid)?;
+        notify::created(&old.dir, &old.name, false);
     }
     Ok(0)
 }

@@ -4,7 +4,10 @@ use coracle_vfs::tmpfs::create_unnamed;
 use coracle_vfs::types::{oflags::*, *};
 use coracle_vfs::{Errno, Lookup};
 
-use super::{check_rofs, may_modify_dir, read_path, start_dir, AT_FDCWD};
+use coracle_vfs::notify::{self, mask::*};
+use coracle_vfs::OpenFile;
+
+use super::{check_rofs, may_modify_dir, origin_of, read_path, start_dir, AT_FDCWD};
 use crate::sys::io::install_new;
 use crate::uaccess::read_u64;
 use crate::{Current, Platform, SysResult};
@@ -74,6 +77,7 @@ fn do_open(
                 let (uid, gid, perms) =
                     cx.new_owner(&l.dir.stat(), mode & 0o7777 & !cx.umask, false);
                 let inode = l.dir.create(&l.name, NewNode::Regular, perms, uid, gid)?;
+                notify::created(&l.dir, &l.name, false);
                 (
                     Lookup {
                         inode: Some(inode),
@@ -134,16 +138,24 @@ fn do_open(
                 coracle_vfs::dev::DEV_CONSOLE.1,
             );
     let ops = crate::tty::on_open(p, ops, flags, via_console)?;
-    if flags & O_TRUNC != 0 && !created && kind == FileType::Regular && flags & O_PATH == 0 {
-        super::truncate::set_size(p, k, &inode, 0)?;
-    }
     let name = vfs.path_in(&cx, &l);
     let status = if flags & O_PATH != 0 {
         flags
     } else {
         flags | O_LARGEFILE
     };
-    install_new(p, inode, name, status, ops)
+    let file = OpenFile::new(inode.clone(), name, status, ops);
+    // vfs_open reports the open before do_open truncates.
+    match origin_of(&l) {
+        Some((dir, name)) => file.opened_in(dir, &name),
+        None if flags & O_PATH == 0 => file.notify(IN_OPEN),
+        None => {}
+    }
+    if flags & O_TRUNC != 0 && !created && kind == FileType::Regular && flags & O_PATH == 0 {
+        super::truncate::set_size(p, k, &inode, 0)?;
+        file.notify(IN_MODIFY);
+    }
+    p.install(file, flags & O_CLOEXEC != 0).map(|n| n as u64)
 }
 
 pub(crate) fn openat(

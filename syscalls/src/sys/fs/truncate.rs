@@ -6,7 +6,9 @@ use coracle_vfs::{Errno, Inode};
 use alloc::sync::Arc;
 
 use super::memfd::check_seals;
-use super::{check_rofs, lookup, AT_FDCWD};
+use coracle_vfs::notify::{self, mask::IN_MODIFY};
+
+use super::{as_origin, check_rofs, lookup_found, read_path, AT_FDCWD};
 use crate::mm::{page_up, unmap_file_pages};
 use crate::{Current, Platform, SysResult};
 
@@ -36,7 +38,8 @@ pub(crate) fn set_size(
 }
 
 pub(crate) fn truncate(p: &mut Current, k: &mut dyn Platform, path: u64, length: i64) -> SysResult {
-    let inode = lookup(p, k, AT_FDCWD, path, true, false)?;
+    let path = read_path(k, path)?;
+    let (inode, origin) = lookup_found(p, AT_FDCWD, &path, true, false)?;
     let len = u64::try_from(length).map_err(|_| Errno::EINVAL)?;
     let st = inode.stat();
     match st.file_type() {
@@ -47,6 +50,7 @@ pub(crate) fn truncate(p: &mut Current, k: &mut dyn Platform, path: u64, length:
     check_access(&p.caller(), &st, MAY_WRITE)?;
     check_rofs(p, &inode)?;
     set_size(p, k, &inode, len)?;
+    notify::child_event(as_origin(&origin), &inode, IN_MODIFY);
     Ok(0)
 }
 
@@ -64,6 +68,7 @@ pub(crate) fn ftruncate(p: &mut Current, k: &mut dyn Platform, fd: i32, length: 
     }
     check_seals(p, &file, false, || len)?;
     set_size(p, k, file.inode(), len)?;
+    file.notify(IN_MODIFY);
     Ok(0)
 }
 

@@ -16,7 +16,9 @@ use coracle_vfs::types::{check_access, FileType, MAY_READ, MAY_WRITE};
 use coracle_vfs::xattr::{XattrOp, XATTR_CREATE, XATTR_REPLACE};
 use coracle_vfs::Inode;
 
-use super::{check_rofs, lookup, AT_FDCWD};
+use coracle_vfs::notify::{self, mask::IN_ATTRIB};
+
+use super::{as_origin, check_rofs, file_origin, lookup_found, read_path, Origin, AT_FDCWD};
 use crate::uaccess::read_cstr;
 use crate::{Current, Errno, Platform, SysResult};
 
@@ -102,14 +104,26 @@ enum Target {
 }
 
 fn target(p: &Current, k: &dyn Platform, t: Target) -> Result<Arc<dyn Inode>, Errno> {
+    target_found(p, k, t).map(|f| f.0)
+}
+
+/// [`target`], with where the object was found (for the `IN_ATTRIB` a change reports).
+fn target_found(
+    p: &Current,
+    k: &dyn Platform,
+    t: Target,
+) -> Result<(Arc<dyn Inode>, Origin), Errno> {
     match t {
-        Target::Path { path, follow } => lookup(p, k, AT_FDCWD, path, follow, false),
+        Target::Path { path, follow } => {
+            let path = read_path(k, path)?;
+            lookup_found(p, AT_FDCWD, &path, follow, false)
+        }
         Target::Fd(fd) => {
             let file = p.file(fd)?;
             if file.is_path() {
                 return Err(Errno::EBADF);
             }
-            Ok(file.inode().clone())
+            Ok((file.inode().clone(), file_origin(&file)))
         }
     }
 }
@@ -139,7 +153,7 @@ fn set(
         // cap_convert_nscap: not a vfs_cap_data of a known revision.
         return Err(Errno::EINVAL);
     }
-    let inode = target(p, k, t)?;
+    let (inode, origin) = target_found(p, k, t)?;
     check_rofs(p, &inode)?;
     permission(p, &inode, &name, space, true)?;
     inode.xattr(XattrOp::Set {
@@ -147,6 +161,7 @@ fn set(
         value: &data,
         flags,
     })?;
+    notify::child_event(as_origin(&origin), &inode, IN_ATTRIB);
     Ok(0)
 }
 
@@ -198,10 +213,11 @@ fn copy_out(k: &mut dyn Platform, out: u64, size: u64, bytes: &[u8]) -> SysResul
 
 fn remove(p: &mut Current, k: &mut dyn Platform, t: Target, name: u64) -> SysResult {
     let (name, space) = read_name(k, name)?;
-    let inode = target(p, k, t)?;
+    let (inode, origin) = target_found(p, k, t)?;
     check_rofs(p, &inode)?;
     permission(p, &inode, &name, space, true)?;
     inode.xattr(XattrOp::Remove(&name))?;
+    notify::child_event(as_origin(&origin), &inode, IN_ATTRIB);
     Ok(0)
 }
 

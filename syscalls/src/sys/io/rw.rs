@@ -177,6 +177,9 @@ fn served_elsewhere(
             return Some(r);
         }
     }
+    if let Some(r) = crate::procfs::mem_rw(p, k, file, bufs, offset, dir == Dir::Write) {
+        return Some(r);
+    }
     if offset.is_some() {
         return None;
     }
