@@ -202,6 +202,16 @@ const PROC_SYS: &[Ent] = &[
             ent("file-nr", sys(system::file_nr)),
             ent("nr_open", tunable("1048576\n")),
             ent("pipe-max-size", tunable("1048576\n")),
+            ent(
+                "mqueue",
+                dir(&[
+                    ent("msg_default", tunable("10\n")),
+                    ent("msg_max", tunable("10\n")),
+                    ent("msgsize_default", tunable("8192\n")),
+                    ent("msgsize_max", tunable("8192\n")),
+                    ent("queues_max", tunable("256\n")),
+                ]),
+            ),
         ]),
     ),
     ent(
