@@ -262,11 +262,18 @@ impl Inode for MqDir {
             1 => return Ok(Some((entry(1, FileType::Directory, b".."), 2))),
             _ => {}
         }
-        let queues = self.queues.lock();
-        Ok(queues
+        // Newest first, as Linux lists a libfs directory (new dentries go to the front).
+        let mut queues: Vec<(u64, Vec<u8>)> = self
+            .queues
+            .lock()
             .iter()
+            .map(|(name, q)| (q.ino, name.clone()))
+            .collect();
+        queues.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        Ok(queues
+            .into_iter()
             .nth((pos - 2) as usize)
-            .map(|(name, q)| (entry(q.ino, FileType::Regular, name), pos + 1)))
+            .map(|(ino, name)| (entry(ino, FileType::Regular, &name), pos + 1)))
     }
 }
 

@@ -40,11 +40,14 @@ const SIGEV_THREAD: i32 = 2;
 const NSIG: u32 = 64;
 
 /// The queue name from user memory, as the kernel sees it (glibc and musl strip the leading
-/// `/`): `ENAMETOOLONG` past NAME_MAX; empty, `.`, `..` or holding a `/`: `EACCES`
-/// (lookup_one_len).
+/// `/`): empty is `ENOENT` (getname); `ENAMETOOLONG` past NAME_MAX; `.`, `..` or holding a
+/// `/`: `EACCES` (lookup_one_len).
 fn queue_name(k: &dyn Platform, addr: u64) -> Result<Vec<u8>, Errno> {
     let name = read_cstr(k, addr, 4096)?;
-    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') {
+    if name.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    if name == b"." || name == b".." || name.contains(&b'/') {
         return Err(Errno::EACCES);
     }
     if name.len() > NAME_MAX {
@@ -133,6 +136,14 @@ pub(crate) fn mq_unlink(p: &mut Current, k: &mut dyn Platform, name: u64) -> Sys
     }
     dir.remove(&name)?;
     Ok(0)
+}
+
+/// Closing a descriptor of a queue ends the closing process's notification registration on
+/// it (`mqueue_flush_file`), whichever descriptor registered it. Other files: nothing.
+pub(crate) fn flush(file: &OpenFile, pid: u32) {
+    if let Some(f) = file.ops().as_any().downcast_ref::<MqFile>() {
+        let _ = f.inode.queue.lock().set_notify(pid, None);
+    }
 }
 
 /// The queue behind descriptor `fd` (`EBADF` for any other file).
