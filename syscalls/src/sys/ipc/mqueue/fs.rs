@@ -15,8 +15,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use coracle_abi::poll::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 use coracle_vfs::types::{
-    anon_dev, Caller, Clock, DirEntry, FileType, NewNode, Result, Stat, StatFs, Timespec,
-    S_IFDIR, S_IFREG, S_ISVTX,
+    anon_dev, Caller, Clock, DirEntry, FileType, NewNode, Result, Stat, StatFs, Timespec, S_IFDIR,
+    S_IFREG, S_ISVTX,
 };
 use coracle_vfs::{FileOps, Inode, WaitQueue};
 use spin::Mutex;
@@ -84,7 +84,12 @@ impl Default for MqDir {
         MqDir {
             dev: anon_dev(),
             next_ino: AtomicU64::new(2),
-            meta: Mutex::new(Meta::new(S_IFDIR | S_ISVTX | 0o777, 0, 0, Timespec::default())),
+            meta: Mutex::new(Meta::new(
+                S_IFDIR | S_ISVTX | 0o777,
+                0,
+                0,
+                Timespec::default(),
+            )),
             clock: Mutex::new(None),
             queues: Mutex::new(BTreeMap::new()),
             charged: Arc::new(Mutex::new(BTreeMap::new())),
@@ -269,7 +274,7 @@ impl Inode for MqDir {
             .iter()
             .map(|(name, q)| (q.ino, name.clone()))
             .collect();
-        queues.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        queues.sort_unstable_by_key(|q| core::cmp::Reverse(q.0));
         Ok(queues
             .into_iter()
             .nth((pos - 2) as usize)
@@ -303,10 +308,7 @@ impl Drop for MqInode {
 impl MqInode {
     /// Stamps the times a send (`modify`) or a receive changes.
     pub(super) fn touch(&self, modify: bool) {
-        let now = self
-            .clock
-            .as_ref()
-            .map_or(Timespec::default(), |c| c.now());
+        let now = self.clock.as_ref().map_or(Timespec::default(), |c| c.now());
         let mut m = self.meta.lock();
         (m.atime, m.ctime) = (now, now);
         if modify {

@@ -73,7 +73,9 @@ impl Queue {
     /// bytes and, per message, a `struct msg_msg` (48 bytes) and a priority-tree node (48).
     pub(crate) fn footprint(&self) -> u64 {
         let tree = self.maxmsg * 48 + self.maxmsg.min(u64::from(MQ_PRIO_MAX)) * 48;
-        self.maxmsg.saturating_mul(self.msgsize).saturating_add(tree)
+        self.maxmsg
+            .saturating_mul(self.msgsize)
+            .saturating_add(tree)
     }
 
     /// mq_curmsgs.

@@ -94,7 +94,9 @@ fn status_line_is_linux_s() {
     );
     q.set_notify(19016, None).unwrap();
     q.set_notify(5, Some(How::Nothing)).unwrap();
-    assert!(q.status_line().starts_with("QSIZE:3          NOTIFY:1     SIGNO:0 "));
+    assert!(q
+        .status_line()
+        .starts_with("QSIZE:3          NOTIFY:1     SIGNO:0 "));
 }
 
 #[test]
