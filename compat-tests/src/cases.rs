@@ -518,6 +518,12 @@ fn proc_specs() -> Vec<Spec> {
         "proc_vm",
         // ptrace: stops, registers, memory, breakpoints, single steps, events.
         "proc_ptrace",
+        // /proc/PID/mem and /proc/PID/auxv, as gdb reads its inferior.
+        "proc_ptrace_mem",
+        // Hardware watchpoints and breakpoints through the debug registers; DR6 and si_code.
+        "proc_ptrace_dr",
+        // The XSAVE register set written back, as after gdb's inferior calls.
+        "proc_ptrace_xstate",
         // System V message queues, shared memory and semaphores.
         "ipc_msg",
         "ipc_shm",
@@ -921,6 +927,7 @@ fn script_spec(name: &str, status: i32) -> Spec {
 }
 
 mod debian;
+mod debian_gdb;
 pub(crate) use debian::DEBIAN_MEMORY;
 
 #[cfg(test)]

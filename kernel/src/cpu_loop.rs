@@ -12,7 +12,7 @@ use coracle_syscalls::platform::AddressSpaces;
 use coracle_syscalls::sched::{CpuControl, Scheduler, Task, TIME_SLICE_NS};
 use coracle_syscalls::{
     dispatch, exit_process, resume, signal, stop_wait, thread_gone, trace_wait, Outcome,
-    TRAP_SYSCALL,
+    TRAP_SIGRETURN, TRAP_SYSCALL,
 };
 use coracle_vfs::Wake;
 
@@ -145,6 +145,11 @@ fn idle_until_deadline(cpu: usize, sched: &Scheduler) {
 
 static ONLY_CPU_WARNED: AtomicBool = AtomicBool::new(false);
 
+/// The trap flag (single-step) in RFLAGS.
+const RFLAGS_TF: u64 = 0x100;
+/// The debug exception's vector.
+const DEBUG_VECTOR: u64 = 1;
+
 /// Runs `task` on this CPU until it leaves it.
 fn run_task(
     cpu: usize,
@@ -227,8 +232,27 @@ fn run_task(
             deadline = Some(deadline.map_or(slice_end, |d| d.min(slice_end)));
         }
         arm(cpu, deadline);
+        // With TF set (a single step) the return from a system call goes through IRET, as
+        // Linux's does: SYSRET would trap before the next instruction ran. A tracer's
+        // hardware breakpoints hold in user mode only.
+        if body.regs.trap == TRAP_SYSCALL && body.regs.rflags & RFLAGS_TF != 0 {
+            body.regs.trap = TRAP_SIGRETURN;
+        }
+        let debug = body.current.debug.armed().then_some(body.current.debug);
+        if let Some(d) = &debug {
+            arch::debugreg::arm(&d.addr, d.dr7);
+        }
         run_user(&mut body.regs);
+        if debug.is_some() {
+            arch::debugreg::disarm();
+        }
         thread.charge(time::monotonic_ns());
+        if body.regs.trap == DEBUG_VECTOR {
+            let dr6 = arch::debugreg::take_status();
+            if body.current.debug.note_trap(dr6) {
+                body.regs.rflags |= coracle_syscalls::RFLAGS_RF;
+            }
+        }
         let trap = body.regs.trap;
         next = if trap == TRAP_SYSCALL {
             let outcome = dispatch(&mut body.current, platform, &mut body.regs);

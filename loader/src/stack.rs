@@ -56,6 +56,37 @@ pub struct InitialStack {
     pub bytes: Vec<u8>,
 }
 
+impl InitialStack {
+    /// The auxiliary vector's bytes in the image (its pairs, AT_NULL included), found as a
+    /// program finds it: after argc, the argv pointers and the envp pointers, each list ending
+    /// with a NULL.
+    pub fn auxv(&self) -> &[u8] {
+        let word = |i: usize| {
+            self.bytes
+                .get(i * 8..i * 8 + 8)
+                .and_then(|w| w.try_into().ok())
+                .map(u64::from_le_bytes)
+        };
+        // argc, then two NULL-terminated pointer lists.
+        let mut i = 1;
+        for _ in 0..2 {
+            while word(i).is_some_and(|w| w != 0) {
+                i += 1;
+            }
+            i += 1;
+        }
+        let start = (i * 8).min(self.bytes.len());
+        let mut end = start;
+        while let Some(key) = word(end / 8) {
+            end = (end + 16).min(self.bytes.len());
+            if key == 0 {
+                break;
+            }
+        }
+        &self.bytes[start..end]
+    }
+}
+
 const EMPTY_ARGV: &[&[u8]] = &[b""];
 
 /// Length of `s` with its NUL, checked as Linux's `copy_strings` does.

@@ -73,6 +73,8 @@ pub struct Current {
     pub(crate) trace_phase: crate::ptrace::Phase,
     /// The signal a tracer gave back at a signal-delivery stop, delivered next.
     pub(crate) trace_inject: Option<crate::signal::SigInfo>,
+    /// The hardware breakpoints a tracer set (none in a new thread, none after exec).
+    pub debug: crate::regs::DebugRegs,
 }
 
 impl Current {
@@ -109,6 +111,7 @@ impl Current {
             comm: Mutex::new(comm),
             cmdline: Mutex::new(info.cmdline.clone()),
             environ: Mutex::new(info.environ.clone()),
+            auxv: Mutex::new(Vec::new()),
             space: Mutex::new(None),
             stopped: core::sync::atomic::AtomicBool::new(false),
             life: Mutex::new(Life {
@@ -159,6 +162,7 @@ impl Current {
             missing_logged: BTreeSet::new(),
             trace_phase: crate::ptrace::Phase::Idle,
             trace_inject: None,
+            debug: crate::regs::DebugRegs::default(),
         }
     }
 
@@ -224,6 +228,7 @@ impl Current {
             missing_logged: BTreeSet::new(),
             trace_phase: crate::ptrace::Phase::Idle,
             trace_inject: None,
+            debug: crate::regs::DebugRegs::default(),
         }
     }
 

@@ -48,7 +48,7 @@ pub use names::syscall_name;
 pub use platform::{Perms, Platform, Stream};
 pub use process::{Process, StartInfo, System, SystemInfo};
 pub use ptrace::trace_wait;
-pub use regs::{FpArea, FpuLayout, UserRegs, TRAP_SIGRETURN, TRAP_SYSCALL};
+pub use regs::{DebugRegs, FpArea, FpuLayout, UserRegs, RFLAGS_RF, TRAP_SIGRETURN, TRAP_SYSCALL};
 pub use sys::process::exec::start_first;
 pub use sys::process::exit::{exit_process, thread_gone};
 pub use sys::process::image;

@@ -269,6 +269,8 @@ pub struct Process {
     pub comm: Mutex<Vec<u8>>,
     pub cmdline: Mutex<Vec<u8>>,
     pub environ: Mutex<Vec<u8>>,
+    /// The auxiliary vector the program started with (/proc/<pid>/auxv: Linux's saved_auxv).
+    pub auxv: Mutex<Vec<u8>>,
     /// The user address space (the kernel's page tables), `None` once the process ended.
     pub space: Mutex<Option<crate::platform::Space>>,
     /// Exit, stop and continue state for wait.

@@ -110,3 +110,70 @@ impl core::fmt::Debug for FpArea {
         f.debug_struct("FpArea").finish_non_exhaustive()
     }
 }
+
+/// DR6's single-step bit (BS).
+pub const DR_STEP: u64 = 0x4000;
+/// DR7's enable bits (L0, G0 ... L3, G3).
+const DR7_ENABLES: u64 = 0xff;
+/// RFLAGS' resume flag: the instruction breakpoint at the return address does not fire again.
+pub const RFLAGS_RF: u64 = 0x1_0000;
+
+/// A thread's hardware breakpoints, as a tracer set them through the debug registers of
+/// `struct user` (DR0-DR3 and DR7, checked by `crate::ptrace`), and the debug status ptrace
+/// shows for its last debug exception (Linux's `virtual_dr6`: BS and the breakpoints that
+/// fired, active-high). The kernel arms them only while the thread runs in user mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DebugRegs {
+    pub addr: [u64; 4],
+    pub dr7: u64,
+    pub status: u64,
+    /// The si_code of the SIGTRAP for the last debug exception.
+    pub trap_code: i32,
+}
+
+impl Default for DebugRegs {
+    fn default() -> Self {
+        DebugRegs {
+            addr: [0; 4],
+            dr7: 0,
+            status: 0,
+            // int1 (icebp) without a status: TRAP_BRKPT.
+            trap_code: 1,
+        }
+    }
+}
+
+impl DebugRegs {
+    /// Whether any breakpoint is enabled (the kernel loads the registers then).
+    pub fn armed(&self) -> bool {
+        self.dr7 & DR7_ENABLES != 0
+    }
+
+    /// A debug exception from user mode with hardware status `dr6`: the status ptrace shows
+    /// becomes BS and the enabled breakpoints that fired (exc_debug_user, ptrace_triggered),
+    /// and the SIGTRAP's code follows (get_si_code). True when an instruction breakpoint
+    /// fired, which the return must step over with RF set, as Linux's hw_breakpoint_handler
+    /// does.
+    pub fn note_trap(&mut self, dr6: u64) -> bool {
+        const TRAP_BRKPT: i32 = 1;
+        const TRAP_TRACE: i32 = 2;
+        const TRAP_HWBKPT: i32 = 4;
+        let mut exec = false;
+        self.status = dr6 & DR_STEP;
+        for n in 0..4 {
+            let enabled = self.dr7 & (3 << (2 * n)) != 0;
+            if enabled && dr6 & (1 << n) != 0 {
+                self.status |= 1 << n;
+                exec |= (self.dr7 >> (16 + 4 * n)) & 3 == 0;
+            }
+        }
+        self.trap_code = if self.status & DR_STEP != 0 {
+            TRAP_TRACE
+        } else if self.status & 0xf != 0 {
+            TRAP_HWBKPT
+        } else {
+            TRAP_BRKPT
+        };
+        exec
+    }
+}

@@ -358,7 +358,7 @@ pub fn dispatch(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> O
         Gate::Go => {}
         Gate::Wait => return Outcome::Wait,
         Gate::Skip(v) => {
-            crate::ptrace::syscall_exit(p);
+            crate::ptrace::syscall_exit(p, regs.rip);
             return Outcome::Return(v);
         }
         Gate::Exit => {
@@ -449,7 +449,7 @@ pub fn dispatch(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> O
     if core::mem::take(&mut p.exit_thread) {
         return Outcome::ExitThread;
     }
-    crate::ptrace::syscall_exit(p);
+    crate::ptrace::syscall_exit(p, regs.rip);
     // An interrupted call leaves -ERESTARTSYS or -ERESTARTNOHAND in rax: signal delivery,
     // on the way back to user mode, turns it into EINTR or runs the call again.
     let value = match result {

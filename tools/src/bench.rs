@@ -19,6 +19,9 @@ mod net;
 mod output;
 mod report;
 mod sides;
+mod soak;
+mod streams;
+mod tap;
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, BufWriter};
@@ -127,6 +130,27 @@ pub struct BenchArgs {
     /// With --servers: requests per redis-benchmark test (SET, GET).
     #[arg(long, value_name = "N", default_value_t = 10000, value_parser = clap::value_parser!(u32).range(1..))]
     pub redis_requests: u32,
+    /// With --servers: a soak instead of the loads: each server (nginx, redis) under its load
+    /// for SECONDS, the guest's memory use (/proc/meminfo) sampled all along; reports its
+    /// start, end and largest value with the requests/s.
+    #[arg(long, value_name = "SECONDS", requires = "servers", value_parser = clap::value_parser!(u32).range(1..=86400))]
+    pub soak: Option<u32>,
+    /// With --servers: over a tap device in a network namespace the bench makes (and removes)
+    /// instead of QEMU's user network; VMs and load generators run in it (needs root).
+    #[arg(long, requires = "servers")]
+    pub tap: bool,
+    /// Stream throughput instead of a program: MIB MiB (a whole number; default 100) of a
+    /// program's stdout to a pipe on the host, and from a pipe on the host to its stdin, in
+    /// both VMs (busybox's dd on the same virtio-serial ports), in MB/s; no PROGRAM.
+    #[arg(
+        long,
+        value_name = "MIB",
+        num_args = 0..=1,
+        default_missing_value = "100",
+        conflicts_with = "servers",
+        value_parser = clap::value_parser!(u32).range(1..=4096)
+    )]
+    pub streams: Option<u32>,
     /// [ROOTFS_DIR] PROGRAM [ARGS...]: PROGRAM is a static ELF (a host path, or a name looked up
     /// in PATH). With ROOTFS_DIR (a directory) first, both VMs run PROGRAM inside that root
     /// filesystem (the same files, with PROGRAM added at /.coracle-bench/NAME), e.g.
@@ -135,7 +159,7 @@ pub struct BenchArgs {
     /// Env and WorkingDir, no Entrypoint), in the image's files.
     #[arg(
         value_name = "PROGRAM",
-        required = true,
+        required_unless_present = "streams",
         num_args = 1..,
         trailing_var_arg = true
     )]
@@ -199,6 +223,9 @@ struct LinuxVm {
 pub fn run(args: BenchArgs) -> Result<u8, RunError> {
     if !args.servers.is_empty() {
         return run_servers(&args);
+    }
+    if let Some(mib) = args.streams {
+        return streams::bench(&args, mib);
     }
     let cwd = std::env::current_dir()
         .map_err(|e| RunError::io("cannot read the current directory", e))?;
@@ -471,29 +498,46 @@ fn run_servers(args: &BenchArgs) -> Result<u8, RunError> {
         let cache = linux::cache_dir(env::host_lookup);
         let vmlinux = baseline::kernel(cache.as_deref(), args.linux_kernel.as_deref())
             .map_err(RunError::Usage)?;
-        let mut vm = net::prepare_linux(&root, vmlinux, &args.servers)?;
+        let mut vm = net::prepare_linux(&root, vmlinux, &args.servers, args.soak)?;
         vm.extra_args = args.linux_args.clone();
         Some(vm)
     } else {
         None
     };
     let coracle = coracle_exe(want(Side::Coracle))?;
+    if args.soak.is_some() && args.servers.contains(&Server::Iperf3) {
+        return Err(RunError::Usage(
+            "--soak drives nginx and redis: leave iperf3 out of --servers".into(),
+        ));
+    }
+    let tap = args.tap.then(tap::Netns::new).transpose()?;
     let servers: Vec<&str> = args.servers.iter().map(|s| s.name()).collect();
-    let command = format!("--servers {} ROOTFS", servers.join(","));
+    let mut command = format!("--servers {}", servers.join(","));
+    if let Some(soak) = args.soak {
+        command.push_str(&format!(" --soak {soak}"));
+    }
+    if args.tap {
+        command.push_str(" --tap");
+    }
+    command.push_str(" ROOTFS");
+    let load = match args.soak {
+        Some(soak) => format!("{soak} s soak of each server"),
+        None => format!("{} s loads", args.load_seconds),
+    };
+    let network = if args.tap {
+        "a tap device in a network namespace"
+    } else {
+        "QEMU's user network"
+    };
     let header = format!(
         "coracle bench {command} -- {} run(s) per VM and CPU count, --accel {}, -m {}M, \
-         {} s loads, {} redis requests per test, wall clock",
+         {load}, {} redis requests per test, {network}, wall clock",
         args.runs,
         accel_name(accel),
         args.memory,
-        args.load_seconds,
         args.redis_requests
     );
-    if args.format == Format::Table {
-        println!("{header}");
-    } else {
-        eprintln!("{header}");
-    }
+    print_header(args.format, &header);
     let plan = net::NetPlan {
         root: &root,
         servers: &args.servers,
@@ -504,7 +548,9 @@ fn run_servers(args: &BenchArgs) -> Result<u8, RunError> {
         load: net::Load {
             seconds: args.load_seconds,
             redis_requests: args.redis_requests,
+            soak: args.soak,
         },
+        tap: tap.as_ref(),
     };
     let results = round_robin(
         args,
@@ -533,6 +579,16 @@ fn run_servers(args: &BenchArgs) -> Result<u8, RunError> {
         memory_floor: None,
     };
     finish(args, &results, report)
+}
+
+/// The plan's header: on stdout above the tables, else on stderr (so that JSON and Markdown
+/// on stdout are the document alone).
+fn print_header(format: Format, header: &str) {
+    if format == Format::Table {
+        println!("{header}");
+    } else {
+        eprintln!("{header}");
+    }
 }
 
 /// `--output DIR`: report.json and chart.svg.
@@ -597,7 +653,9 @@ fn print_tables(comparisons: &[Comparison<'_>]) {
         println!();
         print!("{scaling}");
     }
-    println!("\n(coracle/linux below 1 for a time: Coracle is faster)");
+    println!(
+        "\n(coracle/linux: below 1 for a time, an instruction count or a size, and above 1 for a rate, Coracle is better)"
+    );
     for c in comparisons {
         println!();
         print!(

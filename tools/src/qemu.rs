@@ -178,25 +178,7 @@ pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
     args.push(qemu_escape_path(&config.initrd));
     args.push("-append".into());
     args.push(config.cmdline.clone().into());
-    args.push("-device".into());
-    args.push(match config.machine {
-        Machine::Microvm => "virtio-serial-device,id=vs,max_ports=5".into(),
-        Machine::Q35 => "virtio-serial-pci,id=vs,max_ports=5,disable-legacy=on".into(),
-    });
-    for p in PORTS {
-        let (id, nr, fd) = (p.id, p.nr, p.fd);
-        // Output to a file chardev: QEMU keeps a port's buffer while the host pipe is full
-        // and writes the rest when it drains, so the guest waits and nothing is lost. Input
-        // through a pipe chardev, read as the guest posts buffers.
-        args.push("-chardev".into());
-        args.push(if p.input {
-            format!("pipe,id={id},path=/dev/fd/{fd}").into()
-        } else {
-            format!("file,id={id},path=/dev/fd/{fd},append=on").into()
-        });
-        args.push("-device".into());
-        args.push(format!("virtserialport,bus=vs.0,nr={nr},chardev={id},name=coracle.{id}").into());
-    }
+    args.extend(virtio_serial_args(config.machine, &PORTS));
     if let Some(image) = &config.root_drive {
         args.push("-drive".into());
         args.push(root_drive_option(image, config.root_window));
@@ -216,6 +198,31 @@ pub fn qemu_args(config: &VmConfig) -> Vec<OsString> {
     args.push("isa-debug-exit,iobase=0xf4,iosize=0x04".into());
     args.extend(config.network.iter().cloned());
     args.extend(crate::volume::qemu_args(&config.volumes, config.machine));
+    args
+}
+
+/// The virtio-serial device with `ports` on it (`coracle bench --streams` gives the Linux VM
+/// the same stdout and stdin ports as Coracle's).
+pub fn virtio_serial_args(machine: Machine, ports: &[Port]) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["-device".into()];
+    args.push(match machine {
+        Machine::Microvm => "virtio-serial-device,id=vs,max_ports=5".into(),
+        Machine::Q35 => "virtio-serial-pci,id=vs,max_ports=5,disable-legacy=on".into(),
+    });
+    for p in ports {
+        let (id, nr, fd) = (p.id, p.nr, p.fd);
+        // Output to a file chardev: QEMU keeps a port's buffer while the host pipe is full
+        // and writes the rest when it drains, so the guest waits and nothing is lost. Input
+        // through a pipe chardev, read as the guest posts buffers.
+        args.push("-chardev".into());
+        args.push(if p.input {
+            format!("pipe,id={id},path=/dev/fd/{fd}").into()
+        } else {
+            format!("file,id={id},path=/dev/fd/{fd},append=on").into()
+        });
+        args.push("-device".into());
+        args.push(format!("virtserialport,bus=vs.0,nr={nr},chardev={id},name=coracle.{id}").into());
+    }
     args
 }
 

@@ -123,3 +123,103 @@ fn servers_answer_their_host_clients_in_both_vms() {
         }
     }
 }
+
+/// `coracle bench --streams` with a small size: in both VMs the program's stdout reached the
+/// host pipe and the host pipe reached its stdin, each to the exact byte count (the rates are
+/// `coracle bench`'s business, not a test's).
+#[test]
+fn streams_move_the_exact_byte_count_in_both_vms() {
+    let out = coracle(&[
+        "bench",
+        "--streams",
+        "2",
+        "--accel",
+        "tcg",
+        "-n",
+        "1",
+        "--timeout",
+        "240",
+        "--format",
+        "json",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON report");
+    let rows = report["comparisons"][0]["rows"].as_array().expect("rows");
+    let row = |metric: &str| {
+        rows.iter()
+            .find(|r| r["metric"] == metric)
+            .unwrap_or_else(|| panic!("no {metric} in {text}"))
+    };
+    for stream in ["stdout_to_host_pipe", "stdin_from_host_pipe"] {
+        for side in ["coracle", "linux"] {
+            let bytes = &row(&format!("{stream}_bytes"))[side];
+            assert_eq!(bytes["state"], "value", "{side} {stream}: {text}");
+            assert_eq!(
+                bytes["min"].as_f64(),
+                Some(2.0 * 1024.0 * 1024.0),
+                "{side} {stream}"
+            );
+            let rate = &row(stream)[side];
+            assert!(
+                rate["min"].as_f64().unwrap() > 0.0,
+                "{side} {stream}: {text}"
+            );
+        }
+    }
+}
+
+/// `coracle bench --servers nginx --soak 4 --tap`: over a tap device in a network namespace
+/// the bench makes (it needs root, as the networks tests do), nginx answers wrk in both VMs
+/// through a short soak, and the guest's memory was sampled on both sides (start, end and
+/// largest sample present and nonzero). The namespace is gone afterwards.
+#[test]
+fn soak_over_a_tap_samples_guest_memory_in_both_vms() {
+    let root = coracle_compat_tests::debian_root()
+        .unwrap_or_else(|why| panic!("the Debian root filesystem cannot be had: {why}"));
+    let out = coracle(&[
+        "bench",
+        "--servers",
+        "nginx",
+        "--soak",
+        "4",
+        "--tap",
+        "--accel",
+        "tcg",
+        "-n",
+        "1",
+        "-m",
+        "1536",
+        "--format",
+        "json",
+        root.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON report");
+    let rows = report["comparisons"][0]["rows"].as_array().expect("rows");
+    for metric in [
+        "nginx_soak_requests",
+        "nginx_soak_mem_start",
+        "nginx_soak_mem_end",
+        "nginx_soak_mem_max",
+        "nginx_soak_host_cpu",
+    ] {
+        let row = rows
+            .iter()
+            .find(|r| r["metric"] == metric)
+            .unwrap_or_else(|| panic!("no {metric} in {text}"));
+        for side in ["coracle", "linux"] {
+            assert_eq!(row[side]["state"], "value", "{side} {row}");
+            assert!(row[side]["min"].as_f64().unwrap() > 0.0, "{side} {row}");
+        }
+    }
+    assert!(err.contains("nginx soak: guest memory in use"), "{err}");
+    let netns = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
+    let left = String::from_utf8_lossy(&netns.stdout);
+    assert!(!left.contains("coracle-bench-"), "{left}");
+}

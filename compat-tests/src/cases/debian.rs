@@ -429,6 +429,7 @@ pub(super) fn specs() -> Vec<Spec> {
         bash("git", GIT),
         bash("openssl", OPENSSL),
         bash("strace", STRACE),
+        bash("gdb", &super::debian_gdb::script()),
         deb("jq", "/usr/bin/jq", &["-c", JQ]).stdin(JQ_INPUT.as_bytes()),
         deb(
             "file",

@@ -261,6 +261,13 @@ fn sp_is_aligned_and_pointers_are_right_for_many_shapes() {
                             AT_NULL,
                         ]);
                         assert_eq!(keys, want_keys);
+                        // /proc/<pid>/auxv's bytes: the decoded pairs, in order.
+                        let pairs: Vec<u8> = d
+                            .auxv
+                            .iter()
+                            .flat_map(|(k, v)| k.to_le_bytes().into_iter().chain(v.to_le_bytes()))
+                            .collect();
+                        assert_eq!(st.auxv(), &pairs[..]);
                         let r = (aux_get(&d, AT_RANDOM) - st.sp) as usize;
                         assert_eq!(st.bytes[r..r + 16], RANDOM);
                         assert_eq!(c_string(&st, aux_get(&d, AT_PLATFORM)), b"x86_64");

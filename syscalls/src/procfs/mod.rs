@@ -20,6 +20,7 @@ macro_rules! put {
 
 mod config;
 mod file;
+mod mem;
 mod mounts;
 mod node;
 mod pid;
@@ -27,6 +28,7 @@ mod system;
 mod tables;
 mod task;
 
+pub(crate) use mem::rw as mem_rw;
 pub(crate) use task::resident_pages;
 #[cfg(test)]
 mod tests;

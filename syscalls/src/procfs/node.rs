@@ -378,6 +378,10 @@ impl Node {
     }
 
     fn open_file(&self, cx: &Caller, flags: u32, f: &FileSpec) -> Result<Box<dyn FileOps>> {
+        if f.store == Store::Mem {
+            let (_, p) = self.process()?;
+            return Ok(Box::new(super::mem::MemFile::new(&p)));
+        }
         let writing = matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR);
         let on_write = match (self.who, f.store) {
             (Some(who), Store::Comm) => OnWrite::Comm {
@@ -386,7 +390,7 @@ impl Node {
             },
             (Some(who), Store::OomScoreAdj) => OnWrite::OomScoreAdj { who },
             // No write method in a /proc/<pid> file: FMODE_CAN_WRITE is clear.
-            (Some(_), Store::None) => OnWrite::Fail(Errno::EINVAL),
+            (Some(_), Store::None | Store::Mem) => OnWrite::Fail(Errno::EINVAL),
             (None, _) => match self.area {
                 Area::Proc => OnWrite::Fail(Errno::EIO),
                 Area::ProcSys | Area::Sys if writing => return Err(Errno::EROFS),

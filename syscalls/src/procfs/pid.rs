@@ -75,6 +75,11 @@ pub(super) fn cmdline(v: &View<'_>) -> Result<Vec<u8>> {
     Ok(v.proc.cmdline.lock().clone())
 }
 
+/// /proc/<pid>/auxv: the auxiliary vector's (key, value) words, AT_NULL included.
+pub(super) fn auxv(v: &View<'_>) -> Result<Vec<u8>> {
+    Ok(v.proc.auxv.lock().clone())
+}
+
 pub(super) fn environ(v: &View<'_>) -> Result<Vec<u8>> {
     Ok(v.proc.environ.lock().clone())
 }

@@ -79,6 +79,8 @@ pub(super) enum Store {
     Comm,
     /// /proc/<pid>/oom_score_adj: -1000..=1000, remembered, otherwise without effect.
     OomScoreAdj,
+    /// /proc/<pid>/mem: the process's memory, read and written at the offset (`mem`).
+    Mem,
 }
 
 impl Spec {
@@ -226,6 +228,7 @@ pub(super) static PID_DIR: Spec = dir(&[
     ent("fd", Spec::Dir(&[], Extra::Fds)),
     ent("fdinfo", Spec::Dir(&[], Extra::FdInfos)),
     ent("environ", file(0o400, Show::Proc(pid::environ))),
+    ent("auxv", file(0o400, Show::Proc(pid::auxv))),
     ent("status", proc(task::status)),
     ent("limits", proc(pid::limits)),
     ent(
@@ -240,6 +243,14 @@ pub(super) static PID_DIR: Spec = dir(&[
     ent("stat", proc(task::stat)),
     ent("statm", proc(task::statm)),
     ent("maps", proc(task::maps)),
+    ent(
+        "mem",
+        Spec::File(FileSpec {
+            mode: 0o600,
+            show: Show::Text(""),
+            store: Store::Mem,
+        }),
+    ),
     ent("cwd", Spec::Magic(Magic::Cwd)),
     ent("root", Spec::Magic(Magic::Root)),
     ent("exe", Spec::Magic(Magic::Exe)),

@@ -7,14 +7,16 @@
 //! registers and FP state into the record, tells the tracer, and parks; the tracer reads and
 //! changes that copy and sets a [`Resume`]; the tracee wakes, takes the copy back and goes on.
 //! So the tracer never touches a thread's live state, and nothing here needs to know whether
-//! the tracee is parked yet. Register layouts are in `user`.
+//! the tracee is parked yet. Register layouts are in `user`, the debug registers (hardware
+//! breakpoints, which the kernel arms while the tracee runs in user mode) in `debug`; the
+//! tracee's memory is also reachable as /proc/PID/mem (`crate::procfs`).
 //!
 //! What is left out: group-stop reporting to a tracer (a traced process stopped by SIGSTOP just
 //! stops, as an untraced one) and so PTRACE_LISTEN; PTRACE_EVENT_EXIT for threads that end
 //! other than by exit or exit_group (killed by a signal or by a sibling's exit_group); seccomp
-//! events (no filters exist); hardware watchpoints (debug registers read as 0 and only 0 may be
-//! written).
+//! events (no filters exist).
 
+mod debug;
 mod request;
 mod stop;
 mod user;
@@ -28,11 +30,11 @@ use coracle_vfs::WaitQueue;
 use spin::Mutex;
 
 use crate::process::ExitStatus;
-use crate::regs::{FpArea, UserRegs};
+use crate::regs::{DebugRegs, FpArea, UserRegs};
 use crate::sched::Thread;
 use crate::signal::SigInfo;
 
-pub(crate) use request::ptrace;
+pub(crate) use request::{force_write, ptrace};
 pub use stop::trace_wait;
 pub(crate) use stop::{
     busy, exit_event, on_clone, on_exec, on_thread_gone, on_vfork_done, queue_signal,
@@ -146,6 +148,8 @@ pub(crate) struct State {
     pub forced_tf: bool,
     /// The thread ended; its tracer has not waited for it yet.
     pub ended: Option<ExitStatus>,
+    /// The debug registers at the stop (PEEKUSER/POKEUSER); the tracee takes them back.
+    pub debug: DebugRegs,
 }
 
 impl Tracee {
@@ -172,6 +176,7 @@ impl Tracee {
                 siginfo: SigInfo::new(0, 0),
                 forced_tf: false,
                 ended: None,
+                debug: DebugRegs::default(),
             }),
             resumed: WaitQueue::new(),
         })

@@ -350,7 +350,12 @@ fn poke(p: &Current, k: &mut dyn Platform, t: &Tracee, addr: u64, data: &[u8]) -
 /// Writes `data` (within one page) at `addr` of `proc` (the current space): a plain user
 /// write, or for a private mapping without PROT_WRITE a write to a private copy of the page,
 /// whose protection stays as it was (FOLL_FORCE).
-fn force_write(proc: &Process, k: &mut dyn Platform, addr: u64, data: &[u8]) -> Result<(), Errno> {
+pub(crate) fn force_write(
+    proc: &Process,
+    k: &mut dyn Platform,
+    addr: u64,
+    data: &[u8],
+) -> Result<(), Errno> {
     match crate::mm::write_user(proc, k, addr, data) {
         Err(Errno::EFAULT) => {}
         done => return done,
@@ -406,7 +411,8 @@ fn getregset(k: &mut dyn Platform, t: &Tracee, note: u64, data: u64) -> SysResul
     Ok(0)
 }
 
-/// PTRACE_SETREGSET: the general and FXSAVE sets (whole); the XSAVE one is refused.
+/// PTRACE_SETREGSET: the general and FXSAVE sets (whole), and the XSAVE one, which must be
+/// exactly the CPU's XSAVE size (`EFAULT` otherwise, as xstateregs_set says).
 fn setregset(k: &mut dyn Platform, t: &Tracee, note: u64, data: u64) -> SysResult {
     let (base, len) = iovec(k, data)?;
     match note {
@@ -426,6 +432,18 @@ fn setregset(k: &mut dyn Platform, t: &Tracee, note: u64, data: u64) -> SysResul
             let layout = k.fpu_layout();
             user::set_fpregs(&mut t.state.lock(), &bytes, layout);
             Ok(0)
+        }
+        NT_X86_XSTATE => {
+            let layout = k.fpu_layout();
+            if layout.xsave_size == 0 {
+                return Err(Errno::ENODEV);
+            }
+            if len != u64::from(layout.xsave_size) {
+                return Err(Errno::EFAULT);
+            }
+            let mut bytes = alloc::vec![0u8; layout.xsave_size as usize];
+            k.read_user(base, &mut bytes)?;
+            user::set_xstate(&mut t.state.lock(), &bytes, layout).map(|()| 0)
         }
         _ => Err(Errno::EINVAL),
     }

@@ -67,6 +67,7 @@ fn enter(
         u64::MAX
     };
     k.save_fpu(&mut st.fpu);
+    st.debug = p.debug;
     st.stop = Some(stop);
     st.reported = false;
     st.resume = None;
@@ -141,6 +142,7 @@ fn apply(
     if st.fpu_dirty {
         k.load_fpu(&st.fpu);
     }
+    p.debug = st.debug;
     match r.mode {
         Mode::Step if !r.detach => {
             if regs.rflags & RFLAGS_TF == 0 {
@@ -302,17 +304,25 @@ pub(crate) fn syscall_enter(p: &mut Current, k: &mut dyn Platform, regs: &mut Us
     }
 }
 
-/// The end of a traced thread's system call (not an exit): the syscall-exit stop is queued
-/// under PTRACE_SYSCALL, after the events the call queued.
-pub(crate) fn syscall_exit(p: &mut Current) {
+/// The end of a traced thread's system call (not an exit), returning to `rip`: the
+/// syscall-exit stop is queued under PTRACE_SYSCALL, after the events the call queued; under
+/// PTRACE_SINGLESTEP the step ends here with a SIGTRAP (TRAP_BRKPT at `rip`), as Linux's
+/// user_single_step_report does at syscall exit.
+pub(crate) fn syscall_exit(p: &mut Current, rip: u64) {
     if p.trace_phase == Phase::Idle {
         return;
     }
     p.trace_phase = Phase::Idle;
     if let Some(t) = me(p) {
         let mut st = t.state.lock();
-        if st.mode == Mode::Syscall {
-            st.pending.push_back(Stop::SyscallExit);
+        match st.mode {
+            Mode::Syscall => st.pending.push_back(Stop::SyscallExit),
+            Mode::Step => {
+                drop(st);
+                let info = SigInfo::fault(SIGTRAP, signal::TRAP_BRKPT, rip);
+                signal::force(p, info, false);
+            }
+            Mode::Cont => {}
         }
     }
 }

@@ -6,7 +6,7 @@
 use coracle_abi::ptrace::{UserRegsStruct, USER_DEBUGREG_OFFSET, USER_FPREGS_SIZE, USER_SIZE};
 use coracle_abi::{FromBytes, IntoBytes};
 
-use super::State;
+use super::{debug, State};
 use crate::regs::FpuLayout;
 use crate::Errno;
 
@@ -100,13 +100,23 @@ pub(super) fn peek(st: &State, offset: u64) -> Result<u64, Errno> {
     if at < bytes.len() {
         return u64::read_from_bytes(&bytes[at..at + 8]).map_err(|_| Errno::EIO);
     }
-    // The debug registers (no hardware breakpoints are set: all 0) and the rest of the
-    // struct read as 0, as on Linux.
+    if let Some(n) = debugreg(offset) {
+        return Ok(debug::peek(&st.debug, n));
+    }
+    // The rest of the struct reads as 0, as on Linux.
     Ok(0)
 }
 
-/// PTRACE_POKEUSER: sets one register (checked as SETREGS checks it), or a debug register
-/// to 0. Enabling a hardware breakpoint is refused (`EIO`): none are supported.
+/// The debug register at `offset` of `struct user`, if it is one.
+fn debugreg(offset: u64) -> Option<usize> {
+    let end = USER_DEBUGREG_OFFSET + 64;
+    (USER_DEBUGREG_OFFSET..end)
+        .contains(&offset)
+        .then(|| ((offset - USER_DEBUGREG_OFFSET) / 8) as usize)
+}
+
+/// PTRACE_POKEUSER: sets one register (checked as SETREGS checks it) or a debug register
+/// (checked as `debug::poke` says).
 pub(super) fn poke(st: &mut State, offset: u64, value: u64) -> Result<(), Errno> {
     if !offset.is_multiple_of(8) || offset >= USER_SIZE {
         return Err(Errno::EIO);
@@ -117,10 +127,10 @@ pub(super) fn poke(st: &mut State, offset: u64, value: u64) -> Result<(), Errno>
         regs.as_mut_bytes()[at..at + 8].copy_from_slice(&value.to_le_bytes());
         return set(st, &regs);
     }
-    if (USER_DEBUGREG_OFFSET..USER_DEBUGREG_OFFSET + 64).contains(&offset) && value == 0 {
-        return Ok(());
+    match debugreg(offset) {
+        Some(n) => debug::poke(&mut st.debug, n, value),
+        None => Err(Errno::EIO),
     }
-    Err(Errno::EIO)
 }
 
 /// The FXSAVE image (`struct user_fpregs_struct`): the legacy part of the saved area.
@@ -153,4 +163,36 @@ pub(super) fn xstate(st: &State, layout: FpuLayout) -> Option<alloc::vec::Vec<u8
     let mut v = st.fpu.bytes[..size].to_vec();
     v[XSAVE_SW_RESERVED..XSAVE_SW_RESERVED + 8].copy_from_slice(&layout.xfeatures.to_le_bytes());
     Some(v)
+}
+
+/// Where the XSAVE header is: XSTATE_BV, then XCOMP_BV, then reserved bytes, 64 in all.
+const XSAVE_HEADER: usize = 512;
+
+/// Sets the XSAVE image (NT_X86_XSTATE, `data` the CPU's XSAVE size) as Linux's
+/// copy_uabi_to_xstate does: `EINVAL` for components the CPU does not save, a compacted
+/// format, non-zero reserved header bytes or MXCSR bits the CPU refuses. The software-reserved
+/// bytes stay as they were; components left out of XSTATE_BV load their initial state.
+pub(super) fn set_xstate(st: &mut State, data: &[u8], layout: FpuLayout) -> Result<(), Errno> {
+    let word = |at: usize| {
+        data.get(at..at + 8)
+            .and_then(|w| u64::read_from_bytes(w).ok())
+            .ok_or(Errno::EINVAL)
+    };
+    let size = layout.xsave_size as usize;
+    if data.len() != size || size > st.fpu.bytes.len() || size < XSAVE_HEADER + 64 {
+        return Err(Errno::EINVAL);
+    }
+    let xstate_bv = word(XSAVE_HEADER)?;
+    let reserved = &data[XSAVE_HEADER + 8..XSAVE_HEADER + 64];
+    if xstate_bv & !layout.xfeatures != 0 || reserved.iter().any(|&b| b != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let mxcsr = u32::from_le_bytes([data[24], data[25], data[26], data[27]]);
+    if mxcsr & !layout.mxcsr_mask != 0 {
+        return Err(Errno::EINVAL);
+    }
+    st.fpu.bytes[..XSAVE_SW_RESERVED].copy_from_slice(&data[..XSAVE_SW_RESERVED]);
+    st.fpu.bytes[XSAVE_HEADER..size].copy_from_slice(&data[XSAVE_HEADER..size]);
+    st.fpu_dirty = true;
+    Ok(())
 }

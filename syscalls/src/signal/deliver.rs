@@ -335,7 +335,8 @@ fn exception_fault(
     };
     Some(match trapno {
         0 => fault(SIGFPE, FPE_INTDIV, regs.rip),
-        1 => fault(SIGTRAP, TRAP_BRKPT, regs.rip),
+        // The code DebugRegs::note_trap chose from the debug status.
+        1 => fault(SIGTRAP, p.debug.trap_code, regs.rip),
         // int3: force_sig(SIGTRAP), so SI_KERNEL and no address.
         3 => fault(SIGTRAP, SI_KERNEL, 0),
         4 | 10 | 13 => fault(SIGSEGV, SI_KERNEL, 0),

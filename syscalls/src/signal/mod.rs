@@ -21,6 +21,7 @@ mod queue;
 pub(crate) mod signalfd;
 pub(crate) mod timer;
 
+pub(crate) use deliver::force;
 pub use deliver::{deliver, force_fault, user_exception, Fault};
 pub(crate) use frame::{rt_sigreturn, sigaltstack};
 pub use info::*;

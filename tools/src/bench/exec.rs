@@ -65,7 +65,7 @@ pub fn run(mut cmd: Command, timeout: Duration) -> io::Result<Captured> {
     })
 }
 
-fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {
+pub(super) fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitStatus>> {
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(Some(status));
@@ -81,7 +81,7 @@ fn wait_until(child: &mut Child, deadline: Instant) -> io::Result<Option<ExitSta
 
 /// SIGKILL to the child's process group (its id, as `process_group(0)` made it), with
 /// `kill(1)` because std has no killpg; the child itself is killed directly in any case.
-fn kill_group(child: &mut Child) {
+pub(super) fn kill_group(child: &mut Child) {
     let _ = Command::new("kill")
         .args(["-KILL", "--", &format!("-{}", child.id())])
         .stdout(Stdio::null())

@@ -19,7 +19,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use super::report::{Ended, RunResult};
-use super::{accel_name, baseline, linux, sides::Knobs, LinuxVm};
+use super::{accel_name, baseline, linux, sides::Knobs, soak, tap, LinuxVm};
 use crate::error::RunError;
 use crate::network::GUEST_IP;
 use crate::qemu::Accel;
@@ -54,11 +54,13 @@ impl Server {
     }
 }
 
-/// The load: seconds of wrk and of iperf3 each way, requests per redis-benchmark test.
+/// The load: seconds of wrk and of iperf3 each way, requests per redis-benchmark test, and
+/// with `--soak` the seconds of each server's soak instead (`soak`).
 #[derive(Debug, Clone, Copy)]
 pub struct Load {
     pub seconds: u32,
     pub redis_requests: u32,
+    pub soak: Option<u32>,
 }
 
 /// nginx's configuration: one process (the same on both sides), no logs, a 4 KiB page.
@@ -69,11 +71,15 @@ const NGINX_CONF: &str = "master_process off; error_log stderr; pid /tmp/nginx.p
      scgi_temp_path /tmp/nginx-scgi; server { listen 8080; root /tmp/www; } }";
 
 /// The guest's shell script (Debian's /bin/sh on both sides): the servers in the background,
-/// then a wait that never ends (the VM is killed after the loads).
-pub fn guest_script(servers: &[Server]) -> String {
+/// with `--soak` the memory sampler, then a wait that never ends (the VM is killed after the
+/// loads).
+pub fn guest_script(servers: &[Server], soak: Option<u32>) -> String {
     let mut s = String::from(
         "mkdir -p /tmp/www; head -c 4096 /dev/zero | tr '\\0' x > /tmp/www/index.html\n",
     );
+    if let Some(seconds) = soak {
+        s.push_str(&soak::sampler(soak::sample_every(seconds)));
+    }
     for server in servers {
         s.push_str(match server {
             Server::Nginx => "printf '%s\\n' \"$NGINX_CONF\" > /tmp/nginx.conf; /usr/sbin/nginx -c /tmp/nginx.conf &\n",
@@ -127,6 +133,7 @@ pub fn prepare_linux(
     root: &Path,
     vmlinux: PathBuf,
     servers: &[Server],
+    soak: Option<u32>,
 ) -> Result<LinuxVm, RunError> {
     let modules = baseline::modules(&vmlinux, &MODULES).map_err(RunError::Usage)?;
     let busybox = crate::program::find_program("/bin/busybox".as_ref(), None, Path::new("/"), None)
@@ -157,7 +164,7 @@ pub fn prepare_linux(
         crate::root_image::Source::Tree(&tree),
         &busybox.bytes,
         &extra,
-        &linux_init(&guest_script(servers)),
+        &linux_init(&guest_script(servers, soak)),
     )
     .and_then(|mut w| w.flush().map(|()| w))
     .map_err(|e| RunError::io("cannot write the Linux initramfs", e))?;
@@ -183,14 +190,47 @@ pub struct NetPlan<'a> {
     pub coracle: Option<&'a Path>,
     pub linux: Option<&'a LinuxVm>,
     pub load: Load,
+    /// `--tap`: the namespace whose tap device the VMs and the load generators use, instead
+    /// of QEMU's user network.
+    pub tap: Option<&'a tap::Netns>,
 }
 
-/// A started VM: the process, its log files, its published host ports.
-struct Vm {
+/// A started VM: the process, its log files, its published host ports (none over a tap),
+/// and the namespace its clients run in over a tap.
+pub struct Vm {
     child: Child,
     ports: Vec<(Server, u16)>,
     log: PathBuf,
+    netns: Option<String>,
     _dir: TempDir,
+}
+
+impl Vm {
+    pub fn log(&self) -> &Path {
+        &self.log
+    }
+
+    /// The process whose tree's CPU time is the VM's: `coracle`, or the Linux VM's QEMU.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Where a client reaches `server`: 127.0.0.1 and the published port, or over the tap
+    /// the guest's own address and port.
+    fn target(&self, server: Server, port: u16) -> (String, u16) {
+        match self.netns {
+            Some(_) => (GUEST_IP.to_string(), server.guest_port()),
+            None => ("127.0.0.1".to_owned(), port),
+        }
+    }
+
+    /// A host client: run as it is, or in the tap's namespace.
+    fn client(&self, program: &str) -> Command {
+        match &self.netns {
+            Some(ns) => tap::exec_in(ns, program),
+            None => Command::new(program),
+        }
+    }
 }
 
 impl Drop for Vm {
@@ -206,30 +246,49 @@ fn start(plan: &NetPlan<'_>, coracle: bool, knobs: Knobs) -> Result<Vm, String> 
     let log = dir.path().join("console.log");
     let mut ports = Vec::new();
     for &s in plan.servers {
-        ports.push((s, free_port().map_err(|e| format!("no free port: {e}"))?));
+        // Over the tap nothing is published: the port is the guest's.
+        let port = match plan.tap {
+            Some(_) => s.guest_port(),
+            None => free_port().map_err(|e| format!("no free port: {e}"))?,
+        };
+        ports.push((s, port));
     }
+    let network = plan.tap.map(|ns| format!("tap:{}", ns.device()));
     let mut cmd;
     if coracle {
         let exe = plan.coracle.ok_or("no coracle side")?;
-        cmd = Command::new(exe);
+        cmd = match plan.tap {
+            Some(ns) => tap::exec_in(ns.name(), exe),
+            None => Command::new(exe),
+        };
         cmd.arg("run")
             .args(["--accel", accel_name(plan.accel), "--machine", "microvm"])
             .args(["--cpus", &knobs.cpus.to_string()])
             .args(["-m", &knobs.memory_mib.to_string()])
             .arg("--qemu")
             .arg(plan.qemu);
-        for (s, p) in &ports {
-            cmd.arg("-p")
-                .arg(format!("127.0.0.1:{p}:{}", s.guest_port()));
+        match &network {
+            Some(tap) => {
+                cmd.args(["--network", tap]);
+            }
+            None => {
+                for (s, p) in &ports {
+                    cmd.arg("-p")
+                        .arg(format!("127.0.0.1:{p}:{}", s.guest_port()));
+                }
+            }
         }
         cmd.args(["-w", "/", "--"]).arg(plan.root).args([
             "/bin/sh",
             "-c",
-            &guest_script(plan.servers),
+            &guest_script(plan.servers, plan.load.soak),
         ]);
     } else {
         let vm = plan.linux.ok_or("no linux side")?;
-        cmd = Command::new(plan.qemu);
+        cmd = match plan.tap {
+            Some(ns) => tap::exec_in(ns.name(), plan.qemu),
+            None => Command::new(plan.qemu),
+        };
         cmd.args(linux::qemu_args(
             plan.accel,
             knobs.memory_mib,
@@ -239,11 +298,18 @@ fn start(plan: &NetPlan<'_>, coracle: bool, knobs: Knobs) -> Result<Vm, String> 
             &vm.cmdline(false),
         ));
         let mut netdev = String::from("user,id=n0");
-        for (s, p) in &ports {
-            netdev.push_str(&format!(
-                ",hostfwd=tcp:127.0.0.1:{p}-{GUEST_IP}:{}",
-                s.guest_port()
-            ));
+        match plan.tap {
+            Some(ns) => {
+                netdev = format!("tap,id=n0,ifname={},script=no,downscript=no", ns.device())
+            }
+            None => {
+                for (s, p) in &ports {
+                    netdev.push_str(&format!(
+                        ",hostfwd=tcp:127.0.0.1:{p}-{GUEST_IP}:{}",
+                        s.guest_port()
+                    ));
+                }
+            }
         }
         cmd.args(["-netdev", &netdev, "-device", "virtio-net-device,netdev=n0"]);
     }
@@ -255,7 +321,7 @@ fn start(plan: &NetPlan<'_>, coracle: bool, knobs: Knobs) -> Result<Vm, String> 
         .stderr(err)
         .spawn()
         .map_err(|e| format!("cannot start the VM: {e}"))?;
-    if !coracle {
+    if !coracle && plan.tap.is_none() {
         let tcp = ports.iter().map(|&(_, p)| p).collect();
         crate::hostfwd::widen_backlogs(child.id(), tcp, false);
     }
@@ -263,16 +329,20 @@ fn start(plan: &NetPlan<'_>, coracle: bool, knobs: Knobs) -> Result<Vm, String> 
         child,
         ports,
         log,
+        netns: plan.tap.map(|ns| ns.name().to_owned()),
         _dir: dir,
     })
 }
 
-/// Whether `server` answers on host port `port`. iperf3's server is asked by its own client
-/// (a one-second test): a half-made test session puts it off for the next one.
-fn answers(server: Server, port: u16) -> bool {
+/// Whether `server` answers at `host:port`. iperf3's server is asked by its own client (a
+/// one-second test): a half-made test session puts it off for the next one. Over the tap the
+/// question is asked from the namespace, by busybox's nc.
+fn answers(vm: &Vm, server: Server, port: u16) -> bool {
+    let (host, port) = vm.target(server, port);
     if server == Server::Iperf3 {
-        return match tool("iperf3")
-            .args(["-c", "127.0.0.1", "-p", &port.to_string(), "-t", "1", "-J"])
+        return match vm
+            .client("iperf3")
+            .args(["-c", &host, "-p", &port.to_string(), "-t", "1", "-J"])
             .stdin(Stdio::null())
             .output()
         {
@@ -282,13 +352,16 @@ fn answers(server: Server, port: u16) -> bool {
             Err(e) => e.kind() == std::io::ErrorKind::NotFound,
         };
     }
+    let (ask, want): (&[u8], &[u8]) = match server {
+        Server::Nginx => (b"GET /index.html HTTP/1.0\r\n\r\n", b"HTTP/1.1 200"),
+        Server::Redis | Server::Iperf3 => (b"PING\r\n", b"+PONG"),
+    };
+    if vm.netns.is_some() {
+        return tap::ask(vm.client("/bin/busybox"), &host, port, ask).starts_with(want);
+    }
     let attempt = || -> std::io::Result<bool> {
-        let mut s = TcpStream::connect(("127.0.0.1", port))?;
+        let mut s = TcpStream::connect((host.as_str(), port))?;
         s.set_read_timeout(Some(Duration::from_secs(5)))?;
-        let (ask, want): (&[u8], &[u8]) = match server {
-            Server::Nginx => (b"GET /index.html HTTP/1.0\r\n\r\n", b"HTTP/1.1 200"),
-            Server::Redis | Server::Iperf3 => (b"PING\r\n", b"+PONG"),
-        };
         s.write_all(ask)?;
         let mut buf = [0u8; 16];
         let n = s.read(&mut buf)?;
@@ -298,7 +371,7 @@ fn answers(server: Server, port: u16) -> bool {
 }
 
 /// The host CPU time of `pid` and its descendants (user + system).
-fn tree_cpu(pid: u32) -> Duration {
+pub fn tree_cpu(pid: u32) -> Duration {
     let mut parents = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for e in entries.flatten() {
@@ -337,10 +410,6 @@ fn tree_cpu(pid: u32) -> Duration {
     Duration::from_secs_f64(ticks as f64 / rustix::param::clock_ticks_per_second() as f64)
 }
 
-fn tool(name: &str) -> Command {
-    Command::new(name)
-}
-
 /// Runs one load, timing it and the VM's host CPU; the load's output and the two.
 fn measured(vm: &Vm, mut cmd: Command) -> Result<(Output, Duration, Duration), String> {
     let cpu = tree_cpu(vm.child.id());
@@ -358,6 +427,55 @@ fn measured(vm: &Vm, mut cmd: Command) -> Result<(Output, Duration, Duration), S
     ))
 }
 
+/// A load's result, its wall time and the VM's host CPU time over it.
+pub type Measured<T> = Result<(T, Duration, Duration), String>;
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `wrk -t2 -c50` for `seconds` against nginx: ((requests/s, average latency in ms), the
+/// wall time, the VM's host CPU time); an error when wrk saw any.
+pub fn wrk(vm: &Vm, port: u16, seconds: u32) -> Measured<(f64, f64)> {
+    let (host, port) = vm.target(Server::Nginx, port);
+    let mut cmd = vm.client("wrk");
+    cmd.args(["-t2", "-c50", &format!("-d{seconds}s"), "--timeout", "10s"])
+        .arg(format!("http://{host}:{port}/index.html"));
+    let (out, wall, cpu) = measured(vm, cmd)?;
+    let report = text(&out);
+    let rps = wrk_rate(&report).ok_or_else(|| format!("wrk: no Requests/sec in:\n{report}"))?;
+    let latency =
+        wrk_latency_ms(&report).ok_or_else(|| format!("wrk: no latency in:\n{report}"))?;
+    if report.contains("Socket errors") || report.contains("Non-2xx") {
+        return Err(format!("wrk saw errors:\n{report}"));
+    }
+    Ok(((rps, latency), wall, cpu))
+}
+
+/// `redis-benchmark -q -t set,get -n requests` (50 clients): ((requests/s, p50 latency in
+/// ms) of SET and of GET, the wall time, the VM's host CPU time); an error when it saw any.
+pub fn redis_benchmark(vm: &Vm, port: u16, requests: u32) -> Measured<[(f64, f64); 2]> {
+    let (host, port) = vm.target(Server::Redis, port);
+    let mut cmd = vm.client("redis-benchmark");
+    cmd.args(["-h", &host, "-p", &port.to_string(), "-q", "-t", "set,get"])
+        .args(["-n", &requests.to_string()]);
+    let (out, wall, cpu) = measured(vm, cmd)?;
+    let report = text(&out);
+    let result = |test| {
+        redis_result(&report, test)
+            .ok_or_else(|| format!("redis-benchmark: no {test} result in:\n{report}"))
+    };
+    let found = [result("SET")?, result("GET")?];
+    if report.to_lowercase().contains("error") {
+        return Err(format!("redis-benchmark saw errors:\n{report}"));
+    }
+    Ok((found, wall, cpu))
+}
+
 /// The load against `server`, as `name value unit` lines.
 fn drive(vm: &Vm, server: Server, port: u16, load: Load) -> Result<String, String> {
     let mut lines = String::new();
@@ -368,71 +486,28 @@ fn drive(vm: &Vm, server: Server, port: u16, load: Load) -> Result<String, Strin
             100.0 * cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9)
         ));
     };
-    let text = |o: &Output| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    };
     match server {
         Server::Nginx => {
-            let mut cmd = tool("wrk");
-            cmd.args([
-                "-t2",
-                "-c50",
-                &format!("-d{}s", load.seconds),
-                "--timeout",
-                "10s",
-            ])
-            .arg(format!("http://127.0.0.1:{port}/index.html"));
-            let (out, wall, cpu) = measured(vm, cmd)?;
-            let report = text(&out);
-            let rps =
-                wrk_rate(&report).ok_or_else(|| format!("wrk: no Requests/sec in:\n{report}"))?;
-            let latency =
-                wrk_latency_ms(&report).ok_or_else(|| format!("wrk: no latency in:\n{report}"))?;
-            if report.contains("Socket errors") || report.contains("Non-2xx") {
-                return Err(format!("wrk saw errors:\n{report}"));
-            }
+            let ((rps, latency), wall, cpu) = wrk(vm, port, load.seconds)?;
             lines.push_str(&format!(
                 "nginx_requests {rps:.0} req/s\nnginx_latency_avg {latency:.3} ms\n"
             ));
             cpu_line(&mut lines, "nginx", wall, cpu);
         }
         Server::Redis => {
-            let mut cmd = tool("redis-benchmark");
-            cmd.args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-q",
-                "-t",
-                "set,get",
-            ])
-            .args(["-n", &load.redis_requests.to_string()]);
-            let (out, wall, cpu) = measured(vm, cmd)?;
-            let report = text(&out);
-            let mut found = String::new();
-            for test in ["SET", "GET"] {
-                let (rps, p50) = redis_result(&report, test)
-                    .ok_or_else(|| format!("redis-benchmark: no {test} result in:\n{report}"))?;
-                let t = test.to_lowercase();
-                found.push_str(&format!(
-                    "redis_{t}_requests {rps:.0} req/s\nredis_{t}_p50 {p50:.3} ms\n"
+            let (found, wall, cpu) = redis_benchmark(vm, port, load.redis_requests)?;
+            for (test, (rps, p50)) in ["set", "get"].into_iter().zip(found) {
+                lines.push_str(&format!(
+                    "redis_{test}_requests {rps:.0} req/s\nredis_{test}_p50 {p50:.3} ms\n"
                 ));
             }
-            if report.to_lowercase().contains("error") {
-                return Err(format!("redis-benchmark saw errors:\n{report}"));
-            }
-            lines.push_str(&found);
             cpu_line(&mut lines, "redis", wall, cpu);
         }
         Server::Iperf3 => {
+            let (host, port) = vm.target(server, port);
             for (dir, reverse) in [("to_guest", false), ("from_guest", true)] {
-                let mut cmd = tool("iperf3");
-                cmd.args(["-c", "127.0.0.1", "-p", &port.to_string(), "-J"])
+                let mut cmd = vm.client("iperf3");
+                cmd.args(["-c", &host, "-p", &port.to_string(), "-J"])
                     .args(["-t", &load.seconds.to_string()])
                     .args(reverse.then_some("-R"));
                 let (out, wall, cpu) = measured(vm, cmd)?;
@@ -446,7 +521,7 @@ fn drive(vm: &Vm, server: Server, port: u16, load: Load) -> Result<String, Strin
     Ok(lines)
 }
 
-/// One run: boots the VM, waits for every server, drives each load in turn.
+/// One run: boots the VM, waits for every server, drives each load (or soak) in turn.
 pub fn run(plan: &NetPlan<'_>, coracle: bool, knobs: Knobs) -> RunResult {
     let began = Instant::now();
     let failed = |why: String, stderr: String| RunResult {
@@ -467,7 +542,7 @@ pub fn run(plan: &NetPlan<'_>, coracle: bool, knobs: Knobs) -> RunResult {
     };
     let deadline = began + knobs.timeout;
     for &(server, port) in &vm.ports {
-        while !answers(server, port) {
+        while !answers(&vm, server, port) {
             if Instant::now() >= deadline {
                 let why = format!(
                     "{} never answered within {} s",
@@ -481,8 +556,17 @@ pub fn run(plan: &NetPlan<'_>, coracle: bool, knobs: Knobs) -> RunResult {
     }
     let ready = began.elapsed();
     let mut stdout = String::new();
+    let label = format!(
+        "--cpus {} {}",
+        knobs.cpus,
+        if coracle { "coracle" } else { "linux" }
+    );
     for &(server, port) in &vm.ports {
-        match drive(&vm, server, port, plan.load) {
+        let done = match plan.load.soak {
+            Some(seconds) => soak::drive(&vm, server, port, plan.load, seconds, &label),
+            None => drive(&vm, server, port, plan.load),
+        };
+        match done {
             Ok(lines) => stdout.push_str(&lines),
             Err(why) => {
                 return failed(
@@ -575,7 +659,8 @@ mod tests {
 
     #[test]
     fn the_guest_script_starts_each_server() {
-        let s = guest_script(&[Server::Nginx, Server::Redis, Server::Iperf3]);
+        let s = guest_script(&[Server::Nginx, Server::Redis, Server::Iperf3], Some(600));
+        assert!(s.contains("/proc/meminfo; sleep 10; done) &"), "{s}");
         assert!(s.contains("/usr/sbin/nginx -c /tmp/nginx.conf &"), "{s}");
         assert!(s.contains("/usr/bin/redis-server --port 6379"), "{s}");
         assert!(s.contains("/usr/bin/iperf3 -s -p 5201"), "{s}");

@@ -5,6 +5,7 @@ pub mod acpi;
 pub mod apic;
 mod boot;
 pub mod cpu;
+pub mod debugreg;
 pub mod fault;
 pub mod fpu;
 pub mod gdt;

@@ -166,9 +166,9 @@ pub fn run_user(context: &mut UserContext) {
         context.rip < 0x0000_8000_0000_0000,
         "user rip must be canonical-low"
     );
-    // Only the arithmetic flags, DF and TF (single-step: ptrace, or the program's own POPF)
-    // may come from the user; IF is always set.
-    context.rflags = (context.rflags & 0x0dd5) | 0x202;
+    // Only the arithmetic flags, DF, TF (single-step: ptrace, or the program's own POPF) and
+    // RF (past an instruction breakpoint; IRETQ only) may come from the user; IF is always set.
+    context.rflags = (context.rflags & 0x1_0dd5) | 0x202;
     // SAFETY: the context is a valid, exclusively borrowed UserContext for the whole call;
     // user code can only reach it through the trap entries, which write the registers into it.
     unsafe { coracle_run_user(context) }

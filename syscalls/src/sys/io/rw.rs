@@ -141,6 +141,54 @@ fn rw_checks(
     Ok(None)
 }
 
+/// The checks and the files another layer serves, shared by read and write: a failed check,
+/// or the result of a kernel-served device, a terminal, a signalfd (read) or a socket with a
+/// timeout (no offset); `None` leaves the call to the generic copy loop.
+fn served_elsewhere(
+    p: &mut Current,
+    k: &mut dyn Platform,
+    file: &Arc<OpenFile>,
+    bufs: UserBufs<'_>,
+    offset: Option<i64>,
+    dir: Dir,
+) -> Option<SysResult> {
+    let host = match rw_checks(file, dir.allowed(file), offset).and_then(|h| {
+        bufs.check()?;
+        Ok(h)
+    }) {
+        Ok(host) => host,
+        Err(e) => return Some(Err(e)),
+    };
+    if let Some(dev) = host {
+        return Some(match dir {
+            Dir::Read => host_read(p, k, file, dev, bufs),
+            Dir::Write => host_write(p, k, file, dev, bufs),
+        });
+    }
+    if let Some(tf) = crate::tty::file_tty(file) {
+        return Some(match (offset, dir) {
+            (Some(_), _) => Err(Errno::ESPIPE),
+            (None, Dir::Read) => crate::tty::io::read(p, k, file, tf, bufs),
+            (None, Dir::Write) => crate::tty::io::write(p, k, file, tf, bufs),
+        });
+    }
+    if dir == Dir::Read {
+        if let Some(r) = crate::signal::signalfd::read(p, k, file, bufs) {
+            return Some(r);
+        }
+    }
+    if let Some(r) = crate::procfs::mem_rw(p, k, file, bufs, offset, dir == Dir::Write) {
+        return Some(r);
+    }
+    if offset.is_some() {
+        return None;
+    }
+    match dir {
+        Dir::Read => crate::sys::net::timed_read(p, k, file, bufs.iovecs()),
+        Dir::Write => crate::sys::net::timed_write(p, k, file, bufs.iovecs()),
+    }
+}
+
 /// Reads up to `count` bytes from `file` to user `buf`, at the file offset or at `offset`.
 pub(crate) fn read_file(
     p: &mut Current,
@@ -149,24 +197,8 @@ pub(crate) fn read_file(
     bufs: UserBufs<'_>,
     offset: Option<i64>,
 ) -> SysResult {
-    let host = rw_checks(file, file.readable(), offset)?;
-    bufs.check()?;
-    if let Some(dev) = host {
-        return host_read(p, k, file, dev, bufs);
-    }
-    if let Some(tf) = crate::tty::file_tty(file) {
-        return match offset {
-            Some(_) => Err(Errno::ESPIPE),
-            None => crate::tty::io::read(p, k, file, tf, bufs),
-        };
-    }
-    if let Some(r) = crate::signal::signalfd::read(p, k, file, bufs) {
+    if let Some(r) = served_elsewhere(p, k, file, bufs, offset, Dir::Read) {
         return r;
-    }
-    if offset.is_none() {
-        if let Some(r) = crate::sys::net::timed_read(p, k, file, bufs.iovecs()) {
-            return r;
-        }
     }
     let count = bufs.len().min(MAX_RW_COUNT);
     // A stream (pipe, socket, device) gives what one read returns; a seekable file is read
@@ -222,21 +254,8 @@ pub(crate) fn write_file(
     bufs: UserBufs<'_>,
     offset: Option<i64>,
 ) -> SysResult {
-    let host = rw_checks(file, file.writable(), offset)?;
-    bufs.check()?;
-    if let Some(dev) = host {
-        return host_write(p, k, file, dev, bufs);
-    }
-    if let Some(tf) = crate::tty::file_tty(file) {
-        return match offset {
-            Some(_) => Err(Errno::ESPIPE),
-            None => crate::tty::io::write(p, k, file, tf, bufs),
-        };
-    }
-    if offset.is_none() {
-        if let Some(r) = crate::sys::net::timed_write(p, k, file, bufs.iovecs()) {
-            return r;
-        }
+    if let Some(r) = served_elsewhere(p, k, file, bufs, offset, Dir::Write) {
+        return r;
     }
     let count = bufs.len().min(MAX_RW_COUNT);
     if file.ops().discards_writes() {

@@ -485,6 +485,8 @@ fn replace_image(
         }
     }
     process.exit_events.wake_everyone();
+    // A new program starts without hardware breakpoints (flush_ptrace_hw_breakpoint).
+    p.debug = crate::regs::DebugRegs::default();
     crate::ptrace::on_exec(p);
     Ok(0)
 }

@@ -130,6 +130,7 @@ pub(crate) fn new_process(
         comm: Mutex::new(parent.comm.lock().clone()),
         cmdline: Mutex::new(parent.cmdline.lock().clone()),
         environ: Mutex::new(parent.environ.lock().clone()),
+        auxv: Mutex::new(parent.auxv.lock().clone()),
         space: Mutex::new(Some(space.clone())),
         stopped: core::sync::atomic::AtomicBool::new(false),
         life: Mutex::new(Life {
@@ -192,6 +193,7 @@ pub(crate) fn new_process(
         missing_logged: BTreeSet::new(),
         trace_phase: crate::ptrace::Phase::Idle,
         trace_inject: None,
+        debug: crate::regs::DebugRegs::default(),
     };
     let tid_bytes = pid.to_le_bytes();
     if a.flags & CLONE_CHILD_SETTID != 0 {

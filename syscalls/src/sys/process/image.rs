@@ -280,6 +280,7 @@ pub fn load(process: &Process, k: &mut dyn Platform, prog: &Program<'_>) -> Resu
     };
     let top = layout.stack_top;
     let stack = build_stack(&params, top, ARG_MAX).map_err(|_| Errno::E2BIG)?;
+    *process.auxv.lock() = stack.auxv().to_vec();
     // Map the pages the initial stack needs; the rest of the VMA comes on first touch.
     let used = (stack.bytes.len() as u64).div_ceil(PAGE) * PAGE;
     let base = top - used;
