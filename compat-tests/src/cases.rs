@@ -479,6 +479,13 @@ fn c_specs(now: u64) -> Vec<Spec> {
             .timeout(300),
     );
     specs.push(spec("lim_fsize").scratch().status(0));
+    // POSIX message queues (issue 17): mounts mqueue in its scratch directory, hence root.
+    specs.push(spec("ipc_mq").scratch().status(0).needs_root());
+    // RLIMIT_NPROC on fork and clone, for root (exempt) and for a user.
+    specs.push(spec("lim_nproc").status(0).needs_root());
+    // readahead, sync_file_range and fadvise on every kind of descriptor (LTP readahead01,
+    // sync_file_range01).
+    specs.push(spec("fs_advise").scratch());
     // Credentials (issue 17): set*id, capabilities, permission checks. The host side drops
     // to Docker's capability set first; every step that changes ids runs in a child.
     specs.push(spec("cred_ids").needs_root());
