@@ -64,3 +64,24 @@ $bb mv /data/new /etc/new
 cat /etc/new/a/b/f
 $bb find /data /etc/new | sort
 show /data /etc
+
+echo "== merged listings"
+# A directory of the image with new upper entries, copied-up files and whiteouts side by
+# side; a lower file replaced by a rename; a lower directory deleted whole and a file made
+# in its place.
+$bb mkdir /data/mix
+echo up > /data/mix/up
+echo new > /data/new-upper
+$bb rm /data/owned
+ls -a /data /data/mix
+$bb mv /data/run.sh /data/empty
+cat /data/empty
+$bb rm /data/link
+ls -a /data
+$bb rm -r /data/moved
+ls /data/moved
+echo back > /data/moved
+cat /data/moved
+ls -a /data
+$bb find /data -name '*.txt' | sort
+show /data /data/moved /data/empty

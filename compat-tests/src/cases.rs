@@ -2,8 +2,8 @@
 //!
 //! Names are `c/<label>/<flavour>/<machine>`, `rust/<label>/<machine>`, `busybox/<label>`,
 //! `rootfs/<label>`, `debian/<label>`, `script/<label>` and `overlay/<label>` (a script with
-//! the image under an overlay root); they are what `known-failures.txt` and `pending.txt`
-//! list. The "hello
+//! the image on the drive under the overlay root, where `script/` unpacks it from the initrd);
+//! they are what `known-failures.txt` and `pending.txt` list. The "hello
 //! class" (the smallest programs) runs on both machine types; everything else on microvm.
 //!
 //! The thread, signal, time and event programs (and the Go ones, `go/<label>/<machine>`) run
@@ -52,10 +52,11 @@ pub(crate) struct Case {
     /// Why its guest side runs only with `--accel kvm`: what TCG does not do as the CPU does.
     /// Elsewhere the host side runs and is checked, and the case is skipped with this reason.
     pub(crate) needs_kvm: Option<&'static str>,
-    /// `--kernel-arg` tokens for the guest side (`coracle.root=overlay`).
+    /// `--kernel-arg` tokens for the guest side.
     pub(crate) kernel_args: Vec<String>,
-    /// `coracle run --root-device` when the case chooses (the `debian/` cases `initrd`, the
-    /// `debian-blk/` ones `blk`); the others take the default (`initrd`).
+    /// `coracle run --root-device` when the case chooses (the `debian/`, `rootfs/` and
+    /// `script/` cases `initrd`, the `debian-blk/` and `overlay/` ones `blk`); the others
+    /// take the default (a lone program travels in the initrd).
     pub(crate) root_device: Option<&'static str>,
 }
 
@@ -311,12 +312,22 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
             Some("busybox") => String::from_utf8_lossy(&spec.args[0]).into_owned(),
             name => name.unwrap_or_default().to_string(),
         };
-        cases.extend(spec.cases(
-            format!("rootfs/{}", spec.label),
-            format!("rootfs/{applet}"),
-            Source::Busybox,
-            MICROVM,
-        ));
+        // From the initrd, unpacked into a tmpfs as the host's chroot is: the applets show
+        // what depends on the filesystem (listing order, `st_blocks`, directory sizes, the
+        // statfs type), which differs on the drive's EROFS under the overlay.
+        cases.extend(
+            spec.cases(
+                format!("rootfs/{}", spec.label),
+                format!("rootfs/{applet}"),
+                Source::Busybox,
+                MICROVM,
+            )
+            .into_iter()
+            .map(|case| Case {
+                root_device: Some("initrd"),
+                ..case
+            }),
+        );
     }
     for spec in debian::specs() {
         let Place::Debian { command } = &spec.place else {
@@ -341,21 +352,27 @@ pub(crate) fn all(now: u64) -> Vec<Case> {
             );
         }
     }
-    for spec in script_specs() {
-        cases.extend(spec.cases(
-            format!("script/{}", spec.label),
-            format!("script/{}", spec.label),
-            Source::Busybox,
-            MICROVM,
-        ));
-    }
-    for spec in overlay_specs() {
-        cases.extend(spec.cases(
-            format!("overlay/{}", spec.label),
-            format!("script/{}", spec.label),
-            Source::Busybox,
-            MICROVM,
-        ));
+    // The scripts from the initrd unpacked into a tmpfs (`script/`), and some of them from
+    // the drive under the overlay (`overlay/`).
+    for (prefix, device, specs) in [
+        ("script", "initrd", script_specs()),
+        ("overlay", "blk", overlay_specs()),
+    ] {
+        for spec in specs {
+            cases.extend(
+                spec.cases(
+                    format!("{prefix}/{}", spec.label),
+                    format!("script/{}", spec.label),
+                    Source::Busybox,
+                    MICROVM,
+                )
+                .into_iter()
+                .map(|case| Case {
+                    root_device: Some(device),
+                    ..case
+                }),
+            );
+        }
     }
     cases
 }
@@ -462,6 +479,13 @@ fn c_specs(now: u64) -> Vec<Spec> {
             .timeout(300),
     );
     specs.push(spec("lim_fsize").scratch().status(0));
+    // POSIX message queues (issue 17): mounts mqueue in its scratch directory, hence root.
+    specs.push(spec("ipc_mq").scratch().status(0).needs_root());
+    // RLIMIT_NPROC on fork and clone, for root (exempt) and for a user.
+    specs.push(spec("lim_nproc").status(0).needs_root());
+    // readahead, sync_file_range and fadvise on every kind of descriptor (LTP readahead01,
+    // sync_file_range01).
+    specs.push(spec("fs_advise").scratch());
     // Credentials (issue 17): set*id, capabilities, permission checks. The host side drops
     // to Docker's capability set first; every step that changes ids runs in a child.
     specs.push(spec("cred_ids").needs_root());
@@ -890,8 +914,8 @@ pub(crate) const SCRIPTS: &[(&str, i32)] = &[
     ("overlay", 0),
 ];
 
-/// The scripts that also run with the image under an overlay root (`coracle.root=overlay`,
-/// docs/overlay.md), as `overlay/<name>`: the host side is the same chroot of the plain tree.
+/// The scripts that also run with the image on the drive under the overlay root
+/// (docs/overlay.md), as `overlay/<name>`: the host side is the same chroot of the plain tree.
 const OVERLAY_SCRIPTS: &[&str] = &["overlay", "files", "exec"];
 
 fn script_specs() -> Vec<Spec> {
@@ -905,10 +929,7 @@ fn overlay_specs() -> Vec<Spec> {
     SCRIPTS
         .iter()
         .filter(|(name, _)| OVERLAY_SCRIPTS.contains(name))
-        .map(|&(name, status)| Spec {
-            kernel_args: vec!["coracle.root=overlay".to_string()],
-            ..script_spec(name, status)
-        })
+        .map(|&(name, status)| script_spec(name, status))
         .collect()
 }
 

@@ -241,6 +241,11 @@ fn run_task(
         if sched.has_waiting(cpu) {
             deadline = Some(deadline.map_or(slice_end, |d| d.min(slice_end)));
         }
+        // Frames ran short and the page cache's unheld pages were not enough: release the
+        // mapped ones here, where no lock is held (one load when memory is fine).
+        if crate::mm::pressure::wanted() {
+            crate::mm::pressure::relieve(&body.current, platform);
+        }
         arm(cpu, deadline);
         // With TF set (a single step) the return from a system call goes through IRET, as
         // Linux's does: SYSRET would trap before the next instruction ran. A tracer's

@@ -252,6 +252,10 @@ impl UserSpace for AddressSpace {
         AddressSpace::unmap(self, start, len, keep)
     }
 
+    fn unmap_file_pages(&self, pages: Vec<(u64, Arc<Page>)>) {
+        AddressSpace::unmap_file_pages(self, pages);
+    }
+
     fn protect(&self, start: u64, len: u64, perms: Perms) {
         AddressSpace::protect(self, start, len, perms);
     }

@@ -391,14 +391,23 @@ pub(crate) fn user_fault(
     }
     let access = Access::from_x86_error_code(regs.error_code);
     let status = match handle_page_fault(&current.process, platform, cr2, access) {
-        FaultResult::Mapped => None,
+        FaultResult::Mapped => {
+            crate::mm::pressure::fault_served();
+            None
+        }
         FaultResult::Wait(page) => {
             return match wait_for_page(current, &page) {
                 true => UserFault::Wait,
                 false => UserFault::Resume,
             }
         }
-        FaultResult::OutOfMemory => Some(out_of_memory_kill(&current.process, platform)),
+        FaultResult::OutOfMemory => {
+            // Mapped file pages may go back to make room: then take the fault again.
+            if crate::mm::pressure::retry_after_oom(current, platform, cr2) {
+                return UserFault::Resume;
+            }
+            Some(out_of_memory_kill(&current.process, platform))
+        }
         FaultResult::Signal { signo, code, addr } => {
             let fault = Fault {
                 signo,

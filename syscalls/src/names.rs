@@ -96,12 +96,6 @@ not_implemented! {
     SYS_mbind = 237;
     SYS_set_mempolicy = 238;
     SYS_get_mempolicy = 239;
-    SYS_mq_open = 240;
-    SYS_mq_unlink = 241;
-    SYS_mq_timedsend = 242;
-    SYS_mq_timedreceive = 243;
-    SYS_mq_notify = 244;
-    SYS_mq_getsetattr = 245;
     SYS_kexec_load = 246;
     SYS_migrate_pages = 256;
     SYS_unshare = 272;

@@ -1,5 +1,5 @@
 //! The machine at boot: the root filesystem unpacked from the initrd, the mounts a Docker
-//! container has (/dev, /dev/shm, /proc, /sys), the working directory, the executable.
+//! container has (/dev, /dev/shm, /dev/mqueue, /proc, /sys), the working directory, the executable.
 
 use alloc::format;
 use alloc::string::String;
@@ -257,6 +257,17 @@ pub fn boot(
         Scheduler::new(opts.cpus.max(1) as usize, cpu),
     ));
     crate::tty::pty::setup(&system, &devfs, opts.tty).map_err(|e| fail("/dev/pts", e))?;
+    // Docker mounts the IPC namespace's mqueue filesystem on /dev/mqueue.
+    system.ipc.mq.set_clock(system.clock());
+    let mqueue = ensure_dir(&cx, &devfs, b"mqueue", 0o755).map_err(|e| fail("/dev/mqueue", e))?;
+    vfs.mount(
+        &mqueue,
+        system.ipc.mq.clone(),
+        b"mqueue",
+        b"mqueue",
+        b"rw,nosuid,nodev,noexec,relatime",
+    )
+    .map_err(|e| fail("/dev/mqueue", e))?;
     let procfs = crate::procfs::new_procfs(Arc::downgrade(&system));
     vfs.mount(
         &proc_dir,

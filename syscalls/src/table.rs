@@ -255,6 +255,13 @@ syscall_table! {
     SYS_epoll_ctl = 233 => epoll::epoll_ctl(epfd: i32, op: i32, fd: i32, event: u64);
     SYS_tgkill = 234 => signal::tgkill(tgid: i32, tid: i32, sig: i32);
     SYS_utimes = 235 => fs::utimes(path: u64, times: u64);
+    SYS_mq_open = 240 => ipc::mqueue::mq_open(name: u64, oflag: i32, mode: u32, attr: u64);
+    SYS_mq_unlink = 241 => ipc::mqueue::mq_unlink(name: u64);
+    SYS_mq_timedsend = 242 => ipc::mqueue::mq_timedsend(mqd: i32, msg: u64, len: u64, prio: u32, timeout: u64);
+    SYS_mq_timedreceive = 243 => ipc::mqueue::mq_timedreceive(mqd: i32, msg: u64, len: u64, prio: u64, timeout: u64);
+    /// SIGEV_THREAD (glibc's netlink-socket form): `EINVAL`.
+    SYS_mq_notify = 244 => ipc::mqueue::mq_notify(mqd: i32, sevp: u64);
+    SYS_mq_getsetattr = 245 => ipc::mqueue::mq_getsetattr(mqd: i32, new: u64, old: u64);
     SYS_waitid = 247 => process::waitid(idtype: i32, id: u32, infop: u64, options: u32, rusage: u64);
     /// `EPERM`, as Docker's seccomp profile answers (no keyrings).
     SYS_add_key = 248 => keys::add_key(kind: u64, description: u64, payload: u64, len: u64, keyring: i32);

@@ -20,6 +20,7 @@ mod output;
 mod report;
 mod sides;
 mod soak;
+mod storage;
 mod streams;
 mod tap;
 
@@ -101,6 +102,12 @@ pub struct BenchArgs {
     /// CPU count of 1: multi-CPU speedups are a wall-clock measure.
     #[arg(long)]
     pub icount: bool,
+    /// Where Coracle's side gets a ROOTFS_DIR's or an image's root filesystem (as `coracle
+    /// run --root-device`): `blk` reads it on demand from a drive (an absolute PROGRAM that
+    /// ROOTFS_DIR holds then runs in place, e.g. `/usr/bin/python3`, and a first, unmeasured
+    /// run writes the root's image) [default: $CORACLE_ROOT_DEVICE, else `coracle run`'s].
+    #[arg(long = "root-device", value_enum)]
+    pub root_device: Option<crate::qemu::RootDevice>,
     /// How to print the results: aligned tables with both outputs side by side, one JSON
     /// document, or Markdown tables.
     #[arg(long, value_enum, default_value = "table")]
@@ -184,6 +191,8 @@ struct Plan {
     coracle: Option<PathBuf>,
     linux: Option<LinuxVm>,
     icount: bool,
+    /// `--root-device` for Coracle's side (`None`: `coracle run`'s choice).
+    root_device: Option<crate::qemu::RootDevice>,
 }
 
 /// An image whose own command is benchmarked: Coracle runs `coracle run --entrypoint ""
@@ -205,8 +214,8 @@ struct Staged {
     root: PathBuf,
     /// The program's path inside `root`.
     guest_path: PathBuf,
-    /// Holds `root`.
-    _dir: TempDir,
+    /// Holds `root` (`None`: the root given, run in place; see `storage`).
+    _dir: Option<TempDir>,
 }
 
 #[derive(Debug)]
@@ -252,9 +261,12 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
             RunError::Usage("no program given after the root filesystem directory".into())
         })?;
     }
-    let program = match image {
-        Some(_) => None,
-        None => Some(program::find_program(
+    let in_root = rootfs_dir
+        .as_deref()
+        .and_then(|dir| storage::in_root(dir, name));
+    let program = match (&image, &in_root) {
+        (Some(_), _) | (_, Some(_)) => None,
+        (None, None) => Some(program::find_program(
             name,
             host_path.as_deref(),
             &cwd,
@@ -262,6 +274,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         )?),
     };
     let rootfs = match (rootfs_dir, &program) {
+        (Some(_), None) => in_root,
         (Some(dir), Some(program)) => Some(stage_rootfs(&dir, program)?),
         _ => None,
     };
@@ -306,6 +319,8 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         coracle,
         linux,
         icount: args.icount,
+        // Without the flag, `coracle run` reads $CORACLE_ROOT_DEVICE itself.
+        root_device: args.root_device,
     };
     let mode = if plan.icount {
         report::Mode::Icount
@@ -348,6 +363,7 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
         timeout: plan.timeout,
         icount: plan.icount,
     };
+    storage::warm_up(&plan, knobs(args.cpus[0]));
     let results = round_robin(
         &args,
         [plan.coracle.is_some(), plan.linux.is_some()],
@@ -762,7 +778,7 @@ fn stage_rootfs(dir: &Path, program: &Program) -> Result<Staged, RunError> {
     Ok(Staged {
         root,
         guest_path,
-        _dir: tmp,
+        _dir: Some(tmp),
     })
 }
 

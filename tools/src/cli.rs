@@ -116,10 +116,10 @@ pub struct RunArgs {
     /// Machine type [default: $CORACLE_MACHINE, else microvm].
     #[arg(long, value_enum)]
     pub machine: Option<Machine>,
-    /// Where a ROOTFS_DIR's or image's root filesystem travels: `initrd` (unpacked into
-    /// memory at boot) or `blk` (an EROFS image on a read-only virtio-blk drive, read on
-    /// demand, under an in-memory writable overlay) [default: $CORACLE_ROOT_DEVICE, else
-    /// initrd].
+    /// Where a ROOTFS_DIR's or image's root filesystem travels: `blk` (an EROFS image on a
+    /// read-only virtio-blk drive, read on demand, under an in-memory writable overlay) or
+    /// `initrd` (unpacked into memory at boot) [default: $CORACLE_ROOT_DEVICE, else blk; a
+    /// lone program always travels in the initrd].
     #[arg(long = "root-device", value_enum)]
     pub root_device: Option<RootDevice>,
     /// Copy the kernel log to stderr.
@@ -334,7 +334,7 @@ impl RunArgs {
             root_device: from_env_or(
                 self.root_device,
                 "CORACLE_ROOT_DEVICE",
-                RootDevice::Initrd,
+                RootDevice::Blk,
                 host,
             )?,
             verbose: self.verbose,

@@ -163,7 +163,10 @@ impl<W: Write + Seek> ErofsWriter<W> {
         // go inline.
         let mut nids = vec![0u64; self.nodes.len()];
         let mut dir_sizes = vec![0u64; self.nodes.len()];
-        let mut cursor = 0u64;
+        // Slot 0 stays empty: Linux's EROFS reports an inode's nid as its `st_ino`, and
+        // readers take a directory entry with `d_ino` 0 for a deleted one (Debian 12's busybox
+        // `ls -a` showed neither `.` nor `..` of a root at nid 0).
+        let mut cursor = SLOT_SIZE as u64;
         for (i, node) in self.nodes.iter().enumerate() {
             let tail = match &node.data {
                 Data::Inline(d) => d.len() as u64,

@@ -171,7 +171,10 @@ fn linux_mounts_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     let got = listing(&mnt, !0);
+    let root_ino = fs::metadata(&mnt).map(|m| m.ino());
     let _ = Command::new("umount").arg(&mnt).status();
+    // Linux reports the root's nid as its inode number: never the 0 of a deleted entry.
+    assert_ne!(root_ino.unwrap(), 0);
     // The root directory's own mode and owner are the source's too, but listing starts
     // below it.
     assert_eq!(got, listing(&src, !0));
@@ -258,4 +261,16 @@ fn the_guest_reader_reads_it_back() {
     assert_eq!(names.len(), 402);
     assert_eq!(&names[..3], [".", "..", "file-with-a-longish-name-0000"]);
     assert!(root.lookup(&cx, b"missing").is_err());
+    // `.` and `..` name the directory and its parent by their (never 0) inode numbers.
+    let dots = |dir: &Arc<dyn Inode>| {
+        let (dot, next) = dir.readdir(&cx, 0).unwrap().unwrap();
+        let (dotdot, _) = dir.readdir(&cx, next).unwrap().unwrap();
+        assert_eq!((&dot.name[..], &dotdot.name[..]), (&b"."[..], &b".."[..]));
+        (dot.ino, dotdot.ino)
+    };
+    let root_ino = root.stat().ino;
+    assert_ne!(root_ino, 0);
+    assert_eq!(dots(&root), (root_ino, root_ino));
+    let (etc, deep) = (walk("etc"), walk("etc/deep"));
+    assert_eq!(dots(&deep), (deep.stat().ino, etc.stat().ino));
 }

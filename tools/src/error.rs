@@ -29,7 +29,7 @@ pub enum RunError {
         "the root filesystem does not fit in the guest's memory: the initrd holding it is \
          {initrd_mib} MiB and the VM has {memory_mib} MiB; give the VM more memory (e.g. -m \
          {suggested_mib}), or put the root filesystem on a read-only drive \
-         (--root-device blk), where it takes no guest memory"
+         (--root-device blk, the default), where it takes no guest memory"
     )]
     RootfsTooLarge {
         initrd_mib: u64,

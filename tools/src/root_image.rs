@@ -21,7 +21,7 @@ use crate::erofs::ErofsWriter;
 use crate::progress::Counted;
 
 /// Bumped when the writer's output changes for the same entries, so old images are not used.
-const FORMAT_VERSION: &[u8] = b"coracle-erofs-2";
+const FORMAT_VERSION: &[u8] = b"coracle-erofs-3";
 
 /// Where the guest mounts its filesystems (and their modes when the kernel makes them on an
 /// initrd root): a read-only root cannot get them at boot, so the image brings any missing.

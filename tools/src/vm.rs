@@ -47,8 +47,8 @@ pub fn run(
     }
     let workdir =
         TempDir::new().map_err(|e| RunError::io("cannot create a temporary directory", e))?;
-    // `--root-device blk`: the root filesystem goes on a read-only drive (a cached EROFS
-    // image) and the initrd carries the launch records alone.
+    // `--root-device blk` (the default): the root filesystem goes on a read-only drive (a
+    // cached EROFS image) and the initrd carries the launch records alone.
     // A packed image is its own kernel and root drive (its root window).
     let packed = launch.packed().cloned();
     let root_drive = match opts.root_device {

@@ -535,17 +535,7 @@ fn packed_image_runs_and_boots_under_plain_qemu() {
     assert_eq!(out.status.code(), Some(125), "-u on a packed image");
 
     // The command pack printed, run by the shell as a user would.
-    let printed = text(&packed.stderr);
-    let line = printed
-        .lines()
-        .find(|l| l.starts_with("qemu-system-x86_64 "))
-        .unwrap_or_else(|| panic!("no QEMU command in:\n{printed}"));
-    let plain = Command::new("sh")
-        .args(["-c", line])
-        .current_dir(&s.dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let plain = plain_boot(&s, &packed);
     assert_eq!(
         plain.status.code(),
         Some(1),
@@ -554,6 +544,22 @@ fn packed_image_runs_and_boots_under_plain_qemu() {
     assert_eq!(
         text(&plain.stdout),
         want,
+        "stderr:\n{}",
+        text(&plain.stderr)
+    );
+    // Booted alone, the root is writable too (the image under the overlay, as `run` has it).
+    let writes = s.coracle(&[
+        "pack",
+        &name,
+        "-o",
+        "writes.img",
+        "echo new > /srv/app/new && rm flavour && ls /srv/app",
+    ]);
+    check(&writes, "coracle pack with a command that writes");
+    let plain = plain_boot(&s, &writes);
+    assert_eq!(
+        text(&plain.stdout),
+        "flavour.link\nhello.txt\nnew\n",
         "stderr:\n{}",
         text(&plain.stderr)
     );
@@ -569,6 +575,22 @@ fn packed_image_runs_and_boots_under_plain_qemu() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// Runs the QEMU command that `coracle pack` printed (`packed` is its output) with the shell,
+/// as a user would.
+fn plain_boot(s: &Scratch, packed: &std::process::Output) -> std::process::Output {
+    let printed = text(&packed.stderr);
+    let line = printed
+        .lines()
+        .find(|l| l.starts_with("qemu-system-x86_64 "))
+        .unwrap_or_else(|| panic!("no QEMU command in:\n{printed}"));
+    Command::new("sh")
+        .args(["-c", line])
+        .current_dir(&s.dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 /// A root filesystem too large for the VM's memory on the initrd path: an error that says

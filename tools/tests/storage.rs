@@ -1,6 +1,7 @@
-//! `coracle run --read-only`, `--tmpfs` and the overlay root (`coracle.root=overlay`) in a real
-//! VM: what the program sees of its filesystems, as `docker run` gives them; the root on a
-//! block device (`--root-device blk`).
+//! `coracle run --read-only`, `--tmpfs` and the overlay root in a real VM: what the program
+//! sees of its filesystems, as `docker run` gives them, with the root on a block device (the
+//! default) and from the initrd (`--root-device initrd`, as a tmpfs or, with
+//! `coracle.root=overlay`, under the overlay).
 
 mod common;
 
@@ -43,6 +44,8 @@ fn read_only_root_with_tmpfs_mounts() {
                   busybox grep -E ' / | /run | /scratch ' /proc/mounts";
     let out = coracle(&[
         "run",
+        "--root-device",
+        "initrd",
         "--read-only",
         "--tmpfs",
         "/run:size=1m,mode=755",
@@ -74,28 +77,42 @@ fn overlay_root_is_writable_and_read_only_with_read_only() {
     let root = Root::new("overlay");
     let script = "echo changed > /etc/motd; cat /etc/motd; busybox rm /etc/motd; busybox ls /etc; \
                   busybox grep ' / ' /proc/mounts";
-    let run = |extra: &[&str]| {
-        let mut args = vec!["run", "--kernel-arg", "coracle.root=overlay"];
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&[root.path(), "busybox", "sh", "-c", script]);
-        coracle(&args)
-    };
-    let out = run(&[]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "changed\nhostname\nhosts\nresolv.conf\noverlay / overlay rw,relatime 0 0\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(root.0.join("etc/motd")).unwrap(),
-        "image\n"
-    );
-    let out = run(&["--read-only"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "image\nhostname\nhosts\nmotd\nresolv.conf\noverlay / overlay ro,relatime 0 0\n"
-    );
+    // The image on the drive (the default), then unpacked from the initrd.
+    for lower in [
+        &[][..],
+        &[
+            "--root-device",
+            "initrd",
+            "--kernel-arg",
+            "coracle.root=overlay",
+        ],
+    ] {
+        let run = |extra: &[&str]| {
+            let mut args = vec!["run"];
+            args.extend_from_slice(lower);
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&[root.path(), "busybox", "sh", "-c", script]);
+            coracle(&args)
+        };
+        let out = run(&[]);
+        assert_eq!(out.status.code(), Some(0), "{lower:?}: {}", stderr(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "changed\nhostname\nhosts\nresolv.conf\noverlay / overlay rw,relatime 0 0\n",
+            "{lower:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.0.join("etc/motd")).unwrap(),
+            "image\n"
+        );
+        let out = run(&["--read-only"]);
+        assert_eq!(out.status.code(), Some(0), "{lower:?}: {}", stderr(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "image\nhostname\nhosts\nmotd\nresolv.conf\noverlay / overlay ro,relatime 0 0\n",
+            "{lower:?}"
+        );
+    }
 }
 
 /// Runs `coracle args`, killed (and failing the test) if it has not ended after `secs`

@@ -8,6 +8,10 @@
 //! The memory manager reaches a file's pages only through [`get_page`] and the sync calls
 //! only through [`write_back`], so neither knows which filesystem a file is on.
 //!
+//! A filesystem that can read its pages again makes its caches [`PageCache::evictable`]:
+//! their clean pages go under memory pressure (`crate::evict`) and are read again when next
+//! needed, through [`get_page`] as if they had never been there.
+//!
 //! Lock order: a filesystem may hold its inode's lock while it takes the cache's; the cache
 //! never calls the filesystem with its own lock held.
 
@@ -25,13 +29,45 @@ use crate::Errno;
 #[derive(Debug, Default)]
 pub struct PageCache {
     pages: Mutex<BTreeMap<u64, Arc<Page>>>,
+    /// Clean pages may be dropped under memory pressure ([`crate::evict`]): the filesystem
+    /// reads them again from its backing store.
+    evictable: bool,
 }
 
 impl PageCache {
+    /// A cache whose pages stay until the file lets go of them (tmpfs: they are the data).
     pub const fn new() -> Self {
         PageCache {
             pages: Mutex::new(BTreeMap::new()),
+            evictable: false,
         }
+    }
+
+    /// A cache whose clean pages the kernel's shrinker ([`crate::evict::SHRINKER`]) may drop
+    /// under memory pressure: for a filesystem that can read them again.
+    pub fn evictable() -> Arc<Self> {
+        Self::evictable_in(&crate::evict::SHRINKER)
+    }
+
+    /// [`PageCache::evictable`] with the pages given to `shrinker` (tests use their own).
+    pub fn evictable_in(shrinker: &crate::evict::Shrinker) -> Arc<Self> {
+        let cache = Arc::new(PageCache {
+            pages: Mutex::new(BTreeMap::new()),
+            evictable: true,
+        });
+        shrinker.register(&cache);
+        cache
+    }
+
+    /// Whether clean pages may leave under memory pressure (and mappings of them be undone
+    /// to let them go: a later touch faults them in again).
+    pub fn is_evictable(&self) -> bool {
+        self.evictable
+    }
+
+    /// The pages, unless another holds the lock (for the shrinker, which must not wait).
+    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, BTreeMap<u64, Arc<Page>>>> {
+        self.pages.try_lock()
     }
 
     /// The page at `index`, if cached.
@@ -113,7 +149,10 @@ pub fn get_page(file: &dyn CachedFile, index: u64) -> Result<Got> {
     let page = {
         let mut pages = cache.pages.lock();
         match pages.get(&index) {
-            Some(p) => return judge(cache, index, p.clone()),
+            Some(p) => {
+                p.mark_accessed();
+                return judge(cache, index, p.clone());
+            }
             None => {
                 let page = Page::new_filling()?;
                 pages.insert(index, page.clone());

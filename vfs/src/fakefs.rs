@@ -26,7 +26,7 @@ const SECTORS_PER_PAGE: u64 = (PAGE_SIZE / SECTOR_SIZE) as u64;
 pub struct DiskFile {
     dev: Arc<dyn BlockDevice>,
     size: u64,
-    cache: PageCache,
+    cache: Arc<PageCache>,
 }
 
 impl core::fmt::Debug for DiskFile {
@@ -40,11 +40,16 @@ impl core::fmt::Debug for DiskFile {
 impl DiskFile {
     /// The file of `size` bytes on `dev` (which must hold them).
     pub fn new(dev: Arc<dyn BlockDevice>, size: u64) -> Arc<DiskFile> {
-        Arc::new(DiskFile {
-            dev,
-            size,
-            cache: PageCache::new(),
-        })
+        Self::with_cache(dev, size, Arc::new(PageCache::new()))
+    }
+
+    /// [`DiskFile::new`] with its pages in `cache` (an evictable one, to test the shrinker).
+    pub fn with_cache(
+        dev: Arc<dyn BlockDevice>,
+        size: u64,
+        cache: Arc<PageCache>,
+    ) -> Arc<DiskFile> {
+        Arc::new(DiskFile { dev, size, cache })
     }
 
     /// The sectors page `index` occupies on the device: `(first, count)`, cut at its end.

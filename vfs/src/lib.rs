@@ -17,6 +17,7 @@ pub mod cache;
 pub mod cpio;
 pub mod dev;
 pub mod erofs;
+pub mod evict;
 pub use coracle_abi::errno;
 pub mod fakefs;
 pub mod file;

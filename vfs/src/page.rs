@@ -85,6 +85,8 @@ pub struct Page {
     addr: u64,
     state: AtomicU8,
     dirty: AtomicBool,
+    /// Used since the shrinker's hand last passed (the clock's referenced bit).
+    accessed: AtomicBool,
     waiters: WaitQueue,
 }
 
@@ -134,6 +136,9 @@ impl Page {
             addr,
             state: AtomicU8::new(state),
             dirty: AtomicBool::new(false),
+            // A new page survives one pass of the shrinker's hand: a system call that
+            // waited for its read finds it when it runs again.
+            accessed: AtomicBool::new(true),
             waiters: WaitQueue::new(),
         };
         Ok(Arc::new(page))
@@ -212,5 +217,17 @@ impl Page {
     /// Whether the page holds data its backing store does not have.
     pub fn is_dirty(&self) -> bool {
         self.dirty.load(Ordering::Acquire)
+    }
+
+    /// Notes a use of the page (its cache found it again), so the shrinker keeps it a while.
+    pub fn mark_accessed(&self) {
+        if !self.accessed.load(Ordering::Relaxed) {
+            self.accessed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Clears the use mark and says whether it was set (the shrinker's hand passing).
+    pub fn take_accessed(&self) -> bool {
+        self.accessed.swap(false, Ordering::Relaxed)
     }
 }

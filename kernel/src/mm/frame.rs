@@ -49,7 +49,12 @@ fn reserve() -> u64 {
 }
 
 /// A fresh zeroed 4 KiB frame, or `None` when memory is exhausted (down to the reserve).
+/// Clean page-cache pages go back first (`super::pressure`) when free frames run low.
 pub fn alloc_zeroed() -> Option<PhysFrame<Size4KiB>> {
+    let total = TOTAL.load(Ordering::Relaxed);
+    if FREE.load(Ordering::Relaxed) <= super::pressure::low_mark(total, reserve()) {
+        super::pressure::on_low();
+    }
     if FREE.load(Ordering::Relaxed) <= reserve() {
         // What programs freed may still sit in the heap: take it back first.
         super::heap::reclaim(reserve());

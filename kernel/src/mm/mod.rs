@@ -8,6 +8,7 @@ pub mod frame;
 pub mod heap;
 pub mod pages;
 pub mod paging;
+pub mod pressure;
 pub mod selftest;
 pub mod space;
 pub mod tlb;

@@ -390,6 +390,31 @@ impl AddressSpace {
         count
     }
 
+    /// Unmaps each file page of `pages` where its user address still shows it (a private
+    /// copy a write made stays) and holds them all until every CPU has flushed.
+    pub fn unmap_file_pages(&self, pages: Vec<(u64, Arc<Page>)>) {
+        let mut reclaim = Reclaim::new();
+        self.with_root(|root| {
+            for (va, page) in &pages {
+                let Ok(Some(e)) = leaf_entry(root, *va, false) else {
+                    continue;
+                };
+                let f = e.flags();
+                let shows = in_use(e)
+                    && f.contains(BORROWED)
+                    && !f.contains(KERNEL_IMAGE)
+                    && phys_to_virt(e.addr().as_u64()) == page.addr();
+                if shows {
+                    e.set_unused();
+                }
+                // Even a page no longer shown here may sit in a TLB from before the copy.
+                reclaim.add(*va, PAGE_SIZE, None);
+            }
+        });
+        reclaim.pages = pages.into_iter().map(|(_, p)| p).collect();
+        reclaim.finish();
+    }
+
     /// Sets the permissions of the pages in use in `[start, start+len)`.
     pub fn protect(&self, start: u64, len: u64, perms: Perms) {
         let mut reclaim = Reclaim::new();

@@ -1,5 +1,5 @@
 //! System V IPC structs (x86_64, the `IPC_64` forms): `struct ipc64_perm`,
-//! `struct msqid64_ds`, `struct msginfo`.
+//! `struct msqid64_ds`, `struct msginfo`; POSIX message queues' `struct mq_attr`.
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
@@ -147,3 +147,17 @@ pub struct SemInfo {
     pub semaem: i32,
 }
 const _: () = assert!(size_of::<SemInfo>() == 40);
+
+/// `struct mq_attr` (POSIX message queues: mq_open, mq_getsetattr).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct MqAttr {
+    pub mq_flags: i64,
+    pub mq_maxmsg: i64,
+    pub mq_msgsize: i64,
+    pub mq_curmsgs: i64,
+    pub reserved: [i64; 4],
+}
+const _: () = assert!(size_of::<MqAttr>() == 64);

@@ -13,6 +13,7 @@
 //! /proc/<pid>/maps reads [`Mm::maps`].
 
 mod fault;
+mod reclaim;
 mod rmap;
 mod uaccess;
 mod vmas;
@@ -27,6 +28,7 @@ use crate::{Errno, Perms, Platform};
 pub use fault::{
     handle_page_fault, out_of_memory_kill, wait_for_page, Access, FaultResult, BUS_ADRERR,
 };
+pub use reclaim::release_file_pages;
 pub(crate) use rmap::{sync_file, unmap_file_pages};
 pub(crate) use uaccess::Faulting;
 pub use uaccess::{read_user, write_user};

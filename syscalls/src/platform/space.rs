@@ -32,6 +32,10 @@ pub trait UserSpace: Send + Sync {
     /// reach them any more, and returns how many pages were mapped. `keep` holds the shared
     /// pages that were mapped there: they are dropped only once no CPU can reach them.
     fn unmap(&self, start: u64, len: u64, keep: Vec<Arc<Page>>) -> u64;
+    /// Lets go of the file pages `pages` held at their user addresses: each is unmapped where
+    /// that address still shows it (not where a private mapping's write replaced it with a
+    /// copy, which stays), and dropped once no CPU can reach it.
+    fn unmap_file_pages(&self, pages: Vec<(u64, Arc<Page>)>);
     /// Sets the permissions of the mapped pages in `[start, start+len)`.
     fn protect(&self, start: u64, len: u64, perms: Perms);
     /// Moves the mapped pages of `[from, from+len)` to the same offsets from `to` (a range

@@ -216,6 +216,16 @@ const PROC_SYS: &[Ent] = &[
                     ent("max_user_watches", tunable("8192\n")),
                 ]),
             ),
+            ent(
+                "mqueue",
+                dir(&[
+                    ent("msg_default", tunable("10\n")),
+                    ent("msg_max", tunable("10\n")),
+                    ent("msgsize_default", tunable("8192\n")),
+                    ent("msgsize_max", tunable("8192\n")),
+                    ent("queues_max", tunable("256\n")),
+                ]),
+            ),
         ]),
     ),
     ent(

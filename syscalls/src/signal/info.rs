@@ -71,6 +71,17 @@ impl SigInfo {
         Self::with(signo, SI_TIMER, &fields)
     }
 
+    /// From a POSIX message queue's notification (SI_MESGQ): the sender's pid and uid, and
+    /// the registration's si_value.
+    pub fn mesgq(signo: u32, pid: u32, uid: u32, value: u64) -> Self {
+        let fields = SiRt {
+            si_pid: pid,
+            si_uid: uid,
+            si_value: value,
+        };
+        Self::with(signo, SI_MESGQ, &fields)
+    }
+
     /// A siginfo from user memory (rt_sigqueueinfo), with the signal number set to `signo`.
     /// Linux only keeps the first 48 bytes; when it does not know the layout for the code,
     /// the rest must be zero (E2BIG).

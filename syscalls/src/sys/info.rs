@@ -87,6 +87,7 @@ pub(crate) fn rlimit(resource: u32) -> Result<(u64, u64), Errno> {
         4 => (0, RLIM_INFINITY),       // RLIMIT_CORE
         7 => (crate::process::NOFILE_SOFT, crate::process::NOFILE_SOFT), // RLIMIT_NOFILE
         8 => (8 << 20, 8 << 20),       // RLIMIT_MEMLOCK
+        12 => (819_200, 819_200),      // RLIMIT_MSGQUEUE (MQ_BYTES_MAX)
         13 | 14 => (0, 0),             // RLIMIT_NICE, RLIMIT_RTPRIO
         0..=15 => (RLIM_INFINITY, RLIM_INFINITY),
         _ => return Err(Errno::EINVAL),

@@ -201,6 +201,7 @@ fn do_clone(p: &mut Current, k: &mut dyn Platform, regs: &UserRegs, a: CloneArgs
     );
 
     crate::kmem::check_thread_count(&p.sys)?;
+    crate::sys::process::nproc::check(p)?;
     let tid = p.sys.sched.alloc_tid();
     let mut child = p.new_thread(tid);
     let tid_bytes = tid.to_le_bytes();

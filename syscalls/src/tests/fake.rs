@@ -145,6 +145,19 @@ impl UserSpace for FakeSpace {
         gone.len() as u64
     }
 
+    fn unmap_file_pages(&self, pages: Vec<(u64, Arc<Page>)>) {
+        let mut mapped = self.pages();
+        for (va, page) in pages {
+            let shows = match mapped.get(&va) {
+                Some((Mem::Shared(p) | Mem::FileCow(p), _)) => Arc::ptr_eq(p, &page),
+                _ => false,
+            };
+            if shows {
+                mapped.remove(&va);
+            }
+        }
+    }
+
     fn protect(&self, start: u64, len: u64, perms: Perms) {
         for (_, p) in self.pages().range_mut(start..start + len) {
             // A private file page stays read-only until a write fault copies it.

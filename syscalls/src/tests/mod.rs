@@ -18,6 +18,7 @@ mod net;
 mod pagecache;
 mod platform;
 mod process;
+mod reclaim;
 mod select;
 mod signal;
 mod threads;

@@ -78,6 +78,9 @@ impl UserSpace for Opaque {
     fn unmap(&self, _: u64, _: u64, _: Vec<Arc<Page>>) -> u64 {
         unreachable!()
     }
+    fn unmap_file_pages(&self, _: Vec<(u64, Arc<Page>)>) {
+        unreachable!()
+    }
     fn protect(&self, _: u64, _: u64, _: Perms) {
         unreachable!()
     }

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::report::{Ended, RunResult};
-use super::{accel_name, exec, linux, Plan};
+use super::{accel_name, exec, linux, storage, Plan};
 use crate::icount;
 
 /// What may change from one run to the next of the same plan.
@@ -33,6 +33,12 @@ pub fn run_coracle(plan: &Plan, knobs: Knobs) -> RunResult {
         .args(["-m", &knobs.memory_mib.to_string()])
         .arg("--timing")
         .args(knobs.icount.then_some("--icount"))
+        .args(
+            plan.root_device
+                .map(|d| ["--root-device", storage::device_arg(d)])
+                .into_iter()
+                .flatten(),
+        )
         .arg("--qemu")
         .arg(&plan.qemu);
     match (&plan.image, &plan.rootfs, &plan.program) {

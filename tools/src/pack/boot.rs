@@ -64,7 +64,8 @@ pub fn plain_qemu_args(file: &str, root: &Range<u64>, memory_mib: u64) -> Vec<St
         "-kernel".into(),
         file.into(),
         "-append".into(),
-        "coracle.root=blk".into(),
+        // The image under an in-memory overlay, as `coracle run` boots it: writable.
+        "coracle.root=blk coracle.root=overlay".into(),
     ]);
     let drive = qemu::root_drive_option(file.as_ref(), Some((root.start, root.end - root.start)));
     args.extend(["-drive".into(), drive.to_string_lossy().into_owned()]);

@@ -52,7 +52,7 @@ pub struct Erofs {
     /// Regular files' page caches, by nid: they outlive the inode objects (as Linux's inode
     /// cache keeps a closed file's pages), so a system call that dropped its inode to wait
     /// for a read finds the page when it runs again, and a file opened again is not read
-    /// again. Clean pages go under memory pressure ([`Erofs::evict`]).
+    /// again. Clean pages go under memory pressure ([`crate::evict`]).
     caches: Mutex<BTreeMap<u64, Arc<PageCache>>>,
 }
 
@@ -67,7 +67,7 @@ impl core::fmt::Debug for Erofs {
 /// The device's blocks as one cached "file": where metadata is read.
 struct DeviceBlocks {
     dev: Arc<dyn BlockDevice>,
-    cache: PageCache,
+    cache: Arc<PageCache>,
     bytes: u64,
 }
 
@@ -172,7 +172,7 @@ impl Erofs {
         Mounting {
             meta: Arc::new(DeviceBlocks {
                 dev,
-                cache: PageCache::new(),
+                cache: PageCache::evictable(),
                 bytes: blocks * BLOCK_SIZE as u64,
             }),
         }
@@ -230,7 +230,11 @@ impl Erofs {
 
     /// The page cache of the regular file `nid`, shared by every inode object made for it.
     fn cache_of(&self, nid: u64) -> Arc<PageCache> {
-        self.caches.lock().entry(nid).or_default().clone()
+        self.caches
+            .lock()
+            .entry(nid)
+            .or_insert_with(PageCache::evictable)
+            .clone()
     }
 
     /// The device byte where inode `nid` starts, if the inode lies on the device.

@@ -15,6 +15,8 @@ use crate::types::Caller;
 use crate::Errno;
 
 const META: u32 = 3;
+/// The root directory's nid in [`image`].
+pub(crate) const ROOT_NID: u64 = 1;
 
 fn inode(layout: u16, mode: u32, size: u64, raw: u32, nlink: u32) -> [u8; 64] {
     DiskInode {
@@ -43,8 +45,9 @@ fn put(img: &mut [u8], nid: u64, inode: &[u8], tail: &[u8]) {
 /// `/link` -> `small`.
 pub(crate) fn image() -> Vec<u8> {
     let mut img = vec![0u8; 4 * BLOCK_SIZE];
+    // The root at nid 1, as the writer puts it (slot 0 would give it inode number 0).
     let sb = SuperBlock {
-        root_nid: 0,
+        root_nid: ROOT_NID as u16,
         inos: 5,
         build_time: 0,
         build_time_nsec: 0,
@@ -56,10 +59,10 @@ pub(crate) fn image() -> Vec<u8> {
         *b = (i % 253) as u8;
     }
     let root = encode_dir(&[
-        (b".", 0, FT_DIR),
-        (b"..", 0, FT_DIR),
+        (b".", ROOT_NID, FT_DIR),
+        (b"..", ROOT_NID, FT_DIR),
         (b"big", 6, FT_REG_FILE),
-        (b"link", 13, FT_SYMLINK),
+        (b"link", 15, FT_SYMLINK),
         (b"small", 8, FT_REG_FILE),
         (b"sub", 11, FT_DIR),
     ]);
@@ -67,7 +70,7 @@ pub(crate) fn image() -> Vec<u8> {
     let root = &root[0];
     put(
         &mut img,
-        0,
+        ROOT_NID,
         &inode(LAYOUT_FLAT_INLINE, 0o40755, root.len() as u64, 0, 3),
         root,
     );
@@ -83,7 +86,7 @@ pub(crate) fn image() -> Vec<u8> {
         &inode(LAYOUT_FLAT_INLINE, 0o100600, 10, 0, 1),
         b"0123456789",
     );
-    let sub = encode_dir(&[(b".", 11, FT_DIR), (b"..", 0, FT_DIR)]);
+    let sub = encode_dir(&[(b".", 11, FT_DIR), (b"..", ROOT_NID, FT_DIR)]);
     put(
         &mut img,
         11,
@@ -92,7 +95,7 @@ pub(crate) fn image() -> Vec<u8> {
     );
     put(
         &mut img,
-        13,
+        15,
         &inode(LAYOUT_FLAT_INLINE, 0o120777, 5, 0, 1),
         b"small",
     );
@@ -271,7 +274,7 @@ fn damaged_images_are_errors_not_panics() {
     let good = image();
     walk(&Erofs::mount(FakeBlock::new(good.clone(), true)).unwrap());
     let interesting = (SUPER_OFFSET..SUPER_OFFSET + SUPER_SIZE)
-        .chain(META as usize * BLOCK_SIZE..META as usize * BLOCK_SIZE + 15 * SLOT_SIZE);
+        .chain(META as usize * BLOCK_SIZE..META as usize * BLOCK_SIZE + 17 * SLOT_SIZE);
     for at in interesting {
         for value in [0x00, 0x01, 0x7f, 0x80, 0xff, good[at] ^ 0x10] {
             let mut img = good.clone();

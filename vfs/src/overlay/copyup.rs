@@ -7,8 +7,8 @@
 //! `WAIT` while its pages are read, and the system call then runs again and goes on from
 //! where the copy stopped, rather than starting over (or spinning other CPUs on the lock). A lower file with several names is also
 //! linked into the work directory under its lower inode number (the index). Copying up leaves the parent directory's times
-//! as they were (overlayfs restores them too). Extended attributes are not copied: the VFS
-//! has none yet.
+//! as they were (overlayfs restores them too). Extended attributes go up with the object,
+//! every namespace (`user.`, `trusted.`, `security.`), as overlayfs copies them.
 
 use alloc::format;
 use alloc::sync::Arc;
@@ -18,6 +18,7 @@ use super::{Fs, Indexed, Node, Tables};
 use crate::inode::{Inode, TimeChange};
 use crate::tmpfs::create_unnamed;
 use crate::types::*;
+use crate::xattr::XattrOp;
 use crate::Errno;
 
 /// How much data one copy step moves.
@@ -48,6 +49,7 @@ impl Node {
             None if st.file_type() == FileType::Regular => {
                 let (f, st) = self.fs.data_copy(&lower, &st, with_data)?;
                 set_meta(&st, &f)?;
+                copy_xattrs(&lower, &f)?;
                 f
             }
             None => return Err(Errno::EIO),
@@ -88,6 +90,7 @@ impl Node {
             FileType::Regular => {
                 let (f, st) = self.fs.data_copy(lower, st, with_data)?;
                 set_meta(&st, &f)?;
+                copy_xattrs(lower, &f)?;
                 dir.link(name, &f)?;
                 return Ok(f);
             }
@@ -103,6 +106,7 @@ impl Node {
         if st.file_type() != FileType::Symlink {
             upper.set_mode(mode)?;
         }
+        copy_xattrs(lower, &upper)?;
         upper.set_times(TimeChange::Set(st.atime), TimeChange::Set(st.mtime))?;
         Ok(upper)
     }
@@ -185,6 +189,25 @@ impl Fs {
         f.truncate(off)?;
         Ok(f)
     }
+}
+
+/// Gives the upper copy `upper` every extended attribute of `lower` (overlayfs's copy-up
+/// keeps them all); a lower layer without xattrs has none to give.
+fn copy_xattrs(lower: &Arc<dyn Inode>, upper: &Arc<dyn Inode>) -> Result<()> {
+    let names = match lower.xattr(XattrOp::List) {
+        Ok(names) => names,
+        Err(Errno::EOPNOTSUPP) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let value = lower.xattr(XattrOp::Get(name))?;
+        upper.xattr(XattrOp::Set {
+            name,
+            value: &value,
+            flags: 0,
+        })?;
+    }
+    Ok(())
 }
 
 /// Gives the new regular file `f` the owner, mode and times of the lower file (`st`).

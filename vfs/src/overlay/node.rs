@@ -15,6 +15,7 @@ use crate::file::FileOps;
 use crate::inode::{Inode, TimeChange};
 use crate::pipe::Pipe;
 use crate::types::*;
+use crate::xattr::XattrOp;
 use crate::Errno;
 
 /// An object of the overlay.
@@ -170,6 +171,27 @@ impl Inode for Node {
 
     fn set_mode(&self, mode: u32) -> Result<()> {
         self.ensure_upper(true)?.set_mode(mode)
+    }
+
+    /// Read from the layer that holds the object; a change copies it up first (overlayfs's
+    /// `ovl_xattr_set`), except the removal of a name it does not have (`ENODATA`).
+    fn xattr(&self, op: XattrOp<'_>) -> Result<Vec<u8>> {
+        let read = |op| match self.real().xattr(op) {
+            // A lower layer that keeps no xattrs (the EROFS image) has none to show.
+            Err(Errno::EOPNOTSUPP) if self.upper().is_none() => match op {
+                XattrOp::List => Ok(Vec::new()),
+                _ => Err(Errno::ENODATA),
+            },
+            r => r,
+        };
+        match op {
+            XattrOp::Get(_) | XattrOp::List => read(op),
+            XattrOp::Remove(name) if self.upper().is_none() => {
+                read(XattrOp::Get(name))?;
+                self.ensure_upper(true)?.xattr(op)
+            }
+            XattrOp::Set { .. } | XattrOp::Remove(_) => self.ensure_upper(true)?.xattr(op),
+        }
     }
 
     fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> Result<()> {

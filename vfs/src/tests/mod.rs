@@ -15,6 +15,7 @@ use crate::{Errno, Vfs};
 mod cache;
 mod cpio_roundtrip;
 mod dev;
+mod evict;
 mod files;
 mod overlay;
 mod paths;

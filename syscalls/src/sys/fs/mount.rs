@@ -1,4 +1,4 @@
-//! mount and umount2: tmpfs mounts, bind mounts, remounts.
+//! mount and umount2: tmpfs, proc, sysfs and mqueue mounts, remounts.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -67,6 +67,8 @@ pub(crate) fn mount(
         }
         b"proc" => crate::procfs::new_procfs(Arc::downgrade(&p.sys)),
         b"sysfs" => crate::procfs::new_sysfs(Arc::downgrade(&p.sys)),
+        // The one mqueue filesystem of the IPC namespace, wherever it is mounted.
+        b"mqueue" => p.sys.ipc.mq.clone(),
         _ => return Err(Errno::ENODEV),
     };
     let mut shown = b"rw,relatime".to_vec();

@@ -21,8 +21,10 @@ pub(crate) fn close(p: &mut Current, _k: &mut dyn Platform, fd: i32) -> SysResul
     Ok(0)
 }
 
-/// Closing any fd of a file drops the process's POSIX locks on it.
+/// Closing any fd of a file drops the process's POSIX locks on it, and its notification
+/// registration when the file is a message queue (filp_close: flush, locks_remove_posix).
 fn release_posix_locks(p: &Current, file: &OpenFile) {
+    crate::sys::ipc::mqueue::flush(file, p.process.pid);
     let st = file.inode().stat();
     p.sys
         .locks

@@ -1,9 +1,11 @@
 //! System V IPC: the identifiers, keys and permissions every kind shares (`ipc/util.c`),
-//! the message queues (`msg`), shared memory (`shm`) and semaphores (`sem`).
+//! the message queues (`msg`), shared memory (`shm`) and semaphores (`sem`); and the POSIX
+//! message queues (`mqueue`), which live in the same namespace on Linux.
 //!
 //! Identifiers are Linux's: `seq * 32768 + index`, the index the lowest free slot and `seq`
 //! counting every creation, so a removed queue's id is not soon reused.
 
+pub(crate) mod mqueue;
 pub(crate) mod msg;
 pub(crate) mod sem;
 pub(crate) mod shm;
@@ -33,6 +35,8 @@ pub(crate) struct Ipc {
     pub msg: msg::Queues,
     pub shm: shm::Segments,
     pub sem: sem::Sets,
+    /// The POSIX message queues: the mqueue filesystem's root.
+    pub mq: alloc::sync::Arc<mqueue::fs::MqDir>,
 }
 
 /// What every object has: key, owner, creator, mode, sequence number.

@@ -507,6 +507,7 @@ pub(crate) fn close_on_exec(p: &Current) {
     }
     let mut locks = p.sys.locks.lock();
     for f in &closed {
+        crate::sys::ipc::mqueue::flush(&f.file, p.process.pid);
         let st = f.file.inode().stat();
         locks.release_process((st.dev, st.ino), p.process.pid);
     }

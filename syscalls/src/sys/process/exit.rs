@@ -90,6 +90,7 @@ fn release_resources(process: &Process, sys: &System) {
     if !files.is_empty() {
         let mut locks = sys.locks.lock();
         for (_, fd) in files.iter() {
+            crate::sys::ipc::mqueue::flush(&fd.file, process.pid);
             let st = fd.file.inode().stat();
             locks.release_process((st.dev, st.ino), process.pid);
         }

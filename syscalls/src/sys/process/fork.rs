@@ -84,6 +84,7 @@ pub(crate) fn new_process(
         return vfork_wait(p, p.progress as u32);
     }
     crate::kmem::check_thread_count(&p.sys)?;
+    crate::sys::process::nproc::check(p)?;
     let parent = p.process.clone();
     let pid = p.sys.sched.alloc_tid();
     // The memory: the VMA list and the page tables, copied together under the mm lock so no

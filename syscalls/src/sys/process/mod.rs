@@ -7,6 +7,7 @@ pub(crate) mod fork;
 pub(crate) mod group;
 pub mod image;
 pub(crate) mod jobs;
+pub(crate) mod nproc;
 pub(crate) mod personality;
 pub(crate) mod pidfd;
 mod prctl;

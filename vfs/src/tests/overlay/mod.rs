@@ -13,6 +13,7 @@ use crate::overlay::new_overlay;
 mod blk;
 mod layers;
 mod names;
+mod xattrs;
 
 /// Errors the frozen lower layer gives on demand.
 #[derive(Default)]
@@ -62,6 +63,12 @@ impl Inode for Frozen {
     }
     fn readlink(&self, cx: &Caller) -> Result<Vec<u8>> {
         self.inner.readlink(cx)
+    }
+    fn xattr(&self, op: crate::xattr::XattrOp<'_>) -> Result<Vec<u8>> {
+        match op {
+            crate::xattr::XattrOp::Get(_) | crate::xattr::XattrOp::List => self.inner.xattr(op),
+            _ => Err(Errno::EROFS),
+        }
     }
     fn cached(&self) -> Option<&dyn crate::cache::CachedFile> {
         self.inner.cached()
