@@ -10,6 +10,7 @@
 //! (`streams`): stdin from the host's [`exec_wire::STDIN`] messages, stdout and stderr
 //! written as messages on the exec output port through the kernel's [`Hooks::send`]. When
 //! it ends ([`process_ended`]) its status goes back as an [`exec_wire::EXIT`] message.
+//! With `tty=` the process gets a pseudo-terminal instead (`terminal`).
 //! PID 1's streams are not touched. Several sessions run at once; their input shares one
 //! port, so a session whose program does not read holds the others' input back once its
 //! queue is full.
@@ -27,9 +28,11 @@ use crate::process::{ExitStatus, System};
 
 mod spawn;
 mod streams;
+mod terminal;
 mod users;
 
 pub use spawn::spawn_pending;
+pub(crate) use terminal::send_output as send_terminal_output;
 
 /// The most input queued for one session's reads (Linux's pipe size); past it the driver
 /// keeps the rest and the host waits.
@@ -64,6 +67,8 @@ pub(crate) struct Session {
     pid: core::sync::atomic::AtomicU32,
     input: Mutex<Input>,
     readers: WaitQueue,
+    /// `-t`: the master of the process's terminal, once it started.
+    tty: Mutex<Option<crate::tty::TtyFile>>,
 }
 
 #[derive(Debug, Default)]
@@ -113,7 +118,7 @@ fn input_full() -> bool {
     SESSIONS
         .lock()
         .values()
-        .any(|s| s.input.lock().queue.len() >= INPUT_CAP)
+        .any(|s| s.input.lock().queue.len() + terminal::held_input(s) >= INPUT_CAP)
 }
 
 fn session(id: u32) -> Option<Arc<Session>> {
@@ -135,6 +140,7 @@ fn handle(m: Message<'_>) {
                     pid: core::sync::atomic::AtomicU32::new(0),
                     input: Mutex::new(Input::default()),
                     readers: WaitQueue::new(),
+                    tty: Mutex::new(None),
                 }),
             );
             drop(sessions);
@@ -144,14 +150,18 @@ fn handle(m: Message<'_>) {
         }
         exec_wire::STDIN => {
             if let Some(s) = session(m.id) {
-                s.input.lock().queue.extend(m.payload);
-                streams::wake(&s.readers);
+                terminal::take_input(&s, m.payload);
             }
         }
         exec_wire::STDIN_END => {
             if let Some(s) = session(m.id) {
                 s.input.lock().ended = true;
                 streams::wake(&s.readers);
+            }
+        }
+        exec_wire::WINSIZE => {
+            if let (Some(s), Some(size)) = (session(m.id), exec_wire::parse_winsize(m.payload)) {
+                terminal::resize(&s, size);
             }
         }
         _ => {}
@@ -186,7 +196,16 @@ fn flush_outbox() -> bool {
 /// The port took output: the kernel's queued messages go first, blocked writers try again.
 pub fn output_ready() {
     flush_outbox();
+    let sessions: Vec<Arc<Session>> = SESSIONS.lock().values().cloned().collect();
+    terminal::output_ready(&sessions);
     streams::wake(&WRITERS);
+}
+
+/// A terminal's reader made room: input the driver held back may come now.
+pub(crate) fn input_taken() {
+    if let Some(h) = HOOKS.get() {
+        (h.input_taken)();
+    }
 }
 
 /// Ends session `id` before its process ran: `message` on its stderr, then `status`.
@@ -207,6 +226,7 @@ pub(crate) fn process_ended(pid: u32, status: ExitStatus) {
         id.and_then(|id| sessions.remove(&id))
     };
     if let Some(s) = ended {
+        terminal::close(&s);
         post(exec_wire::EXIT, s.id, &[status.docker() as u8]);
     }
 }

@@ -5,6 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+// Only part of the pty driver is used here.
+#[allow(dead_code)]
+#[path = "tty/session.rs"]
+mod session;
+
 const BUSYBOX: &str = "/bin/busybox";
 
 /// Where busybox is inside the VM: a host program is packed at its canonical path.
@@ -208,6 +213,18 @@ fn busybox_root(rt: &Runtime) -> String {
     root.to_string_lossy().into_owned()
 }
 
+/// Waits for PID 1 of VM `name` to log "ready".
+fn wait_for_ready(rt: &Runtime, name: &str) {
+    let start = Instant::now();
+    while !rt.ok(&["logs", name]).contains("ready") {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "PID 1 never ready"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn text(out: &Output) -> (Option<i32>, String, String) {
     (
         out.status.code(),
@@ -235,14 +252,7 @@ fn exec_runs_processes_in_a_running_vm() {
         "echo data > /tmp/f; echo ready; while :; do sleep 1; done",
     ]);
     let id = id.trim();
-    let start = Instant::now();
-    while !rt.ok(&["logs", "box"]).contains("ready") {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "PID 1 never ready"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_ready(&rt, "box");
     let exec = |args: &[&str]| text(&rt.coracle(&[&["exec"], args].concat()));
     assert_eq!(
         exec(&[id, "/bin/busybox", "echo", "hi"]),
@@ -332,4 +342,42 @@ fn exec_into_an_unknown_or_stopped_vm_fails_clearly() {
     assert_eq!(status, Some(126));
     assert!(err.contains("not running"), "{err}");
     rt.ok(&["rm", id]);
+}
+
+/// `exec -it` through a host pty, as `docker exec -it`: the process gets a fresh /dev/pts/N of
+/// the host terminal's size as fds 0-2 and controlling terminal (^C interrupts its foreground
+/// job, not the shell), the host terminal is raw (the guest's terminal echoes and edits), and
+/// its exit status comes back.
+#[test]
+fn exec_tty_gives_the_process_a_terminal_of_its_own() {
+    let rt = Runtime::new("exectty");
+    let root = busybox_root(&rt);
+    rt.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ttybox",
+        &root,
+        "/bin/sh",
+        "-c",
+        "echo ready; while :; do sleep 1; done",
+    ]);
+    wait_for_ready(&rt, "ttybox");
+    let mut cmd = portable_pty::CommandBuilder::new(env!("CARGO_BIN_EXE_coracle"));
+    cmd.args(["exec", "-it", "ttybox", "/bin/busybox", "sh"]);
+    cmd.env("XDG_RUNTIME_DIR", rt.vms());
+    let mut term = session::Session::spawn("exec -it", cmd, 33, 101);
+    term.send("/bin/busybox tty; /bin/busybox stty size\r");
+    let shown = term.expect(" 101");
+    assert!(shown.contains("/dev/pts/"), "{shown:?}");
+    assert!(shown.contains("33 101"), "{shown:?}");
+    // ^C typed while a foreground job runs goes to the job, not the shell.
+    term.send("/bin/sh -c 'echo sle\"\"eping; exec /bin/busybox sleep 60'\r");
+    term.expect("sleeping");
+    term.send("\x03");
+    term.send("echo status=$?\r");
+    term.expect("status=130");
+    term.send("exit 5\r");
+    assert_eq!(term.wait(), 5);
+    rt.ok(&["rm", "-f", "ttybox"]);
 }

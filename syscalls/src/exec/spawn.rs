@@ -203,7 +203,24 @@ fn start(
         creds,
     };
     let mut current = Current::new(sys.clone(), info, cwd, sys.info.uptime_ns());
-    let files = super::streams::files(&s);
+    let (files, master) = match fields.tty {
+        Some(size) => match super::terminal::open(sys, &s, size) {
+            Ok((master, slave)) => (
+                alloc::vec![slave.clone(), slave.clone(), slave],
+                Some(master),
+            ),
+            Err(e) => {
+                undo(sys, current);
+                fail(
+                    id,
+                    alloc::format!("coracle exec: no terminal: {}\n", e.name()).as_bytes(),
+                    126,
+                );
+                return Ok(());
+            }
+        },
+        None => (super::streams::files(&s), None),
+    };
     {
         let mut table = current.process.files.lock();
         for (fd, file) in files.into_iter().enumerate() {
@@ -216,6 +233,9 @@ fn start(
             );
         }
     }
+    if let Some(master) = &master {
+        super::terminal::control(master, current.process.sid(), current.process.pgid());
+    }
     s.pid.store(pid, Ordering::Relaxed);
     match crate::start_first(&mut current, k, &path, fields.args.clone(), env) {
         Ok(regs) => {
@@ -224,6 +244,9 @@ fn start(
                 regs,
                 fpu: Box::default(),
             });
+            if let Some(master) = master {
+                super::terminal::started(&s, master);
+            }
             sys.sched.enqueue(task);
             Ok(())
         }

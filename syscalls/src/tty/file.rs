@@ -43,6 +43,15 @@ impl TtyFile {
     }
 }
 
+impl core::fmt::Debug for TtyFile {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TtyFile")
+            .field("tty", &self.tty)
+            .field("end", &self.end)
+            .finish()
+    }
+}
+
 impl Drop for TtyFile {
     fn drop(&mut self) {
         let (last_master, last_slave) = {

@@ -65,6 +65,9 @@ pub(crate) struct State {
     pub slave_closed: bool,
     /// Pty: TIOCSPTLCK (a fresh pty is locked until unlockpt).
     pub locked: bool,
+    /// Pty: the `coracle exec -t` session whose messages carry the master's side
+    /// (`crate::exec`), none for a /dev/ptmx pair.
+    pub exec: Option<u32>,
     /// The other side is gone (pty master closed, host input ended): reads see end of file,
     /// writes EIO.
     pub hungup: bool,
@@ -115,6 +118,7 @@ impl Tty {
                 slaves: 0,
                 slave_closed: false,
                 locked: kind == Kind::Pty,
+                exec: None,
                 hungup: false,
             }),
             queue: WaitQueue::new(),
@@ -183,6 +187,8 @@ impl Tty {
             if self.kind == Kind::Console {
                 // The host's input held back for the backlog's room may come now.
                 crate::console::input_taken();
+            } else if st.exec.is_some() {
+                crate::exec::input_taken();
             }
         }
     }
@@ -190,7 +196,12 @@ impl Tty {
     /// Output the terminal shows: to the master's reader (pty) or the host (console).
     pub(crate) fn emit(&self, st: &mut State, data: &[u8]) {
         match self.kind {
-            Kind::Pty => st.master_buf.extend(data),
+            Kind::Pty => {
+                st.master_buf.extend(data);
+                if let Some(id) = st.exec {
+                    crate::exec::send_terminal_output(id, &mut st.master_buf);
+                }
+            }
             Kind::Console => {
                 let took = if st.pending_out.is_empty() {
                     crate::console::emit(data).unwrap_or(0)

@@ -22,7 +22,7 @@ use crate::{Current, Errno, Platform, SysResult};
 /// /dev/ptmx's device number.
 const DEV_PTMX: (u32, u32) = (5, 2);
 /// The major of /dev/pts/N (UNIX98_PTY_SLAVE_MAJOR).
-const PTS_MAJOR: u32 = 136;
+pub(crate) const PTS_MAJOR: u32 = 136;
 /// The tty group, owner of the pts nodes (devpts `gid=5`).
 const TTY_GID: u32 = 5;
 
@@ -39,12 +39,12 @@ impl Device for PtmxDevice {
 }
 
 /// The pts directory of `sys`.
-fn pts_dir(sys: &System) -> Result<Arc<dyn Inode>> {
+pub(crate) fn pts_dir(sys: &System) -> Result<Arc<dyn Inode>> {
     sys.ttys.pts_dir.lock().clone().ok_or(Errno::ENXIO)
 }
 
 /// Creates /dev/pts/N for `tty` and registers its device.
-fn add_node(sys: &System, tty: &Arc<Tty>) -> Result<()> {
+pub(crate) fn add_node(sys: &System, tty: &Arc<Tty>) -> Result<()> {
     let dir = pts_dir(sys)?;
     let name = alloc::format!("{}", tty.index).into_bytes();
     let rdev = makedev(PTS_MAJOR, tty.index);
@@ -87,7 +87,7 @@ pub(crate) fn setup(sys: &Arc<System>, dev: &Arc<dyn Inode>, console: bool) -> R
 }
 
 /// A caller for looking up /dev's entries at boot.
-fn root_caller(dir: &Arc<dyn Inode>) -> coracle_vfs::Caller {
+pub(crate) fn root_caller(dir: &Arc<dyn Inode>) -> coracle_vfs::Caller {
     coracle_vfs::Caller {
         pid: 0,
         tid: 0,

@@ -34,7 +34,7 @@ pub struct ExecArgs {
     /// Keep stdin open and send it to the process.
     #[arg(short = 'i', long)]
     pub interactive: bool,
-    /// Ask for a terminal (not served yet: the process gets pipes, with a warning).
+    /// Give the process a terminal (with -i on a terminal: ours in raw mode, sizes forwarded).
     #[arg(short = 't', long)]
     pub tty: bool,
     /// Set an environment variable (`KEY=VALUE`), on top of the container's.
@@ -168,8 +168,17 @@ fn start_fields(args: &ExecArgs, winsize: Option<(u16, u16)>) -> StartFields {
     }
 }
 
+/// The socket's sending side, shared by the stdin copier and the window-size watcher (one
+/// whole message at a time).
+type Sender = Arc<Mutex<UnixStream>>;
+
+fn send(socket: &Sender, kind: u8, payload: &[u8]) -> io::Result<()> {
+    let mut s = socket.lock().unwrap_or_else(|e| e.into_inner());
+    s.write_all(&exec_wire::encode(kind, 0, payload))
+}
+
 /// Sends our stdin as STDIN messages, then its end.
-fn send_stdin(mut socket: UnixStream) {
+fn send_stdin(socket: &Sender) {
     let mut stdin = io::stdin().lock();
     let mut buf = vec![0u8; MAX_PAYLOAD];
     loop {
@@ -179,14 +188,11 @@ fn send_stdin(mut socket: UnixStream) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        if socket
-            .write_all(&exec_wire::encode(exec_wire::STDIN, 0, &buf[..n]))
-            .is_err()
-        {
+        if send(socket, exec_wire::STDIN, &buf[..n]).is_err() {
             return;
         }
     }
-    let _ = socket.write_all(&exec_wire::encode(exec_wire::STDIN_END, 0, &[]));
+    let _ = send(socket, exec_wire::STDIN_END, &[]);
 }
 
 /// `coracle exec`: the process's status, or 125 (no such VM, or the VM ended first) and 126
@@ -212,19 +218,35 @@ pub fn exec(args: ExecArgs) -> Result<u8, RunError> {
         .write_all(format!("{HELLO}\n").as_bytes())
         .and_then(|()| stream.write_all(&exec_wire::encode(exec_wire::START, 0, &start.encode())))
         .map_err(|e| RunError::io(format!("cannot reach VM {}", args.vm), e))?;
-    let writer = stream
-        .try_clone()
-        .map_err(|e| RunError::io("cannot share the socket", e))?;
-    if args.tty {
-        // The guest has no terminal for an exec'd process yet (docs/guest-protocol.md, "Exec").
-        eprintln!("coracle: warning: exec -t is not supported yet; the process gets pipes");
+    let writer: Sender = Arc::new(Mutex::new(
+        stream
+            .try_clone()
+            .map_err(|e| RunError::io("cannot share the socket", e))?,
+    ));
+    // `-it` on a terminal, as `docker exec -it`: ours in raw mode until this function returns
+    // (restored on every way out, see terminal.rs; the guest's terminal edits, echoes and
+    // signals), its size sent as it changes. Without -i our stdin is not read, so it keeps
+    // its modes (^C still ends this command).
+    let mut _raw = None;
+    if args.tty && args.interactive {
+        let resized = writer.clone();
+        let watching = crate::terminal::watch_signals(move |rows, cols| {
+            let _ = send(
+                &resized,
+                exec_wire::WINSIZE,
+                &exec_wire::winsize_payload(rows, cols),
+            );
+        });
+        if watching.is_ok() {
+            _raw = crate::terminal::RawMode::enter()
+                .map_err(|e| RunError::io("cannot put the terminal in raw mode", e))?;
+        }
     }
     if args.interactive {
         // Not joined: it may sit in a read of our stdin after the process ended.
-        thread::spawn(move || send_stdin(writer));
+        thread::spawn(move || send_stdin(&writer));
     } else {
-        let mut writer = writer;
-        let _ = writer.write_all(&exec_wire::encode(exec_wire::STDIN_END, 0, &[]));
+        let _ = send(&writer, exec_wire::STDIN_END, &[]);
     }
     let mut decoder = Decoder::new();
     let mut status = None;
