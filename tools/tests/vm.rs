@@ -198,16 +198,18 @@ fn a_script_entrypoint_runs_through_its_interpreter() {
 
 /// The memory floors: program pages are mapped from the page cache (not copied at exec), file
 /// data lives in frames (not a heap fixed at half of RAM), and the initrd's pages are given
-/// back as they are unpacked. Debian's static busybox (1.9 MB) runs in 6 MiB (it needed
-/// 12 MiB before) and a static hello in 4 MiB (it needed 5 MiB; 3 MiB before the streams moved
-/// to virtio-serial, whose output buffers take half a MiB).
+/// back as they are unpacked. Debian's static busybox (1.9 MB) runs in 7 MiB (it needed
+/// 12 MiB before; 6 MiB before every VM carried the two virtio-serial ports of `coracle exec`,
+/// whose buffers take the difference) and a static hello in 5 MiB (4 MiB before those ports:
+/// there the kernel now panics on a failed allocation at boot, noted in issue 15; 3 MiB before
+/// the streams moved to virtio-serial, whose output buffers take half a MiB).
 #[test]
-fn busybox_runs_in_6_mib_and_a_static_hello_in_4() {
+fn busybox_runs_in_7_mib_and_a_static_hello_in_5() {
     assert!(
         std::path::Path::new("/bin/busybox").exists(),
         "/bin/busybox is missing: install busybox-static"
     );
-    let out = coracle(&["run", "-m", "6", "/bin/busybox", "echo", "hi"]);
+    let out = coracle(&["run", "-m", "7", "/bin/busybox", "echo", "hi"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
 
@@ -215,7 +217,7 @@ fn busybox_runs_in_6_mib_and_a_static_hello_in_4() {
         "hello",
         "#include <stdio.h>\nint main(void){ puts(\"hello\"); return 0; }\n",
     );
-    let out = coracle(&["run", "-m", "4", exe.to_str().unwrap()]);
+    let out = coracle(&["run", "-m", "5", exe.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
 }
