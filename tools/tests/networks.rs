@@ -184,7 +184,6 @@ fn a_client_vm_reaches_a_server_vm_by_name() {
 /// lock; without it this caught a shared address in one run of three), and machines of both kinds (virtio-mmio on microvm, virtio-pci on q35) talk on the
 /// same segment.
 #[test]
-#[ignore = "hangs since this session's merges: the q35 client's `nc a 7000` never returns (cause not found yet; reported in the issue note)"]
 fn vms_started_together_get_their_own_addresses() {
     let mut rt = Runtime::new("together");
     rt.network("busy", &["--subnet", "10.79.0.0/24"]);
