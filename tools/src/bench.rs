@@ -572,15 +572,7 @@ fn run_servers(args: &BenchArgs) -> Result<u8, RunError> {
         args,
         [coracle.is_some(), linux.is_some()],
         false,
-        |side, cpus| {
-            let knobs = Knobs {
-                cpus,
-                memory_mib: args.memory,
-                timeout: Duration::from_secs(args.timeout),
-                icount: false,
-            };
-            net::run(&plan, side == Side::Coracle, knobs)
-        },
+        |side, cpus| net::run(&plan, side == Side::Coracle, wall_knobs(args, cpus)),
     );
     let report = Report {
         coracle: env!("CARGO_PKG_VERSION"),
@@ -621,6 +613,17 @@ fn write_output(dir: &Path, report: &Report) -> Result<(), RunError> {
         eprintln!("bench: wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The wall-clock settings of one run at `cpus` CPUs from the command line (the servers and
+/// streams benches, which count bytes and requests, not instructions).
+pub(crate) fn wall_knobs(args: &BenchArgs, cpus: u32) -> Knobs {
+    Knobs {
+        cpus,
+        memory_mib: args.memory,
+        timeout: Duration::from_secs(args.timeout),
+        icount: false,
+    }
 }
 
 /// `--min-memory` on every side that runs, at the first CPU count.

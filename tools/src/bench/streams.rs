@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use command_fds::{CommandFdExt, FdMapping};
 
@@ -546,15 +546,7 @@ pub fn bench(args: &BenchArgs, mib: u32) -> Result<u8, RunError> {
         args,
         [coracle.is_some(), linux.is_some()],
         false,
-        |side, cpus| {
-            let knobs = Knobs {
-                cpus,
-                memory_mib: args.memory,
-                timeout: Duration::from_secs(args.timeout),
-                icount: false,
-            };
-            run(&plan, side == Side::Coracle, knobs)
-        },
+        |side, cpus| run(&plan, side == Side::Coracle, super::wall_knobs(args, cpus)),
     );
     let report = Report {
         coracle: env!("CARGO_PKG_VERSION"),
