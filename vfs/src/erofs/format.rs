@@ -253,42 +253,85 @@ pub struct Dirent<'a> {
     pub name: &'a [u8],
 }
 
-/// The entries of one directory block: `block` holds the block's used bytes (the whole
-/// block, or the directory's last bytes). Names run from their `nameoff` to the next entry's,
-/// the last one to the block's end or its first NUL.
-pub fn dir_block(block: &[u8]) -> Result<alloc::vec::Vec<Dirent<'_>>, Corrupt> {
-    let bad = Corrupt("bad directory block");
-    if block.len() < DIRENT_SIZE || block.len() > BLOCK_SIZE {
-        return Err(bad);
+/// One directory block, its entries read one at a time: a lookup decodes only the few its
+/// binary search visits, a readdir only the one it returns. `block` holds the block's used
+/// bytes (the whole block, or the directory's last bytes). Names run from their `nameoff` to
+/// the next entry's, the last one to the block's end or its first NUL.
+#[derive(Debug, Clone, Copy)]
+pub struct DirBlock<'a> {
+    block: &'a [u8],
+    /// Entries in the block: at least one.
+    count: usize,
+}
+
+impl<'a> DirBlock<'a> {
+    /// Checks the block's size and where its names start.
+    pub fn new(block: &'a [u8]) -> Result<Self, Corrupt> {
+        if block.len() < DIRENT_SIZE || block.len() > BLOCK_SIZE {
+            return Err(BAD_DIR);
+        }
+        let first = usize::from(u16_at(block, 8));
+        if first < DIRENT_SIZE || first % DIRENT_SIZE != 0 || first > block.len() {
+            return Err(BAD_DIR);
+        }
+        Ok(DirBlock {
+            block,
+            count: first / DIRENT_SIZE,
+        })
     }
-    let first = usize::from(u16_at(block, 8));
-    if first < DIRENT_SIZE || first % DIRENT_SIZE != 0 || first > block.len() {
-        return Err(bad);
+
+    /// How many entries the block holds (at least one).
+    pub fn len(&self) -> usize {
+        self.count
     }
-    let count = first / DIRENT_SIZE;
-    let mut out = alloc::vec::Vec::new();
-    out.try_reserve_exact(count)
-        .map_err(|_| Corrupt("directory too big"))?;
-    for i in 0..count {
+
+    /// Never: a directory block holds at least one entry.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Entry `i` (below [`DirBlock::len`]), its name checked to lie in the name area.
+    pub fn get(&self, i: usize) -> Result<Dirent<'a>, Corrupt> {
+        let block = self.block;
+        if i >= self.count {
+            return Err(BAD_DIR);
+        }
+        let first = self.count * DIRENT_SIZE;
         let at = i * DIRENT_SIZE;
         let start = usize::from(u16_at(block, at + 8));
-        let end = if i + 1 < count {
+        let end = if i + 1 < self.count {
             usize::from(u16_at(block, at + DIRENT_SIZE + 8))
         } else {
             let tail = &block[start.min(block.len())..];
             start + tail.iter().position(|&c| c == 0).unwrap_or(tail.len())
         };
         if start < first || end <= start || end > block.len() || end - start > 255 {
-            return Err(bad);
+            return Err(BAD_DIR);
         }
-        out.push(Dirent {
+        Ok(Dirent {
             nid: u64_at(block, at),
             file_type: block[at + 10],
             name: &block[start..end],
-        });
+        })
     }
-    Ok(out)
+
+    /// The entry named `name`, by binary search (names are sorted in a block).
+    pub fn find(&self, name: &[u8]) -> Result<Option<Dirent<'a>>, Corrupt> {
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let e = self.get(mid)?;
+            match e.name.cmp(name) {
+                core::cmp::Ordering::Equal => return Ok(Some(e)),
+                core::cmp::Ordering::Less => lo = mid + 1,
+                core::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        Ok(None)
+    }
 }
+
+const BAD_DIR: Corrupt = Corrupt("bad directory block");
 
 /// Lays `entries` (sorted by name) out in directory blocks; each inner vector is one block's
 /// used bytes (every block but the last is padded to [`BLOCK_SIZE`] with zeros).

@@ -192,15 +192,15 @@ impl Erofs {
         Ok(root)
     }
 
-    /// Copies `buf.len()` metadata bytes from device byte `pos`. Every block needed is asked
+    /// The metadata pages holding device bytes `pos..pos+len`. Every block needed is asked
     /// for before any wait, so a multi-block read waits once.
-    fn read_meta(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
-        let end = pos.checked_add(buf.len() as u64).ok_or(Errno::EIO)?;
+    fn meta_pages(&self, pos: u64, len: u64) -> Result<Vec<Arc<Page>>> {
+        let end = pos.checked_add(len).ok_or(Errno::EIO)?;
         if end > self.blocks * BLOCK_SIZE as u64 {
             return Err(Errno::EIO);
         }
-        if buf.is_empty() {
-            return Ok(());
+        if len == 0 {
+            return Ok(Vec::new());
         }
         let first = pos / BLOCK_SIZE as u64;
         let last = (end - 1) / BLOCK_SIZE as u64;
@@ -216,6 +216,18 @@ impl Erofs {
         if waiting {
             return Err(Errno::WAIT);
         }
+        Ok(pages)
+    }
+
+    /// Asks for the metadata blocks holding device bytes `pos..pos+len` without copying
+    /// them: `WAIT` while any is read.
+    fn request_meta(&self, pos: u64, len: u64) -> Result<()> {
+        self.meta_pages(pos, len).map(drop)
+    }
+
+    /// Copies `buf.len()` metadata bytes from device byte `pos` (one wait for all blocks).
+    fn read_meta(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
+        let pages = self.meta_pages(pos, buf.len() as u64)?;
         let mut at = pos;
         let mut done = 0;
         for page in pages {
