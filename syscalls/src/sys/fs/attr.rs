@@ -9,7 +9,7 @@ use core::result::Result;
 use coracle_vfs::notify::{self, mask::IN_ATTRIB};
 
 use super::{
-    as_origin, check_rofs, file_origin, lookup_found, lookup_found_at, read_path, Origin,
+    as_origin, check_rofs, fd_found, file_origin, lookup_found, lookup_found_at, read_path, Origin,
     AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW,
 };
 use crate::uaccess::read_u64;
@@ -48,6 +48,21 @@ fn lookup_path(
     lookup_found(p, dirfd, &path, true, false)
 }
 
+/// The object of an `*at` call whose only flags may be AT_SYMLINK_NOFOLLOW and
+/// AT_EMPTY_PATH (`EINVAL` for others).
+fn found_at(
+    p: &Current,
+    k: &dyn Platform,
+    dirfd: i32,
+    path: u64,
+    flags: i32,
+) -> Result<(Arc<dyn Inode>, Origin), Errno> {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    lookup_found_at(p, k, dirfd, path, flags)
+}
+
 fn do_chmod(p: &Current, (inode, origin): (Arc<dyn Inode>, Origin), mode: u32) -> SysResult {
     let inode = &inode;
     let cx = p.caller();
@@ -82,10 +97,7 @@ pub(crate) fn fchmodat2(
     mode: u32,
     flags: i32,
 ) -> SysResult {
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let found = lookup_found_at(p, k, dirfd, path, flags)?;
+    let found = found_at(p, k, dirfd, path, flags)?;
     if found.0.stat().file_type() == FileType::Symlink {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -97,11 +109,7 @@ pub(crate) fn chmod(p: &mut Current, k: &mut dyn Platform, path: u64, mode: u32)
 }
 
 pub(crate) fn fchmod(p: &mut Current, _k: &mut dyn Platform, fd: i32, mode: u32) -> SysResult {
-    let file = p.file(fd)?;
-    if file.is_path() {
-        return Err(Errno::EBADF);
-    }
-    do_chmod(p, (file.inode().clone(), file_origin(&file)), mode)
+    do_chmod(p, fd_found(p, fd)?, mode)
 }
 
 fn do_chown(
@@ -156,10 +164,7 @@ pub(crate) fn fchownat(
     gid: u32,
     flags: i32,
 ) -> SysResult {
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let found = lookup_found_at(p, k, dirfd, path, flags)?;
+    let found = found_at(p, k, dirfd, path, flags)?;
     do_chown(p, found, uid, gid)
 }
 
@@ -190,11 +195,7 @@ pub(crate) fn fchown(
     uid: u32,
     gid: u32,
 ) -> SysResult {
-    let file = p.file(fd)?;
-    if file.is_path() {
-        return Err(Errno::EBADF);
-    }
-    do_chown(p, (file.inode().clone(), file_origin(&file)), uid, gid)
+    do_chown(p, fd_found(p, fd)?, uid, gid)
 }
 
 const UTIME_NOW: i64 = (1 << 30) - 1;

@@ -164,6 +164,16 @@ pub(crate) fn file_origin(file: &coracle_vfs::OpenFile) -> Origin {
     file.origin().map(|(d, n)| (d.clone(), n.to_vec()))
 }
 
+/// The inode of open file `fd` for a call that changes it (fchmod, fchown, fsetxattr...),
+/// with where it was opened; `EBADF` for an `O_PATH` descriptor.
+fn fd_found(p: &Current, fd: i32) -> Result<(Arc<dyn Inode>, Origin), Errno> {
+    let file = p.file(fd)?;
+    if file.is_path() {
+        return Err(Errno::EBADF);
+    }
+    Ok((file.inode().clone(), file_origin(&file)))
+}
+
 /// Resolves a path argument of an `*at` call whose `flags` were checked to hold only
 /// AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH and harmless bits.
 fn lookup_at_flags(

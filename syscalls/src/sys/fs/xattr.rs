@@ -18,7 +18,7 @@ use coracle_vfs::Inode;
 
 use coracle_vfs::notify::{self, mask::IN_ATTRIB};
 
-use super::{as_origin, check_rofs, file_origin, lookup_found, read_path, Origin, AT_FDCWD};
+use super::{as_origin, check_rofs, fd_found, lookup_found, read_path, Origin, AT_FDCWD};
 use crate::uaccess::read_cstr;
 use crate::{Current, Errno, Platform, SysResult};
 
@@ -118,13 +118,7 @@ fn target_found(
             let path = read_path(k, path)?;
             lookup_found(p, AT_FDCWD, &path, follow, false)
         }
-        Target::Fd(fd) => {
-            let file = p.file(fd)?;
-            if file.is_path() {
-                return Err(Errno::EBADF);
-            }
-            Ok((file.inode().clone(), file_origin(&file)))
-        }
+        Target::Fd(fd) => fd_found(p, fd),
     }
 }
 
