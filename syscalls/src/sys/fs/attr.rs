@@ -9,8 +9,8 @@ use core::result::Result;
 use coracle_vfs::notify::{self, mask::IN_ATTRIB};
 
 use super::{
-    as_origin, check_rofs, fd_found, file_origin, lookup_found, lookup_found_at, read_path, Origin,
-    AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW,
+    as_origin, check_link_flags, check_rofs, fd_found, file_origin, lookup_found, lookup_found_at,
+    read_path, Origin, AT_FDCWD, AT_SYMLINK_NOFOLLOW,
 };
 use crate::uaccess::read_u64;
 use crate::{Current, Platform, SysResult};
@@ -48,21 +48,6 @@ fn lookup_path(
     lookup_found(p, dirfd, &path, true, false)
 }
 
-/// The object of an `*at` call whose only flags may be AT_SYMLINK_NOFOLLOW and
-/// AT_EMPTY_PATH (`EINVAL` for others).
-fn found_at(
-    p: &Current,
-    k: &dyn Platform,
-    dirfd: i32,
-    path: u64,
-    flags: i32,
-) -> Result<(Arc<dyn Inode>, Origin), Errno> {
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    lookup_found_at(p, k, dirfd, path, flags)
-}
-
 fn do_chmod(p: &Current, (inode, origin): (Arc<dyn Inode>, Origin), mode: u32) -> SysResult {
     let inode = &inode;
     let cx = p.caller();
@@ -97,7 +82,7 @@ pub(crate) fn fchmodat2(
     mode: u32,
     flags: i32,
 ) -> SysResult {
-    let found = found_at(p, k, dirfd, path, flags)?;
+    let found = lookup_found_at(p, k, dirfd, path, flags)?;
     if found.0.stat().file_type() == FileType::Symlink {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -164,7 +149,7 @@ pub(crate) fn fchownat(
     gid: u32,
     flags: i32,
 ) -> SysResult {
-    let found = found_at(p, k, dirfd, path, flags)?;
+    let found = lookup_found_at(p, k, dirfd, path, flags)?;
     do_chown(p, found, uid, gid)
 }
 
@@ -251,9 +236,7 @@ pub(crate) fn utimensat(
     times: u64,
     flags: i32,
 ) -> SysResult {
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
+    check_link_flags(flags)?;
     let (a, m) = if times == 0 {
         (TimeChange::Now, TimeChange::Now)
     } else {

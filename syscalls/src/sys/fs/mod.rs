@@ -146,7 +146,16 @@ fn lookup_found(
     Ok((l.inode.ok_or(Errno::ENOENT)?, origin))
 }
 
-/// [`lookup_found`] for a path argument with `*at` flags (see [`lookup_at_flags`]).
+/// `EINVAL` unless `flags` holds only AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH.
+fn check_link_flags(flags: i32) -> Result<(), Errno> {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+/// [`lookup_found`] for a path argument with `*at` flags, which may be only
+/// AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH (`EINVAL`).
 fn lookup_found_at(
     p: &Current,
     k: &dyn Platform,
@@ -154,6 +163,7 @@ fn lookup_found_at(
     path: u64,
     flags: i32,
 ) -> Result<(Arc<dyn Inode>, Origin), Errno> {
+    check_link_flags(flags)?;
     let path = read_path(k, path)?;
     let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
     lookup_found(p, dirfd, &path, follow, flags & AT_EMPTY_PATH != 0)
