@@ -91,16 +91,35 @@ impl Meta {
     }
 }
 
-/// What statfs tells of the filesystem on device `dev`.
-fn statfs_of(dev: u64) -> StatFs {
-    StatFs {
-        fs_type: MQUEUE_MAGIC,
-        bsize: 4096,
-        frsize: 4096,
-        namelen: 255,
-        fsid: dev,
-        ..StatFs::default()
-    }
+/// The `Inode` methods the directory and the queues answer alike from their `dev` and
+/// `meta`: statfs, chmod and chown.
+macro_rules! meta_inode_methods {
+    () => {
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+
+        fn statfs(&self) -> StatFs {
+            StatFs {
+                fs_type: MQUEUE_MAGIC,
+                bsize: 4096,
+                frsize: 4096,
+                namelen: 255,
+                fsid: self.dev,
+                ..StatFs::default()
+            }
+        }
+
+        fn set_mode(&self, mode: u32) -> Result<()> {
+            self.meta.lock().set_mode(mode);
+            Ok(())
+        }
+
+        fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+            self.meta.lock().set_owner(uid, gid);
+            Ok(())
+        }
+    };
 }
 
 /// The machine's queues: the filesystem's root directory.
@@ -219,23 +238,7 @@ impl Inode for MqDir {
         m.stat(self.dev, 1, 2, DIRENT_SIZE * (2 + n))
     }
 
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn statfs(&self) -> StatFs {
-        statfs_of(self.dev)
-    }
-
-    fn set_mode(&self, mode: u32) -> Result<()> {
-        self.meta.lock().set_mode(mode);
-        Ok(())
-    }
-
-    fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
-        self.meta.lock().set_owner(uid, gid);
-        Ok(())
-    }
+    meta_inode_methods!();
 
     fn lookup(&self, _cx: &Caller, name: &[u8]) -> Result<Arc<dyn Inode>> {
         let q = self.get(name).ok_or(Errno::ENOENT)?;
@@ -337,23 +340,7 @@ impl Inode for MqInode {
         self.meta.lock().stat(self.dev, self.ino, 1, FILENT_SIZE)
     }
 
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn statfs(&self) -> StatFs {
-        statfs_of(self.dev)
-    }
-
-    fn set_mode(&self, mode: u32) -> Result<()> {
-        self.meta.lock().set_mode(mode);
-        Ok(())
-    }
-
-    fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
-        self.meta.lock().set_owner(uid, gid);
-        Ok(())
-    }
+    meta_inode_methods!();
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let line = self.queue.lock().status_line();
