@@ -215,35 +215,26 @@ fn remove(p: &mut Current, k: &mut dyn Platform, t: Target, name: u64) -> SysRes
     Ok(0)
 }
 
+fn on_path(path: u64, follow: bool) -> Target {
+    Target::Path { path, follow }
+}
+
 /// The three entry points of one operation: `$path` follows a final symlink, `$lpath` does
 /// not, `$fd` works on an open file; the arguments after the target are `$op`'s.
 macro_rules! path_lpath_fd {
     ($op:ident($($arg:ident: $ty:ty),*) => $path:ident, $lpath:ident, $fd:ident) => {
-        pub(crate) fn $path(
+        path_lpath_fd!(@one $path(pathname: u64) => $op(on_path(pathname, true)) $($arg: $ty),*);
+        path_lpath_fd!(@one $lpath(pathname: u64) => $op(on_path(pathname, false)) $($arg: $ty),*);
+        path_lpath_fd!(@one $fd(fd: i32) => $op(Target::Fd(fd)) $($arg: $ty),*);
+    };
+    (@one $name:ident($at:ident: $at_ty:ty) => $op:ident($target:expr) $($arg:ident: $ty:ty),*) => {
+        pub(crate) fn $name(
             p: &mut Current,
             k: &mut dyn Platform,
-            pathname: u64,
+            $at: $at_ty,
             $($arg: $ty),*
         ) -> SysResult {
-            $op(p, k, Target::Path { path: pathname, follow: true }, $($arg),*)
-        }
-
-        pub(crate) fn $lpath(
-            p: &mut Current,
-            k: &mut dyn Platform,
-            pathname: u64,
-            $($arg: $ty),*
-        ) -> SysResult {
-            $op(p, k, Target::Path { path: pathname, follow: false }, $($arg),*)
-        }
-
-        pub(crate) fn $fd(
-            p: &mut Current,
-            k: &mut dyn Platform,
-            fd: i32,
-            $($arg: $ty),*
-        ) -> SysResult {
-            $op(p, k, Target::Fd(fd), $($arg),*)
+            $op(p, k, $target, $($arg),*)
         }
     };
 }
