@@ -41,7 +41,7 @@ fn sample(root: &Path) {
     let _ = Command::new("mkfifo").arg(root.join("fifo")).status();
 }
 
-fn image_of(root: &Path) -> Vec<u8> {
+pub(super) fn image_of(root: &Path) -> Vec<u8> {
     let tree = Tree::scan(root).unwrap();
     let mut w = ErofsWriter::new(Cursor::new(Vec::new())).unwrap();
     tree.write(&mut w).unwrap();
@@ -60,7 +60,7 @@ fn the_same_tree_gives_the_same_bytes() {
     assert_eq!(a.len() % 4096, 0);
 }
 
-fn fsck(image: &Path, extract: Option<&Path>) -> std::process::Output {
+pub(super) fn fsck(image: &Path, extract: Option<&Path>) -> std::process::Output {
     let mut cmd = Command::new("fsck.erofs");
     if let Some(dir) = extract {
         cmd.arg(format!("--extract={}", dir.display()));
@@ -71,7 +71,7 @@ fn fsck(image: &Path, extract: Option<&Path>) -> std::process::Output {
 }
 
 /// `ls -lnR`-like listing of a tree: type, mode, owner, size, link target, content hash.
-fn listing(root: &Path, mode_mask: u32) -> Vec<String> {
+pub(super) fn listing(root: &Path, mode_mask: u32) -> Vec<String> {
     let mut out = Vec::new();
     let mut todo = vec![root.to_path_buf()];
     while let Some(dir) = todo.pop() {
@@ -180,7 +180,7 @@ fn linux_mounts_it() {
     assert_eq!(got, listing(&src, !0));
 }
 
-fn nix_is_root() -> bool {
+pub(super) fn nix_is_root() -> bool {
     fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
         .unwrap_or(false)

@@ -6,8 +6,9 @@
 //! cannot be right is [`Corrupt`]; the reader turns that into `EIO`.
 //!
 //! Only what Coracle writes is read: 4 KiB blocks, no compression, no chunks, no extra
-//! devices, no xattrs; inodes may be compact (32 bytes) or extended (64 bytes), data plain
-//! (whole blocks from `raw_blkaddr`) or inline (the tail right after the inode).
+//! devices; inodes may be compact (32 bytes) or extended (64 bytes), data plain (whole blocks
+//! from `raw_blkaddr`) or inline (the tail right after the inode and its extended attributes,
+//! whose body is `super::xattrs`').
 
 /// Where the superblock starts on the device.
 pub const SUPER_OFFSET: usize = 1024;
@@ -75,6 +76,8 @@ pub struct SuperBlock {
     pub blocks: u32,
     /// The block where nid 0 lives.
     pub meta_blkaddr: u32,
+    /// The block where shared extended attributes start (their ids count 4 bytes from it).
+    pub xattr_blkaddr: u32,
 }
 
 /// Bytes of the superblock.
@@ -96,7 +99,7 @@ impl SuperBlock {
             return Err(Corrupt("superblock extension slots"));
         }
         // feature_incompat (80): compression, chunks, devices, ztailpacking, fragments,
-        // dedupe, xattr prefixes... none of which Coracle reads. extra_devices (86) too.
+        // dedupe, long xattr name prefixes... none of which Coracle reads. extra_devices (86) too.
         if u32_at(b, 80) != 0 || u16_at(b, 86) != 0 {
             return Err(Corrupt("incompatible features"));
         }
@@ -107,6 +110,7 @@ impl SuperBlock {
             build_time_nsec: u32_at(b, 32),
             blocks: u32_at(b, 36),
             meta_blkaddr: u32_at(b, 40),
+            xattr_blkaddr: u32_at(b, 44),
         })
     }
 
@@ -121,6 +125,7 @@ impl SuperBlock {
         put(&mut b, 32, &self.build_time_nsec.to_le_bytes());
         put(&mut b, 36, &self.blocks.to_le_bytes());
         put(&mut b, 40, &self.meta_blkaddr.to_le_bytes());
+        put(&mut b, 44, &self.xattr_blkaddr.to_le_bytes());
         b
     }
 }
@@ -130,6 +135,9 @@ impl SuperBlock {
 pub struct DiskInode {
     /// `LAYOUT_FLAT_PLAIN` or `LAYOUT_FLAT_INLINE`.
     pub layout: u16,
+    /// `i_xattr_icount`: the size of the attribute body after the inode
+    /// (`super::xattrs::ibody_size`).
+    pub xattr_icount: u16,
     /// Type and permission bits.
     pub mode: u32,
     pub nlink: u32,
@@ -172,9 +180,6 @@ impl DiskInode {
         if layout != LAYOUT_FLAT_PLAIN && layout != LAYOUT_FLAT_INLINE {
             return Err(Corrupt("unsupported data layout (compressed or chunked)"));
         }
-        if u16_at(b, 2) != 0 {
-            return Err(Corrupt("xattrs are not supported"));
-        }
         let mode = u32::from(u16_at(b, 4));
         let inode = if extended {
             if b.len() < EXTENDED_INODE_SIZE {
@@ -182,6 +187,7 @@ impl DiskInode {
             }
             DiskInode {
                 layout,
+                xattr_icount: u16_at(b, 2),
                 mode,
                 nlink: u32_at(b, 44),
                 size: u64_at(b, 8),
@@ -196,6 +202,7 @@ impl DiskInode {
         } else {
             DiskInode {
                 layout,
+                xattr_icount: u16_at(b, 2),
                 mode,
                 nlink: u32::from(u16_at(b, 6)),
                 size: u64::from(u32_at(b, 8)),
@@ -218,6 +225,7 @@ impl DiskInode {
     pub fn encode(&self) -> [u8; EXTENDED_INODE_SIZE] {
         let mut b = [0u8; EXTENDED_INODE_SIZE];
         put(&mut b, 0, &((self.layout << 1) | 1).to_le_bytes());
+        put(&mut b, 2, &self.xattr_icount.to_le_bytes());
         put(&mut b, 4, &(self.mode as u16).to_le_bytes());
         put(&mut b, 8, &self.size.to_le_bytes());
         put(&mut b, 16, &self.raw.to_le_bytes());

@@ -1,4 +1,5 @@
-//! One EROFS inode: stat, a regular file's pages, a directory's entries, a symlink's target.
+//! One EROFS inode: stat, a regular file's pages, a directory's entries, a symlink's target,
+//! its extended attributes (read with it, `super::xattrs`).
 //!
 //! Where an inode's data lies is checked once, when the inode is read ([`ErofsInode::new`]):
 //! plain data must be whole blocks inside the filesystem, an inline tail must sit in the
@@ -34,6 +35,7 @@ pub struct ErofsInode {
     /// A regular file's pages ([`Erofs::cache_of`]); an empty cache of its own otherwise.
     cache: Arc<PageCache>,
     fifo: Once<Arc<Pipe>>,
+    xattrs: super::xattrs::Loaded,
 }
 
 impl core::fmt::Debug for ErofsInode {
@@ -53,6 +55,7 @@ impl ErofsInode {
         pos: u64,
         disk: DiskInode,
         parent: Option<(Arc<dyn Inode>, Vec<u8>)>,
+        xattrs: super::xattrs::Loaded,
     ) -> Result<Arc<ErofsInode>> {
         let kind = format::file_type(disk.mode);
         let has_data = matches!(
@@ -63,7 +66,9 @@ impl ErofsInode {
         let blocks = size.div_ceil(BS);
         let (full_blocks, tail) = if disk.layout == LAYOUT_FLAT_INLINE && size > 0 {
             let tail_len = size - (blocks - 1) * BS;
-            let at = pos + disk.size_on_disk() as u64;
+            let at = pos
+                + disk.size_on_disk() as u64
+                + super::xattrs::ibody_size(disk.xattr_icount) as u64;
             // Linux: "inline data cross block boundary" is corruption.
             if at % BS + tail_len > BS {
                 return Err(Errno::EIO);
@@ -97,6 +102,7 @@ impl ErofsInode {
             parent,
             cache,
             fifo: Once::new(),
+            xattrs,
         }))
     }
 
@@ -219,6 +225,10 @@ impl Inode for ErofsInode {
 
     fn set_times(&self, _atime: TimeChange, _mtime: TimeChange) -> Result<()> {
         Err(Errno::EROFS)
+    }
+
+    fn xattr(&self, op: crate::xattr::XattrOp<'_>) -> Result<Vec<u8>> {
+        super::xattrs::answer(&self.xattrs, op)
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {

@@ -14,6 +14,9 @@ pub mod format;
 mod inode;
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_xattrs;
+pub mod xattrs;
 
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
@@ -277,7 +280,9 @@ impl Erofs {
         let len = (EXTENDED_INODE_SIZE as u64).min(avail) as usize;
         self.read_meta(pos, &mut raw[..len])?;
         let disk = DiskInode::decode(&raw[..len], &self.sb).map_err(corrupt)?;
-        let node = ErofsInode::new(self.clone(), nid, pos, disk, parent)?;
+        let body = pos + disk.size_on_disk() as u64;
+        let xattrs = xattrs::load(self, body, disk.xattr_icount)?;
+        let node = ErofsInode::new(self.clone(), nid, pos, disk, parent, xattrs)?;
         let mut table = self.inodes.lock();
         if let Some(i) = table.get(&nid).and_then(Weak::upgrade) {
             return Ok(i);

@@ -87,7 +87,7 @@ fn merged_listings_over_erofs_have_dot_and_dotdot() {
     check(&root, &root, &["big", "link", "sub"]);
 }
 
-/// An EROFS lower layer keeps no xattrs: none to read, and setting one copies the file up.
+/// An EROFS lower file without xattrs: none to read, and setting one copies the file up.
 #[test]
 fn xattrs_over_erofs_are_set_on_the_upper_copy() {
     let (_, root, cx) = over_erofs();
