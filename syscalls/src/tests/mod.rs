@@ -9,6 +9,7 @@ mod fifo;
 mod fs;
 mod futex_shared;
 mod fuzz;
+mod io_wait;
 mod interp;
 mod io;
 mod misc;
