@@ -13,7 +13,7 @@ use coracle_net::{Network, TcpSocket, UdpSocket};
 use coracle_vfs::WaitQueue;
 
 use super::addr::{unmap, SockAddr};
-use super::{Ancillary, Got, Socket};
+use super::{tcp_opts, Ancillary, Got, Socket};
 use crate::{Current, Errno};
 
 enum Proto {
@@ -271,6 +271,11 @@ impl Socket for Inet {
     }
 
     fn get_opt(&self, level: i32, name: i32) -> Option<Result<Vec<u8>, Errno>> {
+        if let (Proto::Tcp(t), IPPROTO_TCP) = (&self.proto, level) {
+            if let Some(v) = tcp_opts::get(t, name) {
+                return Some(Ok(v));
+            }
+        }
         let v = match (&self.proto, level, name) {
             (Proto::Tcp(t), SOL_SOCKET, SO_REUSEADDR) => t.opts().reuseaddr as i32,
             (Proto::Udp(u), SOL_SOCKET, SO_REUSEADDR) => u.opts().reuseaddr as i32,
@@ -293,6 +298,19 @@ impl Socket for Inet {
     }
 
     fn set_opt(&self, level: i32, name: i32, val: &[u8]) -> Option<Result<(), Errno>> {
+        match (&self.proto, level) {
+            (Proto::Tcp(t), IPPROTO_TCP) => {
+                if let Some(r) = tcp_opts::set(t, name, val) {
+                    return Some(r);
+                }
+            }
+            (Proto::Tcp(t), SOL_SOCKET) => {
+                if let Err(e) = tcp_opts::pass_on(t, name, val) {
+                    return Some(Err(e));
+                }
+            }
+            _ => {}
+        }
         let flag = |v: &[u8]| read_int(v).map(|i| i != 0);
         let r = (|| -> Result<Option<()>, Errno> {
             match (&self.proto, level, name) {
