@@ -347,6 +347,11 @@ static void tcp_info_and_congestion(void)
 	expect_errno("TCP_INFO on a UDP socket", getsockopt(udp, IPPROTO_TCP, TCP_INFO, b, &len),
 		     EOPNOTSUPP);
 	close(udp);
+	udp = socket(AF_INET6, SOCK_DGRAM, 0);
+	len = INFO_LEN;
+	expect_errno("TCP_INFO on a UDP6 socket", getsockopt(udp, IPPROTO_TCP, TCP_INFO, b, &len),
+		     ENOPROTOOPT);
+	close(udp);
 
 	char name[32];
 	len = sizeof name;

@@ -290,8 +290,11 @@ impl Socket for Inet {
             // tcp_getsockopt: the MSS of an unconnected socket is TCP_MSS_DEFAULT.
             (Proto::Tcp(_), IPPROTO_TCP, TCP_MAXSEG) => 536,
             (_, IPPROTO_IPV6, IPV6_V6ONLY) if self.family == AF_INET6 => self.v6only() as i32,
-            // ip_getsockopt: another level than IP's on an IPv4 socket.
-            (_, IPPROTO_IPV6, _) if self.family == AF_INET => return Some(Err(Errno::EOPNOTSUPP)),
+            // do_ip_getsockopt: a level that is neither IP's nor the protocol's on an IPv4
+            // socket (ipv6_getsockopt says ENOPROTOOPT for an IPv6 one).
+            (_, l, _) if self.family == AF_INET && l != IPPROTO_IP && l != self.protocol() => {
+                return Some(Err(Errno::EOPNOTSUPP))
+            }
             _ => return Some(Err(Errno::ENOPROTOOPT)),
         };
         Some(Ok(int(v)))
