@@ -30,5 +30,5 @@ pub use device::{NetDevice, TxError};
 pub use lo::Faults;
 pub use ports::{Proto, EPHEMERAL};
 pub use stack::{IfInfo, Network, Shared};
-pub use tcp::{TcpOpts, TcpSocket};
+pub use tcp::{Congestion, TcpInfo, TcpOpts, TcpSocket};
 pub use udp::{Received, UdpOpts, UdpSocket, MAX_DATAGRAM};

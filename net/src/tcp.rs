@@ -19,6 +19,11 @@ use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
+mod info;
+mod v6only;
+
+pub use info::{Congestion, TcpInfo};
+
 use crate::ports::{Binding, Ports, Proto};
 use crate::stack::{Ifaces, Inner, Kind, Network, Shared, Which};
 
@@ -45,6 +50,13 @@ pub struct TcpOpts {
     pub keepidle: u32,
     pub keepintvl: u32,
     pub keepcnt: u32,
+    /// SO_LINGER with a zero time: close resets the connection.
+    pub linger_abort: bool,
+    /// The receive and send buffers of connections made from now on, in bytes (0: [`BUF`]).
+    pub rcvbuf: usize,
+    pub sndbuf: usize,
+    /// TCP_CONGESTION as set (the name reported; see [`Congestion`]).
+    pub congestion: Congestion,
 }
 
 impl Default for TcpOpts {
@@ -58,6 +70,10 @@ impl Default for TcpOpts {
             keepidle: 7200,
             keepintvl: 75,
             keepcnt: 9,
+            linger_abort: false,
+            rcvbuf: 0,
+            sndbuf: 0,
+            congestion: Congestion::Cubic,
         }
     }
 }
@@ -75,6 +91,8 @@ enum Phase {
         reported: bool,
         established: bool,
         started: Instant,
+        /// The handshake's round trip (SYN to SYN-ACK), for TCP_INFO.
+        rtt: Option<Duration>,
     },
 }
 
@@ -95,10 +113,11 @@ pub(crate) struct TcpState {
     broken: bool,
 }
 
-fn new_socket() -> tcp::Socket<'static> {
+fn new_socket(opts: &TcpOpts) -> tcp::Socket<'static> {
+    let size = |n: usize| if n == 0 { BUF } else { n };
     let mut s = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0u8; BUF]),
-        tcp::SocketBuffer::new(vec![0u8; BUF]),
+        tcp::SocketBuffer::new(vec![0u8; size(opts.rcvbuf)]),
+        tcp::SocketBuffer::new(vec![0u8; size(opts.sndbuf)]),
     );
     // Linux acks quickly on lo and in interactive exchanges; a delayed ack here only stalls
     // request/response traffic until the next poll.
@@ -162,7 +181,7 @@ impl TcpState {
 
     fn add_listener(&self, ifs: &mut Ifaces, w: Which) -> Option<SocketHandle> {
         let local = self.local?;
-        let mut s = new_socket();
+        let mut s = new_socket(&self.opts);
         s.listen(listen_endpoint(local)).ok()?;
         s.set_nagle_enabled(!self.opts.nodelay);
         Some(ifs.set(w).add(s))
@@ -211,6 +230,7 @@ impl TcpState {
                 handle,
                 established,
                 started,
+                rtt,
                 ..
             } => {
                 let (w, h) = (*which, *handle);
@@ -218,6 +238,7 @@ impl TcpState {
                 if !*established {
                     if connected(state) {
                         *established = true;
+                        *rtt = Some(now - *started);
                     } else if state == State::Closed {
                         let timed_out = now - *started >= CONNECT_TIMEOUT;
                         ifs.set(w).remove(h);
@@ -248,6 +269,7 @@ impl TcpState {
     /// the backlog connections are half-open or unaccepted (beyond it a SYN finds no listener
     /// and is refused).
     pub(crate) fn refill(&mut self, ifs: &mut Ifaces) {
+        self.refuse_v4(ifs);
         let Phase::Listen { backlog, pool } = &self.phase else {
             return;
         };
@@ -383,7 +405,8 @@ impl TcpState {
             }
             Phase::Conn { which, handle, .. } => {
                 let s = inner_ifs.set(which).get_mut::<tcp::Socket<'_>>(handle);
-                if s.can_recv() {
+                // tcp_close: unread data or SO_LINGER with a zero time resets the connection.
+                if s.can_recv() || self.opts.linger_abort {
                     s.abort();
                 } else {
                     s.close();
@@ -571,6 +594,7 @@ impl TcpSocket {
                 reported: true,
                 established: true,
                 started: inner.ifs.now,
+                rtt: None,
             };
             let (id, shared) = inner.add(Kind::Tcp(child));
             inner.tcp(id).id = id;
@@ -621,7 +645,7 @@ impl TcpSocket {
                     IpAddr::V6(_) => IpAddr::V6(core::net::Ipv6Addr::LOCALHOST),
                 });
             }
-            let mut s = new_socket();
+            let mut s = new_socket(&t.opts);
             s.set_nagle_enabled(!t.opts.nodelay);
             if t.opts.keepalive {
                 s.set_keep_alive(Some(Duration::from_secs(u64::from(t.opts.keepidle.max(1)))));
@@ -638,6 +662,7 @@ impl TcpSocket {
                 reported: false,
                 established: false,
                 started: inner.ifs.now,
+                rtt: None,
             };
             Err(Errno::EINPROGRESS)
         })

@@ -98,7 +98,8 @@ syscall_table! {
     /// AF_UNIX only (IP families: `EOPNOTSUPP`, as Linux).
     SYS_socketpair = 53 => net::socketpair(domain: i32, ty: i32, protocol: i32, sv: u64);
     SYS_setsockopt = 54 => net::setsockopt(fd: i32, level: i32, name: i32, val: u64, len: i32);
-    /// The options servers use (SO_*, TCP_NODELAY, TCP_KEEP*, IPV6_V6ONLY, SO_PEERCRED).
+    /// The options servers use (SO_*, TCP_NODELAY, TCP_KEEP*, TCP_INFO, TCP_CONGESTION,
+    /// IPV6_V6ONLY, SO_PEERCRED); see docs/socket-options.md.
     SYS_getsockopt = 55 => net::getsockopt(fd: i32, level: i32, name: i32, val: u64, len: u64);
     // The x86_64 argument order: flags, stack, parent_tid, child_tid, tls.
     /// No new namespaces (`CLONE_NEW*`: `EPERM`).

@@ -2,6 +2,7 @@
 
 mod drain;
 mod tcp;
+mod tcp_opts;
 mod udp;
 mod wire;
 
