@@ -18,6 +18,7 @@ pub mod hal;
 pub mod irq;
 mod mmio;
 pub mod net;
+mod net_notify;
 mod net_selftest;
 pub mod p9;
 mod pci;
