@@ -46,6 +46,9 @@ pub fn shutdown(status: u32, timing: bool) -> ! {
     } else {
         time::tsc_khz_if_known()
     };
+    // The program's sockets close as its exit would close them, and what they sent reaches
+    // the peers before the card stops with the VM.
+    crate::dev::net_drain::drain();
     // Stores through shared mappings of volume files reach the host (an unmount's sync).
     crate::dev::p9::sync_all();
     // The host has every byte of output before it learns the program ended.

@@ -14,6 +14,7 @@ extern crate std;
 
 mod config;
 mod device;
+mod drain;
 mod lo;
 mod nic;
 mod ports;

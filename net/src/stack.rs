@@ -233,7 +233,9 @@ impl Inner {
         let ifs = &mut self.ifs;
         self.orphans.retain(|&(w, h)| {
             let set = ifs.set(w);
-            if set.get::<tcp::Socket<'_>>(h).state() == tcp::State::Closed {
+            let s = set.get::<tcp::Socket<'_>>(h);
+            // An aborted one keeps its peer's address until its RST has gone out.
+            if s.state() == tcp::State::Closed && s.remote_endpoint().is_none() {
                 set.remove(h);
                 false
             } else {

@@ -377,8 +377,9 @@ impl TcpState {
     }
 
     /// Closes the connection or listener: a connection with unread data is reset (Linux's
-    /// tcp_close), else it sends its FIN and lingers as an orphan until it is closed.
-    fn close(
+    /// tcp_close), else it sends its FIN and lingers as an orphan until it is closed. A
+    /// closed socket stays closed (a second close does nothing).
+    pub(crate) fn close(
         &mut self,
         inner_ifs: &mut Ifaces,
         ports: &mut Ports,
@@ -407,7 +408,7 @@ impl TcpState {
                 orphans.push((which, handle));
             }
         }
-        if self.holds_port {
+        if core::mem::take(&mut self.holds_port) {
             if let Some((_, port)) = self.local {
                 ports.release(Proto::Tcp, port, self.id);
             }

@@ -337,6 +337,20 @@ fn wait_for_selftest() {
     arch::arm_timer(0);
 }
 
+/// Whether a card is attached to the stack.
+pub fn attached() -> bool {
+    ATTACHED.get().is_some()
+}
+
+/// Whether the card has sent every frame handed to it (their buffers are taken back).
+pub fn transmitted() -> bool {
+    NIC.get().is_none_or(|nic| {
+        let mut card = nic.lock();
+        card.reclaim_tx();
+        card.tx.iter().all(Option::is_none)
+    })
+}
+
 /// Interrupts taken from the card so far.
 pub fn interrupts() -> u64 {
     VECTOR.get().map_or(0, |v| v.count())

@@ -1,8 +1,10 @@
 //! Host tests of the stack: sockets over lo, with and without faults on the wire.
 
+mod drain;
 mod nic;
 mod tcp;
 mod udp;
+mod wire;
 
 use alloc::sync::Arc;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
