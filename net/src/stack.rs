@@ -2,10 +2,13 @@
 //! poll that moves packets and turns socket changes into wakeups.
 //!
 //! Everything sits behind one lock ([`Network`]). Every socket operation takes it, does its
-//! work, runs the interfaces until nothing moves (so loopback traffic completes within the
-//! call), then compares each socket's readiness with what it was and, after dropping the lock,
-//! wakes the queues of the sockets whose readiness changed. The kernel calls [`Network::poll`]
-//! on device interrupts and at the deadline it returned.
+//! work, then runs what the operation [`Needs`]: nothing for a read that leaves the window
+//! open, the NIC's interface for data queued there, or the whole stack (every interface until
+//! nothing moves, so loopback traffic completes within the call) for anything else and
+//! whenever packets came in meanwhile or a timer is due. A whole run compares every socket's
+//! readiness with what it was, a partial one only the caller's; after dropping the lock it
+//! wakes the queues of the sockets whose readiness changed. The kernel calls
+//! [`Network::poll`] on device interrupts and at the deadline it returned.
 //!
 //! A socket lives in the socket set of the interface its traffic uses: lo for loopback
 //! destinations and the host's own addresses (Linux routes those through lo too), the NIC for
@@ -120,6 +123,20 @@ impl Ifaces {
     }
 }
 
+/// What a socket call leaves for the stack to do after its operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Needs {
+    /// Nothing for the wire (data read with the window still open, EAGAIN): only the
+    /// socket's own readiness is read again.
+    Nothing,
+    /// Segments may be due from the socket on interface `w` (data queued, a window to
+    /// announce).
+    Egress(Which),
+    /// Anything may have changed (connect, close, listen): the whole stack runs, as after a
+    /// device interrupt.
+    All,
+}
+
 /// Sockets whose readiness changed, with the events to wake their waiters for.
 type Woken = Vec<(Arc<Shared>, u32)>;
 
@@ -150,6 +167,8 @@ pub(crate) struct Inner {
     pub(crate) ifs: Ifaces,
     pub(crate) ports: Ports,
     pub(crate) socks: BTreeMap<u64, Sock>,
+    /// The listening sockets, refilled after every packet that changed a socket.
+    pub(crate) listeners: Vec<u64>,
     next_id: u64,
     /// Connections whose socket was closed, finishing their FIN handshake (or sending their
     /// RST); removed once smoltcp reports them closed.
@@ -194,12 +213,18 @@ impl Inner {
         for _ in 0..64 {
             let mut moved = false;
             for &w in self.ifs.all() {
-                moved |= self.run_iface(w, now);
+                let (ingress, egress) = self.run_iface(w, now);
+                moved |= ingress || egress;
             }
             if !moved && !self.ifs.lo.dev.pending() {
                 break;
             }
         }
+        self.settle();
+    }
+
+    /// Lets every socket see what the interfaces changed and drops finished orphans.
+    fn settle(&mut self) {
         for sock in self.socks.values_mut() {
             if let Kind::Tcp(t) = &mut sock.kind {
                 t.update(&mut self.ifs, &mut self.ports);
@@ -234,9 +259,9 @@ impl Inner {
 
     /// Runs one interface as smoltcp's `Interface::poll` does, but a packet at a time, with
     /// the listeners refilled after each one that changed a socket (a SYN takes a listening
-    /// socket); whether anything moved.
-    fn run_iface(&mut self, w: Which, now: Instant) -> bool {
-        let mut moved = false;
+    /// socket); whether packets came in, and whether any went out.
+    fn run_iface(&mut self, w: Which, now: Instant) -> (bool, bool) {
+        let (mut ingress, mut egress) = (false, false);
         self.iface(
             w,
             |i| i.iface.poll_maintenance(now),
@@ -246,11 +271,14 @@ impl Inner {
             let r = self.iface(w, |i| i.ingress(now), |i| i.ingress(now));
             match r {
                 PollIngressSingleResult::None => break,
-                PollIngressSingleResult::PacketProcessed => moved = true,
+                PollIngressSingleResult::PacketProcessed => ingress = true,
                 PollIngressSingleResult::SocketStateChanged => {
-                    moved = true;
-                    for sock in self.socks.values_mut() {
-                        if let Kind::Tcp(t) = &mut sock.kind {
+                    ingress = true;
+                    for id in &self.listeners {
+                        if let Some(Sock {
+                            kind: Kind::Tcp(t), ..
+                        }) = self.socks.get_mut(id)
+                        {
                             t.refill(&mut self.ifs);
                         }
                     }
@@ -258,27 +286,53 @@ impl Inner {
             }
         }
         while self.iface(w, |i| i.egress(now), |i| i.egress(now)) != PollResult::None {
-            moved = true;
+            egress = true;
         }
-        moved
+        (ingress, egress)
+    }
+
+    /// The readiness of socket `id` and the bytes queued to read, as [`Shared::last`] keeps them.
+    fn state_of(&self, sock: &Sock) -> u64 {
+        let (events, queued) = match &sock.kind {
+            Kind::Tcp(t) => (t.events(&self.ifs), t.queued(&self.ifs)),
+            Kind::Udp(u) => (u.events(&self.ifs), u.queued(&self.ifs)),
+        };
+        u64::from(events) | (u64::from(queued) << 32)
+    }
+
+    /// Records `sock`'s readiness; the events to wake its waiters for if it changed.
+    fn change(&self, sock: &Sock, out: &mut Woken) {
+        let now = self.state_of(sock);
+        let was = sock.shared.last.swap(now, Ordering::Relaxed);
+        if was != now {
+            let mut mask = (now | was) as u32;
+            if now >> 32 > was >> 32 {
+                mask |= POLLIN;
+            }
+            out.push((sock.shared.clone(), mask));
+        }
     }
 
     /// The sockets whose readiness changed since last announced, with their new readiness.
-    fn changes(&self) -> Vec<(Arc<Shared>, u32)> {
+    fn changes(&self) -> Woken {
         let mut out = Vec::new();
         for sock in self.socks.values() {
-            let (events, queued) = match &sock.kind {
-                Kind::Tcp(t) => (t.events(&self.ifs), t.queued(&self.ifs)),
-                Kind::Udp(u) => (u.events(&self.ifs), u.queued(&self.ifs)),
-            };
-            let now = u64::from(events) | (u64::from(queued) << 32);
-            let was = sock.shared.last.swap(now, Ordering::Relaxed);
-            if was != now {
-                let mut mask = (now | was) as u32;
-                if now >> 32 > was >> 32 {
-                    mask |= POLLIN;
+            self.change(sock, &mut out);
+        }
+        out
+    }
+
+    /// [`Inner::changes`] of the sockets `ids` only.
+    fn changes_of(&mut self, ids: &[u64]) -> Woken {
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(sock) = self.socks.get_mut(id) {
+                if let Kind::Tcp(t) = &mut sock.kind {
+                    t.update(&mut self.ifs, &mut self.ports);
                 }
-                out.push((sock.shared.clone(), mask));
+            }
+            if let Some(sock) = self.socks.get(id) {
+                self.change(sock, &mut out);
             }
         }
         out
@@ -375,6 +429,7 @@ impl Network {
                 },
                 ports: Ports::default(),
                 socks: BTreeMap::new(),
+                listeners: Vec::new(),
                 next_id: 1,
                 orphans: Vec::new(),
                 rng: seed | 1,
@@ -462,7 +517,7 @@ impl Network {
     /// due, fires timers, wakes the sockets whose readiness changed. Returns the absolute
     /// time at which it must run again, if any.
     pub fn poll(&self, now_ns: u64) -> Option<u64> {
-        let (next, ((), woken)) = self.run_locked(now_ns, |_| ());
+        let (next, ((), woken)) = self.run_locked(now_ns, None, |_| ((), Needs::All));
         self.announced
             .store(next.unwrap_or(u64::MAX), Ordering::Relaxed);
         Self::wake(woken);
@@ -478,10 +533,29 @@ impl Network {
     /// Runs `f` on the state at `now_ns`, then the stack, then wakes whom it concerns and
     /// tells the waker about an earlier deadline.
     pub(crate) fn with<R>(&self, now_ns: u64, f: impl FnOnce(&mut Inner) -> R) -> R {
-        let (next, (r, woken)) = self.run_locked(now_ns, f);
+        self.with_needs(now_ns, None, |inner| (f(inner), Needs::All))
+    }
+
+    /// Runs `f`, an operation on socket `id` (`None`: on the stack as a whole), then as much
+    /// of the stack as it [`Needs`]: the rest of the stack runs too when packets came in
+    /// meanwhile or a timer is due. Wakes whom it concerns and tells the waker about an
+    /// earlier deadline.
+    pub(crate) fn with_needs<R>(
+        &self,
+        now_ns: u64,
+        id: Option<u64>,
+        f: impl FnOnce(&mut Inner) -> (R, Needs),
+    ) -> R {
+        let (next, (r, woken)) = self.run_locked(now_ns, id, f);
         if let (Some(waker), Some(at)) = (self.waker.get(), next) {
-            if self.announced.fetch_min(at, Ordering::Relaxed) > at {
+            let was = self.announced.load(Ordering::Relaxed);
+            if at < was {
+                self.announced.store(at, Ordering::Relaxed);
                 waker(at);
+            } else if was <= now_ns {
+                // The driver's poll for the deadline that passed is on its way; until it
+                // runs, later calls need not run the whole stack for it again.
+                self.announced.store(at, Ordering::Relaxed);
             }
         }
         Self::wake(woken);
@@ -489,21 +563,48 @@ impl Network {
     }
 
     /// Under the lock: `f`, the stack's run, the readiness changes and the next deadline
-    /// (computed after the run, so it covers what the run started).
+    /// (computed after a whole run, so it covers what the run started). A call that needs
+    /// less leaves the deadline alone: what it queues is sent at once, and the timers it
+    /// starts (a retransmission, at least smoltcp's minimum RTO of one second away) fall no
+    /// earlier than the driver's backstop poll.
     fn run_locked<R>(
         &self,
         now_ns: u64,
-        f: impl FnOnce(&mut Inner) -> R,
+        id: Option<u64>,
+        f: impl FnOnce(&mut Inner) -> (R, Needs),
     ) -> (Option<u64>, (R, Woken)) {
         let mut inner = self.inner.lock();
         let now = instant(now_ns);
         if now > inner.ifs.now {
             inner.ifs.now = now;
         }
-        let r = f(&mut inner);
-        inner.run();
-        let woken = inner.changes();
-        (inner.deadline(), (r, woken))
+        let (r, needs) = f(&mut inner);
+        let stack_now = inner.ifs.now.total_micros().max(0) as u64 * 1000;
+        let due = self.announced.load(Ordering::Relaxed) <= stack_now;
+        let whole = match (needs, id) {
+            (Needs::All, _) | (_, None) => true,
+            _ if due || inner.ifs.lo.dev.pending() => true,
+            (Needs::Nothing, _) => false,
+            (Needs::Egress(Which::Lo), _) => true,
+            (Needs::Egress(Which::Eth), _) => {
+                inner.ifs.eth.is_none() || {
+                    let now = inner.ifs.now;
+                    let (ingress, _) = inner.run_iface(Which::Eth, now);
+                    ingress
+                }
+            }
+        };
+        match id {
+            Some(id) if !whole => {
+                let woken = inner.changes_of(&[id]);
+                (None, (r, woken))
+            }
+            _ => {
+                inner.run();
+                let woken = inner.changes();
+                (inner.deadline(), (r, woken))
+            }
+        }
     }
 
     fn wake(woken: Vec<(Arc<Shared>, u32)>) {

@@ -25,7 +25,7 @@ mod v6only;
 pub use info::{Congestion, TcpInfo};
 
 use crate::ports::{Binding, Ports, Proto};
-use crate::stack::{Ifaces, Inner, Kind, Network, Shared, Which};
+use crate::stack::{Ifaces, Inner, Kind, Needs, Network, Shared, Which};
 
 /// Receive and send buffer of each connection (also the largest window offered).
 const BUF: usize = 64 * 1024;
@@ -113,15 +113,24 @@ pub(crate) struct TcpState {
     broken: bool,
 }
 
-fn new_socket(opts: &TcpOpts) -> tcp::Socket<'static> {
+/// How long a connection on the NIC holds back the ACK of received data for a reply to carry
+/// it (Linux delays ACKs by 40 ms and more in such exchanges; smoltcp still ACKs every full
+/// segment at once, as Linux does, so bulk transfers are not slowed).
+const NIC_ACK_DELAY: Duration = Duration::from_millis(10);
+
+fn new_socket(opts: &TcpOpts, w: Which) -> tcp::Socket<'static> {
     let size = |n: usize| if n == 0 { BUF } else { n };
     let mut s = tcp::Socket::new(
         tcp::SocketBuffer::new(vec![0u8; size(opts.rcvbuf)]),
         tcp::SocketBuffer::new(vec![0u8; size(opts.sndbuf)]),
     );
-    // Linux acks quickly on lo and in interactive exchanges; a delayed ack here only stalls
-    // request/response traffic until the next poll.
-    s.set_ack_delay(None);
+    // On the NIC a request's ACK rides on the reply, halving the frames (and the device's
+    // doorbells) of request/response traffic. lo delivers within the call: an ACK held
+    // there would only wait for the stack's timer.
+    s.set_ack_delay(match w {
+        Which::Eth => Some(NIC_ACK_DELAY),
+        Which::Lo => None,
+    });
     s
 }
 
@@ -181,7 +190,7 @@ impl TcpState {
 
     fn add_listener(&self, ifs: &mut Ifaces, w: Which) -> Option<SocketHandle> {
         let local = self.local?;
-        let mut s = new_socket(&self.opts);
+        let mut s = new_socket(&self.opts, w);
         s.listen(listen_endpoint(local)).ok()?;
         s.set_nagle_enabled(!self.opts.nodelay);
         Some(ifs.set(w).add(s))
@@ -296,6 +305,14 @@ impl TcpState {
         }
         if let Phase::Listen { pool, .. } = &mut self.phase {
             pool.extend(added);
+        }
+    }
+
+    /// The interface of the connection, if connected or connecting.
+    fn which(&self) -> Option<Which> {
+        match self.phase {
+            Phase::Conn { which, .. } => Some(which),
+            _ => None,
         }
     }
 
@@ -447,8 +464,10 @@ impl Drop for TcpSocket {
                 ifs,
                 ports,
                 orphans,
+                listeners,
                 ..
             } = inner;
+            listeners.retain(|&l| l != id);
             if let Some(s) = socks.get_mut(&id) {
                 if let Kind::Tcp(t) = &mut s.kind {
                     t.close(ifs, ports, orphans);
@@ -491,8 +510,17 @@ impl TcpSocket {
     }
 
     fn with<R>(&self, now: u64, f: impl FnOnce(&mut TcpState, &mut Inner) -> R) -> R {
+        self.with_needs(now, |t, inner| (f(t, inner), Needs::All))
+    }
+
+    /// `f` on the socket's state, then the part of the stack that it [`Needs`].
+    fn with_needs<R>(
+        &self,
+        now: u64,
+        f: impl FnOnce(&mut TcpState, &mut Inner) -> (R, Needs),
+    ) -> R {
         let id = self.id;
-        self.net.with(now, |inner| {
+        self.net.with_needs(now, Some(id), |inner| {
             let mut t = match inner.socks.get_mut(&id).map(|s| &mut s.kind) {
                 Some(Kind::Tcp(t)) => core::mem::replace(t, TcpState::new(id)),
                 _ => unreachable!("a TcpSocket's state lives as long as it does"),
@@ -565,6 +593,7 @@ impl TcpSocket {
                 }
             }
             t.phase = Phase::Listen { backlog, pool };
+            inner.listeners.push(t.id);
             Ok(())
         })
     }
@@ -572,38 +601,46 @@ impl TcpSocket {
     /// `accept`: a finished connection and its peer, or EAGAIN.
     pub fn accept(&self, now: u64) -> Result<(TcpSocket, SocketAddr), Errno> {
         let net = self.net.clone();
-        let taken = self.with(now, |t, inner| {
-            let Phase::Listen { pool, .. } = &mut t.phase else {
-                return Err(Errno::EINVAL);
-            };
-            let at = pool
-                .iter()
-                .position(|&(w, h)| connected(inner.ifs.set(w).get::<tcp::Socket<'_>>(h).state()))
-                .ok_or(Errno::EAGAIN)?;
-            let (w, h) = pool.remove(at);
-            t.refill(&mut inner.ifs);
-            let s = inner.ifs.set(w).get_mut::<tcp::Socket<'_>>(h);
-            let peer = s.remote_endpoint().map(SocketAddr::from);
-            let local = s.local_endpoint().map(|e| (IpAddr::from(e.addr), e.port));
-            let mut child = TcpState::new(0);
-            child.opts = t.opts;
-            child.local = local;
-            child.phase = Phase::Conn {
-                which: w,
-                handle: h,
-                reported: true,
-                established: true,
-                started: inner.ifs.now,
-                rtt: None,
-            };
-            let (id, shared) = inner.add(Kind::Tcp(child));
-            inner.tcp(id).id = id;
-            Ok((id, shared, peer))
-        })?;
+        // Taking a connection sends nothing (refilling the pool adds listeners only).
+        let taken = self.with_needs(now, |t, inner| (Self::take(t, inner), Needs::Nothing))?;
         let (id, shared, peer) = taken;
         let sock = TcpSocket { net, id, shared };
         let peer = peer.ok_or(Errno::ECONNABORTED)?;
         Ok((sock, peer))
+    }
+
+    /// The first finished connection of listener `t`, as a new socket: its id, wait queue and
+    /// peer.
+    fn take(
+        t: &mut TcpState,
+        inner: &mut Inner,
+    ) -> Result<(u64, Arc<Shared>, Option<SocketAddr>), Errno> {
+        let Phase::Listen { pool, .. } = &mut t.phase else {
+            return Err(Errno::EINVAL);
+        };
+        let at = pool
+            .iter()
+            .position(|&(w, h)| connected(inner.ifs.set(w).get::<tcp::Socket<'_>>(h).state()))
+            .ok_or(Errno::EAGAIN)?;
+        let (w, h) = pool.remove(at);
+        t.refill(&mut inner.ifs);
+        let s = inner.ifs.set(w).get_mut::<tcp::Socket<'_>>(h);
+        let peer = s.remote_endpoint().map(SocketAddr::from);
+        let local = s.local_endpoint().map(|e| (IpAddr::from(e.addr), e.port));
+        let mut child = TcpState::new(0);
+        child.opts = t.opts;
+        child.local = local;
+        child.phase = Phase::Conn {
+            which: w,
+            handle: h,
+            reported: true,
+            established: true,
+            started: inner.ifs.now,
+            rtt: None,
+        };
+        let (id, shared) = inner.add(Kind::Tcp(child));
+        inner.tcp(id).id = id;
+        Ok((id, shared, peer))
     }
 
     /// `connect`: Ok once connected (the first call after the handshake), EINPROGRESS when it
@@ -645,7 +682,7 @@ impl TcpSocket {
                     IpAddr::V6(_) => IpAddr::V6(core::net::Ipv6Addr::LOCALHOST),
                 });
             }
-            let mut s = new_socket(&t.opts);
+            let mut s = new_socket(&t.opts, which);
             s.set_nagle_enabled(!t.opts.nodelay);
             if t.opts.keepalive {
                 s.set_keep_alive(Some(Duration::from_secs(u64::from(t.opts.keepidle.max(1)))));
@@ -689,92 +726,119 @@ impl TcpSocket {
     /// `send`: how much was queued, EAGAIN when the buffer is full, EPIPE once the sending
     /// side is shut or the connection is gone.
     pub fn send(&self, data: &[u8], now: u64) -> Result<usize, Errno> {
-        self.with(now, |t, inner| {
-            if let Some(e) = t.err.take() {
-                return Err(e);
-            }
-            if t.shut_wr {
-                return Err(Errno::EPIPE);
-            }
-            let established = matches!(
-                t.phase,
-                Phase::Conn {
-                    established: true,
-                    ..
-                }
-            );
-            let connecting = matches!(
-                t.phase,
-                Phase::Conn {
-                    established: false,
-                    ..
-                }
-            );
-            if connecting {
-                return Err(Errno::EAGAIN);
-            }
-            if !established {
-                return Err(Errno::EPIPE);
-            }
-            Self::conn_mut(t, inner, |s| {
-                if !s.may_send() {
-                    return Err(Errno::EPIPE);
-                }
-                match s.send_slice(data) {
-                    Ok(0) if !data.is_empty() => Err(Errno::EAGAIN),
-                    Ok(n) => Ok(n),
-                    Err(_) => Err(Errno::EPIPE),
-                }
-            })
-            .unwrap_or(Err(Errno::EPIPE))
+        self.with_needs(now, |t, inner| {
+            let r = Self::send_on(t, inner, data);
+            // Only queued bytes give the wire something to carry.
+            let needs = match (&r, t.which()) {
+                (Ok(n), Some(w)) if *n > 0 => Needs::Egress(w),
+                _ => Needs::Nothing,
+            };
+            (r, needs)
         })
+    }
+
+    fn send_on(t: &mut TcpState, inner: &mut Inner, data: &[u8]) -> Result<usize, Errno> {
+        if let Some(e) = t.err.take() {
+            return Err(e);
+        }
+        if t.shut_wr {
+            return Err(Errno::EPIPE);
+        }
+        let established = matches!(
+            t.phase,
+            Phase::Conn {
+                established: true,
+                ..
+            }
+        );
+        let connecting = matches!(
+            t.phase,
+            Phase::Conn {
+                established: false,
+                ..
+            }
+        );
+        if connecting {
+            return Err(Errno::EAGAIN);
+        }
+        if !established {
+            return Err(Errno::EPIPE);
+        }
+        Self::conn_mut(t, inner, |s| {
+            if !s.may_send() {
+                return Err(Errno::EPIPE);
+            }
+            match s.send_slice(data) {
+                Ok(0) if !data.is_empty() => Err(Errno::EAGAIN),
+                Ok(n) => Ok(n),
+                Err(_) => Err(Errno::EPIPE),
+            }
+        })
+        .unwrap_or(Err(Errno::EPIPE))
     }
 
     /// `recv` (`peek`: MSG_PEEK): the bytes read, 0 at the end of the stream, EAGAIN when
     /// none wait, ENOTCONN when not connected.
     pub fn recv(&self, buf: &mut [u8], peek: bool, now: u64) -> Result<usize, Errno> {
-        self.with(now, |t, inner| {
-            let (established, connecting) = match t.phase {
-                Phase::Conn { established, .. } => (established, !established),
-                _ => (false, false),
+        self.with_needs(now, |t, inner| {
+            let queued = t.conn(&inner.ifs).map_or(0, |s| s.recv_queue());
+            let r = Self::recv_on(t, inner, buf, peek);
+            // smoltcp announces a window once it doubles (Linux's rule): only a read from a
+            // buffer at least half full can do that. A quarter leaves a margin.
+            let needs = match (&r, t.which()) {
+                (Ok(n), Some(w)) if *n > 0 && !peek && queued >= BUF / 4 => Needs::Egress(w),
+                _ => Needs::Nothing,
             };
-            if connecting {
-                return Err(Errno::EAGAIN);
-            }
-            if !established {
-                return match t.err.take() {
-                    Some(e) => Err(e),
-                    None => Err(Errno::ENOTCONN),
-                };
-            }
-            if t.shut_rd {
-                return Ok(0);
-            }
-            let shut_rd = t.shut_rd;
-            let got = Self::conn_mut(t, inner, |s| {
-                if s.can_recv() {
-                    let r = if peek {
-                        s.peek_slice(buf)
-                    } else {
-                        s.recv_slice(buf)
-                    };
-                    return Some(r.unwrap_or(0));
-                }
-                if peer_closed(s.state()) || shut_rd {
-                    return Some(0);
-                }
-                None
-            })
-            .flatten();
-            match got {
-                Some(0) if !buf.is_empty() => match t.err.take() {
-                    Some(e) => Err(e),
-                    None => Ok(0),
-                },
-                Some(n) => Ok(n),
-                None => Err(Errno::EAGAIN),
-            }
+            (r, needs)
         })
+    }
+
+    fn recv_on(
+        t: &mut TcpState,
+        inner: &mut Inner,
+        buf: &mut [u8],
+        peek: bool,
+    ) -> Result<usize, Errno> {
+        let (established, connecting) = match t.phase {
+            Phase::Conn { established, .. } => (established, !established),
+            _ => (false, false),
+        };
+        if connecting {
+            return Err(Errno::EAGAIN);
+        }
+        if !established {
+            return match t.err.take() {
+                Some(e) => Err(e),
+                None => Err(Errno::ENOTCONN),
+            };
+        }
+        if t.shut_rd {
+            return Ok(0);
+        }
+        let shut_rd = t.shut_rd;
+        let got = Self::conn_mut(t, inner, |s| {
+            if s.can_recv() {
+                let r = if peek {
+                    s.peek_slice(buf)
+                } else {
+                    s.recv_slice(buf)
+                };
+                return Some(r.unwrap_or(0));
+            }
+            if peer_closed(s.state()) || shut_rd {
+                return Some(0);
+            }
+            None
+        })
+        .flatten();
+        match got {
+            Some(0) if !buf.is_empty() => match t.err.take() {
+                Some(e) => Err(e),
+                None => Ok(0),
+            },
+            Some(n) => Ok(n),
+            None => Err(Errno::EAGAIN),
+        }
     }
 
     /// `shutdown`: `rd` stops reading (reads give 0), `wr` sends FIN.

@@ -568,14 +568,10 @@ impl Scheduler {
         t.insert(key, (task, token));
         self.earliest.fetch_min(deadline, Ordering::SeqCst);
         drop(t);
-        // A CPU halted with a later deadline armed must re-arm for this one.
-        let me = self.ctl.current_cpu();
-        for (c, cpu) in self.cpus.iter().enumerate() {
-            if c != me && cpu.idle.load(Ordering::SeqCst) {
-                self.ctl.kick(c);
-                break;
-            }
-        }
+        // No other CPU is woken to re-arm: this one arms its timer for the earliest deadline
+        // before it leaves the kernel (for user mode or idle), and whichever CPU sees the
+        // deadline pass wakes the thread. An IPI per timed wait (every epoll_wait with a
+        // timeout) cost a tenth of a redis load's samples on 2 CPUs.
         key
     }
 

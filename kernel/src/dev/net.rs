@@ -5,9 +5,11 @@
 //! stack (its `VirtIONet::send` waits for the device by spinning): receive buffers stay posted
 //! and are re-posted as frames are copied out; a transmitted frame's buffer is reclaimed when
 //! the device reports it used. The interrupt handler acknowledges the device and raises the
-//! `net` work item, which runs the stack's poll (or, with `coracle.selftest=net`, the ARP
-//! self test of `net_selftest`) from the CPU loop, and arms the boot CPU's timer for the
-//! deadline the poll returns.
+//! `net` work item, which runs the stack's poll when frames came in or a deadline is due (or,
+//! with `coracle.selftest=net`, the ARP self test of `net_selftest`) from the CPU loop, and
+//! arms the boot CPU's timer for the deadline the poll returns. Transmitted frames share
+//! doorbells (`net_notify`): the device is told when a CPU goes idle, after the work, or
+//! shortly after at the latest.
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -18,12 +20,14 @@ use coracle_devices::netconfig::NetConfig;
 use coracle_net::{NetDevice, TxError};
 use coracle_syscalls::net::IfConfig;
 use core::net::Ipv4Addr;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use spin::{Mutex, Once};
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::{DeviceType, SomeTransport};
 
 use super::hal::KernelHal;
 use super::irq::Vector;
+use super::net_notify::{EventIdx, Kicker};
 use super::net_selftest;
 use super::work::Work;
 use crate::log;
@@ -36,8 +40,25 @@ const BUF: usize = 2048;
 const MTU: usize = 1500;
 /// Ethernet header length (no VLAN tag).
 const ETH_HEADER: usize = 14;
+/// virtio-net's transmit queue.
+const QUEUE_TRANSMIT: u16 = 1;
+/// Frames queued without a doorbell before the device is told at once.
+const KICK_BATCH: usize = 16;
+/// The least a queued frame waits for its doorbell when no CPU goes idle and no interrupt
+/// comes first (then up to [`SLACK_NS`] more).
+const KICK_DELAY_NS: u64 = 1_000_000;
+/// The grid the card's work deadlines are rounded up to (Linux's TCP timers tick in jiffies,
+/// 4 ms at HZ=250): deadlines that move a little at every poll fall on the same point, and
+/// the boot CPU's timer is not written again for each (a timer write stalls the CPU under TCG
+/// as an MMIO exit does).
+const SLACK_NS: u64 = 4_000_000;
 
-type Raw = VirtIONetRaw<KernelHal, SomeTransport<'static>, QUEUE>;
+/// `t` rounded up to the [`SLACK_NS`] grid.
+fn coarse(t: u64) -> u64 {
+    t.div_ceil(SLACK_NS).checked_mul(SLACK_NS).unwrap_or(t)
+}
+
+type Raw = VirtIONetRaw<KernelHal, EventIdx<SomeTransport<'static>>, QUEUE>;
 
 struct Inner {
     raw: Raw,
@@ -47,6 +68,8 @@ struct Inner {
     tx: Vec<Option<Box<[u8]>>>,
     /// Transmit buffers ready for reuse.
     spare: Vec<Box<[u8]>>,
+    /// Frames queued since the device was last told.
+    unkicked: usize,
     mac: [u8; 6],
 }
 
@@ -67,6 +90,14 @@ impl Inner {
         }
     }
 
+    /// Tells the device about the frames queued since it was last told.
+    fn kick(&mut self) {
+        self.unkicked = 0;
+        if let Some(kicker) = KICKER.get() {
+            kicker.flush();
+        }
+    }
+
     /// Posts `buf` for receiving.
     fn post_rx(&mut self, mut buf: Box<[u8]>) {
         // SAFETY: the buffer is kept in `self.rx` under its token, untouched, until the device
@@ -84,6 +115,8 @@ impl Inner {
 
 /// The card, shared by the stack (through [`Nic`]) and the interrupt handler.
 static NIC: Once<Arc<Mutex<Inner>>> = Once::new();
+/// The card's held transmit doorbell.
+static KICKER: Once<Kicker<SomeTransport<'static>>> = Once::new();
 static VECTOR: Once<Vector> = Once::new();
 /// With `coracle.selftest=net`, the work item runs the ARP self test instead of the stack.
 static SELFTEST: Once<bool> = Once::new();
@@ -139,7 +172,11 @@ impl NetDevice for Nic {
     fn can_transmit(&mut self) -> bool {
         let mut nic = self.0.lock();
         nic.reclaim_tx();
-        nic.raw.can_send()
+        let can = nic.raw.can_send();
+        if !can {
+            TX_STALLED.store(true, Ordering::Relaxed);
+        }
+        can
     }
 
     fn transmit(&mut self, frame: &[u8]) -> Result<(), TxError> {
@@ -149,6 +186,7 @@ impl NetDevice for Nic {
         }
         nic.reclaim_tx();
         if !nic.raw.can_send() {
+            TX_STALLED.store(true, Ordering::Relaxed);
             return Err(TxError::Full);
         }
         let mut buf = nic
@@ -169,6 +207,13 @@ impl NetDevice for Nic {
             Ok(token) => {
                 if let Some(slot) = nic.tx.get_mut(usize::from(token)) {
                     *slot = Some(buf);
+                }
+                nic.unkicked += 1;
+                if nic.unkicked >= KICK_BATCH {
+                    nic.kick();
+                } else if nic.unkicked == 1 {
+                    let now = crate::time::monotonic_ns();
+                    WORK.schedule_at(coarse(now.saturating_add(KICK_DELAY_NS)));
                 }
                 Ok(())
             }
@@ -194,7 +239,9 @@ pub fn init(selftest: bool, config: &NetConfig) {
             extra.location
         );
     }
-    let mut raw = match Raw::new(found.transport) {
+    let (transport, kicker) = EventIdx::new(found.transport, Some(QUEUE_TRANSMIT));
+    KICKER.call_once(|| kicker);
+    let mut raw = match Raw::new(transport) {
         Ok(raw) => raw,
         Err(e) => {
             log!("net: virtio-net at {}: {e}", found.location);
@@ -208,6 +255,7 @@ pub fn init(selftest: bool, config: &NetConfig) {
         rx: (0..QUEUE).map(|_| None).collect(),
         tx: (0..QUEUE).map(|_| None).collect(),
         spare: Vec::new(),
+        unkicked: 0,
         mac,
     };
     for _ in 0..QUEUE {
@@ -260,7 +308,10 @@ pub fn init(selftest: bool, config: &NetConfig) {
     );
     // A socket call that starts a timer (a retransmission, data waiting for the window)
     // brings the poll forward rather than waiting for the next frame or the backstop.
-    coracle_syscalls::net::set_waker(Box::new(|at| WORK.schedule_at(at)));
+    coracle_syscalls::net::set_waker(Box::new(|at| {
+        NEW_DEADLINE.store(true, Ordering::Release);
+        WORK.schedule_at(coarse(at))
+    }));
     ATTACHED.call_once(|| ());
     // Frames may have arrived while the stack was attached.
     WORK.raise();
@@ -305,21 +356,68 @@ pub fn interrupts() -> u64 {
     VECTOR.get().map_or(0, |v| v.count())
 }
 
-/// The longest the stack goes unpolled while a card is attached: a backstop only, as socket
-/// calls that move the stack's deadline earlier schedule the work themselves (`set_waker`).
+/// The longest the stack goes unpolled while a card is attached: a backstop that also serves
+/// the timers socket calls start without telling the driver (see `coracle_net`'s
+/// `Network::with_needs`: all of smoltcp's are a second or more away).
 const MAX_POLL_INTERVAL_NS: u64 = 1_000_000_000;
 
+/// The stack's next deadline (ns; u64::MAX: none), as its poll or a socket call gave it.
+static STACK_DEADLINE: AtomicU64 = AtomicU64::new(0);
+/// When the stack last ran from here (ns).
+static LAST_POLL: AtomicU64 = AtomicU64::new(0);
+/// A socket call brought the stack's deadline forward: the next run polls, whatever the
+/// deadline a poll stored meanwhile says.
+static NEW_DEADLINE: AtomicBool = AtomicBool::new(false);
+/// The transmit queue was found full: the stack holds segments until a completion.
+static TX_STALLED: AtomicBool = AtomicBool::new(false);
+
+/// Tells the card about the frames queued since it was last told: called when a CPU goes
+/// idle and after the card's work, so that the replies written meanwhile share a doorbell.
+pub fn flush() {
+    if let Some(nic) = NIC.get() {
+        let mut card = nic.lock();
+        if card.unkicked > 0 {
+            card.kick();
+        }
+    }
+}
+
 fn run_work(now: u64) -> Option<u64> {
+    let next = poll_stack(now);
+    flush();
+    next
+}
+
+fn poll_stack(now: u64) -> Option<u64> {
     let nic = NIC.get()?;
     if SELFTEST.get().copied().unwrap_or(false) {
         return net_selftest::poll(&mut Nic(nic.clone()), now);
     }
     ATTACHED.get()?;
-    let next = coracle_syscalls::net::poll(now);
-    // Frames the device finished sending since the stack last transmitted.
-    nic.lock().reclaim_tx();
-    let cap = now.saturating_add(MAX_POLL_INTERVAL_NS);
-    Some(next.map_or(cap, |d| d.min(cap)))
+    // Frames the device finished sending; when that is all the interrupt said (the
+    // completion of a response sent from a socket call), the stack has nothing to do.
+    let received = {
+        let mut card = nic.lock();
+        card.reclaim_tx();
+        card.raw.poll_receive().is_some()
+    };
+    let cap = LAST_POLL
+        .load(Ordering::Relaxed)
+        .saturating_add(MAX_POLL_INTERVAL_NS);
+    let moved = NEW_DEADLINE.swap(false, Ordering::Acquire);
+    let stalled = TX_STALLED.swap(false, Ordering::Relaxed);
+    let due = now >= STACK_DEADLINE.load(Ordering::Relaxed) || now >= cap;
+    if received || due || moved || stalled {
+        LAST_POLL.store(now, Ordering::Relaxed);
+        let next = coracle_syscalls::net::poll(now);
+        STACK_DEADLINE.store(next.unwrap_or(u64::MAX), Ordering::Relaxed);
+        // Frames the device finished sending meanwhile.
+        nic.lock().reclaim_tx();
+    }
+    let cap = LAST_POLL
+        .load(Ordering::Relaxed)
+        .saturating_add(MAX_POLL_INTERVAL_NS);
+    Some(coarse(STACK_DEADLINE.load(Ordering::Relaxed).min(cap)))
 }
 
 /// Formats a MAC address as Linux does (`52:54:00:12:34:56`).

@@ -31,6 +31,8 @@ pub fn drain() {
     loop {
         let now = time::monotonic_ns();
         let next = coracle_syscalls::net::poll(now);
+        // Frames held for a shared doorbell (`net_notify`) are told to the card now.
+        super::net::flush();
         if (super::net::transmitted() && net.drained()) || now >= end {
             break;
         }
