@@ -96,6 +96,17 @@ enum Phase {
     },
 }
 
+impl Phase {
+    /// For a connection, whether its handshake has completed; `None` when not connected or
+    /// connecting (idle or listening).
+    fn established(&self) -> Option<bool> {
+        match self {
+            Phase::Conn { established, .. } => Some(*established),
+            _ => None,
+        }
+    }
+}
+
 pub(crate) struct TcpState {
     id: u64,
     pub(crate) opts: TcpOpts,
@@ -744,25 +755,10 @@ impl TcpSocket {
         if t.shut_wr {
             return Err(Errno::EPIPE);
         }
-        let established = matches!(
-            t.phase,
-            Phase::Conn {
-                established: true,
-                ..
-            }
-        );
-        let connecting = matches!(
-            t.phase,
-            Phase::Conn {
-                established: false,
-                ..
-            }
-        );
-        if connecting {
-            return Err(Errno::EAGAIN);
-        }
-        if !established {
-            return Err(Errno::EPIPE);
+        match t.phase.established() {
+            Some(true) => {}
+            Some(false) => return Err(Errno::EAGAIN),
+            None => return Err(Errno::EPIPE),
         }
         Self::conn_mut(t, inner, |s| {
             if !s.may_send() {
@@ -844,21 +840,7 @@ impl TcpSocket {
     /// `shutdown`: `rd` stops reading (reads give 0), `wr` sends FIN.
     pub fn shutdown(&self, rd: bool, wr: bool, now: u64) -> Result<(), Errno> {
         self.with(now, |t, inner| {
-            let established = matches!(
-                t.phase,
-                Phase::Conn {
-                    established: true,
-                    ..
-                }
-            );
-            let connecting = matches!(
-                t.phase,
-                Phase::Conn {
-                    established: false,
-                    ..
-                }
-            );
-            if !established && !connecting {
+            if t.phase.established().is_none() {
                 // Linux shuts a listener down (it stops listening) but any other unconnected
                 // socket is ENOTCONN.
                 if matches!(t.phase, Phase::Listen { .. }) {
