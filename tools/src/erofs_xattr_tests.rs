@@ -7,14 +7,10 @@ use std::fs;
 use std::io::Cursor;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 
-use coracle_vfs::block::{BlockDevice, FakeBlock};
-use coracle_vfs::erofs::Erofs;
 use coracle_vfs::xattr::XattrOp;
-use coracle_vfs::{Caller, Inode};
 
-use super::tests::{fsck, image_of, listing, nix_is_root};
+use super::tests::{fsck_ok, image_of, listing, loop_mount, mounted, nix_is_root, walk};
 use crate::image::fixture::Layer;
 use crate::image::layer::apply;
 use crate::image::tree::FsTree;
@@ -87,24 +83,10 @@ fn host_attrs(root: &Path) -> BTreeMap<String, Xattrs> {
 
 /// The same, as Coracle's reader serves them.
 fn reader_attrs(image: Vec<u8>, paths: impl Iterator<Item = String>) -> BTreeMap<String, Xattrs> {
-    let dev: Arc<dyn BlockDevice> = FakeBlock::new(image, true);
-    let root = Erofs::mount(dev).unwrap().root().unwrap();
-    let cx = Caller {
-        pid: 1,
-        tid: 1,
-        uid: 0,
-        gid: 0,
-        groups: Vec::new(),
-        caps: coracle_vfs::cap::DOCKER_DEFAULT,
-        umask: 0o22,
-        root: root.clone(),
-    };
+    let (root, cx) = mounted(image);
     let mut out = BTreeMap::new();
     for path in paths {
-        let node: Arc<dyn Inode> = path
-            .split('/')
-            .filter(|c| *c != ".")
-            .fold(root.clone(), |d, c| d.lookup(&cx, c.as_bytes()).unwrap());
+        let node = walk(&root, &cx, &path);
         let names = node.xattr(XattrOp::List).unwrap();
         let pairs = names
             .split(|&b| b == 0)
@@ -119,18 +101,7 @@ fn reader_attrs(image: Vec<u8>, paths: impl Iterator<Item = String>) -> BTreeMap
 /// Mounts `image` with Linux (root only) and gives the attributes and the listing it shows.
 fn linux_view(image: &Path, dir: &Path) -> (BTreeMap<String, Xattrs>, Vec<String>) {
     let mnt = dir.join("mnt");
-    fs::create_dir(&mnt).unwrap();
-    let out = Command::new("mount")
-        .args(["-t", "erofs", "-o", "loop,ro"])
-        .arg(image)
-        .arg(&mnt)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mount: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    loop_mount(image, &mnt);
     let view = std::panic::catch_unwind(|| (host_attrs(&mnt), listing(&mnt, !0)));
     let _ = Command::new("umount").arg(&mnt).status();
     view.unwrap()
@@ -150,12 +121,7 @@ fn attributes_of_a_host_tree_round_trip() {
     assert_eq!(reader_attrs(bytes.clone(), want.keys().cloned()), want);
     let img = tmp.path().join("root.erofs");
     fs::write(&img, &bytes).unwrap();
-    let out = fsck(&img, None);
-    assert!(
-        out.status.success(),
-        "fsck.erofs: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    fsck_ok(&img, None);
     if !nix_is_root() {
         eprintln!("the Linux mount is skipped: mounting a loop device takes root");
         return;
@@ -213,12 +179,7 @@ fn attributes_of_a_layer_round_trip() {
     let tmp = TempDir::new().unwrap();
     let img = tmp.path().join("layer.erofs");
     fs::write(&img, &bytes).unwrap();
-    let out = fsck(&img, None);
-    assert!(
-        out.status.success(),
-        "fsck.erofs: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    fsck_ok(&img, None);
     if nix_is_root() {
         let (attrs, tree) = linux_view(&img, tmp.path());
         for (path, want) in &want {
