@@ -12,23 +12,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include "thrutil.h"
-
-static struct sockaddr_in lo_addr(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return a;
-}
-
-static int port_of(int fd)
-{
-	struct sockaddr_in6 a;
-	socklen_t len = sizeof a;
-	if (getsockname(fd, (struct sockaddr *)&a, &len))
-		die("getsockname");
-	return ntohs(a.sin6_port);
-}
+#include "netutil.h"
 
 /* A TCP socket of `family`, with SO_RCVBUF set to `rcvbuf` first when not 0. */
 static int tcp_socket(int family, int rcvbuf)
