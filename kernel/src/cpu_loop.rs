@@ -150,6 +150,8 @@ fn idle_until_deadline(cpu: usize, sched: &Scheduler) {
         arch::idle_wait();
         crate::cpu_stats::add(Stat::Halts, 1);
         crate::cpu_stats::add(Stat::IdleNs, time::monotonic_ns().saturating_sub(halted));
+    } else {
+        crate::cpu_stats::add(Stat::IdleSpins, 1);
     }
     if wake.is_some_and(|d| d <= time::monotonic_ns()) {
         fired(cpu);
@@ -176,6 +178,7 @@ fn run_task(
 ) {
     let thread = &task.thread;
     crate::cpu_stats::add(Stat::Picks, 1);
+    let picked = time::monotonic_ns();
     thread.last_cpu.store(cpu, Ordering::Relaxed);
     sched.set_running(cpu, thread.tid);
     let mut body = task.body.lock();
@@ -323,6 +326,7 @@ fn run_task(
         }
     }
     sched.set_running(cpu, 0);
+    crate::cpu_stats::add(Stat::ThreadNs, time::monotonic_ns().saturating_sub(picked));
     thread.stop_running(time::monotonic_ns());
     match next {
         Next::Leave { requeue } => {

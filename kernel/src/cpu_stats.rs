@@ -31,9 +31,13 @@ pub enum Stat {
     Doorbells,
     /// Nanoseconds in system calls (their waits excluded).
     SyscallNs,
+    /// Passes of the idle loop that did not halt (a deadline had passed already).
+    IdleSpins,
+    /// Nanoseconds running threads (user mode and system calls).
+    ThreadNs,
 }
 
-const KINDS: usize = 10;
+const KINDS: usize = 12;
 const NAMES: [&str; KINDS] = [
     "halts",
     "idle_ms",
@@ -45,6 +49,8 @@ const NAMES: [&str; KINDS] = [
     "ipis",
     "doorbells",
     "sys_ms",
+    "idle_spins",
+    "thread_ms",
 ];
 
 static COUNTS: [[AtomicU64; KINDS]; MAX_CPUS] =
@@ -97,6 +103,10 @@ pub fn report() {
         let ms = crate::time::monotonic_ns() / 1_000_000;
         crate::log!("cpu {cpu} over {ms} ms:{line}");
     }
+    crate::log!(
+        "net: {} turns waiting for the stack's lock",
+        coracle_syscalls::net::network().lock_spins()
+    );
     let mut top: alloc::vec::Vec<(u64, u64, usize)> = SYSCALLS
         .iter()
         .enumerate()
