@@ -146,10 +146,10 @@ fn idle_until_deadline(cpu: usize, sched: &Scheduler) {
     if wake.is_none_or(|d| d > time::monotonic_ns()) {
         // Frames written before going idle leave now, with one doorbell.
         crate::dev::net::flush();
-        let halted = time::monotonic_ns();
+        let halted = crate::cpu_stats::stamp();
         arch::idle_wait();
         crate::cpu_stats::add(Stat::Halts, 1);
-        crate::cpu_stats::add(Stat::IdleNs, time::monotonic_ns().saturating_sub(halted));
+        crate::cpu_stats::add_since(Stat::IdleNs, halted);
     } else {
         crate::cpu_stats::add(Stat::IdleSpins, 1);
     }
@@ -178,7 +178,7 @@ fn run_task(
 ) {
     let thread = &task.thread;
     crate::cpu_stats::add(Stat::Picks, 1);
-    let picked = time::monotonic_ns();
+    let picked = crate::cpu_stats::stamp();
     thread.last_cpu.store(cpu, Ordering::Relaxed);
     sched.set_running(cpu, thread.tid);
     let mut body = task.body.lock();
@@ -281,9 +281,9 @@ fn run_task(
         let trap = body.regs.trap;
         next = if trap == TRAP_SYSCALL {
             let nr = body.regs.rax;
-            let entered = time::monotonic_ns();
+            let entered = crate::cpu_stats::stamp();
             let outcome = dispatch(&mut body.current, platform, &mut body.regs);
-            crate::cpu_stats::syscall(nr, time::monotonic_ns().saturating_sub(entered));
+            crate::cpu_stats::syscall(nr, entered);
             after_call(cpu, sched, task, outcome, body, platform, timing)
         } else if interrupt::is_interrupt(trap) {
             let what = arch::interrupt_done(trap);
@@ -326,7 +326,7 @@ fn run_task(
         }
     }
     sched.set_running(cpu, 0);
-    crate::cpu_stats::add(Stat::ThreadNs, time::monotonic_ns().saturating_sub(picked));
+    crate::cpu_stats::add_since(Stat::ThreadNs, picked);
     thread.stop_running(time::monotonic_ns());
     match next {
         Next::Leave { requeue } => {

@@ -62,6 +62,22 @@ pub fn enable() {
     ON.store(true, Ordering::Relaxed);
 }
 
+/// A timestamp for [`add_since`] (CLOCK_MONOTONIC ns), read only when counting.
+pub fn stamp() -> u64 {
+    if ON.load(Ordering::Relaxed) {
+        crate::time::monotonic_ns()
+    } else {
+        0
+    }
+}
+
+/// Adds the nanoseconds since `stamp` (from [`stamp`]) to this CPU's `stat`.
+pub fn add_since(stat: Stat, stamp: u64) {
+    if ON.load(Ordering::Relaxed) {
+        add(stat, crate::time::monotonic_ns().saturating_sub(stamp));
+    }
+}
+
 /// Adds `n` to this CPU's `stat`.
 pub fn add(stat: Stat, n: u64) {
     if ON.load(Ordering::Relaxed) {
@@ -75,9 +91,10 @@ pub fn add(stat: Stat, n: u64) {
 static SYSCALLS: [(AtomicU64, AtomicU64); 512] =
     [const { (AtomicU64::new(0), AtomicU64::new(0)) }; 512];
 
-/// Counts system call `nr`, which took `ns` in dispatch.
-pub fn syscall(nr: u64, ns: u64) {
+/// Counts system call `nr`, which entered dispatch at `stamp` (from [`stamp`]).
+pub fn syscall(nr: u64, stamp: u64) {
     if ON.load(Ordering::Relaxed) {
+        let ns = crate::time::monotonic_ns().saturating_sub(stamp);
         if let Some((count, time)) = usize::try_from(nr).ok().and_then(|i| SYSCALLS.get(i)) {
             count.fetch_add(1, Ordering::Relaxed);
             time.fetch_add(ns, Ordering::Relaxed);

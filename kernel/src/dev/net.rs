@@ -411,10 +411,7 @@ fn poll_stack(now: u64) -> Option<u64> {
         LAST_POLL.store(now, Ordering::Relaxed);
         let next = coracle_syscalls::net::poll(now);
         crate::cpu_stats::add(crate::cpu_stats::Stat::Polls, 1);
-        crate::cpu_stats::add(
-            crate::cpu_stats::Stat::PollNs,
-            crate::time::monotonic_ns().saturating_sub(now),
-        );
+        crate::cpu_stats::add_since(crate::cpu_stats::Stat::PollNs, now);
         STACK_DEADLINE.store(next.unwrap_or(u64::MAX), Ordering::Relaxed);
         // Frames the device finished sending meanwhile.
         nic.lock().reclaim_tx();
