@@ -1,4 +1,4 @@
-//! The stack: lo and the NIC's interface, their smoltcp socket sets, the port table, and the
+//! The stack: lo and the NICs' interfaces, their smoltcp socket sets, the port table, and the
 //! poll that moves packets and turns socket changes into wakeups.
 //!
 //! Everything sits behind one lock ([`Network`]). Every socket operation takes it, does its
@@ -10,9 +10,9 @@
 //! wakes the queues of the sockets whose readiness changed. The kernel calls
 //! [`Network::poll`] on device interrupts and at the deadline it returned.
 //!
-//! A socket lives in the socket set of the interface its traffic uses: lo for loopback
-//! destinations and the host's own addresses (Linux routes those through lo too), the NIC for
-//! the rest. A listening socket has a pool of smoltcp sockets in every interface's set.
+//! A socket lives in the socket set of the interface its traffic uses (`route.rs`): lo for
+//! loopback destinations and the host's own addresses (Linux routes those through lo too), a
+//! NIC for the rest. A listening socket has a pool of smoltcp sockets in every interface's set.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
