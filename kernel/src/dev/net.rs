@@ -265,6 +265,9 @@ pub fn init(selftest: bool, config: &NetConfig) {
             f.location
         );
     }
+    if cards.is_empty() {
+        return;
+    }
     let cards = CARDS.call_once(|| cards);
     SELFTEST.call_once(|| selftest);
     super::work::register(&WORK);
