@@ -1,7 +1,8 @@
 //! The network settings the host passes on the kernel command line
 //! (docs/guest-protocol.md): per card `coracle.ip=A.B.C.D/PREFIX`, `coracle.gw=A.B.C.D`
-//! and `coracle.mac=XX:XX:XX:XX:XX:XX` (the first card; `coracle.ip1=`, `coracle.gw1=`,
-//! `coracle.mac1=` the second, and so on), and `coracle.dns=A.B.C.D[,A.B.C.D...]`.
+//! `coracle.ip6=IPV6/PREFIX` and `coracle.mac=XX:XX:XX:XX:XX:XX` (the first card;
+//! `coracle.ip1=`, `coracle.gw1=`, `coracle.ip61=`, `coracle.mac1=` the second, and so on),
+//! and `coracle.dns=A.B.C.D[,A.B.C.D...]`.
 
 use alloc::vec::Vec;
 
@@ -17,6 +18,8 @@ pub struct CardConfig {
     pub address: [u8; 4],
     pub prefix: u8,
     pub gateway: Option<[u8; 4]>,
+    /// An IPv6 address on the card's link, with its prefix length (none by default).
+    pub ipv6: Option<([u8; 16], u8)>,
 }
 
 impl Default for CardConfig {
@@ -27,6 +30,7 @@ impl Default for CardConfig {
             address: [10, 0, 2, 15],
             prefix: 24,
             gateway: Some([10, 0, 2, 2]),
+            ipv6: None,
         }
     }
 }
@@ -84,15 +88,25 @@ pub fn parse_mac(text: &[u8]) -> Option<[u8; 6]> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadValue;
 
+/// The per-card keys, the longer of two with the same start first (`ip6` before `ip`).
+const CARD_KEYS: [&[u8]; 4] = [b"ip6", b"ip", b"gw", b"mac"];
+
+/// An IPv6 address and its prefix length, `ADDR/PREFIX`.
+fn parse_ipv6(value: &[u8]) -> Option<([u8; 16], u8)> {
+    let (addr, prefix) = core::str::from_utf8(value).ok()?.split_once('/')?;
+    let addr: core::net::Ipv6Addr = addr.parse().ok()?;
+    let prefix = prefix.parse::<u8>().ok().filter(|&p| p <= 128)?;
+    Some((addr.octets(), prefix))
+}
+
 /// `key` split into a per-card key's name and card index (`coracle.gw1`: `gw`, 1).
 fn card_key(key: &[u8]) -> Option<(&[u8], usize)> {
     let rest = key.strip_prefix(b"coracle.")?;
-    let name_len = rest.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-    let (name, index) = rest.split_at(name_len);
-    if !matches!(name, b"ip" | b"gw" | b"mac") {
-        return None;
-    }
-    let index = match index {
+    let name = CARD_KEYS.into_iter().find(|k| {
+        rest.strip_prefix(*k)
+            .is_some_and(|i| i.is_empty() || (i.len() == 1 && i[0].is_ascii_digit()))
+    })?;
+    let index = match &rest[name.len()..] {
         [] => 0,
         [d @ b'1'..=b'9'] => usize::from(d - b'0'),
         _ => return None,
@@ -161,6 +175,10 @@ impl NetConfig {
                     c.address = addr;
                     c.prefix = prefix;
                 }
+            }
+            b"ip6" => {
+                let v6 = parse_ipv6(value).ok_or(BadValue)?;
+                &move |c| c.ipv6 = Some(v6)
             }
             b"gw" if value == b"none" => &|c| c.gateway = None,
             b"gw" => {
@@ -261,6 +279,7 @@ mod tests {
                     address: [172, 18, 0, 2],
                     prefix: 16,
                     gateway: None,
+                    ipv6: None,
                 },
                 CardConfig {
                     mac: Some([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
@@ -280,6 +299,19 @@ mod tests {
             [(0, 0)],
             "a card that is missing is left out"
         );
+        assert_eq!(c.apply(b"coracle.ip6", b"fd63::ac12:2/112"), Ok(true));
+        let v6 = "fd63::ac12:2"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets();
+        assert_eq!(c.cards[0].ipv6, Some((v6, 112)));
+        assert_eq!(
+            c.apply(b"coracle.ip61", b"fd63::1"),
+            Err(BadValue),
+            "no prefix"
+        );
+        assert_eq!(c.apply(b"coracle.ip61", b"fd63::1/129"), Err(BadValue));
+        assert_eq!(c.cards[1].ipv6, None);
         assert_eq!(c.apply(b"coracle.mac2", b"bad"), Err(BadValue));
         assert_eq!(c.cards.len(), 2, "a bad value makes no card");
         assert_eq!(

@@ -8,7 +8,7 @@
 //! `connect(2)` says without a route). The source address follows from the route: a socket
 //! lives on its route's interface, and smoltcp gives it that interface's address.
 
-use core::net::{IpAddr, Ipv4Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use coracle_abi::errno::Errno;
 
@@ -21,10 +21,20 @@ fn on_subnet(c: &IfConfig, dst: Ipv4Addr) -> bool {
     u32::from(c.ipv4) & mask == u32::from(dst) & mask
 }
 
+/// Whether `dst` is on `c`'s IPv6 prefix.
+fn on_prefix6(c: &IfConfig, dst: Ipv6Addr) -> bool {
+    c.ipv6.is_some_and(|(a, prefix)| {
+        let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+        u128::from(a) & mask == u128::from(dst) & mask
+    })
+}
+
 impl Ifaces {
     /// Whether `addr` is one of the NICs' addresses.
     pub(crate) fn is_own(&self, addr: IpAddr) -> bool {
-        self.configs.iter().any(|c| addr == IpAddr::V4(c.ipv4))
+        self.configs.iter().any(|c| {
+            addr == IpAddr::V4(c.ipv4) || c.ipv6.is_some_and(|(a, _)| addr == IpAddr::V6(a))
+        })
     }
 
     /// Where packets to `dst` go: lo for loopback, unspecified (Linux connects those to the
@@ -34,10 +44,21 @@ impl Ifaces {
         if dst.is_loopback() || dst.is_unspecified() || self.is_own(dst) {
             return Ok(Which::Lo);
         }
-        let IpAddr::V4(v4) = dst else {
-            return Err(Errno::ENETUNREACH);
-        };
         let index = |i: usize| u8::try_from(i).map(Which::Eth).ok();
+        let v4 = match dst {
+            IpAddr::V4(v4) => v4,
+            // IPv6 reaches the prefixes of the cards that have one (no IPv6 gateway).
+            IpAddr::V6(v6) => {
+                return self
+                    .configs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| on_prefix6(c, v6))
+                    .max_by_key(|(_, c)| c.ipv6.map(|(_, p)| p))
+                    .and_then(|(i, _)| index(i))
+                    .ok_or(Errno::ENETUNREACH)
+            }
+        };
         // The single-card case, as before routes were kept: everything leaves by it.
         if self.configs.len() == 1 {
             return Ok(Which::Eth(0));

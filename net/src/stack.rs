@@ -46,8 +46,8 @@ pub(crate) enum Which {
     Eth(u8),
 }
 
-/// The most NICs the stack drives (smoltcp's lo keeps an address of each: see the
-/// `iface-max-addr-count` feature).
+/// The most NICs the stack drives (smoltcp's lo keeps their addresses, two each with IPv6:
+/// see the `iface-max-addr-count` feature).
 pub const MAX_NICS: usize = 4;
 
 /// Every interface there can be, in order; [`Ifaces::all`] is a prefix.
@@ -473,6 +473,9 @@ impl Network {
         let mut iface = Interface::new(cfg, &mut nic, now);
         iface.update_ip_addrs(|a| {
             let _ = a.push(IpCidr::Ipv4(Ipv4Cidr::new(config.ipv4, config.prefix)));
+            if let Some((v6, prefix)) = config.ipv6 {
+                let _ = a.push(IpCidr::new(v6.into(), prefix));
+            }
         });
         if let Some(gw) = config.gateway {
             let _ = iface.routes_mut().add_default_ipv4_route(gw);
@@ -480,6 +483,9 @@ impl Network {
         // The host's own addresses are also reached through lo.
         inner.ifs.lo.iface.update_ip_addrs(|a| {
             let _ = a.push(IpCidr::new(config.ipv4.into(), 32));
+            if let Some((v6, _)) = config.ipv6 {
+                let _ = a.push(IpCidr::new(v6.into(), 128));
+            }
         });
         inner.ifs.eth.push(Iface {
             iface,
@@ -537,7 +543,9 @@ impl Network {
                 name,
                 mac: Some(eth.dev.mac()),
                 mtu: 1500,
-                addrs: alloc::vec![(IpAddr::V4(c.ipv4), c.prefix)],
+                addrs: core::iter::once((IpAddr::V4(c.ipv4), c.prefix))
+                    .chain(c.ipv6.map(|(a, p)| (IpAddr::V6(a), p)))
+                    .collect(),
                 loopback: false,
             });
         }

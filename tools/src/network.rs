@@ -13,7 +13,7 @@
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::networks::Attachment;
 use crate::qemu::Machine;
@@ -26,6 +26,18 @@ const PREFIX: u8 = 24;
 /// The MAC of the user network's card beside a Coracle network's (each VM's user network is
 /// its own, so every VM may have the same; QEMU would give it the next default MAC).
 const USER_MAC: &str = "52:54:00:12:34:56";
+/// The IPv6 prefix of the Coracle networks' segments (a ULA, RFC 4193): a VM's IPv6 address
+/// is this followed by its IPv4 address, on a prefix as long as its subnet's plus 96, so
+/// the networks' prefixes are as distinct as their subnets.
+const ULA: [u16; 3] = [0xfd63, 0x6f72, 0x6163];
+
+/// A VM's IPv6 address on a Coracle network's segment, with its prefix length.
+pub fn segment_ipv6(a: &Attachment) -> (Ipv6Addr, u8) {
+    let [x, y] =
+        [0, 2].map(|i| u16::from_be_bytes([a.address.octets()[i], a.address.octets()[i + 1]]));
+    let [p, q, r] = ULA;
+    (Ipv6Addr::new(p, q, r, 0, 0, 0, x, y), 96 + a.network.prefix)
+}
 
 /// `--network`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -298,10 +310,12 @@ impl NetworkArgs {
         if let Some(a) = &self.attachment {
             // The segment's card by its MAC, without a gateway; the user network's card
             // carries the default route and QEMU's DNS forwarder.
+            let (v6, prefix6) = segment_ipv6(a);
             return vec![
                 format!("coracle.ip={}/{}", a.address, a.network.prefix),
                 "coracle.gw=none".into(),
                 format!("coracle.mac={}", a.mac()),
+                format!("coracle.ip6={v6}/{prefix6}"),
                 format!("coracle.ip1={GUEST_IP}/{PREFIX}"),
                 format!("coracle.gw1={GATEWAY}"),
                 format!("coracle.mac1={USER_MAC}"),

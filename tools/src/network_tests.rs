@@ -112,6 +112,7 @@ fn named_network_arguments() {
             "coracle.ip=172.18.0.3/16",
             "coracle.gw=none",
             "coracle.mac=02:42:ac:12:00:03",
+            "coracle.ip6=fd63:6f72:6163::ac12:3/112",
             "coracle.ip1=10.0.2.15/24",
             "coracle.gw1=10.0.2.2",
             "coracle.mac1=52:54:00:12:34:56",

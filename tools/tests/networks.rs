@@ -623,7 +623,8 @@ fn read_only_root_gets_the_network_files() {
 /// user network forwards it through the VM's second card) and answers a client on the host
 /// at 127.0.0.1, while a VM of the network reaches it by name on the segment and reaches a
 /// server on the host's 127.0.0.1 through the user network's gateway 10.0.2.2 (outbound
-/// traffic: the default route leaves by the second card, from 10.0.2.15).
+/// traffic: the default route leaves by the second card, from 10.0.2.15). The VM also reaches
+/// `web` over IPv6 on the segment, at the ULA the tool derives from its IPv4 address.
 #[test]
 fn a_vm_on_a_network_publishes_ports_and_reaches_the_host() {
     use std::io::{Read, Write};
@@ -697,7 +698,8 @@ fn a_vm_on_a_network_publishes_ports_and_reaches_the_host() {
         None
     });
     let client = format!(
-        "({}) && ({})",
+        "({}) && {bb} timeout 10 {bb} wget -q -O - 'http://[fd63:6f72:6163::a51:2]:8080/' \
+         && ({})",
         retried(
             &format!("{bb} timeout 10 {bb} wget -q -O - http://web:8080/"),
             40
@@ -719,7 +721,8 @@ fn a_vm_on_a_network_publishes_ports_and_reaches_the_host() {
     let mut vm = Spawned::start(cmd, &rt.dir, "client");
     let status = vm.wait(Duration::from_secs(240));
     assert!(
-        status.is_some_and(|s| s.success()) && vm.stdout() == "served by web\nfrom the host\n",
+        status.is_some_and(|s| s.success())
+            && vm.stdout() == "served by web\nserved by web\nfrom the host\n",
         "client {status:?}:\n{}{}",
         vm.stdout(),
         vm.stderr()

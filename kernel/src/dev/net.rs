@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use coracle_devices::netconfig::NetConfig;
 use coracle_net::{NetDevice, TxError};
 use coracle_syscalls::net::IfConfig;
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use spin::{Mutex, Once};
 use virtio_drivers::device::net::VirtIONetRaw;
@@ -285,6 +285,7 @@ pub fn init(selftest: bool, config: &NetConfig) {
                 prefix: card.prefix,
                 gateway: card.gateway.map(ip),
                 dns: config.dns.iter().copied().map(ip).collect(),
+                ipv6: card.ipv6.map(|(a, p)| (Ipv6Addr::from(a), p)),
             },
         );
         if !attached {

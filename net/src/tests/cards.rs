@@ -2,18 +2,19 @@
 //! (172.18.0.2/16, no gateway) cabled to a peer VM (172.18.0.3), eth1 on a user network
 //! (10.0.2.15/24, gateway 10.0.2.2) cabled to the gateway (10.0.2.2). Routes by destination,
 //! the source address of each route, one listener reached from both sides with replies
-//! leaving by the right card, UDP the same.
+//! leaving by the right card, UDP the same; IPv6 on the segment (fd63::ac12:2/112 and
+//! fd63::ac12:3/112) only.
 
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use core::sync::atomic::AtomicBool;
 
 use coracle_abi::errno::Errno;
 
 use super::wire::{cable, config, eagain};
-use super::ANY4;
+use super::{ANY4, ANY6};
 use crate::stack::Which;
 use crate::{Network, TcpSocket, UdpSocket};
 
@@ -21,6 +22,16 @@ const HOST_SEG: Ipv4Addr = Ipv4Addr::new(172, 18, 0, 2);
 const PEER: Ipv4Addr = Ipv4Addr::new(172, 18, 0, 3);
 const HOST_USER: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
 const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
+const HOST_SEG6: Ipv6Addr = Ipv6Addr::new(0xfd63, 0, 0, 0, 0, 0, 0xac12, 2);
+const PEER6: Ipv6Addr = Ipv6Addr::new(0xfd63, 0, 0, 0, 0, 0, 0xac12, 3);
+
+/// [`config`] with an IPv6 address on the link.
+fn config6(ipv4: Ipv4Addr, prefix: u8, ipv6: Ipv6Addr) -> crate::IfConfig {
+    crate::IfConfig {
+        ipv6: Some((ipv6, 112)),
+        ..config(ipv4, prefix, None)
+    }
+}
 
 struct Three {
     host: Arc<Network>,
@@ -35,9 +46,9 @@ impl Three {
         let (host, peer, gw) = (Network::new(1), Network::new(2), Network::new(3));
         let (h0, p0) = cable([2, 0x42, 172, 18, 0, 2], [2, 0x42, 172, 18, 0, 3], &cut);
         let (h1, g1) = cable([0x52, 0x54, 0, 0x12, 0x34, 0x56], [2, 0, 0, 0, 0, 2], &cut);
-        assert!(host.attach(h0, config(HOST_SEG, 16, None), 0));
+        assert!(host.attach(h0, config6(HOST_SEG, 16, HOST_SEG6), 0));
         assert!(host.attach(h1, config(HOST_USER, 24, Some(GATEWAY)), 0));
-        peer.attach(p0, config(PEER, 16, None), 0);
+        peer.attach(p0, config6(PEER, 16, PEER6), 0);
         gw.attach(g1, config(GATEWAY, 24, None), 0);
         Three {
             host,
@@ -120,6 +131,25 @@ fn routes_by_destination() {
     );
     assert_eq!(route([10, 0, 2, 15]), Ok(Which::Lo));
     assert_eq!(route([127, 0, 0, 1]), Ok(Which::Lo));
+    let route6 = |ip: Ipv6Addr| t.host.peek(|i| i.ifs.route(IpAddr::V6(ip)));
+    assert_eq!(route6(PEER6), Ok(Which::Eth(0)), "the segment's prefix");
+    assert_eq!(route6(HOST_SEG6), Ok(Which::Lo));
+    let elsewhere = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+    assert_eq!(
+        route6(elsewhere),
+        Err(Errno::ENETUNREACH),
+        "no IPv6 gateway"
+    );
+    assert_eq!(
+        t.gw.peek(|i| i.ifs.route(IpAddr::V6(PEER6))),
+        Err(Errno::ENETUNREACH),
+        "a card without IPv6"
+    );
+    let eth0 = &t.host.interfaces()[1];
+    assert_eq!(
+        eth0.addrs,
+        [(IpAddr::V4(HOST_SEG), 16), (IpAddr::V6(HOST_SEG6), 112)]
+    );
     let names: Vec<_> = t.host.interfaces().iter().map(|i| i.name).collect();
     assert_eq!(names, ["lo", "eth0", "eth1"]);
     // Without a gateway on any card, only the subnets are reachable.
@@ -216,4 +246,29 @@ fn udp_replies_leave_by_the_route_of_their_destination() {
         }
         assert_eq!(answered, Some((b"answer".to_vec(), v4(host_ip, 53))));
     }
+}
+
+#[test]
+fn ipv6_on_the_segment() {
+    let mut t = Three::new();
+    let peer = t.peer.clone();
+    let l = TcpSocket::new(&peer);
+    l.bind(SocketAddr::new(ANY6, 5432)).unwrap();
+    l.listen(4, ANY6, t.now).unwrap();
+    let host = t.host.clone();
+    let to = SocketAddr::new(IpAddr::V6(PEER6), 5432);
+    let c = TcpSocket::new(&host);
+    assert_eq!(c.connect(to, ANY6, t.now), Err(Errno::EINPROGRESS));
+    let mut accepted = None;
+    for _ in 0..10_000 {
+        let now = t.step();
+        if let Ok(got) = l.accept(now) {
+            accepted = Some(got);
+            break;
+        }
+    }
+    let (s, from) = accepted.expect("the IPv6 connection is accepted");
+    assert_eq!(from.ip(), IpAddr::V6(HOST_SEG6));
+    t.pass(&c, &s, b"over IPv6");
+    t.pass(&s, &c, b"and back");
 }

@@ -75,6 +75,7 @@ pub(super) fn config(ipv4: Ipv4Addr, prefix: u8, gateway: Option<Ipv4Addr>) -> I
         prefix,
         gateway,
         dns: Vec::new(),
+        ipv6: None,
     }
 }
 
