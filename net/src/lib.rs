@@ -15,6 +15,7 @@ extern crate std;
 mod config;
 mod device;
 mod drain;
+mod egress;
 mod lo;
 mod nic;
 mod ports;

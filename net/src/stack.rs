@@ -278,8 +278,18 @@ impl Inner {
     /// Runs one interface as smoltcp's `Interface::poll` does, but a packet at a time, with
     /// the listeners refilled after each one that changed a socket (a SYN takes a listening
     /// socket); whether packets came in, and whether any went out.
-    fn run_iface(&mut self, w: Which, now: Instant) -> (bool, bool) {
-        let (mut ingress, mut egress) = (false, false);
+    pub(crate) fn run_iface(&mut self, w: Which, now: Instant) -> (bool, bool) {
+        let ingress = self.run_ingress(w, now);
+        let mut egress = false;
+        while self.iface(w, |i| i.egress(now), |i| i.egress(now)) != PollResult::None {
+            egress = true;
+        }
+        (ingress, egress)
+    }
+
+    /// The maintenance and ingress half of [`Inner::run_iface`]: whether packets came in.
+    pub(crate) fn run_ingress(&mut self, w: Which, now: Instant) -> bool {
+        let mut ingress = false;
         self.iface(
             w,
             |i| i.iface.poll_maintenance(now),
@@ -303,10 +313,7 @@ impl Inner {
                 }
             }
         }
-        while self.iface(w, |i| i.egress(now), |i| i.egress(now)) != PollResult::None {
-            egress = true;
-        }
-        (ingress, egress)
+        ingress
     }
 
     /// The readiness of socket `id` and the bytes queued to read, as [`Shared::last`] keeps them.
@@ -649,12 +656,8 @@ impl Network {
             _ if due || inner.ifs.lo.dev.pending() => true,
             (Needs::Nothing, _) => false,
             (Needs::Egress(Which::Lo), _) => true,
-            (Needs::Egress(w @ Which::Eth(i)), _) => {
-                inner.ifs.eth.len() <= usize::from(i) || {
-                    let now = inner.ifs.now;
-                    let (ingress, _) = inner.run_iface(w, now);
-                    ingress
-                }
+            (Needs::Egress(w @ Which::Eth(i)), Some(id)) => {
+                inner.ifs.eth.len() <= usize::from(i) || inner.run_for(w, id)
             }
         };
         match id {

@@ -327,6 +327,14 @@ impl TcpState {
         }
     }
 
+    /// The connection's interface and smoltcp handle, if connected or connecting.
+    pub(crate) fn conn_handle(&self) -> Option<(Which, SocketHandle)> {
+        match self.phase {
+            Phase::Conn { which, handle, .. } => Some((which, handle)),
+            _ => None,
+        }
+    }
+
     fn conn<'a>(&self, ifs: &'a Ifaces) -> Option<&'a tcp::Socket<'static>> {
         match self.phase {
             Phase::Conn { which, handle, .. } => Some(ifs.set_ref(which).get(handle)),
