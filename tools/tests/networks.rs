@@ -262,7 +262,8 @@ fn a_client_vm_reaches_a_server_vm_by_name() {
 }
 
 /// VMs started at the same moment still get one address each (taken under the networks'
-/// lock; without it this caught a shared address in one run of three), and machines of both kinds (virtio-mmio on microvm, virtio-pci on q35) talk on the
+/// lock; without it this caught a shared address in one run of three) and each other's
+/// names, and machines of both kinds (virtio-mmio on microvm, virtio-pci on q35) talk on the
 /// same segment.
 #[test]
 fn vms_started_together_get_their_own_addresses() {
@@ -297,6 +298,27 @@ fn vms_started_together_get_their_own_addresses() {
     }
     addresses.sort();
     assert_eq!(addresses, ["10.79.0.2", "10.79.0.3", "10.79.0.4"]);
+    // Each lists the other two, whatever their boot-time lists had (whoever's control socket
+    // came up last told the others and was told them).
+    for name in names {
+        let others: Vec<String> = names
+            .iter()
+            .filter(|n| **n != name)
+            .map(|n| format!("\t{n}\n"))
+            .collect();
+        let end = Instant::now() + Duration::from_secs(60);
+        let hosts = loop {
+            let hosts = text(&rt.coracle(&["exec", name, &bb, "cat", "/etc/hosts"]).stdout);
+            if others.iter().all(|line| hosts.contains(line)) || Instant::now() >= end {
+                break hosts;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        };
+        assert!(
+            others.iter().all(|line| hosts.contains(line)),
+            "{name}'s /etc/hosts:\n{hosts}"
+        );
+    }
     // The q35 VM reaches the other two by name.
     let fetch = |peer: &str| nc_once(peer, 7000);
     let out = rt.coracle(&[
