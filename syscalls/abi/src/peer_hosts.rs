@@ -146,13 +146,12 @@ pub fn apply(hosts: &[u8], change: Change<'_>) -> Result<Option<Vec<u8>>, Error>
         .collect();
     let before = lines.len();
     let (name, addr) = match change {
-        Change::Add { name, addr } | Change::Remove { name, addr } => (name.as_bytes(), addr),
+        Change::Add { name, addr } | Change::Remove { name, addr } => (name, addr),
     };
-    let mut line = Vec::new();
+    let line = alloc::format!("{addr}\t{name}").into_bytes();
+    let name = name.as_bytes();
     match change {
         Change::Add { .. } => {
-            let _ = write!(Text(&mut line), "{addr}\t");
-            line.extend_from_slice(name);
             if lines.contains(&line.as_slice()) {
                 return Ok(None);
             }
@@ -175,16 +174,6 @@ pub fn apply(hosts: &[u8], change: Change<'_>) -> Result<Option<Vec<u8>>, Error>
         out.push(b'\n');
     }
     Ok(Some(out))
-}
-
-/// `core::fmt::Write` into a byte vector.
-struct Text<'a>(&'a mut Vec<u8>);
-
-impl core::fmt::Write for Text<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
 }
 
 #[cfg(test)]
