@@ -166,6 +166,24 @@ mod tests {
         );
     }
 
+    /// The only test that uses the module's state: records that come before boot wrote the
+    /// file wait, then apply in order; later ones apply at once.
+    #[test]
+    fn records_before_the_file_wait_for_it() {
+        record(b"host add name=db addr=10.0.0.2");
+        record(b"host add name=bad#name addr=10.0.0.9");
+        record(b"host add name=web addr=10.0.0.3");
+        let file = file_with(b"10.0.0.4\tme\n# Coracle network n\n");
+        attach(file.clone());
+        assert_eq!(
+            contents(file.as_ref()),
+            b"10.0.0.4\tme\n# Coracle network n\n10.0.0.2\tdb\n10.0.0.3\tweb\n"
+        );
+        record(b"host del name=db addr=10.0.0.2");
+        assert!(contents(file.as_ref())
+            .starts_with(b"10.0.0.4\tme\n# Coracle network n\n10.0.0.3\tweb\n#"));
+    }
+
     #[test]
     fn padding_of_one_and_more_bytes() {
         let mut t = b"ab\n".to_vec();
