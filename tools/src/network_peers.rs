@@ -33,12 +33,29 @@ fn place(record: &Record) -> Option<(&str, Ipv4Addr)> {
 /// does; false when its supervisor does not take them.
 fn tell(id: &str, payloads: &[String]) -> bool {
     let socket = crate::lifecycle::dir_of(&crate::lifecycle::root(), id).join("control.sock");
-    let Ok(mut stream) = UnixStream::connect(socket) else {
+    let Ok(mut stream) = connect(&socket) else {
         return false;
     };
     let _ = stream.set_write_timeout(Some(PEER_TIMEOUT));
     let text: String = payloads.iter().map(|p| format!("{p}\n")).collect();
     stream.write_all(text.as_bytes()).is_ok()
+}
+
+/// Connects to `path` without waiting: a Unix stream connect blocks while the listener's
+/// backlog is full (a stuck supervisor), and this runs under the networks' lock. Non-blocking,
+/// it fails with EAGAIN instead (unix(7)).
+fn connect(path: &std::path::Path) -> std::io::Result<UnixStream> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::connect(&fd, &SocketAddrUnix::new(path)?)?;
+    let stream = UnixStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
 }
 
 /// `record`'s VM is up and its control socket serves: the network's other live VMs learn
@@ -82,5 +99,34 @@ pub fn withdraw(record: &Record) {
         if id != record.id {
             tell(&id, std::slice::from_ref(&gone));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A supervisor that stopped accepting makes `connect` fail once its backlog is full,
+    /// instead of holding the networks' lock forever.
+    #[test]
+    fn connect_does_not_wait_on_a_full_backlog() {
+        let dir = crate::tempdir::TempDir::new().unwrap();
+        let path = dir.path().join("control.sock");
+        // A backlog of 1 (std's listener takes somaxconn: thousands of fds to fill).
+        use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
+        let listener = rustix::net::socket(AddressFamily::UNIX, SocketType::STREAM, None).unwrap();
+        rustix::net::bind(&listener, &SocketAddrUnix::new(&path).unwrap()).unwrap();
+        rustix::net::listen(&listener, 1).unwrap();
+        let mut held = Vec::new();
+        let refused = (0..100).find_map(|_| match connect(&path) {
+            Ok(s) => {
+                held.push(s);
+                None
+            }
+            Err(e) => Some(e),
+        });
+        let err = refused.expect("the backlog never filled");
+        assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock, "{err}");
+        assert!(!held.is_empty());
     }
 }
