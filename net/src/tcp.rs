@@ -139,7 +139,7 @@ fn new_socket(opts: &TcpOpts, w: Which) -> tcp::Socket<'static> {
     // doorbells) of request/response traffic. lo delivers within the call: an ACK held
     // there would only wait for the stack's timer.
     s.set_ack_delay(match w {
-        Which::Eth => Some(NIC_ACK_DELAY),
+        Which::Eth(_) => Some(NIC_ACK_DELAY),
         Which::Lo => None,
     });
     s
@@ -193,7 +193,7 @@ impl TcpState {
                 addr.is_unspecified()
                     || match w {
                         Which::Lo => true,
-                        Which::Eth => !addr.is_loopback(),
+                        Which::Eth(_) => !addr.is_loopback(),
                     }
             })
             .collect()
@@ -296,16 +296,16 @@ impl TcpState {
         let Some(local) = self.local else { return };
         let backlog = *backlog;
         let mut pending = 0;
-        let mut free = [0usize; 2];
+        let mut free = [0usize; 1 + crate::MAX_NICS];
         for &(w, h) in pool {
             match ifs.set_ref(w).get::<tcp::Socket<'_>>(h).state() {
-                State::Listen => free[w as usize] += 1,
+                State::Listen => free[w.slot()] += 1,
                 _ => pending += 1,
             }
         }
         let mut added = Vec::new();
         for w in Self::listen_ifaces(ifs, local.0) {
-            let mut n = free[w as usize];
+            let mut n = free[w.slot()];
             while n < SPARE && pending < backlog {
                 match self.add_listener(ifs, w) {
                     Some(h) => added.push((w, h)),
@@ -919,11 +919,7 @@ impl TcpSocket {
 
 /// EADDRNOTAVAIL unless `addr` is unspecified or one of the host's addresses.
 pub(crate) fn check_local(ifs: &Ifaces, addr: IpAddr) -> Result<(), Errno> {
-    let own = ifs
-        .config
-        .as_ref()
-        .is_some_and(|c| addr == IpAddr::V4(c.ipv4));
-    if addr.is_unspecified() || addr.is_loopback() || own {
+    if addr.is_unspecified() || addr.is_loopback() || ifs.is_own(addr) {
         Ok(())
     } else {
         Err(Errno::EADDRNOTAVAIL)
