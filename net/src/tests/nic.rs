@@ -42,3 +42,36 @@ fn bulk_data_both_ways_over_the_nic() {
         down.len()
     );
 }
+
+#[test]
+fn a_send_puts_all_its_segments_on_the_wire_and_leaves_the_other_connections_whole() {
+    let mut t = Both::cabled();
+    let conns: Vec<_> = (0..3).map(|i| t.connected(8000 + i)).collect();
+    // Two full segments (MSS 1460 at MTU 1500) from the middle connection's server: both
+    // leave within the call, so the client has them once its own stack has polled.
+    let reply: Vec<u8> = (0..2920u32).map(|i| (i % 253) as u8).collect();
+    let (_, c, s) = &conns[1];
+    assert_eq!(s.send(&reply, t.now), Ok(reply.len()));
+    t.a.poll(t.now);
+    let mut buf = vec![0u8; 4096];
+    let n = c.recv(&mut buf, false, t.now).unwrap();
+    assert_eq!(&buf[..n], &reply[..]);
+    // Every connection, the one moved out for its send and back included, still carries
+    // data both ways.
+    for (_, c, s) in &conns {
+        assert_eq!(c.send(b"ping", t.now), Ok(4));
+        assert_eq!(s.send(b"pong", t.now), Ok(4));
+        let mut got = (Vec::new(), Vec::new());
+        for _ in 0..1000 {
+            let now = t.step();
+            let n = s.recv(&mut buf, false, now).or_else(eagain).unwrap();
+            got.0.extend_from_slice(&buf[..n]);
+            let n = c.recv(&mut buf, false, now).or_else(eagain).unwrap();
+            got.1.extend_from_slice(&buf[..n]);
+            if got.0.len() == 4 && got.1.len() == 4 {
+                break;
+            }
+        }
+        assert_eq!((&got.0[..], &got.1[..]), (&b"ping"[..], &b"pong"[..]));
+    }
+}
