@@ -511,6 +511,11 @@ fn net_specs() -> Vec<Spec> {
     specs.push(spec("net_unix").scratch().status(0));
     // getifaddrs and getaddrinfo(AI_ADDRCONFIG) over netlink: lo's entries, compared.
     specs.push(spec("net_ifaddrs").status(0));
+    // Listen backlogs, a v6-only [::] beside 0.0.0.0, SO_LINGER's blocking close, close of a
+    // connect in progress, keepalive settings, a closed UDP socket's datagrams.
+    for p in ["net_listen", "net_close", "net_keepalive"] {
+        specs.push(spec(p).status(0));
+    }
     specs
 }
 

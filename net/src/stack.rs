@@ -274,14 +274,7 @@ impl Inner {
                 PollIngressSingleResult::PacketProcessed => ingress = true,
                 PollIngressSingleResult::SocketStateChanged => {
                     ingress = true;
-                    for id in &self.listeners {
-                        if let Some(Sock {
-                            kind: Kind::Tcp(t), ..
-                        }) = self.socks.get_mut(id)
-                        {
-                            t.refill(&mut self.ifs);
-                        }
-                    }
+                    crate::tcp::refill_listeners(self);
                 }
             }
         }

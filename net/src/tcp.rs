@@ -3,9 +3,9 @@
 //! smoltcp's TCP socket is one connection, and a listening one becomes the connection it
 //! accepts. A Linux listening socket is therefore a pool of smoltcp sockets on the same port,
 //! on every interface it listens on: a few spare ones in the listening state, refilled after
-//! every received packet (`refill`, run by the stack between packets) while fewer than the
-//! backlog are half-open or waiting to be accepted, so a burst of SYNs up to the backlog finds
-//! a listener each; `accept` takes one that finished its handshake.
+//! every packet that changed a socket (`refill_listeners`, run by the stack between packets),
+//! which also judges the SYNs they took against the backlog and the listener's family
+//! (`tcp/listen.rs`); `accept` takes one that finished its handshake.
 
 use alloc::sync::Arc;
 use alloc::vec;
@@ -20,9 +20,11 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
 mod info;
-mod v6only;
+mod listen;
 
 pub use info::{Congestion, TcpInfo};
+pub(crate) use listen::refill_listeners;
+use listen::Slot;
 
 use crate::ports::{Binding, Ports, Proto};
 use crate::stack::{Ifaces, Inner, Kind, Needs, Network, Shared, Which};
@@ -81,8 +83,9 @@ impl Default for TcpOpts {
 enum Phase {
     Idle,
     Listen {
+        /// listen's backlog: up to one more connection waits to be accepted.
         backlog: usize,
-        pool: Vec<(Which, SocketHandle)>,
+        pool: Vec<Slot>,
     },
     Conn {
         which: Which,
@@ -209,20 +212,17 @@ impl TcpState {
 
     /// A NIC appeared: a listener on every address listens there too.
     pub(crate) fn interface_added(&mut self, ifs: &mut Ifaces, w: Which) {
-        let Phase::Listen { backlog, pool } = &self.phase else {
-            return;
-        };
-        if !self.local.is_some_and(|l| l.0.is_unspecified()) {
+        if !matches!(self.phase, Phase::Listen { .. })
+            || !self.local.is_some_and(|l| l.0.is_unspecified())
+        {
             return;
         }
-        let _ = backlog;
         let mut added = Vec::new();
         for _ in 0..SPARE {
             if let Some(h) = self.add_listener(ifs, w) {
-                added.push((w, h));
+                added.push(Slot::spare(w, h));
             }
         }
-        let _ = pool;
         if let Phase::Listen { pool, .. } = &mut self.phase {
             pool.extend(added);
         }
@@ -236,11 +236,12 @@ impl TcpState {
             Phase::Idle => {}
             Phase::Listen { pool, .. } => {
                 let local = self.local;
-                for &(w, h) in pool.iter() {
-                    let s = ifs.set(w).get_mut::<tcp::Socket<'_>>(h);
+                for slot in pool.iter_mut() {
+                    let s = ifs.set(slot.which).get_mut::<tcp::Socket<'_>>(slot.handle);
                     if s.state() == State::Closed {
                         if let Some(l) = local {
                             let _ = s.listen(listen_endpoint(l));
+                            slot.spare = true;
                         }
                     }
                 }
@@ -285,40 +286,6 @@ impl TcpState {
         }
     }
 
-    /// Keeps [`SPARE`] listening sockets on each interface of a listener while fewer than
-    /// the backlog connections are half-open or unaccepted (beyond it a SYN finds no listener
-    /// and is refused).
-    pub(crate) fn refill(&mut self, ifs: &mut Ifaces) {
-        self.refuse_v4(ifs);
-        let Phase::Listen { backlog, pool } = &self.phase else {
-            return;
-        };
-        let Some(local) = self.local else { return };
-        let backlog = *backlog;
-        let mut pending = 0;
-        let mut free = [0usize; 2];
-        for &(w, h) in pool {
-            match ifs.set_ref(w).get::<tcp::Socket<'_>>(h).state() {
-                State::Listen => free[w as usize] += 1,
-                _ => pending += 1,
-            }
-        }
-        let mut added = Vec::new();
-        for w in Self::listen_ifaces(ifs, local.0) {
-            let mut n = free[w as usize];
-            while n < SPARE && pending < backlog {
-                match self.add_listener(ifs, w) {
-                    Some(h) => added.push((w, h)),
-                    None => break,
-                }
-                n += 1;
-            }
-        }
-        if let Phase::Listen { pool, .. } = &mut self.phase {
-            pool.extend(added);
-        }
-    }
-
     /// The interface of the connection, if connected or connecting.
     fn which(&self) -> Option<Which> {
         match self.phase {
@@ -331,16 +298,6 @@ impl TcpState {
         match self.phase {
             Phase::Conn { which, handle, .. } => Some(ifs.set_ref(which).get(handle)),
             _ => None,
-        }
-    }
-
-    fn ready_to_accept(&self, ifs: &Ifaces) -> usize {
-        match &self.phase {
-            Phase::Listen { pool, .. } => pool
-                .iter()
-                .filter(|&&(w, h)| connected(ifs.set_ref(w).get::<tcp::Socket<'_>>(h).state()))
-                .count(),
-            _ => 0,
         }
     }
 
@@ -421,7 +378,12 @@ impl TcpState {
         match core::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Idle => {}
             Phase::Listen { pool, .. } => {
-                for (w, h) in pool {
+                for Slot {
+                    which: w,
+                    handle: h,
+                    ..
+                } in pool
+                {
                     let s = inner_ifs.set(w).get_mut::<tcp::Socket<'_>>(h);
                     if s.state() == State::Listen {
                         inner_ifs.set(w).remove(h);
@@ -433,13 +395,21 @@ impl TcpState {
             }
             Phase::Conn { which, handle, .. } => {
                 let s = inner_ifs.set(which).get_mut::<tcp::Socket<'_>>(handle);
-                // tcp_close: unread data or SO_LINGER with a zero time resets the connection.
-                if s.can_recv() || self.opts.linger_abort {
-                    s.abort();
+                // tcp_close of a connect in progress (tcp_close_state: SYN_SENT to CLOSE) sends
+                // nothing; smoltcp's close and abort would send a reset. A SYN-ACK that comes
+                // later finds no socket and is reset, as in Linux.
+                if s.state() == State::SynSent {
+                    inner_ifs.set(which).remove(handle);
                 } else {
-                    s.close();
+                    // tcp_close: unread data or SO_LINGER with a zero time resets the
+                    // connection.
+                    if s.can_recv() || self.opts.linger_abort {
+                        s.abort();
+                    } else {
+                        s.close();
+                    }
+                    orphans.push((which, handle));
                 }
-                orphans.push((which, handle));
             }
         }
         if core::mem::take(&mut self.holds_port) {
@@ -579,8 +549,8 @@ impl TcpSocket {
     /// `listen`: binds an ephemeral port if unbound; a second call changes the backlog.
     pub fn listen(&self, backlog: usize, unspecified: IpAddr, now: u64) -> Result<(), Errno> {
         self.with(now, |t, inner| {
-            // Linux: a backlog of 0 still accepts one connection.
-            let backlog = backlog.clamp(1, SOMAXCONN);
+            // inet_listen caps it at net.core.somaxconn.
+            let backlog = backlog.min(SOMAXCONN);
             match &mut t.phase {
                 Phase::Conn { .. } => return Err(Errno::EINVAL),
                 Phase::Listen { backlog: b, .. } => {
@@ -599,7 +569,7 @@ impl TcpSocket {
             for w in TcpState::listen_ifaces(&inner.ifs, addr) {
                 for _ in 0..SPARE {
                     if let Some(h) = t.add_listener(&mut inner.ifs, w) {
-                        pool.push((w, h));
+                        pool.push(Slot::spare(w, h));
                     }
                 }
             }
@@ -631,10 +601,16 @@ impl TcpSocket {
         };
         let at = pool
             .iter()
-            .position(|&(w, h)| connected(inner.ifs.set(w).get::<tcp::Socket<'_>>(h).state()))
+            .position(|s| {
+                !s.spare
+                    && connected(inner.ifs.set_ref(s.which).get::<tcp::Socket<'_>>(s.handle).state())
+            })
             .ok_or(Errno::EAGAIN)?;
-        let (w, h) = pool.remove(at);
-        t.refill(&mut inner.ifs);
+        let Slot {
+            which: w,
+            handle: h,
+            ..
+        } = pool.remove(at);
         let s = inner.ifs.set(w).get_mut::<tcp::Socket<'_>>(h);
         let peer = s.remote_endpoint().map(SocketAddr::from);
         let local = s.local_endpoint().map(|e| (IpAddr::from(e.addr), e.port));

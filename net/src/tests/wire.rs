@@ -23,6 +23,8 @@ struct FakeNic {
     rx: Wire,
     tx: Wire,
     cut: Arc<AtomicBool>,
+    /// Every frame sent, for tests that look at what went out.
+    log: Wire,
 }
 
 impl NetDevice for FakeNic {
@@ -42,6 +44,7 @@ impl NetDevice for FakeNic {
     }
 
     fn transmit(&mut self, frame: &[u8]) -> Result<(), TxError> {
+        self.log.lock().push_back(frame.to_vec());
         if !self.cut.load(Ordering::Relaxed) {
             self.tx.lock().push_back(frame.to_vec());
         }
@@ -61,12 +64,15 @@ pub(super) struct Both {
     pub(super) now: u64,
     /// Set: frames either side sends are lost.
     pub(super) cut: Arc<AtomicBool>,
+    /// The frames `a` sent (lost or not).
+    pub(super) sent_by_a: Wire,
 }
 
 impl Both {
     pub(super) fn cabled() -> Both {
         let (ab, ba): (Wire, Wire) = Default::default();
         let cut = Arc::new(AtomicBool::new(false));
+        let sent_by_a: Wire = Default::default();
         let a = Network::new(1);
         let b = Network::new(2);
         let config = |ip| IfConfig {
@@ -75,17 +81,24 @@ impl Both {
             gateway: None,
             dns: Vec::new(),
         };
-        let nic = |mac, rx: &Wire, tx: &Wire| -> Box<dyn NetDevice> {
+        let nic = |mac, rx: &Wire, tx: &Wire, log: &Wire| -> Box<dyn NetDevice> {
             Box::new(FakeNic {
                 mac,
                 rx: rx.clone(),
                 tx: tx.clone(),
                 cut: cut.clone(),
+                log: log.clone(),
             })
         };
-        a.attach(nic([2, 0, 0, 0, 0, 15], &ba, &ab), config(addr(15)), 0);
-        b.attach(nic([2, 0, 0, 0, 0, 16], &ab, &ba), config(addr(16)), 0);
-        Both { a, b, now: 0, cut }
+        a.attach(nic([2, 0, 0, 0, 0, 15], &ba, &ab, &sent_by_a), config(addr(15)), 0);
+        b.attach(nic([2, 0, 0, 0, 0, 16], &ab, &ba, &Wire::default()), config(addr(16)), 0);
+        Both {
+            a,
+            b,
+            now: 0,
+            cut,
+            sent_by_a,
+        }
     }
 
     /// Polls both stacks 100 µs later.
