@@ -125,6 +125,8 @@ pub(crate) struct TcpState {
     shut_wr: bool,
     /// The connection was reset or timed out (reads give ECONNRESET once, then 0).
     broken: bool,
+    /// Its last close waits (SO_LINGER) for the FIN to be acknowledged.
+    lingering: bool,
 }
 
 /// How long a connection on the NIC holds back the ACK of received data for a reply to carry
@@ -163,6 +165,11 @@ fn connected(state: State) -> bool {
     )
 }
 
+/// Whether our FIN (or the data before it) waits to be acknowledged (sk_stream_closing).
+fn closing(state: State) -> bool {
+    matches!(state, State::FinWait1 | State::Closing | State::LastAck)
+}
+
 /// Whether the peer's FIN arrived.
 fn peer_closed(state: State) -> bool {
     matches!(
@@ -184,6 +191,7 @@ impl TcpState {
             shut_rd: false,
             shut_wr: false,
             broken: false,
+            lingering: false,
         }
     }
 
@@ -340,10 +348,14 @@ impl TcpState {
         }
     }
 
-    /// Bytes waiting to be read (connections waiting to be accepted, for a listener).
+    /// Bytes waiting to be read (connections waiting to be accepted, for a listener; for a
+    /// lingering close, bytes and FIN not yet acknowledged, so that the end wakes it).
     pub(crate) fn queued(&self, ifs: &Ifaces) -> u32 {
         match &self.phase {
             Phase::Listen { .. } => self.ready_to_accept(ifs) as u32,
+            _ if self.lingering => self.conn(ifs).map_or(0, |s| {
+                s.send_queue() as u32 + u32::from(closing(s.state()))
+            }),
             _ => self.conn(ifs).map_or(0, |s| s.recv_queue() as u32),
         }
     }
@@ -856,6 +868,37 @@ impl TcpSocket {
                 .map(SocketAddr::from)
                 .ok_or(Errno::ENOTCONN),
             _ => Err(Errno::ENOTCONN),
+        })
+    }
+
+    /// The last close of a socket with SO_LINGER and a time: sends the FIN now (once) and
+    /// says whether the close is done waiting (tcp_close's sk_stream_wait_close: until the
+    /// FIN is acknowledged). Nothing to wait for when close resets the connection or sends
+    /// nothing (unread data, a zero linger time, a connect in progress, not connected).
+    /// The socket is then dropped as usual; a close that gave up waiting leaves the
+    /// connection to finish on its own, as Linux's orphans do.
+    pub fn close_lingering(&self, now: u64) -> bool {
+        self.with(now, |t, inner| {
+            let abort = t.opts.linger_abort;
+            let lingering = t.lingering;
+            let done = Self::conn_mut(t, inner, |s| {
+                let state = s.state();
+                if state == State::SynSent || s.can_recv() || abort {
+                    return true;
+                }
+                if !lingering {
+                    s.close();
+                }
+                !closing(s.state())
+            });
+            match done {
+                Some(false) => {
+                    t.lingering = true;
+                    t.shut_wr = true;
+                    false
+                }
+                _ => true,
+            }
         })
     }
 

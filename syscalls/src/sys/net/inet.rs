@@ -271,6 +271,13 @@ impl Socket for Inet {
         }
     }
 
+    fn close_lingering(&self, now: u64) -> bool {
+        match &self.proto {
+            Proto::Tcp(t) => t.close_lingering(now),
+            Proto::Udp(_) => true,
+        }
+    }
+
     fn get_opt(&self, level: i32, name: i32) -> Option<Result<Vec<u8>, Errno>> {
         if let (Proto::Tcp(t), IPPROTO_TCP) = (&self.proto, level) {
             if let Some(v) = tcp_opts::get(t, name) {
