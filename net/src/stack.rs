@@ -351,6 +351,11 @@ impl Inner {
                 (a, b) => a.or(b),
             };
         }
+        let keepalive = self.socks.values().filter_map(|s| match &s.kind {
+            Kind::Tcp(t) => t.keepalive_deadline(),
+            Kind::Udp(_) => None,
+        });
+        at = keepalive.chain(at).min();
         at.map(|t| t.total_micros().max(0) as u64 * 1000)
     }
 }

@@ -20,9 +20,11 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
 mod info;
+mod keepalive;
 mod listen;
 
 pub use info::{Congestion, TcpInfo};
+use keepalive::KeepAlive;
 pub(crate) use listen::refill_listeners;
 use listen::Slot;
 
@@ -127,6 +129,8 @@ pub(crate) struct TcpState {
     broken: bool,
     /// Its last close waits (SO_LINGER) for the FIN to be acknowledged.
     lingering: bool,
+    /// The connection's keepalive timing.
+    ka: KeepAlive,
 }
 
 /// How long a connection on the NIC holds back the ACK of received data for a reply to carry
@@ -192,6 +196,7 @@ impl TcpState {
             shut_wr: false,
             broken: false,
             lingering: false,
+            ka: KeepAlive::new(Instant::ZERO),
         }
     }
 
@@ -264,10 +269,17 @@ impl TcpState {
             } => {
                 let (w, h) = (*which, *handle);
                 let state = ifs.set(w).get::<tcp::Socket<'_>>(h).state();
+                if *established && state != State::Closed {
+                    let s = ifs.set(w).get_mut::<tcp::Socket<'_>>(h);
+                    self.ka.update(s, &self.opts, now);
+                }
                 if !*established {
                     if connected(state) {
                         *established = true;
                         *rtt = Some(now - *started);
+                        // Linux has no connect timeout once connected.
+                        ifs.set(w).get_mut::<tcp::Socket<'_>>(h).set_timeout(None);
+                        self.ka = KeepAlive::new(now);
                     } else if state == State::Closed {
                         let timed_out = now - *started >= CONNECT_TIMEOUT;
                         ifs.set(w).remove(h);
@@ -286,9 +298,13 @@ impl TcpState {
                         }
                     }
                 } else if state == State::Closed && !self.shut_wr && !self.broken {
-                    // Closed without our FIN: the peer reset it (or keepalive gave up).
+                    // Closed without our FIN: the peer reset it, or keepalive gave up.
                     self.broken = true;
-                    self.err = Some(Errno::ECONNRESET);
+                    self.err = Some(if self.ka.timed_out(&self.opts, now) {
+                        Errno::ETIMEDOUT
+                    } else {
+                        Errno::ECONNRESET
+                    });
                 }
             }
         }
@@ -353,9 +369,9 @@ impl TcpState {
     pub(crate) fn queued(&self, ifs: &Ifaces) -> u32 {
         match &self.phase {
             Phase::Listen { .. } => self.ready_to_accept(ifs) as u32,
-            _ if self.lingering => self.conn(ifs).map_or(0, |s| {
-                s.send_queue() as u32 + u32::from(closing(s.state()))
-            }),
+            _ if self.lingering => self
+                .conn(ifs)
+                .map_or(0, |s| s.send_queue() as u32 + u32::from(closing(s.state()))),
             _ => self.conn(ifs).map_or(0, |s| s.recv_queue() as u32),
         }
     }
@@ -529,19 +545,17 @@ impl TcpSocket {
         self.peek(|t, _| t.opts)
     }
 
-    /// Changes the options; TCP_NODELAY and keepalive reach the connection at once.
+    /// Changes the options; TCP_NODELAY reaches the connection at once, keepalive's timing
+    /// when the stack next looks at it (this runs it, so that its deadline is known).
     pub fn set_opts(&self, f: impl FnOnce(&mut TcpOpts)) {
-        self.peek(|t, ifs| {
+        self.with(0, |t, inner| {
+            let was = t.opts.keepalive;
             f(&mut t.opts);
-            let o = t.opts;
-            if let Phase::Conn { which, handle, .. } = t.phase {
-                let s = ifs.set(which).get_mut::<tcp::Socket<'_>>(handle);
-                s.set_nagle_enabled(!o.nodelay);
-                s.set_keep_alive(
-                    o.keepalive
-                        .then(|| Duration::from_secs(u64::from(o.keepidle.max(1)))),
-                );
+            if t.opts.keepalive && !was {
+                t.ka.enabled(inner.ifs.now);
             }
+            let nodelay = t.opts.nodelay;
+            Self::conn_mut(t, inner, |s| s.set_nagle_enabled(!nodelay));
         })
     }
 
@@ -615,7 +629,13 @@ impl TcpSocket {
             .iter()
             .position(|s| {
                 !s.spare
-                    && connected(inner.ifs.set_ref(s.which).get::<tcp::Socket<'_>>(s.handle).state())
+                    && connected(
+                        inner
+                            .ifs
+                            .set_ref(s.which)
+                            .get::<tcp::Socket<'_>>(s.handle)
+                            .state(),
+                    )
             })
             .ok_or(Errno::EAGAIN)?;
         let Slot {
@@ -628,6 +648,7 @@ impl TcpSocket {
         let local = s.local_endpoint().map(|e| (IpAddr::from(e.addr), e.port));
         let mut child = TcpState::new(0);
         child.opts = t.opts;
+        child.ka = KeepAlive::new(inner.ifs.now);
         child.local = local;
         child.phase = Phase::Conn {
             which: w,
@@ -683,9 +704,6 @@ impl TcpSocket {
             }
             let mut s = new_socket(&t.opts, which);
             s.set_nagle_enabled(!t.opts.nodelay);
-            if t.opts.keepalive {
-                s.set_keep_alive(Some(Duration::from_secs(u64::from(t.opts.keepidle.max(1)))));
-            }
             s.set_timeout(Some(CONNECT_TIMEOUT));
             let (iface, set) = inner.ifs.both(which);
             let local = listen_endpoint((addr, port));
@@ -704,20 +722,17 @@ impl TcpSocket {
         })
     }
 
-    /// Clears the handshake's connect timeout once connected (Linux has none afterwards).
+    /// `f` on the connection, if connected or connecting.
     fn conn_mut<R>(
         t: &mut TcpState,
         inner: &mut Inner,
         f: impl FnOnce(&mut tcp::Socket<'static>) -> R,
     ) -> Option<R> {
         match t.phase {
-            Phase::Conn { which, handle, .. } => {
-                let s = inner.ifs.set(which).get_mut::<tcp::Socket<'static>>(handle);
-                if s.timeout().is_some() && connected(s.state()) {
-                    s.set_timeout(None);
-                }
-                Some(f(s))
-            }
+            Phase::Conn { which, handle, .. } => Some(f(inner
+                .ifs
+                .set(which)
+                .get_mut::<tcp::Socket<'static>>(handle))),
             _ => None,
         }
     }

@@ -69,7 +69,12 @@ impl TcpState {
             return;
         };
         let claimed = |s: &Slot| {
-            s.spare && ifs.set_ref(s.which).get::<tcp::Socket<'_>>(s.handle).state() != State::Listen
+            s.spare
+                && ifs
+                    .set_ref(s.which)
+                    .get::<tcp::Socket<'_>>(s.handle)
+                    .state()
+                    != State::Listen
         };
         if !pool.iter().any(claimed) {
             return;
@@ -100,10 +105,15 @@ impl TcpState {
     /// Makes `pool` the listener's, dropping the newest admitted slots beyond the backlog
     /// (their SYN goes unanswered).
     fn admit_within_backlog(&mut self, ifs: &mut Ifaces, mut pool: Vec<Slot>) {
-        let Phase::Listen { backlog, pool: mine } = &mut self.phase else {
+        let Phase::Listen {
+            backlog,
+            pool: mine,
+        } = &mut self.phase
+        else {
             return;
         };
-        let before: Vec<SocketHandle> = mine.iter().filter(|s| !s.spare).map(|s| s.handle).collect();
+        let before: Vec<SocketHandle> =
+            mine.iter().filter(|s| !s.spare).map(|s| s.handle).collect();
         // Admitted and not yet accepted, half-open ones included.
         let mut queued = pool.iter().filter(|s| !s.spare).count();
         pool.retain(|s| {
@@ -164,7 +174,11 @@ impl TcpState {
                 .iter()
                 .filter(|s| {
                     !s.spare
-                        && connected(ifs.set_ref(s.which).get::<tcp::Socket<'_>>(s.handle).state())
+                        && connected(
+                            ifs.set_ref(s.which)
+                                .get::<tcp::Socket<'_>>(s.handle)
+                                .state(),
+                        )
                 })
                 .count(),
             _ => 0,

@@ -50,7 +50,9 @@ fn a_backlog_of_n_admits_n_plus_one_and_drops_the_next_syn() {
         let mut c = Clock(0);
         let port = 7400 + backlog as u16;
         let l = listener(&net, local(port), false, backlog);
-        let admitted: Vec<TcpSocket> = (0..=backlog).map(|_| client(&net, &c, local(port))).collect();
+        let admitted: Vec<TcpSocket> = (0..=backlog)
+            .map(|_| client(&net, &c, local(port)))
+            .collect();
         ticks(&net, &mut c, 5);
         for s in &admitted {
             assert_eq!(outcome(s, &c), Ok(()), "backlog {backlog}");
@@ -91,7 +93,11 @@ fn a_v6only_listener_and_an_ipv4_one_share_a_port_each_taking_its_family() {
         };
         let first = open(v6_first);
         let second = open(!v6_first);
-        let (l6, l4) = if v6_first { (first, second) } else { (second, first) };
+        let (l6, l4) = if v6_first {
+            (first, second)
+        } else {
+            (second, first)
+        };
         let to6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port);
         for _ in 0..4 {
             let a = client(&net, &c, local(port));
@@ -111,7 +117,11 @@ fn an_ipv4_listener_refuses_ipv6_clients() {
     let net = net();
     let mut c = Clock(0);
     let l = listener(&net, SocketAddr::new(ANY4, 7420), false, 8);
-    let b = client(&net, &c, SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 7420));
+    let b = client(
+        &net,
+        &c,
+        SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 7420),
+    );
     ticks(&net, &mut c, 5);
     assert_eq!(b.take_error(), Some(Errno::ECONNREFUSED));
     assert_eq!(l.accept(c.0).map(|_| ()), Err(Errno::EAGAIN));
@@ -150,7 +160,9 @@ fn closing_a_connect_in_progress_sends_no_reset() {
     }
     let sent = t.sent_by_a.lock();
     assert!(
-        !sent.iter().any(|f| tcp_flags(f).is_some_and(|f| f & RST != 0)),
+        !sent
+            .iter()
+            .any(|f| tcp_flags(f).is_some_and(|f| f & RST != 0)),
         "{} frames, a reset among them",
         sent.len()
     );

@@ -1,6 +1,7 @@
 //! Host tests of the stack: sockets over lo, with and without faults on the wire.
 
 mod drain;
+mod keepalive;
 mod listen;
 mod nic;
 mod tcp;

@@ -90,8 +90,16 @@ impl Both {
                 log: log.clone(),
             })
         };
-        a.attach(nic([2, 0, 0, 0, 0, 15], &ba, &ab, &sent_by_a), config(addr(15)), 0);
-        b.attach(nic([2, 0, 0, 0, 0, 16], &ab, &ba, &Wire::default()), config(addr(16)), 0);
+        a.attach(
+            nic([2, 0, 0, 0, 0, 15], &ba, &ab, &sent_by_a),
+            config(addr(15)),
+            0,
+        );
+        b.attach(
+            nic([2, 0, 0, 0, 0, 16], &ab, &ba, &Wire::default()),
+            config(addr(16)),
+            0,
+        );
         Both {
             a,
             b,
