@@ -34,13 +34,7 @@ impl Network {
     /// datagram waits in a UDP socket (for an address resolution, room in the device). Lo's
     /// traffic does not count: both of its ends stop with the machine.
     pub fn drained(&self) -> bool {
-        self.peek(|inner| {
-            inner
-                .ifs
-                .eth
-                .as_ref()
-                .is_none_or(|eth| set_drained(&eth.set))
-        })
+        self.peek(|inner| inner.ifs.eth.iter().all(|eth| set_drained(&eth.set)))
     }
 }
 

@@ -1,4 +1,4 @@
-//! The stack: lo and the NIC's interface, their smoltcp socket sets, the port table, and the
+//! The stack: lo and the NICs' interfaces, their smoltcp socket sets, the port table, and the
 //! poll that moves packets and turns socket changes into wakeups.
 //!
 //! Everything sits behind one lock ([`Network`]). Every socket operation takes it, does its
@@ -10,9 +10,9 @@
 //! wakes the queues of the sockets whose readiness changed. The kernel calls
 //! [`Network::poll`] on device interrupts and at the deadline it returned.
 //!
-//! A socket lives in the socket set of the interface its traffic uses: lo for loopback
-//! destinations and the host's own addresses (Linux routes those through lo too), the NIC for
-//! the rest. A listening socket has a pool of smoltcp sockets in every interface's set.
+//! A socket lives in the socket set of the interface its traffic uses (`route.rs`): lo for
+//! loopback destinations and the host's own addresses (Linux routes those through lo too), a
+//! NIC for the rest. A listening socket has a pool of smoltcp sockets in every interface's set.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -21,7 +21,6 @@ use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use coracle_abi::errno::Errno;
 use coracle_abi::poll::POLLIN;
 use coracle_abi::wait::WaitQueue;
 use smoltcp::iface::{
@@ -40,11 +39,37 @@ use crate::ports::Ports;
 use crate::tcp::TcpState;
 use crate::udp::UdpState;
 
-/// Which interface a smoltcp socket lives on.
+/// Which interface a smoltcp socket lives on: lo or the NIC of that index (eth0, eth1...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Which {
     Lo,
-    Eth,
+    Eth(u8),
+}
+
+/// The most NICs the stack drives (smoltcp's lo keeps their addresses, two each with IPv6:
+/// see the `iface-max-addr-count` feature).
+pub const MAX_NICS: usize = 4;
+
+/// Every interface there can be, in order; [`Ifaces::all`] is a prefix.
+const ALL: [Which; 1 + MAX_NICS] = [
+    Which::Lo,
+    Which::Eth(0),
+    Which::Eth(1),
+    Which::Eth(2),
+    Which::Eth(3),
+];
+
+/// The NICs' names, as Linux names virtio-net cards without udev's renaming.
+const NIC_NAMES: [&str; MAX_NICS] = ["eth0", "eth1", "eth2", "eth3"];
+
+impl Which {
+    /// The interface's place in [`ALL`] (for per-interface counts).
+    pub(crate) fn slot(self) -> usize {
+        match self {
+            Which::Lo => 0,
+            Which::Eth(i) => 1 + usize::from(i),
+        }
+    }
 }
 
 /// One interface: smoltcp's interface, its device and its sockets.
@@ -65,61 +90,51 @@ impl<D: smoltcp::phy::Device> Iface<D> {
     }
 }
 
-/// The interfaces.
+/// The interfaces: lo, then the NICs in the order they were attached, each with its
+/// configuration (`eth[i]` and `configs[i]` are `Which::Eth(i)`). Routing: `route.rs`.
 pub(crate) struct Ifaces {
     pub(crate) lo: Iface<LoopDevice>,
-    pub(crate) eth: Option<Iface<Nic>>,
-    pub(crate) config: Option<IfConfig>,
+    pub(crate) eth: Vec<Iface<Nic>>,
+    pub(crate) configs: Vec<IfConfig>,
     pub(crate) now: Instant,
 }
 
 impl Ifaces {
     /// The socket set of `w`.
     pub(crate) fn set(&mut self, w: Which) -> &mut SocketSet<'static> {
-        match (w, &mut self.eth) {
-            (Which::Eth, Some(eth)) => &mut eth.set,
-            _ => &mut self.lo.set,
+        match w {
+            Which::Eth(i) => match self.eth.get_mut(usize::from(i)) {
+                Some(eth) => &mut eth.set,
+                None => &mut self.lo.set,
+            },
+            Which::Lo => &mut self.lo.set,
         }
     }
 
     pub(crate) fn set_ref(&self, w: Which) -> &SocketSet<'static> {
-        match (w, &self.eth) {
-            (Which::Eth, Some(eth)) => &eth.set,
-            _ => &self.lo.set,
+        match w {
+            Which::Eth(i) => self
+                .eth
+                .get(usize::from(i))
+                .map_or(&self.lo.set, |e| &e.set),
+            Which::Lo => &self.lo.set,
         }
     }
 
     /// The interface and the socket set of `w`, borrowed together (connect needs both).
     pub(crate) fn both(&mut self, w: Which) -> (&mut Interface, &mut SocketSet<'static>) {
-        match (w, &mut self.eth) {
-            (Which::Eth, Some(eth)) => (&mut eth.iface, &mut eth.set),
-            _ => (&mut self.lo.iface, &mut self.lo.set),
+        match w {
+            Which::Eth(i) => match self.eth.get_mut(usize::from(i)) {
+                Some(eth) => (&mut eth.iface, &mut eth.set),
+                None => (&mut self.lo.iface, &mut self.lo.set),
+            },
+            Which::Lo => (&mut self.lo.iface, &mut self.lo.set),
         }
     }
 
-    /// The interfaces that exist.
+    /// The interfaces that exist, lo first.
     pub(crate) fn all(&self) -> &'static [Which] {
-        if self.eth.is_some() {
-            &[Which::Lo, Which::Eth]
-        } else {
-            &[Which::Lo]
-        }
-    }
-
-    /// Where packets to `dst` go: lo for loopback, unspecified (Linux connects those to the
-    /// host itself) and the host's own addresses; else the NIC, if there is one.
-    pub(crate) fn route(&self, dst: IpAddr) -> Result<Which, Errno> {
-        let own = self
-            .config
-            .as_ref()
-            .is_some_and(|c| dst == IpAddr::V4(c.ipv4));
-        if dst.is_loopback() || dst.is_unspecified() || own {
-            return Ok(Which::Lo);
-        }
-        match (&self.eth, dst) {
-            (Some(_), IpAddr::V4(_)) => Ok(Which::Eth),
-            _ => Err(Errno::ENETUNREACH),
-        }
+        &ALL[..1 + self.eth.len()]
     }
 }
 
@@ -251,9 +266,12 @@ impl Inner {
         lo: impl FnOnce(&mut Iface<LoopDevice>) -> R,
         eth: impl FnOnce(&mut Iface<Nic>) -> R,
     ) -> R {
-        match (w, &mut self.ifs.eth) {
-            (Which::Eth, Some(e)) => eth(e),
-            _ => lo(&mut self.ifs.lo),
+        match w {
+            Which::Eth(i) => match self.ifs.eth.get_mut(usize::from(i)) {
+                Some(e) => eth(e),
+                None => lo(&mut self.ifs.lo),
+            },
+            Which::Lo => lo(&mut self.ifs.lo),
         }
     }
 
@@ -339,7 +357,7 @@ impl Inner {
         }
         let lo = &mut self.ifs.lo;
         let mut at = lo.iface.poll_at(now, &lo.set);
-        if let Some(eth) = &mut self.ifs.eth {
+        for eth in &mut self.ifs.eth {
             let mut eth_at = eth.iface.poll_at(now, &eth.set);
             // Segments held back by a full transmit queue wait for the device's completion
             // interrupt, not for a poll that would find the queue still full.
@@ -421,8 +439,8 @@ impl Network {
                         dev,
                         set: SocketSet::new(Vec::new()),
                     },
-                    eth: None,
-                    config: None,
+                    eth: Vec::new(),
+                    configs: Vec::new(),
                     now: Instant::ZERO,
                 },
                 ports: Ports::default(),
@@ -435,32 +453,44 @@ impl Network {
         })
     }
 
-    /// Brings up the NIC's interface (`eth0`) with `config`; a second device replaces the
-    /// first (one NIC is supported).
-    pub fn attach(&self, dev: Box<dyn NetDevice>, config: IfConfig, now_ns: u64) {
+    /// Brings up the next NIC's interface (`eth0`, then `eth1`...) with `config`; false
+    /// (the device left alone) when [`MAX_NICS`] are up.
+    pub fn attach(&self, dev: Box<dyn NetDevice>, config: IfConfig, now_ns: u64) -> bool {
         let mut nic = Nic::new(dev);
         let now = instant(now_ns);
         let mut inner = self.inner.lock();
+        let index = inner.ifs.eth.len();
+        let Ok(which) = u8::try_from(index).map(Which::Eth) else {
+            return false;
+        };
+        if index >= MAX_NICS {
+            return false;
+        }
         let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress(nic.mac())));
-        cfg.random_seed = inner.rng.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15;
+        cfg.random_seed = inner.rng.rotate_left(17 + which.slot() as u32) ^ 0x9e37_79b9_7f4a_7c15;
         let mut iface = Interface::new(cfg, &mut nic, now);
         iface.update_ip_addrs(|a| {
             let _ = a.push(IpCidr::Ipv4(Ipv4Cidr::new(config.ipv4, config.prefix)));
+            if let Some((v6, prefix)) = config.ipv6 {
+                let _ = a.push(IpCidr::new(v6.into(), prefix));
+            }
         });
         if let Some(gw) = config.gateway {
             let _ = iface.routes_mut().add_default_ipv4_route(gw);
         }
-        // The host's own address is also reached through lo.
+        // The host's own addresses are also reached through lo.
         inner.ifs.lo.iface.update_ip_addrs(|a| {
-            a.retain(|c| IpAddr::from(c.address()).is_loopback());
             let _ = a.push(IpCidr::new(config.ipv4.into(), 32));
+            if let Some((v6, _)) = config.ipv6 {
+                let _ = a.push(IpCidr::new(v6.into(), 128));
+            }
         });
-        inner.ifs.eth = Some(Iface {
+        inner.ifs.eth.push(Iface {
             iface,
             dev: nic,
             set: SocketSet::new(Vec::new()),
         });
-        inner.ifs.config = Some(config);
+        inner.ifs.configs.push(config);
         // Listening sockets bound to every address now listen on the NIC too.
         let ids: Vec<u64> = inner.socks.keys().copied().collect();
         for id in ids {
@@ -469,9 +499,10 @@ impl Network {
                 kind: Kind::Tcp(t), ..
             }) = socks.get_mut(&id)
             {
-                t.interface_added(ifs, Which::Eth);
+                t.interface_added(ifs, which);
             }
         }
+        true
     }
 
     /// The time the stack last ran at (ns, CLOCK_MONOTONIC).
@@ -479,9 +510,9 @@ impl Network {
         self.inner.lock().ifs.now.total_micros().max(0) as u64 * 1000
     }
 
-    /// The NIC's configuration, if it is up.
+    /// The first NIC's configuration, if it is up.
     pub fn config(&self) -> Option<IfConfig> {
-        self.inner.lock().ifs.config.clone()
+        self.inner.lock().ifs.configs.first().cloned()
     }
 
     /// The interfaces, lo first.
@@ -498,13 +529,21 @@ impl Network {
             ],
             loopback: true,
         }];
-        if let (Some(eth), Some(c)) = (&inner.ifs.eth, &inner.ifs.config) {
+        for ((eth, c), (index, name)) in inner
+            .ifs
+            .eth
+            .iter()
+            .zip(&inner.ifs.configs)
+            .zip((2..).zip(NIC_NAMES))
+        {
             out.push(IfInfo {
-                index: 2,
-                name: "eth0",
+                index,
+                name,
                 mac: Some(eth.dev.mac()),
                 mtu: 1500,
-                addrs: alloc::vec![(IpAddr::V4(c.ipv4), c.prefix)],
+                addrs: core::iter::once((IpAddr::V4(c.ipv4), c.prefix))
+                    .chain(c.ipv6.map(|(a, p)| (IpAddr::V6(a), p)))
+                    .collect(),
                 loopback: false,
             });
         }
@@ -584,10 +623,10 @@ impl Network {
             _ if due || inner.ifs.lo.dev.pending() => true,
             (Needs::Nothing, _) => false,
             (Needs::Egress(Which::Lo), _) => true,
-            (Needs::Egress(Which::Eth), _) => {
-                inner.ifs.eth.is_none() || {
+            (Needs::Egress(w @ Which::Eth(i)), _) => {
+                inner.ifs.eth.len() <= usize::from(i) || {
                     let now = inner.ifs.now;
-                    let (ingress, _) = inner.run_iface(Which::Eth, now);
+                    let (ingress, _) = inner.run_iface(w, now);
                     ingress
                 }
             }

@@ -148,7 +148,7 @@ fn new_socket(opts: &TcpOpts, w: Which) -> tcp::Socket<'static> {
     // doorbells) of request/response traffic. lo delivers within the call: an ACK held
     // there would only wait for the stack's timer.
     s.set_ack_delay(match w {
-        Which::Eth => Some(NIC_ACK_DELAY),
+        Which::Eth(_) => Some(NIC_ACK_DELAY),
         Which::Lo => None,
     });
     s
@@ -209,7 +209,7 @@ impl TcpState {
                 addr.is_unspecified()
                     || match w {
                         Which::Lo => true,
-                        Which::Eth => !addr.is_loopback(),
+                        Which::Eth(_) => !addr.is_loopback(),
                     }
             })
             .collect()
@@ -953,11 +953,7 @@ impl TcpSocket {
 
 /// EADDRNOTAVAIL unless `addr` is unspecified or one of the host's addresses.
 pub(crate) fn check_local(ifs: &Ifaces, addr: IpAddr) -> Result<(), Errno> {
-    let own = ifs
-        .config
-        .as_ref()
-        .is_some_and(|c| addr == IpAddr::V4(c.ipv4));
-    if addr.is_unspecified() || addr.is_loopback() || own {
+    if addr.is_unspecified() || addr.is_loopback() || ifs.is_own(addr) {
         Ok(())
     } else {
         Err(Errno::EADDRNOTAVAIL)

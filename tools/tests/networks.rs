@@ -211,10 +211,10 @@ fn a_client_vm_reaches_a_server_vm_by_name() {
         "{state}"
     );
 
-    // `db` resolves through /etc/hosts (no DNS server on the network: resolv.conf says so).
+    // `db` resolves through /etc/hosts (resolv.conf says so).
     let client =
         format!(
-        "{bb} grep -x '10.77.0.2\tdb' /etc/hosts && {bb} grep -q 'no DNS server' /etc/resolv.conf \
+        "{bb} grep -x '10.77.0.2\tdb' /etc/hosts && {bb} grep -q 'names are in /etc/hosts' /etc/resolv.conf \
          && {bb} grep -q '^10.77.0.3	' /etc/hosts && {}",
         retried(&format!("{bb} timeout 10 {bb} wget -q -O - http://db:8080/"), 40)
     );
@@ -365,7 +365,11 @@ fn a_server_vm_that_answers_and_exits_at_once_is_heard_to_the_end() {
 }
 
 /// A second network gets the next default subnet, and its VMs neither list nor reach the
-/// first network's VMs (its only route is its own subnet), while a VM on the first does.
+/// first network's VMs, while a VM on the first does. The probe from the second network
+/// claims an address of the first's subnet (`--kernel-arg coracle.ip=`, which comes after the
+/// tool's), so that the server's address is on its segment card rather than behind the user
+/// network's gateway (whose NAT would send the probe off the host): its frames do not reach
+/// the first network's segment.
 #[test]
 fn networks_are_isolated_from_each_other() {
     let mut rt = Runtime::new("isolated");
@@ -388,8 +392,8 @@ fn networks_are_isolated_from_each_other() {
             &format!("echo up | exec {bb} nc -l -p 7000"),
         ],
     );
-    // From its own network the server answers; from the other one, 172.18.0.2 is nowhere
-    // (no route: the VM's only subnet is 172.19.0.0/16).
+    // From its own network the server answers; from the other one's segment, 172.18.0.2 is
+    // nowhere.
     let same = rt.coracle(&[
         "run",
         "--rm",
@@ -415,6 +419,8 @@ fn networks_are_isolated_from_each_other() {
         "--rm",
         "--network",
         "two",
+        "--kernel-arg",
+        "coracle.ip=172.18.0.9/16",
         BUSYBOX,
         "sh",
         "-c",
@@ -611,4 +617,116 @@ fn read_only_root_gets_the_network_files() {
         "ro-host\n10.78.0.99\textra\n10.78.0.2\tro-host rovm\n\
          nameserver 10.78.0.53\nro-host\nrefused\n"
     );
+}
+
+/// The README's web case: `web`, on a Coracle network, publishes its port with `-p` (QEMU's
+/// user network forwards it through the VM's second card) and answers a client on the host
+/// at 127.0.0.1, while a VM of the network reaches it by name on the segment and reaches a
+/// server on the host's 127.0.0.1 through the user network's gateway 10.0.2.2 (outbound
+/// traffic: the default route leaves by the second card, from 10.0.2.15). The VM also reaches
+/// `web` over IPv6 on the segment, at the ULA the tool derives from its IPv4 address.
+#[test]
+fn a_vm_on_a_network_publishes_ports_and_reaches_the_host() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    let mut rt = Runtime::new("publish");
+    rt.network("pubnet", &["--subnet", "10.81.0.0/24"]);
+    let bb = guest_busybox();
+    // A free host port for `-p` (the listener is closed before QEMU takes the port).
+    let published = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!(
+        "{bb} mkdir -p /www && echo served by web > /www/index.html && \
+         exec {bb} httpd -f -p 8080 -h /www"
+    );
+    let spec = format!("127.0.0.1:{published}:8080");
+    rt.detached(
+        "web",
+        &[
+            "--network",
+            "pubnet",
+            "-p",
+            &spec,
+            BUSYBOX,
+            "sh",
+            "-c",
+            &server,
+        ],
+    );
+
+    // The host's client, bounded: tries for two minutes while the VM boots.
+    let end = Instant::now() + Duration::from_secs(120);
+    let mut answer = String::new();
+    while Instant::now() < end && !answer.contains("served by web") {
+        answer.clear();
+        if let Ok(mut c) = TcpStream::connect(("127.0.0.1", published)) {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = c.set_write_timeout(Some(Duration::from_secs(10)));
+            let _ = c.write_all(b"GET / HTTP/1.0\r\n\r\n");
+            let mut got = Vec::new();
+            let _ = c.read_to_end(&mut got);
+            answer = text(&got);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        answer.starts_with("HTTP/1.") && answer.ends_with("served by web\n"),
+        "{answer:?}\nweb's log:\n{}",
+        text(&rt.coracle(&["logs", "web"]).stdout)
+    );
+
+    // A server on the host's 127.0.0.1, answering one connection (at most for four minutes).
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_port = host.local_addr().unwrap().port();
+    host.set_nonblocking(true).unwrap();
+    let serving = std::thread::spawn(move || {
+        let end = Instant::now() + Duration::from_secs(240);
+        while Instant::now() < end {
+            match host.accept() {
+                Ok((mut c, from)) => {
+                    let _ = c.set_nonblocking(false);
+                    let _ = c.write_all(b"from the host\n");
+                    return Some(from);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        None
+    });
+    let client = format!(
+        "({}) && {bb} timeout 10 {bb} wget -q -O - 'http://[fd63:6f72:6163::a51:2]:8080/' \
+         && ({})",
+        retried(
+            &format!("{bb} timeout 10 {bb} wget -q -O - http://web:8080/"),
+            40
+        ),
+        nc_once("10.0.2.2", host_port)
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coracle"));
+    cmd.args([
+        "run",
+        "--rm",
+        "--network",
+        "pubnet",
+        BUSYBOX,
+        "sh",
+        "-c",
+        &client,
+    ])
+    .env("XDG_RUNTIME_DIR", &rt.dir);
+    let mut vm = Spawned::start(cmd, &rt.dir, "client");
+    let status = vm.wait(Duration::from_secs(240));
+    assert!(
+        status.is_some_and(|s| s.success())
+            && vm.stdout() == "served by web\nserved by web\nfrom the host\n",
+        "client {status:?}:\n{}{}",
+        vm.stdout(),
+        vm.stderr()
+    );
+    let from = serving.join().unwrap();
+    assert!(from.is_some_and(|a| a.ip().is_loopback()), "{from:?}");
 }

@@ -1,5 +1,7 @@
-//! virtio-net: the first network card found, as the stack's `coracle_net::NetDevice`,
-//! attached to the stack (`coracle_syscalls::net`) at boot with the command line's addresses.
+//! virtio-net: the network cards, each as a `coracle_net::NetDevice` attached to the stack
+//! (`coracle_syscalls::net`) at boot with the command line's addresses for it (matched by
+//! MAC: `coracle.mac`, `coracle.mac1`...; see `coracle_devices::netconfig`). One work item
+//! serves every card: the stack's poll runs all the interfaces.
 //!
 //! Built on virtio-drivers' `VirtIONetRaw`, whose non-blocking calls fit an interrupt-driven
 //! stack (its `VirtIONet::send` waits for the device by spinning): receive buffers stay posted
@@ -12,6 +14,7 @@
 //! shortly after at the latest.
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -19,7 +22,7 @@ use alloc::vec::Vec;
 use coracle_devices::netconfig::NetConfig;
 use coracle_net::{NetDevice, TxError};
 use coracle_syscalls::net::IfConfig;
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use spin::{Mutex, Once};
 use virtio_drivers::device::net::VirtIONetRaw;
@@ -30,6 +33,7 @@ use super::irq::Vector;
 use super::net_notify::{EventIdx, Kicker};
 use super::net_selftest;
 use super::work::Work;
+use super::{Found, IrqLine};
 use crate::log;
 
 /// Descriptors per queue (QEMU offers 256; 64 frames in flight each way is plenty here).
@@ -71,6 +75,8 @@ struct Inner {
     /// Frames queued since the device was last told.
     unkicked: usize,
     mac: [u8; 6],
+    /// The card's held transmit doorbell.
+    kicker: Kicker<SomeTransport<'static>>,
 }
 
 impl Inner {
@@ -93,9 +99,7 @@ impl Inner {
     /// Tells the device about the frames queued since it was last told.
     fn kick(&mut self) {
         self.unkicked = 0;
-        if let Some(kicker) = KICKER.get() {
-            kicker.flush();
-        }
+        self.kicker.flush();
     }
 
     /// Posts `buf` for receiving.
@@ -113,11 +117,10 @@ impl Inner {
     }
 }
 
-/// The card, shared by the stack (through [`Nic`]) and the interrupt handler.
-static NIC: Once<Arc<Mutex<Inner>>> = Once::new();
-/// The card's held transmit doorbell.
-static KICKER: Once<Kicker<SomeTransport<'static>>> = Once::new();
-static VECTOR: Once<Vector> = Once::new();
+/// The cards in use, shared by the stack (through [`Nic`]) and their interrupt handlers.
+static CARDS: Once<Vec<Arc<Mutex<Inner>>>> = Once::new();
+/// Their interrupt vectors.
+static VECTORS: Mutex<Vec<Vector>> = Mutex::new(Vec::new());
 /// With `coracle.selftest=net`, the work item runs the ARP self test instead of the stack.
 static SELFTEST: Once<bool> = Once::new();
 static WORK: Work = Work::new("net", run_work);
@@ -222,90 +225,76 @@ impl NetDevice for Nic {
     }
 }
 
-/// Initialises the first virtio-net device found, if any, and routes its interrupt. With
-/// `selftest`, the ARP self test runs on it.
+/// Initialises the virtio-net devices the command line configures (the first one found
+/// without `coracle.mac`) and routes their interrupts. With `selftest`, the ARP self test
+/// runs on the first.
 pub fn init(selftest: bool, config: &NetConfig) {
     net_selftest::configure(config);
-    let mut cards = super::claim(DeviceType::Network).into_iter();
-    let Some(found) = cards.next() else {
+    let mut found: Vec<(Place, Inner)> = super::claim(DeviceType::Network)
+        .into_iter()
+        .filter_map(start)
+        .collect();
+    if found.is_empty() {
         if selftest {
             log!("selftest: net: no virtio-net device");
         }
         return;
+    }
+    let macs: Vec<[u8; 6]> = found.iter().map(|(_, inner)| inner.mac).collect();
+    let pairs = if selftest {
+        vec![(0, 0)]
+    } else {
+        config.assign(&macs)
     };
-    for extra in cards {
+    let mut slots: Vec<Option<(Place, Inner)>> = found.drain(..).map(Some).collect();
+    let mut cards = Vec::new();
+    let mut configs = Vec::new();
+    for (c, card) in pairs {
+        let Some((f, inner)) = slots.get_mut(card).and_then(Option::take) else {
+            continue;
+        };
+        if let Some(nic) = bind(f, inner) {
+            cards.push(nic);
+            configs.push(config.cards.get(c).cloned().unwrap_or_default());
+        }
+    }
+    for (f, inner) in slots.into_iter().flatten() {
         log!(
-            "net: only one card is used; {} is left alone",
-            extra.location
+            "net: virtio-net {} at {}: no coracle.ip for it; left alone",
+            MacFmt(inner.mac),
+            f.location
         );
     }
-    let (transport, kicker) = EventIdx::new(found.transport, Some(QUEUE_TRANSMIT));
-    KICKER.call_once(|| kicker);
-    let mut raw = match Raw::new(transport) {
-        Ok(raw) => raw,
-        Err(e) => {
-            log!("net: virtio-net at {}: {e}", found.location);
-            return;
-        }
-    };
-    let mac = raw.mac_address();
-    raw.enable_interrupts();
-    let mut inner = Inner {
-        raw,
-        rx: (0..QUEUE).map(|_| None).collect(),
-        tx: (0..QUEUE).map(|_| None).collect(),
-        spare: Vec::new(),
-        unkicked: 0,
-        mac,
-    };
-    for _ in 0..QUEUE {
-        inner.post_rx(vec![0u8; BUF].into_boxed_slice());
+    if cards.is_empty() {
+        return;
     }
-    let nic = NIC.call_once(|| Arc::new(Mutex::new(inner)));
+    let cards = CARDS.call_once(|| cards);
     SELFTEST.call_once(|| selftest);
     super::work::register(&WORK);
-    // Queues 0 (receive) and 1 (transmit).
-    let handler = Box::new(|| {
-        if let Some(nic) = NIC.get() {
-            nic.lock().raw.ack_interrupt();
-        }
-        WORK.raise();
-    });
-    // Bound while nothing else uses the card (the route selects queues on a PCI function).
-    let bound = {
-        let _card = nic.lock();
-        super::bind_irq(&found.irq, 2, handler)
-    };
-    match bound {
-        Ok(vector) => {
-            VECTOR.call_once(|| vector);
-            log!(
-                "net: virtio-net {} at {}, vector {:#x}",
-                MacFmt(mac),
-                found.location,
-                vector.number()
-            );
-        }
-        Err(e) => {
-            log!("net: virtio-net at {}: {e}; not used", found.location);
-            return;
-        }
-    }
     if selftest {
         WORK.raise();
         wait_for_selftest();
         return;
     }
     let ip = |a: [u8; 4]| Ipv4Addr::from(a);
-    coracle_syscalls::net::attach_device(
-        Box::new(Nic(nic.clone())),
-        IfConfig {
-            ipv4: ip(config.address),
-            prefix: config.prefix,
-            gateway: config.gateway.map(ip),
-            dns: config.dns.iter().copied().map(ip).collect(),
-        },
-    );
+    for (nic, card) in cards.iter().zip(configs) {
+        let attached = coracle_syscalls::net::attach_device(
+            Box::new(Nic(nic.clone())),
+            IfConfig {
+                ipv4: ip(card.address),
+                prefix: card.prefix,
+                gateway: card.gateway.map(ip),
+                dns: config.dns.iter().copied().map(ip).collect(),
+                ipv6: card.ipv6.map(|(a, p)| (Ipv6Addr::from(a), p)),
+            },
+        );
+        if !attached {
+            log!(
+                "net: the stack takes no more cards; {} left alone",
+                MacFmt(card.mac.unwrap_or_default())
+            );
+        }
+    }
     // A socket call that starts a timer (a retransmission, data waiting for the window)
     // brings the poll forward rather than waiting for the next frame or the backstop.
     coracle_syscalls::net::set_waker(Box::new(|at| {
@@ -315,6 +304,79 @@ pub fn init(selftest: bool, config: &NetConfig) {
     ATTACHED.call_once(|| ());
     // Frames may have arrived while the stack was attached.
     WORK.raise();
+}
+
+/// Where a card is: its interrupt line and its location for the log.
+struct Place {
+    irq: IrqLine,
+    location: String,
+}
+
+/// Initialises a found card through virtio-drivers (its MAC is then known); its receive
+/// buffers are posted and its interrupt bound only if it is used ([`bind`]).
+fn start(found: Found) -> Option<(Place, Inner)> {
+    let Found {
+        transport,
+        irq,
+        location,
+    } = found;
+    let (transport, kicker) = EventIdx::new(transport, Some(QUEUE_TRANSMIT));
+    let mut raw = match Raw::new(transport) {
+        Ok(raw) => raw,
+        Err(e) => {
+            log!("net: virtio-net at {location}: {e}");
+            return None;
+        }
+    };
+    let mac = raw.mac_address();
+    raw.enable_interrupts();
+    let inner = Inner {
+        raw,
+        rx: (0..QUEUE).map(|_| None).collect(),
+        tx: (0..QUEUE).map(|_| None).collect(),
+        spare: Vec::new(),
+        unkicked: 0,
+        mac,
+        kicker,
+    };
+    Some((Place { irq, location }, inner))
+}
+
+/// Posts the card's receive buffers and routes its interrupt to its handler, which
+/// acknowledges the card and raises the work item.
+fn bind(found: Place, mut inner: Inner) -> Option<Arc<Mutex<Inner>>> {
+    for _ in 0..QUEUE {
+        inner.post_rx(vec![0u8; BUF].into_boxed_slice());
+    }
+    let mac = inner.mac;
+    let nic = Arc::new(Mutex::new(inner));
+    let card = nic.clone();
+    // Queues 0 (receive) and 1 (transmit).
+    let handler = Box::new(move || {
+        card.lock().raw.ack_interrupt();
+        WORK.raise();
+    });
+    // Bound while nothing else uses the card (the route selects queues on a PCI function).
+    let bound = {
+        let _card = nic.lock();
+        super::bind_irq(&found.irq, 2, handler)
+    };
+    match bound {
+        Ok(vector) => {
+            log!(
+                "net: virtio-net {} at {}, vector {:#x}",
+                MacFmt(mac),
+                found.location,
+                vector.number()
+            );
+            VECTORS.lock().push(vector);
+            Some(nic)
+        }
+        Err(e) => {
+            log!("net: virtio-net at {}: {e}; not used", found.location);
+            None
+        }
+    }
 }
 
 /// Runs the self test to its end before the program starts: halted until the card's
@@ -342,18 +404,23 @@ pub fn attached() -> bool {
     ATTACHED.get().is_some()
 }
 
-/// Whether the card has sent every frame handed to it (their buffers are taken back).
+/// Whether the cards have sent every frame handed to them (their buffers are taken back).
 pub fn transmitted() -> bool {
-    NIC.get().is_none_or(|nic| {
+    cards().iter().all(|nic| {
         let mut card = nic.lock();
         card.reclaim_tx();
         card.tx.iter().all(Option::is_none)
     })
 }
 
-/// Interrupts taken from the card so far.
+/// Interrupts taken from the cards so far.
 pub fn interrupts() -> u64 {
-    VECTOR.get().map_or(0, |v| v.count())
+    VECTORS.lock().iter().map(|v| v.count()).sum()
+}
+
+/// The cards in use (none before `init`).
+fn cards() -> &'static [Arc<Mutex<Inner>>] {
+    CARDS.get().map_or(&[], Vec::as_slice)
 }
 
 /// The longest the stack goes unpolled while a card is attached: a backstop that also serves
@@ -374,7 +441,7 @@ static TX_STALLED: AtomicBool = AtomicBool::new(false);
 /// Tells the card about the frames queued since it was last told: called when a CPU goes
 /// idle and after the card's work, so that the replies written meanwhile share a doorbell.
 pub fn flush() {
-    if let Some(nic) = NIC.get() {
+    for nic in cards() {
         let mut card = nic.lock();
         if card.unkicked > 0 {
             card.kick();
@@ -389,18 +456,19 @@ fn run_work(now: u64) -> Option<u64> {
 }
 
 fn poll_stack(now: u64) -> Option<u64> {
-    let nic = NIC.get()?;
+    let first = cards().first()?;
     if SELFTEST.get().copied().unwrap_or(false) {
-        return net_selftest::poll(&mut Nic(nic.clone()), now);
+        return net_selftest::poll(&mut Nic(first.clone()), now);
     }
     ATTACHED.get()?;
-    // Frames the device finished sending; when that is all the interrupt said (the
+    // Frames the devices finished sending; when that is all the interrupt said (the
     // completion of a response sent from a socket call), the stack has nothing to do.
-    let received = {
+    let mut received = false;
+    for nic in cards() {
         let mut card = nic.lock();
         card.reclaim_tx();
-        card.raw.poll_receive().is_some()
-    };
+        received |= card.raw.poll_receive().is_some();
+    }
     let cap = LAST_POLL
         .load(Ordering::Relaxed)
         .saturating_add(MAX_POLL_INTERVAL_NS);
@@ -411,8 +479,10 @@ fn poll_stack(now: u64) -> Option<u64> {
         LAST_POLL.store(now, Ordering::Relaxed);
         let next = coracle_syscalls::net::poll(now);
         STACK_DEADLINE.store(next.unwrap_or(u64::MAX), Ordering::Relaxed);
-        // Frames the device finished sending meanwhile.
-        nic.lock().reclaim_tx();
+        // Frames the devices finished sending meanwhile.
+        for nic in cards() {
+            nic.lock().reclaim_tx();
+        }
     }
     let cap = LAST_POLL
         .load(Ordering::Relaxed)

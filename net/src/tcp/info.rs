@@ -91,7 +91,7 @@ fn linux_state(s: State) -> u8 {
 fn mtu(w: Which) -> u32 {
     match w {
         Which::Lo => LO_MTU,
-        Which::Eth => ETH_MTU,
+        Which::Eth(_) => ETH_MTU,
     }
 }
 

@@ -149,13 +149,13 @@ impl TcpState {
         let Phase::Listen { pool, .. } = &self.phase else {
             return;
         };
-        let mut free = [0usize; 2];
+        let mut free = [0usize; 1 + crate::MAX_NICS];
         for s in pool.iter().filter(|s| s.spare) {
-            free[s.which as usize] += 1;
+            free[s.which.slot()] += 1;
         }
         let mut added = Vec::new();
         for w in Self::listen_ifaces(ifs, local.0) {
-            for _ in free[w as usize]..SPARE {
+            for _ in free[w.slot()]..SPARE {
                 match self.add_listener(ifs, w) {
                     Some(h) => added.push(Slot::spare(w, h)),
                     None => break,

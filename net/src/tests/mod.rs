@@ -1,5 +1,6 @@
 //! Host tests of the stack: sockets over lo, with and without faults on the wire.
 
+mod cards;
 mod drain;
 mod keepalive;
 mod listen;

@@ -52,6 +52,50 @@ impl NetDevice for FakeNic {
     }
 }
 
+/// Two fake NICs with MACs `mac_a` and `mac_b`, cabled to each other; frames are lost
+/// while `cut` is set.
+pub(super) fn cable(
+    mac_a: [u8; 6],
+    mac_b: [u8; 6],
+    cut: &Arc<AtomicBool>,
+) -> (Box<dyn NetDevice>, Box<dyn NetDevice>) {
+    cable_logged(mac_a, mac_b, cut, &Wire::default())
+}
+
+/// [`cable`], with every frame the first NIC sends also kept in `log_a`.
+fn cable_logged(
+    mac_a: [u8; 6],
+    mac_b: [u8; 6],
+    cut: &Arc<AtomicBool>,
+    log_a: &Wire,
+) -> (Box<dyn NetDevice>, Box<dyn NetDevice>) {
+    let (ab, ba): (Wire, Wire) = Default::default();
+    let nic = |mac, rx: &Wire, tx: &Wire, log: &Wire| -> Box<dyn NetDevice> {
+        Box::new(FakeNic {
+            mac,
+            rx: rx.clone(),
+            tx: tx.clone(),
+            cut: cut.clone(),
+            log: log.clone(),
+        })
+    };
+    (
+        nic(mac_a, &ba, &ab, log_a),
+        nic(mac_b, &ab, &ba, &Wire::default()),
+    )
+}
+
+/// A static configuration without DNS servers.
+pub(super) fn config(ipv4: Ipv4Addr, prefix: u8, gateway: Option<Ipv4Addr>) -> IfConfig {
+    IfConfig {
+        ipv4,
+        prefix,
+        gateway,
+        dns: Vec::new(),
+        ipv6: None,
+    }
+}
+
 /// 10.0.2.`last`.
 pub(super) fn addr(last: u8) -> Ipv4Addr {
     Ipv4Addr::new(10, 0, 2, last)
@@ -70,36 +114,14 @@ pub(super) struct Both {
 
 impl Both {
     pub(super) fn cabled() -> Both {
-        let (ab, ba): (Wire, Wire) = Default::default();
         let cut = Arc::new(AtomicBool::new(false));
         let sent_by_a: Wire = Default::default();
         let a = Network::new(1);
         let b = Network::new(2);
-        let config = |ip| IfConfig {
-            ipv4: ip,
-            prefix: 24,
-            gateway: None,
-            dns: Vec::new(),
-        };
-        let nic = |mac, rx: &Wire, tx: &Wire, log: &Wire| -> Box<dyn NetDevice> {
-            Box::new(FakeNic {
-                mac,
-                rx: rx.clone(),
-                tx: tx.clone(),
-                cut: cut.clone(),
-                log: log.clone(),
-            })
-        };
-        a.attach(
-            nic([2, 0, 0, 0, 0, 15], &ba, &ab, &sent_by_a),
-            config(addr(15)),
-            0,
-        );
-        b.attach(
-            nic([2, 0, 0, 0, 0, 16], &ab, &ba, &Wire::default()),
-            config(addr(16)),
-            0,
-        );
+        let (nic_a, nic_b) =
+            cable_logged([2, 0, 0, 0, 0, 15], [2, 0, 0, 0, 0, 16], &cut, &sent_by_a);
+        a.attach(nic_a, config(addr(15), 24, None), 0);
+        b.attach(nic_b, config(addr(16), 24, None), 0);
         Both {
             a,
             b,
