@@ -548,14 +548,22 @@ impl TcpSocket {
     /// Changes the options; TCP_NODELAY reaches the connection at once, keepalive's timing
     /// when the stack next looks at it (this runs it, so that its deadline is known).
     pub fn set_opts(&self, f: impl FnOnce(&mut TcpOpts)) {
-        self.with(0, |t, inner| {
-            let was = t.opts.keepalive;
+        self.with_needs(0, |t, inner| {
+            let was = t.opts;
             f(&mut t.opts);
-            if t.opts.keepalive && !was {
+            if t.opts.keepalive && !was.keepalive {
                 t.ka.enabled(inner.ifs.now);
             }
             let nodelay = t.opts.nodelay;
             Self::conn_mut(t, inner, |s| s.set_nagle_enabled(!nodelay));
+            // Only a new keepalive deadline needs the whole stack's (it is computed then).
+            let timing = |o: &TcpOpts| (o.keepalive, o.keepidle);
+            let needs = if t.opts.keepalive && timing(&t.opts) != timing(&was) {
+                Needs::All
+            } else {
+                Needs::Nothing
+            };
+            ((), needs)
         })
     }
 
