@@ -525,6 +525,8 @@ fn proc_specs() -> Vec<Spec> {
         "proc_vfork",
         // What a vfork child maps, unmaps or protects is its parent's map afterwards.
         "proc_vfork_mm",
+        // CLONE_VM shares one map: a parent thread's mmap during vfork, a clone(CLONE_VM) child.
+        "proc_vm_share",
         "proc_pidfd",
         // Futexes between processes on shared memory, sem_open, process-shared pthreads.
         "futex_shared",

@@ -466,7 +466,7 @@ fn out_of_memory_is_a_fault_result_enomem_or_a_kill() {
         ANON | FIXED | POPULATE,
     );
     assert_eq!(r, err(Errno::ENOMEM));
-    assert!(!p.process.mm.lock().overlaps(0x5000_0000, 0x5000_4000));
+    assert!(!p.process.mm.get().lock().overlaps(0x5000_0000, 0x5000_4000));
     // Unmapping gives pages back; MAP_POPULATE then works.
     assert_eq!(sys(&mut p, &mut k, SYS_munmap, &[AT, 2 * PAGE]), 0);
     let r = mmap(

@@ -402,7 +402,7 @@ fn replace_image(
     };
     // The old memory goes; the CPU works on the new space from now on.
     k.switch_space(&space);
-    super::exit::release_memory(&process, &p.sys);
+    super::exit::release_memory(&process);
     *process.space.lock() = Some(space);
     let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
     let envp: Vec<&[u8]> = env.iter().map(Vec::as_slice).collect();
