@@ -483,6 +483,8 @@ fn c_specs(now: u64) -> Vec<Spec> {
     specs.push(spec("ipc_mq").scratch().status(0).needs_root());
     // RLIMIT_NPROC on fork and clone, for root (exempt) and for a user.
     specs.push(spec("lim_nproc").status(0).needs_root());
+    // RLIMIT_NPROC on execve after a set*uid to a user over the limit (PF_NPROC_EXCEEDED).
+    specs.push(spec("lim_nproc_exec").status(0).needs_root());
     // readahead, sync_file_range and fadvise on every kind of descriptor (LTP readahead01,
     // sync_file_range01).
     specs.push(spec("fs_advise").scratch());

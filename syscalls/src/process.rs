@@ -239,6 +239,9 @@ pub struct Life {
     pub vfork_done: bool,
     /// It called execve (its parent may no longer change its group).
     pub execed: bool,
+    /// A set*uid moved it to a user over RLIMIT_NPROC: its next execve may fail
+    /// (PF_NPROC_EXCEEDED, `sys::process::nproc`).
+    pub nproc_exceeded: bool,
 }
 
 /// prctl(2) switches that only change what later calls answer: no_new_privs (kept across

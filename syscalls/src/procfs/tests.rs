@@ -433,6 +433,7 @@ fn mprotect_splits_keep_file_offsets() {
     };
     p.process
         .mm
+        .get()
         .lock()
         .record_named(0x40_0000, 0x40_4000, RW, name);
     let mut k = crate::tests::fake::Fake::default();

@@ -165,6 +165,7 @@ fn a_pie_with_an_interpreter_starts_in_the_interpreter() {
     let files: Vec<(u64, Vec<u8>)> = p
         .process
         .mm
+        .get()
         .lock()
         .vmas_named()
         .filter_map(|(s, _, _, n)| match n {

@@ -38,6 +38,7 @@ pub fn write(p: &Current, k: &mut Fake, addr: u64, data: &[u8]) -> Result<(), Er
 pub fn maps(p: &Current) -> Vec<(u64, u64, Perms, bool)> {
     p.process
         .mm
+        .get()
         .lock()
         .maps()
         .map(|m| (m.start, m.end, m.perms, m.shared))
@@ -397,6 +398,7 @@ fn the_stack_grows_down_to_its_limit_and_keeps_a_guard_gap() {
     let top = 0x7fff_ffff_f000u64;
     p.process
         .mm
+        .get()
         .lock()
         .record_named(top - 32 * PAGE, top, RW, crate::VmaName::Stack);
     let deep = top - (1 << 20);

@@ -483,6 +483,7 @@ fn shared_anonymous_memory_is_shared_by_its_duplicates() {
     let names: std::vec::Vec<std::string::String> = p
         .process
         .mm
+        .get()
         .lock()
         .maps()
         .map(|m| std::format!("{:?} {}", m.name, m.shared))

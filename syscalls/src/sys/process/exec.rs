@@ -203,6 +203,7 @@ pub(crate) fn execveat(
         return Err(Errno::EINVAL);
     }
     let path = read_path(k, path)?;
+    super::nproc::check_exec(p)?;
     let mut left = ARG_MAX;
     let args = read_strings(k, argv, &mut left)?;
     let env = read_strings(k, envp, &mut left)?;
