@@ -13,23 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include "thrutil.h"
-
-static struct sockaddr_in lo_addr(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return a;
-}
-
-static int port_of(int fd)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof a;
-	if (getsockname(fd, (struct sockaddr *)&a, &len))
-		die("getsockname");
-	return ntohs(a.sin_port);
-}
+#include "netutil.h"
 
 /* A listener on 127.0.0.1 at an ephemeral port. */
 static int listener(int flags)

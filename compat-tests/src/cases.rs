@@ -505,7 +505,7 @@ fn c_specs(now: u64) -> Vec<Spec> {
 /// Sockets (issue 13): TCP and UDP over loopback, Unix sockets. No NIC needed. Each exits 0
 /// when its own checks pass.
 fn net_specs() -> Vec<Spec> {
-    let mut specs: Vec<Spec> = ["net_tcp", "net_udp"]
+    let mut specs: Vec<Spec> = ["net_tcp", "net_udp", "net_sockopt"]
         .into_iter()
         .map(|p| spec(p).status(0))
         .collect();

@@ -79,6 +79,7 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests, NetConfig) {
             // `norandmaps=1` too: `coracle run --kernel-arg` takes key=value tokens.
             b"norandmaps" => config.norandmaps = value.is_empty() || value == b"1",
             b"coracle.selftest" if value == b"fault" => selftest_fault(),
+            b"coracle.selftest" if value == b"alloc" => selftest_alloc(),
             b"coracle.selftest" if value == b"smp" => selftests.smp = true,
             b"coracle.selftest" if value == b"cow" => selftests.cow = true,
             b"coracle.selftest" if value == b"net" => selftests.net = true,
@@ -108,6 +109,14 @@ fn selftest_fault() {
     log!("selftest: read {v} without a fault");
 }
 
+/// A kernel allocation that cannot be served (a TiB), as when a VM is too small for the
+/// kernel's boot structures: tests check that it ends as a clean out-of-memory failure.
+fn selftest_alloc() {
+    log!("selftest: allocating 1 TiB on the kernel heap");
+    let v: alloc::vec::Vec<u8> = alloc::vec::Vec::with_capacity(1 << 40);
+    log!("selftest: got {} bytes", v.capacity());
+}
+
 /// Entered from the boot assembly on the boot stack, in long mode, on the boot page tables.
 #[no_mangle]
 extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
@@ -124,7 +133,7 @@ extern "C" fn kernel_entry(start_info: u64, boot_tsc: u64) -> ! {
     time::set_epoch(epoch);
     let before = arch::cpu::rdtsc();
     dev::init(boot.rsdp);
-    dev::console::init();
+    dev::console::init(config.stdin);
     let found = arch::cpu::rdtsc();
     dev::net::init(selftests.net, &net);
     let root_disk = if config.root_blk {

@@ -89,9 +89,46 @@ pub fn fatal(args: fmt::Arguments<'_>) -> ! {
     stop()
 }
 
+/// Keeps the first bytes written to it: enough to recognise a panic message.
+struct Prefix {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl fmt::Write for Prefix {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// Whether a panic is the standard library's report of an allocation that failed (`alloc`'s
+/// `handle_alloc_error`, which panics in a `no_std` program: "memory allocation of N bytes
+/// failed"): the kernel heap could not grow because the frames ran out.
+fn is_allocation_failure(info: &core::panic::PanicInfo<'_>) -> bool {
+    let mut p = Prefix {
+        buf: [0; 32],
+        len: 0,
+    };
+    let _ = fmt::write(&mut p, format_args!("{}", info.message()));
+    p.buf[..p.len].starts_with(b"memory allocation of ")
+}
+
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     enter_failure();
+    if is_allocation_failure(info) {
+        // Not a bug but too small a VM (at boot, the devices' buffers and the first
+        // structures did not fit): said as the other out-of-memory failures say it.
+        console::log_line_emergency(format_args!(
+            "KERNEL FAILURE: out of memory: {} (the kernel heap could not grow); give the VM \
+             more memory (-m)",
+            info.message()
+        ));
+        stop()
+    }
     console::log_line_emergency(format_args!("KERNEL PANIC: {info}"));
     backtrace(crate::arch::frame_pointer());
     stop()

@@ -194,6 +194,7 @@ pub fn run(
                 ))
             })
     });
+    phase("drive mounted");
     let booted = setup::boot(
         archive,
         &mut release,

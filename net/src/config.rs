@@ -5,9 +5,9 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
-/// The configuration of the NIC's interface (`eth0`).
+/// The configuration of a NIC's interface (`eth0`, `eth1`...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IfConfig {
     /// The interface's IPv4 address.
@@ -18,6 +18,8 @@ pub struct IfConfig {
     pub gateway: Option<Ipv4Addr>,
     /// The DNS servers (for /etc/resolv.conf; the stack itself does not resolve names).
     pub dns: Vec<Ipv4Addr>,
+    /// An IPv6 address on the link, with its prefix length (no IPv6 without one).
+    pub ipv6: Option<(Ipv6Addr, u8)>,
 }
 
 impl Default for IfConfig {
@@ -28,6 +30,7 @@ impl Default for IfConfig {
             prefix: 24,
             gateway: Some(Ipv4Addr::new(10, 0, 2, 2)),
             dns: vec![Ipv4Addr::new(10, 0, 2, 3)],
+            ipv6: None,
         }
     }
 }

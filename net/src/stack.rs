@@ -1,15 +1,18 @@
-//! The stack: lo and the NIC's interface, their smoltcp socket sets, the port table, and the
+//! The stack: lo and the NICs' interfaces, their smoltcp socket sets, the port table, and the
 //! poll that moves packets and turns socket changes into wakeups.
 //!
 //! Everything sits behind one lock ([`Network`]). Every socket operation takes it, does its
-//! work, runs the interfaces until nothing moves (so loopback traffic completes within the
-//! call), then compares each socket's readiness with what it was and, after dropping the lock,
-//! wakes the queues of the sockets whose readiness changed. The kernel calls [`Network::poll`]
-//! on device interrupts and at the deadline it returned.
+//! work, then runs what the operation [`Needs`]: nothing for a read that leaves the window
+//! open, the NIC's interface for data queued there, or the whole stack (every interface until
+//! nothing moves, so loopback traffic completes within the call) for anything else and
+//! whenever packets came in meanwhile or a timer is due. A whole run compares every socket's
+//! readiness with what it was, a partial one only the caller's; after dropping the lock it
+//! wakes the queues of the sockets whose readiness changed. The kernel calls
+//! [`Network::poll`] on device interrupts and at the deadline it returned.
 //!
-//! A socket lives in the socket set of the interface its traffic uses: lo for loopback
-//! destinations and the host's own addresses (Linux routes those through lo too), the NIC for
-//! the rest. A listening socket has a pool of smoltcp sockets in every interface's set.
+//! A socket lives in the socket set of the interface its traffic uses (`route.rs`): lo for
+//! loopback destinations and the host's own addresses (Linux routes those through lo too), a
+//! NIC for the rest. A listening socket has a pool of smoltcp sockets in every interface's set.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -18,7 +21,6 @@ use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use coracle_abi::errno::Errno;
 use coracle_abi::poll::POLLIN;
 use coracle_abi::wait::WaitQueue;
 use smoltcp::iface::{
@@ -37,11 +39,37 @@ use crate::ports::Ports;
 use crate::tcp::TcpState;
 use crate::udp::UdpState;
 
-/// Which interface a smoltcp socket lives on.
+/// Which interface a smoltcp socket lives on: lo or the NIC of that index (eth0, eth1...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Which {
     Lo,
-    Eth,
+    Eth(u8),
+}
+
+/// The most NICs the stack drives (smoltcp's lo keeps their addresses, two each with IPv6:
+/// see the `iface-max-addr-count` feature).
+pub const MAX_NICS: usize = 4;
+
+/// Every interface there can be, in order; [`Ifaces::all`] is a prefix.
+const ALL: [Which; 1 + MAX_NICS] = [
+    Which::Lo,
+    Which::Eth(0),
+    Which::Eth(1),
+    Which::Eth(2),
+    Which::Eth(3),
+];
+
+/// The NICs' names, as Linux names virtio-net cards without udev's renaming.
+const NIC_NAMES: [&str; MAX_NICS] = ["eth0", "eth1", "eth2", "eth3"];
+
+impl Which {
+    /// The interface's place in [`ALL`] (for per-interface counts).
+    pub(crate) fn slot(self) -> usize {
+        match self {
+            Which::Lo => 0,
+            Which::Eth(i) => 1 + usize::from(i),
+        }
+    }
 }
 
 /// One interface: smoltcp's interface, its device and its sockets.
@@ -62,62 +90,66 @@ impl<D: smoltcp::phy::Device> Iface<D> {
     }
 }
 
-/// The interfaces.
+/// The interfaces: lo, then the NICs in the order they were attached, each with its
+/// configuration (`eth[i]` and `configs[i]` are `Which::Eth(i)`). Routing: `route.rs`.
 pub(crate) struct Ifaces {
     pub(crate) lo: Iface<LoopDevice>,
-    pub(crate) eth: Option<Iface<Nic>>,
-    pub(crate) config: Option<IfConfig>,
+    pub(crate) eth: Vec<Iface<Nic>>,
+    pub(crate) configs: Vec<IfConfig>,
     pub(crate) now: Instant,
 }
 
 impl Ifaces {
     /// The socket set of `w`.
     pub(crate) fn set(&mut self, w: Which) -> &mut SocketSet<'static> {
-        match (w, &mut self.eth) {
-            (Which::Eth, Some(eth)) => &mut eth.set,
-            _ => &mut self.lo.set,
+        match w {
+            Which::Eth(i) => match self.eth.get_mut(usize::from(i)) {
+                Some(eth) => &mut eth.set,
+                None => &mut self.lo.set,
+            },
+            Which::Lo => &mut self.lo.set,
         }
     }
 
     pub(crate) fn set_ref(&self, w: Which) -> &SocketSet<'static> {
-        match (w, &self.eth) {
-            (Which::Eth, Some(eth)) => &eth.set,
-            _ => &self.lo.set,
+        match w {
+            Which::Eth(i) => self
+                .eth
+                .get(usize::from(i))
+                .map_or(&self.lo.set, |e| &e.set),
+            Which::Lo => &self.lo.set,
         }
     }
 
     /// The interface and the socket set of `w`, borrowed together (connect needs both).
     pub(crate) fn both(&mut self, w: Which) -> (&mut Interface, &mut SocketSet<'static>) {
-        match (w, &mut self.eth) {
-            (Which::Eth, Some(eth)) => (&mut eth.iface, &mut eth.set),
-            _ => (&mut self.lo.iface, &mut self.lo.set),
+        match w {
+            Which::Eth(i) => match self.eth.get_mut(usize::from(i)) {
+                Some(eth) => (&mut eth.iface, &mut eth.set),
+                None => (&mut self.lo.iface, &mut self.lo.set),
+            },
+            Which::Lo => (&mut self.lo.iface, &mut self.lo.set),
         }
     }
 
-    /// The interfaces that exist.
+    /// The interfaces that exist, lo first.
     pub(crate) fn all(&self) -> &'static [Which] {
-        if self.eth.is_some() {
-            &[Which::Lo, Which::Eth]
-        } else {
-            &[Which::Lo]
-        }
+        &ALL[..1 + self.eth.len()]
     }
+}
 
-    /// Where packets to `dst` go: lo for loopback, unspecified (Linux connects those to the
-    /// host itself) and the host's own addresses; else the NIC, if there is one.
-    pub(crate) fn route(&self, dst: IpAddr) -> Result<Which, Errno> {
-        let own = self
-            .config
-            .as_ref()
-            .is_some_and(|c| dst == IpAddr::V4(c.ipv4));
-        if dst.is_loopback() || dst.is_unspecified() || own {
-            return Ok(Which::Lo);
-        }
-        match (&self.eth, dst) {
-            (Some(_), IpAddr::V4(_)) => Ok(Which::Eth),
-            _ => Err(Errno::ENETUNREACH),
-        }
-    }
+/// What a socket call leaves for the stack to do after its operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Needs {
+    /// Nothing for the wire (data read with the window still open, EAGAIN): only the
+    /// socket's own readiness is read again.
+    Nothing,
+    /// Segments may be due from the socket on interface `w` (data queued, a window to
+    /// announce).
+    Egress(Which),
+    /// Anything may have changed (connect, close, listen): the whole stack runs, as after a
+    /// device interrupt.
+    All,
 }
 
 /// Sockets whose readiness changed, with the events to wake their waiters for.
@@ -150,6 +182,8 @@ pub(crate) struct Inner {
     pub(crate) ifs: Ifaces,
     pub(crate) ports: Ports,
     pub(crate) socks: BTreeMap<u64, Sock>,
+    /// The listening sockets, refilled after every packet that changed a socket.
+    pub(crate) listeners: Vec<u64>,
     next_id: u64,
     /// Connections whose socket was closed, finishing their FIN handshake (or sending their
     /// RST); removed once smoltcp reports them closed.
@@ -194,12 +228,18 @@ impl Inner {
         for _ in 0..64 {
             let mut moved = false;
             for &w in self.ifs.all() {
-                moved |= self.run_iface(w, now);
+                let (ingress, egress) = self.run_iface(w, now);
+                moved |= ingress || egress;
             }
             if !moved && !self.ifs.lo.dev.pending() {
                 break;
             }
         }
+        self.settle();
+    }
+
+    /// Lets every socket see what the interfaces changed and drops finished orphans.
+    fn settle(&mut self) {
         for sock in self.socks.values_mut() {
             if let Kind::Tcp(t) = &mut sock.kind {
                 t.update(&mut self.ifs, &mut self.ports);
@@ -208,7 +248,9 @@ impl Inner {
         let ifs = &mut self.ifs;
         self.orphans.retain(|&(w, h)| {
             let set = ifs.set(w);
-            if set.get::<tcp::Socket<'_>>(h).state() == tcp::State::Closed {
+            let s = set.get::<tcp::Socket<'_>>(h);
+            // An aborted one keeps its peer's address until its RST has gone out.
+            if s.state() == tcp::State::Closed && s.remote_endpoint().is_none() {
                 set.remove(h);
                 false
             } else {
@@ -224,17 +266,20 @@ impl Inner {
         lo: impl FnOnce(&mut Iface<LoopDevice>) -> R,
         eth: impl FnOnce(&mut Iface<Nic>) -> R,
     ) -> R {
-        match (w, &mut self.ifs.eth) {
-            (Which::Eth, Some(e)) => eth(e),
-            _ => lo(&mut self.ifs.lo),
+        match w {
+            Which::Eth(i) => match self.ifs.eth.get_mut(usize::from(i)) {
+                Some(e) => eth(e),
+                None => lo(&mut self.ifs.lo),
+            },
+            Which::Lo => lo(&mut self.ifs.lo),
         }
     }
 
     /// Runs one interface as smoltcp's `Interface::poll` does, but a packet at a time, with
     /// the listeners refilled after each one that changed a socket (a SYN takes a listening
-    /// socket); whether anything moved.
-    fn run_iface(&mut self, w: Which, now: Instant) -> bool {
-        let mut moved = false;
+    /// socket); whether packets came in, and whether any went out.
+    fn run_iface(&mut self, w: Which, now: Instant) -> (bool, bool) {
+        let (mut ingress, mut egress) = (false, false);
         self.iface(
             w,
             |i| i.iface.poll_maintenance(now),
@@ -244,11 +289,14 @@ impl Inner {
             let r = self.iface(w, |i| i.ingress(now), |i| i.ingress(now));
             match r {
                 PollIngressSingleResult::None => break,
-                PollIngressSingleResult::PacketProcessed => moved = true,
+                PollIngressSingleResult::PacketProcessed => ingress = true,
                 PollIngressSingleResult::SocketStateChanged => {
-                    moved = true;
-                    for sock in self.socks.values_mut() {
-                        if let Kind::Tcp(t) = &mut sock.kind {
+                    ingress = true;
+                    for id in &self.listeners {
+                        if let Some(Sock {
+                            kind: Kind::Tcp(t), ..
+                        }) = self.socks.get_mut(id)
+                        {
                             t.refill(&mut self.ifs);
                         }
                     }
@@ -256,27 +304,53 @@ impl Inner {
             }
         }
         while self.iface(w, |i| i.egress(now), |i| i.egress(now)) != PollResult::None {
-            moved = true;
+            egress = true;
         }
-        moved
+        (ingress, egress)
+    }
+
+    /// The readiness of socket `id` and the bytes queued to read, as [`Shared::last`] keeps them.
+    fn state_of(&self, sock: &Sock) -> u64 {
+        let (events, queued) = match &sock.kind {
+            Kind::Tcp(t) => (t.events(&self.ifs), t.queued(&self.ifs)),
+            Kind::Udp(u) => (u.events(&self.ifs), u.queued(&self.ifs)),
+        };
+        u64::from(events) | (u64::from(queued) << 32)
+    }
+
+    /// Records `sock`'s readiness; the events to wake its waiters for if it changed.
+    fn change(&self, sock: &Sock, out: &mut Woken) {
+        let now = self.state_of(sock);
+        let was = sock.shared.last.swap(now, Ordering::Relaxed);
+        if was != now {
+            let mut mask = (now | was) as u32;
+            if now >> 32 > was >> 32 {
+                mask |= POLLIN;
+            }
+            out.push((sock.shared.clone(), mask));
+        }
     }
 
     /// The sockets whose readiness changed since last announced, with their new readiness.
-    fn changes(&self) -> Vec<(Arc<Shared>, u32)> {
+    fn changes(&self) -> Woken {
         let mut out = Vec::new();
         for sock in self.socks.values() {
-            let (events, queued) = match &sock.kind {
-                Kind::Tcp(t) => (t.events(&self.ifs), t.queued(&self.ifs)),
-                Kind::Udp(u) => (u.events(&self.ifs), u.queued(&self.ifs)),
-            };
-            let now = u64::from(events) | (u64::from(queued) << 32);
-            let was = sock.shared.last.swap(now, Ordering::Relaxed);
-            if was != now {
-                let mut mask = (now | was) as u32;
-                if now >> 32 > was >> 32 {
-                    mask |= POLLIN;
+            self.change(sock, &mut out);
+        }
+        out
+    }
+
+    /// [`Inner::changes`] of the sockets `ids` only.
+    fn changes_of(&mut self, ids: &[u64]) -> Woken {
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(sock) = self.socks.get_mut(id) {
+                if let Kind::Tcp(t) = &mut sock.kind {
+                    t.update(&mut self.ifs, &mut self.ports);
                 }
-                out.push((sock.shared.clone(), mask));
+            }
+            if let Some(sock) = self.socks.get(id) {
+                self.change(sock, &mut out);
             }
         }
         out
@@ -290,7 +364,7 @@ impl Inner {
         }
         let lo = &mut self.ifs.lo;
         let mut at = lo.iface.poll_at(now, &lo.set);
-        if let Some(eth) = &mut self.ifs.eth {
+        for eth in &mut self.ifs.eth {
             let mut eth_at = eth.iface.poll_at(now, &eth.set);
             // Segments held back by a full transmit queue wait for the device's completion
             // interrupt, not for a poll that would find the queue still full.
@@ -367,12 +441,13 @@ impl Network {
                         dev,
                         set: SocketSet::new(Vec::new()),
                     },
-                    eth: None,
-                    config: None,
+                    eth: Vec::new(),
+                    configs: Vec::new(),
                     now: Instant::ZERO,
                 },
                 ports: Ports::default(),
                 socks: BTreeMap::new(),
+                listeners: Vec::new(),
                 next_id: 1,
                 orphans: Vec::new(),
                 rng: seed | 1,
@@ -380,32 +455,44 @@ impl Network {
         })
     }
 
-    /// Brings up the NIC's interface (`eth0`) with `config`; a second device replaces the
-    /// first (one NIC is supported).
-    pub fn attach(&self, dev: Box<dyn NetDevice>, config: IfConfig, now_ns: u64) {
+    /// Brings up the next NIC's interface (`eth0`, then `eth1`...) with `config`; false
+    /// (the device left alone) when [`MAX_NICS`] are up.
+    pub fn attach(&self, dev: Box<dyn NetDevice>, config: IfConfig, now_ns: u64) -> bool {
         let mut nic = Nic::new(dev);
         let now = instant(now_ns);
         let mut inner = self.inner.lock();
+        let index = inner.ifs.eth.len();
+        let Ok(which) = u8::try_from(index).map(Which::Eth) else {
+            return false;
+        };
+        if index >= MAX_NICS {
+            return false;
+        }
         let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress(nic.mac())));
-        cfg.random_seed = inner.rng.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15;
+        cfg.random_seed = inner.rng.rotate_left(17 + which.slot() as u32) ^ 0x9e37_79b9_7f4a_7c15;
         let mut iface = Interface::new(cfg, &mut nic, now);
         iface.update_ip_addrs(|a| {
             let _ = a.push(IpCidr::Ipv4(Ipv4Cidr::new(config.ipv4, config.prefix)));
+            if let Some((v6, prefix)) = config.ipv6 {
+                let _ = a.push(IpCidr::new(v6.into(), prefix));
+            }
         });
         if let Some(gw) = config.gateway {
             let _ = iface.routes_mut().add_default_ipv4_route(gw);
         }
-        // The host's own address is also reached through lo.
+        // The host's own addresses are also reached through lo.
         inner.ifs.lo.iface.update_ip_addrs(|a| {
-            a.retain(|c| IpAddr::from(c.address()).is_loopback());
             let _ = a.push(IpCidr::new(config.ipv4.into(), 32));
+            if let Some((v6, _)) = config.ipv6 {
+                let _ = a.push(IpCidr::new(v6.into(), 128));
+            }
         });
-        inner.ifs.eth = Some(Iface {
+        inner.ifs.eth.push(Iface {
             iface,
             dev: nic,
             set: SocketSet::new(Vec::new()),
         });
-        inner.ifs.config = Some(config);
+        inner.ifs.configs.push(config);
         // Listening sockets bound to every address now listen on the NIC too.
         let ids: Vec<u64> = inner.socks.keys().copied().collect();
         for id in ids {
@@ -414,9 +501,10 @@ impl Network {
                 kind: Kind::Tcp(t), ..
             }) = socks.get_mut(&id)
             {
-                t.interface_added(ifs, Which::Eth);
+                t.interface_added(ifs, which);
             }
         }
+        true
     }
 
     /// The time the stack last ran at (ns, CLOCK_MONOTONIC).
@@ -424,9 +512,9 @@ impl Network {
         self.inner.lock().ifs.now.total_micros().max(0) as u64 * 1000
     }
 
-    /// The NIC's configuration, if it is up.
+    /// The first NIC's configuration, if it is up.
     pub fn config(&self) -> Option<IfConfig> {
-        self.inner.lock().ifs.config.clone()
+        self.inner.lock().ifs.configs.first().cloned()
     }
 
     /// The interfaces, lo first.
@@ -443,13 +531,21 @@ impl Network {
             ],
             loopback: true,
         }];
-        if let (Some(eth), Some(c)) = (&inner.ifs.eth, &inner.ifs.config) {
+        for ((eth, c), (index, name)) in inner
+            .ifs
+            .eth
+            .iter()
+            .zip(&inner.ifs.configs)
+            .zip((2..).zip(NIC_NAMES))
+        {
             out.push(IfInfo {
-                index: 2,
-                name: "eth0",
+                index,
+                name,
                 mac: Some(eth.dev.mac()),
                 mtu: 1500,
-                addrs: alloc::vec![(IpAddr::V4(c.ipv4), c.prefix)],
+                addrs: core::iter::once((IpAddr::V4(c.ipv4), c.prefix))
+                    .chain(c.ipv6.map(|(a, p)| (IpAddr::V6(a), p)))
+                    .collect(),
                 loopback: false,
             });
         }
@@ -460,7 +556,7 @@ impl Network {
     /// due, fires timers, wakes the sockets whose readiness changed. Returns the absolute
     /// time at which it must run again, if any.
     pub fn poll(&self, now_ns: u64) -> Option<u64> {
-        let (next, ((), woken)) = self.run_locked(now_ns, |_| ());
+        let (next, ((), woken)) = self.run_locked(now_ns, None, |_| ((), Needs::All));
         self.announced
             .store(next.unwrap_or(u64::MAX), Ordering::Relaxed);
         Self::wake(woken);
@@ -476,10 +572,29 @@ impl Network {
     /// Runs `f` on the state at `now_ns`, then the stack, then wakes whom it concerns and
     /// tells the waker about an earlier deadline.
     pub(crate) fn with<R>(&self, now_ns: u64, f: impl FnOnce(&mut Inner) -> R) -> R {
-        let (next, (r, woken)) = self.run_locked(now_ns, f);
+        self.with_needs(now_ns, None, |inner| (f(inner), Needs::All))
+    }
+
+    /// Runs `f`, an operation on socket `id` (`None`: on the stack as a whole), then as much
+    /// of the stack as it [`Needs`]: the rest of the stack runs too when packets came in
+    /// meanwhile or a timer is due. Wakes whom it concerns and tells the waker about an
+    /// earlier deadline.
+    pub(crate) fn with_needs<R>(
+        &self,
+        now_ns: u64,
+        id: Option<u64>,
+        f: impl FnOnce(&mut Inner) -> (R, Needs),
+    ) -> R {
+        let (next, (r, woken)) = self.run_locked(now_ns, id, f);
         if let (Some(waker), Some(at)) = (self.waker.get(), next) {
-            if self.announced.fetch_min(at, Ordering::Relaxed) > at {
+            let was = self.announced.load(Ordering::Relaxed);
+            if at < was {
+                self.announced.store(at, Ordering::Relaxed);
                 waker(at);
+            } else if was <= now_ns {
+                // The driver's poll for the deadline that passed is on its way; until it
+                // runs, later calls need not run the whole stack for it again.
+                self.announced.store(at, Ordering::Relaxed);
             }
         }
         Self::wake(woken);
@@ -487,21 +602,48 @@ impl Network {
     }
 
     /// Under the lock: `f`, the stack's run, the readiness changes and the next deadline
-    /// (computed after the run, so it covers what the run started).
+    /// (computed after a whole run, so it covers what the run started). A call that needs
+    /// less leaves the deadline alone: what it queues is sent at once, and the timers it
+    /// starts (a retransmission, at least smoltcp's minimum RTO of one second away) fall no
+    /// earlier than the driver's backstop poll.
     fn run_locked<R>(
         &self,
         now_ns: u64,
-        f: impl FnOnce(&mut Inner) -> R,
+        id: Option<u64>,
+        f: impl FnOnce(&mut Inner) -> (R, Needs),
     ) -> (Option<u64>, (R, Woken)) {
         let mut inner = self.inner.lock();
         let now = instant(now_ns);
         if now > inner.ifs.now {
             inner.ifs.now = now;
         }
-        let r = f(&mut inner);
-        inner.run();
-        let woken = inner.changes();
-        (inner.deadline(), (r, woken))
+        let (r, needs) = f(&mut inner);
+        let stack_now = inner.ifs.now.total_micros().max(0) as u64 * 1000;
+        let due = self.announced.load(Ordering::Relaxed) <= stack_now;
+        let whole = match (needs, id) {
+            (Needs::All, _) | (_, None) => true,
+            _ if due || inner.ifs.lo.dev.pending() => true,
+            (Needs::Nothing, _) => false,
+            (Needs::Egress(Which::Lo), _) => true,
+            (Needs::Egress(w @ Which::Eth(i)), _) => {
+                inner.ifs.eth.len() <= usize::from(i) || {
+                    let now = inner.ifs.now;
+                    let (ingress, _) = inner.run_iface(w, now);
+                    ingress
+                }
+            }
+        };
+        match id {
+            Some(id) if !whole => {
+                let woken = inner.changes_of(&[id]);
+                (None, (r, woken))
+            }
+            _ => {
+                inner.run();
+                let woken = inner.changes();
+                (inner.deadline(), (r, woken))
+            }
+        }
     }
 
     fn wake(woken: Vec<(Arc<Shared>, u32)>) {

@@ -19,8 +19,13 @@ use smoltcp::socket::tcp::{self, State};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
+mod info;
+mod v6only;
+
+pub use info::{Congestion, TcpInfo};
+
 use crate::ports::{Binding, Ports, Proto};
-use crate::stack::{Ifaces, Inner, Kind, Network, Shared, Which};
+use crate::stack::{Ifaces, Inner, Kind, Needs, Network, Shared, Which};
 
 /// Receive and send buffer of each connection (also the largest window offered).
 const BUF: usize = 64 * 1024;
@@ -45,6 +50,13 @@ pub struct TcpOpts {
     pub keepidle: u32,
     pub keepintvl: u32,
     pub keepcnt: u32,
+    /// SO_LINGER with a zero time: close resets the connection.
+    pub linger_abort: bool,
+    /// The receive and send buffers of connections made from now on, in bytes (0: [`BUF`]).
+    pub rcvbuf: usize,
+    pub sndbuf: usize,
+    /// TCP_CONGESTION as set (the name reported; see [`Congestion`]).
+    pub congestion: Congestion,
 }
 
 impl Default for TcpOpts {
@@ -58,6 +70,10 @@ impl Default for TcpOpts {
             keepidle: 7200,
             keepintvl: 75,
             keepcnt: 9,
+            linger_abort: false,
+            rcvbuf: 0,
+            sndbuf: 0,
+            congestion: Congestion::Cubic,
         }
     }
 }
@@ -75,7 +91,20 @@ enum Phase {
         reported: bool,
         established: bool,
         started: Instant,
+        /// The handshake's round trip (SYN to SYN-ACK), for TCP_INFO.
+        rtt: Option<Duration>,
     },
+}
+
+impl Phase {
+    /// For a connection, whether its handshake has completed; `None` when not connected or
+    /// connecting (idle or listening).
+    fn established(&self) -> Option<bool> {
+        match self {
+            Phase::Conn { established, .. } => Some(*established),
+            _ => None,
+        }
+    }
 }
 
 pub(crate) struct TcpState {
@@ -95,14 +124,24 @@ pub(crate) struct TcpState {
     broken: bool,
 }
 
-fn new_socket() -> tcp::Socket<'static> {
+/// How long a connection on the NIC holds back the ACK of received data for a reply to carry
+/// it (Linux delays ACKs by 40 ms and more in such exchanges; smoltcp still ACKs every full
+/// segment at once, as Linux does, so bulk transfers are not slowed).
+const NIC_ACK_DELAY: Duration = Duration::from_millis(10);
+
+fn new_socket(opts: &TcpOpts, w: Which) -> tcp::Socket<'static> {
+    let size = |n: usize| if n == 0 { BUF } else { n };
     let mut s = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0u8; BUF]),
-        tcp::SocketBuffer::new(vec![0u8; BUF]),
+        tcp::SocketBuffer::new(vec![0u8; size(opts.rcvbuf)]),
+        tcp::SocketBuffer::new(vec![0u8; size(opts.sndbuf)]),
     );
-    // Linux acks quickly on lo and in interactive exchanges; a delayed ack here only stalls
-    // request/response traffic until the next poll.
-    s.set_ack_delay(None);
+    // On the NIC a request's ACK rides on the reply, halving the frames (and the device's
+    // doorbells) of request/response traffic. lo delivers within the call: an ACK held
+    // there would only wait for the stack's timer.
+    s.set_ack_delay(match w {
+        Which::Eth(_) => Some(NIC_ACK_DELAY),
+        Which::Lo => None,
+    });
     s
 }
 
@@ -154,7 +193,7 @@ impl TcpState {
                 addr.is_unspecified()
                     || match w {
                         Which::Lo => true,
-                        Which::Eth => !addr.is_loopback(),
+                        Which::Eth(_) => !addr.is_loopback(),
                     }
             })
             .collect()
@@ -162,7 +201,7 @@ impl TcpState {
 
     fn add_listener(&self, ifs: &mut Ifaces, w: Which) -> Option<SocketHandle> {
         let local = self.local?;
-        let mut s = new_socket();
+        let mut s = new_socket(&self.opts, w);
         s.listen(listen_endpoint(local)).ok()?;
         s.set_nagle_enabled(!self.opts.nodelay);
         Some(ifs.set(w).add(s))
@@ -211,6 +250,7 @@ impl TcpState {
                 handle,
                 established,
                 started,
+                rtt,
                 ..
             } => {
                 let (w, h) = (*which, *handle);
@@ -218,6 +258,7 @@ impl TcpState {
                 if !*established {
                     if connected(state) {
                         *established = true;
+                        *rtt = Some(now - *started);
                     } else if state == State::Closed {
                         let timed_out = now - *started >= CONNECT_TIMEOUT;
                         ifs.set(w).remove(h);
@@ -248,22 +289,23 @@ impl TcpState {
     /// the backlog connections are half-open or unaccepted (beyond it a SYN finds no listener
     /// and is refused).
     pub(crate) fn refill(&mut self, ifs: &mut Ifaces) {
+        self.refuse_v4(ifs);
         let Phase::Listen { backlog, pool } = &self.phase else {
             return;
         };
         let Some(local) = self.local else { return };
         let backlog = *backlog;
         let mut pending = 0;
-        let mut free = [0usize; 2];
+        let mut free = [0usize; 1 + crate::MAX_NICS];
         for &(w, h) in pool {
             match ifs.set_ref(w).get::<tcp::Socket<'_>>(h).state() {
-                State::Listen => free[w as usize] += 1,
+                State::Listen => free[w.slot()] += 1,
                 _ => pending += 1,
             }
         }
         let mut added = Vec::new();
         for w in Self::listen_ifaces(ifs, local.0) {
-            let mut n = free[w as usize];
+            let mut n = free[w.slot()];
             while n < SPARE && pending < backlog {
                 match self.add_listener(ifs, w) {
                     Some(h) => added.push((w, h)),
@@ -274,6 +316,14 @@ impl TcpState {
         }
         if let Phase::Listen { pool, .. } = &mut self.phase {
             pool.extend(added);
+        }
+    }
+
+    /// The interface of the connection, if connected or connecting.
+    fn which(&self) -> Option<Which> {
+        match self.phase {
+            Phase::Conn { which, .. } => Some(which),
+            _ => None,
         }
     }
 
@@ -360,8 +410,9 @@ impl TcpState {
     }
 
     /// Closes the connection or listener: a connection with unread data is reset (Linux's
-    /// tcp_close), else it sends its FIN and lingers as an orphan until it is closed.
-    fn close(
+    /// tcp_close), else it sends its FIN and lingers as an orphan until it is closed. A
+    /// closed socket stays closed (a second close does nothing).
+    pub(crate) fn close(
         &mut self,
         inner_ifs: &mut Ifaces,
         ports: &mut Ports,
@@ -382,7 +433,8 @@ impl TcpState {
             }
             Phase::Conn { which, handle, .. } => {
                 let s = inner_ifs.set(which).get_mut::<tcp::Socket<'_>>(handle);
-                if s.can_recv() {
+                // tcp_close: unread data or SO_LINGER with a zero time resets the connection.
+                if s.can_recv() || self.opts.linger_abort {
                     s.abort();
                 } else {
                     s.close();
@@ -390,7 +442,7 @@ impl TcpState {
                 orphans.push((which, handle));
             }
         }
-        if self.holds_port {
+        if core::mem::take(&mut self.holds_port) {
             if let Some((_, port)) = self.local {
                 ports.release(Proto::Tcp, port, self.id);
             }
@@ -423,8 +475,10 @@ impl Drop for TcpSocket {
                 ifs,
                 ports,
                 orphans,
+                listeners,
                 ..
             } = inner;
+            listeners.retain(|&l| l != id);
             if let Some(s) = socks.get_mut(&id) {
                 if let Kind::Tcp(t) = &mut s.kind {
                     t.close(ifs, ports, orphans);
@@ -467,8 +521,17 @@ impl TcpSocket {
     }
 
     fn with<R>(&self, now: u64, f: impl FnOnce(&mut TcpState, &mut Inner) -> R) -> R {
+        self.with_needs(now, |t, inner| (f(t, inner), Needs::All))
+    }
+
+    /// `f` on the socket's state, then the part of the stack that it [`Needs`].
+    fn with_needs<R>(
+        &self,
+        now: u64,
+        f: impl FnOnce(&mut TcpState, &mut Inner) -> (R, Needs),
+    ) -> R {
         let id = self.id;
-        self.net.with(now, |inner| {
+        self.net.with_needs(now, Some(id), |inner| {
             let mut t = match inner.socks.get_mut(&id).map(|s| &mut s.kind) {
                 Some(Kind::Tcp(t)) => core::mem::replace(t, TcpState::new(id)),
                 _ => unreachable!("a TcpSocket's state lives as long as it does"),
@@ -541,6 +604,7 @@ impl TcpSocket {
                 }
             }
             t.phase = Phase::Listen { backlog, pool };
+            inner.listeners.push(t.id);
             Ok(())
         })
     }
@@ -548,37 +612,46 @@ impl TcpSocket {
     /// `accept`: a finished connection and its peer, or EAGAIN.
     pub fn accept(&self, now: u64) -> Result<(TcpSocket, SocketAddr), Errno> {
         let net = self.net.clone();
-        let taken = self.with(now, |t, inner| {
-            let Phase::Listen { pool, .. } = &mut t.phase else {
-                return Err(Errno::EINVAL);
-            };
-            let at = pool
-                .iter()
-                .position(|&(w, h)| connected(inner.ifs.set(w).get::<tcp::Socket<'_>>(h).state()))
-                .ok_or(Errno::EAGAIN)?;
-            let (w, h) = pool.remove(at);
-            t.refill(&mut inner.ifs);
-            let s = inner.ifs.set(w).get_mut::<tcp::Socket<'_>>(h);
-            let peer = s.remote_endpoint().map(SocketAddr::from);
-            let local = s.local_endpoint().map(|e| (IpAddr::from(e.addr), e.port));
-            let mut child = TcpState::new(0);
-            child.opts = t.opts;
-            child.local = local;
-            child.phase = Phase::Conn {
-                which: w,
-                handle: h,
-                reported: true,
-                established: true,
-                started: inner.ifs.now,
-            };
-            let (id, shared) = inner.add(Kind::Tcp(child));
-            inner.tcp(id).id = id;
-            Ok((id, shared, peer))
-        })?;
+        // Taking a connection sends nothing (refilling the pool adds listeners only).
+        let taken = self.with_needs(now, |t, inner| (Self::take(t, inner), Needs::Nothing))?;
         let (id, shared, peer) = taken;
         let sock = TcpSocket { net, id, shared };
         let peer = peer.ok_or(Errno::ECONNABORTED)?;
         Ok((sock, peer))
+    }
+
+    /// The first finished connection of listener `t`, as a new socket: its id, wait queue and
+    /// peer.
+    fn take(
+        t: &mut TcpState,
+        inner: &mut Inner,
+    ) -> Result<(u64, Arc<Shared>, Option<SocketAddr>), Errno> {
+        let Phase::Listen { pool, .. } = &mut t.phase else {
+            return Err(Errno::EINVAL);
+        };
+        let at = pool
+            .iter()
+            .position(|&(w, h)| connected(inner.ifs.set(w).get::<tcp::Socket<'_>>(h).state()))
+            .ok_or(Errno::EAGAIN)?;
+        let (w, h) = pool.remove(at);
+        t.refill(&mut inner.ifs);
+        let s = inner.ifs.set(w).get_mut::<tcp::Socket<'_>>(h);
+        let peer = s.remote_endpoint().map(SocketAddr::from);
+        let local = s.local_endpoint().map(|e| (IpAddr::from(e.addr), e.port));
+        let mut child = TcpState::new(0);
+        child.opts = t.opts;
+        child.local = local;
+        child.phase = Phase::Conn {
+            which: w,
+            handle: h,
+            reported: true,
+            established: true,
+            started: inner.ifs.now,
+            rtt: None,
+        };
+        let (id, shared) = inner.add(Kind::Tcp(child));
+        inner.tcp(id).id = id;
+        Ok((id, shared, peer))
     }
 
     /// `connect`: Ok once connected (the first call after the handshake), EINPROGRESS when it
@@ -620,7 +693,7 @@ impl TcpSocket {
                     IpAddr::V6(_) => IpAddr::V6(core::net::Ipv6Addr::LOCALHOST),
                 });
             }
-            let mut s = new_socket();
+            let mut s = new_socket(&t.opts, which);
             s.set_nagle_enabled(!t.opts.nodelay);
             if t.opts.keepalive {
                 s.set_keep_alive(Some(Duration::from_secs(u64::from(t.opts.keepidle.max(1)))));
@@ -637,6 +710,7 @@ impl TcpSocket {
                 reported: false,
                 established: false,
                 started: inner.ifs.now,
+                rtt: None,
             };
             Err(Errno::EINPROGRESS)
         })
@@ -663,112 +737,110 @@ impl TcpSocket {
     /// `send`: how much was queued, EAGAIN when the buffer is full, EPIPE once the sending
     /// side is shut or the connection is gone.
     pub fn send(&self, data: &[u8], now: u64) -> Result<usize, Errno> {
-        self.with(now, |t, inner| {
-            if let Some(e) = t.err.take() {
-                return Err(e);
-            }
-            if t.shut_wr {
-                return Err(Errno::EPIPE);
-            }
-            let established = matches!(
-                t.phase,
-                Phase::Conn {
-                    established: true,
-                    ..
-                }
-            );
-            let connecting = matches!(
-                t.phase,
-                Phase::Conn {
-                    established: false,
-                    ..
-                }
-            );
-            if connecting {
-                return Err(Errno::EAGAIN);
-            }
-            if !established {
-                return Err(Errno::EPIPE);
-            }
-            Self::conn_mut(t, inner, |s| {
-                if !s.may_send() {
-                    return Err(Errno::EPIPE);
-                }
-                match s.send_slice(data) {
-                    Ok(0) if !data.is_empty() => Err(Errno::EAGAIN),
-                    Ok(n) => Ok(n),
-                    Err(_) => Err(Errno::EPIPE),
-                }
-            })
-            .unwrap_or(Err(Errno::EPIPE))
+        self.with_needs(now, |t, inner| {
+            let r = Self::send_on(t, inner, data);
+            // Only queued bytes give the wire something to carry.
+            let needs = match (&r, t.which()) {
+                (Ok(n), Some(w)) if *n > 0 => Needs::Egress(w),
+                _ => Needs::Nothing,
+            };
+            (r, needs)
         })
+    }
+
+    fn send_on(t: &mut TcpState, inner: &mut Inner, data: &[u8]) -> Result<usize, Errno> {
+        if let Some(e) = t.err.take() {
+            return Err(e);
+        }
+        if t.shut_wr {
+            return Err(Errno::EPIPE);
+        }
+        match t.phase.established() {
+            Some(true) => {}
+            Some(false) => return Err(Errno::EAGAIN),
+            None => return Err(Errno::EPIPE),
+        }
+        Self::conn_mut(t, inner, |s| {
+            if !s.may_send() {
+                return Err(Errno::EPIPE);
+            }
+            match s.send_slice(data) {
+                Ok(0) if !data.is_empty() => Err(Errno::EAGAIN),
+                Ok(n) => Ok(n),
+                Err(_) => Err(Errno::EPIPE),
+            }
+        })
+        .unwrap_or(Err(Errno::EPIPE))
     }
 
     /// `recv` (`peek`: MSG_PEEK): the bytes read, 0 at the end of the stream, EAGAIN when
     /// none wait, ENOTCONN when not connected.
     pub fn recv(&self, buf: &mut [u8], peek: bool, now: u64) -> Result<usize, Errno> {
-        self.with(now, |t, inner| {
-            let (established, connecting) = match t.phase {
-                Phase::Conn { established, .. } => (established, !established),
-                _ => (false, false),
+        self.with_needs(now, |t, inner| {
+            let queued = t.conn(&inner.ifs).map_or(0, |s| s.recv_queue());
+            let r = Self::recv_on(t, inner, buf, peek);
+            // smoltcp announces a window once it doubles (Linux's rule): only a read from a
+            // buffer at least half full can do that. A quarter leaves a margin.
+            let needs = match (&r, t.which()) {
+                (Ok(n), Some(w)) if *n > 0 && !peek && queued >= BUF / 4 => Needs::Egress(w),
+                _ => Needs::Nothing,
             };
-            if connecting {
-                return Err(Errno::EAGAIN);
-            }
-            if !established {
-                return match t.err.take() {
-                    Some(e) => Err(e),
-                    None => Err(Errno::ENOTCONN),
-                };
-            }
-            if t.shut_rd {
-                return Ok(0);
-            }
-            let shut_rd = t.shut_rd;
-            let got = Self::conn_mut(t, inner, |s| {
-                if s.can_recv() {
-                    let r = if peek {
-                        s.peek_slice(buf)
-                    } else {
-                        s.recv_slice(buf)
-                    };
-                    return Some(r.unwrap_or(0));
-                }
-                if peer_closed(s.state()) || shut_rd {
-                    return Some(0);
-                }
-                None
-            })
-            .flatten();
-            match got {
-                Some(0) if !buf.is_empty() => match t.err.take() {
-                    Some(e) => Err(e),
-                    None => Ok(0),
-                },
-                Some(n) => Ok(n),
-                None => Err(Errno::EAGAIN),
-            }
+            (r, needs)
         })
+    }
+
+    fn recv_on(
+        t: &mut TcpState,
+        inner: &mut Inner,
+        buf: &mut [u8],
+        peek: bool,
+    ) -> Result<usize, Errno> {
+        let (established, connecting) = match t.phase {
+            Phase::Conn { established, .. } => (established, !established),
+            _ => (false, false),
+        };
+        if connecting {
+            return Err(Errno::EAGAIN);
+        }
+        if !established {
+            return match t.err.take() {
+                Some(e) => Err(e),
+                None => Err(Errno::ENOTCONN),
+            };
+        }
+        if t.shut_rd {
+            return Ok(0);
+        }
+        let shut_rd = t.shut_rd;
+        let got = Self::conn_mut(t, inner, |s| {
+            if s.can_recv() {
+                let r = if peek {
+                    s.peek_slice(buf)
+                } else {
+                    s.recv_slice(buf)
+                };
+                return Some(r.unwrap_or(0));
+            }
+            if peer_closed(s.state()) || shut_rd {
+                return Some(0);
+            }
+            None
+        })
+        .flatten();
+        match got {
+            Some(0) if !buf.is_empty() => match t.err.take() {
+                Some(e) => Err(e),
+                None => Ok(0),
+            },
+            Some(n) => Ok(n),
+            None => Err(Errno::EAGAIN),
+        }
     }
 
     /// `shutdown`: `rd` stops reading (reads give 0), `wr` sends FIN.
     pub fn shutdown(&self, rd: bool, wr: bool, now: u64) -> Result<(), Errno> {
         self.with(now, |t, inner| {
-            let established = matches!(
-                t.phase,
-                Phase::Conn {
-                    established: true,
-                    ..
-                }
-            );
-            let connecting = matches!(
-                t.phase,
-                Phase::Conn {
-                    established: false,
-                    ..
-                }
-            );
-            if !established && !connecting {
+            if t.phase.established().is_none() {
                 // Linux shuts a listener down (it stops listening) but any other unconnected
                 // socket is ENOTCONN.
                 if matches!(t.phase, Phase::Listen { .. }) {
@@ -847,11 +919,7 @@ impl TcpSocket {
 
 /// EADDRNOTAVAIL unless `addr` is unspecified or one of the host's addresses.
 pub(crate) fn check_local(ifs: &Ifaces, addr: IpAddr) -> Result<(), Errno> {
-    let own = ifs
-        .config
-        .as_ref()
-        .is_some_and(|c| addr == IpAddr::V4(c.ipv4));
-    if addr.is_unspecified() || addr.is_loopback() || own {
+    if addr.is_unspecified() || addr.is_loopback() || ifs.is_own(addr) {
         Ok(())
     } else {
         Err(Errno::EADDRNOTAVAIL)

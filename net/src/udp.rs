@@ -91,7 +91,7 @@ impl UdpState {
             port,
         };
         for &w in inner.ifs.all() {
-            if w == Which::Eth && addr.is_loopback() {
+            if matches!(w, Which::Eth(_)) && addr.is_loopback() {
                 continue;
             }
             let mut s = new_socket();

@@ -19,12 +19,13 @@ pub fn network() -> &'static Arc<Network> {
     NETWORK.call_once(|| Network::new(0x0063_6f72_6163_6c65))
 }
 
-/// Brings up `eth0` on `dev` with `config` (static addresses; [`IfConfig::default`] is
-/// QEMU's user network). The clock starts at the last time [`poll`] was given.
-pub fn attach_device(dev: Box<dyn NetDevice>, config: IfConfig) {
+/// Brings up the next interface (`eth0`, `eth1`...) on `dev` with `config` (static
+/// addresses; [`IfConfig::default`] is QEMU's user network); false when the stack has its
+/// most cards already. The clock starts at the last time [`poll`] was given.
+pub fn attach_device(dev: Box<dyn NetDevice>, config: IfConfig) -> bool {
     let net = network();
     let now = net.now_ns();
-    net.attach(dev, config, now);
+    net.attach(dev, config, now)
 }
 
 /// Sets what the stack calls when a socket call moves its next deadline earlier than the

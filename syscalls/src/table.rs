@@ -98,7 +98,8 @@ syscall_table! {
     /// AF_UNIX only (IP families: `EOPNOTSUPP`, as Linux).
     SYS_socketpair = 53 => net::socketpair(domain: i32, ty: i32, protocol: i32, sv: u64);
     SYS_setsockopt = 54 => net::setsockopt(fd: i32, level: i32, name: i32, val: u64, len: i32);
-    /// The options servers use (SO_*, TCP_NODELAY, TCP_KEEP*, IPV6_V6ONLY, SO_PEERCRED).
+    /// The options servers use (SO_*, TCP_NODELAY, TCP_KEEP*, TCP_INFO, TCP_CONGESTION,
+    /// IPV6_V6ONLY, SO_PEERCRED); see docs/socket-options.md.
     SYS_getsockopt = 55 => net::getsockopt(fd: i32, level: i32, name: i32, val: u64, len: u64);
     // The x86_64 argument order: flags, stack, parent_tid, child_tid, tls.
     /// No new namespaces (`CLONE_NEW*`: `EPERM`).
@@ -430,11 +431,17 @@ pub fn dispatch(p: &mut Current, k: &mut dyn Platform, regs: &mut UserRegs) -> O
     if result == Err(Errno::WAIT) && !p.wait_begun {
         // The filesystem needs a block still being read (`coracle_vfs::block::IO_WAIT`): the
         // thread waits until a read ends, then runs the call again. A read that ended before
-        // the thread registered left nothing to wait for: wake it at once.
+        // the thread registered left nothing to wait for: wake it at once. Signals do not end
+        // this wait, as they do not end Linux's reads of a disk: an interrupted wait would
+        // run the call again at once, and the call (execve, stat) would find the block still
+        // missing and wait again, for ever, since the CPU never left the loop to take the
+        // device's completion.
         p.wait_on(&coracle_vfs::block::IO_WAIT, u64::MAX);
+        p.thread.make_uninterruptible();
         if coracle_vfs::block::reads_in_flight() == 0 {
             coracle_vfs::block::IO_WAIT.wake_everyone();
         }
+        return Outcome::Wait;
     }
     if result == Err(Errno::WAIT) {
         // A signal that came before the wait began could not interrupt it: it does now.

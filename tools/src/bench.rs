@@ -373,21 +373,13 @@ pub fn run(args: BenchArgs) -> Result<u8, RunError> {
             Side::Linux => sides::run_linux(&plan, knobs(cpus)),
         },
     );
-    let report = Report {
-        coracle: env!("CARGO_PKG_VERSION"),
-        command: shown_command(&plan),
-        mode,
-        accel: accel_name(plan.accel),
-        memory_mib: plan.memory_mib,
-        runs: args.runs,
-        linux_kernel: plan
-            .linux
-            .as_ref()
-            .map(|vm| vm.vmlinux.display().to_string()),
-        linux_cmdline: plan.linux.as_ref().map(|vm| vm.cmdline(plan.icount)),
-        comparisons: Vec::new(),
-        memory_floor: args.min_memory.then(|| memory_floor(&plan, args.cpus[0])),
-    };
+    let linux = plan
+        .linux
+        .as_ref()
+        .map(|vm| (vm.vmlinux.display().to_string(), vm.cmdline(plan.icount)));
+    let (accel, memory) = (accel_name(plan.accel), plan.memory_mib);
+    let mut report = Report::new(shown_command(&plan), mode, accel, memory, args.runs, linux);
+    report.memory_floor = args.min_memory.then(|| memory_floor(&plan, args.cpus[0]));
     finish(&args, &results, report)
 }
 
@@ -574,18 +566,11 @@ fn run_servers(args: &BenchArgs) -> Result<u8, RunError> {
         false,
         |side, cpus| net::run(&plan, side == Side::Coracle, wall_knobs(args, cpus)),
     );
-    let report = Report {
-        coracle: env!("CARGO_PKG_VERSION"),
-        command,
-        mode: report::Mode::Wall,
-        accel: accel_name(accel),
-        memory_mib: args.memory,
-        runs: args.runs,
-        linux_kernel: linux.as_ref().map(|vm| vm.vmlinux.display().to_string()),
-        linux_cmdline: linux.as_ref().map(|vm| vm.cmdline(false)),
-        comparisons: Vec::new(),
-        memory_floor: None,
-    };
+    let linux = linux
+        .as_ref()
+        .map(|vm| (vm.vmlinux.display().to_string(), vm.cmdline(false)));
+    let (wall, accel) = (report::Mode::Wall, accel_name(accel));
+    let report = Report::new(command, wall, accel, args.memory, args.runs, linux);
     finish(args, &results, report)
 }
 

@@ -10,6 +10,8 @@ use std::io::{self, Read, Write};
 pub use coracle_vfs::cpio::Header;
 use coracle_vfs::cpio::{padding, WriteError};
 
+use crate::xattrs::Xattrs;
+
 /// `S_IFMT` and the file types from `<sys/stat.h>`.
 pub const S_IFMT: u32 = 0o170000;
 pub const S_IFIFO: u32 = 0o010000;
@@ -105,15 +107,17 @@ impl<W: Write> CpioWriter<W> {
 pub trait EntrySink {
     /// A fresh inode number: 1, 2, 3... in the order they are asked for.
     fn new_ino(&mut self) -> u32;
-    /// Adds one entry whose data is the first `header.filesize` bytes of `data`.
-    fn add(&mut self, header: &Header<'_>, data: impl Read) -> io::Result<()>;
+    /// Adds one entry with its extended attributes, whose data is the first
+    /// `header.filesize` bytes of `data`. (A hard link's second name repeats its inode's.)
+    fn add(&mut self, header: &Header<'_>, xattrs: &Xattrs, data: impl Read) -> io::Result<()>;
 }
 
+/// The initrd: `newc` has no place for extended attributes, which stay behind.
 impl<W: Write> EntrySink for CpioWriter<W> {
     fn new_ino(&mut self) -> u32 {
         CpioWriter::new_ino(self)
     }
-    fn add(&mut self, header: &Header<'_>, data: impl Read) -> io::Result<()> {
+    fn add(&mut self, header: &Header<'_>, _xattrs: &Xattrs, data: impl Read) -> io::Result<()> {
         CpioWriter::add(self, header, data)
     }
 }

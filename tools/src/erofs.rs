@@ -8,9 +8,12 @@
 //! files up to [`INLINE_MAX`] bytes wait in memory and go inline after their inode. At
 //! [`ErofsWriter::finish`] the metadata area follows the data: every inode (64-byte extended
 //! form, so owners and mtimes are exact), then the directory blocks that are not inline, then
-//! the superblock goes into block 0. No compression, no xattrs. The same entries give the same
-//! bytes: nothing depends on the clock or on hash order. The layout is
-//! `coracle_vfs::erofs::format`, the guest reader's.
+//! the superblock goes into block 0. No compression. Extended attributes go inline after their
+//! inode (`coracle_vfs::erofs::xattrs`, sorted by name; no shared ones), before any inline
+//! data; names EROFS has no prefix index for (no namespace Linux lets a file have) and values
+//! over 65535 bytes cannot be stored and are left out. The same entries give the same bytes:
+//! nothing depends on the clock or on hash order. The layout is `coracle_vfs::erofs::format`,
+//! the guest reader's.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -19,8 +22,10 @@ use coracle_vfs::erofs::format::{
     self, DiskInode, SuperBlock, BLOCK_SIZE, EXTENDED_INODE_SIZE, LAYOUT_FLAT_INLINE,
     LAYOUT_FLAT_PLAIN, SLOT_SIZE,
 };
+use coracle_vfs::erofs::xattrs;
 
 use crate::cpio::{EntrySink, Header, S_IFDIR, S_IFMT, S_IFREG};
+use crate::xattrs::Xattrs;
 
 /// Files, directories and symlinks whose last block holds at most this many bytes keep it
 /// after their inode instead of in a block of its own.
@@ -46,6 +51,8 @@ struct Node {
     gid: u32,
     mtime: u64,
     names: u32,
+    /// The extended attributes' body after the inode, and its `i_xattr_icount`.
+    xattrs: (Vec<u8>, u16),
     data: Data,
     /// A directory's entries: (name, node index).
     children: Vec<(Vec<u8>, usize)>,
@@ -105,12 +112,19 @@ impl<W: Write + Seek> ErofsWriter<W> {
         Ok(start)
     }
 
-    /// The data of an entry: inline when its last block is small, else in blocks now.
-    fn take_data(&mut self, data: &mut dyn Read, len: u64, name: &[u8]) -> io::Result<Data> {
+    /// The data of an entry: inline when it is small and fits in a block with the inode and
+    /// `xattr_len` bytes of attributes, else in blocks now.
+    fn take_data(
+        &mut self,
+        data: &mut dyn Read,
+        len: u64,
+        name: &[u8],
+        xattr_len: usize,
+    ) -> io::Result<Data> {
         if len == 0 {
             return Ok(Data::None);
         }
-        if len <= INLINE_MAX as u64 {
+        if len <= INLINE_MAX as u64 && fits_inline(len, xattr_len) {
             let mut buf = Vec::with_capacity(len as usize);
             data.take(len).read_to_end(&mut buf)?;
             if buf.len() as u64 != len {
@@ -144,7 +158,7 @@ impl<W: Write + Seek> ErofsWriter<W> {
                     mtime: 0,
                     filesize: 0,
                 };
-                self.add(&header, io::empty())?;
+                self.add(&header, &Xattrs::NONE, io::empty())?;
             }
         }
         Ok(())
@@ -168,16 +182,20 @@ impl<W: Write + Seek> ErofsWriter<W> {
         // `ls -a` showed neither `.` nor `..` of a root at nid 0).
         let mut cursor = SLOT_SIZE as u64;
         for (i, node) in self.nodes.iter().enumerate() {
+            let xattr_len = node.xattrs.0.len();
             let tail = match &node.data {
                 Data::Inline(d) => d.len() as u64,
                 _ if node.mode & S_IFMT == S_IFDIR => {
                     let size = dir_size(&kids[i]);
                     dir_sizes[i] = size;
-                    inline_tail(size)
+                    inline_tail(size, xattr_len)
                 }
                 _ => 0,
             };
-            let need = EXTENDED_INODE_SIZE as u64 + tail;
+            // Inode, attributes and inline tail stay in one block (Linux: "inline data cross
+            // block boundary" is corruption); only attributes too big for one block start a
+            // block and cross into the next.
+            let need = (EXTENDED_INODE_SIZE + xattr_len) as u64 + tail;
             if cursor % BS + need > BS {
                 cursor = cursor.next_multiple_of(BS);
             }
@@ -195,6 +213,7 @@ impl<W: Write + Seek> ErofsWriter<W> {
         for (i, node) in self.nodes.iter().enumerate() {
             let mut disk = DiskInode {
                 layout: LAYOUT_FLAT_PLAIN,
+                xattr_icount: node.xattrs.1,
                 mode: node.mode,
                 nlink: node.names,
                 size: 0,
@@ -226,7 +245,7 @@ impl<W: Write + Seek> ErofsWriter<W> {
                     .collect();
                 let mut blocks = format::encode_dir(&entries);
                 disk.size = dir_sizes[i];
-                if inline_tail(disk.size) > 0 {
+                if inline_tail(disk.size, node.xattrs.0.len()) > 0 {
                     disk.layout = LAYOUT_FLAT_INLINE;
                     tail = blocks.pop().unwrap_or_default();
                 }
@@ -254,7 +273,9 @@ impl<W: Write + Seek> ErofsWriter<W> {
             }
             let at = (nids[i] * SLOT_SIZE as u64) as usize;
             meta[at..at + EXTENDED_INODE_SIZE].copy_from_slice(&disk.encode());
-            let t = at + EXTENDED_INODE_SIZE;
+            let x = at + EXTENDED_INODE_SIZE;
+            meta[x..x + node.xattrs.0.len()].copy_from_slice(&node.xattrs.0);
+            let t = x + node.xattrs.0.len();
             meta[t..t + tail.len()].copy_from_slice(&tail);
         }
         self.out.write_all(&meta)?;
@@ -267,6 +288,7 @@ impl<W: Write + Seek> ErofsWriter<W> {
             build_time_nsec: 0,
             blocks: block_u32(blocks)?,
             meta_blkaddr: block_u32(meta_blkaddr)?,
+            xattr_blkaddr: 0,
         };
         self.out
             .seek(SeekFrom::Start(format::SUPER_OFFSET as u64))?;
@@ -298,14 +320,35 @@ fn dir_size(entries: &[(Vec<u8>, usize)]) -> u64 {
     (blocks.len() as u64).saturating_sub(1) * BS + last
 }
 
-/// How many bytes of a directory of `size` bytes go inline (0: all in blocks).
-fn inline_tail(size: u64) -> u64 {
+/// How many bytes of a directory of `size` bytes go inline after its inode and `xattr_len`
+/// bytes of attributes (0: all in blocks).
+fn inline_tail(size: u64, xattr_len: usize) -> u64 {
     let tail = size % BS;
-    if tail > 0 && tail <= INLINE_MAX as u64 {
+    if tail > 0 && tail <= INLINE_MAX as u64 && fits_inline(tail, xattr_len) {
         tail
     } else {
         0
     }
+}
+
+/// Whether an inline tail of `len` bytes fits in one block after the inode and its attributes.
+fn fits_inline(len: u64, xattr_len: usize) -> bool {
+    (EXTENDED_INODE_SIZE + xattr_len) as u64 + len <= BS
+}
+
+/// The attribute body of an entry: the names EROFS can store, in name order.
+fn encode_xattrs(all: &Xattrs, name: &[u8]) -> io::Result<(Vec<u8>, u16)> {
+    let kept: Vec<(&[u8], &[u8])> = all
+        .iter()
+        .filter(|(n, _)| xattrs::split_name(n).is_some_and(|(_, rest)| rest.len() <= 255))
+        .filter(|(_, v)| v.len() <= usize::from(u16::MAX))
+        .collect();
+    xattrs::encode(&kept).map_err(|e| {
+        bad(format!(
+            "{}: its extended attributes cannot be stored in EROFS ({e:?})",
+            String::from_utf8_lossy(name)
+        ))
+    })
 }
 
 fn block_u32(block: u64) -> io::Result<u32> {
@@ -319,7 +362,7 @@ impl<W: Write + Seek> EntrySink for ErofsWriter<W> {
         ino
     }
 
-    fn add(&mut self, header: &Header<'_>, mut data: impl Read) -> io::Result<()> {
+    fn add(&mut self, header: &Header<'_>, xattrs: &Xattrs, mut data: impl Read) -> io::Result<()> {
         let name = header.name;
         let shown = || String::from_utf8_lossy(name).into_owned();
         let (parent, base) = if name == b"." {
@@ -358,9 +401,10 @@ impl<W: Write + Seek> EntrySink for ErofsWriter<W> {
                 return Ok(());
             }
         }
+        let xattrs = encode_xattrs(xattrs, name)?;
         let data = match mode & S_IFMT {
             S_IFDIR => Data::None,
-            _ => self.take_data(&mut data, u64::from(header.filesize), name)?,
+            _ => self.take_data(&mut data, u64::from(header.filesize), name, xattrs.0.len())?,
         };
         let index = self.nodes.len();
         self.nodes.push(Node {
@@ -369,6 +413,7 @@ impl<W: Write + Seek> EntrySink for ErofsWriter<W> {
             gid: header.gid,
             mtime: u64::from(header.mtime),
             names: 1,
+            xattrs,
             data,
             children: Vec::new(),
             parent,
@@ -388,3 +433,6 @@ impl<W: Write + Seek> EntrySink for ErofsWriter<W> {
 #[cfg(test)]
 #[path = "erofs_tests.rs"]
 mod tests;
+#[cfg(test)]
+#[path = "erofs_xattr_tests.rs"]
+mod xattr_tests;

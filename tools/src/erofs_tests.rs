@@ -41,7 +41,7 @@ fn sample(root: &Path) {
     let _ = Command::new("mkfifo").arg(root.join("fifo")).status();
 }
 
-fn image_of(root: &Path) -> Vec<u8> {
+pub(super) fn image_of(root: &Path) -> Vec<u8> {
     let tree = Tree::scan(root).unwrap();
     let mut w = ErofsWriter::new(Cursor::new(Vec::new())).unwrap();
     tree.write(&mut w).unwrap();
@@ -60,7 +60,7 @@ fn the_same_tree_gives_the_same_bytes() {
     assert_eq!(a.len() % 4096, 0);
 }
 
-fn fsck(image: &Path, extract: Option<&Path>) -> std::process::Output {
+pub(super) fn fsck(image: &Path, extract: Option<&Path>) -> std::process::Output {
     let mut cmd = Command::new("fsck.erofs");
     if let Some(dir) = extract {
         cmd.arg(format!("--extract={}", dir.display()));
@@ -70,8 +70,18 @@ fn fsck(image: &Path, extract: Option<&Path>) -> std::process::Output {
         .expect("fsck.erofs runs (Debian's erofs-utils, in the README's package list)")
 }
 
+/// Runs `fsck.erofs` (extracting into `extract` if given) and asserts that it accepts `image`.
+pub(super) fn fsck_ok(image: &Path, extract: Option<&Path>) {
+    let out = fsck(image, extract);
+    assert!(
+        out.status.success(),
+        "fsck.erofs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `ls -lnR`-like listing of a tree: type, mode, owner, size, link target, content hash.
-fn listing(root: &Path, mode_mask: u32) -> Vec<String> {
+pub(super) fn listing(root: &Path, mode_mask: u32) -> Vec<String> {
     let mut out = Vec::new();
     let mut todo = vec![root.to_path_buf()];
     while let Some(dir) = todo.pop() {
@@ -118,19 +128,9 @@ fn fsck_erofs_accepts_it_and_extracts_the_same_tree() {
     sample(&src);
     let img = tmp.path().join("root.erofs");
     fs::write(&img, image_of(&src)).unwrap();
-    let out = fsck(&img, None);
-    assert!(
-        out.status.success(),
-        "fsck.erofs: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    fsck_ok(&img, None);
     let dst = tmp.path().join("dst");
-    let out = fsck(&img, Some(&dst));
-    assert!(
-        out.status.success(),
-        "fsck.erofs: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    fsck_ok(&img, Some(&dst));
     // fsck.erofs 1.5 extracts files, directories and symlinks (not FIFOs), without setuid.
     let keep = |l: &String| !l.starts_with("fifo ");
     let want: Vec<String> = listing(&src, !0o7000).into_iter().filter(keep).collect();
@@ -158,18 +158,7 @@ fn linux_mounts_it() {
     let img = tmp.path().join("root.erofs");
     fs::write(&img, image_of(&src)).unwrap();
     let mnt = tmp.path().join("mnt");
-    fs::create_dir(&mnt).unwrap();
-    let out = Command::new("mount")
-        .args(["-t", "erofs", "-o", "loop,ro"])
-        .arg(&img)
-        .arg(&mnt)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mount: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    loop_mount(&img, &mnt);
     let got = listing(&mnt, !0);
     let root_ino = fs::metadata(&mnt).map(|m| m.ino());
     let _ = Command::new("umount").arg(&mnt).status();
@@ -180,20 +169,32 @@ fn linux_mounts_it() {
     assert_eq!(got, listing(&src, !0));
 }
 
-fn nix_is_root() -> bool {
+/// Mounts `image` read-only with Linux on a new directory `mnt` (root only: loop devices).
+pub(super) fn loop_mount(image: &Path, mnt: &Path) {
+    fs::create_dir(mnt).unwrap();
+    let out = Command::new("mount")
+        .args(["-t", "erofs", "-o", "loop,ro"])
+        .arg(image)
+        .arg(mnt)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mount: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub(super) fn nix_is_root() -> bool {
     fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
         .unwrap_or(false)
 }
 
-/// Coracle's reader sees the tree the writer was given.
-#[test]
-fn the_guest_reader_reads_it_back() {
-    let tmp = TempDir::new().unwrap();
-    sample(tmp.path());
-    let dev: Arc<dyn BlockDevice> = FakeBlock::new(image_of(tmp.path()), true);
-    let fs = Erofs::mount(dev).unwrap();
-    let root = fs.root().unwrap();
+/// `image` mounted by Coracle's reader: its root and a root caller.
+pub(super) fn mounted(image: Vec<u8>) -> (Arc<dyn Inode>, Caller) {
+    let dev: Arc<dyn BlockDevice> = FakeBlock::new(image, true);
+    let root = Erofs::mount(dev).unwrap().root().unwrap();
     let cx = Caller {
         pid: 1,
         tid: 1,
@@ -204,10 +205,23 @@ fn the_guest_reader_reads_it_back() {
         umask: 0o22,
         root: root.clone(),
     };
-    let walk = |path: &str| -> Arc<dyn Inode> {
-        path.split('/')
-            .fold(root.clone(), |d, c| d.lookup(&cx, c.as_bytes()).unwrap())
-    };
+    (root, cx)
+}
+
+/// The entry at `path` (`/`-separated, `.` components skipped) below `root`.
+pub(super) fn walk(root: &Arc<dyn Inode>, cx: &Caller, path: &str) -> Arc<dyn Inode> {
+    path.split('/')
+        .filter(|c| *c != ".")
+        .fold(root.clone(), |d, c| d.lookup(cx, c.as_bytes()).unwrap())
+}
+
+/// Coracle's reader sees the tree the writer was given.
+#[test]
+fn the_guest_reader_reads_it_back() {
+    let tmp = TempDir::new().unwrap();
+    sample(tmp.path());
+    let (root, cx) = mounted(image_of(tmp.path()));
+    let walk = |path: &str| walk(&root, &cx, path);
     let read = |node: &Arc<dyn Inode>| {
         let mut buf = vec![0u8; node.stat().size as usize + 10];
         let mut at = 0;

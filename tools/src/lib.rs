@@ -40,6 +40,7 @@ mod tempdir;
 pub mod terminal;
 pub mod vm;
 pub mod volume;
+pub mod xattrs;
 
 use std::io::Write;
 use std::time::Instant;

@@ -7,12 +7,13 @@
 //! 127.0.0.1 is reachable from the guest at 10.0.2.2), DNS forwarded at 10.0.2.3. Published
 //! ports are `hostfwd` rules. `--network none` adds no card at all, so such a VM boots
 //! exactly as one without networking. `--network tap:NAME` uses an existing tap device.
-//! `--network NAME` puts the VM on a Coracle network (`crate::networks`): one card on the
-//! network's multicast segment, the address its record holds, no gateway.
+//! `--network NAME` puts the VM on a Coracle network (`crate::networks`): a card on the
+//! network's multicast segment with the address its record holds, and a second card on the
+//! user network for `-p` and outbound traffic (the default route; docs/networks.md).
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::networks::Attachment;
 use crate::qemu::Machine;
@@ -22,6 +23,21 @@ pub const GUEST_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
 pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 pub const USER_DNS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 3);
 const PREFIX: u8 = 24;
+/// The MAC of the user network's card beside a Coracle network's (each VM's user network is
+/// its own, so every VM may have the same; QEMU would give it the next default MAC).
+const USER_MAC: &str = "52:54:00:12:34:56";
+/// The IPv6 prefix of the Coracle networks' segments (a ULA, RFC 4193): a VM's IPv6 address
+/// is this followed by its IPv4 address, on a prefix as long as its subnet's plus 96, so
+/// the networks' prefixes are as distinct as their subnets.
+const ULA: [u16; 3] = [0xfd63, 0x6f72, 0x6163];
+
+/// A VM's IPv6 address on a Coracle network's segment, with its prefix length.
+pub fn segment_ipv6(a: &Attachment) -> (Ipv6Addr, u8) {
+    let [x, y] =
+        [0, 2].map(|i| u16::from_be_bytes([a.address.octets()[i], a.address.octets()[i + 1]]));
+    let [p, q, r] = ULA;
+    (Ipv6Addr::new(p, q, r, 0, 0, 0, x, y), 96 + a.network.prefix)
+}
 
 /// `--network`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,12 +234,13 @@ impl NetworkArgs {
         }
     }
 
-    /// Checks the combination: ports can only be published on the user network.
+    /// Checks the combination: ports are published through a user network (the default
+    /// one, or the one beside a Coracle network's card).
     pub fn check(&self) -> Result<(), String> {
-        if !self.publish.is_empty() && self.network != Network::User {
+        if !self.publish.is_empty() && matches!(self.network, Network::None | Network::Tap(_)) {
             return Err(
-                "-p needs --network user (QEMU forwards the ports; a VM on a Coracle network \
-                 has no NAT, see docs/networks.md)"
+                "-p needs --network user or a Coracle network (QEMU's user network forwards \
+                 the ports)"
                     .into(),
             );
         }
@@ -233,53 +250,56 @@ impl NetworkArgs {
         Ok(())
     }
 
-    /// The QEMU arguments: the backend and the virtio-net card (none for `--network none`).
+    /// The QEMU arguments: the backend and the virtio-net card (none for `--network none`);
+    /// on a Coracle network its card, then the user network's.
     pub fn qemu_args(&self, machine: Machine) -> Vec<OsString> {
         let backend = match &self.network {
             Network::None => return Vec::new(),
-            Network::User => {
-                let mut b = String::from("user,id=n0");
-                for p in &self.publish {
-                    let proto = match p.protocol {
-                        Protocol::Tcp => "tcp",
-                        Protocol::Udp => "udp",
-                    };
-                    // hostfwd takes IPv4 host addresses only; IPv6 ones are refused by QEMU
-                    // with its own message.
-                    let ip = p.host_ip.map(|ip| ip.to_string()).unwrap_or_default();
-                    let _ = write!(
-                        b,
-                        ",hostfwd={proto}:{ip}:{}-{GUEST_IP}:{}",
-                        p.host_port, p.guest_port
-                    );
-                }
-                b
-            }
+            Network::User => self.user_backend("n0"),
             Network::Tap(name) => format!("tap,id=n0,ifname={name},script=no,downscript=no"),
             // Every VM of the network joins its multicast group on 127.0.0.1: a hub that
             // never leaves the host. Without an attachment (not started through
-            // `lifecycle`) the card is left out rather than put on no network.
+            // `lifecycle`) the cards are left out rather than put on no network.
             Network::Named(_) => match &self.attachment {
-                Some(a) => format!(
-                    "socket,id=n0,mcast={}:{},localaddr=127.0.0.1",
-                    a.network.group, a.network.port
-                ),
+                Some(a) => {
+                    // QEMU gives every VM the same MAC: on a shared segment each needs its own.
+                    let segment = format!(
+                        "socket,id=n0,mcast={}:{},localaddr=127.0.0.1",
+                        a.network.group, a.network.port
+                    );
+                    let mut out = card(&segment, machine, "n0", Some(&a.mac()));
+                    out.extend(card(
+                        &self.user_backend("n1"),
+                        machine,
+                        "n1",
+                        Some(USER_MAC),
+                    ));
+                    return out;
+                }
                 None => return Vec::new(),
             },
         };
-        let mut device = String::from(match machine {
-            Machine::Microvm => "virtio-net-device,netdev=n0",
-            // Modern only: virtio-drivers' PCI transport speaks virtio 1.x.
-            Machine::Q35 => "virtio-net-pci,netdev=n0,disable-legacy=on",
-        });
-        // QEMU gives every VM the same MAC: on a shared segment each needs its own.
-        if let Some(a) = &self.attachment {
-            let _ = write!(device, ",mac={}", a.mac());
+        card(&backend, machine, "n0", None)
+    }
+
+    /// QEMU's user network with id `id` and the `hostfwd` rules of `-p`.
+    fn user_backend(&self, id: &str) -> String {
+        let mut b = format!("user,id={id}");
+        for p in &self.publish {
+            let proto = match p.protocol {
+                Protocol::Tcp => "tcp",
+                Protocol::Udp => "udp",
+            };
+            // hostfwd takes IPv4 host addresses only; IPv6 ones are refused by QEMU with its
+            // own message.
+            let ip = p.host_ip.map(|ip| ip.to_string()).unwrap_or_default();
+            let _ = write!(
+                b,
+                ",hostfwd={proto}:{ip}:{}-{GUEST_IP}:{}",
+                p.host_port, p.guest_port
+            );
         }
-        ["-netdev", &backend, "-device", &device]
-            .into_iter()
-            .map(OsString::from)
-            .collect()
+        b
     }
 
     /// The kernel's address settings (docs/guest-protocol.md), none without a card.
@@ -288,10 +308,18 @@ impl NetworkArgs {
             return Vec::new();
         }
         if let Some(a) = &self.attachment {
-            // No gateway and no DNS server on a Coracle network: names are in /etc/hosts.
+            // The segment's card by its MAC, without a gateway; the user network's card
+            // carries the default route and QEMU's DNS forwarder.
+            let (v6, prefix6) = segment_ipv6(a);
             return vec![
                 format!("coracle.ip={}/{}", a.address, a.network.prefix),
                 "coracle.gw=none".into(),
+                format!("coracle.mac={}", a.mac()),
+                format!("coracle.ip6={v6}/{prefix6}"),
+                format!("coracle.ip1={GUEST_IP}/{PREFIX}"),
+                format!("coracle.gw1={GATEWAY}"),
+                format!("coracle.mac1={USER_MAC}"),
+                format!("coracle.dns={USER_DNS}"),
             ];
         }
         vec![
@@ -343,10 +371,12 @@ impl NetworkArgs {
         if let (Some(a), true) = (&self.attachment, self.dns.is_empty()) {
             let _ = writeln!(
                 s,
-                "# Coracle network {}: no DNS server; its VMs' names are in /etc/hosts",
+                "# Coracle network {}: its VMs' names are in /etc/hosts",
                 a.network.name
             );
-        } else if self.dns.is_empty() {
+        }
+        // A VM on a Coracle network reaches the forwarder through its user network's card.
+        if self.dns.is_empty() {
             let _ = writeln!(s, "nameserver {USER_DNS}");
         }
         for ip in &self.dns {
@@ -354,6 +384,22 @@ impl NetworkArgs {
         }
         s
     }
+}
+
+/// `-netdev BACKEND -device CARD`: a virtio-net card on backend `id`, with `mac` if given.
+fn card(backend: &str, machine: Machine, id: &str, mac: Option<&str>) -> Vec<OsString> {
+    let mut device = match machine {
+        Machine::Microvm => format!("virtio-net-device,netdev={id}"),
+        // Modern only: virtio-drivers' PCI transport speaks virtio 1.x.
+        Machine::Q35 => format!("virtio-net-pci,netdev={id},disable-legacy=on"),
+    };
+    if let Some(mac) = mac {
+        let _ = write!(device, ",mac={mac}");
+    }
+    ["-netdev", backend, "-device", &device]
+        .into_iter()
+        .map(OsString::from)
+        .collect()
 }
 
 #[cfg(test)]

@@ -98,24 +98,37 @@ fn attached() -> NetworkArgs {
 #[test]
 fn named_network_arguments() {
     let mut args = attached();
+    let user = "-netdev user,id=n1 -device virtio-net-device,netdev=n1,mac=52:54:00:12:34:56";
     assert_eq!(
         joined(&args.qemu_args(Machine::Microvm)),
-        "-netdev socket,id=n0,mcast=239.255.7.9:31000,localaddr=127.0.0.1 \
-         -device virtio-net-device,netdev=n0,mac=02:42:ac:12:00:03"
-    );
-    assert_eq!(
-        joined(&args.qemu_args(Machine::Q35)),
-        "-netdev socket,id=n0,mcast=239.255.7.9:31000,localaddr=127.0.0.1 \
-         -device virtio-net-pci,netdev=n0,disable-legacy=on,mac=02:42:ac:12:00:03"
+        format!(
+            "-netdev socket,id=n0,mcast=239.255.7.9:31000,localaddr=127.0.0.1 \
+             -device virtio-net-device,netdev=n0,mac=02:42:ac:12:00:03 {user}"
+        )
     );
     assert_eq!(
         args.kernel_args(),
-        ["coracle.ip=172.18.0.3/16", "coracle.gw=none"]
+        [
+            "coracle.ip=172.18.0.3/16",
+            "coracle.gw=none",
+            "coracle.mac=02:42:ac:12:00:03",
+            "coracle.ip6=fd63:6f72:6163::ac12:3/112",
+            "coracle.ip1=10.0.2.15/24",
+            "coracle.gw1=10.0.2.2",
+            "coracle.mac1=52:54:00:12:34:56",
+            "coracle.dns=10.0.2.3"
+        ]
     );
+    // Published ports are forwarded by the user network's card.
+    args.publish = vec![parse_publish("127.0.0.1:8080:80").unwrap()];
     assert!(args.check().is_ok());
-    args.publish = vec![parse_publish("8080:80").unwrap()];
-    let err = args.check().unwrap_err();
-    assert!(err.contains("no NAT"), "{err}");
+    assert_eq!(
+        joined(&args.qemu_args(Machine::Q35)),
+        "-netdev socket,id=n0,mcast=239.255.7.9:31000,localaddr=127.0.0.1 \
+         -device virtio-net-pci,netdev=n0,disable-legacy=on,mac=02:42:ac:12:00:03 \
+         -netdev user,id=n1,hostfwd=tcp:127.0.0.1:8080-10.0.2.15:80 \
+         -device virtio-net-pci,netdev=n1,disable-legacy=on,mac=52:54:00:12:34:56"
+    );
     // Not started through `lifecycle`: no card rather than a card on no network.
     args.attachment = None;
     args.publish.clear();
@@ -133,7 +146,7 @@ fn named_network_etc_files() {
     assert!(!hosts.contains("10.0.2.15"), "{hosts}");
     assert_eq!(
         args.resolv_conf(),
-        "# Coracle network n: no DNS server; its VMs' names are in /etc/hosts\n"
+        "# Coracle network n: its VMs' names are in /etc/hosts\nnameserver 10.0.2.3\n"
     );
     args.dns = vec!["172.18.0.2".parse().unwrap()];
     assert_eq!(args.resolv_conf(), "nameserver 172.18.0.2\n");

@@ -2,8 +2,8 @@
 //! (`$XDG_CACHE_HOME/coracle/rootfs/<key>.erofs`, or `~/.cache/...`).
 //!
 //! The key is a SHA-256 over the entry stream the image is written from (`cpio::EntrySink`):
-//! every entry's name, type, mode, owner, mtime, size and hard-link identity, and, for an
-//! image's in-memory tree, the data too. A host directory's file data is not read for the key
+//! every entry's name, type, mode, owner, mtime, size, hard-link identity and extended
+//! attributes, and, for an image's in-memory tree, the data too. A host directory's file data is not read for the key
 //! (that would cost as much as writing the image): as make and rsync do, a file is taken as
 //! unchanged while its size and mtime are. A new image is written under a temporary name and
 //! renamed, so concurrent runs never see a partial one. Every use touches an image's mtime;
@@ -19,9 +19,10 @@ use sha2::{Digest, Sha256};
 use crate::cpio::{EntrySink, Header};
 use crate::erofs::ErofsWriter;
 use crate::progress::Counted;
+use crate::xattrs::Xattrs;
 
 /// Bumped when the writer's output changes for the same entries, so old images are not used.
-const FORMAT_VERSION: &[u8] = b"coracle-erofs-3";
+const FORMAT_VERSION: &[u8] = b"coracle-erofs-4";
 
 /// Where the guest mounts its filesystems (and their modes when the kernel makes them on an
 /// initrd root): a read-only root cannot get them at boot, so the image brings any missing.
@@ -48,9 +49,17 @@ impl EntrySink for Fingerprint {
         self.next_ino
     }
 
-    fn add(&mut self, h: &Header<'_>, mut data: impl Read) -> io::Result<()> {
-        self.hash.update((h.name.len() as u64).to_le_bytes());
-        self.hash.update(h.name);
+    fn add(&mut self, h: &Header<'_>, xattrs: &Xattrs, mut data: impl Read) -> io::Result<()> {
+        let mut bytes = |b: &[u8]| {
+            self.hash.update((b.len() as u64).to_le_bytes());
+            self.hash.update(b);
+        };
+        bytes(h.name);
+        for (name, value) in xattrs.iter() {
+            bytes(name);
+            bytes(value);
+        }
+        self.hash.update(xattrs.iter().count().to_le_bytes());
         for v in [h.ino, h.mode, h.uid, h.gid, h.nlink, h.mtime, h.filesize] {
             self.hash.update(v.to_le_bytes());
         }

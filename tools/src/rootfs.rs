@@ -2,7 +2,8 @@
 //! the initrd.
 //!
 //! [`Tree::scan`] walks ROOTFS_DIR without following symlinks and keeps, per entry, only what
-//! the archive needs (type, mode, owner, mtime, size, link target, host inode); [`Tree::write`]
+//! the archive needs (type, mode, owner, mtime, size, link target, host inode, extended
+//! attributes for the EROFS image); [`Tree::write`]
 //! emits the entries in docs/guest-protocol.md order through `cpio`, copying file data
 //! straight from the host files. Paths inside the tree are resolved by `resolve`.
 
@@ -15,6 +16,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use crate::cpio::{self, EntrySink, Header};
+use crate::xattrs::Xattrs;
 
 /// The directory of launch records in the archive; a rootfs entry of that name would be
 /// mistaken for them, so it is left out.
@@ -44,6 +46,7 @@ struct Node {
     /// Host identity, to find hard links; only meaningful for files with `host_nlink > 1`.
     host_id: (u64, u64),
     host_nlink: u64,
+    xattrs: Xattrs,
 }
 
 /// A scanned root filesystem; [`Tree::write`] packs it.
@@ -64,7 +67,8 @@ impl Tree {
             move |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()))
         };
         let meta = fs::metadata(root).map_err(with_path(root))?;
-        let mut top = node(Vec::new(), &meta, Kind::Dir { subdirs: 0 });
+        let xattrs = Xattrs::of_host_file(root)?;
+        let mut top = node(Vec::new(), &meta, Kind::Dir { subdirs: 0 }, xattrs);
         let mut nodes = Vec::new();
         let mut skipped = Vec::new();
         // (directory name, its index in `nodes`; None for the root)
@@ -111,7 +115,8 @@ impl Tree {
                     skipped.push((name, what));
                     continue;
                 };
-                nodes.push(node(name, &meta, kind));
+                let xattrs = Xattrs::of_host_file(&path)?;
+                nodes.push(node(name, &meta, kind, xattrs));
             }
             let slot = match index {
                 Some(i) => &mut nodes[i].kind,
@@ -185,7 +190,7 @@ impl Tree {
                     header.mode = cpio::S_IFLNK | 0o777;
                     header.ino = out.new_ino();
                     header.filesize = cpio::size_u32(target.len() as u64)?;
-                    out.add(&header, target.as_slice())?;
+                    out.add(&header, &n.xattrs, target.as_slice())?;
                     continue;
                 }
                 Kind::File { size } => {
@@ -194,7 +199,7 @@ impl Tree {
                         header.nlink = names_per_inode[&n.host_id];
                         if let Some(&ino) = written.get(&n.host_id) {
                             header.ino = ino;
-                            out.add(&header, io::empty())?;
+                            out.add(&header, &n.xattrs, io::empty())?;
                             continue;
                         }
                         header.ino = out.new_ino();
@@ -207,12 +212,12 @@ impl Tree {
                     let file = File::open(&path).map_err(|e| {
                         io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))
                     })?;
-                    out.add(&header, file)?;
+                    out.add(&header, &n.xattrs, file)?;
                     continue;
                 }
             }
             header.ino = out.new_ino();
-            out.add(&header, io::empty())?;
+            out.add(&header, &n.xattrs, io::empty())?;
         }
         Ok(())
     }
@@ -223,7 +228,7 @@ fn is_linked(n: &Node) -> bool {
     matches!(n.kind, Kind::File { .. }) && n.host_nlink > 1
 }
 
-fn node(name: Vec<u8>, meta: &fs::Metadata, kind: Kind) -> Node {
+fn node(name: Vec<u8>, meta: &fs::Metadata, kind: Kind, xattrs: Xattrs) -> Node {
     Node {
         name,
         kind,
@@ -233,5 +238,6 @@ fn node(name: Vec<u8>, meta: &fs::Metadata, kind: Kind) -> Node {
         mtime: u32::try_from(meta.mtime().max(0)).unwrap_or(u32::MAX),
         host_id: (meta.dev(), meta.ino()),
         host_nlink: meta.nlink(),
+        xattrs,
     }
 }

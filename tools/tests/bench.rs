@@ -25,10 +25,44 @@ int main(void)
 }
 "#;
 
+/// Runs `coracle bench` with `args` (which ask for the JSON format): its report, stdout and
+/// stderr, once it exited with status 0 (else the test fails with both outputs).
+fn bench_report(args: &[&str]) -> (serde_json::Value, String, String) {
+    let out = coracle(args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    let report = serde_json::from_str(&text).expect("JSON report");
+    (report, text, err)
+}
+
+/// The rows of the report's first comparison.
+fn rows(report: &serde_json::Value) -> &[serde_json::Value] {
+    report["comparisons"][0]["rows"].as_array().expect("rows")
+}
+
+/// The row of `metric` (`text`, the whole report, says what there was instead).
+fn row<'a>(rows: &'a [serde_json::Value], metric: &str, text: &str) -> &'a serde_json::Value {
+    rows.iter()
+        .find(|r| r["metric"] == metric)
+        .unwrap_or_else(|| panic!("no {metric} in {text}"))
+}
+
+/// Each metric of `metrics` has a positive value in both VMs.
+fn assert_positive_in_both_vms(rows: &[serde_json::Value], metrics: &[&str], text: &str) {
+    for metric in metrics {
+        let row = row(rows, metric, text);
+        for side in ["coracle", "linux"] {
+            assert_eq!(row[side]["state"], "value", "{side} {row}");
+            assert!(row[side]["min"].as_f64().unwrap() > 0.0, "{side} {row}");
+        }
+    }
+}
+
 #[test]
 fn icount_repeats_to_the_instruction_and_outputs_match() {
     let exe = build_c("icount", PROGRAM);
-    let out = coracle(&[
+    let (report, text, _) = bench_report(&[
         "bench",
         "--icount",
         "-n",
@@ -37,15 +71,10 @@ fn icount_repeats_to_the_instruction_and_outputs_match() {
         "json",
         exe.to_str().unwrap(),
     ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON report");
     assert_eq!(report["mode"], "icount", "{text}");
-    let comparison = &report["comparisons"][0];
-    assert_eq!(comparison["outputs_match"], true, "{text}");
-    let rows = comparison["rows"].as_array().expect("rows");
+    assert_eq!(report["comparisons"][0]["outputs_match"], true, "{text}");
     let mut checked = Vec::new();
-    for row in rows.iter().filter(|r| r["mode"] == "icount") {
+    for row in rows(&report).iter().filter(|r| r["mode"] == "icount") {
         for side in ["coracle", "linux"] {
             let figure = &row[side];
             assert_eq!(figure["state"], "value", "{side} {row}");
@@ -89,7 +118,7 @@ fn too_little_memory_for_the_kernel_is_reported() {
 fn servers_answer_their_host_clients_in_both_vms() {
     let root = coracle_compat_tests::debian_root()
         .unwrap_or_else(|why| panic!("the Debian root filesystem cannot be had: {why}"));
-    let out = coracle(&[
+    let (report, text, _) = bench_report(&[
         "bench",
         "--servers",
         "nginx,redis",
@@ -107,21 +136,8 @@ fn servers_answer_their_host_clients_in_both_vms() {
         "json",
         root.to_str().unwrap(),
     ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON report");
-    let rows = report["comparisons"][0]["rows"].as_array().expect("rows");
-    let metrics: Vec<&str> = rows.iter().filter_map(|r| r["metric"].as_str()).collect();
-    for metric in ["nginx_requests", "redis_set_requests", "redis_get_requests"] {
-        let row = rows
-            .iter()
-            .find(|r| r["metric"] == metric)
-            .unwrap_or_else(|| panic!("no {metric} in {metrics:?}"));
-        for side in ["coracle", "linux"] {
-            assert_eq!(row[side]["state"], "value", "{side} {row}");
-            assert!(row[side]["min"].as_f64().unwrap() > 0.0, "{side} {row}");
-        }
-    }
+    let metrics = ["nginx_requests", "redis_set_requests", "redis_get_requests"];
+    assert_positive_in_both_vms(rows(&report), &metrics, &text);
 }
 
 /// `coracle bench --streams` with a small size: in both VMs the program's stdout reached the
@@ -129,7 +145,7 @@ fn servers_answer_their_host_clients_in_both_vms() {
 /// `coracle bench`'s business, not a test's).
 #[test]
 fn streams_move_the_exact_byte_count_in_both_vms() {
-    let out = coracle(&[
+    let (report, text, _) = bench_report(&[
         "bench",
         "--streams",
         "2",
@@ -142,25 +158,18 @@ fn streams_move_the_exact_byte_count_in_both_vms() {
         "--format",
         "json",
     ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON report");
-    let rows = report["comparisons"][0]["rows"].as_array().expect("rows");
-    let row = |metric: &str| {
-        rows.iter()
-            .find(|r| r["metric"] == metric)
-            .unwrap_or_else(|| panic!("no {metric} in {text}"))
-    };
+    let rows = rows(&report);
+    let of = |metric: &str| row(rows, metric, &text);
     for stream in ["stdout_to_host_pipe", "stdin_from_host_pipe"] {
         for side in ["coracle", "linux"] {
-            let bytes = &row(&format!("{stream}_bytes"))[side];
+            let bytes = &of(&format!("{stream}_bytes"))[side];
             assert_eq!(bytes["state"], "value", "{side} {stream}: {text}");
             assert_eq!(
                 bytes["min"].as_f64(),
                 Some(2.0 * 1024.0 * 1024.0),
                 "{side} {stream}"
             );
-            let rate = &row(stream)[side];
+            let rate = &of(stream)[side];
             assert!(
                 rate["min"].as_f64().unwrap() > 0.0,
                 "{side} {stream}: {text}"
@@ -177,7 +186,7 @@ fn streams_move_the_exact_byte_count_in_both_vms() {
 fn soak_over_a_tap_samples_guest_memory_in_both_vms() {
     let root = coracle_compat_tests::debian_root()
         .unwrap_or_else(|why| panic!("the Debian root filesystem cannot be had: {why}"));
-    let out = coracle(&[
+    let (report, text, err) = bench_report(&[
         "bench",
         "--servers",
         "nginx",
@@ -194,27 +203,14 @@ fn soak_over_a_tap_samples_guest_memory_in_both_vms() {
         "json",
         root.to_str().unwrap(),
     ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
-    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON report");
-    let rows = report["comparisons"][0]["rows"].as_array().expect("rows");
-    for metric in [
+    let metrics = [
         "nginx_soak_requests",
         "nginx_soak_mem_start",
         "nginx_soak_mem_end",
         "nginx_soak_mem_max",
         "nginx_soak_host_cpu",
-    ] {
-        let row = rows
-            .iter()
-            .find(|r| r["metric"] == metric)
-            .unwrap_or_else(|| panic!("no {metric} in {text}"));
-        for side in ["coracle", "linux"] {
-            assert_eq!(row[side]["state"], "value", "{side} {row}");
-            assert!(row[side]["min"].as_f64().unwrap() > 0.0, "{side} {row}");
-        }
-    }
+    ];
+    assert_positive_in_both_vms(rows(&report), &metrics, &text);
     assert!(err.contains("nginx soak: guest memory in use"), "{err}");
     let netns = std::process::Command::new("ip")
         .args(["netns", "list"])

@@ -4,8 +4,10 @@
 //! the network's multicast group on 127.0.0.1 or inside the namespace; request counts are
 //! bounded. Every test removes its VMs, networks and namespace however it ends.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
 const BUSYBOX: &str = "/bin/busybox";
 
@@ -19,6 +21,71 @@ fn guest_busybox() -> String {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A program running in its own process group, its output going to files; the whole group
+/// is killed when it is dropped (a failed assertion, a panic), so no VM outlives the test.
+struct Spawned {
+    child: Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Spawned {
+    /// Starts `cmd`, its stdout and stderr in `dir/NAME.out` and `dir/NAME.err`.
+    fn start(mut cmd: Command, dir: &Path, name: &str) -> Self {
+        let out = dir.join(format!("{name}.out"));
+        let err = dir.join(format!("{name}.err"));
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .process_group(0)
+            .spawn()
+            .expect("spawn");
+        Spawned { child, out, err }
+    }
+
+    /// Waits until it ends, at most `limit`; None when it did not end (then it was killed).
+    fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill();
+        None
+    }
+
+    /// Whether it is still running.
+    fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Kills its whole process group (QEMU dies with coracle: see `--pdeathsig`).
+    fn kill(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if self.running() {
+            self.kill();
+        }
+    }
 }
 
 /// A runtime directory of the test's own (so its VMs and networks are its own), and what to
@@ -107,6 +174,19 @@ fn retried(command: &str, tries: u32) -> String {
     )
 }
 
+/// A shell snippet for the guest: `nc HOST PORT` tried up to 20 times, half a second apart
+/// (the server VM may still be booting), until an attempt receives anything; then prints what
+/// it received and ends with that attempt's status. Each attempt is bounded by `timeout`, so
+/// a client that never sees the end of the stream fails (143) instead of waiting forever,
+/// and one that got an answer does not try again a server that answers once.
+fn nc_once(host: &str, port: u16) -> String {
+    let bb = guest_busybox();
+    format!(
+        "i=0; while [ $i -lt 20 ]; do {bb} timeout 15 {bb} nc {host} {port} </dev/null >/got; \
+         s=$?; [ -s /got ] && break; i=$((i+1)); {bb} sleep 0.5; done; {bb} cat /got; exit $s"
+    )
+}
+
 /// The README's case: an app VM talks to its database VM by name. `db` serves a file over
 /// HTTP on the network; a client VM started later fetches it as `http://db:8080/`, finds
 /// `db` in its /etc/hosts, and has the next address; the records hold both addresses;
@@ -131,11 +211,12 @@ fn a_client_vm_reaches_a_server_vm_by_name() {
         "{state}"
     );
 
-    // `db` resolves through /etc/hosts (no DNS server on the network: resolv.conf says so).
-    let client = format!(
-        "{bb} grep -x '10.77.0.2\tdb' /etc/hosts && {bb} grep -q 'no DNS server' /etc/resolv.conf \
+    // `db` resolves through /etc/hosts (resolv.conf says so).
+    let client =
+        format!(
+        "{bb} grep -x '10.77.0.2\tdb' /etc/hosts && {bb} grep -q 'names are in /etc/hosts' /etc/resolv.conf \
          && {bb} grep -q '^10.77.0.3	' /etc/hosts && {}",
-        retried(&format!("{bb} wget -q -O - http://db:8080/"), 40)
+        retried(&format!("{bb} timeout 10 {bb} wget -q -O - http://db:8080/"), 40)
     );
     let out = rt.coracle(&[
         "run",
@@ -217,7 +298,7 @@ fn vms_started_together_get_their_own_addresses() {
     addresses.sort();
     assert_eq!(addresses, ["10.79.0.2", "10.79.0.3", "10.79.0.4"]);
     // The q35 VM reaches the other two by name.
-    let fetch = |peer: &str| retried(&format!("{bb} nc {peer} 7000 </dev/null"), 40);
+    let fetch = |peer: &str| nc_once(peer, 7000);
     let out = rt.coracle(&[
         "run",
         "--rm",
@@ -234,8 +315,61 @@ fn vms_started_together_get_their_own_addresses() {
     assert_eq!(text(&out.stdout), "from a\nfrom c\n");
 }
 
+/// A server whose PID 1 writes its answer and exits at once (busybox `nc -e` execs `echo` on
+/// the connection) is heard to the end: its client VM gets the answer and the end of the
+/// stream. Before the VM closed its sockets and waited for its peers at shutdown, the FIN
+/// (and at times the answer) was lost with the VM and the client waited forever. Several
+/// rounds, as the loss depended on timing.
+#[test]
+fn a_server_vm_that_answers_and_exits_at_once_is_heard_to_the_end() {
+    let mut rt = Runtime::new("lastword");
+    rt.network("lastword", &["--subnet", "10.76.0.0/24"]);
+    let bb = guest_busybox();
+    for round in 0..3 {
+        let name = format!("srv{round}");
+        let server = format!("echo ready; exec {bb} nc -l -p 7000 -e {bb} echo answer {round}");
+        rt.detached(
+            &name,
+            &["--network", "lastword", BUSYBOX, "sh", "-c", &server],
+        );
+        // Its server is listening (or about to: a refused connect is tried again).
+        let end = Instant::now() + Duration::from_secs(120);
+        while !rt.coracle(&["logs", &name]).stdout.starts_with(b"ready") && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // The client stops trying once a connection gave it anything, and reports how that
+        // connection ended.
+        let client = nc_once(&name, 7000);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_coracle"));
+        cmd.args([
+            "run",
+            "--rm",
+            "--network",
+            "lastword",
+            BUSYBOX,
+            "sh",
+            "-c",
+            &client,
+        ])
+        .env("XDG_RUNTIME_DIR", &rt.dir);
+        let mut vm = Spawned::start(cmd, &rt.dir, &format!("client{round}"));
+        let status = vm.wait(Duration::from_secs(240));
+        assert!(
+            status.is_some_and(|s| s.success()) && vm.stdout() == format!("answer {round}\n"),
+            "round {round}: client {status:?}:\n{}{}\nserver's log:\n{}",
+            vm.stdout(),
+            vm.stderr(),
+            text(&rt.coracle(&["logs", &name]).stdout)
+        );
+    }
+}
+
 /// A second network gets the next default subnet, and its VMs neither list nor reach the
-/// first network's VMs (its only route is its own subnet), while a VM on the first does.
+/// first network's VMs, while a VM on the first does. The probe from the second network
+/// claims an address of the first's subnet (`--kernel-arg coracle.ip=`, which comes after the
+/// tool's), so that the server's address is on its segment card rather than behind the user
+/// network's gateway (whose NAT would send the probe off the host): its frames do not reach
+/// the first network's segment.
 #[test]
 fn networks_are_isolated_from_each_other() {
     let mut rt = Runtime::new("isolated");
@@ -258,8 +392,8 @@ fn networks_are_isolated_from_each_other() {
             &format!("echo up | exec {bb} nc -l -p 7000"),
         ],
     );
-    // From its own network the server answers; from the other one, 172.18.0.2 is nowhere
-    // (no route: the VM's only subnet is 172.19.0.0/16).
+    // From its own network the server answers; from the other one's segment, 172.18.0.2 is
+    // nowhere.
     let same = rt.coracle(&[
         "run",
         "--rm",
@@ -269,7 +403,7 @@ fn networks_are_isolated_from_each_other() {
         "sh",
         "-c",
         &retried(
-            &format!("{bb} nc server 7000 </dev/null | {bb} grep up"),
+            &format!("{bb} timeout 15 {bb} nc server 7000 </dev/null | {bb} grep up"),
             40,
         ),
     ]);
@@ -285,6 +419,8 @@ fn networks_are_isolated_from_each_other() {
         "--rm",
         "--network",
         "two",
+        "--kernel-arg",
+        "coracle.ip=172.18.0.9/16",
         BUSYBOX,
         "sh",
         "-c",
@@ -350,8 +486,12 @@ impl Drop for Netns {
 }
 
 /// `--network tap:DEV`: a guest client fetches a file from a server on the tap's host side,
-/// and the host side fetches one from a server in the guest, all inside a namespace the test
-/// made (nothing else sees the tap).
+/// then the host side fetches the guest's answer from a server that is the guest's PID 1 and
+/// exits as soon as it answered, all inside a namespace the test made (nothing else sees the
+/// tap). The host side's client must see the answer and the end of the stream: the VM's
+/// last segments go out before it stops. (The guest's `nc -l` accepts once: when that one
+/// connection's answer was lost with the VM, every later attempt found nobody, and the test
+/// waited out its two minutes.)
 #[test]
 fn tap_device_in_a_network_namespace() {
     let www = std::env::temp_dir().join(format!("coracle-net-tap-www-{}", std::process::id()));
@@ -367,57 +507,78 @@ fn tap_device_in_a_network_namespace() {
             .expect("start busybox httpd in the namespace"),
     );
     let bb = guest_busybox();
-    // The guest serves one answer on 8081 while it fetches the host side's file, then waits
-    // for its server to have answered.
     let script = format!(
-        "echo from the guest | {bb} timeout 60 {bb} nc -l -p 8081 & ({}); s=$?; wait; exit $s",
-        retried(&format!("{bb} wget -q -O - http://10.0.2.2:8080/f"), 40)
+        "({}) || exit 1; exec {bb} timeout 60 {bb} nc -l -p 8081 -e {bb} echo from the guest",
+        retried(
+            &format!("{bb} timeout 10 {bb} wget -q -O - http://10.0.2.2:8080/f"),
+            40
+        )
     );
-    let mut vm = ns
-        .exec(Path::new(env!("CARGO_BIN_EXE_coracle")))
-        .args([
-            "run",
-            "--network",
-            "tap:ctap0",
-            BUSYBOX,
-            "sh",
-            "-c",
-            &script,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start coracle in the namespace");
-    // The host side's client, retried while the guest boots (bounded: two minutes, then the
-    // VM is killed so that its log shows what it did).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let mut got = String::new();
-    while std::time::Instant::now() < deadline {
+    let mut cmd = ns.exec(Path::new(env!("CARGO_BIN_EXE_coracle")));
+    cmd.args([
+        "run",
+        "--network",
+        "tap:ctap0",
+        BUSYBOX,
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let mut vm = Spawned::start(cmd, &www, "vm");
+    // The host side's client, tried again while the guest boots and fetches (each attempt
+    // bounded by `timeout`, all of them by two minutes), until one gets an answer or the VM
+    // has ended.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last: Option<Output> = None;
+    while Instant::now() < deadline && vm.running() {
         let out = ns
             .exec(Path::new(BUSYBOX))
-            .args(["nc", "-w", "5", "10.0.2.15", "8081"])
+            .args(["timeout", "10", BUSYBOX, "nc", "10.0.2.15", "8081"])
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        got = text(&out.stdout);
-        if !got.is_empty() {
+        let got = !out.stdout.is_empty();
+        last = Some(out);
+        if got {
             break;
         }
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(500));
     }
-    if got.is_empty() {
-        let _ = vm.kill();
-    }
-    let out = vm.wait_with_output().unwrap();
-    let _ = std::fs::remove_dir_all(&www);
-    assert_eq!(got, "from the guest\n", "{}", text(&out.stderr));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let status = vm.wait(Duration::from_secs(60));
+    let diagnostics = |what: &str| {
+        let ip = |args: &[&str]| {
+            Command::new("ip")
+                .args(["-n", &ns_name])
+                .args(args)
+                .output()
+                .map(|o| text(&o.stdout))
+                .unwrap_or_default()
+        };
+        format!(
+            "{what}\nhost client: {:?}\nVM {status:?}, stdout:\n{}\nstderr:\n{}\n\
+             ip neigh:\n{}\nip -s link:\n{}",
+            last.as_ref()
+                .map(|o| (o.status, text(&o.stdout), text(&o.stderr))),
+            vm.stdout(),
+            vm.stderr(),
+            ip(&["neigh"]),
+            ip(&["-s", "link"])
+        )
+    };
+    let host = last.as_ref().map(|o| (o.status.success(), text(&o.stdout)));
     assert_eq!(
-        text(&out.stdout),
-        "from the namespace\n",
+        host,
+        Some((true, "from the guest\n".to_owned())),
         "{}",
-        text(&out.stderr)
+        diagnostics("the host side's client did not get the answer and its end")
     );
+    assert!(
+        status.is_some_and(|s| s.success()) && vm.stdout() == "from the namespace\n",
+        "{}",
+        diagnostics("the guest's fetch")
+    );
+    drop(vm);
+    let _ = std::fs::remove_dir_all(&www);
 }
 
 /// `--read-only` still gets the container's /etc/hosts, /etc/hostname and /etc/resolv.conf
@@ -456,4 +617,116 @@ fn read_only_root_gets_the_network_files() {
         "ro-host\n10.78.0.99\textra\n10.78.0.2\tro-host rovm\n\
          nameserver 10.78.0.53\nro-host\nrefused\n"
     );
+}
+
+/// The README's web case: `web`, on a Coracle network, publishes its port with `-p` (QEMU's
+/// user network forwards it through the VM's second card) and answers a client on the host
+/// at 127.0.0.1, while a VM of the network reaches it by name on the segment and reaches a
+/// server on the host's 127.0.0.1 through the user network's gateway 10.0.2.2 (outbound
+/// traffic: the default route leaves by the second card, from 10.0.2.15). The VM also reaches
+/// `web` over IPv6 on the segment, at the ULA the tool derives from its IPv4 address.
+#[test]
+fn a_vm_on_a_network_publishes_ports_and_reaches_the_host() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    let mut rt = Runtime::new("publish");
+    rt.network("pubnet", &["--subnet", "10.81.0.0/24"]);
+    let bb = guest_busybox();
+    // A free host port for `-p` (the listener is closed before QEMU takes the port).
+    let published = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!(
+        "{bb} mkdir -p /www && echo served by web > /www/index.html && \
+         exec {bb} httpd -f -p 8080 -h /www"
+    );
+    let spec = format!("127.0.0.1:{published}:8080");
+    rt.detached(
+        "web",
+        &[
+            "--network",
+            "pubnet",
+            "-p",
+            &spec,
+            BUSYBOX,
+            "sh",
+            "-c",
+            &server,
+        ],
+    );
+
+    // The host's client, bounded: tries for two minutes while the VM boots.
+    let end = Instant::now() + Duration::from_secs(120);
+    let mut answer = String::new();
+    while Instant::now() < end && !answer.contains("served by web") {
+        answer.clear();
+        if let Ok(mut c) = TcpStream::connect(("127.0.0.1", published)) {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = c.set_write_timeout(Some(Duration::from_secs(10)));
+            let _ = c.write_all(b"GET / HTTP/1.0\r\n\r\n");
+            let mut got = Vec::new();
+            let _ = c.read_to_end(&mut got);
+            answer = text(&got);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        answer.starts_with("HTTP/1.") && answer.ends_with("served by web\n"),
+        "{answer:?}\nweb's log:\n{}",
+        text(&rt.coracle(&["logs", "web"]).stdout)
+    );
+
+    // A server on the host's 127.0.0.1, answering one connection (at most for four minutes).
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_port = host.local_addr().unwrap().port();
+    host.set_nonblocking(true).unwrap();
+    let serving = std::thread::spawn(move || {
+        let end = Instant::now() + Duration::from_secs(240);
+        while Instant::now() < end {
+            match host.accept() {
+                Ok((mut c, from)) => {
+                    let _ = c.set_nonblocking(false);
+                    let _ = c.write_all(b"from the host\n");
+                    return Some(from);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        None
+    });
+    let client = format!(
+        "({}) && {bb} timeout 10 {bb} wget -q -O - 'http://[fd63:6f72:6163::a51:2]:8080/' \
+         && ({})",
+        retried(
+            &format!("{bb} timeout 10 {bb} wget -q -O - http://web:8080/"),
+            40
+        ),
+        nc_once("10.0.2.2", host_port)
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coracle"));
+    cmd.args([
+        "run",
+        "--rm",
+        "--network",
+        "pubnet",
+        BUSYBOX,
+        "sh",
+        "-c",
+        &client,
+    ])
+    .env("XDG_RUNTIME_DIR", &rt.dir);
+    let mut vm = Spawned::start(cmd, &rt.dir, "client");
+    let status = vm.wait(Duration::from_secs(240));
+    assert!(
+        status.is_some_and(|s| s.success())
+            && vm.stdout() == "served by web\nserved by web\nfrom the host\n",
+        "client {status:?}:\n{}{}",
+        vm.stdout(),
+        vm.stderr()
+    );
+    let from = serving.join().unwrap();
+    assert!(from.is_some_and(|a| a.ip().is_loopback()), "{from:?}");
 }

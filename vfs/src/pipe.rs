@@ -94,47 +94,37 @@ impl Pipe {
 
     /// Opens the read end (`pipe(2)`, or a FIFO opened for reading).
     pub fn open_reader(self: &Arc<Self>) -> Box<dyn FileOps> {
-        let mut s = self.state.lock();
-        s.readers += 1;
-        s.reads_opened += 1;
-        drop(s);
-        self.changed(u32::MAX);
-        Box::new(PipeEnd {
-            pipe: self.clone(),
-            read: true,
-            write: false,
-        })
+        self.open_end(true, false)
     }
 
     /// Opens the write end.
     pub fn open_writer(self: &Arc<Self>) -> Box<dyn FileOps> {
-        let mut s = self.state.lock();
-        s.writers += 1;
-        s.writes_opened += 1;
-        s.had_writer = true;
-        drop(s);
-        self.changed(u32::MAX);
-        Box::new(PipeEnd {
-            pipe: self.clone(),
-            read: false,
-            write: true,
-        })
+        self.open_end(false, true)
     }
 
     /// Opens both ends in one description (a FIFO opened `O_RDWR`).
     pub fn open_both(self: &Arc<Self>) -> Box<dyn FileOps> {
+        self.open_end(true, true)
+    }
+
+    /// Counts the new reader and/or writer, wakes whoever waits for one, and gives the end.
+    fn open_end(self: &Arc<Self>, read: bool, write: bool) -> Box<dyn FileOps> {
         let mut s = self.state.lock();
-        s.readers += 1;
-        s.writers += 1;
-        s.reads_opened += 1;
-        s.writes_opened += 1;
-        s.had_writer = true;
+        if read {
+            s.readers += 1;
+            s.reads_opened += 1;
+        }
+        if write {
+            s.writers += 1;
+            s.writes_opened += 1;
+            s.had_writer = true;
+        }
         drop(s);
         self.changed(u32::MAX);
         Box::new(PipeEnd {
             pipe: self.clone(),
-            read: true,
-            write: true,
+            read,
+            write,
         })
     }
 

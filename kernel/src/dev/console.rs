@@ -88,6 +88,19 @@ impl Role {
         matches!(self, Role::Stdin | Role::Control | Role::ExecIn)
     }
 
+    /// Receive buffers an input port keeps posted (4 KiB each). Forwarded stdin may carry a
+    /// stream, so it gets the whole queue; the control records and `coracle exec`'s messages
+    /// are small and rare, and unforwarded stdin carries nothing: a few each, so that the
+    /// ports do not take a MiB-sized share of a small VM's memory.
+    fn rx_buffers(self, stdin_forwarded: bool) -> usize {
+        match self {
+            Role::Stdin if stdin_forwarded => QUEUE,
+            Role::Stdin => 2,
+            Role::ExecIn => 8,
+            _ => 4,
+        }
+    }
+
     /// A port an older host's device may not have (its queues are missing): left out then.
     fn optional(self) -> bool {
         matches!(self, Role::ExecIn | Role::ExecOut)
@@ -347,7 +360,9 @@ fn send_control(queue: &mut Queue, transport: &mut SomeTransport<'static>, id: u
 }
 
 /// Sets up the console device, if the host gave one, and routes its interrupt.
-pub fn init() {
+/// `stdin_forwarded`: the host forwards its stdin (`coracle.stdin=1`), whose port then keeps
+/// the most receive buffers ([`Role::rx_buffers`]).
+pub fn init(stdin_forwarded: bool) {
     let mut found = super::claim(DeviceType::Console).into_iter();
     let Some(f) = found.next() else {
         return;
@@ -413,7 +428,7 @@ pub fn init() {
             port.queue.set_dev_notify(false);
         }
         if role.input() {
-            for _ in 0..QUEUE {
+            for _ in 0..role.rx_buffers(stdin_forwarded) {
                 post(
                     &mut port.queue,
                     &mut port.posted,

@@ -18,6 +18,8 @@ pub mod hal;
 pub mod irq;
 mod mmio;
 pub mod net;
+pub mod net_drain;
+mod net_notify;
 mod net_selftest;
 pub mod p9;
 mod pci;

@@ -63,7 +63,7 @@ fn reply_from(frame: &[u8], from: [u8; 4]) -> Option<[u8; 6]> {
 
 /// One run of the test's work item: reads what arrived, sends the next request when due.
 pub fn poll(nic: &mut impl NetDevice, now: u64) -> Option<u64> {
-    let config = CONFIG.get().cloned().unwrap_or_default();
+    let config = CONFIG.get().map(NetConfig::first).unwrap_or_default();
     let gateway = config.gateway.unwrap_or([10, 0, 2, 2]);
     let mut state = STATE.lock();
     let mut buf = [0u8; 1514];

@@ -1,7 +1,12 @@
 //! Host tests of the stack: sockets over lo, with and without faults on the wire.
 
+mod cards;
+mod drain;
+mod nic;
 mod tcp;
+mod tcp_opts;
 mod udp;
+mod wire;
 
 use alloc::sync::Arc;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

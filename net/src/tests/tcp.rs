@@ -10,7 +10,11 @@ use super::*;
 use crate::{Faults, TcpSocket};
 
 /// A listener on 127.0.0.1:`port` and a client connected to it, accepted.
-fn pair(net: &Arc<Network>, c: &mut Clock, port: u16) -> (TcpSocket, TcpSocket, TcpSocket) {
+pub(super) fn pair(
+    net: &Arc<Network>,
+    c: &mut Clock,
+    port: u16,
+) -> (TcpSocket, TcpSocket, TcpSocket) {
     let l = TcpSocket::new(net);
     l.bind(local(port)).unwrap();
     l.listen(4, ANY4, c.0).unwrap();

@@ -210,16 +210,22 @@ pub(crate) fn sched_getparam(
     Ok(0)
 }
 
+/// The static priorities `policy` allows, lowest and highest: 1 to 99 for the real-time
+/// policies, only 0 for the others; `EINVAL` for an unknown policy.
+fn priority_range(policy: i32) -> Result<(u64, u64), Errno> {
+    match policy {
+        SCHED_FIFO | SCHED_RR => Ok((1, 99)),
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => Ok((0, 0)),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
 pub(crate) fn sched_get_priority_max(
     _p: &mut Current,
     _k: &mut dyn Platform,
     policy: i32,
 ) -> SysResult {
-    match policy {
-        SCHED_FIFO | SCHED_RR => Ok(99),
-        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => Ok(0),
-        _ => Err(Errno::EINVAL),
-    }
+    priority_range(policy).map(|(_, max)| max)
 }
 
 pub(crate) fn sched_get_priority_min(
@@ -227,11 +233,7 @@ pub(crate) fn sched_get_priority_min(
     _k: &mut dyn Platform,
     policy: i32,
 ) -> SysResult {
-    match policy {
-        SCHED_FIFO | SCHED_RR => Ok(1),
-        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => Ok(0),
-        _ => Err(Errno::EINVAL),
-    }
+    priority_range(policy).map(|(min, _)| min)
 }
 
 pub(crate) fn sched_rr_get_interval(

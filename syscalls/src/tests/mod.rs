@@ -11,6 +11,7 @@ mod futex_shared;
 mod fuzz;
 mod interp;
 mod io;
+mod io_wait;
 mod misc;
 mod mman;
 mod mremap;

@@ -82,7 +82,7 @@ fn private_file_pages_are_the_cache_page_until_written() {
 
 /// A static ELF with a text segment and a data segment whose .bss starts inside its last
 /// file page; the file has bytes after the data segment's, which the program must not see.
-fn program() -> Vec<u8> {
+pub(super) fn program() -> Vec<u8> {
     let mut f = std::vec![0u8; 0x3000];
     f[..4].copy_from_slice(b"\x7fELF");
     f[4] = 2; // ELFCLASS64

@@ -109,6 +109,31 @@ impl MemoryFloor {
 }
 
 impl Report {
+    /// The report of `runs` runs of `command` per side, before `finish` adds the
+    /// comparisons; `linux`: the Linux VM's kernel and command line, when it runs.
+    pub fn new(
+        command: String,
+        mode: Mode,
+        accel: &'static str,
+        memory_mib: u64,
+        runs: u32,
+        linux: Option<(String, String)>,
+    ) -> Report {
+        let (linux_kernel, linux_cmdline) = linux.unzip();
+        Report {
+            coracle: env!("CARGO_PKG_VERSION"),
+            command,
+            mode,
+            accel,
+            memory_mib,
+            runs,
+            linux_kernel,
+            linux_cmdline,
+            comparisons: Vec::new(),
+            memory_floor: None,
+        }
+    }
+
     /// Every row of every comparison with its CPU count, then the memory floor's.
     pub fn all_rows(&self) -> Vec<(u32, Row)> {
         let mut rows: Vec<(u32, Row)> = self

@@ -548,18 +548,11 @@ pub fn bench(args: &BenchArgs, mib: u32) -> Result<u8, RunError> {
         false,
         |side, cpus| run(&plan, side == Side::Coracle, super::wall_knobs(args, cpus)),
     );
-    let report = Report {
-        coracle: env!("CARGO_PKG_VERSION"),
-        command,
-        mode: report::Mode::Wall,
-        accel: accel_name(accel),
-        memory_mib: args.memory,
-        runs: args.runs,
-        linux_kernel: linux.as_ref().map(|vm| vm.vmlinux.display().to_string()),
-        linux_cmdline: linux.as_ref().map(LinuxStreams::shown_cmdline),
-        comparisons: Vec::new(),
-        memory_floor: None,
-    };
+    let linux = linux
+        .as_ref()
+        .map(|vm| (vm.vmlinux.display().to_string(), vm.shown_cmdline()));
+    let (wall, accel) = (report::Mode::Wall, accel_name(accel));
+    let report = Report::new(command, wall, accel, args.memory, args.runs, linux);
     finish(args, &results, report)
 }
 

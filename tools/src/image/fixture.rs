@@ -45,6 +45,27 @@ impl Layer {
         self
     }
 
+    /// A PAX extended header (`x`) whose records apply to the next entry.
+    pub fn pax(mut self, records: &[(&str, &[u8])]) -> Self {
+        let mut body = Vec::new();
+        for (key, value) in records {
+            // "LEN KEY=VALUE\n", LEN counting its own digits.
+            let rest = key.len() + value.len() + 3;
+            let mut len = rest + 1;
+            while len != rest + len.to_string().len() {
+                len = rest + len.to_string().len();
+            }
+            body.extend_from_slice(format!("{len} {key}=").as_bytes());
+            body.extend_from_slice(value);
+            body.push(b'\n');
+        }
+        let mut h = Self::header(tar::EntryType::XHeader, 0o644, body.len() as u64);
+        self.builder
+            .append_data(&mut h, "PaxHeaders/entry", body.as_slice())
+            .unwrap();
+        self
+    }
+
     pub fn file(self, name: &str, mode: u32, data: &[u8]) -> Self {
         self.file_owned(name, mode, 0, 0, data)
     }

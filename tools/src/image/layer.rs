@@ -6,13 +6,15 @@
 //! directory, other `.wh..wh.` names are the aufs driver's bookkeeping and are ignored. A
 //! missing parent directory is created (0755, as Docker does); a parent that is a symlink is
 //! followed inside the tree. Names with `..` components are refused; absolute names are taken
-//! relative to the root, as tar does. Since the tree is in memory, no entry can reach the host.
+//! relative to the root, as tar does. Extended attributes come from the entry's PAX records
+//! (`crate::xattrs`). Since the tree is in memory, no entry can reach the host.
 
 use std::collections::HashSet;
 use std::io::{self, Read};
 use std::sync::Arc;
 
 use super::tree::{parent, File, FsTree, LookupError, Meta, Node};
+use crate::xattrs::Xattrs;
 
 /// The aufs/overlay whiteout prefix and the opaque-directory marker (OCI image spec,
 /// layer.md "Whiteouts").
@@ -131,6 +133,12 @@ pub fn apply(tree: &mut FsTree, layer: impl Read) -> Result<(), LayerError> {
         let mut entry = entry.map_err(LayerError::Archive)?;
         let raw = entry.path_bytes().into_owned();
         let key = clean(&raw).ok_or_else(|| entry_error(&raw, "the path has a `..` component"))?;
+        let xattrs = match entry.pax_extensions() {
+            Ok(Some(records)) => Xattrs::of_pax(records),
+            Ok(None) => Ok(Xattrs::NONE),
+            Err(e) => Err(e.to_string()),
+        }
+        .map_err(|why| entry_error(&raw, why))?;
         let header = entry.header();
         let kind = header.entry_type();
         let meta = Meta {
@@ -141,6 +149,7 @@ pub fn apply(tree: &mut FsTree, layer: impl Read) -> Result<(), LayerError> {
             uid: id(header.uid(), &raw)?,
             gid: id(header.gid(), &raw)?,
             mtime: header.mtime().unwrap_or(0),
+            xattrs,
         };
         if key.is_empty() {
             if kind.is_dir() {

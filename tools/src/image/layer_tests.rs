@@ -36,14 +36,15 @@ fn entries_keep_their_kind_mode_owner_and_mtime() {
         .special("run/fifo", tar::EntryType::Fifo)
         .tar();
     let tree = applied(&[layer]).unwrap();
-    let meta = |k: &str| tree.get(k.as_bytes()).unwrap().meta();
+    let meta = |k: &str| tree.get(k.as_bytes()).unwrap().meta().clone();
     assert_eq!(
         meta("etc/shadow"),
         Meta {
             perm: 0o640,
             uid: 0,
             gid: 42,
-            mtime: 1_700_000_000
+            mtime: 1_700_000_000,
+            xattrs: crate::xattrs::Xattrs::NONE,
         }
     );
     assert_eq!(meta("usr/bin/su").perm, 0o4755);

@@ -13,14 +13,15 @@ use std::sync::Arc;
 
 use crate::cpio::{self, EntrySink, Header};
 use crate::resolve::MAX_SYMLINKS;
+use crate::xattrs::Xattrs;
 
 /// The directory of launch records in the archive; an image entry of that name is left out.
 const RESERVED: &[u8] = b".coracle";
 /// Skipped entries named in the warning; the rest are counted.
 const WARN_NAMES: usize = 10;
 
-/// Owner, permissions and modification time of one node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Owner, permissions, modification time and extended attributes of one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
     /// Permission bits, setuid, setgid and sticky included (`0o7777`).
     pub perm: u32,
@@ -28,6 +29,7 @@ pub struct Meta {
     pub gid: u32,
     /// Seconds since 1970.
     pub mtime: u64,
+    pub xattrs: Xattrs,
 }
 
 impl Meta {
@@ -37,6 +39,7 @@ impl Meta {
         uid: 0,
         gid: 0,
         mtime: 0,
+        xattrs: Xattrs::NONE,
     };
 }
 
@@ -67,13 +70,13 @@ pub enum Node {
 }
 
 impl Node {
-    pub fn meta(&self) -> Meta {
+    pub fn meta(&self) -> &Meta {
         match self {
-            Node::File(file) => file.meta,
+            Node::File(file) => &file.meta,
             Node::Dir(meta)
             | Node::Fifo(meta)
             | Node::Symlink { meta, .. }
-            | Node::Device { meta, .. } => *meta,
+            | Node::Device { meta, .. } => meta,
         }
     }
 
@@ -110,8 +113,8 @@ impl Default for FsTree {
 }
 
 impl FsTree {
-    pub fn root_meta(&self) -> Meta {
-        self.root
+    pub fn root_meta(&self) -> &Meta {
+        &self.root
     }
 
     pub fn set_root_meta(&mut self, meta: Meta) {
@@ -278,7 +281,7 @@ impl FsTree {
             }
         }
         let mut inos: HashMap<*const File, u32> = HashMap::new();
-        let root = Node::Dir(self.root);
+        let root = Node::Dir(self.root.clone());
         let all = std::iter::once((&b"."[..], &root))
             .chain(self.nodes.iter().map(|(k, n)| (k.as_slice(), n)));
         for (key, node) in all.filter(|(k, n)| packed(k, n)) {
@@ -304,7 +307,7 @@ impl FsTree {
                     header.mode = cpio::S_IFLNK | 0o777;
                     header.ino = out.new_ino();
                     header.filesize = cpio::size_u32(target.len() as u64)?;
-                    out.add(&header, target.as_slice())?;
+                    out.add(&header, &meta.xattrs, target.as_slice())?;
                     continue;
                 }
                 Node::File(file) => {
@@ -313,7 +316,7 @@ impl FsTree {
                     header.nlink = names[&id];
                     if let Some(&ino) = inos.get(&id) {
                         header.ino = ino;
-                        out.add(&header, io::empty())?;
+                        out.add(&header, &meta.xattrs, io::empty())?;
                         continue;
                     }
                     header.ino = out.new_ino();
@@ -321,13 +324,13 @@ impl FsTree {
                     header.filesize = cpio::size_u32(file.data.len() as u64).map_err(|e| {
                         io::Error::new(e.kind(), format!("{}: {e}", String::from_utf8_lossy(key)))
                     })?;
-                    out.add(&header, file.data.as_slice())?;
+                    out.add(&header, &meta.xattrs, file.data.as_slice())?;
                     continue;
                 }
                 Node::Device { .. } => unreachable!("filtered out by skip_reason"),
             }
             header.ino = out.new_ino();
-            out.add(&header, io::empty())?;
+            out.add(&header, &meta.xattrs, io::empty())?;
         }
         Ok(())
     }

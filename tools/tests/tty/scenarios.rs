@@ -163,8 +163,12 @@ fn shell(s: &mut Session, _side: Side) -> Vec<String> {
     out.push(s.expect("echo one"));
     s.send("\x7f\x7f\x7ftwo\r");
     out.push(s.expect(PROMPT));
-    // ^C ends the foreground job (a subshell that says when it runs, then sleeps).
-    s.send("(echo ready; exec sleep 100)\r");
+    // ^C ends the foreground job. It says it runs from `sh -c`, whose SIGINT kills it
+    // (dash and ash die of a ^C as soon as it comes) or the sleep it execs: a bash subshell
+    // would catch a ^C that comes before its exec with its own handler and go on to exec
+    // the sleep, which then runs its 100 s (on Linux too, were the path search as slow as
+    // a cold disk under TCG makes it).
+    s.send("sh -c 'echo ready; exec sleep 100'\r");
     out.push(s.expect("ready\r\n"));
     s.send("\x03");
     out.push(s.expect(PROMPT));

@@ -1,5 +1,5 @@
-//! Any bytes as an EROFS image: mounting, walking, reading and listing must give errors, never
-//! a panic or a hang.
+//! Any bytes as an EROFS image: mounting, walking, reading, listing and reading extended
+//! attributes must give errors, never a panic or a hang.
 #![no_main]
 
 use std::sync::Arc;
@@ -42,6 +42,12 @@ fuzz_target!(|data: &[u8]| {
             let mut buf = [0u8; 9000];
             let _ = node.read_at(0, &mut buf);
             let _ = node.read_at(5000, &mut buf);
+            if let Ok(names) = node.xattr(coracle_vfs::xattr::XattrOp::List) {
+                for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()).take(64) {
+                    let _ = node.xattr(coracle_vfs::xattr::XattrOp::Get(name));
+                }
+            }
+            let _ = node.xattr(coracle_vfs::xattr::XattrOp::Get(b"security.capability"));
             if node.stat().is_dir() && depth < 8 {
                 todo.push((node, depth + 1));
             }

@@ -6,8 +6,9 @@
 //! cannot be right is [`Corrupt`]; the reader turns that into `EIO`.
 //!
 //! Only what Coracle writes is read: 4 KiB blocks, no compression, no chunks, no extra
-//! devices, no xattrs; inodes may be compact (32 bytes) or extended (64 bytes), data plain
-//! (whole blocks from `raw_blkaddr`) or inline (the tail right after the inode).
+//! devices; inodes may be compact (32 bytes) or extended (64 bytes), data plain (whole blocks
+//! from `raw_blkaddr`) or inline (the tail right after the inode and its extended attributes,
+//! whose body is `super::xattrs`').
 
 /// Where the superblock starts on the device.
 pub const SUPER_OFFSET: usize = 1024;
@@ -75,6 +76,8 @@ pub struct SuperBlock {
     pub blocks: u32,
     /// The block where nid 0 lives.
     pub meta_blkaddr: u32,
+    /// The block where shared extended attributes start (their ids count 4 bytes from it).
+    pub xattr_blkaddr: u32,
 }
 
 /// Bytes of the superblock.
@@ -96,7 +99,7 @@ impl SuperBlock {
             return Err(Corrupt("superblock extension slots"));
         }
         // feature_incompat (80): compression, chunks, devices, ztailpacking, fragments,
-        // dedupe, xattr prefixes... none of which Coracle reads. extra_devices (86) too.
+        // dedupe, long xattr name prefixes... none of which Coracle reads. extra_devices (86) too.
         if u32_at(b, 80) != 0 || u16_at(b, 86) != 0 {
             return Err(Corrupt("incompatible features"));
         }
@@ -107,6 +110,7 @@ impl SuperBlock {
             build_time_nsec: u32_at(b, 32),
             blocks: u32_at(b, 36),
             meta_blkaddr: u32_at(b, 40),
+            xattr_blkaddr: u32_at(b, 44),
         })
     }
 
@@ -121,6 +125,7 @@ impl SuperBlock {
         put(&mut b, 32, &self.build_time_nsec.to_le_bytes());
         put(&mut b, 36, &self.blocks.to_le_bytes());
         put(&mut b, 40, &self.meta_blkaddr.to_le_bytes());
+        put(&mut b, 44, &self.xattr_blkaddr.to_le_bytes());
         b
     }
 }
@@ -130,6 +135,9 @@ impl SuperBlock {
 pub struct DiskInode {
     /// `LAYOUT_FLAT_PLAIN` or `LAYOUT_FLAT_INLINE`.
     pub layout: u16,
+    /// `i_xattr_icount`: the size of the attribute body after the inode
+    /// (`super::xattrs::ibody_size`).
+    pub xattr_icount: u16,
     /// Type and permission bits.
     pub mode: u32,
     pub nlink: u32,
@@ -172,9 +180,6 @@ impl DiskInode {
         if layout != LAYOUT_FLAT_PLAIN && layout != LAYOUT_FLAT_INLINE {
             return Err(Corrupt("unsupported data layout (compressed or chunked)"));
         }
-        if u16_at(b, 2) != 0 {
-            return Err(Corrupt("xattrs are not supported"));
-        }
         let mode = u32::from(u16_at(b, 4));
         let inode = if extended {
             if b.len() < EXTENDED_INODE_SIZE {
@@ -182,6 +187,7 @@ impl DiskInode {
             }
             DiskInode {
                 layout,
+                xattr_icount: u16_at(b, 2),
                 mode,
                 nlink: u32_at(b, 44),
                 size: u64_at(b, 8),
@@ -196,6 +202,7 @@ impl DiskInode {
         } else {
             DiskInode {
                 layout,
+                xattr_icount: u16_at(b, 2),
                 mode,
                 nlink: u32::from(u16_at(b, 6)),
                 size: u64::from(u32_at(b, 8)),
@@ -218,6 +225,7 @@ impl DiskInode {
     pub fn encode(&self) -> [u8; EXTENDED_INODE_SIZE] {
         let mut b = [0u8; EXTENDED_INODE_SIZE];
         put(&mut b, 0, &((self.layout << 1) | 1).to_le_bytes());
+        put(&mut b, 2, &self.xattr_icount.to_le_bytes());
         put(&mut b, 4, &(self.mode as u16).to_le_bytes());
         put(&mut b, 8, &self.size.to_le_bytes());
         put(&mut b, 16, &self.raw.to_le_bytes());
@@ -253,42 +261,85 @@ pub struct Dirent<'a> {
     pub name: &'a [u8],
 }
 
-/// The entries of one directory block: `block` holds the block's used bytes (the whole
-/// block, or the directory's last bytes). Names run from their `nameoff` to the next entry's,
-/// the last one to the block's end or its first NUL.
-pub fn dir_block(block: &[u8]) -> Result<alloc::vec::Vec<Dirent<'_>>, Corrupt> {
-    let bad = Corrupt("bad directory block");
-    if block.len() < DIRENT_SIZE || block.len() > BLOCK_SIZE {
-        return Err(bad);
+/// One directory block, its entries read one at a time: a lookup decodes only the few its
+/// binary search visits, a readdir only the one it returns. `block` holds the block's used
+/// bytes (the whole block, or the directory's last bytes). Names run from their `nameoff` to
+/// the next entry's, the last one to the block's end or its first NUL.
+#[derive(Debug, Clone, Copy)]
+pub struct DirBlock<'a> {
+    block: &'a [u8],
+    /// Entries in the block: at least one.
+    count: usize,
+}
+
+impl<'a> DirBlock<'a> {
+    /// Checks the block's size and where its names start.
+    pub fn new(block: &'a [u8]) -> Result<Self, Corrupt> {
+        if block.len() < DIRENT_SIZE || block.len() > BLOCK_SIZE {
+            return Err(BAD_DIR);
+        }
+        let first = usize::from(u16_at(block, 8));
+        if first < DIRENT_SIZE || first % DIRENT_SIZE != 0 || first > block.len() {
+            return Err(BAD_DIR);
+        }
+        Ok(DirBlock {
+            block,
+            count: first / DIRENT_SIZE,
+        })
     }
-    let first = usize::from(u16_at(block, 8));
-    if first < DIRENT_SIZE || first % DIRENT_SIZE != 0 || first > block.len() {
-        return Err(bad);
+
+    /// How many entries the block holds (at least one).
+    pub fn len(&self) -> usize {
+        self.count
     }
-    let count = first / DIRENT_SIZE;
-    let mut out = alloc::vec::Vec::new();
-    out.try_reserve_exact(count)
-        .map_err(|_| Corrupt("directory too big"))?;
-    for i in 0..count {
+
+    /// Never: a directory block holds at least one entry.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Entry `i` (below [`DirBlock::len`]), its name checked to lie in the name area.
+    pub fn get(&self, i: usize) -> Result<Dirent<'a>, Corrupt> {
+        let block = self.block;
+        if i >= self.count {
+            return Err(BAD_DIR);
+        }
+        let first = self.count * DIRENT_SIZE;
         let at = i * DIRENT_SIZE;
         let start = usize::from(u16_at(block, at + 8));
-        let end = if i + 1 < count {
+        let end = if i + 1 < self.count {
             usize::from(u16_at(block, at + DIRENT_SIZE + 8))
         } else {
             let tail = &block[start.min(block.len())..];
             start + tail.iter().position(|&c| c == 0).unwrap_or(tail.len())
         };
         if start < first || end <= start || end > block.len() || end - start > 255 {
-            return Err(bad);
+            return Err(BAD_DIR);
         }
-        out.push(Dirent {
+        Ok(Dirent {
             nid: u64_at(block, at),
             file_type: block[at + 10],
             name: &block[start..end],
-        });
+        })
     }
-    Ok(out)
+
+    /// The entry named `name`, by binary search (names are sorted in a block).
+    pub fn find(&self, name: &[u8]) -> Result<Option<Dirent<'a>>, Corrupt> {
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let e = self.get(mid)?;
+            match e.name.cmp(name) {
+                core::cmp::Ordering::Equal => return Ok(Some(e)),
+                core::cmp::Ordering::Less => lo = mid + 1,
+                core::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        Ok(None)
+    }
 }
+
+const BAD_DIR: Corrupt = Corrupt("bad directory block");
 
 /// Lays `entries` (sorted by name) out in directory blocks; each inner vector is one block's
 /// used bytes (every block but the last is padded to [`BLOCK_SIZE`] with zeros).

@@ -1,4 +1,5 @@
-//! One EROFS inode: stat, a regular file's pages, a directory's entries, a symlink's target.
+//! One EROFS inode: stat, a regular file's pages, a directory's entries, a symlink's target,
+//! its extended attributes (read with it, `super::xattrs`).
 //!
 //! Where an inode's data lies is checked once, when the inode is read ([`ErofsInode::new`]):
 //! plain data must be whole blocks inside the filesystem, an inline tail must sit in the
@@ -10,7 +11,7 @@ use core::any::Any;
 
 use spin::Once;
 
-use super::format::{self, DiskInode, BLOCK_SIZE, LAYOUT_FLAT_INLINE};
+use super::format::{self, DirBlock, DiskInode, BLOCK_SIZE, LAYOUT_FLAT_INLINE};
 use super::{ready, start_block_read, Erofs, READ_AHEAD};
 use crate::cache::{CachedFile, PageCache};
 use crate::inode::Inode;
@@ -34,6 +35,7 @@ pub struct ErofsInode {
     /// A regular file's pages ([`Erofs::cache_of`]); an empty cache of its own otherwise.
     cache: Arc<PageCache>,
     fifo: Once<Arc<Pipe>>,
+    xattrs: super::xattrs::Loaded,
 }
 
 impl core::fmt::Debug for ErofsInode {
@@ -53,6 +55,7 @@ impl ErofsInode {
         pos: u64,
         disk: DiskInode,
         parent: Option<(Arc<dyn Inode>, Vec<u8>)>,
+        xattrs: super::xattrs::Loaded,
     ) -> Result<Arc<ErofsInode>> {
         let kind = format::file_type(disk.mode);
         let has_data = matches!(
@@ -63,7 +66,9 @@ impl ErofsInode {
         let blocks = size.div_ceil(BS);
         let (full_blocks, tail) = if disk.layout == LAYOUT_FLAT_INLINE && size > 0 {
             let tail_len = size - (blocks - 1) * BS;
-            let at = pos + disk.size_on_disk() as u64;
+            let at = pos
+                + disk.size_on_disk() as u64
+                + super::xattrs::ibody_size(disk.xattr_icount) as u64;
             // Linux: "inline data cross block boundary" is corruption.
             if at % BS + tail_len > BS {
                 return Err(Errno::EIO);
@@ -97,6 +102,7 @@ impl ErofsInode {
             parent,
             cache,
             fifo: Once::new(),
+            xattrs,
         }))
     }
 
@@ -125,21 +131,19 @@ impl ErofsInode {
         self.disk.size.div_ceil(BS)
     }
 
-    /// Asks for every block of the directory, so that a walk through it waits once.
+    /// Asks for every block of the directory, so that a walk through it waits once (the
+    /// blocks are only asked for, not copied).
     fn prefetch_dir(&self) -> Result<()> {
-        let mut waiting = false;
-        for b in 0..self.dir_blocks() {
-            match self.data_block(b) {
-                Ok(_) => {}
-                Err(Errno::WAIT) => waiting = true,
-                Err(e) => return Err(e),
-            }
+        let full = self.full_blocks.min(self.dir_blocks());
+        let waiting = [
+            self.fs
+                .request_meta(u64::from(self.disk.raw) * BS, full * BS),
+            self.fs.request_meta(self.tail.0, self.tail.1 as u64),
+        ];
+        for r in waiting {
+            r?;
         }
-        if waiting {
-            Err(Errno::WAIT)
-        } else {
-            Ok(())
-        }
+        Ok(())
     }
 
     fn child(
@@ -223,6 +227,10 @@ impl Inode for ErofsInode {
         Err(Errno::EROFS)
     }
 
+    fn xattr(&self, op: crate::xattr::XattrOp<'_>) -> Result<Vec<u8>> {
+        super::xattrs::answer(&self.xattrs, op)
+    }
+
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         if self.kind() != format::FT_REG_FILE {
             return Err(self.wrong_kind_io());
@@ -286,24 +294,24 @@ impl Inode for ErofsInode {
         if self.kind() != format::FT_DIR {
             return Err(Errno::ENOTDIR);
         }
-        self.prefetch_dir()?;
-        // Names are sorted across blocks: binary search on each block's first and last.
+        // Names are sorted across blocks: binary search on each block's first and last, then
+        // in the block. Only the blocks the search visits are read (a few of a big directory
+        // such as /usr/bin), one wait each.
         let (mut lo, mut hi) = (0, self.dir_blocks());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let block = self.data_block(mid)?;
-            let entries = format::dir_block(&block).map_err(super::corrupt)?;
-            let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
-                return Err(Errno::EIO);
-            };
+            let data = self.data_block(mid)?;
+            let block = DirBlock::new(&data).map_err(super::corrupt)?;
+            let first = block.get(0).map_err(super::corrupt)?;
+            let last = block.get(block.len() - 1).map_err(super::corrupt)?;
             if name < first.name {
                 hi = mid;
             } else if name > last.name {
                 lo = mid + 1;
             } else {
-                let e = entries
-                    .iter()
-                    .find(|e| e.name == name)
+                let e = block
+                    .find(name)
+                    .map_err(super::corrupt)?
                     .ok_or(Errno::ENOENT)?;
                 let me = self.fs.inode(self.nid, None)?;
                 return self.child(me, e.nid, name);
@@ -373,8 +381,9 @@ impl Inode for ErofsInode {
         let mut index = ((pos - 2) % BS) as usize;
         while block < self.dir_blocks() {
             let data = self.data_block(block)?;
-            let entries = format::dir_block(&data).map_err(super::corrupt)?;
-            while let Some(e) = entries.get(index) {
+            let entries = DirBlock::new(&data).map_err(super::corrupt)?;
+            while index < entries.len() {
+                let e = entries.get(index).map_err(super::corrupt)?;
                 index += 1;
                 if e.name == b"." || e.name == b".." {
                     continue;

@@ -14,6 +14,9 @@ pub mod format;
 mod inode;
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_xattrs;
+pub mod xattrs;
 
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
@@ -192,15 +195,17 @@ impl Erofs {
         Ok(root)
     }
 
-    /// Copies `buf.len()` metadata bytes from device byte `pos`. Every block needed is asked
+    /// The metadata pages holding device bytes `pos..pos+len`. Every block needed is asked
     /// for before any wait, so a multi-block read waits once.
-    fn read_meta(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
-        let end = pos.checked_add(buf.len() as u64).ok_or(Errno::EIO)?;
+    fn meta_pages(&self, pos: u64, len: u64) -> Result<Vec<Arc<Page>>> {
+        // Nothing to read (a directory with no whole blocks, whose block address means
+        // nothing): no check of where it would be.
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let end = pos.checked_add(len).ok_or(Errno::EIO)?;
         if end > self.blocks * BLOCK_SIZE as u64 {
             return Err(Errno::EIO);
-        }
-        if buf.is_empty() {
-            return Ok(());
         }
         let first = pos / BLOCK_SIZE as u64;
         let last = (end - 1) / BLOCK_SIZE as u64;
@@ -216,6 +221,18 @@ impl Erofs {
         if waiting {
             return Err(Errno::WAIT);
         }
+        Ok(pages)
+    }
+
+    /// Asks for the metadata blocks holding device bytes `pos..pos+len` without copying
+    /// them: `WAIT` while any is read.
+    fn request_meta(&self, pos: u64, len: u64) -> Result<()> {
+        self.meta_pages(pos, len).map(drop)
+    }
+
+    /// Copies `buf.len()` metadata bytes from device byte `pos` (one wait for all blocks).
+    fn read_meta(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
+        let pages = self.meta_pages(pos, buf.len() as u64)?;
         let mut at = pos;
         let mut done = 0;
         for page in pages {
@@ -263,7 +280,9 @@ impl Erofs {
         let len = (EXTENDED_INODE_SIZE as u64).min(avail) as usize;
         self.read_meta(pos, &mut raw[..len])?;
         let disk = DiskInode::decode(&raw[..len], &self.sb).map_err(corrupt)?;
-        let node = ErofsInode::new(self.clone(), nid, pos, disk, parent)?;
+        let body = pos + disk.size_on_disk() as u64;
+        let xattrs = xattrs::load(self, body, disk.xattr_icount)?;
+        let node = ErofsInode::new(self.clone(), nid, pos, disk, parent, xattrs)?;
         let mut table = self.inodes.lock();
         if let Some(i) = table.get(&nid).and_then(Weak::upgrade) {
             return Ok(i);

@@ -21,6 +21,7 @@ pub(crate) const ROOT_NID: u64 = 1;
 fn inode(layout: u16, mode: u32, size: u64, raw: u32, nlink: u32) -> [u8; 64] {
     DiskInode {
         layout,
+        xattr_icount: 0,
         mode,
         nlink,
         size,
@@ -53,6 +54,7 @@ pub(crate) fn image() -> Vec<u8> {
         build_time_nsec: 0,
         blocks: 4,
         meta_blkaddr: META,
+        xattr_blkaddr: 0,
     };
     img[SUPER_OFFSET..SUPER_OFFSET + SUPER_SIZE].copy_from_slice(&sb.encode());
     for (i, b) in img[BLOCK_SIZE..3 * BLOCK_SIZE].iter_mut().enumerate() {
@@ -262,6 +264,8 @@ pub(crate) fn walk(fs: &Arc<Erofs>) {
             let mut buf = [0u8; 9000];
             let _ = node.read_at(0, &mut buf);
             let _ = node.read_at(4000, &mut buf);
+            let _ = node.xattr(crate::xattr::XattrOp::List);
+            let _ = node.xattr(crate::xattr::XattrOp::Get(b"user.mime"));
             if node.stat().is_dir() && depth < 8 {
                 todo.push((node, depth + 1));
             }

@@ -25,13 +25,7 @@ impl Node {
         gid: u32,
     ) -> Result<Arc<Node>> {
         let mut t = self.fs.lock();
-        if self.is_removed() {
-            return Err(Errno::ENOENT);
-        }
-        let found = self.find(Some(&t), name)?;
-        if found.exists() {
-            return Err(Errno::EEXIST);
-        }
+        let found = self.find_free(&t, name)?;
         let dir = self.copy_up(&mut t, true)?;
         let is_dir = matches!(node, NewNode::Directory);
         let made = if found.whiteout {
@@ -68,13 +62,7 @@ impl Node {
     pub(super) fn link_in(self: &Arc<Self>, name: &[u8], target: &Arc<Node>) -> Result<()> {
         target.stage()?;
         let mut t = self.fs.lock();
-        if self.is_removed() {
-            return Err(Errno::ENOENT);
-        }
-        let found = self.find(Some(&t), name)?;
-        if found.exists() {
-            return Err(Errno::EEXIST);
-        }
+        let found = self.find_free(&t, name)?;
         if target.kind == FileType::Directory {
             return Err(Errno::EPERM);
         }
@@ -267,6 +255,19 @@ impl Node {
     }
 
     /// Whether this is a lower file with several names (their link count must survive).
+    /// Where the new name `name` goes (the tables `t` locked): `ENOENT` in a removed
+    /// directory, `EEXIST` when the name is taken in a layer.
+    fn find_free(&self, t: &Tables, name: &[u8]) -> Result<Found> {
+        if self.is_removed() {
+            return Err(Errno::ENOENT);
+        }
+        let found = self.find(Some(t), name)?;
+        if found.exists() {
+            return Err(Errno::EEXIST);
+        }
+        Ok(found)
+    }
+
     fn is_hard_linked(&self) -> bool {
         self.upper().is_some() || self.lower.as_ref().is_some_and(|l| l.stat().nlink > 1)
     }

@@ -140,8 +140,10 @@ impl Inode for Node {
                 st.nlink = match cached {
                     Some(n) => n,
                     None => {
-                        let n = self.count_nlink();
-                        *self.nlink.lock() = Some(n);
+                        let (n, exact) = self.count_nlink();
+                        if exact {
+                            *self.nlink.lock() = Some(n);
+                        }
                         n
                     }
                 };

@@ -98,18 +98,50 @@ impl Node {
         Ok(self.raw_entry(&self.fs.cx, 2)?.is_none())
     }
 
-    /// A merged directory's link count: 2 and one per subdirectory.
-    pub(super) fn count_nlink(&self) -> u64 {
+    /// A merged directory's link count (2 and one per subdirectory) and whether it is exact.
+    /// It starts from the lower directory's own count (2 and its subdirectories) and walks
+    /// only the upper directory, correcting by what each upper entry hides or adds: a lower
+    /// directory may be big and on a slow device (the root of a Debian image), the upper one
+    /// holds only what changed. Not exact when a layer could not answer (a block in flight):
+    /// then the count is not kept.
+    pub(super) fn count_nlink(&self) -> (u64, bool) {
         let cx = &self.fs.cx;
-        let mut n = 2;
+        let (Some(u), Some(l)) = (self.upper(), &self.lower) else {
+            return (2, false);
+        };
+        let mut n = l.stat().nlink;
+        let mut exact = true;
         let mut pos = 2;
-        while let Ok(Some((e, _, next))) = self.raw_entry(cx, pos) {
-            if e.kind == FileType::Directory {
-                n += 1;
-            }
+        loop {
+            let (e, next) = match u.readdir(cx, pos) {
+                Ok(Some(found)) => found,
+                Ok(None) => break,
+                Err(_) => {
+                    exact = false;
+                    break;
+                }
+            };
             pos = next;
+            if is_dot(&e.name) || is_private(&e.name) {
+                continue;
+            }
+            // A whiteout is a character device: it shows nothing, so no directory.
+            let shown = e.kind == FileType::Directory;
+            let hidden = match l.lookup(cx, &e.name) {
+                Ok(i) => i.stat().is_dir(),
+                Err(Errno::ENOENT) => false,
+                Err(_) => {
+                    exact = false;
+                    false
+                }
+            };
+            match (shown, hidden) {
+                (true, false) => n += 1,
+                (false, true) => n = n.saturating_sub(1),
+                _ => {}
+            }
         }
-        n
+        (n.max(2), exact)
     }
 }
 

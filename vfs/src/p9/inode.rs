@@ -427,17 +427,7 @@ impl Inode for P9Inode {
     }
 
     fn lookup(&self, _cx: &Caller, name: &[u8]) -> Result<Arc<dyn Inode>> {
-        let client = &self.fs.client;
-        let (fid, _) = client.walk(self.fid, Some(name))?;
-        let attr = match client.getattr(fid) {
-            Ok(a) => a,
-            Err(e) => {
-                client.release(fid);
-                return Err(e);
-            }
-        };
-        let parent = self.me().map(|me| (me, name.to_vec()));
-        Ok(self.fs.intern(fid, attr, parent))
+        Ok(self.walk_child(name, true)?)
     }
 
     fn create(
@@ -461,7 +451,7 @@ impl Inode for P9Inode {
                 client.mknod(self.fid, name, type_bits | mode, (0, 0), gid)?
             }
         };
-        let made = self.lookup_after_create(name)?;
+        let made = self.walk_child(name, true)?;
         let a = *made.attr.lock();
         if (a.uid != uid || a.gid != gid) && !matches!(node, NewNode::Symlink(_)) {
             // The server made it as the attaching user (root); the caller may be another.
@@ -602,18 +592,12 @@ impl Inode for P9Inode {
 impl P9Inode {
     /// The child `name`, if it exists (for bookkeeping around changes; errors are "no").
     fn lookup_quiet(&self, name: &[u8]) -> Option<Arc<P9Inode>> {
-        let client = &self.fs.client;
-        let (fid, _) = client.walk(self.fid, Some(name)).ok()?;
-        match client.getattr(fid) {
-            Ok(attr) => Some(self.fs.intern(fid, attr, None)),
-            Err(_) => {
-                client.release(fid);
-                None
-            }
-        }
+        self.walk_child(name, false).ok()
     }
 
-    fn lookup_after_create(&self, name: &[u8]) -> Result<Arc<P9Inode>> {
+    /// Walks to the child `name` and reads its attributes (the fid goes back to the server
+    /// when that fails); `with_parent` records this directory and the name as its parent.
+    fn walk_child(&self, name: &[u8], with_parent: bool) -> Result<Arc<P9Inode>> {
         let client = &self.fs.client;
         let (fid, _) = client.walk(self.fid, Some(name))?;
         let attr = match client.getattr(fid) {
@@ -623,7 +607,10 @@ impl P9Inode {
                 return Err(e);
             }
         };
-        let parent = self.me().map(|me| (me, name.to_vec()));
+        let parent = match with_parent {
+            true => self.me().map(|me| (me, name.to_vec())),
+            false => None,
+        };
         Ok(self.fs.intern(fid, attr, parent))
     }
 }

@@ -9,8 +9,8 @@ use core::result::Result;
 use coracle_vfs::notify::{self, mask::IN_ATTRIB};
 
 use super::{
-    as_origin, check_rofs, file_origin, lookup_found, lookup_found_at, read_path, Origin,
-    AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW,
+    as_origin, check_link_flags, check_rofs, fd_found, file_origin, lookup_found, lookup_found_at,
+    read_path, Origin, AT_FDCWD, AT_SYMLINK_NOFOLLOW,
 };
 use crate::uaccess::read_u64;
 use crate::{Current, Platform, SysResult};
@@ -82,9 +82,6 @@ pub(crate) fn fchmodat2(
     mode: u32,
     flags: i32,
 ) -> SysResult {
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
     let found = lookup_found_at(p, k, dirfd, path, flags)?;
     if found.0.stat().file_type() == FileType::Symlink {
         return Err(Errno::EOPNOTSUPP);
@@ -97,11 +94,7 @@ pub(crate) fn chmod(p: &mut Current, k: &mut dyn Platform, path: u64, mode: u32)
 }
 
 pub(crate) fn fchmod(p: &mut Current, _k: &mut dyn Platform, fd: i32, mode: u32) -> SysResult {
-    let file = p.file(fd)?;
-    if file.is_path() {
-        return Err(Errno::EBADF);
-    }
-    do_chmod(p, (file.inode().clone(), file_origin(&file)), mode)
+    do_chmod(p, fd_found(p, fd)?, mode)
 }
 
 fn do_chown(
@@ -156,9 +149,6 @@ pub(crate) fn fchownat(
     gid: u32,
     flags: i32,
 ) -> SysResult {
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
     let found = lookup_found_at(p, k, dirfd, path, flags)?;
     do_chown(p, found, uid, gid)
 }
@@ -190,11 +180,7 @@ pub(crate) fn fchown(
     uid: u32,
     gid: u32,
 ) -> SysResult {
-    let file = p.file(fd)?;
-    if file.is_path() {
-        return Err(Errno::EBADF);
-    }
-    do_chown(p, (file.inode().clone(), file_origin(&file)), uid, gid)
+    do_chown(p, fd_found(p, fd)?, uid, gid)
 }
 
 const UTIME_NOW: i64 = (1 << 30) - 1;
@@ -250,9 +236,7 @@ pub(crate) fn utimensat(
     times: u64,
     flags: i32,
 ) -> SysResult {
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
+    check_link_flags(flags)?;
     let (a, m) = if times == 0 {
         (TimeChange::Now, TimeChange::Now)
     } else {

@@ -146,7 +146,16 @@ fn lookup_found(
     Ok((l.inode.ok_or(Errno::ENOENT)?, origin))
 }
 
-/// [`lookup_found`] for a path argument with `*at` flags (see [`lookup_at_flags`]).
+/// `EINVAL` unless `flags` holds only AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH.
+fn check_link_flags(flags: i32) -> Result<(), Errno> {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+/// [`lookup_found`] for a path argument with `*at` flags, which may be only
+/// AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH (`EINVAL`).
 fn lookup_found_at(
     p: &Current,
     k: &dyn Platform,
@@ -154,6 +163,7 @@ fn lookup_found_at(
     path: u64,
     flags: i32,
 ) -> Result<(Arc<dyn Inode>, Origin), Errno> {
+    check_link_flags(flags)?;
     let path = read_path(k, path)?;
     let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
     lookup_found(p, dirfd, &path, follow, flags & AT_EMPTY_PATH != 0)
@@ -162,6 +172,16 @@ fn lookup_found_at(
 /// The origin an open file records.
 pub(crate) fn file_origin(file: &coracle_vfs::OpenFile) -> Origin {
     file.origin().map(|(d, n)| (d.clone(), n.to_vec()))
+}
+
+/// The inode of open file `fd` for a call that changes it (fchmod, fchown, fsetxattr...),
+/// with where it was opened; `EBADF` for an `O_PATH` descriptor.
+fn fd_found(p: &Current, fd: i32) -> Result<(Arc<dyn Inode>, Origin), Errno> {
+    let file = p.file(fd)?;
+    if file.is_path() {
+        return Err(Errno::EBADF);
+    }
+    Ok((file.inode().clone(), file_origin(&file)))
 }
 
 /// Resolves a path argument of an `*at` call whose `flags` were checked to hold only

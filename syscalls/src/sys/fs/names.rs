@@ -34,6 +34,24 @@ pub(crate) fn new_name(
     Ok(l)
 }
 
+/// mkdir and mknod: makes `node` under the new name `path` with the permission bits `mode`
+/// less the umask, owned as the directory says (`new_owner`), and tells the watchers.
+fn make_node(
+    p: &Current,
+    cx: &Caller,
+    dirfd: i32,
+    path: &[u8],
+    node: NewNode,
+    mode: u32,
+) -> SysResult {
+    let dir = node == NewNode::Directory;
+    let l = new_name(p, cx, dirfd, path, dir)?;
+    let (uid, gid, perms) = cx.new_owner(&l.dir.stat(), mode & !cx.umask, dir);
+    l.dir.create(&l.name, node, perms, uid, gid)?;
+    notify::created(&l.dir, &l.name, dir);
+    Ok(0)
+}
+
 pub(crate) fn mkdirat(
     p: &mut Current,
     k: &mut dyn Platform,
@@ -43,11 +61,7 @@ pub(crate) fn mkdirat(
 ) -> SysResult {
     let path = read_path(k, path)?;
     let cx = p.caller();
-    let l = new_name(p, &cx, dirfd, &path, true)?;
-    let (uid, gid, perms) = cx.new_owner(&l.dir.stat(), mode & 0o1777 & !cx.umask, true);
-    l.dir.create(&l.name, NewNode::Directory, perms, uid, gid)?;
-    notify::created(&l.dir, &l.name, true);
-    Ok(0)
+    make_node(p, &cx, dirfd, &path, NewNode::Directory, mode & 0o1777)
 }
 
 pub(crate) fn mkdir(p: &mut Current, k: &mut dyn Platform, path: u64, mode: u32) -> SysResult {
@@ -82,11 +96,7 @@ pub(crate) fn mknodat(
         S_IFDIR => return Err(Errno::EPERM),
         _ => return Err(Errno::EINVAL),
     };
-    let l = new_name(p, &cx, dirfd, &path, false)?;
-    let (uid, gid, perms) = cx.new_owner(&l.dir.stat(), mode & 0o7777 & !cx.umask, false);
-    l.dir.create(&l.name, node, perms, uid, gid)?;
-    notify::created(&l.dir, &l.name, false);
-    Ok(0)
+    make_node(p, &cx, dirfd, &path, node, mode & 0o7777)
 }
 
 pub(crate) fn mknod(

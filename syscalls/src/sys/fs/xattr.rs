@@ -18,7 +18,7 @@ use coracle_vfs::Inode;
 
 use coracle_vfs::notify::{self, mask::IN_ATTRIB};
 
-use super::{as_origin, check_rofs, file_origin, lookup_found, read_path, Origin, AT_FDCWD};
+use super::{as_origin, check_rofs, fd_found, lookup_found, read_path, Origin, AT_FDCWD};
 use crate::uaccess::read_cstr;
 use crate::{Current, Errno, Platform, SysResult};
 
@@ -118,13 +118,7 @@ fn target_found(
             let path = read_path(k, path)?;
             lookup_found(p, AT_FDCWD, &path, follow, false)
         }
-        Target::Fd(fd) => {
-            let file = p.file(fd)?;
-            if file.is_path() {
-                return Err(Errno::EBADF);
-            }
-            Ok((file.inode().clone(), file_origin(&file)))
-        }
+        Target::Fd(fd) => fd_found(p, fd),
     }
 }
 
@@ -221,127 +215,31 @@ fn remove(p: &mut Current, k: &mut dyn Platform, t: Target, name: u64) -> SysRes
     Ok(0)
 }
 
-fn path(path: u64, follow: bool) -> Target {
+fn on_path(path: u64, follow: bool) -> Target {
     Target::Path { path, follow }
 }
 
-pub(crate) fn setxattr(
-    p: &mut Current,
-    k: &mut dyn Platform,
-    pathname: u64,
-    name: u64,
-    value: u64,
-    size: u64,
-    flags: i32,
-) -> SysResult {
-    set(p, k, path(pathname, true), name, value, size, flags)
+/// The three entry points of one operation: `$path` follows a final symlink, `$lpath` does
+/// not, `$fd` works on an open file; the arguments after the target are `$op`'s.
+macro_rules! path_lpath_fd {
+    ($op:ident($($arg:ident: $ty:ty),*) => $path:ident, $lpath:ident, $fd:ident) => {
+        path_lpath_fd!(@one $path(pathname: u64) => $op(on_path(pathname, true)) $($arg: $ty),*);
+        path_lpath_fd!(@one $lpath(pathname: u64) => $op(on_path(pathname, false)) $($arg: $ty),*);
+        path_lpath_fd!(@one $fd(fd: i32) => $op(Target::Fd(fd)) $($arg: $ty),*);
+    };
+    (@one $name:ident($at:ident: $at_ty:ty) => $op:ident($target:expr) $($arg:ident: $ty:ty),*) => {
+        pub(crate) fn $name(
+            p: &mut Current,
+            k: &mut dyn Platform,
+            $at: $at_ty,
+            $($arg: $ty),*
+        ) -> SysResult {
+            $op(p, k, $target, $($arg),*)
+        }
+    };
 }
 
-pub(crate) fn lsetxattr(
-    p: &mut Current,
-    k: &mut dyn Platform,
-    pathname: u64,
-    name: u64,
-    value: u64,
-    size: u64,
-    flags: i32,
-) -> SysResult {
-    set(p, k, path(pathname, false), name, value, size, flags)
-}
-
-pub(crate) fn fsetxattr(
-    p: &mut Current,
-    k: &mut dyn Platform,
-    fd: i32,
-    name: u64,
-    value: u64,
-    size: u64,
-    flags: i32,
-) -> SysResult {
-    set(p, k, Target::Fd(fd), name, value, size, flags)
-}
-
-pub(crate) fn getxattr(
-    p: &mut Current,
-    k: &mut dyn Platform,
-    pathname: u64,
-    name: u64,
-    value: u64,
-    size: u64,
-) -> SysResult {
-    get(p, k, path(pathname, true), name, value, size)
-}
-
-pub(crate) fn lgetxattr(
-    p: &mut Current,
-    k: &mut dyn Platform,
-    pathname: u64,
-    name: u64,
-    value: u64,
-    size: u64,
-) -> SysResult {
-    get(p, k, path(pathname, false), name, value, size)
-}
-
-pub(crate) fn fgetxattr(
-    p: &mut Current,
-    k: &mut dyn Platform,
-    fd: i32,
-    name: u64,
-    value: u64,
-    size: u64,
-) -> SysResult {
-    get(p, k, Target::Fd(fd), name, value, size)
-}
-
-pub(crate) fn listxattr(
-    p: &mut Current,
-    k: &mut dyn Platform,
-    pathname: u64,
-    list_: u64,
-    size: u64,
-) -> SysResult {
-    list(p, k, path(pathname, true), list_, size)
-}
-
-pub(crate) fn llistxattr(
-    p: &mut Current,
-    k: &mut dyn Platform,
-    pathname: u64,
-    list_: u64,
-    size: u64,
-) -> SysResult {
-    list(p, k, path(pathname, false), list_, size)
-}
-
-pub(crate) fn flistxattr(
-    p: &mut Current,
-    k: &mut dyn Platform,
-    fd: i32,
-    list_: u64,
-    size: u64,
-) -> SysResult {
-    list(p, k, Target::Fd(fd), list_, size)
-}
-
-pub(crate) fn removexattr(
-    p: &mut Current,
-    k: &mut dyn Platform,
-    pathname: u64,
-    name: u64,
-) -> SysResult {
-    remove(p, k, path(pathname, true), name)
-}
-
-pub(crate) fn lremovexattr(
-    p: &mut Current,
-    k: &mut dyn Platform,
-    pathname: u64,
-    name: u64,
-) -> SysResult {
-    remove(p, k, path(pathname, false), name)
-}
-
-pub(crate) fn fremovexattr(p: &mut Current, k: &mut dyn Platform, fd: i32, name: u64) -> SysResult {
-    remove(p, k, Target::Fd(fd), name)
-}
+path_lpath_fd!(set(name: u64, value: u64, size: u64, flags: i32) => setxattr, lsetxattr, fsetxattr);
+path_lpath_fd!(get(name: u64, value: u64, size: u64) => getxattr, lgetxattr, fgetxattr);
+path_lpath_fd!(list(list_: u64, size: u64) => listxattr, llistxattr, flistxattr);
+path_lpath_fd!(remove(name: u64) => removexattr, lremovexattr, fremovexattr);

@@ -292,13 +292,7 @@ pub(crate) fn select(
         )
     };
     let n = select_fds(p, k, nfds, [readfds, writefds, exceptfds], deadline)?;
-    // STICKY_TIMEOUTS in the personality: the timeout is left as given (poll_select_finish).
-    let sticky = p
-        .process
-        .personality
-        .load(core::sync::atomic::Ordering::Relaxed)
-        & STICKY_TIMEOUTS
-        != 0;
+    let sticky = sticky_timeouts(p);
     if let (Some(d), true) = (deadline, timeout != 0 && !sticky) {
         // Linux writes back the time left.
         let left = d.saturating_sub(k.monotonic_ns());
@@ -306,6 +300,16 @@ pub(crate) fn select(
         write_u64(k, timeout + 8, (left % 1_000_000_000) / 1000)?;
     }
     Ok(n)
+}
+
+/// STICKY_TIMEOUTS in the personality: select's timeout is left as given instead of
+/// holding the time left (poll_select_finish).
+fn sticky_timeouts(p: &Current) -> bool {
+    p.process
+        .personality
+        .load(core::sync::atomic::Ordering::Relaxed)
+        & STICKY_TIMEOUTS
+        != 0
 }
 
 pub(crate) fn pselect6(
@@ -327,12 +331,7 @@ pub(crate) fn pselect6(
     }
     let n = select_fds(p, k, nfds, [readfds, writefds, exceptfds], deadline)?;
     // Like select, the time left goes back in the timespec (glibc's select is pselect6).
-    let sticky = p
-        .process
-        .personality
-        .load(core::sync::atomic::Ordering::Relaxed)
-        & STICKY_TIMEOUTS
-        != 0;
+    let sticky = sticky_timeouts(p);
     if let (Some(d), false) = (deadline, sticky) {
         let left = d.saturating_sub(k.monotonic_ns());
         write_u64(k, timeout, left / 1_000_000_000)?;

@@ -9,6 +9,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec;
+use alloc::vec::Vec;
 
 use coracle_vfs::pipe::pipe_of;
 use coracle_vfs::types::oflags::*;
@@ -62,6 +63,53 @@ fn wait_or_again(
     }
 }
 
+/// The two ends of a splice or tee, once the flags are known ones (`EINVAL`) and both
+/// descriptors open (`EBADF`).
+fn ends(
+    p: &Current,
+    fd_in: i32,
+    fd_out: i32,
+    flags: u32,
+) -> Result<(Arc<OpenFile>, Arc<OpenFile>), Errno> {
+    if flags & !SPLICE_F_ALL != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok((p.file(fd_in)?, p.file(fd_out)?))
+}
+
+/// One read of up to `want` bytes of `input` (at `at`, or at its own offset) into the
+/// thread's bounce buffer, which the caller gives back to `p.bounce`. An empty input pipe
+/// (`EAGAIN` when `pipe`) is waited on, or is `EAGAIN` when `nonblock`, and answers
+/// `Ok(None)`: the caller's loop starts over.
+fn read_bounced(
+    p: &mut Current,
+    input: &OpenFile,
+    at: Option<u64>,
+    want: usize,
+    (pipe, nonblock): (bool, bool),
+    registered: &mut bool,
+) -> Result<Option<(Vec<u8>, usize)>, Errno> {
+    let mut buf = core::mem::take(&mut p.bounce);
+    if buf.len() < CHUNK {
+        buf = vec![0u8; CHUNK];
+    }
+    let r = match at {
+        Some(o) => input.pread(o as i64, &mut buf[..want]),
+        None => input.read(&mut buf[..want]),
+    };
+    match r {
+        Ok(n) => Ok(Some((buf, n))),
+        Err(e) => {
+            p.bounce = buf;
+            if e == Errno::EAGAIN && pipe {
+                wait_or_again(p, input, nonblock, registered)?;
+                return Ok(None);
+            }
+            Err(e)
+        }
+    }
+}
+
 pub(crate) fn splice(
     p: &mut Current,
     k: &mut dyn Platform,
@@ -72,11 +120,7 @@ pub(crate) fn splice(
     len: u64,
     flags: u32,
 ) -> SysResult {
-    if flags & !SPLICE_F_ALL != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let input = p.file(fd_in)?;
-    let output = p.file(fd_out)?;
+    let (input, output) = ends(p, fd_in, fd_out, flags)?;
     if !input.readable() || !output.writable() {
         return Err(Errno::EBADF);
     }
@@ -116,25 +160,9 @@ pub(crate) fn splice(
             }
             want = want.min(room);
         }
-        let mut buf = core::mem::take(&mut p.bounce);
-        if buf.len() < CHUNK {
-            buf = vec![0u8; CHUNK];
-        }
-        let r = match in_off {
-            Some(o) => input.pread(o as i64, &mut buf[..want]),
-            None => input.read(&mut buf[..want]),
-        };
-        let n = match r {
-            Ok(n) => n,
-            Err(Errno::EAGAIN) if in_pipe.is_some() => {
-                p.bounce = buf;
-                wait_or_again(p, &input, nonblock(&input), &mut wait_in)?;
-                continue;
-            }
-            Err(e) => {
-                p.bounce = buf;
-                return Err(e);
-            }
+        let how = (in_pipe.is_some(), nonblock(&input));
+        let Some((buf, n)) = read_bounced(p, &input, in_off, want, how, &mut wait_in)? else {
+            continue;
         };
         if n == 0 {
             p.bounce = buf;
@@ -182,11 +210,7 @@ pub(crate) fn tee(
     len: u64,
     flags: u32,
 ) -> SysResult {
-    if flags & !SPLICE_F_ALL != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let input = p.file(fd_in)?;
-    let output = p.file(fd_out)?;
+    let (input, output) = ends(p, fd_in, fd_out, flags)?;
     let (Some(a), Some(b)) = (pipe_of(input.ops()), pipe_of(output.ops())) else {
         return Err(Errno::EINVAL);
     };
@@ -212,21 +236,9 @@ pub(crate) fn tee(
             continue;
         }
         let want = (len as usize).min(CHUNK).min(room);
-        let mut buf = core::mem::take(&mut p.bounce);
-        if buf.len() < CHUNK {
-            buf = vec![0u8; CHUNK];
-        }
-        let n = match input.read(&mut buf[..want]) {
-            Ok(n) => n,
-            Err(Errno::EAGAIN) => {
-                p.bounce = buf;
-                wait_or_again(p, &input, nonblock(&input), &mut wait_in)?;
-                continue;
-            }
-            Err(e) => {
-                p.bounce = buf;
-                return Err(e);
-            }
+        let how = (true, nonblock(&input));
+        let Some((buf, n)) = read_bounced(p, &input, None, want, how, &mut wait_in)? else {
+            continue;
         };
         // Peeked, not consumed: the bytes go back before anyone else can read.
         input.ops().unread(&buf[..n]);

@@ -166,6 +166,57 @@ impl<T> Ids<T> {
     }
 }
 
+/// A System V object: what its permissions are.
+pub(crate) trait Object {
+    fn perm(&self) -> &Perm;
+}
+
+impl<T: Object> Ids<T> {
+    /// The object `id` names; `gone` when no object has that slot and sequence number.
+    pub(crate) fn get(&mut self, id: i32, gone: Errno) -> Result<&mut T, Errno> {
+        let index = Self::index_of(id)?;
+        match self.slots.get_mut(&index) {
+            Some(o) if o.perm().seq == Self::seq_of(id) => Ok(o),
+            _ => Err(gone),
+        }
+    }
+
+    /// The object `IPC_STAT` (`id` an id) or `*_STAT`/`*_STAT_ANY` (`id` a slot index)
+    /// reports, and the call's return: 0, or the slot's id. Reading it takes read permission,
+    /// except for `*_STAT_ANY` (`any`).
+    pub(crate) fn stat_target(
+        &mut self,
+        p: &Current,
+        cmd: i32,
+        id: i32,
+        any: i32,
+        gone: Errno,
+    ) -> Result<(&mut T, u64), Errno> {
+        let (o, ret) = if cmd == IPC_STAT {
+            (self.get(id, gone)?, 0)
+        } else {
+            let index = u32::try_from(id).map_err(|_| Errno::EINVAL)?;
+            let o = self.slots.get_mut(&index).ok_or(Errno::EINVAL)?;
+            let ret = Self::id(index, o.perm().seq) as u64;
+            (o, ret)
+        };
+        if cmd != any && !o.perm().allows(p, 0o4) {
+            return Err(Errno::EACCES);
+        }
+        Ok((o, ret))
+    }
+}
+
+/// What a call finds where its object was: `EIDRM` when it waited and the object was removed
+/// meanwhile, `EINVAL` for an id that names nothing.
+pub(crate) fn gone(p: &Current) -> Errno {
+    if p.resumed().is_some() {
+        Errno::EIDRM
+    } else {
+        Errno::EINVAL
+    }
+}
+
 /// The object for a key: `(index)` of an existing one, after msgget/shmget/semget's checks,
 /// or `None` when a new one is to be made.
 pub(crate) fn find_key<T>(

@@ -11,7 +11,9 @@ use coracle_abi::ipc::{MsgInfo, MsqidDs};
 use coracle_vfs::{WaitQueue, Wake};
 use spin::Mutex;
 
-use super::{find_key, Ids, Perm, IPC_64, IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT};
+use super::{
+    find_key, gone, Ids, Object, Perm, IPC_64, IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT,
+};
 use crate::uaccess::{read_struct, write_struct};
 use crate::{Current, Errno, Platform, SysResult};
 
@@ -92,15 +94,12 @@ fn now(k: &dyn Platform) -> i64 {
 
 /// The queue `id` names, or `EINVAL` (`EIDRM` when a wait of this call saw it go).
 fn queue<'a>(p: &Current, ids: &'a mut Ids<Queue>, id: i32) -> Result<&'a mut Queue, Errno> {
-    let gone = if p.resumed().is_some() {
-        Errno::EIDRM
-    } else {
-        Errno::EINVAL
-    };
-    let index = Ids::<Queue>::index_of(id)?;
-    match ids.slots.get_mut(&index) {
-        Some(q) if q.perm.seq == Ids::<Queue>::seq_of(id) => Ok(q),
-        _ => Err(gone),
+    ids.get(id, gone(p))
+}
+
+impl Object for Queue {
+    fn perm(&self) -> &Perm {
+        &self.perm
     }
 }
 
@@ -326,17 +325,7 @@ pub(crate) fn msgctl(
         IPC_STAT | MSG_STAT | MSG_STAT_ANY => {
             let (ds, ret) = {
                 let mut ids = queues.ids.lock();
-                let (q, ret) = if cmd == IPC_STAT {
-                    (queue(p, &mut ids, id)?, 0)
-                } else {
-                    let index = u32::try_from(id).map_err(|_| Errno::EINVAL)?;
-                    let q = ids.slots.get_mut(&index).ok_or(Errno::EINVAL)?;
-                    let ret = Ids::<Queue>::id(index, q.perm.seq) as u64;
-                    (q, ret)
-                };
-                if cmd != MSG_STAT_ANY && !q.perm.allows(p, 0o4) {
-                    return Err(Errno::EACCES);
-                }
+                let (q, ret) = ids.stat_target(p, cmd, id, MSG_STAT_ANY, gone(p))?;
                 (stat_of(q), ret)
             };
             write_struct(k, buf, &ds)?;

@@ -12,7 +12,9 @@ use coracle_abi::ipc::{SemInfo, SemidDs};
 use coracle_vfs::{WaitQueue, Wake};
 use spin::Mutex;
 
-use super::{find_key, Ids, Perm, IPC_64, IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT};
+use super::{
+    find_key, gone, Ids, Object, Perm, IPC_64, IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT,
+};
 use crate::uaccess::{read_struct, read_timespec, write_struct};
 use crate::{Current, Errno, Platform, SysResult};
 
@@ -70,15 +72,12 @@ fn now(k: &dyn Platform) -> i64 {
 }
 
 fn set<'a>(p: &Current, ids: &'a mut Ids<Set>, id: i32) -> Result<&'a mut Set, Errno> {
-    let gone = if p.resumed().is_some() {
-        Errno::EIDRM
-    } else {
-        Errno::EINVAL
-    };
-    let index = Ids::<Set>::index_of(id)?;
-    match ids.slots.get_mut(&index) {
-        Some(s) if s.perm.seq == Ids::<Set>::seq_of(id) => Ok(s),
-        _ => Err(gone),
+    ids.get(id, gone(p))
+}
+
+impl Object for Set {
+    fn perm(&self) -> &Perm {
+        &self.perm
     }
 }
 
@@ -359,17 +358,7 @@ pub(crate) fn semctl(
             return Ok(u64::from(max));
         }
         IPC_STAT | SEM_STAT | SEM_STAT_ANY => {
-            let (s, ret) = if cmd == IPC_STAT {
-                (set(p, &mut ids, id)?, 0)
-            } else {
-                let index = u32::try_from(id).map_err(|_| Errno::EINVAL)?;
-                let s = ids.slots.get_mut(&index).ok_or(Errno::EINVAL)?;
-                let ret = Ids::<Set>::id(index, s.perm.seq) as u64;
-                (s, ret)
-            };
-            if cmd != SEM_STAT_ANY && !s.perm.allows(p, 0o4) {
-                return Err(Errno::EACCES);
-            }
+            let (s, ret) = ids.stat_target(p, cmd, id, SEM_STAT_ANY, gone(p))?;
             let ds = SemidDs {
                 sem_perm: s.perm.abi(),
                 sem_otime: s.otime,

@@ -13,7 +13,9 @@ use coracle_abi::ipc::{ShmInfo64, ShmUsage, ShmidDs};
 use coracle_vfs::Inode;
 use spin::Mutex;
 
-use super::{find_key, Ids, Perm, IPC_64, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT};
+use super::{
+    find_key, Ids, Object, Perm, IPC_64, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT,
+};
 use crate::mm::{page_up, Vma, VmaName, MAX_MAP_COUNT, MMAP_MIN_ADDR, PAGE, USER_TOP};
 use crate::uaccess::{read_struct, write_struct};
 use crate::{Current, Errno, Perms, Platform, SysResult};
@@ -141,10 +143,12 @@ fn reap(sys: &crate::System, ids: &mut Ids<Segment>) {
 }
 
 fn segment(ids: &mut Ids<Segment>, id: i32) -> Result<&mut Segment, Errno> {
-    let index = Ids::<Segment>::index_of(id)?;
-    match ids.slots.get_mut(&index) {
-        Some(s) if s.perm.seq == Ids::<Segment>::seq_of(id) => Ok(s),
-        _ => Err(Errno::EINVAL),
+    ids.get(id, Errno::EINVAL)
+}
+
+impl Object for Segment {
+    fn perm(&self) -> &Perm {
+        &self.perm
     }
 }
 
@@ -367,17 +371,7 @@ pub(crate) fn shmctl(
         }
         IPC_STAT | SHM_STAT | SHM_STAT_ANY => {
             let (ds, ret) = {
-                let (s, ret) = if cmd == IPC_STAT {
-                    (segment(&mut ids, id)?, 0)
-                } else {
-                    let index = u32::try_from(id).map_err(|_| Errno::EINVAL)?;
-                    let s = ids.slots.get_mut(&index).ok_or(Errno::EINVAL)?;
-                    let ret = Ids::<Segment>::id(index, s.perm.seq) as u64;
-                    (s, ret)
-                };
-                if cmd != SHM_STAT_ANY && !s.perm.allows(p, 0o4) {
-                    return Err(Errno::EACCES);
-                }
+                let (s, ret) = ids.stat_target(p, cmd, id, SHM_STAT_ANY, Errno::EINVAL)?;
                 (stat_of(&sys, s), ret)
             };
             drop(ids);

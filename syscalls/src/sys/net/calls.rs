@@ -57,6 +57,11 @@ pub(crate) fn accept4(
     })?;
     let family = conn.family();
     let newfd = install(p, conn, flags)?;
+    // sk_clone_lock: the new socket starts with its listener's options.
+    let common = *s.common.lock();
+    if let Ok(f) = sock_of(p, newfd as i32) {
+        *socket(&f).common.lock() = common;
+    }
     if ptr != 0 {
         if let Err(e) = addr::write(k, ptr, lenptr, &peer, family) {
             let gone = p.process.files.lock().remove(newfd as usize);

@@ -13,7 +13,7 @@ use coracle_net::{Network, TcpSocket, UdpSocket};
 use coracle_vfs::WaitQueue;
 
 use super::addr::{unmap, SockAddr};
-use super::{Ancillary, Got, Socket};
+use super::{tcp_opts, Ancillary, Got, Socket};
 use crate::{Current, Errno};
 
 enum Proto {
@@ -271,6 +271,11 @@ impl Socket for Inet {
     }
 
     fn get_opt(&self, level: i32, name: i32) -> Option<Result<Vec<u8>, Errno>> {
+        if let (Proto::Tcp(t), IPPROTO_TCP) = (&self.proto, level) {
+            if let Some(v) = tcp_opts::get(t, name) {
+                return Some(Ok(v));
+            }
+        }
         let v = match (&self.proto, level, name) {
             (Proto::Tcp(t), SOL_SOCKET, SO_REUSEADDR) => t.opts().reuseaddr as i32,
             (Proto::Udp(u), SOL_SOCKET, SO_REUSEADDR) => u.opts().reuseaddr as i32,
@@ -285,14 +290,30 @@ impl Socket for Inet {
             // tcp_getsockopt: the MSS of an unconnected socket is TCP_MSS_DEFAULT.
             (Proto::Tcp(_), IPPROTO_TCP, TCP_MAXSEG) => 536,
             (_, IPPROTO_IPV6, IPV6_V6ONLY) if self.family == AF_INET6 => self.v6only() as i32,
-            // ip_getsockopt: another level than IP's on an IPv4 socket.
-            (_, IPPROTO_IPV6, _) if self.family == AF_INET => return Some(Err(Errno::EOPNOTSUPP)),
+            // do_ip_getsockopt: a level that is neither IP's nor the protocol's on an IPv4
+            // socket (ipv6_getsockopt says ENOPROTOOPT for an IPv6 one).
+            (_, l, _) if self.family == AF_INET && l != IPPROTO_IP && l != self.protocol() => {
+                return Some(Err(Errno::EOPNOTSUPP))
+            }
             _ => return Some(Err(Errno::ENOPROTOOPT)),
         };
         Some(Ok(int(v)))
     }
 
     fn set_opt(&self, level: i32, name: i32, val: &[u8]) -> Option<Result<(), Errno>> {
+        match (&self.proto, level) {
+            (Proto::Tcp(t), IPPROTO_TCP) => {
+                if let Some(r) = tcp_opts::set(t, name, val) {
+                    return Some(r);
+                }
+            }
+            (Proto::Tcp(t), SOL_SOCKET) => {
+                if let Err(e) = tcp_opts::pass_on(t, name, val) {
+                    return Some(Err(e));
+                }
+            }
+            _ => {}
+        }
         let flag = |v: &[u8]| read_int(v).map(|i| i != 0);
         let r = (|| -> Result<Option<()>, Errno> {
             match (&self.proto, level, name) {

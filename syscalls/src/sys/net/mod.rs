@@ -13,6 +13,7 @@ mod inet;
 mod msg;
 mod netlink;
 mod opt;
+mod tcp_opts;
 pub(crate) mod unix;
 
 pub(crate) use calls::*;

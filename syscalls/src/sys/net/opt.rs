@@ -22,9 +22,21 @@ fn int(v: i32) -> Vec<u8> {
     v.to_ne_bytes().to_vec()
 }
 
-fn read_int(val: &[u8]) -> Result<i32, Errno> {
+pub(super) fn read_int(val: &[u8]) -> Result<i32, Errno> {
     let b = val.get(..4).ok_or(Errno::EINVAL)?;
     Ok(i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// What SO_RCVBUF (`rcv`) or SO_SNDBUF reports after `v` was set (sock_setsockopt: doubled,
+/// from at most rmem_max/wmem_max, at least SOCK_MIN_RCVBUF/SOCK_MIN_SNDBUF). The value is
+/// compared unsigned, so a negative one is a huge one.
+pub(super) fn scaled_buf(v: i32, rcv: bool) -> u32 {
+    let (max, min) = if rcv {
+        (RMEM_MAX, MIN_RCVBUF)
+    } else {
+        (WMEM_MAX, MIN_SNDBUF)
+    };
+    ((v as u32).min(max) * 2).max(min)
 }
 
 fn timeval(ns: Option<u64>) -> Vec<u8> {
@@ -136,21 +148,23 @@ pub(crate) fn setsockopt(
     }
     let mut c = s.common.lock();
     match name {
-        SO_RCVBUF | SO_RCVBUFFORCE => {
-            let v = read_int(&val)?.max(0) as u32;
-            c.rcvbuf = (v.min(RMEM_MAX) * 2).max(MIN_RCVBUF);
-        }
-        SO_SNDBUF | SO_SNDBUFFORCE => {
-            let v = read_int(&val)?.max(0) as u32;
-            c.sndbuf = (v.min(WMEM_MAX) * 2).max(MIN_SNDBUF);
-        }
+        SO_RCVBUF | SO_RCVBUFFORCE => c.rcvbuf = scaled_buf(read_int(&val)?, true),
+        SO_SNDBUF | SO_SNDBUFFORCE => c.sndbuf = scaled_buf(read_int(&val)?, false),
         SO_RCVTIMEO => c.rcvtimeo = read_timeout(&val)?,
         SO_SNDTIMEO => c.sndtimeo = read_timeout(&val)?,
         SO_LINGER => {
             let l = Linger::read_from_prefix(&val).map_err(|_| Errno::EINVAL)?.0;
-            c.linger = Linger {
-                onoff: (l.onoff != 0) as i32,
-                linger: l.linger,
+            // sock_setsockopt: turning lingering off keeps the time set before.
+            c.linger = if l.onoff == 0 {
+                Linger {
+                    onoff: 0,
+                    linger: c.linger.linger,
+                }
+            } else {
+                Linger {
+                    onoff: 1,
+                    linger: l.linger,
+                }
             };
         }
         SO_KEEPALIVE => c.keepalive = read_int(&val)? != 0,

@@ -7,16 +7,22 @@ use super::*;
 use crate::block::{BlockDevice, FakeBlock};
 use crate::erofs::Erofs;
 
-#[test]
-fn copy_up_waits_for_lower_reads_and_resumes() {
+/// An overlay of a fresh tmpfs over the test EROFS image on a fake disk whose reads complete
+/// when the test says so (`FakeBlock::set_delayed`): the disk, the root, and root's caller.
+fn over_erofs() -> (Arc<FakeBlock>, Arc<dyn Inode>, Caller) {
     let fake = FakeBlock::new(crate::erofs::tests::image(), true);
     let lower = Erofs::mount(fake.clone() as Arc<dyn BlockDevice>)
         .and_then(|fs| fs.root())
         .unwrap();
-    let (clock, upper) = tmpfs();
-    let _ = clock;
+    let (_clock, upper) = tmpfs();
     let root = new_overlay(lower, upper).unwrap();
     let cx = caller(0, 0, &root);
+    (fake, root, cx)
+}
+
+#[test]
+fn copy_up_waits_for_lower_reads_and_resumes() {
+    let (fake, root, cx) = over_erofs();
     fake.set_delayed(true);
     let want: Vec<u8> = (0..8192).map(|i| (i % 253) as u8).collect();
     // Each try looks the file up afresh, as a system call run again does.
@@ -54,13 +60,7 @@ fn entries(dir: &Arc<dyn Inode>, cx: &Caller) -> Vec<(Vec<u8>, u64)> {
 /// change, once a directory is copied up, and with a whiteout in it.
 #[test]
 fn merged_listings_over_erofs_have_dot_and_dotdot() {
-    let fake = FakeBlock::new(crate::erofs::tests::image(), true);
-    let lower = Erofs::mount(fake as Arc<dyn BlockDevice>)
-        .and_then(|fs| fs.root())
-        .unwrap();
-    let (_clock, upper) = tmpfs();
-    let root = new_overlay(lower, upper).unwrap();
-    let cx = caller(0, 0, &root);
+    let (_, root, cx) = over_erofs();
     let check = |dir: &Arc<dyn Inode>, parent: &Arc<dyn Inode>, rest: &[&str]| {
         let got = entries(dir, &cx);
         let (ino, up) = (dir.stat().ino, parent.stat().ino);
@@ -87,16 +87,10 @@ fn merged_listings_over_erofs_have_dot_and_dotdot() {
     check(&root, &root, &["big", "link", "sub"]);
 }
 
-/// An EROFS lower layer keeps no xattrs: none to read, and setting one copies the file up.
+/// An EROFS lower file without xattrs: none to read, and setting one copies the file up.
 #[test]
 fn xattrs_over_erofs_are_set_on_the_upper_copy() {
-    let fake = FakeBlock::new(crate::erofs::tests::image(), true);
-    let lower = Erofs::mount(fake as Arc<dyn BlockDevice>)
-        .and_then(|fs| fs.root())
-        .unwrap();
-    let (_clock, upper) = tmpfs();
-    let root = new_overlay(lower, upper).unwrap();
-    let cx = caller(0, 0, &root);
+    let (_, root, cx) = over_erofs();
     let small = root.lookup(&cx, b"small").unwrap();
     let get = |n: &Arc<dyn Inode>| n.xattr(crate::xattr::XattrOp::Get(b"user.k"));
     assert_eq!(get(&small), Err(Errno::ENODATA));

@@ -243,3 +243,56 @@ fn a_full_upper_layer_is_enospc_and_changes_nothing() {
     let names = names_str(&root, &cx);
     assert_eq!(names.iter().filter(|n| *n == "big").count(), 1);
 }
+
+/// The subdirectories a merged directory lists, counted the slow way.
+fn listed_dirs(dir: &Arc<dyn Inode>, cx: &Caller) -> u64 {
+    let mut n = 0;
+    let mut pos = 2;
+    while let Some((e, next)) = dir.readdir(cx, pos).unwrap() {
+        n += u64::from(e.kind == FileType::Directory);
+        pos = next;
+    }
+    n
+}
+
+/// A merged directory's link count comes from the lower directory's count and the upper
+/// entries alone: each change of what a name shows (a lower directory removed, replaced by
+/// a file, a file replaced by a directory, a directory renamed away or in) keeps it equal to
+/// 2 + the subdirectories the listing shows.
+#[test]
+fn merged_link_counts_follow_every_kind_of_change() {
+    let ov = Ov::new(|root| {
+        image(root);
+        mkdir(root, "gone");
+        mkdir(root, "tofile");
+        mkfile(root, "todir", b"x");
+    });
+    let check = |what: &str| {
+        let st = ov.root.stat();
+        assert_eq!(st.nlink, 2 + listed_dirs(&ov.root, &ov.cx), "after {what}");
+    };
+    check("nothing");
+    ov.root.rmdir(b"gone").unwrap();
+    check("rmdir of a lower directory (a whiteout)");
+    ov.root.rmdir(b"tofile").unwrap();
+    ov.root
+        .create(b"tofile", NewNode::Regular, 0o644, 0, 0)
+        .unwrap();
+    check("a file over a removed lower directory");
+    ov.root.unlink(b"todir").unwrap();
+    ov.root
+        .create(b"todir", NewNode::Directory, 0o755, 0, 0)
+        .unwrap();
+    check("a directory over a removed lower file");
+    ov.root
+        .create(b"gone", NewNode::Directory, 0o755, 0, 0)
+        .unwrap();
+    check("a new (opaque) directory over a whiteout");
+    let data = ov.get("/data").unwrap();
+    data.rename(b"sub", &ov.root, b"moved", 0).unwrap();
+    check("a lower subdirectory renamed into the directory");
+    assert_eq!(data.stat().nlink, 2 + listed_dirs(&data, &ov.cx));
+    ov.root.rename(b"empty", &data, b"empty", 0).unwrap();
+    check("a lower directory renamed away");
+    assert_eq!(data.stat().nlink, 2 + listed_dirs(&data, &ov.cx));
+}

@@ -59,6 +59,67 @@ impl Meta {
             ctime: now,
         }
     }
+
+    /// The `stat` of the node with these attributes; the directory and a queue differ in
+    /// their inode number, link count and size.
+    fn stat(&self, dev: u64, ino: u64, nlink: u64, size: u64) -> Stat {
+        Stat {
+            dev,
+            ino,
+            mode: self.mode,
+            nlink,
+            uid: self.uid,
+            gid: self.gid,
+            size,
+            blksize: 4096,
+            atime: self.atime,
+            mtime: self.mtime,
+            ctime: self.ctime,
+            ..Stat::default()
+        }
+    }
+
+    /// chmod: the permission bits change, the file type stays.
+    fn set_mode(&mut self, mode: u32) {
+        self.mode = (self.mode & !0o7777) | (mode & 0o7777);
+    }
+
+    /// chown: each id given changes.
+    fn set_owner(&mut self, uid: Option<u32>, gid: Option<u32>) {
+        self.uid = uid.unwrap_or(self.uid);
+        self.gid = gid.unwrap_or(self.gid);
+    }
+}
+
+/// The `Inode` methods the directory and the queues answer alike from their `dev` and
+/// `meta`: statfs, chmod and chown.
+macro_rules! meta_inode_methods {
+    () => {
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+
+        fn statfs(&self) -> StatFs {
+            StatFs {
+                fs_type: MQUEUE_MAGIC,
+                bsize: 4096,
+                frsize: 4096,
+                namelen: 255,
+                fsid: self.dev,
+                ..StatFs::default()
+            }
+        }
+
+        fn set_mode(&self, mode: u32) -> Result<()> {
+            self.meta.lock().set_mode(mode);
+            Ok(())
+        }
+
+        fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+            self.meta.lock().set_owner(uid, gid);
+            Ok(())
+        }
+    };
 }
 
 /// The machine's queues: the filesystem's root directory.
@@ -168,59 +229,16 @@ impl MqDir {
         (m.mtime, m.ctime) = (now, now);
         Ok(())
     }
-
-    fn statfs_of(&self) -> StatFs {
-        StatFs {
-            fs_type: MQUEUE_MAGIC,
-            bsize: 4096,
-            frsize: 4096,
-            namelen: 255,
-            fsid: self.dev,
-            ..StatFs::default()
-        }
-    }
 }
 
 impl Inode for MqDir {
     fn stat(&self) -> Stat {
         let m = *self.meta.lock();
         let n = self.queues.lock().len() as u64;
-        Stat {
-            dev: self.dev,
-            ino: 1,
-            mode: m.mode,
-            nlink: 2,
-            uid: m.uid,
-            gid: m.gid,
-            size: DIRENT_SIZE * (2 + n),
-            blksize: 4096,
-            atime: m.atime,
-            mtime: m.mtime,
-            ctime: m.ctime,
-            ..Stat::default()
-        }
+        m.stat(self.dev, 1, 2, DIRENT_SIZE * (2 + n))
     }
 
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn statfs(&self) -> StatFs {
-        self.statfs_of()
-    }
-
-    fn set_mode(&self, mode: u32) -> Result<()> {
-        let mut m = self.meta.lock();
-        m.mode = (m.mode & !0o7777) | (mode & 0o7777);
-        Ok(())
-    }
-
-    fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
-        let mut m = self.meta.lock();
-        m.uid = uid.unwrap_or(m.uid);
-        m.gid = gid.unwrap_or(m.gid);
-        Ok(())
-    }
+    meta_inode_methods!();
 
     fn lookup(&self, _cx: &Caller, name: &[u8]) -> Result<Arc<dyn Inode>> {
         let q = self.get(name).ok_or(Errno::ENOENT)?;
@@ -319,50 +337,10 @@ impl MqInode {
 
 impl Inode for MqInode {
     fn stat(&self) -> Stat {
-        let m = *self.meta.lock();
-        Stat {
-            dev: self.dev,
-            ino: self.ino,
-            mode: m.mode,
-            nlink: 1,
-            uid: m.uid,
-            gid: m.gid,
-            size: FILENT_SIZE,
-            blksize: 4096,
-            atime: m.atime,
-            mtime: m.mtime,
-            ctime: m.ctime,
-            ..Stat::default()
-        }
+        self.meta.lock().stat(self.dev, self.ino, 1, FILENT_SIZE)
     }
 
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn statfs(&self) -> StatFs {
-        StatFs {
-            fs_type: MQUEUE_MAGIC,
-            bsize: 4096,
-            frsize: 4096,
-            namelen: 255,
-            fsid: self.dev,
-            ..StatFs::default()
-        }
-    }
-
-    fn set_mode(&self, mode: u32) -> Result<()> {
-        let mut m = self.meta.lock();
-        m.mode = (m.mode & !0o7777) | (mode & 0o7777);
-        Ok(())
-    }
-
-    fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
-        let mut m = self.meta.lock();
-        m.uid = uid.unwrap_or(m.uid);
-        m.gid = gid.unwrap_or(m.gid);
-        Ok(())
-    }
+    meta_inode_methods!();
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let line = self.queue.lock().status_line();
