@@ -17,6 +17,7 @@ use coracle_syscalls::{
 use coracle_vfs::Wake;
 
 use crate::arch::{self, fpu, interrupt, trap::run_user, Interrupt};
+use crate::cpu_stats::Stat;
 use crate::platform::KernelPlatform;
 use crate::task::UserFault;
 use crate::{console, time};
@@ -27,6 +28,7 @@ pub struct KernelCpus;
 
 impl CpuControl for KernelCpus {
     fn kick(&self, cpu: usize) {
+        crate::cpu_stats::add(Stat::Ipis, 1);
         arch::send_ipi(cpu, interrupt::WAKE);
     }
 
@@ -49,6 +51,7 @@ pub fn shutdown(status: u32, timing: bool) -> ! {
     // The program's sockets close as its exit would close them, and what they sent reaches
     // the peers before the card stops with the VM.
     crate::dev::net_drain::drain();
+    crate::cpu_stats::report();
     // Stores through shared mappings of volume files reach the host (an unmount's sync).
     crate::dev::p9::sync_all();
     // The host has every byte of output before it learns the program ended.
@@ -143,7 +146,12 @@ fn idle_until_deadline(cpu: usize, sched: &Scheduler) {
     if wake.is_none_or(|d| d > time::monotonic_ns()) {
         // Frames written before going idle leave now, with one doorbell.
         crate::dev::net::flush();
+        let halted = crate::cpu_stats::stamp();
         arch::idle_wait();
+        crate::cpu_stats::add(Stat::Halts, 1);
+        crate::cpu_stats::add_since(Stat::IdleNs, halted);
+    } else {
+        crate::cpu_stats::add(Stat::IdleSpins, 1);
     }
     if wake.is_some_and(|d| d <= time::monotonic_ns()) {
         fired(cpu);
@@ -169,6 +177,8 @@ fn run_task(
     timing: bool,
 ) {
     let thread = &task.thread;
+    crate::cpu_stats::add(Stat::Picks, 1);
+    let picked = crate::cpu_stats::stamp();
     thread.last_cpu.store(cpu, Ordering::Relaxed);
     sched.set_running(cpu, thread.tid);
     let mut body = task.body.lock();
@@ -270,7 +280,10 @@ fn run_task(
         }
         let trap = body.regs.trap;
         next = if trap == TRAP_SYSCALL {
+            let nr = body.regs.rax;
+            let entered = crate::cpu_stats::stamp();
             let outcome = dispatch(&mut body.current, platform, &mut body.regs);
+            crate::cpu_stats::syscall(nr, entered);
             after_call(cpu, sched, task, outcome, body, platform, timing)
         } else if interrupt::is_interrupt(trap) {
             let what = arch::interrupt_done(trap);
@@ -313,6 +326,7 @@ fn run_task(
         }
     }
     sched.set_running(cpu, 0);
+    crate::cpu_stats::add_since(Stat::ThreadNs, picked);
     thread.stop_running(time::monotonic_ns());
     match next {
         Next::Leave { requeue } => {

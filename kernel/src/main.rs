@@ -12,6 +12,7 @@ extern crate alloc;
 mod arch;
 mod console;
 mod cpu_loop;
+mod cpu_stats;
 mod dev;
 mod entropy;
 mod launch;
@@ -61,6 +62,8 @@ fn parse_cmdline(cmdline: &[u8]) -> (Config, u64, Selftests, NetConfig) {
             b"coracle.winsize" => config.winsize = parse_winsize(value),
             b"coracle.verbose" => config.verbose = value == b"1",
             b"coracle.timing" => config.timing = value == b"1",
+            // Per-CPU counters, logged at shutdown (`cpu_stats`).
+            b"coracle.cpustats" if value == b"1" => cpu_stats::enable(),
             b"coracle.epoch" => epoch = number().unwrap_or(0),
             // The root filesystem is the EROFS image on the virtio-blk drive, not the initrd.
             b"coracle.root" if value == b"blk" => config.root_blk = true,

@@ -401,6 +401,8 @@ pub struct Network {
     waker: Once<Box<dyn Fn(u64) + Send + Sync>>,
     /// The deadline the driver last learnt (ns; u64::MAX: none).
     announced: AtomicU64,
+    /// Turns spent waiting for the lock by the runs of socket calls and polls.
+    spins: AtomicU64,
 }
 
 impl core::fmt::Debug for Network {
@@ -434,6 +436,7 @@ impl Network {
         Arc::new(Network {
             waker: Once::new(),
             announced: AtomicU64::new(u64::MAX),
+            spins: AtomicU64::new(0),
             inner: Mutex::new(Inner {
                 ifs: Ifaces {
                     lo: Iface {
@@ -569,6 +572,27 @@ impl Network {
         self.waker.call_once(|| waker);
     }
 
+    /// The lock, with the turns spent waiting for it counted (for `lock_spins`).
+    fn lock_counted(&self) -> spin::MutexGuard<'_, Inner> {
+        let mut turns = 0;
+        loop {
+            if let Some(guard) = self.inner.try_lock() {
+                if turns > 0 {
+                    self.spins.fetch_add(turns, Ordering::Relaxed);
+                }
+                return guard;
+            }
+            turns += 1;
+            core::hint::spin_loop();
+        }
+    }
+
+    /// Turns spent waiting for the stack's lock by socket calls and polls so far: how much
+    /// the CPUs contend for it.
+    pub fn lock_spins(&self) -> u64 {
+        self.spins.load(Ordering::Relaxed)
+    }
+
     /// Runs `f` on the state at `now_ns`, then the stack, then wakes whom it concerns and
     /// tells the waker about an earlier deadline.
     pub(crate) fn with<R>(&self, now_ns: u64, f: impl FnOnce(&mut Inner) -> R) -> R {
@@ -612,7 +636,7 @@ impl Network {
         id: Option<u64>,
         f: impl FnOnce(&mut Inner) -> (R, Needs),
     ) -> (Option<u64>, (R, Woken)) {
-        let mut inner = self.inner.lock();
+        let mut inner = self.lock_counted();
         let now = instant(now_ns);
         if now > inner.ifs.now {
             inner.ifs.now = now;

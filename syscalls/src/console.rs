@@ -73,6 +73,7 @@ pub(crate) fn terminal_winsize(tty: &Tty, (rows, cols): (u16, u16)) {
 
 mod framing;
 mod host;
+pub(crate) mod peer_hosts;
 
 pub use framing::{Decoder, Event, Record};
 pub use host::{

@@ -123,8 +123,13 @@ fn ensure_dir(
 
 /// Makes `dir/name` a regular file holding `data`. An existing regular file with one name is
 /// rewritten in place, leaving the directory untouched as Docker's bind mounts do; anything
-/// else there is replaced by a new file (mode 0644, root's).
-fn replace_file(cx: &Caller, dir: &Arc<dyn Inode>, name: &[u8], data: &[u8]) -> Result<(), Errno> {
+/// else there is replaced by a new file (mode 0644, root's). Returns the file.
+fn replace_file(
+    cx: &Caller,
+    dir: &Arc<dyn Inode>,
+    name: &[u8],
+    data: &[u8],
+) -> Result<Arc<dyn Inode>, Errno> {
     let file = match dir.lookup(cx, name) {
         Ok(old) if old.stat().is_dir() => return Err(Errno::EISDIR),
         Ok(old) if old.stat().file_type() == FileType::Regular && old.stat().nlink == 1 => {
@@ -142,7 +147,7 @@ fn replace_file(cx: &Caller, dir: &Arc<dyn Inode>, name: &[u8], data: &[u8]) -> 
     while done < data.len() {
         done += file.write_at(done as u64, &data[done..])?;
     }
-    Ok(())
+    Ok(file)
 }
 
 /// Unpacks `initrd` into a fresh tmpfs root and mounts the container filesystems.
@@ -300,7 +305,11 @@ pub fn boot(
             match replace_file(&cx, &etc, name, data) {
                 // A read-only root keeps the image's own files (until an overlay is there).
                 Err(Errno::EROFS) if read_only => {}
-                r => r.map_err(|e| fail(&format!("/etc/{}", String::from_utf8_lossy(name)), e))?,
+                // The names of a Coracle network's VMs follow them there.
+                Ok(file) if name == b"hosts" => crate::console::peer_hosts::attach(file),
+                r => {
+                    r.map_err(|e| fail(&format!("/etc/{}", String::from_utf8_lossy(name)), e))?;
+                }
             }
         }
     }

@@ -105,7 +105,7 @@ pub struct RunArgs {
     #[arg(short = 'd', long)]
     pub detach: bool,
     /// Name the VM (coracle ps, logs, stop... take it instead of the id).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = parse_name)]
     pub name: Option<String>,
     /// Remove the VM's record and logs when it ends.
     #[arg(long)]
@@ -171,6 +171,19 @@ pub struct RunArgs {
         trailing_var_arg = true
     )]
     pub command: Vec<OsString>,
+}
+
+/// Checks `--name` as Docker does (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`, here at most 64 bytes): the
+/// name goes into the /etc/hosts of the VM's network peers.
+fn parse_name(text: &str) -> Result<String, String> {
+    coracle_abi::peer_hosts::valid_name(text.as_bytes())
+        .then(|| text.to_owned())
+        .ok_or_else(|| {
+            format!(
+                "invalid VM name {text:?}: letters, digits, '_', '.' and '-', starting with a \
+                 letter or digit, at most 64"
+            )
+        })
 }
 
 /// `docker run -m` sizes: a plain number is MiB here (docker would read bytes, which no one
@@ -426,6 +439,20 @@ mod tests {
         assert!(parse_memory("m").is_err());
         assert!(parse_memory("").is_err());
         assert!(parse_memory("99999999999999g").is_err());
+    }
+
+    /// `--name` is checked as Docker checks it: it goes into the network peers' /etc/hosts.
+    #[test]
+    fn vm_names() {
+        assert_eq!(parse_name("db"), Ok("db".into()));
+        assert_eq!(parse_name("my_db.v-2"), Ok("my_db.v-2".into()));
+        for bad in ["", "-db", "d b", "db#x", "d\tb", &"a".repeat(65)] {
+            assert!(parse_name(bad).is_err(), "{bad:?}");
+        }
+        let mut full = vec!["coracle", "run", "--name", "a b", "/bin/true"];
+        assert!(Cli::try_parse_from(&full).is_err());
+        full[3] = "ab";
+        assert!(Cli::try_parse_from(&full).is_ok());
     }
 
     #[test]

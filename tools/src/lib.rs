@@ -25,6 +25,7 @@ pub mod ldcache;
 pub mod libraries;
 pub mod lifecycle;
 pub mod network;
+pub mod network_peers;
 pub mod networks;
 pub mod pack;
 pub mod packlist;

@@ -330,9 +330,10 @@ impl NetworkArgs {
     }
 
     /// `/etc/hosts` as Docker writes it: loopback names, the `--add-host` lines, then the
-    /// container's own address and name; on a Coracle network also its `--name`, and the
-    /// names of the network's VMs running when it starts (Docker's embedded DNS answers
-    /// these; here they are fixed at boot, docs/networks.md).
+    /// container's own address and name; on a Coracle network also its `--name`, then a
+    /// marker line and the names of the network's VMs live when it starts, which the guest
+    /// keeps current as VMs start and end (Docker's embedded DNS answers these;
+    /// `crate::network_peers`, docs/networks.md).
     pub fn hosts(&self, hostname: &str) -> String {
         let mut s = String::from(
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
@@ -349,6 +350,12 @@ impl NetworkArgs {
                     let _ = write!(s, " {}", a.name);
                 }
                 s.push('\n');
+                let _ = writeln!(
+                    s,
+                    "{} {}: its other VMs, kept current by coracle",
+                    coracle_abi::peer_hosts::MARKER,
+                    a.network.name
+                );
                 for (name, ip) in &a.peers {
                     let _ = writeln!(s, "{ip}\t{name}");
                 }

@@ -140,10 +140,21 @@ fn named_network_etc_files() {
     let mut args = attached();
     let hosts = args.hosts("c0ffee");
     assert!(
-        hosts.ends_with("ff02::2\tip6-allrouters\n172.18.0.3\tc0ffee app\n172.18.0.2\tdb\n"),
+        hosts.ends_with(
+            "ff02::2\tip6-allrouters\n172.18.0.3\tc0ffee app\n\
+             # Coracle network n: its other VMs, kept current by coracle\n172.18.0.2\tdb\n"
+        ),
         "{hosts}"
     );
     assert!(!hosts.contains("10.0.2.15"), "{hosts}");
+    // The guest's updates (coracle_abi::peer_hosts) find the marker this file has.
+    use coracle_abi::peer_hosts::{apply, Change};
+    let web = Change::Add {
+        name: "web",
+        addr: Ipv4Addr::new(172, 18, 0, 4),
+    };
+    let updated = apply(hosts.as_bytes(), web).unwrap().unwrap();
+    assert_eq!(updated, format!("{hosts}172.18.0.4\tweb\n").into_bytes());
     assert_eq!(
         args.resolv_conf(),
         "# Coracle network n: its VMs' names are in /etc/hosts\nnameserver 10.0.2.3\n"

@@ -260,3 +260,45 @@ fn published_port_reaches_a_guest_server() {
         assert_eq!(out.status.code(), Some(0), "{machine}: {}", stderr(&out));
     }
 }
+
+/// `coracle.cpustats=1` logs each CPU's counters and the system calls by time at shutdown
+/// (what the network servers' 2-CPU figures were analysed with).
+#[test]
+fn cpustats_logs_per_cpu_counters_at_shutdown() {
+    let out = coracle(&[
+        "run",
+        "--cpus",
+        "2",
+        "--verbose",
+        "--kernel-arg",
+        "coracle.cpustats=1",
+        "/bin/busybox",
+        "echo",
+        "counted",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "counted\n");
+    for cpu in ["cpu 0 over ", "cpu 1 over "] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(cpu))
+            .unwrap_or_else(|| panic!("no {cpu:?} line in:\n{err}"));
+        for field in [
+            "halts=",
+            "idle_ms=",
+            "picks=",
+            "irqs=",
+            "sys_ms=",
+            "thread_ms=",
+        ] {
+            assert!(line.contains(field), "no {field} in {line:?}");
+        }
+    }
+    let write = err
+        .lines()
+        .find(|l| l.contains("syscall write: "))
+        .unwrap_or_else(|| panic!("no write(2) line in:\n{err}"));
+    assert!(!write.contains(": 0 calls"), "{write}");
+    assert!(err.contains("turns waiting for the stack's lock"), "{err}");
+}

@@ -262,7 +262,8 @@ fn a_client_vm_reaches_a_server_vm_by_name() {
 }
 
 /// VMs started at the same moment still get one address each (taken under the networks'
-/// lock; without it this caught a shared address in one run of three), and machines of both kinds (virtio-mmio on microvm, virtio-pci on q35) talk on the
+/// lock; without it this caught a shared address in one run of three) and each other's
+/// names, and machines of both kinds (virtio-mmio on microvm, virtio-pci on q35) talk on the
 /// same segment.
 #[test]
 fn vms_started_together_get_their_own_addresses() {
@@ -297,6 +298,27 @@ fn vms_started_together_get_their_own_addresses() {
     }
     addresses.sort();
     assert_eq!(addresses, ["10.79.0.2", "10.79.0.3", "10.79.0.4"]);
+    // Each lists the other two, whatever their boot-time lists had (whoever's control socket
+    // came up last told the others and was told them).
+    for name in names {
+        let others: Vec<String> = names
+            .iter()
+            .filter(|n| **n != name)
+            .map(|n| format!("\t{n}\n"))
+            .collect();
+        let end = Instant::now() + Duration::from_secs(60);
+        let hosts = loop {
+            let hosts = text(&rt.coracle(&["exec", name, &bb, "cat", "/etc/hosts"]).stdout);
+            if others.iter().all(|line| hosts.contains(line)) || Instant::now() >= end {
+                break hosts;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        };
+        assert!(
+            others.iter().all(|line| hosts.contains(line)),
+            "{name}'s /etc/hosts:\n{hosts}"
+        );
+    }
     // The q35 VM reaches the other two by name.
     let fetch = |peer: &str| nc_once(peer, 7000);
     let out = rt.coracle(&[
@@ -607,7 +629,8 @@ fn read_only_root_gets_the_network_files() {
         "sh",
         "-c",
         &format!(
-            "{bb} cat /etc/hostname; {bb} tail -n 2 /etc/hosts; {bb} cat /etc/resolv.conf; \
+            "{bb} cat /etc/hostname; {bb} grep -v '^#' /etc/hosts | {bb} tail -n 2; \
+             {bb} cat /etc/resolv.conf; \
              {bb} uname -n; echo x > /etc/hosts || echo refused"
         ),
     ]);
@@ -616,6 +639,128 @@ fn read_only_root_gets_the_network_files() {
         text(&out.stdout),
         "ro-host\n10.78.0.99\textra\n10.78.0.2\tro-host rovm\n\
          nameserver 10.78.0.53\nro-host\nrefused\n"
+    );
+}
+
+/// Waits up to `limit` until `coracle logs VM` holds `needle`; returns the log.
+fn wait_for_log(rt: &Runtime, vm: &str, needle: &str, limit: Duration) -> Result<String, String> {
+    let end = Instant::now() + limit;
+    loop {
+        let log = text(&rt.coracle(&["logs", vm]).stdout);
+        if log.contains(needle) {
+            return Ok(log);
+        }
+        if Instant::now() >= end {
+            return Err(log);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Names follow the network's live VMs in both directions, as Docker's embedded DNS has
+/// them: a client VM started BEFORE its server reaches it by name once it is up; the name
+/// stops resolving when the server is removed, even after its supervisor was killed (then
+/// `coracle rm` speaks for it); a replacement server at another address is reached at its
+/// new one; a VM stopped as usual is dropped too. The client's root is read-only (Docker's
+/// /etc/hosts is writable from outside all the same). Before, /etc/hosts was fixed at boot:
+/// the client never found `db`.
+#[test]
+fn names_follow_vms_started_and_removed_after_the_client() {
+    let mut rt = Runtime::new("follow");
+    rt.network("follow", &["--subnet", "10.75.0.0/24"]);
+    let bb = guest_busybox();
+    let fetch = format!("{bb} timeout 10 {bb} wget -q -O - http://db:8080/");
+    let listed = |name: &str| format!("{bb} grep -q '[[:space:]]{name}$' /etc/hosts");
+    // Each phase is bounded by its try count (half a second apart, 240 tries).
+    let client = format!(
+        "i=0; until {fetch} >/w/got; do i=$((i+1)); [ $i -gt 240 ] && exit 1; {bb} sleep 0.5; \
+         done; echo first: $({bb} cat /w/got); \
+         i=0; while {db}; do i=$((i+1)); [ $i -gt 240 ] && exit 2; {bb} sleep 0.5; done; \
+         echo db gone; \
+         i=0; until {fetch} >/w/got && {bb} grep -q db2 /w/got; do i=$((i+1)); \
+         [ $i -gt 240 ] && exit 3; {bb} sleep 0.5; done; echo second: $({bb} cat /w/got); \
+         {bb} grep -v '^#' /etc/hosts | {bb} grep -e '[[:space:]]db$' -e filler; \
+         i=0; while {filler}; do i=$((i+1)); [ $i -gt 240 ] && exit 4; {bb} sleep 0.5; done; \
+         echo filler gone",
+        db = listed("db"),
+        filler = listed("filler"),
+    );
+    rt.detached(
+        "app",
+        &[
+            "--network",
+            "follow",
+            "--read-only",
+            "--tmpfs",
+            "/w",
+            BUSYBOX,
+            "sh",
+            "-c",
+            &client,
+        ],
+    );
+    let server = |answer: &str| {
+        format!(
+            "{bb} mkdir -p /www && echo {answer} > /www/index.html && \
+             exec {bb} httpd -f -p 8080 -h /www"
+        )
+    };
+    let limit = Duration::from_secs(180);
+    let diagnose = |rt: &Runtime, log: String| {
+        format!(
+            "app's log:\n{log}\n{}",
+            text(&rt.coracle(&["logs", "app"]).stderr)
+        )
+    };
+    let db1 = rt.detached(
+        "db",
+        &[
+            "--network",
+            "follow",
+            BUSYBOX,
+            "sh",
+            "-c",
+            &server("served by db1"),
+        ],
+    );
+    wait_for_log(&rt, "app", "first: served by db1", limit)
+        .unwrap_or_else(|l| panic!("{}", diagnose(&rt, l)));
+
+    // Its supervisor killed, `db` is dead but still listed until `coracle rm`.
+    let state = rt.state(&db1);
+    let at = state.find("\"pid\": ").expect("a pid") + 7;
+    let pid = &state[at..at + state[at..].find(',').unwrap()];
+    let killed = Command::new("kill").args(["-KILL", pid]).status().unwrap();
+    assert!(killed.success(), "kill {pid}");
+    let end = Instant::now() + limit;
+    while !rt.ok(&["ps", "-a"]).contains("Dead") && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    rt.ok(&["rm", "db"]);
+    wait_for_log(&rt, "app", "db gone", limit).unwrap_or_else(|l| panic!("{}", diagnose(&rt, l)));
+
+    // The old address goes to `filler`, so the new `db` gets another one.
+    rt.detached("filler", &["--network", "follow", BUSYBOX, "sleep", "600"]);
+    rt.detached(
+        "db",
+        &[
+            "--network",
+            "follow",
+            BUSYBOX,
+            "sh",
+            "-c",
+            &server("served by db2"),
+        ],
+    );
+    wait_for_log(&rt, "app", "\tfiller\n", limit)
+        .unwrap_or_else(|l| panic!("{}", diagnose(&rt, l)));
+    rt.ok(&["rm", "-f", "filler"]);
+    let log = wait_for_log(&rt, "app", "filler gone", limit)
+        .unwrap_or_else(|l| panic!("{}", diagnose(&rt, l)));
+    assert_eq!(
+        log,
+        "first: served by db1\ndb gone\nsecond: served by db2\n10.75.0.3\tfiller\n\
+         10.75.0.4\tdb\nfiller gone\n"
     );
 }
 

@@ -101,6 +101,7 @@ pub fn route_gsi(
 pub fn dispatch(index: usize) {
     if let Some(handler) = HANDLERS.get(index).and_then(Once::get) {
         COUNTS[index].fetch_add(1, Ordering::Relaxed);
+        crate::cpu_stats::add(crate::cpu_stats::Stat::Irqs, 1);
         handler();
     }
 }

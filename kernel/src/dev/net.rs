@@ -478,6 +478,8 @@ fn poll_stack(now: u64) -> Option<u64> {
     if received || due || moved || stalled {
         LAST_POLL.store(now, Ordering::Relaxed);
         let next = coracle_syscalls::net::poll(now);
+        crate::cpu_stats::add(crate::cpu_stats::Stat::Polls, 1);
+        crate::cpu_stats::add_since(crate::cpu_stats::Stat::PollNs, now);
         STACK_DEADLINE.store(next.unwrap_or(u64::MAX), Ordering::Relaxed);
         // Frames the devices finished sending meanwhile.
         for nic in cards() {

@@ -92,6 +92,7 @@ impl<T: Transport> State<T> {
         let (new, event) = ring.indices();
         queue.checked = new;
         if new.wrapping_sub(event).wrapping_sub(1) < new.wrapping_sub(old) {
+            crate::cpu_stats::add(crate::cpu_stats::Stat::Doorbells, 1);
             self.inner.notify(q);
         }
     }

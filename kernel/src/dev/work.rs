@@ -92,6 +92,7 @@ impl Work {
             // Cleared before the run and merged after it, so that a `schedule_at` from
             // another CPU during the run is kept.
             let armed = self.deadline.swap(NO_DEADLINE, Ordering::AcqRel);
+            crate::cpu_stats::add(crate::cpu_stats::Stat::WorkRuns, 1);
             let next = (self.run)(crate::time::monotonic_ns()).unwrap_or(NO_DEADLINE);
             let merged = self.deadline.fetch_min(next, Ordering::AcqRel).min(next);
             self.running.store(false, Ordering::Release);
@@ -108,6 +109,7 @@ impl Work {
 fn wake_device_cpu() {
     let cpu = device_cpu();
     if crate::arch::cpu_index() != cpu {
+        crate::cpu_stats::add(crate::cpu_stats::Stat::Ipis, 1);
         crate::arch::send_ipi(cpu, crate::arch::interrupt::WAKE);
     }
 }

@@ -17,6 +17,7 @@ pub mod fcntl;
 pub mod ipc;
 pub mod mm;
 pub mod netlink;
+pub mod peer_hosts;
 pub mod poll;
 pub mod ptrace;
 pub mod resource;

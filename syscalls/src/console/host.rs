@@ -205,6 +205,7 @@ fn record(payload: &[u8]) {
             }
         }
         b"stop" => signal_init(SIGKILL),
+        b"host" => super::peer_hosts::record(payload),
         _ => {}
     }
 }

@@ -183,6 +183,8 @@ fn kill_process(r: &Record) {
     r.status = Status::Exited(137);
     r.finished = Some(now_secs());
     let _ = save(&root(), &r);
+    // Its supervisor cannot tell the VM's network peers any more: this command does.
+    crate::network_peers::withdraw(&r);
 }
 
 /// SIGKILL for PID 1: the guest ends it at once (status 137); the process if that fails.
@@ -277,6 +279,9 @@ pub fn rm(args: RmArgs) -> Result<u8, RunError> {
                 )));
             }
             kill_now(&r);
+        } else if r.liveness() == Liveness::Dead {
+            // Its supervisor died without telling the VM's network peers.
+            crate::network_peers::withdraw(&r);
         }
         match fs::remove_dir_all(dir_of(&root(), &r.id)) {
             // A `--rm` VM removed itself when it ended.

@@ -161,6 +161,7 @@ impl Tracked {
         }
         self.record.status = Status::Running;
         self.save();
+        crate::network_peers::announce(&self.record, control);
     }
 
     /// The VM ended with `code`: recorded, or with `--rm` removed.
@@ -168,12 +169,13 @@ impl Tracked {
         let dir = dir_of(&self.root, &self.record.id);
         if self.record.remove {
             let _ = fs::remove_dir_all(dir);
-            return;
+        } else {
+            let _ = fs::remove_file(dir.join("control.sock"));
+            self.record.status = Status::Exited(code);
+            self.record.finished = Some(now_secs());
+            self.save();
         }
-        let _ = fs::remove_file(dir.join("control.sock"));
-        self.record.status = Status::Exited(code);
-        self.record.finished = Some(now_secs());
-        self.save();
+        crate::network_peers::withdraw(&self.record);
     }
 }
 
