@@ -483,6 +483,8 @@ fn c_specs(now: u64) -> Vec<Spec> {
     specs.push(spec("ipc_mq").scratch().status(0).needs_root());
     // RLIMIT_NPROC on fork and clone, for root (exempt) and for a user.
     specs.push(spec("lim_nproc").status(0).needs_root());
+    // RLIMIT_NPROC on execve after a set*uid to a user over the limit (PF_NPROC_EXCEEDED).
+    specs.push(spec("lim_nproc_exec").status(0).needs_root());
     // readahead, sync_file_range and fadvise on every kind of descriptor (LTP readahead01,
     // sync_file_range01).
     specs.push(spec("fs_advise").scratch());
@@ -530,6 +532,8 @@ fn proc_specs() -> Vec<Spec> {
         "proc_vfork",
         // What a vfork child maps, unmaps or protects is its parent's map afterwards.
         "proc_vfork_mm",
+        // CLONE_VM shares one map: a parent thread's mmap during vfork, a clone(CLONE_VM) child.
+        "proc_vm_share",
         "proc_pidfd",
         // Futexes between processes on shared memory, sem_open, process-shared pthreads.
         "futex_shared",
