@@ -483,6 +483,8 @@ fn c_specs(now: u64) -> Vec<Spec> {
     specs.push(spec("ipc_mq").scratch().status(0).needs_root());
     // RLIMIT_NPROC on fork and clone, for root (exempt) and for a user.
     specs.push(spec("lim_nproc").status(0).needs_root());
+    // RLIMIT_NPROC on execve after a set*uid to a user over the limit (PF_NPROC_EXCEEDED).
+    specs.push(spec("lim_nproc_exec").status(0).needs_root());
     // readahead, sync_file_range and fadvise on every kind of descriptor (LTP readahead01,
     // sync_file_range01).
     specs.push(spec("fs_advise").scratch());
@@ -511,6 +513,11 @@ fn net_specs() -> Vec<Spec> {
     specs.push(spec("net_unix").scratch().status(0));
     // getifaddrs and getaddrinfo(AI_ADDRCONFIG) over netlink: lo's entries, compared.
     specs.push(spec("net_ifaddrs").status(0));
+    // Listen backlogs, a v6-only [::] beside 0.0.0.0, SO_LINGER's blocking close, close of a
+    // connect in progress, keepalive settings, a closed UDP socket's datagrams.
+    for p in ["net_listen", "net_close", "net_keepalive"] {
+        specs.push(spec(p).status(0));
+    }
     specs
 }
 
@@ -525,6 +532,8 @@ fn proc_specs() -> Vec<Spec> {
         "proc_vfork",
         // What a vfork child maps, unmaps or protects is its parent's map afterwards.
         "proc_vfork_mm",
+        // CLONE_VM shares one map: a parent thread's mmap during vfork, a clone(CLONE_VM) child.
+        "proc_vm_share",
         "proc_pidfd",
         // Futexes between processes on shared memory, sem_open, process-shared pthreads.
         "futex_shared",

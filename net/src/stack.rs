@@ -302,14 +302,7 @@ impl Inner {
                 PollIngressSingleResult::PacketProcessed => ingress = true,
                 PollIngressSingleResult::SocketStateChanged => {
                     ingress = true;
-                    for id in &self.listeners {
-                        if let Some(Sock {
-                            kind: Kind::Tcp(t), ..
-                        }) = self.socks.get_mut(id)
-                        {
-                            t.refill(&mut self.ifs);
-                        }
-                    }
+                    crate::tcp::refill_listeners(self);
                 }
             }
         }
@@ -383,6 +376,11 @@ impl Inner {
                 (a, b) => a.or(b),
             };
         }
+        let keepalive = self.socks.values().filter_map(|s| match &s.kind {
+            Kind::Tcp(t) => t.keepalive_deadline(),
+            Kind::Udp(_) => None,
+        });
+        at = keepalive.chain(at).min();
         at.map(|t| t.total_micros().max(0) as u64 * 1000)
     }
 }

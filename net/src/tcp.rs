@@ -3,9 +3,9 @@
 //! smoltcp's TCP socket is one connection, and a listening one becomes the connection it
 //! accepts. A Linux listening socket is therefore a pool of smoltcp sockets on the same port,
 //! on every interface it listens on: a few spare ones in the listening state, refilled after
-//! every received packet (`refill`, run by the stack between packets) while fewer than the
-//! backlog are half-open or waiting to be accepted, so a burst of SYNs up to the backlog finds
-//! a listener each; `accept` takes one that finished its handshake.
+//! every packet that changed a socket (`refill_listeners`, run by the stack between packets),
+//! which also judges the SYNs they took against the backlog and the listener's family
+//! (`tcp/listen.rs`); `accept` takes one that finished its handshake.
 
 use alloc::sync::Arc;
 use alloc::vec;
@@ -20,9 +20,13 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
 mod info;
-mod v6only;
+mod keepalive;
+mod listen;
 
 pub use info::{Congestion, TcpInfo};
+use keepalive::KeepAlive;
+pub(crate) use listen::refill_listeners;
+use listen::Slot;
 
 use crate::ports::{Binding, Ports, Proto};
 use crate::stack::{Ifaces, Inner, Kind, Needs, Network, Shared, Which};
@@ -81,8 +85,9 @@ impl Default for TcpOpts {
 enum Phase {
     Idle,
     Listen {
+        /// listen's backlog: up to one more connection waits to be accepted.
         backlog: usize,
-        pool: Vec<(Which, SocketHandle)>,
+        pool: Vec<Slot>,
     },
     Conn {
         which: Which,
@@ -122,6 +127,10 @@ pub(crate) struct TcpState {
     shut_wr: bool,
     /// The connection was reset or timed out (reads give ECONNRESET once, then 0).
     broken: bool,
+    /// Its last close waits (SO_LINGER) for the FIN to be acknowledged.
+    lingering: bool,
+    /// The connection's keepalive timing.
+    ka: KeepAlive,
 }
 
 /// How long a connection on the NIC holds back the ACK of received data for a reply to carry
@@ -160,6 +169,11 @@ fn connected(state: State) -> bool {
     )
 }
 
+/// Whether our FIN (or the data before it) waits to be acknowledged (sk_stream_closing).
+fn closing(state: State) -> bool {
+    matches!(state, State::FinWait1 | State::Closing | State::LastAck)
+}
+
 /// Whether the peer's FIN arrived.
 fn peer_closed(state: State) -> bool {
     matches!(
@@ -181,6 +195,8 @@ impl TcpState {
             shut_rd: false,
             shut_wr: false,
             broken: false,
+            lingering: false,
+            ka: KeepAlive::new(Instant::ZERO),
         }
     }
 
@@ -209,20 +225,17 @@ impl TcpState {
 
     /// A NIC appeared: a listener on every address listens there too.
     pub(crate) fn interface_added(&mut self, ifs: &mut Ifaces, w: Which) {
-        let Phase::Listen { backlog, pool } = &self.phase else {
-            return;
-        };
-        if !self.local.is_some_and(|l| l.0.is_unspecified()) {
+        if !matches!(self.phase, Phase::Listen { .. })
+            || !self.local.is_some_and(|l| l.0.is_unspecified())
+        {
             return;
         }
-        let _ = backlog;
         let mut added = Vec::new();
         for _ in 0..SPARE {
             if let Some(h) = self.add_listener(ifs, w) {
-                added.push((w, h));
+                added.push(Slot::spare(w, h));
             }
         }
-        let _ = pool;
         if let Phase::Listen { pool, .. } = &mut self.phase {
             pool.extend(added);
         }
@@ -236,11 +249,12 @@ impl TcpState {
             Phase::Idle => {}
             Phase::Listen { pool, .. } => {
                 let local = self.local;
-                for &(w, h) in pool.iter() {
-                    let s = ifs.set(w).get_mut::<tcp::Socket<'_>>(h);
+                for slot in pool.iter_mut() {
+                    let s = ifs.set(slot.which).get_mut::<tcp::Socket<'_>>(slot.handle);
                     if s.state() == State::Closed {
                         if let Some(l) = local {
                             let _ = s.listen(listen_endpoint(l));
+                            slot.spare = true;
                         }
                     }
                 }
@@ -255,10 +269,17 @@ impl TcpState {
             } => {
                 let (w, h) = (*which, *handle);
                 let state = ifs.set(w).get::<tcp::Socket<'_>>(h).state();
+                if *established && state != State::Closed {
+                    let s = ifs.set(w).get_mut::<tcp::Socket<'_>>(h);
+                    self.ka.update(s, &self.opts, now);
+                }
                 if !*established {
                     if connected(state) {
                         *established = true;
                         *rtt = Some(now - *started);
+                        // Linux has no connect timeout once connected.
+                        ifs.set(w).get_mut::<tcp::Socket<'_>>(h).set_timeout(None);
+                        self.ka = KeepAlive::new(now);
                     } else if state == State::Closed {
                         let timed_out = now - *started >= CONNECT_TIMEOUT;
                         ifs.set(w).remove(h);
@@ -277,45 +298,15 @@ impl TcpState {
                         }
                     }
                 } else if state == State::Closed && !self.shut_wr && !self.broken {
-                    // Closed without our FIN: the peer reset it (or keepalive gave up).
+                    // Closed without our FIN: the peer reset it, or keepalive gave up.
                     self.broken = true;
-                    self.err = Some(Errno::ECONNRESET);
+                    self.err = Some(if self.ka.timed_out(&self.opts, now) {
+                        Errno::ETIMEDOUT
+                    } else {
+                        Errno::ECONNRESET
+                    });
                 }
             }
-        }
-    }
-
-    /// Keeps [`SPARE`] listening sockets on each interface of a listener while fewer than
-    /// the backlog connections are half-open or unaccepted (beyond it a SYN finds no listener
-    /// and is refused).
-    pub(crate) fn refill(&mut self, ifs: &mut Ifaces) {
-        self.refuse_v4(ifs);
-        let Phase::Listen { backlog, pool } = &self.phase else {
-            return;
-        };
-        let Some(local) = self.local else { return };
-        let backlog = *backlog;
-        let mut pending = 0;
-        let mut free = [0usize; 1 + crate::MAX_NICS];
-        for &(w, h) in pool {
-            match ifs.set_ref(w).get::<tcp::Socket<'_>>(h).state() {
-                State::Listen => free[w.slot()] += 1,
-                _ => pending += 1,
-            }
-        }
-        let mut added = Vec::new();
-        for w in Self::listen_ifaces(ifs, local.0) {
-            let mut n = free[w.slot()];
-            while n < SPARE && pending < backlog {
-                match self.add_listener(ifs, w) {
-                    Some(h) => added.push((w, h)),
-                    None => break,
-                }
-                n += 1;
-            }
-        }
-        if let Phase::Listen { pool, .. } = &mut self.phase {
-            pool.extend(added);
         }
     }
 
@@ -339,16 +330,6 @@ impl TcpState {
         match self.phase {
             Phase::Conn { which, handle, .. } => Some(ifs.set_ref(which).get(handle)),
             _ => None,
-        }
-    }
-
-    fn ready_to_accept(&self, ifs: &Ifaces) -> usize {
-        match &self.phase {
-            Phase::Listen { pool, .. } => pool
-                .iter()
-                .filter(|&&(w, h)| connected(ifs.set_ref(w).get::<tcp::Socket<'_>>(h).state()))
-                .count(),
-            _ => 0,
         }
     }
 
@@ -391,10 +372,14 @@ impl TcpState {
         }
     }
 
-    /// Bytes waiting to be read (connections waiting to be accepted, for a listener).
+    /// Bytes waiting to be read (connections waiting to be accepted, for a listener; for a
+    /// lingering close, bytes and FIN not yet acknowledged, so that the end wakes it).
     pub(crate) fn queued(&self, ifs: &Ifaces) -> u32 {
         match &self.phase {
             Phase::Listen { .. } => self.ready_to_accept(ifs) as u32,
+            _ if self.lingering => self
+                .conn(ifs)
+                .map_or(0, |s| s.send_queue() as u32 + u32::from(closing(s.state()))),
             _ => self.conn(ifs).map_or(0, |s| s.recv_queue() as u32),
         }
     }
@@ -429,7 +414,12 @@ impl TcpState {
         match core::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Idle => {}
             Phase::Listen { pool, .. } => {
-                for (w, h) in pool {
+                for Slot {
+                    which: w,
+                    handle: h,
+                    ..
+                } in pool
+                {
                     let s = inner_ifs.set(w).get_mut::<tcp::Socket<'_>>(h);
                     if s.state() == State::Listen {
                         inner_ifs.set(w).remove(h);
@@ -441,13 +431,21 @@ impl TcpState {
             }
             Phase::Conn { which, handle, .. } => {
                 let s = inner_ifs.set(which).get_mut::<tcp::Socket<'_>>(handle);
-                // tcp_close: unread data or SO_LINGER with a zero time resets the connection.
-                if s.can_recv() || self.opts.linger_abort {
-                    s.abort();
+                // tcp_close of a connect in progress (tcp_close_state: SYN_SENT to CLOSE) sends
+                // nothing; smoltcp's close and abort would send a reset. A SYN-ACK that comes
+                // later finds no socket and is reset, as in Linux.
+                if s.state() == State::SynSent {
+                    inner_ifs.set(which).remove(handle);
                 } else {
-                    s.close();
+                    // tcp_close: unread data or SO_LINGER with a zero time resets the
+                    // connection.
+                    if s.can_recv() || self.opts.linger_abort {
+                        s.abort();
+                    } else {
+                        s.close();
+                    }
+                    orphans.push((which, handle));
                 }
-                orphans.push((which, handle));
             }
         }
         if core::mem::take(&mut self.holds_port) {
@@ -555,19 +553,25 @@ impl TcpSocket {
         self.peek(|t, _| t.opts)
     }
 
-    /// Changes the options; TCP_NODELAY and keepalive reach the connection at once.
+    /// Changes the options; TCP_NODELAY reaches the connection at once, keepalive's timing
+    /// when the stack next looks at it (this runs it, so that its deadline is known).
     pub fn set_opts(&self, f: impl FnOnce(&mut TcpOpts)) {
-        self.peek(|t, ifs| {
+        self.with_needs(0, |t, inner| {
+            let was = t.opts;
             f(&mut t.opts);
-            let o = t.opts;
-            if let Phase::Conn { which, handle, .. } = t.phase {
-                let s = ifs.set(which).get_mut::<tcp::Socket<'_>>(handle);
-                s.set_nagle_enabled(!o.nodelay);
-                s.set_keep_alive(
-                    o.keepalive
-                        .then(|| Duration::from_secs(u64::from(o.keepidle.max(1)))),
-                );
+            if t.opts.keepalive && !was.keepalive {
+                t.ka.enabled(inner.ifs.now);
             }
+            let nodelay = t.opts.nodelay;
+            Self::conn_mut(t, inner, |s| s.set_nagle_enabled(!nodelay));
+            // Only a new keepalive deadline needs the whole stack's (it is computed then).
+            let timing = |o: &TcpOpts| (o.keepalive, o.keepidle);
+            let needs = if t.opts.keepalive && timing(&t.opts) != timing(&was) {
+                Needs::All
+            } else {
+                Needs::Nothing
+            };
+            ((), needs)
         })
     }
 
@@ -587,8 +591,8 @@ impl TcpSocket {
     /// `listen`: binds an ephemeral port if unbound; a second call changes the backlog.
     pub fn listen(&self, backlog: usize, unspecified: IpAddr, now: u64) -> Result<(), Errno> {
         self.with(now, |t, inner| {
-            // Linux: a backlog of 0 still accepts one connection.
-            let backlog = backlog.clamp(1, SOMAXCONN);
+            // inet_listen caps it at net.core.somaxconn.
+            let backlog = backlog.min(SOMAXCONN);
             match &mut t.phase {
                 Phase::Conn { .. } => return Err(Errno::EINVAL),
                 Phase::Listen { backlog: b, .. } => {
@@ -607,7 +611,7 @@ impl TcpSocket {
             for w in TcpState::listen_ifaces(&inner.ifs, addr) {
                 for _ in 0..SPARE {
                     if let Some(h) = t.add_listener(&mut inner.ifs, w) {
-                        pool.push((w, h));
+                        pool.push(Slot::spare(w, h));
                     }
                 }
             }
@@ -639,15 +643,28 @@ impl TcpSocket {
         };
         let at = pool
             .iter()
-            .position(|&(w, h)| connected(inner.ifs.set(w).get::<tcp::Socket<'_>>(h).state()))
+            .position(|s| {
+                !s.spare
+                    && connected(
+                        inner
+                            .ifs
+                            .set_ref(s.which)
+                            .get::<tcp::Socket<'_>>(s.handle)
+                            .state(),
+                    )
+            })
             .ok_or(Errno::EAGAIN)?;
-        let (w, h) = pool.remove(at);
-        t.refill(&mut inner.ifs);
+        let Slot {
+            which: w,
+            handle: h,
+            ..
+        } = pool.remove(at);
         let s = inner.ifs.set(w).get_mut::<tcp::Socket<'_>>(h);
         let peer = s.remote_endpoint().map(SocketAddr::from);
         let local = s.local_endpoint().map(|e| (IpAddr::from(e.addr), e.port));
         let mut child = TcpState::new(0);
         child.opts = t.opts;
+        child.ka = KeepAlive::new(inner.ifs.now);
         child.local = local;
         child.phase = Phase::Conn {
             which: w,
@@ -703,9 +720,6 @@ impl TcpSocket {
             }
             let mut s = new_socket(&t.opts, which);
             s.set_nagle_enabled(!t.opts.nodelay);
-            if t.opts.keepalive {
-                s.set_keep_alive(Some(Duration::from_secs(u64::from(t.opts.keepidle.max(1)))));
-            }
             s.set_timeout(Some(CONNECT_TIMEOUT));
             let (iface, set) = inner.ifs.both(which);
             let local = listen_endpoint((addr, port));
@@ -724,20 +738,17 @@ impl TcpSocket {
         })
     }
 
-    /// Clears the handshake's connect timeout once connected (Linux has none afterwards).
+    /// `f` on the connection, if connected or connecting.
     fn conn_mut<R>(
         t: &mut TcpState,
         inner: &mut Inner,
         f: impl FnOnce(&mut tcp::Socket<'static>) -> R,
     ) -> Option<R> {
         match t.phase {
-            Phase::Conn { which, handle, .. } => {
-                let s = inner.ifs.set(which).get_mut::<tcp::Socket<'static>>(handle);
-                if s.timeout().is_some() && connected(s.state()) {
-                    s.set_timeout(None);
-                }
-                Some(f(s))
-            }
+            Phase::Conn { which, handle, .. } => Some(f(inner
+                .ifs
+                .set(which)
+                .get_mut::<tcp::Socket<'static>>(handle))),
             _ => None,
         }
     }
@@ -888,6 +899,37 @@ impl TcpSocket {
                 .map(SocketAddr::from)
                 .ok_or(Errno::ENOTCONN),
             _ => Err(Errno::ENOTCONN),
+        })
+    }
+
+    /// The last close of a socket with SO_LINGER and a time: sends the FIN now (once) and
+    /// says whether the close is done waiting (tcp_close's sk_stream_wait_close: until the
+    /// FIN is acknowledged). Nothing to wait for when close resets the connection or sends
+    /// nothing (unread data, a zero linger time, a connect in progress, not connected).
+    /// The socket is then dropped as usual; a close that gave up waiting leaves the
+    /// connection to finish on its own, as Linux's orphans do.
+    pub fn close_lingering(&self, now: u64) -> bool {
+        self.with(now, |t, inner| {
+            let abort = t.opts.linger_abort;
+            let lingering = t.lingering;
+            let done = Self::conn_mut(t, inner, |s| {
+                let state = s.state();
+                if state == State::SynSent || s.can_recv() || abort {
+                    return true;
+                }
+                if !lingering {
+                    s.close();
+                }
+                !closing(s.state())
+            });
+            match done {
+                Some(false) => {
+                    t.lingering = true;
+                    t.shut_wr = true;
+                    false
+                }
+                _ => true,
+            }
         })
     }
 

@@ -127,7 +127,7 @@ impl Current {
                 root: sys.vfs.root().clone(),
                 umask: 0o022,
             }),
-            mm: Mutex::new(Mm::new(info.brk, info.mmap_top)),
+            mm: crate::mm::MmRef::new(Mm::new(info.brk, info.mmap_top)),
             limits: Mutex::new(crate::sys::info::default_limits()),
             start_ns,
             threads: Mutex::new(alloc::vec![info.pid]),

@@ -15,7 +15,7 @@ use coracle_vfs::tmpfs::{new_tmpfs, TmpfsOptions};
 use coracle_vfs::{Clock, Errno, Inode, OpenFile, Vfs};
 use spin::Mutex;
 
-use crate::mm::Mm;
+use crate::mm::MmRef;
 use crate::sched::Scheduler;
 use crate::signal::ProcSignals;
 use coracle_vfs::WaitQueue;
@@ -239,11 +239,9 @@ pub struct Life {
     pub vfork_done: bool,
     /// It called execve (its parent may no longer change its group).
     pub execed: bool,
-    /// It runs in its vfork parent's address space (CLONE_VM|CLONE_VFORK) until it calls
-    /// execve or ends: the space is not its to free.
-    pub borrowed_vm: bool,
-    /// The vfork child running in this process's address space, if any.
-    pub lent_to: Option<u32>,
+    /// A set*uid moved it to a user over RLIMIT_NPROC: its next execve may fail
+    /// (PF_NPROC_EXCEEDED, `sys::process::nproc`).
+    pub nproc_exceeded: bool,
 }
 
 /// prctl(2) switches that only change what later calls answer: no_new_privs (kept across
@@ -286,7 +284,8 @@ pub struct Process {
     pub exe: Mutex<Option<Exe>>,
     pub files: Mutex<FdTable>,
     pub fs: Mutex<FsContext>,
-    pub mm: Mutex<Mm>,
+    /// The memory map, shared with the processes clone gave CLONE_VM (`crate::mm::MmRef`).
+    pub mm: MmRef,
     /// Resource limits, (soft, hard) by RLIMIT_* number.
     pub limits: Mutex<[(u64, u64); 16]>,
     /// CLOCK_MONOTONIC at start, in ns.

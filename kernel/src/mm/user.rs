@@ -3,6 +3,14 @@
 //! A range must lie entirely in the user half (below the canonical hole) — which keeps kernel
 //! addresses out — and every byte must be mapped: a missing page turns into `EFAULT` through
 //! the copy routine's fault fixup (arch::usercopy), never a kernel fault.
+//!
+//! The kernel runs with interrupts off, so a TLB shootdown another CPU asked for (an munmap,
+//! an mprotect, a copy-on-write break by another thread) waits here until this CPU next
+//! enters user mode or idles. A copy through a translation that request was meant to drop
+//! would reach the old frame (kept out of the allocator until every CPU flushed): a signal
+//! frame written there, say, while the program then reads the new page. So every access first
+//! answers the requests already made ([`crate::arch::tlb_service`], one load when there are
+//! none), as Linux's kernel, running with interrupts on, has answered the flush IPI by then.
 
 use coracle_syscalls::Errno;
 
@@ -24,6 +32,7 @@ pub fn read(addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         return Ok(());
     }
     check(addr, buf.len())?;
+    crate::arch::tlb_service();
     // SAFETY: `buf` is a valid kernel buffer of that length; the user side was range-checked
     // and faults are caught by the copy's fixup.
     unsafe { usercopy::copy(buf.as_mut_ptr(), addr as *const u8, buf.len()) }
@@ -37,6 +46,7 @@ pub fn write(addr: u64, data: &[u8]) -> Result<(), Errno> {
         return Ok(());
     }
     check(addr, data.len())?;
+    crate::arch::tlb_service();
     // SAFETY: as for `read`, with the directions swapped.
     unsafe { usercopy::copy(addr as *mut u8, data.as_ptr(), data.len()) }
         .map_err(|()| Errno::EFAULT)
@@ -47,5 +57,6 @@ pub fn write(addr: u64, data: &[u8]) -> Result<(), Errno> {
 /// (a futex), so this is one locked instruction, not a read and a write.
 pub fn cmpxchg_u32(addr: u64, expected: u32, new: u32) -> Result<u32, Errno> {
     check(addr, 4)?;
+    crate::arch::tlb_service();
     usercopy::cmpxchg_u32(addr, expected, new).map_err(|()| Errno::EFAULT)
 }

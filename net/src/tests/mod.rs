@@ -2,6 +2,8 @@
 
 mod cards;
 mod drain;
+mod keepalive;
+mod listen;
 mod nic;
 mod tcp;
 mod tcp_opts;

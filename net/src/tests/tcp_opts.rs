@@ -116,3 +116,35 @@ fn tcp_info_reports_state_mss_and_rto() {
     assert_eq!(a.info().state, 5);
     assert_eq!(b.info().state, 8);
 }
+
+#[test]
+fn a_lingering_close_is_done_once_the_fin_is_acknowledged() {
+    let net = net();
+    let mut c = Clock(0);
+    let (_l, a, b) = pair(&net, &mut c, 7330);
+    let sent = fill(&net, &mut c, &a);
+    // The peer's window is full: the FIN cannot go, the close waits.
+    assert!(!a.close_lingering(c.0));
+    for _ in 0..100 {
+        c.tick(&net);
+    }
+    assert!(!a.close_lingering(c.0), "still waiting while nobody reads");
+    let mut buf = [0u8; 4096];
+    let mut got = 0;
+    for _ in 0..100_000 {
+        match b.recv(&mut buf, false, c.0) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(Errno::EAGAIN) => {}
+            Err(e) => panic!("recv: {e:?}"),
+        }
+        c.tick(&net);
+    }
+    assert_eq!(got, sent, "the peer reads everything, then the end");
+    assert!(a.close_lingering(c.0));
+    // A connection with unread data is reset by its close: nothing to wait for.
+    let (_l2, a2, b2) = pair(&net, &mut c, 7331);
+    assert_eq!(b2.send(b"unread", c.0), Ok(6));
+    c.tick(&net);
+    assert!(a2.close_lingering(c.0));
+}

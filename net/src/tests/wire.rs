@@ -23,6 +23,8 @@ struct FakeNic {
     rx: Wire,
     tx: Wire,
     cut: Arc<AtomicBool>,
+    /// Every frame sent, for tests that look at what went out.
+    log: Wire,
 }
 
 impl NetDevice for FakeNic {
@@ -42,6 +44,7 @@ impl NetDevice for FakeNic {
     }
 
     fn transmit(&mut self, frame: &[u8]) -> Result<(), TxError> {
+        self.log.lock().push_back(frame.to_vec());
         if !self.cut.load(Ordering::Relaxed) {
             self.tx.lock().push_back(frame.to_vec());
         }
@@ -56,16 +59,30 @@ pub(super) fn cable(
     mac_b: [u8; 6],
     cut: &Arc<AtomicBool>,
 ) -> (Box<dyn NetDevice>, Box<dyn NetDevice>) {
+    cable_logged(mac_a, mac_b, cut, &Wire::default())
+}
+
+/// [`cable`], with every frame the first NIC sends also kept in `log_a`.
+fn cable_logged(
+    mac_a: [u8; 6],
+    mac_b: [u8; 6],
+    cut: &Arc<AtomicBool>,
+    log_a: &Wire,
+) -> (Box<dyn NetDevice>, Box<dyn NetDevice>) {
     let (ab, ba): (Wire, Wire) = Default::default();
-    let nic = |mac, rx: &Wire, tx: &Wire| -> Box<dyn NetDevice> {
+    let nic = |mac, rx: &Wire, tx: &Wire, log: &Wire| -> Box<dyn NetDevice> {
         Box::new(FakeNic {
             mac,
             rx: rx.clone(),
             tx: tx.clone(),
             cut: cut.clone(),
+            log: log.clone(),
         })
     };
-    (nic(mac_a, &ba, &ab), nic(mac_b, &ab, &ba))
+    (
+        nic(mac_a, &ba, &ab, log_a),
+        nic(mac_b, &ab, &ba, &Wire::default()),
+    )
 }
 
 /// A static configuration without DNS servers.
@@ -91,17 +108,27 @@ pub(super) struct Both {
     pub(super) now: u64,
     /// Set: frames either side sends are lost.
     pub(super) cut: Arc<AtomicBool>,
+    /// The frames `a` sent (lost or not).
+    pub(super) sent_by_a: Wire,
 }
 
 impl Both {
     pub(super) fn cabled() -> Both {
         let cut = Arc::new(AtomicBool::new(false));
+        let sent_by_a: Wire = Default::default();
         let a = Network::new(1);
         let b = Network::new(2);
-        let (nic_a, nic_b) = cable([2, 0, 0, 0, 0, 15], [2, 0, 0, 0, 0, 16], &cut);
+        let (nic_a, nic_b) =
+            cable_logged([2, 0, 0, 0, 0, 15], [2, 0, 0, 0, 0, 16], &cut, &sent_by_a);
         a.attach(nic_a, config(addr(15), 24, None), 0);
         b.attach(nic_b, config(addr(16), 24, None), 0);
-        Both { a, b, now: 0, cut }
+        Both {
+            a,
+            b,
+            now: 0,
+            cut,
+            sent_by_a,
+        }
     }
 
     /// Polls both stacks 100 µs later.

@@ -263,7 +263,7 @@ fn undo(sys: &Arc<System>, current: Current) {
     let process = current.process.clone();
     sys.tree.lock().remove(&process.pid);
     drop(core::mem::take(&mut *process.files.lock()));
-    crate::sys::process::exit::release_memory(&process, sys);
+    crate::sys::process::exit::release_memory(&process);
     current.forget();
 }
 

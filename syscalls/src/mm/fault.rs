@@ -103,7 +103,7 @@ pub fn handle_page_fault(
     access: Access,
 ) -> FaultResult {
     let stack_limit = stack_limit(process);
-    process.mm.lock().fault(k, addr, access, stack_limit)
+    process.mm.get().lock().fault(k, addr, access, stack_limit)
 }
 
 /// A user-mode fault that met a page being read ([`FaultResult::Wait`]): registers the thread

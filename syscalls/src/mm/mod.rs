@@ -1,7 +1,8 @@
 //! Memory management of a process: its VMAs, demand paging, and the user copies that fault.
 //!
-//! [`Mm`] (one per process, behind `Process::mm`) is the truth about the user half: which
-//! ranges are mapped, with what permissions, backed by what. The page tables, reached through
+//! [`Mm`] (one per process, behind `Process::mm`; processes made with CLONE_VM share one, see
+//! `shared`) is the truth about the user half: which ranges are mapped, with what permissions,
+//! backed by what. The page tables, reached through
 //! the [`Platform`] memory methods, only hold the pages touched so far (the resident set): a
 //! mapping costs a VMA until a page of it is touched, when [`handle_page_fault`] allocates and
 //! zeroes it (anonymous memory), copies it from the file (private file mappings), or maps the
@@ -15,6 +16,7 @@
 mod fault;
 mod reclaim;
 mod rmap;
+mod shared;
 mod uaccess;
 mod vmas;
 
@@ -30,6 +32,7 @@ pub use fault::{
 };
 pub use reclaim::release_file_pages;
 pub(crate) use rmap::{sync_file, unmap_file_pages};
+pub use shared::{MmRef, SharedMm};
 pub(crate) use uaccess::Faulting;
 pub use uaccess::{read_user, write_user};
 pub(crate) use vmas::start_gap;

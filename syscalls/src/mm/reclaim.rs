@@ -33,7 +33,7 @@ pub fn release_file_pages(p: &Current, k: &mut dyn Platform) -> usize {
         };
         // A process that has ended has nothing mapped.
         let Some(space) = space else { continue };
-        released += process.mm.lock().release_file_pages(&*space);
+        released += process.mm.get().lock().release_file_pages(&*space);
     }
     released
 }

@@ -45,6 +45,7 @@ pub(crate) fn unmap_file_pages(
         let Some(space) = space else { continue };
         process
             .mm
+            .get()
             .lock()
             .unmap_file_pages(&*space, inode, from, to, even_cows);
     }
@@ -73,7 +74,7 @@ pub(crate) fn sync_file(
                 process.space.lock().clone()
             };
             if let Some(space) = space {
-                process.mm.lock().write_protect_file(&*space, inode);
+                process.mm.get().lock().write_protect_file(&*space, inode);
             }
         }
     }

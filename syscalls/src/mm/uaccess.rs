@@ -65,7 +65,13 @@ impl<'a> Faulting<'a> {
             let reachable = k.query(page).is_some_and(|p| allows(p, access));
             if !reachable {
                 let at = page.max(addr);
-                match self.process.mm.lock().fault(&mut **k, at, access, limit) {
+                match self
+                    .process
+                    .mm
+                    .get()
+                    .lock()
+                    .fault(&mut **k, at, access, limit)
+                {
                     FaultResult::Mapped => {}
                     FaultResult::Signal { .. } => return Err(Errno::EFAULT),
                     FaultResult::Wait(_) => return Err(Errno::WAIT),

@@ -45,7 +45,8 @@ impl Region {
 
 /// The VMAs and the program break (`start_brk`, `brk`).
 fn regions(p: &Process) -> (Vec<Region>, u64, u64) {
-    let mm = p.mm.lock();
+    let shared = p.mm.get();
+    let mm = shared.lock();
     let list = mm
         .maps()
         .map(|m| Region {

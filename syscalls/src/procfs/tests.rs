@@ -187,7 +187,7 @@ fn self_stat_has_52_fields_with_comm_in_parentheses() {
 #[test]
 fn statm_has_seven_page_counts() {
     let p = machine(2);
-    p.process.mm.lock().record(0x40_0000, 0x40_4000, RX);
+    p.process.mm.get().lock().record(0x40_0000, 0x40_4000, RX);
     let text = read(&p, "/proc/self/statm");
     let fields: Vec<u64> = text
         .split_whitespace()
@@ -337,7 +337,8 @@ fn maps_names_the_kernel_pages_and_keeps_them_apart() {
         exec: false,
     };
     {
-        let mut mm = p.process.mm.lock();
+        let shared = p.process.mm.get();
+        let mut mm = shared.lock();
         mm.record(0x7fff_bf7f_e000, 0x7fff_bf7f_f000, r);
         mm.record_named(
             0x7fff_bf7f_f000,
@@ -374,7 +375,8 @@ fn maps_names_the_executable_heap_and_stack() {
         offset,
     };
     {
-        let mut mm = p.process.mm.lock();
+        let shared = p.process.mm.get();
+        let mut mm = shared.lock();
         mm.record_named(0x40_0000, 0x40_2000, RX, file(0));
         mm.record_named(0x40_2000, 0x40_3000, RW, file(0x2000));
         mm.record(0x60_0000, 0x62_1000, RW); // at the program break: the heap
@@ -431,6 +433,7 @@ fn mprotect_splits_keep_file_offsets() {
     };
     p.process
         .mm
+        .get()
         .lock()
         .record_named(0x40_0000, 0x40_4000, RW, name);
     let mut k = crate::tests::fake::Fake::default();
@@ -440,7 +443,7 @@ fn mprotect_splits_keep_file_offsets() {
     let text = read(&p, "/proc/self/maps");
     let offsets: Vec<&str> = text.lines().map(|l| l.split(' ').nth(2).unwrap()).collect();
     assert_eq!(offsets, ["00001000", "00002000", "00003000"], "{text}");
-    assert_eq!(process.mm.lock().vmas().count(), 3);
+    assert_eq!(process.mm.get().lock().vmas().count(), 3);
 }
 
 #[test]

@@ -363,7 +363,8 @@ pub(crate) fn force_write(
     // Resident first (a read fault), then copied and written under the mm lock.
     let mut probe = [0u8; 1];
     crate::mm::read_user(proc, k, addr, &mut probe)?;
-    let mm = proc.mm.lock();
+    let shared = proc.mm.get();
+    let mm = shared.lock();
     let (start, vma) = mm.find(addr).ok_or(Errno::EFAULT)?;
     if start > addr || vma.shared || vma.perms.write {
         return Err(Errno::EFAULT);

@@ -348,6 +348,7 @@ fn exception_fault(
             let mapped = p
                 .process
                 .mm
+                .get()
                 .lock()
                 .vmas()
                 .any(|(start, end, _)| (start..end).contains(&cr2));

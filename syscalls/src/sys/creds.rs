@@ -66,7 +66,15 @@ fn write_ids(k: &mut dyn Platform, addrs: [u64; 3], ids: [u32; 3]) -> SysResult 
 }
 
 pub(crate) fn setuid(p: &mut Current, _k: &mut dyn Platform, uid: u32) -> SysResult {
-    change(p, |c| c.setuid(uid))
+    change_uid(p, |c| c.setuid(uid))
+}
+
+/// A change of the user ids, which may leave the process over RLIMIT_NPROC.
+fn change_uid(p: &Current, f: impl FnOnce(&Creds) -> Result<Creds, Errno>) -> SysResult {
+    let old = p.process.ruid();
+    change(p, f)?;
+    crate::sys::process::nproc::after_setuid(p, old);
+    Ok(0)
 }
 
 pub(crate) fn setgid(p: &mut Current, _k: &mut dyn Platform, gid: u32) -> SysResult {
@@ -74,7 +82,7 @@ pub(crate) fn setgid(p: &mut Current, _k: &mut dyn Platform, gid: u32) -> SysRes
 }
 
 pub(crate) fn setreuid(p: &mut Current, _k: &mut dyn Platform, r: u32, e: u32) -> SysResult {
-    change(p, |c| c.setreuid(r, e))
+    change_uid(p, |c| c.setreuid(r, e))
 }
 
 pub(crate) fn setregid(p: &mut Current, _k: &mut dyn Platform, r: u32, e: u32) -> SysResult {
@@ -88,7 +96,7 @@ pub(crate) fn setresuid(
     e: u32,
     s: u32,
 ) -> SysResult {
-    change(p, |c| c.setresuid(r, e, s))
+    change_uid(p, |c| c.setresuid(r, e, s))
 }
 
 pub(crate) fn setresgid(

@@ -12,7 +12,6 @@
 //! (ENOSYS), as on a kernel built without CONFIG_FUTEX_PI.
 
 use alloc::collections::BTreeMap;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use coracle_vfs::{Waiter, Wake};
@@ -100,7 +99,7 @@ impl FutexTable {
 
 /// The identity futex keys use for the calling process's memory.
 fn mm_key(p: &Current) -> usize {
-    Arc::as_ptr(&p.process) as usize
+    p.process.mm.get().id()
 }
 
 /// The key of the word at `uaddr` (get_futex_key). A private futex is the process's address
@@ -115,7 +114,7 @@ pub(crate) fn key_of(p: &Current, uaddr: u64, private: bool) -> Result<FutexKey,
     if private {
         return Ok(private_key);
     }
-    Ok(match p.process.mm.lock().futex_backing(uaddr)? {
+    Ok(match p.process.mm.get().lock().futex_backing(uaddr)? {
         Some((object, offset)) => FutexKey::Shared { object, offset },
         None => private_key,
     })

@@ -53,7 +53,8 @@ pub(crate) fn madvise(
         return Err(Errno::EPERM);
     }
     let process = p.process.clone();
-    let mut mm = process.mm.lock();
+    let shared = process.mm.get();
+    let mut mm = shared.lock();
     if matches!(advice, MADV_POPULATE_READ | MADV_POPULATE_WRITE) {
         return populate(&mut mm, k, addr, end, advice == MADV_POPULATE_WRITE).map(|()| 0);
     }
@@ -188,7 +189,7 @@ pub(crate) fn mincore(
     let (mut at, mut out) = (addr, vec);
     // A page of results at a time, the mm lock dropped for each copy (as Linux does).
     while pages > 0 {
-        let chunk = residency(&p.process.mm.lock(), k, at, pages.min(PAGE))?;
+        let chunk = residency(&p.process.mm.get().lock(), k, at, pages.min(PAGE))?;
         k.write_user(out, &chunk)?;
         let n = chunk.len() as u64;
         pages -= n;

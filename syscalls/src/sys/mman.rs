@@ -138,7 +138,8 @@ pub(crate) fn mmap(
     let as_limit = limit(p, RLIMIT_AS);
     let memlock = limit(p, RLIMIT_MEMLOCK);
     let process = p.process.clone();
-    let mut mm = process.mm.lock();
+    let shared = process.mm.get();
+    let mut mm = shared.lock();
     if mm.count() >= MAX_MAP_COUNT {
         return Err(Errno::ENOMEM);
     }
@@ -299,7 +300,8 @@ pub(crate) fn munmap(p: &mut Current, k: &mut dyn Platform, addr: u64, len: u64)
         return Err(Errno::EINVAL);
     }
     let process = p.process.clone();
-    let mut mm = process.mm.lock();
+    let shared = process.mm.get();
+    let mut mm = shared.lock();
     let written = mm.backed_shared_files(addr, addr + len);
     mm.unmap_range(k, addr, addr + len)?;
     drop(mm);
@@ -320,7 +322,8 @@ pub(crate) fn mprotect(
     prot: u32,
 ) -> SysResult {
     let process = p.process.clone();
-    let mut mm = process.mm.lock();
+    let shared = process.mm.get();
+    let mut mm = shared.lock();
     protect(&mut mm, k, addr, len, prot)
 }
 
@@ -413,7 +416,8 @@ fn protect_walk(
 pub(crate) fn brk(p: &mut Current, k: &mut dyn Platform, addr: u64) -> SysResult {
     let data_limit = limit(p, RLIMIT_DATA);
     let process = p.process.clone();
-    let mut mm = process.mm.lock();
+    let shared = process.mm.get();
+    let mut mm = shared.lock();
     let (start, cur) = mm.brk_area();
     if addr < start {
         return Ok(cur);
@@ -479,7 +483,8 @@ pub(crate) fn msync(
     if end == addr {
         return Ok(0);
     }
-    let mm = p.process.mm.lock();
+    let shared = p.process.mm.get();
+    let mm = shared.lock();
     let mut start = addr;
     let mut unmapped = false;
     let mut files: alloc::vec::Vec<Arc<dyn coracle_vfs::Inode>> = alloc::vec::Vec::new();
@@ -560,7 +565,8 @@ fn lock_range(
     let start = addr & !(PAGE - 1);
     let len = len.wrapping_add(addr % PAGE).wrapping_add(PAGE - 1) & !(PAGE - 1);
     let process = p.process.clone();
-    let mut mm = process.mm.lock();
+    let shared = process.mm.get();
+    let mut mm = shared.lock();
     if lock {
         let already: u64 = mm
             .pieces(start, start.saturating_add(len))
@@ -619,7 +625,8 @@ pub(crate) fn mlockall(p: &mut Current, k: &mut dyn Platform, flags: u32) -> Sys
         return Err(Errno::EPERM);
     }
     let process = p.process.clone();
-    let mut mm = process.mm.lock();
+    let shared = process.mm.get();
+    let mut mm = shared.lock();
     if flags & MCL_CURRENT != 0 && mm.total_bytes() > memlock {
         return Err(Errno::ENOMEM);
     }
@@ -637,7 +644,8 @@ pub(crate) fn mlockall(p: &mut Current, k: &mut dyn Platform, flags: u32) -> Sys
 
 pub(crate) fn munlockall(p: &mut Current, _k: &mut dyn Platform) -> SysResult {
     let process = p.process.clone();
-    let mut mm = process.mm.lock();
+    let shared = process.mm.get();
+    let mut mm = shared.lock();
     mm.set_lock_future(false);
     mm.set_all_locked(false);
     Ok(0)

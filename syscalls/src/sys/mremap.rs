@@ -45,7 +45,8 @@ pub(crate) fn mremap(
         address_space: limit(p, RLIMIT_AS),
     };
     let process = p.process.clone();
-    let mut mm = process.mm.lock();
+    let shared = process.mm.get();
+    let mut mm = shared.lock();
     if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
         return remap_to(&mut mm, k, addr, old_len, new_addr, new_len, flags, &limits);
     }

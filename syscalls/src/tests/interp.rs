@@ -140,7 +140,7 @@ fn aux(v: &[(u64, u64)], key: u64) -> u64 {
 /// The layout an exec produced: entry, AT_BASE, AT_ENTRY, stack pointer, program break.
 fn layout_of(p: &Current, k: &Fake, r: &UserRegs) -> [u64; 5] {
     let a = auxv(k, r.rsp);
-    let brk = p.process.mm.lock().brk_area().0;
+    let brk = p.process.mm.get().lock().brk_area().0;
     [r.rip, aux(&a, AT_BASE), aux(&a, AT_ENTRY), r.rsp, brk]
 }
 
@@ -165,6 +165,7 @@ fn a_pie_with_an_interpreter_starts_in_the_interpreter() {
     let files: Vec<(u64, Vec<u8>)> = p
         .process
         .mm
+        .get()
         .lock()
         .vmas_named()
         .filter_map(|(s, _, _, n)| match n {
@@ -184,7 +185,7 @@ fn a_pie_with_an_interpreter_starts_in_the_interpreter() {
     // The interpreter's .bss after its file bytes reads as zeros.
     assert_eq!(k.peek(base + 0x1100, 4), [0; 4]);
     // The program break starts at the end of the executable, not the interpreter.
-    assert_eq!(p.process.mm.lock().brk_area().0, PIE_BASE + 0x2000);
+    assert_eq!(p.process.mm.get().lock().brk_area().0, PIE_BASE + 0x2000);
 }
 
 #[test]

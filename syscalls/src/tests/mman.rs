@@ -38,6 +38,7 @@ pub fn write(p: &Current, k: &mut Fake, addr: u64, data: &[u8]) -> Result<(), Er
 pub fn maps(p: &Current) -> Vec<(u64, u64, Perms, bool)> {
     p.process
         .mm
+        .get()
         .lock()
         .maps()
         .map(|m| (m.start, m.end, m.perms, m.shared))
@@ -397,6 +398,7 @@ fn the_stack_grows_down_to_its_limit_and_keeps_a_guard_gap() {
     let top = 0x7fff_ffff_f000u64;
     p.process
         .mm
+        .get()
         .lock()
         .record_named(top - 32 * PAGE, top, RW, crate::VmaName::Stack);
     let deep = top - (1 << 20);
@@ -466,7 +468,7 @@ fn out_of_memory_is_a_fault_result_enomem_or_a_kill() {
         ANON | FIXED | POPULATE,
     );
     assert_eq!(r, err(Errno::ENOMEM));
-    assert!(!p.process.mm.lock().overlaps(0x5000_0000, 0x5000_4000));
+    assert!(!p.process.mm.get().lock().overlaps(0x5000_0000, 0x5000_4000));
     // Unmapping gives pages back; MAP_POPULATE then works.
     assert_eq!(sys(&mut p, &mut k, SYS_munmap, &[AT, 2 * PAGE]), 0);
     let r = mmap(

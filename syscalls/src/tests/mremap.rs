@@ -80,7 +80,7 @@ fn mremap_grows_in_place_moves_with_content_and_shrinks() {
     // Shrinking unmaps the tail.
     assert_eq!(mremap(&mut p, &mut k, to, 8 * PAGE, PAGE, 0, 0), to as i64);
     assert!(!k.resident(to + PAGE));
-    assert!(!p.process.mm.lock().overlaps(to + PAGE, to + 8 * PAGE));
+    assert!(!p.process.mm.get().lock().overlaps(to + PAGE, to + 8 * PAGE));
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn mremap_fixed_dontunmap_and_errors() {
         b"abc",
         "replaced what was there"
     );
-    assert!(!p.process.mm.lock().overlaps(AT, AT + 2 * PAGE));
+    assert!(!p.process.mm.get().lock().overlaps(AT, AT + 2 * PAGE));
     // DONTUNMAP: the old range stays mapped, its pages gone (zeros on the next touch).
     assert_eq!(
         mremap(&mut p, &mut k, dst, 2 * PAGE, PAGE, MAYMOVE | DONTUNMAP, 0),
@@ -483,6 +483,7 @@ fn shared_anonymous_memory_is_shared_by_its_duplicates() {
     let names: std::vec::Vec<std::string::String> = p
         .process
         .mm
+        .get()
         .lock()
         .maps()
         .map(|m| std::format!("{:?} {}", m.name, m.shared))

@@ -149,6 +149,7 @@ fn exec_maps_the_program_from_the_page_cache() {
     let named: Vec<(u64, u64, bool)> = p
         .process
         .mm
+        .get()
         .lock()
         .vmas_named()
         .filter(|v| v.0 < 0x50_0000)

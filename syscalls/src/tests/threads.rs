@@ -25,6 +25,7 @@ fn setup() -> (Current, Fake) {
     let (p, k) = crate::tests::fake::setup();
     p.process
         .mm
+        .get()
         .lock()
         .record(SCRATCH, SCRATCH + 4 * crate::mm::PAGE, RW);
     (p, k)

@@ -27,7 +27,6 @@ pub use interrupt::idle_wait;
 #[allow(unused_imports)]
 pub use interrupt::{interrupt_done, is_interrupt, Interrupt};
 pub use smp::{cpus_online, send_ipi, start_aps, MAX_CPUS};
-#[allow(unused_imports)]
 pub use tlb::service as tlb_service;
 pub use tlb::shootdown_all as tlb_shootdown_all;
 pub use tlb::shootdown_range as tlb_shootdown_range;

@@ -1,8 +1,9 @@
 //! `coracle.selftest=smp`: starts the other CPUs and checks what the scheduler will rely on:
 //! IPIs arrive both ways (and wake a CPU from `hlt`), every CPU's timer fires at (not before)
 //! its deadline and stays quiet when disarmed, a TLB shootdown makes a translation that every
-//! CPU has cached go away everywhere (also when all CPUs shoot down at once), and RDTSCP gives
-//! each CPU its index.
+//! CPU has cached go away everywhere (also when all CPUs shoot down at once, and for the
+//! kernel's own user copies on a CPU that had interrupts off when the request came), and
+//! RDTSCP gives each CPU its index.
 //!
 //! The boot CPU drives; each AP waits in `idle_wait` for a command, runs it and answers with
 //! a WAKE IPI. The result is one log line,
@@ -12,7 +13,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::interrupt::{self, counts};
-use super::{apic, cpu, idle_wait, send_ipi, usercopy, MAX_CPUS};
+use super::{apic, cpu, idle_wait, send_ipi, MAX_CPUS};
 use crate::mm::paging;
 use crate::{log, time};
 use coracle_syscalls::Perms;
@@ -20,6 +21,11 @@ use coracle_syscalls::Perms;
 /// A user address no program has mapped yet (the test runs before the program starts).
 const TEST_PAGE: u64 = 0x0100_0000_0000;
 const MAGIC: u64 = 0x5eed_cafe_f00d_0001;
+const TEST_PERMS: Perms = Perms {
+    read: true,
+    write: true,
+    exec: false,
+};
 /// How long the boot CPU waits for an answer.
 const TIMEOUT_MS: u64 = 2000;
 
@@ -29,12 +35,17 @@ const READ_MAPPED: u64 = 3;
 const READ_UNMAPPED: u64 = 4;
 const SHOOTDOWN: u64 = 5;
 const TSC_AUX: u64 = 6;
+const HOLD_THEN_READ: u64 = 7;
 
 /// Per AP: the last command (sequence << 8 | operation) and its answer (sequence << 8 | 1 for
 /// success, 2 for failure).
 static COMMAND: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 static ANSWER: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+/// [`HOLD_THEN_READ`]: the sequence number of the command the AP holds in (interrupts off),
+/// and the one the boot CPU lets go of.
+static HELD: AtomicU64 = AtomicU64::new(0);
+static LET_GO: AtomicU64 = AtomicU64::new(0);
 
 fn ms(n: u64) -> u64 {
     time::tsc_khz().saturating_mul(n)
@@ -92,28 +103,41 @@ fn tsc_aux_test() -> bool {
     aux as usize == me
 }
 
-/// Reads the test page through the user-copy path: `Some(value)`, or `None` on a fault.
+/// Reads the test page as system calls read user memory (`mm::user`): `Some(value)`, or
+/// `None` on a fault.
 fn read_test_page() -> Option<u64> {
-    let mut value = 0u64;
-    // SAFETY: the kernel side is a local u64; the user side is a user-half address, so a
-    // missing page is caught by the copy's fault fixup.
-    let ok = unsafe {
-        usercopy::copy(
-            (&raw mut value).cast(),
-            TEST_PAGE as *const u8,
-            core::mem::size_of::<u64>(),
-        )
-    };
-    ok.ok().map(|()| value)
+    let mut value = [0u8; 8];
+    crate::mm::user::read(TEST_PAGE, &mut value).ok()?;
+    Some(u64::from_le_bytes(value))
 }
 
-fn execute(operation: u64) -> bool {
-    match operation {
+/// With the test page's translation cached and interrupts off (as the kernel runs), says it
+/// holds and spins until the boot CPU has unmapped the page and asked for the shootdown
+/// without waiting for it (as munmap does); the read after must fault, not reach the old frame
+/// through this CPU's TLB.
+fn hold_then_read(seq: u64) -> bool {
+    if read_test_page() != Some(MAGIC) {
+        return false;
+    }
+    HELD.store(seq, Ordering::Release);
+    let end = cpu::rdtsc().saturating_add(ms(TIMEOUT_MS));
+    while LET_GO.load(Ordering::Acquire) != seq {
+        if cpu::rdtsc() >= end {
+            return false;
+        }
+        core::hint::spin_loop();
+    }
+    read_test_page().is_none()
+}
+
+fn execute(command: u64) -> bool {
+    match command & 0xff {
         PING => true,
         TIMER => timer_test(),
         READ_MAPPED => read_test_page() == Some(MAGIC),
         READ_UNMAPPED => read_test_page().is_none(),
         TSC_AUX => tsc_aux_test(),
+        HOLD_THEN_READ => hold_then_read(command >> 8),
         SHOOTDOWN => {
             super::tlb_shootdown_all();
             true
@@ -130,7 +154,7 @@ fn ap_entry(cpu: usize) -> ! {
         let command = COMMAND[cpu].load(Ordering::Acquire);
         if command != last {
             last = command;
-            let status = if execute(command & 0xff) { 1 } else { 2 };
+            let status = if execute(command) { 1 } else { 2 };
             ANSWER[cpu].store((command & !0xff) | status, Ordering::Release);
             send_ipi(0, interrupt::WAKE);
         }
@@ -178,16 +202,7 @@ fn ipi_round_trip(cpu: usize) -> bool {
 }
 
 fn tlb_test(cpus: usize) -> bool {
-    if paging::map_user_zeroed(
-        TEST_PAGE,
-        4096,
-        Perms {
-            read: true,
-            write: true,
-            exec: false,
-        },
-    )
-    .is_err()
+    if paging::map_user_zeroed(TEST_PAGE, 4096, TEST_PERMS).is_err()
         || paging::poke_user(TEST_PAGE, &MAGIC.to_le_bytes()).is_err()
     {
         log!("smp: no memory for the TLB test page");
@@ -210,10 +225,32 @@ fn tlb_test(cpus: usize) -> bool {
     });
     super::tlb_shootdown_all();
     let together = (1..cpus).all(|c| answer(c, seqs[c]));
-    if !(cached && gone && together) {
-        log!("smp: TLB: cached everywhere {cached}, gone everywhere {gone}, concurrent {together}");
+    let held = (1..cpus).all(unmapped_while_held);
+    if !(cached && gone && together && held) {
+        log!(
+            "smp: TLB: cached everywhere {cached}, gone everywhere {gone}, concurrent {together}, \
+             kernel copies after an unwaited shootdown {held}"
+        );
     }
-    cached && gone && together
+    cached && gone && together && held
+}
+
+/// AP `cpu` caches the test page's translation and holds with interrupts off while this CPU
+/// unmaps the page with the shootdown munmap uses (not waited for); its kernel read after
+/// must fault.
+fn unmapped_while_held(cpu: usize) -> bool {
+    if paging::map_user_zeroed(TEST_PAGE, 4096, TEST_PERMS).is_err()
+        || paging::poke_user(TEST_PAGE, &MAGIC.to_le_bytes()).is_err()
+    {
+        log!("smp: no memory for the TLB test page");
+        return false;
+    }
+    let seq = post(cpu, HOLD_THEN_READ);
+    let holding = wait_until(TIMEOUT_MS, || HELD.load(Ordering::Acquire) == seq);
+    // The frame stays out of the allocator until the AP has flushed.
+    paging::unmap_user(TEST_PAGE, 4096);
+    LET_GO.store(seq, Ordering::Release);
+    holding && answer(cpu, seq)
 }
 
 /// Runs the SMP self test with up to `wanted` CPUs; stops the kernel if a part fails.

@@ -8,7 +8,7 @@
 //!
 //! A CPU in `hlt` or in user mode answers through the interrupt; one running kernel code with
 //! interrupts disabled answers when it next enters user mode or the idle wait, or when it
-//! calls [`service`]. A sender services its own requests while it waits, so two CPUs shooting
+//! calls [`service`] (every access to user memory does: `mm::user`). A sender services its own requests while it waits, so two CPUs shooting
 //! each other down cannot deadlock. Do not wait for a shootdown while holding a lock that
 //! another CPU may be spinning on without calling [`service`].
 //!

@@ -120,7 +120,7 @@ pub(crate) fn seals(p: &Current, file: &OpenFile, add: bool, seals: u32) -> SysR
         return Err(Errno::EPERM);
     }
     // A shared mapping that may write would bypass the seal (mapping_deny_writable).
-    if seals & F_SEAL_WRITE != 0 && p.process.mm.lock().maps_shared_writable(file.inode()) {
+    if seals & F_SEAL_WRITE != 0 && p.process.mm.get().lock().maps_shared_writable(file.inode()) {
         return Err(Errno::EBUSY);
     }
     *cur |= seals;

@@ -10,10 +10,17 @@ use coracle_vfs::{Inode, OpenFile};
 use crate::process::Fd;
 use crate::{Current, Errno, Platform, SysResult};
 
-pub(crate) fn close(p: &mut Current, _k: &mut dyn Platform, fd: i32) -> SysResult {
+pub(crate) fn close(p: &mut Current, k: &mut dyn Platform, fd: i32) -> SysResult {
+    // A socket's close that waits out SO_LINGER runs again here, its fd already gone.
+    if let Some(r) = crate::sys::net::linger::resume(p, k) {
+        return r;
+    }
     let slot = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
     let old = p.process.files.lock().remove(slot).ok_or(Errno::EBADF)?;
     release_posix_locks(p, &old.file);
+    if crate::sys::net::linger::wanted(&old.file) {
+        return crate::sys::net::linger::start(p, k, old.file);
+    }
     // The description (and a pipe end with it) closes here, outside the table lock.
     drop(old);
     // Its OFD and flock locks may have gone with it.

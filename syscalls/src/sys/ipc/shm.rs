@@ -114,7 +114,8 @@ fn attaches(sys: &crate::System, file: &Arc<dyn Inode>) -> u64 {
     let tree = sys.tree.lock();
     let mut n = 0;
     for q in tree.values() {
-        let mm = q.mm.lock();
+        let shared = q.mm.get();
+        let mm = shared.lock();
         let mut cursor = 0;
         while let Some((_, v)) = mm.find(cursor) {
             if let VmaName::File { inode, .. } = &v.name {
@@ -231,7 +232,8 @@ pub(crate) fn shmat(
     let path: Arc<[u8]> =
         Arc::from(alloc::format!("/SYSV{:08x} (deleted)", key as u32).into_bytes());
     let process = p.process.clone();
-    let mut mm = process.mm.lock();
+    let shared = process.mm.get();
+    let mut mm = shared.lock();
     if mm.count() >= MAX_MAP_COUNT {
         return Err(Errno::ENOMEM);
     }
@@ -283,7 +285,8 @@ pub(crate) fn shmdt(p: &mut Current, k: &mut dyn Platform, addr: u64) -> SysResu
     let sys = p.sys.clone();
     let mut ids = sys.ipc.shm.ids.lock();
     let process = p.process.clone();
-    let mut mm = process.mm.lock();
+    let shared = process.mm.get();
+    let mut mm = shared.lock();
     // The attach that starts at addr: a VMA of a segment's file at offset 0.
     let Some((start, vma)) = mm.vma_at(addr).filter(|&(s, _)| s == addr) else {
         return Err(Errno::EINVAL);

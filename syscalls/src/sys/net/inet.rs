@@ -129,7 +129,8 @@ impl Socket for Inet {
 
     fn listen(&self, backlog: i32, now: u64) -> Result<(), Errno> {
         match &self.proto {
-            Proto::Tcp(t) => t.listen(backlog.max(0) as usize, self.any(), now),
+            // __sys_listen compares unsigned: a negative backlog is net.core.somaxconn.
+            Proto::Tcp(t) => t.listen(backlog as u32 as usize, self.any(), now),
             Proto::Udp(_) => Err(Errno::EOPNOTSUPP),
         }
     }
@@ -267,6 +268,13 @@ impl Socket for Inet {
         match &self.proto {
             Proto::Tcp(t) => t.is_listening(),
             Proto::Udp(_) => false,
+        }
+    }
+
+    fn close_lingering(&self, now: u64) -> bool {
+        match &self.proto {
+            Proto::Tcp(t) => t.close_lingering(now),
+            Proto::Udp(_) => true,
         }
     }
 

@@ -10,6 +10,7 @@
 pub(crate) mod addr;
 mod calls;
 mod inet;
+pub(crate) mod linger;
 mod msg;
 mod netlink;
 mod opt;
@@ -96,6 +97,11 @@ pub(crate) trait Socket: Send + Sync + 'static {
     /// The protocol's own options; None for the ones the socket layer keeps.
     fn get_opt(&self, level: i32, name: i32) -> Option<Result<Vec<u8>, Errno>>;
     fn set_opt(&self, level: i32, name: i32, val: &[u8]) -> Option<Result<(), Errno>>;
+    /// The last close of a socket with SO_LINGER and a time: starts closing and says whether
+    /// there is nothing (more) to wait for ([`linger`]).
+    fn close_lingering(&self, _now: u64) -> bool {
+        true
+    }
 }
 
 /// Options every socket keeps whatever its protocol.

@@ -203,6 +203,7 @@ pub(crate) fn execveat(
         return Err(Errno::EINVAL);
     }
     let path = read_path(k, path)?;
+    super::nproc::check_exec(p)?;
     let mut left = ARG_MAX;
     let args = read_strings(k, argv, &mut left)?;
     let env = read_strings(k, envp, &mut left)?;
@@ -402,7 +403,7 @@ fn replace_image(
     };
     // The old memory goes; the CPU works on the new space from now on.
     k.switch_space(&space);
-    super::exit::release_memory(&process, &p.sys);
+    super::exit::release_memory(&process);
     *process.space.lock() = Some(space);
     let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
     let envp: Vec<&[u8]> = env.iter().map(Vec::as_slice).collect();

@@ -98,49 +98,18 @@ fn release_resources(process: &Process, sys: &System) {
     drop(files);
     sys.lock_waiters.wake_everyone();
     crate::sys::ipc::sem::exit(sys, process.pid);
-    release_memory(process, sys);
+    release_memory(process);
 }
 
 /// Unmaps the whole user half and lets go of the address space (exit, and the old image of
-/// an execve).
-pub(crate) fn release_memory(process: &Process, sys: &System) {
+/// an execve). Processes that share the memory (CLONE_VM) keep it until the last of them lets go.
+pub(crate) fn release_memory(process: &Process) {
     let space = process.space.lock().take();
-    let (borrowed, lent_to) = {
-        let mut life = process.life.lock();
-        (core::mem::take(&mut life.borrowed_vm), life.lent_to.take())
-    };
-    if borrowed {
-        give_back_mm(process, sys);
+    let last = process.mm.leave();
+    if let (Some(space), Some(pinned)) = (space, last) {
+        // Every page goes; the file ones its mappings held are let go of then too.
+        space.unmap(0, crate::user_ptr::USER_HALF_END, pinned);
     }
-    let pinned = process.mm.lock().clear();
-    // A vfork child still running in this space (the parent was killed while it waited)
-    // keeps it: the space becomes the child's to free.
-    let still_used = lent_to.and_then(|pid| sys.process(pid)).is_some_and(|c| {
-        let mut life = c.life.lock();
-        core::mem::replace(&mut life.borrowed_vm, false)
-    });
-    if let Some(space) = space {
-        if !borrowed && !still_used {
-            // Every page goes; the process ones its mappings held are let go of then too.
-            space.unmap(0, crate::user_ptr::USER_HALF_END, pinned);
-        }
-    }
-}
-
-/// A vfork child leaving its parent's address space (execve or exit): the parent takes the
-/// child's memory map back, since it describes that space as the child left it (what the
-/// child mapped, grew or faulted in, and the file pages its faults hold). On Linux the two
-/// share one mm; here the child ran on a copy of the parent's, which the parent did not
-/// change meanwhile (it waited).
-fn give_back_mm(child: &Process, sys: &System) {
-    let Some(parent) = sys.process(child.ppid()) else {
-        return;
-    };
-    if parent.life.lock().lent_to != Some(child.pid) {
-        return;
-    }
-    let mm = core::mem::replace(&mut *child.mm.lock(), crate::mm::Mm::new(0, 0));
-    *parent.mm.lock() = mm;
 }
 
 /// Where the orphans of `dying` go: the nearest living ancestor that is a subreaper, else

@@ -3,10 +3,10 @@
 //! The child gets a copy-on-write copy of the parent's user half (its space handle's
 //! `fork`; pages of MAP_SHARED mappings stay shared), a copy of the VMA list, of the fd
 //! table (the same open file descriptions, so offsets are shared), of the signal actions and
-//! the caller's mask, and the caller's registers returning 0. A vfork parent (CLONE_VFORK)
-//! waits until the child calls execve or ends; with CLONE_VM too (vfork, posix_spawn) the
-//! child runs in the parent's own address space meanwhile. CLONE_VM without CLONE_VFORK and
-//! CLONE_THREAD gets a copy (a known difference: stores are not shared).
+//! the caller's mask, and the caller's registers returning 0. With CLONE_VM (vfork,
+//! posix_spawn, clone(CLONE_VM)) the child shares the parent's memory map and address space
+//! instead of copying them (`crate::mm::MmRef`), until one of them calls execve or ends. A
+//! vfork parent (CLONE_VFORK) waits until the child calls execve or ends.
 
 use alloc::collections::BTreeSet;
 use alloc::sync::Arc;
@@ -87,35 +87,22 @@ pub(crate) fn new_process(
     crate::sys::process::nproc::check(p)?;
     let parent = p.process.clone();
     let pid = p.sys.sched.alloc_tid();
-    // The memory: the VMA list and the page tables, copied together under the mm lock so no
-    // fault slips between them.
-    // A vfork child with CLONE_VM runs in the parent's own space (the parent waits); its VMA
-    // list is a copy, which the parent takes back when the child leaves the space
-    // (exit::give_back_mm), with whatever the child mapped or faulted in meanwhile.
-    let borrowed_vm = a.flags & (CLONE_VM | CLONE_VFORK) == CLONE_VM | CLONE_VFORK;
-    // CLONE_VM without CLONE_VFORK still gets a copy of the memory here, not the same
-    // memory: the parent's tid store goes in before the copy, so the child sees it as it
-    // would in shared memory (Linux stores it before the child can run; LTP clone08).
-    let early_parent_settid =
-        a.flags & (CLONE_VM | CLONE_PARENT_SETTID | CLONE_VFORK) == CLONE_VM | CLONE_PARENT_SETTID;
-    if early_parent_settid {
-        k.write_user(a.parent_tid, &pid.to_le_bytes())?;
-    }
-    let (mm, space) = {
-        let mm = parent.mm.lock();
-        let space = if borrowed_vm {
-            k.space()
-        } else {
-            k.space().fork()?
-        };
+    let shared_vm = a.flags & CLONE_VM != 0;
+    // The memory: with CLONE_VM the parent's own map and space (mm_users + 1); otherwise the
+    // VMA list and the page tables, copied together under the mm lock so no fault slips
+    // between them.
+    let (mm, space) = if shared_vm {
+        (parent.mm.share(), k.space())
+    } else {
+        let shared = parent.mm.get();
+        let mm = shared.lock();
+        let space = k.space().fork()?;
         let mut mm = mm.clone();
-        if !borrowed_vm {
-            // MADV_DONTFORK ranges are not the child's; MADV_WIPEONFORK ones fault in zeros.
-            for (start, end) in mm.forked() {
-                space.unmap(start, end - start, Vec::new());
-            }
+        // MADV_DONTFORK ranges are not the child's; MADV_WIPEONFORK ones fault in zeros.
+        for (start, end) in mm.forked() {
+            space.unmap(start, end - start, Vec::new());
         }
-        (mm, space)
+        (crate::mm::MmRef::new(mm), space)
     };
     let ppid = if a.flags & CLONE_PARENT != 0 {
         parent.ppid()
@@ -136,7 +123,6 @@ pub(crate) fn new_process(
         stopped: core::sync::atomic::AtomicBool::new(false),
         life: Mutex::new(Life {
             exit_signal: a.exit_signal,
-            borrowed_vm,
             prctl: parent.life.lock().prctl,
             ..Life::default()
         }),
@@ -145,7 +131,7 @@ pub(crate) fn new_process(
         exe: Mutex::new(parent.exe.lock().clone()),
         files: Mutex::new(parent.files.lock().clone()),
         fs: Mutex::new(parent.fs.lock().clone()),
-        mm: Mutex::new(mm),
+        mm,
         limits: Mutex::new(*parent.limits.lock()),
         start_ns: k.monotonic_ns(),
         threads: Mutex::new(vec![pid]),
@@ -162,9 +148,6 @@ pub(crate) fn new_process(
             p.process.files.lock().remove(fd as usize);
             return Err(e);
         }
-    }
-    if borrowed_vm {
-        p.process.life.lock().lent_to = Some(pid);
     }
     p.sys.register(&child);
     let mut info = p.info.clone();
@@ -198,13 +181,14 @@ pub(crate) fn new_process(
     };
     let tid_bytes = pid.to_le_bytes();
     if a.flags & CLONE_CHILD_SETTID != 0 {
-        // In the child's memory (a copy now): switch to it for the store.
+        // In the child's memory (without CLONE_VM a copy): switch to it for the store.
         let mine = k.space();
         k.switch_space(&space);
         let _ = crate::mm::write_user(&child, k, a.child_tid, &tid_bytes);
         k.switch_space(&mine);
     }
-    if a.flags & CLONE_PARENT_SETTID != 0 && !early_parent_settid {
+    // Before the child can run, so a CLONE_VM child sees it too (LTP clone08).
+    if a.flags & CLONE_PARENT_SETTID != 0 {
         let _ = k.write_user(a.parent_tid, &tid_bytes);
     }
     if a.flags & CLONE_CHILD_CLEARTID != 0 {
@@ -221,8 +205,7 @@ pub(crate) fn new_process(
 }
 
 /// A vfork parent waits until its child `pid` has called execve or ended. Only a fatal
-/// signal ends the wait early on Linux; here any interruption does (the child's memory is a
-/// copy, so the parent may go on).
+/// signal ends the wait early on Linux; here any interruption does.
 fn vfork_wait(p: &mut Current, pid: u32) -> SysResult {
     let Some(child) = p.sys.tree.lock().get(&pid).cloned() else {
         return Ok(u64::from(pid));

@@ -233,7 +233,7 @@ impl core::fmt::Debug for Program<'_> {
 pub fn load(process: &Process, k: &mut dyn Platform, prog: &Program<'_>) -> Result<Start, Errno> {
     let layout = prog.placed.layout;
     let plan = prog.placed.exe.plan();
-    *process.mm.lock() = Mm::new(plan.brk + layout.brk_offset, layout.mmap_base);
+    *process.mm.get().lock() = Mm::new(plan.brk + layout.brk_offset, layout.mmap_base);
     map_image(process, k, &plan, &prog.file, &prog.partial)?;
     let mut auxv = AuxValues::for_plan(&plan);
     {
@@ -255,7 +255,8 @@ pub fn load(process: &Process, k: &mut dyn Platform, prog: &Program<'_>) -> Resu
     (auxv.hwcap, auxv.hwcap2) = k.hwcaps();
     // [vvar][vdso] sit just above the mmap base, in the gap below the stack.
     auxv.sysinfo_ehdr = k.map_vdso(layout.mmap_base).map(|(ehdr, end)| {
-        let mut mm = process.mm.lock();
+        let shared = process.mm.get();
+        let mut mm = shared.lock();
         let read = Perms {
             read: true,
             write: false,
@@ -292,6 +293,7 @@ pub fn load(process: &Process, k: &mut dyn Platform, prog: &Program<'_>) -> Resu
     }
     process
         .mm
+        .get()
         .lock()
         .record_named(base - STACK_EXPAND, top, RW, VmaName::Stack);
     Ok(Start {
@@ -386,7 +388,8 @@ fn perms_at(regions: &[Region], page: u64) -> Perms {
 /// Records one image region in the VMA list: the pages file maps cover are private mappings
 /// of the file (with their file offset), the rest (.bss) is anonymous.
 fn record_region(process: &Process, r: &Region, maps: &[FileMap], file: &MappedFile) {
-    let mut mm = process.mm.lock();
+    let shared = process.mm.get();
+    let mut mm = shared.lock();
     let mut at = r.start;
     for m in maps {
         let (lo, hi) = (m.start.max(at), m.end.min(r.end));

@@ -596,7 +596,7 @@ fn exceptions_become_linuxs_signals() {
     // A page fault where a mapping exists but refuses the access: ACCERR.
     let (mut p, mut k) = setup_stack();
     handle(&mut p, &mut k, SIGSEGV, 0);
-    p.process.mm.lock().record(0x50_0000, 0x50_1000, RO);
+    p.process.mm.get().lock().record(0x50_0000, 0x50_1000, RO);
     let mut r = user_regs(0);
     r.trap = 14;
     r.error_code = 7;
