@@ -10,15 +10,6 @@
 #include <sys/socket.h>
 #include "netutil.h"
 
-static int get_int(int fd, int level, int name)
-{
-	int v = -1;
-	socklen_t len = sizeof v;
-	if (getsockopt(fd, level, name, &v, &len) || len != sizeof v)
-		return -1;
-	return v;
-}
-
 static int set_int(int fd, int level, int name, int v)
 {
 	return setsockopt(fd, level, name, &v, sizeof v);

@@ -39,15 +39,6 @@ static int connect_lo(int fd, int port)
 	return connect(fd, (struct sockaddr *)&a, sizeof a);
 }
 
-static int get_int(int fd, int level, int name)
-{
-	int v = -1;
-	socklen_t len = sizeof v;
-	if (getsockopt(fd, level, name, &v, &len) || len != sizeof v)
-		return -1;
-	return v;
-}
-
 /* Waits (up to LONG_WAIT_S) until fd has one of `events`; the events. */
 static int wait_for(int fd, short events)
 {

@@ -1,5 +1,5 @@
-/* netutil.h - what the network programs (net_*) share on top of thrutil.h: loopback addresses
- * and the port a socket is bound to. */
+/* netutil.h - what the network programs (net_*) share on top of thrutil.h: loopback addresses,
+ * the port a socket is bound to and integer socket options. */
 #ifndef COMPAT_NETUTIL_H
 #define COMPAT_NETUTIL_H
 
@@ -24,6 +24,16 @@ static __attribute__((unused)) int port_of(int fd)
 	if (getsockname(fd, (struct sockaddr *)&a, &len))
 		die("getsockname");
 	return ntohs(a.sin6_port);
+}
+
+/* An int-valued socket option, -1 when getsockopt fails or returns another size. */
+static __attribute__((unused)) int get_int(int fd, int level, int name)
+{
+	int v = -1;
+	socklen_t len = sizeof v;
+	if (getsockopt(fd, level, name, &v, &len) || len != sizeof v)
+		return -1;
+	return v;
 }
 
 #endif

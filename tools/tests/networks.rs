@@ -699,11 +699,13 @@ fn names_follow_vms_started_and_removed_after_the_client() {
             &client,
         ],
     );
-    let server = |answer: &str| {
-        format!(
+    // A `db` on the network serving `answer`; returns its id.
+    let start_db = |rt: &mut Runtime, answer: &str| {
+        let script = format!(
             "{bb} mkdir -p /www && echo {answer} > /www/index.html && \
              exec {bb} httpd -f -p 8080 -h /www"
-        )
+        );
+        rt.detached("db", &["--network", "follow", BUSYBOX, "sh", "-c", &script])
     };
     let limit = Duration::from_secs(180);
     let diagnose = |rt: &Runtime, log: String| {
@@ -712,17 +714,7 @@ fn names_follow_vms_started_and_removed_after_the_client() {
             text(&rt.coracle(&["logs", "app"]).stderr)
         )
     };
-    let db1 = rt.detached(
-        "db",
-        &[
-            "--network",
-            "follow",
-            BUSYBOX,
-            "sh",
-            "-c",
-            &server("served by db1"),
-        ],
-    );
+    let db1 = start_db(&mut rt, "served by db1");
     wait_for_log(&rt, "app", "first: served by db1", limit)
         .unwrap_or_else(|l| panic!("{}", diagnose(&rt, l)));
 
@@ -741,17 +733,7 @@ fn names_follow_vms_started_and_removed_after_the_client() {
 
     // The old address goes to `filler`, so the new `db` gets another one.
     rt.detached("filler", &["--network", "follow", BUSYBOX, "sleep", "600"]);
-    rt.detached(
-        "db",
-        &[
-            "--network",
-            "follow",
-            BUSYBOX,
-            "sh",
-            "-c",
-            &server("served by db2"),
-        ],
-    );
+    start_db(&mut rt, "served by db2");
     wait_for_log(&rt, "app", "\tfiller\n", limit)
         .unwrap_or_else(|l| panic!("{}", diagnose(&rt, l)));
     rt.ok(&["rm", "-f", "filler"]);
