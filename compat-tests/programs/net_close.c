@@ -46,28 +46,6 @@ static int wait_ms(int fd, short events, int ms)
 	return poll(&p, 1, ms) == 1 ? p.revents : 0;
 }
 
-/* Writes without blocking until the peer's window and our buffer are full; bytes written. */
-static long fill(int fd)
-{
-	static char chunk[1024];
-	long total = 0;
-	int fl = fcntl(fd, F_GETFL);
-	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	for (;;) {
-		long w = write(fd, chunk, sizeof chunk);
-		if (w > 0) {
-			total += w;
-			continue;
-		}
-		if (errno != EAGAIN)
-			die("fill");
-		if (wait_ms(fd, POLLOUT, 300) == 0 || total > (1 << 22))
-			break;
-	}
-	fcntl(fd, F_SETFL, fl);
-	return total;
-}
-
 /* Reads fd to its end; the bytes read, -errno on an error. */
 static long drain(int fd)
 {
@@ -101,7 +79,7 @@ static void linger_times_out(int nonblocking)
 	int port, s;
 	int l = listener(4, &port);
 	int c = connected(l, port, &s);
-	long sent = fill(c);
+	long sent = fill_socket(c, 300);
 	check("the peer's window is full", sent > 0);
 	set_linger(c, 1);
 	if (nonblocking)
@@ -137,7 +115,7 @@ static void exit_does_not_linger(void)
 	int port, s;
 	int l = listener(4, &port);
 	int c = connected(l, port, &s);
-	long sent = fill(c);
+	long sent = fill_socket(c, 300);
 	set_linger(c, 5);
 	int go[2];
 	if (pipe(go))
@@ -169,7 +147,7 @@ static void linger_until_acked(void)
 	int port, s;
 	int l = listener(4, &port);
 	int c = connected(l, port, &s);
-	long sent = fill(c);
+	long sent = fill_socket(c, 300);
 	set_linger(c, 30);
 	struct reader r = {s, -1};
 	pthread_t t;

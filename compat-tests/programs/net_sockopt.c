@@ -100,22 +100,7 @@ static void buffers(void)
 	int s = accept(l, NULL, NULL);
 	checkf(get_int(s, SOL_SOCKET, SO_RCVBUF) == 8192,
 	       "the accepted socket inherits the listener's SO_RCVBUF");
-	fcntl(c, F_SETFL, O_NONBLOCK);
-	static char chunk[1024];
-	long total = 0;
-	for (;;) {
-		long w = write(c, chunk, sizeof chunk);
-		if (w > 0) {
-			total += w;
-			continue;
-		}
-		if (errno != EAGAIN)
-			die("write");
-		/* Full for now; more room may come as the data moves to the receiver. */
-		struct pollfd p = {.fd = c, .events = POLLOUT};
-		if (poll(&p, 1, 500) == 0 || total > (1 << 22))
-			break;
-	}
+	long total = fill_socket(c, 500);
 	checkf(total >= 4096 && total < 65536, "4 KiB buffers hold a few KiB in flight");
 	close(c);
 	close(s);
